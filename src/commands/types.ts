@@ -57,6 +57,8 @@ export interface Op {
   readonly now: number;
   /** Seed for commands that pick at random (SPOP, …): identical picks on every replica. */
   readonly seed: number;
+  /** True for MULTI/EXEC: the reply is the array of every command's reply. */
+  readonly multi?: boolean;
 }
 
 /** What the server knows about itself, for INFO, CONFIG GET, CLIENT LIST, … */
@@ -89,6 +91,39 @@ export interface CommandContext {
 
 export type CommandFn = (ctx: CommandContext, argv: readonly Uint8Array[]) => Reply;
 
+/** Per-connection state that connection and server commands read and change. */
+export interface ClientState {
+  readonly id: number;
+  readonly addr: string;
+  readonly laddr: string;
+  readonly createdAt: number;
+  name: string;
+  libName: string;
+  libVer: string;
+  protocol: 2 | 3;
+  authenticated: boolean;
+  lastCommand: string;
+  lastActiveAt: number;
+}
+
+/** What a connection-level command may touch: its own client, the others, the server. */
+export interface SessionApi {
+  readonly client: ClientState;
+  readonly now: number;
+  readonly server: ServerView;
+  readonly requirepass: string;
+  readonly clients: () => readonly ClientState[];
+  /** Closes another client's connection; false when no such id. */
+  readonly kill: (id: number) => boolean;
+  /** Closes this connection after the current reply is written. */
+  readonly closeAfterReply: () => void;
+  /** Forgets per-connection state (MULTI queue, WATCH) for RESET. */
+  readonly resetState: () => void;
+  readonly table: ReadonlyMap<string, CommandSpec>;
+}
+
+export type SessionFn = (s: SessionApi, argv: readonly Uint8Array[]) => Reply;
+
 /** One row of the command table, shaped like Redis's (COMMAND INFO reports these fields). */
 export interface CommandSpec {
   readonly name: string; // lower-case
@@ -101,5 +136,8 @@ export interface CommandSpec {
   readonly group: string; // "string", "generic", "connection", "server", "hash", …
   readonly summary: string;
   readonly since: string;
-  readonly run: CommandFn;
+  /** Data commands: run on the keyspace (inside apply when flagged "write"). */
+  readonly run?: CommandFn;
+  /** Connection and server commands: run on the session, never logged. */
+  readonly exec?: SessionFn;
 }

@@ -1,0 +1,60 @@
+#!/usr/bin/env bun
+// `flydb`: parse flags, load the config (flags > FLYDB_* env > TOML > defaults), start a node.
+import { Command, Option } from "commander";
+import { CONFIG_KEYS, ConfigError, SCHEMA, type ConfigKey } from "../src/config/schema.ts";
+import { DEFAULT_CONFIG_PATH, envName, flagName, loadConfig } from "../src/config/load.ts";
+import { VERSION } from "../src/version.ts";
+import { startNode } from "../src/node.ts";
+
+const program = new Command()
+  .name("flydb")
+  .description("FlyDB: a Redis-protocol key-value database with Raft replication, gossip membership and mDNS discovery")
+  .version(VERSION, "-v, --version")
+  .option("-c, --config <path>", `TOML config file (default: ${DEFAULT_CONFIG_PATH} when it exists)`)
+  .addOption(new Option("--peers <list>", "alias of --cluster-peers").hideHelp(false))
+  .addHelpText("after", "\nEvery option can also be set in the TOML file (same name with '_') or as FLYDB_<NAME> in the environment.\nPrecedence: flags > environment > file > defaults.");
+
+for (const key of CONFIG_KEYS) {
+  const spec = SCHEMA[key];
+  const flag = flagName(key);
+  const shownDefault = spec.secret || key === "node_id" ? "" : ` (default: ${JSON.stringify(spec.def)})`;
+  const help = `${spec.help}${shownDefault} [${envName(key)}]`;
+  if (spec.kind === "bool") {
+    program.addOption(new Option(flag, help));
+    program.addOption(new Option(`--no-${flag.slice(2)}`).hideHelp());
+  } else {
+    program.addOption(new Option(`${flag} <value>`, help));
+  }
+}
+
+program.action(async (opts: Record<string, unknown>) => {
+  const flags: Partial<Record<ConfigKey, unknown>> = {};
+  for (const key of CONFIG_KEYS) {
+    const camel = key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+    if (opts[camel] !== undefined) flags[key] = opts[camel];
+  }
+  if (opts.peers !== undefined) flags.cluster_peers = opts.peers;
+  let loaded;
+  try {
+    loaded = loadConfig({ configPath: opts.config as string | undefined, flags });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`flydb: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const node = await startNode(loaded.config, { configFile: loaded.file });
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    node.log.info(`received ${signal}, shutting down`);
+    await node.stop();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+});
+
+await program.parseAsync(process.argv);

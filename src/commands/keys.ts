@@ -1,0 +1,204 @@
+// Generic keyspace commands (Redis's "generic" group): they work on keys of every type.
+import { array, bulk, bulkArray, bulkOrNull, err, int, OK, ONE, ZERO, simple, type Reply } from "../resp/reply.ts";
+import { define } from "./define.ts";
+import type { CommandContext, KeyType } from "./types.ts";
+import { bytesEqual, E, globMatch, INT64_MAX, INT64_MIN, lower, parseInt64, parseIntArg, ascii } from "./util.ts";
+
+const KEY_TYPES: readonly KeyType[] = ["string", "hash", "list", "set", "zset"];
+
+function del(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  let n = 0;
+  for (let i = 1; i < argv.length; i++) if (ctx.db.delete(argv[i]!, ctx.now)) n++;
+  return int(n);
+}
+
+const EXPIRE_FLAGS = ["nx", "xx", "gt", "lt"] as const;
+
+function expire(unit: "s" | "ms", absolute: boolean, name: string) {
+  return (ctx: CommandContext, argv: readonly Uint8Array[]): Reply => {
+    const flags = new Set<string>();
+    for (const a of argv.slice(3)) {
+      const f = lower(a);
+      if (!(EXPIRE_FLAGS as readonly string[]).includes(f)) return err(`ERR Unsupported option ${ascii(a)}`);
+      flags.add(f);
+    }
+    if (flags.has("nx") && (flags.has("xx") || flags.has("gt") || flags.has("lt"))) {
+      return err("ERR NX and XX, GT or LT options at the same time are not compatible");
+    }
+    if (flags.has("gt") && flags.has("lt")) return err("ERR GT and LT options at the same time are not compatible");
+    const v = parseInt64(argv[2]!);
+    if (v === undefined) return E.notInt;
+    let when = v;
+    if (unit === "s") {
+      if (when > INT64_MAX / 1000n || when < INT64_MIN / 1000n) return E.expireTime(name);
+      when *= 1000n;
+    }
+    const base = absolute ? 0n : BigInt(ctx.now);
+    if (when > INT64_MAX - base) return E.expireTime(name);
+    when += base;
+    const key = argv[1]!;
+    const meta = ctx.db.meta(key, ctx.now);
+    if (!meta) return ZERO;
+    const cur = meta.expireAt;
+    if (flags.has("nx") && cur !== null) return ZERO;
+    if (flags.has("xx") && cur === null) return ZERO;
+    if (flags.has("gt") && (cur === null || when <= BigInt(cur))) return ZERO;
+    if (flags.has("lt") && cur !== null && when >= BigInt(cur)) return ZERO;
+    if (when <= BigInt(ctx.now)) ctx.db.delete(key, ctx.now);
+    else ctx.db.setExpireAt(key, Number(when));
+    return ONE;
+  };
+}
+
+function ttl(ms: boolean, absolute: boolean) {
+  return (ctx: CommandContext, argv: readonly Uint8Array[]): Reply => {
+    const meta = ctx.db.meta(argv[1]!, ctx.now);
+    if (!meta) return int(-2);
+    if (meta.expireAt === null) return int(-1);
+    const t = Math.max(0, absolute ? meta.expireAt : meta.expireAt - ctx.now);
+    return int(ms ? t : Math.floor((t + 500) / 1000));
+  };
+}
+
+function rename(nx: boolean) {
+  return (ctx: CommandContext, argv: readonly Uint8Array[]): Reply => {
+    const [, src, dst] = argv as [Uint8Array, Uint8Array, Uint8Array];
+    if (!ctx.db.meta(src, ctx.now)) return E.noSuchKey;
+    if (bytesEqual(src, dst)) return nx ? ZERO : OK;
+    if (nx && ctx.db.meta(dst, ctx.now)) return ZERO;
+    ctx.db.rename(src, dst, ctx.now);
+    return nx ? ONE : OK;
+  };
+}
+
+function copy(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  const [, src, dst] = argv as [Uint8Array, Uint8Array, Uint8Array];
+  let replace = false;
+  for (let i = 3; i < argv.length; i++) {
+    const opt = lower(argv[i]!);
+    if (opt === "replace") replace = true;
+    else if (opt === "db" && i + 1 < argv.length) {
+      const db = parseIntArg(argv[++i]!);
+      if (db === undefined) return E.notInt;
+      if (db !== 0) return E.dbIndex;
+    } else return E.syntax;
+  }
+  if (bytesEqual(src, dst)) return err("ERR source and destination objects are the same");
+  if (!ctx.db.meta(src, ctx.now)) return ZERO;
+  if (ctx.db.meta(dst, ctx.now)) {
+    if (!replace) return ZERO;
+  }
+  ctx.db.copy(src, dst, ctx.now);
+  return ONE;
+}
+
+/** Parses SCAN-style options shared by SCAN, HSCAN, SSCAN and ZSCAN. */
+export function parseScanOptions(
+  argv: readonly Uint8Array[],
+  from: number,
+  allowType: boolean,
+): { match?: Uint8Array; count: number; type?: string } | Reply {
+  let match: Uint8Array | undefined;
+  let count = 10;
+  let type: string | undefined;
+  for (let i = from; i < argv.length; i++) {
+    const opt = lower(argv[i]!);
+    if (i + 1 >= argv.length) return E.syntax;
+    const v = argv[++i]!;
+    if (opt === "match") match = v;
+    else if (opt === "count") {
+      const n = parseIntArg(v);
+      if (n === undefined) return E.notInt;
+      if (n < 1) return E.syntax;
+      count = n;
+    } else if (opt === "type" && allowType) type = lower(v);
+    else return E.syntax;
+  }
+  return { match, count, type };
+}
+
+/** Redis's SCAN cursor: an unsigned 64-bit decimal. */
+export function parseCursor(b: Uint8Array): number | undefined {
+  const s = ascii(b);
+  if (!/^\d{1,20}$/.test(s) || BigInt(s) > 18446744073709551615n) return undefined;
+  return Number(s);
+}
+
+function scan(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  const cursor = parseCursor(argv[1]!);
+  if (cursor === undefined) return E.invalidCursor;
+  const opts = parseScanOptions(argv, 2, true);
+  if ("t" in opts) return opts;
+  // Unknown TYPE names match nothing, as in Redis 7.0.
+  const type = opts.type === undefined ? undefined : (KEY_TYPES as readonly string[]).includes(opts.type) ? (opts.type as KeyType) : null;
+  if (type === null) {
+    const r = ctx.db.scan(cursor, opts.count, ctx.now);
+    return array([bulk(String(r.cursor)), array([])]);
+  }
+  const r = ctx.db.scan(cursor, opts.count, ctx.now, type);
+  const keys = opts.match ? r.keys.filter((k) => globMatch(opts.match!, k)) : r.keys;
+  return array([bulk(String(r.cursor)), bulkArray(keys)]);
+}
+
+function keys(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  const pattern = argv[1]!;
+  const all = pattern.length === 1 && pattern[0] === 0x2a;
+  const out: Uint8Array[] = [];
+  let cursor = 0;
+  do {
+    const r = ctx.db.scan(cursor, 1000, ctx.now);
+    for (const k of r.keys) if (all || globMatch(pattern, k)) out.push(k);
+    cursor = r.cursor;
+  } while (cursor !== 0);
+  return bulkArray(out);
+}
+
+function flush(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  if (argv.length > 2) return E.syntax;
+  if (argv.length === 2 && !["sync", "async"].includes(lower(argv[1]!))) return E.syntax;
+  ctx.db.flush();
+  return OK;
+}
+
+export const KEY_COMMANDS = define("generic", [
+  ["del", -2, ["write"], 1, -1, 1, "1.0.0", "Deletes one or more keys.", del],
+  ["unlink", -2, ["write", "fast"], 1, -1, 1, "4.0.0", "Asynchronously deletes one or more keys.", del],
+  ["exists", -2, ["readonly", "fast"], 1, -1, 1, "1.0.0", "Determines whether one or more keys exist.", (ctx, argv) => {
+    let n = 0;
+    for (let i = 1; i < argv.length; i++) if (ctx.db.meta(argv[i]!, ctx.now)) n++;
+    return int(n);
+  }],
+  ["type", 2, ["readonly", "fast"], 1, 1, 1, "1.0.0", "Determines the type of value stored at a key.", (ctx, argv) =>
+    simple(ctx.db.meta(argv[1]!, ctx.now)?.type ?? "none")],
+  ["rename", 3, ["write"], 1, 2, 1, "1.0.0", "Renames a key and overwrites the destination.", rename(false)],
+  ["renamenx", 3, ["write", "fast"], 1, 2, 1, "1.0.0", "Renames a key only when the target key name doesn't exist.", rename(true)],
+  ["copy", -3, ["write"], 1, 2, 1, "6.2.0", "Copies the value of a key to a new key.", copy],
+  ["expire", -3, ["write", "fast"], 1, 1, 1, "1.0.0", "Sets the expiration time of a key in seconds.", expire("s", false, "expire")],
+  ["pexpire", -3, ["write", "fast"], 1, 1, 1, "2.6.0", "Sets the expiration time of a key in milliseconds.", expire("ms", false, "pexpire")],
+  ["expireat", -3, ["write", "fast"], 1, 1, 1, "1.2.0", "Sets the expiration time of a key to a Unix timestamp.", expire("s", true, "expireat")],
+  ["pexpireat", -3, ["write", "fast"], 1, 1, 1, "2.6.0", "Sets the expiration time of a key to a Unix milliseconds timestamp.", expire("ms", true, "pexpireat")],
+  ["ttl", 2, ["readonly", "fast"], 1, 1, 1, "1.0.0", "Returns the expiration time in seconds of a key.", ttl(false, false)],
+  ["pttl", 2, ["readonly", "fast"], 1, 1, 1, "2.6.0", "Returns the expiration time in milliseconds of a key.", ttl(true, false)],
+  ["expiretime", 2, ["readonly", "fast"], 1, 1, 1, "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", ttl(false, true)],
+  ["pexpiretime", 2, ["readonly", "fast"], 1, 1, 1, "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", ttl(true, true)],
+  ["persist", 2, ["write", "fast"], 1, 1, 1, "2.2.0", "Removes the expiration time of a key.", (ctx, argv) => {
+    const meta = ctx.db.meta(argv[1]!, ctx.now);
+    if (!meta || meta.expireAt === null) return ZERO;
+    ctx.db.setExpireAt(argv[1]!, null);
+    return ONE;
+  }],
+  ["keys", 2, ["readonly"], 0, 0, 0, "1.0.0", "Returns all key names that match a pattern.", keys],
+  ["scan", -2, ["readonly"], 0, 0, 0, "2.8.0", "Iterates over the key names in the database.", scan],
+  ["randomkey", 1, ["readonly", "random"], 0, 0, 0, "1.0.0", "Returns a random key name from the database.", (ctx) =>
+    bulkOrNull(ctx.db.randomKey(ctx.now, ctx.random()))],
+  ["dbsize", 1, ["readonly", "fast"], 0, 0, 0, "1.0.0", "Returns the number of keys in the database.", (ctx) => int(ctx.db.count(ctx.now))],
+  ["flushdb", -1, ["write"], 0, 0, 0, "1.0.0", "Removes all keys from the current database.", flush],
+  ["flushall", -1, ["write"], 0, 0, 0, "1.0.0", "Removes all keys from all databases.", flush],
+  // Internal: the active-expiry sweep proposes this so deletions travel through the log and every
+  // replica removes the same keys (a key whose TTL was extended meanwhile survives).
+  ["__expire", -2, ["write"], 1, -1, 1, "0.1.0", "Internal: removes the given keys if they are expired at the op's time.", (ctx, argv) => {
+    let n = 0;
+    for (let i = 1; i < argv.length; i++) if (ctx.db.deleteIfExpired(argv[i]!, ctx.now)) n++;
+    return int(n);
+  }],
+]);

@@ -1,0 +1,248 @@
+// String commands with Redis 7's replies and error texts.
+import { bulk, bulkOrNull, int, NULL_BULK, OK, ONE, ZERO, array, type Reply } from "../resp/reply.ts";
+import { addLongDouble, formatLongDouble, parseLongDouble } from "./longdouble.ts";
+import { define } from "./define.ts";
+import { WRONG_TYPE, type CommandContext, type Keyspace } from "./types.ts";
+import { ascii, concatBytes, E, INT64_MAX, INT64_MIN, lower, parseInt64, utf8 } from "./util.ts";
+import { err } from "../resp/reply.ts";
+
+/** Redis's proto-max-bulk-len default: no string may grow beyond it. */
+export const MAX_STRING = 512 * 1024 * 1024;
+const TOO_BIG = err("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+
+type Expiry = { kind: "none" } | { kind: "keep" } | { kind: "persist" } | { kind: "at"; at: number };
+
+/**
+ * Resolves EX/PX/EXAT/PXAT to an absolute ms time against `now` (carried in the op, so every
+ * replica computes the same instant), with Redis's overflow and "<= 0" checks.
+ */
+export function expiryFrom(unit: string, arg: Uint8Array, now: number, cmd: string): { at: number } | Reply {
+  const v = parseInt64(arg);
+  if (v === undefined) return E.notInt;
+  const seconds = unit === "ex" || unit === "exat";
+  if (v <= 0n || (seconds && v > INT64_MAX / 1000n)) return E.expireTime(cmd);
+  let ms = seconds ? v * 1000n : v;
+  if (unit === "ex" || unit === "px") {
+    if (ms > INT64_MAX - BigInt(now)) return E.expireTime(cmd);
+    ms += BigInt(now);
+  }
+  return { at: Number(ms) };
+}
+
+const isReply = (x: unknown): x is Reply => typeof x === "object" && x !== null && "t" in x;
+
+function readString(db: Keyspace, key: Uint8Array, now: number): Uint8Array | undefined | Reply {
+  const v = db.getString(key, now);
+  return v === WRONG_TYPE ? E.wrongType : v;
+}
+
+function set(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  let cond: "nx" | "xx" | undefined;
+  let get = false;
+  let expiry: Expiry = { kind: "none" };
+  for (let i = 3; i < argv.length; i++) {
+    const opt = lower(argv[i]!);
+    const hasNext = i + 1 < argv.length;
+    if ((opt === "nx" || opt === "xx") && cond === undefined) cond = opt;
+    else if (opt === "get" && !get) get = true;
+    else if (opt === "keepttl" && expiry.kind === "none") expiry = { kind: "keep" };
+    else if ((opt === "ex" || opt === "px" || opt === "exat" || opt === "pxat") && expiry.kind === "none" && hasNext) {
+      const r = expiryFrom(opt, argv[++i]!, ctx.now, "set");
+      if (isReply(r)) return r;
+      expiry = { kind: "at", at: r.at };
+    } else return E.syntax;
+  }
+  const [, key, value] = argv as [Uint8Array, Uint8Array, Uint8Array];
+  const meta = ctx.db.meta(key, ctx.now);
+  let old: Reply | undefined;
+  if (get) {
+    const prev = readString(ctx.db, key, ctx.now);
+    if (isReply(prev)) return prev;
+    old = bulkOrNull(prev);
+  }
+  if ((cond === "nx" && meta) || (cond === "xx" && !meta)) return old ?? NULL_BULK;
+  const expireAt = expiry.kind === "at" ? expiry.at : expiry.kind === "keep" ? (meta?.expireAt ?? null) : null;
+  ctx.db.setString(key, value, expireAt);
+  return old ?? OK;
+}
+
+function getex(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  let expiry: Expiry = { kind: "none" };
+  for (let i = 2; i < argv.length; i++) {
+    const opt = lower(argv[i]!);
+    if ((opt === "ex" || opt === "px" || opt === "exat" || opt === "pxat") && expiry.kind === "none" && i + 1 < argv.length) {
+      const r = expiryFrom(opt, argv[++i]!, ctx.now, "getex");
+      if (isReply(r)) return r;
+      expiry = { kind: "at", at: r.at };
+    } else if (opt === "persist" && expiry.kind === "none") expiry = { kind: "persist" };
+    else return E.syntax;
+  }
+  const key = argv[1]!;
+  const v = readString(ctx.db, key, ctx.now);
+  if (v === undefined || isReply(v)) return v ?? NULL_BULK;
+  if (expiry.kind === "at") {
+    if (expiry.at <= ctx.now) ctx.db.delete(key, ctx.now);
+    else ctx.db.setExpireAt(key, expiry.at);
+  } else if (expiry.kind === "persist") ctx.db.setExpireAt(key, null);
+  return bulk(v);
+}
+
+function setWithTtl(unit: "ex" | "px", name: string) {
+  return (ctx: CommandContext, argv: readonly Uint8Array[]): Reply => {
+    const r = expiryFrom(unit, argv[2]!, ctx.now, name);
+    if (isReply(r)) return r;
+    ctx.db.setString(argv[1]!, argv[3]!, r.at);
+    return OK;
+  };
+}
+
+function incrBy(ctx: CommandContext, key: Uint8Array, delta: bigint): Reply {
+  const cur = readString(ctx.db, key, ctx.now);
+  if (isReply(cur)) return cur;
+  let n = 0n;
+  if (cur !== undefined) {
+    const parsed = parseInt64(cur);
+    if (parsed === undefined) return E.notInt;
+    n = parsed;
+  }
+  const next = n + delta;
+  if (next > INT64_MAX || next < INT64_MIN) return E.overflow;
+  const meta = ctx.db.meta(key, ctx.now);
+  ctx.db.setString(key, utf8(next.toString()), meta?.expireAt ?? null);
+  return int(next >= BigInt(Number.MIN_SAFE_INTEGER) && next <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(next) : next);
+}
+
+function incrArg(argv: readonly Uint8Array[], negate: boolean): bigint | Reply {
+  const d = parseInt64(argv[2]!);
+  if (d === undefined) return E.notInt;
+  if (negate && d === INT64_MIN) return err("ERR decrement would overflow");
+  return negate ? -d : d;
+}
+
+/** Shared by INCRBYFLOAT and HINCRBYFLOAT: Redis's long double arithmetic and formatting. */
+export function addFloatText(current: Uint8Array | undefined, incr: Uint8Array): string | Reply {
+  const base = current === undefined ? parseLongDouble("0") : parseLongDouble(ascii(current));
+  const by = parseLongDouble(ascii(incr));
+  if (!by) return /^[+-]?inf(inity)?$/i.test(ascii(incr)) ? err("ERR increment would produce NaN or Infinity") : E.notFloat;
+  if (!base) return E.notFloat;
+  const sum = addLongDouble(base, by);
+  return sum ? formatLongDouble(sum) : err("ERR increment would produce NaN or Infinity");
+}
+
+function incrByFloat(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  const key = argv[1]!;
+  const cur = readString(ctx.db, key, ctx.now);
+  if (isReply(cur)) return cur;
+  const text = addFloatText(cur, argv[2]!);
+  if (typeof text !== "string") return text;
+  ctx.db.setString(key, utf8(text), ctx.db.meta(key, ctx.now)?.expireAt ?? null);
+  return bulk(text);
+}
+
+function getrange(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  const s0 = parseInt64(argv[2]!);
+  const e0 = parseInt64(argv[3]!);
+  if (s0 === undefined || e0 === undefined) return E.notInt;
+  const v = readString(ctx.db, argv[1]!, ctx.now);
+  if (isReply(v)) return v;
+  const s = v ?? new Uint8Array(0);
+  const len = BigInt(s.length);
+  let start = s0;
+  let end = e0;
+  if (start < 0n && end < 0n && start > end) return bulk("");
+  if (start < 0n) start += len;
+  if (end < 0n) end += len;
+  if (start < 0n) start = 0n;
+  if (end < 0n) end = 0n;
+  if (end >= len) end = len - 1n;
+  if (start > end || len === 0n) return bulk("");
+  return bulk(s.subarray(Number(start), Number(end) + 1));
+}
+
+function setrange(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  const [, key, offArg, value] = argv as [Uint8Array, Uint8Array, Uint8Array, Uint8Array];
+  const off = parseInt64(offArg);
+  if (off === undefined) return E.notInt;
+  if (off < 0n) return err("ERR offset is out of range");
+  const cur = readString(ctx.db, key, ctx.now);
+  if (isReply(cur)) return cur;
+  if (value.length === 0) return int(cur?.length ?? 0);
+  if (off + BigInt(value.length) > BigInt(MAX_STRING)) return TOO_BIG;
+  const o = Number(off);
+  const base = cur ?? new Uint8Array(0);
+  const out = new Uint8Array(Math.max(base.length, o + value.length));
+  out.set(base, 0);
+  out.set(value, o);
+  ctx.db.setString(key, out, ctx.db.meta(key, ctx.now)?.expireAt ?? null);
+  return int(out.length);
+}
+
+function append(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  const key = argv[1]!;
+  const cur = readString(ctx.db, key, ctx.now);
+  if (isReply(cur)) return cur;
+  if (cur && cur.length + argv[2]!.length > MAX_STRING) return TOO_BIG;
+  const next = cur ? concatBytes(cur, argv[2]!) : argv[2]!;
+  ctx.db.setString(key, next, ctx.db.meta(key, ctx.now)?.expireAt ?? null);
+  return int(next.length);
+}
+
+function mset(ctx: CommandContext, argv: readonly Uint8Array[], onlyIfNone: boolean, name: string): Reply {
+  if (argv.length % 2 === 0) return E.arity(name);
+  if (onlyIfNone) for (let i = 1; i < argv.length; i += 2) if (ctx.db.meta(argv[i]!, ctx.now)) return ZERO;
+  for (let i = 1; i < argv.length; i += 2) ctx.db.setString(argv[i]!, argv[i + 1]!, null);
+  return onlyIfNone ? ONE : OK;
+}
+
+export const STRING_COMMANDS = define("string", [
+  ["get", 2, ["readonly", "fast"], 1, 1, 1, "1.0.0", "Returns the string value of a key.", (ctx, argv) => {
+    const v = readString(ctx.db, argv[1]!, ctx.now);
+    return isReply(v) ? v : bulkOrNull(v);
+  }],
+  ["set", -3, ["write"], 1, 1, 1, "1.0.0", "Sets the string value of a key, ignoring its type, with optional expiry and conditions.", set],
+  ["setnx", 3, ["write", "fast"], 1, 1, 1, "1.0.0", "Sets the string value of a key only when the key doesn't exist.", (ctx, argv) => {
+    if (ctx.db.meta(argv[1]!, ctx.now)) return ZERO;
+    ctx.db.setString(argv[1]!, argv[2]!, null);
+    return ONE;
+  }],
+  ["setex", 4, ["write"], 1, 1, 1, "2.0.0", "Sets the string value and expiration time (seconds) of a key.", setWithTtl("ex", "setex")],
+  ["psetex", 4, ["write"], 1, 1, 1, "2.6.0", "Sets the string value and expiration time (milliseconds) of a key.", setWithTtl("px", "psetex")],
+  ["getex", -2, ["write", "fast"], 1, 1, 1, "6.2.0", "Returns the string value of a key after setting its expiration time.", getex],
+  ["getdel", 2, ["write", "fast"], 1, 1, 1, "6.2.0", "Returns the string value of a key after deleting the key.", (ctx, argv) => {
+    const v = readString(ctx.db, argv[1]!, ctx.now);
+    if (v === undefined || isReply(v)) return v ?? NULL_BULK;
+    ctx.db.delete(argv[1]!, ctx.now);
+    return bulk(v);
+  }],
+  ["getset", 3, ["write", "fast"], 1, 1, 1, "1.0.0", "Returns the previous string value of a key after setting it to a new value.", (ctx, argv) => {
+    const v = readString(ctx.db, argv[1]!, ctx.now);
+    if (isReply(v)) return v;
+    ctx.db.setString(argv[1]!, argv[2]!, null);
+    return bulkOrNull(v);
+  }],
+  ["mget", -2, ["readonly", "fast"], 1, -1, 1, "1.0.0", "Atomically returns the string values of one or more keys.", (ctx, argv) =>
+    array(argv.slice(1).map((k) => {
+      const v = ctx.db.getString(k, ctx.now);
+      return v === WRONG_TYPE ? NULL_BULK : bulkOrNull(v);
+    }))],
+  ["mset", -3, ["write"], 1, -1, 2, "1.0.1", "Atomically creates or modifies the string values of one or more keys.", (ctx, argv) => mset(ctx, argv, false, "mset")],
+  ["msetnx", -3, ["write"], 1, -1, 2, "1.0.1", "Atomically sets the values of keys only when none of the keys exist.", (ctx, argv) => mset(ctx, argv, true, "msetnx")],
+  ["append", 3, ["write", "fast"], 1, 1, 1, "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist.", append],
+  ["strlen", 2, ["readonly", "fast"], 1, 1, 1, "2.2.0", "Returns the length of a string value.", (ctx, argv) => {
+    const v = readString(ctx.db, argv[1]!, ctx.now);
+    return isReply(v) ? v : int(v?.length ?? 0);
+  }],
+  ["getrange", 4, ["readonly"], 1, 1, 1, "2.4.0", "Returns a substring of the string stored at a key.", getrange],
+  ["setrange", 4, ["write"], 1, 1, 1, "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", setrange],
+  ["incr", 2, ["write", "fast"], 1, 1, 1, "1.0.0", "Increments the integer value of a key by one.", (ctx, argv) => incrBy(ctx, argv[1]!, 1n)],
+  ["decr", 2, ["write", "fast"], 1, 1, 1, "1.0.0", "Decrements the integer value of a key by one.", (ctx, argv) => incrBy(ctx, argv[1]!, -1n)],
+  ["incrby", 3, ["write", "fast"], 1, 1, 1, "1.0.0", "Increments the integer value of a key by a number.", (ctx, argv) => {
+    const d = incrArg(argv, false);
+    return isReply(d) ? d : incrBy(ctx, argv[1]!, d);
+  }],
+  ["decrby", 3, ["write", "fast"], 1, 1, 1, "1.0.0", "Decrements a number from the integer value of a key.", (ctx, argv) => {
+    const d = incrArg(argv, true);
+    return isReply(d) ? d : incrBy(ctx, argv[1]!, d);
+  }],
+  ["incrbyfloat", 3, ["write", "fast"], 1, 1, 1, "2.6.0", "Increment the floating point value of a key by a number.", incrByFloat],
+]);

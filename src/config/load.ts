@@ -1,0 +1,174 @@
+// Config precedence: flags > FLYDB_* environment > TOML file > defaults (DESIGN §10).
+import { existsSync, readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { parse as parseToml } from "smol-toml";
+import { parsePeerList } from "./peers.ts";
+import { CONFIG_KEYS, ConfigError, SCHEMA, type Config, type ConfigKey, type KeySpec } from "./schema.ts";
+
+export const DEFAULT_CONFIG_PATH = "/etc/flydb/flydb.toml";
+
+export const envName = (key: ConfigKey) => `FLYDB_${key.toUpperCase()}`;
+export const flagName = (key: ConfigKey) => `--${key.replaceAll("_", "-")}`;
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const BYTE_UNITS: Record<string, number> = { "": 1, b: 1, k: 1000, kb: 1024, m: 1e6, mb: 1024 ** 2, g: 1e9, gb: 1024 ** 3 };
+
+function describe(spec: KeySpec): string {
+  switch (spec.kind) {
+    case "bool":
+      return "true or false";
+    case "enum":
+      return `one of ${spec.choices!.join(", ")}`;
+    case "int":
+      return `an integer from ${spec.min} to ${spec.max}`;
+    case "duration":
+      return "a duration such as 500ms, 90s, 5m or 1h";
+    case "bytes":
+      return "a size such as 1048576, 64kb or 512mb";
+    case "addr":
+      return "[host]:port with a port from 1 to 65535";
+    case "list":
+      return "a list of host:port (array, or comma/space separated string)";
+    default:
+      return "a string";
+  }
+}
+
+/** Converts a TOML value or a string from env/flags into the key's type, or says what is allowed. */
+function coerce(key: ConfigKey, raw: unknown, source: string): Config[ConfigKey] {
+  const spec = SCHEMA[key];
+  const fail = (allowed = describe(spec)): never => {
+    const shown = typeof raw === "string" ? JSON.stringify(raw) : String(raw);
+    throw new ConfigError(`invalid value for ${key}: ${shown} (from ${source}); allowed: ${allowed}`);
+  };
+  let v: Config[ConfigKey];
+  switch (spec.kind) {
+    case "bool":
+      if (typeof raw === "boolean") v = raw;
+      else if (raw === "true" || raw === "1" || raw === "yes") v = true;
+      else if (raw === "false" || raw === "0" || raw === "no") v = false;
+      else return fail();
+      break;
+    case "int": {
+      const n = typeof raw === "number" ? raw : typeof raw === "string" && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+      if (!Number.isInteger(n) || n < spec.min! || n > spec.max!) return fail();
+      v = n;
+      break;
+    }
+    case "duration": {
+      const m = typeof raw === "string" ? /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(raw.trim()) : null;
+      const n = typeof raw === "number" ? raw * 1000 : m ? Number(m[1]) * DURATION_UNITS[m[2]!]! : NaN;
+      if (!Number.isFinite(n) || n < (spec.min ?? 0)) return fail(`${describe(spec)}, at least ${spec.min} ms`);
+      v = Math.round(n);
+      break;
+    }
+    case "bytes": {
+      const m = typeof raw === "string" ? /^(\d+)\s*([a-z]*)$/i.exec(raw.trim()) : null;
+      const unit = m ? BYTE_UNITS[m[2]!.toLowerCase()] : undefined;
+      const n = typeof raw === "number" ? raw : m && unit ? Number(m[1]) * unit : NaN;
+      if (!Number.isInteger(n) || n < spec.min! || n > spec.max!) return fail(`${describe(spec)}, from ${spec.min} to ${spec.max} bytes`);
+      v = n;
+      break;
+    }
+    case "enum":
+      if (typeof raw !== "string" || !spec.choices!.includes(raw)) return fail();
+      v = raw;
+      break;
+    case "list":
+      if (typeof raw === "string") v = parsePeerList(raw);
+      else if (Array.isArray(raw) && raw.every((p) => typeof p === "string")) v = raw.flatMap(parsePeerList);
+      else return fail();
+      for (const p of v as string[]) if (!isAddr(p, true)) fail(`${describe(spec)}; ${JSON.stringify(p)} is not host:port`);
+      break;
+    case "addr":
+      if (typeof raw !== "string" || !isAddr(raw, false)) return fail();
+      v = raw;
+      break;
+    default:
+      if (typeof raw !== "string") return fail();
+      v = raw;
+  }
+  const broken = spec.rule?.(v as never);
+  if (broken !== undefined) fail(broken);
+  return v;
+}
+
+function isAddr(s: string, needHost: boolean): boolean {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]*):(\d{1,5})$/.exec(s);
+  if (!m) return false;
+  const port = Number(m[2]);
+  return port >= 1 && port <= 65535 && (!needHost || m[1]!.length > 0);
+}
+
+export interface LoadOptions {
+  /** Path given with --config; when absent, DEFAULT_CONFIG_PATH is read if it exists. */
+  configPath?: string;
+  env?: Record<string, string | undefined>;
+  /** Values from CLI flags, already keyed by config key, as strings or booleans. */
+  flags?: Partial<Record<ConfigKey, unknown>>;
+  defaultConfigPath?: string;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** Where the TOML came from, if any (for the start-up log line). */
+  file: string | undefined;
+}
+
+export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
+  const env = opts.env ?? process.env;
+  const config = Object.fromEntries(CONFIG_KEYS.map((k) => [k, structuredClone(SCHEMA[k].def)])) as unknown as Config;
+  const set = (key: ConfigKey, raw: unknown, source: string) => {
+    (config as unknown as Record<string, unknown>)[key] = coerce(key, raw, source);
+  };
+
+  const defaultPath = opts.defaultConfigPath ?? DEFAULT_CONFIG_PATH;
+  const file = opts.configPath ?? (existsSync(defaultPath) ? defaultPath : undefined);
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (e) {
+      throw new ConfigError(`cannot read config file ${file}: ${(e as Error).message}`);
+    }
+    let table: Record<string, unknown>;
+    try {
+      table = parseToml(text) as Record<string, unknown>;
+    } catch (e) {
+      throw new ConfigError(`config file ${file} is not valid TOML: ${(e as Error).message.split("\n")[0]}`);
+    }
+    for (const [key, raw] of Object.entries(table)) {
+      if (!(key in SCHEMA)) throw new ConfigError(`unknown config key ${JSON.stringify(key)} in ${file}; allowed keys: ${CONFIG_KEYS.join(", ")}`);
+      set(key as ConfigKey, raw, file);
+    }
+  }
+  for (const key of CONFIG_KEYS) {
+    const raw = env[envName(key)];
+    if (raw !== undefined && raw !== "") set(key, raw, `environment ${envName(key)}`);
+  }
+  for (const [key, raw] of Object.entries(opts.flags ?? {})) {
+    if (raw !== undefined) set(key as ConfigKey, raw, `flag ${flagName(key as ConfigKey)}`);
+  }
+  if (config.node_id === "") config.node_id = sanitizeHostname(hostname());
+  validateCombination(config);
+  return { config, file };
+}
+
+function sanitizeHostname(h: string): string {
+  const id = h.split(".")[0]!.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 63);
+  return /^[A-Za-z0-9]/.test(id) ? id : `node-${id}`;
+}
+
+function validateCombination(c: Config): void {
+  if (c.bootstrap && c.bootstrap_expect > 0) {
+    throw new ConfigError("bootstrap = true and bootstrap_expect > 0 exclude each other; allowed: one of them");
+  }
+}
+
+/** The value as CONFIG GET and docs show it: secrets hidden, lists joined. */
+export function formatValue(key: ConfigKey, c: Config): string {
+  const v = c[key];
+  if (SCHEMA[key].secret) return v === "" ? "" : "********";
+  if (Array.isArray(v)) return v.join(",");
+  return String(v);
+}

@@ -1,0 +1,117 @@
+// Every configuration key, its default, and what makes a value valid. One table drives the TOML
+// loader, the FLYDB_* environment variables, the CLI flags, `flydb --help` and CONFIG GET, so they
+// cannot drift apart.
+
+export type RoutingStrategy = "key-based" | "round-robin" | "least-loaded" | "locality-aware" | "hybrid";
+export type ReadConsistency = "linearizable" | "lease" | "stale";
+export type FsyncPolicy = "always" | "everysec" | "no";
+export type LogLevel = "debug" | "info" | "warn" | "error";
+export type LogFormat = "text" | "json";
+
+export interface Config {
+  node_id: string;
+  bind_addr: string;
+  http_addr: string;
+  cluster_addr: string;
+  raft_addr: string;
+  cluster_peers: string[];
+  discovery_enabled: boolean;
+  discovery_cluster_id: string;
+  discovery_interface: string;
+  routing_strategy: RoutingStrategy;
+  replication_factor: number;
+  partition_count: number;
+  data_dir: string;
+  advertise_addr: string;
+  zone: string;
+  bootstrap: boolean;
+  bootstrap_expect: number;
+  read_consistency: ReadConsistency;
+  fsync: FsyncPolicy;
+  requirepass: string;
+  cluster_secret: string;
+  http_auth_token: string;
+  redis_cluster_mode: boolean;
+  /** Milliseconds; written in config as a duration such as "5m" or "90s". */
+  dead_node_timeout: number;
+  log_level: LogLevel;
+  log_format: LogFormat;
+  proto_max_bulk_len: number;
+  maxclients: number;
+}
+
+export type ConfigKey = keyof Config;
+
+/** Thrown for any bad key or value; the message is the one line printed before exit code 2. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+type Kind = "string" | "addr" | "bool" | "int" | "enum" | "list" | "duration" | "bytes";
+
+export interface KeySpec {
+  readonly kind: Kind;
+  readonly help: string;
+  /** Default; node_id's default (the host name) is filled in by the loader. */
+  readonly def: Config[ConfigKey];
+  readonly choices?: readonly string[];
+  readonly min?: number;
+  readonly max?: number;
+  /** Extra rule beyond the kind; returns what is allowed when the value breaks it. */
+  readonly rule?: (v: never) => string | undefined;
+  /** Never printed (CONFIG GET, logs, /cluster/status). */
+  readonly secret?: boolean;
+}
+
+const isPowerOfTwo = (n: number) => n > 0 && (n & (n - 1)) === 0;
+const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
+  node_id: {
+    kind: "string",
+    def: "",
+    help: "unique, never reused name of this node (default: the host name)",
+    rule: (v: string) => (NODE_ID.test(v) ? undefined : "1-63 characters of letters, digits, '.', '_', '-', starting with a letter or digit"),
+  },
+  bind_addr: { kind: "addr", def: ":6380", help: "Redis protocol listen address [host]:port" },
+  http_addr: { kind: "addr", def: ":8080", help: "HTTP API listen address [host]:port" },
+  cluster_addr: { kind: "addr", def: ":7946", help: "gossip (SWIM) listen address [host]:port, UDP and TCP" },
+  raft_addr: { kind: "addr", def: ":7947", help: "Raft transport listen address [host]:port" },
+  cluster_peers: { kind: "list", def: [], help: "gossip addresses of existing members to join (comma or space separated)" },
+  discovery_enabled: { kind: "bool", def: false, help: "advertise and find nodes with mDNS (_flydb._tcp.local)" },
+  discovery_cluster_id: { kind: "string", def: "flydb", help: "cluster id advertised in mDNS; only nodes with the same id are joined" },
+  discovery_interface: { kind: "string", def: "", help: "network interface name or IPv4 address for mDNS (default: all multicast interfaces)" },
+  routing_strategy: {
+    kind: "enum",
+    def: "key-based",
+    choices: ["key-based", "round-robin", "least-loaded", "locality-aware", "hybrid"],
+    help: "which replica serves reads",
+  },
+  replication_factor: { kind: "int", def: 3, min: 1, max: 7, help: "replicas per partition (capped by the number of nodes)" },
+  partition_count: {
+    kind: "int",
+    def: 256,
+    min: 1,
+    max: 16384,
+    help: "partitions (Raft groups) the 16384 slots are split into; fixed at bootstrap",
+    rule: (v: number) => (isPowerOfTwo(v) ? undefined : "a power of two between 1 and 16384"),
+  },
+  data_dir: { kind: "string", def: "./data", help: "directory for raft.db and data.db" },
+  advertise_addr: { kind: "string", def: "", help: "host or IP other nodes and redirected clients use to reach this node (default: detected)" },
+  zone: { kind: "string", def: "", help: "failure zone (rack, availability zone) for replica placement and locality routing" },
+  bootstrap: { kind: "bool", def: false, help: "start a new cluster with this node as its only member" },
+  bootstrap_expect: { kind: "int", def: 0, min: 0, max: 7, help: "form a new cluster once this many discovered nodes see each other (0: off)" },
+  read_consistency: { kind: "enum", def: "linearizable", choices: ["linearizable", "lease", "stale"], help: "read guarantee" },
+  fsync: { kind: "enum", def: "always", choices: ["always", "everysec", "no"], help: "when the log is fsynced: before every acknowledgement, once a second, or never" },
+  requirepass: { kind: "string", def: "", secret: true, help: "password clients must AUTH with (empty: none)" },
+  cluster_secret: { kind: "string", def: "", secret: true, help: "shared secret that authenticates and encrypts gossip and Raft traffic (empty: off)" },
+  http_auth_token: { kind: "string", def: "", secret: true, help: "bearer token required by mutating HTTP endpoints (empty: none)" },
+  redis_cluster_mode: { kind: "bool", def: false, help: "answer -MOVED like Redis Cluster instead of proxying" },
+  dead_node_timeout: { kind: "duration", def: 300_000, min: 1_000, help: "how long a node may be dead before its replicas are rebuilt elsewhere (e.g. 5m)" },
+  log_level: { kind: "enum", def: "info", choices: ["debug", "info", "warn", "error"], help: "log verbosity" },
+  log_format: { kind: "enum", def: "text", choices: ["text", "json"], help: "log line format" },
+  proto_max_bulk_len: { kind: "bytes", def: 512 * 1024 * 1024, min: 1024 * 1024, max: 2 ** 32, help: "largest accepted bulk string (e.g. 512mb)" },
+  maxclients: { kind: "int", def: 10000, min: 1, max: 1_000_000, help: "maximum simultaneous client connections" },
+};
+
+export const CONFIG_KEYS = Object.keys(SCHEMA) as ConfigKey[];

@@ -1,0 +1,203 @@
+// Composition root: Config → a running standalone node (store, RESP server, HTTP API).
+import { mkdirSync } from "node:fs";
+import { applyOp } from "./commands/apply.ts";
+import { Session, type Backend } from "./commands/session.ts";
+import type { ClientState, ServerView } from "./commands/types.ts";
+import { formatValue } from "./config/load.ts";
+import { CONFIG_KEYS, type Config, type ConfigKey } from "./config/schema.ts";
+import { createHttpApp, type NodeStatus } from "./http/app.ts";
+import { NodeMetrics } from "./http/metrics.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { splitHostPort } from "./net/addr.ts";
+import { err, type Reply } from "./resp/reply.ts";
+import { startRespServer, type ConnectionControl } from "./server/resp-server.ts";
+import { renderInfo } from "./server/info.ts";
+import { StoreEngine } from "./store/engine.ts";
+import { VERSION } from "./version.ts";
+
+export interface RunningNode {
+  readonly log: Logger;
+  readonly respPort: number;
+  readonly httpPort: number;
+  stop(): Promise<void>;
+}
+
+export async function startNode(config: Config, opts: { configFile?: string; log?: Logger } = {}): Promise<RunningNode> {
+  const log = opts.log ?? createLogger(config.log_level, config.log_format, { node: config.node_id });
+  const startedAt = Date.now();
+  const metrics = new NodeMetrics();
+  mkdirSync(config.data_dir, { recursive: true });
+  const store = await StoreEngine.open({
+    dataDir: config.data_dir,
+    fsync: config.fsync,
+    apply: applyOp,
+    onCommit: (seconds: number, ops: number) => {
+      metrics.commitLatency.observe(seconds);
+      metrics.commitBatch.observe(ops);
+    },
+  });
+
+  const sessions = new Map<number, { session: Session; conn: ConnectionControl }>();
+  let totalConnections = 0;
+  let totalCommands = 0;
+  let rejectedConnections = 0;
+  const resp = splitHostPort(config.bind_addr);
+  let respPort = resp.port;
+
+  const server: ServerView = {
+    version: VERSION,
+    nodeId: config.node_id,
+    get port() {
+      return respPort;
+    },
+    startedAt,
+    configNames: () => CONFIG_KEYS,
+    configValue: (name) => (CONFIG_KEYS.includes(name as ConfigKey) ? formatValue(name as ConfigKey, config) : undefined),
+    info: (section, now) =>
+      renderInfo(
+        {
+          version: VERSION,
+          nodeId: config.node_id,
+          port: respPort,
+          startedAt,
+          configFile: opts.configFile ?? "",
+          fsync: config.fsync,
+          connectedClients: sessions.size,
+          totalConnections,
+          totalCommands,
+          rejectedConnections,
+          keys: store.keyspace.count(now),
+          dataDir: config.data_dir,
+          appliedIndex: store.appliedIndex(),
+        },
+        section,
+        now,
+      ),
+  };
+
+  const backend: Backend = {
+    db: store.keyspace,
+    propose: (op) => store.propose(op),
+    now: () => Date.now(),
+    random: () => Math.random(),
+    server,
+    requirepass: config.requirepass,
+    clients: () => [...sessions.values()].map((s) => s.session.client),
+    kill: (id) => {
+      const s = sessions.get(id);
+      if (!s) return false;
+      s.conn.close();
+      return true;
+    },
+  };
+
+  // Labelled children are cached: prom-client's label lookup is too slow for every command.
+  const perCommand = new Map<string, { count: () => void; error: () => void; latency: (s: number) => void }>();
+  const observe = (name: string) => {
+    let m = perCommand.get(name);
+    if (!m) {
+      const c = metrics.commands.labels(name);
+      const e = metrics.commandErrors.labels(name);
+      const h = metrics.commandLatency.labels(name);
+      m = { count: () => c.inc(), error: () => e.inc(), latency: (s) => h.observe(s) };
+      perCommand.set(name, m);
+    }
+    return m;
+  };
+  const record = (name: string, started: number, reply: Reply) => {
+    const m = observe(name);
+    m.count();
+    m.latency((performance.now() - started) / 1000);
+    if (reply.t === "error") m.error();
+    return reply;
+  };
+
+  const respServer = await startRespServer({
+    host: resp.host,
+    port: resp.port,
+    limits: { maxBulkLen: config.proto_max_bulk_len },
+    onConnection(conn) {
+      if (sessions.size >= config.maxclients) {
+        rejectedConnections++;
+        return rejectingHandler(conn);
+      }
+      totalConnections++;
+      metrics.connectionsTotal.inc();
+      metrics.connectedClients.inc();
+      const session = new Session(backend, { id: conn.id, addr: conn.remoteAddress, laddr: conn.localAddress });
+      sessions.set(conn.id, { session, conn });
+      return {
+        onCommand(argv) {
+          totalCommands++;
+          const started = performance.now();
+          const out = session.execute(argv);
+          const cmd = session.client.lastCommand;
+          if (session.closeRequested) conn.close();
+          return out instanceof Promise ? out.then((r) => record(cmd, started, r)) : record(cmd, started, out);
+        },
+        protocol: () => session.client.protocol,
+        onClose() {
+          sessions.delete(conn.id);
+          metrics.connectedClients.dec();
+        },
+      };
+    },
+  });
+  respPort = respServer.port;
+
+  const status: NodeStatus = {
+    live: () => true,
+    ready: () => ({ ready: true }),
+    status: () => ({
+      node: {
+        id: config.node_id,
+        version: VERSION,
+        role: "standalone",
+        uptime_seconds: Math.floor((Date.now() - startedAt) / 1000),
+        addresses: { resp: `${resp.host}:${respPort}`, http: config.http_addr },
+      },
+      keys: store.keyspace.count(Date.now()),
+      connected_clients: sessions.size,
+    }),
+    metrics: metrics.registry,
+    httpAuthToken: config.http_auth_token,
+  };
+  metrics.keys.collect = () => metrics.keys.set(store.keyspace.count(Date.now()));
+  const http = splitHostPort(config.http_addr);
+  const app = createHttpApp(status);
+  const httpServer = Bun.serve({ hostname: http.host, port: http.port, fetch: app.fetch });
+  const httpPort = httpServer.port ?? http.port;
+
+  log.info("flydb started", {
+    version: VERSION,
+    resp: `${resp.host}:${respPort}`,
+    http: `${http.host}:${httpPort}`,
+    data_dir: config.data_dir,
+    fsync: config.fsync,
+    config: opts.configFile ?? "(defaults)",
+  });
+
+  return {
+    log,
+    respPort,
+    httpPort,
+    async stop() {
+      await respServer.stop();
+      await httpServer.stop(true);
+      await store.close();
+      log.info("flydb stopped");
+    },
+  };
+}
+
+/** Over maxclients: every command gets Redis's error and the connection closes. */
+function rejectingHandler(conn: ConnectionControl) {
+  return {
+    onCommand(): Reply {
+      conn.close();
+      return err("ERR max number of clients reached");
+    },
+    protocol: () => 2 as const,
+    onClose() {},
+  };
+}

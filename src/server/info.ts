@@ -1,0 +1,74 @@
+// INFO text in Redis's layout ("# Section" headers, key:value lines, CRLF), so tools that parse
+// Redis INFO (redis-cli --stat, exporters, client libraries) read FlyDB's too.
+import { REDIS_COMPAT_VERSION } from "../commands/connection.ts";
+
+export interface InfoSource {
+  version: string;
+  nodeId: string;
+  port: number;
+  startedAt: number;
+  configFile: string;
+  fsync: string;
+  connectedClients: number;
+  totalConnections: number;
+  totalCommands: number;
+  rejectedConnections: number;
+  keys: number;
+  dataDir: string;
+  appliedIndex: number;
+}
+
+const SECTIONS = ["server", "clients", "memory", "persistence", "stats", "replication", "keyspace"] as const;
+
+export function renderInfo(src: InfoSource, section: string | undefined, now: number): string {
+  const mem = process.memoryUsage();
+  const uptime = Math.floor((now - src.startedAt) / 1000);
+  const body: Record<(typeof SECTIONS)[number], [string, string | number][]> = {
+    server: [
+      ["redis_version", REDIS_COMPAT_VERSION],
+      ["flydb_version", src.version],
+      ["redis_mode", "standalone"],
+      ["os", `${process.platform} ${process.arch}`],
+      ["arch_bits", 64],
+      ["process_id", process.pid],
+      ["run_id", src.nodeId],
+      ["tcp_port", src.port],
+      ["uptime_in_seconds", uptime],
+      ["uptime_in_days", Math.floor(uptime / 86400)],
+      ["executable", process.execPath],
+      ["config_file", src.configFile],
+    ],
+    clients: [
+      ["connected_clients", src.connectedClients],
+      ["blocked_clients", 0],
+    ],
+    memory: [
+      ["used_memory", mem.heapUsed],
+      ["used_memory_rss", mem.rss],
+      ["maxmemory", 0],
+      ["maxmemory_policy", "noeviction"],
+    ],
+    persistence: [
+      ["loading", 0],
+      ["storage_engine", "sqlite"],
+      ["data_dir", src.dataDir],
+      ["aof_enabled", 1],
+      ["appendfsync", src.fsync],
+      ["applied_index", src.appliedIndex],
+    ],
+    stats: [
+      ["total_connections_received", src.totalConnections],
+      ["total_commands_processed", src.totalCommands],
+      ["rejected_connections", src.rejectedConnections],
+    ],
+    replication: [
+      ["role", "master"],
+      ["connected_slaves", 0],
+    ],
+    keyspace: src.keys > 0 ? [["db0", `keys=${src.keys},expires=0,avg_ttl=0`]] : [],
+  };
+  const wanted = section === undefined || section === "default" || section === "all" || section === "everything" ? SECTIONS : SECTIONS.filter((s) => s === section);
+  return wanted
+    .map((s) => [`# ${s[0]!.toUpperCase()}${s.slice(1)}`, ...body[s].map(([k, v]) => `${k}:${v}`)].join("\r\n"))
+    .join("\r\n\r\n") + "\r\n";
+}
