@@ -25,7 +25,8 @@ export interface RunningNode {
 export async function startNode(config: Config, opts: { configFile?: string; log?: Logger } = {}): Promise<RunningNode> {
   const log = opts.log ?? createLogger(config.log_level, config.log_format, { node: config.node_id });
   const startedAt = Date.now();
-  const metrics = new NodeMetrics();
+  // The store opens below; the gauge only reads it at scrape time.
+  const metrics = new NodeMetrics(() => store.keyspace.count(Date.now()));
   mkdirSync(config.data_dir, { recursive: true });
   const store = await StoreEngine.open({
     dataDir: config.data_dir,
@@ -116,7 +117,7 @@ export async function startNode(config: Config, opts: { configFile?: string; log
     host: resp.host,
     port: resp.port,
     limits: { maxBulkLen: config.proto_max_bulk_len },
-    onConnection(conn) {
+    onConnection(conn: ConnectionControl) {
       if (sessions.size >= config.maxclients) {
         rejectedConnections++;
         return rejectingHandler(conn);
@@ -127,7 +128,7 @@ export async function startNode(config: Config, opts: { configFile?: string; log
       const session = new Session(backend, { id: conn.id, addr: conn.remoteAddress, laddr: conn.localAddress });
       sessions.set(conn.id, { session, conn });
       return {
-        onCommand(argv) {
+        onCommand(argv: Uint8Array[]) {
           totalCommands++;
           const started = performance.now();
           const out = session.execute(argv);
@@ -162,7 +163,6 @@ export async function startNode(config: Config, opts: { configFile?: string; log
     metrics: metrics.registry,
     httpAuthToken: config.http_auth_token,
   };
-  metrics.keys.collect = () => metrics.keys.set(store.keyspace.count(Date.now()));
   const http = splitHostPort(config.http_addr);
   const app = createHttpApp(status);
   const httpServer = Bun.serve({ hostname: http.host, port: http.port, fetch: app.fetch });

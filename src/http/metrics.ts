@@ -40,11 +40,7 @@ export class NodeMetrics {
     help: "Connections closed for a malformed RESP stream",
     registers: [this.registry],
   });
-  readonly keys = new Gauge({
-    name: "flydb_keys",
-    help: "Live keys in the keyspace",
-    registers: [this.registry],
-  });
+  readonly keys: Gauge;
   readonly commitLatency = new Histogram({
     name: "flydb_sqlite_commit_duration_seconds",
     help: "Duration of one group-commit transaction on the log database (including fsync)",
@@ -58,7 +54,16 @@ export class NodeMetrics {
     registers: [this.registry],
   });
 
-  constructor() {
+  /** keyCount is read at scrape time rather than maintained on every write. */
+  constructor(keyCount: () => number) {
+    this.keys = new Gauge({
+      name: "flydb_keys",
+      help: "Live keys in the keyspace",
+      registers: [this.registry],
+      collect() {
+        this.set(keyCount());
+      },
+    });
     collectDefaultMetrics({ register: this.registry, prefix: "flydb_process_" });
   }
 }
