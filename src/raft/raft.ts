@@ -49,7 +49,7 @@ export interface RaftConfig {
   /** InstallSnapshot chunk size. Default 256 KiB. */
   readonly snapshotChunkBytes?: number;
   /** Test-only fault injection, used to prove the simulator catches safety bugs. */
-  readonly unsafeTestingKnobs?: { readonly voteWithoutLogCheck?: boolean };
+  readonly unsafeTestingKnobs?: { readonly voteWithoutLogCheck?: boolean; readonly readBeforeTermCommit?: boolean };
 }
 
 interface PendingRead {
@@ -90,6 +90,7 @@ export class Raft {
   private readonly maxMsgBytes: number;
   private readonly chunkBytes: number;
   private readonly voteWithoutLogCheck: boolean;
+  private readonly readBeforeTermCommit: boolean;
 
   // Hard state.
   private term = 0;
@@ -110,7 +111,10 @@ export class Raft {
   private incoming: IncomingSnapshot | null = null;
 
   private applied: number;
-  private conf: ConfState; // as of `applied`: configurations take effect when applied
+  // The latest configuration in the log, committed or not, is the one in effect (Raft thesis
+  // §4.1); one change at a time keeps every two successive majorities overlapping.
+  private conf: ConfState = { voters: [], learners: [] };
+  private confIndex = 0;
 
   private role: Role = "follower";
   private lead: NodeId | null = null;
@@ -125,7 +129,6 @@ export class Raft {
 
   // Leader state.
   private prs = new Map<NodeId, Progress>();
-  private pendingConfIndex = 0;
   private transferee: NodeId | null = null;
   private leaseRevoked = false;
   private appendPending = false;
@@ -153,6 +156,7 @@ export class Raft {
     this.maxMsgBytes = cfg.maxMsgBytes ?? 1 << 20;
     this.chunkBytes = cfg.snapshotChunkBytes ?? 256 * 1024;
     this.voteWithoutLogCheck = cfg.unsafeTestingKnobs?.voteWithoutLogCheck ?? false;
+    this.readBeforeTermCommit = cfg.unsafeTestingKnobs?.readBeforeTermCommit ?? false;
     const where = `raft group ${this.grp} node ${this.id}`;
     if (this.heartbeatTicks < 1 || this.electionTicks <= this.heartbeatTicks) {
       throw new Error(`${where}: need 1 <= heartbeatTicks < electionTicks (got ${this.heartbeatTicks}, ${this.electionTicks})`);
@@ -178,7 +182,7 @@ export class Raft {
       throw new Error(`${where}: state machine applied ${applied} is beyond the durable commit index ${this.commit}`);
     }
     this.applied = applied;
-    this.conf = this.confAt(applied);
+    this.refreshConf();
     this.resetRandomizedTimeout();
   }
 
@@ -243,13 +247,13 @@ export class Raft {
 
   proposeConfChange(cc: ConfChange): ProposeResult {
     if (this.role !== "leader") return this.refuse("not the leader");
+    // Without a committed entry of its own term a new leader could still hold an uncommitted
+    // change of an earlier leader that a rival change would not overlap with (Ongaro's fix).
     if (!this.committedInTerm()) return this.refuse("leader has not committed an entry of its term yet");
-    if (this.pendingConfIndex > this.applied) return this.refuse("a configuration change is still in progress");
+    if (this.confIndex > this.commit) return this.refuse("a configuration change is still in progress");
     const next = changedConf(this.conf, cc);
     if (typeof next === "string") return this.refuse(next);
-    const r = this.proposeEntry(EntryKind.ConfChange, encodeConf(next));
-    if (r.ok) this.pendingConfIndex = r.index;
-    return r;
+    return this.proposeEntry(EntryKind.ConfChange, encodeConf(next));
   }
 
   /** Asks for a linearizable read; the answer arrives as a ReadState with the same ctx (or never:
@@ -348,13 +352,7 @@ export class Raft {
       this.discardLogOnPersist = false;
       this.snapshotDataInMemory = null; // readable from storage from now on
     }
-    if (this.snapshotToInstall) {
-      this.conf = this.snapshotToInstall.meta.conf;
-      this.snapshotToInstall = null;
-    }
-    for (const e of h.committed) {
-      if (e.kind === EntryKind.ConfChange) this.applyConf(decodeConf(e.data));
-    }
+    this.snapshotToInstall = null;
     this.applied = Math.max(this.applied, h.committedTo);
     if (this.role === "leader") {
       // Our own log counts toward the quorum only once durable.
@@ -443,6 +441,17 @@ export class Raft {
     return this.snapConf;
   }
 
+  private refreshConf(): void {
+    for (let i = this.lastIndex(); i > this.snapIndex; i--) {
+      const e = this.entries[i - this.snapIndex - 1];
+      if (e.kind === EntryKind.ConfChange) {
+        this.setConf(decodeConf(e.data), i);
+        return;
+      }
+    }
+    this.setConf(this.snapConf, this.snapIndex);
+  }
+
   private committedInTerm(): boolean {
     return this.termAt(this.commit) === this.term;
   }
@@ -460,6 +469,17 @@ export class Raft {
 
   private promotable(): boolean {
     return this.conf.voters.includes(this.id);
+  }
+
+  /**
+   * Voters campaign; so does a node whose own removal is still uncommitted in its log. Otherwise a
+   * deposed leader holding the only copy of its removal would refuse to lead and, its log being
+   * the longest, refuse its vote to everyone else: no leader ever again. It collects votes from a
+   * majority of its latest configuration like any candidate, which keeps elections safe.
+   */
+  private mayCampaign(): boolean {
+    if (this.promotable()) return true;
+    return this.confIndex > this.commit && this.confAt(this.confIndex - 1).voters.includes(this.id);
   }
 
   private inLease(): boolean {
@@ -519,8 +539,6 @@ export class Raft {
     const last = this.lastIndex();
     for (const v of this.conf.voters) if (v !== this.id) this.prs.set(v, new Progress(last + 1, false));
     for (const l of this.conf.learners) if (l !== this.id) this.prs.set(l, new Progress(last + 1, true));
-    // A configuration entry from an earlier term may still be unapplied: no new change until it is.
-    this.pendingConfIndex = last;
     // The no-op of this term: nothing (ReadIndex included) relies on earlier-term entries being
     // committed until it commits.
     this.appendEntry(EntryKind.Noop, null);
@@ -529,7 +547,7 @@ export class Raft {
   private tickElection(): void {
     this.electionElapsed++;
     this.ticksSinceLeader++;
-    if (this.promotable() && this.electionElapsed >= this.randomizedTimeout) {
+    if (this.electionElapsed >= this.randomizedTimeout && this.mayCampaign()) {
       this.electionElapsed = 0;
       this.campaign(this.preVote ? "pre" : "real");
     }
@@ -545,6 +563,7 @@ export class Raft {
         return;
       }
       this.transferee = null; // a transfer that did not finish in one election timeout is abandoned
+      if (!this.promotable() && this.commit >= this.confIndex) this.handOff();
     }
     for (const [to, pr] of this.prs) {
       if (pr.state === "snapshot" && pr.snap && ++pr.snap.idleTicks >= 2 * this.heartbeatTicks) {
@@ -569,11 +588,7 @@ export class Raft {
   }
 
   private campaign(kind: "pre" | "real" | "transfer"): void {
-    if (!this.promotable()) return;
-    // A committed but unapplied configuration change may change who votes: wait for it.
-    for (let i = this.applied + 1; i <= Math.min(this.commit, this.lastIndex()); i++) {
-      if (this.entryAt(i)?.kind === EntryKind.ConfChange) return;
-    }
+    if (!this.mayCampaign()) return;
     if (kind === "pre") this.becomePreCandidate();
     else this.becomeCandidate();
     const type = kind === "pre" ? MsgType.PreVote : MsgType.Vote;
@@ -717,7 +732,12 @@ export class Raft {
         this.entries.length = e.index - this.snapIndex - 1;
         this.stable = Math.min(this.stable, e.index - 1);
       }
-      for (let j = k; j < ents.length; j++) this.entries.push(ents[j]);
+      let confChanged = e.index <= this.confIndex; // truncated away
+      for (let j = k; j < ents.length; j++) {
+        this.entries.push(ents[j]);
+        if (ents[j].kind === EntryKind.ConfChange) confChanged = true;
+      }
+      if (confChanged) this.refreshConf();
       break;
     }
     const lastNew = prev + ents.length;
@@ -778,6 +798,7 @@ export class Raft {
     this.snapshotToPersist = s;
     this.discardLogOnPersist = true;
     this.snapshotToInstall = s;
+    this.refreshConf();
   }
 
   // ---------------------------------------------------------------- leader
@@ -789,6 +810,7 @@ export class Raft {
   private proposeEntry(kind: EntryKind, data: Uint8Array | null): ProposeResult {
     if (this.role !== "leader") return this.refuse("not the leader");
     if (this.transferee !== null) return this.refuse(`leadership is being transferred to ${this.transferee}`);
+    if (!this.promotable()) return this.refuse("this leader was removed from the group");
     const e = this.appendEntry(kind, data);
     return { ok: true, index: e.index, term: e.term };
   }
@@ -797,6 +819,7 @@ export class Raft {
     const e: Entry = { index: this.lastIndex() + 1, term: this.term, kind, data };
     this.entries.push(e);
     this.appendPending = true;
+    if (kind === EntryKind.ConfChange) this.setConf(decodeConf(data), e.index);
     return e;
   }
 
@@ -823,6 +846,7 @@ export class Raft {
       const first = !this.committedInTerm();
       this.commit = idx;
       if (first) this.onTermEntryCommitted();
+      if (!this.promotable() && this.commit >= this.confIndex && this.transferee === null) this.handOff();
       return true;
     }
     return false;
@@ -934,7 +958,7 @@ export class Raft {
   }
 
   private handleReadRequest(ctx: string, from: NodeId): void {
-    if (!this.committedInTerm()) {
+    if (!this.committedInTerm() && !this.readBeforeTermCommit) {
       this.readsAwaitingTermCommit.push({ ctx, from });
       return;
     }
@@ -965,8 +989,9 @@ export class Raft {
     else this.send({ type: MsgType.ReadIndexResp, to: from, ctx, index });
   }
 
-  private applyConf(conf: ConfState): void {
+  private setConf(conf: ConfState, index: number): void {
     this.conf = conf;
+    this.confIndex = index;
     if (this.role !== "leader") return;
     const members = new Set([...conf.voters, ...conf.learners]);
     for (const id of [...this.prs.keys()]) if (!members.has(id)) this.prs.delete(id);
@@ -978,14 +1003,26 @@ export class Raft {
         else this.prs.set(id, new Progress(this.lastIndex() + 1, learner));
       }
     }
-    if (!conf.voters.includes(this.id)) {
-      // Removed (or demoted): the remaining voters elect a leader among themselves.
-      this.becomeFollower(this.term, null);
-      return;
-    }
     if (this.transferee !== null && !conf.voters.includes(this.transferee)) this.transferee = null;
-    if (this.maybeCommit()) this.appendPending = true;
     this.appendPending = true; // new members need their first append
+  }
+
+  /**
+   * A leader removed from the group leads on without counting itself until its removal commits
+   * (thesis §4.2.2), then hands leadership to the most caught-up voter instead of just stepping
+   * down, so the group gets a new leader without waiting for an election timeout.
+   */
+  private handOff(): void {
+    let best: NodeId | null = null;
+    let bestMatch = -1;
+    for (const v of this.conf.voters) {
+      const m = this.prs.get(v)?.match ?? -1;
+      if (m > bestMatch) (best = v), (bestMatch = m);
+    }
+    if (best === null) return;
+    this.transferee = best;
+    if (bestMatch === this.lastIndex()) this.sendTimeoutNow(best);
+    else this.sendAppend(best, true);
   }
 
   private send(m: Omit<Message, "grp" | "from" | "term"> & { term?: number }): void {
