@@ -155,10 +155,35 @@ describe("recovery", () => {
     const fd = openSync(join(dir, "data.db"), "r+");
     writeSync(fd, new Uint8Array(100).fill(0x5a), 0, 100, 0);
     closeSync(fd);
-    const reopened = openEngine(dir);
+    const warnings: string[] = [];
+    const reopened = openEngine(dir, { warn: (m) => warnings.push(m) });
     expect(dump(reopened)).toEqual(expected);
     expect(readdirSync(dir).some((n) => n.startsWith("data.db.damaged-"))).toBe(true);
+    expect(warnings).toEqual([expect.stringMatching(/data.db is damaged \(file is not a database\); moved it to .*rebuilding it from raft.db/)]);
     reopened.close();
+  });
+
+  test("raft.db that lost its tail (fsync off) continues after what data.db applied", async () => {
+    const dir = freshDir();
+    const engine = openEngine(dir, { fsync: "no" });
+    await writeKeys(engine, 0, 100);
+    engine.close();
+    const older = freshDir();
+    copyDir(dir, older, (n) => !n.startsWith("raft.db"));
+    const again = openEngine(dir, { fsync: "no" });
+    await writeKeys(again, 100, 150);
+    again.close();
+    copyDir(older, dir); // raft.db back to index 100, data.db at 150
+    const warnings: string[] = [];
+    const reopened = openEngine(dir, { fsync: "no", warn: (m) => warnings.push(m) });
+    expect(warnings).toEqual([expect.stringMatching(/raft.db ends at index 100 but data.db has applied 150/)]);
+    expect(reopened.stats()).toMatchObject({ lastIndex: 150, appliedIndex: 150, compactedIndex: 150 });
+    await writeKeys(reopened, 150, 160);
+    reopened.close();
+    const last = openEngine(dir, { fsync: "no" });
+    expect(last.stats()).toMatchObject({ lastIndex: 160, appliedIndex: 160 });
+    expect(dump(last)).toContain("count=160");
+    last.close();
   });
 
   test("a WAL torn mid-frame after a checkpoint: the prefix stays and the log replays the rest", async () => {
@@ -223,6 +248,19 @@ describe("compaction", () => {
     writeSync(fd, new Uint8Array(100).fill(0x5a), 0, 100, 0);
     closeSync(fd);
     expect(() => openEngine(damaged)).toThrow(/data.db is damaged .* cannot be rebuilt/);
+  });
+
+  test("compacts at most maxEntries per call", async () => {
+    const dir = freshDir();
+    const engine = openEngine(dir);
+    await writeKeys(engine, 0, 25);
+    expect(engine.compact(10)).toBe(10);
+    expect(engine.compact(10)).toBe(10);
+    expect(engine.compact(10)).toBe(5);
+    expect(engine.compact(10)).toBe(0);
+    expect(engine.stats().compactedIndex).toBe(25);
+    expect(logCommands(dir)).toEqual([]);
+    engine.close();
   });
 
   test("runs on its timer", async () => {
