@@ -7,7 +7,7 @@ import { type StoreEngineOptions, STANDALONE_GROUP, StoreEngine } from "../../sr
 import { decodeOp } from "../../src/store/op-codec.ts";
 import { StateDb } from "../../src/store/state.ts";
 import { int, OK } from "../../src/resp/reply.ts";
-import { op, str, testApply, utf8 } from "../helpers/store-apply.ts";
+import { op, str, testApply } from "../helpers/store-apply.ts";
 
 const root = mkdtempSync(join(tmpdir(), "flydb-engine-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
