@@ -17,7 +17,10 @@ import { type ApplyFn, StateDb } from "./state.ts";
 export const STANDALONE_GROUP = -1;
 /** A one-member log never elects: all its entries carry term 1. */
 export const STANDALONE_TERM = 1;
-/** The command the expiry sweep proposes: `__expire key…`, applied with deleteIfExpired(key, op.now). */
+/**
+ * The command the expiry sweep proposes: `__expire key…`. Its apply deletes each key with
+ * deleteIfExpired(key, op.now) and replies with the number of keys removed (an int).
+ */
 export const EXPIRE_COMMAND = "__expire";
 
 const REPLAY_CHUNK = 1000;
@@ -210,10 +213,11 @@ export class StoreEngine {
     if (keys.length === 0) return;
     this.sweepInFlight = true;
     this.propose({ cmds: [[EXPIRE_COMMAND_BYTES, ...keys]], now, seed: 0 }).then(
-      () => {
+      (reply) => {
         this.sweepInFlight = false;
-        // A full batch suggests more: keep going without waiting for the next tick.
-        if (keys.length === this.expireBatch) this.sweepExpired();
+        // A full batch that removed keys suggests more: go on without waiting for the timer
+        // (but never spin on an apply that removes nothing).
+        if (keys.length === this.expireBatch && reply.t === "int" && Number(reply.v) > 0) this.sweepExpired();
       },
       () => {
         this.sweepInFlight = false;
