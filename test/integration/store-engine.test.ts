@@ -292,6 +292,22 @@ describe("active expiry", () => {
   });
 });
 
+test("an apply that does not remove expired keys does not make the sweep spin", async () => {
+  const dir = freshDir();
+  const engine = openEngine(dir, {
+    expireIntervalMs: 20,
+    expireBatch: 2,
+    clock: () => 2000,
+    apply: (o, ks) => (str(o.cmds[0][0]) === "__expire" ? int(0) : testApply(o, ks)),
+  });
+  await Promise.all(Array.from({ length: 5 }, (_, i) => engine.propose(op(0, ["set", `t${i}`, "v", "1000"]))));
+  await Bun.sleep(200);
+  const sweeps = logCommands(dir).filter((c) => c.startsWith("__expire")).length;
+  engine.close();
+  expect(sweeps).toBeGreaterThan(0);
+  expect(sweeps).toBeLessThanOrEqual(11); // one per timer tick, not one per event-loop turn
+});
+
 test("data_dir is created when missing", () => {
   const dir = join(freshDir(), "nested", "data");
   const engine = openEngine(dir);
