@@ -17,10 +17,15 @@ import { type ApplyFn, StateDb } from "./state.ts";
 export const STANDALONE_GROUP = -1;
 /** A one-member log never elects: all its entries carry term 1. */
 export const STANDALONE_TERM = 1;
-/** The command the expiry sweep proposes: `__expire key…`, applied with deleteIfExpired(key, op.now). */
+/**
+ * The command the expiry sweep proposes: `__expire key…`. Its apply deletes each key with
+ * deleteIfExpired(key, op.now) and replies with the number of keys removed (an int).
+ */
 export const EXPIRE_COMMAND = "__expire";
 
 const REPLAY_CHUNK = 1000;
+// Log entries deleted per compaction transaction: one step must not stall the event loop.
+const COMPACT_STEP = 10_000;
 const EXPIRE_COMMAND_BYTES = new TextEncoder().encode(EXPIRE_COMMAND);
 
 export interface StoreEngineOptions {
@@ -38,6 +43,8 @@ export interface StoreEngineOptions {
   readonly expireBatch?: number;
   /** The clock the expiry sweep stamps its ops with (default Date.now). */
   readonly clock?: () => number;
+  /** Where recoverable trouble is reported (default console.warn). */
+  readonly warn?: (message: string) => void;
   /** Called after every group commit, e.g. for a commit latency histogram. */
   readonly onCommit?: (commit: CommitInfo) => void;
 }
@@ -73,7 +80,7 @@ function describe(e: unknown): string {
  * Opens data.db; when it is not a readable database and the log still holds every entry from
  * index 1, it is moved aside and rebuilt from the log. With a compacted log it cannot be.
  */
-function openState(path: string, partitionCount: number, logComplete: boolean): StateDb {
+function openState(path: string, partitionCount: number, logComplete: boolean, warn: (message: string) => void): StateDb {
   try {
     return StateDb.open({ path, partitionCount });
   } catch (e) {
@@ -84,7 +91,7 @@ function openState(path: string, partitionCount: number, logComplete: boolean): 
     }
     const aside = `${path}.damaged-${Date.now()}`;
     for (const suffix of ["", "-wal", "-shm"]) if (existsSync(path + suffix)) renameSync(path + suffix, aside + suffix);
-    console.warn(`${path} is damaged (${e.message}); moved it to ${aside} and rebuilding it from raft.db`);
+    warn(`${path} is damaged (${e.message}); moved it to ${aside} and rebuilding it from raft.db`);
     return StateDb.open({ path, partitionCount });
   }
 }
@@ -111,7 +118,7 @@ export class StoreEngine {
     const every = (ms: number, fn: () => void) => {
       if (ms > 0) this.timers.push(setInterval(fn, ms).unref());
     };
-    every(options.compactIntervalMs ?? 10_000, () => this.guard(() => this.compact()));
+    every(options.compactIntervalMs ?? 10_000, () => this.guard(() => this.compactInSteps()));
     every(options.expireIntervalMs ?? 100, () => this.guard(() => this.sweepExpired()));
     if (options.fsync === "everysec") every(1000, () => this.guard(() => this.log.sync()));
   }
@@ -123,7 +130,12 @@ export class StoreEngine {
     try {
       log.initGroup(STANDALONE_GROUP, STANDALONE_TERM);
       const logComplete = log.snapshot(STANDALONE_GROUP).idx === 0;
-      const state = openState(join(options.dataDir, "data.db"), options.partitionCount ?? 256, logComplete);
+      const state = openState(
+        join(options.dataDir, "data.db"),
+        options.partitionCount ?? 256,
+        logComplete,
+        options.warn ?? console.warn,
+      );
       try {
         return new StoreEngine(log, state, options);
       } catch (e) {
@@ -174,14 +186,20 @@ export class StoreEngine {
   }
 
   /**
-   * Checkpoints data.db and, when that made it durable, deletes the log entries it had applied
-   * before the checkpoint. Returns the number of entries deleted.
+   * Checkpoints data.db and, when that made it durable, deletes up to maxEntries of the log
+   * entries it had applied before the checkpoint. Returns the number of entries deleted.
    */
-  compact(): number {
+  compact(maxEntries = Number.POSITIVE_INFINITY): number {
     if (this.closed || this.failure) return 0;
     const applied = this.state.appliedIndex(STANDALONE_GROUP);
     if (!this.state.checkpoint()) return 0;
-    return this.log.compact(STANDALONE_GROUP, applied, STANDALONE_TERM);
+    const upTo = Math.min(applied, this.log.snapshot(STANDALONE_GROUP).idx + maxEntries);
+    return this.log.compact(STANDALONE_GROUP, upTo, STANDALONE_TERM);
+  }
+
+  /** The timer's compaction: bounded steps with the event loop free in between. */
+  private compactInSteps(): void {
+    if (this.compact(COMPACT_STEP) === COMPACT_STEP) setImmediate(() => this.guard(() => this.compactInSteps()));
   }
 
   /**
@@ -195,10 +213,11 @@ export class StoreEngine {
     if (keys.length === 0) return;
     this.sweepInFlight = true;
     this.propose({ cmds: [[EXPIRE_COMMAND_BYTES, ...keys]], now, seed: 0 }).then(
-      () => {
+      (reply) => {
         this.sweepInFlight = false;
-        // A full batch suggests more: keep going without waiting for the next tick.
-        if (keys.length === this.expireBatch) this.sweepExpired();
+        // A full batch that removed keys suggests more: go on without waiting for the timer
+        // (but never spin on an apply that removes nothing).
+        if (keys.length === this.expireBatch && reply.t === "int" && Number(reply.v) > 0) this.sweepExpired();
       },
       () => {
         this.sweepInFlight = false;
@@ -266,6 +285,9 @@ export class StoreEngine {
     if (applied > last) {
       // raft.db (fsync "no"/"everysec") lost a tail that data.db kept. Those entries are applied;
       // mark them compacted so the next append continues after them without a gap.
+      (this.options.warn ?? console.warn)(
+        `raft.db ends at index ${last} but data.db has applied ${applied} (raft.db lost its tail; fsync = "${this.options.fsync}"); continuing after ${applied}`,
+      );
       this.log.compact(grp, applied, STANDALONE_TERM);
       return applied;
     }
