@@ -117,7 +117,7 @@ export class RespDecoder {
         }
         const count = this.readMultibulkHeader();
         if (count === NEED_MORE || count === FAILED) return null;
-        if (count <= 0) continue; // `*0` and `*-1` are accepted and ignored
+        if (count === 0) continue; // `*0` and `*-1` are accepted and ignored
         this.argsLeft = count;
       }
       while (this.argsLeft > 0) {
@@ -179,7 +179,7 @@ export class RespDecoder {
     }
     this.pos = cr + 2;
     this.scanFrom = this.pos;
-    return n;
+    return Math.max(n, 0); // negative counts must not look like NEED_MORE or FAILED
   }
 
   private readBulkHeader(): number {

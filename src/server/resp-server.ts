@@ -62,6 +62,9 @@ export interface RespServer {
 /** Unsent reply bytes above which a connection stops reading until the client catches up. */
 const PAUSE_READING_AT = 4 * 1024 * 1024;
 
+/** How long a connection we ended may stay half-open before it is terminated. */
+const LINGER_AFTER_END_MS = 5000;
+
 let nextConnectionId = 1;
 
 interface Slot {
@@ -90,6 +93,7 @@ class Connection implements ConnectionControl {
   private readonly unsent = new ByteQueue();
   private flushScheduled = false;
   private paused = false;
+  private lingerTimer: ReturnType<typeof setTimeout> | null = null;
   private closing = false;
   private closed = false;
 
@@ -162,6 +166,7 @@ class Connection implements ConnectionControl {
   onClosed(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
     this.queue = [];
     this.unsent.clear();
     this.handler?.onClose();
@@ -221,7 +226,11 @@ class Connection implements ConnectionControl {
 
   private endIfDone(): void {
     if (!this.closing || this.closed) return;
-    if (this.head === this.queue.length && this.unsent.length === 0) this.socket.end();
+    if (this.head !== this.queue.length || this.unsent.length !== 0 || this.lingerTimer !== null) return;
+    this.socket.end();
+    // After our FIN the client is expected to close; one that keeps the socket open is cut off.
+    this.lingerTimer = setTimeout(() => this.terminate(), LINGER_AFTER_END_MS);
+    this.lingerTimer.unref();
   }
 }
 
@@ -276,6 +285,8 @@ export async function startRespServer(opts: RespServerOptions): Promise<RespServ
   const listener: TCPSocketListener<Connection> = Bun.listen<Connection>({
     hostname: opts.host,
     port: opts.port,
+    // A client that sends FIN after its last command (nc -N, scripts) still gets its replies.
+    allowHalfOpen: true,
     socket: {
       binaryType: "uint8array",
       open(socket) {
