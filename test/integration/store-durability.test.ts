@@ -22,7 +22,7 @@ async function writeAndKill(dir: string, acks: number): Promise<number[]> {
   const decoder = new TextDecoder();
   let output = "";
   let killed = false;
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 15_000;
   try {
     for (;;) {
       const { value, done } = await reader.read();
@@ -64,5 +64,5 @@ for (const round of [1, 2]) {
     } finally {
       engine.close();
     }
-  });
+  }, 30_000);
 }
