@@ -143,6 +143,12 @@ export class OpLog {
     }
   }
 
+  /** The connection's PRAGMA synchronous, by name: what a commit waits for (INFO persistence). */
+  synchronous(): "OFF" | "NORMAL" | "FULL" | "EXTRA" {
+    const { synchronous } = this.db.query<{ synchronous: number }, []>("PRAGMA synchronous").get()!;
+    return (["OFF", "NORMAL", "FULL", "EXTRA"] as const)[synchronous];
+  }
+
   /** Makes every commit so far durable (a checkpoint fsyncs the WAL): fsync = "everysec". */
   sync(): void {
     this.db.run("PRAGMA wal_checkpoint(PASSIVE)");
