@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { BroadcastQueue } from "../../src/gossip/core/broadcasts.ts";
-import { retransmitLimit, suspicionMinMs, suspicionTimeoutMs, swimConfig } from "../../src/gossip/core/config.ts";
+import { pushPullIntervalMs, retransmitLimit, suspicionMinMs, suspicionTimeoutMs, swimConfig } from "../../src/gossip/core/config.ts";
 import { seededRng, shuffle } from "../../src/gossip/core/prng.ts";
 import type { Msg } from "../../src/gossip/core/types.ts";
 import { parsePacket } from "../../src/gossip/core/validate.ts";
@@ -31,6 +31,12 @@ describe("Lifeguard and retransmit arithmetic", () => {
     expect(retransmitLimit(4, 9)).toBe(4);
     expect(retransmitLimit(4, 10)).toBe(8);
     expect(retransmitLimit(4, 100)).toBe(12);
+  });
+
+  test("push-pull slows down beyond 32 members", () => {
+    expect(pushPullIntervalMs(30_000, 32)).toBe(30_000);
+    expect(pushPullIntervalMs(30_000, 33)).toBe(60_000);
+    expect(pushPullIntervalMs(30_000, 128)).toBe(90_000);
   });
 
   test("config rejects nonsense with the key named", () => {
