@@ -67,7 +67,10 @@ try {
     await waitFor(allAlive, 60_000, `${victim} rejoined`);
   }
   const mean = (xs: number[]) => Math.round(xs.reduce((a, b) => a + b, 0) / xs.length);
-  console.log(`\nfirst survivor: mean ${mean(firsts)} ms, max ${Math.max(...firsts)} ms; last survivor: mean ${mean(lasts)} ms, max ${Math.max(...lasts)} ms`);
+  const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
+  const summary = (xs: number[]) => `mean ${mean(xs)} ms, median ${pct(xs, 0.5)} ms, p90 ${pct(xs, 0.9)} ms, max ${Math.max(...xs)} ms`;
+  console.log(`\nfirst survivor: ${summary(firsts)}\nlast survivor:  ${summary(lasts)}`);
+  console.log(`trials under 5 s (last survivor): ${lasts.filter((t) => t < 5000).length}/${lasts.length}`);
 } finally {
   await Promise.all([...procs.values()].map((p) => p.close()));
 }
