@@ -41,7 +41,7 @@ try {
     const rate = (x: number, y: number) => ((y - x) / WINDOW_S).toFixed(2);
     const sentA = a.udpOut + a.tcpOut;
     const sentB = b.udpOut + b.tcpOut;
-    const bytes = ((b as unknown as { bytesOut: number }).bytesOut - (a as unknown as { bytesOut: number }).bytesOut) / WINDOW_S;
+    const bytes = (b.bytesOut - a.bytesOut) / WINDOW_S;
     console.log(`| ${p.id} | ${rate(a.udpOut, b.udpOut)} | ${rate(a.tcpOut, b.tcpOut)} | ${rate(sentA, sentB)} | ${rate(a.udpIn + a.tcpIn, b.udpIn + b.tcpIn)} | ${bytes.toFixed(0)} |`);
   }
 
