@@ -6,6 +6,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
+import type { Avahi } from "../support/avahi.ts";
+import { startAvahi } from "../support/avahi.ts";
 import type { Lan, LanHost } from "../support/netns.ts";
 import { LineReader, createLan, skipNamespaceTests } from "../support/netns.ts";
 
@@ -153,6 +155,51 @@ describe.skipIf(skipNamespaceTests)("mDNS discovery in network namespaces", () =
     expect(new Set(r.nodes.map((n) => n.host)).size).toBe(2);
     expect(r.nodes.map((n) => n.addresses[0]).sort()).toEqual([h[3].address, h[4].address].sort());
     await Promise.all([stop(x), stop(y)]);
+  });
+
+  describe("with avahi-daemon", () => {
+    let avahi: Avahi;
+    beforeAll(async () => {
+      avahi = await startAvahi(lan, h[5], "avahins");
+    });
+    afterAll(async () => {
+      await avahi?.stop();
+    });
+
+    test("avahi-browse -rpt resolves a FlyDB advertiser beside avahi on 5353 and one on another host, TXT as sent", async () => {
+      // One advertiser shares the namespace (and port 5353) with avahi-daemon, one is remote.
+      const [beside, remote] = await Promise.all([advertise(h[5], "beside-avahi", "av", ["7005", "flyhost"]), advertise(h[0], "remote", "av", ["7001", "remotehost"])]);
+      const r = await lan.run(h[5], ["avahi-browse", "-rpt", "_flydb._tcp"], { env: avahi.env });
+      expect(r.code).toBe(0);
+      const resolved = r.stdout.split("\n").filter((l) => l.startsWith("=;")).map((l) => l.split(";"));
+      const txt = (node: string, gossip: number) =>
+        // avahi-browse -p prints TXT strings in reverse wire order: this is txtvers=1 first on the wire.
+        ["raft=7947", `gossip=${gossip}`, "http=8080", "resp=6380", "version=9.9.9-test", "cluster_id=av", `node_id=${node}`, "txtvers=1"].map((s) => `"${s}"`).join(" ");
+      expect(resolved.map((f) => [f[3], f[6], f[7], f[8], f[9]]).sort()).toEqual([
+        ["beside-avahi", "flyhost.local", h[5].address, "7005", txt("beside-avahi", 7005)],
+        ["remote", "remotehost.local", h[0].address, "7001", txt("remote", 7001)],
+      ]);
+      await Promise.all([stop(beside), stop(remote)]);
+    });
+
+    test("compiled flydb-discover finds a service published with avahi-publish", async () => {
+      const pub = lan.spawn(h[5], ["avahi-publish", "-s", "avahi-node", "_flydb._tcp", "7100", "txtvers=1", "node_id=avahi-node", "cluster_id=avc", "version=av", "resp=6380", "http=8080", "gossip=7100", "raft=7947"], { env: avahi.env });
+      await new LineReader(pub.stderr).waitFor((l) => l.includes("Established"), 10_000, "avahi-publish to establish the service");
+      const r = await discoverJson(h[1], ["--timeout", "1", "--cluster-id", "avc"]);
+      expect(r.code).toBe(0);
+      expect(r.nodes).toEqual([
+        expect.objectContaining({
+          instance: "avahi-node._flydb._tcp.local",
+          nodeId: "avahi-node",
+          host: "avahins.local",
+          port: 7100,
+          addresses: [h[5].address],
+          ports: { resp: 6380, http: 8080, gossip: 7100, raft: 7947 },
+        }),
+      ]);
+      pub.kill("SIGTERM");
+      await pub.exited;
+    });
   });
 
   test("garbage and truncated packets on 5353 are counted and the advertiser keeps answering", async () => {
