@@ -22,21 +22,13 @@ export interface BrowseOptions {
   readonly log?: DiscoveryLog;
 }
 
-export interface BrowseResult {
-  readonly nodes: DiscoveredNode[];
-  readonly stats: ServiceCache["stats"];
-}
-
 /** First query at once, then after 250 ms, doubling (RFC 6762 §5.2 asks for at least doubling intervals). */
 const FIRST_RETRY_MS = 250;
 /** Follow-up questions for half-resolved instances are asked at most this often. */
 const RESOLVE_MIN_INTERVAL_MS = 100;
 
+/** Browses for `timeoutMs` and returns every FlyDB node resolved by then, de-duplicated, goodbyes honoured. */
 export async function browse(opts: BrowseOptions): Promise<DiscoveredNode[]> {
-  return (await browseWithStats(opts)).nodes;
-}
-
-export async function browseWithStats(opts: BrowseOptions): Promise<BrowseResult> {
   if (!(opts.timeoutMs > 0)) throw new Error(`browse timeout must be positive, got ${opts.timeoutMs}`);
   const interfaces = selectInterfaces(opts.interface);
   const log = opts.log ?? (() => {});
@@ -77,7 +69,9 @@ export async function browseWithStats(opts: BrowseOptions): Promise<BrowseResult
       }
       await sleep(Math.max(1, Math.min(nextQuery, started + opts.timeoutMs) - Date.now()));
     }
-    return { nodes: cache.nodes(Date.now(), opts.clusterId), stats: { ...cache.stats } };
+    const nodes = cache.nodes(Date.now(), opts.clusterId);
+    if (cache.stats.malformedPackets || cache.stats.skippedRecords) log("debug", "mDNS browse dropped unreadable data", { ...cache.stats });
+    return nodes;
   } finally {
     await querier.close();
     await listener?.close();

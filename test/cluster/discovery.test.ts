@@ -42,7 +42,7 @@ describe.skipIf(skipNamespaceTests)("mDNS discovery in network namespaces", () =
   let discover: string;
 
   beforeAll(async () => {
-    lan = createLan("disc", 6);
+    lan = createLan("disc", 7);
     h = [...lan.hosts];
     // The compiled tool, run from a directory without node_modules.
     binDir = mkdtempSync(join(tmpdir(), "fly-disc-bin-"));
@@ -155,6 +155,29 @@ describe.skipIf(skipNamespaceTests)("mDNS discovery in network namespaces", () =
     expect(new Set(r.nodes.map((n) => n.host)).size).toBe(2);
     expect(r.nodes.map((n) => n.addresses[0]).sort()).toEqual([h[3].address, h[4].address].sort());
     await Promise.all([stop(x), stop(y)]);
+  });
+
+  test("interfaces: by default every multicast interface is served; a pinned advertiser is silent on the others", async () => {
+    // h[6] sits on the shared LAN and on a second network with h[4].
+    const [mine, peer] = lan.link(h[6], h[4]);
+    const everywhere = await advertise(h[6], "multi", "ifs");
+    const [onLan, onLink] = await Promise.all([
+      discoverJson(h[1], ["--timeout", "1", "--cluster-id", "ifs"]),
+      discoverJson(h[4], ["--timeout", "1", "--cluster-id", "ifs", "--interface", peer.iface]),
+    ]);
+    expect(onLan.nodes.map((n) => n.addresses[0])).toEqual([h[6].address]);
+    expect(onLink.nodes.map((n) => n.addresses[0])).toEqual([mine.address]); // the address on the network it was found on leads
+    expect(onLink.nodes[0].addresses.slice().sort()).toEqual([h[6].address, mine.address].sort());
+    await stop(everywhere);
+
+    const pinned = await advertise(h[6], "pinned", "ifs", ["7946", "", h[6].iface]);
+    const [lanAgain, linkAgain] = await Promise.all([
+      discoverJson(h[1], ["--timeout", "1", "--cluster-id", "ifs"]),
+      lan.run(h[4], [discover, "--timeout", "1", "--cluster-id", "ifs", "--interface", peer.address], { cwd: binDir }),
+    ]);
+    expect(lanAgain.nodes.map((n) => [n.nodeId, n.addresses])).toEqual([["pinned", [h[6].address]]]);
+    expect(linkAgain.code).toBe(1);
+    await stop(pinned);
   });
 
   describe("with avahi-daemon", () => {

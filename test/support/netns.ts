@@ -11,6 +11,8 @@ export interface LanHost {
 
 export interface Lan {
   readonly hosts: readonly LanHost[];
+  /** A second, point-to-point network between two hosts (a LAN of two); returns each end. */
+  link(a: LanHost, b: LanHost): [LanHost, LanHost];
   /** Start a command inside a host's namespace; it is killed by destroy() if still running. */
   spawn(host: LanHost, cmd: string[], opts?: { cwd?: string; env?: Record<string, string> }): Subprocess<"ignore", "pipe", "pipe">;
   /** Run a command inside a host's namespace to completion. */
@@ -68,8 +70,25 @@ export function createLan(area: string, count: number): Lan {
     children.push(p);
     return p;
   };
+  let links = 0;
+  const link: Lan["link"] = (a, b) => {
+    links++;
+    const net = `${subnet.split(".").slice(0, 2).join(".")}.${(Number(subnet.split(".")[2]) + links) % 250}`;
+    const [ia, ib] = [`x${links}a`, `x${links}b`];
+    ip("link", "add", ia, "netns", a.ns, "type", "veth", "peer", "name", ib, "netns", b.ns);
+    const ends: [LanHost, LanHost] = [
+      { ns: a.ns, iface: ia, address: `${net}.1` },
+      { ns: b.ns, iface: ib, address: `${net}.2` },
+    ];
+    for (const e of ends) {
+      ip("-n", e.ns, "addr", "add", `${e.address}/24`, "dev", e.iface);
+      ip("-n", e.ns, "link", "set", e.iface, "up");
+    }
+    return ends;
+  };
   return {
     hosts,
+    link,
     spawn,
     run: async (host, cmd, opts) => {
       const p = spawn(host, cmd, opts);
