@@ -1,7 +1,7 @@
 // mDNS discovery against independent stacks, in private network namespaces (never on the
 // machine's real interfaces): python3-zeroconf browses a FlyDB advertiser and publishes a
 // service the compiled flydb-discover must find; conflicts, goodbyes and junk traffic.
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -42,13 +42,19 @@ describe.skipIf(skipNamespaceTests)("mDNS discovery in network namespaces", () =
   let discover: string;
 
   beforeAll(async () => {
-    lan = createLan("disc", 7);
+    lan = await createLan("disc", 7);
     h = [...lan.hosts];
     // The compiled tool, run from a directory without node_modules.
     binDir = mkdtempSync(join(tmpdir(), "fly-disc-bin-"));
     discover = join(binDir, "flydb-discover");
     const build = Bun.spawnSync([BUN, "build", "--compile", join(ROOT, "cli/flydb-discover.ts"), "--outfile", discover], { cwd: ROOT, stderr: "pipe" });
     if (build.exitCode !== 0) throw new Error(`building flydb-discover failed: ${build.stderr.toString()}`);
+  });
+
+  // A failed test must not leave its advertisers answering in the next one.
+  const running = new Set<Advertising>();
+  afterEach(async () => {
+    await Promise.all([...running].map(stop));
   });
 
   afterAll(async () => {
@@ -60,10 +66,13 @@ describe.skipIf(skipNamespaceTests)("mDNS discovery in network namespaces", () =
     const proc = lan.spawn(host, [BUN, join(FIXTURES, "advertise.ts"), nodeId, clusterId, ...extra], { cwd: ROOT });
     const out = new LineReader(proc.stdout);
     const line = await out.waitFor((l) => l.includes('"event":"announced"'), 10_000, `${nodeId} to announce`);
-    return { proc, out, instance: JSON.parse(line).instance };
+    const a: Advertising = { proc, out, instance: JSON.parse(line).instance };
+    running.add(a);
+    return a;
   }
 
   async function stop(a: Advertising): Promise<void> {
+    running.delete(a);
     a.proc.kill("SIGTERM");
     await a.out.waitFor((l) => l.includes('"event":"stopped"'), 5000, "advertiser to stop");
     await a.proc.exited;
@@ -159,7 +168,7 @@ describe.skipIf(skipNamespaceTests)("mDNS discovery in network namespaces", () =
 
   test("interfaces: by default every multicast interface is served; a pinned advertiser is silent on the others", async () => {
     // h[6] sits on the shared LAN and on a second network with h[4].
-    const [mine, peer] = lan.link(h[6], h[4]);
+    const [mine, peer] = await lan.link(h[6], h[4]);
     const everywhere = await advertise(h[6], "multi", "ifs");
     const [onLan, onLink] = await Promise.all([
       discoverJson(h[1], ["--timeout", "1", "--cluster-id", "ifs"]),
@@ -231,6 +240,7 @@ describe.skipIf(skipNamespaceTests)("mDNS discovery in network namespaces", () =
     expect(junk.code).toBe(0);
     const r = await discoverJson(h[2], ["--timeout", "1", "--cluster-id", "junk"]);
     expect(r.nodes.map((n) => n.nodeId)).toEqual(["tough"]);
+    running.delete(a);
     a.proc.kill("SIGTERM");
     const stopped = JSON.parse(await a.out.waitFor((l) => l.includes('"event":"stopped"'), 5000, "stop"));
     expect(stopped.stats.malformedPackets).toBeGreaterThanOrEqual(20);
