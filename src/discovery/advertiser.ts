@@ -60,7 +60,13 @@ export async function startAdvertiser(opts: AdvertiserOptions): Promise<Advertis
   const perform = (step: Step): void => {
     for (const e of step.events) report(e);
     for (const out of step.send) {
-      const bytes = encodeMessage(out.message);
+      let bytes: Uint8Array;
+      try {
+        bytes = encodeMessage(out.message); // a legacy reply echoes the querier's question: never trust it to encode
+      } catch (err) {
+        log("warn", "mDNS reply could not be encoded", { to: out.to, error: String(err) });
+        continue;
+      }
       const sent = out.to.kind === "multicast" ? socket?.sendMulticast(bytes) : socket?.sendUnicast(bytes, out.to.address, out.to.port);
       sent?.catch((err) => log("warn", "mDNS send failed", { to: out.to, error: String(err) }));
     }
@@ -72,6 +78,7 @@ export async function startAdvertiser(opts: AdvertiserOptions): Promise<Advertis
       resolveAnnounced();
     } else if (e.type === "renamed") log("warn", `mDNS name conflict: renamed ${e.kind}`, { from: e.from, to: e.to, reason: e.reason });
     else if (e.type === "malformed") log("debug", "malformed mDNS packet dropped", { from: e.from, error: e.error });
+    else if (e.type === "conflict-after-announce") log("info", "mDNS record conflict after announcing; probing again", { name: e.name });
     else log("debug", `mDNS ${e.type}`, { ...e });
   };
   const schedule = (): void => {
