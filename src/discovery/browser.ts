@@ -20,6 +20,8 @@ export interface BrowseOptions {
   /** Interface name or IPv4 address; default: every up, multicast-capable, non-loopback IPv4 interface. */
   readonly interface?: string;
   readonly log?: DiscoveryLog;
+  /** Return early once this holds for the nodes found so far (e.g. `bootstrap_expect` nodes seen). */
+  readonly stopWhen?: (nodes: DiscoveredNode[]) => boolean;
 }
 
 /** First query at once, then after 250 ms, doubling (RFC 6762 §5.2 asks for at least doubling intervals). */
@@ -27,7 +29,10 @@ const FIRST_RETRY_MS = 250;
 /** Follow-up questions for half-resolved instances are asked at most this often. */
 const RESOLVE_MIN_INTERVAL_MS = 100;
 
-/** Browses for `timeoutMs` and returns every FlyDB node resolved by then, de-duplicated, goodbyes honoured. */
+/**
+ * Browses for `timeoutMs` (or until `stopWhen` holds) and returns every FlyDB node resolved by
+ * then, de-duplicated, goodbyes honoured.
+ */
 export async function browse(opts: BrowseOptions): Promise<DiscoveredNode[]> {
   if (!(opts.timeoutMs > 0)) throw new Error(`browse timeout must be positive, got ${opts.timeoutMs}`);
   const interfaces = selectInterfaces(opts.interface);
@@ -36,9 +41,15 @@ export async function browse(opts: BrowseOptions): Promise<DiscoveredNode[]> {
   const started = Date.now();
   let lastResolve = 0;
   let queryId = 1 + Math.floor(Math.random() * 0xfffe);
+  let satisfied = false;
+  let wake: () => void = () => {};
 
   const onMessage = (bytes: Uint8Array, from: { address: string }): void => {
     cache.ingest(bytes, from.address, Date.now());
+    if (opts.stopWhen && !satisfied && opts.stopWhen(cache.nodes(Date.now(), opts.clusterId))) {
+      satisfied = true;
+      wake();
+    }
     const missing = cache.missingQuestions(Date.now());
     if (missing.length && Date.now() - lastResolve >= RESOLVE_MIN_INTERVAL_MS) {
       lastResolve = Date.now();
@@ -61,13 +72,20 @@ export async function browse(opts: BrowseOptions): Promise<DiscoveredNode[]> {
     let nextQuery = started;
     for (;;) {
       const now = Date.now();
-      if (now >= started + opts.timeoutMs) break;
+      if (satisfied || now >= started + opts.timeoutMs) break;
       if (now >= nextQuery) {
         await send(encodeMessage(browseQuery(cache.knownAnswers(now), cache.missingQuestions(now), nextId())));
         nextQuery = now + interval;
         interval *= 2;
       }
-      await sleep(Math.max(1, Math.min(nextQuery, started + opts.timeoutMs) - Date.now()));
+      const ms = Math.max(1, Math.min(nextQuery, started + opts.timeoutMs) - Date.now());
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, ms);
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
     }
     const nodes = cache.nodes(Date.now(), opts.clusterId);
     if (cache.stats.malformedPackets || cache.stats.skippedRecords) log("debug", "mDNS browse dropped unreadable data", { ...cache.stats });
@@ -77,5 +95,3 @@ export async function browse(opts: BrowseOptions): Promise<DiscoveredNode[]> {
     await listener?.close();
   }
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

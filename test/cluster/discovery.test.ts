@@ -141,6 +141,11 @@ describe.skipIf(skipNamespaceTests)("mDNS discovery in network namespaces", () =
     const table = await lan.run(h[1], [discover, "--timeout", "1", "--cluster-id", "trio"], { cwd: binDir });
     expect(table.stdout.split("\n")[0]).toMatch(/^NODE\s+CLUSTER\s+ADDRESS\s+RESP\s+HTTP\s+GOSSIP\s+RAFT\s+VERSION$/);
     expect(table.stdout).toContain("trio-b");
+    // browse() with stopWhen returns as soon as all three are resolved, long before its timeout.
+    const early = await lan.run(h[1], [BUN, join(FIXTURES, "browse.ts"), "20000", "3", "trio"], { cwd: ROOT });
+    const { elapsedMs, nodes } = JSON.parse(early.stdout);
+    expect(nodes.map((n: DiscoveredJson) => n.nodeId)).toEqual(["trio-a", "trio-b", "trio-c"]);
+    expect(elapsedMs).toBeLessThan(15_000);
     const none = await lan.run(h[1], [discover, "--timeout", "0.5", "--cluster-id", "no-such-cluster"], { cwd: binDir });
     expect(none.code).toBe(1);
     await Promise.all(ads.map(stop));
