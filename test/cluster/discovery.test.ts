@@ -44,10 +44,10 @@ describe.skipIf(skipNamespaceTests)("mDNS discovery in network namespaces", () =
   beforeAll(async () => {
     lan = await createLan("disc", 7);
     h = [...lan.hosts];
-    // The compiled tool, run from a directory without node_modules.
+    // The compiled tool (as `npm run build` makes it), run from a directory without node_modules.
     binDir = mkdtempSync(join(tmpdir(), "fly-disc-bin-"));
     discover = join(binDir, "flydb-discover");
-    const build = Bun.spawnSync([BUN, "build", "--compile", join(ROOT, "cli/flydb-discover.ts"), "--outfile", discover], { cwd: ROOT, stderr: "pipe" });
+    const build = Bun.spawnSync([BUN, "build", "--compile", "--bytecode", join(ROOT, "cli/flydb-discover.ts"), "--outfile", discover], { cwd: ROOT, stderr: "pipe" });
     if (build.exitCode !== 0) throw new Error(`building flydb-discover failed: ${build.stderr.toString()}`);
   });
 
@@ -244,6 +244,14 @@ describe.skipIf(skipNamespaceTests)("mDNS discovery in network namespaces", () =
       pub.kill("SIGTERM");
       await pub.exited;
     });
+  });
+
+  test("flydb-discover exits 2 on errors: bad timeout, --json with --quiet, unknown interface", async () => {
+    for (const args of [["--timeout", "soon"], ["--json", "--quiet"], ["--interface", "no-such-if0"], ["--interface", "192.0.2.99"]]) {
+      const r = await lan.run(h[1], [discover, ...args], { cwd: binDir });
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(r.stderr).not.toBe("");
+    }
   });
 
   test("garbage and truncated packets on 5353 are counted and the advertiser keeps answering", async () => {
