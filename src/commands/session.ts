@@ -2,7 +2,9 @@
 // and dispatch through the command table to the keyspace (reads) or the log (writes).
 import { err, type Reply } from "../resp/reply.ts";
 import { COMMANDS, isWrite } from "./table.ts";
-import type { ClientState, CommandSpec, Op, ServerView, SessionApi } from "./types.ts";
+import { keySlot } from "../cluster/core/slot.ts";
+import { commandKeys } from "./connection.ts";
+import type { ClientState, ClusterView, CommandSpec, Op, ServerView, SessionApi } from "./types.ts";
 import { ascii, E } from "./util.ts";
 
 /** What a session needs from the node: the keyspace, the write path, and the world outside. */
@@ -18,6 +20,10 @@ export interface Backend {
   random(): number;
   readonly server: ServerView;
   readonly requirepass: string;
+  /** Present in cluster mode: CLUSTER commands and -MOVED redirects read it. */
+  readonly cluster: ClusterView | undefined;
+  /** New connections start in Redis Cluster mode (redis_cluster_mode). */
+  readonly clusterModeDefault: boolean;
   clients(): readonly ClientState[];
   kill(id: number): boolean;
 }
@@ -63,6 +69,7 @@ export class Session implements SessionApi {
       authenticated: backend.requirepass === "",
       lastCommand: "NULL",
       lastActiveAt: now,
+      clusterMode: backend.clusterModeDefault,
     };
   }
 
@@ -74,6 +81,9 @@ export class Session implements SessionApi {
   }
   get requirepass(): string {
     return this.backend.requirepass;
+  }
+  get cluster(): ClusterView | undefined {
+    return this.backend.cluster;
   }
   clients(): readonly ClientState[] {
     return this.backend.clients();
@@ -103,6 +113,10 @@ export class Session implements SessionApi {
     // Connection and server commands never touch the keyspace, so they need not wait for earlier
     // writes; running them at once lets HELLO switch the protocol before later replies are encoded.
     if (spec.exec) return spec.exec(this, argv);
+    if (this.client.clusterMode && this.backend.cluster) {
+      const moved = this.redirect(spec, argv, this.backend.cluster);
+      if (moved) return moved;
+    }
     if (isWrite(spec)) return this.track(this.waiting > 0 ? this.tail!.then(() => this.write(argv)) : this.write(argv));
     if (this.outstanding > 0) {
       this.waiting++;
@@ -114,6 +128,16 @@ export class Session implements SessionApi {
       );
     }
     return this.backend.read(spec, argv);
+  }
+
+  /** Redis Cluster clients are sent to the node serving the slot instead of being proxied. */
+  private redirect(spec: CommandSpec, argv: readonly Uint8Array[], cluster: ClusterView): Reply | undefined {
+    const keys = commandKeys(spec, argv);
+    if (keys.length === 0) return undefined;
+    const slot = keySlot(keys[0]!);
+    for (const k of keys) if (keySlot(k) !== slot) return err("CROSSSLOT Keys in request don't hash to the same slot");
+    const to = cluster.redirect(slot);
+    return to === undefined ? undefined : err(`MOVED ${slot} ${to}`);
   }
 
   private track(p: Promise<Reply>): Promise<Reply> {
