@@ -77,6 +77,17 @@ function internalError(e: unknown): Reply {
   return err(`ERR internal error: ${message}`);
 }
 
+/** A malformed Reply (a handler bug) becomes an error reply instead of breaking the stream. */
+function encodeOrReport(encoder: RespEncoder, reply: Reply, protocol: Protocol): void {
+  const mark = encoder.length;
+  try {
+    encoder.encode(reply, protocol);
+  } catch (e) {
+    encoder.truncate(mark);
+    encoder.encode(internalError(e), protocol);
+  }
+}
+
 function formatAddress(ip: string, port: number): string {
   return ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
@@ -137,7 +148,7 @@ class Connection implements ConnectionControl {
           (e: unknown) => this.settle(slot, internalError(e)),
         );
       } else if (this.head === this.queue.length) {
-        encoder.encode(reply, protocol);
+        encodeOrReport(encoder, reply, protocol);
       } else {
         this.queue.push({ reply, protocol });
       }
@@ -145,7 +156,7 @@ class Connection implements ConnectionControl {
     if (decoder.error !== null && !this.closing) {
       const reply = err(`ERR ${decoder.error}`);
       const protocol = handler.protocol();
-      if (this.head === this.queue.length) encoder.encode(reply, protocol);
+      if (this.head === this.queue.length) encodeOrReport(encoder, reply, protocol);
       else this.queue.push({ reply, protocol });
       this.closing = true;
     }
@@ -194,7 +205,7 @@ class Connection implements ConnectionControl {
     for (; i < queue.length; i++) {
       const slot = queue[i];
       if (slot.reply === null) break;
-      encoder.encode(slot.reply, slot.protocol);
+      encodeOrReport(encoder, slot.reply, slot.protocol);
     }
     if (i === queue.length) {
       this.queue = [];
