@@ -6,8 +6,8 @@
 // - every reply available after a read is encoded into one buffer and sent with one write;
 //   replies that settle later are batched per microtask;
 // - socket.write() takes what the kernel accepts; the rest waits for `drain`, and reading pauses
-//   while more than PAUSE_READING_AT bytes wait, so a client that pipelines without reading
-//   cannot grow the server's memory without bound;
+//   while more than PAUSE_READING_AT bytes or PAUSE_READING_AT_PENDING replies wait, so a client
+//   that pipelines without reading cannot grow the server's memory without bound;
 // - a protocol error is answered `-ERR Protocol error: …` after the replies to the commands before
 //   it, then the connection is closed.
 import type { Socket, TCPSocketListener } from "bun";
@@ -61,6 +61,8 @@ export interface RespServer {
 
 /** Unsent reply bytes above which a connection stops reading until the client catches up. */
 const PAUSE_READING_AT = 4 * 1024 * 1024;
+/** Replies still awaited (promises and the replies queued behind them) that pause reading too. */
+const PAUSE_READING_AT_PENDING = 65536;
 
 /** How long a connection we ended may stay half-open before it is terminated. */
 const LINGER_AFTER_END_MS = 5000;
@@ -161,16 +163,14 @@ class Connection implements ConnectionControl {
       this.closing = true;
     }
     this.send(encoder.bytes());
+    this.updateReading();
     this.endIfDone();
   }
 
   onDrain(): void {
     if (this.closed || this.unsent.length === 0) return;
     this.unsent.shift(this.socket.write(this.unsent.view()));
-    if (this.paused && this.unsent.length < PAUSE_READING_AT) {
-      this.paused = false;
-      this.socket.resume();
-    }
+    this.updateReading();
     this.endIfDone();
   }
 
@@ -218,6 +218,7 @@ class Connection implements ConnectionControl {
       }
     }
     this.send(encoder.bytes());
+    this.updateReading();
     this.endIfDone();
   }
 
@@ -229,10 +230,19 @@ class Connection implements ConnectionControl {
       const written = this.socket.write(bytes);
       if (written < bytes.length) this.unsent.append(bytes.subarray(Math.max(written, 0)));
     }
-    if (!this.paused && this.unsent.length >= PAUSE_READING_AT) {
-      this.paused = true;
-      this.socket.pause();
-    }
+  }
+
+  /**
+   * Stops reading while the client is not taking its replies or while too many replies are
+   * still being computed, so one client's pipeline backs up into TCP, not into our memory.
+   */
+  private updateReading(): void {
+    const tooMuch =
+      this.unsent.length >= PAUSE_READING_AT || this.queue.length - this.head >= PAUSE_READING_AT_PENDING;
+    if (tooMuch === this.paused || this.closed) return;
+    this.paused = tooMuch;
+    if (tooMuch) this.socket.pause();
+    else this.socket.resume();
   }
 
   private endIfDone(): void {

@@ -412,6 +412,44 @@ describe("backpressure", () => {
   });
 });
 
+describe("pending replies", () => {
+  test("reading pauses while too many replies are awaited and resumes when they settle", async () => {
+    let released = false;
+    const held: (() => void)[] = [];
+    let received = 0;
+    const s = await startRespServer({
+      host: "127.0.0.1",
+      port: 0,
+      onConnection: () => ({
+        onCommand: () => {
+          received++;
+          if (released) return R.OK;
+          return new Promise<Reply>((resolve) => held.push(() => resolve(R.OK)));
+        },
+        protocol: () => 2,
+        onClose: () => {},
+      }),
+    });
+    const c = await RawClient.connect(s.port);
+    const n = 150_000;
+    void c.send("HOLD\r\n".repeat(n));
+    for (let waited = 0; received < 65_536 && waited < 10_000; waited += 20) await Bun.sleep(20);
+    expect(received).toBeGreaterThanOrEqual(65_536);
+    for (let last = -1; received !== last; ) {
+      last = received;
+      await Bun.sleep(200);
+    }
+    expect(received).toBeLessThan(n);
+    released = true;
+    for (const release of held.splice(0)) release();
+    await c.waitForBytes(n * 5);
+    expect(received).toBe(n);
+    expect(c.text()).toBe("+OK\r\n".repeat(n));
+    c.end();
+    await s.stop();
+  });
+});
+
 describe("lifecycle", () => {
   test("stop() closes every connection, runs onClose and frees the port", async () => {
     const closed: number[] = [];
