@@ -247,7 +247,7 @@ function printableByte(b: number): string {
  * redis's string2ll on data[start..end): an optional '-', no leading zeros, no '+', no spaces,
  * within int64. The result is exact up to 2^53, which is more than any limit compared with it.
  */
-export function parseLongLong(data: Uint8Array, start: number, end: number): number | null {
+function parseLongLong(data: Uint8Array, start: number, end: number): number | null {
   const len = end - start;
   if (len <= 0) return null;
   if (len === 1 && data[start] === 48) return 0;
@@ -291,7 +291,7 @@ const hexValue = (c: number): number => (c <= 57 ? c - 48 : (c | 32) - 87);
  * be followed by a blank or the end. Like the C original, a NUL byte ends the input. Returns null
  * on unbalanced quotes.
  */
-export function splitArgs(data: Uint8Array, start: number, end: number): Uint8Array[] | null {
+function splitArgs(data: Uint8Array, start: number, end: number): Uint8Array[] | null {
   const at = (i: number): number => (i < end ? data[i] : 0);
   const argv: Uint8Array[] = [];
   let p = start;
