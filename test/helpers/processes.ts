@@ -212,3 +212,26 @@ export function ensureBinary(): string {
   }
   return DIST_BINARY;
 }
+
+export interface ToolResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a command-line tool (redis-cli, nc, the flydb binary …) to completion. */
+export async function runTool(cmd: string[], opts: { stdin?: string | Uint8Array; cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<ToolResult> {
+  const proc = Bun.spawn(cmd, {
+    cwd: opts.cwd ?? REPO_ROOT,
+    env: { ...process.env, MSGPACKR_NATIVE_ACCELERATION_DISABLED: "true", ...opts.env },
+    stdin: opts.stdin === undefined ? "ignore" : new Blob([opts.stdin]),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  live.add(proc);
+  const timer = setTimeout(() => proc.kill(9), opts.timeoutMs ?? 30_000);
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  clearTimeout(timer);
+  live.delete(proc);
+  return { code, stdout, stderr };
+}
