@@ -34,9 +34,10 @@ program.action(async (opts: Record<string, unknown>) => {
     if (opts[camel] !== undefined) flags[key] = opts[camel];
   }
   if (opts.peers !== undefined) flags.cluster_peers = opts.peers;
-  let loaded;
+  let node;
   try {
-    loaded = loadConfig({ configPath: opts.config as string | undefined, flags });
+    const loaded = loadConfig({ configPath: opts.config as string | undefined, flags });
+    node = await startNode(loaded.config, { configFile: loaded.file });
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`flydb: ${e.message}\n`);
@@ -44,7 +45,6 @@ program.action(async (opts: Record<string, unknown>) => {
     }
     throw e;
   }
-  const node = await startNode(loaded.config, { configFile: loaded.file });
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -57,4 +57,8 @@ program.action(async (opts: Record<string, unknown>) => {
   process.on("SIGINT", () => void stop("SIGINT"));
 });
 
-await program.parseAsync(process.argv);
+// No top-level await: bytecode compilation (--bytecode, faster start-up) needs a CommonJS-shaped entry.
+program.parseAsync(process.argv).catch((e: unknown) => {
+  process.stderr.write(`flydb: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

@@ -7,6 +7,10 @@ export MSGPACKR_NATIVE_ACCELERATION_DISABLED=true
 
 step() { printf '\n== %s\n' "$*"; }
 
+step "system packages the tests use"
+bash scripts/install-test-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+[ -d node_modules ] || npm ci --no-audit --no-fund
+
 step "typecheck (tsc)"
 npx tsc --noEmit -p tsconfig.json || { echo "0 passed, 1 failed"; exit 1; }
 
@@ -18,7 +22,7 @@ npm run -s build || { echo "0 passed, 1 failed"; exit 1; }
 
 step "bun test"
 log=$(mktemp)
-npx bun test "$@" 2>&1 | tee "$log"
+npx bun test --timeout 60000 "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 pass=$(grep -Eo '^ *[0-9]+ pass' "$log" | tail -1 | grep -Eo '[0-9]+')
 fail=$(grep -Eo '^ *[0-9]+ fail' "$log" | tail -1 | grep -Eo '[0-9]+')

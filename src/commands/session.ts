@@ -2,18 +2,28 @@
 // and dispatch through the command table to the keyspace (reads) or the log (writes).
 import { err, type Reply } from "../resp/reply.ts";
 import { COMMANDS, isWrite } from "./table.ts";
-import type { ClientState, CommandSpec, Keyspace, Op, ServerView, SessionApi } from "./types.ts";
+import { keySlot } from "../cluster/core/slot.ts";
+import { commandKeys } from "./connection.ts";
+import type { ClientState, ClusterView, CommandSpec, Op, ServerView, SessionApi } from "./types.ts";
 import { ascii, E } from "./util.ts";
 
 /** What a session needs from the node: the keyspace, the write path, and the world outside. */
 export interface Backend {
-  readonly db: Keyspace;
+  /**
+   * Runs a read-only data command: locally on a standalone node, on the right replica in a
+   * cluster (which may answer asynchronously).
+   */
+  read(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | Promise<Reply>;
   /** Resolves with what apply returned once the op is durable and applied. */
   propose(op: Op): Promise<Reply>;
   now(): number;
   random(): number;
   readonly server: ServerView;
   readonly requirepass: string;
+  /** Present in cluster mode: CLUSTER commands and -MOVED redirects read it. */
+  readonly cluster: ClusterView | undefined;
+  /** New connections start in Redis Cluster mode (redis_cluster_mode). */
+  readonly clusterModeDefault: boolean;
   clients(): readonly ClientState[];
   kill(id: number): boolean;
 }
@@ -58,6 +68,7 @@ export class Session implements SessionApi {
       authenticated: backend.requirepass === "",
       lastCommand: "NULL",
       lastActiveAt: now,
+      clusterMode: backend.clusterModeDefault,
     };
   }
 
@@ -69,6 +80,9 @@ export class Session implements SessionApi {
   }
   get requirepass(): string {
     return this.backend.requirepass;
+  }
+  get cluster(): ClusterView | undefined {
+    return this.backend.cluster;
   }
   clients(): readonly ClientState[] {
     return this.backend.clients();
@@ -96,13 +110,30 @@ export class Session implements SessionApi {
     this.client.lastCommand = name;
     if (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) return E.arity(name);
     if (!this.client.authenticated && !spec.flags.includes("noauth")) return E.noAuth;
+    // Connection and server commands never touch the keyspace, so they need not wait for earlier
+    // writes; running them at once lets HELLO switch the protocol before later replies are encoded.
+    if (spec.exec) return spec.exec(this, argv);
+    if (this.client.clusterMode && this.backend.cluster) {
+      const moved = this.redirect(spec, argv, this.backend.cluster);
+      if (moved) return moved;
+    }
     const write = isWrite(spec);
     // A write may be proposed at once unless an earlier command waits; a read only when no
     // earlier write is still in flight.
     if (this.deferred.length > 0 || (!write && this.inFlight > 0)) {
       return new Promise<Reply>((resolve) => this.deferred.push({ spec, argv, resolve }));
     }
-    return write ? this.write(argv) : this.runLocal(spec, argv);
+    return write ? this.write(argv) : this.backend.read(spec, argv);
+  }
+
+  /** Redis Cluster clients are sent to the node serving the slot instead of being proxied. */
+  private redirect(spec: CommandSpec, argv: readonly Uint8Array[], cluster: ClusterView): Reply | undefined {
+    const keys = commandKeys(spec, argv);
+    if (keys.length === 0) return undefined;
+    const slot = keySlot(keys[0]!);
+    for (const k of keys) if (keySlot(k) !== slot) return err("CROSSSLOT Keys in request don't hash to the same slot");
+    const to = cluster.redirect(slot);
+    return to === undefined ? undefined : err(`MOVED ${slot} ${to}`);
   }
 
   /** Starts deferred commands in order: writes as soon as they are first in line, reads once no earlier write is in flight. */
@@ -114,7 +145,7 @@ export class Session implements SessionApi {
       this.deferred.shift();
       let reply: Reply | Promise<Reply>;
       try {
-        reply = write ? this.write(next.argv) : this.runLocal(next.spec, next.argv);
+        reply = write ? this.write(next.argv) : this.backend.read(next.spec, next.argv);
       } catch (e) {
         // Reported by the server like a throw from execute(); the commands behind still run.
         reply = Promise.reject(e);
@@ -133,11 +164,5 @@ export class Session implements SessionApi {
         this.inFlight--;
         this.drain();
       });
-  }
-
-  private runLocal(spec: CommandSpec, argv: readonly Uint8Array[]): Reply {
-    if (spec.exec) return spec.exec(this, argv);
-    const ctx = { db: this.backend.db, now: this.backend.now(), random: () => this.backend.random() };
-    return spec.run!(ctx, argv);
   }
 }
