@@ -96,6 +96,9 @@ export class Session implements SessionApi {
     this.client.lastCommand = name;
     if (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) return E.arity(name);
     if (!this.client.authenticated && !spec.flags.includes("noauth")) return E.noAuth;
+    // Connection and server commands never touch the keyspace, so they need not wait for earlier
+    // writes; running them at once lets HELLO switch the protocol before later replies are encoded.
+    if (spec.exec) return spec.exec(this, argv);
     if (isWrite(spec)) return this.track(this.waiting > 0 ? this.tail!.then(() => this.write(argv)) : this.write(argv));
     if (this.outstanding > 0) {
       this.waiting++;
@@ -125,7 +128,6 @@ export class Session implements SessionApi {
   }
 
   private runLocal(spec: CommandSpec, argv: readonly Uint8Array[]): Reply {
-    if (spec.exec) return spec.exec(this, argv);
     const ctx = { db: this.backend.db, now: this.backend.now(), random: () => this.backend.random() };
     return spec.run!(ctx, argv);
   }
