@@ -171,30 +171,31 @@ STDIN_DONE=0
 # ask VAR QUESTION DEFAULT CHECK: asks on stderr, reads a line from stdin, asks again with the
 # reason while the answer is invalid. An empty answer takes the default.
 ask() {
-  local var=$1 question=$2 def=$3 check=$4 answer reason
+  # Locals are prefixed: printf -v must not hit a local of the same name as the caller's variable.
+  local _var=$1 _question=$2 _def=$3 _check=$4 _answer _reason
   while :; do
-    printf '%s [%s]: ' "$question" "$def" >&2
-    answer=""
-    if [ "$STDIN_DONE" = 1 ] || ! IFS= read -r answer; then
+    printf '%s [%s]: ' "$_question" "$_def" >&2
+    _answer=""
+    if [ "$STDIN_DONE" = 1 ] || ! IFS= read -r _answer; then
       STDIN_DONE=1
       printf '\n' >&2
     fi
-    answer=$(printf '%s' "$answer" | sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//')
-    [ -n "$answer" ] || answer=$def
-    if reason=$("$check" "$answer"); then
-      printf -v "$var" '%s' "$answer"
+    _answer=$(printf '%s' "$_answer" | sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//')
+    [ -n "$_answer" ] || _answer=$_def
+    if _reason=$("$_check" "$_answer"); then
+      printf -v "$_var" '%s' "$_answer"
       return 0
     fi
-    printf '  %s\n' "$reason" >&2
-    [ "$STDIN_DONE" = 0 ] || die "no more input and no valid answer to: $question"
+    printf '  %s\n' "$_reason" >&2
+    [ "$STDIN_DONE" = 0 ] || die "no more input and no valid answer to: $_question"
   done
 }
 
 # ask_yes_no VAR QUESTION DEFAULT(yes|no): sets VAR to true or false.
 ask_yes_no() {
-  local answer
-  ask answer "$2" "$3" check_yes_no
-  case ${answer,,} in y | yes) printf -v "$1" true ;; *) printf -v "$1" false ;; esac
+  local yes_no
+  ask yes_no "$2" "$3" check_yes_no
+  case ${yes_no,,} in y | yes) printf -v "$1" true ;; *) printf -v "$1" false ;; esac
 }
 
 # --- actions (printed; skipped with --dry-run) ---------------------------------------------------
