@@ -69,17 +69,24 @@ class Target {
   }
 }
 
+const handedOut = new Set<number>();
+
+/** A port the kernel just called free, never the same one twice in this file. */
 async function freePort(): Promise<number> {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = s.port;
-  s.stop(true);
-  return port;
+  for (;;) {
+    const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const port = s.port;
+    s.stop(true);
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 async function freeAddrs(): Promise<{ resp: number; http: number; args: string[] }> {
   const resp = await freePort();
-  let http = await freePort();
-  while (http === resp) http = await freePort();
+  const http = await freePort();
   return { resp, http, args: ["--bind-addr", `127.0.0.1:${resp}`, "--http-addr", `127.0.0.1:${http}`] };
 }
 
@@ -263,20 +270,22 @@ describe("install.sh", () => {
 
   test("the guide's three nodes on one host: flydb-cluster@ instances, units pass systemd-analyze verify, every node serves", async () => {
     const t = target();
-    const nodes = [];
+    const nodes: { id: string; addrs: Awaited<ReturnType<typeof freeAddrs>>; cluster: string[]; role: string[] }[] = [];
+    let seed = "";
     for (const [i, id] of ["node1", "node2", "node3"].entries()) {
       const addrs = await freeAddrs();
-      const cluster = ["--cluster-addr", `127.0.0.1:${17946 + 10 * i}`, "--raft-addr", `127.0.0.1:${17947 + 10 * i}`];
-      const role = i === 0 ? ["--bootstrap"] : ["--join", "--peers", "127.0.0.1:17946"];
-      const r = t.install(["--yes", "--no-user", "--instance", id, ...cluster, ...role, ...addrs.args]);
-      expect(r.code).toBe(0);
+      const gossip = `127.0.0.1:${await freePort()}`;
+      const cluster = ["--cluster-addr", gossip, "--raft-addr", `127.0.0.1:${await freePort()}`];
+      if (i === 0) seed = gossip;
+      const role = i === 0 ? ["--bootstrap"] : ["--join", "--peers", seed];
+      const r = ok(t.install(["--yes", "--no-user", "--instance", id, ...cluster, ...role, ...addrs.args]));
       expect(r.stdout).toContain(`systemd is not running on this machine`);
       expect(r.stdout).toContain(`systemctl enable flydb-cluster@${id}.service`);
-      nodes.push({ id, addrs });
+      nodes.push({ id, addrs, cluster, role });
     }
     expectNoUser();
     const n2 = loadConfig({ configPath: join(t.configDir, "node2.toml"), env: {} }).config;
-    expect(n2).toMatchObject({ node_id: "node2", cluster_peers: ["127.0.0.1:17946"], bootstrap: false, data_dir: join(t.dataDir, "node2") });
+    expect(n2).toMatchObject({ node_id: "node2", cluster_peers: [seed], bootstrap: false, data_dir: join(t.dataDir, "node2") });
     expect(loadConfig({ configPath: join(t.configDir, "node1.toml"), env: {} }).config.bootstrap).toBe(true);
 
     const unit = readFileSync(join(t.systemdDir, "flydb-cluster@.service"), "utf8");
@@ -287,21 +296,24 @@ describe("install.sh", () => {
     expect(verify.stderr).toBe("");
     expect(verify.code).toBe(0);
 
-    // What the template unit runs, with %i filled in.
-    for (const n of nodes) {
+    // All three at once, each as the template unit runs it (%i filled in).
+    const procs = nodes.map((n) => {
       const p = Bun.spawn([join(t.prefix, "bin/flydb"), "--config", join(t.configDir, `${n.id}.toml`), "--data-dir", join(t.dataDir, n.id)], { env: ENV, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
       started.push(p);
-      await new LineReader(p.stderr).waitFor((l) => l.includes("flydb started"), 15_000, `${n.id} to start`);
+      return p;
+    });
+    await Promise.all(procs.map((p, i) => new LineReader(p.stderr).waitFor((l) => l.includes("flydb started"), 15_000, `${nodes[i]!.id} to start`)));
+    for (const n of nodes) {
       expect(run(["redis-cli", "-p", String(n.addrs.resp), "SET", "who", n.id]).stdout.trim()).toBe("OK");
       expect(run(["redis-cli", "-p", String(n.addrs.resp), "GET", "who"]).stdout.trim()).toBe(n.id);
       expect(JSON.parse(run(["curl", "-sf", `http://127.0.0.1:${n.addrs.http}/health`]).stdout)).toEqual({ status: "ok" });
-      p.kill("SIGTERM");
-      expect(await p.exited).toBe(0);
-      expect(readdirSync(join(t.dataDir, n.id))).toContain("raft.db");
     }
+    for (const p of procs) p.kill("SIGTERM");
+    expect(await Promise.all(procs.map((p) => p.exited))).toEqual([0, 0, 0]);
+    for (const n of nodes) expect(readdirSync(join(t.dataDir, n.id))).toContain("raft.db");
 
     const before = t.tree();
-    const again = t.install(["--yes", "--no-user", "--instance", "node1", "--cluster-addr", "127.0.0.1:17946", "--raft-addr", "127.0.0.1:17947", "--bootstrap", ...nodes[0]!.addrs.args]);
+    const again = ok(t.install(["--yes", "--no-user", "--instance", "node1", ...nodes[0]!.cluster, ...nodes[0]!.role, ...nodes[0]!.addrs.args]));
     expect(again.stdout).toContain("Nothing changed");
     expect(t.tree()).toBe(before);
   });
