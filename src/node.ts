@@ -78,7 +78,7 @@ export async function startNode(config: Config, opts: { configFile?: string; log
   };
 
   const backend: Backend = {
-    db: store.keyspace,
+    read: (spec, argv) => spec.run!({ db: store.keyspace, now: Date.now(), random: Math.random }, argv),
     propose: (op) => store.propose(op),
     now: () => Date.now(),
     random: () => Math.random(),

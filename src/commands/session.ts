@@ -2,12 +2,16 @@
 // and dispatch through the command table to the keyspace (reads) or the log (writes).
 import { err, type Reply } from "../resp/reply.ts";
 import { COMMANDS, isWrite } from "./table.ts";
-import type { ClientState, CommandSpec, Keyspace, Op, ServerView, SessionApi } from "./types.ts";
+import type { ClientState, CommandSpec, Op, ServerView, SessionApi } from "./types.ts";
 import { ascii, E } from "./util.ts";
 
 /** What a session needs from the node: the keyspace, the write path, and the world outside. */
 export interface Backend {
-  readonly db: Keyspace;
+  /**
+   * Runs a read-only data command: locally on a standalone node, on the right replica in a
+   * cluster (which may answer asynchronously).
+   */
+  read(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | Promise<Reply>;
   /** Resolves with what apply returned once the op is durable and applied. */
   propose(op: Op): Promise<Reply>;
   now(): number;
@@ -105,11 +109,11 @@ export class Session implements SessionApi {
       return this.track(
         this.tail!.then(() => {
           this.waiting--;
-          return this.runLocal(spec, argv);
+          return this.backend.read(spec, argv);
         }),
       );
     }
-    return this.runLocal(spec, argv);
+    return this.backend.read(spec, argv);
   }
 
   private track(p: Promise<Reply>): Promise<Reply> {
@@ -125,10 +129,5 @@ export class Session implements SessionApi {
   private write(argv: readonly Uint8Array[]): Promise<Reply> {
     const op: Op = { cmds: [argv], now: this.backend.now(), seed: Math.floor(this.backend.random() * 2 ** 32) };
     return this.backend.propose(op).catch((e: unknown) => err(`ERR write failed: ${(e as Error).message}`));
-  }
-
-  private runLocal(spec: CommandSpec, argv: readonly Uint8Array[]): Reply {
-    const ctx = { db: this.backend.db, now: this.backend.now(), random: () => this.backend.random() };
-    return spec.run!(ctx, argv);
   }
 }
