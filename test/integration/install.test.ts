@@ -2,7 +2,7 @@
 // the installed binaries start from the written configs and answer redis-cli and curl, a dry run
 // and a second run change nothing, uninstall removes exactly what install created.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync, chmodSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { loadConfig } from "../../src/config/load.ts";
@@ -173,6 +173,23 @@ describe("install.sh", () => {
     expect(second.stdout).toContain("Nothing changed");
     expect(second.stdout).not.toMatch(/^\+ /m);
     expect(t.tree()).toBe(before);
+  });
+
+  test("without dist/, install.sh builds the binaries with the project's own build (npm run build)", async () => {
+    const t = target();
+    const tree = join(t.dir, "src-tree");
+    mkdirSync(tree);
+    for (const entry of ["install.sh", "deploy", "package.json", "tsconfig.json", "bunfig.toml", "cli", "src"]) {
+      cpSync(join(ROOT, entry), join(tree, entry), { recursive: true });
+    }
+    symlinkSync(join(ROOT, "node_modules"), join(tree, "node_modules"));
+    const addrs = await freeAddrs();
+    const locations = t.locations.slice(2); // everything but --binary-dir
+    const r = ok(run(["bash", join(tree, "install.sh"), ...locations, "--yes", "--no-service", ...addrs.args]));
+    expect(r.stdout).toContain(`No ${tree}/dist/flydb yet: building it.`);
+    for (const bin of ["flydb", "flydb-discover"]) expect(readFileSync(join(t.prefix, "bin", bin)).equals(readFileSync(join(tree, "dist", bin)))).toBe(true);
+    const version = run([join(t.prefix, "bin/flydb"), "--version"]);
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
 
   test("--dry-run changes nothing, on a fresh machine and over an installation", async () => {
