@@ -277,6 +277,13 @@ systemd_running() { [ -d /run/systemd/system ]; }
 
 is_root() { [ "$(id -u)" -eq 0 ]; }
 
+# True when DIR exists writable, or can be created under its nearest existing parent.
+can_write() {
+  local d=$1
+  while [ ! -e "$d" ]; do d=$(dirname "$d"); done
+  [ -d "$d" ] && [ -w "$d" ]
+}
+
 # --- arguments ----------------------------------------------------------------------------------
 
 need_value() { if [ $# -lt 2 ] || [ -z "$2" ]; then usage_error "$1 needs a value"; fi; }
@@ -490,6 +497,13 @@ sed_escape() { printf '%s' "$1" | sed -e 's/[\\|&]/\\&/g'; }
 # --- install --------------------------------------------------------------------------------------
 
 note "FlyDB install: $MODE node '$NODE_ID'$([ "$MODE" = cluster ] && printf ' (%s)' "$ROLE")$([ "$DRY_RUN" = 1 ] && printf ', dry run: nothing is changed')"
+
+targets=("$CONFIG_DIR" "$BIN_DIR" "$NODE_DATA_DIR")
+[ "$NO_SERVICE" = 1 ] || targets+=("$SYSTEMD_DIR")
+for d in "${targets[@]}"; do
+  [ "$DRY_RUN" = 1 ] || can_write "$d" ||
+    die "cannot write to $d: run as root, or choose writable directories (--prefix, --config-dir, --data-dir, --systemd-dir or --no-service)"
+done
 
 if [ ! -x "$SRC_DIR/flydb" ]; then
   if [ -z "$BINARY_DIR" ] && [ -f "$SCRIPT_DIR/package.json" ] && (cd "$SCRIPT_DIR" && npx --no-install bun --version >/dev/null 2>&1); then

@@ -371,6 +371,25 @@ describe("install.sh", () => {
     expect(t.tree()).toBe(installed);
   });
 
+  test.skipIf(!isRoot() && process.env.CI !== "true")("as an unprivileged user: system directories are refused with one clear line, own directories work", async () => {
+    // A copy the unprivileged user can read wherever the checkout lives.
+    const t = target();
+    chmodSync(t.dir, 0o777);
+    const pkg = join(t.dir, "pkg");
+    for (const entry of ["install.sh", "deploy", "dist/flydb", "dist/flydb-discover"]) cpSync(join(ROOT, entry), join(pkg, entry), { recursive: true });
+    ok(run(["chmod", "-R", "a+rX", pkg]));
+    const install = join(pkg, "install.sh");
+    const binaries = ["--binary-dir", join(pkg, "dist")];
+    const refused = run(["runuser", "-u", "nobody", "--", "bash", install, "--yes", "--no-service", ...binaries]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe("install.sh: cannot write to /etc/flydb: run as root, or choose writable directories (--prefix, --config-dir, --data-dir, --systemd-dir or --no-service)\n");
+    const addrs = await freeAddrs();
+    const r = ok(run(["runuser", "-u", "nobody", "--", "bash", install, ...t.locations.slice(2), ...binaries, "--yes", ...addrs.args]));
+    expect(r.stdout).not.toContain("useradd");
+    expect(run(["stat", "-c", "%U %a", t.dataDir]).stdout.trim()).toBe("nobody 750");
+    expectNoUser();
+  });
+
   test.skipIf(!isRoot() && process.env.CI !== "true")("as root without --no-user: creates the flydb user owning the data; uninstall --remove-data deletes it", async () => {
     if (userExistedBefore) return; // never touch a user this test did not create
     const t = target();
