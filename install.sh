@@ -4,6 +4,8 @@
 # what it would write and changes only what differs, so running it twice changes nothing. What it
 # creates is listed in <config dir>/.install-manifest, which uninstall.sh reads.
 set -euo pipefail
+# No globbing: word-split lists hold addresses like [fe80::1]:7946, which are also glob patterns.
+set -f
 
 PROG=install.sh
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -396,7 +398,13 @@ discover_peers() {
   note "Looking for FlyDB nodes of cluster '$CLUSTER_ID' with mDNS (${DISCOVER_TIMEOUT}s)..." >&2
   out=$("$DISCOVER_BIN" --quiet --timeout "$DISCOVER_TIMEOUT" --cluster-id "$CLUSTER_ID") || rc=$?
   case $rc in
-    0) printf '%s' "$out" | tr '\n' ' ' | sed 's/ *$//' ;;
+    0)
+      local p valid=()
+      for p in $out; do
+        if check_host_addr "$p" >/dev/null; then valid+=("$p"); else warn "flydb-discover printed '$p', which is not host:port: skipped"; fi
+      done
+      printf '%s' "${valid[*]}"
+      ;;
     1) ;;
     *) warn "flydb-discover failed (exit $rc)" ;;
   esac

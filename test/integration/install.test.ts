@@ -151,6 +151,32 @@ describe("install.sh", () => {
     }
   });
 
+  test("bad flags stop before any change with exit 2 and the reason", () => {
+    const t = target();
+    const empty = t.tree();
+    const cases: [string[], string][] = [
+      [["--node-id", "-x"], "install.sh: --node-id -x: 1-63 characters of letters, digits, '.', '_', '-', starting with a letter or digit (see --help)\n"],
+      [["--cluster-addr", "10.0.0.1"], "install.sh: --cluster-addr 10.0.0.1: '10.0.0.1' is not [host]:port with a port from 1 to 65535 (see --help)\n"],
+      [["--peers", "10.0.0.1:7946,:7946"], "install.sh: --peers :7946: ':7946' is not host:port with a port from 1 to 65535 (see --help)\n"],
+      [["--bootstrap", "--join"], "install.sh: --bootstrap and --join exclude each other (see --help)\n"],
+      [["--join"], "install.sh: --join needs --peers or --discovery (see --help)\n"],
+      [["--prefix", "relative/dir"], "install.sh: --prefix relative/dir: 'relative/dir' is not an absolute path (see --help)\n"],
+      [["--frobnicate"], "install.sh: unknown option '--frobnicate' (see --help)\n"],
+    ];
+    for (const [args, message] of cases) {
+      const r = t.install(["--yes", "--no-service", ...args]);
+      expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 2, stderr: message });
+    }
+    expect(t.tree()).toBe(empty);
+  });
+
+  test("peer lists with commas, spaces and IPv6 brackets are written as a TOML array the node loads", () => {
+    const t = target();
+    ok(t.install(["--yes", "--no-service", "--join", "--peers", "[fd00::1]:7946, 10.0.0.1:7946 db3.lan:7946", "--node-id", "n6"]));
+    const { config } = loadConfig({ configPath: join(t.configDir, "flydb.toml"), env: {} });
+    expect(config.cluster_peers).toEqual(["[fd00::1]:7946", "10.0.0.1:7946", "db3.lan:7946"]);
+  });
+
   test("--yes --no-service: installs, the node answers PING and /health, a second run changes nothing", async () => {
     const t = target();
     const addrs = await freeAddrs();
