@@ -145,8 +145,10 @@ describe("commands in the docs", () => {
     }
     const used: string[] = [];
     const unknown: string[] = [];
-    for (const file of readdirSync(DOCS).filter((f) => f.endsWith(".md"))) {
-      for (const line of codeLines(readFileSync(join(DOCS, file), "utf8"), ["sh", "console", "text"])) {
+    const files = [...readdirSync(DOCS).filter((f) => f.endsWith(".md")).map((f) => join(DOCS, f)), join(ROOT, "README.md")];
+    for (const path of files) {
+      const file = basename(path);
+      for (const line of codeLines(readFileSync(path, "utf8"), ["sh", "console", "text"])) {
         const words = line
           .replace(/^\$ /, "")
           .replace(/\s#\s.*$/, "")
