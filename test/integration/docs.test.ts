@@ -10,6 +10,7 @@ import { CONFIG_KEYS, SCHEMA } from "../../src/config/schema.ts";
 import { GENERATED_FILES } from "../../scripts/gen-config-doc.ts";
 import { spliceCommandSection } from "../../scripts/gen-api-doc.ts";
 import { LineReader } from "../support/netns.ts";
+import { freePort } from "../support/ports.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const DOCS = join(ROOT, "docs");
@@ -80,13 +81,8 @@ describe("docs/API.md examples against a running node", () => {
   let http = 0;
 
   beforeAll(async () => {
-    const ports: number[] = [];
-    while (ports.length < 2) {
-      const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-      if (!ports.includes(s.port)) ports.push(s.port);
-      s.stop(true);
-    }
-    [resp, http] = ports as [number, number];
+    resp = freePort();
+    http = freePort();
     dataDir = mkdtempSync(join(tmpdir(), "fly-ops-docs-"));
     node = Bun.spawn([join(DIST, "flydb"), "--bind-addr", `127.0.0.1:${resp}`, "--http-addr", `127.0.0.1:${http}`, "--data-dir", dataDir, "--node-id", "docs"], {
       env: ENV,
@@ -172,4 +168,32 @@ describe("commands in the docs", () => {
     expect(unknown).toEqual([]);
   });
 
+});
+
+describe("docs/CLUSTER_SETUP.md", () => {
+  test("the unprivileged install example runs as written, and the node starts from what it wrote", async () => {
+    const home = mkdtempSync(join(tmpdir(), "fly-ops-home-"));
+    try {
+      const lines = codeLines(read("docs/CLUSTER_SETUP.md"), ["sh"]);
+      const install = lines.find((l) => l.startsWith("./install.sh --yes --no-service --prefix \"$HOME/.local\""));
+      const start = lines.find((l) => l.startsWith('"$HOME/.local/bin/flydb" --config'));
+      expect(install).toBeDefined();
+      expect(start).toBeDefined();
+      const env = { ...ENV, HOME: home };
+      const r = Bun.spawnSync(["bash", "-c", install!], { cwd: ROOT, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      expect({ code: r.exitCode, stderr: r.stderr.toString() }).toEqual({ code: 0, stderr: "" });
+      // Only the ports differ from the example, so the test does not collide with anything.
+      const ports = [freePort(), freePort()];
+      const node = Bun.spawn(["bash", "-c", `exec ${start!} --bind-addr 127.0.0.1:${ports[0]} --http-addr 127.0.0.1:${ports[1]}`], { cwd: home, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      try {
+        await new LineReader(node.stderr as ReadableStream<Uint8Array>).waitFor((l) => l.includes("flydb started") && l.includes(`data_dir=${home}/.local/share/flydb`), 15_000, "flydb to start");
+        expect(run(["redis-cli", "-p", String(ports[0]), "PING"]).stdout.trim()).toBe("PONG");
+      } finally {
+        node.kill("SIGTERM");
+        expect(await node.exited).toBe(0);
+      }
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
 });

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { loadConfig } from "../../src/config/load.ts";
 import { createLan, isRoot, LineReader, skipNamespaceTests, type Lan } from "../support/netns.ts";
+import { freePort } from "../support/ports.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const INSTALL = join(ROOT, "install.sh");
@@ -69,24 +70,9 @@ class Target {
   }
 }
 
-const handedOut = new Set<number>();
-
-/** A port the kernel just called free, never the same one twice in this file. */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-    const port = s.port;
-    s.stop(true);
-    if (!handedOut.has(port)) {
-      handedOut.add(port);
-      return port;
-    }
-  }
-}
-
-async function freeAddrs(): Promise<{ resp: number; http: number; args: string[] }> {
-  const resp = await freePort();
-  const http = await freePort();
+function freeAddrs(): { resp: number; http: number; args: string[] } {
+  const resp = freePort();
+  const http = freePort();
   return { resp, http, args: ["--bind-addr", `127.0.0.1:${resp}`, "--http-addr", `127.0.0.1:${http}`] };
 }
 
@@ -179,7 +165,7 @@ describe("install.sh", () => {
 
   test("--yes --no-service: installs, the node answers PING and /health, a second run changes nothing", async () => {
     const t = target();
-    const addrs = await freeAddrs();
+    const addrs = freeAddrs();
     const first = t.install(["--yes", "--no-service", ...addrs.args]);
     expect(first.stderr).toBe("");
     expect(first.code).toBe(0);
@@ -209,7 +195,7 @@ describe("install.sh", () => {
       cpSync(join(ROOT, entry), join(tree, entry), { recursive: true });
     }
     symlinkSync(join(ROOT, "node_modules"), join(tree, "node_modules"));
-    const addrs = await freeAddrs();
+    const addrs = freeAddrs();
     const locations = t.locations.slice(2); // everything but --binary-dir
     const r = ok(run(["bash", join(tree, "install.sh"), ...locations, "--yes", "--no-service", ...addrs.args]));
     expect(r.stdout).toContain(`No ${tree}/dist/flydb yet: building it.`);
@@ -220,7 +206,7 @@ describe("install.sh", () => {
 
   test("--dry-run changes nothing, on a fresh machine and over an installation", async () => {
     const t = target();
-    const addrs = await freeAddrs();
+    const addrs = freeAddrs();
     mkdirSync(t.dir, { recursive: true });
     const empty = t.tree();
     const dry = t.install(["--yes", "--cluster", "--node-id", "n1", ...addrs.args, "--dry-run"]);
@@ -241,7 +227,7 @@ describe("install.sh", () => {
 
   test("an existing config is kept without --force and replaced with a timestamped backup with it", async () => {
     const t = target();
-    const addrs = await freeAddrs();
+    const addrs = freeAddrs();
     ok(t.install(["--yes", "--no-service", "--node-id", "first", ...addrs.args]));
     const original = t.config();
 
@@ -265,7 +251,7 @@ describe("install.sh", () => {
 
   test("interactive standalone: invalid answers are asked again with the reason", async () => {
     const t = target();
-    const addrs = await freeAddrs();
+    const addrs = freeAddrs();
     // mode, RESP address (bad, then good), HTTP address (bad port, then good).
     const answers = ["maybe", "standalone", "localhost", `127.0.0.1:${addrs.resp}`, "127.0.0.1:99999", `127.0.0.1:${addrs.http}`].join("\n") + "\n";
     const r = ok(t.install(["--no-service"], answers));
@@ -279,7 +265,7 @@ describe("install.sh", () => {
 
   test("interactive cluster join without discovery: node id rule, addresses, peers asked until valid", async () => {
     const t = target();
-    const addrs = await freeAddrs();
+    const addrs = freeAddrs();
     const answers = [
       "cluster",
       "join",
@@ -313,12 +299,12 @@ describe("install.sh", () => {
 
   test("the guide's three nodes on one host: flydb-cluster@ instances, units pass systemd-analyze verify, every node serves", async () => {
     const t = target();
-    const nodes: { id: string; addrs: Awaited<ReturnType<typeof freeAddrs>>; cluster: string[]; role: string[] }[] = [];
+    const nodes: { id: string; addrs: ReturnType<typeof freeAddrs>; cluster: string[]; role: string[] }[] = [];
     let seed = "";
     for (const [i, id] of ["node1", "node2", "node3"].entries()) {
-      const addrs = await freeAddrs();
-      const gossip = `127.0.0.1:${await freePort()}`;
-      const cluster = ["--cluster-addr", gossip, "--raft-addr", `127.0.0.1:${await freePort()}`];
+      const addrs = freeAddrs();
+      const gossip = `127.0.0.1:${freePort()}`;
+      const cluster = ["--cluster-addr", gossip, "--raft-addr", `127.0.0.1:${freePort()}`];
       if (i === 0) seed = gossip;
       const role = i === 0 ? ["--bootstrap"] : ["--join", "--peers", seed];
       const r = ok(t.install(["--yes", "--no-user", "--instance", id, ...cluster, ...role, ...addrs.args]));
@@ -366,7 +352,7 @@ describe("install.sh", () => {
     mkdirSync(join(t.dir, "etc"), { recursive: true });
     writeFileSync(join(t.dir, "etc/unrelated"), "not ours\n");
     const pristine = t.tree({ dirTimes: false });
-    const addrs = await freeAddrs();
+    const addrs = freeAddrs();
     ok(t.install(["--yes", "--no-user", ...addrs.args]));
     writeFileSync(join(t.dataDir, "data.db"), "pretend data");
 
@@ -389,7 +375,7 @@ describe("install.sh", () => {
 
   test("without --yes, uninstall asks and removes nothing unless the answer is yes", async () => {
     const t = target();
-    const addrs = await freeAddrs();
+    const addrs = freeAddrs();
     ok(t.install(["--yes", "--no-service", ...addrs.args]));
     const installed = t.tree();
     const r = run(["bash", UNINSTALL, "--config-dir", t.configDir], "\n");
@@ -409,7 +395,7 @@ describe("install.sh", () => {
     const refused = run(["runuser", "-u", "nobody", "--", "bash", install, "--yes", "--no-service", ...binaries]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toBe("install.sh: cannot write to /etc/flydb: run as root, or choose writable directories (--prefix, --config-dir, --data-dir, --systemd-dir or --no-service)\n");
-    const addrs = await freeAddrs();
+    const addrs = freeAddrs();
     const r = ok(run(["runuser", "-u", "nobody", "--", "bash", install, ...t.locations.slice(2), ...binaries, "--yes", ...addrs.args]));
     expect(r.stdout).not.toContain("useradd");
     expect(run(["stat", "-c", "%U %a", t.dataDir]).stdout.trim()).toBe("nobody 750");
@@ -419,7 +405,7 @@ describe("install.sh", () => {
   test.skipIf(!isRoot() && process.env.CI !== "true")("as root without --no-user: creates the flydb user owning the data; uninstall --remove-data deletes it", async () => {
     if (userExistedBefore) return; // never touch a user this test did not create
     const t = target();
-    const addrs = await freeAddrs();
+    const addrs = freeAddrs();
     const r = t.install(["--yes", ...addrs.args]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("+ useradd --system");
