@@ -78,8 +78,8 @@ Behaviour:
   --force                replace an existing config (the old one is kept as <file>.bak.<timestamp>)
   -h, --help             this text
 
-Cluster keys are accepted and validated now; cluster mode itself arrives in a later release, until
-then a node runs standalone whatever its cluster settings. See docs/CLUSTER_SETUP.md.
+Cluster nodes form a cluster through --bootstrap and --peers. With --discovery, install.sh finds
+peers with flydb-discover; the node itself does not join through mDNS yet. See docs/CLUSTER_SETUP.md.
 EOF
 }
 
@@ -419,7 +419,7 @@ if [ "$MODE" = cluster ] && [ "$ROLE" = join ] && [ "$PEERS_SET" = 0 ]; then
     ! interactive || ask_yes_no use_found "Join through these nodes? (yes/no)" yes
     [ "$use_found" = false ] || PEERS=$found
   elif [ "$DISCOVERY" = true ]; then
-    note "No nodes answered now; with discovery on, the node keeps looking when it starts." >&2
+    note "No nodes answered now." >&2
   fi
   if [ -z "$PEERS" ]; then
     if interactive; then
@@ -475,8 +475,7 @@ EOF
   if [ "$MODE" = cluster ]; then
     cat <<EOF
 
-# Cluster. Cluster mode is coming in a later release: these keys are accepted and validated now,
-# and until then the node runs standalone.
+# Cluster: bootstrap starts a new cluster, cluster_peers joins one (docs/CLUSTER_SETUP.md).
 cluster_addr = $(toml_string "$CLUSTER_ADDR")
 raft_addr = $(toml_string "$RAFT_ADDR")
 bootstrap = $([ "$ROLE" = bootstrap ] && echo true || echo false)
@@ -610,8 +609,8 @@ else
   fi
 fi
 
-if [ "$MODE" = cluster ]; then
-  note "Note: cluster mode is not implemented yet; this node runs standalone until it is (the cluster keys are already in $CONFIG_FILE)."
+if [ "$MODE" = cluster ] && [ "$ROLE" = join ] && [ -z "$PEERS" ]; then
+  warn "no peers in $CONFIG_FILE: the node cannot join through mDNS yet, so it waits to be admitted; add cluster_peers (or re-run with --peers and --force)"
 fi
 if [ "$DRY_RUN" = 1 ]; then
   note "Dry run: $CHANGES change(s) would be made."

@@ -1,7 +1,7 @@
 // The operator docs stay true to the code: generated parts match their generators, the example
 // config has every key and loads, API.md's examples run against a real node, and every flag the
 // docs pass to install.sh, uninstall.sh, flydb or flydb-discover exists.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
@@ -11,6 +11,9 @@ import { GENERATED_FILES } from "../../scripts/gen-config-doc.ts";
 import { spliceCommandSection } from "../../scripts/gen-api-doc.ts";
 import { LineReader } from "../support/netns.ts";
 import { freePort } from "../support/ports.ts";
+
+// Installs copy 200 MB of binaries, and a cluster takes seconds to form.
+setDefaultTimeout(90_000);
 
 const ROOT = resolve(import.meta.dir, "../..");
 const DOCS = join(ROOT, "docs");
