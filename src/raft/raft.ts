@@ -378,6 +378,12 @@ export class Raft {
     };
   }
 
+  /** The leader's view of each follower's log (empty on followers): hosts promote caught-up learners with it. */
+  progress(): { readonly id: NodeId; readonly match: number; readonly learner: boolean }[] {
+    if (this.role !== "leader") return [];
+    return [...this.prs].map(([id, pr]) => ({ id, match: pr.match, learner: pr.learner }));
+  }
+
   /** Entry at index, or undefined when compacted or beyond the log (for hosts' diagnostics and tests). */
   entryAt(index: number): Entry | undefined {
     return index > this.snapIndex && index <= this.lastIndex() ? this.entries[index - this.snapIndex - 1] : undefined;

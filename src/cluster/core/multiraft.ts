@@ -118,6 +118,10 @@ export class MultiRaft {
     return this.groups.get(grp)?.raft.status();
   }
 
+  progress(grp: number): ReturnType<Raft["progress"]> {
+    return this.groups.get(grp)?.raft.progress() ?? [];
+  }
+
   leaderOf(grp: number): NodeId | null {
     return this.groups.get(grp)?.leader ?? null;
   }
