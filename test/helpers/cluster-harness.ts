@@ -7,6 +7,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { keySlot, partitionOf } from "../../src/cluster/core/slot.ts";
 import { createNetns, type Netns, type NsHost } from "./netns.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -49,6 +50,14 @@ export interface RedisOptions {
   cluster?: boolean;
 }
 
+/** One entry of CLUSTER SLOTS: a slot range, its master's and replicas' RESP addresses. */
+export interface SlotRange {
+  readonly start: number;
+  readonly end: number;
+  readonly master: string;
+  readonly replicas: readonly string[];
+}
+
 export interface HarnessOptions {
   /** Number of FlyDB nodes; one more namespace is made for clients. */
   nodes: number;
@@ -86,6 +95,10 @@ export interface Harness {
   redisTry(node: FlyNode, args: readonly string[], opts?: RedisOptions): Promise<RedisOutcome>;
   /** HTTP through curl in a namespace (default: the client namespace). status 0: no answer. */
   http(node: FlyNode, path: string, opts?: { method?: string; body?: string; from?: string; timeoutMs?: number }): Promise<{ status: number; body: string }>;
+  /** CLUSTER SLOTS through `node`, sorted by start slot. */
+  clusterSlots(node: FlyNode): Promise<SlotRange[]>;
+  /** The node CLUSTER SLOTS (asked through `via`, default the first running node) names master of the key's slot. */
+  leaderFor(key: string, via?: FlyNode): Promise<FlyNode>;
   /** The node whose RESP address is `addr` ("ip:port"). */
   byResp(addr: string): FlyNode;
   /** Last lines of a node's log, for failure messages. */
@@ -142,6 +155,36 @@ export function parseRedisCliJson(stdout: string): RespValue {
 
 export function isErrorReply(v: RespValue): v is { error: string } {
   return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** `count` keys named `${prefix}<n>` that fall into `count` different partitions (count ≤ partitionCount). */
+export function keysInDistinctPartitions(count: number, partitionCount: number, prefix: string): string[] {
+  if (count > partitionCount) throw new Error(`cannot spread ${count} keys over ${partitionCount} partitions`);
+  const seen = new Set<number>();
+  const keys: string[] = [];
+  for (let n = 0; keys.length < count; n++) {
+    const key = `${prefix}${n}`;
+    const p = partitionOf(keySlot(new TextEncoder().encode(key)), partitionCount);
+    if (seen.has(p)) continue;
+    seen.add(p);
+    keys.push(key);
+  }
+  return keys;
+}
+
+/** Parses CLUSTER SLOTS (RESP2 via redis-cli --json): [[start, end, [ip, port, id?], …replicas], …]. */
+export function parseClusterSlots(value: RespValue): SlotRange[] {
+  if (!Array.isArray(value)) throw new Error(`CLUSTER SLOTS: expected an array, got ${JSON.stringify(value)}`);
+  const addr = (n: RespValue) => {
+    if (!Array.isArray(n) || typeof n[0] !== "string" || typeof n[1] !== "number") throw new Error(`CLUSTER SLOTS: bad node entry ${JSON.stringify(n)}`);
+    return `${n[0]}:${n[1]}`;
+  };
+  return value
+    .map((r) => {
+      if (!Array.isArray(r) || typeof r[0] !== "number" || typeof r[1] !== "number" || r.length < 3) throw new Error(`CLUSTER SLOTS: bad range ${JSON.stringify(r)}`);
+      return { start: r[0], end: r[1], master: addr(r[2]!), replicas: r.slice(3).map(addr) };
+    })
+    .sort((a, b) => a.start - b.start);
 }
 
 export function createHarness(opts: HarnessOptions): Harness {
@@ -257,6 +300,14 @@ export function createHarness(opts: HarnessOptions): Harness {
     throw new Error(`${node.id} ${args.join(" ")}: ${r.kind}${"message" in r ? ` ${r.message}` : ""}`);
   };
 
+  const clusterSlots = async (node: FlyNode) => parseClusterSlots(await redis(node, "CLUSTER", "SLOTS"));
+
+  const byResp = (addr: string) => {
+    const n = nodes.find((x) => x.resp === addr);
+    if (!n) throw new Error(`no node has RESP address ${addr} (have ${nodes.map((x) => x.resp).join(", ")})`);
+    return n;
+  };
+
   return {
     net,
     nodes,
@@ -281,15 +332,58 @@ export function createHarness(opts: HarnessOptions): Harness {
     redis,
     redisTry,
     http,
-    byResp: (addr) => {
-      const n = nodes.find((x) => x.resp === addr);
-      if (!n) throw new Error(`no node has RESP address ${addr} (have ${nodes.map((x) => x.resp).join(", ")})`);
-      return n;
+    clusterSlots,
+    leaderFor: async (key, via) => {
+      const asked = via ?? nodes.find(isRunning);
+      if (!asked) throw new Error("leaderFor: no node is running");
+      const slot = keySlot(new TextEncoder().encode(key));
+      const range = (await clusterSlots(asked)).find((r) => r.start <= slot && slot <= r.end);
+      if (!range) throw new Error(`leaderFor: slot ${slot} of ${key} is in no CLUSTER SLOTS range of ${asked.id}`);
+      return byResp(range.master);
     },
+    byResp,
     logTail,
     destroy: async () => {
       await net.destroy();
       rmSync(baseDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Gaps, overlaps and out-of-range slots in a CLUSTER SLOTS answer; empty when it covers 0–16383 exactly once. */
+export function slotCoverageProblems(ranges: readonly SlotRange[]): string[] {
+  const problems: string[] = [];
+  let next = 0;
+  for (const r of [...ranges].sort((a, b) => a.start - b.start)) {
+    if (r.start > next) problems.push(`slots ${next}-${r.start - 1} uncovered`);
+    if (r.start < next) problems.push(`slots ${r.start}-${Math.min(r.end, next - 1)} covered twice`);
+    if (r.end < r.start) problems.push(`range ${r.start}-${r.end} is reversed`);
+    next = Math.max(next, r.end + 1);
+  }
+  if (next < 16384) problems.push(`slots ${next}-16383 uncovered`);
+  if (next > 16384) problems.push(`slots beyond 16383 (up to ${next - 1})`);
+  return problems;
+}
+
+/**
+ * Cluster mode: wait until every running node is ready and all of them answer the same CLUSTER
+ * SLOTS, covering every slot, with running nodes as masters. Returns that answer.
+ */
+export async function waitClusterSettled(h: Harness, timeoutMs = 30_000): Promise<SlotRange[]> {
+  const running = h.nodes.filter((n) => h.isRunning(n));
+  await Promise.all(running.map((n) => h.waitReady(n, timeoutMs)));
+  const runningAddrs = new Set(running.map((n) => n.resp));
+  return waitUntil(
+    async () => {
+      const views = await Promise.all(running.map((n) => h.clusterSlots(n)));
+      const first = JSON.stringify(views[0]);
+      if (!views.every((v) => JSON.stringify(v) === first)) return undefined;
+      const ranges = views[0]!;
+      if (slotCoverageProblems(ranges).length > 0) return undefined;
+      return ranges.every((r) => runningAddrs.has(r.master)) ? ranges : undefined;
+    },
+    timeoutMs,
+    "every running node to agree on a CLUSTER SLOTS map covering all slots with running masters",
+    200,
+  );
 }

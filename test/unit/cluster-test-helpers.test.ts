@@ -1,6 +1,8 @@
-// checkHistory must catch what the cluster fault tests look for: a lost acknowledged write, a
+// The cluster test helpers' pure parts. checkHistory must catch what the cluster fault tests look for: a lost acknowledged write, a
 // write applied twice, a stale read; and must accept unknown outcomes either way.
 import { describe, expect, test } from "bun:test";
+import { keySlot, partitionOf } from "../../src/cluster/core/slot.ts";
+import { keysInDistinctPartitions, parseClusterSlots, parseRedisCliJson, slotCoverageProblems } from "../helpers/cluster-harness.ts";
 import type { OpRecord } from "../helpers/workload-client.ts";
 import { checkHistory, describeFailures, longestWriteGap, type FinalRead } from "../helpers/workload.ts";
 
@@ -71,4 +73,37 @@ test("longestWriteGap measures the longest stretch without an acknowledged write
   const records = [op({ key: "r", op: "set", value: "a", out: "OK", call: 100 }), op({ key: "r", op: "get", out: "a", call: 500 }), op({ key: "r", op: "set", value: "b", out: "OK", call: 900 })];
   expect(longestWriteGap(records, 0, 1_000)).toBe(800); // 101 → 901
   expect(longestWriteGap([], 0, 1_000)).toBe(1_000);
+});
+
+describe("cluster harness parsers", () => {
+  test("redis-cli --json output: values, nil, nested arrays and error replies", () => {
+    expect(parseRedisCliJson('"OK"\n')).toBe("OK");
+    expect(parseRedisCliJson("null\n")).toBeNull();
+    expect(parseRedisCliJson("12182\n")).toBe(12182);
+    expect(parseRedisCliJson('[[0,5460,["10.0.0.1",6380,"n1"]]]\n')).toEqual([[0, 5460, ["10.0.0.1", 6380, "n1"]]]);
+    expect(parseRedisCliJson('error:"TRYAGAIN no leader for partition 3"\n')).toEqual({ error: "TRYAGAIN no leader for partition 3" });
+  });
+
+  test("CLUSTER SLOTS ranges are parsed, sorted, and checked for gaps and overlaps", () => {
+    const ranges = parseClusterSlots([
+      [8192, 16383, ["10.0.0.2", 6380, "n2"], ["10.0.0.1", 6380, "n1"]],
+      [0, 8191, ["10.0.0.1", 6380, "n1"]],
+    ]);
+    expect(ranges).toEqual([
+      { start: 0, end: 8191, master: "10.0.0.1:6380", replicas: [] },
+      { start: 8192, end: 16383, master: "10.0.0.2:6380", replicas: ["10.0.0.1:6380"] },
+    ]);
+    expect(slotCoverageProblems(ranges)).toEqual([]);
+    expect(slotCoverageProblems([{ start: 0, end: 100, master: "a", replicas: [] }, { start: 200, end: 16383, master: "a", replicas: [] }])).toEqual(["slots 101-199 uncovered"]);
+    expect(slotCoverageProblems([{ start: 0, end: 9000, master: "a", replicas: [] }, { start: 8000, end: 16383, master: "a", replicas: [] }])).toEqual(["slots 8000-9000 covered twice"]);
+    expect(slotCoverageProblems([{ start: 0, end: 100, master: "a", replicas: [] }])).toEqual(["slots 101-16383 uncovered"]);
+    expect(() => parseClusterSlots({ error: "ERR unknown command" })).toThrow();
+  });
+
+  test("keysInDistinctPartitions spreads keys over different partitions", () => {
+    const keys = keysInDistinctPartitions(16, 16, "k");
+    const partitions = keys.map((k) => partitionOf(keySlot(new TextEncoder().encode(k)), 16));
+    expect(new Set(partitions).size).toBe(16);
+    expect(() => keysInDistinctPartitions(17, 16, "k")).toThrow();
+  });
 });
