@@ -13,12 +13,16 @@ export interface LeaderView {
   readonly lastIndex: number;
   /** match index per follower (the leader's Progress). */
   readonly match: ReadonlyMap<NodeId, number>;
+  /** Nodes known to be up (gossip): leadership is never handed to anyone else. */
+  readonly alive: ReadonlySet<NodeId>;
 }
 
 export function nextStep(v: LeaderView, target: readonly NodeId[]): ReconcileStep | null {
   if (target.length === 0) return null;
   const { voters, learners } = v.conf;
   const caughtUp = (id: NodeId) => id === v.self || (v.match.get(id) ?? 0) >= v.lastIndex - CATCH_UP_SLACK;
+  // A transfer stops the leader from taking proposals until it completes: only to a live, current node.
+  const canLead = (id: NodeId) => id !== v.self && v.alive.has(id) && caughtUp(id);
   for (const t of target) {
     if (!voters.includes(t) && !learners.includes(t)) return { change: { type: "addLearner", node: t } };
   }
@@ -29,10 +33,13 @@ export function nextStep(v: LeaderView, target: readonly NodeId[]): ReconcileSte
   for (const id of [...learners, ...voters]) {
     if (target.includes(id)) continue;
     // A leader cannot remove itself safely while leading: hand leadership to the preferred replica first.
-    if (id === v.self) return { transferTo: target.find((t) => t !== v.self && caughtUp(t)) ?? target[0]! };
+    if (id === v.self) {
+      const to = target.find(canLead);
+      return to === undefined ? null : { transferTo: to };
+    }
     return { change: { type: "removeNode", node: id } };
   }
   const preferred = target[0]!;
-  if (preferred !== v.self && caughtUp(preferred)) return { transferTo: preferred };
+  if (canLead(preferred)) return { transferTo: preferred };
   return null;
 }
