@@ -192,7 +192,9 @@ export class ClusterNode {
     if (s?.role !== "leader") return { notLeader: s?.leader ?? null };
     try {
       if (f.t === "op") return { reply: (await this.host.propose(f.grp, encodeOp(f.op))) as Reply };
-      if (this.config.read_consistency === "linearizable") await this.host.readBarrier(f.grp);
+      // "lease" goes through the same barrier: Raft in lease mode answers it without a round trip
+      // while the leader's lease holds (check-quorum on).
+      if (this.config.read_consistency !== "stale") await this.host.readBarrier(f.grp);
       const spec = COMMANDS.get(lower(f.argv[0]!))!;
       return { reply: spec.run!({ db: this.state.keyspace, now: Date.now(), random: Math.random }, f.argv) };
     } catch (e) {
@@ -266,10 +268,19 @@ export class ClusterNode {
       case "crossslot":
         return err("CROSSSLOT Keys in request don't hash to the same slot");
       case "partition":
-        return this.forward({ t: "read", grp: groupOf(r.partition), argv });
+        return this.readPartition(r.partition, spec, argv);
       case "split":
-        return this.merge(spec.name, r.parts.map((part) => ({ positions: part.positions, reply: this.forward({ t: "read", grp: groupOf(part.partition), argv: part.argv }) })));
+        return this.merge(spec.name, r.parts.map((part) => ({ positions: part.positions, reply: this.readPartition(part.partition, spec, part.argv) })));
     }
+  }
+
+  /** "stale" reads are served by any replica, this one when it holds the partition; others by the leader. */
+  private readPartition(p: number, spec: CommandSpec, argv: readonly Uint8Array[]): Promise<Reply> | Reply {
+    const grp = groupOf(p);
+    if (this.config.read_consistency === "stale" && this.host.has(grp)) {
+      return spec.run!({ db: this.state.keyspace, now: Date.now(), random: Math.random }, argv);
+    }
+    return this.forward({ t: "read", grp, argv });
   }
 
   /** Backend.propose for sessions: the op goes to the leader of its keys' partition. */
