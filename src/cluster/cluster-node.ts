@@ -30,6 +30,7 @@ const CONTROL_MS = 500;
 const COMPACT_MS = 10_000;
 const COMPACT_AFTER_ENTRIES = 2_000;
 const REQUEST_TIMEOUT_MS = 5_000;
+const ORPHAN_MS = 10_000;
 const MAX_META_VOTERS = 5;
 
 export interface ClusterAddrs {
@@ -70,6 +71,8 @@ export class ClusterNode {
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   /** Last known leader per group, learned from NotLeader answers; saves a hop next time. */
   private readonly leaderHints = new Map<number, NodeId>();
+  /** Since when a hosted partition group outside this node's map entry has had no leader. */
+  private readonly orphanSince = new Map<number, number>();
   /** When gossip first reported a member dead, for dead_node_timeout. */
   private readonly deadSince = new Map<NodeId, number>();
   private stopped = false;
@@ -334,6 +337,7 @@ export class ClusterNode {
       for (const grp of this.host.groupIds()) {
         if (grp !== META_GROUP && this.host.status(grp)?.role === "leader") this.controlPartition(grp);
       }
+      this.dropRemovedReplicas();
     } catch (e) {
       this.log.warn("control loop error", { error: (e as Error).message });
     }
@@ -427,6 +431,32 @@ export class ClusterNode {
     // Learners of group 0 that are not voter targets are wanted: do not remove them.
     if (step.change.type === "removeNode" && replicas.includes(step.change.node)) return;
     this.host.proposeConfChange(grp, step.change).catch((e: unknown) => this.log.debug("membership change refused", { grp, error: String(e) }));
+  }
+
+  /**
+   * A replica removed from a group gets no more messages, so it never learns of its removal from
+   * the log: it only stops hearing a leader. Once the map no longer lists this node for the
+   * partition and no leader has been heard for ORPHAN_MS, the group and its rows are dropped
+   * (instead of campaigning forever; pre-vote keeps such a node from disrupting the group).
+   */
+  private dropRemovedReplicas(): void {
+    const now = Date.now();
+    for (const grp of this.host.groupIds()) {
+      const replicas = grp === META_GROUP ? undefined : this.meta.map[partitionOfGroup(grp)];
+      const s = this.host.status(grp)!;
+      if (!replicas || replicas.includes(this.self) || s.leader !== null) {
+        this.orphanSince.delete(grp);
+        continue;
+      }
+      const since = this.orphanSince.get(grp) ?? now;
+      this.orphanSince.set(grp, since);
+      if (now - since < ORPHAN_MS) continue;
+      this.log.info("dropping a replica this node no longer holds", { grp, partition: partitionOfGroup(grp) });
+      this.host.close(grp);
+      this.storage.dropGroup(grp);
+      this.machine.drop(grp);
+      this.orphanSince.delete(grp);
+    }
   }
 
   /** Active expiry in a cluster: the partition leader proposes deletes (they travel through the log). */
