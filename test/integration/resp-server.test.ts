@@ -252,7 +252,9 @@ describe("pipelining", () => {
 
   test("QUIT answers, skips the rest and closes; onClose runs", async () => {
     const c = await RawClient.connect(server.port);
-    const id = Number((await (c.send("WHOAMI\r\n"), c.waitFor((s) => s.endsWith("\r\n") && s.length > 5))).split("\r\n")[1].split(" ")[0]);
+    await c.send("WHOAMI\r\n");
+    const whoami = await c.waitFor((s) => /^\$\d+\r\n.*\r\n$/.test(s));
+    const id = Number(whoami.split("\r\n")[1].split(" ")[0]);
     await c.send("ASYNC 20 x\r\nQUIT\r\nPING\r\n");
     await c.done;
     expect(c.text()).toEndWith("$1\r\nx\r\n+OK\r\n");
