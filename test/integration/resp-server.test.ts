@@ -433,7 +433,7 @@ describe("pending replies", () => {
       }),
     });
     const c = await RawClient.connect(s.port);
-    const n = 150_000;
+    const n = 400_000;
     void c.send("HOLD\r\n".repeat(n));
     for (let waited = 0; received < 65_536 && waited < 10_000; waited += 20) await Bun.sleep(20);
     expect(received).toBeGreaterThanOrEqual(65_536);
@@ -441,6 +441,7 @@ describe("pending replies", () => {
       last = received;
       await Bun.sleep(200);
     }
+    // Bun still dispatches what it had read before pause() (~60k commands here), not all of it.
     expect(received).toBeLessThan(n);
     released = true;
     for (const release of held.splice(0)) release();
