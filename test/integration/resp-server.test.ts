@@ -330,6 +330,40 @@ describe("bad input", () => {
   });
 });
 
+describe("authentication limits", () => {
+  test("strangers get redis's small limits until AUTH, even within one pipelined write", async () => {
+    const s = await startRespServer({
+      host: "127.0.0.1",
+      port: 0,
+      onConnection: () => {
+        let authed = false;
+        return {
+          onCommand: (argv) => {
+            if (text(argv[0]) === "AUTH") {
+              authed = true;
+              return R.OK;
+            }
+            return R.int(argv.length);
+          },
+          protocol: () => 2,
+          onClose: () => {},
+          authenticated: () => authed,
+        };
+      },
+    });
+    const eleven = `*11\r\n${"$1\r\na\r\n".repeat(11)}`;
+    const stranger = await RawClient.connect(s.port);
+    await stranger.send(`PING\r\n${eleven}`);
+    await stranger.done;
+    expect(stranger.text()).toBe(":1\r\n-ERR Protocol error: unauthenticated multibulk length\r\n");
+    const friend = await RawClient.connect(s.port);
+    await friend.send(`AUTH pw\r\n${eleven}*1\r\n$20000\r\n${"x".repeat(20000)}\r\n`);
+    expect(await friend.waitFor((r) => r.length >= 14)).toBe("+OK\r\n:11\r\n:1\r\n");
+    friend.end();
+    await s.stop();
+  });
+});
+
 describe("garbage over real sockets", () => {
   // An echo server: its exact output for any input follows from the decoder and the encoder,
   // so the whole socket path is checked against the in-process codec.
