@@ -86,7 +86,9 @@ async function startAndProbe(binary: string, config: string, ports: { resp: numb
   const p = Bun.spawn([binary, "--config", config], { cwd: tmpdir(), env: ENV, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   started.push(p);
   const log = new LineReader(p.stderr);
-  await log.waitFor((l) => l.includes("flydb started"), 15_000, "flydb to start");
+  const line = await log.waitFor((l) => l.includes("flydb started"), 15_000, "flydb to start");
+  // One line per start, with the addresses it serves on.
+  expect(line).toContain(`resp=127.0.0.1:${ports.resp} http=127.0.0.1:${ports.http}`);
   const ping = run(["redis-cli", "-h", "127.0.0.1", "-p", String(ports.resp), "PING"]);
   expect(ping.stdout.trim()).toBe("PONG");
   const health = run(["curl", "-sf", `http://127.0.0.1:${ports.http}/health`]);
