@@ -3,7 +3,7 @@
 // to it through `read` and `propose`, which route every command to its partition's leader.
 import { join } from "node:path";
 import { COMMANDS } from "../commands/table.ts";
-import type { CommandSpec, Op } from "../commands/types.ts";
+import type { ClusterNodeRef, ClusterView, CommandSpec, Op, SlotRange } from "../commands/types.ts";
 import { lower, utf8 } from "../commands/util.ts";
 import type { Config } from "../config/schema.ts";
 import { GossipNode, type MemberView } from "../gossip/index.ts";
@@ -21,6 +21,7 @@ import { MultiRaft, NotLeader, ProposalDropped } from "./core/multiraft.ts";
 import { place } from "./core/placement.ts";
 import { nextStep } from "./core/reconcile.ts";
 import { route, SPLITTABLE } from "./core/route.ts";
+import { partitionOf, SLOT_COUNT } from "./core/slot.ts";
 import { ClusterStateMachine, encodeMetaOp, META_GROUP } from "./state-machine.ts";
 
 /** Raft tick: election timeout 10–20 ticks (1–2 s), heartbeat every 2 ticks. */
@@ -72,6 +73,7 @@ export class ClusterNode {
   /** When gossip first reported a member dead, for dead_node_timeout. */
   private readonly deadSince = new Map<NodeId, number>();
   private stopped = false;
+  readonly view: ClusterView;
 
   private constructor(
     private readonly config: Config,
@@ -84,11 +86,15 @@ export class ClusterNode {
     readonly gossip: GossipNode,
   ) {
     this.machine = new ClusterStateMachine(state);
+    this.view = this.makeView();
     this.host = new MultiRaft({
       nodeId: config.node_id,
       storage,
       stateMachine: this.machine,
       random: Math.random,
+      // setImmediate, not a microtask: proposals from every connection read in this event-loop
+      // turn must share one storage transaction (one fsync), as in the standalone store.
+      schedule: setImmediate,
       raft: { electionTicks: 10, heartbeatTicks: 2, readMode: config.read_consistency === "lease" ? "lease" : "safe" },
       send: (m) => {
         const addr = this.raftAddrOf(m.to);
@@ -427,6 +433,54 @@ export class ClusterNode {
       if (!s || s.applied - s.snapshotIndex < COMPACT_AFTER_ENTRIES) continue;
       this.host.compact(grp, s.applied, this.machine.snapshotData(grp));
     }
+  }
+
+  /** The partition leader this node believes in: its own Raft view, a learned hint, else the preferred replica. */
+  private believedLeader(p: number): NodeId | undefined {
+    const grp = groupOf(p);
+    const known = this.host.leaderOf(grp) ?? this.leaderHints.get(grp);
+    if (known && this.alive(known)) return known;
+    const replicas = this.meta.map[p] ?? [];
+    return replicas.find((id) => this.alive(id)) ?? replicas[0];
+  }
+
+  private respRef(id: NodeId): ClusterNodeRef {
+    const addr = this.meta.members[id]?.addrs.resp ?? "";
+    const i = addr.lastIndexOf(":");
+    return { id, host: addr.slice(0, i), port: Number(addr.slice(i + 1)) };
+  }
+
+  /** The cluster as Redis Cluster clients see it (CLUSTER SLOTS/NODES, -MOVED). */
+  private makeView(): ClusterView {
+    return {
+    myId: this.config.node_id,
+    slots: () => {
+      const meta = this.meta;
+      const per = SLOT_COUNT / meta.partitionCount;
+      const out: SlotRange[] = [];
+      for (let p = 0; p < meta.partitionCount; p++) {
+        const master = this.believedLeader(p);
+        if (!master) continue;
+        const replicas = (meta.map[p] ?? []).filter((id) => id !== master).map((id) => this.respRef(id));
+        const prev = out[out.length - 1];
+        // Neighbouring partitions with the same leader and replicas read as one range.
+        if (prev && prev.end === p * per - 1 && prev.master.id === master && JSON.stringify(prev.replicas) === JSON.stringify(replicas)) {
+          out[out.length - 1] = { ...prev, end: (p + 1) * per - 1 };
+        } else {
+          out.push({ start: p * per, end: (p + 1) * per - 1, master: this.respRef(master), replicas });
+        }
+      }
+      return out;
+    },
+    members: () => Object.keys(this.meta.members).map((id) => ({ ...this.respRef(id), alive: this.alive(id) })),
+    redirect: (slot) => {
+      const p = partitionOf(slot, this.meta.partitionCount || this.config.partition_count);
+      const leader = this.believedLeader(p);
+      if (!leader || leader === this.self) return undefined;
+      return this.meta.members[leader]?.addrs.resp;
+    },
+    state: () => (this.ready().ready ? "ok" : "fail"),
+    };
   }
 
   /** Live keys stored on this node: the rows of every partition it holds a replica of. */

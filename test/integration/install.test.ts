@@ -428,8 +428,8 @@ describe("install.sh", () => {
 
 describe.skipIf(skipNamespaceTests)("install.sh on a LAN of network namespaces", () => {
   let lan: Lan;
-  beforeAll(() => {
-    lan = createLan("ops", 3);
+  beforeAll(async () => {
+    lan = await createLan("ops", 3);
   });
   afterAll(async () => {
     await lan?.destroy();
