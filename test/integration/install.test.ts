@@ -475,11 +475,13 @@ describe.skipIf(skipNamespaceTests)("install.sh on a LAN of network namespaces",
       return inNs(i, ["bash", "-c", `printf '%s' '${input}' | ${args.join(" ")}`]);
     };
     const keys = Array.from({ length: 12 }, (_, k) => `key${k}`);
-    const raw = (await asClusterClient(0, false, keys.map((k) => ["SET", k, "x"]))).stdout.split("\n");
+    // db3 joined last: right after forming, the bootstrap node still leads most partitions (leaders
+    // are spread over time), so of twelve keys some are led elsewhere whatever the timing.
+    const raw = (await asClusterClient(2, false, keys.map((k) => ["SET", k, "x"]))).stdout.split("\n");
     expect(raw.some((l) => /^MOVED \d+ [\d.]+:6380$/.test(l))).toBe(true);
     const replies = (out: string) => out.trim().split("\n").filter((l) => !l.startsWith("-> Redirected to slot"));
-    expect(replies((await asClusterClient(0, true, keys.map((k) => ["SET", k, `v-${k}`]))).stdout)).toEqual(["OK", ...keys.map(() => "OK")]);
-    expect(replies((await asClusterClient(2, true, keys.map((k) => ["GET", k]))).stdout)).toEqual(["OK", ...keys.map((k) => `v-${k}`)]);
+    expect(replies((await asClusterClient(1, true, keys.map((k) => ["SET", k, `v-${k}`]))).stdout)).toEqual(["OK", ...keys.map(() => "OK")]);
+    expect(replies((await asClusterClient(0, true, keys.map((k) => ["GET", k]))).stdout)).toEqual(["OK", ...keys.map((k) => `v-${k}`)]);
     for (const p of procs) p.kill("SIGTERM");
     expect(await Promise.all(procs.map((p) => p.exited))).toEqual([0, 0, 0]);
   });
