@@ -1,7 +1,7 @@
 // Fault scenarios shared by the cluster tests: each runs the recorded workload from the client
 // namespace against every node while a fault happens, then reads every key through every node
 // and checks the history (linearizable, no acknowledged write lost, none applied twice).
-import { keysInDistinctPartitions, waitClusterSettled, type FlyNode, type Harness } from "./cluster-harness.ts";
+import { keysInDistinctPartitions, waitClusterSettled, type Harness } from "./cluster-harness.ts";
 import { checkHistory, finalReads, type KeyCheck, type OpRecord, type WorkloadSummary, startWorkload } from "./workload.ts";
 
 export interface FaultRun {
@@ -29,16 +29,18 @@ export interface FaultOptions {
   /** Undo the fault (restart, link up); resolves when done. */
   repair: () => Promise<void>;
   seed?: number;
+  /** Keys of the workload (default workloadKeys(partitionCount)). */
+  keys?: { registerKeys: string[]; counterKeys: string[] };
 }
 
-/** Keys of the workload: registers and a counter, each in its own partition. */
-export function workloadKeys(partitionCount: number): { registerKeys: string[]; counterKeys: string[] } {
-  const [r1, r2, c1] = keysInDistinctPartitions(3, partitionCount, "wl-");
-  return { registerKeys: [r1!, r2!], counterKeys: [c1!] };
+/** Keys of the workload: `registers` registers and `counters` counters, each in its own partition. */
+export function workloadKeys(partitionCount: number, registers = 2, counters = 1): { registerKeys: string[]; counterKeys: string[] } {
+  const keys = keysInDistinctPartitions(registers + counters, partitionCount, "wl-");
+  return { registerKeys: keys.slice(0, registers), counterKeys: keys.slice(registers) };
 }
 
 export async function runWithFault(h: Harness, o: FaultOptions): Promise<FaultRun> {
-  const { registerKeys, counterKeys } = workloadKeys(o.partitionCount);
+  const { registerKeys, counterKeys } = o.keys ?? workloadKeys(o.partitionCount);
   const run = startWorkload(h.net, h.client.ns, {
     targets: h.nodes.map((n) => n.resp),
     clients: 6,
@@ -68,17 +70,4 @@ export function writeResumedAfter(records: readonly OpRecord[], key: string, fro
     .filter((r) => r.key === key && r.op !== "get" && r.status === "ok" && r.call >= from)
     .reduce((m, r) => Math.min(m, r.ret!), Infinity);
   return first - from;
-}
-
-/** Read the metadata (group 0) leader's node id from /cluster/status of a running node. */
-export async function metadataLeader(h: Harness): Promise<FlyNode> {
-  const via = h.nodes.find((n) => h.isRunning(n));
-  if (!via) throw new Error("metadataLeader: no node is running");
-  const r = await h.http(via, "/cluster/status");
-  const status = JSON.parse(r.body) as Record<string, unknown>;
-  // DESIGN §11 names the field "metadata leader"; snake_case like the rest of the status JSON.
-  const id = status.metadata_leader;
-  const node = h.nodes.find((n) => n.id === id);
-  if (!node) throw new Error(`metadataLeader: /cluster/status of ${via.id} has no metadata_leader naming a node: ${r.body}`);
-  return node;
 }

@@ -1,8 +1,9 @@
-// kill -9 the leader of a data partition while clients read and write through every node:
-// writes to that partition resume, the killed node restarts, catches up and serves, and the
-// recorded history is linearizable with every acknowledged write present at the end.
+// kill -9 a node that leads data partitions (not the metadata leader) while clients read and
+// write keys in every partition through every node: writes resume in every partition, the killed
+// node restarts, catches up and serves, and the recorded history is linearizable with every
+// acknowledged write present at the end.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { createHarness, waitClusterSettled, type FlyNode, type Harness } from "../helpers/cluster-harness.ts";
+import { clusterStatus, createHarness, waitClusterSettled, waitUntil, type FlyNode, type Harness } from "../helpers/cluster-harness.ts";
 import { runWithFault, workloadKeys, writeResumedAfter } from "../helpers/cluster-scenarios.ts";
 import { skipNetns } from "../helpers/netns.ts";
 import { describeFailures } from "../helpers/workload.ts";
@@ -23,19 +24,33 @@ describe.skipIf(skipNetns)("kill -9 of a data partition leader under load", () =
     await h?.destroy();
   });
 
-  test("writes resume, no acknowledged write is lost, the history is linearizable, the node catches up", async () => {
-    const hot = workloadKeys(PARTITIONS).registerKeys[0]!;
-    const victim: FlyNode = await h.leaderFor(hot);
+  test("writes resume in every partition, no acknowledged write is lost, the history is linearizable, the node catches up", async () => {
+    // A key in every partition, so whichever partitions the victim leads are under load.
+    const keys = workloadKeys(PARTITIONS, 12, 4);
+    // The controller spreads partition leaders over the members by leadership transfer.
+    const [victimId, led] = await waitUntil(
+      async () => {
+        const s = await clusterStatus(h, h.nodes[0]!);
+        const best = Object.entries(s.partitions.leaders_per_node)
+          .filter(([id]) => id !== s.metadata_leader)
+          .sort((a, b) => b[1] - a[1])[0];
+        return best !== undefined && best[1] > 0 ? best : undefined;
+      },
+      20_000,
+      "a node other than the metadata leader to lead data partitions",
+    );
+    const victim: FlyNode = h.nodes.find((n) => n.id === victimId)!;
     const run = await runWithFault(h, {
       partitionCount: PARTITIONS,
+      keys,
       workloadMs: 10_000,
       faultAfterMs: 2_000,
       fault: () => h.kill9(victim),
       holdMs: 4_000,
       repair: () => h.start(victim, { wait: "ready", timeoutMs: 20_000 }),
     });
-    const resumedMs = writeResumedAfter(run.records, hot, run.faultAt);
-    console.log(`failover (data partition leader ${victim.id}): writes on ${hot} resumed ${resumedMs.toFixed(0)} ms after kill -9; ${JSON.stringify(run.summary)}`);
+    const resumedMs = Math.max(...[...keys.registerKeys, ...keys.counterKeys].map((k) => writeResumedAfter(run.records, k, run.faultAt)));
+    console.log(`failover (${victim.id}, leader of ${led} partitions): every key written again within ${resumedMs.toFixed(0)} ms of kill -9; ${JSON.stringify(run.summary)}`);
     expect(describeFailures(run.checks)).toEqual([]);
     // The issue asks for < 2 s; the bound here leaves room for a loaded CI machine.
     expect(resumedMs).toBeLessThan(5_000);
