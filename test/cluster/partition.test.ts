@@ -35,7 +35,7 @@ describe.skipIf(skipNetns)("network partition of one node out of three", () => {
 
     const run = await runWithFault(h, {
       partitionCount: PARTITIONS,
-      workloadMs: 14_000,
+      workloadMs: 12_000,
       faultAfterMs: 1_500,
       fault: () => h.net.linkDown(isolated.host.ns),
       during: async () => {

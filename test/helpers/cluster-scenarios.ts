@@ -1,8 +1,11 @@
 // Fault scenarios shared by the cluster tests: each runs the recorded workload from the client
 // namespace against every node while a fault happens, then reads every key through every node
 // and checks the history (linearizable, no acknowledged write lost, none applied twice).
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { keysInDistinctPartitions, waitClusterSettled, type Harness } from "./cluster-harness.ts";
-import { checkHistory, finalReads, type KeyCheck, type OpRecord, type WorkloadSummary, startWorkload } from "./workload.ts";
+import { checkHistory, describeFailures, finalReads, type KeyCheck, type OpRecord, type WorkloadSummary, startWorkload } from "./workload.ts";
 
 export interface FaultRun {
   readonly records: OpRecord[];
@@ -33,9 +36,15 @@ export interface FaultOptions {
   keys?: { registerKeys: string[]; counterKeys: string[] };
 }
 
-/** Keys of the workload: `registers` registers and `counters` counters, each in its own partition. */
+let workloads = 0;
+
+/**
+ * Fresh keys for one workload: `registers` registers and `counters` counters, each in its own
+ * partition. Fresh because the models start empty: a key left over from an earlier run in the
+ * same cluster would make its history look wrong.
+ */
 export function workloadKeys(partitionCount: number, registers = 2, counters = 1): { registerKeys: string[]; counterKeys: string[] } {
-  const keys = keysInDistinctPartitions(registers + counters, partitionCount, "wl-");
+  const keys = keysInDistinctPartitions(registers + counters, partitionCount, `wl${++workloads}-`);
   return { registerKeys: keys.slice(0, registers), counterKeys: keys.slice(registers) };
 }
 
@@ -61,7 +70,14 @@ export async function runWithFault(h: Harness, o: FaultOptions): Promise<FaultRu
   const { records, summary } = await run.done;
   await waitClusterSettled(h, 30_000);
   const finals = await finalReads(h, h.nodes, [...registerKeys, ...counterKeys]);
-  return { records, summary, checks: checkHistory(records, finals), registerKeys, counterKeys, faultAt, repairedAt };
+  const checks = checkHistory(records, finals);
+  if (describeFailures(checks).length > 0) {
+    // Kept for diagnosis: the whole history, the final reads and the fault times.
+    const path = join(tmpdir(), `fly-ct-failed-history-${process.pid}-${Date.now()}.json`);
+    writeFileSync(path, JSON.stringify({ faultAt, repairedAt, finals, records }));
+    console.log(`history that failed the check written to ${path}`);
+  }
+  return { records, summary, checks, registerKeys, counterKeys, faultAt, repairedAt };
 }
 
 /** ms from `from` to the first acknowledged write on `key` invoked after it (Infinity if none). */
