@@ -78,6 +78,10 @@ export async function startNode(config: Config, opts: { configFile?: string; log
     random: () => Math.random(),
     server,
     requirepass: config.requirepass,
+    get cluster() {
+      return plane?.cluster?.view;
+    },
+    clusterModeDefault: config.redis_cluster_mode,
     clients: () => [...sessions.values()].map((s) => s.session.client),
     kill: (id) => {
       const s = sessions.get(id);

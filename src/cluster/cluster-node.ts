@@ -3,7 +3,7 @@
 // to it through `read` and `propose`, which route every command to its partition's leader.
 import { join } from "node:path";
 import { COMMANDS } from "../commands/table.ts";
-import type { CommandSpec, Op } from "../commands/types.ts";
+import type { ClusterNodeRef, ClusterView, CommandSpec, Op, SlotRange } from "../commands/types.ts";
 import { lower, utf8 } from "../commands/util.ts";
 import type { Config } from "../config/schema.ts";
 import { GossipNode, type MemberView } from "../gossip/index.ts";
@@ -21,6 +21,7 @@ import { MultiRaft, NotLeader, ProposalDropped } from "./core/multiraft.ts";
 import { place } from "./core/placement.ts";
 import { nextStep } from "./core/reconcile.ts";
 import { route, SPLITTABLE } from "./core/route.ts";
+import { partitionOf, SLOT_COUNT } from "./core/slot.ts";
 import { ClusterStateMachine, encodeMetaOp, META_GROUP } from "./state-machine.ts";
 
 /** Raft tick: election timeout 10–20 ticks (1–2 s), heartbeat every 2 ticks. */
@@ -29,6 +30,7 @@ const CONTROL_MS = 500;
 const COMPACT_MS = 10_000;
 const COMPACT_AFTER_ENTRIES = 2_000;
 const REQUEST_TIMEOUT_MS = 5_000;
+const ORPHAN_MS = 10_000;
 const MAX_META_VOTERS = 5;
 
 export interface ClusterAddrs {
@@ -69,9 +71,12 @@ export class ClusterNode {
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   /** Last known leader per group, learned from NotLeader answers; saves a hop next time. */
   private readonly leaderHints = new Map<number, NodeId>();
+  /** Since when a hosted partition group outside this node's map entry has had no leader. */
+  private readonly orphanSince = new Map<number, number>();
   /** When gossip first reported a member dead, for dead_node_timeout. */
   private readonly deadSince = new Map<NodeId, number>();
   private stopped = false;
+  readonly view: ClusterView;
 
   private constructor(
     private readonly config: Config,
@@ -84,11 +89,15 @@ export class ClusterNode {
     readonly gossip: GossipNode,
   ) {
     this.machine = new ClusterStateMachine(state);
+    this.view = this.makeView();
     this.host = new MultiRaft({
       nodeId: config.node_id,
       storage,
       stateMachine: this.machine,
       random: Math.random,
+      // setImmediate, not a microtask: proposals from every connection read in this event-loop
+      // turn must share one storage transaction (one fsync), as in the standalone store.
+      schedule: setImmediate,
       raft: { electionTicks: 10, heartbeatTicks: 2, readMode: config.read_consistency === "lease" ? "lease" : "safe" },
       send: (m) => {
         const addr = this.raftAddrOf(m.to);
@@ -186,7 +195,9 @@ export class ClusterNode {
     if (s?.role !== "leader") return { notLeader: s?.leader ?? null };
     try {
       if (f.t === "op") return { reply: (await this.host.propose(f.grp, encodeOp(f.op))) as Reply };
-      if (this.config.read_consistency === "linearizable") await this.host.readBarrier(f.grp);
+      // "lease" goes through the same barrier: Raft in lease mode answers it without a round trip
+      // while the leader's lease holds (check-quorum on).
+      if (this.config.read_consistency !== "stale") await this.host.readBarrier(f.grp);
       const spec = COMMANDS.get(lower(f.argv[0]!))!;
       return { reply: spec.run!({ db: this.state.keyspace, now: Date.now(), random: Math.random }, f.argv) };
     } catch (e) {
@@ -260,10 +271,19 @@ export class ClusterNode {
       case "crossslot":
         return err("CROSSSLOT Keys in request don't hash to the same slot");
       case "partition":
-        return this.forward({ t: "read", grp: groupOf(r.partition), argv });
+        return this.readPartition(r.partition, spec, argv);
       case "split":
-        return this.merge(spec.name, r.parts.map((part) => ({ positions: part.positions, reply: this.forward({ t: "read", grp: groupOf(part.partition), argv: part.argv }) })));
+        return this.merge(spec.name, r.parts.map((part) => ({ positions: part.positions, reply: this.readPartition(part.partition, spec, part.argv) })));
     }
+  }
+
+  /** "stale" reads are served by any replica, this one when it holds the partition; others by the leader. */
+  private readPartition(p: number, spec: CommandSpec, argv: readonly Uint8Array[]): Promise<Reply> | Reply {
+    const grp = groupOf(p);
+    if (this.config.read_consistency === "stale" && this.host.has(grp)) {
+      return spec.run!({ db: this.state.keyspace, now: Date.now(), random: Math.random }, argv);
+    }
+    return this.forward({ t: "read", grp, argv });
   }
 
   /** Backend.propose for sessions: the op goes to the leader of its keys' partition. */
@@ -317,6 +337,7 @@ export class ClusterNode {
       for (const grp of this.host.groupIds()) {
         if (grp !== META_GROUP && this.host.status(grp)?.role === "leader") this.controlPartition(grp);
       }
+      this.dropRemovedReplicas();
     } catch (e) {
       this.log.warn("control loop error", { error: (e as Error).message });
     }
@@ -412,6 +433,32 @@ export class ClusterNode {
     this.host.proposeConfChange(grp, step.change).catch((e: unknown) => this.log.debug("membership change refused", { grp, error: String(e) }));
   }
 
+  /**
+   * A replica removed from a group gets no more messages, so it never learns of its removal from
+   * the log: it only stops hearing a leader. Once the map no longer lists this node for the
+   * partition and no leader has been heard for ORPHAN_MS, the group and its rows are dropped
+   * (instead of campaigning forever; pre-vote keeps such a node from disrupting the group).
+   */
+  private dropRemovedReplicas(): void {
+    const now = Date.now();
+    for (const grp of this.host.groupIds()) {
+      const replicas = grp === META_GROUP ? undefined : this.meta.map[partitionOfGroup(grp)];
+      const s = this.host.status(grp)!;
+      if (!replicas || replicas.includes(this.self) || s.leader !== null) {
+        this.orphanSince.delete(grp);
+        continue;
+      }
+      const since = this.orphanSince.get(grp) ?? now;
+      this.orphanSince.set(grp, since);
+      if (now - since < ORPHAN_MS) continue;
+      this.log.info("dropping a replica this node no longer holds", { grp, partition: partitionOfGroup(grp) });
+      this.host.close(grp);
+      this.storage.dropGroup(grp);
+      this.machine.drop(grp);
+      this.orphanSince.delete(grp);
+    }
+  }
+
   /** Active expiry in a cluster: the partition leader proposes deletes (they travel through the log). */
   private expire(grp: number): void {
     const part = partitionOfGroup(grp);
@@ -427,6 +474,54 @@ export class ClusterNode {
       if (!s || s.applied - s.snapshotIndex < COMPACT_AFTER_ENTRIES) continue;
       this.host.compact(grp, s.applied, this.machine.snapshotData(grp));
     }
+  }
+
+  /** The partition leader this node believes in: its own Raft view, a learned hint, else the preferred replica. */
+  private believedLeader(p: number): NodeId | undefined {
+    const grp = groupOf(p);
+    const known = this.host.leaderOf(grp) ?? this.leaderHints.get(grp);
+    if (known && this.alive(known)) return known;
+    const replicas = this.meta.map[p] ?? [];
+    return replicas.find((id) => this.alive(id)) ?? replicas[0];
+  }
+
+  private respRef(id: NodeId): ClusterNodeRef {
+    const addr = this.meta.members[id]?.addrs.resp ?? "";
+    const i = addr.lastIndexOf(":");
+    return { id, host: addr.slice(0, i), port: Number(addr.slice(i + 1)) };
+  }
+
+  /** The cluster as Redis Cluster clients see it (CLUSTER SLOTS/NODES, -MOVED). */
+  private makeView(): ClusterView {
+    return {
+    myId: this.config.node_id,
+    slots: () => {
+      const meta = this.meta;
+      const per = SLOT_COUNT / meta.partitionCount;
+      const out: SlotRange[] = [];
+      for (let p = 0; p < meta.partitionCount; p++) {
+        const master = this.believedLeader(p);
+        if (!master) continue;
+        const replicas = (meta.map[p] ?? []).filter((id) => id !== master).map((id) => this.respRef(id));
+        const prev = out[out.length - 1];
+        // Neighbouring partitions with the same leader and replicas read as one range.
+        if (prev && prev.end === p * per - 1 && prev.master.id === master && JSON.stringify(prev.replicas) === JSON.stringify(replicas)) {
+          out[out.length - 1] = { ...prev, end: (p + 1) * per - 1 };
+        } else {
+          out.push({ start: p * per, end: (p + 1) * per - 1, master: this.respRef(master), replicas });
+        }
+      }
+      return out;
+    },
+    members: () => Object.keys(this.meta.members).map((id) => ({ ...this.respRef(id), alive: this.alive(id) })),
+    redirect: (slot) => {
+      const p = partitionOf(slot, this.meta.partitionCount || this.config.partition_count);
+      const leader = this.believedLeader(p);
+      if (!leader || leader === this.self) return undefined;
+      return this.meta.members[leader]?.addrs.resp;
+    },
+    state: () => (this.ready().ready ? "ok" : "fail"),
+    };
   }
 
   /** Live keys stored on this node: the rows of every partition it holds a replica of. */

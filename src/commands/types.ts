@@ -104,6 +104,34 @@ export interface ClientState {
   authenticated: boolean;
   lastCommand: string;
   lastActiveAt: number;
+  /** Speaks Redis Cluster: gets -MOVED instead of proxying (READONLY, CLUSTER SLOTS/SHARDS, or redis_cluster_mode). */
+  clusterMode: boolean;
+}
+
+/** A node as Redis Cluster clients see it. */
+export interface ClusterNodeRef {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+/** One contiguous slot range with the node that serves writes for it and its replicas. */
+export interface SlotRange {
+  readonly start: number;
+  readonly end: number;
+  readonly master: ClusterNodeRef;
+  readonly replicas: readonly ClusterNodeRef[];
+}
+
+/** The cluster as CLUSTER SLOTS/SHARDS/NODES/INFO describe it; absent on a standalone node. */
+export interface ClusterView {
+  readonly myId: string;
+  slots(): readonly SlotRange[];
+  /** Every member, with whether gossip sees it up. */
+  members(): readonly (ClusterNodeRef & { readonly alive: boolean })[];
+  /** Where a command on this slot must go, when it is not this node: "host:port". */
+  redirect(slot: number): string | undefined;
+  readonly state: () => "ok" | "fail";
 }
 
 /** What a connection-level command may touch: its own client, the others, the server. */
@@ -120,6 +148,7 @@ export interface SessionApi {
   /** Forgets per-connection state (MULTI queue, WATCH) for RESET. */
   readonly resetState: () => void;
   readonly table: ReadonlyMap<string, CommandSpec>;
+  readonly cluster: ClusterView | undefined;
 }
 
 export type SessionFn = (s: SessionApi, argv: readonly Uint8Array[]) => Reply;
