@@ -3,7 +3,7 @@
 // time (never a stale success for a linearizable read, never a hang); after the link returns
 // every node converges on the majority's values, and the whole history is linearizable.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { createHarness, keysInDistinctPartitions, metadataLeader, waitClusterSettled, waitUntil, type FlyNode, type Harness } from "../helpers/cluster-harness.ts";
+import { clusterStatus, createHarness, keysInDistinctPartitions, metadataLeader, waitClusterSettled, waitUntil, type FlyNode, type Harness } from "../helpers/cluster-harness.ts";
 import { runWithFault } from "../helpers/cluster-scenarios.ts";
 import { skipNetns } from "../helpers/netns.ts";
 import { describeFailures } from "../helpers/workload.ts";
@@ -32,6 +32,7 @@ describe.skipIf(skipNetns)("network partition of one node out of three", () => {
     const isolated: FlyNode = await metadataLeader(h);
     const majority = h.nodes.filter((n) => n !== isolated);
     const minorityAnswers: string[] = [];
+    let majorityMetaLeader = "";
 
     const run = await runWithFault(h, {
       partitionCount: PARTITIONS,
@@ -55,6 +56,8 @@ describe.skipIf(skipNetns)("network partition of one node out of three", () => {
           200,
         );
         for (const n of majority) for (const k of keys) expect(await h.redis(n, "GET", k)).toBe("after");
+        majorityMetaLeader = (await clusterStatus(h, majority[0]!)).metadata_leader ?? "";
+        expect(majority.map((n) => n.id)).toContain(majorityMetaLeader);
         // The cut-off node is reached from its own namespace; every key now holds "after" in the
         // majority, so a successful read of "before" would be stale. It must answer an error,
         // within a bounded time (the node's request timeout is 5 s; 8 s leaves room for a slow machine).
@@ -81,5 +84,7 @@ describe.skipIf(skipNetns)("network partition of one node out of three", () => {
     // The healed node serves writes again.
     expect(await h.redis(isolated, "SET", "healed", "yes")).toBe("OK");
     for (const n of majority) expect(await h.redis(n, "GET", "healed")).toBe("yes");
+    // The returning node does not disrupt the majority's metadata leader (pre-vote, check-quorum).
+    expect((await clusterStatus(h, isolated)).metadata_leader).toBe(majorityMetaLeader);
   });
 });
