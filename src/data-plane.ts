@@ -121,7 +121,7 @@ export async function openCluster(
     gossip: `${host}:${gossip.port}`,
   };
   const node = await ClusterNode.start(config, log, addrs, { raft, gossip: `${gossip.host}:${gossip.port}` }, version);
-  const discoveryLog: DiscoveryLog = (level, msg, fields) => log[level](msg, fields);
+  const discoveryLog: DiscoveryLog = (level, msg, fields) => log[level === "warn" && isLateUnicastRefusal(fields) ? "debug" : level](msg, fields);
   const iface = config.discovery_interface || undefined;
   let advertiser: Advertiser | undefined;
   if (config.discovery_enabled) {
@@ -168,6 +168,15 @@ export async function openCluster(
       await node.stop(graceful);
     },
   };
+}
+
+/**
+ * A browse's one-shot query socket closes as soon as it has seen enough; answers still on their
+ * way then bounce (ICMP port unreachable) and surface as ECONNREFUSED on the responder's socket.
+ * Harmless and frequent while forming, so not worth a warning.
+ */
+function isLateUnicastRefusal(fields: Record<string, unknown> | undefined): boolean {
+  return typeof fields?.error === "string" && fields.error.includes("ECONNREFUSED");
 }
 
 /** One discovery browse; rounds repeat with back-off until the node holds cluster state. */

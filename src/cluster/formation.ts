@@ -79,22 +79,24 @@ export function startFormation(opts: FormationOptions): Formation {
   };
   node.formationProbe = report;
 
+  // Nodes found in earlier rounds stay until a probe goes unanswered: a browse that missed one
+  // answer must not shrink the view (views that flap delay agreement).
+  const known = new Map<string, FoundNode>();
   const found = async (stopWhen: (n: number) => boolean): Promise<FoundNode[]> => {
-    const out = new Map<string, FoundNode>();
     for (const v of node.gossip.members()) {
-      if (v.id !== self && v.state === "alive" && v.meta.raftAddr !== "") out.set(v.id, { nodeId: v.id, raftAddr: v.meta.raftAddr });
+      if (v.id !== self && v.state === "alive" && v.meta.raftAddr !== "") known.set(v.id, { nodeId: v.id, raftAddr: v.meta.raftAddr });
     }
     if (opts.browse) {
       try {
-        for (const d of await opts.browse(stopWhen)) {
+        for (const d of await opts.browse((n) => stopWhen(Math.max(n, known.size)))) {
           const f = d.nodeId === self ? undefined : discoveredToFound(d);
-          if (f && !out.has(f.nodeId)) out.set(f.nodeId, f);
+          if (f) known.set(f.nodeId, f);
         }
       } catch (e) {
         log.warn("mDNS browse failed; trying again later", { error: String(e) });
       }
     }
-    return [...out.values()];
+    return [...known.values()];
   };
 
   const probe = async (nodes: readonly FoundNode[]): Promise<FormationReport[]> => {
@@ -105,6 +107,7 @@ export function startFormation(opts: FormationOptions): Formation {
           return r.nodeId === f.nodeId ? r : undefined;
         } catch (e) {
           log.debug("formation probe got no answer", { peer: f.nodeId, addr: f.raftAddr, error: String(e) });
+          if (known.get(f.nodeId) === f) known.delete(f.nodeId);
           return undefined;
         }
       }),

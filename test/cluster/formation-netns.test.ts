@@ -43,6 +43,7 @@ describe.skipIf(skipNamespaceTests)("cluster formation by discovery in network n
   });
 
   afterAll(async () => {
+    if (process.env.FORM_DUMP) for (const n of nodes) console.log(`--- ${n.id}\n${n.log.lines.join("\n")}`);
     await lan?.destroy();
     if (dataRoot) rmSync(dataRoot, { recursive: true, force: true });
   });
