@@ -95,6 +95,9 @@ export class ClusterNode {
       storage,
       stateMachine: this.machine,
       random: Math.random,
+      // setImmediate, not a microtask: proposals from every connection read in this event-loop
+      // turn must share one storage transaction (one fsync), as in the standalone store.
+      schedule: setImmediate,
       raft: { electionTicks: 10, heartbeatTicks: 2, readMode: config.read_consistency === "lease" ? "lease" : "safe" },
       send: (m) => {
         const addr = this.raftAddrOf(m.to);
