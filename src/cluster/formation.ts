@@ -136,6 +136,33 @@ export function startFormation(opts: FormationOptions): Formation {
     return "refused";
   };
 
+  /**
+   * A member that sees no other member alive (restarted after a graceful leave, or without the
+   * peers it started with) rejoins gossip through its own cluster's members: the addresses in its
+   * metadata, and those mDNS finds under their node ids. Never anyone else's: clusters do not merge.
+   */
+  let rejoinWait = METADATA_CHECK_MS;
+  const rejoinIfAlone = async (): Promise<boolean> => {
+    const others = Object.values(node.machine.meta.members).filter((m) => m.id !== self);
+    if (others.length === 0 || node.gossip.members().some((v) => v.id !== self && v.state === "alive")) return false;
+    const seeds = new Set(others.map((m) => m.addrs.gossip));
+    if (opts.browse) {
+      try {
+        for (const d of await opts.browse(() => false)) {
+          const addr = d.addresses[0];
+          if (d.nodeId !== self && d.nodeId in node.machine.meta.members && addr !== undefined) seeds.add(addr.includes(":") ? `[${addr}]:${d.port}` : `${addr}:${d.port}`);
+        }
+      } catch (e) {
+        log.debug("mDNS browse failed", { error: String(e) });
+      }
+    }
+    if (stopped) return true;
+    // Once per time alone at info; the retries with back-off at debug.
+    log[rejoinWait === METADATA_CHECK_MS ? "info" : "debug"]("no other member is alive; rejoining the cluster's members", { gossip: [...seeds].join(",") });
+    node.gossip.join([...seeds]);
+    return true;
+  };
+
   const run = async (): Promise<void> => {
     let wait = FIRST_WAIT_MS;
     let lastReason = "";
@@ -143,10 +170,20 @@ export function startFormation(opts: FormationOptions): Formation {
     const startedAt = Date.now();
     let warnedLonely = false;
     const maxWait = config.bootstrap_expect > 0 ? MAX_WAIT_FORMING_MS : MAX_WAIT_JOINING_MS;
+    let metadata: "ok" | "unknown" = "unknown";
+    let nextRejoin = 0;
     while (!stopped) {
       if (holdsState()) {
-        const m = checkMetadata();
-        if (m !== "unknown") return;
+        if (metadata === "unknown") {
+          const m = checkMetadata();
+          if (m === "refused") return;
+          metadata = m;
+        }
+        if (Date.now() >= nextRejoin) {
+          const alone = await rejoinIfAlone();
+          rejoinWait = alone ? Math.min(rejoinWait * 2, MAX_WAIT_JOINING_MS) : METADATA_CHECK_MS;
+          nextRejoin = Date.now() + rejoinWait;
+        }
         await sleep(METADATA_CHECK_MS);
         continue;
       }

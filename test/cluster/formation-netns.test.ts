@@ -43,7 +43,6 @@ describe.skipIf(skipNamespaceTests)("cluster formation by discovery in network n
   });
 
   afterAll(async () => {
-    if (process.env.FORM_DUMP) for (const n of nodes) console.log(`--- ${n.id}\n${n.log.lines.join("\n")}`);
     await lan?.destroy();
     if (dataRoot) rmSync(dataRoot, { recursive: true, force: true });
   });
@@ -94,6 +93,11 @@ describe.skipIf(skipNamespaceTests)("cluster formation by discovery in network n
     return JSON.parse(r.body) as Status;
   }
 
+  async function discover(host: LanHost): Promise<{ nodeId: string; addresses: string[]; ports: Record<string, number | null> }[]> {
+    const r = await lan.run(host, [BUN, join(ROOT, "cli/flydb-discover.ts"), "--json", "--timeout", "1", "--cluster-id", "form-test"], { cwd: ROOT });
+    return r.code === 0 ? JSON.parse(r.stdout) : [];
+  }
+
   const redis = (host: LanHost, target: LanHost, ...cmd: string[]) => lan.run(host, ["redis-cli", "-h", target.address, "-p", String(RESP), ...cmd]);
 
   test("three nodes with bootstrap_expect = 3 form one cluster; writes through one are read through all", async () => {
@@ -133,11 +137,35 @@ describe.skipIf(skipNamespaceTests)("cluster formation by discovery in network n
     expect(r.stdout.trim()).toBe("value-0");
   });
 
+  test("members advertise themselves; a killed member restarts and rejoins without bootstrapping again; a clean stop says goodbye", async () => {
+    const seen = await discover(h[4]!);
+    expect(seen.map((n) => n.nodeId).sort()).toEqual(["n0", "n1", "n2", "n3"]);
+    const n2 = seen.find((n) => n.nodeId === "n2")!;
+    expect(n2.addresses).toEqual([h[1]!.address]);
+    expect(n2.ports).toEqual({ resp: RESP, http: HTTP, gossip: 7946, raft: 7947 });
+
+    const old = nodes.find((n) => n.id === "n2")!;
+    old.proc.kill("SIGKILL");
+    await old.proc.exited;
+    const again = start("n2", h[1]!, ["--bootstrap-expect", "3"]);
+    await waitReady(again, 30_000);
+    expect(again.log.lines.some((l) => l.includes("bootstrapped a new cluster") || l.includes("forming a new cluster"))).toBe(false);
+    const st = await status(again);
+    expect(st.members.map((m) => m.id).sort()).toEqual(["n0", "n1", "n2", "n3"]);
+    expect((await redis(h[1]!, h[1]!, "GET", "key-1")).stdout.trim()).toBe("value-1");
+
+    const fourth = nodes.find((n) => n.id === "n0")!;
+    fourth.proc.kill("SIGTERM");
+    expect(await fourth.proc.exited).toBe(0);
+    expect((await discover(h[4]!)).map((n) => n.nodeId).sort()).toEqual(["n1", "n2", "n3"]);
+  });
+
   test("a node with another partition_count refuses to join and exits with status 2", async () => {
     const misfit = start("n9", h[4]!, ["--partition-count", "32"]);
     const code = await Promise.race([misfit.proc.exited, Bun.sleep(20_000).then(() => "still running")]);
     expect(code).toBe(2);
     const line = misfit.log.lines.find((l) => l.includes("refusing to join"));
+    expect(line).toContain("the formed cluster \"form-test\"");
     expect(line).toContain("partition_count = 16");
     expect(line).toContain("partition_count = 32");
   });
