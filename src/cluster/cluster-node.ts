@@ -549,8 +549,8 @@ export class ClusterNode {
   /** Joined (a member in the metadata) and every group hosted here has a leader. */
   ready(): { ready: boolean; reason?: string } {
     if (!(this.self in this.meta.members)) return { ready: false, reason: "not yet admitted to a cluster" };
-    // A replica moved away while this node was down stays on disk (it never learns it was
-    // removed) but hosts nothing: only the partitions the map gives this node count.
+    // A replica moved away while this node was down hosts nothing but stays open until
+    // dropRemovedReplicas gives up on it (ORPHAN_MS): only the partitions the map gives this node count.
     const hosted = this.groupStatuses().filter((g) => g.grp === META_GROUP || (this.meta.map[partitionOfGroup(g.grp)] ?? []).includes(this.self));
     const leaderless = hosted.filter((g) => g.leader === null).map((g) => g.grp);
     if (leaderless.length > 0) return { ready: false, reason: `groups without a leader: ${leaderless.slice(0, 10).join(", ")}` };
