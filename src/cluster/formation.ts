@@ -6,12 +6,13 @@
 // node holds cluster state it checks that the cluster's metadata matches its own settings.
 import type { Config } from "../config/schema.ts";
 import type { DiscoveredNode } from "../discovery/index.ts";
+import { formatHostPort } from "../gossip/hostport.ts";
 import type { Logger } from "../log.ts";
 import type { ClusterNode } from "./cluster-node.ts";
 import { candidates, decideFormation, type FormationReport, type FormationStep } from "./core/formation.ts";
 
 /** A node found by discovery or gossip: enough to probe it. */
-export interface FoundNode {
+interface FoundNode {
   readonly nodeId: string;
   readonly raftAddr: string;
 }
@@ -41,10 +42,10 @@ const METADATA_CHECK_MS = 1_000;
 /** A node joining through --peers that sees nobody alive after this long says why that may be. */
 const LONELY_WARN_MS = 30_000;
 
-export function discoveredToFound(d: DiscoveredNode): FoundNode | undefined {
+function discoveredToFound(d: DiscoveredNode): FoundNode | undefined {
   const addr = d.addresses[0];
   if (addr === undefined || d.ports.raft === null) return undefined;
-  return { nodeId: d.nodeId, raftAddr: addr.includes(":") ? `[${addr}]:${d.ports.raft}` : `${addr}:${d.ports.raft}` };
+  return { nodeId: d.nodeId, raftAddr: formatHostPort(addr, d.ports.raft) };
 }
 
 export function startFormation(opts: FormationOptions): Formation {
@@ -150,7 +151,7 @@ export function startFormation(opts: FormationOptions): Formation {
       try {
         for (const d of await opts.browse(() => false)) {
           const addr = d.addresses[0];
-          if (d.nodeId !== self && d.nodeId in node.machine.meta.members && addr !== undefined) seeds.add(addr.includes(":") ? `[${addr}]:${d.port}` : `${addr}:${d.port}`);
+          if (d.nodeId !== self && d.nodeId in node.machine.meta.members && addr !== undefined) seeds.add(formatHostPort(addr, d.port));
         }
       } catch (e) {
         log.debug("mDNS browse failed", { error: String(e) });
