@@ -146,6 +146,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
           return out instanceof Promise ? out.then((r) => record(cmd, started, r)) : record(cmd, started, out);
         },
         protocol: () => session.client.protocol,
+        // With a password, clients that have not authenticated get Redis's tighter request limits.
+        ...(config.requirepass !== "" ? { authenticated: () => session.client.authenticated } : {}),
         onClose() {
           sessions.delete(conn.id);
           metrics.connectedClients.dec();
