@@ -79,8 +79,9 @@ Behaviour:
   --force                replace an existing config (the old one is kept as <file>.bak.<timestamp>)
   -h, --help             this text
 
-Cluster nodes form a cluster through --bootstrap and --peers. With --discovery, install.sh finds
-peers with flydb-discover; the node itself does not join through mDNS yet. See docs/CLUSTER_SETUP.md.
+Cluster nodes form a cluster through --bootstrap and --peers, or with --discovery through mDNS:
+the node advertises itself and a joining node finds its cluster by itself (install.sh also offers
+the peers flydb-discover finds). See docs/CLUSTER_SETUP.md.
 EOF
 }
 
@@ -618,8 +619,8 @@ else
   fi
 fi
 
-if [ "$MODE" = cluster ] && [ "$ROLE" = join ] && [ -z "$PEERS" ]; then
-  warn "no peers in $CONFIG_FILE: the node cannot join through mDNS yet, so it waits to be admitted; add cluster_peers (or re-run with --peers and --force)"
+if [ "$MODE" = cluster ] && [ "$ROLE" = join ] && [ -z "$PEERS" ] && [ "$DISCOVERY" != true ]; then
+  warn "no peers in $CONFIG_FILE and discovery off: the node waits to be admitted; add cluster_peers (or re-run with --peers or --discovery and --force)"
 fi
 if [ "$DRY_RUN" = 1 ]; then
   note "Dry run: $CHANGES change(s) would be made."
