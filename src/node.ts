@@ -5,11 +5,12 @@ import type { ClientState, ServerView } from "./commands/types.ts";
 import { formatValue } from "./config/load.ts";
 import { CONFIG_KEYS, type Config, type ConfigKey } from "./config/schema.ts";
 import { createHttpApp, type NodeStatus } from "./http/app.ts";
-import { NodeMetrics } from "./http/metrics.ts";
+import { NodeMetrics, registerClusterMetrics } from "./http/metrics.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { splitHostPort } from "./net/addr.ts";
 import { err, type Reply } from "./resp/reply.ts";
-import { clusterStatus } from "./http/cluster-status.ts";
+import { clusterPartitions, clusterStatus } from "./http/cluster-status.ts";
+import { drain } from "./cluster/leave.ts";
 import { startRespServer, type ConnectionControl } from "./server/resp-server.ts";
 import { renderInfo } from "./server/info.ts";
 import { resolveMode, openCluster, openStandalone, type DataPlane } from "./data-plane.ts";
@@ -22,7 +23,17 @@ export interface RunningNode {
   stop(): Promise<void>;
 }
 
-export async function startNode(config: Config, opts: { configFile?: string; log?: Logger } = {}): Promise<RunningNode> {
+export interface StartOptions {
+  configFile?: string;
+  log?: Logger;
+  /** Called after a graceful POST /cluster/leave has drained and stopped the node (the CLI exits). */
+  onLeft?: () => void;
+}
+
+/** INFO sections that include the keyspace section. */
+const WITH_KEYSPACE = new Set([undefined, "default", "all", "everything", "keyspace"]);
+
+export async function startNode(config: Config, opts: StartOptions = {}): Promise<RunningNode> {
   const log = opts.log ?? createLogger(config.log_level, config.log_format, { node: config.node_id });
   const startedAt = Date.now();
   // The data plane opens below; the gauge only reads it at scrape time.
@@ -49,9 +60,8 @@ export async function startNode(config: Config, opts: { configFile?: string; log
     startedAt,
     configNames: () => CONFIG_KEYS,
     configValue: (name) => (CONFIG_KEYS.includes(name as ConfigKey) ? formatValue(name as ConfigKey, config) : undefined),
-    info: (section, now) =>
-      renderInfo(
-        {
+    info: (section, now) => {
+      const source = {
           version: VERSION,
           nodeId: config.node_id,
           port: respPort,
@@ -65,10 +75,13 @@ export async function startNode(config: Config, opts: { configFile?: string; log
           keys: plane?.keyCount() ?? 0,
           dataDir: config.data_dir,
           appliedIndex: plane?.appliedIndex() ?? 0,
-        },
-        section,
-        now,
-      ),
+      };
+      // A cluster member's own rows are its replicas' keys: the keyspace section counts the
+      // cluster's keys, asked of every partition's leader.
+      const cluster = plane?.cluster;
+      if (!cluster || !WITH_KEYSPACE.has(section)) return renderInfo(source, section, now);
+      return cluster.keyspaceTotals().then((t) => ("failed" in t ? t.failed : renderInfo({ ...source, ...t }, section, now)));
+    },
   };
 
   const backend: Backend = {
@@ -165,11 +178,43 @@ export async function startNode(config: Config, opts: { configFile?: string; log
     },
     metrics: metrics.registry,
     httpAuthToken: config.http_auth_token,
+    mode: cluster ? "cluster" : "standalone",
+    cluster: () => {
+      const node = plane?.cluster;
+      if (!node) return undefined;
+      return {
+        partitions: () => clusterPartitions(node),
+        join: (peers) => node.gossip.join(peers),
+        leave: async (timeoutMs) => {
+          const r = await drain(node, timeoutMs);
+          // Stop after the reply is on its way: stopping closes the HTTP server.
+          if (r.drained) setTimeout(() => void stop().then(() => opts.onLeft?.()), 100);
+          return r;
+        },
+      };
+    },
+    command: async (argv) => {
+      // An HTTP caller stands where a RESP client does: with requirepass set, only a configured
+      // http_auth_token (checked by the app) stands in for AUTH.
+      const session = new Session(backend, { id: 0, addr: "http", laddr: `${http.host}:${httpPort}` });
+      session.client.authenticated = config.requirepass === "" || config.http_auth_token !== "";
+      return await session.execute(argv);
+    },
   };
   const app = createHttpApp(status);
   const httpServer = Bun.serve({ hostname: http.host, port: http.port, fetch: app.fetch });
   const httpPort = httpServer.port ?? http.port;
-  if (cluster) plane = await openCluster(config, log, VERSION, { resp: respPort, http: httpPort });
+  if (cluster) {
+    plane = await openCluster(config, log, VERSION, { resp: respPort, http: httpPort });
+    const node = plane.cluster!;
+    registerClusterMetrics(metrics, {
+      raft: node.raftStats,
+      groups: () => node.host.groupIds().flatMap((g) => node.host.status(g) ?? []),
+      gossipMembers: () => node.gossip.members(),
+      gossipCounters: () => node.gossip.counters(),
+      transport: () => node.transport.stats,
+    });
+  }
 
   log.info("flydb started", {
     version: VERSION,
@@ -181,17 +226,16 @@ export async function startNode(config: Config, opts: { configFile?: string; log
     config: opts.configFile ?? "(defaults)",
   });
 
-  return {
-    log,
-    respPort,
-    httpPort,
-    async stop() {
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
       await respServer.stop();
       await httpServer.stop(true);
       await plane?.stop(true);
       log.info("flydb stopped");
-    },
-  };
+    })());
+
+  return { log, respPort, httpPort, stop };
 }
 
 const LOADING = err("LOADING FlyDB is joining its cluster; retry shortly");
