@@ -77,10 +77,15 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
           appliedIndex: plane?.appliedIndex() ?? 0,
       };
       // A cluster member's own rows are its replicas' keys: the keyspace section counts the
-      // cluster's keys, asked of every partition's leader.
+      // cluster's keys, asked of every partition's leader. When one does not answer, INFO
+      // KEYSPACE is that error; a full INFO (clients run one on connect) says so in the section.
       const cluster = plane?.cluster;
       if (!cluster || !WITH_KEYSPACE.has(section)) return renderInfo(source, section, now);
-      return cluster.keyspaceTotals().then((t) => ("failed" in t ? t.failed : renderInfo({ ...source, ...t }, section, now)));
+      return cluster.keyspaceTotals().then((t) => {
+        if (!("failed" in t)) return renderInfo({ ...source, ...t }, section, now);
+        if (section === "keyspace") return t.failed;
+        return renderInfo({ ...source, keyspaceError: t.failed.t === "error" ? t.failed.v : "unknown" }, section, now);
+      });
     },
   };
 

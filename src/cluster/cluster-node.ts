@@ -16,7 +16,7 @@ import { encodeOp } from "../store/op-codec.ts";
 import { SqliteRaftStorage } from "../store/raft-log.ts";
 import { StateDb } from "../store/state.ts";
 import { PeerUnreachable, Transport } from "../transport/transport.ts";
-import { groupOf, metaVoters, partitionOfGroup, placeableMembers, type MemberInfo, type MetaOp, type MetaResult, type MetaState } from "./core/meta.ts";
+import { drainingOf, groupOf, metaVoters, partitionOfGroup, placeableMembers, type MemberInfo, type MetaOp, type MetaResult, type MetaState } from "./core/meta.ts";
 import { MultiRaft, NotLeader, ProposalDropped } from "./core/multiraft.ts";
 import { place } from "./core/placement.ts";
 import { nextStep } from "./core/reconcile.ts";
@@ -438,8 +438,10 @@ export class ClusterNode {
       this.host.transferLeader(grp, step.transferTo);
       return;
     }
-    // Learners of group 0 that are not voter targets are wanted: do not remove them.
-    if (step.change.type === "removeNode" && replicas.includes(step.change.node)) return;
+    // Learners of group 0 that are not voter targets are wanted: do not remove them. A draining
+    // voter is the exception: removed, it comes back as a learner (Raft has no demotion).
+    const node = step.change.node;
+    if (step.change.type === "removeNode" && replicas.includes(node) && !(s.conf.voters.includes(node) && drainingOf(this.meta).includes(node))) return;
     this.host.proposeConfChange(grp, step.change).catch((e: unknown) => this.log.debug("membership change refused", { grp, error: String(e) }));
   }
 

@@ -101,6 +101,8 @@ export function createHttpApp(node: NodeStatus): Hono {
     if (!Number.isInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > MAX_LEAVE_TIMEOUT_MS) {
       return c.json({ error: `timeout_ms must be an integer from 0 to ${MAX_LEAVE_TIMEOUT_MS}` }, 400);
     }
+    // Draining can outlast Bun's 10 s idle timeout for a request that sends nothing meanwhile.
+    (c.env as { timeout?: (req: Request, seconds: number) => void } | undefined)?.timeout?.(c.req.raw, 0);
     const r = await a.leave(timeoutMs);
     return c.json(r, r.drained ? 200 : "error" in r && /no member|last member/.test(String(r.error)) ? 409 : 504);
   });
