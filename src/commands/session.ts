@@ -48,11 +48,10 @@ export class Session implements SessionApi {
   readonly table = COMMANDS;
   /** Set by QUIT or CLIENT KILL of itself; the server closes after writing the reply. */
   closeRequested = false;
-  /** Promise of the last queued command while any is outstanding. */
-  private tail: Promise<unknown> | undefined;
-  private outstanding = 0;
-  /** Commands that wait on earlier writes; a write behind one must wait too, or it could be applied before the read. */
-  private waiting = 0;
+  /** Proposed writes whose reply has not come back yet. */
+  private inFlight = 0;
+  /** Commands that arrived behind a write still in flight, in arrival order. */
+  private readonly deferred: { spec: CommandSpec; argv: readonly Uint8Array[]; resolve: (r: Reply | Promise<Reply>) => void }[] = [];
 
   constructor(
     private readonly backend: Backend,
@@ -99,8 +98,9 @@ export class Session implements SessionApi {
   }
 
   /**
-   * Runs one command. Replies come back in command order (the server writes them in order);
-   * a read never overtakes an earlier write of the same connection.
+   * Runs one command. Replies come back in command order (the server writes them in order), and
+   * commands take effect in arrival order: a read never overtakes an earlier write of the same
+   * connection, and a write is never proposed before an earlier command that is still deferred.
    */
   execute(argv: readonly Uint8Array[]): Reply | Promise<Reply> {
     const name = ascii(argv[0]!.subarray(0, 64)).toLowerCase();
@@ -117,17 +117,13 @@ export class Session implements SessionApi {
       const moved = this.redirect(spec, argv, this.backend.cluster);
       if (moved) return moved;
     }
-    if (isWrite(spec)) return this.track(this.waiting > 0 ? this.tail!.then(() => this.write(argv)) : this.write(argv));
-    if (this.outstanding > 0) {
-      this.waiting++;
-      return this.track(
-        this.tail!.then(() => {
-          this.waiting--;
-          return this.backend.read(spec, argv);
-        }),
-      );
+    const write = isWrite(spec);
+    // A write may be proposed at once unless an earlier command waits; a read only when no
+    // earlier write is still in flight.
+    if (this.deferred.length > 0 || (!write && this.inFlight > 0)) {
+      return new Promise<Reply>((resolve) => this.deferred.push({ spec, argv, resolve }));
     }
-    return this.backend.read(spec, argv);
+    return write ? this.write(argv) : this.backend.read(spec, argv);
   }
 
   /** Redis Cluster clients are sent to the node serving the slot instead of being proxied. */
@@ -140,18 +136,33 @@ export class Session implements SessionApi {
     return to === undefined ? undefined : err(`MOVED ${slot} ${to}`);
   }
 
-  private track(p: Promise<Reply>): Promise<Reply> {
-    this.outstanding++;
-    const done = p.finally(() => {
-      this.outstanding--;
-      if (this.outstanding === 0) this.tail = undefined;
-    });
-    this.tail = done;
-    return done;
+  /** Starts deferred commands in order: writes as soon as they are first in line, reads once no earlier write is in flight. */
+  private drain(): void {
+    while (this.deferred.length > 0) {
+      const next = this.deferred[0]!;
+      const write = isWrite(next.spec);
+      if (!write && this.inFlight > 0) return;
+      this.deferred.shift();
+      let reply: Reply | Promise<Reply>;
+      try {
+        reply = write ? this.write(next.argv) : this.backend.read(next.spec, next.argv);
+      } catch (e) {
+        // Reported by the server like a throw from execute(); the commands behind still run.
+        reply = Promise.reject(e);
+      }
+      next.resolve(reply);
+    }
   }
 
   private write(argv: readonly Uint8Array[]): Promise<Reply> {
     const op: Op = { cmds: [argv], now: this.backend.now(), seed: Math.floor(this.backend.random() * 2 ** 32) };
-    return this.backend.propose(op).catch((e: unknown) => err(`ERR write failed: ${(e as Error).message}`));
+    this.inFlight++;
+    return this.backend
+      .propose(op)
+      .catch((e: unknown) => err(`ERR write failed: ${(e as Error).message}`))
+      .finally(() => {
+        this.inFlight--;
+        this.drain();
+      });
   }
 }
