@@ -1,25 +1,13 @@
 // In-process cluster members on loopback for integration tests: free ports, temp data dirs, node 1
 // bootstraps and the others join through its gossip port.
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/load.ts";
 import type { ConfigKey } from "../../src/config/schema.ts";
 import { createLogger } from "../../src/log.ts";
 import { startNode, type RunningNode } from "../../src/node.ts";
-
-/** A port free on 127.0.0.1 for TCP right now (the kernel's pick for port 0). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePorts } from "./ports.ts";
 
 export interface TestMember {
   readonly id: string;
@@ -39,8 +27,7 @@ export interface TestCluster {
 }
 
 async function startMember(dir: string, id: string, flags: Partial<Record<ConfigKey, unknown>>, onLeft?: () => void): Promise<TestMember> {
-  const gossipPort = await freePort();
-  const raftPort = await freePort();
+  const [gossipPort, raftPort] = (await freePorts(2)) as [number, number];
   const dataDir = join(dir, id);
   const { config } = loadConfig({
     env: {},
