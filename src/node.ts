@@ -203,6 +203,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       // http_auth_token (checked by the app) stands in for AUTH.
       const session = new Session(backend, { id: 0, addr: "http", laddr: `${http.host}:${httpPort}` });
       session.client.authenticated = config.requirepass === "" || config.http_auth_token !== "";
+      // HTTP callers cannot follow -MOVED: the node always proxies for them.
+      session.client.clusterMode = false;
       return await session.execute(argv);
     },
   };

@@ -90,7 +90,11 @@ export function createHttpApp(node: NodeStatus): Hono {
     if (!Array.isArray(peers) || peers.length === 0 || !peers.every((p) => typeof p === "string" && /^.+:\d{1,5}$/.test(p))) {
       return c.json({ error: 'body must be {"peers": ["host:port", ...]} with the gossip addresses of cluster members' }, 400);
     }
-    a.join(peers as string[]);
+    try {
+      a.join(peers as string[]);
+    } catch (e) {
+      return c.json({ error: `cannot join ${peers.join(", ")}: ${(e as Error).message}` }, 400);
+    }
     return c.json({ joining: peers });
   });
   app.post("/cluster/leave", auth, async (c) => {
