@@ -149,35 +149,41 @@ describe("HTTP API", () => {
     expect(await r.json()).toEqual({ joining: [peer] });
   });
 
-  test("/cluster/leave drains a node: its replicas move, then it leaves and the rest stay ready", async () => {
-    expect((await c.http(2, "/cluster/leave", { method: "POST" })).status).toBe(401);
-    const leaving = c.members[2]!;
-    clients[2]!.disconnect();
-    const r = await c.http(2, "/cluster/leave?timeout_ms=40000", { method: "POST", headers: auth });
-    const body = (await r.json()) as { drained: boolean; voter_groups: number[]; waited_ms: number };
+  test("/cluster/leave drains the metadata leader: replicas and leadership move, it leaves, the rest stay ready", async () => {
+    const status = (await (await c.http(0, "/cluster/status")).json()) as { metadata_leader: string };
+    const at = c.members.findIndex((m) => m.id === status.metadata_leader);
+    expect(at).toBeGreaterThanOrEqual(0);
+    const leaving = c.members[at]!;
+    const stay = [0, 1, 2].filter((i) => i !== at);
+    expect((await c.http(at, "/cluster/leave", { method: "POST" })).status).toBe(401);
+    clients[at]!.disconnect();
+    const r = await c.http(at, "/cluster/leave?timeout_ms=40000", { method: "POST", headers: auth });
+    const body = (await r.json()) as { drained: boolean; voter_groups: number[] };
     expect(body).toMatchObject({ drained: true, voter_groups: [] });
     expect(r.status).toBe(200);
     await waitFor("the leaving node to stop", () => leaving.stopped, 10_000);
-    await waitFor("2 members, all partitions healthy without the leaver", async () => {
-      const p = (await (await c.http(0, "/cluster/partitions")).json()) as { partitions: { replicas: string[]; voters: string[]; healthy: boolean }[] };
+    await waitFor("every partition healthy without the leaver", async () => {
+      const p = (await (await c.http(stay[0]!, "/cluster/partitions")).json()) as { partitions: { replicas: string[]; voters: string[]; healthy: boolean }[] };
       return p.partitions.every((x) => x.healthy && !x.replicas.includes(leaving.id) && !x.voters.includes(leaving.id));
     }, 20_000);
     await waitHealthy(c, 2);
-    expect(await clients[0]!.get("after-flush")).toBe("1");
-    await clients[1]!.set("after-leave", "ok");
-    expect(await clients[0]!.dbsize()).toBe(2);
+    expect(await clients[stay[0]!]!.get("after-flush")).toBe("1");
+    await clients[stay[1]!]!.set("after-leave", "ok");
+    expect(await clients[stay[0]!]!.dbsize()).toBe(2);
   });
 });
 
 describe("a partition without a leader", () => {
   test("fails keyless commands with -CLUSTERDOWN/-TRYAGAIN instead of a partial answer", async () => {
     // Two members remain after the leave: stopping one leaves every group without a quorum.
-    await c.members[1]!.node.stop();
-    c.members[1]!.stopped = true;
-    const other = new Redis({ host: "127.0.0.1", port: c.members[0]!.node.respPort, maxRetriesPerRequest: 0, enableReadyCheck: false });
+    const [ask, stop] = c.members.flatMap((m, i) => (m.stopped ? [] : [i])) as [number, number];
+    await c.members[stop]!.node.stop();
+    c.members[stop]!.stopped = true;
+    const client = clients[ask]!;
+    const other = new Redis({ host: "127.0.0.1", port: c.members[ask]!.node.respPort, maxRetriesPerRequest: 0, enableReadyCheck: false });
     try {
       // In parallel: each waits out the per-partition request timeout (no hang, no partial reply).
-      const [full, ...results] = await Promise.allSettled([clients[0]!.info(), clients[0]!.dbsize(), clients[0]!.keys("*"), clients[0]!.info("keyspace"), other.flushall()]);
+      const [full, ...results] = await Promise.allSettled([client.info(), client.dbsize(), client.keys("*"), client.info("keyspace"), other.flushall()]);
       // A full INFO (ioredis runs one on connect) still answers, and says the count is missing.
       expect(full.status).toBe("fulfilled");
       const text = String((full as PromiseFulfilledResult<string>).value);
