@@ -10,6 +10,7 @@ import { freshestGroups, groupsVotedBy, type GroupReport } from "../../src/clust
 import { applyMeta, EMPTY_META, metaVoters, placeableMembers, type MetaState } from "../../src/cluster/core/meta.ts";
 import { decodeCursor, encodeCursor, groupBytes, nextCursor } from "../../src/cluster/core/scan-cursor.ts";
 import { fanOut, keylessRead, keylessWrite, type PartitionRunner } from "../../src/cluster/fanout.ts";
+import { RaftStats } from "../../src/cluster/raft-stats.ts";
 import { applyOp } from "../../src/commands/apply.ts";
 import { COMMANDS } from "../../src/commands/table.ts";
 import type { Op } from "../../src/commands/types.ts";
@@ -233,5 +234,23 @@ describe("group view for the leave drain", () => {
   test("a group counts as voted by a node until a leader's report leaves it out", () => {
     const view = freshestGroups([[r(1, { role: "leader", voters: ["a", "b"] }), r(2, { leader: null }), r(3, { role: "leader" })]]);
     expect(groupsVotedBy(view, [0, 1, 2, 3], "c")).toEqual([0, 2, 3]);
+  });
+});
+
+describe("Raft counters for /metrics", () => {
+  test("elections are term changes, leader changes are moves between known leaders", () => {
+    const s = new RaftStats();
+    const seen: number[] = [];
+    s.onCommitLatency((x) => seen.push(x));
+    s.leader(1, null, 1); // first sight of a group: nothing to compare with
+    s.leader(1, "a", 1);
+    s.leader(1, null, 2); // an election started
+    s.leader(1, "a", 2); // re-elected: not a change of leader
+    s.leader(1, "b", 3);
+    s.leader(2, "c", 1);
+    expect({ elections: s.elections, leaderChanges: s.leaderChanges }).toEqual({ elections: 2, leaderChanges: 1 });
+    s.committed(0.002);
+    expect(s.proposals.applied).toBe(1);
+    expect(seen).toEqual([0.002]);
   });
 });
