@@ -81,6 +81,12 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       // KEYSPACE is that error; a full INFO (clients run one on connect) says so in the section.
       const cluster = plane?.cluster;
       if (!cluster || !WITH_KEYSPACE.has(section)) return renderInfo(source, section, now);
+      // A node still joining would wait out the fan-out timeout: say so at once instead.
+      const ready = cluster.ready();
+      if (!ready.ready) {
+        const why = `CLUSTERDOWN this node cannot count the cluster's keys yet: ${ready.reason}`;
+        return Promise.resolve(section === "keyspace" ? err(why) : renderInfo({ ...source, keyspaceError: why }, section, now));
+      }
       return cluster.keyspaceTotals().then((t) => {
         if (!("failed" in t)) return renderInfo({ ...source, ...t }, section, now);
         if (section === "keyspace") return t.failed;
