@@ -38,7 +38,6 @@ const NOT_YET_IN_EFFECT: Partial<Record<ConfigKey, string>> = {
   bootstrap_expect: "forming a cluster from discovered nodes needs mDNS in the node, which is not wired in yet (the key does make it start as a cluster member)",
   discovery_interface: "the node does not use mDNS yet; `flydb-discover --interface` does",
   routing_strategy: "reads always go to the partition leader (key-based) for now",
-  redis_cluster_mode: "the node always proxies to the partition leader; -MOVED replies come later",
   http_auth_token: "every HTTP endpoint is read-only today; the mutating ones will check it",
 };
 
