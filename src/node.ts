@@ -5,7 +5,7 @@ import type { ClientState, ServerView } from "./commands/types.ts";
 import { formatValue } from "./config/load.ts";
 import { CONFIG_KEYS, type Config, type ConfigKey } from "./config/schema.ts";
 import { createHttpApp, type NodeStatus } from "./http/app.ts";
-import { NodeMetrics, registerClusterMetrics } from "./http/metrics.ts";
+import { NodeMetrics, registerClusterMetrics, registerDiscoveryMetrics } from "./http/metrics.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { splitHostPort } from "./net/addr.ts";
 import { err, type Reply } from "./resp/reply.ts";
@@ -28,6 +28,11 @@ export interface StartOptions {
   log?: Logger;
   /** Called after a graceful POST /cluster/leave has drained and stopped the node (the CLI exits). */
   onLeft?: () => void;
+  /**
+   * The node must not serve the cluster it found (another cluster_id or partition_count).
+   * Default: log the reason, stop, and exit the process with status 2.
+   */
+  onFatal?: (message: string) => void;
 }
 
 /** INFO sections that include the keyspace section. */
@@ -160,6 +165,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
           return out instanceof Promise ? out.then((r) => record(cmd, started, r)) : record(cmd, started, out);
         },
         protocol: () => session.client.protocol,
+        // With a password, clients that have not authenticated get Redis's tighter request limits.
+        ...(config.requirepass !== "" ? { authenticated: () => session.client.authenticated } : {}),
         onClose() {
           sessions.delete(conn.id);
           metrics.connectedClients.dec();
@@ -199,7 +206,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         leave: async (timeoutMs) => {
           const r = await drain(node, timeoutMs);
           // Stop after the reply is on its way: stopping closes the HTTP server.
-          if (r.drained) setTimeout(() => void stop().then(() => opts.onLeft?.()), 100);
+          if (r.drained) setTimeout(() => void running?.stop().then(() => opts.onLeft?.()), 100);
           return r;
         },
       };
@@ -217,8 +224,15 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   const app = createHttpApp(status);
   const httpServer = Bun.serve({ hostname: http.host, port: http.port, fetch: app.fetch });
   const httpPort = httpServer.port ?? http.port;
+  let running: RunningNode | undefined;
+  const onFatal =
+    opts.onFatal ??
+    ((message: string) => {
+      log.error(message);
+      void (running?.stop() ?? Promise.resolve()).finally(() => process.exit(2));
+    });
   if (cluster) {
-    plane = await openCluster(config, log, VERSION, { resp: respPort, http: httpPort });
+    plane = await openCluster(config, log, VERSION, { resp: respPort, http: httpPort }, onFatal);
     const node = plane.cluster!;
     registerClusterMetrics(metrics, {
       raft: node.raftStats,
@@ -227,6 +241,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       gossipCounters: () => node.gossip.counters(),
       transport: () => node.transport.stats,
     });
+    if (plane.discoveryStats) registerDiscoveryMetrics(metrics, plane.discoveryStats);
   }
 
   log.info("flydb started", {
@@ -240,15 +255,19 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   });
 
   let stopping: Promise<void> | undefined;
-  const stop = () =>
-    (stopping ??= (async () => {
-      await respServer.stop();
-      await httpServer.stop(true);
-      await plane?.stop(true);
-      log.info("flydb stopped");
-    })());
-
-  return { log, respPort, httpPort, stop };
+  running = {
+    log,
+    respPort,
+    httpPort,
+    stop: () =>
+      (stopping ??= (async () => {
+        await respServer.stop();
+        await httpServer.stop(true);
+        await plane?.stop(true);
+        log.info("flydb stopped");
+      })()),
+  };
+  return running;
 }
 
 const LOADING = err("LOADING FlyDB is joining its cluster; retry shortly");
