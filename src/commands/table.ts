@@ -1,9 +1,13 @@
 // The command table: every command FlyDB knows, by lower-case name. Dispatch, arity checks,
 // COMMAND INFO/DOCS and key extraction for routing all read it.
 import { CONNECTION_COMMANDS, SERVER_COMMANDS } from "./connection.ts";
+import { HASH_COMMANDS } from "./hash.ts";
 import { KEY_COMMANDS } from "./keys.ts";
+import { LIST_COMMANDS } from "./list.ts";
+import { SET_COMMANDS } from "./set.ts";
 import { STRING_COMMANDS } from "./strings.ts";
 import type { CommandSpec } from "./types.ts";
+import { ZSET_COMMANDS } from "./zset.ts";
 
 function build(groups: readonly (readonly CommandSpec[])[]): ReadonlyMap<string, CommandSpec> {
   const table = new Map<string, CommandSpec>();
@@ -19,6 +23,10 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   SERVER_COMMANDS,
   STRING_COMMANDS,
   KEY_COMMANDS,
+  HASH_COMMANDS,
+  LIST_COMMANDS,
+  SET_COMMANDS,
+  ZSET_COMMANDS,
 ]);
 
 export const isWrite = (spec: CommandSpec) => spec.flags.includes("write");
