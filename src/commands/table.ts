@@ -5,6 +5,7 @@ import { HASH_COMMANDS } from "./hash.ts";
 import { KEY_COMMANDS } from "./keys.ts";
 import { LIST_COMMANDS } from "./list.ts";
 import { SET_COMMANDS } from "./set.ts";
+import { TRANSACTION_COMMANDS } from "./transactions.ts";
 import { STRING_COMMANDS } from "./strings.ts";
 import type { CommandSpec } from "./types.ts";
 import { ZSET_COMMANDS } from "./zset.ts";
@@ -27,6 +28,7 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   LIST_COMMANDS,
   SET_COMMANDS,
   ZSET_COMMANDS,
+  TRANSACTION_COMMANDS,
 ]);
 
 export const isWrite = (spec: CommandSpec) => spec.flags.includes("write");

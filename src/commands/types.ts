@@ -231,10 +231,17 @@ export interface SessionApi {
   readonly closeAfterReply: () => void;
   /** Forgets per-connection state (MULTI queue, WATCH) for RESET. */
   readonly resetState: () => void;
+  /** MULTI/EXEC/DISCARD/WATCH/UNWATCH: the transaction state lives in the session. */
+  readonly multi: () => Reply;
+  readonly exec: () => Reply | Promise<Reply>;
+  readonly discard: () => Reply;
+  readonly watch: (keys: readonly Uint8Array[]) => Reply;
+  readonly unwatch: () => Reply;
   readonly table: ReadonlyMap<string, CommandSpec>;
 }
 
-export type SessionFn = (s: SessionApi, argv: readonly Uint8Array[]) => Reply;
+/** Session commands reply at once, except EXEC, which waits for its op to be applied. */
+export type SessionFn = (s: SessionApi, argv: readonly Uint8Array[]) => Reply | Promise<Reply>;
 
 /** One row of the command table, shaped like Redis's (COMMAND INFO reports these fields). */
 export interface CommandSpec {

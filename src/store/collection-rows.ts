@@ -1,0 +1,397 @@
+// Row-per-element storage of hashes, lists, sets and sorted sets in data.db (DESIGN §5), and the
+// per-key write versions WATCH compares. SqliteKeyspace delegates its collection methods here.
+//
+// A collection's `keys` row holds type 'hash'/'list'/'set'/'zset' and, in `value`, an integer:
+// element count × 2 + 1 once the collection has outgrown Redis's compact encoding. HLEN, ZCARD,
+// … are then one indexed lookup, and OBJECT ENCODING stays sticky as in Redis.
+import type { Database, Statement } from "bun:sqlite";
+import type { CollectionInfo, KeyType, LexBound, ListItem, ScoreBound, ZEntry, ZRange } from "../commands/types.ts";
+import { byteKey } from "../commands/util.ts";
+import type { CollectionTable } from "./collections.ts";
+
+export const COLLECTION_ROW_TABLES: readonly CollectionTable[] = [
+  {
+    name: "hash_fields",
+    type: "hash",
+    ddl: ["CREATE TABLE IF NOT EXISTS hash_fields (part INTEGER NOT NULL, key BLOB NOT NULL, field BLOB NOT NULL, value BLOB NOT NULL, PRIMARY KEY (part, key, field)) WITHOUT ROWID"],
+    columns: ["field", "value"],
+  },
+  {
+    name: "list_items",
+    type: "list",
+    ddl: ["CREATE TABLE IF NOT EXISTS list_items (part INTEGER NOT NULL, key BLOB NOT NULL, seq INTEGER NOT NULL, value BLOB NOT NULL, PRIMARY KEY (part, key, seq)) WITHOUT ROWID"],
+    columns: ["seq", "value"],
+  },
+  {
+    name: "set_members",
+    type: "set",
+    ddl: ["CREATE TABLE IF NOT EXISTS set_members (part INTEGER NOT NULL, key BLOB NOT NULL, member BLOB NOT NULL, PRIMARY KEY (part, key, member)) WITHOUT ROWID"],
+    columns: ["member"],
+  },
+  {
+    name: "zset_members",
+    type: "zset",
+    ddl: [
+      "CREATE TABLE IF NOT EXISTS zset_members (part INTEGER NOT NULL, key BLOB NOT NULL, member BLOB NOT NULL, score REAL NOT NULL, PRIMARY KEY (part, key, member)) WITHOUT ROWID",
+      "CREATE INDEX IF NOT EXISTS zset_by_score ON zset_members (part, key, score, member)",
+    ],
+    columns: ["member", "score"],
+  },
+];
+
+/** Gap between the sequence numbers of pushed list items; LINSERT takes the midpoint. */
+const LIST_STEP = 1 << 16;
+/** Versions of more keys than this are forgotten at once (see Versions). */
+const MAX_TRACKED_VERSIONS = 1_000_000;
+
+/**
+ * Per-key write versions for WATCH: the log index of the op that last wrote the key. Every
+ * replica applies the same ops, so they agree. Only keys written since this process opened the
+ * database (or since the map was last emptied) are remembered; any other key reports `floor`, the
+ * index at that moment, which is at least as new as its real last write. So a WATCH can only be
+ * broken spuriously (a key forgotten between WATCH and EXEC), never missed.
+ */
+export class Versions {
+  private readonly byKey = new Map<string, number>();
+  private floor: number;
+  /** The log index of the op being applied; the store sets it before each op. */
+  opIndex: number;
+
+  constructor(appliedIndex: number) {
+    this.floor = appliedIndex;
+    this.opIndex = appliedIndex;
+  }
+
+  touch(key: Uint8Array): void {
+    if (this.byKey.size >= MAX_TRACKED_VERSIONS) {
+      this.byKey.clear();
+      this.floor = this.opIndex;
+    }
+    this.byKey.set(byteKey(key), this.opIndex);
+  }
+
+  of(key: Uint8Array): number {
+    return this.byKey.get(byteKey(key)) ?? this.floor;
+  }
+}
+
+type Sql = string;
+
+export class CollectionRows {
+  private readonly cache = new Map<Sql, Statement>();
+
+  constructor(
+    private readonly db: Database,
+    private readonly partOf: (key: Uint8Array) => number,
+    private readonly versions: Versions,
+  ) {}
+
+  private q(sql: Sql): Statement {
+    let s = this.cache.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.cache.set(sql, s);
+    }
+    return s;
+  }
+
+  finalize(): void {
+    for (const s of this.cache.values()) s.finalize();
+    this.cache.clear();
+  }
+
+  // --- the keys row: count and encoding -------------------------------------------------------
+
+  collection(key: Uint8Array, now: number): CollectionInfo | undefined {
+    const row = this.q("SELECT value FROM keys WHERE part = ? AND key = ? AND (expire_at IS NULL OR expire_at > ?)")
+      .get(this.partOf(key), key, now) as { value: number } | null;
+    if (!row || typeof row.value !== "number") return undefined;
+    return { size: Math.floor(row.value / 2), compact: row.value % 2 === 0 };
+  }
+
+  markLarge(key: Uint8Array): void {
+    this.q("UPDATE keys SET value = value | 1 WHERE part = ? AND key = ?").run(this.partOf(key), key);
+  }
+
+  /**
+   * Makes sure a live keys row of `type` exists for a write. An expired row still in the table
+   * (its deletion has not come through the log yet) is replaced, with its rows.
+   */
+  private ensure(part: number, key: Uint8Array, type: KeyType): void {
+    const row = this.q("SELECT type, expire_at FROM keys WHERE part = ? AND key = ?").get(part, key) as
+      | { type: KeyType; expire_at: number | null }
+      | null;
+    if (row && row.type === type) return;
+    if (row) this.q("DELETE FROM keys WHERE part = ? AND key = ?").run(part, key);
+    this.q("INSERT INTO keys (part, key, type, value, expire_at) VALUES (?, ?, ?, 0, NULL)").run(part, key, type);
+  }
+
+  /** Adjusts the element count by delta; the key goes when none are left. */
+  private resize(part: number, key: Uint8Array, delta: number): void {
+    if (delta === 0) return;
+    this.versions.touch(key);
+    const row = this.q("UPDATE keys SET value = value + ? WHERE part = ? AND key = ? RETURNING value").get(2 * delta, part, key) as
+      | { value: number }
+      | null;
+    if (row && row.value < 2) this.q("DELETE FROM keys WHERE part = ? AND key = ?").run(part, key);
+  }
+
+  // --- hashes -----------------------------------------------------------------------------------
+
+  hashGet(key: Uint8Array, field: Uint8Array): Uint8Array | undefined {
+    const row = this.q("SELECT value FROM hash_fields WHERE part = ? AND key = ? AND field = ?").get(this.partOf(key), key, field) as
+      | { value: Uint8Array }
+      | null;
+    return row?.value;
+  }
+
+  hashSet(key: Uint8Array, field: Uint8Array, value: Uint8Array): boolean {
+    const part = this.partOf(key);
+    this.ensure(part, key, "hash");
+    this.versions.touch(key);
+    if (this.q("INSERT OR IGNORE INTO hash_fields (part, key, field, value) VALUES (?, ?, ?, ?)").run(part, key, field, value).changes > 0) {
+      this.resize(part, key, 1);
+      return true;
+    }
+    this.q("UPDATE hash_fields SET value = ? WHERE part = ? AND key = ? AND field = ?").run(value, part, key, field);
+    return false;
+  }
+
+  hashDelete(key: Uint8Array, field: Uint8Array): boolean {
+    const part = this.partOf(key);
+    if (this.q("DELETE FROM hash_fields WHERE part = ? AND key = ? AND field = ?").run(part, key, field).changes === 0) return false;
+    this.resize(part, key, -1);
+    return true;
+  }
+
+  hashEntries(key: Uint8Array, offset = 0, limit = -1): [Uint8Array, Uint8Array][] {
+    return this.q("SELECT field, value FROM hash_fields WHERE part = ? AND key = ? ORDER BY field LIMIT ? OFFSET ?")
+      .values(this.partOf(key), key, limit, offset) as [Uint8Array, Uint8Array][];
+  }
+
+  // --- lists ------------------------------------------------------------------------------------
+
+  listRange(key: Uint8Array, start: number, stop: number): ListItem[] {
+    const part = this.partOf(key);
+    const size = this.sizeOf(part, key);
+    const n = stop - start + 1;
+    if (n <= 0) return [];
+    // Walk from the nearer end: OFFSET costs the rows it skips.
+    if (start > size - 1 - stop) {
+      const rows = this.q("SELECT seq, value FROM list_items WHERE part = ? AND key = ? ORDER BY seq DESC LIMIT ? OFFSET ?")
+        .values(part, key, n, size - 1 - stop) as [number, Uint8Array][];
+      return rows.reverse().map(([seq, value]) => ({ seq, value }));
+    }
+    const rows = this.q("SELECT seq, value FROM list_items WHERE part = ? AND key = ? ORDER BY seq LIMIT ? OFFSET ?")
+      .values(part, key, n, start) as [number, Uint8Array][];
+    return rows.map(([seq, value]) => ({ seq, value }));
+  }
+
+  private sizeOf(part: number, key: Uint8Array): number {
+    const row = this.q("SELECT value FROM keys WHERE part = ? AND key = ?").get(part, key) as { value: number } | null;
+    return row && typeof row.value === "number" ? Math.floor(row.value / 2) : 0;
+  }
+
+  listPush(key: Uint8Array, values: readonly Uint8Array[], left: boolean): number {
+    const part = this.partOf(key);
+    this.ensure(part, key, "list");
+    const end = this.q(`SELECT ${left ? "min" : "max"}(seq) AS s FROM list_items WHERE part = ? AND key = ?`).get(part, key) as {
+      s: number | null;
+    };
+    let seq = end.s ?? (left ? LIST_STEP : -LIST_STEP);
+    const insert = this.q("INSERT INTO list_items (part, key, seq, value) VALUES (?, ?, ?, ?)");
+    for (const v of values) {
+      seq += left ? -LIST_STEP : LIST_STEP;
+      insert.run(part, key, seq, v);
+    }
+    this.resize(part, key, values.length);
+    return this.sizeOf(part, key);
+  }
+
+  listInsert(key: Uint8Array, seq: number, value: Uint8Array, after: boolean): void {
+    const part = this.partOf(key);
+    const neighbour = this.q(
+      after
+        ? "SELECT min(seq) AS s FROM list_items WHERE part = ? AND key = ? AND seq > ?"
+        : "SELECT max(seq) AS s FROM list_items WHERE part = ? AND key = ? AND seq < ?",
+    ).get(part, key, seq) as { s: number | null };
+    let at: number;
+    if (neighbour.s === null) at = after ? seq + LIST_STEP : seq - LIST_STEP;
+    else {
+      at = Math.floor((seq + neighbour.s) / 2);
+      if (at === seq || at === neighbour.s) {
+        // No gap left between the two: space the whole list out again, then retry.
+        const index = this.renumber(part, key, seq);
+        return this.listInsert(key, index, value, after);
+      }
+    }
+    this.q("INSERT INTO list_items (part, key, seq, value) VALUES (?, ?, ?, ?)").run(part, key, at, value);
+    this.resize(part, key, 1);
+  }
+
+  /** Rewrites the list's sequence numbers LIST_STEP apart; returns the new number of `seq`. */
+  private renumber(part: number, key: Uint8Array, seq: number): number {
+    const rows = this.q("SELECT seq, value FROM list_items WHERE part = ? AND key = ? ORDER BY seq").values(part, key) as [number, Uint8Array][];
+    this.q("DELETE FROM list_items WHERE part = ? AND key = ?").run(part, key);
+    const insert = this.q("INSERT INTO list_items (part, key, seq, value) VALUES (?, ?, ?, ?)");
+    let found = 0;
+    rows.forEach(([s, v], i) => {
+      insert.run(part, key, i * LIST_STEP, v);
+      if (s === seq) found = i * LIST_STEP;
+    });
+    return found;
+  }
+
+  listReplace(key: Uint8Array, seq: number, value: Uint8Array): void {
+    this.versions.touch(key);
+    this.q("UPDATE list_items SET value = ? WHERE part = ? AND key = ? AND seq = ?").run(value, this.partOf(key), key, seq);
+  }
+
+  listDelete(key: Uint8Array, seqs: readonly number[]): void {
+    const part = this.partOf(key);
+    const del = this.q("DELETE FROM list_items WHERE part = ? AND key = ? AND seq = ?");
+    let n = 0;
+    for (const seq of seqs) n += del.run(part, key, seq).changes;
+    this.resize(part, key, -n);
+  }
+
+  listTrim(key: Uint8Array, start: number, stop: number): void {
+    const part = this.partOf(key);
+    const [first] = this.listRange(key, start, start);
+    const [last] = this.listRange(key, stop, stop);
+    if (!first || !last) return;
+    const n = this.q("DELETE FROM list_items WHERE part = ? AND key = ? AND (seq < ? OR seq > ?)").run(part, key, first.seq, last.seq).changes;
+    this.resize(part, key, -n);
+  }
+
+  // --- sets -------------------------------------------------------------------------------------
+
+  setHas(key: Uint8Array, member: Uint8Array): boolean {
+    return this.q("SELECT 1 FROM set_members WHERE part = ? AND key = ? AND member = ?").get(this.partOf(key), key, member) !== null;
+  }
+
+  setAdd(key: Uint8Array, members: readonly Uint8Array[]): number {
+    const part = this.partOf(key);
+    this.ensure(part, key, "set");
+    const insert = this.q("INSERT OR IGNORE INTO set_members (part, key, member) VALUES (?, ?, ?)");
+    let n = 0;
+    for (const m of members) n += insert.run(part, key, m).changes;
+    this.resize(part, key, n);
+    return n;
+  }
+
+  setRemove(key: Uint8Array, members: readonly Uint8Array[]): number {
+    const part = this.partOf(key);
+    const del = this.q("DELETE FROM set_members WHERE part = ? AND key = ? AND member = ?");
+    let n = 0;
+    for (const m of members) n += del.run(part, key, m).changes;
+    this.resize(part, key, -n);
+    return n;
+  }
+
+  setMembers(key: Uint8Array, offset = 0, limit = -1): Uint8Array[] {
+    const rows = this.q("SELECT member FROM set_members WHERE part = ? AND key = ? ORDER BY member LIMIT ? OFFSET ?")
+      .values(this.partOf(key), key, limit, offset) as [Uint8Array][];
+    return rows.map(([m]) => m);
+  }
+
+  // --- sorted sets --------------------------------------------------------------------------------
+
+  zsetScore(key: Uint8Array, member: Uint8Array): number | undefined {
+    const row = this.q("SELECT score FROM zset_members WHERE part = ? AND key = ? AND member = ?").get(this.partOf(key), key, member) as
+      | { score: number }
+      | null;
+    return row?.score;
+  }
+
+  zsetAdd(key: Uint8Array, member: Uint8Array, score: number): boolean {
+    const part = this.partOf(key);
+    this.ensure(part, key, "zset");
+    this.versions.touch(key);
+    // Redis prints a zero score as "0" whatever its sign.
+    const s = score === 0 ? 0 : score;
+    if (this.q("INSERT OR IGNORE INTO zset_members (part, key, member, score) VALUES (?, ?, ?, ?)").run(part, key, member, s).changes > 0) {
+      this.resize(part, key, 1);
+      return true;
+    }
+    this.q("UPDATE zset_members SET score = ? WHERE part = ? AND key = ? AND member = ?").run(s, part, key, member);
+    return false;
+  }
+
+  zsetRemove(key: Uint8Array, member: Uint8Array): boolean {
+    const part = this.partOf(key);
+    if (this.q("DELETE FROM zset_members WHERE part = ? AND key = ? AND member = ?").run(part, key, member).changes === 0) return false;
+    this.resize(part, key, -1);
+    return true;
+  }
+
+  /**
+   * Counts the members before it in the (part, key, score, member) index: O(rank) index steps,
+   * not O(n) rows. Counted from whichever end the question is about.
+   */
+  zsetRank(key: Uint8Array, member: Uint8Array, rev: boolean): number | undefined {
+    const part = this.partOf(key);
+    const score = this.zsetScore(key, member);
+    if (score === undefined) return undefined;
+    const [cmp, tie] = rev ? [">", ">"] : ["<", "<"];
+    const row = this.q(
+      `SELECT (SELECT count(*) FROM zset_members WHERE part = ?1 AND key = ?2 AND score ${cmp} ?3) +
+              (SELECT count(*) FROM zset_members WHERE part = ?1 AND key = ?2 AND score = ?3 AND member ${tie} ?4) AS n`,
+    ).get(part, key, score, member) as { n: number };
+    return row.n;
+  }
+
+  zsetRange(key: Uint8Array, range: ZRange, rev: boolean, offset: number, limit: number): ZEntry[] {
+    const part = this.partOf(key);
+    const dir = rev ? "DESC" : "ASC";
+    let rows: [Uint8Array, number][];
+    if (range.by === "rank") {
+      const size = this.sizeOf(part, key);
+      const n = range.stop - range.start + 1;
+      if (n <= 0) return [];
+      // From the nearer end, as for lists.
+      if (range.start > size - 1 - range.stop) {
+        rows = this.q(`SELECT member, score FROM zset_members WHERE part = ? AND key = ? ORDER BY score ${rev ? "ASC" : "DESC"}, member ${rev ? "ASC" : "DESC"} LIMIT ? OFFSET ?`)
+          .values(part, key, n, size - 1 - range.stop) as [Uint8Array, number][];
+        rows.reverse();
+      } else {
+        rows = this.q(`SELECT member, score FROM zset_members WHERE part = ? AND key = ? ORDER BY score ${dir}, member ${dir} LIMIT ? OFFSET ?`)
+          .values(part, key, n, range.start) as [Uint8Array, number][];
+      }
+    } else {
+      const [where, params] = this.rangeWhere(range);
+      rows = this.q(`SELECT member, score FROM zset_members WHERE part = ? AND key = ? AND ${where} ORDER BY score ${dir}, member ${dir} LIMIT ? OFFSET ?`)
+        .values(part, key, ...params, limit, offset) as [Uint8Array, number][];
+    }
+    return rows.map(([member, score]) => ({ member, score }));
+  }
+
+  zsetCount(key: Uint8Array, range: Exclude<ZRange, { by: "rank" }>): number {
+    const [where, params] = this.rangeWhere(range);
+    const row = this.q(`SELECT count(*) AS n FROM zset_members WHERE part = ? AND key = ? AND ${where}`).get(this.partOf(key), key, ...params) as {
+      n: number;
+    };
+    return row.n;
+  }
+
+  private rangeWhere(range: Exclude<ZRange, { by: "rank" }>): [string, (number | Uint8Array)[]] {
+    if (range.by === "score") {
+      const b = (bound: ScoreBound, op: "<" | ">") => `score ${op}${bound.exclusive ? "" : "="} ?`;
+      return [`${b(range.min, ">")} AND ${b(range.max, "<")}`, [range.min.value, range.max.value]];
+    }
+    const parts: string[] = [];
+    const params: Uint8Array[] = [];
+    const b = (bound: LexBound, op: "<" | ">") => {
+      if ("inf" in bound) {
+        // "-" as a max or "+" as a min selects nothing.
+        if ((op === ">" && bound.inf === 1) || (op === "<" && bound.inf === -1)) parts.push("0");
+        return;
+      }
+      parts.push(`member ${op}${bound.exclusive ? "" : "="} ?`);
+      params.push(bound.value);
+    };
+    b(range.min, ">");
+    b(range.max, "<");
+    return [parts.length ? parts.join(" AND ") : "1", params];
+  }
+}
