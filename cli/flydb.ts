@@ -57,4 +57,8 @@ program.action(async (opts: Record<string, unknown>) => {
   process.on("SIGINT", () => void stop("SIGINT"));
 });
 
-await program.parseAsync(process.argv);
+// No top-level await: bytecode compilation (--bytecode, faster start-up) needs a CommonJS-shaped entry.
+program.parseAsync(process.argv).catch((e: unknown) => {
+  process.stderr.write(`flydb: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

@@ -7,6 +7,10 @@ export MSGPACKR_NATIVE_ACCELERATION_DISABLED=true
 
 step() { printf '\n== %s\n' "$*"; }
 
+step "system packages the tests use"
+bash scripts/install-test-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+[ -d node_modules ] || npm ci --no-audit --no-fund
+
 step "typecheck (tsc)"
 npx tsc --noEmit -p tsconfig.json || { echo "0 passed, 1 failed"; exit 1; }
 

@@ -28,13 +28,14 @@ export async function startNode(config: Config, opts: { configFile?: string; log
   // The store opens below; the gauge only reads it at scrape time.
   const metrics = new NodeMetrics(() => store.keyspace.count(Date.now()));
   mkdirSync(config.data_dir, { recursive: true });
-  const store = await StoreEngine.open({
+  const store = StoreEngine.open({
     dataDir: config.data_dir,
     fsync: config.fsync,
     apply: applyOp,
-    onCommit: (seconds: number, ops: number) => {
-      metrics.commitLatency.observe(seconds);
-      metrics.commitBatch.observe(ops);
+    partitionCount: config.partition_count,
+    onCommit: (c) => {
+      metrics.commitLatency.observe(c.logMs / 1000);
+      metrics.commitBatch.observe(c.ops);
     },
   });
 
@@ -69,7 +70,7 @@ export async function startNode(config: Config, opts: { configFile?: string; log
           rejectedConnections,
           keys: store.keyspace.count(now),
           dataDir: config.data_dir,
-          appliedIndex: store.appliedIndex(),
+          appliedIndex: store.stats().appliedIndex,
         },
         section,
         now,
@@ -116,7 +117,7 @@ export async function startNode(config: Config, opts: { configFile?: string; log
   const respServer = await startRespServer({
     host: resp.host,
     port: resp.port,
-    limits: { maxBulkLen: config.proto_max_bulk_len },
+    limits: { maxBulkLength: config.proto_max_bulk_len },
     onConnection(conn: ConnectionControl) {
       if (sessions.size >= config.maxclients) {
         rejectedConnections++;
@@ -184,7 +185,7 @@ export async function startNode(config: Config, opts: { configFile?: string; log
     async stop() {
       await respServer.stop();
       await httpServer.stop(true);
-      await store.close();
+      store.close();
       log.info("flydb stopped");
     },
   };

@@ -8,6 +8,8 @@ import { ascii, byteKey, E } from "./util.ts";
 
 /** Commands that act on the transaction itself instead of being queued inside MULTI (as Redis). */
 const NOT_QUEUED = new Set(["exec", "discard", "multi", "watch", "quit", "reset"]);
+/** Session commands that read or write the keyspace, so they are ordered like data commands. */
+const ORDERED = new Set(["watch", "exec"]);
 const EXECABORT = err("EXECABORT Transaction discarded because of previous errors.");
 
 /** What a session needs from the node: the keyspace, the write path, and the world outside. */
@@ -166,6 +168,10 @@ export class Session implements SessionApi {
     if (this.queued && !NOT_QUEUED.has(name)) return this.enqueue(spec, argv);
     if (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) return E.arity(name);
     if (!this.client.authenticated && !spec.flags.includes("noauth")) return E.noAuth;
+    // Connection and server commands never touch the keyspace, so they need not wait for earlier
+    // writes; running them at once lets HELLO switch the protocol before later replies are encoded.
+    // WATCH and EXEC do touch it: they keep their place behind this connection's earlier writes.
+    if (spec.exec && !ORDERED.has(name)) return spec.exec(this, argv);
     if (isWrite(spec)) return this.track(this.waiting > 0 ? this.tail!.then(() => this.write(argv)) : this.write(argv));
     if (this.outstanding > 0) {
       this.waiting++;

@@ -26,7 +26,7 @@ function describe(spec: KeySpec): string {
     case "bytes":
       return "a size such as 1048576, 64kb or 512mb";
     case "addr":
-      return "[host]:port with a port from 1 to 65535";
+      return "[host]:port with a port from 0 (any free port) to 65535";
     case "list":
       return "a list of host:port (array, or comma/space separated string)";
     default:
@@ -97,7 +97,8 @@ function isAddr(s: string, needHost: boolean): boolean {
   const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]*):(\d{1,5})$/.exec(s);
   if (!m) return false;
   const port = Number(m[2]);
-  return port >= 1 && port <= 65535 && (!needHost || m[1]!.length > 0);
+  // Port 0 (pick a free port) makes sense for listening, never for a peer to dial.
+  return port >= (needHost ? 1 : 0) && port <= 65535 && (!needHost || m[1]!.length > 0);
 }
 
 export interface LoadOptions {

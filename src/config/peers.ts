@@ -1,4 +1,8 @@
-/** Splits a peer list written with commas and/or white space, so `--peers "$(flydb-discover --quiet)"` works. */
+/**
+ * A peer list from `--peers`, `cluster_peers` or `FLYDB_CLUSTER_PEERS`: entries separated by
+ * commas and/or any whitespace (so `--peers "$(flydb-discover --quiet)"`, one per line, works).
+ * Empty entries are dropped and duplicates kept once, in first-seen order.
+ */
 export function parsePeerList(s: string): string[] {
-  return s.split(/[\s,]+/).filter((p) => p.length > 0);
+  return [...new Set(s.split(/[\s,]+/).filter((p) => p !== ""))];
 }

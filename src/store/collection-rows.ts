@@ -7,37 +7,6 @@
 import type { Database, Statement } from "bun:sqlite";
 import type { CollectionInfo, KeyType, LexBound, ListItem, ScoreBound, ZEntry, ZRange } from "../commands/types.ts";
 import { byteKey } from "../commands/util.ts";
-import type { CollectionTable } from "./collections.ts";
-
-export const COLLECTION_ROW_TABLES: readonly CollectionTable[] = [
-  {
-    name: "hash_fields",
-    type: "hash",
-    ddl: ["CREATE TABLE IF NOT EXISTS hash_fields (part INTEGER NOT NULL, key BLOB NOT NULL, field BLOB NOT NULL, value BLOB NOT NULL, PRIMARY KEY (part, key, field)) WITHOUT ROWID"],
-    columns: ["field", "value"],
-  },
-  {
-    name: "list_items",
-    type: "list",
-    ddl: ["CREATE TABLE IF NOT EXISTS list_items (part INTEGER NOT NULL, key BLOB NOT NULL, seq INTEGER NOT NULL, value BLOB NOT NULL, PRIMARY KEY (part, key, seq)) WITHOUT ROWID"],
-    columns: ["seq", "value"],
-  },
-  {
-    name: "set_members",
-    type: "set",
-    ddl: ["CREATE TABLE IF NOT EXISTS set_members (part INTEGER NOT NULL, key BLOB NOT NULL, member BLOB NOT NULL, PRIMARY KEY (part, key, member)) WITHOUT ROWID"],
-    columns: ["member"],
-  },
-  {
-    name: "zset_members",
-    type: "zset",
-    ddl: [
-      "CREATE TABLE IF NOT EXISTS zset_members (part INTEGER NOT NULL, key BLOB NOT NULL, member BLOB NOT NULL, score REAL NOT NULL, PRIMARY KEY (part, key, member)) WITHOUT ROWID",
-      "CREATE INDEX IF NOT EXISTS zset_by_score ON zset_members (part, key, score, member)",
-    ],
-    columns: ["member", "score"],
-  },
-];
 
 /** Gap between the sequence numbers of pushed list items; LINSERT takes the midpoint. */
 const LIST_STEP = 1 << 16;
@@ -53,11 +22,15 @@ const MAX_TRACKED_VERSIONS = 1_000_000;
  */
 export class Versions {
   private readonly byKey = new Map<string, number>();
-  private floor: number;
-  /** The log index of the op being applied; the store sets it before each op. */
-  opIndex: number;
+  private floor = 0;
+  /** The log index of the op being applied; the store sets it before each op (beginOp). */
+  opIndex = 0;
+  /** That op's clock: writers use it to tell an expired row from a live one. */
+  opNow = 0;
 
-  constructor(appliedIndex: number) {
+  /** After opening data.db: every key's version is the index applied so far. */
+  reset(appliedIndex: number): void {
+    this.byKey.clear();
     this.floor = appliedIndex;
     this.opIndex = appliedIndex;
   }
@@ -121,7 +94,7 @@ export class CollectionRows {
     const row = this.q("SELECT type, expire_at FROM keys WHERE part = ? AND key = ?").get(part, key) as
       | { type: KeyType; expire_at: number | null }
       | null;
-    if (row && row.type === type) return;
+    if (row && row.type === type && (row.expire_at === null || row.expire_at > this.versions.opNow)) return;
     if (row) this.q("DELETE FROM keys WHERE part = ? AND key = ?").run(part, key);
     this.q("INSERT INTO keys (part, key, type, value, expire_at) VALUES (?, ?, ?, 0, NULL)").run(part, key, type);
   }

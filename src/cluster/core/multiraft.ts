@@ -1,0 +1,252 @@
+// The multi-raft host (DESIGN §6): many Raft groups on one node, driven together so that one
+// turn makes one storage transaction for all groups' appends and hard states, and the messages of
+// all groups to one peer leave together (the transport batches per peer per turn).
+//
+// Order per turn, as etcd/raft requires: persist every group's writes (one saveBatch), then send,
+// then install snapshots and apply committed entries, then advance. Proposals resolve with what
+// the state machine returned for their entry; reads resolve once the group has applied up to
+// their read index. No timers here: the node calls tick() on its clock, and a caller that waits
+// too long gives up with its own timeout (the outcome is then unknown, never "failed").
+import { Raft, type RaftConfig } from "../../raft/raft.ts";
+import type { RaftStorage } from "../../raft/storage.ts";
+import type { ConfChange, Entry, Message, NodeId, RaftStatus, Snapshot } from "../../raft/types.ts";
+
+export interface StateMachine {
+  /** Index this group's state has durably applied; the group replays the log from there. */
+  appliedIndex(grp: number): number;
+  /** Applies committed entries of one group in order; returns one result per entry. */
+  apply(grp: number, entries: readonly Entry[]): unknown[];
+  /** Replaces the group's state with a snapshot received from its leader. */
+  installSnapshot(grp: number, snapshot: Snapshot): void;
+}
+
+export interface MultiRaftOptions {
+  readonly nodeId: NodeId;
+  readonly storage: RaftStorage;
+  readonly stateMachine: StateMachine;
+  /** Hands a message to the transport (which batches per peer per turn). */
+  readonly send: (m: Message) => void;
+  readonly random: () => number;
+  /** Passed to every group's Raft (timeouts, read mode, flow control). */
+  readonly raft?: Omit<RaftConfig, "grp" | "id" | "storage" | "random" | "applied">;
+  /** Schedules process() after the current turn; defaults to queueMicrotask. */
+  readonly schedule?: (fn: () => void) => void;
+  /** Observers for metrics. */
+  readonly onLeaderChange?: (grp: number, leader: NodeId | null, term: number) => void;
+  readonly onCommitted?: (grp: number, count: number) => void;
+}
+
+/** The proposal's entry was replaced by another leader's: it was not applied, retrying is safe. */
+export class ProposalDropped extends Error {
+  override readonly name = "ProposalDropped";
+}
+
+/** This node cannot propose to the group; `leader` says who can, when known. */
+export class NotLeader extends Error {
+  override readonly name = "NotLeader";
+  constructor(
+    readonly grp: number,
+    readonly leader: NodeId | null,
+    reason: string,
+  ) {
+    super(`raft group ${grp}: ${reason}${leader ? ` (leader: ${leader})` : ""}`);
+  }
+}
+
+interface Waiter {
+  readonly term: number;
+  readonly resolve: (v: unknown) => void;
+  readonly reject: (e: Error) => void;
+}
+
+interface Group {
+  readonly raft: Raft;
+  /** Proposals by log index. */
+  readonly proposals: Map<number, Waiter>;
+  /** Reads waiting for their ReadState, by ctx. */
+  readonly reads: Map<string, { resolve: () => void; reject: (e: Error) => void }>;
+  /** Reads with a known index waiting for apply to catch up. */
+  readonly readsAt: { index: number; resolve: () => void; reject: (e: Error) => void }[];
+  leader: NodeId | null;
+  term: number;
+}
+
+export class MultiRaft {
+  private readonly groups = new Map<number, Group>();
+  private scheduled = false;
+  private nextRead = 1;
+  private readonly schedule: (fn: () => void) => void;
+
+  constructor(private readonly opts: MultiRaftOptions) {
+    this.schedule = opts.schedule ?? queueMicrotask;
+  }
+
+  has(grp: number): boolean {
+    return this.groups.has(grp);
+  }
+
+  groupIds(): number[] {
+    return [...this.groups.keys()];
+  }
+
+  /** Starts (or restarts from storage) a group this node is a replica of. */
+  open(grp: number): void {
+    if (this.groups.has(grp)) return;
+    const raft = new Raft({
+      ...this.opts.raft,
+      grp,
+      id: this.opts.nodeId,
+      storage: this.opts.storage,
+      random: this.opts.random,
+      applied: this.opts.stateMachine.appliedIndex(grp),
+    });
+    this.groups.set(grp, { raft, proposals: new Map(), reads: new Map(), readsAt: [], leader: null, term: 0 });
+    this.kick();
+  }
+
+  /** Stops a group (its replica moved away); waiters learn that this node no longer serves it. */
+  close(grp: number): void {
+    const g = this.groups.get(grp);
+    if (!g) return;
+    this.groups.delete(grp);
+    const gone = new NotLeader(grp, null, "replica removed from this node");
+    for (const w of g.proposals.values()) w.reject(gone);
+    for (const r of [...g.reads.values(), ...g.readsAt]) r.reject(gone);
+  }
+
+  status(grp: number): RaftStatus | undefined {
+    return this.groups.get(grp)?.raft.status();
+  }
+
+  leaderOf(grp: number): NodeId | null {
+    return this.groups.get(grp)?.leader ?? null;
+  }
+
+  tick(): void {
+    for (const g of this.groups.values()) g.raft.tick();
+    this.kick();
+  }
+
+  step(m: Message): void {
+    const g = this.groups.get(m.grp);
+    if (!g) return; // a group this node does not (or no longer) host
+    g.raft.step(m);
+    this.kick();
+  }
+
+  /** Proposes data; resolves with the state machine's result for it. */
+  propose(grp: number, data: Uint8Array): Promise<unknown> {
+    const g = this.mustGroup(grp);
+    const r = g.raft.propose(data);
+    if (!r.ok) return Promise.reject(new NotLeader(grp, r.leader, r.reason));
+    return this.await(g, r.index, r.term);
+  }
+
+  proposeConfChange(grp: number, cc: ConfChange): Promise<unknown> {
+    const g = this.mustGroup(grp);
+    const r = g.raft.proposeConfChange(cc);
+    if (!r.ok) return Promise.reject(new NotLeader(grp, r.leader, r.reason));
+    return this.await(g, r.index, r.term);
+  }
+
+  /** Resolves when a linearizable read may be served from this replica's state. */
+  readBarrier(grp: number): Promise<void> {
+    const g = this.mustGroup(grp);
+    const ctx = `${this.opts.nodeId}/${this.nextRead++}`;
+    if (!g.raft.readIndex(ctx)) return Promise.reject(new NotLeader(grp, g.leader, "no leader to confirm a read"));
+    this.kick();
+    return new Promise((resolve, reject) => g.reads.set(ctx, { resolve, reject }));
+  }
+
+  transferLeader(grp: number, to: NodeId): boolean {
+    const ok = this.groups.get(grp)?.raft.transferLeader(to) ?? false;
+    this.kick();
+    return ok;
+  }
+
+  /** The state machine holds everything up to `index` durably, as `data`: drop the log before it. */
+  compact(grp: number, index: number, data: Uint8Array): void {
+    this.groups.get(grp)?.raft.compact(index, data);
+    this.kick();
+  }
+
+  private mustGroup(grp: number): Group {
+    const g = this.groups.get(grp);
+    if (!g) throw new NotLeader(grp, null, "this node holds no replica of the group");
+    return g;
+  }
+
+  private await(g: Group, index: number, term: number): Promise<unknown> {
+    this.kick();
+    return new Promise((resolve, reject) => g.proposals.set(index, { term, resolve, reject }));
+  }
+
+  private kick(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    this.schedule(() => {
+      this.scheduled = false;
+      this.process();
+    });
+  }
+
+  /** One turn for every group that has work: persist all, send all, apply, advance. */
+  process(): void {
+    const ready: [Group, ReturnType<Raft["ready"]>][] = [];
+    for (const g of this.groups.values()) if (g.raft.hasReady()) ready.push([g, g.raft.ready()]);
+    if (ready.length === 0) return;
+    const writes = ready.flatMap(([, rd]) => (rd.persist ? [rd.persist] : []));
+    if (writes.length > 0) this.opts.storage.saveBatch(writes);
+    for (const [, rd] of ready) for (const m of rd.messages) this.opts.send(m);
+    for (const [g, rd] of ready) {
+      const grp = g.raft.grp;
+      if (rd.installSnapshot) this.opts.stateMachine.installSnapshot(grp, rd.installSnapshot);
+      if (rd.committed.length > 0) {
+        const results = this.opts.stateMachine.apply(grp, rd.committed);
+        rd.committed.forEach((e, i) => this.settle(g, e, results[i]));
+        this.opts.onCommitted?.(grp, rd.committed.length);
+      }
+      for (const rs of rd.readStates) {
+        const w = g.reads.get(rs.ctx);
+        if (!w) continue;
+        g.reads.delete(rs.ctx);
+        g.readsAt.push({ index: rs.index, ...w });
+      }
+      g.raft.advance();
+      this.releaseReads(g);
+      this.noteLeader(g);
+    }
+    // advance() may have produced more work (commits counted once our log is durable).
+    if ([...this.groups.values()].some((g) => g.raft.hasReady())) this.kick();
+  }
+
+  private settle(g: Group, e: Entry, result: unknown): void {
+    const w = g.proposals.get(e.index);
+    if (!w) return;
+    g.proposals.delete(e.index);
+    if (e.term === w.term) w.resolve(result);
+    else w.reject(new ProposalDropped(`raft group ${g.raft.grp}: entry ${e.index} of term ${w.term} was replaced by term ${e.term}; not applied`));
+  }
+
+  private releaseReads(g: Group): void {
+    if (g.readsAt.length === 0) return;
+    const applied = g.raft.status().applied;
+    const still: typeof g.readsAt = [];
+    for (const r of g.readsAt) (r.index <= applied ? r.resolve() : still.push(r));
+    g.readsAt.length = 0;
+    g.readsAt.push(...still);
+  }
+
+  private noteLeader(g: Group): void {
+    const s = g.raft.status();
+    if (s.leader === g.leader && s.term === g.term) return;
+    g.leader = s.leader;
+    g.term = s.term;
+    this.opts.onLeaderChange?.(g.raft.grp, s.leader, s.term);
+    // A read request in flight to the old leader will never be answered: fail it so the caller
+    // retries. Proposals are different: their entries may still commit under the next leader,
+    // and settle() resolves or drops them when their index is applied.
+    for (const r of g.reads.values()) r.reject(new NotLeader(g.raft.grp, s.leader, "leadership changed during a read"));
+    g.reads.clear();
+  }
+}

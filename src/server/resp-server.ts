@@ -1,0 +1,334 @@
+// The RESP listener: Bun.listen sockets in, decoded commands to a per-connection handler,
+// encoded replies out. What it guarantees to handlers and clients:
+// - commands reach onCommand in arrival order, as soon as they are decoded (a pipelined batch of
+//   writes can thus share one group commit); replies go out strictly in command order even when
+//   some of them are promises;
+// - every reply available after a read is encoded into one buffer and sent with one write;
+//   replies that settle later are batched per microtask;
+// - socket.write() takes what the kernel accepts; the rest waits for `drain`, and reading pauses
+//   while more than PAUSE_READING_AT bytes wait, so a client that pipelines without reading
+//   cannot grow the server's memory without bound;
+// - a protocol error is answered `-ERR Protocol error: …` after the replies to the commands before
+//   it, then the connection is closed.
+import type { Socket, TCPSocketListener } from "bun";
+import { RespDecoder, type RespLimits } from "../resp/decoder.ts";
+import { encodeReply, RespEncoder, type Protocol } from "../resp/encoder.ts";
+import { err, type Reply } from "../resp/reply.ts";
+
+export interface ConnectionControl {
+  /** Unique in this process, increasing (CLIENT ID). */
+  readonly id: number;
+  /** "ip:port" of the client ("[ip6]:port" for IPv6), as redis prints addr= in CLIENT LIST. */
+  readonly remoteAddress: string;
+  /** "ip:port" of the server end (laddr=). */
+  readonly localAddress: string;
+  /**
+   * Closes the connection once the replies to commands already received are flushed, the reply
+   * to the command being run included (QUIT, CLIENT KILL). Commands after it are not run.
+   */
+  close(): void;
+}
+
+export interface ConnectionHandler {
+  /**
+   * Runs one command. Called in arrival order without waiting for earlier promises; the reply
+   * order is kept by the server.
+   */
+  onCommand(argv: Uint8Array[]): Reply | Promise<Reply>;
+  /**
+   * The protocol the connection speaks. Sampled right after each onCommand returns, so HELLO
+   * must switch it before returning, and its own reply is then encoded in the new protocol.
+   */
+  protocol(): Protocol;
+  /** Called once when the socket has closed, whoever closed it. */
+  onClose(): void;
+}
+
+export interface RespServerOptions {
+  host: string;
+  /** 0 picks a free port; RespServer.port says which. */
+  port: number;
+  limits?: Partial<RespLimits>;
+  onConnection(conn: ConnectionControl): ConnectionHandler;
+}
+
+export interface RespServer {
+  readonly port: number;
+  /** Stops listening and closes every connection; resolves once each onClose has run. */
+  stop(): Promise<void>;
+  connections(): number;
+}
+
+/** Unsent reply bytes above which a connection stops reading until the client catches up. */
+const PAUSE_READING_AT = 4 * 1024 * 1024;
+
+/** How long a connection we ended may stay half-open before it is terminated. */
+const LINGER_AFTER_END_MS = 5000;
+
+let nextConnectionId = 1;
+
+interface Slot {
+  reply: Reply | null;
+  readonly protocol: Protocol;
+}
+
+function internalError(e: unknown): Reply {
+  const message = e instanceof Error ? e.message : String(e);
+  return err(`ERR internal error: ${message}`);
+}
+
+function formatAddress(ip: string, port: number): string {
+  return ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+class Connection implements ConnectionControl {
+  readonly id = nextConnectionId++;
+  readonly remoteAddress: string;
+  readonly localAddress: string;
+  handler: ConnectionHandler | null = null;
+  private readonly decoder: RespDecoder;
+  /** Replies waiting for an earlier promise, in command order, from index `head`. */
+  private queue: Slot[] = [];
+  private head = 0;
+  private readonly unsent = new ByteQueue();
+  private flushScheduled = false;
+  private paused = false;
+  private lingerTimer: ReturnType<typeof setTimeout> | null = null;
+  private closing = false;
+  private closed = false;
+
+  constructor(
+    private readonly socket: Socket<Connection>,
+    private readonly encoder: RespEncoder,
+    limits: Partial<RespLimits> | undefined,
+  ) {
+    this.decoder = new RespDecoder(limits);
+    this.remoteAddress = formatAddress(socket.remoteAddress, socket.remotePort);
+    this.localAddress = formatAddress(socket.localAddress, socket.localPort);
+  }
+
+  close(): void {
+    if (this.closing || this.closed) return;
+    this.closing = true;
+    this.endIfDone();
+  }
+
+  onData(chunk: Uint8Array): void {
+    const handler = this.handler;
+    if (this.closing || this.closed || handler === null) return;
+    const decoder = this.decoder;
+    const encoder = this.encoder;
+    encoder.reset();
+    decoder.push(chunk);
+    let argv: Uint8Array[] | null;
+    while (!this.closing && (argv = decoder.next()) !== null) {
+      let reply: Reply | Promise<Reply>;
+      try {
+        reply = handler.onCommand(argv);
+      } catch (e) {
+        reply = internalError(e);
+      }
+      const protocol = handler.protocol();
+      if (reply instanceof Promise) {
+        const slot: Slot = { reply: null, protocol };
+        this.queue.push(slot);
+        reply.then(
+          (r) => this.settle(slot, r),
+          (e: unknown) => this.settle(slot, internalError(e)),
+        );
+      } else if (this.head === this.queue.length) {
+        encoder.encode(reply, protocol);
+      } else {
+        this.queue.push({ reply, protocol });
+      }
+    }
+    if (decoder.error !== null && !this.closing) {
+      const reply = err(`ERR ${decoder.error}`);
+      const protocol = handler.protocol();
+      if (this.head === this.queue.length) encoder.encode(reply, protocol);
+      else this.queue.push({ reply, protocol });
+      this.closing = true;
+    }
+    this.send(encoder.bytes());
+    this.endIfDone();
+  }
+
+  onDrain(): void {
+    if (this.closed || this.unsent.length === 0) return;
+    this.unsent.shift(this.socket.write(this.unsent.view()));
+    if (this.paused && this.unsent.length < PAUSE_READING_AT) {
+      this.paused = false;
+      this.socket.resume();
+    }
+    this.endIfDone();
+  }
+
+  onClosed(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
+    this.queue = [];
+    this.unsent.clear();
+    this.handler?.onClose();
+  }
+
+  /** Force-closes without flushing (server stop). */
+  terminate(): void {
+    if (!this.closed) this.socket.terminate();
+  }
+
+  private settle(slot: Slot, reply: Reply): void {
+    slot.reply = reply;
+    if (this.closed || this.flushScheduled) return;
+    this.flushScheduled = true;
+    queueMicrotask(() => this.flushSettled());
+  }
+
+  private flushSettled(): void {
+    this.flushScheduled = false;
+    if (this.closed) return;
+    const encoder = this.encoder;
+    encoder.reset();
+    const queue = this.queue;
+    let i = this.head;
+    for (; i < queue.length; i++) {
+      const slot = queue[i];
+      if (slot.reply === null) break;
+      encoder.encode(slot.reply, slot.protocol);
+    }
+    if (i === queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else {
+      this.head = i;
+      if (i > 1024 && i * 2 > queue.length) {
+        this.queue = queue.slice(i);
+        this.head = 0;
+      }
+    }
+    this.send(encoder.bytes());
+    this.endIfDone();
+  }
+
+  private send(bytes: Uint8Array): void {
+    if (bytes.length === 0 || this.closed) return;
+    if (this.unsent.length > 0) {
+      this.unsent.append(bytes);
+    } else {
+      const written = this.socket.write(bytes);
+      if (written < bytes.length) this.unsent.append(bytes.subarray(Math.max(written, 0)));
+    }
+    if (!this.paused && this.unsent.length >= PAUSE_READING_AT) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  private endIfDone(): void {
+    if (!this.closing || this.closed) return;
+    if (this.head !== this.queue.length || this.unsent.length !== 0 || this.lingerTimer !== null) return;
+    this.socket.end();
+    // After our FIN the client is expected to close; one that keeps the socket open is cut off.
+    this.lingerTimer = setTimeout(() => this.terminate(), LINGER_AFTER_END_MS);
+    this.lingerTimer.unref();
+  }
+}
+
+/** Bytes waiting for `drain`: appended at the end, consumed from the front. */
+class ByteQueue {
+  private buf = new Uint8Array(0);
+  private start = 0;
+  private end = 0;
+
+  get length(): number {
+    return this.end - this.start;
+  }
+
+  view(): Uint8Array {
+    return this.buf.subarray(this.start, this.end);
+  }
+
+  append(bytes: Uint8Array): void {
+    if (this.end + bytes.length > this.buf.length) {
+      const live = this.end - this.start;
+      if (live + bytes.length <= this.buf.length) {
+        this.buf.copyWithin(0, this.start, this.end);
+      } else {
+        const grown = new Uint8Array(Math.max((live + bytes.length) * 2, 64 * 1024));
+        grown.set(this.buf.subarray(this.start, this.end), 0);
+        this.buf = grown;
+      }
+      this.start = 0;
+      this.end = live;
+    }
+    this.buf.set(bytes, this.end);
+    this.end += bytes.length;
+  }
+
+  shift(n: number): void {
+    if (n <= 0) return;
+    this.start += n;
+    if (this.start >= this.end) this.clear();
+  }
+
+  clear(): void {
+    this.buf = new Uint8Array(0);
+    this.start = 0;
+    this.end = 0;
+  }
+}
+
+export async function startRespServer(opts: RespServerOptions): Promise<RespServer> {
+  const encoder = new RespEncoder();
+  const open = new Set<Connection>();
+  let allClosed: (() => void) | null = null;
+  const listener: TCPSocketListener<Connection> = Bun.listen<Connection>({
+    hostname: opts.host,
+    port: opts.port,
+    // A client that sends FIN after its last command (nc -N, scripts) still gets its replies.
+    allowHalfOpen: true,
+    socket: {
+      binaryType: "uint8array",
+      open(socket) {
+        const conn = new Connection(socket, encoder, opts.limits);
+        socket.data = conn;
+        open.add(conn);
+        try {
+          conn.handler = opts.onConnection(conn);
+        } catch (e) {
+          socket.end(encodeReply(internalError(e), 2));
+        }
+      },
+      data(socket, chunk) {
+        socket.data.onData(chunk);
+      },
+      drain(socket) {
+        socket.data.onDrain();
+      },
+      end(socket) {
+        // The client shut down its sending side: answer what it sent, then close.
+        socket.data.close();
+      },
+      close(socket) {
+        const conn = socket.data;
+        open.delete(conn);
+        conn.onClosed();
+        if (open.size === 0 && allClosed !== null) allClosed();
+      },
+      error(socket) {
+        socket.terminate();
+      },
+    },
+  });
+  return {
+    port: listener.port,
+    connections: () => open.size,
+    async stop() {
+      listener.stop(true);
+      if (open.size === 0) return;
+      const done = new Promise<void>((resolve) => (allClosed = resolve));
+      for (const conn of open) conn.terminate();
+      await done;
+    },
+  };
+}

@@ -1,0 +1,411 @@
+// The state machine database (data.db, DESIGN §5): the keyspace rows plus the log index each
+// group has applied, written in the same transaction so a crash never separates them. It is not
+// fsynced per batch (synchronous=NORMAL): whatever it loses is replayed from raft.db.
+import { Database, type Statement } from "bun:sqlite";
+import {
+  type CollectionInfo, type KeyMeta, type KeyType, type Keyspace, type LexRange, type ListItem, type Op, type ScoreRange,
+  WRONG_TYPE, type WrongType, type ZEntry, type ZRange,
+} from "../commands/types.ts";
+import { err, type Reply } from "../resp/reply.ts";
+import { isValidPartitionCount, keySlot, partitionOf } from "../cluster/core/slot.ts";
+import { CollectionRows, Versions } from "./collection-rows.ts";
+import { COLLECTION_TABLES, type CollectionTable } from "./collections.ts";
+
+export interface StateDbOptions {
+  readonly path: string;
+  /** DESIGN §3 partition_count; stored in data.db and checked on every later open. */
+  readonly partitionCount: number;
+  /** The per-key row tables; defaults to the registry in collections.ts. */
+  readonly collections?: readonly CollectionTable[];
+}
+
+export type ApplyFn = (op: Op, ks: Keyspace) => Reply;
+
+const SQL_IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+const LIVE = "(expire_at IS NULL OR expire_at > ?)";
+
+function schema(collections: readonly CollectionTable[]): string[] {
+  const statements = [
+    "CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value ANY) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS applied (grp INTEGER PRIMARY KEY, idx INTEGER NOT NULL)",
+    // id is the rowid: SCAN cursors are ids, stable while other keys come and go.
+    `CREATE TABLE IF NOT EXISTS keys (
+       id INTEGER PRIMARY KEY, part INTEGER NOT NULL, key BLOB NOT NULL, type TEXT NOT NULL,
+       value BLOB, expire_at INTEGER)`,
+    "CREATE UNIQUE INDEX IF NOT EXISTS keys_by_part_key ON keys (part, key)",
+    "CREATE INDEX IF NOT EXISTS keys_by_expiry ON keys (expire_at) WHERE expire_at IS NOT NULL",
+  ];
+  for (const table of collections) {
+    if (!SQL_IDENTIFIER.test(table.name) || !table.columns.every((c) => SQL_IDENTIFIER.test(c))) {
+      throw new Error(`collection table ${JSON.stringify(table.name)} has a name or column that is not a plain SQL identifier`);
+    }
+    const t = table.name;
+    const ofOld = `DELETE FROM ${t} WHERE part = old.part AND key = old.key`;
+    statements.push(
+      ...table.ddl,
+      // Triggers, so the hot single-statement upsert in setString also clears a replaced collection.
+      `CREATE TRIGGER IF NOT EXISTS ${t}_on_delete AFTER DELETE ON keys WHEN old.type = '${table.type}'
+         BEGIN ${ofOld}; END`,
+      `CREATE TRIGGER IF NOT EXISTS ${t}_on_retype AFTER UPDATE OF type ON keys
+         WHEN old.type = '${table.type}' AND new.type <> old.type BEGIN ${ofOld}; END`,
+      `CREATE TRIGGER IF NOT EXISTS ${t}_on_move AFTER UPDATE OF part, key ON keys WHEN old.type = '${table.type}'
+         BEGIN UPDATE ${t} SET part = new.part, key = new.key WHERE part = old.part AND key = old.key; END`,
+    );
+  }
+  return statements;
+}
+
+/** data.db: open, schema, applied indexes, batch application, checkpoints. */
+export class StateDb {
+  readonly keyspace: SqliteKeyspace;
+  private readonly getApplied: Statement;
+  private readonly putApplied: Statement;
+  private readonly begin: Statement;
+  private readonly commit: Statement;
+  private readonly rollback: Statement;
+  private readonly savepoint: Statement;
+  private readonly release: Statement;
+  private readonly rollbackTo: Statement;
+
+  private constructor(readonly db: Database, partitionCount: number, collections: readonly CollectionTable[]) {
+    this.keyspace = new SqliteKeyspace(db, partitionCount, collections);
+    const applied = db.query<{ idx: number | null }, []>("SELECT max(idx) AS idx FROM applied").get();
+    this.keyspace.versions.reset(applied?.idx ?? 0);
+    this.getApplied = db.prepare("SELECT idx FROM applied WHERE grp = ?");
+    this.putApplied = db.prepare(
+      "INSERT INTO applied (grp, idx) VALUES (?, ?) ON CONFLICT (grp) DO UPDATE SET idx = excluded.idx",
+    );
+    this.begin = db.prepare("BEGIN IMMEDIATE");
+    this.commit = db.prepare("COMMIT");
+    this.rollback = db.prepare("ROLLBACK");
+    this.savepoint = db.prepare("SAVEPOINT op");
+    this.release = db.prepare("RELEASE op");
+    this.rollbackTo = db.prepare("ROLLBACK TO op");
+  }
+
+  /** Opens (creating if needed) data.db. Throws a SQLiteError when the file is not a database. */
+  static open(options: StateDbOptions): StateDb {
+    const { path, partitionCount } = options;
+    const collections = options.collections ?? COLLECTION_TABLES;
+    if (!isValidPartitionCount(partitionCount)) {
+      throw new RangeError(`partition count ${partitionCount} is not a power of two between 1 and 16384`);
+    }
+    const db = new Database(path, { create: true, strict: true });
+    try {
+      db.run("PRAGMA journal_mode = WAL");
+      db.run("PRAGMA synchronous = NORMAL");
+      db.run("PRAGMA cache_size = -32768");
+      db.transaction(() => {
+        for (const statement of schema(collections)) db.run(statement);
+        db.run("INSERT OR IGNORE INTO settings (name, value) VALUES ('partition_count', ?)", [partitionCount]);
+      })();
+      const stored = db.query<{ value: number }, []>("SELECT value FROM settings WHERE name = 'partition_count'").get();
+      if (stored?.value !== partitionCount) {
+        throw new Error(
+          `${path} was written with partition_count = ${stored?.value}, but partition_count = ${partitionCount} is configured; ` +
+            "partition_count cannot change for existing data",
+        );
+      }
+      return new StateDb(db, partitionCount, collections);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+
+  appliedIndex(grp: number): number {
+    return (this.getApplied.get(grp) as { idx: number } | null)?.idx ?? 0;
+  }
+
+  /**
+   * Applies ops firstIdx, firstIdx+1, … of group grp in ONE transaction that also records the
+   * applied index. Each op runs inside its own savepoint: an op whose apply throws leaves no
+   * writes and gets an ERR reply; the others are unaffected.
+   */
+  applyBatch(grp: number, firstIdx: number, ops: readonly Op[], apply: ApplyFn): Reply[] {
+    const replies: Reply[] = new Array(ops.length);
+    this.begin.run();
+    try {
+      for (let i = 0; i < ops.length; i++) {
+        this.savepoint.run();
+        try {
+          this.keyspace.beginOp(firstIdx + i, ops[i].now);
+          replies[i] = apply(ops[i], this.keyspace);
+        } catch (e) {
+          this.rollbackTo.run();
+          replies[i] = err(`ERR apply failed at log index ${firstIdx + i}: ${e instanceof Error ? e.message : String(e)}`);
+        }
+        this.release.run();
+      }
+      this.putApplied.run(grp, firstIdx + ops.length - 1);
+      this.commit.run();
+    } catch (e) {
+      if (this.db.inTransaction) this.rollback.run();
+      throw e;
+    }
+    return replies;
+  }
+
+  /**
+   * Copies the WAL into the database file and fsyncs it. True when every committed transaction
+   * is now durable, so the applied indexes read before the call are safe compaction points.
+   */
+  checkpoint(): boolean {
+    const result = this.db.query<{ busy: number; log: number; checkpointed: number }, []>("PRAGMA wal_checkpoint(PASSIVE)").get();
+    return result !== null && result.busy === 0 && result.log === result.checkpointed;
+  }
+
+  close(): void {
+    this.keyspace.finalize();
+    for (const s of [this.getApplied, this.putApplied, this.begin, this.commit, this.rollback, this.savepoint, this.release, this.rollbackTo]) {
+      s.finalize();
+    }
+    this.db.close();
+  }
+}
+
+type Row = { type: KeyType; value: Uint8Array | null; expire_at: number | null };
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The Keyspace over data.db; a key's partition comes from its slot (DESIGN §3). */
+export class SqliteKeyspace implements Keyspace {
+  private readonly statements: Statement[] = [];
+  private readonly selectMeta: Statement;
+  private readonly selectValue: Statement;
+  private readonly selectRow: Statement;
+  private readonly upsertString: Statement;
+  private readonly deleteReturning: Statement;
+  private readonly deleteExpired: Statement;
+  private readonly updateExpiry: Statement;
+  private readonly moveKey: Statement;
+  private readonly insertCopy: Statement;
+  private readonly countLive: Statement;
+  private readonly scanFrom: Statement;
+  private readonly idRange: Statement;
+  private readonly firstLiveFrom: Statement;
+  private readonly expiredKeys: Statement;
+  private readonly copyRows: ReadonlyMap<KeyType, Statement[]>;
+  private readonly flushAll: Statement[];
+  /** WATCH versions: which op last wrote each key. */
+  readonly versions = new Versions();
+  private readonly rows: CollectionRows;
+
+  constructor(db: Database, private readonly partitionCount: number, collections: readonly CollectionTable[]) {
+    this.rows = new CollectionRows(db, (key) => this.partOf(key), this.versions);
+    const prepare = (sql: string): Statement => {
+      const s = db.prepare(sql);
+      this.statements.push(s);
+      return s;
+    };
+    this.selectMeta = prepare(`SELECT type, expire_at FROM keys WHERE part = ? AND key = ? AND ${LIVE}`);
+    this.selectValue = prepare(`SELECT type, value FROM keys WHERE part = ? AND key = ? AND ${LIVE}`);
+    this.selectRow = prepare(`SELECT type, value, expire_at FROM keys WHERE part = ? AND key = ? AND ${LIVE}`);
+    this.upsertString = prepare(
+      `INSERT INTO keys (part, key, type, value, expire_at) VALUES (?, ?, 'string', ?, ?)
+       ON CONFLICT (part, key) DO UPDATE SET type = 'string', value = excluded.value, expire_at = excluded.expire_at`,
+    );
+    this.deleteReturning = prepare("DELETE FROM keys WHERE part = ? AND key = ? RETURNING expire_at");
+    this.deleteExpired = prepare("DELETE FROM keys WHERE part = ? AND key = ? AND expire_at <= ?");
+    this.updateExpiry = prepare("UPDATE keys SET expire_at = ? WHERE part = ? AND key = ?");
+    this.moveKey = prepare("UPDATE keys SET part = ?, key = ? WHERE part = ? AND key = ?");
+    this.insertCopy = prepare("INSERT INTO keys (part, key, type, value, expire_at) VALUES (?, ?, ?, ?, ?)");
+    this.countLive = prepare("SELECT (SELECT count(*) FROM keys) - (SELECT count(*) FROM keys WHERE expire_at <= ?) AS n");
+    this.scanFrom = prepare("SELECT id, key, type, expire_at FROM keys WHERE id > ? ORDER BY id LIMIT ?");
+    this.idRange = prepare("SELECT min(id) AS lo, max(id) AS hi FROM keys");
+    this.firstLiveFrom = prepare(`SELECT key FROM keys WHERE id >= ? AND ${LIVE} ORDER BY id LIMIT 1`);
+    this.expiredKeys = prepare("SELECT key FROM keys WHERE expire_at <= ? ORDER BY expire_at LIMIT ?");
+    const copyRows = new Map<KeyType, Statement[]>();
+    for (const table of collections) {
+      const cols = table.columns.join(", ");
+      const sql = `INSERT INTO ${table.name} (part, key${cols ? `, ${cols}` : ""})
+                   SELECT ?, ?${cols ? `, ${cols}` : ""} FROM ${table.name} WHERE part = ? AND key = ?`;
+      copyRows.set(table.type, [...(copyRows.get(table.type) ?? []), prepare(sql)]);
+    }
+    this.copyRows = copyRows;
+    // Collection rows first: the keys delete then finds nothing left for its triggers to do.
+    this.flushAll = [...collections.map((t) => prepare(`DELETE FROM ${t.name}`)), prepare("DELETE FROM keys")];
+  }
+
+  /** The partition a key's rows are stored under. */
+  partOf(key: Uint8Array): number {
+    return partitionOf(keySlot(key), this.partitionCount);
+  }
+
+  meta(key: Uint8Array, now: number): KeyMeta | undefined {
+    const row = this.selectMeta.get(this.partOf(key), key, now) as { type: KeyType; expire_at: number | null } | null;
+    return row ? { type: row.type, expireAt: row.expire_at } : undefined;
+  }
+
+  getString(key: Uint8Array, now: number): Uint8Array | undefined | WrongType {
+    const row = this.selectValue.get(this.partOf(key), key, now) as { type: KeyType; value: Uint8Array } | null;
+    if (!row) return undefined;
+    return row.type === "string" ? row.value : WRONG_TYPE;
+  }
+
+  /** Called by applyBatch before each op: its log index (the WATCH version of what it writes) and clock. */
+  beginOp(index: number, now: number): void {
+    this.versions.opIndex = index;
+    this.versions.opNow = now;
+  }
+
+  setString(key: Uint8Array, value: Uint8Array, expireAt: number | null): void {
+    this.versions.touch(key);
+    this.upsertString.run(this.partOf(key), key, value, expireAt);
+  }
+
+  delete(key: Uint8Array, now: number): boolean {
+    const row = this.deleteReturning.get(this.partOf(key), key) as { expire_at: number | null } | null;
+    if (row) this.versions.touch(key);
+    return row !== null && (row.expire_at === null || row.expire_at > now);
+  }
+
+  setExpireAt(key: Uint8Array, expireAt: number | null): void {
+    this.versions.touch(key);
+    this.updateExpiry.run(expireAt, this.partOf(key), key);
+  }
+
+  rename(src: Uint8Array, dst: Uint8Array, now: number): void {
+    if (sameBytes(src, dst)) return;
+    const srcPart = this.partOf(src);
+    if (!this.selectMeta.get(srcPart, src, now)) return;
+    const dstPart = this.partOf(dst);
+    this.versions.touch(src);
+    this.versions.touch(dst);
+    this.deleteReturning.get(dstPart, dst);
+    this.moveKey.run(dstPart, dst, srcPart, src);
+  }
+
+  copy(src: Uint8Array, dst: Uint8Array, now: number): void {
+    if (sameBytes(src, dst)) return;
+    const srcPart = this.partOf(src);
+    const row = this.selectRow.get(srcPart, src, now) as Row | null;
+    if (!row) return;
+    const dstPart = this.partOf(dst);
+    this.versions.touch(dst);
+    this.deleteReturning.get(dstPart, dst);
+    this.insertCopy.run(dstPart, dst, row.type, row.value, row.expire_at);
+    for (const copy of this.copyRows.get(row.type) ?? []) copy.run(dstPart, dst, srcPart, src);
+  }
+
+  count(now: number): number {
+    return (this.countLive.get(now) as { n: number }).n;
+  }
+
+  scan(cursor: number, count: number, now: number, type?: KeyType): { cursor: number; keys: Uint8Array[] } {
+    const limit = Math.max(1, Math.floor(count));
+    const rows = this.scanFrom.values(cursor, limit) as [number, Uint8Array, KeyType, number | null][];
+    const keys: Uint8Array[] = [];
+    for (const [, key, keyType, expireAt] of rows) {
+      if ((expireAt === null || expireAt > now) && (type === undefined || keyType === type)) keys.push(key);
+    }
+    // COUNT bounds the rows visited (Redis: work per call), not the keys returned.
+    return { cursor: rows.length < limit ? 0 : rows[rows.length - 1][0], keys };
+  }
+
+  randomKey(now: number, r: number): Uint8Array | undefined {
+    const { lo, hi } = this.idRange.get() as { lo: number | null; hi: number | null };
+    if (lo === null || hi === null) return undefined;
+    const target = lo + Math.floor(r * (hi - lo + 1));
+    const row = (this.firstLiveFrom.get(target, now) ?? this.firstLiveFrom.get(lo, now)) as { key: Uint8Array } | null;
+    return row?.key;
+  }
+
+  expired(now: number, limit: number): Uint8Array[] {
+    return (this.expiredKeys.values(now, limit) as [Uint8Array][]).map(([key]) => key);
+  }
+
+  deleteIfExpired(key: Uint8Array, now: number): boolean {
+    const deleted = this.deleteExpired.run(this.partOf(key), key, now).changes > 0;
+    if (deleted) this.versions.touch(key);
+    return deleted;
+  }
+
+  /**
+   * Versions are not touched: as in Redis 7.0, FLUSHALL breaks a WATCH only on keys that
+   * existed, and EXEC sees those gone (WatchedKey.existed).
+   */
+  flush(): void {
+    for (const statement of this.flushAll) statement.run();
+  }
+
+  version(key: Uint8Array): number {
+    return this.versions.of(key);
+  }
+
+  collection(key: Uint8Array, now: number): CollectionInfo | undefined {
+    return this.rows.collection(key, now);
+  }
+  markLarge(key: Uint8Array): void {
+    this.rows.markLarge(key);
+  }
+  hashGet(key: Uint8Array, field: Uint8Array): Uint8Array | undefined {
+    return this.rows.hashGet(key, field);
+  }
+  hashSet(key: Uint8Array, field: Uint8Array, value: Uint8Array): boolean {
+    return this.rows.hashSet(key, field, value);
+  }
+  hashDelete(key: Uint8Array, field: Uint8Array): boolean {
+    return this.rows.hashDelete(key, field);
+  }
+  hashEntries(key: Uint8Array, offset?: number, limit?: number): [Uint8Array, Uint8Array][] {
+    return this.rows.hashEntries(key, offset, limit);
+  }
+  listRange(key: Uint8Array, start: number, stop: number): ListItem[] {
+    return this.rows.listRange(key, start, stop);
+  }
+  listPush(key: Uint8Array, values: readonly Uint8Array[], left: boolean): number {
+    return this.rows.listPush(key, values, left);
+  }
+  listInsert(key: Uint8Array, seq: number, value: Uint8Array, after: boolean): void {
+    this.rows.listInsert(key, seq, value, after);
+  }
+  listReplace(key: Uint8Array, seq: number, value: Uint8Array): void {
+    this.rows.listReplace(key, seq, value);
+  }
+  listDelete(key: Uint8Array, seqs: readonly number[]): void {
+    this.rows.listDelete(key, seqs);
+  }
+  listTrim(key: Uint8Array, start: number, stop: number): void {
+    this.rows.listTrim(key, start, stop);
+  }
+  setHas(key: Uint8Array, member: Uint8Array): boolean {
+    return this.rows.setHas(key, member);
+  }
+  setAdd(key: Uint8Array, members: readonly Uint8Array[]): number {
+    return this.rows.setAdd(key, members);
+  }
+  setRemove(key: Uint8Array, members: readonly Uint8Array[]): number {
+    return this.rows.setRemove(key, members);
+  }
+  setMembers(key: Uint8Array, offset?: number, limit?: number): Uint8Array[] {
+    return this.rows.setMembers(key, offset, limit);
+  }
+  zsetScore(key: Uint8Array, member: Uint8Array): number | undefined {
+    return this.rows.zsetScore(key, member);
+  }
+  zsetAdd(key: Uint8Array, member: Uint8Array, score: number): boolean {
+    return this.rows.zsetAdd(key, member, score);
+  }
+  zsetRemove(key: Uint8Array, member: Uint8Array): boolean {
+    return this.rows.zsetRemove(key, member);
+  }
+  zsetRank(key: Uint8Array, member: Uint8Array, rev: boolean): number | undefined {
+    return this.rows.zsetRank(key, member, rev);
+  }
+  zsetRange(key: Uint8Array, range: ZRange, rev: boolean, offset: number, limit: number): ZEntry[] {
+    return this.rows.zsetRange(key, range, rev, offset, limit);
+  }
+  zsetCount(key: Uint8Array, range: ScoreRange | LexRange): number {
+    return this.rows.zsetCount(key, range);
+  }
+
+  finalize(): void {
+    this.rows.finalize();
+    for (const s of this.statements) s.finalize();
+  }
+}

@@ -1,0 +1,377 @@
+// Node-to-node TCP transport on raft_addr (DESIGN §6): length-prefixed msgpack frames, every
+// message for a peer queued in one event-loop turn sent as one frame (Raft messages of all groups
+// ride together), requests with replies for proxying, reconnect with back-off, and optional
+// AES-256-GCM sealing of every frame with a key derived from cluster_secret.
+//
+// Each node dials each peer it sends to, so a pair of nodes has two connections, one per
+// direction; replies to requests travel back on the connection the request came in on.
+import type { Socket, TCPSocketListener } from "bun";
+import { Packr } from "msgpackr";
+import { encodeFrame, FrameDecoder, FrameError } from "./frame.ts";
+
+export interface FrameSealer {
+  seal(plain: Uint8Array): Uint8Array;
+  open(sealed: Uint8Array): { ok: true; plain: Uint8Array } | { ok: false; reason: string };
+}
+
+export interface TransportOptions {
+  readonly nodeId: string;
+  readonly clusterId: string;
+  readonly host: string;
+  readonly port: number;
+  /** Seals every frame; peers without the same key cannot connect or inject anything. */
+  readonly sealer?: FrameSealer;
+  readonly maxFrameBytes?: number;
+  /** One-way messages, in the order the peer sent them. */
+  readonly onMessage: (from: string, msg: unknown) => void;
+  /** Requests; the resolved value (or the error's message) goes back to the caller. */
+  readonly onRequest?: (from: string, body: unknown) => Promise<unknown>;
+  readonly onError?: (what: string, e: unknown) => void;
+}
+
+export interface TransportStats {
+  bytesSent: number;
+  bytesReceived: number;
+  framesSent: number;
+  framesReceived: number;
+  reconnects: number;
+  /** Frames dropped: undecodable, failed authentication, wrong cluster, oversized. */
+  rejected: number;
+}
+
+/** A request whose reply did not come in time: it may or may not have been carried out. */
+export class RequestTimeout extends Error {
+  override readonly name = "RequestTimeout";
+}
+
+const DEFAULT_MAX_FRAME = 64 * 1024 * 1024;
+const BACKOFF_MIN_MS = 50;
+const BACKOFF_MAX_MS = 2000;
+const HELLO = 0;
+const BATCH = 1;
+const REQUEST = 2;
+const REPLY = 3;
+
+type Wire =
+  | [typeof HELLO, string, string] // node id, cluster id
+  | [typeof BATCH, unknown[]]
+  | [typeof REQUEST, number, unknown]
+  | [typeof REPLY, number, boolean, unknown];
+
+interface InboundState {
+  decoder: FrameDecoder;
+  peer: string | null;
+  out: WriteQueue;
+}
+
+/** Bytes a socket did not take yet; sent again on drain (Bun's write returns the bytes taken). */
+class WriteQueue {
+  private chunks: Uint8Array[] = [];
+  constructor(private readonly socket: Socket<unknown>) {}
+  write(data: Uint8Array): void {
+    if (this.chunks.length > 0) {
+      this.chunks.push(data);
+      return;
+    }
+    const n = this.socket.write(data);
+    if (n < data.length) this.chunks.push(data.subarray(Math.max(n, 0)));
+  }
+  drain(): void {
+    while (this.chunks.length > 0) {
+      const head = this.chunks[0]!;
+      const n = this.socket.write(head);
+      if (n < head.length) {
+        this.chunks[0] = head.subarray(Math.max(n, 0));
+        return;
+      }
+      this.chunks.shift();
+    }
+  }
+}
+
+class Peer {
+  socket: Socket<Peer> | null = null;
+  out: WriteQueue | null = null;
+  connecting = false;
+  backoff = BACKOFF_MIN_MS;
+  retryTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Messages of this turn, sent as one frame at the end of it. */
+  batch: unknown[] = [];
+  /** Frames waiting for a connection; bounded so a dead peer cannot eat memory. */
+  backlog: Uint8Array[] = [];
+  decoder: FrameDecoder;
+  constructor(
+    readonly id: string,
+    public addr: string,
+    maxFrame: number,
+  ) {
+    this.decoder = new FrameDecoder(maxFrame);
+  }
+}
+
+const MAX_BACKLOG_FRAMES = 256;
+
+export class Transport {
+  readonly stats: TransportStats = { bytesSent: 0, bytesReceived: 0, framesSent: 0, framesReceived: 0, reconnects: 0, rejected: 0 };
+  private readonly packr = new Packr({ useRecords: false, moreTypes: false });
+  private readonly peers = new Map<string, Peer>();
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
+  private nextRequestId = 1;
+  private flushScheduled = false;
+  private closed = false;
+  private listener!: TCPSocketListener<InboundState>;
+  private readonly maxFrame: number;
+
+  private constructor(private readonly opts: TransportOptions) {
+    this.maxFrame = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME;
+  }
+
+  static listen(opts: TransportOptions): Transport {
+    const t = new Transport(opts);
+    t.listener = Bun.listen<InboundState>({
+      hostname: opts.host,
+      port: opts.port,
+      socket: {
+        open: (s) => {
+          s.data = { decoder: new FrameDecoder(t.maxFrame), peer: null, out: new WriteQueue(s as Socket<unknown>) };
+        },
+        data: (s, chunk) => t.onInbound(s, chunk),
+        drain: (s) => s.data.out.drain(),
+        error: (_s, e) => t.opts.onError?.("inbound connection", e),
+      },
+    });
+    return t;
+  }
+
+  get port(): number {
+    return this.listener.port;
+  }
+
+  /** Queues a message for the peer; everything queued in this turn leaves as one frame. */
+  send(peerId: string, addr: string, msg: unknown): void {
+    if (this.closed) return;
+    const peer = this.peer(peerId, addr);
+    peer.batch.push(msg);
+    this.scheduleFlush();
+  }
+
+  /** Sends a request and waits for its reply; RequestTimeout means the outcome is unknown. */
+  request(peerId: string, addr: string, body: unknown, timeoutMs: number): Promise<unknown> {
+    if (this.closed) return Promise.reject(new Error("transport is closed"));
+    const id = this.nextRequestId++;
+    const peer = this.peer(peerId, addr);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new RequestTimeout(`no reply from ${peerId} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.sendFrame(peer, [REQUEST, id, body]);
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const p of this.peers.values()) {
+      if (p.retryTimer) clearTimeout(p.retryTimer);
+      p.socket?.end();
+    }
+    for (const [, r] of this.pending) {
+      clearTimeout(r.timer);
+      r.reject(new Error("transport closed"));
+    }
+    this.pending.clear();
+    this.listener.stop(true);
+  }
+
+  private peer(id: string, addr: string): Peer {
+    let p = this.peers.get(id);
+    if (!p) {
+      p = new Peer(id, addr, this.maxFrame);
+      this.peers.set(id, p);
+    } else if (p.addr !== addr) {
+      // The peer moved (restart on another address): drop the old connection.
+      p.addr = addr;
+      p.socket?.end();
+    }
+    return p;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    queueMicrotask(() => {
+      this.flushScheduled = false;
+      for (const p of this.peers.values()) {
+        if (p.batch.length === 0) continue;
+        const msgs = p.batch;
+        p.batch = [];
+        this.sendFrame(p, [BATCH, msgs]);
+      }
+    });
+  }
+
+  private encode(w: Wire): Uint8Array {
+    const plain = this.packr.pack(w);
+    return encodeFrame(this.opts.sealer ? this.opts.sealer.seal(plain) : plain);
+  }
+
+  private sendFrame(p: Peer, w: Wire): void {
+    const frame = this.encode(w);
+    if (p.out) {
+      this.write(p.out, frame);
+      return;
+    }
+    if (p.backlog.length >= MAX_BACKLOG_FRAMES) p.backlog.shift();
+    p.backlog.push(frame);
+    this.connect(p);
+  }
+
+  private write(out: WriteQueue, frame: Uint8Array): void {
+    this.stats.bytesSent += frame.length;
+    this.stats.framesSent++;
+    out.write(frame);
+  }
+
+  private connect(p: Peer): void {
+    if (p.connecting || p.socket || p.retryTimer || this.closed) return;
+    p.connecting = true;
+    const i = p.addr.lastIndexOf(":");
+    const host = p.addr.slice(0, i).replace(/^\[|\]$/g, "");
+    const port = Number(p.addr.slice(i + 1));
+    Bun.connect<Peer>({
+      hostname: host,
+      port,
+      data: p,
+      socket: {
+        open: (s) => {
+          p.connecting = false;
+          p.socket = s;
+          p.out = new WriteQueue(s as Socket<unknown>);
+          p.backoff = BACKOFF_MIN_MS;
+          p.decoder = new FrameDecoder(this.maxFrame);
+          this.write(p.out, this.encode([HELLO, this.opts.nodeId, this.opts.clusterId]));
+          const backlog = p.backlog;
+          p.backlog = [];
+          for (const f of backlog) this.write(p.out, f);
+        },
+        data: (_s, chunk) => this.onOutboundData(p, chunk),
+        drain: () => p.out?.drain(),
+        close: () => this.lost(p),
+        error: (_s, e) => this.opts.onError?.(`connection to ${p.id}`, e),
+        connectError: () => this.lost(p),
+      },
+    }).catch(() => this.lost(p));
+  }
+
+  private lost(p: Peer): void {
+    p.connecting = false;
+    p.socket = null;
+    p.out = null;
+    if (this.closed || p.retryTimer) return;
+    // Only reconnect when there is something to send; idle peers reconnect on demand.
+    if (p.backlog.length === 0 && p.batch.length === 0) return;
+    this.stats.reconnects++;
+    p.retryTimer = setTimeout(() => {
+      p.retryTimer = null;
+      this.connect(p);
+    }, p.backoff);
+    p.backoff = Math.min(p.backoff * 2, BACKOFF_MAX_MS);
+  }
+
+  private decode(frame: Uint8Array): Wire | undefined {
+    let plain = frame;
+    if (this.opts.sealer) {
+      const r = this.opts.sealer.open(frame);
+      if (!r.ok) return undefined;
+      plain = r.plain;
+    }
+    try {
+      const w = this.packr.unpack(plain) as unknown;
+      return Array.isArray(w) && typeof w[0] === "number" ? (w as Wire) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private frames(decoder: FrameDecoder, chunk: Uint8Array, s: { end(): void }): Uint8Array[] {
+    this.stats.bytesReceived += chunk.length;
+    try {
+      return decoder.push(chunk);
+    } catch (e) {
+      if (!(e instanceof FrameError)) throw e;
+      this.stats.rejected++;
+      s.end();
+      return [];
+    }
+  }
+
+  private onInbound(s: Socket<InboundState>, chunk: Uint8Array): void {
+    for (const frame of this.frames(s.data.decoder, chunk, s)) {
+      this.stats.framesReceived++;
+      const w = this.decode(frame);
+      if (!w) {
+        this.stats.rejected++;
+        s.end();
+        return;
+      }
+      if (s.data.peer === null) {
+        // The first frame must introduce a node of our cluster; anything else closes the connection.
+        if (w[0] !== HELLO || w[2] !== this.opts.clusterId || typeof w[1] !== "string") {
+          this.stats.rejected++;
+          s.end();
+          return;
+        }
+        s.data.peer = w[1];
+        continue;
+      }
+      const from = s.data.peer;
+      if (w[0] === BATCH && Array.isArray(w[1])) {
+        for (const m of w[1]) this.deliver(from, m);
+      } else if (w[0] === REQUEST && typeof w[1] === "number") {
+        this.answer(s, from, w[1], w[2]);
+      } else {
+        this.stats.rejected++;
+      }
+    }
+  }
+
+  private deliver(from: string, msg: unknown): void {
+    try {
+      this.opts.onMessage(from, msg);
+    } catch (e) {
+      this.opts.onError?.(`message from ${from}`, e);
+    }
+  }
+
+  private answer(s: Socket<InboundState>, from: string, id: number, body: unknown): void {
+    const handler = this.opts.onRequest;
+    const reply = (ok: boolean, value: unknown) => {
+      if (this.closed) return;
+      this.write(s.data.out, this.encode([REPLY, id, ok, value]));
+    };
+    if (!handler) return reply(false, "this node does not serve requests");
+    handler(from, body).then(
+      (v) => reply(true, v),
+      (e: unknown) => reply(false, e instanceof Error ? e.message : String(e)),
+    );
+  }
+
+  private onOutboundData(p: Peer, chunk: Uint8Array): void {
+    for (const frame of this.frames(p.decoder, chunk, p.socket ?? { end() {} })) {
+      this.stats.framesReceived++;
+      const w = this.decode(frame);
+      if (!w || w[0] !== REPLY) {
+        this.stats.rejected++;
+        continue;
+      }
+      const r = this.pending.get(w[1]);
+      if (!r) continue; // timed out already
+      this.pending.delete(w[1]);
+      clearTimeout(r.timer);
+      if (w[2]) r.resolve(w[3]);
+      else r.reject(new Error(`${p.id}: ${String(w[3])}`));
+    }
+  }
+}

@@ -1,0 +1,145 @@
+// Real UDP/TCP on 127.0.0.1: member processes converge, a kill -9 is detected, a node with the
+// wrong secret is never admitted, and garbage, truncated and replayed packets are survived.
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import dgram from "node:dgram";
+import net from "node:net";
+import { GossipNode, type GossipEvent } from "../../src/gossip/index.ts";
+import { parseHostPort } from "../../src/gossip/hostport.ts";
+import { GossipWire } from "../../src/gossip/wire.ts";
+import { FAST, MemberProc, waitFor } from "../helpers/gossip-procs.ts";
+
+setDefaultTimeout(30_000);
+const SECRET = "loopback-test-secret";
+const CLUSTER = `loop-${process.pid}`;
+const procs: MemberProc[] = [];
+const inproc: GossipNode[] = [];
+
+afterAll(async () => {
+  await Promise.all(procs.map((p) => p.close()));
+  await Promise.all(inproc.map((n) => n.stop()));
+});
+
+const aliveCount = (view: Record<string, string>) => Object.values(view).filter((s) => s === "alive").length;
+
+async function startProc(id: string, seeds: string[]): Promise<MemberProc> {
+  const p = new MemberProc({ nodeId: id, clusterId: CLUSTER, bindAddr: "127.0.0.1:0", seeds, secret: SECRET, config: FAST });
+  procs.push(p);
+  await waitFor(() => p.addr !== "", 10_000, `${id} ready`);
+  return p;
+}
+
+describe("gossip over loopback UDP/TCP, members as processes", () => {
+  test("5 members converge, and kill -9 of one is detected by every survivor", async () => {
+    const first = await startProc("m0", []);
+    const rest = await Promise.all(["m1", "m2", "m3", "m4"].map((id) => startProc(id, [first.addr])));
+    const all = [first, ...rest];
+    await waitFor(() => all.every((p) => aliveCount(p.view) === 5), 15_000, "5 members alive everywhere");
+
+    const victim = all[2] as MemberProc;
+    const survivors = all.filter((p) => p !== victim);
+    const killedAt = Date.now();
+    victim.kill9();
+    await waitFor(() => survivors.every((p) => p.view[victim.id] === "dead"), 15_000, `${victim.id} dead everywhere`);
+    for (const p of survivors) {
+      const dead = p.eventsAbout(victim.id, "dead")[0];
+      expect(dead?.at ?? 0).toBeGreaterThanOrEqual(killedAt - 50);
+      expect(aliveCount(p.view)).toBe(4);
+    }
+    // Probes measured round-trip times on loopback.
+    const { counters } = await (survivors[0] as MemberProc).stats();
+    expect(counters?.core.probes ?? 0).toBeGreaterThan(0);
+  });
+
+  test("a node with the wrong secret is not admitted and changes nobody's view", async () => {
+    const members = procs.filter((p) => !p.exited);
+    const intruder = new GossipNode({
+      nodeId: "intruder",
+      clusterId: CLUSTER,
+      bindAddr: "127.0.0.1:0",
+      seeds: members.map((p) => p.addr),
+      secret: "not-the-secret",
+      config: FAST,
+    });
+    inproc.push(intruder);
+    await intruder.start();
+    await Bun.sleep(2_000);
+    expect(intruder.members().map((m) => m.id)).toEqual(["intruder"]);
+    for (const p of members) {
+      const s = await p.stats();
+      expect(s.counters?.dropped.auth ?? 0).toBeGreaterThan(0);
+      expect(p.view.intruder).toBeUndefined();
+    }
+    await intruder.stop();
+  });
+
+  test("garbage, truncated, oversized and replayed packets are dropped, counted and survived", async () => {
+    const target = procs.find((p) => !p.exited && p.id === "m0") as MemberProc;
+    const { host, port } = parseHostPort(target.addr);
+    const before = (await target.stats()).counters;
+    const udp = dgram.createSocket("udp4");
+    const sendUdp = (buf: Uint8Array) => new Promise<void>((r) => udp.send(buf, port, host, () => r()));
+    const wire = new GossipWire(SECRET);
+    const valid = wire.encode({ c: CLUSTER, f: "m1", a: "127.0.0.1:1", m: [{ t: "ping", seq: 1, target: "m0" }] });
+    const plainWire = new GossipWire(undefined);
+    let rnd = 12345;
+    const random = (n: number) => Uint8Array.from({ length: n }, () => ((rnd = (rnd * 1103515245 + 12345) >>> 0) >>> 16) & 0xff);
+    for (let i = 0; i < 200; i++) await sendUdp(random(1 + (i % 300)));
+    for (let cut = 1; cut < valid.length; cut += 7) await sendUdp(valid.subarray(0, cut));
+    await sendUdp(valid);
+    await sendUdp(valid); // replayed verbatim
+    await sendUdp(plainWire.encode({ c: CLUSTER, f: "evil", a: "127.0.0.1:1", m: [{ t: "dead", id: "m1", inc: 1e9, from: "evil" }] }));
+    await sendUdp(new Uint8Array(65_000));
+    // TCP: garbage, a huge length prefix, a truncated frame.
+    for (const payload of [random(5000), Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]), Buffer.from([0, 0, 1, 0, 1, 2])]) {
+      await new Promise<void>((resolve) => {
+        const c = net.connect({ host, port }, () => c.end(payload));
+        c.on("error", () => resolve());
+        c.on("close", () => resolve());
+      });
+    }
+    udp.close();
+    await Bun.sleep(500);
+    const after = (await target.stats()).counters;
+    const drops = (c: typeof after) => Object.values(c?.dropped ?? {}).reduce((a, b) => a + b, 0);
+    expect(drops(after) - drops(before)).toBeGreaterThan(200);
+    expect((after?.dropped.replay ?? 0) - (before?.dropped.replay ?? 0)).toBe(1);
+    expect((after?.dropped.unencrypted ?? 0) - (before?.dropped.unencrypted ?? 0)).toBeGreaterThanOrEqual(1);
+    expect((after?.dropped.oversize ?? 0) - (before?.dropped.oversize ?? 0)).toBeGreaterThanOrEqual(1);
+    expect(target.exited).toBe(false);
+    // Still a working member: the forged "dead" did nothing and everyone still sees 4 alive.
+    await Bun.sleep(500);
+    for (const p of procs.filter((q) => !q.exited)) expect(aliveCount(p.view)).toBe(4);
+  });
+});
+
+describe("GossipNode in-process", () => {
+  test("events, metadata updates, RTT and graceful leave over real sockets (no secret)", async () => {
+    const cluster = `inproc-${process.pid}`;
+    const mk = (id: string, seeds: string[]) =>
+      new GossipNode({ nodeId: id, clusterId: cluster, bindAddr: "127.0.0.1:0", seeds, config: FAST, meta: { zone: "z1", respAddr: `127.0.0.1:6${id.slice(1)}` } });
+    const a = mk("a0", []);
+    inproc.push(a);
+    await a.start();
+    const events: GossipEvent[] = [];
+    a.on("*", (e) => events.push(e));
+    const others = ["a1", "a2"].map((id) => mk(id, [a.addr]));
+    inproc.push(...others);
+    await Promise.all(others.map((n) => n.start()));
+    const all = [a, ...others];
+    await waitFor(() => all.every((n) => n.members().filter((m) => m.state === "alive").length === 3), 10_000, "3 alive");
+    expect(events.filter((e) => e.type === "joined").map((e) => e.member.id).sort()).toEqual(["a1", "a2"]);
+
+    others[0]?.updateMeta({ load: 17, zone: "z2" });
+    await waitFor(() => all.every((n) => n.member("a1")?.meta.load === 17), 5_000, "meta update");
+    expect(a.member("a1")?.meta.zone).toBe("z2");
+    expect(events.some((e) => e.type === "updated" && e.member.id === "a1")).toBe(true);
+    await waitFor(() => (a.member("a2")?.rttMs ?? null) !== null, 5_000, "rtt measured");
+    expect(a.member("a2")?.rttMs ?? -1).toBeGreaterThanOrEqual(0);
+
+    await others[1]?.leave();
+    await waitFor(() => a.member("a2")?.state === "left" && others[0]?.member("a2")?.state === "left", 5_000, "a2 left");
+    expect(events.some((e) => e.type === "dead")).toBe(false);
+    expect(a.counters().udpOut).toBeGreaterThan(0);
+    expect(a.counters().tcpIn).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,130 @@
+// The node-to-node transport over real loopback TCP.
+import { afterEach, describe, expect, test } from "bun:test";
+import { connect } from "node:net";
+import { encodeFrame, FrameDecoder, FrameError } from "../../src/transport/frame.ts";
+import { RequestTimeout, Transport, type TransportOptions } from "../../src/transport/transport.ts";
+
+const open: Transport[] = [];
+afterEach(() => {
+  for (const t of open.splice(0)) t.close();
+});
+
+function node(id: string, extra: Partial<TransportOptions> = {}) {
+  const inbox: { from: string; msg: unknown }[] = [];
+  const t = Transport.listen({
+    nodeId: id,
+    clusterId: "c1",
+    host: "127.0.0.1",
+    port: 0,
+    onMessage: (from, msg) => inbox.push({ from, msg }),
+    onRequest: async (from, body) => ({ echo: body, from }),
+    ...extra,
+  });
+  open.push(t);
+  return { t, inbox, addr: `127.0.0.1:${t.port}` };
+}
+
+const until = async (cond: () => boolean, what: string, ms = 5000) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(5);
+  }
+};
+
+describe("frame codec", () => {
+  test("frames split at every byte boundary decode the same", () => {
+    const payloads = [new Uint8Array([1, 2, 3]), new Uint8Array(0), new Uint8Array(1000).fill(7)];
+    const wire = Buffer.concat(payloads.map(encodeFrame));
+    for (let cut = 0; cut <= wire.length; cut += 37) {
+      const d = new FrameDecoder(1 << 20);
+      const out = [...d.push(wire.subarray(0, cut)), ...d.push(wire.subarray(cut))];
+      expect(out.map((f) => Buffer.from(f).toString("hex"))).toEqual(payloads.map((p) => Buffer.from(p).toString("hex")));
+    }
+  });
+
+  test("an oversized length is refused before allocating", () => {
+    const d = new FrameDecoder(1024);
+    expect(() => d.push(new Uint8Array([0x7f, 0xff, 0xff, 0xff]))).toThrow(FrameError);
+  });
+});
+
+describe("transport", () => {
+  test("messages of one turn arrive in order as one frame", async () => {
+    const a = node("a");
+    const b = node("b");
+    for (let i = 0; i < 100; i++) a.t.send("b", b.addr, { grp: i % 7, n: i });
+    await until(() => b.inbox.length === 100, "100 messages");
+    expect(b.inbox.map((m) => (m.msg as { n: number }).n)).toEqual([...Array(100).keys()]);
+    expect(b.inbox.every((m) => m.from === "a")).toBe(true);
+    // HELLO plus one batch frame.
+    expect(a.t.stats.framesSent).toBe(2);
+  });
+
+  test("requests get their replies; binary bodies survive", async () => {
+    const a = node("a");
+    const b = node("b");
+    const body = { argv: [new Uint8Array([0, 255, 10, 13])] };
+    const r = (await a.t.request("b", b.addr, body, 2000)) as { echo: typeof body; from: string };
+    expect(r.from).toBe("a");
+    expect([...r.echo.argv[0]!]).toEqual([0, 255, 10, 13]);
+  });
+
+  test("a failing handler's error reaches the caller", async () => {
+    const a = node("a");
+    const b = node("b", {
+      onRequest: async () => {
+        throw new Error("no leader for partition 3");
+      },
+    });
+    await expect(a.t.request("b", b.addr, 1, 2000)).rejects.toThrow(/no leader for partition 3/);
+  });
+
+  test("a request to a dead address times out as RequestTimeout (outcome unknown)", async () => {
+    const a = node("a");
+    const gone = node("gone");
+    const addr = gone.addr;
+    gone.t.close();
+    await expect(a.t.request("gone", addr, 1, 300)).rejects.toBeInstanceOf(RequestTimeout);
+  });
+
+  test("messages queued while a peer is down are delivered when it comes back", async () => {
+    const a = node("a");
+    const probe = node("probe");
+    const port = probe.t.port;
+    probe.t.close();
+    a.t.send("b", `127.0.0.1:${port}`, "early");
+    await Bun.sleep(150);
+    const inbox: unknown[] = [];
+    const b = Transport.listen({ nodeId: "b", clusterId: "c1", host: "127.0.0.1", port, onMessage: (_f, m) => inbox.push(m) });
+    open.push(b);
+    await until(() => inbox.length === 1, "the queued message");
+    expect(inbox).toEqual(["early"]);
+    expect(a.t.stats.reconnects).toBeGreaterThan(0);
+  });
+
+  test("a node of another cluster is refused", async () => {
+    const b = node("b");
+    const stranger = Transport.listen({ nodeId: "x", clusterId: "other", host: "127.0.0.1", port: 0, onMessage: () => {} });
+    open.push(stranger);
+    stranger.send("b", b.addr, "inject");
+    await until(() => b.t.stats.rejected > 0, "rejection");
+    expect(b.inbox).toEqual([]);
+  });
+
+  test("garbage and oversized frames are dropped, counted, and the node keeps serving", async () => {
+    const b = node("b", { maxFrameBytes: 4096 });
+    for (const junk of [Buffer.from("GET / HTTP/1.1\r\n\r\n"), Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]), encodeFrame(new Uint8Array([0xc1, 0xc1]))]) {
+      await new Promise<void>((resolve) => {
+        const s = connect(b.t.port, "127.0.0.1", () => s.write(junk));
+        s.on("close", () => resolve());
+        s.on("error", () => resolve());
+        setTimeout(() => s.destroy(), 300);
+      });
+    }
+    expect(b.t.stats.rejected).toBeGreaterThanOrEqual(2);
+    const a = node("a");
+    a.t.send("b", b.addr, "still alive");
+    await until(() => b.inbox.length === 1, "a good message after garbage");
+  });
+});

@@ -1,0 +1,128 @@
+// Several MultiRaft hosts in one process, wired by an asynchronous in-process network that can
+// cut nodes off, each with its own storage and state machine: the real Raft core and host.
+import { describe, expect, test } from "bun:test";
+import { MultiRaft, NotLeader, type StateMachine } from "../../src/cluster/core/multiraft.ts";
+import { MemoryRaftStorage } from "../../src/raft/memory-storage.ts";
+import { seededRandom } from "../../src/raft/prng.ts";
+import { bootstrapWrite } from "../../src/raft/storage.ts";
+import { EntryKind, type Entry, type Message, type Snapshot } from "../../src/raft/types.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+class KvMachine implements StateMachine {
+  readonly data = new Map<number, Map<string, string>>();
+  readonly applied = new Map<number, number>();
+  appliedIndex(grp: number) {
+    return this.applied.get(grp) ?? 0;
+  }
+  apply(grp: number, entries: readonly Entry[]) {
+    const kv = this.data.get(grp) ?? new Map<string, string>();
+    this.data.set(grp, kv);
+    return entries.map((e) => {
+      this.applied.set(grp, e.index);
+      if (e.kind !== EntryKind.Normal || !e.data) return undefined;
+      const [k, v] = dec.decode(e.data).split("=");
+      const old = kv.get(k!);
+      kv.set(k!, v!);
+      return old ?? null;
+    });
+  }
+  installSnapshot(grp: number, s: Snapshot) {
+    this.data.set(grp, new Map(JSON.parse(dec.decode(s.data))));
+    this.applied.set(grp, s.meta.index);
+  }
+}
+
+function cluster(ids: string[], groups: number[]) {
+  const down = new Set<string>();
+  const hosts = new Map<string, { host: MultiRaft; sm: KvMachine }>();
+  for (const [i, id] of ids.entries()) {
+    const storage = new MemoryRaftStorage();
+    storage.saveBatch(groups.map((g) => bootstrapWrite(g, ids)));
+    const sm = new KvMachine();
+    const host = new MultiRaft({
+      nodeId: id,
+      storage,
+      stateMachine: sm,
+      random: seededRandom(i + 1),
+      raft: { electionTicks: 10, heartbeatTicks: 2 },
+      send: (m: Message) => {
+        if (down.has(m.from) || down.has(m.to)) return;
+        setTimeout(() => hosts.get(m.to)?.host.step(m), 1);
+      },
+    });
+    for (const g of groups) host.open(g);
+    hosts.set(id, { host, sm });
+  }
+  const timer = setInterval(() => {
+    for (const [id, h] of hosts) if (!down.has(id)) h.host.tick();
+  }, 5);
+  const leaderOf = (grp: number) => {
+    for (const [id, h] of hosts) if (!down.has(id) && h.host.status(grp)?.role === "leader") return id;
+    return undefined;
+  };
+  const waitLeader = async (grp: number) => {
+    for (let i = 0; i < 400; i++) {
+      const l = leaderOf(grp);
+      if (l) return l;
+      await Bun.sleep(5);
+    }
+    throw new Error(`no leader for group ${grp}`);
+  };
+  return { hosts, down, waitLeader, stop: () => clearInterval(timer) };
+}
+
+describe("multi-raft host", () => {
+  test("groups elect leaders, proposals resolve with the state machine's result, every replica applies", async () => {
+    const c = cluster(["a", "b", "c"], [1, 2, 3]);
+    try {
+      for (const grp of [1, 2, 3]) {
+        const l = await c.waitLeader(grp);
+        const h = c.hosts.get(l)!.host;
+        expect(await h.propose(grp, enc.encode("k=v1"))).toBe(null);
+        expect(await h.propose(grp, enc.encode("k=v2"))).toBe("v1");
+      }
+      await Bun.sleep(100);
+      for (const { sm } of c.hosts.values()) for (const grp of [1, 2, 3]) expect(sm.data.get(grp)?.get("k")).toBe("v2");
+    } finally {
+      c.stop();
+    }
+  });
+
+  test("a follower is refused with the leader's name; a read barrier on a follower waits for the write", async () => {
+    const c = cluster(["a", "b", "c"], [1]);
+    try {
+      const l = await c.waitLeader(1);
+      const follower = ["a", "b", "c"].find((x) => x !== l)!;
+      const fh = c.hosts.get(follower)!;
+      await Bun.sleep(50); // let the follower learn who leads
+      const refused = await fh.host.propose(1, enc.encode("x=1")).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(NotLeader);
+      expect((refused as NotLeader).leader).toBe(l);
+      await c.hosts.get(l)!.host.propose(1, enc.encode("x=2"));
+      await fh.host.readBarrier(1);
+      expect(fh.sm.data.get(1)?.get("x")).toBe("2");
+    } finally {
+      c.stop();
+    }
+  });
+
+  test("after the leader is cut off, a new leader is elected and commits", async () => {
+    const c = cluster(["a", "b", "c"], [1]);
+    try {
+      const old = await c.waitLeader(1);
+      await c.hosts.get(old)!.host.propose(1, enc.encode("y=1"));
+      c.down.add(old);
+      let next: string | undefined;
+      for (let i = 0; i < 400 && !next; i++) {
+        await Bun.sleep(5);
+        next = [...c.hosts.keys()].find((id) => id !== old && c.hosts.get(id)!.host.status(1)?.role === "leader");
+      }
+      expect(next).toBeDefined();
+      expect(await c.hosts.get(next!)!.host.propose(1, enc.encode("y=2"))).toBe("1");
+    } finally {
+      c.stop();
+    }
+  });
+});

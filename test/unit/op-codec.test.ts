@@ -1,0 +1,42 @@
+import { expect, test } from "bun:test";
+import fc from "fast-check";
+import { decodeOp, encodeOp } from "../../src/store/op-codec.ts";
+
+test("ops survive encoding byte for byte", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 4 }),
+      fc.integer({ min: 0, max: 2 ** 50 }),
+      fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+      (cmds, now, seed) => {
+        const decoded = decodeOp(encodeOp({ cmds, now, seed }));
+        expect(decoded.now).toBe(now);
+        expect(decoded.seed).toBe(seed);
+        expect(decoded.cmds.map((c) => c.map((a) => [...a]))).toEqual(cmds.map((c) => c.map((a) => [...a])));
+        for (const c of decoded.cmds) for (const a of c) expect(a).toBeInstanceOf(Uint8Array);
+      },
+    ),
+  );
+});
+
+test("data that is not an op is refused with its size", () => {
+  expect(() => decodeOp(encodeOp({ cmds: [], now: 1, seed: 2 }).subarray(0, 1))).toThrow();
+  expect(() => decodeOp(new Uint8Array([0x01]))).toThrow(/log entry of 1 bytes is not an encoded op/);
+});
+
+test("MULTI/EXEC ops keep their flag, WATCHed keys and reply shape", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.record({ key: fc.uint8Array({ maxLength: 40 }), version: fc.nat(), existed: fc.boolean() }), { maxLength: 4 }),
+      fc.boolean(),
+      fc.boolean(),
+      (watch, multi, resp3) => {
+        const op = { cmds: [[new Uint8Array([0x61])]], now: 5, seed: 7, ...(multi ? { multi } : {}), ...(resp3 ? { resp3 } : {}), ...(watch.length ? { watch } : {}) };
+        const decoded = decodeOp(encodeOp(op));
+        expect(decoded.multi ?? false).toBe(multi);
+        expect(decoded.resp3 ?? false).toBe(resp3);
+        expect((decoded.watch ?? []).map((w) => [[...w.key], w.version, w.existed])).toEqual(watch.map((w) => [[...w.key], w.version, w.existed]));
+      },
+    ),
+  );
+});

@@ -1,0 +1,272 @@
+import { afterAll, afterEach, beforeEach, describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { WRONG_TYPE } from "../../src/commands/types.ts";
+import type { CollectionTable } from "../../src/store/collections.ts";
+import { type SqliteKeyspace, StateDb } from "../../src/store/state.ts";
+import { op, str, utf8 } from "../helpers/store-apply.ts";
+import { err, int } from "../../src/resp/reply.ts";
+
+const root = mkdtempSync(join(tmpdir(), "flydb-keyspace-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+let dirCount = 0;
+const freshPath = () => join(root, `data-${dirCount++}.db`);
+
+// A stand-in for issue 6's hash table, to prove the registry reaches every row of a key.
+const FIELDS: CollectionTable = {
+  name: "test_fields",
+  type: "hash",
+  ddl: [
+    `CREATE TABLE IF NOT EXISTS test_fields (part INTEGER NOT NULL, key BLOB NOT NULL, field BLOB NOT NULL,
+       value BLOB, PRIMARY KEY (part, key, field)) WITHOUT ROWID`,
+  ],
+  columns: ["field", "value"],
+};
+
+let state: StateDb;
+let ks: SqliteKeyspace;
+beforeEach(() => {
+  state = StateDb.open({ path: freshPath(), partitionCount: 256, collections: [FIELDS] });
+  ks = state.keyspace;
+});
+afterEach(() => state.close());
+
+function putHash(key: string, fields: Record<string, string>, expireAt: number | null = null): void {
+  const k = utf8(key);
+  const part = ks.partOf(k);
+  state.db.run("INSERT INTO keys (part, key, type, value, expire_at) VALUES (?, ?, 'hash', NULL, ?)", [part, k, expireAt]);
+  for (const [f, v] of Object.entries(fields)) {
+    state.db.run("INSERT INTO test_fields (part, key, field, value) VALUES (?, ?, ?, ?)", [part, k, utf8(f), utf8(v)]);
+  }
+}
+
+function hashFields(key: string): Record<string, string> {
+  const k = utf8(key);
+  const rows = state.db
+    .query<{ field: Uint8Array; value: Uint8Array }, [number, Uint8Array]>("SELECT field, value FROM test_fields WHERE part = ? AND key = ? ORDER BY field")
+    .all(ks.partOf(k), k);
+  return Object.fromEntries(rows.map((r) => [str(r.field), str(r.value)]));
+}
+
+const fieldRows = () => (state.db.query("SELECT count(*) AS n FROM test_fields").get() as { n: number }).n;
+
+describe("strings", () => {
+  test("keys and values are binary safe", () => {
+    const key = new Uint8Array([0, 255, 10, 13, 0]);
+    const value = new Uint8Array([0, 0, 128, 255]);
+    ks.setString(key, value, null);
+    expect(ks.getString(key, 0)).toEqual(value);
+    expect(ks.getString(new Uint8Array([0, 255, 10, 13]), 0)).toBeUndefined();
+    expect(ks.meta(key, 0)).toEqual({ type: "string", expireAt: null });
+  });
+
+  test("setString replaces the value and the expiry", () => {
+    ks.setString(utf8("k"), utf8("a"), 5000);
+    ks.setString(utf8("k"), utf8("b"), null);
+    expect(str(ks.getString(utf8("k"), 10_000))).toBe("b");
+    expect(ks.meta(utf8("k"), 0)?.expireAt).toBeNull();
+  });
+});
+
+describe("expiry", () => {
+  test("a key is absent from every reader once expireAt <= now", () => {
+    ks.setString(utf8("t"), utf8("v"), 1000);
+    ks.setString(utf8("p"), utf8("v"), null);
+    expect(str(ks.getString(utf8("t"), 999))).toBe("v");
+    expect(ks.meta(utf8("t"), 999)).toEqual({ type: "string", expireAt: 1000 });
+    expect(ks.count(999)).toBe(2);
+    for (const now of [1000, 1001]) {
+      expect(ks.getString(utf8("t"), now)).toBeUndefined();
+      expect(ks.meta(utf8("t"), now)).toBeUndefined();
+      expect(ks.count(now)).toBe(1);
+      expect(ks.scan(0, 100, now).keys.map(str)).toEqual(["p"]);
+      for (let i = 0; i < 10; i++) expect(str(ks.randomKey(now, i / 10))).toBe("p");
+    }
+  });
+
+  test("delete of an expired key removes it but reports no live key removed", () => {
+    ks.setString(utf8("t"), utf8("v"), 1000);
+    expect(ks.delete(utf8("t"), 1000)).toBe(false);
+    expect(ks.getString(utf8("t"), 0)).toBeUndefined();
+    ks.setString(utf8("t"), utf8("v"), 1000);
+    expect(ks.delete(utf8("t"), 999)).toBe(true);
+    expect(ks.delete(utf8("t"), 999)).toBe(false);
+  });
+
+  test("expired() lists only expired keys, soonest first, up to limit; deleteIfExpired spares live keys", () => {
+    ks.setString(utf8("a"), utf8("v"), 300);
+    ks.setString(utf8("b"), utf8("v"), 100);
+    ks.setString(utf8("c"), utf8("v"), 200);
+    ks.setString(utf8("d"), utf8("v"), null);
+    expect(ks.expired(250, 10).map(str)).toEqual(["b", "c"]);
+    expect(ks.expired(1000, 2).map(str)).toEqual(["b", "c"]);
+    expect(ks.deleteIfExpired(utf8("a"), 250)).toBe(false);
+    expect(ks.deleteIfExpired(utf8("d"), 250)).toBe(false);
+    expect(ks.deleteIfExpired(utf8("b"), 250)).toBe(true);
+    expect(ks.expired(1000, 10).map(str)).toEqual(["c", "a"]);
+    expect(str(ks.getString(utf8("a"), 0))).toBe("v");
+  });
+
+  test("setExpireAt changes and removes the expiry", () => {
+    ks.setString(utf8("k"), utf8("v"), null);
+    ks.setExpireAt(utf8("k"), 50);
+    expect(ks.getString(utf8("k"), 50)).toBeUndefined();
+    ks.setExpireAt(utf8("k"), null);
+    expect(str(ks.getString(utf8("k"), 50))).toBe("v");
+  });
+});
+
+describe("types and the collection registry", () => {
+  test("a hash is WRONGTYPE for getString and setString replaces it with all its rows", () => {
+    putHash("h", { f1: "a", f2: "b" });
+    putHash("other", { f: "x" });
+    expect(ks.getString(utf8("h"), 0)).toBe(WRONG_TYPE);
+    expect(ks.meta(utf8("h"), 0)?.type).toBe("hash");
+    ks.setString(utf8("h"), utf8("now a string"), null);
+    expect(str(ks.getString(utf8("h"), 0))).toBe("now a string");
+    expect(hashFields("h")).toEqual({});
+    expect(hashFields("other")).toEqual({ f: "x" });
+  });
+
+  test("delete, deleteIfExpired and flush remove collection rows", () => {
+    putHash("h1", { a: "1" });
+    putHash("h2", { b: "2" }, 100);
+    putHash("h3", { c: "3" });
+    expect(ks.delete(utf8("h1"), 0)).toBe(true);
+    expect(ks.deleteIfExpired(utf8("h2"), 100)).toBe(true);
+    expect(fieldRows()).toBe(1);
+    ks.flush();
+    expect(fieldRows()).toBe(0);
+    expect(ks.count(0)).toBe(0);
+  });
+
+  test("rename moves rows across partitions and replaces the destination's rows", () => {
+    putHash("src", { a: "1", b: "2" }, 9000);
+    putHash("dst", { old: "x" });
+    expect(ks.partOf(utf8("src"))).not.toBe(ks.partOf(utf8("dst")));
+    ks.rename(utf8("src"), utf8("dst"), 0);
+    expect(ks.meta(utf8("src"), 0)).toBeUndefined();
+    expect(ks.meta(utf8("dst"), 0)).toEqual({ type: "hash", expireAt: 9000 });
+    expect(hashFields("dst")).toEqual({ a: "1", b: "2" });
+    expect(hashFields("src")).toEqual({});
+    expect(fieldRows()).toBe(2);
+  });
+
+  test("copy duplicates rows and expiry and leaves the source", () => {
+    putHash("src", { a: "1" }, 9000);
+    ks.setString(utf8("dst"), utf8("string"), null);
+    ks.copy(utf8("src"), utf8("dst"), 0);
+    expect(ks.meta(utf8("dst"), 0)).toEqual({ type: "hash", expireAt: 9000 });
+    expect(hashFields("dst")).toEqual({ a: "1" });
+    expect(hashFields("src")).toEqual({ a: "1" });
+  });
+
+  test("rename and copy of strings carry value and expiry; a missing or expired source changes nothing", () => {
+    ks.setString(utf8("a"), utf8("va"), 7000);
+    ks.setString(utf8("b"), utf8("vb"), null);
+    ks.copy(utf8("a"), utf8("c"), 0);
+    expect(str(ks.getString(utf8("c"), 0))).toBe("va");
+    expect(ks.meta(utf8("c"), 0)?.expireAt).toBe(7000);
+    ks.rename(utf8("a"), utf8("b"), 0);
+    expect(ks.getString(utf8("a"), 0)).toBeUndefined();
+    expect(str(ks.getString(utf8("b"), 0))).toBe("va");
+    ks.rename(utf8("missing"), utf8("b"), 0);
+    ks.copy(utf8("missing"), utf8("b"), 0);
+    ks.rename(utf8("c"), utf8("b"), 7000); // c is expired at 7000
+    expect(str(ks.getString(utf8("b"), 0))).toBe("va");
+    ks.rename(utf8("b"), utf8("b"), 0);
+    ks.copy(utf8("b"), utf8("b"), 0);
+    expect(str(ks.getString(utf8("b"), 0))).toBe("va");
+  });
+});
+
+describe("scan, count, randomKey", () => {
+  test("a full scan returns every live key exactly once, whatever the COUNT", () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.uint8Array({ maxLength: 6 }), { maxLength: 60, selector: (k) => k.join(",") }),
+        fc.array(fc.integer({ min: 1, max: 20 }), { minLength: 1, maxLength: 5 }),
+        (keys, counts) => {
+          ks.flush();
+          keys.forEach((k, i) => ks.setString(k, utf8("v"), i % 4 === 0 ? 10 : null));
+          const live = keys.filter((_, i) => i % 4 !== 0).map((k) => k.join(","));
+          const seen: string[] = [];
+          let cursor = 0;
+          let calls = 0;
+          do {
+            const page = ks.scan(cursor, counts[calls % counts.length], 10);
+            seen.push(...page.keys.map((k) => k.join(",")));
+            cursor = page.cursor;
+            calls++;
+          } while (cursor !== 0 && calls < 1000);
+          expect(seen.sort()).toEqual(live.sort());
+          expect(ks.count(10)).toBe(live.length);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  test("keys present for the whole scan are returned although others come and go", () => {
+    for (let i = 0; i < 200; i++) ks.setString(utf8(`stay${i}`), utf8("v"), null);
+    const seen = new Set<string>();
+    let cursor = 0;
+    let round = 0;
+    do {
+      const page = ks.scan(cursor, 7, 0);
+      for (const k of page.keys) seen.add(str(k)!);
+      cursor = page.cursor;
+      ks.setString(utf8(`new${round}`), utf8("v"), null);
+      ks.delete(utf8(`new${round - 1}`), 0);
+      round++;
+    } while (cursor !== 0);
+    for (let i = 0; i < 200; i++) expect(seen.has(`stay${i}`)).toBe(true);
+  });
+
+  test("the TYPE filter keeps only keys of that type", () => {
+    ks.setString(utf8("s"), utf8("v"), null);
+    putHash("h", { f: "v" });
+    expect(ks.scan(0, 10, 0, "hash").keys.map(str)).toEqual(["h"]);
+    expect(ks.scan(0, 10, 0, "string").keys.map(str)).toEqual(["s"]);
+  });
+
+  test("randomKey: undefined when empty, reaches different keys for different r", () => {
+    expect(ks.randomKey(0, 0.5)).toBeUndefined();
+    for (let i = 0; i < 20; i++) ks.setString(utf8(`k${i}`), utf8("v"), null);
+    const picks = new Set(Array.from({ length: 20 }, (_, i) => str(ks.randomKey(0, i / 20))));
+    expect(picks.size).toBe(20);
+    expect(str(ks.randomKey(0, 0.999999))).toBe("k19");
+  });
+});
+
+describe("StateDb", () => {
+  test("applyBatch rolls back exactly the op that threw and records the applied index", () => {
+    const throwsAfterWrite = op(0, ["x"]);
+    const replies = state.applyBatch(7, 41, [op(0, ["a"]), throwsAfterWrite, op(0, ["b"])], (o, k) => {
+      const name = str(o.cmds[0][0])!;
+      k.setString(utf8(name), utf8("written"), null);
+      if (name === "x") throw new Error("no space for x");
+      return int(1);
+    });
+    expect(replies).toEqual([int(1), err("ERR apply failed at log index 42: no space for x"), int(1)]);
+    expect(ks.getString(utf8("x"), 0)).toBeUndefined();
+    expect(str(ks.getString(utf8("a"), 0))).toBe("written");
+    expect(str(ks.getString(utf8("b"), 0))).toBe("written");
+    expect(state.appliedIndex(7)).toBe(43);
+    expect(state.appliedIndex(8)).toBe(0);
+  });
+
+  test("refuses to reopen data.db with another partition_count", () => {
+    const path = freshPath();
+    StateDb.open({ path, partitionCount: 16 }).close();
+    expect(() => StateDb.open({ path, partitionCount: 256 })).toThrow(/partition_count = 16.*partition_count = 256/);
+    StateDb.open({ path, partitionCount: 16 }).close();
+  });
+
+  test("rejects collection table names that are not plain identifiers", () => {
+    const bad: CollectionTable = { ...FIELDS, name: "x; DROP TABLE keys" };
+    expect(() => StateDb.open({ path: freshPath(), partitionCount: 256, collections: [bad] })).toThrow(/not a plain SQL identifier/);
+  });
+});
