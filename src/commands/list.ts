@@ -62,11 +62,11 @@ function itemAt(ctx: CommandContext, key: Uint8Array, size: number, index: numbe
 }
 
 function lset(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
-  const index = intArg(argv[2]!);
-  if (isReply(index)) return index;
   const size = listSize(ctx, argv[1]!);
   if (isReply(size)) return size;
   if (size === 0) return E.noSuchKey;
+  const index = intArg(argv[2]!);
+  if (isReply(index)) return index;
   const item = itemAt(ctx, argv[1]!, size, index);
   if (!item) return err("ERR index out of range");
   ctx.db.listReplace(argv[1]!, item.seq, argv[3]!);
@@ -212,10 +212,12 @@ export const LIST_COMMANDS = define("list", [
   }],
   ["lrange", 4, ["readonly"], 1, 1, 1, "1.0.0", "Returns a range of elements from a list.", lrange],
   ["lindex", 3, ["readonly"], 1, 1, 1, "1.0.0", "Returns an element from a list by its index.", (ctx, argv) => {
-    const index = intArg(argv[2]!);
-    if (isReply(index)) return index;
+    // Redis looks the key up before it parses the index.
     const size = listSize(ctx, argv[1]!);
     if (isReply(size)) return size;
+    if (size === 0) return NULL_BULK;
+    const index = intArg(argv[2]!);
+    if (isReply(index)) return index;
     const item = itemAt(ctx, argv[1]!, size, index);
     return item ? bulk(item.value) : NULL_BULK;
   }],

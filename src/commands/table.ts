@@ -4,6 +4,7 @@ import { CONNECTION_COMMANDS, SERVER_COMMANDS } from "./connection.ts";
 import { HASH_COMMANDS } from "./hash.ts";
 import { KEY_COMMANDS } from "./keys.ts";
 import { LIST_COMMANDS } from "./list.ts";
+import { OBJECT_COMMANDS } from "./object.ts";
 import { SET_COMMANDS } from "./set.ts";
 import { TRANSACTION_COMMANDS } from "./transactions.ts";
 import { STRING_COMMANDS } from "./strings.ts";
@@ -29,6 +30,7 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   SET_COMMANDS,
   ZSET_COMMANDS,
   TRANSACTION_COMMANDS,
+  OBJECT_COMMANDS,
 ]);
 
 export const isWrite = (spec: CommandSpec) => spec.flags.includes("write");

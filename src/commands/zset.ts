@@ -92,7 +92,7 @@ function zadd(ctx: CommandContext, argv: readonly Uint8Array[], incrOnly: boolea
   let result: number | undefined;
   if (!(xx && size === 0)) {
     for (const { score: s, member } of items) {
-      const cur = size === 0 ? undefined : ctx.db.zsetScore(key, member);
+      const cur = ctx.db.zsetScore(key, member);
       if (cur !== undefined) {
         if (nx) continue;
         let next = s;
@@ -293,6 +293,9 @@ function combineStore(op: "union" | "inter" | "diff", name: string) {
     const n = Number(numkeys);
     if (n > argv.length - 3) return E.syntax;
     const keys = argv.slice(3, 3 + n);
+    // Redis type-checks the sources before it parses WEIGHTS and AGGREGATE.
+    const sources = loadSources(ctx, keys);
+    if (isReply(sources)) return sources;
     const weights: number[] = keys.map(() => 1);
     let aggregate: Aggregate = "sum";
     for (let i = 3 + n; i < argv.length; i++) {
@@ -310,8 +313,6 @@ function combineStore(op: "union" | "inter" | "diff", name: string) {
         aggregate = a;
       } else return E.syntax;
     }
-    const sources = loadSources(ctx, keys);
-    if (isReply(sources)) return sources;
     const result = combineZsets(sources, weights, aggregate, op);
     storeZset(ctx, dst, result);
     return int(result.length);
