@@ -49,7 +49,7 @@ export class RespClient {
         this.buf = this.buf.subarray(parsed.next);
         return parsed.value;
       }
-      if (this.closed) throw new Error(`connection closed waiting for the reply to ${args.map(String).join(" ")}`);
+      if (this.closed) throw new Error(`connection to ${this.sock.remoteAddress ?? "unix socket"} closed waiting for the reply to ${args.map(String).join(" ")}`);
       await new Promise<void>((r) => this.waiters.push(r));
     }
   }
