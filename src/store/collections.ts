@@ -46,4 +46,11 @@ export const COLLECTION_TABLES: readonly CollectionTable[] = [
     ],
     columns: ["member", "score"],
   },
+  {
+    // Rank chunks of big sorted sets (see collection-rows.ts): lower bound and member count.
+    name: "zset_chunks",
+    type: "zset",
+    ddl: ["CREATE TABLE IF NOT EXISTS zset_chunks (part INTEGER NOT NULL, key BLOB NOT NULL, lo_score REAL NOT NULL, lo_member BLOB NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (part, key, lo_score, lo_member)) WITHOUT ROWID"],
+    columns: ["lo_score", "lo_member", "n"],
+  },
 ];
