@@ -19,7 +19,8 @@ export function sizeOf(ctx: CommandContext, key: Uint8Array, type: KeyType): num
 }
 
 /** Redis 7.0 defaults: hash-max-listpack-*, zset-max-listpack-*, set-max-intset-entries. */
-const LISTPACK_ENTRIES = 128;
+const HASH_LISTPACK_ENTRIES = 512;
+const ZSET_LISTPACK_ENTRIES = 128;
 const LISTPACK_VALUE = 64;
 const INTSET_ENTRIES = 512;
 
@@ -33,7 +34,7 @@ export function noteGrowth(ctx: CommandContext, key: Uint8Array, type: "hash" | 
   const large =
     type === "set"
       ? info.size > INTSET_ENTRIES || added.some((m) => parseInt64(m) === undefined)
-      : info.size > LISTPACK_ENTRIES || added.some((m) => m.length > LISTPACK_VALUE);
+      : info.size > (type === "hash" ? HASH_LISTPACK_ENTRIES : ZSET_LISTPACK_ENTRIES) || added.some((m) => m.length > LISTPACK_VALUE);
   if (large) ctx.db.markLarge(key);
 }
 

@@ -234,5 +234,5 @@ export const LIST_COMMANDS = define("list", [
   }],
   ["rpoplpush", 3, ["write"], 1, 2, 1, "1.2.0", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", (ctx, argv) =>
     lmove(ctx, argv[1]!, argv[2]!, false, true)],
-  ["lmpop", -4, ["write"], 2, -2, 1, "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", lmpop],
+  ["lmpop", -4, ["write"], 2, 2, 1, "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", lmpop],
 ]);

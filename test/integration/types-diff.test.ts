@@ -248,3 +248,93 @@ describe("FlyDB replies like redis-server 7.0", () => {
     await fc.assert(fc.asyncProperty(sequences([...hash, ...list, ...set, ...zset], [...hashAdd, ...listAdd, ...setAdd, ...zsetAdd]), (cmds) => run(resp3, cmds)), { numRuns: RUNS });
   }, 120_000);
 });
+
+describe("big collections like redis-server 7.0", () => {
+  const n = (count: number, f: (i: number) => string[]) => Array.from({ length: count }, (_, i) => f(i)).flat();
+
+  test("encodings convert at Redis's thresholds and stay converted", async () => {
+    await run(servers, [
+      ["HSET", "h", ...n(512, (i) => [`f${i}`, "v"])],
+      ["OBJECT", "ENCODING", "h"],
+      ["HSET", "h", "f512", "v"],
+      ["OBJECT", "ENCODING", "h"],
+      ["HDEL", "h", "f512", "f511"],
+      ["OBJECT", "ENCODING", "h"],
+      ["SADD", "s", ...n(512, (i) => [String(i)])],
+      ["OBJECT", "ENCODING", "s"],
+      ["SADD", "s", "512"],
+      ["OBJECT", "ENCODING", "s"],
+      ["SADD", "s2", "1", "2"],
+      ["OBJECT", "ENCODING", "s2"],
+      ["SADD", "s2", "x"],
+      ["OBJECT", "ENCODING", "s2"],
+      ["ZADD", "z", ...n(128, (i) => [String(i), `m${i}`])],
+      ["OBJECT", "ENCODING", "z"],
+      ["ZADD", "z", "1", "one-more"],
+      ["OBJECT", "ENCODING", "z"],
+      ["ZREM", "z", "one-more", "m1"],
+      ["OBJECT", "ENCODING", "z"],
+      ["ZADD", "z2", "1", "m".repeat(65)],
+      ["OBJECT", "ENCODING", "z2"],
+      ["ZRANGESTORE", "z3", "z2", "0", "-1"],
+      ["OBJECT", "ENCODING", "z3"],
+      ["RPUSH", "l", "a"],
+      ["OBJECT", "ENCODING", "l"],
+      ["SET", "i", "12345"],
+      ["OBJECT", "ENCODING", "i"],
+      ["SET", "e", "x".repeat(44)],
+      ["OBJECT", "ENCODING", "e"],
+      ["SET", "r", "x".repeat(45)],
+      ["OBJECT", "ENCODING", "r"],
+    ]);
+  });
+
+  test("ranges, ranks, pops and scans of 300-element collections", async () => {
+    const zadd = ["ZADD", "z", ...n(300, (i) => [String(i % 37), `m${(i * 7919) % 1000}`])];
+    await run(servers, [
+      zadd,
+      ["ZCARD", "z"],
+      ["ZRANGE", "z", "100", "120", "WITHSCORES"],
+      ["ZRANGE", "z", "-130", "-100", "REV", "WITHSCORES"],
+      ["ZRANK", "z", "m7919"],
+      ["ZREVRANK", "z", "m837"],
+      ["ZRANGEBYSCORE", "z", "(3", "20", "LIMIT", "10", "15", "WITHSCORES"],
+      ["ZREVRANGEBYSCORE", "z", "20", "(3", "LIMIT", "10", "15"],
+      ["ZCOUNT", "z", "5", "(30"],
+      ["ZPOPMIN", "z", "5"],
+      ["ZPOPMAX", "z"],
+      ["ZREMRANGEBYRANK", "z", "10", "20"],
+      ["ZREMRANGEBYSCORE", "z", "(30", "+inf"],
+      ["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+      ["ZSCAN", "z", "0"],
+      ["ZSCAN", "z", "0", "MATCH", "m1*"],
+      ["HSET", "h", ...n(300, (i) => [`f${i}`, String(i)])],
+      ["HSCAN", "h", "0"],
+      ["HGETALL", "h"],
+      ["SADD", "s", ...n(300, (i) => [`m${i}`])],
+      ["SSCAN", "s", "0", "MATCH", "m2*"],
+      ["SMEMBERS", "s"],
+      ["SINTERCARD", "2", "s", "s", "LIMIT", "17"],
+    ]);
+  });
+
+  test("a list keeps its order through pushes, repeated LINSERT at one place, LSET, LREM and LTRIM", async () => {
+    const cmds: string[][] = [["RPUSH", "l", ...n(300, (i) => [`v${i % 17}`])], ["LPUSH", "l", "head1", "head2"]];
+    // More inserts at one spot than the gap between two sequence numbers allows: renumbering.
+    for (let i = 0; i < 40; i++) cmds.push(["LINSERT", "l", "AFTER", "v3", `ins${i}`]);
+    for (let i = 0; i < 20; i++) cmds.push(["LINSERT", "l", "BEFORE", "head1", `pre${i}`]);
+    cmds.push(
+      ["LRANGE", "l", "0", "-1"],
+      ["LSET", "l", "150", "mid"],
+      ["LINDEX", "l", "-100"],
+      ["LREM", "l", "-3", "v5"],
+      ["LREM", "l", "0", "v6"],
+      ["LPOS", "l", "v7", "RANK", "-2", "COUNT", "3"],
+      ["LTRIM", "l", "20", "-30"],
+      ["LRANGE", "l", "0", "-1"],
+      ["LMPOP", "2", "nosuch", "l", "RIGHT", "COUNT", "7"],
+      ["LLEN", "l"],
+    );
+    await run(servers, cmds);
+  });
+});
