@@ -338,3 +338,28 @@ describe("big collections like redis-server 7.0", () => {
     await run(servers, cmds);
   });
 });
+
+test("a collection that expired is gone for readers and starts empty for writers", async () => {
+  const setup: string[][] = [
+    ["RPUSH", "l", "a", "b"],
+    ["HSET", "h", "f", "1", "g", "2"],
+    ["SADD", "s", "a", "b"],
+    ["ZADD", "z", "1", "a", "2", "b"],
+  ];
+  await run(servers, [...setup, ...setup.map(([, k]) => ["PEXPIRE", k!, "30"])]);
+  await new Promise((r) => setTimeout(r, 80));
+  for (const argv of [
+    ["EXISTS", "l", "h", "s", "z"],
+    ["TYPE", "z"],
+    ["LLEN", "l"],
+    ["RPUSH", "l", "c"],
+    ["LRANGE", "l", "0", "-1"],
+    ["HSET", "h", "x", "1"],
+    ["HGETALL", "h"],
+    ["SADD", "s", "c"],
+    ["SMEMBERS", "s"],
+    ["ZADD", "z", "3", "c"],
+    ["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+    ["TTL", "z"],
+  ]) await compare(servers, argv);
+});
