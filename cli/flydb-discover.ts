@@ -23,10 +23,10 @@ function parseSeconds(v: string): number {
   return n;
 }
 
-/** `host:port` of a node's gossip endpoint, IPv6 in brackets; the host name if nothing resolved. */
+/** `host:port` of a node's gossip endpoint (the SRV port), IPv6 in brackets; the host name if nothing resolved. */
 function gossipAddress(n: DiscoveredNode): string {
   const host = n.addresses[0] ?? n.host;
-  return `${host.includes(":") ? `[${host}]` : host}:${n.ports.gossip ?? n.port}`;
+  return `${host.includes(":") ? `[${host}]` : host}:${n.port}`;
 }
 
 function table(nodes: DiscoveredNode[]): string {
@@ -81,7 +81,12 @@ async function main(argv: string[]): Promise<number> {
   return nodes.length ? EXIT_FOUND : EXIT_NONE;
 }
 
-process.exitCode = await main(process.argv).catch((e: unknown) => {
-  process.stderr.write(`flydb-discover: ${e instanceof Error ? e.message : String(e)}\n`);
-  return EXIT_ERROR;
-});
+// No top-level await: `bun build --compile --bytecode` emits CommonJS, which has none.
+void main(process.argv)
+  .catch((e: unknown) => {
+    process.stderr.write(`flydb-discover: ${e instanceof Error ? e.message : String(e)}\n`);
+    return EXIT_ERROR;
+  })
+  .then((code) => {
+    process.exitCode = code;
+  });

@@ -34,9 +34,10 @@ program.action(async (opts: Record<string, unknown>) => {
     if (opts[camel] !== undefined) flags[key] = opts[camel];
   }
   if (opts.peers !== undefined) flags.cluster_peers = opts.peers;
-  let loaded;
+  let node;
   try {
-    loaded = loadConfig({ configPath: opts.config as string | undefined, flags });
+    const loaded = loadConfig({ configPath: opts.config as string | undefined, flags });
+    node = await startNode(loaded.config, { configFile: loaded.file });
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`flydb: ${e.message}\n`);
@@ -44,7 +45,6 @@ program.action(async (opts: Record<string, unknown>) => {
     }
     throw e;
   }
-  const node = await startNode(loaded.config, { configFile: loaded.file });
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

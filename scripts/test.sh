@@ -22,7 +22,7 @@ npm run -s build || { echo "0 passed, 1 failed"; exit 1; }
 
 step "bun test"
 log=$(mktemp)
-npx bun test "$@" 2>&1 | tee "$log"
+npx bun test --timeout 60000 "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 pass=$(grep -Eo '^ *[0-9]+ pass' "$log" | tail -1 | grep -Eo '[0-9]+')
 fail=$(grep -Eo '^ *[0-9]+ fail' "$log" | tail -1 | grep -Eo '[0-9]+')

@@ -1,6 +1,5 @@
-// Composition root: Config → a running standalone node (store, RESP server, HTTP API).
+// Composition root: Config → a running node (data plane, RESP server, HTTP API).
 import { mkdirSync } from "node:fs";
-import { applyOp } from "./commands/apply.ts";
 import { Session, type Backend } from "./commands/session.ts";
 import type { ClientState, ServerView } from "./commands/types.ts";
 import { formatValue } from "./config/load.ts";
@@ -10,9 +9,10 @@ import { NodeMetrics } from "./http/metrics.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { splitHostPort } from "./net/addr.ts";
 import { err, type Reply } from "./resp/reply.ts";
+import { clusterStatus } from "./http/cluster-status.ts";
 import { startRespServer, type ConnectionControl } from "./server/resp-server.ts";
 import { renderInfo } from "./server/info.ts";
-import { StoreEngine } from "./store/engine.ts";
+import { resolveMode, openCluster, openStandalone, type DataPlane } from "./data-plane.ts";
 import { VERSION } from "./version.ts";
 
 export interface RunningNode {
@@ -25,19 +25,13 @@ export interface RunningNode {
 export async function startNode(config: Config, opts: { configFile?: string; log?: Logger } = {}): Promise<RunningNode> {
   const log = opts.log ?? createLogger(config.log_level, config.log_format, { node: config.node_id });
   const startedAt = Date.now();
-  // The store opens below; the gauge only reads it at scrape time.
-  const metrics = new NodeMetrics(() => store.keyspace.count(Date.now()));
+  // The data plane opens below; the gauge only reads it at scrape time.
+  const metrics = new NodeMetrics(() => plane?.keyCount() ?? 0);
   mkdirSync(config.data_dir, { recursive: true });
-  const store = StoreEngine.open({
-    dataDir: config.data_dir,
-    fsync: config.fsync,
-    apply: applyOp,
-    partitionCount: config.partition_count,
-    onCommit: (c) => {
-      metrics.commitLatency.observe(c.logMs / 1000);
-      metrics.commitBatch.observe(c.ops);
-    },
-  });
+  const cluster = resolveMode(config) === "cluster";
+  // A standalone node opens its store before listening (it replays its log first); a cluster
+  // member needs its RESP and HTTP ports first, to advertise them.
+  let plane: DataPlane | undefined = cluster ? undefined : openStandalone(config, metrics);
 
   const sessions = new Map<number, { session: Session; conn: ConnectionControl }>();
   let totalConnections = 0;
@@ -68,9 +62,9 @@ export async function startNode(config: Config, opts: { configFile?: string; log
           totalConnections,
           totalCommands,
           rejectedConnections,
-          keys: store.keyspace.count(now),
+          keys: plane?.keyCount() ?? 0,
           dataDir: config.data_dir,
-          appliedIndex: store.stats().appliedIndex,
+          appliedIndex: plane?.appliedIndex() ?? 0,
         },
         section,
         now,
@@ -78,12 +72,16 @@ export async function startNode(config: Config, opts: { configFile?: string; log
   };
 
   const backend: Backend = {
-    db: store.keyspace,
-    propose: (op) => store.propose(op),
+    read: (spec, argv, resp3) => (plane ? plane.read(spec, argv, resp3) : LOADING),
+    propose: (op) => (plane ? plane.propose(op) : Promise.resolve(LOADING)),
     now: () => Date.now(),
     random: () => Math.random(),
     server,
     requirepass: config.requirepass,
+    get cluster() {
+      return plane?.cluster?.view;
+    },
+    clusterModeDefault: config.redis_cluster_mode,
     clients: () => [...sessions.values()].map((s) => s.session.client),
     kill: (id) => {
       const s = sessions.get(id);
@@ -147,27 +145,31 @@ export async function startNode(config: Config, opts: { configFile?: string; log
   });
   respPort = respServer.port;
 
+  const http = splitHostPort(config.http_addr);
   const status: NodeStatus = {
     live: () => true,
-    ready: () => ({ ready: true }),
-    status: () => ({
-      node: {
-        id: config.node_id,
-        version: VERSION,
-        role: "standalone",
-        uptime_seconds: Math.floor((Date.now() - startedAt) / 1000),
-        addresses: { resp: `${resp.host}:${respPort}`, http: config.http_addr },
-      },
-      keys: store.keyspace.count(Date.now()),
-      connected_clients: sessions.size,
-    }),
+    ready: () => plane?.ready() ?? { ready: false, reason: "starting" },
+    status: async () => {
+      const base = {
+        node: {
+          id: config.node_id,
+          version: VERSION,
+          role: plane?.mode ?? "starting",
+          uptime_seconds: Math.floor((Date.now() - startedAt) / 1000),
+          addresses: { resp: `${resp.host}:${respPort}`, http: `${http.host}:${httpPort}` },
+        },
+        keys: plane?.keyCount() ?? 0,
+        connected_clients: sessions.size,
+      };
+      return plane?.cluster ? { ...base, ...(await clusterStatus(plane.cluster)) } : base;
+    },
     metrics: metrics.registry,
     httpAuthToken: config.http_auth_token,
   };
-  const http = splitHostPort(config.http_addr);
   const app = createHttpApp(status);
   const httpServer = Bun.serve({ hostname: http.host, port: http.port, fetch: app.fetch });
   const httpPort = httpServer.port ?? http.port;
+  if (cluster) plane = await openCluster(config, log, VERSION, { resp: respPort, http: httpPort });
 
   log.info("flydb started", {
     version: VERSION,
@@ -175,6 +177,7 @@ export async function startNode(config: Config, opts: { configFile?: string; log
     http: `${http.host}:${httpPort}`,
     data_dir: config.data_dir,
     fsync: config.fsync,
+    mode: plane!.mode,
     config: opts.configFile ?? "(defaults)",
   });
 
@@ -185,11 +188,13 @@ export async function startNode(config: Config, opts: { configFile?: string; log
     async stop() {
       await respServer.stop();
       await httpServer.stop(true);
-      store.close();
+      await plane?.stop(true);
       log.info("flydb stopped");
     },
   };
 }
+
+const LOADING = err("LOADING FlyDB is joining its cluster; retry shortly");
 
 /** Over maxclients: every command gets Redis's error and the connection closes. */
 function rejectingHandler(conn: ConnectionControl) {

@@ -117,11 +117,19 @@ export function parseScanOptions(
   return { match, count, type };
 }
 
-/** Redis's SCAN cursor: an unsigned 64-bit decimal. */
+const CURSOR_SPACE = 2n ** 64n;
+
+/**
+ * Redis's SCAN cursor, read with strtoul as Redis does: an optional sign (a negative cursor wraps
+ * around), leading zeros allowed, "" is 0; a leading space, trailing bytes or overflow is invalid.
+ */
 export function parseCursor(b: Uint8Array): number | undefined {
-  const s = ascii(b);
-  if (!/^\d{1,20}$/.test(s) || BigInt(s) > 18446744073709551615n) return undefined;
-  return Number(s);
+  if (b.length === 0) return 0;
+  const m = /^([+-]?)(\d+)$/.exec(String.fromCharCode(...b.subarray(0, 4096)));
+  if (!m || b.length > 4096) return undefined;
+  const v = BigInt(m[2]!);
+  if (v >= CURSOR_SPACE) return undefined;
+  return Number(m[1] === "-" ? (CURSOR_SPACE - v) % CURSOR_SPACE : v);
 }
 
 function scan(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {

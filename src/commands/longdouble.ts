@@ -7,6 +7,10 @@ const MANT_MIN = 1n << BigInt(MANT_BITS - 1);
 const MANT_LIMIT = 1n << BigInt(MANT_BITS);
 const MAX_EXP = 16384; // beyond it a long double overflows to infinity
 const DEC_RE = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
+// strtold also reads C99 hex floats: 0x10 is 16, 0x1.8p1 is 3.
+const HEX_RE = /^([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?\d+))?$/;
+/** What strtold reads as an infinity; Redis accepts it as a value, then refuses to store the result. */
+export const INFINITY_RE = /^[+-]?inf(inity)?$/i;
 
 /** sign · m · 2^e with MANT_MIN <= m < MANT_LIMIT, or zero (m = 0). */
 interface LongDouble {
@@ -45,8 +49,18 @@ function round(neg: boolean, num: bigint, den: bigint, e0: number): LongDouble |
   }
 }
 
-/** strtold for plain decimal text; undefined for what Redis rejects or for overflow. */
+/** strtold for decimal and hex text; undefined for what Redis rejects, overflow and underflow. */
 export function parseLongDouble(s: string): LongDouble | undefined {
+  const h = HEX_RE.exec(s);
+  if (h) {
+    const digits = (h[2] ?? "") + (h[3] ?? "");
+    if (digits === "") return undefined;
+    const mant = BigInt(`0x${digits}`);
+    const exp2 = Number(h[4] ?? "0") - 4 * (h[3] ?? "").length;
+    if (mant === 0n) return { neg: h[1] === "-", m: 0n, e: 0 };
+    if (Math.abs(exp2) > 20_000) return undefined;
+    return round(h[1] === "-", mant, 1n, exp2);
+  }
   const d = DEC_RE.exec(s);
   if (!d || (d[2] === "" && (d[3] ?? "") === "")) return undefined;
   const digits = (d[2] ?? "") + (d[3] ?? "");
@@ -56,7 +70,8 @@ export function parseLongDouble(s: string): LongDouble | undefined {
   if (mant === 0n) return { neg, m: 0n, e: 0 };
   const magnitude = digits.replace(/^0+/, "").length + exp10;
   if (magnitude > 4940) return undefined;
-  if (magnitude < -4960) return { neg, m: 0n, e: 0 };
+  // strtold underflows to zero with ERANGE, which Redis's string2ld rejects.
+  if (magnitude < -4960) return undefined;
   return exp10 >= 0 ? round(neg, mant * 10n ** BigInt(exp10), 1n, 0) : round(neg, mant, 10n ** BigInt(-exp10), 0);
 }
 

@@ -2,25 +2,34 @@
 // and dispatch through the command table to the keyspace (reads) or the log (writes).
 import { array, err, OK, QUEUED, type Reply } from "../resp/reply.ts";
 import { COMMANDS, isWrite } from "./table.ts";
-import { WATCH_ABORT, watchBroken } from "./transactions.ts";
-import type { ClientState, CommandSpec, Keyspace, Op, ServerView, SessionApi, WatchedKey } from "./types.ts";
-import { ascii, byteKey, E } from "./util.ts";
+import { keySlot } from "../cluster/core/slot.ts";
+import { commandKeys } from "./connection.ts";
+import { VERSION_COMMAND, WATCH_ABORT } from "./transactions.ts";
+import type { ClientState, ClusterView, CommandSpec, Op, ServerView, SessionApi, WatchedKey } from "./types.ts";
+import { ascii, byteKey, E, utf8 } from "./util.ts";
 
 /** Commands that act on the transaction itself instead of being queued inside MULTI (as Redis). */
 const NOT_QUEUED = new Set(["exec", "discard", "multi", "watch", "quit", "reset"]);
-/** Session commands that read or write the keyspace, so they are ordered like data commands. */
-const ORDERED = new Set(["watch", "exec"]);
 const EXECABORT = err("EXECABORT Transaction discarded because of previous errors.");
+const VERSION_SPEC = COMMANDS.get(VERSION_COMMAND)!;
 
 /** What a session needs from the node: the keyspace, the write path, and the world outside. */
 export interface Backend {
-  readonly db: Keyspace;
+  /**
+   * Runs a read-only data command: locally on a standalone node, on the right replica in a
+   * cluster (which may answer asynchronously).
+   */
+  read(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean): Reply | Promise<Reply>;
   /** Resolves with what apply returned once the op is durable and applied. */
   propose(op: Op): Promise<Reply>;
   now(): number;
   random(): number;
   readonly server: ServerView;
   readonly requirepass: string;
+  /** Present in cluster mode: CLUSTER commands and -MOVED redirects read it. */
+  readonly cluster: ClusterView | undefined;
+  /** New connections start in Redis Cluster mode (redis_cluster_mode). */
+  readonly clusterModeDefault: boolean;
   clients(): readonly ClientState[];
   kill(id: number): boolean;
 }
@@ -45,11 +54,12 @@ export class Session implements SessionApi {
   readonly table = COMMANDS;
   /** Set by QUIT or CLIENT KILL of itself; the server closes after writing the reply. */
   closeRequested = false;
-  /** Promise of the last queued command while any is outstanding. */
-  private tail: Promise<unknown> | undefined;
-  private outstanding = 0;
-  /** Commands that wait on earlier writes; a write behind one must wait too, or it could be applied before the read. */
-  private waiting = 0;
+  /** Proposed writes whose reply has not come back yet. */
+  private inFlight = 0;
+  /** Commands that arrived behind a write still in flight, in arrival order. */
+  private readonly deferred: { spec: CommandSpec; argv: readonly Uint8Array[]; resolve: (r: Reply | Promise<Reply>) => void }[] = [];
+  /** A WATCH still reading versions: everything behind it waits, or EXEC could overtake it. */
+  private watching = 0;
   /** The commands queued since MULTI; undefined outside a transaction. */
   private queued: (readonly Uint8Array[])[] | undefined;
   /** A command was refused while queueing: EXEC must abort. */
@@ -71,6 +81,7 @@ export class Session implements SessionApi {
       authenticated: backend.requirepass === "",
       lastCommand: "NULL",
       lastActiveAt: now,
+      clusterMode: backend.clusterModeDefault,
     };
   }
 
@@ -82,6 +93,9 @@ export class Session implements SessionApi {
   }
   get requirepass(): string {
     return this.backend.requirepass;
+  }
+  get cluster(): ClusterView | undefined {
+    return this.backend.cluster;
   }
   clients(): readonly ClientState[] {
     return this.backend.clients();
@@ -110,16 +124,36 @@ export class Session implements SessionApi {
     return OK;
   }
 
-  watch(keys: readonly Uint8Array[]): Reply {
+  /**
+   * Records each key's version and liveness, read like any data command (on the key's leader in
+   * a cluster). Redis keeps the first WATCH of a key: a later one must not hide a change between.
+   */
+  watch(keys: readonly Uint8Array[]): Reply | Promise<Reply> {
     if (this.queued) return err("ERR WATCH inside MULTI is not allowed");
-    const { db } = this.backend;
-    const now = this.backend.now();
-    for (const key of keys) {
-      const id = byteKey(key);
-      // Redis keeps the first WATCH of a key: a later one must not hide a change in between.
-      if (!this.watched.has(id)) this.watched.set(id, { key, version: db.version(key), existed: db.meta(key, now) !== undefined });
-    }
-    return OK;
+    const fresh = keys.filter((k, i) => !this.watched.has(byteKey(k)) && keys.findIndex((x) => byteKey(x) === byteKey(k)) === i);
+    const reads = fresh.map((key) => this.versionOf(key));
+    const record = (states: readonly (WatchedKey | Reply)[]): Reply => {
+      for (const st of states) {
+        if ("t" in st) return st;
+        this.watched.set(byteKey(st.key), st);
+      }
+      return OK;
+    };
+    if (!reads.some((r) => r instanceof Promise)) return record(reads as (WatchedKey | Reply)[]);
+    this.watching++;
+    return Promise.all(reads)
+      .then(record)
+      .finally(() => {
+        this.watching--;
+        this.drain();
+      });
+  }
+
+  private versionOf(key: Uint8Array): WatchedKey | Reply | Promise<WatchedKey | Reply> {
+    const toState = (r: Reply): WatchedKey | Reply =>
+      r.t === "array" && r.v[0]?.t === "int" && r.v[1]?.t === "int" ? { key, version: Number(r.v[0].v), existed: r.v[1].v === 1 } : r;
+    const r = this.backend.read(VERSION_SPEC, [utf8(VERSION_COMMAND), key], false);
+    return r instanceof Promise ? r.then(toState) : toState(r);
   }
 
   unwatch(): Reply {
@@ -129,8 +163,8 @@ export class Session implements SessionApi {
 
   /**
    * Data commands (reads too) go to the log as one op so the transaction is atomic on every
-   * replica; connection and server commands queued with them run here, after it, and their
-   * replies take their places in EXEC's array.
+   * replica, and the WATCH check runs inside apply; connection and server commands queued with
+   * them run here, after it, and their replies take their places in EXEC's array.
    */
   exec(): Reply | Promise<Reply> {
     if (!this.queued) return err("ERR EXEC without MULTI");
@@ -140,21 +174,35 @@ export class Session implements SessionApi {
     this.resetState();
     if (failed) return EXECABORT;
     const specs = queued.map((argv) => this.table.get(ascii(argv[0]!.subarray(0, 64)).toLowerCase())!);
-    const data = queued.filter((_, i) => specs[i]!.run);
     const finish = (dataReplies: readonly Reply[]): Reply => {
       let d = 0;
-      return array(specs.map((spec, i) => (spec.run ? dataReplies[d++]! : this.runLocalSync(spec, queued[i]!))));
+      return array(specs.map((spec, i) => (spec.run ? dataReplies[d++]! : this.runSession(spec, queued[i]!))));
     };
-    if (data.length === 0) {
-      return watchBroken({ cmds: [], now: this.backend.now(), seed: 0, watch }, this.backend.db) ? WATCH_ABORT : finish([]);
-    }
+    const data = queued.filter((_, i) => specs[i]!.run);
+    // Only connection commands: nothing to apply, but the WATCHed keys must still be unchanged.
+    if (data.length === 0) return this.watchIntact(watch).then((intact) => (intact ? finish([]) : WATCH_ABORT));
     const op: Op = { ...this.opBase(), cmds: data, multi: true, ...(watch.length > 0 ? { watch } : {}) };
     return this.propose(op).then((reply) => (reply.t === "array" ? finish(reply.v) : reply));
   }
 
+  private async watchIntact(watch: readonly WatchedKey[]): Promise<boolean> {
+    for (const w of watch) {
+      const now = await this.versionOf(w.key);
+      if ("t" in now || now.version > w.version || (w.existed && !now.existed)) return false;
+    }
+    return true;
+  }
+
+  /** A connection command queued in MULTI (EXEC and WATCH, the asynchronous ones, never are). */
+  private runSession(spec: CommandSpec, argv: readonly Uint8Array[]): Reply {
+    const reply = spec.exec!(this, argv);
+    return reply instanceof Promise ? err(`ERR ${spec.name} cannot run inside MULTI`) : reply;
+  }
+
   /**
-   * Runs one command. Replies come back in command order (the server writes them in order);
-   * a read never overtakes an earlier write of the same connection.
+   * Runs one command. Replies come back in command order (the server writes them in order), and
+   * commands take effect in arrival order: a read never overtakes an earlier write of the same
+   * connection, and a write is never proposed before an earlier command that is still deferred.
    */
   execute(argv: readonly Uint8Array[]): Reply | Promise<Reply> {
     const name = ascii(argv[0]!.subarray(0, 64)).toLowerCase();
@@ -170,21 +218,23 @@ export class Session implements SessionApi {
     if (!this.client.authenticated && !spec.flags.includes("noauth")) return E.noAuth;
     // Connection and server commands never touch the keyspace, so they need not wait for earlier
     // writes; running them at once lets HELLO switch the protocol before later replies are encoded.
-    // WATCH and EXEC do touch it: they keep their place behind this connection's earlier writes.
-    if (spec.exec && !ORDERED.has(name)) return spec.exec(this, argv);
-    if (isWrite(spec)) return this.track(this.waiting > 0 ? this.tail!.then(() => this.write(argv)) : this.write(argv));
-    if (this.outstanding > 0) {
-      this.waiting++;
-      return this.track(
-        this.tail!.then(() => {
-          this.waiting--;
-          return this.runLocal(spec, argv);
-        }),
-      );
+    // WATCH (a read) and EXEC (a write) do touch it and keep their place like data commands.
+    if (spec.exec && !ordered(spec)) return spec.exec(this, argv);
+    if (this.client.clusterMode && this.backend.cluster) {
+      const moved = this.redirect(spec, argv, this.backend.cluster);
+      if (moved) return moved;
     }
-    const reply = this.runLocal(spec, argv);
-    // EXEC waits for its op: later commands of this connection must queue behind it.
-    return reply instanceof Promise ? this.track(reply) : reply;
+    // A write may be proposed at once unless an earlier command waits; a read only when no
+    // earlier write is still in flight.
+    if (this.deferred.length > 0 || this.watching > 0 || (!writes(spec) && this.inFlight > 0)) {
+      return new Promise<Reply>((resolve) => this.deferred.push({ spec, argv, resolve }));
+    }
+    return this.start(spec, argv);
+  }
+
+  private start(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | Promise<Reply> {
+    if (spec.exec) return spec.exec(this, argv);
+    return isWrite(spec) ? this.write(argv) : this.backend.read(spec, argv, this.client.protocol === 3);
   }
 
   /** Inside MULTI: Redis refuses (and dooms the transaction) what would fail before running. */
@@ -201,14 +251,31 @@ export class Session implements SessionApi {
     return QUEUED;
   }
 
-  private track(p: Promise<Reply>): Promise<Reply> {
-    this.outstanding++;
-    const done = p.finally(() => {
-      this.outstanding--;
-      if (this.outstanding === 0) this.tail = undefined;
-    });
-    this.tail = done;
-    return done;
+  /** Redis Cluster clients are sent to the node serving the slot instead of being proxied. */
+  private redirect(spec: CommandSpec, argv: readonly Uint8Array[], cluster: ClusterView): Reply | undefined {
+    const keys = commandKeys(spec, argv);
+    if (keys.length === 0) return undefined;
+    const slot = keySlot(keys[0]!);
+    for (const k of keys) if (keySlot(k) !== slot) return err("CROSSSLOT Keys in request don't hash to the same slot");
+    const to = cluster.redirect(slot);
+    return to === undefined ? undefined : err(`MOVED ${slot} ${to}`);
+  }
+
+  /** Starts deferred commands in order: writes as soon as they are first in line, reads once no earlier write is in flight. */
+  private drain(): void {
+    while (this.deferred.length > 0 && this.watching === 0) {
+      const next = this.deferred[0]!;
+      if (!writes(next.spec) && this.inFlight > 0) return;
+      this.deferred.shift();
+      let reply: Reply | Promise<Reply>;
+      try {
+        reply = this.start(next.spec, next.argv);
+      } catch (e) {
+        // Reported by the server like a throw from execute(); the commands behind still run.
+        reply = Promise.reject(e);
+      }
+      next.resolve(reply);
+    }
   }
 
   /** What every op of this connection carries: the proposer's clock, a seed, the reply shape. */
@@ -222,18 +289,18 @@ export class Session implements SessionApi {
   }
 
   private propose(op: Op): Promise<Reply> {
-    return this.backend.propose(op).catch((e: unknown) => err(`ERR write failed: ${(e as Error).message}`));
-  }
-
-  private runLocal(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | Promise<Reply> {
-    if (spec.exec) return spec.exec(this, argv);
-    const ctx = { db: this.backend.db, now: this.backend.now(), random: () => this.backend.random(), resp3: this.client.protocol === 3 };
-    return spec.run!(ctx, argv);
-  }
-
-  /** A connection command queued in MULTI; none of them waits for anything. */
-  private runLocalSync(spec: CommandSpec, argv: readonly Uint8Array[]): Reply {
-    const reply = this.runLocal(spec, argv);
-    return reply instanceof Promise ? err("ERR command cannot run inside MULTI") : reply;
+    this.inFlight++;
+    return this.backend
+      .propose(op)
+      .catch((e: unknown) => err(`ERR write failed: ${(e as Error).message}`))
+      .finally(() => {
+        this.inFlight--;
+        this.drain();
+      });
   }
 }
+
+/** Session commands that read or write the keyspace: ordered among data commands. */
+const ordered = (spec: CommandSpec) => spec.name === "watch" || spec.name === "exec";
+/** What must not overtake an earlier command of the connection, nor be overtaken by a later read. */
+const writes = (spec: CommandSpec) => isWrite(spec) || spec.name === "exec";

@@ -1,16 +1,14 @@
 // String commands with Redis 7's replies and error texts.
 import { bulk, bulkOrNull, int, NULL_BULK, OK, ONE, ZERO, array, type Reply } from "../resp/reply.ts";
-import { addLongDouble, formatLongDouble, parseLongDouble } from "./longdouble.ts";
+import { addLongDouble, formatLongDouble, INFINITY_RE, parseLongDouble } from "./longdouble.ts";
 import { define } from "./define.ts";
 import { WRONG_TYPE, type CommandContext, type Keyspace } from "./types.ts";
-import { ascii, concatBytes, E, INT64_MAX, INT64_MIN, lower, parseInt64, utf8 } from "./util.ts";
+import { concatBytes, E, INT64_MAX, INT64_MIN, lower, parseInt64, utf8 } from "./util.ts";
 import { err } from "../resp/reply.ts";
 
 /** Redis's proto-max-bulk-len default: no string may grow beyond it. */
 export const MAX_STRING = 512 * 1024 * 1024;
 const TOO_BIG = err("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
-
-type Expiry = { kind: "none" } | { kind: "keep" } | { kind: "persist" } | { kind: "at"; at: number };
 
 /**
  * Resolves EX/PX/EXAT/PXAT to an absolute ms time against `now` (carried in the op, so every
@@ -36,54 +34,74 @@ function readString(db: Keyspace, key: Uint8Array, now: number): Uint8Array | un
   return v === WRONG_TYPE ? E.wrongType : v;
 }
 
-function set(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
-  let cond: "nx" | "xx" | undefined;
-  let get = false;
-  let expiry: Expiry = { kind: "none" };
-  for (let i = 3; i < argv.length; i++) {
+interface StringOptions {
+  nx: boolean;
+  xx: boolean;
+  get: boolean;
+  keepTtl: boolean;
+  persist: boolean;
+  /** EX/PX/EXAT/PXAT and its unvalidated argument: Redis reports syntax errors before bad times. */
+  expire?: { unit: "ex" | "px" | "exat" | "pxat"; arg: Uint8Array };
+}
+
+/**
+ * SET and GETEX options exactly as Redis's parseExtendedStringArgumentsOrReply accepts them:
+ * repeats of the same option are allowed (the last EX wins), only conflicting ones are a syntax error.
+ */
+function parseStringOptions(argv: readonly Uint8Array[], command: "set" | "getex"): StringOptions | Reply {
+  const o: StringOptions = { nx: false, xx: false, get: false, keepTtl: false, persist: false };
+  const isSet = command === "set";
+  for (let i = isSet ? 3 : 2; i < argv.length; i++) {
     const opt = lower(argv[i]!);
     const hasNext = i + 1 < argv.length;
-    if ((opt === "nx" || opt === "xx") && cond === undefined) cond = opt;
-    else if (opt === "get" && !get) get = true;
-    else if (opt === "keepttl" && expiry.kind === "none") expiry = { kind: "keep" };
-    else if ((opt === "ex" || opt === "px" || opt === "exat" || opt === "pxat") && expiry.kind === "none" && hasNext) {
-      const r = expiryFrom(opt, argv[++i]!, ctx.now, "set");
-      if (isReply(r)) return r;
-      expiry = { kind: "at", at: r.at };
+    const unit = o.expire?.unit;
+    if (opt === "nx" && isSet && !o.xx) o.nx = true;
+    else if (opt === "xx" && isSet && !o.nx) o.xx = true;
+    else if (opt === "get" && isSet) o.get = true;
+    else if (opt === "keepttl" && isSet && !o.persist && unit === undefined) o.keepTtl = true;
+    else if (opt === "persist" && !isSet && unit === undefined && !o.keepTtl) o.persist = true;
+    else if ((opt === "ex" || opt === "px" || opt === "exat" || opt === "pxat") && hasNext && !o.keepTtl && !o.persist && (unit === undefined || unit === opt)) {
+      o.expire = { unit: opt, arg: argv[++i]! };
     } else return E.syntax;
   }
+  return o;
+}
+
+function set(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  const o = parseStringOptions(argv, "set");
+  if (isReply(o)) return o;
+  let expireAt: number | null = null;
+  if (o.expire) {
+    const r = expiryFrom(o.expire.unit, o.expire.arg, ctx.now, "set");
+    if (isReply(r)) return r;
+    expireAt = r.at;
+  }
   const [, key, value] = argv as [Uint8Array, Uint8Array, Uint8Array];
-  const meta = ctx.db.meta(key, ctx.now);
   let old: Reply | undefined;
-  if (get) {
+  if (o.get) {
     const prev = readString(ctx.db, key, ctx.now);
     if (isReply(prev)) return prev;
     old = bulkOrNull(prev);
   }
-  if ((cond === "nx" && meta) || (cond === "xx" && !meta)) return old ?? NULL_BULK;
-  const expireAt = expiry.kind === "at" ? expiry.at : expiry.kind === "keep" ? (meta?.expireAt ?? null) : null;
-  ctx.db.setString(key, value, expireAt);
+  const meta = ctx.db.meta(key, ctx.now);
+  if ((o.nx && meta) || (o.xx && !meta)) return old ?? NULL_BULK;
+  ctx.db.setString(key, value, o.keepTtl ? (meta?.expireAt ?? null) : expireAt);
   return old ?? OK;
 }
 
 function getex(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
-  let expiry: Expiry = { kind: "none" };
-  for (let i = 2; i < argv.length; i++) {
-    const opt = lower(argv[i]!);
-    if ((opt === "ex" || opt === "px" || opt === "exat" || opt === "pxat") && expiry.kind === "none" && i + 1 < argv.length) {
-      const r = expiryFrom(opt, argv[++i]!, ctx.now, "getex");
-      if (isReply(r)) return r;
-      expiry = { kind: "at", at: r.at };
-    } else if (opt === "persist" && expiry.kind === "none") expiry = { kind: "persist" };
-    else return E.syntax;
-  }
+  const o = parseStringOptions(argv, "getex");
+  if (isReply(o)) return o;
   const key = argv[1]!;
+  // Redis looks the key up (nil, WRONGTYPE) before it validates the expire time.
   const v = readString(ctx.db, key, ctx.now);
   if (v === undefined || isReply(v)) return v ?? NULL_BULK;
-  if (expiry.kind === "at") {
-    if (expiry.at <= ctx.now) ctx.db.delete(key, ctx.now);
-    else ctx.db.setExpireAt(key, expiry.at);
-  } else if (expiry.kind === "persist") ctx.db.setExpireAt(key, null);
+  if (o.expire) {
+    const r = expiryFrom(o.expire.unit, o.expire.arg, ctx.now, "getex");
+    if (isReply(r)) return r;
+    if (r.at <= ctx.now) ctx.db.delete(key, ctx.now);
+    else ctx.db.setExpireAt(key, r.at);
+  } else if (o.persist) ctx.db.setExpireAt(key, null);
   return bulk(v);
 }
 
@@ -119,14 +137,21 @@ function incrArg(argv: readonly Uint8Array[], negate: boolean): bigint | Reply {
   return negate ? -d : d;
 }
 
+/** string2ld's buffer: longer text is never a valid float. */
+const MAX_LONG_DOUBLE_CHARS = 5 * 1024;
+
 /** Shared by INCRBYFLOAT and HINCRBYFLOAT: Redis's long double arithmetic and formatting. */
 export function addFloatText(current: Uint8Array | undefined, incr: Uint8Array): string | Reply {
-  const base = current === undefined ? parseLongDouble("0") : parseLongDouble(ascii(current));
-  const by = parseLongDouble(ascii(incr));
-  if (!by) return /^[+-]?inf(inity)?$/i.test(ascii(incr)) ? err("ERR increment would produce NaN or Infinity") : E.notFloat;
-  if (!base) return E.notFloat;
-  const sum = addLongDouble(base, by);
+  // Redis parses the stored value first, then the increment, and only then looks at the sum.
+  const texts = [current === undefined ? "0" : floatText(current), floatText(incr)];
+  const parsed = texts.map((t) => (t === undefined ? undefined : parseLongDouble(t)));
+  for (let i = 0; i < 2; i++) if (!parsed[i] && !INFINITY_RE.test(texts[i] ?? "")) return E.notFloat;
+  const sum = parsed[0] && parsed[1] ? addLongDouble(parsed[0], parsed[1]) : undefined;
   return sum ? formatLongDouble(sum) : err("ERR increment would produce NaN or Infinity");
+}
+
+function floatText(b: Uint8Array): string | undefined {
+  return b.length === 0 || b.length >= MAX_LONG_DOUBLE_CHARS ? undefined : String.fromCharCode(...b);
 }
 
 function incrByFloat(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {

@@ -1,5 +1,6 @@
 // The command table: every command FlyDB knows, by lower-case name. Dispatch, arity checks,
 // COMMAND INFO/DOCS and key extraction for routing all read it.
+import { CLUSTER_COMMANDS } from "./cluster.ts";
 import { CONNECTION_COMMANDS, SERVER_COMMANDS } from "./connection.ts";
 import { HASH_COMMANDS } from "./hash.ts";
 import { KEY_COMMANDS } from "./keys.ts";
@@ -23,6 +24,7 @@ function build(groups: readonly (readonly CommandSpec[])[]): ReadonlyMap<string,
 export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   CONNECTION_COMMANDS,
   SERVER_COMMANDS,
+  CLUSTER_COMMANDS,
   STRING_COMMANDS,
   KEY_COMMANDS,
   HASH_COMMANDS,

@@ -216,6 +216,34 @@ export interface ClientState {
   authenticated: boolean;
   lastCommand: string;
   lastActiveAt: number;
+  /** Speaks Redis Cluster: gets -MOVED instead of proxying (READONLY, CLUSTER SLOTS/SHARDS, or redis_cluster_mode). */
+  clusterMode: boolean;
+}
+
+/** A node as Redis Cluster clients see it. */
+export interface ClusterNodeRef {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+/** One contiguous slot range with the node that serves writes for it and its replicas. */
+export interface SlotRange {
+  readonly start: number;
+  readonly end: number;
+  readonly master: ClusterNodeRef;
+  readonly replicas: readonly ClusterNodeRef[];
+}
+
+/** The cluster as CLUSTER SLOTS/SHARDS/NODES/INFO describe it; absent on a standalone node. */
+export interface ClusterView {
+  readonly myId: string;
+  slots(): readonly SlotRange[];
+  /** Every member, with whether gossip sees it up. */
+  members(): readonly (ClusterNodeRef & { readonly alive: boolean })[];
+  /** Where a command on this slot must go, when it is not this node: "host:port". */
+  redirect(slot: number): string | undefined;
+  readonly state: () => "ok" | "fail";
 }
 
 /** What a connection-level command may touch: its own client, the others, the server. */
@@ -235,9 +263,10 @@ export interface SessionApi {
   readonly multi: () => Reply;
   readonly exec: () => Reply | Promise<Reply>;
   readonly discard: () => Reply;
-  readonly watch: (keys: readonly Uint8Array[]) => Reply;
+  readonly watch: (keys: readonly Uint8Array[]) => Reply | Promise<Reply>;
   readonly unwatch: () => Reply;
   readonly table: ReadonlyMap<string, CommandSpec>;
+  readonly cluster: ClusterView | undefined;
 }
 
 /** Session commands reply at once, except EXEC, which waits for its op to be applied. */

@@ -13,7 +13,8 @@ export const flagName = (key: ConfigKey) => `--${key.replaceAll("_", "-")}`;
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const BYTE_UNITS: Record<string, number> = { "": 1, b: 1, k: 1000, kb: 1024, m: 1e6, mb: 1024 ** 2, g: 1e9, gb: 1024 ** 3 };
 
-function describe(spec: KeySpec): string {
+/** What a value of this kind must look like, as error messages and docs/CONFIGURATION.md say it. */
+export function describe(spec: KeySpec): string {
   switch (spec.kind) {
     case "bool":
       return "true or false";

@@ -1,7 +1,7 @@
 // The node's mDNS responder: runs the pure Responder against a real socket and a real clock.
 import { hostname } from "node:os";
 import { encodeMessage } from "./core/codec.ts";
-import { toLabel } from "./core/records.ts";
+import { MDNS_PORT, hostName, instanceName, toLabel } from "./core/records.ts";
 import type { ServicePorts } from "./core/records.ts";
 import { Responder } from "./core/responder.ts";
 import type { ResponderEvent, ResponderStats, Step } from "./core/responder.ts";
@@ -57,10 +57,16 @@ export async function startAdvertiser(opts: AdvertiserOptions): Promise<Advertis
   let timer: ReturnType<typeof setTimeout> | null = null;
   let socket: MdnsSocket | null = null;
 
-  const send = (step: Step): void => {
+  const perform = (step: Step): void => {
     for (const e of step.events) report(e);
     for (const out of step.send) {
-      const bytes = encodeMessage(out.message);
+      let bytes: Uint8Array;
+      try {
+        bytes = encodeMessage(out.message); // a legacy reply echoes the querier's question: never trust it to encode
+      } catch (err) {
+        log("warn", "mDNS reply could not be encoded", { to: out.to, error: String(err) });
+        continue;
+      }
       const sent = out.to.kind === "multicast" ? socket?.sendMulticast(bytes) : socket?.sendUnicast(bytes, out.to.address, out.to.port);
       sent?.catch((err) => log("warn", "mDNS send failed", { to: out.to, error: String(err) }));
     }
@@ -72,28 +78,29 @@ export async function startAdvertiser(opts: AdvertiserOptions): Promise<Advertis
       resolveAnnounced();
     } else if (e.type === "renamed") log("warn", `mDNS name conflict: renamed ${e.kind}`, { from: e.from, to: e.to, reason: e.reason });
     else if (e.type === "malformed") log("debug", "malformed mDNS packet dropped", { from: e.from, error: e.error });
+    else if (e.type === "conflict-after-announce") log("info", "mDNS record conflict after announcing; probing again", { name: e.name });
     else log("debug", `mDNS ${e.type}`, { ...e });
   };
   const schedule = (): void => {
     if (timer) clearTimeout(timer);
     timer = null;
     const at = responder.nextWakeAt();
-    if (at !== null) timer = setTimeout(() => send(responder.tick(Date.now())), Math.max(0, at - Date.now()));
+    if (at !== null) timer = setTimeout(() => perform(responder.tick(Date.now())), Math.max(0, at - Date.now()));
   };
 
   socket = await openMdnsSocket({
     interfaces,
-    port: 5353,
-    onMessage: (bytes, from) => send(responder.receive(bytes, from, Date.now())),
+    port: MDNS_PORT,
+    onMessage: (bytes, from) => perform(responder.receive(bytes, from, Date.now())),
     onError: (err) => log("warn", "mDNS socket error", { error: err.message }),
   });
   log("info", "mDNS advertiser started", { interfaces: interfaces.map((i) => `${i.name}/${i.address}`), instance: responder.instance });
-  send(responder.start(Date.now()));
+  perform(responder.start(Date.now()));
 
   let stopping: Promise<void> | null = null;
   return {
-    instance: () => `${responder.instance}._flydb._tcp.local`,
-    host: () => `${responder.host}.local`,
+    instance: () => instanceName(responder.instance),
+    host: () => hostName(responder.host),
     announced,
     stats: () => ({ ...responder.stats }),
     stop: () =>

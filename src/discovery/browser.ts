@@ -20,11 +20,8 @@ export interface BrowseOptions {
   /** Interface name or IPv4 address; default: every up, multicast-capable, non-loopback IPv4 interface. */
   readonly interface?: string;
   readonly log?: DiscoveryLog;
-}
-
-export interface BrowseResult {
-  readonly nodes: DiscoveredNode[];
-  readonly stats: ServiceCache["stats"];
+  /** Return early once this holds for the nodes found so far (e.g. `bootstrap_expect` nodes seen). */
+  readonly stopWhen?: (nodes: DiscoveredNode[]) => boolean;
 }
 
 /** First query at once, then after 250 ms, doubling (RFC 6762 §5.2 asks for at least doubling intervals). */
@@ -32,11 +29,11 @@ const FIRST_RETRY_MS = 250;
 /** Follow-up questions for half-resolved instances are asked at most this often. */
 const RESOLVE_MIN_INTERVAL_MS = 100;
 
+/**
+ * Browses for `timeoutMs` (or until `stopWhen` holds) and returns every FlyDB node resolved by
+ * then, de-duplicated, goodbyes honoured.
+ */
 export async function browse(opts: BrowseOptions): Promise<DiscoveredNode[]> {
-  return (await browseWithStats(opts)).nodes;
-}
-
-export async function browseWithStats(opts: BrowseOptions): Promise<BrowseResult> {
   if (!(opts.timeoutMs > 0)) throw new Error(`browse timeout must be positive, got ${opts.timeoutMs}`);
   const interfaces = selectInterfaces(opts.interface);
   const log = opts.log ?? (() => {});
@@ -44,9 +41,15 @@ export async function browseWithStats(opts: BrowseOptions): Promise<BrowseResult
   const started = Date.now();
   let lastResolve = 0;
   let queryId = 1 + Math.floor(Math.random() * 0xfffe);
+  let satisfied = false;
+  let wake: () => void = () => {};
 
   const onMessage = (bytes: Uint8Array, from: { address: string }): void => {
     cache.ingest(bytes, from.address, Date.now());
+    if (opts.stopWhen && !satisfied && opts.stopWhen(cache.nodes(Date.now(), opts.clusterId))) {
+      satisfied = true;
+      wake();
+    }
     const missing = cache.missingQuestions(Date.now());
     if (missing.length && Date.now() - lastResolve >= RESOLVE_MIN_INTERVAL_MS) {
       lastResolve = Date.now();
@@ -69,19 +72,26 @@ export async function browseWithStats(opts: BrowseOptions): Promise<BrowseResult
     let nextQuery = started;
     for (;;) {
       const now = Date.now();
-      if (now >= started + opts.timeoutMs) break;
+      if (satisfied || now >= started + opts.timeoutMs) break;
       if (now >= nextQuery) {
         await send(encodeMessage(browseQuery(cache.knownAnswers(now), cache.missingQuestions(now), nextId())));
         nextQuery = now + interval;
         interval *= 2;
       }
-      await sleep(Math.max(1, Math.min(nextQuery, started + opts.timeoutMs) - Date.now()));
+      const ms = Math.max(1, Math.min(nextQuery, started + opts.timeoutMs) - Date.now());
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, ms);
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
     }
-    return { nodes: cache.nodes(Date.now(), opts.clusterId), stats: { ...cache.stats } };
+    const nodes = cache.nodes(Date.now(), opts.clusterId);
+    if (cache.stats.malformedPackets || cache.stats.skippedRecords) log("debug", "mDNS browse dropped unreadable data", { ...cache.stats });
+    return nodes;
   } finally {
     await querier.close();
     await listener?.close();
   }
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

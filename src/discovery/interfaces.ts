@@ -45,7 +45,7 @@ export function selectInterfaces(spec?: string): MulticastInterface[] {
     const found = ipv4Of(spec, all[spec]);
     if (found.length === 0) {
       const known = Object.keys(all).join(", ");
-      throw new Error(`discovery interface ${spec}: no such interface with an IPv4 address (have: ${known})`);
+      throw new Error(`discovery interface ${spec}: no such interface that is up and running with an IPv4 address (have: ${known})`);
     }
     return [found[0]];
   }

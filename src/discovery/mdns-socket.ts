@@ -25,9 +25,12 @@ export interface MdnsSocketOptions {
 export async function openMdnsSocket(opts: MdnsSocketOptions): Promise<MdnsSocket> {
   const socket: Socket = createSocket({ type: "udp4", reuseAddr: true });
   await new Promise<void>((resolve, reject) => {
-    socket.once("error", reject);
+    socket.once("error", (e) => {
+      socket.close();
+      reject(new Error(`mDNS socket: cannot bind UDP 0.0.0.0:${opts.port}: ${e.message}`));
+    });
     socket.bind(opts.port, "0.0.0.0", () => {
-      socket.off("error", reject);
+      socket.removeAllListeners("error");
       resolve();
     });
   });

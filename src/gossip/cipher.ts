@@ -7,7 +7,7 @@ import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from "node:
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 /** Bytes a sealed message adds to its plaintext. */
-export const SEAL_OVERHEAD = NONCE_BYTES + TAG_BYTES;
+const SEAL_OVERHEAD = NONCE_BYTES + TAG_BYTES;
 const REPLAY_WINDOW = 65_536;
 
 /** A 32-byte key for one purpose ("gossip", "transport", …) so purposes never share a key. */

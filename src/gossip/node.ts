@@ -46,6 +46,9 @@ export interface GossipCounters {
 const MAX_UDP_BYTES = 65_536;
 const MAX_TCP_FRAME_BYTES = 4 << 20;
 const TCP_IDLE_MS = 5_000;
+/** Senders use one connection per message; these caps bound what a misbehaving peer can cost. */
+const MAX_TCP_CONNS = 256;
+const MAX_FRAMES_PER_CONN = 4;
 const EMPTY_INFO: MemberInfo = { respAddr: "", httpAddr: "", raftAddr: "", zone: "", version: "", load: 0 };
 
 type Listener = (event: GossipEvent) => void;
@@ -218,8 +221,14 @@ export class GossipNode {
   }
 
   private acceptTcp(conn: net.Socket): void {
+    if (this.conns.size >= MAX_TCP_CONNS) {
+      this.stats.dropped.oversize++;
+      conn.destroy();
+      return;
+    }
     this.conns.add(conn);
     let buffered: Buffer = Buffer.alloc(0);
+    let frames = 0;
     conn.setTimeout(TCP_IDLE_MS, () => conn.destroy());
     conn.on("error", () => conn.destroy());
     conn.on("close", () => this.conns.delete(conn));
@@ -227,7 +236,7 @@ export class GossipNode {
       buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
       while (buffered.length >= 4) {
         const len = buffered.readUInt32BE(0);
-        if (len > MAX_TCP_FRAME_BYTES) {
+        if (len > MAX_TCP_FRAME_BYTES || frames >= MAX_FRAMES_PER_CONN) {
           this.stats.dropped.oversize++;
           conn.destroy();
           return;
@@ -235,6 +244,7 @@ export class GossipNode {
         if (buffered.length < 4 + len) return;
         const frame = buffered.subarray(4, 4 + len);
         buffered = buffered.subarray(4 + len);
+        frames++;
         this.ingest(frame, "tcp");
       }
     });

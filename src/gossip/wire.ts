@@ -22,10 +22,6 @@ export class GossipWire {
     this.cipher = secret === undefined ? null : new FrameCipher(deriveClusterKey(secret, "gossip"), "flydb-gossip");
   }
 
-  get encrypted(): boolean {
-    return this.cipher !== null;
-  }
-
   /** Encoded size of a value, for the core's packet budget. */
   readonly measure = (value: unknown): number => this.packr.pack(value).length;
 

@@ -4,18 +4,13 @@ import { Hono } from "hono";
 import type { MiddlewareHandler } from "hono";
 import type { Registry } from "prom-client";
 
-export interface StandaloneStatus {
-  node: { id: string; version: string; role: "standalone"; uptime_seconds: number; addresses: { resp: string; http: string } };
-  keys: number;
-  connected_clients: number;
-}
-
 export interface NodeStatus {
   /** Liveness: the process is up and its event loop answers. */
   live(): boolean;
   /** Readiness with the reason when not ready. */
   ready(): { ready: boolean; reason?: string };
-  status(): StandaloneStatus;
+  /** The /cluster/status document: the node alone, or with members and partitions in a cluster. */
+  status(): Promise<object>;
   readonly metrics: Registry;
   readonly httpAuthToken: string;
 }
@@ -37,7 +32,7 @@ export function createHttpApp(node: NodeStatus): Hono {
     const r = node.ready();
     return r.ready ? c.json({ ready: true }) : c.json({ ready: false, reason: r.reason }, 503);
   });
-  app.get("/cluster/status", (c) => c.json(node.status()));
+  app.get("/cluster/status", async (c) => c.json(await node.status()));
   app.get("/metrics", async (c) => {
     const body = await node.metrics.metrics();
     return c.body(body, 200, { "content-type": node.metrics.contentType });

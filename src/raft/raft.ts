@@ -223,8 +223,8 @@ export class Raft {
         this.handleVoteRequest(m);
         return;
       case MsgType.ReadIndex:
+        // Not forwarded again: the answer must go back to the node whose host asked.
         if (this.role === "leader") this.handleReadRequest(m.ctx ?? "", m.from);
-        else if (this.lead !== null) this.send({ type: MsgType.ReadIndex, to: this.lead, ctx: m.ctx });
         return;
     }
     switch (this.role) {
@@ -376,6 +376,12 @@ export class Raft {
       conf: this.conf,
       transferringTo: this.transferee,
     };
+  }
+
+  /** The leader's view of each follower's log (empty on followers): hosts promote caught-up learners with it. */
+  progress(): { readonly id: NodeId; readonly match: number; readonly learner: boolean }[] {
+    if (this.role !== "leader") return [];
+    return [...this.prs].map(([id, pr]) => ({ id, match: pr.match, learner: pr.learner }));
   }
 
   /** Entry at index, or undefined when compacted or beyond the log (for hosts' diagnostics and tests). */
@@ -658,6 +664,8 @@ export class Raft {
       case MsgType.PreVoteResp:
       case MsgType.VoteResp: {
         if ((m.type === MsgType.PreVoteResp) !== (this.role === "preCandidate")) return;
+        // A grant from an earlier pre-vote round names an older target term.
+        if (m.type === MsgType.PreVoteResp && !m.reject && m.term !== this.term + 1) return;
         this.votes.set(m.from, !m.reject);
         const t = this.tally();
         if (t === "won") this.onElectionWon();
@@ -779,7 +787,9 @@ export class Raft {
       off += ch.byteLength;
     }
     this.restore({ meta: c.meta, data });
-    this.send({ type: MsgType.AppResp, to: m.from, index: this.lastIndex() });
+    // Only the commit index is known to match the leader: entries we kept past the snapshot
+    // index have not been checked against its log.
+    this.send({ type: MsgType.AppResp, to: m.from, index: this.commit });
   }
 
   private restore(s: Snapshot): void {

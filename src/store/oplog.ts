@@ -1,7 +1,7 @@
 // The op log in raft.db, on the schema the Raft storage shares (DESIGN §5). It only ever takes
 // sequential appends at the tail and deletes at the head, which is what keeps fsynced group
 // commits cheap (PLATFORM-NOTES: ~0.94× Redis appendfsync-always).
-import { Database, type Statement } from "bun:sqlite";
+import { Database, SQLiteError, type Statement } from "bun:sqlite";
 
 export type FsyncMode = "always" | "everysec" | "no";
 
@@ -70,6 +70,9 @@ export class OpLog {
   static open(path: string, fsync: FsyncMode): OpLog {
     const db = new Database(path, { create: true, strict: true });
     try {
+      // Held from the first write until close: a second process on the same data_dir (a
+      // second node, a second start by hand) is refused instead of interleaving its appends.
+      db.run("PRAGMA locking_mode = EXCLUSIVE");
       db.run("PRAGMA journal_mode = WAL");
       db.run(`PRAGMA synchronous = ${fsync === "always" ? "FULL" : "NORMAL"}`);
       db.transaction(() => {
@@ -78,6 +81,9 @@ export class OpLog {
       return new OpLog(db);
     } catch (e) {
       db.close();
+      if (e instanceof SQLiteError && e.code?.startsWith("SQLITE_BUSY")) {
+        throw new Error(`${path} is in use by another process (or another store in this one)`);
+      }
       throw e;
     }
   }
@@ -135,6 +141,12 @@ export class OpLog {
       if (this.db.inTransaction) this.rollback.run();
       throw e;
     }
+  }
+
+  /** The connection's PRAGMA synchronous, by name: what a commit waits for (INFO persistence). */
+  synchronous(): "OFF" | "NORMAL" | "FULL" | "EXTRA" {
+    const { synchronous } = this.db.query<{ synchronous: number }, []>("PRAGMA synchronous").get()!;
+    return (["OFF", "NORMAL", "FULL", "EXTRA"] as const)[synchronous];
   }
 
   /** Makes every commit so far durable (a checkpoint fsyncs the WAL): fsync = "everysec". */

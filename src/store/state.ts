@@ -113,6 +113,11 @@ export class StateDb {
     }
   }
 
+  /** Records that entries up to idx of grp are applied (entries with nothing to apply). */
+  markApplied(grp: number, idx: number): void {
+    this.putApplied.run(grp, idx);
+  }
+
   appliedIndex(grp: number): number {
     return (this.getApplied.get(grp) as { idx: number } | null)?.idx ?? 0;
   }

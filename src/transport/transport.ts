@@ -44,6 +44,11 @@ export class RequestTimeout extends Error {
   override readonly name = "RequestTimeout";
 }
 
+/** A request that never left this node (no connection to the peer): retrying it is safe. */
+export class PeerUnreachable extends Error {
+  override readonly name = "PeerUnreachable";
+}
+
 const DEFAULT_MAX_FRAME = 64 * 1024 * 1024;
 const BACKOFF_MIN_MS = 50;
 const BACKOFF_MAX_MS = 2000;
@@ -98,7 +103,7 @@ class Peer {
   /** Messages of this turn, sent as one frame at the end of it. */
   batch: unknown[] = [];
   /** Frames waiting for a connection; bounded so a dead peer cannot eat memory. */
-  backlog: Uint8Array[] = [];
+  backlog: { frame: Uint8Array; request?: number }[] = [];
   decoder: FrameDecoder;
   constructor(
     readonly id: string,
@@ -115,7 +120,10 @@ export class Transport {
   readonly stats: TransportStats = { bytesSent: 0, bytesReceived: 0, framesSent: 0, framesReceived: 0, reconnects: 0, rejected: 0 };
   private readonly packr = new Packr({ useRecords: false, moreTypes: false });
   private readonly peers = new Map<string, Peer>();
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }>();
+  private readonly pending = new Map<
+    number,
+    { peer: string; sent: boolean; resolve: (v: unknown) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }
+  >();
   private nextRequestId = 1;
   private flushScheduled = false;
   private closed = false;
@@ -165,8 +173,8 @@ export class Transport {
         this.pending.delete(id);
         reject(new RequestTimeout(`no reply from ${peerId} within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
-      this.sendFrame(peer, [REQUEST, id, body]);
+      this.pending.set(id, { peer: peerId, sent: false, resolve, reject, timer });
+      this.sendFrame(peer, [REQUEST, id, body], id);
     });
   }
 
@@ -217,21 +225,34 @@ export class Transport {
     return encodeFrame(this.opts.sealer ? this.opts.sealer.seal(plain) : plain);
   }
 
-  private sendFrame(p: Peer, w: Wire): void {
+  private sendFrame(p: Peer, w: Wire, request?: number): void {
     const frame = this.encode(w);
     if (p.out) {
-      this.write(p.out, frame);
+      this.write(p.out, frame, request);
       return;
     }
-    if (p.backlog.length >= MAX_BACKLOG_FRAMES) p.backlog.shift();
-    p.backlog.push(frame);
+    if (p.backlog.length >= MAX_BACKLOG_FRAMES) {
+      const dropped = p.backlog.shift()!;
+      if (dropped.request !== undefined) this.fail(dropped.request, new PeerUnreachable(`${p.id}: too many frames waiting for a connection`));
+    }
+    p.backlog.push({ frame, request });
     this.connect(p);
   }
 
-  private write(out: WriteQueue, frame: Uint8Array): void {
+  private fail(request: number, e: Error): void {
+    const r = this.pending.get(request);
+    if (!r) return;
+    this.pending.delete(request);
+    clearTimeout(r.timer);
+    r.reject(e);
+  }
+
+  private write(out: WriteQueue, frame: Uint8Array, request?: number): void {
     this.stats.bytesSent += frame.length;
     this.stats.framesSent++;
     out.write(frame);
+    const r = request === undefined ? undefined : this.pending.get(request);
+    if (r) r.sent = true;
   }
 
   private connect(p: Peer): void {
@@ -254,7 +275,7 @@ export class Transport {
           this.write(p.out, this.encode([HELLO, this.opts.nodeId, this.opts.clusterId]));
           const backlog = p.backlog;
           p.backlog = [];
-          for (const f of backlog) this.write(p.out, f);
+          for (const f of backlog) this.write(p.out, f.frame, f.request);
         },
         data: (_s, chunk) => this.onOutboundData(p, chunk),
         drain: () => p.out?.drain(),
@@ -269,6 +290,13 @@ export class Transport {
     p.connecting = false;
     p.socket = null;
     p.out = null;
+    // Requests waiting for this peer fail now rather than at their timeout: those never sent are
+    // safe to retry elsewhere; those sent on the lost connection have an unknown outcome.
+    p.backlog = p.backlog.filter((f) => f.request === undefined);
+    for (const [id, r] of this.pending) {
+      if (r.peer !== p.id) continue;
+      this.fail(id, r.sent ? new RequestTimeout(`connection to ${p.id} lost before its reply`) : new PeerUnreachable(`cannot connect to ${p.id} at ${p.addr}`));
+    }
     if (this.closed || p.retryTimer) return;
     // Only reconnect when there is something to send; idle peers reconnect on demand.
     if (p.backlog.length === 0 && p.batch.length === 0) return;

@@ -1,11 +1,13 @@
 // mDNS discovery against independent stacks, in private network namespaces (never on the
 // machine's real interfaces): python3-zeroconf browses a FlyDB advertiser and publishes a
 // service the compiled flydb-discover must find; conflicts, goodbyes and junk traffic.
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
+import type { Avahi } from "../support/avahi.ts";
+import { startAvahi } from "../support/avahi.ts";
 import type { Lan, LanHost } from "../support/netns.ts";
 import { LineReader, createLan, skipNamespaceTests } from "../support/netns.ts";
 
@@ -40,13 +42,19 @@ describe.skipIf(skipNamespaceTests)("mDNS discovery in network namespaces", () =
   let discover: string;
 
   beforeAll(async () => {
-    lan = createLan("disc", 6);
+    lan = await createLan("disc", 7);
     h = [...lan.hosts];
-    // The compiled tool, run from a directory without node_modules.
+    // The compiled tool (as `npm run build` makes it), run from a directory without node_modules.
     binDir = mkdtempSync(join(tmpdir(), "fly-disc-bin-"));
     discover = join(binDir, "flydb-discover");
-    const build = Bun.spawnSync([BUN, "build", "--compile", join(ROOT, "cli/flydb-discover.ts"), "--outfile", discover], { cwd: ROOT, stderr: "pipe" });
+    const build = Bun.spawnSync([BUN, "build", "--compile", "--bytecode", join(ROOT, "cli/flydb-discover.ts"), "--outfile", discover], { cwd: ROOT, stderr: "pipe" });
     if (build.exitCode !== 0) throw new Error(`building flydb-discover failed: ${build.stderr.toString()}`);
+  });
+
+  // A failed test must not leave its advertisers answering in the next one.
+  const running = new Set<Advertising>();
+  afterEach(async () => {
+    await Promise.all([...running].map(stop));
   });
 
   afterAll(async () => {
@@ -58,10 +66,13 @@ describe.skipIf(skipNamespaceTests)("mDNS discovery in network namespaces", () =
     const proc = lan.spawn(host, [BUN, join(FIXTURES, "advertise.ts"), nodeId, clusterId, ...extra], { cwd: ROOT });
     const out = new LineReader(proc.stdout);
     const line = await out.waitFor((l) => l.includes('"event":"announced"'), 10_000, `${nodeId} to announce`);
-    return { proc, out, instance: JSON.parse(line).instance };
+    const a: Advertising = { proc, out, instance: JSON.parse(line).instance };
+    running.add(a);
+    return a;
   }
 
   async function stop(a: Advertising): Promise<void> {
+    running.delete(a);
     a.proc.kill("SIGTERM");
     await a.out.waitFor((l) => l.includes('"event":"stopped"'), 5000, "advertiser to stop");
     await a.proc.exited;
@@ -118,19 +129,31 @@ describe.skipIf(skipNamespaceTests)("mDNS discovery in network namespaces", () =
 
   test("three advertisers are all found by a browse with --timeout 1; none of another cluster exits 1", async () => {
     const ads = await Promise.all([advertise(h[0], "trio-a", "trio"), advertise(h[2], "trio-b", "trio"), advertise(h[3], "trio-c", "trio")]);
-    const r = await lan.run(h[1], [discover, "--quiet", "--timeout", "1", "--cluster-id", "trio"], { cwd: binDir });
+    // From another host, and from the host of one of them (answers loop back to the same machine).
+    const [r, local] = await Promise.all([
+      lan.run(h[1], [discover, "--quiet", "--timeout", "1", "--cluster-id", "trio"], { cwd: binDir }),
+      lan.run(h[0], [discover, "--quiet", "--timeout", "1", "--cluster-id", "trio"], { cwd: binDir }),
+    ]);
+    const expected = [h[0], h[2], h[3]].map((x) => `${x.address}:7946`).sort();
     expect(r.code).toBe(0);
-    expect(r.stdout.trim().split("\n").sort()).toEqual([h[0], h[2], h[3]].map((x) => `${x.address}:7946`).sort());
+    expect(r.stdout.trim().split("\n").sort()).toEqual(expected);
+    expect(local.stdout.trim().split("\n").sort()).toEqual(expected);
     const table = await lan.run(h[1], [discover, "--timeout", "1", "--cluster-id", "trio"], { cwd: binDir });
     expect(table.stdout.split("\n")[0]).toMatch(/^NODE\s+CLUSTER\s+ADDRESS\s+RESP\s+HTTP\s+GOSSIP\s+RAFT\s+VERSION$/);
     expect(table.stdout).toContain("trio-b");
+    // browse() with stopWhen returns as soon as all three are resolved, long before its timeout.
+    const early = await lan.run(h[1], [BUN, join(FIXTURES, "browse.ts"), "20000", "3", "trio"], { cwd: ROOT });
+    const { elapsedMs, nodes } = JSON.parse(early.stdout);
+    expect(nodes.map((n: DiscoveredJson) => n.nodeId)).toEqual(["trio-a", "trio-b", "trio-c"]);
+    expect(elapsedMs).toBeLessThan(15_000);
     const none = await lan.run(h[1], [discover, "--timeout", "0.5", "--cluster-id", "no-such-cluster"], { cwd: binDir });
     expect(none.code).toBe(1);
     await Promise.all(ads.map(stop));
   });
 
   test("a cleanly stopped node disappears: its goodbye reaches a browse in progress, and the next browse lacks it", async () => {
-    const [keep, leave] = await Promise.all([advertise(h[0], "stays", "bye"), advertise(h[3], "leaves", "bye")]);
+    // Two nodes on one machine: they share port 5353 and the host name, and one leaving must not take the other along.
+    const [keep, leave] = await Promise.all([advertise(h[0], "stays", "bye"), advertise(h[0], "leaves", "bye")]);
     const during = lan.spawn(h[1], [discover, "--json", "--timeout", "3", "--cluster-id", "bye"], { cwd: binDir });
     await Bun.sleep(600); // the browse has seen both by now
     await stop(leave);
@@ -155,12 +178,89 @@ describe.skipIf(skipNamespaceTests)("mDNS discovery in network namespaces", () =
     await Promise.all([stop(x), stop(y)]);
   });
 
+  test("interfaces: by default every multicast interface is served; a pinned advertiser is silent on the others", async () => {
+    // h[6] sits on the shared LAN and on a second network with h[4].
+    const [mine, peer] = await lan.link(h[6], h[4]);
+    const everywhere = await advertise(h[6], "multi", "ifs");
+    const [onLan, onLink] = await Promise.all([
+      discoverJson(h[1], ["--timeout", "1", "--cluster-id", "ifs"]),
+      discoverJson(h[4], ["--timeout", "1", "--cluster-id", "ifs", "--interface", peer.iface]),
+    ]);
+    expect(onLan.nodes.map((n) => n.addresses[0])).toEqual([h[6].address]);
+    expect(onLink.nodes.map((n) => n.addresses[0])).toEqual([mine.address]); // the address on the network it was found on leads
+    expect(onLink.nodes[0].addresses.slice().sort()).toEqual([h[6].address, mine.address].sort());
+    await stop(everywhere);
+
+    const pinned = await advertise(h[6], "pinned", "ifs", ["7946", "", h[6].iface]);
+    const [lanAgain, linkAgain] = await Promise.all([
+      discoverJson(h[1], ["--timeout", "1", "--cluster-id", "ifs"]),
+      lan.run(h[4], [discover, "--timeout", "1", "--cluster-id", "ifs", "--interface", peer.address], { cwd: binDir }),
+    ]);
+    expect(lanAgain.nodes.map((n) => [n.nodeId, n.addresses])).toEqual([["pinned", [h[6].address]]]);
+    expect(linkAgain.code).toBe(1);
+    await stop(pinned);
+  });
+
+  describe("with avahi-daemon", () => {
+    let avahi: Avahi;
+    beforeAll(async () => {
+      avahi = await startAvahi(lan, h[5], "avahins");
+    });
+    afterAll(async () => {
+      await avahi?.stop();
+    });
+
+    test("avahi-browse -rpt resolves a FlyDB advertiser beside avahi on 5353 and one on another host, TXT as sent", async () => {
+      // One advertiser shares the namespace (and port 5353) with avahi-daemon, one is remote.
+      const [beside, remote] = await Promise.all([advertise(h[5], "beside-avahi", "av", ["7005", "flyhost"]), advertise(h[0], "remote", "av", ["7001", "remotehost"])]);
+      const r = await lan.run(h[5], ["avahi-browse", "-rpt", "_flydb._tcp"], { env: avahi.env });
+      expect(r.code).toBe(0);
+      const resolved = r.stdout.split("\n").filter((l) => l.startsWith("=;")).map((l) => l.split(";"));
+      const txt = (node: string, gossip: number) =>
+        // avahi-browse -p prints TXT strings in reverse wire order: this is txtvers=1 first on the wire.
+        ["raft=7947", `gossip=${gossip}`, "http=8080", "resp=6380", "version=9.9.9-test", "cluster_id=av", `node_id=${node}`, "txtvers=1"].map((s) => `"${s}"`).join(" ");
+      expect(resolved.map((f) => [f[3], f[6], f[7], f[8], f[9]]).sort()).toEqual([
+        ["beside-avahi", "flyhost.local", h[5].address, "7005", txt("beside-avahi", 7005)],
+        ["remote", "remotehost.local", h[0].address, "7001", txt("remote", 7001)],
+      ]);
+      await Promise.all([stop(beside), stop(remote)]);
+    });
+
+    test("compiled flydb-discover finds a service published with avahi-publish", async () => {
+      const pub = lan.spawn(h[5], ["avahi-publish", "-s", "avahi-node", "_flydb._tcp", "7100", "txtvers=1", "node_id=avahi-node", "cluster_id=avc", "version=av", "resp=6380", "http=8080", "gossip=7100", "raft=7947"], { env: avahi.env });
+      await new LineReader(pub.stderr).waitFor((l) => l.includes("Established"), 10_000, "avahi-publish to establish the service");
+      const r = await discoverJson(h[1], ["--timeout", "1", "--cluster-id", "avc"]);
+      expect(r.code).toBe(0);
+      expect(r.nodes).toEqual([
+        expect.objectContaining({
+          instance: "avahi-node._flydb._tcp.local",
+          nodeId: "avahi-node",
+          host: "avahins.local",
+          port: 7100,
+          addresses: [h[5].address],
+          ports: { resp: 6380, http: 8080, gossip: 7100, raft: 7947 },
+        }),
+      ]);
+      pub.kill("SIGTERM");
+      await pub.exited;
+    });
+  });
+
+  test("flydb-discover exits 2 on errors: bad timeout, --json with --quiet, unknown interface", async () => {
+    for (const args of [["--timeout", "soon"], ["--json", "--quiet"], ["--interface", "no-such-if0"], ["--interface", "192.0.2.99"]]) {
+      const r = await lan.run(h[1], [discover, ...args], { cwd: binDir });
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(r.stderr).not.toBe("");
+    }
+  });
+
   test("garbage and truncated packets on 5353 are counted and the advertiser keeps answering", async () => {
     const a = await advertise(h[0], "tough", "junk");
     const junk = await lan.run(h[1], [BUN, join(FIXTURES, "send-junk.ts"), h[0].address], { cwd: ROOT });
     expect(junk.code).toBe(0);
     const r = await discoverJson(h[2], ["--timeout", "1", "--cluster-id", "junk"]);
     expect(r.nodes.map((n) => n.nodeId)).toEqual(["tough"]);
+    running.delete(a);
     a.proc.kill("SIGTERM");
     const stopped = JSON.parse(await a.out.waitFor((l) => l.includes('"event":"stopped"'), 5000, "stop"));
     expect(stopped.stats.malformedPackets).toBeGreaterThanOrEqual(20);

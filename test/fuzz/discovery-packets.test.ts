@@ -40,7 +40,8 @@ test("decoding, browsing and answering survive random and mutated packets", () =
       now += 7;
       expect(() => decodeMessage(bytes)).not.toThrow();
       expect(() => cache.ingest(bytes, "10.0.0.9", now)).not.toThrow();
-      expect(() => responder.receive(bytes, { address: "10.0.0.9", port: legacy ? 40000 : 5353 }, now)).not.toThrow();
+      const step = responder.receive(bytes, { address: "10.0.0.9", port: legacy ? 40000 : 5353 }, now);
+      for (const out of [...step.send, ...responder.tick(now + 200).send]) expect(() => encodeMessage(out.message)).not.toThrow();
       expect(() => cache.nodes(now)).not.toThrow();
     }),
     { numRuns: 3000, seed: 42 },

@@ -13,7 +13,7 @@ export interface MemberLine {
   addr?: string;
   pid?: number;
   view?: Record<string, string>;
-  counters?: { udpOut: number; tcpOut: number; udpIn: number; tcpIn: number; dropped: Record<string, number>; core: Record<string, number> };
+  counters?: { udpOut: number; tcpOut: number; udpIn: number; tcpIn: number; bytesOut: number; dropped: Record<string, number>; core: Record<string, number> };
 }
 
 export class MemberProc {

@@ -22,12 +22,18 @@ async function writeAndKill(dir: string, acks: number): Promise<number[]> {
   const decoder = new TextDecoder();
   let output = "";
   let killed = false;
-  const deadline = Date.now() + 20_000;
+  let refusedWhileRunning = false;
+  const deadline = Date.now() + 15_000;
   try {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
       output += decoder.decode(value, { stream: true });
+      if (!killed && !refusedWhileRunning && output.includes("\n")) {
+        // The writer holds raft.db: a second node on the same data_dir must not start.
+        expect(() => StoreEngine.open({ dataDir: dir, fsync: "always", apply: testApply })).toThrow(/in use by another process/);
+        refusedWhileRunning = true;
+      }
       if (!killed && (output.split("\n").length > acks || Date.now() > deadline)) {
         child.kill("SIGKILL");
         killed = true;
@@ -38,6 +44,7 @@ async function writeAndKill(dir: string, acks: number): Promise<number[]> {
   }
   await child.exited;
   expect(child.signalCode).toBe("SIGKILL");
+  expect(refusedWhileRunning).toBe(true);
   const lines = output.split("\n").slice(0, -1); // a last line without "\n" was cut by the kill
   return lines.map((line) => {
     const m = /^ack (\d+)$/.exec(line);
@@ -64,5 +71,5 @@ for (const round of [1, 2]) {
     } finally {
       engine.close();
     }
-  });
+  }, 30_000);
 }

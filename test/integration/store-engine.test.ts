@@ -41,7 +41,7 @@ function copyDir(from: string, to: string, skip: (name: string) => boolean = () 
   for (const name of readdirSync(from)) if (!skip(name)) copyFileSync(join(from, name), join(to, name));
 }
 
-/** The commands of every entry still in raft.db, read through a second connection. */
+/** The commands of every entry still in raft.db (closed: an open store holds it exclusively). */
 function logCommands(dataDir: string): string[] {
   const db = new Database(join(dataDir, "raft.db"), { readonly: true });
   try {
@@ -219,13 +219,14 @@ describe("compaction", () => {
     expect(engine.compact()).toBe(100);
     expect(engine.stats().compactedIndex).toBe(100);
     await writeKeys(engine, 100, 150);
-    expect(logCommands(dir)).toHaveLength(50);
-    expect(logCommands(dir)[0]).toBe("set k100 v100; incr count");
     const expected = dump(engine);
     // The durable part of data.db: its main file as of the checkpoint, without the WAL.
     const crashed = freshDir();
     copyDir(dir, crashed, (n) => n.startsWith("data.db-"));
     engine.close();
+    const left = logCommands(dir);
+    expect(left).toHaveLength(50);
+    expect(left[0]).toBe("set k100 v100; incr count");
     const reopened = openEngine(crashed);
     expect(dump(reopened)).toEqual(expected);
     expect(reopened.stats()).toMatchObject({ lastIndex: 150, appliedIndex: 150, compactedIndex: 100 });
@@ -259,8 +260,8 @@ describe("compaction", () => {
     expect(engine.compact(10)).toBe(5);
     expect(engine.compact(10)).toBe(0);
     expect(engine.stats().compactedIndex).toBe(25);
-    expect(logCommands(dir)).toEqual([]);
     engine.close();
+    expect(logCommands(dir)).toEqual([]);
   });
 
   test("runs on its timer", async () => {
@@ -285,10 +286,10 @@ describe("active expiry", () => {
     for (let i = 0; i < 200 && engine.keyspace.expired(now, 10).length > 0; i++) await Bun.sleep(5);
     expect(engine.keyspace.expired(now, 10)).toEqual([]);
     expect(dump(engine, 0)).toEqual(["keep=v"]);
+    engine.close();
     const sweeps = logCommands(dir).filter((c) => c.startsWith("__expire"));
     expect(sweeps.length).toBeGreaterThanOrEqual(3); // 7 keys, at most 3 per op
     expect(sweeps.join(" ").split(" ").filter((w) => w.startsWith("t")).sort()).toEqual(Array.from({ length: 7 }, (_, i) => `t${i}`));
-    engine.close();
   });
 });
 
@@ -302,10 +303,18 @@ test("an apply that does not remove expired keys does not make the sweep spin", 
   });
   await Promise.all(Array.from({ length: 5 }, (_, i) => engine.propose(op(0, ["set", `t${i}`, "v", "1000"]))));
   await Bun.sleep(200);
-  const sweeps = logCommands(dir).filter((c) => c.startsWith("__expire")).length;
   engine.close();
+  const sweeps = logCommands(dir).filter((c) => c.startsWith("__expire")).length;
   expect(sweeps).toBeGreaterThan(0);
   expect(sweeps).toBeLessThanOrEqual(11); // one per timer tick, not one per event-loop turn
+});
+
+test("a second store on the same data_dir is refused while the first is open", () => {
+  const dir = freshDir();
+  const first = openEngine(dir);
+  expect(() => openEngine(dir)).toThrow(/raft.db is in use by another process/);
+  first.close();
+  openEngine(dir).close();
 });
 
 test("data_dir is created when missing", () => {

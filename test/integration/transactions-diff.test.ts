@@ -3,16 +3,15 @@
 // expiry, by FLUSHALL), then fast-check sequences interleaving two clients' transactions.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { startDiffServers, type DiffServers } from "../helpers/diff-servers.ts";
-import type { RespClient, Wire } from "../helpers/resp-client.ts";
+import { startDiffServers, type DiffServers, type Pair } from "../helpers/diff-servers.ts";
+import type { Wire } from "../helpers/resp-client.ts";
 
-type Pair = { redis: RespClient; fly: RespClient };
 let servers: DiffServers;
 let a: Pair;
 let b: Pair;
 
 beforeAll(async () => {
-  servers = await startDiffServers("tx-diff");
+  servers = await startDiffServers();
   a = { redis: servers.redis, fly: servers.fly };
   b = await servers.connect();
 });
@@ -42,7 +41,7 @@ async function script(steps: [Pair, ...string[]][]): Promise<Wire[]> {
   return out;
 }
 
-const nil: Wire = { t: "nullarray" };
+const nil: Wire = { t: "nil", kind: "*" };
 
 describe("transactions like redis-server 7.0", () => {
   test("EXEC applies every queued command, runtime errors stay in their slot", async () => {
@@ -57,7 +56,7 @@ describe("transactions like redis-server 7.0", () => {
       [a, "EXEC"],
       [a, "GET", "k"],
     ]);
-    expect(out[7]).toMatchObject({ t: "array" });
+    expect(out[7]).toMatchObject({ t: "*" });
   });
 
   test("queueing errors abort EXEC; control errors do not", async () => {
@@ -143,7 +142,7 @@ describe("transactions like redis-server 7.0", () => {
       [a, "EXEC"],
     ]);
     expect(out[5]).toEqual(nil);
-    expect(out[13]).toMatchObject({ t: "array" });
+    expect(out[13]).toMatchObject({ t: "*" });
   });
 
   test("WATCH and FLUSHALL: broken for a key that existed, not for one that did not", async () => {
@@ -161,7 +160,7 @@ describe("transactions like redis-server 7.0", () => {
       [a, "EXEC"],
     ]);
     expect(out[5]).toEqual(nil);
-    expect(out[10]).toMatchObject({ t: "array" });
+    expect(out[10]).toMatchObject({ t: "*" });
   });
 
   test("WATCH: a key that expires before EXEC breaks the transaction", async () => {
@@ -171,7 +170,7 @@ describe("transactions like redis-server 7.0", () => {
     ]);
     await new Promise((r) => setTimeout(r, 150));
     const [multi] = await both(a, "MULTI");
-    expect(multi).toEqual({ t: "simple", v: "OK" });
+    expect(multi).toEqual({ t: "+", v: "OK" });
     await both(a, "SET", "x", "1");
     const [f, r] = await both(a, "EXEC");
     expect(f).toEqual(r);

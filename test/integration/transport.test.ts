@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { connect } from "node:net";
 import { encodeFrame, FrameDecoder, FrameError } from "../../src/transport/frame.ts";
-import { RequestTimeout, Transport, type TransportOptions } from "../../src/transport/transport.ts";
+import { PeerUnreachable, RequestTimeout, Transport, type TransportOptions } from "../../src/transport/transport.ts";
 
 const open: Transport[] = [];
 afterEach(() => {
@@ -80,12 +80,18 @@ describe("transport", () => {
     await expect(a.t.request("b", b.addr, 1, 2000)).rejects.toThrow(/no leader for partition 3/);
   });
 
-  test("a request to a dead address times out as RequestTimeout (outcome unknown)", async () => {
+  test("a request to a dead address fails at once as PeerUnreachable (never sent: safe to retry)", async () => {
     const a = node("a");
     const gone = node("gone");
     const addr = gone.addr;
     gone.t.close();
-    await expect(a.t.request("gone", addr, 1, 300)).rejects.toBeInstanceOf(RequestTimeout);
+    await expect(a.t.request("gone", addr, 1, 10_000)).rejects.toBeInstanceOf(PeerUnreachable);
+  });
+
+  test("a request whose handler never answers times out as RequestTimeout (outcome unknown)", async () => {
+    const a = node("a");
+    const b = node("b", { onRequest: () => new Promise(() => {}) });
+    await expect(a.t.request("b", b.addr, 1, 300)).rejects.toBeInstanceOf(RequestTimeout);
   });
 
   test("messages queued while a peer is down are delivered when it comes back", async () => {

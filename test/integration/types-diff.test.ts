@@ -5,14 +5,14 @@
 // SPOP's picks are replayed on Redis with SREM so both keep the same state).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { sortWire, startDiffServers, type DiffServers } from "../helpers/diff-servers.ts";
+import { sortWire, startDiffServers, text, type DiffServers, type Pair } from "../helpers/diff-servers.ts";
 import type { RespClient, Wire } from "../helpers/resp-client.ts";
 
 let servers: DiffServers;
-let resp3: { redis: RespClient; fly: RespClient };
+let resp3: Pair;
 
 beforeAll(async () => {
-  servers = await startDiffServers("types-diff");
+  servers = await startDiffServers();
   resp3 = await servers.connect();
   await resp3.redis.call("HELLO", "3");
   await resp3.fly.call("HELLO", "3");
@@ -160,35 +160,35 @@ async function fullScan(client: RespClient, argv: Cmd): Promise<Wire> {
   const pairs = argv[0]!.toLowerCase() !== "sscan";
   do {
     const r = await client.call(argv[0]!, argv[1]!, cursor, ...argv.slice(3), "COUNT", "3");
-    if (r.t !== "array") return r;
-    cursor = (r.v[0] as { v: string }).v;
+    if (r.t !== "*") return r;
+    cursor = text(r.v[0])!;
     const items = (r.v[1] as { v: Wire[] }).v;
     for (let i = 0; i < items.length; i += pairs ? 2 : 1) seen.set(JSON.stringify(items[i]), items.slice(i, i + (pairs ? 2 : 1)));
   } while (cursor !== "0");
-  return sortWire({ t: "array", v: [...seen.values()].flat() }, pairs);
+  return sortWire({ t: "*", v: [...seen.values()].flat() }, pairs);
 }
 
 /** Length and type of a random pick; the whole sorted content when every element is picked. */
 function randomShape(argv: Cmd, w: Wire): unknown {
   const n = Number(argv[2]);
-  if ((w.t === "array" || w.t === "set") && n >= 100) return sortWire(w, argv.length > 3 && !(w.v[0]?.t === "array"));
-  return { t: w.t, n: w.t === "array" || w.t === "set" ? w.v.length : undefined };
+  if ((w.t === "*" || w.t === "~") && n >= 100) return sortWire(w, argv.length > 3 && !(w.v[0]?.t === "*"));
+  return { t: w.t, n: w.t === "*" || w.t === "~" ? w.v.length : undefined };
 }
 
-async function spop(pair: { redis: RespClient; fly: RespClient }, argv: Cmd): Promise<void> {
+async function spop(pair: Pair, argv: Cmd): Promise<void> {
   const fly = await pair.fly.call(...argv);
-  const picked = fly.t === "bulk" ? [fly.v] : fly.t === "set" || fly.t === "array" ? fly.v.map((x) => (x as { v: string }).v) : [];
+  const picked = fly.t === "$" ? [text(fly)!] : fly.t === "~" || fly.t === "*" ? fly.v.map((x) => text(x)!) : [];
   if (picked.length === 0) {
     expect(fly).toEqual(await pair.redis.call(...argv));
     return;
   }
   const before = await pair.redis.call("SCARD", argv[1]!);
   const removed = await pair.redis.call("SREM", argv[1]!, ...picked);
-  expect({ argv, picked: removed }).toEqual({ argv, picked: { t: "int", v: String(picked.length) } });
-  if (argv.length === 3) expect(picked.length).toBe(Math.min(Number(argv[2]), Number((before as { v: string }).v)));
+  expect({ argv, picked: removed }).toEqual({ argv, picked: { t: ":", v: BigInt(picked.length) } });
+  if (argv.length === 3) expect(picked.length).toBe(Math.min(Number(argv[2]), Number((before as { v: bigint }).v)));
 }
 
-async function compare(pair: { redis: RespClient; fly: RespClient }, argv: Cmd): Promise<void> {
+async function compare(pair: Pair, argv: Cmd): Promise<void> {
   const name = argv[0]!.toLowerCase();
   if (name === "spop") return spop(pair, argv);
   if (SCANS.has(name)) {
@@ -199,12 +199,12 @@ async function compare(pair: { redis: RespClient; fly: RespClient }, argv: Cmd):
   const r = await pair.redis.call(...argv);
   const f = await pair.fly.call(...argv);
   if (process.env.TYPES_DIFF_STATS) {
-    const k = `${name} ${r.t === "error" ? r.v.slice(0, 30) : r.t === "array" || r.t === "set" ? `array${Math.min(r.v.length, 3)}` : r.t}`;
+    const k = `${name} ${r.t === "-" ? r.v.slice(0, 30) : r.t === "*" || r.t === "~" ? `array${Math.min(r.v.length, 3)}` : r.t}`;
     STATS.set(k, (STATS.get(k) ?? 0) + 1);
   }
-  if (name === "scan" && r.t === "array" && f.t === "array") {
+  if (name === "scan" && r.t === "*" && f.t === "*") {
     expect({ argv, keys: sortWire(f.v[1]!) }).toEqual({ argv, keys: sortWire(r.v[1]!) });
-  } else if (RANDOM.has(name) && r.t !== "error") {
+  } else if (RANDOM.has(name) && r.t !== "-") {
     expect({ argv, reply: randomShape(argv, f) }).toEqual({ argv, reply: randomShape(argv, r) });
   } else if (UNORDERED.has(name) || name === "hgetall") {
     expect({ argv, reply: sortWire(f, name === "hgetall") }).toEqual({ argv, reply: sortWire(r, name === "hgetall") });
@@ -213,7 +213,7 @@ async function compare(pair: { redis: RespClient; fly: RespClient }, argv: Cmd):
   }
 }
 
-async function run(pair: { redis: RespClient; fly: RespClient }, cmds: Cmd[]): Promise<void> {
+async function run(pair: Pair, cmds: Cmd[]): Promise<void> {
   await pair.redis.call("FLUSHALL");
   await pair.fly.call("FLUSHALL");
   for (const argv of cmds) await compare(pair, argv);

@@ -41,6 +41,8 @@ export class GossipSim {
   private readonly rng: Rng;
   private readonly opts: SimOptions;
   private inflight: InFlight[] = [];
+  /** Extra one-way delay (ms) of everything a node sends or receives: an overloaded node. */
+  readonly slow = new Map<string, number>();
   /** addr → group; packets between different groups are dropped. */
   private groups: Map<string, number> | null = null;
 
@@ -132,7 +134,8 @@ export class GossipSim {
     const max = this.opts.maxDelayMs ?? 5;
     for (const send of sends) {
       if (send.via === "udp" && this.rng.next() < this.loss) continue;
-      this.inflight.push({ at: this.now + min + this.rng.next() * (max - min), from: n.id, send });
+      const extra = (this.slow.get(n.id) ?? 0) + (this.slow.get(send.to) ?? 0);
+      this.inflight.push({ at: this.now + min + this.rng.next() * (max - min) + extra, from: n.id, send });
     }
   }
 }

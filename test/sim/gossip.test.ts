@@ -122,6 +122,20 @@ describe("SWIM simulator (LAN defaults, virtual time)", () => {
     expect(sim.node("intruder").core.members().map((m) => m.id)).toEqual(["intruder"]);
   });
 
+  test("a slow member does not get healthy members suspected or declared dead (Lifeguard local health)", () => {
+    for (const seed of [81, 82]) {
+      const sim = cluster(6, seed);
+      const slowFrom = sim.now;
+      // Every packet to or from n2 takes 600 ms more: it misses its own probe timeouts. Without
+      // local health (awarenessMaxMultiplier: 1) it accuses healthy members ~500 times in this run.
+      sim.slow.set("n2", 600);
+      sim.run(120_000);
+      const aboutHealthy = sim.live().flatMap((node) => node.events).filter((e) => e.member.id !== "n2" && e.at > slowFrom);
+      expect(aboutHealthy.filter((e) => e.type === "dead")).toEqual([]);
+      expect(aboutHealthy.filter((e) => e.type === "suspect").length).toBeLessThan(25);
+    }
+  });
+
   test("probe round-trip times are recorded per member", () => {
     const sim = new GossipSim({ seed: 71, minDelayMs: 10, maxDelayMs: 20 });
     for (const id of ids(4)) sim.addNode(id, ["n0"]);

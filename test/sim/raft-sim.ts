@@ -5,6 +5,7 @@ import { Raft } from "../../src/raft/raft.ts";
 import type { RaftConfig } from "../../src/raft/raft.ts";
 import { MemoryRaftStorage } from "../../src/raft/memory-storage.ts";
 import { bootstrapWrite } from "../../src/raft/storage.ts";
+import type { RaftStorage } from "../../src/raft/storage.ts";
 import { seededRandom } from "../../src/raft/prng.ts";
 import { EntryKind } from "../../src/raft/types.ts";
 import type { Entry, Message, NodeId, Snapshot } from "../../src/raft/types.ts";
@@ -17,6 +18,8 @@ export interface SimOptions {
   readonly livenessTicks?: number;
   readonly unsafeTestingKnobs?: RaftConfig["unsafeTestingKnobs"];
   readonly trace?: (line: string) => void;
+  /** Storage for a new node (default: in memory). A crash keeps exactly what it holds. */
+  readonly storage?: (id: NodeId) => RaftStorage;
 }
 
 export interface SimResult {
@@ -45,7 +48,7 @@ interface StateMachine {
 
 interface SimNode {
   readonly id: NodeId;
-  readonly storage: MemoryRaftStorage;
+  readonly storage: RaftStorage;
   raft: Raft | null;
   sm: StateMachine;
   recordedCommit: number;
@@ -113,7 +116,7 @@ class Sim {
     const ids: NodeId[] = [];
     for (let i = 0; i < n; i++) ids.push(this.newId());
     for (const id of ids) {
-      const storage = new MemoryRaftStorage();
+      const storage = this.newStorage(id);
       storage.saveBatch([bootstrapWrite(GRP, ids)]);
       this.addNode(id, storage);
     }
@@ -259,7 +262,11 @@ class Sim {
     return `n${++this.nextNodeNum}`; // never reused
   }
 
-  private addNode(id: NodeId, storage: MemoryRaftStorage): SimNode {
+  private newStorage(id: NodeId): RaftStorage {
+    return this.opts.storage ? this.opts.storage(id) : new MemoryRaftStorage();
+  }
+
+  private addNode(id: NodeId, storage: RaftStorage): SimNode {
     const n: SimNode = { id, storage, raft: null, sm: { applied: 0, payloads: [] }, recordedCommit: 0, seenLeaderTerm: 0, seenRole: "", incarnation: 0 };
     this.nodes.set(id, n);
     this.start(n);
@@ -373,7 +380,7 @@ class Sim {
     let cc;
     if (roll < 0.35 && conf.voters.length + conf.learners.length < 7) {
       const id = this.newId();
-      this.addNode(id, new MemoryRaftStorage());
+      this.addNode(id, this.newStorage(id));
       cc = { type: "addLearner" as const, node: id };
     } else if (roll < 0.65 && conf.learners.length > 0) {
       cc = { type: "addVoter" as const, node: this.pick(conf.learners)! };

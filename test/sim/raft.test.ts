@@ -8,7 +8,7 @@ const SEEDS = Number(process.env.RAFT_SEEDS ?? 4000);
 const CHUNK = 500;
 const replay = (seed: number) => `RAFT_SEED=${seed} npx bun test test/sim/raft.test.ts`;
 
-function runSeeds(from: number, count: number, extra: Partial<SimOptions> = {}) {
+function runSeeds(from: number, count: number, extra: Partial<SimOptions> = {}, progress?: (done: number, steps: number) => void) {
   const failures: string[] = [];
   let steps = 0;
   let committed = 0;
@@ -18,7 +18,11 @@ function runSeeds(from: number, count: number, extra: Partial<SimOptions> = {}) 
     steps += r.steps;
     committed += r.committed;
     reads += r.reads;
-    if (!r.ok) failures.push(`seed ${seed} FAILED — replay: ${replay(seed)}\n${r.error}`);
+    if (!r.ok) {
+      failures.push(`seed ${seed} FAILED — replay: ${replay(seed)}\n${r.error}`);
+      if (progress) console.error(failures[failures.length - 1]);
+    }
+    if (progress && (seed - from + 1) % 10000 === 0) progress(seed - from + 1, steps);
   }
   return { failures, steps, committed, reads };
 }
@@ -38,7 +42,9 @@ if (single !== undefined) {
     () => {
       const base = Number(process.env.RAFT_SEED_BASE ?? 1_000_000);
       const t0 = performance.now();
-      const { failures, steps, committed, reads } = runSeeds(base, Number(soak));
+      const { failures, steps, committed, reads } = runSeeds(base, Number(soak), {}, (done, steps) =>
+        console.log(`raft soak progress: ${done} seeds, ${steps} steps, ${((performance.now() - t0) / 60000).toFixed(1)} min`),
+      );
       const minutes = (performance.now() - t0) / 60000;
       console.log(`raft soak: seeds ${base}..${base + Number(soak) - 1}, ${steps} steps, ${committed} committed entries, ${reads} reads checked, ${minutes.toFixed(1)} min, ${failures.length} failures`);
       for (const f of failures.slice(0, 5)) console.error(f);

@@ -11,6 +11,8 @@ export interface LanHost {
 
 export interface Lan {
   readonly hosts: readonly LanHost[];
+  /** A second, point-to-point network between two hosts (a LAN of two); returns each end. */
+  link(a: LanHost, b: LanHost): Promise<[LanHost, LanHost]>;
   /** Start a command inside a host's namespace; it is killed by destroy() if still running. */
   spawn(host: LanHost, cmd: string[], opts?: { cwd?: string; env?: Record<string, string> }): Subprocess<"ignore", "pipe", "pipe">;
   /** Run a command inside a host's namespace to completion. */
@@ -22,12 +24,25 @@ export const isRoot = (): boolean => process.getuid?.() === 0;
 /** Namespace tests may skip only on a developer machine without root; in CI they must run. */
 export const skipNamespaceTests = !isRoot() && process.env.CI !== "true";
 
+/**
+ * Waits for carrier: node's os.networkInterfaces() (libuv) leaves out interfaces that are up
+ * but not yet running, and a veth pair needs a moment after `link set up`.
+ */
+async function waitRunning(ns: string, iface: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const r = Bun.spawnSync(["ip", "-n", ns, "-o", "link", "show", "dev", iface]);
+    if (/[<,]LOWER_UP[,>]/.test(r.stdout.toString())) return;
+    await Bun.sleep(10);
+  }
+  throw new Error(`${iface} in ${ns} did not get carrier within 2 s`);
+}
+
 function ip(...args: string[]): void {
   const r = Bun.spawnSync(["ip", ...args], { stderr: "pipe" });
   if (r.exitCode !== 0) throw new Error(`ip ${args.join(" ")}: ${r.stderr.toString().trim()}`);
 }
 
-export function createLan(area: string, count: number): Lan {
+export async function createLan(area: string, count: number): Promise<Lan> {
   const tag = `fly-${area}-${process.pid}`;
   const bridgeNs = `${tag}-br`;
   const namespaces: string[] = [];
@@ -58,8 +73,9 @@ export function createLan(area: string, count: number): Lan {
       ip("-n", ns, "route", "add", "224.0.0.0/4", "dev", iface);
       hosts.push({ ns, iface, address });
     }
+    for (const h of hosts) await waitRunning(h.ns, h.iface);
   } catch (e) {
-    void destroy();
+    await destroy();
     throw e;
   }
   const env = (extra?: Record<string, string>) => ({ ...process.env, MSGPACKR_NATIVE_ACCELERATION_DISABLED: "true", ...extra });
@@ -68,8 +84,26 @@ export function createLan(area: string, count: number): Lan {
     children.push(p);
     return p;
   };
+  let links = 0;
+  const link: Lan["link"] = async (a, b) => {
+    links++;
+    const net = `${subnet.split(".").slice(0, 2).join(".")}.${(Number(subnet.split(".")[2]) + links) % 250}`;
+    const [ia, ib] = [`x${links}a`, `x${links}b`];
+    ip("link", "add", ia, "netns", a.ns, "type", "veth", "peer", "name", ib, "netns", b.ns);
+    const ends: [LanHost, LanHost] = [
+      { ns: a.ns, iface: ia, address: `${net}.1` },
+      { ns: b.ns, iface: ib, address: `${net}.2` },
+    ];
+    for (const e of ends) {
+      ip("-n", e.ns, "addr", "add", `${e.address}/24`, "dev", e.iface);
+      ip("-n", e.ns, "link", "set", e.iface, "up");
+    }
+    for (const e of ends) await waitRunning(e.ns, e.iface);
+    return ends;
+  };
   return {
     hosts,
+    link,
     spawn,
     run: async (host, cmd, opts) => {
       const p = spawn(host, cmd, opts);

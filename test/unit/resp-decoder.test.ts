@@ -133,12 +133,22 @@ describe("inline", () => {
     expect(decode("\r\n\n  \r\nPING\r\n\n")).toEqual({ commands: [["PING"]], error: null });
   });
 
-  test("a NUL byte ends the line's arguments, as in the C original", () => {
-    expect(decode("SET a\0b c\r\nPING\r\n").commands).toEqual([["SET", "a"], ["PING"]]);
+  test("a NUL byte hides the end of its line, as redis's strchr does, until the limit is hit", () => {
+    expect(decode("PING\r\nSET a\0b c\r\nPING\r\n")).toEqual({ commands: [["PING"]], error: null });
+    expect(decode("x\0\r\n*1\r\n$4\r\nPING\r\n", { maxInlineLength: 16 }).error).toBe(
+      "Protocol error: too big inline request",
+    );
+    expect(decode("*1\0\r\n", { maxInlineLength: 8 }).error).toBeNull();
+    expect(decode("*1\0\r\n*1\r\n$4\r\nPING\r\n", { maxInlineLength: 8 }).error).toBe(
+      "Protocol error: too big mbulk count string",
+    );
+    expect(decode("*1\r\n\0\r\nPING\r\n", { maxInlineLength: 8 }).error).toBe(
+      "Protocol error: too big bulk count string",
+    );
   });
 
   test("unbalanced quotes are a protocol error", () => {
-    for (const line of [`SET "abc\r\n`, `SET 'abc\r\n`, `SET "a"b\r\n`, `SET 'a'b\r\n`, `SET "a\0"\r\n`]) {
+    for (const line of [`SET "abc\r\n`, `SET 'abc\r\n`, `SET "a"b\r\n`, `SET 'a'b\r\n`]) {
       expect(decode(`PING\r\n${line}PING\r\n`)).toEqual({
         commands: [["PING"]],
         error: "Protocol error: unbalanced quotes in request",

@@ -92,6 +92,12 @@ export class MultiRaft {
   /** Starts (or restarts from storage) a group this node is a replica of. */
   open(grp: number): void {
     if (this.groups.has(grp)) return;
+    // The state database may have lost batches the log no longer holds (it is not fsynced per
+    // batch; compaction kept only the snapshot): reinstall the stored snapshot before replaying.
+    const snap = this.opts.storage.load(grp).snapshot;
+    if (snap.index > this.opts.stateMachine.appliedIndex(grp)) {
+      this.opts.stateMachine.installSnapshot(grp, { meta: snap, data: this.opts.storage.snapshotData(grp) });
+    }
     const raft = new Raft({
       ...this.opts.raft,
       grp,
@@ -116,6 +122,10 @@ export class MultiRaft {
 
   status(grp: number): RaftStatus | undefined {
     return this.groups.get(grp)?.raft.status();
+  }
+
+  progress(grp: number): ReturnType<Raft["progress"]> {
+    return this.groups.get(grp)?.raft.progress() ?? [];
   }
 
   leaderOf(grp: number): NodeId | null {

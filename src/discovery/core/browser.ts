@@ -143,7 +143,8 @@ export class ServiceCache {
   private addressesOf(target: string, srvSource: string): string[] {
     const known = [...(this.addrs.get(target.toLowerCase())?.values() ?? [])];
     const v4 = known.filter((e) => e.record.type === "A").map((e) => e.record.data as string);
-    const v6 = known.filter((e) => e.record.type === "AAAA").map((e) => e.record.data as string);
+    // Link-local IPv6 is useless without the zone (interface) it belongs to, which a peer list cannot carry.
+    const v6 = known.filter((e) => e.record.type === "AAAA").map((e) => e.record.data as string).filter((ip) => !/^fe[89ab]/i.test(ip));
     const all = [...v4, ...v6];
     // No A record (yet): the responder that sent the SRV is the best guess there is.
     if (all.length === 0) return srvSource ? [srvSource] : [];

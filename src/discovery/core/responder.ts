@@ -35,10 +35,11 @@ export interface ResponderOptions {
   readonly random: () => number;
   /** True for an address of this machine: another responder (avahi) claiming it for our host name is no conflict. */
   readonly isLocalAddress?: (address: string) => boolean;
-  readonly announcements?: number;
 }
 
 const PROBES = 3;
+/** RFC 6762 §8.3: at least two announcements, one second apart (then doubling). */
+const ANNOUNCEMENTS = 2;
 const PROBE_INTERVAL_MS = 250;
 const ANNOUNCE_INTERVAL_MS = 1000;
 const LOST_TIEBREAK_DELAY_MS = 1000;
@@ -92,9 +93,6 @@ export class Responder {
   get host(): string {
     return this.desc.host;
   }
-  get description(): ServiceDescription {
-    return this.desc;
-  }
 
   start(now: number): Step {
     if (this.phase !== "idle") throw new Error(`responder for ${this.desc.instance} already started (${this.phase})`);
@@ -132,7 +130,7 @@ export class Responder {
       this.noteMulticast(out, now);
       step.send.push(out);
       step.events.push({ type: "announced", instance: this.desc.instance, host: this.desc.host, count: this.announcementsSent });
-      if (this.announcementsSent >= (this.opts.announcements ?? 2)) {
+      if (this.announcementsSent >= ANNOUNCEMENTS) {
         this.phase = "announced";
         this.wakeAt = null;
       } else {

@@ -86,3 +86,10 @@ export function suspicionTimeoutMs(confirmations: number, k: number, minMs: numb
   const frac = Math.log(confirmations + 1) / Math.log(k + 1);
   return Math.max(minMs, Math.floor(maxMs - frac * (maxMs - minMs)));
 }
+
+/** memberlist's pushPullScale: beyond 32 members, sync less often so total TCP load stays flat. */
+export function pushPullIntervalMs(intervalMs: number, n: number): number {
+  const threshold = 32;
+  if (n <= threshold) return intervalMs;
+  return intervalMs * (Math.ceil(Math.log2(n) - Math.log2(threshold)) + 1);
+}

@@ -2,7 +2,7 @@
 // callers feed it packets and `now` (ms, any monotonic clock) and collect the packets to send and
 // the membership events from drain(). One instance per node; not shared between threads.
 import { BroadcastQueue } from "./broadcasts.ts";
-import { retransmitLimit, suspicionMinMs, suspicionTimeoutMs, type SwimConfig } from "./config.ts";
+import { pushPullIntervalMs, retransmitLimit, suspicionMinMs, suspicionTimeoutMs, type SwimConfig } from "./config.ts";
 import { pickRandom, shuffle } from "./prng.ts";
 import type {
   AliveMsg,
@@ -150,14 +150,6 @@ export class SwimCore {
     this.nextReconnectAt = opts.now + this.cfg.reconnectIntervalMs;
   }
 
-  get incarnation(): number {
-    return this.self.inc;
-  }
-
-  get addr(): string {
-    return this.self.addr;
-  }
-
   /** Full-state sync with each seed over TCP; retried every reconnect interval while alone. */
   join(seeds: readonly string[], now: number): void {
     this.seeds = seeds.filter((s) => s !== this.self.addr);
@@ -186,7 +178,7 @@ export class SwimCore {
       this.checkSuspicions(now);
       this.checkRelays(now);
       if (now >= this.nextPushPullAt) {
-        this.nextPushPullAt = now + this.cfg.pushPullIntervalMs;
+        this.nextPushPullAt = now + pushPullIntervalMs(this.cfg.pushPullIntervalMs, this.liveCount());
         const peer = pickRandom([...this.table.values()], 1, this.rng, (m) => m !== this.self && m.state === "alive")[0];
         if (peer) this.sendPushPull(peer.addr, true);
       }

@@ -3,7 +3,7 @@
 // versions can add some without breaking older members.
 import type { MemberMeta, MemberState, Msg, Packet, PushState } from "./types.ts";
 
-export const LIMITS = {
+const LIMITS = {
   idChars: 128,
   addrChars: 256,
   metaFieldChars: 256,

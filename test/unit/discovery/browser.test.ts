@@ -81,6 +81,12 @@ describe("ServiceCache", () => {
     expect(c.missingQuestions(21)).toEqual([]);
   });
 
+  test("link-local IPv6 addresses are left out: without their zone they cannot be dialled", () => {
+    const c = new ServiceCache();
+    c.ingest(reply([r1.ptr, r1.srv, r1.txt, ...r1.addresses, { name: "box1.local", type: "AAAA", ttl: 120, data: "fe80::1" }]), "10.0.0.1", 0);
+    expect(c.nodes(1)[0].addresses).toEqual(["10.0.0.1", "2001:db8::1"]);
+  });
+
   test("a cache-flush A record replaces addresses older than a second", () => {
     const c = new ServiceCache();
     c.ingest(reply([r1.ptr, r1.srv, r1.txt, ...r1.addresses]), "10.0.0.1", 0);

@@ -1,0 +1,532 @@
+// A cluster member (DESIGN §3–§9): Raft groups on SQLite, the transport, gossip, and the
+// controller that admits members, places partitions and moves replicas. The RESP session talks
+// to it through `read` and `propose`, which route every command to its partition's leader.
+import { join } from "node:path";
+import { COMMANDS } from "../commands/table.ts";
+import type { ClusterNodeRef, ClusterView, CommandSpec, Op, SlotRange } from "../commands/types.ts";
+import { lower, utf8 } from "../commands/util.ts";
+import type { Config } from "../config/schema.ts";
+import { GossipNode, type MemberView } from "../gossip/index.ts";
+import { deriveClusterKey, FrameCipher } from "../gossip/cipher.ts";
+import type { Logger } from "../log.ts";
+import { array, err, int, OK, type Reply } from "../resp/reply.ts";
+import { bootstrapWrite, isEmptyGroup } from "../raft/storage.ts";
+import type { Message, NodeId } from "../raft/types.ts";
+import { encodeOp } from "../store/op-codec.ts";
+import { SqliteRaftStorage } from "../store/raft-log.ts";
+import { StateDb } from "../store/state.ts";
+import { PeerUnreachable, Transport } from "../transport/transport.ts";
+import { groupOf, partitionOfGroup, type MemberInfo, type MetaOp, type MetaState } from "./core/meta.ts";
+import { MultiRaft, NotLeader, ProposalDropped } from "./core/multiraft.ts";
+import { place } from "./core/placement.ts";
+import { nextStep } from "./core/reconcile.ts";
+import { route, SPLITTABLE } from "./core/route.ts";
+import { partitionOf, SLOT_COUNT } from "./core/slot.ts";
+import { ClusterStateMachine, encodeMetaOp, META_GROUP } from "./state-machine.ts";
+
+/** Raft tick: election timeout 10–20 ticks (1–2 s), heartbeat every 2 ticks. */
+export const TICK_MS = 100;
+const CONTROL_MS = 500;
+const COMPACT_MS = 10_000;
+const COMPACT_AFTER_ENTRIES = 2_000;
+const REQUEST_TIMEOUT_MS = 5_000;
+const MAX_META_VOTERS = 5;
+
+export interface ClusterAddrs {
+  readonly resp: string;
+  readonly http: string;
+  readonly raft: string;
+  readonly gossip: string;
+}
+
+type Forward =
+  | { readonly t: "op"; readonly grp: number; readonly op: Op }
+  | { readonly t: "read"; readonly grp: number; readonly argv: readonly Uint8Array[]; readonly resp3?: boolean }
+  | { readonly t: "groups" };
+
+type ForwardResult = { readonly reply: Reply } | { readonly notLeader: NodeId | null };
+
+export interface GroupStatus {
+  readonly grp: number;
+  readonly role: string;
+  readonly leader: NodeId | null;
+  readonly term: number;
+  readonly voters: readonly NodeId[];
+  readonly learners: readonly NodeId[];
+  readonly applied: number;
+}
+
+const TRYAGAIN = (why: string): Reply => err(`TRYAGAIN ${why}`);
+
+function isRaftMessage(m: unknown): m is Message {
+  if (typeof m !== "object" || m === null) return false;
+  const r = m as Record<string, unknown>;
+  return typeof r.type === "number" && typeof r.grp === "number" && typeof r.from === "string" && typeof r.to === "string" && typeof r.term === "number";
+}
+
+export class ClusterNode {
+  readonly host: MultiRaft;
+  readonly machine: ClusterStateMachine;
+  private readonly timers: ReturnType<typeof setInterval>[] = [];
+  /** Last known leader per group, learned from NotLeader answers; saves a hop next time. */
+  private readonly leaderHints = new Map<number, NodeId>();
+  /** When gossip first reported a member dead, for dead_node_timeout. */
+  private readonly deadSince = new Map<NodeId, number>();
+  private stopped = false;
+  readonly view: ClusterView;
+
+  private constructor(
+    private readonly config: Config,
+    private readonly log: Logger,
+    private readonly addrs: ClusterAddrs,
+    private readonly version: string,
+    private readonly storage: SqliteRaftStorage,
+    private readonly state: StateDb,
+    readonly transport: Transport,
+    readonly gossip: GossipNode,
+  ) {
+    this.machine = new ClusterStateMachine(state);
+    this.view = this.makeView();
+    this.host = new MultiRaft({
+      nodeId: config.node_id,
+      storage,
+      stateMachine: this.machine,
+      random: Math.random,
+      // setImmediate, not a microtask: proposals from every connection read in this event-loop
+      // turn must share one storage transaction (one fsync), as in the standalone store.
+      schedule: setImmediate,
+      raft: { electionTicks: 10, heartbeatTicks: 2, readMode: config.read_consistency === "lease" ? "lease" : "safe" },
+      send: (m) => {
+        const addr = this.raftAddrOf(m.to);
+        if (addr) this.transport.send(m.to, addr, m);
+      },
+      onLeaderChange: (grp, leader, term) => {
+        if (leader) this.leaderHints.set(grp, leader);
+        this.log.debug("leader change", { grp, leader, term });
+      },
+    });
+  }
+
+  static async start(config: Config, log: Logger, addrs: ClusterAddrs, bind: { raft: { host: string; port: number }; gossip: string }, version: string): Promise<ClusterNode> {
+    const storage = new SqliteRaftStorage(join(config.data_dir, "raft.db"), { fsync: config.fsync === "always" ? "always" : "never" });
+    const state = StateDb.open({ path: join(config.data_dir, "data.db"), partitionCount: config.partition_count });
+    const clusterId = config.discovery_cluster_id;
+    let node: ClusterNode | undefined;
+    const sealer = config.cluster_secret ? new FrameCipher(deriveClusterKey(config.cluster_secret, "transport"), `flydb-transport/${clusterId}`) : undefined;
+    const transport = Transport.listen({
+      nodeId: config.node_id,
+      clusterId,
+      host: bind.raft.host,
+      port: bind.raft.port,
+      sealer,
+      onMessage: (_from, m) => node?.onMessage(m),
+      onRequest: async (_from, body) => {
+        if (!node) throw new Error("node is starting");
+        return node.onRequest(body as Forward);
+      },
+      onError: (what, e) => log.debug(`transport: ${what}`, { error: String(e) }),
+    });
+    const gossip = new GossipNode({
+      nodeId: config.node_id,
+      clusterId,
+      bindAddr: bind.gossip,
+      advertiseAddr: addrs.gossip,
+      meta: { respAddr: addrs.resp, httpAddr: addrs.http, raftAddr: addrs.raft, zone: config.zone, version },
+      seeds: config.cluster_peers,
+      secret: config.cluster_secret || undefined,
+    });
+    node = new ClusterNode(config, log, addrs, version, storage, state, transport, gossip);
+    await gossip.start();
+    node.openExisting();
+    node.timers.push(setInterval(() => node!.host.tick(), TICK_MS));
+    node.timers.push(setInterval(() => node!.control(), CONTROL_MS));
+    node.timers.push(setInterval(() => node!.compact(), COMPACT_MS));
+    return node;
+  }
+
+  private get self(): NodeId {
+    return this.config.node_id;
+  }
+
+  private get meta(): MetaState {
+    return this.machine.meta;
+  }
+
+  /** Reopens the groups this node held before a restart; bootstraps a new cluster when asked. */
+  private openExisting(): void {
+    // Group -1 is a standalone node's log: a data dir that ran standalone holds no cluster groups.
+    const groups = this.storage.groups().filter((g) => g >= 0 && !isEmptyGroup(this.storage.load(g)));
+    if (groups.length === 0 && this.config.bootstrap) {
+      const everyGroup = [META_GROUP, ...Array.from({ length: this.config.partition_count }, (_, p) => groupOf(p))];
+      this.storage.saveBatch(everyGroup.map((g) => bootstrapWrite(g, [this.self])));
+      this.log.info("bootstrapped a new cluster", { cluster_id: this.config.discovery_cluster_id, partitions: this.config.partition_count });
+      for (const g of everyGroup) this.host.open(g);
+      return;
+    }
+    if (groups.length === 0) this.log.info("waiting to be admitted to a cluster", { peers: this.config.cluster_peers.join(",") });
+    for (const g of groups) this.host.open(g);
+  }
+
+  private raftAddrOf(id: NodeId): string | undefined {
+    return this.meta.members[id]?.addrs.raft ?? this.gossip.member(id)?.meta.raftAddr;
+  }
+
+  private onMessage(m: unknown): void {
+    if (!isRaftMessage(m)) return;
+    // A replica being added learns of its group from the leader's first message.
+    if (!this.host.has(m.grp)) {
+      if (m.grp < 0 || m.grp > this.config.partition_count) return;
+      this.host.open(m.grp);
+    }
+    this.host.step(m);
+  }
+
+  private async onRequest(body: Forward): Promise<unknown> {
+    if (body.t === "groups") return this.groupStatuses();
+    return this.runHere(body);
+  }
+
+  /** Runs a forwarded op or read if this node leads the group; otherwise names the leader. */
+  private async runHere(f: { t: "op"; grp: number; op: Op } | { t: "read"; grp: number; argv: readonly Uint8Array[]; resp3?: boolean }): Promise<ForwardResult> {
+    const s = this.host.status(f.grp);
+    if (s?.role !== "leader") return { notLeader: s?.leader ?? null };
+    try {
+      if (f.t === "op") return { reply: (await this.host.propose(f.grp, encodeOp(f.op))) as Reply };
+      if (this.config.read_consistency === "linearizable") await this.host.readBarrier(f.grp);
+      const spec = COMMANDS.get(lower(f.argv[0]!))!;
+      return { reply: spec.run!({ db: this.state.keyspace, now: Date.now(), random: Math.random, resp3: f.resp3 === true }, f.argv) };
+    } catch (e) {
+      if (e instanceof NotLeader) return { notLeader: e.leader };
+      if (e instanceof ProposalDropped) return { reply: TRYAGAIN("the write was dropped by a leader change and not applied; retry") };
+      throw e;
+    }
+  }
+
+  private alive(id: NodeId): boolean {
+    return id === this.self || this.gossip.member(id)?.state === "alive";
+  }
+
+  /** Who to ask next: the leader this node knows of, then the partition's live replicas in map order. */
+  private pickTarget(grp: number, tried: ReadonlySet<NodeId>): NodeId | undefined {
+    const candidates = [this.host.leaderOf(grp), this.leaderHints.get(grp), ...(this.meta.map[partitionOfGroup(grp)] ?? [])];
+    return candidates.find((id): id is NodeId => id != null && !tried.has(id) && this.alive(id));
+  }
+
+  /**
+   * Sends to the group's leader, following redirects and skipping unreachable replicas, until
+   * REQUEST_TIMEOUT_MS. A write whose request reached a node but got no reply is never retried:
+   * it may have been applied, and the client is told so.
+   */
+  private async forward(f: { t: "op"; grp: number; op: Op } | { t: "read"; grp: number; argv: readonly Uint8Array[]; resp3?: boolean }): Promise<Reply> {
+    const p = partitionOfGroup(f.grp);
+    const deadline = Date.now() + REQUEST_TIMEOUT_MS;
+    const tried = new Set<NodeId>();
+    let next: NodeId | undefined;
+    while (Date.now() < deadline && !this.stopped) {
+      const target = next ?? this.pickTarget(f.grp, tried);
+      next = undefined;
+      if (!target) {
+        // Everyone was asked and nobody leads: an election is running. Ask again shortly.
+        await Bun.sleep(TICK_MS);
+        tried.clear();
+        continue;
+      }
+      tried.add(target);
+      let r: ForwardResult;
+      if (target === this.self) {
+        r = await this.runHere(f);
+      } else {
+        const addr = this.raftAddrOf(target);
+        if (!addr) continue;
+        try {
+          r = (await this.transport.request(target, addr, f, Math.max(1, deadline - Date.now()))) as ForwardResult;
+        } catch (e) {
+          if (e instanceof PeerUnreachable) continue;
+          if (f.t === "op") return TRYAGAIN(`no reply from ${target}, the leader of partition ${p}; the write may or may not have been applied`);
+          continue; // a read changes nothing: asking another replica is safe
+        }
+      }
+      if ("reply" in r) {
+        this.leaderHints.set(f.grp, target);
+        return r.reply;
+      }
+      this.leaderHints.delete(f.grp);
+      if (r.notLeader !== null && !tried.has(r.notLeader)) next = r.notLeader;
+      else await Bun.sleep(TICK_MS / 2);
+    }
+    return err(`CLUSTERDOWN partition ${p} has no reachable leader within ${REQUEST_TIMEOUT_MS} ms`);
+  }
+
+  /** Backend.read for sessions. */
+  read(spec: CommandSpec, argv: readonly Uint8Array[], resp3 = false): Promise<Reply> | Reply {
+    const r = route(spec, argv, this.config.partition_count);
+    switch (r.kind) {
+      case "keyless":
+        return err(`ERR ${spec.name.toUpperCase()} is not supported in cluster mode yet; FlyDB routes commands by key`);
+      case "crossslot":
+        return err("CROSSSLOT Keys in request don't hash to the same slot");
+      case "partition":
+        return this.forward({ t: "read", grp: groupOf(r.partition), argv, resp3 });
+      case "split":
+        return this.merge(spec.name, r.parts.map((part) => ({ positions: part.positions, reply: this.forward({ t: "read", grp: groupOf(part.partition), argv: part.argv, resp3 }) })));
+    }
+  }
+
+  /** Backend.propose for sessions: the op goes to the leader of its keys' partition. */
+  propose(op: Op): Promise<Reply> {
+    const argv = op.cmds[0]!;
+    const spec = COMMANDS.get(lower(argv[0]!));
+    if (!spec) return Promise.resolve(err("ERR unknown command"));
+    const routes = op.cmds.map((c) => route(COMMANDS.get(lower(c[0]!))!, c, this.config.partition_count));
+    if (op.cmds.length > 1) {
+      const parts = new Set(routes.map((r) => (r.kind === "partition" ? r.partition : -1)));
+      if (parts.size !== 1 || parts.has(-1)) return Promise.resolve(err("CROSSSLOT Keys in request don't hash to the same slot"));
+      return this.forward({ t: "op", grp: groupOf([...parts][0]!), op });
+    }
+    const r = routes[0]!;
+    switch (r.kind) {
+      case "keyless":
+        return Promise.resolve(err(`ERR ${spec.name.toUpperCase()} is not supported in cluster mode yet; FlyDB routes commands by key`));
+      case "crossslot":
+        return Promise.resolve(err("CROSSSLOT Keys in request don't hash to the same slot"));
+      case "partition":
+        return this.forward({ t: "op", grp: groupOf(r.partition), op });
+      case "split":
+        return Promise.resolve(
+          this.merge(spec.name, r.parts.map((part) => ({ positions: part.positions, reply: this.forward({ t: "op", grp: groupOf(part.partition), op: { ...op, cmds: [part.argv] } }) }))),
+        );
+    }
+  }
+
+  /** Recombines the replies of a command split per partition (MGET, DEL, MSET, …). */
+  private async merge(name: string, parts: { positions: readonly number[]; reply: Promise<Reply> | Reply }[]): Promise<Reply> {
+    const replies = await Promise.all(parts.map((p) => p.reply));
+    const failed = replies.find((r) => r.t === "error");
+    if (failed) return failed;
+    const how = SPLITTABLE[name];
+    if (how === "sum") return int(replies.reduce((n, r) => n + Number(r.t === "int" ? r.v : 0), 0));
+    if (how === "ok") return OK;
+    const total = parts.reduce((n, p) => n + p.positions.length, 0);
+    const out: Reply[] = new Array(total);
+    parts.forEach((p, i) => {
+      const r = replies[i]!;
+      if (r.t === "array") p.positions.forEach((pos, j) => (out[pos] = r.v[j]!));
+    });
+    return array(out);
+  }
+
+  /** Every CONTROL_MS: admit and remove members, place partitions, move replicas, expire keys. */
+  private control(): void {
+    if (this.stopped) return;
+    try {
+      if (this.host.status(META_GROUP)?.role === "leader") this.controlMeta();
+      for (const grp of this.host.groupIds()) {
+        if (grp !== META_GROUP && this.host.status(grp)?.role === "leader") this.controlPartition(grp);
+      }
+    } catch (e) {
+      this.log.warn("control loop error", { error: (e as Error).message });
+    }
+  }
+
+  private proposeMeta(op: MetaOp): void {
+    this.host.propose(META_GROUP, encodeMetaOp(op)).catch((e: unknown) => this.log.debug("metadata proposal failed", { op: op.t, error: String(e) }));
+  }
+
+  private memberInfo(v: MemberView | undefined, id: NodeId): MemberInfo | undefined {
+    if (id === this.self) return { id, zone: this.config.zone, addrs: this.addrs, version: this.version };
+    if (!v) return undefined;
+    return { id, zone: v.meta.zone, addrs: { resp: v.meta.respAddr, http: v.meta.httpAddr, raft: v.meta.raftAddr, gossip: v.addr }, version: v.meta.version };
+  }
+
+  private controlMeta(): void {
+    const meta = this.meta;
+    if (meta.clusterId === "") {
+      this.proposeMeta({
+        t: "init",
+        clusterId: this.config.discovery_cluster_id,
+        partitionCount: this.config.partition_count,
+        replicationFactor: this.config.replication_factor,
+        map: Array.from({ length: this.config.partition_count }, () => [this.self]),
+      });
+      return;
+    }
+    const now = Date.now();
+    const views = new Map(this.gossip.members().map((v) => [v.id, v]));
+    // Admit alive members (gossip only admits our cluster id) and keep their addresses current.
+    for (const id of [this.self, ...views.keys()]) {
+      const v = views.get(id);
+      if (id !== this.self && v?.state !== "alive") continue;
+      const info = this.memberInfo(v, id)!;
+      const known = meta.members[id];
+      if (!known || JSON.stringify(known) !== JSON.stringify(info)) {
+        this.proposeMeta({ t: "member", member: info });
+        return; // one change per round keeps proposals ordered
+      }
+    }
+    for (const id of Object.keys(meta.members)) {
+      if (id === this.self) continue;
+      const state = views.get(id)?.state ?? "dead";
+      if (state === "alive" || state === "suspect") {
+        this.deadSince.delete(id);
+        continue;
+      }
+      const since = this.deadSince.get(id) ?? now;
+      this.deadSince.set(id, since);
+      if (state === "left" || now - since >= this.config.dead_node_timeout) {
+        this.log.info("removing member", { member: id, state, dead_ms: now - since });
+        this.proposeMeta({ t: "remove", id });
+        return;
+      }
+    }
+    const members = Object.values(meta.members).map((m) => ({ id: m.id, zone: m.zone }));
+    const target = place({ members, partitionCount: meta.partitionCount, replicationFactor: meta.replicationFactor, current: meta.map });
+    if (JSON.stringify(target) !== JSON.stringify(meta.map)) {
+      this.proposeMeta({ t: "map", map: target, ifVersion: meta.mapVersion });
+      return;
+    }
+    // Group 0's voters: up to five members, the rest follow as learners (DESIGN §3).
+    const ids = Object.keys(meta.members).sort();
+    const voters = [this.self, ...ids.filter((i) => i !== this.self)].slice(0, MAX_META_VOTERS);
+    this.reconcile(META_GROUP, [...voters, ...ids.filter((i) => !voters.includes(i))], voters);
+  }
+
+  private controlPartition(grp: number): void {
+    const target = this.meta.map[partitionOfGroup(grp)];
+    if (target && target.length > 0) this.reconcile(grp, target, target);
+    this.expire(grp);
+  }
+
+  /** Takes the next membership step of a group this node leads. `voters` ⊆ `replicas`. */
+  private reconcile(grp: number, replicas: readonly NodeId[], voters: readonly NodeId[]): void {
+    const s = this.host.status(grp)!;
+    const match = new Map(this.host.progress(grp).map((p) => [p.id, p.match]));
+    // Learners beyond the voter target stay learners: reconcile them as extra members only.
+    const alive = new Set([...s.conf.voters, ...s.conf.learners].filter((id) => this.alive(id)));
+    const step = nextStep({ self: this.self, conf: s.conf, lastIndex: s.lastIndex, match, alive }, voters);
+    const extra = replicas.filter((r) => !voters.includes(r) && !s.conf.learners.includes(r) && !s.conf.voters.includes(r));
+    if (!step && extra.length > 0) {
+      this.host.proposeConfChange(grp, { type: "addLearner", node: extra[0]! }).catch(() => {});
+      return;
+    }
+    if (!step) return;
+    if ("transferTo" in step) {
+      this.host.transferLeader(grp, step.transferTo);
+      return;
+    }
+    // Learners of group 0 that are not voter targets are wanted: do not remove them.
+    if (step.change.type === "removeNode" && replicas.includes(step.change.node)) return;
+    this.host.proposeConfChange(grp, step.change).catch((e: unknown) => this.log.debug("membership change refused", { grp, error: String(e) }));
+  }
+
+  /** Active expiry in a cluster: the partition leader proposes deletes (they travel through the log). */
+  private expire(grp: number): void {
+    const part = partitionOfGroup(grp);
+    const expired = this.state.keyspace.expired(Date.now(), 200).filter((k) => this.state.keyspace.partOf(k) === part);
+    if (expired.length === 0) return;
+    const op: Op = { cmds: [[utf8("__expire"), ...expired]], now: Date.now(), seed: 0 };
+    this.host.propose(grp, encodeOp(op)).catch(() => {});
+  }
+
+  private compact(): void {
+    for (const grp of this.host.groupIds()) {
+      const s = this.host.status(grp);
+      if (!s || s.applied - s.snapshotIndex < COMPACT_AFTER_ENTRIES) continue;
+      this.host.compact(grp, s.applied, this.machine.snapshotData(grp));
+    }
+  }
+
+  /** The partition leader this node believes in: its own Raft view, a learned hint, else the preferred replica. */
+  private believedLeader(p: number): NodeId | undefined {
+    const grp = groupOf(p);
+    const known = this.host.leaderOf(grp) ?? this.leaderHints.get(grp);
+    if (known && this.alive(known)) return known;
+    const replicas = this.meta.map[p] ?? [];
+    return replicas.find((id) => this.alive(id)) ?? replicas[0];
+  }
+
+  private respRef(id: NodeId): ClusterNodeRef {
+    const addr = this.meta.members[id]?.addrs.resp ?? "";
+    const i = addr.lastIndexOf(":");
+    return { id, host: addr.slice(0, i), port: Number(addr.slice(i + 1)) };
+  }
+
+  /** The cluster as Redis Cluster clients see it (CLUSTER SLOTS/NODES, -MOVED). */
+  private makeView(): ClusterView {
+    return {
+    myId: this.config.node_id,
+    slots: () => {
+      const meta = this.meta;
+      const per = SLOT_COUNT / meta.partitionCount;
+      const out: SlotRange[] = [];
+      for (let p = 0; p < meta.partitionCount; p++) {
+        const master = this.believedLeader(p);
+        if (!master) continue;
+        const replicas = (meta.map[p] ?? []).filter((id) => id !== master).map((id) => this.respRef(id));
+        const prev = out[out.length - 1];
+        // Neighbouring partitions with the same leader and replicas read as one range.
+        if (prev && prev.end === p * per - 1 && prev.master.id === master && JSON.stringify(prev.replicas) === JSON.stringify(replicas)) {
+          out[out.length - 1] = { ...prev, end: (p + 1) * per - 1 };
+        } else {
+          out.push({ start: p * per, end: (p + 1) * per - 1, master: this.respRef(master), replicas });
+        }
+      }
+      return out;
+    },
+    members: () => Object.keys(this.meta.members).map((id) => ({ ...this.respRef(id), alive: this.alive(id) })),
+    redirect: (slot) => {
+      const p = partitionOf(slot, this.meta.partitionCount || this.config.partition_count);
+      const leader = this.believedLeader(p);
+      if (!leader || leader === this.self) return undefined;
+      return this.meta.members[leader]?.addrs.resp;
+    },
+    state: () => (this.ready().ready ? "ok" : "fail"),
+    };
+  }
+
+  /** Live keys stored on this node: the rows of every partition it holds a replica of. */
+  keyCount(): number {
+    return this.state.keyspace.count(Date.now());
+  }
+
+  groupStatuses(): GroupStatus[] {
+    return this.host.groupIds().map((grp) => {
+      const s = this.host.status(grp)!;
+      return { grp, role: s.role, leader: s.leader, term: s.term, voters: s.conf.voters, learners: s.conf.learners, applied: s.applied };
+    });
+  }
+
+  /** Joined (a member in the metadata) and every group hosted here has a leader. */
+  ready(): { ready: boolean; reason?: string } {
+    if (!(this.self in this.meta.members)) return { ready: false, reason: "not yet admitted to a cluster" };
+    const leaderless = this.groupStatuses().filter((g) => g.leader === null).map((g) => g.grp);
+    if (leaderless.length > 0) return { ready: false, reason: `groups without a leader: ${leaderless.slice(0, 10).join(", ")}` };
+    return { ready: true };
+  }
+
+  /** Group statuses of every member (for /cluster/status), each asked over the transport. */
+  async clusterGroups(): Promise<Map<NodeId, GroupStatus[]>> {
+    const out = new Map<NodeId, GroupStatus[]>([[this.self, this.groupStatuses()]]);
+    await Promise.all(
+      Object.values(this.meta.members)
+        .filter((m) => m.id !== this.self)
+        .map(async (m) => {
+          try {
+            out.set(m.id, (await this.transport.request(m.id, m.addrs.raft, { t: "groups" }, 1000)) as GroupStatus[]);
+          } catch {
+            // unreachable members simply contribute nothing
+          }
+        }),
+    );
+    return out;
+  }
+
+  async stop(graceful: boolean): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    if (graceful) await this.gossip.leave().catch(() => {});
+    else await this.gossip.stop();
+    this.transport.close();
+    this.storage.close();
+    this.state.close();
+  }
+}

@@ -1,0 +1,78 @@
+// The metadata state machine of group 0 (DESIGN §3, §7): cluster settings, members with their
+// addresses and zones, and the partition map. Pure and deterministic like every apply.
+import type { PartitionMap } from "./placement.ts";
+
+export interface MemberAddrs {
+  /** host:port of each service, as other nodes and clients reach it. */
+  readonly resp: string;
+  readonly http: string;
+  readonly raft: string;
+  readonly gossip: string;
+}
+
+export interface MemberInfo {
+  readonly id: string;
+  readonly zone: string;
+  readonly addrs: MemberAddrs;
+  readonly version: string;
+}
+
+export interface MetaState {
+  readonly clusterId: string;
+  readonly partitionCount: number;
+  readonly replicationFactor: number;
+  readonly members: Readonly<Record<string, MemberInfo>>;
+  /** Target replicas per partition (index = partition; first = preferred leader). */
+  readonly map: PartitionMap;
+  /** Bumped on every map change, so routers can tell a stale view from a fresh one. */
+  readonly mapVersion: number;
+}
+
+export type MetaOp =
+  | { readonly t: "init"; readonly clusterId: string; readonly partitionCount: number; readonly replicationFactor: number; readonly map: PartitionMap }
+  | { readonly t: "member"; readonly member: MemberInfo }
+  | { readonly t: "remove"; readonly id: string }
+  | { readonly t: "map"; readonly map: PartitionMap; readonly ifVersion: number };
+
+export const EMPTY_META: MetaState = {
+  clusterId: "",
+  partitionCount: 0,
+  replicationFactor: 0,
+  members: {},
+  map: [],
+  mapVersion: 0,
+};
+
+export type MetaResult = { readonly ok: true } | { readonly ok: false; readonly error: string };
+
+export function applyMeta(s: MetaState, op: MetaOp): { state: MetaState; result: MetaResult } {
+  switch (op.t) {
+    case "init":
+      if (s.clusterId !== "") return { state: s, result: { ok: false, error: `cluster ${s.clusterId} is already initialised` } };
+      return {
+        state: { ...s, clusterId: op.clusterId, partitionCount: op.partitionCount, replicationFactor: op.replicationFactor, map: op.map, mapVersion: 1 },
+        result: { ok: true },
+      };
+    case "member":
+      return { state: { ...s, members: { ...s.members, [op.member.id]: op.member } }, result: { ok: true } };
+    case "remove": {
+      if (!(op.id in s.members)) return { state: s, result: { ok: false, error: `no member ${op.id}` } };
+      const members = { ...s.members };
+      delete members[op.id];
+      return { state: { ...s, members }, result: { ok: true } };
+    }
+    case "map":
+      // Compare-and-set: a controller that computed its map from an old view must not win.
+      if (op.ifVersion !== s.mapVersion) {
+        return { state: s, result: { ok: false, error: `map version is ${s.mapVersion}, not ${op.ifVersion}` } };
+      }
+      if (op.map.length !== s.partitionCount) {
+        return { state: s, result: { ok: false, error: `map has ${op.map.length} partitions, cluster has ${s.partitionCount}` } };
+      }
+      return { state: { ...s, map: op.map, mapVersion: s.mapVersion + 1 }, result: { ok: true } };
+  }
+}
+
+/** Group id of a partition (group 0 is the metadata group). */
+export const groupOf = (partition: number) => partition + 1;
+export const partitionOfGroup = (grp: number) => grp - 1;

@@ -1,0 +1,42 @@
+// Where a command goes in a cluster (DESIGN §9): the partition of its keys. Pure.
+import { commandKeys } from "../../commands/connection.ts";
+import type { CommandSpec } from "../../commands/types.ts";
+import { keySlot, partitionOf } from "./slot.ts";
+
+/** Commands whose keys may be split per partition, and how their replies recombine. */
+export const SPLITTABLE: Readonly<Record<string, "concat" | "sum" | "ok">> = {
+  mget: "concat",
+  exists: "sum",
+  del: "sum",
+  unlink: "sum",
+  touch: "sum",
+  mset: "ok",
+};
+
+export type Route =
+  | { readonly kind: "keyless" }
+  | { readonly kind: "partition"; readonly partition: number; readonly slot: number }
+  | { readonly kind: "split"; readonly parts: readonly { readonly partition: number; readonly argv: readonly Uint8Array[]; readonly positions: readonly number[] }[] }
+  | { readonly kind: "crossslot" };
+
+export function route(spec: CommandSpec, argv: readonly Uint8Array[], partitionCount: number): Route {
+  const keys = commandKeys(spec, argv);
+  if (keys.length === 0) return { kind: "keyless" };
+  const slot = keySlot(keys[0]!);
+  const partition = partitionOf(slot, partitionCount);
+  const partitions = keys.map((k) => partitionOf(keySlot(k), partitionCount));
+  if (partitions.every((p) => p === partition)) return { kind: "partition", partition, slot };
+  if (!(spec.name in SPLITTABLE)) return { kind: "crossslot" };
+  // Split keeping each key's arguments (MSET: key and value) and its position in the reply.
+  const step = spec.step;
+  const byPart = new Map<number, { argv: Uint8Array[]; positions: number[] }>();
+  let i = 0;
+  for (let a = spec.firstKey; a < argv.length; a += step, i++) {
+    const p = partitions[i]!;
+    let part = byPart.get(p);
+    if (!part) byPart.set(p, (part = { argv: [argv[0]!], positions: [] }));
+    part.argv.push(...argv.slice(a, a + step));
+    part.positions.push(i);
+  }
+  return { kind: "split", parts: [...byPart].map(([partition, v]) => ({ partition, ...v })) };
+}

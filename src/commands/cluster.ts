@@ -1,0 +1,108 @@
+// CLUSTER, READONLY, READWRITE, ASKING: what Redis-Cluster-aware clients (redis-cli -c, ioredis
+// Cluster) need to find the node serving a slot. They describe the real partition map.
+import { keySlot } from "../cluster/core/slot.ts";
+import { array, bulk, err, int, map, OK, verbatim, type Reply } from "../resp/reply.ts";
+import { defineSession } from "./define.ts";
+import type { ClusterNodeRef, ClusterView, SessionApi } from "./types.ts";
+import { ascii, E, lower } from "./util.ts";
+
+const DISABLED = err("ERR This instance has cluster support disabled");
+
+const nodeEntry = (n: ClusterNodeRef): Reply => array([bulk(n.host), int(n.port), bulk(n.id), array([])]);
+
+function slots(c: ClusterView): Reply {
+  return array(c.slots().map((r) => array([int(r.start), int(r.end), nodeEntry(r.master), ...r.replicas.map(nodeEntry)])));
+}
+
+function shards(c: ClusterView): Reply {
+  // One shard per slot range: FlyDB's partitions each have their own leader.
+  return array(
+    c.slots().map((r) =>
+      map([
+        [bulk("slots"), array([int(r.start), int(r.end)])],
+        [
+          bulk("nodes"),
+          array(
+            [r.master, ...r.replicas].map((n, i) =>
+              map([
+                [bulk("id"), bulk(n.id)],
+                [bulk("port"), int(n.port)],
+                [bulk("ip"), bulk(n.host)],
+                [bulk("endpoint"), bulk(n.host)],
+                [bulk("role"), bulk(i === 0 ? "master" : "replica")],
+                [bulk("replication-offset"), int(0)],
+                [bulk("health"), bulk("online")],
+              ]),
+            ),
+          ),
+        ],
+      ]),
+    ),
+  );
+}
+
+/** CLUSTER NODES: one line per member; a member that leads several partitions lists all their ranges. */
+function nodes(c: ClusterView): string {
+  const ranges = new Map<string, string[]>();
+  for (const r of c.slots()) ranges.set(r.master.id, [...(ranges.get(r.master.id) ?? []), r.start === r.end ? `${r.start}` : `${r.start}-${r.end}`]);
+  return c
+    .members()
+    .map((m) => {
+      const flags = [m.id === c.myId ? "myself" : "", "master", m.alive ? "" : "fail"].filter(Boolean).join(",");
+      return `${m.id} ${m.host}:${m.port}@0 ${flags} - 0 0 1 ${m.alive ? "connected" : "disconnected"} ${(ranges.get(m.id) ?? []).join(" ")}`.trimEnd();
+    })
+    .join("\n")
+    .concat("\n");
+}
+
+function info(c: ClusterView): string {
+  const ranges = c.slots();
+  const assigned = ranges.reduce((n, r) => n + (r.end - r.start + 1), 0);
+  const masters = new Set(ranges.map((r) => r.master.id)).size;
+  return [
+    `cluster_state:${c.state()}`,
+    `cluster_slots_assigned:${assigned}`,
+    `cluster_slots_ok:${c.state() === "ok" ? assigned : 0}`,
+    "cluster_slots_pfail:0",
+    "cluster_slots_fail:0",
+    `cluster_known_nodes:${c.members().length}`,
+    `cluster_size:${masters}`,
+    "cluster_current_epoch:1",
+    "cluster_my_epoch:1",
+  ].join("\r\n") + "\r\n";
+}
+
+function cluster(s: SessionApi, argv: readonly Uint8Array[]): Reply {
+  const c = s.cluster;
+  if (!c) return DISABLED;
+  const sub = lower(argv[1]!);
+  switch (sub) {
+    case "slots":
+      s.client.clusterMode = true;
+      return slots(c);
+    case "shards":
+      s.client.clusterMode = true;
+      return shards(c);
+    case "nodes":
+      return verbatim(nodes(c));
+    case "info":
+      return verbatim(info(c));
+    case "myid":
+      return bulk(c.myId);
+    case "keyslot":
+      return argv.length === 3 ? int(keySlot(argv[2]!)) : E.arity("cluster|keyslot");
+    default:
+      return err(`ERR unknown subcommand '${ascii(argv[1]!)}'. Try CLUSTER HELP.`);
+  }
+}
+
+export const CLUSTER_COMMANDS = defineSession("cluster", [
+  ["cluster", -2, [], "3.0.0", "Cluster commands: SLOTS, SHARDS, NODES, INFO, MYID, KEYSLOT.", cluster],
+  ["readonly", 1, ["fast"], "3.0.0", "Switches the connection to Redis Cluster mode (-MOVED redirects).", (s) => {
+    if (!s.cluster) return DISABLED;
+    s.client.clusterMode = true;
+    return OK;
+  }],
+  ["readwrite", 1, ["fast"], "3.0.0", "Ends READONLY; the connection keeps getting redirects.", (s) => (s.cluster ? OK : DISABLED)],
+  ["asking", 1, ["fast"], "3.0.0", "Accepted for Redis Cluster clients; FlyDB never answers -ASK.", (s) => (s.cluster ? OK : DISABLED)],
+]);

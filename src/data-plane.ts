@@ -1,0 +1,121 @@
+// What the RESP sessions and the HTTP API need from the storage side, whether the node stands
+// alone (one log, one state) or is a cluster member (multi-raft, routed by partition).
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { networkInterfaces } from "node:os";
+import { join } from "node:path";
+import { applyOp } from "./commands/apply.ts";
+import type { Backend } from "./commands/session.ts";
+import { ConfigError, type Config } from "./config/schema.ts";
+import { ClusterNode, type ClusterAddrs } from "./cluster/cluster-node.ts";
+import type { NodeMetrics } from "./http/metrics.ts";
+import type { Logger } from "./log.ts";
+import { splitHostPort } from "./net/addr.ts";
+import { StoreEngine } from "./store/engine.ts";
+
+export interface DataPlane {
+  readonly mode: "standalone" | "cluster";
+  readonly read: Backend["read"];
+  readonly propose: Backend["propose"];
+  /** Live keys this node stores (all of them standalone; its replicas' in a cluster). */
+  keyCount(): number;
+  appliedIndex(): number;
+  ready(): { ready: boolean; reason?: string };
+  readonly cluster: ClusterNode | undefined;
+  stop(graceful: boolean): Promise<void>;
+}
+
+/** Written once in data_dir: which node and which kind of node the data belongs to. */
+interface NodeIdentity {
+  readonly node_id: string;
+  readonly mode: "standalone" | "cluster";
+  readonly partition_count: number;
+}
+
+const IDENTITY_FILE = "flydb-node.json";
+
+/**
+ * Standalone or cluster member. A data dir remembers what it is, so a cluster member restarted
+ * without --peers or --bootstrap rejoins its cluster (and never bootstraps a second one), and data
+ * written under one node id or partition count is never served under another.
+ */
+export function resolveMode(c: Config): "standalone" | "cluster" {
+  const path = join(c.data_dir, IDENTITY_FILE);
+  const asked = c.bootstrap || c.bootstrap_expect > 0 || c.cluster_peers.length > 0 || c.discovery_enabled ? "cluster" : undefined;
+  if (existsSync(path)) {
+    const id = JSON.parse(readFileSync(path, "utf8")) as NodeIdentity;
+    if (id.node_id !== c.node_id) {
+      throw new ConfigError(`data_dir ${c.data_dir} belongs to node ${JSON.stringify(id.node_id)}, not ${JSON.stringify(c.node_id)}; node ids are never reused or changed`);
+    }
+    if (id.partition_count !== c.partition_count) {
+      throw new ConfigError(`data_dir ${c.data_dir} was created with partition_count = ${id.partition_count}, not ${c.partition_count}; it cannot change`);
+    }
+    if (asked === "cluster" && id.mode === "standalone") {
+      throw new ConfigError(`data_dir ${c.data_dir} holds a standalone node's data; start cluster members on an empty data_dir`);
+    }
+    return id.mode;
+  }
+  const mode = asked ?? "standalone";
+  writeFileSync(path, JSON.stringify({ node_id: c.node_id, mode, partition_count: c.partition_count } satisfies NodeIdentity) + "\n");
+  return mode;
+}
+
+export function openStandalone(config: Config, metrics: NodeMetrics): DataPlane {
+  const store = StoreEngine.open({
+    dataDir: config.data_dir,
+    fsync: config.fsync,
+    apply: applyOp,
+    partitionCount: config.partition_count,
+    onCommit: (c) => {
+      metrics.commitLatency.observe(c.logMs / 1000);
+      metrics.commitBatch.observe(c.ops);
+    },
+  });
+  return {
+    mode: "standalone",
+    read: (spec, argv, resp3) => spec.run!({ db: store.keyspace, now: Date.now(), random: Math.random, resp3 }, argv),
+    propose: (op) => store.propose(op),
+    keyCount: () => store.keyspace.count(Date.now()),
+    appliedIndex: () => store.stats().appliedIndex,
+    ready: () => (store.failed ? { ready: false, reason: `storage failed: ${store.failed.message}` } : { ready: true }),
+    cluster: undefined,
+    async stop() {
+      store.close();
+    },
+  };
+}
+
+/** The address other nodes and redirected clients should use to reach this host. */
+export function advertiseHost(config: Config): string {
+  if (config.advertise_addr !== "") return config.advertise_addr;
+  for (const addr of [config.raft_addr, config.cluster_addr, config.bind_addr]) {
+    const { host } = splitHostPort(addr, "");
+    if (host !== "" && host !== "0.0.0.0" && host !== "::") return host;
+  }
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+  }
+  return "127.0.0.1";
+}
+
+export async function openCluster(config: Config, log: Logger, version: string, ports: { resp: number; http: number }): Promise<DataPlane> {
+  const host = advertiseHost(config);
+  const raft = splitHostPort(config.raft_addr);
+  const gossip = splitHostPort(config.cluster_addr);
+  const addrs: ClusterAddrs = {
+    resp: `${host}:${ports.resp}`,
+    http: `${host}:${ports.http}`,
+    raft: `${host}:${raft.port}`,
+    gossip: `${host}:${gossip.port}`,
+  };
+  const node = await ClusterNode.start(config, log, addrs, { raft, gossip: `${gossip.host}:${gossip.port}` }, version);
+  return {
+    mode: "cluster",
+    read: (spec, argv, resp3) => node.read(spec, argv, resp3),
+    propose: (op) => node.propose(op),
+    keyCount: () => node.keyCount(),
+    appliedIndex: () => node.host.groupIds().reduce((n, g) => n + (node.host.status(g)?.applied ?? 0), 0),
+    ready: () => node.ready(),
+    cluster: node,
+    stop: (graceful) => node.stop(graceful),
+  };
+}

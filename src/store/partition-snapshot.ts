@@ -1,0 +1,50 @@
+// A partition's rows as one blob: what a Raft snapshot of partition group p carries (DESIGN §5,
+// "a snapshot of a partition is its rows plus the applied index"). Covers the keys table and every
+// collection table in the registry, so new data types are included without touching this file.
+import type { Database } from "bun:sqlite";
+import { Packr } from "msgpackr";
+import { COLLECTION_TABLES, type CollectionTable } from "./collections.ts";
+
+const packr = new Packr({ useRecords: false, moreTypes: false });
+const KEY_COLUMNS = ["key", "type", "value", "expire_at"];
+
+type Rows = unknown[][];
+
+function tables(collections: readonly CollectionTable[]): { name: string; columns: string[] }[] {
+  return [
+    { name: "keys", columns: KEY_COLUMNS },
+    ...collections.map((t) => ({ name: t.name, columns: ["key", ...t.columns] })),
+  ];
+}
+
+/** Every row of partition `part`, encoded. Call inside the transaction that read the applied index. */
+export function exportPartition(db: Database, part: number, collections = COLLECTION_TABLES): Uint8Array {
+  const out: Record<string, Rows> = {};
+  for (const t of tables(collections)) {
+    out[t.name] = db.query(`SELECT ${t.columns.join(", ")} FROM ${t.name} WHERE part = ?`).values(part) as Rows;
+  }
+  return packr.pack(out);
+}
+
+/**
+ * Replaces partition `part` with the rows of a snapshot and records `appliedIdx` for group `grp`,
+ * in one transaction: a crash leaves either the old partition or the new one.
+ */
+export function importPartition(db: Database, part: number, data: Uint8Array, grp: number, appliedIdx: number, collections = COLLECTION_TABLES): void {
+  const decoded = packr.unpack(data) as Record<string, Rows>;
+  if (typeof decoded !== "object" || decoded === null || !Array.isArray(decoded.keys)) {
+    throw new Error(`snapshot for partition ${part} (${data.length} bytes) is not a partition snapshot`);
+  }
+  db.transaction(() => {
+    // Collection rows first, then keys (their delete triggers then find nothing left to do).
+    for (const t of tables(collections).reverse()) db.run(`DELETE FROM ${t.name} WHERE part = ?`, [part]);
+    for (const t of tables(collections)) {
+      const rows = decoded[t.name] ?? [];
+      if (rows.length === 0) continue;
+      const insert = db.prepare(`INSERT INTO ${t.name} (part, ${t.columns.join(", ")}) VALUES (?${", ?".repeat(t.columns.length)})`);
+      for (const row of rows) insert.run(part, ...(row as never[]));
+      insert.finalize();
+    }
+    db.run("INSERT INTO applied (grp, idx) VALUES (?, ?) ON CONFLICT (grp) DO UPDATE SET idx = excluded.idx", [grp, appliedIdx]);
+  })();
+}

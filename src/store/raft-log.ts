@@ -1,0 +1,130 @@
+// RaftStorage on SQLite (`raft.db`, DESIGN §5). Lives outside src/raft because it does I/O.
+// One saveBatch is one transaction for any number of groups, so a multi-raft host commits (and,
+// with fsync = "always", fsyncs) everything produced in one turn at once, before any message
+// leaves the node.
+import { Database } from "bun:sqlite";
+import type { Statement } from "bun:sqlite";
+import type { PersistedGroup, RaftStorage } from "../raft/storage.ts";
+import { EMPTY_HARD_STATE } from "../raft/storage.ts";
+import { decodeConf, encodeConf } from "../raft/conf.ts";
+import type { Entry, EntryKind, GroupWrite } from "../raft/types.ts";
+
+export const RAFT_SCHEMA = `
+CREATE TABLE IF NOT EXISTS raft_log (grp INTEGER NOT NULL, idx INTEGER NOT NULL, term INTEGER NOT NULL, kind INTEGER NOT NULL, data BLOB, PRIMARY KEY (grp, idx)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS raft_state (grp INTEGER PRIMARY KEY, term INTEGER NOT NULL DEFAULT 0, vote TEXT, commit_idx INTEGER NOT NULL DEFAULT 0, snap_idx INTEGER NOT NULL DEFAULT 0, snap_term INTEGER NOT NULL DEFAULT 0, conf BLOB, snap_data BLOB);
+`;
+
+export interface RaftLogOptions {
+  /** "always" (default): synchronous=FULL, every saveBatch is durable when it returns. */
+  readonly fsync?: "always" | "never";
+}
+
+interface StateRow {
+  term: number;
+  vote: string | null;
+  commit_idx: number;
+  snap_idx: number;
+  snap_term: number;
+  conf: Uint8Array | null;
+}
+
+interface LogRow {
+  idx: number;
+  term: number;
+  kind: number;
+  data: Uint8Array | null;
+}
+
+export class SqliteRaftStorage implements RaftStorage {
+  readonly db: Database;
+  private readonly q: {
+    state: Statement<StateRow, [number]>;
+    snapData: Statement<{ snap_data: Uint8Array | null }, [number]>;
+    entries: Statement<LogRow, [number, number]>;
+    groups: Statement<{ grp: number }, []>;
+    putHardState: Statement<unknown, [number, number, string | null, number]>;
+    putSnapshot: Statement<unknown, [number, number, number, Uint8Array, Uint8Array]>;
+    deleteUpTo: Statement<unknown, [number, number]>;
+    deleteFrom: Statement<unknown, [number, number]>;
+    deleteAll: Statement<unknown, [number]>;
+    insert: Statement<unknown, [number, number, number, number, Uint8Array | null]>;
+  };
+  private readonly tx: (writes: readonly GroupWrite[]) => void;
+
+  constructor(path: string, opts: RaftLogOptions = {}) {
+    this.db = new Database(path, { create: true, strict: true });
+    this.db.exec("PRAGMA journal_mode = WAL");
+    this.db.exec(`PRAGMA synchronous = ${(opts.fsync ?? "always") === "always" ? "FULL" : "NORMAL"}`);
+    this.db.exec(RAFT_SCHEMA);
+    this.q = {
+      state: this.db.query("SELECT term, vote, commit_idx, snap_idx, snap_term, conf FROM raft_state WHERE grp = ?"),
+      snapData: this.db.query("SELECT snap_data FROM raft_state WHERE grp = ?"),
+      entries: this.db.query("SELECT idx, term, kind, data FROM raft_log WHERE grp = ? AND idx > ? ORDER BY idx"),
+      groups: this.db.query("SELECT grp FROM raft_state UNION SELECT DISTINCT grp FROM raft_log ORDER BY grp"),
+      putHardState: this.db.query(
+        `INSERT INTO raft_state (grp, term, vote, commit_idx) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (grp) DO UPDATE SET term = excluded.term, vote = excluded.vote, commit_idx = excluded.commit_idx`,
+      ),
+      putSnapshot: this.db.query(
+        `INSERT INTO raft_state (grp, snap_idx, snap_term, conf, snap_data) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (grp) DO UPDATE SET snap_idx = excluded.snap_idx, snap_term = excluded.snap_term,
+           conf = excluded.conf, snap_data = excluded.snap_data`,
+      ),
+      deleteUpTo: this.db.query("DELETE FROM raft_log WHERE grp = ? AND idx <= ?"),
+      deleteFrom: this.db.query("DELETE FROM raft_log WHERE grp = ? AND idx >= ?"),
+      deleteAll: this.db.query("DELETE FROM raft_log WHERE grp = ?"),
+      insert: this.db.query("INSERT INTO raft_log (grp, idx, term, kind, data) VALUES (?, ?, ?, ?, ?)"),
+    };
+    this.tx = this.db.transaction((writes: readonly GroupWrite[]) => this.writeBatch(writes));
+  }
+
+  load(grp: number): PersistedGroup {
+    const s = this.q.state.get(grp);
+    const snapIndex = s?.snap_idx ?? 0;
+    const entries: Entry[] = this.q.entries.all(grp, snapIndex).map((r) => ({
+      index: r.idx,
+      term: r.term,
+      kind: r.kind as EntryKind,
+      data: r.data,
+    }));
+    return {
+      hardState: s ? { term: s.term, vote: s.vote, commit: s.commit_idx } : EMPTY_HARD_STATE,
+      snapshot: { index: snapIndex, term: s?.snap_term ?? 0, conf: decodeConf(s?.conf ?? null) },
+      entries,
+    };
+  }
+
+  snapshotData(grp: number): Uint8Array {
+    return this.q.snapData.get(grp)?.snap_data ?? new Uint8Array(0);
+  }
+
+  /** Groups that have any stored state (what a restarting multi-raft host must re-open). */
+  groups(): number[] {
+    return this.q.groups.all().map((r) => r.grp);
+  }
+
+  saveBatch(writes: readonly GroupWrite[]): void {
+    if (writes.length > 0) this.tx(writes);
+  }
+
+  /** The statements of saveBatch without its transaction, for a host that wraps more in one. */
+  writeBatch(writes: readonly GroupWrite[]): void {
+    for (const w of writes) {
+      if (w.snapshot) {
+        const m = w.snapshot.meta;
+        if (w.discardLog) this.q.deleteAll.run(w.grp);
+        else this.q.deleteUpTo.run(w.grp, m.index);
+        this.q.putSnapshot.run(w.grp, m.index, m.term, encodeConf(m.conf), w.snapshot.data);
+      }
+      if (w.entries && w.entries.length > 0) {
+        this.q.deleteFrom.run(w.grp, w.entries[0].index);
+        for (const e of w.entries) this.q.insert.run(w.grp, e.index, e.term, e.kind, e.data);
+      }
+      if (w.hardState) this.q.putHardState.run(w.grp, w.hardState.term, w.hardState.vote, w.hardState.commit);
+    }
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,120 @@
+import { describe, expect, test } from "bun:test";
+import { BroadcastQueue } from "../../src/gossip/core/broadcasts.ts";
+import { pushPullIntervalMs, retransmitLimit, suspicionMinMs, suspicionTimeoutMs, swimConfig } from "../../src/gossip/core/config.ts";
+import { seededRng, shuffle } from "../../src/gossip/core/prng.ts";
+import type { Msg } from "../../src/gossip/core/types.ts";
+import { parsePacket } from "../../src/gossip/core/validate.ts";
+import { formatHostPort, parseHostPort } from "../../src/gossip/hostport.ts";
+
+describe("Lifeguard and retransmit arithmetic", () => {
+  test("the suspicion timeout falls from max to min as confirmations arrive", () => {
+    const min = suspicionMinMs(4, 5, 1000);
+    const max = 6 * min;
+    const steps = [0, 1, 2, 3].map((c) => suspicionTimeoutMs(c, 2, min, max));
+    expect(steps[0]).toBe(Math.floor(max));
+    expect(steps[1]).toBeLessThan(max);
+    expect(steps[1]).toBeGreaterThan(min);
+    expect(steps[2]).toBe(min);
+    expect(steps[3]).toBe(min);
+    expect(suspicionTimeoutMs(0, 0, min, max)).toBe(min);
+  });
+
+  test("the suspicion floor matches memberlist from 10 members and is at least half of it below", () => {
+    expect(suspicionMinMs(4, 10, 1000)).toBe(4000);
+    expect(suspicionMinMs(4, 100, 1000)).toBe(8000);
+    expect(suspicionMinMs(4, 2, 1000)).toBe(2000);
+    expect(suspicionMinMs(4, 5, 1000)).toBeCloseTo(2796, 0);
+  });
+
+  test("retransmit limit grows with log10 of the cluster size", () => {
+    expect(retransmitLimit(4, 1)).toBe(4);
+    expect(retransmitLimit(4, 9)).toBe(4);
+    expect(retransmitLimit(4, 10)).toBe(8);
+    expect(retransmitLimit(4, 100)).toBe(12);
+  });
+
+  test("push-pull slows down beyond 32 members", () => {
+    expect(pushPullIntervalMs(30_000, 32)).toBe(30_000);
+    expect(pushPullIntervalMs(30_000, 33)).toBe(60_000);
+    expect(pushPullIntervalMs(30_000, 128)).toBe(90_000);
+  });
+
+  test("config rejects nonsense with the key named", () => {
+    expect(() => swimConfig("c", { probeIntervalMs: -1 })).toThrow(/probeIntervalMs/);
+    expect(() => swimConfig("c", { probeTimeoutMs: 2000 })).toThrow(/probeTimeoutMs=2000/);
+    expect(swimConfig("c").probeIntervalMs).toBe(1000);
+  });
+});
+
+describe("broadcast queue", () => {
+  const alive = (id: string, inc: number): Msg => ({ t: "suspect", id, inc, from: "x" });
+
+  test("an update is sent `limit` times, newer updates about a member replace older ones", () => {
+    const q = new BroadcastQueue();
+    q.enqueue("a", alive("a", 1), 10);
+    q.enqueue("a", alive("a", 2), 10);
+    q.enqueue("b", alive("b", 1), 10);
+    expect(q.length).toBe(2);
+    const first = q.take(1000, 2);
+    expect(first).toHaveLength(2);
+    expect(first.some((m) => m.t === "suspect" && m.id === "a" && m.inc === 2)).toBe(true);
+    expect(q.take(1000, 2)).toHaveLength(2);
+    expect(q.take(1000, 2)).toHaveLength(0);
+  });
+
+  test("only what fits in the byte budget is taken, least-sent first", () => {
+    const q = new BroadcastQueue();
+    q.enqueue("a", alive("a", 1), 60);
+    q.enqueue("b", alive("b", 1), 60);
+    expect(q.take(100, 5)).toHaveLength(1);
+    const next = q.take(100, 5);
+    expect(next).toHaveLength(1);
+    expect(q.take(130, 5)).toHaveLength(2);
+  });
+});
+
+describe("packet validation", () => {
+  const ok = { c: "c", f: "n1", a: "127.0.0.1:1", m: [{ t: "ping", seq: 1, target: "n2" }] };
+
+  test("accepts a well-formed packet and skips unknown message types", () => {
+    expect(parsePacket(ok)?.m).toHaveLength(1);
+    expect(parsePacket({ ...ok, m: [...ok.m, { t: "future-thing", x: 1 }] })?.m).toHaveLength(1);
+  });
+
+  test("rejects wrong types, negative or fractional numbers, oversized fields and arrays", () => {
+    expect(parsePacket(null)).toBeNull();
+    expect(parsePacket([])).toBeNull();
+    expect(parsePacket({ ...ok, f: "x".repeat(129) })).toBeNull();
+    expect(parsePacket({ ...ok, m: [{ t: "ping", seq: -1, target: "n2" }] })).toBeNull();
+    expect(parsePacket({ ...ok, m: [{ t: "ack", seq: 1.5 }] })).toBeNull();
+    expect(parsePacket({ ...ok, m: Array.from({ length: 513 }, () => ({ t: "ack", seq: 1 })) })).toBeNull();
+    expect(parsePacket({ ...ok, m: [{ t: "alive", id: "n", inc: 1, addr: "a:1", meta: { nodeId: "n" } }] })).toBeNull();
+    expect(parsePacket({ ...ok, m: [{ t: "pp", reply: true, states: [{ id: "n", addr: "a:1", inc: 0, state: "zombie" }] }] })).toBeNull();
+  });
+
+  test("builds fresh objects: extra and prototype keys do not survive", () => {
+    const evil = JSON.parse('{"c":"c","f":"n1","a":"h:1","__proto__":{"polluted":1},"m":[{"t":"ack","seq":3,"extra":1}]}');
+    const p = parsePacket(evil);
+    expect(p?.m[0]).toEqual({ t: "ack", seq: 3 });
+    expect(Object.keys(p ?? {})).toEqual(["c", "f", "a", "m"]);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe("helpers", () => {
+  test("seeded PRNG is deterministic and shuffle is a permutation", () => {
+    const a = seededRng(7);
+    const b = seededRng(7);
+    expect([a.next(), a.next()]).toEqual([b.next(), b.next()]);
+    expect(shuffle([1, 2, 3, 4, 5], seededRng(1)).sort()).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  test("host:port parsing", () => {
+    expect(parseHostPort(":7946")).toEqual({ host: "0.0.0.0", port: 7946 });
+    expect(parseHostPort("10.0.0.1:1")).toEqual({ host: "10.0.0.1", port: 1 });
+    expect(parseHostPort("[::1]:80")).toEqual({ host: "::1", port: 80 });
+    expect(formatHostPort("::1", 80)).toBe("[::1]:80");
+    expect(() => parseHostPort("nope")).toThrow(/bad address "nope"/);
+    expect(() => parseHostPort("h:70000")).toThrow(/bad address/);
+  });
+});
