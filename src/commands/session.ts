@@ -135,7 +135,7 @@ export class Session implements SessionApi {
     const record = (states: readonly (WatchedKey | Reply)[]): Reply => {
       for (const st of states) {
         if ("t" in st) return st;
-        this.watched.set(byteKey(st.key), st);
+        this.watched.set(byteKey(st.key), { key: st.key, version: st.version, existed: st.existed });
       }
       return OK;
     };
@@ -149,9 +149,13 @@ export class Session implements SessionApi {
       });
   }
 
-  private versionOf(key: Uint8Array): WatchedKey | Reply | Promise<WatchedKey | Reply> {
-    const toState = (r: Reply): WatchedKey | Reply =>
-      r.t === "array" && r.v[0]?.t === "int" && r.v[1]?.t === "int" ? { key, version: Number(r.v[0].v), existed: r.v[1].v === 1 } : r;
+  /** What WATCH records for a key, plus the key's current version (for an EXEC with nothing to apply). */
+  private versionOf(key: Uint8Array): (WatchedKey & { lastWrite: number }) | Reply | Promise<(WatchedKey & { lastWrite: number }) | Reply> {
+    const toState = (r: Reply) => {
+      if (r.t !== "array" || r.v.length !== 3 || r.v.some((x) => x.t !== "int")) return r;
+      const [point, live, lastWrite] = r.v.map((x) => Number((x as { v: number | bigint }).v)) as [number, number, number];
+      return { key, version: point, existed: live === 1, lastWrite };
+    };
     const r = this.backend.read(VERSION_SPEC, [utf8(VERSION_COMMAND), key], false);
     return r instanceof Promise ? r.then(toState) : toState(r);
   }
@@ -188,7 +192,7 @@ export class Session implements SessionApi {
   private async watchIntact(watch: readonly WatchedKey[]): Promise<boolean> {
     for (const w of watch) {
       const now = await this.versionOf(w.key);
-      if ("t" in now || now.version > w.version || (w.existed && !now.existed)) return false;
+      if ("t" in now || now.lastWrite > w.version || (w.existed && !now.existed)) return false;
     }
     return true;
   }

@@ -6,15 +6,16 @@ import { define, defineSession } from "./define.ts";
 import type { Keyspace, Op } from "./types.ts";
 
 /**
- * Internal read behind WATCH: [version, 1 if live]. A data command so it runs wherever the key's
- * data is (the partition leader in a cluster); clients cannot call `__` commands.
+ * Internal read behind WATCH: [watch point, 1 if live, version]. A data command so it runs
+ * wherever the key's data is (the partition leader in a cluster); clients cannot call `__`
+ * commands.
  */
 export const VERSION_COMMAND = "__version";
 
 export const TRANSACTION_COMMANDS = [
   ...define("transactions", [
-    [VERSION_COMMAND, 2, ["readonly", "fast"], 1, 1, 1, "0.1.0", "Internal: the WATCH version of a key and whether it is live.", (ctx, argv) =>
-      array([int(ctx.db.version(argv[1]!)), int(ctx.db.meta(argv[1]!, ctx.now) ? 1 : 0)])],
+    [VERSION_COMMAND, 2, ["readonly", "fast"], 1, 1, 1, "0.1.0", "Internal: the WATCH point of a key, whether it is live, and its version.", (ctx, argv) =>
+      array([int(ctx.db.watchPoint(argv[1]!)), int(ctx.db.meta(argv[1]!, ctx.now) ? 1 : 0), int(ctx.db.version(argv[1]!))])],
   ]),
   ...defineSession("transactions", [
   ["multi", 1, ["fast"], "1.2.0", "Starts a transaction.", (s) => s.multi()],
@@ -26,10 +27,9 @@ export const TRANSACTION_COMMANDS = [
 ];
 
 /**
- * True when a WATCHed key changed since WATCH: written by an op after the version seen then, or
- * live then and gone now (deleted, or expired by the op's clock, as Redis 7.0's EXEC checks).
- * "After", not "different": a replica that knows the key's last write exactly agrees with the
- * leader even when their defaults for unwritten keys differ (see Versions in the store).
+ * True when a WATCHed key changed since WATCH: written by an op after the watch point recorded
+ * then, or live then and gone now (deleted, or expired by the op's clock, as Redis 7.0's EXEC
+ * checks). See Versions in the store for why every replica decides alike.
  */
 export function watchBroken(op: Op, db: Keyspace): boolean {
   return (op.watch ?? []).some((w) => db.version(w.key) > w.version || (w.existed && !db.meta(w.key, op.now)));

@@ -48,11 +48,12 @@ export interface Keyspace {
   deleteIfExpired(key: Uint8Array, now: number): boolean;
   flush(): void;
   /**
-   * The key's modification version for WATCH: it changes whenever a write touches the key
-   * (a different value on every replica is impossible: the store derives it from the log index
-   * of the op that last wrote the key). Read-only; cheap.
+   * WATCH: `watchPoint` is the newest log index applied for the key's partition (what WATCH
+   * records); `version` the index of the op that last wrote the key (or a newer one when the store
+   * no longer knows). A write after WATCH makes version > watch point on every replica.
    */
   version(key: Uint8Array): number;
+  watchPoint(key: Uint8Array): number;
 
   // Collections (DESIGN §5: one row per element). The command layer checks the key's type with
   // meta() first; these methods assume the key is absent or of their type. Writers create the key

@@ -31,37 +31,83 @@ const CHUNK_MAX = 2 * CHUNK_TARGET;
 const MAX_TRACKED_VERSIONS = 1_000_000;
 
 /**
- * Per-key write versions for WATCH: the log index of the op that last wrote the key. Every
- * replica applies the same ops, so they agree. Only keys written since this process opened the
- * database (or since the map was last emptied) are remembered; any other key reports `floor`, the
- * index at that moment, which is at least as new as its real last write. So a WATCH can only be
- * broken spuriously (a key forgotten between WATCH and EXEC), never missed.
+ * Per-key write versions for WATCH. WATCH records the watch point: the newest log index applied
+ * by the key's log group. EXEC's op is broken (transactions.ts) when the key's version, the index
+ * of the op that last wrote it, is above that point. Every replica applies the same ops, so one
+ * that saw the last write agrees with the leader exactly. Only keys written since this process
+ * opened the database (or since the map was last emptied) are remembered; any other key reports
+ * its partition's floor, an index at least as new as its real last write, which is still at or
+ * below any watch point taken after the replica opened. So the answer differs from the leader's
+ * only on a replica that (re)opened between a client's WATCH and its EXEC, and then only towards
+ * aborting; a write after WATCH is never missed.
  */
 export class Versions {
   private readonly byKey = new Map<string, number>();
-  private floor = 0;
-  /** The log index of the op being applied; the store sets it before each op (beginOp). */
+  /** Per partition: raised past every index forgotten when the map is emptied. */
+  private readonly floors = new Map<number, number>();
+  /** Per partition: the newest index touched, for raising its floor when the map is emptied. */
+  private readonly newest = new Map<number, number>();
+  /** The newest index each log group has applied: the watch points. */
+  private readonly applied = new Map<number, number>();
+  private groupsOf: (part: number) => readonly number[] = () => [];
+  /** The log index of the op being applied; the store sets it before each op (begin). */
   opIndex = 0;
   /** That op's clock: writers use it to tell an expired row from a live one. */
   opNow = 0;
 
-  /** After opening data.db: every key's version is the index applied so far. */
-  reset(appliedIndex: number): void {
+  constructor(
+    private readonly partOf: (key: Uint8Array) => number,
+  ) {}
+
+  private openFloor: (part: number) => number = () => 0;
+
+  /**
+   * After opening data.db: `applied` holds each group's applied index, `groupsOf(part)` the groups
+   * whose ops write the partition's keys.
+   */
+  reset(applied: ReadonlyMap<number, number>, groupsOf: (part: number) => readonly number[]): void {
     this.byKey.clear();
-    this.floor = appliedIndex;
-    this.opIndex = appliedIndex;
+    this.floors.clear();
+    this.newest.clear();
+    this.applied.clear();
+    for (const [grp, idx] of applied) this.applied.set(grp, idx);
+    this.groupsOf = groupsOf;
+    this.openFloor = (part) => this.watchPointOf(part, applied);
+  }
+
+  /** Before each op is applied. */
+  begin(grp: number, index: number, now: number): void {
+    this.applied.set(grp, index);
+    this.opIndex = index;
+    this.opNow = now;
+  }
+
+  watchPoint(key: Uint8Array): number {
+    return this.watchPointOf(this.partOf(key), this.applied);
+  }
+
+  private watchPointOf(part: number, applied: ReadonlyMap<number, number>): number {
+    let point = 0;
+    for (const grp of this.groupsOf(part)) point = Math.max(point, applied.get(grp) ?? 0);
+    return point;
   }
 
   touch(key: Uint8Array): void {
     if (this.byKey.size >= MAX_TRACKED_VERSIONS) {
+      for (const [part, index] of this.newest) this.floors.set(part, Math.max(this.floorOf(part), index));
       this.byKey.clear();
-      this.floor = this.opIndex;
     }
     this.byKey.set(byteKey(key), this.opIndex);
+    const part = this.partOf(key);
+    if ((this.newest.get(part) ?? -Infinity) < this.opIndex) this.newest.set(part, this.opIndex);
   }
 
   of(key: Uint8Array): number {
-    return this.byKey.get(byteKey(key)) ?? this.floor;
+    return this.byKey.get(byteKey(key)) ?? this.floorOf(this.partOf(key));
+  }
+
+  private floorOf(part: number): number {
+    return this.floors.get(part) ?? this.openFloor(part);
   }
 }
 

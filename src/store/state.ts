@@ -7,6 +7,7 @@ import {
   WRONG_TYPE, type WrongType, type ZEntry, type ZRange,
 } from "../commands/types.ts";
 import { err, type Reply } from "../resp/reply.ts";
+import { groupOf } from "../cluster/core/meta.ts";
 import { isValidPartitionCount, keySlot, partitionOf } from "../cluster/core/slot.ts";
 import { CollectionRows, Versions } from "./collection-rows.ts";
 import { COLLECTION_TABLES, type CollectionTable } from "./collections.ts";
@@ -69,8 +70,10 @@ export class StateDb {
 
   private constructor(readonly db: Database, partitionCount: number, collections: readonly CollectionTable[]) {
     this.keyspace = new SqliteKeyspace(db, partitionCount, collections);
-    const applied = db.query<{ idx: number | null }, []>("SELECT max(idx) AS idx FROM applied").get();
-    this.keyspace.versions.reset(applied?.idx ?? 0);
+    // A partition's keys are written by the standalone group (-1) or by the partition's own group
+    // (p + 1, cluster/core/meta.ts); whichever has applied entries sets the partition's WATCH floor.
+    const applied = new Map(db.query<{ grp: number; idx: number }, []>("SELECT grp, idx FROM applied").all().map((r) => [r.grp, r.idx]));
+    this.keyspace.versions.reset(applied, (part) => [-1, groupOf(part)]);
     this.getApplied = db.prepare("SELECT idx FROM applied WHERE grp = ?");
     this.putApplied = db.prepare(
       "INSERT INTO applied (grp, idx) VALUES (?, ?) ON CONFLICT (grp) DO UPDATE SET idx = excluded.idx",
@@ -134,7 +137,7 @@ export class StateDb {
       for (let i = 0; i < ops.length; i++) {
         this.savepoint.run();
         try {
-          this.keyspace.beginOp(firstIdx + i, ops[i].now);
+          this.keyspace.versions.begin(grp, firstIdx + i, ops[i].now);
           replies[i] = apply(ops[i], this.keyspace);
         } catch (e) {
           this.rollbackTo.run();
@@ -197,7 +200,7 @@ export class SqliteKeyspace implements Keyspace {
   private readonly copyRows: ReadonlyMap<KeyType, Statement[]>;
   private readonly flushAll: Statement[];
   /** WATCH versions: which op last wrote each key. */
-  readonly versions = new Versions();
+  readonly versions = new Versions((key) => this.partOf(key));
   private readonly rows: CollectionRows;
 
   constructor(db: Database, private readonly partitionCount: number, collections: readonly CollectionTable[]) {
@@ -250,12 +253,6 @@ export class SqliteKeyspace implements Keyspace {
     const row = this.selectValue.get(this.partOf(key), key, now) as { type: KeyType; value: Uint8Array } | null;
     if (!row) return undefined;
     return row.type === "string" ? row.value : WRONG_TYPE;
-  }
-
-  /** Called by applyBatch before each op: its log index (the WATCH version of what it writes) and clock. */
-  beginOp(index: number, now: number): void {
-    this.versions.opIndex = index;
-    this.versions.opNow = now;
   }
 
   setString(key: Uint8Array, value: Uint8Array, expireAt: number | null): void {
@@ -340,6 +337,9 @@ export class SqliteKeyspace implements Keyspace {
 
   version(key: Uint8Array): number {
     return this.versions.of(key);
+  }
+  watchPoint(key: Uint8Array): number {
+    return this.versions.watchPoint(key);
   }
 
   collection(key: Uint8Array, now: number): CollectionInfo | undefined {

@@ -86,3 +86,38 @@ test("WATCH versions: the log index of the last write; no-op writes and reads le
   at(1, "EXPIRE", "u", "100");
   expect(v("u")).toBe(index - 1);
 });
+
+test("replicas decide an EXEC's WATCH alike, also one that reopened its data.db before the WATCH", () => {
+  const paths = [join(dir, `rep-a-${files}.db`), join(dir, `rep-b-${files}.db`)];
+  files++;
+  let [a, b] = paths.map((path) => StateDb.open({ path, partitionCount: 16 })) as [StateDb, StateDb];
+  let idx = 1;
+  const both = (op: Omit<Parameters<typeof applyOp>[0], "now" | "seed">): [Reply, Reply] => {
+    const full = { now: 1, seed: 1, ...op };
+    const i = idx++;
+    return [a.applyBatch(-1, i, [full], applyOp)[0]!, b.applyBatch(-1, i, [full], applyOp)[0]!];
+  };
+  const cmd = (...argv: string[]) => ({ cmds: [argv.map((x) => enc.encode(x))] });
+  try {
+    both(cmd("SET", "k", "1"));
+    for (let i = 0; i < 4; i++) both(cmd("SET", `other${i}`, "x"));
+    // b restarts: it no longer remembers which op wrote k.
+    b.close();
+    b = StateDb.open({ path: paths[1]!, partitionCount: 16 });
+    both(cmd("SET", "x", "1"));
+    const k = enc.encode("k");
+    const watch = [{ key: k, version: a.keyspace.watchPoint(k), existed: true }];
+    const [ra, rb] = both({ ...cmd("INCR", "k"), multi: true, watch });
+    expect(ra).toEqual({ t: "array", v: [{ t: "int", v: 2 }] });
+    expect(rb).toEqual(ra);
+    // A write after the WATCH breaks it on both.
+    const watch2 = [{ key: k, version: b.keyspace.watchPoint(k), existed: true }];
+    both(cmd("SET", "k", "5"));
+    const [sa, sb] = both({ ...cmd("INCR", "k"), multi: true, watch: watch2 });
+    expect(sa).toEqual({ t: "nullarray" });
+    expect(sb).toEqual(sa);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
