@@ -35,15 +35,18 @@ const IDENTITY_FILE = "flydb-node.json";
 
 /**
  * Standalone or cluster member. A data dir remembers what it is, so a cluster member restarted
- * without --peers or --bootstrap rejoins its cluster (and never bootstraps a second one), and data
- * written under one node id or partition count is never served under another.
+ * without --peers or --bootstrap rejoins its cluster (and never bootstraps a second one), a
+ * cluster member's data is never served under another node id, and no data under another
+ * partition count.
  */
 export function resolveMode(c: Config): "standalone" | "cluster" {
   const path = join(c.data_dir, IDENTITY_FILE);
   const asked = c.bootstrap || c.bootstrap_expect > 0 || c.cluster_peers.length > 0 || c.discovery_enabled ? "cluster" : undefined;
   if (existsSync(path)) {
     const id = JSON.parse(readFileSync(path, "utf8")) as NodeIdentity;
-    if (id.node_id !== c.node_id) {
+    // A standalone node's id is only a label (it defaults to the host name); a cluster member's
+    // id is its identity in every Raft group, so it can never change.
+    if (id.mode === "cluster" && id.node_id !== c.node_id) {
       throw new ConfigError(`data_dir ${c.data_dir} belongs to node ${JSON.stringify(id.node_id)}, not ${JSON.stringify(c.node_id)}; node ids are never reused or changed`);
     }
     if (id.partition_count !== c.partition_count) {

@@ -30,6 +30,7 @@ const CONTROL_MS = 500;
 const COMPACT_MS = 10_000;
 const COMPACT_AFTER_ENTRIES = 2_000;
 const REQUEST_TIMEOUT_MS = 5_000;
+const ORPHAN_MS = 10_000;
 const MAX_META_VOTERS = 5;
 
 export interface ClusterAddrs {
@@ -70,6 +71,8 @@ export class ClusterNode {
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   /** Last known leader per group, learned from NotLeader answers; saves a hop next time. */
   private readonly leaderHints = new Map<number, NodeId>();
+  /** Since when a hosted partition group outside this node's map entry has had no leader. */
+  private readonly orphanSince = new Map<number, number>();
   /** When gossip first reported a member dead, for dead_node_timeout. */
   private readonly deadSince = new Map<NodeId, number>();
   private stopped = false;
@@ -192,7 +195,9 @@ export class ClusterNode {
     if (s?.role !== "leader") return { notLeader: s?.leader ?? null };
     try {
       if (f.t === "op") return { reply: (await this.host.propose(f.grp, encodeOp(f.op))) as Reply };
-      if (this.config.read_consistency === "linearizable") await this.host.readBarrier(f.grp);
+      // "lease" goes through the same barrier: Raft in lease mode answers it without a round trip
+      // while the leader's lease holds (check-quorum on).
+      if (this.config.read_consistency !== "stale") await this.host.readBarrier(f.grp);
       const spec = COMMANDS.get(lower(f.argv[0]!))!;
       return { reply: spec.run!({ db: this.state.keyspace, now: Date.now(), random: Math.random, resp3: f.resp3 === true }, f.argv) };
     } catch (e) {
@@ -266,10 +271,19 @@ export class ClusterNode {
       case "crossslot":
         return err("CROSSSLOT Keys in request don't hash to the same slot");
       case "partition":
-        return this.forward({ t: "read", grp: groupOf(r.partition), argv, resp3 });
+        return this.readPartition(r.partition, spec, argv, resp3);
       case "split":
-        return this.merge(spec.name, r.parts.map((part) => ({ positions: part.positions, reply: this.forward({ t: "read", grp: groupOf(part.partition), argv: part.argv, resp3 }) })));
+        return this.merge(spec.name, r.parts.map((part) => ({ positions: part.positions, reply: this.readPartition(part.partition, spec, part.argv, resp3) })));
     }
+  }
+
+  /** "stale" reads are served by any replica, this one when it holds the partition; others by the leader. */
+  private readPartition(p: number, spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean): Promise<Reply> | Reply {
+    const grp = groupOf(p);
+    if (this.config.read_consistency === "stale" && this.host.has(grp)) {
+      return spec.run!({ db: this.state.keyspace, now: Date.now(), random: Math.random, resp3 }, argv);
+    }
+    return this.forward({ t: "read", grp, argv, resp3 });
   }
 
   /** Backend.propose for sessions: the op goes to the leader of its keys' partition. */
@@ -323,6 +337,7 @@ export class ClusterNode {
       for (const grp of this.host.groupIds()) {
         if (grp !== META_GROUP && this.host.status(grp)?.role === "leader") this.controlPartition(grp);
       }
+      this.dropRemovedReplicas();
     } catch (e) {
       this.log.warn("control loop error", { error: (e as Error).message });
     }
@@ -416,6 +431,32 @@ export class ClusterNode {
     // Learners of group 0 that are not voter targets are wanted: do not remove them.
     if (step.change.type === "removeNode" && replicas.includes(step.change.node)) return;
     this.host.proposeConfChange(grp, step.change).catch((e: unknown) => this.log.debug("membership change refused", { grp, error: String(e) }));
+  }
+
+  /**
+   * A replica removed from a group gets no more messages, so it never learns of its removal from
+   * the log: it only stops hearing a leader. Once the map no longer lists this node for the
+   * partition and no leader has been heard for ORPHAN_MS, the group and its rows are dropped
+   * (instead of campaigning forever; pre-vote keeps such a node from disrupting the group).
+   */
+  private dropRemovedReplicas(): void {
+    const now = Date.now();
+    for (const grp of this.host.groupIds()) {
+      const replicas = grp === META_GROUP ? undefined : this.meta.map[partitionOfGroup(grp)];
+      const s = this.host.status(grp)!;
+      if (!replicas || replicas.includes(this.self) || s.leader !== null) {
+        this.orphanSince.delete(grp);
+        continue;
+      }
+      const since = this.orphanSince.get(grp) ?? now;
+      this.orphanSince.set(grp, since);
+      if (now - since < ORPHAN_MS) continue;
+      this.log.info("dropping a replica this node no longer holds", { grp, partition: partitionOfGroup(grp) });
+      this.host.close(grp);
+      this.storage.dropGroup(grp);
+      this.machine.drop(grp);
+      this.orphanSince.delete(grp);
+    }
   }
 
   /** Active expiry in a cluster: the partition leader proposes deletes (they travel through the log). */

@@ -155,6 +155,8 @@ export interface FlyDBOptions {
   readonly binary?: "source" | "dist" | string;
   readonly cwd?: string;
   readonly env?: Record<string, string>;
+  /** Default e2e-<port>; a data dir remembers its node id, so restarts on one must pass it. */
+  readonly nodeId?: string;
   /** Fixed ports, e.g. to restart on the same ones. */
   readonly port?: number;
   readonly httpPort?: number;
@@ -182,7 +184,7 @@ export function startFlyDB(opts: FlyDBOptions = {}): Promise<FlyDBProcess> {
       "--data-dir",
       dataDir,
       "--node-id",
-      `e2e-${port}`,
+      opts.nodeId ?? `e2e-${port}`,
       ...(opts.args ?? []),
     ];
     const server = await spawnServer({ cmd, port, dir, cwd: opts.cwd, env: opts.env, what: "flydb", cleanup: [dir] });

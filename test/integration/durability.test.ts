@@ -100,7 +100,7 @@ describe("durability", () => {
 
   test("every acknowledged write survives kill -9, and data.db is rebuilt from the log", async () => {
     const h: History = { acked: new Map(), ackedIncrs: 0, attemptedIncrs: 0, sent: 0, answered: 0, registers: Array.from({ length: WRITERS }, () => ({ acked: -1, attempted: -1 })) };
-    const first = await startFlyDB({ dataDir, args: ["--fsync", "always"] });
+    const first = await startFlyDB({ dataDir, nodeId: "durable", args: ["--fsync", "always"] });
     started.push(first);
     let crashed = false;
     const writers = Array.from({ length: WRITERS }, (_, id) => writer(first.port, id, h, () => crashed));
@@ -115,7 +115,7 @@ describe("durability", () => {
     console.log(`durability: ${h.answered} writes acknowledged, ${h.sent - h.answered} in flight at kill -9`);
 
     // Restart on the same data dir: raft.db is the truth, data.db is caught up from it.
-    const second = await startFlyDB({ dataDir, port: first.port, httpPort: first.httpPort });
+    const second = await startFlyDB({ dataDir, nodeId: "durable", port: first.port, httpPort: first.httpPort });
     started.push(second);
     const state = await verify(second, h);
     await second.kill9();
@@ -123,7 +123,7 @@ describe("durability", () => {
     // Lose data.db entirely: the log alone must rebuild the same state.
     for (const f of ["data.db", "data.db-wal", "data.db-shm"]) rmSync(join(dataDir, f), { force: true });
     expect(existsSync(join(dataDir, "raft.db"))).toBe(true);
-    const third = await startFlyDB({ dataDir });
+    const third = await startFlyDB({ dataDir, nodeId: "durable" });
     started.push(third);
     const rebuilt = await verify(third, h);
     expect(rebuilt.size).toBe(state.size);
