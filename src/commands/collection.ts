@@ -73,6 +73,20 @@ export function intArg(b: Uint8Array): number | Reply {
   return v === undefined ? E.notInt : Number(v);
 }
 
+/**
+ * The keys of a command with a key count at argv[countAt] followed by that many keys, plus the
+ * fixed keys before the count (ZUNIONSTORE's destination). A count that is not a valid number
+ * still yields the first key, so the command reaches a partition and answers Redis's error there.
+ */
+export function countedKeys(countAt: number, fixedBefore: readonly number[] = []): (argv: readonly Uint8Array[]) => Uint8Array[] {
+  return (argv) => {
+    const n = parseInt64(argv[countAt] ?? new Uint8Array(0));
+    const available = argv.length - countAt - 1;
+    const count = n === undefined || n < 1n ? Math.min(1, available) : Math.min(Number(n), available);
+    return [...fixedBefore.map((i) => argv[i]!), ...argv.slice(countAt + 1, countAt + 1 + count)];
+  };
+}
+
 /** Bulk replies for a list of byte strings. */
 export const bulks = (xs: readonly Uint8Array[]): Reply[] => xs.map((x) => bulk(x));
 

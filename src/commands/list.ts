@@ -1,7 +1,7 @@
 // List commands with Redis 7.0's replies and error texts. A list is one row per item, ordered
 // by a sequence number, so pushes and pops at either end are O(log n).
 import { array, bulk, EMPTY_ARRAY, err, int, NULL_ARRAY, NULL_BULK, OK, ZERO, type Reply } from "../resp/reply.ts";
-import { bulks, clampRange, intArg, isReply, sizeOf } from "./collection.ts";
+import { bulks, clampRange, countedKeys, intArg, isReply, sizeOf } from "./collection.ts";
 import { define } from "./define.ts";
 import type { CommandContext } from "./types.ts";
 import { bytesEqual, E, lower, parseInt64 } from "./util.ts";
@@ -234,5 +234,5 @@ export const LIST_COMMANDS = define("list", [
   }],
   ["rpoplpush", 3, ["write"], 1, 2, 1, "1.2.0", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", (ctx, argv) =>
     lmove(ctx, argv[1]!, argv[2]!, false, true)],
-  ["lmpop", -4, ["write"], 2, 2, 1, "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", lmpop],
+  ["lmpop", -4, ["write"], 2, 2, 1, "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", lmpop, countedKeys(1)],
 ]);

@@ -1,6 +1,6 @@
 // Set commands with Redis 7.0's replies and error texts. A set is one row per member.
 import { array, bulk, EMPTY_ARRAY, err, int, NULL_BULK, ONE, set, ZERO, type Reply } from "../resp/reply.ts";
-import { bulks, intArg, isReply, noteGrowth, pickRandom, scanCollection, sizeOf } from "./collection.ts";
+import { bulks, countedKeys, intArg, isReply, noteGrowth, pickRandom, scanCollection, sizeOf } from "./collection.ts";
 import { define } from "./define.ts";
 import type { CommandContext } from "./types.ts";
 import { byteKey, bytesEqual, E, lower, parseInt64 } from "./util.ts";
@@ -182,7 +182,7 @@ export const SET_COMMANDS = define("set", [
   ["srandmember", -2, ["readonly", "random"], 1, 1, 1, "1.0.0", "Get one or multiple random members from a set", srandmember],
   ["smove", 4, ["write", "fast"], 1, 2, 1, "1.0.0", "Moves a member from one set to another.", smove],
   ["sinter", -2, ["readonly"], 1, -1, 1, "1.0.0", "Returns the intersect of multiple sets.", setOp("inter")],
-  ["sintercard", -3, ["readonly"], 2, 2, 1, "7.0.0", "Returns the number of members of the intersect of multiple sets.", sintercard],
+  ["sintercard", -3, ["readonly"], 2, 2, 1, "7.0.0", "Returns the number of members of the intersect of multiple sets.", sintercard, countedKeys(1)],
   ["sunion", -2, ["readonly"], 1, -1, 1, "1.0.0", "Returns the union of multiple sets.", setOp("union")],
   ["sdiff", -2, ["readonly"], 1, -1, 1, "1.0.0", "Returns the difference of multiple sets.", setOp("diff")],
   ["sinterstore", -3, ["write"], 1, -1, 1, "1.0.0", "Stores the intersect of multiple sets in a key.", setOpStore("inter")],

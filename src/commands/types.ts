@@ -287,6 +287,11 @@ export interface CommandSpec {
   readonly since: string;
   /** Data commands: run on the keyspace (inside apply when flagged "write"). */
   readonly run?: CommandFn;
+  /**
+   * Redis's "movablekeys": commands whose keys are counted by an argument (LMPOP, ZUNIONSTORE, …)
+   * name them here; firstKey/lastKey/step then only describe the first one.
+   */
+  readonly keys?: (argv: readonly Uint8Array[]) => Uint8Array[];
   /** Connection and server commands: run on the session, never logged. */
   readonly exec?: SessionFn;
 }

@@ -1,7 +1,7 @@
 // Sorted set commands with Redis 7.0's replies and error texts. A sorted set is one row per
 // member plus a (score, member) index, so point operations and short ranges are O(log n).
 import { array, bulk, EMPTY_ARRAY, err, int, NULL_BULK, ZERO, type Reply } from "../resp/reply.ts";
-import { clampRange, intArg, isReply, noteGrowth, pairs, pickRandom, scanCollection, score, sizeOf } from "./collection.ts";
+import { clampRange, countedKeys, intArg, isReply, noteGrowth, pairs, pickRandom, scanCollection, score, sizeOf } from "./collection.ts";
 import { define } from "./define.ts";
 import type { CommandContext, LexBound, LexRange, ScoreBound, ScoreRange, ZEntry, ZRange } from "./types.ts";
 import { byteKey, E, lower, parseFloatArg, parseInt64, utf8 } from "./util.ts";
@@ -441,9 +441,9 @@ export const ZSET_COMMANDS = define("sortedset", [
   ["zpopmax", -2, ["write", "fast"], 1, 1, 1, "5.0.0", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zpop(true)],
   ["zrandmember", -2, ["readonly", "random"], 1, 1, 1, "6.2.0", "Returns one or more random members from a sorted set.", zrandmember],
   ["zrangestore", -5, ["write"], 1, 2, 1, "6.2.0", "Stores a range of members from sorted set in a key.", zrangestore],
-  ["zunionstore", -4, ["write"], 1, 1, 1, "2.0.0", "Stores the union of multiple sorted sets in a key.", combineStore("union", "zunionstore")],
-  ["zinterstore", -4, ["write"], 1, 1, 1, "2.0.0", "Stores the intersect of multiple sorted sets in a key.", combineStore("inter", "zinterstore")],
-  ["zdiffstore", -4, ["write"], 1, 1, 1, "6.2.0", "Stores the difference of multiple sorted sets in a key.", combineStore("diff", "zdiffstore")],
+  ["zunionstore", -4, ["write"], 1, 1, 1, "2.0.0", "Stores the union of multiple sorted sets in a key.", combineStore("union", "zunionstore"), countedKeys(2, [1])],
+  ["zinterstore", -4, ["write"], 1, 1, 1, "2.0.0", "Stores the intersect of multiple sorted sets in a key.", combineStore("inter", "zinterstore"), countedKeys(2, [1])],
+  ["zdiffstore", -4, ["write"], 1, 1, 1, "6.2.0", "Stores the difference of multiple sorted sets in a key.", combineStore("diff", "zdiffstore"), countedKeys(2, [1])],
   ["zremrangebyscore", 4, ["write"], 1, 1, 1, "1.2.0", "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.", zremrange("score")],
   ["zremrangebyrank", 4, ["write"], 1, 1, 1, "2.0.0", "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.", zremrange("rank")],
   ["zremrangebylex", 4, ["write"], 1, 1, 1, "2.8.9", "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.", zremrange("lex")],

@@ -363,3 +363,16 @@ test("a collection that expired is gone for readers and starts empty for writers
     ["TTL", "z"],
   ]) await compare(servers, argv);
 });
+
+test("COMMAND GETKEYS names every key of the commands with a key count (cluster routing uses the same keys)", async () => {
+  for (const argv of [
+    ["COMMAND", "GETKEYS", "LMPOP", "2", "a", "b", "LEFT", "COUNT", "3"],
+    ["COMMAND", "GETKEYS", "SINTERCARD", "3", "a", "b", "c", "LIMIT", "1"],
+    ["COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "2", "a", "b", "WEIGHTS", "1", "2"],
+    ["COMMAND", "GETKEYS", "ZINTERSTORE", "d", "1", "a"],
+    ["COMMAND", "GETKEYS", "ZDIFFSTORE", "d", "2", "a", "b"],
+    ["COMMAND", "GETKEYS", "SUNIONSTORE", "d", "a", "b"],
+    ["COMMAND", "GETKEYS", "LMOVE", "a", "b", "LEFT", "RIGHT"],
+    ["COMMAND", "GETKEYS", "ZRANGESTORE", "d", "s", "0", "-1"],
+  ]) await compare(servers, argv);
+});
