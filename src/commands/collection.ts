@@ -1,9 +1,9 @@
 // Shared by the collection command files (hash, list, set, zset): type checks with Redis's
 // WRONGTYPE, Redis 7.0's encoding thresholds, and the reply shapes that differ between RESP2/3.
-import { array, bulk, double, EMPTY_ARRAY, type Reply } from "../resp/reply.ts";
+import { array, bulk, double, EMPTY_ARRAY, err, type Reply } from "../resp/reply.ts";
 import { parseCursor, parseScanOptions } from "./keys.ts";
 import type { CommandContext, KeyType } from "./types.ts";
-import { E, globMatch, parseInt64 } from "./util.ts";
+import { E, globMatch, INT64_MAX, INT64_MIN, lower, parseInt64 } from "./util.ts";
 
 export const isReply = (x: unknown): x is Reply => typeof x === "object" && x !== null && "t" in x && !(x instanceof Uint8Array);
 
@@ -85,6 +85,23 @@ export function countedKeys(countAt: number, fixedBefore: readonly number[] = []
     const count = n === undefined || n < 1n ? Math.min(1, available) : Math.min(Number(n), available);
     return [...fixedBefore.map((i) => argv[i]!), ...argv.slice(countAt + 1, countAt + 1 + count)];
   };
+}
+
+/**
+ * The count argument of HRANDFIELD/ZRANDMEMBER (with `option`, WITHVALUES/WITHSCORES) and
+ * SRANDMEMBER (without), checked in Redis 7.0's order: the count's range first, then the option,
+ * then the halved range that option allows.
+ */
+export function randomCount(argv: readonly Uint8Array[], option: string | undefined): { count?: number; withPairs: boolean } | Reply {
+  if (argv.length < 3) return { withPairs: false };
+  if (!option && argv.length > 3) return E.syntax;
+  const c = parseInt64(argv[2]!);
+  if (c === undefined) return E.notInt;
+  if (c === INT64_MIN) return err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
+  if (argv.length > 4 || (argv.length === 4 && lower(argv[3]!) !== option)) return E.syntax;
+  const withPairs = argv.length === 4;
+  if (withPairs && (c > INT64_MAX / 2n || c < -INT64_MAX / 2n)) return err("ERR value is out of range");
+  return { count: Number(c), withPairs };
 }
 
 /** Bulk replies for a list of byte strings. */

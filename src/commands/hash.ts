@@ -1,10 +1,10 @@
 // Hash commands with Redis 7.0's replies and error texts. A hash is one row per field.
 import { array, bulk, bulkOrNull, EMPTY_ARRAY, err, int, map, NULL_BULK, OK, ONE, ZERO, type Reply } from "../resp/reply.ts";
-import { bulks, intArg, isReply, noteGrowth, pairs, pickRandom, scanCollection, sizeOf } from "./collection.ts";
+import { bulks, isReply, noteGrowth, pairs, pickRandom, randomCount, scanCollection, sizeOf } from "./collection.ts";
 import { define } from "./define.ts";
 import { addFloatText } from "./strings.ts";
 import type { CommandContext } from "./types.ts";
-import { E, INT64_MAX, INT64_MIN, lower, parseInt64, utf8 } from "./util.ts";
+import { E, INT64_MAX, INT64_MIN, parseInt64, utf8 } from "./util.ts";
 
 function hashSize(ctx: CommandContext, key: Uint8Array): number | Reply {
   return sizeOf(ctx, key, "hash");
@@ -60,17 +60,9 @@ function hincrbyfloat(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
 
 function hrandfield(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   const key = argv[1]!;
-  if (argv.length > 4 || (argv.length === 4 && lower(argv[3]!) !== "withvalues")) return E.syntax;
-  let count: number | undefined;
-  if (argv.length >= 3) {
-    const c = intArg(argv[2]!);
-    if (isReply(c)) return c;
-    count = c;
-  }
-  const withValues = argv.length === 4;
-  if (count !== undefined && withValues && (count > Number.MAX_SAFE_INTEGER / 2 || count < -Number.MAX_SAFE_INTEGER / 2)) {
-    return err("ERR value is out of range");
-  }
+  const parsed = randomCount(argv, "withvalues");
+  if (isReply(parsed)) return parsed;
+  const { count, withPairs: withValues } = parsed;
   const size = hashSize(ctx, key);
   if (isReply(size)) return size;
   if (count === undefined) {

@@ -1,7 +1,7 @@
 // Sorted set commands with Redis 7.0's replies and error texts. A sorted set is one row per
 // member plus a (score, member) index, so point operations and short ranges are O(log n).
 import { array, bulk, EMPTY_ARRAY, err, int, NULL_BULK, ZERO, type Reply } from "../resp/reply.ts";
-import { clampRange, countedKeys, intArg, isReply, noteGrowth, pairs, pickRandom, scanCollection, score, sizeOf } from "./collection.ts";
+import { clampRange, countedKeys, intArg, isReply, noteGrowth, pairs, pickRandom, randomCount, scanCollection, score, sizeOf } from "./collection.ts";
 import { define } from "./define.ts";
 import type { CommandContext, LexBound, LexRange, ScoreBound, ScoreRange, ZEntry, ZRange } from "./types.ts";
 import { byteKey, E, lower, parseFloatArg, parseInt64, utf8 } from "./util.ts";
@@ -242,15 +242,9 @@ function popEntries(ctx: CommandContext, key: Uint8Array, size: number, count: n
 }
 
 function zrandmember(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
-  if (argv.length > 4 || (argv.length === 4 && lower(argv[3]!) !== "withscores")) return E.syntax;
-  let count: number | undefined;
-  if (argv.length >= 3) {
-    const c = intArg(argv[2]!);
-    if (isReply(c)) return c;
-    count = c;
-  }
-  const withScores = argv.length === 4;
-  if (count !== undefined && withScores && Math.abs(count) > Number.MAX_SAFE_INTEGER / 2) return err("ERR value is out of range");
+  const parsed = randomCount(argv, "withscores");
+  if (isReply(parsed)) return parsed;
+  const { count, withPairs: withScores } = parsed;
   const key = argv[1]!;
   const size = zsetSize(ctx, key);
   if (isReply(size)) return size;

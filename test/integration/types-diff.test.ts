@@ -376,3 +376,21 @@ test("COMMAND GETKEYS names every key of the commands with a key count (cluster 
     ["COMMAND", "GETKEYS", "ZRANGESTORE", "d", "s", "0", "-1"],
   ]) await compare(servers, argv);
 });
+
+test("random-pick counts at the edges of their ranges answer like Redis", async () => {
+  await run(servers, [
+    ["SADD", "s", "a", "b"],
+    ["HSET", "h", "f", "v"],
+    ["ZADD", "z", "1", "a"],
+    ["SRANDMEMBER", "s", "-9223372036854775808"],
+    ["HRANDFIELD", "h", "-9223372036854775808"],
+    ["ZRANDMEMBER", "z", "-9223372036854775808"],
+    ["HRANDFIELD", "h", "-4611686018427387904", "WITHVALUES"],
+    ["ZRANDMEMBER", "z", "4611686018427387904", "WITHSCORES"],
+    ["HRANDFIELD", "h", "x", "foo"],
+    ["HRANDFIELD", "h", "1", "foo"],
+    ["ZRANDMEMBER", "z", "1", "WITHSCORES", "x"],
+    ["SRANDMEMBER", "s", "1", "x"],
+    ["SRANDMEMBER", "s", "9223372036854775807"],
+  ]);
+});
