@@ -27,15 +27,16 @@ afterAll(async () => {
 type Cmd = string[];
 const c = fc.constantFrom;
 const key = c("k1", "k2", "k3");
-const field = c("a", "b", "c", "d");
-const member = c("a", "b", "c", "d", "1", "2", "10", "-3");
-const value = c("x", "y", "1", "-5", "1.5", "abc", "");
+// Binary members too: ordering and matching are by bytes (memcmp), as in Redis.
+const field = c("a", "b", "c", "d", "\x00\xff");
+const member = c("a", "b", "c", "d", "1", "2", "10", "-3", "b\x00", "\xff");
+const value = c("x", "y", "1", "-5", "1.5", "abc", "", "\x00\x80");
 const int = c("0", "1", "2", "-1", "-2", "3", "5", "-10", "x", "9223372036854775807");
 const count = c("-3", "-1", "0", "1", "2", "100");
 // Scores whose shortest and %.17g forms agree (see the report on formatDouble).
 const score = c("0", "1", "2", "-1", "1.5", "-2.5", "inf", "-inf", "+inf", "3", "x", "0.25");
 const bound = c("0", "1", "(1", "2", "(2", "-inf", "+inf", "(-inf", "1.5", "(1.5", "-1", "x");
-const lexBound = c("-", "+", "[a", "(a", "[c", "(c", "[b", "(d", "x", "[");
+const lexBound = c("-", "+", "[a", "(a", "[c", "(c", "[b", "(d", "x", "[", "[b\x00", "(\xff");
 const side = c("LEFT", "RIGHT");
 const arr = <T>(g: fc.Arbitrary<T>, min = 1, max = 3) => fc.array(g, { minLength: min, maxLength: max });
 type Part = string | readonly Part[];
@@ -115,7 +116,7 @@ const set: fc.Arbitrary<Cmd>[] = [
   cmd("SSCAN", key, "0", opt(cmd("MATCH", c("1*", "[ab]", "*")))),
 ];
 
-const zaddFlags = fc.subarray(["NX", "XX", "GT", "LT", "CH", "INCR"], { maxLength: 2 });
+const zaddFlags = fc.subarray(["NX", "xx", "GT", "lt", "CH", "incr"], { maxLength: 2 });
 const zset: fc.Arbitrary<Cmd>[] = [
   cmd("ZADD", key, zaddFlags, arr(fc.tuple(score, member).map((p) => [...p]))),
   cmd("ZADD", key, arr(fc.tuple(c("1", "2", "3", "-1"), member).map((p) => [...p]), 1, 4)),
