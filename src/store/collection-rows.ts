@@ -102,8 +102,18 @@ export class Versions {
     if ((this.newest.get(part) ?? -Infinity) < this.opIndex) this.newest.set(part, this.opIndex);
   }
 
+  /** The floor still applies to a remembered key: a snapshot install can raise it past the entry. */
   of(key: Uint8Array): number {
-    return this.byKey.get(byteKey(key)) ?? this.floorOf(this.partOf(key));
+    return Math.max(this.byKey.get(byteKey(key)) ?? 0, this.floorOf(this.partOf(key)));
+  }
+
+  /**
+   * A snapshot replaced partition `part` with group `grp`'s state at `index`: any of its keys may
+   * have been written up to there without this replica applying the op.
+   */
+  installed(part: number, grp: number, index: number): void {
+    this.floors.set(part, Math.max(this.floorOf(part), index));
+    this.applied.set(grp, index);
   }
 
   private floorOf(part: number): number {

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { applyOp } from "../../src/commands/apply.ts";
 import type { Reply } from "../../src/resp/reply.ts";
+import { Versions } from "../../src/store/collection-rows.ts";
 import { StateDb } from "../../src/store/state.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "flydb-collections-"));
@@ -120,4 +121,16 @@ test("replicas decide an EXEC's WATCH alike, also one that reopened its data.db 
     a.close();
     b.close();
   }
+});
+
+test("a snapshot install raises the versions of its partition to the snapshot's index", () => {
+  const v = new Versions((key) => key[0]! % 2);
+  v.reset(new Map([[-1, 3]]), () => [-1]);
+  v.begin(-1, 5, 0);
+  v.touch(enc.encode("a")); // partition 1 ('a' = 97)
+  v.touch(enc.encode("b")); // partition 0
+  expect([v.of(enc.encode("a")), v.of(enc.encode("b")), v.of(enc.encode("c"))]).toEqual([5, 5, 3]);
+  v.installed(1, -1, 20);
+  expect([v.of(enc.encode("a")), v.of(enc.encode("b")), v.of(enc.encode("c"))]).toEqual([20, 5, 20]);
+  expect(v.watchPoint(enc.encode("b"))).toBe(20);
 });
