@@ -292,7 +292,8 @@ export class ClusterNode {
     const spec = COMMANDS.get(lower(argv[0]!));
     if (!spec) return Promise.resolve(err("ERR unknown command"));
     const routes = op.cmds.map((c) => route(COMMANDS.get(lower(c[0]!))!, c, this.config.partition_count));
-    if (op.cmds.length > 1) {
+    // A transaction is one op on one partition: never split, even with a single command.
+    if (op.cmds.length > 1 || op.multi) {
       const parts = new Set(routes.map((r) => (r.kind === "partition" ? r.partition : -1)));
       if (parts.size !== 1 || parts.has(-1)) return Promise.resolve(err("CROSSSLOT Keys in request don't hash to the same slot"));
       return this.forward({ t: "op", grp: groupOf([...parts][0]!), op });
