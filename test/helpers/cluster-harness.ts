@@ -61,9 +61,13 @@ export interface SlotRange {
 export interface HarnessOptions {
   /** Number of FlyDB nodes; one more namespace is made for clients. */
   nodes: number;
-  /** "standalone": independent nodes. "cluster": n1 --bootstrap, the others --peers n1. */
-  mode: "standalone" | "cluster";
-  /** Cluster mode only (default 16: fewer groups, faster tests). */
+  /**
+   * "standalone": independent nodes. "cluster": n1 --bootstrap, the others --peers n1.
+   * "discovery": no peers; mDNS on eth0 with a cluster id unique to this harness and
+   * --bootstrap-expect set to the node count.
+   */
+  mode: "standalone" | "cluster" | "discovery";
+  /** Cluster and discovery modes (default 16: fewer groups, faster tests). */
   partitionCount?: number;
   /** Extra flags per node. */
   extraArgs?: (index: number) => string[];
@@ -204,10 +208,15 @@ export function createHarness(opts: HarnessOptions): Harness {
     const gossip = hostPort(host, PORTS.gossip);
     const raft = hostPort(host, PORTS.raft);
     const args = ["--bind-addr", resp, "--http-addr", http, "--data-dir", dataDir, "--node-id", id];
-    if (opts.mode === "cluster") {
+    if (opts.mode !== "standalone") {
       args.push("--cluster-addr", gossip, "--raft-addr", raft, "--advertise-addr", host.address, "--partition-count", String(partitionCount));
+    }
+    if (opts.mode === "cluster") {
       if (i === 0) args.push("--bootstrap");
       else args.push("--peers", hostPort(net.hosts[0]!, PORTS.gossip));
+    }
+    if (opts.mode === "discovery") {
+      args.push("--discovery-enabled", "--discovery-cluster-id", `fly-ct-${process.pid}`, "--discovery-interface", host.iface, "--bootstrap-expect", String(opts.nodes));
     }
     args.push(...(opts.extraArgs?.(i) ?? []));
     return { id, host, resp, http, gossip, raft, dataDir, logPath: join(baseDir, `${id}.log`), args, proc: undefined, starts: 0 };
@@ -315,9 +324,14 @@ export function createHarness(opts: HarnessOptions): Harness {
     command,
     start,
     startAll: async (o) => {
-      // The bootstrap node first, so the others find someone to join.
-      await start(nodes[0]!, { wait: opts.mode === "cluster" ? "ready" : "health", timeoutMs: o?.timeoutMs });
-      await Promise.all(nodes.slice(1).map((n) => start(n, { wait: "health", timeoutMs: o?.timeoutMs })));
+      // --peers: the bootstrap node first, so the others find someone to join. Discovery: all
+      // at once, which is the race bootstrap_expect must resolve.
+      if (opts.mode === "discovery") {
+        await Promise.all(nodes.map((n) => start(n, { wait: "health", timeoutMs: o?.timeoutMs })));
+      } else {
+        await start(nodes[0]!, { wait: opts.mode === "cluster" ? "ready" : "health", timeoutMs: o?.timeoutMs });
+        await Promise.all(nodes.slice(1).map((n) => start(n, { wait: "health", timeoutMs: o?.timeoutMs })));
+      }
       await Promise.all(nodes.map((n) => waitReady(n, o?.timeoutMs)));
     },
     kill9,
@@ -365,25 +379,60 @@ export function slotCoverageProblems(ranges: readonly SlotRange[]): string[] {
   return problems;
 }
 
+/** The fields of /cluster/status (src/http/cluster-status.ts) the tests read. */
+export interface ClusterStatusView {
+  cluster_id: string;
+  metadata_leader: string | null;
+  map_version: number;
+  members: { id: string; state: string; addresses: { resp: string; http: string; raft: string; gossip: string } }[];
+  partitions: { total: number; healthy: number; under_replicated: number; leaderless: number; leaders_per_node: Record<string, number> };
+}
+
+export async function clusterStatus(h: Harness, node: FlyNode): Promise<ClusterStatusView> {
+  const r = await h.http(node, "/cluster/status");
+  if (r.status !== 200) throw new Error(`${node.id} /cluster/status answered ${r.status}: ${r.body}`);
+  return JSON.parse(r.body) as ClusterStatusView;
+}
+
+/** The node that leads group 0, as /cluster/status of the first running node reports it. */
+export async function metadataLeader(h: Harness): Promise<FlyNode> {
+  const via = h.nodes.find((n) => h.isRunning(n));
+  if (!via) throw new Error("metadataLeader: no node is running");
+  const s = await clusterStatus(h, via);
+  const node = h.nodes.find((n) => n.id === s.metadata_leader);
+  if (!node) throw new Error(`metadataLeader: ${via.id} reports metadata_leader ${JSON.stringify(s.metadata_leader)}`);
+  return node;
+}
+
 /**
- * Cluster mode: wait until every running node is ready and all of them answer the same CLUSTER
- * SLOTS, covering every slot, with running nodes as masters. Returns that answer.
+ * Cluster mode: wait until every running node is ready and reports, in /cluster/status, every
+ * running node as an alive member, the same metadata leader, and every partition led and fully
+ * replicated. Returns the status seen by the first running node.
  */
-export async function waitClusterSettled(h: Harness, timeoutMs = 30_000): Promise<SlotRange[]> {
+export async function waitClusterSettled(h: Harness, timeoutMs = 30_000): Promise<ClusterStatusView> {
   const running = h.nodes.filter((n) => h.isRunning(n));
   await Promise.all(running.map((n) => h.waitReady(n, timeoutMs)));
-  const runningAddrs = new Set(running.map((n) => n.resp));
-  return waitUntil(
-    async () => {
-      const views = await Promise.all(running.map((n) => h.clusterSlots(n)));
-      const first = JSON.stringify(views[0]);
-      if (!views.every((v) => JSON.stringify(v) === first)) return undefined;
-      const ranges = views[0]!;
-      if (slotCoverageProblems(ranges).length > 0) return undefined;
-      return ranges.every((r) => runningAddrs.has(r.master)) ? ranges : undefined;
-    },
-    timeoutMs,
-    "every running node to agree on a CLUSTER SLOTS map covering all slots with running masters",
-    200,
-  );
+  let last = "";
+  try {
+    return await waitUntil(
+      async () => {
+        const views = await Promise.all(running.map((n) => clusterStatus(h, n)));
+        last = JSON.stringify(views.map((v) => ({ leader: v.metadata_leader, members: v.members.map((m) => `${m.id}:${m.state}`), partitions: v.partitions })));
+        const settled = views.every(
+          (v) =>
+            v.metadata_leader !== null &&
+            v.metadata_leader === views[0]!.metadata_leader &&
+            running.every((n) => v.members.some((m) => m.id === n.id && m.state === "alive")) &&
+            v.partitions.leaderless === 0 &&
+            v.partitions.under_replicated === 0,
+        );
+        return settled ? views[0] : undefined;
+      },
+      timeoutMs,
+      "the cluster to settle (all running nodes alive members, one metadata leader, every partition led and fully replicated)",
+      200,
+    );
+  } catch (e) {
+    throw new Error(`${(e as Error).message}; last statuses: ${last}`);
+  }
 }

@@ -1,8 +1,11 @@
 // Fault scenarios shared by the cluster tests: each runs the recorded workload from the client
 // namespace against every node while a fault happens, then reads every key through every node
 // and checks the history (linearizable, no acknowledged write lost, none applied twice).
-import { keysInDistinctPartitions, waitClusterSettled, type FlyNode, type Harness } from "./cluster-harness.ts";
-import { checkHistory, finalReads, type KeyCheck, type OpRecord, type WorkloadSummary, startWorkload } from "./workload.ts";
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { keysInDistinctPartitions, waitClusterSettled, type Harness } from "./cluster-harness.ts";
+import { checkHistory, describeFailures, finalReads, type KeyCheck, type OpRecord, type WorkloadSummary, startWorkload } from "./workload.ts";
 
 export interface FaultRun {
   readonly records: OpRecord[];
@@ -29,16 +32,24 @@ export interface FaultOptions {
   /** Undo the fault (restart, link up); resolves when done. */
   repair: () => Promise<void>;
   seed?: number;
+  /** Keys of the workload (default workloadKeys(partitionCount)). */
+  keys?: { registerKeys: string[]; counterKeys: string[] };
 }
 
-/** Keys of the workload: registers and a counter, each in its own partition. */
-export function workloadKeys(partitionCount: number): { registerKeys: string[]; counterKeys: string[] } {
-  const [r1, r2, c1] = keysInDistinctPartitions(3, partitionCount, "wl-");
-  return { registerKeys: [r1!, r2!], counterKeys: [c1!] };
+let workloads = 0;
+
+/**
+ * Fresh keys for one workload: `registers` registers and `counters` counters, each in its own
+ * partition. Fresh because the models start empty: a key left over from an earlier run in the
+ * same cluster would make its history look wrong.
+ */
+export function workloadKeys(partitionCount: number, registers = 2, counters = 1): { registerKeys: string[]; counterKeys: string[] } {
+  const keys = keysInDistinctPartitions(registers + counters, partitionCount, `wl${++workloads}-`);
+  return { registerKeys: keys.slice(0, registers), counterKeys: keys.slice(registers) };
 }
 
 export async function runWithFault(h: Harness, o: FaultOptions): Promise<FaultRun> {
-  const { registerKeys, counterKeys } = workloadKeys(o.partitionCount);
+  const { registerKeys, counterKeys } = o.keys ?? workloadKeys(o.partitionCount);
   const run = startWorkload(h.net, h.client.ns, {
     targets: h.nodes.map((n) => n.resp),
     clients: 6,
@@ -59,7 +70,14 @@ export async function runWithFault(h: Harness, o: FaultOptions): Promise<FaultRu
   const { records, summary } = await run.done;
   await waitClusterSettled(h, 30_000);
   const finals = await finalReads(h, h.nodes, [...registerKeys, ...counterKeys]);
-  return { records, summary, checks: checkHistory(records, finals), registerKeys, counterKeys, faultAt, repairedAt };
+  const checks = checkHistory(records, finals);
+  if (describeFailures(checks).length > 0) {
+    // Kept for diagnosis: the whole history, the final reads and the fault times.
+    const path = join(tmpdir(), `fly-ct-failed-history-${process.pid}-${Date.now()}.json`);
+    writeFileSync(path, JSON.stringify({ faultAt, repairedAt, finals, records }));
+    console.log(`history that failed the check written to ${path}`);
+  }
+  return { records, summary, checks, registerKeys, counterKeys, faultAt, repairedAt };
 }
 
 /** ms from `from` to the first acknowledged write on `key` invoked after it (Infinity if none). */
@@ -68,17 +86,4 @@ export function writeResumedAfter(records: readonly OpRecord[], key: string, fro
     .filter((r) => r.key === key && r.op !== "get" && r.status === "ok" && r.call >= from)
     .reduce((m, r) => Math.min(m, r.ret!), Infinity);
   return first - from;
-}
-
-/** Read the metadata (group 0) leader's node id from /cluster/status of a running node. */
-export async function metadataLeader(h: Harness): Promise<FlyNode> {
-  const via = h.nodes.find((n) => h.isRunning(n));
-  if (!via) throw new Error("metadataLeader: no node is running");
-  const r = await h.http(via, "/cluster/status");
-  const status = JSON.parse(r.body) as Record<string, unknown>;
-  // DESIGN §11 names the field "metadata leader"; snake_case like the rest of the status JSON.
-  const id = status.metadata_leader;
-  const node = h.nodes.find((n) => n.id === id);
-  if (!node) throw new Error(`metadataLeader: /cluster/status of ${via.id} has no metadata_leader naming a node: ${r.body}`);
-  return node;
 }

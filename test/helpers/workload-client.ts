@@ -5,8 +5,9 @@
 // completion time, outcome. A write that times out, loses its connection or gets an error reply
 // is "unknown" (it may have been applied); a read that fails is "fail" (it changed nothing).
 // After any failure the client drops its connection and moves to the next target, as a client
-// would fail over. It stops after maxOps operations or maxMs, writes the history as JSON lines
-// to historyPath and prints a one-line JSON summary.
+// would fail over. It stops after maxOps operations, after maxMs, or on SIGTERM (operations in
+// flight finish first), then writes the history as JSON lines to historyPath and prints a
+// one-line JSON summary.
 import { Socket } from "node:net";
 import { writeFileSync } from "node:fs";
 
@@ -194,7 +195,9 @@ export async function runWorkload(cfg: WorkloadConfig): Promise<{ records: OpRec
   const records: OpRecord[] = [];
   const started = now();
   let issued = 0;
-  const more = () => issued < cfg.maxOps && now() - started < cfg.maxMs;
+  let stopRequested = false;
+  process.on("SIGTERM", () => (stopRequested = true));
+  const more = () => !stopRequested && issued < cfg.maxOps && now() - started < cfg.maxMs;
 
   const client = async (id: number) => {
     let target = id % cfg.targets.length;

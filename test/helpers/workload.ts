@@ -17,7 +17,9 @@ const CLIENT = new URL("./workload-client.ts", import.meta.url).pathname;
 
 export interface WorkloadRun {
   readonly pid: number;
-  /** Resolves when the client exits by itself (after maxOps or maxMs). */
+  /** Ask the client to stop early (SIGTERM): operations in flight complete and are recorded. */
+  stop(): void;
+  /** Resolves when the client exits (after maxOps, maxMs or stop()). */
   readonly done: Promise<{ records: OpRecord[]; summary: WorkloadSummary }>;
 }
 
@@ -44,7 +46,7 @@ export function startWorkload(net: Netns, ns: string, cfg: Omit<WorkloadConfig, 
     rmSync(historyPath, { force: true });
     return { records, summary: JSON.parse(out) as WorkloadSummary };
   })();
-  return { pid: child.pid, done };
+  return { pid: child.pid, stop: () => child.kill("SIGTERM"), done };
 }
 
 /** The value of a key read at the end (after the workload), from one node. */
