@@ -73,6 +73,8 @@ interface Handed {
   readonly snapshot: Snapshot | null;
 }
 
+const SNAPSHOT_WINDOW = 4;
+
 const entryBytes = (e: Entry): number => (e.data ? e.data.byteLength : 0) + 24;
 
 export class Raft {
@@ -567,8 +569,11 @@ export class Raft {
     }
     for (const [to, pr] of this.prs) {
       if (pr.state === "snapshot" && pr.snap && ++pr.snap.idleTicks >= 2 * this.heartbeatTicks) {
+        // A chunk or its ack was lost: resend from what was acknowledged.
         pr.snap.idleTicks = 0;
-        this.sendSnapChunk(to, pr); // a chunk or its ack was lost: resend from what was acked
+        pr.snap.sent = pr.snap.acked;
+        pr.snap.done = false;
+        this.sendSnapChunks(to, pr);
       }
     }
     if (this.heartbeatElapsed >= this.heartbeatTicks) {
@@ -881,17 +886,19 @@ export class Raft {
   private startSnapshot(to: NodeId, pr: Progress): void {
     const meta: SnapshotMeta = { index: this.snapIndex, term: this.snapTerm, conf: this.snapConf };
     pr.becomeSnapshot(meta, this.snapshotBytes());
-    this.sendSnapChunk(to, pr);
+    this.sendSnapChunks(to, pr);
   }
 
-  private sendSnapChunk(to: NodeId, pr: Progress): void {
+  /** Keeps up to SNAPSHOT_WINDOW chunks beyond the acknowledged offset in flight. */
+  private sendSnapChunks(to: NodeId, pr: Progress): void {
     const s = pr.snap!;
-    const end = Math.min(s.acked + this.chunkBytes, s.data.byteLength);
-    this.send({
-      type: MsgType.Snap,
-      to,
-      snap: { meta: s.meta, offset: s.acked, chunk: s.data.subarray(s.acked, end), last: end === s.data.byteLength },
-    });
+    const len = s.data.byteLength;
+    while (!s.done && s.sent < s.acked + SNAPSHOT_WINDOW * this.chunkBytes) {
+      const end = Math.min(s.sent + this.chunkBytes, len);
+      this.send({ type: MsgType.Snap, to, snap: { meta: s.meta, offset: s.sent, chunk: s.data.subarray(s.sent, end), last: end === len } });
+      s.sent = end;
+      s.done = end === len;
+    }
   }
 
   private bcastHeartbeat(): void {
@@ -935,9 +942,18 @@ export class Raft {
       case MsgType.SnapResp:
         pr.recentActive = true;
         if (pr.state === "snapshot" && pr.snap && pr.snap.meta.index === m.index) {
-          pr.snap.idleTicks = 0;
-          pr.snap.acked = Math.min(m.offset ?? 0, pr.snap.data.byteLength);
-          this.sendSnapChunk(m.from, pr);
+          const s = pr.snap;
+          const acked = Math.min(m.offset ?? 0, s.data.byteLength);
+          s.idleTicks = 0;
+          if (acked < s.acked) {
+            // The follower lost what it had (restart) or this ack is stale: resend from there.
+            s.sent = acked;
+            s.done = false;
+          } else if (s.sent < acked) {
+            s.sent = acked;
+          }
+          s.acked = acked;
+          this.sendSnapChunks(m.from, pr);
         }
         return;
     }

@@ -55,6 +55,10 @@ interface SimNode {
   seenLeaderTerm: number;
   seenRole: string;
   incarnation: number;
+  /** Clock drift: this node misses one tick in every `skipEvery` (0: none), at most 10%, which
+   *  the lease margin (2 of 10 ticks) must absorb. */
+  readonly skipEvery: number;
+  readonly skipPhase: number;
 }
 
 interface InFlight {
@@ -107,11 +111,13 @@ class Sim {
   ) {
     this.rnd = seededRandom(opts.seed);
     this.preVote = this.rnd() < 0.85;
-    this.checkQuorum = this.rnd() < 0.85;
+    // With neither, a removed server that never learns of its removal disrupts the group forever
+    // (thesis §4.2.3); FlyDB always runs with both, the simulator with at least one.
+    this.checkQuorum = !this.preVote || this.rnd() < 0.85;
     this.lease = this.checkQuorum && this.rnd() < 0.5;
     this.maxInflight = 1 + Math.floor(this.rnd() * 4);
     this.maxMsgBytes = 60 + Math.floor(this.rnd() * 300);
-    this.chunkBytes = 16 + Math.floor(this.rnd() * 200);
+    this.chunkBytes = 64 + Math.floor(this.rnd() * 400);
     const n = this.rnd() < 0.6 ? 3 : this.rnd() < 0.5 ? 5 : 1 + Math.floor(this.rnd() * 2) * 3;
     const ids: NodeId[] = [];
     for (let i = 0; i < n; i++) ids.push(this.newId());
@@ -147,6 +153,7 @@ class Sim {
     this.now++;
     for (const n of this.nodes.values()) {
       if (!n.raft) continue;
+      if (n.skipEvery > 0 && (this.now + n.skipPhase) % n.skipEvery === 0) continue;
       n.raft.tick();
       this.steps++;
       this.drain(n);
@@ -267,7 +274,19 @@ class Sim {
   }
 
   private addNode(id: NodeId, storage: RaftStorage): SimNode {
-    const n: SimNode = { id, storage, raft: null, sm: { applied: 0, payloads: [] }, recordedCommit: 0, seenLeaderTerm: 0, seenRole: "", incarnation: 0 };
+    const skipEvery = this.rnd() < 0.5 ? 0 : [10, 13, 20][Math.floor(this.rnd() * 3)];
+    const n: SimNode = {
+      id,
+      storage,
+      raft: null,
+      sm: { applied: 0, payloads: [] },
+      recordedCommit: 0,
+      seenLeaderTerm: 0,
+      seenRole: "",
+      incarnation: 0,
+      skipEvery,
+      skipPhase: Math.floor(this.rnd() * 20),
+    };
     this.nodes.set(id, n);
     this.start(n);
     return n;
