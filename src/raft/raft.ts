@@ -380,11 +380,7 @@ export class Raft {
     };
   }
 
-  /** Entry at index, or undefined when compacted or beyond the log (for hosts' diagnostics and tests). */
-  entryAt(index: number): Entry | undefined {
-    return index > this.snapIndex && index <= this.lastIndex() ? this.entries[index - this.snapIndex - 1] : undefined;
-  }
-
+  /** Term of the entry at index (the snapshot's at its index); undefined when compacted or beyond the log. */
   termAt(index: number): number | undefined {
     if (index === this.snapIndex) return this.snapTerm;
     if (index < this.snapIndex || index > this.lastIndex()) return undefined;
