@@ -52,6 +52,17 @@ export interface RaftConfig {
   readonly unsafeTestingKnobs?: { readonly voteWithoutLogCheck?: boolean; readonly readBeforeTermCommit?: boolean };
 }
 
+/** The leader's view of one follower, for status pages and under-replication metrics. */
+export interface FollowerProgress {
+  readonly id: NodeId;
+  readonly learner: boolean;
+  readonly match: number;
+  readonly next: number;
+  readonly state: "probe" | "replicate" | "snapshot";
+  /** Heard from since the last check-quorum round. */
+  readonly recentActive: boolean;
+}
+
 interface PendingRead {
   readonly ctx: string;
   readonly from: NodeId;
@@ -378,6 +389,18 @@ export class Raft {
       conf: this.conf,
       transferringTo: this.transferee,
     };
+  }
+
+  /** Followers' replication state; empty unless this node leads. */
+  followers(): FollowerProgress[] {
+    return [...this.prs].map(([id, pr]) => ({
+      id,
+      learner: pr.learner,
+      match: pr.match,
+      next: pr.next,
+      state: pr.state,
+      recentActive: pr.recentActive,
+    }));
   }
 
   /** Term of the entry at index (the snapshot's at its index); undefined when compacted or beyond the log. */

@@ -7,6 +7,7 @@ import { MemoryRaftStorage } from "../../src/raft/memory-storage.ts";
 import { bootstrapWrite } from "../../src/raft/storage.ts";
 import type { RaftStorage } from "../../src/raft/storage.ts";
 import { seededRandom } from "../../src/raft/prng.ts";
+import { messageProblem } from "../../src/raft/message-check.ts";
 import { EntryKind } from "../../src/raft/types.ts";
 import type { Entry, Message, NodeId, Snapshot } from "../../src/raft/types.ts";
 
@@ -448,7 +449,11 @@ class Sim {
         this.log(`t=${this.now} crash ${n.id} after persist`);
         return;
       }
-      for (const m of rd.messages) this.send(m);
+      for (const m of rd.messages) {
+        const problem = messageProblem(m);
+        if (problem) this.fail(`${n.id} produced a message the transport check rejects (${problem}): ${JSON.stringify(m)}`);
+        this.send(m);
+      }
       if (rd.installSnapshot) this.install(n, rd.installSnapshot);
       for (const e of rd.committed) this.apply(n, e);
       for (const rs of rd.readStates) {

@@ -213,6 +213,12 @@ describe("replication", () => {
     for (const id of ["a", "b", "c"]) {
       expect(c.applied.get(id)!.filter((e) => e.kind === 0).map(text)).toEqual(["v0", "v1", "v2", "v3", "v4"]);
     }
+    const last = c.r("a").status().lastIndex;
+    expect(c.r("a").followers().map((f) => [f.id, f.match, f.state, f.learner])).toEqual([
+      ["b", last, "replicate", false],
+      ["c", last, "replicate", false],
+    ]);
+    expect(c.r("b").followers()).toEqual([]);
   });
 
   test("an entry of an earlier term is committed only through an entry of the current term", () => {
