@@ -49,7 +49,12 @@ export interface RaftConfig {
   /** InstallSnapshot chunk size. Default 256 KiB. */
   readonly snapshotChunkBytes?: number;
   /** Test-only fault injection, used to prove the simulator catches safety bugs. */
-  readonly unsafeTestingKnobs?: { readonly voteWithoutLogCheck?: boolean; readonly readBeforeTermCommit?: boolean };
+  readonly unsafeTestingKnobs?: {
+    readonly voteWithoutLogCheck?: boolean;
+    readonly readBeforeTermCommit?: boolean;
+    /** Followers grant votes while they still hear from a leader (breaks lease reads). */
+    readonly voteDuringLease?: boolean;
+  };
 }
 
 /** The leader's view of one follower, for status pages and under-replication metrics. */
@@ -104,6 +109,7 @@ export class Raft {
   private readonly chunkBytes: number;
   private readonly voteWithoutLogCheck: boolean;
   private readonly readBeforeTermCommit: boolean;
+  private readonly voteDuringLease: boolean;
 
   // Hard state.
   private term = 0;
@@ -170,6 +176,7 @@ export class Raft {
     this.chunkBytes = cfg.snapshotChunkBytes ?? 256 * 1024;
     this.voteWithoutLogCheck = cfg.unsafeTestingKnobs?.voteWithoutLogCheck ?? false;
     this.readBeforeTermCommit = cfg.unsafeTestingKnobs?.readBeforeTermCommit ?? false;
+    this.voteDuringLease = cfg.unsafeTestingKnobs?.voteDuringLease ?? false;
     const where = `raft group ${this.grp} node ${this.id}`;
     if (this.heartbeatTicks < 1 || this.electionTicks <= this.heartbeatTicks) {
       throw new Error(`${where}: need 1 <= heartbeatTicks < electionTicks (got ${this.heartbeatTicks}, ${this.electionTicks})`);
@@ -211,7 +218,7 @@ export class Raft {
     if (m.grp !== this.grp || m.to !== this.id) return;
     if (m.term > this.term) {
       if (m.type === MsgType.PreVote || m.type === MsgType.Vote) {
-        if (!m.force && this.inLease()) return; // a live leader exists as far as we know
+        if (!m.force && this.inLease() && !this.voteDuringLease) return; // a live leader exists as far as we know
       }
       if (m.type === MsgType.PreVote || (m.type === MsgType.PreVoteResp && !m.reject)) {
         // Pre-vote traffic is about a future term and must not move ours.

@@ -353,6 +353,24 @@ describe("reads", () => {
   });
 });
 
+test("lease reads rely on followers refusing votes while they hear from the leader", () => {
+  const overlap = (broken: boolean): boolean => {
+    const c = new Cluster(["a", "b", "c"], { readMode: "lease", ...(broken ? { unsafeTestingKnobs: { voteDuringLease: true } } : {}) });
+    c.elect("a");
+    c.tick(2);
+    // c loses a (both ways) but still talks to b; a keeps its lease through b.
+    c.drop = (m) => (m.from === "a" && m.to === "c") || (m.from === "c" && m.to === "a");
+    for (let i = 0; i < 3 * E; i++) {
+      c.tick();
+      if (c.r("c").status().role === "leader") return c.r("a").status().role === "leader" && c.r("a").leaseValid();
+    }
+    expect(c.r("a").leaseValid()).toBe(true);
+    return false;
+  };
+  expect(overlap(false)).toBe(false);
+  expect(overlap(true)).toBe(true); // the broken variant: a new leader while the old lease holds
+});
+
 describe("leadership transfer and membership", () => {
   test("TimeoutNow hands leadership to an up-to-date voter at once", () => {
     const c = new Cluster(["a", "b", "c"]);
