@@ -403,6 +403,10 @@ class Sim {
   }
 
   private changeMembership(): void {
+    // Without pre-vote, servers removed while cut off (they never learn it) and stale voters
+    // campaign with ever higher terms and can keep a group leaderless for long stretches
+    // (thesis §4.2.3): that mode is only exercised with a fixed membership.
+    if (!this.preVote) return;
     const leader = this.currentLeader();
     if (!leader) return;
     const conf = leader.raft!.status().conf;
