@@ -10,6 +10,7 @@ import { GossipNode, type MemberView } from "../gossip/index.ts";
 import { deriveClusterKey, FrameCipher } from "../gossip/cipher.ts";
 import type { Logger } from "../log.ts";
 import { array, err, int, OK, type Reply } from "../resp/reply.ts";
+import { isMessage } from "../raft/message-check.ts";
 import { bootstrapWrite, isEmptyGroup } from "../raft/storage.ts";
 import type { Message, NodeId } from "../raft/types.ts";
 import { encodeOp } from "../store/op-codec.ts";
@@ -62,12 +63,6 @@ export interface GroupStatus {
 }
 
 const TRYAGAIN = (why: string): Reply => err(`TRYAGAIN ${why}`);
-
-function isRaftMessage(m: unknown): m is Message {
-  if (typeof m !== "object" || m === null) return false;
-  const r = m as Record<string, unknown>;
-  return typeof r.type === "number" && typeof r.grp === "number" && typeof r.from === "string" && typeof r.to === "string" && typeof r.term === "number";
-}
 
 export class ClusterNode {
   readonly host: MultiRaft;
@@ -193,7 +188,7 @@ export class ClusterNode {
   }
 
   private onMessage(m: unknown): void {
-    if (!isRaftMessage(m)) return;
+    if (!isMessage(m)) return;
     // A replica being added learns of its group from the leader's first message.
     if (!this.host.has(m.grp)) {
       if (m.grp < 0 || m.grp > this.config.partition_count) return;

@@ -6,7 +6,11 @@ import type { SnapshotMeta } from "./types.ts";
 export interface OutgoingSnapshot {
   readonly meta: SnapshotMeta;
   readonly data: Uint8Array;
+  /** Bytes the follower confirmed holding. */
   acked: number;
+  /** Offset of the next chunk to send; `done` once the last chunk went out. */
+  sent: number;
+  done: boolean;
   idleTicks: number;
 }
 
@@ -84,7 +88,7 @@ export class Progress {
 
   becomeSnapshot(meta: SnapshotMeta, data: Uint8Array): void {
     this.state = "snapshot";
-    this.snap = { meta, data, acked: 0, idleTicks: 0 };
+    this.snap = { meta, data, acked: 0, sent: 0, done: false, idleTicks: 0 };
     this.inflight = [];
   }
 

@@ -49,7 +49,23 @@ export interface RaftConfig {
   /** InstallSnapshot chunk size. Default 256 KiB. */
   readonly snapshotChunkBytes?: number;
   /** Test-only fault injection, used to prove the simulator catches safety bugs. */
-  readonly unsafeTestingKnobs?: { readonly voteWithoutLogCheck?: boolean; readonly readBeforeTermCommit?: boolean };
+  readonly unsafeTestingKnobs?: {
+    readonly voteWithoutLogCheck?: boolean;
+    readonly readBeforeTermCommit?: boolean;
+    /** Followers grant votes while they still hear from a leader (breaks lease reads). */
+    readonly voteDuringLease?: boolean;
+  };
+}
+
+/** The leader's view of one follower, for status pages and under-replication metrics. */
+export interface FollowerProgress {
+  readonly id: NodeId;
+  readonly learner: boolean;
+  readonly match: number;
+  readonly next: number;
+  readonly state: "probe" | "replicate" | "snapshot";
+  /** Heard from since the last check-quorum round. */
+  readonly recentActive: boolean;
 }
 
 interface PendingRead {
@@ -73,6 +89,8 @@ interface Handed {
   readonly snapshot: Snapshot | null;
 }
 
+const SNAPSHOT_WINDOW = 4;
+
 const entryBytes = (e: Entry): number => (e.data ? e.data.byteLength : 0) + 24;
 
 export class Raft {
@@ -91,6 +109,7 @@ export class Raft {
   private readonly chunkBytes: number;
   private readonly voteWithoutLogCheck: boolean;
   private readonly readBeforeTermCommit: boolean;
+  private readonly voteDuringLease: boolean;
 
   // Hard state.
   private term = 0;
@@ -157,6 +176,7 @@ export class Raft {
     this.chunkBytes = cfg.snapshotChunkBytes ?? 256 * 1024;
     this.voteWithoutLogCheck = cfg.unsafeTestingKnobs?.voteWithoutLogCheck ?? false;
     this.readBeforeTermCommit = cfg.unsafeTestingKnobs?.readBeforeTermCommit ?? false;
+    this.voteDuringLease = cfg.unsafeTestingKnobs?.voteDuringLease ?? false;
     const where = `raft group ${this.grp} node ${this.id}`;
     if (this.heartbeatTicks < 1 || this.electionTicks <= this.heartbeatTicks) {
       throw new Error(`${where}: need 1 <= heartbeatTicks < electionTicks (got ${this.heartbeatTicks}, ${this.electionTicks})`);
@@ -198,7 +218,7 @@ export class Raft {
     if (m.grp !== this.grp || m.to !== this.id) return;
     if (m.term > this.term) {
       if (m.type === MsgType.PreVote || m.type === MsgType.Vote) {
-        if (!m.force && this.inLease()) return; // a live leader exists as far as we know
+        if (!m.force && this.inLease() && !this.voteDuringLease) return; // a live leader exists as far as we know
       }
       if (m.type === MsgType.PreVote || (m.type === MsgType.PreVoteResp && !m.reject)) {
         // Pre-vote traffic is about a future term and must not move ours.
@@ -378,17 +398,19 @@ export class Raft {
     };
   }
 
-  /** The leader's view of each follower's log (empty on followers): hosts promote caught-up learners with it. */
-  progress(): { readonly id: NodeId; readonly match: number; readonly learner: boolean }[] {
-    if (this.role !== "leader") return [];
-    return [...this.prs].map(([id, pr]) => ({ id, match: pr.match, learner: pr.learner }));
+  /** Followers' replication state; empty unless this node leads. */
+  followers(): FollowerProgress[] {
+    return [...this.prs].map(([id, pr]) => ({
+      id,
+      learner: pr.learner,
+      match: pr.match,
+      next: pr.next,
+      state: pr.state,
+      recentActive: pr.recentActive,
+    }));
   }
 
-  /** Entry at index, or undefined when compacted or beyond the log (for hosts' diagnostics and tests). */
-  entryAt(index: number): Entry | undefined {
-    return index > this.snapIndex && index <= this.lastIndex() ? this.entries[index - this.snapIndex - 1] : undefined;
-  }
-
+  /** Term of the entry at index (the snapshot's at its index); undefined when compacted or beyond the log. */
   termAt(index: number): number | undefined {
     if (index === this.snapIndex) return this.snapTerm;
     if (index < this.snapIndex || index > this.lastIndex()) return undefined;
@@ -573,8 +595,11 @@ export class Raft {
     }
     for (const [to, pr] of this.prs) {
       if (pr.state === "snapshot" && pr.snap && ++pr.snap.idleTicks >= 2 * this.heartbeatTicks) {
+        // A chunk or its ack was lost: resend from what was acknowledged.
         pr.snap.idleTicks = 0;
-        this.sendSnapChunk(to, pr); // a chunk or its ack was lost: resend from what was acked
+        pr.snap.sent = pr.snap.acked;
+        pr.snap.done = false;
+        this.sendSnapChunks(to, pr);
       }
     }
     if (this.heartbeatElapsed >= this.heartbeatTicks) {
@@ -887,17 +912,19 @@ export class Raft {
   private startSnapshot(to: NodeId, pr: Progress): void {
     const meta: SnapshotMeta = { index: this.snapIndex, term: this.snapTerm, conf: this.snapConf };
     pr.becomeSnapshot(meta, this.snapshotBytes());
-    this.sendSnapChunk(to, pr);
+    this.sendSnapChunks(to, pr);
   }
 
-  private sendSnapChunk(to: NodeId, pr: Progress): void {
+  /** Keeps up to SNAPSHOT_WINDOW chunks beyond the acknowledged offset in flight. */
+  private sendSnapChunks(to: NodeId, pr: Progress): void {
     const s = pr.snap!;
-    const end = Math.min(s.acked + this.chunkBytes, s.data.byteLength);
-    this.send({
-      type: MsgType.Snap,
-      to,
-      snap: { meta: s.meta, offset: s.acked, chunk: s.data.subarray(s.acked, end), last: end === s.data.byteLength },
-    });
+    const len = s.data.byteLength;
+    while (!s.done && s.sent < s.acked + SNAPSHOT_WINDOW * this.chunkBytes) {
+      const end = Math.min(s.sent + this.chunkBytes, len);
+      this.send({ type: MsgType.Snap, to, snap: { meta: s.meta, offset: s.sent, chunk: s.data.subarray(s.sent, end), last: end === len } });
+      s.sent = end;
+      s.done = end === len;
+    }
   }
 
   private bcastHeartbeat(): void {
@@ -941,9 +968,18 @@ export class Raft {
       case MsgType.SnapResp:
         pr.recentActive = true;
         if (pr.state === "snapshot" && pr.snap && pr.snap.meta.index === m.index) {
-          pr.snap.idleTicks = 0;
-          pr.snap.acked = Math.min(m.offset ?? 0, pr.snap.data.byteLength);
-          this.sendSnapChunk(m.from, pr);
+          const s = pr.snap;
+          const acked = Math.min(m.offset ?? 0, s.data.byteLength);
+          s.idleTicks = 0;
+          if (acked < s.acked) {
+            // The follower lost what it had (restart) or this ack is stale: resend from there.
+            s.sent = acked;
+            s.done = false;
+          } else if (s.sent < acked) {
+            s.sent = acked;
+          }
+          s.acked = acked;
+          this.sendSnapChunks(m.from, pr);
         }
         return;
     }

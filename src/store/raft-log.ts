@@ -47,6 +47,7 @@ export class SqliteRaftStorage implements RaftStorage {
     deleteUpTo: Statement<unknown, [number, number]>;
     deleteFrom: Statement<unknown, [number, number]>;
     deleteAll: Statement<unknown, [number]>;
+    deleteState: Statement<unknown, [number]>;
     insert: Statement<unknown, [number, number, number, number, Uint8Array | null]>;
   };
   private readonly tx: (writes: readonly GroupWrite[]) => void;
@@ -73,6 +74,7 @@ export class SqliteRaftStorage implements RaftStorage {
       deleteUpTo: this.db.query("DELETE FROM raft_log WHERE grp = ? AND idx <= ?"),
       deleteFrom: this.db.query("DELETE FROM raft_log WHERE grp = ? AND idx >= ?"),
       deleteAll: this.db.query("DELETE FROM raft_log WHERE grp = ?"),
+      deleteState: this.db.query("DELETE FROM raft_state WHERE grp = ?"),
       insert: this.db.query("INSERT INTO raft_log (grp, idx, term, kind, data) VALUES (?, ?, ?, ?, ?)"),
     };
     this.tx = this.db.transaction((writes: readonly GroupWrite[]) => this.writeBatch(writes));
@@ -124,11 +126,11 @@ export class SqliteRaftStorage implements RaftStorage {
     }
   }
 
-  /** Forgets a group entirely (its replica moved to another node). */
+  /** Forgets a group entirely (this node no longer holds a replica of it). */
   dropGroup(grp: number): void {
     this.db.transaction(() => {
       this.q.deleteAll.run(grp);
-      this.db.run("DELETE FROM raft_state WHERE grp = ?", [grp]);
+      this.q.deleteState.run(grp);
     })();
   }
 

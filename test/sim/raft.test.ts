@@ -1,12 +1,15 @@
 // Runs the Raft simulator over many seeds. Replay one: RAFT_SEED=1234 npx bun test test/sim/raft.test.ts
-// Soak: RAFT_SOAK_SEEDS=100000 [RAFT_SEED_BASE=1000000] npx bun test test/sim/raft.test.ts
+// Soak: RAFT_SOAK_SEEDS=100000 [RAFT_SEED_BASE=1000000] [RAFT_FAULT_TICKS=1500] npx bun test test/sim/raft.test.ts
 import { describe, expect, test } from "bun:test";
 import { runSim } from "./raft-sim.ts";
 import type { SimOptions, SimResult } from "./raft-sim.ts";
 
 const SEEDS = Number(process.env.RAFT_SEEDS ?? 4000);
 const CHUNK = 500;
-const replay = (seed: number) => `RAFT_SEED=${seed} npx bun test test/sim/raft.test.ts`;
+const FAULT_TICKS = process.env.RAFT_FAULT_TICKS ? Number(process.env.RAFT_FAULT_TICKS) : undefined;
+const faultOpt = FAULT_TICKS ? { faultTicks: FAULT_TICKS } : {};
+const replay = (seed: number) =>
+  `${FAULT_TICKS ? `RAFT_FAULT_TICKS=${FAULT_TICKS} ` : ""}RAFT_SEED=${seed} npx bun test test/sim/raft.test.ts`;
 
 function runSeeds(from: number, count: number, extra: Partial<SimOptions> = {}, progress?: (done: number, steps: number) => void) {
   const failures: string[] = [];
@@ -14,7 +17,7 @@ function runSeeds(from: number, count: number, extra: Partial<SimOptions> = {}, 
   let committed = 0;
   let reads = 0;
   for (let seed = from; seed < from + count; seed++) {
-    const r: SimResult = runSim({ seed, ...extra });
+    const r: SimResult = runSim({ seed, ...faultOpt, ...extra });
     steps += r.steps;
     committed += r.committed;
     reads += r.reads;
@@ -32,7 +35,7 @@ const soak = process.env.RAFT_SOAK_SEEDS;
 
 if (single !== undefined) {
   test(`replay seed ${single}`, () => {
-    const r = runSim({ seed: Number(single), trace: (l) => console.log(l) });
+    const r = runSim({ seed: Number(single), ...faultOpt, trace: (l) => console.log(l) });
     if (!r.ok) console.error(r.error);
     expect(r.ok).toBe(true);
   });

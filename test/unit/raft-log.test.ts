@@ -45,6 +45,12 @@ describe("SqliteRaftStorage", () => {
       [4, 2, 2, null],
     ]);
     expect(r.groups()).toEqual([9]);
+    r.saveBatch([bootstrapWrite(4, ["x"])]);
+    expect(r.groups()).toEqual([4, 9]);
+    r.dropGroup(9);
+    expect(r.groups()).toEqual([4]);
+    expect(r.load(9).entries).toEqual([]);
+    expect(r.load(9).hardState.term).toBe(0);
     r.close();
   });
 

@@ -213,6 +213,12 @@ describe("replication", () => {
     for (const id of ["a", "b", "c"]) {
       expect(c.applied.get(id)!.filter((e) => e.kind === 0).map(text)).toEqual(["v0", "v1", "v2", "v3", "v4"]);
     }
+    const last = c.r("a").status().lastIndex;
+    expect(c.r("a").followers().map((f) => [f.id, f.match, f.state, f.learner])).toEqual([
+      ["b", last, "replicate", false],
+      ["c", last, "replicate", false],
+    ]);
+    expect(c.r("b").followers()).toEqual([]);
   });
 
   test("an entry of an earlier term is committed only through an entry of the current term", () => {
@@ -345,6 +351,24 @@ describe("reads", () => {
     c.tick(E);
     expect(c.r("a").leaseValid()).toBe(false); // expired before anyone else could be elected
   });
+});
+
+test("lease reads rely on followers refusing votes while they hear from the leader", () => {
+  const overlap = (broken: boolean): boolean => {
+    const c = new Cluster(["a", "b", "c"], { readMode: "lease", ...(broken ? { unsafeTestingKnobs: { voteDuringLease: true } } : {}) });
+    c.elect("a");
+    c.tick(2);
+    // c loses a (both ways) but still talks to b; a keeps its lease through b.
+    c.drop = (m) => (m.from === "a" && m.to === "c") || (m.from === "c" && m.to === "a");
+    for (let i = 0; i < 3 * E; i++) {
+      c.tick();
+      if (c.r("c").status().role === "leader") return c.r("a").status().role === "leader" && c.r("a").leaseValid();
+    }
+    expect(c.r("a").leaseValid()).toBe(true);
+    return false;
+  };
+  expect(overlap(false)).toBe(false);
+  expect(overlap(true)).toBe(true); // the broken variant: a new leader while the old lease holds
 });
 
 describe("leadership transfer and membership", () => {

@@ -127,8 +127,9 @@ export class MultiRaft {
     return this.groups.get(grp)?.raft.status();
   }
 
-  progress(grp: number): ReturnType<Raft["progress"]> {
-    return this.groups.get(grp)?.raft.progress() ?? [];
+  /** The leader's view of each follower (empty unless this node leads the group). */
+  progress(grp: number): ReturnType<Raft["followers"]> {
+    return this.groups.get(grp)?.raft.followers() ?? [];
   }
 
   leaderOf(grp: number): NodeId | null {
