@@ -1,8 +1,9 @@
 // The ceiling of the RESP layer: startRespServer with a Map-backed GET/SET handler (no SQLite, no
 // command table) against redis-server, both driven by redis-benchmark on loopback. A third server
 // answers without touching any store, to separate the RESP layer's cost from the Map's.
-//   npx bun bench/resp-echo.ts [--requests 200000] [--clients 50]
-// Prints requests/s for SET and GET with and without -P 16, and the ratios to redis-server.
+//   npx bun bench/resp-echo.ts [--requests 200000] [--clients 50] [--rounds 3]
+// Prints requests/s for SET and GET with and without -P 16, and the ratios to redis-server: the
+// median of several rounds, the servers taking turns, so a load spike hits all of them alike.
 import { createServer } from "node:net";
 import * as R from "../src/resp/reply.ts";
 import type { Reply } from "../src/resp/reply.ts";
@@ -14,6 +15,7 @@ function argValue(name: string, fallback: number): number {
 }
 const requests = argValue("--requests", 200_000);
 const clients = argValue("--clients", 50);
+const rounds = argValue("--rounds", 3);
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -90,18 +92,18 @@ const bare = await startRespServer({
 });
 try {
   await waitForPing(redisPort);
-  console.log(`redis-benchmark -t set,get -r 100000 -n ${requests} -c ${clients} (requests/s)`);
+  console.log(`redis-benchmark -t set,get -r 100000 -n ${requests} -c ${clients} (requests/s, median of ${rounds})`);
   console.log("test  -P   redis-server   resp+Map  ratio   resp-only  ratio");
+  const median = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   for (const pipeline of [1, 16]) {
-    const r = await benchmark(redisPort, pipeline);
-    const f = await benchmark(fly.port, pipeline);
-    const b = await benchmark(bare.port, pipeline);
+    const ports = [redisPort, fly.port, bare.port];
+    const runs: Map<string, number>[][] = ports.map(() => []);
+    for (let round = 0; round < rounds; round++) {
+      for (const [i, port] of ports.entries()) runs[i].push(await benchmark(port, pipeline));
+    }
     for (const test of ["SET", "GET"]) {
-      const base = r.get(test) ?? Number.NaN;
-      const cells = [f, b].map((m) => {
-        const v = m.get(test) ?? Number.NaN;
-        return `${v.toFixed(0).padStart(11)}${(v / base).toFixed(2).padStart(7)}`;
-      });
+      const [base, ...others] = runs.map((rs) => median(rs.map((m) => m.get(test) ?? Number.NaN)));
+      const cells = others.map((v) => `${v.toFixed(0).padStart(11)}${(v / base).toFixed(2).padStart(7)}`);
       console.log(`${test.padEnd(6)}${String(pipeline).padEnd(3)}${base.toFixed(0).padStart(15)}${cells.join(" ")}`);
     }
   }

@@ -30,6 +30,7 @@ const CONTROL_MS = 500;
 const COMPACT_MS = 10_000;
 const COMPACT_AFTER_ENTRIES = 2_000;
 const REQUEST_TIMEOUT_MS = 5_000;
+const ORPHAN_MS = 10_000;
 const MAX_META_VOTERS = 5;
 
 export interface ClusterAddrs {
@@ -42,7 +43,8 @@ export interface ClusterAddrs {
 type Forward =
   | { readonly t: "op"; readonly grp: number; readonly op: Op }
   | { readonly t: "read"; readonly grp: number; readonly argv: readonly Uint8Array[] }
-  | { readonly t: "groups" };
+  | { readonly t: "groups" }
+  | { readonly t: "formation" };
 
 type ForwardResult = { readonly reply: Reply } | { readonly notLeader: NodeId | null };
 
@@ -70,10 +72,14 @@ export class ClusterNode {
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   /** Last known leader per group, learned from NotLeader answers; saves a hop next time. */
   private readonly leaderHints = new Map<number, NodeId>();
+  /** Since when a hosted partition group outside this node's map entry has had no leader. */
+  private readonly orphanSince = new Map<number, number>();
   /** When gossip first reported a member dead, for dead_node_timeout. */
   private readonly deadSince = new Map<NodeId, number>();
   private stopped = false;
   readonly view: ClusterView;
+  /** Answers other nodes' formation probes (set by src/cluster/formation.ts). */
+  formationProbe: (() => unknown) | undefined;
 
   private constructor(
     private readonly config: Config,
@@ -92,6 +98,9 @@ export class ClusterNode {
       storage,
       stateMachine: this.machine,
       random: Math.random,
+      // setImmediate, not a microtask: proposals from every connection read in this event-loop
+      // turn must share one storage transaction (one fsync), as in the standalone store.
+      schedule: setImmediate,
       raft: { electionTicks: 10, heartbeatTicks: 2, readMode: config.read_consistency === "lease" ? "lease" : "safe" },
       send: (m) => {
         const addr = this.raftAddrOf(m.to);
@@ -153,15 +162,18 @@ export class ClusterNode {
   private openExisting(): void {
     // Group -1 is a standalone node's log: a data dir that ran standalone holds no cluster groups.
     const groups = this.storage.groups().filter((g) => g >= 0 && !isEmptyGroup(this.storage.load(g)));
-    if (groups.length === 0 && this.config.bootstrap) {
-      const everyGroup = [META_GROUP, ...Array.from({ length: this.config.partition_count }, (_, p) => groupOf(p))];
-      this.storage.saveBatch(everyGroup.map((g) => bootstrapWrite(g, [this.self])));
-      this.log.info("bootstrapped a new cluster", { cluster_id: this.config.discovery_cluster_id, partitions: this.config.partition_count });
-      for (const g of everyGroup) this.host.open(g);
-      return;
-    }
+    if (groups.length === 0 && this.config.bootstrap) return this.bootstrapNew();
     if (groups.length === 0) this.log.info("waiting to be admitted to a cluster", { peers: this.config.cluster_peers.join(",") });
     for (const g of groups) this.host.open(g);
+  }
+
+  /** Starts a new one-node cluster; the controller then admits the others. Only on an empty Raft state. */
+  bootstrapNew(): void {
+    if (this.host.groupIds().length > 0) throw new Error(`node ${this.self} already holds cluster state; it never bootstraps again`);
+    const everyGroup = [META_GROUP, ...Array.from({ length: this.config.partition_count }, (_, p) => groupOf(p))];
+    this.storage.saveBatch(everyGroup.map((g) => bootstrapWrite(g, [this.self])));
+    this.log.info("bootstrapped a new cluster", { cluster_id: this.config.discovery_cluster_id, partitions: this.config.partition_count });
+    for (const g of everyGroup) this.host.open(g);
   }
 
   private raftAddrOf(id: NodeId): string | undefined {
@@ -180,6 +192,10 @@ export class ClusterNode {
 
   private async onRequest(body: Forward): Promise<unknown> {
     if (body.t === "groups") return this.groupStatuses();
+    if (body.t === "formation") {
+      if (!this.formationProbe) throw new Error("node is starting");
+      return this.formationProbe();
+    }
     return this.runHere(body);
   }
 
@@ -189,7 +205,9 @@ export class ClusterNode {
     if (s?.role !== "leader") return { notLeader: s?.leader ?? null };
     try {
       if (f.t === "op") return { reply: (await this.host.propose(f.grp, encodeOp(f.op))) as Reply };
-      if (this.config.read_consistency === "linearizable") await this.host.readBarrier(f.grp);
+      // "lease" goes through the same barrier: Raft in lease mode answers it without a round trip
+      // while the leader's lease holds (check-quorum on).
+      if (this.config.read_consistency !== "stale") await this.host.readBarrier(f.grp);
       const spec = COMMANDS.get(lower(f.argv[0]!))!;
       return { reply: spec.run!({ db: this.state.keyspace, now: Date.now(), random: Math.random }, f.argv) };
     } catch (e) {
@@ -263,10 +281,19 @@ export class ClusterNode {
       case "crossslot":
         return err("CROSSSLOT Keys in request don't hash to the same slot");
       case "partition":
-        return this.forward({ t: "read", grp: groupOf(r.partition), argv });
+        return this.readPartition(r.partition, spec, argv);
       case "split":
-        return this.merge(spec.name, r.parts.map((part) => ({ positions: part.positions, reply: this.forward({ t: "read", grp: groupOf(part.partition), argv: part.argv }) })));
+        return this.merge(spec.name, r.parts.map((part) => ({ positions: part.positions, reply: this.readPartition(part.partition, spec, part.argv) })));
     }
+  }
+
+  /** "stale" reads are served by any replica, this one when it holds the partition; others by the leader. */
+  private readPartition(p: number, spec: CommandSpec, argv: readonly Uint8Array[]): Promise<Reply> | Reply {
+    const grp = groupOf(p);
+    if (this.config.read_consistency === "stale" && this.host.has(grp)) {
+      return spec.run!({ db: this.state.keyspace, now: Date.now(), random: Math.random }, argv);
+    }
+    return this.forward({ t: "read", grp, argv });
   }
 
   /** Backend.propose for sessions: the op goes to the leader of its keys' partition. */
@@ -320,6 +347,7 @@ export class ClusterNode {
       for (const grp of this.host.groupIds()) {
         if (grp !== META_GROUP && this.host.status(grp)?.role === "leader") this.controlPartition(grp);
       }
+      this.dropRemovedReplicas();
     } catch (e) {
       this.log.warn("control loop error", { error: (e as Error).message });
     }
@@ -415,6 +443,32 @@ export class ClusterNode {
     this.host.proposeConfChange(grp, step.change).catch((e: unknown) => this.log.debug("membership change refused", { grp, error: String(e) }));
   }
 
+  /**
+   * A replica removed from a group gets no more messages, so it never learns of its removal from
+   * the log: it only stops hearing a leader. Once the map no longer lists this node for the
+   * partition and no leader has been heard for ORPHAN_MS, the group and its rows are dropped
+   * (instead of campaigning forever; pre-vote keeps such a node from disrupting the group).
+   */
+  private dropRemovedReplicas(): void {
+    const now = Date.now();
+    for (const grp of this.host.groupIds()) {
+      const replicas = grp === META_GROUP ? undefined : this.meta.map[partitionOfGroup(grp)];
+      const s = this.host.status(grp)!;
+      if (!replicas || replicas.includes(this.self) || s.leader !== null) {
+        this.orphanSince.delete(grp);
+        continue;
+      }
+      const since = this.orphanSince.get(grp) ?? now;
+      this.orphanSince.set(grp, since);
+      if (now - since < ORPHAN_MS) continue;
+      this.log.info("dropping a replica this node no longer holds", { grp, partition: partitionOfGroup(grp) });
+      this.host.close(grp);
+      this.storage.dropGroup(grp);
+      this.machine.drop(grp);
+      this.orphanSince.delete(grp);
+    }
+  }
+
   /** Active expiry in a cluster: the partition leader proposes deletes (they travel through the log). */
   private expire(grp: number): void {
     const part = partitionOfGroup(grp);
@@ -495,7 +549,10 @@ export class ClusterNode {
   /** Joined (a member in the metadata) and every group hosted here has a leader. */
   ready(): { ready: boolean; reason?: string } {
     if (!(this.self in this.meta.members)) return { ready: false, reason: "not yet admitted to a cluster" };
-    const leaderless = this.groupStatuses().filter((g) => g.leader === null).map((g) => g.grp);
+    // A replica moved away while this node was down hosts nothing but stays open until
+    // dropRemovedReplicas gives up on it (ORPHAN_MS): only the partitions the map gives this node count.
+    const hosted = this.groupStatuses().filter((g) => g.grp === META_GROUP || (this.meta.map[partitionOfGroup(g.grp)] ?? []).includes(this.self));
+    const leaderless = hosted.filter((g) => g.leader === null).map((g) => g.grp);
     if (leaderless.length > 0) return { ready: false, reason: `groups without a leader: ${leaderless.slice(0, 10).join(", ")}` };
     return { ready: true };
   }

@@ -9,7 +9,7 @@ import { applyMeta, EMPTY_META, partitionOfGroup, type MetaOp, type MetaResult, 
 import { EntryKind, type Entry, type Snapshot } from "../raft/types.ts";
 import type { StateDb } from "../store/state.ts";
 import { decodeOp } from "../store/op-codec.ts";
-import { exportPartition, importPartition } from "../store/partition-snapshot.ts";
+import { dropPartition, exportPartition, importPartition } from "../store/partition-snapshot.ts";
 import { err, type Reply } from "../resp/reply.ts";
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
@@ -33,6 +33,10 @@ export class ClusterStateMachine implements StateMachine {
 
   onMetaChange(fn: (s: MetaState) => void): void {
     this.listeners.push(fn);
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.state.inTransaction(fn);
   }
 
   appliedIndex(grp: number): number {
@@ -115,6 +119,11 @@ export class ClusterStateMachine implements StateMachine {
       return;
     }
     importPartition(this.state.db, partitionOfGroup(grp), snapshot.data, grp, snapshot.meta.index);
+  }
+
+  /** Forgets a partition group's rows (its replica on this node was removed). */
+  drop(grp: number): void {
+    if (grp !== META_GROUP) dropPartition(this.state.db, partitionOfGroup(grp), grp);
   }
 
   /** The group's state as of its applied index, for log compaction. */

@@ -13,7 +13,8 @@ export const flagName = (key: ConfigKey) => `--${key.replaceAll("_", "-")}`;
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const BYTE_UNITS: Record<string, number> = { "": 1, b: 1, k: 1000, kb: 1024, m: 1e6, mb: 1024 ** 2, g: 1e9, gb: 1024 ** 3 };
 
-function describe(spec: KeySpec): string {
+/** What a value of this kind must look like, as error messages and docs/CONFIGURATION.md say it. */
+export function describe(spec: KeySpec): string {
   switch (spec.kind) {
     case "bool":
       return "true or false";
@@ -163,6 +164,10 @@ function sanitizeHostname(h: string): string {
 function validateCombination(c: Config): void {
   if (c.bootstrap && c.bootstrap_expect > 0) {
     throw new ConfigError("bootstrap = true and bootstrap_expect > 0 exclude each other; allowed: one of them");
+  }
+  // Otherwise the node could never see the others and would wait forever.
+  if (c.bootstrap_expect > 0 && !c.discovery_enabled && c.cluster_peers.length === 0) {
+    throw new ConfigError(`bootstrap_expect = ${c.bootstrap_expect} needs a way to find the other nodes; allowed: with discovery_enabled = true or cluster_peers`);
   }
 }
 

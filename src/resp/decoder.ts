@@ -27,6 +27,12 @@ const LF = 10;
 const STAR = 42; // '*'
 const DOLLAR = 36; // '$'
 const EMPTY = new Uint8Array(0);
+/**
+ * redis's tighter limits for a client that still has to AUTH (its fix for CVE-2021-32675): a
+ * stranger cannot make the server buffer big requests.
+ */
+const UNAUTHENTICATED_MAX_MULTIBULK = 10;
+const UNAUTHENTICATED_MAX_BULK = 16384;
 /** Smallest buffer allocated for bytes that have to wait for the rest of their command. */
 const MIN_PENDING_CAPACITY = 4096;
 
@@ -49,7 +55,10 @@ export class RespDecoder {
   private args: Uint8Array[] = [];
   /** Length of the bulk argument whose `$` header was read, or -1. */
   private bulkLen = -1;
+  /** The line at pos has a NUL before its terminator (see findLineEnd). */
+  private lineHasNul = false;
   private err: string | null = null;
+  private authenticated = true;
 
   constructor(limits: Partial<RespLimits> = {}) {
     this.limits = { ...DEFAULT_RESP_LIMITS, ...limits };
@@ -62,6 +71,14 @@ export class RespDecoder {
    */
   get error(): string | null {
     return this.err;
+  }
+
+  /**
+   * Whether the client may send big requests. While false (requirepass set, AUTH not yet done),
+   * headers above 10 arguments or 16384-byte bulks are protocol errors, as in redis.
+   */
+  setAuthenticated(authenticated: boolean): void {
+    this.authenticated = authenticated;
   }
 
   /** Bytes received but not yet returned as part of a command. */
@@ -149,21 +166,36 @@ export class RespDecoder {
   }
 
   /**
+   * Index of the first `terminator` byte of the line at pos, or NEED_MORE. redis finds line ends
+   * with strchr, so a NUL byte before the terminator hides it for good: such a line never
+   * completes and ends in a "too big" error once more than the inline limit is pending.
+   */
+  private findLineEnd(terminator: number): number {
+    if (this.lineHasNul) return NEED_MORE;
+    const data = this.data;
+    for (let i = Math.max(this.scanFrom, this.pos); i < data.length; i++) {
+      const c = data[i];
+      if (c === terminator) return i;
+      if (c === 0) {
+        this.lineHasNul = true;
+        return NEED_MORE;
+      }
+    }
+    this.scanFrom = data.length;
+    return NEED_MORE;
+  }
+
+  /**
    * Finds the CR ending a `*`/`$` header at pos; returns its index once the byte after it has
    * arrived too. The length check does not depend on how the input was split.
    */
   private findHeaderEnd(tooBig: string): number {
-    const data = this.data;
     const start = this.pos;
-    const cr = data.indexOf(CR, Math.max(this.scanFrom, start));
     const max = this.limits.maxInlineLength;
-    if (cr < 0) {
-      if (data.length - start > max) return this.fail(tooBig);
-      this.scanFrom = data.length;
-      return NEED_MORE;
-    }
+    const cr = this.findLineEnd(CR);
+    if (cr < 0) return this.data.length - start > max ? this.fail(tooBig) : NEED_MORE;
     if (cr - start > max) return this.fail(tooBig);
-    if (cr + 1 >= data.length) {
+    if (cr + 1 >= this.data.length) {
       this.scanFrom = cr;
       return NEED_MORE;
     }
@@ -176,6 +208,9 @@ export class RespDecoder {
     const n = parseLongLong(this.data, this.pos + 1, cr);
     if (n === null || n > this.limits.maxMultibulkLength) {
       return this.fail("Protocol error: invalid multibulk length");
+    }
+    if (n > UNAUTHENTICATED_MAX_MULTIBULK && !this.authenticated) {
+      return this.fail("Protocol error: unauthenticated multibulk length");
     }
     this.pos = cr + 2;
     this.scanFrom = this.pos;
@@ -193,6 +228,9 @@ export class RespDecoder {
     if (n === null || n < 0 || n > this.limits.maxBulkLength) {
       return this.fail("Protocol error: invalid bulk length");
     }
+    if (n > UNAUTHENTICATED_MAX_BULK && !this.authenticated) {
+      return this.fail("Protocol error: unauthenticated bulk length");
+    }
     this.pos = cr + 2;
     this.scanFrom = this.pos;
     return n;
@@ -203,16 +241,12 @@ export class RespDecoder {
     const data = this.data;
     const start = this.pos;
     const max = this.limits.maxInlineLength;
-    const lf = data.indexOf(LF, Math.max(this.scanFrom, start));
-    if (lf < 0) {
-      if (data.length - start > max) this.fail("Protocol error: too big inline request");
-      else this.scanFrom = data.length;
-      return null;
-    }
-    if (lf - start > max) {
+    const lf = this.findLineEnd(LF);
+    if (lf < 0 ? data.length - start > max : lf - start > max) {
       this.fail("Protocol error: too big inline request");
       return null;
     }
+    if (lf < 0) return null;
     const end = lf > start && data[lf - 1] === CR ? lf - 1 : lf;
     const argv = splitArgs(data, start, end);
     if (argv === null) {
@@ -234,7 +268,7 @@ function printableByte(b: number): string {
  * redis's string2ll on data[start..end): an optional '-', no leading zeros, no '+', no spaces,
  * within int64. The result is exact up to 2^53, which is more than any limit compared with it.
  */
-export function parseLongLong(data: Uint8Array, start: number, end: number): number | null {
+function parseLongLong(data: Uint8Array, start: number, end: number): number | null {
   const len = end - start;
   if (len <= 0) return null;
   if (len === 1 && data[start] === 48) return 0;
@@ -278,7 +312,7 @@ const hexValue = (c: number): number => (c <= 57 ? c - 48 : (c | 32) - 87);
  * be followed by a blank or the end. Like the C original, a NUL byte ends the input. Returns null
  * on unbalanced quotes.
  */
-export function splitArgs(data: Uint8Array, start: number, end: number): Uint8Array[] | null {
+function splitArgs(data: Uint8Array, start: number, end: number): Uint8Array[] | null {
   const at = (i: number): number => (i < end ? data[i] : 0);
   const argv: Uint8Array[] = [];
   let p = start;

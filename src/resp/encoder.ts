@@ -37,6 +37,11 @@ export class RespEncoder {
     return this.buf.subarray(0, this.len);
   }
 
+  /** Drops what was encoded after the first `length` bytes (a reply that failed half way). */
+  truncate(length: number): void {
+    if (length < this.len) this.len = Math.max(0, length);
+  }
+
   reset(): void {
     this.len = 0;
     if (this.buf.length > MAX_RETAINED_CAPACITY) this.buf = new Uint8Array(this.initialCapacity);
@@ -99,6 +104,11 @@ export class RespEncoder {
         if (protocol === 2) this.writeAscii(reply.v ? ":1\r\n" : ":0\r\n");
         else this.writeAscii(reply.v ? "#t\r\n" : "#f\r\n");
         return;
+      default: {
+        // Writing nothing would shift every later reply onto the wrong command.
+        const unknown: never = reply;
+        throw new Error(`not a Reply: ${JSON.stringify(unknown)}`);
+      }
     }
   }
 

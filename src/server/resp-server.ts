@@ -6,8 +6,8 @@
 // - every reply available after a read is encoded into one buffer and sent with one write;
 //   replies that settle later are batched per microtask;
 // - socket.write() takes what the kernel accepts; the rest waits for `drain`, and reading pauses
-//   while more than PAUSE_READING_AT bytes wait, so a client that pipelines without reading
-//   cannot grow the server's memory without bound;
+//   while more than PAUSE_READING_AT bytes or PAUSE_READING_AT_PENDING replies wait, so a client
+//   that pipelines without reading cannot grow the server's memory without bound;
 // - a protocol error is answered `-ERR Protocol error: …` after the replies to the commands before
 //   it, then the connection is closed.
 import type { Socket, TCPSocketListener } from "bun";
@@ -42,6 +42,12 @@ export interface ConnectionHandler {
   protocol(): Protocol;
   /** Called once when the socket has closed, whoever closed it. */
   onClose(): void;
+  /**
+   * Optional: false while the client must still AUTH (requirepass). Sampled before each command
+   * is decoded, so AUTH must flip it before returning; while false, redis's small request
+   * limits for strangers apply (10 arguments, 16384-byte bulks).
+   */
+  authenticated?(): boolean;
 }
 
 export interface RespServerOptions {
@@ -61,6 +67,8 @@ export interface RespServer {
 
 /** Unsent reply bytes above which a connection stops reading until the client catches up. */
 const PAUSE_READING_AT = 4 * 1024 * 1024;
+/** Replies still awaited (promises and the replies queued behind them) that pause reading too. */
+const PAUSE_READING_AT_PENDING = 65536;
 
 /** How long a connection we ended may stay half-open before it is terminated. */
 const LINGER_AFTER_END_MS = 5000;
@@ -75,6 +83,17 @@ interface Slot {
 function internalError(e: unknown): Reply {
   const message = e instanceof Error ? e.message : String(e);
   return err(`ERR internal error: ${message}`);
+}
+
+/** A malformed Reply (a handler bug) becomes an error reply instead of breaking the stream. */
+function encodeOrReport(encoder: RespEncoder, reply: Reply, protocol: Protocol): void {
+  const mark = encoder.length;
+  try {
+    encoder.encode(reply, protocol);
+  } catch (e) {
+    encoder.truncate(mark);
+    encoder.encode(internalError(e), protocol);
+  }
 }
 
 function formatAddress(ip: string, port: number): string {
@@ -120,8 +139,10 @@ class Connection implements ConnectionControl {
     const encoder = this.encoder;
     encoder.reset();
     decoder.push(chunk);
-    let argv: Uint8Array[] | null;
-    while (!this.closing && (argv = decoder.next()) !== null) {
+    while (!this.closing) {
+      if (handler.authenticated) decoder.setAuthenticated(handler.authenticated());
+      const argv = decoder.next();
+      if (argv === null) break;
       let reply: Reply | Promise<Reply>;
       try {
         reply = handler.onCommand(argv);
@@ -137,7 +158,7 @@ class Connection implements ConnectionControl {
           (e: unknown) => this.settle(slot, internalError(e)),
         );
       } else if (this.head === this.queue.length) {
-        encoder.encode(reply, protocol);
+        encodeOrReport(encoder, reply, protocol);
       } else {
         this.queue.push({ reply, protocol });
       }
@@ -145,21 +166,19 @@ class Connection implements ConnectionControl {
     if (decoder.error !== null && !this.closing) {
       const reply = err(`ERR ${decoder.error}`);
       const protocol = handler.protocol();
-      if (this.head === this.queue.length) encoder.encode(reply, protocol);
+      if (this.head === this.queue.length) encodeOrReport(encoder, reply, protocol);
       else this.queue.push({ reply, protocol });
       this.closing = true;
     }
     this.send(encoder.bytes());
+    this.updateReading();
     this.endIfDone();
   }
 
   onDrain(): void {
     if (this.closed || this.unsent.length === 0) return;
     this.unsent.shift(this.socket.write(this.unsent.view()));
-    if (this.paused && this.unsent.length < PAUSE_READING_AT) {
-      this.paused = false;
-      this.socket.resume();
-    }
+    this.updateReading();
     this.endIfDone();
   }
 
@@ -194,7 +213,7 @@ class Connection implements ConnectionControl {
     for (; i < queue.length; i++) {
       const slot = queue[i];
       if (slot.reply === null) break;
-      encoder.encode(slot.reply, slot.protocol);
+      encodeOrReport(encoder, slot.reply, slot.protocol);
     }
     if (i === queue.length) {
       this.queue = [];
@@ -207,6 +226,7 @@ class Connection implements ConnectionControl {
       }
     }
     this.send(encoder.bytes());
+    this.updateReading();
     this.endIfDone();
   }
 
@@ -218,10 +238,19 @@ class Connection implements ConnectionControl {
       const written = this.socket.write(bytes);
       if (written < bytes.length) this.unsent.append(bytes.subarray(Math.max(written, 0)));
     }
-    if (!this.paused && this.unsent.length >= PAUSE_READING_AT) {
-      this.paused = true;
-      this.socket.pause();
-    }
+  }
+
+  /**
+   * Stops reading while the client is not taking its replies or while too many replies are
+   * still being computed, so one client's pipeline backs up into TCP, not into our memory.
+   */
+  private updateReading(): void {
+    const tooMuch =
+      this.unsent.length >= PAUSE_READING_AT || this.queue.length - this.head >= PAUSE_READING_AT_PENDING;
+    if (tooMuch === this.paused || this.closed) return;
+    this.paused = tooMuch;
+    if (tooMuch) this.socket.pause();
+    else this.socket.resume();
   }
 
   private endIfDone(): void {

@@ -48,3 +48,11 @@ export function importPartition(db: Database, part: number, data: Uint8Array, gr
     db.run("INSERT INTO applied (grp, idx) VALUES (?, ?) ON CONFLICT (grp) DO UPDATE SET idx = excluded.idx", [grp, appliedIdx]);
   })();
 }
+
+/** Deletes partition `part`'s rows and group `grp`'s applied index (the replica moved away). */
+export function dropPartition(db: Database, part: number, grp: number, collections = COLLECTION_TABLES): void {
+  db.transaction(() => {
+    for (const t of tables(collections).reverse()) db.run(`DELETE FROM ${t.name} WHERE part = ?`, [part]);
+    db.run("DELETE FROM applied WHERE grp = ?", [grp]);
+  })();
+}

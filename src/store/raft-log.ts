@@ -124,6 +124,14 @@ export class SqliteRaftStorage implements RaftStorage {
     }
   }
 
+  /** Forgets a group entirely (its replica moved to another node). */
+  dropGroup(grp: number): void {
+    this.db.transaction(() => {
+      this.q.deleteAll.run(grp);
+      this.db.run("DELETE FROM raft_state WHERE grp = ?", [grp]);
+    })();
+  }
+
   close(): void {
     this.db.close();
   }

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { BroadcastQueue } from "../../src/gossip/core/broadcasts.ts";
-import { pushPullIntervalMs, retransmitLimit, suspicionMinMs, suspicionTimeoutMs, swimConfig } from "../../src/gossip/core/config.ts";
+import { LAN_DEFAULTS, pushPullIntervalMs, retransmitLimit, suspicionMinMs, suspicionTimeoutMs, swimConfig } from "../../src/gossip/core/config.ts";
 import { seededRng, shuffle } from "../../src/gossip/core/prng.ts";
 import type { Msg } from "../../src/gossip/core/types.ts";
 import { parsePacket } from "../../src/gossip/core/validate.ts";
@@ -42,7 +42,7 @@ describe("Lifeguard and retransmit arithmetic", () => {
   test("config rejects nonsense with the key named", () => {
     expect(() => swimConfig("c", { probeIntervalMs: -1 })).toThrow(/probeIntervalMs/);
     expect(() => swimConfig("c", { probeTimeoutMs: 2000 })).toThrow(/probeTimeoutMs=2000/);
-    expect(swimConfig("c").probeIntervalMs).toBe(1000);
+    expect(swimConfig("c").probeIntervalMs).toBe(LAN_DEFAULTS.probeIntervalMs);
   });
 });
 

@@ -133,12 +133,22 @@ describe("inline", () => {
     expect(decode("\r\n\n  \r\nPING\r\n\n")).toEqual({ commands: [["PING"]], error: null });
   });
 
-  test("a NUL byte ends the line's arguments, as in the C original", () => {
-    expect(decode("SET a\0b c\r\nPING\r\n").commands).toEqual([["SET", "a"], ["PING"]]);
+  test("a NUL byte hides the end of its line, as redis's strchr does, until the limit is hit", () => {
+    expect(decode("PING\r\nSET a\0b c\r\nPING\r\n")).toEqual({ commands: [["PING"]], error: null });
+    expect(decode("x\0\r\n*1\r\n$4\r\nPING\r\n", { maxInlineLength: 16 }).error).toBe(
+      "Protocol error: too big inline request",
+    );
+    expect(decode("*1\0\r\n", { maxInlineLength: 8 }).error).toBeNull();
+    expect(decode("*1\0\r\n*1\r\n$4\r\nPING\r\n", { maxInlineLength: 8 }).error).toBe(
+      "Protocol error: too big mbulk count string",
+    );
+    expect(decode("*1\r\n\0\r\nPING\r\n", { maxInlineLength: 8 }).error).toBe(
+      "Protocol error: too big bulk count string",
+    );
   });
 
   test("unbalanced quotes are a protocol error", () => {
-    for (const line of [`SET "abc\r\n`, `SET 'abc\r\n`, `SET "a"b\r\n`, `SET 'a'b\r\n`, `SET "a\0"\r\n`]) {
+    for (const line of [`SET "abc\r\n`, `SET 'abc\r\n`, `SET "a"b\r\n`, `SET 'a'b\r\n`]) {
       expect(decode(`PING\r\n${line}PING\r\n`)).toEqual({
         commands: [["PING"]],
         error: "Protocol error: unbalanced quotes in request",
@@ -196,6 +206,23 @@ describe("protocol errors carry redis's text", () => {
     expect(decode("*1\r\n$3\r\nabc\r\n", limits).error).toBeNull();
     expect(decode("*1\r\n$4\r\nabcd\r\n", limits).error).toBe("Protocol error: invalid bulk length");
     expect(decode("*3\r\n", limits).error).toBe("Protocol error: invalid multibulk length");
+  });
+
+  test("a client that has not authenticated gets redis's small limits", () => {
+    const stranger = (input: string): Decoded => {
+      const d = new RespDecoder();
+      d.setAuthenticated(false);
+      d.push(bytes(input));
+      const commands: string[][] = [];
+      for (let a = d.next(); a !== null; a = d.next()) commands.push(a.map(text));
+      return { commands, error: d.error };
+    };
+    expect(stranger(`*10\r\n${"$1\r\na\r\n".repeat(10)}`).commands).toHaveLength(1);
+    expect(stranger("*11\r\n").error).toBe("Protocol error: unauthenticated multibulk length");
+    expect(stranger("*1\r\n$16385\r\n").error).toBe("Protocol error: unauthenticated bulk length");
+    expect(stranger("*1\r\n$16384\r\n").error).toBeNull();
+    expect(stranger("*1\r\n$2147483648\r\n").error).toBe("Protocol error: invalid bulk length");
+    expect(stranger("*x\r\n").error).toBe("Protocol error: invalid multibulk length");
   });
 
   test("after an error nothing more is decoded", () => {

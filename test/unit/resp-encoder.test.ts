@@ -64,6 +64,10 @@ describe("exact bytes", () => {
   });
 });
 
+test("a value that is not a Reply throws instead of silently writing nothing", () => {
+  expect(() => encodeReply({ t: "nope" } as unknown as Reply, 2)).toThrow("not a Reply");
+});
+
 describe("formatDouble (redis %.17g layout, shortest digits)", () => {
   const cases: [number, string][] = [
     [0, "0"],

@@ -1,0 +1,621 @@
+#!/usr/bin/env bash
+# Installs FlyDB on this machine: the flydb and flydb-discover binaries, a flydb.toml, the data
+# directory, the `flydb` system user and the systemd units. Every step compares what is there with
+# what it would write and changes only what differs, so running it twice changes nothing. What it
+# creates is listed in <config dir>/.install-manifest, which uninstall.sh reads.
+set -euo pipefail
+# No globbing: word-split lists hold addresses like [fe80::1]:7946, which are also glob patterns.
+set -f
+
+PROG=install.sh
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+PREFIX=/usr/local
+CONFIG_DIR=/etc/flydb
+DATA_DIR=/var/lib/flydb
+SYSTEMD_DIR=/etc/systemd/system
+BINARY_DIR=""
+SERVICE_USER=flydb
+ASSUME_YES=0
+MODE=""       # standalone | cluster
+ROLE=""       # bootstrap | join
+DISCOVERY=""  # true | false
+NODE_ID=""
+CLUSTER_ADDR=""
+RAFT_ADDR=""
+PEERS=""
+PEERS_SET=0
+CLUSTER_ID=""
+BIND_ADDR=""
+HTTP_ADDR=""
+INSTANCE=""
+DISCOVER_TIMEOUT=5
+NO_SERVICE=0
+NO_USER=0
+START=0
+DRY_RUN=0
+FORCE=0
+
+usage() {
+  cat <<EOF
+Usage: ./install.sh [options]
+
+Installs flydb and flydb-discover (from dist/, built with 'npm run build' when missing and Bun is
+available, or from --binary-dir), writes flydb.toml, creates the data directory and, as root, the
+'$SERVICE_USER' system user, and installs and enables (does not start) the systemd unit.
+Without --yes it asks for every setting, with a default for each. Running it twice changes nothing.
+
+Node:
+  --yes                  do not ask: take the flags given and defaults for the rest
+  --cluster              configure a cluster node (default: standalone); every cluster option
+                         below implies it
+  --bootstrap            start a new cluster with this node (implies --cluster)
+  --join                 join an existing cluster (implies --cluster)
+  --node-id ID           node name, unique and never reused (default: the host name)
+  --cluster-addr H:P     gossip address (default: this host's primary address, port 7946)
+  --raft-addr H:P        Raft address (default: this host's primary address, port 7947)
+  --peers LIST           gossip addresses of members to join, comma or space separated (implies --join)
+  --discovery            enable mDNS discovery; with --join and no --peers, flydb-discover is asked
+  --cluster-id ID        discovery cluster id (default: flydb)
+  --bind-addr H:P        Redis protocol address (default: :6380)
+  --http-addr H:P        HTTP API address (default: :8080)
+  --instance NAME        one of several nodes on this host: writes <config dir>/NAME.toml, keeps
+                         data in <data dir>/NAME and enables flydb-cluster@NAME.service
+  --discover-timeout S   seconds flydb-discover listens (default: $DISCOVER_TIMEOUT)
+
+Locations:
+  --prefix DIR           binaries go to DIR/bin (default: $PREFIX)
+  --binary-dir DIR       take flydb and flydb-discover from DIR (default: dist/ next to this script)
+  --config-dir DIR       (default: $CONFIG_DIR)
+  --data-dir DIR         (default: $DATA_DIR)
+  --systemd-dir DIR      where the units go (default: $SYSTEMD_DIR)
+
+Behaviour:
+  --no-service           install no systemd unit and create no system user
+  --no-user              do not create the '$SERVICE_USER' user (create it yourself, the units run as it)
+  --start                also start the service (default: enable only)
+  --dry-run              print every action, change nothing
+  --force                replace an existing config (the old one is kept as <file>.bak.<timestamp>)
+  -h, --help             this text
+
+Cluster nodes form a cluster through --bootstrap and --peers. With --discovery, install.sh finds
+peers with flydb-discover; the node itself does not join through mDNS yet. See docs/CLUSTER_SETUP.md.
+EOF
+}
+
+die() { printf '%s: %s\n' "$PROG" "$*" >&2; exit 1; }
+usage_error() { printf '%s: %s (see --help)\n' "$PROG" "$*" >&2; exit 2; }
+note() { printf '%s\n' "$*"; }
+warn() { printf '%s: warning: %s\n' "$PROG" "$*" >&2; }
+
+# --- validation: each check prints why a value is wrong and fails, or prints nothing -----------
+
+# Same rule as node_id in src/config/schema.ts.
+check_node_id() {
+  [[ $1 =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$ ]] && return 0
+  echo "1-63 characters of letters, digits, '.', '_', '-', starting with a letter or digit"
+  return 1
+}
+
+# [host]:port as src/config/load.ts accepts it; with "host" as $2 the host may not be empty.
+check_addr() {
+  local re='^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]*):([0-9]{1,5})$'
+  if [[ $1 =~ $re ]] && ((10#${BASH_REMATCH[2]} >= 1 && 10#${BASH_REMATCH[2]} <= 65535)); then
+    if [ "${2:-}" != host ] || [ -n "${BASH_REMATCH[1]}" ]; then return 0; fi
+  fi
+  if [ "${2:-}" = host ]; then echo "'$1' is not host:port with a port from 1 to 65535"; else echo "'$1' is not [host]:port with a port from 1 to 65535"; fi
+  return 1
+}
+
+check_host_addr() { check_addr "$1" host; }
+
+# A peer list: comma or white-space separated host:port entries; empty only when discovery may find them.
+check_peers() {
+  local p n=0
+  if [ "${1,,}" = none ] && [ "$DISCOVERY" = true ]; then return 0; fi
+  for p in ${1//,/ }; do
+    check_host_addr "$p" || return 1
+    n=$((n + 1))
+  done
+  if [ "$n" -eq 0 ] && [ "$DISCOVERY" != true ]; then
+    echo "joining needs at least one peer address (host:port of a member's cluster_addr)"
+    return 1
+  fi
+}
+
+# Restricted to node-id characters so it can be written into TOML and mDNS TXT records verbatim.
+check_cluster_id() {
+  [[ $1 =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$ ]] && return 0
+  echo "1-63 characters of letters, digits, '.', '_', '-', starting with a letter or digit"
+  return 1
+}
+
+check_yes_no() {
+  case ${1,,} in y | yes | n | no) return 0 ;; esac
+  echo "answer yes or no"
+  return 1
+}
+
+check_mode() {
+  case ${1,,} in standalone | cluster) return 0 ;; esac
+  echo "answer standalone or cluster"
+  return 1
+}
+
+check_role() {
+  case ${1,,} in bootstrap | join) return 0 ;; esac
+  echo "answer bootstrap (start a new cluster) or join (an existing one)"
+  return 1
+}
+
+check_dir() {
+  [[ $1 == /* ]] && return 0
+  echo "'$1' is not an absolute path"
+  return 1
+}
+
+check_seconds() {
+  [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]] && [[ ! $1 =~ ^0+(\.0*)?$ ]] && return 0
+  echo "'$1' is not a positive number of seconds"
+  return 1
+}
+
+# validate FLAG VALUE CHECK [ARG]: exits with the reason when VALUE is wrong.
+validate() {
+  local reason
+  if ! reason=$("$3" "$2" "${4:-}"); then usage_error "$1 $2: $reason"; fi
+}
+
+# --- prompts -----------------------------------------------------------------------------------
+
+STDIN_DONE=0
+
+# ask VAR QUESTION DEFAULT CHECK: asks on stderr, reads a line from stdin, asks again with the
+# reason while the answer is invalid. An empty answer takes the default.
+ask() {
+  # Locals are prefixed: printf -v must not hit a local of the same name as the caller's variable.
+  local _var=$1 _question=$2 _def=$3 _check=$4 _answer _reason
+  while :; do
+    printf '%s [%s]: ' "$_question" "$_def" >&2
+    _answer=""
+    if [ "$STDIN_DONE" = 1 ] || ! IFS= read -r _answer; then
+      STDIN_DONE=1
+      printf '\n' >&2
+    fi
+    _answer=$(printf '%s' "$_answer" | sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//')
+    [ -n "$_answer" ] || _answer=$_def
+    if _reason=$("$_check" "$_answer"); then
+      printf -v "$_var" '%s' "$_answer"
+      return 0
+    fi
+    printf '  %s\n' "$_reason" >&2
+    [ "$STDIN_DONE" = 0 ] || die "no more input and no valid answer to: $_question"
+  done
+}
+
+# ask_yes_no VAR QUESTION DEFAULT(yes|no): sets VAR to true or false.
+ask_yes_no() {
+  local yes_no
+  ask yes_no "$2" "$3" check_yes_no
+  case ${yes_no,,} in y | yes) printf -v "$1" true ;; *) printf -v "$1" false ;; esac
+}
+
+# --- actions (printed; skipped with --dry-run) ---------------------------------------------------
+
+CHANGES=0
+
+run() {
+  printf '+'
+  printf ' %q' "$@"
+  printf '\n'
+  CHANGES=$((CHANGES + 1))
+  [ "$DRY_RUN" = 1 ] || "$@"
+}
+
+# write_file PATH MODE CONTENT: writes only when the content differs; prints what it does.
+write_file() {
+  local path=$1 mode=$2 content=$3
+  if [ -f "$path" ] && [ "$(cat "$path")" = "$content" ]; then
+    note "unchanged: $path"
+    return 1
+  fi
+  note "+ write $path (mode $mode)"
+  CHANGES=$((CHANGES + 1))
+  if [ "$DRY_RUN" = 0 ]; then
+    local tmp
+    tmp=$(mktemp "$path.XXXXXX")
+    printf '%s\n' "$content" >"$tmp"
+    chmod "$mode" "$tmp"
+    mv -f "$tmp" "$path"
+  fi
+}
+
+# make_dir DIR [KIND]: creates DIR and its missing parents; records the parents as "dir" (removed
+# by uninstall when empty) and DIR as KIND ("data" directories are removed only on request).
+make_dir() {
+  local dir=$1 kind=${2:-dir} missing=() d
+  if [ -d "$dir" ]; then return 0; fi
+  d=$dir
+  while [ ! -d "$d" ]; do
+    missing=("$d" ${missing[@]+"${missing[@]}"})
+    d=$(dirname "$d")
+  done
+  run mkdir -p "$dir"
+  for d in "${missing[@]}"; do
+    if [ "$d" = "$dir" ]; then record "$kind" "$d"; else record dir "$d"; fi
+  done
+}
+
+MANIFEST=""
+
+# record KIND VALUE: notes in the manifest that install.sh made this, for uninstall.sh.
+record() {
+  [ "$DRY_RUN" = 0 ] || return 0
+  if [ -f "$MANIFEST" ] && grep -Fxq "$1	$2" "$MANIFEST"; then return 0; fi
+  printf '%s\t%s\n' "$1" "$2" >>"$MANIFEST"
+}
+
+# --- facts about this host -----------------------------------------------------------------------
+
+# The source address of the default route: a routing-table lookup, no packet is sent.
+primary_address() {
+  local addr
+  addr=$(ip -4 route get 192.0.2.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p' | head -n1) || true
+  [ -n "$addr" ] || addr=$(hostname -I 2>/dev/null | awk '{print $1}') || true
+  printf '%s' "${addr:-127.0.0.1}"
+}
+
+# The host name made a valid node id, as src/config/load.ts does.
+default_node_id() {
+  local id
+  id=$(hostname 2>/dev/null || echo node)
+  id=${id%%.*}
+  id=$(printf '%s' "$id" | tr -c 'A-Za-z0-9._-' '-' | cut -c1-63)
+  [[ $id =~ ^[A-Za-z0-9] ]] || id="node-$id"
+  printf '%s' "${id:0:63}"
+}
+
+systemd_running() { [ -d /run/systemd/system ]; }
+
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# True when DIR exists writable, or can be created under its nearest existing parent.
+can_write() {
+  local d=$1
+  while [ ! -e "$d" ]; do d=$(dirname "$d"); done
+  [ -d "$d" ] && [ -w "$d" ]
+}
+
+# --- arguments ----------------------------------------------------------------------------------
+
+need_value() { if [ $# -lt 2 ] || [ -z "$2" ]; then usage_error "$1 needs a value"; fi; }
+
+while [ $# -gt 0 ]; do
+  arg=$1
+  if [[ $arg == --*=* ]]; then
+    set -- "${arg%%=*}" "${arg#*=}" "${@:2}"
+    arg=$1
+  fi
+  case $arg in
+    --yes | -y) ASSUME_YES=1 ;;
+    --cluster) MODE=cluster ;;
+    --bootstrap) [ "$ROLE" != join ] || usage_error "--bootstrap and --join exclude each other"; ROLE=bootstrap MODE=cluster ;;
+    --join) [ "$ROLE" != bootstrap ] || usage_error "--bootstrap and --join exclude each other"; ROLE=join MODE=cluster ;;
+    --discovery) DISCOVERY=true MODE=cluster ;;
+    --node-id) need_value "$@"; NODE_ID=$2; shift ;;
+    --cluster-addr) need_value "$@"; CLUSTER_ADDR=$2 MODE=cluster; shift ;;
+    --raft-addr) need_value "$@"; RAFT_ADDR=$2 MODE=cluster; shift ;;
+    --peers) need_value "$@"; PEERS=$2; PEERS_SET=1; shift ;;
+    --cluster-id) need_value "$@"; CLUSTER_ID=$2 MODE=cluster; shift ;;
+    --bind-addr) need_value "$@"; BIND_ADDR=$2; shift ;;
+    --http-addr) need_value "$@"; HTTP_ADDR=$2; shift ;;
+    --instance) need_value "$@"; INSTANCE=$2; shift ;;
+    --discover-timeout) need_value "$@"; DISCOVER_TIMEOUT=$2; shift ;;
+    --prefix) need_value "$@"; PREFIX=$2; shift ;;
+    --binary-dir) need_value "$@"; BINARY_DIR=$2; shift ;;
+    --config-dir) need_value "$@"; CONFIG_DIR=$2; shift ;;
+    --data-dir) need_value "$@"; DATA_DIR=$2; shift ;;
+    --systemd-dir) need_value "$@"; SYSTEMD_DIR=$2; shift ;;
+    --no-service) NO_SERVICE=1 ;;
+    --no-user) NO_USER=1 ;;
+    --start) START=1 ;;
+    --dry-run) DRY_RUN=1 ;;
+    --force) FORCE=1 ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage_error "unknown option '$arg'" ;;
+  esac
+  shift
+done
+
+if [ "$PEERS_SET" = 1 ]; then
+  [ "$ROLE" != bootstrap ] || usage_error "--peers is for joining; --bootstrap starts a new cluster without peers"
+  ROLE=join MODE=cluster
+fi
+[ -z "$NODE_ID" ] || validate --node-id "$NODE_ID" check_node_id
+[ -z "$CLUSTER_ADDR" ] || validate --cluster-addr "$CLUSTER_ADDR" check_addr
+[ -z "$RAFT_ADDR" ] || validate --raft-addr "$RAFT_ADDR" check_addr
+[ -z "$BIND_ADDR" ] || validate --bind-addr "$BIND_ADDR" check_addr
+[ -z "$HTTP_ADDR" ] || validate --http-addr "$HTTP_ADDR" check_addr
+[ -z "$CLUSTER_ID" ] || validate --cluster-id "$CLUSTER_ID" check_cluster_id
+[ -z "$INSTANCE" ] || validate --instance "$INSTANCE" check_node_id
+validate --discover-timeout "$DISCOVER_TIMEOUT" check_seconds
+for d in PREFIX CONFIG_DIR DATA_DIR SYSTEMD_DIR; do
+  flag=--$(printf '%s' "$d" | tr 'A-Z_' 'a-z-')
+  validate "$flag" "${!d}" check_dir
+done
+[ -z "$BINARY_DIR" ] || validate --binary-dir "$BINARY_DIR" check_dir
+if [ "$PEERS_SET" = 1 ]; then
+  for p in ${PEERS//,/ }; do validate --peers "$p" check_host_addr; done
+fi
+
+# --- settings: flags, then answers or defaults ----------------------------------------------------
+
+HOST_ADDR=$(primary_address)
+interactive() { [ "$ASSUME_YES" = 0 ]; }
+
+if [ -z "$MODE" ]; then
+  if interactive; then ask MODE "Install a standalone node or a cluster node? (standalone/cluster)" standalone check_mode; MODE=${MODE,,}; else MODE=standalone; fi
+fi
+
+if [ "$MODE" = cluster ] && [ -z "$ROLE" ]; then
+  if interactive; then ask ROLE "Bootstrap a new cluster or join an existing one? (bootstrap/join)" bootstrap check_role; ROLE=${ROLE,,}; else ROLE=bootstrap; fi
+fi
+if [ -z "$NODE_ID" ]; then
+  if interactive && [ "$MODE" = cluster ]; then ask NODE_ID "Node id" "${INSTANCE:-$(default_node_id)}" check_node_id; else NODE_ID=${INSTANCE:-$(default_node_id)}; fi
+fi
+if [ -z "$BIND_ADDR" ]; then
+  if interactive; then ask BIND_ADDR "Redis protocol address" ":6380" check_addr; else BIND_ADDR=":6380"; fi
+fi
+if [ -z "$HTTP_ADDR" ]; then
+  if interactive; then ask HTTP_ADDR "HTTP API address" ":8080" check_addr; else HTTP_ADDR=":8080"; fi
+fi
+
+if [ "$MODE" = cluster ]; then
+  if [ -z "$CLUSTER_ADDR" ]; then
+    if interactive; then ask CLUSTER_ADDR "Gossip address (cluster_addr)" "$HOST_ADDR:7946" check_addr; else CLUSTER_ADDR="$HOST_ADDR:7946"; fi
+  fi
+  if [ -z "$RAFT_ADDR" ]; then
+    if interactive; then ask RAFT_ADDR "Raft address (raft_addr)" "$HOST_ADDR:7947" check_addr; else RAFT_ADDR="$HOST_ADDR:7947"; fi
+  fi
+  if [ -z "$DISCOVERY" ]; then
+    if interactive; then ask_yes_no DISCOVERY "Find and advertise nodes with mDNS discovery? (yes/no)" no; else DISCOVERY=false; fi
+  fi
+  if [ -z "$CLUSTER_ID" ]; then
+    if interactive && [ "$DISCOVERY" = true ]; then ask CLUSTER_ID "Cluster id advertised and matched by discovery" flydb check_cluster_id; else CLUSTER_ID=flydb; fi
+  fi
+fi
+
+if [ -n "$BINARY_DIR" ]; then SRC_DIR=$BINARY_DIR; else SRC_DIR=$SCRIPT_DIR/dist; fi
+DISCOVER_BIN=$SRC_DIR/flydb-discover
+
+# Peers found by flydb-discover --quiet (exit 0 found, 1 none, 2 error), one host:port a line.
+discover_peers() {
+  local out rc=0
+  if [ ! -x "$DISCOVER_BIN" ]; then
+    warn "$DISCOVER_BIN not found: cannot look for nodes now"
+    return 0
+  fi
+  note "Looking for FlyDB nodes of cluster '$CLUSTER_ID' with mDNS (${DISCOVER_TIMEOUT}s)..." >&2
+  out=$("$DISCOVER_BIN" --quiet --timeout "$DISCOVER_TIMEOUT" --cluster-id "$CLUSTER_ID") || rc=$?
+  case $rc in
+    0)
+      local p valid=()
+      for p in $out; do
+        if check_host_addr "$p" >/dev/null; then valid+=("$p"); else warn "flydb-discover printed '$p', which is not host:port: skipped"; fi
+      done
+      printf '%s' "${valid[*]}"
+      ;;
+    1) ;;
+    *) warn "flydb-discover failed (exit $rc)" ;;
+  esac
+}
+
+if [ "$MODE" = cluster ] && [ "$ROLE" = join ] && [ "$PEERS_SET" = 0 ]; then
+  found=""
+  [ "$DISCOVERY" != true ] || found=$(discover_peers)
+  if [ -n "$found" ]; then
+    note "Found: $found" >&2
+    use_found=true
+    ! interactive || ask_yes_no use_found "Join through these nodes? (yes/no)" yes
+    [ "$use_found" = false ] || PEERS=$found
+  elif [ "$DISCOVERY" = true ]; then
+    note "No nodes answered now." >&2
+  fi
+  if [ -z "$PEERS" ]; then
+    if interactive; then
+      if [ "$DISCOVERY" = true ]; then def=none; else def=""; fi
+      ask PEERS "Peer gossip addresses (host:port, comma separated; none: let discovery find them at start)" "$def" check_peers
+      [ "${PEERS,,}" != none ] || PEERS=""
+    elif [ "$DISCOVERY" != true ]; then
+      usage_error "--join needs --peers or --discovery"
+    fi
+  fi
+fi
+
+PEERS=${PEERS//,/ }
+PEERS=$(printf '%s' "$PEERS" | tr -s ' ' | sed -e 's/^ //' -e 's/ $//')
+
+# --- what to write --------------------------------------------------------------------------------
+
+if [ -n "$INSTANCE" ]; then
+  CONFIG_FILE=$CONFIG_DIR/$INSTANCE.toml
+  NODE_DATA_DIR=$DATA_DIR/$INSTANCE
+  UNIT=flydb-cluster@$INSTANCE.service
+else
+  CONFIG_FILE=$CONFIG_DIR/flydb.toml
+  NODE_DATA_DIR=$DATA_DIR
+  UNIT=flydb.service
+fi
+BIN_DIR=$PREFIX/bin
+MANIFEST=$CONFIG_DIR/.install-manifest
+
+toml_string() {
+  local s=${1//\\/\\\\}
+  printf '"%s"' "${s//\"/\\\"}"
+}
+
+toml_list() {
+  local p out="" sep=""
+  for p in $1; do
+    out="$out$sep$(toml_string "$p")"
+    sep=", "
+  done
+  printf '[%s]' "$out"
+}
+
+render_config() {
+  cat <<EOF
+# FlyDB configuration, written by install.sh. Every key with its default and meaning:
+# docs/CONFIGURATION.md; a commented example with every key: deploy/flydb.toml.
+node_id = $(toml_string "$NODE_ID")
+bind_addr = $(toml_string "$BIND_ADDR")
+http_addr = $(toml_string "$HTTP_ADDR")
+data_dir = $(toml_string "$NODE_DATA_DIR")
+EOF
+  if [ "$MODE" = cluster ]; then
+    cat <<EOF
+
+# Cluster: bootstrap starts a new cluster, cluster_peers joins one (docs/CLUSTER_SETUP.md).
+cluster_addr = $(toml_string "$CLUSTER_ADDR")
+raft_addr = $(toml_string "$RAFT_ADDR")
+bootstrap = $([ "$ROLE" = bootstrap ] && echo true || echo false)
+cluster_peers = $(toml_list "$PEERS")
+discovery_enabled = $DISCOVERY
+discovery_cluster_id = $(toml_string "$CLUSTER_ID")
+routing_strategy = "key-based"
+replication_factor = 3
+partition_count = 256
+EOF
+  fi
+}
+
+# The shipped unit with this installation's paths.
+render_unit() {
+  local esc_bin esc_conf esc_data
+  esc_bin=$(sed_escape "$BIN_DIR")
+  esc_conf=$(sed_escape "$CONFIG_DIR")
+  esc_data=$(sed_escape "$DATA_DIR")
+  sed -e "s|/usr/local/bin|$esc_bin|g" -e "s|/etc/flydb|$esc_conf|g" -e "s|/var/lib/flydb|$esc_data|g" \
+    -e "s|^User=flydb$|User=$SERVICE_USER|" -e "s|^Group=flydb$|Group=$SERVICE_USER|" "$1"
+}
+
+sed_escape() { printf '%s' "$1" | sed -e 's/[\\|&]/\\&/g'; }
+
+# --- install --------------------------------------------------------------------------------------
+
+note "FlyDB install: $MODE node '$NODE_ID'$([ "$MODE" = cluster ] && printf ' (%s)' "$ROLE")$([ "$DRY_RUN" = 1 ] && printf ', dry run: nothing is changed')"
+
+targets=("$CONFIG_DIR" "$BIN_DIR" "$NODE_DATA_DIR")
+[ "$NO_SERVICE" = 1 ] || targets+=("$SYSTEMD_DIR")
+for d in "${targets[@]}"; do
+  [ "$DRY_RUN" = 1 ] || can_write "$d" ||
+    die "cannot write to $d: run as root, or choose writable directories (--prefix, --config-dir, --data-dir, --systemd-dir or --no-service)"
+done
+
+if [ ! -x "$SRC_DIR/flydb" ]; then
+  if [ -z "$BINARY_DIR" ] && [ -f "$SCRIPT_DIR/package.json" ] && (cd "$SCRIPT_DIR" && npx --no-install bun --version >/dev/null 2>&1); then
+    note "No $SRC_DIR/flydb yet: building it."
+    run bash -c "cd $(printf '%q' "$SCRIPT_DIR") && npm run -s build"
+  elif [ "$DRY_RUN" = 0 ]; then
+    die "no flydb binary in $SRC_DIR: build it with 'npm run build' (needs npm ci) or pass --binary-dir DIR"
+  fi
+fi
+[ "$DRY_RUN" = 1 ] || [ -x "$SRC_DIR/flydb" ] || die "the build did not produce $SRC_DIR/flydb"
+
+make_dir "$CONFIG_DIR"
+make_dir "$BIN_DIR"
+
+for name in flydb flydb-discover; do
+  src=$SRC_DIR/$name dest=$BIN_DIR/$name
+  if [ ! -x "$src" ]; then
+    [ "$DRY_RUN" = 1 ] && [ "$name" = flydb ] && { note "+ install $src $dest (after the build)"; continue; }
+    warn "$src not found: $name is not installed"
+    continue
+  fi
+  if [ -f "$dest" ] && cmp -s "$src" "$dest"; then
+    note "unchanged: $dest"
+  else
+    run install -m 0755 "$src" "$dest"
+    record file "$dest"
+  fi
+done
+
+WANT_USER=0
+if is_root && [ "$NO_SERVICE" = 0 ] && [ "$NO_USER" = 0 ]; then WANT_USER=1; fi
+if [ "$WANT_USER" = 1 ] && ! getent passwd "$SERVICE_USER" >/dev/null; then
+  nologin=/usr/sbin/nologin
+  [ -x "$nologin" ] || nologin=/bin/false
+  run useradd --system --user-group --home-dir "$DATA_DIR" --no-create-home --shell "$nologin" "$SERVICE_USER"
+  record user "$SERVICE_USER"
+fi
+
+make_dir "$DATA_DIR" data
+make_dir "$NODE_DATA_DIR" data
+if [ "$WANT_USER" = 1 ] && [ -d "$NODE_DATA_DIR" ] && [ "$(stat -c %U:%G "$NODE_DATA_DIR")" != "$SERVICE_USER:$SERVICE_USER" ]; then
+  run chown "$SERVICE_USER:$SERVICE_USER" "$NODE_DATA_DIR"
+fi
+if [ -d "$NODE_DATA_DIR" ] && [ "$(stat -c %a "$NODE_DATA_DIR")" != 750 ]; then
+  run chmod 0750 "$NODE_DATA_DIR"
+elif [ "$DRY_RUN" = 1 ] && [ ! -d "$NODE_DATA_DIR" ]; then
+  note "+ chmod 0750 $NODE_DATA_DIR"
+fi
+
+config=$(render_config)
+if [ -f "$CONFIG_FILE" ] && [ "$(cat "$CONFIG_FILE")" != "$config" ] && [ "$FORCE" = 0 ]; then
+  note "kept: $CONFIG_FILE exists with other settings (--force replaces it, keeping a backup)"
+else
+  if [ -f "$CONFIG_FILE" ] && [ "$(cat "$CONFIG_FILE")" != "$config" ]; then
+    run cp -p "$CONFIG_FILE" "$CONFIG_FILE.bak.$(date -u +%Y%m%dT%H%M%SZ)"
+  fi
+  if write_file "$CONFIG_FILE" 0640 "$config"; then record file "$CONFIG_FILE"; fi
+fi
+# The config may hold secrets: readable by root and the service group only.
+if [ "$WANT_USER" = 1 ] && [ -f "$CONFIG_FILE" ] && [ "$(stat -c %G "$CONFIG_FILE")" != "$SERVICE_USER" ]; then
+  run chgrp "$SERVICE_USER" "$CONFIG_FILE"
+fi
+
+if [ "$NO_SERVICE" = 1 ]; then
+  note "No systemd unit (--no-service). Start the node with:"
+  note "  $BIN_DIR/flydb --config $CONFIG_FILE"
+else
+  make_dir "$SYSTEMD_DIR"
+  units_changed=0
+  for unit in flydb.service flydb-cluster@.service; do
+    if write_file "$SYSTEMD_DIR/$unit" 0644 "$(render_unit "$SCRIPT_DIR/deploy/systemd/$unit")"; then
+      record file "$SYSTEMD_DIR/$unit"
+      units_changed=1
+    fi
+  done
+  enable_cmd="systemctl enable $UNIT"
+  [ "$START" = 0 ] || enable_cmd="systemctl enable --now $UNIT"
+  case $SYSTEMD_DIR in /etc/systemd/system | /usr/lib/systemd/system | /lib/systemd/system) standard_dir=1 ;; *) standard_dir=0 ;; esac
+  if systemd_running && [ "$standard_dir" = 1 ]; then
+    [ "$units_changed" = 0 ] || run systemctl daemon-reload
+    if systemctl is-enabled --quiet "$UNIT" 2>/dev/null; then
+      note "unchanged: $UNIT is enabled"
+    else
+      run systemctl enable "$UNIT"
+    fi
+    record enabled "$UNIT"
+    if [ "$START" = 1 ]; then
+      if systemctl is-active --quiet "$UNIT"; then note "unchanged: $UNIT is running"; else run systemctl start "$UNIT"; fi
+    fi
+  elif ! systemd_running; then
+    note "systemd is not running on this machine (PID 1 is $(cat /proc/1/comm 2>/dev/null || echo unknown)), so $UNIT is not enabled. Where systemd runs:"
+    note "  systemctl daemon-reload && $enable_cmd"
+  else
+    note "$SYSTEMD_DIR is not a directory systemd loads units from; $UNIT is not enabled. Link and enable it with:"
+    note "  systemctl link $SYSTEMD_DIR/${UNIT/@*/@.service} && $enable_cmd"
+  fi
+fi
+
+if [ "$MODE" = cluster ] && [ "$ROLE" = join ] && [ -z "$PEERS" ]; then
+  warn "no peers in $CONFIG_FILE: the node cannot join through mDNS yet, so it waits to be admitted; add cluster_peers (or re-run with --peers and --force)"
+fi
+if [ "$DRY_RUN" = 1 ]; then
+  note "Dry run: $CHANGES change(s) would be made."
+elif [ "$CHANGES" = 0 ]; then
+  note "Nothing changed: FlyDB is already installed as asked."
+else
+  note "Done: $CHANGES change(s). uninstall.sh --config-dir $CONFIG_DIR removes them."
+fi

@@ -1,0 +1,90 @@
+// kill -9 a node that leads data partitions (not the metadata leader) while clients read and
+// write keys in every partition through every node: writes resume in every partition, the killed
+// node restarts, catches up and serves, and the recorded history is linearizable with every
+// acknowledged write present at the end. Then every node is killed at once and restarted: nothing
+// acknowledged is lost and nothing reads empty after the restart.
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { clusterStatus, createHarness, waitClusterSettled, waitUntil, type FlyNode, type Harness } from "../helpers/cluster-harness.ts";
+import { runWithFault, workloadKeys, writeResumedAfter } from "../helpers/cluster-scenarios.ts";
+import { skipNetns } from "../helpers/netns.ts";
+import { describeFailures } from "../helpers/workload.ts";
+
+setDefaultTimeout(60_000);
+const PARTITIONS = 16;
+
+describe.skipIf(skipNetns)("kill -9 under load", () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = createHarness({ nodes: 3, mode: "cluster", partitionCount: PARTITIONS });
+    await h.startAll({ timeoutMs: 30_000 });
+    await waitClusterSettled(h);
+  });
+
+  afterAll(async () => {
+    await h?.destroy();
+  });
+
+  test("writes resume in every partition, no acknowledged write is lost, the history is linearizable, the node catches up", async () => {
+    // A key in every partition, so whichever partitions the victim leads are under load.
+    const keys = workloadKeys(PARTITIONS, 12, 4);
+    // The controller spreads partition leaders over the members by leadership transfer.
+    const [victimId, led] = await waitUntil(
+      async () => {
+        const s = await clusterStatus(h, h.nodes[0]!);
+        const best = Object.entries(s.partitions.leaders_per_node)
+          .filter(([id]) => id !== s.metadata_leader)
+          .sort((a, b) => b[1] - a[1])[0];
+        return best !== undefined && best[1] > 0 ? best : undefined;
+      },
+      20_000,
+      "a node other than the metadata leader to lead data partitions",
+    );
+    const victim: FlyNode = h.nodes.find((n) => n.id === victimId)!;
+    const run = await runWithFault(h, {
+      partitionCount: PARTITIONS,
+      keys,
+      workloadMs: 10_000,
+      faultAfterMs: 2_000,
+      fault: () => h.kill9(victim),
+      holdMs: 4_000,
+      repair: () => h.start(victim, { wait: "ready", timeoutMs: 20_000 }),
+    });
+    const resumedMs = Math.max(...[...keys.registerKeys, ...keys.counterKeys].map((k) => writeResumedAfter(run.records, k, run.faultAt)));
+    console.log(`failover (${victim.id}, leader of ${led} partitions): every key written again within ${resumedMs.toFixed(0)} ms of kill -9; ${JSON.stringify(run.summary)}`);
+    expect(describeFailures(run.checks)).toEqual([]);
+    // The issue asks for < 2 s; the bound here leaves room for a loaded CI machine.
+    expect(resumedMs).toBeLessThan(5_000);
+    expect(run.records.some((r) => r.op !== "get" && r.status === "ok" && r.call > run.repairedAt)).toBe(true);
+
+    // The restarted node serves: a write through it is read back through the others, and the
+    // other way round.
+    const others = h.nodes.filter((n) => n !== victim);
+    expect(await h.redis(victim, "SET", "after-restart", "from-victim")).toBe("OK");
+    for (const n of others) expect(await h.redis(n, "GET", "after-restart")).toBe("from-victim");
+    expect(await h.redis(others[0]!, "SET", "after-restart-2", "to-victim")).toBe("OK");
+    expect(await h.redis(victim, "GET", "after-restart-2")).toBe("to-victim");
+  });
+
+  test("kill -9 of every node under load, then restart: no acknowledged write lost, none applied twice", async () => {
+    const keys = workloadKeys(PARTITIONS, 3, 2);
+    const run = await runWithFault(h, {
+      partitionCount: PARTITIONS,
+      keys,
+      workloadMs: 8_000,
+      faultAfterMs: 2_000,
+      fault: () => Promise.all(h.nodes.map((n) => h.kill9(n))).then(() => undefined),
+      holdMs: 500,
+      repair: async () => {
+        await Promise.all(h.nodes.map((n) => h.start(n, { wait: "health" })));
+        await Promise.all(h.nodes.map((n) => h.waitReady(n, 30_000)));
+      },
+      seed: 11,
+    });
+    console.log(`crash of all nodes: ${JSON.stringify(run.summary)}`);
+    expect(describeFailures(run.checks)).toEqual([]);
+    const acked = run.records.filter((r) => r.op !== "get" && r.status === "ok");
+    expect(acked.some((r) => r.ret! < run.faultAt)).toBe(true);
+    expect(acked.some((r) => r.call > run.repairedAt)).toBe(true);
+  });
+});

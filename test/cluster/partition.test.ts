@@ -1,0 +1,90 @@
+// One node's link goes down inside its namespace while clients read and write through every node.
+// The majority keeps serving every partition; the cut-off node answers errors within a bounded
+// time (never a stale success for a linearizable read, never a hang); after the link returns
+// every node converges on the majority's values, and the whole history is linearizable.
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { clusterStatus, createHarness, keysInDistinctPartitions, metadataLeader, waitClusterSettled, waitUntil, type FlyNode, type Harness } from "../helpers/cluster-harness.ts";
+import { runWithFault } from "../helpers/cluster-scenarios.ts";
+import { skipNetns } from "../helpers/netns.ts";
+import { describeFailures } from "../helpers/workload.ts";
+
+setDefaultTimeout(60_000);
+const PARTITIONS = 16;
+
+describe.skipIf(skipNetns)("network partition of one node out of three", () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = createHarness({ nodes: 3, mode: "cluster", partitionCount: PARTITIONS });
+    await h.startAll({ timeoutMs: 30_000 });
+    await waitClusterSettled(h);
+  });
+
+  afterAll(async () => {
+    await h?.destroy();
+  });
+
+  test("majority serves, minority errors, heal converges, history linearizable", async () => {
+    const keys = keysInDistinctPartitions(PARTITIONS, PARTITIONS, "part-");
+    for (const k of keys) expect(await h.redis(h.nodes[0]!, "SET", k, "before")).toBe("OK");
+    // Cut off the metadata leader, so the majority must elect for group 0 (and for the data
+    // partitions it led).
+    const isolated: FlyNode = await metadataLeader(h);
+    const majority = h.nodes.filter((n) => n !== isolated);
+    const minorityAnswers: string[] = [];
+    let majorityMetaLeader = "";
+
+    const run = await runWithFault(h, {
+      partitionCount: PARTITIONS,
+      workloadMs: 12_000,
+      faultAfterMs: 1_500,
+      fault: () => h.net.linkDown(isolated.host.ns),
+      during: async () => {
+        // Every partition gets a leader in the majority and takes writes through both its nodes.
+        await waitUntil(
+          async () => {
+            for (const n of majority) {
+              for (const k of keys) {
+                const r = await h.redisTry(n, ["SET", k, "after"], { timeoutMs: 3_000 });
+                if (r.kind !== "reply") return undefined;
+              }
+            }
+            return true;
+          },
+          15_000,
+          "the majority to accept writes in every partition",
+          200,
+        );
+        for (const n of majority) for (const k of keys) expect(await h.redis(n, "GET", k)).toBe("after");
+        majorityMetaLeader = (await clusterStatus(h, majority[0]!)).metadata_leader ?? "";
+        expect(majority.map((n) => n.id)).toContain(majorityMetaLeader);
+        // The cut-off node is reached from its own namespace; every key now holds "after" in the
+        // majority, so a successful read of "before" would be stale. It must answer an error,
+        // within a bounded time (the node's request timeout is 5 s; 8 s leaves room for a slow machine).
+        for (const k of keys.slice(0, 1)) {
+          let t = Date.now();
+          const read = await h.redisTry(isolated, ["GET", k], { from: isolated.host.ns, timeoutMs: 8_000 });
+          const readMs = Date.now() - t;
+          t = Date.now();
+          const write = await h.redisTry(isolated, ["SET", k, "minority"], { from: isolated.host.ns, timeoutMs: 8_000 });
+          minorityAnswers.push(`${k}: GET ${JSON.stringify(read)} in ${readMs} ms, SET ${JSON.stringify(write)} in ${Date.now() - t} ms`);
+          expect(read.kind).toBe("error");
+          expect(write.kind).toBe("error");
+        }
+      },
+      holdMs: 1_000,
+      repair: () => h.net.linkUp(isolated.host.ns),
+    });
+    console.log(`partition of ${isolated.id}: minority answered ${minorityAnswers.join("; ")}; workload ${JSON.stringify(run.summary)}`);
+
+    // Converged: every node, the healed one included, reads the majority's values; the writes
+    // the minority refused never appear.
+    for (const n of h.nodes) for (const k of keys) expect(await h.redis(n, "GET", k)).toBe("after");
+    expect(describeFailures(run.checks)).toEqual([]);
+    // The healed node serves writes again.
+    expect(await h.redis(isolated, "SET", "healed", "yes")).toBe("OK");
+    for (const n of majority) expect(await h.redis(n, "GET", "healed")).toBe("yes");
+    // The returning node does not disrupt the majority's metadata leader (pre-vote, check-quorum).
+    expect((await clusterStatus(h, isolated)).metadata_leader).toBe(majorityMetaLeader);
+  });
+});
