@@ -102,6 +102,33 @@ describe("input that is not an error in Redis", () => {
   }
 });
 
+describe("with requirepass, before AUTH", () => {
+  let securedRedis: ServerProcess;
+  let securedFly: FlyDBProcess;
+  beforeAll(async () => {
+    [securedRedis, securedFly] = await Promise.all([
+      startRedisServer({ args: ["--requirepass", "pw"] }),
+      startFlyDB({ args: ["--requirepass", "pw", "--fsync", "no"] }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([securedRedis?.stop(), securedFly?.stop()]);
+  });
+
+  const CASES: [string, string][] = [
+    ["more than 10 arguments", "*11\r\n"],
+    ["a bulk over 16 KB", "*1\r\n$16385\r\n"],
+    ["10 arguments and a 16 KB bulk are still fine", `*2\r\n$4\r\nECHO\r\n$16384\r\n${"e".repeat(16384)}\r\n`],
+    ["after AUTH the normal limits apply", `*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n*12\r\n$4\r\nMGET\r\n${"$1\r\nk\r\n".repeat(11)}`],
+  ];
+  for (const [what, bytes] of CASES) {
+    test(`${what}: answered like redis-server`, async () => {
+      const [ours, theirs] = await Promise.all([exchange(securedFly.port, bytes), exchange(securedRedis.port, bytes)]);
+      expect(ours).toEqual(theirs);
+    });
+  }
+});
+
 describe("limits are checked before allocating", () => {
   test("a 500 MB bulk header followed by a trickle does not make the server allocate it", async () => {
     const rss = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${flydb.pid}/status`, "utf8"))![1]) * 1024;
