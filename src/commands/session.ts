@@ -5,7 +5,7 @@ import { COMMANDS, isWrite } from "./table.ts";
 import { keySlot } from "../cluster/core/slot.ts";
 import { commandKeys } from "./connection.ts";
 import type { ClientState, ClusterView, CommandSpec, Op, ServerView, SessionApi } from "./types.ts";
-import { ascii, E } from "./util.ts";
+import { ascii, E, str } from "./util.ts";
 
 /** What a session needs from the node: the keyspace, the write path, and the world outside. */
 export interface Backend {
@@ -37,9 +37,9 @@ export interface ConnectionInfo {
 function unknownCommand(argv: readonly Uint8Array[]): Reply {
   let args = "";
   for (let i = 1; i < argv.length && args.length < 128; i++) {
-    args += `'${ascii(argv[i]!.subarray(0, 128 - args.length))}' `;
+    args += `'${str(argv[i]!.subarray(0, 128 - args.length))}' `;
   }
-  const text = `ERR unknown command '${ascii(argv[0]!.subarray(0, 128))}', with args beginning with: ${args}`;
+  const text = `ERR unknown command '${str(argv[0]!.subarray(0, 128))}', with args beginning with: ${args}`;
   return err(text.replace(/[\r\n]/g, " "));
 }
 

@@ -90,6 +90,7 @@ describe("input that is not an error in Redis", () => {
     ["empty inline lines (ignored)", "\r\n\n\r\nPING\r\n"],
     ["a '$' line outside a multibulk is an inline command", "$5\r\n"],
     ["binary garbage is an unknown inline command", "\x00\x01\xfe\xff garbage\r\n"],
+    ["a UTF-8 unknown command is quoted back byte for byte", "*2\r\n$5\r\n\u00e9t\u00e9\r\n$3\r\n\u00fcx\r\n"],
     ["an inline command ending in a bare newline", "PING\n"],
   ];
   for (const [what, bytes] of CASES) {
