@@ -23,6 +23,8 @@ export interface DataPlane {
   appliedIndex(): number;
   ready(): { ready: boolean; reason?: string };
   readonly cluster: ClusterNode | undefined;
+  /** mDNS packet counters when this node advertises itself (discovery_enabled), for /metrics. */
+  readonly discoveryStats?: () => { readonly packets: number; readonly malformedPackets: number };
   stop(graceful: boolean): Promise<void>;
 }
 
@@ -164,6 +166,7 @@ export async function openCluster(
     appliedIndex: () => node.host.groupIds().reduce((n, g) => n + (node.host.status(g)?.applied ?? 0), 0),
     ready: () => node.ready(),
     cluster: node,
+    discoveryStats: advertiser ? () => advertiser.stats() : undefined,
     async stop(graceful) {
       formation.stop();
       await advertiser?.stop().catch((e: unknown) => log.warn("mDNS goodbye failed", { error: String(e) }));

@@ -2,7 +2,8 @@
 import { array, err, type Reply } from "../resp/reply.ts";
 import { COMMANDS } from "./table.ts";
 import type { Keyspace, Op } from "./types.ts";
-import { lower, seededRandom } from "./util.ts";
+import { seededRandom } from "../lib/prng.ts";
+import { lower } from "./util.ts";
 
 /**
  * Applies one op. Deterministic: the result depends only on the keyspace and the op (its `now`

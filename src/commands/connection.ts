@@ -308,7 +308,8 @@ export const SERVER_COMMANDS = defineSession("server", [
   ["config", -2, ["admin"], "2.0.0", "Configuration: CONFIG GET (read-only at run time).", config],
   ["info", -1, [], "1.0.0", "Returns information and statistics about the server.", (s, argv) => {
     const section = argv.length > 1 ? lower(argv[1]!) : undefined;
-    return verbatim(s.server.info(section, s.now));
+    const text = s.server.info(section, s.now);
+    return typeof text === "string" ? verbatim(text) : text.then((t) => (typeof t === "string" ? verbatim(t) : t));
   }],
   ["time", 1, ["fast", "random"], "2.6.0", "Returns the server time.", (s) => {
     const us = Math.floor(s.now * 1000);

@@ -3,6 +3,7 @@
 import { CLUSTER_COMMANDS } from "./cluster.ts";
 import { CONNECTION_COMMANDS, SERVER_COMMANDS } from "./connection.ts";
 import { KEY_COMMANDS } from "./keys.ts";
+import { PARTITION_COMMANDS } from "./partition.ts";
 import { STRING_COMMANDS } from "./strings.ts";
 import type { CommandSpec } from "./types.ts";
 
@@ -21,6 +22,7 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   CLUSTER_COMMANDS,
   STRING_COMMANDS,
   KEY_COMMANDS,
+  PARTITION_COMMANDS,
 ]);
 
 export const isWrite = (spec: CommandSpec) => spec.flags.includes("write");

@@ -47,6 +47,22 @@ export interface Keyspace {
   /** Removes a key only if it is expired at `now`; used by the replicated expiry sweep. */
   deleteIfExpired(key: Uint8Array, now: number): boolean;
   flush(): void;
+  /*
+   * Partition-scoped variants for a cluster, where data.db holds the rows of every partition the
+   * node replicates and keyless commands are answered per partition by its leader.
+   */
+  /** Live keys of one partition, and how many of them have an expiry. */
+  partitionStats(part: number, now: number): { keys: number; expires: number };
+  /**
+   * Keys of one partition in byte order from `from` (inclusive). Keys are grouped by their first
+   * `groupBytes` bytes (zero padded) and a batch never splits a group, so a resume point fits in
+   * a fixed-size cursor: `next` is the padded prefix where the next batch starts (undefined: done).
+   */
+  scanPartition(part: number, from: Uint8Array, count: number, now: number, groupBytes: number, type?: KeyType): { keys: Uint8Array[]; next: Uint8Array | undefined };
+  /** A live key of one partition picked with r in [0, 1), or undefined when it has none. */
+  randomKeyInPartition(part: number, now: number, r: number): Uint8Array | undefined;
+  /** Removes every row of one partition. */
+  flushPartition(part: number): void;
 }
 
 /** A write as it travels through the log: everything apply needs to be deterministic. */
@@ -69,7 +85,8 @@ export interface ServerView {
   readonly startedAt: number;
   readonly configValue: (name: string) => string | undefined;
   readonly configNames: () => readonly string[];
-  readonly info: (section: string | undefined, now: number) => string;
+  /** Asynchronous when a section needs other nodes (INFO keyspace in a cluster); an error reply when they do not answer. */
+  readonly info: (section: string | undefined, now: number) => string | Promise<string | Reply>;
 }
 
 export type CommandFlag =
@@ -151,7 +168,7 @@ export interface SessionApi {
   readonly cluster: ClusterView | undefined;
 }
 
-export type SessionFn = (s: SessionApi, argv: readonly Uint8Array[]) => Reply;
+export type SessionFn = (s: SessionApi, argv: readonly Uint8Array[]) => Reply | Promise<Reply>;
 
 /** One row of the command table, shaped like Redis's (COMMAND INFO reports these fields). */
 export interface CommandSpec {

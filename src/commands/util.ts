@@ -154,15 +154,3 @@ function matchClass(pattern: Uint8Array, start: number, c: number, fold: (c: num
   const next = p < pattern.length ? p + 1 : p;
   return { matched: not ? !match : match, next };
 }
-
-/** Deterministic PRNG for apply (seeded from the op) so every replica makes the same picks. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -196,6 +196,11 @@ export class SqliteKeyspace implements Keyspace {
   private readonly expiredKeys: Statement;
   private readonly copyRows: ReadonlyMap<KeyType, Statement[]>;
   private readonly flushAll: Statement[];
+  private readonly partStats: Statement;
+  private readonly partFrom: Statement;
+  private readonly partAfter: Statement;
+  private readonly partNth: Statement;
+  private readonly flushPart: Statement[];
 
   constructor(db: Database, private readonly partitionCount: number, collections: readonly CollectionTable[]) {
     const prepare = (sql: string): Statement => {
@@ -230,6 +235,13 @@ export class SqliteKeyspace implements Keyspace {
     this.copyRows = copyRows;
     // Collection rows first: the keys delete then finds nothing left for its triggers to do.
     this.flushAll = [...collections.map((t) => prepare(`DELETE FROM ${t.name}`)), prepare("DELETE FROM keys")];
+    // Partition-scoped reads walk the (part, key) index in key order: the same order on every
+    // replica, so a SCAN cursor stays valid when the partition's leader changes.
+    this.partStats = prepare(`SELECT count(*) AS keys, count(expire_at) AS expires FROM keys WHERE part = ? AND ${LIVE}`);
+    this.partFrom = prepare("SELECT key, type, expire_at FROM keys WHERE part = ? AND key >= ? ORDER BY key LIMIT ?");
+    this.partAfter = prepare("SELECT key, type, expire_at FROM keys WHERE part = ? AND key > ? ORDER BY key LIMIT ?");
+    this.partNth = prepare(`SELECT key FROM keys WHERE part = ? AND ${LIVE} ORDER BY key LIMIT 1 OFFSET ?`);
+    this.flushPart = [...collections.map((t) => prepare(`DELETE FROM ${t.name} WHERE part = ?`)), prepare("DELETE FROM keys WHERE part = ?")];
   }
 
   /** The partition a key's rows are stored under. */
@@ -316,7 +328,56 @@ export class SqliteKeyspace implements Keyspace {
     for (const statement of this.flushAll) statement.run();
   }
 
+  partitionStats(part: number, now: number): { keys: number; expires: number } {
+    return this.partStats.get(part, now) as { keys: number; expires: number };
+  }
+
+  scanPartition(part: number, from: Uint8Array, count: number, now: number, groupBytes: number, type?: KeyType): { keys: Uint8Array[]; next: Uint8Array | undefined } {
+    const limit = Math.max(1, Math.floor(count));
+    type ScanRow = [Uint8Array, KeyType, number | null];
+    // Trailing zero bytes of a padded group prefix are padding: every key of that group or a later
+    // one sorts at or after the prefix without them.
+    let end = from.length;
+    while (end > 0 && from[end - 1] === 0) end--;
+    const rows = this.partFrom.values(part, from.subarray(0, end), limit + 1) as ScanRow[];
+    const visited = rows.slice(0, limit);
+    let peek: ScanRow | undefined = rows[limit];
+    if (peek && visited.length > 0) {
+      // Finish the last group, or the next batch would start inside it again.
+      const group = groupPrefix(visited[visited.length - 1]![0], groupBytes);
+      let ahead: ScanRow[] = [];
+      while (peek && sameBytes(groupPrefix(peek[0], groupBytes), group)) {
+        visited.push(peek);
+        if (ahead.length === 0) ahead = this.partAfter.values(part, peek[0], 64) as ScanRow[];
+        peek = ahead.shift();
+      }
+    }
+    const keys: Uint8Array[] = [];
+    for (const [key, keyType, expireAt] of visited) {
+      if ((expireAt === null || expireAt > now) && (type === undefined || keyType === type)) keys.push(key);
+    }
+    return { keys, next: peek ? groupPrefix(peek[0], groupBytes) : undefined };
+  }
+
+  randomKeyInPartition(part: number, now: number, r: number): Uint8Array | undefined {
+    const { keys } = this.partitionStats(part, now);
+    if (keys === 0) return undefined;
+    const row = this.partNth.get(part, now, Math.min(keys - 1, Math.floor(r * keys))) as { key: Uint8Array } | null;
+    return row?.key;
+  }
+
+  flushPartition(part: number): void {
+    for (const statement of this.flushPart) statement.run(part);
+  }
+
   finalize(): void {
     for (const s of this.statements) s.finalize();
   }
+}
+
+/** The first n bytes of a key, zero padded: the group a partition scan never splits. */
+function groupPrefix(key: Uint8Array, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  out.set(key.subarray(0, n));
+  return out;
 }
