@@ -18,10 +18,10 @@ const NOW_S = Math.floor(Date.now() / 1000);
 const KEYS = ["k0", "k1", "k2", "k3", "bin\x00\xff"];
 const key = fc.constantFrom(...KEYS);
 const keys = fc.array(key, { minLength: 1, maxLength: 4 });
-const VALUES = ["", "0", "1", "-5", "10", "abc", "3.5", " 1", "007", "1e2", "9223372036854775807", "-9223372036854775808", "hello world", "\x00\x01\xfe\xff", "0.1"];
+const VALUES = ["", "0", "1", "-5", "10", "abc", "3.5", " 1", "007", "1e2", "9223372036854775807", "-9223372036854775808", "hello world", "\x00\x01\xfe\xff", "0.1", "1e30", "inf", "-0", "0x1F", "1.0000000000000000001"];
 const value = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...VALUES) }, { weight: 1, arbitrary: fc.string({ maxLength: 12 }) });
 const intArg = fc.constantFrom("0", "1", "-1", "3", "100", "9223372036854775807", "-9223372036854775808", "abc", "1.5", "", " 3", "+2", "-0", "99999999999999999999");
-const floatArg = fc.constantFrom("0", "1.5", "-2.25", "0.1", "1e2", "3", "abc", "inf", "-inf", "-0", "5.0e3", " 1", "1e400", "0x10", "10.50", "nan");
+const floatArg = fc.constantFrom("0", "1.5", "-2.25", "0.1", "1e2", "3", "abc", "inf", "-inf", "-0", "5.0e3", " 1", "1e400", "0x10", "10.50", "nan", "1.1", "-0.5", "3.0e-2", "0.000001", "123456789.123456789", "1e20", "-1e-20", "0x1.8p1", ".5", "5.", "+1.5", "1e", "1e5000", "1e-5000");
 // Relative TTLs in seconds / ms, far apart from each other and from the absolute ones below.
 const secs = fc.constantFrom("100", "1000", "10000", "0", "-5", "abc", "9223372036854775807", "1.5");
 const millis = fc.constantFrom("150000", "2500000", "0", "-1", "abc", "9223372036854775807");
