@@ -79,7 +79,7 @@ export function openStandalone(config: Config, metrics: NodeMetrics): DataPlane 
   });
   return {
     mode: "standalone",
-    read: (spec, argv) => spec.run!({ db: store.keyspace, now: Date.now(), random: Math.random }, argv),
+    read: (spec, argv, resp3) => spec.run!({ db: store.keyspace, now: Date.now(), random: Math.random, resp3 }, argv),
     propose: (op) => store.propose(op),
     keyCount: () => store.keyspace.count(Date.now()),
     appliedIndex: () => store.stats().appliedIndex,
@@ -160,7 +160,7 @@ export async function openCluster(
   });
   return {
     mode: "cluster",
-    read: (spec, argv) => node.read(spec, argv),
+    read: (spec, argv, resp3) => node.read(spec, argv, resp3),
     propose: (op) => node.propose(op),
     keyCount: () => node.keyCount(),
     appliedIndex: () => node.host.groupIds().reduce((n, g) => n + (node.host.status(g)?.applied ?? 0), 0),

@@ -101,7 +101,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   };
 
   const backend: Backend = {
-    read: (spec, argv) => (plane ? plane.read(spec, argv) : LOADING),
+    read: (spec, argv, resp3) => (plane ? plane.read(spec, argv, resp3) : LOADING),
     propose: (op) => (plane ? plane.propose(op) : Promise.resolve(LOADING)),
     now: () => Date.now(),
     random: () => Math.random(),

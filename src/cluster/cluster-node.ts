@@ -44,7 +44,7 @@ export interface ClusterAddrs {
 
 type Routed =
   | { readonly t: "op"; readonly grp: number; readonly op: Op }
-  | { readonly t: "read"; readonly grp: number; readonly argv: readonly Uint8Array[] }
+  | { readonly t: "read"; readonly grp: number; readonly argv: readonly Uint8Array[]; readonly resp3?: boolean }
   | { readonly t: "meta"; readonly grp: typeof META_GROUP; readonly op: MetaOp };
 
 type Forward = Routed | { readonly t: "groups" } | { readonly t: "formation" };
@@ -230,7 +230,7 @@ export class ClusterNode {
       // while the leader's lease holds (check-quorum on).
       if (this.config.read_consistency !== "stale") await this.host.readBarrier(f.grp);
       const spec = COMMANDS.get(lower(f.argv[0]!))!;
-      return { reply: spec.run!({ db: this.state.keyspace, now: Date.now(), random: Math.random }, f.argv) };
+      return { reply: spec.run!({ db: this.state.keyspace, now: Date.now(), random: Math.random, resp3: f.resp3 === true }, f.argv) };
     } catch (e) {
       if (e instanceof NotLeader) {
         if (f.t !== "read") this.raftStats.proposals.notLeader++;
@@ -300,7 +300,7 @@ export class ClusterNode {
   }
 
   /** Backend.read for sessions. */
-  read(spec: CommandSpec, argv: readonly Uint8Array[]): Promise<Reply> | Reply {
+  read(spec: CommandSpec, argv: readonly Uint8Array[], resp3 = false): Promise<Reply> | Reply {
     const r = route(spec, argv, this.config.partition_count);
     switch (r.kind) {
       case "keyless":
@@ -308,19 +308,19 @@ export class ClusterNode {
       case "crossslot":
         return err("CROSSSLOT Keys in request don't hash to the same slot");
       case "partition":
-        return this.readPartition(r.partition, spec, argv);
+        return this.readPartition(r.partition, spec, argv, resp3);
       case "split":
-        return this.merge(spec.name, r.parts.map((part) => ({ positions: part.positions, reply: this.readPartition(part.partition, spec, part.argv) })));
+        return this.merge(spec.name, r.parts.map((part) => ({ positions: part.positions, reply: this.readPartition(part.partition, spec, part.argv, resp3) })));
     }
   }
 
   /** "stale" reads are served by any replica, this one when it holds the partition; others by the leader. */
-  private readPartition(p: number, spec: CommandSpec, argv: readonly Uint8Array[]): Promise<Reply> | Reply {
+  private readPartition(p: number, spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean): Promise<Reply> | Reply {
     const grp = groupOf(p);
     if (this.config.read_consistency === "stale" && this.host.has(grp)) {
-      return spec.run!({ db: this.state.keyspace, now: Date.now(), random: Math.random }, argv);
+      return spec.run!({ db: this.state.keyspace, now: Date.now(), random: Math.random, resp3 }, argv);
     }
-    return this.forward({ t: "read", grp, argv });
+    return this.forward({ t: "read", grp, argv, resp3 });
   }
 
   /** Backend.propose for sessions: the op goes to the leader of its keys' partition. */
@@ -329,7 +329,8 @@ export class ClusterNode {
     const spec = COMMANDS.get(lower(argv[0]!));
     if (!spec) return Promise.resolve(err("ERR unknown command"));
     const routes = op.cmds.map((c) => route(COMMANDS.get(lower(c[0]!))!, c, this.config.partition_count));
-    if (op.cmds.length > 1) {
+    // A transaction is one op on one partition: never split, even with a single command.
+    if (op.cmds.length > 1 || op.multi) {
       const parts = new Set(routes.map((r) => (r.kind === "partition" ? r.partition : -1)));
       if (parts.size !== 1 || parts.has(-1)) return Promise.resolve(err("CROSSSLOT Keys in request don't hash to the same slot"));
       return this.forward({ t: "op", grp: groupOf([...parts][0]!), op });

@@ -222,6 +222,7 @@ function command(s: SessionApi, argv: readonly Uint8Array[]): Reply {
 
 /** The keys of a call, from the table's key positions (routing uses this too). */
 export function commandKeys(spec: CommandSpec, argv: readonly Uint8Array[]): Uint8Array[] {
+  if (spec.keys) return spec.keys(argv);
   if (spec.firstKey === 0) return [];
   const last = spec.lastKey < 0 ? argv.length + spec.lastKey : spec.lastKey;
   const keys: Uint8Array[] = [];

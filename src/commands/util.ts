@@ -6,6 +6,11 @@ const decoder = new TextDecoder("utf-8", { fatal: false });
 
 export const utf8 = (s: string): Uint8Array => encoder.encode(s);
 export const str = (b: Uint8Array): string => decoder.decode(b);
+// windows-1252 as WHATWG defines it maps each of the 256 bytes to a distinct code point.
+const byteDecoder = new TextDecoder("windows-1252");
+/** A string equal exactly when the byte strings are equal: a Map/Set key for binary members. */
+export const byteKey = (b: Uint8Array): string => byteDecoder.decode(b);
+
 /** Latin-1 view for option names and error echoes: never fails on binary input. */
 export const ascii = (b: Uint8Array): string => String.fromCharCode(...b.subarray(0, 128));
 export const lower = (b: Uint8Array): string => ascii(b).toLowerCase();
