@@ -56,7 +56,7 @@ const getexOptions: fc.Arbitrary<readonly string[]> = fc.oneof(
 );
 const expireFlags = opt(fc.constantFrom(["NX"], ["XX"], ["GT"], ["LT"], ["gt"], ["NX", "XX"], ["GT", "LT"], ["NX", "GT"], ["XX", "GT"], ["FOO"]));
 const scanOptions = fc
-  .tuple(opt(pattern.map((p) => ["MATCH", p])), opt(fc.constantFrom("1", "2", "10", "1000").map((c) => ["COUNT", c])), opt(fc.constantFrom("string", "hash", "STRING", "list").map((t) => ["TYPE", t])))
+  .tuple(opt(pattern.map((p) => ["MATCH", p])), opt(fc.constantFrom("1", "2", "10", "1000").map((c) => ["COUNT", c])), opt(fc.constantFrom("string", "hash", "STRING", "list", "set", "zset", "stream").map((t) => ["TYPE", t])))
   .map((parts) => parts.flat());
 
 const op: fc.Arbitrary<Op> = fc.oneof(
@@ -87,6 +87,15 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.tuple(key, atSecs, expireFlags).map(([k, s, f]) => cmd("EXPIREAT", k, s, f)) },
   { weight: 1, arbitrary: fc.tuple(key, atMillis, expireFlags).map(([k, s, f]) => cmd("PEXPIREAT", k, s, f)) },
   { weight: 3, arbitrary: fc.tuple(fc.constantFrom("TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME", "PERSIST"), key).map(([c, k]) => cmd(c, k)) },
+  // Keys of other types, so string commands meet WRONGTYPE and generic commands move collections.
+  { weight: 1, arbitrary: fc.tuple(key, value).map(([k, v]) => cmd("LPUSH", k, v)) },
+  { weight: 1, arbitrary: fc.tuple(key, value).map(([k, v]) => cmd("HSET", k, "f", v)) },
+  { weight: 1, arbitrary: fc.tuple(key, value).map(([k, v]) => cmd("SADD", k, v)) },
+  { weight: 1, arbitrary: fc.tuple(key, fc.constantFrom("1", "2.5", "-3")).map(([k, sc]) => cmd("ZADD", k, sc, "m")) },
+  { weight: 1, arbitrary: key.map((k) => cmd("LRANGE", k, "0", "-1")) },
+  { weight: 1, arbitrary: key.map((k) => cmd("HGET", k, "f")) },
+  { weight: 1, arbitrary: key.map((k) => cmd("SCARD", k)) },
+  { weight: 1, arbitrary: key.map((k) => cmd("ZRANGE", k, "0", "-1", "WITHSCORES")) },
   { weight: 1, arbitrary: pattern.map((p) => cmd("KEYS", p)) },
   { weight: 1, arbitrary: scanOptions.map((o): Op => ({ kind: "scan", opts: o })) },
   { weight: 1, arbitrary: fc.constant<Op>({ kind: "randomkey" }) },
