@@ -4,7 +4,7 @@ import { keySlot } from "../cluster/core/slot.ts";
 import { array, bulk, err, int, map, OK, verbatim, type Reply } from "../resp/reply.ts";
 import { defineSession } from "./define.ts";
 import type { ClusterNodeRef, ClusterView, SessionApi } from "./types.ts";
-import { ascii, E, lower } from "./util.ts";
+import { E, lower, str } from "./util.ts";
 
 const DISABLED = err("ERR This instance has cluster support disabled");
 
@@ -92,7 +92,7 @@ function cluster(s: SessionApi, argv: readonly Uint8Array[]): Reply {
     case "keyslot":
       return argv.length === 3 ? int(keySlot(argv[2]!)) : E.arity("cluster|keyslot");
     default:
-      return err(`ERR unknown subcommand '${ascii(argv[1]!)}'. Try CLUSTER HELP.`);
+      return err(`ERR unknown subcommand '${str(argv[1]!)}'. Try CLUSTER HELP.`);
   }
 }
 

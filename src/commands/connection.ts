@@ -3,7 +3,7 @@
 import { array, bulk, bulkArray, err, int, map, OK, simple, verbatim, EMPTY_ARRAY, type Reply } from "../resp/reply.ts";
 import { defineSession } from "./define.ts";
 import type { ClientState, CommandSpec, SessionApi } from "./types.ts";
-import { ascii, E, globMatch, lower, parseIntArg, str, utf8 } from "./util.ts";
+import { E, globMatch, lower, parseIntArg, str, utf8 } from "./util.ts";
 
 /** Compatibility level reported to clients that look at the Redis version. */
 export const REDIS_COMPAT_VERSION = "7.0.0";
@@ -43,7 +43,7 @@ function hello(s: SessionApi, argv: readonly Uint8Array[]): Reply {
       if (bad) return bad;
       name = str(argv[i]!);
     } else {
-      return err(`ERR Syntax error in HELLO option '${ascii(argv[i]!)}'`);
+      return err(`ERR Syntax error in HELLO option '${str(argv[i]!)}'`);
     }
   }
   if (s.requirepass !== "" && !s.client.authenticated) {
@@ -92,7 +92,7 @@ function client(s: SessionApi, argv: readonly Uint8Array[]): Reply {
       const bad = arity(4);
       if (bad) return bad;
       const attr = lower(argv[2]!);
-      if (attr !== "lib-name" && attr !== "lib-ver") return err(`ERR Unrecognized option '${ascii(argv[2]!)}'`);
+      if (attr !== "lib-name" && attr !== "lib-ver") return err(`ERR Unrecognized option '${str(argv[2]!)}'`);
       const invalid = invalidName(argv[3]!);
       if (invalid && argv[3]!.length > 0) return err(`ERR ${attr} cannot contain spaces, newlines or special characters.`);
       if (attr === "lib-name") s.client.libName = str(argv[3]!);
@@ -104,7 +104,7 @@ function client(s: SessionApi, argv: readonly Uint8Array[]): Reply {
       if (argv.length > 2) {
         if (lower(argv[2]!) === "type" && argv.length === 4) {
           const t = lower(argv[3]!);
-          if (!["normal", "master", "replica", "pubsub"].includes(t)) return err(`ERR Unknown client type '${ascii(argv[3]!)}'`);
+          if (!["normal", "master", "replica", "pubsub"].includes(t)) return err(`ERR Unknown client type '${str(argv[3]!)}'`);
           if (t !== "normal") return verbatim("");
         } else if (lower(argv[2]!) === "id" && argv.length > 3) {
           ids = new Set();
@@ -155,7 +155,7 @@ function client(s: SessionApi, argv: readonly Uint8Array[]): Reply {
     case "help":
       return array(["CLIENT <subcommand>: ID, GETNAME, SETNAME <name>, SETINFO <LIB-NAME|LIB-VER> <value>, LIST [TYPE t|ID id...], INFO, KILL <addr>|<filter> <value>..."].map((x) => simple(x)));
     default:
-      return err(`ERR unknown subcommand '${ascii(argv[1]!)}'. Try CLIENT HELP.`);
+      return err(`ERR unknown subcommand '${str(argv[1]!)}'. Try CLIENT HELP.`);
   }
 }
 
@@ -216,7 +216,7 @@ function command(s: SessionApi, argv: readonly Uint8Array[]): Reply {
       return bulkArray(commandKeys(target, argv.slice(2)));
     }
     default:
-      return err(`ERR unknown subcommand '${ascii(argv[1]!)}'. Try COMMAND HELP.`);
+      return err(`ERR unknown subcommand '${str(argv[1]!)}'. Try COMMAND HELP.`);
   }
 }
 
@@ -268,7 +268,7 @@ function config(s: SessionApi, argv: readonly Uint8Array[]): Reply {
   if (sub === "set") return err("ERR CONFIG SET is not supported: FlyDB reads its configuration at start-up (flydb.toml, FLYDB_* variables, flags)");
   if (sub === "resetstat") return OK;
   if (sub === "rewrite") return err("ERR CONFIG REWRITE is not supported: edit flydb.toml");
-  return err(`ERR unknown subcommand '${ascii(argv[1]!)}'. Try CONFIG HELP.`);
+  return err(`ERR unknown subcommand '${str(argv[1]!)}'. Try CONFIG HELP.`);
 }
 
 export const CONNECTION_COMMANDS = defineSession("connection", [

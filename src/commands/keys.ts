@@ -2,7 +2,7 @@
 import { array, bulk, bulkArray, bulkOrNull, err, int, OK, ONE, ZERO, simple, type Reply } from "../resp/reply.ts";
 import { define } from "./define.ts";
 import type { CommandContext, KeyType } from "./types.ts";
-import { bytesEqual, E, globMatch, INT64_MAX, INT64_MIN, lower, parseInt64, parseIntArg, ascii } from "./util.ts";
+import { bytesEqual, E, globMatch, INT64_MAX, INT64_MIN, lower, parseInt64, parseIntArg, str } from "./util.ts";
 
 export const KEY_TYPES: readonly KeyType[] = ["string", "hash", "list", "set", "zset"];
 
@@ -19,7 +19,7 @@ function expire(unit: "s" | "ms", absolute: boolean, name: string) {
     const flags = new Set<string>();
     for (const a of argv.slice(3)) {
       const f = lower(a);
-      if (!(EXPIRE_FLAGS as readonly string[]).includes(f)) return err(`ERR Unsupported option ${ascii(a)}`);
+      if (!(EXPIRE_FLAGS as readonly string[]).includes(f)) return err(`ERR Unsupported option ${str(a)}`);
       flags.add(f);
     }
     if (flags.has("nx") && (flags.has("xx") || flags.has("gt") || flags.has("lt"))) {

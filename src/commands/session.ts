@@ -6,7 +6,7 @@ import { keySlot } from "../cluster/core/slot.ts";
 import { commandKeys } from "./connection.ts";
 import { VERSION_COMMAND, WATCH_ABORT } from "./transactions.ts";
 import type { ClientState, ClusterView, CommandSpec, Op, ServerView, SessionApi, WatchedKey } from "./types.ts";
-import { ascii, byteKey, E, utf8 } from "./util.ts";
+import { ascii, byteKey, E, str, utf8 } from "./util.ts";
 
 /** Commands that act on the transaction itself instead of being queued inside MULTI (as Redis). */
 const NOT_QUEUED = new Set(["exec", "discard", "multi", "watch", "quit", "reset"]);
@@ -43,9 +43,9 @@ export interface ConnectionInfo {
 function unknownCommand(argv: readonly Uint8Array[]): Reply {
   let args = "";
   for (let i = 1; i < argv.length && args.length < 128; i++) {
-    args += `'${ascii(argv[i]!.subarray(0, 128 - args.length))}' `;
+    args += `'${str(argv[i]!.subarray(0, 128 - args.length))}' `;
   }
-  const text = `ERR unknown command '${ascii(argv[0]!.subarray(0, 128))}', with args beginning with: ${args}`;
+  const text = `ERR unknown command '${str(argv[0]!.subarray(0, 128))}', with args beginning with: ${args}`;
   return err(text.replace(/[\r\n]/g, " "));
 }
 

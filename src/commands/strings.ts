@@ -83,7 +83,8 @@ function set(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
     if (isReply(prev)) return prev;
     old = bulkOrNull(prev);
   }
-  const meta = ctx.db.meta(key, ctx.now);
+  // A plain SET needs nothing of the old key: skipping the lookup saves a query per SET.
+  const meta = o.nx || o.xx || o.keepTtl ? ctx.db.meta(key, ctx.now) : undefined;
   if ((o.nx && meta) || (o.xx && !meta)) return old ?? NULL_BULK;
   ctx.db.setString(key, value, o.keepTtl ? (meta?.expireAt ?? null) : expireAt);
   return old ?? OK;

@@ -123,6 +123,8 @@ async function withFreshPorts<T>(n: number, start: (ports: number[]) => Promise<
 export interface RedisServerOptions {
   /** `--appendonly yes --appendfsync always`: the durable reference for write benchmarks. */
   readonly aofAlways?: boolean;
+  /** Extra arguments, e.g. ["--requirepass", "pw"]. */
+  readonly args?: string[];
 }
 
 /** A real redis-server on 127.0.0.1 with no persistence unless asked, in its own temp dir. */
@@ -131,7 +133,7 @@ export function startRedisServer(opts: RedisServerOptions = {}): Promise<ServerP
     const dir = tempDir("redis");
     const persistence = opts.aofAlways ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"];
     return spawnServer({
-      cmd: ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", ...persistence, "--dir", dir, "--daemonize", "no", "--protected-mode", "no"],
+      cmd: ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", ...persistence, "--dir", dir, "--daemonize", "no", "--protected-mode", "no", ...(opts.args ?? [])],
       port: port!,
       dir,
       what: "redis-server",

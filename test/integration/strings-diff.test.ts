@@ -18,10 +18,10 @@ const NOW_S = Math.floor(Date.now() / 1000);
 const KEYS = ["k0", "k1", "k2", "k3", "bin\x00\xff"];
 const key = fc.constantFrom(...KEYS);
 const keys = fc.array(key, { minLength: 1, maxLength: 4 });
-const VALUES = ["", "0", "1", "-5", "10", "abc", "3.5", " 1", "007", "1e2", "9223372036854775807", "-9223372036854775808", "hello world", "\x00\x01\xfe\xff", "0.1"];
+const VALUES = ["", "0", "1", "-5", "10", "abc", "3.5", " 1", "007", "1e2", "9223372036854775807", "-9223372036854775808", "hello world", "\x00\x01\xfe\xff", "0.1", "1e30", "inf", "-0", "0x1F", "1.0000000000000000001"];
 const value = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...VALUES) }, { weight: 1, arbitrary: fc.string({ maxLength: 12 }) });
 const intArg = fc.constantFrom("0", "1", "-1", "3", "100", "9223372036854775807", "-9223372036854775808", "abc", "1.5", "", " 3", "+2", "-0", "99999999999999999999");
-const floatArg = fc.constantFrom("0", "1.5", "-2.25", "0.1", "1e2", "3", "abc", "inf", "-inf", "-0", "5.0e3", " 1", "1e400", "0x10", "10.50", "nan");
+const floatArg = fc.constantFrom("0", "1.5", "-2.25", "0.1", "1e2", "3", "abc", "inf", "-inf", "-0", "5.0e3", " 1", "1e400", "0x10", "10.50", "nan", "1.1", "-0.5", "3.0e-2", "0.000001", "123456789.123456789", "1e20", "-1e-20", "0x1.8p1", ".5", "5.", "+1.5", "1e", "1e5000", "1e-5000");
 // Relative TTLs in seconds / ms, far apart from each other and from the absolute ones below.
 const secs = fc.constantFrom("100", "1000", "10000", "0", "-5", "abc", "9223372036854775807", "1.5");
 const millis = fc.constantFrom("150000", "2500000", "0", "-1", "abc", "9223372036854775807");
@@ -56,7 +56,7 @@ const getexOptions: fc.Arbitrary<readonly string[]> = fc.oneof(
 );
 const expireFlags = opt(fc.constantFrom(["NX"], ["XX"], ["GT"], ["LT"], ["gt"], ["NX", "XX"], ["GT", "LT"], ["NX", "GT"], ["XX", "GT"], ["FOO"]));
 const scanOptions = fc
-  .tuple(opt(pattern.map((p) => ["MATCH", p])), opt(fc.constantFrom("1", "2", "10", "1000").map((c) => ["COUNT", c])), opt(fc.constantFrom("string", "hash", "STRING", "list").map((t) => ["TYPE", t])))
+  .tuple(opt(pattern.map((p) => ["MATCH", p])), opt(fc.constantFrom("1", "2", "10", "1000").map((c) => ["COUNT", c])), opt(fc.constantFrom("string", "hash", "STRING", "list", "set", "zset", "stream").map((t) => ["TYPE", t])))
   .map((parts) => parts.flat());
 
 const op: fc.Arbitrary<Op> = fc.oneof(
@@ -87,6 +87,15 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.tuple(key, atSecs, expireFlags).map(([k, s, f]) => cmd("EXPIREAT", k, s, f)) },
   { weight: 1, arbitrary: fc.tuple(key, atMillis, expireFlags).map(([k, s, f]) => cmd("PEXPIREAT", k, s, f)) },
   { weight: 3, arbitrary: fc.tuple(fc.constantFrom("TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME", "PERSIST"), key).map(([c, k]) => cmd(c, k)) },
+  // Keys of other types, so string commands meet WRONGTYPE and generic commands move collections.
+  { weight: 1, arbitrary: fc.tuple(key, value).map(([k, v]) => cmd("LPUSH", k, v)) },
+  { weight: 1, arbitrary: fc.tuple(key, value).map(([k, v]) => cmd("HSET", k, "f", v)) },
+  { weight: 1, arbitrary: fc.tuple(key, value).map(([k, v]) => cmd("SADD", k, v)) },
+  { weight: 1, arbitrary: fc.tuple(key, fc.constantFrom("1", "2.5", "-3")).map(([k, sc]) => cmd("ZADD", k, sc, "m")) },
+  { weight: 1, arbitrary: key.map((k) => cmd("LRANGE", k, "0", "-1")) },
+  { weight: 1, arbitrary: key.map((k) => cmd("HGET", k, "f")) },
+  { weight: 1, arbitrary: key.map((k) => cmd("SCARD", k)) },
+  { weight: 1, arbitrary: key.map((k) => cmd("ZRANGE", k, "0", "-1", "WITHSCORES")) },
   { weight: 1, arbitrary: pattern.map((p) => cmd("KEYS", p)) },
   { weight: 1, arbitrary: scanOptions.map((o): Op => ({ kind: "scan", opts: o })) },
   { weight: 1, arbitrary: fc.constant<Op>({ kind: "randomkey" }) },
