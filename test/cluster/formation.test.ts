@@ -23,19 +23,19 @@ for (const size of [3, 5]) describe.skipIf(skipNetns)(`${size}-node cluster form
   test("every node is ready and the cluster settles: all members alive, one metadata leader, every partition led and replicated", async () => {
     const status = await waitClusterSettled(h);
     expect(status.partitions.total).toBe(PARTITIONS);
-    for (const n of h.nodes) expect((await h.http(n, "/ready")).status).toBe(200);
+    for (const n of h.nodes) {
+      const r = await h.http(n, "/ready");
+      expect(`${n.id} ${r.status} ${r.body}`).toBe(`${n.id} 200 {"ready":true}`);
+    }
   });
 
   test("a write through any node is readable through every node, in every partition", async () => {
     const keys = keysInDistinctPartitions(PARTITIONS, PARTITIONS, "k");
-    for (const [i, key] of keys.entries()) {
-      const via = h.nodes[i % h.nodes.length]!;
-      expect(await h.redis(via, "SET", key, `v-${i}-${via.id}`)).toBe("OK");
-    }
+    const value = (i: number) => `v-${i}-${h.nodes[i % h.nodes.length]!.id}`;
+    for (const [i, key] of keys.entries()) expect(await h.redis(h.nodes[i % h.nodes.length]!, "SET", key, value(i))).toBe("OK");
     for (const n of h.nodes) {
-      for (const [i, key] of keys.entries()) {
-        expect(await h.redis(n, "GET", key)).toBe(`v-${i}-${h.nodes[i % h.nodes.length]!.id}`);
-      }
+      const got = await h.redisBatch(n, keys.map((k) => ["GET", k]));
+      expect(got).toEqual(keys.map((_, i) => ({ kind: "reply", value: value(i) })));
     }
     // INCR through each node in turn: one counter, every increment applied exactly once.
     for (const n of h.nodes) await h.redis(n, "INCR", "counter");

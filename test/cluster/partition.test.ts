@@ -26,7 +26,10 @@ describe.skipIf(skipNetns)("network partition of one node out of three", () => {
 
   test("majority serves, minority errors, heal converges, history linearizable", async () => {
     const keys = keysInDistinctPartitions(PARTITIONS, PARTITIONS, "part-");
-    for (const k of keys) expect(await h.redis(h.nodes[0]!, "SET", k, "before")).toBe("OK");
+    const replies = (node: FlyNode, cmds: string[][]) => h.redisBatch(node, cmds).then((rs) => rs.map((r) => (r.kind === "reply" ? r.value : r.kind)));
+    const setAll = (v: string) => keys.map((k) => ["SET", k, v]);
+    const getAll = keys.map((k) => ["GET", k]);
+    expect(await replies(h.nodes[0]!, setAll("before"))).toEqual(keys.map(() => "OK"));
     // Cut off the metadata leader, so the majority must elect for group 0 (and for the data
     // partitions it led).
     const isolated: FlyNode = await metadataLeader(h);
@@ -44,10 +47,8 @@ describe.skipIf(skipNetns)("network partition of one node out of three", () => {
         await waitUntil(
           async () => {
             for (const n of majority) {
-              for (const k of keys) {
-                const r = await h.redisTry(n, ["SET", k, "after"], { timeoutMs: 3_000 });
-                if (r.kind !== "reply") return undefined;
-              }
+              const rs = await h.redisBatch(n, setAll("after"), { timeoutMs: 10_000 });
+              if (!rs.every((r) => r.kind === "reply")) return undefined;
             }
             return true;
           },
@@ -55,7 +56,7 @@ describe.skipIf(skipNetns)("network partition of one node out of three", () => {
           "the majority to accept writes in every partition",
           200,
         );
-        for (const n of majority) for (const k of keys) expect(await h.redis(n, "GET", k)).toBe("after");
+        for (const n of majority) expect(await replies(n, getAll)).toEqual(keys.map(() => "after"));
         majorityMetaLeader = (await clusterStatus(h, majority[0]!)).metadata_leader ?? "";
         expect(majority.map((n) => n.id)).toContain(majorityMetaLeader);
         // The cut-off node is reached from its own namespace; every key now holds "after" in the
@@ -79,7 +80,7 @@ describe.skipIf(skipNetns)("network partition of one node out of three", () => {
 
     // Converged: every node, the healed one included, reads the majority's values; the writes
     // the minority refused never appear.
-    for (const n of h.nodes) for (const k of keys) expect(await h.redis(n, "GET", k)).toBe("after");
+    for (const n of h.nodes) expect(await replies(n, getAll)).toEqual(keys.map(() => "after"));
     expect(describeFailures(run.checks)).toEqual([]);
     // The healed node serves writes again.
     expect(await h.redis(isolated, "SET", "healed", "yes")).toBe("OK");

@@ -97,6 +97,12 @@ export interface Harness {
   redis(node: FlyNode, ...args: string[]): Promise<Exclude<RespValue, { error: string }>>;
   /** Same, reporting every outcome instead of throwing. */
   redisTry(node: FlyNode, args: readonly string[], opts?: RedisOptions): Promise<RedisOutcome>;
+  /**
+   * Many commands through one redis-cli process (commands on its stdin, one connection, run in
+   * order): far cheaper than one process per command. Commands after a lost connection or the
+   * timeout come back as "unreachable" or "timeout".
+   */
+  redisBatch(node: FlyNode, commands: readonly (readonly string[])[], opts?: RedisOptions): Promise<RedisOutcome[]>;
   /** HTTP through curl in a namespace (default: the client namespace). status 0: no answer. */
   http(node: FlyNode, path: string, opts?: { method?: string; body?: string; from?: string; timeoutMs?: number }): Promise<{ status: number; body: string }>;
   /** CLUSTER SLOTS through `node`, sorted by start slot. */
@@ -303,6 +309,21 @@ export function createHarness(opts: HarnessOptions): Harness {
     return isErrorReply(v) ? { kind: "error", message: v.error } : { kind: "reply", value: v };
   };
 
+  const redisBatch: Harness["redisBatch"] = async (node, commands, o) => {
+    const [host, port] = node.resp.split(":") as [string, string];
+    const quote = (a: string) => `"${a.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, "\\n")}"`;
+    const input = commands.map((c) => c.map(quote).join(" ")).join("\n") + "\n";
+    const cmd = ["redis-cli", "-h", host, "-p", port, "--json", "-2", ...(o?.cluster ? ["-c"] : [])];
+    const r = await net.exec(o?.from ?? client.ns, cmd, { timeoutMs: o?.timeoutMs ?? 10_000, stdin: input });
+    const lines = r.stdout.split("\n").filter((l) => l !== "");
+    return commands.map((_, i): RedisOutcome => {
+      const line = lines[i];
+      if (line === undefined) return r.timedOut ? { kind: "timeout" } : { kind: "unreachable", message: `${r.stderr.trim()} (exit ${r.code})` };
+      const v = parseRedisCliJson(line);
+      return isErrorReply(v) ? { kind: "error", message: v.error } : { kind: "reply", value: v };
+    });
+  };
+
   const redis: Harness["redis"] = async (node, ...args) => {
     const r = await redisTry(node, args);
     if (r.kind === "reply") return r.value;
@@ -345,6 +366,7 @@ export function createHarness(opts: HarnessOptions): Harness {
     waitReady,
     redis,
     redisTry,
+    redisBatch,
     http,
     clusterSlots,
     leaderFor: async (key, via) => {
@@ -405,31 +427,50 @@ export async function metadataLeader(h: Harness): Promise<FlyNode> {
 }
 
 /**
- * Cluster mode: wait until every running node is ready and reports, in /cluster/status, every
- * running node as an alive member, the same metadata leader, and every partition led and fully
- * replicated. Returns the status seen by the first running node.
+ * Cluster mode: wait until every running node answers /ready 200 and reports, in
+ * /cluster/status, every running node as an alive member, the same metadata leader, and every
+ * partition led and fully replicated; and all of that held, with the same map version and
+ * leaders, for `stableMs` (replicas still moving or leaders still being spread would otherwise
+ * pass for settled). Returns the status seen by the first running node.
  */
-export async function waitClusterSettled(h: Harness, timeoutMs = 30_000): Promise<ClusterStatusView> {
+export async function waitClusterSettled(h: Harness, timeoutMs = 30_000, stableMs = 1_000): Promise<ClusterStatusView> {
   const running = h.nodes.filter((n) => h.isRunning(n));
   await Promise.all(running.map((n) => h.waitReady(n, timeoutMs)));
   let last = "";
+  let since = 0;
+  let stableKey = "";
   try {
     return await waitUntil(
       async () => {
-        const views = await Promise.all(running.map((n) => clusterStatus(h, n)));
-        last = JSON.stringify(views.map((v) => ({ leader: v.metadata_leader, members: v.members.map((m) => `${m.id}:${m.state}`), partitions: v.partitions })));
-        const settled = views.every(
-          (v) =>
-            v.metadata_leader !== null &&
-            v.metadata_leader === views[0]!.metadata_leader &&
-            running.every((n) => v.members.some((m) => m.id === n.id && m.state === "alive")) &&
-            v.partitions.leaderless === 0 &&
-            v.partitions.under_replicated === 0,
-        );
-        return settled ? views[0] : undefined;
+        const [views, ready] = await Promise.all([
+          Promise.all(running.map((n) => clusterStatus(h, n))),
+          Promise.all(running.map((n) => h.http(n, "/ready").then((r) => r.status === 200))),
+        ]);
+        last = JSON.stringify(views.map((v) => ({ leader: v.metadata_leader, map: v.map_version, members: v.members.map((m) => `${m.id}:${m.state}`), partitions: v.partitions })));
+        const settled =
+          ready.every(Boolean) &&
+          views.every(
+            (v) =>
+              v.metadata_leader !== null &&
+              v.metadata_leader === views[0]!.metadata_leader &&
+              v.map_version === views[0]!.map_version &&
+              running.every((n) => v.members.some((m) => m.id === n.id && m.state === "alive")) &&
+              v.partitions.leaderless === 0 &&
+              v.partitions.under_replicated === 0,
+          );
+        if (!settled) {
+          stableKey = "";
+          return undefined;
+        }
+        const key = JSON.stringify([views[0]!.map_version, views[0]!.metadata_leader, views[0]!.partitions.leaders_per_node]);
+        if (key !== stableKey) {
+          stableKey = key;
+          since = Date.now();
+        }
+        return Date.now() - since >= stableMs ? views[0] : undefined;
       },
       timeoutMs,
-      "the cluster to settle (all running nodes alive members, one metadata leader, every partition led and fully replicated)",
+      `the cluster to settle for ${stableMs} ms (all running nodes ready and alive members, one metadata leader and map version, every partition led and fully replicated)`,
       200,
     );
   } catch (e) {

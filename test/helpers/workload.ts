@@ -58,16 +58,18 @@ export interface FinalRead {
   readonly ret: number;
 }
 
-/** GET every key through every given node (from the client namespace), timing each read. */
+/** GET every key through every given node (from the client namespace); each read is timed by its node's batch. */
 export async function finalReads(h: Harness, nodes: readonly FlyNode[], keys: readonly string[]): Promise<FinalRead[]> {
   const out: FinalRead[] = [];
   for (const node of nodes) {
-    for (const key of keys) {
-      const call = Date.now();
-      const value = await h.redis(node, "GET", key);
-      if (value !== null && typeof value !== "string") throw new Error(`${node.id} GET ${key}: unexpected reply ${JSON.stringify(value)}`);
-      out.push({ key, value, call, ret: Date.now() });
-    }
+    const call = Date.now();
+    const replies = await h.redisBatch(node, keys.map((k) => ["GET", k]));
+    const ret = Date.now();
+    replies.forEach((r, i) => {
+      const key = keys[i]!;
+      if (r.kind !== "reply" || (r.value !== null && typeof r.value !== "string")) throw new Error(`${node.id} GET ${key}: ${JSON.stringify(r)}`);
+      out.push({ key, value: r.value, call, ret });
+    });
   }
   return out;
 }
