@@ -144,18 +144,3 @@ export function describeFailures(checks: readonly KeyCheck[]): string[] {
     .filter((c) => !c.linearizable || c.problems.length > 0)
     .map((c) => `${c.key} (${c.model}, ${c.ops} ops, ${c.unknown} unknown): ${c.linearizable ? "linearizable" : c.inconclusive ? "INCONCLUSIVE" : "NOT linearizable"}${c.problems.length ? "; " + c.problems.join("; ") : ""}`);
 }
-
-/** Longest time (ms) between consecutive acknowledged writes completing within [from, to]. */
-export function longestWriteGap(records: readonly OpRecord[], from: number, to: number): number {
-  const times = records
-    .filter((r) => r.op !== "get" && r.status === "ok" && r.ret !== null && r.ret >= from && r.ret <= to)
-    .map((r) => r.ret!)
-    .sort((a, b) => a - b);
-  let gap = 0;
-  let prev = from;
-  for (const t of times) {
-    gap = Math.max(gap, t - prev);
-    prev = t;
-  }
-  return Math.max(gap, to - prev);
-}
