@@ -72,14 +72,16 @@ Locations:
 
 Behaviour:
   --no-service           install no systemd unit and create no system user
-  --no-user              do not create the '$SERVICE_USER' user (create it yourself, the units run as it)
+  --user NAME            the system user and group the service runs as (default: $SERVICE_USER)
+  --no-user              do not create the user (create it yourself, the units run as it)
   --start                also start the service (default: enable only)
   --dry-run              print every action, change nothing
   --force                replace an existing config (the old one is kept as <file>.bak.<timestamp>)
   -h, --help             this text
 
-Cluster nodes form a cluster through --bootstrap and --peers. With --discovery, install.sh finds
-peers with flydb-discover; the node itself does not join through mDNS yet. See docs/CLUSTER_SETUP.md.
+Cluster nodes form a cluster through --bootstrap and --peers, or with --discovery through mDNS:
+the node advertises itself and a joining node finds its cluster by itself (install.sh also offers
+the peers flydb-discover finds). See docs/CLUSTER_SETUP.md.
 EOF
 }
 
@@ -127,6 +129,12 @@ check_peers() {
 check_cluster_id() {
   [[ $1 =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$ ]] && return 0
   echo "1-63 characters of letters, digits, '.', '_', '-', starting with a letter or digit"
+  return 1
+}
+
+check_user_name() {
+  [[ $1 =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] && return 0
+  echo "a user name: 1-32 lower-case letters, digits, '_' or '-', not starting with a digit or '-'"
   return 1
 }
 
@@ -317,6 +325,7 @@ while [ $# -gt 0 ]; do
     --data-dir) need_value "$@"; DATA_DIR=$2; shift ;;
     --systemd-dir) need_value "$@"; SYSTEMD_DIR=$2; shift ;;
     --no-service) NO_SERVICE=1 ;;
+    --user) need_value "$@"; SERVICE_USER=$2; shift ;;
     --no-user) NO_USER=1 ;;
     --start) START=1 ;;
     --dry-run) DRY_RUN=1 ;;
@@ -338,6 +347,7 @@ fi
 [ -z "$HTTP_ADDR" ] || validate --http-addr "$HTTP_ADDR" check_addr
 [ -z "$CLUSTER_ID" ] || validate --cluster-id "$CLUSTER_ID" check_cluster_id
 [ -z "$INSTANCE" ] || validate --instance "$INSTANCE" check_node_id
+validate --user "$SERVICE_USER" check_user_name
 validate --discover-timeout "$DISCOVER_TIMEOUT" check_seconds
 for d in PREFIX CONFIG_DIR DATA_DIR SYSTEMD_DIR; do
   flag=--$(printf '%s' "$d" | tr 'A-Z_' 'a-z-')
@@ -609,8 +619,8 @@ else
   fi
 fi
 
-if [ "$MODE" = cluster ] && [ "$ROLE" = join ] && [ -z "$PEERS" ]; then
-  warn "no peers in $CONFIG_FILE: the node cannot join through mDNS yet, so it waits to be admitted; add cluster_peers (or re-run with --peers and --force)"
+if [ "$MODE" = cluster ] && [ "$ROLE" = join ] && [ -z "$PEERS" ] && [ "$DISCOVERY" != true ]; then
+  warn "no peers in $CONFIG_FILE and discovery off: the node waits to be admitted; add cluster_peers (or re-run with --peers or --discovery and --force)"
 fi
 if [ "$DRY_RUN" = 1 ]; then
   note "Dry run: $CHANGES change(s) would be made."

@@ -32,13 +32,8 @@ const GROUPS: readonly { title: string; intro: string; keys: readonly ConfigKey[
  * Keys accepted and validated now whose feature is not wired into the node yet, with what is
  * missing. Remove a key from here when the code starts using it.
  */
-const NO_MDNS_YET = "the node does not advertise or join through mDNS yet (the key does make it start as a cluster member)";
 const NOT_YET_IN_EFFECT: Partial<Record<ConfigKey, string>> = {
-  discovery_enabled: NO_MDNS_YET,
-  bootstrap_expect: "forming a cluster from discovered nodes needs mDNS in the node, which is not wired in yet (the key does make it start as a cluster member)",
-  discovery_interface: "the node does not use mDNS yet; `flydb-discover --interface` does",
   routing_strategy: "reads always go to the partition leader (key-based) for now",
-  redis_cluster_mode: "the node always proxies to the partition leader; -MOVED replies come later",
   http_auth_token: "every HTTP endpoint is read-only today; the mutating ones will check it",
 };
 

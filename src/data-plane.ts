@@ -7,6 +7,8 @@ import { applyOp } from "./commands/apply.ts";
 import type { Backend } from "./commands/session.ts";
 import { ConfigError, type Config } from "./config/schema.ts";
 import { ClusterNode, type ClusterAddrs } from "./cluster/cluster-node.ts";
+import { startFormation } from "./cluster/formation.ts";
+import { browse, startAdvertiser, type Advertiser, type DiscoveryLog } from "./discovery/index.ts";
 import type { NodeMetrics } from "./http/metrics.ts";
 import type { Logger } from "./log.ts";
 import { splitHostPort } from "./net/addr.ts";
@@ -100,7 +102,18 @@ export function advertiseHost(config: Config): string {
   return "127.0.0.1";
 }
 
-export async function openCluster(config: Config, log: Logger, version: string, ports: { resp: number; http: number }): Promise<DataPlane> {
+/**
+ * A cluster member: the cluster node, the formation loop (bootstrap_expect, auto-join, metadata
+ * checks), and with discovery_enabled the mDNS advertiser for the node's whole life. `onFatal`
+ * is called when this node must not serve the cluster it found (the caller exits with status 2).
+ */
+export async function openCluster(
+  config: Config,
+  log: Logger,
+  version: string,
+  ports: { resp: number; http: number },
+  onFatal: (message: string) => void,
+): Promise<DataPlane> {
   const host = advertiseHost(config);
   const raft = splitHostPort(config.raft_addr);
   const gossip = splitHostPort(config.cluster_addr);
@@ -111,6 +124,38 @@ export async function openCluster(config: Config, log: Logger, version: string, 
     gossip: `${host}:${gossip.port}`,
   };
   const node = await ClusterNode.start(config, log, addrs, { raft, gossip: `${gossip.host}:${gossip.port}` }, version);
+  const discoveryLog: DiscoveryLog = (level, msg, fields) => log[level === "warn" && isLateUnicastRefusal(fields) ? "debug" : level](msg, fields);
+  const iface = config.discovery_interface || undefined;
+  let advertiser: Advertiser | undefined;
+  if (config.discovery_enabled) {
+    try {
+      advertiser = await startAdvertiser({
+        nodeId: config.node_id,
+        clusterId: config.discovery_cluster_id,
+        version,
+        ports: { resp: ports.resp, http: ports.http, gossip: gossip.port, raft: raft.port },
+        interface: iface,
+        // The node id, unique in a cluster, names the mDNS host too: nodes sharing a host name
+        // (containers, network namespaces) never have to resolve a conflict.
+        host: config.node_id,
+        log: discoveryLog,
+      });
+    } catch (e) {
+      await node.stop(false);
+      throw e;
+    }
+  }
+  // Auto-join browses only when nobody named the peers (DESIGN §8).
+  const browsing = config.discovery_enabled && config.cluster_peers.length === 0;
+  const formation = startFormation({
+    config,
+    log,
+    node,
+    onFatal,
+    browse: browsing
+      ? (stopWhen) => browse({ timeoutMs: BROWSE_MS, clusterId: config.discovery_cluster_id, interface: iface, log: discoveryLog, stopWhen: (nodes) => stopWhen(nodes.length) })
+      : undefined,
+  });
   return {
     mode: "cluster",
     read: (spec, argv) => node.read(spec, argv),
@@ -119,6 +164,23 @@ export async function openCluster(config: Config, log: Logger, version: string, 
     appliedIndex: () => node.host.groupIds().reduce((n, g) => n + (node.host.status(g)?.applied ?? 0), 0),
     ready: () => node.ready(),
     cluster: node,
-    stop: (graceful) => node.stop(graceful),
+    async stop(graceful) {
+      formation.stop();
+      await advertiser?.stop().catch((e: unknown) => log.warn("mDNS goodbye failed", { error: String(e) }));
+      await formation.done;
+      await node.stop(graceful);
+    },
   };
 }
+
+/**
+ * A browse's one-shot query socket closes as soon as it has seen enough; answers still on their
+ * way then bounce (ICMP port unreachable) and surface as ECONNREFUSED on the responder's socket.
+ * Harmless and frequent while forming, so not worth a warning.
+ */
+function isLateUnicastRefusal(fields: Record<string, unknown> | undefined): boolean {
+  return typeof fields?.error === "string" && fields.error.includes("ECONNREFUSED");
+}
+
+/** One discovery browse; rounds repeat with back-off until the node holds cluster state. */
+const BROWSE_MS = 1_000;

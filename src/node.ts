@@ -22,7 +22,17 @@ export interface RunningNode {
   stop(): Promise<void>;
 }
 
-export async function startNode(config: Config, opts: { configFile?: string; log?: Logger } = {}): Promise<RunningNode> {
+export interface StartOptions {
+  configFile?: string;
+  log?: Logger;
+  /**
+   * The node must not serve the cluster it found (another cluster_id or partition_count).
+   * Default: log the reason, stop, and exit the process with status 2.
+   */
+  onFatal?: (message: string) => void;
+}
+
+export async function startNode(config: Config, opts: StartOptions = {}): Promise<RunningNode> {
   const log = opts.log ?? createLogger(config.log_level, config.log_format, { node: config.node_id });
   const startedAt = Date.now();
   // The data plane opens below; the gauge only reads it at scrape time.
@@ -136,6 +146,8 @@ export async function startNode(config: Config, opts: { configFile?: string; log
           return out instanceof Promise ? out.then((r) => record(cmd, started, r)) : record(cmd, started, out);
         },
         protocol: () => session.client.protocol,
+        // With a password, clients that have not authenticated get Redis's tighter request limits.
+        ...(config.requirepass !== "" ? { authenticated: () => session.client.authenticated } : {}),
         onClose() {
           sessions.delete(conn.id);
           metrics.connectedClients.dec();
@@ -169,7 +181,14 @@ export async function startNode(config: Config, opts: { configFile?: string; log
   const app = createHttpApp(status);
   const httpServer = Bun.serve({ hostname: http.host, port: http.port, fetch: app.fetch });
   const httpPort = httpServer.port ?? http.port;
-  if (cluster) plane = await openCluster(config, log, VERSION, { resp: respPort, http: httpPort });
+  let running: RunningNode | undefined;
+  const onFatal =
+    opts.onFatal ??
+    ((message: string) => {
+      log.error(message);
+      void (running?.stop() ?? Promise.resolve()).finally(() => process.exit(2));
+    });
+  if (cluster) plane = await openCluster(config, log, VERSION, { resp: respPort, http: httpPort }, onFatal);
 
   log.info("flydb started", {
     version: VERSION,
@@ -181,17 +200,20 @@ export async function startNode(config: Config, opts: { configFile?: string; log
     config: opts.configFile ?? "(defaults)",
   });
 
-  return {
+  let stopping: Promise<void> | undefined;
+  running = {
     log,
     respPort,
     httpPort,
-    async stop() {
-      await respServer.stop();
-      await httpServer.stop(true);
-      await plane?.stop(true);
-      log.info("flydb stopped");
-    },
+    stop: () =>
+      (stopping ??= (async () => {
+        await respServer.stop();
+        await httpServer.stop(true);
+        await plane?.stop(true);
+        log.info("flydb stopped");
+      })()),
   };
+  return running;
 }
 
 const LOADING = err("LOADING FlyDB is joining its cluster; retry shortly");

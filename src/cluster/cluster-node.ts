@@ -43,7 +43,8 @@ export interface ClusterAddrs {
 type Forward =
   | { readonly t: "op"; readonly grp: number; readonly op: Op }
   | { readonly t: "read"; readonly grp: number; readonly argv: readonly Uint8Array[] }
-  | { readonly t: "groups" };
+  | { readonly t: "groups" }
+  | { readonly t: "formation" };
 
 type ForwardResult = { readonly reply: Reply } | { readonly notLeader: NodeId | null };
 
@@ -77,6 +78,8 @@ export class ClusterNode {
   private readonly deadSince = new Map<NodeId, number>();
   private stopped = false;
   readonly view: ClusterView;
+  /** Answers other nodes' formation probes (set by src/cluster/formation.ts). */
+  formationProbe: (() => unknown) | undefined;
 
   private constructor(
     private readonly config: Config,
@@ -159,15 +162,18 @@ export class ClusterNode {
   private openExisting(): void {
     // Group -1 is a standalone node's log: a data dir that ran standalone holds no cluster groups.
     const groups = this.storage.groups().filter((g) => g >= 0 && !isEmptyGroup(this.storage.load(g)));
-    if (groups.length === 0 && this.config.bootstrap) {
-      const everyGroup = [META_GROUP, ...Array.from({ length: this.config.partition_count }, (_, p) => groupOf(p))];
-      this.storage.saveBatch(everyGroup.map((g) => bootstrapWrite(g, [this.self])));
-      this.log.info("bootstrapped a new cluster", { cluster_id: this.config.discovery_cluster_id, partitions: this.config.partition_count });
-      for (const g of everyGroup) this.host.open(g);
-      return;
-    }
+    if (groups.length === 0 && this.config.bootstrap) return this.bootstrapNew();
     if (groups.length === 0) this.log.info("waiting to be admitted to a cluster", { peers: this.config.cluster_peers.join(",") });
     for (const g of groups) this.host.open(g);
+  }
+
+  /** Starts a new one-node cluster; the controller then admits the others. Only on an empty Raft state. */
+  bootstrapNew(): void {
+    if (this.host.groupIds().length > 0) throw new Error(`node ${this.self} already holds cluster state; it never bootstraps again`);
+    const everyGroup = [META_GROUP, ...Array.from({ length: this.config.partition_count }, (_, p) => groupOf(p))];
+    this.storage.saveBatch(everyGroup.map((g) => bootstrapWrite(g, [this.self])));
+    this.log.info("bootstrapped a new cluster", { cluster_id: this.config.discovery_cluster_id, partitions: this.config.partition_count });
+    for (const g of everyGroup) this.host.open(g);
   }
 
   private raftAddrOf(id: NodeId): string | undefined {
@@ -186,6 +192,10 @@ export class ClusterNode {
 
   private async onRequest(body: Forward): Promise<unknown> {
     if (body.t === "groups") return this.groupStatuses();
+    if (body.t === "formation") {
+      if (!this.formationProbe) throw new Error("node is starting");
+      return this.formationProbe();
+    }
     return this.runHere(body);
   }
 
@@ -539,7 +549,10 @@ export class ClusterNode {
   /** Joined (a member in the metadata) and every group hosted here has a leader. */
   ready(): { ready: boolean; reason?: string } {
     if (!(this.self in this.meta.members)) return { ready: false, reason: "not yet admitted to a cluster" };
-    const leaderless = this.groupStatuses().filter((g) => g.leader === null).map((g) => g.grp);
+    // A replica moved away while this node was down hosts nothing but stays open until
+    // dropRemovedReplicas gives up on it (ORPHAN_MS): only the partitions the map gives this node count.
+    const hosted = this.groupStatuses().filter((g) => g.grp === META_GROUP || (this.meta.map[partitionOfGroup(g.grp)] ?? []).includes(this.self));
+    const leaderless = hosted.filter((g) => g.leader === null).map((g) => g.grp);
     if (leaderless.length > 0) return { ready: false, reason: `groups without a leader: ${leaderless.slice(0, 10).join(", ")}` };
     return { ready: true };
   }

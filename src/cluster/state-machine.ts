@@ -35,6 +35,10 @@ export class ClusterStateMachine implements StateMachine {
     this.listeners.push(fn);
   }
 
+  transaction<T>(fn: () => T): T {
+    return this.state.inTransaction(fn);
+  }
+
   appliedIndex(grp: number): number {
     return this.state.appliedIndex(grp);
   }

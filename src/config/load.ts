@@ -165,6 +165,10 @@ function validateCombination(c: Config): void {
   if (c.bootstrap && c.bootstrap_expect > 0) {
     throw new ConfigError("bootstrap = true and bootstrap_expect > 0 exclude each other; allowed: one of them");
   }
+  // Otherwise the node could never see the others and would wait forever.
+  if (c.bootstrap_expect > 0 && !c.discovery_enabled && c.cluster_peers.length === 0) {
+    throw new ConfigError(`bootstrap_expect = ${c.bootstrap_expect} needs a way to find the other nodes; allowed: with discovery_enabled = true or cluster_peers`);
+  }
 }
 
 /** The value as CONFIG GET and docs show it: secrets hidden, lists joined. */

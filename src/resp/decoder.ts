@@ -27,6 +27,12 @@ const LF = 10;
 const STAR = 42; // '*'
 const DOLLAR = 36; // '$'
 const EMPTY = new Uint8Array(0);
+/**
+ * redis's tighter limits for a client that still has to AUTH (its fix for CVE-2021-32675): a
+ * stranger cannot make the server buffer big requests.
+ */
+const UNAUTHENTICATED_MAX_MULTIBULK = 10;
+const UNAUTHENTICATED_MAX_BULK = 16384;
 /** Smallest buffer allocated for bytes that have to wait for the rest of their command. */
 const MIN_PENDING_CAPACITY = 4096;
 
@@ -52,6 +58,7 @@ export class RespDecoder {
   /** The line at pos has a NUL before its terminator (see findLineEnd). */
   private lineHasNul = false;
   private err: string | null = null;
+  private authenticated = true;
 
   constructor(limits: Partial<RespLimits> = {}) {
     this.limits = { ...DEFAULT_RESP_LIMITS, ...limits };
@@ -64,6 +71,14 @@ export class RespDecoder {
    */
   get error(): string | null {
     return this.err;
+  }
+
+  /**
+   * Whether the client may send big requests. While false (requirepass set, AUTH not yet done),
+   * headers above 10 arguments or 16384-byte bulks are protocol errors, as in redis.
+   */
+  setAuthenticated(authenticated: boolean): void {
+    this.authenticated = authenticated;
   }
 
   /** Bytes received but not yet returned as part of a command. */
@@ -194,6 +209,9 @@ export class RespDecoder {
     if (n === null || n > this.limits.maxMultibulkLength) {
       return this.fail("Protocol error: invalid multibulk length");
     }
+    if (n > UNAUTHENTICATED_MAX_MULTIBULK && !this.authenticated) {
+      return this.fail("Protocol error: unauthenticated multibulk length");
+    }
     this.pos = cr + 2;
     this.scanFrom = this.pos;
     return Math.max(n, 0); // negative counts must not look like NEED_MORE or FAILED
@@ -209,6 +227,9 @@ export class RespDecoder {
     const n = parseLongLong(this.data, this.pos + 1, cr);
     if (n === null || n < 0 || n > this.limits.maxBulkLength) {
       return this.fail("Protocol error: invalid bulk length");
+    }
+    if (n > UNAUTHENTICATED_MAX_BULK && !this.authenticated) {
+      return this.fail("Protocol error: unauthenticated bulk length");
     }
     this.pos = cr + 2;
     this.scanFrom = this.pos;

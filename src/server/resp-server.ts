@@ -42,6 +42,12 @@ export interface ConnectionHandler {
   protocol(): Protocol;
   /** Called once when the socket has closed, whoever closed it. */
   onClose(): void;
+  /**
+   * Optional: false while the client must still AUTH (requirepass). Sampled before each command
+   * is decoded, so AUTH must flip it before returning; while false, redis's small request
+   * limits for strangers apply (10 arguments, 16384-byte bulks).
+   */
+  authenticated?(): boolean;
 }
 
 export interface RespServerOptions {
@@ -133,8 +139,10 @@ class Connection implements ConnectionControl {
     const encoder = this.encoder;
     encoder.reset();
     decoder.push(chunk);
-    let argv: Uint8Array[] | null;
-    while (!this.closing && (argv = decoder.next()) !== null) {
+    while (!this.closing) {
+      if (handler.authenticated) decoder.setAuthenticated(handler.authenticated());
+      const argv = decoder.next();
+      if (argv === null) break;
       let reply: Reply | Promise<Reply>;
       try {
         reply = handler.onCommand(argv);

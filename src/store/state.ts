@@ -123,7 +123,9 @@ export class StateDb {
    */
   applyBatch(grp: number, firstIdx: number, ops: readonly Op[], apply: ApplyFn): Reply[] {
     const replies: Reply[] = new Array(ops.length);
-    this.begin.run();
+    // Inside a caller's transaction (a multi-raft turn applying many groups) this batch joins it.
+    const own = !this.db.inTransaction;
+    if (own) this.begin.run();
     try {
       for (let i = 0; i < ops.length; i++) {
         this.savepoint.run();
@@ -136,12 +138,17 @@ export class StateDb {
         this.release.run();
       }
       this.putApplied.run(grp, firstIdx + ops.length - 1);
-      this.commit.run();
+      if (own) this.commit.run();
     } catch (e) {
-      if (this.db.inTransaction) this.rollback.run();
+      if (own && this.db.inTransaction) this.rollback.run();
       throw e;
     }
     return replies;
+  }
+
+  /** Runs fn in one transaction; applyBatch calls inside it share it (one commit per turn). */
+  inTransaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
   }
 
   /**

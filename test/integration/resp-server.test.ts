@@ -252,7 +252,9 @@ describe("pipelining", () => {
 
   test("QUIT answers, skips the rest and closes; onClose runs", async () => {
     const c = await RawClient.connect(server.port);
-    const id = Number((await (c.send("WHOAMI\r\n"), c.waitFor((s) => s.endsWith("\r\n") && s.length > 5))).split("\r\n")[1].split(" ")[0]);
+    await c.send("WHOAMI\r\n");
+    const whoami = await c.waitFor((s) => /^\$\d+\r\n.*\r\n$/.test(s));
+    const id = Number(whoami.split("\r\n")[1].split(" ")[0]);
     await c.send("ASYNC 20 x\r\nQUIT\r\nPING\r\n");
     await c.done;
     expect(c.text()).toEndWith("$1\r\nx\r\n+OK\r\n");
@@ -325,6 +327,40 @@ describe("bad input", () => {
   test("garbage piped through nc gets the error text and a close", async () => {
     const { out } = await run(["sh", "-c", `printf '*1\\r\\n$abc\\r\\n' | nc -N 127.0.0.1 ${server.port}`]);
     expect(out).toBe("-ERR Protocol error: invalid bulk length\r\n");
+  });
+});
+
+describe("authentication limits", () => {
+  test("strangers get redis's small limits until AUTH, even within one pipelined write", async () => {
+    const s = await startRespServer({
+      host: "127.0.0.1",
+      port: 0,
+      onConnection: () => {
+        let authed = false;
+        return {
+          onCommand: (argv) => {
+            if (text(argv[0]) === "AUTH") {
+              authed = true;
+              return R.OK;
+            }
+            return R.int(argv.length);
+          },
+          protocol: () => 2,
+          onClose: () => {},
+          authenticated: () => authed,
+        };
+      },
+    });
+    const eleven = `*11\r\n${"$1\r\na\r\n".repeat(11)}`;
+    const stranger = await RawClient.connect(s.port);
+    await stranger.send(`PING\r\n${eleven}`);
+    await stranger.done;
+    expect(stranger.text()).toBe(":1\r\n-ERR Protocol error: unauthenticated multibulk length\r\n");
+    const friend = await RawClient.connect(s.port);
+    await friend.send(`AUTH pw\r\n${eleven}*1\r\n$20000\r\n${"x".repeat(20000)}\r\n`);
+    expect(await friend.waitFor((r) => r.length >= 14)).toBe("+OK\r\n:11\r\n:1\r\n");
+    friend.end();
+    await s.stop();
   });
 });
 
@@ -431,7 +467,7 @@ describe("pending replies", () => {
       }),
     });
     const c = await RawClient.connect(s.port);
-    const n = 150_000;
+    const n = 400_000;
     void c.send("HOLD\r\n".repeat(n));
     for (let waited = 0; received < 65_536 && waited < 10_000; waited += 20) await Bun.sleep(20);
     expect(received).toBeGreaterThanOrEqual(65_536);
@@ -439,6 +475,7 @@ describe("pending replies", () => {
       last = received;
       await Bun.sleep(200);
     }
+    // Bun still dispatches what it had read before pause() (~60k commands here), not all of it.
     expect(received).toBeLessThan(n);
     released = true;
     for (const release of held.splice(0)) release();

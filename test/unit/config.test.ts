@@ -61,6 +61,7 @@ describe("config loading", () => {
     ["node id with a space", { node_id: "my node" }, /node_id: "my node"/],
     ["peer without a port", { cluster_peers: "hostonly" }, /"hostonly" is not host:port/],
     ["bootstrap with bootstrap_expect", { bootstrap: true, bootstrap_expect: "3" }, /exclude each other/],
+    ["bootstrap_expect with no way to find nodes", { bootstrap_expect: "3" }, /bootstrap_expect = 3 needs a way to find the other nodes; allowed: with discovery_enabled = true or cluster_peers/],
   ];
   for (const [what, flags, message] of bad) {
     test(`rejects ${what} with one line naming key, value and what is allowed`, () => {

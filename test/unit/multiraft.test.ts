@@ -28,6 +28,9 @@ class KvMachine implements StateMachine {
       return old ?? null;
     });
   }
+  transaction<T>(fn: () => T): T {
+    return fn();
+  }
   installSnapshot(grp: number, s: Snapshot) {
     this.data.set(grp, new Map(JSON.parse(dec.decode(s.data))));
     this.applied.set(grp, s.meta.index);

@@ -208,6 +208,23 @@ describe("protocol errors carry redis's text", () => {
     expect(decode("*3\r\n", limits).error).toBe("Protocol error: invalid multibulk length");
   });
 
+  test("a client that has not authenticated gets redis's small limits", () => {
+    const stranger = (input: string): Decoded => {
+      const d = new RespDecoder();
+      d.setAuthenticated(false);
+      d.push(bytes(input));
+      const commands: string[][] = [];
+      for (let a = d.next(); a !== null; a = d.next()) commands.push(a.map(text));
+      return { commands, error: d.error };
+    };
+    expect(stranger(`*10\r\n${"$1\r\na\r\n".repeat(10)}`).commands).toHaveLength(1);
+    expect(stranger("*11\r\n").error).toBe("Protocol error: unauthenticated multibulk length");
+    expect(stranger("*1\r\n$16385\r\n").error).toBe("Protocol error: unauthenticated bulk length");
+    expect(stranger("*1\r\n$16384\r\n").error).toBeNull();
+    expect(stranger("*1\r\n$2147483648\r\n").error).toBe("Protocol error: invalid bulk length");
+    expect(stranger("*x\r\n").error).toBe("Protocol error: invalid multibulk length");
+  });
+
   test("after an error nothing more is decoded", () => {
     const d = new RespDecoder();
     d.push(bytes("*x\r\n"));

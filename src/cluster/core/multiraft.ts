@@ -10,6 +10,7 @@
 import { Raft, type RaftConfig } from "../../raft/raft.ts";
 import type { RaftStorage } from "../../raft/storage.ts";
 import type { ConfChange, Entry, Message, NodeId, RaftStatus, Snapshot } from "../../raft/types.ts";
+import { MsgType } from "../../raft/types.ts";
 
 export interface StateMachine {
   /** Index this group's state has durably applied; the group replays the log from there. */
@@ -18,6 +19,8 @@ export interface StateMachine {
   apply(grp: number, entries: readonly Entry[]): unknown[];
   /** Replaces the group's state with a snapshot received from its leader. */
   installSnapshot(grp: number, snapshot: Snapshot): void;
+  /** Runs one turn's applies of every group in one transaction (DESIGN §4: one per turn). */
+  transaction<T>(fn: () => T): T;
 }
 
 export interface MultiRaftOptions {
@@ -205,15 +208,28 @@ export class MultiRaft {
     const ready: [Group, ReturnType<Raft["ready"]>][] = [];
     for (const g of this.groups.values()) if (g.raft.hasReady()) ready.push([g, g.raft.ready()]);
     if (ready.length === 0) return;
+    // A leader's appends and heartbeats may leave before its own write is durable (Raft thesis
+    // §10.2.1): followers persist in parallel, and the core counts the leader's own log towards
+    // a commit only after advance(). Everything else (votes, responses) waits for the fsync.
+    const early = (m: Message) => m.type === MsgType.App || m.type === MsgType.Heartbeat || m.type === MsgType.Snap;
+    for (const [g, rd] of ready) if (g.raft.status().role === "leader") for (const m of rd.messages) if (early(m)) this.opts.send(m);
     const writes = ready.flatMap(([, rd]) => (rd.persist ? [rd.persist] : []));
     if (writes.length > 0) this.opts.storage.saveBatch(writes);
-    for (const [, rd] of ready) for (const m of rd.messages) this.opts.send(m);
     for (const [g, rd] of ready) {
+      const leader = g.raft.status().role === "leader";
+      for (const m of rd.messages) if (!(leader && early(m))) this.opts.send(m);
+    }
+    const sm = this.opts.stateMachine;
+    const results = sm.transaction(() =>
+      ready.map(([g, rd]) => {
+        if (rd.installSnapshot) sm.installSnapshot(g.raft.grp, rd.installSnapshot);
+        return rd.committed.length > 0 ? sm.apply(g.raft.grp, rd.committed) : [];
+      }),
+    );
+    for (const [i, [g, rd]] of ready.entries()) {
       const grp = g.raft.grp;
-      if (rd.installSnapshot) this.opts.stateMachine.installSnapshot(grp, rd.installSnapshot);
       if (rd.committed.length > 0) {
-        const results = this.opts.stateMachine.apply(grp, rd.committed);
-        rd.committed.forEach((e, i) => this.settle(g, e, results[i]));
+        rd.committed.forEach((e, j) => this.settle(g, e, results[i]![j]));
         this.opts.onCommitted?.(grp, rd.committed.length);
       }
       for (const rs of rd.readStates) {

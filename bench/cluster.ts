@@ -1,0 +1,144 @@
+// A 3-node FlyDB cluster on loopback against a standalone FlyDB node and redis-server, all in one
+// run: redis-benchmark SET/GET through each cluster node (proxied to partition leaders) and with
+// --cluster (straight to the leaders via CLUSTER SLOTS), then failover time (kill -9 of a
+// partition's leader → first successful write to a key of that partition) over several kills.
+//
+//   npx bun bench/cluster.ts [--requests 20000] [--clients 50] [--kills 10] [--partitions 16]
+import { parseArgs } from "node:util";
+import Redis from "ioredis";
+import { freePorts } from "../test/helpers/ports.ts";
+import { ensureBinary, runTool, startFlyDB, startRedisServer, type FlyDBProcess, type ServerProcess } from "../test/helpers/processes.ts";
+
+const { values } = parseArgs({
+  options: {
+    requests: { type: "string", default: "20000" },
+    clients: { type: "string", default: "50" },
+    kills: { type: "string", default: "10" },
+    partitions: { type: "string", default: "16" },
+  },
+});
+const REQUESTS = Number(values.requests);
+const CLIENTS = Number(values.clients);
+const KILLS = Number(values.kills);
+const PARTITIONS = Number(values.partitions);
+
+interface Member {
+  id: string;
+  proc: FlyDBProcess;
+  gossip: number;
+  raft: number;
+}
+
+async function startMember(binary: string, id: string, seed: number | undefined, ports?: { resp: number; http: number; gossip: number; raft: number }, dataDir?: string): Promise<Member> {
+  const [gossip, raft] = ports ? [ports.gossip, ports.raft] : await freePorts(2);
+  const proc = await startFlyDB({
+    binary,
+    dataDir,
+    port: ports?.resp,
+    httpPort: ports?.http,
+    args: [
+      "--node-id", id, "--log-level", "warn", "--partition-count", String(PARTITIONS),
+      "--cluster-addr", `127.0.0.1:${gossip}`, "--raft-addr", `127.0.0.1:${raft}`,
+      ...(seed === undefined ? (dataDir ? [] : ["--bootstrap"]) : ["--peers", `127.0.0.1:${seed}`]),
+    ],
+  });
+  return { id, proc, gossip: gossip!, raft: raft! };
+}
+
+async function settled(m: Member, members: number): Promise<void> {
+  const end = Date.now() + 60_000;
+  while (Date.now() < end) {
+    try {
+      const s = (await (await fetch(`${m.proc.http}/cluster/status`)).json()) as { members: unknown[]; partitions: { healthy: number } };
+      if (s.members.length === members && s.partitions.healthy === PARTITIONS) return;
+    } catch {
+      // not up yet
+    }
+    await Bun.sleep(200);
+  }
+  throw new Error("cluster did not settle within 60 s");
+}
+
+async function rps(port: number, extra: string[] = []): Promise<Record<string, number>> {
+  const out = await runTool(["redis-benchmark", "-h", "127.0.0.1", "-p", String(port), "-t", "set,get", "-r", "100000", "-n", String(REQUESTS), "-c", String(CLIENTS), "-q", "--csv", ...extra], { timeoutMs: 600_000 });
+  if (out.code !== 0) throw new Error(`redis-benchmark failed: ${out.stderr}${out.stdout}`);
+  const r: Record<string, number> = {};
+  for (const line of out.stdout.split("\n").slice(1)) {
+    const cols = line.split(",").map((c) => c.replaceAll('"', ""));
+    if (cols[0] && cols[1]) r[cols[0]] = Number(cols[1]);
+  }
+  return r;
+}
+
+/** The leader of the key's slot according to CLUSTER SLOTS (asked of `via`). */
+async function leaderOf(via: Redis, key: string): Promise<number> {
+  const slot = (await via.call("cluster", "keyslot", key)) as number;
+  const ranges = (await via.call("cluster", "slots")) as [number, number, [string, number]][];
+  return ranges.find(([a, b]) => slot >= a && slot <= b)![2][1];
+}
+
+async function main(): Promise<void> {
+  const binary = ensureBinary();
+  const redis: ServerProcess = await startRedisServer();
+  const redisAof: ServerProcess = await startRedisServer({ aofAlways: true });
+  const standalone = await startFlyDB({ binary, args: ["--log-level", "warn"] });
+  const m1 = await startMember(binary, "b1", undefined);
+  const members = [m1, await startMember(binary, "b2", m1.gossip), await startMember(binary, "b3", m1.gossip)];
+  await settled(m1, 3);
+  console.log(`# ${new Date().toISOString()}; redis-benchmark -t set,get -r 100000 -n ${REQUESTS} -c ${CLIENTS}; cluster: 3 nodes, ${PARTITIONS} partitions, rf 3, fsync always\n`);
+  const rows: [string, Record<string, number>][] = [
+    ["redis-server (no persistence)", await rps(redis.port)],
+    ["redis-server (appendfsync always)", await rps(redisAof.port)],
+    ["FlyDB standalone (fsync always)", await rps(standalone.port)],
+  ];
+  for (const m of members) rows.push([`FlyDB cluster via ${m.id} (proxied)`, await rps(m.proc.port)]);
+  rows.push(["FlyDB cluster, redis-benchmark --cluster", await rps(m1.proc.port, ["--cluster"])]);
+  const base = rows[0]![1];
+  const aof = rows[1]![1];
+  console.log("| target | SET/s | GET/s | SET vs redis appendfsync always | GET vs redis |");
+  console.log("|---|---:|---:|---:|---:|");
+  for (const [name, r] of rows) {
+    console.log(`| ${name} | ${Math.round(r.SET ?? 0)} | ${Math.round(r.GET ?? 0)} | ${((r.SET ?? 0) / (aof.SET ?? 1)).toFixed(2)}× | ${((r.GET ?? 0) / (base.GET ?? 1)).toFixed(2)}× |`);
+  }
+
+  // Failover: kill the leader of a key's partition, time until a write to that key succeeds.
+  console.log(`\n# failover: kill -9 the leader of a key's partition, time to the first successful SET of that key (${KILLS} kills)\n`);
+  const times: number[] = [];
+  for (let k = 0; k < KILLS; k++) {
+    const key = `failover-${k}`;
+    const via = new Redis({ port: members[0]!.proc.port, maxRetriesPerRequest: 0 });
+    const leaderPort = await leaderOf(via, key);
+    via.disconnect();
+    const victim = members.find((m) => m.proc.port === leaderPort)!;
+    const survivor = members.find((m) => m !== victim)!;
+    const client = new Redis({ port: survivor.proc.port, maxRetriesPerRequest: 0, commandTimeout: 10_000 });
+    const dataDir = victim.proc.dataDir;
+    const ports = { resp: victim.proc.port, http: victim.proc.httpPort, gossip: victim.gossip, raft: victim.raft };
+    const killedAt = performance.now();
+    await victim.proc.kill9();
+    for (;;) {
+      try {
+        if ((await client.set(key, "x")) === "OK") break;
+      } catch {
+        // TRYAGAIN / CLUSTERDOWN while the partition elects a leader
+      }
+    }
+    const ms = performance.now() - killedAt;
+    times.push(ms);
+    client.disconnect();
+    console.log(`kill ${k + 1}: ${victim.id} (led ${key}'s partition) → first write after ${ms.toFixed(0)} ms`);
+    // Bring the victim back on the same data dir and ports, and wait for the cluster to heal.
+    const again = await startMember(binary, victim.id, undefined, ports, dataDir);
+    members[members.indexOf(victim)] = again;
+    await settled(members[0] === victim ? again : members[0]!, 3);
+  }
+  times.sort((a, b) => a - b);
+  console.log(`\nfailover: median ${times[Math.floor(times.length / 2)]!.toFixed(0)} ms, max ${times[times.length - 1]!.toFixed(0)} ms, mean ${(times.reduce((a, b) => a + b, 0) / times.length).toFixed(0)} ms`);
+
+  for (const m of members) await m.proc.stop(2000);
+  await standalone.stop();
+  await redis.stop();
+  await redisAof.stop();
+}
+
+await main();

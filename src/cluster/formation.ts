@@ -1,0 +1,243 @@
+// Forming and joining a cluster (DESIGN §8): the I/O around the pure rule in core/formation.ts.
+// Every cluster node runs it. It answers other nodes' formation probes (over the Raft transport:
+// `{ t: "formation" }` → FormationReport), and while this node holds no cluster state it looks
+// for nodes (mDNS when discovery is on and no peers are configured; gossip members always),
+// probes them, and bootstraps, joins through gossip, waits with back-off, or refuses. Once the
+// node holds cluster state it checks that the cluster's metadata matches its own settings.
+import type { Config } from "../config/schema.ts";
+import type { DiscoveredNode } from "../discovery/index.ts";
+import { formatHostPort } from "../gossip/hostport.ts";
+import type { Logger } from "../log.ts";
+import type { ClusterNode } from "./cluster-node.ts";
+import { candidates, decideFormation, type FormationReport, type FormationStep } from "./core/formation.ts";
+
+/** A node found by discovery or gossip: enough to probe it. */
+interface FoundNode {
+  readonly nodeId: string;
+  readonly raftAddr: string;
+}
+
+export interface FormationOptions {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly node: ClusterNode;
+  /** One mDNS browse (src/discovery `browse`), or undefined when this node does not browse. */
+  readonly browse?: (stopWhen: (found: number) => boolean) => Promise<DiscoveredNode[]>;
+  /** This node cannot join what it found (other cluster_id or partition_count): the process should exit 2. */
+  readonly onFatal: (message: string) => void;
+}
+
+export interface Formation {
+  /** Resolves when the loop ended: member with matching metadata, refused, or stopped. */
+  readonly done: Promise<void>;
+  stop(): void;
+}
+
+const PROBE_TIMEOUT_MS = 1_000;
+const FIRST_WAIT_MS = 250;
+/** Forming with bootstrap_expect wants quick rounds; plain auto-join can back off further. */
+const MAX_WAIT_FORMING_MS = 2_000;
+const MAX_WAIT_JOINING_MS = 10_000;
+const METADATA_CHECK_MS = 1_000;
+/** A node joining through --peers that sees nobody alive after this long says why that may be. */
+const LONELY_WARN_MS = 30_000;
+
+function discoveredToFound(d: DiscoveredNode): FoundNode | undefined {
+  const addr = d.addresses[0];
+  if (addr === undefined || d.ports.raft === null) return undefined;
+  return { nodeId: d.nodeId, raftAddr: formatHostPort(addr, d.ports.raft) };
+}
+
+export function startFormation(opts: FormationOptions): Formation {
+  const { config, log, node } = opts;
+  const self = config.node_id;
+  let stopped = false;
+  let sees: string[] = [self];
+  let wake: () => void = () => {};
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+
+  const holdsState = () => node.host.groupIds().length > 0;
+  const report = (): FormationReport => {
+    const meta = node.machine.meta;
+    const formed = holdsState();
+    const members = Object.values(meta.members).map((m) => m.addrs.gossip);
+    return {
+      nodeId: self,
+      formed,
+      clusterId: meta.clusterId !== "" ? meta.clusterId : config.discovery_cluster_id,
+      partitionCount: meta.clusterId !== "" ? meta.partitionCount : config.partition_count,
+      bootstrapExpect: config.bootstrap_expect,
+      gossip: [...new Set([node.gossip.addr, ...members])],
+      sees: formed ? [] : sees,
+    };
+  };
+  node.formationProbe = report;
+
+  // Nodes found in earlier rounds stay until a probe goes unanswered: a browse that missed one
+  // answer must not shrink the view (views that flap delay agreement).
+  const known = new Map<string, FoundNode>();
+  const found = async (stopWhen: (n: number) => boolean): Promise<FoundNode[]> => {
+    for (const v of node.gossip.members()) {
+      if (v.id !== self && v.state === "alive" && v.meta.raftAddr !== "") known.set(v.id, { nodeId: v.id, raftAddr: v.meta.raftAddr });
+    }
+    if (opts.browse) {
+      try {
+        for (const d of await opts.browse((n) => stopWhen(Math.max(n, known.size)))) {
+          const f = d.nodeId === self ? undefined : discoveredToFound(d);
+          if (f) known.set(f.nodeId, f);
+        }
+      } catch (e) {
+        log.warn("mDNS browse failed; trying again later", { error: String(e) });
+      }
+    }
+    return [...known.values()];
+  };
+
+  const probe = async (nodes: readonly FoundNode[]): Promise<FormationReport[]> => {
+    const answers = await Promise.all(
+      nodes.map(async (f) => {
+        try {
+          const r = (await node.transport.request(f.nodeId, f.raftAddr, { t: "formation" }, PROBE_TIMEOUT_MS)) as FormationReport;
+          return r.nodeId === f.nodeId ? r : undefined;
+        } catch (e) {
+          log.debug("formation probe got no answer", { peer: f.nodeId, addr: f.raftAddr, error: String(e) });
+          if (known.get(f.nodeId) === f) known.delete(f.nodeId);
+          return undefined;
+        }
+      }),
+    );
+    return answers.filter((a): a is FormationReport => a !== undefined);
+  };
+
+  /** Finds, probes and decides once; `sees` is updated for the next probe answered. */
+  const round = async (): Promise<FormationStep> => {
+    const want = config.bootstrap_expect;
+    const nodes = await found((n) => want > 0 && n + 1 >= want);
+    const peers = await probe(nodes);
+    if (holdsState()) return { kind: "member" };
+    sees = candidates(report(), peers);
+    return decideFormation(report(), peers);
+  };
+
+  /** The cluster's metadata, once applied here, must match this node's settings. */
+  const checkMetadata = (): "ok" | "unknown" | "refused" => {
+    const meta = node.machine.meta;
+    if (meta.clusterId === "") return "unknown";
+    if (meta.clusterId === config.discovery_cluster_id && meta.partitionCount === config.partition_count) return "ok";
+    opts.onFatal(
+      `this node was admitted to cluster ${JSON.stringify(meta.clusterId)} with partition_count = ${meta.partitionCount}, but it is configured with cluster_id = ${JSON.stringify(config.discovery_cluster_id)} and partition_count = ${config.partition_count}; it leaves`,
+    );
+    return "refused";
+  };
+
+  /**
+   * A member that sees no other member alive (restarted after a graceful leave, or without the
+   * peers it started with) rejoins gossip through its own cluster's members: the addresses in its
+   * metadata, and those mDNS finds under their node ids. Never anyone else's: clusters do not merge.
+   */
+  let rejoinWait = METADATA_CHECK_MS;
+  const rejoinIfAlone = async (): Promise<boolean> => {
+    const others = Object.values(node.machine.meta.members).filter((m) => m.id !== self);
+    if (others.length === 0 || node.gossip.members().some((v) => v.id !== self && v.state === "alive")) return false;
+    const seeds = new Set(others.map((m) => m.addrs.gossip));
+    if (opts.browse) {
+      try {
+        for (const d of await opts.browse(() => false)) {
+          const addr = d.addresses[0];
+          if (d.nodeId !== self && d.nodeId in node.machine.meta.members && addr !== undefined) seeds.add(formatHostPort(addr, d.port));
+        }
+      } catch (e) {
+        log.debug("mDNS browse failed", { error: String(e) });
+      }
+    }
+    if (stopped) return true;
+    // Once per time alone at info; the retries with back-off at debug.
+    log[rejoinWait === METADATA_CHECK_MS ? "info" : "debug"]("no other member is alive; rejoining the cluster's members", { gossip: [...seeds].join(",") });
+    node.gossip.join([...seeds]);
+    return true;
+  };
+
+  const run = async (): Promise<void> => {
+    let wait = FIRST_WAIT_MS;
+    let lastReason = "";
+    let joined = "";
+    const startedAt = Date.now();
+    let warnedLonely = false;
+    const maxWait = config.bootstrap_expect > 0 ? MAX_WAIT_FORMING_MS : MAX_WAIT_JOINING_MS;
+    let metadata: "ok" | "unknown" = "unknown";
+    let nextRejoin = 0;
+    while (!stopped) {
+      if (holdsState()) {
+        if (metadata === "unknown") {
+          const m = checkMetadata();
+          if (m === "refused") return;
+          metadata = m;
+        }
+        if (Date.now() >= nextRejoin) {
+          const alone = await rejoinIfAlone();
+          rejoinWait = alone ? Math.min(rejoinWait * 2, MAX_WAIT_JOINING_MS) : METADATA_CHECK_MS;
+          nextRejoin = Date.now() + rejoinWait;
+        }
+        await sleep(METADATA_CHECK_MS);
+        continue;
+      }
+      let step = await round();
+      if (stopped) return;
+      if (step.kind === "bootstrap") {
+        // Decide twice: a node that formed or appeared between the probes and the decision shows up now.
+        step = await round();
+        if (stopped) return;
+      }
+      switch (step.kind) {
+        case "member":
+          continue;
+        case "bootstrap":
+          log.info("forming a new cluster: this node has the lowest node id of the expected nodes", { expect: config.bootstrap_expect, nodes: sees.join(",") });
+          node.bootstrapNew();
+          continue;
+        case "refuse":
+          opts.onFatal(step.reason);
+          return;
+        case "join": {
+          const seeds = step.gossip.filter((a) => a !== node.gossip.addr);
+          const key = seeds.join(",");
+          if (key !== joined) {
+            log.info("joining the cluster found", { via: step.via, gossip: key });
+            joined = key;
+          }
+          node.gossip.join(seeds);
+          break;
+        }
+        case "wait":
+          if (step.reason !== lastReason) {
+            log.info("waiting to form or join a cluster", { reason: step.reason });
+            lastReason = step.reason;
+            wait = FIRST_WAIT_MS;
+          }
+          break;
+      }
+      if (!warnedLonely && config.cluster_peers.length > 0 && Date.now() - startedAt > LONELY_WARN_MS && !node.gossip.members().some((v) => v.id !== self && v.state === "alive")) {
+        warnedLonely = true;
+        log.warn("no member of the peers answered: check cluster_peers, that cluster_id and cluster_secret match theirs, and the firewall", { peers: config.cluster_peers.join(",") });
+      }
+      await sleep(wait);
+      wait = Math.min(wait * 2, maxWait);
+    }
+  };
+
+  const done = run().catch((e: unknown) => log.error("cluster formation failed", { error: String(e) }));
+  return {
+    done,
+    stop() {
+      stopped = true;
+      wake();
+    },
+  };
+}

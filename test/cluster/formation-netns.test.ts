@@ -1,0 +1,172 @@
+// Forming a cluster by mDNS discovery, in private network namespaces (one per node, bridged;
+// never on the machine's real interfaces): three nodes with bootstrap_expect = 3 form exactly one
+// cluster, a fourth with discovery alone joins it, a node with another partition_count is refused.
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { Subprocess } from "bun";
+import type { Lan, LanHost } from "../support/netns.ts";
+import { LineReader, createLan, skipNamespaceTests } from "../support/netns.ts";
+
+setDefaultTimeout(45_000);
+
+const ROOT = resolve(import.meta.dir, "../..");
+const BUN = process.execPath;
+const RESP = 6380;
+const HTTP = 8080;
+
+interface Started {
+  readonly id: string;
+  readonly host: LanHost;
+  readonly proc: Subprocess<"ignore", "pipe", "pipe">;
+  readonly log: LineReader;
+}
+
+interface Status {
+  cluster_id: string;
+  metadata_leader: string | null;
+  members: { id: string }[];
+  partitions: { total: number; leaderless: number };
+}
+
+describe.skipIf(skipNamespaceTests)("cluster formation by discovery in network namespaces", () => {
+  let lan: Lan;
+  let h: LanHost[];
+  let dataRoot: string;
+  const nodes: Started[] = [];
+
+  beforeAll(async () => {
+    lan = await createLan("form", 5);
+    h = [...lan.hosts];
+    dataRoot = mkdtempSync(join(tmpdir(), "fly-form-"));
+  });
+
+  afterAll(async () => {
+    await lan?.destroy();
+    if (dataRoot) rmSync(dataRoot, { recursive: true, force: true });
+  });
+
+  function start(id: string, host: LanHost, extra: string[]): Started {
+    const args = [
+      BUN, join(ROOT, "cli/flydb.ts"),
+      "--node-id", id,
+      "--data-dir", join(dataRoot, id),
+      "--bind-addr", `0.0.0.0:${RESP}`,
+      "--http-addr", `0.0.0.0:${HTTP}`,
+      "--cluster-addr", `${host.address}:7946`,
+      "--raft-addr", `${host.address}:7947`,
+      "--discovery-enabled",
+      "--discovery-cluster-id", "form-test",
+      "--partition-count", "16",
+      "--fsync", "no",
+      ...extra,
+    ];
+    const proc = lan.spawn(host, args, { cwd: ROOT });
+    // The logger writes to stderr; stdout stays empty.
+    const s: Started = { id, host, proc, log: new LineReader(proc.stderr) };
+    nodes.push(s);
+    return s;
+  }
+
+  async function curl(host: LanHost, path: string): Promise<{ code: number; body: string }> {
+    const r = await lan.run(host, ["curl", "-s", "-m", "3", "-w", "\n%{http_code}", `http://${host.address}:${HTTP}${path}`]);
+    const i = r.stdout.lastIndexOf("\n");
+    return { code: Number(r.stdout.slice(i + 1)), body: r.stdout.slice(0, i) };
+  }
+
+  async function waitReady(s: Started, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = { code: 0, body: "" };
+    while (Date.now() < deadline) {
+      if (s.proc.exitCode !== null) throw new Error(`${s.id} exited with ${s.proc.exitCode}:\n${s.log.lines.join("\n")}`);
+      last = await curl(s.host, "/ready");
+      if (last.code === 200) return;
+      await Bun.sleep(250);
+    }
+    throw new Error(`${s.id} not ready after ${timeoutMs} ms (${last.code} ${last.body}); log:\n${s.log.lines.slice(-30).join("\n")}`);
+  }
+
+  async function status(s: Started): Promise<Status> {
+    const r = await curl(s.host, "/cluster/status");
+    expect(r.code).toBe(200);
+    return JSON.parse(r.body) as Status;
+  }
+
+  async function discover(host: LanHost): Promise<{ nodeId: string; addresses: string[]; ports: Record<string, number | null> }[]> {
+    const r = await lan.run(host, [BUN, join(ROOT, "cli/flydb-discover.ts"), "--json", "--timeout", "1", "--cluster-id", "form-test"], { cwd: ROOT });
+    return r.code === 0 ? JSON.parse(r.stdout) : [];
+  }
+
+  const redis = (host: LanHost, target: LanHost, ...cmd: string[]) => lan.run(host, ["redis-cli", "-h", target.address, "-p", String(RESP), ...cmd]);
+
+  test("three nodes with bootstrap_expect = 3 form one cluster; writes through one are read through all", async () => {
+    // Node ids in an order unlike the start order: the lowest id (n1) starts last.
+    const formed = [start("n3", h[0]!, ["--bootstrap-expect", "3"]), start("n2", h[1]!, ["--bootstrap-expect", "3"]), start("n1", h[2]!, ["--bootstrap-expect", "3"])];
+    await Promise.all(formed.map((s) => waitReady(s, 30_000)));
+
+    const bootstrapped = formed.filter((s) => s.log.lines.some((l) => l.includes("bootstrapped a new cluster")));
+    expect(bootstrapped.map((s) => s.id)).toEqual(["n1"]);
+    const statuses = await Promise.all(formed.map(status));
+    for (const st of statuses) {
+      expect(st.cluster_id).toBe("form-test");
+      expect(st.metadata_leader).not.toBeNull();
+      expect(st.metadata_leader).toBe(statuses[0]!.metadata_leader);
+      expect(st.members.map((m) => m.id).sort()).toEqual(["n1", "n2", "n3"]);
+      expect(st.partitions.total).toBe(16);
+    }
+
+    for (const [i, writer] of formed.entries()) {
+      const w = await redis(writer.host, writer.host, "SET", `key-${i}`, `value-${i}`);
+      expect(w.stdout.trim()).toBe("OK");
+      for (const reader of formed) {
+        const r = await redis(reader.host, reader.host, "GET", `key-${i}`);
+        expect(r.stdout.trim()).toBe(`value-${i}`);
+      }
+    }
+  });
+
+  test("a fourth node with discovery and no bootstrap_expect joins the formed cluster", async () => {
+    const fourth = start("n0", h[3]!, []);
+    await waitReady(fourth, 30_000);
+    expect(fourth.log.lines.some((l) => l.includes("bootstrapped a new cluster"))).toBe(false);
+    expect(fourth.log.lines.some((l) => l.includes("joining the cluster found"))).toBe(true);
+    const st = await status(fourth);
+    expect(st.members.map((m) => m.id).sort()).toEqual(["n0", "n1", "n2", "n3"]);
+    const r = await redis(h[3]!, h[3]!, "GET", "key-0");
+    expect(r.stdout.trim()).toBe("value-0");
+  });
+
+  test("members advertise themselves; a killed member restarts and rejoins without bootstrapping again; a clean stop says goodbye", async () => {
+    const seen = await discover(h[4]!);
+    expect(seen.map((n) => n.nodeId).sort()).toEqual(["n0", "n1", "n2", "n3"]);
+    const n2 = seen.find((n) => n.nodeId === "n2")!;
+    expect(n2.addresses).toEqual([h[1]!.address]);
+    expect(n2.ports).toEqual({ resp: RESP, http: HTTP, gossip: 7946, raft: 7947 });
+
+    const old = nodes.find((n) => n.id === "n2")!;
+    old.proc.kill("SIGKILL");
+    await old.proc.exited;
+    const again = start("n2", h[1]!, ["--bootstrap-expect", "3"]);
+    await waitReady(again, 30_000);
+    expect(again.log.lines.some((l) => l.includes("bootstrapped a new cluster") || l.includes("forming a new cluster"))).toBe(false);
+    const st = await status(again);
+    expect(st.members.map((m) => m.id).sort()).toEqual(["n0", "n1", "n2", "n3"]);
+    expect((await redis(h[1]!, h[1]!, "GET", "key-1")).stdout.trim()).toBe("value-1");
+
+    const fourth = nodes.find((n) => n.id === "n0")!;
+    fourth.proc.kill("SIGTERM");
+    expect(await fourth.proc.exited).toBe(0);
+    expect((await discover(h[4]!)).map((n) => n.nodeId).sort()).toEqual(["n1", "n2", "n3"]);
+  });
+
+  test("a node with another partition_count refuses to join and exits with status 2", async () => {
+    const misfit = start("n9", h[4]!, ["--partition-count", "32"]);
+    const code = await Promise.race([misfit.proc.exited, Bun.sleep(20_000).then(() => "still running")]);
+    expect(code).toBe(2);
+    const line = misfit.log.lines.find((l) => l.includes("refusing to join"));
+    expect(line).toContain("the formed cluster \"form-test\"");
+    expect(line).toContain("partition_count = 16");
+    expect(line).toContain("partition_count = 32");
+  });
+});
