@@ -1,7 +1,6 @@
 // Three nodes started at the same moment with mDNS discovery and bootstrap_expect = 3, no peers
 // given: exactly one cluster forms (no node bootstraps its own), all reach ready, and a write
 // through any node is readable through every node. Multicast stays on the namespaced bridge.
-// Pending: cluster mode does not use discovery yet. Rename to .test.ts when it does.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { clusterStatus, createHarness, keysInDistinctPartitions, waitClusterSettled, type Harness } from "../helpers/cluster-harness.ts";
 import { skipNetns } from "../helpers/netns.ts";
