@@ -61,13 +61,9 @@ export interface SlotRange {
 export interface HarnessOptions {
   /** Number of FlyDB nodes; one more namespace is made for clients. */
   nodes: number;
-  /**
-   * "standalone": independent nodes. "cluster": n1 --bootstrap, the others --peers n1.
-   * "discovery": no peers; mDNS on eth0 with a cluster id unique to this harness and
-   * --bootstrap-expect set to the node count.
-   */
-  mode: "standalone" | "cluster" | "discovery";
-  /** Cluster and discovery modes (default 16: fewer groups, faster tests). */
+  /** "standalone": independent nodes. "cluster": n1 --bootstrap, the others --peers n1. */
+  mode: "standalone" | "cluster";
+  /** Cluster mode only (default 16: fewer groups, faster tests). */
   partitionCount?: number;
   /** Extra flags per node. */
   extraArgs?: (index: number) => string[];
@@ -214,15 +210,10 @@ export function createHarness(opts: HarnessOptions): Harness {
     const gossip = hostPort(host, PORTS.gossip);
     const raft = hostPort(host, PORTS.raft);
     const args = ["--bind-addr", resp, "--http-addr", http, "--data-dir", dataDir, "--node-id", id];
-    if (opts.mode !== "standalone") {
-      args.push("--cluster-addr", gossip, "--raft-addr", raft, "--advertise-addr", host.address, "--partition-count", String(partitionCount));
-    }
     if (opts.mode === "cluster") {
+      args.push("--cluster-addr", gossip, "--raft-addr", raft, "--advertise-addr", host.address, "--partition-count", String(partitionCount));
       if (i === 0) args.push("--bootstrap");
       else args.push("--peers", hostPort(net.hosts[0]!, PORTS.gossip));
-    }
-    if (opts.mode === "discovery") {
-      args.push("--discovery-enabled", "--discovery-cluster-id", `fly-ct-${process.pid}`, "--discovery-interface", host.iface, "--bootstrap-expect", String(opts.nodes));
     }
     args.push(...(opts.extraArgs?.(i) ?? []));
     return { id, host, resp, http, gossip, raft, dataDir, logPath: join(baseDir, `${id}.log`), args, proc: undefined, starts: 0 };
@@ -345,14 +336,9 @@ export function createHarness(opts: HarnessOptions): Harness {
     command,
     start,
     startAll: async (o) => {
-      // --peers: the bootstrap node first, so the others find someone to join. Discovery: all
-      // at once, which is the race bootstrap_expect must resolve.
-      if (opts.mode === "discovery") {
-        await Promise.all(nodes.map((n) => start(n, { wait: "health", timeoutMs: o?.timeoutMs })));
-      } else {
-        await start(nodes[0]!, { wait: opts.mode === "cluster" ? "ready" : "health", timeoutMs: o?.timeoutMs });
-        await Promise.all(nodes.slice(1).map((n) => start(n, { wait: "health", timeoutMs: o?.timeoutMs })));
-      }
+      // The bootstrap node first, so the others find someone to join.
+      await start(nodes[0]!, { wait: opts.mode === "cluster" ? "ready" : "health", timeoutMs: o?.timeoutMs });
+      await Promise.all(nodes.slice(1).map((n) => start(n, { wait: "health", timeoutMs: o?.timeoutMs })));
       await Promise.all(nodes.map((n) => waitReady(n, o?.timeoutMs)));
     },
     kill9,
