@@ -34,7 +34,6 @@ const GROUPS: readonly { title: string; intro: string; keys: readonly ConfigKey[
  */
 const NOT_YET_IN_EFFECT: Partial<Record<ConfigKey, string>> = {
   routing_strategy: "reads always go to the partition leader (key-based) for now",
-  http_auth_token: "every HTTP endpoint is read-only today; the mutating ones will check it",
 };
 
 /** Every schema key in a group: keys added to the schema later land in "Other". */

@@ -23,6 +23,8 @@ export interface DataPlane {
   appliedIndex(): number;
   ready(): { ready: boolean; reason?: string };
   readonly cluster: ClusterNode | undefined;
+  /** mDNS packet counters when this node advertises itself (discovery_enabled), for /metrics. */
+  readonly discoveryStats?: () => { readonly packets: number; readonly malformedPackets: number };
   stop(graceful: boolean): Promise<void>;
 }
 
@@ -77,7 +79,7 @@ export function openStandalone(config: Config, metrics: NodeMetrics): DataPlane 
   });
   return {
     mode: "standalone",
-    read: (spec, argv) => spec.run!({ db: store.keyspace, now: Date.now(), random: Math.random }, argv),
+    read: (spec, argv, resp3) => spec.run!({ db: store.keyspace, now: Date.now(), random: Math.random, resp3 }, argv),
     propose: (op) => store.propose(op),
     keyCount: () => store.keyspace.count(Date.now()),
     appliedIndex: () => store.stats().appliedIndex,
@@ -158,12 +160,13 @@ export async function openCluster(
   });
   return {
     mode: "cluster",
-    read: (spec, argv) => node.read(spec, argv),
+    read: (spec, argv, resp3) => node.read(spec, argv, resp3),
     propose: (op) => node.propose(op),
     keyCount: () => node.keyCount(),
     appliedIndex: () => node.host.groupIds().reduce((n, g) => n + (node.host.status(g)?.applied ?? 0), 0),
     ready: () => node.ready(),
     cluster: node,
+    discoveryStats: advertiser ? () => advertiser.stats() : undefined,
     async stop(graceful) {
       formation.stop();
       await advertiser?.stop().catch((e: unknown) => log.warn("mDNS goodbye failed", { error: String(e) }));

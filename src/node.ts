@@ -5,11 +5,12 @@ import type { ClientState, ServerView } from "./commands/types.ts";
 import { formatValue } from "./config/load.ts";
 import { CONFIG_KEYS, type Config, type ConfigKey } from "./config/schema.ts";
 import { createHttpApp, type NodeStatus } from "./http/app.ts";
-import { NodeMetrics } from "./http/metrics.ts";
+import { NodeMetrics, registerClusterMetrics, registerDiscoveryMetrics } from "./http/metrics.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { splitHostPort } from "./net/addr.ts";
 import { err, type Reply } from "./resp/reply.ts";
-import { clusterStatus } from "./http/cluster-status.ts";
+import { clusterPartitions, clusterStatus } from "./http/cluster-status.ts";
+import { drain } from "./cluster/leave.ts";
 import { startRespServer, type ConnectionControl } from "./server/resp-server.ts";
 import { renderInfo } from "./server/info.ts";
 import { resolveMode, openCluster, openStandalone, type DataPlane } from "./data-plane.ts";
@@ -25,12 +26,17 @@ export interface RunningNode {
 export interface StartOptions {
   configFile?: string;
   log?: Logger;
+  /** Called after a graceful POST /cluster/leave has drained and stopped the node (the CLI exits). */
+  onLeft?: () => void;
   /**
    * The node must not serve the cluster it found (another cluster_id or partition_count).
    * Default: log the reason, stop, and exit the process with status 2.
    */
   onFatal?: (message: string) => void;
 }
+
+/** INFO sections that include the keyspace section. */
+const WITH_KEYSPACE = new Set([undefined, "default", "all", "everything", "keyspace"]);
 
 export async function startNode(config: Config, opts: StartOptions = {}): Promise<RunningNode> {
   const log = opts.log ?? createLogger(config.log_level, config.log_format, { node: config.node_id });
@@ -59,9 +65,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     startedAt,
     configNames: () => CONFIG_KEYS,
     configValue: (name) => (CONFIG_KEYS.includes(name as ConfigKey) ? formatValue(name as ConfigKey, config) : undefined),
-    info: (section, now) =>
-      renderInfo(
-        {
+    info: (section, now) => {
+      const source = {
           version: VERSION,
           nodeId: config.node_id,
           port: respPort,
@@ -75,14 +80,28 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
           keys: plane?.keyCount() ?? 0,
           dataDir: config.data_dir,
           appliedIndex: plane?.appliedIndex() ?? 0,
-        },
-        section,
-        now,
-      ),
+      };
+      // A cluster member's own rows are its replicas' keys: the keyspace section counts the
+      // cluster's keys, asked of every partition's leader. When one does not answer, INFO
+      // KEYSPACE is that error; a full INFO (clients run one on connect) says so in the section.
+      const cluster = plane?.cluster;
+      if (!cluster || !WITH_KEYSPACE.has(section)) return renderInfo(source, section, now);
+      // A node still joining would wait out the fan-out timeout: say so at once instead.
+      const ready = cluster.ready();
+      if (!ready.ready) {
+        const why = `CLUSTERDOWN this node cannot count the cluster's keys yet: ${ready.reason}`;
+        return Promise.resolve(section === "keyspace" ? err(why) : renderInfo({ ...source, keyspaceError: why }, section, now));
+      }
+      return cluster.keyspaceTotals().then((t) => {
+        if (!("failed" in t)) return renderInfo({ ...source, ...t }, section, now);
+        if (section === "keyspace") return t.failed;
+        return renderInfo({ ...source, keyspaceError: t.failed.t === "error" ? t.failed.v : "unknown" }, section, now);
+      });
+    },
   };
 
   const backend: Backend = {
-    read: (spec, argv) => (plane ? plane.read(spec, argv) : LOADING),
+    read: (spec, argv, resp3) => (plane ? plane.read(spec, argv, resp3) : LOADING),
     propose: (op) => (plane ? plane.propose(op) : Promise.resolve(LOADING)),
     now: () => Date.now(),
     random: () => Math.random(),
@@ -177,6 +196,30 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     },
     metrics: metrics.registry,
     httpAuthToken: config.http_auth_token,
+    mode: cluster ? "cluster" : "standalone",
+    cluster: () => {
+      const node = plane?.cluster;
+      if (!node) return undefined;
+      return {
+        partitions: () => clusterPartitions(node),
+        join: (peers) => node.gossip.join(peers),
+        leave: async (timeoutMs) => {
+          const r = await drain(node, timeoutMs);
+          // Stop after the reply is on its way: stopping closes the HTTP server.
+          if (r.drained) setTimeout(() => void running?.stop().then(() => opts.onLeft?.()), 100);
+          return r;
+        },
+      };
+    },
+    command: async (argv) => {
+      // An HTTP caller stands where a RESP client does: with requirepass set, only a configured
+      // http_auth_token (checked by the app) stands in for AUTH.
+      const session = new Session(backend, { id: 0, addr: "http", laddr: `${http.host}:${httpPort}` });
+      session.client.authenticated = config.requirepass === "" || config.http_auth_token !== "";
+      // HTTP callers cannot follow -MOVED: the node always proxies for them.
+      session.client.clusterMode = false;
+      return await session.execute(argv);
+    },
   };
   const app = createHttpApp(status);
   const httpServer = Bun.serve({ hostname: http.host, port: http.port, fetch: app.fetch });
@@ -188,7 +231,18 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       log.error(message);
       void (running?.stop() ?? Promise.resolve()).finally(() => process.exit(2));
     });
-  if (cluster) plane = await openCluster(config, log, VERSION, { resp: respPort, http: httpPort }, onFatal);
+  if (cluster) {
+    plane = await openCluster(config, log, VERSION, { resp: respPort, http: httpPort }, onFatal);
+    const node = plane.cluster!;
+    registerClusterMetrics(metrics, {
+      raft: node.raftStats,
+      groups: () => node.host.groupIds().flatMap((g) => node.host.status(g) ?? []),
+      gossipMembers: () => node.gossip.members(),
+      gossipCounters: () => node.gossip.counters(),
+      transport: () => node.transport.stats,
+    });
+    if (plane.discoveryStats) registerDiscoveryMetrics(metrics, plane.discoveryStats);
+  }
 
   log.info("flydb started", {
     version: VERSION,

@@ -16,12 +16,14 @@ import { encodeOp } from "../store/op-codec.ts";
 import { SqliteRaftStorage } from "../store/raft-log.ts";
 import { StateDb } from "../store/state.ts";
 import { PeerUnreachable, Transport } from "../transport/transport.ts";
-import { groupOf, partitionOfGroup, type MemberInfo, type MetaOp, type MetaState } from "./core/meta.ts";
+import { drainingOf, groupOf, metaVoters, partitionOfGroup, placeableMembers, type MemberInfo, type MetaOp, type MetaResult, type MetaState } from "./core/meta.ts";
 import { MultiRaft, NotLeader, ProposalDropped } from "./core/multiraft.ts";
 import { place } from "./core/placement.ts";
 import { nextStep } from "./core/reconcile.ts";
 import { route, SPLITTABLE } from "./core/route.ts";
 import { partitionOf, SLOT_COUNT } from "./core/slot.ts";
+import { keylessRead, keylessWrite, keyspaceTotals, type PartitionRunner } from "./fanout.ts";
+import { RaftStats } from "./raft-stats.ts";
 import { ClusterStateMachine, encodeMetaOp, META_GROUP } from "./state-machine.ts";
 
 /** Raft tick: election timeout 10–20 ticks (1–2 s), heartbeat every 2 ticks. */
@@ -40,11 +42,12 @@ export interface ClusterAddrs {
   readonly gossip: string;
 }
 
-type Forward =
+type Routed =
   | { readonly t: "op"; readonly grp: number; readonly op: Op }
-  | { readonly t: "read"; readonly grp: number; readonly argv: readonly Uint8Array[] }
-  | { readonly t: "groups" }
-  | { readonly t: "formation" };
+  | { readonly t: "read"; readonly grp: number; readonly argv: readonly Uint8Array[]; readonly resp3?: boolean }
+  | { readonly t: "meta"; readonly grp: typeof META_GROUP; readonly op: MetaOp };
+
+type Forward = Routed | { readonly t: "groups" } | { readonly t: "formation" };
 
 type ForwardResult = { readonly reply: Reply } | { readonly notLeader: NodeId | null };
 
@@ -78,6 +81,9 @@ export class ClusterNode {
   private readonly deadSince = new Map<NodeId, number>();
   private stopped = false;
   readonly view: ClusterView;
+  readonly raftStats = new RaftStats();
+  /** Keyless commands reach every partition's leader through this (fanout.ts). */
+  private readonly partitions: PartitionRunner;
   /** Answers other nodes' formation probes (set by src/cluster/formation.ts). */
   formationProbe: (() => unknown) | undefined;
 
@@ -93,6 +99,11 @@ export class ClusterNode {
   ) {
     this.machine = new ClusterStateMachine(state);
     this.view = this.makeView();
+    this.partitions = {
+      partitionCount: config.partition_count,
+      read: (p, argv) => this.forward({ t: "read", grp: groupOf(p), argv }),
+      write: (p, op) => this.forward({ t: "op", grp: groupOf(p), op }),
+    };
     this.host = new MultiRaft({
       nodeId: config.node_id,
       storage,
@@ -108,6 +119,7 @@ export class ClusterNode {
       },
       onLeaderChange: (grp, leader, term) => {
         if (leader) this.leaderHints.set(grp, leader);
+        this.raftStats.leader(grp, leader, term);
         this.log.debug("leader change", { grp, leader, term });
       },
     });
@@ -200,19 +212,34 @@ export class ClusterNode {
   }
 
   /** Runs a forwarded op or read if this node leads the group; otherwise names the leader. */
-  private async runHere(f: { t: "op"; grp: number; op: Op } | { t: "read"; grp: number; argv: readonly Uint8Array[] }): Promise<ForwardResult> {
+  private async runHere(f: Routed): Promise<ForwardResult> {
     const s = this.host.status(f.grp);
     if (s?.role !== "leader") return { notLeader: s?.leader ?? null };
     try {
-      if (f.t === "op") return { reply: (await this.host.propose(f.grp, encodeOp(f.op))) as Reply };
+      if (f.t === "meta") {
+        const r = (await this.host.propose(META_GROUP, encodeMetaOp(f.op))) as MetaResult;
+        return { reply: r.ok ? OK : err(`ERR ${r.error}`) };
+      }
+      if (f.t === "op") {
+        const started = performance.now();
+        const reply = (await this.host.propose(f.grp, encodeOp(f.op))) as Reply;
+        this.raftStats.committed((performance.now() - started) / 1000);
+        return { reply };
+      }
       // "lease" goes through the same barrier: Raft in lease mode answers it without a round trip
       // while the leader's lease holds (check-quorum on).
       if (this.config.read_consistency !== "stale") await this.host.readBarrier(f.grp);
       const spec = COMMANDS.get(lower(f.argv[0]!))!;
-      return { reply: spec.run!({ db: this.state.keyspace, now: Date.now(), random: Math.random }, f.argv) };
+      return { reply: spec.run!({ db: this.state.keyspace, now: Date.now(), random: Math.random, resp3: f.resp3 === true }, f.argv) };
     } catch (e) {
-      if (e instanceof NotLeader) return { notLeader: e.leader };
-      if (e instanceof ProposalDropped) return { reply: TRYAGAIN("the write was dropped by a leader change and not applied; retry") };
+      if (e instanceof NotLeader) {
+        if (f.t !== "read") this.raftStats.proposals.notLeader++;
+        return { notLeader: e.leader };
+      }
+      if (e instanceof ProposalDropped) {
+        this.raftStats.proposals.dropped++;
+        return { reply: TRYAGAIN("the write was dropped by a leader change and not applied; retry") };
+      }
       throw e;
     }
   }
@@ -232,8 +259,8 @@ export class ClusterNode {
    * REQUEST_TIMEOUT_MS. A write whose request reached a node but got no reply is never retried:
    * it may have been applied, and the client is told so.
    */
-  private async forward(f: { t: "op"; grp: number; op: Op } | { t: "read"; grp: number; argv: readonly Uint8Array[] }): Promise<Reply> {
-    const p = partitionOfGroup(f.grp);
+  private async forward(f: Routed): Promise<Reply> {
+    const p = f.grp === META_GROUP ? "metadata" : partitionOfGroup(f.grp);
     const deadline = Date.now() + REQUEST_TIMEOUT_MS;
     const tried = new Set<NodeId>();
     let next: NodeId | undefined;
@@ -257,7 +284,7 @@ export class ClusterNode {
           r = (await this.transport.request(target, addr, f, Math.max(1, deadline - Date.now()))) as ForwardResult;
         } catch (e) {
           if (e instanceof PeerUnreachable) continue;
-          if (f.t === "op") return TRYAGAIN(`no reply from ${target}, the leader of partition ${p}; the write may or may not have been applied`);
+          if (f.t !== "read") return TRYAGAIN(`no reply from ${target}, the leader of partition ${p}; the write may or may not have been applied`);
           continue; // a read changes nothing: asking another replica is safe
         }
       }
@@ -273,27 +300,27 @@ export class ClusterNode {
   }
 
   /** Backend.read for sessions. */
-  read(spec: CommandSpec, argv: readonly Uint8Array[]): Promise<Reply> | Reply {
+  read(spec: CommandSpec, argv: readonly Uint8Array[], resp3 = false): Promise<Reply> | Reply {
     const r = route(spec, argv, this.config.partition_count);
     switch (r.kind) {
       case "keyless":
-        return err(`ERR ${spec.name.toUpperCase()} is not supported in cluster mode yet; FlyDB routes commands by key`);
+        return keylessRead(this.partitions, spec, argv, Math.random) ?? err(`ERR ${spec.name.toUpperCase()} is not supported in cluster mode yet; FlyDB routes commands by key`);
       case "crossslot":
         return err("CROSSSLOT Keys in request don't hash to the same slot");
       case "partition":
-        return this.readPartition(r.partition, spec, argv);
+        return this.readPartition(r.partition, spec, argv, resp3);
       case "split":
-        return this.merge(spec.name, r.parts.map((part) => ({ positions: part.positions, reply: this.readPartition(part.partition, spec, part.argv) })));
+        return this.merge(spec.name, r.parts.map((part) => ({ positions: part.positions, reply: this.readPartition(part.partition, spec, part.argv, resp3) })));
     }
   }
 
   /** "stale" reads are served by any replica, this one when it holds the partition; others by the leader. */
-  private readPartition(p: number, spec: CommandSpec, argv: readonly Uint8Array[]): Promise<Reply> | Reply {
+  private readPartition(p: number, spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean): Promise<Reply> | Reply {
     const grp = groupOf(p);
     if (this.config.read_consistency === "stale" && this.host.has(grp)) {
-      return spec.run!({ db: this.state.keyspace, now: Date.now(), random: Math.random }, argv);
+      return spec.run!({ db: this.state.keyspace, now: Date.now(), random: Math.random, resp3 }, argv);
     }
-    return this.forward({ t: "read", grp, argv });
+    return this.forward({ t: "read", grp, argv, resp3 });
   }
 
   /** Backend.propose for sessions: the op goes to the leader of its keys' partition. */
@@ -302,7 +329,8 @@ export class ClusterNode {
     const spec = COMMANDS.get(lower(argv[0]!));
     if (!spec) return Promise.resolve(err("ERR unknown command"));
     const routes = op.cmds.map((c) => route(COMMANDS.get(lower(c[0]!))!, c, this.config.partition_count));
-    if (op.cmds.length > 1) {
+    // A transaction is one op on one partition: never split, even with a single command.
+    if (op.cmds.length > 1 || op.multi) {
       const parts = new Set(routes.map((r) => (r.kind === "partition" ? r.partition : -1)));
       if (parts.size !== 1 || parts.has(-1)) return Promise.resolve(err("CROSSSLOT Keys in request don't hash to the same slot"));
       return this.forward({ t: "op", grp: groupOf([...parts][0]!), op });
@@ -310,7 +338,7 @@ export class ClusterNode {
     const r = routes[0]!;
     switch (r.kind) {
       case "keyless":
-        return Promise.resolve(err(`ERR ${spec.name.toUpperCase()} is not supported in cluster mode yet; FlyDB routes commands by key`));
+        return keylessWrite(this.partitions, op) ?? Promise.resolve(err(`ERR ${spec.name.toUpperCase()} is not supported in cluster mode yet; FlyDB routes commands by key`));
       case "crossslot":
         return Promise.resolve(err("CROSSSLOT Keys in request don't hash to the same slot"));
       case "partition":
@@ -403,7 +431,7 @@ export class ClusterNode {
         return;
       }
     }
-    const members = Object.values(meta.members).map((m) => ({ id: m.id, zone: m.zone }));
+    const members = placeableMembers(meta).map((m) => ({ id: m.id, zone: m.zone }));
     const target = place({ members, partitionCount: meta.partitionCount, replicationFactor: meta.replicationFactor, current: meta.map });
     if (JSON.stringify(target) !== JSON.stringify(meta.map)) {
       this.proposeMeta({ t: "map", map: target, ifVersion: meta.mapVersion });
@@ -411,7 +439,7 @@ export class ClusterNode {
     }
     // Group 0's voters: up to five members, the rest follow as learners (DESIGN §3).
     const ids = Object.keys(meta.members).sort();
-    const voters = [this.self, ...ids.filter((i) => i !== this.self)].slice(0, MAX_META_VOTERS);
+    const voters = metaVoters(meta, this.self, MAX_META_VOTERS);
     this.reconcile(META_GROUP, [...voters, ...ids.filter((i) => !voters.includes(i))], voters);
   }
 
@@ -438,8 +466,10 @@ export class ClusterNode {
       this.host.transferLeader(grp, step.transferTo);
       return;
     }
-    // Learners of group 0 that are not voter targets are wanted: do not remove them.
-    if (step.change.type === "removeNode" && replicas.includes(step.change.node)) return;
+    // Learners of group 0 that are not voter targets are wanted: do not remove them. A draining
+    // voter is the exception: removed, it comes back as a learner (Raft has no demotion).
+    const node = step.change.node;
+    if (step.change.type === "removeNode" && replicas.includes(node) && !(s.conf.voters.includes(node) && drainingOf(this.meta).includes(node))) return;
     this.host.proposeConfChange(grp, step.change).catch((e: unknown) => this.log.debug("membership change refused", { grp, error: String(e) }));
   }
 
@@ -532,6 +562,16 @@ export class ClusterNode {
     },
     state: () => (this.ready().ready ? "ok" : "fail"),
     };
+  }
+
+  /** Marks this node as leaving (or not) through the metadata leader; see POST /cluster/leave. */
+  setDraining(draining: boolean): Promise<Reply> {
+    return this.forward({ t: "meta", grp: META_GROUP, op: { t: "drain", id: this.self, draining } });
+  }
+
+  /** Live keys and keys with an expiry over the whole cluster, for INFO keyspace. */
+  keyspaceTotals(): ReturnType<typeof keyspaceTotals> {
+    return keyspaceTotals(this.partitions);
   }
 
   /** Live keys stored on this node: the rows of every partition it holds a replica of. */

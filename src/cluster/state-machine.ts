@@ -119,6 +119,7 @@ export class ClusterStateMachine implements StateMachine {
       return;
     }
     importPartition(this.state.db, partitionOfGroup(grp), snapshot.data, grp, snapshot.meta.index);
+    this.state.keyspace.versions.installed(partitionOfGroup(grp), grp, snapshot.meta.index);
   }
 
   /** Forgets a partition group's rows (its replica on this node was removed). */

@@ -222,6 +222,7 @@ function command(s: SessionApi, argv: readonly Uint8Array[]): Reply {
 
 /** The keys of a call, from the table's key positions (routing uses this too). */
 export function commandKeys(spec: CommandSpec, argv: readonly Uint8Array[]): Uint8Array[] {
+  if (spec.keys) return spec.keys(argv);
   if (spec.firstKey === 0) return [];
   const last = spec.lastKey < 0 ? argv.length + spec.lastKey : spec.lastKey;
   const keys: Uint8Array[] = [];
@@ -308,7 +309,8 @@ export const SERVER_COMMANDS = defineSession("server", [
   ["config", -2, ["admin"], "2.0.0", "Configuration: CONFIG GET (read-only at run time).", config],
   ["info", -1, [], "1.0.0", "Returns information and statistics about the server.", (s, argv) => {
     const section = argv.length > 1 ? lower(argv[1]!) : undefined;
-    return verbatim(s.server.info(section, s.now));
+    const text = s.server.info(section, s.now);
+    return typeof text === "string" ? verbatim(text) : text.then((t) => (typeof t === "string" ? verbatim(t) : t));
   }],
   ["time", 1, ["fast", "random"], "2.6.0", "Returns the server time.", (s) => {
     const us = Math.floor(s.now * 1000);

@@ -1,10 +1,15 @@
 import type { CommandFlag, CommandFn, CommandSpec, SessionFn } from "./types.ts";
 
-/** One table row: name, arity, flags, first key, last key, step, since, summary, implementation. */
-export type CommandRow = readonly [string, number, readonly CommandFlag[], number, number, number, string, string, CommandFn];
+/**
+ * One table row: name, arity, flags, first key, last key, step, since, summary, implementation,
+ * and for commands with a key count argument the function that finds their keys.
+ */
+export type CommandRow =
+  | readonly [string, number, readonly CommandFlag[], number, number, number, string, string, CommandFn]
+  | readonly [string, number, readonly CommandFlag[], number, number, number, string, string, CommandFn, (argv: readonly Uint8Array[]) => Uint8Array[]];
 
 export function define(group: string, rows: readonly CommandRow[]): CommandSpec[] {
-  return rows.map(([name, arity, flags, firstKey, lastKey, step, since, summary, run]) => ({
+  return rows.map(([name, arity, flags, firstKey, lastKey, step, since, summary, run, keys]) => ({
     name,
     arity,
     flags,
@@ -15,6 +20,7 @@ export function define(group: string, rows: readonly CommandRow[]): CommandSpec[
     since,
     summary,
     run,
+    ...(keys ? { keys } : {}),
   }));
 }
 

@@ -4,7 +4,7 @@ import { define } from "./define.ts";
 import type { CommandContext, KeyType } from "./types.ts";
 import { bytesEqual, E, globMatch, INT64_MAX, INT64_MIN, lower, parseInt64, parseIntArg, ascii } from "./util.ts";
 
-const KEY_TYPES: readonly KeyType[] = ["string", "hash", "list", "set", "zset"];
+export const KEY_TYPES: readonly KeyType[] = ["string", "hash", "list", "set", "zset"];
 
 function del(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   let n = 0;
@@ -161,9 +161,16 @@ function keys(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   return bulkArray(out);
 }
 
-function flush(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+/** FLUSHDB/FLUSHALL take an optional SYNC or ASYNC; a cluster checks this before fanning out. */
+export function flushArgsError(argv: readonly Uint8Array[]): Reply | undefined {
   if (argv.length > 2) return E.syntax;
   if (argv.length === 2 && !["sync", "async"].includes(lower(argv[1]!))) return E.syntax;
+  return undefined;
+}
+
+function flush(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  const bad = flushArgsError(argv);
+  if (bad) return bad;
   ctx.db.flush();
   return OK;
 }

@@ -1,11 +1,17 @@
 // One client connection's view of FlyDB: authentication, protocol, ordering of pipelined commands,
 // and dispatch through the command table to the keyspace (reads) or the log (writes).
-import { err, type Reply } from "../resp/reply.ts";
+import { array, err, OK, QUEUED, type Reply } from "../resp/reply.ts";
 import { COMMANDS, isWrite } from "./table.ts";
 import { keySlot } from "../cluster/core/slot.ts";
 import { commandKeys } from "./connection.ts";
-import type { ClientState, ClusterView, CommandSpec, Op, ServerView, SessionApi } from "./types.ts";
-import { ascii, E } from "./util.ts";
+import { VERSION_COMMAND, WATCH_ABORT } from "./transactions.ts";
+import type { ClientState, ClusterView, CommandSpec, Op, ServerView, SessionApi, WatchedKey } from "./types.ts";
+import { ascii, byteKey, E, utf8 } from "./util.ts";
+
+/** Commands that act on the transaction itself instead of being queued inside MULTI (as Redis). */
+const NOT_QUEUED = new Set(["exec", "discard", "multi", "watch", "quit", "reset"]);
+const EXECABORT = err("EXECABORT Transaction discarded because of previous errors.");
+const VERSION_SPEC = COMMANDS.get(VERSION_COMMAND)!;
 
 /** What a session needs from the node: the keyspace, the write path, and the world outside. */
 export interface Backend {
@@ -13,7 +19,7 @@ export interface Backend {
    * Runs a read-only data command: locally on a standalone node, on the right replica in a
    * cluster (which may answer asynchronously).
    */
-  read(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | Promise<Reply>;
+  read(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean): Reply | Promise<Reply>;
   /** Resolves with what apply returned once the op is durable and applied. */
   propose(op: Op): Promise<Reply>;
   now(): number;
@@ -52,6 +58,13 @@ export class Session implements SessionApi {
   private inFlight = 0;
   /** Commands that arrived behind a write still in flight, in arrival order. */
   private readonly deferred: { spec: CommandSpec; argv: readonly Uint8Array[]; resolve: (r: Reply | Promise<Reply>) => void }[] = [];
+  /** A WATCH still reading versions: everything behind it waits, or EXEC could overtake it. */
+  private watching = 0;
+  /** The commands queued since MULTI; undefined outside a transaction. */
+  private queued: (readonly Uint8Array[])[] | undefined;
+  /** A command was refused while queueing: EXEC must abort. */
+  private queueFailed = false;
+  private readonly watched = new Map<string, WatchedKey>();
 
   constructor(
     private readonly backend: Backend,
@@ -94,7 +107,100 @@ export class Session implements SessionApi {
     this.closeRequested = true;
   }
   resetState(): void {
-    // MULTI/WATCH state lives here once transactions exist.
+    this.queued = undefined;
+    this.queueFailed = false;
+    this.watched.clear();
+  }
+
+  multi(): Reply {
+    if (this.queued) return err("ERR MULTI calls can not be nested");
+    this.queued = [];
+    return OK;
+  }
+
+  discard(): Reply {
+    if (!this.queued) return err("ERR DISCARD without MULTI");
+    this.resetState();
+    return OK;
+  }
+
+  /**
+   * Records each key's version and liveness, read like any data command (on the key's leader in
+   * a cluster). Redis keeps the first WATCH of a key: a later one must not hide a change between.
+   */
+  watch(keys: readonly Uint8Array[]): Reply | Promise<Reply> {
+    if (this.queued) return err("ERR WATCH inside MULTI is not allowed");
+    const fresh = keys.filter((k, i) => !this.watched.has(byteKey(k)) && keys.findIndex((x) => byteKey(x) === byteKey(k)) === i);
+    const reads = fresh.map((key) => this.versionOf(key));
+    const record = (states: readonly (WatchedKey | Reply)[]): Reply => {
+      for (const st of states) {
+        if ("t" in st) return st;
+        this.watched.set(byteKey(st.key), { key: st.key, version: st.version, existed: st.existed });
+      }
+      return OK;
+    };
+    if (!reads.some((r) => r instanceof Promise)) return record(reads as (WatchedKey | Reply)[]);
+    this.watching++;
+    return Promise.all(reads)
+      .then(record)
+      .finally(() => {
+        this.watching--;
+        this.drain();
+      });
+  }
+
+  /** What WATCH records for a key, plus the key's current version (for an EXEC with nothing to apply). */
+  private versionOf(key: Uint8Array): (WatchedKey & { lastWrite: number }) | Reply | Promise<(WatchedKey & { lastWrite: number }) | Reply> {
+    const toState = (r: Reply) => {
+      if (r.t !== "array" || r.v.length !== 3 || r.v.some((x) => x.t !== "int")) return r;
+      const [point, live, lastWrite] = r.v.map((x) => Number((x as { v: number | bigint }).v)) as [number, number, number];
+      return { key, version: point, existed: live === 1, lastWrite };
+    };
+    const r = this.backend.read(VERSION_SPEC, [utf8(VERSION_COMMAND), key], false);
+    return r instanceof Promise ? r.then(toState) : toState(r);
+  }
+
+  unwatch(): Reply {
+    this.watched.clear();
+    return OK;
+  }
+
+  /**
+   * Data commands (reads too) go to the log as one op so the transaction is atomic on every
+   * replica, and the WATCH check runs inside apply; connection and server commands queued with
+   * them run here, after it, and their replies take their places in EXEC's array.
+   */
+  exec(): Reply | Promise<Reply> {
+    if (!this.queued) return err("ERR EXEC without MULTI");
+    const queued = this.queued;
+    const failed = this.queueFailed;
+    const watch = [...this.watched.values()];
+    this.resetState();
+    if (failed) return EXECABORT;
+    const specs = queued.map((argv) => this.table.get(ascii(argv[0]!.subarray(0, 64)).toLowerCase())!);
+    const finish = (dataReplies: readonly Reply[]): Reply => {
+      let d = 0;
+      return array(specs.map((spec, i) => (spec.run ? dataReplies[d++]! : this.runSession(spec, queued[i]!))));
+    };
+    const data = queued.filter((_, i) => specs[i]!.run);
+    // Only connection commands: nothing to apply, but the WATCHed keys must still be unchanged.
+    if (data.length === 0) return this.watchIntact(watch).then((intact) => (intact ? finish([]) : WATCH_ABORT));
+    const op: Op = { ...this.opBase(), cmds: data, multi: true, ...(watch.length > 0 ? { watch } : {}) };
+    return this.propose(op).then((reply) => (reply.t === "array" ? finish(reply.v) : reply));
+  }
+
+  private async watchIntact(watch: readonly WatchedKey[]): Promise<boolean> {
+    for (const w of watch) {
+      const now = await this.versionOf(w.key);
+      if ("t" in now || now.lastWrite > w.version || (w.existed && !now.existed)) return false;
+    }
+    return true;
+  }
+
+  /** A connection command queued in MULTI (EXEC and WATCH, the asynchronous ones, never are). */
+  private runSession(spec: CommandSpec, argv: readonly Uint8Array[]): Reply {
+    const reply = spec.exec!(this, argv);
+    return reply instanceof Promise ? err(`ERR ${spec.name} cannot run inside MULTI`) : reply;
   }
 
   /**
@@ -106,24 +212,47 @@ export class Session implements SessionApi {
     const name = ascii(argv[0]!.subarray(0, 64)).toLowerCase();
     const spec = this.table.get(name);
     this.client.lastActiveAt = this.backend.now();
-    if (!spec || name.startsWith("__")) return unknownCommand(argv);
+    if (!spec || name.startsWith("__")) {
+      if (this.queued) this.queueFailed = true;
+      return unknownCommand(argv);
+    }
     this.client.lastCommand = name;
+    if (this.queued && !NOT_QUEUED.has(name)) return this.enqueue(spec, argv);
     if (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) return E.arity(name);
     if (!this.client.authenticated && !spec.flags.includes("noauth")) return E.noAuth;
     // Connection and server commands never touch the keyspace, so they need not wait for earlier
     // writes; running them at once lets HELLO switch the protocol before later replies are encoded.
-    if (spec.exec) return spec.exec(this, argv);
+    // WATCH (a read) and EXEC (a write) do touch it and keep their place like data commands.
+    if (spec.exec && !ordered(spec)) return spec.exec(this, argv);
     if (this.client.clusterMode && this.backend.cluster) {
       const moved = this.redirect(spec, argv, this.backend.cluster);
       if (moved) return moved;
     }
-    const write = isWrite(spec);
     // A write may be proposed at once unless an earlier command waits; a read only when no
     // earlier write is still in flight.
-    if (this.deferred.length > 0 || (!write && this.inFlight > 0)) {
+    if (this.deferred.length > 0 || this.watching > 0 || (!writes(spec) && this.inFlight > 0)) {
       return new Promise<Reply>((resolve) => this.deferred.push({ spec, argv, resolve }));
     }
-    return write ? this.write(argv) : this.backend.read(spec, argv);
+    return this.start(spec, argv);
+  }
+
+  private start(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | Promise<Reply> {
+    if (spec.exec) return spec.exec(this, argv);
+    return isWrite(spec) ? this.write(argv) : this.backend.read(spec, argv, this.client.protocol === 3);
+  }
+
+  /** Inside MULTI: Redis refuses (and dooms the transaction) what would fail before running. */
+  private enqueue(spec: CommandSpec, argv: readonly Uint8Array[]): Reply {
+    const refused =
+      (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) ? E.arity(spec.name)
+      : !this.client.authenticated && !spec.flags.includes("noauth") ? E.noAuth
+      : undefined;
+    if (refused) {
+      this.queueFailed = true;
+      return refused;
+    }
+    this.queued!.push(argv);
+    return QUEUED;
   }
 
   /** Redis Cluster clients are sent to the node serving the slot instead of being proxied. */
@@ -138,14 +267,13 @@ export class Session implements SessionApi {
 
   /** Starts deferred commands in order: writes as soon as they are first in line, reads once no earlier write is in flight. */
   private drain(): void {
-    while (this.deferred.length > 0) {
+    while (this.deferred.length > 0 && this.watching === 0) {
       const next = this.deferred[0]!;
-      const write = isWrite(next.spec);
-      if (!write && this.inFlight > 0) return;
+      if (!writes(next.spec) && this.inFlight > 0) return;
       this.deferred.shift();
       let reply: Reply | Promise<Reply>;
       try {
-        reply = write ? this.write(next.argv) : this.backend.read(next.spec, next.argv);
+        reply = this.start(next.spec, next.argv);
       } catch (e) {
         // Reported by the server like a throw from execute(); the commands behind still run.
         reply = Promise.reject(e);
@@ -154,8 +282,17 @@ export class Session implements SessionApi {
     }
   }
 
+  /** What every op of this connection carries: the proposer's clock, a seed, the reply shape. */
+  private opBase(): Pick<Op, "now" | "seed" | "resp3"> {
+    const base = { now: this.backend.now(), seed: Math.floor(this.backend.random() * 2 ** 32) };
+    return this.client.protocol === 3 ? { ...base, resp3: true } : base;
+  }
+
   private write(argv: readonly Uint8Array[]): Promise<Reply> {
-    const op: Op = { cmds: [argv], now: this.backend.now(), seed: Math.floor(this.backend.random() * 2 ** 32) };
+    return this.propose({ ...this.opBase(), cmds: [argv] });
+  }
+
+  private propose(op: Op): Promise<Reply> {
     this.inFlight++;
     return this.backend
       .propose(op)
@@ -166,3 +303,8 @@ export class Session implements SessionApi {
       });
   }
 }
+
+/** Session commands that read or write the keyspace: ordered among data commands. */
+const ordered = (spec: CommandSpec) => spec.name === "watch" || spec.name === "exec";
+/** What must not overtake an earlier command of the connection, nor be overtaken by a later read. */
+const writes = (spec: CommandSpec) => isWrite(spec) || spec.name === "exec";

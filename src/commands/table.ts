@@ -2,9 +2,16 @@
 // COMMAND INFO/DOCS and key extraction for routing all read it.
 import { CLUSTER_COMMANDS } from "./cluster.ts";
 import { CONNECTION_COMMANDS, SERVER_COMMANDS } from "./connection.ts";
+import { HASH_COMMANDS } from "./hash.ts";
 import { KEY_COMMANDS } from "./keys.ts";
+import { PARTITION_COMMANDS } from "./partition.ts";
+import { LIST_COMMANDS } from "./list.ts";
+import { OBJECT_COMMANDS } from "./object.ts";
+import { SET_COMMANDS } from "./set.ts";
+import { TRANSACTION_COMMANDS } from "./transactions.ts";
 import { STRING_COMMANDS } from "./strings.ts";
 import type { CommandSpec } from "./types.ts";
+import { ZSET_COMMANDS } from "./zset.ts";
 
 function build(groups: readonly (readonly CommandSpec[])[]): ReadonlyMap<string, CommandSpec> {
   const table = new Map<string, CommandSpec>();
@@ -21,6 +28,13 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   CLUSTER_COMMANDS,
   STRING_COMMANDS,
   KEY_COMMANDS,
+  PARTITION_COMMANDS,
+  HASH_COMMANDS,
+  LIST_COMMANDS,
+  SET_COMMANDS,
+  ZSET_COMMANDS,
+  TRANSACTION_COMMANDS,
+  OBJECT_COMMANDS,
 ]);
 
 export const isWrite = (spec: CommandSpec) => spec.flags.includes("write");

@@ -47,7 +47,118 @@ export interface Keyspace {
   /** Removes a key only if it is expired at `now`; used by the replicated expiry sweep. */
   deleteIfExpired(key: Uint8Array, now: number): boolean;
   flush(): void;
+  /*
+   * Partition-scoped variants for a cluster, where data.db holds the rows of every partition the
+   * node replicates and keyless commands are answered per partition by its leader.
+   */
+  /** Live keys of one partition, and how many of them have an expiry. */
+  partitionStats(part: number, now: number): { keys: number; expires: number };
+  /**
+   * Keys of one partition in byte order from `from` (inclusive). Keys are grouped by their first
+   * `groupBytes` bytes (zero padded) and a batch never splits a group, so a resume point fits in
+   * a fixed-size cursor: `next` is the padded prefix where the next batch starts (undefined: done).
+   */
+  scanPartition(part: number, from: Uint8Array, count: number, now: number, groupBytes: number, type?: KeyType): { keys: Uint8Array[]; next: Uint8Array | undefined };
+  /** A live key of one partition picked with r in [0, 1), or undefined when it has none. */
+  randomKeyInPartition(part: number, now: number, r: number): Uint8Array | undefined;
+  /** Removes every row of one partition. */
+  flushPartition(part: number): void;
+  /**
+   * WATCH: `watchPoint` is the newest log index applied for the key's partition (what WATCH
+   * records); `version` the index of the op that last wrote the key (or a newer one when the store
+   * no longer knows). A write after WATCH makes version > watch point on every replica.
+   */
+  version(key: Uint8Array): number;
+  watchPoint(key: Uint8Array): number;
+
+  // Collections (DESIGN §5: one row per element). The command layer checks the key's type with
+  // meta() first; these methods assume the key is absent or of their type. Writers create the key
+  // (no expiry) when it is absent and delete it when its last element goes, as Redis does.
+
+  /** Element count and encoding of a live collection; undefined when absent. */
+  collection(key: Uint8Array, now: number): CollectionInfo | undefined;
+  /** Records that the collection left Redis's compact encoding (sticky, like Redis's conversion). */
+  markLarge(key: Uint8Array): void;
+
+  hashGet(key: Uint8Array, field: Uint8Array): Uint8Array | undefined;
+  /** True when the field is new. */
+  hashSet(key: Uint8Array, field: Uint8Array, value: Uint8Array): boolean;
+  hashDelete(key: Uint8Array, field: Uint8Array): boolean;
+  /** Field/value pairs in field byte order, from position `offset` (a SCAN cursor), at most `limit`. */
+  hashEntries(key: Uint8Array, offset?: number, limit?: number): [Uint8Array, Uint8Array][];
+
+  /** Items at list positions start..stop (inclusive, 0-based, already clamped), head first. */
+  listRange(key: Uint8Array, start: number, stop: number): ListItem[];
+  /** Pushes values one by one at the head (left) or tail; returns the new length. */
+  listPush(key: Uint8Array, values: readonly Uint8Array[], left: boolean): number;
+  /** Inserts next to the item with sequence number `seq`. */
+  listInsert(key: Uint8Array, seq: number, value: Uint8Array, after: boolean): void;
+  listReplace(key: Uint8Array, seq: number, value: Uint8Array): void;
+  listDelete(key: Uint8Array, seqs: readonly number[]): void;
+  /** Keeps positions start..stop (clamped, start <= stop) and drops the rest. */
+  listTrim(key: Uint8Array, start: number, stop: number): void;
+
+  setHas(key: Uint8Array, member: Uint8Array): boolean;
+  /** Number of members that were new. */
+  setAdd(key: Uint8Array, members: readonly Uint8Array[]): number;
+  /** Number of members that were present. */
+  setRemove(key: Uint8Array, members: readonly Uint8Array[]): number;
+  /** Members in byte order from position `offset`, at most `limit`. */
+  setMembers(key: Uint8Array, offset?: number, limit?: number): Uint8Array[];
+
+  zsetScore(key: Uint8Array, member: Uint8Array): number | undefined;
+  /** Adds or updates; true when the member is new. */
+  zsetAdd(key: Uint8Array, member: Uint8Array, score: number): boolean;
+  zsetRemove(key: Uint8Array, member: Uint8Array): boolean;
+  /** 0-based rank of a member in (score, member) order, or from the end when rev. */
+  zsetRank(key: Uint8Array, member: Uint8Array, rev: boolean): number | undefined;
+  /** Members in (score, member) order (reversed when rev) within the range, skipping `offset`, at most `limit` (-1: all). */
+  zsetRange(key: Uint8Array, range: ZRange, rev: boolean, offset: number, limit: number): ZEntry[];
+  /** Members within the range (rank ranges are not counted this way: use collection().size). */
+  zsetCount(key: Uint8Array, range: ScoreRange | LexRange): number;
 }
+
+export interface CollectionInfo {
+  readonly size: number;
+  /** False once the collection has outgrown Redis's listpack/intset encoding. */
+  readonly compact: boolean;
+}
+
+export interface ListItem {
+  /** Position key inside the list; stable while other items come and go. */
+  readonly seq: number;
+  readonly value: Uint8Array;
+}
+
+export interface ZEntry {
+  readonly member: Uint8Array;
+  readonly score: number;
+}
+
+export interface ScoreBound {
+  readonly value: number;
+  readonly exclusive: boolean;
+}
+/** A lexical bound: "-" and "+" are -inf/+inf, otherwise a member with [ or (. */
+export type LexBound = { readonly inf: -1 | 1 } | { readonly value: Uint8Array; readonly exclusive: boolean };
+
+export interface ScoreRange {
+  readonly by: "score";
+  readonly min: ScoreBound;
+  readonly max: ScoreBound;
+}
+export interface LexRange {
+  readonly by: "lex";
+  readonly min: LexBound;
+  readonly max: LexBound;
+}
+/** Ranks: 0-based, inclusive, already clamped to the set; counted from the end when rev. */
+export interface RankRange {
+  readonly by: "rank";
+  readonly start: number;
+  readonly stop: number;
+}
+export type ZRange = ScoreRange | LexRange | RankRange;
 
 /** A write as it travels through the log: everything apply needs to be deterministic. */
 export interface Op {
@@ -59,6 +170,22 @@ export interface Op {
   readonly seed: number;
   /** True for MULTI/EXEC: the reply is the array of every command's reply. */
   readonly multi?: boolean;
+  /**
+   * WATCHed keys of a MULTI/EXEC: the version each had at WATCH time and whether it was live
+   * then. Apply returns a null array (and runs nothing) when any has changed or expired since.
+   */
+  readonly watch?: readonly WatchedKey[];
+  /**
+   * The proposing client speaks RESP3: some replies (WITHSCORES pairs, …) are nested arrays
+   * there and flat in RESP2. Only the shape of the reply depends on it, never the writes.
+   */
+  readonly resp3?: boolean;
+}
+
+export interface WatchedKey {
+  readonly key: Uint8Array;
+  readonly version: number;
+  readonly existed: boolean;
 }
 
 /** What the server knows about itself, for INFO, CONFIG GET, CLIENT LIST, … */
@@ -69,7 +196,8 @@ export interface ServerView {
   readonly startedAt: number;
   readonly configValue: (name: string) => string | undefined;
   readonly configNames: () => readonly string[];
-  readonly info: (section: string | undefined, now: number) => string;
+  /** Asynchronous when a section needs other nodes (INFO keyspace in a cluster); an error reply when they do not answer. */
+  readonly info: (section: string | undefined, now: number) => string | Promise<string | Reply>;
 }
 
 export type CommandFlag =
@@ -87,6 +215,8 @@ export interface CommandContext {
   readonly now: number;
   /** Uniform in [0, 1); seeded from the op inside apply. */
   readonly random: () => number;
+  /** The client speaks RESP3 (see Op.resp3). */
+  readonly resp3?: boolean;
 }
 
 export type CommandFn = (ctx: CommandContext, argv: readonly Uint8Array[]) => Reply;
@@ -147,11 +277,18 @@ export interface SessionApi {
   readonly closeAfterReply: () => void;
   /** Forgets per-connection state (MULTI queue, WATCH) for RESET. */
   readonly resetState: () => void;
+  /** MULTI/EXEC/DISCARD/WATCH/UNWATCH: the transaction state lives in the session. */
+  readonly multi: () => Reply;
+  readonly exec: () => Reply | Promise<Reply>;
+  readonly discard: () => Reply;
+  readonly watch: (keys: readonly Uint8Array[]) => Reply | Promise<Reply>;
+  readonly unwatch: () => Reply;
   readonly table: ReadonlyMap<string, CommandSpec>;
   readonly cluster: ClusterView | undefined;
 }
 
-export type SessionFn = (s: SessionApi, argv: readonly Uint8Array[]) => Reply;
+/** Session commands reply at once, except EXEC, which waits for its op to be applied. */
+export type SessionFn = (s: SessionApi, argv: readonly Uint8Array[]) => Reply | Promise<Reply>;
 
 /** One row of the command table, shaped like Redis's (COMMAND INFO reports these fields). */
 export interface CommandSpec {
@@ -167,6 +304,11 @@ export interface CommandSpec {
   readonly since: string;
   /** Data commands: run on the keyspace (inside apply when flagged "write"). */
   readonly run?: CommandFn;
+  /**
+   * Redis's "movablekeys": commands whose keys are counted by an argument (LMPOP, ZUNIONSTORE, …)
+   * name them here; firstKey/lastKey/step then only describe the first one.
+   */
+  readonly keys?: (argv: readonly Uint8Array[]) => Uint8Array[];
   /** Connection and server commands: run on the session, never logged. */
   readonly exec?: SessionFn;
 }

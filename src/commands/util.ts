@@ -6,6 +6,11 @@ const decoder = new TextDecoder("utf-8", { fatal: false });
 
 export const utf8 = (s: string): Uint8Array => encoder.encode(s);
 export const str = (b: Uint8Array): string => decoder.decode(b);
+// windows-1252 as WHATWG defines it maps each of the 256 bytes to a distinct code point.
+const byteDecoder = new TextDecoder("windows-1252");
+/** A string equal exactly when the byte strings are equal: a Map/Set key for binary members. */
+export const byteKey = (b: Uint8Array): string => byteDecoder.decode(b);
+
 /** Latin-1 view for option names and error echoes: never fails on binary input. */
 export const ascii = (b: Uint8Array): string => String.fromCharCode(...b.subarray(0, 128));
 export const lower = (b: Uint8Array): string => ascii(b).toLowerCase();
@@ -153,16 +158,4 @@ function matchClass(pattern: Uint8Array, start: number, c: number, fold: (c: num
   // An unterminated class ends at the pattern's end, as in Redis.
   const next = p < pattern.length ? p + 1 : p;
   return { matched: not ? !match : match, next };
-}
-
-/** Deterministic PRNG for apply (seeded from the op) so every replica makes the same picks. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

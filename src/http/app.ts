@@ -1,8 +1,19 @@
 // The HTTP API as small Hono handlers over a NodeStatus the node provides; the app itself holds
-// no state, so the same handlers serve a standalone node now and a cluster member later.
+// no state, so the same handlers serve a standalone node and a cluster member.
 import { Hono } from "hono";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { Registry } from "prom-client";
+import type { Reply } from "../resp/reply.ts";
+
+/** What the cluster endpoints need; absent on a standalone node. */
+export interface ClusterAdmin {
+  /** GET /cluster/partitions. */
+  partitions(): Promise<object>;
+  /** POST /cluster/join: push-pull with these gossip addresses. */
+  join(peers: readonly string[]): void;
+  /** POST /cluster/leave: drain, then (when drained) leave and stop. */
+  leave(timeoutMs: number): Promise<{ readonly drained: boolean } & object>;
+}
 
 export interface NodeStatus {
   /** Liveness: the process is up and its event loop answers. */
@@ -13,6 +24,11 @@ export interface NodeStatus {
   status(): Promise<object>;
   readonly metrics: Registry;
   readonly httpAuthToken: string;
+  /** "standalone", or "cluster" with the admin once the cluster node is up (undefined while it starts). */
+  readonly mode: "standalone" | "cluster";
+  cluster(): ClusterAdmin | undefined;
+  /** Runs a data command through a session, exactly as a RESP client's (for /kv). */
+  command(argv: readonly Uint8Array[]): Promise<Reply>;
 }
 
 /** Mutating endpoints require `Authorization: Bearer <http_auth_token>` when a token is set. */
@@ -25,8 +41,24 @@ export function requireToken(token: string): MiddlewareHandler {
   };
 }
 
+const LEAVE_TIMEOUT_MS = 60_000;
+const MAX_LEAVE_TIMEOUT_MS = 600_000;
+
+/** HTTP status for a RESP error reply, by its code. */
+function errorStatus(message: string): 400 | 401 | 409 | 500 | 503 {
+  const code = message.split(" ", 1)[0];
+  if (code === "WRONGTYPE") return 409;
+  if (code === "NOAUTH") return 401;
+  if (code === "TRYAGAIN" || code === "CLUSTERDOWN" || code === "LOADING") return 503;
+  if (code === "ERR") return 400;
+  return 500;
+}
+
+const enc = new TextEncoder();
+
 export function createHttpApp(node: NodeStatus): Hono {
   const app = new Hono();
+  const auth = requireToken(node.httpAuthToken);
   app.get("/health", (c) => (node.live() ? c.json({ status: "ok" }) : c.json({ status: "unhealthy" }, 503)));
   app.get("/ready", (c) => {
     const r = node.ready();
@@ -37,6 +69,73 @@ export function createHttpApp(node: NodeStatus): Hono {
     const body = await node.metrics.metrics();
     return c.body(body, 200, { "content-type": node.metrics.contentType });
   });
+
+  /** The cluster admin, or the response that explains why there is none. */
+  const admin = (c: Context): ClusterAdmin | Response => {
+    if (node.mode === "standalone") {
+      return c.json({ error: `this node runs standalone; ${c.req.method} ${c.req.path} needs a cluster member (start with --bootstrap or --peers)` }, 409);
+    }
+    return node.cluster() ?? c.json({ error: "the cluster node is still starting; retry shortly" }, 503);
+  };
+
+  app.get("/cluster/partitions", async (c) => {
+    const a = admin(c);
+    return a instanceof Response ? a : c.json(await a.partitions());
+  });
+  app.post("/cluster/join", auth, async (c) => {
+    const a = admin(c);
+    if (a instanceof Response) return a;
+    const body = (await c.req.json().catch(() => undefined)) as { peers?: unknown } | undefined;
+    const peers = body?.peers;
+    if (!Array.isArray(peers) || peers.length === 0 || !peers.every((p) => typeof p === "string" && /^.+:\d{1,5}$/.test(p))) {
+      return c.json({ error: 'body must be {"peers": ["host:port", ...]} with the gossip addresses of cluster members' }, 400);
+    }
+    try {
+      a.join(peers as string[]);
+    } catch (e) {
+      return c.json({ error: `cannot join ${peers.join(", ")}: ${(e as Error).message}` }, 400);
+    }
+    return c.json({ joining: peers });
+  });
+  app.post("/cluster/leave", auth, async (c) => {
+    const a = admin(c);
+    if (a instanceof Response) return a;
+    const asked = c.req.query("timeout_ms");
+    const timeoutMs = asked === undefined ? LEAVE_TIMEOUT_MS : Number(asked);
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > MAX_LEAVE_TIMEOUT_MS) {
+      return c.json({ error: `timeout_ms must be an integer from 0 to ${MAX_LEAVE_TIMEOUT_MS}` }, 400);
+    }
+    // Draining can outlast Bun's 10 s idle timeout for a request that sends nothing meanwhile.
+    (c.env as { timeout?: (req: Request, seconds: number) => void } | undefined)?.timeout?.(c.req.raw, 0);
+    const r = await a.leave(timeoutMs);
+    return c.json(r, r.drained ? 200 : "error" in r && /no member|last member/.test(String(r.error)) ? 409 : 504);
+  });
+
+  // /kv runs GET/SET/DEL through a session like any RESP client. Reading data is guarded like
+  // writing it: with a token set, every /kv request needs it.
+  app.get("/kv/:key", auth, async (c) => {
+    const r = await node.command([enc.encode("GET"), enc.encode(c.req.param("key"))]);
+    if (r.t === "nullbulk") return c.json({ error: "no such key" }, 404);
+    if (r.t === "error") return c.json({ error: r.v }, errorStatus(r.v));
+    if (r.t !== "bulk") return c.json({ error: `unexpected reply ${r.t}` }, 500);
+    const body = typeof r.v === "string" ? enc.encode(r.v) : r.v;
+    return c.body(body as Uint8Array<ArrayBuffer>, 200, { "content-type": "application/octet-stream" });
+  });
+  app.put("/kv/:key", auth, async (c) => {
+    const value = new Uint8Array(await c.req.arrayBuffer());
+    const argv = [enc.encode("SET"), enc.encode(c.req.param("key")), value];
+    const ttl = c.req.query("ttl");
+    if (ttl !== undefined) argv.push(enc.encode("EX"), enc.encode(ttl));
+    const r = await node.command(argv);
+    if (r.t === "error") return c.json({ error: r.v }, errorStatus(r.v));
+    return c.json({ ok: true });
+  });
+  app.delete("/kv/:key", auth, async (c) => {
+    const r = await node.command([enc.encode("DEL"), enc.encode(c.req.param("key"))]);
+    if (r.t === "error") return c.json({ error: r.v }, errorStatus(r.v));
+    return c.json({ deleted: r.t === "int" ? Number(r.v) : 0 });
+  });
+
   app.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}` }, 404));
   app.onError((e, c) => c.json({ error: e.message }, 500));
   return app;

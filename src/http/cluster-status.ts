@@ -1,21 +1,15 @@
 // /cluster/status in cluster mode (DESIGN §11): members as gossip sees them, the metadata leader,
 // and partition health computed from every member's view of the groups it hosts.
-import type { ClusterNode, GroupStatus } from "../cluster/cluster-node.ts";
+import type { ClusterNode } from "../cluster/cluster-node.ts";
+import { freshestGroups } from "../cluster/core/group-view.ts";
 import { groupOf } from "../cluster/core/meta.ts";
+import { SLOT_COUNT } from "../cluster/core/slot.ts";
 import { META_GROUP } from "../cluster/state-machine.ts";
 
 export async function clusterStatus(node: ClusterNode) {
   const meta = node.machine.meta;
   const views = new Map(node.gossip.members().map((v) => [v.id, v]));
-  const groups = await node.clusterGroups();
-  // The freshest report of each group: the highest term any member knows.
-  const byGroup = new Map<number, GroupStatus>();
-  for (const list of groups.values()) {
-    for (const g of list) {
-      const seen = byGroup.get(g.grp);
-      if (!seen || g.term > seen.term || (g.term === seen.term && g.leader !== null && seen.leader === null)) byGroup.set(g.grp, g);
-    }
-  }
+  const byGroup = freshestGroups((await node.clusterGroups()).values());
   const leadersPerNode: Record<string, number> = {};
   let healthy = 0;
   let underReplicated = 0;
@@ -49,4 +43,30 @@ export async function clusterStatus(node: ClusterNode) {
     }),
     partitions: { total: meta.partitionCount, healthy, under_replicated: underReplicated, leaderless, leaders_per_node: leadersPerNode },
   };
+}
+
+/** GET /cluster/partitions: every partition with its slots, target replicas, Raft voters and leader. */
+export async function clusterPartitions(node: ClusterNode) {
+  const meta = node.machine.meta;
+  const views = new Map(node.gossip.members().map((v) => [v.id, v]));
+  const byGroup = freshestGroups((await node.clusterGroups()).values());
+  const per = SLOT_COUNT / (meta.partitionCount || 1);
+  const partitions = Array.from({ length: meta.partitionCount }, (_, p) => {
+    const g = byGroup.get(groupOf(p));
+    const replicas = meta.map[p] ?? [];
+    const alive = (id: string) => id === node.gossip.nodeId || views.get(id)?.state === "alive";
+    const leader = g?.leader ?? null;
+    return {
+      partition: p,
+      group: groupOf(p),
+      slots: [p * per, (p + 1) * per - 1],
+      replicas,
+      voters: g?.voters ?? [],
+      learners: g?.learners ?? [],
+      leader,
+      term: g?.term ?? 0,
+      healthy: leader !== null && alive(leader) && (g?.voters ?? []).filter(alive).length >= replicas.length,
+    };
+  });
+  return { cluster_id: meta.clusterId, map_version: meta.mapVersion, partition_count: meta.partitionCount, partitions };
 }

@@ -1,6 +1,9 @@
 // Prometheus metrics of one node. prom-client bundles cleanly into the compiled binary
 // (PLATFORM-NOTES); each node gets its own registry so tests can run several in one process.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { RaftStats } from "../cluster/raft-stats.ts";
+import type { GossipCounters } from "../gossip/node.ts";
+import type { TransportStats } from "../transport/transport.ts";
 
 const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
@@ -66,4 +69,127 @@ export class NodeMetrics {
     });
     collectDefaultMetrics({ register: this.registry, prefix: "flydb_process_" });
   }
+}
+
+/** What the cluster series read at scrape time; ClusterNode provides it (see clusterMetricsSource). */
+export interface ClusterMetricsSource {
+  readonly raft: RaftStats;
+  groups(): readonly { readonly role: string; readonly commit: number; readonly applied: number }[];
+  gossipMembers(): readonly { readonly state: string }[];
+  gossipCounters(): GossipCounters;
+  transport(): TransportStats;
+}
+
+/** Counters kept elsewhere as plain numbers: exported as they are at scrape time. */
+function mirrorCounter(registry: Registry, name: string, help: string, read: () => number): void {
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
+}
+
+function mirrorLabelled(registry: Registry, name: string, help: string, label: string, read: () => Record<string, number>): void {
+  new Counter({
+    name,
+    help,
+    labelNames: [label],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [k, v] of Object.entries(read())) this.labels(k).inc(v);
+    },
+  });
+}
+
+const MEMBER_STATES = ["alive", "suspect", "dead", "left"] as const;
+
+/**
+ * Raft, gossip and transport series of a cluster member (DESIGN §11). Raft is aggregated over the
+ * node's groups or labelled by role only: per-group labels would be hundreds of series per metric.
+ */
+export function registerClusterMetrics(m: NodeMetrics, src: ClusterMetricsSource): void {
+  const registry = m.registry;
+  new Gauge({
+    name: "flydb_raft_groups",
+    help: "Raft groups hosted on this node, by this node's role in them",
+    labelNames: ["role"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const roles: Record<string, number> = { leader: 0, follower: 0, candidate: 0 };
+      for (const g of src.groups()) roles[g.role] = (roles[g.role] ?? 0) + 1;
+      for (const [role, n] of Object.entries(roles)) this.labels(role).set(n);
+    },
+  });
+  new Gauge({
+    name: "flydb_raft_apply_lag_entries",
+    help: "Committed but not yet applied entries, summed over this node's groups",
+    registers: [registry],
+    collect() {
+      this.set(src.groups().reduce((n, g) => n + Math.max(0, g.commit - g.applied), 0));
+    },
+  });
+  new Gauge({
+    name: "flydb_raft_apply_lag_max_entries",
+    help: "Committed but not yet applied entries of this node's most lagging group",
+    registers: [registry],
+    collect() {
+      this.set(src.groups().reduce((n, g) => Math.max(n, g.commit - g.applied), 0));
+    },
+  });
+  mirrorCounter(registry, "flydb_raft_elections_total", "Term changes observed by this node's replicas (an election in that group)", () => src.raft.elections);
+  mirrorCounter(registry, "flydb_raft_leader_changes_total", "Times a group's known leader moved to another node, as seen by this node", () => src.raft.leaderChanges);
+  mirrorLabelled(registry, "flydb_raft_proposals_total", "Proposals this node made as leader, by outcome", "outcome", () => ({
+    applied: src.raft.proposals.applied,
+    dropped: src.raft.proposals.dropped,
+    not_leader: src.raft.proposals.notLeader,
+  }));
+  const commit = new Histogram({
+    name: "flydb_raft_commit_duration_seconds",
+    help: "Time from proposing a write on the partition leader to its being applied there",
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  src.raft.onCommitLatency((s) => commit.observe(s));
+
+  new Gauge({
+    name: "flydb_gossip_members",
+    help: "Members known to gossip (this node included), by state",
+    labelNames: ["state"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const counts: Record<string, number> = Object.fromEntries(MEMBER_STATES.map((s) => [s, 0]));
+      for (const v of src.gossipMembers()) counts[v.state] = (counts[v.state] ?? 0) + 1;
+      for (const [state, n] of Object.entries(counts)) this.labels(state).set(n);
+    },
+  });
+  mirrorLabelled(registry, "flydb_gossip_packets_dropped_total", "Gossip packets dropped, by reason", "reason", () => src.gossipCounters().dropped);
+  mirrorLabelled(registry, "flydb_gossip_bytes_total", "Gossip bytes sent and received", "direction", () => {
+    const c = src.gossipCounters();
+    return { in: c.bytesIn, out: c.bytesOut };
+  });
+  mirrorCounter(registry, "flydb_gossip_send_errors_total", "Gossip sends that failed", () => src.gossipCounters().sendErrors);
+
+  mirrorLabelled(registry, "flydb_transport_bytes_total", "Bytes on node-to-node transport connections", "direction", () => {
+    const t = src.transport();
+    return { in: t.bytesReceived, out: t.bytesSent };
+  });
+  mirrorLabelled(registry, "flydb_transport_frames_total", "Frames on node-to-node transport connections", "direction", () => {
+    const t = src.transport();
+    return { in: t.framesReceived, out: t.framesSent };
+  });
+  mirrorCounter(registry, "flydb_transport_reconnects_total", "Transport connections re-dialled after a failure", () => src.transport().reconnects);
+  mirrorCounter(registry, "flydb_transport_frames_rejected_total", "Transport frames dropped: undecodable, unauthenticated, wrong cluster or oversized", () => src.transport().rejected);
+}
+
+/** mDNS counters of the node's discovery advertiser (and browser, when it runs). */
+export function registerDiscoveryMetrics(m: NodeMetrics, stats: () => { readonly packets: number; readonly malformedPackets: number }): void {
+  mirrorCounter(m.registry, "flydb_discovery_packets_total", "mDNS packets received", () => stats().packets);
+  mirrorCounter(m.registry, "flydb_discovery_packets_malformed_total", "mDNS packets dropped as malformed", () => stats().malformedPackets);
 }

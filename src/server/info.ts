@@ -14,6 +14,10 @@ export interface InfoSource {
   totalCommands: number;
   rejectedConnections: number;
   keys: number;
+  /** Keys with an expiry (INFO keyspace `expires`). */
+  expires?: number;
+  /** Set when the keyspace could not be counted (a cluster partition did not answer). */
+  keyspaceError?: string;
   dataDir: string;
   appliedIndex: number;
 }
@@ -65,7 +69,7 @@ export function renderInfo(src: InfoSource, section: string | undefined, now: nu
       ["role", "master"],
       ["connected_slaves", 0],
     ],
-    keyspace: src.keys > 0 ? [["db0", `keys=${src.keys},expires=0,avg_ttl=0`]] : [],
+    keyspace: src.keyspaceError !== undefined ? [["keyspace_error", src.keyspaceError]] : src.keys > 0 ? [["db0", `keys=${src.keys},expires=${src.expires ?? 0},avg_ttl=0`]] : [],
   };
   const wanted = section === undefined || section === "default" || section === "all" || section === "everything" ? SECTIONS : SECTIONS.filter((s) => s === section);
   return wanted

@@ -1,7 +1,7 @@
 // The registry of per-key row tables in data.db (DESIGN §5: a collection is rows, not a blob).
 // Every table that stores rows of a key is listed here, so deleting, retyping, renaming and
 // copying a key reaches all of its rows from one place (state.ts derives triggers and copy
-// statements from this list). Issue 6 adds the hash, list, set and zset tables.
+// statements from this list). collection-rows.ts reads and writes these tables.
 import type { KeyType } from "../commands/types.ts";
 
 export interface CollectionTable {
@@ -18,4 +18,39 @@ export interface CollectionTable {
   readonly columns: readonly string[];
 }
 
-export const COLLECTION_TABLES: readonly CollectionTable[] = [];
+export const COLLECTION_TABLES: readonly CollectionTable[] = [
+  {
+    name: "hash_fields",
+    type: "hash",
+    ddl: ["CREATE TABLE IF NOT EXISTS hash_fields (part INTEGER NOT NULL, key BLOB NOT NULL, field BLOB NOT NULL, value BLOB NOT NULL, PRIMARY KEY (part, key, field)) WITHOUT ROWID"],
+    columns: ["field", "value"],
+  },
+  {
+    name: "list_items",
+    type: "list",
+    ddl: ["CREATE TABLE IF NOT EXISTS list_items (part INTEGER NOT NULL, key BLOB NOT NULL, seq INTEGER NOT NULL, value BLOB NOT NULL, PRIMARY KEY (part, key, seq)) WITHOUT ROWID"],
+    columns: ["seq", "value"],
+  },
+  {
+    name: "set_members",
+    type: "set",
+    ddl: ["CREATE TABLE IF NOT EXISTS set_members (part INTEGER NOT NULL, key BLOB NOT NULL, member BLOB NOT NULL, PRIMARY KEY (part, key, member)) WITHOUT ROWID"],
+    columns: ["member"],
+  },
+  {
+    name: "zset_members",
+    type: "zset",
+    ddl: [
+      "CREATE TABLE IF NOT EXISTS zset_members (part INTEGER NOT NULL, key BLOB NOT NULL, member BLOB NOT NULL, score REAL NOT NULL, PRIMARY KEY (part, key, member)) WITHOUT ROWID",
+      "CREATE INDEX IF NOT EXISTS zset_by_score ON zset_members (part, key, score, member)",
+    ],
+    columns: ["member", "score"],
+  },
+  {
+    // Rank chunks of big sorted sets (see collection-rows.ts): lower bound and member count.
+    name: "zset_chunks",
+    type: "zset",
+    ddl: ["CREATE TABLE IF NOT EXISTS zset_chunks (part INTEGER NOT NULL, key BLOB NOT NULL, lo_score REAL NOT NULL, lo_member BLOB NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (part, key, lo_score, lo_member)) WITHOUT ROWID"],
+    columns: ["lo_score", "lo_member", "n"],
+  },
+];

@@ -2,9 +2,14 @@
 // group has applied, written in the same transaction so a crash never separates them. It is not
 // fsynced per batch (synchronous=NORMAL): whatever it loses is replayed from raft.db.
 import { Database, type Statement } from "bun:sqlite";
-import { type KeyMeta, type KeyType, type Keyspace, type Op, WRONG_TYPE, type WrongType } from "../commands/types.ts";
+import {
+  type CollectionInfo, type KeyMeta, type KeyType, type Keyspace, type LexRange, type ListItem, type Op, type ScoreRange,
+  WRONG_TYPE, type WrongType, type ZEntry, type ZRange,
+} from "../commands/types.ts";
 import { err, type Reply } from "../resp/reply.ts";
+import { groupOf } from "../cluster/core/meta.ts";
 import { isValidPartitionCount, keySlot, partitionOf } from "../cluster/core/slot.ts";
+import { CollectionRows, Versions } from "./collection-rows.ts";
 import { COLLECTION_TABLES, type CollectionTable } from "./collections.ts";
 
 export interface StateDbOptions {
@@ -65,6 +70,10 @@ export class StateDb {
 
   private constructor(readonly db: Database, partitionCount: number, collections: readonly CollectionTable[]) {
     this.keyspace = new SqliteKeyspace(db, partitionCount, collections);
+    // A partition's keys are written by the standalone group (-1) or by the partition's own group
+    // (p + 1, cluster/core/meta.ts); whichever has applied entries sets the partition's WATCH floor.
+    const applied = new Map(db.query<{ grp: number; idx: number }, []>("SELECT grp, idx FROM applied").all().map((r) => [r.grp, r.idx]));
+    this.keyspace.versions.reset(applied, (part) => [-1, groupOf(part)]);
     this.getApplied = db.prepare("SELECT idx FROM applied WHERE grp = ?");
     this.putApplied = db.prepare(
       "INSERT INTO applied (grp, idx) VALUES (?, ?) ON CONFLICT (grp) DO UPDATE SET idx = excluded.idx",
@@ -130,6 +139,7 @@ export class StateDb {
       for (let i = 0; i < ops.length; i++) {
         this.savepoint.run();
         try {
+          this.keyspace.versions.begin(grp, firstIdx + i, ops[i].now);
           replies[i] = apply(ops[i], this.keyspace);
         } catch (e) {
           this.rollbackTo.run();
@@ -196,8 +206,17 @@ export class SqliteKeyspace implements Keyspace {
   private readonly expiredKeys: Statement;
   private readonly copyRows: ReadonlyMap<KeyType, Statement[]>;
   private readonly flushAll: Statement[];
+  private readonly partStats: Statement;
+  private readonly partFrom: Statement;
+  private readonly partAfter: Statement;
+  private readonly partNth: Statement;
+  private readonly flushPart: Statement[];
+  /** WATCH versions: which op last wrote each key. */
+  readonly versions = new Versions((key) => this.partOf(key));
+  private readonly rows: CollectionRows;
 
   constructor(db: Database, private readonly partitionCount: number, collections: readonly CollectionTable[]) {
+    this.rows = new CollectionRows(db, (key) => this.partOf(key), this.versions);
     const prepare = (sql: string): Statement => {
       const s = db.prepare(sql);
       this.statements.push(s);
@@ -230,6 +249,13 @@ export class SqliteKeyspace implements Keyspace {
     this.copyRows = copyRows;
     // Collection rows first: the keys delete then finds nothing left for its triggers to do.
     this.flushAll = [...collections.map((t) => prepare(`DELETE FROM ${t.name}`)), prepare("DELETE FROM keys")];
+    // Partition-scoped reads walk the (part, key) index in key order: the same order on every
+    // replica, so a SCAN cursor stays valid when the partition's leader changes.
+    this.partStats = prepare(`SELECT count(*) AS keys, count(expire_at) AS expires FROM keys WHERE part = ? AND ${LIVE}`);
+    this.partFrom = prepare("SELECT key, type, expire_at FROM keys WHERE part = ? AND key >= ? ORDER BY key LIMIT ?");
+    this.partAfter = prepare("SELECT key, type, expire_at FROM keys WHERE part = ? AND key > ? ORDER BY key LIMIT ?");
+    this.partNth = prepare(`SELECT key FROM keys WHERE part = ? AND ${LIVE} ORDER BY key LIMIT 1 OFFSET ?`);
+    this.flushPart = [...collections.map((t) => prepare(`DELETE FROM ${t.name} WHERE part = ?`)), prepare("DELETE FROM keys WHERE part = ?")];
   }
 
   /** The partition a key's rows are stored under. */
@@ -249,15 +275,18 @@ export class SqliteKeyspace implements Keyspace {
   }
 
   setString(key: Uint8Array, value: Uint8Array, expireAt: number | null): void {
+    this.versions.touch(key);
     this.upsertString.run(this.partOf(key), key, value, expireAt);
   }
 
   delete(key: Uint8Array, now: number): boolean {
     const row = this.deleteReturning.get(this.partOf(key), key) as { expire_at: number | null } | null;
+    if (row) this.versions.touch(key);
     return row !== null && (row.expire_at === null || row.expire_at > now);
   }
 
   setExpireAt(key: Uint8Array, expireAt: number | null): void {
+    this.versions.touch(key);
     this.updateExpiry.run(expireAt, this.partOf(key), key);
   }
 
@@ -266,6 +295,8 @@ export class SqliteKeyspace implements Keyspace {
     const srcPart = this.partOf(src);
     if (!this.selectMeta.get(srcPart, src, now)) return;
     const dstPart = this.partOf(dst);
+    this.versions.touch(src);
+    this.versions.touch(dst);
     this.deleteReturning.get(dstPart, dst);
     this.moveKey.run(dstPart, dst, srcPart, src);
   }
@@ -276,6 +307,7 @@ export class SqliteKeyspace implements Keyspace {
     const row = this.selectRow.get(srcPart, src, now) as Row | null;
     if (!row) return;
     const dstPart = this.partOf(dst);
+    this.versions.touch(dst);
     this.deleteReturning.get(dstPart, dst);
     this.insertCopy.run(dstPart, dst, row.type, row.value, row.expire_at);
     for (const copy of this.copyRows.get(row.type) ?? []) copy.run(dstPart, dst, srcPart, src);
@@ -309,14 +341,144 @@ export class SqliteKeyspace implements Keyspace {
   }
 
   deleteIfExpired(key: Uint8Array, now: number): boolean {
-    return this.deleteExpired.run(this.partOf(key), key, now).changes > 0;
+    const deleted = this.deleteExpired.run(this.partOf(key), key, now).changes > 0;
+    if (deleted) this.versions.touch(key);
+    return deleted;
   }
 
+  /**
+   * Versions are not touched: as in Redis 7.0, FLUSHALL breaks a WATCH only on keys that
+   * existed, and EXEC sees those gone (WatchedKey.existed).
+   */
   flush(): void {
     for (const statement of this.flushAll) statement.run();
   }
 
+  partitionStats(part: number, now: number): { keys: number; expires: number } {
+    return this.partStats.get(part, now) as { keys: number; expires: number };
+  }
+
+  scanPartition(part: number, from: Uint8Array, count: number, now: number, groupBytes: number, type?: KeyType): { keys: Uint8Array[]; next: Uint8Array | undefined } {
+    const limit = Math.max(1, Math.floor(count));
+    type ScanRow = [Uint8Array, KeyType, number | null];
+    // Trailing zero bytes of a padded group prefix are padding: every key of that group or a later
+    // one sorts at or after the prefix without them.
+    let end = from.length;
+    while (end > 0 && from[end - 1] === 0) end--;
+    const rows = this.partFrom.values(part, from.subarray(0, end), limit + 1) as ScanRow[];
+    const visited = rows.slice(0, limit);
+    let peek: ScanRow | undefined = rows[limit];
+    if (peek && visited.length > 0) {
+      // Finish the last group, or the next batch would start inside it again.
+      const group = groupPrefix(visited[visited.length - 1]![0], groupBytes);
+      let ahead: ScanRow[] = [];
+      while (peek && sameBytes(groupPrefix(peek[0], groupBytes), group)) {
+        visited.push(peek);
+        if (ahead.length === 0) ahead = this.partAfter.values(part, peek[0], 64) as ScanRow[];
+        peek = ahead.shift();
+      }
+    }
+    const keys: Uint8Array[] = [];
+    for (const [key, keyType, expireAt] of visited) {
+      if ((expireAt === null || expireAt > now) && (type === undefined || keyType === type)) keys.push(key);
+    }
+    return { keys, next: peek ? groupPrefix(peek[0], groupBytes) : undefined };
+  }
+
+  randomKeyInPartition(part: number, now: number, r: number): Uint8Array | undefined {
+    const { keys } = this.partitionStats(part, now);
+    if (keys === 0) return undefined;
+    const row = this.partNth.get(part, now, Math.min(keys - 1, Math.floor(r * keys))) as { key: Uint8Array } | null;
+    return row?.key;
+  }
+
+  flushPartition(part: number): void {
+    for (const statement of this.flushPart) statement.run(part);
+  }
+
+  version(key: Uint8Array): number {
+    return this.versions.of(key);
+  }
+  watchPoint(key: Uint8Array): number {
+    return this.versions.watchPoint(key);
+  }
+
+  collection(key: Uint8Array, now: number): CollectionInfo | undefined {
+    return this.rows.collection(key, now);
+  }
+  markLarge(key: Uint8Array): void {
+    this.rows.markLarge(key);
+  }
+  hashGet(key: Uint8Array, field: Uint8Array): Uint8Array | undefined {
+    return this.rows.hashGet(key, field);
+  }
+  hashSet(key: Uint8Array, field: Uint8Array, value: Uint8Array): boolean {
+    return this.rows.hashSet(key, field, value);
+  }
+  hashDelete(key: Uint8Array, field: Uint8Array): boolean {
+    return this.rows.hashDelete(key, field);
+  }
+  hashEntries(key: Uint8Array, offset?: number, limit?: number): [Uint8Array, Uint8Array][] {
+    return this.rows.hashEntries(key, offset, limit);
+  }
+  listRange(key: Uint8Array, start: number, stop: number): ListItem[] {
+    return this.rows.listRange(key, start, stop);
+  }
+  listPush(key: Uint8Array, values: readonly Uint8Array[], left: boolean): number {
+    return this.rows.listPush(key, values, left);
+  }
+  listInsert(key: Uint8Array, seq: number, value: Uint8Array, after: boolean): void {
+    this.rows.listInsert(key, seq, value, after);
+  }
+  listReplace(key: Uint8Array, seq: number, value: Uint8Array): void {
+    this.rows.listReplace(key, seq, value);
+  }
+  listDelete(key: Uint8Array, seqs: readonly number[]): void {
+    this.rows.listDelete(key, seqs);
+  }
+  listTrim(key: Uint8Array, start: number, stop: number): void {
+    this.rows.listTrim(key, start, stop);
+  }
+  setHas(key: Uint8Array, member: Uint8Array): boolean {
+    return this.rows.setHas(key, member);
+  }
+  setAdd(key: Uint8Array, members: readonly Uint8Array[]): number {
+    return this.rows.setAdd(key, members);
+  }
+  setRemove(key: Uint8Array, members: readonly Uint8Array[]): number {
+    return this.rows.setRemove(key, members);
+  }
+  setMembers(key: Uint8Array, offset?: number, limit?: number): Uint8Array[] {
+    return this.rows.setMembers(key, offset, limit);
+  }
+  zsetScore(key: Uint8Array, member: Uint8Array): number | undefined {
+    return this.rows.zsetScore(key, member);
+  }
+  zsetAdd(key: Uint8Array, member: Uint8Array, score: number): boolean {
+    return this.rows.zsetAdd(key, member, score);
+  }
+  zsetRemove(key: Uint8Array, member: Uint8Array): boolean {
+    return this.rows.zsetRemove(key, member);
+  }
+  zsetRank(key: Uint8Array, member: Uint8Array, rev: boolean): number | undefined {
+    return this.rows.zsetRank(key, member, rev);
+  }
+  zsetRange(key: Uint8Array, range: ZRange, rev: boolean, offset: number, limit: number): ZEntry[] {
+    return this.rows.zsetRange(key, range, rev, offset, limit);
+  }
+  zsetCount(key: Uint8Array, range: ScoreRange | LexRange): number {
+    return this.rows.zsetCount(key, range);
+  }
+
   finalize(): void {
+    this.rows.finalize();
     for (const s of this.statements) s.finalize();
   }
+}
+
+/** The first n bytes of a key, zero padded: the group a partition scan never splits. */
+function groupPrefix(key: Uint8Array, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  out.set(key.subarray(0, n));
+  return out;
 }

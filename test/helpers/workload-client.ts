@@ -8,6 +8,7 @@
 // would fail over. It stops after maxOps operations, after maxMs, or on SIGTERM (operations in
 // flight finish first), then writes the history as JSON lines to historyPath and prints a
 // one-line JSON summary.
+import { seededRandom } from "../../src/lib/prng.ts";
 import { Socket } from "node:net";
 import { writeFileSync } from "node:fs";
 
@@ -177,23 +178,11 @@ class Conn {
   }
 }
 
-/** mulberry32: a seeded PRNG so a run's operation mix can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export async function runWorkload(cfg: WorkloadConfig): Promise<{ records: OpRecord[]; summary: WorkloadSummary }> {
   const keys = [...cfg.registerKeys.map((k) => ({ key: k, model: "register" as const })), ...cfg.counterKeys.map((k) => ({ key: k, model: "counter" as const }))];
   if (keys.length === 0 || cfg.targets.length === 0 || cfg.clients < 1) throw new Error("workload: need keys, targets and at least one client");
   const readRatio = cfg.readRatio ?? 0.5;
-  const random = prng(cfg.seed ?? 1);
+  const random = seededRandom(cfg.seed ?? 1);
   const records: OpRecord[] = [];
   const started = now();
   let issued = 0;

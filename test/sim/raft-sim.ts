@@ -6,7 +6,7 @@ import type { RaftConfig } from "../../src/raft/raft.ts";
 import { MemoryRaftStorage } from "../../src/raft/memory-storage.ts";
 import { bootstrapWrite } from "../../src/raft/storage.ts";
 import type { RaftStorage } from "../../src/raft/storage.ts";
-import { seededRandom } from "../../src/raft/prng.ts";
+import { seededRandom } from "../../src/lib/prng.ts";
 import { EntryKind } from "../../src/raft/types.ts";
 import type { Entry, Message, NodeId, Snapshot } from "../../src/raft/types.ts";
 

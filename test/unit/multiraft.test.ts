@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { MultiRaft, NotLeader, type StateMachine } from "../../src/cluster/core/multiraft.ts";
 import { MemoryRaftStorage } from "../../src/raft/memory-storage.ts";
-import { seededRandom } from "../../src/raft/prng.ts";
+import { seededRandom } from "../../src/lib/prng.ts";
 import { bootstrapWrite } from "../../src/raft/storage.ts";
 import { EntryKind, type Entry, type Message, type Snapshot } from "../../src/raft/types.ts";
 

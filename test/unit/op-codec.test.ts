@@ -23,3 +23,20 @@ test("data that is not an op is refused with its size", () => {
   expect(() => decodeOp(encodeOp({ cmds: [], now: 1, seed: 2 }).subarray(0, 1))).toThrow();
   expect(() => decodeOp(new Uint8Array([0x01]))).toThrow(/log entry of 1 bytes is not an encoded op/);
 });
+
+test("MULTI/EXEC ops keep their flag, WATCHed keys and reply shape", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.record({ key: fc.uint8Array({ maxLength: 40 }), version: fc.nat(), existed: fc.boolean() }), { maxLength: 4 }),
+      fc.boolean(),
+      fc.boolean(),
+      (watch, multi, resp3) => {
+        const op = { cmds: [[new Uint8Array([0x61])]], now: 5, seed: 7, ...(multi ? { multi } : {}), ...(resp3 ? { resp3 } : {}), ...(watch.length ? { watch } : {}) };
+        const decoded = decodeOp(encodeOp(op));
+        expect(decoded.multi ?? false).toBe(multi);
+        expect(decoded.resp3 ?? false).toBe(resp3);
+        expect((decoded.watch ?? []).map((w) => [[...w.key], w.version, w.existed])).toEqual(watch.map((w) => [[...w.key], w.version, w.existed]));
+      },
+    ),
+  );
+});

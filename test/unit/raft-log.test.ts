@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { SqliteRaftStorage } from "../../src/store/raft-log.ts";
 import { bootstrapWrite } from "../../src/raft/storage.ts";
 import { Raft } from "../../src/raft/raft.ts";
-import { seededRandom } from "../../src/raft/prng.ts";
+import { seededRandom } from "../../src/lib/prng.ts";
 import { EntryKind } from "../../src/raft/types.ts";
 import type { Entry } from "../../src/raft/types.ts";
 

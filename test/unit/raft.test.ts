@@ -5,7 +5,7 @@ import { Raft } from "../../src/raft/raft.ts";
 import type { RaftConfig } from "../../src/raft/raft.ts";
 import { MemoryRaftStorage } from "../../src/raft/memory-storage.ts";
 import { bootstrapWrite } from "../../src/raft/storage.ts";
-import { seededRandom } from "../../src/raft/prng.ts";
+import { seededRandom } from "../../src/lib/prng.ts";
 import { MsgType } from "../../src/raft/types.ts";
 import type { Entry, Message, ReadState } from "../../src/raft/types.ts";
 

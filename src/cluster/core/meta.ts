@@ -26,13 +26,20 @@ export interface MetaState {
   readonly map: PartitionMap;
   /** Bumped on every map change, so routers can tell a stale view from a fresh one. */
   readonly mapVersion: number;
+  /**
+   * Members leaving gracefully (POST /cluster/leave): placement gives them no replicas and group 0
+   * no votes, so their replicas move away before they go. Sorted. Absent in state persisted by
+   * older versions: read it through `drainingOf`.
+   */
+  readonly draining?: readonly string[];
 }
 
 export type MetaOp =
   | { readonly t: "init"; readonly clusterId: string; readonly partitionCount: number; readonly replicationFactor: number; readonly map: PartitionMap }
   | { readonly t: "member"; readonly member: MemberInfo }
   | { readonly t: "remove"; readonly id: string }
-  | { readonly t: "map"; readonly map: PartitionMap; readonly ifVersion: number };
+  | { readonly t: "map"; readonly map: PartitionMap; readonly ifVersion: number }
+  | { readonly t: "drain"; readonly id: string; readonly draining: boolean };
 
 export const EMPTY_META: MetaState = {
   clusterId: "",
@@ -41,7 +48,16 @@ export const EMPTY_META: MetaState = {
   members: {},
   map: [],
   mapVersion: 0,
+  draining: [],
 };
+
+export const drainingOf = (s: MetaState): readonly string[] => s.draining ?? [];
+
+/** Members that may hold replicas and vote in group 0: every member not draining. */
+export function placeableMembers(s: MetaState): MemberInfo[] {
+  const draining = drainingOf(s);
+  return Object.values(s.members).filter((m) => !draining.includes(m.id));
+}
 
 export type MetaResult = { readonly ok: true } | { readonly ok: false; readonly error: string };
 
@@ -59,7 +75,7 @@ export function applyMeta(s: MetaState, op: MetaOp): { state: MetaState; result:
       if (!(op.id in s.members)) return { state: s, result: { ok: false, error: `no member ${op.id}` } };
       const members = { ...s.members };
       delete members[op.id];
-      return { state: { ...s, members }, result: { ok: true } };
+      return { state: { ...s, members, draining: drainingOf(s).filter((id) => id !== op.id) }, result: { ok: true } };
     }
     case "map":
       // Compare-and-set: a controller that computed its map from an old view must not win.
@@ -70,7 +86,23 @@ export function applyMeta(s: MetaState, op: MetaOp): { state: MetaState; result:
         return { state: s, result: { ok: false, error: `map has ${op.map.length} partitions, cluster has ${s.partitionCount}` } };
       }
       return { state: { ...s, map: op.map, mapVersion: s.mapVersion + 1 }, result: { ok: true } };
+    case "drain": {
+      if (!(op.id in s.members)) return { state: s, result: { ok: false, error: `no member ${op.id}` } };
+      const others = drainingOf(s).filter((id) => id !== op.id);
+      if (!op.draining) return { state: { ...s, draining: others }, result: { ok: true } };
+      // Someone must stay to hold the data.
+      if (Object.keys(s.members).every((id) => id === op.id || others.includes(id))) {
+        return { state: s, result: { ok: false, error: `${op.id} is the last member not leaving; add a node before draining it` } };
+      }
+      return { state: { ...s, draining: [...others, op.id].sort() }, result: { ok: true } };
+    }
   }
+}
+
+/** Group 0's voters: up to `max` members not draining, the current leader first so it stays. */
+export function metaVoters(s: MetaState, leader: string, max: number): string[] {
+  const ids = placeableMembers(s).map((m) => m.id).sort();
+  return [...ids.filter((id) => id === leader), ...ids.filter((id) => id !== leader)].slice(0, max);
 }
 
 /** Group id of a partition (group 0 is the metadata group). */

@@ -1,17 +1,9 @@
+import { seededRandom } from "../../lib/prng.ts";
 import type { Rng } from "./types.ts";
 
-/** mulberry32: tiny, fast, good enough for choosing probe orders and gossip targets. */
+/** The shared mulberry32 generator behind the core's Rng interface. */
 export function seededRng(seed: number): Rng {
-  let a = seed >>> 0;
-  return {
-    next(): number {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    },
-  };
+  return { next: seededRandom(seed) };
 }
 
 export function shuffle<T>(items: T[], rng: Rng): T[] {

@@ -1,5 +1,6 @@
-// A small seeded generator (mulberry32) for election jitter and for simulators: the core takes
-// randomness as an injected function so every run is reproducible from a seed.
+// mulberry32: a tiny seeded PRNG. Pure code takes randomness as an injected function so every run
+// is reproducible from a seed: election jitter, gossip probe order, replicated random picks
+// (SPOP, …) and the simulators all draw from this one generator.
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {

@@ -1,0 +1,45 @@
+// Graceful leave (POST /cluster/leave, DESIGN §7/§11): the node asks the metadata leader to mark it
+// draining, so placement moves its replicas to the other members and group 0 stops counting its
+// vote; it waits (bounded) until no group lists it as a voter any more, and only then may it
+// announce its leave by gossip and stop. Leaving before that would take a vote out of every group
+// it held at once.
+import type { ClusterNode } from "./cluster-node.ts";
+import { freshestGroups, groupsVotedBy } from "./core/group-view.ts";
+import { groupOf } from "./core/meta.ts";
+import { META_GROUP } from "./state-machine.ts";
+
+export interface DrainReport {
+  readonly drained: boolean;
+  readonly node: string;
+  /** Groups (0 = metadata, p + 1 = partition p) in which the node may still vote. */
+  readonly voter_groups: readonly number[];
+  readonly waited_ms: number;
+  readonly error?: string;
+}
+
+const POLL_MS = 250;
+
+export async function drain(node: ClusterNode, timeoutMs: number): Promise<DrainReport> {
+  const self = node.gossip.nodeId;
+  const started = Date.now();
+  const report = (drained: boolean, voterGroups: readonly number[], error?: string): DrainReport => ({
+    drained,
+    node: self,
+    voter_groups: voterGroups,
+    waited_ms: Date.now() - started,
+    ...(error ? { error } : {}),
+  });
+  const marked = await node.setDraining(true);
+  if (marked.t === "error") return report(false, [], marked.v);
+  const partitions = node.machine.meta.partitionCount;
+  const groups = [META_GROUP, ...Array.from({ length: partitions }, (_, p) => groupOf(p))];
+  let held = groups;
+  for (;;) {
+    held = groupsVotedBy(freshestGroups((await node.clusterGroups()).values()), groups, self);
+    if (held.length === 0) return report(true, []);
+    if (Date.now() - started >= timeoutMs) {
+      return report(false, held, `still a voter in ${held.length} group(s) after ${timeoutMs} ms; the node stays draining, POST /cluster/leave again to finish`);
+    }
+    await Bun.sleep(POLL_MS);
+  }
+}

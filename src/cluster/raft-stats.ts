@@ -1,0 +1,31 @@
+// Counters of this node's Raft groups for /metrics (DESIGN §11). Aggregated over all groups: 256
+// partitions × per-group labels would make thousands of series per node.
+import type { NodeId } from "../raft/types.ts";
+
+export class RaftStats {
+  /** Term changes seen by any local replica: each is an election somewhere in that group. */
+  elections = 0;
+  /** A group's known leader changed to another node (not counting "unknown"). */
+  leaderChanges = 0;
+  /** Proposals made here as leader, by outcome. */
+  readonly proposals = { applied: 0, dropped: 0, notLeader: 0 };
+  private readonly last = new Map<number, { leader: NodeId | null; term: number }>();
+  private readonly latency: ((seconds: number) => void)[] = [];
+
+  leader(grp: number, leader: NodeId | null, term: number): void {
+    const prev = this.last.get(grp);
+    if (prev && term > prev.term) this.elections++;
+    if (leader !== null && prev?.leader != null && leader !== prev.leader) this.leaderChanges++;
+    this.last.set(grp, { leader: leader ?? prev?.leader ?? null, term });
+  }
+
+  /** Time from proposing on the leader to the entry being applied there. */
+  committed(seconds: number): void {
+    this.proposals.applied++;
+    for (const fn of this.latency) fn(seconds);
+  }
+
+  onCommitLatency(fn: (seconds: number) => void): void {
+    this.latency.push(fn);
+  }
+}

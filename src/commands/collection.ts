@@ -1,0 +1,154 @@
+// Shared by the collection command files (hash, list, set, zset): type checks with Redis's
+// WRONGTYPE, Redis 7.0's encoding thresholds, and the reply shapes that differ between RESP2/3.
+import { array, bulk, double, EMPTY_ARRAY, err, type Reply } from "../resp/reply.ts";
+import { parseCursor, parseScanOptions } from "./keys.ts";
+import type { CommandContext, KeyType } from "./types.ts";
+import { E, globMatch, INT64_MAX, INT64_MIN, lower, parseInt64 } from "./util.ts";
+
+export const isReply = (x: unknown): x is Reply => typeof x === "object" && x !== null && "t" in x && !(x instanceof Uint8Array);
+
+/**
+ * The key's collection size when it holds `type` (0 when absent), or WRONGTYPE. Every
+ * collection command starts with this, as Redis's lookupKey + checkType does.
+ */
+export function sizeOf(ctx: CommandContext, key: Uint8Array, type: KeyType): number | Reply {
+  const meta = ctx.db.meta(key, ctx.now);
+  if (!meta) return 0;
+  if (meta.type !== type) return E.wrongType;
+  return ctx.db.collection(key, ctx.now)?.size ?? 0;
+}
+
+/** Redis 7.0 defaults: hash-max-listpack-*, zset-max-listpack-*, set-max-intset-entries. */
+const HASH_LISTPACK_ENTRIES = 512;
+const ZSET_LISTPACK_ENTRIES = 128;
+const LISTPACK_VALUE = 64;
+const INTSET_ENTRIES = 512;
+
+/**
+ * After a write that added `added` elements (fields, values, members): converts the key's
+ * recorded encoding the way Redis would (one way only: Redis never converts back in place).
+ */
+export function noteGrowth(ctx: CommandContext, key: Uint8Array, type: "hash" | "set" | "zset", added: readonly Uint8Array[]): void {
+  const info = ctx.db.collection(key, ctx.now);
+  if (!info?.compact) return;
+  const large =
+    type === "set"
+      ? info.size > INTSET_ENTRIES || added.some((m) => parseInt64(m) === undefined)
+      : info.size > (type === "hash" ? HASH_LISTPACK_ENTRIES : ZSET_LISTPACK_ENTRIES) || added.some((m) => m.length > LISTPACK_VALUE);
+  if (large) ctx.db.markLarge(key);
+}
+
+/** OBJECT ENCODING for a collection: Redis 7.0's names. */
+export function encodingName(type: Exclude<KeyType, "string">, compact: boolean): string {
+  if (type === "list") return "quicklist";
+  if (type === "set") return compact ? "intset" : "hashtable";
+  if (type === "zset") return compact ? "listpack" : "skiplist";
+  return compact ? "listpack" : "hashtable";
+}
+
+/** A zset score: RESP3 double; the encoder turns it into a bulk string for RESP2. */
+export const score = (n: number): Reply => double(n);
+
+/** WITHSCORES/WITHVALUES pairs: an array of 2-arrays in RESP3, one flat array in RESP2 (as Redis 7.0). */
+export function pairs(ctx: CommandContext, items: readonly (readonly [Reply, Reply])[]): Reply {
+  return ctx.resp3 ? array(items.map(([a, b]) => array([a, b]))) : array(items.flatMap(([a, b]) => [a, b]));
+}
+
+/**
+ * Resolves a Redis start/stop index pair (negative counts from the end) against `size`:
+ * the inclusive clamped range, or undefined when it selects nothing.
+ */
+export function clampRange(start: number, stop: number, size: number): { start: number; stop: number } | undefined {
+  if (start < 0) start += size;
+  if (stop < 0) stop += size;
+  if (start < 0) start = 0;
+  if (start > stop || start >= size) return undefined;
+  if (stop >= size) stop = size - 1;
+  return { start, stop };
+}
+
+/** Parses a count/index argument as a JS number with Redis's integer rules. */
+export function intArg(b: Uint8Array): number | Reply {
+  const v = parseInt64(b);
+  return v === undefined ? E.notInt : Number(v);
+}
+
+/**
+ * The keys of a command with a key count at argv[countAt] followed by that many keys, plus the
+ * fixed keys before the count (ZUNIONSTORE's destination). A count that is not a valid number
+ * still yields the first key, so the command reaches a partition and answers Redis's error there.
+ */
+export function countedKeys(countAt: number, fixedBefore: readonly number[] = []): (argv: readonly Uint8Array[]) => Uint8Array[] {
+  return (argv) => {
+    const n = parseInt64(argv[countAt] ?? new Uint8Array(0));
+    const available = argv.length - countAt - 1;
+    const count = n === undefined || n < 1n ? Math.min(1, available) : Math.min(Number(n), available);
+    return [...fixedBefore.map((i) => argv[i]!), ...argv.slice(countAt + 1, countAt + 1 + count)];
+  };
+}
+
+/**
+ * The count argument of HRANDFIELD/ZRANDMEMBER (with `option`, WITHVALUES/WITHSCORES) and
+ * SRANDMEMBER (without), checked in Redis 7.0's order: the count's range first, then the option,
+ * then the halved range that option allows.
+ */
+export function randomCount(argv: readonly Uint8Array[], option: string | undefined): { count?: number; withPairs: boolean } | Reply {
+  if (argv.length < 3) return { withPairs: false };
+  if (!option && argv.length > 3) return E.syntax;
+  const c = parseInt64(argv[2]!);
+  if (c === undefined) return E.notInt;
+  if (c === INT64_MIN) return err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
+  if (argv.length > 4 || (argv.length === 4 && lower(argv[3]!) !== option)) return E.syntax;
+  const withPairs = argv.length === 4;
+  if (withPairs && (c > INT64_MAX / 2n || c < -INT64_MAX / 2n)) return err("ERR value is out of range");
+  return { count: Number(c), withPairs };
+}
+
+/** Bulk replies for a list of byte strings. */
+export const bulks = (xs: readonly Uint8Array[]): Reply[] => xs.map((x) => bulk(x));
+
+/**
+ * Redis's "count" semantics for HRANDFIELD, SRANDMEMBER and ZRANDMEMBER: a negative count picks
+ * |count| times with repetition; a positive one picks distinct elements (all when count >= size).
+ */
+export function pickRandom<T>(all: readonly T[], count: number, random: () => number): T[] {
+  if (count < 0) {
+    const out: T[] = [];
+    for (let i = 0; i < -count; i++) out.push(all[Math.floor(random() * all.length)]!);
+    return out;
+  }
+  const copy = all.slice();
+  const n = Math.min(count, copy.length);
+  // Partial Fisher–Yates: the first n slots end up a uniform random sample in random order.
+  for (let i = 0; i < n; i++) {
+    const j = i + Math.floor(random() * (copy.length - i));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy.slice(0, n);
+}
+
+/**
+ * HSCAN/SSCAN/ZSCAN: the cursor is a position in element byte order. A compact collection is
+ * returned whole with cursor 0, as Redis does for listpack and intset encodings.
+ */
+export function scanCollection<T>(
+  ctx: CommandContext,
+  argv: readonly Uint8Array[],
+  type: "hash" | "set" | "zset",
+  page: (offset: number, limit: number | undefined) => T[],
+  name: (item: T) => Uint8Array,
+  render: (item: T) => Reply[],
+): Reply {
+  const cursor = parseCursor(argv[2]!);
+  if (cursor === undefined) return E.invalidCursor;
+  const opts = parseScanOptions(argv, 3, false);
+  if (isReply(opts)) return opts;
+  const size = sizeOf(ctx, argv[1]!, type);
+  if (isReply(size)) return size;
+  if (size === 0) return array([bulk("0"), EMPTY_ARRAY]);
+  const compact = ctx.db.collection(argv[1]!, ctx.now)?.compact ?? true;
+  const items = compact ? page(0, undefined) : page(cursor, opts.count);
+  const next = compact || cursor + items.length >= size ? 0 : cursor + items.length;
+  const kept = opts.match ? items.filter((i) => globMatch(opts.match!, name(i))) : items;
+  return array([bulk(String(next)), array(kept.flatMap(render))]);
+}

@@ -1,0 +1,238 @@
+// List commands with Redis 7.0's replies and error texts. A list is one row per item, ordered
+// by a sequence number, so pushes and pops at either end are O(log n).
+import { array, bulk, EMPTY_ARRAY, err, int, NULL_ARRAY, NULL_BULK, OK, ZERO, type Reply } from "../resp/reply.ts";
+import { bulks, clampRange, countedKeys, intArg, isReply, sizeOf } from "./collection.ts";
+import { define } from "./define.ts";
+import type { CommandContext } from "./types.ts";
+import { bytesEqual, E, lower, parseInt64 } from "./util.ts";
+
+const listSize = (ctx: CommandContext, key: Uint8Array) => sizeOf(ctx, key, "list");
+const MUST_BE_POSITIVE = err("ERR value is out of range, must be positive");
+
+function push(left: boolean, onlyIfExists: boolean) {
+  return (ctx: CommandContext, argv: readonly Uint8Array[]): Reply => {
+    const size = listSize(ctx, argv[1]!);
+    if (isReply(size)) return size;
+    if (onlyIfExists && size === 0) return ZERO;
+    return int(ctx.db.listPush(argv[1]!, argv.slice(2), left));
+  };
+}
+
+/** Removes and returns up to `count` items from one end. */
+function popItems(ctx: CommandContext, key: Uint8Array, size: number, count: number, left: boolean): Uint8Array[] {
+  const n = Math.min(count, size);
+  const items = left ? ctx.db.listRange(key, 0, n - 1) : ctx.db.listRange(key, size - n, size - 1).reverse();
+  ctx.db.listDelete(key, items.map((i) => i.seq));
+  return items.map((i) => i.value);
+}
+
+function pop(left: boolean) {
+  return (ctx: CommandContext, argv: readonly Uint8Array[]): Reply => {
+    if (argv.length > 3) return E.arity(left ? "lpop" : "rpop");
+    let count: number | undefined;
+    if (argv.length === 3) {
+      const c = parseInt64(argv[2]!);
+      if (c === undefined || c < 0n) return MUST_BE_POSITIVE;
+      count = Number(c);
+    }
+    const size = listSize(ctx, argv[1]!);
+    if (isReply(size)) return size;
+    if (size === 0) return count === undefined ? NULL_BULK : NULL_ARRAY;
+    if (count === undefined) return bulk(popItems(ctx, argv[1]!, size, 1, left)[0]!);
+    return array(bulks(popItems(ctx, argv[1]!, size, count, left)));
+  };
+}
+
+function lrange(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  const start = intArg(argv[2]!);
+  const stop = intArg(argv[3]!);
+  if (isReply(start)) return start;
+  if (isReply(stop)) return stop;
+  const size = listSize(ctx, argv[1]!);
+  if (isReply(size)) return size;
+  const r = clampRange(start, stop, size);
+  return r ? array(bulks(ctx.db.listRange(argv[1]!, r.start, r.stop).map((i) => i.value))) : EMPTY_ARRAY;
+}
+
+/** The item at a Redis index (negative from the tail), or undefined when out of range. */
+function itemAt(ctx: CommandContext, key: Uint8Array, size: number, index: number) {
+  const i = index < 0 ? size + index : index;
+  if (i < 0 || i >= size) return undefined;
+  return ctx.db.listRange(key, i, i)[0];
+}
+
+function lset(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  const size = listSize(ctx, argv[1]!);
+  if (isReply(size)) return size;
+  if (size === 0) return E.noSuchKey;
+  const index = intArg(argv[2]!);
+  if (isReply(index)) return index;
+  const item = itemAt(ctx, argv[1]!, size, index);
+  if (!item) return err("ERR index out of range");
+  ctx.db.listReplace(argv[1]!, item.seq, argv[3]!);
+  return OK;
+}
+
+function lrem(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  const count = intArg(argv[2]!);
+  if (isReply(count)) return count;
+  const size = listSize(ctx, argv[1]!);
+  if (isReply(size)) return size;
+  if (size === 0) return ZERO;
+  let items = ctx.db.listRange(argv[1]!, 0, size - 1);
+  if (count < 0) items = items.reverse();
+  const limit = count === 0 ? Infinity : Math.abs(count);
+  const doomed: number[] = [];
+  for (const item of items) {
+    if (doomed.length >= limit) break;
+    if (bytesEqual(item.value, argv[3]!)) doomed.push(item.seq);
+  }
+  ctx.db.listDelete(argv[1]!, doomed);
+  return int(doomed.length);
+}
+
+function ltrim(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  const start = intArg(argv[2]!);
+  const stop = intArg(argv[3]!);
+  if (isReply(start)) return start;
+  if (isReply(stop)) return stop;
+  const size = listSize(ctx, argv[1]!);
+  if (isReply(size)) return size;
+  if (size === 0) return OK;
+  const r = clampRange(start, stop, size);
+  if (!r) ctx.db.delete(argv[1]!, ctx.now);
+  else if (r.start > 0 || r.stop < size - 1) ctx.db.listTrim(argv[1]!, r.start, r.stop);
+  return OK;
+}
+
+function linsert(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  const where = lower(argv[2]!);
+  if (where !== "before" && where !== "after") return E.syntax;
+  const size = listSize(ctx, argv[1]!);
+  if (isReply(size)) return size;
+  if (size === 0) return ZERO;
+  const pivot = ctx.db.listRange(argv[1]!, 0, size - 1).find((i) => bytesEqual(i.value, argv[3]!));
+  if (!pivot) return int(-1);
+  ctx.db.listInsert(argv[1]!, pivot.seq, argv[4]!, where === "after");
+  return int(size + 1);
+}
+
+function lpos(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  let rank = 1;
+  let count: number | undefined;
+  let maxlen = 0;
+  for (let i = 3; i < argv.length; i++) {
+    const opt = lower(argv[i]!);
+    if (i + 1 >= argv.length) return E.syntax;
+    const v = intArg(argv[++i]!);
+    if (isReply(v)) return v;
+    if (opt === "rank") {
+      if (v === 0) {
+        return err("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list");
+      }
+      rank = v;
+    } else if (opt === "count") {
+      if (v < 0) return err("ERR COUNT can't be negative");
+      count = v;
+    } else if (opt === "maxlen") {
+      if (v < 0) return err("ERR MAXLEN can't be negative");
+      maxlen = v;
+    } else return E.syntax;
+  }
+  const size = listSize(ctx, argv[1]!);
+  if (isReply(size)) return size;
+  const matches: number[] = [];
+  if (size > 0) {
+    const items = ctx.db.listRange(argv[1]!, 0, size - 1);
+    const want = count === undefined ? 1 : count === 0 ? Infinity : count;
+    const scanned = maxlen === 0 ? size : Math.min(maxlen, size);
+    let skip = Math.abs(rank) - 1;
+    for (let n = 0; n < scanned && matches.length < want; n++) {
+      const i = rank > 0 ? n : size - 1 - n;
+      if (!bytesEqual(items[i]!.value, argv[2]!)) continue;
+      if (skip > 0) skip--;
+      else matches.push(i);
+    }
+  }
+  if (count === undefined) return matches.length ? int(matches[0]!) : NULL_BULK;
+  return array(matches.map((m) => int(m)));
+}
+
+function whereArg(b: Uint8Array): boolean | undefined {
+  const w = lower(b);
+  return w === "left" ? true : w === "right" ? false : undefined;
+}
+
+/** LMOVE and RPOPLPUSH: src is checked (and may be empty) before dst's type is. */
+function lmove(ctx: CommandContext, src: Uint8Array, dst: Uint8Array, fromLeft: boolean, toLeft: boolean): Reply {
+  const size = listSize(ctx, src);
+  if (isReply(size)) return size;
+  if (size === 0) return NULL_BULK;
+  const dstSize = listSize(ctx, dst);
+  if (isReply(dstSize)) return dstSize;
+  const [value] = popItems(ctx, src, size, 1, fromLeft);
+  ctx.db.listPush(dst, [value!], toLeft);
+  return bulk(value!);
+}
+
+function lmpop(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  const numkeys = parseInt64(argv[1]!);
+  if (numkeys === undefined || numkeys <= 0n) return err("ERR numkeys should be greater than 0");
+  const n = Number(numkeys);
+  if (argv.length < 3 + n) return E.syntax;
+  const left = whereArg(argv[2 + n]!);
+  if (left === undefined) return E.syntax;
+  let count = 1;
+  let rest = argv.slice(3 + n);
+  if (rest.length > 0) {
+    if (rest.length !== 2 || lower(rest[0]!) !== "count") return E.syntax;
+    const c = parseInt64(rest[1]!);
+    if (c === undefined || c <= 0n) return err("ERR count should be greater than 0");
+    count = Number(c);
+    rest = [];
+  }
+  for (const key of argv.slice(2, 2 + n)) {
+    const size = listSize(ctx, key);
+    if (isReply(size)) return size;
+    if (size > 0) return array([bulk(key), array(bulks(popItems(ctx, key, size, count, left)))]);
+  }
+  return NULL_ARRAY;
+}
+
+export const LIST_COMMANDS = define("list", [
+  ["lpush", -3, ["write", "fast"], 1, 1, 1, "1.0.0", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", push(true, false)],
+  ["rpush", -3, ["write", "fast"], 1, 1, 1, "1.0.0", "Appends one or more elements to a list. Creates the key if it doesn't exist.", push(false, false)],
+  ["lpushx", -3, ["write", "fast"], 1, 1, 1, "2.2.0", "Prepends one or more elements to a list only when the list exists.", push(true, true)],
+  ["rpushx", -3, ["write", "fast"], 1, 1, 1, "2.2.0", "Appends an element to a list only when the list exists.", push(false, true)],
+  ["lpop", -2, ["write", "fast"], 1, 1, 1, "1.0.0", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", pop(true)],
+  ["rpop", -2, ["write", "fast"], 1, 1, 1, "1.0.0", "Returns and removes the last elements of a list. Deletes the list if the last element was popped.", pop(false)],
+  ["llen", 2, ["readonly", "fast"], 1, 1, 1, "1.0.0", "Returns the length of a list.", (ctx, argv) => {
+    const size = listSize(ctx, argv[1]!);
+    return isReply(size) ? size : int(size);
+  }],
+  ["lrange", 4, ["readonly"], 1, 1, 1, "1.0.0", "Returns a range of elements from a list.", lrange],
+  ["lindex", 3, ["readonly"], 1, 1, 1, "1.0.0", "Returns an element from a list by its index.", (ctx, argv) => {
+    // Redis looks the key up before it parses the index.
+    const size = listSize(ctx, argv[1]!);
+    if (isReply(size)) return size;
+    if (size === 0) return NULL_BULK;
+    const index = intArg(argv[2]!);
+    if (isReply(index)) return index;
+    const item = itemAt(ctx, argv[1]!, size, index);
+    return item ? bulk(item.value) : NULL_BULK;
+  }],
+  ["lset", 4, ["write"], 1, 1, 1, "1.0.0", "Sets the value of an element in a list by its index.", lset],
+  ["lrem", 4, ["write"], 1, 1, 1, "1.0.0", "Removes elements from a list. Deletes the list if the last element was removed.", lrem],
+  ["ltrim", 4, ["write"], 1, 1, 1, "1.0.0", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", ltrim],
+  ["linsert", 5, ["write"], 1, 1, 1, "2.2.0", "Inserts an element before or after another element in a list.", linsert],
+  ["lpos", -3, ["readonly"], 1, 1, 1, "6.0.6", "Returns the index of matching elements in a list.", lpos],
+  ["lmove", 5, ["write"], 1, 2, 1, "6.2.0", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", (ctx, argv) => {
+    const from = whereArg(argv[3]!);
+    const to = whereArg(argv[4]!);
+    if (from === undefined || to === undefined) return E.syntax;
+    return lmove(ctx, argv[1]!, argv[2]!, from, to);
+  }],
+  ["rpoplpush", 3, ["write"], 1, 2, 1, "1.2.0", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", (ctx, argv) =>
+    lmove(ctx, argv[1]!, argv[2]!, false, true)],
+  ["lmpop", -4, ["write"], 2, 2, 1, "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", lmpop, countedKeys(1)],
+]);

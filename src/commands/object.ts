@@ -1,0 +1,58 @@
+// OBJECT: Redis's introspection of how a value is stored. FlyDB stores rows in SQLite, so
+// ENCODING reports what Redis 7.0 would use for the same value (see collection.ts), which is what
+// clients and tests look at; FREQ, IDLETIME and REFCOUNT answer like a Redis without LFU/LRU data.
+import { array, bulk, err, int, NULL_BULK, simple, type Reply } from "../resp/reply.ts";
+import { encodingName } from "./collection.ts";
+import { define } from "./define.ts";
+import { WRONG_TYPE, type CommandContext } from "./types.ts";
+import { ascii, E, lower, parseInt64 } from "./util.ts";
+
+/** Redis: "int" for a canonical integer that fits a long, "embstr" up to 44 bytes, else "raw". */
+function stringEncoding(v: Uint8Array): string {
+  if (v.length <= 20 && parseInt64(v) !== undefined) return "int";
+  return v.length <= 44 ? "embstr" : "raw";
+}
+
+const HELP = [
+  "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+  "ENCODING <key>",
+  "    Return the kind of internal representation used in order to store the value",
+  "    associated with a <key>.",
+  "FREQ <key>",
+  "    Return the access frequency index of the <key>. The returned integer is",
+  "    proportional to the logarithm of the recent access frequency of the key.",
+  "IDLETIME <key>",
+  "    Return the idle time of the <key>, that is the approximated number of",
+  "    seconds elapsed since the last access to the key.",
+  "REFCOUNT <key>",
+  "    Return the number of references of the value associated with the specified",
+  "    <key>.",
+  "HELP",
+  "    Print this help.",
+];
+
+function object(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  const sub = lower(argv[1]!);
+  if (sub === "help" && argv.length === 2) return array(HELP.map((l) => simple(l)));
+  if (!["encoding", "freq", "idletime", "refcount"].includes(sub)) {
+    return err(`ERR unknown subcommand '${ascii(argv[1]!)}'. Try OBJECT HELP.`);
+  }
+  if (argv.length !== 3) return E.arity(`object|${sub}`);
+  const key = argv[2]!;
+  const meta = ctx.db.meta(key, ctx.now);
+  if (!meta) return NULL_BULK;
+  if (sub === "freq") {
+    return err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+  }
+  if (sub === "idletime") return int(0);
+  if (sub === "refcount") return int(1);
+  if (meta.type === "string") {
+    const v = ctx.db.getString(key, ctx.now);
+    return bulk(v === undefined || v === WRONG_TYPE ? "raw" : stringEncoding(v));
+  }
+  return bulk(encodingName(meta.type, ctx.db.collection(key, ctx.now)?.compact ?? true));
+}
+
+export const OBJECT_COMMANDS = define("generic", [
+  ["object", -2, ["readonly"], 2, 2, 1, "2.2.3", "A container for object introspection commands.", object],
+]);

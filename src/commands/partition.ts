@@ -1,0 +1,66 @@
+// Internal per-partition commands behind the cluster's keyless commands (DBSIZE, KEYS, SCAN,
+// RANDOMKEY, FLUSHALL, INFO keyspace): the fan-out sends one to each partition's leader, which runs
+// it on that partition's rows only. Clients cannot call them (the session refuses "__" names).
+import { array, bulkArray, bulkOrNull, err, int, NULL_BULK, OK, bulk, type Reply } from "../resp/reply.ts";
+import { define } from "./define.ts";
+import { KEY_TYPES, parseScanOptions } from "./keys.ts";
+import type { CommandContext, KeyType } from "./types.ts";
+import { globMatch, parseIntArg } from "./util.ts";
+
+function partArg(argv: readonly Uint8Array[]): number | Reply {
+  const p = parseIntArg(argv[1]!);
+  return p === undefined || p < 0 ? err("ERR partition must be a non-negative integer") : p;
+}
+
+/** `__scanpart p from groupBytes [MATCH m] [COUNT n] [TYPE t]` → [next prefix or nil, keys]. */
+function scanPart(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  const p = partArg(argv);
+  if (typeof p !== "number") return p;
+  const group = parseIntArg(argv[3]!);
+  if (group === undefined || group < 1 || group > 8) return err("ERR group bytes must be 1 to 8");
+  const opts = parseScanOptions(argv, 4, true);
+  if ("t" in opts) return opts;
+  // Unknown TYPE names match nothing, as in Redis 7.0; the walk still advances.
+  const type = opts.type === undefined || (KEY_TYPES as readonly string[]).includes(opts.type) ? (opts.type as KeyType | undefined) : null;
+  const r = ctx.db.scanPartition(p, argv[2]!, opts.count, ctx.now, group, type ?? undefined);
+  const keys = type === null ? [] : opts.match ? r.keys.filter((k) => globMatch(opts.match!, k)) : r.keys;
+  return array([r.next ? bulk(r.next) : NULL_BULK, bulkArray(keys)]);
+}
+
+function keysPart(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  const p = partArg(argv);
+  if (typeof p !== "number") return p;
+  const pattern = argv[2]!;
+  const all = pattern.length === 1 && pattern[0] === 0x2a;
+  const out: Uint8Array[] = [];
+  let from: Uint8Array | undefined = new Uint8Array(0);
+  while (from) {
+    const r = ctx.db.scanPartition(p, from, 1000, ctx.now, 8);
+    for (const k of r.keys) if (all || globMatch(pattern, k)) out.push(k);
+    from = r.next;
+  }
+  return bulkArray(out);
+}
+
+export const PARTITION_COMMANDS = define("internal", [
+  ["__dbsizepart", 2, ["readonly"], 0, 0, 0, "0.1.0", "Internal: [live keys, keys with an expiry] of one partition.", (ctx, argv) => {
+    const p = partArg(argv);
+    if (typeof p !== "number") return p;
+    const s = ctx.db.partitionStats(p, ctx.now);
+    return array([int(s.keys), int(s.expires)]);
+  }],
+  ["__scanpart", -4, ["readonly"], 0, 0, 0, "0.1.0", "Internal: one SCAN batch of one partition.", scanPart],
+  ["__keyspart", 3, ["readonly"], 0, 0, 0, "0.1.0", "Internal: KEYS over one partition.", keysPart],
+  ["__randomkeypart", 2, ["readonly", "random"], 0, 0, 0, "0.1.0", "Internal: [live keys, a random key or nil] of one partition.", (ctx, argv) => {
+    const p = partArg(argv);
+    if (typeof p !== "number") return p;
+    return array([int(ctx.db.partitionStats(p, ctx.now).keys), bulkOrNull(ctx.db.randomKeyInPartition(p, ctx.now, ctx.random()))]);
+  }],
+  // A write: FLUSHALL in a cluster is one of these per partition group, applied by every replica.
+  ["__flushpart", 2, ["write"], 0, 0, 0, "0.1.0", "Internal: removes every key of one partition.", (ctx, argv) => {
+    const p = partArg(argv);
+    if (typeof p !== "number") return p;
+    ctx.db.flushPartition(p);
+    return OK;
+  }],
+]);

@@ -1,0 +1,189 @@
+// Set commands with Redis 7.0's replies and error texts. A set is one row per member.
+import { array, bulk, EMPTY_ARRAY, err, int, NULL_BULK, ONE, set, ZERO, type Reply } from "../resp/reply.ts";
+import { bulks, countedKeys, isReply, noteGrowth, pickRandom, randomCount, scanCollection, sizeOf } from "./collection.ts";
+import { define } from "./define.ts";
+import type { CommandContext } from "./types.ts";
+import { byteKey, bytesEqual, E, lower, parseInt64 } from "./util.ts";
+
+const setSize = (ctx: CommandContext, key: Uint8Array) => sizeOf(ctx, key, "set");
+const members = (ctx: CommandContext, key: Uint8Array) => ctx.db.setMembers(key);
+const keyOf = byteKey;
+
+function sadd(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  const size = setSize(ctx, argv[1]!);
+  if (isReply(size)) return size;
+  const added = ctx.db.setAdd(argv[1]!, argv.slice(2));
+  noteGrowth(ctx, argv[1]!, "set", argv.slice(2));
+  return int(added);
+}
+
+function spop(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  if (argv.length > 3) return E.syntax;
+  let count: number | undefined;
+  if (argv.length === 3) {
+    const c = parseInt64(argv[2]!);
+    if (c === undefined || c < 0n) return err("ERR value is out of range, must be positive");
+    count = Number(c);
+  }
+  const key = argv[1]!;
+  const size = setSize(ctx, key);
+  if (isReply(size)) return size;
+  if (count === undefined) {
+    if (size === 0) return NULL_BULK;
+    const [m] = ctx.db.setMembers(key, Math.floor(ctx.random() * size), 1);
+    ctx.db.setRemove(key, [m!]);
+    return bulk(m!);
+  }
+  if (size === 0 || count === 0) return set([]);
+  const picked = count >= size ? members(ctx, key) : pickRandom(members(ctx, key), count, ctx.random);
+  if (count >= size) ctx.db.delete(key, ctx.now);
+  else ctx.db.setRemove(key, picked);
+  return set(bulks(picked));
+}
+
+function srandmember(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  const parsed = randomCount(argv, undefined);
+  if (isReply(parsed)) return parsed;
+  const { count } = parsed;
+  const key = argv[1]!;
+  const size = setSize(ctx, key);
+  if (isReply(size)) return size;
+  if (count === undefined) {
+    if (size === 0) return NULL_BULK;
+    return bulk(ctx.db.setMembers(key, Math.floor(ctx.random() * size), 1)[0]!);
+  }
+  if (size === 0 || count === 0) return EMPTY_ARRAY;
+  return array(bulks(pickRandom(members(ctx, key), count, ctx.random)));
+}
+
+/**
+ * The sets named by keys, every key type-checked first as Redis does (a missing key is an empty
+ * set); WRONGTYPE when any is not a set.
+ */
+function loadSets(ctx: CommandContext, keys: readonly Uint8Array[]): Uint8Array[][] | Reply {
+  const out: Uint8Array[][] = [];
+  for (const key of keys) {
+    const size = setSize(ctx, key);
+    if (isReply(size)) return size;
+    out.push(size === 0 ? [] : members(ctx, key));
+  }
+  return out;
+}
+
+type SetOp = "inter" | "union" | "diff";
+
+function combine(sets: readonly Uint8Array[][], op: SetOp, limit = 0): Uint8Array[] {
+  if (op === "union") {
+    const all = new Map<string, Uint8Array>();
+    for (const s of sets) for (const m of s) all.set(keyOf(m), m);
+    return [...all.values()];
+  }
+  if (op === "diff") {
+    const drop = new Set(sets.slice(1).flatMap((s) => s.map(keyOf)));
+    return sets[0]!.filter((m) => !drop.has(keyOf(m)));
+  }
+  if (sets.some((s) => s.length === 0)) return [];
+  const [smallest, ...others] = [...sets].sort((a, b) => a.length - b.length);
+  const lookups = others.map((s) => new Set(s.map(keyOf)));
+  const out: Uint8Array[] = [];
+  for (const m of smallest!) {
+    if (lookups.every((l) => l.has(keyOf(m)))) {
+      out.push(m);
+      if (limit > 0 && out.length >= limit) break;
+    }
+  }
+  return out;
+}
+
+function setOp(op: SetOp) {
+  return (ctx: CommandContext, argv: readonly Uint8Array[]): Reply => {
+    const sets = loadSets(ctx, argv.slice(1));
+    if (isReply(sets)) return sets;
+    return set(bulks(combine(sets, op)));
+  };
+}
+
+function setOpStore(op: SetOp) {
+  return (ctx: CommandContext, argv: readonly Uint8Array[]): Reply => {
+    const sets = loadSets(ctx, argv.slice(2));
+    if (isReply(sets)) return sets;
+    const result = combine(sets, op);
+    const dst = argv[1]!;
+    ctx.db.delete(dst, ctx.now);
+    if (result.length > 0) {
+      ctx.db.setAdd(dst, result);
+      noteGrowth(ctx, dst, "set", result);
+    }
+    return int(result.length);
+  };
+}
+
+function sintercard(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  const numkeys = parseInt64(argv[1]!);
+  if (numkeys === undefined || numkeys <= 0n) return err("ERR numkeys should be greater than 0");
+  if (numkeys > BigInt(argv.length - 2)) return err("ERR Number of keys can't be greater than number of args");
+  const n = Number(numkeys);
+  let limit = 0;
+  for (let i = 2 + n; i < argv.length; i++) {
+    if (lower(argv[i]!) !== "limit" || i + 1 >= argv.length) return E.syntax;
+    const l = parseInt64(argv[++i]!);
+    if (l === undefined || l < 0n) return err("ERR LIMIT can't be negative");
+    limit = Number(l);
+  }
+  const sets = loadSets(ctx, argv.slice(2, 2 + n));
+  if (isReply(sets)) return sets;
+  return int(combine(sets, "inter", limit).length);
+}
+
+function smove(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  const [, src, dst, member] = argv as [Uint8Array, Uint8Array, Uint8Array, Uint8Array];
+  const srcMeta = ctx.db.meta(src, ctx.now);
+  if (!srcMeta) return ZERO;
+  const dstMeta = ctx.db.meta(dst, ctx.now);
+  if (srcMeta.type !== "set" || (dstMeta && dstMeta.type !== "set")) return E.wrongType;
+  if (bytesEqual(src, dst)) return ctx.db.setHas(src, member) ? ONE : ZERO;
+  if (ctx.db.setRemove(src, [member]) === 0) return ZERO;
+  ctx.db.setAdd(dst, [member]);
+  noteGrowth(ctx, dst, "set", [member]);
+  return ONE;
+}
+
+export const SET_COMMANDS = define("set", [
+  ["sadd", -3, ["write", "fast"], 1, 1, 1, "1.0.0", "Adds one or more members to a set. Creates the key if it doesn't exist.", sadd],
+  ["srem", -3, ["write", "fast"], 1, 1, 1, "1.0.0", "Removes one or more members from a set. Deletes the set if the last member was removed.", (ctx, argv) => {
+    const size = setSize(ctx, argv[1]!);
+    if (isReply(size)) return size;
+    return int(size === 0 ? 0 : ctx.db.setRemove(argv[1]!, argv.slice(2)));
+  }],
+  ["smembers", 2, ["readonly"], 1, 1, 1, "1.0.0", "Returns all members of a set.", (ctx, argv) => {
+    const size = setSize(ctx, argv[1]!);
+    if (isReply(size)) return size;
+    return set(size === 0 ? [] : bulks(members(ctx, argv[1]!)));
+  }],
+  ["sismember", 3, ["readonly", "fast"], 1, 1, 1, "1.0.0", "Determines whether a member belongs to a set.", (ctx, argv) => {
+    const size = setSize(ctx, argv[1]!);
+    if (isReply(size)) return size;
+    return size > 0 && ctx.db.setHas(argv[1]!, argv[2]!) ? ONE : ZERO;
+  }],
+  ["smismember", -3, ["readonly", "fast"], 1, 1, 1, "6.2.0", "Determines whether multiple members belong to a set.", (ctx, argv) => {
+    const size = setSize(ctx, argv[1]!);
+    if (isReply(size)) return size;
+    return array(argv.slice(2).map((m) => (size > 0 && ctx.db.setHas(argv[1]!, m) ? ONE : ZERO)));
+  }],
+  ["scard", 2, ["readonly", "fast"], 1, 1, 1, "1.0.0", "Returns the number of members in a set.", (ctx, argv) => {
+    const size = setSize(ctx, argv[1]!);
+    return isReply(size) ? size : int(size);
+  }],
+  ["spop", -2, ["write", "random", "fast"], 1, 1, 1, "1.0.0", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", spop],
+  ["srandmember", -2, ["readonly", "random"], 1, 1, 1, "1.0.0", "Get one or multiple random members from a set", srandmember],
+  ["smove", 4, ["write", "fast"], 1, 2, 1, "1.0.0", "Moves a member from one set to another.", smove],
+  ["sinter", -2, ["readonly"], 1, -1, 1, "1.0.0", "Returns the intersect of multiple sets.", setOp("inter")],
+  ["sintercard", -3, ["readonly"], 2, 2, 1, "7.0.0", "Returns the number of members of the intersect of multiple sets.", sintercard, countedKeys(1)],
+  ["sunion", -2, ["readonly"], 1, -1, 1, "1.0.0", "Returns the union of multiple sets.", setOp("union")],
+  ["sdiff", -2, ["readonly"], 1, -1, 1, "1.0.0", "Returns the difference of multiple sets.", setOp("diff")],
+  ["sinterstore", -3, ["write"], 1, -1, 1, "1.0.0", "Stores the intersect of multiple sets in a key.", setOpStore("inter")],
+  ["sunionstore", -3, ["write"], 1, -1, 1, "1.0.0", "Stores the union of multiple sets in a key.", setOpStore("union")],
+  ["sdiffstore", -3, ["write"], 1, -1, 1, "1.0.0", "Stores the difference of multiple sets in a key.", setOpStore("diff")],
+  ["sscan", -3, ["readonly", "random"], 1, 1, 1, "2.6.0", "Iterates over members of a set.", (ctx, argv) =>
+    scanCollection(ctx, argv, "set", (o, l) => ctx.db.setMembers(argv[1]!, o, l), (m) => m, (m) => [bulk(m)])],
+]);

@@ -1,0 +1,450 @@
+// Sorted set commands with Redis 7.0's replies and error texts. A sorted set is one row per
+// member plus a (score, member) index, so point operations and short ranges are O(log n).
+import { array, bulk, EMPTY_ARRAY, err, int, NULL_BULK, ZERO, type Reply } from "../resp/reply.ts";
+import { clampRange, countedKeys, intArg, isReply, noteGrowth, pairs, pickRandom, randomCount, scanCollection, score, sizeOf } from "./collection.ts";
+import { define } from "./define.ts";
+import type { CommandContext, LexBound, LexRange, ScoreBound, ScoreRange, ZEntry, ZRange } from "./types.ts";
+import { byteKey, E, lower, parseFloatArg, parseInt64, utf8 } from "./util.ts";
+
+const zsetSize = (ctx: CommandContext, key: Uint8Array) => sizeOf(ctx, key, "zset");
+const NOT_FLOAT_RANGE = err("ERR min or max is not a float");
+const NOT_LEX_RANGE = err("ERR min or max not valid string range item");
+const NAN_SCORE = err("ERR resulting score is not a number (NaN)");
+
+/**
+ * Redis 7.0 prints doubles with "%.17g" (ZSCAN's scores, and what the encoder should send for
+ * RESP2 scores to match 7.0 byte for byte).
+ */
+export function formatScore(d: number): string {
+  if (d === Infinity) return "inf";
+  if (d === -Infinity) return "-inf";
+  if (d === 0) return Object.is(d, -0) ? "-0" : "0";
+  const [mant, expText] = d.toExponential(16).split("e") as [string, string];
+  const exp = Number(expText);
+  const strip = (s: string) => (s.includes(".") ? s.replace(/0+$/, "").replace(/\.$/, "") : s);
+  if (exp < -4 || exp >= 17) return `${strip(mant)}e${exp < 0 ? "-" : "+"}${Math.abs(exp) < 10 ? "0" : ""}${Math.abs(exp)}`;
+  const neg = mant.startsWith("-");
+  const digits = mant.replace("-", "").replace(".", "");
+  const text = exp < 0 ? `0.${"0".repeat(-exp - 1)}${digits}` : `${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}`;
+  return (neg ? "-" : "") + strip(text);
+}
+
+function parseScoreBound(b: Uint8Array): ScoreBound | undefined {
+  const exclusive = b[0] === 0x28; // "("
+  const v = parseFloatArg(exclusive ? b.subarray(1) : b);
+  return v === undefined ? undefined : { value: v, exclusive };
+}
+
+function parseLexBound(b: Uint8Array): LexBound | undefined {
+  if (b.length === 1 && b[0] === 0x2d) return { inf: -1 };
+  if (b.length === 1 && b[0] === 0x2b) return { inf: 1 };
+  if (b[0] === 0x28 || b[0] === 0x5b) return { value: b.subarray(1), exclusive: b[0] === 0x28 };
+  return undefined;
+}
+
+function scoreRange(min: Uint8Array, max: Uint8Array): ScoreRange | Reply {
+  const lo = parseScoreBound(min);
+  const hi = parseScoreBound(max);
+  return lo && hi ? { by: "score", min: lo, max: hi } : NOT_FLOAT_RANGE;
+}
+
+function lexRange(min: Uint8Array, max: Uint8Array): LexRange | Reply {
+  const lo = parseLexBound(min);
+  const hi = parseLexBound(max);
+  return lo && hi ? { by: "lex", min: lo, max: hi } : NOT_LEX_RANGE;
+}
+
+function entries(ctx: CommandContext, list: readonly ZEntry[], withScores: boolean): Reply {
+  if (!withScores) return array(list.map((e) => bulk(e.member)));
+  return pairs(ctx, list.map((e) => [bulk(e.member), score(e.score)] as const));
+}
+
+function zadd(ctx: CommandContext, argv: readonly Uint8Array[], incrOnly: boolean): Reply {
+  let nx = false, xx = false, gt = false, lt = false, ch = false, incr = incrOnly;
+  let i = 2;
+  if (!incrOnly) {
+    for (; i < argv.length; i++) {
+      const opt = lower(argv[i]!);
+      if (opt === "nx") nx = true;
+      else if (opt === "xx") xx = true;
+      else if (opt === "gt") gt = true;
+      else if (opt === "lt") lt = true;
+      else if (opt === "ch") ch = true;
+      else if (opt === "incr") incr = true;
+      else break;
+    }
+  }
+  const rest = argv.length - i;
+  if (rest === 0 || rest % 2 !== 0) return E.syntax;
+  if (nx && xx) return err("ERR XX and NX options at the same time are not compatible");
+  if ((gt && nx) || (lt && nx) || (gt && lt)) return err("ERR GT, LT, and/or NX options at the same time are not compatible");
+  if (incr && rest > 2) return err("ERR INCR option supports a single increment-element pair");
+  const items: { score: number; member: Uint8Array }[] = [];
+  for (; i < argv.length; i += 2) {
+    const s = parseFloatArg(argv[i]!);
+    if (s === undefined) return E.notFloat;
+    items.push({ score: s, member: argv[i + 1]! });
+  }
+  const key = argv[1]!;
+  const size = zsetSize(ctx, key);
+  if (isReply(size)) return size;
+  let added = 0, updated = 0;
+  let result: number | undefined;
+  if (!(xx && size === 0)) {
+    for (const { score: s, member } of items) {
+      const cur = ctx.db.zsetScore(key, member);
+      if (cur !== undefined) {
+        if (nx) continue;
+        let next = s;
+        if (incr) {
+          next = cur + s;
+          if (Number.isNaN(next)) return NAN_SCORE;
+        }
+        if ((lt && next >= cur) || (gt && next <= cur)) continue;
+        if (next !== cur) {
+          ctx.db.zsetAdd(key, member, next);
+          updated++;
+        }
+        result = next;
+      } else if (!xx) {
+        ctx.db.zsetAdd(key, member, s);
+        added++;
+        result = s;
+      }
+    }
+    noteGrowth(ctx, key, "zset", items.map((x) => x.member));
+  }
+  if (incr) return result === undefined ? NULL_BULK : score(result);
+  return int(ch ? added + updated : added);
+}
+
+interface RangeSpec {
+  range: ZRange;
+  rev: boolean;
+  offset: number;
+  limit: number;
+  withScores: boolean;
+}
+
+/**
+ * Parses the ZRANGE family's arguments after the key. `style` is ZRANGE's (BYSCORE/BYLEX/REV
+ * keywords, REV swaps min and max) or one of the older commands with a fixed kind.
+ */
+function parseRange(
+  ctx: CommandContext,
+  key: Uint8Array,
+  argv: readonly Uint8Array[],
+  from: number,
+  fixed: { by: "rank" | "score" | "lex"; rev: boolean } | undefined,
+  allowWithScores: boolean,
+): RangeSpec | Reply {
+  let by = fixed?.by ?? "rank";
+  let rev = fixed?.rev ?? false;
+  let withScores = false;
+  let limit: { offset: number; count: number } | undefined;
+  for (let i = from + 2; i < argv.length; i++) {
+    const opt = lower(argv[i]!);
+    if (opt === "withscores" && allowWithScores) withScores = true;
+    else if (opt === "limit" && i + 2 < argv.length) {
+      const o = intArg(argv[i + 1]!);
+      const c = intArg(argv[i + 2]!);
+      if (isReply(o)) return o;
+      if (isReply(c)) return c;
+      limit = { offset: o, count: c };
+      i += 2;
+    } else if (!fixed && opt === "byscore") by = "score";
+    else if (!fixed && opt === "bylex") by = "lex";
+    else if (!fixed && opt === "rev") rev = true;
+    else return E.syntax;
+  }
+  if (limit && by === "rank") return err("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX");
+  if (withScores && by === "lex") return err("ERR syntax error, WITHSCORES not supported in combination with BYLEX");
+  // Reversed score and lex ranges are given max first.
+  const [a, b] = rev && by !== "rank" ? [argv[from + 1]!, argv[from]!] : [argv[from]!, argv[from + 1]!];
+  let range: ZRange;
+  if (by === "rank") {
+    const start = intArg(a);
+    const stop = intArg(b);
+    if (isReply(start)) return start;
+    if (isReply(stop)) return stop;
+    const size = zsetSize(ctx, key);
+    if (isReply(size)) return size;
+    const r = clampRange(start, stop, size);
+    range = r ? { by: "rank", start: r.start, stop: r.stop } : { by: "rank", start: 1, stop: 0 };
+  } else {
+    const r = by === "score" ? scoreRange(a, b) : lexRange(a, b);
+    if (isReply(r)) return r;
+    range = r;
+  }
+  const offset = limit?.offset ?? 0;
+  return { range, rev, offset, limit: limit && limit.count >= 0 ? limit.count : -1, withScores };
+}
+
+function selectRange(ctx: CommandContext, key: Uint8Array, spec: RangeSpec): ZEntry[] | Reply {
+  const size = zsetSize(ctx, key);
+  if (isReply(size)) return size;
+  const r = spec.range;
+  if (size === 0 || spec.offset < 0 || (r.by === "rank" && r.start > r.stop)) return [];
+  return ctx.db.zsetRange(key, r, spec.rev, spec.offset, spec.limit);
+}
+
+function zrangeCommand(fixed: { by: "rank" | "score" | "lex"; rev: boolean } | undefined, allowWithScores = true) {
+  return (ctx: CommandContext, argv: readonly Uint8Array[]): Reply => {
+    const spec = parseRange(ctx, argv[1]!, argv, 2, fixed, allowWithScores);
+    if (isReply(spec)) return spec;
+    const list = selectRange(ctx, argv[1]!, spec);
+    return isReply(list) ? list : entries(ctx, list, spec.withScores);
+  };
+}
+
+function zrangestore(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  const [, dst, src] = argv as [Uint8Array, Uint8Array, Uint8Array];
+  const spec = parseRange(ctx, src, argv, 3, undefined, false);
+  if (isReply(spec)) return spec;
+  const list = selectRange(ctx, src, spec);
+  if (isReply(list)) return list;
+  storeZset(ctx, dst, list);
+  return int(list.length);
+}
+
+/** Replaces dst with the given members (deleting it when there are none). */
+function storeZset(ctx: CommandContext, dst: Uint8Array, list: readonly ZEntry[]): void {
+  ctx.db.delete(dst, ctx.now);
+  for (const e of list) ctx.db.zsetAdd(dst, e.member, e.score);
+  if (list.length > 0) noteGrowth(ctx, dst, "zset", list.map((e) => e.member));
+}
+
+function zpop(max: boolean) {
+  return (ctx: CommandContext, argv: readonly Uint8Array[]): Reply => {
+    if (argv.length > 3) return E.syntax;
+    let count: number | undefined;
+    if (argv.length === 3) {
+      const c = parseInt64(argv[2]!);
+      if (c === undefined || c < 0n) return err("ERR value is out of range, must be positive");
+      count = Number(c);
+    }
+    const key = argv[1]!;
+    const size = zsetSize(ctx, key);
+    if (isReply(size)) return size;
+    if (size === 0 || count === 0) return EMPTY_ARRAY;
+    const list = popEntries(ctx, key, size, count ?? 1, max);
+    if (count === undefined) return array([bulk(list[0]!.member), score(list[0]!.score)]);
+    return entries(ctx, list, true);
+  };
+}
+
+function popEntries(ctx: CommandContext, key: Uint8Array, size: number, count: number, max: boolean): ZEntry[] {
+  const n = Math.min(count, size);
+  const list = ctx.db.zsetRange(key, { by: "rank", start: 0, stop: n - 1 }, max, 0, -1);
+  if (n === size) ctx.db.delete(key, ctx.now);
+  else for (const e of list) ctx.db.zsetRemove(key, e.member);
+  return list;
+}
+
+function zrandmember(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  const parsed = randomCount(argv, "withscores");
+  if (isReply(parsed)) return parsed;
+  const { count, withPairs: withScores } = parsed;
+  const key = argv[1]!;
+  const size = zsetSize(ctx, key);
+  if (isReply(size)) return size;
+  if (count === undefined) {
+    if (size === 0) return NULL_BULK;
+    const r = Math.floor(ctx.random() * size);
+    return bulk(ctx.db.zsetRange(key, { by: "rank", start: r, stop: r }, false, 0, -1)[0]!.member);
+  }
+  if (size === 0 || count === 0) return EMPTY_ARRAY;
+  const all = ctx.db.zsetRange(key, { by: "rank", start: 0, stop: size - 1 }, false, 0, -1);
+  return entries(ctx, pickRandom(all, count, ctx.random), withScores);
+}
+
+type Aggregate = "sum" | "min" | "max";
+
+/**
+ * The sources of ZUNIONSTORE/ZINTERSTORE/ZDIFFSTORE: sorted sets, or plain sets with score 1
+ * (as Redis allows); WRONGTYPE for anything else.
+ */
+function loadSources(ctx: CommandContext, keys: readonly Uint8Array[]): ZEntry[][] | Reply {
+  const out: ZEntry[][] = [];
+  for (const key of keys) {
+    const meta = ctx.db.meta(key, ctx.now);
+    if (!meta) out.push([]);
+    else if (meta.type === "zset") {
+      const size = ctx.db.collection(key, ctx.now)?.size ?? 0;
+      out.push(ctx.db.zsetRange(key, { by: "rank", start: 0, stop: size - 1 }, false, 0, -1));
+    } else if (meta.type === "set") out.push(ctx.db.setMembers(key).map((member) => ({ member, score: 1 })));
+    else return E.wrongType;
+  }
+  return out;
+}
+
+function combineStore(op: "union" | "inter" | "diff", name: string) {
+  return (ctx: CommandContext, argv: readonly Uint8Array[]): Reply => {
+    const dst = argv[1]!;
+    const numkeys = parseInt64(argv[2]!);
+    if (numkeys === undefined) return E.notInt;
+    if (numkeys < 1n) return err(`ERR at least 1 input key is needed for '${name}' command`);
+    const n = Number(numkeys);
+    if (n > argv.length - 3) return E.syntax;
+    const keys = argv.slice(3, 3 + n);
+    // Redis type-checks the sources before it parses WEIGHTS and AGGREGATE.
+    const sources = loadSources(ctx, keys);
+    if (isReply(sources)) return sources;
+    const weights: number[] = keys.map(() => 1);
+    let aggregate: Aggregate = "sum";
+    for (let i = 3 + n; i < argv.length; i++) {
+      const opt = lower(argv[i]!);
+      if (op !== "diff" && opt === "weights" && i + n < argv.length) {
+        for (let j = 0; j < n; j++) {
+          const w = parseFloatArg(argv[i + 1 + j]!);
+          if (w === undefined) return err("ERR weight value is not a float");
+          weights[j] = w;
+        }
+        i += n;
+      } else if (op !== "diff" && opt === "aggregate" && i + 1 < argv.length) {
+        const a = lower(argv[++i]!);
+        if (a !== "sum" && a !== "min" && a !== "max") return E.syntax;
+        aggregate = a;
+      } else return E.syntax;
+    }
+    const result = combineZsets(sources, weights, aggregate, op);
+    storeZset(ctx, dst, result);
+    return int(result.length);
+  };
+}
+
+function combineZsets(sources: readonly ZEntry[][], weights: readonly number[], aggregate: Aggregate, op: "union" | "inter" | "diff"): ZEntry[] {
+  // Redis: a weighted score that is NaN (inf * 0) counts as 0, and so does a NaN sum (inf + -inf).
+  const weigh = (s: number, w: number) => {
+    const v = s * w;
+    return Number.isNaN(v) ? 0 : v;
+  };
+  const fold = (a: number, b: number) => {
+    if (aggregate === "min") return Math.min(a, b);
+    if (aggregate === "max") return Math.max(a, b);
+    const v = a + b;
+    return Number.isNaN(v) ? 0 : v;
+  };
+  if (op === "diff") {
+    const drop = new Set(sources.slice(1).flatMap((s) => s.map((e) => byteKey(e.member))));
+    return sources[0]!.filter((e) => !drop.has(byteKey(e.member)));
+  }
+  const acc = new Map<string, { member: Uint8Array; score: number; seen: number }>();
+  sources.forEach((src, i) => {
+    for (const e of src) {
+      const k = byteKey(e.member);
+      const s = weigh(e.score, weights[i]!);
+      const cur = acc.get(k);
+      if (cur) {
+        cur.score = fold(cur.score, s);
+        cur.seen++;
+      } else acc.set(k, { member: e.member, score: s, seen: 1 });
+    }
+  });
+  const list = [...acc.values()].filter((e) => op === "union" || e.seen === sources.length);
+  return list.map(({ member, score: s }) => ({ member, score: s }));
+}
+
+function zremrange(by: "rank" | "score" | "lex") {
+  return (ctx: CommandContext, argv: readonly Uint8Array[]): Reply => {
+    const [, key, a, b] = argv as [Uint8Array, Uint8Array, Uint8Array, Uint8Array];
+    let range: ZRange;
+    if (by === "rank") {
+      const start = intArg(a);
+      const stop = intArg(b);
+      if (isReply(start)) return start;
+      if (isReply(stop)) return stop;
+      const size = zsetSize(ctx, key);
+      if (isReply(size)) return size;
+      const r = clampRange(start, stop, size);
+      if (!r) return ZERO;
+      range = { by: "rank", ...r };
+    } else {
+      const r = by === "score" ? scoreRange(a, b) : lexRange(a, b);
+      if (isReply(r)) return r;
+      range = r;
+    }
+    const size = zsetSize(ctx, key);
+    if (isReply(size)) return size;
+    if (size === 0) return ZERO;
+    const doomed = ctx.db.zsetRange(key, range, false, 0, -1);
+    if (doomed.length === size) ctx.db.delete(key, ctx.now);
+    else for (const e of doomed) ctx.db.zsetRemove(key, e.member);
+    return int(doomed.length);
+  };
+}
+
+function zcount(by: "score" | "lex") {
+  return (ctx: CommandContext, argv: readonly Uint8Array[]): Reply => {
+    const r = by === "score" ? scoreRange(argv[2]!, argv[3]!) : lexRange(argv[2]!, argv[3]!);
+    if (isReply(r)) return r;
+    const size = zsetSize(ctx, argv[1]!);
+    if (isReply(size)) return size;
+    return int(size === 0 ? 0 : ctx.db.zsetCount(argv[1]!, r));
+  };
+}
+
+function zrank(rev: boolean) {
+  return (ctx: CommandContext, argv: readonly Uint8Array[]): Reply => {
+    const size = zsetSize(ctx, argv[1]!);
+    if (isReply(size)) return size;
+    const rank = size === 0 ? undefined : ctx.db.zsetRank(argv[1]!, argv[2]!, rev);
+    return rank === undefined ? NULL_BULK : int(rank);
+  };
+}
+
+export const ZSET_COMMANDS = define("sortedset", [
+  ["zadd", -4, ["write", "fast"], 1, 1, 1, "1.2.0", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", (ctx, argv) => zadd(ctx, argv, false)],
+  ["zincrby", 4, ["write", "fast"], 1, 1, 1, "1.2.0", "Increments the score of a member in a sorted set.", (ctx, argv) => zadd(ctx, argv, true)],
+  ["zrem", -3, ["write", "fast"], 1, 1, 1, "1.2.0", "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.", (ctx, argv) => {
+    const size = zsetSize(ctx, argv[1]!);
+    if (isReply(size)) return size;
+    let n = 0;
+    if (size > 0) for (const m of argv.slice(2)) if (ctx.db.zsetRemove(argv[1]!, m)) n++;
+    return int(n);
+  }],
+  ["zscore", 3, ["readonly", "fast"], 1, 1, 1, "1.2.0", "Returns the score of a member in a sorted set.", (ctx, argv) => {
+    const size = zsetSize(ctx, argv[1]!);
+    if (isReply(size)) return size;
+    const s = size === 0 ? undefined : ctx.db.zsetScore(argv[1]!, argv[2]!);
+    return s === undefined ? NULL_BULK : score(s);
+  }],
+  ["zmscore", -3, ["readonly", "fast"], 1, 1, 1, "6.2.0", "Returns the score of one or more members in a sorted set.", (ctx, argv) => {
+    const size = zsetSize(ctx, argv[1]!);
+    if (isReply(size)) return size;
+    return array(argv.slice(2).map((m) => {
+      const s = size === 0 ? undefined : ctx.db.zsetScore(argv[1]!, m);
+      return s === undefined ? NULL_BULK : score(s);
+    }));
+  }],
+  ["zcard", 2, ["readonly", "fast"], 1, 1, 1, "1.2.0", "Returns the number of members in a sorted set.", (ctx, argv) => {
+    const size = zsetSize(ctx, argv[1]!);
+    return isReply(size) ? size : int(size);
+  }],
+  ["zcount", 4, ["readonly", "fast"], 1, 1, 1, "2.0.0", "Returns the count of members in a sorted set that have scores within a range.", zcount("score")],
+  ["zlexcount", 4, ["readonly", "fast"], 1, 1, 1, "2.8.9", "Returns the number of members in a sorted set within a lexicographical range.", zcount("lex")],
+  ["zrange", -4, ["readonly"], 1, 1, 1, "1.2.0", "Returns members in a sorted set within a range of indexes.", zrangeCommand(undefined)],
+  ["zrangebyscore", -4, ["readonly"], 1, 1, 1, "1.0.5", "Returns members in a sorted set within a range of scores.", zrangeCommand({ by: "score", rev: false })],
+  ["zrevrangebyscore", -4, ["readonly"], 1, 1, 1, "2.2.0", "Returns members in a sorted set within a range of scores in reverse order.", zrangeCommand({ by: "score", rev: true })],
+  ["zrangebylex", -4, ["readonly"], 1, 1, 1, "2.8.9", "Returns members in a sorted set within a lexicographical range.", zrangeCommand({ by: "lex", rev: false }, false)],
+  ["zrevrangebylex", -4, ["readonly"], 1, 1, 1, "2.8.9", "Returns members in a sorted set within a lexicographical range in reverse order.", zrangeCommand({ by: "lex", rev: true }, false)],
+  ["zrevrange", -4, ["readonly"], 1, 1, 1, "1.2.0", "Returns members in a sorted set within a range of indexes in reverse order.", zrangeCommand({ by: "rank", rev: true })],
+  ["zrank", 3, ["readonly", "fast"], 1, 1, 1, "2.0.0", "Returns the index of a member in a sorted set ordered by ascending scores.", zrank(false)],
+  ["zrevrank", 3, ["readonly", "fast"], 1, 1, 1, "2.0.0", "Returns the index of a member in a sorted set ordered by descending scores.", zrank(true)],
+  ["zpopmin", -2, ["write", "fast"], 1, 1, 1, "5.0.0", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zpop(false)],
+  ["zpopmax", -2, ["write", "fast"], 1, 1, 1, "5.0.0", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zpop(true)],
+  ["zrandmember", -2, ["readonly", "random"], 1, 1, 1, "6.2.0", "Returns one or more random members from a sorted set.", zrandmember],
+  ["zrangestore", -5, ["write"], 1, 2, 1, "6.2.0", "Stores a range of members from sorted set in a key.", zrangestore],
+  ["zunionstore", -4, ["write"], 1, 1, 1, "2.0.0", "Stores the union of multiple sorted sets in a key.", combineStore("union", "zunionstore"), countedKeys(2, [1])],
+  ["zinterstore", -4, ["write"], 1, 1, 1, "2.0.0", "Stores the intersect of multiple sorted sets in a key.", combineStore("inter", "zinterstore"), countedKeys(2, [1])],
+  ["zdiffstore", -4, ["write"], 1, 1, 1, "6.2.0", "Stores the difference of multiple sorted sets in a key.", combineStore("diff", "zdiffstore"), countedKeys(2, [1])],
+  ["zremrangebyscore", 4, ["write"], 1, 1, 1, "1.2.0", "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.", zremrange("score")],
+  ["zremrangebyrank", 4, ["write"], 1, 1, 1, "2.0.0", "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.", zremrange("rank")],
+  ["zremrangebylex", 4, ["write"], 1, 1, 1, "2.8.9", "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.", zremrange("lex")],
+  ["zscan", -3, ["readonly", "random"], 1, 1, 1, "2.8.0", "Iterates over members and scores of a sorted set.", (ctx, argv) =>
+    scanCollection(ctx, argv, "zset", (o, l) => {
+      const size = ctx.db.collection(argv[1]!, ctx.now)?.size ?? 0;
+      const stop = l === undefined ? size - 1 : Math.min(size - 1, o + l - 1);
+      return o > stop ? [] : ctx.db.zsetRange(argv[1]!, { by: "rank", start: o, stop }, false, 0, -1);
+    }, (e) => e.member, (e) => [bulk(e.member), bulk(utf8(formatScore(e.score)))])],
+]);

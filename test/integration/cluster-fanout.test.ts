@@ -1,0 +1,201 @@
+// Keyless commands, metrics and the HTTP admin API on a real 3-node cluster on loopback
+// (in-process nodes, 16 partitions, node 1 bootstraps, the others join by its gossip port).
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import Redis from "ioredis";
+import { startCluster, waitFor, waitHealthy, type TestCluster } from "../helpers/cluster-nodes.ts";
+
+setDefaultTimeout(60_000);
+const TOKEN = "fanout-test-token";
+let c: TestCluster;
+let clients: Redis[];
+
+beforeAll(async () => {
+  c = await startCluster(3, "fan", { http_auth_token: TOKEN });
+  await waitHealthy(c, 3);
+  clients = c.members.map((m) => new Redis({ host: "127.0.0.1", port: m.node.respPort, maxRetriesPerRequest: 0 }));
+});
+
+afterAll(async () => {
+  for (const r of clients ?? []) r.disconnect();
+  await c?.stop();
+});
+
+const written = Array.from({ length: 120 }, (_, i) => `key:${i}`);
+
+describe("keyless commands across partitions", () => {
+  test("DBSIZE counts the keys written through every node", async () => {
+    await Promise.all(written.map((k, i) => clients[i % 3]!.set(k, `v${i}`)));
+    await clients[1]!.set("with-ttl", "x", "EX", 1000);
+    for (const r of clients) expect(await r.dbsize()).toBe(written.length + 1);
+  });
+
+  test("INFO keyspace sums keys and expiries of the whole cluster", async () => {
+    expect(await clients[2]!.info("keyspace")).toContain(`db0:keys=${written.length + 1},expires=1,avg_ttl=0`);
+  });
+
+  test("KEYS returns every key exactly once, and filters by pattern", async () => {
+    const all = await clients[0]!.keys("*");
+    expect(all.length).toBe(written.length + 1);
+    expect(new Set(all)).toEqual(new Set([...written, "with-ttl"]));
+    const ones = (await clients[1]!.keys("key:1?")).sort();
+    expect(ones).toEqual(Array.from({ length: 10 }, (_, i) => `key:1${i}`).sort());
+  });
+
+  test("a full SCAN returns every key exactly once, whatever node each call goes to", async () => {
+    let cursor = "0";
+    const seen: string[] = [];
+    let calls = 0;
+    do {
+      const [next, keys] = await clients[calls % 3]!.scan(cursor, "COUNT", 5);
+      cursor = next;
+      seen.push(...keys);
+      calls++;
+    } while (cursor !== "0" && calls < 1000);
+    expect(cursor).toBe("0");
+    expect(seen.length).toBe(written.length + 1);
+    expect(new Set(seen).size).toBe(written.length + 1);
+  });
+
+  test("SCAN MATCH and TYPE filter; a bad cursor is refused like Redis", async () => {
+    const seen: string[] = [];
+    let cursor = "0";
+    do {
+      const [next, keys] = await clients[0]!.scan(cursor, "MATCH", "key:2*", "COUNT", 50, "TYPE", "string");
+      cursor = next;
+      seen.push(...keys);
+    } while (cursor !== "0");
+    expect(seen.sort()).toEqual(written.filter((k) => k.startsWith("key:2")).sort());
+    await expect(clients[0]!.scan("abc")).rejects.toThrow("ERR invalid cursor");
+    await expect(clients[0]!.scan("18446744073709551616")).rejects.toThrow("ERR invalid cursor");
+  });
+
+  test("RANDOMKEY returns existing keys", async () => {
+    const all = new Set([...written, "with-ttl"]);
+    for (let i = 0; i < 5; i++) expect(all.has((await clients[i % 3]!.randomkey())!)).toBe(true);
+  });
+
+  test("FLUSHALL empties every partition; FLUSHDB checks its arguments", async () => {
+    await expect(clients[0]!.call("flushdb", "now")).rejects.toThrow("ERR syntax error");
+    expect(await clients[2]!.flushall()).toBe("OK");
+    for (const r of clients) expect(await r.dbsize()).toBe(0);
+    expect(await clients[0]!.keys("*")).toEqual([]);
+    expect(await clients[1]!.randomkey()).toBeNull();
+    expect(await clients[0]!.scan("0", "COUNT", 1000)).toEqual(["1", []]);
+    await clients[0]!.set("after-flush", "1");
+    expect(await clients[1]!.dbsize()).toBe(1);
+  });
+});
+
+describe("metrics", () => {
+  test("/metrics has Raft, gossip and transport series", async () => {
+    const text = await (await c.http(0, "/metrics")).text();
+    for (const series of [
+      /^flydb_raft_groups\{role="leader"\} \d+$/m,
+      /^flydb_raft_elections_total \d+$/m,
+      /^flydb_raft_leader_changes_total \d+$/m,
+      /^flydb_raft_proposals_total\{outcome="applied"\} [1-9]\d*$/m,
+      /^flydb_raft_commit_duration_seconds_count [1-9]\d*$/m,
+      /^flydb_raft_apply_lag_entries \d+$/m,
+      /^flydb_gossip_members\{state="alive"\} 3$/m,
+      /^flydb_gossip_packets_dropped_total\{reason="decode"\} 0$/m,
+      /^flydb_transport_bytes_total\{direction="out"\} [1-9]\d*$/m,
+      /^flydb_transport_reconnects_total \d+$/m,
+      /^flydb_transport_frames_rejected_total 0$/m,
+    ]) {
+      expect(text).toMatch(series);
+    }
+  });
+});
+
+describe("HTTP API", () => {
+  const auth = { authorization: `Bearer ${TOKEN}` };
+
+  test("/kv round trip through any node; the token is required", async () => {
+    expect((await c.http(0, "/kv/http-key", { method: "PUT", body: "hello" })).status).toBe(401);
+    expect((await c.http(0, "/kv/http-key", { method: "PUT", body: "hello", headers: { authorization: "Bearer wrong" } })).status).toBe(401);
+    expect((await c.http(0, "/kv/http-key", { method: "PUT", body: "hello", headers: auth })).status).toBe(200);
+    const got = await c.http(1, "/kv/http-key", { headers: auth });
+    expect(got.status).toBe(200);
+    expect(await got.text()).toBe("hello");
+    expect(await clients[2]!.get("http-key")).toBe("hello");
+    expect((await c.http(2, "/kv/http-key", { headers: {} })).status).toBe(401);
+    expect(await (await c.http(2, "/kv/http-key", { method: "DELETE", headers: auth })).json()).toEqual({ deleted: 1 });
+    expect((await c.http(0, "/kv/http-key", { headers: auth })).status).toBe(404);
+    expect((await c.http(0, "/kv/http-ttl?ttl=abc", { method: "PUT", body: "x", headers: auth })).status).toBe(400);
+  });
+
+  test("/cluster/partitions covers slots 0-16383 with a leader and replicas each", async () => {
+    const r = (await (await c.http(1, "/cluster/partitions")).json()) as {
+      partitions: { partition: number; slots: [number, number]; replicas: string[]; leader: string | null; healthy: boolean }[];
+    };
+    expect(r.partitions.length).toBe(16);
+    let next = 0;
+    for (const p of r.partitions) {
+      expect(p.slots[0]).toBe(next);
+      next = p.slots[1] + 1;
+      expect(p.replicas.length).toBe(3);
+      expect(p.replicas).toContain(p.leader!);
+      expect(p.healthy).toBe(true);
+    }
+    expect(next).toBe(16384);
+  });
+
+  test("/cluster/join needs the token and a peer list", async () => {
+    expect((await c.http(0, "/cluster/join", { method: "POST", body: JSON.stringify({ peers: ["127.0.0.1:1"] }) })).status).toBe(401);
+    expect((await c.http(0, "/cluster/join", { method: "POST", body: "{}", headers: auth })).status).toBe(400);
+    const peer = `127.0.0.1:${c.members[1]!.gossipPort}`;
+    const r = await c.http(0, "/cluster/join", { method: "POST", body: JSON.stringify({ peers: [peer] }), headers: auth });
+    expect(r.status).toBe(200);
+    expect(await r.json()).toEqual({ joining: [peer] });
+  });
+
+  test("/cluster/leave drains the metadata leader: replicas and leadership move, it leaves, the rest stay ready", async () => {
+    const status = (await (await c.http(0, "/cluster/status")).json()) as { metadata_leader: string };
+    const at = c.members.findIndex((m) => m.id === status.metadata_leader);
+    expect(at).toBeGreaterThanOrEqual(0);
+    const leaving = c.members[at]!;
+    const stay = [0, 1, 2].filter((i) => i !== at);
+    expect((await c.http(at, "/cluster/leave", { method: "POST" })).status).toBe(401);
+    clients[at]!.disconnect();
+    const r = await c.http(at, "/cluster/leave?timeout_ms=40000", { method: "POST", headers: auth });
+    const body = (await r.json()) as { drained: boolean; voter_groups: number[] };
+    expect(body).toMatchObject({ drained: true, voter_groups: [] });
+    expect(r.status).toBe(200);
+    await waitFor("the leaving node to stop", () => leaving.stopped, 10_000);
+    await waitFor("every partition healthy without the leaver", async () => {
+      const p = (await (await c.http(stay[0]!, "/cluster/partitions")).json()) as { partitions: { replicas: string[]; voters: string[]; healthy: boolean }[] };
+      return p.partitions.every((x) => x.healthy && !x.replicas.includes(leaving.id) && !x.voters.includes(leaving.id));
+    }, 20_000);
+    await waitHealthy(c, 2);
+    expect(await clients[stay[0]!]!.get("after-flush")).toBe("1");
+    await clients[stay[1]!]!.set("after-leave", "ok");
+    expect(await clients[stay[0]!]!.dbsize()).toBe(2);
+  });
+});
+
+describe("a partition without a leader", () => {
+  test("fails keyless commands with -CLUSTERDOWN/-TRYAGAIN instead of a partial answer", async () => {
+    // Two members remain after the leave: stopping one leaves every group without a quorum.
+    const [ask, stop] = c.members.flatMap((m, i) => (m.stopped ? [] : [i])) as [number, number];
+    await c.members[stop]!.node.stop();
+    c.members[stop]!.stopped = true;
+    const client = clients[ask]!;
+    const other = new Redis({ host: "127.0.0.1", port: c.members[ask]!.node.respPort, maxRetriesPerRequest: 0, enableReadyCheck: false });
+    try {
+      // In parallel: each waits out the per-partition request timeout (no hang, no partial reply).
+      const [full, ...results] = await Promise.allSettled([client.info(), client.dbsize(), client.keys("*"), client.info("keyspace"), other.flushall()]);
+      // A full INFO (ioredis runs one on connect) still answers, and says the count is missing.
+      expect(full.status).toBe("fulfilled");
+      const text = String((full as PromiseFulfilledResult<string>).value);
+      expect(text).toMatch(/^keyspace_error:CLUSTERDOWN /m);
+      expect(text).not.toMatch(/^db0:/m);
+      for (const r of results) {
+        expect(r.status).toBe("rejected");
+        // INFO may already know the node lost its leaders and say so without asking.
+        expect(String((r as PromiseRejectedResult).reason)).toMatch(/(CLUSTERDOWN|TRYAGAIN) (\w+ needs every partition|this node cannot count)/);
+      }
+    } finally {
+      other.disconnect();
+    }
+  });
+});
