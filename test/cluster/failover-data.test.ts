@@ -1,29 +1,32 @@
-// kill -9 a node that leads data partitions (not the metadata leader) while clients read and
-// write keys in every partition through every node: writes resume in every partition, the killed
-// node restarts, catches up and serves, and the recorded history is linearizable with every
-// acknowledged write present at the end. Then every node is killed at once and restarted: nothing
-// acknowledged is lost and nothing reads empty after the restart.
+// Three nodes form a cluster by --peers (n1 --bootstrap, n2 and n3 --peers n1), each in its own
+// network namespace: they settle and serve writes through any node. Then, while clients read and
+// write keys in every partition through every node, kill -9 a node that leads data partitions
+// (not the metadata leader): writes resume in every partition, the killed node restarts, catches
+// up and serves, and the history is linearizable with every acknowledged write present at the
+// end. Then every node is killed at once and restarted: nothing acknowledged is lost and nothing
+// reads empty after the restart.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { clusterStatus, createHarness, waitClusterSettled, waitUntil, type FlyNode, type Harness } from "../helpers/cluster-harness.ts";
-import { runWithFault, workloadKeys, writeResumedAfter } from "../helpers/cluster-scenarios.ts";
+import { clusterStatus, createHarness, waitUntil, type FlyNode, type Harness } from "../helpers/cluster-harness.ts";
+import { formationTests, runWithFault, workloadKeys, writeResumedAfter } from "../helpers/cluster-scenarios.ts";
 import { skipNetns } from "../helpers/netns.ts";
 import { describeFailures } from "../helpers/workload.ts";
 
 setDefaultTimeout(60_000);
 const PARTITIONS = 16;
 
-describe.skipIf(skipNetns)("kill -9 under load", () => {
+describe.skipIf(skipNetns)("3 nodes by --peers: formation, then kill -9 under load", () => {
   let h: Harness;
 
   beforeAll(async () => {
     h = createHarness({ nodes: 3, mode: "cluster", partitionCount: PARTITIONS });
     await h.startAll({ timeoutMs: 30_000 });
-    await waitClusterSettled(h);
   });
 
   afterAll(async () => {
     await h?.destroy();
   });
+
+  formationTests(() => h, PARTITIONS);
 
   test("writes resume in every partition, no acknowledged write is lost, the history is linearizable, the node catches up", async () => {
     // A key in every partition, so whichever partitions the victim leads are under load.

@@ -28,6 +28,14 @@ describe.skipIf(skipNetns)("cluster harness on standalone nodes in network names
     expect(await h.redis(n1!, "GET", "greeting")).toBe("hello");
     expect(await h.redis(n1!, "GET", "missing")).toBeNull();
     expect(await h.redisTry(n1!, ["INCR", "greeting"])).toEqual({ kind: "error", message: "ERR value is not an integer or out of range" });
+    // One redis-cli for many commands; arguments with spaces, quotes and backslashes survive.
+    const odd = 'a "quoted" \\ value with spaces';
+    expect(await h.redisBatch(n1!, [["SET", "odd", odd], ["GET", "odd"], ["INCR", "odd"], ["GET", "missing"]])).toEqual([
+      { kind: "reply", value: "OK" },
+      { kind: "reply", value: odd },
+      { kind: "error", message: "ERR value is not an integer or out of range" },
+      { kind: "reply", value: null },
+    ]);
     const health = await h.http(n1!, "/health");
     expect(health.status).toBe(200);
     expect(JSON.parse(health.body)).toEqual({ status: "ok" });
@@ -46,16 +54,19 @@ describe.skipIf(skipNetns)("cluster harness on standalone nodes in network names
       clients: 4,
       registerKeys,
       counterKeys,
-      maxOps: 3_000,
-      maxMs: 5_000,
+      maxOps: 20_000,
+      maxMs: 10_000,
       opTimeoutMs: 1_000,
+      thinkMs: 2,
       seed: 7,
     });
-    await Bun.sleep(1_200);
+    await Bun.sleep(800);
     const killedAt = Date.now();
     await h.kill9(n1!);
     await h.start(n1!, { wait: "ready" });
     const restartedAt = Date.now();
+    await Bun.sleep(700);
+    run.stop();
     const { records, summary } = await run.done;
 
     console.log(`workload across kill -9: ${JSON.stringify(summary)}`);

@@ -61,13 +61,9 @@ export interface SlotRange {
 export interface HarnessOptions {
   /** Number of FlyDB nodes; one more namespace is made for clients. */
   nodes: number;
-  /**
-   * "standalone": independent nodes. "cluster": n1 --bootstrap, the others --peers n1.
-   * "discovery": no peers; mDNS on eth0 with a cluster id unique to this harness and
-   * --bootstrap-expect set to the node count.
-   */
-  mode: "standalone" | "cluster" | "discovery";
-  /** Cluster and discovery modes (default 16: fewer groups, faster tests). */
+  /** "standalone": independent nodes. "cluster": n1 --bootstrap, the others --peers n1. */
+  mode: "standalone" | "cluster";
+  /** Cluster mode only (default 16: fewer groups, faster tests). */
   partitionCount?: number;
   /** Extra flags per node. */
   extraArgs?: (index: number) => string[];
@@ -97,6 +93,12 @@ export interface Harness {
   redis(node: FlyNode, ...args: string[]): Promise<Exclude<RespValue, { error: string }>>;
   /** Same, reporting every outcome instead of throwing. */
   redisTry(node: FlyNode, args: readonly string[], opts?: RedisOptions): Promise<RedisOutcome>;
+  /**
+   * Many commands through one redis-cli process (commands on its stdin, one connection, run in
+   * order): far cheaper than one process per command. Commands after a lost connection or the
+   * timeout come back as "unreachable" or "timeout".
+   */
+  redisBatch(node: FlyNode, commands: readonly (readonly string[])[], opts?: RedisOptions): Promise<RedisOutcome[]>;
   /** HTTP through curl in a namespace (default: the client namespace). status 0: no answer. */
   http(node: FlyNode, path: string, opts?: { method?: string; body?: string; from?: string; timeoutMs?: number }): Promise<{ status: number; body: string }>;
   /** CLUSTER SLOTS through `node`, sorted by start slot. */
@@ -208,15 +210,10 @@ export function createHarness(opts: HarnessOptions): Harness {
     const gossip = hostPort(host, PORTS.gossip);
     const raft = hostPort(host, PORTS.raft);
     const args = ["--bind-addr", resp, "--http-addr", http, "--data-dir", dataDir, "--node-id", id];
-    if (opts.mode !== "standalone") {
-      args.push("--cluster-addr", gossip, "--raft-addr", raft, "--advertise-addr", host.address, "--partition-count", String(partitionCount));
-    }
     if (opts.mode === "cluster") {
+      args.push("--cluster-addr", gossip, "--raft-addr", raft, "--advertise-addr", host.address, "--partition-count", String(partitionCount));
       if (i === 0) args.push("--bootstrap");
       else args.push("--peers", hostPort(net.hosts[0]!, PORTS.gossip));
-    }
-    if (opts.mode === "discovery") {
-      args.push("--discovery-enabled", "--discovery-cluster-id", `fly-ct-${process.pid}`, "--discovery-interface", host.iface, "--bootstrap-expect", String(opts.nodes));
     }
     args.push(...(opts.extraArgs?.(i) ?? []));
     return { id, host, resp, http, gossip, raft, dataDir, logPath: join(baseDir, `${id}.log`), args, proc: undefined, starts: 0 };
@@ -303,6 +300,21 @@ export function createHarness(opts: HarnessOptions): Harness {
     return isErrorReply(v) ? { kind: "error", message: v.error } : { kind: "reply", value: v };
   };
 
+  const redisBatch: Harness["redisBatch"] = async (node, commands, o) => {
+    const [host, port] = node.resp.split(":") as [string, string];
+    const quote = (a: string) => `"${a.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, "\\n")}"`;
+    const input = commands.map((c) => c.map(quote).join(" ")).join("\n") + "\n";
+    const cmd = ["redis-cli", "-h", host, "-p", port, "--json", "-2", ...(o?.cluster ? ["-c"] : [])];
+    const r = await net.exec(o?.from ?? client.ns, cmd, { timeoutMs: o?.timeoutMs ?? 10_000, stdin: input });
+    const lines = r.stdout.split("\n").filter((l) => l !== "");
+    return commands.map((_, i): RedisOutcome => {
+      const line = lines[i];
+      if (line === undefined) return r.timedOut ? { kind: "timeout" } : { kind: "unreachable", message: `${r.stderr.trim()} (exit ${r.code})` };
+      const v = parseRedisCliJson(line);
+      return isErrorReply(v) ? { kind: "error", message: v.error } : { kind: "reply", value: v };
+    });
+  };
+
   const redis: Harness["redis"] = async (node, ...args) => {
     const r = await redisTry(node, args);
     if (r.kind === "reply") return r.value;
@@ -324,14 +336,9 @@ export function createHarness(opts: HarnessOptions): Harness {
     command,
     start,
     startAll: async (o) => {
-      // --peers: the bootstrap node first, so the others find someone to join. Discovery: all
-      // at once, which is the race bootstrap_expect must resolve.
-      if (opts.mode === "discovery") {
-        await Promise.all(nodes.map((n) => start(n, { wait: "health", timeoutMs: o?.timeoutMs })));
-      } else {
-        await start(nodes[0]!, { wait: opts.mode === "cluster" ? "ready" : "health", timeoutMs: o?.timeoutMs });
-        await Promise.all(nodes.slice(1).map((n) => start(n, { wait: "health", timeoutMs: o?.timeoutMs })));
-      }
+      // The bootstrap node first, so the others find someone to join.
+      await start(nodes[0]!, { wait: opts.mode === "cluster" ? "ready" : "health", timeoutMs: o?.timeoutMs });
+      await Promise.all(nodes.slice(1).map((n) => start(n, { wait: "health", timeoutMs: o?.timeoutMs })));
       await Promise.all(nodes.map((n) => waitReady(n, o?.timeoutMs)));
     },
     kill9,
@@ -345,6 +352,7 @@ export function createHarness(opts: HarnessOptions): Harness {
     waitReady,
     redis,
     redisTry,
+    redisBatch,
     http,
     clusterSlots,
     leaderFor: async (key, via) => {
@@ -405,31 +413,50 @@ export async function metadataLeader(h: Harness): Promise<FlyNode> {
 }
 
 /**
- * Cluster mode: wait until every running node is ready and reports, in /cluster/status, every
- * running node as an alive member, the same metadata leader, and every partition led and fully
- * replicated. Returns the status seen by the first running node.
+ * Cluster mode: wait until every running node answers /ready 200 and reports, in
+ * /cluster/status, every running node as an alive member, the same metadata leader, and every
+ * partition led and fully replicated; and all of that held, with the same map version and
+ * leaders, for `stableMs` (replicas still moving or leaders still being spread would otherwise
+ * pass for settled). Returns the status seen by the first running node.
  */
-export async function waitClusterSettled(h: Harness, timeoutMs = 30_000): Promise<ClusterStatusView> {
+export async function waitClusterSettled(h: Harness, timeoutMs = 30_000, stableMs = 1_000): Promise<ClusterStatusView> {
   const running = h.nodes.filter((n) => h.isRunning(n));
   await Promise.all(running.map((n) => h.waitReady(n, timeoutMs)));
   let last = "";
+  let since = 0;
+  let stableKey = "";
   try {
     return await waitUntil(
       async () => {
-        const views = await Promise.all(running.map((n) => clusterStatus(h, n)));
-        last = JSON.stringify(views.map((v) => ({ leader: v.metadata_leader, members: v.members.map((m) => `${m.id}:${m.state}`), partitions: v.partitions })));
-        const settled = views.every(
-          (v) =>
-            v.metadata_leader !== null &&
-            v.metadata_leader === views[0]!.metadata_leader &&
-            running.every((n) => v.members.some((m) => m.id === n.id && m.state === "alive")) &&
-            v.partitions.leaderless === 0 &&
-            v.partitions.under_replicated === 0,
-        );
-        return settled ? views[0] : undefined;
+        const [views, ready] = await Promise.all([
+          Promise.all(running.map((n) => clusterStatus(h, n))),
+          Promise.all(running.map((n) => h.http(n, "/ready").then((r) => r.status === 200))),
+        ]);
+        last = JSON.stringify(views.map((v) => ({ leader: v.metadata_leader, map: v.map_version, members: v.members.map((m) => `${m.id}:${m.state}`), partitions: v.partitions })));
+        const settled =
+          ready.every(Boolean) &&
+          views.every(
+            (v) =>
+              v.metadata_leader !== null &&
+              v.metadata_leader === views[0]!.metadata_leader &&
+              v.map_version === views[0]!.map_version &&
+              running.every((n) => v.members.some((m) => m.id === n.id && m.state === "alive")) &&
+              v.partitions.leaderless === 0 &&
+              v.partitions.under_replicated === 0,
+          );
+        if (!settled) {
+          stableKey = "";
+          return undefined;
+        }
+        const key = JSON.stringify([views[0]!.map_version, views[0]!.metadata_leader, views[0]!.partitions.leaders_per_node]);
+        if (key !== stableKey) {
+          stableKey = key;
+          since = Date.now();
+        }
+        return Date.now() - since >= stableMs ? views[0] : undefined;
       },
       timeoutMs,
-      "the cluster to settle (all running nodes alive members, one metadata leader, every partition led and fully replicated)",
+      `the cluster to settle for ${stableMs} ms (all running nodes ready and alive members, one metadata leader and map version, every partition led and fully replicated)`,
       200,
     );
   } catch (e) {

@@ -1,10 +1,11 @@
 // Fault scenarios shared by the cluster tests: each runs the recorded workload from the client
 // namespace against every node while a fault happens, then reads every key through every node
 // and checks the history (linearizable, no acknowledged write lost, none applied twice).
+import { expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { keysInDistinctPartitions, waitClusterSettled, type Harness } from "./cluster-harness.ts";
+import { clusterStatus, keysInDistinctPartitions, slotCoverageProblems, waitClusterSettled, waitUntil, type Harness } from "./cluster-harness.ts";
 import { checkHistory, describeFailures, finalReads, type KeyCheck, type OpRecord, type WorkloadSummary, startWorkload } from "./workload.ts";
 
 export interface FaultRun {
@@ -86,4 +87,81 @@ export function writeResumedAfter(records: readonly OpRecord[], key: string, fro
     .filter((r) => r.key === key && r.op !== "get" && r.status === "ok" && r.call >= from)
     .reduce((m, r) => Math.min(m, r.ret!), Infinity);
   return first - from;
+}
+
+/**
+ * The formation checks, registered as tests in the caller's describe (its cluster started in
+ * beforeAll): settled and ready everywhere; CLUSTER SLOTS covering 0–16383 the same way on every
+ * node with min(3, nodes) distinct members per range; CLUSTER KEYSLOT as in Redis; a write
+ * through any node readable through every node in every partition; /cluster/status complete on
+ * every node.
+ */
+export function formationTests(harness: () => Harness, partitionCount: number): void {
+  test("every node is ready and the cluster settles: all members alive, one metadata leader, every partition led and replicated", async () => {
+    const h = harness();
+    const status = await waitClusterSettled(h);
+    expect(status.partitions.total).toBe(partitionCount);
+    for (const n of h.nodes) {
+      const r = await h.http(n, "/ready");
+      expect(`${n.id} ${r.status} ${r.body}`).toBe(`${n.id} 200 {"ready":true}`);
+    }
+  });
+
+  test("a write through any node is readable through every node, in every partition", async () => {
+    const h = harness();
+    const keys = keysInDistinctPartitions(partitionCount, partitionCount, "k");
+    const value = (i: number) => `v-${i}-${h.nodes[i % h.nodes.length]!.id}`;
+    for (const [i, key] of keys.entries()) expect(await h.redis(h.nodes[i % h.nodes.length]!, "SET", key, value(i))).toBe("OK");
+    for (const n of h.nodes) {
+      const got = await h.redisBatch(n, keys.map((k) => ["GET", k]));
+      expect(got).toEqual(keys.map((_, i) => ({ kind: "reply", value: value(i) })));
+    }
+    // INCR through each node in turn: one counter, every increment applied exactly once.
+    for (const n of h.nodes) await h.redis(n, "INCR", "counter");
+    for (const n of h.nodes) expect(await h.redis(n, "GET", "counter")).toBe(String(h.nodes.length));
+  });
+
+  test("/cluster/status on each node lists every member alive and every partition healthy", async () => {
+    const h = harness();
+    for (const n of h.nodes) {
+      const s = await clusterStatus(h, n);
+      expect(s.members.map((m) => `${m.id}:${m.state}`).sort()).toEqual(h.nodes.map((m) => `${m.id}:alive`));
+      expect(s.partitions).toMatchObject({ total: partitionCount, healthy: partitionCount, under_replicated: 0, leaderless: 0 });
+      expect(h.nodes.map((m) => m.id)).toContain(s.metadata_leader ?? "(none)");
+    }
+  });
+
+  test("CLUSTER SLOTS covers 0–16383 the same way on every node, each range on min(3, nodes) members", async () => {
+    const h = harness();
+    // Every node answers the same map once the controller has spread the leaders (no node
+    // should lead every partition).
+    const ranges = await waitUntil(
+      async () => {
+        const views = await Promise.all(h.nodes.map((n) => h.clusterSlots(n)));
+        const same = views.every((v) => JSON.stringify(v) === JSON.stringify(views[0]));
+        return same && new Set(views[0]!.map((r) => r.master)).size > 1 ? views[0] : undefined;
+      },
+      20_000,
+      "the same CLUSTER SLOTS on every node, with leaders on more than one node",
+    );
+    expect(slotCoverageProblems(ranges)).toEqual([]);
+    const members = new Set(h.nodes.map((n) => n.resp));
+    for (const r of ranges) {
+      const replicas = [r.master, ...r.replicas];
+      expect(replicas.every((a) => members.has(a))).toBe(true);
+      expect(new Set(replicas).size).toBe(Math.min(3, h.nodes.length));
+    }
+  });
+
+  test("CLUSTER KEYSLOT agrees with Redis (hash tags included), and leaderFor names a node that takes the key's writes", async () => {
+    const h = harness();
+    for (const n of h.nodes) {
+      expect(await h.redis(n, "CLUSTER", "KEYSLOT", "foo")).toBe(12182);
+      expect(await h.redis(n, "CLUSTER", "KEYSLOT", "{user1}.a")).toBe(await h.redis(n, "CLUSTER", "KEYSLOT", "{user1}.b"));
+    }
+    for (const key of keysInDistinctPartitions(4, partitionCount, "lf-")) {
+      const leader = await h.leaderFor(key);
+      expect(await h.redis(leader, "SET", key, "x")).toBe("OK");
+    }
+  });
 }

@@ -23,6 +23,8 @@ export interface ExecResult {
 
 export interface ExecOptions {
   timeoutMs?: number;
+  /** Written to the command's stdin, which is then closed. */
+  stdin?: string;
   env?: Record<string, string>;
   cwd?: string;
 }
@@ -63,12 +65,12 @@ export interface Netns {
 const PREFIX = "fly-ct";
 let created = 0;
 
-export const isRoot = (): boolean => process.getuid?.() === 0;
+const isRoot = (): boolean => process.getuid?.() === 0;
 /** Namespace tests may skip only on a developer machine without root; in CI they must run (and fail). */
 export const skipNetns: boolean = !isRoot() && process.env.CI !== "true";
 
 /** Environment for every process the tests start (see BRIEF: one msgpackr behaviour everywhere). */
-export function childEnv(extra?: Record<string, string>): Record<string, string> {
+function childEnv(extra?: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
   return { ...env, MSGPACKR_NATIVE_ACCELERATION_DISABLED: "true", ...extra };
@@ -211,7 +213,12 @@ export function createNetns(count: number): Netns {
   const exec: Netns["exec"] = async (ns, cmd, opts) => {
     const [bin, ...args] = cmd;
     if (bin === undefined) throw new Error("exec: empty command");
-    const child = spawn(ns, bin, args, opts?.env, { cwd: opts?.cwd });
+    const child = spawn(ns, bin, args, opts?.env, { cwd: opts?.cwd, stdin: opts?.stdin === undefined ? "ignore" : "pipe" });
+    if (opts?.stdin !== undefined) {
+      const sink = child.stdin as import("bun").FileSink;
+      sink.write(opts.stdin);
+      await sink.end();
+    }
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;

@@ -22,6 +22,8 @@ export interface WorkloadConfig {
   maxMs: number;
   opTimeoutMs: number;
   historyPath: string;
+  /** Pause of each client after each operation (default 0): bounds the rate, and the history size. */
+  thinkMs?: number;
   /** Share of operations that are reads (default 0.5). */
   readRatio?: number;
   seed?: number;
@@ -227,6 +229,7 @@ export async function runWorkload(cfg: WorkloadConfig): Promise<{ records: OpRec
         rec.status = read ? "fail" : "unknown";
       }
       records.push(rec);
+      if (cfg.thinkMs) await Bun.sleep(cfg.thinkMs);
       if (rec.status !== "ok") {
         conn.close();
         conn = undefined;

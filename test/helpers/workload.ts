@@ -58,16 +58,18 @@ export interface FinalRead {
   readonly ret: number;
 }
 
-/** GET every key through every given node (from the client namespace), timing each read. */
+/** GET every key through every given node (from the client namespace); each read is timed by its node's batch. */
 export async function finalReads(h: Harness, nodes: readonly FlyNode[], keys: readonly string[]): Promise<FinalRead[]> {
   const out: FinalRead[] = [];
   for (const node of nodes) {
-    for (const key of keys) {
-      const call = Date.now();
-      const value = await h.redis(node, "GET", key);
-      if (value !== null && typeof value !== "string") throw new Error(`${node.id} GET ${key}: unexpected reply ${JSON.stringify(value)}`);
-      out.push({ key, value, call, ret: Date.now() });
-    }
+    const call = Date.now();
+    const replies = await h.redisBatch(node, keys.map((k) => ["GET", k]));
+    const ret = Date.now();
+    replies.forEach((r, i) => {
+      const key = keys[i]!;
+      if (r.kind !== "reply" || (r.value !== null && typeof r.value !== "string")) throw new Error(`${node.id} GET ${key}: ${JSON.stringify(r)}`);
+      out.push({ key, value: r.value, call, ret });
+    });
   }
   return out;
 }
@@ -141,19 +143,4 @@ export function describeFailures(checks: readonly KeyCheck[]): string[] {
   return checks
     .filter((c) => !c.linearizable || c.problems.length > 0)
     .map((c) => `${c.key} (${c.model}, ${c.ops} ops, ${c.unknown} unknown): ${c.linearizable ? "linearizable" : c.inconclusive ? "INCONCLUSIVE" : "NOT linearizable"}${c.problems.length ? "; " + c.problems.join("; ") : ""}`);
-}
-
-/** Longest time (ms) between consecutive acknowledged writes completing within [from, to]. */
-export function longestWriteGap(records: readonly OpRecord[], from: number, to: number): number {
-  const times = records
-    .filter((r) => r.op !== "get" && r.status === "ok" && r.ret !== null && r.ret >= from && r.ret <= to)
-    .map((r) => r.ret!)
-    .sort((a, b) => a - b);
-  let gap = 0;
-  let prev = from;
-  for (const t of times) {
-    gap = Math.max(gap, t - prev);
-    prev = t;
-  }
-  return Math.max(gap, to - prev);
 }

@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { keySlot, partitionOf } from "../../src/cluster/core/slot.ts";
 import { keysInDistinctPartitions, parseClusterSlots, parseRedisCliJson, slotCoverageProblems } from "../helpers/cluster-harness.ts";
 import type { OpRecord } from "../helpers/workload-client.ts";
-import { checkHistory, describeFailures, longestWriteGap, type FinalRead } from "../helpers/workload.ts";
+import { checkHistory, describeFailures, type FinalRead } from "../helpers/workload.ts";
 
 const op = (o: Partial<OpRecord> & Pick<OpRecord, "key" | "op" | "call">): OpRecord => ({
   client: 0,
@@ -67,12 +67,6 @@ describe("checkHistory", () => {
     expect(c!.ops).toBe(1);
     expect(c!.linearizable).toBe(true);
   });
-});
-
-test("longestWriteGap measures the longest stretch without an acknowledged write", () => {
-  const records = [op({ key: "r", op: "set", value: "a", out: "OK", call: 100 }), op({ key: "r", op: "get", out: "a", call: 500 }), op({ key: "r", op: "set", value: "b", out: "OK", call: 900 })];
-  expect(longestWriteGap(records, 0, 1_000)).toBe(800); // 101 → 901
-  expect(longestWriteGap([], 0, 1_000)).toBe(1_000);
 });
 
 describe("cluster harness parsers", () => {
