@@ -120,24 +120,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     },
   };
 
-  // Labelled children are cached: prom-client's label lookup is too slow for every command.
-  const perCommand = new Map<string, { count: () => void; error: () => void; latency: (s: number) => void }>();
-  const observe = (name: string) => {
-    let m = perCommand.get(name);
-    if (!m) {
-      const c = metrics.commands.labels(name);
-      const e = metrics.commandErrors.labels(name);
-      const h = metrics.commandLatency.labels(name);
-      m = { count: () => c.inc(), error: () => e.inc(), latency: (s) => h.observe(s) };
-      perCommand.set(name, m);
-    }
-    return m;
-  };
   const record = (name: string, started: number, reply: Reply) => {
-    const m = observe(name);
-    m.count();
-    m.latency((performance.now() - started) / 1000);
-    if (reply.t === "error") m.error();
+    metrics.commands.record(name, (performance.now() - started) / 1000, reply.t === "error");
     return reply;
   };
 
@@ -194,7 +178,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       };
       return plane?.cluster ? { ...base, ...(await clusterStatus(plane.cluster)) } : base;
     },
-    metrics: metrics.registry,
+    metrics,
     httpAuthToken: config.http_auth_token,
     mode: cluster ? "cluster" : "standalone",
     cluster: () => {

@@ -2,7 +2,7 @@
 // no state, so the same handlers serve a standalone node and a cluster member.
 import { Hono } from "hono";
 import type { Context, MiddlewareHandler } from "hono";
-import type { Registry } from "prom-client";
+import type { NodeMetrics } from "./metrics.ts";
 import type { Reply } from "../resp/reply.ts";
 
 /** What the cluster endpoints need; absent on a standalone node. */
@@ -22,7 +22,7 @@ export interface NodeStatus {
   ready(): { ready: boolean; reason?: string };
   /** The /cluster/status document: the node alone, or with members and partitions in a cluster. */
   status(): Promise<object>;
-  readonly metrics: Registry;
+  readonly metrics: NodeMetrics;
   readonly httpAuthToken: string;
   /** "standalone", or "cluster" with the admin once the cluster node is up (undefined while it starts). */
   readonly mode: "standalone" | "cluster";
@@ -66,7 +66,7 @@ export function createHttpApp(node: NodeStatus): Hono {
   });
   app.get("/cluster/status", async (c) => c.json(await node.status()));
   app.get("/metrics", async (c) => {
-    const body = await node.metrics.metrics();
+    const body = await node.metrics.text();
     return c.body(body, 200, { "content-type": node.metrics.contentType });
   });
 

@@ -4,30 +4,12 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 import type { RaftStats } from "../cluster/raft-stats.ts";
 import type { GossipCounters } from "../gossip/node.ts";
 import type { TransportStats } from "../transport/transport.ts";
+import { CommandStats, LATENCY_BUCKETS } from "./command-stats.ts";
 
-const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
 export class NodeMetrics {
   readonly registry = new Registry();
-  readonly commands = new Counter({
-    name: "flydb_commands_total",
-    help: "Commands processed, by command name",
-    labelNames: ["command"] as const,
-    registers: [this.registry],
-  });
-  readonly commandErrors = new Counter({
-    name: "flydb_command_errors_total",
-    help: "Commands answered with an error, by command name",
-    labelNames: ["command"] as const,
-    registers: [this.registry],
-  });
-  readonly commandLatency = new Histogram({
-    name: "flydb_command_duration_seconds",
-    help: "Time from receiving a command to having its reply, by command name",
-    labelNames: ["command"] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
+  readonly commands = new CommandStats();
   readonly connectedClients = new Gauge({
     name: "flydb_connected_clients",
     help: "Client connections open now",
@@ -56,6 +38,13 @@ export class NodeMetrics {
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
     registers: [this.registry],
   });
+
+  /** The whole exposition: prom-client's registry plus the per-command series. */
+  async text(): Promise<string> {
+    return (await this.registry.metrics()) + this.commands.exposition();
+  }
+
+  readonly contentType = this.registry.contentType;
 
   /** keyCount is read at scrape time rather than maintained on every write. */
   constructor(keyCount: () => number) {
