@@ -1,6 +1,7 @@
 // Sorted set commands with Redis 7.0's replies and error texts. A sorted set is one row per
 // member plus a (score, member) index, so point operations and short ranges are O(log n).
 import { array, bulk, EMPTY_ARRAY, err, int, NULL_BULK, ZERO, type Reply } from "../resp/reply.ts";
+import { formatDouble } from "../resp/encoder.ts";
 import { clampRange, countedKeys, intArg, isReply, noteGrowth, pairs, pickRandom, randomCount, scanCollection, score, sizeOf } from "./collection.ts";
 import { define } from "./define.ts";
 import type { CommandContext, LexBound, LexRange, ScoreBound, ScoreRange, ZEntry, ZRange } from "./types.ts";
@@ -10,24 +11,6 @@ const zsetSize = (ctx: CommandContext, key: Uint8Array) => sizeOf(ctx, key, "zse
 const NOT_FLOAT_RANGE = err("ERR min or max is not a float");
 const NOT_LEX_RANGE = err("ERR min or max not valid string range item");
 const NAN_SCORE = err("ERR resulting score is not a number (NaN)");
-
-/**
- * Redis 7.0 prints doubles with "%.17g" (ZSCAN's scores, and what the encoder should send for
- * RESP2 scores to match 7.0 byte for byte).
- */
-export function formatScore(d: number): string {
-  if (d === Infinity) return "inf";
-  if (d === -Infinity) return "-inf";
-  if (d === 0) return Object.is(d, -0) ? "-0" : "0";
-  const [mant, expText] = d.toExponential(16).split("e") as [string, string];
-  const exp = Number(expText);
-  const strip = (s: string) => (s.includes(".") ? s.replace(/0+$/, "").replace(/\.$/, "") : s);
-  if (exp < -4 || exp >= 17) return `${strip(mant)}e${exp < 0 ? "-" : "+"}${Math.abs(exp) < 10 ? "0" : ""}${Math.abs(exp)}`;
-  const neg = mant.startsWith("-");
-  const digits = mant.replace("-", "").replace(".", "");
-  const text = exp < 0 ? `0.${"0".repeat(-exp - 1)}${digits}` : `${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}`;
-  return (neg ? "-" : "") + strip(text);
-}
 
 function parseScoreBound(b: Uint8Array): ScoreBound | undefined {
   const exclusive = b[0] === 0x28; // "("
@@ -446,5 +429,5 @@ export const ZSET_COMMANDS = define("sortedset", [
       const size = ctx.db.collection(argv[1]!, ctx.now)?.size ?? 0;
       const stop = l === undefined ? size - 1 : Math.min(size - 1, o + l - 1);
       return o > stop ? [] : ctx.db.zsetRange(argv[1]!, { by: "rank", start: o, stop }, false, 0, -1);
-    }, (e) => e.member, (e) => [bulk(e.member), bulk(utf8(formatScore(e.score)))])],
+    }, (e) => e.member, (e) => [bulk(e.member), bulk(utf8(formatDouble(e.score)))])],
 ]);

@@ -291,17 +291,14 @@ export function formatDouble(d: number): string {
   if (d === -Infinity) return "-inf";
   if (Number.isNaN(d)) return "nan";
   if (d === 0) return Object.is(d, -0) ? "-0" : "0";
-  const [mantissa, expText] = d.toExponential().split("e");
+  // C's "%.17g", as redis 7.0 prints doubles (ZSCORE 0.1 → 0.10000000000000001): 17 significant
+  // digits, trailing zeros dropped, exponent form below 1e-4 and from 1e17.
+  const [mant, expText] = d.toExponential(16).split("e") as [string, string];
   const exp = Number(expText);
-  if (exp < -4 || exp >= 17) {
-    const e = Math.abs(exp);
-    return `${mantissa}e${exp < 0 ? "-" : "+"}${e < 10 ? "0" : ""}${e}`;
-  }
-  const negative = mantissa.startsWith("-");
-  const digits = mantissa.replace("-", "").replace(".", "");
-  let text: string;
-  if (exp < 0) text = `0.${"0".repeat(-exp - 1)}${digits}`;
-  else if (digits.length <= exp + 1) text = digits + "0".repeat(exp + 1 - digits.length);
-  else text = `${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}`;
-  return negative ? `-${text}` : text;
+  const strip = (t: string) => (t.includes(".") ? t.replace(/0+$/, "").replace(/\.$/, "") : t);
+  if (exp < -4 || exp >= 17) return `${strip(mant)}e${exp < 0 ? "-" : "+"}${Math.abs(exp) < 10 ? "0" : ""}${Math.abs(exp)}`;
+  const neg = mant.startsWith("-");
+  const digits = mant.replace("-", "").replace(".", "");
+  const text = exp < 0 ? `0.${"0".repeat(-exp - 1)}${digits}` : `${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}`;
+  return (neg ? "-" : "") + strip(text);
 }

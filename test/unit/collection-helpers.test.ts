@@ -4,7 +4,7 @@ import { expect, test } from "bun:test";
 import fc from "fast-check";
 import { clampRange, pickRandom } from "../../src/commands/collection.ts";
 import { seededRandom } from "../../src/lib/prng.ts";
-import { formatScore } from "../../src/commands/zset.ts";
+import { formatDouble } from "../../src/resp/encoder.ts";
 
 test("scores print like Redis 7.0's %.17g (values seen from redis-server 7.0.15)", () => {
   const seen: [number, string][] = [
@@ -22,12 +22,12 @@ test("scores print like Redis 7.0's %.17g (values seen from redis-server 7.0.15)
     [0.0001, "0.0001"],
     [0.00001, "1.0000000000000001e-05"],
   ];
-  for (const [d, text] of seen) expect([d, formatScore(d)]).toEqual([d, text]);
+  for (const [d, text] of seen) expect([d, formatDouble(d)]).toEqual([d, text]);
 });
 
-test("formatScore round-trips every finite double", () => {
+test("formatDouble round-trips every finite double", () => {
   fc.assert(fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (d) => {
-    expect(Number(formatScore(d))).toBe(d);
+    expect(Number(formatDouble(d))).toBe(d);
   }));
 });
 
