@@ -18,6 +18,7 @@ import { SqliteRaftStorage } from "../store/raft-log.ts";
 import { StateDb } from "../store/state.ts";
 import { PeerUnreachable, Transport } from "../transport/transport.ts";
 import { drainingOf, groupOf, metaVoters, partitionOfGroup, placeableMembers, type MemberInfo, type MetaOp, type MetaResult, type MetaState } from "./core/meta.ts";
+import type { GroupReport } from "./core/group-view.ts";
 import { MultiRaft, NotLeader, ProposalDropped } from "./core/multiraft.ts";
 import { place } from "./core/placement.ts";
 import { nextStep } from "./core/reconcile.ts";
@@ -52,13 +53,8 @@ type Forward = Routed | { readonly t: "groups" } | { readonly t: "formation" };
 
 type ForwardResult = { readonly reply: Reply } | { readonly notLeader: NodeId | null };
 
-export interface GroupStatus {
-  readonly grp: number;
-  readonly role: string;
-  readonly leader: NodeId | null;
-  readonly term: number;
-  readonly voters: readonly NodeId[];
-  readonly learners: readonly NodeId[];
+/** What a member reports of each group it hosts (for /cluster/status and the leave drain). */
+export interface GroupStatus extends GroupReport {
   readonly applied: number;
 }
 
