@@ -1,0 +1,92 @@
+// A replica added after its partition's log was compacted can only catch up from a snapshot of
+// the partition's rows (chunked InstallSnapshot): a fourth node joins a loopback cluster whose two
+// partitions hold thousands of compacted entries, and must end up holding the rows itself.
+import { afterAll, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
+import { join } from "node:path";
+import Redis from "ioredis";
+import { freePorts } from "../helpers/ports.ts";
+import { runTool, startFlyDB, type FlyDBProcess } from "../helpers/processes.ts";
+
+const PARTITIONS = 2;
+const KEYS = 6000;
+const nodes: FlyDBProcess[] = [];
+const clients: Redis[] = [];
+
+afterAll(async () => {
+  for (const c of clients) c.disconnect();
+  await Promise.all(nodes.map((n) => n.stop(2000)));
+});
+
+async function start(id: string, seed?: number): Promise<FlyDBProcess & { gossip: number }> {
+  const [gossip, raft] = await freePorts(2);
+  const n = await startFlyDB({
+    args: [
+      "--node-id", id,
+      "--cluster-addr", `127.0.0.1:${gossip}`,
+      "--raft-addr", `127.0.0.1:${raft}`,
+      "--partition-count", String(PARTITIONS),
+      "--log-level", "warn",
+      ...(seed === undefined ? ["--bootstrap"] : ["--peers", `127.0.0.1:${seed}`]),
+    ],
+  });
+  nodes.push(n);
+  return { ...n, gossip: gossip! };
+}
+
+interface Status {
+  members: { id: string }[];
+  partitions: { healthy: number };
+}
+const status = async (n: FlyDBProcess) => (await (await fetch(`${n.http}/cluster/status`)).json()) as Status;
+const localKeys = async (c: Redis) => Number(/keys=(\d+)/.exec(await c.info("keyspace"))?.[1] ?? 0);
+
+async function until(what: string, cond: () => Promise<boolean>, ms = 60_000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await cond().catch(() => false)) return;
+    await Bun.sleep(250);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe("snapshots in a cluster", () => {
+  test("a node that joins after compaction receives the partitions' rows by snapshot", async () => {
+    const n1 = await start("s1");
+    const n2 = await start("s2", n1.gossip);
+    const n3 = await start("s3", n1.gossip);
+    await until("3 members, both partitions healthy", async () => {
+      const s = await status(n1);
+      return s.members.length === 3 && s.partitions.healthy === PARTITIONS;
+    });
+    // Mass insertion: enough entries per partition to pass the 2,000-entry compaction threshold.
+    const lines = Array.from({ length: KEYS }, (_, i) => `SET snap-${i} v${i}`).join("\n") + "\n";
+    const pipe = await runTool(["redis-cli", "-p", String(n2.port), "--pipe"], { stdin: lines, timeoutMs: 120_000 });
+    expect(pipe.stdout).toContain(`errors: 0, replies: ${KEYS}`);
+    // The compaction timer runs every 10 s: wait until both partition logs start at a snapshot on
+    // every replica, so whichever leads can only bring a new replica up to date by snapshot.
+    const compacted = (n: FlyDBProcess) => {
+      const db = new Database(join(n.dataDir, "raft.db"), { readonly: true });
+      try {
+        const rows = db.query("SELECT grp, snap_idx FROM raft_state WHERE grp > 0").all() as { grp: number; snap_idx: number }[];
+        return rows.length === PARTITIONS && rows.every((r) => r.snap_idx > 0);
+      } finally {
+        db.close();
+      }
+    };
+    await until("both partition groups compacted on every node", async () => [n1, n2, n3].every(compacted), 40_000);
+
+    const n4 = await start("s4", n1.gossip);
+    const c4 = new Redis({ port: n4.port, host: "127.0.0.1", maxRetriesPerRequest: 1 });
+    clients.push(c4);
+    // 2 partitions × 3 replicas over 4 nodes: the new node holds at least one partition's rows.
+    await until("s4 holds replicas with their rows", async () => {
+      const s = await status(n1);
+      return s.members.length === 4 && s.partitions.healthy === PARTITIONS && (await localKeys(c4)) > KEYS / 4;
+    });
+    const sample = Array.from({ length: 50 }, (_, i) => `snap-${i * 97}`);
+    expect(await c4.mget(...sample)).toEqual(sample.map((k) => `v${k.slice(5)}`));
+    const log = n4.log();
+    expect(log).not.toMatch(/error|panic/i);
+  }, 180_000);
+});
