@@ -30,7 +30,7 @@ interface Member {
 }
 
 async function startMember(binary: string, id: string, seed: number | undefined, ports?: { resp: number; http: number; gossip: number; raft: number }, dataDir?: string): Promise<Member> {
-  const [gossip, raft] = ports ? [ports.gossip, ports.raft] : await freePorts(2);
+  const [gossip, raft] = ports ? [ports.gossip, ports.raft] : freePorts(2);
   const proc = await startFlyDB({
     binary,
     dataDir,

@@ -4,7 +4,7 @@
 //   npx bun bench/resp-echo.ts [--requests 200000] [--clients 50] [--rounds 3]
 // Prints requests/s for SET and GET with and without -P 16, and the ratios to redis-server: the
 // median of several rounds, the servers taking turns, so a load spike hits all of them alike.
-import { createServer } from "node:net";
+import { freePort } from "../test/helpers/ports.ts";
 import * as R from "../src/resp/reply.ts";
 import type { Reply } from "../src/resp/reply.ts";
 import { startRespServer } from "../src/server/resp-server.ts";
@@ -17,16 +17,6 @@ const requests = argValue("--requests", 200_000);
 const clients = argValue("--clients", 50);
 const rounds = argValue("--rounds", 3);
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const decoder = new TextDecoder("latin1");
 const store = new Map<string, Uint8Array>();
@@ -71,7 +61,7 @@ async function waitForPing(port: number): Promise<void> {
   throw new Error(`redis-server on ${port} did not answer PING`);
 }
 
-const redisPort = await freePort();
+const redisPort = freePort();
 const redis = Bun.spawn(
   ["redis-server", "--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
   { stdout: "ignore", stderr: "ignore" },

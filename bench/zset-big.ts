@@ -7,7 +7,7 @@
 // Prints p50/p99 in microseconds per command and server, and the load time.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort } from "../test/helpers/ports.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Redis from "ioredis";
@@ -20,16 +20,6 @@ const MEMBERS = argValue("--members", 1_000_000);
 const OPS = argValue("--ops", 2000);
 const BATCH = 1000;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitReady(client: Redis): Promise<void> {
   for (let i = 0; i < 200; i++) {
@@ -94,9 +84,9 @@ const CASES: [string, (c: Redis, i: number) => Promise<unknown>][] = [
 const dir = mkdtempSync(join(tmpdir(), "flydb-zset-bench-"));
 const procs: ChildProcess[] = [];
 try {
-  const redisPort = await freePort();
-  const flyPort = await freePort();
-  const httpPort = await freePort();
+  const redisPort = freePort();
+  const flyPort = freePort();
+  const httpPort = freePort();
   procs.push(spawn("redis-server", ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", dir], { stdio: "ignore" }));
   procs.push(
     spawn(process.execPath, ["cli/flydb.ts", "--bind-addr", `127.0.0.1:${flyPort}`, "--http-addr", `127.0.0.1:${httpPort}`, "--data-dir", join(dir, "fly"), "--node-id", "bench"], {

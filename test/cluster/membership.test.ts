@@ -16,7 +16,7 @@ afterAll(async () => {
 });
 
 async function start(id: string, seed?: number): Promise<FlyDBProcess & { gossip: number }> {
-  const [gossip, raft] = await freePorts(2);
+  const [gossip, raft] = freePorts(2);
   const role = seed === undefined ? ["--bootstrap"] : ["--peers", `127.0.0.1:${seed}`];
   const n = await startFlyDB({
     args: [

@@ -19,7 +19,7 @@ afterAll(async () => {
 });
 
 async function start(id: string, seed?: number): Promise<FlyDBProcess & { gossip: number }> {
-  const [gossip, raft] = await freePorts(2);
+  const [gossip, raft] = freePorts(2);
   const n = await startFlyDB({
     args: [
       "--node-id", id,

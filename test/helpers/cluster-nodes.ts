@@ -27,7 +27,7 @@ export interface TestCluster {
 }
 
 async function startMember(dir: string, id: string, flags: Partial<Record<ConfigKey, unknown>>, onLeft?: () => void): Promise<TestMember> {
-  const [gossipPort, raftPort] = (await freePorts(2)) as [number, number];
+  const [gossipPort, raftPort] = freePorts(2) as [number, number];
   const dataDir = join(dir, id);
   const { config } = loadConfig({
     env: {},

@@ -111,7 +111,7 @@ async function spawnServer(spec: SpawnSpec, readyTimeoutMs = 15_000): Promise<Se
 /** Retries with fresh ports when another process took ours between probe and bind. */
 async function withFreshPorts<T>(n: number, start: (ports: number[]) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
-    const ports = await freePorts(n);
+    const ports = freePorts(n);
     try {
       return await start(ports);
     } catch (e) {

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { LineReader } from "../support/netns.ts";
-import { freePort } from "../support/ports.ts";
+import { freePort } from "../helpers/ports.ts";
 
 setDefaultTimeout(40_000);
 

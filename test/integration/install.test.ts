@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { loadConfig } from "../../src/config/load.ts";
 import { createLan, isRoot, LineReader, skipNamespaceTests, type Lan } from "../support/netns.ts";
-import { freePort } from "../support/ports.ts";
+import { freePort } from "../helpers/ports.ts";
 
 // Installs copy 200 MB of binaries, and a cluster takes seconds to form.
 setDefaultTimeout(90_000);

@@ -5,7 +5,7 @@
 // (-NOAUTH, -ERR unknown command …), which makes redis's command count the reply count. For
 // unknown commands redis's error quotes the arguments it parsed, so those are compared too.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { createServer } from "node:net";
+import { freePort } from "../helpers/ports.ts";
 import type { Subprocess } from "bun";
 import fc from "fast-check";
 import { RespDecoder } from "../../src/resp/decoder.ts";
@@ -13,16 +13,6 @@ import { RespDecoder } from "../../src/resp/decoder.ts";
 let redis: Subprocess;
 let port: number;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /** Sends input, half-closes, and returns everything redis answered before it closed. */
 async function exchange(input: Uint8Array): Promise<string> {
@@ -51,7 +41,7 @@ async function exchange(input: Uint8Array): Promise<string> {
 }
 
 beforeAll(async () => {
-  port = await freePort();
+  port = freePort();
   redis = Bun.spawn(
     ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
       "--requirepass", `pw-${process.pid}-${port}`],
