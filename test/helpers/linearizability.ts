@@ -38,6 +38,24 @@ export function checkLinearizable<S, I, O>(history: readonly Operation<I, O>[], 
   const seen = new Set<string>();
   let longest = 0;
   let steps = 0;
+  // Pointers to the first open op in call order and in completion order, so a step costs the
+  // concurrency window rather than a scan of the whole history (histories run to tens of
+  // thousands of ops per key in the fault tests).
+  const byRet = [...ops.keys()].sort((a, b) => ops[a]!.ret - ops[b]!.ret);
+  const retPos = new Int32Array(n);
+  byRet.forEach((op, pos) => (retPos[op] = pos));
+  let firstOpen = 0;
+  let firstOpenByRet = 0;
+  const close = (i: number) => {
+    done[i] = 1;
+    while (firstOpen < n && done[firstOpen]) firstOpen++;
+    while (firstOpenByRet < n && done[byRet[firstOpenByRet]!]) firstOpenByRet++;
+  };
+  const reopen = (i: number) => {
+    done[i] = 0;
+    if (i < firstOpen) firstOpen = i;
+    if (retPos[i]! < firstOpenByRet) firstOpenByRet = retPos[i]!;
+  };
 
   // Iterative DFS over (linearized set, model state).
   const stack: { state: S; tried: number; chosen: number }[] = [{ state: model.init, tried: -1, chosen: -1 }];
@@ -47,20 +65,19 @@ export function checkLinearizable<S, I, O>(history: readonly Operation<I, O>[], 
     if (count === n) return { ok: true, longestPrefix: n, inconclusive: false };
     const top = stack[stack.length - 1]!;
     // The earliest completion among ops not yet linearized bounds which ops may go next.
-    let minRet = Infinity;
-    for (let i = 0; i < n; i++) if (!done[i] && ops[i]!.ret < minRet) minRet = ops[i]!.ret;
+    const minRet = firstOpenByRet < n ? ops[byRet[firstOpenByRet]!]!.ret : Infinity;
     let advanced = false;
-    for (let i = top.tried + 1; i < n; i++) {
+    for (let i = Math.max(top.tried + 1, firstOpen); i < n; i++) {
       if (done[i]) continue;
       const op = ops[i]!;
       if (op.call > minRet) break; // sorted by call: nothing later can go first
       top.tried = i;
       const r = model.step(top.state, op.input, op.output);
       if (!r.ok) continue;
-      done[i] = 1;
+      close(i);
       const memo = `${bitsKey(done)}|${model.key(r.next)}`;
       if (seen.has(memo)) {
-        done[i] = 0;
+        reopen(i);
         continue;
       }
       seen.add(memo);
@@ -73,7 +90,7 @@ export function checkLinearizable<S, I, O>(history: readonly Operation<I, O>[], 
     if (!advanced) {
       const popped = stack.pop()!;
       if (popped.chosen >= 0) {
-        done[popped.chosen] = 0;
+        reopen(popped.chosen);
         count--;
       }
     }
