@@ -35,8 +35,6 @@ const COMPACT_MS = 10_000;
 const COMPACT_AFTER_ENTRIES = 2_000;
 const REQUEST_TIMEOUT_MS = 5_000;
 const ORPHAN_MS = 10_000;
-/** Leaderless longer than this (an election takes 1–2 s) and /ready reports the node unready. */
-const READY_GRACE_MS = 3_000;
 const MAX_META_VOTERS = 5;
 
 export interface ClusterAddrs {
@@ -68,9 +66,6 @@ export class ClusterNode {
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   /** Last known leader per group, learned from NotLeader answers; saves a hop next time. */
   private readonly leaderHints = new Map<number, NodeId>();
-  /** Groups seen with a leader, and since when a group has had none (for /ready's grace). */
-  private readonly hadLeader = new Set<number>();
-  private readonly leaderlessSince = new Map<number, number>();
   /** Since when a hosted partition group outside this node's map entry has had no leader. */
   private readonly orphanSince = new Map<number, number>();
   /** When gossip first reported a member dead, for dead_node_timeout. */
@@ -372,7 +367,6 @@ export class ClusterNode {
         if (grp !== META_GROUP && this.host.status(grp)?.role === "leader") this.controlPartition(grp);
       }
       this.dropRemovedReplicas();
-      this.ready(); // keeps the leaderless clock of ready() current between /ready calls
     } catch (e) {
       this.log.warn("control loop error", { error: (e as Error).message });
     }
@@ -586,24 +580,10 @@ export class ClusterNode {
   /** Joined (a member in the metadata) and every group hosted here has a leader. */
   ready(): { ready: boolean; reason?: string } {
     if (!(this.self in this.meta.members)) return { ready: false, reason: "not yet admitted to a cluster" };
-    const now = Date.now();
     // A replica moved away while this node was down hosts nothing but stays open until
     // dropRemovedReplicas gives up on it (ORPHAN_MS): only the partitions the map gives this node count.
     const hosted = this.groupStatuses().filter((g) => g.grp === META_GROUP || (this.meta.map[partitionOfGroup(g.grp)] ?? []).includes(this.self));
-    // A leadership transfer (leaders are spread after formation) leaves a group leaderless for a
-    // moment; /ready must not flap for it. A group counts once it has had a leader, and only a
-    // gap longer than an election's worth (READY_GRACE_MS) makes the node unready.
-    const leaderless: number[] = [];
-    for (const g of hosted) {
-      if (g.leader !== null) {
-        this.hadLeader.add(g.grp);
-        this.leaderlessSince.delete(g.grp);
-        continue;
-      }
-      const since = this.leaderlessSince.get(g.grp) ?? now;
-      this.leaderlessSince.set(g.grp, since);
-      if (!this.hadLeader.has(g.grp) || now - since > READY_GRACE_MS) leaderless.push(g.grp);
-    }
+    const leaderless = hosted.filter((g) => g.leader === null).map((g) => g.grp);
     if (leaderless.length > 0) return { ready: false, reason: `groups without a leader: ${leaderless.slice(0, 10).join(", ")}` };
     return { ready: true };
   }
