@@ -6,8 +6,16 @@
 //   npx bun bench/cluster.ts [--requests 20000] [--clients 50] [--kills 10] [--partitions 16]
 import { parseArgs } from "node:util";
 import Redis from "ioredis";
-import { freePorts } from "../test/helpers/ports.ts";
-import { ensureBinary, runTool, startFlyDB, startRedisServer, type FlyDBProcess, type ServerProcess } from "../test/helpers/processes.ts";
+import {
+  ensureBinary,
+  runTool,
+  startClusterMember,
+  startFlyDB,
+  startRedisServer,
+  type ClusterMemberOptions,
+  type ClusterMemberProcess,
+  type ServerProcess,
+} from "../test/helpers/processes.ts";
 
 const { values } = parseArgs({
   options: {
@@ -22,41 +30,28 @@ const CLIENTS = Number(values.clients);
 const KILLS = Number(values.kills);
 const PARTITIONS = Number(values.partitions);
 
-interface Member {
-  id: string;
-  proc: FlyDBProcess;
-  gossip: number;
-  raft: number;
-}
+type Member = ClusterMemberProcess;
 
-async function startMember(binary: string, id: string, seed: number | undefined, ports?: { resp: number; http: number; gossip: number; raft: number }, dataDir?: string): Promise<Member> {
-  const [gossip, raft] = ports ? [ports.gossip, ports.raft] : freePorts(2);
-  const proc = await startFlyDB({
-    binary,
-    dataDir,
-    port: ports?.resp,
-    httpPort: ports?.http,
-    args: [
-      "--node-id", id, "--log-level", "warn", "--partition-count", String(PARTITIONS),
-      "--cluster-addr", `127.0.0.1:${gossip}`, "--raft-addr", `127.0.0.1:${raft}`,
-      ...(seed === undefined ? (dataDir ? [] : ["--bootstrap"]) : ["--peers", `127.0.0.1:${seed}`]),
-    ],
-  });
-  return { id, proc, gossip: gossip!, raft: raft! };
-}
+const startMember = (binary: string, id: string, seed: number | undefined, restart?: ClusterMemberOptions["restart"]) =>
+  startClusterMember({ id, seed, partitions: PARTITIONS, binary, restart, args: ["--log-level", "warn"] });
 
 async function settled(m: Member, members: number): Promise<void> {
   const end = Date.now() + 60_000;
   while (Date.now() < end) {
     try {
-      const s = (await (await fetch(`${m.proc.http}/cluster/status`)).json()) as { members: unknown[]; partitions: { healthy: number } };
-      if (s.members.length === members && s.partitions.healthy === PARTITIONS) return;
+      const s = (await (await fetch(`${m.http}/cluster/status`)).json()) as {
+        members: unknown[];
+        partitions: { healthy: number; leaders_per_node: Record<string, number> };
+      };
+      // Leaders start on the bootstrap node and spread; redis-benchmark --cluster refuses masters without slots.
+      const spread = Object.keys(s.partitions.leaders_per_node).length === members;
+      if (s.members.length === members && s.partitions.healthy === PARTITIONS && spread) return;
     } catch {
       // not up yet
     }
     await Bun.sleep(200);
   }
-  throw new Error("cluster did not settle within 60 s");
+  throw new Error("cluster did not settle (members, healthy partitions, leaders on every node) within 60 s");
 }
 
 async function rps(port: number, extra: string[] = []): Promise<Record<string, number>> {
@@ -91,8 +86,8 @@ async function main(): Promise<void> {
     ["redis-server (appendfsync always)", await rps(redisAof.port)],
     ["FlyDB standalone (fsync always)", await rps(standalone.port)],
   ];
-  for (const m of members) rows.push([`FlyDB cluster via ${m.id} (proxied)`, await rps(m.proc.port)]);
-  rows.push(["FlyDB cluster, redis-benchmark --cluster", await rps(m1.proc.port, ["--cluster"])]);
+  for (const m of members) rows.push([`FlyDB cluster via ${m.id} (proxied)`, await rps(m.port)]);
+  rows.push(["FlyDB cluster, redis-benchmark --cluster", await rps(m1.port, ["--cluster"])]);
   const base = rows[0]![1];
   const aof = rows[1]![1];
   console.log("| target | SET/s | GET/s | SET vs redis appendfsync always | GET vs redis |");
@@ -106,16 +101,16 @@ async function main(): Promise<void> {
   const times: number[] = [];
   for (let k = 0; k < KILLS; k++) {
     const key = `failover-${k}`;
-    const via = new Redis({ port: members[0]!.proc.port, maxRetriesPerRequest: 0 });
+    const via = new Redis({ port: members[0]!.port, maxRetriesPerRequest: 0 });
     const leaderPort = await leaderOf(via, key);
     via.disconnect();
-    const victim = members.find((m) => m.proc.port === leaderPort)!;
+    const victim = members.find((m) => m.port === leaderPort)!;
     const survivor = members.find((m) => m !== victim)!;
-    const client = new Redis({ port: survivor.proc.port, maxRetriesPerRequest: 0, commandTimeout: 10_000 });
-    const dataDir = victim.proc.dataDir;
-    const ports = { resp: victim.proc.port, http: victim.proc.httpPort, gossip: victim.gossip, raft: victim.raft };
+    const client = new Redis({ port: survivor.port, maxRetriesPerRequest: 0, commandTimeout: 10_000 });
+    const dataDir = victim.dataDir;
+    const restart = { dataDir, resp: victim.port, http: victim.httpPort, gossip: victim.gossip, raft: victim.raft };
     const killedAt = performance.now();
-    await victim.proc.kill9();
+    await victim.kill9();
     for (;;) {
       try {
         if ((await client.set(key, "x")) === "OK") break;
@@ -128,14 +123,14 @@ async function main(): Promise<void> {
     client.disconnect();
     console.log(`kill ${k + 1}: ${victim.id} (led ${key}'s partition) → first write after ${ms.toFixed(0)} ms`);
     // Bring the victim back on the same data dir and ports, and wait for the cluster to heal.
-    const again = await startMember(binary, victim.id, undefined, ports, dataDir);
+    const again = await startMember(binary, victim.id, undefined, restart);
     members[members.indexOf(victim)] = again;
     await settled(members[0] === victim ? again : members[0]!, 3);
   }
   times.sort((a, b) => a - b);
   console.log(`\nfailover: median ${times[Math.floor(times.length / 2)]!.toFixed(0)} ms, max ${times[times.length - 1]!.toFixed(0)} ms, mean ${(times.reduce((a, b) => a + b, 0) / times.length).toFixed(0)} ms`);
 
-  for (const m of members) await m.proc.stop(2000);
+  for (const m of members) await m.stop(2000);
   await standalone.stop();
   await redis.stop();
   await redisAof.stop();

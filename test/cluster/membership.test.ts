@@ -3,11 +3,11 @@
 // replicas rebuilt on the others, with every acknowledged write still readable everywhere.
 import { afterAll, describe, expect, test } from "bun:test";
 import Redis from "ioredis";
-import { freePorts } from "../helpers/ports.ts";
-import { startFlyDB, type FlyDBProcess } from "../helpers/processes.ts";
+import { waitUntil } from "../helpers/cluster-harness.ts";
+import { startClusterMember, type ClusterMemberProcess, type FlyDBProcess } from "../helpers/processes.ts";
 
 const PARTITIONS = 8;
-const nodes = new Map<string, FlyDBProcess & { gossip: number }>();
+const nodes = new Map<string, ClusterMemberProcess>();
 const clients: Redis[] = [];
 
 afterAll(async () => {
@@ -15,23 +15,11 @@ afterAll(async () => {
   await Promise.all([...nodes.values()].map((n) => n.stop(2000)));
 });
 
-async function start(id: string, seed?: number): Promise<FlyDBProcess & { gossip: number }> {
-  const [gossip, raft] = freePorts(2);
-  const role = seed === undefined ? ["--bootstrap"] : ["--peers", `127.0.0.1:${seed}`];
-  const n = await startFlyDB({
-    args: [
-      "--node-id", id,
-      "--cluster-addr", `127.0.0.1:${gossip}`,
-      "--raft-addr", `127.0.0.1:${raft}`,
-      "--partition-count", String(PARTITIONS),
-      "--dead-node-timeout", "3s",
-      ...role,
-    ],
-  });
-  const node = { ...n, gossip: gossip! };
-  nodes.set(id, node);
-  return node;
-}
+const start = async (id: string, seed?: number) => {
+  const n = await startClusterMember({ id, seed, partitions: PARTITIONS, args: ["--dead-node-timeout", "3s"] });
+  nodes.set(id, n);
+  return n;
+};
 
 const client = (n: FlyDBProcess) => {
   const c = new Redis({ port: n.port, host: "127.0.0.1", maxRetriesPerRequest: 1, lazyConnect: false });
@@ -45,19 +33,7 @@ interface Status {
 }
 const status = async (n: FlyDBProcess): Promise<Status> => (await fetch(`${n.http}/cluster/status`)).json() as Promise<Status>;
 
-async function until(what: string, cond: () => Promise<boolean>, ms = 45_000) {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      if (await cond()) return;
-    } catch (e) {
-      last = e;
-    }
-    await Bun.sleep(250);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-}
+const until = (what: string, cond: () => Promise<boolean>, ms = 45_000) => waitUntil(cond, ms, what, 250);
 
 const keys = Array.from({ length: 40 }, (_, i) => `member-key-${i}`);
 

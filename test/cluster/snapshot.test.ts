@@ -5,8 +5,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import Redis from "ioredis";
-import { freePorts } from "../helpers/ports.ts";
-import { runTool, startFlyDB, type FlyDBProcess } from "../helpers/processes.ts";
+import { waitUntil } from "../helpers/cluster-harness.ts";
+import { runTool, startClusterMember, type FlyDBProcess } from "../helpers/processes.ts";
 
 const PARTITIONS = 2;
 const KEYS = 6000;
@@ -18,21 +18,11 @@ afterAll(async () => {
   await Promise.all(nodes.map((n) => n.stop(2000)));
 });
 
-async function start(id: string, seed?: number): Promise<FlyDBProcess & { gossip: number }> {
-  const [gossip, raft] = freePorts(2);
-  const n = await startFlyDB({
-    args: [
-      "--node-id", id,
-      "--cluster-addr", `127.0.0.1:${gossip}`,
-      "--raft-addr", `127.0.0.1:${raft}`,
-      "--partition-count", String(PARTITIONS),
-      "--log-level", "warn",
-      ...(seed === undefined ? ["--bootstrap"] : ["--peers", `127.0.0.1:${seed}`]),
-    ],
-  });
+const start = async (id: string, seed?: number) => {
+  const n = await startClusterMember({ id, seed, partitions: PARTITIONS, args: ["--log-level", "warn"] });
   nodes.push(n);
-  return { ...n, gossip: gossip! };
-}
+  return n;
+};
 
 interface Status {
   members: { id: string }[];
@@ -41,14 +31,7 @@ interface Status {
 const status = async (n: FlyDBProcess) => (await (await fetch(`${n.http}/cluster/status`)).json()) as Status;
 const localKeys = async (c: Redis) => Number(/keys=(\d+)/.exec(await c.info("keyspace"))?.[1] ?? 0);
 
-async function until(what: string, cond: () => Promise<boolean>, ms = 60_000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond().catch(() => false)) return;
-    await Bun.sleep(250);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+const until = (what: string, cond: () => Promise<boolean>, ms = 60_000) => waitUntil(cond, ms, what, 250);
 
 describe("snapshots in a cluster", () => {
   test("a node that joins after compaction receives the partitions' rows by snapshot", async () => {

@@ -239,3 +239,41 @@ export async function runTool(cmd: string[], opts: { stdin?: string | Uint8Array
   live.delete(proc);
   return { code, stdout, stderr };
 }
+
+export interface ClusterMemberProcess extends FlyDBProcess {
+  readonly id: string;
+  readonly gossip: number;
+  readonly raft: number;
+}
+
+export interface ClusterMemberOptions {
+  readonly id: string;
+  /** Gossip port of a member to join; absent: bootstrap a new cluster (or rejoin, with dataDir). */
+  readonly seed?: number;
+  readonly partitions: number;
+  readonly args?: string[];
+  readonly binary?: FlyDBOptions["binary"];
+  /** Restart on the same data dir and ports. */
+  readonly restart?: { readonly dataDir: string; readonly resp: number; readonly http: number; readonly gossip: number; readonly raft: number };
+}
+
+/** A cluster member as a real child process on loopback (kill -9 works on it). */
+export async function startClusterMember(o: ClusterMemberOptions): Promise<ClusterMemberProcess> {
+  const [gossip, raft] = o.restart ? [o.restart.gossip, o.restart.raft] : freePorts(2);
+  const role = o.seed !== undefined ? ["--peers", `127.0.0.1:${o.seed}`] : o.restart ? [] : ["--bootstrap"];
+  const proc = await startFlyDB({
+    binary: o.binary,
+    dataDir: o.restart?.dataDir,
+    port: o.restart?.resp,
+    httpPort: o.restart?.http,
+    args: [
+      "--node-id", o.id,
+      "--cluster-addr", `127.0.0.1:${gossip}`,
+      "--raft-addr", `127.0.0.1:${raft}`,
+      "--partition-count", String(o.partitions),
+      ...role,
+      ...(o.args ?? []),
+    ],
+  });
+  return { ...proc, id: o.id, gossip: gossip!, raft: raft! };
+}
