@@ -87,6 +87,15 @@ export function countedKeys(countAt: number, fixedBefore: readonly number[] = []
   };
 }
 
+/** The optional COUNT of SPOP and ZPOPMIN/ZPOPMAX (argv[2]): absent, or an integer >= 0. */
+export function popCount(argv: readonly Uint8Array[]): { count?: number } | Reply {
+  if (argv.length > 3) return E.syntax;
+  if (argv.length < 3) return {};
+  const c = parseInt64(argv[2]!);
+  if (c === undefined || c < 0n) return err("ERR value is out of range, must be positive");
+  return { count: Number(c) };
+}
+
 /**
  * The count argument of HRANDFIELD/ZRANDMEMBER (with `option`, WITHVALUES/WITHSCORES) and
  * SRANDMEMBER (without), checked in Redis 7.0's order: the count's range first, then the option,

@@ -1,6 +1,6 @@
 // Set commands with Redis 7.0's replies and error texts. A set is one row per member.
 import { array, bulk, EMPTY_ARRAY, err, int, NULL_BULK, ONE, set, ZERO, type Reply } from "../resp/reply.ts";
-import { bulks, countedKeys, isReply, noteGrowth, pickRandom, randomCount, scanCollection, sizeOf } from "./collection.ts";
+import { bulks, countedKeys, isReply, noteGrowth, pickRandom, popCount, randomCount, scanCollection, sizeOf } from "./collection.ts";
 import { define } from "./define.ts";
 import type { CommandContext } from "./types.ts";
 import { byteKey, bytesEqual, E, lower, parseInt64 } from "./util.ts";
@@ -18,13 +18,9 @@ function sadd(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
 }
 
 function spop(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
-  if (argv.length > 3) return E.syntax;
-  let count: number | undefined;
-  if (argv.length === 3) {
-    const c = parseInt64(argv[2]!);
-    if (c === undefined || c < 0n) return err("ERR value is out of range, must be positive");
-    count = Number(c);
-  }
+  const parsed = popCount(argv);
+  if (isReply(parsed)) return parsed;
+  const { count } = parsed;
   const key = argv[1]!;
   const size = setSize(ctx, key);
   if (isReply(size)) return size;

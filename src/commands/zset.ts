@@ -2,7 +2,7 @@
 // member plus a (score, member) index, so point operations and short ranges are O(log n).
 import { array, bulk, EMPTY_ARRAY, err, int, NULL_BULK, ZERO, type Reply } from "../resp/reply.ts";
 import { formatDouble } from "../resp/encoder.ts";
-import { clampRange, countedKeys, intArg, isReply, noteGrowth, pairs, pickRandom, randomCount, scanCollection, score, sizeOf } from "./collection.ts";
+import { clampRange, countedKeys, intArg, isReply, noteGrowth, pairs, pickRandom, popCount, randomCount, scanCollection, score, sizeOf } from "./collection.ts";
 import { define } from "./define.ts";
 import type { CommandContext, LexBound, LexRange, ScoreBound, ScoreRange, ZEntry, ZRange } from "./types.ts";
 import { byteKey, E, lower, parseFloatArg, parseInt64, utf8 } from "./util.ts";
@@ -199,13 +199,9 @@ function storeZset(ctx: CommandContext, dst: Uint8Array, list: readonly ZEntry[]
 
 function zpop(max: boolean) {
   return (ctx: CommandContext, argv: readonly Uint8Array[]): Reply => {
-    if (argv.length > 3) return E.syntax;
-    let count: number | undefined;
-    if (argv.length === 3) {
-      const c = parseInt64(argv[2]!);
-      if (c === undefined || c < 0n) return err("ERR value is out of range, must be positive");
-      count = Number(c);
-    }
+    const parsed = popCount(argv);
+    if (isReply(parsed)) return parsed;
+    const { count } = parsed;
     const key = argv[1]!;
     const size = zsetSize(ctx, key);
     if (isReply(size)) return size;
