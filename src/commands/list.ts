@@ -170,6 +170,9 @@ function lmove(ctx: CommandContext, src: Uint8Array, dst: Uint8Array, fromLeft: 
   if (size === 0) return NULL_BULK;
   const dstSize = listSize(ctx, dst);
   if (isReply(dstSize)) return dstSize;
+  // Rotating a one-element list onto itself changes nothing; popping it would delete the key and
+  // lose its TTL, which Redis keeps.
+  if (size === 1 && bytesEqual(src, dst)) return bulk(ctx.db.listRange(src, 0, 0)[0]!.value);
   const [value] = popItems(ctx, src, size, 1, fromLeft);
   ctx.db.listPush(dst, [value!], toLeft);
   return bulk(value!);

@@ -3,6 +3,9 @@
 import type { Message } from "./types.ts";
 import { MsgType } from "./types.ts";
 
+/** A value for an error message; String() itself throws on objects with a broken toString. */
+const shown = (v: unknown): string => (v === null || typeof v !== "object" && typeof v !== "function" ? String(v) : typeof v);
+
 const MSG_TYPES = new Set<number>(Object.values(MsgType));
 const isNat = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
 const optNat = (v: unknown) => v === undefined || isNat(v);
@@ -11,7 +14,7 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object
 function entryProblem(e: unknown): string | null {
   if (!isObj(e)) return "entry is not an object";
   if (!isNat(e.index) || e.index < 1 || !isNat(e.term)) return "entry index/term";
-  if (e.kind !== 0 && e.kind !== 1 && e.kind !== 2) return `entry kind ${String(e.kind)}`;
+  if (e.kind !== 0 && e.kind !== 1 && e.kind !== 2) return `entry kind ${shown(e.kind)}`;
   if (e.data !== null && !(e.data instanceof Uint8Array)) return "entry data";
   return null;
 }
@@ -25,7 +28,7 @@ function confProblem(c: unknown): string | null {
 /** Returns why `x` is not a well-formed Message, or null when it is. */
 export function messageProblem(x: unknown): string | null {
   if (!isObj(x)) return "not an object";
-  if (!MSG_TYPES.has(x.type as number)) return `unknown type ${String(x.type)}`;
+  if (!MSG_TYPES.has(x.type as number)) return `unknown type ${shown(x.type)}`;
   if (!isNat(x.grp) || !isNat(x.term)) return "grp/term";
   if (typeof x.from !== "string" || typeof x.to !== "string") return "from/to";
   for (const k of ["index", "logTerm", "commit", "hint", "hintTerm", "seq", "offset"] as const) {

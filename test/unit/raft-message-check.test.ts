@@ -56,6 +56,10 @@ describe("messageProblem", () => {
     );
   });
 
+  test("a field whose toString is not callable is reported, not thrown on (a fuzzing find)", () => {
+    expect(messageProblem({ ...app, type: { toString: {} } })).toMatch(/unknown type object/);
+  });
+
   test("mutating one field of a valid message to a random value never throws", () => {
     const keys = ["type", "grp", "from", "to", "term", "index", "logTerm", "commit", "entries", "snap", "reject", "ctx"];
     fc.assert(
