@@ -13,7 +13,7 @@ let runs = 0;
 
 async function measure(fsync: FsyncMode, proposers: number, total: number) {
   let commits = 0;
-  const engine = StoreEngine.open({
+  const engine = await StoreEngine.open({
     dataDir: join(root, `run-${runs++}`),
     fsync,
     apply: testApply,
@@ -33,15 +33,15 @@ async function measure(fsync: FsyncMode, proposers: number, total: number) {
   await Promise.all(Array.from({ length: proposers }, proposer));
   const seconds = (performance.now() - start) / 1000;
   const compactStart = performance.now();
-  const compacted = engine.compact(10_000);
+  const compacted = await engine.compact(10_000);
   const compactMs = performance.now() - compactStart;
-  engine.close();
+  await engine.close();
   return { fsync, proposers, opsPerSec: Math.round(total / seconds), opsPerCommit: +(total / commits).toFixed(1), compacted, compactMs: +compactMs.toFixed(1) };
 }
 
 /** The keyspace hot paths: setString inside one big apply, then getString on the read view. */
 async function hotPaths() {
-  const engine = StoreEngine.open({ dataDir: join(root, `run-${runs++}`), fsync: "no", apply: testApply, compactIntervalMs: 0, expireIntervalMs: 0 });
+  const engine = await StoreEngine.open({ dataDir: join(root, `run-${runs++}`), fsync: "no", apply: testApply, compactIntervalMs: 0, expireIntervalMs: 0 });
   const n = 100_000;
   const value = utf8("x".repeat(64));
   const keys = Array.from({ length: n }, (_, i) => utf8(`key:${i}`));
@@ -51,7 +51,7 @@ async function hotPaths() {
   start = performance.now();
   for (let round = 0; round < 3; round++) for (const k of keys) engine.keyspace.getString(k, 0);
   const getStringPerSec = Math.round((3 * n) / ((performance.now() - start) / 1000));
-  engine.close();
+  await engine.close();
   return { setStringPerSec, getStringPerSec };
 }
 

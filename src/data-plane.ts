@@ -66,8 +66,8 @@ export function resolveMode(c: Config): "standalone" | "cluster" {
   return mode;
 }
 
-export function openStandalone(config: Config, metrics: NodeMetrics): DataPlane {
-  const store = StoreEngine.open({
+export async function openStandalone(config: Config, metrics: NodeMetrics): Promise<DataPlane> {
+  const store = await StoreEngine.open({
     dataDir: config.data_dir,
     fsync: config.fsync,
     apply: applyOp,
@@ -85,9 +85,7 @@ export function openStandalone(config: Config, metrics: NodeMetrics): DataPlane 
     appliedIndex: () => store.stats().appliedIndex,
     ready: () => (store.failed ? { ready: false, reason: `storage failed: ${store.failed.message}` } : { ready: true }),
     cluster: undefined,
-    async stop() {
-      store.close();
-    },
+    stop: () => store.close(),
   };
 }
 

@@ -47,7 +47,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   const cluster = resolveMode(config) === "cluster";
   // A standalone node opens its store before listening (it replays its log first); a cluster
   // member needs its RESP and HTTP ports first, to advertise them.
-  let plane: DataPlane | undefined = cluster ? undefined : openStandalone(config, metrics);
+  let plane: DataPlane | undefined = cluster ? undefined : await openStandalone(config, metrics);
 
   const sessions = new Map<number, { session: Session; conn: ConnectionControl }>();
   let totalConnections = 0;

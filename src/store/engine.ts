@@ -1,13 +1,19 @@
 // A standalone node's write path: every write is an op appended to a one-member log (raft.db)
 // and then applied to the state machine (data.db), etcd's WAL + backend split (DESIGN §4–§5).
 // Raft later replaces what is behind propose(); the commands never notice.
+//
+// raft.db is written by a worker thread (log-writer.ts): while it commits and fsyncs one batch,
+// this thread goes on parsing and queueing the next, and applies and answers a batch only once
+// it is durable, so a read never sees a write that a crash could take back. One append is in
+// flight at a time; what queues meanwhile is the next group commit.
 import { mkdirSync, renameSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { SQLiteError } from "bun:sqlite";
 import type { Keyspace, Op } from "../commands/types.ts";
 import type { Reply } from "../resp/reply.ts";
 import { decodeOp, encodeOp } from "./op-codec.ts";
-import { ENTRY_NORMAL, type FsyncMode, type LogEntry, OpLog } from "./oplog.ts";
+import { LogWriter } from "./log-writer.ts";
+import { ENTRY_NORMAL, type FsyncMode, OpLog } from "./oplog.ts";
 import { type ApplyFn, StateDb } from "./state.ts";
 
 /**
@@ -24,6 +30,9 @@ export const STANDALONE_TERM = 1;
 export const EXPIRE_COMMAND = "__expire";
 
 const REPLAY_CHUNK = 1000;
+// data.db commits at most this often: its writes are already durable in raft.db (a crash only
+// replays them), and one commit for many batches writes each touched page once, not per batch.
+const STATE_COMMIT_MS = 20;
 // Log entries deleted per compaction transaction: one step must not stall the event loop.
 const COMPACT_STEP = 10_000;
 const EXPIRE_COMMAND_BYTES = new TextEncoder().encode(EXPIRE_COMMAND);
@@ -96,55 +105,115 @@ function openState(path: string, partitionCount: number, logComplete: boolean, w
   }
 }
 
+/** What recovery leaves behind in raft.db, for the engine that appends after it. */
+interface LogPosition {
+  readonly lastIndex: number;
+  readonly compactedIndex: number;
+}
+
+/**
+ * Brings data.db up to the end of the log (on this thread, before the worker takes raft.db);
+ * returns where the log ends.
+ */
+function recover(log: OpLog, state: StateDb, options: StoreEngineOptions): LogPosition {
+  const grp = STANDALONE_GROUP;
+  const applied = state.appliedIndex(grp);
+  const compacted = log.snapshot(grp).idx;
+  if (applied < compacted) {
+    throw new Error(
+      `data.db has applied the log up to index ${applied}, but raft.db keeps only entries after ${compacted}: ` +
+        "the state cannot be rebuilt (was data.db deleted or replaced?)",
+    );
+  }
+  const last = log.lastIndex(grp);
+  if (applied > last) {
+    // raft.db (fsync "no"/"everysec") lost a tail that data.db kept. Those entries are applied;
+    // mark them compacted so the next append continues after them without a gap.
+    (options.warn ?? console.warn)(
+      `raft.db ends at index ${last} but data.db has applied ${applied} (raft.db lost its tail; fsync = "${options.fsync}"); continuing after ${applied}`,
+    );
+    log.compact(grp, applied, STANDALONE_TERM);
+    return { lastIndex: applied, compactedIndex: applied };
+  }
+  let next = applied + 1;
+  while (next <= last) {
+    const entries = log.entriesAfter(grp, next - 1, REPLAY_CHUNK);
+    if (entries.length === 0) throw new Error(`raft.db has a gap: entries ${next}..${last} are missing`);
+    entries.forEach((e, i) => {
+      if (e.idx !== next + i) throw new Error(`raft.db has a gap: expected entry ${next + i}, found ${e.idx}`);
+      if (e.kind !== ENTRY_NORMAL) throw new Error(`raft.db entry ${e.idx} has kind ${e.kind}, not an op`);
+    });
+    state.applyBatch(grp, next, entries.map((e) => decodeOp(e.data)), options.apply);
+    next += entries.length;
+  }
+  return { lastIndex: last, compactedIndex: compacted };
+}
+
 export class StoreEngine {
   private pending: Pending[] = [];
   private flushScheduled = false;
+  /** The append in flight, if any; its completion sends what queued meanwhile. */
+  private appending: Promise<void> | undefined;
   private closed = false;
   private failure: Error | undefined;
+  /** The last index handed to the log (durable once its append resolves). */
   private lastIndex: number;
+  private compactedIndex: number;
+  private logCommits = 0;
+  private stateCommitTimer: ReturnType<typeof setTimeout> | undefined;
   private sweepInFlight = false;
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private readonly clock: () => number;
   private readonly expireBatch: number;
 
   private constructor(
-    private readonly log: OpLog,
+    private readonly log: LogWriter,
     private readonly state: StateDb,
     private readonly options: StoreEngineOptions,
+    position: LogPosition,
   ) {
     this.clock = options.clock ?? Date.now;
     this.expireBatch = options.expireBatch ?? 500;
-    this.lastIndex = this.recover();
+    this.lastIndex = position.lastIndex;
+    this.compactedIndex = position.compactedIndex;
     const every = (ms: number, fn: () => void) => {
       if (ms > 0) this.timers.push(setInterval(fn, ms).unref());
     };
-    every(options.compactIntervalMs ?? 10_000, () => this.guard(() => this.compactInSteps()));
+    every(options.compactIntervalMs ?? 10_000, () => this.compactInSteps());
     every(options.expireIntervalMs ?? 100, () => this.guard(() => this.sweepExpired()));
-    if (options.fsync === "everysec") every(1000, () => this.guard(() => this.log.sync()));
   }
 
-  /** Opens raft.db and data.db in dataDir and replays the log into data.db before returning. */
-  static open(options: StoreEngineOptions): StoreEngine {
+  /**
+   * Opens raft.db and data.db in dataDir, replays the log into data.db, then hands raft.db to
+   * the log worker. Refused when another process holds raft.db.
+   */
+  static async open(options: StoreEngineOptions): Promise<StoreEngine> {
     mkdirSync(options.dataDir, { recursive: true });
-    const log = OpLog.open(join(options.dataDir, "raft.db"), options.fsync);
+    const logPath = join(options.dataDir, "raft.db");
+    const state = StoreEngine.openRecovered(logPath, options);
+    try {
+      const writer = await LogWriter.open(logPath, options.fsync);
+      return new StoreEngine(writer, state.state, options, state.position);
+    } catch (e) {
+      state.state.close();
+      throw e;
+    }
+  }
+
+  private static openRecovered(logPath: string, options: StoreEngineOptions): { state: StateDb; position: LogPosition } {
+    const log = OpLog.open(logPath, options.fsync);
     try {
       log.initGroup(STANDALONE_GROUP, STANDALONE_TERM);
       const logComplete = log.snapshot(STANDALONE_GROUP).idx === 0;
-      const state = openState(
-        join(options.dataDir, "data.db"),
-        options.partitionCount ?? 256,
-        logComplete,
-        options.warn ?? console.warn,
-      );
+      const state = openState(join(options.dataDir, "data.db"), options.partitionCount ?? 256, logComplete, options.warn ?? console.warn);
       try {
-        return new StoreEngine(log, state, options);
+        return { state, position: recover(log, state, options) };
       } catch (e) {
         state.close();
         throw e;
       }
-    } catch (e) {
+    } finally {
       log.close();
-      throw e;
     }
   }
 
@@ -154,16 +223,16 @@ export class StoreEngine {
   }
 
   /**
-   * Logs the op, applies it and resolves with apply's reply once both are committed. Ops
-   * proposed in one event-loop turn share one log transaction and one apply transaction.
-   * Rejects only when the storage itself failed (the engine then refuses further writes).
+   * Logs the op, applies it once it is durable and resolves with apply's reply. Ops proposed
+   * while the previous append is in flight share the next log transaction. Rejects only when
+   * the storage itself failed (the engine then refuses further writes).
    */
   propose(op: Op): Promise<Reply> {
     if (this.closed) return Promise.reject(new Error("store is closed"));
     if (this.failure) return Promise.reject(this.failure);
     return new Promise<Reply>((resolve, reject) => {
       this.pending.push({ op, resolve, reject });
-      if (!this.flushScheduled) {
+      if (!this.flushScheduled && !this.appending) {
         this.flushScheduled = true;
         // setImmediate, not a microtask: it runs after every socket read of this loop turn.
         setImmediate(() => this.flush());
@@ -173,10 +242,10 @@ export class StoreEngine {
 
   stats(): StoreStats {
     return {
-      logCommits: this.log.commits,
+      logCommits: this.logCommits,
       lastIndex: this.lastIndex,
       appliedIndex: this.state.appliedIndex(STANDALONE_GROUP),
-      compactedIndex: this.log.snapshot(STANDALONE_GROUP).idx,
+      compactedIndex: this.compactedIndex,
     };
   }
 
@@ -186,20 +255,29 @@ export class StoreEngine {
   }
 
   /**
-   * Checkpoints data.db and, when that made it durable, deletes up to maxEntries of the log
-   * entries it had applied before the checkpoint. Returns the number of entries deleted.
+   * Commits and checkpoints data.db and, when that made it durable, deletes up to maxEntries of
+   * the log entries it had applied. Resolves with the number of entries deleted.
    */
-  compact(maxEntries = Number.POSITIVE_INFINITY): number {
+  async compact(maxEntries = Number.POSITIVE_INFINITY): Promise<number> {
     if (this.closed || this.failure) return 0;
+    this.state.commitTransaction();
     const applied = this.state.appliedIndex(STANDALONE_GROUP);
     if (!this.state.checkpoint()) return 0;
-    const upTo = Math.min(applied, this.log.snapshot(STANDALONE_GROUP).idx + maxEntries);
-    return this.log.compact(STANDALONE_GROUP, upTo, STANDALONE_TERM);
+    const upTo = Math.min(applied, this.compactedIndex + maxEntries);
+    if (upTo <= this.compactedIndex) return 0;
+    const deleted = await this.log.compact(STANDALONE_GROUP, upTo, STANDALONE_TERM);
+    this.compactedIndex = Math.max(this.compactedIndex, upTo);
+    return deleted;
   }
 
   /** The timer's compaction: bounded steps with the event loop free in between. */
   private compactInSteps(): void {
-    if (this.compact(COMPACT_STEP) === COMPACT_STEP) setImmediate(() => this.guard(() => this.compactInSteps()));
+    this.compact(COMPACT_STEP).then(
+      (deleted) => {
+        if (deleted === COMPACT_STEP) setImmediate(() => this.compactInSteps());
+      },
+      (e: unknown) => this.fail(new Error(`store compaction failed: ${describe(e)}`)),
+    );
   }
 
   /**
@@ -225,84 +303,80 @@ export class StoreEngine {
     );
   }
 
-  /** Commits what is pending, then closes both databases. */
-  close(): void {
+  /** Refuses new proposals, answers every accepted one, commits data.db and closes both databases. */
+  async close(): Promise<void> {
     if (this.closed) return;
-    if (this.pending.length > 0) this.flush();
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
-    if (!this.failure && this.options.fsync === "everysec") this.log.sync();
+    while (!this.failure && (this.appending || this.pending.length > 0)) {
+      if (!this.appending) this.flush();
+      await this.appending;
+    }
+    clearTimeout(this.stateCommitTimer);
+    if (!this.failure) this.state.commitTransaction();
     this.state.close();
-    this.log.close();
+    await this.log.close();
   }
 
+  /** Sends everything pending to the log as one append, unless an append is in flight. */
   private flush(): void {
     this.flushScheduled = false;
+    if (this.appending || this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
-    if (batch.length === 0) return;
-    if (this.failure || this.closed) {
-      for (const p of batch) p.reject(this.failure ?? new Error("store is closed"));
+    if (this.failure) {
+      for (const p of batch) p.reject(this.failure);
       return;
     }
     const first = this.lastIndex + 1;
-    const ops = batch.map((p) => p.op);
-    let replies: Reply[];
-    const t0 = performance.now();
-    let t1 = t0;
-    try {
-      this.log.append(
-        STANDALONE_GROUP,
-        ops.map((op, i): LogEntry => ({ idx: first + i, term: STANDALONE_TERM, kind: ENTRY_NORMAL, data: encodeOp(op) })),
-      );
-      this.lastIndex = first + ops.length - 1;
-      t1 = performance.now();
-      replies = this.state.applyBatch(STANDALONE_GROUP, first, ops, this.options.apply);
-    } catch (e) {
-      // Whether the failed commit reached the disk is unknown; only a restart (replaying the
-      // log) tells. Refuse everything until then rather than guess.
-      this.failure = new Error(`store failed at log index ${first}: ${describe(e)}`);
+    this.lastIndex += batch.length;
+    const started = performance.now();
+    this.appending = this.log.append(STANDALONE_GROUP, first, STANDALONE_TERM, ENTRY_NORMAL, batch.map((p) => encodeOp(p.op))).then(
+      (commits) => {
+        this.logCommits = commits;
+        this.appending = undefined;
+        const logMs = performance.now() - started;
+        // What queued during this commit goes to the worker before this batch is applied, so
+        // its fsync overlaps the apply and the replies.
+        this.flush();
+        this.applyDurable(batch, first, logMs);
+      },
+      (e: unknown) => {
+        this.appending = undefined;
+        // Whether the failed commit reached the disk is unknown; only a restart (replaying the
+        // log) tells. Refuse everything until then rather than guess.
+        this.fail(new Error(`store failed at log index ${first}: ${describe(e)}`), batch);
+      },
+    );
+  }
+
+  private applyDurable(batch: readonly Pending[], first: number, logMs: number): void {
+    if (this.failure) {
       for (const p of batch) p.reject(this.failure);
-      for (const p of this.pending.splice(0)) p.reject(this.failure);
       return;
     }
-    this.options.onCommit?.({ ops: ops.length, logMs: t1 - t0, applyMs: performance.now() - t1 });
+    const started = performance.now();
+    let replies: Reply[];
+    try {
+      this.state.openTransaction();
+      replies = this.state.applyBatch(STANDALONE_GROUP, first, batch.map((p) => p.op), this.options.apply);
+    } catch (e) {
+      this.fail(new Error(`store failed applying log index ${first}: ${describe(e)}`), batch);
+      return;
+    }
+    this.stateCommitTimer ??= setTimeout(() => {
+      this.stateCommitTimer = undefined;
+      this.guard(() => this.state.commitTransaction());
+    }, STATE_COMMIT_MS);
+    this.options.onCommit?.({ ops: batch.length, logMs, applyMs: performance.now() - started });
     for (let i = 0; i < batch.length; i++) batch[i].resolve(replies[i]);
   }
 
-  /** Brings data.db up to the end of the log; returns the log's last index. */
-  private recover(): number {
-    const grp = STANDALONE_GROUP;
-    const applied = this.state.appliedIndex(grp);
-    const compacted = this.log.snapshot(grp).idx;
-    if (applied < compacted) {
-      throw new Error(
-        `data.db has applied the log up to index ${applied}, but raft.db keeps only entries after ${compacted}: ` +
-          "the state cannot be rebuilt (was data.db deleted or replaced?)",
-      );
-    }
-    const last = this.log.lastIndex(grp);
-    if (applied > last) {
-      // raft.db (fsync "no"/"everysec") lost a tail that data.db kept. Those entries are applied;
-      // mark them compacted so the next append continues after them without a gap.
-      (this.options.warn ?? console.warn)(
-        `raft.db ends at index ${last} but data.db has applied ${applied} (raft.db lost its tail; fsync = "${this.options.fsync}"); continuing after ${applied}`,
-      );
-      this.log.compact(grp, applied, STANDALONE_TERM);
-      return applied;
-    }
-    let next = applied + 1;
-    while (next <= last) {
-      const entries = this.log.entriesAfter(grp, next - 1, REPLAY_CHUNK);
-      if (entries.length === 0) throw new Error(`raft.db has a gap: entries ${next}..${last} are missing`);
-      entries.forEach((e, i) => {
-        if (e.idx !== next + i) throw new Error(`raft.db has a gap: expected entry ${next + i}, found ${e.idx}`);
-        if (e.kind !== ENTRY_NORMAL) throw new Error(`raft.db entry ${e.idx} has kind ${e.kind}, not an op`);
-      });
-      this.state.applyBatch(grp, next, entries.map((e) => decodeOp(e.data)), this.options.apply);
-      next += entries.length;
-    }
-    return last;
+  /** Stops the engine: the given batch and everything pending are refused with the error. */
+  private fail(error: Error, batch: readonly Pending[] = []): void {
+    this.failure ??= error;
+    for (const p of batch) p.reject(this.failure);
+    for (const p of this.pending.splice(0)) p.reject(this.failure);
   }
 
   /** Timer work must never throw out of a timer: a storage error fails the engine instead. */
@@ -310,7 +384,7 @@ export class StoreEngine {
     try {
       work();
     } catch (e) {
-      this.failure ??= new Error(`store background work failed: ${describe(e)}`);
+      this.fail(new Error(`store background work failed: ${describe(e)}`));
     }
   }
 }

@@ -182,6 +182,18 @@ export class StateDb {
     return replies;
   }
 
+  /**
+   * Starts a transaction that applyBatch calls join until commitTransaction, unless one is open:
+   * the standalone engine keeps one open across batches whose log entries are already durable.
+   */
+  openTransaction(): void {
+    if (!this.db.inTransaction) this.begin.run();
+  }
+
+  commitTransaction(): void {
+    if (this.db.inTransaction) this.commit.run();
+  }
+
   /** Runs fn in one transaction; applyBatch calls inside it share it (one commit per turn). */
   inTransaction<T>(fn: () => T): T {
     return this.db.transaction(fn)();
@@ -220,6 +232,7 @@ export class SqliteKeyspace implements Keyspace {
   private readonly selectValue: Statement;
   private readonly selectRow: Statement;
   private readonly upsertString: Statement;
+  private readonly overwriteString: Statement;
   private readonly deleteReturning: Statement;
   private readonly deleteExpired: Statement;
   private readonly updateExpiry: Statement;
@@ -251,6 +264,12 @@ export class SqliteKeyspace implements Keyspace {
     this.selectMeta = prepare(`SELECT type, expire_at FROM keys WHERE part = ? AND key = ? AND ${LIVE}`);
     this.selectValue = prepare(`SELECT type, value FROM keys WHERE part = ? AND key = ? AND ${LIVE}`);
     this.selectRow = prepare(`SELECT type, value, expire_at FROM keys WHERE part = ? AND key = ? AND ${LIVE}`);
+    // A string over a string (almost every SET) leaves type alone, so none of the collection
+    // tables' "UPDATE OF type" triggers run; a string over another type takes upsertString.
+    this.overwriteString = prepare(
+      `INSERT INTO keys (part, key, type, value, expire_at) VALUES (?, ?, 'string', ?, ?)
+       ON CONFLICT (part, key) DO UPDATE SET value = excluded.value, expire_at = excluded.expire_at WHERE type = 'string'`,
+    );
     this.upsertString = prepare(
       `INSERT INTO keys (part, key, type, value, expire_at) VALUES (?, ?, 'string', ?, ?)
        ON CONFLICT (part, key) DO UPDATE SET type = 'string', value = excluded.value, expire_at = excluded.expire_at`,
@@ -302,7 +321,8 @@ export class SqliteKeyspace implements Keyspace {
 
   setString(key: Uint8Array, value: Uint8Array, expireAt: number | null): void {
     this.versions.touch(key);
-    this.upsertString.run(this.partOf(key), key, value, expireAt);
+    const part = this.partOf(key);
+    if (this.overwriteString.run(part, key, value, expireAt).changes === 0) this.upsertString.run(part, key, value, expireAt);
   }
 
   delete(key: Uint8Array, now: number): boolean {

@@ -5,7 +5,7 @@ import { op, testApply } from "./store-apply.ts";
 
 const dir = process.argv[2];
 if (!dir) throw new Error("usage: store-writer.ts DATA_DIR");
-const engine = StoreEngine.open({ dataDir: dir, fsync: "always", apply: testApply, compactIntervalMs: 50 });
+const engine = await StoreEngine.open({ dataDir: dir, fsync: "always", apply: testApply, compactIntervalMs: 50 });
 let next = 0;
 for (;;) {
   const burst: Promise<void>[] = [];

@@ -59,7 +59,7 @@ for (const round of [1, 2]) {
     const dir = join(root, "node");
     const acked = await writeAndKill(dir, 1500);
     expect(acked.length).toBeGreaterThanOrEqual(1500);
-    const engine = StoreEngine.open({ dataDir: dir, fsync: "always", apply: testApply, compactIntervalMs: 0, expireIntervalMs: 0 });
+    const engine = await StoreEngine.open({ dataDir: dir, fsync: "always", apply: testApply, compactIntervalMs: 0, expireIntervalMs: 0 });
     try {
       const missing = acked.filter((i) => str(engine.keyspace.getString(utf8(`k${i}`), Date.now())) !== `v${i}`);
       expect(missing).toEqual([]);
@@ -69,7 +69,7 @@ for (const round of [1, 2]) {
       ackedSoFar += acked.length;
       expect(stats.lastIndex).toBeGreaterThanOrEqual(ackedSoFar);
     } finally {
-      engine.close();
+      await engine.close();
     }
   }, 30_000);
 }

@@ -7,14 +7,14 @@ import { type StoreEngineOptions, STANDALONE_GROUP, StoreEngine } from "../../sr
 import { decodeOp } from "../../src/store/op-codec.ts";
 import { StateDb } from "../../src/store/state.ts";
 import { int, OK } from "../../src/resp/reply.ts";
-import { op, str, testApply } from "../helpers/store-apply.ts";
+import { op, str, testApply, utf8 } from "../helpers/store-apply.ts";
 
 const root = mkdtempSync(join(tmpdir(), "flydb-engine-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 let dirCount = 0;
 const freshDir = () => join(root, `node-${dirCount++}`);
 
-function openEngine(dataDir: string, extra: Partial<StoreEngineOptions> = {}): StoreEngine {
+function openEngine(dataDir: string, extra: Partial<StoreEngineOptions> = {}): Promise<StoreEngine> {
   return StoreEngine.open({ dataDir, fsync: "always", apply: testApply, compactIntervalMs: 0, expireIntervalMs: 0, ...extra });
 }
 
@@ -54,7 +54,7 @@ function logCommands(dataDir: string): string[] {
 
 describe("propose", () => {
   test("ops proposed in one turn share one log commit and resolve in order with apply's replies", async () => {
-    const engine = openEngine(freshDir());
+    const engine = await openEngine(freshDir());
     const before = engine.stats().logCommits;
     const replies = await Promise.all(Array.from({ length: 300 }, () => engine.propose(op(0, ["incr", "n"]))));
     expect(replies).toEqual(Array.from({ length: 300 }, (_, i) => int(i + 1)));
@@ -64,11 +64,34 @@ describe("propose", () => {
     await engine.propose(op(0, ["incr", "n"]));
     await engine.propose(op(0, ["incr", "n"]));
     expect(engine.stats().logCommits).toBe(before + 3);
-    engine.close();
+    await engine.close();
+  });
+
+  test("a write is applied (and readable) only once its log append is durable", async () => {
+    const engine = await openEngine(freshDir());
+    const ack = engine.propose(op(0, ["set", "k", "v"]));
+    await Bun.sleep(0); // the flush has run and the append is on its way to the log worker
+    expect(engine.keyspace.getString(utf8("k"), 0)).toBeUndefined();
+    expect(engine.stats()).toMatchObject({ lastIndex: 1, appliedIndex: 0 });
+    expect(await ack).toEqual(OK);
+    expect(str(engine.keyspace.getString(utf8("k"), 0))).toBe("v");
+    await engine.close();
+  });
+
+  test("proposals made while an append is in flight share the next commit", async () => {
+    const engine = await openEngine(freshDir());
+    const before = engine.stats().logCommits;
+    const first = engine.propose(op(0, ["incr", "n"]));
+    await Bun.sleep(0);
+    const later = await Promise.all(Array.from({ length: 100 }, () => engine.propose(op(0, ["incr", "n"]))));
+    expect(await first).toEqual(int(1));
+    expect(later.at(-1)).toEqual(int(101));
+    expect(engine.stats().logCommits).toBe(before + 2);
+    await engine.close();
   });
 
   test("an op that throws gets ERR, leaves no writes and does not disturb its batch", async () => {
-    const engine = openEngine(freshDir());
+    const engine = await openEngine(freshDir());
     const replies = await Promise.all([
       engine.propose(op(0, ["set", "a", "1"])),
       engine.propose(op(0, ["set", "x", "before"], ["boom", "x"])),
@@ -78,38 +101,38 @@ describe("propose", () => {
     expect(replies[1]).toEqual({ t: "error", v: "ERR apply failed at log index 2: boom after a write" });
     expect(replies[2]).toEqual(OK);
     expect(dump(engine)).toEqual(["a=1", "b=2"]);
-    engine.close();
+    await engine.close();
   });
 
   test("commits are reported for metrics; proposals after close are refused", async () => {
     const commits: number[] = [];
-    const engine = openEngine(freshDir(), { onCommit: (c) => commits.push(c.ops) });
+    const engine = await openEngine(freshDir(), { onCommit: (c) => commits.push(c.ops) });
     await Promise.all([engine.propose(op(0, ["set", "a", "1"])), engine.propose(op(0, ["set", "b", "1"]))]);
     expect(commits).toEqual([2]);
-    engine.close();
+    await engine.close();
     await expect(engine.propose(op(0, ["set", "a", "2"]))).rejects.toThrow(/store is closed/);
   });
 
   test("close commits what is still pending", async () => {
     const dir = freshDir();
-    const engine = openEngine(dir);
+    const engine = await openEngine(dir);
     const ack = engine.propose(op(0, ["set", "late", "yes"]));
-    engine.close();
+    await engine.close();
     expect(await ack).toEqual(OK);
-    const reopened = openEngine(dir);
+    const reopened = await openEngine(dir);
     expect(dump(reopened)).toEqual(["late=yes"]);
-    reopened.close();
+    await reopened.close();
   });
 
   for (const fsync of ["everysec", "no"] as const) {
     test(`fsync = "${fsync}" writes and reopens`, async () => {
       const dir = freshDir();
-      const engine = openEngine(dir, { fsync });
+      const engine = await openEngine(dir, { fsync });
       await writeKeys(engine, 0, 50);
-      engine.close();
-      const reopened = openEngine(dir, { fsync });
+      await engine.close();
+      const reopened = await openEngine(dir, { fsync });
       expect(dump(reopened)).toContain("count=50");
-      reopened.close();
+      await reopened.close();
     });
   }
 });
@@ -117,159 +140,159 @@ describe("propose", () => {
 describe("recovery", () => {
   test("data.db deleted: the state is rebuilt from the log", async () => {
     const dir = freshDir();
-    const engine = openEngine(dir);
+    const engine = await openEngine(dir);
     await writeKeys(engine, 0, 500);
     const expected = dump(engine);
-    engine.close();
+    await engine.close();
     for (const f of ["data.db", "data.db-wal", "data.db-shm"]) rmSync(join(dir, f), { force: true });
-    const reopened = openEngine(dir);
+    const reopened = await openEngine(dir);
     expect(dump(reopened)).toEqual(expected);
     expect(reopened.stats()).toMatchObject({ lastIndex: 500, appliedIndex: 500 });
-    reopened.close();
+    await reopened.close();
   });
 
   test("data.db that lost its last batches catches up from the log", async () => {
     const dir = freshDir();
-    const engine = openEngine(dir);
+    const engine = await openEngine(dir);
     await writeKeys(engine, 0, 100);
-    engine.close();
+    await engine.close();
     const older = freshDir();
     copyDir(dir, older, (n) => !n.startsWith("data.db"));
-    const again = openEngine(dir);
+    const again = await openEngine(dir);
     await writeKeys(again, 100, 250);
     const expected = dump(again);
-    again.close();
+    await again.close();
     copyDir(older, dir); // data.db back to index 100, the log is at 250
-    const reopened = openEngine(dir);
+    const reopened = await openEngine(dir);
     expect(dump(reopened)).toEqual(expected);
     expect(dump(reopened)).toContain("count=250");
-    reopened.close();
+    await reopened.close();
   });
 
   test("a damaged data.db is moved aside and rebuilt while the log is complete", async () => {
     const dir = freshDir();
-    const engine = openEngine(dir);
+    const engine = await openEngine(dir);
     await writeKeys(engine, 0, 200);
     const expected = dump(engine);
-    engine.close();
+    await engine.close();
     const fd = openSync(join(dir, "data.db"), "r+");
     writeSync(fd, new Uint8Array(100).fill(0x5a), 0, 100, 0);
     closeSync(fd);
     const warnings: string[] = [];
-    const reopened = openEngine(dir, { warn: (m) => warnings.push(m) });
+    const reopened = await openEngine(dir, { warn: (m) => warnings.push(m) });
     expect(dump(reopened)).toEqual(expected);
     expect(readdirSync(dir).some((n) => n.startsWith("data.db.damaged-"))).toBe(true);
     expect(warnings).toEqual([expect.stringMatching(/data.db is damaged \(file is not a database\); moved it to .*rebuilding it from raft.db/)]);
-    reopened.close();
+    await reopened.close();
   });
 
   test("raft.db that lost its tail (fsync off) continues after what data.db applied", async () => {
     const dir = freshDir();
-    const engine = openEngine(dir, { fsync: "no" });
+    const engine = await openEngine(dir, { fsync: "no" });
     await writeKeys(engine, 0, 100);
-    engine.close();
+    await engine.close();
     const older = freshDir();
     copyDir(dir, older, (n) => !n.startsWith("raft.db"));
-    const again = openEngine(dir, { fsync: "no" });
+    const again = await openEngine(dir, { fsync: "no" });
     await writeKeys(again, 100, 150);
-    again.close();
+    await again.close();
     copyDir(older, dir); // raft.db back to index 100, data.db at 150
     const warnings: string[] = [];
-    const reopened = openEngine(dir, { fsync: "no", warn: (m) => warnings.push(m) });
+    const reopened = await openEngine(dir, { fsync: "no", warn: (m) => warnings.push(m) });
     expect(warnings).toEqual([expect.stringMatching(/raft.db ends at index 100 but data.db has applied 150/)]);
     expect(reopened.stats()).toMatchObject({ lastIndex: 150, appliedIndex: 150, compactedIndex: 150 });
     await writeKeys(reopened, 150, 160);
-    reopened.close();
-    const last = openEngine(dir, { fsync: "no" });
+    await reopened.close();
+    const last = await openEngine(dir, { fsync: "no" });
     expect(last.stats()).toMatchObject({ lastIndex: 160, appliedIndex: 160 });
     expect(dump(last)).toContain("count=160");
-    last.close();
+    await last.close();
   });
 
   test("a WAL torn mid-frame after a checkpoint: the prefix stays and the log replays the rest", async () => {
     const dir = freshDir();
-    const engine = openEngine(dir);
+    const engine = await openEngine(dir);
     await writeKeys(engine, 0, 100);
-    engine.compact(); // data.db file now holds index 100; the WAL starts over
+    await engine.compact(); // data.db file now holds index 100; the WAL starts over
     for (let i = 100; i < 400; i += 20) await writeKeys(engine, i, i + 20);
     const expected = dump(engine);
     // Copy while open: the WAL is what a crash would leave behind.
     const torn = freshDir();
     copyDir(dir, torn, (n) => n.endsWith("-shm"));
-    engine.close();
+    await engine.close();
     const wal = join(torn, "data.db-wal");
     expect(statSync(wal).size).toBeGreaterThan(10_000);
     truncateSync(wal, Math.floor(statSync(wal).size / 2) + 7);
     const tornState = StateDb.open({ path: join(torn, "data.db"), partitionCount: 256 });
     const survived = tornState.appliedIndex(STANDALONE_GROUP);
-    tornState.close();
+    await tornState.close();
     expect(survived).toBeGreaterThanOrEqual(100);
     expect(survived).toBeLessThan(400);
-    const reopened = openEngine(torn);
+    const reopened = await openEngine(torn);
     expect(dump(reopened)).toEqual(expected);
-    reopened.close();
+    await reopened.close();
   });
 });
 
 describe("compaction", () => {
   test("deletes only what data.db holds durably; losing data.db's WAL afterwards loses nothing", async () => {
     const dir = freshDir();
-    const engine = openEngine(dir);
+    const engine = await openEngine(dir);
     await writeKeys(engine, 0, 100);
-    expect(engine.compact()).toBe(100);
+    expect(await engine.compact()).toBe(100);
     expect(engine.stats().compactedIndex).toBe(100);
     await writeKeys(engine, 100, 150);
     const expected = dump(engine);
     // The durable part of data.db: its main file as of the checkpoint, without the WAL.
     const crashed = freshDir();
     copyDir(dir, crashed, (n) => n.startsWith("data.db-"));
-    engine.close();
+    await engine.close();
     const left = logCommands(dir);
     expect(left).toHaveLength(50);
     expect(left[0]).toBe("set k100 v100; incr count");
-    const reopened = openEngine(crashed);
+    const reopened = await openEngine(crashed);
     expect(dump(reopened)).toEqual(expected);
     expect(reopened.stats()).toMatchObject({ lastIndex: 150, appliedIndex: 150, compactedIndex: 100 });
     await writeKeys(reopened, 150, 160);
     expect(reopened.stats().lastIndex).toBe(160);
-    reopened.close();
+    await reopened.close();
   });
 
   test("a compacted log with a lost data.db refuses to start instead of serving an empty state", async () => {
     const dir = freshDir();
-    const engine = openEngine(dir);
+    const engine = await openEngine(dir);
     await writeKeys(engine, 0, 20);
-    engine.compact();
-    engine.close();
+    await engine.compact();
+    await engine.close();
     const damaged = freshDir();
     copyDir(dir, damaged);
     for (const f of ["data.db", "data.db-wal", "data.db-shm"]) rmSync(join(dir, f), { force: true });
-    expect(() => openEngine(dir)).toThrow(/applied the log up to index 0, but raft.db keeps only entries after 20/);
+    await expect(openEngine(dir)).rejects.toThrow(/applied the log up to index 0, but raft.db keeps only entries after 20/);
     const fd = openSync(join(damaged, "data.db"), "r+");
     writeSync(fd, new Uint8Array(100).fill(0x5a), 0, 100, 0);
     closeSync(fd);
-    expect(() => openEngine(damaged)).toThrow(/data.db is damaged .* cannot be rebuilt/);
+    await expect(openEngine(damaged)).rejects.toThrow(/data.db is damaged .* cannot be rebuilt/);
   });
 
   test("compacts at most maxEntries per call", async () => {
     const dir = freshDir();
-    const engine = openEngine(dir);
+    const engine = await openEngine(dir);
     await writeKeys(engine, 0, 25);
-    expect(engine.compact(10)).toBe(10);
-    expect(engine.compact(10)).toBe(10);
-    expect(engine.compact(10)).toBe(5);
-    expect(engine.compact(10)).toBe(0);
+    expect(await engine.compact(10)).toBe(10);
+    expect(await engine.compact(10)).toBe(10);
+    expect(await engine.compact(10)).toBe(5);
+    expect(await engine.compact(10)).toBe(0);
     expect(engine.stats().compactedIndex).toBe(25);
-    engine.close();
+    await engine.close();
     expect(logCommands(dir)).toEqual([]);
   });
 
   test("runs on its timer", async () => {
-    const engine = openEngine(freshDir(), { compactIntervalMs: 20 });
+    const engine = await openEngine(freshDir(), { compactIntervalMs: 20 });
     await writeKeys(engine, 0, 30);
     for (let i = 0; i < 100 && engine.stats().compactedIndex < 30; i++) await Bun.sleep(10);
     expect(engine.stats().compactedIndex).toBe(30);
-    engine.close();
+    await engine.close();
   });
 });
 
@@ -277,7 +300,7 @@ describe("active expiry", () => {
   test("expired keys are deleted by an __expire op that goes through the log", async () => {
     const dir = freshDir();
     let now = 1000;
-    const engine = openEngine(dir, { expireIntervalMs: 5, expireBatch: 3, clock: () => now });
+    const engine = await openEngine(dir, { expireIntervalMs: 5, expireBatch: 3, clock: () => now });
     await Promise.all([
       ...Array.from({ length: 7 }, (_, i) => engine.propose(op(now, ["set", `t${i}`, "v", "1500"]))),
       engine.propose(op(now, ["set", "keep", "v", "9000"])),
@@ -286,7 +309,7 @@ describe("active expiry", () => {
     for (let i = 0; i < 200 && engine.keyspace.expired(now, 10).length > 0; i++) await Bun.sleep(5);
     expect(engine.keyspace.expired(now, 10)).toEqual([]);
     expect(dump(engine, 0)).toEqual(["keep=v"]);
-    engine.close();
+    await engine.close();
     const sweeps = logCommands(dir).filter((c) => c.startsWith("__expire"));
     expect(sweeps.length).toBeGreaterThanOrEqual(3); // 7 keys, at most 3 per op
     expect(sweeps.join(" ").split(" ").filter((w) => w.startsWith("t")).sort()).toEqual(Array.from({ length: 7 }, (_, i) => `t${i}`));
@@ -295,7 +318,7 @@ describe("active expiry", () => {
 
 test("an apply that does not remove expired keys does not make the sweep spin", async () => {
   const dir = freshDir();
-  const engine = openEngine(dir, {
+  const engine = await openEngine(dir, {
     expireIntervalMs: 20,
     expireBatch: 2,
     clock: () => 2000,
@@ -303,24 +326,24 @@ test("an apply that does not remove expired keys does not make the sweep spin", 
   });
   await Promise.all(Array.from({ length: 5 }, (_, i) => engine.propose(op(0, ["set", `t${i}`, "v", "1000"]))));
   await Bun.sleep(200);
-  engine.close();
+  await engine.close();
   const sweeps = logCommands(dir).filter((c) => c.startsWith("__expire")).length;
   expect(sweeps).toBeGreaterThan(0);
   expect(sweeps).toBeLessThanOrEqual(11); // one per timer tick, not one per event-loop turn
 });
 
-test("a second store on the same data_dir is refused while the first is open", () => {
+test("a second store on the same data_dir is refused while the first is open", async () => {
   const dir = freshDir();
-  const first = openEngine(dir);
-  expect(() => openEngine(dir)).toThrow(/raft.db is in use by another process/);
-  first.close();
-  openEngine(dir).close();
+  const first = await openEngine(dir);
+  await expect(openEngine(dir)).rejects.toThrow(/raft.db is in use by another process/);
+  await first.close();
+  await (await openEngine(dir)).close();
 });
 
-test("data_dir is created when missing", () => {
+test("data_dir is created when missing", async () => {
   const dir = join(freshDir(), "nested", "data");
-  const engine = openEngine(dir);
+  const engine = await openEngine(dir);
   expect(existsSync(join(dir, "raft.db"))).toBe(true);
   expect(existsSync(join(dir, "data.db"))).toBe(true);
-  engine.close();
+  await engine.close();
 });

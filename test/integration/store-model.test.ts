@@ -67,7 +67,7 @@ test("the store always equals the model of its acknowledged ops", async () => {
       const dir = join(root, `run-${runs++}`);
       const saved = `${dir}-saved`;
       const open = () => StoreEngine.open({ dataDir: dir, fsync: "no", apply: testApply, compactIntervalMs: 0, expireIntervalMs: 0, warn: () => {} });
-      let engine = open();
+      let engine = await open();
       let compacted = false;
       let savedSinceCompaction = false;
       const model = new Map<string, string>();
@@ -80,36 +80,36 @@ test("the store always equals the model of its acknowledged ops", async () => {
               break;
             }
             case "restart":
-              engine.close();
-              engine = open();
+              await engine.close();
+              engine = await open();
               break;
             case "lose-data-db":
             case "restore-old-data-db": {
               // Losing applied state is recoverable only while the log still holds it.
               const restorable = s.kind === "lose-data-db" ? !compacted : savedSinceCompaction || !compacted;
               if (!restorable || (s.kind === "restore-old-data-db" && !existsSync(saved))) break;
-              engine.close();
+              await engine.close();
               for (const f of DATA_FILES) rmSync(join(dir, f), { force: true });
               if (s.kind === "restore-old-data-db") copyFileSync(saved, join(dir, "data.db"));
-              engine = open();
+              engine = await open();
               break;
             }
             case "compact":
-              engine.compact();
+              await engine.compact();
               compacted = true;
               savedSinceCompaction = false;
               break;
             case "save-data-db":
-              engine.close(); // a clean close leaves everything in data.db itself
+              await engine.close(); // a clean close leaves everything in data.db itself
               copyFileSync(join(dir, "data.db"), saved);
               savedSinceCompaction = true;
-              engine = open();
+              engine = await open();
               break;
           }
           expect(state(engine)).toEqual(model);
         }
       } finally {
-        engine.close();
+        await engine.close();
       }
     }),
     { numRuns: 25 },

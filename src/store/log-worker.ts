@@ -1,0 +1,63 @@
+// The worker thread that owns raft.db for a standalone node. Its commits (and their fsyncs) run
+// here so the event loop keeps parsing, applying and answering while a batch is being made
+// durable: Redis blocks its loop in fsync, this thread is why FlyDB does not have to.
+// Requests are answered strictly in the order they arrive (see log-writer.ts).
+import { type FsyncMode, OpLog } from "./oplog.ts";
+
+declare var self: Worker;
+
+export type LogRequest =
+  | { readonly t: "open"; readonly path: string; readonly fsync: FsyncMode }
+  | { readonly t: "append"; readonly grp: number; readonly first: number; readonly term: number; readonly kind: number; readonly bytes: Uint8Array; readonly lengths: readonly number[] }
+  | { readonly t: "compact"; readonly grp: number; readonly upTo: number; readonly term: number }
+  | { readonly t: "close" };
+
+export type LogResponse = { readonly ok: true; readonly value: number } | { readonly ok: false; readonly error: string };
+
+let log: OpLog | undefined;
+let syncTimer: ReturnType<typeof setInterval> | undefined;
+
+function opened(): OpLog {
+  if (!log) throw new Error("raft.db is not open in the log worker");
+  return log;
+}
+
+/** Returns the request's number: commits so far for append, entries deleted for compact. */
+function handle(req: LogRequest): number {
+  switch (req.t) {
+    case "open":
+      log = OpLog.open(req.path, req.fsync);
+      if (req.fsync === "everysec") syncTimer = setInterval(() => log?.sync(), 1000);
+      return 0;
+    case "append": {
+      const l = opened();
+      let at = 0;
+      l.append(
+        req.grp,
+        req.lengths.map((length, i) => {
+          const data = req.bytes.subarray(at, (at += length));
+          return { idx: req.first + i, term: req.term, kind: req.kind, data };
+        }),
+      );
+      return l.commits;
+    }
+    case "compact":
+      return opened().compact(req.grp, req.upTo, req.term);
+    case "close":
+      clearInterval(syncTimer);
+      log?.sync();
+      log?.close();
+      log = undefined;
+      return 0;
+  }
+}
+
+self.onmessage = (e: MessageEvent<LogRequest>) => {
+  let response: LogResponse;
+  try {
+    response = { ok: true, value: handle(e.data) };
+  } catch (err) {
+    response = { ok: false, error: err instanceof Error ? err.message : String(err) };
+  }
+  postMessage(response);
+};
