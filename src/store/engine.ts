@@ -30,9 +30,10 @@ export const STANDALONE_TERM = 1;
 export const EXPIRE_COMMAND = "__expire";
 
 const REPLAY_CHUNK = 1000;
-// data.db commits at most this often: its writes are already durable in raft.db (a crash only
-// replays them), and one commit for many batches writes each touched page once, not per batch.
-const STATE_COMMIT_MS = 20;
+// data.db commits at most this often by default: its writes are already durable in raft.db (a
+// crash only replays them), and one commit for many batches writes each touched page once, not
+// once per batch (random-key SETs dirty about two pages each).
+const STATE_COMMIT_MS = 1000;
 // Log entries deleted per compaction transaction: one step must not stall the event loop.
 const COMPACT_STEP = 10_000;
 const EXPIRE_COMMAND_BYTES = new TextEncoder().encode(EXPIRE_COMMAND);
@@ -46,6 +47,8 @@ export interface StoreEngineOptions {
   readonly partitionCount?: number;
   /** How often data.db is checkpointed and the log compacted (default 10 s; 0: never). */
   readonly compactIntervalMs?: number;
+  /** How long applied batches wait for their data.db commit (default 1 s). */
+  readonly stateCommitMs?: number;
   /** How often expired keys are looked for (default 100 ms, Redis's hz 10; 0: never). */
   readonly expireIntervalMs?: number;
   /** At most this many keys per expiry op (default 500). */
@@ -367,7 +370,7 @@ export class StoreEngine {
     this.stateCommitTimer ??= setTimeout(() => {
       this.stateCommitTimer = undefined;
       this.guard(() => this.state.commitTransaction());
-    }, STATE_COMMIT_MS);
+    }, this.options.stateCommitMs ?? STATE_COMMIT_MS);
     this.options.onCommit?.({ ops: batch.length, logMs, applyMs: performance.now() - started });
     for (let i = 0; i < batch.length; i++) batch[i].resolve(replies[i]);
   }
