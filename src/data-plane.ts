@@ -20,6 +20,8 @@ export interface DataPlane {
   readonly propose: Backend["propose"];
   /** Live keys this node stores (all of them standalone; its replicas' in a cluster). */
   keyCount(): number;
+  /** Live keys with an expiry, for INFO keyspace; a cluster counts the cluster's instead. */
+  expiringKeyCount?(): number;
   appliedIndex(): number;
   ready(): { ready: boolean; reason?: string };
   readonly cluster: ClusterNode | undefined;
@@ -82,6 +84,7 @@ export async function openStandalone(config: Config, metrics: NodeMetrics): Prom
     read: (spec, argv, resp3) => spec.run!({ db: store.keyspace, now: Date.now(), random: Math.random, resp3 }, argv),
     propose: (op) => store.propose(op),
     keyCount: () => store.keyspace.count(Date.now()),
+    expiringKeyCount: () => store.keyspace.countWithExpiry(Date.now()),
     appliedIndex: () => store.stats().appliedIndex,
     ready: () => (store.failed ? { ready: false, reason: `storage failed: ${store.failed.message}` } : { ready: true }),
     cluster: undefined,

@@ -78,6 +78,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
           totalCommands,
           rejectedConnections,
           keys: plane?.keyCount() ?? 0,
+          expires: plane?.expiringKeyCount?.() ?? 0,
           dataDir: config.data_dir,
           appliedIndex: plane?.appliedIndex() ?? 0,
       };

@@ -35,6 +35,8 @@ export interface Keyspace {
   copy(src: Uint8Array, dst: Uint8Array, now: number): void;
   /** Number of live keys. */
   count(now: number): number;
+  /** Live keys that have an expiry (INFO keyspace `expires`). */
+  countWithExpiry(now: number): number;
   /**
    * Cursor iteration in a stable order: every key present for the whole scan is returned at
    * least once. Cursor 0 starts; a returned cursor of 0 means done.

@@ -239,6 +239,7 @@ export class SqliteKeyspace implements Keyspace {
   private readonly moveKey: Statement;
   private readonly insertCopy: Statement;
   private readonly countLive: Statement;
+  private readonly countExpiring: Statement;
   private readonly scanFrom: Statement;
   private readonly idRange: Statement;
   private readonly firstLiveFrom: Statement;
@@ -279,6 +280,7 @@ export class SqliteKeyspace implements Keyspace {
     this.updateExpiry = prepare("UPDATE keys SET expire_at = ? WHERE part = ? AND key = ?");
     this.moveKey = prepare("UPDATE keys SET part = ?, key = ? WHERE part = ? AND key = ?");
     this.insertCopy = prepare("INSERT INTO keys (part, key, type, value, expire_at) VALUES (?, ?, ?, ?, ?)");
+    this.countExpiring = prepare("SELECT count(*) AS n FROM keys WHERE expire_at > ?");
     this.countLive = prepare("SELECT (SELECT count(*) FROM keys) - (SELECT count(*) FROM keys WHERE expire_at <= ?) AS n");
     this.scanFrom = prepare("SELECT id, key, type, expire_at FROM keys WHERE id > ? ORDER BY id LIMIT ?");
     this.idRange = prepare("SELECT min(id) AS lo, max(id) AS hi FROM keys");
@@ -361,6 +363,11 @@ export class SqliteKeyspace implements Keyspace {
 
   count(now: number): number {
     return (this.countLive.get(now) as { n: number }).n;
+  }
+
+  /** Live keys with an expiry (INFO keyspace `expires`), through the expiry index. */
+  countWithExpiry(now: number): number {
+    return (this.countExpiring.get(now) as { n: number }).n;
   }
 
   scan(cursor: number, count: number, now: number, type?: KeyType): { cursor: number; keys: Uint8Array[] } {
