@@ -67,6 +67,25 @@ export function clampRange(start: number, stop: number, size: number): { start: 
   return { start, stop };
 }
 
+/**
+ * Parses a start/stop index pair, then resolves it against the key's size (LRANGE, LTRIM,
+ * ZRANGE, ZREMRANGEBYRANK): the size and the clamped range (undefined: it selects nothing), or
+ * the error reply (an argument that is not an integer, a key of another type).
+ */
+export function indexRange(
+  a: Uint8Array,
+  b: Uint8Array,
+  sizeOfKey: () => number | Reply,
+): { size: number; range: { start: number; stop: number } | undefined } | Reply {
+  const start = intArg(a);
+  const stop = intArg(b);
+  if (isReply(start)) return start;
+  if (isReply(stop)) return stop;
+  const size = sizeOfKey();
+  if (isReply(size)) return size;
+  return { size, range: clampRange(start, stop, size) };
+}
+
 /** Parses a count/index argument as a JS number with Redis's integer rules. */
 export function intArg(b: Uint8Array): number | Reply {
   const v = parseInt64(b);

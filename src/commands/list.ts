@@ -1,7 +1,7 @@
 // List commands with Redis 7.0's replies and error texts. A list is one row per item, ordered
 // by a sequence number, so pushes and pops at either end are O(log n).
 import { array, bulk, EMPTY_ARRAY, err, int, NULL_ARRAY, NULL_BULK, OK, ZERO, type Reply } from "../resp/reply.ts";
-import { bulks, clampRange, countedKeys, intArg, isReply, sizeOf } from "./collection.ts";
+import { bulks, countedKeys, indexRange, intArg, isReply, sizeOf } from "./collection.ts";
 import { define } from "./define.ts";
 import type { CommandContext } from "./types.ts";
 import { bytesEqual, E, lower, parseInt64 } from "./util.ts";
@@ -44,13 +44,9 @@ function pop(left: boolean) {
 }
 
 function lrange(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
-  const start = intArg(argv[2]!);
-  const stop = intArg(argv[3]!);
-  if (isReply(start)) return start;
-  if (isReply(stop)) return stop;
-  const size = listSize(ctx, argv[1]!);
-  if (isReply(size)) return size;
-  const r = clampRange(start, stop, size);
+  const w = indexRange(argv[2]!, argv[3]!, () => listSize(ctx, argv[1]!));
+  if (isReply(w)) return w;
+  const r = w.range;
   return r ? array(bulks(ctx.db.listRange(argv[1]!, r.start, r.stop).map((i) => i.value))) : EMPTY_ARRAY;
 }
 
@@ -92,14 +88,10 @@ function lrem(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
 }
 
 function ltrim(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
-  const start = intArg(argv[2]!);
-  const stop = intArg(argv[3]!);
-  if (isReply(start)) return start;
-  if (isReply(stop)) return stop;
-  const size = listSize(ctx, argv[1]!);
-  if (isReply(size)) return size;
+  const w = indexRange(argv[2]!, argv[3]!, () => listSize(ctx, argv[1]!));
+  if (isReply(w)) return w;
+  const { size, range: r } = w;
   if (size === 0) return OK;
-  const r = clampRange(start, stop, size);
   if (!r) ctx.db.delete(argv[1]!, ctx.now);
   else if (r.start > 0 || r.stop < size - 1) ctx.db.listTrim(argv[1]!, r.start, r.stop);
   return OK;

@@ -2,7 +2,7 @@
 // member plus a (score, member) index, so point operations and short ranges are O(log n).
 import { array, bulk, EMPTY_ARRAY, err, int, NULL_BULK, ZERO, type Reply } from "../resp/reply.ts";
 import { formatDouble } from "../resp/encoder.ts";
-import { clampRange, countedKeys, intArg, isReply, noteGrowth, pairs, pickRandom, popCount, randomCount, scanCollection, score, sizeOf } from "./collection.ts";
+import { countedKeys, indexRange, intArg, isReply, noteGrowth, pairs, pickRandom, popCount, randomCount, scanCollection, score, sizeOf } from "./collection.ts";
 import { define } from "./define.ts";
 import type { CommandContext, LexBound, LexRange, ScoreBound, ScoreRange, ZEntry, ZRange } from "./types.ts";
 import { byteKey, E, lower, parseFloatArg, parseInt64, utf8 } from "./util.ts";
@@ -146,13 +146,9 @@ function parseRange(
   const [a, b] = rev && by !== "rank" ? [argv[from + 1]!, argv[from]!] : [argv[from]!, argv[from + 1]!];
   let range: ZRange;
   if (by === "rank") {
-    const start = intArg(a);
-    const stop = intArg(b);
-    if (isReply(start)) return start;
-    if (isReply(stop)) return stop;
-    const size = zsetSize(ctx, key);
-    if (isReply(size)) return size;
-    const r = clampRange(start, stop, size);
+    const w = indexRange(a, b, () => zsetSize(ctx, key));
+    if (isReply(w)) return w;
+    const r = w.range;
     range = r ? { by: "rank", start: r.start, stop: r.stop } : { by: "rank", start: 1, stop: 0 };
   } else {
     const r = by === "score" ? scoreRange(a, b) : lexRange(a, b);
@@ -329,15 +325,10 @@ function zremrange(by: "rank" | "score" | "lex") {
     const [, key, a, b] = argv as [Uint8Array, Uint8Array, Uint8Array, Uint8Array];
     let range: ZRange;
     if (by === "rank") {
-      const start = intArg(a);
-      const stop = intArg(b);
-      if (isReply(start)) return start;
-      if (isReply(stop)) return stop;
-      const size = zsetSize(ctx, key);
-      if (isReply(size)) return size;
-      const r = clampRange(start, stop, size);
-      if (!r) return ZERO;
-      range = { by: "rank", ...r };
+      const r = indexRange(a, b, () => zsetSize(ctx, key));
+      if (isReply(r)) return r;
+      if (!r.range) return ZERO;
+      range = { by: "rank", ...r.range };
     } else {
       const r = by === "score" ? scoreRange(a, b) : lexRange(a, b);
       if (isReply(r)) return r;
