@@ -3,6 +3,7 @@
 // the founding entries are written so that no data dir ever founds two.
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { ConfigError } from "./config/schema.ts";
 
 export interface NodeIdentity {
   readonly node_id: string;
@@ -37,7 +38,7 @@ export function recordBootstrap(dataDir: string, now: Date): void {
   const id = readIdentity(dataDir);
   if (!id) throw new Error(`data_dir ${dataDir} has no ${IDENTITY_FILE}; a cluster member writes it at start`);
   if (id.bootstrapped_at !== undefined) {
-    throw new Error(
+    throw new ConfigError(
       `node ${id.node_id} already bootstrapped a cluster at ${id.bootstrapped_at} (${join(dataDir, IDENTITY_FILE)}) but holds no cluster state now; it never bootstraps a second one: join the existing cluster, or empty data_dir to start over`,
     );
   }

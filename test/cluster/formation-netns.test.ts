@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import type { Lan, LanHost } from "../support/netns.ts";
 import { LineReader, createLan, skipNamespaceTests } from "../support/netns.ts";
+import { readFoundedGroup } from "../helpers/raft-db.ts";
 
 setDefaultTimeout(45_000);
 
@@ -107,6 +108,22 @@ describe.skipIf(skipNamespaceTests)("cluster formation by discovery in network n
 
     const bootstrapped = formed.filter((s) => s.log.lines.some((l) => l.includes("bootstrapped a new cluster")));
     expect(bootstrapped.map((s) => s.id)).toEqual(["n1"]);
+    // All three are voters of group 0 from index 1 on every node, and its membership never changed
+    // (nobody was added one at a time); index 2 holds the founding metadata with all three and a
+    // map placing every partition on them, and each partition was founded with exactly its map's replicas.
+    for (const s of formed) {
+      const meta = readFoundedGroup(join(dataRoot, s.id), 0);
+      expect(meta.founding).toEqual({ voters: ["n1", "n2", "n3"], learners: [] });
+      expect(meta.laterConfChanges).toBe(0);
+      const init = meta.second as { t: string; members: { id: string }[]; map: string[][] };
+      expect(init.t).toBe("init");
+      expect(init.members.map((m) => m.id).sort()).toEqual(["n1", "n2", "n3"]);
+      expect(init.map).toHaveLength(16);
+      for (const [p, replicas] of init.map.entries()) {
+        expect([...replicas].sort()).toEqual(["n1", "n2", "n3"]);
+        expect(readFoundedGroup(join(dataRoot, s.id), p + 1).founding).toEqual({ voters: ["n1", "n2", "n3"], learners: [] });
+      }
+    }
     const statuses = await Promise.all(formed.map(status));
     for (const st of statuses) {
       expect(st.cluster_id).toBe("form-test");
