@@ -6,8 +6,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
-import type { Lan, LanHost } from "../support/netns.ts";
-import { LineReader, createLan, skipNamespaceTests } from "../support/netns.ts";
+import type { Netns, NsHost } from "../helpers/netns.ts";
+import { createNetns, skipNetns } from "../helpers/netns.ts";
+import { LineReader } from "../helpers/line-reader.ts";
 import { readFoundedGroup } from "../helpers/raft-db.ts";
 
 setDefaultTimeout(45_000);
@@ -19,7 +20,7 @@ const HTTP = 8080;
 
 interface Started {
   readonly id: string;
-  readonly host: LanHost;
+  readonly host: NsHost;
   readonly proc: Subprocess<"ignore", "pipe", "pipe">;
   readonly log: LineReader;
 }
@@ -31,14 +32,14 @@ interface Status {
   partitions: { total: number; leaderless: number };
 }
 
-describe.skipIf(skipNamespaceTests)("cluster formation by discovery in network namespaces", () => {
-  let lan: Lan;
-  let h: LanHost[];
+describe.skipIf(skipNetns)("cluster formation by discovery in network namespaces", () => {
+  let lan: Netns;
+  let h: NsHost[];
   let dataRoot: string;
   const nodes: Started[] = [];
 
   beforeAll(async () => {
-    lan = await createLan("form", 5);
+    lan = createNetns(5);
     h = [...lan.hosts];
     dataRoot = mkdtempSync(join(tmpdir(), "fly-form-"));
   });
@@ -48,7 +49,7 @@ describe.skipIf(skipNamespaceTests)("cluster formation by discovery in network n
     if (dataRoot) rmSync(dataRoot, { recursive: true, force: true });
   });
 
-  function start(id: string, host: LanHost, extra: string[]): Started {
+  function start(id: string, host: NsHost, extra: string[]): Started {
     const args = [
       BUN, join(ROOT, "cli/flydb.ts"),
       "--node-id", id,
@@ -63,15 +64,15 @@ describe.skipIf(skipNamespaceTests)("cluster formation by discovery in network n
       "--fsync", "no",
       ...extra,
     ];
-    const proc = lan.spawn(host, args, { cwd: ROOT });
+    const proc = lan.spawn(host.ns, args, { cwd: ROOT });
     // The logger writes to stderr; stdout stays empty.
     const s: Started = { id, host, proc, log: new LineReader(proc.stderr) };
     nodes.push(s);
     return s;
   }
 
-  async function curl(host: LanHost, path: string): Promise<{ code: number; body: string }> {
-    const r = await lan.run(host, ["curl", "-s", "-m", "3", "-w", "\n%{http_code}", `http://${host.address}:${HTTP}${path}`]);
+  async function curl(host: NsHost, path: string): Promise<{ code: number; body: string }> {
+    const r = await lan.exec(host.ns, ["curl", "-s", "-m", "3", "-w", "\n%{http_code}", `http://${host.address}:${HTTP}${path}`]);
     const i = r.stdout.lastIndexOf("\n");
     return { code: Number(r.stdout.slice(i + 1)), body: r.stdout.slice(0, i) };
   }
@@ -94,12 +95,12 @@ describe.skipIf(skipNamespaceTests)("cluster formation by discovery in network n
     return JSON.parse(r.body) as Status;
   }
 
-  async function discover(host: LanHost): Promise<{ nodeId: string; addresses: string[]; ports: Record<string, number | null> }[]> {
-    const r = await lan.run(host, [BUN, join(ROOT, "cli/flydb-discover.ts"), "--json", "--timeout", "1", "--cluster-id", "form-test"], { cwd: ROOT });
+  async function discover(host: NsHost): Promise<{ nodeId: string; addresses: string[]; ports: Record<string, number | null> }[]> {
+    const r = await lan.exec(host.ns, [BUN, join(ROOT, "cli/flydb-discover.ts"), "--json", "--timeout", "1", "--cluster-id", "form-test"], { cwd: ROOT });
     return r.code === 0 ? JSON.parse(r.stdout) : [];
   }
 
-  const redis = (host: LanHost, target: LanHost, ...cmd: string[]) => lan.run(host, ["redis-cli", "-h", target.address, "-p", String(RESP), ...cmd]);
+  const redis = (host: NsHost, target: NsHost, ...cmd: string[]) => lan.exec(host.ns, ["redis-cli", "-h", target.address, "-p", String(RESP), ...cmd]);
 
   test("three nodes with bootstrap_expect = 3 form one cluster; writes through one are read through all", async () => {
     // Node ids in an order unlike the start order: the lowest id (n1) starts last.

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
-import { LineReader } from "../support/netns.ts";
+import { LineReader } from "../helpers/line-reader.ts";
 import { freePort } from "../helpers/ports.ts";
 import { readFoundedGroup } from "../helpers/raft-db.ts";
 
