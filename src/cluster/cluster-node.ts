@@ -50,8 +50,8 @@ type Routed =
   | { readonly t: "read"; readonly grp: number; readonly argv: readonly Uint8Array[]; readonly resp3?: boolean }
   | { readonly t: "meta"; readonly grp: typeof META_GROUP; readonly op: MetaOp };
 
-/** `claim`: the sender asks this node to promise to found a cluster with it (src/cluster/formation.ts). */
-type Forward = Routed | { readonly t: "groups" } | { readonly t: "formation"; readonly claim?: string };
+/** `claim`: the sender (as the transport's handshake names it) asks this node to promise to found a cluster with it (src/cluster/formation.ts). */
+type Forward = Routed | { readonly t: "groups" } | { readonly t: "formation"; readonly claim?: boolean };
 
 type ForwardResult = { readonly reply: Reply } | { readonly notLeader: NodeId | null };
 
@@ -131,9 +131,9 @@ export class ClusterNode {
       port: bind.raft.port,
       sealer,
       onMessage: (_from, m) => node?.onMessage(m),
-      onRequest: async (_from, body) => {
+      onRequest: async (from, body) => {
         if (!node) throw new Error("node is starting");
-        return node.onRequest(body as Forward);
+        return node.onRequest(from, body as Forward);
       },
       onError: (what, e) => log.debug(`transport: ${what}`, { error: String(e) }),
     });
@@ -243,11 +243,11 @@ export class ClusterNode {
     this.host.step(m);
   }
 
-  private async onRequest(body: Forward): Promise<unknown> {
+  private async onRequest(from: NodeId, body: Forward): Promise<unknown> {
     if (body.t === "groups") return this.groupStatuses();
     if (body.t === "formation") {
       if (!this.formationProbe) throw new Error("node is starting");
-      return this.formationProbe(body.claim);
+      return this.formationProbe(body.claim === true ? from : undefined);
     }
     return this.runHere(body);
   }

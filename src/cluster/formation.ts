@@ -1,6 +1,6 @@
 // Forming and joining a cluster (DESIGN §8): the I/O around the pure rule in core/formation.ts.
 // Every cluster node runs it. It answers other nodes' formation probes and claims (over the Raft
-// transport: `{ t: "formation", claim? }` → FormationReport), and while this node holds no cluster
+// transport: `{ t: "formation", claim?: true }` → FormationReport; the claimer is the sender), and while this node holds no cluster
 // state it looks for nodes (mDNS when discovery is on and no peers are configured; gossip members
 // always), probes them, and bootstraps (after every founder promised), joins through gossip, waits
 // with back-off, or refuses. Once the node holds cluster state it checks that the cluster's
@@ -117,7 +117,7 @@ export function startFormation(opts: FormationOptions): Formation {
     return [...known.values()];
   };
 
-  const probe = async (nodes: readonly FoundNode[], claim?: string): Promise<FormationReport[]> => {
+  const probe = async (nodes: readonly FoundNode[], claim = false): Promise<FormationReport[]> => {
     const answers = await Promise.all(
       nodes.map(async (f) => {
         try {
@@ -156,7 +156,7 @@ export function startFormation(opts: FormationOptions): Formation {
     try {
       const others = founders.filter((id) => id !== self).map((id) => known.get(id));
       if (others.some((f) => f === undefined)) return "a founder is no longer in view";
-      const answers = await probe(others as FoundNode[], self);
+      const answers = await probe(others as FoundNode[], true);
       const missing = founders.filter((id) => id !== self && !answers.some((a) => a.nodeId === id && !a.formed && a.promisedTo === self));
       if (missing.length > 0) return `founders ${missing.join(", ")} did not promise`;
       if (stopped || holdsState()) return "this node changed state meanwhile";

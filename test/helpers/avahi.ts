@@ -5,8 +5,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Netns, NsHost } from "../helpers/netns.ts";
-import { LineReader } from "../helpers/line-reader.ts";
+import type { Netns, NsHost } from "./netns.ts";
+import { LineReader } from "./line-reader.ts";
 
 export interface Avahi {
   /** Environment for avahi-browse / avahi-publish run in the same namespace. */
