@@ -12,21 +12,23 @@ export interface FoundedGroup {
   readonly founding: ConfState;
   /** Index 2 decoded as msgpack when it is a normal entry (group 0: the founding metadata). */
   readonly second: unknown;
-  /** Conf entries after index 1 (membership changes). */
-  readonly laterConfChanges: number;
+  /** The configurations of the conf entries after index 1 (membership changes), in log order. */
+  readonly laterConfs: readonly ConfState[];
 }
 
-export function readFoundedGroup(dataDir: string, grp: number): FoundedGroup {
+/** The group's founding as stored; undefined when the node holds no entries of it (never had, or dropped). */
+export function readFoundedGroup(dataDir: string, grp: number): FoundedGroup | undefined {
   const db = new Database(join(dataDir, "raft.db"), { readonly: true });
   try {
     const rows = db.query<{ idx: number; kind: number; data: Uint8Array | null }, [number]>("SELECT idx, kind, data FROM raft_log WHERE grp = ? ORDER BY idx").all(grp);
     const first = rows[0];
-    if (first?.idx !== 1 || first.kind !== EntryKind.ConfChange) throw new Error(`raft group ${grp} in ${dataDir}: no founding conf entry at index 1 (first: ${JSON.stringify(first?.idx)})`);
+    if (first === undefined) return undefined;
+    if (first.idx !== 1 || first.kind !== EntryKind.ConfChange) throw new Error(`raft group ${grp} in ${dataDir}: no founding conf entry at index 1 (first: ${first.idx}, kind ${first.kind})`);
     const second = rows[1];
     return {
       founding: decodeConf(first.data),
       second: second?.idx === 2 && second.kind === EntryKind.Normal && second.data ? unpack(second.data) : undefined,
-      laterConfChanges: rows.filter((r) => r.idx > 1 && r.kind === EntryKind.ConfChange).length,
+      laterConfs: rows.filter((r) => r.idx > 1 && r.kind === EntryKind.ConfChange).map((r) => decodeConf(r.data)),
     };
   } finally {
     db.close();
