@@ -1,10 +1,11 @@
 // Forming and joining a cluster (DESIGN §8): the I/O around the pure rule in core/formation.ts.
 // Every cluster node runs it. It answers other nodes' formation probes and claims (over the Raft
-// transport: `{ t: "formation", claim?: true }` → FormationReport; the claimer is the sender), and while this node holds no cluster
-// state it looks for nodes (mDNS when discovery is on and no peers are configured; gossip members
-// always), probes them, and bootstraps (after every founder promised), joins through gossip, waits
-// with back-off, or refuses. Once the node holds cluster state it checks that the cluster's
-// metadata matches its own settings.
+// transport: `{ t: "formation", claim?: true }` → FormationReport; the claimer is the sender the
+// transport's handshake names), and while this node holds no cluster state it looks for nodes
+// (mDNS when discovery is on and no peers are configured; gossip members always), probes them,
+// and bootstraps (after every founder promised), joins through gossip, waits with back-off, or
+// refuses. Once the node holds cluster state it checks that the cluster's metadata matches its
+// own settings.
 import type { Config } from "../config/schema.ts";
 import type { DiscoveredNode } from "../discovery/index.ts";
 import { formatHostPort } from "../gossip/hostport.ts";
@@ -134,14 +135,12 @@ export function startFormation(opts: FormationOptions): Formation {
   };
 
   /** Finds, probes and decides once; `sees` is updated for the next probe answered. */
-  let lastPeers: FormationReport[] = [];
   const round = async (): Promise<FormationStep> => {
     const want = config.bootstrap_expect;
     const nodes = await found((n) => want > 0 && n + 1 >= want);
     const peers = await probe(nodes);
     if (holdsState()) return { kind: "member" };
     sees = candidates(report(), peers);
-    lastPeers = peers;
     return decideFormation(report(), peers);
   };
 
