@@ -2,7 +2,8 @@
 // one namespace hosts N advertisers in one process, another runs browse() with stopWhen = N
 // found, several rounds. Usage: sudo npx bun bench/discovery.ts [N=3,10,30] [ROUNDS=5]
 import { join, resolve } from "node:path";
-import { LineReader, createLan, isRoot } from "../test/support/netns.ts";
+import { createNetns, isRoot } from "../test/helpers/netns.ts";
+import { LineReader } from "../test/helpers/line-reader.ts";
 
 if (!isRoot()) throw new Error("bench/discovery.ts needs root (it creates network namespaces)");
 const sizes = (process.argv[2] ?? "3,10,30").split(",").map(Number);
@@ -10,7 +11,7 @@ const rounds = Number(process.argv[3] ?? 5);
 const ROOT = resolve(import.meta.dir, "..");
 const BUN = process.execPath;
 
-const lan = await createLan("discbench", 2);
+const lan = createNetns(2);
 const [advHost, browserHost] = lan.hosts;
 try {
   for (const n of sizes) {
@@ -22,11 +23,11 @@ try {
       await Promise.all(ads.map((a) => a.announced));
       console.log("ready");
       process.on("SIGTERM", async () => { await Promise.all(ads.map((a) => a.stop())); process.exit(0); });`;
-    const advertisers = lan.spawn(advHost, [BUN, "-e", script], { cwd: ROOT });
+    const advertisers = lan.spawn(advHost.ns, [BUN, "-e", script], { cwd: ROOT });
     await new LineReader(advertisers.stdout).waitFor((l) => l === "ready", 30_000, `${n} advertisers`);
     const times: number[] = [];
     for (let r = 0; r < rounds; r++) {
-      const out = await lan.run(browserHost, [BUN, join(ROOT, "test/fixtures/discovery/browse.ts"), "10000", String(n), `bench${n}`], { cwd: ROOT });
+      const out = await lan.exec(browserHost.ns, [BUN, join(ROOT, "test/fixtures/discovery/browse.ts"), "10000", String(n), `bench${n}`], { cwd: ROOT });
       const { elapsedMs, nodes } = JSON.parse(out.stdout);
       if (nodes.length !== n) throw new Error(`round ${r}: found ${nodes.length} of ${n}`);
       times.push(elapsedMs);

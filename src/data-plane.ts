@@ -1,8 +1,6 @@
 // What the RESP sessions and the HTTP API need from the storage side, whether the node stands
 // alone (one log, one state) or is a cluster member (multi-raft, routed by partition).
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
-import { join } from "node:path";
 import { applyOp } from "./commands/apply.ts";
 import type { Backend } from "./commands/session.ts";
 import { ConfigError, type Config } from "./config/schema.ts";
@@ -12,6 +10,7 @@ import { browse, startAdvertiser, type Advertiser, type DiscoveryLog } from "./d
 import type { NodeMetrics } from "./http/metrics.ts";
 import type { Logger } from "./log.ts";
 import { splitHostPort } from "./net/addr.ts";
+import { readIdentity, writeIdentity } from "./node-identity.ts";
 import { StoreEngine } from "./store/engine.ts";
 
 export interface DataPlane {
@@ -30,15 +29,6 @@ export interface DataPlane {
   stop(graceful: boolean): Promise<void>;
 }
 
-/** Written once in data_dir: which node and which kind of node the data belongs to. */
-interface NodeIdentity {
-  readonly node_id: string;
-  readonly mode: "standalone" | "cluster";
-  readonly partition_count: number;
-}
-
-const IDENTITY_FILE = "flydb-node.json";
-
 /**
  * Standalone or cluster member. A data dir remembers what it is, so a cluster member restarted
  * without --peers or --bootstrap rejoins its cluster (and never bootstraps a second one), a
@@ -46,10 +36,9 @@ const IDENTITY_FILE = "flydb-node.json";
  * partition count.
  */
 export function resolveMode(c: Config): "standalone" | "cluster" {
-  const path = join(c.data_dir, IDENTITY_FILE);
   const asked = c.bootstrap || c.bootstrap_expect > 0 || c.cluster_peers.length > 0 || c.discovery_enabled ? "cluster" : undefined;
-  if (existsSync(path)) {
-    const id = JSON.parse(readFileSync(path, "utf8")) as NodeIdentity;
+  const id = readIdentity(c.data_dir);
+  if (id) {
     // A standalone node's id is only a label (it defaults to the host name); a cluster member's
     // id is its identity in every Raft group, so it can never change.
     if (id.mode === "cluster" && id.node_id !== c.node_id) {
@@ -64,7 +53,7 @@ export function resolveMode(c: Config): "standalone" | "cluster" {
     return id.mode;
   }
   const mode = asked ?? "standalone";
-  writeFileSync(path, JSON.stringify({ node_id: c.node_id, mode, partition_count: c.partition_count } satisfies NodeIdentity) + "\n");
+  writeIdentity(c.data_dir, { node_id: c.node_id, mode, partition_count: c.partition_count });
   return mode;
 }
 

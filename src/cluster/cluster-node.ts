@@ -12,7 +12,7 @@ import type { Logger } from "../log.ts";
 import { array, err, int, OK, type Reply } from "../resp/reply.ts";
 import { isMessage } from "../raft/message-check.ts";
 import { bootstrapWrite, isEmptyGroup } from "../raft/storage.ts";
-import type { Message, NodeId } from "../raft/types.ts";
+import type { GroupWrite, Message, NodeId } from "../raft/types.ts";
 import { encodeOp } from "../store/op-codec.ts";
 import { SqliteRaftStorage } from "../store/raft-log.ts";
 import { StateDb } from "../store/state.ts";
@@ -20,7 +20,8 @@ import { PeerUnreachable, Transport } from "../transport/transport.ts";
 import { drainingOf, groupOf, metaVoters, partitionOfGroup, placeableMembers, type MemberInfo, type MetaOp, type MetaResult, type MetaState } from "./core/meta.ts";
 import type { GroupReport } from "./core/group-view.ts";
 import { MultiRaft, NotLeader, ProposalDropped } from "./core/multiraft.ts";
-import { place } from "./core/placement.ts";
+import { place, type PartitionMap } from "./core/placement.ts";
+import { recordBootstrap } from "../node-identity.ts";
 import { nextStep } from "./core/reconcile.ts";
 import { route, SPLITTABLE } from "./core/route.ts";
 import { partitionOf, SLOT_COUNT } from "./core/slot.ts";
@@ -49,7 +50,8 @@ type Routed =
   | { readonly t: "read"; readonly grp: number; readonly argv: readonly Uint8Array[]; readonly resp3?: boolean }
   | { readonly t: "meta"; readonly grp: typeof META_GROUP; readonly op: MetaOp };
 
-type Forward = Routed | { readonly t: "groups" } | { readonly t: "formation" };
+/** `claim`: the sender (as the transport's handshake names it) asks this node to promise to found a cluster with it (src/cluster/formation.ts). */
+type Forward = Routed | { readonly t: "groups" } | { readonly t: "formation"; readonly claim?: boolean };
 
 type ForwardResult = { readonly reply: Reply } | { readonly notLeader: NodeId | null };
 
@@ -75,8 +77,8 @@ export class ClusterNode {
   readonly raftStats = new RaftStats();
   /** Keyless commands reach every partition's leader through this (fanout.ts). */
   private readonly partitions: PartitionRunner;
-  /** Answers other nodes' formation probes (set by src/cluster/formation.ts). */
-  formationProbe: (() => unknown) | undefined;
+  /** Answers other nodes' formation probes and claims (set by src/cluster/formation.ts). */
+  formationProbe: ((claim: string | undefined) => unknown) | undefined;
 
   private constructor(
     private readonly config: Config,
@@ -129,9 +131,9 @@ export class ClusterNode {
       port: bind.raft.port,
       sealer,
       onMessage: (_from, m) => node?.onMessage(m),
-      onRequest: async (_from, body) => {
+      onRequest: async (from, body) => {
         if (!node) throw new Error("node is starting");
-        return node.onRequest(body as Forward);
+        return node.onRequest(from, body as Forward);
       },
       onError: (what, e) => log.debug(`transport: ${what}`, { error: String(e) }),
     });
@@ -165,18 +167,66 @@ export class ClusterNode {
   private openExisting(): void {
     // Group -1 is a standalone node's log: a data dir that ran standalone holds no cluster groups.
     const groups = this.storage.groups().filter((g) => g >= 0 && !isEmptyGroup(this.storage.load(g)));
-    if (groups.length === 0 && this.config.bootstrap) return this.bootstrapNew();
+    if (groups.length === 0 && this.config.bootstrap) return this.bootstrapNew([this.selfInfo()]);
     if (groups.length === 0) this.log.info("waiting to be admitted to a cluster", { peers: this.config.cluster_peers.join(",") });
     for (const g of groups) this.host.open(g);
   }
 
-  /** Starts a new one-node cluster; the controller then admits the others. Only on an empty Raft state. */
-  bootstrapNew(): void {
+  /**
+   * Founds a new cluster whose members are `founders` (this node among them; one for --bootstrap,
+   * `bootstrap_expect` for discovery). Group 0 starts with the founders as voters (up to five, the
+   * rest learners) and, committed at index 2, the founding metadata: settings, the founders as
+   * members and a partition map over all of them. Only this node writes it; the other founders
+   * learn it from the leader's messages. Every founder then founds the partitions that map gives
+   * it (`foundPartitions`). Only on an empty Raft state, and once per data dir (flydb-node.json).
+   */
+  bootstrapNew(founders: readonly MemberInfo[]): void {
     if (this.host.groupIds().length > 0) throw new Error(`node ${this.self} already holds cluster state; it never bootstraps again`);
-    const everyGroup = [META_GROUP, ...Array.from({ length: this.config.partition_count }, (_, p) => groupOf(p))];
-    this.storage.saveBatch(everyGroup.map((g) => bootstrapWrite(g, [this.self])));
-    this.log.info("bootstrapped a new cluster", { cluster_id: this.config.discovery_cluster_id, partitions: this.config.partition_count });
-    for (const g of everyGroup) this.host.open(g);
+    const ids = founders.map((m) => m.id).sort();
+    if (!ids.includes(this.self)) throw new Error(`node ${this.self} cannot bootstrap a cluster it is not a founder of (${ids.join(", ")})`);
+    const map = place({ members: founders.map((m) => ({ id: m.id, zone: m.zone })), partitionCount: this.config.partition_count, replicationFactor: this.config.replication_factor });
+    const init: MetaOp = {
+      t: "init",
+      clusterId: this.config.discovery_cluster_id,
+      partitionCount: this.config.partition_count,
+      replicationFactor: this.config.replication_factor,
+      members: founders,
+      map,
+    };
+    recordBootstrap(this.config.data_dir, new Date());
+    const meta = bootstrapWrite(META_GROUP, ids.slice(0, MAX_META_VOTERS), { learners: ids.slice(MAX_META_VOTERS), data: [encodeMetaOp(init)] });
+    const own = this.partitionFoundings(map);
+    this.storage.saveBatch([meta, ...own]);
+    this.log.info("bootstrapped a new cluster", { cluster_id: this.config.discovery_cluster_id, partitions: this.config.partition_count, founders: ids.join(",") });
+    for (const w of [meta, ...own]) this.host.open(w.grp);
+  }
+
+  /** The founding writes of the partitions `map` (the founding map) gives this node that it does not hold yet. */
+  private partitionFoundings(map: PartitionMap): GroupWrite[] {
+    const writes: GroupWrite[] = [];
+    map.forEach((replicas, p) => {
+      const g = groupOf(p);
+      if (replicas.includes(this.self) && !this.host.has(g) && isEmptyGroup(this.storage.load(g))) writes.push(bootstrapWrite(g, replicas));
+    });
+    return writes;
+  }
+
+  /**
+   * A founder opens the partitions of the founding map (map version 1, exactly the init entry's
+   * map, so every replica writes the same conf at index 1). A replica that a leader reached first
+   * already holds the group, and one that never gets here learns it from the leader's messages.
+   */
+  private foundPartitions(): void {
+    if (this.meta.mapVersion !== 1) return;
+    const writes = this.partitionFoundings(this.meta.map);
+    if (writes.length === 0) return;
+    this.storage.saveBatch(writes);
+    for (const w of writes) this.host.open(w.grp);
+  }
+
+  /** This node as a member of the metadata. */
+  selfInfo(): MemberInfo {
+    return { id: this.self, zone: this.config.zone, addrs: this.addrs, version: this.version };
   }
 
   private raftAddrOf(id: NodeId): string | undefined {
@@ -193,11 +243,11 @@ export class ClusterNode {
     this.host.step(m);
   }
 
-  private async onRequest(body: Forward): Promise<unknown> {
+  private async onRequest(from: NodeId, body: Forward): Promise<unknown> {
     if (body.t === "groups") return this.groupStatuses();
     if (body.t === "formation") {
       if (!this.formationProbe) throw new Error("node is starting");
-      return this.formationProbe();
+      return this.formationProbe(body.claim === true ? from : undefined);
     }
     return this.runHere(body);
   }
@@ -362,6 +412,7 @@ export class ClusterNode {
   private control(): void {
     if (this.stopped) return;
     try {
+      this.foundPartitions();
       if (this.host.status(META_GROUP)?.role === "leader") this.controlMeta();
       for (const grp of this.host.groupIds()) {
         if (grp !== META_GROUP && this.host.status(grp)?.role === "leader") this.controlPartition(grp);
@@ -377,23 +428,14 @@ export class ClusterNode {
   }
 
   private memberInfo(v: MemberView | undefined, id: NodeId): MemberInfo | undefined {
-    if (id === this.self) return { id, zone: this.config.zone, addrs: this.addrs, version: this.version };
+    if (id === this.self) return this.selfInfo();
     if (!v) return undefined;
     return { id, zone: v.meta.zone, addrs: { resp: v.meta.respAddr, http: v.meta.httpAddr, raft: v.meta.raftAddr, gossip: v.addr }, version: v.meta.version };
   }
 
   private controlMeta(): void {
     const meta = this.meta;
-    if (meta.clusterId === "") {
-      this.proposeMeta({
-        t: "init",
-        clusterId: this.config.discovery_cluster_id,
-        partitionCount: this.config.partition_count,
-        replicationFactor: this.config.replication_factor,
-        map: Array.from({ length: this.config.partition_count }, () => [this.self]),
-      });
-      return;
-    }
+    if (meta.clusterId === "") return; // the founding metadata (entry 2) is not applied yet
     const now = Date.now();
     const views = new Map(this.gossip.members().map((v) => [v.id, v]));
     // Admit alive members (gossip only admits our cluster id) and keep their addresses current.

@@ -1,15 +1,17 @@
 // Forming and joining a cluster (DESIGN §8): the I/O around the pure rule in core/formation.ts.
-// Every cluster node runs it. It answers other nodes' formation probes (over the Raft transport:
-// `{ t: "formation" }` → FormationReport), and while this node holds no cluster state it looks
-// for nodes (mDNS when discovery is on and no peers are configured; gossip members always),
-// probes them, and bootstraps, joins through gossip, waits with back-off, or refuses. Once the
-// node holds cluster state it checks that the cluster's metadata matches its own settings.
+// Every cluster node runs it. It answers other nodes' formation probes and claims (over the Raft
+// transport: `{ t: "formation", claim?: true }` → FormationReport; the claimer is the sender the
+// transport's handshake names), and while this node holds no cluster state it looks for nodes
+// (mDNS when discovery is on and no peers are configured; gossip members always), probes them,
+// and bootstraps (after every founder promised), joins through gossip, waits with back-off, or
+// refuses. Once the node holds cluster state it checks that the cluster's metadata matches its
+// own settings.
 import type { Config } from "../config/schema.ts";
 import type { DiscoveredNode } from "../discovery/index.ts";
 import { formatHostPort } from "../gossip/hostport.ts";
 import type { Logger } from "../log.ts";
 import type { ClusterNode } from "./cluster-node.ts";
-import { candidates, decideFormation, type FormationReport, type FormationStep } from "./core/formation.ts";
+import { candidates, decideFormation, mayPromise, type FormationReport, type FormationStep } from "./core/formation.ts";
 
 /** A node found by discovery or gossip: enough to probe it. */
 interface FoundNode {
@@ -34,6 +36,12 @@ export interface Formation {
 }
 
 const PROBE_TIMEOUT_MS = 1_000;
+/**
+ * How long a promise to found a cluster with a claimer holds. A claimer founds at once after its
+ * claims are answered, and never later than half of this after it sent them; a claimer that gave
+ * up (or died) thereby frees the nodes that promised it.
+ */
+const PROMISE_MS = 10_000;
 const FIRST_WAIT_MS = 250;
 /** Forming with bootstrap_expect wants quick rounds; plain auto-join can back off further. */
 const MAX_WAIT_FORMING_MS = 2_000;
@@ -53,6 +61,8 @@ export function startFormation(opts: FormationOptions): Formation {
   const self = config.node_id;
   let stopped = false;
   let sees: string[] = [self];
+  let promise: { to: string; until: number } | undefined;
+  const promisedTo = () => (promise && Date.now() < promise.until ? promise.to : null);
   let wake: () => void = () => {};
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -76,9 +86,17 @@ export function startFormation(opts: FormationOptions): Formation {
       bootstrapExpect: config.bootstrap_expect,
       gossip: [...new Set([node.gossip.addr, ...members])],
       sees: formed ? [] : sees,
+      member: node.selfInfo(),
+      promisedTo: formed ? null : promisedTo(),
     };
   };
-  node.formationProbe = report;
+  node.formationProbe = (claim) => {
+    if (claim !== undefined && mayPromise(report(), claim)) {
+      if (promisedTo() !== claim) log.info("promised to found the cluster with the node that claimed this one", { claimer: claim });
+      promise = { to: claim, until: Date.now() + PROMISE_MS };
+    }
+    return report();
+  };
 
   // Nodes found in earlier rounds stay until a probe goes unanswered: a browse that missed one
   // answer must not shrink the view (views that flap delay agreement).
@@ -100,11 +118,11 @@ export function startFormation(opts: FormationOptions): Formation {
     return [...known.values()];
   };
 
-  const probe = async (nodes: readonly FoundNode[]): Promise<FormationReport[]> => {
+  const probe = async (nodes: readonly FoundNode[], claim = false): Promise<FormationReport[]> => {
     const answers = await Promise.all(
       nodes.map(async (f) => {
         try {
-          const r = (await node.transport.request(f.nodeId, f.raftAddr, { t: "formation" }, PROBE_TIMEOUT_MS)) as FormationReport;
+          const r = (await node.transport.request(f.nodeId, f.raftAddr, { t: "formation", claim }, PROBE_TIMEOUT_MS)) as FormationReport;
           return r.nodeId === f.nodeId ? r : undefined;
         } catch (e) {
           log.debug("formation probe got no answer", { peer: f.nodeId, addr: f.raftAddr, error: String(e) });
@@ -124,6 +142,32 @@ export function startFormation(opts: FormationOptions): Formation {
     if (holdsState()) return { kind: "member" };
     sees = candidates(report(), peers);
     return decideFormation(report(), peers);
+  };
+
+  /**
+   * Claims the founders (this node first promises itself, so it promises nobody else meanwhile)
+   * and founds the cluster if every one of them promised, in time. Two claimers that both succeed
+   * therefore have no founder in common: no node is ever a founding voter of two clusters.
+   */
+  const claimAndFound = async (founders: readonly string[]): Promise<string | undefined> => {
+    const sentAt = Date.now();
+    promise = { to: self, until: sentAt + PROMISE_MS };
+    try {
+      const others = founders.filter((id) => id !== self).map((id) => known.get(id));
+      if (others.some((f) => f === undefined)) return "a founder is no longer in view";
+      const answers = await probe(others as FoundNode[], true);
+      const missing = founders.filter((id) => id !== self && !answers.some((a) => a.nodeId === id && !a.formed && a.promisedTo === self));
+      if (missing.length > 0) return `founders ${missing.join(", ")} did not promise`;
+      if (stopped || holdsState()) return "this node changed state meanwhile";
+      if (Date.now() - sentAt > PROMISE_MS / 2) return "the promises came back too late to rely on";
+      log.info("forming a new cluster: this node has the lowest node id of the expected nodes and every founder promised", { expect: config.bootstrap_expect, founders: founders.join(",") });
+      node.bootstrapNew([node.selfInfo(), ...answers.map((a) => a.member)]);
+      // The founders learn this node's raft address through gossip until the metadata applies.
+      node.gossip.join(answers.flatMap((a) => a.gossip));
+      return undefined;
+    } finally {
+      if (promise?.to === self) promise = undefined;
+    }
   };
 
   /** The cluster's metadata, once applied here, must match this node's settings. */
@@ -191,16 +235,19 @@ export function startFormation(opts: FormationOptions): Formation {
       let step = await round();
       if (stopped) return;
       if (step.kind === "bootstrap") {
-        // Decide twice: a node that formed or appeared between the probes and the decision shows up now.
-        step = await round();
-        if (stopped) return;
+        let why: string | undefined;
+        try {
+          why = await claimAndFound(step.founders);
+        } catch (e) {
+          // Founding refused (this data dir founded a cluster before): never a second one.
+          opts.onFatal(String((e as Error).message));
+          return;
+        }
+        if (why === undefined) continue;
+        step = { kind: "wait", reason: `not founding yet: ${why}` };
       }
       switch (step.kind) {
         case "member":
-          continue;
-        case "bootstrap":
-          log.info("forming a new cluster: this node has the lowest node id of the expected nodes", { expect: config.bootstrap_expect, nodes: sees.join(",") });
-          node.bootstrapNew();
           continue;
         case "refuse":
           opts.onFatal(step.reason);

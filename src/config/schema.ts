@@ -100,7 +100,7 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
   advertise_addr: { kind: "string", def: "", help: "host or IP other nodes and redirected clients use to reach this node (default: detected)" },
   zone: { kind: "string", def: "", help: "failure zone (rack, availability zone) for replica placement and locality routing" },
   bootstrap: { kind: "bool", def: false, help: "start a new cluster with this node as its only member" },
-  bootstrap_expect: { kind: "int", def: 0, min: 0, max: 7, help: "form a new cluster once this many discovered nodes see each other (0: off)" },
+  bootstrap_expect: { kind: "int", def: 0, min: 0, max: 7, help: "form a new cluster once this many discovered nodes see each other, all of them voters from the start (0: off)" },
   read_consistency: { kind: "enum", def: "linearizable", choices: ["linearizable", "lease", "stale"], help: "read guarantee" },
   fsync: { kind: "enum", def: "always", choices: ["always", "everysec", "no"], help: "when the log is fsynced: before every acknowledgement, once a second, or never" },
   requirepass: { kind: "string", def: "", secret: true, help: "password clients must AUTH with (empty: none)" },

@@ -32,12 +32,17 @@ export function isEmptyGroup(p: PersistedGroup): boolean {
  * The write that founds a group: every founding member writes the same conf entry at index 1,
  * term 1, already committed. A node that joins later starts empty and receives entry 1 (or a
  * snapshot) from the leader, so it learns the membership through the log like everyone else.
+ * `data` are normal entries committed with it from index 2 (a cluster's founding metadata), so
+ * every replica applies the same state before anything else.
  */
-export function bootstrapWrite(grp: number, voters: readonly string[]): GroupWrite {
+export function bootstrapWrite(grp: number, voters: readonly string[], founding: { readonly learners?: readonly string[]; readonly data?: readonly Uint8Array[] } = {}): GroupWrite {
   if (voters.length === 0) throw new Error(`raft group ${grp}: bootstrap needs at least one voter`);
-  const conf = { voters: [...voters].sort(), learners: [] };
-  const entry: Entry = { index: 1, term: 1, kind: EntryKind.ConfChange, data: encodeConf(conf) };
-  return { grp, entries: [entry], hardState: { term: 1, vote: null, commit: 1 } };
+  const conf = { voters: [...voters].sort(), learners: [...(founding.learners ?? [])].sort() };
+  const entries: Entry[] = [
+    { index: 1, term: 1, kind: EntryKind.ConfChange, data: encodeConf(conf) },
+    ...(founding.data ?? []).map((data, i): Entry => ({ index: i + 2, term: 1, kind: EntryKind.Normal, data })),
+  ];
+  return { grp, entries, hardState: { term: 1, vote: null, commit: entries.length } };
 }
 
 /** Checks the invariants every storage must return, so a torn or corrupt log fails loudly. */

@@ -6,10 +6,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
-import type { Avahi } from "../support/avahi.ts";
-import { startAvahi } from "../support/avahi.ts";
-import type { Lan, LanHost } from "../support/netns.ts";
-import { LineReader, createLan, skipNamespaceTests } from "../support/netns.ts";
+import type { Avahi } from "../helpers/avahi.ts";
+import { startAvahi } from "../helpers/avahi.ts";
+import type { Netns, NsHost } from "../helpers/netns.ts";
+import { createNetns, skipNetns } from "../helpers/netns.ts";
+import { LineReader } from "../helpers/line-reader.ts";
 
 setDefaultTimeout(30_000);
 
@@ -35,14 +36,14 @@ interface DiscoveredJson {
   txt: Record<string, string>;
 }
 
-describe.skipIf(skipNamespaceTests)("mDNS discovery in network namespaces", () => {
-  let lan: Lan;
-  let h: LanHost[];
+describe.skipIf(skipNetns)("mDNS discovery in network namespaces", () => {
+  let lan: Netns;
+  let h: NsHost[];
   let binDir: string;
   let discover: string;
 
   beforeAll(async () => {
-    lan = await createLan("disc", 7);
+    lan = createNetns(7);
     h = [...lan.hosts];
     // The compiled tool (as `npm run build` makes it), run from a directory without node_modules.
     binDir = mkdtempSync(join(tmpdir(), "fly-disc-bin-"));
@@ -62,8 +63,8 @@ describe.skipIf(skipNamespaceTests)("mDNS discovery in network namespaces", () =
     if (binDir) rmSync(binDir, { recursive: true, force: true });
   });
 
-  async function advertise(host: LanHost, nodeId: string, clusterId: string, extra: string[] = []): Promise<Advertising> {
-    const proc = lan.spawn(host, [BUN, join(FIXTURES, "advertise.ts"), nodeId, clusterId, ...extra], { cwd: ROOT });
+  async function advertise(host: NsHost, nodeId: string, clusterId: string, extra: string[] = []): Promise<Advertising> {
+    const proc = lan.spawn(host.ns, [BUN, join(FIXTURES, "advertise.ts"), nodeId, clusterId, ...extra], { cwd: ROOT });
     const out = new LineReader(proc.stdout);
     const line = await out.waitFor((l) => l.includes('"event":"announced"'), 10_000, `${nodeId} to announce`);
     const a: Advertising = { proc, out, instance: JSON.parse(line).instance };
@@ -78,14 +79,14 @@ describe.skipIf(skipNamespaceTests)("mDNS discovery in network namespaces", () =
     await a.proc.exited;
   }
 
-  async function discoverJson(host: LanHost, args: string[]): Promise<{ code: number; nodes: DiscoveredJson[]; stderr: string }> {
-    const r = await lan.run(host, [discover, "--json", ...args], { cwd: binDir });
+  async function discoverJson(host: NsHost, args: string[]): Promise<{ code: number | null; nodes: DiscoveredJson[]; stderr: string }> {
+    const r = await lan.exec(host.ns, [discover, "--json", ...args], { cwd: binDir });
     return { code: r.code, nodes: r.code === 0 ? JSON.parse(r.stdout) : [], stderr: r.stderr };
   }
 
   test("python3-zeroconf finds a FlyDB advertiser and reads its SRV, A and TXT (txtvers first)", async () => {
     const a = await advertise(h[0], "zc-sees-me", "interop", ["7001", "alpha"]);
-    const r = await lan.run(h[1], [PYTHON, join(FIXTURES, "zeroconf_browse.py"), h[1].address, "1.5"]);
+    const r = await lan.exec(h[1].ns, [PYTHON, join(FIXTURES, "zeroconf_browse.py"), h[1].address, "1.5"]);
     expect(r.code).toBe(0);
     const found = r.stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
     expect(found).toEqual([
@@ -103,7 +104,7 @@ describe.skipIf(skipNamespaceTests)("mDNS discovery in network namespaces", () =
   });
 
   test("compiled flydb-discover finds a service published by python3-zeroconf (--json and --quiet, pinned interface)", async () => {
-    const zc = lan.spawn(h[2], [PYTHON, join(FIXTURES, "zeroconf_publish.py"), h[2].address, "zc-node", "zc-cluster", "7999"]);
+    const zc = lan.spawn(h[2].ns, [PYTHON, join(FIXTURES, "zeroconf_publish.py"), h[2].address, "zc-node", "zc-cluster", "7999"]);
     const zcOut = new LineReader(zc.stdout);
     await zcOut.waitFor((l) => l === "registered", 10_000, "zeroconf to register");
     const byName = await discoverJson(h[1], ["--timeout", "1", "--cluster-id", "zc-cluster", "--interface", h[1].iface]);
@@ -120,7 +121,7 @@ describe.skipIf(skipNamespaceTests)("mDNS discovery in network namespaces", () =
         txt: { txtvers: "1", node_id: "zc-node", cluster_id: "zc-cluster", version: "zc", resp: "6380", http: "8080", gossip: "7999", raft: "7947" },
       }),
     ]);
-    const quiet = await lan.run(h[1], [discover, "--quiet", "--timeout", "1", "--cluster-id", "zc-cluster", "--interface", h[1].address], { cwd: binDir });
+    const quiet = await lan.exec(h[1].ns, [discover, "--quiet", "--timeout", "1", "--cluster-id", "zc-cluster", "--interface", h[1].address], { cwd: binDir });
     expect(quiet.code).toBe(0);
     expect(quiet.stdout).toBe(`${h[2].address}:7999\n`);
     zc.kill("SIGTERM");
@@ -131,22 +132,22 @@ describe.skipIf(skipNamespaceTests)("mDNS discovery in network namespaces", () =
     const ads = await Promise.all([advertise(h[0], "trio-a", "trio"), advertise(h[2], "trio-b", "trio"), advertise(h[3], "trio-c", "trio")]);
     // From another host, and from the host of one of them (answers loop back to the same machine).
     const [r, local] = await Promise.all([
-      lan.run(h[1], [discover, "--quiet", "--timeout", "1", "--cluster-id", "trio"], { cwd: binDir }),
-      lan.run(h[0], [discover, "--quiet", "--timeout", "1", "--cluster-id", "trio"], { cwd: binDir }),
+      lan.exec(h[1].ns, [discover, "--quiet", "--timeout", "1", "--cluster-id", "trio"], { cwd: binDir }),
+      lan.exec(h[0].ns, [discover, "--quiet", "--timeout", "1", "--cluster-id", "trio"], { cwd: binDir }),
     ]);
     const expected = [h[0], h[2], h[3]].map((x) => `${x.address}:7946`).sort();
     expect(r.code).toBe(0);
     expect(r.stdout.trim().split("\n").sort()).toEqual(expected);
     expect(local.stdout.trim().split("\n").sort()).toEqual(expected);
-    const table = await lan.run(h[1], [discover, "--timeout", "1", "--cluster-id", "trio"], { cwd: binDir });
+    const table = await lan.exec(h[1].ns, [discover, "--timeout", "1", "--cluster-id", "trio"], { cwd: binDir });
     expect(table.stdout.split("\n")[0]).toMatch(/^NODE\s+CLUSTER\s+ADDRESS\s+RESP\s+HTTP\s+GOSSIP\s+RAFT\s+VERSION$/);
     expect(table.stdout).toContain("trio-b");
     // browse() with stopWhen returns as soon as all three are resolved, long before its timeout.
-    const early = await lan.run(h[1], [BUN, join(FIXTURES, "browse.ts"), "20000", "3", "trio"], { cwd: ROOT });
+    const early = await lan.exec(h[1].ns, [BUN, join(FIXTURES, "browse.ts"), "20000", "3", "trio"], { cwd: ROOT });
     const { elapsedMs, nodes } = JSON.parse(early.stdout);
     expect(nodes.map((n: DiscoveredJson) => n.nodeId)).toEqual(["trio-a", "trio-b", "trio-c"]);
     expect(elapsedMs).toBeLessThan(15_000);
-    const none = await lan.run(h[1], [discover, "--timeout", "0.5", "--cluster-id", "no-such-cluster"], { cwd: binDir });
+    const none = await lan.exec(h[1].ns, [discover, "--timeout", "0.5", "--cluster-id", "no-such-cluster"], { cwd: binDir });
     expect(none.code).toBe(1);
     await Promise.all(ads.map(stop));
   });
@@ -154,7 +155,7 @@ describe.skipIf(skipNamespaceTests)("mDNS discovery in network namespaces", () =
   test("a cleanly stopped node disappears: its goodbye reaches a browse in progress, and the next browse lacks it", async () => {
     // Two nodes on one machine: they share port 5353 and the host name, and one leaving must not take the other along.
     const [keep, leave] = await Promise.all([advertise(h[0], "stays", "bye"), advertise(h[0], "leaves", "bye")]);
-    const during = lan.spawn(h[1], [discover, "--json", "--timeout", "3", "--cluster-id", "bye"], { cwd: binDir });
+    const during = lan.spawn(h[1].ns, [discover, "--json", "--timeout", "3", "--cluster-id", "bye"], { cwd: binDir });
     await Bun.sleep(600); // the browse has seen both by now
     await stop(leave);
     const duringOut = JSON.parse(await new Response(during.stdout).text()) as DiscoveredJson[];
@@ -194,7 +195,7 @@ describe.skipIf(skipNamespaceTests)("mDNS discovery in network namespaces", () =
     const pinned = await advertise(h[6], "pinned", "ifs", ["7946", "", h[6].iface]);
     const [lanAgain, linkAgain] = await Promise.all([
       discoverJson(h[1], ["--timeout", "1", "--cluster-id", "ifs"]),
-      lan.run(h[4], [discover, "--timeout", "1", "--cluster-id", "ifs", "--interface", peer.address], { cwd: binDir }),
+      lan.exec(h[4].ns, [discover, "--timeout", "1", "--cluster-id", "ifs", "--interface", peer.address], { cwd: binDir }),
     ]);
     expect(lanAgain.nodes.map((n) => [n.nodeId, n.addresses])).toEqual([["pinned", [h[6].address]]]);
     expect(linkAgain.code).toBe(1);
@@ -213,7 +214,7 @@ describe.skipIf(skipNamespaceTests)("mDNS discovery in network namespaces", () =
     test("avahi-browse -rpt resolves a FlyDB advertiser beside avahi on 5353 and one on another host, TXT as sent", async () => {
       // One advertiser shares the namespace (and port 5353) with avahi-daemon, one is remote.
       const [beside, remote] = await Promise.all([advertise(h[5], "beside-avahi", "av", ["7005", "flyhost"]), advertise(h[0], "remote", "av", ["7001", "remotehost"])]);
-      const r = await lan.run(h[5], ["avahi-browse", "-rpt", "_flydb._tcp"], { env: avahi.env });
+      const r = await lan.exec(h[5].ns, ["avahi-browse", "-rpt", "_flydb._tcp"], { env: avahi.env });
       expect(r.code).toBe(0);
       const resolved = r.stdout.split("\n").filter((l) => l.startsWith("=;")).map((l) => l.split(";"));
       const txt = (node: string, gossip: number) =>
@@ -227,7 +228,7 @@ describe.skipIf(skipNamespaceTests)("mDNS discovery in network namespaces", () =
     });
 
     test("compiled flydb-discover finds a service published with avahi-publish", async () => {
-      const pub = lan.spawn(h[5], ["avahi-publish", "-s", "avahi-node", "_flydb._tcp", "7100", "txtvers=1", "node_id=avahi-node", "cluster_id=avc", "version=av", "resp=6380", "http=8080", "gossip=7100", "raft=7947"], { env: avahi.env });
+      const pub = lan.spawn(h[5].ns, ["avahi-publish", "-s", "avahi-node", "_flydb._tcp", "7100", "txtvers=1", "node_id=avahi-node", "cluster_id=avc", "version=av", "resp=6380", "http=8080", "gossip=7100", "raft=7947"], { env: avahi.env });
       await new LineReader(pub.stderr).waitFor((l) => l.includes("Established"), 10_000, "avahi-publish to establish the service");
       const r = await discoverJson(h[1], ["--timeout", "1", "--cluster-id", "avc"]);
       expect(r.code).toBe(0);
@@ -248,7 +249,7 @@ describe.skipIf(skipNamespaceTests)("mDNS discovery in network namespaces", () =
 
   test("flydb-discover exits 2 on errors: bad timeout, --json with --quiet, unknown interface", async () => {
     for (const args of [["--timeout", "soon"], ["--json", "--quiet"], ["--interface", "no-such-if0"], ["--interface", "192.0.2.99"]]) {
-      const r = await lan.run(h[1], [discover, ...args], { cwd: binDir });
+      const r = await lan.exec(h[1].ns, [discover, ...args], { cwd: binDir });
       expect({ args, code: r.code }).toEqual({ args, code: 2 });
       expect(r.stderr).not.toBe("");
     }
@@ -256,7 +257,7 @@ describe.skipIf(skipNamespaceTests)("mDNS discovery in network namespaces", () =
 
   test("garbage and truncated packets on 5353 are counted and the advertiser keeps answering", async () => {
     const a = await advertise(h[0], "tough", "junk");
-    const junk = await lan.run(h[1], [BUN, join(FIXTURES, "send-junk.ts"), h[0].address], { cwd: ROOT });
+    const junk = await lan.exec(h[1].ns, [BUN, join(FIXTURES, "send-junk.ts"), h[0].address], { cwd: ROOT });
     expect(junk.code).toBe(0);
     const r = await discoverJson(h[2], ["--timeout", "1", "--cluster-id", "junk"]);
     expect(r.nodes.map((n) => n.nodeId)).toEqual(["tough"]);

@@ -258,7 +258,7 @@ export function createHarness(opts: HarnessOptions): Harness {
     const fd = openSync(node.logPath, "a");
     try {
       const [bin, ...pre] = command;
-      node.proc = net.spawn(node.host.ns, bin!, [...pre, ...node.args], {}, { stdout: fd, stderr: fd, cwd: node.dataDir });
+      node.proc = net.spawn(node.host.ns, [bin!, ...pre, ...node.args], { stdout: fd, stderr: fd, cwd: node.dataDir });
     } finally {
       closeSync(fd); // the child holds its own copy
     }

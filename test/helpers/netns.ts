@@ -1,8 +1,10 @@
-// Network namespaces for cluster tests: N hosts, each a namespace with one veth into a bridge that
-// itself lives in an extra namespace, so nothing at all appears on the machine's own interfaces
-// and every address is private to this set. Faults are injected per host: the host's link goes
-// down or up, or netem drops a share of its packets. destroy() kills whatever runs inside the
-// namespaces (by PID) and deletes them; call it from afterAll.
+// Network namespaces for tests (cluster, discovery, install): N hosts, each a namespace with one
+// veth into a bridge that itself lives in an extra namespace, so nothing at all appears on the
+// machine's own interfaces and every address is private to this set (multicast included: each
+// host routes 224.0.0.0/4 to its veth). Faults are injected per host: the host's link goes down
+// or up, or netem drops a share of its packets; link() adds a second, point-to-point network
+// between two hosts. destroy() kills whatever runs inside the namespaces (by PID) and deletes
+// them; call it from afterAll.
 import type { Subprocess } from "bun";
 
 export interface NsHost {
@@ -33,6 +35,7 @@ export type Stdio = "pipe" | "ignore" | "inherit" | number;
 
 export interface SpawnOptions {
   cwd?: string;
+  env?: Record<string, string>;
   /** A file descriptor (e.g. from fs.openSync(log, "a")) keeps long-lived output off pipes nobody drains. */
   stdout?: Stdio;
   stderr?: Stdio;
@@ -44,13 +47,16 @@ export interface Netns {
   /** First three octets of the private /24, e.g. "10.231.17". */
   readonly subnet: string;
   host(ns: string): NsHost;
-  /** Run a command inside a namespace to completion (killed at timeoutMs, default 10 s). */
+  /** Run a command inside a namespace to completion (killed at timeoutMs when given). */
   exec(ns: string, cmd: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
   /**
-   * Start a long-lived command inside a namespace. `ip netns exec` execs the command, so the
-   * child's PID is the command's own: kill it with child.kill(), never by name.
+   * Start a long-lived command inside a namespace (stdout and stderr piped unless told otherwise).
+   * `ip netns exec` execs the command, so the child's PID is the command's own: kill it with
+   * child.kill(), never by name. destroy() kills it if it still runs.
    */
-  spawn(ns: string, cmd: string, args: readonly string[], env?: Record<string, string>, opts?: SpawnOptions): Subprocess;
+  spawn(ns: string, cmd: readonly string[], opts?: SpawnOptions): Subprocess<"ignore" | "pipe", "pipe", "pipe">;
+  /** A second, point-to-point network between two hosts (a LAN of two); returns each end. */
+  link(a: NsHost, b: NsHost): Promise<[NsHost, NsHost]>;
   /** Take the host's interface down inside its namespace: it can reach no one and no one it. */
   linkDown(ns: string): Promise<void>;
   /** Bring it back, with the multicast route that going down removed. */
@@ -65,7 +71,7 @@ export interface Netns {
 const PREFIX = "fly-ct";
 let created = 0;
 
-const isRoot = (): boolean => process.getuid?.() === 0;
+export const isRoot = (): boolean => process.getuid?.() === 0;
 /** Namespace tests may skip only on a developer machine without root; in CI they must run (and fail). */
 export const skipNetns: boolean = !isRoot() && process.env.CI !== "true";
 
@@ -74,6 +80,19 @@ function childEnv(extra?: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
   return { ...env, MSGPACKR_NATIVE_ACCELERATION_DISABLED: "true", ...extra };
+}
+
+/**
+ * Waits for carrier: node's os.networkInterfaces() (libuv) leaves out interfaces that are up
+ * but not yet running, and a veth pair needs a moment after `link set up`.
+ */
+function waitRunning(ns: string, iface: string): void {
+  for (let i = 0; i < 200; i++) {
+    const r = Bun.spawnSync(["ip", "-n", ns, "-o", "link", "show", "dev", iface]);
+    if (/[<,]LOWER_UP[,>]/.test(r.stdout.toString())) return;
+    Bun.sleepSync(10);
+  }
+  throw new Error(`${iface} in ${ns} did not get carrier within 2 s`);
 }
 
 function ipSync(...args: string[]): string {
@@ -184,6 +203,7 @@ export function createNetns(count: number): Netns {
       ipSync("-n", ns, "route", "add", "224.0.0.0/4", "dev", "eth0");
       hosts.push({ ns, iface: "eth0", address });
     }
+    for (const h of hosts) waitRunning(h.ns, h.iface);
   } catch (e) {
     void destroy();
     throw e;
@@ -195,40 +215,38 @@ export function createNetns(count: number): Netns {
     return h;
   };
 
-  const spawn: Netns["spawn"] = (ns, cmd, args, env, opts) => {
+  const spawn: Netns["spawn"] = (ns, cmd, opts) => {
     host(ns);
-    if (destroyed) throw new Error(`spawn ${cmd} in ${ns}: namespaces already destroyed`);
-    const child = Bun.spawn(["ip", "netns", "exec", ns, cmd, ...args], {
+    if (destroyed) throw new Error(`spawn ${cmd.join(" ")} in ${ns}: namespaces already destroyed`);
+    if (cmd.length === 0) throw new Error(`spawn in ${ns}: empty command`);
+    const child = Bun.spawn(["ip", "netns", "exec", ns, ...cmd], {
       cwd: opts?.cwd,
-      env: childEnv(env),
+      env: childEnv(opts?.env),
       stdin: opts?.stdin ?? "ignore",
       stdout: opts?.stdout ?? "pipe",
       stderr: opts?.stderr ?? "pipe",
     });
     children.add(child);
     void child.exited.then(() => children.delete(child));
-    return child;
+    return child as Subprocess<"ignore" | "pipe", "pipe", "pipe">;
   };
 
   const exec: Netns["exec"] = async (ns, cmd, opts) => {
-    const [bin, ...args] = cmd;
-    if (bin === undefined) throw new Error("exec: empty command");
-    const child = spawn(ns, bin, args, opts?.env, { cwd: opts?.cwd, stdin: opts?.stdin === undefined ? "ignore" : "pipe" });
+    const child = spawn(ns, cmd, { env: opts?.env, cwd: opts?.cwd, stdin: opts?.stdin === undefined ? "ignore" : "pipe" });
     if (opts?.stdin !== undefined) {
       const sink = child.stdin as import("bun").FileSink;
       sink.write(opts.stdin);
       await sink.end();
     }
     let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, opts?.timeoutMs ?? 10_000);
-    const [stdout, stderr, code] = await Promise.all([
-      new Response(child.stdout as ReadableStream<Uint8Array>).text(),
-      new Response(child.stderr as ReadableStream<Uint8Array>).text(),
-      child.exited,
-    ]);
+    const timer =
+      opts?.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            child.kill("SIGKILL");
+          }, opts.timeoutMs);
+    const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
     clearTimeout(timer);
     return { code: timedOut ? null : code, stdout, stderr, timedOut };
   };
@@ -240,12 +258,33 @@ export function createNetns(count: number): Netns {
 
   const hasNetem = probeNetem(bridgeNs);
 
+  let links = 0;
+  const link: Netns["link"] = async (a, b) => {
+    links++;
+    // Another /24 than the hosts' (nothing is routed on the machine, so only this set matters).
+    const [o1, o2, o3] = subnet.split(".").map(Number) as [number, number, number];
+    const net = `${o1}.${o2}.${((o3 - 1 + links) % 250) + 1}`;
+    const [ia, ib] = [`x${links}a`, `x${links}b`];
+    ipSync("-n", a.ns, "link", "add", ia, "type", "veth", "peer", "name", ib, "netns", b.ns);
+    const ends: [NsHost, NsHost] = [
+      { ns: a.ns, iface: ia, address: `${net}.1` },
+      { ns: b.ns, iface: ib, address: `${net}.2` },
+    ];
+    for (const e of ends) {
+      ipSync("-n", e.ns, "addr", "add", `${e.address}/24`, "dev", e.iface);
+      ipSync("-n", e.ns, "link", "set", e.iface, "up");
+    }
+    for (const e of ends) waitRunning(e.ns, e.iface);
+    return ends;
+  };
+
   return {
     hosts,
     subnet,
     host,
     exec,
     spawn,
+    link,
     linkDown: (ns) => must(ns, ["ip", "link", "set", host(ns).iface, "down"]),
     linkUp: async (ns) => {
       const h = host(ns);

@@ -29,7 +29,7 @@ let runs = 0;
 export function startWorkload(net: Netns, ns: string, cfg: Omit<WorkloadConfig, "historyPath">): WorkloadRun {
   const historyPath = join(tmpdir(), `fly-ct-${process.pid}-history-${++runs}.jsonl`);
   const full: WorkloadConfig = { ...cfg, historyPath };
-  const child = net.spawn(ns, process.execPath, [CLIENT, JSON.stringify(full)], {}, { stderr: "pipe" });
+  const child = net.spawn(ns, [process.execPath, CLIENT, JSON.stringify(full)], { stderr: "pipe" });
   const guard = setTimeout(() => child.kill("SIGKILL"), cfg.maxMs + 15_000);
   const done = (async () => {
     const [out, err, code] = await Promise.all([

@@ -9,7 +9,7 @@ import { loadConfig } from "../../src/config/load.ts";
 import { CONFIG_KEYS, SCHEMA } from "../../src/config/schema.ts";
 import { GENERATED_FILES } from "../../scripts/gen-config-doc.ts";
 import { spliceCommandSection } from "../../scripts/gen-api-doc.ts";
-import { LineReader } from "../support/netns.ts";
+import { LineReader } from "../helpers/line-reader.ts";
 import { freePort } from "../helpers/ports.ts";
 
 // Installs copy 200 MB of binaries, and a cluster takes seconds to form.

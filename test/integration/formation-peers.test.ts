@@ -6,8 +6,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
-import { LineReader } from "../support/netns.ts";
+import { LineReader } from "../helpers/line-reader.ts";
 import { freePort } from "../helpers/ports.ts";
+import { readFoundedGroup } from "../helpers/raft-db.ts";
 
 setDefaultTimeout(40_000);
 
@@ -83,6 +84,27 @@ describe("cluster formation through --peers", () => {
     ]);
     expect(a.log.lines.filter((l) => l.includes("bootstrapped a new cluster"))).toHaveLength(1);
     expect(b2.log.lines.some((l) => l.includes("bootstrapped a new cluster"))).toBe(false);
+    // Both are voters of group 0 from index 1, on both nodes; nobody was added later.
+    for (const id of ["pa", "pb"]) {
+      const meta = readFoundedGroup(join(dataRoot, id), 0)!;
+      expect(meta.founding).toEqual({ voters: ["pa", "pb"], learners: [] });
+      expect(meta.laterConfs).toEqual([]);
+    }
+  });
+
+  test("a node that bootstrapped a cluster never bootstraps another, even with its Raft state gone", async () => {
+    const pc = ports();
+    const first = start("pc", ["--bootstrap"], pc);
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && !(await statusOf(first)).ready) await Bun.sleep(200);
+    expect((await statusOf(first)).ready).toBe(true);
+    first.proc.kill("SIGTERM");
+    expect(await first.proc.exited).toBe(0);
+    for (const f of ["raft.db", "raft.db-wal", "raft.db-shm"]) rmSync(join(dataRoot, "pc", f), { force: true });
+    const again = start("pc", ["--bootstrap"], pc);
+    const code = await Promise.race([again.proc.exited, Bun.sleep(15_000).then(() => "still running")]);
+    expect(code).toBe(2);
+    expect(again.log.lines.join("\n")).toContain("node pc already bootstrapped a cluster at");
   });
 
   test("a node with another partition_count joining through --peers exits with status 2 and says why", async () => {

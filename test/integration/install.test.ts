@@ -6,7 +6,8 @@ import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, re
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { loadConfig } from "../../src/config/load.ts";
-import { createLan, isRoot, LineReader, skipNamespaceTests, type Lan } from "../support/netns.ts";
+import { createNetns, isRoot, skipNetns, type Netns } from "../helpers/netns.ts";
+import { LineReader } from "../helpers/line-reader.ts";
 import { freePort } from "../helpers/ports.ts";
 
 // Installs copy 200 MB of binaries, and a cluster takes seconds to form.
@@ -20,7 +21,7 @@ const ENV = { ...process.env, MSGPACKR_NATIVE_ACCELERATION_DISABLED: "true" };
 const PYTHON = "/usr/bin/python3";
 
 interface Run {
-  code: number;
+  code: number | null;
   stdout: string;
   stderr: string;
 }
@@ -431,10 +432,10 @@ describe("install.sh", () => {
   });
 });
 
-describe.skipIf(skipNamespaceTests)("install.sh on a LAN of network namespaces", () => {
-  let lan: Lan;
+describe.skipIf(skipNetns)("install.sh on a LAN of network namespaces", () => {
+  let lan: Netns;
   beforeAll(async () => {
-    lan = await createLan("ops", 3);
+    lan = createNetns(3);
   });
   afterAll(async () => {
     await lan?.destroy();
@@ -447,13 +448,13 @@ describe.skipIf(skipNamespaceTests)("install.sh on a LAN of network namespaces",
       const role = i === 0 ? ["--bootstrap"] : ["--join", "--peers", seed];
       // As in docs/CLUSTER_SETUP.md, but with the addresses left to their defaults: this host's
       // primary address with 7946/7947, and :6380/:8080 (each namespace is its own host).
-      ok(await lan.run(n.host, ["bash", INSTALL, ...n.t.locations, "--yes", "--no-user", "--node-id", n.id, ...role]));
+      ok(await lan.exec(n.host.ns, ["bash", INSTALL, ...n.t.locations, "--yes", "--no-user", "--node-id", n.id, ...role]));
       const { config } = loadConfig({ configPath: join(n.t.configDir, "flydb.toml"), env: {} });
       expect(config).toMatchObject({ node_id: n.id, cluster_addr: `${n.host.address}:7946`, raft_addr: `${n.host.address}:7947`, bootstrap: i === 0 });
     }
-    const procs = nodes.map((n) => lan.spawn(n.host, [join(n.t.prefix, "bin/flydb"), "--config", join(n.t.configDir, "flydb.toml")]));
+    const procs = nodes.map((n) => lan.spawn(n.host.ns, [join(n.t.prefix, "bin/flydb"), "--config", join(n.t.configDir, "flydb.toml")]));
     await Promise.all(procs.map((p, i) => new LineReader(p.stderr).waitFor((l) => l.includes("flydb started"), 15_000, `${nodes[i]!.id} to start`)));
-    const inNs = (i: number, cmd: string[]) => lan.run(nodes[i]!.host, cmd);
+    const inNs = (i: number, cmd: string[]) => lan.exec(nodes[i]!.host.ns, cmd);
     const http = (i: number, path: string) => inNs(i, ["curl", "-s", `http://${nodes[i]!.host.address}:8080${path}`]);
     const cli = (i: number, ...args: string[]) => inNs(i, ["redis-cli", "-h", nodes[i]!.host.address, "-p", "6380", ...args]);
     const deadline = Date.now() + 60_000;
@@ -493,7 +494,7 @@ describe.skipIf(skipNamespaceTests)("install.sh on a LAN of network namespaces",
 
   test("joining with discovery on offers the nodes flydb-discover finds, and writes them as peers", async () => {
     const [seed, fresh] = lan.hosts as [(typeof lan.hosts)[0], (typeof lan.hosts)[0]];
-    const zc = lan.spawn(seed, [PYTHON, join(ROOT, "test/fixtures/discovery/zeroconf_publish.py"), seed.address, "seed", "opsjoin", "7946"]);
+    const zc = lan.spawn(seed.ns, [PYTHON, join(ROOT, "test/fixtures/discovery/zeroconf_publish.py"), seed.address, "seed", "opsjoin", "7946"]);
     await new LineReader(zc.stdout).waitFor((l) => l === "registered", 10_000, "zeroconf to register");
     const t = target();
     // mode, role, node id, RESP, HTTP, gossip, raft: from flags; cluster id asked; found nodes offered.

@@ -6,7 +6,7 @@ import type { RaftConfig } from "../../src/raft/raft.ts";
 import { MemoryRaftStorage } from "../../src/raft/memory-storage.ts";
 import { bootstrapWrite } from "../../src/raft/storage.ts";
 import { seededRandom } from "../../src/lib/prng.ts";
-import { MsgType } from "../../src/raft/types.ts";
+import { EntryKind, MsgType } from "../../src/raft/types.ts";
 import type { Entry, Message, ReadState } from "../../src/raft/types.ts";
 
 const E = 10;
@@ -435,5 +435,25 @@ describe("leadership transfer and membership", () => {
     expect(after.applied).toBe(0);
     c.drain("b");
     expect(c.applied.get("b")!.map(text)).toContain("k"); // re-applied from the log
+  });
+});
+
+describe("founding", () => {
+  test("a group founded by one member, the others starting empty: it leads, and every replica gets the founding conf (voters and learners) and the founding data before anything else", () => {
+    const c = new Cluster([], {}, ["a", "b", "c", "d"]);
+    c.storages.get("a")!.saveBatch([bootstrapWrite(1, ["a", "b", "c"], { learners: ["d"], data: [bytes("init")] })]);
+    c.start("a");
+    for (let i = 0; i < 20 * E && c.leader() === null; i++) c.tick();
+    // Only the founder knows the conf, so only it can campaign; the empty replicas vote for it.
+    expect(c.leader()).toBe("a");
+    c.propose("a", "after");
+    c.tick(2 * H);
+    for (const id of ["a", "b", "c", "d"]) {
+      const st = c.r(id).status();
+      expect(st.conf).toEqual({ voters: ["a", "b", "c"], learners: ["d"] });
+      const normal = c.applied.get(id)!.filter((e) => e.data && e.kind === EntryKind.Normal);
+      expect(normal.map(text)).toEqual(["init", "after"]);
+      expect(normal[0]!.index).toBe(2);
+    }
   });
 });

@@ -1,7 +1,9 @@
 // Forming a cluster from discovered nodes (DESIGN §8, Consul's bootstrap_expect rule) as a pure
 // decision: given what this node knows of itself and what the nodes it found answered to a
-// formation probe, bootstrap, join a formed cluster, wait, or refuse. The I/O (browsing, probing
-// over the transport, gossip joins) is src/cluster/formation.ts.
+// formation probe, bootstrap, join a formed cluster, wait, or refuse; and whether to promise a
+// node that claims it as a founder. The I/O (browsing, probing and claiming over the transport,
+// gossip joins) is src/cluster/formation.ts.
+import type { MemberInfo } from "./meta.ts";
 
 /** What a node answers to a formation probe (and what this node knows of itself). */
 export interface FormationReport {
@@ -16,11 +18,16 @@ export interface FormationReport {
   readonly gossip: readonly string[];
   /** Unformed candidates (node ids, itself included) the node saw in its last round. */
   readonly sees: readonly string[];
+  /** Its addresses, zone and version: a founder's entry in the founding metadata. */
+  readonly member: MemberInfo;
+  /** The node it promised to found a cluster with (itself while it claims), while the promise holds. */
+  readonly promisedTo: string | null;
 }
 
 export type FormationStep =
   | { readonly kind: "member" }
-  | { readonly kind: "bootstrap" }
+  /** Claim `founders` (lowest ids first, this node among them), then found the cluster with all of them as voters. */
+  | { readonly kind: "bootstrap"; readonly founders: readonly string[] }
   | { readonly kind: "join"; readonly via: string; readonly gossip: readonly string[] }
   | { readonly kind: "refuse"; readonly reason: string }
   | { readonly kind: "wait"; readonly reason: string };
@@ -37,11 +44,13 @@ export function candidates(self: FormationReport, peers: readonly FormationRepor
  * - a node holding cluster state never bootstraps (it is a member, or restarting as one);
  * - a formed cluster found is joined, unless its cluster id or partition count differs (refused);
  *   found several (a race lost elsewhere), the one reached through the lowest node id is chosen,
- *   so every undecided node picks the same;
- * - without `bootstrap_expect` a node only ever joins;
+ *   so every undecided node picks the same; a node that promised another joins only that one's;
+ * - without `bootstrap_expect` a node only ever joins; a node that promised another waits for it,
+ *   and so does one that sees another claiming founders;
  * - with it, once `bootstrap_expect` unformed nodes (same expectation) see each other, the lowest
- *   node id bootstraps, but only after every candidate it sees reported seeing it and nobody
- *   lower: two nodes that both bootstrap can therefore never have seen each other.
+ *   node id bootstraps with the `bootstrap_expect` lowest as founders (more nodes found: the
+ *   others join afterwards), but only after every founder reported seeing it and nobody lower.
+ *   It then claims the founders (`mayPromise`) and founds the cluster only if all promised.
  */
 export function decideFormation(self: FormationReport, peers: readonly FormationReport[]): FormationStep {
   if (self.formed) return { kind: "member" };
@@ -56,16 +65,35 @@ export function decideFormation(self: FormationReport, peers: readonly Formation
       reason: `refusing to join: ${what} has cluster_id = ${JSON.stringify(misfit.clusterId)} and partition_count = ${misfit.partitionCount}, this node has cluster_id = ${JSON.stringify(self.clusterId)} and partition_count = ${self.partitionCount}`,
     };
   }
-  if (formed.length > 0) {
-    const via = formed.reduce((a, b) => (b.nodeId < a.nodeId ? b : a));
+  const promised = self.promisedTo !== null && self.promisedTo !== self.nodeId ? self.promisedTo : null;
+  // A founder must end up in the cluster it promised: the founder may already list it as a voter.
+  const joinable = promised === null ? formed : formed.filter((p) => p.nodeId === promised);
+  if (joinable.length > 0) {
+    const via = joinable.reduce((a, b) => (b.nodeId < a.nodeId ? b : a));
     return { kind: "join", via: via.nodeId, gossip: via.gossip };
   }
+  if (promised !== null) return { kind: "wait", reason: `promised to found the cluster with node ${promised}; waiting for it to bootstrap` };
   if (self.bootstrapExpect === 0) return { kind: "wait", reason: "no formed cluster found yet" };
+  // A node claiming its founders may form a cluster any moment: this node then joins it.
+  const claimer = peers.find((p) => !p.formed && p.promisedTo === p.nodeId);
+  if (claimer) return { kind: "wait", reason: `node ${claimer.nodeId} is claiming founders for a new cluster` };
   const seen = candidates(self, peers);
   if (seen.length < self.bootstrapExpect) return { kind: "wait", reason: `${seen.length} of ${self.bootstrapExpect} expected nodes see each other` };
   const first = lowest(seen);
   if (first !== self.nodeId) return { kind: "wait", reason: `node ${first} has the lowest node id and bootstraps the cluster` };
-  const doubter = peers.find((p) => !p.formed && p.bootstrapExpect === self.bootstrapExpect && (!p.sees.includes(self.nodeId) || lowest(p.sees) !== self.nodeId));
+  const founders = [...seen].sort().slice(0, self.bootstrapExpect);
+  const doubter = peers.find((p) => founders.includes(p.nodeId) && (!p.sees.includes(self.nodeId) || lowest(p.sees) !== self.nodeId || (p.promisedTo !== null && p.promisedTo !== self.nodeId)));
   if (doubter) return { kind: "wait", reason: `node ${doubter.nodeId} does not yet see this node as the lowest` };
-  return { kind: "bootstrap" };
+  return { kind: "bootstrap", founders };
+}
+
+/**
+ * Whether this node promises `claimer` to found a cluster with it: only while unformed, expecting
+ * to form one, not promised to anyone else, and seeing nobody lower than the claimer. A promise
+ * is what keeps two claimers from both founding with the same node: each needs every founder's.
+ */
+export function mayPromise(self: FormationReport, claimer: string): boolean {
+  if (self.formed || self.bootstrapExpect === 0 || claimer === self.nodeId) return false;
+  if (self.promisedTo !== null && self.promisedTo !== claimer) return false;
+  return lowest([claimer, ...self.sees]) === claimer;
 }

@@ -35,7 +35,8 @@ export interface MetaState {
 }
 
 export type MetaOp =
-  | { readonly t: "init"; readonly clusterId: string; readonly partitionCount: number; readonly replicationFactor: number; readonly map: PartitionMap }
+  /** The cluster's founding metadata (entry 2 of group 0, written by the node that bootstraps). */
+  | { readonly t: "init"; readonly clusterId: string; readonly partitionCount: number; readonly replicationFactor: number; readonly members: readonly MemberInfo[]; readonly map: PartitionMap }
   | { readonly t: "member"; readonly member: MemberInfo }
   | { readonly t: "remove"; readonly id: string }
   | { readonly t: "map"; readonly map: PartitionMap; readonly ifVersion: number }
@@ -66,7 +67,15 @@ export function applyMeta(s: MetaState, op: MetaOp): { state: MetaState; result:
     case "init":
       if (s.clusterId !== "") return { state: s, result: { ok: false, error: `cluster ${s.clusterId} is already initialised` } };
       return {
-        state: { ...s, clusterId: op.clusterId, partitionCount: op.partitionCount, replicationFactor: op.replicationFactor, map: op.map, mapVersion: 1 },
+        state: {
+          ...s,
+          clusterId: op.clusterId,
+          partitionCount: op.partitionCount,
+          replicationFactor: op.replicationFactor,
+          members: Object.fromEntries(op.members.map((m) => [m.id, m])),
+          map: op.map,
+          mapVersion: 1,
+        },
         result: { ok: true },
       };
     case "member":

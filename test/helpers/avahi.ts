@@ -5,8 +5,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Lan, LanHost } from "./netns.ts";
-import { LineReader } from "./netns.ts";
+import type { Netns, NsHost } from "./netns.ts";
+import { LineReader } from "./line-reader.ts";
 
 export interface Avahi {
   /** Environment for avahi-browse / avahi-publish run in the same namespace. */
@@ -14,7 +14,7 @@ export interface Avahi {
   stop(): Promise<void>;
 }
 
-export async function startAvahi(lan: Lan, host: LanHost, hostName: string): Promise<Avahi> {
+export async function startAvahi(lan: Netns, host: NsHost, hostName: string): Promise<Avahi> {
   const dir = mkdtempSync(join(tmpdir(), "fly-avahi-"));
   const bus = join(dir, "bus");
   writeFileSync(
@@ -46,10 +46,10 @@ publish-workstation=no
 `,
   );
   const env = { DBUS_SYSTEM_BUS_ADDRESS: `unix:path=${bus}` };
-  const dbus = lan.spawn(host, ["dbus-daemon", `--config-file=${join(dir, "dbus.conf")}`, "--nofork", "--print-address"]);
+  const dbus = lan.spawn(host.ns, ["dbus-daemon", `--config-file=${join(dir, "dbus.conf")}`, "--nofork", "--print-address"]);
   await new LineReader(dbus.stdout).waitFor((l) => l.includes(bus), 5000, "dbus-daemon to listen");
   const daemon = lan.spawn(
-    host,
+    host.ns,
     ["sh", "-c", `mount -t tmpfs fly-avahi-run /run && mkdir -p /run/avahi-daemon && exec avahi-daemon -f ${join(dir, "avahi-daemon.conf")} --no-drop-root --no-chroot --no-rlimits`],
     { env },
   );

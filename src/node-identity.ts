@@ -1,0 +1,46 @@
+// data_dir/flydb-node.json: what a data dir belongs to, written at first start (see resolveMode in
+// src/data-plane.ts), and for a cluster member the fact that it founded a cluster, recorded before
+// the founding entries are written so that no data dir ever founds two.
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { ConfigError } from "./config/schema.ts";
+
+export interface NodeIdentity {
+  readonly node_id: string;
+  readonly mode: "standalone" | "cluster";
+  readonly partition_count: number;
+  /** When this node bootstrapped a cluster (ISO time); absent if it never did. */
+  readonly bootstrapped_at?: string;
+}
+
+const IDENTITY_FILE = "flydb-node.json";
+
+export function readIdentity(dataDir: string): NodeIdentity | undefined {
+  const path = join(dataDir, IDENTITY_FILE);
+  return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as NodeIdentity) : undefined;
+}
+
+/** Written through a temporary file, fsynced and renamed: a crash leaves the old or the new record. */
+export function writeIdentity(dataDir: string, id: NodeIdentity): void {
+  const path = join(dataDir, IDENTITY_FILE);
+  const fd = openSync(`${path}.tmp`, "w");
+  try {
+    writeSync(fd, JSON.stringify(id) + "\n");
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(`${path}.tmp`, path);
+}
+
+/** Records that this data dir founds a cluster now; refuses if it already founded one. */
+export function recordBootstrap(dataDir: string, now: Date): void {
+  const id = readIdentity(dataDir);
+  if (!id) throw new Error(`data_dir ${dataDir} has no ${IDENTITY_FILE}; a cluster member writes it at start`);
+  if (id.bootstrapped_at !== undefined) {
+    throw new ConfigError(
+      `node ${id.node_id} already bootstrapped a cluster at ${id.bootstrapped_at} (${join(dataDir, IDENTITY_FILE)}) but holds no cluster state now; it never bootstraps a second one: join the existing cluster, or empty data_dir to start over`,
+    );
+  }
+  writeIdentity(dataDir, { ...id, bootstrapped_at: now.toISOString() });
+}
