@@ -1,0 +1,172 @@
+// Exactly-once writes through a proxying node (DESIGN §6, BUG-CLASSES 6) on a real two-node
+// cluster on loopback: node 2's Raft address is a TCP relay that loses the leader's reply to one
+// forwarded INCR, either by cutting the connection after the request went through or by
+// swallowing the reply frame. Node 1 must send the INCR again with the same id and answer the
+// client with the value of the single increment that happened.
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import type { Socket, TCPSocketListener } from "bun";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Packr } from "msgpackr";
+import { ClusterNode } from "../../src/cluster/cluster-node.ts";
+import { groupOf, partitionOfGroup } from "../../src/cluster/core/meta.ts";
+import { keySlot, partitionOf } from "../../src/cluster/core/slot.ts";
+import { loadConfig } from "../../src/config/load.ts";
+import { createLogger } from "../../src/log.ts";
+import { bulk, int, OK, type Reply } from "../../src/resp/reply.ts";
+import { encodeFrame, FrameDecoder } from "../../src/transport/frame.ts";
+import { COMMANDS } from "../../src/commands/table.ts";
+import { freePorts } from "../helpers/ports.ts";
+import { waitFor } from "../helpers/cluster-nodes.ts";
+
+setDefaultTimeout(60_000);
+const PARTITIONS = 4;
+const REPLY = 3; // transport wire tag of a request's reply
+const enc = new TextEncoder();
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+/** Relays TCP to `port`; when armed, loses the next reply frame coming back (cut or drop). */
+class ReplyLoser {
+  armed: "cut" | "drop" | undefined;
+  lost = 0;
+  private readonly listener: TCPSocketListener<{ up?: Socket<undefined>; early: Uint8Array[] }>;
+  private readonly sockets = new Set<{ end(): void }>();
+
+  constructor(port: number) {
+    this.listener = Bun.listen<{ up?: Socket<undefined>; early: Uint8Array[] }>({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        open: (client) => {
+          client.data = { early: [] };
+          this.sockets.add(client);
+          const frames = new FrameDecoder(64 * 1024 * 1024);
+          void Bun.connect({
+            hostname: "127.0.0.1",
+            port,
+            socket: {
+              open: (up) => {
+                this.sockets.add(up);
+                client.data.up = up;
+                for (const c of client.data.early.splice(0)) up.write(c);
+              },
+              data: (up, chunk) => {
+                for (const frame of frames.push(chunk)) {
+                  const w = packr.unpack(frame) as unknown[];
+                  if (this.armed && w[0] === REPLY) {
+                    const how = this.armed;
+                    this.armed = undefined;
+                    this.lost++;
+                    if (how === "drop") continue;
+                    client.end();
+                    up.end();
+                    return;
+                  }
+                  client.write(encodeFrame(frame));
+                }
+              },
+              close: () => client.end(),
+              connectError: () => client.end(),
+            },
+          });
+        },
+        data: (client, chunk) => {
+          if (client.data.up) client.data.up.write(chunk);
+          else client.data.early.push(chunk.slice());
+        },
+        close: (client) => client.data.up?.end(),
+      },
+    });
+  }
+
+  get port(): number {
+    return this.listener.port;
+  }
+
+  stop(): void {
+    for (const s of this.sockets) s.end();
+    this.listener.stop(true);
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), "flydb-retry-"));
+const nodes: ClusterNode[] = [];
+let relay: ReplyLoser;
+
+/** A member with its own ports and data dir; other nodes reach its Raft port at `advertisedRaft`. */
+async function startNode(id: string, gossipPort: number, flags: Record<string, string>, advertisedRaft?: (port: number) => number): Promise<ClusterNode> {
+  const [raftPort] = freePorts(1) as [number];
+  mkdirSync(join(dir, id));
+  const { config } = loadConfig({
+    env: {},
+    defaultConfigPath: join(dir, "none.toml"),
+    flags: { node_id: id, data_dir: join(dir, id), partition_count: String(PARTITIONS), fsync: "no", cluster_addr: `127.0.0.1:${gossipPort}`, raft_addr: `127.0.0.1:${raftPort}`, ...flags },
+  });
+  const raft = advertisedRaft?.(raftPort) ?? raftPort;
+  const addrs = { resp: "127.0.0.1:1", http: "127.0.0.1:1", raft: `127.0.0.1:${raft}`, gossip: `127.0.0.1:${gossipPort}` };
+  const node = await ClusterNode.start(config, createLogger("error", "text"), addrs, { raft: { host: "127.0.0.1", port: raftPort }, gossip: `127.0.0.1:${gossipPort}` }, "test");
+  nodes.push(node);
+  return node;
+}
+
+const op = (...argv: string[]) => ({ cmds: [argv.map((a) => enc.encode(a))], now: Date.now(), seed: 0 });
+const get = (n: ClusterNode, key: string) => n.read(COMMANDS.get("get")!, [enc.encode("get"), enc.encode(key)]);
+
+let n1: ClusterNode;
+let n2: ClusterNode;
+/** A key whose partition node 2 leads, with node 1 holding a replica and knowing its leader. */
+let key: string;
+
+beforeAll(async () => {
+  const [gossip1, gossip2] = freePorts(2) as [number, number];
+  n1 = await startNode("r1", gossip1, { bootstrap: "true" });
+  n2 = await startNode("r2", gossip2, { cluster_peers: `127.0.0.1:${gossip1}` }, (raftPort) => {
+    relay = new ReplyLoser(raftPort);
+    return relay.port;
+  });
+  let grp = 0;
+  await waitFor("node 2 to lead a partition node 1 replicates", () => {
+    if (!n1.ready().ready || !n2.ready().ready) return false;
+    grp = n2.host.groupIds().find((g) => g !== 0 && n2.host.status(g)?.role === "leader" && n1.host.leaderOf(g) === "r2" && n2.host.status(g)!.conf.voters.includes("r1")) ?? 0;
+    return grp !== 0;
+  }, 40_000);
+  const p = partitionOfGroup(grp);
+  for (let i = 0; ; i++) {
+    if (partitionOf(keySlot(enc.encode(`counter-${i}`)), PARTITIONS) === p) {
+      key = `counter-${i}`;
+      break;
+    }
+  }
+  expect(groupOf(p)).toBe(grp);
+});
+
+afterAll(async () => {
+  for (const n of nodes) await n.stop(false).catch(() => {});
+  relay?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("a write whose reply is lost is retried and applied once", () => {
+  test("connection cut after the request went through", async () => {
+    expect(await n1.propose(op("set", key, "10"))).toEqual(OK);
+    const before = n2.machine.dedupe.duplicates;
+    relay.armed = "cut";
+    const reply: Reply = await n1.propose(op("incr", key));
+    expect(relay.lost).toBe(1);
+    expect(reply).toEqual(int(11));
+    expect(await get(n1, key)).toEqual(bulk(enc.encode("11")));
+    // The leader applied a second copy of the INCR and answered it from the session record.
+    expect(n2.machine.dedupe.duplicates).toBe(before + 1);
+  });
+
+  test("reply frame swallowed on a connection that stays up", async () => {
+    const before = n2.machine.dedupe.duplicates;
+    relay.armed = "drop";
+    const reply: Reply = await n1.propose(op("incr", key));
+    expect(relay.lost).toBe(2);
+    expect(reply).toEqual(int(12));
+    expect(await get(n2, key)).toEqual(bulk(enc.encode("12")));
+    expect(n2.machine.dedupe.duplicates).toBe(before + 1);
+  });
+});
