@@ -66,8 +66,8 @@ class ReplyLoser {
                   client.write(encodeFrame(frame));
                 }
               },
-              close: () => client.end(),
-              connectError: () => client.end(),
+              close: () => void client.end(),
+              connectError: () => void client.end(),
             },
           });
         },
@@ -75,7 +75,7 @@ class ReplyLoser {
           if (client.data.up) client.data.up.write(chunk);
           else client.data.early.push(chunk.slice());
         },
-        close: (client) => client.data.up?.end(),
+        close: (client) => void client.data.up?.end(),
       },
     });
   }
