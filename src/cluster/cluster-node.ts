@@ -95,7 +95,7 @@ export class ClusterNode {
     readonly transport: Transport,
     readonly gossip: GossipNode,
   ) {
-    this.machine = new ClusterStateMachine(state);
+    this.machine = new ClusterStateMachine(state, this.raftStats.writeCopies);
     this.ids = new ProposalIds(config.node_id, nextSession(state.db, Date.now()));
     this.view = this.makeView();
     this.partitions = {
@@ -304,6 +304,7 @@ export class ClusterNode {
         if (e instanceof PeerUnreachable || f.t === "read") continue; // nothing changed: asking another replica is safe
         if (f.t === "meta") return TRYAGAIN(`no reply from ${target}, the leader of partition ${p}; the write may or may not have been applied`);
         unknown = (e as Error).message;
+        this.raftStats.writeResends++;
         continue;
       }
       if ("reply" in r) {
@@ -311,6 +312,7 @@ export class ClusterNode {
         return r.reply;
       }
       if ("dropped" in r) {
+        this.raftStats.writeResends++;
         await Bun.sleep(TICK_MS / 2); // a leader change is under way
         continue;
       }

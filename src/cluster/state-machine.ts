@@ -25,10 +25,12 @@ export class ClusterStateMachine implements StateMachine {
   private metaState: MetaState;
   private readonly listeners: ((s: MetaState) => void)[] = [];
   private readonly sessions: SessionStore;
-  /** Partition ops answered from a session record (duplicates) or refused as settled (stale). */
-  readonly dedupe = { duplicates: 0, stale: 0 };
 
-  constructor(private readonly state: StateDb) {
+  /** `copies` counts partition ops answered from a session record (duplicate) or refused as settled (stale). */
+  constructor(
+    private readonly state: StateDb,
+    readonly copies = { duplicate: 0, stale: 0 },
+  ) {
     this.sessions = new SessionStore(state.db);
     state.db.run("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID");
     const row = state.db.query<{ value: Uint8Array }, []>("SELECT value FROM meta WHERE name = 'state'").get();
@@ -130,12 +132,12 @@ export class ClusterStateMachine implements StateMachine {
         if (run?.idKeys.has(idKey!)) flush();
         const verdict = sessions.check(id);
         if (verdict.kind === "duplicate") {
-          this.dedupe.duplicates++;
+          this.copies.duplicate++;
           skip(e.index, verdict.reply);
           continue;
         }
         if (verdict.kind === "stale") {
-          this.dedupe.stale++;
+          this.copies.stale++;
           skip(e.index, err(`ERR write ${id.seq} of ${id.node} session ${id.session} was settled before it committed; not applied`) satisfies Reply);
           continue;
         }

@@ -150,23 +150,25 @@ afterAll(async () => {
 describe("a write whose reply is lost is retried and applied once", () => {
   test("connection cut after the request went through", async () => {
     expect(await n1.propose(op("set", key, "10"))).toEqual(OK);
-    const before = n2.machine.dedupe.duplicates;
+    const before = n2.machine.copies.duplicate;
+    const resends = n1.raftStats.writeResends;
     relay.armed = "cut";
     const reply: Reply = await n1.propose(op("incr", key));
     expect(relay.lost).toBe(1);
     expect(reply).toEqual(int(11));
     expect(await get(n1, key)).toEqual(bulk(enc.encode("11")));
     // The leader applied a second copy of the INCR and answered it from the session record.
-    expect(n2.machine.dedupe.duplicates).toBe(before + 1);
+    expect(n2.machine.copies.duplicate).toBe(before + 1);
+    expect(n1.raftStats.writeResends).toBe(resends + 1);
   });
 
   test("reply frame swallowed on a connection that stays up", async () => {
-    const before = n2.machine.dedupe.duplicates;
+    const before = n2.machine.copies.duplicate;
     relay.armed = "drop";
     const reply: Reply = await n1.propose(op("incr", key));
     expect(relay.lost).toBe(2);
     expect(reply).toEqual(int(12));
     expect(await get(n2, key)).toEqual(bulk(enc.encode("12")));
-    expect(n2.machine.dedupe.duplicates).toBe(before + 1);
+    expect(n2.machine.copies.duplicate).toBe(before + 1);
   });
 });

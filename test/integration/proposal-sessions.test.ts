@@ -58,7 +58,7 @@ test("a proposal id applied twice changes the state once; the copy gets the firs
   expect(machine.apply(GRP, [incr(1, id(1)), incr(2, id(2))])).toEqual([int(1), int(2)]);
   expect(machine.apply(GRP, [incr(3, id(2, 1))])).toEqual([int(2)]);
   expect(value(state)).toBe("2");
-  expect(machine.dedupe.duplicates).toBe(1);
+  expect(machine.copies.duplicate).toBe(1);
   expect(state.appliedIndex(GRP)).toBe(3);
   // Ops without an id (the leader's expiry sweeps) are applied every time.
   expect(machine.apply(GRP, [incr(4), incr(5)])).toEqual([int(3), int(4)]);
@@ -110,7 +110,7 @@ test("a write settled at its proposer (below ack) that commits late is not appli
   const [late] = machine.apply(GRP, [incr(2, id(1, 1))]) as Reply[];
   expect(late!.t).toBe("error");
   expect(value(state)).toBe("1");
-  expect(machine.dedupe.stale).toBe(1);
+  expect(machine.copies.stale).toBe(1);
 });
 
 test("a session keeps the replies at or above its ack, and idle sessions expire when a new one starts", () => {
