@@ -27,7 +27,7 @@ import { route, SPLITTABLE } from "./core/route.ts";
 import { partitionOf, SLOT_COUNT } from "./core/slot.ts";
 import { keylessRead, keylessWrite, keyspaceTotals, type PartitionRunner } from "./fanout.ts";
 import { RaftStats } from "./raft-stats.ts";
-import { ProposalIds, type ProposalId } from "./core/sessions.ts";
+import { proposalKey, ProposalIds, type ProposalId } from "./core/sessions.ts";
 import { ClusterStateMachine, encodeMetaOp, META_GROUP } from "./state-machine.ts";
 
 /** Raft tick: election timeout 10–20 ticks (1–2 s), heartbeat every 2 ticks. */
@@ -84,6 +84,8 @@ export class ClusterNode {
   formationProbe: (() => unknown) | undefined;
   /** Ids of the writes this node proposes, in this incarnation's session. */
   private readonly ids: ProposalIds;
+  /** Writes proposed here as leader and not yet settled, by proposal id: a copy waits for them. */
+  private readonly pendingWrites = new Map<string, Promise<unknown>>();
 
   private constructor(
     private readonly config: Config,
@@ -221,7 +223,7 @@ export class ClusterNode {
       }
       if (f.t === "op") {
         const started = performance.now();
-        const reply = (await this.host.propose(f.grp, encodeOp(f.op, f.id))) as Reply;
+        const reply = (await this.proposeOnce(f.grp, f.op, f.id)) as Reply;
         this.raftStats.committed((performance.now() - started) / 1000);
         return { reply };
       }
@@ -242,6 +244,25 @@ export class ClusterNode {
       }
       throw e;
     }
+  }
+
+  /**
+   * Proposes a write, unless a copy of it (same id) is still pending in this leader's log: then
+   * the copy waits for that one rather than logging the write again (a slow commit, not a lost
+   * write). Once it settles, a later copy is proposed and apply answers it from the session record.
+   */
+  private proposeOnce(grp: number, op: Op, id: ProposalId | undefined): Promise<unknown> {
+    if (!id) return this.host.propose(grp, encodeOp(op));
+    const key = proposalKey(id);
+    const pending = this.pendingWrites.get(key);
+    if (pending) return pending;
+    const proposed = this.host.propose(grp, encodeOp(op, id));
+    this.pendingWrites.set(key, proposed);
+    proposed.then(
+      () => this.pendingWrites.delete(key),
+      () => this.pendingWrites.delete(key),
+    );
+    return proposed;
   }
 
   private alive(id: NodeId): boolean {

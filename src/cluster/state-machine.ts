@@ -12,7 +12,7 @@ import { EntryKind, type Entry, type Snapshot } from "../raft/types.ts";
 import type { StateDb } from "../store/state.ts";
 import { decodeProposal } from "../store/op-codec.ts";
 import { SessionStore } from "../store/proposal-sessions.ts";
-import type { ProposalId } from "./core/sessions.ts";
+import { proposalKey, type ProposalId } from "./core/sessions.ts";
 import { dropPartition, exportPartition, importPartition } from "../store/partition-snapshot.ts";
 import { err, type Reply } from "../resp/reply.ts";
 
@@ -126,7 +126,7 @@ export class ClusterStateMachine implements StateMachine {
         skip(e.index, err(`ERR undecodable op at index ${e.index}: ${(x as Error).message}`) satisfies Reply);
         continue;
       }
-      const idKey = id && `${id.seq}:${id.session}:${id.node}`;
+      const idKey = id && proposalKey(id);
       if (id) {
         // A copy of an op still in this run: apply the run first, so its reply is on record.
         if (run?.idKeys.has(idKey!)) flush();

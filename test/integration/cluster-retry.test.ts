@@ -95,9 +95,8 @@ const nodes: ClusterNode[] = [];
 let relay: ReplyLoser;
 
 /** A member with its own ports and data dir; other nodes reach its Raft port at `advertisedRaft`. */
-async function startNode(id: string, gossipPort: number, flags: Record<string, string>, advertisedRaft?: (port: number) => number): Promise<ClusterNode> {
-  const [raftPort] = freePorts(1) as [number];
-  mkdirSync(join(dir, id));
+async function startNode(id: string, [gossipPort, raftPort]: number[], flags: Record<string, string>, advertisedRaft?: (port: number) => number): Promise<ClusterNode> {
+  mkdirSync(join(dir, id), { recursive: true });
   const { config } = loadConfig({
     env: {},
     defaultConfigPath: join(dir, "none.toml"),
@@ -115,13 +114,14 @@ const get = (n: ClusterNode, key: string) => n.read(COMMANDS.get("get")!, [enc.e
 
 let n1: ClusterNode;
 let n2: ClusterNode;
+let ports1: number[];
 /** A key whose partition node 2 leads, with node 1 holding a replica and knowing its leader. */
 let key: string;
 
 beforeAll(async () => {
-  const [gossip1, gossip2] = freePorts(2) as [number, number];
-  n1 = await startNode("r1", gossip1, { bootstrap: "true" });
-  n2 = await startNode("r2", gossip2, { cluster_peers: `127.0.0.1:${gossip1}` }, (raftPort) => {
+  ports1 = freePorts(2);
+  n1 = await startNode("r1", ports1, { bootstrap: "true" });
+  n2 = await startNode("r2", freePorts(2), { cluster_peers: `127.0.0.1:${ports1[0]}` }, (raftPort) => {
     relay = new ReplyLoser(raftPort);
     return relay.port;
   });
@@ -170,5 +170,18 @@ describe("a write whose reply is lost is retried and applied once", () => {
     expect(reply).toEqual(int(12));
     expect(await get(n2, key)).toEqual(bulk(enc.encode("12")));
     expect(n2.machine.copies.duplicate).toBe(before + 1);
+  });
+
+  test("a write without a quorum answers that its outcome is unknown, and is applied once when the quorum returns", async () => {
+    await n1.stop(false);
+    const reply = await n2.propose(op("incr", key));
+    expect(reply.t).toBe("error");
+    expect(reply.t === "error" && reply.v).toMatch(/^TRYAGAIN .*the write may or may not have been applied$/);
+    n1 = await startNode("r1", ports1, {});
+    await waitFor("the INCR proposed without a quorum to commit", async () => {
+      const r = await get(n1, key);
+      return r.t === "bulk" && new TextDecoder().decode(r.v as Uint8Array) === "13";
+    }, 20_000);
+    expect(await n1.propose(op("incr", key))).toEqual(int(14));
   });
 });

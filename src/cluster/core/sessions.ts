@@ -63,6 +63,8 @@ const NEW = { kind: "new" } as const;
 const STALE = { kind: "stale" } as const;
 
 export const sessionKey = (node: string, session: number): string => `${session}:${node}`;
+/** One proposal, whichever copy of it. */
+export const proposalKey = (id: ProposalId): string => `${id.seq}:${id.session}:${id.node}`;
 
 /** Apply side: one group's session records, with what changed since the last takeChanges(). */
 export class GroupSessions<R> {
