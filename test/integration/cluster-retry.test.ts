@@ -1,8 +1,9 @@
-// Exactly-once writes through a proxying node (DESIGN §6, BUG-CLASSES 6) on a real two-node
-// cluster on loopback: node 2's Raft address is a TCP relay that loses the leader's reply to one
-// forwarded INCR, either by cutting the connection after the request went through or by
-// swallowing the reply frame. Node 1 must send the INCR again with the same id and answer the
-// client with the value of the single increment that happened.
+// Exactly-once writes through a proxying node (DESIGN §6, BUG-CLASSES 6) on real clusters on
+// loopback: the partition leader's Raft address is a TCP relay that loses the leader's reply to
+// one forwarded INCR, by cutting the connection after the request went through, by swallowing
+// the reply frame, or by cutting and then letting nothing through while the leader is stopped.
+// The proxying node must send the INCR again with the same id (to the same leader, or to the next
+// one) and answer the client with the value of the single increment that happened.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Socket, TCPSocketListener } from "bun";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -26,10 +27,14 @@ const REPLY = 3; // transport wire tag of a request's reply
 const enc = new TextEncoder();
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
-/** Relays TCP to `port`; when armed, loses the next reply frame coming back (cut or drop). */
+/**
+ * Relays TCP to `port`; when armed, loses the next reply frame coming back: "cut" closes the
+ * connection, "drop" swallows the frame, "blackout" closes it and every later connection.
+ */
 class ReplyLoser {
-  armed: "cut" | "drop" | undefined;
+  armed: "cut" | "drop" | "blackout" | undefined;
   lost = 0;
+  private blackout = false;
   private readonly listener: TCPSocketListener<{ up?: Socket<undefined>; early: Uint8Array[] }>;
   private readonly sockets = new Set<{ end(): void }>();
 
@@ -40,6 +45,7 @@ class ReplyLoser {
       socket: {
         open: (client) => {
           client.data = { early: [] };
+          if (this.blackout) return void client.end();
           this.sockets.add(client);
           const frames = new FrameDecoder(64 * 1024 * 1024);
           void Bun.connect({
@@ -59,6 +65,7 @@ class ReplyLoser {
                     this.armed = undefined;
                     this.lost++;
                     if (how === "drop") continue;
+                    if (how === "blackout") this.blackout = true;
                     client.end();
                     up.end();
                     return;
@@ -92,7 +99,13 @@ class ReplyLoser {
 
 const dir = mkdtempSync(join(tmpdir(), "flydb-retry-"));
 const nodes: ClusterNode[] = [];
-let relay: ReplyLoser;
+const relays: ReplyLoser[] = [];
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function stopAll(): Promise<void> {
+  for (const n of nodes.splice(0)) await n.stop(false).catch(() => {});
+  for (const r of relays.splice(0)) r.stop();
+}
 
 /** A member with its own ports and data dir; other nodes reach its Raft port at `advertisedRaft`. */
 async function startNode(id: string, [gossipPort, raftPort]: number[], flags: Record<string, string>, advertisedRaft?: (port: number) => number): Promise<ClusterNode> {
@@ -109,45 +122,54 @@ async function startNode(id: string, [gossipPort, raftPort]: number[], flags: Re
   return node;
 }
 
+/** A member whose Raft address is a new ReplyLoser in front of its real port. */
+async function startBehindRelay(id: string, ports: number[], flags: Record<string, string>): Promise<{ node: ClusterNode; relay: ReplyLoser }> {
+  let relay: ReplyLoser | undefined;
+  const node = await startNode(id, ports, flags, (raftPort) => {
+    relay = new ReplyLoser(raftPort);
+    relays.push(relay);
+    return relay.port;
+  });
+  return { node, relay: relay! };
+}
+
 const op = (...argv: string[]) => ({ cmds: [argv.map((a) => enc.encode(a))], now: Date.now(), seed: 0 });
 const get = (n: ClusterNode, key: string) => n.read(COMMANDS.get("get")!, [enc.encode("get"), enc.encode(key)]);
 
-let n1: ClusterNode;
-let n2: ClusterNode;
-let ports1: number[];
-/** A key whose partition node 2 leads, with node 1 holding a replica and knowing its leader. */
-let key: string;
-
-beforeAll(async () => {
-  ports1 = freePorts(2);
-  n1 = await startNode("r1", ports1, { bootstrap: "true" });
-  n2 = await startNode("r2", freePorts(2), { cluster_peers: `127.0.0.1:${ports1[0]}` }, (raftPort) => {
-    relay = new ReplyLoser(raftPort);
-    return relay.port;
-  });
+/** A key of a partition `leader` leads while every one of `others` replicates it and knows that. */
+async function keyLedBy(leader: ClusterNode, id: string, others: { node: ClusterNode; id: string }[]): Promise<{ key: string; grp: number }> {
   let grp = 0;
-  await waitFor("node 2 to lead a partition node 1 replicates", () => {
-    if (!n1.ready().ready || !n2.ready().ready) return false;
-    grp = n2.host.groupIds().find((g) => g !== 0 && n2.host.status(g)?.role === "leader" && n1.host.leaderOf(g) === "r2" && n2.host.status(g)!.conf.voters.includes("r1")) ?? 0;
+  await waitFor(`${id} to lead a partition the others replicate`, () => {
+    if (!leader.ready().ready || others.some((o) => !o.node.ready().ready)) return false;
+    grp =
+      leader.host.groupIds().find((g) => {
+        const s = leader.host.status(g);
+        return g !== 0 && s?.role === "leader" && others.every((o) => o.node.host.leaderOf(g) === id && s.conf.voters.includes(o.id));
+      }) ?? 0;
     return grp !== 0;
   }, 40_000);
   const p = partitionOfGroup(grp);
   for (let i = 0; ; i++) {
-    if (partitionOf(keySlot(enc.encode(`counter-${i}`)), PARTITIONS) === p) {
-      key = `counter-${i}`;
-      break;
-    }
+    const key = `counter-${i}`;
+    if (partitionOf(keySlot(enc.encode(key)), PARTITIONS) === p) return { key, grp: groupOf(p) };
   }
-  expect(groupOf(p)).toBe(grp);
-});
+}
 
-afterAll(async () => {
-  for (const n of nodes) await n.stop(false).catch(() => {});
-  relay?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+describe("two nodes: a write whose reply is lost is retried at the same leader and applied once", () => {
+  let n1: ClusterNode;
+  let n2: ClusterNode;
+  let relay: ReplyLoser;
+  let ports1: number[];
+  let key: string;
 
-describe("a write whose reply is lost is retried and applied once", () => {
+  beforeAll(async () => {
+    ports1 = freePorts(2);
+    n1 = await startNode("r1", ports1, { bootstrap: "true" });
+    ({ node: n2, relay } = await startBehindRelay("r2", freePorts(2), { cluster_peers: `127.0.0.1:${ports1[0]}` }));
+    ({ key } = await keyLedBy(n2, "r2", [{ node: n1, id: "r1" }]));
+  });
+  afterAll(stopAll);
+
   test("connection cut after the request went through", async () => {
     expect(await n1.propose(op("set", key, "10"))).toEqual(OK);
     const before = n2.machine.copies.duplicate;
@@ -183,5 +205,35 @@ describe("a write whose reply is lost is retried and applied once", () => {
       return r.t === "bulk" && new TextDecoder().decode(r.v as Uint8Array) === "13";
     }, 20_000);
     expect(await n1.propose(op("incr", key))).toEqual(int(14));
+  });
+});
+
+describe("three nodes: the leader dies after committing a write whose reply was lost", () => {
+  test("the retry goes to the next leader, which answers it from the session record", async () => {
+    const ports1 = freePorts(2);
+    const f1 = await startNode("f1", ports1, { bootstrap: "true" });
+    const peers = { cluster_peers: `127.0.0.1:${ports1[0]}` };
+    const { node: f2, relay } = await startBehindRelay("f2", freePorts(2), peers);
+    const f3 = await startNode("f3", freePorts(2), peers);
+    try {
+      const { key, grp } = await keyLedBy(f2, "f2", [
+        { node: f1, id: "f1" },
+        { node: f3, id: "f3" },
+      ]);
+      expect(await f1.propose(op("set", key, "20"))).toEqual(OK);
+      const before = f1.machine.copies.duplicate + f3.machine.copies.duplicate;
+      relay.armed = "blackout";
+      const reply = f1.propose(op("incr", key));
+      await waitFor("the leader's reply to be lost", () => relay.lost === 1, 10_000, 5);
+      await f2.stop(false);
+      expect(await reply).toEqual(int(21));
+      const next = f1.host.leaderOf(grp);
+      expect(next === "f1" || next === "f3").toBe(true);
+      expect(await get(f1, key)).toEqual(bulk(enc.encode("21")));
+      // Both survivors applied the retried copy as a duplicate of the committed original.
+      expect(f1.machine.copies.duplicate + f3.machine.copies.duplicate).toBe(before + 2);
+    } finally {
+      await stopAll();
+    }
   });
 });
