@@ -100,12 +100,16 @@ class ReplyLoser {
 const dir = mkdtempSync(join(tmpdir(), "flydb-retry-"));
 const nodes: ClusterNode[] = [];
 const relays: ReplyLoser[] = [];
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function stopAll(): Promise<void> {
   for (const n of nodes.splice(0)) await n.stop(false).catch(() => {});
   for (const r of relays.splice(0)) r.stop();
 }
+
+afterAll(async () => {
+  await stopAll();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 /** A member with its own ports and data dir; other nodes reach its Raft port at `advertisedRaft`. */
 async function startNode(id: string, [gossipPort, raftPort]: number[], flags: Record<string, string>, advertisedRaft?: (port: number) => number): Promise<ClusterNode> {
