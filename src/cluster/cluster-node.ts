@@ -14,9 +14,10 @@ import { isMessage } from "../raft/message-check.ts";
 import { bootstrapWrite, isEmptyGroup } from "../raft/storage.ts";
 import type { GroupWrite, Message, NodeId } from "../raft/types.ts";
 import { encodeOp } from "../store/op-codec.ts";
+import { nextSession } from "../store/proposal-sessions.ts";
 import { SqliteRaftStorage } from "../store/raft-log.ts";
 import { StateDb } from "../store/state.ts";
-import { PeerUnreachable, Transport } from "../transport/transport.ts";
+import { PeerUnreachable, RequestTimeout, Transport } from "../transport/transport.ts";
 import { drainingOf, groupOf, metaVoters, partitionOfGroup, placeableMembers, type MemberInfo, type MetaOp, type MetaResult, type MetaState } from "./core/meta.ts";
 import type { GroupReport } from "./core/group-view.ts";
 import { MultiRaft, NotLeader, ProposalDropped } from "./core/multiraft.ts";
@@ -27,6 +28,7 @@ import { route, SPLITTABLE } from "./core/route.ts";
 import { partitionOf, SLOT_COUNT } from "./core/slot.ts";
 import { keylessRead, keylessWrite, keyspaceTotals, type PartitionRunner } from "./fanout.ts";
 import { RaftStats } from "./raft-stats.ts";
+import { proposalKey, ProposalIds, type ProposalId } from "./core/sessions.ts";
 import { ClusterStateMachine, encodeMetaOp, META_GROUP } from "./state-machine.ts";
 
 /** Raft tick: election timeout 10–20 ticks (1–2 s), heartbeat every 2 ticks. */
@@ -35,6 +37,8 @@ const CONTROL_MS = 500;
 const COMPACT_MS = 10_000;
 const COMPACT_AFTER_ENTRIES = 2_000;
 const REQUEST_TIMEOUT_MS = 5_000;
+/** A write attempt without an answer by then is sent again (same id) until REQUEST_TIMEOUT_MS. */
+const WRITE_ATTEMPT_MS = 1_000;
 const ORPHAN_MS = 10_000;
 const MAX_META_VOTERS = 5;
 
@@ -46,14 +50,15 @@ export interface ClusterAddrs {
 }
 
 type Routed =
-  | { readonly t: "op"; readonly grp: number; readonly op: Op }
+  | { readonly t: "op"; readonly grp: number; readonly op: Op; readonly id?: ProposalId }
   | { readonly t: "read"; readonly grp: number; readonly argv: readonly Uint8Array[]; readonly resp3?: boolean }
   | { readonly t: "meta"; readonly grp: typeof META_GROUP; readonly op: MetaOp };
 
 /** `claim`: the sender (as the transport's handshake names it) asks this node to promise to found a cluster with it (src/cluster/formation.ts). */
 type Forward = Routed | { readonly t: "groups" } | { readonly t: "formation"; readonly claim?: boolean };
 
-type ForwardResult = { readonly reply: Reply } | { readonly notLeader: NodeId | null };
+/** `dropped`: the proposal was replaced by another leader's entry, so it was not applied. */
+type ForwardResult = { readonly reply: Reply } | { readonly notLeader: NodeId | null } | { readonly dropped: string };
 
 /** What a member reports of each group it hosts (for /cluster/status and the leave drain). */
 export interface GroupStatus extends GroupReport {
@@ -79,6 +84,10 @@ export class ClusterNode {
   private readonly partitions: PartitionRunner;
   /** Answers other nodes' formation probes and claims (set by src/cluster/formation.ts). */
   formationProbe: ((claim: string | undefined) => unknown) | undefined;
+  /** Ids of the writes this node proposes, in this incarnation's session. */
+  private readonly ids: ProposalIds;
+  /** Writes proposed here as leader and not yet settled, by proposal id: a copy waits for them. */
+  private readonly pendingWrites = new Map<string, Promise<unknown>>();
 
   private constructor(
     private readonly config: Config,
@@ -90,7 +99,8 @@ export class ClusterNode {
     readonly transport: Transport,
     readonly gossip: GossipNode,
   ) {
-    this.machine = new ClusterStateMachine(state);
+    this.machine = new ClusterStateMachine(state, this.raftStats.writeCopies);
+    this.ids = new ProposalIds(config.node_id, nextSession(state.db, Date.now()));
     this.view = this.makeView();
     this.partitions = {
       partitionCount: config.partition_count,
@@ -263,7 +273,7 @@ export class ClusterNode {
       }
       if (f.t === "op") {
         const started = performance.now();
-        const reply = (await this.host.propose(f.grp, encodeOp(f.op))) as Reply;
+        const reply = (await this.proposeOnce(f.grp, f.op, f.id)) as Reply;
         this.raftStats.committed((performance.now() - started) / 1000);
         return { reply };
       }
@@ -279,10 +289,30 @@ export class ClusterNode {
       }
       if (e instanceof ProposalDropped) {
         this.raftStats.proposals.dropped++;
-        return { reply: TRYAGAIN("the write was dropped by a leader change and not applied; retry") };
+        if (f.t === "meta") return { reply: TRYAGAIN("the write was dropped by a leader change and not applied; retry") };
+        return { dropped: e.message };
       }
       throw e;
     }
+  }
+
+  /**
+   * Proposes a write, unless a copy of it (same id) is still pending in this leader's log: then
+   * the copy waits for that one rather than logging the write again (a slow commit, not a lost
+   * write). Once it settles, a later copy is proposed and apply answers it from the session record.
+   */
+  private proposeOnce(grp: number, op: Op, id: ProposalId | undefined): Promise<unknown> {
+    if (!id) return this.host.propose(grp, encodeOp(op));
+    const key = proposalKey(id);
+    const pending = this.pendingWrites.get(key);
+    if (pending) return pending;
+    const proposed = this.host.propose(grp, encodeOp(op, id));
+    this.pendingWrites.set(key, proposed);
+    proposed.then(
+      () => this.pendingWrites.delete(key),
+      () => this.pendingWrites.delete(key),
+    );
+    return proposed;
   }
 
   private alive(id: NodeId): boolean {
@@ -295,16 +325,32 @@ export class ClusterNode {
     return candidates.find((id): id is NodeId => id != null && !tried.has(id) && this.alive(id));
   }
 
+  /** Sends a read or write to the group's leader; a data write gets its proposal id here. */
+  private async forward(f: Routed): Promise<Reply> {
+    if (f.t !== "op") return this.deliver(f);
+    const id = this.ids.next(f.grp);
+    try {
+      return await this.deliver({ ...f, id });
+    } finally {
+      this.ids.settle(f.grp, id.seq);
+    }
+  }
+
   /**
    * Sends to the group's leader, following redirects and skipping unreachable replicas, until
-   * REQUEST_TIMEOUT_MS. A write whose request reached a node but got no reply is never retried:
-   * it may have been applied, and the client is told so.
+   * REQUEST_TIMEOUT_MS. A data write that got no answer (timeout, connection lost, proposal
+   * dropped) is sent again with the same id, to whichever node leads then: apply answers a copy
+   * of a write that did commit from its session record. Only when the deadline passes after an
+   * unanswered attempt is the outcome unknown, and the client is told so. A metadata write has
+   * no id and is not sent again once it may have reached a node.
    */
-  private async forward(f: Routed): Promise<Reply> {
+  private async deliver(f: Routed): Promise<Reply> {
     const p = f.grp === META_GROUP ? "metadata" : partitionOfGroup(f.grp);
     const deadline = Date.now() + REQUEST_TIMEOUT_MS;
     const tried = new Set<NodeId>();
     let next: NodeId | undefined;
+    /** Why an earlier attempt of this write may have been applied. */
+    let unknown: string | undefined;
     while (Date.now() < deadline && !this.stopped) {
       const target = next ?? this.pickTarget(f.grp, tried);
       next = undefined;
@@ -315,29 +361,50 @@ export class ClusterNode {
         continue;
       }
       tried.add(target);
+      const attemptMs = Math.max(1, f.t === "op" ? Math.min(WRITE_ATTEMPT_MS, deadline - Date.now()) : deadline - Date.now());
       let r: ForwardResult;
-      if (target === this.self) {
-        r = await this.runHere(f);
-      } else {
-        const addr = this.raftAddrOf(target);
-        if (!addr) continue;
-        try {
-          r = (await this.transport.request(target, addr, f, Math.max(1, deadline - Date.now()))) as ForwardResult;
-        } catch (e) {
-          if (e instanceof PeerUnreachable) continue;
-          if (f.t !== "read") return TRYAGAIN(`no reply from ${target}, the leader of partition ${p}; the write may or may not have been applied`);
-          continue; // a read changes nothing: asking another replica is safe
+      try {
+        if (target === this.self) {
+          r = await this.local(f, attemptMs);
+        } else {
+          const addr = this.raftAddrOf(target);
+          if (!addr) continue;
+          r = (await this.transport.request(target, addr, f, attemptMs)) as ForwardResult;
         }
+      } catch (e) {
+        if (e instanceof PeerUnreachable || f.t === "read") continue; // nothing changed: asking another replica is safe
+        if (f.t === "meta") return TRYAGAIN(`no reply from ${target}, the leader of partition ${p}; the write may or may not have been applied`);
+        unknown = (e as Error).message;
+        this.raftStats.writeResends++;
+        continue;
       }
       if ("reply" in r) {
         this.leaderHints.set(f.grp, target);
         return r.reply;
       }
+      if ("dropped" in r) {
+        this.raftStats.writeResends++;
+        await Bun.sleep(TICK_MS / 2); // a leader change is under way
+        continue;
+      }
       this.leaderHints.delete(f.grp);
       if (r.notLeader !== null && !tried.has(r.notLeader)) next = r.notLeader;
       else await Bun.sleep(TICK_MS / 2);
     }
+    if (unknown !== undefined) {
+      return TRYAGAIN(`no answer from the leader of partition ${p} within ${REQUEST_TIMEOUT_MS} ms (last: ${unknown}); the write may or may not have been applied`);
+    }
     return err(`CLUSTERDOWN partition ${p} has no reachable leader within ${REQUEST_TIMEOUT_MS} ms`);
+  }
+
+  /** runHere on this node, giving up on a write after attemptMs as a remote request would. */
+  private local(f: Routed, attemptMs: number): Promise<ForwardResult> {
+    if (f.t !== "op") return this.runHere(f);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new RequestTimeout(`the proposal was not applied here within ${attemptMs} ms`)), attemptMs);
+    });
+    return Promise.race([this.runHere(f), expired]).finally(() => clearTimeout(timer));
   }
 
   /** Backend.read for sessions. */
@@ -654,6 +721,7 @@ export class ClusterNode {
     else await this.gossip.stop();
     this.transport.close();
     this.storage.close();
+    this.machine.close();
     this.state.close();
   }
 }

@@ -9,6 +9,13 @@ export class RaftStats {
   leaderChanges = 0;
   /** Proposals made here as leader, by outcome. */
   readonly proposals = { applied: 0, dropped: 0, notLeader: 0 };
+  /** Writes this node sent again with the same proposal id after an attempt got no answer or was dropped. */
+  writeResends = 0;
+  /**
+   * Copies of an applied write (same proposal id) this node's replicas applied: answered from the
+   * session record, or refused because the proposer had settled it (cluster/core/sessions.ts).
+   */
+  readonly writeCopies = { duplicate: 0, stale: 0 };
   private readonly last = new Map<number, { leader: NodeId | null; term: number }>();
   private readonly latency: ((seconds: number) => void)[] = [];
 

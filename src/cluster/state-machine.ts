@@ -1,6 +1,8 @@
 // What every node applies for committed entries: group 0's metadata ops into the cached MetaState
 // (persisted in data.db with the applied index), partition groups' ops into the keyspace rows of
 // their partition. Both in data.db, each batch in one transaction with its applied index.
+// Partition ops that carry a proposal id are applied once per id (core/sessions.ts): a duplicate is
+// answered with the reply its first copy got, and the session records change in the same transaction.
 import { Packr } from "msgpackr";
 import { applyOp } from "../commands/apply.ts";
 import type { Op } from "../commands/types.ts";
@@ -8,7 +10,9 @@ import type { StateMachine } from "./core/multiraft.ts";
 import { applyMeta, EMPTY_META, partitionOfGroup, type MetaOp, type MetaResult, type MetaState } from "./core/meta.ts";
 import { EntryKind, type Entry, type Snapshot } from "../raft/types.ts";
 import type { StateDb } from "../store/state.ts";
-import { decodeOp } from "../store/op-codec.ts";
+import { decodeProposal } from "../store/op-codec.ts";
+import { SessionStore } from "../store/proposal-sessions.ts";
+import { proposalKey, type ProposalId } from "./core/sessions.ts";
 import { dropPartition, exportPartition, importPartition } from "../store/partition-snapshot.ts";
 import { err, type Reply } from "../resp/reply.ts";
 
@@ -20,8 +24,14 @@ export const encodeMetaOp = (op: MetaOp): Uint8Array => packr.pack(op);
 export class ClusterStateMachine implements StateMachine {
   private metaState: MetaState;
   private readonly listeners: ((s: MetaState) => void)[] = [];
+  private readonly sessions: SessionStore;
 
-  constructor(private readonly state: StateDb) {
+  /** `copies` counts partition ops answered from a session record (duplicate) or refused as settled (stale). */
+  constructor(
+    private readonly state: StateDb,
+    readonly copies = { duplicate: 0, stale: 0 },
+  ) {
+    this.sessions = new SessionStore(state.db);
     state.db.run("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID");
     const row = state.db.query<{ value: Uint8Array }, []>("SELECT value FROM meta WHERE name = 'state'").get();
     this.metaState = row ? (packr.unpack(row.value) as MetaState) : EMPTY_META;
@@ -36,7 +46,13 @@ export class ClusterStateMachine implements StateMachine {
   }
 
   transaction<T>(fn: () => T): T {
-    return this.state.inTransaction(fn);
+    try {
+      return this.state.inTransaction(fn);
+    } catch (e) {
+      // The rows rolled back; the cached session records may be ahead of them.
+      this.sessions.forget();
+      throw e;
+    }
   }
 
   appliedIndex(grp: number): number {
@@ -75,35 +91,64 @@ export class ClusterStateMachine implements StateMachine {
     return results;
   }
 
-  /** Runs of normal entries are applied as op batches; no-ops and conf changes only move the applied index. */
+  /**
+   * Runs of normal entries are applied as op batches; no-ops and conf changes only move the applied
+   * index, and so does an op whose id was applied before (a duplicate or a settled, stale one).
+   */
   private applyPartition(grp: number, entries: readonly Entry[]): unknown[] {
+    if (!this.state.db.inTransaction) return this.transaction(() => this.applyPartition(grp, entries));
+    const sessions = this.sessions.of(grp);
     const results: unknown[] = [];
-    let run: { first: number; ops: Op[] } | undefined;
+    let run: { first: number; ops: Op[]; ids: (ProposalId | undefined)[]; idKeys: Set<string> } | undefined;
     const flush = () => {
       if (!run) return;
-      results.push(...this.state.applyBatch(grp, run.first, run.ops, applyOp));
+      const { ops, ids } = run;
+      const replies = this.state.applyBatch(grp, run.first, ops, applyOp);
+      ids.forEach((id, i) => id && sessions.record(id, replies[i]!, ops[i]!.now));
+      results.push(...replies);
       run = undefined;
     };
+    const skip = (index: number, result: unknown) => {
+      flush();
+      results.push(result);
+      this.state.markApplied(grp, index);
+    };
     for (const e of entries) {
-      if (e.kind === EntryKind.Normal && e.data) {
-        let op: Op;
-        try {
-          op = decodeOp(e.data);
-        } catch (x) {
-          flush();
-          results.push(err(`ERR undecodable op at index ${e.index}: ${(x as Error).message}`) satisfies Reply);
-          this.state.markApplied(grp, e.index);
+      if (e.kind !== EntryKind.Normal || !e.data) {
+        skip(e.index, undefined);
+        continue;
+      }
+      let op: Op;
+      let id: ProposalId | undefined;
+      try {
+        ({ op, id } = decodeProposal(e.data));
+      } catch (x) {
+        skip(e.index, err(`ERR undecodable op at index ${e.index}: ${(x as Error).message}`) satisfies Reply);
+        continue;
+      }
+      const idKey = id && proposalKey(id);
+      if (id) {
+        // A copy of an op still in this run: apply the run first, so its reply is on record.
+        if (run?.idKeys.has(idKey!)) flush();
+        const verdict = sessions.check(id);
+        if (verdict.kind === "duplicate") {
+          this.copies.duplicate++;
+          skip(e.index, verdict.reply);
           continue;
         }
-        if (!run) run = { first: e.index, ops: [] };
-        run.ops.push(op);
-      } else {
-        flush();
-        results.push(undefined);
-        this.state.markApplied(grp, e.index);
+        if (verdict.kind === "stale") {
+          this.copies.stale++;
+          skip(e.index, err(`ERR write ${id.seq} of ${id.node} session ${id.session} was settled before it committed; not applied`) satisfies Reply);
+          continue;
+        }
       }
+      if (!run) run = { first: e.index, ops: [], ids: [], idKeys: new Set() };
+      run.ops.push(op);
+      run.ids.push(id);
+      if (idKey) run.idKeys.add(idKey);
     }
     flush();
+    this.sessions.persist(grp);
     return results;
   }
 
@@ -119,16 +164,24 @@ export class ClusterStateMachine implements StateMachine {
       return;
     }
     importPartition(this.state.db, partitionOfGroup(grp), snapshot.data, grp, snapshot.meta.index);
+    this.sessions.forget(grp);
     this.state.keyspace.versions.installed(partitionOfGroup(grp), grp, snapshot.meta.index);
   }
 
   /** Forgets a partition group's rows (its replica on this node was removed). */
   drop(grp: number): void {
-    if (grp !== META_GROUP) dropPartition(this.state.db, partitionOfGroup(grp), grp);
+    if (grp === META_GROUP) return;
+    dropPartition(this.state.db, partitionOfGroup(grp), grp);
+    this.sessions.forget(grp);
+  }
+
+  /** Finalizes the session statements; call before closing the StateDb. */
+  close(): void {
+    this.sessions.close();
   }
 
   /** The group's state as of its applied index, for log compaction. */
   snapshotData(grp: number): Uint8Array {
-    return grp === META_GROUP ? packr.pack(this.metaState) : exportPartition(this.state.db, partitionOfGroup(grp));
+    return grp === META_GROUP ? packr.pack(this.metaState) : exportPartition(this.state.db, partitionOfGroup(grp), grp);
   }
 }

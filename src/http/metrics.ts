@@ -138,6 +138,11 @@ export function registerClusterMetrics(m: NodeMetrics, src: ClusterMetricsSource
     dropped: src.raft.proposals.dropped,
     not_leader: src.raft.proposals.notLeader,
   }));
+  mirrorCounter(registry, "flydb_raft_write_resends_total", "Writes this node sent again with the same proposal id after an attempt got no answer or was dropped", () => src.raft.writeResends);
+  mirrorLabelled(registry, "flydb_raft_write_copies_total", "Copies of an applied write (same proposal id) this node's replicas met: answered from the session record, or refused as settled", "outcome", () => ({
+    duplicate: src.raft.writeCopies.duplicate,
+    stale: src.raft.writeCopies.stale,
+  }));
   const commit = new Histogram({
     name: "flydb_raft_commit_duration_seconds",
     help: "Time from proposing a write on the partition leader to its being applied there",

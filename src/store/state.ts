@@ -11,6 +11,7 @@ import { groupOf } from "../cluster/core/meta.ts";
 import { isValidPartitionCount, keySlot, partitionOf } from "../cluster/core/slot.ts";
 import { CollectionRows, Versions } from "./collection-rows.ts";
 import { COLLECTION_TABLES, type CollectionTable } from "./collections.ts";
+import { SESSIONS_DDL } from "./proposal-sessions.ts";
 
 export interface StateDbOptions {
   readonly path: string;
@@ -35,6 +36,7 @@ function schema(collections: readonly CollectionTable[]): string[] {
        value BLOB, expire_at INTEGER)`,
     "CREATE UNIQUE INDEX IF NOT EXISTS keys_by_part_key ON keys (part, key)",
     "CREATE INDEX IF NOT EXISTS keys_by_expiry ON keys (expire_at) WHERE expire_at IS NOT NULL",
+    SESSIONS_DDL,
   ];
   for (const table of collections) {
     if (!SQL_IDENTIFIER.test(table.name) || !table.columns.every((c) => SQL_IDENTIFIER.test(c))) {

@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
 import fc from "fast-check";
-import { decodeOp, encodeOp } from "../../src/store/op-codec.ts";
+import { Packr } from "msgpackr";
+import { decodeOp, decodeProposal, encodeOp } from "../../src/store/op-codec.ts";
 
 test("ops survive encoding byte for byte", () => {
   fc.assert(
@@ -39,4 +40,18 @@ test("MULTI/EXEC ops keep their flag, WATCHed keys and reply shape", () => {
       },
     ),
   );
+});
+
+test("a cluster write keeps its proposal id; a standalone write gains no bytes", () => {
+  fc.assert(
+    fc.property(fc.string({ minLength: 1, maxLength: 20 }), fc.nat(), fc.nat(), fc.nat(), fc.boolean(), (node, session, seq, ack, multi) => {
+      const op = { cmds: [[new Uint8Array([0x61])]], now: 5, seed: 7, ...(multi ? { multi } : {}) };
+      const { op: decoded, id } = decodeProposal(encodeOp(op, { node, session, seq, ack }));
+      expect(id).toEqual({ node, session, seq, ack });
+      expect(decoded.multi ?? false).toBe(multi);
+      expect(decodeProposal(encodeOp(op)).id).toBeUndefined();
+    }),
+  );
+  const plain = { cmds: [[new Uint8Array([0x61])]], now: 5, seed: 7 };
+  expect(encodeOp(plain)).toEqual(new Uint8Array(new Packr({ useRecords: false, moreTypes: false }).pack([plain.cmds, plain.now, plain.seed])));
 });
