@@ -4,6 +4,7 @@
 // the reply frame, or by cutting and then letting nothing through while the leader is stopped.
 // The proxying node must send the INCR again with the same id (to the same leader, or to the next
 // one) and answer the client with the value of the single increment that happened.
+import { resolveMode } from "../../src/data-plane.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Socket, TCPSocketListener } from "bun";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -121,6 +122,7 @@ async function startNode(id: string, [gossipPort, raftPort]: number[], flags: Re
   });
   const raft = advertisedRaft?.(raftPort) ?? raftPort;
   const addrs = { resp: "127.0.0.1:1", http: "127.0.0.1:1", raft: `127.0.0.1:${raft}`, gossip: `127.0.0.1:${gossipPort}` };
+  resolveMode(config); // records the data dir as a cluster member's, as openCluster's caller does
   const node = await ClusterNode.start(config, createLogger("error", "text"), addrs, { raft: { host: "127.0.0.1", port: raftPort }, gossip: `127.0.0.1:${gossipPort}` }, "test");
   nodes.push(node);
   return node;
