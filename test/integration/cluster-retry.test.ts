@@ -4,12 +4,12 @@
 // the reply frame, or by cutting and then letting nothing through while the leader is stopped.
 // The proxying node must send the INCR again with the same id (to the same leader, or to the next
 // one) and answer the client with the value of the single increment that happened.
-import { resolveMode } from "../../src/data-plane.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Socket, TCPSocketListener } from "bun";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { resolveMode } from "../../src/data-plane.ts";
 import { Packr } from "msgpackr";
 import { ClusterNode } from "../../src/cluster/cluster-node.ts";
 import { groupOf, partitionOfGroup } from "../../src/cluster/core/meta.ts";
