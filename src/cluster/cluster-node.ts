@@ -28,8 +28,8 @@ import { keylessRead, keylessWrite, keyspaceTotals, type PartitionRunner } from 
 import { RaftStats } from "./raft-stats.ts";
 import { ClusterStateMachine, encodeMetaOp, META_GROUP } from "./state-machine.ts";
 
-/** Raft tick: election timeout 10–20 ticks (1–2 s), heartbeat every 2 ticks. */
-export const TICK_MS = 100;
+/** Raft tick: election timeout 11–20 ticks (0.55–1 s), heartbeat every 2 ticks (100 ms). */
+export const TICK_MS = 50;
 const CONTROL_MS = 500;
 const COMPACT_MS = 10_000;
 const COMPACT_AFTER_ENTRIES = 2_000;

@@ -166,8 +166,12 @@ export class Transport {
   /** Sends a request and waits for its reply; RequestTimeout means the outcome is unknown. */
   request(peerId: string, addr: string, body: unknown, timeoutMs: number): Promise<unknown> {
     if (this.closed) return Promise.reject(new Error("transport is closed"));
-    const id = this.nextRequestId++;
     const peer = this.peer(peerId, addr);
+    // The last dial failed and the next waits out its back-off (up to BACKOFF_MAX_MS): a request
+    // queued now would wait that long only to fail. Failing at once lets a proxying node ask
+    // another replica (a crashed leader's successor) straight away; nothing was sent.
+    if (!peer.out && peer.retryTimer) return Promise.reject(new PeerUnreachable(`${peerId} at ${peer.addr}: the last connection attempt failed; retrying in the background`));
+    const id = this.nextRequestId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
