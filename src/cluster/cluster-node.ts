@@ -10,15 +10,15 @@ import { GossipNode, type MemberView } from "../gossip/index.ts";
 import { deriveClusterKey, FrameCipher } from "../gossip/cipher.ts";
 import type { Logger } from "../log.ts";
 import { array, err, int, OK, type Reply } from "../resp/reply.ts";
-import { isMessage } from "../raft/message-check.ts";
 import { bootstrapWrite, isEmptyGroup } from "../raft/storage.ts";
-import type { Message, NodeId } from "../raft/types.ts";
+import type { NodeId } from "../raft/types.ts";
 import { encodeOp } from "../store/op-codec.ts";
 import { SqliteRaftStorage } from "../store/raft-log.ts";
 import { StateDb } from "../store/state.ts";
 import { PeerUnreachable, Transport } from "../transport/transport.ts";
 import { drainingOf, groupOf, metaVoters, partitionOfGroup, placeableMembers, type MemberInfo, type MetaOp, type MetaResult, type MetaState } from "./core/meta.ts";
 import type { GroupReport } from "./core/group-view.ts";
+import { raftMessagesOf } from "./core/heartbeats.ts";
 import { MultiRaft, NotLeader, ProposalDropped } from "./core/multiraft.ts";
 import { place } from "./core/placement.ts";
 import { nextStep } from "./core/reconcile.ts";
@@ -128,7 +128,7 @@ export class ClusterNode {
       host: bind.raft.host,
       port: bind.raft.port,
       sealer,
-      onMessage: (_from, m) => node?.onMessage(m),
+      onMessage: (from, m) => node?.onMessage(from, m),
       onRequest: async (_from, body) => {
         if (!node) throw new Error("node is starting");
         return node.onRequest(body as Forward);
@@ -183,14 +183,20 @@ export class ClusterNode {
     return this.meta.members[id]?.addrs.raft ?? this.gossip.member(id)?.meta.raftAddr;
   }
 
-  private onMessage(m: unknown): void {
-    if (!isMessage(m)) return;
-    // A replica being added learns of its group from the leader's first message.
-    if (!this.host.has(m.grp)) {
-      if (m.grp < 0 || m.grp > this.config.partition_count) return;
-      this.host.open(m.grp);
+  private onMessage(from: NodeId, x: unknown): void {
+    const r = raftMessagesOf(x);
+    if ("problem" in r) {
+      this.log.debug("dropped a malformed message on the Raft port", { from, problem: r.problem });
+      return;
     }
-    this.host.step(m);
+    for (const m of r.messages) {
+      // A replica being added learns of its group from the leader's first message.
+      if (!this.host.has(m.grp)) {
+        if (m.grp < 0 || m.grp > this.config.partition_count) continue;
+        this.host.open(m.grp);
+      }
+      this.host.step(m);
+    }
   }
 
   private async onRequest(body: Forward): Promise<unknown> {

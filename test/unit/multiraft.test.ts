@@ -2,10 +2,11 @@
 // cut nodes off, each with its own storage and state machine: the real Raft core and host.
 import { describe, expect, test } from "bun:test";
 import { MultiRaft, NotLeader, type StateMachine } from "../../src/cluster/core/multiraft.ts";
+import { raftMessagesOf, type HeartbeatBatch } from "../../src/cluster/core/heartbeats.ts";
 import { MemoryRaftStorage } from "../../src/raft/memory-storage.ts";
 import { seededRandom } from "../../src/lib/prng.ts";
 import { bootstrapWrite } from "../../src/raft/storage.ts";
-import { EntryKind, type Entry, type Message, type Snapshot } from "../../src/raft/types.ts";
+import { EntryKind, MsgType, type Entry, type Message, type Snapshot } from "../../src/raft/types.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -37,8 +38,13 @@ class KvMachine implements StateMachine {
   }
 }
 
+type Sent = Message | HeartbeatBatch;
+
 function cluster(ids: string[], groups: number[]) {
   const down = new Set<string>();
+  /** Everything each host handed its transport, with the host's turn (one process() run) it left in. */
+  const sent: { turn: number; m: Sent }[] = [];
+  const turns = new Map<string, number>();
   const hosts = new Map<string, { host: MultiRaft; sm: KvMachine }>();
   for (const [i, id] of ids.entries()) {
     const storage = new MemoryRaftStorage();
@@ -50,9 +56,21 @@ function cluster(ids: string[], groups: number[]) {
       stateMachine: sm,
       random: seededRandom(i + 1),
       raft: { electionTicks: 10, heartbeatTicks: 2 },
-      send: (m: Message) => {
+      schedule: (fn) =>
+        setImmediate(() => {
+          turns.set(id, (turns.get(id) ?? 0) + 1);
+          fn();
+        }),
+      send: (m: Sent) => {
+        sent.push({ turn: turns.get(id) ?? 0, m });
         if (down.has(m.from) || down.has(m.to)) return;
-        setTimeout(() => hosts.get(m.to)?.host.step(m), 1);
+        // Through the same check as the node's Raft port, as the transport would deliver it.
+        const r = raftMessagesOf(structuredClone(m));
+        if ("problem" in r) throw new Error(r.problem);
+        setTimeout(() => {
+          const to = hosts.get(m.to)?.host;
+          for (const x of r.messages) to?.step(x);
+        }, 1);
       },
     });
     for (const g of groups) host.open(g);
@@ -73,7 +91,13 @@ function cluster(ids: string[], groups: number[]) {
     }
     throw new Error(`no leader for group ${grp}`);
   };
-  return { hosts, down, waitLeader, stop: () => clearInterval(timer) };
+  return {
+    hosts,
+    down,
+    sent,
+    waitLeader,
+    stop: () => clearInterval(timer),
+  };
 }
 
 describe("multi-raft host", () => {
@@ -124,6 +148,34 @@ describe("multi-raft host", () => {
       }
       expect(next).toBeDefined();
       expect(await c.hosts.get(next!)!.host.propose(1, enc.encode("y=2"))).toBe("1");
+    } finally {
+      c.stop();
+    }
+  });
+
+  test("heartbeats and their responses of all groups travel as one batch per peer per turn and keep every leader in place", async () => {
+    const groups = Array.from({ length: 24 }, (_, i) => i + 1);
+    const c = cluster(["a", "b", "c"], groups);
+    try {
+      for (const g of groups) await c.waitLeader(g);
+      const terms = () => groups.map((g) => c.hosts.get("a")!.host.status(g)!.term);
+      const before = terms();
+      const from = c.sent.length;
+      await Bun.sleep(300); // 60 ticks of 5 ms: 30 heartbeat rounds, 6 election timeouts
+      expect(terms()).toEqual(before); // nobody campaigned: the expanded heartbeats reached Raft
+      const idle = c.sent.slice(from);
+      const isBatch = (m: Sent): m is HeartbeatBatch => "beats" in m;
+      // No heartbeat left as a Message of its own.
+      expect(idle.filter(({ m }) => !isBatch(m) && (m.type === MsgType.Heartbeat || m.type === MsgType.HeartbeatResp))).toEqual([]);
+      const batches = idle.filter((s): s is { turn: number; m: HeartbeatBatch } => isBatch(s.m));
+      const perTurn = new Map<string, number>();
+      for (const { turn, m } of batches) perTurn.set(`${m.from}>${m.to}@${turn}`, (perTurn.get(`${m.from}>${m.to}@${turn}`) ?? 0) + 1);
+      expect(Math.max(...perTurn.values())).toBe(1);
+      // Each node leads some of the 24 groups; a batch carries the beats of many of them at once.
+      const groupsIn = (b: HeartbeatBatch) => new Set([...b.beats.filter((_, i) => i % 5 === 0), ...b.acks.filter((_, i) => i % 4 === 0)]).size;
+      expect(Math.max(...batches.map(({ m }) => groupsIn(m)))).toBeGreaterThan(1);
+      // Responses come back coalesced too.
+      expect(batches.some(({ m }) => m.acks.length / 4 > 1)).toBe(true);
     } finally {
       c.stop();
     }

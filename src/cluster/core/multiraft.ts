@@ -1,6 +1,7 @@
 // The multi-raft host (DESIGN §6): many Raft groups on one node, driven together so that one
 // turn makes one storage transaction for all groups' appends and hard states, and the messages of
-// all groups to one peer leave together (the transport batches per peer per turn).
+// all groups to one peer leave together (the transport batches per peer per turn), their
+// heartbeats coalesced into one HeartbeatBatch per peer (heartbeats.ts).
 //
 // Order per turn, as etcd/raft requires: persist every group's writes (one saveBatch), then send,
 // then install snapshots and apply committed entries, then advance. Proposals resolve with what
@@ -11,6 +12,7 @@ import { Raft, type RaftConfig } from "../../raft/raft.ts";
 import type { RaftStorage } from "../../raft/storage.ts";
 import type { ConfChange, Entry, Message, NodeId, RaftStatus, Snapshot } from "../../raft/types.ts";
 import { MsgType } from "../../raft/types.ts";
+import { coalesceHeartbeats, type HeartbeatBatch } from "./heartbeats.ts";
 
 export interface StateMachine {
   /** Index this group's state has durably applied; the group replays the log from there. */
@@ -27,8 +29,9 @@ export interface MultiRaftOptions {
   readonly nodeId: NodeId;
   readonly storage: RaftStorage;
   readonly stateMachine: StateMachine;
-  /** Hands a message to the transport (which batches per peer per turn). */
-  readonly send: (m: Message) => void;
+  /** Hands a message to the transport (which batches per peer per turn); the receiving host
+   *  steps a HeartbeatBatch as the Messages expandHeartbeats() makes of it. */
+  readonly send: (m: Message | HeartbeatBatch) => void;
   readonly random: () => number;
   /** Passed to every group's Raft (timeouts, read mode, flow control). */
   readonly raft?: Omit<RaftConfig, "grp" | "id" | "storage" | "random" | "applied">;
@@ -213,13 +216,11 @@ export class MultiRaft {
     // §10.2.1): followers persist in parallel, and the core counts the leader's own log towards
     // a commit only after advance(). Everything else (votes, responses) waits for the fsync.
     const early = (m: Message) => m.type === MsgType.App || m.type === MsgType.Heartbeat || m.type === MsgType.Snap;
-    for (const [g, rd] of ready) if (g.raft.status().role === "leader") for (const m of rd.messages) if (early(m)) this.opts.send(m);
+    const leads = new Set(ready.filter(([g]) => g.raft.status().role === "leader").map(([g]) => g));
+    this.sendAll(ready.flatMap(([g, rd]) => (leads.has(g) ? rd.messages.filter(early) : [])));
     const writes = ready.flatMap(([, rd]) => (rd.persist ? [rd.persist] : []));
     if (writes.length > 0) this.opts.storage.saveBatch(writes);
-    for (const [g, rd] of ready) {
-      const leader = g.raft.status().role === "leader";
-      for (const m of rd.messages) if (!(leader && early(m))) this.opts.send(m);
-    }
+    this.sendAll(ready.flatMap(([g, rd]) => (leads.has(g) ? rd.messages.filter((m) => !early(m)) : rd.messages)));
     const sm = this.opts.stateMachine;
     const results = sm.transaction(() =>
       ready.map(([g, rd]) => {
@@ -245,6 +246,12 @@ export class MultiRaft {
     }
     // advance() may have produced more work (commits counted once our log is durable).
     if ([...this.groups.values()].some((g) => g.raft.hasReady())) this.kick();
+  }
+
+  private sendAll(msgs: readonly Message[]): void {
+    const { messages, batches } = coalesceHeartbeats(msgs);
+    for (const m of messages) this.opts.send(m);
+    for (const b of batches) this.opts.send(b);
   }
 
   private settle(g: Group, e: Entry, result: unknown): void {
