@@ -369,9 +369,11 @@ export class ClusterNode {
     if (this.stopped) return;
     try {
       if (this.host.status(META_GROUP)?.role === "leader") this.controlMeta();
-      for (const grp of this.host.groupIds()) {
-        if (grp !== META_GROUP && this.host.status(grp)?.role === "leader") this.controlPartition(grp);
-      }
+      const led = this.host.groupIds().filter((grp) => grp !== META_GROUP && this.host.status(grp)?.role === "leader");
+      // One query for expired keys per round, not one per led partition: each is a query over the
+      // whole keyspace, and an idle node leading ~85 of 256 partitions spent 7% of its CPU on them.
+      const expired = led.length > 0 ? this.expiredByGroup() : new Map<number, Uint8Array[]>();
+      for (const grp of led) this.controlPartition(grp, expired.get(grp) ?? []);
       this.dropRemovedReplicas();
     } catch (e) {
       this.log.warn("control loop error", { error: (e as Error).message });
@@ -440,10 +442,10 @@ export class ClusterNode {
     this.reconcile(META_GROUP, [...voters, ...ids.filter((i) => !voters.includes(i))], voters);
   }
 
-  private controlPartition(grp: number): void {
+  private controlPartition(grp: number, expired: Uint8Array[]): void {
     const target = this.meta.map[partitionOfGroup(grp)];
     if (target && target.length > 0) this.reconcile(grp, target, target);
-    this.expire(grp);
+    this.expire(grp, expired);
   }
 
   /** Takes the next membership step of a group this node leads. `voters` ⊆ `replicas`. */
@@ -496,10 +498,20 @@ export class ClusterNode {
     }
   }
 
+  /** Up to 200 expired keys of this node's replicas, by group. */
+  private expiredByGroup(): Map<number, Uint8Array[]> {
+    const out = new Map<number, Uint8Array[]>();
+    for (const k of this.state.keyspace.expired(Date.now(), 200)) {
+      const grp = groupOf(this.state.keyspace.partOf(k));
+      const keys = out.get(grp);
+      if (keys) keys.push(k);
+      else out.set(grp, [k]);
+    }
+    return out;
+  }
+
   /** Active expiry in a cluster: the partition leader proposes deletes (they travel through the log). */
-  private expire(grp: number): void {
-    const part = partitionOfGroup(grp);
-    const expired = this.state.keyspace.expired(Date.now(), 200).filter((k) => this.state.keyspace.partOf(k) === part);
+  private expire(grp: number, expired: Uint8Array[]): void {
     if (expired.length === 0) return;
     const op: Op = { cmds: [[utf8("__expire"), ...expired]], now: Date.now(), seed: 0 };
     this.host.propose(grp, encodeOp(op)).catch(() => {});
