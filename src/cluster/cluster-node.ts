@@ -104,6 +104,9 @@ export class ClusterNode {
       // turn must share one storage transaction (one fsync), as in the standalone store.
       schedule: setImmediate,
       raft: { electionTicks: 10, heartbeatTicks: 2, readMode: config.read_consistency === "lease" ? "lease" : "safe" },
+      // Idle groups go quiet; their followers wake when gossip stops calling the leader alive or
+      // the transport loses its connection to it. Not with lease reads: a quiet leader's clock stops.
+      quiesce: config.read_consistency === "lease" ? undefined : { alive: (id) => this.alive(id) },
       send: (m) => {
         const addr = this.raftAddrOf(m.to);
         if (addr) this.transport.send(m.to, addr, m);
@@ -129,6 +132,7 @@ export class ClusterNode {
       port: bind.raft.port,
       sealer,
       onMessage: (from, m) => node?.onMessage(from, m),
+      onPeerLost: (peer) => node?.host.wakeNode(peer),
       onRequest: async (_from, body) => {
         if (!node) throw new Error("node is starting");
         return node.onRequest(body as Forward);
@@ -195,7 +199,7 @@ export class ClusterNode {
         if (m.grp < 0 || m.grp > this.config.partition_count) continue;
         this.host.open(m.grp);
       }
-      this.host.step(m);
+      this.host.step(m, r.quiet.has(m.grp));
     }
   }
 

@@ -26,6 +26,8 @@ export interface TransportOptions {
   readonly onMessage: (from: string, msg: unknown) => void;
   /** Requests; the resolved value (or the error's message) goes back to the caller. */
   readonly onRequest?: (from: string, body: unknown) => Promise<unknown>;
+  /** The connection to a peer closed or could not be made (a crashed peer's sockets close at once). */
+  readonly onPeerLost?: (peer: string) => void;
   readonly onError?: (what: string, e: unknown) => void;
 }
 
@@ -301,6 +303,7 @@ export class Transport {
       if (r.peer !== p.id) continue;
       this.fail(id, r.sent ? new RequestTimeout(`connection to ${p.id} lost before its reply`) : new PeerUnreachable(`cannot connect to ${p.id} at ${p.addr}`));
     }
+    if (!this.closed) this.opts.onPeerLost?.(p.id);
     if (this.closed || p.retryTimer) return;
     // Only reconnect when there is something to send; idle peers reconnect on demand.
     if (p.backlog.length === 0 && p.batch.length === 0) return;

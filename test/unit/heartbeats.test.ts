@@ -18,11 +18,12 @@ const app: Message = { type: MsgType.App, grp: 2, from: "n1", to: "n2", term: 7,
 describe("coalesceHeartbeats", () => {
   test("one batch per destination with every heartbeat and response for it; other messages pass as they are", () => {
     const msgs = [beat(1, "n2"), app, beat(2, "n3"), ack(3, "n2"), beat(4, "n2")];
-    const { messages, batches } = coalesceHeartbeats(msgs);
+    const { messages, batches } = coalesceHeartbeats(msgs, new Set([2, 3]));
     expect(messages).toEqual([app]);
+    // Group 3's response is not a heartbeat: only group 2's beat carries the quiet mark.
     expect(batches).toEqual([
-      { from: "n1", to: "n2", beats: [1, 7, 1001, 41, 123_456, 4, 7, 1004, 44, 123_456], acks: [3, 7, 43, -3] },
-      { from: "n1", to: "n3", beats: [2, 7, 1002, 42, 123_456], acks: [] },
+      { from: "n1", to: "n2", beats: [1, 7, 1001, 41, 123_456, 4, 7, 1004, 44, 123_456], acks: [3, 7, 43, -3], quiet: [] },
+      { from: "n1", to: "n3", beats: [2, 7, 1002, 42, 123_456], acks: [], quiet: [2] },
     ]);
   });
 
@@ -74,11 +75,13 @@ describe("coalesceHeartbeats", () => {
 
 describe("raftMessagesOf: what arrives on the Raft port", () => {
   test("a Message passes as itself", () => {
-    expect(raftMessagesOf(wire(app))).toEqual({ messages: [app] });
+    expect(raftMessagesOf(wire(app))).toEqual({ messages: [app], quiet: new Set() });
+    const b = coalesceHeartbeats([beat(5, "n2"), beat(6, "n2")], new Set([6])).batches[0];
+    expect(raftMessagesOf(wire(b))).toEqual({ messages: [beat(5, "n2"), beat(6, "n2")], quiet: new Set([6]) });
   });
 
   test("malformed batches and messages are refused with a reason", () => {
-    const good: HeartbeatBatch = { from: "n1", to: "n2", beats: [1, 7, 9, 1, 5], acks: [] };
+    const good: HeartbeatBatch = { from: "n1", to: "n2", beats: [1, 7, 9, 1, 5], acks: [], quiet: [1] };
     expect(heartbeatBatchProblem(good)).toBeNull();
     expect(raftMessagesOf({ ...good, beats: [1, 7, 9, 1] })).toEqual({ problem: "heartbeat batch: beats has 4 numbers, not a multiple of 5" });
     expect(raftMessagesOf({ ...good, beats: [1, -7, 9, 1, 5] })).toEqual({ problem: "heartbeat batch: beats[1] is not a non-negative safe integer" });
@@ -86,6 +89,8 @@ describe("raftMessagesOf: what arrives on the Raft port", () => {
     expect(raftMessagesOf({ ...good, acks: undefined })).toEqual({ problem: "heartbeat batch: acks is not an array" });
     expect(raftMessagesOf({ ...good, from: 3 })).toEqual({ problem: "heartbeat batch: from/to" });
     expect(raftMessagesOf({ ...good, beats: "x" })).toEqual({ problem: "heartbeat batch: beats is not an array" });
+    expect(raftMessagesOf({ ...good, quiet: [1, "2"] })).toEqual({ problem: "heartbeat batch: quiet is not an array of group ids" });
+    expect(raftMessagesOf({ ...good, quiet: undefined })).toEqual({ problem: "heartbeat batch: quiet is not an array of group ids" });
     expect(raftMessagesOf("GET / HTTP/1.1")).toEqual({ problem: "raft message: not an object" });
     expect(raftMessagesOf({ ...app, type: 99 })).toEqual({ problem: "raft message: unknown type 99" });
   });
@@ -96,8 +101,14 @@ describe("raftMessagesOf: what arrives on the Raft port", () => {
       fc.property(
         fc.oneof(
           fc.anything(),
-          fc.record({ from: fc.anything(), to: fc.anything(), beats: fc.anything(), acks: fc.anything() }, { requiredKeys: ["beats"] }),
-          fc.record({ from: fc.constant("a"), to: fc.constant("b"), beats: fc.array(fc.oneof(fc.integer(), fc.double(), fc.constant(hostile))), acks: fc.array(fc.integer()) }),
+          fc.record({ from: fc.anything(), to: fc.anything(), beats: fc.anything(), acks: fc.anything(), quiet: fc.anything() }, { requiredKeys: ["beats"] }),
+          fc.record({
+            from: fc.constant("a"),
+            to: fc.constant("b"),
+            beats: fc.array(fc.oneof(fc.integer(), fc.double(), fc.constant(hostile))),
+            acks: fc.array(fc.integer()),
+            quiet: fc.array(fc.oneof(fc.integer(), fc.constant(hostile))),
+          }),
         ),
         (x) => {
           const r = raftMessagesOf(x);

@@ -40,8 +40,11 @@ class KvMachine implements StateMachine {
 
 type Sent = Message | HeartbeatBatch;
 
-function cluster(ids: string[], groups: number[]) {
+function cluster(ids: string[], groups: number[], opts: { quiesce?: boolean } = {}) {
+  /** Crashed: not ticked, messages dropped, not alive to the others' liveness source. */
   const down = new Set<string>();
+  /** Cut off: messages dropped, but liveness still calls it alive (gossip has not noticed yet). */
+  const cut = new Set<string>();
   /** Everything each host handed its transport, with the host's turn (one process() run) it left in. */
   const sent: { turn: number; m: Sent }[] = [];
   const turns = new Map<string, number>();
@@ -56,6 +59,7 @@ function cluster(ids: string[], groups: number[]) {
       stateMachine: sm,
       random: seededRandom(i + 1),
       raft: { electionTicks: 10, heartbeatTicks: 2 },
+      quiesce: opts.quiesce ? { alive: (other) => !down.has(other) } : undefined,
       schedule: (fn) =>
         setImmediate(() => {
           turns.set(id, (turns.get(id) ?? 0) + 1);
@@ -63,13 +67,13 @@ function cluster(ids: string[], groups: number[]) {
         }),
       send: (m: Sent) => {
         sent.push({ turn: turns.get(id) ?? 0, m });
-        if (down.has(m.from) || down.has(m.to)) return;
+        if (down.has(m.from) || down.has(m.to) || cut.has(m.from) || cut.has(m.to)) return;
         // Through the same check as the node's Raft port, as the transport would deliver it.
         const r = raftMessagesOf(structuredClone(m));
         if ("problem" in r) throw new Error(r.problem);
         setTimeout(() => {
           const to = hosts.get(m.to)?.host;
-          for (const x of r.messages) to?.step(x);
+          for (const x of r.messages) to?.step(x, r.quiet.has(x.grp));
         }, 1);
       },
     });
@@ -91,10 +95,19 @@ function cluster(ids: string[], groups: number[]) {
     }
     throw new Error(`no leader for group ${grp}`);
   };
+  const allQuiet = async () => {
+    for (let i = 0; i < 400; i++) {
+      if ([...hosts].every(([id, h]) => down.has(id) || h.host.quietGroups().length === groups.length)) return;
+      await Bun.sleep(5);
+    }
+    throw new Error("groups did not all go quiet");
+  };
   return {
     hosts,
     down,
+    cut,
     sent,
+    allQuiet,
     waitLeader,
     stop: () => clearInterval(timer),
   };
@@ -176,6 +189,102 @@ describe("multi-raft host", () => {
       expect(Math.max(...batches.map(({ m }) => groupsIn(m)))).toBeGreaterThan(1);
       // Responses come back coalesced too.
       expect(batches.some(({ m }) => m.acks.length / 4 > 1)).toBe(true);
+    } finally {
+      c.stop();
+    }
+  });
+});
+
+describe("quiescence", () => {
+  const groups = [1, 2, 3, 4, 5, 6];
+  const leaders = (c: ReturnType<typeof cluster>) => groups.map((g) => [...c.hosts].find(([id, h]) => !c.down.has(id) && h.host.status(g)?.role === "leader")?.[0]);
+  const terms = (c: ReturnType<typeof cluster>, id: string) => groups.map((g) => c.hosts.get(id)!.host.status(g)!.term);
+
+  test("idle groups go quiet on every replica and send nothing; a proposal wakes its group and every replica applies it", async () => {
+    const c = cluster(["a", "b", "c"], groups, { quiesce: true });
+    try {
+      for (const g of groups) await c.waitLeader(g);
+      await c.allQuiet();
+      const before = terms(c, "a");
+      const from = c.sent.length;
+      await Bun.sleep(200); // 40 ticks: 4 election timeouts
+      expect(c.sent.slice(from)).toEqual([]);
+      expect(terms(c, "a")).toEqual(before);
+      const l = leaders(c)[2]!;
+      expect(await c.hosts.get(l)!.host.propose(3, enc.encode("q=1"))).toBe(null);
+      await c.allQuiet(); // the followers woke for the append, then all went quiet again
+      for (const { sm } of c.hosts.values()) expect(sm.data.get(3)?.get("q")).toBe("1");
+      expect(terms(c, "a")).toEqual(before);
+    } finally {
+      c.stop();
+    }
+  });
+
+  test("a read barrier on a quiet follower wakes the group and sees the latest write", async () => {
+    const c = cluster(["a", "b", "c"], groups, { quiesce: true });
+    try {
+      for (const g of groups) await c.waitLeader(g);
+      const l = leaders(c)[0]!;
+      await c.hosts.get(l)!.host.propose(1, enc.encode("r=2"));
+      await c.allQuiet();
+      const f = ["a", "b", "c"].find((x) => x !== l)!;
+      await c.hosts.get(f)!.host.readBarrier(1);
+      expect(c.hosts.get(f)!.sm.data.get(1)?.get("r")).toBe("2");
+    } finally {
+      c.stop();
+    }
+  });
+
+  test("when liveness reports a quiet leader dead, its followers elect a new one", async () => {
+    const c = cluster(["a", "b", "c"], groups, { quiesce: true });
+    try {
+      for (const g of groups) await c.waitLeader(g);
+      await c.allQuiet();
+      const victim = leaders(c)[0]!;
+      c.down.add(victim);
+      const next = await c.waitLeader(1);
+      expect(next).not.toBe(victim);
+      expect(await c.hosts.get(next)!.host.propose(1, enc.encode("d=1"))).toBe(null);
+    } finally {
+      c.stop();
+    }
+  });
+
+  test("a quiet follower trusts liveness; losing the connection to its leader (wakeNode) wakes it, and it elects a new one", async () => {
+    const c = cluster(["a", "b", "c"], groups, { quiesce: true });
+    try {
+      for (const g of groups) await c.waitLeader(g);
+      await c.allQuiet();
+      const victim = leaders(c)[0]!;
+      const followers = ["a", "b", "c"].filter((x) => x !== victim);
+      c.cut.add(victim);
+      await Bun.sleep(200); // 4 election timeouts: nobody campaigns while liveness says the leader lives
+      for (const f of followers) expect(c.hosts.get(f)!.host.status(1)!.leader).toBe(victim);
+      for (const f of followers) c.hosts.get(f)!.host.wakeNode(victim);
+      let next: string | undefined;
+      for (let i = 0; i < 400 && !next; i++) {
+        await Bun.sleep(5);
+        next = followers.find((f) => c.hosts.get(f)!.host.status(1)?.role === "leader");
+      }
+      expect(next).toBeDefined();
+      expect(await c.hosts.get(next!)!.host.propose(1, enc.encode("w=1"))).toBe(null);
+    } finally {
+      c.stop();
+    }
+  });
+
+  test("a follower woken while its leader lives does not disturb it: same leaders and terms, and quiet again", async () => {
+    const c = cluster(["a", "b", "c"], groups, { quiesce: true });
+    try {
+      for (const g of groups) await c.waitLeader(g);
+      await c.allQuiet();
+      const before = leaders(c);
+      const beforeTerms = terms(c, "a");
+      for (const [id, h] of c.hosts) for (const l of new Set(before)) if (l !== id) h.host.wakeNode(l!);
+      await Bun.sleep(50);
+      await c.allQuiet();
+      expect(leaders(c)).toEqual(before);
+      expect(terms(c, "a")).toEqual(beforeTerms);
     } finally {
       c.stop();
     }

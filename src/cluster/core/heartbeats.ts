@@ -15,6 +15,8 @@ export interface HeartbeatBatch {
   readonly beats: readonly number[];
   /** Heartbeat responses, ACK_FIELDS numbers per group: grp, term, seq, tick. */
   readonly acks: readonly number[];
+  /** Groups whose heartbeat in `beats` is the leader's last before it went quiet (multiraft.ts). */
+  readonly quiet: readonly number[];
 }
 
 const BEAT_FIELDS = 5;
@@ -32,11 +34,12 @@ function beatOf(m: Message): number[] | undefined {
 
 /**
  * Splits one turn's outgoing messages into the ones sent as they are and one HeartbeatBatch per
- * destination holding all heartbeats and heartbeat responses for it.
+ * destination holding all heartbeats and heartbeat responses for it. Heartbeats of the groups in
+ * `quiet` are marked as their leader's last before going quiet.
  */
-export function coalesceHeartbeats(msgs: readonly Message[]): { readonly messages: Message[]; readonly batches: HeartbeatBatch[] } {
+export function coalesceHeartbeats(msgs: readonly Message[], quiet: ReadonlySet<number> = new Set()): { readonly messages: Message[]; readonly batches: HeartbeatBatch[] } {
   const messages: Message[] = [];
-  const byPeer = new Map<NodeId, { from: NodeId; to: NodeId; beats: number[]; acks: number[] }>();
+  const byPeer = new Map<NodeId, { from: NodeId; to: NodeId; beats: number[]; acks: number[]; quiet: number[] }>();
   for (const m of msgs) {
     const fields = beatOf(m);
     if (!fields) {
@@ -44,8 +47,9 @@ export function coalesceHeartbeats(msgs: readonly Message[]): { readonly message
       continue;
     }
     let b = byPeer.get(m.to);
-    if (!b) byPeer.set(m.to, (b = { from: m.from, to: m.to, beats: [], acks: [] }));
+    if (!b) byPeer.set(m.to, (b = { from: m.from, to: m.to, beats: [], acks: [], quiet: [] }));
     (m.type === MsgType.Heartbeat ? b.beats : b.acks).push(...fields);
+    if (m.type === MsgType.Heartbeat && quiet.has(m.grp)) b.quiet.push(m.grp);
   }
   return { messages, batches: [...byPeer.values()] };
 }
@@ -80,18 +84,24 @@ function tuplesProblem(name: string, v: unknown, width: number): string | null {
 export function heartbeatBatchProblem(x: unknown): string | null {
   if (!isObj(x)) return "not an object";
   if (typeof x.from !== "string" || typeof x.to !== "string") return "from/to";
-  return tuplesProblem("beats", x.beats, BEAT_FIELDS) ?? tuplesProblem("acks", x.acks, ACK_FIELDS);
+  const p = tuplesProblem("beats", x.beats, BEAT_FIELDS) ?? tuplesProblem("acks", x.acks, ACK_FIELDS);
+  if (p) return p;
+  if (!Array.isArray(x.quiet) || !x.quiet.every(isNat)) return "quiet is not an array of group ids";
+  return null;
 }
 
 /**
  * What arrives on the Raft port is a Message or a HeartbeatBatch (told apart by `beats`). Returns
- * the Messages it carries, or why it was dropped; never throws, whatever the bytes decoded to.
+ * the Messages it carries and the groups whose heartbeat asks the receiver to go quiet, or why it
+ * was dropped; never throws, whatever the bytes decoded to.
  */
-export function raftMessagesOf(x: unknown): { readonly messages: Message[] } | { readonly problem: string } {
+export function raftMessagesOf(x: unknown): { readonly messages: Message[]; readonly quiet: ReadonlySet<number> } | { readonly problem: string } {
   if (isObj(x) && "beats" in x) {
     const problem = heartbeatBatchProblem(x);
-    return problem ? { problem: `heartbeat batch: ${problem}` } : { messages: expandHeartbeats(x as unknown as HeartbeatBatch) };
+    if (problem) return { problem: `heartbeat batch: ${problem}` };
+    const b = x as unknown as HeartbeatBatch;
+    return { messages: expandHeartbeats(b), quiet: new Set(b.quiet) };
   }
   const problem = messageProblem(x);
-  return problem ? { problem: `raft message: ${problem}` } : { messages: [x as Message] };
+  return problem ? { problem: `raft message: ${problem}` } : { messages: [x as Message], quiet: new Set() };
 }

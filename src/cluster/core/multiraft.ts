@@ -3,6 +3,18 @@
 // all groups to one peer leave together (the transport batches per peer per turn), their
 // heartbeats coalesced into one HeartbeatBatch per peer (heartbeats.ts).
 //
+// Quiescence (etcd/CockroachDB): a group with nothing in flight stops ticking on every replica, so
+// it sends no heartbeats and nobody campaigns. Its leader goes quiet once every member is alive
+// (per the host's liveness source) and has the whole log, nothing is proposed or read, and the
+// state machine applied everything: the heartbeats of its next round carry a "quiet" mark and the
+// leader stops ticking. A follower goes quiet on such a heartbeat from the leader it follows.
+// A quiet group wakes (ticks again) on any message but a heartbeat response, on a proposal, read
+// or transfer, when liveness reports a member (a follower: its leader) not alive, and on
+// wakeNode() (the transport lost its connection to that node). A woken follower whose leader is
+// alive times out and pre-votes, which wakes the leader (pre-votes never disturb a live leader);
+// one whose leader is gone campaigns after its usual timeout. Only with safe (ReadIndex) reads:
+// a quiet leader's clock stops, and with it any lease it would hold.
+//
 // Order per turn, as etcd/raft requires: persist every group's writes (one saveBatch), then send,
 // then install snapshots and apply committed entries, then advance. Proposals resolve with what
 // the state machine returned for their entry; reads resolve once the group has applied up to
@@ -33,6 +45,8 @@ export interface MultiRaftOptions {
    *  steps a HeartbeatBatch as the Messages expandHeartbeats() makes of it. */
   readonly send: (m: Message | HeartbeatBatch) => void;
   readonly random: () => number;
+  /** Lets idle groups go quiet (see above); `alive` is the liveness of other nodes. Never with lease reads. */
+  readonly quiesce?: { readonly alive: (id: NodeId) => boolean };
   /** Passed to every group's Raft (timeouts, read mode, flow control). */
   readonly raft?: Omit<RaftConfig, "grp" | "id" | "storage" | "random" | "applied">;
   /** Schedules process() after the current turn; defaults to queueMicrotask. */
@@ -75,6 +89,10 @@ interface Group {
   readonly readsAt: { index: number; resolve: () => void; reject: (e: Error) => void }[];
   leader: NodeId | null;
   term: number;
+  /** Not ticked: no heartbeats, no election timeout. */
+  quiet: boolean;
+  /** A leader whose next heartbeats are its last before going quiet. */
+  hushing: boolean;
 }
 
 export class MultiRaft {
@@ -112,7 +130,7 @@ export class MultiRaft {
       random: this.opts.random,
       applied: this.opts.stateMachine.appliedIndex(grp),
     });
-    this.groups.set(grp, { raft, proposals: new Map(), reads: new Map(), readsAt: [], leader: null, term: 0 });
+    this.groups.set(grp, { raft, proposals: new Map(), reads: new Map(), readsAt: [], leader: null, term: 0, quiet: false, hushing: false });
     this.kick();
   }
 
@@ -139,21 +157,78 @@ export class MultiRaft {
     return this.groups.get(grp)?.leader ?? null;
   }
 
+  /** Quiet groups of this node, for status and tests. */
+  quietGroups(): number[] {
+    return [...this.groups].filter(([, g]) => g.quiet).map(([grp]) => grp);
+  }
+
   tick(): void {
-    for (const g of this.groups.values()) g.raft.tick();
+    const q = this.opts.quiesce;
+    for (const g of this.groups.values()) {
+      if (q && g.quiet) {
+        if (!this.othersAlive(g, q.alive)) this.wake(g);
+        else continue;
+      } else if (q && !g.hushing && this.idle(g, q.alive)) {
+        g.hushing = true;
+        // With no one to tell, there is no heartbeat to carry the mark: just stop.
+        if (g.raft.followers().length === 0) g.quiet = true;
+      }
+      g.raft.tick();
+    }
     this.kick();
   }
 
-  step(m: Message): void {
+  /**
+   * Steps a message from the network. `quiesce`: it is a heartbeat its leader marked as its last
+   * before going quiet; this replica goes quiet too if it follows that leader and holds its commit.
+   */
+  step(m: Message, quiesce = false): void {
     const g = this.groups.get(m.grp);
     if (!g) return; // a group this node does not (or no longer) host
+    // Followers answer the leader's last heartbeat; that answer must not wake it again.
+    if (g.quiet && !(m.type === MsgType.HeartbeatResp && g.raft.status().role === "leader")) this.wake(g);
     g.raft.step(m);
+    if (quiesce && this.opts.quiesce && m.type === MsgType.Heartbeat) {
+      const s = g.raft.status();
+      if (s.role === "follower" && s.leader === m.from && s.term === m.term && s.commit >= (m.commit ?? 0)) g.quiet = true;
+    }
     this.kick();
+  }
+
+  /** Wakes the quiet groups `node` leads or, led here, has a replica of (the connection to it was lost). */
+  wakeNode(node: NodeId): void {
+    for (const g of this.groups.values()) {
+      if (!g.quiet && !g.hushing) continue;
+      const s = g.raft.status();
+      if (s.leader === node || (s.role === "leader" && (s.conf.voters.includes(node) || s.conf.learners.includes(node)))) this.wake(g);
+    }
+  }
+
+  private wake(g: Group): void {
+    g.quiet = false;
+    g.hushing = false;
+  }
+
+  /** A quiet leader's members, or a quiet follower's leader, are all alive. */
+  private othersAlive(g: Group, alive: (id: NodeId) => boolean): boolean {
+    const s = g.raft.status();
+    if (s.role !== "leader") return s.leader !== null && alive(s.leader);
+    return [...s.conf.voters, ...s.conf.learners].every((id) => id === this.opts.nodeId || alive(id));
+  }
+
+  /** A leader with nothing in flight whose members are all alive and hold its whole log. */
+  private idle(g: Group, alive: (id: NodeId) => boolean): boolean {
+    const s = g.raft.status();
+    if (s.role !== "leader" || s.transferringTo !== null || s.commit !== s.lastIndex || s.applied !== s.commit) return false;
+    if (g.proposals.size > 0 || g.reads.size > 0 || g.readsAt.length > 0 || g.raft.hasReady()) return false;
+    const match = new Map(g.raft.followers().map((f) => [f.id, f.match]));
+    return [...s.conf.voters, ...s.conf.learners].every((id) => id === this.opts.nodeId || (match.get(id) === s.lastIndex && alive(id)));
   }
 
   /** Proposes data; resolves with the state machine's result for it. */
   propose(grp: number, data: Uint8Array): Promise<unknown> {
     const g = this.mustGroup(grp);
+    this.wake(g);
     const r = g.raft.propose(data);
     if (!r.ok) return Promise.reject(new NotLeader(grp, r.leader, r.reason));
     return this.await(g, r.index, r.term);
@@ -161,6 +236,7 @@ export class MultiRaft {
 
   proposeConfChange(grp: number, cc: ConfChange): Promise<unknown> {
     const g = this.mustGroup(grp);
+    this.wake(g);
     const r = g.raft.proposeConfChange(cc);
     if (!r.ok) return Promise.reject(new NotLeader(grp, r.leader, r.reason));
     return this.await(g, r.index, r.term);
@@ -169,6 +245,7 @@ export class MultiRaft {
   /** Resolves when a linearizable read may be served from this replica's state. */
   readBarrier(grp: number): Promise<void> {
     const g = this.mustGroup(grp);
+    this.wake(g);
     const ctx = `${this.opts.nodeId}/${this.nextRead++}`;
     if (!g.raft.readIndex(ctx)) return Promise.reject(new NotLeader(grp, g.leader, "no leader to confirm a read"));
     this.kick();
@@ -176,7 +253,9 @@ export class MultiRaft {
   }
 
   transferLeader(grp: number, to: NodeId): boolean {
-    const ok = this.groups.get(grp)?.raft.transferLeader(to) ?? false;
+    const g = this.groups.get(grp);
+    if (g) this.wake(g);
+    const ok = g?.raft.transferLeader(to) ?? false;
     this.kick();
     return ok;
   }
@@ -217,7 +296,15 @@ export class MultiRaft {
     // a commit only after advance(). Everything else (votes, responses) waits for the fsync.
     const early = (m: Message) => m.type === MsgType.App || m.type === MsgType.Heartbeat || m.type === MsgType.Snap;
     const leads = new Set(ready.filter(([g]) => g.raft.status().role === "leader").map(([g]) => g));
-    this.sendAll(ready.flatMap(([g, rd]) => (leads.has(g) ? rd.messages.filter(early) : [])));
+    // A hushing leader's heartbeats of this turn are its last: mark them, and stop ticking.
+    const quiet = new Set<number>();
+    for (const [g, rd] of ready) {
+      if (!g.hushing || !leads.has(g) || !rd.messages.some((m) => m.type === MsgType.Heartbeat)) continue;
+      g.hushing = false;
+      g.quiet = true;
+      quiet.add(g.raft.grp);
+    }
+    this.sendAll(ready.flatMap(([g, rd]) => (leads.has(g) ? rd.messages.filter(early) : [])), quiet);
     const writes = ready.flatMap(([, rd]) => (rd.persist ? [rd.persist] : []));
     if (writes.length > 0) this.opts.storage.saveBatch(writes);
     this.sendAll(ready.flatMap(([g, rd]) => (leads.has(g) ? rd.messages.filter((m) => !early(m)) : rd.messages)));
@@ -248,8 +335,8 @@ export class MultiRaft {
     if ([...this.groups.values()].some((g) => g.raft.hasReady())) this.kick();
   }
 
-  private sendAll(msgs: readonly Message[]): void {
-    const { messages, batches } = coalesceHeartbeats(msgs);
+  private sendAll(msgs: readonly Message[], quiet?: ReadonlySet<number>): void {
+    const { messages, batches } = coalesceHeartbeats(msgs, quiet);
     for (const m of messages) this.opts.send(m);
     for (const b of batches) this.opts.send(b);
   }
