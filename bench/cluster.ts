@@ -120,6 +120,24 @@ function leaderChanges(m: Member, grp: number, since: number): string[] {
   return out;
 }
 
+/** The member that leads the key's partition, as it says itself (another member's view may lag a transfer). */
+async function currentLeader(members: Member[], key: string): Promise<Member> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const via = new Redis({ port: members[0]!.port, maxRetriesPerRequest: 0 });
+    const claimed = await leaderOf(via, key);
+    via.disconnect();
+    const leader = members.find((m) => m.port === claimed);
+    if (leader) {
+      const self = new Redis({ port: leader.port, maxRetriesPerRequest: 0 });
+      const confirmed = (await leaderOf(self, key)) === leader.port;
+      self.disconnect();
+      if (confirmed) return leader;
+    }
+    await Bun.sleep(100);
+  }
+  throw new Error(`no member confirms it leads ${key}'s partition`);
+}
+
 async function main(): Promise<void> {
   const binary = ensureBinary();
   const m1 = await startMember(binary, "b1", undefined);
@@ -132,10 +150,7 @@ async function main(): Promise<void> {
   const times: number[] = [];
   for (let k = 0; k < KILLS; k++) {
     const key = `failover-${k}`;
-    const via = new Redis({ port: members[0]!.port, maxRetriesPerRequest: 0 });
-    const leaderPort = await leaderOf(via, key);
-    via.disconnect();
-    const victim = members.find((m) => m.port === leaderPort)!;
+    const victim = await currentLeader(members, key);
     const survivor = members.find((m) => m !== victim)!;
     const client = new Redis({ port: survivor.port, maxRetriesPerRequest: 0, commandTimeout: 10_000 });
     const dataDir = victim.dataDir;

@@ -489,6 +489,8 @@ export class ClusterNode {
       const s = this.host.status(grp)!;
       if (!replicas || replicas.includes(this.self) || s.leader !== null) {
         this.orphanSince.delete(grp);
+        // A removed replica that went quiet would trust its old leader forever: let it time out.
+        if (replicas && !replicas.includes(this.self)) this.host.wake(grp);
         continue;
       }
       const since = this.orphanSince.get(grp) ?? now;

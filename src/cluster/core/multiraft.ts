@@ -166,7 +166,7 @@ export class MultiRaft {
     const q = this.opts.quiesce;
     for (const g of this.groups.values()) {
       if (q && g.quiet) {
-        if (!this.othersAlive(g, q.alive)) this.wake(g);
+        if (!this.othersAlive(g, q.alive)) this.unquiet(g);
         else continue;
       } else if (q && !g.hushing && this.idle(g, q.alive)) {
         g.hushing = true;
@@ -186,7 +186,7 @@ export class MultiRaft {
     const g = this.groups.get(m.grp);
     if (!g) return; // a group this node does not (or no longer) host
     // Followers answer the leader's last heartbeat; that answer must not wake it again.
-    if (g.quiet && !(m.type === MsgType.HeartbeatResp && g.raft.status().role === "leader")) this.wake(g);
+    if (g.quiet && !(m.type === MsgType.HeartbeatResp && g.raft.status().role === "leader")) this.unquiet(g);
     g.raft.step(m);
     if (quiesce && this.opts.quiesce && m.type === MsgType.Heartbeat) {
       const s = g.raft.status();
@@ -200,11 +200,17 @@ export class MultiRaft {
     for (const g of this.groups.values()) {
       if (!g.quiet && !g.hushing) continue;
       const s = g.raft.status();
-      if (s.leader === node || (s.role === "leader" && (s.conf.voters.includes(node) || s.conf.learners.includes(node)))) this.wake(g);
+      if (s.leader === node || (s.role === "leader" && (s.conf.voters.includes(node) || s.conf.learners.includes(node)))) this.unquiet(g);
     }
   }
 
-  private wake(g: Group): void {
+  /** Makes a quiet replica tick again (a removed one then times out, as it would have anyway). */
+  wake(grp: number): void {
+    const g = this.groups.get(grp);
+    if (g) this.unquiet(g);
+  }
+
+  private unquiet(g: Group): void {
     g.quiet = false;
     g.hushing = false;
   }
@@ -228,7 +234,7 @@ export class MultiRaft {
   /** Proposes data; resolves with the state machine's result for it. */
   propose(grp: number, data: Uint8Array): Promise<unknown> {
     const g = this.mustGroup(grp);
-    this.wake(g);
+    this.unquiet(g);
     const r = g.raft.propose(data);
     if (!r.ok) return Promise.reject(new NotLeader(grp, r.leader, r.reason));
     return this.await(g, r.index, r.term);
@@ -236,7 +242,7 @@ export class MultiRaft {
 
   proposeConfChange(grp: number, cc: ConfChange): Promise<unknown> {
     const g = this.mustGroup(grp);
-    this.wake(g);
+    this.unquiet(g);
     const r = g.raft.proposeConfChange(cc);
     if (!r.ok) return Promise.reject(new NotLeader(grp, r.leader, r.reason));
     return this.await(g, r.index, r.term);
@@ -245,7 +251,7 @@ export class MultiRaft {
   /** Resolves when a linearizable read may be served from this replica's state. */
   readBarrier(grp: number): Promise<void> {
     const g = this.mustGroup(grp);
-    this.wake(g);
+    this.unquiet(g);
     const ctx = `${this.opts.nodeId}/${this.nextRead++}`;
     if (!g.raft.readIndex(ctx)) return Promise.reject(new NotLeader(grp, g.leader, "no leader to confirm a read"));
     this.kick();
@@ -254,7 +260,7 @@ export class MultiRaft {
 
   transferLeader(grp: number, to: NodeId): boolean {
     const g = this.groups.get(grp);
-    if (g) this.wake(g);
+    if (g) this.unquiet(g);
     const ok = g?.raft.transferLeader(to) ?? false;
     this.kick();
     return ok;
