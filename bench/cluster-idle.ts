@@ -6,7 +6,7 @@
 //   npx bun bench/cluster-idle.ts [--partitions 256] [--seconds 20]
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { ensureBinary, startClusterMember, type ClusterMemberProcess } from "../test/helpers/processes.ts";
+import { ensureBinary, metricValue, startClusterMember, type ClusterMemberProcess } from "../test/helpers/processes.ts";
 
 const { values } = parseArgs({
   options: {
@@ -27,9 +27,7 @@ function cpuSeconds(pid: number): number {
 
 /** Transport counters from /metrics (frames and bytes sent). */
 async function transport(m: ClusterMemberProcess): Promise<{ frames: number; bytes: number }> {
-  const text = await (await fetch(`${m.http}/metrics`)).text();
-  const value = (series: string) => Number(text.split("\n").find((l) => l.startsWith(series + " "))?.split(" ")[1] ?? NaN);
-  return { frames: value('flydb_transport_frames_total{direction="out"}'), bytes: value('flydb_transport_bytes_total{direction="out"}') };
+  return { frames: await metricValue(m, 'flydb_transport_frames_total{direction="out"}'), bytes: await metricValue(m, 'flydb_transport_bytes_total{direction="out"}') };
 }
 
 async function settled(m: ClusterMemberProcess, members: number): Promise<void> {
