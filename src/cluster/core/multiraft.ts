@@ -164,18 +164,23 @@ export class MultiRaft {
 
   tick(): void {
     const q = this.opts.quiesce;
+    // Liveness asked once per node per tick, not once per group: hundreds of groups share a few nodes.
+    const seen = new Map<NodeId, boolean>();
+    const alive = (id: NodeId) => seen.get(id) ?? seen.set(id, q!.alive(id)).get(id)!;
+    let ticked = false;
     for (const g of this.groups.values()) {
       if (q && g.quiet) {
-        if (!this.othersAlive(g, q.alive)) this.unquiet(g);
+        if (!this.othersAlive(g, alive)) this.unquiet(g);
         else continue;
-      } else if (q && !g.hushing && this.idle(g, q.alive)) {
+      } else if (q && !g.hushing && this.idle(g, alive)) {
         g.hushing = true;
         // With no one to tell, there is no heartbeat to carry the mark: just stop.
         if (g.raft.followers().length === 0) g.quiet = true;
       }
       g.raft.tick();
+      ticked = true;
     }
-    this.kick();
+    if (ticked) this.kick();
   }
 
   /**
