@@ -80,6 +80,8 @@ describe("quiet idle groups", () => {
       "a second without Raft frames on every member",
       0,
     );
+    // Every group, the metadata group included, is quiet on every member.
+    for (const m of members) expect(await metricValue(m, "flydb_raft_quiet_groups")).toBe(PARTITIONS + 1);
     expect(await client(members[1]!).set("quiet-0", "v2")).toBe("OK");
     for (const m of members) expect(await client(m).get("quiet-0")).toBe("v2");
   });

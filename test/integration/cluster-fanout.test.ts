@@ -128,6 +128,7 @@ describe("metrics", () => {
       /^flydb_raft_proposals_total\{outcome="applied"\} [1-9]\d*$/m,
       /^flydb_raft_commit_duration_seconds_count [1-9]\d*$/m,
       /^flydb_raft_apply_lag_entries \d+$/m,
+      /^flydb_raft_quiet_groups \d+$/m,
       /^flydb_gossip_members\{state="alive"\} 3$/m,
       /^flydb_gossip_packets_dropped_total\{reason="decode"\} 0$/m,
       /^flydb_transport_bytes_total\{direction="out"\} [1-9]\d*$/m,
