@@ -190,8 +190,9 @@ export class MultiRaft {
   step(m: Message, quiesce = false): void {
     const g = this.groups.get(m.grp);
     if (!g) return; // a group this node does not (or no longer) host
-    // Followers answer the leader's last heartbeat; that answer must not wake it again.
-    if (g.quiet && !(m.type === MsgType.HeartbeatResp && g.raft.status().role === "leader")) this.unquiet(g);
+    // Followers answer the leader's last heartbeat; that answer must not wake it again. Anything
+    // else (a read request, a vote) means work: also a leader about to go quiet stays awake.
+    if ((g.quiet || g.hushing) && !(m.type === MsgType.HeartbeatResp && g.raft.status().role === "leader")) this.unquiet(g);
     g.raft.step(m);
     if (quiesce && this.opts.quiesce && m.type === MsgType.Heartbeat) {
       const s = g.raft.status();
