@@ -3,6 +3,7 @@
 // every member; and after kill -9 of the node leading an idle (quiet) partition, writes to that
 // partition resume through a survivor (its followers wake when their connections to the dead node
 // close, or when gossip stops calling it alive; test/unit/multiraft.test.ts checks each alone).
+// With lease reads, groups never go quiet.
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import Redis from "ioredis";
 import { waitUntil } from "../helpers/cluster-harness.ts";
@@ -111,5 +112,15 @@ describe("quiet idle groups", () => {
     // The issue asks for < 2 s; the bound here leaves room for a loaded CI machine.
     expect(ms).toBeLessThan(5_000);
     for (const m of members.filter((x) => x !== victim)) expect(await client(m).get("quiet-1")).toBe("v1");
+  });
+
+  test("with lease reads nothing goes quiet (a quiet leader's stopped clock would stretch its lease)", async () => {
+    const lone = await startClusterMember({ id: "l1", partitions: PARTITIONS, args: ["--read-consistency", "lease"] });
+    members.push(lone);
+    await waitUntil(async () => (await fetch(`${lone.http}/ready`)).status === 200, 30_000, "the one-node cluster to be ready", 100);
+    expect(await client(lone).set("lease-key", "v")).toBe("OK");
+    await Bun.sleep(1000); // 20 ticks: a one-node group in safe mode goes quiet within 2
+    expect(await metricValue(lone, "flydb_raft_quiet_groups")).toBe(0);
+    expect(await client(lone).get("lease-key")).toBe("v");
   });
 });
