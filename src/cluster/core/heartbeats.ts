@@ -1,8 +1,9 @@
 // Coalesced heartbeats (DESIGN §6, after CockroachDB): a node leading hundreds of groups would
 // send each peer one Heartbeat message per group per heartbeat interval, each a full Message with
-// its field names and both node ids. Instead, all Heartbeats (and all HeartbeatResps) one node
-// sends another in a turn travel as one HeartbeatBatch holding a few numbers per group, and the
-// receiver expands it back into the very Messages the Raft core produced. The core never sees the
+// its field names and both node ids. Instead, all Heartbeats one node sends another in a turn
+// travel as one HeartbeatBatch holding a few numbers per group (all HeartbeatResps as another:
+// a leader's messages leave before the turn's fsync, the rest after it), and the receiver expands
+// it back into the very Messages the Raft core produced. The core never sees the
 // difference, so its message semantics are untouched.
 import { messageProblem } from "../../raft/message-check.ts";
 import { MsgType, type Message, type NodeId } from "../../raft/types.ts";
