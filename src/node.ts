@@ -222,6 +222,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     registerClusterMetrics(metrics, {
       raft: node.raftStats,
       groups: () => node.host.groupIds().flatMap((g) => node.host.status(g) ?? []),
+      quietGroups: () => node.host.quietGroups().length,
       gossipMembers: () => node.gossip.members(),
       gossipCounters: () => node.gossip.counters(),
       transport: () => node.transport.stats,

@@ -64,6 +64,8 @@ export class NodeMetrics {
 export interface ClusterMetricsSource {
   readonly raft: RaftStats;
   groups(): readonly { readonly role: string; readonly commit: number; readonly applied: number }[];
+  /** Groups hosted here that are quiet (idle: not ticking, not heartbeating). */
+  quietGroups(): number;
   gossipMembers(): readonly { readonly state: string }[];
   gossipCounters(): GossipCounters;
   transport(): TransportStats;
@@ -113,6 +115,14 @@ export function registerClusterMetrics(m: NodeMetrics, src: ClusterMetricsSource
       const roles: Record<string, number> = { leader: 0, follower: 0, candidate: 0 };
       for (const g of src.groups()) roles[g.role] = (roles[g.role] ?? 0) + 1;
       for (const [role, n] of Object.entries(roles)) this.labels(role).set(n);
+    },
+  });
+  new Gauge({
+    name: "flydb_raft_quiet_groups",
+    help: "Raft groups hosted on this node that are quiet: idle, neither ticking nor heartbeating",
+    registers: [registry],
+    collect() {
+      this.set(src.quietGroups());
     },
   });
   new Gauge({

@@ -30,7 +30,7 @@ export interface RaftConfig {
   readonly storage: RaftStorage;
   /** Uniform in [0, 1); seeded in tests and simulators. */
   readonly random: () => number;
-  /** E: followers campaign after a random timeout in [E, 2E) ticks without a leader. Default 10. */
+  /** E: followers campaign after a random timeout in (E, 2E] ticks without a leader. Default 10. */
   readonly electionTicks?: number;
   /** H: leader heartbeat interval in ticks. Default 2. */
   readonly heartbeatTicks?: number;
@@ -515,7 +515,11 @@ export class Raft {
   }
 
   private resetRandomizedTimeout(): void {
-    this.randomizedTimeout = this.electionTicks + Math.floor(this.random() * this.electionTicks);
+    // At least E + 1, not E: the other followers count ticks on their own clocks, out of phase by
+    // up to one tick, and ignore pre-votes until E of theirs have passed without the leader (the
+    // check-quorum lease). A node campaigning after exactly E of its ticks was often ignored and
+    // lost a whole extra timeout.
+    this.randomizedTimeout = this.electionTicks + 1 + Math.floor(this.random() * this.electionTicks);
   }
 
   private resetTerm(term: number): void {

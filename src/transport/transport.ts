@@ -26,6 +26,8 @@ export interface TransportOptions {
   readonly onMessage: (from: string, msg: unknown) => void;
   /** Requests; the resolved value (or the error's message) goes back to the caller. */
   readonly onRequest?: (from: string, body: unknown) => Promise<unknown>;
+  /** The connection to a peer closed or could not be made (a crashed peer's sockets close at once). */
+  readonly onPeerLost?: (peer: string) => void;
   readonly onError?: (what: string, e: unknown) => void;
 }
 
@@ -166,8 +168,12 @@ export class Transport {
   /** Sends a request and waits for its reply; RequestTimeout means the outcome is unknown. */
   request(peerId: string, addr: string, body: unknown, timeoutMs: number): Promise<unknown> {
     if (this.closed) return Promise.reject(new Error("transport is closed"));
-    const id = this.nextRequestId++;
     const peer = this.peer(peerId, addr);
+    // The last dial failed and the next waits out its back-off (up to BACKOFF_MAX_MS): a request
+    // queued now would wait that long only to fail. Failing at once lets a proxying node ask
+    // another replica (a crashed leader's successor) straight away; nothing was sent.
+    if (!peer.out && peer.retryTimer) return Promise.reject(new PeerUnreachable(`${peerId} at ${peer.addr}: the last connection attempt failed; retrying in the background`));
+    const id = this.nextRequestId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
@@ -297,6 +303,7 @@ export class Transport {
       if (r.peer !== p.id) continue;
       this.fail(id, r.sent ? new RequestTimeout(`connection to ${p.id} lost before its reply`) : new PeerUnreachable(`cannot connect to ${p.id} at ${p.addr}`));
     }
+    if (!this.closed) this.opts.onPeerLost?.(p.id);
     if (this.closed || p.retryTimer) return;
     // Only reconnect when there is something to send; idle peers reconnect on demand.
     if (p.backlog.length === 0 && p.batch.length === 0) return;

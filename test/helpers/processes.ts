@@ -277,3 +277,11 @@ export async function startClusterMember(o: ClusterMemberOptions): Promise<Clust
   });
   return { ...proc, id: o.id, gossip: gossip!, raft: raft! };
 }
+
+/** A sample's value from a member's Prometheus /metrics, e.g. `flydb_transport_frames_total{direction="out"}`. */
+export async function metricValue(m: FlyDBProcess, series: string): Promise<number> {
+  const text = await (await fetch(`${m.http}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(series + " "));
+  if (!line) throw new Error(`${m.http}/metrics has no series ${series}`);
+  return Number(line.slice(series.length + 1));
+}

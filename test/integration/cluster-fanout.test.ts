@@ -1,7 +1,11 @@
 // Keyless commands, metrics and the HTTP admin API on a real 3-node cluster on loopback
 // (in-process nodes, 16 partitions, node 1 bootstraps, the others join by its gossip port).
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { Database } from "bun:sqlite";
+import { join } from "node:path";
 import Redis from "ioredis";
+import { partitionOf, keySlot } from "../../src/cluster/core/slot.ts";
+import { decodeOp } from "../../src/store/op-codec.ts";
 import { startCluster, waitFor, waitHealthy, type TestCluster } from "../helpers/cluster-nodes.ts";
 
 setDefaultTimeout(60_000);
@@ -86,6 +90,34 @@ describe("keyless commands across partitions", () => {
   });
 });
 
+describe("active expiry", () => {
+  /** Keys deleted by `__expire` ops in a group's log, as stored in a member's raft.db. */
+  function expiredInLog(dataDir: string, grp: number): string[] {
+    const db = new Database(join(dataDir, "raft.db"), { readonly: true });
+    try {
+      const rows = db.query<{ data: Uint8Array }, [number]>("SELECT data FROM raft_log WHERE grp = ? AND kind = 0 AND data IS NOT NULL ORDER BY idx").all(grp);
+      const dec = new TextDecoder();
+      return rows.flatMap((r) => decodeOp(r.data).cmds.filter((c) => dec.decode(c[0]) === "__expire").flatMap((c) => c.slice(1).map((k) => dec.decode(k))));
+    } finally {
+      db.close();
+    }
+  }
+
+  test("each partition leader deletes its expired keys through its own group's log", async () => {
+    // One key in each of 8 partitions, led by different nodes.
+    const keys = new Map<number, string>();
+    for (let i = 0; keys.size < 8; i++) {
+      const p = partitionOf(keySlot(new TextEncoder().encode(`ttl:${i}`)), 16);
+      if (!keys.has(p)) keys.set(p, `ttl:${i}`);
+    }
+    await Promise.all([...keys.values()].map((k, i) => clients[i % 3]!.set(k, "x", "PX", 50)));
+    const dir = c.members[0]!.dataDir;
+    await waitFor("every expired key deleted in its partition's log", () => [...keys].every(([p, k]) => expiredInLog(dir, p + 1).includes(k)), 20_000, 200);
+    // No key was deleted through another partition's group.
+    for (const [p, k] of keys) for (const q of keys.keys()) if (q !== p) expect(expiredInLog(dir, q + 1)).not.toContain(k);
+  });
+});
+
 describe("metrics", () => {
   test("/metrics has Raft, gossip and transport series", async () => {
     const text = await (await c.http(0, "/metrics")).text();
@@ -96,6 +128,7 @@ describe("metrics", () => {
       /^flydb_raft_proposals_total\{outcome="applied"\} [1-9]\d*$/m,
       /^flydb_raft_commit_duration_seconds_count [1-9]\d*$/m,
       /^flydb_raft_apply_lag_entries \d+$/m,
+      /^flydb_raft_quiet_groups \d+$/m,
       /^flydb_gossip_members\{state="alive"\} 3$/m,
       /^flydb_gossip_packets_dropped_total\{reason="decode"\} 0$/m,
       /^flydb_transport_bytes_total\{direction="out"\} [1-9]\d*$/m,

@@ -88,6 +88,20 @@ describe("transport", () => {
     await expect(a.t.request("gone", addr, 1, 10_000)).rejects.toBeInstanceOf(PeerUnreachable);
   });
 
+  test("while a dial to a peer is in back-off, a request fails at once as PeerUnreachable instead of waiting for the retry", async () => {
+    const a = node("a");
+    const gone = node("gone");
+    const addr = gone.addr;
+    gone.t.close();
+    a.t.send("gone", addr, "keeps the redials going");
+    await until(() => a.t.stats.reconnects > 0, "a redial to be scheduled");
+    const redials = a.t.stats.reconnects;
+    const failed = await a.t.request("gone", addr, 1, 10_000).catch((e: unknown) => ({ e, redials: a.t.stats.reconnects }));
+    expect((failed as { e: unknown }).e).toBeInstanceOf(PeerUnreachable);
+    // Rejected before the scheduled redial ran: the request did not wait in the backlog.
+    expect((failed as { redials: number }).redials).toBe(redials);
+  });
+
   test("a request whose handler never answers times out as RequestTimeout (outcome unknown)", async () => {
     const a = node("a");
     const b = node("b", { onRequest: () => new Promise(() => {}) });

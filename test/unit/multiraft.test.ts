@@ -2,10 +2,11 @@
 // cut nodes off, each with its own storage and state machine: the real Raft core and host.
 import { describe, expect, test } from "bun:test";
 import { MultiRaft, NotLeader, type StateMachine } from "../../src/cluster/core/multiraft.ts";
+import { raftMessagesOf, type HeartbeatBatch } from "../../src/cluster/core/heartbeats.ts";
 import { MemoryRaftStorage } from "../../src/raft/memory-storage.ts";
 import { seededRandom } from "../../src/lib/prng.ts";
 import { bootstrapWrite } from "../../src/raft/storage.ts";
-import { EntryKind, type Entry, type Message, type Snapshot } from "../../src/raft/types.ts";
+import { EntryKind, MsgType, type Entry, type Message, type Snapshot } from "../../src/raft/types.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -37,8 +38,16 @@ class KvMachine implements StateMachine {
   }
 }
 
-function cluster(ids: string[], groups: number[]) {
+type Sent = Message | HeartbeatBatch;
+
+function cluster(ids: string[], groups: number[], opts: { quiesce?: boolean } = {}) {
+  /** Crashed: not ticked, messages dropped, not alive to the others' liveness source. */
   const down = new Set<string>();
+  /** Cut off: messages dropped, but liveness still calls it alive (gossip has not noticed yet). */
+  const cut = new Set<string>();
+  /** Everything each host handed its transport, with the host's turn (one process() run) it left in. */
+  const sent: { turn: number; m: Sent }[] = [];
+  const turns = new Map<string, number>();
   const hosts = new Map<string, { host: MultiRaft; sm: KvMachine }>();
   for (const [i, id] of ids.entries()) {
     const storage = new MemoryRaftStorage();
@@ -50,9 +59,22 @@ function cluster(ids: string[], groups: number[]) {
       stateMachine: sm,
       random: seededRandom(i + 1),
       raft: { electionTicks: 10, heartbeatTicks: 2 },
-      send: (m: Message) => {
-        if (down.has(m.from) || down.has(m.to)) return;
-        setTimeout(() => hosts.get(m.to)?.host.step(m), 1);
+      quiesce: opts.quiesce ? { alive: (other) => !down.has(other) } : undefined,
+      schedule: (fn) =>
+        setImmediate(() => {
+          turns.set(id, (turns.get(id) ?? 0) + 1);
+          fn();
+        }),
+      send: (m: Sent) => {
+        sent.push({ turn: turns.get(id) ?? 0, m });
+        if (down.has(m.from) || down.has(m.to) || cut.has(m.from) || cut.has(m.to)) return;
+        // Through the same check as the node's Raft port, as the transport would deliver it.
+        const r = raftMessagesOf(structuredClone(m));
+        if ("problem" in r) throw new Error(r.problem);
+        setTimeout(() => {
+          const to = hosts.get(m.to)?.host;
+          for (const x of r.messages) to?.step(x, r.quiet.has(x.grp));
+        }, 1);
       },
     });
     for (const g of groups) host.open(g);
@@ -73,7 +95,22 @@ function cluster(ids: string[], groups: number[]) {
     }
     throw new Error(`no leader for group ${grp}`);
   };
-  return { hosts, down, waitLeader, stop: () => clearInterval(timer) };
+  const allQuiet = async () => {
+    for (let i = 0; i < 400; i++) {
+      if ([...hosts].every(([id, h]) => down.has(id) || h.host.quietGroups().length === groups.length)) return;
+      await Bun.sleep(5);
+    }
+    throw new Error("groups did not all go quiet");
+  };
+  return {
+    hosts,
+    down,
+    cut,
+    sent,
+    allQuiet,
+    waitLeader,
+    stop: () => clearInterval(timer),
+  };
 }
 
 describe("multi-raft host", () => {
@@ -124,6 +161,136 @@ describe("multi-raft host", () => {
       }
       expect(next).toBeDefined();
       expect(await c.hosts.get(next!)!.host.propose(1, enc.encode("y=2"))).toBe("1");
+    } finally {
+      c.stop();
+    }
+  });
+
+  test("heartbeats and their responses of all groups travel as one batch per peer per turn and keep every leader in place", async () => {
+    const groups = Array.from({ length: 24 }, (_, i) => i + 1);
+    const c = cluster(["a", "b", "c"], groups);
+    try {
+      for (const g of groups) await c.waitLeader(g);
+      const terms = () => groups.map((g) => c.hosts.get("a")!.host.status(g)!.term);
+      const before = terms();
+      const from = c.sent.length;
+      await Bun.sleep(300); // 60 ticks of 5 ms: 30 heartbeat rounds, 6 election timeouts
+      expect(terms()).toEqual(before); // nobody campaigned: the expanded heartbeats reached Raft
+      const idle = c.sent.slice(from);
+      const isBatch = (m: Sent): m is HeartbeatBatch => "beats" in m;
+      // No heartbeat left as a Message of its own.
+      expect(idle.filter(({ m }) => !isBatch(m) && (m.type === MsgType.Heartbeat || m.type === MsgType.HeartbeatResp))).toEqual([]);
+      const batches = idle.filter((s): s is { turn: number; m: HeartbeatBatch } => isBatch(s.m));
+      // Per peer per turn, one batch of heartbeats (sent before the turn's fsync, as a leader's
+      // messages may be) and one of responses (after it).
+      const perTurn = new Map<string, number>();
+      for (const { turn, m } of batches) {
+        for (const [kind, n] of [["beats", m.beats.length], ["acks", m.acks.length]] as const) {
+          if (n > 0) perTurn.set(`${m.from}>${m.to}@${turn}/${kind}`, (perTurn.get(`${m.from}>${m.to}@${turn}/${kind}`) ?? 0) + 1);
+        }
+      }
+      expect(Math.max(...perTurn.values())).toBe(1);
+      // Each node leads some of the 24 groups; a batch carries the beats of many of them at once.
+      const groupsIn = (b: HeartbeatBatch) => new Set([...b.beats.filter((_, i) => i % 5 === 0), ...b.acks.filter((_, i) => i % 4 === 0)]).size;
+      expect(Math.max(...batches.map(({ m }) => groupsIn(m)))).toBeGreaterThan(1);
+      // Responses come back coalesced too.
+      expect(batches.some(({ m }) => m.acks.length / 4 > 1)).toBe(true);
+    } finally {
+      c.stop();
+    }
+  });
+});
+
+describe("quiescence", () => {
+  const groups = [1, 2, 3, 4, 5, 6];
+  const leaders = (c: ReturnType<typeof cluster>) => groups.map((g) => [...c.hosts].find(([id, h]) => !c.down.has(id) && h.host.status(g)?.role === "leader")?.[0]);
+  const terms = (c: ReturnType<typeof cluster>, id: string) => groups.map((g) => c.hosts.get(id)!.host.status(g)!.term);
+
+  test("idle groups go quiet on every replica and send nothing; a proposal wakes its group and every replica applies it", async () => {
+    const c = cluster(["a", "b", "c"], groups, { quiesce: true });
+    try {
+      for (const g of groups) await c.waitLeader(g);
+      await c.allQuiet();
+      const before = terms(c, "a");
+      const from = c.sent.length;
+      await Bun.sleep(200); // 40 ticks: 4 election timeouts
+      expect(c.sent.slice(from)).toEqual([]);
+      expect(terms(c, "a")).toEqual(before);
+      const l = leaders(c)[2]!;
+      expect(await c.hosts.get(l)!.host.propose(3, enc.encode("q=1"))).toBe(null);
+      await c.allQuiet(); // the followers woke for the append, then all went quiet again
+      for (const { sm } of c.hosts.values()) expect(sm.data.get(3)?.get("q")).toBe("1");
+      expect(terms(c, "a")).toEqual(before);
+    } finally {
+      c.stop();
+    }
+  });
+
+  test("a read barrier on a quiet follower wakes the group and sees the latest write", async () => {
+    const c = cluster(["a", "b", "c"], groups, { quiesce: true });
+    try {
+      for (const g of groups) await c.waitLeader(g);
+      const l = leaders(c)[0]!;
+      await c.hosts.get(l)!.host.propose(1, enc.encode("r=2"));
+      await c.allQuiet();
+      const f = ["a", "b", "c"].find((x) => x !== l)!;
+      await c.hosts.get(f)!.host.readBarrier(1);
+      expect(c.hosts.get(f)!.sm.data.get(1)?.get("r")).toBe("2");
+    } finally {
+      c.stop();
+    }
+  });
+
+  test("when liveness reports a quiet leader dead, its followers elect a new one", async () => {
+    const c = cluster(["a", "b", "c"], groups, { quiesce: true });
+    try {
+      for (const g of groups) await c.waitLeader(g);
+      await c.allQuiet();
+      const victim = leaders(c)[0]!;
+      c.down.add(victim);
+      const next = await c.waitLeader(1);
+      expect(next).not.toBe(victim);
+      expect(await c.hosts.get(next)!.host.propose(1, enc.encode("d=1"))).toBe(null);
+    } finally {
+      c.stop();
+    }
+  });
+
+  test("a quiet follower trusts liveness; losing the connection to its leader (wakeNode) wakes it, and it elects a new one", async () => {
+    const c = cluster(["a", "b", "c"], groups, { quiesce: true });
+    try {
+      for (const g of groups) await c.waitLeader(g);
+      await c.allQuiet();
+      const victim = leaders(c)[0]!;
+      const followers = ["a", "b", "c"].filter((x) => x !== victim);
+      c.cut.add(victim);
+      await Bun.sleep(200); // 4 election timeouts: nobody campaigns while liveness says the leader lives
+      for (const f of followers) expect(c.hosts.get(f)!.host.status(1)!.leader).toBe(victim);
+      for (const f of followers) c.hosts.get(f)!.host.wakeNode(victim);
+      let next: string | undefined;
+      for (let i = 0; i < 400 && !next; i++) {
+        await Bun.sleep(5);
+        next = followers.find((f) => c.hosts.get(f)!.host.status(1)?.role === "leader");
+      }
+      expect(next).toBeDefined();
+      expect(await c.hosts.get(next!)!.host.propose(1, enc.encode("w=1"))).toBe(null);
+    } finally {
+      c.stop();
+    }
+  });
+
+  test("a follower woken while its leader lives does not disturb it: same leaders and terms, and quiet again", async () => {
+    const c = cluster(["a", "b", "c"], groups, { quiesce: true });
+    try {
+      for (const g of groups) await c.waitLeader(g);
+      await c.allQuiet();
+      const before = leaders(c);
+      const beforeTerms = terms(c, "a");
+      for (const [id, h] of c.hosts) for (const l of new Set(before)) if (l !== id) h.host.wakeNode(l!);
+      await Bun.sleep(50);
+      await c.allQuiet();
+      expect(leaders(c)).toEqual(before);
+      expect(terms(c, "a")).toEqual(beforeTerms);
     } finally {
       c.stop();
     }

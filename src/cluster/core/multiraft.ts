@@ -1,6 +1,19 @@
 // The multi-raft host (DESIGN §6): many Raft groups on one node, driven together so that one
 // turn makes one storage transaction for all groups' appends and hard states, and the messages of
-// all groups to one peer leave together (the transport batches per peer per turn).
+// all groups to one peer leave together (the transport batches per peer per turn), their
+// heartbeats coalesced into one HeartbeatBatch per peer (heartbeats.ts).
+//
+// Quiescence (etcd/CockroachDB): a group with nothing in flight stops ticking on every replica, so
+// it sends no heartbeats and nobody campaigns. Its leader goes quiet once every member is alive
+// (per the host's liveness source) and has the whole log, nothing is proposed or read, and the
+// state machine applied everything: the heartbeats of its next round carry a "quiet" mark and the
+// leader stops ticking. A follower goes quiet on such a heartbeat from the leader it follows.
+// A quiet group wakes (ticks again) on any message but a heartbeat response, on a proposal, read
+// or transfer, when liveness reports a member (a follower: its leader) not alive, and on
+// wakeNode() (the transport lost its connection to that node). A woken follower whose leader is
+// alive times out and pre-votes, which wakes the leader (pre-votes never disturb a live leader);
+// one whose leader is gone campaigns after its usual timeout. Only with safe (ReadIndex) reads:
+// a quiet leader's clock stops, and with it any lease it would hold.
 //
 // Order per turn, as etcd/raft requires: persist every group's writes (one saveBatch), then send,
 // then install snapshots and apply committed entries, then advance. Proposals resolve with what
@@ -11,6 +24,7 @@ import { Raft, type RaftConfig } from "../../raft/raft.ts";
 import type { RaftStorage } from "../../raft/storage.ts";
 import type { ConfChange, Entry, Message, NodeId, RaftStatus, Snapshot } from "../../raft/types.ts";
 import { MsgType } from "../../raft/types.ts";
+import { coalesceHeartbeats, type HeartbeatBatch } from "./heartbeats.ts";
 
 export interface StateMachine {
   /** Index this group's state has durably applied; the group replays the log from there. */
@@ -27,9 +41,12 @@ export interface MultiRaftOptions {
   readonly nodeId: NodeId;
   readonly storage: RaftStorage;
   readonly stateMachine: StateMachine;
-  /** Hands a message to the transport (which batches per peer per turn). */
-  readonly send: (m: Message) => void;
+  /** Hands a message to the transport (which batches per peer per turn); the receiving host
+   *  steps a HeartbeatBatch as the Messages expandHeartbeats() makes of it. */
+  readonly send: (m: Message | HeartbeatBatch) => void;
   readonly random: () => number;
+  /** Lets idle groups go quiet (see above); `alive` is the liveness of other nodes. Never with lease reads. */
+  readonly quiesce?: { readonly alive: (id: NodeId) => boolean };
   /** Passed to every group's Raft (timeouts, read mode, flow control). */
   readonly raft?: Omit<RaftConfig, "grp" | "id" | "storage" | "random" | "applied">;
   /** Schedules process() after the current turn; defaults to queueMicrotask. */
@@ -72,6 +89,10 @@ interface Group {
   readonly readsAt: { index: number; resolve: () => void; reject: (e: Error) => void }[];
   leader: NodeId | null;
   term: number;
+  /** Not ticked: no heartbeats, no election timeout. */
+  quiet: boolean;
+  /** A leader whose next heartbeats are its last before going quiet. */
+  hushing: boolean;
 }
 
 export class MultiRaft {
@@ -109,7 +130,7 @@ export class MultiRaft {
       random: this.opts.random,
       applied: this.opts.stateMachine.appliedIndex(grp),
     });
-    this.groups.set(grp, { raft, proposals: new Map(), reads: new Map(), readsAt: [], leader: null, term: 0 });
+    this.groups.set(grp, { raft, proposals: new Map(), reads: new Map(), readsAt: [], leader: null, term: 0, quiet: false, hushing: false });
     this.kick();
   }
 
@@ -136,21 +157,90 @@ export class MultiRaft {
     return this.groups.get(grp)?.leader ?? null;
   }
 
+  /** Quiet groups of this node, for status and tests. */
+  quietGroups(): number[] {
+    return [...this.groups].filter(([, g]) => g.quiet).map(([grp]) => grp);
+  }
+
   tick(): void {
-    for (const g of this.groups.values()) g.raft.tick();
+    const q = this.opts.quiesce;
+    // Liveness asked once per node per tick, not once per group: hundreds of groups share a few nodes.
+    const seen = new Map<NodeId, boolean>();
+    const alive = (id: NodeId) => seen.get(id) ?? seen.set(id, q!.alive(id)).get(id)!;
+    let ticked = false;
+    for (const g of this.groups.values()) {
+      if (q && g.quiet) {
+        if (!this.othersAlive(g, alive)) this.unquiet(g);
+        else continue;
+      } else if (q && !g.hushing && this.idle(g, alive)) {
+        g.hushing = true;
+        // With no one to tell, there is no heartbeat to carry the mark: just stop.
+        if (g.raft.followers().length === 0) g.quiet = true;
+      }
+      g.raft.tick();
+      ticked = true;
+    }
+    if (ticked) this.kick();
+  }
+
+  /**
+   * Steps a message from the network. `quiesce`: it is a heartbeat its leader marked as its last
+   * before going quiet; this replica goes quiet too if it follows that leader and holds its commit.
+   */
+  step(m: Message, quiesce = false): void {
+    const g = this.groups.get(m.grp);
+    if (!g) return; // a group this node does not (or no longer) host
+    // Followers answer the leader's last heartbeat; that answer must not wake it again. Anything
+    // else (a read request, a vote) means work: also a leader about to go quiet stays awake.
+    if ((g.quiet || g.hushing) && !(m.type === MsgType.HeartbeatResp && g.raft.status().role === "leader")) this.unquiet(g);
+    g.raft.step(m);
+    if (quiesce && this.opts.quiesce && m.type === MsgType.Heartbeat) {
+      const s = g.raft.status();
+      if (s.role === "follower" && s.leader === m.from && s.term === m.term && s.commit >= (m.commit ?? 0)) g.quiet = true;
+    }
     this.kick();
   }
 
-  step(m: Message): void {
-    const g = this.groups.get(m.grp);
-    if (!g) return; // a group this node does not (or no longer) host
-    g.raft.step(m);
-    this.kick();
+  /** Wakes the quiet groups `node` leads or, led here, has a replica of (the connection to it was lost). */
+  wakeNode(node: NodeId): void {
+    for (const g of this.groups.values()) {
+      if (!g.quiet && !g.hushing) continue;
+      const s = g.raft.status();
+      if (s.leader === node || (s.role === "leader" && (s.conf.voters.includes(node) || s.conf.learners.includes(node)))) this.unquiet(g);
+    }
+  }
+
+  /** Makes a quiet replica tick again (a removed one then times out, as it would have anyway). */
+  wake(grp: number): void {
+    const g = this.groups.get(grp);
+    if (g) this.unquiet(g);
+  }
+
+  private unquiet(g: Group): void {
+    g.quiet = false;
+    g.hushing = false;
+  }
+
+  /** A quiet leader's members, or a quiet follower's leader, are all alive. */
+  private othersAlive(g: Group, alive: (id: NodeId) => boolean): boolean {
+    const s = g.raft.status();
+    if (s.role !== "leader") return s.leader !== null && alive(s.leader);
+    return [...s.conf.voters, ...s.conf.learners].every((id) => id === this.opts.nodeId || alive(id));
+  }
+
+  /** A leader with nothing in flight whose members are all alive and hold its whole log. */
+  private idle(g: Group, alive: (id: NodeId) => boolean): boolean {
+    const s = g.raft.status();
+    if (s.role !== "leader" || s.transferringTo !== null || s.commit !== s.lastIndex || s.applied !== s.commit) return false;
+    if (g.proposals.size > 0 || g.reads.size > 0 || g.readsAt.length > 0 || g.raft.hasReady()) return false;
+    const match = new Map(g.raft.followers().map((f) => [f.id, f.match]));
+    return [...s.conf.voters, ...s.conf.learners].every((id) => id === this.opts.nodeId || (match.get(id) === s.lastIndex && alive(id)));
   }
 
   /** Proposes data; resolves with the state machine's result for it. */
   propose(grp: number, data: Uint8Array): Promise<unknown> {
     const g = this.mustGroup(grp);
+    this.unquiet(g);
     const r = g.raft.propose(data);
     if (!r.ok) return Promise.reject(new NotLeader(grp, r.leader, r.reason));
     return this.await(g, r.index, r.term);
@@ -158,6 +248,7 @@ export class MultiRaft {
 
   proposeConfChange(grp: number, cc: ConfChange): Promise<unknown> {
     const g = this.mustGroup(grp);
+    this.unquiet(g);
     const r = g.raft.proposeConfChange(cc);
     if (!r.ok) return Promise.reject(new NotLeader(grp, r.leader, r.reason));
     return this.await(g, r.index, r.term);
@@ -166,6 +257,7 @@ export class MultiRaft {
   /** Resolves when a linearizable read may be served from this replica's state. */
   readBarrier(grp: number): Promise<void> {
     const g = this.mustGroup(grp);
+    this.unquiet(g);
     const ctx = `${this.opts.nodeId}/${this.nextRead++}`;
     if (!g.raft.readIndex(ctx)) return Promise.reject(new NotLeader(grp, g.leader, "no leader to confirm a read"));
     this.kick();
@@ -173,7 +265,9 @@ export class MultiRaft {
   }
 
   transferLeader(grp: number, to: NodeId): boolean {
-    const ok = this.groups.get(grp)?.raft.transferLeader(to) ?? false;
+    const g = this.groups.get(grp);
+    if (g) this.unquiet(g);
+    const ok = g?.raft.transferLeader(to) ?? false;
     this.kick();
     return ok;
   }
@@ -213,13 +307,19 @@ export class MultiRaft {
     // §10.2.1): followers persist in parallel, and the core counts the leader's own log towards
     // a commit only after advance(). Everything else (votes, responses) waits for the fsync.
     const early = (m: Message) => m.type === MsgType.App || m.type === MsgType.Heartbeat || m.type === MsgType.Snap;
-    for (const [g, rd] of ready) if (g.raft.status().role === "leader") for (const m of rd.messages) if (early(m)) this.opts.send(m);
+    const leads = new Set(ready.filter(([g]) => g.raft.status().role === "leader").map(([g]) => g));
+    // A hushing leader's heartbeats of this turn are its last: mark them, and stop ticking.
+    const quiet = new Set<number>();
+    for (const [g, rd] of ready) {
+      if (!g.hushing || !leads.has(g) || !rd.messages.some((m) => m.type === MsgType.Heartbeat)) continue;
+      g.hushing = false;
+      g.quiet = true;
+      quiet.add(g.raft.grp);
+    }
+    this.sendAll(ready.flatMap(([g, rd]) => (leads.has(g) ? rd.messages.filter(early) : [])), quiet);
     const writes = ready.flatMap(([, rd]) => (rd.persist ? [rd.persist] : []));
     if (writes.length > 0) this.opts.storage.saveBatch(writes);
-    for (const [g, rd] of ready) {
-      const leader = g.raft.status().role === "leader";
-      for (const m of rd.messages) if (!(leader && early(m))) this.opts.send(m);
-    }
+    this.sendAll(ready.flatMap(([g, rd]) => (leads.has(g) ? rd.messages.filter((m) => !early(m)) : rd.messages)));
     const sm = this.opts.stateMachine;
     const results = sm.transaction(() =>
       ready.map(([g, rd]) => {
@@ -245,6 +345,12 @@ export class MultiRaft {
     }
     // advance() may have produced more work (commits counted once our log is durable).
     if ([...this.groups.values()].some((g) => g.raft.hasReady())) this.kick();
+  }
+
+  private sendAll(msgs: readonly Message[], quiet?: ReadonlySet<number>): void {
+    const { messages, batches } = coalesceHeartbeats(msgs, quiet);
+    for (const m of messages) this.opts.send(m);
+    for (const b of batches) this.opts.send(b);
   }
 
   private settle(g: Group, e: Entry, result: unknown): void {
