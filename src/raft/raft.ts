@@ -202,6 +202,10 @@ export class Raft {
       throw new Error(`${where}: state machine applied ${applied} is beyond the durable commit index ${this.commit}`);
     }
     this.applied = applied;
+    // A replica that never persisted a term has acknowledged no leader's lease, so it need not
+    // wait one out before granting (pre-)votes: a new member of a forming group would otherwise
+    // ignore the first campaign and cost the group a whole election timeout.
+    if (this.term === 0 && this.lastIndex() === 0) this.ticksSinceLeader = this.electionTicks;
     this.refreshConf();
     this.resetRandomizedTimeout();
   }

@@ -439,6 +439,23 @@ describe("leadership transfer and membership", () => {
 });
 
 describe("founding", () => {
+  test("empty replicas opened by the founder's first campaign vote for it at once (no lease to honour)", () => {
+    const c = new Cluster([], {}, ["a", "b", "c"]);
+    c.storages.get("a")!.saveBatch([bootstrapWrite(1, ["a", "b", "c"])]);
+    c.start("a");
+    // As in a host, b and c open their empty group only when the founder's first message arrives.
+    c.rafts.delete("b");
+    c.rafts.delete("c");
+    for (let i = 0; i <= 2 * E && !c.sent.some((m) => m.type === MsgType.PreVote); i++) {
+      c.r("a").tick();
+      c.drain("a");
+    }
+    c.start("b");
+    c.start("c");
+    c.deliver();
+    expect(c.leader()).toBe("a");
+  });
+
   test("a group founded by one member, the others starting empty: it leads, and every replica gets the founding conf (voters and learners) and the founding data before anything else", () => {
     const c = new Cluster([], {}, ["a", "b", "c", "d"]);
     c.storages.get("a")!.saveBatch([bootstrapWrite(1, ["a", "b", "c"], { learners: ["d"], data: [bytes("init")] })]);
