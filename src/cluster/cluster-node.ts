@@ -166,6 +166,7 @@ export class ClusterNode {
     node.timers.push(setInterval(() => node!.host.tick(), TICK_MS));
     node.timers.push(setInterval(() => node!.control(), CONTROL_MS));
     node.timers.push(setInterval(() => node!.compact(), COMPACT_MS));
+    if (config.fsync === "everysec") node.timers.push(setInterval(() => storage.sync(), 1000));
     return node;
   }
 

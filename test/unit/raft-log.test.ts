@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SqliteRaftStorage } from "../../src/store/raft-log.ts";
@@ -18,6 +18,25 @@ const text = (b: Uint8Array | null) => (b ? new TextDecoder().decode(b) : null);
 const ent = (index: number, term: number, t: string): Entry => ({ index, term, kind: EntryKind.Normal, data: bytes(t) });
 
 describe("SqliteRaftStorage", () => {
+  test("sync (fsync = everysec's once-a-second call) moves committed batches out of the WAL into raft.db", () => {
+    const path = freshPath();
+    const s = new SqliteRaftStorage(path, { fsync: "never" });
+    s.saveBatch([bootstrapWrite(1, ["a"]), { grp: 1, entries: [ent(2, 1, "x")] }]);
+    const inFile = () => {
+      copyFileSync(path, `${path}.copy`); // the database file alone, without its WAL
+      const copy = new SqliteRaftStorage(`${path}.copy`, { fsync: "never" });
+      const entries = copy.load(1).entries.map((e) => e.index);
+      copy.close();
+      rmSync(`${path}.copy`);
+      for (const suffix of ["-wal", "-shm"]) rmSync(`${path}.copy${suffix}`, { force: true });
+      return entries;
+    };
+    expect(inFile()).toEqual([]);
+    s.sync();
+    expect(inFile()).toEqual([1, 2]);
+    s.close();
+  });
+
   test("uses WAL and synchronous=FULL with fsync=always, NORMAL otherwise", () => {
     const a = new SqliteRaftStorage(freshPath(), { fsync: "always" });
     expect(a.db.query("PRAGMA journal_mode").get()).toEqual({ journal_mode: "wal" });
