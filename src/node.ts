@@ -145,11 +145,13 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
           totalCommands++;
           const started = performance.now();
           const out = session.execute(argv);
-          const cmd = session.client.lastCommand;
+          // Unknown commands share one label: client-chosen names must not grow the series.
+          const cmd = session.lastExecuted ?? "unknown";
           if (session.closeRequested) conn.close();
           return out instanceof Promise ? out.then((r) => record(cmd, started, r)) : record(cmd, started, out);
         },
         protocol: () => session.client.protocol,
+        onProtocolError: () => metrics.protocolErrors.inc(),
         // With a password, clients that have not authenticated get Redis's tighter request limits.
         ...(config.requirepass !== "" ? { authenticated: () => session.client.authenticated } : {}),
         onClose() {

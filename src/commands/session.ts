@@ -54,6 +54,11 @@ export class Session implements SessionApi {
   readonly table = COMMANDS;
   /** Set by QUIT or CLIENT KILL of itself; the server closes after writing the reply. */
   closeRequested = false;
+  /**
+   * The table name of the command execute() was last given, or undefined when it was unknown
+   * (for metrics: CLIENT LIST's cmd= keeps the last known command, as in Redis).
+   */
+  lastExecuted: string | undefined;
   /** Proposed writes whose reply has not come back yet. */
   private inFlight = 0;
   /** Commands that arrived behind a write still in flight, in arrival order. */
@@ -213,10 +218,12 @@ export class Session implements SessionApi {
     const spec = this.table.get(name);
     this.client.lastActiveAt = this.backend.now();
     if (!spec || name.startsWith("__")) {
+      this.lastExecuted = undefined;
       if (this.queued) this.queueFailed = true;
       return unknownCommand(argv);
     }
     this.client.lastCommand = name;
+    this.lastExecuted = name;
     if (this.queued && !NOT_QUEUED.has(name)) return this.enqueue(spec, argv);
     if (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) return E.arity(name);
     if (!this.client.authenticated && !spec.flags.includes("noauth")) return E.noAuth;

@@ -42,6 +42,8 @@ export interface ConnectionHandler {
   protocol(): Protocol;
   /** Called once when the socket has closed, whoever closed it. */
   onClose(): void;
+  /** Optional: the input broke the protocol (the connection is answered the error and closed). */
+  onProtocolError?(message: string): void;
   /**
    * Optional: false while the client must still AUTH (requirepass). Sampled before each command
    * is decoded, so AUTH must flip it before returning; while false, redis's small request
@@ -164,6 +166,7 @@ class Connection implements ConnectionControl {
       }
     }
     if (decoder.error !== null && !this.closing) {
+      handler.onProtocolError?.(decoder.error);
       const reply = err(`ERR ${decoder.error}`);
       const protocol = handler.protocol();
       if (this.head === this.queue.length) encodeOrReport(encoder, reply, protocol);

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Redis from "ioredis";
 import { runTool, startFlyDB, type FlyDBProcess } from "../helpers/processes.ts";
+import { RawConnection } from "../helpers/raw-socket.ts";
 import { RespClient, show } from "../helpers/resp-client.ts";
 
 let node: FlyDBProcess;
@@ -270,6 +271,25 @@ describe("HTTP", () => {
     expect(text).toContain('flydb_commands_total{command="set"}');
     expect(setCount(text)).toBeGreaterThanOrEqual(before + 25);
     expect(text).toMatch(/flydb_connected_clients \d+/);
+  });
+
+  test("/metrics counts protocol errors, and unknown commands under one label", async () => {
+    const metric = (text: string, line: RegExp) => Number(line.exec(text)?.[1] ?? 0);
+    const protocolErrors = /^flydb_protocol_errors_total (\d+)/m;
+    const unknownErrors = /^flydb_command_errors_total\{command="unknown"\} (\d+)/m;
+    const ttlErrors = /^flydb_command_errors_total\{command="ttl"\} (\d+)/m;
+    const before = await (await fetch(`${node.http}/metrics`)).text();
+    const raw = await RawConnection.connect(node.port);
+    await raw.write("*1\r\n$abc\r\n");
+    await raw.closed;
+    const c = ioredis(node.port);
+    await c.ttl("metrics:ttl");
+    for (let i = 0; i < 2; i++) await expect(c.call("nosuchcmd", "x")).rejects.toThrow(/unknown command/);
+    const after = await (await fetch(`${node.http}/metrics`)).text();
+    expect(metric(after, protocolErrors)).toBe(metric(before, protocolErrors) + 1);
+    expect(metric(after, unknownErrors)).toBe(metric(before, unknownErrors) + 2);
+    expect(metric(after, ttlErrors)).toBe(metric(before, ttlErrors));
+    expect(after).not.toContain('command="nosuchcmd"');
   });
 
   test("unknown endpoints are a JSON 404", async () => {
