@@ -2,7 +2,7 @@
 // `flydb`: parse flags, load the config (flags > FLYDB_* env > TOML > defaults), start a node.
 import { Command, Option } from "commander";
 import { CONFIG_KEYS, ConfigError, SCHEMA, type ConfigKey } from "../src/config/schema.ts";
-import { DEFAULT_CONFIG_PATH, envName, flagName, loadConfig } from "../src/config/load.ts";
+import { DEFAULT_CONFIG_PATH, envName, flagName, loadConfig, tomlDefault } from "../src/config/load.ts";
 import { VERSION } from "../src/version.ts";
 import { startNode } from "../src/node.ts";
 
@@ -17,7 +17,8 @@ const program = new Command()
 for (const key of CONFIG_KEYS) {
   const spec = SCHEMA[key];
   const flag = flagName(key);
-  const shownDefault = spec.secret || key === "node_id" ? "" : ` (default: ${JSON.stringify(spec.def)})`;
+  // Keys whose help already says what their empty default means show no second default.
+  const shownDefault = spec.secret || key === "node_id" || spec.help.includes("(default:") ? "" : ` (default: ${tomlDefault(key)})`;
   const help = `${spec.help}${shownDefault} [${envName(key)}]`;
   if (spec.kind === "bool") {
     program.addOption(new Option(flag, help));

@@ -3,7 +3,7 @@
 //   npx bun scripts/gen-config-doc.ts           rewrite both files
 //   npx bun scripts/gen-config-doc.ts --check   exit 1 when a committed file differs
 import { readFileSync, writeFileSync } from "node:fs";
-import { DEFAULT_CONFIG_PATH, describe as allowedValues, envName, flagName } from "../src/config/load.ts";
+import { DEFAULT_CONFIG_PATH, describe as allowedValues, envName, flagName, tomlDefault } from "../src/config/load.ts";
 import { CONFIG_KEYS, SCHEMA, type ConfigKey } from "../src/config/schema.ts";
 
 const GROUPS: readonly { title: string; intro: string; keys: readonly ConfigKey[] }[] = [
@@ -33,7 +33,7 @@ const GROUPS: readonly { title: string; intro: string; keys: readonly ConfigKey[
  * missing. Remove a key from here when the code starts using it.
  */
 const NOT_YET_IN_EFFECT: Partial<Record<ConfigKey, string>> = {
-  routing_strategy: "reads always go to the partition leader (key-based) for now",
+  routing_strategy: "only key-based is built: reads go to the partition leader (with read_consistency = \"stale\", the replica on the node asked when it hosts the partition)",
 };
 
 /** Every schema key in a group: keys added to the schema later land in "Other". */
@@ -42,26 +42,6 @@ function groups() {
   for (const k of listed) if (!(k in SCHEMA)) throw new Error(`gen-config-doc: ${k} is grouped but not in the schema`);
   const rest = CONFIG_KEYS.filter((k) => !listed.has(k));
   return rest.length ? [...GROUPS, { title: "Other", intro: "", keys: rest }] : GROUPS;
-}
-
-function formatDuration(ms: number): string {
-  for (const [unit, size] of [["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) if (ms % size === 0) return `${ms / size}${unit}`;
-  return `${ms}ms`;
-}
-
-function formatBytes(n: number): string {
-  for (const [unit, size] of [["gb", 1024 ** 3], ["mb", 1024 ** 2], ["kb", 1024]] as const) if (n % size === 0) return `${n / size}${unit}`;
-  return String(n);
-}
-
-/** The default as it is written in TOML. */
-function tomlDefault(key: ConfigKey): string {
-  const spec = SCHEMA[key];
-  const v = spec.def;
-  if (spec.kind === "duration") return JSON.stringify(formatDuration(v as number));
-  if (spec.kind === "bytes") return JSON.stringify(formatBytes(v as number));
-  if (Array.isArray(v)) return `[${v.map((p) => JSON.stringify(p)).join(", ")}]`;
-  return typeof v === "string" ? JSON.stringify(v) : String(v);
 }
 
 /** What a value must be: the loader's own wording, plus the key's extra rule if it has one. */

@@ -171,6 +171,26 @@ function validateCombination(c: Config): void {
   }
 }
 
+function formatDuration(ms: number): string {
+  for (const [unit, size] of [["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) if (ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
+}
+
+function formatBytes(n: number): string {
+  for (const [unit, size] of [["gb", 1024 ** 3], ["mb", 1024 ** 2], ["kb", 1024]] as const) if (n % size === 0) return `${n / size}${unit}`;
+  return String(n);
+}
+
+/** The default as it is written in TOML (and accepted as a flag): durations and sizes with units. */
+export function tomlDefault(key: ConfigKey): string {
+  const spec = SCHEMA[key];
+  const v = spec.def;
+  if (spec.kind === "duration") return JSON.stringify(formatDuration(v as number));
+  if (spec.kind === "bytes") return JSON.stringify(formatBytes(v as number));
+  if (Array.isArray(v)) return `[${v.map((p) => JSON.stringify(p)).join(", ")}]`;
+  return typeof v === "string" ? JSON.stringify(v) : String(v);
+}
+
 /** The value as CONFIG GET and docs show it: secrets hidden, lists joined. */
 export function formatValue(key: ConfigKey, c: Config): string {
   const v = c[key];

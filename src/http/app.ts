@@ -31,7 +31,7 @@ export interface NodeStatus {
   command(argv: readonly Uint8Array[]): Promise<Reply>;
 }
 
-/** Mutating endpoints require `Authorization: Bearer <http_auth_token>` when a token is set. */
+/** Admin and /kv endpoints require `Authorization: Bearer <http_auth_token>` when a token is set. */
 export function requireToken(token: string): MiddlewareHandler {
   return async (c, next) => {
     if (token !== "" && c.req.header("authorization") !== `Bearer ${token}`) {
