@@ -1,30 +1,39 @@
 // /cluster/status in cluster mode (DESIGN §11): members as gossip sees them, the metadata leader,
 // and partition health computed from every member's view of the groups it hosts.
-import type { ClusterNode } from "../cluster/cluster-node.ts";
+import type { ClusterNode, GroupStatus } from "../cluster/cluster-node.ts";
 import { freshestGroups } from "../cluster/core/group-view.ts";
 import { groupOf } from "../cluster/core/meta.ts";
 import { SLOT_COUNT } from "../cluster/core/slot.ts";
 import { META_GROUP } from "../cluster/state-machine.ts";
 
+type Health = "healthy" | "under_replicated" | "leaderless";
+
+/**
+ * The one rule both views use: a leader gossip does not see alive serves nobody, so its partition
+ * counts as leaderless; fewer live voters than the map's replicas is under-replicated.
+ */
+function health(g: GroupStatus | undefined, want: number, alive: (id: string) => boolean): Health {
+  if (!g || g.leader === null || !alive(g.leader)) return "leaderless";
+  return g.voters.filter(alive).length < want ? "under_replicated" : "healthy";
+}
+
+function liveness(node: ClusterNode): (id: string) => boolean {
+  const views = new Map(node.gossip.members().map((v) => [v.id, v]));
+  return (id) => id === node.gossip.nodeId || views.get(id)?.state === "alive";
+}
+
 export async function clusterStatus(node: ClusterNode) {
   const meta = node.machine.meta;
   const views = new Map(node.gossip.members().map((v) => [v.id, v]));
+  const alive = liveness(node);
   const byGroup = freshestGroups((await node.clusterGroups()).values());
   const leadersPerNode: Record<string, number> = {};
-  let healthy = 0;
-  let underReplicated = 0;
-  let leaderless = 0;
+  const count: Record<Health, number> = { healthy: 0, under_replicated: 0, leaderless: 0 };
   for (let p = 0; p < meta.partitionCount; p++) {
     const g = byGroup.get(groupOf(p));
-    const want = meta.map[p]?.length ?? 0;
-    if (!g || g.leader === null) {
-      leaderless++;
-      continue;
-    }
-    leadersPerNode[g.leader] = (leadersPerNode[g.leader] ?? 0) + 1;
-    const aliveVoters = g.voters.filter((v) => v === node.gossip.nodeId || views.get(v)?.state === "alive").length;
-    if (aliveVoters < want) underReplicated++;
-    else healthy++;
+    const h = health(g, meta.map[p]?.length ?? 0, alive);
+    count[h]++;
+    if (h !== "leaderless") leadersPerNode[g!.leader!] = (leadersPerNode[g!.leader!] ?? 0) + 1;
   }
   return {
     cluster_id: meta.clusterId,
@@ -41,20 +50,19 @@ export async function clusterStatus(node: ClusterNode) {
         addresses: m.addrs,
       };
     }),
-    partitions: { total: meta.partitionCount, healthy, under_replicated: underReplicated, leaderless, leaders_per_node: leadersPerNode },
+    partitions: { total: meta.partitionCount, ...count, leaders_per_node: leadersPerNode },
   };
 }
 
 /** GET /cluster/partitions: every partition with its slots, target replicas, Raft voters and leader. */
 export async function clusterPartitions(node: ClusterNode) {
   const meta = node.machine.meta;
-  const views = new Map(node.gossip.members().map((v) => [v.id, v]));
+  const alive = liveness(node);
   const byGroup = freshestGroups((await node.clusterGroups()).values());
   const per = SLOT_COUNT / (meta.partitionCount || 1);
   const partitions = Array.from({ length: meta.partitionCount }, (_, p) => {
     const g = byGroup.get(groupOf(p));
     const replicas = meta.map[p] ?? [];
-    const alive = (id: string) => id === node.gossip.nodeId || views.get(id)?.state === "alive";
     const leader = g?.leader ?? null;
     return {
       partition: p,
@@ -65,7 +73,7 @@ export async function clusterPartitions(node: ClusterNode) {
       learners: g?.learners ?? [],
       leader,
       term: g?.term ?? 0,
-      healthy: leader !== null && alive(leader) && (g?.voters ?? []).filter(alive).length >= replicas.length,
+      healthy: health(g, replicas.length, alive) === "healthy",
     };
   });
   return { cluster_id: meta.clusterId, map_version: meta.mapVersion, partition_count: meta.partitionCount, partitions };

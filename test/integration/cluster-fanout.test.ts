@@ -171,6 +171,8 @@ describe("HTTP API", () => {
       expect(p.healthy).toBe(true);
     }
     expect(next).toBe(16384);
+    const status = (await (await c.http(1, "/cluster/status")).json()) as { partitions: { healthy: number } };
+    expect(status.partitions.healthy).toBe(r.partitions.filter((p) => p.healthy).length);
   });
 
   test("/cluster/join needs the token and a peer list", async () => {
