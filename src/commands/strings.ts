@@ -246,12 +246,12 @@ export const STRING_COMMANDS = define("string", [
     ctx.db.setString(argv[1]!, argv[2]!, null);
     return bulkOrNull(v);
   }],
-  ["mget", -2, ["readonly", "fast"], 1, -1, 1, "1.0.0", "Atomically returns the string values of one or more keys.", (ctx, argv) =>
+  ["mget", -2, ["readonly", "fast"], 1, -1, 1, "1.0.0", "Returns the string values of one or more keys; atomically when they share a partition.", (ctx, argv) =>
     array(argv.slice(1).map((k) => {
       const v = ctx.db.getString(k, ctx.now);
       return v === WRONG_TYPE ? NULL_BULK : bulkOrNull(v);
     }))],
-  ["mset", -3, ["write"], 1, -1, 2, "1.0.1", "Atomically creates or modifies the string values of one or more keys.", (ctx, argv) => mset(ctx, argv, false, "mset")],
+  ["mset", -3, ["write"], 1, -1, 2, "1.0.1", "Creates or modifies the string values of one or more keys; atomically when they share a partition.", (ctx, argv) => mset(ctx, argv, false, "mset")],
   ["msetnx", -3, ["write"], 1, -1, 2, "1.0.1", "Atomically sets the values of keys only when none of the keys exist.", (ctx, argv) => mset(ctx, argv, true, "msetnx")],
   ["append", 3, ["write", "fast"], 1, 1, 1, "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist.", append],
   ["strlen", 2, ["readonly", "fast"], 1, 1, 1, "2.2.0", "Returns the length of a string value.", (ctx, argv) => {
