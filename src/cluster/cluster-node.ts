@@ -423,7 +423,13 @@ export class ClusterNode {
     const r = route(spec, argv, this.config.partition_count);
     switch (r.kind) {
       case "keyless":
-        return keylessRead(this.partitions, spec, argv, Math.random) ?? err(`ERR ${spec.name.toUpperCase()} is not supported in cluster mode yet; FlyDB routes commands by key`);
+        return (
+          keylessRead(this.partitions, spec, argv, Math.random) ??
+          // A command that takes keys but was given none (OBJECT HELP) reads no data: answer here.
+          (spec.firstKey > 0
+            ? spec.run!({ db: this.state.keyspace, now: Date.now(), random: Math.random, resp3 }, argv)
+            : err(`ERR ${spec.name.toUpperCase()} is not supported in cluster mode yet; FlyDB routes commands by key`))
+        );
       case "crossslot":
         return err("CROSSSLOT Keys in request don't hash to the same slot");
       case "partition":

@@ -37,6 +37,12 @@ describe("keyless commands across partitions", () => {
     expect(await clients[2]!.info("keyspace")).toContain(`db0:keys=${written.length + 1},expires=1,avg_ttl=0`);
   });
 
+  test("OBJECT HELP is answered by the node asked (it takes no key); OBJECT ENCODING goes to the key's partition", async () => {
+    const help = (await clients[0]!.call("object", "help")) as string[];
+    expect(help[0]).toMatch(/^OBJECT <subcommand>/);
+    expect(await clients[2]!.call("object", "encoding", "key:1")).toBe("embstr");
+  });
+
   test("KEYS returns every key exactly once, and filters by pattern", async () => {
     const all = await clients[0]!.keys("*");
     expect(all.length).toBe(written.length + 1);
