@@ -35,6 +35,9 @@ describe.skipIf(skipNetns)("network partition of one node out of three", () => {
     const isolated: FlyNode = await metadataLeader(h);
     const majority = h.nodes.filter((n) => n !== isolated);
     const minorityAnswers: string[] = [];
+    // Minority SETs answered "may or may not have been applied": their request frames may still
+    // sit in the TCP send buffer toward the majority and be delivered (and applied once) on heal.
+    const unknownOutcome = new Set<string>();
     let majorityMetaLeader = "";
 
     const run = await runWithFault(h, {
@@ -71,6 +74,9 @@ describe.skipIf(skipNetns)("network partition of one node out of three", () => {
           ]),
         );
         for (const a of answers) minorityAnswers.push(`${a.cmd}: ${JSON.stringify(a.r)} after ${a.ms} ms`);
+        for (const a of answers) {
+          if (a.cmd.startsWith("SET ") && /may or may not have been applied/.test(JSON.stringify(a.r))) unknownOutcome.add(a.cmd.slice(4));
+        }
         for (const a of answers) expect(`${a.cmd}: ${a.r.kind}`).toBe(`${a.cmd}: error`);
       },
       holdMs: 1_000,
@@ -78,9 +84,12 @@ describe.skipIf(skipNetns)("network partition of one node out of three", () => {
     });
     console.log(`partition of ${isolated.id}: minority answered ${minorityAnswers.join("; ")}; workload ${JSON.stringify(run.summary)}`);
 
-    // Converged: every node, the healed one included, reads the majority's values; the writes
-    // the minority refused never appear.
-    for (const n of h.nodes) expect(await replies(n, getAll)).toEqual(keys.map(() => "after"));
+    // Converged: every node, the healed one included, reads the same values: the majority's, except
+    // where a minority write of unknown outcome took effect after the heal (the client was told it
+    // might); writes the minority refused outright never appear.
+    const converged = await replies(majority[0]!, getAll);
+    for (const n of h.nodes) expect(await replies(n, getAll)).toEqual(converged);
+    keys.forEach((k, i) => expect(unknownOutcome.has(k) ? ["after", "minority"] : ["after"]).toContain(String(converged[i])));
     expect(describeFailures(run.checks)).toEqual([]);
     // The healed node serves writes again.
     expect(await h.redis(isolated, "SET", "healed", "yes")).toBe("OK");
