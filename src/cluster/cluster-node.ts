@@ -132,10 +132,13 @@ export class ClusterNode {
   }
 
   static async start(config: Config, log: Logger, addrs: ClusterAddrs, bind: { raft: { host: string; port: number }; gossip: string }, version: string): Promise<ClusterNode> {
-    const storage = new SqliteRaftStorage(join(config.data_dir, "raft.db"), { fsync: config.fsync === "always" ? "always" : "never" });
+    let node: ClusterNode | undefined;
+    const storage = new SqliteRaftStorage(join(config.data_dir, "raft.db"), {
+      fsync: config.fsync === "always" ? "always" : "never",
+      onCommit: (seconds, entries) => node?.raftStats.storageCommitted(seconds, entries),
+    });
     const state = StateDb.open({ path: join(config.data_dir, "data.db"), partitionCount: config.partition_count });
     const clusterId = config.discovery_cluster_id;
-    let node: ClusterNode | undefined;
     const sealer = config.cluster_secret ? new FrameCipher(deriveClusterKey(config.cluster_secret, "transport"), `flydb-transport/${clusterId}`) : undefined;
     const transport = Transport.listen({
       nodeId: config.node_id,

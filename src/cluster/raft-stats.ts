@@ -18,6 +18,7 @@ export class RaftStats {
   readonly writeCopies = { duplicate: 0, stale: 0 };
   private readonly last = new Map<number, { leader: NodeId | null; term: number }>();
   private readonly latency: ((seconds: number) => void)[] = [];
+  private readonly storage: ((seconds: number, entries: number) => void)[] = [];
 
   leader(grp: number, leader: NodeId | null, term: number): void {
     const prev = this.last.get(grp);
@@ -34,5 +35,14 @@ export class RaftStats {
 
   onCommitLatency(fn: (seconds: number) => void): void {
     this.latency.push(fn);
+  }
+
+  /** One raft.db transaction of a turn (all groups' appends and hard states, fsynced). */
+  storageCommitted(seconds: number, entries: number): void {
+    for (const fn of this.storage) fn(seconds, entries);
+  }
+
+  onStorageCommit(fn: (seconds: number, entries: number) => void): void {
+    this.storage.push(fn);
   }
 }

@@ -34,7 +34,7 @@ export class NodeMetrics {
   });
   readonly commitBatch = new Histogram({
     name: "flydb_sqlite_commit_batch_ops",
-    help: "Ops written per group-commit transaction",
+    help: "Ops (log entries) written per group-commit transaction",
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
     registers: [this.registry],
   });
@@ -160,6 +160,11 @@ export function registerClusterMetrics(m: NodeMetrics, src: ClusterMetricsSource
     registers: [registry],
   });
   src.raft.onCommitLatency((s) => commit.observe(s));
+  // A member's raft.db transactions feed the same histograms as a standalone node's log commits.
+  src.raft.onStorageCommit((seconds, entries) => {
+    m.commitLatency.observe(seconds);
+    m.commitBatch.observe(entries);
+  });
 
   new Gauge({
     name: "flydb_gossip_members",

@@ -17,6 +17,8 @@ CREATE TABLE IF NOT EXISTS raft_state (grp INTEGER PRIMARY KEY, term INTEGER NOT
 export interface RaftLogOptions {
   /** "always" (default): synchronous=FULL, every saveBatch is durable when it returns. */
   readonly fsync?: "always" | "never";
+  /** Called after every saveBatch transaction with its duration and the entries it wrote (metrics). */
+  readonly onCommit?: (seconds: number, entries: number) => void;
 }
 
 interface StateRow {
@@ -51,6 +53,7 @@ export class SqliteRaftStorage implements RaftStorage {
     insert: Statement<unknown, [number, number, number, number, Uint8Array | null]>;
   };
   private readonly tx: (writes: readonly GroupWrite[]) => void;
+  private readonly onCommit: RaftLogOptions["onCommit"];
 
   constructor(path: string, opts: RaftLogOptions = {}) {
     this.db = new Database(path, { create: true, strict: true });
@@ -78,6 +81,7 @@ export class SqliteRaftStorage implements RaftStorage {
       insert: this.db.query("INSERT INTO raft_log (grp, idx, term, kind, data) VALUES (?, ?, ?, ?, ?)"),
     };
     this.tx = this.db.transaction((writes: readonly GroupWrite[]) => this.writeBatch(writes));
+    this.onCommit = opts.onCommit;
   }
 
   load(grp: number): PersistedGroup {
@@ -106,7 +110,10 @@ export class SqliteRaftStorage implements RaftStorage {
   }
 
   saveBatch(writes: readonly GroupWrite[]): void {
-    if (writes.length > 0) this.tx(writes);
+    if (writes.length === 0) return;
+    const started = performance.now();
+    this.tx(writes);
+    this.onCommit?.((performance.now() - started) / 1000, writes.reduce((n, w) => n + (w.entries?.length ?? 0), 0));
   }
 
   /** The statements of saveBatch without its transaction, for a host that wraps more in one. */

@@ -133,6 +133,8 @@ describe("metrics", () => {
       /^flydb_raft_leader_changes_total \d+$/m,
       /^flydb_raft_proposals_total\{outcome="applied"\} [1-9]\d*$/m,
       /^flydb_raft_commit_duration_seconds_count [1-9]\d*$/m,
+      /^flydb_sqlite_commit_duration_seconds_count [1-9]\d*$/m,
+      /^flydb_sqlite_commit_batch_ops_sum [1-9]\d*$/m,
       /^flydb_raft_apply_lag_entries \d+$/m,
       /^flydb_raft_quiet_groups \d+$/m,
       /^flydb_gossip_members\{state="alive"\} 3$/m,
