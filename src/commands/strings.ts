@@ -126,8 +126,7 @@ function incrBy(ctx: CommandContext, key: Uint8Array, delta: bigint): Reply {
   }
   const next = n + delta;
   if (next > INT64_MAX || next < INT64_MIN) return E.overflow;
-  const meta = ctx.db.meta(key, ctx.now);
-  ctx.db.setString(key, utf8(next.toString()), meta?.expireAt ?? null);
+  ctx.db.updateString(key, utf8(next.toString()), ctx.now);
   return int(next >= BigInt(Number.MIN_SAFE_INTEGER) && next <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(next) : next);
 }
 
@@ -161,7 +160,7 @@ function incrByFloat(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   if (isReply(cur)) return cur;
   const text = addFloatText(cur, argv[2]!);
   if (typeof text !== "string") return text;
-  ctx.db.setString(key, utf8(text), ctx.db.meta(key, ctx.now)?.expireAt ?? null);
+  ctx.db.updateString(key, utf8(text), ctx.now);
   return bulk(text);
 }
 
@@ -199,7 +198,7 @@ function setrange(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   const out = new Uint8Array(Math.max(base.length, o + value.length));
   out.set(base, 0);
   out.set(value, o);
-  ctx.db.setString(key, out, ctx.db.meta(key, ctx.now)?.expireAt ?? null);
+  ctx.db.updateString(key, out, ctx.now);
   return int(out.length);
 }
 
@@ -209,7 +208,7 @@ function append(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   if (isReply(cur)) return cur;
   if (cur && cur.length + argv[2]!.length > MAX_STRING) return TOO_BIG;
   const next = cur ? concatBytes(cur, argv[2]!) : argv[2]!;
-  ctx.db.setString(key, next, ctx.db.meta(key, ctx.now)?.expireAt ?? null);
+  ctx.db.updateString(key, next, ctx.now);
   return int(next.length);
 }
 

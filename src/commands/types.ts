@@ -25,6 +25,12 @@ export interface Keyspace {
   getString(key: Uint8Array, now: number): Uint8Array | undefined | WrongType;
   /** Replaces whatever the key held (any type), with the given expiry. */
   setString(key: Uint8Array, value: Uint8Array, expireAt: number | null): void;
+  /**
+   * Replaces the value of a key that is a live string or absent (the caller has checked), keeping
+   * a live key's expiry: INCR, APPEND, SETRANGE and the like, in one statement instead of a read
+   * of the expiry and a write.
+   */
+  updateString(key: Uint8Array, value: Uint8Array, now: number): void;
   /** Removes the key with all its rows; true when a live key was removed. */
   delete(key: Uint8Array, now: number): boolean;
   /** Changes the expiry of an existing live key. */

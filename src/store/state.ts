@@ -235,6 +235,7 @@ export class SqliteKeyspace implements Keyspace {
   private readonly selectRow: Statement;
   private readonly upsertString: Statement;
   private readonly overwriteString: Statement;
+  private readonly keepTtlString: Statement;
   private readonly deleteReturning: Statement;
   private readonly deleteExpired: Statement;
   private readonly updateExpiry: Statement;
@@ -269,6 +270,12 @@ export class SqliteKeyspace implements Keyspace {
     this.selectRow = prepare(`SELECT type, value, expire_at FROM keys WHERE part = ? AND key = ? AND ${LIVE}`);
     // A string over a string (almost every SET) leaves type alone, so none of the collection
     // tables' "UPDATE OF type" triggers run; a string over another type takes upsertString.
+    // The row is a string (or an expired row of any type the fallback replaces): keep a live expiry.
+    this.keepTtlString = prepare(
+      `INSERT INTO keys (part, key, type, value, expire_at) VALUES (?1, ?2, 'string', ?3, NULL)
+       ON CONFLICT (part, key) DO UPDATE SET value = excluded.value, expire_at = CASE WHEN expire_at > ?4 THEN expire_at END
+       WHERE type = 'string'`,
+    );
     this.overwriteString = prepare(
       `INSERT INTO keys (part, key, type, value, expire_at) VALUES (?, ?, 'string', ?, ?)
        ON CONFLICT (part, key) DO UPDATE SET value = excluded.value, expire_at = excluded.expire_at WHERE type = 'string'`,
@@ -327,6 +334,12 @@ export class SqliteKeyspace implements Keyspace {
     this.versions.touch(key);
     const part = this.partOf(key);
     if (this.overwriteString.run(part, key, value, expireAt).changes === 0) this.upsertString.run(part, key, value, expireAt);
+  }
+
+  updateString(key: Uint8Array, value: Uint8Array, now: number): void {
+    this.versions.touch(key);
+    const part = this.partOf(key);
+    if (this.keepTtlString.run(part, key, value, now).changes === 0) this.upsertString.run(part, key, value, null);
   }
 
   delete(key: Uint8Array, now: number): boolean {
