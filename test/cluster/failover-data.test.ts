@@ -3,8 +3,9 @@
 // write keys in every partition through every node, kill -9 a node that leads data partitions
 // (not the metadata leader): writes resume in every partition, the killed node restarts, catches
 // up and serves, and the history is linearizable with every acknowledged write present at the
-// end. Then every node is killed at once and restarted: nothing acknowledged is lost and nothing
-// reads empty after the restart.
+// end. Then a partition leader is paused (SIGSTOP) and woken: the others take over meanwhile and
+// the history stays linearizable. Then every node is killed at once and restarted: nothing
+// acknowledged is lost and nothing reads empty after the restart.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { clusterStatus, createHarness, waitUntil, type FlyNode, type Harness } from "../helpers/cluster-harness.ts";
 import { formationTests, runWithFault, workloadKeys, writeResumedAfter } from "../helpers/cluster-scenarios.ts";
@@ -67,6 +68,41 @@ describe.skipIf(skipNetns)("3 nodes by --peers: formation, then kill -9 under lo
     for (const n of others) expect(await h.redis(n, "GET", "after-restart")).toBe("from-victim");
     expect(await h.redis(others[0]!, "SET", "after-restart-2", "to-victim")).toBe("OK");
     expect(await h.redis(victim, "GET", "after-restart-2")).toBe("to-victim");
+  });
+
+  test("SIGSTOP of a partition leader for 4 s under load, then SIGCONT: the others take over, the history is linearizable, the paused node rejoins", async () => {
+    // Jepsen's pause: the victim wakes up still believing it leads. Its reads must not be served
+    // from that belief (ReadIndex needs a quorum) and its old proposals must not win.
+    const keys = workloadKeys(PARTITIONS, 6, 3);
+    const victimId = await waitUntil(
+      async () => {
+        const s = await clusterStatus(h, h.nodes[0]!);
+        return Object.entries(s.partitions.leaders_per_node).find(([id, n]) => id !== s.metadata_leader && n > 0)?.[0];
+      },
+      20_000,
+      "a node other than the metadata leader to lead data partitions",
+    );
+    const victim: FlyNode = h.nodes.find((n) => n.id === victimId)!;
+    const pid = victim.proc!.pid;
+    const run = await runWithFault(h, {
+      partitionCount: PARTITIONS,
+      keys,
+      workloadMs: 9_000,
+      faultAfterMs: 2_000,
+      fault: async () => void process.kill(pid, "SIGSTOP"),
+      holdMs: 4_000,
+      repair: async () => void process.kill(pid, "SIGCONT"),
+      seed: 7,
+    });
+    const resumedMs = Math.max(...[...keys.registerKeys, ...keys.counterKeys].map((k) => writeResumedAfter(run.records, k, run.faultAt)));
+    console.log(`pause of ${victim.id} for 4 s: every key written again within ${resumedMs.toFixed(0)} ms; ${JSON.stringify(run.summary)}`);
+    expect(describeFailures(run.checks)).toEqual([]);
+    // Writes went on while the victim was stopped: the others took over before SIGCONT.
+    expect(resumedMs).toBeLessThan(4_000);
+    // The woken node serves again, in both directions.
+    await h.waitReady(victim, 30_000);
+    expect(await h.redis(victim, "SET", "after-pause", "from-victim")).toBe("OK");
+    for (const n of h.nodes.filter((x) => x !== victim)) expect(await h.redis(n, "GET", "after-pause")).toBe("from-victim");
   });
 
   test("kill -9 of every node under load, then restart: no acknowledged write lost, none applied twice", async () => {
