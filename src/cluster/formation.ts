@@ -106,8 +106,13 @@ export function startFormation(opts: FormationOptions): Formation {
       if (v.id !== self && v.state === "alive" && v.meta.raftAddr !== "") known.set(v.id, { nodeId: v.id, raftAddr: v.meta.raftAddr });
     }
     if (opts.browse) {
+      // A browse may stop as soon as it has seen enough nodes, but only while this node does not
+      // know enough yet. Once it does, every round browses in full: with more nodes than
+      // bootstrap_expect, stopping at the first answers could forever miss the one with the
+      // lowest id, which waits for everyone to see it.
+      const knewEnough = stopWhen(known.size);
       try {
-        for (const d of await opts.browse((n) => stopWhen(Math.max(n, known.size)))) {
+        for (const d of await opts.browse((n) => !knewEnough && stopWhen(n))) {
           const f = d.nodeId === self ? undefined : discoveredToFound(d);
           if (f) known.set(f.nodeId, f);
         }

@@ -109,7 +109,10 @@ describe.skipIf(skipNetns)("cluster formation by discovery in network namespaces
     // else n2–n4), the lowest of them bootstraps, and the fourth joins it like any later node.
     const expect3 = ["--bootstrap-expect", "3"];
     const formed = [start("n3", h[0]!, expect3), start("n4", h[3]!, expect3), start("n2", h[1]!, expect3), start("n1", h[2]!, expect3)];
-    await Promise.all(formed.map((s) => waitReady(s, 30_000)));
+    await Promise.all(formed.map((s) => waitReady(s, 30_000))).catch((e: unknown) => {
+      // Whoever did not get ready, the others' logs say why (who claimed, who promised whom).
+      throw new Error(`${(e as Error).message}\n${formed.map((s) => `--- ${s.id}:\n${s.log.lines.slice(-40).join("\n")}`).join("\n")}`);
+    });
 
     const bootstrapped = formed.filter((s) => s.log.lines.some((l) => l.includes("bootstrapped a new cluster")));
     expect(bootstrapped).toHaveLength(1);
