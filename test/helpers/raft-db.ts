@@ -34,3 +34,13 @@ export function readFoundedGroup(dataDir: string, grp: number): FoundedGroup | u
     db.close();
   }
 }
+
+/** The group's persisted term (its hard state): what a node would campaign from after a restart. */
+export function readTerm(dataDir: string, grp: number): number {
+  const db = new Database(join(dataDir, "raft.db"), { readonly: true });
+  try {
+    return db.query<{ term: number }, [number]>("SELECT term FROM raft_state WHERE grp = ?").get(grp)?.term ?? 0;
+  } finally {
+    db.close();
+  }
+}
