@@ -193,12 +193,11 @@ export class StoreEngine {
   static async open(options: StoreEngineOptions): Promise<StoreEngine> {
     mkdirSync(options.dataDir, { recursive: true });
     const logPath = join(options.dataDir, "raft.db");
-    const state = StoreEngine.openRecovered(logPath, options);
+    const { state, position } = StoreEngine.openRecovered(logPath, options);
     try {
-      const writer = await LogWriter.open(logPath, options.fsync);
-      return new StoreEngine(writer, state.state, options, state.position);
+      return new StoreEngine(await LogWriter.open(logPath, options.fsync), state, options, position);
     } catch (e) {
-      state.state.close();
+      state.close();
       throw e;
     }
   }
@@ -370,7 +369,7 @@ export class StoreEngine {
     this.stateCommitTimer ??= setTimeout(() => {
       this.stateCommitTimer = undefined;
       this.guard(() => this.state.commitTransaction());
-    }, this.options.stateCommitMs ?? STATE_COMMIT_MS);
+    }, this.options.stateCommitMs ?? STATE_COMMIT_MS).unref();
     this.options.onCommit?.({ ops: batch.length, logMs, applyMs: performance.now() - started });
     for (let i = 0; i < batch.length; i++) batch[i].resolve(replies[i]);
   }
