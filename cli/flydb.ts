@@ -17,8 +17,8 @@ const program = new Command()
 for (const key of CONFIG_KEYS) {
   const spec = SCHEMA[key];
   const flag = flagName(key);
-  // Keys whose help already says what their empty default means show no second default.
-  const shownDefault = spec.secret || key === "node_id" || spec.help.includes("(default:") ? "" : ` (default: ${tomlDefault(key)})`;
+  // An empty default says nothing (keys whose empty value means something say so in their help).
+  const shownDefault = spec.secret || key === "node_id" || spec.def === "" ? "" : ` (default: ${tomlDefault(key)})`;
   const help = `${spec.help}${shownDefault} [${envName(key)}]`;
   if (spec.kind === "bool") {
     program.addOption(new Option(flag, help));
