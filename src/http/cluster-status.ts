@@ -4,6 +4,7 @@ import type { ClusterNode, GroupStatus } from "../cluster/cluster-node.ts";
 import { freshestGroups } from "../cluster/core/group-view.ts";
 import { groupOf } from "../cluster/core/meta.ts";
 import { SLOT_COUNT } from "../cluster/core/slot.ts";
+import type { MemberView } from "../gossip/index.ts";
 import { META_GROUP } from "../cluster/state-machine.ts";
 
 type Health = "healthy" | "under_replicated" | "leaderless";
@@ -17,15 +18,20 @@ function health(g: GroupStatus | undefined, want: number, alive: (id: string) =>
   return g.voters.filter(alive).length < want ? "under_replicated" : "healthy";
 }
 
-function liveness(node: ClusterNode): (id: string) => boolean {
-  const views = new Map(node.gossip.members().map((v) => [v.id, v]));
+type Views = ReadonlyMap<string, MemberView>;
+
+function gossipViews(node: ClusterNode): Views {
+  return new Map(node.gossip.members().map((v) => [v.id, v]));
+}
+
+function liveness(node: ClusterNode, views: Views): (id: string) => boolean {
   return (id) => id === node.gossip.nodeId || views.get(id)?.state === "alive";
 }
 
 export async function clusterStatus(node: ClusterNode) {
   const meta = node.machine.meta;
-  const views = new Map(node.gossip.members().map((v) => [v.id, v]));
-  const alive = liveness(node);
+  const views = gossipViews(node);
+  const alive = liveness(node, views);
   const byGroup = freshestGroups((await node.clusterGroups()).values());
   const leadersPerNode: Record<string, number> = {};
   const count: Record<Health, number> = { healthy: 0, under_replicated: 0, leaderless: 0 };
@@ -57,7 +63,7 @@ export async function clusterStatus(node: ClusterNode) {
 /** GET /cluster/partitions: every partition with its slots, target replicas, Raft voters and leader. */
 export async function clusterPartitions(node: ClusterNode) {
   const meta = node.machine.meta;
-  const alive = liveness(node);
+  const alive = liveness(node, gossipViews(node));
   const byGroup = freshestGroups((await node.clusterGroups()).values());
   const per = SLOT_COUNT / (meta.partitionCount || 1);
   const partitions = Array.from({ length: meta.partitionCount }, (_, p) => {
