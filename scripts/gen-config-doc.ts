@@ -33,7 +33,7 @@ const GROUPS: readonly { title: string; intro: string; keys: readonly ConfigKey[
  * missing. Remove a key from here when the code starts using it.
  */
 const NOT_YET_IN_EFFECT: Partial<Record<ConfigKey, string>> = {
-  routing_strategy: "only key-based is built: reads go to the partition leader (with read_consistency = \"stale\", the replica on the node asked when it hosts the partition)",
+  routing_strategy: "only key-based exists; reads go to the partition leader (with read_consistency = \"stale\", the replica on the node asked when it hosts the partition)",
 };
 
 /** Every schema key in a group: keys added to the schema later land in "Other". */
