@@ -7,7 +7,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { keySlot, partitionOf } from "../../src/cluster/core/slot.ts";
+import { keySlot, partitionOf } from "../../src/keyspace/slot.ts";
 import { createNetns, type Netns, type NsHost } from "./netns.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
