@@ -27,6 +27,7 @@ import { nextStep } from "./core/reconcile.ts";
 import { route, SPLITTABLE } from "./core/route.ts";
 import { groupOf, isClusterGroup, META_GROUP, partitionOfGroup, STANDALONE_GROUP } from "../keyspace/groups.ts";
 import { partitionOf, SLOT_COUNT } from "../keyspace/slot.ts";
+import { parseHostPort } from "../net/hostport.ts";
 import { keylessRead, keylessWrite, keyspaceTotals, type PartitionRunner } from "./fanout.ts";
 import { RaftStats } from "./raft-stats.ts";
 import { proposalKey, ProposalIds, type ProposalId } from "../keyspace/sessions.ts";
@@ -661,9 +662,8 @@ export class ClusterNode {
   }
 
   private respRef(id: NodeId): ClusterNodeRef {
-    const addr = this.meta.members[id]?.addrs.resp ?? "";
-    const i = addr.lastIndexOf(":");
-    return { id, host: addr.slice(0, i), port: Number(addr.slice(i + 1)) };
+    const addr = this.meta.members[id]?.addrs.resp;
+    return { id, ...(addr ? parseHostPort(addr) : { host: "", port: 0 }) };
   }
 
   /** The cluster as Redis Cluster clients see it (CLUSTER SLOTS/NODES, -MOVED). */
