@@ -17,7 +17,8 @@ import { nextSession } from "../store/proposal-sessions.ts";
 import { SqliteRaftStorage } from "../store/raft-log.ts";
 import { StateDb } from "../store/state.ts";
 import { PeerUnreachable, RequestTimeout, Transport } from "../transport/transport.ts";
-import { drainingOf, metaVoters, placeableMembers, type MemberInfo, type MetaOp, type MetaResult, type MetaState } from "./core/meta.ts";
+import { drainingOf, metaVoters, placeableMembers, type MemberInfo, type MetaOp, type MetaResult, type MetaState }
+  from "./core/meta.ts";
 import type { GroupReport } from "./core/group-view.ts";
 import { raftMessagesOf } from "./core/heartbeats.ts";
 import { MultiRaft, NotLeader, ProposalDropped } from "./core/multiraft.ts";

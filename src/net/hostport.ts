@@ -18,7 +18,8 @@ export function parseHostPort(addr: string, defaultHost = "0.0.0.0"): HostPort {
   const m = HOST_PORT.exec(addr);
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) {
-    throw new Error(`bad address ${JSON.stringify(addr)}: expected host:port, [ipv6]:port or :port with a port up to 65535`);
+    const expected = "host:port, [ipv6]:port or :port with a port up to 65535";
+    throw new Error(`bad address ${JSON.stringify(addr)}: expected ${expected}`);
   }
   const host = m[1] ?? m[2]!;
   return { host: host === "" ? defaultHost : host, port };

@@ -4,7 +4,10 @@ import { checkImports, relativeImports } from "../../scripts/check-imports.ts";
 describe("import layer check", () => {
   test("an upward import is reported with both layers", () => {
     const files = new Map([
-      ["src/store/state.ts", 'import type { Config } from "../config/schema.ts";\nimport { route } from "../cluster/cluster-node.ts";\n'],
+      [
+        "src/store/state.ts",
+        'import type { Config } from "../config/schema.ts";\nimport { route } from "../cluster/cluster-node.ts";\n',
+      ],
     ]);
     expect(checkImports(files).map((v) => v.message)).toEqual([
       "src/store/state.ts → ../cluster/cluster-node.ts (layer 2 src/store → layer 4 src/cluster)",
@@ -14,7 +17,10 @@ describe("import layer check", () => {
   test("a sibling import is reported unless listed; the own unit and lower layers pass", () => {
     const files = new Map([
       ["src/store/a.ts", 'import { x } from "./b.ts";\nimport { keySlot } from "../keyspace/slot.ts";\n'],
-      ["src/cluster/core/route.ts", 'import { SLOT_COUNT } from "../../keyspace/slot.ts";\nexport { y } from "../../store/a.ts";\n'],
+      [
+        "src/cluster/core/route.ts",
+        'import { SLOT_COUNT } from "../../keyspace/slot.ts";\nexport { y } from "../../store/a.ts";\n',
+      ],
     ]);
     expect(checkImports(files).map((v) => v.message)).toEqual([
       "src/cluster/core/route.ts → ../../store/a.ts (layer 2 src/cluster/core → layer 2 src/store)",

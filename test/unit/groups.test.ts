@@ -1,5 +1,12 @@
 import { describe, expect, test } from "bun:test";
-import { groupOf, isClusterGroup, isPartitionGroup, META_GROUP, partitionOfGroup, STANDALONE_GROUP } from "../../src/keyspace/groups.ts";
+import {
+  groupOf,
+  isClusterGroup,
+  isPartitionGroup,
+  META_GROUP,
+  partitionOfGroup,
+  STANDALONE_GROUP,
+} from "../../src/keyspace/groups.ts";
 
 describe("raft group numbering", () => {
   test("partition groups follow the metadata group and map back to their partition", () => {
