@@ -11,7 +11,7 @@
 // elected), to split the failover time into detection, election and the proxy finding the leader.
 import { parseArgs } from "node:util";
 import Redis from "ioredis";
-import { partitionOf } from "../src/cluster/core/slot.ts";
+import { partitionOf } from "../src/keyspace/slot.ts";
 import {
   ensureBinary,
   runTool,

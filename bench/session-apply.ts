@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ClusterStateMachine } from "../src/cluster/state-machine.ts";
-import { ProposalIds } from "../src/cluster/core/sessions.ts";
+import { ProposalIds } from "../src/keyspace/sessions.ts";
 import { EntryKind, type Entry } from "../src/raft/types.ts";
 import { encodeOp } from "../src/store/op-codec.ts";
 import { StateDb } from "../src/store/state.ts";

@@ -3,6 +3,7 @@
 // Exit status: 0 nodes found, 1 none found, 2 error (bad arguments, no usable interface, socket).
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { browse } from "../src/discovery/index.ts";
+import { formatHostPort } from "../src/net/hostport.ts";
 import type { DiscoveredNode } from "../src/discovery/index.ts";
 
 const EXIT_FOUND = 0;
@@ -26,7 +27,7 @@ function parseSeconds(v: string): number {
 /** `host:port` of a node's gossip endpoint (the SRV port), IPv6 in brackets; the host name if nothing resolved. */
 function gossipAddress(n: DiscoveredNode): string {
   const host = n.addresses[0] ?? n.host;
-  return `${host.includes(":") ? `[${host}]` : host}:${n.port}`;
+  return formatHostPort(host, n.port);
 }
 
 function table(nodes: DiscoveredNode[]): string {

@@ -17,6 +17,9 @@ npx tsc --noEmit -p tsconfig.json || { echo "0 passed, 1 failed"; exit 1; }
 step "deno check of the runtime-free cores"
 bash scripts/deno-check.sh || { echo "0 passed, 1 failed"; exit 1; }
 
+step "import layers (scripts/check-imports.ts)"
+npx bun scripts/check-imports.ts || { echo "0 passed, 1 failed"; exit 1; }
+
 step "build"
 npm run -s build || { echo "0 passed, 1 failed"; exit 1; }
 

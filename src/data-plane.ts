@@ -9,7 +9,7 @@ import { startFormation } from "./cluster/formation.ts";
 import { browse, startAdvertiser, type Advertiser, type DiscoveryLog } from "./discovery/index.ts";
 import type { NodeMetrics } from "./http/metrics.ts";
 import type { Logger } from "./log.ts";
-import { splitHostPort } from "./net/addr.ts";
+import { formatHostPort, parseHostPort } from "./net/hostport.ts";
 import { readIdentity, writeIdentity } from "./node-identity.ts";
 import { StoreEngine } from "./store/engine.ts";
 
@@ -85,7 +85,7 @@ export async function openStandalone(config: Config, metrics: NodeMetrics): Prom
 export function advertiseHost(config: Config): string {
   if (config.advertise_addr !== "") return config.advertise_addr;
   for (const addr of [config.raft_addr, config.cluster_addr, config.bind_addr]) {
-    const { host } = splitHostPort(addr, "");
+    const { host } = parseHostPort(addr, "");
     if (host !== "" && host !== "0.0.0.0" && host !== "::") return host;
   }
   for (const list of Object.values(networkInterfaces())) {
@@ -107,15 +107,16 @@ export async function openCluster(
   onFatal: (message: string) => void,
 ): Promise<DataPlane> {
   const host = advertiseHost(config);
-  const raft = splitHostPort(config.raft_addr);
-  const gossip = splitHostPort(config.cluster_addr);
+  const raft = parseHostPort(config.raft_addr);
+  const gossip = parseHostPort(config.cluster_addr);
   const addrs: ClusterAddrs = {
-    resp: `${host}:${ports.resp}`,
-    http: `${host}:${ports.http}`,
-    raft: `${host}:${raft.port}`,
-    gossip: `${host}:${gossip.port}`,
+    resp: formatHostPort(host, ports.resp),
+    http: formatHostPort(host, ports.http),
+    raft: formatHostPort(host, raft.port),
+    gossip: formatHostPort(host, gossip.port),
   };
-  const node = await ClusterNode.start(config, log, addrs, { raft, gossip: `${gossip.host}:${gossip.port}` }, version);
+  const bind = { raft, gossip: formatHostPort(gossip.host, gossip.port) };
+  const node = await ClusterNode.start(config, log, addrs, bind, version);
   const discoveryLog: DiscoveryLog = (level, msg, fields) => log[level === "warn" && isLateUnicastRefusal(fields) ? "debug" : level](msg, fields);
   const iface = config.discovery_interface || undefined;
   let advertiser: Advertiser | undefined;

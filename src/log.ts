@@ -1,6 +1,8 @@
 // Minimal structured logger: one line per event, text or JSON, to stderr (the journal under
 // systemd). pino would do, but its transports crash a compiled binary (PLATFORM-NOTES).
-import type { LogFormat, LogLevel } from "./config/schema.ts";
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+export type LogFormat = "text" | "json";
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 

@@ -7,7 +7,7 @@ import { CONFIG_KEYS, type Config, type ConfigKey } from "./config/schema.ts";
 import { createHttpApp, type NodeStatus } from "./http/app.ts";
 import { NodeMetrics, registerClusterMetrics, registerDiscoveryMetrics } from "./http/metrics.ts";
 import { createLogger, type Logger } from "./log.ts";
-import { splitHostPort } from "./net/addr.ts";
+import { formatHostPort, parseHostPort } from "./net/hostport.ts";
 import { err, type Reply } from "./resp/reply.ts";
 import { clusterPartitions, clusterStatus } from "./http/cluster-status.ts";
 import { drain } from "./cluster/leave.ts";
@@ -53,7 +53,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   let totalConnections = 0;
   let totalCommands = 0;
   let rejectedConnections = 0;
-  const resp = splitHostPort(config.bind_addr);
+  const resp = parseHostPort(config.bind_addr);
   let respPort = resp.port;
 
   const server: ServerView = {
@@ -163,7 +163,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   });
   respPort = respServer.port;
 
-  const http = splitHostPort(config.http_addr);
+  const http = parseHostPort(config.http_addr);
   const status: NodeStatus = {
     live: () => true,
     ready: () => plane?.ready() ?? { ready: false, reason: "starting" },
@@ -174,7 +174,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
           version: VERSION,
           role: plane?.mode ?? "starting",
           uptime_seconds: Math.floor((Date.now() - startedAt) / 1000),
-          addresses: { resp: `${resp.host}:${respPort}`, http: `${http.host}:${httpPort}` },
+          addresses: { resp: formatHostPort(resp.host, respPort), http: formatHostPort(http.host, httpPort) },
         },
         keys: plane?.keyCount() ?? 0,
         connected_clients: sessions.size,
@@ -201,7 +201,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     command: async (argv) => {
       // An HTTP caller stands where a RESP client does: with requirepass set, only a configured
       // http_auth_token (checked by the app) stands in for AUTH.
-      const session = new Session(backend, { id: 0, addr: "http", laddr: `${http.host}:${httpPort}` });
+      const session = new Session(backend, { id: 0, addr: "http", laddr: formatHostPort(http.host, httpPort) });
       session.client.authenticated = config.requirepass === "" || config.http_auth_token !== "";
       // HTTP callers cannot follow -MOVED: the node always proxies for them.
       session.client.clusterMode = false;
@@ -234,8 +234,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
 
   log.info("flydb started", {
     version: VERSION,
-    resp: `${resp.host}:${respPort}`,
-    http: `${http.host}:${httpPort}`,
+    resp: formatHostPort(resp.host, respPort),
+    http: formatHostPort(http.host, httpPort),
     data_dir: config.data_dir,
     fsync: config.fsync,
     mode: plane!.mode,

@@ -17,7 +17,8 @@ import { nextSession } from "../store/proposal-sessions.ts";
 import { SqliteRaftStorage } from "../store/raft-log.ts";
 import { StateDb } from "../store/state.ts";
 import { PeerUnreachable, RequestTimeout, Transport } from "../transport/transport.ts";
-import { drainingOf, groupOf, metaVoters, partitionOfGroup, placeableMembers, type MemberInfo, type MetaOp, type MetaResult, type MetaState } from "./core/meta.ts";
+import { drainingOf, metaVoters, placeableMembers, type MemberInfo, type MetaOp, type MetaResult, type MetaState }
+  from "./core/meta.ts";
 import type { GroupReport } from "./core/group-view.ts";
 import { raftMessagesOf } from "./core/heartbeats.ts";
 import { MultiRaft, NotLeader, ProposalDropped } from "./core/multiraft.ts";
@@ -25,11 +26,13 @@ import { place, type PartitionMap } from "./core/placement.ts";
 import { recordBootstrap } from "../node-identity.ts";
 import { nextStep } from "./core/reconcile.ts";
 import { route, SPLITTABLE } from "./core/route.ts";
-import { partitionOf, SLOT_COUNT } from "./core/slot.ts";
+import { groupOf, isClusterGroup, META_GROUP, partitionOfGroup, STANDALONE_GROUP } from "../keyspace/groups.ts";
+import { partitionOf, SLOT_COUNT } from "../keyspace/slot.ts";
+import { parseHostPort } from "../net/hostport.ts";
 import { keylessRead, keylessWrite, keyspaceTotals, type PartitionRunner } from "./fanout.ts";
 import { RaftStats } from "./raft-stats.ts";
-import { proposalKey, ProposalIds, type ProposalId } from "./core/sessions.ts";
-import { ClusterStateMachine, encodeMetaOp, META_GROUP } from "./state-machine.ts";
+import { proposalKey, ProposalIds, type ProposalId } from "../keyspace/sessions.ts";
+import { ClusterStateMachine, encodeMetaOp } from "./state-machine.ts";
 
 /** Raft tick: election timeout 11–20 ticks (0.55–1 s), heartbeat every 2 ticks (100 ms). */
 export const TICK_MS = 50;
@@ -183,8 +186,8 @@ export class ClusterNode {
 
   /** Reopens the groups this node held before a restart; bootstraps a new cluster when asked. */
   private openExisting(): void {
-    // Group -1 is a standalone node's log: a data dir that ran standalone holds no cluster groups.
-    const groups = this.storage.groups().filter((g) => g >= 0 && !isEmptyGroup(this.storage.load(g)));
+    // A data dir that ran standalone holds a standalone log, not a cluster group.
+    const groups = this.storage.groups().filter((g) => g !== STANDALONE_GROUP && !isEmptyGroup(this.storage.load(g)));
     if (groups.length === 0 && this.config.bootstrap) return this.bootstrapNew([this.selfInfo()]);
     if (groups.length === 0) this.log.info("waiting to be admitted to a cluster", { peers: this.config.cluster_peers.join(",") });
     for (const g of groups) this.host.open(g);
@@ -260,7 +263,7 @@ export class ClusterNode {
     for (const m of r.messages) {
       // A replica being added learns of its group from the leader's first message.
       if (!this.host.has(m.grp)) {
-        if (m.grp < 0 || m.grp > this.config.partition_count) continue;
+        if (!isClusterGroup(m.grp, this.config.partition_count)) continue;
         this.host.open(m.grp);
       }
       this.host.step(m, r.quiet.has(m.grp));
@@ -660,9 +663,8 @@ export class ClusterNode {
   }
 
   private respRef(id: NodeId): ClusterNodeRef {
-    const addr = this.meta.members[id]?.addrs.resp ?? "";
-    const i = addr.lastIndexOf(":");
-    return { id, host: addr.slice(0, i), port: Number(addr.slice(i + 1)) };
+    const addr = this.meta.members[id]?.addrs.resp;
+    return { id, ...(addr ? parseHostPort(addr) : { host: "", port: 0 }) };
   }
 
   /** The cluster as Redis Cluster clients see it (CLUSTER SLOTS/NODES, -MOVED). */

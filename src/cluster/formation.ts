@@ -8,7 +8,7 @@
 // own settings.
 import type { Config } from "../config/schema.ts";
 import type { DiscoveredNode } from "../discovery/index.ts";
-import { formatHostPort } from "../gossip/hostport.ts";
+import { formatHostPort } from "../net/hostport.ts";
 import type { Logger } from "../log.ts";
 import type { ClusterNode } from "./cluster-node.ts";
 import { candidates, decideFormation, mayPromise, type FormationReport, type FormationStep } from "./core/formation.ts";

@@ -5,13 +5,12 @@
 // it held at once.
 import type { ClusterNode } from "./cluster-node.ts";
 import { freshestGroups, groupsVotedBy } from "./core/group-view.ts";
-import { groupOf } from "./core/meta.ts";
-import { META_GROUP } from "./state-machine.ts";
+import { groupOf, META_GROUP } from "../keyspace/groups.ts";
 
 export interface DrainReport {
   readonly drained: boolean;
   readonly node: string;
-  /** Groups (0 = metadata, p + 1 = partition p) in which the node may still vote. */
+  /** Groups (keyspace/groups.ts) in which the node may still vote. */
   readonly voter_groups: readonly number[];
   readonly waited_ms: number;
   readonly error?: string;

@@ -13,7 +13,7 @@ export class RaftStats {
   writeResends = 0;
   /**
    * Copies of an applied write (same proposal id) this node's replicas applied: answered from the
-   * session record, or refused because the proposer had settled it (cluster/core/sessions.ts).
+   * session record, or refused because the proposer had settled it (keyspace/sessions.ts).
    */
   readonly writeCopies = { duplicate: 0, stale: 0 };
   private readonly last = new Map<number, { leader: NodeId | null; term: number }>();

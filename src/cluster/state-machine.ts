@@ -1,23 +1,23 @@
 // What every node applies for committed entries: group 0's metadata ops into the cached MetaState
 // (persisted in data.db with the applied index), partition groups' ops into the keyspace rows of
 // their partition. Both in data.db, each batch in one transaction with its applied index.
-// Partition ops that carry a proposal id are applied once per id (core/sessions.ts): a duplicate is
+// Partition ops that carry a proposal id are applied once per id (keyspace/sessions.ts): a duplicate is
 // answered with the reply its first copy got, and the session records change in the same transaction.
 import { Packr } from "msgpackr";
 import { applyOp } from "../commands/apply.ts";
 import type { Op } from "../commands/types.ts";
 import type { StateMachine } from "./core/multiraft.ts";
-import { applyMeta, EMPTY_META, partitionOfGroup, type MetaOp, type MetaResult, type MetaState } from "./core/meta.ts";
+import { applyMeta, EMPTY_META, type MetaOp, type MetaResult, type MetaState } from "./core/meta.ts";
 import { EntryKind, type Entry, type Snapshot } from "../raft/types.ts";
 import type { StateDb } from "../store/state.ts";
 import { decodeProposal } from "../store/op-codec.ts";
 import { SessionStore } from "../store/proposal-sessions.ts";
-import { proposalKey, type ProposalId } from "./core/sessions.ts";
+import { META_GROUP, partitionOfGroup } from "../keyspace/groups.ts";
+import { proposalKey, type ProposalId } from "../keyspace/sessions.ts";
 import { dropPartition, exportPartition, importPartition } from "../store/partition-snapshot.ts";
 import { err, type Reply } from "../resp/reply.ts";
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
-export const META_GROUP = 0;
 
 export const encodeMetaOp = (op: MetaOp): Uint8Array => packr.pack(op);
 

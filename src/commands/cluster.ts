@@ -1,6 +1,6 @@
 // CLUSTER, READONLY, READWRITE, ASKING: what Redis-Cluster-aware clients (redis-cli -c, ioredis
 // Cluster) need to find the node serving a slot. They describe the real partition map.
-import { keySlot } from "../cluster/core/slot.ts";
+import { keySlot } from "../keyspace/slot.ts";
 import { array, bulk, err, int, map, OK, verbatim, type Reply } from "../resp/reply.ts";
 import { defineSession } from "./define.ts";
 import type { ClusterNodeRef, ClusterView, SessionApi } from "./types.ts";

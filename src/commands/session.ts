@@ -2,7 +2,7 @@
 // and dispatch through the command table to the keyspace (reads) or the log (writes).
 import { array, err, OK, QUEUED, type Reply } from "../resp/reply.ts";
 import { COMMANDS, isWrite } from "./table.ts";
-import { keySlot } from "../cluster/core/slot.ts";
+import { keySlot } from "../keyspace/slot.ts";
 import { commandKeys } from "./connection.ts";
 import { VERSION_COMMAND, WATCH_ABORT } from "./transactions.ts";
 import type { ClientState, ClusterView, CommandSpec, Op, ServerView, SessionApi, WatchedKey } from "./types.ts";

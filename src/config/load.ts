@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { parse as parseToml } from "smol-toml";
+import { parseHostPort, type HostPort } from "../net/hostport.ts";
 import { parsePeerList } from "./peers.ts";
 import { CONFIG_KEYS, ConfigError, SCHEMA, type Config, type ConfigKey, type KeySpec } from "./schema.ts";
 
@@ -95,11 +96,14 @@ function coerce(key: ConfigKey, raw: unknown, source: string): Config[ConfigKey]
 }
 
 function isAddr(s: string, needHost: boolean): boolean {
-  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]*):(\d{1,5})$/.exec(s);
-  if (!m) return false;
-  const port = Number(m[2]);
+  let addr: HostPort;
+  try {
+    addr = parseHostPort(s, "");
+  } catch {
+    return false;
+  }
   // Port 0 (pick a free port) makes sense for listening, never for a peer to dial.
-  return port >= (needHost ? 1 : 0) && port <= 65535 && (!needHost || m[1]!.length > 0);
+  return !needHost || (addr.port >= 1 && addr.host !== "");
 }
 
 export interface LoadOptions {

@@ -1,12 +1,11 @@
 // Every configuration key, its default, and what makes a value valid. One table drives the TOML
 // loader, the FLYDB_* environment variables, the CLI flags, `flydb --help` and CONFIG GET, so they
 // cannot drift apart.
+import type { LogFormat, LogLevel } from "../log.ts";
 
 export type RoutingStrategy = "key-based" | "round-robin" | "least-loaded" | "locality-aware" | "hybrid";
 export type ReadConsistency = "linearizable" | "lease" | "stale";
 export type FsyncPolicy = "always" | "everysec" | "no";
-export type LogLevel = "debug" | "info" | "warn" | "error";
-export type LogFormat = "text" | "json";
 
 export interface Config {
   node_id: string;

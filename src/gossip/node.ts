@@ -8,7 +8,7 @@ import { swimConfig, type SwimConfig } from "./core/config.ts";
 import { seededRng } from "./core/prng.ts";
 import { SwimCore, type SwimStats } from "./core/swim.ts";
 import type { GossipEvent, GossipEventType, MemberMeta, MemberView, Send, Via } from "./core/types.ts";
-import { formatHostPort, parseHostPort } from "./hostport.ts";
+import { formatHostPort, parseHostPort } from "../net/hostport.ts";
 import { GossipWire, type DropReason } from "./wire.ts";
 
 /** The metadata fields a node sets itself; nodeId and clusterId come from the options. */

@@ -2,10 +2,9 @@
 // and partition health computed from every member's view of the groups it hosts.
 import type { ClusterNode, GroupStatus } from "../cluster/cluster-node.ts";
 import { freshestGroups } from "../cluster/core/group-view.ts";
-import { groupOf } from "../cluster/core/meta.ts";
-import { SLOT_COUNT } from "../cluster/core/slot.ts";
+import { groupOf, META_GROUP } from "../keyspace/groups.ts";
+import { SLOT_COUNT } from "../keyspace/slot.ts";
 import type { MemberView } from "../gossip/index.ts";
-import { META_GROUP } from "../cluster/state-machine.ts";
 
 type Health = "healthy" | "under_replicated" | "leaderless";
 

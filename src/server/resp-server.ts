@@ -13,6 +13,7 @@
 import type { Socket, TCPSocketListener } from "bun";
 import { RespDecoder, type RespLimits } from "../resp/decoder.ts";
 import { encodeReply, RespEncoder, type Protocol } from "../resp/encoder.ts";
+import { formatHostPort } from "../net/hostport.ts";
 import { err, type Reply } from "../resp/reply.ts";
 
 export interface ConnectionControl {
@@ -98,10 +99,6 @@ function encodeOrReport(encoder: RespEncoder, reply: Reply, protocol: Protocol):
   }
 }
 
-function formatAddress(ip: string, port: number): string {
-  return ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`;
-}
-
 class Connection implements ConnectionControl {
   readonly id = nextConnectionId++;
   readonly remoteAddress: string;
@@ -124,8 +121,8 @@ class Connection implements ConnectionControl {
     limits: Partial<RespLimits> | undefined,
   ) {
     this.decoder = new RespDecoder(limits);
-    this.remoteAddress = formatAddress(socket.remoteAddress, socket.remotePort);
-    this.localAddress = formatAddress(socket.localAddress, socket.localPort);
+    this.remoteAddress = formatHostPort(socket.remoteAddress, socket.remotePort);
+    this.localAddress = formatHostPort(socket.localAddress, socket.localPort);
   }
 
   close(): void {

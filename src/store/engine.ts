@@ -10,17 +10,13 @@ import { mkdirSync, renameSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { SQLiteError } from "bun:sqlite";
 import type { Keyspace, Op } from "../commands/types.ts";
+import { STANDALONE_GROUP } from "../keyspace/groups.ts";
 import type { Reply } from "../resp/reply.ts";
 import { decodeOp, encodeOp } from "./op-codec.ts";
 import { LogWriter } from "./log-writer.ts";
 import { ENTRY_NORMAL, type FsyncMode, OpLog } from "./oplog.ts";
 import { type ApplyFn, StateDb } from "./state.ts";
 
-/**
- * The log group of a standalone node. Negative so it can never be mistaken for the metadata
- * group (0) or a partition's group (p + 1) when a cluster later opens the same data_dir.
- */
-export const STANDALONE_GROUP = -1;
 /** A one-member log never elects: all its entries carry term 1. */
 export const STANDALONE_TERM = 1;
 /**

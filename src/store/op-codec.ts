@@ -1,12 +1,12 @@
 // Ops as they are stored in log entries: a msgpack tuple [cmds, now, seed] for a single command,
 // [cmds, now, seed, flags, watch] when the op is a MULTI/EXEC or was proposed by a RESP3 client,
 // and [cmds, now, seed, flags, watch, [node, session, seq, ack]] for a cluster write carrying its
-// proposal id (cluster/core/sessions.ts). A tuple rather than a map keeps every entry free of
+// proposal id (keyspace/sessions.ts). A tuple rather than a map keeps every entry free of
 // repeated field names; the field order is part of the log format (a 3-tuple is what every plain
 // standalone write stays, so old logs still decode and standalone entries gain no bytes).
 import { Packr } from "msgpackr";
 import type { Op, WatchedKey } from "../commands/types.ts";
-import type { ProposalId } from "../cluster/core/sessions.ts";
+import type { ProposalId } from "../keyspace/sessions.ts";
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 

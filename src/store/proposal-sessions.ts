@@ -1,9 +1,9 @@
-// The session records of exactly-once cluster writes (cluster/core/sessions.ts) in data.db: one
+// The session records of exactly-once cluster writes (keyspace/sessions.ts) in data.db: one
 // row per (group, node, session), written in the transaction of the apply that changed it, so a
 // restart or a snapshot of the partition carries them along with the rows they describe.
 import type { Database, Statement } from "bun:sqlite";
 import { Packr } from "msgpackr";
-import { GroupSessions, sessionKey, type SessionRecord } from "../cluster/core/sessions.ts";
+import { GroupSessions, sessionKey, type SessionRecord } from "../keyspace/sessions.ts";
 import type { Reply } from "../resp/reply.ts";
 
 const packr = new Packr({ useRecords: false, moreTypes: false });

@@ -7,8 +7,8 @@ import {
   WRONG_TYPE, type WrongType, type ZEntry, type ZRange,
 } from "../commands/types.ts";
 import { err, type Reply } from "../resp/reply.ts";
-import { groupOf } from "../cluster/core/meta.ts";
-import { isValidPartitionCount, keySlot, partitionOf } from "../cluster/core/slot.ts";
+import { groupOf, STANDALONE_GROUP } from "../keyspace/groups.ts";
+import { isValidPartitionCount, keySlot, partitionOf } from "../keyspace/slot.ts";
 import { CollectionRows, Versions } from "./collection-rows.ts";
 import { COLLECTION_TABLES, type CollectionTable } from "./collections.ts";
 import { SESSIONS_DDL } from "./proposal-sessions.ts";
@@ -75,10 +75,10 @@ export class StateDb {
 
   private constructor(readonly db: Database, partitionCount: number, collections: readonly CollectionTable[]) {
     this.keyspace = new SqliteKeyspace(db, partitionCount, collections);
-    // A partition's keys are written by the standalone group (-1) or by the partition's own group
-    // (p + 1, cluster/core/meta.ts); whichever has applied entries sets the partition's WATCH floor.
+    // A partition's keys are written by the standalone group or by the partition's own group
+    // (keyspace/groups.ts); whichever has applied entries sets the partition's WATCH floor.
     const applied = new Map(db.query<{ grp: number; idx: number }, []>("SELECT grp, idx FROM applied").all().map((r) => [r.grp, r.idx]));
-    this.keyspace.versions.reset(applied, (part) => [-1, groupOf(part)]);
+    this.keyspace.versions.reset(applied, (part) => [STANDALONE_GROUP, groupOf(part)]);
     this.getApplied = db.prepare("SELECT idx FROM applied WHERE grp = ?");
     this.putApplied = db.prepare(
       "INSERT INTO applied (grp, idx) VALUES (?, ?) ON CONFLICT (grp) DO UPDATE SET idx = excluded.idx",

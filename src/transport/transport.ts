@@ -7,6 +7,7 @@
 // direction; replies to requests travel back on the connection the request came in on.
 import type { Socket, TCPSocketListener } from "bun";
 import { Packr } from "msgpackr";
+import { parseHostPort, type HostPort } from "../net/hostport.ts";
 import { encodeFrame, FrameDecoder, FrameError } from "./frame.ts";
 
 export interface FrameSealer {
@@ -264,12 +265,16 @@ export class Transport {
   private connect(p: Peer): void {
     if (p.connecting || p.socket || p.retryTimer || this.closed) return;
     p.connecting = true;
-    const i = p.addr.lastIndexOf(":");
-    const host = p.addr.slice(0, i).replace(/^\[|\]$/g, "");
-    const port = Number(p.addr.slice(i + 1));
+    let to: HostPort;
+    try {
+      to = parseHostPort(p.addr);
+    } catch (e) {
+      this.opts.onError?.(`connection to ${p.id}`, e);
+      return this.lost(p);
+    }
     Bun.connect<Peer>({
-      hostname: host,
-      port,
+      hostname: to.host,
+      port: to.port,
       data: p,
       socket: {
         open: (s) => {

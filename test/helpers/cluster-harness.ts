@@ -7,7 +7,8 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { keySlot, partitionOf } from "../../src/cluster/core/slot.ts";
+import { keySlot, partitionOf } from "../../src/keyspace/slot.ts";
+import { formatHostPort, parseHostPort } from "../../src/net/hostport.ts";
 import { createNetns, type Netns, type NsHost } from "./netns.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -199,7 +200,7 @@ export function createHarness(opts: HarnessOptions): Harness {
   const command = flydbCommand();
   const baseDir = mkdtempSync(join(tmpdir(), `fly-ct-${process.pid}-`));
   const partitionCount = opts.partitionCount ?? 16;
-  const hostPort = (h: NsHost, port: number) => `${h.address}:${port}`;
+  const hostPort = (h: NsHost, port: number) => formatHostPort(h.address, port);
 
   const nodes: FlyNode[] = net.hosts.slice(0, opts.nodes).map((host, i) => {
     const id = `n${i + 1}`;
@@ -290,8 +291,8 @@ export function createHarness(opts: HarnessOptions): Harness {
   };
 
   const redisTry: Harness["redisTry"] = async (node, args, o) => {
-    const [host, port] = node.resp.split(":") as [string, string];
-    const cmd = ["redis-cli", "-h", host, "-p", port, "--json", "-2", ...(o?.cluster ? ["-c"] : []), ...args];
+    const { host, port } = parseHostPort(node.resp);
+    const cmd = ["redis-cli", "-h", host, "-p", String(port), "--json", "-2", ...(o?.cluster ? ["-c"] : []), ...args];
     const r = await net.exec(o?.from ?? client.ns, cmd, { timeoutMs: o?.timeoutMs ?? 5_000 });
     if (r.timedOut) return { kind: "timeout" };
     // redis-cli prints connection failures on stderr (stdout empty) and exits 1.
@@ -301,10 +302,10 @@ export function createHarness(opts: HarnessOptions): Harness {
   };
 
   const redisBatch: Harness["redisBatch"] = async (node, commands, o) => {
-    const [host, port] = node.resp.split(":") as [string, string];
+    const { host, port } = parseHostPort(node.resp);
     const quote = (a: string) => `"${a.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, "\\n")}"`;
     const input = commands.map((c) => c.map(quote).join(" ")).join("\n") + "\n";
-    const cmd = ["redis-cli", "-h", host, "-p", port, "--json", "-2", ...(o?.cluster ? ["-c"] : [])];
+    const cmd = ["redis-cli", "-h", host, "-p", String(port), "--json", "-2", ...(o?.cluster ? ["-c"] : [])];
     const r = await net.exec(o?.from ?? client.ns, cmd, { timeoutMs: o?.timeoutMs ?? 10_000, stdin: input });
     const lines = r.stdout.split("\n").filter((l) => l !== "");
     return commands.map((_, i): RedisOutcome => {

@@ -9,6 +9,7 @@
 // flight finish first), then writes the history as JSON lines to historyPath and prints a
 // one-line JSON summary.
 import { seededRandom } from "../../src/lib/prng.ts";
+import { parseHostPort } from "../../src/net/hostport.ts";
 import { Socket } from "node:net";
 import { writeFileSync } from "node:fs";
 
@@ -132,7 +133,7 @@ class Conn {
   }
 
   static open(addr: string, timeoutMs: number): Promise<Conn> {
-    const [host, port] = addr.split(":") as [string, string];
+    const { host, port } = parseHostPort(addr);
     return new Promise((resolve, reject) => {
       const socket = new Socket();
       const timer = setTimeout(() => {
@@ -143,7 +144,7 @@ class Conn {
         clearTimeout(timer);
         reject(e);
       });
-      socket.connect(Number(port), host, () => {
+      socket.connect(port, host, () => {
         clearTimeout(timer);
         socket.removeAllListeners("error");
         socket.setNoDelay(true);

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import Redis from "ioredis";
-import { partitionOf, keySlot } from "../../src/cluster/core/slot.ts";
+import { partitionOf, keySlot } from "../../src/keyspace/slot.ts";
 import { decodeOp } from "../../src/store/op-codec.ts";
 import { startCluster, waitFor, waitHealthy, type TestCluster } from "../helpers/cluster-nodes.ts";
 

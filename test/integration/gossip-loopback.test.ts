@@ -4,7 +4,7 @@ import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import dgram from "node:dgram";
 import net from "node:net";
 import { GossipNode, type GossipEvent } from "../../src/gossip/index.ts";
-import { parseHostPort } from "../../src/gossip/hostport.ts";
+import { parseHostPort } from "../../src/net/hostport.ts";
 import { GossipWire } from "../../src/gossip/wire.ts";
 import { FAST, MemberProc, waitFor } from "../helpers/gossip-procs.ts";
 

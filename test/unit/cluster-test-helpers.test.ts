@@ -1,7 +1,7 @@
 // The cluster test helpers' pure parts. checkHistory must catch what the cluster fault tests look for: a lost acknowledged write, a
 // write applied twice, a stale read; and must accept unknown outcomes either way.
 import { describe, expect, test } from "bun:test";
-import { keySlot, partitionOf } from "../../src/cluster/core/slot.ts";
+import { keySlot, partitionOf } from "../../src/keyspace/slot.ts";
 import { keysInDistinctPartitions, parseClusterSlots, parseRedisCliJson, slotCoverageProblems } from "../helpers/cluster-harness.ts";
 import type { OpRecord } from "../helpers/workload-client.ts";
 import { checkHistory, describeFailures, type FinalRead } from "../helpers/workload.ts";

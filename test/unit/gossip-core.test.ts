@@ -4,7 +4,6 @@ import { LAN_DEFAULTS, pushPullIntervalMs, retransmitLimit, suspicionMinMs, susp
 import { seededRng, shuffle } from "../../src/gossip/core/prng.ts";
 import type { Msg } from "../../src/gossip/core/types.ts";
 import { parsePacket } from "../../src/gossip/core/validate.ts";
-import { formatHostPort, parseHostPort } from "../../src/gossip/hostport.ts";
 
 describe("Lifeguard and retransmit arithmetic", () => {
   test("the suspicion timeout falls from max to min as confirmations arrive", () => {
@@ -107,14 +106,5 @@ describe("helpers", () => {
     const b = seededRng(7);
     expect([a.next(), a.next()]).toEqual([b.next(), b.next()]);
     expect(shuffle([1, 2, 3, 4, 5], seededRng(1)).sort()).toEqual([1, 2, 3, 4, 5]);
-  });
-
-  test("host:port parsing", () => {
-    expect(parseHostPort(":7946")).toEqual({ host: "0.0.0.0", port: 7946 });
-    expect(parseHostPort("10.0.0.1:1")).toEqual({ host: "10.0.0.1", port: 1 });
-    expect(parseHostPort("[::1]:80")).toEqual({ host: "::1", port: 80 });
-    expect(formatHostPort("::1", 80)).toBe("[::1]:80");
-    expect(() => parseHostPort("nope")).toThrow(/bad address "nope"/);
-    expect(() => parseHostPort("h:70000")).toThrow(/bad address/);
   });
 });

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { ProposalIds } from "../../src/cluster/core/sessions.ts";
+import { ProposalIds } from "../../src/keyspace/sessions.ts";
 
 test("ack is the lowest sequence still in flight to the same group", () => {
   const ids = new ProposalIds("n1", 42);

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { crc16, isValidPartitionCount, keySlot, partitionOf, SLOT_COUNT } from "../../src/cluster/core/slot.ts";
+import { crc16, isValidPartitionCount, keySlot, partitionOf, SLOT_COUNT } from "../../src/keyspace/slot.ts";
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 

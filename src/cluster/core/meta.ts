@@ -113,7 +113,3 @@ export function metaVoters(s: MetaState, leader: string, max: number): string[] 
   const ids = placeableMembers(s).map((m) => m.id).sort();
   return [...ids.filter((id) => id === leader), ...ids.filter((id) => id !== leader)].slice(0, max);
 }
-
-/** Group id of a partition (group 0 is the metadata group). */
-export const groupOf = (partition: number) => partition + 1;
-export const partitionOfGroup = (grp: number) => grp - 1;

@@ -1,7 +1,7 @@
 // Where a command goes in a cluster (DESIGN §9): the partition of its keys. Pure.
 import { commandKeys } from "../../commands/connection.ts";
 import type { CommandSpec } from "../../commands/types.ts";
-import { keySlot, partitionOf } from "./slot.ts";
+import { keySlot, partitionOf } from "../../keyspace/slot.ts";
 
 /** Commands whose keys may be split per partition, and how their replies recombine. */
 export const SPLITTABLE: Readonly<Record<string, "concat" | "sum" | "ok">> = {

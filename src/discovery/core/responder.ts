@@ -6,6 +6,7 @@ import type { Answer, Message, OutMessage, Question } from "./codec.ts";
 import { decodeMessage, rdataBytes, sameName, sameRecord, ttlOf } from "./codec.ts";
 import type { ServiceDescription, ServiceRecords } from "./records.ts";
 import { MDNS_PORT, SERVICE_ENUMERATION, SERVICE_TYPE, allRecords, hostName, instanceName, serviceRecords } from "./records.ts";
+import { formatHostPort } from "../../net/hostport.ts";
 
 export type Destination = { readonly kind: "multicast" } | { readonly kind: "unicast"; readonly address: string; readonly port: number };
 export interface Outgoing {
@@ -161,7 +162,7 @@ export class Responder {
     const decoded = decodeMessage(bytes);
     if (!decoded.ok) {
       this.stats.malformedPackets++;
-      step.events.push({ type: "malformed", error: decoded.error, from: `${from.address}:${from.port}` });
+      step.events.push({ type: "malformed", error: decoded.error, from: formatHostPort(from.address, from.port) });
       return step;
     }
     const msg = decoded.message;

@@ -1,4 +1,4 @@
-// Exactly-once writes in a cluster (DESIGN §6 "Retries never apply twice"). Every data-partition
+// Exactly-once writes in a cluster: a retried proposal never applies twice. Every data-partition
 // proposal carries a (node, session, sequence) id; a node has one session per incarnation, so a
 // restart never reuses an id. A node proxies many writes at once, so a session has several
 // sequences in flight: each proposal also carries `ack`, the lowest sequence of its session still

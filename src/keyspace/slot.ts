@@ -46,7 +46,7 @@ export function isValidPartitionCount(partitionCount: number): boolean {
   );
 }
 
-/** The partition owning a slot: contiguous ranges of 16384 / partitionCount slots (DESIGN §3). */
+/** The partition owning a slot: contiguous ranges of 16384 / partitionCount slots. */
 export function partitionOf(slot: number, partitionCount: number): number {
   if (!isValidPartitionCount(partitionCount)) {
     throw new RangeError(`partition count ${partitionCount} is not a power of two between 1 and ${SLOT_COUNT}`);
