@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The protocol cores must stay runtime-free (DESIGN §1): no bun:* imports, no sockets, no clock.
+# The protocol cores must stay runtime-free (docs/design/principles.md): no bun:* imports, no sockets, no clock.
 # deno check proves they type-check without Bun's types; the grep catches forbidden imports.
 set -euo pipefail
 cd "$(dirname "$0")/.."

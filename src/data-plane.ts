@@ -138,7 +138,7 @@ export async function openCluster(
       throw e;
     }
   }
-  // Auto-join browses only when nobody named the peers (DESIGN §8).
+  // Auto-join browses only when nobody named the peers (docs/design/formation.md).
   const browsing = config.discovery_enabled && config.cluster_peers.length === 0;
   const formation = startFormation({
     config,

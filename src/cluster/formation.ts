@@ -1,4 +1,4 @@
-// Forming and joining a cluster (DESIGN §8): the I/O around the pure rule in core/formation.ts.
+// Forming and joining a cluster (docs/design/formation.md): the I/O around the pure rule in core/formation.ts.
 // Every cluster node runs it. It answers other nodes' formation probes and claims (over the Raft
 // transport: `{ t: "formation", claim?: true }` → FormationReport; the claimer is the sender the
 // transport's handshake names), and while this node holds no cluster state it looks for nodes

@@ -1,4 +1,4 @@
-// Graceful leave (POST /cluster/leave, DESIGN §7/§11): the node asks the metadata leader to mark it
+// Graceful leave (POST /cluster/leave, docs/design/cluster.md): the node asks the metadata leader to mark it
 // draining, so placement moves its replicas to the other members and group 0 stops counting its
 // vote; it waits (bounded) until no group lists it as a voter any more, and only then may it
 // announce its leave by gossip and stop. Leaving before that would take a vote out of every group

@@ -79,7 +79,7 @@ export interface Keyspace {
   version(key: Uint8Array): number;
   watchPoint(key: Uint8Array): number;
 
-  // Collections (DESIGN §5: one row per element). The command layer checks the key's type with
+  // Collections (one row per element: docs/design/storage.md). The command layer checks the key's type with
   // meta() first; these methods assume the key is absent or of their type. Writers create the key
   // (no expiry) when it is absent and delete it when its last element goes, as Redis does.
 

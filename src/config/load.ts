@@ -1,4 +1,4 @@
-// Config precedence: flags > FLYDB_* environment > TOML file > defaults (DESIGN §10).
+// Config precedence: flags > FLYDB_* environment > TOML file > defaults (see docs/design/operations.md).
 import { existsSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { parse as parseToml } from "smol-toml";

@@ -1,4 +1,4 @@
-// AES-256-GCM for gossip frames (DESIGN §7): a random 96-bit nonce per message, the key derived
+// AES-256-GCM for gossip frames: a random 96-bit nonce per message, the key derived
 // from `cluster_secret` with scrypt (a secret may be a human-chosen password, so the derivation
 // is deliberately slow: ~50 ms once at start-up). Recently seen nonces are remembered so a
 // captured packet replayed verbatim is dropped.

@@ -1,4 +1,4 @@
-// /cluster/status in cluster mode (DESIGN §11): members as gossip sees them, the metadata leader,
+// /cluster/status in cluster mode: members as gossip sees them, the metadata leader,
 // and partition health computed from every member's view of the groups it hosts.
 import type { ClusterNode, GroupStatus } from "../cluster/cluster-node.ts";
 import { freshestGroups } from "../cluster/core/group-view.ts";

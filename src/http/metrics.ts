@@ -1,5 +1,5 @@
-// Prometheus metrics of one node. prom-client bundles cleanly into the compiled binary
-// (PLATFORM-NOTES); each node gets its own registry so tests can run several in one process.
+// Prometheus metrics of one node. prom-client bundles cleanly into the compiled binary;
+// each node gets its own registry so tests can run several in one process.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { RaftStats } from "../cluster/raft-stats.ts";
 import type { GossipCounters } from "../gossip/node.ts";
@@ -100,7 +100,7 @@ function mirrorLabelled(registry: Registry, name: string, help: string, label: s
 const MEMBER_STATES = ["alive", "suspect", "dead", "left"] as const;
 
 /**
- * Raft, gossip and transport series of a cluster member (DESIGN §11). Raft is aggregated over the
+ * Raft, gossip and transport series of a cluster member (docs/design/cluster.md). Raft is aggregated over the
  * node's groups or labelled by role only: per-group labels would be hundreds of series per metric.
  */
 export function registerClusterMetrics(m: NodeMetrics, src: ClusterMetricsSource): void {

@@ -3,7 +3,7 @@
 
 export type NodeId = string;
 
-// Matches the `kind` column of raft_log (DESIGN §5).
+// Matches the `kind` column of raft_log (docs/design/raft.md, "Storage").
 export const EntryKind = { Normal: 0, ConfChange: 1, Noop: 2 } as const;
 export type EntryKind = (typeof EntryKind)[keyof typeof EntryKind];
 

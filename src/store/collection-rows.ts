@@ -1,4 +1,4 @@
-// Row-per-element storage of hashes, lists, sets and sorted sets in data.db (DESIGN §5), and the
+// Row-per-element storage of hashes, lists, sets and sorted sets in data.db (docs/design/storage.md), and the
 // per-key write versions WATCH compares. SqliteKeyspace delegates its collection methods here.
 //
 // A collection's `keys` row holds type 'hash'/'list'/'set'/'zset' and, in `value`, an integer:

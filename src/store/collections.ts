@@ -1,4 +1,4 @@
-// The registry of per-key row tables in data.db (DESIGN §5: a collection is rows, not a blob).
+// The registry of per-key row tables in data.db (a collection is rows, not a blob: docs/design/storage.md).
 // Every table that stores rows of a key is listed here, so deleting, retyping, renaming and
 // copying a key reaches all of its rows from one place (state.ts derives triggers and copy
 // statements from this list). collection-rows.ts reads and writes these tables.

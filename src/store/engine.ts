@@ -1,6 +1,7 @@
 // A standalone node's write path: every write is an op appended to a one-member log (raft.db)
-// and then applied to the state machine (data.db), etcd's WAL + backend split (DESIGN §4–§5).
-// Raft later replaces what is behind propose(); the commands never notice.
+// and then applied to the state machine (data.db), etcd's WAL + backend split (docs/design/storage.md).
+// A cluster member puts the multi-raft host behind the same propose() (src/data-plane.ts); the
+// commands never notice.
 //
 // raft.db is written by a worker thread (log-writer.ts): while it commits and fsyncs one batch,
 // this thread goes on parsing and queueing the next, and applies and answers a batch only once
@@ -37,9 +38,9 @@ const EXPIRE_COMMAND_BYTES = new TextEncoder().encode(EXPIRE_COMMAND);
 export interface StoreEngineOptions {
   readonly dataDir: string;
   readonly fsync: FsyncMode;
-  /** Deterministic: the same op on the same state gives the same writes and reply (DESIGN §4). */
+  /** Deterministic: the same op on the same state gives the same writes and reply. */
   readonly apply: ApplyFn;
-  /** DESIGN §3 partition_count (default 256). */
+  /** The configured partition_count (default 256). */
   readonly partitionCount?: number;
   /** How often data.db is checkpointed and the log compacted (default 10 s; 0: never). */
   readonly compactIntervalMs?: number;
@@ -280,7 +281,7 @@ export class StoreEngine {
 
   /**
    * Proposes `__expire` for keys whose expiry has passed, so their deletion travels through
-   * the log like any write (BUG-CLASSES 11). One sweep op in flight at a time.
+   * the log like any write and every replica decides with the op's clock. One sweep op in flight at a time.
    */
   sweepExpired(): void {
     if (this.sweepInFlight || this.closed || this.failure) return;

@@ -1,6 +1,6 @@
-// The op log in raft.db, on the schema the Raft storage shares (DESIGN §5). It only ever takes
-// sequential appends at the tail and deletes at the head, which is what keeps fsynced group
-// commits cheap (PLATFORM-NOTES: ~0.94× Redis appendfsync-always).
+// The op log in raft.db, on the schema the Raft storage shares (docs/design/storage.md). It only ever
+// takes sequential appends at the tail and deletes at the head, which is what keeps fsynced group
+// commits cheap: random-key upserts in the same fsynced transaction cost several times more.
 import { Database, SQLiteError, type Statement } from "bun:sqlite";
 
 export type FsyncMode = "always" | "everysec" | "no";

@@ -1,5 +1,5 @@
-// A partition's rows as one blob: what a Raft snapshot of partition group p carries (DESIGN §5,
-// "a snapshot of a partition is its rows plus the applied index"). Covers the keys table and every
+// A partition's rows as one blob: what a Raft snapshot of partition group p carries (with the
+// applied index; see docs/design/cluster.md). Covers the keys table and every
 // collection table in the registry, so new data types are included without touching this file.
 // A cluster group's snapshot also carries its proposal session records (proposal-sessions.ts), so a
 // replica that got the partition by snapshot answers retried writes as the others do.

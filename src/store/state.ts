@@ -1,4 +1,4 @@
-// The state machine database (data.db, DESIGN §5): the keyspace rows plus the log index each
+// The state machine database (data.db, docs/design/storage.md): the keyspace rows plus the log index each
 // group has applied, written in the same transaction so a crash never separates them. It is not
 // fsynced per batch (synchronous=NORMAL): whatever it loses is replayed from raft.db.
 import { Database, type Statement } from "bun:sqlite";
@@ -15,7 +15,7 @@ import { SESSIONS_DDL } from "./proposal-sessions.ts";
 
 export interface StateDbOptions {
   readonly path: string;
-  /** DESIGN §3 partition_count; stored in data.db and checked on every later open. */
+  /** The configured partition_count; stored in data.db and checked on every later open. */
   readonly partitionCount: number;
   /** The per-key row tables; defaults to the registry in collections.ts. */
   readonly collections?: readonly CollectionTable[];
@@ -227,7 +227,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** The Keyspace over data.db; a key's partition comes from its slot (DESIGN §3). */
+/** The Keyspace over data.db; a key's partition comes from its slot. */
 export class SqliteKeyspace implements Keyspace {
   private readonly statements: Statement[] = [];
   private readonly selectMeta: Statement;

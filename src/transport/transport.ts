@@ -1,4 +1,4 @@
-// Node-to-node TCP transport on raft_addr (DESIGN §6): length-prefixed msgpack frames, every
+// Node-to-node TCP transport on raft_addr (docs/design/multiraft.md): length-prefixed msgpack frames, every
 // message for a peer queued in one event-loop turn sent as one frame (Raft messages of all groups
 // ride together), requests with replies for proxying, reconnect with back-off, and optional
 // AES-256-GCM sealing of every frame with a key derived from cluster_secret.

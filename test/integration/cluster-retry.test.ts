@@ -1,4 +1,4 @@
-// Exactly-once writes through a proxying node (DESIGN §6, BUG-CLASSES 6) on real clusters on
+// Exactly-once writes through a proxying node (docs/design/cluster.md) on real clusters on
 // loopback: the partition leader's Raft address is a TCP relay that loses the leader's reply to
 // one forwarded INCR, by cutting the connection after the request went through, by swallowing
 // the reply frame, or by cutting and then letting nothing through while the leader is stopped.

@@ -1,10 +1,11 @@
 // The operator docs stay true to the code: generated parts match their generators, the example
 // config has every key and loads, API.md's examples run against a real node, and every flag the
-// docs pass to install.sh, uninstall.sh, flydb or flydb-discover exists.
+// docs pass to install.sh, uninstall.sh, flydb or flydb-discover exists. ARCHITECTURE.md stays a short map,
+// links between the docs resolve, and no file cites design sections users do not have.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, join, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { loadConfig } from "../../src/config/load.ts";
 import { CONFIG_KEYS, SCHEMA } from "../../src/config/schema.ts";
 import { GENERATED_FILES } from "../../scripts/gen-config-doc.ts";
@@ -39,6 +40,13 @@ function codeLines(markdown: string, langs: readonly string[]): string[] {
     if (inside) out.push(line);
   }
   return out;
+}
+
+/** Every file under a folder, recursively, as repository paths. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(join(ROOT, dir), { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => relative(ROOT, join(e.parentPath, e.name)));
 }
 
 describe("generated docs", () => {
@@ -144,7 +152,7 @@ describe("commands in the docs", () => {
     }
     const used: string[] = [];
     const unknown: string[] = [];
-    const files = [...readdirSync(DOCS).filter((f) => f.endsWith(".md")).map((f) => join(DOCS, f)), join(ROOT, "README.md")];
+    const files = [...filesUnder("docs").filter((f) => f.endsWith(".md")).map((f) => join(ROOT, f)), join(ROOT, "README.md")];
     for (const path of files) {
       const file = basename(path);
       for (const line of codeLines(readFileSync(path, "utf8"), ["sh", "console", "text"])) {
@@ -171,6 +179,35 @@ describe("commands in the docs", () => {
     expect(unknown).toEqual([]);
   });
 
+});
+
+describe("docs as a map", () => {
+  test("docs/ARCHITECTURE.md stays a map: at most 15 KB", () => {
+    expect(statSync(join(DOCS, "ARCHITECTURE.md")).size).toBeLessThanOrEqual(15_000);
+  });
+
+  test("every relative link in README.md and docs/ points to a file that exists", () => {
+    const pages = ["README.md", ...filesUnder("docs").filter((f) => f.endsWith(".md"))];
+    const broken: string[] = [];
+    for (const page of pages) {
+      for (const m of read(page).matchAll(/\]\(([^)\s]+)\)/g)) {
+        const target = m[1]!.split("#")[0]!;
+        if (target === "" || /^[a-z]+:/.test(target)) continue;
+        if (!existsSync(join(ROOT, dirname(page), target))) broken.push(`${page}: ${m[1]}`);
+      }
+    }
+    expect(pages.length).toBeGreaterThan(10);
+    expect(broken).toEqual([]);
+  });
+
+  test("no source, script, bench or test cites the design sections users do not have", () => {
+    // Built from parts so this file does not match itself.
+    const citation = ["DESIGN", "§"].join(" ");
+    const citing = ["src", "cli", "scripts", "bench", "test"]
+      .flatMap(filesUnder)
+      .filter((f) => readFileSync(join(ROOT, f), "utf8").includes(citation));
+    expect(citing).toEqual([]);
+  });
 });
 
 describe("docs/CLUSTER_SETUP.md", () => {

@@ -1,4 +1,4 @@
-// Exactly-once apply of cluster writes (DESIGN §6) on real data.db files: a proposal id applied a
+// Exactly-once apply of cluster writes (docs/design/cluster.md) on real data.db files: a proposal id applied a
 // second time is answered from its session record and changes nothing, across a restart and on a
 // replica that got the partition by snapshot.
 import { afterAll, expect, test } from "bun:test";

@@ -1,4 +1,4 @@
-// Forming a cluster from discovered nodes (DESIGN §8, Consul's bootstrap_expect rule) as a pure
+// Forming a cluster from discovered nodes (Consul's bootstrap_expect rule; docs/design/formation.md) as a pure
 // decision: given what this node knows of itself and what the nodes it found answered to a
 // formation probe, bootstrap, join a formed cluster, wait, or refuse; and whether to promise a
 // node that claims it as a founder. The I/O (browsing, probing and claiming over the transport,

@@ -1,4 +1,4 @@
-// Coalesced heartbeats (DESIGN §6, after CockroachDB): a node leading hundreds of groups would
+// Coalesced heartbeats (after CockroachDB; docs/design/multiraft.md): a node leading hundreds of groups would
 // send each peer one Heartbeat message per group per heartbeat interval, each a full Message with
 // its field names and both node ids. Instead, all Heartbeats one node sends another in a turn
 // travel as one HeartbeatBatch holding a few numbers per group (all HeartbeatResps as another:

@@ -1,4 +1,4 @@
-// The metadata state machine of group 0 (DESIGN §3, §7): cluster settings, members with their
+// The metadata state machine of group 0 (docs/design/cluster.md): cluster settings, members with their
 // addresses and zones, and the partition map. Pure and deterministic like every apply.
 import type { PartitionMap } from "./placement.ts";
 

@@ -1,4 +1,4 @@
-// Which nodes hold which partition (DESIGN §3, §7): min(replication_factor, nodes) replicas per
+// Which nodes hold which partition (docs/design/cluster.md): min(replication_factor, nodes) replicas per
 // partition, spread across zones, balanced across nodes, and moved as little as possible when
 // membership changes. Pure: the metadata leader runs it and proposes the result through group 0.
 

@@ -1,4 +1,4 @@
-// The partition leader's next step towards the placement target (DESIGN §7): one membership change
+// The partition leader's next step towards the placement target (docs/design/cluster.md): one membership change
 // at a time, never shrinking the set of up-to-date voters before its replacement has caught up.
 import type { ConfChange, ConfState, NodeId } from "../../raft/types.ts";
 

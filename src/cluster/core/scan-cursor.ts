@@ -1,4 +1,4 @@
-// SCAN in a cluster (DESIGN §9): one cursor walks the partitions in order, and within a partition
+// SCAN in a cluster (docs/design/cluster.md): one cursor walks the partitions in order, and within a partition
 // the keys in byte order from a resume prefix. Both fit in Redis's unsigned 64-bit cursor: the low
 // log2(partition_count) bits are the partition, the rest the big-endian bytes of the prefix. Key
 // order is the same on every replica, so a cursor survives a change of partition leader. Pure.

@@ -1,4 +1,5 @@
-// Timing and size parameters. Defaults follow hashicorp/memberlist's DefaultLANConfig (DESIGN §7).
+// Timing and size parameters. Defaults follow hashicorp/memberlist's DefaultLANConfig, except where
+// docs/design/gossip.md says why not.
 
 export interface SwimConfig {
   /** Members share one cluster id; packets and members of another are never admitted. */

@@ -3,7 +3,7 @@
 
 export type MemberState = "alive" | "suspect" | "dead" | "left";
 
-/** Small per-member metadata spread by gossip (DESIGN §7). Bounded in size by the config. */
+/** Small per-member metadata spread by gossip. Bounded in size by the config. */
 export interface MemberMeta {
   readonly nodeId: string;
   readonly clusterId: string;
