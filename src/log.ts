@@ -1,5 +1,6 @@
 // Minimal structured logger: one line per event, text or JSON, to stderr (the journal under
-// systemd). pino would do, but its transports crash a compiled binary (measured: the worker thread they spawn is not in the bundle).
+// systemd). pino would do, but its transports crash a compiled binary: the worker thread they
+// spawn is not in the bundle.
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFormat = "text" | "json";
