@@ -347,6 +347,13 @@ export const SERVER_COMMANDS = define("server", [
       const text = s.server.info(section, s.now);
       return typeof text === "string" ? verbatim(text) : text.then((t) => (typeof t === "string" ? verbatim(t) : t));
     },
+    // Only the keyspace section needs every partition: its key and expiry totals (__dbsizepart takes no section).
+    cluster: {
+      request: "all_shards",
+      via: "__dbsizepart",
+      response: { special: "keyspace_totals" },
+      partArgs: () => [],
+    },
   },
   {
     name: "time", arity: 1, flags: ["fast", "random"], since: "2.6.0", summary: "Returns the server time.",

@@ -1,6 +1,6 @@
 // Generic keyspace commands (Redis's "generic" group): they work on keys of every type.
 import { array, bulk, bulkArray, bulkOrNull, err, int, OK, ONE, ZERO, simple, type Reply } from "../resp/reply.ts";
-import { ONE_SLOT } from "./cluster-policy.ts";
+import { ONE_SLOT, type ClusterTips } from "./cluster-policy.ts";
 import { define } from "./define.ts";
 import type { CommandContext, KeyType } from "./types.ts";
 import { bytesEqual, E, globMatch, INT64_MAX, INT64_MIN, lower, parseInt64, parseIntArg, str } from "./util.ts";
@@ -176,6 +176,14 @@ function flush(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   return OK;
 }
 
+/** The mode argument is checked once; each partition's __flushpart gets only its number. */
+const FLUSH_EVERY_PARTITION: ClusterTips = {
+  request: "all_shards",
+  via: "__flushpart",
+  response: "all_succeeded",
+  partArgs: (argv) => flushArgsError(argv) ?? [],
+};
+
 export const KEY_COMMANDS = define("generic", [
   {
     name: "del", arity: -2, flags: ["write"], keys: { first: 1, last: -1, step: 1 }, since: "1.0.0",
@@ -260,28 +268,34 @@ export const KEY_COMMANDS = define("generic", [
   {
     name: "keys", arity: 2, flags: ["readonly"], since: "1.0.0", summary: "Returns all key names that match a pattern.",
     run: keys,
+    cluster: { request: "all_shards", via: "__keyspart", response: "concat" },
   },
   {
     name: "scan", arity: -2, flags: ["readonly"], since: "2.8.0",
     summary: "Iterates over the key names in the database.", run: scan,
+    cluster: { request: "special", via: "__scanpart", handler: "scan_cursor" },
   },
   {
     name: "randomkey", arity: 1, flags: ["readonly", "random"], since: "1.0.0",
     summary: "Returns a random key name from the database.",
     run: (ctx) =>
       bulkOrNull(ctx.db.randomKey(ctx.now, ctx.random())),
+    cluster: { request: "all_shards", via: "__randomkeypart", response: { special: "random_key" } },
   },
   {
     name: "dbsize", arity: 1, flags: ["readonly", "fast"], since: "1.0.0",
     summary: "Returns the number of keys in the database.", run: (ctx) => int(ctx.db.count(ctx.now)),
+    cluster: { request: "all_shards", via: "__dbsizepart", response: { special: "key_count" } },
   },
   {
     name: "flushdb", arity: -1, flags: ["write"], since: "1.0.0",
     summary: "Removes all keys from the current database.", run: flush,
+    cluster: FLUSH_EVERY_PARTITION,
   },
   {
     name: "flushall", arity: -1, flags: ["write"], since: "1.0.0", summary: "Removes all keys from all databases.",
     run: flush,
+    cluster: FLUSH_EVERY_PARTITION,
   },
   // Internal: the active-expiry sweep proposes this so deletions travel through the log and every
   // replica removes the same keys (a key whose TTL was extended meanwhile survives).
