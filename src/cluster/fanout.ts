@@ -11,7 +11,7 @@ import { COMMANDS } from "../commands/table.ts";
 import type { CommandSpec, Op } from "../commands/types.ts";
 import { ascii, E, lower, utf8 } from "../commands/util.ts";
 import { array, bulk, err, type Reply } from "../resp/reply.ts";
-import { mergeFor } from "./core/reply-merge.ts";
+import { items, mergeFor, num } from "./core/reply-merge.ts";
 import { decodeCursor, groupBytes, nextCursor } from "./core/scan-cursor.ts";
 
 /** How one node reaches the leader of any partition (ClusterNode's forwarding with redirects). */
@@ -60,9 +60,6 @@ export async function fanOut(command: string, partitions: readonly number[], ask
     clearTimeout(timer);
   }
 }
-
-const items = (r: Reply): readonly Reply[] => (r.t === "array" ? r.v : []);
-const num = (r: Reply | undefined): number => (r?.t === "int" ? Number(r.v) : 0);
 
 type AllShards = Extract<ClusterTips, { request: "all_shards" }>;
 type Ask = (p: number, argv: readonly Uint8Array[]) => Promise<Reply>;

@@ -4,8 +4,10 @@ import type { PlainResponse, ResponsePolicy, SpecialMerge } from "../../commands
 import type { CommandSpec } from "../../commands/types.ts";
 import { array, err, int, NULL_BULK, OK, type Reply } from "../../resp/reply.ts";
 
-const items = (r: Reply | undefined): readonly Reply[] => (r?.t === "array" ? r.v : []);
-const num = (r: Reply | undefined): number => (r?.t === "int" ? Number(r.v) : 0);
+/** The elements of an array reply; none for any other reply. */
+export const items = (r: Reply | undefined): readonly Reply[] => (r?.t === "array" ? r.v : []);
+/** The value of an integer reply; 0 for any other reply. */
+export const num = (r: Reply | undefined): number => (r?.t === "int" ? Number(r.v) : 0);
 const sumAt = (replies: readonly Reply[], i: number) => replies.reduce((n, r) => n + num(items(r)[i]), 0);
 
 /** Replies of partitions, none an error (a fan-out fails first; a split returns the error), in partition order. */
