@@ -9,7 +9,7 @@ import type { Config } from "../config/schema.ts";
 import { GossipNode, type MemberView } from "../gossip/index.ts";
 import { deriveClusterKey, FrameCipher } from "../gossip/cipher.ts";
 import type { Logger } from "../log.ts";
-import { array, err, int, OK, type Reply } from "../resp/reply.ts";
+import { err, OK, type Reply } from "../resp/reply.ts";
 import { bootstrapWrite, isEmptyGroup } from "../raft/storage.ts";
 import type { GroupWrite, NodeId } from "../raft/types.ts";
 import { encodeOp } from "../store/op-codec.ts";
@@ -25,7 +25,8 @@ import { MultiRaft, NotLeader, ProposalDropped } from "./core/multiraft.ts";
 import { place, type PartitionMap } from "./core/placement.ts";
 import { recordBootstrap } from "../node-identity.ts";
 import { nextStep } from "./core/reconcile.ts";
-import { route, SPLITTABLE } from "./core/route.ts";
+import { mergeSplit } from "./core/reply-merge.ts";
+import { route } from "./core/route.ts";
 import { groupOf, isClusterGroup, META_GROUP, partitionOfGroup, STANDALONE_GROUP } from "../keyspace/groups.ts";
 import { partitionOf, SLOT_COUNT } from "../keyspace/slot.ts";
 import { parseHostPort } from "../net/hostport.ts";
@@ -483,19 +484,8 @@ export class ClusterNode {
 
   /** Recombines the replies of a command split per partition (MGET, DEL, MSET, …). */
   private async merge(name: string, parts: { positions: readonly number[]; reply: Promise<Reply> | Reply }[]): Promise<Reply> {
-    const replies = await Promise.all(parts.map((p) => p.reply));
-    const failed = replies.find((r) => r.t === "error");
-    if (failed) return failed;
-    const how = SPLITTABLE[name];
-    if (how === "sum") return int(replies.reduce((n, r) => n + Number(r.t === "int" ? r.v : 0), 0));
-    if (how === "ok") return OK;
-    const total = parts.reduce((n, p) => n + p.positions.length, 0);
-    const out: Reply[] = new Array(total);
-    parts.forEach((p, i) => {
-      const r = replies[i]!;
-      if (r.t === "array") p.positions.forEach((pos, j) => (out[pos] = r.v[j]!));
-    });
-    return array(out);
+    const settled = await Promise.all(parts.map(async (p) => ({ positions: p.positions, reply: await p.reply })));
+    return mergeSplit(COMMANDS.get(name)!, settled);
   }
 
   /** Every CONTROL_MS: admit and remove members, place partitions, move replicas, expire keys. */

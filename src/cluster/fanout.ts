@@ -1,13 +1,17 @@
-// Keyless commands in a cluster (DBSIZE, KEYS, SCAN, RANDOMKEY, FLUSHDB/FLUSHALL, INFO keyspace).
+// Keyless commands in a cluster: those whose table row declares all_shards (DBSIZE, KEYS, RANDOMKEY,
+// FLUSHDB/FLUSHALL, INFO keyspace) or a special request (SCAN), see src/commands/cluster-policy.ts.
 // data.db on a node holds the rows of every partition it replicates, so no node can answer these
 // from its own rows: each partition's part is asked of that partition's leader (with the read
 // consistency of any other read) through the internal per-partition commands, in parallel, under
 // one deadline. A partition that does not answer fails the whole command with -CLUSTERDOWN or
 // -TRYAGAIN: a partial answer is never returned as if it were complete.
-import { flushArgsError, parseScanOptions } from "../commands/keys.ts";
+import type { ClusterTips, SpecialRequest } from "../commands/cluster-policy.ts";
+import { parseScanOptions } from "../commands/keys.ts";
+import { COMMANDS } from "../commands/table.ts";
 import type { CommandSpec, Op } from "../commands/types.ts";
-import { ascii, E, utf8 } from "../commands/util.ts";
-import { array, bulk, err, int, NULL_BULK, OK, type Reply } from "../resp/reply.ts";
+import { ascii, E, lower, utf8 } from "../commands/util.ts";
+import { array, bulk, err, type Reply } from "../resp/reply.ts";
+import { items, mergeFor, num } from "./core/reply-merge.ts";
 import { decodeCursor, groupBytes, nextCursor } from "./core/scan-cursor.ts";
 
 /** How one node reaches the leader of any partition (ClusterNode's forwarding with redirects). */
@@ -57,47 +61,49 @@ export async function fanOut(command: string, partitions: readonly number[], ask
   }
 }
 
-const items = (r: Reply): readonly Reply[] => (r.t === "array" ? r.v : []);
-const num = (r: Reply | undefined): number => (r?.t === "int" ? Number(r.v) : 0);
+type AllShards = Extract<ClusterTips, { request: "all_shards" }>;
+type Ask = (p: number, argv: readonly Uint8Array[]) => Promise<Reply>;
+
+/** An all_shards command: its row's internal command on every partition, the replies merged by its response policy. */
+async function allShards(
+  run: PartitionRunner,
+  name: string,
+  tips: AllShards,
+  argv: readonly Uint8Array[],
+  ask: Ask,
+  random: () => number,
+): Promise<Reply> {
+  const args = tips.partArgs ? tips.partArgs(argv) : argv.slice(1);
+  if ("t" in args) return args;
+  const via = utf8(tips.via);
+  const r = await fanOut(name.toUpperCase(), range(run.partitionCount), (p) => ask(p, [via, utf8(String(p)), ...args]));
+  return "failed" in r ? r.failed : mergeFor(tips.response)(r, random);
+}
 
 export interface KeyspaceTotals {
   readonly keys: number;
   readonly expires: number;
 }
 
-/** Live keys and keys with an expiry over every partition (DBSIZE, INFO keyspace). */
+/** Live keys and keys with an expiry over every partition (INFO keyspace), as INFO's row declares. */
 export async function keyspaceTotals(run: PartitionRunner): Promise<KeyspaceTotals | { failed: Reply }> {
-  const r = await fanOut("DBSIZE", range(run.partitionCount), (p) => run.read(p, [utf8("__dbsizepart"), utf8(String(p))]));
-  if ("failed" in r) return r;
-  let keys = 0;
-  let expires = 0;
-  for (const part of r) {
-    const [k, e] = items(part);
-    keys += num(k);
-    expires += num(e);
-  }
-  return { keys, expires };
+  const tips = COMMANDS.get("info")?.cluster;
+  if (tips?.request !== "all_shards") throw new Error("INFO declares no all_shards fan-out for its keyspace section");
+  const r = await allShards(run, "info", tips, [utf8("info")], (p, argv) => run.read(p, argv), Math.random);
+  if (r.t === "error") return { failed: r };
+  const [keys, expires] = items(r);
+  return { keys: num(keys), expires: num(expires) };
 }
 
-async function dbsize(run: PartitionRunner): Promise<Reply> {
-  const t = await keyspaceTotals(run);
-  return "failed" in t ? t.failed : int(t.keys);
-}
-
-async function keys(run: PartitionRunner, pattern: Uint8Array): Promise<Reply> {
-  const r = await fanOut("KEYS", range(run.partitionCount), (p) => run.read(p, [utf8("__keyspart"), utf8(String(p)), pattern]));
-  if ("failed" in r) return r.failed;
-  return array(r.flatMap(items));
-}
-
-/** One partition per call: the cursor says which, and where in it to resume. */
-async function scan(run: PartitionRunner, argv: readonly Uint8Array[]): Promise<Reply> {
+/** SCAN: one partition per call; the cursor says which, and where in it to resume. */
+async function scanCursor(run: PartitionRunner, via: string, argv: readonly Uint8Array[]): Promise<Reply> {
   const cursor = decodeCursor(ascii(argv[1]!), run.partitionCount);
   if (!cursor) return E.invalidCursor;
   const opts = parseScanOptions(argv, 2, true);
   if ("t" in opts) return opts;
   const p = cursor.partition;
-  const part = [utf8("__scanpart"), utf8(String(p)), cursor.from, utf8(String(groupBytes(run.partitionCount))), ...argv.slice(2)];
+  const group = utf8(String(groupBytes(run.partitionCount)));
+  const part = [utf8(via), utf8(String(p)), cursor.from, group, ...argv.slice(2)];
   const r = await fanOut("SCAN", [p], () => run.read(p, part));
   if ("failed" in r) return r.failed;
   const [next, found] = items(r[0]!);
@@ -105,53 +111,33 @@ async function scan(run: PartitionRunner, argv: readonly Uint8Array[]): Promise<
   return array([bulk(nextCursor(p, resume, run.partitionCount)), found ?? array([])]);
 }
 
-/** Every partition offers a random key and its size; one is chosen in proportion to size. */
-async function randomKey(run: PartitionRunner, random: () => number): Promise<Reply> {
-  const r = await fanOut("RANDOMKEY", range(run.partitionCount), (p) => run.read(p, [utf8("__randomkeypart"), utf8(String(p))]));
-  if ("failed" in r) return r.failed;
-  const offers = r.map(items).filter(([n, key]) => num(n) > 0 && key?.t === "bulk");
-  const total = offers.reduce((s, [n]) => s + num(n), 0);
-  let pick = random() * total;
-  for (const [n, key] of offers) {
-    pick -= num(n);
-    if (pick < 0) return key!;
-  }
-  return offers.length > 0 ? offers[offers.length - 1]![1]! : NULL_BULK;
+type SpecialHandler = (run: PartitionRunner, via: string, argv: readonly Uint8Array[]) => Promise<Reply>;
+
+const SPECIAL_REQUESTS: { readonly [H in SpecialRequest]: SpecialHandler } = {
+  scan_cursor: scanCursor,
+};
+
+/** Keyless reads whose row declares all_shards or a special request; undefined for any other command. */
+export function keylessRead(run: PartitionRunner, spec: CommandSpec, argv: readonly Uint8Array[], random: () => number): Promise<Reply> | undefined {
+  const tips = spec.cluster;
+  if (spec.flags.includes("write")) return undefined;
+  if (tips?.request === "all_shards") return allShards(run, spec.name, tips, argv, (p, a) => run.read(p, a), random);
+  if (tips?.request === "special") return SPECIAL_REQUESTS[tips.handler](run, tips.via, argv);
+  return undefined;
 }
 
 /**
- * FLUSHDB/FLUSHALL: one `__flushpart` op per partition group, so every replica deletes exactly
- * that partition's rows at the same log position. Not atomic across partitions (nor is anything
- * else across partitions); a failure says how far it got, and repeating it is harmless.
+ * Keyless writes whose row declares all_shards (FLUSHDB, FLUSHALL): one op per partition group,
+ * so every replica applies that partition's part at the same log position. Not atomic across
+ * partitions (nor is anything else across partitions); a failure says how far it got, and
+ * repeating it is harmless. Undefined for any other op.
  */
-async function flush(run: PartitionRunner, op: Op, name: string): Promise<Reply> {
-  const argv = op.cmds[0]!;
-  const bad = flushArgsError(argv);
-  if (bad) return bad;
-  const r = await fanOut(name, range(run.partitionCount), (p) => run.write(p, { cmds: [[utf8("__flushpart"), utf8(String(p))]], now: op.now, seed: op.seed }));
-  return "failed" in r ? r.failed : OK;
-}
-
-/** Keyless reads this module answers; undefined for any other command. */
-export function keylessRead(run: PartitionRunner, spec: CommandSpec, argv: readonly Uint8Array[], random: () => number): Promise<Reply> | undefined {
-  switch (spec.name) {
-    case "dbsize":
-      return dbsize(run);
-    case "keys":
-      return keys(run, argv[1]!);
-    case "scan":
-      return scan(run, argv);
-    case "randomkey":
-      return randomKey(run, random);
-    default:
-      return undefined;
-  }
-}
-
-/** Keyless writes this module answers (FLUSHDB, FLUSHALL); undefined for any other op. */
 export function keylessWrite(run: PartitionRunner, op: Op): Promise<Reply> | undefined {
   if (op.cmds.length !== 1 || op.multi) return undefined;
-  const name = ascii(op.cmds[0]![0]!).toLowerCase();
-  return name === "flushdb" || name === "flushall" ? flush(run, op, name.toUpperCase()) : undefined;
+  const argv = op.cmds[0]!;
+  const spec = COMMANDS.get(lower(argv[0]!));
+  const tips = spec?.cluster;
+  if (!spec?.flags.includes("write") || tips?.request !== "all_shards") return undefined;
+  const write: Ask = (p, cmd) => run.write(p, { cmds: [cmd], now: op.now, seed: op.seed });
+  return allShards(run, spec.name, tips, argv, write, Math.random);
 }
-

@@ -2,7 +2,7 @@
 // Cluster) need to find the node serving a slot. They describe the real partition map.
 import { keySlot } from "../keyspace/slot.ts";
 import { array, bulk, err, int, map, OK, verbatim, type Reply } from "../resp/reply.ts";
-import { defineSession } from "./define.ts";
+import { define } from "./define.ts";
 import type { ClusterNodeRef, ClusterView, SessionApi } from "./types.ts";
 import { E, lower, str } from "./util.ts";
 
@@ -96,13 +96,26 @@ function cluster(s: SessionApi, argv: readonly Uint8Array[]): Reply {
   }
 }
 
-export const CLUSTER_COMMANDS = defineSession("cluster", [
-  ["cluster", -2, [], "3.0.0", "Cluster commands: SLOTS, SHARDS, NODES, INFO, MYID, KEYSLOT.", cluster],
-  ["readonly", 1, ["fast"], "3.0.0", "Switches the connection to Redis Cluster mode (-MOVED redirects).", (s) => {
-    if (!s.cluster) return DISABLED;
-    s.client.clusterMode = true;
-    return OK;
-  }],
-  ["readwrite", 1, ["fast"], "3.0.0", "Ends READONLY; the connection keeps getting redirects.", (s) => (s.cluster ? OK : DISABLED)],
-  ["asking", 1, ["fast"], "3.0.0", "Accepted for Redis Cluster clients; FlyDB never answers -ASK.", (s) => (s.cluster ? OK : DISABLED)],
+export const CLUSTER_COMMANDS = define("cluster", [
+  {
+    name: "cluster", arity: -2, flags: [], since: "3.0.0",
+    summary: "Cluster commands: SLOTS, SHARDS, NODES, INFO, MYID, KEYSLOT.", exec: cluster,
+  },
+  {
+    name: "readonly", arity: 1, flags: ["fast"], since: "3.0.0",
+    summary: "Switches the connection to Redis Cluster mode (-MOVED redirects).",
+    exec: (s) => {
+      if (!s.cluster) return DISABLED;
+      s.client.clusterMode = true;
+      return OK;
+    },
+  },
+  {
+    name: "readwrite", arity: 1, flags: ["fast"], since: "3.0.0",
+    summary: "Ends READONLY; the connection keeps getting redirects.", exec: (s) => (s.cluster ? OK : DISABLED),
+  },
+  {
+    name: "asking", arity: 1, flags: ["fast"], since: "3.0.0",
+    summary: "Accepted for Redis Cluster clients; FlyDB never answers -ASK.", exec: (s) => (s.cluster ? OK : DISABLED),
+  },
 ]);

@@ -1,7 +1,7 @@
 // Connection and server commands: they act on the session and the server, never on the keyspace
 // through the log, so they run where the client is connected.
 import { array, bulk, bulkArray, err, int, map, OK, simple, verbatim, EMPTY_ARRAY, type Reply } from "../resp/reply.ts";
-import { defineSession } from "./define.ts";
+import { define } from "./define.ts";
 import type { ClientState, CommandSpec, SessionApi } from "./types.ts";
 import { E, globMatch, lower, parseIntArg, str, utf8 } from "./util.ts";
 
@@ -271,49 +271,95 @@ function config(s: SessionApi, argv: readonly Uint8Array[]): Reply {
   return err(`ERR unknown subcommand '${str(argv[1]!)}'. Try CONFIG HELP.`);
 }
 
-export const CONNECTION_COMMANDS = defineSession("connection", [
-  ["ping", -1, ["fast"], "1.0.0", "Returns the server's liveliness response.", (_s, argv) => {
-    if (argv.length > 2) return E.arity("ping");
-    return argv.length === 2 ? bulk(argv[1]!) : simple("PONG");
-  }],
-  ["echo", 2, ["fast"], "1.0.0", "Returns the given string.", (_s, argv) => bulk(argv[1]!)],
-  ["auth", -2, ["noauth", "fast"], "1.0.0", "Authenticates the connection.", (s, argv) => {
-    if (argv.length > 3) return E.syntax;
-    const failed = argv.length === 3 ? checkPassword(s, str(argv[1]!), argv[2]!) : checkPassword(s, undefined, argv[1]!);
-    if (failed) return failed;
-    s.client.authenticated = true;
-    return OK;
-  }],
-  ["hello", -1, ["noauth", "fast"], "6.0.0", "Handshakes with the server: protocol version, authentication, client name.", hello],
-  ["select", 2, ["fast"], "1.0.0", "Changes the selected database (FlyDB has only database 0).", (_s, argv) => {
-    const db = parseIntArg(argv[1]!);
-    if (db === undefined) return E.notInt;
-    return db === 0 ? OK : E.dbIndex;
-  }],
-  ["quit", -1, ["noauth", "fast"], "1.0.0", "Closes the connection.", (s) => {
-    s.closeAfterReply();
-    return OK;
-  }],
-  ["reset", 1, ["noauth", "fast"], "6.2.0", "Resets the connection.", (s) => {
-    s.resetState();
-    s.client.protocol = 2;
-    s.client.name = "";
-    s.client.authenticated = s.requirepass === "";
-    return simple("RESET");
-  }],
-  ["client", -2, [], "2.4.0", "Client connection commands: ID, SETNAME, GETNAME, LIST, INFO, SETINFO, KILL.", client],
+export const CONNECTION_COMMANDS = define("connection", [
+  {
+    name: "ping", arity: -1, flags: ["fast"], since: "1.0.0", summary: "Returns the server's liveliness response.",
+    exec: (_s, argv) => {
+      if (argv.length > 2) return E.arity("ping");
+      return argv.length === 2 ? bulk(argv[1]!) : simple("PONG");
+    },
+  },
+  {
+    name: "echo", arity: 2, flags: ["fast"], since: "1.0.0", summary: "Returns the given string.",
+    exec: (_s, argv) => bulk(argv[1]!),
+  },
+  {
+    name: "auth", arity: -2, flags: ["noauth", "fast"], since: "1.0.0", summary: "Authenticates the connection.",
+    exec: (s, argv) => {
+      if (argv.length > 3) return E.syntax;
+      const failed = argv.length === 3
+        ? checkPassword(s, str(argv[1]!), argv[2]!)
+        : checkPassword(s, undefined, argv[1]!);
+      if (failed) return failed;
+      s.client.authenticated = true;
+      return OK;
+    },
+  },
+  {
+    name: "hello", arity: -1, flags: ["noauth", "fast"], since: "6.0.0",
+    summary: "Handshakes with the server: protocol version, authentication, client name.", exec: hello,
+  },
+  {
+    name: "select", arity: 2, flags: ["fast"], since: "1.0.0",
+    summary: "Changes the selected database (FlyDB has only database 0).",
+    exec: (_s, argv) => {
+      const db = parseIntArg(argv[1]!);
+      if (db === undefined) return E.notInt;
+      return db === 0 ? OK : E.dbIndex;
+    },
+  },
+  {
+    name: "quit", arity: -1, flags: ["noauth", "fast"], since: "1.0.0", summary: "Closes the connection.",
+    exec: (s) => {
+      s.closeAfterReply();
+      return OK;
+    },
+  },
+  {
+    name: "reset", arity: 1, flags: ["noauth", "fast"], since: "6.2.0", summary: "Resets the connection.",
+    exec: (s) => {
+      s.resetState();
+      s.client.protocol = 2;
+      s.client.name = "";
+      s.client.authenticated = s.requirepass === "";
+      return simple("RESET");
+    },
+  },
+  {
+    name: "client", arity: -2, flags: [], since: "2.4.0",
+    summary: "Client connection commands: ID, SETNAME, GETNAME, LIST, INFO, SETINFO, KILL.", exec: client,
+  },
 ]);
 
-export const SERVER_COMMANDS = defineSession("server", [
-  ["command", -1, [], "2.8.13", "Returns detailed information about all commands.", command],
-  ["config", -2, ["admin"], "2.0.0", "Configuration: CONFIG GET (read-only at run time).", config],
-  ["info", -1, [], "1.0.0", "Returns information and statistics about the server.", (s, argv) => {
-    const section = argv.length > 1 ? lower(argv[1]!) : undefined;
-    const text = s.server.info(section, s.now);
-    return typeof text === "string" ? verbatim(text) : text.then((t) => (typeof t === "string" ? verbatim(t) : t));
-  }],
-  ["time", 1, ["fast", "random"], "2.6.0", "Returns the server time.", (s) => {
-    const us = Math.floor(s.now * 1000);
-    return array([bulk(String(Math.floor(us / 1e6))), bulk(String(us % 1e6))]);
-  }],
+export const SERVER_COMMANDS = define("server", [
+  {
+    name: "command", arity: -1, flags: [], since: "2.8.13", summary: "Returns detailed information about all commands.",
+    exec: command,
+  },
+  {
+    name: "config", arity: -2, flags: ["admin"], since: "2.0.0",
+    summary: "Configuration: CONFIG GET (read-only at run time).", exec: config,
+  },
+  {
+    name: "info", arity: -1, flags: [], since: "1.0.0", summary: "Returns information and statistics about the server.",
+    exec: (s, argv) => {
+      const section = argv.length > 1 ? lower(argv[1]!) : undefined;
+      const text = s.server.info(section, s.now);
+      return typeof text === "string" ? verbatim(text) : text.then((t) => (typeof t === "string" ? verbatim(t) : t));
+    },
+    // Only the keyspace section needs every partition: its key and expiry totals (__dbsizepart takes no section).
+    cluster: {
+      request: "all_shards",
+      via: "__dbsizepart",
+      response: { special: "keyspace_totals" },
+      partArgs: () => [],
+    },
+  },
+  {
+    name: "time", arity: 1, flags: ["fast", "random"], since: "2.6.0", summary: "Returns the server time.",
+    exec: (s) => {
+      const us = Math.floor(s.now * 1000);
+      return array([bulk(String(Math.floor(us / 1e6))), bulk(String(us % 1e6))]);
+    },
+  },
 ]);

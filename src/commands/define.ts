@@ -1,43 +1,56 @@
+import { LOCAL, type ClusterTips } from "./cluster-policy.ts";
 import type { CommandFlag, CommandFn, CommandSpec, SessionFn } from "./types.ts";
 
-/**
- * One table row: name, arity, flags, first key, last key, step, since, summary, implementation,
- * and for commands with a key count argument the function that finds their keys.
- */
-export type CommandRow =
-  | readonly [string, number, readonly CommandFlag[], number, number, number, string, string, CommandFn]
-  | readonly [string, number, readonly CommandFlag[], number, number, number, string, string, CommandFn, (argv: readonly Uint8Array[]) => Uint8Array[]];
-
-export function define(group: string, rows: readonly CommandRow[]): CommandSpec[] {
-  return rows.map(([name, arity, flags, firstKey, lastKey, step, since, summary, run, keys]) => ({
-    name,
-    arity,
-    flags,
-    firstKey,
-    lastKey,
-    step,
-    group,
-    since,
-    summary,
-    run,
-    ...(keys ? { keys } : {}),
-  }));
+/** Key positions as COMMAND INFO reports them (see CommandSpec.firstKey). */
+export interface KeyPositions {
+  readonly first: number;
+  readonly last: number;
+  readonly step: number;
+  /** Redis's "movablekeys": every key of a call whose keys are counted by an argument (see CommandSpec.keys). */
+  readonly find?: (argv: readonly Uint8Array[]) => Uint8Array[];
 }
 
-export type SessionRow = readonly [string, number, readonly CommandFlag[], string, string, SessionFn];
+interface RowBase {
+  /** Lower-case. */
+  readonly name: string;
+  readonly arity: number;
+  readonly flags: readonly CommandFlag[];
+  readonly since: string;
+  readonly summary: string;
+  /** Absent: one slot for a command with keys (see ClusterTips); data commands without keys must declare. */
+  readonly cluster?: ClusterTips;
+}
 
-/** Connection and server commands take no keys. */
-export function defineSession(group: string, rows: readonly SessionRow[]): CommandSpec[] {
-  return rows.map(([name, arity, flags, since, summary, exec]) => ({
-    name,
-    arity,
-    flags: [...flags, "connection"],
-    firstKey: 0,
-    lastKey: 0,
-    step: 0,
-    group,
-    since,
-    summary,
-    exec,
-  }));
+/** A data command: runs on the keyspace. Without `keys` it takes none. */
+export interface DataRow extends RowBase {
+  readonly keys?: KeyPositions;
+  readonly run: CommandFn;
+}
+
+/** A connection or server command: runs on the session, takes no keys, runs locally unless it declares otherwise. */
+export interface SessionRow extends RowBase {
+  readonly exec: SessionFn;
+}
+
+export type CommandRow = DataRow | SessionRow;
+
+export function define(group: string, rows: readonly CommandRow[]): CommandSpec[] {
+  return rows.map((row) => {
+    const common = { name: row.name, arity: row.arity, group, since: row.since, summary: row.summary };
+    if ("exec" in row) {
+      const flags: readonly CommandFlag[] = [...row.flags, "connection"];
+      return { ...common, flags, firstKey: 0, lastKey: 0, step: 0, exec: row.exec, cluster: row.cluster ?? LOCAL };
+    }
+    const k = row.keys;
+    return {
+      ...common,
+      flags: row.flags,
+      firstKey: k?.first ?? 0,
+      lastKey: k?.last ?? 0,
+      step: k?.step ?? 0,
+      run: row.run,
+      ...(k?.find ? { keys: k.find } : {}),
+      ...(row.cluster ? { cluster: row.cluster } : {}),
+    };
+  });
 }

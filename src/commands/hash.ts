@@ -78,65 +78,126 @@ function hrandfield(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
 }
 
 export const HASH_COMMANDS = define("hash", [
-  ["hset", -4, ["write", "fast"], 1, 1, 1, "2.0.0", "Creates or modifies the value of a field in a hash.", (ctx, argv) => hset(ctx, argv, "hset")],
-  ["hmset", -4, ["write", "fast"], 1, 1, 1, "2.0.0", "Sets the values of multiple fields.", (ctx, argv) => hset(ctx, argv, "hmset")],
-  ["hsetnx", 4, ["write", "fast"], 1, 1, 1, "2.0.0", "Sets the value of a field in a hash only when the field doesn't exist.", (ctx, argv) => {
-    const size = hashSize(ctx, argv[1]!);
-    if (isReply(size)) return size;
-    if (size > 0 && ctx.db.hashGet(argv[1]!, argv[2]!) !== undefined) return ZERO;
-    ctx.db.hashSet(argv[1]!, argv[2]!, argv[3]!);
-    noteGrowth(ctx, argv[1]!, "hash", [argv[2]!, argv[3]!]);
-    return ONE;
-  }],
-  ["hget", 3, ["readonly", "fast"], 1, 1, 1, "2.0.0", "Returns the value of a field in a hash.", (ctx, argv) => {
-    const size = hashSize(ctx, argv[1]!);
-    if (isReply(size)) return size;
-    return size === 0 ? NULL_BULK : bulkOrNull(ctx.db.hashGet(argv[1]!, argv[2]!));
-  }],
-  ["hmget", -3, ["readonly", "fast"], 1, 1, 1, "2.0.0", "Returns the values of all fields in a hash.", (ctx, argv) => {
-    const size = hashSize(ctx, argv[1]!);
-    if (isReply(size)) return size;
-    return array(argv.slice(2).map((f) => (size === 0 ? NULL_BULK : bulkOrNull(ctx.db.hashGet(argv[1]!, f)))));
-  }],
-  ["hgetall", 2, ["readonly"], 1, 1, 1, "2.0.0", "Returns all fields and values in a hash.", (ctx, argv) => {
-    const size = hashSize(ctx, argv[1]!);
-    if (isReply(size)) return size;
-    return map(size === 0 ? [] : ctx.db.hashEntries(argv[1]!).map(([f, v]) => [bulk(f), bulk(v)] as const));
-  }],
-  ["hdel", -3, ["write", "fast"], 1, 1, 1, "2.0.0", "Deletes one or more fields and their values from a hash.", (ctx, argv) => {
-    const size = hashSize(ctx, argv[1]!);
-    if (isReply(size)) return size;
-    let n = 0;
-    if (size > 0) for (const f of argv.slice(2)) if (ctx.db.hashDelete(argv[1]!, f)) n++;
-    return int(n);
-  }],
-  ["hexists", 3, ["readonly", "fast"], 1, 1, 1, "2.0.0", "Determines whether a field exists in a hash.", (ctx, argv) => {
-    const size = hashSize(ctx, argv[1]!);
-    if (isReply(size)) return size;
-    return size > 0 && ctx.db.hashGet(argv[1]!, argv[2]!) !== undefined ? ONE : ZERO;
-  }],
-  ["hlen", 2, ["readonly", "fast"], 1, 1, 1, "2.0.0", "Returns the number of fields in a hash.", (ctx, argv) => {
-    const size = hashSize(ctx, argv[1]!);
-    return isReply(size) ? size : int(size);
-  }],
-  ["hkeys", 2, ["readonly"], 1, 1, 1, "2.0.0", "Returns all fields in a hash.", (ctx, argv) => {
-    const size = hashSize(ctx, argv[1]!);
-    if (isReply(size)) return size;
-    return array(size === 0 ? [] : bulks(ctx.db.hashEntries(argv[1]!).map(([f]) => f)));
-  }],
-  ["hvals", 2, ["readonly"], 1, 1, 1, "2.0.0", "Returns all values in a hash.", (ctx, argv) => {
-    const size = hashSize(ctx, argv[1]!);
-    if (isReply(size)) return size;
-    return array(size === 0 ? [] : bulks(ctx.db.hashEntries(argv[1]!).map(([, v]) => v)));
-  }],
-  ["hincrby", 4, ["write", "fast"], 1, 1, 1, "2.0.0", "Increments the integer value of a field in a hash by a number.", hincrby],
-  ["hincrbyfloat", 4, ["write", "fast"], 1, 1, 1, "2.6.0", "Increments the floating point value of a field by a number.", hincrbyfloat],
-  ["hstrlen", 3, ["readonly", "fast"], 1, 1, 1, "3.2.0", "Returns the length of the value of a field.", (ctx, argv) => {
-    const size = hashSize(ctx, argv[1]!);
-    if (isReply(size)) return size;
-    return int(size === 0 ? 0 : (ctx.db.hashGet(argv[1]!, argv[2]!)?.length ?? 0));
-  }],
-  ["hrandfield", -2, ["readonly", "random"], 1, 1, 1, "6.2.0", "Returns one or more random fields from a hash.", hrandfield],
-  ["hscan", -3, ["readonly", "random"], 1, 1, 1, "2.8.0", "Iterates over fields and values of a hash.", (ctx, argv) =>
-    scanCollection(ctx, argv, "hash", (o, l) => ctx.db.hashEntries(argv[1]!, o, l), ([f]) => f, ([f, v]) => [bulk(f), bulk(v)])],
+  {
+    name: "hset", arity: -4, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    summary: "Creates or modifies the value of a field in a hash.", run: (ctx, argv) => hset(ctx, argv, "hset"),
+  },
+  {
+    name: "hmset", arity: -4, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    summary: "Sets the values of multiple fields.", run: (ctx, argv) => hset(ctx, argv, "hmset"),
+  },
+  {
+    name: "hsetnx", arity: 4, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    summary: "Sets the value of a field in a hash only when the field doesn't exist.",
+    run: (ctx, argv) => {
+      const size = hashSize(ctx, argv[1]!);
+      if (isReply(size)) return size;
+      if (size > 0 && ctx.db.hashGet(argv[1]!, argv[2]!) !== undefined) return ZERO;
+      ctx.db.hashSet(argv[1]!, argv[2]!, argv[3]!);
+      noteGrowth(ctx, argv[1]!, "hash", [argv[2]!, argv[3]!]);
+      return ONE;
+    },
+  },
+  {
+    name: "hget", arity: 3, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    summary: "Returns the value of a field in a hash.",
+    run: (ctx, argv) => {
+      const size = hashSize(ctx, argv[1]!);
+      if (isReply(size)) return size;
+      return size === 0 ? NULL_BULK : bulkOrNull(ctx.db.hashGet(argv[1]!, argv[2]!));
+    },
+  },
+  {
+    name: "hmget", arity: -3, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    summary: "Returns the values of all fields in a hash.",
+    run: (ctx, argv) => {
+      const size = hashSize(ctx, argv[1]!);
+      if (isReply(size)) return size;
+      return array(argv.slice(2).map((f) => (size === 0 ? NULL_BULK : bulkOrNull(ctx.db.hashGet(argv[1]!, f)))));
+    },
+  },
+  {
+    name: "hgetall", arity: 2, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    summary: "Returns all fields and values in a hash.",
+    run: (ctx, argv) => {
+      const size = hashSize(ctx, argv[1]!);
+      if (isReply(size)) return size;
+      return map(size === 0 ? [] : ctx.db.hashEntries(argv[1]!).map(([f, v]) => [bulk(f), bulk(v)] as const));
+    },
+  },
+  {
+    name: "hdel", arity: -3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    summary: "Deletes one or more fields and their values from a hash.",
+    run: (ctx, argv) => {
+      const size = hashSize(ctx, argv[1]!);
+      if (isReply(size)) return size;
+      let n = 0;
+      if (size > 0) for (const f of argv.slice(2)) if (ctx.db.hashDelete(argv[1]!, f)) n++;
+      return int(n);
+    },
+  },
+  {
+    name: "hexists", arity: 3, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    summary: "Determines whether a field exists in a hash.",
+    run: (ctx, argv) => {
+      const size = hashSize(ctx, argv[1]!);
+      if (isReply(size)) return size;
+      return size > 0 && ctx.db.hashGet(argv[1]!, argv[2]!) !== undefined ? ONE : ZERO;
+    },
+  },
+  {
+    name: "hlen", arity: 2, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    summary: "Returns the number of fields in a hash.",
+    run: (ctx, argv) => {
+      const size = hashSize(ctx, argv[1]!);
+      return isReply(size) ? size : int(size);
+    },
+  },
+  {
+    name: "hkeys", arity: 2, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    summary: "Returns all fields in a hash.",
+    run: (ctx, argv) => {
+      const size = hashSize(ctx, argv[1]!);
+      if (isReply(size)) return size;
+      return array(size === 0 ? [] : bulks(ctx.db.hashEntries(argv[1]!).map(([f]) => f)));
+    },
+  },
+  {
+    name: "hvals", arity: 2, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    summary: "Returns all values in a hash.",
+    run: (ctx, argv) => {
+      const size = hashSize(ctx, argv[1]!);
+      if (isReply(size)) return size;
+      return array(size === 0 ? [] : bulks(ctx.db.hashEntries(argv[1]!).map(([, v]) => v)));
+    },
+  },
+  {
+    name: "hincrby", arity: 4, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    summary: "Increments the integer value of a field in a hash by a number.", run: hincrby,
+  },
+  {
+    name: "hincrbyfloat", arity: 4, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.6.0",
+    summary: "Increments the floating point value of a field by a number.", run: hincrbyfloat,
+  },
+  {
+    name: "hstrlen", arity: 3, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "3.2.0",
+    summary: "Returns the length of the value of a field.",
+    run: (ctx, argv) => {
+      const size = hashSize(ctx, argv[1]!);
+      if (isReply(size)) return size;
+      return int(size === 0 ? 0 : (ctx.db.hashGet(argv[1]!, argv[2]!)?.length ?? 0));
+    },
+  },
+  {
+    name: "hrandfield", arity: -2, flags: ["readonly", "random"], keys: { first: 1, last: 1, step: 1 }, since: "6.2.0",
+    summary: "Returns one or more random fields from a hash.", run: hrandfield,
+  },
+  {
+    name: "hscan", arity: -3, flags: ["readonly", "random"], keys: { first: 1, last: 1, step: 1 }, since: "2.8.0",
+    summary: "Iterates over fields and values of a hash.",
+    run: (ctx, argv) => {
+      const page = (o: number, l: number | undefined) => ctx.db.hashEntries(argv[1]!, o, l);
+      return scanCollection(ctx, argv, "hash", page, ([f]) => f, ([f, v]) => [bulk(f), bulk(v)]);
+    },
+  },
 ]);

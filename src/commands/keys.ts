@@ -1,5 +1,6 @@
 // Generic keyspace commands (Redis's "generic" group): they work on keys of every type.
 import { array, bulk, bulkArray, bulkOrNull, err, int, OK, ONE, ZERO, simple, type Reply } from "../resp/reply.ts";
+import { ONE_SLOT, type ClusterTips } from "./cluster-policy.ts";
 import { define } from "./define.ts";
 import type { CommandContext, KeyType } from "./types.ts";
 import { bytesEqual, E, globMatch, INT64_MAX, INT64_MIN, lower, parseInt64, parseIntArg, str } from "./util.ts";
@@ -175,45 +176,137 @@ function flush(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   return OK;
 }
 
+/** The mode argument is checked once; each partition's __flushpart gets only its number. */
+const FLUSH_EVERY_PARTITION: ClusterTips = {
+  request: "all_shards",
+  via: "__flushpart",
+  response: "all_succeeded",
+  partArgs: (argv) => flushArgsError(argv) ?? [],
+};
+
 export const KEY_COMMANDS = define("generic", [
-  ["del", -2, ["write"], 1, -1, 1, "1.0.0", "Deletes one or more keys.", del],
-  ["unlink", -2, ["write", "fast"], 1, -1, 1, "4.0.0", "Asynchronously deletes one or more keys.", del],
-  ["exists", -2, ["readonly", "fast"], 1, -1, 1, "1.0.0", "Determines whether one or more keys exist.", (ctx, argv) => {
-    let n = 0;
-    for (let i = 1; i < argv.length; i++) if (ctx.db.meta(argv[i]!, ctx.now)) n++;
-    return int(n);
-  }],
-  ["type", 2, ["readonly", "fast"], 1, 1, 1, "1.0.0", "Determines the type of value stored at a key.", (ctx, argv) =>
-    simple(ctx.db.meta(argv[1]!, ctx.now)?.type ?? "none")],
-  ["rename", 3, ["write"], 1, 2, 1, "1.0.0", "Renames a key and overwrites the destination.", rename(false)],
-  ["renamenx", 3, ["write", "fast"], 1, 2, 1, "1.0.0", "Renames a key only when the target key name doesn't exist.", rename(true)],
-  ["copy", -3, ["write"], 1, 2, 1, "6.2.0", "Copies the value of a key to a new key.", copy],
-  ["expire", -3, ["write", "fast"], 1, 1, 1, "1.0.0", "Sets the expiration time of a key in seconds.", expire("s", false, "expire")],
-  ["pexpire", -3, ["write", "fast"], 1, 1, 1, "2.6.0", "Sets the expiration time of a key in milliseconds.", expire("ms", false, "pexpire")],
-  ["expireat", -3, ["write", "fast"], 1, 1, 1, "1.2.0", "Sets the expiration time of a key to a Unix timestamp.", expire("s", true, "expireat")],
-  ["pexpireat", -3, ["write", "fast"], 1, 1, 1, "2.6.0", "Sets the expiration time of a key to a Unix milliseconds timestamp.", expire("ms", true, "pexpireat")],
-  ["ttl", 2, ["readonly", "fast"], 1, 1, 1, "1.0.0", "Returns the expiration time in seconds of a key.", ttl(false, false)],
-  ["pttl", 2, ["readonly", "fast"], 1, 1, 1, "2.6.0", "Returns the expiration time in milliseconds of a key.", ttl(true, false)],
-  ["expiretime", 2, ["readonly", "fast"], 1, 1, 1, "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", ttl(false, true)],
-  ["pexpiretime", 2, ["readonly", "fast"], 1, 1, 1, "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", ttl(true, true)],
-  ["persist", 2, ["write", "fast"], 1, 1, 1, "2.2.0", "Removes the expiration time of a key.", (ctx, argv) => {
-    const meta = ctx.db.meta(argv[1]!, ctx.now);
-    if (!meta || meta.expireAt === null) return ZERO;
-    ctx.db.setExpireAt(argv[1]!, null);
-    return ONE;
-  }],
-  ["keys", 2, ["readonly"], 0, 0, 0, "1.0.0", "Returns all key names that match a pattern.", keys],
-  ["scan", -2, ["readonly"], 0, 0, 0, "2.8.0", "Iterates over the key names in the database.", scan],
-  ["randomkey", 1, ["readonly", "random"], 0, 0, 0, "1.0.0", "Returns a random key name from the database.", (ctx) =>
-    bulkOrNull(ctx.db.randomKey(ctx.now, ctx.random()))],
-  ["dbsize", 1, ["readonly", "fast"], 0, 0, 0, "1.0.0", "Returns the number of keys in the database.", (ctx) => int(ctx.db.count(ctx.now))],
-  ["flushdb", -1, ["write"], 0, 0, 0, "1.0.0", "Removes all keys from the current database.", flush],
-  ["flushall", -1, ["write"], 0, 0, 0, "1.0.0", "Removes all keys from all databases.", flush],
+  {
+    name: "del", arity: -2, flags: ["write"], keys: { first: 1, last: -1, step: 1 }, since: "1.0.0",
+    summary: "Deletes one or more keys.", run: del, cluster: { request: "multi_shard", response: "agg_sum" },
+  },
+  {
+    name: "unlink", arity: -2, flags: ["write", "fast"], keys: { first: 1, last: -1, step: 1 }, since: "4.0.0",
+    summary: "Asynchronously deletes one or more keys.", run: del,
+    cluster: { request: "multi_shard", response: "agg_sum" },
+  },
+  {
+    name: "exists", arity: -2, flags: ["readonly", "fast"], keys: { first: 1, last: -1, step: 1 }, since: "1.0.0",
+    summary: "Determines whether one or more keys exist.",
+    run: (ctx, argv) => {
+      let n = 0;
+      for (let i = 1; i < argv.length; i++) if (ctx.db.meta(argv[i]!, ctx.now)) n++;
+      return int(n);
+    },
+    cluster: { request: "multi_shard", response: "agg_sum" },
+  },
+  {
+    name: "type", arity: 2, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    summary: "Determines the type of value stored at a key.",
+    run: (ctx, argv) =>
+      simple(ctx.db.meta(argv[1]!, ctx.now)?.type ?? "none"),
+  },
+  {
+    name: "rename", arity: 3, flags: ["write"], keys: { first: 1, last: 2, step: 1 }, since: "1.0.0",
+    summary: "Renames a key and overwrites the destination.", run: rename(false), cluster: ONE_SLOT,
+  },
+  {
+    name: "renamenx", arity: 3, flags: ["write", "fast"], keys: { first: 1, last: 2, step: 1 }, since: "1.0.0",
+    summary: "Renames a key only when the target key name doesn't exist.", run: rename(true), cluster: ONE_SLOT,
+  },
+  {
+    name: "copy", arity: -3, flags: ["write"], keys: { first: 1, last: 2, step: 1 }, since: "6.2.0",
+    summary: "Copies the value of a key to a new key.", run: copy, cluster: ONE_SLOT,
+  },
+  {
+    name: "expire", arity: -3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    summary: "Sets the expiration time of a key in seconds.", run: expire("s", false, "expire"),
+  },
+  {
+    name: "pexpire", arity: -3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.6.0",
+    summary: "Sets the expiration time of a key in milliseconds.", run: expire("ms", false, "pexpire"),
+  },
+  {
+    name: "expireat", arity: -3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.2.0",
+    summary: "Sets the expiration time of a key to a Unix timestamp.", run: expire("s", true, "expireat"),
+  },
+  {
+    name: "pexpireat", arity: -3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.6.0",
+    summary: "Sets the expiration time of a key to a Unix milliseconds timestamp.",
+    run: expire("ms", true, "pexpireat"),
+  },
+  {
+    name: "ttl", arity: 2, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    summary: "Returns the expiration time in seconds of a key.", run: ttl(false, false),
+  },
+  {
+    name: "pttl", arity: 2, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.6.0",
+    summary: "Returns the expiration time in milliseconds of a key.", run: ttl(true, false),
+  },
+  {
+    name: "expiretime", arity: 2, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "7.0.0",
+    summary: "Returns the expiration time of a key as a Unix timestamp.", run: ttl(false, true),
+  },
+  {
+    name: "pexpiretime", arity: 2, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "7.0.0",
+    summary: "Returns the expiration time of a key as a Unix milliseconds timestamp.", run: ttl(true, true),
+  },
+  {
+    name: "persist", arity: 2, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.2.0",
+    summary: "Removes the expiration time of a key.",
+    run: (ctx, argv) => {
+      const meta = ctx.db.meta(argv[1]!, ctx.now);
+      if (!meta || meta.expireAt === null) return ZERO;
+      ctx.db.setExpireAt(argv[1]!, null);
+      return ONE;
+    },
+  },
+  {
+    name: "keys", arity: 2, flags: ["readonly"], since: "1.0.0", summary: "Returns all key names that match a pattern.",
+    run: keys,
+    cluster: { request: "all_shards", via: "__keyspart", response: "concat" },
+  },
+  {
+    name: "scan", arity: -2, flags: ["readonly"], since: "2.8.0",
+    summary: "Iterates over the key names in the database.", run: scan,
+    cluster: { request: "special", via: "__scanpart", handler: "scan_cursor" },
+  },
+  {
+    name: "randomkey", arity: 1, flags: ["readonly", "random"], since: "1.0.0",
+    summary: "Returns a random key name from the database.",
+    run: (ctx) =>
+      bulkOrNull(ctx.db.randomKey(ctx.now, ctx.random())),
+    cluster: { request: "all_shards", via: "__randomkeypart", response: { special: "random_key" } },
+  },
+  {
+    name: "dbsize", arity: 1, flags: ["readonly", "fast"], since: "1.0.0",
+    summary: "Returns the number of keys in the database.", run: (ctx) => int(ctx.db.count(ctx.now)),
+    cluster: { request: "all_shards", via: "__dbsizepart", response: { special: "key_count" } },
+  },
+  {
+    name: "flushdb", arity: -1, flags: ["write"], since: "1.0.0",
+    summary: "Removes all keys from the current database.", run: flush,
+    cluster: FLUSH_EVERY_PARTITION,
+  },
+  {
+    name: "flushall", arity: -1, flags: ["write"], since: "1.0.0", summary: "Removes all keys from all databases.",
+    run: flush,
+    cluster: FLUSH_EVERY_PARTITION,
+  },
   // Internal: the active-expiry sweep proposes this so deletions travel through the log and every
   // replica removes the same keys (a key whose TTL was extended meanwhile survives).
-  ["__expire", -2, ["write"], 1, -1, 1, "0.1.0", "Internal: removes the given keys if they are expired at the op's time.", (ctx, argv) => {
-    let n = 0;
-    for (let i = 1; i < argv.length; i++) if (ctx.db.deleteIfExpired(argv[i]!, ctx.now)) n++;
-    return int(n);
-  }],
+  {
+    name: "__expire", arity: -2, flags: ["write"], keys: { first: 1, last: -1, step: 1 }, since: "0.1.0",
+    summary: "Internal: removes the given keys if they are expired at the op's time.",
+    run: (ctx, argv) => {
+      let n = 0;
+      for (let i = 1; i < argv.length; i++) if (ctx.db.deleteIfExpired(argv[i]!, ctx.now)) n++;
+      return int(n);
+    },
+    cluster: ONE_SLOT,
+  },
 ]);

@@ -2,6 +2,7 @@
 // by a sequence number, so pushes and pops at either end are O(log n).
 import { array, bulk, EMPTY_ARRAY, err, int, NULL_ARRAY, NULL_BULK, OK, ZERO, type Reply } from "../resp/reply.ts";
 import { bulks, countedKeys, indexRange, intArg, isReply, sizeOf } from "./collection.ts";
+import { ONE_SLOT } from "./cluster-policy.ts";
 import { define } from "./define.ts";
 import type { CommandContext } from "./types.ts";
 import { bytesEqual, E, lower, parseInt64 } from "./util.ts";
@@ -195,39 +196,106 @@ function lmpop(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
 }
 
 export const LIST_COMMANDS = define("list", [
-  ["lpush", -3, ["write", "fast"], 1, 1, 1, "1.0.0", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", push(true, false)],
-  ["rpush", -3, ["write", "fast"], 1, 1, 1, "1.0.0", "Appends one or more elements to a list. Creates the key if it doesn't exist.", push(false, false)],
-  ["lpushx", -3, ["write", "fast"], 1, 1, 1, "2.2.0", "Prepends one or more elements to a list only when the list exists.", push(true, true)],
-  ["rpushx", -3, ["write", "fast"], 1, 1, 1, "2.2.0", "Appends an element to a list only when the list exists.", push(false, true)],
-  ["lpop", -2, ["write", "fast"], 1, 1, 1, "1.0.0", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", pop(true)],
-  ["rpop", -2, ["write", "fast"], 1, 1, 1, "1.0.0", "Returns and removes the last elements of a list. Deletes the list if the last element was popped.", pop(false)],
-  ["llen", 2, ["readonly", "fast"], 1, 1, 1, "1.0.0", "Returns the length of a list.", (ctx, argv) => {
-    const size = listSize(ctx, argv[1]!);
-    return isReply(size) ? size : int(size);
-  }],
-  ["lrange", 4, ["readonly"], 1, 1, 1, "1.0.0", "Returns a range of elements from a list.", lrange],
-  ["lindex", 3, ["readonly"], 1, 1, 1, "1.0.0", "Returns an element from a list by its index.", (ctx, argv) => {
-    // Redis looks the key up before it parses the index.
-    const size = listSize(ctx, argv[1]!);
-    if (isReply(size)) return size;
-    if (size === 0) return NULL_BULK;
-    const index = intArg(argv[2]!);
-    if (isReply(index)) return index;
-    const item = itemAt(ctx, argv[1]!, size, index);
-    return item ? bulk(item.value) : NULL_BULK;
-  }],
-  ["lset", 4, ["write"], 1, 1, 1, "1.0.0", "Sets the value of an element in a list by its index.", lset],
-  ["lrem", 4, ["write"], 1, 1, 1, "1.0.0", "Removes elements from a list. Deletes the list if the last element was removed.", lrem],
-  ["ltrim", 4, ["write"], 1, 1, 1, "1.0.0", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", ltrim],
-  ["linsert", 5, ["write"], 1, 1, 1, "2.2.0", "Inserts an element before or after another element in a list.", linsert],
-  ["lpos", -3, ["readonly"], 1, 1, 1, "6.0.6", "Returns the index of matching elements in a list.", lpos],
-  ["lmove", 5, ["write"], 1, 2, 1, "6.2.0", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", (ctx, argv) => {
-    const from = whereArg(argv[3]!);
-    const to = whereArg(argv[4]!);
-    if (from === undefined || to === undefined) return E.syntax;
-    return lmove(ctx, argv[1]!, argv[2]!, from, to);
-  }],
-  ["rpoplpush", 3, ["write"], 1, 2, 1, "1.2.0", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", (ctx, argv) =>
-    lmove(ctx, argv[1]!, argv[2]!, false, true)],
-  ["lmpop", -4, ["write"], 2, 2, 1, "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", lmpop, countedKeys(1)],
+  {
+    name: "lpush", arity: -3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    summary: "Prepends one or more elements to a list. Creates the key if it doesn't exist.", run: push(true, false),
+  },
+  {
+    name: "rpush", arity: -3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    summary: "Appends one or more elements to a list. Creates the key if it doesn't exist.", run: push(false, false),
+  },
+  {
+    name: "lpushx", arity: -3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.2.0",
+    summary: "Prepends one or more elements to a list only when the list exists.", run: push(true, true),
+  },
+  {
+    name: "rpushx", arity: -3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.2.0",
+    summary: "Appends an element to a list only when the list exists.", run: push(false, true),
+  },
+  {
+    name: "lpop", arity: -2, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    summary: "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.",
+    run: pop(true),
+  },
+  {
+    name: "rpop", arity: -2, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    summary: "Returns and removes the last elements of a list. Deletes the list if the last element was popped.",
+    run: pop(false),
+  },
+  {
+    name: "llen", arity: 2, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    summary: "Returns the length of a list.",
+    run: (ctx, argv) => {
+      const size = listSize(ctx, argv[1]!);
+      return isReply(size) ? size : int(size);
+    },
+  },
+  {
+    name: "lrange", arity: 4, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    summary: "Returns a range of elements from a list.", run: lrange,
+  },
+  {
+    name: "lindex", arity: 3, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    summary: "Returns an element from a list by its index.",
+    run: (ctx, argv) => {
+      // Redis looks the key up before it parses the index.
+      const size = listSize(ctx, argv[1]!);
+      if (isReply(size)) return size;
+      if (size === 0) return NULL_BULK;
+      const index = intArg(argv[2]!);
+      if (isReply(index)) return index;
+      const item = itemAt(ctx, argv[1]!, size, index);
+      return item ? bulk(item.value) : NULL_BULK;
+    },
+  },
+  {
+    name: "lset", arity: 4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    summary: "Sets the value of an element in a list by its index.", run: lset,
+  },
+  {
+    name: "lrem", arity: 4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    summary: "Removes elements from a list. Deletes the list if the last element was removed.", run: lrem,
+  },
+  {
+    name: "ltrim", arity: 4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    summary: "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", run: ltrim,
+  },
+  {
+    name: "linsert", arity: 5, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "2.2.0",
+    summary: "Inserts an element before or after another element in a list.", run: linsert,
+  },
+  {
+    name: "lpos", arity: -3, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "6.0.6",
+    summary: "Returns the index of matching elements in a list.", run: lpos,
+  },
+  {
+    name: "lmove", arity: 5, flags: ["write"], keys: { first: 1, last: 2, step: 1 }, since: "6.2.0",
+    summary:
+      "Returns an element after popping it from one list and pushing it to another." +
+      " Deletes the list if the last element was moved.",
+    run: (ctx, argv) => {
+      const from = whereArg(argv[3]!);
+      const to = whereArg(argv[4]!);
+      if (from === undefined || to === undefined) return E.syntax;
+      return lmove(ctx, argv[1]!, argv[2]!, from, to);
+    },
+    cluster: ONE_SLOT,
+  },
+  {
+    name: "rpoplpush", arity: 3, flags: ["write"], keys: { first: 1, last: 2, step: 1 }, since: "1.2.0",
+    summary:
+      "Returns the last element of a list after removing and pushing it to another list." +
+      " Deletes the list if the last element was popped.",
+    run: (ctx, argv) =>
+      lmove(ctx, argv[1]!, argv[2]!, false, true),
+    cluster: ONE_SLOT,
+  },
+  {
+    name: "lmpop", arity: -4, flags: ["write"], keys: { first: 2, last: 2, step: 1, find: countedKeys(1) },
+    since: "7.0.0",
+    summary:
+      "Returns multiple elements from a list after removing them." +
+      " Deletes the list if the last element was popped.",
+    run: lmpop, cluster: ONE_SLOT,
+  },
 ]);

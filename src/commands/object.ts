@@ -54,5 +54,8 @@ function object(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
 }
 
 export const OBJECT_COMMANDS = define("generic", [
-  ["object", -2, ["readonly"], 2, 2, 1, "2.2.3", "A container for object introspection commands.", object],
+  {
+    name: "object", arity: -2, flags: ["readonly"], keys: { first: 2, last: 2, step: 1 }, since: "2.2.3",
+    summary: "A container for object introspection commands.", run: object,
+  },
 ]);

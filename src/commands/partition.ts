@@ -2,6 +2,7 @@
 // RANDOMKEY, FLUSHALL, INFO keyspace): the fan-out sends one to each partition's leader, which runs
 // it on that partition's rows only. Clients cannot call them (the session refuses "__" names).
 import { array, bulkArray, bulkOrNull, err, int, NULL_BULK, OK, bulk, type Reply } from "../resp/reply.ts";
+import { LOCAL } from "./cluster-policy.ts";
 import { define } from "./define.ts";
 import { KEY_TYPES, parseScanOptions } from "./keys.ts";
 import type { CommandContext, KeyType } from "./types.ts";
@@ -43,24 +44,46 @@ function keysPart(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
 }
 
 export const PARTITION_COMMANDS = define("internal", [
-  ["__dbsizepart", 2, ["readonly"], 0, 0, 0, "0.1.0", "Internal: [live keys, keys with an expiry] of one partition.", (ctx, argv) => {
-    const p = partArg(argv);
-    if (typeof p !== "number") return p;
-    const s = ctx.db.partitionStats(p, ctx.now);
-    return array([int(s.keys), int(s.expires)]);
-  }],
-  ["__scanpart", -4, ["readonly"], 0, 0, 0, "0.1.0", "Internal: one SCAN batch of one partition.", scanPart],
-  ["__keyspart", 3, ["readonly"], 0, 0, 0, "0.1.0", "Internal: KEYS over one partition.", keysPart],
-  ["__randomkeypart", 2, ["readonly", "random"], 0, 0, 0, "0.1.0", "Internal: [live keys, a random key or nil] of one partition.", (ctx, argv) => {
-    const p = partArg(argv);
-    if (typeof p !== "number") return p;
-    return array([int(ctx.db.partitionStats(p, ctx.now).keys), bulkOrNull(ctx.db.randomKeyInPartition(p, ctx.now, ctx.random()))]);
-  }],
+  {
+    name: "__dbsizepart", arity: 2, flags: ["readonly"], since: "0.1.0",
+    summary: "Internal: [live keys, keys with an expiry] of one partition.",
+    run: (ctx, argv) => {
+      const p = partArg(argv);
+      if (typeof p !== "number") return p;
+      const s = ctx.db.partitionStats(p, ctx.now);
+      return array([int(s.keys), int(s.expires)]);
+    },
+    cluster: LOCAL,
+  },
+  {
+    name: "__scanpart", arity: -4, flags: ["readonly"], since: "0.1.0",
+    summary: "Internal: one SCAN batch of one partition.", run: scanPart, cluster: LOCAL,
+  },
+  {
+    name: "__keyspart", arity: 3, flags: ["readonly"], since: "0.1.0", summary: "Internal: KEYS over one partition.",
+    run: keysPart, cluster: LOCAL,
+  },
+  {
+    name: "__randomkeypart", arity: 2, flags: ["readonly", "random"], since: "0.1.0",
+    summary: "Internal: [live keys, a random key or nil] of one partition.",
+    run: (ctx, argv) => {
+      const p = partArg(argv);
+      if (typeof p !== "number") return p;
+      const keys = ctx.db.partitionStats(p, ctx.now).keys;
+      return array([int(keys), bulkOrNull(ctx.db.randomKeyInPartition(p, ctx.now, ctx.random()))]);
+    },
+    cluster: LOCAL,
+  },
   // A write: FLUSHALL in a cluster is one of these per partition group, applied by every replica.
-  ["__flushpart", 2, ["write"], 0, 0, 0, "0.1.0", "Internal: removes every key of one partition.", (ctx, argv) => {
-    const p = partArg(argv);
-    if (typeof p !== "number") return p;
-    ctx.db.flushPartition(p);
-    return OK;
-  }],
+  {
+    name: "__flushpart", arity: 2, flags: ["write"], since: "0.1.0",
+    summary: "Internal: removes every key of one partition.",
+    run: (ctx, argv) => {
+      const p = partArg(argv);
+      if (typeof p !== "number") return p;
+      ctx.db.flushPartition(p);
+      return OK;
+    },
+    cluster: LOCAL,
+  },
 ]);

@@ -1,6 +1,7 @@
 // Set commands with Redis 7.0's replies and error texts. A set is one row per member.
 import { array, bulk, EMPTY_ARRAY, err, int, NULL_BULK, ONE, set, ZERO, type Reply } from "../resp/reply.ts";
 import { bulks, countedKeys, isReply, noteGrowth, pickRandom, popCount, randomCount, scanCollection, sizeOf } from "./collection.ts";
+import { ONE_SLOT } from "./cluster-policy.ts";
 import { define } from "./define.ts";
 import type { CommandContext } from "./types.ts";
 import { byteKey, bytesEqual, E, lower, parseInt64 } from "./util.ts";
@@ -145,41 +146,102 @@ function smove(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
 }
 
 export const SET_COMMANDS = define("set", [
-  ["sadd", -3, ["write", "fast"], 1, 1, 1, "1.0.0", "Adds one or more members to a set. Creates the key if it doesn't exist.", sadd],
-  ["srem", -3, ["write", "fast"], 1, 1, 1, "1.0.0", "Removes one or more members from a set. Deletes the set if the last member was removed.", (ctx, argv) => {
-    const size = setSize(ctx, argv[1]!);
-    if (isReply(size)) return size;
-    return int(size === 0 ? 0 : ctx.db.setRemove(argv[1]!, argv.slice(2)));
-  }],
-  ["smembers", 2, ["readonly"], 1, 1, 1, "1.0.0", "Returns all members of a set.", (ctx, argv) => {
-    const size = setSize(ctx, argv[1]!);
-    if (isReply(size)) return size;
-    return set(size === 0 ? [] : bulks(members(ctx, argv[1]!)));
-  }],
-  ["sismember", 3, ["readonly", "fast"], 1, 1, 1, "1.0.0", "Determines whether a member belongs to a set.", (ctx, argv) => {
-    const size = setSize(ctx, argv[1]!);
-    if (isReply(size)) return size;
-    return size > 0 && ctx.db.setHas(argv[1]!, argv[2]!) ? ONE : ZERO;
-  }],
-  ["smismember", -3, ["readonly", "fast"], 1, 1, 1, "6.2.0", "Determines whether multiple members belong to a set.", (ctx, argv) => {
-    const size = setSize(ctx, argv[1]!);
-    if (isReply(size)) return size;
-    return array(argv.slice(2).map((m) => (size > 0 && ctx.db.setHas(argv[1]!, m) ? ONE : ZERO)));
-  }],
-  ["scard", 2, ["readonly", "fast"], 1, 1, 1, "1.0.0", "Returns the number of members in a set.", (ctx, argv) => {
-    const size = setSize(ctx, argv[1]!);
-    return isReply(size) ? size : int(size);
-  }],
-  ["spop", -2, ["write", "random", "fast"], 1, 1, 1, "1.0.0", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", spop],
-  ["srandmember", -2, ["readonly", "random"], 1, 1, 1, "1.0.0", "Get one or multiple random members from a set", srandmember],
-  ["smove", 4, ["write", "fast"], 1, 2, 1, "1.0.0", "Moves a member from one set to another.", smove],
-  ["sinter", -2, ["readonly"], 1, -1, 1, "1.0.0", "Returns the intersect of multiple sets.", setOp("inter")],
-  ["sintercard", -3, ["readonly"], 2, 2, 1, "7.0.0", "Returns the number of members of the intersect of multiple sets.", sintercard, countedKeys(1)],
-  ["sunion", -2, ["readonly"], 1, -1, 1, "1.0.0", "Returns the union of multiple sets.", setOp("union")],
-  ["sdiff", -2, ["readonly"], 1, -1, 1, "1.0.0", "Returns the difference of multiple sets.", setOp("diff")],
-  ["sinterstore", -3, ["write"], 1, -1, 1, "1.0.0", "Stores the intersect of multiple sets in a key.", setOpStore("inter")],
-  ["sunionstore", -3, ["write"], 1, -1, 1, "1.0.0", "Stores the union of multiple sets in a key.", setOpStore("union")],
-  ["sdiffstore", -3, ["write"], 1, -1, 1, "1.0.0", "Stores the difference of multiple sets in a key.", setOpStore("diff")],
-  ["sscan", -3, ["readonly", "random"], 1, 1, 1, "2.6.0", "Iterates over members of a set.", (ctx, argv) =>
-    scanCollection(ctx, argv, "set", (o, l) => ctx.db.setMembers(argv[1]!, o, l), (m) => m, (m) => [bulk(m)])],
+  {
+    name: "sadd", arity: -3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    summary: "Adds one or more members to a set. Creates the key if it doesn't exist.", run: sadd,
+  },
+  {
+    name: "srem", arity: -3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    summary: "Removes one or more members from a set. Deletes the set if the last member was removed.",
+    run: (ctx, argv) => {
+      const size = setSize(ctx, argv[1]!);
+      if (isReply(size)) return size;
+      return int(size === 0 ? 0 : ctx.db.setRemove(argv[1]!, argv.slice(2)));
+    },
+  },
+  {
+    name: "smembers", arity: 2, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    summary: "Returns all members of a set.",
+    run: (ctx, argv) => {
+      const size = setSize(ctx, argv[1]!);
+      if (isReply(size)) return size;
+      return set(size === 0 ? [] : bulks(members(ctx, argv[1]!)));
+    },
+  },
+  {
+    name: "sismember", arity: 3, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    summary: "Determines whether a member belongs to a set.",
+    run: (ctx, argv) => {
+      const size = setSize(ctx, argv[1]!);
+      if (isReply(size)) return size;
+      return size > 0 && ctx.db.setHas(argv[1]!, argv[2]!) ? ONE : ZERO;
+    },
+  },
+  {
+    name: "smismember", arity: -3, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "6.2.0",
+    summary: "Determines whether multiple members belong to a set.",
+    run: (ctx, argv) => {
+      const size = setSize(ctx, argv[1]!);
+      if (isReply(size)) return size;
+      return array(argv.slice(2).map((m) => (size > 0 && ctx.db.setHas(argv[1]!, m) ? ONE : ZERO)));
+    },
+  },
+  {
+    name: "scard", arity: 2, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    summary: "Returns the number of members in a set.",
+    run: (ctx, argv) => {
+      const size = setSize(ctx, argv[1]!);
+      return isReply(size) ? size : int(size);
+    },
+  },
+  {
+    name: "spop", arity: -2, flags: ["write", "random", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    summary:
+      "Returns one or more random members from a set after removing them." +
+      " Deletes the set if the last member was popped.",
+    run: spop,
+  },
+  {
+    name: "srandmember", arity: -2, flags: ["readonly", "random"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    summary: "Get one or multiple random members from a set", run: srandmember,
+  },
+  {
+    name: "smove", arity: 4, flags: ["write", "fast"], keys: { first: 1, last: 2, step: 1 }, since: "1.0.0",
+    summary: "Moves a member from one set to another.", run: smove, cluster: ONE_SLOT,
+  },
+  {
+    name: "sinter", arity: -2, flags: ["readonly"], keys: { first: 1, last: -1, step: 1 }, since: "1.0.0",
+    summary: "Returns the intersect of multiple sets.", run: setOp("inter"), cluster: ONE_SLOT,
+  },
+  {
+    name: "sintercard", arity: -3, flags: ["readonly"], keys: { first: 2, last: 2, step: 1, find: countedKeys(1) },
+    since: "7.0.0", summary: "Returns the number of members of the intersect of multiple sets.", run: sintercard,
+    cluster: ONE_SLOT,
+  },
+  {
+    name: "sunion", arity: -2, flags: ["readonly"], keys: { first: 1, last: -1, step: 1 }, since: "1.0.0",
+    summary: "Returns the union of multiple sets.", run: setOp("union"), cluster: ONE_SLOT,
+  },
+  {
+    name: "sdiff", arity: -2, flags: ["readonly"], keys: { first: 1, last: -1, step: 1 }, since: "1.0.0",
+    summary: "Returns the difference of multiple sets.", run: setOp("diff"), cluster: ONE_SLOT,
+  },
+  {
+    name: "sinterstore", arity: -3, flags: ["write"], keys: { first: 1, last: -1, step: 1 }, since: "1.0.0",
+    summary: "Stores the intersect of multiple sets in a key.", run: setOpStore("inter"), cluster: ONE_SLOT,
+  },
+  {
+    name: "sunionstore", arity: -3, flags: ["write"], keys: { first: 1, last: -1, step: 1 }, since: "1.0.0",
+    summary: "Stores the union of multiple sets in a key.", run: setOpStore("union"), cluster: ONE_SLOT,
+  },
+  {
+    name: "sdiffstore", arity: -3, flags: ["write"], keys: { first: 1, last: -1, step: 1 }, since: "1.0.0",
+    summary: "Stores the difference of multiple sets in a key.", run: setOpStore("diff"), cluster: ONE_SLOT,
+  },
+  {
+    name: "sscan", arity: -3, flags: ["readonly", "random"], keys: { first: 1, last: 1, step: 1 }, since: "2.6.0",
+    summary: "Iterates over members of a set.",
+    run: (ctx, argv) =>
+      scanCollection(ctx, argv, "set", (o, l) => ctx.db.setMembers(argv[1]!, o, l), (m) => m, (m) => [bulk(m)]),
+  },
 ]);

@@ -1,6 +1,7 @@
 // String commands with Redis 7's replies and error texts.
 import { bulk, bulkOrNull, int, NULL_BULK, OK, ONE, ZERO, array, type Reply } from "../resp/reply.ts";
 import { addLongDouble, formatLongDouble, INFINITY_RE, parseLongDouble } from "./longdouble.ts";
+import { ONE_SLOT } from "./cluster-policy.ts";
 import { define } from "./define.ts";
 import { WRONG_TYPE, type CommandContext, type Keyspace } from "./types.ts";
 import { concatBytes, E, INT64_MAX, INT64_MIN, lower, parseInt64, utf8 } from "./util.ts";
@@ -220,54 +221,126 @@ function mset(ctx: CommandContext, argv: readonly Uint8Array[], onlyIfNone: bool
 }
 
 export const STRING_COMMANDS = define("string", [
-  ["get", 2, ["readonly", "fast"], 1, 1, 1, "1.0.0", "Returns the string value of a key.", (ctx, argv) => {
-    const v = readString(ctx.db, argv[1]!, ctx.now);
-    return isReply(v) ? v : bulkOrNull(v);
-  }],
-  ["set", -3, ["write"], 1, 1, 1, "1.0.0", "Sets the string value of a key, ignoring its type, with optional expiry and conditions.", set],
-  ["setnx", 3, ["write", "fast"], 1, 1, 1, "1.0.0", "Sets the string value of a key only when the key doesn't exist.", (ctx, argv) => {
-    if (ctx.db.meta(argv[1]!, ctx.now)) return ZERO;
-    ctx.db.setString(argv[1]!, argv[2]!, null);
-    return ONE;
-  }],
-  ["setex", 4, ["write"], 1, 1, 1, "2.0.0", "Sets the string value and expiration time (seconds) of a key.", setWithTtl("ex", "setex")],
-  ["psetex", 4, ["write"], 1, 1, 1, "2.6.0", "Sets the string value and expiration time (milliseconds) of a key.", setWithTtl("px", "psetex")],
-  ["getex", -2, ["write", "fast"], 1, 1, 1, "6.2.0", "Returns the string value of a key after setting its expiration time.", getex],
-  ["getdel", 2, ["write", "fast"], 1, 1, 1, "6.2.0", "Returns the string value of a key after deleting the key.", (ctx, argv) => {
-    const v = readString(ctx.db, argv[1]!, ctx.now);
-    if (v === undefined || isReply(v)) return v ?? NULL_BULK;
-    ctx.db.delete(argv[1]!, ctx.now);
-    return bulk(v);
-  }],
-  ["getset", 3, ["write", "fast"], 1, 1, 1, "1.0.0", "Returns the previous string value of a key after setting it to a new value.", (ctx, argv) => {
-    const v = readString(ctx.db, argv[1]!, ctx.now);
-    if (isReply(v)) return v;
-    ctx.db.setString(argv[1]!, argv[2]!, null);
-    return bulkOrNull(v);
-  }],
-  ["mget", -2, ["readonly", "fast"], 1, -1, 1, "1.0.0", "Returns the string values of one or more keys; atomically when they share a partition.", (ctx, argv) =>
-    array(argv.slice(1).map((k) => {
-      const v = ctx.db.getString(k, ctx.now);
-      return v === WRONG_TYPE ? NULL_BULK : bulkOrNull(v);
-    }))],
-  ["mset", -3, ["write"], 1, -1, 2, "1.0.1", "Creates or modifies the string values of one or more keys; atomically when they share a partition.", (ctx, argv) => mset(ctx, argv, false, "mset")],
-  ["msetnx", -3, ["write"], 1, -1, 2, "1.0.1", "Atomically sets the values of keys only when none of the keys exist.", (ctx, argv) => mset(ctx, argv, true, "msetnx")],
-  ["append", 3, ["write", "fast"], 1, 1, 1, "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist.", append],
-  ["strlen", 2, ["readonly", "fast"], 1, 1, 1, "2.2.0", "Returns the length of a string value.", (ctx, argv) => {
-    const v = readString(ctx.db, argv[1]!, ctx.now);
-    return isReply(v) ? v : int(v?.length ?? 0);
-  }],
-  ["getrange", 4, ["readonly"], 1, 1, 1, "2.4.0", "Returns a substring of the string stored at a key.", getrange],
-  ["setrange", 4, ["write"], 1, 1, 1, "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", setrange],
-  ["incr", 2, ["write", "fast"], 1, 1, 1, "1.0.0", "Increments the integer value of a key by one.", (ctx, argv) => incrBy(ctx, argv[1]!, 1n)],
-  ["decr", 2, ["write", "fast"], 1, 1, 1, "1.0.0", "Decrements the integer value of a key by one.", (ctx, argv) => incrBy(ctx, argv[1]!, -1n)],
-  ["incrby", 3, ["write", "fast"], 1, 1, 1, "1.0.0", "Increments the integer value of a key by a number.", (ctx, argv) => {
-    const d = incrArg(argv, false);
-    return isReply(d) ? d : incrBy(ctx, argv[1]!, d);
-  }],
-  ["decrby", 3, ["write", "fast"], 1, 1, 1, "1.0.0", "Decrements a number from the integer value of a key.", (ctx, argv) => {
-    const d = incrArg(argv, true);
-    return isReply(d) ? d : incrBy(ctx, argv[1]!, d);
-  }],
-  ["incrbyfloat", 3, ["write", "fast"], 1, 1, 1, "2.6.0", "Increment the floating point value of a key by a number.", incrByFloat],
+  {
+    name: "get", arity: 2, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    summary: "Returns the string value of a key.",
+    run: (ctx, argv) => {
+      const v = readString(ctx.db, argv[1]!, ctx.now);
+      return isReply(v) ? v : bulkOrNull(v);
+    },
+  },
+  {
+    name: "set", arity: -3, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    summary: "Sets the string value of a key, ignoring its type, with optional expiry and conditions.", run: set,
+  },
+  {
+    name: "setnx", arity: 3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    summary: "Sets the string value of a key only when the key doesn't exist.",
+    run: (ctx, argv) => {
+      if (ctx.db.meta(argv[1]!, ctx.now)) return ZERO;
+      ctx.db.setString(argv[1]!, argv[2]!, null);
+      return ONE;
+    },
+  },
+  {
+    name: "setex", arity: 4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    summary: "Sets the string value and expiration time (seconds) of a key.", run: setWithTtl("ex", "setex"),
+  },
+  {
+    name: "psetex", arity: 4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "2.6.0",
+    summary: "Sets the string value and expiration time (milliseconds) of a key.", run: setWithTtl("px", "psetex"),
+  },
+  {
+    name: "getex", arity: -2, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "6.2.0",
+    summary: "Returns the string value of a key after setting its expiration time.", run: getex,
+  },
+  {
+    name: "getdel", arity: 2, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "6.2.0",
+    summary: "Returns the string value of a key after deleting the key.",
+    run: (ctx, argv) => {
+      const v = readString(ctx.db, argv[1]!, ctx.now);
+      if (v === undefined || isReply(v)) return v ?? NULL_BULK;
+      ctx.db.delete(argv[1]!, ctx.now);
+      return bulk(v);
+    },
+  },
+  {
+    name: "getset", arity: 3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    summary: "Returns the previous string value of a key after setting it to a new value.",
+    run: (ctx, argv) => {
+      const v = readString(ctx.db, argv[1]!, ctx.now);
+      if (isReply(v)) return v;
+      ctx.db.setString(argv[1]!, argv[2]!, null);
+      return bulkOrNull(v);
+    },
+  },
+  {
+    name: "mget", arity: -2, flags: ["readonly", "fast"], keys: { first: 1, last: -1, step: 1 }, since: "1.0.0",
+    summary: "Returns the string values of one or more keys; atomically when they share a partition.",
+    run: (ctx, argv) =>
+      array(argv.slice(1).map((k) => {
+        const v = ctx.db.getString(k, ctx.now);
+        return v === WRONG_TYPE ? NULL_BULK : bulkOrNull(v);
+      })),
+    cluster: { request: "multi_shard", response: "concat" },
+  },
+  {
+    name: "mset", arity: -3, flags: ["write"], keys: { first: 1, last: -1, step: 2 }, since: "1.0.1",
+    summary: "Creates or modifies the string values of one or more keys; atomically when they share a partition.",
+    run: (ctx, argv) => mset(ctx, argv, false, "mset"), cluster: { request: "multi_shard", response: "all_succeeded" },
+  },
+  {
+    name: "msetnx", arity: -3, flags: ["write"], keys: { first: 1, last: -1, step: 2 }, since: "1.0.1",
+    summary: "Atomically sets the values of keys only when none of the keys exist.",
+    run: (ctx, argv) => mset(ctx, argv, true, "msetnx"), cluster: ONE_SLOT,
+  },
+  {
+    name: "append", arity: 3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    summary: "Appends a string to the value of a key. Creates the key if it doesn't exist.", run: append,
+  },
+  {
+    name: "strlen", arity: 2, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.2.0",
+    summary: "Returns the length of a string value.",
+    run: (ctx, argv) => {
+      const v = readString(ctx.db, argv[1]!, ctx.now);
+      return isReply(v) ? v : int(v?.length ?? 0);
+    },
+  },
+  {
+    name: "getrange", arity: 4, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "2.4.0",
+    summary: "Returns a substring of the string stored at a key.", run: getrange,
+  },
+  {
+    name: "setrange", arity: 4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "2.2.0",
+    summary: "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.",
+    run: setrange,
+  },
+  {
+    name: "incr", arity: 2, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    summary: "Increments the integer value of a key by one.", run: (ctx, argv) => incrBy(ctx, argv[1]!, 1n),
+  },
+  {
+    name: "decr", arity: 2, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    summary: "Decrements the integer value of a key by one.", run: (ctx, argv) => incrBy(ctx, argv[1]!, -1n),
+  },
+  {
+    name: "incrby", arity: 3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    summary: "Increments the integer value of a key by a number.",
+    run: (ctx, argv) => {
+      const d = incrArg(argv, false);
+      return isReply(d) ? d : incrBy(ctx, argv[1]!, d);
+    },
+  },
+  {
+    name: "decrby", arity: 3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    summary: "Decrements a number from the integer value of a key.",
+    run: (ctx, argv) => {
+      const d = incrArg(argv, true);
+      return isReply(d) ? d : incrBy(ctx, argv[1]!, d);
+    },
+  },
+  {
+    name: "incrbyfloat", arity: 3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.6.0",
+    summary: "Increment the floating point value of a key by a number.", run: incrByFloat,
+  },
 ]);

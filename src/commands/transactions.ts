@@ -2,7 +2,7 @@
 // in the session; EXEC becomes ONE op carrying every queued data command and the WATCHed keys'
 // versions, so it is atomic on every replica and the WATCH check happens inside apply.
 import { array, int, NULL_ARRAY, type Reply } from "../resp/reply.ts";
-import { define, defineSession } from "./define.ts";
+import { define } from "./define.ts";
 import type { Keyspace, Op } from "./types.ts";
 
 /**
@@ -12,19 +12,37 @@ import type { Keyspace, Op } from "./types.ts";
  */
 export const VERSION_COMMAND = "__version";
 
-export const TRANSACTION_COMMANDS = [
-  ...define("transactions", [
-    [VERSION_COMMAND, 2, ["readonly", "fast"], 1, 1, 1, "0.1.0", "Internal: the WATCH point of a key, whether it is live, and its version.", (ctx, argv) =>
-      array([int(ctx.db.watchPoint(argv[1]!)), int(ctx.db.meta(argv[1]!, ctx.now) ? 1 : 0), int(ctx.db.version(argv[1]!))])],
-  ]),
-  ...defineSession("transactions", [
-  ["multi", 1, ["fast"], "1.2.0", "Starts a transaction.", (s) => s.multi()],
-  ["exec", 1, [], "1.2.0", "Executes all commands in a transaction.", (s) => s.exec()],
-  ["discard", 1, ["fast"], "2.0.0", "Discards a transaction.", (s) => s.discard()],
-  ["watch", -2, ["fast", "no-multi"], "2.2.0", "Monitors changes to keys to determine the execution of a transaction.", (s, argv) => s.watch(argv.slice(1))],
-  ["unwatch", 1, ["fast"], "2.2.0", "Forgets about watched keys of a transaction.", (s) => s.unwatch()],
-  ]),
-];
+export const TRANSACTION_COMMANDS = define("transactions", [
+  {
+    name: VERSION_COMMAND, arity: 2, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "0.1.0",
+    summary: "Internal: the WATCH point of a key, whether it is live, and its version.",
+    run: (ctx, argv) => {
+      const key = argv[1]!;
+      return array([int(ctx.db.watchPoint(key)), int(ctx.db.meta(key, ctx.now) ? 1 : 0), int(ctx.db.version(key))]);
+    },
+  },
+  {
+    name: "multi", arity: 1, flags: ["fast"], since: "1.2.0", summary: "Starts a transaction.",
+    exec: (s) => s.multi(),
+  },
+  {
+    name: "exec", arity: 1, flags: [], since: "1.2.0", summary: "Executes all commands in a transaction.",
+    exec: (s) => s.exec(),
+  },
+  {
+    name: "discard", arity: 1, flags: ["fast"], since: "2.0.0", summary: "Discards a transaction.",
+    exec: (s) => s.discard(),
+  },
+  {
+    name: "watch", arity: -2, flags: ["fast", "no-multi"], since: "2.2.0",
+    summary: "Monitors changes to keys to determine the execution of a transaction.",
+    exec: (s, argv) => s.watch(argv.slice(1)),
+  },
+  {
+    name: "unwatch", arity: 1, flags: ["fast"], since: "2.2.0", summary: "Forgets about watched keys of a transaction.",
+    exec: (s) => s.unwatch(),
+  },
+]);
 
 /**
  * True when a WATCHed key changed since WATCH: written by an op after the watch point recorded

@@ -2,6 +2,7 @@
 // state machine). Command logic never sees SQL, sockets or the clock: `now` and randomness come in
 // through the context, so the same function runs on a leader and, inside apply, on every replica.
 import type { Reply } from "../resp/reply.ts";
+import type { ClusterTips } from "./cluster-policy.ts";
 
 export type KeyType = "string" | "hash" | "list" | "set" | "zset";
 
@@ -319,4 +320,6 @@ export interface CommandSpec {
   readonly keys?: (argv: readonly Uint8Array[]) => Uint8Array[];
   /** Connection and server commands: run on the session, never logged. */
   readonly exec?: SessionFn;
+  /** Where the command runs in a cluster and how replies of several partitions combine; absent: one slot. */
+  readonly cluster?: ClusterTips;
 }

@@ -3,6 +3,7 @@
 import { array, bulk, EMPTY_ARRAY, err, int, NULL_BULK, ZERO, type Reply } from "../resp/reply.ts";
 import { formatDouble } from "../resp/encoder.ts";
 import { countedKeys, indexRange, intArg, isReply, noteGrowth, pairs, pickRandom, popCount, randomCount, scanCollection, score, sizeOf } from "./collection.ts";
+import { ONE_SLOT } from "./cluster-policy.ts";
 import { define } from "./define.ts";
 import type { CommandContext, LexBound, LexRange, ScoreBound, ScoreRange, ZEntry, ZRange } from "./types.ts";
 import { byteKey, E, lower, parseFloatArg, parseInt64, utf8 } from "./util.ts";
@@ -364,57 +365,167 @@ function zrank(rev: boolean) {
 }
 
 export const ZSET_COMMANDS = define("sortedset", [
-  ["zadd", -4, ["write", "fast"], 1, 1, 1, "1.2.0", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", (ctx, argv) => zadd(ctx, argv, false)],
-  ["zincrby", 4, ["write", "fast"], 1, 1, 1, "1.2.0", "Increments the score of a member in a sorted set.", (ctx, argv) => zadd(ctx, argv, true)],
-  ["zrem", -3, ["write", "fast"], 1, 1, 1, "1.2.0", "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.", (ctx, argv) => {
-    const size = zsetSize(ctx, argv[1]!);
-    if (isReply(size)) return size;
-    let n = 0;
-    if (size > 0) for (const m of argv.slice(2)) if (ctx.db.zsetRemove(argv[1]!, m)) n++;
-    return int(n);
-  }],
-  ["zscore", 3, ["readonly", "fast"], 1, 1, 1, "1.2.0", "Returns the score of a member in a sorted set.", (ctx, argv) => {
-    const size = zsetSize(ctx, argv[1]!);
-    if (isReply(size)) return size;
-    const s = size === 0 ? undefined : ctx.db.zsetScore(argv[1]!, argv[2]!);
-    return s === undefined ? NULL_BULK : score(s);
-  }],
-  ["zmscore", -3, ["readonly", "fast"], 1, 1, 1, "6.2.0", "Returns the score of one or more members in a sorted set.", (ctx, argv) => {
-    const size = zsetSize(ctx, argv[1]!);
-    if (isReply(size)) return size;
-    return array(argv.slice(2).map((m) => {
-      const s = size === 0 ? undefined : ctx.db.zsetScore(argv[1]!, m);
+  {
+    name: "zadd", arity: -4, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.2.0",
+    summary: "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.",
+    run: (ctx, argv) => zadd(ctx, argv, false),
+  },
+  {
+    name: "zincrby", arity: 4, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.2.0",
+    summary: "Increments the score of a member in a sorted set.", run: (ctx, argv) => zadd(ctx, argv, true),
+  },
+  {
+    name: "zrem", arity: -3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.2.0",
+    summary: "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.",
+    run: (ctx, argv) => {
+      const size = zsetSize(ctx, argv[1]!);
+      if (isReply(size)) return size;
+      let n = 0;
+      if (size > 0) for (const m of argv.slice(2)) if (ctx.db.zsetRemove(argv[1]!, m)) n++;
+      return int(n);
+    },
+  },
+  {
+    name: "zscore", arity: 3, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.2.0",
+    summary: "Returns the score of a member in a sorted set.",
+    run: (ctx, argv) => {
+      const size = zsetSize(ctx, argv[1]!);
+      if (isReply(size)) return size;
+      const s = size === 0 ? undefined : ctx.db.zsetScore(argv[1]!, argv[2]!);
       return s === undefined ? NULL_BULK : score(s);
-    }));
-  }],
-  ["zcard", 2, ["readonly", "fast"], 1, 1, 1, "1.2.0", "Returns the number of members in a sorted set.", (ctx, argv) => {
-    const size = zsetSize(ctx, argv[1]!);
-    return isReply(size) ? size : int(size);
-  }],
-  ["zcount", 4, ["readonly", "fast"], 1, 1, 1, "2.0.0", "Returns the count of members in a sorted set that have scores within a range.", zcount("score")],
-  ["zlexcount", 4, ["readonly", "fast"], 1, 1, 1, "2.8.9", "Returns the number of members in a sorted set within a lexicographical range.", zcount("lex")],
-  ["zrange", -4, ["readonly"], 1, 1, 1, "1.2.0", "Returns members in a sorted set within a range of indexes.", zrangeCommand(undefined)],
-  ["zrangebyscore", -4, ["readonly"], 1, 1, 1, "1.0.5", "Returns members in a sorted set within a range of scores.", zrangeCommand({ by: "score", rev: false })],
-  ["zrevrangebyscore", -4, ["readonly"], 1, 1, 1, "2.2.0", "Returns members in a sorted set within a range of scores in reverse order.", zrangeCommand({ by: "score", rev: true })],
-  ["zrangebylex", -4, ["readonly"], 1, 1, 1, "2.8.9", "Returns members in a sorted set within a lexicographical range.", zrangeCommand({ by: "lex", rev: false }, false)],
-  ["zrevrangebylex", -4, ["readonly"], 1, 1, 1, "2.8.9", "Returns members in a sorted set within a lexicographical range in reverse order.", zrangeCommand({ by: "lex", rev: true }, false)],
-  ["zrevrange", -4, ["readonly"], 1, 1, 1, "1.2.0", "Returns members in a sorted set within a range of indexes in reverse order.", zrangeCommand({ by: "rank", rev: true })],
-  ["zrank", 3, ["readonly", "fast"], 1, 1, 1, "2.0.0", "Returns the index of a member in a sorted set ordered by ascending scores.", zrank(false)],
-  ["zrevrank", 3, ["readonly", "fast"], 1, 1, 1, "2.0.0", "Returns the index of a member in a sorted set ordered by descending scores.", zrank(true)],
-  ["zpopmin", -2, ["write", "fast"], 1, 1, 1, "5.0.0", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zpop(false)],
-  ["zpopmax", -2, ["write", "fast"], 1, 1, 1, "5.0.0", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zpop(true)],
-  ["zrandmember", -2, ["readonly", "random"], 1, 1, 1, "6.2.0", "Returns one or more random members from a sorted set.", zrandmember],
-  ["zrangestore", -5, ["write"], 1, 2, 1, "6.2.0", "Stores a range of members from sorted set in a key.", zrangestore],
-  ["zunionstore", -4, ["write"], 1, 1, 1, "2.0.0", "Stores the union of multiple sorted sets in a key.", combineStore("union", "zunionstore"), countedKeys(2, [1])],
-  ["zinterstore", -4, ["write"], 1, 1, 1, "2.0.0", "Stores the intersect of multiple sorted sets in a key.", combineStore("inter", "zinterstore"), countedKeys(2, [1])],
-  ["zdiffstore", -4, ["write"], 1, 1, 1, "6.2.0", "Stores the difference of multiple sorted sets in a key.", combineStore("diff", "zdiffstore"), countedKeys(2, [1])],
-  ["zremrangebyscore", 4, ["write"], 1, 1, 1, "1.2.0", "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.", zremrange("score")],
-  ["zremrangebyrank", 4, ["write"], 1, 1, 1, "2.0.0", "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.", zremrange("rank")],
-  ["zremrangebylex", 4, ["write"], 1, 1, 1, "2.8.9", "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.", zremrange("lex")],
-  ["zscan", -3, ["readonly", "random"], 1, 1, 1, "2.8.0", "Iterates over members and scores of a sorted set.", (ctx, argv) =>
-    scanCollection(ctx, argv, "zset", (o, l) => {
-      const size = ctx.db.collection(argv[1]!, ctx.now)?.size ?? 0;
-      const stop = l === undefined ? size - 1 : Math.min(size - 1, o + l - 1);
-      return o > stop ? [] : ctx.db.zsetRange(argv[1]!, { by: "rank", start: o, stop }, false, 0, -1);
-    }, (e) => e.member, (e) => [bulk(e.member), bulk(utf8(formatDouble(e.score)))])],
+    },
+  },
+  {
+    name: "zmscore", arity: -3, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "6.2.0",
+    summary: "Returns the score of one or more members in a sorted set.",
+    run: (ctx, argv) => {
+      const size = zsetSize(ctx, argv[1]!);
+      if (isReply(size)) return size;
+      return array(argv.slice(2).map((m) => {
+        const s = size === 0 ? undefined : ctx.db.zsetScore(argv[1]!, m);
+        return s === undefined ? NULL_BULK : score(s);
+      }));
+    },
+  },
+  {
+    name: "zcard", arity: 2, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.2.0",
+    summary: "Returns the number of members in a sorted set.",
+    run: (ctx, argv) => {
+      const size = zsetSize(ctx, argv[1]!);
+      return isReply(size) ? size : int(size);
+    },
+  },
+  {
+    name: "zcount", arity: 4, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    summary: "Returns the count of members in a sorted set that have scores within a range.", run: zcount("score"),
+  },
+  {
+    name: "zlexcount", arity: 4, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.8.9",
+    summary: "Returns the number of members in a sorted set within a lexicographical range.", run: zcount("lex"),
+  },
+  {
+    name: "zrange", arity: -4, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "1.2.0",
+    summary: "Returns members in a sorted set within a range of indexes.", run: zrangeCommand(undefined),
+  },
+  {
+    name: "zrangebyscore", arity: -4, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.5",
+    summary: "Returns members in a sorted set within a range of scores.",
+    run: zrangeCommand({ by: "score", rev: false }),
+  },
+  {
+    name: "zrevrangebyscore", arity: -4, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "2.2.0",
+    summary: "Returns members in a sorted set within a range of scores in reverse order.",
+    run: zrangeCommand({ by: "score", rev: true }),
+  },
+  {
+    name: "zrangebylex", arity: -4, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "2.8.9",
+    summary: "Returns members in a sorted set within a lexicographical range.",
+    run: zrangeCommand({ by: "lex", rev: false }, false),
+  },
+  {
+    name: "zrevrangebylex", arity: -4, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "2.8.9",
+    summary: "Returns members in a sorted set within a lexicographical range in reverse order.",
+    run: zrangeCommand({ by: "lex", rev: true }, false),
+  },
+  {
+    name: "zrevrange", arity: -4, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "1.2.0",
+    summary: "Returns members in a sorted set within a range of indexes in reverse order.",
+    run: zrangeCommand({ by: "rank", rev: true }),
+  },
+  {
+    name: "zrank", arity: 3, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    summary: "Returns the index of a member in a sorted set ordered by ascending scores.", run: zrank(false),
+  },
+  {
+    name: "zrevrank", arity: 3, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    summary: "Returns the index of a member in a sorted set ordered by descending scores.", run: zrank(true),
+  },
+  {
+    name: "zpopmin", arity: -2, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "5.0.0",
+    summary:
+      "Returns the lowest-scoring members from a sorted set after removing them." +
+      " Deletes the sorted set if the last member was popped.",
+    run: zpop(false),
+  },
+  {
+    name: "zpopmax", arity: -2, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "5.0.0",
+    summary:
+      "Returns the highest-scoring members from a sorted set after removing them." +
+      " Deletes the sorted set if the last member was popped.",
+    run: zpop(true),
+  },
+  {
+    name: "zrandmember", arity: -2, flags: ["readonly", "random"], keys: { first: 1, last: 1, step: 1 }, since: "6.2.0",
+    summary: "Returns one or more random members from a sorted set.", run: zrandmember,
+  },
+  {
+    name: "zrangestore", arity: -5, flags: ["write"], keys: { first: 1, last: 2, step: 1 }, since: "6.2.0",
+    summary: "Stores a range of members from sorted set in a key.", run: zrangestore, cluster: ONE_SLOT,
+  },
+  {
+    name: "zunionstore", arity: -4, flags: ["write"], keys: { first: 1, last: 1, step: 1, find: countedKeys(2, [1]) },
+    since: "2.0.0", summary: "Stores the union of multiple sorted sets in a key.",
+    run: combineStore("union", "zunionstore"), cluster: ONE_SLOT,
+  },
+  {
+    name: "zinterstore", arity: -4, flags: ["write"], keys: { first: 1, last: 1, step: 1, find: countedKeys(2, [1]) },
+    since: "2.0.0", summary: "Stores the intersect of multiple sorted sets in a key.",
+    run: combineStore("inter", "zinterstore"), cluster: ONE_SLOT,
+  },
+  {
+    name: "zdiffstore", arity: -4, flags: ["write"], keys: { first: 1, last: 1, step: 1, find: countedKeys(2, [1]) },
+    since: "6.2.0", summary: "Stores the difference of multiple sorted sets in a key.",
+    run: combineStore("diff", "zdiffstore"), cluster: ONE_SLOT,
+  },
+  {
+    name: "zremrangebyscore", arity: 4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "1.2.0",
+    summary:
+      "Removes members in a sorted set within a range of scores." +
+      " Deletes the sorted set if all members were removed.",
+    run: zremrange("score"),
+  },
+  {
+    name: "zremrangebyrank", arity: 4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    summary:
+      "Removes members in a sorted set within a range of indexes." +
+      " Deletes the sorted set if all members were removed.",
+    run: zremrange("rank"),
+  },
+  {
+    name: "zremrangebylex", arity: 4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "2.8.9",
+    summary:
+      "Removes members in a sorted set within a lexicographical range." +
+      " Deletes the sorted set if all members were removed.",
+    run: zremrange("lex"),
+  },
+  {
+    name: "zscan", arity: -3, flags: ["readonly", "random"], keys: { first: 1, last: 1, step: 1 }, since: "2.8.0",
+    summary: "Iterates over members and scores of a sorted set.",
+    run: (ctx, argv) =>
+      scanCollection(ctx, argv, "zset", (o, l) => {
+        const size = ctx.db.collection(argv[1]!, ctx.now)?.size ?? 0;
+        const stop = l === undefined ? size - 1 : Math.min(size - 1, o + l - 1);
+        return o > stop ? [] : ctx.db.zsetRange(argv[1]!, { by: "rank", start: o, stop }, false, 0, -1);
+      }, (e) => e.member, (e) => [bulk(e.member), bulk(utf8(formatDouble(e.score)))]),
+  },
 ]);

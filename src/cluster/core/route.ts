@@ -3,16 +3,6 @@ import { commandKeys } from "../../commands/connection.ts";
 import type { CommandSpec } from "../../commands/types.ts";
 import { keySlot, partitionOf } from "../../keyspace/slot.ts";
 
-/** Commands whose keys may be split per partition, and how their replies recombine. */
-export const SPLITTABLE: Readonly<Record<string, "concat" | "sum" | "ok">> = {
-  mget: "concat",
-  exists: "sum",
-  del: "sum",
-  unlink: "sum",
-  touch: "sum",
-  mset: "ok",
-};
-
 export type Route =
   | { readonly kind: "keyless" }
   | { readonly kind: "partition"; readonly partition: number; readonly slot: number }
@@ -26,7 +16,8 @@ export function route(spec: CommandSpec, argv: readonly Uint8Array[], partitionC
   const partition = partitionOf(slot, partitionCount);
   const partitions = keys.map((k) => partitionOf(keySlot(k), partitionCount));
   if (partitions.every((p) => p === partition)) return { kind: "partition", partition, slot };
-  if (!(spec.name in SPLITTABLE)) return { kind: "crossslot" };
+  // Only a multi_shard row (src/commands/cluster-policy.ts) may be split; its replies recombine in reply-merge.ts.
+  if (spec.cluster?.request !== "multi_shard") return { kind: "crossslot" };
   // Split keeping each key's arguments (MSET: key and value) and its position in the reply.
   const step = spec.step;
   const byPart = new Map<number, { argv: Uint8Array[]; positions: number[] }>();
