@@ -1,4 +1,4 @@
-// Where a command goes in a cluster (DESIGN §9): the partition of its keys. Pure.
+// Where a command goes in a cluster (docs/design/cluster.md): the partition of its keys. Pure.
 import { commandKeys } from "../../commands/connection.ts";
 import type { CommandSpec } from "../../commands/types.ts";
 import { keySlot, partitionOf } from "../../keyspace/slot.ts";
