@@ -28,16 +28,16 @@ import { META_GROUP } from "./state-machine.ts";
  */
 export function admitGrowing(c: Config, id: NodeIdentity): void {
   const why = `data_dir ${c.data_dir} holds a standalone node's data`;
-  if (c.cluster_peers.length > 0) {
-    throw new ConfigError(
-      `${why}; it cannot join an existing cluster (--peers ${c.cluster_peers.join(",")}): its data would be lost or conflict with that cluster's. ` +
-        "Start it with --bootstrap (and no --peers) to found a cluster with its data, then let the other nodes join it",
-    );
-  }
   if (c.bootstrap_expect > 0) {
     throw new ConfigError(
       `${why}; it cannot found a cluster with bootstrap_expect = ${c.bootstrap_expect}: only this node holds data, so it founds the cluster alone. ` +
         "Start it with --bootstrap, then let the other nodes join it",
+    );
+  }
+  if (c.cluster_peers.length > 0) {
+    throw new ConfigError(
+      `${why}; it cannot join an existing cluster (--peers ${c.cluster_peers.join(",")}): its data would be lost or conflict with that cluster's. ` +
+        "Start it with --bootstrap (and no --peers) to found a cluster with its data, then let the other nodes join it",
     );
   }
   if (!c.bootstrap) {

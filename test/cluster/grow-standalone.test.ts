@@ -10,7 +10,8 @@ import { join } from "node:path";
 import Redis from "ioredis";
 import { waitUntil } from "../helpers/cluster-harness.ts";
 import { freePorts } from "../helpers/ports.ts";
-import { ensureBinary, metricValue, startClusterMember, startFlyDB, type ClusterMemberProcess, type FlyDBProcess } from "../helpers/processes.ts";
+import { readIdentity, writeIdentity } from "../../src/node-identity.ts";
+import { ensureBinary, metricValue, runTool, startClusterMember, startFlyDB, type ClusterMemberProcess, type FlyDBProcess } from "../helpers/processes.ts";
 
 setDefaultTimeout(120_000);
 
@@ -115,25 +116,38 @@ const ready = (p: FlyDBProcess) => fetch(`${p.http}/ready`).then((r) => r.ok, ()
 /** Live keys in the node's own data.db (INFO keyspace counts the whole cluster's). */
 const localKeys = (p: FlyDBProcess) => metricValue(p, "flydb_keys");
 
+/** A standalone node (its id only a label) that wrote everything, then stopped or was killed. */
+async function standaloneData(dataDir: string, stop: "graceful" | "kill -9"): Promise<Map<string, Expected>> {
+  const args = ["--fsync", "always", "--partition-count", String(PARTITIONS), "--log-level", "warn"];
+  const standalone = await startFlyDB({ binary: ensureBinary(), dataDir, nodeId: "some-host", args });
+  procs.push(standalone);
+  const c = connect(standalone);
+  const want = await writeEverything(c);
+  c.disconnect();
+  if (stop === "graceful") expect(await standalone.stop()).toBe(0);
+  else await standalone.kill9();
+  return want;
+}
+
+const ARGS = ["--log-level", "warn", "--fsync", "always"];
+
+/** A cluster member on `dataDir`; `bootstrap` adds --bootstrap, otherwise it starts with no cluster flags. */
+async function member(id: string, dataDir: string, bootstrap: boolean): Promise<ClusterMemberProcess> {
+  const [resp, http, gossip, raft] = freePorts(4) as [number, number, number, number];
+  const restart = { dataDir, resp, http, gossip, raft };
+  const m = await startClusterMember({ id, partitions: PARTITIONS, binary: ensureBinary(), restart, args: [...(bootstrap ? ["--bootstrap"] : []), ...ARGS] });
+  procs.push(m);
+  return m;
+}
+
 async function grow(variant: "graceful" | "kill -9"): Promise<void> {
-  const binary = ensureBinary();
   const tag = variant === "graceful" ? "g" : "k";
   const dataDir = join(root, `${tag}1`);
-  const standalone = await startFlyDB({ binary, dataDir, nodeId: `host-${tag}`, args: ["--fsync", "always", "--partition-count", String(PARTITIONS), "--log-level", "warn"] });
-  procs.push(standalone);
-  const sc = connect(standalone);
-  const want = await writeEverything(sc);
-  sc.disconnect();
-  if (variant === "graceful") expect(await standalone.stop()).toBe(0);
-  else await standalone.kill9();
-
-  const [resp, http, gossip, raft] = freePorts(4) as [number, number, number, number];
-  const args = ["--log-level", "warn", "--fsync", "always"];
-  const founder = await startClusterMember({ id: `${tag}1`, partitions: PARTITIONS, binary, restart: { dataDir, resp, http, gossip, raft }, args: ["--bootstrap", ...args] });
-  procs.push(founder);
+  const want = await standaloneData(dataDir, variant);
+  const founder = await member(`${tag}1`, dataDir, true);
   const joined: ClusterMemberProcess[] = [];
   for (const n of [2, 3]) {
-    const m = await startClusterMember({ id: `${tag}${n}`, seed: founder.gossip, partitions: PARTITIONS, binary, args });
+    const m = await startClusterMember({ id: `${tag}${n}`, seed: founder.gossip, partitions: PARTITIONS, binary: ensureBinary(), args: ARGS });
     procs.push(m);
     joined.push(m);
   }
@@ -165,4 +179,54 @@ async function grow(variant: "graceful" | "kill -9"): Promise<void> {
 describe("growing a standalone node into a cluster", () => {
   test("stopped gracefully, its data dir founds a cluster that two nodes join", () => grow("graceful"));
   test("killed with kill -9 after its writes (fsync = always), likewise", () => grow("kill -9"));
+});
+
+/** A one-node cluster on `dataDir` that is ready, and serves `want` as a cluster member. */
+async function expectFounded(m: ClusterMemberProcess, want: Map<string, Expected>): Promise<void> {
+  await waitUntil(() => ready(m), 30_000, `${m.id} ready`, 250);
+  const s = await status(m);
+  expect(s.members.map((x) => x.id)).toEqual([m.id]);
+  expect(readIdentity(m.dataDir)).toMatchObject({ node_id: m.id, mode: "cluster" });
+  await expectAll(connect(m), want, m.id);
+}
+
+describe("a conversion interrupted by a crash", () => {
+  test("after flydb-node.json recorded bootstrapped_at, before the founding: --bootstrap redoes it", async () => {
+    const dataDir = join(root, "r1");
+    const want = await standaloneData(dataDir, "kill -9");
+    // What recordBootstrap leaves behind for the founder r1 when the process dies right after it.
+    writeIdentity(dataDir, { node_id: "r1", mode: "standalone", partition_count: PARTITIONS, bootstrapped_at: new Date().toISOString() });
+    await expectFounded(await member("r1", dataDir, true), want);
+  });
+
+  test("after the founding, before flydb-node.json said cluster: a restart with no flags is the cluster member", async () => {
+    const dataDir = join(root, "f1");
+    const want = await standaloneData(dataDir, "graceful");
+    const founder = await member("f1", dataDir, true);
+    await expectFounded(founder, want);
+    expect(await founder.stop()).toBe(0);
+    const id = readIdentity(dataDir)!;
+    writeIdentity(dataDir, { ...id, mode: "standalone" });
+    await expectFounded(await member("f1", dataDir, false), want);
+  });
+});
+
+describe("refused", () => {
+  const refusal = async (dataDir: string, args: string[]) => {
+    const r = await runTool([ensureBinary(), "--data-dir", dataDir, "--node-id", "n1", "--partition-count", String(PARTITIONS), "--bind-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", ...args]);
+    return { code: r.code, stderr: r.stderr + r.stdout };
+  };
+
+  test("a standalone data dir joining another cluster with --peers, or founding one with bootstrap_expect", async () => {
+    const dataDir = join(root, "p1");
+    await standaloneData(dataDir, "graceful");
+    const peers = await refusal(dataDir, ["--peers", "127.0.0.1:1"]);
+    expect(peers.code).toBe(2);
+    expect(peers.stderr).toContain("holds a standalone node's data; it cannot join an existing cluster (--peers 127.0.0.1:1)");
+    const expectMany = await refusal(dataDir, ["--bootstrap-expect", "2", "--peers", "127.0.0.1:1"]);
+    expect(expectMany.code).toBe(2);
+    expect(expectMany.stderr).toContain("cannot found a cluster with bootstrap_expect = 2: only this node holds data");
+    // Still a standalone data dir, with its data.
+    expect(readIdentity(dataDir)?.mode).toBe("standalone");
+  });
 });
