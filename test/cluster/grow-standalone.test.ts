@@ -11,7 +11,9 @@ import Redis from "ioredis";
 import { waitUntil } from "../helpers/cluster-harness.ts";
 import { freePorts } from "../helpers/ports.ts";
 import { readIdentity, writeIdentity } from "../../src/node-identity.ts";
-import { ensureBinary, metricValue, runTool, startClusterMember, startFlyDB, type ClusterMemberProcess, type FlyDBProcess } from "../helpers/processes.ts";
+import {
+  ensureBinary, metricValue, runTool, startClusterMember, startFlyDB, type ClusterMemberProcess, type FlyDBProcess,
+} from "../helpers/processes.ts";
 
 setDefaultTimeout(120_000);
 
@@ -111,7 +113,7 @@ interface Status {
   members: { id: string; state: string }[];
   partitions: { total: number; healthy: number; under_replicated: number; leaderless: number };
 }
-const status = async (p: FlyDBProcess): Promise<Status> => (await (await fetch(`${p.http}/cluster/status`)).json()) as Status;
+const status = async (p: FlyDBProcess) => (await (await fetch(`${p.http}/cluster/status`)).json()) as Status;
 const ready = (p: FlyDBProcess) => fetch(`${p.http}/ready`).then((r) => r.ok, () => false);
 /** Live keys in the node's own data.db (INFO keyspace counts the whole cluster's). */
 const localKeys = (p: FlyDBProcess) => metricValue(p, "flydb_keys");
@@ -135,7 +137,8 @@ const ARGS = ["--log-level", "warn", "--fsync", "always"];
 async function member(id: string, dataDir: string, bootstrap: boolean): Promise<ClusterMemberProcess> {
   const [resp, http, gossip, raft] = freePorts(4) as [number, number, number, number];
   const restart = { dataDir, resp, http, gossip, raft };
-  const m = await startClusterMember({ id, partitions: PARTITIONS, binary: ensureBinary(), restart, args: [...(bootstrap ? ["--bootstrap"] : []), ...ARGS] });
+  const args = [...(bootstrap ? ["--bootstrap"] : []), ...ARGS];
+  const m = await startClusterMember({ id, partitions: PARTITIONS, binary: ensureBinary(), restart, args });
   procs.push(m);
   return m;
 }
@@ -147,7 +150,9 @@ async function grow(variant: "graceful" | "kill -9"): Promise<void> {
   const founder = await member(`${tag}1`, dataDir, true);
   const joined: ClusterMemberProcess[] = [];
   for (const n of [2, 3]) {
-    const m = await startClusterMember({ id: `${tag}${n}`, seed: founder.gossip, partitions: PARTITIONS, binary: ensureBinary(), args: ARGS });
+    const m = await startClusterMember({
+      id: `${tag}${n}`, seed: founder.gossip, partitions: PARTITIONS, binary: ensureBinary(), args: ARGS,
+    });
     procs.push(m);
     joined.push(m);
   }
@@ -158,7 +163,8 @@ async function grow(variant: "graceful" | "kill -9"): Promise<void> {
     async () => {
       if (!(await Promise.all(nodes.map(ready))).every(Boolean)) return false;
       const s = await status(founder);
-      const settled = s.members.length === 3 && s.partitions.healthy === PARTITIONS && s.partitions.under_replicated === 0;
+      const { healthy, under_replicated } = s.partitions;
+      const settled = s.members.length === 3 && healthy === PARTITIONS && under_replicated === 0;
       // Every node holds every partition (3 nodes, replication_factor 3) with its rows.
       return settled && (await Promise.all(nodes.map(localKeys))).every((k) => k === liveKeys);
     },
@@ -171,8 +177,11 @@ async function grow(variant: "graceful" | "kill -9"): Promise<void> {
   // The founder gone, the joined nodes serve every key from their own replicas.
   clientsOf[0]!.disconnect();
   await founder.kill9();
-  await waitUntil(async () => (await Promise.all(joined.map(ready))).every(Boolean), 30_000, "the two joined nodes ready without the founder", 250);
-  for (const [i, c] of clientsOf.slice(1).entries()) await expectAll(c, want, `${joined[i]!.id} after the founder was killed`);
+  const joinedReady = async () => (await Promise.all(joined.map(ready))).every(Boolean);
+  await waitUntil(joinedReady, 30_000, "the two joined nodes ready without the founder", 250);
+  for (const [i, c] of clientsOf.slice(1).entries()) {
+    await expectAll(c, want, `${joined[i]!.id} after the founder was killed`);
+  }
   expect(founder.log()).not.toMatch(/panic|uncaught/i);
 }
 
@@ -195,11 +204,12 @@ describe("a conversion interrupted by a crash", () => {
     const dataDir = join(root, "r1");
     const want = await standaloneData(dataDir, "kill -9");
     // What recordBootstrap leaves behind for the founder r1 when the process dies right after it.
-    writeIdentity(dataDir, { node_id: "r1", mode: "standalone", partition_count: PARTITIONS, bootstrapped_at: new Date().toISOString() });
+    const bootstrapped_at = new Date().toISOString();
+    writeIdentity(dataDir, { node_id: "r1", mode: "standalone", partition_count: PARTITIONS, bootstrapped_at });
     await expectFounded(await member("r1", dataDir, true), want);
   });
 
-  test("after the founding, before flydb-node.json said cluster: a restart with no flags is the cluster member", async () => {
+  test("after the founding, before flydb-node.json said cluster: restarted with no flags, it is a member", async () => {
     const dataDir = join(root, "f1");
     const want = await standaloneData(dataDir, "graceful");
     const founder = await member("f1", dataDir, true);
@@ -213,16 +223,19 @@ describe("a conversion interrupted by a crash", () => {
 
 describe("refused", () => {
   const refusal = async (dataDir: string, args: string[]) => {
-    const r = await runTool([ensureBinary(), "--data-dir", dataDir, "--node-id", "n1", "--partition-count", String(PARTITIONS), "--bind-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", ...args]);
+    const r = await runTool([
+      ensureBinary(), "--data-dir", dataDir, "--node-id", "n1", "--partition-count", String(PARTITIONS),
+      "--bind-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", ...args,
+    ]);
     return { code: r.code, stderr: r.stderr + r.stdout };
   };
 
-  test("a standalone data dir joining another cluster with --peers, or founding one with bootstrap_expect", async () => {
+  test("a standalone data dir joining a cluster with --peers, or founding one with bootstrap_expect", async () => {
     const dataDir = join(root, "p1");
     await standaloneData(dataDir, "graceful");
     const peers = await refusal(dataDir, ["--peers", "127.0.0.1:1"]);
     expect(peers.code).toBe(2);
-    expect(peers.stderr).toContain("holds a standalone node's data; it cannot join an existing cluster (--peers 127.0.0.1:1)");
+    expect(peers.stderr).toContain("standalone node's data; it cannot join an existing cluster (--peers 127.0.0.1:1)");
     const expectMany = await refusal(dataDir, ["--bootstrap-expect", "2", "--peers", "127.0.0.1:1"]);
     expect(expectMany.code).toBe(2);
     expect(expectMany.stderr).toContain("cannot found a cluster with bootstrap_expect = 2: only this node holds data");
