@@ -6,6 +6,7 @@
 // cut short at either crash point is finished or redone by the next start; joining with --peers
 // or founding with bootstrap_expect is refused.
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { Database } from "bun:sqlite";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -217,6 +218,14 @@ describe("a conversion interrupted by a crash", () => {
     const founder = await member("f1", dataDir, true);
     await expectFounded(founder, want);
     expect(await founder.stop()).toBe(0);
+    // The standalone log is gone; every partition group starts at a snapshot, where the log ended.
+    const db = new Database(join(dataDir, "raft.db"), { readonly: true });
+    const groups = db.query<{ grp: number; snap_idx: number }, []>("SELECT grp, snap_idx FROM raft_state ORDER BY grp").all();
+    const logged = db.query<{ n: number }, []>("SELECT count(*) AS n FROM raft_log WHERE grp < 0").get()!;
+    db.close();
+    expect(logged.n).toBe(0);
+    expect(groups.map((g) => g.grp)).toEqual(Array.from({ length: PARTITIONS + 1 }, (_, g) => g));
+    expect(groups.slice(1).every((g) => g.snap_idx > 1)).toBe(true);
     const id = readIdentity(dataDir)!;
     writeIdentity(dataDir, { ...id, mode: "standalone" });
     await expectFounded(await member("f1", dataDir, false), want);
