@@ -220,7 +220,8 @@ describe("a conversion interrupted by a crash", () => {
     expect(await founder.stop()).toBe(0);
     // The standalone log is gone; every partition group starts at a snapshot, where the log ended.
     const db = new Database(join(dataDir, "raft.db"), { readonly: true });
-    const groups = db.query<{ grp: number; snap_idx: number }, []>("SELECT grp, snap_idx FROM raft_state ORDER BY grp").all();
+    type Group = { grp: number; snap_idx: number };
+    const groups = db.query<Group, []>("SELECT grp, snap_idx FROM raft_state ORDER BY grp").all();
     const logged = db.query<{ n: number }, []>("SELECT count(*) AS n FROM raft_log WHERE grp < 0").get()!;
     db.close();
     expect(logged.n).toBe(0);
