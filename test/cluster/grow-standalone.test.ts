@@ -23,6 +23,9 @@ setDefaultTimeout(120_000);
 const PARTITIONS = 8;
 const TTL_MS = 1_000_000;
 const STRINGS = 64;
+/** Enough bytes that each partition's snapshot is sent in several InstallSnapshot chunks (256 KiB). */
+const BULK = 4000;
+const bulkValue = (i: number) => `${i}:`.padEnd(700, "x");
 const root = mkdtempSync(join(tmpdir(), "flydb-grow-"));
 const procs: FlyDBProcess[] = [];
 const clients: Redis[] = [];
@@ -74,6 +77,9 @@ async function writeEverything(c: Redis): Promise<Map<string, Expected>> {
   await c.hset("ttl:hash", { f: "v" });
   await c.pexpire("ttl:hash", TTL_MS);
   want.set("ttl:hash", { type: "hash", value: { f: "v" }, ttl: true });
+  const bulk = c.pipeline();
+  for (let i = 0; i < BULK; i++) bulk.set(`bulk:${i}`, bulkValue(i));
+  expect((await bulk.exec())!.every(([e]) => e === null)).toBe(true);
   // Expired long before it is read (the cluster takes seconds to form).
   await c.set("gone", "soon", "PX", 300);
   return want;
@@ -110,6 +116,12 @@ async function expectAll(c: Redis, want: Map<string, Expected>, where: string): 
     }
   }
   expect({ where, gone: await c.exists("gone"), type: await c.type("gone") }).toEqual({ where, gone: 0, type: "none" });
+  for (let from = 0; from < BULK; from += 500) {
+    const keys = Array.from({ length: Math.min(500, BULK - from) }, (_, i) => `bulk:${from + i}`);
+    const values = await c.mget(...keys);
+    const wrong = keys.filter((k, i) => values[i] !== bulkValue(Number(k.slice(5))));
+    expect({ where, wrong: wrong.slice(0, 5) }).toEqual({ where, wrong: [] });
+  }
 }
 
 interface Status {
@@ -161,7 +173,7 @@ async function grow(variant: "graceful" | "kill -9"): Promise<void> {
   }
   const nodes = [founder, ...joined];
   const clientsOf = nodes.map(connect);
-  const liveKeys = want.size;
+  const liveKeys = want.size + BULK;
   await waitUntil(
     async () => {
       if (!(await Promise.all(nodes.map(ready))).every(Boolean)) return false;
