@@ -1,6 +1,7 @@
 // data_dir/flydb-node.json: what a data dir belongs to, written at first start (see resolveMode in
 // src/data-plane.ts), and for a cluster member the fact that it founded a cluster, recorded before
-// the founding entries are written so that no data dir ever founds two.
+// the founding entries are written so that no data dir ever founds two (a standalone data dir
+// records it when it grows into a cluster's founder: src/cluster/grow.ts).
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "./config/schema.ts";
