@@ -6,6 +6,7 @@ import type { Backend } from "./commands/session.ts";
 import { ConfigError, type Config } from "./config/schema.ts";
 import { ClusterNode, type ClusterAddrs } from "./cluster/cluster-node.ts";
 import { startFormation } from "./cluster/formation.ts";
+import { admitGrowing, applyStandaloneLog, finishGrowing } from "./cluster/grow.ts";
 import { browse, startAdvertiser, type Advertiser, type DiscoveryLog } from "./discovery/index.ts";
 import type { NodeMetrics } from "./http/metrics.ts";
 import type { Logger } from "./log.ts";
@@ -33,11 +34,13 @@ export interface DataPlane {
  * Standalone or cluster member. A data dir remembers what it is, so a cluster member restarted
  * without --peers or --bootstrap rejoins its cluster (and never bootstraps a second one), a
  * cluster member's data is never served under another node id, and no data under another
- * partition count.
+ * partition count. A standalone data dir started with --bootstrap grows into the founder of a
+ * cluster (src/cluster/grow.ts).
  */
 export function resolveMode(c: Config): "standalone" | "cluster" {
   const asked = c.bootstrap || c.bootstrap_expect > 0 || c.cluster_peers.length > 0 || c.discovery_enabled ? "cluster" : undefined;
-  const id = readIdentity(c.data_dir);
+  const stored = readIdentity(c.data_dir);
+  const id = stored && finishGrowing(c.data_dir, stored);
   if (id) {
     // A standalone node's id is only a label (it defaults to the host name); a cluster member's
     // id is its identity in every Raft group, so it can never change.
@@ -48,7 +51,9 @@ export function resolveMode(c: Config): "standalone" | "cluster" {
       throw new ConfigError(`data_dir ${c.data_dir} was created with partition_count = ${id.partition_count}, not ${c.partition_count}; it cannot change`);
     }
     if (asked === "cluster" && id.mode === "standalone") {
-      throw new ConfigError(`data_dir ${c.data_dir} holds a standalone node's data; start cluster members on an empty data_dir`);
+      // Growing into a cluster (src/cluster/grow.ts): flydb-node.json says "cluster" once it founded one.
+      admitGrowing(c, id);
+      return "cluster";
     }
     return id.mode;
   }
@@ -106,6 +111,7 @@ export async function openCluster(
   ports: { resp: number; http: number },
   onFatal: (message: string) => void,
 ): Promise<DataPlane> {
+  await applyStandaloneLog(config);
   const host = advertiseHost(config);
   const raft = parseHostPort(config.raft_addr);
   const gossip = parseHostPort(config.cluster_addr);

@@ -1,6 +1,7 @@
 // data_dir/flydb-node.json: what a data dir belongs to, written at first start (see resolveMode in
 // src/data-plane.ts), and for a cluster member the fact that it founded a cluster, recorded before
-// the founding entries are written so that no data dir ever founds two.
+// the founding entries are written so that no data dir ever founds two (a standalone data dir
+// records it when it grows into a cluster's founder: src/cluster/grow.ts).
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "./config/schema.ts";
@@ -37,7 +38,9 @@ export function writeIdentity(dataDir: string, id: NodeIdentity): void {
 export function recordBootstrap(dataDir: string, now: Date): void {
   const id = readIdentity(dataDir);
   if (!id) throw new Error(`data_dir ${dataDir} has no ${IDENTITY_FILE}; a cluster member writes it at start`);
-  if (id.bootstrapped_at !== undefined) {
+  // A standalone data dir with bootstrapped_at was growing into a cluster and never committed the
+  // founding (that turns it into a cluster member: src/cluster/grow.ts), so it founded none.
+  if (id.bootstrapped_at !== undefined && id.mode === "cluster") {
     throw new ConfigError(
       `node ${id.node_id} already bootstrapped a cluster at ${id.bootstrapped_at} (${join(dataDir, IDENTITY_FILE)}) but holds no cluster state now; it never bootstraps a second one: join the existing cluster, or empty data_dir to start over`,
     );

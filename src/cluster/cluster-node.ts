@@ -24,6 +24,7 @@ import { raftMessagesOf } from "./core/heartbeats.ts";
 import { MultiRaft, NotLeader, ProposalDropped } from "./core/multiraft.ts";
 import { place, type PartitionMap } from "./core/placement.ts";
 import { recordBootstrap } from "../node-identity.ts";
+import { saveFounding } from "./grow.ts";
 import { nextStep } from "./core/reconcile.ts";
 import { mergeSplit } from "./core/reply-merge.ts";
 import { route } from "./core/route.ts";
@@ -218,7 +219,7 @@ export class ClusterNode {
     recordBootstrap(this.config.data_dir, new Date());
     const meta = bootstrapWrite(META_GROUP, ids.slice(0, MAX_META_VOTERS), { learners: ids.slice(MAX_META_VOTERS), data: [encodeMetaOp(init)] });
     const own = this.partitionFoundings(map);
-    this.storage.saveBatch([meta, ...own]);
+    saveFounding(this.config.data_dir, this.storage, this.state, [meta, ...own]);
     this.log.info("bootstrapped a new cluster", { cluster_id: this.config.discovery_cluster_id, partitions: this.config.partition_count, founders: ids.join(",") });
     for (const w of [meta, ...own]) this.host.open(w.grp);
   }
