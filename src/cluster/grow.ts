@@ -13,14 +13,13 @@ import { join } from "node:path";
 import { applyOp } from "../commands/apply.ts";
 import { ConfigError, type Config } from "../config/schema.ts";
 import { readIdentity, writeIdentity, type NodeIdentity } from "../node-identity.ts";
+import { groupOf, META_GROUP, partitionOfGroup, STANDALONE_GROUP } from "../keyspace/groups.ts";
 import { decodeConf } from "../raft/conf.ts";
 import type { GroupWrite } from "../raft/types.ts";
-import { STANDALONE_GROUP, StoreEngine } from "../store/engine.ts";
+import { StoreEngine } from "../store/engine.ts";
 import { exportPartition } from "../store/partition-snapshot.ts";
 import { SqliteRaftStorage } from "../store/raft-log.ts";
 import type { StateDb } from "../store/state.ts";
-import { groupOf, partitionOfGroup } from "./core/meta.ts";
-import { META_GROUP } from "./state-machine.ts";
 
 /**
  * For a data dir whose flydb-node.json says standalone, started as a cluster member: only as the
