@@ -1,4 +1,4 @@
-// Counters of this node's Raft groups for /metrics (DESIGN §11). Aggregated over all groups: 256
+// Counters of this node's Raft groups for /metrics. Aggregated over all groups: 256
 // partitions × per-group labels would make thousands of series per node.
 import type { NodeId } from "../raft/types.ts";
 
