@@ -217,7 +217,8 @@ export function startFormation(opts: FormationOptions): Formation {
       try {
         for (const d of await opts.browse(() => false)) {
           const addr = d.addresses[0];
-          if (d.nodeId !== self && d.nodeId in node.meta().members && addr !== undefined) seeds.add(formatHostPort(addr, d.port));
+          const member = d.nodeId !== self && d.nodeId in node.meta().members;
+          if (member && addr !== undefined) seeds.add(formatHostPort(addr, d.port));
         }
       } catch (e) {
         log.debug("mDNS browse failed", { error: String(e) });
@@ -292,7 +293,8 @@ export function startFormation(opts: FormationOptions): Formation {
           }
           break;
       }
-      if (!warnedLonely && config.cluster_peers.length > 0 && Date.now() - startedAt > LONELY_WARN_MS && !node.gossipMembers().some((v) => v.id !== self && v.state === "alive")) {
+      const alone = () => !node.gossipMembers().some((v) => v.id !== self && v.state === "alive");
+      if (!warnedLonely && config.cluster_peers.length > 0 && Date.now() - startedAt > LONELY_WARN_MS && alone()) {
         warnedLonely = true;
         log.warn("no member of the peers answered: check cluster_peers, that cluster_id and cluster_secret match theirs, and the firewall", { peers: config.cluster_peers.join(",") });
       }

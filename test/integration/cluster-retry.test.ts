@@ -1,4 +1,4 @@
-// Exactly-once writes through a proxying node (DESIGN §6, BUG-CLASSES 6) on real clusters on
+// Exactly-once writes through a proxying node (src/cluster/router.ts), on real clusters on
 // loopback: the partition leader's Raft address is a TCP relay that loses the leader's reply to
 // one forwarded INCR, by cutting the connection after the request went through, by swallowing
 // the reply frame, or by cutting and then letting nothing through while the leader is stopped.
@@ -150,7 +150,11 @@ async function keyLedBy(leader: ClusterNode, id: string, others: { node: Cluster
   let grp = 0;
   await waitFor(`${id} to lead a partition the others replicate`, () => {
     if (!leader.ready().ready || others.some((o) => !o.node.ready().ready)) return false;
-    const led = leader.groupStatuses().find((g) => g.grp !== 0 && g.role === "leader" && others.every((o) => leaderOf(o.node, g.grp) === id && g.voters.includes(o.id)));
+    const knownBy = (o: { node: ClusterNode; id: string }, grp: number, voters: readonly string[]) =>
+      leaderOf(o.node, grp) === id && voters.includes(o.id);
+    const led = leader
+      .groupStatuses()
+      .find((g) => g.grp !== 0 && g.role === "leader" && others.every((o) => knownBy(o, g.grp, g.voters)));
     grp = led?.grp ?? 0;
     return grp !== 0;
   }, 40_000);
