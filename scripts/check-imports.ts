@@ -21,6 +21,8 @@ export const LAYERS: readonly (readonly string[])[] = [
 export const SIBLINGS: readonly (readonly [string, string])[] = [
   // The node wires its listeners around the data plane it opens.
   ["src/node.ts", "src/data-plane.ts"],
+  // Membership decisions read gossip's member states (pure types, no I/O).
+  ["src/cluster/core", "src/gossip/core"],
 ];
 
 export interface Violation {

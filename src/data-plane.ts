@@ -160,7 +160,7 @@ export async function openCluster(
     read: (spec, argv, resp3) => node.read(spec, argv, resp3),
     propose: (op) => node.propose(op),
     keyCount: () => node.keyCount(),
-    appliedIndex: () => node.host.groupIds().reduce((n, g) => n + (node.host.status(g)?.applied ?? 0), 0),
+    appliedIndex: () => node.appliedIndex(),
     ready: () => node.ready(),
     cluster: node,
     discoveryStats: advertiser ? () => advertiser.stats() : undefined,

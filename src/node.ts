@@ -189,7 +189,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       if (!node) return undefined;
       return {
         partitions: () => clusterPartitions(node),
-        join: (peers) => node.gossip.join(peers),
+        join: (peers) => node.join(peers),
         leave: async (timeoutMs) => {
           const r = await drain(node, timeoutMs);
           // Stop after the reply is on its way: stopping closes the HTTP server.
@@ -220,15 +220,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     });
   if (cluster) {
     plane = await openCluster(config, log, VERSION, { resp: respPort, http: httpPort }, onFatal);
-    const node = plane.cluster!;
-    registerClusterMetrics(metrics, {
-      raft: node.raftStats,
-      groups: () => node.host.groupIds().flatMap((g) => node.host.status(g) ?? []),
-      quietGroups: () => node.host.quietGroups().length,
-      gossipMembers: () => node.gossip.members(),
-      gossipCounters: () => node.gossip.counters(),
-      transport: () => node.transport.stats,
-    });
+    registerClusterMetrics(metrics, plane.cluster!.clusterMetricsSource());
     if (plane.discoveryStats) registerDiscoveryMetrics(metrics, plane.discoveryStats);
   }
 

@@ -8,10 +8,27 @@
 // own settings.
 import type { Config } from "../config/schema.ts";
 import type { DiscoveredNode } from "../discovery/index.ts";
+import type { MemberView } from "../gossip/index.ts";
 import { formatHostPort } from "../net/hostport.ts";
 import type { Logger } from "../log.ts";
-import type { ClusterNode } from "./cluster-node.ts";
 import { candidates, decideFormation, mayPromise, type FormationReport, type FormationStep } from "./core/formation.ts";
+import type { MemberInfo, MetaState } from "./core/meta.ts";
+
+/** What formation needs of the cluster node. */
+export interface FormationHost {
+  /** Whether this node holds any cluster state (founded or joined). */
+  holdsState(): boolean;
+  meta(): MetaState;
+  selfInfo(): MemberInfo;
+  readonly gossipAddr: string;
+  gossipMembers(): readonly MemberView[];
+  join(seeds: readonly string[]): void;
+  bootstrapNew(founders: readonly MemberInfo[]): void;
+  /** Sends a formation probe (or claim) to another node; resolves with its FormationReport. */
+  askFormation(nodeId: string, raftAddr: string, claim: boolean, timeoutMs: number): Promise<unknown>;
+  /** Registers how this node answers other nodes' probes and claims. */
+  answerFormationProbes(answer: (claim: string | undefined) => unknown): void;
+}
 
 /** A node found by discovery or gossip: enough to probe it. */
 interface FoundNode {
@@ -22,7 +39,7 @@ interface FoundNode {
 export interface FormationOptions {
   readonly config: Config;
   readonly log: Logger;
-  readonly node: ClusterNode;
+  readonly node: FormationHost;
   /** One mDNS browse (src/discovery `browse`), or undefined when this node does not browse. */
   readonly browse?: (stopWhen: (found: number) => boolean) => Promise<DiscoveredNode[]>;
   /** This node cannot join what it found (other cluster_id or partition_count): the process should exit 2. */
@@ -73,9 +90,9 @@ export function startFormation(opts: FormationOptions): Formation {
       };
     });
 
-  const holdsState = () => node.host.groupIds().length > 0;
+  const holdsState = () => node.holdsState();
   const report = (): FormationReport => {
-    const meta = node.machine.meta;
+    const meta = node.meta();
     const formed = holdsState();
     const members = Object.values(meta.members).map((m) => m.addrs.gossip);
     return {
@@ -84,25 +101,25 @@ export function startFormation(opts: FormationOptions): Formation {
       clusterId: meta.clusterId !== "" ? meta.clusterId : config.discovery_cluster_id,
       partitionCount: meta.clusterId !== "" ? meta.partitionCount : config.partition_count,
       bootstrapExpect: config.bootstrap_expect,
-      gossip: [...new Set([node.gossip.addr, ...members])],
+      gossip: [...new Set([node.gossipAddr, ...members])],
       sees: formed ? [] : sees,
       member: node.selfInfo(),
       promisedTo: formed ? null : promisedTo(),
     };
   };
-  node.formationProbe = (claim) => {
+  node.answerFormationProbes((claim) => {
     if (claim !== undefined && mayPromise(report(), claim)) {
       if (promisedTo() !== claim) log.info("promised to found the cluster with the node that claimed this one", { claimer: claim });
       promise = { to: claim, until: Date.now() + PROMISE_MS };
     }
     return report();
-  };
+  });
 
   // Nodes found in earlier rounds stay until a probe goes unanswered: a browse that missed one
   // answer must not shrink the view (views that flap delay agreement).
   const known = new Map<string, FoundNode>();
   const found = async (stopWhen: (n: number) => boolean): Promise<FoundNode[]> => {
-    for (const v of node.gossip.members()) {
+    for (const v of node.gossipMembers()) {
       if (v.id !== self && v.state === "alive" && v.meta.raftAddr !== "") known.set(v.id, { nodeId: v.id, raftAddr: v.meta.raftAddr });
     }
     if (opts.browse) {
@@ -127,7 +144,7 @@ export function startFormation(opts: FormationOptions): Formation {
     const answers = await Promise.all(
       nodes.map(async (f) => {
         try {
-          const r = (await node.transport.request(f.nodeId, f.raftAddr, { t: "formation", claim }, PROBE_TIMEOUT_MS)) as FormationReport;
+          const r = (await node.askFormation(f.nodeId, f.raftAddr, claim, PROBE_TIMEOUT_MS)) as FormationReport;
           return r.nodeId === f.nodeId ? r : undefined;
         } catch (e) {
           log.debug("formation probe got no answer", { peer: f.nodeId, addr: f.raftAddr, error: String(e) });
@@ -168,7 +185,7 @@ export function startFormation(opts: FormationOptions): Formation {
       log.info("forming a new cluster: this node has the lowest node id of the expected nodes and every founder promised", { expect: config.bootstrap_expect, founders: founders.join(",") });
       node.bootstrapNew([node.selfInfo(), ...answers.map((a) => a.member)]);
       // The founders learn this node's raft address through gossip until the metadata applies.
-      node.gossip.join(answers.flatMap((a) => a.gossip));
+      node.join(answers.flatMap((a) => a.gossip));
       return undefined;
     } finally {
       if (promise?.to === self) promise = undefined;
@@ -177,7 +194,7 @@ export function startFormation(opts: FormationOptions): Formation {
 
   /** The cluster's metadata, once applied here, must match this node's settings. */
   const checkMetadata = (): "ok" | "unknown" | "refused" => {
-    const meta = node.machine.meta;
+    const meta = node.meta();
     if (meta.clusterId === "") return "unknown";
     if (meta.clusterId === config.discovery_cluster_id && meta.partitionCount === config.partition_count) return "ok";
     opts.onFatal(
@@ -193,14 +210,15 @@ export function startFormation(opts: FormationOptions): Formation {
    */
   let rejoinWait = METADATA_CHECK_MS;
   const rejoinIfAlone = async (): Promise<boolean> => {
-    const others = Object.values(node.machine.meta.members).filter((m) => m.id !== self);
-    if (others.length === 0 || node.gossip.members().some((v) => v.id !== self && v.state === "alive")) return false;
+    const others = Object.values(node.meta().members).filter((m) => m.id !== self);
+    if (others.length === 0 || node.gossipMembers().some((v) => v.id !== self && v.state === "alive")) return false;
     const seeds = new Set(others.map((m) => m.addrs.gossip));
     if (opts.browse) {
       try {
         for (const d of await opts.browse(() => false)) {
           const addr = d.addresses[0];
-          if (d.nodeId !== self && d.nodeId in node.machine.meta.members && addr !== undefined) seeds.add(formatHostPort(addr, d.port));
+          const member = d.nodeId !== self && d.nodeId in node.meta().members;
+          if (member && addr !== undefined) seeds.add(formatHostPort(addr, d.port));
         }
       } catch (e) {
         log.debug("mDNS browse failed", { error: String(e) });
@@ -209,7 +227,7 @@ export function startFormation(opts: FormationOptions): Formation {
     if (stopped) return true;
     // Once per time alone at info; the retries with back-off at debug.
     log[rejoinWait === METADATA_CHECK_MS ? "info" : "debug"]("no other member is alive; rejoining the cluster's members", { gossip: [...seeds].join(",") });
-    node.gossip.join([...seeds]);
+    node.join([...seeds]);
     return true;
   };
 
@@ -258,13 +276,13 @@ export function startFormation(opts: FormationOptions): Formation {
           opts.onFatal(step.reason);
           return;
         case "join": {
-          const seeds = step.gossip.filter((a) => a !== node.gossip.addr);
+          const seeds = step.gossip.filter((a) => a !== node.gossipAddr);
           const key = seeds.join(",");
           if (key !== joined) {
             log.info("joining the cluster found", { via: step.via, gossip: key });
             joined = key;
           }
-          node.gossip.join(seeds);
+          node.join(seeds);
           break;
         }
         case "wait":
@@ -275,7 +293,8 @@ export function startFormation(opts: FormationOptions): Formation {
           }
           break;
       }
-      if (!warnedLonely && config.cluster_peers.length > 0 && Date.now() - startedAt > LONELY_WARN_MS && !node.gossip.members().some((v) => v.id !== self && v.state === "alive")) {
+      const alone = () => !node.gossipMembers().some((v) => v.id !== self && v.state === "alive");
+      if (!warnedLonely && config.cluster_peers.length > 0 && Date.now() - startedAt > LONELY_WARN_MS && alone()) {
         warnedLonely = true;
         log.warn("no member of the peers answered: check cluster_peers, that cluster_id and cluster_secret match theirs, and the firewall", { peers: config.cluster_peers.join(",") });
       }

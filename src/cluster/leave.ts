@@ -3,9 +3,11 @@
 // vote; it waits (bounded) until no group lists it as a voter any more, and only then may it
 // announce its leave by gossip and stop. Leaving before that would take a vote out of every group
 // it held at once.
-import type { ClusterNode } from "./cluster-node.ts";
+import type { Reply } from "../resp/reply.ts";
 import { freshestGroups, groupsVotedBy } from "./core/group-view.ts";
 import { groupOf, META_GROUP } from "../keyspace/groups.ts";
+import type { MetaState } from "./core/meta.ts";
+import type { GroupStatus } from "./status.ts";
 
 export interface DrainReport {
   readonly drained: boolean;
@@ -18,8 +20,17 @@ export interface DrainReport {
 
 const POLL_MS = 250;
 
-export async function drain(node: ClusterNode, timeoutMs: number): Promise<DrainReport> {
-  const self = node.gossip.nodeId;
+/** What draining needs of the cluster node. */
+export interface Drainable {
+  readonly self: string;
+  meta(): MetaState;
+  setDraining(draining: boolean): Promise<Reply>;
+  /** Every member's report of the groups it hosts. */
+  clusterGroups(): Promise<Map<string, GroupStatus[]>>;
+}
+
+export async function drain(node: Drainable, timeoutMs: number): Promise<DrainReport> {
+  const self = node.self;
   const started = Date.now();
   const report = (drained: boolean, voterGroups: readonly number[], error?: string): DrainReport => ({
     drained,
@@ -30,7 +41,7 @@ export async function drain(node: ClusterNode, timeoutMs: number): Promise<Drain
   });
   const marked = await node.setDraining(true);
   if (marked.t === "error") return report(false, [], marked.v);
-  const partitions = node.machine.meta.partitionCount;
+  const partitions = node.meta().partitionCount;
   const groups = [META_GROUP, ...Array.from({ length: partitions }, (_, p) => groupOf(p))];
   let held = groups;
   for (;;) {

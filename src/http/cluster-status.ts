@@ -1,10 +1,21 @@
 // /cluster/status in cluster mode: members as gossip sees them, the metadata leader,
 // and partition health computed from every member's view of the groups it hosts.
-import type { ClusterNode, GroupStatus } from "../cluster/cluster-node.ts";
 import { freshestGroups } from "../cluster/core/group-view.ts";
 import { groupOf, META_GROUP } from "../keyspace/groups.ts";
 import { SLOT_COUNT } from "../keyspace/slot.ts";
+import type { MetaState } from "../cluster/core/meta.ts";
 import type { MemberView } from "../gossip/index.ts";
+import type { GroupStatus } from "../cluster/status.ts";
+
+/** What the status documents need of the cluster node. */
+export interface ClusterStatusSource {
+  readonly self: string;
+  meta(): MetaState;
+  /** Every member gossip knows, this node included. */
+  gossipMembers(): readonly MemberView[];
+  /** Every member's report of the groups it hosts. */
+  clusterGroups(): Promise<Map<string, GroupStatus[]>>;
+}
 
 type Health = "healthy" | "under_replicated" | "leaderless";
 
@@ -19,16 +30,16 @@ function health(g: GroupStatus | undefined, want: number, alive: (id: string) =>
 
 type Views = ReadonlyMap<string, MemberView>;
 
-function gossipViews(node: ClusterNode): Views {
-  return new Map(node.gossip.members().map((v) => [v.id, v]));
+function gossipViews(node: ClusterStatusSource): Views {
+  return new Map(node.gossipMembers().map((v) => [v.id, v]));
 }
 
-function liveness(node: ClusterNode, views: Views): (id: string) => boolean {
-  return (id) => id === node.gossip.nodeId || views.get(id)?.state === "alive";
+function liveness(node: ClusterStatusSource, views: Views): (id: string) => boolean {
+  return (id) => id === node.self || views.get(id)?.state === "alive";
 }
 
-export async function clusterStatus(node: ClusterNode) {
-  const meta = node.machine.meta;
+export async function clusterStatus(node: ClusterStatusSource) {
+  const meta = node.meta();
   const views = gossipViews(node);
   const alive = liveness(node, views);
   const byGroup = freshestGroups((await node.clusterGroups()).values());
@@ -48,7 +59,7 @@ export async function clusterStatus(node: ClusterNode) {
       const v = views.get(m.id);
       return {
         id: m.id,
-        state: m.id === node.gossip.nodeId ? "alive" : (v?.state ?? "unknown"),
+        state: m.id === node.self ? "alive" : (v?.state ?? "unknown"),
         zone: m.zone,
         load: v?.meta.load ?? 0,
         version: m.version,
@@ -60,8 +71,8 @@ export async function clusterStatus(node: ClusterNode) {
 }
 
 /** GET /cluster/partitions: every partition with its slots, target replicas, Raft voters and leader. */
-export async function clusterPartitions(node: ClusterNode) {
-  const meta = node.machine.meta;
+export async function clusterPartitions(node: ClusterStatusSource) {
+  const meta = node.meta();
   const alive = liveness(node, gossipViews(node));
   const byGroup = freshestGroups((await node.clusterGroups()).values());
   const per = SLOT_COUNT / (meta.partitionCount || 1);

@@ -60,7 +60,7 @@ export class NodeMetrics {
   }
 }
 
-/** What the cluster series read at scrape time; ClusterNode provides it (see clusterMetricsSource). */
+/** What the cluster series read at scrape time; ClusterNode.clusterMetricsSource provides it. */
 export interface ClusterMetricsSource {
   readonly raft: RaftStats;
   groups(): readonly { readonly role: string; readonly commit: number; readonly applied: number }[];

@@ -1,4 +1,4 @@
-// Exactly-once writes through a proxying node (docs/design/cluster.md) on real clusters on
+// Exactly-once writes through a proxying node (src/cluster/router.ts), on real clusters on
 // loopback: the partition leader's Raft address is a TCP relay that loses the leader's reply to
 // one forwarded INCR, by cutting the connection after the request went through, by swallowing
 // the reply frame, or by cutting and then letting nothing through while the leader is stopped.
@@ -140,6 +140,9 @@ async function startBehindRelay(id: string, ports: number[], flags: Record<strin
 }
 
 const op = (...argv: string[]) => ({ cmds: [argv.map((a) => enc.encode(a))], now: Date.now(), seed: 0 });
+const leaderOf = (n: ClusterNode, grp: number) => n.groupStatuses().find((g) => g.grp === grp)?.leader;
+/** Copies of applied writes this node's replicas answered from the session record. */
+const duplicates = (n: ClusterNode) => n.raftStats.writeCopies.duplicate;
 const get = (n: ClusterNode, key: string) => n.read(COMMANDS.get("get")!, [enc.encode("get"), enc.encode(key)]);
 
 /** A key of a partition `leader` leads while every one of `others` replicates it and knows that. */
@@ -147,11 +150,12 @@ async function keyLedBy(leader: ClusterNode, id: string, others: { node: Cluster
   let grp = 0;
   await waitFor(`${id} to lead a partition the others replicate`, () => {
     if (!leader.ready().ready || others.some((o) => !o.node.ready().ready)) return false;
-    grp =
-      leader.host.groupIds().find((g) => {
-        const s = leader.host.status(g);
-        return g !== 0 && s?.role === "leader" && others.every((o) => o.node.host.leaderOf(g) === id && s.conf.voters.includes(o.id));
-      }) ?? 0;
+    const knownBy = (o: { node: ClusterNode; id: string }, grp: number, voters: readonly string[]) =>
+      leaderOf(o.node, grp) === id && voters.includes(o.id);
+    const led = leader
+      .groupStatuses()
+      .find((g) => g.grp !== 0 && g.role === "leader" && others.every((o) => knownBy(o, g.grp, g.voters)));
+    grp = led?.grp ?? 0;
     return grp !== 0;
   }, 40_000);
   const p = partitionOfGroup(grp);
@@ -178,7 +182,7 @@ describe("two nodes: a write whose reply is lost is retried at the same leader a
 
   test("connection cut after the request went through", async () => {
     expect(await n1.propose(op("set", key, "10"))).toEqual(OK);
-    const before = n2.machine.copies.duplicate;
+    const before = duplicates(n2);
     const resends = n1.raftStats.writeResends;
     relay.armed = "cut";
     const reply: Reply = await n1.propose(op("incr", key));
@@ -186,18 +190,18 @@ describe("two nodes: a write whose reply is lost is retried at the same leader a
     expect(reply).toEqual(int(11));
     expect(await get(n1, key)).toEqual(bulk(enc.encode("11")));
     // The leader applied a second copy of the INCR and answered it from the session record.
-    expect(n2.machine.copies.duplicate).toBe(before + 1);
+    expect(duplicates(n2)).toBe(before + 1);
     expect(n1.raftStats.writeResends).toBe(resends + 1);
   });
 
   test("reply frame swallowed on a connection that stays up", async () => {
-    const before = n2.machine.copies.duplicate;
+    const before = duplicates(n2);
     relay.armed = "drop";
     const reply: Reply = await n1.propose(op("incr", key));
     expect(relay.lost).toBe(2);
     expect(reply).toEqual(int(12));
     expect(await get(n2, key)).toEqual(bulk(enc.encode("12")));
-    expect(n2.machine.copies.duplicate).toBe(before + 1);
+    expect(duplicates(n2)).toBe(before + 1);
   });
 
   test("a write without a quorum answers that its outcome is unknown, and is applied once when the quorum returns", async () => {
@@ -227,17 +231,17 @@ describe("three nodes: the leader dies after committing a write whose reply was 
         { node: f3, id: "f3" },
       ]);
       expect(await f1.propose(op("set", key, "20"))).toEqual(OK);
-      const before = f1.machine.copies.duplicate + f3.machine.copies.duplicate;
+      const before = duplicates(f1) + duplicates(f3);
       relay.armed = "blackout";
       const reply = f1.propose(op("incr", key));
       await waitFor("the leader's reply to be lost", () => relay.lost === 1, 10_000, 5);
       await f2.stop(false);
       expect(await reply).toEqual(int(21));
-      const next = f1.host.leaderOf(grp);
+      const next = leaderOf(f1, grp);
       expect(next === "f1" || next === "f3").toBe(true);
       expect(await get(f1, key)).toEqual(bulk(enc.encode("21")));
       // Both survivors applied the retried copy as a duplicate of the committed original.
-      expect(f1.machine.copies.duplicate + f3.machine.copies.duplicate).toBe(before + 2);
+      expect(duplicates(f1) + duplicates(f3)).toBe(before + 2);
     } finally {
       await stopAll();
     }

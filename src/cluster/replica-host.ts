@@ -1,0 +1,196 @@
+// The replicas a node hosts: the Raft groups (MultiRaft) on SQLite (raft.db for the logs,
+// data.db for the state machine), with the timers that drive them (ticks, log compaction,
+// active expiry, the everysec fsync). It needs no network: messages leave through `send`, and
+// `alive` says who gossip sees up; a cluster member wires both to its transport and gossip.
+import { join } from "node:path";
+import type { CommandSpec, Op } from "../commands/types.ts";
+import { utf8 } from "../commands/util.ts";
+import type { Config } from "../config/schema.ts";
+import type { Logger } from "../log.ts";
+import type { Reply } from "../resp/reply.ts";
+import { isEmptyGroup } from "../raft/storage.ts";
+import type { GroupWrite, Message, NodeId } from "../raft/types.ts";
+import { encodeOp } from "../store/op-codec.ts";
+import { nextSession } from "../store/proposal-sessions.ts";
+import { SqliteRaftStorage } from "../store/raft-log.ts";
+import { StateDb } from "../store/state.ts";
+import type { HeartbeatBatch } from "./core/heartbeats.ts";
+import { groupOf, META_GROUP, STANDALONE_GROUP } from "../keyspace/groups.ts";
+import type { MetaState } from "./core/meta.ts";
+import { MultiRaft } from "./core/multiraft.ts";
+import { RaftStats } from "./raft-stats.ts";
+import { ClusterStateMachine } from "./state-machine.ts";
+import { saveFounding } from "./grow.ts";
+
+/** Raft tick: election timeout 11–20 ticks (0.55–1 s), heartbeat every 2 ticks (100 ms). */
+export const TICK_MS = 50;
+const COMPACT_MS = 10_000;
+const COMPACT_AFTER_ENTRIES = 2_000;
+const EXPIRE_MS = 500;
+/** Expired keys proposed for deletion per round, over all the partitions this node leads. */
+const EXPIRE_BATCH = 200;
+
+export interface ReplicaHostOptions {
+  readonly config: Config;
+  readonly log: Logger;
+  /** Sends a Raft message (or a heartbeat batch) to another member. */
+  send(m: Message | HeartbeatBatch): void;
+  /** Whether gossip sees a member up: idle groups go quiet only while it does. */
+  alive(id: NodeId): boolean;
+  /** A group's leader changed to `leader` (never called with "unknown"). */
+  onLeader?(grp: number, leader: NodeId): void;
+}
+
+/** raft.db: every group's log, hard state and snapshot. */
+function openRaftStorage(config: Config, stats: RaftStats): SqliteRaftStorage {
+  return new SqliteRaftStorage(join(config.data_dir, "raft.db"), {
+    fsync: config.fsync === "always" ? "always" : "never",
+    onCommit: (seconds, entries) => stats.storageCommitted(seconds, entries),
+  });
+}
+
+export class ReplicaHost {
+  /** The groups hosted here; the router, controller and status take the slice they need. */
+  readonly raft: MultiRaft;
+  readonly stats = new RaftStats();
+  private readonly storage: SqliteRaftStorage;
+  private readonly state: StateDb;
+  private readonly machine: ClusterStateMachine;
+  private readonly timers: ReturnType<typeof setInterval>[] = [];
+
+  constructor(private readonly opts: ReplicaHostOptions) {
+    const { config } = opts;
+    this.storage = openRaftStorage(config, this.stats);
+    this.state = StateDb.open({ path: join(config.data_dir, "data.db"), partitionCount: config.partition_count });
+    this.machine = new ClusterStateMachine(this.state, this.stats.writeCopies);
+    const lease = config.read_consistency === "lease";
+    this.raft = new MultiRaft({
+      nodeId: config.node_id,
+      storage: this.storage,
+      stateMachine: this.machine,
+      random: Math.random,
+      // setImmediate, not a microtask: proposals from every connection read in this event-loop
+      // turn must share one storage transaction (one fsync), as in the standalone store.
+      schedule: setImmediate,
+      raft: { electionTicks: 10, heartbeatTicks: 2, readMode: lease ? "lease" : "safe" },
+      // Idle groups go quiet; their followers wake when gossip stops calling the leader alive or
+      // the transport loses its connection to it. Not with lease reads: a quiet leader's clock stops.
+      quiesce: lease ? undefined : { alive: (id) => opts.alive(id) },
+      send: (m) => opts.send(m),
+      onLeaderChange: (grp, leader, term) => {
+        if (leader) opts.onLeader?.(grp, leader);
+        this.stats.leader(grp, leader, term);
+        opts.log.debug("leader change", { grp, leader, term });
+      },
+    });
+  }
+
+  /** Starts the timers. */
+  start(): void {
+    this.timers.push(setInterval(() => this.raft.tick(), TICK_MS));
+    this.timers.push(setInterval(() => this.compact(), COMPACT_MS));
+    this.timers.push(setInterval(() => this.expire(), EXPIRE_MS));
+    if (this.opts.config.fsync === "everysec") this.timers.push(setInterval(() => this.storage.sync(), 1000));
+  }
+
+  /** The cluster's metadata as applied here (group 0). */
+  meta(): MetaState {
+    return this.machine.meta;
+  }
+
+  /** A new proposal session for this incarnation's writes (store/proposal-sessions.ts). */
+  newProposalSession(): number {
+    return nextSession(this.state.db, Date.now());
+  }
+
+  /** Runs a read-only command on this node's rows. */
+  runLocal(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean): Reply {
+    return spec.run!({ db: this.state.keyspace, now: Date.now(), random: Math.random, resp3 }, argv);
+  }
+
+  /** Live keys stored on this node: the rows of every partition it holds a replica of. */
+  keyCount(): number {
+    return this.state.keyspace.count(Date.now());
+  }
+
+  /** Reopens the groups held before a restart; how many. */
+  reopen(): number {
+    // A data dir that ran standalone holds a standalone log, not a cluster group.
+    const groups = this.storage.groups().filter((g) => g !== STANDALONE_GROUP && !isEmptyGroup(this.storage.load(g)));
+    for (const g of groups) this.raft.open(g);
+    return groups.length;
+  }
+
+  /** Whether this node holds any group (of a cluster it founded or joined). */
+  holdsGroups(): boolean {
+    return this.raft.groupIds().length > 0;
+  }
+
+  /** Whether a group could be founded here: not hosted, nothing stored. */
+  canFound(grp: number): boolean {
+    return !this.raft.has(grp) && isEmptyGroup(this.storage.load(grp));
+  }
+
+  /**
+   * Stores the founding writes of new groups in one transaction and opens them. A data dir that
+   * ran standalone founds its groups from its rows (grow.ts).
+   */
+  found(writes: readonly GroupWrite[]): void {
+    saveFounding(this.opts.config.data_dir, this.storage, this.state, writes);
+    for (const w of writes) this.raft.open(w.grp);
+  }
+
+  /** Closes a group whose replica moved away and forgets its log and rows. */
+  dropGroup(grp: number): void {
+    this.raft.close(grp);
+    this.storage.dropGroup(grp);
+    this.machine.drop(grp);
+  }
+
+  private compact(): void {
+    for (const grp of this.raft.groupIds()) {
+      const s = this.raft.status(grp);
+      if (!s || s.applied - s.snapshotIndex < COMPACT_AFTER_ENTRIES) continue;
+      this.raft.compact(grp, s.applied, this.machine.snapshotData(grp));
+    }
+  }
+
+  /** Active expiry in a cluster: each partition's leader proposes the deletes (they travel through the log). */
+  private expire(): void {
+    try {
+      const led = new Set(
+        this.raft.groupIds().filter((grp) => grp !== META_GROUP && this.raft.status(grp)?.role === "leader"),
+      );
+      if (led.size === 0) return;
+      // One query for expired keys per round, not one per led partition: each is a query over the
+      // whole keyspace (an idle node leading ~85 of 256 partitions spent 7% of its CPU time on them).
+      const now = Date.now();
+      const byGroup = new Map<number, Uint8Array[]>();
+      for (const k of this.state.keyspace.expired(now, EXPIRE_BATCH)) {
+        const grp = groupOf(this.state.keyspace.partOf(k));
+        const keys = byGroup.get(grp);
+        if (keys) keys.push(k);
+        else byGroup.set(grp, [k]);
+      }
+      for (const [grp, keys] of byGroup) {
+        if (!led.has(grp)) continue;
+        const op: Op = { cmds: [[utf8("__expire"), ...keys]], now, seed: 0 };
+        this.raft.propose(grp, encodeOp(op)).catch(() => {});
+      }
+    } catch (e) {
+      this.opts.log.warn("expiry round failed", { error: (e as Error).message });
+    }
+  }
+
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers.length = 0;
+  }
+
+  /** Closes the databases; after `stop`. */
+  close(): void {
+    this.storage.close();
+    this.machine.close();
+    this.state.close();
+  }
+}

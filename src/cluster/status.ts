@@ -1,0 +1,80 @@
+// What a cluster member reports of itself and gathers from the others: the Raft groups it hosts,
+// whether it is ready to serve, its key count and applied index (/health/ready, /cluster/status,
+// the leave drain, INFO).
+import type { NodeId } from "../raft/types.ts";
+import type { GroupReport } from "./core/group-view.ts";
+import { META_GROUP, partitionOfGroup } from "../keyspace/groups.ts";
+import type { MemberInfo, MetaState } from "./core/meta.ts";
+import type { MultiRaft } from "./core/multiraft.ts";
+
+/** What a member reports of each group it hosts (for /cluster/status and the leave drain). */
+export interface GroupStatus extends GroupReport {
+  readonly applied: number;
+}
+
+export interface MemberStatusDeps {
+  readonly self: NodeId;
+  readonly raft: Pick<MultiRaft, "groupIds" | "status">;
+  meta(): MetaState;
+  /** Another member's group statuses, asked over the transport. */
+  askGroups(member: MemberInfo): Promise<GroupStatus[]>;
+}
+
+export class MemberStatus {
+  constructor(private readonly d: MemberStatusDeps) {}
+
+  groupStatuses(): GroupStatus[] {
+    const { raft } = this.d;
+    return raft.groupIds().map((grp) => {
+      const s = raft.status(grp)!;
+      return {
+        grp,
+        role: s.role,
+        leader: s.leader,
+        term: s.term,
+        voters: s.conf.voters,
+        learners: s.conf.learners,
+        applied: s.applied,
+      };
+    });
+  }
+
+  /** Sum of the applied indexes of every group hosted here. */
+  appliedIndex(): number {
+    return this.groupStatuses().reduce((n, g) => n + g.applied, 0);
+  }
+
+  /** Joined (a member in the metadata) and every group hosted here has a leader. */
+  ready(): { ready: boolean; reason?: string } {
+    const { self } = this.d;
+    const meta = this.d.meta();
+    if (!(self in meta.members)) return { ready: false, reason: "not yet admitted to a cluster" };
+    // A replica moved away while this node was down hosts nothing but stays open until the
+    // controller drops it: only the partitions the map gives this node count.
+    const hosted = this.groupStatuses().filter((g) =>
+      g.grp === META_GROUP || (meta.map[partitionOfGroup(g.grp)] ?? []).includes(self)
+    );
+    const leaderless = hosted.filter((g) => g.leader === null).map((g) => g.grp);
+    if (leaderless.length > 0) {
+      return { ready: false, reason: `groups without a leader: ${leaderless.slice(0, 10).join(", ")}` };
+    }
+    return { ready: true };
+  }
+
+  /** Group statuses of every member (for /cluster/status), each asked over the transport. */
+  async clusterGroups(): Promise<Map<NodeId, GroupStatus[]>> {
+    const out = new Map<NodeId, GroupStatus[]>([[this.d.self, this.groupStatuses()]]);
+    await Promise.all(
+      Object.values(this.d.meta().members)
+        .filter((m) => m.id !== this.d.self)
+        .map(async (m) => {
+          try {
+            out.set(m.id, await this.d.askGroups(m));
+          } catch {
+            // unreachable members simply contribute nothing
+          }
+        }),
+    );
+    return out;
+  }
+}
