@@ -56,7 +56,10 @@ function squash16(x: number): number {
   return (x | (x >>> 8)) & 0x0000ffff;
 }
 
-/** The interleaved bits of a cell as a number (exact: callers keep it below 2^53 or accept rounding as Redis's ZADD does). */
+/**
+ * The interleaved bits of a cell as a number: exact below 2^53; above (a point on the upper
+ * limits) rounded to the nearest double, as ZADD rounds the integer Redis's GEOADD passes it.
+ */
 export function cellBits(c: Cell): number {
   const lo = (spread16(c.lat & 0xffff) | (spread16(c.long & 0xffff) << 1)) >>> 0;
   const hi = (spread16(c.lat >>> 16) | (spread16(c.long >>> 16) << 1)) >>> 0;
@@ -64,7 +67,13 @@ export function cellBits(c: Cell): number {
 }
 
 /** Encodes a point at `step` bits per coordinate within the given ranges; undefined outside Redis's limits. */
-export function encode(long: number, lat: number, step: number, longRange = LONG_RANGE, latRange = LAT_RANGE): Cell | undefined {
+export function encode(
+  long: number,
+  lat: number,
+  step: number,
+  longRange = LONG_RANGE,
+  latRange = LAT_RANGE,
+): Cell | undefined {
   if (long > LONG_MAX || long < LONG_MIN || lat > LAT_MAX || lat < LAT_MIN) return undefined;
   if (lat < latRange.min || lat > latRange.max || long < longRange.min || long > longRange.max) return undefined;
   let latOffset = (lat - latRange.min) / (latRange.max - latRange.min);
@@ -108,7 +117,10 @@ export function decodeArea(c: Cell, longRange = LONG_RANGE, latRange = LAT_RANGE
   const cells = 2 ** c.step;
   return {
     lat: { min: latRange.min + (c.lat / cells) * latScale, max: latRange.min + ((c.lat + 1) / cells) * latScale },
-    long: { min: longRange.min + (c.long / cells) * longScale, max: longRange.min + ((c.long + 1) / cells) * longScale },
+    long: {
+      min: longRange.min + (c.long / cells) * longScale,
+      max: longRange.min + ((c.long + 1) / cells) * longScale,
+    },
   };
 }
 
@@ -117,14 +129,17 @@ const clamp = (v: number, lo: number, hi: number) => (v > hi ? hi : v < lo ? lo 
 /** The point a score stands for: the centre of its cell, clamped to Redis's limits. [long, lat]. */
 export function decodeScore(score: number): [number, number] {
   const a = decodeArea(cellOfScore(score));
-  return [clamp((a.long.min + a.long.max) / 2, LONG_MIN, LONG_MAX), clamp((a.lat.min + a.lat.max) / 2, LAT_MIN, LAT_MAX)];
+  return [
+    clamp((a.long.min + a.long.max) / 2, LONG_MIN, LONG_MAX),
+    clamp((a.lat.min + a.lat.max) / 2, LAT_MIN, LAT_MAX),
+  ];
 }
 
 const GEOALPHABET = "0123456789bcdefghjkmnpqrstuvwxyz";
 const STANDARD_LONG: Range = { min: -180, max: 180 };
 const STANDARD_LAT: Range = { min: -90, max: 90 };
 
-/** GEOHASH's 11-character standard geohash (latitude range ±90) of a stored score; the 11th character is always "0". */
+/** GEOHASH's 11-character standard geohash (latitude range ±90) of a stored score; the 11th is always "0". */
 export function standardGeohash(score: number): string {
   const [long, lat] = decodeScore(score);
   const c = encode(long, lat, STEP_MAX, STANDARD_LONG, STANDARD_LAT)!;
@@ -156,7 +171,13 @@ export function distance(long1: number, lat1: number, long2: number, lat2: numbe
 
 /** A search area; sizes are in the caller's unit, `toMeters` converts them. */
 export type Shape =
-  | { readonly kind: "radius"; readonly long: number; readonly lat: number; readonly radius: number; readonly toMeters: number }
+  | {
+      readonly kind: "radius";
+      readonly long: number;
+      readonly lat: number;
+      readonly radius: number;
+      readonly toMeters: number;
+    }
   | {
       readonly kind: "box";
       readonly long: number;
@@ -227,7 +248,9 @@ export function searchCells(shape: Shape): (Cell | null)[] {
   const [minLong, minLat, maxLong, maxLat] = boundingBox(shape);
   const radiusMeters =
     shape.toMeters *
-    (shape.kind === "radius" ? shape.radius : Math.sqrt((shape.width / 2) * (shape.width / 2) + (shape.height / 2) * (shape.height / 2)));
+    (shape.kind === "radius"
+      ? shape.radius
+      : Math.sqrt((shape.width / 2) * (shape.width / 2) + (shape.height / 2) * (shape.height / 2)));
   let step = estimateStep(radiusMeters, shape.lat);
   let centre = encode(shape.long, shape.lat, step)!;
   // A neighbour too near the search area's edge to cover it: one level coarser.
@@ -235,7 +258,8 @@ export function searchCells(shape: Shape): (Cell | null)[] {
   const south = decodeArea(move(centre, 0, -1));
   const east = decodeArea(move(centre, 1, 0));
   const west = decodeArea(move(centre, -1, 0));
-  const tooFine = north.lat.max < maxLat || south.lat.min > minLat || east.long.max < maxLong || west.long.min > minLong;
+  const tooFine =
+    north.lat.max < maxLat || south.lat.min > minLat || east.long.max < maxLong || west.long.min > minLong;
   if (step > 1 && tooFine) {
     step--;
     centre = encode(shape.long, shape.lat, step)!;

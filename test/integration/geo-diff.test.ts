@@ -46,7 +46,11 @@ function cloud(n: number): Point[] {
 }
 const CLOUD = cloud(400);
 
-const addArgs = (key: string, pts: readonly Point[]) => ["GEOADD", key, ...pts.flatMap(([a, b, n]) => [String(a), String(b), n])];
+const addArgs = (key: string, pts: readonly Point[]) => [
+  "GEOADD",
+  key,
+  ...pts.flatMap(([a, b, n]) => [String(a), String(b), n]),
+];
 
 async function same(argv: string[], pair: Pair = servers): Promise<Wire> {
   const r = await pair.redis.call(...argv);
@@ -84,7 +88,8 @@ describe("geo differential", () => {
       await both(["GEOPOS", key, ...names]);
       await both(["GEOHASH", key, ...names]);
       for (let i = 0; i + 1 < names.length; i++) {
-        await both(["GEODIST", key, names[i]!, names[(i * 7 + 3) % names.length]!, ["m", "km", "ft", "mi", "KM"][i % 5]!]);
+        const unit = ["m", "km", "ft", "mi", "KM"][i % 5]!;
+        await both(["GEODIST", key, names[i]!, names[(i * 7 + 3) % names.length]!, unit]);
       }
     }
     await both(["GEODIST", "cities", "Paris", "Paris"]);
@@ -97,10 +102,13 @@ describe("geo differential", () => {
 
   const centers = [
     ["FROMLONLAT", "15", "37"], ["FROMLONLAT", "0", "0"], ["FROMLONLAT", "179.99", "-16"], ["FROMLONLAT", "-180", "50"],
-    ["FROMLONLAT", "10", "84.5"], ["FROMLONLAT", "-50", "-85.05112878"], ["FROMMEMBER", "Paris"], ["FROMMEMBER", "Adak"],
+    ["FROMLONLAT", "10", "84.5"], ["FROMLONLAT", "-50", "-85.05112878"],
+    ["FROMMEMBER", "Paris"], ["FROMMEMBER", "Adak"],
   ];
   const radii = [["0", "m"], ["1", "m"], ["150", "km"], ["900", "km"], ["3000", "mi"], ["9000", "km"], ["20000", "km"]];
-  const boxes = [["1", "1", "m"], ["400", "200", "km"], ["2000", "6000", "km"], ["40000", "40000", "km"], ["600", "600", "mi"]];
+  const boxes = [
+    ["1", "1", "m"], ["400", "200", "km"], ["2000", "6000", "km"], ["40000", "40000", "km"], ["600", "600", "mi"],
+  ];
 
   test("GEOSEARCH by radius and by box, every option", async () => {
     for (const from of centers) {
@@ -112,12 +120,15 @@ describe("geo differential", () => {
       }
     }
     for (const from of [["FROMLONLAT", "5", "45"], ["FROMLONLAT", "179.9999", "0.5"], ["FROMMEMBER", "p7"]]) {
-      for (const by of [["BYRADIUS", "100", "km"], ["BYRADIUS", "700", "km"], ["BYBOX", "500", "900", "km"], ["BYBOX", "50", "50", "km"]]) {
-        const key = from[1] === "p7" ? "cloud" : "cloud";
-        await same(["GEOSEARCH", key, ...from, ...by]);
-        await same(["GEOSEARCH", key, ...from, ...by, "ASC", "WITHDIST", "WITHCOORD"]);
-        await both(["GEOSEARCH", key, ...from, ...by, "COUNT", "5", "ANY", "WITHHASH"]);
-        await both(["GEOSEARCH", key, ...from, ...by, "COUNT", "7", "DESC", "WITHDIST"]);
+      const shapes = [
+        ["BYRADIUS", "100", "km"], ["BYRADIUS", "700", "km"],
+        ["BYBOX", "500", "900", "km"], ["BYBOX", "50", "50", "km"],
+      ];
+      for (const by of shapes) {
+        await same(["GEOSEARCH", "cloud", ...from, ...by]);
+        await same(["GEOSEARCH", "cloud", ...from, ...by, "ASC", "WITHDIST", "WITHCOORD"]);
+        await both(["GEOSEARCH", "cloud", ...from, ...by, "COUNT", "5", "ANY", "WITHHASH"]);
+        await both(["GEOSEARCH", "cloud", ...from, ...by, "COUNT", "7", "DESC", "WITHDIST"]);
       }
     }
     for (const from of [["FROMLONLAT", "0", "85"], ["FROMLONLAT", "180", "0"], ["FROMMEMBER", "ne-corner"]]) {
@@ -143,9 +154,11 @@ describe("geo differential", () => {
   });
 
   test("store forms write the same sorted sets", async () => {
+    const rome = ["GEOSEARCHSTORE", "dst", "cities", "FROMMEMBER", "Rome"];
     const stores = [
-      ["GEOSEARCHSTORE", "dst", "cities", "FROMMEMBER", "Rome", "BYRADIUS", "2000", "km"],
-      ["GEOSEARCHSTORE", "dst", "cities", "FROMMEMBER", "Rome", "BYBOX", "4000", "2000", "km", "STOREDIST", "DESC", "COUNT", "3"],
+      [...rome, "BYRADIUS", "2000", "km"],
+      [...rome, "BYBOX", "4000", "2000", "km"],
+      [...rome, "BYBOX", "4000", "2000", "km", "STOREDIST", "DESC", "COUNT", "3"],
       ["GEOSEARCHSTORE", "dst", "cloud", "FROMLONLAT", "5", "45", "BYRADIUS", "300", "mi", "STOREDIST"],
       ["GEORADIUS", "cities", "15", "37", "3000", "km", "STORE", "dst"],
       ["GEORADIUS", "cities", "15", "37", "3000", "km", "STOREDIST", "dst", "COUNT", "4"],
@@ -166,15 +179,23 @@ describe("geo differential", () => {
   test("bad input gets Redis's errors and writes nothing", async () => {
     await same(["SET", "str", "x"]);
     const bad = [
-      ["GEOADD", "g", "200", "10", "a"], ["GEOADD", "g", "10", "86", "a"], ["GEOADD", "g", "-180.0000001", "-85.05112879", "a"],
+      ["GEOADD", "g", "200", "10", "a"],
+      ["GEOADD", "g", "10", "86", "a"],
+      ["GEOADD", "g", "-180.0000001", "-85.05112879", "a"],
       ["GEOADD", "g", "x", "10", "a"], ["GEOADD", "g", "10", "y", "a"], ["GEOADD", "g", "10", "10"],
-      ["GEOADD", "g", "NX", "XX", "1", "1", "a"], ["GEOADD", "g", "GT", "1", "1"], ["GEOADD", "g", "1", "1", "a", "2", "200", "b"],
+      ["GEOADD", "g", "NX", "XX", "1", "1", "a"],
+      ["GEOADD", "g", "GT", "1", "1"],
+      ["GEOADD", "g", "1", "1", "a", "2", "200", "b"],
       ["GEOADD", "g", "CH"], ["GEOADD", "g", "1", "inf", "a"], ["GEOADD", "str", "1", "1", "a"], ["GEOADD", "g"],
-      ["GEOPOS", "str", "a"], ["GEOHASH", "str", "a"], ["GEODIST", "str", "a", "b"], ["GEODIST", "cities", "a", "b", "yd"],
+      ["GEOPOS", "str", "a"],
+      ["GEOHASH", "str", "a"],
+      ["GEODIST", "str", "a", "b"],
+      ["GEODIST", "cities", "a", "b", "yd"],
       ["GEODIST", "cities", "Paris", "Rome", "km", "x"], ["GEODIST", "nokey", "a", "b", "parsec"],
       ["GEOSEARCH", "str", "FROMLONLAT", "1", "1", "BYRADIUS", "1", "km"],
       ["GEOSEARCH", "cities", "FROMLONLAT", "1", "1"], ["GEOSEARCH", "cities", "BYRADIUS", "1", "km", "ASC"],
-      ["geosearch", "cities", "FROMLONLAT", "1", "1", "ASC", "DESC"], ["GeoSearch", "cities", "BYBOX", "1", "1", "km", "ASC"],
+      ["geosearch", "cities", "FROMLONLAT", "1", "1", "ASC", "DESC"],
+      ["GeoSearch", "cities", "BYBOX", "1", "1", "km", "ASC"],
       ["GEOSEARCH", "cities", "FROMMEMBER", "nobody", "BYRADIUS", "1", "km"],
       ["GEOSEARCH", "nokey", "FROMMEMBER", "nobody", "BYRADIUS", "1", "km"],
       ["GEOSEARCH", "cities", "FROMMEMBER", "Paris", "FROMLONLAT", "1", "1", "BYRADIUS", "1", "km"],
@@ -201,7 +222,8 @@ describe("geo differential", () => {
       ["GEORADIUS", "cities", "1", "1", "1"], ["GEORADIUS", "cities", "1", "91", "1", "km"],
       ["GEORADIUS_RO", "cities", "1", "1", "1", "km", "STORE", "d2"],
       ["GEORADIUSBYMEMBER", "cities", "nobody", "1", "km"], ["GEORADIUSBYMEMBER", "cities", "Paris", "-5", "km"],
-      ["GEORADIUSBYMEMBER", "str", "Paris", "5", "km"], ["GEORADIUSBYMEMBER_RO", "cities", "Paris", "5", "km", "STOREDIST", "d2"],
+      ["GEORADIUSBYMEMBER", "str", "Paris", "5", "km"],
+      ["GEORADIUSBYMEMBER_RO", "cities", "Paris", "5", "km", "STOREDIST", "d2"],
       ["GEORADIUSBYMEMBER", "nokey", "Paris", "x", "km", "FOO"],
     ];
     for (const argv of bad) await both(argv);
