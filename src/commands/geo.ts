@@ -319,15 +319,22 @@ function geodist(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   return bulk(formatDistance(distance(a[0], a[1], b[0], b[1]) / toMeters));
 }
 
-/** GEORADIUS's keys: the source, and the key after the last STORE/STOREDIST. */
+/**
+ * GEORADIUS's keys as Redis's key specs find them: the source, then the argument after the first
+ * STORE and the one after the first STOREDIST from `from` on.
+ */
 function radiusKeys(from: number) {
   return (argv: readonly Uint8Array[]): Uint8Array[] => {
-    let store: Uint8Array | undefined;
-    for (let i = from; i < argv.length - 1; i++) {
-      const a = lower(argv[i]!);
-      if (a === "store" || a === "storedist") store = argv[++i];
+    const keys = [argv[1]!];
+    for (const keyword of ["store", "storedist"]) {
+      for (let i = from; i < argv.length - 1; i++) {
+        if (lower(argv[i]!) === keyword) {
+          keys.push(argv[i + 1]!);
+          break;
+        }
+      }
     }
-    return store ? [argv[1]!, store] : [argv[1]!];
+    return keys;
   };
 }
 

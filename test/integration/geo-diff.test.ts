@@ -176,6 +176,18 @@ describe("geo differential", () => {
     await same(["EXISTS", "dst"]);
   });
 
+  test("COMMAND GETKEYS finds the store keys as Redis's key specs do", async () => {
+    const r = ["GEORADIUS", "k", "1", "1", "1", "km"];
+    const stores = [["STORE", "d1", "STOREDIST", "d2"], ["STOREDIST", "d2", "STORE", "d1"], ["STORE", "d1", "STORE", "d3"]];
+    for (const rest of stores) {
+      await same(["COMMAND", "GETKEYS", ...r, ...rest]);
+    }
+    await same(["COMMAND", "GETKEYS", ...r, "COUNT", "STORE", "STORE", "d1"]);
+    await same(["COMMAND", "GETKEYS", "GEORADIUSBYMEMBER", "k", "m", "1", "km", "STORE", "d1", "STOREDIST", "d2"]);
+    await same(["COMMAND", "GETKEYS", "GEOSEARCHSTORE", "d", "s", "FROMMEMBER", "m", "BYRADIUS", "1", "km"]);
+    await same(["COMMAND", "GETKEYS", "GEOSEARCH", "s", "FROMMEMBER", "m", "BYRADIUS", "1", "km"]);
+  });
+
   test("bad input gets Redis's errors and writes nothing", async () => {
     await same(["SET", "str", "x"]);
     const bad = [
