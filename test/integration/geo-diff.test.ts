@@ -178,7 +178,9 @@ describe("geo differential", () => {
 
   test("COMMAND GETKEYS finds the store keys as Redis's key specs do", async () => {
     const r = ["GEORADIUS", "k", "1", "1", "1", "km"];
-    const stores = [["STORE", "d1", "STOREDIST", "d2"], ["STOREDIST", "d2", "STORE", "d1"], ["STORE", "d1", "STORE", "d3"]];
+    const stores = [
+      ["STORE", "d1", "STOREDIST", "d2"], ["STOREDIST", "d2", "STORE", "d1"], ["STORE", "d1", "STORE", "d3"],
+    ];
     for (const rest of stores) {
       await same(["COMMAND", "GETKEYS", ...r, ...rest]);
     }
