@@ -138,6 +138,20 @@ describe("geo differential", () => {
     }
   });
 
+  test("seeded searches anywhere on the globe, any size", async () => {
+    let seed = 777;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const world = Array.from({ length: 300 }, (_, i) => [-180 + next() * 360, -85 + next() * 170, `w${i}`] as const);
+    await same(addArgs("world", world));
+    for (let i = 0; i < 300; i++) {
+      const centre = ["FROMLONLAT", (-180 + next() * 360).toFixed(4), (-85 + next() * 170).toFixed(4)];
+      const size = (10 ** (next() * 4)).toFixed(3);
+      const height = (Number(size) * (0.2 + next() * 3)).toFixed(3);
+      const by = i % 2 ? ["BYRADIUS", size, "km"] : ["BYBOX", size, height, "km"];
+      await same(["GEOSEARCH", "world", ...centre, ...by, "WITHDIST", "WITHCOORD"]);
+    }
+  });
+
   test("GEORADIUS, GEORADIUSBYMEMBER and their _RO forms", async () => {
     for (const [long, lat] of [["15", "37"], ["-179.5", "51"], ["0", "0"]]) {
       for (const [r, u] of radii) {
