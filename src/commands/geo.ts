@@ -67,8 +67,8 @@ function unit(b: Uint8Array): number | Reply {
   return err("ERR unsupported unit provided. please use M, KM, FT, MI");
 }
 
-/** A non-negative number with the error text Redis gives for that argument. */
-function size(b: Uint8Array, what: string): number | Reply {
+/** A radius, width or height, with the error text Redis gives for that argument (the caller checks the sign). */
+function numeric(b: Uint8Array, what: string): number | Reply {
   const v = parseFloatArg(b);
   return v === undefined ? err(`ERR need numeric ${what}`) : v;
 }
@@ -149,15 +149,15 @@ function search(ctx: CommandContext, key: Uint8Array, shape: Shape, limit: numbe
 function georadius(v: Variant) {
   return (ctx: CommandContext, argv: readonly Uint8Array[]): Reply => {
     const key = argv[v.src]!;
-    const type = sizeOf(ctx, key, "zset");
-    if (isReply(type)) return type;
-    const exists = type > 0;
+    const size = sizeOf(ctx, key, "zset");
+    if (isReply(size)) return size;
+    const exists = size > 0;
     let center: [number, number] | undefined;
     let radius: { kind: "radius"; radius: number } | { kind: "box"; width: number; height: number } | undefined;
     let toMeters = 1;
     let base: number;
     const readRadius = (i: number): Reply | undefined => {
-      const r = size(argv[i]!, "radius");
+      const r = numeric(argv[i]!, "radius");
       if (isReply(r)) return r;
       if (r < 0) return err("ERR radius cannot be negative");
       const u = unit(argv[i + 1]!);
@@ -188,7 +188,7 @@ function georadius(v: Variant) {
     let sort: "none" | "asc" | "desc" = "none";
     let count = 0;
     let storeKey: Uint8Array | undefined = v.searchStore ? argv[1] : undefined;
-    const search_ = v.from === "search";
+    const isSearch = v.from === "search";
     for (let i = base; i < argv.length; i++) {
       const opt = lower(argv[i]!);
       const left = argv.length - 1 - i;
@@ -207,27 +207,27 @@ function georadius(v: Variant) {
         storeKey = argv[++i]!;
         storeDist = opt === "storedist";
       } else if (opt === "storedist" && v.searchStore) storeDist = true;
-      else if (opt === "frommember" && left >= 1 && search_ && !fromLonLat) {
+      else if (opt === "frommember" && left >= 1 && isSearch && !fromLonLat) {
         const m = argv[++i]!;
         if (exists) {
           center = memberPoint(ctx, key, m);
           if (!center) return NO_MEMBER;
         }
         fromMember = true;
-      } else if (opt === "fromlonlat" && left >= 2 && search_ && !fromMember) {
+      } else if (opt === "fromlonlat" && left >= 2 && isSearch && !fromMember) {
         const p = longLat(argv, i + 1);
         if (isReply(p)) return p;
         center = p;
         fromLonLat = true;
         i += 2;
-      } else if (opt === "byradius" && left >= 2 && search_ && radius?.kind !== "box") {
+      } else if (opt === "byradius" && left >= 2 && isSearch && radius?.kind !== "box") {
         const e = readRadius(i + 1);
         if (e) return e;
         i += 2;
-      } else if (opt === "bybox" && left >= 3 && search_ && radius?.kind !== "radius") {
-        const w = size(argv[i + 1]!, "width");
+      } else if (opt === "bybox" && left >= 3 && isSearch && radius?.kind !== "radius") {
+        const w = numeric(argv[i + 1]!, "width");
         if (isReply(w)) return w;
-        const h = size(argv[i + 2]!, "height");
+        const h = numeric(argv[i + 2]!, "height");
         if (isReply(h)) return h;
         if (h < 0 || w < 0) return err("ERR height or width cannot be negative");
         const u = unit(argv[i + 3]!);
@@ -243,10 +243,10 @@ function georadius(v: Variant) {
       return err(`ERR ${what} is not compatible with WITHDIST, WITHHASH and WITHCOORD options`);
     }
     const name = str(argv[0]!);
-    if (search_ && !(fromMember || fromLonLat)) {
+    if (isSearch && !(fromMember || fromLonLat)) {
       return err(`ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for ${name}`);
     }
-    if (search_ && !radius) return err(`ERR exactly one of BYRADIUS and BYBOX can be specified for ${name}`);
+    if (isSearch && !radius) return err(`ERR exactly one of BYRADIUS and BYBOX can be specified for ${name}`);
     if (any && !count) return err("ERR the ANY argument requires COUNT argument");
 
     if (!exists) {
