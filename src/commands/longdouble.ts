@@ -85,6 +85,18 @@ export function addLongDouble(a: LongDouble, b: LongDouble): LongDouble | undefi
   return round(sum < 0n, sum < 0n ? -sum : sum, 1n, e);
 }
 
+/** The long double a finite double widens to (exactly, as C's implicit conversion does). */
+export function longDoubleOf(x: number): LongDouble {
+  if (x === 0) return { neg: Object.is(x, -0), m: 0n, e: 0 };
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, Math.abs(x));
+  const bits = view.getBigUint64(0);
+  const biased = Number(bits >> 52n);
+  const fraction = bits & ((1n << 52n) - 1n);
+  // Subnormals have no implicit leading bit and the smallest exponent.
+  return biased === 0 ? round(x < 0, fraction, 1n, -1074)! : round(x < 0, fraction | (1n << 52n), 1n, biased - 1075)!;
+}
+
 /** "%.17Lf" with trailing zeros (and a trailing dot) removed, as Redis's ld2string(LD_STR_HUMAN). */
 export function formatLongDouble(v: LongDouble): string {
   const SCALE = 10n ** 17n;

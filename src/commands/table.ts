@@ -2,6 +2,7 @@
 // COMMAND INFO/DOCS and key extraction for routing all read it.
 import { CLUSTER_COMMANDS } from "./cluster.ts";
 import { CONNECTION_COMMANDS, SERVER_COMMANDS } from "./connection.ts";
+import { GEO_COMMANDS } from "./geo.ts";
 import { HASH_COMMANDS } from "./hash.ts";
 import { KEY_COMMANDS } from "./keys.ts";
 import { PARTITION_COMMANDS } from "./partition.ts";
@@ -33,6 +34,7 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   LIST_COMMANDS,
   SET_COMMANDS,
   ZSET_COMMANDS,
+  GEO_COMMANDS,
   TRANSACTION_COMMANDS,
   OBJECT_COMMANDS,
 ]);

@@ -43,7 +43,7 @@ function entries(ctx: CommandContext, list: readonly ZEntry[], withScores: boole
   return pairs(ctx, list.map((e) => [bulk(e.member), score(e.score)] as const));
 }
 
-function zadd(ctx: CommandContext, argv: readonly Uint8Array[], incrOnly: boolean): Reply {
+export function zadd(ctx: CommandContext, argv: readonly Uint8Array[], incrOnly: boolean): Reply {
   let nx = false, xx = false, gt = false, lt = false, ch = false, incr = incrOnly;
   let i = 2;
   if (!incrOnly) {
@@ -188,7 +188,7 @@ function zrangestore(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
 }
 
 /** Replaces dst with the given members (deleting it when there are none). */
-function storeZset(ctx: CommandContext, dst: Uint8Array, list: readonly ZEntry[]): void {
+export function storeZset(ctx: CommandContext, dst: Uint8Array, list: readonly ZEntry[]): void {
   ctx.db.delete(dst, ctx.now);
   for (const e of list) ctx.db.zsetAdd(dst, e.member, e.score);
   if (list.length > 0) noteGrowth(ctx, dst, "zset", list.map((e) => e.member));

@@ -95,7 +95,7 @@ export class RespEncoder {
         return;
       }
       case "double": {
-        const text = formatDouble(reply.v);
+        const text = reply.text ?? formatDouble(reply.v);
         if (protocol === 2) this.writeStringBlob(36, text);
         else this.writeLine(44 /* , */, text);
         return;

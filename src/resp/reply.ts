@@ -12,7 +12,8 @@ export type Reply =
   | { readonly t: "array"; readonly v: readonly Reply[] }
   | { readonly t: "map"; readonly v: readonly (readonly [Reply, Reply])[] }
   | { readonly t: "set"; readonly v: readonly Reply[] }
-  | { readonly t: "double"; readonly v: number }
+  // `text`: how to print it when not %.17g (Redis's human long doubles: GEOPOS, WITHCOORD)
+  | { readonly t: "double"; readonly v: number; readonly text?: string }
   | { readonly t: "bool"; readonly v: boolean }
   | { readonly t: "push"; readonly v: readonly Reply[] };
 
