@@ -2,6 +2,7 @@
 // COMMAND INFO/DOCS and key extraction for routing all read it.
 import { CLUSTER_COMMANDS } from "./cluster.ts";
 import { CONNECTION_COMMANDS, SERVER_COMMANDS } from "./connection.ts";
+import { DUMP_COMMANDS } from "./dump.ts";
 import { HASH_COMMANDS } from "./hash.ts";
 import { KEY_COMMANDS } from "./keys.ts";
 import { PARTITION_COMMANDS } from "./partition.ts";
@@ -35,6 +36,7 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   ZSET_COMMANDS,
   TRANSACTION_COMMANDS,
   OBJECT_COMMANDS,
+  DUMP_COMMANDS,
 ]);
 
 export const isWrite = (spec: CommandSpec) => spec.flags.includes("write");
