@@ -120,10 +120,10 @@ function store(ctx: CommandContext, key: Uint8Array, v: RdbValue): void {
 export const DUMP_COMMANDS = define("generic", [
   {
     name: "dump", arity: 2, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "2.6.0",
-    summary: "Return a serialized version of the value stored at the specified key.", run: dump,
+    summary: "Returns a serialized representation of the value stored at a key.", run: dump,
   },
   {
     name: "restore", arity: -4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "2.6.0",
-    summary: "Create a key using the provided serialized value, previously obtained using DUMP.", run: restore,
+    summary: "Creates a key from the serialized representation of a value.", run: restore,
   },
 ]);
