@@ -29,8 +29,10 @@ function readValue(ctx: CommandContext, key: Uint8Array): RdbValue | undefined {
       return { type: "list", items: ctx.db.listRange(key, 0, size - 1).map((i) => i.value) };
     case "set":
       return { type: "set", members: ctx.db.setMembers(key), compact };
-    case "zset":
-      return { type: "zset", entries: ctx.db.zsetRange(key, { by: "rank", start: 0, stop: size - 1 }, false, 0, -1), compact };
+    case "zset": {
+      const entries = ctx.db.zsetRange(key, { by: "rank", start: 0, stop: size - 1 }, false, 0, -1);
+      return { type: "zset", entries, compact };
+    }
     case "hash":
       return { type: "hash", entries: ctx.db.hashEntries(key), compact };
   }

@@ -37,7 +37,9 @@ export function loadPayload(payload: Uint8Array): LoadResult {
     return { ok: true, value: readValue(r.byte(), r) };
   } catch (e) {
     if (e instanceof RdbUnsupportedError) return { ok: false, reason: "unsupported", detail: e.message };
-    if (e instanceof RdbFormatError || e instanceof RangeError) return { ok: false, reason: "format", detail: e.message };
+    if (e instanceof RdbFormatError || e instanceof RangeError) {
+      return { ok: false, reason: "format", detail: e.message };
+    }
     throw e;
   }
 }

@@ -16,7 +16,8 @@ export function readIntset(is: Uint8Array): Uint8Array[] {
   let prev: bigint | undefined;
   for (let i = 0; i < count; i++) {
     const at = HEADER + i * width;
-    const v = width === 2 ? BigInt(view.getInt16(at, true)) : width === 4 ? BigInt(view.getInt32(at, true)) : view.getBigInt64(at, true);
+    const small = () => (width === 2 ? view.getInt16(at, true) : view.getInt32(at, true));
+    const v = width === 8 ? view.getBigInt64(at, true) : BigInt(small());
     check(prev === undefined || v > prev, "intset elements are not sorted and distinct");
     prev = v;
     out.push(decimal(v));

@@ -144,7 +144,8 @@ function writeInt(out: number[], v: bigint): void {
     const u = Number(v < 0n ? (1n << 13n) + v : v);
     out.push(0xc0 | (u >> 8), u & 0xff);
   } else {
-    const width = v >= -32768n && v <= 32767n ? 2 : v >= -8388608n && v <= 8388607n ? 3 : v >= -(1n << 31n) && v < 1n << 31n ? 4 : 8;
+    const fits = (bits: bigint) => v >= -(1n << (bits - 1n)) && v < 1n << (bits - 1n);
+    const width = fits(16n) ? 2 : fits(24n) ? 3 : fits(32n) ? 4 : 8;
     out.push(0xf1 + INT_WIDTH.indexOf(width));
     const u = BigInt.asUintN(64, v);
     for (let i = 0; i < width; i++) out.push(Number((u >> BigInt(8 * i)) & 0xffn));

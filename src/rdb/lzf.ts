@@ -71,7 +71,8 @@ export function lzfCompress(input: Uint8Array): Uint8Array | undefined {
     const ref = table[h]!;
     table[h] = ip;
     const off = ip - ref - 1;
-    const same = ref >= 0 && input[ref] === input[ip] && input[ref + 1] === input[ip + 1] && input[ref + 2] === input[ip + 2];
+    const same =
+      ref >= 0 && input[ref] === input[ip] && input[ref + 1] === input[ip + 1] && input[ref + 2] === input[ip + 2];
     if (!same || off >= MAX_OFFSET) {
       ip++;
       continue;

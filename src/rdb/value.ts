@@ -46,7 +46,9 @@ export type RdbValue =
   | { readonly type: "list"; readonly items: readonly Uint8Array[] }
   | { readonly type: "set"; readonly members: readonly Uint8Array[]; readonly compact: boolean }
   | { readonly type: "zset"; readonly entries: readonly ScoredMember[]; readonly compact: boolean }
-  | { readonly type: "hash"; readonly entries: readonly (readonly [Uint8Array, Uint8Array])[]; readonly compact: boolean };
+  | { readonly type: "hash"; readonly entries: readonly HashEntry[]; readonly compact: boolean };
+
+export type HashEntry = readonly [field: Uint8Array, value: Uint8Array];
 
 /** A value of a type this codec does not load yet (streams: see issue #16); a distinct refusal. */
 export class RdbUnsupportedError extends Error {
@@ -154,15 +156,15 @@ function zset(entries: ScoredMember[], compact: boolean): RdbValue {
   return { type: "zset", entries, compact };
 }
 
-function hash(entries: (readonly [Uint8Array, Uint8Array])[], compact: boolean): RdbValue {
+function hash(entries: HashEntry[], compact: boolean): RdbValue {
   check(entries.length > 0, "empty hash");
   distinct(entries.map((e) => e[0]), "hash fields");
   return { type: "hash", entries, compact };
 }
 
-function pairs(flat: Uint8Array[]): [Uint8Array, Uint8Array][] {
+function pairs(flat: Uint8Array[]): HashEntry[] {
   check(flat.length % 2 === 0, "odd number of elements in a pair encoding");
-  const out: [Uint8Array, Uint8Array][] = [];
+  const out: HashEntry[] = [];
   for (let i = 0; i < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
   return out;
 }

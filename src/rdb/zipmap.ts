@@ -3,11 +3,12 @@
 // length, a "free" byte, the value and that many unused bytes; 0xFF ends it. A length is one byte
 // below 254, or 254 followed by a u32 LE.
 import { check } from "./errors.ts";
+import type { HashEntry } from "./value.ts";
 
 const END = 0xff;
 const BIG_LEN = 254;
 
-export function readZipmap(zm: Uint8Array): [Uint8Array, Uint8Array][] {
+export function readZipmap(zm: Uint8Array): HashEntry[] {
   const view = new DataView(zm.buffer, zm.byteOffset, zm.byteLength);
   check(zm.length >= 2, "zipmap shorter than its header");
   const declared = zm[0]!;
@@ -28,7 +29,7 @@ export function readZipmap(zm: Uint8Array): [Uint8Array, Uint8Array][] {
     p += n;
     return zm.subarray(p - n, p);
   };
-  const out: [Uint8Array, Uint8Array][] = [];
+  const out: HashEntry[] = [];
   while (true) {
     check(p < zm.length, "zipmap without terminator");
     if (zm[p] === END) break;

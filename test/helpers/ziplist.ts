@@ -2,12 +2,15 @@
 // reads them, so the tests make their own payloads of the old RDB types.
 import { crc64 } from "../../src/rdb/crc64.ts";
 
+const u32be = (n: number) => [n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
+
 function encodeEntry(item: Uint8Array): number[] {
   const s = Buffer.from(item).toString("latin1");
   if (/^(0|-?[1-9]\d{0,18})$/.test(s) && BigInt(s) >= -(2n ** 63n) && BigInt(s) < 2n ** 63n) {
     const v = BigInt(s);
     if (v >= 0n && v <= 12n) return [0xf1 + Number(v)];
-    const le = (width: number) => Array.from({ length: width }, (_, i) => Number((BigInt.asUintN(64, v) >> BigInt(8 * i)) & 0xffn));
+    const u = BigInt.asUintN(64, v);
+    const le = (width: number) => Array.from({ length: width }, (_, i) => Number((u >> BigInt(8 * i)) & 0xffn));
     if (v >= -128n && v <= 127n) return [0xfe, ...le(1)];
     if (v >= -32768n && v <= 32767n) return [0xc0, ...le(2)];
     if (v >= -(2n ** 23n) && v < 2n ** 23n) return [0xf0, ...le(3)];
@@ -15,7 +18,7 @@ function encodeEntry(item: Uint8Array): number[] {
     return [0xe0, ...le(8)];
   }
   const n = item.length;
-  const head = n < 64 ? [n] : n < 16384 ? [0x40 | (n >> 8), n & 0xff] : [0x80, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
+  const head = n < 64 ? [n] : n < 16384 ? [0x40 | (n >> 8), n & 0xff] : [0x80, ...u32be(n)];
   return [...head, ...item];
 }
 
@@ -52,6 +55,6 @@ export function payload(object: readonly number[] | Uint8Array): Uint8Array {
 /** An RDB string holding `bytes` uncompressed (a 32-bit length when it needs one). */
 export function rdbString(bytes: Uint8Array): number[] {
   const n = bytes.length;
-  const head = n < 64 ? [n] : n < 16384 ? [0x40 | (n >> 8), n & 0xff] : [0x80, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
+  const head = n < 64 ? [n] : n < 16384 ? [0x40 | (n >> 8), n & 0xff] : [0x80, ...u32be(n)];
   return [...head, ...bytes];
 }
