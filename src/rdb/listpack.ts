@@ -4,7 +4,7 @@
 // its string length), the data, and a "backlen" (the entry's size, 7 bits per byte) for walking
 // backwards. Integers come back as their decimal strings, which is what Redis returns too.
 import { check } from "./errors.ts";
-import { canonicalInt64, decimal } from "./int-string.ts";
+import { canonicalInt64, decimal } from "./text.ts";
 
 const HEADER = 6;
 const EOF_BYTE = 0xff;

@@ -14,6 +14,10 @@ const HASH_BITS = 14;
  * next to the compressed data and refuses a mismatch).
  */
 export function lzfDecompress(input: Uint8Array, outLen: number): Uint8Array {
+  // Checked before allocating, so a forged length cannot ask for gigabytes: the densest chunk is
+  // a 3-byte reference that yields MAX_MATCH bytes.
+  const most = Math.ceil(input.length / 3) * MAX_MATCH;
+  check(outLen <= most, `LZF data of ${input.length} bytes cannot expand to ${outLen}`);
   const out = new Uint8Array(outLen);
   let ip = 0;
   let op = 0;

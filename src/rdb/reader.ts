@@ -1,7 +1,7 @@
 // The RDB primitives a value is made of (src/rdb.c): lengths, strings (plain, integer-encoded or
 // LZF-compressed) and doubles, read from a byte cursor that refuses to run past its end.
 import { check } from "./errors.ts";
-import { decimal } from "./int-string.ts";
+import { decimal, parseDouble } from "./text.ts";
 import { lzfDecompress } from "./lzf.ts";
 
 /** The two top bits of a length's first byte (src/rdb.h RDB_6BITLEN…RDB_ENCVAL). */
@@ -100,13 +100,4 @@ export class RdbReader {
     if (len === 255) return -Infinity;
     return parseDouble(this.bytes(len));
   }
-}
-
-/** strtod's reading of a score as Redis writes it (%.17g, "inf", "-inf"); NaN when it is not a number. */
-export function parseDouble(b: Uint8Array): number {
-  const s = String.fromCharCode(...b).trim().toLowerCase();
-  if (s === "inf" || s === "+inf" || s === "infinity" || s === "+infinity") return Infinity;
-  if (s === "-inf" || s === "-infinity") return -Infinity;
-  if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/.test(s)) return NaN;
-  return Number(s);
 }

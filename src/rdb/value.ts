@@ -1,10 +1,10 @@
 // A Redis value in its RDB object encoding (src/rdb.c rdbSaveObject / rdbLoadObject): every form
 // redis-server 7.0 writes or still reads for strings, lists, sets, sorted sets and hashes.
 import { check, RdbFormatError } from "./errors.ts";
-import { decimal } from "./int-string.ts";
 import { writeIntset, readIntset } from "./intset.ts";
 import { readListpack, writeListpack } from "./listpack.ts";
-import { parseDouble, type RdbReader } from "./reader.ts";
+import type { RdbReader } from "./reader.ts";
+import { byteText, decimal, parseDouble } from "./text.ts";
 import type { RdbWriter } from "./writer.ts";
 import { readZiplist } from "./ziplist.ts";
 import { readZipmap } from "./zipmap.ts";
@@ -127,12 +127,10 @@ function quicklist(r: RdbReader, v2: boolean): Uint8Array[] {
   return items;
 }
 
-const latin1 = new TextDecoder("windows-1252");
-
 function distinct(keys: readonly Uint8Array[], what: string): void {
   const seen = new Set<string>();
   for (const k of keys) {
-    const s = latin1.decode(k);
+    const s = byteText(k);
     check(!seen.has(s), `duplicate ${what}`);
     seen.add(s);
   }

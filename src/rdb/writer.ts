@@ -1,6 +1,6 @@
 // The RDB primitives (src/rdb.c) as Redis 7.0 writes them: the shortest length form, strings as
 // 8/16/32-bit integers when they round-trip, LZF-compressed above 20 bytes when that saves space.
-import { canonicalInt64 } from "./int-string.ts";
+import { canonicalInt64 } from "./text.ts";
 import { lzfCompress } from "./lzf.ts";
 import { ENC_INT16, ENC_INT32, ENC_INT8, ENC_LZF } from "./reader.ts";
 

@@ -4,7 +4,7 @@
 // unknown), entries, 0xFF. An entry: the previous entry's size (1 byte, or 0xFE and a u32 LE),
 // an encoding byte (string length or integer kind), the data.
 import { check } from "./errors.ts";
-import { decimal } from "./int-string.ts";
+import { decimal } from "./text.ts";
 
 const HEADER = 10;
 const END = 0xff;

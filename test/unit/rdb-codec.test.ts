@@ -64,6 +64,8 @@ describe("lzf", () => {
     expect(() => lzfDecompress(packed, 99)).toThrow();
     expect(() => lzfDecompress(packed, 101)).toThrow();
     expect(() => lzfDecompress(Uint8Array.from([0x20, 0x05]), 3)).toThrow();
+    // A forged expanded length is refused before anything is allocated.
+    expect(() => lzfDecompress(Uint8Array.from([0xe0, 0xff, 0x00]), 2 ** 31)).toThrow(/cannot expand/);
   });
 });
 
