@@ -97,7 +97,13 @@ function restore(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   return OK;
 }
 
+/**
+ * Writes a loaded value, then settles its encoding as Redis's RESTORE does: a compact payload is
+ * converted only when it holds too many elements, a plain one also when an element is too long
+ * (or, for a set, not an integer); see RdbValue.
+ */
 function store(ctx: CommandContext, key: Uint8Array, v: RdbValue): void {
+  const measured = <T>(xs: readonly T[]) => ("compact" in v && v.compact ? [] : xs);
   switch (v.type) {
     case "string":
       ctx.db.setString(key, v.value, null);
@@ -107,15 +113,15 @@ function store(ctx: CommandContext, key: Uint8Array, v: RdbValue): void {
       return;
     case "set":
       ctx.db.setAdd(key, v.members);
-      noteGrowth(ctx, key, "set", v.members);
+      noteGrowth(ctx, key, "set", measured(v.members));
       return;
     case "zset":
       for (const e of v.entries) ctx.db.zsetAdd(key, e.member, e.score);
-      noteGrowth(ctx, key, "zset", v.entries.map((e) => e.member));
+      noteGrowth(ctx, key, "zset", measured(v.entries.map((e) => e.member)));
       return;
     case "hash":
       for (const [f, val] of v.entries) ctx.db.hashSet(key, f, val);
-      noteGrowth(ctx, key, "hash", v.entries.flat());
+      noteGrowth(ctx, key, "hash", measured(v.entries.flat()));
   }
 }
 

@@ -38,8 +38,10 @@ export interface ScoredMember {
 }
 
 /**
- * A decoded value. `compact` is whether the collection is (on load: was stored) in Redis's compact
- * encoding: intset for sets, listpack for sorted sets and hashes.
+ * A decoded value. `compact`: the collection is in Redis's compact encoding (intset for sets,
+ * listpack for sorted sets and hashes). On load it is true for the compact forms whose elements
+ * Redis takes as they are, re-checking only their number (src/rdb.c rdbLoadObject); false for the
+ * plain forms and the zipmap, whose every element it measures against the listpack limits.
  */
 export type RdbValue =
   | { readonly type: "string"; readonly value: Uint8Array }
@@ -89,7 +91,7 @@ export function readValue(type: number, r: RdbReader): RdbValue {
     case RDB_TYPE.HASH:
       return hash(repeat(nonEmpty(r.length()), () => [r.string(), r.string()] as const), false);
     case RDB_TYPE.HASH_ZIPMAP:
-      return hash(readZipmap(r.string()), true);
+      return hash(readZipmap(r.string()), false);
     case RDB_TYPE.HASH_ZIPLIST:
       return hash(pairs(readZiplist(r.string())), true);
     case RDB_TYPE.HASH_LISTPACK:
