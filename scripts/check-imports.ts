@@ -21,6 +21,8 @@ export const LAYERS: readonly (readonly string[])[] = [
 export const SIBLINGS: readonly (readonly [string, string])[] = [
   // The node wires its listeners around the data plane it opens.
   ["src/node.ts", "src/data-plane.ts"],
+  // RDB listpacks hold scores as Redis prints doubles.
+  ["src/rdb", "src/resp"],
 ];
 
 export interface Violation {

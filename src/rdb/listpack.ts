@@ -107,6 +107,27 @@ function writeBacklen(out: number[], l: number): void {
   }
 }
 
+/** Bytes of an empty listpack: its header and terminator. */
+export const LISTPACK_EMPTY_BYTES = HEADER + 1;
+
+/** Bytes `item` takes in a listpack (encoding, data and backlen), as writeListpack encodes it. */
+export function listpackEntryBytes(item: Uint8Array): number {
+  const v = canonicalInt64(item);
+  const body = v !== undefined ? intBytes(v) : item.length + (item.length < 64 ? 1 : item.length < 4096 ? 2 : 5);
+  return body + backlenSize(body);
+}
+
+function intBytes(v: bigint): number {
+  if (v >= 0n && v <= 127n) return 1;
+  if (v >= -4096n && v <= 4095n) return 2;
+  return 1 + intWidth(v);
+}
+
+function intWidth(v: bigint): number {
+  const fits = (bits: bigint) => v >= -(1n << (bits - 1n)) && v < 1n << (bits - 1n);
+  return fits(16n) ? 2 : fits(24n) ? 3 : fits(32n) ? 4 : 8;
+}
+
 /** Encodes elements as Redis's lpAppend does: canonical integers in the smallest integer form. */
 export function writeListpack(items: readonly Uint8Array[]): Uint8Array {
   const bytes: number[] = [0, 0, 0, 0, 0, 0];
@@ -144,8 +165,7 @@ function writeInt(out: number[], v: bigint): void {
     const u = Number(v < 0n ? (1n << 13n) + v : v);
     out.push(0xc0 | (u >> 8), u & 0xff);
   } else {
-    const fits = (bits: bigint) => v >= -(1n << (bits - 1n)) && v < 1n << (bits - 1n);
-    const width = fits(16n) ? 2 : fits(24n) ? 3 : fits(32n) ? 4 : 8;
+    const width = intWidth(v);
     out.push(0xf1 + INT_WIDTH.indexOf(width));
     const u = BigInt.asUintN(64, v);
     for (let i = 0; i < width; i++) out.push(Number((u >> BigInt(8 * i)) & 0xffn));

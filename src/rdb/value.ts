@@ -2,7 +2,8 @@
 // redis-server 7.0 writes or still reads for strings, lists, sets, sorted sets and hashes.
 import { check, RdbFormatError } from "./errors.ts";
 import { writeIntset, readIntset } from "./intset.ts";
-import { readListpack, writeListpack } from "./listpack.ts";
+import { LISTPACK_EMPTY_BYTES, listpackEntryBytes, readListpack, writeListpack } from "./listpack.ts";
+import { formatDouble } from "../resp/encoder.ts";
 import type { RdbReader } from "./reader.ts";
 import { byteText, decimal, parseDouble } from "./text.ts";
 import type { RdbWriter } from "./writer.ts";
@@ -62,6 +63,8 @@ const NODE_PLAIN = 1;
 const NODE_PACKED = 2;
 /** Redis 7.0's default list-max-listpack-size -2: quicklist nodes up to 8 KB. */
 const LIST_NODE_BYTES = 8192;
+/** What Redis adds to an element's length when it estimates a node's growth (src/quicklist.c). */
+const NODE_ENTRY_OVERHEAD = 8;
 
 export function readValue(type: number, r: RdbReader): RdbValue {
   switch (type) {
@@ -228,17 +231,16 @@ export function writeValue(v: RdbValue, w: RdbWriter): void {
 function writeQuicklist(items: readonly Uint8Array[], w: RdbWriter): void {
   const nodes: Uint8Array[][] = [];
   let node: Uint8Array[] = [];
-  let bytes = 0;
+  let bytes = LISTPACK_EMPTY_BYTES;
   for (const item of items) {
-    // An upper bound of the entry's size in a listpack: encoding (≤ 5) + data + backlen (≤ 5).
-    const size = item.length + 10;
-    if (node.length > 0 && bytes + size > LIST_NODE_BYTES) {
+    // Redis's rule for appending to the tail node, so the nodes come out as Redis would make them.
+    if (node.length > 0 && bytes + item.length + NODE_ENTRY_OVERHEAD > LIST_NODE_BYTES) {
       nodes.push(node);
       node = [];
-      bytes = 0;
+      bytes = LISTPACK_EMPTY_BYTES;
     }
     node.push(item);
-    bytes += size;
+    bytes += listpackEntryBytes(item);
   }
   if (node.length > 0) nodes.push(node);
   w.length(nodes.length);
@@ -249,14 +251,11 @@ function writeQuicklist(items: readonly Uint8Array[], w: RdbWriter): void {
 }
 
 const encoder = new TextEncoder();
-/** Above this magnitude a double is not stored as a listpack integer (Redis's d2string range). */
-const EXACT_INT = 2 ** 52;
+/** Integral doubles up to this magnitude are printed as integers (src/util.c double2ll). */
+const INTEGRAL_LIMIT = 2 ** 62;
 
-/** A score as a listpack element that strtod reads back to the same double. */
+/** A score as Redis 7.0 puts it in a listpack (src/util.c d2string): an integer, or %.17g. */
 function scoreText(x: number): Uint8Array {
-  if (x === Infinity) return encoder.encode("inf");
-  if (x === -Infinity) return encoder.encode("-inf");
-  if (Object.is(x, -0)) return encoder.encode("-0");
-  if (Number.isInteger(x) && Math.abs(x) < EXACT_INT) return decimal(x);
-  return encoder.encode(String(x));
+  if (x !== 0 && Number.isInteger(x) && Math.abs(x) <= INTEGRAL_LIMIT) return decimal(BigInt(x));
+  return encoder.encode(formatDouble(x));
 }
