@@ -4,7 +4,7 @@
 import { bulk, err, NULL_BULK, OK, type Reply } from "../resp/reply.ts";
 import { dumpPayload, loadPayload } from "../rdb/dump.ts";
 import type { RdbValue } from "../rdb/value.ts";
-import { noteGrowth } from "./collection.ts";
+import { isReply, noteGrowth } from "./collection.ts";
 import { define } from "./define.ts";
 import { WRONG_TYPE, type CommandContext } from "./types.ts";
 import { E, lower, parseInt64 } from "./util.ts";
@@ -68,8 +68,6 @@ function restoreOptions(argv: readonly Uint8Array[]): RestoreOptions | Reply {
   }
   return { replace, absttl };
 }
-
-const isReply = (x: RestoreOptions | Reply): x is Reply => "t" in x;
 
 function restore(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   const opts = restoreOptions(argv);
