@@ -4,6 +4,7 @@
 // payloads and arguments get the same error from both.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { crc64 } from "../../src/rdb/crc64.ts";
+import { writeListpack } from "../../src/rdb/listpack.ts";
 import { sortWire, startDiffServers, type DiffServers } from "../helpers/diff-servers.ts";
 import type { RespClient, Wire } from "../helpers/resp-client.ts";
 import { payload, rdbString, ziplist } from "../helpers/ziplist.ts";
@@ -40,6 +41,10 @@ const FIXTURES: (string | Buffer)[][] = [
   ["RPUSH", "l:small", "a", "1", "-5", "300", "70000", "5000000000", "x".repeat(70), ""],
   ["RPUSH", "l:big", ...range(3000).map((i) => (i % 3 ? `item-${i}` : String(i * 1000)))], // many quicklist nodes
   ["RPUSH", "l:huge-item", "a", "y".repeat(20000), "b"],
+  // Inner quicklist nodes kept LZF-compressed in memory are saved as they are.
+  ["CONFIG", "SET", "list-compress-depth", "1"],
+  ["RPUSH", "l:compressed-nodes", ...range(3000).map((i) => `node-item-${i % 50}`)],
+  ["CONFIG", "SET", "list-compress-depth", "0"],
   ["SADD", "set:int", "1", "2", "3", "-100", "70000", "5000000000"], // intset, 64-bit wide
   ["SADD", "set:int16", ...range(100).map(String)],
   ["SADD", "set:str", "a", "b", "c", "\x00\xff"], // hashtable
@@ -137,14 +142,17 @@ describe("byte-identical payloads", () => {
 const b = (s: string) => Buffer.from(s, "latin1");
 const str = (s: string) => rdbString(b(s));
 const zl = (...items: string[]) => rdbString(ziplist(items.map(b)));
+const lp = (...items: string[]) => rdbString(writeListpack(items.map(b)));
 /** A length below 64 (one byte). */
 const len = (n: number) => [n];
 
-/** Payloads of the RDB forms only older Redis versions write, which 7.0 still loads. */
+/** Hand-built payloads: the RDB forms only older Redis versions write, which 7.0 still loads, and a plain node. */
 const OLD_FORMS: [string, number[]][] = [
   ["list (plain)", [1, ...len(3), ...str("a"), ...str("b"), 0xc0, 7]],
   ["list (ziplist)", [10, ...zl("a", "12", "-300", "x".repeat(80), "70000", "5000000000")]],
   ["list (quicklist of ziplists)", [14, ...len(2), ...zl("a", "b"), ...zl("1", "c")]],
+  // Redis 7.0 writes a plain node for an element past its packed threshold (1 GB by default).
+  ["list (quicklist 2 with a plain node)", [18, ...len(3), 2, ...lp("a", "1"), 1, ...str("plain"), 2, ...lp("z")]],
   ["set (plain)", [2, ...len(3), ...str("x"), ...str("1"), 0xc0, 5]],
   ["zset (text scores)", [3, ...len(3), ...str("a"), 3, ...b("1.5"), ...str("b"), 254, ...str("c"), 255]],
   ["zset (ziplist)", [12, ...zl("c", "-3", "a", "1", "b", "2.5")]], // stored in score order
@@ -154,7 +162,7 @@ const OLD_FORMS: [string, number[]][] = [
     5, 1, ...b("world"), 0, 0xff]))]], // "world" is followed by one free byte
 ];
 
-describe("old RDB forms load alike", () => {
+describe("hand-built payloads load alike", () => {
   for (const [name, object] of OLD_FORMS) {
     test(name, async () => {
       const p = payload(object);
