@@ -1,4 +1,4 @@
-// Redis's CRC-64 (src/crc64.c): the Jones polynomial 0xad93d23594c935a9, reflected input and
+// Redis's CRC-64 (redis/src/crc64.c): the Jones polynomial 0xad93d23594c935a9, reflected input and
 // output, no final xor. The DUMP trailer and RDB files carry it little-endian. JavaScript has no
 // fast 64-bit integers, so the table and the running value are kept as two 32-bit halves.
 

@@ -1,4 +1,4 @@
-// DUMP payloads (src/cluster.c createDumpPayload / verifyDumpPayload): the RDB object (type byte
+// DUMP payloads (redis/src/cluster.c createDumpPayload / verifyDumpPayload): the RDB object (type byte
 // and encoded value), the RDB version as u16 LE, and the CRC-64 of everything before it as u64 LE.
 import { crc64Bytes } from "./crc64.ts";
 import { RdbFormatError } from "./errors.ts";

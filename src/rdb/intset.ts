@@ -1,4 +1,4 @@
-// Intset (src/intset.c), Redis's encoding of small all-integer sets: the width of every element
+// Intset (redis/src/intset.c), Redis's encoding of small all-integer sets: the width of every element
 // (u32 LE: 2, 4 or 8 bytes), the count (u32 LE), then the sorted, distinct integers (LE).
 import { check } from "./errors.ts";
 import { canonicalInt64, decimal } from "./text.ts";

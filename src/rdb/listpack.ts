@@ -1,4 +1,4 @@
-// Listpack (src/listpack.c), the compact encoding of Redis 7 for small hashes and sorted sets and
+// Listpack (redis/src/listpack.c), the compact encoding of Redis 7 for small hashes and sorted sets and
 // for the nodes of a list's quicklist. Layout: total bytes (u32 LE), element count (u16 LE, 65535:
 // unknown), the entries, a 0xFF terminator. An entry is an encoding byte (with the value's bits or
 // its string length), the data, and a "backlen" (the entry's size, 7 bits per byte) for walking

@@ -50,7 +50,7 @@ export function lzfDecompress(input: Uint8Array, outLen: number): Uint8Array {
 
 /**
  * Compresses `input`, or returns undefined when the result would not be shorter than
- * `input.length - 4` bytes: Redis's rule for storing a string compressed (src/rdb.c).
+ * `input.length - 4` bytes: Redis's rule for storing a string compressed (redis/src/rdb.c).
  */
 export function lzfCompress(input: Uint8Array): Uint8Array | undefined {
   const limit = input.length - 4;

@@ -1,10 +1,10 @@
-// The RDB primitives a value is made of (src/rdb.c): lengths, strings (plain, integer-encoded or
+// The RDB primitives a value is made of (redis/src/rdb.c): lengths, strings (plain, integer-encoded or
 // LZF-compressed) and doubles, read from a byte cursor that refuses to run past its end.
 import { check } from "./errors.ts";
 import { decimal, parseDouble } from "./text.ts";
 import { lzfDecompress } from "./lzf.ts";
 
-/** The two top bits of a length's first byte (src/rdb.h RDB_6BITLEN…RDB_ENCVAL). */
+/** The two top bits of a length's first byte (redis/src/rdb.h RDB_6BITLEN…RDB_ENCVAL). */
 const LEN_6BIT = 0;
 const LEN_14BIT = 1;
 const LEN_32BIT = 0x80;

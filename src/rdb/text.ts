@@ -4,8 +4,8 @@ const INT64_MAX = 9223372036854775807n;
 const INT64_MIN = -9223372036854775808n;
 
 /**
- * The rules Redis's encoders use to decide that a string may be stored as an integer (src/util.c
- * string2ll, src/listpack.c lpStringToInt64): an optional '-', no '+', no leading zeros, no spaces,
+ * The rules Redis's encoders use to decide that a string may be stored as an integer (redis/src/util.c
+ * string2ll, redis/src/listpack.c lpStringToInt64): an optional '-', no '+', no leading zeros, no spaces,
  * within int64. Only such strings round-trip unchanged through an integer encoding.
  */
 export function canonicalInt64(b: Uint8Array): bigint | undefined {

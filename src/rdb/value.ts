@@ -1,4 +1,4 @@
-// A Redis value in its RDB object encoding (src/rdb.c rdbSaveObject / rdbLoadObject): every form
+// A Redis value in its RDB object encoding (redis/src/rdb.c rdbSaveObject / rdbLoadObject): every form
 // redis-server 7.0 writes or still reads for strings, lists, sets, sorted sets and hashes.
 import { check, RdbFormatError } from "./errors.ts";
 import { writeIntset, readIntset } from "./intset.ts";
@@ -10,7 +10,7 @@ import type { RdbWriter } from "./writer.ts";
 import { readZiplist } from "./ziplist.ts";
 import { readZipmap } from "./zipmap.ts";
 
-/** Object type bytes (src/rdb.h RDB_TYPE_*). */
+/** Object type bytes (redis/src/rdb.h RDB_TYPE_*). */
 export const RDB_TYPE = {
   STRING: 0,
   LIST: 1,
@@ -41,7 +41,7 @@ export interface ScoredMember {
 /**
  * A decoded value. `compact`: the collection is in Redis's compact encoding (intset for sets,
  * listpack for sorted sets and hashes). On load it is true for the compact forms whose elements
- * Redis takes as they are, re-checking only their number (src/rdb.c rdbLoadObject); false for the
+ * Redis takes as they are, re-checking only their number (redis/src/rdb.c rdbLoadObject); false for the
  * plain forms and the zipmap, whose every element it measures against the listpack limits.
  */
 export type RdbValue =
@@ -58,12 +58,12 @@ export class RdbUnsupportedError extends Error {
   override readonly name = "RdbUnsupportedError";
 }
 
-/** Quicklist node containers (src/quicklist.h). */
+/** Quicklist node containers (redis/src/quicklist.h). */
 const NODE_PLAIN = 1;
 const NODE_PACKED = 2;
 /** Redis 7.0's default list-max-listpack-size -2: quicklist nodes up to 8 KB. */
 const LIST_NODE_BYTES = 8192;
-/** What Redis adds to an element's length when it estimates a node's growth (src/quicklist.c). */
+/** What Redis adds to an element's length when it estimates a node's growth (redis/src/quicklist.c). */
 const NODE_ENTRY_OVERHEAD = 8;
 
 export function readValue(type: number, r: RdbReader): RdbValue {
@@ -251,10 +251,10 @@ function writeQuicklist(items: readonly Uint8Array[], w: RdbWriter): void {
 }
 
 const encoder = new TextEncoder();
-/** Integral doubles up to this magnitude are printed as integers (src/util.c double2ll). */
+/** Integral doubles up to this magnitude are printed as integers (redis/src/util.c double2ll). */
 const INTEGRAL_LIMIT = 2 ** 62;
 
-/** A score as Redis 7.0 puts it in a listpack (src/util.c d2string): an integer, or %.17g. */
+/** A score as Redis 7.0 puts it in a listpack (redis/src/util.c d2string): an integer, or %.17g. */
 function scoreText(x: number): Uint8Array {
   if (x !== 0 && Number.isInteger(x) && Math.abs(x) <= INTEGRAL_LIMIT) return decimal(BigInt(x));
   return encoder.encode(formatDouble(x));

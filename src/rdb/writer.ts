@@ -1,4 +1,4 @@
-// The RDB primitives (src/rdb.c) as Redis 7.0 writes them: the shortest length form, strings as
+// The RDB primitives (redis/src/rdb.c) as Redis 7.0 writes them: the shortest length form, strings as
 // 8/16/32-bit integers when they round-trip, LZF-compressed above 20 bytes when that saves space.
 import { canonicalInt64 } from "./text.ts";
 import { lzfCompress } from "./lzf.ts";

@@ -1,4 +1,4 @@
-// Ziplist (src/ziplist.c), the compact encoding before Redis 7 (RDB types LIST_ZIPLIST,
+// Ziplist (redis/src/ziplist.c), the compact encoding before Redis 7 (RDB types LIST_ZIPLIST,
 // ZSET_ZIPLIST, HASH_ZIPLIST and quicklist nodes). Redis 7 only reads it, and so does FlyDB.
 // Layout: total bytes (u32 LE), offset of the last entry (u32 LE), count (u16 LE, 65535:
 // unknown), entries, 0xFF. An entry: the previous entry's size (1 byte, or 0xFE and a u32 LE),

@@ -1,4 +1,4 @@
-// Zipmap (src/zipmap.c), the hash encoding of Redis before 2.6 (RDB_TYPE_HASH_ZIPMAP), which
+// Zipmap (redis/src/zipmap.c), the hash encoding of Redis before 2.6 (RDB_TYPE_HASH_ZIPMAP), which
 // Redis 7 still loads. Layout: a count byte (254+: unknown), then per pair a length, the field, a
 // length, a "free" byte, the value and that many unused bytes; 0xFF ends it. A length is one byte
 // below 254, or 254 followed by a u32 LE.

@@ -1,4 +1,4 @@
-// Builds ziplists (src/ziplist.c), the compact encoding of Redis before 7.0: redis-server 7.0 only
+// Builds ziplists (redis/src/ziplist.c), the compact encoding of Redis before 7.0: redis-server 7.0 only
 // reads them, so the tests make their own payloads of the old RDB types.
 import { crc64 } from "../../src/rdb/crc64.ts";
 

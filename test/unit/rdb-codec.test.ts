@@ -15,7 +15,7 @@ const b = (s: string) => enc.encode(s);
 const texts = (xs: readonly Uint8Array[]) => xs.map((x) => Buffer.from(x).toString("latin1"));
 
 describe("crc64", () => {
-  test("Redis's test vector (src/crc64.c)", () => {
+  test("Redis's test vector (redis/src/crc64.c)", () => {
     expect(crc64(0n, b("123456789"))).toBe(0xe9c6d914c4b8d9can);
   });
   test("continues a running value", () => {
