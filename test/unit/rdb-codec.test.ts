@@ -8,7 +8,7 @@ import { readListpack, writeListpack } from "../../src/rdb/listpack.ts";
 import { lzfCompress, lzfDecompress } from "../../src/rdb/lzf.ts";
 import type { RdbValue } from "../../src/rdb/value.ts";
 import { readZiplist } from "../../src/rdb/ziplist.ts";
-import { ziplist } from "../helpers/ziplist.ts";
+import { payload, rdbString, ziplist } from "../helpers/ziplist.ts";
 
 const enc = new TextEncoder();
 const b = (s: string) => enc.encode(s);
@@ -97,6 +97,21 @@ describe("compact encodings", () => {
   });
 });
 
+/** RDB version 10 and the CRC-64 after `body`. */
+function withFooter(body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(body.length + 10);
+  out.set(body);
+  out[body.length] = 10;
+  new DataView(out.buffer).setBigUint64(body.length + 2, crc64(0n, out.subarray(0, body.length + 2)), true);
+  return out;
+}
+
+/** An object's bytes without the footer `payload` adds. */
+const oldPayload = (object: number[]) => {
+  const p = payload(object);
+  return p.subarray(0, p.length - 10);
+};
+
 /** A value as sorted text: sets, hashes and skiplists come back in another order. */
 function normalize(v: RdbValue): string[] {
   const t = (x: Uint8Array) => texts([x])[0]!;
@@ -108,19 +123,20 @@ function normalize(v: RdbValue): string[] {
   return v.entries.map(([f, x]) => `${t(f)}=${t(x)}`).sort();
 }
 
+const values: RdbValue[] = [
+  { type: "string", value: b("hello") },
+  { type: "string", value: b("-12345") },
+  { type: "string", value: b("a".repeat(200)) },
+  { type: "list", items: Array.from({ length: 3000 }, (_, i) => b(`item-${i}`)) },
+  { type: "set", members: [b("3"), b("1"), b("2")], compact: true },
+  { type: "set", members: [b("a"), b("b")], compact: false },
+  { type: "zset", entries: [{ member: b("a"), score: -Infinity }, { member: b("b"), score: 0.1 }], compact: true },
+  { type: "zset", entries: [{ member: b("a"), score: -0 }, { member: b("b"), score: 1e300 }], compact: false },
+  { type: "hash", entries: [[b("f"), b("1")], [b("g"), b("v")]], compact: true },
+  { type: "hash", entries: [[b("f"), b("x".repeat(100))]], compact: false },
+];
+
 describe("DUMP payloads", () => {
-  const values: RdbValue[] = [
-    { type: "string", value: b("hello") },
-    { type: "string", value: b("-12345") },
-    { type: "string", value: b("a".repeat(200)) },
-    { type: "list", items: Array.from({ length: 3000 }, (_, i) => b(`item-${i}`)) },
-    { type: "set", members: [b("3"), b("1"), b("2")], compact: true },
-    { type: "set", members: [b("a"), b("b")], compact: false },
-    { type: "zset", entries: [{ member: b("a"), score: -Infinity }, { member: b("b"), score: 0.1 }], compact: true },
-    { type: "zset", entries: [{ member: b("a"), score: -0 }, { member: b("b"), score: 1e300 }], compact: false },
-    { type: "hash", entries: [[b("f"), b("1")], [b("g"), b("v")]], compact: true },
-    { type: "hash", entries: [[b("f"), b("x".repeat(100))]], compact: false },
-  ];
   for (const v of values) {
     test(`${v.type} round trip`, () => {
       const back = loadPayload(dumpPayload(v));
@@ -129,6 +145,30 @@ describe("DUMP payloads", () => {
       expect(normalize(back.value)).toEqual(normalize(v));
     });
   }
+  test("corrupted values with a right checksum are refused, never thrown", () => {
+    let x = 0x1234567;
+    const rand = (n: number) => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0) % n;
+    };
+    const seeds = [...values, { type: "list", items: [b("ab"), b("1")] } as RdbValue];
+    const bodies = seeds.map((v) => dumpPayload(v)).map((p) => p.subarray(0, p.length - 10));
+    // Old forms too: their readers must bounds-check as well.
+    bodies.push(Uint8Array.from(oldPayload([10, ...rdbString(ziplist([b("a"), b("300"), b("x".repeat(70))]))])));
+    bodies.push(Uint8Array.from(oldPayload([9, ...rdbString(Uint8Array.from([1, 1, 97, 1, 0, 98, 0xff]))])));
+    const outcomes = new Set<string>();
+    for (let i = 0; i < 3000; i++) {
+      const body = bodies[rand(bodies.length)]!.slice();
+      for (let k = 1 + rand(3); k > 0; k--) body[rand(body.length)] = rand(256);
+      const cut = rand(4) === 0 ? body.subarray(0, rand(body.length) + 1) : body;
+      const r = loadPayload(withFooter(cut));
+      outcomes.add(r.ok ? "ok" : r.reason);
+    }
+    // "unsupported": a mutated type byte that names a stream.
+    expect([...outcomes].sort()).toEqual(["format", "ok", "unsupported"]);
+  });
   test("a flipped bit, a newer RDB version or a short payload fails the footer check", () => {
     const p = dumpPayload({ type: "string", value: b("hello") });
     const flipped = p.slice();
