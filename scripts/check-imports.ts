@@ -7,7 +7,7 @@ import { dirname, join, normalize, relative } from "node:path";
 
 /** Units (a folder, or one file) by layer, lowest first. */
 export const LAYERS: readonly (readonly string[])[] = [
-  ["src/lib", "src/keyspace", "src/resp", "src/raft", "src/version.ts", "src/log.ts", "src/net"],
+  ["src/lib", "src/keyspace", "src/rdb", "src/resp", "src/raft", "src/version.ts", "src/log.ts", "src/net"],
   ["src/commands", "src/config"],
   ["src/store", "src/cluster/core", "src/gossip/core", "src/discovery/core", "src/node-identity.ts"],
   ["src/transport", "src/gossip", "src/discovery"],
@@ -23,6 +23,8 @@ export const SIBLINGS: readonly (readonly [string, string])[] = [
   ["src/node.ts", "src/data-plane.ts"],
   // Membership decisions read gossip's member states (pure types, no I/O).
   ["src/cluster/core", "src/gossip/core"],
+  // RDB listpacks hold scores as Redis prints doubles.
+  ["src/rdb", "src/resp"],
 ];
 
 export interface Violation {

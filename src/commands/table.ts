@@ -3,6 +3,7 @@
 import { CLUSTER_COMMANDS } from "./cluster.ts";
 import { CONNECTION_COMMANDS, SERVER_COMMANDS } from "./connection.ts";
 import { GEO_COMMANDS } from "./geo.ts";
+import { DUMP_COMMANDS } from "./dump.ts";
 import { HASH_COMMANDS } from "./hash.ts";
 import { KEY_COMMANDS } from "./keys.ts";
 import { PARTITION_COMMANDS } from "./partition.ts";
@@ -37,6 +38,7 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   GEO_COMMANDS,
   TRANSACTION_COMMANDS,
   OBJECT_COMMANDS,
+  DUMP_COMMANDS,
 ]);
 
 export const isWrite = (spec: CommandSpec) => spec.flags.includes("write");
