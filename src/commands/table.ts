@@ -3,6 +3,7 @@
 import { CLUSTER_COMMANDS } from "./cluster.ts";
 import { CONNECTION_COMMANDS, SERVER_COMMANDS } from "./connection.ts";
 import { HASH_COMMANDS } from "./hash.ts";
+import { HYPERLOGLOG_COMMANDS } from "./hyperloglog.ts";
 import { KEY_COMMANDS } from "./keys.ts";
 import { PARTITION_COMMANDS } from "./partition.ts";
 import { LIST_COMMANDS } from "./list.ts";
@@ -33,6 +34,7 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   LIST_COMMANDS,
   SET_COMMANDS,
   ZSET_COMMANDS,
+  HYPERLOGLOG_COMMANDS,
   TRANSACTION_COMMANDS,
   OBJECT_COMMANDS,
 ]);
