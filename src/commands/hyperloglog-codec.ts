@@ -44,42 +44,57 @@ export function isHll(v: Uint8Array): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
-// MurmurHash64A on (hi, lo) 32-bit halves: plain doubles avoid BigInt's allocation per step.
+// MurmurHash64A on (hi, lo) 32-bit halves, multiplying by 16-bit limbs: every intermediate stays
+// an exact small integer, with no BigInt allocation per step.
 
-const M_HI = 0xc6a4a793;
-const M_LO = 0x5bd1e995;
 /** Redis's seed for element hashes. */
 const SEED = 0xadc83b19;
-let rHi = 0;
-let rLo = 0;
+// The multiplier 0xc6a4a7935bd1e995 in 16-bit limbs.
+const M48 = 0xc6a4, M32 = 0xa793, M16 = 0x5bd1, M00 = 0xe995;
+/** The product's halves: mulM's result, read right after the call. */
+const product = new Uint32Array(2);
 
-/** (aHi, aLo) * (bHi, bLo) mod 2^64 into rHi, rLo. */
-function mul64(aHi: number, aLo: number, bHi: number, bLo: number): void {
-  const a0 = aLo & 0xffff, a1 = aLo >>> 16, b0 = bLo & 0xffff, b1 = bLo >>> 16;
-  const mid = a0 * b1 + a1 * b0; // < 2^33: exact
-  const low = a0 * b0 + (mid % 0x10000) * 0x10000; // < 2^33
-  const carry = Math.floor(low / 0x100000000);
-  const high = a1 * b1 + Math.floor(mid / 0x10000) + carry;
-  rLo = low >>> 0;
-  rHi = (high + Math.imul(aHi, bLo) + Math.imul(aLo, bHi)) >>> 0;
+/** (hi, lo) * M mod 2^64 into product = [hi, lo]. */
+function mulM(hi: number, lo: number): void {
+  const a48 = hi >>> 16, a32 = hi & 0xffff, a16 = lo >>> 16, a00 = lo & 0xffff;
+  let c00 = a00 * M00;
+  let c16 = c00 >>> 16;
+  c00 &= 0xffff;
+  c16 += a16 * M00;
+  let c32 = c16 >>> 16;
+  c16 &= 0xffff;
+  c16 += a00 * M16;
+  c32 += c16 >>> 16;
+  c16 &= 0xffff;
+  c32 += a32 * M00;
+  let c48 = c32 >>> 16;
+  c32 &= 0xffff;
+  c32 += a16 * M16;
+  c48 += c32 >>> 16;
+  c32 &= 0xffff;
+  c32 += a00 * M32;
+  c48 += c32 >>> 16;
+  c32 &= 0xffff;
+  c48 += a48 * M00 + a32 * M16 + a16 * M32 + a00 * M48;
+  product[0] = ((c48 & 0xffff) << 16) | c32;
+  product[1] = (c16 << 16) | c00;
 }
 
-/** MurmurHash64A as the (hi, lo) halves of the 64-bit hash. */
-export function murmurHash64A(data: Uint8Array, seed: number): [number, number] {
+/** MurmurHash64A into product = [hi, lo]. */
+function murmur(data: Uint8Array, seed: number): void {
   const len = data.length;
-  mul64(0, len >>> 0, M_HI, M_LO);
-  let hHi = rHi;
-  let hLo = (rLo ^ seed) >>> 0;
+  mulM(0, len);
+  let hHi = product[0]!;
+  let hLo = (product[1]! ^ seed) >>> 0;
   const blocks = len - (len & 7);
   for (let i = 0; i < blocks; i += 8) {
-    const kLo = (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24)) >>> 0;
-    const kHi = (data[i + 4]! | (data[i + 5]! << 8) | (data[i + 6]! << 16) | (data[i + 7]! << 24)) >>> 0;
-    mul64(kHi, kLo, M_HI, M_LO);
-    const k1Hi = rHi, k1Lo = (rLo ^ (rHi >>> 15)) >>> 0;
-    mul64(k1Hi, k1Lo, M_HI, M_LO);
-    mul64((hHi ^ rHi) >>> 0, (hLo ^ rLo) >>> 0, M_HI, M_LO);
-    hHi = rHi;
-    hLo = rLo;
+    const kLo = data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24);
+    const kHi = data[i + 4]! | (data[i + 5]! << 8) | (data[i + 6]! << 16) | (data[i + 7]! << 24);
+    mulM(kHi >>> 0, kLo >>> 0);
+    mulM(product[0]!, (product[1]! ^ (product[0]! >>> 15)) >>> 0);
+    mulM((hHi ^ product[0]!) >>> 0, (hLo ^ product[1]!) >>> 0);
+    hHi = product[0]!;
+    hLo = product[1]!;
   }
   const rest = len & 7;
   if (rest > 0) {
@@ -88,25 +103,31 @@ export function murmurHash64A(data: Uint8Array, seed: number): [number, number] 
       if (j >= 4) hHi = (hHi ^ (b << (8 * (j - 4)))) >>> 0;
       else hLo = (hLo ^ (b << (8 * j))) >>> 0;
     }
-    mul64(hHi, hLo, M_HI, M_LO);
-    hHi = rHi;
-    hLo = rLo;
+    mulM(hHi, hLo);
+    hHi = product[0]!;
+    hLo = product[1]!;
   }
-  hLo = (hLo ^ (hHi >>> 15)) >>> 0;
-  mul64(hHi, hLo, M_HI, M_LO);
-  return [rHi, (rLo ^ (rHi >>> 15)) >>> 0];
+  mulM(hHi, (hLo ^ (hHi >>> 15)) >>> 0);
+  product[1] = product[1]! ^ (product[0]! >>> 15);
+}
+
+/** MurmurHash64A as the (hi, lo) halves of the 64-bit hash. */
+export function murmurHash64A(data: Uint8Array, seed: number): [number, number] {
+  murmur(data, seed);
+  return [product[0]!, product[1]!];
 }
 
 const ctz32 = (x: number) => 31 - Math.clz32(x & -x);
 
-/** The register an element lands in and the length of its "000…1" run (1..51). */
-export function patLen(element: Uint8Array): { index: number; count: number } {
-  const [hi, lo] = murmurHash64A(element, SEED);
+/** The register an element lands in and the length of its "000…1" run (1..51), as index * 64 + run. */
+function patLen(element: Uint8Array): number {
+  murmur(element, SEED);
+  const hi = product[0]!, lo = product[1]!;
   const bits14to45 = ((lo >>> P) | (hi << (32 - P))) >>> 0;
   // Bit Q of the shifted hash is forced to 1 so the run ends by Q + 1.
   const bits46up = ((hi >>> P) | (1 << (Q - 32))) >>> 0;
   const count = bits14to45 !== 0 ? ctz32(bits14to45) + 1 : 32 + ctz32(bits46up) + 1;
-  return { index: lo & (HLL_REGISTERS - 1), count };
+  return (lo & (HLL_REGISTERS - 1)) * 64 + count;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -165,8 +186,8 @@ export class Hll {
 
   /** Adds an element; 1 when a register changed, -1 for a corrupt sparse value. */
   add(element: Uint8Array, sparseMaxBytes = SPARSE_MAX_BYTES): 0 | 1 | -1 {
-    const { index, count } = patLen(element);
-    return this.set(index, count, sparseMaxBytes);
+    const pat = patLen(element);
+    return this.set(pat >> 6, pat & 63, sparseMaxBytes);
   }
 
   /** Raises register `index` to `count`; 1 when it changed, -1 for a corrupt sparse value. */
@@ -481,9 +502,9 @@ export function selfTest(random: () => number, sparseMaxBytes = SPARSE_MAX_BYTES
   for (let j = 1; j <= 10_000_000; j++) {
     view.setUint32(0, (j ^ seedLo) >>> 0, true);
     view.setUint32(4, seedHi, true);
-    const { index, count } = patLen(element);
-    a.set(index, count, sparseMaxBytes);
-    b.set(index, count, sparseMaxBytes);
+    const pat = patLen(element);
+    a.set(pat >> 6, pat & 63, sparseMaxBytes);
+    b.set(pat >> 6, pat & 63, sparseMaxBytes);
     if (j !== checkpoint) continue;
     if (j < sparseMaxBytes / 2 && b.encoding !== SPARSE) return "TESTFAILED sparse encoding not used";
     const card = a.count()!;
