@@ -2,22 +2,28 @@
 // sequence must leave byte-identical values (sparse and dense, cached cardinality included), give
 // the same replies and errors, and a value made by one server must count the same on the other.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startDiffServers, type DiffServers } from "../helpers/diff-servers.ts";
+import { startDiffServers, type DiffServers, type Pair } from "../helpers/diff-servers.ts";
 import { show, type Wire } from "../helpers/resp-client.ts";
 import { seededRandom } from "../../src/lib/prng.ts";
 
 let servers: DiffServers;
+let resp3: Pair;
 
 beforeAll(async () => {
   servers = await startDiffServers();
+  resp3 = await servers.connect();
+  await resp3.redis.call("HELLO", "3");
+  await resp3.fly.call("HELLO", "3");
 });
 afterAll(async () => {
   await servers?.stop();
 });
 
 /** Runs one command on both servers and expects the same reply; returns it. */
-async function both(...argv: (string | Uint8Array)[]): Promise<Wire> {
-  const [r, f] = await Promise.all([servers.redis.call(...argv), servers.fly.call(...argv)]);
+const both = (...argv: (string | Uint8Array)[]) => on(servers, argv);
+
+async function on(pair: Pair, argv: readonly (string | Uint8Array)[]): Promise<Wire> {
+  const [r, f] = await Promise.all([pair.redis.call(...argv), pair.fly.call(...argv)]);
   expect({ cmd: argv.map(String).join(" ").slice(0, 80), reply: show(f) }).toEqual({
     cmd: argv.map(String).join(" ").slice(0, 80),
     reply: show(r),
@@ -142,6 +148,14 @@ describe("HyperLogLog matches redis-server 7.0", () => {
     await both("EXISTS", "d");
     await both("SETRANGE", "c", "4", "x");
     await both("PFCOUNT", "c");
+  });
+
+  test("RESP3 replies have the same shapes", async () => {
+    await both("DEL", "r3");
+    for (const argv of [
+      ["PFADD", "r3", "a", "b"], ["PFCOUNT", "r3"], ["PFCOUNT", "r3", "nokey"], ["PFDEBUG", "ENCODING", "r3"],
+      ["PFDEBUG", "DECODE", "r3"], ["PFDEBUG", "GETREG", "r3"], ["PFMERGE", "r3"], ["PFDEBUG", "NOSUCH", "r3"],
+    ]) await on(resp3, argv);
   });
 
   test("randomly corrupted values get the same reply and leave the same bytes", async () => {
