@@ -106,14 +106,16 @@ function pfdebug(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   if (found.value === undefined) return err("ERR The specified key does not exist");
   const hll = new Hll(found.value);
   const sparse = hll.encoding === SPARSE;
-  switch (lower(argv[1]!)) {
+  const sub = lower(argv[1]!);
+  switch (sub) {
     case "getreg":
     case "todense": {
+      // Both leave the value dense, as Redis does.
       if (sparse) {
         if (!hll.toDense()) return CORRUPT;
         store(ctx, key, true, hll);
       }
-      if (lower(argv[1]!) === "todense") return sparse ? ONE : ZERO;
+      if (sub === "todense") return sparse ? ONE : ZERO;
       return array(hll.registers().map((r) => int(r)));
     }
     case "decode":
