@@ -150,6 +150,25 @@ describe("HyperLogLog matches redis-server 7.0", () => {
     await both("PFCOUNT", "c");
   });
 
+  test("a PFADD that meets corruption part-way writes nothing (Redis keeps the registers set before it)", async () => {
+    // Sparse runs covering registers 0..16319 only: elements landing in the last 64 registers fail.
+    const short = new Uint8Array([...Buffer.from("HYLL"), 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x7f, 0xbf]);
+    const fly = servers.fly;
+    let bad = "";
+    for (let i = 0; bad === "" && i < 5000; i++) {
+      await fly.call("SET", "short", short);
+      if ((await fly.call("PFADD", "short", `p${i}`)).t === "-") bad = `p${i}`;
+    }
+    expect(bad).not.toBe("");
+    await fly.call("SET", "short", short);
+    expect(await fly.call("PFADD", "short", "fits")).toEqual({ t: ":", v: 1n });
+    await fly.call("SET", "short", short);
+    const corrupt: Wire = { t: "-", v: "INVALIDOBJ Corrupted HLL object detected" };
+    expect(await fly.call("PFADD", "short", "fits", bad)).toEqual(corrupt);
+    const after = await fly.call("GET", "short");
+    expect(after.t === "$" && Buffer.compare(after.v, Buffer.from(short))).toBe(0);
+  });
+
   test("RESP3 replies have the same shapes", async () => {
     await both("DEL", "r3");
     for (const argv of [
