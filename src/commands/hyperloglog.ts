@@ -4,6 +4,7 @@
 import { array, bulk, err, int, OK, ONE, simple, ZERO, type Reply } from "../resp/reply.ts";
 import { seededRandom } from "../lib/prng.ts";
 import { ONE_SLOT } from "./cluster-policy.ts";
+import { isReply } from "./collection.ts";
 import { define } from "./define.ts";
 import { countRegisters, Hll, HLL_REGISTERS, isHll, selfTest, SPARSE } from "./hyperloglog-codec.ts";
 import { WRONG_TYPE, type CommandContext } from "./types.ts";
@@ -19,8 +20,6 @@ function readHll(ctx: CommandContext, key: Uint8Array): { value: Uint8Array | un
   if (v !== undefined && !isHll(v)) return NOT_HLL;
   return { value: v };
 }
-
-const isReply = (x: object): x is Reply => "t" in x;
 
 /** Writes an HLL back: a new key has no expiry, an existing one keeps its own (Redis edits in place). */
 function store(ctx: CommandContext, key: Uint8Array, existed: boolean, hll: Hll): void {
