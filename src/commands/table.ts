@@ -5,6 +5,7 @@ import { CONNECTION_COMMANDS, SERVER_COMMANDS } from "./connection.ts";
 import { GEO_COMMANDS } from "./geo.ts";
 import { DUMP_COMMANDS } from "./dump.ts";
 import { HASH_COMMANDS } from "./hash.ts";
+import { HYPERLOGLOG_COMMANDS } from "./hyperloglog.ts";
 import { KEY_COMMANDS } from "./keys.ts";
 import { PARTITION_COMMANDS } from "./partition.ts";
 import { LIST_COMMANDS } from "./list.ts";
@@ -36,6 +37,7 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   SET_COMMANDS,
   ZSET_COMMANDS,
   GEO_COMMANDS,
+  HYPERLOGLOG_COMMANDS,
   TRANSACTION_COMMANDS,
   OBJECT_COMMANDS,
   DUMP_COMMANDS,
