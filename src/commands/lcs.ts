@@ -1,6 +1,7 @@
 // LCS: the longest common subsequence of two strings, with Redis 7.0's options, reply shapes
 // and the ranges it reports (see lcsCommand in src/t_string.c of redis 7.0).
 import { array, bulk, err, int, map, type Reply } from "../resp/reply.ts";
+import { ONE_SLOT } from "./cluster-policy.ts";
 import { define } from "./define.ts";
 import { MAX_STRING } from "./strings.ts";
 import { WRONG_TYPE, type CommandContext } from "./types.ts";
@@ -110,6 +111,6 @@ function lcsCommand(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
 export const LCS_COMMANDS = define("string", [
   {
     name: "lcs", arity: -3, flags: ["readonly"], keys: { first: 1, last: 2, step: 1 }, since: "7.0.0",
-    summary: "Finds the longest common substring.", run: lcsCommand,
+    summary: "Finds the longest common substring.", run: lcsCommand, cluster: ONE_SLOT,
   },
 ]);
