@@ -11,7 +11,9 @@ import { E, lower, parseInt64 } from "./util.ts";
 
 const BAD_OFFSET = err("ERR bit offset is not an integer or out of range");
 const BAD_BIT = err("ERR bit is not an integer or out of range");
-const BAD_TYPE = err("ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.");
+const BAD_TYPE = err(
+  "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.",
+);
 
 /**
  * A bit offset below proto-max-bulk-len bytes. With `widthForHash`, "#n" means the n-th field
@@ -28,7 +30,11 @@ function parseBitOffset(arg: Uint8Array, widthForHash = 0): number | Reply {
 const bitAt = (s: Uint8Array, off: number): number => ((s[off >> 3] ?? 0) >> (7 - (off & 7))) & 1;
 
 /** The key's string grown with zero bytes to hold bit `maxBit`, as a private copy; `grown` when it changed length. */
-function writableString(ctx: CommandContext, key: Uint8Array, maxBit: number): { s: Uint8Array; grown: boolean } | Reply {
+function writableString(
+  ctx: CommandContext,
+  key: Uint8Array,
+  maxBit: number,
+): { s: Uint8Array; grown: boolean } | Reply {
   const cur = readString(ctx.db, key, ctx.now);
   if (isReply(cur)) return cur;
   const need = (maxBit >> 3) + 1;
@@ -272,7 +278,13 @@ const i64 = (x: bigint) => BigInt.asIntN(64, x);
  * checkUnsignedBitfieldOverflow of Redis including their int64 wrap-around, so that a SET of an
  * out-of-range value saturates to the same side as in Redis. Returns the value to store otherwise.
  */
-function fieldOverflow(value: bigint, incr: bigint, width: number, signed: boolean, mode: Overflow): bigint | undefined {
+function fieldOverflow(
+  value: bigint,
+  incr: bigint,
+  width: number,
+  signed: boolean,
+  mode: Overflow,
+): bigint | undefined {
   let up: boolean;
   let down: boolean;
   let max: bigint;

@@ -46,7 +46,9 @@ export function lcs(a: Uint8Array, b: Uint8Array): { text: Uint8Array; matches: 
   const t = new Uint32Array((a.length + 1) * w);
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
-      t[i * w + j] = a[i - 1] === b[j - 1] ? t[(i - 1) * w + j - 1]! + 1 : Math.max(t[(i - 1) * w + j]!, t[i * w + j - 1]!);
+      const up = t[(i - 1) * w + j]!;
+      const left = t[i * w + j - 1]!;
+      t[i * w + j] = a[i - 1] === b[j - 1] ? t[(i - 1) * w + j - 1]! + 1 : Math.max(up, left);
     }
   }
   let k = t[a.length * w + b.length]!;
