@@ -187,7 +187,7 @@ function bitop(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
     if (isReply(s)) return s;
     srcs.push(s ?? new Uint8Array(0));
   }
-  const len = Math.max(...srcs.map((s) => s.length));
+  const len = srcs.reduce((m, s) => Math.max(m, s.length), 0);
   const dest = argv[2]!;
   if (len === 0) {
     ctx.db.delete(dest, ctx.now);
@@ -323,7 +323,8 @@ function bitfield(ctx: CommandContext, argv: readonly Uint8Array[], readOnly: bo
     return array(ops.map((o) => intOf(readField(s ?? new Uint8Array(0), o.offset, o.width, o.signed))));
   }
   if (readOnly) return err("ERR BITFIELD_RO only supports the GET subcommand");
-  const w = writableString(ctx, key, Math.max(...writes.map((o) => o.offset + o.width - 1)));
+  // A reduce, not Math.max(...): a call may carry more operations than a spread may pass.
+  const w = writableString(ctx, key, writes.reduce((m, o) => Math.max(m, o.offset + o.width - 1), 0));
   if (isReply(w)) return w;
   let changed = w.grown;
   const replies = ops.map((o): Reply => {
