@@ -6,7 +6,7 @@ import { ONE_SLOT } from "./cluster-policy.ts";
 import { isReply } from "./collection.ts";
 import { define } from "./define.ts";
 import { MAX_STRING, readString } from "./strings.ts";
-import type { CommandContext } from "./types.ts";
+import { WRONG_TYPE, type CommandContext } from "./types.ts";
 import { E, lower, parseInt64 } from "./util.ts";
 
 const BAD_OFFSET = err("ERR bit offset is not an integer or out of range");
@@ -60,12 +60,19 @@ function setbit(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   return old ? ONE : ZERO;
 }
 
+/** Bytes from..to (inclusive) of the key's string, read without the rest of it; empty when absent. */
+function readBytes(ctx: CommandContext, key: Uint8Array, from: number, to: number): Uint8Array | Reply {
+  const slice = ctx.db.getStringRange(key, from, to - from + 1, ctx.now);
+  if (slice === WRONG_TYPE) return E.wrongType;
+  return slice?.bytes ?? new Uint8Array(0);
+}
+
 function getbit(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   const off = parseBitOffset(argv[2]!);
   if (isReply(off)) return off;
-  const s = readString(ctx.db, argv[1]!, ctx.now);
-  if (isReply(s)) return s;
-  return s && bitAt(s, off) ? ONE : ZERO;
+  const b = readBytes(ctx, argv[1]!, off >> 3, off >> 3);
+  if (isReply(b)) return b;
+  return bitAt(b, off & 7) ? ONE : ZERO;
 }
 
 const POPCOUNT = Uint8Array.from({ length: 256 }, (_, b) => {
@@ -318,9 +325,12 @@ function bitfield(ctx: CommandContext, argv: readonly Uint8Array[], readOnly: bo
   const key = argv[1]!;
   const writes = ops.filter((o) => o.kind !== "get");
   if (writes.length === 0) {
-    const s = readString(ctx.db, key, ctx.now);
+    // Only the bytes the fields cover are read. Redis checks the type even when there are no fields.
+    const from = ops.reduce((m, o) => Math.min(m, o.offset >> 3), ops.length ? Infinity : 0);
+    const to = ops.reduce((m, o) => Math.max(m, (o.offset + o.width - 1) >> 3), 0);
+    const s = readBytes(ctx, key, from, to);
     if (isReply(s)) return s;
-    return array(ops.map((o) => intOf(readField(s ?? new Uint8Array(0), o.offset, o.width, o.signed))));
+    return array(ops.map((o) => intOf(readField(s, o.offset - from * 8, o.width, o.signed))));
   }
   if (readOnly) return err("ERR BITFIELD_RO only supports the GET subcommand");
   // A reduce, not Math.max(...): a call may carry more operations than a spread may pass.
