@@ -30,7 +30,8 @@ export function expiryFrom(unit: string, arg: Uint8Array, now: number, cmd: stri
 
 const isReply = (x: unknown): x is Reply => typeof x === "object" && x !== null && "t" in x;
 
-function readString(db: Keyspace, key: Uint8Array, now: number): Uint8Array | undefined | Reply {
+/** The key's string value, undefined when absent, or WRONGTYPE. */
+export function readString(db: Keyspace, key: Uint8Array, now: number): Uint8Array | undefined | Reply {
   const v = db.getString(key, now);
   return v === WRONG_TYPE ? E.wrongType : v;
 }

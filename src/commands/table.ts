@@ -1,5 +1,6 @@
 // The command table: every command FlyDB knows, by lower-case name. Dispatch, arity checks,
 // COMMAND INFO/DOCS and key extraction for routing all read it.
+import { BIT_COMMANDS } from "./bits.ts";
 import { CLUSTER_COMMANDS } from "./cluster.ts";
 import { CONNECTION_COMMANDS, SERVER_COMMANDS } from "./connection.ts";
 import { GEO_COMMANDS } from "./geo.ts";
@@ -8,6 +9,7 @@ import { HASH_COMMANDS } from "./hash.ts";
 import { HYPERLOGLOG_COMMANDS } from "./hyperloglog.ts";
 import { KEY_COMMANDS } from "./keys.ts";
 import { PARTITION_COMMANDS } from "./partition.ts";
+import { LCS_COMMANDS } from "./lcs.ts";
 import { LIST_COMMANDS } from "./list.ts";
 import { OBJECT_COMMANDS } from "./object.ts";
 import { SET_COMMANDS } from "./set.ts";
@@ -30,6 +32,8 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   SERVER_COMMANDS,
   CLUSTER_COMMANDS,
   STRING_COMMANDS,
+  BIT_COMMANDS,
+  LCS_COMMANDS,
   KEY_COMMANDS,
   PARTITION_COMMANDS,
   HASH_COMMANDS,

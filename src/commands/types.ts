@@ -24,6 +24,11 @@ export type WrongType = typeof WRONG_TYPE;
 export interface Keyspace {
   meta(key: Uint8Array, now: number): KeyMeta | undefined;
   getString(key: Uint8Array, now: number): Uint8Array | undefined | WrongType;
+  /**
+   * Up to `length` bytes of a string from byte `start` (fewer near its end) and the string's whole
+   * length, without reading the rest of it: GETBIT and BITFIELD's GET on large bitmaps.
+   */
+  getStringRange(key: Uint8Array, start: number, length: number, now: number): StringSlice | undefined | WrongType;
   /** Replaces whatever the key held (any type), with the given expiry. */
   setString(key: Uint8Array, value: Uint8Array, expireAt: number | null): void;
   /**
@@ -125,6 +130,12 @@ export interface Keyspace {
   zsetRange(key: Uint8Array, range: ZRange, rev: boolean, offset: number, limit: number): ZEntry[];
   /** Members within the range (rank ranges are not counted this way: use collection().size). */
   zsetCount(key: Uint8Array, range: ScoreRange | LexRange): number;
+}
+
+export interface StringSlice {
+  readonly bytes: Uint8Array;
+  /** Length of the whole string. */
+  readonly length: number;
 }
 
 export interface CollectionInfo {

@@ -4,7 +4,7 @@
 import { Database, type Statement } from "bun:sqlite";
 import {
   type CollectionInfo, type KeyMeta, type KeyType, type Keyspace, type LexRange, type ListItem, type Op, type ScoreRange,
-  WRONG_TYPE, type WrongType, type ZEntry, type ZRange,
+  type StringSlice, WRONG_TYPE, type WrongType, type ZEntry, type ZRange,
 } from "../commands/types.ts";
 import { err, type Reply } from "../resp/reply.ts";
 import { groupOf, STANDALONE_GROUP } from "../keyspace/groups.ts";
@@ -232,6 +232,7 @@ export class SqliteKeyspace implements Keyspace {
   private readonly statements: Statement[] = [];
   private readonly selectMeta: Statement;
   private readonly selectValue: Statement;
+  private readonly selectValueRange: Statement;
   private readonly selectRow: Statement;
   private readonly upsertString: Statement;
   private readonly overwriteString: Statement;
@@ -267,6 +268,11 @@ export class SqliteKeyspace implements Keyspace {
     };
     this.selectMeta = prepare(`SELECT type, expire_at FROM keys WHERE part = ? AND key = ? AND ${LIVE}`);
     this.selectValue = prepare(`SELECT type, value FROM keys WHERE part = ? AND key = ? AND ${LIVE}`);
+    // As a BLOB so substr and length count bytes whatever type the value was bound with.
+    this.selectValueRange = prepare(
+      `SELECT type, CASE WHEN type = 'string' THEN substr(CAST(value AS BLOB), ?, ?) END AS bytes,
+         length(CAST(value AS BLOB)) AS length FROM keys WHERE part = ? AND key = ? AND ${LIVE}`,
+    );
     this.selectRow = prepare(`SELECT type, value, expire_at FROM keys WHERE part = ? AND key = ? AND ${LIVE}`);
     // A string over a string (almost every SET) leaves type alone, so none of the collection
     // tables' "UPDATE OF type" triggers run; a string over another type takes upsertString.
@@ -328,6 +334,14 @@ export class SqliteKeyspace implements Keyspace {
     const row = this.selectValue.get(this.partOf(key), key, now) as { type: KeyType; value: Uint8Array } | null;
     if (!row) return undefined;
     return row.type === "string" ? row.value : WRONG_TYPE;
+  }
+
+  getStringRange(key: Uint8Array, start: number, length: number, now: number): StringSlice | undefined | WrongType {
+    const row = this.selectValueRange.get(start + 1, length, this.partOf(key), key, now) as
+      | { type: KeyType; bytes: Uint8Array | null; length: number }
+      | null;
+    if (!row) return undefined;
+    return row.type === "string" ? { bytes: row.bytes ?? new Uint8Array(0), length: row.length } : WRONG_TYPE;
   }
 
   setString(key: Uint8Array, value: Uint8Array, expireAt: number | null): void {

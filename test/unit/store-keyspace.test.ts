@@ -68,6 +68,20 @@ describe("strings", () => {
     expect(str(ks.getString(utf8("k"), 10_000))).toBe("b");
     expect(ks.meta(utf8("k"), 0)?.expireAt).toBeNull();
   });
+
+  test("getStringRange reads bytes of a string and its length, and treats other keys as getString does", () => {
+    const value = new Uint8Array([0, 1, 0, 128, 255, 7]);
+    ks.setString(utf8("k"), value, 5000);
+    expect(ks.getStringRange(utf8("k"), 2, 3, 0)).toEqual({ bytes: value.subarray(2, 5), length: 6 });
+    expect(ks.getStringRange(utf8("k"), 4, 100, 0)).toEqual({ bytes: value.subarray(4), length: 6 });
+    expect(ks.getStringRange(utf8("k"), 6, 1, 0)).toEqual({ bytes: new Uint8Array(0), length: 6 });
+    expect(ks.getStringRange(utf8("k"), 0, 1, 5000)).toBeUndefined();
+    // A value stored as TEXT is counted in bytes too.
+    state.db.run("UPDATE keys SET value = ? WHERE key = ?", ["é€x", utf8("k")]);
+    expect(ks.getStringRange(utf8("k"), 2, 3, 0)).toEqual({ bytes: utf8("€"), length: 6 });
+    putHash("h", { f: "v" });
+    expect(ks.getStringRange(utf8("h"), 0, 1, 0)).toBe(WRONG_TYPE);
+  });
 });
 
 describe("expiry", () => {
