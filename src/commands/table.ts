@@ -12,6 +12,7 @@ import { TRANSACTION_COMMANDS } from "./transactions.ts";
 import { STRING_COMMANDS } from "./strings.ts";
 import type { CommandSpec } from "./types.ts";
 import { ZSET_COMMANDS } from "./zset.ts";
+import { ZSET_ALGEBRA_COMMANDS } from "./zset-algebra.ts";
 
 function build(groups: readonly (readonly CommandSpec[])[]): ReadonlyMap<string, CommandSpec> {
   const table = new Map<string, CommandSpec>();
@@ -33,6 +34,7 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   LIST_COMMANDS,
   SET_COMMANDS,
   ZSET_COMMANDS,
+  ZSET_ALGEBRA_COMMANDS,
   TRANSACTION_COMMANDS,
   OBJECT_COMMANDS,
 ]);
