@@ -141,7 +141,11 @@ export class ClusterNode {
       fsync: config.fsync === "always" ? "always" : "never",
       onCommit: (seconds, entries) => node?.raftStats.storageCommitted(seconds, entries),
     });
-    const state = StateDb.open({ path: join(config.data_dir, "data.db"), partitionCount: config.partition_count });
+    const state = StateDb.open({
+      path: join(config.data_dir, "data.db"),
+      partitionCount: config.partition_count,
+      clustered: true,
+    });
     const clusterId = config.discovery_cluster_id;
     const sealer = config.cluster_secret ? new FrameCipher(deriveClusterKey(config.cluster_secret, "transport"), `flydb-transport/${clusterId}`) : undefined;
     const transport = Transport.listen({

@@ -8,6 +8,7 @@ import { PARTITION_COMMANDS } from "./partition.ts";
 import { LIST_COMMANDS } from "./list.ts";
 import { OBJECT_COMMANDS } from "./object.ts";
 import { SET_COMMANDS } from "./set.ts";
+import { SORT_COMMANDS } from "./sort.ts";
 import { TRANSACTION_COMMANDS } from "./transactions.ts";
 import { STRING_COMMANDS } from "./strings.ts";
 import type { CommandSpec } from "./types.ts";
@@ -35,6 +36,7 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   SET_COMMANDS,
   ZSET_COMMANDS,
   ZSET_ALGEBRA_COMMANDS,
+  SORT_COMMANDS,
   TRANSACTION_COMMANDS,
   OBJECT_COMMANDS,
 ]);

@@ -81,6 +81,12 @@ export interface Keyspace {
   watchPoint(key: Uint8Array): number;
 
   // Collections (one row per element: docs/design/storage.md). The command layer checks the key's type with
+  /**
+   * Whether keys of `slot` (undefined: any slot) are applied by the same state machine as `key`:
+   * its partition in a cluster; always on a standalone node, which holds every key. Commands
+   * that derive further keys from their arguments' data (SORT's BY and GET patterns) check it.
+   */
+  colocated(key: Uint8Array, slot: number | undefined): boolean;
   // meta() first; these methods assume the key is absent or of their type. Writers create the key
   // (no expiry) when it is absent and delete it when its last element goes, as Redis does.
 
