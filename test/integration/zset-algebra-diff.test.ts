@@ -65,6 +65,9 @@ const CASES: Cmd[] = [
   ["ZINTER", "2", "big", "pinf", "WEIGHTS", "0", "1", "AGGREGATE", "MIN", "WITHSCORES"],
   ["ZINTER", "2", "big", "pinf", "WEIGHTS", "0", "1", "AGGREGATE", "MAX", "WITHSCORES"],
   ["ZINTER", "2", "big", "pinf", "WEIGHTS", "0", "1", "WITHSCORES"],
+  // DBL_MAX written out: a score longer than 128 bytes is parsed whole.
+  ["ZADD", "big", `1${"7".repeat(308)}.5`, "huge"],
+  ["ZUNION", "2", "big", "a", "WITHSCORES"],
   ["ZINTERCARD", "2", "a", "b"],
   ["ZINTERCARD", "3", "a", "b", "s", "LIMIT", "1"],
   ["ZINTERCARD", "2", "a", "b", "LIMIT", "0"],

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { applyOp } from "../../src/commands/apply.ts";
 import { sortWeight } from "../../src/commands/sort.ts";
-import type { Reply } from "../../src/resp/reply.ts";
+import { err, type Reply } from "../../src/resp/reply.ts";
 import { StateDb } from "../../src/store/state.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "flydb-sort-"));
@@ -63,18 +63,19 @@ test("clustered: a pattern whose hash tag keeps its keys in the sorted key's par
   seed(run, "ids", "{ids}w_");
   expect(texts(run("SORT", "ids", "BY", "{ids}w_*", "DESC"))).toEqual(["1", "3", "2"]);
   // BY a constant and GET # or a constant read no other key.
-  expect(texts(run("SORT", "ids", "BY", "nosort", "GET", "#", "GET", "const"))).toEqual(["1", "nullbulk", "2", "nullbulk", "3", "nullbulk"]);
+  expect(texts(run("SORT", "ids", "BY", "nosort", "GET", "#", "GET", "const"))).toEqual([
+    "1", "nullbulk", "2", "nullbulk", "3", "nullbulk",
+  ]);
 });
 
 test("clustered: a pattern that may leave the partition is refused with an error naming the fix", () => {
   const run = store(true);
   seed(run, "ids", "w_");
-  const refusal = (option: string, pattern: string) => ({
-    t: "error",
-    v:
+  const refusal = (option: string, pattern: string) =>
+    err(
       `ERR ${option} option of SORT denied in cluster mode: keys formed by pattern '${pattern}' may be in another ` +
-      `partition than 'ids'; give the pattern a hash tag before its '*', like '{ids}${pattern}'`,
-  });
+        `partition than 'ids'; give the pattern a hash tag before its '*', like '{ids}${pattern}'`,
+    );
   expect(run("SORT", "ids", "BY", "w_*")).toEqual(refusal("BY", "w_*"));
   expect(run("SORT", "ids", "GET", "w_*")).toEqual(refusal("GET", "w_*"));
   // The element could inject a '{' before the tag, or the tag itself: not knowable in advance.
