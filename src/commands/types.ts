@@ -124,6 +124,11 @@ export interface Keyspace {
   zsetScore(key: Uint8Array, member: Uint8Array): number | undefined;
   /** Adds or updates; true when the member is new. */
   zsetAdd(key: Uint8Array, member: Uint8Array, score: number): boolean;
+  /**
+   * zsetAdd of members the key does not hold (distinct; ideally in (score, member) order), in one
+   * pass: how a STORE command fills the destination it has just deleted.
+   */
+  zsetInsertNew(key: Uint8Array, entries: readonly ZEntry[]): void;
   zsetRemove(key: Uint8Array, member: Uint8Array): boolean;
   /** 0-based rank of a member in (score, member) order, or from the end when rev. */
   zsetRank(key: Uint8Array, member: Uint8Array, rev: boolean): number | undefined;

@@ -190,7 +190,7 @@ function zrangestore(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
 /** Replaces dst with the given members (deleting it when there are none). */
 export function storeZset(ctx: CommandContext, dst: Uint8Array, list: readonly ZEntry[]): void {
   ctx.db.delete(dst, ctx.now);
-  for (const e of list) ctx.db.zsetAdd(dst, e.member, e.score);
+  ctx.db.zsetInsertNew(dst, list);
   if (list.length > 0) noteGrowth(ctx, dst, "zset", list.map((e) => e.member));
 }
 

@@ -537,6 +537,10 @@ export class SqliteKeyspace implements Keyspace {
   zsetAdd(key: Uint8Array, member: Uint8Array, score: number): boolean {
     return this.rows.zsetAdd(key, member, score);
   }
+
+  zsetInsertNew(key: Uint8Array, entries: readonly ZEntry[]): void {
+    this.rows.zsetInsertNew(key, entries);
+  }
   zsetRemove(key: Uint8Array, member: Uint8Array): boolean {
     return this.rows.zsetRemove(key, member);
   }

@@ -89,7 +89,15 @@ test("ranks and rank ranges of a chunked sorted set match a sorted model through
     const mid = Math.floor(order.length / 2);
     expect(intOf(run(state, "ZRANK", "z3", order[mid]!))).toBe(mid);
     expect(members(run(state, "ZRANGE", "z3", String(mid), String(mid + 2)))).toEqual(order.slice(mid, mid + 3));
-    run(state, "DEL", "z", "z3");
+    // A STORE fills its destination in one pass (zsetInsertNew), chunked as if by ZADD; then
+    // one more member splits or grows a chunk like any insert.
+    expect(intOf(run(state, "ZUNIONSTORE", "z4", "1", "z"))).toBe(order.length);
+    expect(state.db.query("SELECT sum(n) AS n FROM zset_chunks WHERE key = ?").get(enc.encode("z4"))).toEqual({ n: order.length });
+    expect(intOf(run(state, "ZRANK", "z4", order[mid]!))).toBe(mid);
+    run(state, "ZADD", "z4", "-100", "first");
+    expect(intOf(run(state, "ZRANK", "z4", order[mid]!))).toBe(mid + 1);
+    expect(members(run(state, "ZRANGE", "z4", String(mid + 1), String(mid + 3)))).toEqual(order.slice(mid, mid + 3));
+    run(state, "DEL", "z", "z3", "z4");
     expect(state.db.query("SELECT count(*) AS n FROM zset_chunks").get()).toEqual({ n: 0 });
   } finally {
     state.close();
