@@ -91,13 +91,18 @@ test("ranks and rank ranges of a chunked sorted set match a sorted model through
     expect(members(run(state, "ZRANGE", "z3", String(mid), String(mid + 2)))).toEqual(order.slice(mid, mid + 3));
     // A STORE fills its destination in one pass (zsetInsertNew), chunked as if by ZADD; then
     // one more member splits or grows a chunk like any insert.
-    expect(intOf(run(state, "ZUNIONSTORE", "z4", "1", "z"))).toBe(order.length);
-    expect(state.db.query("SELECT sum(n) AS n FROM zset_chunks WHERE key = ?").get(enc.encode("z4"))).toEqual({ n: order.length });
+    const extra = Array.from({ length: 300 }, (_, i) => `x${i}`);
+    run(state, "SADD", "extra", ...extra);
+    const total = order.length + extra.length;
+    expect(total).toBeGreaterThan(4096);
+    expect(intOf(run(state, "ZUNIONSTORE", "z4", "2", "z", "extra", "WEIGHTS", "1", "1000"))).toBe(total);
+    expect(state.db.query("SELECT sum(n) AS n FROM zset_chunks WHERE key = ?").get(enc.encode("z4"))).toEqual({ n: total });
     expect(intOf(run(state, "ZRANK", "z4", order[mid]!))).toBe(mid);
     run(state, "ZADD", "z4", "-100", "first");
     expect(intOf(run(state, "ZRANK", "z4", order[mid]!))).toBe(mid + 1);
     expect(members(run(state, "ZRANGE", "z4", String(mid + 1), String(mid + 3)))).toEqual(order.slice(mid, mid + 3));
-    run(state, "DEL", "z", "z3", "z4");
+    expect(intOf(run(state, "ZRANK", "z4", "x0"))).toBe(order.length + 1);
+    run(state, "DEL", "z", "z3", "z4", "extra");
     expect(state.db.query("SELECT count(*) AS n FROM zset_chunks").get()).toEqual({ n: 0 });
   } finally {
     state.close();
