@@ -65,10 +65,13 @@ try {
   const redisPort = freePort();
   const flyPort = freePort();
   const httpPort = freePort();
-  const redisArgs = ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", dir];
+  const redisArgs = ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--dir", dir];
+  redisArgs.push("--appendonly", "yes", "--appendfsync", "always");
   procs.push(spawn("redis-server", redisArgs, { stdio: "ignore" }));
-  const flyArgs = ["cli/flydb.ts", "--bind-addr", `127.0.0.1:${flyPort}`, "--http-addr", `127.0.0.1:${httpPort}`, "--data-dir", join(dir, "fly"), "--node-id", "bench"];
-  procs.push(spawn(process.execPath, flyArgs, { stdio: "ignore", env: { ...process.env, MSGPACKR_NATIVE_ACCELERATION_DISABLED: "true" } }));
+  const flyArgs = ["cli/flydb.ts", "--bind-addr", `127.0.0.1:${flyPort}`, "--http-addr", `127.0.0.1:${httpPort}`];
+  flyArgs.push("--data-dir", join(dir, "fly"), "--node-id", "bench");
+  const env = { ...process.env, MSGPACKR_NATIVE_ACCELERATION_DISABLED: "true" };
+  procs.push(spawn(process.execPath, flyArgs, { stdio: "ignore", env }));
   const redis = new Redis({ port: redisPort, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0 });
   const fly = new Redis({ port: flyPort, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0 });
   await waitReady(redis);
@@ -79,12 +82,14 @@ try {
   }
   const cards = await Promise.all([redis, fly].map((c) => c.zunionstore("{z}dst", 2, "{z}a", "{z}b")));
   console.log(`two sets of ${MEMBERS} members, union of ${cards[0]} (redis) / ${cards[1]} (flydb); ${RUNS} runs each`);
-  console.log(`\n${"command".padEnd(24)} ${"redis ms".padStart(10)} ${"flydb ms".padStart(10)} ${"ratio".padStart(8)}   (median; min in brackets)`);
+  const header = [`\n${"command".padEnd(24)}`, "redis ms".padStart(16), "flydb ms".padStart(18), "ratio".padStart(8)];
+  console.log(`${header.join(" ")}   (median; min in brackets)`);
   for (const [name, op] of CASES) {
     const r = await time(() => op(redis));
     const f = await time(() => op(fly));
     const cells = [`${r.median.toFixed(1)} [${r.min.toFixed(1)}]`, `${f.median.toFixed(1)} [${f.min.toFixed(1)}]`];
-    console.log(`${name.padEnd(24)} ${cells[0]!.padStart(16)} ${cells[1]!.padStart(18)} ${(f.median / r.median).toFixed(1).padStart(7)}x`);
+    const ratio = `${(f.median / r.median).toFixed(1)}x`;
+    console.log(`${name.padEnd(24)} ${cells[0]!.padStart(16)} ${cells[1]!.padStart(18)} ${ratio.padStart(8)}`);
   }
   redis.disconnect();
   fly.disconnect();

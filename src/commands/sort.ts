@@ -73,7 +73,9 @@ function lookup(ctx: CommandContext, p: Pattern, elem: Uint8Array): Uint8Array |
   return v instanceof Uint8Array ? v : undefined;
 }
 
-const STRTOD = /^[\t\n\v\f\r ]*([+-]?)(?:(\d+\.?\d*|\.\d+)(?:[eE]([+-]?\d+))?|0[xX]([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP]([+-]?\d+))?|(inf(?:inity)?))$/i;
+const DECIMAL = String.raw`(\d+\.?\d*|\.\d+)(?:e([+-]?\d+))?`;
+const HEX = String.raw`0x([0-9a-f]+\.?[0-9a-f]*|\.[0-9a-f]+)(?:p([+-]?\d+))?`;
+const STRTOD = new RegExp(String.raw`^[\t\n\v\f\r ]*([+-]?)(?:${DECIMAL}|${HEX}|(inf(?:inity)?))$`, "i");
 
 /**
  * A sort weight with C's strtod rules as Redis applies them: leading spaces, hex and "inf" are
@@ -191,8 +193,9 @@ function sort(readonly: boolean) {
     if (dontSort && type === "set" && o.store) [dontSort, alpha, by] = [false, true, undefined];
 
     const n = size;
-    const limitCount = o.limit ? (o.limit.count < -1n ? -1 : o.limit.count > BigInt(n) ? n : Number(o.limit.count)) : -1;
-    let start = o.limit ? (o.limit.start < 0n ? 0 : o.limit.start > BigInt(n) ? n : Number(o.limit.start)) : 0;
+    const clamp = (v: bigint, lo: number) => (v < BigInt(lo) ? lo : v > BigInt(n) ? n : Number(v));
+    const limitCount = o.limit ? clamp(o.limit.count, -1) : -1;
+    let start = o.limit ? clamp(o.limit.start, 0) : 0;
     let end = limitCount < 0 ? n - 1 : start + limitCount - 1;
     if (start >= n) [start, end] = [n - 1, n - 2];
     if (end >= n) end = n - 1;

@@ -75,7 +75,12 @@ export class StateDb {
   private readonly batchRelease: Statement;
   private readonly batchRollbackTo: Statement;
 
-  private constructor(readonly db: Database, partitionCount: number, collections: readonly CollectionTable[], clustered: boolean) {
+  private constructor(
+    readonly db: Database,
+    partitionCount: number,
+    collections: readonly CollectionTable[],
+    clustered: boolean,
+  ) {
     this.keyspace = new SqliteKeyspace(db, partitionCount, collections, clustered);
     // A partition's keys are written by the standalone group or by the partition's own group
     // (keyspace/groups.ts); whichever has applied entries sets the partition's WATCH floor.

@@ -143,7 +143,8 @@ describe("SORT answers like redis-server 7.0", () => {
   const elem = c("1", "2", "3", "10", "-1", "0.5", "7");
   // Distinct weights (or none), so that no two elements tie under ALPHA BY.
   const weights = fc.shuffledSubarray(["5", "-2", "1e1", "0.25", "8", "3", "100"], { minLength: 7, maxLength: 7 });
-  const load = fc.tuple(c("RPUSH list", "SADD set", "ZADD zset"), fc.array(elem, { minLength: 0, maxLength: 7 })).map(([w, xs]) => {
+  const elems = fc.array(elem, { minLength: 0, maxLength: 7 });
+  const load = fc.tuple(c("RPUSH list", "SADD set", "ZADD zset"), elems).map(([w, xs]) => {
     const [cmd, key] = w.split(" ") as [string, string];
     if (xs.length === 0) return [["DEL", key]];
     return [cmd === "ZADD" ? [cmd, key, ...xs.flatMap((x, i) => [String(i % 3), x])] : [cmd, key, ...xs]];
@@ -163,7 +164,8 @@ describe("SORT answers like redis-server 7.0", () => {
       const sort = ["SORT", key, ...by, ...dir, ...(limit ? ["LIMIT", ...limit] : []), ...get, ...store];
       return store.length > 0 ? [sort, ["LRANGE", "dst", "0", "-1"]] : [sort];
     });
-  const scenario = fc.tuple(weights, fc.array(fc.oneof(load, sortOf), { minLength: 3, maxLength: 15 })).map(([w, steps]) => [
+  const steps = fc.array(fc.oneof(load, sortOf), { minLength: 3, maxLength: 15 });
+  const scenario = fc.tuple(weights, steps).map(([w, steps]) => [
     ["MSET", ...["1", "2", "3", "10", "-1", "0.5", "7"].flatMap((e, i) => [`w_${e}`, w[i]!])],
     ["HSET", "h_1", "f", "one"],
     ["HSET", "h_10", "f", "ten"],

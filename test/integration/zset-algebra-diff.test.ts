@@ -153,25 +153,33 @@ describe("the sorted-set algebra answers like redis-server 7.0", () => {
         fc.option(c("SUM", "MIN", "MAX"), { nil: undefined }),
       )
       .map(([w, a]) => [...(w ? ["WEIGHTS", ...w] : []), ...(a ? ["AGGREGATE", a] : [])]);
+  const pairs = fc.array(fc.tuple(score, member), { minLength: 1, maxLength: 4 });
+  const combine = keys.chain((k) => withOpts(k, opts(k)));
   const command: fc.Arbitrary<Cmd> = fc.oneof(
-    { arbitrary: fc.tuple(key, fc.array(fc.tuple(score, member), { minLength: 1, maxLength: 4 })).map(([k, p]) => ["ZADD", k, ...p.flat()]), weight: 4 },
+    { arbitrary: fc.tuple(key, pairs).map(([k, p]) => ["ZADD", k, ...p.flat()]), weight: 4 },
     { arbitrary: fc.array(member, { minLength: 1, maxLength: 3 }).map((m) => ["SADD", "s1", ...m]), weight: 1 },
-    { arbitrary: fc.tuple(c("ZUNION", "ZINTER"), keys.chain((k) => withOpts(k, opts(k)))).map(([n, a]) => [n, ...a, "WITHSCORES"]), weight: 3 },
+    { arbitrary: fc.tuple(c("ZUNION", "ZINTER"), combine).map(([n, a]) => [n, ...a, "WITHSCORES"]), weight: 3 },
     { arbitrary: keys.map((k) => ["ZDIFF", String(k.length), ...k, "WITHSCORES"]), weight: 2 },
-    {
-      arbitrary: fc.tuple(c("ZUNIONSTORE", "ZINTERSTORE"), key, keys.chain((k) => withOpts(k, opts(k)))).map(([n, d, a]) => [n, d, ...a]),
-      weight: 2,
-    },
+    { arbitrary: fc.tuple(c("ZUNIONSTORE", "ZINTERSTORE"), key, combine).map(([n, d, a]) => [n, d, ...a]), weight: 2 },
     { arbitrary: fc.tuple(key, keys).map(([d, k]) => ["ZDIFFSTORE", d, String(k.length), ...k]), weight: 1 },
-    { arbitrary: fc.tuple(keys, c("0", "1", "2")).map(([k, l]) => ["ZINTERCARD", String(k.length), ...k, "LIMIT", l]), weight: 1 },
-    { arbitrary: fc.tuple(keys, c("MIN", "MAX"), c("1", "2", "5")).map(([k, w, n]) => ["ZMPOP", String(k.length), ...k, w, "COUNT", n]), weight: 1 },
+    {
+      arbitrary: fc.tuple(keys, c("0", "1", "2")).map(([k, l]) => ["ZINTERCARD", String(k.length), ...k, "LIMIT", l]),
+      weight: 1,
+    },
+    {
+      arbitrary: fc
+        .tuple(keys, c("MIN", "MAX"), c("1", "2", "5"))
+        .map(([k, w, n]) => ["ZMPOP", String(k.length), ...k, w, "COUNT", n]),
+      weight: 1,
+    },
     { arbitrary: key.map((k) => ["ZRANGE", k, "0", "-1", "WITHSCORES"]), weight: 1 },
   );
+  const sequences = fc.array(command, { minLength: 5, maxLength: 30 });
   const RUNS = Number(process.env.TYPES_DIFF_RUNS ?? 40);
   test("random sequences", async () => {
-    await fc.assert(fc.asyncProperty(fc.array(command, { minLength: 5, maxLength: 30 }), (cmds) => run(servers, cmds)), { numRuns: RUNS });
+    await fc.assert(fc.asyncProperty(sequences, (cmds) => run(servers, cmds)), { numRuns: RUNS });
   }, 120_000);
   test("random sequences, RESP3", async () => {
-    await fc.assert(fc.asyncProperty(fc.array(command, { minLength: 5, maxLength: 30 }), (cmds) => run(resp3, cmds)), { numRuns: RUNS });
+    await fc.assert(fc.asyncProperty(sequences, (cmds) => run(resp3, cmds)), { numRuns: RUNS });
   }, 120_000);
 });
