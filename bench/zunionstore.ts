@@ -74,6 +74,8 @@ try {
   procs.push(spawn(process.execPath, flyArgs, { stdio: "ignore", env }));
   const redis = new Redis({ port: redisPort, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0 });
   const fly = new Redis({ port: flyPort, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0 });
+  // Refused connections while the servers start are expected: waitReady retries them.
+  for (const c of [redis, fly]) c.on("error", () => {});
   await waitReady(redis);
   await waitReady(fly);
   for (const c of [redis, fly]) {
@@ -93,9 +95,6 @@ try {
   }
   redis.disconnect();
   fly.disconnect();
-  // Let the servers go before the clients notice and try to reconnect.
-  redis.on("error", () => {});
-  fly.on("error", () => {});
 } finally {
   for (const p of procs) p.kill("SIGTERM");
   await new Promise((r) => setTimeout(r, 500));
