@@ -61,7 +61,11 @@ export class ReplicaHost {
   constructor(private readonly opts: ReplicaHostOptions) {
     const { config } = opts;
     this.storage = openRaftStorage(config, this.stats);
-    this.state = StateDb.open({ path: join(config.data_dir, "data.db"), partitionCount: config.partition_count });
+    this.state = StateDb.open({
+      path: join(config.data_dir, "data.db"),
+      partitionCount: config.partition_count,
+      clustered: true,
+    });
     this.machine = new ClusterStateMachine(this.state, this.stats.writeCopies);
     const lease = config.read_consistency === "lease";
     this.raft = new MultiRaft({

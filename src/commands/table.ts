@@ -13,10 +13,12 @@ import { LCS_COMMANDS } from "./lcs.ts";
 import { LIST_COMMANDS } from "./list.ts";
 import { OBJECT_COMMANDS } from "./object.ts";
 import { SET_COMMANDS } from "./set.ts";
+import { SORT_COMMANDS } from "./sort.ts";
 import { TRANSACTION_COMMANDS } from "./transactions.ts";
 import { STRING_COMMANDS } from "./strings.ts";
 import type { CommandSpec } from "./types.ts";
 import { ZSET_COMMANDS } from "./zset.ts";
+import { ZSET_ALGEBRA_COMMANDS } from "./zset-algebra.ts";
 
 function build(groups: readonly (readonly CommandSpec[])[]): ReadonlyMap<string, CommandSpec> {
   const table = new Map<string, CommandSpec>();
@@ -42,6 +44,8 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   ZSET_COMMANDS,
   GEO_COMMANDS,
   HYPERLOGLOG_COMMANDS,
+  ZSET_ALGEBRA_COMMANDS,
+  SORT_COMMANDS,
   TRANSACTION_COMMANDS,
   OBJECT_COMMANDS,
   DUMP_COMMANDS,

@@ -86,6 +86,12 @@ export interface Keyspace {
   watchPoint(key: Uint8Array): number;
 
   // Collections (one row per element: docs/design/storage.md). The command layer checks the key's type with
+  /**
+   * Whether keys of `slot` (undefined: any slot) are applied by the same state machine as `key`:
+   * its partition in a cluster; always on a standalone node, which holds every key. Commands
+   * that derive further keys from their arguments' data (SORT's BY and GET patterns) check it.
+   */
+  colocated(key: Uint8Array, slot: number | undefined): boolean;
   // meta() first; these methods assume the key is absent or of their type. Writers create the key
   // (no expiry) when it is absent and delete it when its last element goes, as Redis does.
 
@@ -123,6 +129,11 @@ export interface Keyspace {
   zsetScore(key: Uint8Array, member: Uint8Array): number | undefined;
   /** Adds or updates; true when the member is new. */
   zsetAdd(key: Uint8Array, member: Uint8Array, score: number): boolean;
+  /**
+   * zsetAdd of members the key does not hold (distinct; ideally in (score, member) order), in one
+   * pass: how a STORE command fills the destination it has just deleted.
+   */
+  zsetInsertNew(key: Uint8Array, entries: readonly ZEntry[]): void;
   zsetRemove(key: Uint8Array, member: Uint8Array): boolean;
   /** 0-based rank of a member in (score, member) order, or from the end when rev. */
   zsetRank(key: Uint8Array, member: Uint8Array, rev: boolean): number | undefined;

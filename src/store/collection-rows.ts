@@ -382,6 +382,17 @@ export class CollectionRows {
     return false;
   }
 
+  zsetInsertNew(key: Uint8Array, entries: readonly ZEntry[]): void {
+    if (entries.length === 0) return;
+    const part = this.partOf(key);
+    this.ensure(part, key, "zset");
+    const insert = this.q("INSERT INTO zset_members (part, key, member, score) VALUES (?, ?, ?, ?)");
+    for (const e of entries) insert.run(part, key, e.member, e.score === 0 ? 0 : e.score);
+    const value = this.resize(part, key, entries.length);
+    if (value & CHUNKED) for (const e of entries) this.chunkCount(part, key, e.score === 0 ? 0 : e.score, e.member, 1);
+    else if (value / COUNT_UNIT > CHUNK_BUILD) this.buildChunks(part, key);
+  }
+
   zsetRemove(key: Uint8Array, member: Uint8Array): boolean {
     const part = this.partOf(key);
     const row = this.q("DELETE FROM zset_members WHERE part = ? AND key = ? AND member = ? RETURNING score").get(part, key, member) as

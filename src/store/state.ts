@@ -19,6 +19,8 @@ export interface StateDbOptions {
   readonly partitionCount: number;
   /** The per-key row tables; defaults to the registry in collections.ts. */
   readonly collections?: readonly CollectionTable[];
+  /** A cluster member: only a partition's own keys are at hand when one of its ops runs. */
+  readonly clustered?: boolean;
 }
 
 export type ApplyFn = (op: Op, ks: Keyspace) => Reply;
@@ -73,8 +75,13 @@ export class StateDb {
   private readonly batchRelease: Statement;
   private readonly batchRollbackTo: Statement;
 
-  private constructor(readonly db: Database, partitionCount: number, collections: readonly CollectionTable[]) {
-    this.keyspace = new SqliteKeyspace(db, partitionCount, collections);
+  private constructor(
+    readonly db: Database,
+    partitionCount: number,
+    collections: readonly CollectionTable[],
+    clustered: boolean,
+  ) {
+    this.keyspace = new SqliteKeyspace(db, partitionCount, collections, clustered);
     // A partition's keys are written by the standalone group or by the partition's own group
     // (keyspace/groups.ts); whichever has applied entries sets the partition's WATCH floor.
     const applied = new Map(db.query<{ grp: number; idx: number }, []>("SELECT grp, idx FROM applied").all().map((r) => [r.grp, r.idx]));
@@ -117,7 +124,7 @@ export class StateDb {
             "partition_count cannot change for existing data",
         );
       }
-      return new StateDb(db, partitionCount, collections);
+      return new StateDb(db, partitionCount, collections, options.clustered === true);
     } catch (e) {
       db.close();
       throw e;
@@ -259,7 +266,12 @@ export class SqliteKeyspace implements Keyspace {
   readonly versions = new Versions((key) => this.partOf(key));
   private readonly rows: CollectionRows;
 
-  constructor(db: Database, private readonly partitionCount: number, collections: readonly CollectionTable[]) {
+  constructor(
+    db: Database,
+    private readonly partitionCount: number,
+    collections: readonly CollectionTable[],
+    private readonly clustered = false,
+  ) {
     this.rows = new CollectionRows(db, (key) => this.partOf(key), this.versions);
     const prepare = (sql: string): Statement => {
       const s = db.prepare(sql);
@@ -323,6 +335,11 @@ export class SqliteKeyspace implements Keyspace {
   /** The partition a key's rows are stored under. */
   partOf(key: Uint8Array): number {
     return partitionOf(keySlot(key), this.partitionCount);
+  }
+
+  colocated(key: Uint8Array, slot: number | undefined): boolean {
+    if (!this.clustered) return true;
+    return slot !== undefined && this.partOf(key) === partitionOf(slot, this.partitionCount);
   }
 
   meta(key: Uint8Array, now: number): KeyMeta | undefined {
@@ -538,6 +555,10 @@ export class SqliteKeyspace implements Keyspace {
   }
   zsetAdd(key: Uint8Array, member: Uint8Array, score: number): boolean {
     return this.rows.zsetAdd(key, member, score);
+  }
+
+  zsetInsertNew(key: Uint8Array, entries: readonly ZEntry[]): void {
+    this.rows.zsetInsertNew(key, entries);
   }
   zsetRemove(key: Uint8Array, member: Uint8Array): boolean {
     return this.rows.zsetRemove(key, member);
