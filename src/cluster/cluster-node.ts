@@ -14,7 +14,7 @@ import { bootstrapWrite, isEmptyGroup } from "../raft/storage.ts";
 import type { GroupWrite, NodeId } from "../raft/types.ts";
 import { encodeOp } from "../store/op-codec.ts";
 import { nextSession } from "../store/proposal-sessions.ts";
-import { SqliteRaftStorage } from "../store/raft-log.ts";
+import { WorkerRaftStorage } from "../store/worker-raft-storage.ts";
 import { StateDb } from "../store/state.ts";
 import { PeerUnreachable, RequestTimeout, Transport } from "../transport/transport.ts";
 import { drainingOf, groupOf, metaVoters, partitionOfGroup, placeableMembers, type MemberInfo, type MetaOp, type MetaResult, type MetaState } from "./core/meta.ts";
@@ -94,7 +94,7 @@ export class ClusterNode {
     private readonly log: Logger,
     private readonly addrs: ClusterAddrs,
     private readonly version: string,
-    private readonly storage: SqliteRaftStorage,
+    private readonly storage: WorkerRaftStorage,
     private readonly state: StateDb,
     readonly transport: Transport,
     readonly gossip: GossipNode,
@@ -123,6 +123,9 @@ export class ClusterNode {
         const addr = this.raftAddrOf(m.to);
         if (addr) this.transport.send(m.to, addr, m);
       },
+      onFailure: (e) => {
+        if (!this.stopped) this.log.error("the Raft host stopped: this node no longer serves its groups", { error: e.message });
+      },
       onLeaderChange: (grp, leader, term) => {
         if (leader) this.leaderHints.set(grp, leader);
         this.raftStats.leader(grp, leader, term);
@@ -133,9 +136,9 @@ export class ClusterNode {
 
   static async start(config: Config, log: Logger, addrs: ClusterAddrs, bind: { raft: { host: string; port: number }; gossip: string }, version: string): Promise<ClusterNode> {
     let node: ClusterNode | undefined;
-    const storage = new SqliteRaftStorage(join(config.data_dir, "raft.db"), {
-      fsync: config.fsync === "always" ? "always" : "never",
+    const storage = await WorkerRaftStorage.open(join(config.data_dir, "raft.db"), config.fsync, {
       onCommit: (seconds, entries) => node?.raftStats.storageCommitted(seconds, entries),
+      onError: (e) => log.error("raft.db write failed", { error: e.message }),
     });
     const state = StateDb.open({ path: join(config.data_dir, "data.db"), partitionCount: config.partition_count });
     const clusterId = config.discovery_cluster_id;
@@ -169,7 +172,6 @@ export class ClusterNode {
     node.timers.push(setInterval(() => node!.host.tick(), TICK_MS));
     node.timers.push(setInterval(() => node!.control(), CONTROL_MS));
     node.timers.push(setInterval(() => node!.compact(), COMPACT_MS));
-    if (config.fsync === "everysec") node.timers.push(setInterval(() => storage.sync(), 1000));
     return node;
   }
 
@@ -214,7 +216,7 @@ export class ClusterNode {
     recordBootstrap(this.config.data_dir, new Date());
     const meta = bootstrapWrite(META_GROUP, ids.slice(0, MAX_META_VOTERS), { learners: ids.slice(MAX_META_VOTERS), data: [encodeMetaOp(init)] });
     const own = this.partitionFoundings(map);
-    this.storage.saveBatch([meta, ...own]);
+    this.storage.saveNow([meta, ...own]);
     this.log.info("bootstrapped a new cluster", { cluster_id: this.config.discovery_cluster_id, partitions: this.config.partition_count, founders: ids.join(",") });
     for (const w of [meta, ...own]) this.host.open(w.grp);
   }
@@ -238,7 +240,7 @@ export class ClusterNode {
     if (this.meta.mapVersion !== 1) return;
     const writes = this.partitionFoundings(this.meta.map);
     if (writes.length === 0) return;
-    this.storage.saveBatch(writes);
+    this.storage.saveNow(writes);
     for (const w of writes) this.host.open(w.grp);
   }
 
@@ -754,7 +756,7 @@ export class ClusterNode {
     if (graceful) await this.gossip.leave().catch(() => {});
     else await this.gossip.stop();
     this.transport.close();
-    this.storage.close();
+    await this.storage.close();
     this.machine.close();
     this.state.close();
   }

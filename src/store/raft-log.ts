@@ -57,6 +57,9 @@ export class SqliteRaftStorage implements RaftStorage {
 
   constructor(path: string, opts: RaftLogOptions = {}) {
     this.db = new Database(path, { create: true, strict: true });
+    // A cluster member writes through the log worker's connection and, rarely, this one
+    // (WorkerRaftStorage.saveNow): the second writer waits for the first instead of failing.
+    this.db.exec("PRAGMA busy_timeout = 10000");
     this.db.exec("PRAGMA journal_mode = WAL");
     this.db.exec(`PRAGMA synchronous = ${(opts.fsync ?? "always") === "always" ? "FULL" : "NORMAL"}`);
     this.db.exec(RAFT_SCHEMA);
