@@ -124,7 +124,8 @@ export class ClusterNode {
         if (addr) this.transport.send(m.to, addr, m);
       },
       onFailure: (e) => {
-        if (!this.stopped) this.log.error("the Raft host stopped: this node no longer serves its groups", { error: e.message });
+        if (this.stopped) return;
+        this.log.error("the Raft host stopped: this node no longer serves its groups", { error: e.message });
       },
       onLeaderChange: (grp, leader, term) => {
         if (leader) this.leaderHints.set(grp, leader);

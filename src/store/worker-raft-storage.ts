@@ -80,7 +80,7 @@ export class WorkerRaftStorage {
   saveNow(writes: readonly GroupWrite[]): void {
     if (this.failure) throw this.failure;
     const busy = writes.filter((w) => this.queued.has(w.grp)).map((w) => w.grp);
-    if (busy.length > 0) throw new Error(`raft groups ${busy.join(", ")}: writes are still being saved; cannot save now`);
+    if (busy.length > 0) throw new Error(`raft groups ${busy.join(", ")}: writes of them are still being saved`);
     this.reader.saveBatch(writes);
   }
 

@@ -16,24 +16,35 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 const freshPath = () => join(dir, `raft-${++n}.db`);
 const bytes = (t: string) => new TextEncoder().encode(t);
-const ent = (index: number, term: number, t: string): Entry => ({ index, term, kind: EntryKind.Normal, data: bytes(t) });
+const ent = (index: number, term: number, t: string): Entry =>
+  ({ index, term, kind: EntryKind.Normal, data: bytes(t) });
 
 describe("WorkerRaftStorage", () => {
-  test("packing a batch for the worker keeps every write: entries (with and without data), hard states, snapshots", () => {
+  test("a batch packed for the worker keeps every write: entries with and without data, hard states, snapshots", () => {
     const writes: GroupWrite[] = [
       bootstrapWrite(1, ["a", "b"], { data: [bytes("founding")] }),
-      { grp: 2, snapshot: { meta: { index: 5, term: 2, conf: { voters: ["a"], learners: ["b"] } }, data: bytes("snap") }, discardLog: true },
-      { grp: 3, entries: [ent(7, 3, "x"), { index: 8, term: 4, kind: EntryKind.Noop, data: null }, ent(9, 4, "")], hardState: { term: 4, vote: "a", commit: 8 } },
+      {
+        grp: 2,
+        snapshot: { meta: { index: 5, term: 2, conf: { voters: ["a"], learners: ["b"] } }, data: bytes("snap") },
+        discardLog: true,
+      },
+      {
+        grp: 3,
+        entries: [ent(7, 3, "x"), { index: 8, term: 4, kind: EntryKind.Noop, data: null }, ent(9, 4, "")],
+        hardState: { term: 4, vote: "a", commit: 8 },
+      },
     ];
     expect(unpackWrites(structuredClone(packWrites(writes)))).toEqual(writes);
   });
 
-  test("saves land in order in the worker and are readable here once durable; a queued drop already loads as empty", async () => {
+  test("saves land in order and are readable here once durable; a queued drop already loads as empty", async () => {
     const path = freshPath();
     const commits: number[] = [];
     const s = await WorkerRaftStorage.open(path, "always", { onCommit: (_, entries) => commits.push(entries) });
     s.saveNow([bootstrapWrite(1, ["a"]), bootstrapWrite(2, ["a"])]);
-    const first = s.saveBatch([{ grp: 1, entries: [ent(2, 1, "x"), ent(3, 1, "y")], hardState: { term: 1, vote: null, commit: 3 } }]);
+    const first = s.saveBatch([
+      { grp: 1, entries: [ent(2, 1, "x"), ent(3, 1, "y")], hardState: { term: 1, vote: null, commit: 3 } },
+    ]);
     const second = s.saveBatch([{ grp: 1, entries: [ent(3, 2, "z")], hardState: { term: 2, vote: "a", commit: 2 } }]);
     // Group 1 has writes queued: loading it now would answer stale, and a direct save could overtake them.
     expect(() => s.load(1)).toThrow("being saved");
@@ -61,7 +72,8 @@ describe("WorkerRaftStorage", () => {
     s.saveNow([bootstrapWrite(1, ["a"])]);
     // Entry 1 exists: a second insert at index 1 without replacing from there breaks the primary key.
     const failed = (p: Promise<void>) => p.then(() => "saved", (e: Error) => e.message);
-    expect(await failed(s.saveBatch([{ grp: 1, entries: [ent(2, 1, "x"), ent(2, 1, "again")] }]))).toContain("UNIQUE constraint failed");
+    const duplicate = s.saveBatch([{ grp: 1, entries: [ent(2, 1, "x"), ent(2, 1, "again")] }]);
+    expect(await failed(duplicate)).toContain("UNIQUE constraint failed");
     expect(await failed(s.saveBatch([{ grp: 1, entries: [ent(2, 1, "x")] }]))).toContain("raft.db write failed");
     s.dropGroup(1);
     await Bun.sleep(10);
