@@ -65,5 +65,6 @@ for (const k of ["proxied", "direct"] as const) {
   const ratios = results.new.map((n, i) => n[k] / results.old[i]![k]);
   const [o, n] = [results.old, results.new].map((r) => median(r.map((x) => x[k])).toFixed(0));
   const perRound = ratios.map((x) => x.toFixed(2)).join(" ");
-  console.log(`${k}: new/old per round ${perRound}; median ratio ${median(ratios).toFixed(2)}; median old ${o}, new ${n}`);
+  const ratio = median(ratios).toFixed(2);
+  console.log(`${k}: new/old per round ${perRound}; median ratio ${ratio}; median SET/s old ${o}, new ${n}`);
 }
