@@ -42,7 +42,6 @@ export interface ClusterAddrs {
 type Request = Routed | { readonly t: "groups" } | { readonly t: "formation"; readonly claim?: boolean };
 
 export class ClusterNode {
-  private readonly replicas: ReplicaHost;
   private readonly founder: Founder;
   private readonly router: Router;
   private readonly controller: Controller;
@@ -62,18 +61,9 @@ export class ClusterNode {
     private readonly version: string,
     private readonly transport: Transport,
     private readonly gossip: GossipNode,
+    private readonly replicas: ReplicaHost,
   ) {
     const self = config.node_id;
-    this.replicas = new ReplicaHost({
-      config,
-      log,
-      send: (m) => {
-        const addr = this.raftAddrOf(m.to);
-        if (addr) this.transport.send(m.to, addr, m);
-      },
-      alive: (id) => this.alive(id),
-      onLeader: (grp, leader) => this.router.learnLeader(grp, leader),
-    });
     this.founder = { config, log, replicas: this.replicas };
     const raft = this.replicas.raft;
     this.raftStats = this.replicas.stats;
@@ -154,7 +144,18 @@ export class ClusterNode {
       seeds: config.cluster_peers,
       secret: config.cluster_secret || undefined,
     });
-    node = new ClusterNode(config, log, addrs, version, transport, gossip);
+    // The replicas' callbacks run only once groups open (openExisting below), when `node` is set.
+    const replicas = await ReplicaHost.open({
+      config,
+      log,
+      send: (m) => {
+        const addr = node?.raftAddrOf(m.to);
+        if (addr) transport.send(m.to, addr, m);
+      },
+      alive: (id) => node?.alive(id) ?? false,
+      onLeader: (grp, leader) => node?.router.learnLeader(grp, leader),
+    });
+    node = new ClusterNode(config, log, addrs, version, transport, gossip, replicas);
     await gossip.start();
     node.openExisting();
     node.replicas.start();
@@ -352,6 +353,6 @@ export class ClusterNode {
     if (graceful) await this.gossip.leave().catch(() => {});
     else await this.gossip.stop();
     this.transport.close();
-    this.replicas.close();
+    await this.replicas.close();
   }
 }

@@ -1,6 +1,7 @@
 // The replicas a node hosts: the Raft groups (MultiRaft) on SQLite (raft.db for the logs,
 // data.db for the state machine), with the timers that drive them (ticks, log compaction,
-// active expiry, the everysec fsync). It needs no network: messages leave through `send`, and
+// active expiry). raft.db is written by the log worker (src/store/worker-raft-storage.ts), so the
+// event loop keeps serving while a turn's writes are fsynced. It needs no network: messages leave through `send`, and
 // `alive` says who gossip sees up; a cluster member wires both to its transport and gossip.
 import { join } from "node:path";
 import type { CommandSpec, Op } from "../commands/types.ts";
@@ -12,7 +13,7 @@ import { isEmptyGroup } from "../raft/storage.ts";
 import type { GroupWrite, Message, NodeId } from "../raft/types.ts";
 import { encodeOp } from "../store/op-codec.ts";
 import { nextSession } from "../store/proposal-sessions.ts";
-import { SqliteRaftStorage } from "../store/raft-log.ts";
+import { WorkerRaftStorage } from "../store/worker-raft-storage.ts";
 import { StateDb } from "../store/state.ts";
 import type { HeartbeatBatch } from "./core/heartbeats.ts";
 import { groupOf, META_GROUP, STANDALONE_GROUP } from "../keyspace/groups.ts";
@@ -41,26 +42,33 @@ export interface ReplicaHostOptions {
   onLeader?(grp: number, leader: NodeId): void;
 }
 
-/** raft.db: every group's log, hard state and snapshot. */
-function openRaftStorage(config: Config, stats: RaftStats): SqliteRaftStorage {
-  return new SqliteRaftStorage(join(config.data_dir, "raft.db"), {
-    fsync: config.fsync === "always" ? "always" : "never",
+/** raft.db: every group's log, hard state and snapshot, written by the log worker. */
+function openRaftStorage(config: Config, log: Logger, stats: RaftStats): Promise<WorkerRaftStorage> {
+  return WorkerRaftStorage.open(join(config.data_dir, "raft.db"), config.fsync, {
     onCommit: (seconds, entries) => stats.storageCommitted(seconds, entries),
+    onError: (e) => log.error("raft.db write failed", { error: e.message }),
   });
 }
 
 export class ReplicaHost {
   /** The groups hosted here; the router, controller and status take the slice they need. */
   readonly raft: MultiRaft;
-  readonly stats = new RaftStats();
-  private readonly storage: SqliteRaftStorage;
   private readonly state: StateDb;
   private readonly machine: ClusterStateMachine;
   private readonly timers: ReturnType<typeof setInterval>[] = [];
+  private stopped = false;
 
-  constructor(private readonly opts: ReplicaHostOptions) {
+  static async open(opts: ReplicaHostOptions): Promise<ReplicaHost> {
+    const stats = new RaftStats();
+    return new ReplicaHost(opts, stats, await openRaftStorage(opts.config, opts.log, stats));
+  }
+
+  private constructor(
+    private readonly opts: ReplicaHostOptions,
+    readonly stats: RaftStats,
+    private readonly storage: WorkerRaftStorage,
+  ) {
     const { config } = opts;
-    this.storage = openRaftStorage(config, this.stats);
     this.state = StateDb.open({
       path: join(config.data_dir, "data.db"),
       partitionCount: config.partition_count,
@@ -81,6 +89,10 @@ export class ReplicaHost {
       // the transport loses its connection to it. Not with lease reads: a quiet leader's clock stops.
       quiesce: lease ? undefined : { alive: (id) => opts.alive(id) },
       send: (m) => opts.send(m),
+      onFailure: (e) => {
+        if (this.stopped) return;
+        opts.log.error("the Raft host stopped: this node no longer serves its groups", { error: e.message });
+      },
       onLeaderChange: (grp, leader, term) => {
         if (leader) opts.onLeader?.(grp, leader);
         this.stats.leader(grp, leader, term);
@@ -94,7 +106,6 @@ export class ReplicaHost {
     this.timers.push(setInterval(() => this.raft.tick(), TICK_MS));
     this.timers.push(setInterval(() => this.compact(), COMPACT_MS));
     this.timers.push(setInterval(() => this.expire(), EXPIRE_MS));
-    if (this.opts.config.fsync === "everysec") this.timers.push(setInterval(() => this.storage.sync(), 1000));
   }
 
   /** The cluster's metadata as applied here (group 0). */
@@ -187,13 +198,14 @@ export class ReplicaHost {
   }
 
   stop(): void {
+    this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
   }
 
-  /** Closes the databases; after `stop`. */
-  close(): void {
-    this.storage.close();
+  /** Closes the databases once the worker has written everything queued; after `stop`. */
+  async close(): Promise<void> {
+    await this.storage.close();
     this.machine.close();
     this.state.close();
   }
