@@ -224,6 +224,8 @@ export interface ServerView {
   readonly configNames: () => readonly string[];
   /** Asynchronous when a section needs other nodes (INFO keyspace in a cluster); an error reply when they do not answer. */
   readonly info: (section: string | undefined, now: number) => string | Promise<string | Reply>;
+  /** Resolves after `ms` milliseconds (DEBUG SLEEP, WAIT): command logic has no clock of its own. */
+  readonly sleep: (ms: number) => Promise<void>;
 }
 
 export type CommandFlag =
@@ -311,6 +313,8 @@ export interface SessionApi {
   readonly unwatch: () => Reply;
   readonly table: ReadonlyMap<string, CommandSpec>;
   readonly cluster: ClusterView | undefined;
+  /** Runs a read-only data command where its key lives (MEMORY USAGE's read). */
+  readonly readData: (argv: readonly Uint8Array[]) => Reply | Promise<Reply>;
 }
 
 /** Session commands reply at once, except EXEC, which waits for its op to be applied. */
