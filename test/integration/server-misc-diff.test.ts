@@ -32,7 +32,9 @@ const same = async (...argv: string[]) => {
 const error = (w: Wire): string => (w.t === "-" ? w.v : `not an error: ${show(w)}`);
 
 test("replies that match redis-server exactly", async () => {
-  const setup = [["FLUSHALL"], ["SET", "s", "hello world"], ["RPUSH", "l", "a", "b"], ["SADD", "set", "1", "2"], ["HSET", "h", "f", "v"]];
+  const setup = [
+    ["FLUSHALL"], ["SET", "s", "hello world"], ["RPUSH", "l", "a", "b"], ["SADD", "set", "1", "2"], ["HSET", "h", "f", "v"],
+  ];
   for (const c of setup) await both(...c);
   const dump = await redis.call("DUMP", "s");
   const cases: string[][] = [
