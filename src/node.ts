@@ -65,6 +65,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     startedAt,
     configNames: () => CONFIG_KEYS,
     configValue: (name) => (CONFIG_KEYS.includes(name as ConfigKey) ? formatValue(name as ConfigKey, config) : undefined),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     info: (section, now) => {
       const source = {
           version: VERSION,

@@ -125,12 +125,18 @@ const CURSOR_SPACE = 2n ** 64n;
  * around), leading zeros allowed, "" is 0; a leading space, trailing bytes or overflow is invalid.
  */
 export function parseCursor(b: Uint8Array): number | undefined {
-  if (b.length === 0) return 0;
+  const v = parseCursor64(b);
+  return v === undefined ? undefined : Number(v);
+}
+
+/** parseCursor without the loss of precision above 2^53 (HSCAN/SSCAN/ZSCAN cursors use all 64 bits). */
+export function parseCursor64(b: Uint8Array): bigint | undefined {
+  if (b.length === 0) return 0n;
   const m = /^([+-]?)(\d+)$/.exec(String.fromCharCode(...b.subarray(0, 4096)));
   if (!m || b.length > 4096) return undefined;
   const v = BigInt(m[2]!);
   if (v >= CURSOR_SPACE) return undefined;
-  return Number(m[1] === "-" ? (CURSOR_SPACE - v) % CURSOR_SPACE : v);
+  return m[1] === "-" ? (CURSOR_SPACE - v) % CURSOR_SPACE : v;
 }
 
 function scan(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {

@@ -4,6 +4,7 @@ import { BIT_COMMANDS } from "./bits.ts";
 import { CLUSTER_COMMANDS } from "./cluster.ts";
 import { CONNECTION_COMMANDS, SERVER_COMMANDS } from "./connection.ts";
 import { GEO_COMMANDS } from "./geo.ts";
+import { DEBUG_COMMANDS } from "./debug.ts";
 import { DUMP_COMMANDS } from "./dump.ts";
 import { HASH_COMMANDS } from "./hash.ts";
 import { HYPERLOGLOG_COMMANDS } from "./hyperloglog.ts";
@@ -12,6 +13,8 @@ import { PARTITION_COMMANDS } from "./partition.ts";
 import { LCS_COMMANDS } from "./lcs.ts";
 import { LIST_COMMANDS } from "./list.ts";
 import { OBJECT_COMMANDS } from "./object.ts";
+import { REPLICATION_COMMANDS } from "./replication.ts";
+import { SERVER_MISC_COMMANDS } from "./server-misc.ts";
 import { SET_COMMANDS } from "./set.ts";
 import { SORT_COMMANDS } from "./sort.ts";
 import { TRANSACTION_COMMANDS } from "./transactions.ts";
@@ -49,6 +52,9 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   TRANSACTION_COMMANDS,
   OBJECT_COMMANDS,
   DUMP_COMMANDS,
+  REPLICATION_COMMANDS,
+  SERVER_MISC_COMMANDS,
+  DEBUG_COMMANDS,
 ]);
 
 export const isWrite = (spec: CommandSpec) => spec.flags.includes("write");

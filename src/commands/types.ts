@@ -106,6 +106,8 @@ export interface Keyspace {
   hashDelete(key: Uint8Array, field: Uint8Array): boolean;
   /** Field/value pairs in field byte order, from position `offset` (a SCAN cursor), at most `limit`. */
   hashEntries(key: Uint8Array, offset?: number, limit?: number): [Uint8Array, Uint8Array][];
+  /** At most `limit` field/value pairs in field byte order, from the first field >= `from` (HSCAN's resume point). */
+  hashEntriesFrom(key: Uint8Array, from: Uint8Array, limit: number): [Uint8Array, Uint8Array][];
 
   /** Items at list positions start..stop (inclusive, 0-based, already clamped), head first. */
   listRange(key: Uint8Array, start: number, stop: number): ListItem[];
@@ -125,6 +127,8 @@ export interface Keyspace {
   setRemove(key: Uint8Array, members: readonly Uint8Array[]): number;
   /** Members in byte order from position `offset`, at most `limit`. */
   setMembers(key: Uint8Array, offset?: number, limit?: number): Uint8Array[];
+  /** At most `limit` members in byte order, from the first member >= `from` (SSCAN's resume point). */
+  setMembersFrom(key: Uint8Array, from: Uint8Array, limit: number): Uint8Array[];
 
   zsetScore(key: Uint8Array, member: Uint8Array): number | undefined;
   /** Adds or updates; true when the member is new. */
@@ -141,6 +145,8 @@ export interface Keyspace {
   zsetRange(key: Uint8Array, range: ZRange, rev: boolean, offset: number, limit: number): ZEntry[];
   /** Members within the range (rank ranges are not counted this way: use collection().size). */
   zsetCount(key: Uint8Array, range: ScoreRange | LexRange): number;
+  /** At most `limit` entries in member byte order (not score order), from the first member >= `from` (ZSCAN). */
+  zsetMembersFrom(key: Uint8Array, from: Uint8Array, limit: number): ZEntry[];
 }
 
 export interface StringSlice {
@@ -229,6 +235,8 @@ export interface ServerView {
   readonly configNames: () => readonly string[];
   /** Asynchronous when a section needs other nodes (INFO keyspace in a cluster); an error reply when they do not answer. */
   readonly info: (section: string | undefined, now: number) => string | Promise<string | Reply>;
+  /** Resolves after `ms` milliseconds (DEBUG SLEEP, WAIT): command logic has no clock of its own. */
+  readonly sleep: (ms: number) => Promise<void>;
 }
 
 export type CommandFlag =
@@ -316,6 +324,8 @@ export interface SessionApi {
   readonly unwatch: () => Reply;
   readonly table: ReadonlyMap<string, CommandSpec>;
   readonly cluster: ClusterView | undefined;
+  /** Runs a read-only data command where its key lives (MEMORY USAGE's read). */
+  readonly readData: (argv: readonly Uint8Array[]) => Reply | Promise<Reply>;
 }
 
 /** Session commands reply at once, except EXEC, which waits for its op to be applied. */

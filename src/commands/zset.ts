@@ -421,11 +421,15 @@ export const ZSET_COMMANDS = define("sortedset", [
   {
     name: "zscan", arity: -3, flags: ["readonly", "random"], keys: { first: 1, last: 1, step: 1 }, since: "2.8.0",
     summary: "Iterates over members and scores of a sorted set.",
-    run: (ctx, argv) =>
-      scanCollection(ctx, argv, "zset", (o, l) => {
-        const size = ctx.db.collection(argv[1]!, ctx.now)?.size ?? 0;
-        const stop = l === undefined ? size - 1 : Math.min(size - 1, o + l - 1);
-        return o > stop ? [] : ctx.db.zsetRange(argv[1]!, { by: "rank", start: o, stop }, false, 0, -1);
-      }, (e) => e.member, (e) => [bulk(e.member), bulk(utf8(formatDouble(e.score)))]),
+    run: (ctx, argv) => {
+      const key = argv[1]!;
+      const byScore = () => {
+        const stop = (ctx.db.collection(key, ctx.now)?.size ?? 0) - 1;
+        return ctx.db.zsetRange(key, { by: "rank", start: 0, stop }, false, 0, -1);
+      };
+      const render = (e: ZEntry) => [bulk(e.member), bulk(utf8(formatDouble(e.score)))];
+      const page = (from: Uint8Array, l: number) => ctx.db.zsetMembersFrom(key, from, l);
+      return scanCollection(ctx, argv, "zset", page, (e) => e.member, render, byScore);
+    },
   },
 ]);

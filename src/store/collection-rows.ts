@@ -224,6 +224,11 @@ export class CollectionRows {
       .values(this.partOf(key), key, limit, offset) as [Uint8Array, Uint8Array][];
   }
 
+  hashEntriesFrom(key: Uint8Array, from: Uint8Array, limit: number): [Uint8Array, Uint8Array][] {
+    const sql = "SELECT field, value FROM hash_fields WHERE part = ? AND key = ? AND field >= ? ORDER BY field LIMIT ?";
+    return this.q(sql).values(this.partOf(key), key, from, limit) as [Uint8Array, Uint8Array][];
+  }
+
   // --- lists ------------------------------------------------------------------------------------
 
   listRange(key: Uint8Array, start: number, stop: number): ListItem[] {
@@ -349,7 +354,20 @@ export class CollectionRows {
     return rows.map(([m]) => m);
   }
 
+  setMembersFrom(key: Uint8Array, from: Uint8Array, limit: number): Uint8Array[] {
+    const sql = "SELECT member FROM set_members WHERE part = ? AND key = ? AND member >= ? ORDER BY member LIMIT ?";
+    const rows = this.q(sql).values(this.partOf(key), key, from, limit) as [Uint8Array][];
+    return rows.map(([m]) => m);
+  }
+
   // --- sorted sets --------------------------------------------------------------------------------
+
+  zsetMembersFrom(key: Uint8Array, from: Uint8Array, limit: number): ZEntry[] {
+    const sql = "SELECT member, score FROM zset_members WHERE part = ? AND key = ? AND member >= ?" +
+      " ORDER BY member LIMIT ?";
+    const rows = this.q(sql).values(this.partOf(key), key, from, limit) as [Uint8Array, number][];
+    return rows.map(([member, score]) => ({ member, score }));
+  }
 
   zsetScore(key: Uint8Array, member: Uint8Array): number | undefined {
     const row = this.q("SELECT score FROM zset_members WHERE part = ? AND key = ? AND member = ?").get(this.partOf(key), key, member) as

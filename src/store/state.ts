@@ -520,6 +520,10 @@ export class SqliteKeyspace implements Keyspace {
   hashEntries(key: Uint8Array, offset?: number, limit?: number): [Uint8Array, Uint8Array][] {
     return this.rows.hashEntries(key, offset, limit);
   }
+
+  hashEntriesFrom(key: Uint8Array, from: Uint8Array, limit: number): [Uint8Array, Uint8Array][] {
+    return this.rows.hashEntriesFrom(key, from, limit);
+  }
   listRange(key: Uint8Array, start: number, stop: number): ListItem[] {
     return this.rows.listRange(key, start, stop);
   }
@@ -550,6 +554,10 @@ export class SqliteKeyspace implements Keyspace {
   setMembers(key: Uint8Array, offset?: number, limit?: number): Uint8Array[] {
     return this.rows.setMembers(key, offset, limit);
   }
+
+  setMembersFrom(key: Uint8Array, from: Uint8Array, limit: number): Uint8Array[] {
+    return this.rows.setMembersFrom(key, from, limit);
+  }
   zsetScore(key: Uint8Array, member: Uint8Array): number | undefined {
     return this.rows.zsetScore(key, member);
   }
@@ -568,6 +576,10 @@ export class SqliteKeyspace implements Keyspace {
   }
   zsetRange(key: Uint8Array, range: ZRange, rev: boolean, offset: number, limit: number): ZEntry[] {
     return this.rows.zsetRange(key, range, rev, offset, limit);
+  }
+
+  zsetMembersFrom(key: Uint8Array, from: Uint8Array, limit: number): ZEntry[] {
+    return this.rows.zsetMembersFrom(key, from, limit);
   }
   zsetCount(key: Uint8Array, range: ScoreRange | LexRange): number {
     return this.rows.zsetCount(key, range);

@@ -23,7 +23,10 @@ function harness() {
     },
     now: () => 1_700_000_000_000,
     random: () => 0.5,
-    server: { version: "test", nodeId: "t", port: 0, startedAt: 0, configValue: () => undefined, configNames: () => [], info: () => "" },
+    server: {
+      version: "test", nodeId: "t", port: 0, startedAt: 0, configValue: () => undefined, configNames: () => [], info: () => "",
+      sleep: () => Promise.resolve(),
+    },
     requirepass: "",
     cluster: undefined,
     clusterModeDefault: false,
