@@ -2,6 +2,7 @@
 // COMMAND INFO/DOCS and key extraction for routing all read it.
 import { CLUSTER_COMMANDS } from "./cluster.ts";
 import { CONNECTION_COMMANDS, SERVER_COMMANDS } from "./connection.ts";
+import { DATABASE_COMMANDS } from "./databases.ts";
 import { GEO_COMMANDS } from "./geo.ts";
 import { HASH_COMMANDS } from "./hash.ts";
 import { KEY_COMMANDS } from "./keys.ts";
@@ -29,6 +30,7 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   CLUSTER_COMMANDS,
   STRING_COMMANDS,
   KEY_COMMANDS,
+  DATABASE_COMMANDS,
   PARTITION_COMMANDS,
   HASH_COMMANDS,
   LIST_COMMANDS,
