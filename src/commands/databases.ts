@@ -12,10 +12,13 @@ import { E, lower, parseIntArg } from "./util.ts";
 const INT_MAX = 2 ** 31 - 1;
 const SAME_OBJECT = err("ERR source and destination objects are the same");
 
-/** Redis's getIntFromObjectOrReply: a 32-bit integer, else `notInt` (its own text for SWAPDB). */
-export function parseDbIndex(arg: Uint8Array, notInt: Reply = E.notInt): number | Reply {
+const INT_RANGE = err(`ERR value is out of range, value must between ${-INT_MAX - 1} and ${INT_MAX}`);
+
+/** Redis's getIntFromObjectOrReply: a 32-bit integer; SWAPDB gives its own text for either error. */
+export function parseDbIndex(arg: Uint8Array, bad?: Reply): number | Reply {
   const n = parseIntArg(arg);
-  return n === undefined || n < -INT_MAX - 1 || n > INT_MAX ? notInt : n;
+  if (n === undefined) return bad ?? E.notInt;
+  return n < -INT_MAX - 1 || n > INT_MAX ? (bad ?? INT_RANGE) : n;
 }
 
 /** The database `arg` names, or Redis's error for a non-integer or an index out of range. */
