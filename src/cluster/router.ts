@@ -147,9 +147,12 @@ export class Router {
     const spec = COMMANDS.get(lower(argv[0]!));
     if (!spec) return Promise.resolve(err("ERR unknown command"));
     const routes = op.cmds.map((c) => route(COMMANDS.get(lower(c[0]!))!, c, this.d.partitionCount));
-    // A transaction is one op on one partition: never split, even with a single command.
+    // A transaction is one op on one partition: never split, even with a single command. A SELECT
+    // in it (applied inside the op, src/commands/databases.ts) goes wherever the keys go.
     if (op.cmds.length > 1 || op.multi) {
-      const parts = new Set(routes.map((r) => (r.kind === "partition" ? r.partition : -1)));
+      const keyed = routes.filter((_, i) => lower(op.cmds[i]![0]!) !== "select");
+      const parts = new Set(keyed.map((r) => (r.kind === "partition" ? r.partition : -1)));
+      if (keyed.length === 0) parts.add(0);
       if (parts.size !== 1 || parts.has(-1)) return Promise.resolve(CROSSSLOT);
       return this.forward({ t: "op", grp: groupOf([...parts][0]!), op });
     }

@@ -63,13 +63,7 @@ export class Session implements SessionApi {
   /** Proposed writes whose reply has not come back yet. */
   private inFlight = 0;
   /** Commands that arrived behind a write still in flight, in arrival order. */
-  private readonly deferred: {
-    spec: CommandSpec;
-    argv: readonly Uint8Array[];
-    /** The database selected when the command arrived (a later SELECT runs at once). */
-    db: number;
-    resolve: (r: Reply | Promise<Reply>) => void;
-  }[] = [];
+  private readonly deferred: { spec: CommandSpec; argv: readonly Uint8Array[]; resolve: (r: Reply | Promise<Reply>) => void }[] = [];
   /** A WATCH still reading versions: everything behind it waits, or EXEC could overtake it. */
   private watching = 0;
   /** The commands queued since MULTI; undefined outside a transaction. */
@@ -252,17 +246,18 @@ export class Session implements SessionApi {
       const moved = clusterClientRefusal(spec, argv) ?? this.redirect(spec, argv, this.backend.cluster);
       if (moved) return moved;
     }
-    const db = this.client.db;
     // A write may be proposed at once unless an earlier command waits; a read only when no
     // earlier write is still in flight.
     if (this.deferred.length > 0 || this.watching > 0 || (!writes(spec) && this.inFlight > 0)) {
-      return new Promise<Reply>((resolve) => this.deferred.push({ spec, argv, db, resolve }));
+      return new Promise<Reply>((resolve) => this.deferred.push({ spec, argv, resolve }));
     }
-    return this.start(spec, argv, db);
+    return this.start(spec, argv);
   }
 
-  private start(spec: CommandSpec, argv: readonly Uint8Array[], db: number): Reply | Promise<Reply> {
+  /** Commands start in arrival order (SELECT and RESET too), so the selected database is the one they were sent under. */
+  private start(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | Promise<Reply> {
     if (spec.exec) return spec.exec(this, argv);
+    const db = this.client.db;
     return isWrite(spec) ? this.write(argv, db) : this.backend.read(spec, argv, this.client.protocol === 3, db);
   }
 
@@ -298,7 +293,7 @@ export class Session implements SessionApi {
       this.deferred.shift();
       let reply: Reply | Promise<Reply>;
       try {
-        reply = this.start(next.spec, next.argv, next.db);
+        reply = this.start(next.spec, next.argv);
       } catch (e) {
         // Reported by the server like a throw from execute(); the commands behind still run.
         reply = Promise.reject(e);

@@ -103,6 +103,10 @@ describe("keyless commands across partitions", () => {
       for (const r of db2) expect(await r.dbsize()).toBe(0);
       expect(await clients[0]!.dbsize()).toBe(written.length + 1);
       expect(await clients[2]!.info("keyspace")).toContain("db3:keys=1,expires=0,avg_ttl=0");
+      // SELECT inside MULTI travels with the transaction to its keys' partition.
+      expect(await db2[1]!.multi().select(4).set("tx", "4").exec()).toEqual([[null, "OK"], [null, "OK"]]);
+      expect(await db2[1]!.get("tx")).toBe("4");
+      expect(await db2[0]!.get("tx")).toBeNull();
       // A Redis Cluster client (CLUSTER SLOTS puts the connection in that mode) stays on database 0.
       await redisCluster.call("cluster", "slots");
       await expect(redisCluster.select(2)).rejects.toThrow("ERR SELECT is not allowed in cluster mode");

@@ -111,6 +111,18 @@ describe("databases reply like redis-server 7.0", () => {
     ]);
   });
 
+  test("pipelined SELECTs apply to exactly the commands sent after them", async () => {
+    const script: Cmd[] = [];
+    for (let i = 0; i < 20; i++) script.push(["SELECT", String(i % 4)], ["SET", `p${i % 3}`, String(i)], ["INCR", "n"], ["GET", "p0"]);
+    script.push(["SELECT", "2"], ["DBSIZE"], ["KEYS", "*"], ["CLIENT", "INFO"]);
+    const replies = async (p: typeof servers.redis) => {
+      await p.call("SELECT", "0");
+      await p.call("FLUSHALL");
+      return (await Promise.all(script.map((argv) => p.call(...argv)))).map((w, i) => normalise(script[i]!, w));
+    };
+    expect(await replies(servers.fly)).toEqual(await replies(servers.redis));
+  });
+
   test("RESET goes back to database 0; HELLO keeps the database", async () => {
     await run(servers, [
       ["SELECT", "5"], ["SET", "a", "5"], ["HELLO", "2"], ["GET", "a"], ["RESET"], ["GET", "a"], ["CLIENT", "INFO"],
