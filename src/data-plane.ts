@@ -79,7 +79,8 @@ export async function openStandalone(config: Config, metrics: NodeMetrics): Prom
   });
   return {
     mode: "standalone",
-    read: (spec, argv, resp3, db) => runRead(store.keyspace, spec, argv, db, { now: Date.now(), random: Math.random, resp3 }),
+    read: (spec, argv, resp3, db) =>
+      runRead(store.keyspace, spec, argv, db, { now: Date.now(), random: Math.random, resp3 }),
     propose: (op) => store.propose(op),
     keyCount: () => store.keyspace.countEverywhere(Date.now()),
     expiringKeyCount: () => store.keyspace.countWithExpiry(Date.now()),

@@ -143,6 +143,7 @@ export function keylessWrite(run: PartitionRunner, op: Op): Promise<Reply> | und
   const spec = COMMANDS.get(lower(argv[0]!));
   const tips = spec?.cluster;
   if (!spec?.flags.includes("write") || tips?.request !== "all_shards") return undefined;
-  const write: Ask = (p, cmd) => run.write(p, { cmds: [cmd], now: op.now, seed: op.seed, ...(op.db ? { db: op.db } : {}) });
+  const write: Ask = (p, cmd) =>
+    run.write(p, { cmds: [cmd], now: op.now, seed: op.seed, ...(op.db ? { db: op.db } : {}) });
   return allShards(run, spec.name, tips, argv, write, Math.random);
 }

@@ -72,7 +72,9 @@ function invalidName(b: Uint8Array): Reply | undefined {
 function clientLine(c: ClientState, now: number): string {
   const age = Math.floor((now - c.createdAt) / 1000);
   const idle = Math.floor((now - c.lastActiveAt) / 1000);
-  return `id=${c.id} addr=${c.addr} laddr=${c.laddr} fd=-1 name=${c.name} age=${age} idle=${idle} flags=N db=${c.db} sub=0 psub=0 ssub=0 multi=-1 cmd=${c.lastCommand} user=default redir=-1 resp=${c.protocol} lib-name=${c.libName} lib-ver=${c.libVer}`;
+  return `id=${c.id} addr=${c.addr} laddr=${c.laddr} fd=-1 name=${c.name} age=${age} idle=${idle} flags=N ` +
+    `db=${c.db} sub=0 psub=0 ssub=0 multi=-1 cmd=${c.lastCommand} user=default redir=-1 resp=${c.protocol} ` +
+    `lib-name=${c.libName} lib-ver=${c.libVer}`;
 }
 
 function client(s: SessionApi, argv: readonly Uint8Array[]): Reply {
@@ -306,8 +308,6 @@ export const CONNECTION_COMMANDS = define("connection", [
     exec: (s, argv) => {
       const db = parseDbIndex(argv[1]!);
       if (typeof db !== "number") return db;
-      // A Redis Cluster client sees database 0 only, as on Redis Cluster (src/commands/databases.ts).
-      if (s.client.clusterMode && s.cluster && db !== 0) return err("ERR SELECT is not allowed in cluster mode");
       if (db < 0 || db >= Number(s.server.configValue("databases") ?? 1)) return E.dbIndex;
       s.client.db = db;
       return OK;

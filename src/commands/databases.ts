@@ -67,7 +67,11 @@ export function selectInOp(db: Keyspace, argv: readonly Uint8Array[]): { reply: 
 }
 
 /** The client's database after a transaction's op: its last SELECT that succeeded. */
-export function selectedAfter(cmds: readonly (readonly Uint8Array[])[], replies: readonly Reply[], current: number): number {
+export function selectedAfter(
+  cmds: readonly (readonly Uint8Array[])[],
+  replies: readonly Reply[],
+  current: number,
+): number {
   let db = current;
   cmds.forEach((argv, i) => {
     if (lower(argv[0]!) === "select" && replies[i]?.t !== "error") db = Number(parseIntArg(argv[1]!));
@@ -80,6 +84,10 @@ export function selectedAfter(cmds: readonly (readonly Uint8Array[])[], replies:
  * such a client stays on database 0. Plain connections to a cluster node may use any database.
  */
 export function clusterClientRefusal(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | undefined {
+  if (spec.name === "select" && argv.length === 2) {
+    const db = parseDbIndex(argv[1]!);
+    if (db !== 0) return typeof db === "number" ? err("ERR SELECT is not allowed in cluster mode") : db;
+  }
   if (spec.name === "move") return err("ERR MOVE is not allowed in cluster mode");
   if (spec.name === "swapdb") return err("ERR SWAPDB is not allowed in cluster mode");
   if (spec.name === "copy" && argv.some((a, i) => i >= 3 && lower(a) === "db")) {

@@ -47,7 +47,8 @@ function keysPart(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
 export const PARTITION_COMMANDS = define("internal", [
   {
     name: "__dbsizepart", arity: -2, flags: ["readonly"], since: "0.1.0",
-    summary: "Internal: [live keys, keys with an expiry] of one partition; with ALL [db, keys, expires]… of every non-empty database.",
+    summary: "Internal: [live keys, keys with an expiry] of one partition; with ALL, [db, keys, expires]… " +
+      "of every non-empty database.",
     run: (ctx, argv) => {
       const p = partArg(argv);
       if (typeof p !== "number") return p;

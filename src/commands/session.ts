@@ -41,6 +41,9 @@ export interface ConnectionInfo {
   readonly laddr: string;
 }
 
+/** What WATCH records for a key, and the index of its last write. */
+type VersionState = WatchedKey & { lastWrite: number };
+
 function unknownCommand(argv: readonly Uint8Array[]): Reply {
   let args = "";
   for (let i = 1; i < argv.length && args.length < 128; i++) {
@@ -140,7 +143,9 @@ export class Session implements SessionApi {
     if (this.queued) return err("ERR WATCH inside MULTI is not allowed");
     const db = this.client.db;
     const id = (k: Uint8Array) => `${db}:${byteKey(k)}`;
-    const fresh = keys.filter((k, i) => !this.watched.has(id(k)) && keys.findIndex((x) => byteKey(x) === byteKey(k)) === i);
+    const fresh = keys.filter((k, i) =>
+      !this.watched.has(id(k)) && keys.findIndex((x) => byteKey(x) === byteKey(k)) === i
+    );
     const reads = fresh.map((key) => this.versionOf(key, db));
     const record = (states: readonly (WatchedKey | Reply)[]): Reply => {
       for (const st of states) {
@@ -160,7 +165,7 @@ export class Session implements SessionApi {
   }
 
   /** What WATCH records for a key, plus the key's current version (for an EXEC with nothing to apply). */
-  private versionOf(key: Uint8Array, db: number): (WatchedKey & { lastWrite: number }) | Reply | Promise<(WatchedKey & { lastWrite: number }) | Reply> {
+  private versionOf(key: Uint8Array, db: number): VersionState | Reply | Promise<VersionState | Reply> {
     const toState = (r: Reply) => {
       if (r.t !== "array" || r.v.length !== 3 || r.v.some((x) => x.t !== "int")) return r;
       const [point, live, lastWrite] = r.v.map((x) => Number((x as { v: number | bigint }).v)) as [number, number, number];
@@ -254,11 +259,10 @@ export class Session implements SessionApi {
     return this.start(spec, argv);
   }
 
-  /** Commands start in arrival order (SELECT and RESET too), so the selected database is the one they were sent under. */
+  /** Commands start in arrival order (SELECT and RESET too): the selected database is the one they were sent under. */
   private start(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | Promise<Reply> {
     if (spec.exec) return spec.exec(this, argv);
-    const db = this.client.db;
-    return isWrite(spec) ? this.write(argv, db) : this.backend.read(spec, argv, this.client.protocol === 3, db);
+    return isWrite(spec) ? this.write(argv) : this.backend.read(spec, argv, this.client.protocol === 3, this.client.db);
   }
 
   /** Inside MULTI: Redis refuses (and dooms the transaction) what would fail before running. */
@@ -266,6 +270,7 @@ export class Session implements SessionApi {
     const refused =
       (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) ? E.arity(spec.name)
       : !this.client.authenticated && !spec.flags.includes("noauth") ? E.noAuth
+      : this.client.clusterMode && this.backend.cluster ? clusterClientRefusal(spec, argv)
       : undefined;
     if (refused) {
       this.queueFailed = true;
@@ -303,13 +308,15 @@ export class Session implements SessionApi {
   }
 
   /** What every op of this connection carries: the proposer's clock, a seed, the reply shape. */
-  private opBase(db = this.client.db): Pick<Op, "now" | "seed" | "resp3" | "db"> {
-    const base = { now: this.backend.now(), seed: Math.floor(this.backend.random() * 2 ** 32), ...(db !== 0 ? { db } : {}) };
+  private opBase(): Pick<Op, "now" | "seed" | "resp3" | "db"> {
+    const db = this.client.db;
+    const seed = Math.floor(this.backend.random() * 2 ** 32);
+    const base = { now: this.backend.now(), seed, ...(db !== 0 ? { db } : {}) };
     return this.client.protocol === 3 ? { ...base, resp3: true } : base;
   }
 
-  private write(argv: readonly Uint8Array[], db: number): Promise<Reply> {
-    return this.propose({ ...this.opBase(db), cmds: [argv] });
+  private write(argv: readonly Uint8Array[]): Promise<Reply> {
+    return this.propose({ ...this.opBase(), cmds: [argv] });
   }
 
   private propose(op: Op): Promise<Reply> {

@@ -91,8 +91,14 @@ function describe(e: unknown): string {
  * Opens data.db; when it is not a readable database and the log still holds every entry from
  * index 1, it is moved aside and rebuilt from the log. With a compacted log it cannot be.
  */
-function openState(path: string, options: StoreEngineOptions, logComplete: boolean, warn: (message: string) => void): StateDb {
-  const open = () => StateDb.open({ path, partitionCount: options.partitionCount ?? 256, databases: options.databases });
+function openState(
+  path: string,
+  options: StoreEngineOptions,
+  logComplete: boolean,
+  warn: (message: string) => void,
+): StateDb {
+  const partitionCount = options.partitionCount ?? 256;
+  const open = () => StateDb.open({ path, partitionCount, databases: options.databases });
   try {
     return open();
   } catch (e) {
@@ -294,7 +300,9 @@ export class StoreEngine {
     const byDb = new Map<number, Uint8Array[]>();
     for (const { db, key } of expired) byDb.set(db, [...(byDb.get(db) ?? []), key]);
     this.sweepInFlight = true;
-    const ops = [...byDb].map(([db, keys]) => this.propose({ cmds: [[EXPIRE_COMMAND_BYTES, ...keys]], now, seed: 0, ...(db !== 0 ? { db } : {}) }));
+    const ops = [...byDb].map(([db, keys]) =>
+      this.propose({ cmds: [[EXPIRE_COMMAND_BYTES, ...keys]], now, seed: 0, ...(db !== 0 ? { db } : {}) })
+    );
     Promise.all(ops).then(
       (replies) => {
         this.sweepInFlight = false;

@@ -34,22 +34,28 @@ export function encodeOp(op: Op, id?: ProposalId): Uint8Array {
 /** An op and, for a cluster write, its proposal id. */
 export function decodeProposal(data: Uint8Array): { op: Op; id: ProposalId | undefined } {
   const decoded: unknown = packr.unpack(data);
-  if (!Array.isArray(decoded) || decoded.length < 3 || decoded.length > 7 || decoded.length === 4 || !Array.isArray(decoded[0])) {
+  const n = Array.isArray(decoded) ? decoded.length : 0;
+  if (!Array.isArray(decoded) || n < 3 || n > 7 || n === 4 || !Array.isArray(decoded[0])) {
     throw new Error(`log entry of ${data.length} bytes is not an encoded op`);
   }
   const [cmds, now, seed] = decoded as [Uint8Array[][], number, number];
   if (decoded.length === 3) return { op: { cmds, now, seed }, id: undefined };
-  const [, , , flags, watch, idOrNull, db] = decoded as [unknown, unknown, unknown, number, WatchTuple[], IdTuple | null | undefined, number | undefined];
+  type Tail = [unknown, unknown, unknown, number, WatchTuple[], IdTuple | null | undefined, number | undefined];
+  const [, , , flags, watch, idOrNull, db] = decoded as Tail;
   const id = idOrNull ?? undefined;
   const op: { -readonly [K in keyof Op]: Op[K] } = { cmds, now, seed };
   if (flags & MULTI) op.multi = true;
   if (flags & RESP3) op.resp3 = true;
   if (db !== undefined) {
-    if (!Number.isInteger(db) || db < 0) throw new Error(`log entry of ${data.length} bytes has a malformed database index`);
+    if (!Number.isInteger(db) || db < 0) {
+      throw new Error(`log entry of ${data.length} bytes has a malformed database index`);
+    }
     if (db !== 0) op.db = db;
   }
   if (watch.length > 0) {
-    op.watch = watch.map(([key, version, existed, wdb]): WatchedKey => (wdb === undefined ? { key, version, existed } : { db: wdb, key, version, existed }));
+    op.watch = watch.map(([key, version, existed, wdb]): WatchedKey =>
+      wdb === undefined ? { key, version, existed } : { db: wdb, key, version, existed }
+    );
   }
   if (id !== undefined && (!Array.isArray(id) || id.length !== 4)) throw new Error(`log entry of ${data.length} bytes has a malformed proposal id`);
   return { op, id: id && { node: id[0], session: id[1], seq: id[2], ack: id[3] } };

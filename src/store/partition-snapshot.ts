@@ -37,7 +37,12 @@ function tables(collections: readonly CollectionTable[]): { name: string; column
  * Every row of partition `part` and the session records of its group `grp`, encoded. Call inside
  * the transaction that read the applied index.
  */
-export function exportPartition(store: PartitionStore, part: number, grp: number, collections = COLLECTION_TABLES): Uint8Array {
+export function exportPartition(
+  store: PartitionStore,
+  part: number,
+  grp: number,
+  collections = COLLECTION_TABLES,
+): Uint8Array {
   const { db } = store;
   const out: Record<string, Rows> = {};
   for (const t of tables(collections)) {
@@ -55,7 +60,14 @@ export function exportPartition(store: PartitionStore, part: number, grp: number
  * Replaces partition `part` with the rows of a snapshot and records `appliedIdx` for group `grp`,
  * in one transaction: a crash leaves either the old partition or the new one.
  */
-export function importPartition(store: PartitionStore, part: number, data: Uint8Array, grp: number, appliedIdx: number, collections = COLLECTION_TABLES): void {
+export function importPartition(
+  store: PartitionStore,
+  part: number,
+  data: Uint8Array,
+  grp: number,
+  appliedIdx: number,
+  collections = COLLECTION_TABLES,
+): void {
   const { db } = store;
   const decoded = packr.unpack(data) as Record<string, Rows>;
   if (typeof decoded !== "object" || decoded === null || !Array.isArray(decoded.keys)) {
@@ -64,7 +76,9 @@ export function importPartition(store: PartitionStore, part: number, data: Uint8
   for (const name of Object.keys(decoded)) {
     const d = Number(name.split("@")[1] ?? 0);
     if (!(d < store.databases)) {
-      throw new Error(`snapshot for partition ${part} has rows of database ${d}, but databases = ${store.databases} here`);
+      throw new Error(
+        `snapshot for partition ${part} has rows of database ${d}, but databases = ${store.databases} here`,
+      );
     }
   }
   db.transaction(() => {
@@ -92,7 +106,7 @@ export function dropPartition(store: PartitionStore, part: number, grp: number, 
   })();
 }
 
-/** Every row of partition `part` in every database: collection rows first (the keys' delete triggers then find none). */
+/** Every row of partition `part` in every database; collection rows first (the keys' triggers then find none). */
 function deleteRows(store: PartitionStore, part: number, collections: readonly CollectionTable[]): void {
   for (const t of tables(collections).reverse()) {
     const del = store.db.prepare(`DELETE FROM ${t.name} WHERE part = ?`);

@@ -347,9 +347,12 @@ export class SqliteKeyspace implements Keyspace {
     const IN_DB = "part >= ?2 AND part < ?3";
     this.countExpiring = prepare(`SELECT count(*) AS n FROM keys WHERE expire_at > ?1 AND ${IN_DB}`);
     this.countLive = prepare(
-      `SELECT (SELECT count(*) FROM keys WHERE ${IN_DB}) - (SELECT count(*) FROM keys WHERE expire_at <= ?1 AND ${IN_DB}) AS n`,
+      `SELECT (SELECT count(*) FROM keys WHERE ${IN_DB})
+         - (SELECT count(*) FROM keys WHERE expire_at <= ?1 AND ${IN_DB}) AS n`,
     );
-    this.scanFrom = prepare(`SELECT id, key, type, expire_at FROM keys WHERE id > ?1 AND ${IN_DB} ORDER BY id LIMIT ?4`);
+    this.scanFrom = prepare(
+      `SELECT id, key, type, expire_at FROM keys WHERE id > ?1 AND ${IN_DB} ORDER BY id LIMIT ?4`,
+    );
     this.idRange = prepare(`SELECT min(id) AS lo, max(id) AS hi FROM keys WHERE part >= ?1 AND part < ?2`);
     this.firstLiveFrom = prepare(
       `SELECT key FROM keys WHERE id >= ?1 AND ${IN_DB} AND (expire_at IS NULL OR expire_at > ?4) ORDER BY id LIMIT 1`,
@@ -487,7 +490,8 @@ export class SqliteKeyspace implements Keyspace {
 
   scan(cursor: number, count: number, now: number, type?: KeyType): { cursor: number; keys: Uint8Array[] } {
     const limit = Math.max(1, Math.floor(count));
-    const rows = this.scanFrom.values(cursor, this.lo, this.hi, limit) as [number, Uint8Array, KeyType, number | null][];
+    type ScanRow = [number, Uint8Array, KeyType, number | null];
+    const rows = this.scanFrom.values(cursor, this.lo, this.hi, limit) as ScanRow[];
     const keys: Uint8Array[] = [];
     for (const [, key, keyType, expireAt] of rows) {
       if ((expireAt === null || expireAt > now) && (type === undefined || keyType === type)) keys.push(key);
@@ -570,7 +574,8 @@ export class SqliteKeyspace implements Keyspace {
   randomKeyInPartition(part: number, now: number, r: number): Uint8Array | undefined {
     const { keys } = this.partitionStats(part, now);
     if (keys === 0) return undefined;
-    const row = this.partNth.get(this.shard(part), now, Math.min(keys - 1, Math.floor(r * keys))) as { key: Uint8Array } | null;
+    const nth = Math.min(keys - 1, Math.floor(r * keys));
+    const row = this.partNth.get(this.shard(part), now, nth) as { key: Uint8Array } | null;
     return row?.key;
   }
 

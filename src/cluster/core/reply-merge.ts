@@ -32,7 +32,8 @@ function keyspaceTotals(replies: readonly Reply[]): Reply {
       byDb.set(num(v[i]), [t[0] + num(v[i + 1]), t[1] + num(v[i + 2])]);
     }
   }
-  return array([...byDb].sort(([a], [b]) => a - b).flatMap(([db, [keys, expires]]) => [int(db), int(keys), int(expires)]));
+  const sorted = [...byDb].sort(([a], [b]) => a - b);
+  return array(sorted.flatMap(([db, [keys, expires]]) => [int(db), int(keys), int(expires)]));
 }
 
 /**
