@@ -51,8 +51,6 @@ export interface Keyspace {
   scan(cursor: number, count: number, now: number, type?: KeyType): { cursor: number; keys: Uint8Array[] };
   /** A live key picked with r in [0, 1), or undefined when empty. */
   randomKey(now: number, r: number): Uint8Array | undefined;
-  /** Keys whose expiry is <= now (at most limit), for active expiry. */
-  expired(now: number, limit: number): Uint8Array[];
   /** Removes a key only if it is expired at `now`; used by the replicated expiry sweep. */
   deleteIfExpired(key: Uint8Array, now: number): boolean;
   /** Removes every key of this database (FLUSHDB). */

@@ -283,7 +283,6 @@ export class SqliteKeyspace implements Keyspace {
   private readonly scanFrom: Statement;
   private readonly idRange: Statement;
   private readonly firstLiveFrom: Statement;
-  private readonly expiredKeys: Statement;
   private readonly expiredAnywhere: Statement;
   private readonly copyRows: ReadonlyMap<KeyType, Statement[]>;
   private readonly flushDb: Statement[];
@@ -357,7 +356,6 @@ export class SqliteKeyspace implements Keyspace {
     this.firstLiveFrom = prepare(
       `SELECT key FROM keys WHERE id >= ?1 AND ${IN_DB} AND (expire_at IS NULL OR expire_at > ?4) ORDER BY id LIMIT 1`,
     );
-    this.expiredKeys = prepare(`SELECT key FROM keys WHERE expire_at <= ?1 AND ${IN_DB} ORDER BY expire_at LIMIT ?4`);
     this.expiredAnywhere = prepare("SELECT part, key FROM keys WHERE expire_at <= ? ORDER BY expire_at LIMIT ?");
     const copyRows = new Map<KeyType, Statement[]>();
     for (const table of collections) {
@@ -509,13 +507,9 @@ export class SqliteKeyspace implements Keyspace {
     return row?.key;
   }
 
-  expired(now: number, limit: number): Uint8Array[] {
-    return (this.expiredKeys.values(now, this.lo, this.hi, limit) as [Uint8Array][]).map(([key]) => key);
-  }
-
   /**
-   * Expired keys of every database (at most limit), with their database and partition: one query
-   * for the expiry sweep instead of one per database.
+   * Keys whose expiry is <= now, soonest first (at most limit), of every database, with their
+   * database and partition: what the active-expiry sweep proposes `__expire` for.
    */
   expiredEverywhere(now: number, limit: number): { db: number; part: number; key: Uint8Array }[] {
     const rows = this.expiredAnywhere.values(now, limit) as [number, Uint8Array][];
