@@ -10,9 +10,8 @@ import type { CommandContext, CommandSpec, Keyspace } from "./types.ts";
 import { E, lower, parseIntArg } from "./util.ts";
 
 const INT_MAX = 2 ** 31 - 1;
-const SAME_OBJECT = err("ERR source and destination objects are the same");
-
 const INT_RANGE = err(`ERR value is out of range, value must between ${-INT_MAX - 1} and ${INT_MAX}`);
+const SAME_OBJECT = err("ERR source and destination objects are the same");
 
 /** Redis's getIntFromObjectOrReply: a 32-bit integer; SWAPDB gives its own text for either error. */
 export function parseDbIndex(arg: Uint8Array, bad?: Reply): number | Reply {
