@@ -80,6 +80,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
           rejectedConnections,
           keys: plane?.keyCount() ?? 0,
           expires: plane?.expiringKeyCount?.() ?? 0,
+          dbs: plane?.databaseKeys?.(),
           dataDir: config.data_dir,
           appliedIndex: plane?.appliedIndex() ?? 0,
       };
@@ -103,7 +104,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   };
 
   const backend: Backend = {
-    read: (spec, argv, resp3) => (plane ? plane.read(spec, argv, resp3) : LOADING),
+    read: (spec, argv, resp3, db) => (plane ? plane.read(spec, argv, resp3, db) : LOADING),
     propose: (op) => (plane ? plane.propose(op) : Promise.resolve(LOADING)),
     now: () => Date.now(),
     random: () => Math.random(),

@@ -75,7 +75,7 @@ export class ClusterNode {
       raft,
       stats: this.raftStats,
       ids: new ProposalIds(self, this.replicas.newProposalSession()),
-      runLocal: (spec, argv, resp3) => this.replicas.runLocal(spec, argv, resp3),
+      runLocal: (spec, argv, resp3, db) => this.replicas.runLocal(spec, argv, resp3, db),
       meta,
       alive: (id) => this.alive(id),
       request: (to, body, timeoutMs) => this.request(to, body, timeoutMs),
@@ -291,8 +291,8 @@ export class ClusterNode {
   // The data plane: routed reads and writes.
 
   /** Backend.read for sessions. */
-  read(spec: CommandSpec, argv: readonly Uint8Array[], resp3 = false): Promise<Reply> | Reply {
-    return this.router.read(spec, argv, resp3);
+  read(spec: CommandSpec, argv: readonly Uint8Array[], resp3 = false, db = 0): Promise<Reply> | Reply {
+    return this.router.read(spec, argv, resp3, db);
   }
 
   /** Backend.propose for sessions. */

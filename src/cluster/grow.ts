@@ -131,7 +131,7 @@ function withRows(w: GroupWrite, state: StateDb, index: number): GroupWrite {
     throw new Error(`raft group ${w.grp}: a founding write starts with its conf entry at index 1`);
   }
   const conf = decodeConf(founding.data);
-  const data = exportPartition(state.db, partitionOfGroup(w.grp), w.grp);
+  const data = exportPartition(state, partitionOfGroup(w.grp), w.grp);
   return {
     grp: w.grp,
     snapshot: { meta: { index, term: founding.term, conf }, data },

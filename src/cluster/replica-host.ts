@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import type { CommandSpec, Op } from "../commands/types.ts";
 import { utf8 } from "../commands/util.ts";
+import { runRead } from "../commands/apply.ts";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import type { Reply } from "../resp/reply.ts";
@@ -72,6 +73,7 @@ export class ReplicaHost {
     this.state = StateDb.open({
       path: join(config.data_dir, "data.db"),
       partitionCount: config.partition_count,
+      databases: config.databases,
       clustered: true,
     });
     this.machine = new ClusterStateMachine(this.state, this.stats.writeCopies);
@@ -118,14 +120,14 @@ export class ReplicaHost {
     return nextSession(this.state.db, Date.now());
   }
 
-  /** Runs a read-only command on this node's rows. */
-  runLocal(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean): Reply {
-    return spec.run!({ db: this.state.keyspace, now: Date.now(), random: Math.random, resp3 }, argv);
+  /** Runs a read-only command on this node's rows of database `db`. */
+  runLocal(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean, db: number): Reply {
+    return runRead(this.state.keyspace, spec, argv, db, { now: Date.now(), random: Math.random, resp3 });
   }
 
   /** Live keys stored on this node: the rows of every partition it holds a replica of. */
   keyCount(): number {
-    return this.state.keyspace.count(Date.now());
+    return this.state.keyspace.countEverywhere(Date.now());
   }
 
   /** Reopens the groups held before a restart; how many. */
@@ -180,16 +182,16 @@ export class ReplicaHost {
       // One query for expired keys per round, not one per led partition: each is a query over the
       // whole keyspace (an idle node leading ~85 of 256 partitions spent 7% of its CPU time on them).
       const now = Date.now();
-      const byGroup = new Map<number, Uint8Array[]>();
-      for (const k of this.state.keyspace.expired(now, EXPIRE_BATCH)) {
-        const grp = groupOf(this.state.keyspace.partOf(k));
-        const keys = byGroup.get(grp);
-        if (keys) keys.push(k);
-        else byGroup.set(grp, [k]);
+      const batches = new Map<string, { grp: number; db: number; keys: Uint8Array[] }>();
+      for (const { db, part, key } of this.state.keyspace.expiredEverywhere(now, EXPIRE_BATCH)) {
+        const grp = groupOf(part);
+        const batch = batches.get(`${grp}/${db}`);
+        if (batch) batch.keys.push(key);
+        else batches.set(`${grp}/${db}`, { grp, db, keys: [key] });
       }
-      for (const [grp, keys] of byGroup) {
+      for (const { grp, db, keys } of batches.values()) {
         if (!led.has(grp)) continue;
-        const op: Op = { cmds: [[utf8("__expire"), ...keys]], now, seed: 0 };
+        const op: Op = { cmds: [[utf8("__expire"), ...keys]], now, seed: 0, ...(db !== 0 ? { db } : {}) };
         this.raft.propose(grp, encodeOp(op)).catch(() => {});
       }
     } catch (e) {

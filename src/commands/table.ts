@@ -3,6 +3,7 @@
 import { BIT_COMMANDS } from "./bits.ts";
 import { CLUSTER_COMMANDS } from "./cluster.ts";
 import { CONNECTION_COMMANDS, SERVER_COMMANDS } from "./connection.ts";
+import { DATABASE_COMMANDS } from "./databases.ts";
 import { GEO_COMMANDS } from "./geo.ts";
 import { DEBUG_COMMANDS } from "./debug.ts";
 import { DUMP_COMMANDS } from "./dump.ts";
@@ -40,6 +41,7 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   BIT_COMMANDS,
   LCS_COMMANDS,
   KEY_COMMANDS,
+  DATABASE_COMMANDS,
   PARTITION_COMMANDS,
   HASH_COMMANDS,
   LIST_COMMANDS,

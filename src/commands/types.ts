@@ -41,10 +41,10 @@ export interface Keyspace {
   delete(key: Uint8Array, now: number): boolean;
   /** Changes the expiry of an existing live key. */
   setExpireAt(key: Uint8Array, expireAt: number | null): void;
-  /** Moves a live key (all rows and expiry) to dst, replacing dst. */
-  rename(src: Uint8Array, dst: Uint8Array, now: number): void;
-  /** Copies a live key (all rows and expiry) to dst, replacing dst. */
-  copy(src: Uint8Array, dst: Uint8Array, now: number): void;
+  /** Moves a live key (all rows and expiry) to dst in database toDb (default: this one), replacing dst. */
+  rename(src: Uint8Array, dst: Uint8Array, now: number, toDb?: number): void;
+  /** Copies a live key (all rows and expiry) to dst in database toDb (default: this one), replacing dst. */
+  copy(src: Uint8Array, dst: Uint8Array, now: number, toDb?: number): void;
   /** Number of live keys. */
   count(now: number): number;
   /** Live keys that have an expiry (INFO keyspace `expires`). */
@@ -56,11 +56,22 @@ export interface Keyspace {
   scan(cursor: number, count: number, now: number, type?: KeyType): { cursor: number; keys: Uint8Array[] };
   /** A live key picked with r in [0, 1), or undefined when empty. */
   randomKey(now: number, r: number): Uint8Array | undefined;
-  /** Keys whose expiry is <= now (at most limit), for active expiry. */
-  expired(now: number, limit: number): Uint8Array[];
   /** Removes a key only if it is expired at `now`; used by the replicated expiry sweep. */
   deleteIfExpired(key: Uint8Array, now: number): boolean;
+  /** Removes every key of this database (FLUSHDB). */
   flush(): void;
+  /** Removes every key of every database (FLUSHALL). */
+  flushAll(): void;
+  /*
+   * Databases (SELECT): the database index is part of a key's identity; a key's slot and
+   * partition still come from the key alone.
+   */
+  /** This database's index. */
+  readonly index: number;
+  /** The same store seen through database `index`; undefined when it is out of range (config `databases`). */
+  database(index: number): Keyspace | undefined;
+  /** SWAPDB: this database and `other` trade contents (only partition `part`'s rows when given). */
+  swapDatabase(other: number, part?: number): void;
   /*
    * Partition-scoped variants for a cluster, where data.db holds the rows of every partition the
    * node replicates and keyless commands are answered per partition by its leader.
@@ -75,8 +86,8 @@ export interface Keyspace {
   scanPartition(part: number, from: Uint8Array, count: number, now: number, groupBytes: number, type?: KeyType): { keys: Uint8Array[]; next: Uint8Array | undefined };
   /** A live key of one partition picked with r in [0, 1), or undefined when it has none. */
   randomKeyInPartition(part: number, now: number, r: number): Uint8Array | undefined;
-  /** Removes every row of one partition. */
-  flushPartition(part: number): void;
+  /** Removes every row of one partition in this database, or in every database. */
+  flushPartition(part: number, allDatabases?: boolean): void;
   /**
    * WATCH: `watchPoint` is the newest log index applied for the key's partition (what WATCH
    * records); `version` the index of the op that last wrote the key (or a newer one when the store
@@ -217,9 +228,13 @@ export interface Op {
    * there and flat in RESP2. Only the shape of the reply depends on it, never the writes.
    */
   readonly resp3?: boolean;
+  /** The proposing client's database (SELECT); absent: 0, as in logs written before databases. */
+  readonly db?: number;
 }
 
 export interface WatchedKey {
+  /** Absent: the op's database. */
+  readonly db?: number;
   readonly key: Uint8Array;
   readonly version: number;
   readonly existed: boolean;
@@ -275,6 +290,8 @@ export interface ClientState {
   lastActiveAt: number;
   /** Speaks Redis Cluster: gets -MOVED instead of proxying (READONLY, CLUSTER SLOTS/SHARDS, or redis_cluster_mode). */
   clusterMode: boolean;
+  /** The selected database (SELECT). */
+  db: number;
 }
 
 /** A node as Redis Cluster clients see it. */

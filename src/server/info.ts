@@ -16,10 +16,25 @@ export interface InfoSource {
   keys: number;
   /** Keys with an expiry (INFO keyspace `expires`). */
   expires?: number;
+  /** INFO keyspace per database (non-empty ones); absent: database 0 has `keys` and `expires`. */
+  dbs?: readonly DatabaseKeys[];
   /** Set when the keyspace could not be counted (a cluster partition did not answer). */
   keyspaceError?: string;
   dataDir: string;
   appliedIndex: number;
+}
+
+export interface DatabaseKeys {
+  readonly db: number;
+  readonly keys: number;
+  readonly expires: number;
+}
+
+/** Redis's `dbN:keys=…,expires=…,avg_ttl=…` lines, for databases that have keys (FlyDB keeps no TTL average). */
+function keyspaceLines(src: InfoSource): [string, string][] {
+  if (src.keyspaceError !== undefined) return [["keyspace_error", src.keyspaceError]];
+  const dbs = src.dbs ?? [{ db: 0, keys: src.keys, expires: src.expires ?? 0 }];
+  return dbs.filter((d) => d.keys > 0).map((d) => [`db${d.db}`, `keys=${d.keys},expires=${d.expires},avg_ttl=0`]);
 }
 
 const SECTIONS = ["server", "clients", "memory", "persistence", "stats", "replication", "keyspace"] as const;
@@ -69,7 +84,7 @@ export function renderInfo(src: InfoSource, section: string | undefined, now: nu
       ["role", "master"],
       ["connected_slaves", 0],
     ],
-    keyspace: src.keyspaceError !== undefined ? [["keyspace_error", src.keyspaceError]] : src.keys > 0 ? [["db0", `keys=${src.keys},expires=${src.expires ?? 0},avg_ttl=0`]] : [],
+    keyspace: keyspaceLines(src),
   };
   const wanted = section === undefined || section === "default" || section === "all" || section === "everything" ? SECTIONS : SECTIONS.filter((s) => s === section);
   return wanted
