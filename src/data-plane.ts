@@ -2,7 +2,7 @@
 // alone (one log, one state) or is a cluster member (multi-raft, routed by partition).
 import { networkInterfaces } from "node:os";
 import { applyOp, runRead } from "./commands/apply.ts";
-import type { DatabaseKeys } from "./server/info.ts";
+import type { DatabaseKeys } from "./commands/types.ts";
 import type { Backend } from "./commands/session.ts";
 import { ConfigError, type Config } from "./config/schema.ts";
 import { ClusterNode, type ClusterAddrs } from "./cluster/cluster-node.ts";

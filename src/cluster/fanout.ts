@@ -12,7 +12,7 @@ import type { CommandSpec, Op } from "../commands/types.ts";
 import { ascii, E, lower, utf8 } from "../commands/util.ts";
 import { array, bulk, err, type Reply } from "../resp/reply.ts";
 import { items, mergeFor, num } from "./core/reply-merge.ts";
-import type { DatabaseKeys } from "../server/info.ts";
+import type { DatabaseKeys } from "../commands/types.ts";
 import { decodeCursor, groupBytes, nextCursor } from "./core/scan-cursor.ts";
 
 /** How one node reaches the leader of any partition (ClusterNode's forwarding with redirects). */

@@ -372,3 +372,10 @@ export interface CommandSpec {
   /** Where the command runs in a cluster and how replies of several partitions combine; absent: one slot. */
   readonly cluster?: ClusterTips;
 }
+
+/** One database's key counts, for INFO keyspace (standalone from the store, in a cluster summed over partitions). */
+export interface DatabaseKeys {
+  readonly db: number;
+  readonly keys: number;
+  readonly expires: number;
+}

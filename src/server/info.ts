@@ -1,6 +1,7 @@
 // INFO text in Redis's layout ("# Section" headers, key:value lines, CRLF), so tools that parse
 // Redis INFO (redis-cli --stat, exporters, client libraries) read FlyDB's too.
 import { REDIS_COMPAT_VERSION } from "../commands/connection.ts";
+import type { DatabaseKeys } from "../commands/types.ts";
 
 export interface InfoSource {
   version: string;
@@ -22,12 +23,6 @@ export interface InfoSource {
   keyspaceError?: string;
   dataDir: string;
   appliedIndex: number;
-}
-
-export interface DatabaseKeys {
-  readonly db: number;
-  readonly keys: number;
-  readonly expires: number;
 }
 
 /** Redis's `dbN:keys=…,expires=…,avg_ttl=…` lines, for databases that have keys (FlyDB keeps no TTL average). */
