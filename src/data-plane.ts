@@ -13,6 +13,7 @@ import type { Logger } from "./log.ts";
 import { formatHostPort, parseHostPort } from "./net/hostport.ts";
 import { readIdentity, writeIdentity } from "./node-identity.ts";
 import { StoreEngine } from "./store/engine.ts";
+import type { SqliteSynchronous } from "./store/sqlite-sync.ts";
 
 export interface DataPlane {
   readonly mode: "standalone" | "cluster";
@@ -23,6 +24,8 @@ export interface DataPlane {
   /** Live keys with an expiry, for INFO keyspace; a cluster counts the cluster's instead. */
   expiringKeyCount?(): number;
   appliedIndex(): number;
+  /** PRAGMA synchronous of the raft.db and data.db connections the node writes through. */
+  sqliteSynchronous(): SqliteSynchronous;
   ready(): { ready: boolean; reason?: string };
   readonly cluster: ClusterNode | undefined;
   /** mDNS packet counters when this node advertises itself (discovery_enabled), for /metrics. */
@@ -80,6 +83,7 @@ export async function openStandalone(config: Config, metrics: NodeMetrics): Prom
     keyCount: () => store.keyspace.count(Date.now()),
     expiringKeyCount: () => store.keyspace.countWithExpiry(Date.now()),
     appliedIndex: () => store.stats().appliedIndex,
+    sqliteSynchronous: () => store.synchronous(),
     ready: () => (store.failed ? { ready: false, reason: `storage failed: ${store.failed.message}` } : { ready: true }),
     cluster: undefined,
     stop: () => store.close(),
@@ -161,6 +165,7 @@ export async function openCluster(
     propose: (op) => node.propose(op),
     keyCount: () => node.keyCount(),
     appliedIndex: () => node.appliedIndex(),
+    sqliteSynchronous: () => node.sqliteSynchronous(),
     ready: () => node.ready(),
     cluster: node,
     discoveryStats: advertiser ? () => advertiser.stats() : undefined,

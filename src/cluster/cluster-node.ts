@@ -11,6 +11,7 @@ import { GossipNode, type MemberView } from "../gossip/index.ts";
 import type { Logger } from "../log.ts";
 import type { NodeId } from "../raft/types.ts";
 import type { Reply } from "../resp/reply.ts";
+import type { SqliteSynchronous } from "../store/sqlite-sync.ts";
 import { PeerUnreachable, Transport } from "../transport/transport.ts";
 import { Controller } from "./controller.ts";
 import { foundCluster, foundPartitions, type Founder } from "./founding.ts";
@@ -330,6 +331,11 @@ export class ClusterNode {
 
   clusterGroups(): Promise<Map<NodeId, GroupStatus[]>> {
     return this.status.clusterGroups();
+  }
+
+  /** PRAGMA synchronous of this member's raft.db and data.db connections. */
+  sqliteSynchronous(): SqliteSynchronous {
+    return this.replicas.synchronous();
   }
 
   /** What the cluster series of /metrics read at scrape time (ClusterMetricsSource in src/http/metrics.ts). */

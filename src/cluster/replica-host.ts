@@ -13,6 +13,7 @@ import type { GroupWrite, Message, NodeId } from "../raft/types.ts";
 import { encodeOp } from "../store/op-codec.ts";
 import { nextSession } from "../store/proposal-sessions.ts";
 import { SqliteRaftStorage } from "../store/raft-log.ts";
+import type { SqliteSynchronous } from "../store/sqlite-sync.ts";
 import { StateDb } from "../store/state.ts";
 import type { HeartbeatBatch } from "./core/heartbeats.ts";
 import { groupOf, META_GROUP, STANDALONE_GROUP } from "../keyspace/groups.ts";
@@ -111,6 +112,11 @@ export class ReplicaHost {
   /** Live keys stored on this node: the rows of every partition it holds a replica of. */
   keyCount(): number {
     return this.state.keyspace.count(Date.now());
+  }
+
+  /** PRAGMA synchronous of the connections that write raft.db and data.db (for /metrics). */
+  synchronous(): SqliteSynchronous {
+    return { raft: this.storage.synchronous(), data: this.state.synchronous() };
   }
 
   /** Reopens the groups held before a restart; how many. */

@@ -3,6 +3,7 @@
 // durable: Redis blocks its loop in fsync, this thread is why FlyDB does not have to.
 // Requests are answered strictly in the order they arrive (see log-writer.ts).
 import { type FsyncMode, OpLog } from "./oplog.ts";
+import { SYNCHRONOUS_MODES } from "./sqlite-sync.ts";
 
 declare var self: Worker;
 
@@ -22,13 +23,16 @@ function opened(): OpLog {
   return log;
 }
 
-/** Returns the request's number: commits so far for append, entries deleted for compact. */
+/**
+ * Returns the request's number: the connection's PRAGMA synchronous level for open, commits so
+ * far for append, entries deleted for compact.
+ */
 function handle(req: LogRequest): number {
   switch (req.t) {
     case "open":
       log = OpLog.open(req.path, req.fsync);
       if (req.fsync === "everysec") syncTimer = setInterval(() => log?.sync(), 1000);
-      return 0;
+      return SYNCHRONOUS_MODES.indexOf(log.synchronous());
     case "append": {
       const l = opened();
       let at = 0;

@@ -2,6 +2,7 @@
 // in order, so a FIFO of callbacks is all the bookkeeping there is.
 import type { FsyncMode } from "./oplog.ts";
 import type { LogRequest, LogResponse } from "./log-worker.ts";
+import { SYNCHRONOUS_MODES, type SynchronousMode } from "./sqlite-sync.ts";
 
 interface Waiter {
   readonly resolve: (value: number) => void;
@@ -11,6 +12,8 @@ interface Waiter {
 export class LogWriter {
   private readonly waiting: Waiter[] = [];
   private dead: Error | undefined;
+  /** PRAGMA synchronous of the worker's raft.db connection, as it reported on opening. */
+  synchronous!: SynchronousMode;
 
   private constructor(private readonly worker: Worker) {
     worker.onmessage = (e: MessageEvent<LogResponse>) => {
@@ -26,7 +29,7 @@ export class LogWriter {
   static async open(path: string, fsync: FsyncMode): Promise<LogWriter> {
     const writer = new LogWriter(new Worker(new URL("./log-worker.ts", import.meta.url).href));
     try {
-      await writer.call({ t: "open", path, fsync });
+      writer.synchronous = SYNCHRONOUS_MODES[await writer.call({ t: "open", path, fsync })]!;
     } catch (e) {
       writer.worker.terminate();
       throw e;
