@@ -11,6 +11,7 @@ import { formatHostPort, parseHostPort } from "./net/hostport.ts";
 import { err, type Reply } from "./resp/reply.ts";
 import { clusterPartitions, clusterStatus } from "./http/cluster-status.ts";
 import { drain } from "./cluster/leave.ts";
+import { removeMember } from "./cluster/remove.ts";
 import { startRespServer, type ConnectionControl } from "./server/resp-server.ts";
 import { renderInfo } from "./server/info.ts";
 import { resolveMode, openCluster, openStandalone, type DataPlane } from "./data-plane.ts";
@@ -190,6 +191,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       return {
         partitions: () => clusterPartitions(node),
         join: (peers) => node.join(peers),
+        remove: (id, timeoutMs) => removeMember(node, id, timeoutMs),
         leave: async (timeoutMs) => {
           const r = await drain(node, timeoutMs);
           // Stop after the reply is on its way: stopping closes the HTTP server.

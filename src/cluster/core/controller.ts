@@ -51,7 +51,7 @@ export type MetaDecision =
 
 /**
  * The next metadata change of group 0's leader, in order: admit alive members and keep their
- * addresses current, remove members that left or stayed dead for dead_node_timeout (suspect is
+ * addresses current (never over a member known on another data dir), remove members that left or stayed dead for dead_node_timeout (suspect is
  * not dead), move replicas to the placement of the current members; otherwise group 0's voters.
  */
 export function decideMeta(input: MetaInput): { decision: MetaDecision; deadSince: ReadonlyMap<NodeId, number> } {
@@ -63,6 +63,9 @@ export function decideMeta(input: MetaInput): { decision: MetaDecision; deadSinc
     if (id !== self.id && v?.state !== "alive") continue;
     const info = id === self.id ? self : v!.info;
     const known = meta.members[id];
+    // The id back on another data dir (wiped: no vote record) is not the member: it must be
+    // removed first (src/cluster/remove.ts), never admitted over it.
+    if (known?.dataDirId !== undefined && info.dataDirId !== known.dataDirId) continue;
     if (!known || JSON.stringify(known) !== JSON.stringify(info)) {
       return { decision: { kind: "propose", op: { t: "member", member: info } }, deadSince };
     }
