@@ -193,13 +193,15 @@ export class ClusterNode {
     return this.replicas.holdsGroups();
   }
 
-  /** Node ids the cluster may still count a vote of: metadata members and the replicas of hosted groups. */
+  /** Node ids the cluster may still count a vote of: metadata members and the voters of hosted groups. */
   identities(): readonly KnownNode[] {
     const raft = this.replicas.raft;
+    // A founder that has group 0's founding conf but not yet the metadata after it would list
+    // the other founders without their data dir ids: it knows nothing yet.
+    if (this.meta().clusterId === "") return [];
     const known = new Map<NodeId, KnownNode>(Object.values(this.meta().members).map((m) => [m.id, m]));
     for (const grp of raft.groupIds()) {
-      const conf = raft.status(grp)?.conf;
-      for (const id of [...(conf?.voters ?? []), ...(conf?.learners ?? [])]) if (!known.has(id)) known.set(id, { id });
+      for (const id of raft.status(grp)?.conf.voters ?? []) if (!known.has(id)) known.set(id, { id });
     }
     return [...known.values()].map((k) => (k.dataDirId === undefined ? { id: k.id } : { id: k.id, dataDirId: k.dataDirId }));
   }

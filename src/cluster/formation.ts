@@ -20,7 +20,7 @@ export interface FormationHost {
   /** Whether this node holds any cluster state (founded or joined). */
   holdsState(): boolean;
   meta(): MetaState;
-  /** The node ids the cluster may still count a vote of: metadata members and hosted groups' replicas. */
+  /** The node ids the cluster may still count a vote of: metadata members and hosted groups' voters. */
   identities(): readonly KnownNode[];
   /**
    * The cluster it joins does not know this node id from another data dir (core/formation.ts

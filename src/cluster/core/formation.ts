@@ -22,8 +22,8 @@ export interface FormationReport {
   readonly bootstrapExpect: number;
   /**
    * When formed, every node its cluster may still count a vote of: the metadata's members (with
-   * their data dir ids) and the replicas of the groups the node hosts (a removed member stays in
-   * them until reconciled). Empty when unformed.
+   * their data dir ids) and the voters of the groups the node hosts (a removed member stays one
+   * until reconciled). Empty when unformed.
    */
   readonly identities: readonly KnownNode[];
   /** Gossip addresses to join: the cluster's members when formed, else the node itself. */
@@ -109,7 +109,7 @@ export function decideFormation(self: FormationReport, peers: readonly Formation
 
 /**
  * The formed peer whose cluster knows this node's id from another data dir (as a member with
- * another data dir id, or a replica of a group only) although this node holds no cluster state:
+ * another data dir id, or a voter of a group only) although this node holds no cluster state:
  * the same id on a wiped or replaced data dir, whose empty vote record could grant a second vote
  * in a term it already voted in. A founder, or a node the controller admitted before this check
  * ran, is listed with this data dir's id: not stale.
