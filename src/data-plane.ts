@@ -62,7 +62,8 @@ export function resolveMode(c: Config): "standalone" | "cluster" {
     return id.mode;
   }
   const mode = asked ?? "standalone";
-  writeIdentity(c.data_dir, { node_id: c.node_id, mode, partition_count: c.partition_count, data_dir_id: randomUUID() });
+  const partition_count = c.partition_count;
+  writeIdentity(c.data_dir, { node_id: c.node_id, mode, partition_count, data_dir_id: randomUUID() });
   return mode;
 }
 

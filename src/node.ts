@@ -5,7 +5,12 @@ import type { ClientState, ServerView } from "./commands/types.ts";
 import { formatValue } from "./config/load.ts";
 import { CONFIG_KEYS, type Config, type ConfigKey } from "./config/schema.ts";
 import { createHttpApp, type NodeStatus } from "./http/app.ts";
-import { NodeMetrics, registerClusterMetrics, registerDiscoveryMetrics, registerSqliteSynchronous } from "./http/metrics.ts";
+import {
+  NodeMetrics,
+  registerClusterMetrics,
+  registerDiscoveryMetrics,
+  registerSqliteSynchronous,
+} from "./http/metrics.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { formatHostPort, parseHostPort } from "./net/hostport.ts";
 import { err, type Reply } from "./resp/reply.ts";

@@ -161,7 +161,14 @@ export class ClusterNode {
       clusterId,
       bindAddr: bind.gossip,
       advertiseAddr: addrs.gossip,
-      meta: { respAddr: addrs.resp, httpAddr: addrs.http, raftAddr: addrs.raft, zone: config.zone, version, dataDirId: dataDir },
+      meta: {
+        respAddr: addrs.resp,
+        httpAddr: addrs.http,
+        raftAddr: addrs.raft,
+        zone: config.zone,
+        version,
+        dataDirId: dataDir,
+      },
       seeds: config.cluster_peers,
       secret: config.cluster_secret || undefined,
     });
@@ -203,7 +210,7 @@ export class ClusterNode {
     for (const grp of raft.groupIds()) {
       for (const id of raft.status(grp)?.conf.voters ?? []) if (!known.has(id)) known.set(id, { id });
     }
-    return [...known.values()].map((k) => (k.dataDirId === undefined ? { id: k.id } : { id: k.id, dataDirId: k.dataDirId }));
+    return [...known.values()].map(({ id, dataDirId }) => (dataDirId === undefined ? { id } : { id, dataDirId }));
   }
 
   acceptGroups(): void {
@@ -217,7 +224,8 @@ export class ClusterNode {
 
   /** This node as a member of the metadata. */
   selfInfo(): MemberInfo {
-    return { id: this.self, zone: this.config.zone, addrs: this.addrs, version: this.version, dataDirId: this.dataDirId };
+    const { zone } = this.config;
+    return { id: this.self, zone, addrs: this.addrs, version: this.version, dataDirId: this.dataDirId };
   }
 
   /** Every CONTROL_MS: found partitions, then admit and remove members, place partitions, move replicas. */

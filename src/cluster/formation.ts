@@ -5,14 +5,22 @@
 // (mDNS when discovery is on and no peers are configured; gossip members always), probes them,
 // and bootstraps (after every founder promised), joins through gossip, waits with back-off, or
 // refuses (other cluster settings, or a cluster that still counts this node id: a wiped member,
-// which must not vote with an empty vote record). Once the node holds cluster state it checks that the cluster's metadata matches its
+// which must not vote with an empty vote record). Once the node holds cluster state it checks
+// that the cluster's metadata matches its
 // own settings.
 import type { Config } from "../config/schema.ts";
 import type { DiscoveredNode } from "../discovery/index.ts";
 import type { MemberView } from "../gossip/index.ts";
 import { formatHostPort } from "../net/hostport.ts";
 import type { Logger } from "../log.ts";
-import { candidates, decideFormation, mayPromise, type FormationReport, type FormationStep, type KnownNode } from "./core/formation.ts";
+import {
+  candidates,
+  decideFormation,
+  type FormationReport,
+  type FormationStep,
+  type KnownNode,
+  mayPromise,
+} from "./core/formation.ts";
 import type { MemberInfo, MetaState } from "./core/meta.ts";
 
 /** What formation needs of the cluster node. */

@@ -65,7 +65,8 @@ export async function removeMember(node: Removable, id: string, timeoutMs: numbe
     const held = groupsVotedBy(freshestGroups((await node.clusterGroups()).values()), groups, id);
     if (held.length === 0) return report(true, []);
     if (Date.now() - started >= timeoutMs) {
-      return report(false, held, `still a voter in ${held.length} group(s) after ${timeoutMs} ms; POST /cluster/remove again to wait longer`);
+      const why = `still a voter in ${held.length} group(s) after ${timeoutMs} ms; POST /cluster/remove again to wait`;
+      return report(false, held, why);
     }
     await Bun.sleep(POLL_MS);
   }

@@ -4,7 +4,7 @@ import { Hono } from "hono";
 import type { Context, MiddlewareHandler } from "hono";
 import type { NodeMetrics } from "./metrics.ts";
 import type { Reply } from "../resp/reply.ts";
-import { RemoveRefused } from "../cluster/remove.ts";
+import { RemoveRefused, type RemoveReport } from "../cluster/remove.ts";
 
 /** What the cluster endpoints need; absent on a standalone node. */
 export interface ClusterAdmin {
@@ -18,7 +18,7 @@ export interface ClusterAdmin {
    * POST /cluster/remove: removes another member (dead, or wiped) and waits until no group
    * counts its vote; throws RemoveRefused when the node is this one or alive.
    */
-  remove(node: string, timeoutMs: number): Promise<{ readonly removed: boolean } & object>;
+  remove(node: string, timeoutMs: number): Promise<RemoveReport>;
 }
 
 export interface NodeStatus {
@@ -126,12 +126,15 @@ export function createHttpApp(node: NodeStatus): Hono {
     const a = admin(c);
     if (a instanceof Response) return a;
     const id = c.req.query("node");
-    if (id === undefined || id === "") return c.json({ error: "name the member to remove: POST /cluster/remove?node=<node id>" }, 400);
+    if (id === undefined || id === "") {
+      return c.json({ error: "name the member to remove: POST /cluster/remove?node=<node id>" }, 400);
+    }
     const timeoutMs = waitLimit(c);
     if (timeoutMs instanceof Response) return timeoutMs;
     try {
       const r = await a.remove(id, timeoutMs);
-      return c.json(r, r.removed ? 200 : "voter_groups" in r && (r.voter_groups as unknown[]).length > 0 ? 504 : 409);
+      // Not removed: still a voter somewhere when the wait ran out (504), or the removal was refused.
+      return c.json(r, r.removed ? 200 : r.voter_groups.length > 0 ? 504 : 409);
     } catch (e) {
       if (e instanceof RemoveRefused) return c.json({ error: e.message }, 409);
       throw e;

@@ -28,13 +28,15 @@ interface Status {
   members: { id: string }[];
   partitions: { total: number; healthy: number };
 }
-const status = async (m: ClusterMemberProcess): Promise<Status> => (await fetch(`${m.http}/cluster/status`)).json() as Promise<Status>;
+const status = async (m: ClusterMemberProcess): Promise<Status> =>
+  (await fetch(`${m.http}/cluster/status`)).json() as Promise<Status>;
 
 /** Raft groups in a raft.db that hold a term or a vote (none on a node that never took part). */
 function hardStates(dataDir: string): { grp: number; term: number; vote: string | null }[] {
   const db = new Database(join(dataDir, "raft.db"), { readonly: true });
   try {
-    return db.query<{ grp: number; term: number; vote: string | null }, []>("SELECT grp, term, vote FROM raft_state WHERE term > 0 OR vote IS NOT NULL").all();
+    const sql = "SELECT grp, term, vote FROM raft_state WHERE term > 0 OR vote IS NOT NULL";
+    return db.query<{ grp: number; term: number; vote: string | null }, []>(sql).all();
   } finally {
     db.close();
   }
@@ -43,11 +45,16 @@ function hardStates(dataDir: string): { grp: number; term: number; vote: string 
 describe("a node id reused on a wiped data dir", () => {
   const binary = ensureBinary();
 
-  test("is refused with exit status 2 and the removal to run, never storing a vote; once removed, the id joins as a new member", async () => {
+  const title = "is refused with exit status 2 and the removal to run, never storing a vote; " +
+    "once removed, the id joins as a new member";
+  test(title, async () => {
     const n1 = await startClusterMember({ id: "w1", partitions: PARTITIONS, binary, args: ["--fsync", "no"] });
     running.push(n1);
     const peers = ["--fsync", "no", "--peers", `127.0.0.1:${n1.gossip}`];
-    for (const id of ["w2", "w3"]) running.push(await startClusterMember({ id, seed: n1.gossip, partitions: PARTITIONS, binary, args: ["--fsync", "no"] }));
+    for (const id of ["w2", "w3"]) {
+      const args = ["--fsync", "no"];
+      running.push(await startClusterMember({ id, seed: n1.gossip, partitions: PARTITIONS, binary, args }));
+    }
     await waitFor("3 members, every partition healthy", async () => {
       const s = await status(n1);
       return s.members.length === 3 && s.partitions.healthy === s.partitions.total;
@@ -60,8 +67,10 @@ describe("a node id reused on a wiped data dir", () => {
     mkdirSync(dataDir, { recursive: true });
     const [resp, http] = freePorts(2);
     const args = [
-      binary, "--node-id", "w3", "--data-dir", dataDir, "--bind-addr", `127.0.0.1:${resp}`, "--http-addr", `127.0.0.1:${http}`,
-      "--cluster-addr", `127.0.0.1:${victim.gossip}`, "--raft-addr", `127.0.0.1:${victim.raft}`, "--partition-count", String(PARTITIONS), ...peers,
+      binary, "--node-id", "w3", "--data-dir", dataDir,
+      "--bind-addr", `127.0.0.1:${resp}`, "--http-addr", `127.0.0.1:${http}`,
+      "--cluster-addr", `127.0.0.1:${victim.gossip}`, "--raft-addr", `127.0.0.1:${victim.raft}`,
+      "--partition-count", String(PARTITIONS), ...peers,
     ];
     const env = { ...process.env, MSGPACKR_NATIVE_ACCELERATION_DISABLED: "true" };
     const wiped = Bun.spawn(args, { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
@@ -79,7 +88,8 @@ describe("a node id reused on a wiped data dir", () => {
     // The way out the error names: remove the old member, then start the node again.
     const removed = await fetch(`${n1.http}/cluster/remove?node=w3`, { method: "POST" });
     const body = (await removed.json()) as { removed: boolean; voter_groups: number[] };
-    expect({ status: removed.status, removed: body.removed, voter_groups: body.voter_groups }).toEqual({ status: 200, removed: true, voter_groups: [] });
+    expect({ status: removed.status, removed: body.removed, voter_groups: body.voter_groups })
+      .toEqual({ status: 200, removed: true, voter_groups: [] });
     expect((await status(n1)).members.map((m) => m.id).sort()).toEqual(["w1", "w2"]);
     const again = Bun.spawn(args, { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     spawned.push(again);
@@ -97,8 +107,10 @@ describe("a node id reused on a wiped data dir", () => {
       const r = await fetch(`${n1.http}${path}`, { method: "POST" });
       return { status: r.status, error: String(((await r.json()) as { error?: string }).error) };
     };
-    expect(await post(`/cluster/remove?node=${n2.id}`)).toEqual({ status: 409, error: `node ${n2.id} is alive: stop it first (or POST /cluster/leave on it to drain it)` });
-    expect(await post(`/cluster/remove?node=${n1.id}`)).toEqual({ status: 409, error: `node ${n1.id} is this node: POST /cluster/leave on it instead` });
+    const alive = `node ${n2.id} is alive: stop it first (or POST /cluster/leave on it to drain it)`;
+    expect(await post(`/cluster/remove?node=${n2.id}`)).toEqual({ status: 409, error: alive });
+    expect(await post(`/cluster/remove?node=${n1.id}`))
+      .toEqual({ status: 409, error: `node ${n1.id} is this node: POST /cluster/leave on it instead` });
     expect((await post("/cluster/remove")).status).toBe(400);
   });
 });

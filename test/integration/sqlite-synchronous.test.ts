@@ -13,10 +13,15 @@ afterAll(async () => {
 });
 
 /** raft.db: FULL only when every commit must be durable before it is acknowledged; data.db is replayed from raft.db. */
-const EXPECTED = { always: { raft: "FULL", data: "NORMAL" }, everysec: { raft: "NORMAL", data: "NORMAL" }, no: { raft: "NORMAL", data: "NORMAL" } } as const;
+const EXPECTED = {
+  always: { raft: "FULL", data: "NORMAL" },
+  everysec: { raft: "NORMAL", data: "NORMAL" },
+  no: { raft: "NORMAL", data: "NORMAL" },
+} as const;
 
 async function reported(p: FlyDBProcess): Promise<{ raft: string; data: string }> {
-  const level = async (db: string) => SYNCHRONOUS_MODES[await metricValue(p, `flydb_sqlite_synchronous{db="${db}"}`)] ?? "unknown";
+  const level = async (db: string) =>
+    SYNCHRONOUS_MODES[await metricValue(p, `flydb_sqlite_synchronous{db="${db}"}`)] ?? "unknown";
   return { raft: await level("raft"), data: await level("data") };
 }
 

@@ -89,7 +89,8 @@ describe("metadata decisions", () => {
     const wiped = views({ a: "alive", c: "alive" }).set("b", { state: "alive", info: onDisk("b", "new") });
     expect(decideMeta(input({ meta, views: wiped })).decision.kind).toBe("reconcile");
     const upgraded = views({ a: "alive", b: "alive" }).set("c", { state: "alive", info: onDisk("c", "dc") });
-    expect(decideMeta(input({ meta, views: upgraded })).decision).toEqual({ kind: "propose", op: { t: "member", member: onDisk("c", "dc") } });
+    expect(decideMeta(input({ meta, views: upgraded })).decision)
+      .toEqual({ kind: "propose", op: { t: "member", member: onDisk("c", "dc") } });
   });
 
   test("a dead member is removed only after dead_node_timeout; suspect does not count", () => {

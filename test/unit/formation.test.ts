@@ -88,9 +88,12 @@ describe("decideFormation", () => {
     expect(decideFormation(node("a"), [node("b", { partitionCount: 64 })]).kind).toBe("refuse");
   });
 
-  test("a node holding no state whose id a formed cluster knows from another data dir (a wiped member) is refused, naming the removal", () => {
+  const wipedTitle = "a node holding no state whose id a formed cluster knows from another data dir " +
+    "(a wiped member) is refused, naming the removal";
+  test(wipedTitle, () => {
     const known = (id: string, dataDirId?: string) => (dataDirId === undefined ? { id } : { id, dataDirId });
-    const wiped = (over: Partial<FormationReport> = {}) => node("b", { member: { ...node("b").member, dataDirId: "new" }, ...over });
+    const wiped = (over: Partial<FormationReport> = {}) =>
+      node("b", { member: { ...node("b").member, dataDirId: "new" }, ...over });
     // "a" lists "b" on its old data dir in the metadata, or (removed there, not yet everywhere) in a group's conf only.
     for (const identities of [[known("a", "da"), known("b", "old")], [known("a", "da"), known("b")]]) {
       const formedA = node("a", { formed: true, identities, sees: [] });
@@ -101,12 +104,15 @@ describe("decideFormation", () => {
         expect(step.kind === "refuse" && step.reason).toContain("vote twice in one term");
       }
       // Any formed peer that knows it is enough, whichever answered first.
-      expect(decideFormation(wiped(), [node("c", { formed: true, identities: [known("c")] }), formedA]).kind).toBe("refuse");
+      const formedC = node("c", { formed: true, identities: [known("c")] });
+      expect(decideFormation(wiped(), [formedC, formedA]).kind).toBe("refuse");
     }
     // Listed with this data dir's id: a founder, or a new node the controller admitted before this round.
-    expect(decideFormation(wiped(), [node("a", { formed: true, identities: [known("a"), known("b", "new")] })]).kind).toBe("join");
+    const listed = node("a", { formed: true, identities: [known("a"), known("b", "new")] });
+    expect(decideFormation(wiped(), [listed]).kind).toBe("join");
     // A new id, or one the cluster removed everywhere, joins.
-    expect(decideFormation(wiped(), [node("a", { formed: true, identities: [known("a"), known("d", "x")] })]).kind).toBe("join");
+    const unknown = node("a", { formed: true, identities: [known("a"), known("d", "x")] });
+    expect(decideFormation(wiped(), [unknown]).kind).toBe("join");
   });
 
   test("nodes expecting another bootstrap_expect are not counted", () => {

@@ -51,8 +51,9 @@ export type MetaDecision =
 
 /**
  * The next metadata change of group 0's leader, in order: admit alive members and keep their
- * addresses current (never over a member known on another data dir), remove members that left or stayed dead for dead_node_timeout (suspect is
- * not dead), move replicas to the placement of the current members; otherwise group 0's voters.
+ * addresses current (never over a member known on another data dir), remove members that left
+ * or stayed dead for dead_node_timeout (suspect is not dead), move replicas to the placement of
+ * the current members; otherwise group 0's voters.
  */
 export function decideMeta(input: MetaInput): { decision: MetaDecision; deadSince: ReadonlyMap<NodeId, number> } {
   const { meta, self, views, now } = input;

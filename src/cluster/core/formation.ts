@@ -71,7 +71,12 @@ export function decideFormation(self: FormationReport, peers: readonly Formation
   if (stale) {
     return {
       kind: "refuse",
-      reason: `refusing to join: node ${stale.nodeId} reports that its cluster knows node id ${JSON.stringify(self.nodeId)} from another data dir, and this one holds no cluster state (wiped or replaced?); with an empty vote record it could vote twice in one term. Remove the old member first: stop it and run \`curl -X POST 'http://<any member's http_addr>/cluster/remove?node=${encodeURIComponent(self.nodeId)}'\`, which returns once no group counts its vote, then start this node again; or start it under a new node id`,
+      reason: `refusing to join: node ${stale.nodeId} reports that its cluster knows node id ` +
+        `${JSON.stringify(self.nodeId)} from another data dir, and this one holds no cluster state (wiped or ` +
+        `replaced?); with an empty vote record it could vote twice in one term. Remove the old member first: stop ` +
+        `it and run \`curl -X POST 'http://<any member's http_addr>/cluster/remove?node=` +
+        `${encodeURIComponent(self.nodeId)}'\`, which returns once no group counts its vote, then start this ` +
+        `node again; or start it under a new node id`,
     };
   }
   const formed = peers.filter((p) => p.formed);
