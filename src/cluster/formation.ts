@@ -162,7 +162,8 @@ export function startFormation(opts: FormationOptions): Formation {
       nodes.map(async (f) => {
         try {
           const r = (await node.askFormation(f.nodeId, f.raftAddr, claim, PROBE_TIMEOUT_MS)) as FormationReport;
-          return r.nodeId === f.nodeId ? r : undefined;
+          // Older versions answer without identities.
+          return r.nodeId === f.nodeId ? { ...r, identities: r.identities ?? [] } : undefined;
         } catch (e) {
           log.debug("formation probe got no answer", { peer: f.nodeId, addr: f.raftAddr, error: String(e) });
           if (known.get(f.nodeId) === f) known.delete(f.nodeId);
