@@ -1,6 +1,5 @@
 // What the RESP sessions and the HTTP API need from the storage side, whether the node stands
 // alone (one log, one state) or is a cluster member (multi-raft, routed by partition).
-import { randomUUID } from "node:crypto";
 import { networkInterfaces } from "node:os";
 import { applyOp } from "./commands/apply.ts";
 import type { Backend } from "./commands/session.ts";
@@ -62,8 +61,7 @@ export function resolveMode(c: Config): "standalone" | "cluster" {
     return id.mode;
   }
   const mode = asked ?? "standalone";
-  const partition_count = c.partition_count;
-  writeIdentity(c.data_dir, { node_id: c.node_id, mode, partition_count, data_dir_id: randomUUID() });
+  writeIdentity(c.data_dir, { node_id: c.node_id, mode, partition_count: c.partition_count });
   return mode;
 }
 

@@ -41,11 +41,15 @@ export function writeIdentity(dataDir: string, id: NodeIdentity): void {
   renameSync(`${path}.tmp`, path);
 }
 
-/** This data dir's random id (NodeIdentity.data_dir_id), added to the record if it has none. */
-export function dataDirId(dataDir: string): string {
+/**
+ * This data dir's random id (NodeIdentity.data_dir_id), added to the record if it has none, and
+ * replaced when `renew`: a data dir without Raft state has no vote record (its raft.db is new,
+ * lost or wiped), so it must not pass for the one that voted under this node id.
+ */
+export function dataDirId(dataDir: string, renew: boolean): string {
   const id = readIdentity(dataDir);
   if (!id) throw new Error(`data_dir ${dataDir} has no ${IDENTITY_FILE}; a cluster member writes it at start`);
-  if (id.data_dir_id !== undefined) return id.data_dir_id;
+  if (id.data_dir_id !== undefined && !renew) return id.data_dir_id;
   const data_dir_id = randomUUID();
   writeIdentity(dataDir, { ...id, data_dir_id });
   return data_dir_id;

@@ -25,7 +25,7 @@ import { ProposalIds } from "../keyspace/sessions.ts";
 import type { keyspaceTotals } from "./fanout.ts";
 import type { RaftStats } from "./raft-stats.ts";
 import { redisClusterView } from "./redis-view.ts";
-import { ReplicaHost } from "./replica-host.ts";
+import { holdsClusterState, ReplicaHost } from "./replica-host.ts";
 import { type Routed, Router } from "./router.ts";
 import { type GroupStatus, MemberStatus } from "./status.ts";
 
@@ -138,7 +138,7 @@ export class ClusterNode {
   ): Promise<ClusterNode> {
     let node: ClusterNode | undefined;
     const clusterId = config.discovery_cluster_id;
-    const dataDir = dataDirId(config.data_dir);
+    const dataDir = dataDirId(config.data_dir, !holdsClusterState(config.data_dir));
     const sealer = config.cluster_secret
       ? new FrameCipher(deriveClusterKey(config.cluster_secret, "transport"), `flydb-transport/${clusterId}`)
       : undefined;

@@ -50,6 +50,24 @@ function openRaftStorage(config: Config, stats: RaftStats): SqliteRaftStorage {
   });
 }
 
+/** The cluster groups raft.db holds state of (a data dir that ran standalone holds a standalone log). */
+function heldGroups(storage: SqliteRaftStorage): number[] {
+  return storage.groups().filter((g) => g !== STANDALONE_GROUP && !isEmptyGroup(storage.load(g)));
+}
+
+/**
+ * Whether the data dir's raft.db holds state of any cluster group, asked before the node starts.
+ * Without it the node has no vote record, whatever flydb-node.json says (raft.db lost or wiped).
+ */
+export function holdsClusterState(dataDir: string): boolean {
+  const storage = new SqliteRaftStorage(join(dataDir, "raft.db"));
+  try {
+    return heldGroups(storage).length > 0;
+  } finally {
+    storage.close();
+  }
+}
+
 export class ReplicaHost {
   /** The groups hosted here; the router, controller and status take the slice they need. */
   readonly raft: MultiRaft;
@@ -121,8 +139,7 @@ export class ReplicaHost {
 
   /** Reopens the groups held before a restart; how many. */
   reopen(): number {
-    // A data dir that ran standalone holds a standalone log, not a cluster group.
-    const groups = this.storage.groups().filter((g) => g !== STANDALONE_GROUP && !isEmptyGroup(this.storage.load(g)));
+    const groups = heldGroups(this.storage);
     for (const g of groups) this.raft.open(g);
     return groups.length;
   }

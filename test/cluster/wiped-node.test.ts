@@ -1,11 +1,11 @@
-// A node id reused on a wiped data dir must never vote: kill -9 one of three members, empty its
-// data dir and start it again under the same --node-id and --peers. It comes back with no vote
+// A node id reused on a wiped data dir must never vote: kill -9 one of three members, delete its
+// raft.db (or empty its whole data dir) and start it again under the same --node-id and --peers. It comes back with no vote
 // record, so a vote it granted in a term it had already voted in could elect a second leader in
 // that term. It is refused (exit status 2, an error naming POST /cluster/remove) without having
 // stored any Raft state; after the old member is removed the same id joins as a new member.
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { LineReader } from "../helpers/line-reader.ts";
 import { ensureBinary, startClusterMember, tempDir, type ClusterMemberProcess } from "../helpers/processes.ts";
@@ -62,28 +62,34 @@ describe("a node id reused on a wiped data dir", () => {
     const victim = running[2]!;
     await victim.kill9();
 
-    // Same id, ports and peers; an empty data dir.
-    const dataDir = join(root, "w3-wiped");
-    mkdirSync(dataDir, { recursive: true });
+    // Same id, ports and peers; its data dir without raft.db and data.db (flydb-node.json kept),
+    // then an empty one.
     const [resp, http] = freePorts(2);
-    const args = [
+    const argsOn = (dataDir: string) => [
       binary, "--node-id", "w3", "--data-dir", dataDir,
       "--bind-addr", `127.0.0.1:${resp}`, "--http-addr", `127.0.0.1:${http}`,
       "--cluster-addr", `127.0.0.1:${victim.gossip}`, "--raft-addr", `127.0.0.1:${victim.raft}`,
       "--partition-count", String(PARTITIONS), ...peers,
     ];
     const env = { ...process.env, MSGPACKR_NATIVE_ACCELERATION_DISABLED: "true" };
-    const wiped = Bun.spawn(args, { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-    spawned.push(wiped);
-    const log = new LineReader(wiped.stderr);
-    const code = await Promise.race([wiped.exited, Bun.sleep(30_000).then(() => "still running after 30 s")]);
-    expect(code).toBe(2);
-    await log.done;
-    const refusal = log.lines.find((l) => l.includes("refusing to join")) ?? log.lines.join("\n");
-    expect(refusal).toContain("could vote twice in one term");
-    expect(refusal).toContain("/cluster/remove?node=w3");
-    // Leaders and candidates kept contacting its Raft address meanwhile: it stored nothing.
-    expect(hardStates(dataDir)).toEqual([]);
+    const emptied = join(root, "w3-wiped");
+    mkdirSync(emptied, { recursive: true });
+    for (const f of readdirSync(victim.dataDir)) {
+      if (f.startsWith("raft.db") || f.startsWith("data.db")) rmSync(join(victim.dataDir, f));
+    }
+    for (const dataDir of [victim.dataDir, emptied]) {
+      const wiped = Bun.spawn(argsOn(dataDir), { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      spawned.push(wiped);
+      const log = new LineReader(wiped.stderr);
+      const code = await Promise.race([wiped.exited, Bun.sleep(30_000).then(() => "still running after 30 s")]);
+      expect(code).toBe(2);
+      await log.done;
+      const refusal = log.lines.find((l) => l.includes("refusing to join")) ?? log.lines.join("\n");
+      expect(refusal).toContain("could vote twice in one term");
+      expect(refusal).toContain("/cluster/remove?node=w3");
+      // Leaders and candidates kept contacting its Raft address meanwhile: it stored nothing.
+      expect(hardStates(dataDir)).toEqual([]);
+    }
 
     // The way out the error names: remove the old member, then start the node again.
     const removed = await fetch(`${n1.http}/cluster/remove?node=w3`, { method: "POST" });
@@ -91,13 +97,17 @@ describe("a node id reused on a wiped data dir", () => {
     expect({ status: removed.status, removed: body.removed, voter_groups: body.voter_groups })
       .toEqual({ status: 200, removed: true, voter_groups: [] });
     expect((await status(n1)).members.map((m) => m.id).sort()).toEqual(["w1", "w2"]);
-    const again = Bun.spawn(args, { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const again = Bun.spawn(argsOn(emptied), { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     spawned.push(again);
+    const againLog = new LineReader(again.stderr);
+    let last: Status | undefined;
     await waitFor("w3 back as a new member, every partition healthy", async () => {
-      const s = await status(n1);
+      last = await status(n1);
       const ready = await fetch(`http://127.0.0.1:${http}/ready`).then((r) => r.ok, () => false);
-      return ready && s.members.length === 3 && s.partitions.healthy === s.partitions.total;
-    }, 40_000, 250);
+      return ready && last.members.length === 3 && last.partitions.healthy === last.partitions.total;
+    }, 40_000, 250).catch((e: Error) => {
+      throw new Error(`${e.message}; w1 sees ${JSON.stringify(last)}; w3 logged:\n${againLog.lines.join("\n")}`);
+    });
     expect(again.exitCode).toBeNull();
   });
 

@@ -88,6 +88,11 @@ describe("metadata decisions", () => {
     const meta = { ...metaOf(["a", "b", "c"]), members: { a: info("a"), b: onDisk("b", "old"), c: info("c") } };
     const wiped = views({ a: "alive", c: "alive" }).set("b", { state: "alive", info: onDisk("b", "new") });
     expect(decideMeta(input({ meta, views: wiped })).decision.kind).toBe("reconcile");
+    // Refused, it leaves gossip: that is not the member leaving, which stays until dead_node_timeout.
+    const gone = views({ a: "alive", c: "alive" }).set("b", { state: "left", info: onDisk("b", "new") });
+    expect(decideMeta(input({ meta, views: gone })).decision.kind).toBe("reconcile");
+    const { decision } = decideMeta(input({ meta, views: gone, deadSince: new Map([["b", 0]]), now: TIMEOUT }));
+    expect(decision).toEqual({ kind: "propose", op: { t: "remove", id: "b" }, removed: { id: "b", state: "dead", deadMs: TIMEOUT } });
     const upgraded = views({ a: "alive", b: "alive" }).set("c", { state: "alive", info: onDisk("c", "dc") });
     expect(decideMeta(input({ meta, views: upgraded })).decision)
       .toEqual({ kind: "propose", op: { t: "member", member: onDisk("c", "dc") } });

@@ -7,16 +7,16 @@ import { dataDirId, readIdentity, writeIdentity } from "../../src/node-identity.
 const root = mkdtempSync(join(tmpdir(), "flydb-identity-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-test("a data dir's id is stable, added once to a record an older version wrote, and new on an emptied data dir", () => {
-  const older = { node_id: "n1", mode: "cluster", partition_count: 16 } as const;
-  writeIdentity(root, older);
-  const first = dataDirId(root);
+test("a data dir's id is added once, stable while it holds Raft state, and new when it holds none", () => {
+  const record = { node_id: "n1", mode: "cluster", partition_count: 16 } as const;
+  writeIdentity(root, record);
+  const first = dataDirId(root, false);
   expect(first).toMatch(/^[0-9a-f-]{36}$/);
-  expect(readIdentity(root)).toEqual({ ...older, data_dir_id: first });
-  expect(dataDirId(root)).toBe(first);
-  // Wiped: the record is written again at first start, and the id with it is another.
-  rmSync(join(root, "flydb-node.json"));
-  writeIdentity(root, older);
-  expect(dataDirId(root)).not.toBe(first);
-  expect(() => dataDirId(join(root, "none"))).toThrow("has no flydb-node.json");
+  expect(readIdentity(root)).toEqual({ ...record, data_dir_id: first });
+  expect(dataDirId(root, false)).toBe(first);
+  // raft.db lost or wiped (flydb-node.json kept or written again): no vote record, another id.
+  const renewed = dataDirId(root, true);
+  expect(renewed).not.toBe(first);
+  expect(dataDirId(root, false)).toBe(renewed);
+  expect(() => dataDirId(join(root, "none"), false)).toThrow("has no flydb-node.json");
 });

@@ -73,7 +73,12 @@ export function decideMeta(input: MetaInput): { decision: MetaDecision; deadSinc
   }
   for (const id of Object.keys(meta.members)) {
     if (id === self.id) continue;
-    const state = views.get(id)?.state ?? "dead";
+    const view = views.get(id);
+    const known = meta.members[id]!.dataDirId;
+    // The id's new incarnation on another data dir (refused by formation) leaving is not the
+    // member leaving: the member stays until dead long enough or removed (src/cluster/remove.ts).
+    const impostor = known !== undefined && view !== undefined && view.info.dataDirId !== known;
+    const state = view === undefined || (impostor && view.state === "left") ? "dead" : view.state;
     if (state === "alive" || state === "suspect") {
       deadSince.delete(id);
       continue;
