@@ -1,8 +1,9 @@
 // A node id reused on a wiped data dir must never vote: kill -9 one of three members, delete its
-// raft.db (or empty its whole data dir) and start it again under the same --node-id and --peers. It comes back with no vote
-// record, so a vote it granted in a term it had already voted in could elect a second leader in
-// that term. It is refused (exit status 2, an error naming POST /cluster/remove) without having
-// stored any Raft state; after the old member is removed the same id joins as a new member.
+// raft.db (or empty its whole data dir) and start it again under the same --node-id and --peers. It
+// comes back with no vote record, so a vote it granted in a term it had already voted in could
+// elect a second leader in that term. It is refused (exit status 2, an error naming POST
+// /cluster/remove) without having stored any Raft state; after the old member is removed the same
+// id joins as a new member.
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, readdirSync, rmSync } from "node:fs";

@@ -92,7 +92,8 @@ describe("metadata decisions", () => {
     const gone = views({ a: "alive", c: "alive" }).set("b", { state: "left", info: onDisk("b", "new") });
     expect(decideMeta(input({ meta, views: gone })).decision.kind).toBe("reconcile");
     const { decision } = decideMeta(input({ meta, views: gone, deadSince: new Map([["b", 0]]), now: TIMEOUT }));
-    expect(decision).toEqual({ kind: "propose", op: { t: "remove", id: "b" }, removed: { id: "b", state: "dead", deadMs: TIMEOUT } });
+    const removed = { id: "b", state: "dead" as const, deadMs: TIMEOUT };
+    expect(decision).toEqual({ kind: "propose", op: { t: "remove", id: "b" }, removed });
     const upgraded = views({ a: "alive", b: "alive" }).set("c", { state: "alive", info: onDisk("c", "dc") });
     expect(decideMeta(input({ meta, views: upgraded })).decision)
       .toEqual({ kind: "propose", op: { t: "member", member: onDisk("c", "dc") } });
