@@ -14,6 +14,7 @@ import type { Logger } from "./log.ts";
 import { formatHostPort, parseHostPort } from "./net/hostport.ts";
 import { readIdentity, writeIdentity } from "./node-identity.ts";
 import { StoreEngine } from "./store/engine.ts";
+import type { SqliteSynchronous } from "./store/sqlite-sync.ts";
 
 export interface DataPlane {
   readonly mode: "standalone" | "cluster";
@@ -26,6 +27,8 @@ export interface DataPlane {
   /** INFO keyspace per database (standalone; a cluster counts through its partitions' leaders). */
   databaseKeys?(): DatabaseKeys[];
   appliedIndex(): number;
+  /** PRAGMA synchronous of the raft.db and data.db connections the node writes through. */
+  sqliteSynchronous(): SqliteSynchronous;
   ready(): { ready: boolean; reason?: string };
   readonly cluster: ClusterNode | undefined;
   /** mDNS packet counters when this node advertises itself (discovery_enabled), for /metrics. */
@@ -94,6 +97,7 @@ export async function openStandalone(config: Config, metrics: NodeMetrics): Prom
       return out;
     },
     appliedIndex: () => store.stats().appliedIndex,
+    sqliteSynchronous: () => store.synchronous(),
     ready: () => (store.failed ? { ready: false, reason: `storage failed: ${store.failed.message}` } : { ready: true }),
     cluster: undefined,
     stop: () => store.close(),
@@ -175,6 +179,7 @@ export async function openCluster(
     propose: (op) => node.propose(op),
     keyCount: () => node.keyCount(),
     appliedIndex: () => node.appliedIndex(),
+    sqliteSynchronous: () => node.sqliteSynchronous(),
     ready: () => node.ready(),
     cluster: node,
     discoveryStats: advertiser ? () => advertiser.stats() : undefined,

@@ -5,12 +5,18 @@ import type { ClientState, ServerView } from "./commands/types.ts";
 import { formatValue } from "./config/load.ts";
 import { CONFIG_KEYS, type Config, type ConfigKey } from "./config/schema.ts";
 import { createHttpApp, type NodeStatus } from "./http/app.ts";
-import { NodeMetrics, registerClusterMetrics, registerDiscoveryMetrics } from "./http/metrics.ts";
+import {
+  NodeMetrics,
+  registerClusterMetrics,
+  registerDiscoveryMetrics,
+  registerSqliteSynchronous,
+} from "./http/metrics.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { formatHostPort, parseHostPort } from "./net/hostport.ts";
 import { err, type Reply } from "./resp/reply.ts";
 import { clusterPartitions, clusterStatus } from "./http/cluster-status.ts";
 import { drain } from "./cluster/leave.ts";
+import { removeMember } from "./cluster/remove.ts";
 import { startRespServer, type ConnectionControl } from "./server/resp-server.ts";
 import { renderInfo } from "./server/info.ts";
 import { resolveMode, openCluster, openStandalone, type DataPlane } from "./data-plane.ts";
@@ -192,6 +198,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       return {
         partitions: () => clusterPartitions(node),
         join: (peers) => node.join(peers),
+        remove: (id, timeoutMs) => removeMember(node, id, timeoutMs),
         leave: async (timeoutMs) => {
           const r = await drain(node, timeoutMs);
           // Stop after the reply is on its way: stopping closes the HTTP server.
@@ -225,6 +232,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     registerClusterMetrics(metrics, plane.cluster!.clusterMetricsSource());
     if (plane.discoveryStats) registerDiscoveryMetrics(metrics, plane.discoveryStats);
   }
+  registerSqliteSynchronous(metrics, () => plane!.sqliteSynchronous());
 
   log.info("flydb started", {
     version: VERSION,

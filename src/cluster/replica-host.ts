@@ -15,6 +15,8 @@ import type { GroupWrite, Message, NodeId } from "../raft/types.ts";
 import { encodeOp } from "../store/op-codec.ts";
 import { nextSession } from "../store/proposal-sessions.ts";
 import { WorkerRaftStorage } from "../store/worker-raft-storage.ts";
+import { SqliteRaftStorage } from "../store/raft-log.ts";
+import type { SqliteSynchronous } from "../store/sqlite-sync.ts";
 import { StateDb } from "../store/state.ts";
 import type { HeartbeatBatch } from "./core/heartbeats.ts";
 import { groupOf, META_GROUP, STANDALONE_GROUP } from "../keyspace/groups.ts";
@@ -49,6 +51,24 @@ function openRaftStorage(config: Config, log: Logger, stats: RaftStats): Promise
     onCommit: (seconds, entries) => stats.storageCommitted(seconds, entries),
     onError: (e) => log.error("raft.db write failed", { error: e.message }),
   });
+}
+
+/** The cluster groups raft.db holds state of (a data dir that ran standalone holds a standalone log). */
+function heldGroups(storage: Pick<SqliteRaftStorage, "groups" | "load">): number[] {
+  return storage.groups().filter((g) => g !== STANDALONE_GROUP && !isEmptyGroup(storage.load(g)));
+}
+
+/**
+ * Whether the data dir's raft.db holds state of any cluster group, asked before the node starts.
+ * Without it the node has no vote record, whatever flydb-node.json says (raft.db lost or wiped).
+ */
+export function holdsClusterState(dataDir: string): boolean {
+  const storage = new SqliteRaftStorage(join(dataDir, "raft.db"));
+  try {
+    return heldGroups(storage).length > 0;
+  } finally {
+    storage.close();
+  }
 }
 
 export class ReplicaHost {
@@ -130,10 +150,14 @@ export class ReplicaHost {
     return this.state.keyspace.countEverywhere(Date.now());
   }
 
+  /** PRAGMA synchronous of the connections that write raft.db and data.db (for /metrics). */
+  synchronous(): SqliteSynchronous {
+    return { raft: this.storage.synchronous(), data: this.state.synchronous() };
+  }
+
   /** Reopens the groups held before a restart; how many. */
   reopen(): number {
-    // A data dir that ran standalone holds a standalone log, not a cluster group.
-    const groups = this.storage.groups().filter((g) => g !== STANDALONE_GROUP && !isEmptyGroup(this.storage.load(g)));
+    const groups = heldGroups(this.storage);
     for (const g of groups) this.raft.open(g);
     return groups.length;
   }

@@ -179,6 +179,11 @@ export class Router {
     return this.forward({ t: "meta", grp: META_GROUP, op: { t: "drain", id: this.d.self, draining } });
   }
 
+  /** Removes another member from the metadata through the metadata leader (src/cluster/remove.ts). */
+  removeMember(id: NodeId): Promise<Reply> {
+    return this.forward({ t: "meta", grp: META_GROUP, op: { t: "remove", id } });
+  }
+
   /** Live keys and keys with an expiry over the whole cluster, for INFO keyspace. */
   keyspaceTotals(): ReturnType<typeof keyspaceTotals> {
     return keyspaceTotals(this.partitions(0));

@@ -17,6 +17,7 @@ import { decodeOp, encodeOp } from "./op-codec.ts";
 import { LogWriter } from "./log-writer.ts";
 import { ENTRY_NORMAL, type FsyncMode, OpLog } from "./oplog.ts";
 import { type ApplyFn, type SqliteKeyspace, StateDb } from "./state.ts";
+import type { SqliteSynchronous } from "./sqlite-sync.ts";
 
 /** A one-member log never elects: all its entries carry term 1. */
 export const STANDALONE_TERM = 1;
@@ -315,6 +316,11 @@ export class StoreEngine {
         this.sweepInFlight = false;
       },
     );
+  }
+
+  /** PRAGMA synchronous of the connections that write raft.db (the log worker's) and data.db. */
+  synchronous(): SqliteSynchronous {
+    return { raft: this.log.synchronous, data: this.state.synchronous() };
   }
 
   /** Refuses new proposals, answers every accepted one, commits data.db and closes both databases. */

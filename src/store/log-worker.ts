@@ -6,6 +6,7 @@
 import { type FsyncMode, OpLog } from "./oplog.ts";
 import { SqliteRaftStorage } from "./raft-log.ts";
 import { type PackedWrites, unpackWrites } from "./raft-write-transfer.ts";
+import { SYNCHRONOUS_MODES } from "./sqlite-sync.ts";
 
 declare var self: Worker;
 
@@ -35,19 +36,20 @@ function openedRaft(): SqliteRaftStorage {
 }
 
 /**
- * Returns the request's number: commits so far for append, entries deleted for compact, seconds
- * the transaction took for saveBatch.
+ * Returns the request's number: the connection's PRAGMA synchronous level for open and openRaft,
+ * commits so far for append, entries deleted for compact, seconds the transaction took for
+ * saveBatch.
  */
 function handle(req: LogRequest): number {
   switch (req.t) {
     case "open":
       log = OpLog.open(req.path, req.fsync);
       if (req.fsync === "everysec") syncTimer = setInterval(() => log?.sync(), 1000);
-      return 0;
+      return SYNCHRONOUS_MODES.indexOf(log.synchronous());
     case "openRaft":
       raft = new SqliteRaftStorage(req.path, { fsync: req.fsync === "always" ? "always" : "never" });
       if (req.fsync === "everysec") syncTimer = setInterval(() => raft?.sync(), 1000);
-      return 0;
+      return SYNCHRONOUS_MODES.indexOf(raft.synchronous());
     case "saveBatch": {
       const started = performance.now();
       openedRaft().saveBatch(unpackWrites(req.batch));

@@ -4,6 +4,7 @@ import type { FsyncMode } from "./oplog.ts";
 import type { LogRequest, LogResponse } from "./log-worker.ts";
 import type { GroupWrite } from "../raft/types.ts";
 import { packWrites, transferables } from "./raft-write-transfer.ts";
+import { SYNCHRONOUS_MODES, type SynchronousMode } from "./sqlite-sync.ts";
 
 interface Waiter {
   readonly resolve: (value: number) => void;
@@ -13,6 +14,8 @@ interface Waiter {
 export class LogWriter {
   private readonly waiting: Waiter[] = [];
   private dead: Error | undefined;
+  /** PRAGMA synchronous of the worker's raft.db connection, as it reported on opening. */
+  synchronous!: SynchronousMode;
 
   private constructor(private readonly worker: Worker) {
     worker.onmessage = (e: MessageEvent<LogResponse>) => {
@@ -37,7 +40,7 @@ export class LogWriter {
   private static async start(open: LogRequest): Promise<LogWriter> {
     const writer = new LogWriter(new Worker(new URL("./log-worker.ts", import.meta.url).href));
     try {
-      await writer.call(open);
+      writer.synchronous = SYNCHRONOUS_MODES[await writer.call(open)]!;
     } catch (e) {
       writer.worker.terminate();
       throw e;

@@ -8,6 +8,7 @@ import type { Statement } from "bun:sqlite";
 import type { PersistedGroup, RaftStorage } from "../raft/storage.ts";
 import { EMPTY_HARD_STATE } from "../raft/storage.ts";
 import { decodeConf, encodeConf } from "../raft/conf.ts";
+import { synchronousOf, type SynchronousMode } from "./sqlite-sync.ts";
 import type { Entry, EntryKind, GroupWrite } from "../raft/types.ts";
 
 export const RAFT_SCHEMA = `
@@ -141,6 +142,11 @@ export class SqliteRaftStorage implements RaftStorage {
   /** Makes every commit so far durable (a checkpoint fsyncs the WAL): fsync = "everysec". */
   sync(): void {
     this.db.run("PRAGMA wal_checkpoint(PASSIVE)");
+  }
+
+  /** The PRAGMA synchronous of the connection that writes raft.db (for /metrics). */
+  synchronous(): SynchronousMode {
+    return synchronousOf(this.db);
   }
 
   close(): void {

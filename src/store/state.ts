@@ -12,6 +12,7 @@ import { isValidPartitionCount, keySlot, partitionOf } from "../keyspace/slot.ts
 import { CollectionRows, Versions } from "./collection-rows.ts";
 import { COLLECTION_TABLES, type CollectionTable } from "./collections.ts";
 import { SESSIONS_DDL } from "./proposal-sessions.ts";
+import { synchronousOf, type SynchronousMode } from "./sqlite-sync.ts";
 
 export interface StateDbOptions {
   readonly path: string;
@@ -236,6 +237,11 @@ export class StateDb {
   checkpoint(): boolean {
     const result = this.db.query<{ busy: number; log: number; checkpointed: number }, []>("PRAGMA wal_checkpoint(PASSIVE)").get();
     return result !== null && result.busy === 0 && result.log === result.checkpointed;
+  }
+
+  /** The connection's PRAGMA synchronous (for /metrics). */
+  synchronous(): SynchronousMode {
+    return synchronousOf(this.db);
   }
 
   close(): void {

@@ -8,6 +8,7 @@ import { EMPTY_HARD_STATE, EMPTY_SNAPSHOT_META } from "../raft/storage.ts";
 import type { GroupWrite } from "../raft/types.ts";
 import { LogWriter } from "./log-writer.ts";
 import type { FsyncMode } from "./oplog.ts";
+import type { SynchronousMode } from "./sqlite-sync.ts";
 import { SqliteRaftStorage } from "./raft-log.ts";
 
 export interface WorkerRaftStorageOptions {
@@ -63,6 +64,11 @@ export class WorkerRaftStorage {
 
   groups(): number[] {
     return this.reader.groups();
+  }
+
+  /** PRAGMA synchronous of the worker's connection, the one that writes raft.db (for /metrics). */
+  synchronous(): SynchronousMode {
+    return this.writer.synchronous;
   }
 
   /** One transaction in the worker; resolves once it is durable (per the fsync mode). */
