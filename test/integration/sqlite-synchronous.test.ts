@@ -4,6 +4,7 @@
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { ensureBinary, metricValue, startClusterMember, startFlyDB, type FlyDBProcess } from "../helpers/processes.ts";
 import { SYNCHRONOUS_MODES } from "../../src/store/sqlite-sync.ts";
+import { waitUntil } from "../helpers/cluster-harness.ts";
 
 setDefaultTimeout(60_000);
 
@@ -19,10 +20,21 @@ const EXPECTED = {
   no: { raft: "NORMAL", data: "NORMAL" },
 } as const;
 
+/** A cluster member opens its databases after its HTTP port: the series appears once they are open. */
 async function reported(p: FlyDBProcess): Promise<{ raft: string; data: string }> {
   const level = async (db: string) =>
     SYNCHRONOUS_MODES[await metricValue(p, `flydb_sqlite_synchronous{db="${db}"}`)] ?? "unknown";
-  return { raft: await level("raft"), data: await level("data") };
+  return await waitUntil(
+    async () => {
+      try {
+        return { raft: await level("raft"), data: await level("data") };
+      } catch {
+        return undefined;
+      }
+    },
+    10_000,
+    "flydb_sqlite_synchronous in /metrics",
+  );
 }
 
 describe("flydb_sqlite_synchronous", () => {
