@@ -5,7 +5,7 @@
 // faster wrong answer cannot pass for a result.
 //   npx bun bench/geosearch.ts [--members 100000] [--ops 2000]
 import type Redis from "ioredis";
-import { argValue, percentile, startBenchPair, timeCalls } from "./lib.ts";
+import { argValue, loadInBatches, percentile, startBenchPair, timeCalls } from "./lib.ts";
 
 const MEMBERS = argValue("--members", 100_000);
 const OPS = argValue("--ops", 2000);
@@ -18,20 +18,12 @@ function point(i: number): [string, string] {
   return [(-10 + a * 40).toFixed(6), (35 + b * 25).toFixed(6)];
 }
 
-async function load(client: Redis): Promise<number> {
-  const started = performance.now();
-  const pipeline = 16;
-  for (let base = 0; base < MEMBERS; base += BATCH * pipeline) {
-    const p = client.pipeline();
-    for (let b = base; b < Math.min(MEMBERS, base + BATCH * pipeline); b += BATCH) {
-      const args: string[] = [];
-      for (let i = b; i < Math.min(MEMBERS, b + BATCH); i++) args.push(...point(i), `m${i}`);
-      p.call("GEOADD", "geo", ...args);
-    }
-    await p.exec();
-  }
-  return (performance.now() - started) / 1000;
-}
+const load = (client: Redis) =>
+  loadInBatches(client, MEMBERS, BATCH, (from, to) => {
+    const args: string[] = [];
+    for (let i = from; i < to; i++) args.push(...point(i), `m${i}`);
+    return ["GEOADD", "geo", ...args];
+  });
 
 async function measure(client: Redis, argv: (i: number) => string[]): Promise<{ p50: number; p99: number }> {
   const times = await timeCalls(OPS, (i) => {

@@ -45,6 +45,29 @@ export async function startBenchPair(opts: { readonly durable: boolean }): Promi
   }
 }
 
+/**
+ * Writes elements 0..total-1 in commands of `batch` elements, 16 commands a pipeline; `command(from, to)`
+ * is the command for elements from..to-1. Returns the seconds it took.
+ */
+export async function loadInBatches(
+  client: Redis,
+  total: number,
+  batch: number,
+  command: (from: number, to: number) => [string, ...(string | number)[]],
+): Promise<number> {
+  const started = performance.now();
+  const depth = 16;
+  for (let base = 0; base < total; base += batch * depth) {
+    const p = client.pipeline();
+    for (let b = base; b < Math.min(total, base + batch * depth); b += batch) {
+      const [name, ...args] = command(b, Math.min(total, b + batch));
+      p.call(name, ...args);
+    }
+    await p.exec();
+  }
+  return (performance.now() - started) / 1000;
+}
+
 /** Wall time of `n` calls made one at a time, in microseconds, sorted ascending. */
 export async function timeCalls(n: number, op: (i: number) => Promise<unknown>): Promise<number[]> {
   const times: number[] = [];

@@ -6,7 +6,7 @@
 //   npx bun bench/zset-big.ts [--members 1000000] [--ops 2000]
 // Prints p50/p99 in microseconds per command and server, and the load time.
 import type Redis from "ioredis";
-import { argValue, percentile, startBenchPair, timeCalls } from "./lib.ts";
+import { argValue, loadInBatches, percentile, startBenchPair, timeCalls } from "./lib.ts";
 
 const MEMBERS = argValue("--members", 1_000_000);
 const OPS = argValue("--ops", 2000);
@@ -16,20 +16,12 @@ const BATCH = 1000;
 const member = (i: number) => `member:${(i * 2654435761) % 4294967296}`;
 const score = (i: number) => (i * 7919) % 1_000_003;
 
-async function load(client: Redis): Promise<number> {
-  const started = performance.now();
-  const pipeline = 16;
-  for (let base = 0; base < MEMBERS; base += BATCH * pipeline) {
-    const p = client.pipeline();
-    for (let b = base; b < Math.min(MEMBERS, base + BATCH * pipeline); b += BATCH) {
-      const args: (string | number)[] = [];
-      for (let i = b; i < Math.min(MEMBERS, b + BATCH); i++) args.push(score(i), member(i));
-      p.zadd("big", ...args);
-    }
-    await p.exec();
-  }
-  return (performance.now() - started) / 1000;
-}
+const load = (client: Redis) =>
+  loadInBatches(client, MEMBERS, BATCH, (from, to) => {
+    const args: (string | number)[] = [];
+    for (let i = from; i < to; i++) args.push(score(i), member(i));
+    return ["ZADD", "big", ...args];
+  });
 
 async function measure(op: (i: number) => Promise<unknown>): Promise<{ p50: number; p99: number }> {
   const times = await timeCalls(OPS, op);
