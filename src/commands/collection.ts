@@ -1,8 +1,8 @@
 // Shared by the collection command files (hash, list, set, zset): type checks with Redis's
 // WRONGTYPE, Redis 7.0's encoding thresholds, and the reply shapes that differ between RESP2/3.
-import { array, bulk, double, EMPTY_ARRAY, err, type Reply } from "../resp/reply.ts";
+import { array, bulk, double, EMPTY_ARRAY, err, int, type Reply } from "../resp/reply.ts";
 import { parseCursor64, parseScanOptions } from "./keys.ts";
-import type { CommandContext, KeyType } from "./types.ts";
+import type { CommandContext, CommandFn, KeyType } from "./types.ts";
 import { bytesEqual, E, globMatch, INT64_MAX, INT64_MIN, lower, parseInt64 } from "./util.ts";
 
 export const isReply = (x: unknown): x is Reply => typeof x === "object" && x !== null && "t" in x && !(x instanceof Uint8Array);
@@ -16,6 +16,14 @@ export function sizeOf(ctx: CommandContext, key: Uint8Array, type: KeyType): num
   if (!meta) return 0;
   if (meta.type !== type) return E.wrongType;
   return ctx.db.collection(key, ctx.now)?.size ?? 0;
+}
+
+/** HLEN, LLEN, SCARD, ZCARD: the size of the collection at argv[1] (0 when absent), or WRONGTYPE. */
+export function cardinality(type: KeyType): CommandFn {
+  return (ctx, argv) => {
+    const size = sizeOf(ctx, argv[1]!, type);
+    return isReply(size) ? size : int(size);
+  };
 }
 
 /** Redis 7.0 defaults: hash-max-listpack-*, zset-max-listpack-*, set-max-intset-entries. */

@@ -3,7 +3,8 @@
 import { array, bulk, EMPTY_ARRAY, err, int, NULL_BULK, ZERO, type Reply } from "../resp/reply.ts";
 import { formatDouble } from "../resp/encoder.ts";
 import {
-  indexRange, intArg, isReply, noteGrowth, pairs, pickRandom, popCount, randomCount, scanCollection, score, sizeOf,
+  cardinality, indexRange, intArg, isReply, noteGrowth, pairs, pickRandom, popCount, randomCount,
+  scanCollection, score, sizeOf,
 } from "./collection.ts";
 import { ONE_SLOT } from "./cluster-policy.ts";
 import { define } from "./define.ts";
@@ -325,10 +326,7 @@ export const ZSET_COMMANDS = define("sortedset", [
   {
     name: "zcard", arity: 2, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.2.0",
     summary: "Returns the number of members in a sorted set.",
-    run: (ctx, argv) => {
-      const size = zsetSize(ctx, argv[1]!);
-      return isReply(size) ? size : int(size);
-    },
+    run: cardinality("zset"),
   },
   {
     name: "zcount", arity: 4, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",

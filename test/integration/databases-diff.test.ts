@@ -2,20 +2,12 @@
 // FLUSHDB/FLUSHALL and the per-database DBSIZE, KEYS and INFO keyspace, in random sequences over
 // a few keys and databases, plus the WATCH cases of Redis's multi.tcl (a watched key is a
 // (database, key) pair; SWAPDB and FLUSHDB touch it as Redis does).
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { sortWire, startDiffServers, text, type DiffServers, type Pair } from "../helpers/diff-servers.ts";
+import { compareSequence, sortWire, text, useDiffServers, type Pair } from "../helpers/diff-servers.ts";
 import type { Wire } from "../helpers/resp-client.ts";
 
-let servers: DiffServers;
-
-beforeAll(async () => {
-  servers = await startDiffServers();
-});
-
-afterAll(async () => {
-  await servers?.stop();
-});
+const { servers } = useDiffServers();
 
 type Cmd = string[];
 const c = fc.constantFrom;
@@ -57,7 +49,7 @@ const commands: fc.Arbitrary<Cmd>[] = [
 ];
 
 /** What differs between the servers by design: avg_ttl (FlyDB keeps none), CLIENT INFO's other fields, orders. */
-function normalise(argv: Cmd, w: Wire): unknown {
+function normalise(argv: readonly string[], w: Wire): unknown {
   const name = argv[0]!.toLowerCase();
   if (name === "info") return text(w)?.replace(/avg_ttl=\d+/g, "avg_ttl=_");
   if (name === "client") return text(w)?.match(/ db=\d+ /)?.[0];
@@ -69,14 +61,8 @@ function normalise(argv: Cmd, w: Wire): unknown {
 }
 
 async function run(pair: Pair, cmds: Cmd[]): Promise<void> {
-  for (const p of [pair.redis, pair.fly]) {
-    await p.call("SELECT", "0");
-    await p.call("FLUSHALL");
-  }
-  for (const argv of cmds) {
-    const [r, f] = [await pair.redis.call(...argv), await pair.fly.call(...argv)];
-    expect({ argv, reply: normalise(argv, f) }).toEqual({ argv, reply: normalise(argv, r) });
-  }
+  for (const p of [pair.redis, pair.fly]) await p.call("SELECT", "0");
+  await compareSequence(pair, cmds, normalise);
   // Every database ends up the same on both.
   for (let i = 0; i < 16; i++) {
     const dump = async (p: typeof pair.redis) => {

@@ -2,26 +2,16 @@
 // real redis-server (DEBUG and MODULE enabled there, as the suites that use them run it): replies
 // must match exactly where Redis's are deterministic. Where FlyDB answers differently on purpose
 // (it replicates through Raft and loads no modules) the reply's shape is checked instead.
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { startFlyDB, startRedisServer, type ServerProcess } from "../helpers/processes.ts";
-import { RespClient, show, type Wire } from "../helpers/resp-client.ts";
+import { beforeAll, expect, test } from "bun:test";
+import { useDiffServers } from "../helpers/diff-servers.ts";
+import { show, type RespClient, type Wire } from "../helpers/resp-client.ts";
 
-let servers: ServerProcess[] = [];
+const { servers } = useDiffServers({ redisArgs: ["--enable-debug-command", "yes", "--enable-module-command", "yes"] });
 let redis: RespClient;
 let fly: RespClient;
 
-beforeAll(async () => {
-  servers = [
-    await startRedisServer({ args: ["--enable-debug-command", "yes", "--enable-module-command", "yes"] }),
-    await startFlyDB({ args: ["--fsync", "no"] }),
-  ];
-  redis = await RespClient.connect(servers[0]!.port);
-  fly = await RespClient.connect(servers[1]!.port);
-}, 60_000);
-afterAll(async () => {
-  redis?.close();
-  fly?.close();
-  await Promise.all(servers.map((s) => s.stop()));
+beforeAll(() => {
+  ({ redis, fly } = servers);
 });
 
 const both = async (...argv: string[]) => [show(await redis.call(...argv)), show(await fly.call(...argv))] as const;

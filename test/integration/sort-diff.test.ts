@@ -2,37 +2,17 @@
 // nosort and patterns, GET # and hash fields, LIMIT edges, ALPHA, STORE, errors, RESP3) and random
 // sorts over lists, sets and sorted sets. Redis leaves the order of ALPHA ties and of an unsorted
 // set undefined, so those are left out (or compared as sets).
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, test } from "bun:test";
 import fc from "fast-check";
-import { sortWire, startDiffServers, type DiffServers, type Pair } from "../helpers/diff-servers.ts";
+import { compareSequence, sortWire, useDiffServers, type Pair } from "../helpers/diff-servers.ts";
 
-let servers: DiffServers;
-let resp3: Pair;
-
-beforeAll(async () => {
-  servers = await startDiffServers();
-  resp3 = await servers.connect();
-  await resp3.redis.call("HELLO", "3");
-  await resp3.fly.call("HELLO", "3");
-});
-afterAll(async () => {
-  await servers?.stop();
-});
+const { servers, resp3 } = useDiffServers({ resp3: true });
 
 type Cmd = string[];
 
-async function run(pair: Pair, cmds: readonly Cmd[]): Promise<void> {
-  await pair.redis.call("FLUSHALL");
-  await pair.fly.call("FLUSHALL");
-  for (const argv of cmds) {
-    const r = await pair.redis.call(...argv);
-    const f = await pair.fly.call(...argv);
-    // A set sorted BY a constant keeps the set's own order, which Redis does not define.
-    const unordered = argv.includes("nosort") && argv[1]!.startsWith("set");
-    if (unordered) expect({ argv, reply: sortWire(f) }).toEqual({ argv, reply: sortWire(r) });
-    else expect({ argv, reply: f }).toEqual({ argv, reply: r });
-  }
-}
+// A set sorted BY a constant keeps the set's own order, which Redis does not define.
+const run = (pair: Pair, cmds: readonly Cmd[]) =>
+  compareSequence(pair, cmds, (argv, w) => (argv.includes("nosort") && argv[1]!.startsWith("set") ? sortWire(w) : w));
 
 const SETUP: Cmd[] = [
   ["RPUSH", "list", "3", "1", "2", "10", "-4", "1.5"],

@@ -1,34 +1,13 @@
 // Differential test of the sorted-set algebra (ZUNION, ZINTER, ZDIFF, their STORE forms,
 // ZINTERCARD, ZMPOP) against a real redis-server 7.0: scripted edge cases (inf and NaN rules,
 // sets as inputs, argument errors, RESP3 shapes) and random command sequences over a few keys.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, test } from "bun:test";
 import fc from "fast-check";
-import { startDiffServers, type DiffServers, type Pair } from "../helpers/diff-servers.ts";
+import { compareSequence, useDiffServers } from "../helpers/diff-servers.ts";
 
-let servers: DiffServers;
-let resp3: Pair;
-
-beforeAll(async () => {
-  servers = await startDiffServers();
-  resp3 = await servers.connect();
-  await resp3.redis.call("HELLO", "3");
-  await resp3.fly.call("HELLO", "3");
-});
-afterAll(async () => {
-  await servers?.stop();
-});
+const { servers, resp3 } = useDiffServers({ resp3: true });
 
 type Cmd = string[];
-
-async function run(pair: Pair, cmds: readonly Cmd[]): Promise<void> {
-  await pair.redis.call("FLUSHALL");
-  await pair.fly.call("FLUSHALL");
-  for (const argv of cmds) {
-    const r = await pair.redis.call(...argv);
-    const f = await pair.fly.call(...argv);
-    expect({ argv, reply: f }).toEqual({ argv, reply: r });
-  }
-}
 
 const SETUP: Cmd[] = [
   ["ZADD", "a", "1", "x", "2", "y", "3", "z", "-1", "m"],
@@ -133,10 +112,10 @@ const CASES: Cmd[] = [
 
 describe("the sorted-set algebra answers like redis-server 7.0", () => {
   test("edge cases and errors, RESP2", async () => {
-    await run(servers, [...SETUP, ...CASES]);
+    await compareSequence(servers, [...SETUP, ...CASES]);
   });
   test("edge cases and errors, RESP3", async () => {
-    await run(resp3, [...SETUP, ...CASES]);
+    await compareSequence(resp3, [...SETUP, ...CASES]);
   });
 
   const c = fc.constantFrom;
@@ -177,9 +156,9 @@ describe("the sorted-set algebra answers like redis-server 7.0", () => {
   const sequences = fc.array(command, { minLength: 5, maxLength: 30 });
   const RUNS = Number(process.env.TYPES_DIFF_RUNS ?? 40);
   test("random sequences", async () => {
-    await fc.assert(fc.asyncProperty(sequences, (cmds) => run(servers, cmds)), { numRuns: RUNS });
+    await fc.assert(fc.asyncProperty(sequences, (cmds) => compareSequence(servers, cmds)), { numRuns: RUNS });
   }, 120_000);
   test("random sequences, RESP3", async () => {
-    await fc.assert(fc.asyncProperty(sequences, (cmds) => run(resp3, cmds)), { numRuns: RUNS });
+    await fc.assert(fc.asyncProperty(sequences, (cmds) => compareSequence(resp3, cmds)), { numRuns: RUNS });
   }, 120_000);
 });

@@ -1,33 +1,14 @@
 // HSCAN/SSCAN/ZSCAN's guarantee under writes between calls (Redis's issue #4906 test in
 // tests/unit/scan.tcl): every element present for the whole scan is returned at least once, and the
 // scan ends. Through the real command layer and SQLite.
-import { afterAll, afterEach, beforeEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import fc from "fast-check";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { applyOp } from "../../src/commands/apply.ts";
 import type { Reply } from "../../src/resp/reply.ts";
-import { StateDb } from "../../src/store/state.ts";
+import { useCommandStore } from "../helpers/command-store.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "flydb-collection-scan-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const enc = new TextEncoder();
+const store = useCommandStore("flydb-collection-scan-");
 const dec = new TextDecoder();
-
-let state: StateDb;
-let index = 0;
-let files = 0;
-beforeEach(() => {
-  state = StateDb.open({ path: join(dir, `data-${files++}.db`), partitionCount: 16 });
-  index = 1;
-});
-afterEach(() => state.close());
-
-function run(...argv: (string | Uint8Array)[]): Reply {
-  const cmd = argv.map((a) => (typeof a === "string" ? enc.encode(a) : a));
-  return state.applyBatch(-1, index++, [{ cmds: [cmd], now: 1, seed: 7 }], applyOp)[0]!;
-}
+const run = (...argv: (string | Uint8Array)[]): Reply => store.at(1, ...argv);
 
 /** One scan call: the next cursor and the element names (fields, members) it returned. */
 type Kind = "hscan" | "sscan" | "zscan";
