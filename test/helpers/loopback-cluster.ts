@@ -24,7 +24,7 @@ export interface LoopbackCluster {
   kill9(m: LoopbackMember): Promise<void>;
   /** Starts a killed member again on the same data dir and ports. */
   restart(m: LoopbackMember): Promise<void>;
-  /** Every up member ready, all of them alive members, every partition led and fully replicated. */
+  /** Every up member ready, all of them alive members, every partition led (and fully replicated when all are up). */
   settled(timeoutMs?: number): Promise<void>;
   /** The up member that says it leads the key's partition (CLUSTER SLOTS through itself). */
   leaderOf(key: string, timeoutMs?: number): Promise<LoopbackMember>;
@@ -92,10 +92,12 @@ export async function startLoopbackCluster(o: { size: number; partitions: number
           for (const m of up) if ((await fetch(`${m.proc.http}/ready`)).status !== 200) return false;
           const s = await status(up[0]!);
           const alive = up.every((m) => s.members.some((x) => x.id === m.id && x.state === "alive"));
-          return alive && s.partitions.leaderless === 0 && s.partitions.under_replicated === 0 && s.partitions.healthy === s.partitions.total;
+          // With a member down its replicas are missing until it returns (or is replaced).
+          const replicated = up.length < members.length || (s.partitions.under_replicated === 0 && s.partitions.healthy === s.partitions.total);
+          return alive && s.partitions.leaderless === 0 && replicated;
         },
         timeoutMs,
-        "every up member ready and alive, every partition led and fully replicated",
+        "every up member ready and alive, every partition led (and fully replicated when all are up)",
         250,
       ).then(() => undefined),
     leaderOf: (key, timeoutMs = 15_000) =>
