@@ -59,7 +59,10 @@ describe("unique replies per connection under concurrent proxied load", () => {
     }
     const conns: Conn[] = [];
     for (let i = 0; i < CONNECTIONS; i++) {
-      const { via, tags: [t1, t2] } = placement(i, leaders);
+      const {
+        via,
+        tags: [t1, t2],
+      } = placement(i, leaders);
       conns.push({ i, via, redis: c.connect(via), k: `${t1}k`, n: `${t1}n`, a: `${t1}a`, k2: `${t2}k2` });
     }
     // Counters start far apart, so no two connections' INCR replies can be equal.
@@ -68,7 +71,9 @@ describe("unique replies per connection under concurrent proxied load", () => {
     const wrong: string[] = [];
     const expectReply = (x: Conn, j: number, what: string, got: unknown, want: unknown) => {
       if (JSON.stringify(got) !== JSON.stringify(want)) {
-        wrong.push(`conn ${x.i} via ${x.via.id} round ${j} ${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+        wrong.push(
+          `conn ${x.i} via ${x.via.id} round ${j} ${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`,
+        );
       }
     };
     const started = performance.now();
@@ -97,7 +102,9 @@ describe("unique replies per connection under concurrent proxied load", () => {
       }),
     );
     const ms = performance.now() - started;
-    console.log(`${CONNECTIONS} connections × ${ROUNDS} rounds × 6 commands in ${ms.toFixed(0)} ms, ${wrong.length} wrong replies`);
+    console.log(
+      `${CONNECTIONS} connections × ${ROUNDS} rounds × 6 commands: ${ms.toFixed(0)} ms, ${wrong.length} wrong`,
+    );
     expect(wrong.slice(0, 20)).toEqual([]);
 
     // What each connection wrote is what every member serves, through a fresh connection.

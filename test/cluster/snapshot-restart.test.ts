@@ -26,7 +26,12 @@ const KEYS = 5_000;
 let c: LoopbackCluster;
 
 beforeAll(async () => {
-  c = await startLoopbackCluster({ size: 3, partitions: PARTITIONS, prefix: "sr", args: ["--read-consistency", "stale"] });
+  c = await startLoopbackCluster({
+    size: 3,
+    partitions: PARTITIONS,
+    prefix: "sr",
+    args: ["--read-consistency", "stale"],
+  });
   await c.settled();
 });
 
@@ -53,9 +58,12 @@ const readonlyDb = <T>(path: string, fn: (db: Database) => T): T => {
 
 function groupLog(m: LoopbackMember, grp: number): GroupLog {
   return readonlyDb(join(m.proc.dataDir, "raft.db"), (db) => {
-    const snap = db.query<{ snap_idx: number }, [number]>("SELECT snap_idx FROM raft_state WHERE grp = ?").get(grp)?.snap_idx ?? 0;
+    const snap =
+      db.query<{ snap_idx: number }, [number]>("SELECT snap_idx FROM raft_state WHERE grp = ?").get(grp)?.snap_idx ?? 0;
     const r = db
-      .query<{ first: number | null; last: number | null; count: number }, [number]>("SELECT MIN(idx) AS first, MAX(idx) AS last, COUNT(*) AS count FROM raft_log WHERE grp = ?")
+      .query<{ first: number | null; last: number | null; count: number }, [number]>(
+        "SELECT MIN(idx) AS first, MAX(idx) AS last, COUNT(*) AS count FROM raft_log WHERE grp = ?",
+      )
       .get(grp);
     return { snap, first: r?.first ?? null, last: r?.last ?? null, count: r?.count ?? 0 };
   });
@@ -71,7 +79,10 @@ function expectContiguous(m: LoopbackMember, grp: number, l: GroupLog): void {
 
 /** data.db: the index up to which the member's state machine has applied the group. */
 function appliedIndex(m: LoopbackMember, grp: number): number {
-  return readonlyDb(join(m.proc.dataDir, "data.db"), (db) => db.query<{ idx: number }, [number]>("SELECT idx FROM applied WHERE grp = ?").get(grp)?.idx ?? 0);
+  return readonlyDb(
+    join(m.proc.dataDir, "data.db"),
+    (db) => db.query<{ idx: number }, [number]>("SELECT idx FROM applied WHERE grp = ?").get(grp)?.idx ?? 0,
+  );
 }
 
 /**
@@ -94,7 +105,10 @@ async function write(m: LoopbackMember, prefix: string, count: number): Promise<
           }),
         ),
       );
-      if (failed.length > 0) console.log(`${prefix} writes through ${m.id}, attempt ${attempt}: ${failed.length} failed: ${JSON.stringify([...errors])}`);
+      if (failed.length > 0)
+        console.log(
+          `${prefix} writes via ${m.id}, attempt ${attempt}: ${failed.length} failed: ${JSON.stringify([...errors])}`,
+        );
       todo = failed;
     }
   } finally {
@@ -122,12 +136,18 @@ async function missing(m: LoopbackMember, prefix: string, count: number): Promis
 /** Until the member's own replicas hold every key; fails naming some that are missing. */
 async function servesAll(m: LoopbackMember, prefix: string, count: number, timeoutMs = 30_000): Promise<void> {
   let last: string[] = [];
-  await waitUntil(async () => (last = await missing(m, prefix, count)).length === 0, timeoutMs, `${m.id} to serve every ${prefix} key from its own replicas`, 250).catch((e) => {
+  await waitUntil(
+    async () => (last = await missing(m, prefix, count)).length === 0,
+    timeoutMs,
+    `${m.id} to serve every ${prefix} key from its own replicas`,
+    250,
+  ).catch((e) => {
     throw new Error(`${(e as Error).message}: ${last.length} missing or wrong, e.g. ${last.slice(0, 5).join(", ")}`);
   });
 }
 
-const compactedEverywhere = (above = 0) => c.members.filter((m) => m.up).every((m) => GROUPS.every((g) => groupLog(m, g).snap > above));
+const compactedEverywhere = (above = 0) =>
+  c.members.filter((m) => m.up).every((m) => GROUPS.every((g) => groupLog(m, g).snap > above));
 
 /** A copy of a stopped member's data.db (with its WAL), to put back later. */
 function saveDataDb(m: LoopbackMember, to: string): void {
@@ -146,7 +166,7 @@ function restoreDataDb(m: LoopbackMember, from: string): void {
 }
 
 describe("restarts after log compaction", () => {
-  test("kill -9 and restart behind a compacted log, with data.db as it was and with data.db from before the compaction", async () => {
+  test("kill -9 and restart behind a compacted log: data.db as it was, then from before the compaction", async () => {
     const victim = c.members[2]!;
     await write(c.members[0]!, "early-", 200);
     await servesAll(victim, "early-", 200);
@@ -170,11 +190,19 @@ describe("restarts after log compaction", () => {
       expect(before[i]!.snap).toBeGreaterThan(0);
       expectContiguous(victim, g, before[i]!);
       expect(appliedIndex(victim, g)).toBeGreaterThanOrEqual(before[i]!.snap);
-      savedApplied[i] = readonlyDb(saved, (db) => db.query<{ idx: number }, [number]>("SELECT idx FROM applied WHERE grp = ?").get(g)?.idx ?? 0);
+      savedApplied[i] = readonlyDb(
+        saved,
+        (db) => db.query<{ idx: number }, [number]>("SELECT idx FROM applied WHERE grp = ?").get(g)?.idx ?? 0,
+      );
     }
     await c.restart(victim);
     await c.settled();
-    for (const [prefix, n] of [["early-", 200], ["bulk-", KEYS], ["tail-", 300]] as const) await servesAll(victim, prefix, n);
+    for (const [prefix, n] of [
+      ["early-", 200],
+      ["bulk-", KEYS],
+      ["tail-", 300],
+    ] as const)
+      await servesAll(victim, prefix, n);
     console.log(`restart behind compacted logs: ${JSON.stringify(before)}`);
 
     // Now with data.db from before the compaction: its applied indexes are below the snapshots.
@@ -186,7 +214,12 @@ describe("restarts after log compaction", () => {
     }
     await c.restart(victim);
     await c.settled();
-    for (const [prefix, n] of [["early-", 200], ["bulk-", KEYS], ["tail-", 300]] as const) await servesAll(victim, prefix, n);
+    for (const [prefix, n] of [
+      ["early-", 200],
+      ["bulk-", KEYS],
+      ["tail-", 300],
+    ] as const)
+      await servesAll(victim, prefix, n);
     for (const g of GROUPS) expect(appliedIndex(victim, g)).toBeGreaterThanOrEqual(groupLog(victim, g).snap);
   });
 
@@ -216,9 +249,16 @@ describe("restarts after log compaction", () => {
     await c.settled();
     await servesAll(victim, "down-", KEYS);
     console.log(`running members' logs when ${victim.id} restarted: ${JSON.stringify(leaderLogs)}`);
-    for (const [prefix, n] of [["early-", 200], ["bulk-", KEYS], ["tail-", 300]] as const) await servesAll(victim, prefix, n);
+    for (const [prefix, n] of [
+      ["early-", 200],
+      ["bulk-", KEYS],
+      ["tail-", 300],
+    ] as const)
+      await servesAll(victim, prefix, n);
     const after = GROUPS.map((g) => groupLog(victim, g));
-    console.log(`${victim.id} held entries up to ${JSON.stringify(lastHeld)}; after catching up: ${JSON.stringify(after)}`);
+    console.log(
+      `${victim.id} held entries up to ${JSON.stringify(lastHeld)}; after catching up: ${JSON.stringify(after)}`,
+    );
     for (const [i, g] of GROUPS.entries()) {
       // Its log now starts at an installed snapshot past everything it held before.
       expect(after[i]!.snap).toBeGreaterThan(lastHeld[i]!);

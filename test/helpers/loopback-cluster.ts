@@ -37,7 +37,12 @@ interface Status {
   partitions: { total: number; healthy: number; leaderless: number; under_replicated: number };
 }
 
-export async function startLoopbackCluster(o: { size: number; partitions: number; prefix: string; args?: string[] }): Promise<LoopbackCluster> {
+export async function startLoopbackCluster(o: {
+  size: number;
+  partitions: number;
+  prefix: string;
+  args?: string[];
+}): Promise<LoopbackCluster> {
   ensureBinary();
   const members: LoopbackMember[] = [];
   const clients = new Map<LoopbackMember, Redis>();
@@ -47,7 +52,13 @@ export async function startLoopbackCluster(o: { size: number; partitions: number
   const args = ["--log-level", "warn", ...(o.args ?? [])];
   for (let i = 1; i <= o.size; i++) {
     const id = `${o.prefix}${i}`;
-    const proc = await startClusterMember({ id, seed: members[0]?.proc.gossip, partitions: o.partitions, args, binary: "dist" });
+    const proc = await startClusterMember({
+      id,
+      seed: members[0]?.proc.gossip,
+      partitions: o.partitions,
+      args,
+      binary: "dist",
+    });
     members.push({ id, proc, up: true });
   }
   const connect = (m: LoopbackMember) => {
@@ -93,7 +104,9 @@ export async function startLoopbackCluster(o: { size: number; partitions: number
           const s = await status(up[0]!);
           const alive = up.every((m) => s.members.some((x) => x.id === m.id && x.state === "alive"));
           // With a member down its replicas are missing until it returns (or is replaced).
-          const replicated = up.length < members.length || (s.partitions.under_replicated === 0 && s.partitions.healthy === s.partitions.total);
+          const replicated =
+            up.length < members.length ||
+            (s.partitions.under_replicated === 0 && s.partitions.healthy === s.partitions.total);
           return alive && s.partitions.leaderless === 0 && replicated;
         },
         timeoutMs,
@@ -126,7 +139,8 @@ export async function startLoopbackCluster(o: { size: number; partitions: number
       ),
     byPort: (port) => {
       const m = members.find((x) => x.proc.port === port);
-      if (!m) throw new Error(`no member listens on RESP port ${port} (have ${members.map((x) => x.proc.port).join(", ")})`);
+      if (!m)
+        throw new Error(`no member listens on RESP port ${port} (have ${members.map((x) => x.proc.port).join(", ")})`);
       return m;
     },
     stop: async () => {
