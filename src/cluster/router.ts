@@ -11,6 +11,7 @@ import type { NodeId } from "../raft/types.ts";
 import { encodeOp } from "../store/op-codec.ts";
 import { PeerUnreachable, RequestTimeout } from "../transport/transport.ts";
 import { groupOf, META_GROUP, partitionOfGroup } from "../keyspace/groups.ts";
+import { keySlot, partitionOf } from "../keyspace/slot.ts";
 import type { MetaOp, MetaResult, MetaState } from "./core/meta.ts";
 import { type MultiRaft, NotLeader, ProposalDropped } from "./core/multiraft.ts";
 import { LEADER_READS, leaderFirst, type ReadTarget, type ReadTargetPolicy } from "./core/read-target.ts";
@@ -148,11 +149,14 @@ export class Router {
     if (!spec) return Promise.resolve(err("ERR unknown command"));
     const routes = op.cmds.map((c) => route(COMMANDS.get(lower(c[0]!))!, c, this.d.partitionCount));
     // A transaction is one op on one partition: never split, even with a single command. A SELECT
-    // in it (applied inside the op, src/commands/databases.ts) goes wherever the keys go.
+    // in it (applied inside the op, src/commands/databases.ts) goes wherever the keys go. Its
+    // WATCHed keys must be in that partition too: each replica checks their versions in its own
+    // copy of their partition, which another partition's log does not keep in step.
     if (op.cmds.length > 1 || op.multi) {
       const keyed = routes.filter((_, i) => lower(op.cmds[i]![0]!) !== "select");
       const parts = new Set(keyed.map((r) => (r.kind === "partition" ? r.partition : -1)));
-      if (keyed.length === 0) parts.add(0);
+      for (const w of op.watch ?? []) parts.add(partitionOf(keySlot(w.key), this.d.partitionCount));
+      if (parts.size === 0) parts.add(0);
       if (parts.size !== 1 || parts.has(-1)) return Promise.resolve(CROSSSLOT);
       return this.forward({ t: "op", grp: groupOf([...parts][0]!), op });
     }
