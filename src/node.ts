@@ -8,11 +8,16 @@ import { createHttpApp, type NodeStatus } from "./http/app.ts";
 import { NodeMetrics, registerClusterMetrics, registerDiscoveryMetrics } from "./http/metrics.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { formatHostPort, parseHostPort } from "./net/hostport.ts";
-import { err, type Reply } from "./resp/reply.ts";
+import { err, OK, type Reply } from "./resp/reply.ts";
+import { DEFAULT_ENCODING } from "./commands/collection.ts";
 import { clusterPartitions, clusterStatus } from "./http/cluster-status.ts";
 import { drain } from "./cluster/leave.ts";
 import { startRespServer, type ConnectionControl } from "./server/resp-server.ts";
 import { renderInfo } from "./server/info.ts";
+import { CommandStats } from "./server/command-stats.ts";
+import { rewriteConfigFile } from "./config/rewrite.ts";
+import { SlowLog } from "./commands/slowlog.ts";
+import type { EncodingLimits } from "./commands/types.ts";
 import { resolveMode, openCluster, openStandalone, type DataPlane } from "./data-plane.ts";
 import { VERSION } from "./version.ts";
 
@@ -55,6 +60,10 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   let rejectedConnections = 0;
   const resp = parseHostPort(config.bind_addr);
   let respPort = resp.port;
+  const commandStats = new CommandStats();
+  const slowlog = new SlowLog();
+  /** Keys changed by CONFIG SET since start: what CONFIG REWRITE writes. */
+  const changedKeys = new Set<ConfigKey>();
 
   const server: ServerView = {
     version: VERSION,
@@ -65,6 +74,29 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     startedAt,
     configNames: () => CONFIG_KEYS,
     configValue: (name) => (CONFIG_KEYS.includes(name as ConfigKey) ? formatValue(name as ConfigKey, config) : undefined),
+    configSet: (changes) => {
+      for (const [key, value] of changes) {
+        (config as unknown as Record<ConfigKey, unknown>)[key] = value;
+        changedKeys.add(key);
+      }
+    },
+    configRewrite: () => {
+      if (!opts.configFile) return err("ERR The server is running without a config file");
+      try {
+        rewriteConfigFile(opts.configFile, config, [...changedKeys]);
+        return OK;
+      } catch (e) {
+        return err(`ERR Rewriting config file: ${(e as Error).message}`);
+      }
+    },
+    resetStats: () => {
+      commandStats.reset();
+      totalConnections = 0;
+      totalCommands = 0;
+      rejectedConnections = 0;
+    },
+    encodingLimits: () => encodingLimits(config),
+    slowlog,
     info: (section, now) => {
       const source = {
           version: VERSION,
@@ -81,6 +113,9 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
           expires: plane?.expiringKeyCount?.() ?? 0,
           dataDir: config.data_dir,
           appliedIndex: plane?.appliedIndex() ?? 0,
+          commandStats,
+          cluster: plane?.cluster !== undefined,
+          maxclients: config.maxclients,
       };
       // A cluster member's own rows are its replicas' keys: the keyspace section counts the
       // cluster's keys, asked of every partition's leader. When one does not answer, INFO
@@ -107,7 +142,9 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     now: () => Date.now(),
     random: () => Math.random(),
     server,
-    requirepass: config.requirepass,
+    get requirepass() {
+      return config.requirepass;
+    },
     get cluster() {
       return plane?.cluster?.view;
     },
@@ -121,15 +158,30 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     },
   };
 
-  const record = (name: string, started: number, reply: Reply) => {
-    metrics.commands.record(name, (performance.now() - started) / 1000, reply.t === "error");
+  const record = (name: string | undefined, session: Session, argv: readonly Uint8Array[], started: number, reply: Reply) => {
+    const micros = (performance.now() - started) * 1000;
+    // Unknown commands share one label: client-chosen names must not grow the series.
+    metrics.commands.record(name ?? "unknown", micros / 1e6, reply.t === "error");
+    if (name === undefined) {
+      if (reply.t === "error") commandStats.error(reply.v);
+      return reply;
+    }
+    commandStats.record(name, micros, reply);
+    const c = session.client;
+    const call = { time: Math.floor(Date.now() / 1000), micros: Math.round(micros), addr: c.addr, name: c.name };
+    slowlog.record(call, argv, config.slowlog_log_slower_than, config.slowlog_max_len);
     return reply;
   };
 
   const respServer = await startRespServer({
     host: resp.host,
     port: resp.port,
-    limits: { maxBulkLength: config.proto_max_bulk_len },
+    // Read as each connection opens: CONFIG SET proto-max-bulk-len applies to new connections.
+    limits: {
+      get maxBulkLength() {
+        return config.proto_max_bulk_len;
+      },
+    },
     onConnection(conn: ConnectionControl) {
       if (sessions.size >= config.maxclients) {
         rejectedConnections++;
@@ -145,15 +197,14 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
           totalCommands++;
           const started = performance.now();
           const out = session.execute(argv);
-          // Unknown commands share one label: client-chosen names must not grow the series.
-          const cmd = session.lastExecuted ?? "unknown";
+          const name = session.lastExecuted;
           if (session.closeRequested) conn.close();
-          return out instanceof Promise ? out.then((r) => record(cmd, started, r)) : record(cmd, started, out);
+          return out instanceof Promise ? out.then((r) => record(name, session, argv, started, r)) : record(name, session, argv, started, out);
         },
         protocol: () => session.client.protocol,
         onProtocolError: () => metrics.protocolErrors.inc(),
-        // With a password, clients that have not authenticated get Redis's tighter request limits.
-        ...(config.requirepass !== "" ? { authenticated: () => session.client.authenticated } : {}),
+        // Clients that have not authenticated (requirepass) get Redis's tighter request limits.
+        authenticated: () => session.client.authenticated,
         onClose() {
           sessions.delete(conn.id);
           metrics.connectedClients.dec();
@@ -234,6 +285,14 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     config: opts.configFile ?? "(defaults)",
   });
 
+  // CONFIG SET timeout: idle clients are closed, checked once a second as Redis's clientsCron does.
+  const idleCheck = setInterval(() => {
+    if (config.timeout <= 0) return;
+    const limit = Date.now() - config.timeout * 1000;
+    for (const { session, conn } of sessions.values()) if (session.client.lastActiveAt < limit) conn.close();
+  }, 1000);
+  idleCheck.unref();
+
   let stopping: Promise<void> | undefined;
   running = {
     log,
@@ -241,6 +300,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     httpPort,
     stop: () =>
       (stopping ??= (async () => {
+        clearInterval(idleCheck);
         await respServer.stop();
         await httpServer.stop(true);
         await plane?.stop(true);
@@ -248,6 +308,20 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       })()),
   };
   return running;
+}
+
+/** The thresholds ops carry (Op.encoding), or undefined while they are Redis's defaults. */
+function encodingLimits(c: Config): EncodingLimits | undefined {
+  const limits = {
+    hashEntries: c.hash_max_listpack_entries,
+    hashValue: c.hash_max_listpack_value,
+    setIntsetEntries: c.set_max_intset_entries,
+    zsetEntries: c.zset_max_listpack_entries,
+    zsetValue: c.zset_max_listpack_value,
+  };
+  const d = DEFAULT_ENCODING;
+  const same = (Object.keys(d) as (keyof EncodingLimits)[]).every((k) => limits[k] === d[k]);
+  return same ? undefined : limits;
 }
 
 const LOADING = err("LOADING FlyDB is joining its cluster; retry shortly");

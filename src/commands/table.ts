@@ -1,7 +1,8 @@
 // The command table: every command FlyDB knows, by lower-case name. Dispatch, arity checks,
 // COMMAND INFO/DOCS and key extraction for routing all read it.
 import { CLUSTER_COMMANDS } from "./cluster.ts";
-import { CONNECTION_COMMANDS, SERVER_COMMANDS } from "./connection.ts";
+import { CONNECTION_COMMANDS } from "./connection.ts";
+import { SERVER_COMMANDS } from "./server.ts";
 import { GEO_COMMANDS } from "./geo.ts";
 import { DUMP_COMMANDS } from "./dump.ts";
 import { HASH_COMMANDS } from "./hash.ts";

@@ -3,6 +3,8 @@
 // through the context, so the same function runs on a leader and, inside apply, on every replica.
 import type { Reply } from "../resp/reply.ts";
 import type { ClusterTips } from "./cluster-policy.ts";
+import type { ConfigKey } from "../config/schema.ts";
+import type { SlowLog } from "./slowlog.ts";
 
 export type KeyType = "string" | "hash" | "list" | "set" | "zset";
 
@@ -189,6 +191,20 @@ export interface Op {
    * there and flat in RESP2. Only the shape of the reply depends on it, never the writes.
    */
   readonly resp3?: boolean;
+  /** The proposer's encoding thresholds when they differ from Redis's defaults (CONFIG SET). */
+  readonly encoding?: EncodingLimits;
+}
+
+/**
+ * Redis's thresholds past which a collection leaves its compact encoding (hash-max-listpack-entries,
+ * …). They travel with the op, so every replica records the same encoding for a write.
+ */
+export interface EncodingLimits {
+  readonly hashEntries: number;
+  readonly hashValue: number;
+  readonly setIntsetEntries: number;
+  readonly zsetEntries: number;
+  readonly zsetValue: number;
 }
 
 export interface WatchedKey {
@@ -207,6 +223,15 @@ export interface ServerView {
   readonly configNames: () => readonly string[];
   /** Asynchronous when a section needs other nodes (INFO keyspace in a cluster); an error reply when they do not answer. */
   readonly info: (section: string | undefined, now: number) => string | Promise<string | Reply>;
+  /** Applies CONFIG SET changes to this node; the caller has validated every one. */
+  readonly configSet: (changes: ReadonlyMap<ConfigKey, string | number | boolean>) => void;
+  /** CONFIG REWRITE: the changed keys written into the file the node started from. */
+  readonly configRewrite: () => Reply;
+  /** CONFIG RESETSTAT: INFO stats, commandstats and errorstats start over. */
+  readonly resetStats: () => void;
+  /** Thresholds that differ from Redis's defaults, for Op.encoding; undefined when all are defaults. */
+  readonly encodingLimits: () => EncodingLimits | undefined;
+  readonly slowlog: SlowLog;
 }
 
 export type CommandFlag =
@@ -226,6 +251,8 @@ export interface CommandContext {
   readonly random: () => number;
   /** The client speaks RESP3 (see Op.resp3). */
   readonly resp3?: boolean;
+  /** See Op.encoding; absent: Redis's defaults. */
+  readonly encoding?: EncodingLimits;
 }
 
 export type CommandFn = (ctx: CommandContext, argv: readonly Uint8Array[]) => Reply;

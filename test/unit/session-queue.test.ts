@@ -2,6 +2,7 @@
 // which command is proposed or run when cannot be pinned down through a real server, where it
 // depends on how TCP splits a pipeline into packets. The backend records the order in which the
 // session proposes writes and runs reads; the log's order is the proposal order.
+import { SlowLog } from "../../src/commands/slowlog.ts";
 import { describe, expect, test } from "bun:test";
 import { Session, type Backend } from "../../src/commands/session.ts";
 import type { Op } from "../../src/commands/types.ts";
@@ -23,7 +24,11 @@ function harness() {
     },
     now: () => 1_700_000_000_000,
     random: () => 0.5,
-    server: { version: "test", nodeId: "t", port: 0, startedAt: 0, configValue: () => undefined, configNames: () => [], info: () => "" },
+    server: {
+      version: "test", nodeId: "t", port: 0, startedAt: 0, configValue: () => undefined, configNames: () => [], info: () => "",
+      configSet: () => {}, configRewrite: () => simple("OK"), resetStats: () => {}, encodingLimits: () => undefined,
+      slowlog: new SlowLog(),
+    },
     requirepass: "",
     cluster: undefined,
     clusterModeDefault: false,
