@@ -8,7 +8,7 @@ import { createHttpApp, type NodeStatus } from "./http/app.ts";
 import { NodeMetrics, registerClusterMetrics, registerDiscoveryMetrics } from "./http/metrics.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { formatHostPort, parseHostPort } from "./net/hostport.ts";
-import { err, OK, type Reply } from "./resp/reply.ts";
+import { bulk, err, int, map, OK, type Reply } from "./resp/reply.ts";
 import { DEFAULT_ENCODING } from "./commands/collection.ts";
 import { clusterPartitions, clusterStatus } from "./http/cluster-status.ts";
 import { drain } from "./cluster/leave.ts";
@@ -33,6 +33,8 @@ export interface StartOptions {
   log?: Logger;
   /** Called after a graceful POST /cluster/leave has drained and stopped the node (the CLI exits). */
   onLeft?: () => void;
+  /** Called after SHUTDOWN has stopped the node (the CLI exits with status 0). */
+  onShutdown?: () => void;
   /**
    * The node must not serve the cluster it found (another cluster_id or partition_count).
    * Default: log the reason, stop, and exit the process with status 2.
@@ -64,6 +66,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   const slowlog = new SlowLog();
   /** Keys changed by CONFIG SET since start: what CONFIG REWRITE writes. */
   const changedKeys = new Set<ConfigKey>();
+  let lastSave = Math.floor(startedAt / 1000);
 
   const server: ServerView = {
     version: VERSION,
@@ -97,6 +100,29 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     },
     encodingLimits: () => encodingLimits(config),
     slowlog,
+    memoryStats: () => {
+      const m = process.memoryUsage();
+      const keys = plane?.keyCount() ?? 0;
+      return map([
+        ["peak.allocated", m.heapTotal], ["total.allocated", m.heapUsed], ["startup.allocated", 0],
+        ["replication.backlog", 0], ["clients.slaves", 0], ["clients.normal", 0], ["aof.buffer", 0],
+        ["keys.count", keys], ["dataset.bytes", m.heapUsed], ["rss-bytes", m.rss],
+      ].map(([k, v]) => [bulk(k as string), int(v as number)] as const));
+    },
+    save: async () => {
+      if (!plane?.save) return err("ERR SAVE is not available in cluster mode: every partition's replica checkpoints data.db on its own");
+      await plane.save();
+      lastSave = Math.floor(Date.now() / 1000);
+      return OK;
+    },
+    lastSave: () => lastSave,
+    shutdown: async (save) => {
+      if (save && plane?.save) await plane.save();
+      log.info("SHUTDOWN received, stopping");
+      // After this command's turn: stopping closes the connection it came on.
+      setTimeout(() => void running?.stop().then(() => opts.onShutdown?.()), 0);
+      return new Promise<Reply>(() => {});
+    },
     info: (section, now) => {
       const source = {
           version: VERSION,

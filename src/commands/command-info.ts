@@ -42,7 +42,7 @@ const visible = (s: SessionApi) => [...s.table.values()].filter((c) => !c.name.s
  */
 function getKeys(s: SessionApi, argv: readonly Uint8Array[], withFlags: boolean): Reply {
   const sub = withFlags ? "command|getkeysandflags" : "command|getkeys";
-  if (argv.length < 3) return E.arity(sub);
+  if (argv.length < 4) return E.arity(sub);
   const target = s.table.get(lower(argv[2]!));
   if (!target || target.name.startsWith("__")) return err("ERR Invalid command specified");
   const call = argv.slice(2);
@@ -55,6 +55,30 @@ function getKeys(s: SessionApi, argv: readonly Uint8Array[], withFlags: boolean)
   const flags = target.flags.includes("write") ? ["RW", "update"] : ["RO", "access"];
   return array(keys.map((k) => array([bulk(k), array(flags.map((f) => simple(f)))])));
 }
+
+const HELP = [
+  "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+  "(no subcommand)",
+  "    Return details about all Redis commands.",
+  "COUNT",
+  "    Return the total number of commands in this Redis server.",
+  "LIST",
+  "    Return a list of all commands in this Redis server.",
+  "INFO [<command-name> ...]",
+  "    Return details about multiple Redis commands.",
+  "    If no command names are given, documentation details for all",
+  "    commands are returned.",
+  "DOCS [<command-name> ...]",
+  "    Return documentation details about multiple Redis commands.",
+  "    If no command names are given, documentation details for all",
+  "    commands are returned.",
+  "GETKEYS <full-command>",
+  "    Return the keys from a full Redis command.",
+  "GETKEYSANDFLAGS <full-command>",
+  "    Return the keys and the access flags from a full Redis command.",
+  "HELP",
+  "    Prints this help.",
+];
 
 export function command(s: SessionApi, argv: readonly Uint8Array[]): Reply {
   if (argv.length === 1) return array(visible(s).map(commandInfo));
@@ -85,6 +109,8 @@ export function command(s: SessionApi, argv: readonly Uint8Array[]): Reply {
       return getKeys(s, argv, false);
     case "getkeysandflags":
       return getKeys(s, argv, true);
+    case "help":
+      return argv.length === 2 ? array(HELP.map((l) => simple(l))) : E.arity("command|help");
     default:
       return err(`ERR unknown subcommand '${str(argv[1]!)}'. Try COMMAND HELP.`);
   }

@@ -108,6 +108,11 @@ export class Session implements SessionApi {
   kill(id: number): boolean {
     return this.backend.kill(id);
   }
+  readData(argv: readonly Uint8Array[]): Reply | Promise<Reply> {
+    const spec = this.table.get(ascii(argv[0]!).toLowerCase());
+    if (!spec?.run) return err(`ERR no data command ${ascii(argv[0]!)}`);
+    return this.backend.read(spec, argv, this.client.protocol === 3);
+  }
   closeAfterReply(): void {
     this.closeRequested = true;
   }
@@ -313,6 +318,6 @@ export class Session implements SessionApi {
 }
 
 /** Session commands that read or write the keyspace: ordered among data commands. */
-const ordered = (spec: CommandSpec) => spec.name === "watch" || spec.name === "exec";
+const ordered = (spec: CommandSpec) => spec.name === "watch" || spec.name === "exec" || spec.name === "memory";
 /** What must not overtake an earlier command of the connection, nor be overtaken by a later read. */
 const writes = (spec: CommandSpec) => isWrite(spec) || spec.name === "exec";

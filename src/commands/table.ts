@@ -3,6 +3,8 @@
 import { CLUSTER_COMMANDS } from "./cluster.ts";
 import { CONNECTION_COMMANDS } from "./connection.ts";
 import { SERVER_COMMANDS } from "./server.ts";
+import { LIFECYCLE_COMMANDS } from "./lifecycle.ts";
+import { MEMORY_COMMANDS } from "./memory.ts";
 import { GEO_COMMANDS } from "./geo.ts";
 import { DUMP_COMMANDS } from "./dump.ts";
 import { HASH_COMMANDS } from "./hash.ts";
@@ -40,6 +42,8 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   TRANSACTION_COMMANDS,
   OBJECT_COMMANDS,
   DUMP_COMMANDS,
+  LIFECYCLE_COMMANDS,
+  MEMORY_COMMANDS,
 ]);
 
 export const isWrite = (spec: CommandSpec) => spec.flags.includes("write");

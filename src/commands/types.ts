@@ -232,6 +232,17 @@ export interface ServerView {
   /** Thresholds that differ from Redis's defaults, for Op.encoding; undefined when all are defaults. */
   readonly encodingLimits: () => EncodingLimits | undefined;
   readonly slowlog: SlowLog;
+  /** MEMORY STATS: Redis's field names with this process's figures. */
+  readonly memoryStats: () => Reply;
+  /**
+   * SHUTDOWN: stops the node (after a data.db checkpoint when `save`) and ends the process. The
+   * promise only settles with an error: on success the connection closes without a reply, as in Redis.
+   */
+  readonly shutdown: (save: boolean) => Promise<Reply>;
+  /** SAVE: checkpoints data.db; OK or the reason it could not. */
+  readonly save: () => Promise<Reply>;
+  /** Unix seconds of the last successful save, or of the start. */
+  readonly lastSave: () => number;
 }
 
 export type CommandFlag =
@@ -321,6 +332,8 @@ export interface SessionApi {
   readonly unwatch: () => Reply;
   readonly table: ReadonlyMap<string, CommandSpec>;
   readonly cluster: ClusterView | undefined;
+  /** Runs a read-only data command where its key lives (MEMORY USAGE's read). */
+  readonly readData: (argv: readonly Uint8Array[]) => Reply | Promise<Reply>;
 }
 
 /** Session commands reply at once, except EXEC, which waits for its op to be applied. */

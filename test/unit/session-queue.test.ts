@@ -27,7 +27,8 @@ function harness() {
     server: {
       version: "test", nodeId: "t", port: 0, startedAt: 0, configValue: () => undefined, configNames: () => [], info: () => "",
       configSet: () => {}, configRewrite: () => simple("OK"), resetStats: () => {}, encodingLimits: () => undefined,
-      slowlog: new SlowLog(),
+      slowlog: new SlowLog(), memoryStats: () => simple("OK"), shutdown: () => new Promise(() => {}),
+      save: () => Promise.resolve(simple("OK")), lastSave: () => 0,
     },
     requirepass: "",
     cluster: undefined,
