@@ -29,7 +29,7 @@ const MUTABLE: readonly Param[] = [
   { name: "timeout", key: "timeout", kind: int(0, 2147483647) },
   { name: "requirepass", key: "requirepass", kind: { t: "string" } },
   { name: "notify-keyspace-events", key: "notify_keyspace_events", kind: { t: "events" } },
-  { name: "proto-max-bulk-len", key: "proto_max_bulk_len", kind: { t: "bytes", min: 1024 * 1024, max: 2 ** 32 } },
+  { name: "proto-max-bulk-len", key: "proto_max_bulk_len", kind: { t: "bytes", min: 1024 * 1024, max: Number.MAX_SAFE_INTEGER } },
   { name: "slowlog-log-slower-than", key: "slowlog_log_slower_than", kind: int(-1, Number.MAX_SAFE_INTEGER) },
   { name: "slowlog-max-len", key: "slowlog_max_len", kind: int(0, Number.MAX_SAFE_INTEGER) },
   { name: "latency-monitor-threshold", key: "latency_monitor_threshold", kind: int(0, Number.MAX_SAFE_INTEGER) },
@@ -102,10 +102,12 @@ function parseValue(p: Param, raw: string): { value: string | number | boolean }
   if (n === undefined) return { error: k.t === "bytes" ? "argument must be a memory value" : "argument couldn't be parsed into an integer" };
   const shownMax = k.max === Number.MAX_SAFE_INTEGER ? LLONG_MAX : String(k.max);
   if (n < k.min || n > k.max) return { error: `argument must be between ${k.min} and ${shownMax} inclusive` };
-  // FlyDB caps what its own schema can hold (src/config/schema.ts); Redis's wording for maxclients.
+  // FlyDB caps what its own schema accepts at start-up (src/config/schema.ts), so CONFIG REWRITE
+  // never writes a file the node refuses; Redis's wording for maxclients.
   if (p.key === "maxclients" && n > 1_000_000) {
     return { error: "The operating system is not able to handle the specified number of clients, try with 1000000" };
   }
+  if (p.key === "proto_max_bulk_len" && n > 2 ** 32) return { error: `argument must be between ${k.min} and ${2 ** 32} inclusive` };
   return { value: n };
 }
 
@@ -129,7 +131,8 @@ function configSet(s: SessionApi, argv: readonly Uint8Array[]): Reply {
       return err(`ERR Unknown option or number of arguments for CONFIG SET - '${arg}'`);
     }
     if (refusal) continue;
-    const id = p?.key ?? name;
+    // An alias is a parameter of its own to this check, as in Redis.
+    const id = name;
     if (seen.has(id)) refusal = failed(arg, "duplicate parameter");
     seen.add(id);
     if (refusal) continue;
