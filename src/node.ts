@@ -17,6 +17,7 @@ import { renderInfo } from "./server/info.ts";
 import { CommandStats } from "./server/command-stats.ts";
 import { rewriteConfigFile } from "./config/rewrite.ts";
 import { SlowLog } from "./commands/slowlog.ts";
+import { KeyAccess } from "./commands/key-access.ts";
 import type { EncodingLimits } from "./commands/types.ts";
 import { resolveMode, openCluster, openStandalone, type DataPlane } from "./data-plane.ts";
 import { VERSION } from "./version.ts";
@@ -100,6 +101,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     },
     encodingLimits: () => encodingLimits(config),
     slowlog,
+    keyAccess: new KeyAccess(startedAt),
     memoryStats: () => {
       const m = process.memoryUsage();
       const keys = plane?.keyCount() ?? 0;

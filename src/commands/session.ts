@@ -4,6 +4,7 @@ import { array, err, OK, QUEUED, type Reply } from "../resp/reply.ts";
 import { COMMANDS, isWrite } from "./table.ts";
 import { keySlot } from "../keyspace/slot.ts";
 import { commandKeys } from "./connection.ts";
+import { NO_TOUCH } from "./key-access.ts";
 import { VERSION_COMMAND, WATCH_ABORT } from "./transactions.ts";
 import type { ClientState, ClusterView, CommandSpec, Op, ServerView, SessionApi, WatchedKey } from "./types.ts";
 import { ascii, byteKey, E, str, utf8 } from "./util.ts";
@@ -250,7 +251,11 @@ export class Session implements SessionApi {
 
   private start(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | Promise<Reply> {
     if (spec.exec) return spec.exec(this, argv);
-    return isWrite(spec) ? this.write(argv) : this.backend.read(spec, argv, this.client.protocol === 3);
+    if (!NO_TOUCH.has(spec.name)) this.backend.server.keyAccess.touch(commandKeys(spec, argv), this.backend.now());
+    const reply = isWrite(spec) ? this.write(argv) : this.backend.read(spec, argv, this.client.protocol === 3);
+    const complete = spec.completeReply;
+    if (!complete) return reply;
+    return reply instanceof Promise ? reply.then((r) => complete(this, argv, r)) : complete(this, argv, reply);
   }
 
   /** Inside MULTI: Redis refuses (and dooms the transaction) what would fail before running. */

@@ -5,6 +5,7 @@ import type { Reply } from "../resp/reply.ts";
 import type { ClusterTips } from "./cluster-policy.ts";
 import type { ConfigKey } from "../config/schema.ts";
 import type { SlowLog } from "./slowlog.ts";
+import type { KeyAccess } from "./key-access.ts";
 
 export type KeyType = "string" | "hash" | "list" | "set" | "zset";
 
@@ -232,6 +233,7 @@ export interface ServerView {
   /** Thresholds that differ from Redis's defaults, for Op.encoding; undefined when all are defaults. */
   readonly encodingLimits: () => EncodingLimits | undefined;
   readonly slowlog: SlowLog;
+  readonly keyAccess: KeyAccess;
   /** MEMORY STATS: Redis's field names with this process's figures. */
   readonly memoryStats: () => Reply;
   /**
@@ -362,4 +364,9 @@ export interface CommandSpec {
   readonly exec?: SessionFn;
   /** Where the command runs in a cluster and how replies of several partitions combine; absent: one slot. */
   readonly cluster?: ClusterTips;
+  /**
+   * Completes a data command's reply on the node the client is connected to, with what only that
+   * node knows (OBJECT IDLETIME: its record of key accesses).
+   */
+  readonly completeReply?: (s: SessionApi, argv: readonly Uint8Array[], reply: Reply) => Reply;
 }

@@ -195,6 +195,19 @@ describe("introspection texts", () => {
     expect(stats.t === "$" ? stats.v.toString() : "").toMatch(/^# Commandstats\r\ncmdstat_config:calls=1,[^\r]*\r\n$/);
   });
 
+  test("OBJECT IDLETIME counts from the last access; TTL, TYPE and EXISTS do not touch", async () => {
+    await same(["SET", "idle:k", "v"]);
+    await same(["OBJECT", "IDLETIME", "idle:k"]);
+    await same(["OBJECT", "IDLETIME", "idle:none"]);
+    await Bun.sleep(1100);
+    for (const argv of [["TTL", "idle:k"], ["TYPE", "idle:k"], ["EXISTS", "idle:k"]]) await same(argv);
+    await same(["OBJECT", "IDLETIME", "idle:k"]);
+    await same(["GET", "idle:k"]);
+    await same(["OBJECT", "IDLETIME", "idle:k"]);
+    await same(["OBJECT", "FREQ", "idle:k"]);
+    await same(["DEL", "idle:k"]);
+  });
+
   test("QUIT answers +OK before the connection closes", async () => {
     const extra = await servers.connect();
     await same(["QUIT"], extra);

@@ -3,6 +3,7 @@
 // depends on how TCP splits a pipeline into packets. The backend records the order in which the
 // session proposes writes and runs reads; the log's order is the proposal order.
 import { SlowLog } from "../../src/commands/slowlog.ts";
+import { KeyAccess } from "../../src/commands/key-access.ts";
 import { describe, expect, test } from "bun:test";
 import { Session, type Backend } from "../../src/commands/session.ts";
 import type { Op } from "../../src/commands/types.ts";
@@ -27,7 +28,7 @@ function harness() {
     server: {
       version: "test", nodeId: "t", port: 0, startedAt: 0, configValue: () => undefined, configNames: () => [], info: () => "",
       configSet: () => {}, configRewrite: () => simple("OK"), resetStats: () => {}, encodingLimits: () => undefined,
-      slowlog: new SlowLog(), memoryStats: () => simple("OK"), shutdown: () => new Promise(() => {}),
+      slowlog: new SlowLog(), keyAccess: new KeyAccess(0), memoryStats: () => simple("OK"), shutdown: () => new Promise(() => {}),
       save: () => Promise.resolve(simple("OK")), lastSave: () => 0,
     },
     requirepass: "",
