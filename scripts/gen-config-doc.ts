@@ -32,7 +32,7 @@ const GROUPS: readonly { title: string; intro: string; keys: readonly ConfigKey[
     keys: [
       "notify_keyspace_events", "slowlog_log_slower_than", "slowlog_max_len", "latency_monitor_threshold",
       "hash_max_listpack_entries", "hash_max_listpack_value", "set_max_intset_entries", "zset_max_listpack_entries",
-      "zset_max_listpack_value", "list_max_listpack_size", "hll_sparse_max_bytes",
+      "zset_max_listpack_value", "list_max_listpack_size", "list_compress_depth", "hll_sparse_max_bytes",
     ],
   },
 ];

@@ -149,7 +149,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       // cluster's keys, asked of every partition's leader. When one does not answer, INFO
       // KEYSPACE is that error; a full INFO (clients run one on connect) says so in the section.
       const cluster = plane?.cluster;
-      if (!cluster || !WITH_KEYSPACE.has(section)) return renderInfo(source, section, now);
+      const withKeyspace = section === undefined || section.split(" ").some((s) => WITH_KEYSPACE.has(s));
+      if (!cluster || !withKeyspace) return renderInfo(source, section, now);
       // A node still joining would wait out the fan-out timeout: say so at once instead.
       const ready = cluster.ready();
       if (!ready.ready) {

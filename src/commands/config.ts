@@ -39,6 +39,7 @@ const MUTABLE: readonly Param[] = [
   { name: "zset-max-listpack-entries", aliases: ["zset-max-ziplist-entries"], key: "zset_max_listpack_entries", kind: int(0, Number.MAX_SAFE_INTEGER) },
   { name: "zset-max-listpack-value", aliases: ["zset-max-ziplist-value"], key: "zset_max_listpack_value", kind: int(0, Number.MAX_SAFE_INTEGER) },
   { name: "list-max-listpack-size", aliases: ["list-max-ziplist-size"], key: "list_max_listpack_size", kind: int(-(2 ** 31), 2 ** 31 - 1) },
+  { name: "list-compress-depth", key: "list_compress_depth", kind: int(0, 2 ** 31 - 1) },
   { name: "hll-sparse-max-bytes", key: "hll_sparse_max_bytes", kind: int(0, Number.MAX_SAFE_INTEGER) },
 ];
 

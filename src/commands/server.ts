@@ -23,7 +23,8 @@ export const SERVER_COMMANDS = define("server", [
   {
     name: "info", arity: -1, flags: [], since: "1.0.0", summary: "Returns information and statistics about the server.",
     exec: (s, argv) => {
-      const section = argv.length > 1 ? lower(argv[1]!) : undefined;
+      // Several sections (INFO cpu all) travel as one space-separated string.
+      const section = argv.length > 1 ? argv.slice(1).map(lower).join(" ") : undefined;
       const text = s.server.info(section, s.now);
       return typeof text === "string" ? verbatim(text) : text.then((t) => (typeof t === "string" ? verbatim(t) : t));
     },

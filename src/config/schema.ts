@@ -49,6 +49,7 @@ export interface Config {
   zset_max_listpack_entries: number;
   zset_max_listpack_value: number;
   list_max_listpack_size: number;
+  list_compress_depth: number;
   hll_sparse_max_bytes: number;
 }
 
@@ -137,6 +138,7 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
   zset_max_listpack_entries: { kind: "int", def: 128, min: 0, max: MAX_INT, help: "OBJECT ENCODING: a sorted set with more members is a skiplist" },
   zset_max_listpack_value: { kind: "int", def: 64, min: 0, max: MAX_INT, help: "OBJECT ENCODING: a sorted set with a longer member is a skiplist" },
   list_max_listpack_size: { kind: "int", def: -2, min: -(2 ** 31), max: 2 ** 31 - 1, help: "quicklist node size, as Redis's list-max-listpack-size (reported only)" },
+  list_compress_depth: { kind: "int", def: 0, min: 0, max: 2 ** 31 - 1, help: "quicklist nodes left uncompressed at each end, as Redis's list-compress-depth (reported only)" },
   hll_sparse_max_bytes: { kind: "int", def: 3000, min: 0, max: MAX_INT, help: "largest sparse HyperLogLog representation in bytes" },
 };
 

@@ -92,10 +92,13 @@ export function renderInfo(src: InfoSource, section: string | undefined, now: nu
     replication: [
       ["role", "master"],
       ["connected_slaves", 0],
+      ["master_repl_offset", 0],
     ],
     cpu: [
       ["used_cpu_sys", (cpu.system / 1e6).toFixed(6)],
       ["used_cpu_user", (cpu.user / 1e6).toFixed(6)],
+      ["used_cpu_sys_children", "0.000000"],
+      ["used_cpu_user_children", "0.000000"],
     ],
     modules: [],
     errorstats: src.commandStats.errorLines(),
@@ -103,11 +106,17 @@ export function renderInfo(src: InfoSource, section: string | undefined, now: nu
     cluster: [["cluster_enabled", src.cluster ? 1 : 0]],
     keyspace: src.keyspaceError !== undefined ? [["keyspace_error", src.keyspaceError]] : src.keys > 0 ? [["db0", `keys=${src.keys},expires=${src.expires ?? 0},avg_ttl=0`]] : [],
   };
-  const wanted =
-    section === undefined || section === "default" ? DEFAULT_SECTIONS
-    : section === "all" ? SECTIONS.filter((s) => s !== "modules")
-    : section === "everything" ? SECTIONS
-    : SECTIONS.filter((s) => s === section);
+  const asked = new Set<string>();
+  for (const name of section?.split(" ") ?? ["default"]) {
+    const group =
+      name === "default" ? DEFAULT_SECTIONS
+      : name === "all" ? SECTIONS.filter((s) => s !== "modules")
+      : name === "everything" ? SECTIONS
+      : [name];
+    for (const s of group) asked.add(s);
+  }
+  const wanted = SECTIONS.filter((s) => asked.has(s));
+  if (wanted.length === 0) return "";
   return wanted
     .map((s) => [`# ${s[0]!.toUpperCase()}${s.slice(1)}`, ...body[s].map(([k, v]) => `${k}:${v}`)].join("\r\n"))
     .join("\r\n\r\n") + "\r\n";
