@@ -18,6 +18,8 @@ import { CommandStats } from "./server/command-stats.ts";
 import { rewriteConfigFile } from "./config/rewrite.ts";
 import { SlowLog } from "./commands/slowlog.ts";
 import { KeyAccess } from "./commands/key-access.ts";
+import { LatencyMonitor } from "./commands/latency.ts";
+import { COMMANDS } from "./commands/table.ts";
 import type { EncodingLimits } from "./commands/types.ts";
 import { resolveMode, openCluster, openStandalone, type DataPlane } from "./data-plane.ts";
 import { VERSION } from "./version.ts";
@@ -65,6 +67,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   let respPort = resp.port;
   const commandStats = new CommandStats();
   const slowlog = new SlowLog();
+  const latency = new LatencyMonitor();
   /** Keys changed by CONFIG SET since start: what CONFIG REWRITE writes. */
   const changedKeys = new Set<ConfigKey>();
   let lastSave = Math.floor(startedAt / 1000);
@@ -102,6 +105,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     encodingLimits: () => encodingLimits(config),
     slowlog,
     keyAccess: new KeyAccess(startedAt),
+    latency,
     memoryStats: () => {
       const m = process.memoryUsage();
       const keys = plane?.keyCount() ?? 0;
@@ -199,6 +203,11 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     const c = session.client;
     const call = { time: Math.floor(Date.now() / 1000), micros: Math.round(micros), addr: c.addr, name: c.name };
     slowlog.record(call, argv, config.slowlog_log_slower_than, config.slowlog_max_len);
+    const threshold = config.latency_monitor_threshold;
+    if (threshold > 0 && micros >= threshold * 1000) {
+      const fast = COMMANDS.get(name)?.flags.includes("fast") ?? false;
+      latency.add(fast ? "fast-command" : "command", call.time, Math.round(micros / 1000));
+    }
     return reply;
   };
 

@@ -4,6 +4,7 @@ import { array, bulk, verbatim } from "../resp/reply.ts";
 import { command } from "./command-info.ts";
 import { config } from "./config.ts";
 import { define } from "./define.ts";
+import { latency } from "./latency.ts";
 import { slowlog } from "./slowlog.ts";
 import { lower } from "./util.ts";
 
@@ -19,6 +20,10 @@ export const SERVER_COMMANDS = define("server", [
   {
     name: "slowlog", arity: -2, flags: ["admin"], since: "2.2.12",
     summary: "This node's slow commands: SLOWLOG GET, LEN, RESET.", exec: slowlog,
+  },
+  {
+    name: "latency", arity: -2, flags: ["admin"], since: "2.8.13",
+    summary: "This node's latency spikes (latency-monitor-threshold): LATENCY LATEST, HISTORY, RESET, DOCTOR.", exec: latency,
   },
   {
     name: "info", arity: -1, flags: [], since: "1.0.0", summary: "Returns information and statistics about the server.",

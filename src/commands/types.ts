@@ -6,6 +6,7 @@ import type { ClusterTips } from "./cluster-policy.ts";
 import type { ConfigKey } from "../config/schema.ts";
 import type { SlowLog } from "./slowlog.ts";
 import type { KeyAccess } from "./key-access.ts";
+import type { LatencyMonitor } from "./latency.ts";
 
 export type KeyType = "string" | "hash" | "list" | "set" | "zset";
 
@@ -234,6 +235,7 @@ export interface ServerView {
   readonly encodingLimits: () => EncodingLimits | undefined;
   readonly slowlog: SlowLog;
   readonly keyAccess: KeyAccess;
+  readonly latency: LatencyMonitor;
   /** MEMORY STATS: Redis's field names with this process's figures. */
   readonly memoryStats: () => Reply;
   /**

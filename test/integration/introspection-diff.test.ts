@@ -210,6 +210,21 @@ describe("introspection texts", () => {
     await same(["DEL", "idle:k"]);
   });
 
+  test("LATENCY basics", async () => {
+    for (const argv of [
+      ["LATENCY", "LATEST"],
+      ["LATENCY", "HISTORY", "command"],
+      ["LATENCY", "HISTORY"],
+      ["LATENCY", "RESET"],
+      ["LATENCY", "RESET", "command"],
+      ["LATENCY", "DOCTOR"],
+      ["LATENCY", "FOO"],
+      ["LATENCY", "HELP"],
+      ["CONFIG", "SET", "latency-monitor-threshold", "100"],
+      ["CONFIG", "SET", "latency-monitor-threshold", "0"],
+    ]) await same(argv);
+  });
+
   test("QUIT answers +OK before the connection closes", async () => {
     const extra = await servers.connect();
     await same(["QUIT"], extra);

@@ -53,6 +53,18 @@ describe("server lifecycle (dist/flydb)", () => {
     expect(got.t === "*" && got.v[1]!.t === "$" ? got.v[1]!.v.toString() : got).toBe("9");
   });
 
+  test("CONFIG SET timeout closes idle clients, not busy ones", async () => {
+    const { node, client } = await start();
+    expect(await client.call("CONFIG", "SET", "timeout", "1")).toEqual({ t: "+", v: "OK" });
+    const idle = await RespClient.connect(node.port);
+    clients.push(idle);
+    for (let i = 0; i < 6; i++) {
+      await Bun.sleep(400);
+      expect(await client.call("PING")).toEqual({ t: "+", v: "PONG" });
+    }
+    expect(idle.call("PING")).rejects.toThrow("connection closed by server");
+  });
+
   test("redis-cli quit exits 0", async () => {
     const { node } = await start();
     const p = Bun.spawn(["redis-cli", "-p", String(node.port), "quit"], { stdout: "pipe", stderr: "pipe" });

@@ -4,6 +4,7 @@
 // session proposes writes and runs reads; the log's order is the proposal order.
 import { SlowLog } from "../../src/commands/slowlog.ts";
 import { KeyAccess } from "../../src/commands/key-access.ts";
+import { LatencyMonitor } from "../../src/commands/latency.ts";
 import { describe, expect, test } from "bun:test";
 import { Session, type Backend } from "../../src/commands/session.ts";
 import type { Op } from "../../src/commands/types.ts";
@@ -28,7 +29,7 @@ function harness() {
     server: {
       version: "test", nodeId: "t", port: 0, startedAt: 0, configValue: () => undefined, configNames: () => [], info: () => "",
       configSet: () => {}, configRewrite: () => simple("OK"), resetStats: () => {}, encodingLimits: () => undefined,
-      slowlog: new SlowLog(), keyAccess: new KeyAccess(0), memoryStats: () => simple("OK"), shutdown: () => new Promise(() => {}),
+      slowlog: new SlowLog(), keyAccess: new KeyAccess(0), latency: new LatencyMonitor(), memoryStats: () => simple("OK"), shutdown: () => new Promise(() => {}),
       save: () => Promise.resolve(simple("OK")), lastSave: () => 0,
     },
     requirepass: "",
