@@ -55,3 +55,20 @@ test("a cluster write keeps its proposal id; a standalone write gains no bytes",
   const plain = { cmds: [[new Uint8Array([0x61])]], now: 5, seed: 7 };
   expect(encodeOp(plain)).toEqual(new Uint8Array(new Packr({ useRecords: false, moreTypes: false }).pack([plain.cmds, plain.now, plain.seed])));
 });
+
+test("encoding thresholds travel with the op, with or without a proposal id", () => {
+  const limits = fc.record({
+    hashEntries: fc.nat(), hashValue: fc.nat(), setIntsetEntries: fc.nat(), zsetEntries: fc.nat(), zsetValue: fc.nat(),
+  });
+  fc.assert(
+    fc.property(limits, fc.boolean(), fc.boolean(), (encoding, withId, multi) => {
+      const op = { cmds: [[new Uint8Array([0x61])]], now: 5, seed: 7, encoding, ...(multi ? { multi } : {}) };
+      const id = withId ? { node: "n1", session: 2, seq: 3, ack: 1 } : undefined;
+      const decoded = decodeProposal(encodeOp(op, id));
+      expect(decoded.op.encoding).toEqual(encoding);
+      expect(decoded.op.multi ?? false).toBe(multi);
+      expect(decoded.id).toEqual(id);
+    }),
+  );
+  expect(decodeOp(encodeOp({ cmds: [[new Uint8Array([0x61])]], now: 5, seed: 7 })).encoding).toBeUndefined();
+});
