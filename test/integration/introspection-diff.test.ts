@@ -76,6 +76,20 @@ describe("CONFIG SET / GET", () => {
     await sameConfig("slowlog-max-len");
   });
 
+  test("requirepass set at run time: new connections must AUTH, this one stays authenticated", async () => {
+    await same(["CONFIG", "SET", "requirepass", "s3cret"]);
+    const other = await servers.connect();
+    try {
+      await same(["GET", "nosuch"], other);
+      await same(["AUTH", "wrong"], other);
+      await same(["AUTH", "s3cret"], other);
+      await same(["GET", "nosuch"], other);
+      await same(["GET", "nosuch"]);
+    } finally {
+      await same(["CONFIG", "SET", "requirepass", ""]);
+    }
+  });
+
   test("CONFIG REWRITE without a config file is refused as Redis refuses it", async () => {
     await same(["CONFIG", "REWRITE"]);
   });
