@@ -25,10 +25,16 @@ const GROUPS: readonly { title: string; intro: string; keys: readonly ConfigKey[
   },
   { title: "Security", intro: "Secrets are never printed (CONFIG GET shows `********`); see docs/SECURITY.md.", keys: ["requirepass", "cluster_secret", "http_auth_token"] },
   { title: "Logging", intro: "One line per event on stderr, which is the journal under systemd.", keys: ["log_level", "log_format"] },
-  { title: "Limits", intro: "Protection against oversized requests and too many connections.", keys: ["proto_max_bulk_len", "maxclients", "timeout"] },
+  {
+    title: "Limits",
+    intro: "Protection against oversized requests, too many connections and idle ones.",
+    keys: ["proto_max_bulk_len", "maxclients", "timeout"],
+  },
   {
     title: "Redis behaviour",
-    intro: "Redis's own parameters under their TOML names; CONFIG SET changes them at run time under their Redis names (hash-max-listpack-entries, …).",
+    intro:
+      "Redis's own parameters under their TOML names; CONFIG SET changes them at run time under their Redis names " +
+      "(hash-max-listpack-entries, …).",
     keys: [
       "notify_keyspace_events", "slowlog_log_slower_than", "slowlog_max_len", "latency_monitor_threshold",
       "hash_max_listpack_entries", "hash_max_listpack_value", "set_max_intset_entries", "zset_max_listpack_entries",

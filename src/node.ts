@@ -116,7 +116,9 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       ].map(([k, v]) => [bulk(k as string), int(v as number)] as const));
     },
     save: async () => {
-      if (!plane?.save) return err("ERR SAVE is not available in cluster mode: every partition's replica checkpoints data.db on its own");
+      if (!plane?.save) {
+        return err("ERR SAVE is not available in cluster mode: each partition's replica checkpoints data.db itself");
+      }
       await plane.save();
       lastSave = Math.floor(Date.now() / 1000);
       return OK;
@@ -191,7 +193,13 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     },
   };
 
-  const record = (name: string | undefined, session: Session, argv: readonly Uint8Array[], started: number, reply: Reply) => {
+  const record = (
+    name: string | undefined,
+    session: Session,
+    argv: readonly Uint8Array[],
+    started: number,
+    reply: Reply,
+  ) => {
     const micros = (performance.now() - started) * 1000;
     // Unknown commands share one label: client-chosen names must not grow the series.
     metrics.commands.record(name ?? "unknown", micros / 1e6, reply.t === "error");
@@ -237,7 +245,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
           const out = session.execute(argv);
           const name = session.lastExecuted;
           if (session.closeRequested) conn.close();
-          return out instanceof Promise ? out.then((r) => record(name, session, argv, started, r)) : record(name, session, argv, started, out);
+          if (out instanceof Promise) return out.then((r) => record(name, session, argv, started, r));
+          return record(name, session, argv, started, out);
         },
         protocol: () => session.client.protocol,
         onProtocolError: () => metrics.protocolErrors.inc(),

@@ -12,7 +12,8 @@ import { lower } from "./util.ts";
  */
 export function applyOp(op: Op, db: Keyspace): Reply {
   if (watchBroken(op, db)) return WATCH_ABORT;
-  const ctx = { db, now: op.now, random: seededRandom(op.seed), resp3: op.resp3 === true, ...(op.encoding ? { encoding: op.encoding } : {}) };
+  const encoding = op.encoding ? { encoding: op.encoding } : {};
+  const ctx = { db, now: op.now, random: seededRandom(op.seed), resp3: op.resp3 === true, ...encoding };
   const replies = op.cmds.map((argv) => {
     const spec = COMMANDS.get(lower(argv[0]!));
     // Only validated data commands are ever proposed (read-only ones too, inside MULTI); a miss

@@ -19,7 +19,13 @@ export function sizeOf(ctx: CommandContext, key: Uint8Array, type: KeyType): num
 }
 
 /** Redis 7.0 defaults: hash-max-listpack-*, zset-max-listpack-*, set-max-intset-entries. */
-export const DEFAULT_ENCODING: EncodingLimits = { hashEntries: 512, hashValue: 64, setIntsetEntries: 512, zsetEntries: 128, zsetValue: 64 };
+export const DEFAULT_ENCODING: EncodingLimits = {
+  hashEntries: 512,
+  hashValue: 64,
+  setIntsetEntries: 512,
+  zsetEntries: 128,
+  zsetValue: 64,
+};
 
 /**
  * After a write that added `added` elements (fields, values, members): converts the key's

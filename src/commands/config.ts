@@ -29,16 +29,45 @@ const MUTABLE: readonly Param[] = [
   { name: "timeout", key: "timeout", kind: int(0, 2147483647) },
   { name: "requirepass", key: "requirepass", kind: { t: "string" } },
   { name: "notify-keyspace-events", key: "notify_keyspace_events", kind: { t: "events" } },
-  { name: "proto-max-bulk-len", key: "proto_max_bulk_len", kind: { t: "bytes", min: 1024 * 1024, max: Number.MAX_SAFE_INTEGER } },
+  {
+    name: "proto-max-bulk-len",
+    key: "proto_max_bulk_len",
+    kind: { t: "bytes", min: 1024 * 1024, max: Number.MAX_SAFE_INTEGER },
+  },
   { name: "slowlog-log-slower-than", key: "slowlog_log_slower_than", kind: int(-1, Number.MAX_SAFE_INTEGER) },
   { name: "slowlog-max-len", key: "slowlog_max_len", kind: int(0, Number.MAX_SAFE_INTEGER) },
   { name: "latency-monitor-threshold", key: "latency_monitor_threshold", kind: int(0, Number.MAX_SAFE_INTEGER) },
-  { name: "hash-max-listpack-entries", aliases: ["hash-max-ziplist-entries"], key: "hash_max_listpack_entries", kind: int(0, Number.MAX_SAFE_INTEGER) },
-  { name: "hash-max-listpack-value", aliases: ["hash-max-ziplist-value"], key: "hash_max_listpack_value", kind: int(0, Number.MAX_SAFE_INTEGER) },
+  {
+    name: "hash-max-listpack-entries",
+    aliases: ["hash-max-ziplist-entries"],
+    key: "hash_max_listpack_entries",
+    kind: int(0, Number.MAX_SAFE_INTEGER),
+  },
+  {
+    name: "hash-max-listpack-value",
+    aliases: ["hash-max-ziplist-value"],
+    key: "hash_max_listpack_value",
+    kind: int(0, Number.MAX_SAFE_INTEGER),
+  },
   { name: "set-max-intset-entries", key: "set_max_intset_entries", kind: int(0, Number.MAX_SAFE_INTEGER) },
-  { name: "zset-max-listpack-entries", aliases: ["zset-max-ziplist-entries"], key: "zset_max_listpack_entries", kind: int(0, Number.MAX_SAFE_INTEGER) },
-  { name: "zset-max-listpack-value", aliases: ["zset-max-ziplist-value"], key: "zset_max_listpack_value", kind: int(0, Number.MAX_SAFE_INTEGER) },
-  { name: "list-max-listpack-size", aliases: ["list-max-ziplist-size"], key: "list_max_listpack_size", kind: int(-(2 ** 31), 2 ** 31 - 1) },
+  {
+    name: "zset-max-listpack-entries",
+    aliases: ["zset-max-ziplist-entries"],
+    key: "zset_max_listpack_entries",
+    kind: int(0, Number.MAX_SAFE_INTEGER),
+  },
+  {
+    name: "zset-max-listpack-value",
+    aliases: ["zset-max-ziplist-value"],
+    key: "zset_max_listpack_value",
+    kind: int(0, Number.MAX_SAFE_INTEGER),
+  },
+  {
+    name: "list-max-listpack-size",
+    aliases: ["list-max-ziplist-size"],
+    key: "list_max_listpack_size",
+    kind: int(-(2 ** 31), 2 ** 31 - 1),
+  },
   { name: "list-compress-depth", key: "list_compress_depth", kind: int(0, 2 ** 31 - 1) },
   { name: "hll-sparse-max-bytes", key: "hll_sparse_max_bytes", kind: int(0, Number.MAX_SAFE_INTEGER) },
 ];
@@ -74,7 +103,9 @@ function parseEvents(v: string): string | undefined {
     else if ((EVENT_CLASSES + "KEmn").includes(c)) on.add(c);
     else return undefined;
   }
-  const classes = [...EVENT_CLASSES].every((c) => on.has(c)) ? "A" : [...EVENT_CLASSES].filter((c) => on.has(c)).join("");
+  const classes = [...EVENT_CLASSES].every((c) => on.has(c))
+    ? "A"
+    : [...EVENT_CLASSES].filter((c) => on.has(c)).join("");
   return classes + ["K", "E", "m", "n"].filter((c) => on.has(c)).join("");
 }
 
@@ -100,7 +131,10 @@ function parseValue(p: Param, raw: string): { value: string | number | boolean }
     return v === "yes" || v === "no" ? { value: v === "yes" } : { error: "argument must be 'yes' or 'no'" };
   }
   const n = k.t === "bytes" ? parseBytes(raw) : /^-?\d+$/.test(raw) ? Number(raw) : undefined;
-  if (n === undefined) return { error: k.t === "bytes" ? "argument must be a memory value" : "argument couldn't be parsed into an integer" };
+  if (n === undefined)
+    return {
+      error: k.t === "bytes" ? "argument must be a memory value" : "argument couldn't be parsed into an integer",
+    };
   const shownMax = k.max === Number.MAX_SAFE_INTEGER ? LLONG_MAX : String(k.max);
   if (n < k.min || n > k.max) return { error: `argument must be between ${k.min} and ${shownMax} inclusive` };
   // FlyDB caps what its own schema accepts at start-up (src/config/schema.ts), so CONFIG REWRITE
@@ -108,11 +142,13 @@ function parseValue(p: Param, raw: string): { value: string | number | boolean }
   if (p.key === "maxclients" && n > 1_000_000) {
     return { error: "The operating system is not able to handle the specified number of clients, try with 1000000" };
   }
-  if (p.key === "proto_max_bulk_len" && n > 2 ** 32) return { error: `argument must be between ${k.min} and ${2 ** 32} inclusive` };
+  if (p.key === "proto_max_bulk_len" && n > 2 ** 32)
+    return { error: `argument must be between ${k.min} and ${2 ** 32} inclusive` };
   return { value: n };
 }
 
-const failed = (arg: string, why: string) => err(`ERR CONFIG SET failed (possibly related to argument '${arg}') - ${why}`);
+const failed = (arg: string, why: string) =>
+  err(`ERR CONFIG SET failed (possibly related to argument '${arg}') - ${why}`);
 
 /** Redis 7 semantics: every pair is checked before any is applied, so a call changes all or nothing. */
 function configSet(s: SessionApi, argv: readonly Uint8Array[]): Reply {
@@ -138,7 +174,8 @@ function configSet(s: SessionApi, argv: readonly Uint8Array[]): Reply {
     seen.add(id);
     if (refusal) continue;
     if (!p) {
-      if (!fixed?.redisMutable || str(argv[i + 1]!) !== fixed.value(s)) refusal = failed(arg, "can't set immutable config");
+      if (!fixed?.redisMutable || str(argv[i + 1]!) !== fixed.value(s))
+        refusal = failed(arg, "can't set immutable config");
       continue;
     }
     const parsed = parseValue(p, str(argv[i + 1]!));

@@ -4,7 +4,9 @@
 // record is bounded: past `capacity` keys the least recently accessed are forgotten.
 
 /** Reading these does not count as an access, as in Redis (LOOKUP_NOTOUCH). */
-export const NO_TOUCH = new Set(["ttl", "pttl", "expiretime", "pexpiretime", "type", "exists", "object", "__memoryusage"]);
+export const NO_TOUCH = new Set([
+  "ttl", "pttl", "expiretime", "pexpiretime", "type", "exists", "object", "__memoryusage",
+]);
 
 // WHATWG's latin1 (windows-1252) maps every byte to its own code point: one string per key.
 const bytesToString = new TextDecoder("latin1");

@@ -83,7 +83,7 @@ const NO_SPIKES =
 
 const DISABLED =
   "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You may use " +
-  "\"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it. If we weren't in a deep space " +
+  '"CONFIG SET latency-monitor-threshold <milliseconds>." in order to enable it. If we weren\'t in a deep space ' +
   "mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n";
 
 function doctor(s: SessionApi, mon: LatencyMonitor): string {
@@ -97,7 +97,9 @@ export function latency(s: SessionApi, argv: readonly Uint8Array[]): Reply {
   const mon = s.server.latency;
   switch (sub) {
     case "latest":
-      return argv.length === 2 ? array(mon.latest().map(([name, last, max]) => array([bulk(name), int(last.time), int(last.ms), int(max)]))) : E.arity("latency|latest");
+      return argv.length === 2
+        ? array(mon.latest().map(([name, last, max]) => array([bulk(name), int(last.time), int(last.ms), int(max)])))
+        : E.arity("latency|latest");
     case "history":
       if (argv.length !== 3) return E.arity("latency|history");
       return array(mon.history(str(argv[2]!)).map((x) => array([int(x.time), int(x.ms)])));

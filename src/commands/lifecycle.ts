@@ -23,7 +23,7 @@ function shutdown(s: SessionApi, argv: readonly Uint8Array[]): Reply | Promise<R
 export const LIFECYCLE_COMMANDS = define("server", [
   {
     name: "shutdown", arity: -1, flags: ["admin", "no-multi"], since: "1.0.0",
-    summary: "Stops this node cleanly (SAVE/NOSAVE: whether data.db is checkpointed first; the log keeps every write either way).",
+    summary: "Stops this node cleanly; SAVE (default) checkpoints data.db first (the log keeps every write).",
     exec: shutdown,
   },
   {

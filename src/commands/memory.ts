@@ -17,6 +17,8 @@ const ELEMENT_OVERHEAD: Record<Exclude<KeyType, "string">, { compact: number; la
   list: { compact: 11, large: 11 },
 };
 const DEFAULT_SAMPLES = 5;
+const NO_ISSUES =
+  "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.";
 
 function usage(ctx: CommandContext, key: Uint8Array, samples: number): Reply {
   const meta = ctx.db.meta(key, ctx.now);
@@ -34,7 +36,8 @@ function usage(ctx: CommandContext, key: Uint8Array, samples: number): Reply {
   const sizes: number[] =
     meta.type === "hash" ? ctx.db.hashEntries(key, 0, n).map(([f, v]) => f.length + v.length)
     : meta.type === "set" ? ctx.db.setMembers(key, 0, n).map((m) => (info.compact ? 8 : m.length))
-    : meta.type === "zset" ? ctx.db.zsetRange(key, { by: "rank", start: 0, stop: n - 1 }, false, 0, -1).map((e) => e.member.length + 8)
+    : meta.type === "zset"
+      ? ctx.db.zsetRange(key, { by: "rank", start: 0, stop: n - 1 }, false, 0, -1).map((e) => e.member.length + 8)
     : ctx.db.listRange(key, 0, n - 1).map((i) => i.value.length);
   const per = ELEMENT_OVERHEAD[meta.type];
   const avg = sizes.length === 0 ? 0 : sizes.reduce((a, b) => a + b, 0) / sizes.length;
@@ -79,7 +82,7 @@ function memory(s: SessionApi, argv: readonly Uint8Array[]): Reply | Promise<Rep
     case "stats":
       return only(2) ?? s.server.memoryStats();
     case "doctor":
-      return only(2) ?? verbatim("Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.");
+      return only(2) ?? verbatim(NO_ISSUES);
     case "malloc-stats":
       return only(2) ?? verbatim("Stats not supported for the current allocator");
     case "purge":

@@ -60,6 +60,8 @@ export const OBJECT_COMMANDS = define("generic", [
     name: "object", arity: -2, flags: ["readonly"], keys: { first: 2, last: 2, step: 1 }, since: "2.2.3",
     summary: "A container for object introspection commands.", run: object,
     completeReply: (s, argv, reply) =>
-      reply.t === "int" && lower(argv[1]!) === "idletime" ? int(Math.floor(s.server.keyAccess.idleMs(argv[2]!, s.now) / 1000)) : reply,
+      reply.t === "int" && lower(argv[1]!) === "idletime"
+        ? int(Math.floor(s.server.keyAccess.idleMs(argv[2]!, s.now) / 1000))
+        : reply,
   },
 ]);

@@ -23,7 +23,8 @@ export const SERVER_COMMANDS = define("server", [
   },
   {
     name: "latency", arity: -2, flags: ["admin"], since: "2.8.13",
-    summary: "This node's latency spikes (latency-monitor-threshold): LATENCY LATEST, HISTORY, RESET, DOCTOR.", exec: latency,
+    summary: "This node's latency spikes (latency-monitor-threshold): LATENCY LATEST, HISTORY, RESET, DOCTOR.",
+    exec: latency,
   },
   {
     name: "info", arity: -1, flags: [], since: "1.0.0", summary: "Returns information and statistics about the server.",

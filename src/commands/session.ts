@@ -302,7 +302,8 @@ export class Session implements SessionApi {
   /** What every op of this connection carries: the proposer's clock, a seed, the reply shape. */
   private opBase(): Pick<Op, "now" | "seed" | "resp3" | "encoding"> {
     const encoding = this.backend.server.encodingLimits();
-    const base = { now: this.backend.now(), seed: Math.floor(this.backend.random() * 2 ** 32), ...(encoding ? { encoding } : {}) };
+    const seed = Math.floor(this.backend.random() * 2 ** 32);
+    const base = { now: this.backend.now(), seed, ...(encoding ? { encoding } : {}) };
     return this.client.protocol === 3 ? { ...base, resp3: true } : base;
   }
 

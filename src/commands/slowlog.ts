@@ -23,7 +23,12 @@ export class SlowLog {
   private nextId = 0;
 
   /** Records a call when it is slow enough; `thresholdUs` < 0 records nothing. */
-  record(call: Omit<SlowLogEntry, "id" | "argv">, argv: readonly Uint8Array[], thresholdUs: number, maxLen: number): void {
+  record(
+    call: Omit<SlowLogEntry, "id" | "argv">,
+    argv: readonly Uint8Array[],
+    thresholdUs: number,
+    maxLen: number,
+  ): void {
     if (thresholdUs < 0 || call.micros < thresholdUs) return;
     this.entries.unshift({ ...call, id: this.nextId++, argv: trimArgs(argv) });
     if (this.entries.length > maxLen) this.entries.length = maxLen;
@@ -89,9 +94,11 @@ export function slowlog(s: SessionApi, argv: readonly Uint8Array[]): Reply {
       count = n === -1 ? log.length : n;
     }
     return array(
-      log.latest(count).map((e) =>
-        array([int(e.id), int(e.time), int(e.micros), array(e.argv.map((a) => bulk(a))), bulk(e.addr), bulk(e.name)]),
-      ),
+      log
+        .latest(count)
+        .map((e) =>
+          array([int(e.id), int(e.time), int(e.micros), array(e.argv.map((a) => bulk(a))), bulk(e.addr), bulk(e.name)]),
+        ),
     );
   }
   if (["help", "reset", "len", "get"].includes(sub)) return E.arity(`slowlog|${sub}`);

@@ -39,10 +39,11 @@ export class CommandStats {
 
   /** `cmdstat_<name>` lines as Redis prints them. */
   commandLines(): [string, string][] {
-    return [...this.commands].map(([name, c]) => [
-      `cmdstat_${name}`,
-      `calls=${c.calls},usec=${Math.round(c.usec)},usec_per_call=${(c.calls ? c.usec / c.calls : 0).toFixed(2)},rejected_calls=0,failed_calls=${c.failed}`,
-    ]);
+    return [...this.commands].map(([name, c]) => {
+      const perCall = (c.calls ? c.usec / c.calls : 0).toFixed(2);
+      const fields = `calls=${c.calls},usec=${Math.round(c.usec)},usec_per_call=${perCall}`;
+      return [`cmdstat_${name}`, `${fields},rejected_calls=0,failed_calls=${c.failed}`];
+    });
   }
 
   errorLines(): [string, string][] {

@@ -35,12 +35,14 @@ export function encodeOp(op: Op, id?: ProposalId): Uint8Array {
 /** An op and, for a cluster write, its proposal id. */
 export function decodeProposal(data: Uint8Array): { op: Op; id: ProposalId | undefined } {
   const decoded: unknown = packr.unpack(data);
-  if (!Array.isArray(decoded) || decoded.length < 3 || decoded.length > 7 || decoded.length === 4 || !Array.isArray(decoded[0])) {
+  const n = Array.isArray(decoded) ? decoded.length : 0;
+  if (!Array.isArray(decoded) || n < 3 || n > 7 || n === 4 || !Array.isArray(decoded[0])) {
     throw new Error(`log entry of ${data.length} bytes is not an encoded op`);
   }
   const [cmds, now, seed] = decoded as [Uint8Array[][], number, number];
   if (decoded.length === 3) return { op: { cmds, now, seed }, id: undefined };
-  const [, , , flags, watch, rawId, limits] = decoded as [unknown, unknown, unknown, number, WatchTuple[], IdTuple | null | undefined, EncodingTuple | undefined];
+  type Tail = [number, WatchTuple[], IdTuple | null | undefined, EncodingTuple | undefined];
+  const [, , , flags, watch, rawId, limits] = decoded as [unknown, unknown, unknown, ...Tail];
   const id = rawId ?? undefined;
   const op: { -readonly [K in keyof Op]: Op[K] } = { cmds, now, seed };
   if (flags & MULTI) op.multi = true;

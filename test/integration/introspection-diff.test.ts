@@ -44,7 +44,16 @@ describe("CONFIG SET / GET", () => {
     await sameConfig("maxclients");
     await same(["CONFIG", "SET", "proto-max-bulk-len", "2mb"]);
     await sameConfig("proto-max-bulk-len");
-    await same(["CONFIG", "SET", "hash-max-listpack-entries", "512", "zset-max-listpack-value", "64", "proto-max-bulk-len", "512mb"]);
+    await same([
+      "CONFIG",
+      "SET",
+      "hash-max-listpack-entries",
+      "512",
+      "zset-max-listpack-value",
+      "64",
+      "proto-max-bulk-len",
+      "512mb",
+    ]);
     await same(["CONFIG", "SET", "notify-keyspace-events", ""]);
   });
 
@@ -68,7 +77,8 @@ describe("CONFIG SET / GET", () => {
       ["CONFIG", "RESETSTAT", "x"],
       ["CONFIG", "FOO"],
       ["CONFIG", "HELP"],
-    ]) await same(argv);
+    ])
+      await same(argv);
   });
 
   test("a refused call changes nothing (all or nothing)", async () => {
@@ -97,7 +107,16 @@ describe("CONFIG SET / GET", () => {
 
 describe("OBJECT ENCODING follows the thresholds in force", () => {
   test("hash, set and zset convert past the configured limits", async () => {
-    await same(["CONFIG", "SET", "hash-max-listpack-entries", "4", "set-max-intset-entries", "3", "zset-max-listpack-entries", "2"]);
+    await same([
+      "CONFIG",
+      "SET",
+      "hash-max-listpack-entries",
+      "4",
+      "set-max-intset-entries",
+      "3",
+      "zset-max-listpack-entries",
+      "2",
+    ]);
     await same(["HSET", "enc:h", "a", "1", "b", "2", "c", "3", "d", "4"]);
     await same(["OBJECT", "ENCODING", "enc:h"]);
     await same(["HSET", "enc:h", "e", "5"]);
@@ -113,7 +132,18 @@ describe("OBJECT ENCODING follows the thresholds in force", () => {
     await same(["CONFIG", "SET", "hash-max-listpack-value", "3"]);
     await same(["HSET", "enc:h2", "f", "abcd"]);
     await same(["OBJECT", "ENCODING", "enc:h2"]);
-    await same(["CONFIG", "SET", "hash-max-listpack-entries", "512", "hash-max-listpack-value", "64", "set-max-intset-entries", "512", "zset-max-listpack-entries", "128"]);
+    await same([
+      "CONFIG",
+      "SET",
+      "hash-max-listpack-entries",
+      "512",
+      "hash-max-listpack-value",
+      "64",
+      "set-max-intset-entries",
+      "512",
+      "zset-max-listpack-entries",
+      "128",
+    ]);
     await same(["HSET", "enc:h3", "f", "abcd"]);
     await same(["OBJECT", "ENCODING", "enc:h3"]);
     await same(["DEL", "enc:h", "enc:h2", "enc:h3", "enc:s", "enc:z"]);
@@ -133,7 +163,8 @@ describe("COMMAND", () => {
       ["COMMAND", "GETKEYS", "GET", "a", "b"],
       ["COMMAND", "GETKEYSANDFLAGS", "GET", "a"],
       ["COMMAND", "HELP"],
-    ]) await same(argv);
+    ])
+      await same(argv);
   });
 
   test("COMMAND INFO flags movablekeys where a function finds the keys", async () => {
@@ -171,7 +202,13 @@ describe("SLOWLOG", () => {
     const r = await servers.redis.call("SLOWLOG", "GET", "3");
     const f = await servers.fly.call("SLOWLOG", "GET", "3");
     expect(shape(f)).toEqual(shape(r));
-    for (const argv of [["SLOWLOG", "GET", "-2"], ["SLOWLOG", "GET", "x"], ["SLOWLOG", "LEN", "x"], ["SLOWLOG", "FOO"], ["SLOWLOG", "HELP"]]) {
+    for (const argv of [
+      ["SLOWLOG", "GET", "-2"],
+      ["SLOWLOG", "GET", "x"],
+      ["SLOWLOG", "LEN", "x"],
+      ["SLOWLOG", "FOO"],
+      ["SLOWLOG", "HELP"],
+    ]) {
       await same(argv);
     }
     await same(["SLOWLOG", "RESET"]);
@@ -192,7 +229,8 @@ describe("introspection texts", () => {
       ["SHUTDOWN", "ABORT"],
       ["SHUTDOWN", "SAVE", "NOSAVE"],
       ["BGSAVE", "x"],
-    ]) await same(argv);
+    ])
+      await same(argv);
     const usage = await servers.fly.call("MEMORY", "USAGE", "mem:s");
     expect(usage.t).toBe(":");
     await same(["DEL", "mem:s"]);
@@ -201,7 +239,20 @@ describe("introspection texts", () => {
   test("INFO has every section Redis has, and RESETSTAT empties commandstats", async () => {
     const info = await servers.fly.call("INFO", "everything");
     const text = info.t === "$" ? info.v.toString() : "";
-    for (const s of ["Server", "Clients", "Memory", "Persistence", "Stats", "Replication", "CPU", "Modules", "Errorstats", "Commandstats", "Cluster", "Keyspace"]) {
+    for (const s of [
+      "Server",
+      "Clients",
+      "Memory",
+      "Persistence",
+      "Stats",
+      "Replication",
+      "CPU",
+      "Modules",
+      "Errorstats",
+      "Commandstats",
+      "Cluster",
+      "Keyspace",
+    ]) {
       expect(text.toLowerCase()).toContain(`# ${s.toLowerCase()}\r\n`);
     }
     expect(text).toContain("cluster_enabled:0");
@@ -216,7 +267,12 @@ describe("introspection texts", () => {
     await same(["OBJECT", "IDLETIME", "idle:k"]);
     await same(["OBJECT", "IDLETIME", "idle:none"]);
     await Bun.sleep(1100);
-    for (const argv of [["TTL", "idle:k"], ["TYPE", "idle:k"], ["EXISTS", "idle:k"]]) await same(argv);
+    for (const argv of [
+      ["TTL", "idle:k"],
+      ["TYPE", "idle:k"],
+      ["EXISTS", "idle:k"],
+    ])
+      await same(argv);
     await same(["OBJECT", "IDLETIME", "idle:k"]);
     await same(["GET", "idle:k"]);
     await same(["OBJECT", "IDLETIME", "idle:k"]);
@@ -236,7 +292,8 @@ describe("introspection texts", () => {
       ["LATENCY", "HELP"],
       ["CONFIG", "SET", "latency-monitor-threshold", "100"],
       ["CONFIG", "SET", "latency-monitor-threshold", "0"],
-    ]) await same(argv);
+    ])
+      await same(argv);
   });
 
   test("QUIT answers +OK before the connection closes", async () => {

@@ -42,7 +42,10 @@ describe("server lifecycle (dist/flydb)", () => {
     const file = join(dir, "flydb.toml");
     writeFileSync(file, "# my settings\nslowlog_max_len = 10\n\n# the rest is default\n");
     const { node, client } = await start({ args: ["--config", file], nodeId: "rw" });
-    expect(await client.call("CONFIG", "SET", "slowlog-max-len", "77", "hash-max-listpack-entries", "9")).toEqual({ t: "+", v: "OK" });
+    expect(await client.call("CONFIG", "SET", "slowlog-max-len", "77", "hash-max-listpack-entries", "9")).toEqual({
+      t: "+",
+      v: "OK",
+    });
     expect(await client.call("CONFIG", "REWRITE")).toEqual({ t: "+", v: "OK" });
     const text = readFileSync(file, "utf8");
     expect(text).toStartWith("# my settings\nslowlog_max_len = 77\n\n# the rest is default\n");

@@ -27,9 +27,11 @@ function harness() {
     now: () => 1_700_000_000_000,
     random: () => 0.5,
     server: {
-      version: "test", nodeId: "t", port: 0, startedAt: 0, configValue: () => undefined, configNames: () => [], info: () => "",
+      version: "test", nodeId: "t", port: 0, startedAt: 0, info: () => "",
+      configValue: () => undefined, configNames: () => [],
       configSet: () => {}, configRewrite: () => simple("OK"), resetStats: () => {}, encodingLimits: () => undefined,
-      slowlog: new SlowLog(), keyAccess: new KeyAccess(0), latency: new LatencyMonitor(), memoryStats: () => simple("OK"), shutdown: () => new Promise(() => {}),
+      slowlog: new SlowLog(), keyAccess: new KeyAccess(0), latency: new LatencyMonitor(),
+      memoryStats: () => simple("OK"), shutdown: () => new Promise(() => {}),
       save: () => Promise.resolve(simple("OK")), lastSave: () => 0,
     },
     requirepass: "",
