@@ -10,14 +10,22 @@ export const NO_TOUCH = new Set([
 
 // WHATWG's latin1 (windows-1252) maps every byte to its own code point: one string per key.
 const bytesToString = new TextDecoder("latin1");
-const keyOf = (k: Uint8Array): string => bytesToString.decode(k);
+/** Longer keys are remembered by a prefix, their length and a hash, so the record stays small. */
+const SHORT_KEY = 64;
+
+function keyOf(k: Uint8Array): string {
+  if (k.length <= SHORT_KEY) return bytesToString.decode(k);
+  let h = 0x811c9dc5; // FNV-1a
+  for (const b of k) h = Math.imul(h ^ b, 0x01000193);
+  return `${bytesToString.decode(k.subarray(0, SHORT_KEY))}\u0000${k.length}:${h >>> 0}`;
+}
 
 export class KeyAccess {
   private readonly last = new Map<string, number>();
 
   constructor(
     private readonly since: number,
-    private readonly capacity = 1_000_000,
+    private readonly capacity = 200_000,
   ) {}
 
   touch(keys: readonly Uint8Array[], now: number): void {
