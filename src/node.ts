@@ -14,7 +14,7 @@ import { clusterPartitions, clusterStatus } from "./http/cluster-status.ts";
 import { drain } from "./cluster/leave.ts";
 import { startRespServer, type ConnectionControl } from "./server/resp-server.ts";
 import { renderInfo } from "./server/info.ts";
-import { CommandStats } from "./server/command-stats.ts";
+import { CommandStats, statName } from "./server/command-stats.ts";
 import { rewriteConfigFile } from "./config/rewrite.ts";
 import { SlowLog } from "./commands/slowlog.ts";
 import { KeyAccess } from "./commands/key-access.ts";
@@ -207,7 +207,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       if (reply.t === "error") commandStats.error(reply.v);
       return reply;
     }
-    commandStats.record(name, micros, reply);
+    commandStats.record(statName(name, argv, reply), micros, reply);
     const c = session.client;
     const call = { time: Math.floor(Date.now() / 1000), micros: Math.round(micros), addr: c.addr, name: c.name };
     slowlog.record(call, argv, config.slowlog_log_slower_than, config.slowlog_max_len);

@@ -8,12 +8,29 @@ interface CommandCounters {
   failed: number;
 }
 
+/** Commands Redis counts per subcommand (`cmdstat_config|get`). */
+const CONTAINERS = new Set(["config", "client", "command", "object", "memory", "slowlog", "latency", "cluster"]);
+
+/**
+ * The name a call is counted under: `container|sub` as Redis does, except for a subcommand the
+ * container refused as unknown (client-chosen names must not grow the table).
+ */
+export function statName(name: string, argv: readonly Uint8Array[], reply: Reply): string {
+  if (!CONTAINERS.has(name) || argv.length < 2) return name;
+  if (reply.t === "error" && reply.v.startsWith("ERR unknown subcommand")) return name;
+  return `${name}|${String.fromCharCode(...argv[1]!.subarray(0, 64)).toLowerCase()}`;
+}
+
+const MAX_NAMES = 1024;
+
 export class CommandStats {
   private commands = new Map<string, CommandCounters>();
   private errors = new Map<string, number>();
   totalErrors = 0;
 
   record(name: string, usec: number, reply: Reply): void {
+    // A bound on what clients can add (subcommand names sent before AUTH or queued in MULTI).
+    if (!this.commands.has(name) && this.commands.size >= MAX_NAMES) name = name.split("|", 1)[0]!;
     let c = this.commands.get(name);
     if (!c) this.commands.set(name, (c = { calls: 0, usec: 0, failed: 0 }));
     c.calls++;
