@@ -83,8 +83,9 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     configValue: (name) => (CONFIG_KEYS.includes(name as ConfigKey) ? formatValue(name as ConfigKey, config) : undefined),
     configSet: (changes) => {
       for (const [key, value] of changes) {
-        (config as unknown as Record<ConfigKey, unknown>)[key] = value;
-        changedKeys.add(key);
+        if (!CONFIG_KEYS.includes(key as ConfigKey)) throw new Error(`CONFIG SET of ${key}: not a configuration key`);
+        (config as unknown as Record<ConfigKey, unknown>)[key as ConfigKey] = value;
+        changedKeys.add(key as ConfigKey);
       }
     },
     configRewrite: () => {

@@ -1,7 +1,6 @@
 // CONFIG GET/SET/RESETSTAT/REWRITE. Parameters answer under their Redis names (the ones clients and
 // Redis's tests use) and under FlyDB's TOML names; a change is this node's alone, as in Redis
 // Cluster, where every node has its own configuration (docs/CONFIGURATION.md).
-import type { ConfigKey } from "../config/schema.ts";
 import { array, bulk, err, map, OK, simple, type Reply } from "../resp/reply.ts";
 import type { SessionApi } from "./types.ts";
 import { E, globMatch, lower, str, utf8 } from "./util.ts";
@@ -17,7 +16,8 @@ type Kind =
 interface Param {
   readonly name: string;
   readonly aliases?: readonly string[];
-  readonly key: ConfigKey;
+  /** The configuration key behind it (src/config/schema.ts), which is also a name CONFIG accepts. */
+  readonly key: string;
   readonly kind: Kind;
 }
 
@@ -90,6 +90,9 @@ const FIXED: Record<string, { readonly value: (s: SessionApi) => string; readonl
   daemonize: { value: () => "no", redisMutable: false },
 };
 
+/** The configuration keys CONFIG SET can change (each must be a key of src/config/schema.ts). */
+export const RUNTIME_KEYS: readonly string[] = MUTABLE.map((p) => p.key);
+
 const byName = new Map<string, Param>();
 for (const p of MUTABLE) for (const n of [p.name, ...(p.aliases ?? []), p.key]) byName.set(n, p);
 
@@ -153,7 +156,7 @@ const failed = (arg: string, why: string) =>
 /** Redis 7 semantics: every pair is checked before any is applied, so a call changes all or nothing. */
 function configSet(s: SessionApi, argv: readonly Uint8Array[]): Reply {
   if (argv.length < 4 || argv.length % 2 !== 0) return E.arity("config|set");
-  const changes = new Map<ConfigKey, string | number | boolean>();
+  const changes = new Map<string, string | number | boolean>();
   const seen = new Set<string>();
   let refusal: Reply | undefined;
   for (let i = 2; i < argv.length; i += 2) {

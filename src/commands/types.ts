@@ -3,7 +3,6 @@
 // through the context, so the same function runs on a leader and, inside apply, on every replica.
 import type { Reply } from "../resp/reply.ts";
 import type { ClusterTips } from "./cluster-policy.ts";
-import type { ConfigKey } from "../config/schema.ts";
 import type { SlowLog } from "./slowlog.ts";
 import type { KeyAccess } from "./key-access.ts";
 import type { LatencyMonitor } from "./latency.ts";
@@ -225,8 +224,8 @@ export interface ServerView {
   readonly configNames: () => readonly string[];
   /** Asynchronous when a section needs other nodes (INFO keyspace in a cluster); an error reply when they do not answer. */
   readonly info: (section: string | undefined, now: number) => string | Promise<string | Reply>;
-  /** Applies CONFIG SET changes to this node; the caller has validated every one. */
-  readonly configSet: (changes: ReadonlyMap<ConfigKey, string | number | boolean>) => void;
+  /** Applies CONFIG SET changes, by configuration key (src/config/schema.ts); the caller has validated every one. */
+  readonly configSet: (changes: ReadonlyMap<string, string | number | boolean>) => void;
   /** CONFIG REWRITE: the changed keys written into the file the node started from. */
   readonly configRewrite: () => Reply;
   /** CONFIG RESETSTAT: INFO stats, commandstats and errorstats start over. */
