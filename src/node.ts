@@ -14,12 +14,9 @@ import { clusterPartitions, clusterStatus } from "./http/cluster-status.ts";
 import { drain } from "./cluster/leave.ts";
 import { startRespServer, type ConnectionControl } from "./server/resp-server.ts";
 import { renderInfo } from "./server/info.ts";
-import { CommandStats, statName } from "./server/command-stats.ts";
+import { CommandObserver } from "./server/command-observer.ts";
 import { rewriteConfigFile } from "./config/rewrite.ts";
-import { SlowLog } from "./commands/slowlog.ts";
 import { KeyAccess } from "./commands/key-access.ts";
-import { LatencyMonitor } from "./commands/latency.ts";
-import { COMMANDS } from "./commands/table.ts";
 import type { EncodingLimits } from "./commands/types.ts";
 import { resolveMode, openCluster, openStandalone, type DataPlane } from "./data-plane.ts";
 import { VERSION } from "./version.ts";
@@ -65,9 +62,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   let rejectedConnections = 0;
   const resp = parseHostPort(config.bind_addr);
   let respPort = resp.port;
-  const commandStats = new CommandStats();
-  const slowlog = new SlowLog();
-  const latency = new LatencyMonitor();
+  const observer = new CommandObserver(config, metrics);
   /** Keys changed by CONFIG SET since start: what CONFIG REWRITE writes. */
   const changedKeys = new Set<ConfigKey>();
   let lastSave = Math.floor(startedAt / 1000);
@@ -98,15 +93,15 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       }
     },
     resetStats: () => {
-      commandStats.reset();
+      observer.stats.reset();
       totalConnections = 0;
       totalCommands = 0;
       rejectedConnections = 0;
     },
     encodingLimits: () => encodingLimits(config),
-    slowlog,
+    slowlog: observer.slowlog,
     keyAccess: new KeyAccess(startedAt),
-    latency,
+    latency: observer.latency,
     memoryStats: () => {
       const m = process.memoryUsage();
       const keys = plane?.keyCount() ?? 0;
@@ -148,7 +143,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
           expires: plane?.expiringKeyCount?.() ?? 0,
           dataDir: config.data_dir,
           appliedIndex: plane?.appliedIndex() ?? 0,
-          commandStats,
+          commandStats: observer.stats,
           cluster: plane?.cluster !== undefined,
           maxclients: config.maxclients,
       };
@@ -194,32 +189,6 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     },
   };
 
-  const record = (
-    name: string | undefined,
-    session: Session,
-    argv: readonly Uint8Array[],
-    started: number,
-    reply: Reply,
-  ) => {
-    const micros = (performance.now() - started) * 1000;
-    // Unknown commands share one label: client-chosen names must not grow the series.
-    metrics.commands.record(name ?? "unknown", micros / 1e6, reply.t === "error");
-    if (name === undefined) {
-      if (reply.t === "error") commandStats.error(reply.v);
-      return reply;
-    }
-    commandStats.record(statName(name, argv, reply), micros, reply);
-    const c = session.client;
-    const call = { time: Math.floor(Date.now() / 1000), micros: Math.round(micros), addr: c.addr, name: c.name };
-    slowlog.record(call, argv, config.slowlog_log_slower_than, config.slowlog_max_len);
-    const threshold = config.latency_monitor_threshold;
-    if (threshold > 0 && micros >= threshold * 1000) {
-      const fast = COMMANDS.get(name)?.flags.includes("fast") ?? false;
-      latency.add(fast ? "fast-command" : "command", call.time, Math.round(micros / 1000));
-    }
-    return reply;
-  };
-
   const respServer = await startRespServer({
     host: resp.host,
     port: resp.port,
@@ -246,8 +215,11 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
           const out = session.execute(argv);
           const name = session.lastExecuted;
           if (session.closeRequested) conn.close();
-          if (out instanceof Promise) return out.then((r) => record(name, session, argv, started, r));
-          return record(name, session, argv, started, out);
+          const record = (reply: Reply) => {
+            observer.record(name, session.client, argv, (performance.now() - started) * 1000, reply);
+            return reply;
+          };
+          return out instanceof Promise ? out.then(record) : record(out);
         },
         protocol: () => session.client.protocol,
         onProtocolError: () => metrics.protocolErrors.inc(),
