@@ -5,13 +5,19 @@ import type { ClientState, ServerView } from "./commands/types.ts";
 import { formatValue } from "./config/load.ts";
 import { CONFIG_KEYS, type Config, type ConfigKey } from "./config/schema.ts";
 import { createHttpApp, type NodeStatus } from "./http/app.ts";
-import { NodeMetrics, registerClusterMetrics, registerDiscoveryMetrics } from "./http/metrics.ts";
+import {
+  NodeMetrics,
+  registerClusterMetrics,
+  registerDiscoveryMetrics,
+  registerSqliteSynchronous,
+} from "./http/metrics.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { formatHostPort, parseHostPort } from "./net/hostport.ts";
 import { bulk, err, int, map, OK, type Reply } from "./resp/reply.ts";
 import { DEFAULT_ENCODING } from "./commands/collection.ts";
 import { clusterPartitions, clusterStatus } from "./http/cluster-status.ts";
 import { drain } from "./cluster/leave.ts";
+import { removeMember } from "./cluster/remove.ts";
 import { startRespServer, type ConnectionControl } from "./server/resp-server.ts";
 import { renderInfo } from "./server/info.ts";
 import { CommandObserver } from "./server/command-observer.ts";
@@ -127,6 +133,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       setTimeout(() => void running?.stop().then(() => opts.onShutdown?.()), 0);
       return new Promise<Reply>(() => {});
     },
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     info: (section, now) => {
       const source = {
           version: VERSION,
@@ -141,6 +148,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
           rejectedConnections,
           keys: plane?.keyCount() ?? 0,
           expires: plane?.expiringKeyCount?.() ?? 0,
+          dbs: plane?.databaseKeys?.(),
           dataDir: config.data_dir,
           appliedIndex: plane?.appliedIndex() ?? 0,
           commandStats: observer.stats,
@@ -168,7 +176,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   };
 
   const backend: Backend = {
-    read: (spec, argv, resp3) => (plane ? plane.read(spec, argv, resp3) : LOADING),
+    read: (spec, argv, resp3, db) => (plane ? plane.read(spec, argv, resp3, db) : LOADING),
     propose: (op) => (plane ? plane.propose(op) : Promise.resolve(LOADING)),
     now: () => Date.now(),
     random: () => Math.random(),
@@ -261,6 +269,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       return {
         partitions: () => clusterPartitions(node),
         join: (peers) => node.join(peers),
+        remove: (id, timeoutMs) => removeMember(node, id, timeoutMs),
         leave: async (timeoutMs) => {
           const r = await drain(node, timeoutMs);
           // Stop after the reply is on its way: stopping closes the HTTP server.
@@ -294,6 +303,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     registerClusterMetrics(metrics, plane.cluster!.clusterMetricsSource());
     if (plane.discoveryStats) registerDiscoveryMetrics(metrics, plane.discoveryStats);
   }
+  registerSqliteSynchronous(metrics, () => plane!.sqliteSynchronous());
 
   log.info("flydb started", {
     version: VERSION,

@@ -4,6 +4,7 @@ import { array, bulk, err, int, map, OK, simple, verbatim, EMPTY_ARRAY, type Rep
 import { define } from "./define.ts";
 import type { ClientState, CommandSpec, SessionApi } from "./types.ts";
 import { E, lower, parseIntArg, str, utf8 } from "./util.ts";
+import { parseDbIndex } from "./databases.ts";
 
 /** Compatibility level reported to clients that look at the Redis version. */
 export const REDIS_COMPAT_VERSION = "7.0.0";
@@ -71,7 +72,9 @@ function invalidName(b: Uint8Array): Reply | undefined {
 function clientLine(c: ClientState, now: number): string {
   const age = Math.floor((now - c.createdAt) / 1000);
   const idle = Math.floor((now - c.lastActiveAt) / 1000);
-  return `id=${c.id} addr=${c.addr} laddr=${c.laddr} fd=-1 name=${c.name} age=${age} idle=${idle} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 cmd=${c.lastCommand} user=default redir=-1 resp=${c.protocol} lib-name=${c.libName} lib-ver=${c.libVer}`;
+  return `id=${c.id} addr=${c.addr} laddr=${c.laddr} fd=-1 name=${c.name} age=${age} idle=${idle} flags=N ` +
+    `db=${c.db} sub=0 psub=0 ssub=0 multi=-1 cmd=${c.lastCommand} user=default redir=-1 resp=${c.protocol} ` +
+    `lib-name=${c.libName} lib-ver=${c.libVer}`;
 }
 
 function client(s: SessionApi, argv: readonly Uint8Array[]): Reply {
@@ -199,11 +202,13 @@ export const CONNECTION_COMMANDS = define("connection", [
   },
   {
     name: "select", arity: 2, flags: ["fast"], since: "1.0.0",
-    summary: "Changes the selected database (FlyDB has only database 0).",
-    exec: (_s, argv) => {
-      const db = parseIntArg(argv[1]!);
-      if (db === undefined) return E.notInt;
-      return db === 0 ? OK : E.dbIndex;
+    summary: "Changes the selected database.",
+    exec: (s, argv) => {
+      const db = parseDbIndex(argv[1]!);
+      if (typeof db !== "number") return db;
+      if (db < 0 || db >= Number(s.server.configValue("databases") ?? 1)) return E.dbIndex;
+      s.client.db = db;
+      return OK;
     },
   },
   {
@@ -217,6 +222,7 @@ export const CONNECTION_COMMANDS = define("connection", [
     name: "reset", arity: 1, flags: ["noauth", "fast"], since: "6.2.0", summary: "Resets the connection.",
     exec: (s) => {
       s.resetState();
+      s.client.db = 0;
       s.client.protocol = 2;
       s.client.name = "";
       s.client.authenticated = s.requirepass === "";

@@ -196,7 +196,7 @@ export const HASH_COMMANDS = define("hash", [
     name: "hscan", arity: -3, flags: ["readonly", "random"], keys: { first: 1, last: 1, step: 1 }, since: "2.8.0",
     summary: "Iterates over fields and values of a hash.",
     run: (ctx, argv) => {
-      const page = (o: number, l: number | undefined) => ctx.db.hashEntries(argv[1]!, o, l);
+      const page = (from: Uint8Array, l: number) => ctx.db.hashEntriesFrom(argv[1]!, from, l);
       return scanCollection(ctx, argv, "hash", page, ([f]) => f, ([f, v]) => [bulk(f), bulk(v)]);
     },
   },

@@ -13,11 +13,12 @@ const bytesToString = new TextDecoder("latin1");
 /** Longer keys are remembered by a prefix, their length and a hash, so the record stays small. */
 const SHORT_KEY = 64;
 
-function keyOf(k: Uint8Array): string {
-  if (k.length <= SHORT_KEY) return bytesToString.decode(k);
+/** The same name in two databases (SELECT) is two keys. */
+function keyOf(db: number, k: Uint8Array): string {
+  if (k.length <= SHORT_KEY) return `${db}:${bytesToString.decode(k)}`;
   let h = 0x811c9dc5; // FNV-1a
   for (const b of k) h = Math.imul(h ^ b, 0x01000193);
-  return `${bytesToString.decode(k.subarray(0, SHORT_KEY))}\u0000${k.length}:${h >>> 0}`;
+  return `${db}:${bytesToString.decode(k.subarray(0, SHORT_KEY))}\u0000${k.length}:${h >>> 0}`;
 }
 
 export class KeyAccess {
@@ -28,9 +29,9 @@ export class KeyAccess {
     private readonly capacity = 200_000,
   ) {}
 
-  touch(keys: readonly Uint8Array[], now: number): void {
+  touch(db: number, keys: readonly Uint8Array[], now: number): void {
     for (const k of keys) {
-      const id = keyOf(k);
+      const id = keyOf(db, k);
       // Re-inserted so the map's order stays least recently accessed first.
       this.last.delete(id);
       this.last.set(id, now);
@@ -41,7 +42,7 @@ export class KeyAccess {
     }
   }
 
-  idleMs(key: Uint8Array, now: number): number {
-    return Math.max(0, now - (this.last.get(keyOf(key)) ?? this.since));
+  idleMs(db: number, key: Uint8Array, now: number): number {
+    return Math.max(0, now - (this.last.get(keyOf(db, key)) ?? this.since));
   }
 }

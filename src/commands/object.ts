@@ -5,7 +5,7 @@
 import { array, bulk, err, int, NULL_BULK, simple, type Reply } from "../resp/reply.ts";
 import { encodingName } from "./collection.ts";
 import { define } from "./define.ts";
-import { WRONG_TYPE, type CommandContext } from "./types.ts";
+import { WRONG_TYPE, type CommandContext, type KeyType } from "./types.ts";
 import { ascii, E, lower, parseInt64 } from "./util.ts";
 
 /** Redis: "int" for a canonical integer that fits a long, "embstr" up to 44 bytes, else "raw". */
@@ -48,11 +48,16 @@ function object(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   // The node the client is connected to puts in the idle time it knows (completeReply below).
   if (sub === "idletime") return int(0);
   if (sub === "refcount") return int(1);
-  if (meta.type === "string") {
+  return bulk(encodingOf(ctx, key, meta.type));
+}
+
+/** OBJECT ENCODING of a live key of the given type (DEBUG OBJECT reports it too). */
+export function encodingOf(ctx: CommandContext, key: Uint8Array, type: KeyType): string {
+  if (type === "string") {
     const v = ctx.db.getString(key, ctx.now);
-    return bulk(v === undefined || v === WRONG_TYPE ? "raw" : stringEncoding(v));
+    return v === undefined || v === WRONG_TYPE ? "raw" : stringEncoding(v);
   }
-  return bulk(encodingName(meta.type, ctx.db.collection(key, ctx.now)?.compact ?? true));
+  return encodingName(type, ctx.db.collection(key, ctx.now)?.compact ?? true);
 }
 
 export const OBJECT_COMMANDS = define("generic", [
@@ -61,7 +66,7 @@ export const OBJECT_COMMANDS = define("generic", [
     summary: "A container for object introspection commands.", run: object,
     completeReply: (s, argv, reply) =>
       reply.t === "int" && lower(argv[1]!) === "idletime"
-        ? int(Math.floor(s.server.keyAccess.idleMs(argv[2]!, s.now) / 1000))
+        ? int(Math.floor(s.server.keyAccess.idleMs(s.client.db, argv[2]!, s.now) / 1000))
         : reply,
   },
 ]);

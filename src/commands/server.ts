@@ -6,7 +6,7 @@ import { config } from "./config.ts";
 import { define } from "./define.ts";
 import { latency } from "./latency.ts";
 import { slowlog } from "./slowlog.ts";
-import { lower } from "./util.ts";
+import { lower, utf8 } from "./util.ts";
 
 export const SERVER_COMMANDS = define("server", [
   {
@@ -34,12 +34,13 @@ export const SERVER_COMMANDS = define("server", [
       const text = s.server.info(section, s.now);
       return typeof text === "string" ? verbatim(text) : text.then((t) => (typeof t === "string" ? verbatim(t) : t));
     },
-    // Only the keyspace section needs every partition: its key and expiry totals (__dbsizepart takes no section).
+    // Only the keyspace section needs every partition: its per-database key and expiry totals
+    // (__dbsizepart ALL takes no section).
     cluster: {
       request: "all_shards",
       via: "__dbsizepart",
       response: { special: "keyspace_totals" },
-      partArgs: () => [],
+      partArgs: () => [utf8("all")],
     },
   },
   {

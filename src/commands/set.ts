@@ -242,6 +242,8 @@ export const SET_COMMANDS = define("set", [
     name: "sscan", arity: -3, flags: ["readonly", "random"], keys: { first: 1, last: 1, step: 1 }, since: "2.6.0",
     summary: "Iterates over members of a set.",
     run: (ctx, argv) =>
-      scanCollection(ctx, argv, "set", (o, l) => ctx.db.setMembers(argv[1]!, o, l), (m) => m, (m) => [bulk(m)]),
+      scanCollection(ctx, argv, "set", (from, l) => ctx.db.setMembersFrom(argv[1]!, from, l), (m) => m, (m) => [
+        bulk(m),
+      ]),
   },
 ]);

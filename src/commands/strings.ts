@@ -30,7 +30,8 @@ export function expiryFrom(unit: string, arg: Uint8Array, now: number, cmd: stri
 
 const isReply = (x: unknown): x is Reply => typeof x === "object" && x !== null && "t" in x;
 
-function readString(db: Keyspace, key: Uint8Array, now: number): Uint8Array | undefined | Reply {
+/** The key's string value, undefined when absent, or WRONGTYPE. */
+export function readString(db: Keyspace, key: Uint8Array, now: number): Uint8Array | undefined | Reply {
   const v = db.getString(key, now);
   return v === WRONG_TYPE ? E.wrongType : v;
 }
@@ -309,6 +310,10 @@ export const STRING_COMMANDS = define("string", [
   {
     name: "getrange", arity: 4, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "2.4.0",
     summary: "Returns a substring of the string stored at a key.", run: getrange,
+  },
+  {
+    name: "substr", arity: 4, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    summary: "Returns a substring from a string value (GETRANGE's old name).", run: getrange,
   },
   {
     name: "setrange", arity: 4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "2.2.0",

@@ -20,6 +20,7 @@ export interface Config {
   routing_strategy: RoutingStrategy;
   replication_factor: number;
   partition_count: number;
+  databases: number;
   data_dir: string;
   advertise_addr: string;
   zone: string;
@@ -110,6 +111,13 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     max: 16384,
     help: "partitions (Raft groups) the 16384 slots are split into; fixed at bootstrap",
     rule: (v: number) => (isPowerOfTwo(v) ? undefined : "a power of two between 1 and 16384"),
+  },
+  databases: {
+    kind: "int",
+    def: 16,
+    min: 1,
+    max: 65536,
+    help: "number of databases (SELECT 0 to databases-1); give every node of a cluster the same value; start-up only",
   },
   data_dir: { kind: "string", def: "./data", help: "directory for raft.db, data.db and flydb-node.json (which fixes the node id, mode and partition_count of the directory)" },
   advertise_addr: { kind: "string", def: "", help: "host or IP other nodes and redirected clients use to reach this node (default: detected)" },

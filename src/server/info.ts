@@ -1,6 +1,7 @@
 // INFO text in Redis's layout ("# Section" headers, key:value lines, CRLF), so tools that parse
 // Redis INFO (redis-cli --stat, exporters, client libraries) read FlyDB's too.
 import { REDIS_COMPAT_VERSION } from "../commands/connection.ts";
+import type { DatabaseKeys } from "../commands/types.ts";
 import type { CommandStats } from "./command-stats.ts";
 
 export interface InfoSource {
@@ -17,6 +18,8 @@ export interface InfoSource {
   keys: number;
   /** Keys with an expiry (INFO keyspace `expires`). */
   expires?: number;
+  /** INFO keyspace per database (non-empty ones); absent: database 0 has `keys` and `expires`. */
+  dbs?: readonly DatabaseKeys[];
   /** Set when the keyspace could not be counted (a cluster partition did not answer). */
   keyspaceError?: string;
   dataDir: string;
@@ -25,6 +28,13 @@ export interface InfoSource {
   /** A member of a FlyDB cluster: `redis_mode:cluster`, `cluster_enabled:1`. */
   cluster: boolean;
   maxclients: number;
+}
+
+/** Redis's `dbN:keys=…,expires=…,avg_ttl=…` lines, for databases that have keys (FlyDB keeps no TTL average). */
+function keyspaceLines(src: InfoSource): [string, string][] {
+  if (src.keyspaceError !== undefined) return [["keyspace_error", src.keyspaceError]];
+  const dbs = src.dbs ?? [{ db: 0, keys: src.keys, expires: src.expires ?? 0 }];
+  return dbs.filter((d) => d.keys > 0).map((d) => [`db${d.db}`, `keys=${d.keys},expires=${d.expires},avg_ttl=0`]);
 }
 
 const SECTIONS = [
@@ -104,7 +114,7 @@ export function renderInfo(src: InfoSource, section: string | undefined, now: nu
     errorstats: src.commandStats.errorLines(),
     commandstats: src.commandStats.commandLines(),
     cluster: [["cluster_enabled", src.cluster ? 1 : 0]],
-    keyspace: src.keyspaceError !== undefined ? [["keyspace_error", src.keyspaceError]] : src.keys > 0 ? [["db0", `keys=${src.keys},expires=${src.expires ?? 0},avg_ttl=0`]] : [],
+    keyspace: keyspaceLines(src),
   };
   const asked = new Set<string>();
   for (const name of section?.split(" ") ?? ["default"]) {

@@ -127,10 +127,11 @@ test("a snapshot install raises the versions of its partition to the snapshot's 
   const v = new Versions((key) => key[0]! % 2);
   v.reset(new Map([[-1, 3]]), () => [-1]);
   v.begin(-1, 5, 0);
-  v.touch(enc.encode("a")); // partition 1 ('a' = 97)
-  v.touch(enc.encode("b")); // partition 0
-  expect([v.of(enc.encode("a")), v.of(enc.encode("b")), v.of(enc.encode("c"))]).toEqual([5, 5, 3]);
+  v.touch(enc.encode("a"), 0); // partition 1 ('a' = 97)
+  v.touch(enc.encode("b"), 0); // partition 0
+  const of = (k: string, db = 0) => v.of(enc.encode(k), db);
+  expect([of("a"), of("b"), of("c"), of("b", 3)]).toEqual([5, 5, 3, 3]);
   v.installed(1, -1, 20);
-  expect([v.of(enc.encode("a")), v.of(enc.encode("b")), v.of(enc.encode("c"))]).toEqual([20, 5, 20]);
+  expect([of("a"), of("b"), of("c")]).toEqual([20, 5, 20]);
   expect(v.watchPoint(enc.encode("b"))).toBe(20);
 });

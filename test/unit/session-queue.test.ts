@@ -33,6 +33,7 @@ function harness() {
       slowlog: new SlowLog(), keyAccess: new KeyAccess(0), latency: new LatencyMonitor(),
       memoryStats: () => simple("OK"), shutdown: () => new Promise(() => {}),
       save: () => Promise.resolve(simple("OK")), lastSave: () => 0,
+      sleep: () => Promise.resolve(),
     },
     requirepass: "",
     cluster: undefined,
