@@ -271,7 +271,9 @@ export class Session implements SessionApi {
     if (!NO_TOUCH.has(spec.name)) {
       this.backend.server.keyAccess.touch(this.client.db, commandKeys(spec, argv), this.backend.now());
     }
-    const reply = isWrite(spec) ? this.write(argv) : this.backend.read(spec, argv, this.client.protocol === 3, this.client.db);
+    const reply = isWrite(spec)
+      ? this.write(argv)
+      : this.backend.read(spec, argv, this.client.protocol === 3, this.client.db);
     const complete = spec.completeReply;
     if (!complete) return reply;
     return reply instanceof Promise ? reply.then((r) => complete(this, argv, r)) : complete(this, argv, reply);
