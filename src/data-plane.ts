@@ -34,6 +34,8 @@ export interface DataPlane {
   /** mDNS packet counters when this node advertises itself (discovery_enabled), for /metrics. */
   readonly discoveryStats?: () => { readonly packets: number; readonly malformedPackets: number };
   stop(graceful: boolean): Promise<void>;
+  /** SAVE: checkpoints data.db now; absent where the data plane checkpoints on its own only. */
+  readonly save?: () => Promise<void>;
 }
 
 /**
@@ -101,6 +103,9 @@ export async function openStandalone(config: Config, metrics: NodeMetrics): Prom
     ready: () => (store.failed ? { ready: false, reason: `storage failed: ${store.failed.message}` } : { ready: true }),
     cluster: undefined,
     stop: () => store.close(),
+    save: async () => {
+      await store.compact(0);
+    },
   };
 }
 

@@ -13,12 +13,17 @@ import {
 } from "./http/metrics.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { formatHostPort, parseHostPort } from "./net/hostport.ts";
-import { err, type Reply } from "./resp/reply.ts";
+import { bulk, err, int, map, OK, type Reply } from "./resp/reply.ts";
+import { DEFAULT_ENCODING } from "./commands/collection.ts";
 import { clusterPartitions, clusterStatus } from "./http/cluster-status.ts";
 import { drain } from "./cluster/leave.ts";
 import { removeMember } from "./cluster/remove.ts";
 import { startRespServer, type ConnectionControl } from "./server/resp-server.ts";
 import { renderInfo } from "./server/info.ts";
+import { CommandObserver } from "./server/command-observer.ts";
+import { rewriteConfigFile } from "./config/rewrite.ts";
+import { KeyAccess } from "./commands/key-access.ts";
+import type { EncodingLimits } from "./commands/types.ts";
 import { resolveMode, openCluster, openStandalone, type DataPlane } from "./data-plane.ts";
 import { VERSION } from "./version.ts";
 
@@ -34,6 +39,8 @@ export interface StartOptions {
   log?: Logger;
   /** Called after a graceful POST /cluster/leave has drained and stopped the node (the CLI exits). */
   onLeft?: () => void;
+  /** Called after SHUTDOWN has stopped the node (the CLI exits with status 0). */
+  onShutdown?: () => void;
   /**
    * The node must not serve the cluster it found (another cluster_id or partition_count).
    * Default: log the reason, stop, and exit the process with status 2.
@@ -61,6 +68,10 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   let rejectedConnections = 0;
   const resp = parseHostPort(config.bind_addr);
   let respPort = resp.port;
+  const observer = new CommandObserver(config, metrics);
+  /** Keys changed by CONFIG SET since start: what CONFIG REWRITE writes. */
+  const changedKeys = new Set<ConfigKey>();
+  let lastSave = Math.floor(startedAt / 1000);
 
   const server: ServerView = {
     version: VERSION,
@@ -71,6 +82,57 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     startedAt,
     configNames: () => CONFIG_KEYS,
     configValue: (name) => (CONFIG_KEYS.includes(name as ConfigKey) ? formatValue(name as ConfigKey, config) : undefined),
+    configSet: (changes) => {
+      for (const [key, value] of changes) {
+        if (!CONFIG_KEYS.includes(key as ConfigKey)) throw new Error(`CONFIG SET of ${key}: not a configuration key`);
+        (config as unknown as Record<ConfigKey, unknown>)[key as ConfigKey] = value;
+        changedKeys.add(key as ConfigKey);
+      }
+    },
+    configRewrite: () => {
+      if (!opts.configFile) return err("ERR The server is running without a config file");
+      try {
+        rewriteConfigFile(opts.configFile, config, [...changedKeys]);
+        return OK;
+      } catch (e) {
+        return err(`ERR Rewriting config file: ${(e as Error).message}`);
+      }
+    },
+    resetStats: () => {
+      observer.stats.reset();
+      totalConnections = 0;
+      totalCommands = 0;
+      rejectedConnections = 0;
+    },
+    encodingLimits: () => encodingLimits(config),
+    slowlog: observer.slowlog,
+    keyAccess: new KeyAccess(startedAt),
+    latency: observer.latency,
+    memoryStats: () => {
+      const m = process.memoryUsage();
+      const keys = plane?.keyCount() ?? 0;
+      return map([
+        ["peak.allocated", m.heapTotal], ["total.allocated", m.heapUsed], ["startup.allocated", 0],
+        ["replication.backlog", 0], ["clients.slaves", 0], ["clients.normal", 0], ["aof.buffer", 0],
+        ["keys.count", keys], ["dataset.bytes", m.heapUsed], ["rss-bytes", m.rss],
+      ].map(([k, v]) => [bulk(k as string), int(v as number)] as const));
+    },
+    save: async () => {
+      if (!plane?.save) {
+        return err("ERR SAVE is not available in cluster mode: each partition's replica checkpoints data.db itself");
+      }
+      await plane.save();
+      lastSave = Math.floor(Date.now() / 1000);
+      return OK;
+    },
+    lastSave: () => lastSave,
+    shutdown: async (save) => {
+      if (save && plane?.save) await plane.save();
+      log.info("SHUTDOWN received, stopping");
+      // After this command's turn: stopping closes the connection it came on.
+      setTimeout(() => void running?.stop().then(() => opts.onShutdown?.()), 0);
+      return new Promise<Reply>(() => {});
+    },
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     info: (section, now) => {
       const source = {
@@ -89,12 +151,16 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
           dbs: plane?.databaseKeys?.(),
           dataDir: config.data_dir,
           appliedIndex: plane?.appliedIndex() ?? 0,
+          commandStats: observer.stats,
+          cluster: plane?.cluster !== undefined,
+          maxclients: config.maxclients,
       };
       // A cluster member's own rows are its replicas' keys: the keyspace section counts the
       // cluster's keys, asked of every partition's leader. When one does not answer, INFO
       // KEYSPACE is that error; a full INFO (clients run one on connect) says so in the section.
       const cluster = plane?.cluster;
-      if (!cluster || !WITH_KEYSPACE.has(section)) return renderInfo(source, section, now);
+      const withKeyspace = section === undefined || section.split(" ").some((s) => WITH_KEYSPACE.has(s));
+      if (!cluster || !withKeyspace) return renderInfo(source, section, now);
       // A node still joining would wait out the fan-out timeout: say so at once instead.
       const ready = cluster.ready();
       if (!ready.ready) {
@@ -115,7 +181,9 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     now: () => Date.now(),
     random: () => Math.random(),
     server,
-    requirepass: config.requirepass,
+    get requirepass() {
+      return config.requirepass;
+    },
     get cluster() {
       return plane?.cluster?.view;
     },
@@ -129,15 +197,15 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     },
   };
 
-  const record = (name: string, started: number, reply: Reply) => {
-    metrics.commands.record(name, (performance.now() - started) / 1000, reply.t === "error");
-    return reply;
-  };
-
   const respServer = await startRespServer({
     host: resp.host,
     port: resp.port,
-    limits: { maxBulkLength: config.proto_max_bulk_len },
+    // Read as each connection opens: CONFIG SET proto-max-bulk-len applies to new connections.
+    limits: {
+      get maxBulkLength() {
+        return config.proto_max_bulk_len;
+      },
+    },
     onConnection(conn: ConnectionControl) {
       if (sessions.size >= config.maxclients) {
         rejectedConnections++;
@@ -153,15 +221,18 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
           totalCommands++;
           const started = performance.now();
           const out = session.execute(argv);
-          // Unknown commands share one label: client-chosen names must not grow the series.
-          const cmd = session.lastExecuted ?? "unknown";
+          const name = session.lastExecuted;
           if (session.closeRequested) conn.close();
-          return out instanceof Promise ? out.then((r) => record(cmd, started, r)) : record(cmd, started, out);
+          const record = (reply: Reply) => {
+            observer.record(name, session.client, argv, (performance.now() - started) * 1000, reply);
+            return reply;
+          };
+          return out instanceof Promise ? out.then(record) : record(out);
         },
         protocol: () => session.client.protocol,
         onProtocolError: () => metrics.protocolErrors.inc(),
-        // With a password, clients that have not authenticated get Redis's tighter request limits.
-        ...(config.requirepass !== "" ? { authenticated: () => session.client.authenticated } : {}),
+        // Clients that have not authenticated (requirepass) get Redis's tighter request limits.
+        authenticated: () => session.client.authenticated,
         onClose() {
           sessions.delete(conn.id);
           metrics.connectedClients.dec();
@@ -244,6 +315,14 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     config: opts.configFile ?? "(defaults)",
   });
 
+  // CONFIG SET timeout: idle clients are closed, checked once a second as Redis's clientsCron does.
+  const idleCheck = setInterval(() => {
+    if (config.timeout <= 0) return;
+    const limit = Date.now() - config.timeout * 1000;
+    for (const { session, conn } of sessions.values()) if (session.client.lastActiveAt < limit) conn.close();
+  }, 1000);
+  idleCheck.unref();
+
   let stopping: Promise<void> | undefined;
   running = {
     log,
@@ -251,6 +330,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     httpPort,
     stop: () =>
       (stopping ??= (async () => {
+        clearInterval(idleCheck);
         await respServer.stop();
         await httpServer.stop(true);
         await plane?.stop(true);
@@ -258,6 +338,20 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       })()),
   };
   return running;
+}
+
+/** The thresholds ops carry (Op.encoding), or undefined while they are Redis's defaults. */
+function encodingLimits(c: Config): EncodingLimits | undefined {
+  const limits = {
+    hashEntries: c.hash_max_listpack_entries,
+    hashValue: c.hash_max_listpack_value,
+    setIntsetEntries: c.set_max_intset_entries,
+    zsetEntries: c.zset_max_listpack_entries,
+    zsetValue: c.zset_max_listpack_value,
+  };
+  const d = DEFAULT_ENCODING;
+  const same = (Object.keys(d) as (keyof EncodingLimits)[]).every((k) => limits[k] === d[k]);
+  return same ? undefined : limits;
 }
 
 const LOADING = err("LOADING FlyDB is joining its cluster; retry shortly");

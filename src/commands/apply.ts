@@ -17,7 +17,8 @@ export function applyOp(op: Op, store: Keyspace): Reply {
   const db = store.database(op.db ?? 0);
   if (!db) return err(`ERR DB index ${op.db} in log is out of range`);
   if (watchBroken(op, db)) return WATCH_ABORT;
-  let ctx = { db, now: op.now, random: seededRandom(op.seed), resp3: op.resp3 === true };
+  const encoding = op.encoding ? { encoding: op.encoding } : {};
+  let ctx = { db, now: op.now, random: seededRandom(op.seed), resp3: op.resp3 === true, ...encoding };
   const replies = op.cmds.map((argv) => {
     const name = lower(argv[0]!);
     if (name === "select") {

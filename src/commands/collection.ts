@@ -2,7 +2,7 @@
 // WRONGTYPE, Redis 7.0's encoding thresholds, and the reply shapes that differ between RESP2/3.
 import { array, bulk, double, EMPTY_ARRAY, err, int, type Reply } from "../resp/reply.ts";
 import { parseCursor64, parseScanOptions } from "./keys.ts";
-import type { CommandContext, CommandFn, KeyType } from "./types.ts";
+import type { CommandContext, CommandFn, EncodingLimits, KeyType } from "./types.ts";
 import { bytesEqual, E, globMatch, INT64_MAX, INT64_MIN, lower, parseInt64 } from "./util.ts";
 
 export const isReply = (x: unknown): x is Reply => typeof x === "object" && x !== null && "t" in x && !(x instanceof Uint8Array);
@@ -27,10 +27,13 @@ export function cardinality(type: KeyType): CommandFn {
 }
 
 /** Redis 7.0 defaults: hash-max-listpack-*, zset-max-listpack-*, set-max-intset-entries. */
-const HASH_LISTPACK_ENTRIES = 512;
-const ZSET_LISTPACK_ENTRIES = 128;
-const LISTPACK_VALUE = 64;
-const INTSET_ENTRIES = 512;
+export const DEFAULT_ENCODING: EncodingLimits = {
+  hashEntries: 512,
+  hashValue: 64,
+  setIntsetEntries: 512,
+  zsetEntries: 128,
+  zsetValue: 64,
+};
 
 /**
  * After a write that added `added` elements (fields, values, members): converts the key's
@@ -39,10 +42,12 @@ const INTSET_ENTRIES = 512;
 export function noteGrowth(ctx: CommandContext, key: Uint8Array, type: "hash" | "set" | "zset", added: readonly Uint8Array[]): void {
   const info = ctx.db.collection(key, ctx.now);
   if (!info?.compact) return;
+  const l = ctx.encoding ?? DEFAULT_ENCODING;
+  const [entries, value] = type === "hash" ? [l.hashEntries, l.hashValue] : [l.zsetEntries, l.zsetValue];
   const large =
     type === "set"
-      ? info.size > INTSET_ENTRIES || added.some((m) => parseInt64(m) === undefined)
-      : info.size > (type === "hash" ? HASH_LISTPACK_ENTRIES : ZSET_LISTPACK_ENTRIES) || added.some((m) => m.length > LISTPACK_VALUE);
+      ? info.size > l.setIntsetEntries || added.some((m) => parseInt64(m) === undefined)
+      : info.size > entries || added.some((m) => m.length > value);
   if (large) ctx.db.markLarge(key);
 }
 

@@ -1,6 +1,7 @@
 // OBJECT: Redis's introspection of how a value is stored. FlyDB stores rows in SQLite, so
 // ENCODING reports what Redis 7.0 would use for the same value (see collection.ts), which is what
-// clients and tests look at; FREQ, IDLETIME and REFCOUNT answer like a Redis without LFU/LRU data.
+// clients and tests look at. IDLETIME is the time since this node last saw the key accessed
+// (src/commands/key-access.ts); FREQ and REFCOUNT answer like a Redis without an LFU policy.
 import { array, bulk, err, int, NULL_BULK, simple, type Reply } from "../resp/reply.ts";
 import { encodingName } from "./collection.ts";
 import { define } from "./define.ts";
@@ -44,6 +45,7 @@ function object(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   if (sub === "freq") {
     return err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
   }
+  // The node the client is connected to puts in the idle time it knows (completeReply below).
   if (sub === "idletime") return int(0);
   if (sub === "refcount") return int(1);
   return bulk(encodingOf(ctx, key, meta.type));
@@ -62,5 +64,9 @@ export const OBJECT_COMMANDS = define("generic", [
   {
     name: "object", arity: -2, flags: ["readonly"], keys: { first: 2, last: 2, step: 1 }, since: "2.2.3",
     summary: "A container for object introspection commands.", run: object,
+    completeReply: (s, argv, reply) =>
+      reply.t === "int" && lower(argv[1]!) === "idletime"
+        ? int(Math.floor(s.server.keyAccess.idleMs(s.client.db, argv[2]!, s.now) / 1000))
+        : reply,
   },
 ]);

@@ -4,6 +4,7 @@ import { array, err, OK, QUEUED, type Reply } from "../resp/reply.ts";
 import { COMMANDS, isWrite } from "./table.ts";
 import { keySlot } from "../keyspace/slot.ts";
 import { commandKeys } from "./connection.ts";
+import { NO_TOUCH } from "./key-access.ts";
 import { VERSION_COMMAND, WATCH_ABORT } from "./transactions.ts";
 import { clusterClientRefusal, selectedAfter } from "./databases.ts";
 import type { ClientState, ClusterView, CommandSpec, Op, ServerView, SessionApi, WatchedKey } from "./types.ts";
@@ -267,7 +268,15 @@ export class Session implements SessionApi {
   /** Commands start in arrival order (SELECT and RESET too): the selected database is the one they were sent under. */
   private start(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | Promise<Reply> {
     if (spec.exec) return spec.exec(this, argv);
-    return isWrite(spec) ? this.write(argv) : this.backend.read(spec, argv, this.client.protocol === 3, this.client.db);
+    if (!NO_TOUCH.has(spec.name)) {
+      this.backend.server.keyAccess.touch(this.client.db, commandKeys(spec, argv), this.backend.now());
+    }
+    const reply = isWrite(spec)
+      ? this.write(argv)
+      : this.backend.read(spec, argv, this.client.protocol === 3, this.client.db);
+    const complete = spec.completeReply;
+    if (!complete) return reply;
+    return reply instanceof Promise ? reply.then((r) => complete(this, argv, r)) : complete(this, argv, reply);
   }
 
   /** Inside MULTI: Redis refuses (and dooms the transaction) what would fail before running. */
@@ -313,10 +322,11 @@ export class Session implements SessionApi {
   }
 
   /** What every op of this connection carries: the proposer's clock, a seed, the reply shape. */
-  private opBase(): Pick<Op, "now" | "seed" | "resp3" | "db"> {
+  private opBase(): Pick<Op, "now" | "seed" | "resp3" | "encoding" | "db"> {
     const db = this.client.db;
+    const encoding = this.backend.server.encodingLimits();
     const seed = Math.floor(this.backend.random() * 2 ** 32);
-    const base = { now: this.backend.now(), seed, ...(db !== 0 ? { db } : {}) };
+    const base = { now: this.backend.now(), seed, ...(db !== 0 ? { db } : {}), ...(encoding ? { encoding } : {}) };
     return this.client.protocol === 3 ? { ...base, resp3: true } : base;
   }
 
@@ -338,7 +348,10 @@ export class Session implements SessionApi {
 
 /** Session commands that read or write the keyspace: ordered among data commands. */
 const ordered = (spec: CommandSpec) => ORDERED.has(spec.name);
-/** SELECT and RESET change the database the commands after them use (WATCH and EXEC read it). */
-const ORDERED = new Set(["watch", "exec", "select", "reset", "debug"]);
+/**
+ * SELECT and RESET change the database the commands after them use (WATCH and EXEC read it); MEMORY USAGE
+ * reads a key.
+ */
+const ORDERED = new Set(["watch", "exec", "select", "reset", "debug", "memory"]);
 /** What must not overtake an earlier command of the connection, nor be overtaken by a later read. */
 const writes = (spec: CommandSpec) => isWrite(spec) || spec.name === "exec";

@@ -2,8 +2,11 @@
 // COMMAND INFO/DOCS and key extraction for routing all read it.
 import { BIT_COMMANDS } from "./bits.ts";
 import { CLUSTER_COMMANDS } from "./cluster.ts";
-import { CONNECTION_COMMANDS, SERVER_COMMANDS } from "./connection.ts";
+import { CONNECTION_COMMANDS } from "./connection.ts";
 import { DATABASE_COMMANDS } from "./databases.ts";
+import { SERVER_COMMANDS } from "./server.ts";
+import { LIFECYCLE_COMMANDS } from "./lifecycle.ts";
+import { MEMORY_COMMANDS } from "./memory.ts";
 import { GEO_COMMANDS } from "./geo.ts";
 import { DEBUG_COMMANDS } from "./debug.ts";
 import { DUMP_COMMANDS } from "./dump.ts";
@@ -54,6 +57,8 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   TRANSACTION_COMMANDS,
   OBJECT_COMMANDS,
   DUMP_COMMANDS,
+  LIFECYCLE_COMMANDS,
+  MEMORY_COMMANDS,
   REPLICATION_COMMANDS,
   SERVER_MISC_COMMANDS,
   DEBUG_COMMANDS,

@@ -3,6 +3,9 @@
 // through the context, so the same function runs on a leader and, inside apply, on every replica.
 import type { Reply } from "../resp/reply.ts";
 import type { ClusterTips } from "./cluster-policy.ts";
+import type { SlowLog } from "./slowlog.ts";
+import type { KeyAccess } from "./key-access.ts";
+import type { LatencyMonitor } from "./latency.ts";
 
 export type KeyType = "string" | "hash" | "list" | "set" | "zset";
 
@@ -228,8 +231,22 @@ export interface Op {
    * there and flat in RESP2. Only the shape of the reply depends on it, never the writes.
    */
   readonly resp3?: boolean;
+  /** The proposer's encoding thresholds when they differ from Redis's defaults (CONFIG SET). */
+  readonly encoding?: EncodingLimits;
   /** The proposing client's database (SELECT); absent: 0, as in logs written before databases. */
   readonly db?: number;
+}
+
+/**
+ * Redis's thresholds past which a collection leaves its compact encoding (hash-max-listpack-entries,
+ * …). They travel with the op, so every replica records the same encoding for a write.
+ */
+export interface EncodingLimits {
+  readonly hashEntries: number;
+  readonly hashValue: number;
+  readonly setIntsetEntries: number;
+  readonly zsetEntries: number;
+  readonly zsetValue: number;
 }
 
 export interface WatchedKey {
@@ -250,6 +267,28 @@ export interface ServerView {
   readonly configNames: () => readonly string[];
   /** Asynchronous when a section needs other nodes (INFO keyspace in a cluster); an error reply when they do not answer. */
   readonly info: (section: string | undefined, now: number) => string | Promise<string | Reply>;
+  /** Applies CONFIG SET changes, by configuration key (src/config/schema.ts); the caller has validated every one. */
+  readonly configSet: (changes: ReadonlyMap<string, string | number | boolean>) => void;
+  /** CONFIG REWRITE: the changed keys written into the file the node started from. */
+  readonly configRewrite: () => Reply;
+  /** CONFIG RESETSTAT: INFO stats, commandstats and errorstats start over. */
+  readonly resetStats: () => void;
+  /** Thresholds that differ from Redis's defaults, for Op.encoding; undefined when all are defaults. */
+  readonly encodingLimits: () => EncodingLimits | undefined;
+  readonly slowlog: SlowLog;
+  readonly keyAccess: KeyAccess;
+  readonly latency: LatencyMonitor;
+  /** MEMORY STATS: Redis's field names with this process's figures. */
+  readonly memoryStats: () => Reply;
+  /**
+   * SHUTDOWN: stops the node (after a data.db checkpoint when `save`) and ends the process. The
+   * promise only settles with an error: on success the connection closes without a reply, as in Redis.
+   */
+  readonly shutdown: (save: boolean) => Promise<Reply>;
+  /** SAVE: checkpoints data.db; OK or the reason it could not. */
+  readonly save: () => Promise<Reply>;
+  /** Unix seconds of the last successful save, or of the start. */
+  readonly lastSave: () => number;
   /** Resolves after `ms` milliseconds (DEBUG SLEEP, WAIT): command logic has no clock of its own. */
   readonly sleep: (ms: number) => Promise<void>;
 }
@@ -271,6 +310,8 @@ export interface CommandContext {
   readonly random: () => number;
   /** The client speaks RESP3 (see Op.resp3). */
   readonly resp3?: boolean;
+  /** See Op.encoding; absent: Redis's defaults. */
+  readonly encoding?: EncodingLimits;
 }
 
 export type CommandFn = (ctx: CommandContext, argv: readonly Uint8Array[]) => Reply;
@@ -371,6 +412,11 @@ export interface CommandSpec {
   readonly exec?: SessionFn;
   /** Where the command runs in a cluster and how replies of several partitions combine; absent: one slot. */
   readonly cluster?: ClusterTips;
+  /**
+   * Completes a data command's reply on the node the client is connected to, with what only that
+   * node knows (OBJECT IDLETIME: its record of key accesses).
+   */
+  readonly completeReply?: (s: SessionApi, argv: readonly Uint8Array[], reply: Reply) => Reply;
 }
 
 /** One database's key counts, for INFO keyspace (standalone from the store, in a cluster summed over partitions). */

@@ -114,6 +114,8 @@ class Connection implements ConnectionControl {
   private lingerTimer: ReturnType<typeof setTimeout> | null = null;
   private closing = false;
   private closed = false;
+  /** Inside onData: a close() from the command being run (QUIT) must wait for its reply to be encoded. */
+  private running = false;
 
   constructor(
     private readonly socket: Socket<Connection>,
@@ -128,7 +130,7 @@ class Connection implements ConnectionControl {
   close(): void {
     if (this.closing || this.closed) return;
     this.closing = true;
-    this.endIfDone();
+    if (!this.running) this.endIfDone();
   }
 
   onData(chunk: Uint8Array): void {
@@ -143,10 +145,13 @@ class Connection implements ConnectionControl {
       const argv = decoder.next();
       if (argv === null) break;
       let reply: Reply | Promise<Reply>;
+      this.running = true;
       try {
         reply = handler.onCommand(argv);
       } catch (e) {
         reply = internalError(e);
+      } finally {
+        this.running = false;
       }
       const protocol = handler.protocol();
       if (reply instanceof Promise) {

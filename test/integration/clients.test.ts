@@ -171,7 +171,7 @@ describe("connection and server commands", () => {
     const c = ioredis(node.port);
     expect(await c.config("GET", "save")).toEqual(["save", ""]);
     expect(await c.config("GET", "appendonly")).toEqual(["appendonly", "yes"]);
-    expect(await c.config("GET", "databases")).toEqual(["databases", "1"]);
+    expect(await c.config("GET", "databases")).toEqual(["databases", "16"]);
     expect(await c.config("GET", "nosuchkey")).toEqual([]);
   });
 

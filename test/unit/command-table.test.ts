@@ -29,7 +29,7 @@ describe("every row declares its cluster behaviour", () => {
 
   test("a multi_shard command's keys run to the last argument in fixed steps, as the split walks them", () => {
     const split = data.filter((s) => s.cluster?.request === "multi_shard");
-    expect(split.map((s) => s.name).sort()).toEqual(["del", "exists", "mget", "mset", "unlink"]);
+    expect(split.map((s) => s.name).sort()).toEqual(["del", "exists", "mget", "mset", "touch", "unlink"]);
     for (const s of split) expect([s.name, s.lastKey, s.keys, s.step > 0]).toEqual([s.name, -1, undefined, true]);
   });
 
