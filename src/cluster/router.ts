@@ -7,13 +7,19 @@ import { COMMANDS } from "../commands/table.ts";
 import type { CommandSpec, Op } from "../commands/types.ts";
 import { lower } from "../commands/util.ts";
 import { err, OK, type Reply } from "../resp/reply.ts";
-import type { NodeId, RaftStatus } from "../raft/types.ts";
+import type { NodeId } from "../raft/types.ts";
 import { encodeOp } from "../store/op-codec.ts";
 import { PeerUnreachable, RequestTimeout } from "../transport/transport.ts";
 import { groupOf, META_GROUP, partitionOfGroup } from "../keyspace/groups.ts";
 import type { MetaOp, MetaResult, MetaState } from "./core/meta.ts";
 import { type MultiRaft, NotLeader, ProposalDropped } from "./core/multiraft.ts";
-import { LEADER_READS, leaderFirst, type ReadTarget, type ReadTargetPolicy } from "./core/read-target.ts";
+import {
+  answersFromApplied,
+  LEADER_READS,
+  leaderFirst,
+  type ReadTarget,
+  type ReadTargetPolicy,
+} from "./core/read-target.ts";
 import { mergeSplit as mergeReplies } from "./core/reply-merge.ts";
 import { route } from "./core/route.ts";
 import { type ProposalId, type ProposalIds, proposalKey } from "../keyspace/sessions.ts";
@@ -199,7 +205,7 @@ export class Router {
       }
       // "lease" goes through the same barrier: Raft in lease mode answers it without a round trip
       // while the leader's lease holds (check-quorum on).
-      if (this.d.readConsistency !== "stale" && !settledSoleVoter(s)) await raft.readBarrier(f.grp);
+      if (this.d.readConsistency !== "stale" && !answersFromApplied(s)) await raft.readBarrier(f.grp);
       return { reply: this.d.runLocal(COMMANDS.get(lower(f.argv[0]!))!, f.argv, f.resp3 === true) };
     } catch (e) {
       if (e instanceof NotLeader) {
@@ -338,15 +344,4 @@ export class Router {
     });
     return Promise.race([this.serve(f), expired]).finally(() => clearTimeout(timer));
   }
-}
-
-/**
- * A leader that is its group's only voter, with its whole log committed and applied, holds every
- * acknowledged write (a write is acknowledged once applied, and only this node accepts them): its
- * state answers a linearizable read as it is, without a ReadIndex round. Entries still pending (an
- * earlier term's tail after a restart included) send the read through the barrier as usual.
- */
-function settledSoleVoter(s: RaftStatus): boolean {
-  const { voters } = s.conf;
-  return voters.length === 1 && voters[0] === s.id && s.lastIndex === s.commit && s.applied === s.commit;
 }
