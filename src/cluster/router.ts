@@ -13,13 +13,7 @@ import { PeerUnreachable, RequestTimeout } from "../transport/transport.ts";
 import { groupOf, META_GROUP, partitionOfGroup } from "../keyspace/groups.ts";
 import type { MetaOp, MetaResult, MetaState } from "./core/meta.ts";
 import { type MultiRaft, NotLeader, ProposalDropped } from "./core/multiraft.ts";
-import {
-  answersFromApplied,
-  LEADER_READS,
-  leaderFirst,
-  type ReadTarget,
-  type ReadTargetPolicy,
-} from "./core/read-target.ts";
+import { LEADER_READS, leaderFirst, type ReadTarget, type ReadTargetPolicy } from "./core/read-target.ts";
 import { mergeSplit as mergeReplies } from "./core/reply-merge.ts";
 import { route } from "./core/route.ts";
 import { type ProposalId, type ProposalIds, proposalKey } from "../keyspace/sessions.ts";
@@ -205,7 +199,7 @@ export class Router {
       }
       // "lease" goes through the same barrier: Raft in lease mode answers it without a round trip
       // while the leader's lease holds (check-quorum on).
-      if (this.d.readConsistency !== "stale" && !answersFromApplied(s)) await raft.readBarrier(f.grp);
+      if (this.d.readConsistency !== "stale") await raft.readBarrier(f.grp);
       return { reply: this.d.runLocal(COMMANDS.get(lower(f.argv[0]!))!, f.argv, f.resp3 === true) };
     } catch (e) {
       if (e instanceof NotLeader) {

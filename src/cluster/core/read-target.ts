@@ -2,7 +2,7 @@
 // replica oracle). Today there is one, "leader"; issue #17 adds key-based, round-robin,
 // least-loaded, locality-aware and hybrid policies to READ_TARGET_POLICIES. Writes always go to
 // the leader (`leaderFirst`). Pure.
-import type { NodeId, RaftStatus } from "../../raft/types.ts";
+import type { NodeId } from "../../raft/types.ts";
 
 export interface ReadTarget {
   readonly partition: number;
@@ -33,15 +33,3 @@ export function leaderFirst(t: ReadTarget): NodeId | undefined {
 export const LEADER_READS: ReadTargetPolicy = { name: "leader", choose: leaderFirst };
 
 export const READ_TARGET_POLICIES: ReadonlyMap<string, ReadTargetPolicy> = new Map([[LEADER_READS.name, LEADER_READS]]);
-
-/**
- * Whether this replica's state answers a linearizable read as it is, without a ReadIndex round:
- * a leader that is its group's only voter, with its whole log committed and applied, holds every
- * acknowledged write (a write is acknowledged once applied, and only this node accepts them).
- * Entries still pending (an earlier term's tail after a restart included) need the barrier.
- */
-export function answersFromApplied(s: RaftStatus): boolean {
-  const { voters } = s.conf;
-  const soleVoter = voters.length === 1 && voters[0] === s.id;
-  return s.role === "leader" && soleVoter && s.lastIndex === s.commit && s.applied === s.commit;
-}
