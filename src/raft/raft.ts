@@ -518,6 +518,10 @@ export class Raft {
 
   // ---------------------------------------------------------------- roles
 
+  private soleVoter(): boolean {
+    return this.conf.voters.length === 1 && this.conf.voters[0] === this.id;
+  }
+
   private promotable(): boolean {
     return this.conf.voters.includes(this.id);
   }
@@ -602,7 +606,13 @@ export class Raft {
   private tickElection(): void {
     this.electionElapsed++;
     this.ticksSinceLeader++;
-    if (this.electionElapsed >= this.randomizedTimeout && this.mayCampaign()) {
+    // A sole voter has no rival to split the vote with: it campaigns at its first tick, so a
+    // one-member group leads at once instead of after E ticks. With lease reads it still waits out
+    // a lease it may have granted: the survivor of a removal must not lead while the removed
+    // leader still answers reads from its lease (test/sim/raft.test.ts finds that stale read).
+    const soleVoterNow = this.soleVoter() && !(this.leaseReads && this.inLease());
+    const due = this.electionElapsed >= this.randomizedTimeout || soleVoterNow;
+    if (due && this.mayCampaign()) {
       this.electionElapsed = 0;
       this.campaign(this.preVote ? "pre" : "real");
     }

@@ -1,7 +1,14 @@
 // Several MultiRaft hosts in one process, wired by an asynchronous in-process network that can
 // cut nodes off, each with its own storage and state machine: the real Raft core and host.
 import { describe, expect, test } from "bun:test";
-import { MultiRaft, NotLeader, type HostStorage, type StateMachine } from "../../src/cluster/core/multiraft.ts";
+import {
+  answersFromApplied,
+  MultiRaft,
+  NotLeader,
+  type HostStorage,
+  type StateMachine,
+} from "../../src/cluster/core/multiraft.ts";
+import { Raft } from "../../src/raft/raft.ts";
 import { raftMessagesOf, type HeartbeatBatch } from "../../src/cluster/core/heartbeats.ts";
 import { MemoryRaftStorage } from "../../src/raft/memory-storage.ts";
 import { seededRandom } from "../../src/lib/prng.ts";
@@ -413,5 +420,44 @@ describe("quiescence", () => {
     } finally {
       c.stop();
     }
+  });
+});
+
+describe("reads answered from the applied state, without a ReadIndex round", () => {
+  const group = (voters: string[]) => {
+    const s = new MemoryRaftStorage();
+    s.saveBatch([bootstrapWrite(1, voters)]);
+    const r = new Raft({ grp: 1, id: "a", storage: s, random: seededRandom(1), electionTicks: 10, heartbeatTicks: 2 });
+    /** One host turn: persist, apply, advance. */
+    const turn = () => {
+      while (r.hasReady()) {
+        const rd = r.ready();
+        if (rd.persist) s.saveBatch([rd.persist]);
+        r.advance();
+      }
+    };
+    return { r, turn };
+  };
+
+  test("a sole-voter leader, once everything in its log is committed and applied", () => {
+    const { r, turn } = group(["a"]);
+    r.tick();
+    expect(r.status().role).toBe("leader");
+    expect(answersFromApplied(r.status())).toBe(false); // its no-op is not durable yet
+    turn();
+    expect(answersFromApplied(r.status())).toBe(true);
+    r.propose(new Uint8Array([1]));
+    expect(answersFromApplied(r.status())).toBe(false); // a write in flight may be acknowledged first
+    turn();
+    expect(answersFromApplied(r.status())).toBe(true);
+  });
+
+  test("never a follower, nor a leader with other voters to confirm it", () => {
+    const { r, turn } = group(["a", "b", "c"]);
+    for (let i = 0; i < 30; i++) r.tick();
+    turn();
+    expect(r.status().role).not.toBe("leader");
+    expect(answersFromApplied(r.status())).toBe(false);
+    expect(answersFromApplied({ ...r.status(), role: "leader", applied: r.status().commit })).toBe(false);
   });
 });

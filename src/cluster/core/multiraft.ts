@@ -283,6 +283,7 @@ export class MultiRaft {
   /** Resolves when a linearizable read may be served from this replica's state. */
   readBarrier(grp: number): Promise<void> {
     const g = this.mustGroup(grp);
+    if (answersFromApplied(g.raft.status())) return SETTLED;
     this.unquiet(g);
     const ctx = `${this.opts.nodeId}/${this.nextRead++}`;
     if (!g.raft.readIndex(ctx)) return Promise.reject(new NotLeader(grp, g.leader, "no leader to confirm a read"));
@@ -448,4 +449,18 @@ export class MultiRaft {
     for (const r of g.reads.values()) r.reject(new NotLeader(g.raft.grp, s.leader, "leadership changed during a read"));
     g.reads.clear();
   }
+}
+
+const SETTLED = Promise.resolve();
+
+/**
+ * Whether a replica's state answers a linearizable read as it is, without a ReadIndex round: a
+ * leader that is its group's only voter, with its whole log committed and applied, holds every
+ * acknowledged write (a write is acknowledged once applied, and only this node accepts them).
+ * Entries still pending (an earlier term's tail after a restart included) need the round.
+ */
+export function answersFromApplied(s: RaftStatus): boolean {
+  const { voters } = s.conf;
+  const soleVoter = voters.length === 1 && voters[0] === s.id;
+  return s.role === "leader" && soleVoter && s.lastIndex === s.commit && s.applied === s.commit;
 }
