@@ -18,6 +18,8 @@ import type { PeerView } from "./core/controller.ts";
 import { raftMessagesOf } from "./core/heartbeats.ts";
 import type { MemberInfo, MetaState } from "./core/meta.ts";
 import { isClusterGroup } from "../keyspace/groups.ts";
+import { keySlot, partitionOf } from "../keyspace/slot.ts";
+import type { PubSubNetwork } from "../pubsub/registry.ts";
 import { ProposalIds } from "../keyspace/sessions.ts";
 import type { keyspaceTotals } from "./fanout.ts";
 import type { RaftStats } from "./raft-stats.ts";
@@ -27,6 +29,8 @@ import { type Routed, Router } from "./router.ts";
 import { type GroupStatus, MemberStatus } from "./status.ts";
 
 const CONTROL_MS = 500;
+/** A message handed to another member is dropped (at most once) when not taken by then. */
+const PUBLISH_TIMEOUT_MS = 5_000;
 
 export interface ClusterAddrs {
   readonly resp: string;
@@ -39,7 +43,15 @@ export interface ClusterAddrs {
  * What the request server answers. `claim`: the sender (as the transport's handshake names it)
  * asks this node to promise to found a cluster with it (src/cluster/formation.ts).
  */
-type Request = Routed | { readonly t: "groups" } | { readonly t: "formation"; readonly claim?: boolean };
+type Request = Routed | { readonly t: "groups" } | { readonly t: "formation"; readonly claim?: boolean } | Published;
+
+/** A PUBLISH (or, with `shard`, an SPUBLISH) for the receiving member's own subscribers. */
+interface Published {
+  readonly t: "publish";
+  readonly channel: Uint8Array;
+  readonly message: Uint8Array;
+  readonly shard?: boolean;
+}
 
 export class ClusterNode {
   private readonly replicas: ReplicaHost;
@@ -54,6 +66,8 @@ export class ClusterNode {
   /** The cluster as Redis Cluster clients see it (CLUSTER SLOTS/NODES, -MOVED). */
   readonly view: ClusterView;
   readonly raftStats: RaftStats;
+  /** Delivers a message published through another member to this node's subscribers (node.ts sets it). */
+  onPublished: ((m: Published) => number) | undefined;
 
   private constructor(
     private readonly config: Config,
@@ -222,6 +236,7 @@ export class ClusterNode {
 
   private async onRequest(from: NodeId, body: Request): Promise<unknown> {
     if (body.t === "groups") return this.groupStatuses();
+    if (body.t === "publish") return this.onPublished?.(body) ?? 0;
     if (body.t === "formation") {
       if (!this.formationProbe) throw new Error("node is starting");
       return this.formationProbe(body.claim === true ? from : undefined);
@@ -286,6 +301,28 @@ export class ClusterNode {
   answerFormationProbes(answer: (claim: string | undefined) => unknown): void {
     this.formationProbe = answer;
   }
+
+  // Pub/sub: a PUBLISH reaches every member, an SPUBLISH the leader of its channel's slot.
+
+  /** How this node's sessions publish beyond it (src/pubsub/registry.ts). */
+  readonly pubsub: PubSubNetwork = {
+    broadcast: (channel, message) => {
+      // One connection per peer keeps a publisher's messages in order; a lost one is not resent.
+      for (const m of this.gossip.members()) {
+        if (m.id === this.self || m.state !== "alive") continue;
+        const body: Published = { t: "publish", channel, message };
+        this.transport.request(m.id, m.meta.raftAddr, body, PUBLISH_TIMEOUT_MS).catch(() => {});
+      }
+    },
+    publishShard: (channel, message) => {
+      const p = partitionOf(keySlot(channel), this.meta().partitionCount || this.config.partition_count);
+      const leader = this.router.believedLeader(p);
+      if (leader === this.self) return undefined;
+      if (leader === undefined) return Promise.reject(new Error(`no leader known for partition ${p} yet`));
+      const body: Published = { t: "publish", channel, message, shard: true };
+      return this.request(leader, body, PUBLISH_TIMEOUT_MS).then(Number);
+    },
+  };
 
   // The data plane: routed reads and writes.
 

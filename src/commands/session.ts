@@ -4,8 +4,11 @@ import { array, err, OK, QUEUED, type Reply } from "../resp/reply.ts";
 import { COMMANDS, isWrite } from "./table.ts";
 import { keySlot } from "../keyspace/slot.ts";
 import { commandKeys } from "./connection.ts";
+import { subscribedModeReply } from "./pubsub.ts";
 import { VERSION_COMMAND, WATCH_ABORT } from "./transactions.ts";
-import type { ClientState, ClusterView, CommandSpec, Op, ServerView, SessionApi, WatchedKey } from "./types.ts";
+import type {
+  ClientState, ClusterView, CommandSpec, Op, PubSubApi, ServerView, SessionApi, WatchedKey,
+} from "./types.ts";
 import { ascii, byteKey, E, str, utf8 } from "./util.ts";
 
 /** Commands that act on the transaction itself instead of being queued inside MULTI (as Redis). */
@@ -74,6 +77,8 @@ export class Session implements SessionApi {
   constructor(
     private readonly backend: Backend,
     info: ConnectionInfo,
+    /** Absent where nothing can be pushed to the client (HTTP). */
+    readonly pubsub: PubSubApi | undefined = undefined,
   ) {
     const now = backend.now();
     this.client = {
@@ -227,6 +232,8 @@ export class Session implements SessionApi {
     if (this.queued && !NOT_QUEUED.has(name)) return this.enqueue(spec, argv);
     if (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) return E.arity(name);
     if (!this.client.authenticated && !spec.flags.includes("noauth")) return E.noAuth;
+    const refused = subscribedModeReply(this, name, argv);
+    if (refused) return refused;
     // Connection and server commands never touch the keyspace, so they need not wait for earlier
     // writes; running them at once lets HELLO switch the protocol before later replies are encoded.
     // WATCH (a read) and EXEC (a write) do touch it and keep their place like data commands.
@@ -311,7 +318,11 @@ export class Session implements SessionApi {
   }
 }
 
-/** Session commands that read or write the keyspace: ordered among data commands. */
-const ordered = (spec: CommandSpec) => spec.name === "watch" || spec.name === "exec";
+/**
+ * Session commands that read or write the keyspace, and PUBLISH (a subscriber told of a write must
+ * be able to read it): ordered among data commands.
+ */
+const ORDERED = new Set(["watch", "exec", "publish", "spublish"]);
+const ordered = (spec: CommandSpec) => ORDERED.has(spec.name);
 /** What must not overtake an earlier command of the connection, nor be overtaken by a later read. */
 const writes = (spec: CommandSpec) => isWrite(spec) || spec.name === "exec";

@@ -37,6 +37,8 @@ export interface Config {
   log_format: LogFormat;
   proto_max_bulk_len: number;
   maxclients: number;
+  /** Redis's "<hard> <soft> <soft seconds>" for clients with pub/sub pushes; see parseOutputLimit. */
+  client_output_buffer_limit_pubsub: string;
 }
 
 export type ConfigKey = keyof Config;
@@ -60,6 +62,30 @@ export interface KeySpec {
   readonly rule?: (v: never) => string | undefined;
   /** Never printed (CONFIG GET, logs, /cluster/status). */
   readonly secret?: boolean;
+}
+
+/** Size suffixes as Redis's memtoull reads them (k = 1000, kb = 1024, …). */
+export const BYTE_UNITS: Record<string, number> = { "": 1, b: 1, k: 1000, kb: 1024, m: 1e6, mb: 1024 ** 2, g: 1e9, gb: 1024 ** 3 };
+
+/** Unsent pushed bytes past `hard`, or past `soft` for `softSeconds` on end, close the client (0: no limit). */
+export interface OutputLimit {
+  readonly hard: number;
+  readonly soft: number;
+  readonly softSeconds: number;
+}
+
+/** "32mb 8mb 60" (Redis's client-output-buffer-limit for one class), or undefined when malformed. */
+export function parseOutputLimit(text: string): OutputLimit | undefined {
+  const parts = text.trim().split(/\s+/);
+  if (parts.length !== 3) return undefined;
+  const sizes = parts.slice(0, 2).map((p) => {
+    const m = /^(\d+)([a-z]*)$/i.exec(p);
+    const unit = m ? BYTE_UNITS[m[2]!.toLowerCase()] : undefined;
+    return m && unit ? Number(m[1]) * unit : NaN;
+  });
+  const softSeconds = /^\d+$/.test(parts[2]!) ? Number(parts[2]) : NaN;
+  if (!sizes.every(Number.isSafeInteger) || !Number.isSafeInteger(softSeconds)) return undefined;
+  return { hard: sizes[0]!, soft: sizes[1]!, softSeconds };
 }
 
 const isPowerOfTwo = (n: number) => n > 0 && (n & (n - 1)) === 0;
@@ -111,6 +137,12 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
   log_format: { kind: "enum", def: "text", choices: ["text", "json"], help: "log line format" },
   proto_max_bulk_len: { kind: "bytes", def: 512 * 1024 * 1024, min: 1024 * 1024, max: 2 ** 32, help: "largest accepted bulk string (e.g. 512mb)" },
   maxclients: { kind: "int", def: 10000, min: 1, max: 1_000_000, help: "maximum simultaneous client connections" },
+  client_output_buffer_limit_pubsub: {
+    kind: "string",
+    def: "32mb 8mb 60",
+    help: "a subscriber whose unread messages pass <hard> bytes, or <soft> bytes for <seconds>, is disconnected (0: no limit)",
+    rule: (v: string) => (parseOutputLimit(v) ? undefined : "\"<hard> <soft> <seconds>\" such as \"32mb 8mb 60\""),
+  },
 };
 
 export const CONFIG_KEYS = Object.keys(SCHEMA) as ConfigKey[];
