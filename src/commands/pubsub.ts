@@ -12,6 +12,9 @@ const SUBSCRIBED_MODE = new Set([
   "subscribe", "ssubscribe", "psubscribe", "unsubscribe", "sunsubscribe", "punsubscribe", "ping", "quit", "reset",
 ]);
 
+/** Redis 7 commands with subcommands: errors name them "container|sub". */
+const CONTAINERS = new Set(["client", "config", "cluster", "command", "object", "pubsub", "memory", "script", "function"]);
+
 const NO_PUSH = err("ERR pub/sub needs a connection the server can push to (RESP), not HTTP");
 
 const totalCount = (p: PubSubApi) => p.count("channel") + p.count("pattern") + p.count("shard");
@@ -25,8 +28,9 @@ export function subscribedModeReply(s: SessionApi, name: string, argv: readonly 
   if (!p || s.client.protocol !== 2 || totalCount(p) === 0) return undefined;
   if (name === "ping" && argv.length <= 2) return array([bulk("pong"), bulk(argv[1] ?? "")]);
   if (SUBSCRIBED_MODE.has(name)) return undefined;
+  const fullName = CONTAINERS.has(name) && argv.length > 1 ? `${name}|${ascii(argv[1]!).toLowerCase()}` : name;
   return err(
-    `ERR Can't execute '${name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
+    `ERR Can't execute '${fullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
   );
 }
 
@@ -106,7 +110,7 @@ const HELP = [
 function pubsub(s: SessionApi, argv: readonly Uint8Array[]): Reply {
   const sub = ascii(argv[1]!).toLowerCase();
   const p = s.pubsub;
-  const wrongArgs = err(`ERR unknown subcommand or wrong number of arguments for '${sub}'. Try PUBSUB HELP.`);
+  const wrongArgs = err(`ERR unknown subcommand or wrong number of arguments for '${ascii(argv[1]!)}'. Try PUBSUB HELP.`);
   switch (sub) {
     case "help":
       return argv.length === 2 ? array(HELP.map((l) => ({ t: "simple", v: l }))) : E.arity("pubsub|help");

@@ -127,6 +127,8 @@ class Connection implements ConnectionControl {
   private closed = false;
   /** Since when (ms) unsent bytes have been over the soft push limit; undefined while under it. */
   private overSoftSince: number | undefined;
+  /** onData is running (a QUIT in its batch must not end the socket before the batch's replies). */
+  private inData = false;
 
   constructor(
     private readonly socket: Socket<Connection>,
@@ -142,7 +144,8 @@ class Connection implements ConnectionControl {
   close(): void {
     if (this.closing || this.closed) return;
     this.closing = true;
-    this.endIfDone();
+    // Inside onData the batch's replies are not sent yet: onData ends the socket after them.
+    if (!this.inData) this.endIfDone();
   }
 
   push(reply: Reply): void {
@@ -178,6 +181,7 @@ class Connection implements ConnectionControl {
     const encoder = this.encoder;
     encoder.reset();
     decoder.push(chunk);
+    this.inData = true;
     while (!this.closing) {
       if (handler.authenticated) decoder.setAuthenticated(handler.authenticated());
       const argv = decoder.next();
@@ -210,6 +214,7 @@ class Connection implements ConnectionControl {
       else this.queue.push({ reply, protocol });
       this.closing = true;
     }
+    this.inData = false;
     this.send(encoder.bytes());
     this.updateReading();
     this.endIfDone();
