@@ -13,7 +13,9 @@ const SUBSCRIBED_MODE = new Set([
 ]);
 
 /** Redis 7 commands with subcommands: errors name them "container|sub". */
-const CONTAINERS = new Set(["client", "config", "cluster", "command", "object", "pubsub", "memory", "script", "function"]);
+const CONTAINERS = new Set([
+  "client", "config", "cluster", "command", "object", "pubsub", "memory", "script", "function",
+]);
 
 const NO_PUSH = err("ERR pub/sub needs a connection the server can push to (RESP), not HTTP");
 
@@ -29,9 +31,8 @@ export function subscribedModeReply(s: SessionApi, name: string, argv: readonly 
   if (name === "ping" && argv.length <= 2) return array([bulk("pong"), bulk(argv[1] ?? "")]);
   if (SUBSCRIBED_MODE.has(name)) return undefined;
   const fullName = CONTAINERS.has(name) && argv.length > 1 ? `${name}|${ascii(argv[1]!).toLowerCase()}` : name;
-  return err(
-    `ERR Can't execute '${fullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`,
-  );
+  const allowed = "(P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET";
+  return err(`ERR Can't execute '${fullName}': only ${allowed} are allowed in this context`);
 }
 
 /** The count a (un)subscribe confirmation carries: shard channels are counted apart (as Redis 7). */
@@ -60,7 +61,7 @@ function shardRedirect(s: SessionApi, channels: readonly Uint8Array[]): Reply | 
   const cluster = s.cluster;
   if (!cluster || channels.length === 0) return undefined;
   const slot = keySlot(channels[0]!);
-  for (const c of channels) if (keySlot(c) !== slot) return err("CROSSSLOT Keys in request don't hash to the same slot");
+  if (channels.some((c) => keySlot(c) !== slot)) return err("CROSSSLOT Keys in request don't hash to the same slot");
   const to = cluster.redirect(slot);
   return to === undefined ? undefined : err(`MOVED ${slot} ${to}`);
 }
@@ -110,7 +111,8 @@ const HELP = [
 function pubsub(s: SessionApi, argv: readonly Uint8Array[]): Reply {
   const sub = ascii(argv[1]!).toLowerCase();
   const p = s.pubsub;
-  const wrongArgs = err(`ERR unknown subcommand or wrong number of arguments for '${ascii(argv[1]!)}'. Try PUBSUB HELP.`);
+  const typed = ascii(argv[1]!);
+  const wrongArgs = err(`ERR unknown subcommand or wrong number of arguments for '${typed}'. Try PUBSUB HELP.`);
   switch (sub) {
     case "help":
       return argv.length === 2 ? array(HELP.map((l) => ({ t: "simple", v: l }))) : E.arity("pubsub|help");
@@ -126,7 +128,7 @@ function pubsub(s: SessionApi, argv: readonly Uint8Array[]): Reply {
     case "numpat":
       return argv.length === 2 ? int(p?.patternCount() ?? 0) : E.arity("pubsub|numpat");
     default:
-      return err(`ERR unknown subcommand '${ascii(argv[1]!)}'. Try PUBSUB HELP.`);
+      return err(`ERR unknown subcommand '${typed}'. Try PUBSUB HELP.`);
   }
 }
 
@@ -172,7 +174,8 @@ export const PUBSUB_COMMANDS = define("pubsub", [
       const moved = s.client.clusterMode ? shardRedirect(s, [argv[1]!]) : undefined;
       if (moved) return moved;
       const n = p.publishShard(argv[1]!, argv[2]!);
-      return typeof n === "number" ? int(n) : n.then(int, (e: unknown) => err(`ERR SPUBLISH failed: ${(e as Error).message}`));
+      if (typeof n === "number") return int(n);
+      return n.then(int, (e: unknown) => err(`ERR SPUBLISH failed: ${(e as Error).message}`));
     },
   },
   {

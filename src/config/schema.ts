@@ -65,7 +65,9 @@ export interface KeySpec {
 }
 
 /** Size suffixes as Redis's memtoull reads them (k = 1000, kb = 1024, …). */
-export const BYTE_UNITS: Record<string, number> = { "": 1, b: 1, k: 1000, kb: 1024, m: 1e6, mb: 1024 ** 2, g: 1e9, gb: 1024 ** 3 };
+export const BYTE_UNITS: Record<string, number> = {
+  "": 1, b: 1, k: 1000, kb: 1024, m: 1e6, mb: 1024 ** 2, g: 1e9, gb: 1024 ** 3,
+};
 
 /** Unsent pushed bytes past `hard`, or past `soft` for `softSeconds` on end, close the client (0: no limit). */
 export interface OutputLimit {
@@ -140,7 +142,7 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
   client_output_buffer_limit_pubsub: {
     kind: "string",
     def: "32mb 8mb 60",
-    help: "a subscriber whose unread messages pass <hard> bytes, or <soft> bytes for <seconds>, is disconnected (0: no limit)",
+    help: "\"<hard> <soft> <seconds>\": drop a subscriber with more unread than hard, or than soft for that long",
     rule: (v: string) => (parseOutputLimit(v) ? undefined : "\"<hard> <soft> <seconds>\" such as \"32mb 8mb 60\""),
   },
 };

@@ -21,7 +21,8 @@ const client = (n: ClusterMemberProcess) => {
   return c;
 };
 
-const until = <T>(what: string, cond: () => Promise<T | undefined | false>, ms = 45_000) => waitUntil(cond, ms, what, 100);
+const until = <T>(what: string, cond: () => Promise<T | undefined | false>, ms = 45_000) =>
+  waitUntil(cond, ms, what, 100);
 
 beforeAll(async () => {
   const binary = ensureBinary();
@@ -98,7 +99,8 @@ describe("Pub/Sub in a cluster", () => {
   });
 
   test("redis-cli --csv psubscribe on one node prints what another node publishes", async () => {
-    const cli = Bun.spawn(["redis-cli", "-p", String(nodes[2]!.port), "--csv", "psubscribe", "csv.*"], { stdout: "pipe" });
+    const argv = ["redis-cli", "-p", String(nodes[2]!.port), "--csv", "psubscribe", "csv.*"];
+    const cli = Bun.spawn(argv, { stdout: "pipe" });
     try {
       const reader = cli.stdout.getReader();
       let out = "";
@@ -182,7 +184,8 @@ describe("Pub/Sub in a cluster", () => {
       sent.push(`m${i}`);
       await pub.publish("stream", `m${i}`);
     }
-    await until("the live nodes' subscribers have every message", async () => seen[0]!.length >= COUNT && seen[1]!.length >= COUNT);
+    await until("the live nodes' subscribers have every message", async () =>
+      seen[0]!.length >= COUNT && seen[1]!.length >= COUNT);
     await Bun.sleep(300);
     expect(seen[0]).toEqual(sent);
     expect(seen[1]).toEqual(sent);
