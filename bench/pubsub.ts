@@ -4,12 +4,17 @@
 // the publisher are raw sockets in this process, so both servers face the same client costs.
 // With --idle N, N more clients each subscribe to a channel of their own first: the server's RSS
 // before and after they subscribed, and the round trip of single PUBLISHes, are reported too.
+// With --cluster, a 3-node FlyDB cluster on loopback runs too: the subscribers spread over its
+// nodes, the publisher on the first (so two thirds of the deliveries cross the transport).
 //
 //   npx bun bench/pubsub.ts [--subscribers 100] [--seconds 5] [--size 32] [--pipeline 64] [--idle 10000]
+//     [--cluster]
 import { readFileSync } from "node:fs";
 import { Socket } from "node:net";
 import { parseArgs } from "node:util";
-import { ensureBinary, startFlyDB, startRedisServer, type ServerProcess } from "../test/helpers/processes.ts";
+import {
+  ensureBinary, startClusterMember, startFlyDB, startRedisServer, type ServerProcess,
+} from "../test/helpers/processes.ts";
 import { encodeCommand } from "../test/helpers/resp-client.ts";
 
 const { values } = parseArgs({
@@ -19,6 +24,7 @@ const { values } = parseArgs({
     size: { type: "string", default: "32" },
     pipeline: { type: "string", default: "64" },
     idle: { type: "string", default: "0" },
+    cluster: { type: "boolean", default: false },
   },
 });
 const SUBSCRIBERS = Number(values.subscribers);
@@ -85,7 +91,8 @@ async function publishLatency(pub: Socket, samples = 500): Promise<[number, numb
   return [times[Math.floor(samples / 2)]!, times[Math.floor(samples * 0.99)]!];
 }
 
-async function run(server: ServerProcess): Promise<Result> {
+/** `subscriberPorts`: where the subscribers connect, round robin (the publisher uses server's port). */
+async function run(server: ServerProcess, subscriberPorts = [server.port]): Promise<Result> {
   const port = server.port;
   const rssBefore = rssMb(server.pid);
   const idle = await idleSubscribers(port);
@@ -93,7 +100,7 @@ async function run(server: ServerProcess): Promise<Result> {
   let bytes = 0;
   const subs: Socket[] = [];
   for (let i = 0; i < SUBSCRIBERS; i++) {
-    const s = await connect(port);
+    const s = await connect(subscriberPorts[i % subscriberPorts.length]!);
     let confirmed = false;
     await new Promise<void>((resolve) => {
       s.on("data", (d: Buffer) => {
@@ -154,8 +161,7 @@ try {
   servers.push(fly);
   console.log(`PUBLISH to ${SUBSCRIBERS} subscribers, ${SIZE}-byte messages, pipeline ${PIPELINE}, ${SECONDS} s`);
   const rates: number[] = [];
-  for (const [name, server] of [["redis-server", redis], ["flydb", fly]] as const) {
-    const r = await run(server);
+  const report = (name: string, r: Result) => {
     const rate = r.delivered / r.seconds;
     rates.push(rate);
     const lost = r.published * SUBSCRIBERS - r.delivered;
@@ -171,8 +177,26 @@ try {
           `PUBLISH round trip p50 ${i.p50.toFixed(3)} ms, p99 ${i.p99.toFixed(3)} ms`,
       );
     }
-  }
+  };
+  report("redis-server", await run(redis));
+  report("flydb", await run(fly));
   console.log(`flydb / redis-server: ${(rates[1]! / rates[0]!).toFixed(2)}`);
+  if (values.cluster) {
+    const binary = ensureBinary();
+    const args = ["--fsync", "no", "--log-level", "warn", "--maxclients", maxclients];
+    const first = await startClusterMember({ id: "b1", partitions: 8, binary, args });
+    servers.push(first);
+    for (const id of ["b2", "b3"]) {
+      servers.push(await startClusterMember({ id, seed: first.gossip, partitions: 8, binary, args }));
+    }
+    for (let ready = false; !ready; await Bun.sleep(200)) {
+      const s = (await (await fetch(`${first.http}/cluster/status`)).json()) as { members: unknown[] };
+      ready = s.members.length === 3;
+    }
+    const members = servers.slice(-3);
+    report("flydb 3-node", await run(first, members.map((m) => m.port)));
+    console.log(`flydb 3-node cluster / redis-server: ${(rates[2]! / rates[0]!).toFixed(2)}`);
+  }
 } finally {
   await Promise.all(servers.map((s) => s.stop()));
 }
