@@ -4,13 +4,9 @@
 // and the ratio of the p50s (FlyDB / Redis). The replies are compared once per search, so a
 // faster wrong answer cannot pass for a result.
 //   npx bun bench/geosearch.ts [--members 100000] [--ops 2000]
-import Redis from "ioredis";
-import { startFlyDB, startRedisServer, type ServerProcess } from "../test/helpers/processes.ts";
+import type Redis from "ioredis";
+import { argValue, loadInBatches, percentile, startBenchPair, timeCalls } from "./lib.ts";
 
-function argValue(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
 const MEMBERS = argValue("--members", 100_000);
 const OPS = argValue("--ops", 2000);
 const BATCH = 1000;
@@ -22,32 +18,18 @@ function point(i: number): [string, string] {
   return [(-10 + a * 40).toFixed(6), (35 + b * 25).toFixed(6)];
 }
 
-async function load(client: Redis): Promise<number> {
-  const started = performance.now();
-  const pipeline = 16;
-  for (let base = 0; base < MEMBERS; base += BATCH * pipeline) {
-    const p = client.pipeline();
-    for (let b = base; b < Math.min(MEMBERS, base + BATCH * pipeline); b += BATCH) {
-      const args: string[] = [];
-      for (let i = b; i < Math.min(MEMBERS, b + BATCH); i++) args.push(...point(i), `m${i}`);
-      p.call("GEOADD", "geo", ...args);
-    }
-    await p.exec();
-  }
-  return (performance.now() - started) / 1000;
-}
-
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+const load = (client: Redis) =>
+  loadInBatches(client, MEMBERS, BATCH, (from, to) => {
+    const args: string[] = [];
+    for (let i = from; i < to; i++) args.push(...point(i), `m${i}`);
+    return ["GEOADD", "geo", ...args];
+  });
 
 async function measure(client: Redis, argv: (i: number) => string[]): Promise<{ p50: number; p99: number }> {
-  const times: number[] = [];
-  for (let i = 0; i < OPS; i++) {
-    const args = argv(i);
-    const t = performance.now();
-    await client.call(args[0]!, ...args.slice(1));
-    times.push((performance.now() - t) * 1000);
-  }
-  times.sort((x, y) => x - y);
+  const times = await timeCalls(OPS, (i) => {
+    const [cmd, ...rest] = argv(i);
+    return client.call(cmd!, ...rest);
+  });
   return { p50: percentile(times, 0.5), p99: percentile(times, 0.99) };
 }
 
@@ -63,16 +45,8 @@ const CASES: [string, (i: number) => string[]][] = [
   ["FROMMEMBER BYRADIUS 20 km", (i) => ["GEOSEARCH", "geo", "FROMMEMBER", someMember(i), "BYRADIUS", "20", "km"]],
 ];
 
-const servers: ServerProcess[] = [];
+const { redis, fly, stop } = await startBenchPair({ durable: false });
 try {
-  const redisServer = await startRedisServer();
-  servers.push(redisServer);
-  const flyServer = await startFlyDB({ args: ["--fsync", "no"] });
-  servers.push(flyServer);
-  const redis = new Redis({ port: redisServer.port, host: "127.0.0.1", maxRetriesPerRequest: 0 });
-  const fly = new Redis({ port: flyServer.port, host: "127.0.0.1", maxRetriesPerRequest: 0 });
-  redis.on("error", () => {});
-  fly.on("error", () => {});
   console.log(`loading ${MEMBERS} members (GEOADD of ${BATCH}, 16 pipelined)…`);
   const loadRedis = await load(redis);
   const loadFly = await load(fly);
@@ -94,8 +68,6 @@ try {
   }
   const geomean = Math.exp(ratios.reduce((a, r) => a + Math.log(r), 0) / ratios.length);
   console.log(`\nflydb/redis p50, geometric mean over the searches: ${geomean.toFixed(1)}x`);
-  redis.disconnect();
-  fly.disconnect();
 } finally {
-  for (const s of servers) await s.stop();
+  await stop();
 }

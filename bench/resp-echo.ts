@@ -8,15 +8,11 @@ import { freePort } from "../test/helpers/ports.ts";
 import * as R from "../src/resp/reply.ts";
 import type { Reply } from "../src/resp/reply.ts";
 import { startRespServer } from "../src/server/resp-server.ts";
+import { argValue } from "./lib.ts";
 
-function argValue(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
 const requests = argValue("--requests", 200_000);
 const clients = argValue("--clients", 50);
 const rounds = argValue("--rounds", 3);
-
 
 const decoder = new TextDecoder("latin1");
 const store = new Map<string, Uint8Array>();

@@ -5,65 +5,26 @@
 // appendfsync always.
 //   npx bun bench/zset-big.ts [--members 1000000] [--ops 2000]
 // Prints p50/p99 in microseconds per command and server, and the load time.
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { freePort } from "../test/helpers/ports.ts";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import Redis from "ioredis";
+import type Redis from "ioredis";
+import { argValue, loadInBatches, percentile, startBenchPair, timeCalls } from "./lib.ts";
 
-function argValue(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
 const MEMBERS = argValue("--members", 1_000_000);
 const OPS = argValue("--ops", 2000);
 const BATCH = 1000;
-
-
-async function waitReady(client: Redis): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    try {
-      await client.ping();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error("server did not answer PING");
-}
 
 /** A deterministic member/score stream: the same set on both servers. */
 const member = (i: number) => `member:${(i * 2654435761) % 4294967296}`;
 const score = (i: number) => (i * 7919) % 1_000_003;
 
-async function load(client: Redis): Promise<number> {
-  const started = performance.now();
-  const pipeline = 16;
-  for (let base = 0; base < MEMBERS; base += BATCH * pipeline) {
-    const p = client.pipeline();
-    for (let b = base; b < Math.min(MEMBERS, base + BATCH * pipeline); b += BATCH) {
-      const args: (string | number)[] = [];
-      for (let i = b; i < Math.min(MEMBERS, b + BATCH); i++) args.push(score(i), member(i));
-      p.zadd("big", ...args);
-    }
-    await p.exec();
-  }
-  return (performance.now() - started) / 1000;
-}
+const load = (client: Redis) =>
+  loadInBatches(client, MEMBERS, BATCH, (from, to) => {
+    const args: (string | number)[] = [];
+    for (let i = from; i < to; i++) args.push(score(i), member(i));
+    return ["ZADD", "big", ...args];
+  });
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
-}
-
-async function measure(client: Redis, op: (i: number) => Promise<unknown>): Promise<{ p50: number; p99: number }> {
-  const times: number[] = [];
-  for (let i = 0; i < OPS; i++) {
-    const t = performance.now();
-    await op(i);
-    times.push((performance.now() - t) * 1000);
-  }
-  times.sort((x, y) => x - y);
+async function measure(op: (i: number) => Promise<unknown>): Promise<{ p50: number; p99: number }> {
+  const times = await timeCalls(OPS, op);
   return { p50: percentile(times, 0.5), p99: percentile(times, 0.99) };
 }
 
@@ -81,40 +42,18 @@ const CASES: [string, (c: Redis, i: number) => Promise<unknown>][] = [
   ["ZCARD", (c) => c.zcard("big")],
 ];
 
-const dir = mkdtempSync(join(tmpdir(), "flydb-zset-bench-"));
-const procs: ChildProcess[] = [];
+const { redis, fly, stop } = await startBenchPair({ durable: true });
 try {
-  const redisPort = freePort();
-  const flyPort = freePort();
-  const httpPort = freePort();
-  procs.push(spawn("redis-server", ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", dir], { stdio: "ignore" }));
-  procs.push(
-    spawn(process.execPath, ["cli/flydb.ts", "--bind-addr", `127.0.0.1:${flyPort}`, "--http-addr", `127.0.0.1:${httpPort}`, "--data-dir", join(dir, "fly"), "--node-id", "bench"], {
-      stdio: "ignore",
-      env: { ...process.env, MSGPACKR_NATIVE_ACCELERATION_DISABLED: "true" },
-    }),
-  );
-  const redis = new Redis({ port: redisPort, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0 });
-  const fly = new Redis({ port: flyPort, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0 });
-  await waitReady(redis);
-  await waitReady(fly);
   console.log(`loading ${MEMBERS} members (ZADD of ${BATCH}, 16 pipelined)…`);
   const loadRedis = await load(redis);
   const loadFly = await load(fly);
   console.log(`load: redis ${loadRedis.toFixed(1)} s, flydb ${loadFly.toFixed(1)} s; ZCARD ${await redis.zcard("big")} / ${await fly.zcard("big")}`);
   console.log(`\n${"command".padEnd(34)} ${"redis p50".padStart(10)} ${"p99".padStart(8)} ${"flydb p50".padStart(10)} ${"p99".padStart(8)}   (µs, ${OPS} ops each)`);
   for (const [name, op] of CASES) {
-    const r = await measure(redis, (i) => op(redis, i));
-    const f = await measure(fly, (i) => op(fly, i));
+    const r = await measure((i) => op(redis, i));
+    const f = await measure((i) => op(fly, i));
     console.log(`${name.padEnd(34)} ${r.p50.toFixed(0).padStart(10)} ${r.p99.toFixed(0).padStart(8)} ${f.p50.toFixed(0).padStart(10)} ${f.p99.toFixed(0).padStart(8)}`);
   }
-  redis.disconnect();
-  fly.disconnect();
-  // Let the servers go before the clients notice and try to reconnect.
-  redis.on("error", () => {});
-  fly.on("error", () => {});
 } finally {
-  for (const p of procs) p.kill("SIGTERM");
-  await new Promise((r) => setTimeout(r, 500));
-  rmSync(dir, { recursive: true, force: true });
+  await stop();
 }

@@ -38,7 +38,8 @@ program.action(async (opts: Record<string, unknown>) => {
   let node;
   try {
     const loaded = loadConfig({ configPath: opts.config as string | undefined, flags });
-    node = await startNode(loaded.config, { configFile: loaded.file, onLeft: () => process.exit(0) });
+    const exit0 = () => process.exit(0);
+    node = await startNode(loaded.config, { configFile: loaded.file, onLeft: exit0, onShutdown: exit0 });
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`flydb: ${e.message}\n`);

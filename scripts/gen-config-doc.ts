@@ -25,7 +25,22 @@ const GROUPS: readonly { title: string; intro: string; keys: readonly ConfigKey[
   },
   { title: "Security", intro: "Secrets are never printed (CONFIG GET shows `********`); see docs/SECURITY.md.", keys: ["requirepass", "cluster_secret", "http_auth_token"] },
   { title: "Logging", intro: "One line per event on stderr, which is the journal under systemd.", keys: ["log_level", "log_format"] },
-  { title: "Limits", intro: "Protection against oversized requests and too many connections.", keys: ["proto_max_bulk_len", "maxclients"] },
+  {
+    title: "Limits",
+    intro: "Protection against oversized requests, too many connections and idle ones.",
+    keys: ["proto_max_bulk_len", "maxclients", "timeout", "client_output_buffer_limit_pubsub"],
+  },
+  {
+    title: "Redis behaviour",
+    intro:
+      "Redis's own parameters under their TOML names; CONFIG SET changes them at run time under their Redis names " +
+      "(hash-max-listpack-entries, …).",
+    keys: [
+      "notify_keyspace_events", "slowlog_log_slower_than", "slowlog_max_len", "latency_monitor_threshold",
+      "hash_max_listpack_entries", "hash_max_listpack_value", "set_max_intset_entries", "zset_max_listpack_entries",
+      "zset_max_listpack_value", "list_max_listpack_size", "list_compress_depth", "hll_sparse_max_bytes",
+    ],
+  },
 ];
 
 /**
@@ -84,6 +99,19 @@ export function renderConfigDoc(): string {
     "their feature is not wired into the node yet.",
     "",
     "A commented example with every key: [`deploy/flydb.toml`](../deploy/flydb.toml).",
+    "",
+    "## Changing keys at run time",
+    "",
+    "`CONFIG SET` changes `maxclients`, `timeout`, `requirepass`, `proto_max_bulk_len` (new connections) and the",
+    "keys under *Redis behaviour*, by their Redis names (`hash-max-listpack-entries`, also the old",
+    "`hash-max-ziplist-entries`) or their names here; several pairs in one call apply all or none, as in Redis 7.",
+    "Every other key is fixed at start-up and `CONFIG SET` answers Redis's `can't set immutable config`.",
+    "A change is **this node's only**, as in Redis Cluster, where each node has its own configuration: set it",
+    "on every node (or in every node's file). `CONFIG REWRITE` writes the changed keys into the TOML file the",
+    "node was started from, replacing each key's line where it is (comments stay) and appending keys the file",
+    "does not set yet; a node started without `--config` answers Redis's `The server is running without a",
+    "config file`. Writes carry the encoding thresholds of the node that took them, so every replica of a",
+    "partition records the same `OBJECT ENCODING` for a key.",
     "",
     "## All keys",
     "",

@@ -1,7 +1,8 @@
 // What the RESP sessions and the HTTP API need from the storage side, whether the node stands
 // alone (one log, one state) or is a cluster member (multi-raft, routed by partition).
 import { networkInterfaces } from "node:os";
-import { applyOp } from "./commands/apply.ts";
+import { applyOp, runRead } from "./commands/apply.ts";
+import type { DatabaseKeys } from "./commands/types.ts";
 import type { Backend } from "./commands/session.ts";
 import { ConfigError, type Config } from "./config/schema.ts";
 import { ClusterNode, type ClusterAddrs } from "./cluster/cluster-node.ts";
@@ -13,6 +14,7 @@ import type { Logger } from "./log.ts";
 import { formatHostPort, parseHostPort } from "./net/hostport.ts";
 import { readIdentity, writeIdentity } from "./node-identity.ts";
 import { StoreEngine } from "./store/engine.ts";
+import type { SqliteSynchronous } from "./store/sqlite-sync.ts";
 
 export interface DataPlane {
   readonly mode: "standalone" | "cluster";
@@ -22,12 +24,18 @@ export interface DataPlane {
   keyCount(): number;
   /** Live keys with an expiry, for INFO keyspace; a cluster counts the cluster's instead. */
   expiringKeyCount?(): number;
+  /** INFO keyspace per database (standalone; a cluster counts through its partitions' leaders). */
+  databaseKeys?(): DatabaseKeys[];
   appliedIndex(): number;
+  /** PRAGMA synchronous of the raft.db and data.db connections the node writes through. */
+  sqliteSynchronous(): SqliteSynchronous;
   ready(): { ready: boolean; reason?: string };
   readonly cluster: ClusterNode | undefined;
   /** mDNS packet counters when this node advertises itself (discovery_enabled), for /metrics. */
   readonly discoveryStats?: () => { readonly packets: number; readonly malformedPackets: number };
   stop(graceful: boolean): Promise<void>;
+  /** SAVE: checkpoints data.db now; absent where the data plane checkpoints on its own only. */
+  readonly save?: () => Promise<void>;
 }
 
 /**
@@ -68,6 +76,7 @@ export async function openStandalone(config: Config, metrics: NodeMetrics): Prom
     fsync: config.fsync,
     apply: applyOp,
     partitionCount: config.partition_count,
+    databases: config.databases,
     onCommit: (c) => {
       metrics.commitLatency.observe(c.logMs / 1000);
       metrics.commitBatch.observe(c.ops);
@@ -75,14 +84,28 @@ export async function openStandalone(config: Config, metrics: NodeMetrics): Prom
   });
   return {
     mode: "standalone",
-    read: (spec, argv, resp3) => spec.run!({ db: store.keyspace, now: Date.now(), random: Math.random, resp3 }, argv),
+    read: (spec, argv, resp3, db) =>
+      runRead(store.keyspace, spec, argv, db, { now: Date.now(), random: Math.random, resp3 }),
     propose: (op) => store.propose(op),
-    keyCount: () => store.keyspace.count(Date.now()),
+    keyCount: () => store.keyspace.countEverywhere(Date.now()),
     expiringKeyCount: () => store.keyspace.countWithExpiry(Date.now()),
+    databaseKeys: () => {
+      const now = Date.now();
+      const out: DatabaseKeys[] = [];
+      for (let i = 0, ks = store.keyspace.database(0); ks; ks = store.keyspace.database(++i)) {
+        const keys = ks.count(now);
+        if (keys > 0) out.push({ db: i, keys, expires: ks.countWithExpiry(now) });
+      }
+      return out;
+    },
     appliedIndex: () => store.stats().appliedIndex,
+    sqliteSynchronous: () => store.synchronous(),
     ready: () => (store.failed ? { ready: false, reason: `storage failed: ${store.failed.message}` } : { ready: true }),
     cluster: undefined,
     stop: () => store.close(),
+    save: async () => {
+      await store.compact(0);
+    },
   };
 }
 
@@ -157,10 +180,11 @@ export async function openCluster(
   });
   return {
     mode: "cluster",
-    read: (spec, argv, resp3) => node.read(spec, argv, resp3),
+    read: (spec, argv, resp3, db) => node.read(spec, argv, resp3, db),
     propose: (op) => node.propose(op),
     keyCount: () => node.keyCount(),
     appliedIndex: () => node.appliedIndex(),
+    sqliteSynchronous: () => node.sqliteSynchronous(),
     ready: () => node.ready(),
     cluster: node,
     discoveryStats: advertiser ? () => advertiser.stats() : undefined,

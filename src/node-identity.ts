@@ -3,6 +3,7 @@
 // the founding entries are written so that no data dir ever founds two (a standalone data dir
 // records it when it grows into a cluster's founder: src/cluster/grow.ts).
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { ConfigError } from "./config/schema.ts";
 
@@ -12,6 +13,12 @@ export interface NodeIdentity {
   readonly partition_count: number;
   /** When this node bootstrapped a cluster (ISO time); absent if it never did. */
   readonly bootstrapped_at?: string;
+  /**
+   * A random id of this data dir, written with the record: a node id started again on an emptied
+   * data dir gets another, so its cluster can tell it from the member that lost its state (and its
+   * vote record). Absent in records written by older versions until `dataDirId` adds it.
+   */
+  readonly data_dir_id?: string;
 }
 
 const IDENTITY_FILE = "flydb-node.json";
@@ -32,6 +39,20 @@ export function writeIdentity(dataDir: string, id: NodeIdentity): void {
     closeSync(fd);
   }
   renameSync(`${path}.tmp`, path);
+}
+
+/**
+ * This data dir's random id (NodeIdentity.data_dir_id), added to the record if it has none, and
+ * replaced when `renew`: a data dir without Raft state has no vote record (its raft.db is new,
+ * lost or wiped), so it must not pass for the one that voted under this node id.
+ */
+export function dataDirId(dataDir: string, renew: boolean): string {
+  const id = readIdentity(dataDir);
+  if (!id) throw new Error(`data_dir ${dataDir} has no ${IDENTITY_FILE}; a cluster member writes it at start`);
+  if (id.data_dir_id !== undefined && !renew) return id.data_dir_id;
+  const data_dir_id = randomUUID();
+  writeIdentity(dataDir, { ...id, data_dir_id });
+  return data_dir_id;
 }
 
 /** Records that this data dir founds a cluster now; refuses if it already founded one. */

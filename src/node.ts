@@ -5,14 +5,25 @@ import type { ClientState, ServerView } from "./commands/types.ts";
 import { formatValue } from "./config/load.ts";
 import { CONFIG_KEYS, parseOutputLimit, type Config, type ConfigKey } from "./config/schema.ts";
 import { createHttpApp, type NodeStatus } from "./http/app.ts";
-import { NodeMetrics, registerClusterMetrics, registerDiscoveryMetrics } from "./http/metrics.ts";
+import {
+  NodeMetrics,
+  registerClusterMetrics,
+  registerDiscoveryMetrics,
+  registerSqliteSynchronous,
+} from "./http/metrics.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { formatHostPort, parseHostPort } from "./net/hostport.ts";
-import { err, type Reply } from "./resp/reply.ts";
+import { bulk, err, int, map, OK, type Reply } from "./resp/reply.ts";
+import { DEFAULT_ENCODING } from "./commands/collection.ts";
 import { clusterPartitions, clusterStatus } from "./http/cluster-status.ts";
 import { drain } from "./cluster/leave.ts";
+import { removeMember } from "./cluster/remove.ts";
 import { startRespServer, type ConnectionControl } from "./server/resp-server.ts";
 import { renderInfo } from "./server/info.ts";
+import { CommandObserver } from "./server/command-observer.ts";
+import { rewriteConfigFile } from "./config/rewrite.ts";
+import { KeyAccess } from "./commands/key-access.ts";
+import type { EncodingLimits } from "./commands/types.ts";
 import { resolveMode, openCluster, openStandalone, type DataPlane } from "./data-plane.ts";
 import { VERSION } from "./version.ts";
 import { PubSubRegistry, sessionPubSub } from "./pubsub/registry.ts";
@@ -29,6 +40,8 @@ export interface StartOptions {
   log?: Logger;
   /** Called after a graceful POST /cluster/leave has drained and stopped the node (the CLI exits). */
   onLeft?: () => void;
+  /** Called after SHUTDOWN has stopped the node (the CLI exits with status 0). */
+  onShutdown?: () => void;
   /**
    * The node must not serve the cluster it found (another cluster_id or partition_count).
    * Default: log the reason, stop, and exit the process with status 2.
@@ -57,6 +70,10 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   let rejectedConnections = 0;
   const resp = parseHostPort(config.bind_addr);
   let respPort = resp.port;
+  const observer = new CommandObserver(config, metrics);
+  /** Keys changed by CONFIG SET since start: what CONFIG REWRITE writes. */
+  const changedKeys = new Set<ConfigKey>();
+  let lastSave = Math.floor(startedAt / 1000);
 
   const server: ServerView = {
     version: VERSION,
@@ -67,6 +84,58 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     startedAt,
     configNames: () => CONFIG_KEYS,
     configValue: (name) => (CONFIG_KEYS.includes(name as ConfigKey) ? formatValue(name as ConfigKey, config) : undefined),
+    configSet: (changes) => {
+      for (const [key, value] of changes) {
+        if (!CONFIG_KEYS.includes(key as ConfigKey)) throw new Error(`CONFIG SET of ${key}: not a configuration key`);
+        (config as unknown as Record<ConfigKey, unknown>)[key as ConfigKey] = value;
+        changedKeys.add(key as ConfigKey);
+      }
+    },
+    configRewrite: () => {
+      if (!opts.configFile) return err("ERR The server is running without a config file");
+      try {
+        rewriteConfigFile(opts.configFile, config, [...changedKeys]);
+        return OK;
+      } catch (e) {
+        return err(`ERR Rewriting config file: ${(e as Error).message}`);
+      }
+    },
+    resetStats: () => {
+      observer.stats.reset();
+      totalConnections = 0;
+      totalCommands = 0;
+      rejectedConnections = 0;
+    },
+    encodingLimits: () => encodingLimits(config),
+    slowlog: observer.slowlog,
+    keyAccess: new KeyAccess(startedAt),
+    latency: observer.latency,
+    memoryStats: () => {
+      const m = process.memoryUsage();
+      const keys = plane?.keyCount() ?? 0;
+      return map([
+        ["peak.allocated", m.heapTotal], ["total.allocated", m.heapUsed], ["startup.allocated", 0],
+        ["replication.backlog", 0], ["clients.slaves", 0], ["clients.normal", 0], ["aof.buffer", 0],
+        ["keys.count", keys], ["dataset.bytes", m.heapUsed], ["rss-bytes", m.rss],
+      ].map(([k, v]) => [bulk(k as string), int(v as number)] as const));
+    },
+    save: async () => {
+      if (!plane?.save) {
+        return err("ERR SAVE is not available in cluster mode: each partition's replica checkpoints data.db itself");
+      }
+      await plane.save();
+      lastSave = Math.floor(Date.now() / 1000);
+      return OK;
+    },
+    lastSave: () => lastSave,
+    shutdown: async (save) => {
+      if (save && plane?.save) await plane.save();
+      log.info("SHUTDOWN received, stopping");
+      // After this command's turn: stopping closes the connection it came on.
+      setTimeout(() => void running?.stop().then(() => opts.onShutdown?.()), 0);
+      return new Promise<Reply>(() => {});
+    },
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     info: (section, now) => {
       const source = {
           version: VERSION,
@@ -81,14 +150,19 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
           rejectedConnections,
           keys: plane?.keyCount() ?? 0,
           expires: plane?.expiringKeyCount?.() ?? 0,
+          dbs: plane?.databaseKeys?.(),
           dataDir: config.data_dir,
           appliedIndex: plane?.appliedIndex() ?? 0,
+          commandStats: observer.stats,
+          cluster: plane?.cluster !== undefined,
+          maxclients: config.maxclients,
       };
       // A cluster member's own rows are its replicas' keys: the keyspace section counts the
       // cluster's keys, asked of every partition's leader. When one does not answer, INFO
       // KEYSPACE is that error; a full INFO (clients run one on connect) says so in the section.
       const cluster = plane?.cluster;
-      if (!cluster || !WITH_KEYSPACE.has(section)) return renderInfo(source, section, now);
+      const withKeyspace = section === undefined || section.split(" ").some((s) => WITH_KEYSPACE.has(s));
+      if (!cluster || !withKeyspace) return renderInfo(source, section, now);
       // A node still joining would wait out the fan-out timeout: say so at once instead.
       const ready = cluster.ready();
       if (!ready.ready) {
@@ -104,12 +178,14 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   };
 
   const backend: Backend = {
-    read: (spec, argv, resp3) => (plane ? plane.read(spec, argv, resp3) : LOADING),
+    read: (spec, argv, resp3, db) => (plane ? plane.read(spec, argv, resp3, db) : LOADING),
     propose: (op) => (plane ? plane.propose(op) : Promise.resolve(LOADING)),
     now: () => Date.now(),
     random: () => Math.random(),
     server,
-    requirepass: config.requirepass,
+    get requirepass() {
+      return config.requirepass;
+    },
     get cluster() {
       return plane?.cluster?.view;
     },
@@ -123,15 +199,15 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     },
   };
 
-  const record = (name: string, started: number, reply: Reply) => {
-    metrics.commands.record(name, (performance.now() - started) / 1000, reply.t === "error");
-    return reply;
-  };
-
   const respServer = await startRespServer({
     host: resp.host,
     port: resp.port,
-    limits: { maxBulkLength: config.proto_max_bulk_len },
+    // Read as each connection opens: CONFIG SET proto-max-bulk-len applies to new connections.
+    limits: {
+      get maxBulkLength() {
+        return config.proto_max_bulk_len;
+      },
+    },
     pushLimit: parseOutputLimit(config.client_output_buffer_limit_pubsub),
     onConnection(conn: ConnectionControl) {
       if (sessions.size >= config.maxclients) {
@@ -153,15 +229,18 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
           totalCommands++;
           const started = performance.now();
           const out = session.execute(argv);
-          // Unknown commands share one label: client-chosen names must not grow the series.
-          const cmd = session.lastExecuted ?? "unknown";
+          const name = session.lastExecuted;
           if (session.closeRequested) conn.close();
-          return out instanceof Promise ? out.then((r) => record(cmd, started, r)) : record(cmd, started, out);
+          const record = (reply: Reply) => {
+            observer.record(name, session.client, argv, (performance.now() - started) * 1000, reply);
+            return reply;
+          };
+          return out instanceof Promise ? out.then(record) : record(out);
         },
         protocol: () => session.client.protocol,
         onProtocolError: () => metrics.protocolErrors.inc(),
-        // With a password, clients that have not authenticated get Redis's tighter request limits.
-        ...(config.requirepass !== "" ? { authenticated: () => session.client.authenticated } : {}),
+        // Clients that have not authenticated (requirepass) get Redis's tighter request limits.
+        authenticated: () => session.client.authenticated,
         onClose() {
           subscriber.close();
           sessions.delete(conn.id);
@@ -199,6 +278,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       return {
         partitions: () => clusterPartitions(node),
         join: (peers) => node.join(peers),
+        remove: (id, timeoutMs) => removeMember(node, id, timeoutMs),
         leave: async (timeoutMs) => {
           const r = await drain(node, timeoutMs);
           // Stop after the reply is on its way: stopping closes the HTTP server.
@@ -230,10 +310,11 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   if (cluster) {
     plane = await openCluster(config, log, VERSION, { resp: respPort, http: httpPort }, onFatal);
     registerClusterMetrics(metrics, plane.cluster!.clusterMetricsSource());
-    plane.cluster!.onPublished = (m) =>
+    plane.cluster!.pubsub.onPublished = (m) =>
       m.shard ? pubsub.publishShard(m.channel, m.message) : pubsub.publish(m.channel, m.message);
     if (plane.discoveryStats) registerDiscoveryMetrics(metrics, plane.discoveryStats);
   }
+  registerSqliteSynchronous(metrics, () => plane!.sqliteSynchronous());
 
   log.info("flydb started", {
     version: VERSION,
@@ -245,6 +326,14 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     config: opts.configFile ?? "(defaults)",
   });
 
+  // CONFIG SET timeout: idle clients are closed, checked once a second as Redis's clientsCron does.
+  const idleCheck = setInterval(() => {
+    if (config.timeout <= 0) return;
+    const limit = Date.now() - config.timeout * 1000;
+    for (const { session, conn } of sessions.values()) if (session.client.lastActiveAt < limit) conn.close();
+  }, 1000);
+  idleCheck.unref();
+
   let stopping: Promise<void> | undefined;
   running = {
     log,
@@ -252,6 +341,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     httpPort,
     stop: () =>
       (stopping ??= (async () => {
+        clearInterval(idleCheck);
         await respServer.stop();
         await httpServer.stop(true);
         await plane?.stop(true);
@@ -259,6 +349,20 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       })()),
   };
   return running;
+}
+
+/** The thresholds ops carry (Op.encoding), or undefined while they are Redis's defaults. */
+function encodingLimits(c: Config): EncodingLimits | undefined {
+  const limits = {
+    hashEntries: c.hash_max_listpack_entries,
+    hashValue: c.hash_max_listpack_value,
+    setIntsetEntries: c.set_max_intset_entries,
+    zsetEntries: c.zset_max_listpack_entries,
+    zsetValue: c.zset_max_listpack_value,
+  };
+  const d = DEFAULT_ENCODING;
+  const same = (Object.keys(d) as (keyof EncodingLimits)[]).every((k) => limits[k] === d[k]);
+  return same ? undefined : limits;
 }
 
 const LOADING = err("LOADING FlyDB is joining its cluster; retry shortly");

@@ -11,26 +11,26 @@ import { GossipNode, type MemberView } from "../gossip/index.ts";
 import type { Logger } from "../log.ts";
 import type { NodeId } from "../raft/types.ts";
 import type { Reply } from "../resp/reply.ts";
+import type { SqliteSynchronous } from "../store/sqlite-sync.ts";
 import { PeerUnreachable, Transport } from "../transport/transport.ts";
 import { Controller } from "./controller.ts";
 import { foundCluster, foundPartitions, type Founder } from "./founding.ts";
 import type { PeerView } from "./core/controller.ts";
 import { raftMessagesOf } from "./core/heartbeats.ts";
+import type { KnownNode } from "./core/formation.ts";
 import type { MemberInfo, MetaState } from "./core/meta.ts";
+import { dataDirId } from "../node-identity.ts";
 import { isClusterGroup } from "../keyspace/groups.ts";
-import { keySlot, partitionOf } from "../keyspace/slot.ts";
-import type { PubSubNetwork } from "../pubsub/registry.ts";
 import { ProposalIds } from "../keyspace/sessions.ts";
 import type { keyspaceTotals } from "./fanout.ts";
 import type { RaftStats } from "./raft-stats.ts";
+import { isPublished, type Published, PubSubRelay } from "./pubsub-relay.ts";
 import { redisClusterView } from "./redis-view.ts";
-import { ReplicaHost } from "./replica-host.ts";
+import { holdsClusterState, ReplicaHost } from "./replica-host.ts";
 import { type Routed, Router } from "./router.ts";
 import { type GroupStatus, MemberStatus } from "./status.ts";
 
 const CONTROL_MS = 500;
-/** How long an SPUBLISH forwarded to its slot's leader may take. */
-const PUBLISH_TIMEOUT_MS = 5_000;
 
 export interface ClusterAddrs {
   readonly resp: string;
@@ -45,58 +45,38 @@ export interface ClusterAddrs {
  */
 type Request = Routed | { readonly t: "groups" } | { readonly t: "formation"; readonly claim?: boolean } | Published;
 
-/**
- * A PUBLISH (one-way, among the Raft messages) or an SPUBLISH (`shard`, a request answered with
- * the receiver count) for the receiving member's own subscribers.
- */
-interface Published {
-  readonly t: "publish";
-  readonly channel: Uint8Array;
-  readonly message: Uint8Array;
-  readonly shard?: boolean;
-}
-
-const isPublished = (x: unknown): x is Published => {
-  const m = x as Partial<Published> | null;
-  return typeof m === "object" && m !== null && m.t === "publish" && m.channel instanceof Uint8Array &&
-    m.message instanceof Uint8Array;
-};
-
 export class ClusterNode {
-  private readonly replicas: ReplicaHost;
   private readonly founder: Founder;
   private readonly router: Router;
   private readonly controller: Controller;
   private readonly status: MemberStatus;
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private stopped = false;
+  /**
+   * Whether a Raft message may open a group this node does not host. Not while this node holds no
+   * cluster state until formation has seen its id new to the cluster (FormationHost.acceptGroups):
+   * a wiped member's empty vote record must never answer a vote request.
+   */
+  private groupsAccepted = false;
   /** Answers other nodes' formation probes and claims (src/cluster/formation.ts registers it). */
   private formationProbe: ((claim: string | undefined) => unknown) | undefined;
   /** The cluster as Redis Cluster clients see it (CLUSTER SLOTS/NODES, -MOVED). */
   readonly view: ClusterView;
   readonly raftStats: RaftStats;
-  /** Delivers a message published through another member to this node's subscribers (node.ts sets it). */
-  onPublished: ((m: Published) => number) | undefined;
+  /** How this node's sessions publish beyond it, and what other members publish here. */
+  readonly pubsub: PubSubRelay;
 
   private constructor(
     private readonly config: Config,
     private readonly log: Logger,
     private readonly addrs: ClusterAddrs,
     private readonly version: string,
+    private readonly dataDirId: string,
     private readonly transport: Transport,
     private readonly gossip: GossipNode,
+    private readonly replicas: ReplicaHost,
   ) {
     const self = config.node_id;
-    this.replicas = new ReplicaHost({
-      config,
-      log,
-      send: (m) => {
-        const addr = this.raftAddrOf(m.to);
-        if (addr) this.transport.send(m.to, addr, m);
-      },
-      alive: (id) => this.alive(id),
-      onLeader: (grp, leader) => this.router.learnLeader(grp, leader),
-    });
     this.founder = { config, log, replicas: this.replicas };
     const raft = this.replicas.raft;
     this.raftStats = this.replicas.stats;
@@ -108,7 +88,7 @@ export class ClusterNode {
       raft,
       stats: this.raftStats,
       ids: new ProposalIds(self, this.replicas.newProposalSession()),
-      runLocal: (spec, argv, resp3) => this.replicas.runLocal(spec, argv, resp3),
+      runLocal: (spec, argv, resp3, db) => this.replicas.runLocal(spec, argv, resp3, db),
       meta,
       alive: (id) => this.alive(id),
       request: (to, body, timeoutMs) => this.request(to, body, timeoutMs),
@@ -140,6 +120,14 @@ export class ClusterNode {
       alive: (id) => this.alive(id),
       ready: () => this.ready().ready,
     });
+    this.pubsub = new PubSubRelay({
+      self,
+      members: () => this.gossip.members(),
+      send: (to, addr, body) => this.transport.send(to, addr, body),
+      request: (to, body, timeoutMs) => this.request(to, body, timeoutMs),
+      partitionCount: () => this.meta().partitionCount || config.partition_count,
+      believedLeader: (p) => this.router.believedLeader(p),
+    });
   }
 
   static async start(
@@ -151,6 +139,7 @@ export class ClusterNode {
   ): Promise<ClusterNode> {
     let node: ClusterNode | undefined;
     const clusterId = config.discovery_cluster_id;
+    const dataDir = dataDirId(config.data_dir, !holdsClusterState(config.data_dir));
     const sealer = config.cluster_secret
       ? new FrameCipher(deriveClusterKey(config.cluster_secret, "transport"), `flydb-transport/${clusterId}`)
       : undefined;
@@ -173,11 +162,29 @@ export class ClusterNode {
       clusterId,
       bindAddr: bind.gossip,
       advertiseAddr: addrs.gossip,
-      meta: { respAddr: addrs.resp, httpAddr: addrs.http, raftAddr: addrs.raft, zone: config.zone, version },
+      meta: {
+        respAddr: addrs.resp,
+        httpAddr: addrs.http,
+        raftAddr: addrs.raft,
+        zone: config.zone,
+        version,
+        dataDirId: dataDir,
+      },
       seeds: config.cluster_peers,
       secret: config.cluster_secret || undefined,
     });
-    node = new ClusterNode(config, log, addrs, version, transport, gossip);
+    // The replicas' callbacks run only once groups open (openExisting below), when `node` is set.
+    const replicas = await ReplicaHost.open({
+      config,
+      log,
+      send: (m) => {
+        const addr = node?.raftAddrOf(m.to);
+        if (addr) transport.send(m.to, addr, m);
+      },
+      alive: (id) => node?.alive(id) ?? false,
+      onLeader: (grp, leader) => node?.router.learnLeader(grp, leader),
+    });
+    node = new ClusterNode(config, log, addrs, version, dataDir, transport, gossip, replicas);
     await gossip.start();
     node.openExisting();
     node.replicas.start();
@@ -205,6 +212,23 @@ export class ClusterNode {
     return this.replicas.holdsGroups();
   }
 
+  /** Node ids the cluster may still count a vote of: metadata members and the voters of hosted groups. */
+  identities(): readonly KnownNode[] {
+    const raft = this.replicas.raft;
+    // A founder that has group 0's founding conf but not yet the metadata after it would list
+    // the other founders without their data dir ids: it knows nothing yet.
+    if (this.meta().clusterId === "") return [];
+    const known = new Map<NodeId, KnownNode>(Object.values(this.meta().members).map((m) => [m.id, m]));
+    for (const grp of raft.groupIds()) {
+      for (const id of raft.status(grp)?.conf.voters ?? []) if (!known.has(id)) known.set(id, { id });
+    }
+    return [...known.values()].map(({ id, dataDirId }) => (dataDirId === undefined ? { id } : { id, dataDirId }));
+  }
+
+  acceptGroups(): void {
+    this.groupsAccepted = true;
+  }
+
   /** Founds a new cluster whose members are `founders`, this node among them (founding.ts). */
   bootstrapNew(founders: readonly MemberInfo[]): void {
     foundCluster(this.founder, founders);
@@ -212,7 +236,8 @@ export class ClusterNode {
 
   /** This node as a member of the metadata. */
   selfInfo(): MemberInfo {
-    return { id: this.self, zone: this.config.zone, addrs: this.addrs, version: this.version };
+    const { zone } = this.config;
+    return { id: this.self, zone, addrs: this.addrs, version: this.version, dataDirId: this.dataDirId };
   }
 
   /** Every CONTROL_MS: found partitions, then admit and remove members, place partitions, move replicas. */
@@ -227,10 +252,7 @@ export class ClusterNode {
   }
 
   private onMessage(from: NodeId, x: unknown): void {
-    if (isPublished(x)) {
-      this.onPublished?.(x);
-      return;
-    }
+    if (isPublished(x)) return void this.pubsub.deliver(x);
     const r = raftMessagesOf(x);
     if ("problem" in r) {
       this.log.debug("dropped a malformed message on the Raft port", { from, problem: r.problem });
@@ -241,6 +263,7 @@ export class ClusterNode {
       // A replica being added learns of its group from the leader's first message.
       if (!raft.has(m.grp)) {
         if (!isClusterGroup(m.grp, this.config.partition_count)) continue;
+        if (!this.groupsAccepted && !this.holdsState()) continue;
         raft.open(m.grp);
       }
       raft.step(m, r.quiet.has(m.grp));
@@ -249,7 +272,7 @@ export class ClusterNode {
 
   private async onRequest(from: NodeId, body: Request): Promise<unknown> {
     if (body.t === "groups") return this.groupStatuses();
-    if (body.t === "publish") return isPublished(body) ? (this.onPublished?.(body) ?? 0) : 0;
+    if (body.t === "publish") return isPublished(body) ? this.pubsub.deliver(body) : 0;
     if (body.t === "formation") {
       if (!this.formationProbe) throw new Error("node is starting");
       return this.formationProbe(body.claim === true ? from : undefined);
@@ -263,7 +286,8 @@ export class ClusterNode {
     return this.meta().members[id]?.addrs.raft ?? this.gossip.member(id)?.meta.raftAddr;
   }
 
-  private alive(id: NodeId): boolean {
+  /** Whether gossip sees a member up (this node always is). */
+  alive(id: NodeId): boolean {
     return id === this.self || this.gossip.member(id)?.state === "alive";
   }
 
@@ -284,6 +308,7 @@ export class ClusterNode {
             zone: v.meta.zone,
             addrs: { resp: v.meta.respAddr, http: v.meta.httpAddr, raft: v.meta.raftAddr, gossip: v.addr },
             version: v.meta.version,
+            ...(v.meta.dataDirId === undefined ? {} : { dataDirId: v.meta.dataDirId }),
           },
         },
       ]),
@@ -315,33 +340,11 @@ export class ClusterNode {
     this.formationProbe = answer;
   }
 
-  // Pub/sub: a PUBLISH reaches every member, an SPUBLISH the leader of its channel's slot.
-
-  /** How this node's sessions publish beyond it (src/pubsub/registry.ts). */
-  readonly pubsub: PubSubNetwork = {
-    broadcast: (channel, message) => {
-      // Sent like Raft messages: batched per turn, in order on the one connection to each peer,
-      // never resent (a peer that is down misses them).
-      const body: Published = { t: "publish", channel, message };
-      for (const m of this.gossip.members()) {
-        if (m.id !== this.self && m.state === "alive") this.transport.send(m.id, m.meta.raftAddr, body);
-      }
-    },
-    publishShard: (channel, message) => {
-      const p = partitionOf(keySlot(channel), this.meta().partitionCount || this.config.partition_count);
-      const leader = this.router.believedLeader(p);
-      if (leader === this.self) return undefined;
-      if (leader === undefined) return Promise.reject(new Error(`no leader known for partition ${p} yet`));
-      const body: Published = { t: "publish", channel, message, shard: true };
-      return this.request(leader, body, PUBLISH_TIMEOUT_MS).then(Number);
-    },
-  };
-
   // The data plane: routed reads and writes.
 
   /** Backend.read for sessions. */
-  read(spec: CommandSpec, argv: readonly Uint8Array[], resp3 = false): Promise<Reply> | Reply {
-    return this.router.read(spec, argv, resp3);
+  read(spec: CommandSpec, argv: readonly Uint8Array[], resp3 = false, db = 0): Promise<Reply> | Reply {
+    return this.router.read(spec, argv, resp3, db);
   }
 
   /** Backend.propose for sessions. */
@@ -352,6 +355,11 @@ export class ClusterNode {
   /** Marks this node as leaving (or not) through the metadata leader; see POST /cluster/leave. */
   setDraining(draining: boolean): Promise<Reply> {
     return this.router.setDraining(draining);
+  }
+
+  /** Removes another member from the metadata; see POST /cluster/remove (remove.ts). */
+  removeMember(id: NodeId): Promise<Reply> {
+    return this.router.removeMember(id);
   }
 
   /** Live keys and keys with an expiry over the whole cluster, for INFO keyspace. */
@@ -382,6 +390,11 @@ export class ClusterNode {
     return this.status.clusterGroups();
   }
 
+  /** PRAGMA synchronous of this member's raft.db and data.db connections. */
+  sqliteSynchronous(): SqliteSynchronous {
+    return this.replicas.synchronous();
+  }
+
   /** What the cluster series of /metrics read at scrape time (ClusterMetricsSource in src/http/metrics.ts). */
   clusterMetricsSource() {
     const raft = this.replicas.raft;
@@ -402,6 +415,6 @@ export class ClusterNode {
     if (graceful) await this.gossip.leave().catch(() => {});
     else await this.gossip.stop();
     this.transport.close();
-    this.replicas.close();
+    await this.replicas.close();
   }
 }

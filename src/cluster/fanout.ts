@@ -12,6 +12,7 @@ import type { CommandSpec, Op } from "../commands/types.ts";
 import { ascii, E, lower, utf8 } from "../commands/util.ts";
 import { array, bulk, err, type Reply } from "../resp/reply.ts";
 import { items, mergeFor, num } from "./core/reply-merge.ts";
+import type { DatabaseKeys } from "../commands/types.ts";
 import { decodeCursor, groupBytes, nextCursor } from "./core/scan-cursor.ts";
 
 /** How one node reaches the leader of any partition (ClusterNode's forwarding with redirects). */
@@ -83,6 +84,8 @@ async function allShards(
 export interface KeyspaceTotals {
   readonly keys: number;
   readonly expires: number;
+  /** Per non-empty database, in database order (INFO keyspace's dbN lines). */
+  readonly dbs: readonly DatabaseKeys[];
 }
 
 /** Live keys and keys with an expiry over every partition (INFO keyspace), as INFO's row declares. */
@@ -91,8 +94,10 @@ export async function keyspaceTotals(run: PartitionRunner): Promise<KeyspaceTota
   if (tips?.request !== "all_shards") throw new Error("INFO declares no all_shards fan-out for its keyspace section");
   const r = await allShards(run, "info", tips, [utf8("info")], (p, argv) => run.read(p, argv), Math.random);
   if (r.t === "error") return { failed: r };
-  const [keys, expires] = items(r);
-  return { keys: num(keys), expires: num(expires) };
+  const v = items(r);
+  const dbs: DatabaseKeys[] = [];
+  for (let i = 0; i + 2 < v.length; i += 3) dbs.push({ db: num(v[i]), keys: num(v[i + 1]), expires: num(v[i + 2]) });
+  return { keys: dbs.reduce((n, d) => n + d.keys, 0), expires: dbs.reduce((n, d) => n + d.expires, 0), dbs };
 }
 
 /** SCAN: one partition per call; the cursor says which, and where in it to resume. */
@@ -138,6 +143,7 @@ export function keylessWrite(run: PartitionRunner, op: Op): Promise<Reply> | und
   const spec = COMMANDS.get(lower(argv[0]!));
   const tips = spec?.cluster;
   if (!spec?.flags.includes("write") || tips?.request !== "all_shards") return undefined;
-  const write: Ask = (p, cmd) => run.write(p, { cmds: [cmd], now: op.now, seed: op.seed });
+  const write: Ask = (p, cmd) =>
+    run.write(p, { cmds: [cmd], now: op.now, seed: op.seed, ...(op.db ? { db: op.db } : {}) });
   return allShards(run, spec.name, tips, argv, write, Math.random);
 }

@@ -4,14 +4,23 @@
 // transport's handshake names), and while this node holds no cluster state it looks for nodes
 // (mDNS when discovery is on and no peers are configured; gossip members always), probes them,
 // and bootstraps (after every founder promised), joins through gossip, waits with back-off, or
-// refuses. Once the node holds cluster state it checks that the cluster's metadata matches its
+// refuses (other cluster settings, or a cluster that still counts this node id: a wiped member,
+// which must not vote with an empty vote record). Once the node holds cluster state it checks
+// that the cluster's metadata matches its
 // own settings.
 import type { Config } from "../config/schema.ts";
 import type { DiscoveredNode } from "../discovery/index.ts";
 import type { MemberView } from "../gossip/index.ts";
 import { formatHostPort } from "../net/hostport.ts";
 import type { Logger } from "../log.ts";
-import { candidates, decideFormation, mayPromise, type FormationReport, type FormationStep } from "./core/formation.ts";
+import {
+  candidates,
+  decideFormation,
+  type FormationReport,
+  type FormationStep,
+  type KnownNode,
+  mayPromise,
+} from "./core/formation.ts";
 import type { MemberInfo, MetaState } from "./core/meta.ts";
 
 /** What formation needs of the cluster node. */
@@ -19,6 +28,13 @@ export interface FormationHost {
   /** Whether this node holds any cluster state (founded or joined). */
   holdsState(): boolean;
   meta(): MetaState;
+  /** The node ids the cluster may still count a vote of: metadata members and hosted groups' voters. */
+  identities(): readonly KnownNode[];
+  /**
+   * The cluster it joins does not know this node id from another data dir (core/formation.ts
+   * `staleIdentity`): from now on it may host the groups whose leaders contact it.
+   */
+  acceptGroups(): void;
   selfInfo(): MemberInfo;
   readonly gossipAddr: string;
   gossipMembers(): readonly MemberView[];
@@ -101,6 +117,7 @@ export function startFormation(opts: FormationOptions): Formation {
       clusterId: meta.clusterId !== "" ? meta.clusterId : config.discovery_cluster_id,
       partitionCount: meta.clusterId !== "" ? meta.partitionCount : config.partition_count,
       bootstrapExpect: config.bootstrap_expect,
+      identities: formed ? node.identities() : [],
       gossip: [...new Set([node.gossipAddr, ...members])],
       sees: formed ? [] : sees,
       member: node.selfInfo(),
@@ -145,7 +162,8 @@ export function startFormation(opts: FormationOptions): Formation {
       nodes.map(async (f) => {
         try {
           const r = (await node.askFormation(f.nodeId, f.raftAddr, claim, PROBE_TIMEOUT_MS)) as FormationReport;
-          return r.nodeId === f.nodeId ? r : undefined;
+          // Older versions answer without identities.
+          return r.nodeId === f.nodeId ? { ...r, identities: r.identities ?? [] } : undefined;
         } catch (e) {
           log.debug("formation probe got no answer", { peer: f.nodeId, addr: f.raftAddr, error: String(e) });
           if (known.get(f.nodeId) === f) known.delete(f.nodeId);
@@ -282,6 +300,7 @@ export function startFormation(opts: FormationOptions): Formation {
             log.info("joining the cluster found", { via: step.via, gossip: key });
             joined = key;
           }
+          node.acceptGroups();
           node.join(seeds);
           break;
         }

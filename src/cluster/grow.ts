@@ -19,6 +19,7 @@ import type { GroupWrite } from "../raft/types.ts";
 import { StoreEngine } from "../store/engine.ts";
 import { exportPartition } from "../store/partition-snapshot.ts";
 import { SqliteRaftStorage } from "../store/raft-log.ts";
+import type { WorkerRaftStorage } from "../store/worker-raft-storage.ts";
 import type { StateDb } from "../store/state.ts";
 
 /**
@@ -93,11 +94,11 @@ export async function applyStandaloneLog(config: Config): Promise<void> {
  */
 export function saveFounding(
   dataDir: string,
-  storage: SqliteRaftStorage,
+  storage: WorkerRaftStorage,
   state: StateDb,
   writes: readonly GroupWrite[],
 ): void {
-  if (!storage.groups().includes(STANDALONE_GROUP)) return storage.saveBatch(writes);
+  if (!storage.groups().includes(STANDALONE_GROUP)) return storage.saveNow(writes);
   const id = readIdentity(dataDir);
   if (!id) throw new Error(`data_dir ${dataDir} has no flydb-node.json; it cannot grow into a cluster`);
   const founded = new Set(writes.map((w) => w.grp));
@@ -113,11 +114,13 @@ export function saveFounding(
     throw new Error(`data_dir ${dataDir}: data.db could not be checkpointed before the founding; restart to retry`);
   }
   const index = Math.max(1, state.appliedIndex(STANDALONE_GROUP));
-  storage.db.transaction(() => {
-    for (const w of writes) storage.writeBatch([w.grp === META_GROUP ? w : withRows(w, state, index)]);
-    storage.dropGroup(STANDALONE_GROUP);
-  })();
-  storage.sync();
+  storage.writeNow((direct) => {
+    direct.db.transaction(() => {
+      for (const w of writes) direct.writeBatch([w.grp === META_GROUP ? w : withRows(w, state, index)]);
+      direct.dropGroup(STANDALONE_GROUP);
+    })();
+    direct.sync();
+  });
   writeIdentity(dataDir, { ...id, mode: "cluster" });
 }
 
@@ -128,7 +131,7 @@ function withRows(w: GroupWrite, state: StateDb, index: number): GroupWrite {
     throw new Error(`raft group ${w.grp}: a founding write starts with its conf entry at index 1`);
   }
   const conf = decodeConf(founding.data);
-  const data = exportPartition(state.db, partitionOfGroup(w.grp), w.grp);
+  const data = exportPartition(state, partitionOfGroup(w.grp), w.grp);
   return {
     grp: w.grp,
     snapshot: { meta: { index, term: founding.term, conf }, data },

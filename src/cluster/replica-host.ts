@@ -1,10 +1,12 @@
 // The replicas a node hosts: the Raft groups (MultiRaft) on SQLite (raft.db for the logs,
 // data.db for the state machine), with the timers that drive them (ticks, log compaction,
-// active expiry, the everysec fsync). It needs no network: messages leave through `send`, and
+// active expiry). raft.db is written by the log worker (src/store/worker-raft-storage.ts), so the
+// event loop keeps serving while a turn's writes are fsynced. It needs no network: messages leave through `send`, and
 // `alive` says who gossip sees up; a cluster member wires both to its transport and gossip.
 import { join } from "node:path";
 import type { CommandSpec, Op } from "../commands/types.ts";
 import { utf8 } from "../commands/util.ts";
+import { runRead } from "../commands/apply.ts";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
 import type { Reply } from "../resp/reply.ts";
@@ -12,7 +14,9 @@ import { isEmptyGroup } from "../raft/storage.ts";
 import type { GroupWrite, Message, NodeId } from "../raft/types.ts";
 import { encodeOp } from "../store/op-codec.ts";
 import { nextSession } from "../store/proposal-sessions.ts";
+import { WorkerRaftStorage } from "../store/worker-raft-storage.ts";
 import { SqliteRaftStorage } from "../store/raft-log.ts";
+import type { SqliteSynchronous } from "../store/sqlite-sync.ts";
 import { StateDb } from "../store/state.ts";
 import type { HeartbeatBatch } from "./core/heartbeats.ts";
 import { groupOf, META_GROUP, STANDALONE_GROUP } from "../keyspace/groups.ts";
@@ -41,27 +45,57 @@ export interface ReplicaHostOptions {
   onLeader?(grp: number, leader: NodeId): void;
 }
 
-/** raft.db: every group's log, hard state and snapshot. */
-function openRaftStorage(config: Config, stats: RaftStats): SqliteRaftStorage {
-  return new SqliteRaftStorage(join(config.data_dir, "raft.db"), {
-    fsync: config.fsync === "always" ? "always" : "never",
+/** raft.db: every group's log, hard state and snapshot, written by the log worker. */
+function openRaftStorage(config: Config, log: Logger, stats: RaftStats): Promise<WorkerRaftStorage> {
+  return WorkerRaftStorage.open(join(config.data_dir, "raft.db"), config.fsync, {
     onCommit: (seconds, entries) => stats.storageCommitted(seconds, entries),
+    onError: (e) => log.error("raft.db write failed", { error: e.message }),
   });
+}
+
+/** The cluster groups raft.db holds state of (a data dir that ran standalone holds a standalone log). */
+function heldGroups(storage: Pick<SqliteRaftStorage, "groups" | "load">): number[] {
+  return storage.groups().filter((g) => g !== STANDALONE_GROUP && !isEmptyGroup(storage.load(g)));
+}
+
+/**
+ * Whether the data dir's raft.db holds state of any cluster group, asked before the node starts.
+ * Without it the node has no vote record, whatever flydb-node.json says (raft.db lost or wiped).
+ */
+export function holdsClusterState(dataDir: string): boolean {
+  const storage = new SqliteRaftStorage(join(dataDir, "raft.db"));
+  try {
+    return heldGroups(storage).length > 0;
+  } finally {
+    storage.close();
+  }
 }
 
 export class ReplicaHost {
   /** The groups hosted here; the router, controller and status take the slice they need. */
   readonly raft: MultiRaft;
-  readonly stats = new RaftStats();
-  private readonly storage: SqliteRaftStorage;
   private readonly state: StateDb;
   private readonly machine: ClusterStateMachine;
   private readonly timers: ReturnType<typeof setInterval>[] = [];
+  private stopped = false;
 
-  constructor(private readonly opts: ReplicaHostOptions) {
+  static async open(opts: ReplicaHostOptions): Promise<ReplicaHost> {
+    const stats = new RaftStats();
+    return new ReplicaHost(opts, stats, await openRaftStorage(opts.config, opts.log, stats));
+  }
+
+  private constructor(
+    private readonly opts: ReplicaHostOptions,
+    readonly stats: RaftStats,
+    private readonly storage: WorkerRaftStorage,
+  ) {
     const { config } = opts;
-    this.storage = openRaftStorage(config, this.stats);
-    this.state = StateDb.open({ path: join(config.data_dir, "data.db"), partitionCount: config.partition_count });
+    this.state = StateDb.open({
+      path: join(config.data_dir, "data.db"),
+      partitionCount: config.partition_count,
+      databases: config.databases,
+      clustered: true,
+    });
     this.machine = new ClusterStateMachine(this.state, this.stats.writeCopies);
     const lease = config.read_consistency === "lease";
     this.raft = new MultiRaft({
@@ -77,6 +111,10 @@ export class ReplicaHost {
       // the transport loses its connection to it. Not with lease reads: a quiet leader's clock stops.
       quiesce: lease ? undefined : { alive: (id) => opts.alive(id) },
       send: (m) => opts.send(m),
+      onFailure: (e) => {
+        if (this.stopped) return;
+        opts.log.error("the Raft host stopped: this node no longer serves its groups", { error: e.message });
+      },
       onLeaderChange: (grp, leader, term) => {
         if (leader) opts.onLeader?.(grp, leader);
         this.stats.leader(grp, leader, term);
@@ -90,7 +128,6 @@ export class ReplicaHost {
     this.timers.push(setInterval(() => this.raft.tick(), TICK_MS));
     this.timers.push(setInterval(() => this.compact(), COMPACT_MS));
     this.timers.push(setInterval(() => this.expire(), EXPIRE_MS));
-    if (this.opts.config.fsync === "everysec") this.timers.push(setInterval(() => this.storage.sync(), 1000));
   }
 
   /** The cluster's metadata as applied here (group 0). */
@@ -103,20 +140,24 @@ export class ReplicaHost {
     return nextSession(this.state.db, Date.now());
   }
 
-  /** Runs a read-only command on this node's rows. */
-  runLocal(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean): Reply {
-    return spec.run!({ db: this.state.keyspace, now: Date.now(), random: Math.random, resp3 }, argv);
+  /** Runs a read-only command on this node's rows of database `db`. */
+  runLocal(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean, db: number): Reply {
+    return runRead(this.state.keyspace, spec, argv, db, { now: Date.now(), random: Math.random, resp3 });
   }
 
   /** Live keys stored on this node: the rows of every partition it holds a replica of. */
   keyCount(): number {
-    return this.state.keyspace.count(Date.now());
+    return this.state.keyspace.countEverywhere(Date.now());
+  }
+
+  /** PRAGMA synchronous of the connections that write raft.db and data.db (for /metrics). */
+  synchronous(): SqliteSynchronous {
+    return { raft: this.storage.synchronous(), data: this.state.synchronous() };
   }
 
   /** Reopens the groups held before a restart; how many. */
   reopen(): number {
-    // A data dir that ran standalone holds a standalone log, not a cluster group.
-    const groups = this.storage.groups().filter((g) => g !== STANDALONE_GROUP && !isEmptyGroup(this.storage.load(g)));
+    const groups = heldGroups(this.storage);
     for (const g of groups) this.raft.open(g);
     return groups.length;
   }
@@ -165,16 +206,16 @@ export class ReplicaHost {
       // One query for expired keys per round, not one per led partition: each is a query over the
       // whole keyspace (an idle node leading ~85 of 256 partitions spent 7% of its CPU time on them).
       const now = Date.now();
-      const byGroup = new Map<number, Uint8Array[]>();
-      for (const k of this.state.keyspace.expired(now, EXPIRE_BATCH)) {
-        const grp = groupOf(this.state.keyspace.partOf(k));
-        const keys = byGroup.get(grp);
-        if (keys) keys.push(k);
-        else byGroup.set(grp, [k]);
+      const batches = new Map<string, { grp: number; db: number; keys: Uint8Array[] }>();
+      for (const { db, part, key } of this.state.keyspace.expiredEverywhere(now, EXPIRE_BATCH)) {
+        const grp = groupOf(part);
+        const batch = batches.get(`${grp}/${db}`);
+        if (batch) batch.keys.push(key);
+        else batches.set(`${grp}/${db}`, { grp, db, keys: [key] });
       }
-      for (const [grp, keys] of byGroup) {
+      for (const { grp, db, keys } of batches.values()) {
         if (!led.has(grp)) continue;
-        const op: Op = { cmds: [[utf8("__expire"), ...keys]], now, seed: 0 };
+        const op: Op = { cmds: [[utf8("__expire"), ...keys]], now, seed: 0, ...(db !== 0 ? { db } : {}) };
         this.raft.propose(grp, encodeOp(op)).catch(() => {});
       }
     } catch (e) {
@@ -183,13 +224,14 @@ export class ReplicaHost {
   }
 
   stop(): void {
+    this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
   }
 
-  /** Closes the databases; after `stop`. */
-  close(): void {
-    this.storage.close();
+  /** Closes the databases once the worker has written everything queued; after `stop`. */
+  async close(): Promise<void> {
+    await this.storage.close();
     this.machine.close();
     this.state.close();
   }

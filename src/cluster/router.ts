@@ -11,6 +11,7 @@ import type { NodeId } from "../raft/types.ts";
 import { encodeOp } from "../store/op-codec.ts";
 import { PeerUnreachable, RequestTimeout } from "../transport/transport.ts";
 import { groupOf, META_GROUP, partitionOfGroup } from "../keyspace/groups.ts";
+import { keySlot, partitionOf } from "../keyspace/slot.ts";
 import type { MetaOp, MetaResult, MetaState } from "./core/meta.ts";
 import { type MultiRaft, NotLeader, ProposalDropped } from "./core/multiraft.ts";
 import { LEADER_READS, leaderFirst, type ReadTarget, type ReadTargetPolicy } from "./core/read-target.ts";
@@ -31,7 +32,14 @@ const RETRY_MS = 50;
 /** A request the router sends to a group's leader (over the transport, or to itself). */
 export type Routed =
   | { readonly t: "op"; readonly grp: number; readonly op: Op; readonly id?: ProposalId }
-  | { readonly t: "read"; readonly grp: number; readonly argv: readonly Uint8Array[]; readonly resp3?: boolean }
+  | {
+    readonly t: "read";
+    readonly grp: number;
+    readonly argv: readonly Uint8Array[];
+    readonly resp3?: boolean;
+    /** The client's database (SELECT); absent: 0. A write's travels in its op. */
+    readonly db?: number;
+  }
   | { readonly t: "meta"; readonly grp: typeof META_GROUP; readonly op: MetaOp };
 
 /** `dropped`: the proposal was replaced by another leader's entry, so it was not applied. */
@@ -47,8 +55,8 @@ export interface RouterDeps {
   readonly stats: RaftStats;
   /** Ids of the writes this node proposes, in this incarnation's session. */
   readonly ids: ProposalIds;
-  /** Runs a read-only command on this node's rows. */
-  runLocal(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean): Reply;
+  /** Runs a read-only command on this node's rows of database `db`. */
+  runLocal(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean, db: number): Reply;
   meta(): MetaState;
   alive(id: NodeId): boolean;
   /** Sends a request to another member's request server; PeerUnreachable when it cannot be reached. */
@@ -78,14 +86,15 @@ export class Router {
   /** Writes proposed here as leader and not yet settled, by proposal id: a copy waits for them. */
   private readonly pendingWrites = new Map<string, Promise<unknown>>();
   private readonly readTargets: ReadTargetPolicy;
-  /** Keyless commands reach every partition's leader through this (fanout.ts). */
-  private readonly partitions: PartitionRunner;
-
   constructor(private readonly d: RouterDeps) {
     this.readTargets = d.readTargets ?? LEADER_READS;
-    this.partitions = {
-      partitionCount: d.partitionCount,
-      read: (p, argv) => this.forward({ t: "read", grp: groupOf(p), argv }),
+  }
+
+  /** Keyless commands of database `db` reach every partition's leader through this (fanout.ts). */
+  private partitions(db: number): PartitionRunner {
+    return {
+      partitionCount: this.d.partitionCount,
+      read: (p, argv) => this.forward({ t: "read", grp: groupOf(p), argv, ...(db !== 0 ? { db } : {}) }),
       write: (p, op) => this.forward({ t: "op", grp: groupOf(p), op }),
     };
   }
@@ -96,25 +105,25 @@ export class Router {
   }
 
   /** Backend.read for sessions. */
-  read(spec: CommandSpec, argv: readonly Uint8Array[], resp3 = false): Promise<Reply> | Reply {
+  read(spec: CommandSpec, argv: readonly Uint8Array[], resp3 = false, db = 0): Promise<Reply> | Reply {
     const r = route(spec, argv, this.d.partitionCount);
     switch (r.kind) {
       case "keyless":
         return (
-          keylessRead(this.partitions, spec, argv, Math.random) ??
+          keylessRead(this.partitions(db), spec, argv, Math.random) ??
             // A command that takes keys but was given none (OBJECT HELP) reads no data: answer here.
-            (spec.firstKey > 0 ? this.d.runLocal(spec, argv, resp3) : notInCluster(spec))
+            (spec.firstKey > 0 ? this.d.runLocal(spec, argv, resp3, db) : notInCluster(spec))
         );
       case "crossslot":
         return CROSSSLOT;
       case "partition":
-        return this.readPartition(r.partition, spec, argv, resp3);
+        return this.readPartition(r.partition, spec, argv, resp3, db);
       case "split":
         return mergeSplit(
           spec.name,
           r.parts.map((part) => ({
             positions: part.positions,
-            reply: this.readPartition(part.partition, spec, part.argv, resp3),
+            reply: this.readPartition(part.partition, spec, part.argv, resp3, db),
           })),
         );
     }
@@ -126,10 +135,11 @@ export class Router {
     spec: CommandSpec,
     argv: readonly Uint8Array[],
     resp3: boolean,
+    db: number,
   ): Promise<Reply> | Reply {
     const grp = groupOf(p);
-    if (this.d.readConsistency === "stale" && this.d.raft.has(grp)) return this.d.runLocal(spec, argv, resp3);
-    return this.forward({ t: "read", grp, argv, resp3 });
+    if (this.d.readConsistency === "stale" && this.d.raft.has(grp)) return this.d.runLocal(spec, argv, resp3, db);
+    return this.forward({ t: "read", grp, argv, resp3, ...(db !== 0 ? { db } : {}) });
   }
 
   /** Backend.propose for sessions: the op goes to the leader of its keys' partition. */
@@ -138,16 +148,22 @@ export class Router {
     const spec = COMMANDS.get(lower(argv[0]!));
     if (!spec) return Promise.resolve(err("ERR unknown command"));
     const routes = op.cmds.map((c) => route(COMMANDS.get(lower(c[0]!))!, c, this.d.partitionCount));
-    // A transaction is one op on one partition: never split, even with a single command.
+    // A transaction is one op on one partition: never split, even with a single command. A SELECT
+    // in it (applied inside the op, src/commands/databases.ts) goes wherever the keys go. Its
+    // WATCHed keys must be in that partition too: each replica checks their versions in its own
+    // copy of their partition, which another partition's log does not keep in step.
     if (op.cmds.length > 1 || op.multi) {
-      const parts = new Set(routes.map((r) => (r.kind === "partition" ? r.partition : -1)));
+      const keyed = routes.filter((_, i) => lower(op.cmds[i]![0]!) !== "select");
+      const parts = new Set(keyed.map((r) => (r.kind === "partition" ? r.partition : -1)));
+      for (const w of op.watch ?? []) parts.add(partitionOf(keySlot(w.key), this.d.partitionCount));
+      if (parts.size === 0) parts.add(0);
       if (parts.size !== 1 || parts.has(-1)) return Promise.resolve(CROSSSLOT);
       return this.forward({ t: "op", grp: groupOf([...parts][0]!), op });
     }
     const r = routes[0]!;
     switch (r.kind) {
       case "keyless":
-        return keylessWrite(this.partitions, op) ?? Promise.resolve(notInCluster(spec));
+        return keylessWrite(this.partitions(op.db ?? 0), op) ?? Promise.resolve(notInCluster(spec));
       case "crossslot":
         return Promise.resolve(CROSSSLOT);
       case "partition":
@@ -167,9 +183,14 @@ export class Router {
     return this.forward({ t: "meta", grp: META_GROUP, op: { t: "drain", id: this.d.self, draining } });
   }
 
+  /** Removes another member from the metadata through the metadata leader (src/cluster/remove.ts). */
+  removeMember(id: NodeId): Promise<Reply> {
+    return this.forward({ t: "meta", grp: META_GROUP, op: { t: "remove", id } });
+  }
+
   /** Live keys and keys with an expiry over the whole cluster, for INFO keyspace. */
   keyspaceTotals(): ReturnType<typeof keyspaceTotals> {
-    return keyspaceTotals(this.partitions);
+    return keyspaceTotals(this.partitions(0));
   }
 
   /** The partition leader this node believes in: its own Raft view, a learned hint, else the preferred replica. */
@@ -200,7 +221,7 @@ export class Router {
       // "lease" goes through the same barrier: Raft in lease mode answers it without a round trip
       // while the leader's lease holds (check-quorum on).
       if (this.d.readConsistency !== "stale") await raft.readBarrier(f.grp);
-      return { reply: this.d.runLocal(COMMANDS.get(lower(f.argv[0]!))!, f.argv, f.resp3 === true) };
+      return { reply: this.d.runLocal(COMMANDS.get(lower(f.argv[0]!))!, f.argv, f.resp3 === true, f.db ?? 0) };
     } catch (e) {
       if (e instanceof NotLeader) {
         if (f.t !== "read") stats.proposals.notLeader++;

@@ -163,7 +163,7 @@ export class ClusterStateMachine implements StateMachine {
       for (const fn of this.listeners) fn(s);
       return;
     }
-    importPartition(this.state.db, partitionOfGroup(grp), snapshot.data, grp, snapshot.meta.index);
+    importPartition(this.state, partitionOfGroup(grp), snapshot.data, grp, snapshot.meta.index);
     this.sessions.forget(grp);
     this.state.keyspace.versions.installed(partitionOfGroup(grp), grp, snapshot.meta.index);
   }
@@ -171,7 +171,7 @@ export class ClusterStateMachine implements StateMachine {
   /** Forgets a partition group's rows (its replica on this node was removed). */
   drop(grp: number): void {
     if (grp === META_GROUP) return;
-    dropPartition(this.state.db, partitionOfGroup(grp), grp);
+    dropPartition(this.state, partitionOfGroup(grp), grp);
     this.sessions.forget(grp);
   }
 
@@ -182,6 +182,6 @@ export class ClusterStateMachine implements StateMachine {
 
   /** The group's state as of its applied index, for log compaction. */
   snapshotData(grp: number): Uint8Array {
-    return grp === META_GROUP ? packr.pack(this.metaState) : exportPartition(this.state.db, partitionOfGroup(grp), grp);
+    return grp === META_GROUP ? packr.pack(this.metaState) : exportPartition(this.state, partitionOfGroup(grp), grp);
   }
 }

@@ -2,19 +2,31 @@
 import { array, err, type Reply } from "../resp/reply.ts";
 import { COMMANDS } from "./table.ts";
 import { WATCH_ABORT, watchBroken } from "./transactions.ts";
-import type { Keyspace, Op } from "./types.ts";
+import type { CommandContext, CommandSpec, Keyspace, Op } from "./types.ts";
 import { seededRandom } from "../lib/prng.ts";
 import { lower } from "./util.ts";
+import { selectInOp } from "./databases.ts";
 
 /**
  * Applies one op. Deterministic: the result depends only on the keyspace and the op (its `now`
  * and `seed`), never on this machine's clock. MULTI/EXEC ops give an array of replies.
  */
-export function applyOp(op: Op, db: Keyspace): Reply {
+export function applyOp(op: Op, store: Keyspace): Reply {
+  // Every replica has the same `databases` (a start-up setting); a log entry for a database this
+  // node does not have answers the same error everywhere.
+  const db = store.database(op.db ?? 0);
+  if (!db) return err(`ERR DB index ${op.db} in log is out of range`);
   if (watchBroken(op, db)) return WATCH_ABORT;
-  const ctx = { db, now: op.now, random: seededRandom(op.seed), resp3: op.resp3 === true };
+  const encoding = op.encoding ? { encoding: op.encoding } : {};
+  let ctx = { db, now: op.now, random: seededRandom(op.seed), resp3: op.resp3 === true, ...encoding };
   const replies = op.cmds.map((argv) => {
-    const spec = COMMANDS.get(lower(argv[0]!));
+    const name = lower(argv[0]!);
+    if (name === "select") {
+      const selected = selectInOp(ctx.db, argv);
+      if (selected.db) ctx = { ...ctx, db: selected.db };
+      return selected.reply;
+    }
+    const spec = COMMANDS.get(name);
     // Only validated data commands are ever proposed (read-only ones too, inside MULTI); a miss
     // here means a log written by a newer FlyDB, and the same error on every replica keeps them
     // in agreement.
@@ -22,4 +34,19 @@ export function applyOp(op: Op, db: Keyspace): Reply {
     return spec.run(ctx, argv);
   });
   return op.multi ? array(replies) : replies[0]!;
+}
+
+/**
+ * Runs a read-only data command on database `db` of the store, outside apply (the caller passes
+ * its clock and randomness). The session has checked the index; a stale one gets Redis's error.
+ */
+export function runRead(
+  store: Keyspace,
+  spec: CommandSpec,
+  argv: readonly Uint8Array[],
+  db: number,
+  ctx: Omit<CommandContext, "db">,
+): Reply {
+  const ks = store.database(db);
+  return ks ? spec.run!({ ...ctx, db: ks }, argv) : err("ERR DB index is out of range");
 }

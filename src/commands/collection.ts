@@ -1,9 +1,9 @@
 // Shared by the collection command files (hash, list, set, zset): type checks with Redis's
 // WRONGTYPE, Redis 7.0's encoding thresholds, and the reply shapes that differ between RESP2/3.
-import { array, bulk, double, EMPTY_ARRAY, err, type Reply } from "../resp/reply.ts";
-import { parseCursor, parseScanOptions } from "./keys.ts";
-import type { CommandContext, KeyType } from "./types.ts";
-import { E, globMatch, INT64_MAX, INT64_MIN, lower, parseInt64 } from "./util.ts";
+import { array, bulk, double, EMPTY_ARRAY, err, int, type Reply } from "../resp/reply.ts";
+import { parseCursor64, parseScanOptions } from "./keys.ts";
+import type { CommandContext, CommandFn, EncodingLimits, KeyType } from "./types.ts";
+import { bytesEqual, E, globMatch, INT64_MAX, INT64_MIN, lower, parseInt64 } from "./util.ts";
 
 export const isReply = (x: unknown): x is Reply => typeof x === "object" && x !== null && "t" in x && !(x instanceof Uint8Array);
 
@@ -18,11 +18,22 @@ export function sizeOf(ctx: CommandContext, key: Uint8Array, type: KeyType): num
   return ctx.db.collection(key, ctx.now)?.size ?? 0;
 }
 
+/** HLEN, LLEN, SCARD, ZCARD: the size of the collection at argv[1] (0 when absent), or WRONGTYPE. */
+export function cardinality(type: KeyType): CommandFn {
+  return (ctx, argv) => {
+    const size = sizeOf(ctx, argv[1]!, type);
+    return isReply(size) ? size : int(size);
+  };
+}
+
 /** Redis 7.0 defaults: hash-max-listpack-*, zset-max-listpack-*, set-max-intset-entries. */
-const HASH_LISTPACK_ENTRIES = 512;
-const ZSET_LISTPACK_ENTRIES = 128;
-const LISTPACK_VALUE = 64;
-const INTSET_ENTRIES = 512;
+export const DEFAULT_ENCODING: EncodingLimits = {
+  hashEntries: 512,
+  hashValue: 64,
+  setIntsetEntries: 512,
+  zsetEntries: 128,
+  zsetValue: 64,
+};
 
 /**
  * After a write that added `added` elements (fields, values, members): converts the key's
@@ -31,10 +42,12 @@ const INTSET_ENTRIES = 512;
 export function noteGrowth(ctx: CommandContext, key: Uint8Array, type: "hash" | "set" | "zset", added: readonly Uint8Array[]): void {
   const info = ctx.db.collection(key, ctx.now);
   if (!info?.compact) return;
+  const l = ctx.encoding ?? DEFAULT_ENCODING;
+  const [entries, value] = type === "hash" ? [l.hashEntries, l.hashValue] : [l.zsetEntries, l.zsetValue];
   const large =
     type === "set"
-      ? info.size > INTSET_ENTRIES || added.some((m) => parseInt64(m) === undefined)
-      : info.size > (type === "hash" ? HASH_LISTPACK_ENTRIES : ZSET_LISTPACK_ENTRIES) || added.some((m) => m.length > LISTPACK_VALUE);
+      ? info.size > l.setIntsetEntries || added.some((m) => parseInt64(m) === undefined)
+      : info.size > entries || added.some((m) => m.length > value);
   if (large) ctx.db.markLarge(key);
 }
 
@@ -155,28 +168,93 @@ export function pickRandom<T>(all: readonly T[], count: number, random: () => nu
   return copy.slice(0, n);
 }
 
+/** Bytes of an element that a collection scan's cursor holds (all 64 bits of Redis's cursor). */
+const SCAN_GROUP_BYTES = 8;
+
 /**
- * HSCAN/SSCAN/ZSCAN: the cursor is a position in element byte order. A compact collection is
- * returned whole with cursor 0, as Redis does for listpack and intset encodings.
+ * HSCAN/SSCAN/ZSCAN. The cursor is a resume point, not a position, so that elements removed or
+ * added during a scan never shift the ones not yet returned (Redis's issue #4906): it holds the
+ * first SCAN_GROUP_BYTES bytes (zero padded, big-endian) of the next element in byte order. Elements
+ * sharing those bytes form a group that one call never splits, so a call that ends inside a group
+ * finishes it (COUNT is a hint, as in Redis). Every element present for the whole scan is returned
+ * at least once. A compact collection is returned whole with cursor 0, as Redis does for listpack
+ * and intset encodings.
  */
 export function scanCollection<T>(
   ctx: CommandContext,
   argv: readonly Uint8Array[],
   type: "hash" | "set" | "zset",
-  page: (offset: number, limit: number | undefined) => T[],
+  page: (from: Uint8Array, limit: number) => T[],
   name: (item: T) => Uint8Array,
   render: (item: T) => Reply[],
+  /** A compact collection in Redis's listpack order, when that is not byte order (sorted sets: by score). */
+  whole?: () => T[],
 ): Reply {
-  const cursor = parseCursor(argv[2]!);
+  const cursor = parseCursor64(argv[2]!);
   if (cursor === undefined) return E.invalidCursor;
   const opts = parseScanOptions(argv, 3, false);
   if (isReply(opts)) return opts;
-  const size = sizeOf(ctx, argv[1]!, type);
-  if (isReply(size)) return size;
-  if (size === 0) return array([bulk("0"), EMPTY_ARRAY]);
+  const info = sizeOf(ctx, argv[1]!, type);
+  if (isReply(info)) return info;
+  if (info === 0) return array([bulk("0"), EMPTY_ARRAY]);
   const compact = ctx.db.collection(argv[1]!, ctx.now)?.compact ?? true;
-  const items = compact ? page(0, undefined) : page(cursor, opts.count);
-  const next = compact || cursor + items.length >= size ? 0 : cursor + items.length;
+  const { items, next } = compact
+    ? { items: whole ? whole() : page(new Uint8Array(0), info), next: undefined }
+    : scanGroups(page, name, cursorBytes(cursor), Math.max(1, opts.count));
   const kept = opts.match ? items.filter((i) => globMatch(opts.match!, name(i))) : items;
-  return array([bulk(String(next)), array(kept.flatMap(render))]);
+  return array([bulk(next === undefined ? "0" : String(bytesCursor(next))), array(kept.flatMap(render))]);
+}
+
+/**
+ * At least `count` elements from `from` (fewer at the end), whole groups only, and the padded
+ * group prefix where the next call starts (undefined: done). A group prefix after the first
+ * element's is never all zeros, so the next cursor is never 0 before the end.
+ */
+export function scanGroups<T>(
+  page: (from: Uint8Array, limit: number) => T[],
+  name: (item: T) => Uint8Array,
+  from: Uint8Array,
+  count: number,
+): { items: T[]; next: Uint8Array | undefined } {
+  const items = page(from, count + 1);
+  let peek = items.length > count ? items.pop() : undefined;
+  const last = items[items.length - 1];
+  if (last !== undefined) {
+    const group = groupOf(name(last));
+    const batch = 64;
+    while (peek !== undefined && bytesEqual(groupOf(name(peek)), group)) {
+      // `more` starts with peek itself.
+      const more = page(name(peek), batch + 1);
+      peek = more.length > batch ? more.pop() : undefined;
+      for (const item of more) {
+        if (!bytesEqual(groupOf(name(item)), group)) {
+          peek = item;
+          break;
+        }
+        items.push(item);
+      }
+    }
+  }
+  return { items, next: peek === undefined ? undefined : groupOf(name(peek)) };
+}
+
+function groupOf(element: Uint8Array): Uint8Array {
+  const out = new Uint8Array(SCAN_GROUP_BYTES);
+  out.set(element.subarray(0, SCAN_GROUP_BYTES));
+  return out;
+}
+
+/** A cursor's resume point: its bytes without the trailing zeros that pad a short group prefix. */
+function cursorBytes(cursor: bigint): Uint8Array {
+  const out = new Uint8Array(SCAN_GROUP_BYTES);
+  for (let i = SCAN_GROUP_BYTES - 1, v = cursor; i >= 0; i--, v >>= 8n) out[i] = Number(v & 0xffn);
+  let end = out.length;
+  while (end > 0 && out[end - 1] === 0) end--;
+  return out.subarray(0, end);
+}
+
+function bytesCursor(group: Uint8Array): bigint {
+  let v = 0n;
+  for (const b of group) v = (v << 8n) | BigInt(b);
+  return v;
 }

@@ -1,9 +1,10 @@
-// Connection and server commands: they act on the session and the server, never on the keyspace
-// through the log, so they run where the client is connected.
-import { array, bulk, bulkArray, err, int, map, OK, simple, verbatim, EMPTY_ARRAY, type Reply } from "../resp/reply.ts";
+// Connection commands: they act on the session (authentication, protocol, name, other clients),
+// never on the keyspace through the log, so they run where the client is connected.
+import { array, bulk, err, int, map, OK, simple, verbatim, EMPTY_ARRAY, type Reply } from "../resp/reply.ts";
 import { define } from "./define.ts";
 import type { ClientState, CommandSpec, SessionApi } from "./types.ts";
-import { E, globMatch, lower, parseIntArg, str, utf8 } from "./util.ts";
+import { E, lower, parseIntArg, str, utf8 } from "./util.ts";
+import { parseDbIndex } from "./databases.ts";
 
 /** Compatibility level reported to clients that look at the Redis version. */
 export const REDIS_COMPAT_VERSION = "7.0.0";
@@ -71,7 +72,9 @@ function invalidName(b: Uint8Array): Reply | undefined {
 function clientLine(c: ClientState, now: number): string {
   const age = Math.floor((now - c.createdAt) / 1000);
   const idle = Math.floor((now - c.lastActiveAt) / 1000);
-  return `id=${c.id} addr=${c.addr} laddr=${c.laddr} fd=-1 name=${c.name} age=${age} idle=${idle} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 cmd=${c.lastCommand} user=default redir=-1 resp=${c.protocol} lib-name=${c.libName} lib-ver=${c.libVer}`;
+  return `id=${c.id} addr=${c.addr} laddr=${c.laddr} fd=-1 name=${c.name} age=${age} idle=${idle} flags=N ` +
+    `db=${c.db} sub=0 psub=0 ssub=0 multi=-1 cmd=${c.lastCommand} user=default redir=-1 resp=${c.protocol} ` +
+    `lib-name=${c.libName} lib-ver=${c.libVer}`;
 }
 
 function client(s: SessionApi, argv: readonly Uint8Array[]): Reply {
@@ -159,67 +162,6 @@ function client(s: SessionApi, argv: readonly Uint8Array[]): Reply {
   }
 }
 
-function commandInfo(c: CommandSpec): Reply {
-  return array([
-    bulk(c.name),
-    int(c.arity),
-    { t: "set", v: c.flags.filter((f) => f !== "connection" && f !== "random").map((f) => simple(f)) },
-    int(c.firstKey),
-    int(c.lastKey),
-    int(c.step),
-    { t: "set", v: [simple(`@${c.group}`)] },
-    EMPTY_ARRAY,
-    EMPTY_ARRAY,
-    EMPTY_ARRAY,
-  ]);
-}
-
-function commandDocs(c: CommandSpec): Reply {
-  return map([
-    [bulk("summary"), bulk(c.summary)],
-    [bulk("since"), bulk(c.since)],
-    [bulk("group"), bulk(c.group)],
-  ]);
-}
-
-const visible = (s: SessionApi) => [...s.table.values()].filter((c) => !c.name.startsWith("__"));
-
-function command(s: SessionApi, argv: readonly Uint8Array[]): Reply {
-  if (argv.length === 1) return array(visible(s).map(commandInfo));
-  const sub = lower(argv[1]!);
-  const named = () => argv.slice(2).map((a) => s.table.get(lower(a)));
-  switch (sub) {
-    case "count":
-      return int(visible(s).length);
-    case "info":
-      return array((argv.length === 2 ? visible(s) : named()).map((c) => (c ? commandInfo(c) : { t: "nullarray" })));
-    case "docs": {
-      const list = argv.length === 2 ? visible(s) : named().filter((c): c is CommandSpec => c !== undefined);
-      return map(list.map((c) => [bulk(c.name), commandDocs(c)] as const));
-    }
-    case "list": {
-      let list = visible(s);
-      if (argv.length === 5 && lower(argv[2]!) === "filterby") {
-        const how = lower(argv[3]!);
-        const v = argv[4]!;
-        if (how === "pattern") list = list.filter((c) => globMatch(v, utf8(c.name), true));
-        else if (how === "aclcat") list = list.filter((c) => c.group === lower(v));
-        else if (how !== "module") return E.syntax;
-        else list = [];
-      } else if (argv.length !== 2) return E.syntax;
-      return bulkArray(list.map((c) => c.name));
-    }
-    case "getkeys": {
-      if (argv.length < 3) return E.arity("command|getkeys");
-      const target = s.table.get(lower(argv[2]!));
-      if (!target) return err("ERR Invalid command specified");
-      return bulkArray(commandKeys(target, argv.slice(2)));
-    }
-    default:
-      return err(`ERR unknown subcommand '${str(argv[1]!)}'. Try COMMAND HELP.`);
-  }
-}
-
 /** The keys of a call, from the table's key positions (routing uses this too). */
 export function commandKeys(spec: CommandSpec, argv: readonly Uint8Array[]): Uint8Array[] {
   if (spec.keys) return spec.keys(argv);
@@ -228,47 +170,6 @@ export function commandKeys(spec: CommandSpec, argv: readonly Uint8Array[]): Uin
   const keys: Uint8Array[] = [];
   for (let i = spec.firstKey; i <= last && i < argv.length; i += spec.step) keys.push(argv[i]!);
   return keys;
-}
-
-/** Redis names some settings differently; clients and redis-benchmark ask for these. */
-const REDIS_CONFIG: Record<string, (s: SessionApi) => string> = {
-  save: () => "",
-  appendonly: () => "yes",
-  appendfsync: (s) => s.server.configValue("fsync") ?? "always",
-  databases: () => "1",
-  port: (s) => String(s.server.port),
-  maxmemory: () => "0",
-  "maxmemory-policy": () => "noeviction",
-  timeout: () => "0",
-  "proto-max-bulk-len": (s) => s.server.configValue("proto_max_bulk_len") ?? "",
-  maxclients: (s) => s.server.configValue("maxclients") ?? "",
-  "cluster-enabled": () => "no",
-};
-
-function config(s: SessionApi, argv: readonly Uint8Array[]): Reply {
-  const sub = lower(argv[1]!);
-  if (sub === "get") {
-    if (argv.length < 3) return E.arity("config|get");
-    const pairs: [string, string][] = [];
-    const seen = new Set<string>();
-    const all: [string, () => string][] = [
-      ...Object.entries(REDIS_CONFIG).map(([k, f]) => [k, () => f(s)] as [string, () => string]),
-      ...s.server.configNames().map((k) => [k, () => s.server.configValue(k) ?? ""] as [string, () => string]),
-    ];
-    for (const pattern of argv.slice(2)) {
-      for (const [name, value] of all) {
-        if (!seen.has(name) && globMatch(pattern, utf8(name), true)) {
-          seen.add(name);
-          pairs.push([name, value()]);
-        }
-      }
-    }
-    return map(pairs.map(([k, v]) => [bulk(k), bulk(v)] as const));
-  }
-  if (sub === "set") return err("ERR CONFIG SET is not supported: FlyDB reads its configuration at start-up (flydb.toml, FLYDB_* variables, flags)");
-  if (sub === "resetstat") return OK;
-  if (sub === "rewrite") return err("ERR CONFIG REWRITE is not supported: edit flydb.toml");
-  return err(`ERR unknown subcommand '${str(argv[1]!)}'. Try CONFIG HELP.`);
 }
 
 export const CONNECTION_COMMANDS = define("connection", [
@@ -301,11 +202,13 @@ export const CONNECTION_COMMANDS = define("connection", [
   },
   {
     name: "select", arity: 2, flags: ["fast"], since: "1.0.0",
-    summary: "Changes the selected database (FlyDB has only database 0).",
-    exec: (_s, argv) => {
-      const db = parseIntArg(argv[1]!);
-      if (db === undefined) return E.notInt;
-      return db === 0 ? OK : E.dbIndex;
+    summary: "Changes the selected database.",
+    exec: (s, argv) => {
+      const db = parseDbIndex(argv[1]!);
+      if (typeof db !== "number") return db;
+      if (db < 0 || db >= Number(s.server.configValue("databases") ?? 1)) return E.dbIndex;
+      s.client.db = db;
+      return OK;
     },
   },
   {
@@ -322,6 +225,7 @@ export const CONNECTION_COMMANDS = define("connection", [
       for (const kind of ["channel", "pattern", "shard"] as const) {
         for (const name of s.pubsub?.subscriptions(kind) ?? []) s.pubsub!.unsubscribe(kind, name);
       }
+      s.client.db = 0;
       s.client.protocol = 2;
       s.client.name = "";
       s.client.authenticated = s.requirepass === "";
@@ -331,38 +235,5 @@ export const CONNECTION_COMMANDS = define("connection", [
   {
     name: "client", arity: -2, flags: [], since: "2.4.0",
     summary: "Client connection commands: ID, SETNAME, GETNAME, LIST, INFO, SETINFO, KILL.", exec: client,
-  },
-]);
-
-export const SERVER_COMMANDS = define("server", [
-  {
-    name: "command", arity: -1, flags: [], since: "2.8.13", summary: "Returns detailed information about all commands.",
-    exec: command,
-  },
-  {
-    name: "config", arity: -2, flags: ["admin"], since: "2.0.0",
-    summary: "Configuration: CONFIG GET (read-only at run time).", exec: config,
-  },
-  {
-    name: "info", arity: -1, flags: [], since: "1.0.0", summary: "Returns information and statistics about the server.",
-    exec: (s, argv) => {
-      const section = argv.length > 1 ? lower(argv[1]!) : undefined;
-      const text = s.server.info(section, s.now);
-      return typeof text === "string" ? verbatim(text) : text.then((t) => (typeof t === "string" ? verbatim(t) : t));
-    },
-    // Only the keyspace section needs every partition: its key and expiry totals (__dbsizepart takes no section).
-    cluster: {
-      request: "all_shards",
-      via: "__dbsizepart",
-      response: { special: "keyspace_totals" },
-      partArgs: () => [],
-    },
-  },
-  {
-    name: "time", arity: 1, flags: ["fast", "random"], since: "2.6.0", summary: "Returns the server time.",
-    exec: (s) => {
-      const us = Math.floor(s.now * 1000);
-      return array([bulk(String(Math.floor(us / 1e6))), bulk(String(us % 1e6))]);
-    },
   },
 ]);

@@ -25,6 +25,8 @@ interface RowBase {
 export interface DataRow extends RowBase {
   readonly keys?: KeyPositions;
   readonly run: CommandFn;
+  /** See CommandSpec.completeReply. */
+  readonly completeReply?: CommandSpec["completeReply"];
 }
 
 /** A connection or server command: runs on the session, takes no keys, runs locally unless it declares otherwise. */
@@ -51,6 +53,7 @@ export function define(group: string, rows: readonly CommandRow[]): CommandSpec[
       run: row.run,
       ...(k?.find ? { keys: k.find } : {}),
       ...(row.cluster ? { cluster: row.cluster } : {}),
+      ...(row.completeReply ? { completeReply: row.completeReply } : {}),
     };
   });
 }

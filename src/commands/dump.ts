@@ -14,7 +14,8 @@ function dump(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   return value ? bulk(dumpPayload(value)) : NULL_BULK;
 }
 
-function readValue(ctx: CommandContext, key: Uint8Array): RdbValue | undefined {
+/** The key's value as RDB encodes it, or undefined when absent. */
+export function readValue(ctx: CommandContext, key: Uint8Array): RdbValue | undefined {
   const meta = ctx.db.meta(key, ctx.now);
   if (!meta) return undefined;
   if (meta.type === "string") {
@@ -131,5 +132,9 @@ export const DUMP_COMMANDS = define("generic", [
   {
     name: "restore", arity: -4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "2.6.0",
     summary: "Creates a key from the serialized representation of a value.", run: restore,
+  },
+  {
+    name: "restore-asking", arity: -4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "3.0.0",
+    summary: "RESTORE as Redis Cluster's slot migration sends it (FlyDB migrates partitions itself).", run: restore,
   },
 ]);

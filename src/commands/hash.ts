@@ -1,6 +1,8 @@
 // Hash commands with Redis 7.0's replies and error texts. A hash is one row per field.
 import { array, bulk, bulkOrNull, EMPTY_ARRAY, err, int, map, NULL_BULK, OK, ONE, ZERO, type Reply } from "../resp/reply.ts";
-import { bulks, isReply, noteGrowth, pairs, pickRandom, randomCount, scanCollection, sizeOf } from "./collection.ts";
+import {
+  bulks, cardinality, isReply, noteGrowth, pairs, pickRandom, randomCount, scanCollection, sizeOf,
+} from "./collection.ts";
 import { define } from "./define.ts";
 import { addFloatText } from "./strings.ts";
 import type { CommandContext } from "./types.ts";
@@ -148,10 +150,7 @@ export const HASH_COMMANDS = define("hash", [
   {
     name: "hlen", arity: 2, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
     summary: "Returns the number of fields in a hash.",
-    run: (ctx, argv) => {
-      const size = hashSize(ctx, argv[1]!);
-      return isReply(size) ? size : int(size);
-    },
+    run: cardinality("hash"),
   },
   {
     name: "hkeys", arity: 2, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
@@ -196,7 +195,7 @@ export const HASH_COMMANDS = define("hash", [
     name: "hscan", arity: -3, flags: ["readonly", "random"], keys: { first: 1, last: 1, step: 1 }, since: "2.8.0",
     summary: "Iterates over fields and values of a hash.",
     run: (ctx, argv) => {
-      const page = (o: number, l: number | undefined) => ctx.db.hashEntries(argv[1]!, o, l);
+      const page = (from: Uint8Array, l: number) => ctx.db.hashEntriesFrom(argv[1]!, from, l);
       return scanCollection(ctx, argv, "hash", page, ([f]) => f, ([f, v]) => [bulk(f), bulk(v)]);
     },
   },

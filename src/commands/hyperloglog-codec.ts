@@ -223,23 +223,7 @@ export class Hll {
     const dense = new Uint8Array(DENSE_SIZE);
     dense.set(this.buf.subarray(0, HEADER_SIZE));
     dense[4] = DENSE;
-    let reg = 0;
-    for (let p = HEADER_SIZE; p < this.len; ) {
-      const b = this.buf[p]!;
-      if (isZero(b)) {
-        reg += zeroLen(b);
-        p++;
-      } else if (isXZero(b)) {
-        reg += xzeroLen(b, this.buf[p + 1] ?? 0);
-        p += 2;
-      } else {
-        const n = valLen(b);
-        if (reg + n > HLL_REGISTERS) break;
-        for (let i = 0; i < n; i++) denseSetRaw(dense, reg++, valValue(b));
-        p++;
-      }
-    }
-    if (reg !== HLL_REGISTERS) return false;
+    if (!this.forEachSparseRegister((reg, value) => denseSetRaw(dense, reg, value))) return false;
     this.buf = dense;
     this.len = DENSE_SIZE;
     return true;
@@ -275,6 +259,17 @@ export class Hll {
       for (let i = 0; i < HLL_REGISTERS; i++) max[i] = Math.max(max[i]!, denseGet(this.buf, i));
       return true;
     }
+    return this.forEachSparseRegister((reg, value) => {
+      max[reg] = Math.max(max[reg]!, value);
+    });
+  }
+
+  /**
+   * Calls `visit` for each register a sparse VAL run sets (ZERO and XZERO runs are skipped), as
+   * Redis's hllSparseToDense walks them: a VAL run past the last register ends the walk. False
+   * when the runs do not cover the registers exactly (a corrupt value).
+   */
+  private forEachSparseRegister(visit: (reg: number, value: number) => void): boolean {
     let reg = 0;
     for (let p = HEADER_SIZE; p < this.len; ) {
       const b = this.buf[p]!;
@@ -287,7 +282,7 @@ export class Hll {
       } else {
         const n = valLen(b);
         if (reg + n > HLL_REGISTERS) break;
-        for (let i = 0; i < n; i++, reg++) max[reg] = Math.max(max[reg]!, valValue(b));
+        for (let i = 0; i < n; i++) visit(reg++, valValue(b));
         p++;
       }
     }

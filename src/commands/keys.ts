@@ -3,7 +3,8 @@ import { array, bulk, bulkArray, bulkOrNull, err, int, OK, ONE, ZERO, simple, ty
 import { ONE_SLOT, type ClusterTips } from "./cluster-policy.ts";
 import { define } from "./define.ts";
 import type { CommandContext, KeyType } from "./types.ts";
-import { bytesEqual, E, globMatch, INT64_MAX, INT64_MIN, lower, parseInt64, parseIntArg, str } from "./util.ts";
+import { bytesEqual, E, globMatch, INT64_MAX, INT64_MIN, lower, parseInt64, parseIntArg, str, utf8 } from "./util.ts";
+import { databaseArg } from "./databases.ts";
 
 export const KEY_TYPES: readonly KeyType[] = ["string", "hash", "list", "set", "zset"];
 
@@ -75,21 +76,22 @@ function rename(nx: boolean) {
 function copy(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   const [, src, dst] = argv as [Uint8Array, Uint8Array, Uint8Array];
   let replace = false;
+  let to = ctx.db;
   for (let i = 3; i < argv.length; i++) {
     const opt = lower(argv[i]!);
     if (opt === "replace") replace = true;
     else if (opt === "db" && i + 1 < argv.length) {
-      const db = parseIntArg(argv[++i]!);
-      if (db === undefined) return E.notInt;
-      if (db !== 0) return E.dbIndex;
+      const db = databaseArg(ctx.db, argv[++i]!);
+      if ("t" in db) return db;
+      to = db;
     } else return E.syntax;
   }
-  if (bytesEqual(src, dst)) return err("ERR source and destination objects are the same");
+  if (to.index === ctx.db.index && bytesEqual(src, dst)) return err("ERR source and destination objects are the same");
   if (!ctx.db.meta(src, ctx.now)) return ZERO;
-  if (ctx.db.meta(dst, ctx.now)) {
+  if (to.meta(dst, ctx.now)) {
     if (!replace) return ZERO;
   }
-  ctx.db.copy(src, dst, ctx.now);
+  ctx.db.copy(src, dst, ctx.now, to.index);
   return ONE;
 }
 
@@ -125,12 +127,18 @@ const CURSOR_SPACE = 2n ** 64n;
  * around), leading zeros allowed, "" is 0; a leading space, trailing bytes or overflow is invalid.
  */
 export function parseCursor(b: Uint8Array): number | undefined {
-  if (b.length === 0) return 0;
+  const v = parseCursor64(b);
+  return v === undefined ? undefined : Number(v);
+}
+
+/** parseCursor without the loss of precision above 2^53 (HSCAN/SSCAN/ZSCAN cursors use all 64 bits). */
+export function parseCursor64(b: Uint8Array): bigint | undefined {
+  if (b.length === 0) return 0n;
   const m = /^([+-]?)(\d+)$/.exec(String.fromCharCode(...b.subarray(0, 4096)));
   if (!m || b.length > 4096) return undefined;
   const v = BigInt(m[2]!);
   if (v >= CURSOR_SPACE) return undefined;
-  return Number(m[1] === "-" ? (CURSOR_SPACE - v) % CURSOR_SPACE : v);
+  return m[1] === "-" ? (CURSOR_SPACE - v) % CURSOR_SPACE : v;
 }
 
 function scan(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
@@ -169,20 +177,28 @@ export function flushArgsError(argv: readonly Uint8Array[]): Reply | undefined {
   return undefined;
 }
 
-function flush(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
-  const bad = flushArgsError(argv);
-  if (bad) return bad;
-  ctx.db.flush();
-  return OK;
+function flush(all: boolean) {
+  return (ctx: CommandContext, argv: readonly Uint8Array[]): Reply => {
+    const bad = flushArgsError(argv);
+    if (bad) return bad;
+    if (all) ctx.db.flushAll();
+    else ctx.db.flush();
+    return OK;
+  };
 }
 
-/** The mode argument is checked once; each partition's __flushpart gets only its number. */
-const FLUSH_EVERY_PARTITION: ClusterTips = {
-  request: "all_shards",
-  via: "__flushpart",
-  response: "all_succeeded",
-  partArgs: (argv) => flushArgsError(argv) ?? [],
-};
+/**
+ * The mode argument is checked once; each partition's __flushpart gets its number (and ALL for
+ * FLUSHALL; FLUSHDB flushes the op's database).
+ */
+function flushEveryPartition(all: boolean): ClusterTips {
+  return {
+    request: "all_shards",
+    via: "__flushpart",
+    response: "all_succeeded",
+    partArgs: (argv) => flushArgsError(argv) ?? (all ? [utf8("all")] : []),
+  };
+}
 
 export const KEY_COMMANDS = define("generic", [
   {
@@ -289,13 +305,13 @@ export const KEY_COMMANDS = define("generic", [
   },
   {
     name: "flushdb", arity: -1, flags: ["write"], since: "1.0.0",
-    summary: "Removes all keys from the current database.", run: flush,
-    cluster: FLUSH_EVERY_PARTITION,
+    summary: "Removes all keys from the current database.", run: flush(false),
+    cluster: flushEveryPartition(false),
   },
   {
     name: "flushall", arity: -1, flags: ["write"], since: "1.0.0", summary: "Removes all keys from all databases.",
-    run: flush,
-    cluster: FLUSH_EVERY_PARTITION,
+    run: flush(true),
+    cluster: flushEveryPartition(true),
   },
   // Internal: the active-expiry sweep proposes this so deletions travel through the log and every
   // replica removes the same keys (a key whose TTL was extended meanwhile survives).

@@ -1,7 +1,7 @@
 // List commands with Redis 7.0's replies and error texts. A list is one row per item, ordered
 // by a sequence number, so pushes and pops at either end are O(log n).
 import { array, bulk, EMPTY_ARRAY, err, int, NULL_ARRAY, NULL_BULK, OK, ZERO, type Reply } from "../resp/reply.ts";
-import { bulks, countedKeys, indexRange, intArg, isReply, sizeOf } from "./collection.ts";
+import { bulks, cardinality, countedKeys, indexRange, intArg, isReply, sizeOf } from "./collection.ts";
 import { ONE_SLOT } from "./cluster-policy.ts";
 import { define } from "./define.ts";
 import type { CommandContext } from "./types.ts";
@@ -225,10 +225,7 @@ export const LIST_COMMANDS = define("list", [
   {
     name: "llen", arity: 2, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
     summary: "Returns the length of a list.",
-    run: (ctx, argv) => {
-      const size = listSize(ctx, argv[1]!);
-      return isReply(size) ? size : int(size);
-    },
+    run: cardinality("list"),
   },
   {
     name: "lrange", arity: 4, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",

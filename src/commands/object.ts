@@ -1,10 +1,11 @@
 // OBJECT: Redis's introspection of how a value is stored. FlyDB stores rows in SQLite, so
 // ENCODING reports what Redis 7.0 would use for the same value (see collection.ts), which is what
-// clients and tests look at; FREQ, IDLETIME and REFCOUNT answer like a Redis without LFU/LRU data.
+// clients and tests look at. IDLETIME is the time since this node last saw the key accessed
+// (src/commands/key-access.ts); FREQ and REFCOUNT answer like a Redis without an LFU policy.
 import { array, bulk, err, int, NULL_BULK, simple, type Reply } from "../resp/reply.ts";
 import { encodingName } from "./collection.ts";
 import { define } from "./define.ts";
-import { WRONG_TYPE, type CommandContext } from "./types.ts";
+import { WRONG_TYPE, type CommandContext, type KeyType } from "./types.ts";
 import { ascii, E, lower, parseInt64 } from "./util.ts";
 
 /** Redis: "int" for a canonical integer that fits a long, "embstr" up to 44 bytes, else "raw". */
@@ -44,18 +45,28 @@ function object(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   if (sub === "freq") {
     return err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
   }
+  // The node the client is connected to puts in the idle time it knows (completeReply below).
   if (sub === "idletime") return int(0);
   if (sub === "refcount") return int(1);
-  if (meta.type === "string") {
+  return bulk(encodingOf(ctx, key, meta.type));
+}
+
+/** OBJECT ENCODING of a live key of the given type (DEBUG OBJECT reports it too). */
+export function encodingOf(ctx: CommandContext, key: Uint8Array, type: KeyType): string {
+  if (type === "string") {
     const v = ctx.db.getString(key, ctx.now);
-    return bulk(v === undefined || v === WRONG_TYPE ? "raw" : stringEncoding(v));
+    return v === undefined || v === WRONG_TYPE ? "raw" : stringEncoding(v);
   }
-  return bulk(encodingName(meta.type, ctx.db.collection(key, ctx.now)?.compact ?? true));
+  return encodingName(type, ctx.db.collection(key, ctx.now)?.compact ?? true);
 }
 
 export const OBJECT_COMMANDS = define("generic", [
   {
     name: "object", arity: -2, flags: ["readonly"], keys: { first: 2, last: 2, step: 1 }, since: "2.2.3",
     summary: "A container for object introspection commands.", run: object,
+    completeReply: (s, argv, reply) =>
+      reply.t === "int" && lower(argv[1]!) === "idletime"
+        ? int(Math.floor(s.server.keyAccess.idleMs(s.client.db, argv[2]!, s.now) / 1000))
+        : reply,
   },
 ]);

@@ -6,7 +6,8 @@ import { LOCAL } from "./cluster-policy.ts";
 import { define } from "./define.ts";
 import { KEY_TYPES, parseScanOptions } from "./keys.ts";
 import type { CommandContext, KeyType } from "./types.ts";
-import { globMatch, parseIntArg } from "./util.ts";
+import { E, globMatch, lower, parseIntArg } from "./util.ts";
+import { swapDatabases } from "./databases.ts";
 
 function partArg(argv: readonly Uint8Array[]): number | Reply {
   const p = parseIntArg(argv[1]!);
@@ -45,13 +46,23 @@ function keysPart(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
 
 export const PARTITION_COMMANDS = define("internal", [
   {
-    name: "__dbsizepart", arity: 2, flags: ["readonly"], since: "0.1.0",
-    summary: "Internal: [live keys, keys with an expiry] of one partition.",
+    name: "__dbsizepart", arity: -2, flags: ["readonly"], since: "0.1.0",
+    summary: "Internal: [live keys, keys with an expiry] of one partition; with ALL, [db, keys, expires]… " +
+      "of every non-empty database.",
     run: (ctx, argv) => {
       const p = partArg(argv);
       if (typeof p !== "number") return p;
-      const s = ctx.db.partitionStats(p, ctx.now);
-      return array([int(s.keys), int(s.expires)]);
+      if (argv.length === 2) {
+        const s = ctx.db.partitionStats(p, ctx.now);
+        return array([int(s.keys), int(s.expires)]);
+      }
+      if (argv.length > 3 || lower(argv[2]!) !== "all") return E.syntax;
+      const out: Reply[] = [];
+      for (let db = ctx.db.database(0), i = 0; db; db = ctx.db.database(++i)) {
+        const s = db.partitionStats(p, ctx.now);
+        if (s.keys > 0) out.push(int(i), int(s.keys), int(s.expires));
+      }
+      return array(out);
     },
     cluster: LOCAL,
   },
@@ -74,15 +85,26 @@ export const PARTITION_COMMANDS = define("internal", [
     },
     cluster: LOCAL,
   },
-  // A write: FLUSHALL in a cluster is one of these per partition group, applied by every replica.
+  // Writes: FLUSHDB, FLUSHALL and SWAPDB in a cluster are one of these per partition group,
+  // applied by every replica.
   {
-    name: "__flushpart", arity: 2, flags: ["write"], since: "0.1.0",
-    summary: "Internal: removes every key of one partition.",
+    name: "__flushpart", arity: -2, flags: ["write"], since: "0.1.0",
+    summary: "Internal: removes every key of one partition in the op's database (with ALL: in every database).",
     run: (ctx, argv) => {
       const p = partArg(argv);
       if (typeof p !== "number") return p;
-      ctx.db.flushPartition(p);
+      if (argv.length > 3 || (argv.length === 3 && lower(argv[2]!) !== "all")) return E.syntax;
+      ctx.db.flushPartition(p, argv.length === 3);
       return OK;
+    },
+    cluster: LOCAL,
+  },
+  {
+    name: "__swapdbpart", arity: 4, flags: ["write"], since: "0.1.0",
+    summary: "Internal: SWAPDB of one partition's rows.",
+    run: (ctx, argv) => {
+      const p = partArg(argv);
+      return typeof p === "number" ? swapDatabases(ctx, argv, 2, p) : p;
     },
     cluster: LOCAL,
   },

@@ -5,7 +5,9 @@ import { COMMANDS, isWrite } from "./table.ts";
 import { keySlot } from "../keyspace/slot.ts";
 import { commandKeys } from "./connection.ts";
 import { subscribedModeReply } from "./pubsub.ts";
+import { NO_TOUCH } from "./key-access.ts";
 import { VERSION_COMMAND, WATCH_ABORT } from "./transactions.ts";
+import { clusterClientRefusal, selectedAfter } from "./databases.ts";
 import type {
   ClientState, ClusterView, CommandSpec, Op, PubSubApi, ServerView, SessionApi, WatchedKey,
 } from "./types.ts";
@@ -19,10 +21,10 @@ const VERSION_SPEC = COMMANDS.get(VERSION_COMMAND)!;
 /** What a session needs from the node: the keyspace, the write path, and the world outside. */
 export interface Backend {
   /**
-   * Runs a read-only data command: locally on a standalone node, on the right replica in a
-   * cluster (which may answer asynchronously).
+   * Runs a read-only data command on database `db`: locally on a standalone node, on the right
+   * replica in a cluster (which may answer asynchronously).
    */
-  read(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean): Reply | Promise<Reply>;
+  read(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean, db: number): Reply | Promise<Reply>;
   /** Resolves with what apply returned once the op is durable and applied. */
   propose(op: Op): Promise<Reply>;
   now(): number;
@@ -42,6 +44,9 @@ export interface ConnectionInfo {
   readonly addr: string;
   readonly laddr: string;
 }
+
+/** What WATCH records for a key, and the index of its last write. */
+type VersionState = WatchedKey & { lastWrite: number };
 
 function unknownCommand(argv: readonly Uint8Array[]): Reply {
   let args = "";
@@ -92,6 +97,7 @@ export class Session implements SessionApi {
       lastCommand: "NULL",
       lastActiveAt: now,
       clusterMode: backend.clusterModeDefault,
+      db: 0,
     };
   }
 
@@ -112,6 +118,11 @@ export class Session implements SessionApi {
   }
   kill(id: number): boolean {
     return this.backend.kill(id);
+  }
+  readData(argv: readonly Uint8Array[]): Reply | Promise<Reply> {
+    const spec = this.table.get(ascii(argv[0]!).toLowerCase());
+    if (!spec?.run) return err(`ERR no data command ${ascii(argv[0]!)}`);
+    return this.backend.read(spec, argv, this.client.protocol === 3, this.client.db);
   }
   closeAfterReply(): void {
     this.closeRequested = true;
@@ -137,15 +148,20 @@ export class Session implements SessionApi {
   /**
    * Records each key's version and liveness, read like any data command (on the key's leader in
    * a cluster). Redis keeps the first WATCH of a key: a later one must not hide a change between.
+   * A watched key is (database, key), as in Redis.
    */
   watch(keys: readonly Uint8Array[]): Reply | Promise<Reply> {
     if (this.queued) return err("ERR WATCH inside MULTI is not allowed");
-    const fresh = keys.filter((k, i) => !this.watched.has(byteKey(k)) && keys.findIndex((x) => byteKey(x) === byteKey(k)) === i);
-    const reads = fresh.map((key) => this.versionOf(key));
+    const db = this.client.db;
+    const id = (k: Uint8Array) => `${db}:${byteKey(k)}`;
+    const fresh = keys.filter((k, i) =>
+      !this.watched.has(id(k)) && keys.findIndex((x) => byteKey(x) === byteKey(k)) === i
+    );
+    const reads = fresh.map((key) => this.versionOf(key, db));
     const record = (states: readonly (WatchedKey | Reply)[]): Reply => {
       for (const st of states) {
         if ("t" in st) return st;
-        this.watched.set(byteKey(st.key), { key: st.key, version: st.version, existed: st.existed });
+        this.watched.set(id(st.key), { db, key: st.key, version: st.version, existed: st.existed });
       }
       return OK;
     };
@@ -160,13 +176,13 @@ export class Session implements SessionApi {
   }
 
   /** What WATCH records for a key, plus the key's current version (for an EXEC with nothing to apply). */
-  private versionOf(key: Uint8Array): (WatchedKey & { lastWrite: number }) | Reply | Promise<(WatchedKey & { lastWrite: number }) | Reply> {
+  private versionOf(key: Uint8Array, db: number): VersionState | Reply | Promise<VersionState | Reply> {
     const toState = (r: Reply) => {
       if (r.t !== "array" || r.v.length !== 3 || r.v.some((x) => x.t !== "int")) return r;
       const [point, live, lastWrite] = r.v.map((x) => Number((x as { v: number | bigint }).v)) as [number, number, number];
-      return { key, version: point, existed: live === 1, lastWrite };
+      return { db, key, version: point, existed: live === 1, lastWrite };
     };
-    const r = this.backend.read(VERSION_SPEC, [utf8(VERSION_COMMAND), key], false);
+    const r = this.backend.read(VERSION_SPEC, [utf8(VERSION_COMMAND), key], false, db);
     return r instanceof Promise ? r.then(toState) : toState(r);
   }
 
@@ -188,20 +204,26 @@ export class Session implements SessionApi {
     this.resetState();
     if (failed) return EXECABORT;
     const specs = queued.map((argv) => this.table.get(ascii(argv[0]!.subarray(0, 64)).toLowerCase())!);
+    // SELECT inside MULTI goes into the op: the data commands after it use the database it selects.
+    const inOp = (spec: CommandSpec) => spec.run !== undefined || spec.name === "select";
     const finish = (dataReplies: readonly Reply[]): Reply => {
       let d = 0;
-      return array(specs.map((spec, i) => (spec.run ? dataReplies[d++]! : this.runSession(spec, queued[i]!))));
+      return array(specs.map((spec, i) => (inOp(spec) ? dataReplies[d++]! : this.runSession(spec, queued[i]!))));
     };
-    const data = queued.filter((_, i) => specs[i]!.run);
+    const data = queued.filter((_, i) => inOp(specs[i]!));
     // Only connection commands: nothing to apply, but the WATCHed keys must still be unchanged.
     if (data.length === 0) return this.watchIntact(watch).then((intact) => (intact ? finish([]) : WATCH_ABORT));
     const op: Op = { ...this.opBase(), cmds: data, multi: true, ...(watch.length > 0 ? { watch } : {}) };
-    return this.propose(op).then((reply) => (reply.t === "array" ? finish(reply.v) : reply));
+    return this.propose(op).then((reply) => {
+      if (reply.t !== "array") return reply;
+      this.client.db = selectedAfter(data, reply.v, this.client.db);
+      return finish(reply.v);
+    });
   }
 
   private async watchIntact(watch: readonly WatchedKey[]): Promise<boolean> {
     for (const w of watch) {
-      const now = await this.versionOf(w.key);
+      const now = await this.versionOf(w.key, w.db ?? 0);
       if ("t" in now || now.lastWrite > w.version || (w.existed && !now.existed)) return false;
     }
     return true;
@@ -239,7 +261,7 @@ export class Session implements SessionApi {
     // WATCH (a read) and EXEC (a write) do touch it and keep their place like data commands.
     if (spec.exec && !ordered(spec)) return spec.exec(this, argv);
     if (this.client.clusterMode && this.backend.cluster) {
-      const moved = this.redirect(spec, argv, this.backend.cluster);
+      const moved = clusterClientRefusal(spec, argv) ?? this.redirect(spec, argv, this.backend.cluster);
       if (moved) return moved;
     }
     // A write may be proposed at once unless an earlier command waits; a read only when no
@@ -250,9 +272,18 @@ export class Session implements SessionApi {
     return this.start(spec, argv);
   }
 
+  /** Commands start in arrival order (SELECT and RESET too): the selected database is the one they were sent under. */
   private start(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | Promise<Reply> {
     if (spec.exec) return spec.exec(this, argv);
-    return isWrite(spec) ? this.write(argv) : this.backend.read(spec, argv, this.client.protocol === 3);
+    if (!NO_TOUCH.has(spec.name)) {
+      this.backend.server.keyAccess.touch(this.client.db, commandKeys(spec, argv), this.backend.now());
+    }
+    const reply = isWrite(spec)
+      ? this.write(argv)
+      : this.backend.read(spec, argv, this.client.protocol === 3, this.client.db);
+    const complete = spec.completeReply;
+    if (!complete) return reply;
+    return reply instanceof Promise ? reply.then((r) => complete(this, argv, r)) : complete(this, argv, reply);
   }
 
   /** Inside MULTI: Redis refuses (and dooms the transaction) what would fail before running. */
@@ -260,6 +291,7 @@ export class Session implements SessionApi {
     const refused =
       (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) ? E.arity(spec.name)
       : !this.client.authenticated && !spec.flags.includes("noauth") ? E.noAuth
+      : this.client.clusterMode && this.backend.cluster ? clusterClientRefusal(spec, argv)
       : undefined;
     if (refused) {
       this.queueFailed = true;
@@ -297,8 +329,11 @@ export class Session implements SessionApi {
   }
 
   /** What every op of this connection carries: the proposer's clock, a seed, the reply shape. */
-  private opBase(): Pick<Op, "now" | "seed" | "resp3"> {
-    const base = { now: this.backend.now(), seed: Math.floor(this.backend.random() * 2 ** 32) };
+  private opBase(): Pick<Op, "now" | "seed" | "resp3" | "encoding" | "db"> {
+    const db = this.client.db;
+    const encoding = this.backend.server.encodingLimits();
+    const seed = Math.floor(this.backend.random() * 2 ** 32);
+    const base = { now: this.backend.now(), seed, ...(db !== 0 ? { db } : {}), ...(encoding ? { encoding } : {}) };
     return this.client.protocol === 3 ? { ...base, resp3: true } : base;
   }
 
@@ -318,11 +353,12 @@ export class Session implements SessionApi {
   }
 }
 
-/**
- * Session commands that read or write the keyspace, and PUBLISH (a subscriber told of a write must
- * be able to read it): ordered among data commands.
- */
-const ORDERED = new Set(["watch", "exec", "publish", "spublish"]);
+/** Session commands that read or write the keyspace: ordered among data commands. */
 const ordered = (spec: CommandSpec) => ORDERED.has(spec.name);
+/**
+ * SELECT and RESET change the database the commands after them use (WATCH and EXEC read it); MEMORY USAGE
+ * reads a key; PUBLISH keeps its place so that a subscriber told of a write can read it.
+ */
+const ORDERED = new Set(["watch", "exec", "select", "reset", "debug", "memory", "publish", "spublish"]);
 /** What must not overtake an earlier command of the connection, nor be overtaken by a later read. */
 const writes = (spec: CommandSpec) => isWrite(spec) || spec.name === "exec";

@@ -1,6 +1,9 @@
 // Set commands with Redis 7.0's replies and error texts. A set is one row per member.
 import { array, bulk, EMPTY_ARRAY, err, int, NULL_BULK, ONE, set, ZERO, type Reply } from "../resp/reply.ts";
-import { bulks, countedKeys, isReply, noteGrowth, pickRandom, popCount, randomCount, scanCollection, sizeOf } from "./collection.ts";
+import {
+  bulks, cardinality, countedKeys, isReply, noteGrowth, pickRandom, popCount, randomCount,
+  scanCollection, sizeOf,
+} from "./collection.ts";
 import { ONE_SLOT } from "./cluster-policy.ts";
 import { define } from "./define.ts";
 import type { CommandContext } from "./types.ts";
@@ -189,10 +192,7 @@ export const SET_COMMANDS = define("set", [
   {
     name: "scard", arity: 2, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
     summary: "Returns the number of members in a set.",
-    run: (ctx, argv) => {
-      const size = setSize(ctx, argv[1]!);
-      return isReply(size) ? size : int(size);
-    },
+    run: cardinality("set"),
   },
   {
     name: "spop", arity: -2, flags: ["write", "random", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
@@ -242,6 +242,8 @@ export const SET_COMMANDS = define("set", [
     name: "sscan", arity: -3, flags: ["readonly", "random"], keys: { first: 1, last: 1, step: 1 }, since: "2.6.0",
     summary: "Iterates over members of a set.",
     run: (ctx, argv) =>
-      scanCollection(ctx, argv, "set", (o, l) => ctx.db.setMembers(argv[1]!, o, l), (m) => m, (m) => [bulk(m)]),
+      scanCollection(ctx, argv, "set", (from, l) => ctx.db.setMembersFrom(argv[1]!, from, l), (m) => m, (m) => [
+        bulk(m),
+      ]),
   },
 ]);

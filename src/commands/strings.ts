@@ -312,6 +312,10 @@ export const STRING_COMMANDS = define("string", [
     summary: "Returns a substring of the string stored at a key.", run: getrange,
   },
   {
+    name: "substr", arity: 4, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    summary: "Returns a substring from a string value (GETRANGE's old name).", run: getrange,
+  },
+  {
     name: "setrange", arity: 4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "2.2.0",
     summary: "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.",
     run: setrange,

@@ -2,8 +2,13 @@
 // COMMAND INFO/DOCS and key extraction for routing all read it.
 import { BIT_COMMANDS } from "./bits.ts";
 import { CLUSTER_COMMANDS } from "./cluster.ts";
-import { CONNECTION_COMMANDS, SERVER_COMMANDS } from "./connection.ts";
+import { CONNECTION_COMMANDS } from "./connection.ts";
+import { DATABASE_COMMANDS } from "./databases.ts";
+import { SERVER_COMMANDS } from "./server.ts";
+import { LIFECYCLE_COMMANDS } from "./lifecycle.ts";
+import { MEMORY_COMMANDS } from "./memory.ts";
 import { GEO_COMMANDS } from "./geo.ts";
+import { DEBUG_COMMANDS } from "./debug.ts";
 import { DUMP_COMMANDS } from "./dump.ts";
 import { HASH_COMMANDS } from "./hash.ts";
 import { HYPERLOGLOG_COMMANDS } from "./hyperloglog.ts";
@@ -13,11 +18,15 @@ import { PUBSUB_COMMANDS } from "./pubsub.ts";
 import { LCS_COMMANDS } from "./lcs.ts";
 import { LIST_COMMANDS } from "./list.ts";
 import { OBJECT_COMMANDS } from "./object.ts";
+import { REPLICATION_COMMANDS } from "./replication.ts";
+import { SERVER_MISC_COMMANDS } from "./server-misc.ts";
 import { SET_COMMANDS } from "./set.ts";
+import { SORT_COMMANDS } from "./sort.ts";
 import { TRANSACTION_COMMANDS } from "./transactions.ts";
 import { STRING_COMMANDS } from "./strings.ts";
 import type { CommandSpec } from "./types.ts";
 import { ZSET_COMMANDS } from "./zset.ts";
+import { ZSET_ALGEBRA_COMMANDS } from "./zset-algebra.ts";
 
 function build(groups: readonly (readonly CommandSpec[])[]): ReadonlyMap<string, CommandSpec> {
   const table = new Map<string, CommandSpec>();
@@ -36,6 +45,7 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   BIT_COMMANDS,
   LCS_COMMANDS,
   KEY_COMMANDS,
+  DATABASE_COMMANDS,
   PARTITION_COMMANDS,
   PUBSUB_COMMANDS,
   HASH_COMMANDS,
@@ -44,9 +54,16 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   ZSET_COMMANDS,
   GEO_COMMANDS,
   HYPERLOGLOG_COMMANDS,
+  ZSET_ALGEBRA_COMMANDS,
+  SORT_COMMANDS,
   TRANSACTION_COMMANDS,
   OBJECT_COMMANDS,
   DUMP_COMMANDS,
+  LIFECYCLE_COMMANDS,
+  MEMORY_COMMANDS,
+  REPLICATION_COMMANDS,
+  SERVER_MISC_COMMANDS,
+  DEBUG_COMMANDS,
 ]);
 
 export const isWrite = (spec: CommandSpec) => spec.flags.includes("write");

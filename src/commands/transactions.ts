@@ -50,7 +50,10 @@ export const TRANSACTION_COMMANDS = define("transactions", [
  * checks). See Versions in the store for why every replica decides alike.
  */
 export function watchBroken(op: Op, db: Keyspace): boolean {
-  return (op.watch ?? []).some((w) => db.version(w.key) > w.version || (w.existed && !db.meta(w.key, op.now)));
+  return (op.watch ?? []).some((w) => {
+    const ks = w.db === undefined ? db : db.database(w.db);
+    return !ks || ks.version(w.key) > w.version || (w.existed && !ks.meta(w.key, op.now));
+  });
 }
 
 /** EXEC's reply when a WATCHed key changed: nothing ran. */

@@ -3,6 +3,9 @@
 // through the context, so the same function runs on a leader and, inside apply, on every replica.
 import type { Reply } from "../resp/reply.ts";
 import type { ClusterTips } from "./cluster-policy.ts";
+import type { SlowLog } from "./slowlog.ts";
+import type { KeyAccess } from "./key-access.ts";
+import type { LatencyMonitor } from "./latency.ts";
 
 export type KeyType = "string" | "hash" | "list" | "set" | "zset";
 
@@ -41,10 +44,10 @@ export interface Keyspace {
   delete(key: Uint8Array, now: number): boolean;
   /** Changes the expiry of an existing live key. */
   setExpireAt(key: Uint8Array, expireAt: number | null): void;
-  /** Moves a live key (all rows and expiry) to dst, replacing dst. */
-  rename(src: Uint8Array, dst: Uint8Array, now: number): void;
-  /** Copies a live key (all rows and expiry) to dst, replacing dst. */
-  copy(src: Uint8Array, dst: Uint8Array, now: number): void;
+  /** Moves a live key (all rows and expiry) to dst in database toDb (default: this one), replacing dst. */
+  rename(src: Uint8Array, dst: Uint8Array, now: number, toDb?: number): void;
+  /** Copies a live key (all rows and expiry) to dst in database toDb (default: this one), replacing dst. */
+  copy(src: Uint8Array, dst: Uint8Array, now: number, toDb?: number): void;
   /** Number of live keys. */
   count(now: number): number;
   /** Live keys that have an expiry (INFO keyspace `expires`). */
@@ -56,11 +59,22 @@ export interface Keyspace {
   scan(cursor: number, count: number, now: number, type?: KeyType): { cursor: number; keys: Uint8Array[] };
   /** A live key picked with r in [0, 1), or undefined when empty. */
   randomKey(now: number, r: number): Uint8Array | undefined;
-  /** Keys whose expiry is <= now (at most limit), for active expiry. */
-  expired(now: number, limit: number): Uint8Array[];
   /** Removes a key only if it is expired at `now`; used by the replicated expiry sweep. */
   deleteIfExpired(key: Uint8Array, now: number): boolean;
+  /** Removes every key of this database (FLUSHDB). */
   flush(): void;
+  /** Removes every key of every database (FLUSHALL). */
+  flushAll(): void;
+  /*
+   * Databases (SELECT): the database index is part of a key's identity; a key's slot and
+   * partition still come from the key alone.
+   */
+  /** This database's index. */
+  readonly index: number;
+  /** The same store seen through database `index`; undefined when it is out of range (config `databases`). */
+  database(index: number): Keyspace | undefined;
+  /** SWAPDB: this database and `other` trade contents (only partition `part`'s rows when given). */
+  swapDatabase(other: number, part?: number): void;
   /*
    * Partition-scoped variants for a cluster, where data.db holds the rows of every partition the
    * node replicates and keyless commands are answered per partition by its leader.
@@ -75,8 +89,8 @@ export interface Keyspace {
   scanPartition(part: number, from: Uint8Array, count: number, now: number, groupBytes: number, type?: KeyType): { keys: Uint8Array[]; next: Uint8Array | undefined };
   /** A live key of one partition picked with r in [0, 1), or undefined when it has none. */
   randomKeyInPartition(part: number, now: number, r: number): Uint8Array | undefined;
-  /** Removes every row of one partition. */
-  flushPartition(part: number): void;
+  /** Removes every row of one partition in this database, or in every database. */
+  flushPartition(part: number, allDatabases?: boolean): void;
   /**
    * WATCH: `watchPoint` is the newest log index applied for the key's partition (what WATCH
    * records); `version` the index of the op that last wrote the key (or a newer one when the store
@@ -86,6 +100,12 @@ export interface Keyspace {
   watchPoint(key: Uint8Array): number;
 
   // Collections (one row per element: docs/design/storage.md). The command layer checks the key's type with
+  /**
+   * Whether keys of `slot` (undefined: any slot) are applied by the same state machine as `key`:
+   * its partition in a cluster; always on a standalone node, which holds every key. Commands
+   * that derive further keys from their arguments' data (SORT's BY and GET patterns) check it.
+   */
+  colocated(key: Uint8Array, slot: number | undefined): boolean;
   // meta() first; these methods assume the key is absent or of their type. Writers create the key
   // (no expiry) when it is absent and delete it when its last element goes, as Redis does.
 
@@ -100,6 +120,8 @@ export interface Keyspace {
   hashDelete(key: Uint8Array, field: Uint8Array): boolean;
   /** Field/value pairs in field byte order, from position `offset` (a SCAN cursor), at most `limit`. */
   hashEntries(key: Uint8Array, offset?: number, limit?: number): [Uint8Array, Uint8Array][];
+  /** At most `limit` field/value pairs in field byte order, from the first field >= `from` (HSCAN's resume point). */
+  hashEntriesFrom(key: Uint8Array, from: Uint8Array, limit: number): [Uint8Array, Uint8Array][];
 
   /** Items at list positions start..stop (inclusive, 0-based, already clamped), head first. */
   listRange(key: Uint8Array, start: number, stop: number): ListItem[];
@@ -119,10 +141,17 @@ export interface Keyspace {
   setRemove(key: Uint8Array, members: readonly Uint8Array[]): number;
   /** Members in byte order from position `offset`, at most `limit`. */
   setMembers(key: Uint8Array, offset?: number, limit?: number): Uint8Array[];
+  /** At most `limit` members in byte order, from the first member >= `from` (SSCAN's resume point). */
+  setMembersFrom(key: Uint8Array, from: Uint8Array, limit: number): Uint8Array[];
 
   zsetScore(key: Uint8Array, member: Uint8Array): number | undefined;
   /** Adds or updates; true when the member is new. */
   zsetAdd(key: Uint8Array, member: Uint8Array, score: number): boolean;
+  /**
+   * zsetAdd of members the key does not hold (distinct; ideally in (score, member) order), in one
+   * pass: how a STORE command fills the destination it has just deleted.
+   */
+  zsetInsertNew(key: Uint8Array, entries: readonly ZEntry[]): void;
   zsetRemove(key: Uint8Array, member: Uint8Array): boolean;
   /** 0-based rank of a member in (score, member) order, or from the end when rev. */
   zsetRank(key: Uint8Array, member: Uint8Array, rev: boolean): number | undefined;
@@ -130,6 +159,8 @@ export interface Keyspace {
   zsetRange(key: Uint8Array, range: ZRange, rev: boolean, offset: number, limit: number): ZEntry[];
   /** Members within the range (rank ranges are not counted this way: use collection().size). */
   zsetCount(key: Uint8Array, range: ScoreRange | LexRange): number;
+  /** At most `limit` entries in member byte order (not score order), from the first member >= `from` (ZSCAN). */
+  zsetMembersFrom(key: Uint8Array, from: Uint8Array, limit: number): ZEntry[];
 }
 
 export interface StringSlice {
@@ -200,9 +231,27 @@ export interface Op {
    * there and flat in RESP2. Only the shape of the reply depends on it, never the writes.
    */
   readonly resp3?: boolean;
+  /** The proposer's encoding thresholds when they differ from Redis's defaults (CONFIG SET). */
+  readonly encoding?: EncodingLimits;
+  /** The proposing client's database (SELECT); absent: 0, as in logs written before databases. */
+  readonly db?: number;
+}
+
+/**
+ * Redis's thresholds past which a collection leaves its compact encoding (hash-max-listpack-entries,
+ * …). They travel with the op, so every replica records the same encoding for a write.
+ */
+export interface EncodingLimits {
+  readonly hashEntries: number;
+  readonly hashValue: number;
+  readonly setIntsetEntries: number;
+  readonly zsetEntries: number;
+  readonly zsetValue: number;
 }
 
 export interface WatchedKey {
+  /** Absent: the op's database. */
+  readonly db?: number;
   readonly key: Uint8Array;
   readonly version: number;
   readonly existed: boolean;
@@ -218,6 +267,30 @@ export interface ServerView {
   readonly configNames: () => readonly string[];
   /** Asynchronous when a section needs other nodes (INFO keyspace in a cluster); an error reply when they do not answer. */
   readonly info: (section: string | undefined, now: number) => string | Promise<string | Reply>;
+  /** Applies CONFIG SET changes, by configuration key (src/config/schema.ts); the caller has validated every one. */
+  readonly configSet: (changes: ReadonlyMap<string, string | number | boolean>) => void;
+  /** CONFIG REWRITE: the changed keys written into the file the node started from. */
+  readonly configRewrite: () => Reply;
+  /** CONFIG RESETSTAT: INFO stats, commandstats and errorstats start over. */
+  readonly resetStats: () => void;
+  /** Thresholds that differ from Redis's defaults, for Op.encoding; undefined when all are defaults. */
+  readonly encodingLimits: () => EncodingLimits | undefined;
+  readonly slowlog: SlowLog;
+  readonly keyAccess: KeyAccess;
+  readonly latency: LatencyMonitor;
+  /** MEMORY STATS: Redis's field names with this process's figures. */
+  readonly memoryStats: () => Reply;
+  /**
+   * SHUTDOWN: stops the node (after a data.db checkpoint when `save`) and ends the process. The
+   * promise only settles with an error: on success the connection closes without a reply, as in Redis.
+   */
+  readonly shutdown: (save: boolean) => Promise<Reply>;
+  /** SAVE: checkpoints data.db; OK or the reason it could not. */
+  readonly save: () => Promise<Reply>;
+  /** Unix seconds of the last successful save, or of the start. */
+  readonly lastSave: () => number;
+  /** Resolves after `ms` milliseconds (DEBUG SLEEP, WAIT): command logic has no clock of its own. */
+  readonly sleep: (ms: number) => Promise<void>;
 }
 
 export type CommandFlag =
@@ -237,6 +310,8 @@ export interface CommandContext {
   readonly random: () => number;
   /** The client speaks RESP3 (see Op.resp3). */
   readonly resp3?: boolean;
+  /** See Op.encoding; absent: Redis's defaults. */
+  readonly encoding?: EncodingLimits;
 }
 
 export type CommandFn = (ctx: CommandContext, argv: readonly Uint8Array[]) => Reply;
@@ -256,6 +331,8 @@ export interface ClientState {
   lastActiveAt: number;
   /** Speaks Redis Cluster: gets -MOVED instead of proxying (READONLY, CLUSTER SLOTS/SHARDS, or redis_cluster_mode). */
   clusterMode: boolean;
+  /** The selected database (SELECT). */
+  db: number;
 }
 
 /** A node as Redis Cluster clients see it. */
@@ -307,6 +384,8 @@ export interface SessionApi {
   readonly cluster: ClusterView | undefined;
   /** Pub/sub of this connection; undefined where nothing can be pushed to the client (HTTP). */
   readonly pubsub: PubSubApi | undefined;
+  /** Runs a read-only data command where its key lives (MEMORY USAGE's read). */
+  readonly readData: (argv: readonly Uint8Array[]) => Reply | Promise<Reply>;
 }
 
 /** SUBSCRIBE's channels, PSUBSCRIBE's patterns, SSUBSCRIBE's shard channels. */
@@ -364,4 +443,16 @@ export interface CommandSpec {
   readonly exec?: SessionFn;
   /** Where the command runs in a cluster and how replies of several partitions combine; absent: one slot. */
   readonly cluster?: ClusterTips;
+  /**
+   * Completes a data command's reply on the node the client is connected to, with what only that
+   * node knows (OBJECT IDLETIME: its record of key accesses).
+   */
+  readonly completeReply?: (s: SessionApi, argv: readonly Uint8Array[], reply: Reply) => Reply;
+}
+
+/** One database's key counts, for INFO keyspace (standalone from the store, in a cluster summed over partitions). */
+export interface DatabaseKeys {
+  readonly db: number;
+  readonly keys: number;
+  readonly expires: number;
 }

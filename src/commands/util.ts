@@ -21,6 +21,13 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+/** memcmp order, a shorter prefix first: how Redis orders members of equal score and SORT's strings. */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
 export function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length);
   out.set(a, 0);
@@ -75,7 +82,8 @@ const FLOAT_RE = /^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity)$/i
 /** Redis's string2ld/strtod rules: no surrounding spaces, no NaN; "inf" and "-inf" allowed. */
 export function parseFloatArg(b: Uint8Array): number | undefined {
   if (b.length === 0 || b.length > 5000) return undefined;
-  const s = ascii(b);
+  // Whole, not ascii(): that view stops at 128 bytes, and DBL_MAX written out has 309 digits.
+  const s = str(b);
   if (!FLOAT_RE.test(s)) return undefined;
   const lo = s.toLowerCase();
   if (lo.endsWith("inf") || lo.endsWith("infinity")) return lo.startsWith("-") ? -Infinity : Infinity;

@@ -2,11 +2,14 @@
 // member plus a (score, member) index, so point operations and short ranges are O(log n).
 import { array, bulk, EMPTY_ARRAY, err, int, NULL_BULK, ZERO, type Reply } from "../resp/reply.ts";
 import { formatDouble } from "../resp/encoder.ts";
-import { countedKeys, indexRange, intArg, isReply, noteGrowth, pairs, pickRandom, popCount, randomCount, scanCollection, score, sizeOf } from "./collection.ts";
+import {
+  cardinality, indexRange, intArg, isReply, noteGrowth, pairs, pickRandom, popCount, randomCount,
+  scanCollection, score, sizeOf,
+} from "./collection.ts";
 import { ONE_SLOT } from "./cluster-policy.ts";
 import { define } from "./define.ts";
 import type { CommandContext, LexBound, LexRange, ScoreBound, ScoreRange, ZEntry, ZRange } from "./types.ts";
-import { byteKey, E, lower, parseFloatArg, parseInt64, utf8 } from "./util.ts";
+import { E, lower, parseFloatArg, utf8 } from "./util.ts";
 
 const zsetSize = (ctx: CommandContext, key: Uint8Array) => sizeOf(ctx, key, "zset");
 const NOT_FLOAT_RANGE = err("ERR min or max is not a float");
@@ -38,7 +41,7 @@ function lexRange(min: Uint8Array, max: Uint8Array): LexRange | Reply {
   return lo && hi ? { by: "lex", min: lo, max: hi } : NOT_LEX_RANGE;
 }
 
-function entries(ctx: CommandContext, list: readonly ZEntry[], withScores: boolean): Reply {
+export function entries(ctx: CommandContext, list: readonly ZEntry[], withScores: boolean): Reply {
   if (!withScores) return array(list.map((e) => bulk(e.member)));
   return pairs(ctx, list.map((e) => [bulk(e.member), score(e.score)] as const));
 }
@@ -190,7 +193,7 @@ function zrangestore(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
 /** Replaces dst with the given members (deleting it when there are none). */
 export function storeZset(ctx: CommandContext, dst: Uint8Array, list: readonly ZEntry[]): void {
   ctx.db.delete(dst, ctx.now);
-  for (const e of list) ctx.db.zsetAdd(dst, e.member, e.score);
+  ctx.db.zsetInsertNew(dst, list);
   if (list.length > 0) noteGrowth(ctx, dst, "zset", list.map((e) => e.member));
 }
 
@@ -209,7 +212,7 @@ function zpop(max: boolean) {
   };
 }
 
-function popEntries(ctx: CommandContext, key: Uint8Array, size: number, count: number, max: boolean): ZEntry[] {
+export function popEntries(ctx: CommandContext, key: Uint8Array, size: number, count: number, max: boolean): ZEntry[] {
   const n = Math.min(count, size);
   const list = ctx.db.zsetRange(key, { by: "rank", start: 0, stop: n - 1 }, max, 0, -1);
   if (n === size) ctx.db.delete(key, ctx.now);
@@ -232,93 +235,6 @@ function zrandmember(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   if (size === 0 || count === 0) return EMPTY_ARRAY;
   const all = ctx.db.zsetRange(key, { by: "rank", start: 0, stop: size - 1 }, false, 0, -1);
   return entries(ctx, pickRandom(all, count, ctx.random), withScores);
-}
-
-type Aggregate = "sum" | "min" | "max";
-
-/**
- * The sources of ZUNIONSTORE/ZINTERSTORE/ZDIFFSTORE: sorted sets, or plain sets with score 1
- * (as Redis allows); WRONGTYPE for anything else.
- */
-function loadSources(ctx: CommandContext, keys: readonly Uint8Array[]): ZEntry[][] | Reply {
-  const out: ZEntry[][] = [];
-  for (const key of keys) {
-    const meta = ctx.db.meta(key, ctx.now);
-    if (!meta) out.push([]);
-    else if (meta.type === "zset") {
-      const size = ctx.db.collection(key, ctx.now)?.size ?? 0;
-      out.push(ctx.db.zsetRange(key, { by: "rank", start: 0, stop: size - 1 }, false, 0, -1));
-    } else if (meta.type === "set") out.push(ctx.db.setMembers(key).map((member) => ({ member, score: 1 })));
-    else return E.wrongType;
-  }
-  return out;
-}
-
-function combineStore(op: "union" | "inter" | "diff", name: string) {
-  return (ctx: CommandContext, argv: readonly Uint8Array[]): Reply => {
-    const dst = argv[1]!;
-    const numkeys = parseInt64(argv[2]!);
-    if (numkeys === undefined) return E.notInt;
-    if (numkeys < 1n) return err(`ERR at least 1 input key is needed for '${name}' command`);
-    const n = Number(numkeys);
-    if (n > argv.length - 3) return E.syntax;
-    const keys = argv.slice(3, 3 + n);
-    // Redis type-checks the sources before it parses WEIGHTS and AGGREGATE.
-    const sources = loadSources(ctx, keys);
-    if (isReply(sources)) return sources;
-    const weights: number[] = keys.map(() => 1);
-    let aggregate: Aggregate = "sum";
-    for (let i = 3 + n; i < argv.length; i++) {
-      const opt = lower(argv[i]!);
-      if (op !== "diff" && opt === "weights" && i + n < argv.length) {
-        for (let j = 0; j < n; j++) {
-          const w = parseFloatArg(argv[i + 1 + j]!);
-          if (w === undefined) return err("ERR weight value is not a float");
-          weights[j] = w;
-        }
-        i += n;
-      } else if (op !== "diff" && opt === "aggregate" && i + 1 < argv.length) {
-        const a = lower(argv[++i]!);
-        if (a !== "sum" && a !== "min" && a !== "max") return E.syntax;
-        aggregate = a;
-      } else return E.syntax;
-    }
-    const result = combineZsets(sources, weights, aggregate, op);
-    storeZset(ctx, dst, result);
-    return int(result.length);
-  };
-}
-
-function combineZsets(sources: readonly ZEntry[][], weights: readonly number[], aggregate: Aggregate, op: "union" | "inter" | "diff"): ZEntry[] {
-  // Redis: a weighted score that is NaN (inf * 0) counts as 0, and so does a NaN sum (inf + -inf).
-  const weigh = (s: number, w: number) => {
-    const v = s * w;
-    return Number.isNaN(v) ? 0 : v;
-  };
-  const fold = (a: number, b: number) => {
-    if (aggregate === "min") return Math.min(a, b);
-    if (aggregate === "max") return Math.max(a, b);
-    const v = a + b;
-    return Number.isNaN(v) ? 0 : v;
-  };
-  if (op === "diff") {
-    const drop = new Set(sources.slice(1).flatMap((s) => s.map((e) => byteKey(e.member))));
-    return sources[0]!.filter((e) => !drop.has(byteKey(e.member)));
-  }
-  const acc = new Map<string, { member: Uint8Array; score: number; seen: number }>();
-  sources.forEach((src, i) => {
-    for (const e of src) {
-      const k = byteKey(e.member);
-      const s = weigh(e.score, weights[i]!);
-      const cur = acc.get(k);
-      if (cur) {
-        cur.score = fold(cur.score, s);
-        cur.seen++;
-      } else acc.set(k, { member: e.member, score: s, seen: 1 });
-    }
-  });
-  const list = [...acc.values()].filter((e) => op === "union" || e.seen === sources.length);
-  return list.map(({ member, score: s }) => ({ member, score: s }));
 }
 
 function zremrange(by: "rank" | "score" | "lex") {
@@ -410,10 +326,7 @@ export const ZSET_COMMANDS = define("sortedset", [
   {
     name: "zcard", arity: 2, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.2.0",
     summary: "Returns the number of members in a sorted set.",
-    run: (ctx, argv) => {
-      const size = zsetSize(ctx, argv[1]!);
-      return isReply(size) ? size : int(size);
-    },
+    run: cardinality("zset"),
   },
   {
     name: "zcount", arity: 4, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
@@ -483,21 +396,6 @@ export const ZSET_COMMANDS = define("sortedset", [
     summary: "Stores a range of members from sorted set in a key.", run: zrangestore, cluster: ONE_SLOT,
   },
   {
-    name: "zunionstore", arity: -4, flags: ["write"], keys: { first: 1, last: 1, step: 1, find: countedKeys(2, [1]) },
-    since: "2.0.0", summary: "Stores the union of multiple sorted sets in a key.",
-    run: combineStore("union", "zunionstore"), cluster: ONE_SLOT,
-  },
-  {
-    name: "zinterstore", arity: -4, flags: ["write"], keys: { first: 1, last: 1, step: 1, find: countedKeys(2, [1]) },
-    since: "2.0.0", summary: "Stores the intersect of multiple sorted sets in a key.",
-    run: combineStore("inter", "zinterstore"), cluster: ONE_SLOT,
-  },
-  {
-    name: "zdiffstore", arity: -4, flags: ["write"], keys: { first: 1, last: 1, step: 1, find: countedKeys(2, [1]) },
-    since: "6.2.0", summary: "Stores the difference of multiple sorted sets in a key.",
-    run: combineStore("diff", "zdiffstore"), cluster: ONE_SLOT,
-  },
-  {
     name: "zremrangebyscore", arity: 4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "1.2.0",
     summary:
       "Removes members in a sorted set within a range of scores." +
@@ -521,11 +419,15 @@ export const ZSET_COMMANDS = define("sortedset", [
   {
     name: "zscan", arity: -3, flags: ["readonly", "random"], keys: { first: 1, last: 1, step: 1 }, since: "2.8.0",
     summary: "Iterates over members and scores of a sorted set.",
-    run: (ctx, argv) =>
-      scanCollection(ctx, argv, "zset", (o, l) => {
-        const size = ctx.db.collection(argv[1]!, ctx.now)?.size ?? 0;
-        const stop = l === undefined ? size - 1 : Math.min(size - 1, o + l - 1);
-        return o > stop ? [] : ctx.db.zsetRange(argv[1]!, { by: "rank", start: o, stop }, false, 0, -1);
-      }, (e) => e.member, (e) => [bulk(e.member), bulk(utf8(formatDouble(e.score)))]),
+    run: (ctx, argv) => {
+      const key = argv[1]!;
+      const byScore = () => {
+        const stop = (ctx.db.collection(key, ctx.now)?.size ?? 0) - 1;
+        return ctx.db.zsetRange(key, { by: "rank", start: 0, stop }, false, 0, -1);
+      };
+      const render = (e: ZEntry) => [bulk(e.member), bulk(utf8(formatDouble(e.score)))];
+      const page = (from: Uint8Array, l: number) => ctx.db.zsetMembersFrom(key, from, l);
+      return scanCollection(ctx, argv, "zset", page, (e) => e.member, render, byScore);
+    },
   },
 ]);

@@ -20,6 +20,7 @@ export interface Config {
   routing_strategy: RoutingStrategy;
   replication_factor: number;
   partition_count: number;
+  databases: number;
   data_dir: string;
   advertise_addr: string;
   zone: string;
@@ -37,6 +38,20 @@ export interface Config {
   log_format: LogFormat;
   proto_max_bulk_len: number;
   maxclients: number;
+  /** Seconds a client may stay idle before the node closes its connection (0: never). */
+  timeout: number;
+  notify_keyspace_events: string;
+  slowlog_log_slower_than: number;
+  slowlog_max_len: number;
+  latency_monitor_threshold: number;
+  hash_max_listpack_entries: number;
+  hash_max_listpack_value: number;
+  set_max_intset_entries: number;
+  zset_max_listpack_entries: number;
+  zset_max_listpack_value: number;
+  list_max_listpack_size: number;
+  list_compress_depth: number;
+  hll_sparse_max_bytes: number;
   /** Redis's "<hard> <soft> <soft seconds>" for clients with pub/sub pushes; see parseOutputLimit. */
   client_output_buffer_limit_pubsub: string;
 }
@@ -90,6 +105,8 @@ export function parseOutputLimit(text: string): OutputLimit | undefined {
   return { hard: sizes[0]!, soft: sizes[1]!, softSeconds };
 }
 
+/** Largest integer a number holds exactly: the cap of Redis's long long parameters here. */
+const MAX_INT = Number.MAX_SAFE_INTEGER;
 const isPowerOfTwo = (n: number) => n > 0 && (n & (n - 1)) === 0;
 const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
@@ -123,6 +140,13 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     help: "partitions (Raft groups) the 16384 slots are split into; fixed at bootstrap",
     rule: (v: number) => (isPowerOfTwo(v) ? undefined : "a power of two between 1 and 16384"),
   },
+  databases: {
+    kind: "int",
+    def: 16,
+    min: 1,
+    max: 65536,
+    help: "number of databases (SELECT 0 to databases-1); give every node of a cluster the same value; start-up only",
+  },
   data_dir: { kind: "string", def: "./data", help: "directory for raft.db, data.db and flydb-node.json (which fixes the node id, mode and partition_count of the directory)" },
   advertise_addr: { kind: "string", def: "", help: "host or IP other nodes and redirected clients use to reach this node (default: detected)" },
   zone: { kind: "string", def: "", help: "failure zone (rack, availability zone): replicas of a partition are spread across zones" },
@@ -139,6 +163,55 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
   log_format: { kind: "enum", def: "text", choices: ["text", "json"], help: "log line format" },
   proto_max_bulk_len: { kind: "bytes", def: 512 * 1024 * 1024, min: 1024 * 1024, max: 2 ** 32, help: "largest accepted bulk string (e.g. 512mb)" },
   maxclients: { kind: "int", def: 10000, min: 1, max: 1_000_000, help: "maximum simultaneous client connections" },
+  timeout: {
+    kind: "int", def: 0, min: 0, max: 2147483647,
+    help: "seconds a client may stay idle before its connection is closed (0: never)",
+  },
+  notify_keyspace_events: {
+    kind: "string", def: "",
+    help: "keyspace notification classes, as Redis's notify-keyspace-events (e.g. \"KEA\"; empty: off)",
+  },
+  slowlog_log_slower_than: {
+    kind: "int", def: 10000, min: -1, max: MAX_INT,
+    help: "microseconds a command must take to enter SLOWLOG (0: every command, -1: none)",
+  },
+  slowlog_max_len: { kind: "int", def: 128, min: 0, max: MAX_INT, help: "entries SLOWLOG keeps" },
+  latency_monitor_threshold: {
+    kind: "int", def: 0, min: 0, max: MAX_INT,
+    help: "milliseconds a command must take to be a LATENCY event (0: off)",
+  },
+  hash_max_listpack_entries: {
+    kind: "int", def: 512, min: 0, max: MAX_INT,
+    help: "OBJECT ENCODING: a hash with more fields is a hashtable",
+  },
+  hash_max_listpack_value: {
+    kind: "int", def: 64, min: 0, max: MAX_INT,
+    help: "OBJECT ENCODING: a hash with a longer field or value is a hashtable",
+  },
+  set_max_intset_entries: {
+    kind: "int", def: 512, min: 0, max: MAX_INT,
+    help: "OBJECT ENCODING: a set of integers with more members is a hashtable",
+  },
+  zset_max_listpack_entries: {
+    kind: "int", def: 128, min: 0, max: MAX_INT,
+    help: "OBJECT ENCODING: a sorted set with more members is a skiplist",
+  },
+  zset_max_listpack_value: {
+    kind: "int", def: 64, min: 0, max: MAX_INT,
+    help: "OBJECT ENCODING: a sorted set with a longer member is a skiplist",
+  },
+  list_max_listpack_size: {
+    kind: "int", def: -2, min: -(2 ** 31), max: 2 ** 31 - 1,
+    help: "quicklist node size, as Redis's list-max-listpack-size (reported only)",
+  },
+  list_compress_depth: {
+    kind: "int", def: 0, min: 0, max: 2 ** 31 - 1,
+    help: "quicklist nodes left uncompressed at each end, as Redis's list-compress-depth (reported only)",
+  },
+  hll_sparse_max_bytes: {
+    kind: "int", def: 3000, min: 0, max: MAX_INT,
+    help: "largest sparse HyperLogLog representation in bytes",
+  },
   client_output_buffer_limit_pubsub: {
     kind: "string",
     def: "32mb 8mb 60",

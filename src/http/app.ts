@@ -4,6 +4,7 @@ import { Hono } from "hono";
 import type { Context, MiddlewareHandler } from "hono";
 import type { NodeMetrics } from "./metrics.ts";
 import type { Reply } from "../resp/reply.ts";
+import { RemoveRefused, type RemoveReport } from "../cluster/remove.ts";
 
 /** What the cluster endpoints need; absent on a standalone node. */
 export interface ClusterAdmin {
@@ -13,6 +14,11 @@ export interface ClusterAdmin {
   join(peers: readonly string[]): void;
   /** POST /cluster/leave: drain, then (when drained) leave and stop. */
   leave(timeoutMs: number): Promise<{ readonly drained: boolean } & object>;
+  /**
+   * POST /cluster/remove: removes another member (dead, or wiped) and waits until no group
+   * counts its vote; throws RemoveRefused when the node is this one or alive.
+   */
+  remove(node: string, timeoutMs: number): Promise<RemoveReport>;
 }
 
 export interface NodeStatus {
@@ -97,18 +103,42 @@ export function createHttpApp(node: NodeStatus): Hono {
     }
     return c.json({ joining: peers });
   });
-  app.post("/cluster/leave", auth, async (c) => {
-    const a = admin(c);
-    if (a instanceof Response) return a;
+  /** The timeout_ms query parameter, or the response that explains why it is not one. */
+  const waitLimit = (c: Context): number | Response => {
     const asked = c.req.query("timeout_ms");
     const timeoutMs = asked === undefined ? LEAVE_TIMEOUT_MS : Number(asked);
     if (!Number.isInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > MAX_LEAVE_TIMEOUT_MS) {
       return c.json({ error: `timeout_ms must be an integer from 0 to ${MAX_LEAVE_TIMEOUT_MS}` }, 400);
     }
-    // Draining can outlast Bun's 10 s idle timeout for a request that sends nothing meanwhile.
+    // Waiting can outlast Bun's 10 s idle timeout for a request that sends nothing meanwhile.
     (c.env as { timeout?: (req: Request, seconds: number) => void } | undefined)?.timeout?.(c.req.raw, 0);
+    return timeoutMs;
+  };
+  app.post("/cluster/leave", auth, async (c) => {
+    const a = admin(c);
+    if (a instanceof Response) return a;
+    const timeoutMs = waitLimit(c);
+    if (timeoutMs instanceof Response) return timeoutMs;
     const r = await a.leave(timeoutMs);
     return c.json(r, r.drained ? 200 : "error" in r && /no member|last member/.test(String(r.error)) ? 409 : 504);
+  });
+  app.post("/cluster/remove", auth, async (c) => {
+    const a = admin(c);
+    if (a instanceof Response) return a;
+    const id = c.req.query("node");
+    if (id === undefined || id === "") {
+      return c.json({ error: "name the member to remove: POST /cluster/remove?node=<node id>" }, 400);
+    }
+    const timeoutMs = waitLimit(c);
+    if (timeoutMs instanceof Response) return timeoutMs;
+    try {
+      const r = await a.remove(id, timeoutMs);
+      // Not removed: still a voter somewhere when the wait ran out (504), or the removal was refused.
+      return c.json(r, r.removed ? 200 : r.voter_groups.length > 0 ? 504 : 409);
+    } catch (e) {
+      if (e instanceof RemoveRefused) return c.json({ error: e.message }, 409);
+      throw e;
+    }
   });
 
   // /kv runs GET/SET/DEL through a session like any RESP client. Reading data is guarded like

@@ -3,6 +3,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { RaftStats } from "../cluster/raft-stats.ts";
 import type { GossipCounters } from "../gossip/node.ts";
+import { SYNCHRONOUS_MODES, type SqliteSynchronous } from "../store/sqlite-sync.ts";
 import type { TransportStats } from "../transport/transport.ts";
 import { CommandStats, LATENCY_BUCKETS } from "./command-stats.ts";
 
@@ -58,6 +59,24 @@ export class NodeMetrics {
     });
     collectDefaultMetrics({ register: this.registry, prefix: "flydb_process_" });
   }
+}
+
+/**
+ * flydb_sqlite_synchronous: the PRAGMA synchronous each database's writing connection reports,
+ * read from the open connections at scrape time rather than from the fsync setting.
+ */
+export function registerSqliteSynchronous(m: NodeMetrics, read: () => SqliteSynchronous): void {
+  new Gauge({
+    name: "flydb_sqlite_synchronous",
+    help: "PRAGMA synchronous of the open connection writing each database (0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA)",
+    labelNames: ["db"],
+    registers: [m.registry],
+    collect() {
+      const modes = read();
+      this.set({ db: "raft" }, SYNCHRONOUS_MODES.indexOf(modes.raft));
+      this.set({ db: "data" }, SYNCHRONOUS_MODES.indexOf(modes.data));
+    },
+  });
 }
 
 /** What the cluster series read at scrape time; ClusterNode.clusterMetricsSource provides it. */

@@ -1,7 +1,9 @@
 // One Raft group member as a pure state machine (etcd/raft style). The host drives it with tick(),
 // step() and the propose/read/transfer calls, then drains ready(): persist → send → install
 // snapshot → apply → advance(). It never does I/O except the synchronous RaftStorage reads at
-// start-up and when shipping a snapshot.
+// start-up and when shipping a snapshot. Between ready() and advance() the host may keep stepping,
+// ticking and proposing (its write of the Ready is still in flight): advance() then marks durable
+// only what that Ready persisted and is still in the log.
 import type {
   ConfChange,
   ConfState,
@@ -82,11 +84,13 @@ interface IncomingSnapshot {
 }
 
 interface Handed {
-  readonly lastIndex: number;
+  /** The last index the handed Ready makes durable; lowered when the log is cut below it meanwhile. */
+  lastIndex: number;
   readonly committedTo: number;
   readonly committed: readonly Entry[];
   readonly hardState: HardState | null;
   readonly snapshot: Snapshot | null;
+  readonly install: Snapshot | null;
 }
 
 const SNAPSHOT_WINDOW = 4;
@@ -361,22 +365,37 @@ export class Raft {
     };
     this.msgs = [];
     this.readStates = [];
-    this.handed = { lastIndex: this.lastIndex(), committedTo: Math.max(committedTo, applyFrom - 1), committed, hardState: hs, snapshot };
+    this.handed = {
+      lastIndex: this.lastIndex(),
+      committedTo: Math.max(committedTo, applyFrom - 1),
+      committed,
+      hardState: hs,
+      snapshot,
+      install,
+    };
     return rd;
+  }
+
+  /** Entries from `index` on were replaced (or dropped for a snapshot): none of them is durable. */
+  private unstableFrom(index: number): void {
+    this.stable = Math.min(this.stable, index - 1);
+    if (this.handed) this.handed.lastIndex = Math.min(this.handed.lastIndex, index - 1);
   }
 
   advance(): void {
     const h = this.handed;
     if (!h) throw new Error(`raft group ${this.grp} node ${this.id}: advance() without ready()`);
     this.handed = null;
-    this.stable = h.lastIndex;
+    // A snapshot restored meanwhile set `stable` to its index, above what the handed write kept.
+    this.stable = Math.max(this.stable, h.lastIndex);
     if (h.hardState) this.persistedHardState = h.hardState;
-    if (h.snapshot) {
-      if (this.snapshotToPersist === h.snapshot) this.snapshotToPersist = null;
+    // A snapshot taken or received after ready() is still to be persisted (and installed).
+    if (h.snapshot && this.snapshotToPersist === h.snapshot) {
+      this.snapshotToPersist = null;
       this.discardLogOnPersist = false;
       this.snapshotDataInMemory = null; // readable from storage from now on
     }
-    this.snapshotToInstall = null;
+    if (this.snapshotToInstall === h.install) this.snapshotToInstall = null;
     this.applied = Math.max(this.applied, h.committedTo);
     if (this.role === "leader") {
       // Our own log counts toward the quorum only once durable.
@@ -771,7 +790,7 @@ export class Raft {
           throw new Error(`raft group ${this.grp} node ${this.id}: conflicting entry ${e.index}/${e.term} at or below commit ${this.commit}`);
         }
         this.entries.length = e.index - this.snapIndex - 1;
-        this.stable = Math.min(this.stable, e.index - 1);
+        this.unstableFrom(e.index);
       }
       let confChanged = e.index <= this.confIndex; // truncated away
       for (let j = k; j < ents.length; j++) {
@@ -835,6 +854,7 @@ export class Raft {
     this.snapIndex = s.meta.index;
     this.snapTerm = s.meta.term;
     this.snapConf = s.meta.conf;
+    this.unstableFrom(s.meta.index + 1);
     this.stable = s.meta.index;
     this.commit = s.meta.index;
     this.snapshotDataInMemory = s.data;

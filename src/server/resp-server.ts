@@ -127,8 +127,8 @@ class Connection implements ConnectionControl {
   private closed = false;
   /** Since when (ms) unsent bytes have been over the soft push limit; undefined while under it. */
   private overSoftSince: number | undefined;
-  /** onData is running (a QUIT in its batch must not end the socket before the batch's replies). */
-  private inData = false;
+  /** Inside onData: a close() from the command being run (QUIT) must wait for its reply to be encoded. */
+  private running = false;
 
   constructor(
     private readonly socket: Socket<Connection>,
@@ -144,8 +144,7 @@ class Connection implements ConnectionControl {
   close(): void {
     if (this.closing || this.closed) return;
     this.closing = true;
-    // Inside onData the batch's replies are not sent yet: onData ends the socket after them.
-    if (!this.inData) this.endIfDone();
+    if (!this.running) this.endIfDone();
   }
 
   push(reply: Reply): void {
@@ -181,16 +180,18 @@ class Connection implements ConnectionControl {
     const encoder = this.encoder;
     encoder.reset();
     decoder.push(chunk);
-    this.inData = true;
     while (!this.closing) {
       if (handler.authenticated) decoder.setAuthenticated(handler.authenticated());
       const argv = decoder.next();
       if (argv === null) break;
       let reply: Reply | Promise<Reply>;
+      this.running = true;
       try {
         reply = handler.onCommand(argv);
       } catch (e) {
         reply = internalError(e);
+      } finally {
+        this.running = false;
       }
       const protocol = handler.protocol();
       if (reply instanceof Promise) {
@@ -214,7 +215,6 @@ class Connection implements ConnectionControl {
       else this.queue.push({ reply, protocol });
       this.closing = true;
     }
-    this.inData = false;
     this.send(encoder.bytes());
     this.updateReading();
     this.endIfDone();

@@ -47,6 +47,8 @@ export class Versions {
   private readonly floors = new Map<number, number>();
   /** Per partition: the newest index touched, for raising its floor when the map is emptied. */
   private readonly newest = new Map<number, number>();
+  /** Per database: the index of the last SWAPDB that involved it. */
+  private readonly swaps = new Map<number, number>();
   /** The newest index each log group has applied: the watch points. */
   private readonly applied = new Map<number, number>();
   private groupsOf: (part: number) => readonly number[] = () => [];
@@ -69,6 +71,7 @@ export class Versions {
     this.byKey.clear();
     this.floors.clear();
     this.newest.clear();
+    this.swaps.clear();
     this.applied.clear();
     for (const [grp, idx] of applied) this.applied.set(grp, idx);
     this.groupsOf = groupsOf;
@@ -92,19 +95,32 @@ export class Versions {
     return point;
   }
 
-  touch(key: Uint8Array): void {
+  /** A write of `key` in database `db` (a key's identity is both: see DB_STRIDE in state.ts). */
+  touch(key: Uint8Array, db: number): void {
     if (this.byKey.size >= MAX_TRACKED_VERSIONS) {
       for (const [part, index] of this.newest) this.floors.set(part, Math.max(this.floorOf(part), index));
       this.byKey.clear();
     }
-    this.byKey.set(byteKey(key), this.opIndex);
+    this.byKey.set(`${db}:${byteKey(key)}`, this.opIndex);
     const part = this.partOf(key);
     if ((this.newest.get(part) ?? -Infinity) < this.opIndex) this.newest.set(part, this.opIndex);
   }
 
   /** The floor still applies to a remembered key: a snapshot install can raise it past the entry. */
-  of(key: Uint8Array): number {
-    return Math.max(this.byKey.get(byteKey(key)) ?? 0, this.floorOf(this.partOf(key)));
+  of(key: Uint8Array, db: number): number {
+    return Math.max(this.byKey.get(`${db}:${byteKey(key)}`) ?? 0, this.floorOf(this.partOf(key)));
+  }
+
+  /**
+   * SWAPDB moved database `db`'s rows in the op being applied. Only remembered since this process
+   * opened data.db: a replica that reopens between WATCH and EXEC sees the keys' floors instead.
+   */
+  swapped(db: number): void {
+    this.swaps.set(db, this.opIndex);
+  }
+
+  swappedAt(db: number): number {
+    return this.swaps.get(db) ?? 0;
   }
 
   /**
@@ -130,6 +146,8 @@ export class CollectionRows {
     private readonly db: Database,
     private readonly partOf: (key: Uint8Array) => number,
     private readonly versions: Versions,
+    /** The database these rows belong to, for the WATCH versions. */
+    private readonly dbIndex: number,
   ) {}
 
   private q(sql: Sql): Statement {
@@ -175,7 +193,7 @@ export class CollectionRows {
   /** Adjusts the element count by delta; the key goes when none are left. Returns the new value (0: gone). */
   private resize(part: number, key: Uint8Array, delta: number): number {
     if (delta === 0) return this.valueOf(part, key);
-    this.versions.touch(key);
+    this.versions.touch(key, this.dbIndex);
     const row = this.q("UPDATE keys SET value = value + ? WHERE part = ? AND key = ? RETURNING value").get(COUNT_UNIT * delta, part, key) as
       | { value: number }
       | null;
@@ -203,7 +221,7 @@ export class CollectionRows {
   hashSet(key: Uint8Array, field: Uint8Array, value: Uint8Array): boolean {
     const part = this.partOf(key);
     this.ensure(part, key, "hash");
-    this.versions.touch(key);
+    this.versions.touch(key, this.dbIndex);
     if (this.q("INSERT OR IGNORE INTO hash_fields (part, key, field, value) VALUES (?, ?, ?, ?)").run(part, key, field, value).changes > 0) {
       this.resize(part, key, 1);
       return true;
@@ -222,6 +240,11 @@ export class CollectionRows {
   hashEntries(key: Uint8Array, offset = 0, limit = -1): [Uint8Array, Uint8Array][] {
     return this.q("SELECT field, value FROM hash_fields WHERE part = ? AND key = ? ORDER BY field LIMIT ? OFFSET ?")
       .values(this.partOf(key), key, limit, offset) as [Uint8Array, Uint8Array][];
+  }
+
+  hashEntriesFrom(key: Uint8Array, from: Uint8Array, limit: number): [Uint8Array, Uint8Array][] {
+    const sql = "SELECT field, value FROM hash_fields WHERE part = ? AND key = ? AND field >= ? ORDER BY field LIMIT ?";
+    return this.q(sql).values(this.partOf(key), key, from, limit) as [Uint8Array, Uint8Array][];
   }
 
   // --- lists ------------------------------------------------------------------------------------
@@ -297,7 +320,7 @@ export class CollectionRows {
   }
 
   listReplace(key: Uint8Array, seq: number, value: Uint8Array): void {
-    this.versions.touch(key);
+    this.versions.touch(key, this.dbIndex);
     this.q("UPDATE list_items SET value = ? WHERE part = ? AND key = ? AND seq = ?").run(value, this.partOf(key), key, seq);
   }
 
@@ -349,7 +372,20 @@ export class CollectionRows {
     return rows.map(([m]) => m);
   }
 
+  setMembersFrom(key: Uint8Array, from: Uint8Array, limit: number): Uint8Array[] {
+    const sql = "SELECT member FROM set_members WHERE part = ? AND key = ? AND member >= ? ORDER BY member LIMIT ?";
+    const rows = this.q(sql).values(this.partOf(key), key, from, limit) as [Uint8Array][];
+    return rows.map(([m]) => m);
+  }
+
   // --- sorted sets --------------------------------------------------------------------------------
+
+  zsetMembersFrom(key: Uint8Array, from: Uint8Array, limit: number): ZEntry[] {
+    const sql = "SELECT member, score FROM zset_members WHERE part = ? AND key = ? AND member >= ?" +
+      " ORDER BY member LIMIT ?";
+    const rows = this.q(sql).values(this.partOf(key), key, from, limit) as [Uint8Array, number][];
+    return rows.map(([member, score]) => ({ member, score }));
+  }
 
   zsetScore(key: Uint8Array, member: Uint8Array): number | undefined {
     const row = this.q("SELECT score FROM zset_members WHERE part = ? AND key = ? AND member = ?").get(this.partOf(key), key, member) as
@@ -361,7 +397,7 @@ export class CollectionRows {
   zsetAdd(key: Uint8Array, member: Uint8Array, score: number): boolean {
     const part = this.partOf(key);
     this.ensure(part, key, "zset");
-    this.versions.touch(key);
+    this.versions.touch(key, this.dbIndex);
     // Redis prints a zero score as "0" whatever its sign.
     const s = score === 0 ? 0 : score;
     const old = this.zsetScore(key, member);
@@ -380,6 +416,17 @@ export class CollectionRows {
       }
     }
     return false;
+  }
+
+  zsetInsertNew(key: Uint8Array, entries: readonly ZEntry[]): void {
+    if (entries.length === 0) return;
+    const part = this.partOf(key);
+    this.ensure(part, key, "zset");
+    const insert = this.q("INSERT INTO zset_members (part, key, member, score) VALUES (?, ?, ?, ?)");
+    for (const e of entries) insert.run(part, key, e.member, e.score === 0 ? 0 : e.score);
+    const value = this.resize(part, key, entries.length);
+    if (value & CHUNKED) for (const e of entries) this.chunkCount(part, key, e.score === 0 ? 0 : e.score, e.member, 1);
+    else if (value / COUNT_UNIT > CHUNK_BUILD) this.buildChunks(part, key);
   }
 
   zsetRemove(key: Uint8Array, member: Uint8Array): boolean {

@@ -16,7 +16,8 @@ import type { Reply } from "../resp/reply.ts";
 import { decodeOp, encodeOp } from "./op-codec.ts";
 import { LogWriter } from "./log-writer.ts";
 import { ENTRY_NORMAL, type FsyncMode, OpLog } from "./oplog.ts";
-import { type ApplyFn, StateDb } from "./state.ts";
+import { type ApplyFn, type SqliteKeyspace, StateDb } from "./state.ts";
+import type { SqliteSynchronous } from "./sqlite-sync.ts";
 
 /** A one-member log never elects: all its entries carry term 1. */
 export const STANDALONE_TERM = 1;
@@ -42,6 +43,8 @@ export interface StoreEngineOptions {
   readonly apply: ApplyFn;
   /** The configured partition_count (default 256). */
   readonly partitionCount?: number;
+  /** The configured databases (default 16). */
+  readonly databases?: number;
   /** How often data.db is checkpointed and the log compacted (default 10 s; 0: never). */
   readonly compactIntervalMs?: number;
   /** How long applied batches wait for their data.db commit (default 1 s). */
@@ -89,9 +92,16 @@ function describe(e: unknown): string {
  * Opens data.db; when it is not a readable database and the log still holds every entry from
  * index 1, it is moved aside and rebuilt from the log. With a compacted log it cannot be.
  */
-function openState(path: string, partitionCount: number, logComplete: boolean, warn: (message: string) => void): StateDb {
+function openState(
+  path: string,
+  options: StoreEngineOptions,
+  logComplete: boolean,
+  warn: (message: string) => void,
+): StateDb {
+  const partitionCount = options.partitionCount ?? 256;
+  const open = () => StateDb.open({ path, partitionCount, databases: options.databases });
   try {
-    return StateDb.open({ path, partitionCount });
+    return open();
   } catch (e) {
     const corrupt = e instanceof SQLiteError && /^SQLITE_(CORRUPT|NOTADB)/.test(e.code ?? "");
     if (!corrupt) throw e;
@@ -101,7 +111,7 @@ function openState(path: string, partitionCount: number, logComplete: boolean, w
     const aside = `${path}.damaged-${Date.now()}`;
     for (const suffix of ["", "-wal", "-shm"]) if (existsSync(path + suffix)) renameSync(path + suffix, aside + suffix);
     warn(`${path} is damaged (${e.message}); moved it to ${aside} and rebuilding it from raft.db`);
-    return StateDb.open({ path, partitionCount });
+    return open();
   }
 }
 
@@ -204,7 +214,7 @@ export class StoreEngine {
     try {
       log.initGroup(STANDALONE_GROUP, STANDALONE_TERM);
       const logComplete = log.snapshot(STANDALONE_GROUP).idx === 0;
-      const state = openState(join(options.dataDir, "data.db"), options.partitionCount ?? 256, logComplete, options.warn ?? console.warn);
+      const state = openState(join(options.dataDir, "data.db"), options, logComplete, options.warn ?? console.warn);
       try {
         return { state, position: recover(log, state, options) };
       } catch (e) {
@@ -217,7 +227,7 @@ export class StoreEngine {
   }
 
   /** The applied state, for reads. Writes go through propose(). */
-  get keyspace(): Keyspace {
+  get keyspace(): SqliteKeyspace {
     return this.state.keyspace;
   }
 
@@ -286,20 +296,31 @@ export class StoreEngine {
   sweepExpired(): void {
     if (this.sweepInFlight || this.closed || this.failure) return;
     const now = this.clock();
-    const keys = this.state.keyspace.expired(now, this.expireBatch);
-    if (keys.length === 0) return;
+    const expired = this.state.keyspace.expiredEverywhere(now, this.expireBatch);
+    if (expired.length === 0) return;
+    const byDb = new Map<number, Uint8Array[]>();
+    for (const { db, key } of expired) byDb.set(db, [...(byDb.get(db) ?? []), key]);
     this.sweepInFlight = true;
-    this.propose({ cmds: [[EXPIRE_COMMAND_BYTES, ...keys]], now, seed: 0 }).then(
-      (reply) => {
+    const ops = [...byDb].map(([db, keys]) =>
+      this.propose({ cmds: [[EXPIRE_COMMAND_BYTES, ...keys]], now, seed: 0, ...(db !== 0 ? { db } : {}) })
+    );
+    Promise.all(ops).then(
+      (replies) => {
         this.sweepInFlight = false;
         // A full batch that removed keys suggests more: go on without waiting for the timer
         // (but never spin on an apply that removes nothing).
-        if (keys.length === this.expireBatch && reply.t === "int" && Number(reply.v) > 0) this.sweepExpired();
+        const removed = replies.some((r) => r.t === "int" && Number(r.v) > 0);
+        if (expired.length === this.expireBatch && removed) this.sweepExpired();
       },
       () => {
         this.sweepInFlight = false;
       },
     );
+  }
+
+  /** PRAGMA synchronous of the connections that write raft.db (the log worker's) and data.db. */
+  synchronous(): SqliteSynchronous {
+    return { raft: this.log.synchronous, data: this.state.synchronous() };
   }
 
   /** Refuses new proposals, answers every accepted one, commits data.db and closes both databases. */

@@ -1,8 +1,12 @@
-// The worker thread that owns raft.db for a standalone node. Its commits (and their fsyncs) run
-// here so the event loop keeps parsing, applying and answering while a batch is being made
-// durable: Redis blocks its loop in fsync, this thread is why FlyDB does not have to.
+// The worker thread that writes raft.db: a standalone node's op log, or a cluster member's Raft
+// log (SqliteRaftStorage, whose reads stay on the event loop's own connection). Its commits (and
+// their fsyncs) run here so the event loop keeps parsing, applying and answering while a batch is
+// being made durable: Redis blocks its loop in fsync, this thread is why FlyDB does not have to.
 // Requests are answered strictly in the order they arrive (see log-writer.ts).
 import { type FsyncMode, OpLog } from "./oplog.ts";
+import { SqliteRaftStorage } from "./raft-log.ts";
+import { type PackedWrites, unpackWrites } from "./raft-write-transfer.ts";
+import { SYNCHRONOUS_MODES } from "./sqlite-sync.ts";
 
 declare var self: Worker;
 
@@ -10,11 +14,15 @@ export type LogRequest =
   | { readonly t: "open"; readonly path: string; readonly fsync: FsyncMode }
   | { readonly t: "append"; readonly grp: number; readonly first: number; readonly term: number; readonly kind: number; readonly bytes: Uint8Array; readonly lengths: readonly number[] }
   | { readonly t: "compact"; readonly grp: number; readonly upTo: number; readonly term: number }
+  | { readonly t: "openRaft"; readonly path: string; readonly fsync: FsyncMode }
+  | { readonly t: "saveBatch"; readonly batch: PackedWrites }
+  | { readonly t: "dropGroup"; readonly grp: number }
   | { readonly t: "close" };
 
 export type LogResponse = { readonly ok: true; readonly value: number } | { readonly ok: false; readonly error: string };
 
 let log: OpLog | undefined;
+let raft: SqliteRaftStorage | undefined;
 let syncTimer: ReturnType<typeof setInterval> | undefined;
 
 function opened(): OpLog {
@@ -22,12 +30,33 @@ function opened(): OpLog {
   return log;
 }
 
-/** Returns the request's number: commits so far for append, entries deleted for compact. */
+function openedRaft(): SqliteRaftStorage {
+  if (!raft) throw new Error("raft.db is not open for a cluster member's Raft log in the log worker");
+  return raft;
+}
+
+/**
+ * Returns the request's number: the connection's PRAGMA synchronous level for open and openRaft,
+ * commits so far for append, entries deleted for compact, seconds the transaction took for
+ * saveBatch.
+ */
 function handle(req: LogRequest): number {
   switch (req.t) {
     case "open":
       log = OpLog.open(req.path, req.fsync);
       if (req.fsync === "everysec") syncTimer = setInterval(() => log?.sync(), 1000);
+      return SYNCHRONOUS_MODES.indexOf(log.synchronous());
+    case "openRaft":
+      raft = new SqliteRaftStorage(req.path, { fsync: req.fsync === "always" ? "always" : "never" });
+      if (req.fsync === "everysec") syncTimer = setInterval(() => raft?.sync(), 1000);
+      return SYNCHRONOUS_MODES.indexOf(raft.synchronous());
+    case "saveBatch": {
+      const started = performance.now();
+      openedRaft().saveBatch(unpackWrites(req.batch));
+      return (performance.now() - started) / 1000;
+    }
+    case "dropGroup":
+      openedRaft().dropGroup(req.grp);
       return 0;
     case "append": {
       const l = opened();
@@ -47,7 +76,8 @@ function handle(req: LogRequest): number {
       clearInterval(syncTimer);
       // Closing the last connection checkpoints the WAL, fsyncing it: no separate sync needed.
       log?.close();
-      log = undefined;
+      raft?.close();
+      log = raft = undefined;
       return 0;
   }
 }

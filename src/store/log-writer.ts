@@ -2,6 +2,9 @@
 // in order, so a FIFO of callbacks is all the bookkeeping there is.
 import type { FsyncMode } from "./oplog.ts";
 import type { LogRequest, LogResponse } from "./log-worker.ts";
+import type { GroupWrite } from "../raft/types.ts";
+import { packWrites, transferables } from "./raft-write-transfer.ts";
+import { SYNCHRONOUS_MODES, type SynchronousMode } from "./sqlite-sync.ts";
 
 interface Waiter {
   readonly resolve: (value: number) => void;
@@ -11,6 +14,8 @@ interface Waiter {
 export class LogWriter {
   private readonly waiting: Waiter[] = [];
   private dead: Error | undefined;
+  /** PRAGMA synchronous of the worker's raft.db connection, as it reported on opening. */
+  synchronous!: SynchronousMode;
 
   private constructor(private readonly worker: Worker) {
     worker.onmessage = (e: MessageEvent<LogResponse>) => {
@@ -22,11 +27,20 @@ export class LogWriter {
     worker.onerror = (e: ErrorEvent) => this.fail(new Error(`raft.db log worker crashed: ${e.message}`));
   }
 
-  /** Starts the worker and opens raft.db in it (refused when another process holds it). */
-  static async open(path: string, fsync: FsyncMode): Promise<LogWriter> {
+  /** Starts the worker and opens raft.db in it as a standalone op log (refused when another process holds it). */
+  static open(path: string, fsync: FsyncMode): Promise<LogWriter> {
+    return LogWriter.start({ t: "open", path, fsync });
+  }
+
+  /** Starts the worker and opens raft.db in it as a cluster member's Raft log (SqliteRaftStorage). */
+  static openRaft(path: string, fsync: FsyncMode): Promise<LogWriter> {
+    return LogWriter.start({ t: "openRaft", path, fsync });
+  }
+
+  private static async start(open: LogRequest): Promise<LogWriter> {
     const writer = new LogWriter(new Worker(new URL("./log-worker.ts", import.meta.url).href));
     try {
-      await writer.call({ t: "open", path, fsync });
+      writer.synchronous = SYNCHRONOUS_MODES[await writer.call(open)]!;
     } catch (e) {
       writer.worker.terminate();
       throw e;
@@ -46,6 +60,17 @@ export class LogWriter {
       at += d.length;
     }
     return this.call({ t: "append", grp, first, term, kind, bytes, lengths }, [bytes.buffer]);
+  }
+
+  /** SqliteRaftStorage.saveBatch in the worker; resolves with the seconds its transaction took, once durable. */
+  saveBatch(writes: readonly GroupWrite[]): Promise<number> {
+    const batch = packWrites(writes);
+    return this.call({ t: "saveBatch", batch }, transferables(batch));
+  }
+
+  /** SqliteRaftStorage.dropGroup in the worker, after every write sent before it. */
+  dropGroup(grp: number): Promise<number> {
+    return this.call({ t: "dropGroup", grp });
   }
 
   /** Deletes entries up to upTo (see OpLog.compact); resolves with how many were deleted. */

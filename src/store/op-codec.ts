@@ -1,11 +1,17 @@
 // Ops as they are stored in log entries: a msgpack tuple [cmds, now, seed] for a single command,
 // [cmds, now, seed, flags, watch] when the op is a MULTI/EXEC or was proposed by a RESP3 client,
 // and [cmds, now, seed, flags, watch, [node, session, seq, ack]] for a cluster write carrying its
-// proposal id (keyspace/sessions.ts). A tuple rather than a map keeps every entry free of
+// proposal id (keyspace/sessions.ts), and [cmds, now, seed, flags, watch, id or null, db] for an op
+// of a database other than 0 (SELECT; a watch entry gains its db as a fourth element when it is
+// not the op's). A tuple rather than a map keeps every entry free of
 // repeated field names; the field order is part of the log format (a 3-tuple is what every plain
 // standalone write stays, so old logs still decode and standalone entries gain no bytes).
+// An op proposed under non-default encoding thresholds (CONFIG SET hash-max-listpack-entries, …)
+// appends them after the db (0 then written out): [cmds, now, seed, flags, watch, id | null, db,
+// [hashEntries, hashValue, setIntset, zsetEntries, zsetValue]]. Both trail, so every shorter shape
+// (what logs held before databases or thresholds existed) still decodes.
 import { Packr } from "msgpackr";
-import type { Op, WatchedKey } from "../commands/types.ts";
+import type { EncodingLimits, Op, WatchedKey } from "../commands/types.ts";
 import type { ProposalId } from "../keyspace/sessions.ts";
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
@@ -13,32 +19,64 @@ const packr = new Packr({ useRecords: false, moreTypes: false });
 const MULTI = 1;
 const RESP3 = 2;
 
-type WatchTuple = [Uint8Array, number, boolean];
+type WatchTuple = [Uint8Array, number, boolean] | [Uint8Array, number, boolean, number];
 type IdTuple = [string, number, number, number];
+type EncodingTuple = [number, number, number, number, number];
 
 export function encodeOp(op: Op, id?: ProposalId): Uint8Array {
   const flags = (op.multi ? MULTI : 0) | (op.resp3 ? RESP3 : 0);
-  if (flags === 0 && !op.watch?.length && !id) return packr.pack([op.cmds, op.now, op.seed]);
-  const watch: WatchTuple[] = (op.watch ?? []).map((w) => [w.key, w.version, w.existed]);
-  if (!id) return packr.pack([op.cmds, op.now, op.seed, flags, watch]);
-  return packr.pack([op.cmds, op.now, op.seed, flags, watch, [id.node, id.session, id.seq, id.ack] satisfies IdTuple]);
+  const db = op.db ?? 0;
+  const e = op.encoding;
+  if (flags === 0 && !op.watch?.length && !id && db === 0 && !e) return packr.pack([op.cmds, op.now, op.seed]);
+  const watch: WatchTuple[] = (op.watch ?? []).map((w) =>
+    (w.db ?? db) === db ? [w.key, w.version, w.existed] : [w.key, w.version, w.existed, w.db!]
+  );
+  const idTuple: IdTuple | null = id ? [id.node, id.session, id.seq, id.ack] : null;
+  if (e) {
+    const limits: EncodingTuple = [e.hashEntries, e.hashValue, e.setIntsetEntries, e.zsetEntries, e.zsetValue];
+    return packr.pack([op.cmds, op.now, op.seed, flags, watch, idTuple, db, limits]);
+  }
+  if (db !== 0) return packr.pack([op.cmds, op.now, op.seed, flags, watch, idTuple, db]);
+  if (!idTuple) return packr.pack([op.cmds, op.now, op.seed, flags, watch]);
+  return packr.pack([op.cmds, op.now, op.seed, flags, watch, idTuple]);
 }
 
 /** An op and, for a cluster write, its proposal id. */
 export function decodeProposal(data: Uint8Array): { op: Op; id: ProposalId | undefined } {
   const decoded: unknown = packr.unpack(data);
-  if (!Array.isArray(decoded) || decoded.length < 3 || decoded.length > 6 || decoded.length === 4 || !Array.isArray(decoded[0])) {
+  const n = Array.isArray(decoded) ? decoded.length : 0;
+  if (!Array.isArray(decoded) || n < 3 || n > 8 || n === 4 || !Array.isArray(decoded[0])) {
     throw new Error(`log entry of ${data.length} bytes is not an encoded op`);
   }
   const [cmds, now, seed] = decoded as [Uint8Array[][], number, number];
   if (decoded.length === 3) return { op: { cmds, now, seed }, id: undefined };
-  const [, , , flags, watch, id] = decoded as [unknown, unknown, unknown, number, WatchTuple[], IdTuple | undefined];
+  type Tail = [number, WatchTuple[], IdTuple | null | undefined, number | undefined, EncodingTuple | undefined];
+  const [, , , flags, watch, idOrNull, db, limits] = decoded as [unknown, unknown, unknown, ...Tail];
+  const id = idOrNull ?? undefined;
   const op: { -readonly [K in keyof Op]: Op[K] } = { cmds, now, seed };
   if (flags & MULTI) op.multi = true;
   if (flags & RESP3) op.resp3 = true;
-  if (watch.length > 0) op.watch = watch.map(([key, version, existed]): WatchedKey => ({ key, version, existed }));
+  if (db !== undefined) {
+    if (!Number.isInteger(db) || db < 0) {
+      throw new Error(`log entry of ${data.length} bytes has a malformed database index`);
+    }
+    if (db !== 0) op.db = db;
+  }
+  if (watch.length > 0) {
+    op.watch = watch.map(([key, version, existed, wdb]): WatchedKey =>
+      wdb === undefined ? { key, version, existed } : { db: wdb, key, version, existed }
+    );
+  }
+  if (limits !== undefined) op.encoding = encodingOf(limits, data.length);
   if (id !== undefined && (!Array.isArray(id) || id.length !== 4)) throw new Error(`log entry of ${data.length} bytes has a malformed proposal id`);
   return { op, id: id && { node: id[0], session: id[1], seq: id[2], ack: id[3] } };
+}
+
+function encodingOf(t: EncodingTuple, size: number): EncodingLimits {
+  if (!Array.isArray(t) || t.length !== 5 || t.some((n) => typeof n !== "number")) {
+    throw new Error(`log entry of ${size} bytes has malformed encoding thresholds`);
+  }
+  return { hashEntries: t[0], hashValue: t[1], setIntsetEntries: t[2], zsetEntries: t[3], zsetValue: t[4] };
 }
 
 export function decodeOp(data: Uint8Array): Op {

@@ -2,6 +2,7 @@
 // takes sequential appends at the tail and deletes at the head, which is what keeps fsynced group
 // commits cheap: random-key upserts in the same fsynced transaction cost several times more.
 import { Database, SQLiteError, type Statement } from "bun:sqlite";
+import { synchronousOf, type SynchronousMode } from "./sqlite-sync.ts";
 
 export type FsyncMode = "always" | "everysec" | "no";
 
@@ -143,10 +144,9 @@ export class OpLog {
     }
   }
 
-  /** The connection's PRAGMA synchronous, by name: what a commit waits for (INFO persistence). */
-  synchronous(): "OFF" | "NORMAL" | "FULL" | "EXTRA" {
-    const { synchronous } = this.db.query<{ synchronous: number }, []>("PRAGMA synchronous").get()!;
-    return (["OFF", "NORMAL", "FULL", "EXTRA"] as const)[synchronous];
+  /** The connection's PRAGMA synchronous: what a commit waits for (flydb_sqlite_synchronous). */
+  synchronous(): SynchronousMode {
+    return synchronousOf(this.db);
   }
 
   /** Makes every commit so far durable (a checkpoint fsyncs the WAL): fsync = "everysec". */

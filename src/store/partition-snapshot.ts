@@ -3,9 +3,12 @@
 // collection table in the registry, so new data types are included without touching this file.
 // A cluster group's snapshot also carries its proposal session records (proposal-sessions.ts), so a
 // replica that got the partition by snapshot answers retried writes as the others do.
+// The partition's rows of database d > 0 (src/store/state.ts, DB_STRIDE) are under "<table>@d";
+// database 0's under the table's name, as in snapshots taken before databases existed.
 import type { Database } from "bun:sqlite";
 import { Packr } from "msgpackr";
 import { COLLECTION_TABLES, type CollectionTable } from "./collections.ts";
+import { DB_STRIDE } from "./state.ts";
 import { exportSessions, importSessions, type SessionRow } from "./proposal-sessions.ts";
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
@@ -14,6 +17,14 @@ const KEY_COLUMNS = ["key", "type", "value", "expire_at"];
 const SESSIONS = "proposal_sessions";
 
 type Rows = unknown[][];
+
+/** data.db and its configured number of databases (a StateDb). */
+export interface PartitionStore {
+  readonly db: Database;
+  readonly databases: number;
+}
+
+const entryName = (table: string, db: number) => (db === 0 ? table : `${table}@${db}`);
 
 function tables(collections: readonly CollectionTable[]): { name: string; columns: string[] }[] {
   return [
@@ -26,10 +37,20 @@ function tables(collections: readonly CollectionTable[]): { name: string; column
  * Every row of partition `part` and the session records of its group `grp`, encoded. Call inside
  * the transaction that read the applied index.
  */
-export function exportPartition(db: Database, part: number, grp: number, collections = COLLECTION_TABLES): Uint8Array {
+export function exportPartition(
+  store: PartitionStore,
+  part: number,
+  grp: number,
+  collections = COLLECTION_TABLES,
+): Uint8Array {
+  const { db } = store;
   const out: Record<string, Rows> = {};
   for (const t of tables(collections)) {
-    out[t.name] = db.query(`SELECT ${t.columns.join(", ")} FROM ${t.name} WHERE part = ?`).values(part) as Rows;
+    const select = db.query(`SELECT ${t.columns.join(", ")} FROM ${t.name} WHERE part = ?`);
+    for (let d = 0; d < store.databases; d++) {
+      const rows = select.values(d * DB_STRIDE + part) as Rows;
+      if (d === 0 || rows.length > 0) out[entryName(t.name, d)] = rows;
+    }
   }
   out[SESSIONS] = exportSessions(db, grp);
   return packr.pack(out);
@@ -39,19 +60,34 @@ export function exportPartition(db: Database, part: number, grp: number, collect
  * Replaces partition `part` with the rows of a snapshot and records `appliedIdx` for group `grp`,
  * in one transaction: a crash leaves either the old partition or the new one.
  */
-export function importPartition(db: Database, part: number, data: Uint8Array, grp: number, appliedIdx: number, collections = COLLECTION_TABLES): void {
+export function importPartition(
+  store: PartitionStore,
+  part: number,
+  data: Uint8Array,
+  grp: number,
+  appliedIdx: number,
+  collections = COLLECTION_TABLES,
+): void {
+  const { db } = store;
   const decoded = packr.unpack(data) as Record<string, Rows>;
   if (typeof decoded !== "object" || decoded === null || !Array.isArray(decoded.keys)) {
     throw new Error(`snapshot for partition ${part} (${data.length} bytes) is not a partition snapshot`);
   }
+  for (const name of Object.keys(decoded)) {
+    const d = Number(name.split("@")[1] ?? 0);
+    if (!(d < store.databases)) {
+      throw new Error(
+        `snapshot for partition ${part} has rows of database ${d}, but databases = ${store.databases} here`,
+      );
+    }
+  }
   db.transaction(() => {
-    // Collection rows first, then keys (their delete triggers then find nothing left to do).
-    for (const t of tables(collections).reverse()) db.run(`DELETE FROM ${t.name} WHERE part = ?`, [part]);
+    deleteRows(store, part, collections);
     for (const t of tables(collections)) {
-      const rows = decoded[t.name] ?? [];
-      if (rows.length === 0) continue;
       const insert = db.prepare(`INSERT INTO ${t.name} (part, ${t.columns.join(", ")}) VALUES (?${", ?".repeat(t.columns.length)})`);
-      for (const row of rows) insert.run(part, ...(row as never[]));
+      for (let d = 0; d < store.databases; d++) {
+        for (const row of decoded[entryName(t.name, d)] ?? []) insert.run(d * DB_STRIDE + part, ...(row as never[]));
+      }
       insert.finalize();
     }
     // Snapshots taken before session records existed carry none.
@@ -61,10 +97,20 @@ export function importPartition(db: Database, part: number, data: Uint8Array, gr
 }
 
 /** Deletes partition `part`'s rows and group `grp`'s applied index and sessions (the replica moved away). */
-export function dropPartition(db: Database, part: number, grp: number, collections = COLLECTION_TABLES): void {
+export function dropPartition(store: PartitionStore, part: number, grp: number, collections = COLLECTION_TABLES): void {
+  const { db } = store;
   db.transaction(() => {
-    for (const t of tables(collections).reverse()) db.run(`DELETE FROM ${t.name} WHERE part = ?`, [part]);
+    deleteRows(store, part, collections);
     importSessions(db, grp, []);
     db.run("DELETE FROM applied WHERE grp = ?", [grp]);
   })();
+}
+
+/** Every row of partition `part` in every database; collection rows first (the keys' triggers then find none). */
+function deleteRows(store: PartitionStore, part: number, collections: readonly CollectionTable[]): void {
+  for (const t of tables(collections).reverse()) {
+    const del = store.db.prepare(`DELETE FROM ${t.name} WHERE part = ?`);
+    for (let d = 0; d < store.databases; d++) del.run(d * DB_STRIDE + part);
+    del.finalize();
+  }
 }

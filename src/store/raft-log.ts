@@ -1,12 +1,14 @@
-// RaftStorage on SQLite (`raft.db`, DESIGN §5). Lives outside src/raft because it does I/O.
+// RaftStorage on SQLite (`raft.db`, docs/design/storage.md). Lives outside src/raft because it does I/O.
 // One saveBatch is one transaction for any number of groups, so a multi-raft host commits (and,
 // with fsync = "always", fsyncs) everything produced in one turn at once, before any message
-// leaves the node.
+// that must wait for it leaves the node. A cluster member runs its writes in the log worker
+// (worker-raft-storage.ts, log-worker.ts) and keeps an instance here for reads.
 import { Database } from "bun:sqlite";
 import type { Statement } from "bun:sqlite";
 import type { PersistedGroup, RaftStorage } from "../raft/storage.ts";
 import { EMPTY_HARD_STATE } from "../raft/storage.ts";
 import { decodeConf, encodeConf } from "../raft/conf.ts";
+import { synchronousOf, type SynchronousMode } from "./sqlite-sync.ts";
 import type { Entry, EntryKind, GroupWrite } from "../raft/types.ts";
 
 export const RAFT_SCHEMA = `
@@ -17,8 +19,6 @@ CREATE TABLE IF NOT EXISTS raft_state (grp INTEGER PRIMARY KEY, term INTEGER NOT
 export interface RaftLogOptions {
   /** "always" (default): synchronous=FULL, every saveBatch is durable when it returns. */
   readonly fsync?: "always" | "never";
-  /** Called after every saveBatch transaction with its duration and the entries it wrote (metrics). */
-  readonly onCommit?: (seconds: number, entries: number) => void;
 }
 
 interface StateRow {
@@ -53,10 +53,12 @@ export class SqliteRaftStorage implements RaftStorage {
     insert: Statement<unknown, [number, number, number, number, Uint8Array | null]>;
   };
   private readonly tx: (writes: readonly GroupWrite[]) => void;
-  private readonly onCommit: RaftLogOptions["onCommit"];
 
   constructor(path: string, opts: RaftLogOptions = {}) {
     this.db = new Database(path, { create: true, strict: true });
+    // A cluster member writes through the log worker's connection and, rarely, this one
+    // (WorkerRaftStorage.saveNow): the second writer waits for the first instead of failing.
+    this.db.exec("PRAGMA busy_timeout = 10000");
     this.db.exec("PRAGMA journal_mode = WAL");
     this.db.exec(`PRAGMA synchronous = ${(opts.fsync ?? "always") === "always" ? "FULL" : "NORMAL"}`);
     this.db.exec(RAFT_SCHEMA);
@@ -81,7 +83,6 @@ export class SqliteRaftStorage implements RaftStorage {
       insert: this.db.query("INSERT INTO raft_log (grp, idx, term, kind, data) VALUES (?, ?, ?, ?, ?)"),
     };
     this.tx = this.db.transaction((writes: readonly GroupWrite[]) => this.writeBatch(writes));
-    this.onCommit = opts.onCommit;
   }
 
   load(grp: number): PersistedGroup {
@@ -110,10 +111,7 @@ export class SqliteRaftStorage implements RaftStorage {
   }
 
   saveBatch(writes: readonly GroupWrite[]): void {
-    if (writes.length === 0) return;
-    const started = performance.now();
-    this.tx(writes);
-    this.onCommit?.((performance.now() - started) / 1000, writes.reduce((n, w) => n + (w.entries?.length ?? 0), 0));
+    if (writes.length > 0) this.tx(writes);
   }
 
   /** The statements of saveBatch without its transaction, for a host that wraps more in one. */
@@ -144,6 +142,11 @@ export class SqliteRaftStorage implements RaftStorage {
   /** Makes every commit so far durable (a checkpoint fsyncs the WAL): fsync = "everysec". */
   sync(): void {
     this.db.run("PRAGMA wal_checkpoint(PASSIVE)");
+  }
+
+  /** The PRAGMA synchronous of the connection that writes raft.db (for /metrics). */
+  synchronous(): SynchronousMode {
+    return synchronousOf(this.db);
   }
 
   close(): void {

@@ -12,19 +12,36 @@ import { isValidPartitionCount, keySlot, partitionOf } from "../keyspace/slot.ts
 import { CollectionRows, Versions } from "./collection-rows.ts";
 import { COLLECTION_TABLES, type CollectionTable } from "./collections.ts";
 import { SESSIONS_DDL } from "./proposal-sessions.ts";
+import { synchronousOf, type SynchronousMode } from "./sqlite-sync.ts";
 
 export interface StateDbOptions {
   readonly path: string;
   /** The configured partition_count; stored in data.db and checked on every later open. */
   readonly partitionCount: number;
+  /** Redis's `databases`: SELECT, MOVE, … accept indexes below it (default 16). */
+  readonly databases?: number;
   /** The per-key row tables; defaults to the registry in collections.ts. */
   readonly collections?: readonly CollectionTable[];
+  /** A cluster member: only a partition's own keys are at hand when one of its ops runs. */
+  readonly clustered?: boolean;
 }
 
 export type ApplyFn = (op: Op, ks: Keyspace) => Reply;
 
 const SQL_IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 const LIVE = "(expire_at IS NULL OR expire_at > ?)";
+/**
+ * The `part` column of every row table holds a shard: database × DB_STRIDE + partition. The
+ * database is part of a key's identity while its partition still comes from the key alone, and
+ * rows written before databases existed (part < DB_STRIDE) are database 0 as they are: no
+ * migration. Partition numbers are below 16384 (keyspace/slot.ts), so one database's shards are
+ * the range [db × DB_STRIDE, (db + 1) × DB_STRIDE) and one partition's are p, p + DB_STRIDE, ….
+ */
+export const DB_STRIDE = 16384;
+export const DEFAULT_DATABASES = 16;
+
+/** Where one database's shards start and end (exclusive). */
+const dbRange = (db: number): [number, number] => [db * DB_STRIDE, (db + 1) * DB_STRIDE];
 
 function schema(collections: readonly CollectionTable[]): string[] {
   const statements = [
@@ -73,8 +90,16 @@ export class StateDb {
   private readonly batchRelease: Statement;
   private readonly batchRollbackTo: Statement;
 
-  private constructor(readonly db: Database, partitionCount: number, collections: readonly CollectionTable[]) {
-    this.keyspace = new SqliteKeyspace(db, partitionCount, collections);
+  private constructor(
+    readonly db: Database,
+    partitionCount: number,
+    /** The configured `databases`. */
+    readonly databases: number,
+    collections: readonly CollectionTable[],
+    clustered: boolean,
+  ) {
+    const versions = new Versions((key) => partitionOf(keySlot(key), partitionCount));
+    this.keyspace = new SqliteKeyspace({ sql: db, partitionCount, databases, collections, versions, clustered }, 0);
     // A partition's keys are written by the standalone group or by the partition's own group
     // (keyspace/groups.ts); whichever has applied entries sets the partition's WATCH floor.
     const applied = new Map(db.query<{ grp: number; idx: number }, []>("SELECT grp, idx FROM applied").all().map((r) => [r.grp, r.idx]));
@@ -97,6 +122,10 @@ export class StateDb {
   /** Opens (creating if needed) data.db. Throws a SQLiteError when the file is not a database. */
   static open(options: StateDbOptions): StateDb {
     const { path, partitionCount } = options;
+    const databases = options.databases ?? DEFAULT_DATABASES;
+    if (!Number.isInteger(databases) || databases < 1 || databases > 1 << 16) {
+      throw new RangeError(`databases = ${databases} is not an integer between 1 and 65536`);
+    }
     const collections = options.collections ?? COLLECTION_TABLES;
     if (!isValidPartitionCount(partitionCount)) {
       throw new RangeError(`partition count ${partitionCount} is not a power of two between 1 and 16384`);
@@ -117,7 +146,7 @@ export class StateDb {
             "partition_count cannot change for existing data",
         );
       }
-      return new StateDb(db, partitionCount, collections);
+      return new StateDb(db, partitionCount, databases, collections, options.clustered === true);
     } catch (e) {
       db.close();
       throw e;
@@ -210,6 +239,11 @@ export class StateDb {
     return result !== null && result.busy === 0 && result.log === result.checkpointed;
   }
 
+  /** The connection's PRAGMA synchronous (for /metrics). */
+  synchronous(): SynchronousMode {
+    return synchronousOf(this.db);
+  }
+
   close(): void {
     this.keyspace.finalize();
     for (const s of [this.getApplied, this.putApplied, this.begin, this.commit, this.rollback, this.savepoint, this.release, this.rollbackTo, this.batchSavepoint, this.batchRelease, this.batchRollbackTo]) {
@@ -227,7 +261,21 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** The Keyspace over data.db; a key's partition comes from its slot. */
+/** What every database's view of data.db shares. */
+interface SharedStore {
+  readonly sql: Database;
+  readonly partitionCount: number;
+  readonly databases: number;
+  readonly collections: readonly CollectionTable[];
+  readonly versions: Versions;
+  /** A cluster member's store: keys of different partitions may live on different nodes. */
+  readonly clustered: boolean;
+}
+
+/**
+ * The Keyspace of one database over data.db; a key's partition comes from its slot. Database 0's
+ * view (StateDb.keyspace) opens the others on first use and closes them with itself.
+ */
 export class SqliteKeyspace implements Keyspace {
   private readonly statements: Statement[] = [];
   private readonly selectMeta: Statement;
@@ -247,20 +295,36 @@ export class SqliteKeyspace implements Keyspace {
   private readonly scanFrom: Statement;
   private readonly idRange: Statement;
   private readonly firstLiveFrom: Statement;
-  private readonly expiredKeys: Statement;
+  private readonly expiredAnywhere: Statement;
   private readonly copyRows: ReadonlyMap<KeyType, Statement[]>;
-  private readonly flushAll: Statement[];
+  private readonly flushDb: Statement[];
+  private readonly flushEverything: Statement[];
+  private readonly moveShard: Statement;
   private readonly partStats: Statement;
   private readonly partFrom: Statement;
   private readonly partAfter: Statement;
   private readonly partNth: Statement;
   private readonly flushPart: Statement[];
-  /** WATCH versions: which op last wrote each key. */
-  readonly versions = new Versions((key) => this.partOf(key));
+  /** WATCH versions: which op last wrote each key (shared by all databases). */
+  readonly versions: Versions;
   private readonly rows: CollectionRows;
+  private readonly partitionCount: number;
+  /** This database's shards: [lo, hi). */
+  private readonly lo: number;
+  private readonly hi: number;
 
-  constructor(db: Database, private readonly partitionCount: number, collections: readonly CollectionTable[]) {
-    this.rows = new CollectionRows(db, (key) => this.partOf(key), this.versions);
+  constructor(
+    private readonly shared: SharedStore,
+    /** The database index (SELECT). */
+    readonly index: number,
+    private readonly siblings = new Map<number, SqliteKeyspace>(),
+  ) {
+    const { sql: db, collections } = shared;
+    siblings.set(index, this);
+    this.versions = shared.versions;
+    this.partitionCount = shared.partitionCount;
+    [this.lo, this.hi] = dbRange(index);
+    this.rows = new CollectionRows(db, (key) => this.partOf(key), this.versions, index);
     const prepare = (sql: string): Statement => {
       const s = db.prepare(sql);
       this.statements.push(s);
@@ -295,12 +359,21 @@ export class SqliteKeyspace implements Keyspace {
     this.updateExpiry = prepare("UPDATE keys SET expire_at = ? WHERE part = ? AND key = ?");
     this.moveKey = prepare("UPDATE keys SET part = ?, key = ? WHERE part = ? AND key = ?");
     this.insertCopy = prepare("INSERT INTO keys (part, key, type, value, expire_at) VALUES (?, ?, ?, ?, ?)");
-    this.countExpiring = prepare("SELECT count(*) AS n FROM keys WHERE expire_at > ?");
-    this.countLive = prepare("SELECT (SELECT count(*) FROM keys) - (SELECT count(*) FROM keys WHERE expire_at <= ?) AS n");
-    this.scanFrom = prepare("SELECT id, key, type, expire_at FROM keys WHERE id > ? ORDER BY id LIMIT ?");
-    this.idRange = prepare("SELECT min(id) AS lo, max(id) AS hi FROM keys");
-    this.firstLiveFrom = prepare(`SELECT key FROM keys WHERE id >= ? AND ${LIVE} ORDER BY id LIMIT 1`);
-    this.expiredKeys = prepare("SELECT key FROM keys WHERE expire_at <= ? ORDER BY expire_at LIMIT ?");
+    // ?2, ?3: this database's shard range (DB_STRIDE).
+    const IN_DB = "part >= ?2 AND part < ?3";
+    this.countExpiring = prepare(`SELECT count(*) AS n FROM keys WHERE expire_at > ?1 AND ${IN_DB}`);
+    this.countLive = prepare(
+      `SELECT (SELECT count(*) FROM keys WHERE ${IN_DB})
+         - (SELECT count(*) FROM keys WHERE expire_at <= ?1 AND ${IN_DB}) AS n`,
+    );
+    this.scanFrom = prepare(
+      `SELECT id, key, type, expire_at FROM keys WHERE id > ?1 AND ${IN_DB} ORDER BY id LIMIT ?4`,
+    );
+    this.idRange = prepare(`SELECT min(id) AS lo, max(id) AS hi FROM keys WHERE part >= ?1 AND part < ?2`);
+    this.firstLiveFrom = prepare(
+      `SELECT key FROM keys WHERE id >= ?1 AND ${IN_DB} AND (expire_at IS NULL OR expire_at > ?4) ORDER BY id LIMIT 1`,
+    );
+    this.expiredAnywhere = prepare("SELECT part, key FROM keys WHERE expire_at <= ? ORDER BY expire_at LIMIT ?");
     const copyRows = new Map<KeyType, Statement[]>();
     for (const table of collections) {
       const cols = table.columns.join(", ");
@@ -310,7 +383,11 @@ export class SqliteKeyspace implements Keyspace {
     }
     this.copyRows = copyRows;
     // Collection rows first: the keys delete then finds nothing left for its triggers to do.
-    this.flushAll = [...collections.map((t) => prepare(`DELETE FROM ${t.name}`)), prepare("DELETE FROM keys")];
+    const tableNames = [...collections.map((t) => t.name), "keys"];
+    this.flushDb = tableNames.map((t) => prepare(`DELETE FROM ${t} WHERE part >= ? AND part < ?`));
+    this.flushEverything = tableNames.map((t) => prepare(`DELETE FROM ${t}`));
+    // Shifts a shard range; the keys table's _on_move triggers carry the collection rows along.
+    this.moveShard = prepare("UPDATE keys SET part = part + ?3 WHERE part >= ?1 AND part < ?2");
     // Partition-scoped reads walk the (part, key) index in key order: the same order on every
     // replica, so a SCAN cursor stays valid when the partition's leader changes.
     this.partStats = prepare(`SELECT count(*) AS keys, count(expire_at) AS expires FROM keys WHERE part = ? AND ${LIVE}`);
@@ -320,9 +397,41 @@ export class SqliteKeyspace implements Keyspace {
     this.flushPart = [...collections.map((t) => prepare(`DELETE FROM ${t.name} WHERE part = ?`)), prepare("DELETE FROM keys WHERE part = ?")];
   }
 
-  /** The partition a key's rows are stored under. */
+  /** The shard (database and partition, see DB_STRIDE) a key's rows are stored under. */
   partOf(key: Uint8Array): number {
-    return partitionOf(keySlot(key), this.partitionCount);
+    return this.lo + partitionOf(keySlot(key), this.partitionCount);
+  }
+
+  private shard(part: number): number {
+    return this.lo + part;
+  }
+
+  database(index: number): SqliteKeyspace | undefined {
+    if (!Number.isInteger(index) || index < 0 || index >= this.shared.databases) return undefined;
+    return this.siblings.get(index) ?? new SqliteKeyspace(this.shared, index, this.siblings);
+  }
+
+  /**
+   * SWAPDB: the rows of the two databases trade shard ranges (through a free range below 0, as
+   * (part, key) is unique at every step). A watched key of either database then counts as
+   * written by this op when it is live afterwards (see version()).
+   */
+  swapDatabase(other: number, part?: number): void {
+    const that = this.database(other);
+    if (!that || that === this) return;
+    const [from, to] = part === undefined ? [0, DB_STRIDE] : [part, part + 1];
+    const parked = -DB_STRIDE;
+    this.moveShard.run(this.lo + from, this.lo + to, parked - this.lo);
+    this.moveShard.run(that.lo + from, that.lo + to, this.lo - that.lo);
+    this.moveShard.run(parked + from, parked + to, that.lo - parked);
+    this.versions.swapped(this.index);
+    this.versions.swapped(other);
+  }
+
+  colocated(key: Uint8Array, slot: number | undefined): boolean {
+    if (!this.shared.clustered) return true;
+    const partition = partitionOf(keySlot(key), this.partitionCount);
+    return slot !== undefined && partition === partitionOf(slot, this.partitionCount);
   }
 
   meta(key: Uint8Array, now: number): KeyMeta | undefined {
@@ -345,63 +454,73 @@ export class SqliteKeyspace implements Keyspace {
   }
 
   setString(key: Uint8Array, value: Uint8Array, expireAt: number | null): void {
-    this.versions.touch(key);
+    this.versions.touch(key, this.index);
     const part = this.partOf(key);
     if (this.overwriteString.run(part, key, value, expireAt).changes === 0) this.upsertString.run(part, key, value, expireAt);
   }
 
   updateString(key: Uint8Array, value: Uint8Array, now: number): void {
-    this.versions.touch(key);
+    this.versions.touch(key, this.index);
     const part = this.partOf(key);
     if (this.keepTtlString.run(part, key, value, now).changes === 0) this.upsertString.run(part, key, value, null);
   }
 
   delete(key: Uint8Array, now: number): boolean {
     const row = this.deleteReturning.get(this.partOf(key), key) as { expire_at: number | null } | null;
-    if (row) this.versions.touch(key);
+    if (row) this.versions.touch(key, this.index);
     return row !== null && (row.expire_at === null || row.expire_at > now);
   }
 
   setExpireAt(key: Uint8Array, expireAt: number | null): void {
-    this.versions.touch(key);
+    this.versions.touch(key, this.index);
     this.updateExpiry.run(expireAt, this.partOf(key), key);
   }
 
-  rename(src: Uint8Array, dst: Uint8Array, now: number): void {
-    if (sameBytes(src, dst)) return;
+  rename(src: Uint8Array, dst: Uint8Array, now: number, toDb = this.index): void {
+    const to = this.database(toDb);
+    if (!to || (to === this && sameBytes(src, dst))) return;
     const srcPart = this.partOf(src);
     if (!this.selectMeta.get(srcPart, src, now)) return;
-    const dstPart = this.partOf(dst);
-    this.versions.touch(src);
-    this.versions.touch(dst);
+    const dstPart = to.partOf(dst);
+    this.versions.touch(src, this.index);
+    this.versions.touch(dst, toDb);
     this.deleteReturning.get(dstPart, dst);
     this.moveKey.run(dstPart, dst, srcPart, src);
   }
 
-  copy(src: Uint8Array, dst: Uint8Array, now: number): void {
-    if (sameBytes(src, dst)) return;
+  copy(src: Uint8Array, dst: Uint8Array, now: number, toDb = this.index): void {
+    const to = this.database(toDb);
+    if (!to || (to === this && sameBytes(src, dst))) return;
     const srcPart = this.partOf(src);
     const row = this.selectRow.get(srcPart, src, now) as Row | null;
     if (!row) return;
-    const dstPart = this.partOf(dst);
-    this.versions.touch(dst);
+    const dstPart = to.partOf(dst);
+    this.versions.touch(dst, toDb);
     this.deleteReturning.get(dstPart, dst);
     this.insertCopy.run(dstPart, dst, row.type, row.value, row.expire_at);
     for (const copy of this.copyRows.get(row.type) ?? []) copy.run(dstPart, dst, srcPart, src);
   }
 
   count(now: number): number {
-    return (this.countLive.get(now) as { n: number }).n;
+    return (this.countLive.get(now, this.lo, this.hi) as { n: number }).n;
+  }
+
+  /** Live keys of every database (metrics, status). */
+  countEverywhere(now: number): number {
+    let n = 0;
+    for (let i = 0, ks = this.database(0); ks; ks = this.database(++i)) n += ks.count(now);
+    return n;
   }
 
   /** Live keys with an expiry (INFO keyspace `expires`), through the expiry index. */
   countWithExpiry(now: number): number {
-    return (this.countExpiring.get(now) as { n: number }).n;
+    return (this.countExpiring.get(now, this.lo, this.hi) as { n: number }).n;
   }
 
   scan(cursor: number, count: number, now: number, type?: KeyType): { cursor: number; keys: Uint8Array[] } {
     const limit = Math.max(1, Math.floor(count));
-    const rows = this.scanFrom.values(cursor, limit) as [number, Uint8Array, KeyType, number | null][];
+    type ScanRow = [number, Uint8Array, KeyType, number | null];
+    const rows = this.scanFrom.values(cursor, this.lo, this.hi, limit) as ScanRow[];
     const keys: Uint8Array[] = [];
     for (const [, key, keyType, expireAt] of rows) {
       if ((expireAt === null || expireAt > now) && (type === undefined || keyType === type)) keys.push(key);
@@ -411,20 +530,26 @@ export class SqliteKeyspace implements Keyspace {
   }
 
   randomKey(now: number, r: number): Uint8Array | undefined {
-    const { lo, hi } = this.idRange.get() as { lo: number | null; hi: number | null };
+    const { lo, hi } = this.idRange.get(this.lo, this.hi) as { lo: number | null; hi: number | null };
     if (lo === null || hi === null) return undefined;
     const target = lo + Math.floor(r * (hi - lo + 1));
-    const row = (this.firstLiveFrom.get(target, now) ?? this.firstLiveFrom.get(lo, now)) as { key: Uint8Array } | null;
+    const from = (id: number) => this.firstLiveFrom.get(id, this.lo, this.hi, now);
+    const row = (from(target) ?? from(lo)) as { key: Uint8Array } | null;
     return row?.key;
   }
 
-  expired(now: number, limit: number): Uint8Array[] {
-    return (this.expiredKeys.values(now, limit) as [Uint8Array][]).map(([key]) => key);
+  /**
+   * Keys whose expiry is <= now, soonest first (at most limit), of every database, with their
+   * database and partition: what the active-expiry sweep proposes `__expire` for.
+   */
+  expiredEverywhere(now: number, limit: number): { db: number; part: number; key: Uint8Array }[] {
+    const rows = this.expiredAnywhere.values(now, limit) as [number, Uint8Array][];
+    return rows.map(([shard, key]) => ({ db: Math.floor(shard / DB_STRIDE), part: shard % DB_STRIDE, key }));
   }
 
   deleteIfExpired(key: Uint8Array, now: number): boolean {
     const deleted = this.deleteExpired.run(this.partOf(key), key, now).changes > 0;
-    if (deleted) this.versions.touch(key);
+    if (deleted) this.versions.touch(key, this.index);
     return deleted;
   }
 
@@ -433,11 +558,15 @@ export class SqliteKeyspace implements Keyspace {
    * existed, and EXEC sees those gone (WatchedKey.existed).
    */
   flush(): void {
-    for (const statement of this.flushAll) statement.run();
+    for (const statement of this.flushDb) statement.run(this.lo, this.hi);
+  }
+
+  flushAll(): void {
+    for (const statement of this.flushEverything) statement.run();
   }
 
   partitionStats(part: number, now: number): { keys: number; expires: number } {
-    return this.partStats.get(part, now) as { keys: number; expires: number };
+    return this.partStats.get(this.shard(part), now) as { keys: number; expires: number };
   }
 
   scanPartition(part: number, from: Uint8Array, count: number, now: number, groupBytes: number, type?: KeyType): { keys: Uint8Array[]; next: Uint8Array | undefined } {
@@ -447,7 +576,7 @@ export class SqliteKeyspace implements Keyspace {
     // one sorts at or after the prefix without them.
     let end = from.length;
     while (end > 0 && from[end - 1] === 0) end--;
-    const rows = this.partFrom.values(part, from.subarray(0, end), limit + 1) as ScanRow[];
+    const rows = this.partFrom.values(this.shard(part), from.subarray(0, end), limit + 1) as ScanRow[];
     const visited = rows.slice(0, limit);
     let peek: ScanRow | undefined = rows[limit];
     if (peek && visited.length > 0) {
@@ -456,7 +585,7 @@ export class SqliteKeyspace implements Keyspace {
       let ahead: ScanRow[] = [];
       while (peek && sameBytes(groupPrefix(peek[0], groupBytes), group)) {
         visited.push(peek);
-        if (ahead.length === 0) ahead = this.partAfter.values(part, peek[0], 64) as ScanRow[];
+        if (ahead.length === 0) ahead = this.partAfter.values(this.shard(part), peek[0], 64) as ScanRow[];
         peek = ahead.shift();
       }
     }
@@ -470,16 +599,25 @@ export class SqliteKeyspace implements Keyspace {
   randomKeyInPartition(part: number, now: number, r: number): Uint8Array | undefined {
     const { keys } = this.partitionStats(part, now);
     if (keys === 0) return undefined;
-    const row = this.partNth.get(part, now, Math.min(keys - 1, Math.floor(r * keys))) as { key: Uint8Array } | null;
+    const nth = Math.min(keys - 1, Math.floor(r * keys));
+    const row = this.partNth.get(this.shard(part), now, nth) as { key: Uint8Array } | null;
     return row?.key;
   }
 
-  flushPartition(part: number): void {
-    for (const statement of this.flushPart) statement.run(part);
+  flushPartition(part: number, allDatabases = false): void {
+    if (!allDatabases) {
+      for (const statement of this.flushPart) statement.run(this.shard(part));
+      return;
+    }
+    for (let db = 0; db < this.shared.databases; db++) this.database(db)!.flushPartition(part);
   }
 
+  /** A SWAPDB after WATCH counts as a write of every key live in the database now (Redis's touchAllWatchedKeysInDb). */
   version(key: Uint8Array): number {
-    return this.versions.of(key);
+    const written = this.versions.of(key, this.index);
+    const swapped = this.versions.swappedAt(this.index);
+    if (swapped <= written) return written;
+    return this.selectMeta.get(this.partOf(key), key, this.versions.opNow) ? swapped : written;
   }
   watchPoint(key: Uint8Array): number {
     return this.versions.watchPoint(key);
@@ -502,6 +640,10 @@ export class SqliteKeyspace implements Keyspace {
   }
   hashEntries(key: Uint8Array, offset?: number, limit?: number): [Uint8Array, Uint8Array][] {
     return this.rows.hashEntries(key, offset, limit);
+  }
+
+  hashEntriesFrom(key: Uint8Array, from: Uint8Array, limit: number): [Uint8Array, Uint8Array][] {
+    return this.rows.hashEntriesFrom(key, from, limit);
   }
   listRange(key: Uint8Array, start: number, stop: number): ListItem[] {
     return this.rows.listRange(key, start, stop);
@@ -533,11 +675,19 @@ export class SqliteKeyspace implements Keyspace {
   setMembers(key: Uint8Array, offset?: number, limit?: number): Uint8Array[] {
     return this.rows.setMembers(key, offset, limit);
   }
+
+  setMembersFrom(key: Uint8Array, from: Uint8Array, limit: number): Uint8Array[] {
+    return this.rows.setMembersFrom(key, from, limit);
+  }
   zsetScore(key: Uint8Array, member: Uint8Array): number | undefined {
     return this.rows.zsetScore(key, member);
   }
   zsetAdd(key: Uint8Array, member: Uint8Array, score: number): boolean {
     return this.rows.zsetAdd(key, member, score);
+  }
+
+  zsetInsertNew(key: Uint8Array, entries: readonly ZEntry[]): void {
+    this.rows.zsetInsertNew(key, entries);
   }
   zsetRemove(key: Uint8Array, member: Uint8Array): boolean {
     return this.rows.zsetRemove(key, member);
@@ -548,11 +698,21 @@ export class SqliteKeyspace implements Keyspace {
   zsetRange(key: Uint8Array, range: ZRange, rev: boolean, offset: number, limit: number): ZEntry[] {
     return this.rows.zsetRange(key, range, rev, offset, limit);
   }
+
+  zsetMembersFrom(key: Uint8Array, from: Uint8Array, limit: number): ZEntry[] {
+    return this.rows.zsetMembersFrom(key, from, limit);
+  }
   zsetCount(key: Uint8Array, range: ScoreRange | LexRange): number {
     return this.rows.zsetCount(key, range);
   }
 
+  /** Closes every database's statements (call on database 0's view). */
   finalize(): void {
+    for (const ks of this.siblings.values()) ks.finalizeOwn();
+    this.siblings.clear();
+  }
+
+  private finalizeOwn(): void {
     this.rows.finalize();
     for (const s of this.statements) s.finalize();
   }

@@ -36,8 +36,8 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-const connect = (p: FlyDBProcess): Redis => {
-  const c = new Redis({ port: p.port, host: "127.0.0.1", maxRetriesPerRequest: 1 });
+const connect = (p: FlyDBProcess, db = 0): Redis => {
+  const c = new Redis({ port: p.port, host: "127.0.0.1", db, maxRetriesPerRequest: 1 });
   clients.push(c);
   return c;
 };
@@ -141,6 +141,10 @@ async function standaloneData(dataDir: string, stop: "graceful" | "kill -9"): Pr
   const c = connect(standalone);
   const want = await writeEverything(c);
   c.disconnect();
+  // One key in database 4: the founding carries every database's rows.
+  const db4 = connect(standalone, 4);
+  expect(await db4.set("db4-key", "in db 4")).toBe("OK");
+  db4.disconnect();
   if (stop === "graceful") expect(await standalone.stop()).toBe(0);
   else await standalone.kill9();
   return want;
@@ -172,8 +176,8 @@ async function grow(variant: "graceful" | "kill -9"): Promise<void> {
     joined.push(m);
   }
   const nodes = [founder, ...joined];
-  const clientsOf = nodes.map(connect);
-  const liveKeys = want.size + BULK;
+  const clientsOf = nodes.map((p) => connect(p));
+  const liveKeys = want.size + BULK + 1;
   await waitUntil(
     async () => {
       if (!(await Promise.all(nodes.map(ready))).every(Boolean)) return false;
@@ -197,6 +201,7 @@ async function grow(variant: "graceful" | "kill -9"): Promise<void> {
   for (const [i, c] of clientsOf.slice(1).entries()) {
     await expectAll(c, want, `${joined[i]!.id} after the founder was killed`);
   }
+  expect(await connect(joined[1]!, 4).get("db4-key")).toBe("in db 4");
   expect(founder.log()).not.toMatch(/panic|uncaught/i);
 }
 

@@ -43,9 +43,11 @@ describe("snapshots in a cluster", () => {
       return s.members.length === 3 && s.partitions.healthy === PARTITIONS;
     });
     // Mass insertion: enough entries per partition to pass the 2,000-entry compaction threshold.
-    const lines = Array.from({ length: KEYS }, (_, i) => `SET snap-${i} v${i}`).join("\n") + "\n";
+    // Keys of database 5 too: a partition snapshot carries the partition's rows of every database.
+    const lines = ["SELECT 5", ...Array.from({ length: 40 }, (_, i) => `SET db5-${i} v${i}`), "SELECT 0"]
+      .concat(Array.from({ length: KEYS }, (_, i) => `SET snap-${i} v${i}`)).join("\n") + "\n";
     const pipe = await runTool(["redis-cli", "-p", String(n2.port), "--pipe"], { stdin: lines, timeoutMs: 120_000 });
-    expect(pipe.stdout).toContain(`errors: 0, replies: ${KEYS}`);
+    expect(pipe.stdout).toContain(`errors: 0, replies: ${KEYS + 42}`);
     // The compaction timer runs every 10 s: wait until both partition logs start at a snapshot on
     // every replica, so whichever leads can only bring a new replica up to date by snapshot.
     const compacted = (n: FlyDBProcess) => {
@@ -69,6 +71,20 @@ describe("snapshots in a cluster", () => {
     });
     const sample = Array.from({ length: 50 }, (_, i) => `snap-${i * 97}`);
     expect(await c4.mget(...sample)).toEqual(sample.map((k) => `v${k.slice(5)}`));
+    // Database 5's rows are shards 5 × 16384 + p in data.db (src/store/state.ts, DB_STRIDE).
+    const db5Rows = () => {
+      const db = new Database(join(n4.dataDir, "data.db"), { readonly: true });
+      try {
+        return (db.query("SELECT count(*) AS n FROM keys WHERE part >= ? AND part < ?").get(5 * 16384, 6 * 16384) as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    };
+    await until("s4 holds database 5's rows of its partitions", async () => db5Rows() > 0);
+    const c4db5 = new Redis({ port: n4.port, host: "127.0.0.1", db: 5, maxRetriesPerRequest: 1 });
+    clients.push(c4db5);
+    expect(await c4db5.get("db5-7")).toBe("v7");
+    expect(await c4db5.dbsize()).toBe(40);
     const log = n4.log();
     expect(log).not.toMatch(/error|panic/i);
   }, 180_000);

@@ -1,5 +1,6 @@
 // A real redis-server and a FlyDB child process side by side, for the data type and transaction
 // differential tests: the same command goes to both and the replies are compared.
+import { afterAll, beforeAll, expect } from "bun:test";
 import { startFlyDB, startRedisServer, type ServerProcess } from "./processes.ts";
 import { RespClient, type Wire } from "./resp-client.ts";
 
@@ -14,7 +15,12 @@ export interface DiffServers extends Pair {
   stop(): Promise<void>;
 }
 
-export async function startDiffServers(): Promise<DiffServers> {
+export interface DiffServerOptions {
+  /** Extra redis-server arguments (e.g. enabling DEBUG). */
+  readonly redisArgs?: readonly string[];
+}
+
+export async function startDiffServers(options: DiffServerOptions = {}): Promise<DiffServers> {
   const servers: ServerProcess[] = [];
   const clients: RespClient[] = [];
   const stop = async () => {
@@ -22,7 +28,7 @@ export async function startDiffServers(): Promise<DiffServers> {
     await Promise.all(servers.map((s) => s.stop()));
   };
   try {
-    servers.push(await startRedisServer());
+    servers.push(await startRedisServer({ args: [...(options.redisArgs ?? [])] }));
     // The log is not fsynced: these tests are about replies, and it keeps them fast.
     servers.push(await startFlyDB({ args: ["--fsync", "no"] }));
     const [redis, fly] = servers as [ServerProcess, ServerProcess];
@@ -35,6 +41,73 @@ export async function startDiffServers(): Promise<DiffServers> {
   } catch (e) {
     await stop();
     throw e;
+  }
+}
+
+export interface UseDiffServers {
+  /** The first pair of connections (RESP2), plus `connect` for more. */
+  readonly servers: Pair & Pick<DiffServers, "connect">;
+  /** A second pair that said HELLO 3; only with `resp3: true`. */
+  readonly resp3: Pair;
+}
+
+/**
+ * Starts the servers before the file's tests and stops them after. The pairs returned are views:
+ * their clients can be read once beforeAll has run.
+ */
+export function useDiffServers(options: DiffServerOptions & { readonly resp3?: boolean } = {}): UseDiffServers {
+  let servers: DiffServers | undefined;
+  let resp3: Pair | undefined;
+  beforeAll(async () => {
+    servers = await startDiffServers(options);
+    if (!options.resp3) return;
+    resp3 = await servers.connect();
+    await resp3.redis.call("HELLO", "3");
+    await resp3.fly.call("HELLO", "3");
+  }, 60_000);
+  afterAll(async () => {
+    await servers?.stop();
+  });
+  const started = <T>(x: T | undefined, what: string): T => {
+    if (x === undefined) throw new Error(`useDiffServers: ${what} read before beforeAll started it (resp3 option?)`);
+    return x;
+  };
+  return {
+    servers: {
+      get redis() {
+        return started(servers, "the servers").redis;
+      },
+      get fly() {
+        return started(servers, "the servers").fly;
+      },
+      connect: () => started(servers, "the servers").connect(),
+    },
+    resp3: {
+      get redis() {
+        return started(resp3, "the RESP3 pair").redis;
+      },
+      get fly() {
+        return started(resp3, "the RESP3 pair").fly;
+      },
+    },
+  };
+}
+
+/**
+ * Runs `cmds` on both servers from an empty keyspace; each reply must be equal once passed through
+ * `normalise` (which sorts what Redis leaves unordered, or renders the reply for a readable diff).
+ */
+export async function compareSequence(
+  pair: Pair,
+  cmds: readonly (readonly string[])[],
+  normalise: (argv: readonly string[], reply: Wire) => unknown = (_argv, reply) => reply,
+): Promise<void> {
+  await pair.redis.call("FLUSHALL");
+  await pair.fly.call("FLUSHALL");
+  for (const argv of cmds) {
+    const r = await pair.redis.call(...argv);
+    const f = await pair.fly.call(...argv);
+    expect({ argv, reply: normalise(argv, f) }).toEqual({ argv, reply: normalise(argv, r) });
   }
 }
 

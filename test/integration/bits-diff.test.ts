@@ -2,23 +2,12 @@
 // few keys that also meet SET, APPEND, SETRANGE and keys of another type, and FlyDB must answer
 // each command exactly as redis-server 7.0 does, in RESP2 and RESP3. Fixed sequences cover the
 // error texts and the argument orders whose first failure decides which error is reported.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { startDiffServers, type DiffServers, type Pair } from "../helpers/diff-servers.ts";
+import { compareSequence, useDiffServers, type Pair } from "../helpers/diff-servers.ts";
 import { show, type Wire } from "../helpers/resp-client.ts";
 
-let servers: DiffServers;
-let resp3: Pair;
-
-beforeAll(async () => {
-  servers = await startDiffServers();
-  resp3 = await servers.connect();
-  await resp3.redis.call("HELLO", "3");
-  await resp3.fly.call("HELLO", "3");
-});
-afterAll(async () => {
-  await servers?.stop();
-});
+const { servers, resp3 } = useDiffServers({ resp3: true });
 
 type Cmd = string[];
 const c = fc.constantFrom;
@@ -95,18 +84,12 @@ const commands: fc.Arbitrary<Cmd>[] = [
 ];
 
 /** TTLs are compared as "has one" since a second may tick between the two servers' calls. */
-function normalise(argv: Cmd, w: Wire): Wire {
+function normalise(argv: readonly string[], w: Wire): Wire {
   return argv[0] === "TTL" && w.t === ":" && w.v > 0n ? { t: ":", v: 1n } : w;
 }
 
 async function run(pair: Pair, cmds: Cmd[]): Promise<void> {
-  await pair.redis.call("FLUSHALL");
-  await pair.fly.call("FLUSHALL");
-  for (const argv of cmds) {
-    const r = normalise(argv, await pair.redis.call(...argv));
-    const f = normalise(argv, await pair.fly.call(...argv));
-    expect({ argv, reply: show(f) }).toEqual({ argv, reply: show(r) });
-  }
+  await compareSequence(pair, cmds, (argv, w) => show(normalise(argv, w)));
   for (const k of ["b1", "b2", "b3"]) {
     const [r, f] = [await pair.redis.call("GET", k), await pair.fly.call("GET", k)];
     expect({ k, value: show(f) }).toEqual({ k, value: show(r) });

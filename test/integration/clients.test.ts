@@ -171,7 +171,7 @@ describe("connection and server commands", () => {
     const c = ioredis(node.port);
     expect(await c.config("GET", "save")).toEqual(["save", ""]);
     expect(await c.config("GET", "appendonly")).toEqual(["appendonly", "yes"]);
-    expect(await c.config("GET", "databases")).toEqual(["databases", "1"]);
+    expect(await c.config("GET", "databases")).toEqual(["databases", "16"]);
     expect(await c.config("GET", "nosuchkey")).toEqual([]);
   });
 
@@ -188,10 +188,16 @@ describe("connection and server commands", () => {
     expect(one).not.toContain("# Server");
   });
 
-  test("SELECT 0 works, other databases are a clear error", async () => {
+  test("SELECT 0 to 15 work and keep keys apart, 16 is out of range", async () => {
     const c = ioredis(node.port);
+    expect(await c.select(15)).toBe("OK");
+    await c.set("select-test", "15");
     expect(await c.select(0)).toBe("OK");
-    await expect(c.select(1)).rejects.toThrow("ERR DB index is out of range");
+    expect(await c.get("select-test")).toBeNull();
+    await expect(c.select(16)).rejects.toThrow("ERR DB index is out of range");
+    await c.select(15);
+    expect(await c.getdel("select-test")).toBe("15");
+    await c.select(0);
   });
 });
 

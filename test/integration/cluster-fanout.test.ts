@@ -84,11 +84,45 @@ describe("keyless commands across partitions", () => {
     for (let i = 0; i < 5; i++) expect(all.has((await clients[i % 3]!.randomkey())!)).toBe(true);
   });
 
+  test("databases through any node: SELECT 2, SET, GET, DBSIZE, MOVE; FLUSHDB only flushes db 2", async () => {
+    const port = (i: number) => c.members[i]!.node.respPort;
+    // Thirty keys written through all three nodes: most of them reach their leader through another node.
+    const db2 = c.members.map((_, i) => new Redis({ host: "127.0.0.1", port: port(i), db: 2, maxRetriesPerRequest: 0 }));
+    const redisCluster = new Redis({ host: "127.0.0.1", port: port(1), maxRetriesPerRequest: 0 });
+    try {
+      const keys = Array.from({ length: 30 }, (_, i) => `db2:${i}`);
+      await Promise.all(keys.map((k, i) => db2[i % 3]!.set(k, `v${i}`)));
+      expect(await db2[1]!.get("db2:0")).toBe("v0");
+      expect(await clients[1]!.get("db2:0")).toBeNull();
+      for (const r of db2) expect(await r.dbsize()).toBe(keys.length);
+      expect(await clients[0]!.dbsize()).toBe(written.length + 1);
+      expect(new Set(await db2[2]!.keys("*"))).toEqual(new Set(keys));
+      expect(await clients[2]!.info("keyspace")).toContain(`db2:keys=${keys.length},expires=0,avg_ttl=0`);
+      expect(await db2[0]!.move("db2:1", 3)).toBe(1);
+      expect(await db2[2]!.flushdb()).toBe("OK");
+      for (const r of db2) expect(await r.dbsize()).toBe(0);
+      expect(await clients[0]!.dbsize()).toBe(written.length + 1);
+      expect(await clients[2]!.info("keyspace")).toContain("db3:keys=1,expires=0,avg_ttl=0");
+      // SELECT inside MULTI travels with the transaction to its keys' partition.
+      expect(await db2[1]!.multi().select(4).set("tx", "4").exec()).toEqual([[null, "OK"], [null, "OK"]]);
+      expect(await db2[1]!.get("tx")).toBe("4");
+      expect(await db2[0]!.get("tx")).toBeNull();
+      // A Redis Cluster client (CLUSTER SLOTS puts the connection in that mode) stays on database 0.
+      await redisCluster.call("cluster", "slots");
+      await expect(redisCluster.select(2)).rejects.toThrow("ERR SELECT is not allowed in cluster mode");
+      await expect(redisCluster.call("move", "db2:1", "3")).rejects.toThrow("ERR MOVE is not allowed in cluster mode");
+      expect(await redisCluster.select(0)).toBe("OK");
+    } finally {
+      for (const r of [...db2, redisCluster]) r.disconnect();
+    }
+  });
+
   test("FLUSHALL empties every partition; FLUSHDB checks its arguments", async () => {
     await expect(clients[0]!.call("flushdb", "now")).rejects.toThrow("ERR syntax error");
     expect(await clients[2]!.flushall()).toBe("OK");
     for (const r of clients) expect(await r.dbsize()).toBe(0);
     expect(await clients[0]!.keys("*")).toEqual([]);
+    expect(await clients[1]!.info("keyspace")).not.toContain("db3:");
     expect(await clients[1]!.randomkey()).toBeNull();
     expect(await clients[0]!.scan("0", "COUNT", 1000)).toEqual(["1", []]);
     await clients[0]!.set("after-flush", "1");

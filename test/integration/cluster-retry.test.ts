@@ -124,6 +124,8 @@ async function startNode(id: string, [gossipPort, raftPort]: number[], flags: Re
   const addrs = { resp: "127.0.0.1:1", http: "127.0.0.1:1", raft: `127.0.0.1:${raft}`, gossip: `127.0.0.1:${gossipPort}` };
   resolveMode(config); // records the data dir as a cluster member's, as openCluster's caller does
   const node = await ClusterNode.start(config, createLogger("error", "text"), addrs, { raft: { host: "127.0.0.1", port: raftPort }, gossip: `127.0.0.1:${gossipPort}` }, "test");
+  // No formation loop runs here to check that this id is new to the cluster (src/cluster/formation.ts).
+  node.acceptGroups();
   nodes.push(node);
   return node;
 }

@@ -2,14 +2,14 @@
 // to FlyDB and back, compared value by value (with TTLs, through ABSTTL); the old RDB forms Redis
 // 7.0 still loads (ziplists, zipmaps, text scores) are hand-built and restored into both; bad
 // payloads and arguments get the same error from both.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { crc64 } from "../../src/rdb/crc64.ts";
 import { writeListpack } from "../../src/rdb/listpack.ts";
-import { sortWire, startDiffServers, type DiffServers } from "../helpers/diff-servers.ts";
+import { sortWire, useDiffServers } from "../helpers/diff-servers.ts";
 import type { RespClient, Wire } from "../helpers/resp-client.ts";
 import { payload, rdbString, ziplist } from "../helpers/ziplist.ts";
 
-let servers: DiffServers;
+const { servers } = useDiffServers();
 let redis: RespClient;
 let fly: RespClient;
 
@@ -71,12 +71,8 @@ const FIXTURES: (string | Buffer)[][] = [
 const KEYS = [...new Set(FIXTURES.filter((c) => c[0] !== "CONFIG").map((c) => String(c[1])))];
 
 beforeAll(async () => {
-  servers = await startDiffServers();
   ({ redis, fly } = servers);
   for (const cmd of FIXTURES) await redis.call(...cmd);
-});
-afterAll(async () => {
-  await servers?.stop();
 });
 
 /** Everything a client can see of a key: type, value (unordered ones sorted), encoding, expiry. */

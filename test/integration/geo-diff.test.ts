@@ -3,22 +3,11 @@
 // a real redis-server 7.0, and every reply must be identical in RESP2 and RESP3: stored scores,
 // coordinates (17 decimals), distances (4 decimals), geohashes, and the order of unsorted and
 // ANY searches, which follows the cells Redis reads.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startDiffServers, type DiffServers, type Pair } from "../helpers/diff-servers.ts";
+import { describe, expect, test } from "bun:test";
+import { useDiffServers, type Pair } from "../helpers/diff-servers.ts";
 import type { Wire } from "../helpers/resp-client.ts";
 
-let servers: DiffServers;
-let resp3: Pair;
-
-beforeAll(async () => {
-  servers = await startDiffServers();
-  resp3 = await servers.connect();
-  await resp3.redis.call("HELLO", "3");
-  await resp3.fly.call("HELLO", "3");
-});
-afterAll(async () => {
-  await servers?.stop();
-});
+const { servers, resp3 } = useDiffServers({ resp3: true });
 
 type Point = readonly [long: number, lat: number, name: string];
 

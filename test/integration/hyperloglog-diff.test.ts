@@ -1,23 +1,12 @@
 // Differential test of HyperLogLog against a real redis-server 7.0: the same PFADD/PFMERGE/PFCOUNT
 // sequence must leave byte-identical values (sparse and dense, cached cardinality included), give
 // the same replies and errors, and a value made by one server must count the same on the other.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startDiffServers, type DiffServers, type Pair } from "../helpers/diff-servers.ts";
+import { describe, expect, test } from "bun:test";
+import { useDiffServers, type Pair } from "../helpers/diff-servers.ts";
 import { show, type Wire } from "../helpers/resp-client.ts";
 import { seededRandom } from "../../src/lib/prng.ts";
 
-let servers: DiffServers;
-let resp3: Pair;
-
-beforeAll(async () => {
-  servers = await startDiffServers();
-  resp3 = await servers.connect();
-  await resp3.redis.call("HELLO", "3");
-  await resp3.fly.call("HELLO", "3");
-});
-afterAll(async () => {
-  await servers?.stop();
-});
+const { servers, resp3 } = useDiffServers({ resp3: true });
 
 /** Runs one command on both servers and expects the same reply; returns it. */
 const both = (...argv: (string | Uint8Array)[]) => on(servers, argv);

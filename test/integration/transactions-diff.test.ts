@@ -1,23 +1,17 @@
 // MULTI/EXEC/DISCARD/WATCH/UNWATCH against the real redis-server 7.0: scripted scenarios for each
 // rule (queueing errors, runtime errors, WATCH broken by another client, by the same client, by
 // expiry, by FLUSHALL), then fast-check sequences interleaving two clients' transactions.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { startDiffServers, type DiffServers, type Pair } from "../helpers/diff-servers.ts";
+import { useDiffServers, type Pair } from "../helpers/diff-servers.ts";
 import type { Wire } from "../helpers/resp-client.ts";
 
-let servers: DiffServers;
-let a: Pair;
+const { servers } = useDiffServers();
+const a: Pair = servers;
 let b: Pair;
 
 beforeAll(async () => {
-  servers = await startDiffServers();
-  a = { redis: servers.redis, fly: servers.fly };
   b = await servers.connect();
-});
-
-afterAll(async () => {
-  await servers?.stop();
 });
 
 /** Runs one command on both servers and returns both replies, FlyDB's first. */

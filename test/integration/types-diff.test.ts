@@ -3,25 +3,16 @@
 // real redis-server 7.0 for every command. Only what Redis itself leaves unordered or random is
 // normalised: set/hash member order, SCAN paging, and random picks (checked by shape and size;
 // SPOP's picks are replayed on Redis with SREM so both keep the same state).
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { sortWire, startDiffServers, text, type DiffServers, type Pair } from "../helpers/diff-servers.ts";
+import { sortWire, text, useDiffServers, type Pair } from "../helpers/diff-servers.ts";
 import type { RespClient, Wire } from "../helpers/resp-client.ts";
 
-let servers: DiffServers;
-let resp3: Pair;
-
-beforeAll(async () => {
-  servers = await startDiffServers();
-  resp3 = await servers.connect();
-  await resp3.redis.call("HELLO", "3");
-  await resp3.fly.call("HELLO", "3");
-});
+const { servers, resp3 } = useDiffServers({ resp3: true });
 
 const STATS = new Map<string, number>();
-afterAll(async () => {
+afterAll(() => {
   if (process.env.TYPES_DIFF_STATS) console.log([...STATS].sort().map(([k, n]) => `${k}: ${n}`).join("\n"));
-  await servers?.stop();
 });
 
 type Cmd = string[];

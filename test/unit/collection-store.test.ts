@@ -1,34 +1,21 @@
 // The collection rows of SqliteKeyspace through the real command layer and real SQLite, where the
 // expiry sweep cannot hide anything: expired rows are replaced (never revived) by the next write,
 // empty collections disappear, and WATCH versions move exactly when a key is written.
-import { afterAll, afterEach, beforeEach, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { expect, test } from "bun:test";
 import { applyOp } from "../../src/commands/apply.ts";
 import type { Reply } from "../../src/resp/reply.ts";
 import { Versions } from "../../src/store/collection-rows.ts";
 import { StateDb } from "../../src/store/state.ts";
+import { useCommandStore } from "../helpers/command-store.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "flydb-collections-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const store = useCommandStore("flydb-collections-");
+const { at } = store;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-let state: StateDb;
-let index = 0;
-let files = 0;
-beforeEach(() => {
-  state = StateDb.open({ path: join(dir, `data-${files++}.db`), partitionCount: 16 });
-  index = 1;
-});
-afterEach(() => state.close());
-
-function at(now: number, ...argv: string[]): Reply {
-  return state.applyBatch(-1, index++, [{ cmds: [argv.map((a) => enc.encode(a))], now, seed: 7 }], applyOp)[0]!;
-}
 const texts = (r: Reply) => (r.t === "array" || r.t === "set" ? r.v.map((x) => (x.t === "bulk" ? dec.decode(x.v as Uint8Array) : x.t)) : r);
-const rowCount = (table: string) => (state.db.query(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+const rowCount = (table: string) =>
+  (store.state.db.query(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
 
 test("a write to an expired collection starts from empty, for every type and across types", () => {
   at(1, "RPUSH", "l", "a", "b");
@@ -68,29 +55,28 @@ test("the last element removed removes the key and every row", () => {
 });
 
 test("WATCH versions: the log index of the last write; no-op writes and reads leave them alone", () => {
-  const ks = state.keyspace;
+  const ks = store.state.keyspace;
   const v = (k: string) => ks.version(enc.encode(k));
   at(1, "SADD", "s", "a");
   const afterAdd = v("s");
-  expect(afterAdd).toBe(index - 1);
+  expect(afterAdd).toBe(store.lastIndex);
   at(1, "SADD", "s", "a");
   at(1, "SREM", "s", "zz");
   at(1, "SMEMBERS", "s");
   at(1, "ZREM", "s", "a");
   expect(v("s")).toBe(afterAdd);
   at(1, "SADD", "s", "b");
-  expect(v("s")).toBe(index - 1);
+  expect(v("s")).toBe(store.lastIndex);
   at(1, "RENAME", "s", "t");
-  expect([v("s"), v("t")]).toEqual([index - 1, index - 1]);
+  expect([v("s"), v("t")]).toEqual([store.lastIndex, store.lastIndex]);
   at(1, "COPY", "t", "u");
-  expect(v("u")).toBe(index - 1);
+  expect(v("u")).toBe(store.lastIndex);
   at(1, "EXPIRE", "u", "100");
-  expect(v("u")).toBe(index - 1);
+  expect(v("u")).toBe(store.lastIndex);
 });
 
 test("replicas decide an EXEC's WATCH alike, also one that reopened its data.db before the WATCH", () => {
-  const paths = [join(dir, `rep-a-${files}.db`), join(dir, `rep-b-${files}.db`)];
-  files++;
+  const paths = [store.tempPath("rep-a"), store.tempPath("rep-b")];
   let [a, b] = paths.map((path) => StateDb.open({ path, partitionCount: 16 })) as [StateDb, StateDb];
   let idx = 1;
   const both = (op: Omit<Parameters<typeof applyOp>[0], "now" | "seed">): [Reply, Reply] => {
@@ -127,10 +113,11 @@ test("a snapshot install raises the versions of its partition to the snapshot's 
   const v = new Versions((key) => key[0]! % 2);
   v.reset(new Map([[-1, 3]]), () => [-1]);
   v.begin(-1, 5, 0);
-  v.touch(enc.encode("a")); // partition 1 ('a' = 97)
-  v.touch(enc.encode("b")); // partition 0
-  expect([v.of(enc.encode("a")), v.of(enc.encode("b")), v.of(enc.encode("c"))]).toEqual([5, 5, 3]);
+  v.touch(enc.encode("a"), 0); // partition 1 ('a' = 97)
+  v.touch(enc.encode("b"), 0); // partition 0
+  const of = (k: string, db = 0) => v.of(enc.encode(k), db);
+  expect([of("a"), of("b"), of("c"), of("b", 3)]).toEqual([5, 5, 3, 3]);
   v.installed(1, -1, 20);
-  expect([v.of(enc.encode("a")), v.of(enc.encode("b")), v.of(enc.encode("c"))]).toEqual([20, 5, 20]);
+  expect([of("a"), of("b"), of("c")]).toEqual([20, 5, 20]);
   expect(v.watchPoint(enc.encode("b"))).toBe(20);
 });

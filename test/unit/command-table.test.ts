@@ -29,7 +29,7 @@ describe("every row declares its cluster behaviour", () => {
 
   test("a multi_shard command's keys run to the last argument in fixed steps, as the split walks them", () => {
     const split = data.filter((s) => s.cluster?.request === "multi_shard");
-    expect(split.map((s) => s.name).sort()).toEqual(["del", "exists", "mget", "mset", "unlink"]);
+    expect(split.map((s) => s.name).sort()).toEqual(["del", "exists", "mget", "mset", "touch", "unlink"]);
     for (const s of split) expect([s.name, s.lastKey, s.keys, s.step > 0]).toEqual([s.name, -1, undefined, true]);
   });
 
@@ -42,7 +42,7 @@ describe("every row declares its cluster behaviour", () => {
     const local = keyless.filter((s) => s.cluster?.request === "local");
     expect(local.filter((s) => !s.name.startsWith("__")).map((s) => s.name)).toEqual([]);
     const fanned = keyless.filter((s) => s.cluster?.request === "all_shards").map((s) => s.name);
-    expect(fanned.sort()).toEqual(["dbsize", "flushall", "flushdb", "keys", "randomkey"]);
+    expect(fanned.sort()).toEqual(["dbsize", "flushall", "flushdb", "keys", "randomkey", "swapdb"]);
     expect(COMMANDS.get("scan")!.cluster?.request).toBe("special");
   });
 
@@ -104,10 +104,14 @@ describe("merges", () => {
     ["concat", [array([bulk("a")]), array([]), array([bulk("b")])], array([bulk("a"), bulk("b")])],
   ])("%s over %j", (policy, replies, want) => expect(PLAIN_MERGES[policy](replies, noRandom)).toEqual(want));
 
-  test("DBSIZE adds the key counts and INFO keyspace both totals of [keys, expires] pairs", () => {
+  test("DBSIZE adds the key counts of [keys, expires] pairs", () => {
     const replies = [array([int(3), int(1)]), array([int(0), int(0)]), array([int(4), int(2)])];
     expect(SPECIAL_MERGES.key_count(replies, noRandom)).toEqual(int(7));
-    expect(SPECIAL_MERGES.keyspace_totals(replies, noRandom)).toEqual(array([int(7), int(3)]));
+  });
+
+  test("INFO keyspace adds [db, keys, expires] triples per database, in database order", () => {
+    const replies = [array([int(0), int(3), int(1), int(9), int(2), int(0)]), array([]), array([int(9), int(4), int(2)])];
+    expect(SPECIAL_MERGES.keyspace_totals(replies, noRandom)).toEqual(array([int(0), int(3), int(1), int(9), int(6), int(2)]));
   });
 
   test("RANDOMKEY picks an offered key in proportion to its partition's size, nil when all are empty", () => {

@@ -83,6 +83,22 @@ describe("metadata decisions", () => {
     });
   });
 
+  test("a member's id back on another data dir is never admitted over it; an older version's entry gets the id", () => {
+    const onDisk = (id: string, dataDirId: string): MemberInfo => ({ ...info(id), dataDirId });
+    const meta = { ...metaOf(["a", "b", "c"]), members: { a: info("a"), b: onDisk("b", "old"), c: info("c") } };
+    const wiped = views({ a: "alive", c: "alive" }).set("b", { state: "alive", info: onDisk("b", "new") });
+    expect(decideMeta(input({ meta, views: wiped })).decision.kind).toBe("reconcile");
+    // Refused, it leaves gossip: that is not the member leaving, which stays until dead_node_timeout.
+    const gone = views({ a: "alive", c: "alive" }).set("b", { state: "left", info: onDisk("b", "new") });
+    expect(decideMeta(input({ meta, views: gone })).decision.kind).toBe("reconcile");
+    const { decision } = decideMeta(input({ meta, views: gone, deadSince: new Map([["b", 0]]), now: TIMEOUT }));
+    const removed = { id: "b", state: "dead" as const, deadMs: TIMEOUT };
+    expect(decision).toEqual({ kind: "propose", op: { t: "remove", id: "b" }, removed });
+    const upgraded = views({ a: "alive", b: "alive" }).set("c", { state: "alive", info: onDisk("c", "dc") });
+    expect(decideMeta(input({ meta, views: upgraded })).decision)
+      .toEqual({ kind: "propose", op: { t: "member", member: onDisk("c", "dc") } });
+  });
+
   test("a dead member is removed only after dead_node_timeout; suspect does not count", () => {
     const dead = views({ a: "alive", b: "alive", c: "dead" });
     const first = decideMeta(input({ views: dead, now: 1_000 }));

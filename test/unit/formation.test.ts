@@ -8,6 +8,7 @@ const node = (nodeId: string, over: Partial<FormationReport> = {}): FormationRep
   clusterId: "c1",
   partitionCount: 16,
   bootstrapExpect: 3,
+  identities: [],
   gossip: [`${nodeId}:7946`],
   sees: [nodeId],
   member: { id: nodeId, zone: "", addrs: { resp: `${nodeId}:6380`, http: `${nodeId}:8080`, raft: `${nodeId}:7947`, gossip: `${nodeId}:7946` }, version: "test" },
@@ -85,6 +86,33 @@ describe("decideFormation", () => {
     expect(step.kind === "refuse" && step.reason).toContain("partition_count = 16");
     expect(decideFormation(node("a"), [node("b", { formed: true, clusterId: "other" })]).kind).toBe("refuse");
     expect(decideFormation(node("a"), [node("b", { partitionCount: 64 })]).kind).toBe("refuse");
+  });
+
+  const wipedTitle = "a node holding no state whose id a formed cluster knows from another data dir " +
+    "(a wiped member) is refused, naming the removal";
+  test(wipedTitle, () => {
+    const known = (id: string, dataDirId?: string) => (dataDirId === undefined ? { id } : { id, dataDirId });
+    const wiped = (over: Partial<FormationReport> = {}) =>
+      node("b", { member: { ...node("b").member, dataDirId: "new" }, ...over });
+    // "a" lists "b" on its old data dir in the metadata, or (removed there, not yet everywhere) in a group's conf only.
+    for (const identities of [[known("a", "da"), known("b", "old")], [known("a", "da"), known("b")]]) {
+      const formedA = node("a", { formed: true, identities, sees: [] });
+      for (const self of [wiped(), wiped({ bootstrapExpect: 0 })]) {
+        const step = decideFormation(self, [formedA]);
+        expect(step.kind).toBe("refuse");
+        expect(step.kind === "refuse" && step.reason).toContain("/cluster/remove?node=b");
+        expect(step.kind === "refuse" && step.reason).toContain("vote twice in one term");
+      }
+      // Any formed peer that knows it is enough, whichever answered first.
+      const formedC = node("c", { formed: true, identities: [known("c")] });
+      expect(decideFormation(wiped(), [formedC, formedA]).kind).toBe("refuse");
+    }
+    // Listed with this data dir's id: a founder, or a new node the controller admitted before this round.
+    const listed = node("a", { formed: true, identities: [known("a"), known("b", "new")] });
+    expect(decideFormation(wiped(), [listed]).kind).toBe("join");
+    // A new id, or one the cluster removed everywhere, joins.
+    const unknown = node("a", { formed: true, identities: [known("a"), known("d", "x")] });
+    expect(decideFormation(wiped(), [unknown]).kind).toBe("join");
   });
 
   test("nodes expecting another bootstrap_expect are not counted", () => {

@@ -1,12 +1,12 @@
 // Several MultiRaft hosts in one process, wired by an asynchronous in-process network that can
 // cut nodes off, each with its own storage and state machine: the real Raft core and host.
 import { describe, expect, test } from "bun:test";
-import { MultiRaft, NotLeader, type StateMachine } from "../../src/cluster/core/multiraft.ts";
+import { MultiRaft, NotLeader, type HostStorage, type StateMachine } from "../../src/cluster/core/multiraft.ts";
 import { raftMessagesOf, type HeartbeatBatch } from "../../src/cluster/core/heartbeats.ts";
 import { MemoryRaftStorage } from "../../src/raft/memory-storage.ts";
 import { seededRandom } from "../../src/lib/prng.ts";
 import { bootstrapWrite } from "../../src/raft/storage.ts";
-import { EntryKind, MsgType, type Entry, type Message, type Snapshot } from "../../src/raft/types.ts";
+import { EntryKind, MsgType, type Entry, type GroupWrite, type Message, type Snapshot } from "../../src/raft/types.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -40,7 +40,50 @@ class KvMachine implements StateMachine {
 
 type Sent = Message | HeartbeatBatch;
 
-function cluster(ids: string[], groups: number[], opts: { quiesce?: boolean } = {}) {
+/**
+ * Saves asynchronously, like the log worker: a write reaches `durable` (what a restart would load)
+ * only `delayMs` after saveBatch, or never when `failing`. `events` records saves, their
+ * completions and what the host sent, in order: the seam for asserting what left before its
+ * write was durable.
+ */
+class SlowStorage implements HostStorage {
+  readonly events: ({ t: "save" | "durable"; n: number } | { t: "send"; m: Sent })[] = [];
+  failing = false;
+  private saves = 0;
+  constructor(
+    readonly durable: MemoryRaftStorage,
+    private readonly delayMs: number,
+  ) {}
+  load(grp: number) {
+    return this.durable.load(grp);
+  }
+  snapshotData(grp: number) {
+    return this.durable.snapshotData(grp);
+  }
+  saveBatch(writes: readonly GroupWrite[]): Promise<void> {
+    const n = ++this.saves;
+    this.events.push({ t: "save", n });
+    return new Promise((resolve, reject) =>
+      setTimeout(() => {
+        if (this.failing) return reject(new Error("disk full"));
+        this.durable.saveBatch(writes);
+        this.events.push({ t: "durable", n });
+        resolve();
+      }, this.delayMs),
+    );
+  }
+}
+
+interface ClusterOptions {
+  readonly quiesce?: boolean;
+  /** The node's storage, given its MemoryRaftStorage (already holding the groups' founding writes). */
+  readonly storage?: (id: string, founded: MemoryRaftStorage) => HostStorage;
+  /** Sees every message a node hands its transport, as it does. */
+  readonly onSend?: (id: string, m: Sent) => void;
+  readonly onFailure?: (id: string, e: Error) => void;
+}
+
+function cluster(ids: string[], groups: number[], opts: ClusterOptions = {}) {
   /** Crashed: not ticked, messages dropped, not alive to the others' liveness source. */
   const down = new Set<string>();
   /** Cut off: messages dropped, but liveness still calls it alive (gossip has not noticed yet). */
@@ -50,12 +93,13 @@ function cluster(ids: string[], groups: number[], opts: { quiesce?: boolean } = 
   const turns = new Map<string, number>();
   const hosts = new Map<string, { host: MultiRaft; sm: KvMachine }>();
   for (const [i, id] of ids.entries()) {
-    const storage = new MemoryRaftStorage();
-    storage.saveBatch(groups.map((g) => bootstrapWrite(g, ids)));
+    const founded = new MemoryRaftStorage();
+    founded.saveBatch(groups.map((g) => bootstrapWrite(g, ids)));
     const sm = new KvMachine();
     const host = new MultiRaft({
       nodeId: id,
-      storage,
+      storage: opts.storage?.(id, founded) ?? founded,
+      onFailure: (e) => opts.onFailure?.(id, e),
       stateMachine: sm,
       random: seededRandom(i + 1),
       raft: { electionTicks: 10, heartbeatTicks: 2 },
@@ -66,6 +110,7 @@ function cluster(ids: string[], groups: number[], opts: { quiesce?: boolean } = 
           fn();
         }),
       send: (m: Sent) => {
+        opts.onSend?.(id, m);
         sent.push({ turn: turns.get(id) ?? 0, m });
         if (down.has(m.from) || down.has(m.to) || cut.has(m.from) || cut.has(m.to)) return;
         // Through the same check as the node's Raft port, as the transport would deliver it.
@@ -195,6 +240,80 @@ describe("multi-raft host", () => {
       expect(Math.max(...batches.map(({ m }) => groupsIn(m)))).toBeGreaterThan(1);
       // Responses come back coalesced too.
       expect(batches.some(({ m }) => m.acks.length / 4 > 1)).toBe(true);
+    } finally {
+      c.stop();
+    }
+  });
+});
+
+describe("multi-raft host on a storage that saves asynchronously", () => {
+  test("no vote or append response leaves before the write it acknowledges is durable", async () => {
+    const storages = new Map<string, SlowStorage>();
+    const early: string[] = [];
+    const checked = { votes: 0, appends: 0 };
+    const c = cluster(["a", "b", "c"], [1, 2], {
+      storage: (id, founded) => storages.set(id, new SlowStorage(founded, 3)).get(id)!,
+      onSend: (id, m) => {
+        const s = storages.get(id)!;
+        s.events.push({ t: "send", m });
+        if ("beats" in m || m.reject) return;
+        const durable = s.durable.load(m.grp);
+        if (m.type === MsgType.VoteResp) {
+          checked.votes++;
+          const hs = durable.hardState;
+          if (hs.term !== m.term || hs.vote !== m.to) {
+            early.push(`${id} granted ${m.to} a vote in term ${m.term}, durable: ${JSON.stringify(hs)}`);
+          }
+        } else if (m.type === MsgType.AppResp) {
+          checked.appends++;
+          const last = durable.snapshot.index + durable.entries.length;
+          if (last < m.index!) early.push(`${id} acknowledged ${m.grp}/${m.index}, durable up to ${last}`);
+        }
+      },
+    });
+    try {
+      for (const grp of [1, 2]) {
+        const l = await c.waitLeader(grp);
+        const h = c.hosts.get(l)!.host;
+        // Many proposals at once: they pile up while a save is in flight and share the next one.
+        const results = await Promise.all(Array.from({ length: 30 }, (_, i) => h.propose(grp, enc.encode(`k=${i}`))));
+        expect(results[0]).toBe(null);
+      }
+      await Bun.sleep(100);
+      for (const { sm } of c.hosts.values()) for (const grp of [1, 2]) expect(sm.data.get(grp)?.get("k")).toBe("29");
+      expect(early).toEqual([]);
+      expect(checked.votes).toBeGreaterThan(0);
+      expect(checked.appends).toBeGreaterThan(0);
+      // At most one save in flight per host: each save is durable before the next one starts.
+      for (const s of storages.values()) {
+        const order = s.events.filter((e) => e.t !== "send").map((e) => `${e.t}${"n" in e ? e.n : ""}`);
+        expect(order).toEqual(order.map((_, i) => `${i % 2 === 0 ? "save" : "durable"}${Math.floor(i / 2) + 1}`));
+      }
+    } finally {
+      c.stop();
+    }
+  });
+
+  test("a failed save stops the host: its proposals are rejected, nothing of its turn is applied", async () => {
+    let slow: SlowStorage | undefined;
+    const failures: string[] = [];
+    const c = cluster(["a"], [1], {
+      storage: (_, founded) => (slow = new SlowStorage(founded, 2)),
+      onFailure: (id, e) => failures.push(`${id}: ${e.message}`),
+    });
+    try {
+      const h = c.hosts.get(await c.waitLeader(1))!;
+      expect(await h.host.propose(1, enc.encode("x=1"))).toBe(null);
+      slow!.failing = true;
+      const applied = h.sm.applied.get(1);
+      const refused = await h.host.propose(1, enc.encode("x=2")).catch((e: unknown) => e);
+      expect(String(refused)).toContain("saving the Raft log failed: disk full");
+      expect(failures).toEqual([`a: ${(refused as Error).message}`]);
+      expect(h.host.failed).toBe(refused as Error);
+      await Bun.sleep(50);
+      expect(h.sm.applied.get(1)).toBe(applied);
+      expect(h.sm.data.get(1)?.get("x")).toBe("1");
+      expect(() => h.host.propose(1, enc.encode("x=3"))).toThrow("disk full");
     } finally {
       c.stop();
     }

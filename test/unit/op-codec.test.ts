@@ -55,3 +55,61 @@ test("a cluster write keeps its proposal id; a standalone write gains no bytes",
   const plain = { cmds: [[new Uint8Array([0x61])]], now: 5, seed: 7 };
   expect(encodeOp(plain)).toEqual(new Uint8Array(new Packr({ useRecords: false, moreTypes: false }).pack([plain.cmds, plain.now, plain.seed])));
 });
+
+test("encoding thresholds travel with the op, with or without a proposal id", () => {
+  const limits = fc.record({
+    hashEntries: fc.nat(), hashValue: fc.nat(), setIntsetEntries: fc.nat(), zsetEntries: fc.nat(), zsetValue: fc.nat(),
+  });
+  fc.assert(
+    fc.property(limits, fc.boolean(), fc.boolean(), (encoding, withId, multi) => {
+      const op = { cmds: [[new Uint8Array([0x61])]], now: 5, seed: 7, encoding, ...(multi ? { multi } : {}) };
+      const id = withId ? { node: "n1", session: 2, seq: 3, ack: 1 } : undefined;
+      const decoded = decodeProposal(encodeOp(op, id));
+      expect(decoded.op.encoding).toEqual(encoding);
+      expect(decoded.op.multi ?? false).toBe(multi);
+      expect(decoded.id).toEqual(id);
+    }),
+  );
+  expect(decodeOp(encodeOp({ cmds: [[new Uint8Array([0x61])]], now: 5, seed: 7 })).encoding).toBeUndefined();
+});
+
+test("an op keeps its database and each WATCHed key's; database 0 and logs written before databases decode alike", () => {
+  fc.assert(
+    fc.property(fc.nat({ max: 15 }), fc.nat({ max: 15 }), fc.boolean(), (db, watchDb, withId) => {
+      const watch = [{ db: watchDb, key: new Uint8Array([0x6b]), version: 3, existed: true }];
+      const op = { cmds: [[new Uint8Array([0x61])]], now: 5, seed: 7, multi: true, db, watch };
+      const id = withId ? { node: "n1", session: 1, seq: 2, ack: 0 } : undefined;
+      const { op: decoded, id: decodedId } = decodeProposal(encodeOp(op, id));
+      expect(decoded.db ?? 0).toBe(db);
+      expect(decoded.watch![0]!.db ?? decoded.db ?? 0).toBe(watchDb);
+      expect(decodedId).toEqual(id);
+    }),
+  );
+  // What FlyDB wrote before databases existed: [cmds, now, seed] and [cmds, now, seed, flags, watch].
+  const packr = new Packr({ useRecords: false, moreTypes: false });
+  expect(decodeOp(packr.pack([[[new Uint8Array([0x61])]], 5, 7])).db).toBeUndefined();
+  expect(decodeOp(packr.pack([[[new Uint8Array([0x61])]], 5, 7, 1, [[new Uint8Array([0x6b]), 3, true]]])).watch![0]!.db).toBeUndefined();
+  // Database 0 adds no bytes.
+  expect(encodeOp({ cmds: [[new Uint8Array([0x61])]], now: 5, seed: 7, db: 0 })).toEqual(encodeOp({ cmds: [[new Uint8Array([0x61])]], now: 5, seed: 7 }));
+});
+
+test("an op carries its database and its encoding thresholds together, and keeps either alone", () => {
+  const limits = fc.record({
+    hashEntries: fc.nat(), hashValue: fc.nat(), setIntsetEntries: fc.nat(), zsetEntries: fc.nat(), zsetValue: fc.nat(),
+  });
+  fc.assert(
+    fc.property(fc.nat({ max: 15 }), fc.option(limits, { nil: undefined }), fc.boolean(), (db, encoding, withId) => {
+      const op = { cmds: [[new Uint8Array([0x61])]], now: 5, seed: 7, db, ...(encoding ? { encoding } : {}) };
+      const id = withId ? { node: "n1", session: 1, seq: 2, ack: 0 } : undefined;
+      const { op: decoded, id: decodedId } = decodeProposal(encodeOp(op, id));
+      expect(decoded.db ?? 0).toBe(db);
+      expect(decoded.encoding).toEqual(encoding);
+      expect(decodedId).toEqual(id);
+    }),
+  );
+  // What FlyDB wrote with databases but before thresholds: [cmds, now, seed, flags, watch, id | null, db].
+  const packr = new Packr({ useRecords: false, moreTypes: false });
+  const old = decodeOp(packr.pack([[[new Uint8Array([0x61])]], 5, 7, 0, [], null, 3]));
+  expect(old.db).toBe(3);
+  expect(old.encoding).toBeUndefined();
+});

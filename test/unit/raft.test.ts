@@ -474,3 +474,60 @@ describe("founding", () => {
     }
   });
 });
+
+describe("stepping while a Ready is being persisted (asynchronous storage writes)", () => {
+  const app = (from: string, term: number, prev: number, prevTerm: number, entries: Entry[]): Message => ({
+    type: MsgType.App,
+    grp: 1,
+    from,
+    to: "b",
+    term,
+    index: prev,
+    logTerm: prevTerm,
+    entries,
+    commit: 1,
+  });
+  const ent = (index: number, term: number): Entry => ({ index, term, kind: EntryKind.Normal, data: null });
+
+  test("entries that replace part of the write in flight are persisted by the next Ready", () => {
+    const storage = new MemoryRaftStorage();
+    storage.saveBatch([bootstrapWrite(1, ["a", "b", "c"])]);
+    const r = new Raft({ grp: 1, id: "b", storage, random: seededRandom(1), electionTicks: E, heartbeatTicks: H });
+    r.step(app("a", 2, 1, 1, [ent(2, 2), ent(3, 2)]));
+    const first = r.ready();
+    expect(first.persist?.entries?.map((e) => e.index)).toEqual([2, 3]);
+    // A new leader's entry 3 replaces the one being written, before that write is durable.
+    r.step(app("c", 3, 2, 2, [ent(3, 3)]));
+    storage.saveBatch([first.persist!]);
+    r.advance();
+    const second = r.ready();
+    expect(second.persist?.entries?.map((e) => `${e.index}/${e.term}`)).toEqual(["3/3"]);
+    storage.saveBatch([second.persist!]);
+    r.advance();
+    expect(storage.load(1).entries.map((e) => `${e.index}/${e.term}`)).toEqual(["1/1", "2/2", "3/3"]);
+    const acks = second.messages.filter((m) => m.type === MsgType.AppResp && m.to === "c");
+    expect(acks.map((m) => ({ index: m.index, reject: m.reject ?? false }))).toEqual([{ index: 3, reject: false }]);
+  });
+
+  test("a snapshot received while a write is in flight is persisted and installed by the next Ready", () => {
+    const storage = new MemoryRaftStorage();
+    storage.saveBatch([bootstrapWrite(1, ["a", "b", "c"])]);
+    const r = new Raft({ grp: 1, id: "b", storage, random: seededRandom(1), electionTicks: E, heartbeatTicks: H });
+    r.step(app("a", 2, 1, 1, [ent(2, 2)]));
+    const first = r.ready();
+    const meta = { index: 10, term: 2, conf: { voters: ["a", "b", "c"], learners: [] } };
+    const snap = { meta, offset: 0, chunk: bytes("at 10"), last: true };
+    r.step({ type: MsgType.Snap, grp: 1, from: "a", to: "b", term: 2, snap });
+    storage.saveBatch([first.persist!]);
+    r.advance();
+    const second = r.ready();
+    expect(second.persist?.snapshot?.meta.index).toBe(10);
+    expect(second.persist?.discardLog).toBe(true);
+    expect(second.installSnapshot?.meta.index).toBe(10);
+    storage.saveBatch([second.persist!]);
+    r.advance();
+    expect(r.hasReady()).toBe(false);
+    expect(storage.load(1).snapshot.index).toBe(10);
+    expect(r.status()).toMatchObject({ applied: 10, lastIndex: 10, snapshotIndex: 10 });
+  });
+});

@@ -2,6 +2,9 @@
 // which command is proposed or run when cannot be pinned down through a real server, where it
 // depends on how TCP splits a pipeline into packets. The backend records the order in which the
 // session proposes writes and runs reads; the log's order is the proposal order.
+import { SlowLog } from "../../src/commands/slowlog.ts";
+import { KeyAccess } from "../../src/commands/key-access.ts";
+import { LatencyMonitor } from "../../src/commands/latency.ts";
 import { describe, expect, test } from "bun:test";
 import { Session, type Backend } from "../../src/commands/session.ts";
 import type { Op } from "../../src/commands/types.ts";
@@ -23,7 +26,15 @@ function harness() {
     },
     now: () => 1_700_000_000_000,
     random: () => 0.5,
-    server: { version: "test", nodeId: "t", port: 0, startedAt: 0, configValue: () => undefined, configNames: () => [], info: () => "" },
+    server: {
+      version: "test", nodeId: "t", port: 0, startedAt: 0, info: () => "",
+      configValue: () => undefined, configNames: () => [],
+      configSet: () => {}, configRewrite: () => simple("OK"), resetStats: () => {}, encodingLimits: () => undefined,
+      slowlog: new SlowLog(), keyAccess: new KeyAccess(0), latency: new LatencyMonitor(),
+      memoryStats: () => simple("OK"), shutdown: () => new Promise(() => {}),
+      save: () => Promise.resolve(simple("OK")), lastSave: () => 0,
+      sleep: () => Promise.resolve(),
+    },
     requirepass: "",
     cluster: undefined,
     clusterModeDefault: false,

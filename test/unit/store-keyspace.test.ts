@@ -42,11 +42,11 @@ function putHash(key: string, fields: Record<string, string>, expireAt: number |
   }
 }
 
-function hashFields(key: string): Record<string, string> {
+function hashFields(key: string, in_ = ks): Record<string, string> {
   const k = utf8(key);
   const rows = state.db
     .query<{ field: Uint8Array; value: Uint8Array }, [number, Uint8Array]>("SELECT field, value FROM test_fields WHERE part = ? AND key = ? ORDER BY field")
-    .all(ks.partOf(k), k);
+    .all(in_.partOf(k), k);
   return Object.fromEntries(rows.map((r) => [str(r.field), str(r.value)]));
 }
 
@@ -109,17 +109,19 @@ describe("expiry", () => {
     expect(ks.delete(utf8("t"), 999)).toBe(false);
   });
 
-  test("expired() lists only expired keys, soonest first, up to limit; deleteIfExpired spares live keys", () => {
+  const expiredKeys = (now: number, limit: number) => ks.expiredEverywhere(now, limit).map((e) => str(e.key));
+
+  test("expiredEverywhere() lists only expired keys, soonest first, up to limit; deleteIfExpired spares live keys", () => {
     ks.setString(utf8("a"), utf8("v"), 300);
     ks.setString(utf8("b"), utf8("v"), 100);
     ks.setString(utf8("c"), utf8("v"), 200);
     ks.setString(utf8("d"), utf8("v"), null);
-    expect(ks.expired(250, 10).map(str)).toEqual(["b", "c"]);
-    expect(ks.expired(1000, 2).map(str)).toEqual(["b", "c"]);
+    expect(expiredKeys(250, 10)).toEqual(["b", "c"]);
+    expect(expiredKeys(1000, 2)).toEqual(["b", "c"]);
     expect(ks.deleteIfExpired(utf8("a"), 250)).toBe(false);
     expect(ks.deleteIfExpired(utf8("d"), 250)).toBe(false);
     expect(ks.deleteIfExpired(utf8("b"), 250)).toBe(true);
-    expect(ks.expired(1000, 10).map(str)).toEqual(["c", "a"]);
+    expect(expiredKeys(1000, 10)).toEqual(["c", "a"]);
     expect(str(ks.getString(utf8("a"), 0))).toBe("v");
   });
 
@@ -252,6 +254,58 @@ describe("scan, count, randomKey", () => {
     const picks = new Set(Array.from({ length: 20 }, (_, i) => str(ks.randomKey(0, i / 20))));
     expect(picks.size).toBe(20);
     expect(str(ks.randomKey(0, 0.999999))).toBe("k19");
+  });
+});
+
+describe("databases", () => {
+  const keysOf = (k: SqliteKeyspace) => k.scan(0, 1000, 0).keys.map(str).sort();
+
+  test("a key's identity includes its database; counts, scans and flushes stay within one", () => {
+    const db3 = ks.database(3)!;
+    ks.setString(utf8("a"), utf8("0"), null);
+    db3.setString(utf8("a"), utf8("3"), 500);
+    db3.setString(utf8("b"), utf8("3"), null);
+    putHash("h", { f: "v" });
+    expect([str(ks.getString(utf8("a"), 0)), str(db3.getString(utf8("a"), 0))]).toEqual(["0", "3"]);
+    expect([ks.count(0), db3.count(0), db3.countWithExpiry(0), ks.countEverywhere(0)]).toEqual([2, 2, 1, 4]);
+    expect([keysOf(ks), keysOf(db3)]).toEqual([["a", "h"], ["a", "b"]]);
+    const part = ks.partOf(utf8("b"));
+    expect([db3.partitionStats(part, 0).keys, ks.partitionStats(part, 0).keys]).toEqual([1, 0]);
+    expect(ks.expiredEverywhere(600, 10).map((e) => [e.db, str(e.key)])).toEqual([[3, "a"]]);
+    db3.flush();
+    expect([ks.count(0), db3.count(0)]).toEqual([2, 0]);
+    expect(ks.database(16)).toBeUndefined();
+    expect(ks.database(-1)).toBeUndefined();
+  });
+
+  test("rename and copy reach another database with every row; flushAll empties all", () => {
+    const db5 = ks.database(5)!;
+    putHash("h", { f: "v", g: "w" });
+    ks.copy(utf8("h"), utf8("h"), 0, 5);
+    expect(hashFields("h", db5)).toEqual({ f: "v", g: "w" });
+    ks.rename(utf8("h"), utf8("moved"), 0, 5);
+    expect([ks.meta(utf8("h"), 0), hashFields("h"), hashFields("moved", db5)]).toEqual([undefined, {}, { f: "v", g: "w" }]);
+    expect(fieldRows()).toBe(4);
+    ks.flushAll();
+    expect([ks.countEverywhere(0), fieldRows()]).toEqual([0, 0]);
+  });
+
+  test("swapDatabase trades every row, or one partition's; a watched key live afterwards counts as written", () => {
+    const [db1, db2] = [ks.database(1)!, ks.database(2)!];
+    state.keyspace.versions.begin(-1, 7, 0);
+    db1.setString(utf8("x"), utf8("1"), null);
+    putHash("h", { f: "v" });
+    ks.swapDatabase(1);
+    expect([keysOf(ks), keysOf(db1)]).toEqual([["x"], ["h"]]);
+    expect([hashFields("h"), hashFields("h", db1)]).toEqual([{}, { f: "v" }]);
+    state.keyspace.versions.begin(-1, 8, 0);
+    db2.setString(utf8("y"), utf8("2"), null);
+    state.keyspace.versions.begin(-1, 9, 0);
+    // Only y's partition: x (database 0, another partition) stays.
+    expect(ks.partOf(utf8("x"))).not.toBe(ks.partOf(utf8("y")));
+    ks.swapDatabase(2, ks.partOf(utf8("y")));
+    expect([keysOf(ks), keysOf(db2)]).toEqual([["x", "y"], []]);
+    expect([db1.version(utf8("h")), ks.version(utf8("y")), db2.version(utf8("y")), ks.version(utf8("x"))]).toEqual([7, 9, 8, 9]);
   });
 });
 

@@ -89,7 +89,21 @@ test("ranks and rank ranges of a chunked sorted set match a sorted model through
     const mid = Math.floor(order.length / 2);
     expect(intOf(run(state, "ZRANK", "z3", order[mid]!))).toBe(mid);
     expect(members(run(state, "ZRANGE", "z3", String(mid), String(mid + 2)))).toEqual(order.slice(mid, mid + 3));
-    run(state, "DEL", "z", "z3");
+    // A STORE fills its destination in one pass (zsetInsertNew), chunked as if by ZADD; then
+    // one more member splits or grows a chunk like any insert.
+    const extra = Array.from({ length: 300 }, (_, i) => `x${i}`);
+    run(state, "SADD", "extra", ...extra);
+    const total = order.length + extra.length;
+    expect(total).toBeGreaterThan(4096);
+    expect(intOf(run(state, "ZUNIONSTORE", "z4", "2", "z", "extra", "WEIGHTS", "1", "1000"))).toBe(total);
+    const chunked = state.db.query("SELECT sum(n) AS n FROM zset_chunks WHERE key = ?").get(enc.encode("z4"));
+    expect(chunked).toEqual({ n: total });
+    expect(intOf(run(state, "ZRANK", "z4", order[mid]!))).toBe(mid);
+    run(state, "ZADD", "z4", "-100", "first");
+    expect(intOf(run(state, "ZRANK", "z4", order[mid]!))).toBe(mid + 1);
+    expect(members(run(state, "ZRANGE", "z4", String(mid + 1), String(mid + 3)))).toEqual(order.slice(mid, mid + 3));
+    expect(intOf(run(state, "ZRANK", "z4", "x0"))).toBe(order.length + 1);
+    run(state, "DEL", "z", "z3", "z4", "extra");
     expect(state.db.query("SELECT count(*) AS n FROM zset_chunks").get()).toEqual({ n: 0 });
   } finally {
     state.close();

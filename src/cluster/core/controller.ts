@@ -51,8 +51,9 @@ export type MetaDecision =
 
 /**
  * The next metadata change of group 0's leader, in order: admit alive members and keep their
- * addresses current, remove members that left or stayed dead for dead_node_timeout (suspect is
- * not dead), move replicas to the placement of the current members; otherwise group 0's voters.
+ * addresses current (never over a member known on another data dir), remove members that left
+ * or stayed dead for dead_node_timeout (suspect is not dead), move replicas to the placement of
+ * the current members; otherwise group 0's voters.
  */
 export function decideMeta(input: MetaInput): { decision: MetaDecision; deadSince: ReadonlyMap<NodeId, number> } {
   const { meta, self, views, now } = input;
@@ -63,13 +64,21 @@ export function decideMeta(input: MetaInput): { decision: MetaDecision; deadSinc
     if (id !== self.id && v?.state !== "alive") continue;
     const info = id === self.id ? self : v!.info;
     const known = meta.members[id];
+    // The id back on another data dir (wiped: no vote record) is not the member: it must be
+    // removed first (src/cluster/remove.ts), never admitted over it.
+    if (known?.dataDirId !== undefined && info.dataDirId !== known.dataDirId) continue;
     if (!known || JSON.stringify(known) !== JSON.stringify(info)) {
       return { decision: { kind: "propose", op: { t: "member", member: info } }, deadSince };
     }
   }
   for (const id of Object.keys(meta.members)) {
     if (id === self.id) continue;
-    const state = views.get(id)?.state ?? "dead";
+    const view = views.get(id);
+    const known = meta.members[id]!.dataDirId;
+    // The id's new incarnation on another data dir (refused by formation) leaving is not the
+    // member leaving: the member stays until dead long enough or removed (src/cluster/remove.ts).
+    const impostor = known !== undefined && view !== undefined && view.info.dataDirId !== known;
+    const state = view === undefined || (impostor && view.state === "left") ? "dead" : view.state;
     if (state === "alive" || state === "suspect") {
       deadSince.delete(id);
       continue;

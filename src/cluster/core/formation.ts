@@ -5,6 +5,12 @@
 // gossip joins) is src/cluster/formation.ts.
 import type { MemberInfo } from "./meta.ts";
 
+/** A node id a cluster knows, with the data dir it knows it on when the metadata lists it. */
+export interface KnownNode {
+  readonly id: string;
+  readonly dataDirId?: string;
+}
+
 /** What a node answers to a formation probe (and what this node knows of itself). */
 export interface FormationReport {
   readonly nodeId: string;
@@ -14,6 +20,12 @@ export interface FormationReport {
   readonly clusterId: string;
   readonly partitionCount: number;
   readonly bootstrapExpect: number;
+  /**
+   * When formed, every node its cluster may still count a vote of: the metadata's members (with
+   * their data dir ids) and the voters of the groups the node hosts (a removed member stays one
+   * until reconciled). Empty when unformed.
+   */
+  readonly identities: readonly KnownNode[];
   /** Gossip addresses to join: the cluster's members when formed, else the node itself. */
   readonly gossip: readonly string[];
   /** Unformed candidates (node ids, itself included) the node saw in its last round. */
@@ -42,6 +54,7 @@ export function candidates(self: FormationReport, peers: readonly FormationRepor
 /**
  * One round of the decision. Rules, in order:
  * - a node holding cluster state never bootstraps (it is a member, or restarting as one);
+ * - a node holding none whose id a formed cluster knows from another data dir is refused (`staleIdentity`);
  * - a formed cluster found is joined, unless its cluster id or partition count differs (refused);
  *   found several (a race lost elsewhere), the one reached through the lowest node id is chosen,
  *   so every undecided node picks the same; a node that promised another joins only that one's;
@@ -54,6 +67,18 @@ export function candidates(self: FormationReport, peers: readonly FormationRepor
  */
 export function decideFormation(self: FormationReport, peers: readonly FormationReport[]): FormationStep {
   if (self.formed) return { kind: "member" };
+  const stale = staleIdentity(self, peers);
+  if (stale) {
+    return {
+      kind: "refuse",
+      reason: `refusing to join: node ${stale.nodeId} reports that its cluster knows node id ` +
+        `${JSON.stringify(self.nodeId)} from another data dir, and this one holds no cluster state (wiped or ` +
+        `replaced?); with an empty vote record it could vote twice in one term. Remove the old member first: stop ` +
+        `it and run \`curl -X POST 'http://<any member's http_addr>/cluster/remove?node=` +
+        `${encodeURIComponent(self.nodeId)}'\`, which returns once no group counts its vote, then start this ` +
+        `node again; or start it under a new node id`,
+    };
+  }
   const formed = peers.filter((p) => p.formed);
   const misfit = [...formed, ...peers.filter((p) => !p.formed && p.bootstrapExpect > 0 && self.bootstrapExpect > 0)].find(
     (p) => p.clusterId !== self.clusterId || p.partitionCount !== self.partitionCount,
@@ -85,6 +110,19 @@ export function decideFormation(self: FormationReport, peers: readonly Formation
   const doubter = peers.find((p) => founders.includes(p.nodeId) && (!p.sees.includes(self.nodeId) || lowest(p.sees) !== self.nodeId || (p.promisedTo !== null && p.promisedTo !== self.nodeId)));
   if (doubter) return { kind: "wait", reason: `node ${doubter.nodeId} does not yet see this node as the lowest` };
   return { kind: "bootstrap", founders };
+}
+
+/**
+ * The formed peer whose cluster knows this node's id from another data dir (as a member with
+ * another data dir id, or a voter of a group only) although this node holds no cluster state:
+ * the same id on a wiped or replaced data dir, whose empty vote record could grant a second vote
+ * in a term it already voted in. A founder, or a node the controller admitted before this check
+ * ran, is listed with this data dir's id: not stale.
+ */
+export function staleIdentity(self: FormationReport, peers: readonly FormationReport[]): FormationReport | undefined {
+  return peers.find((p) =>
+    p.formed && p.identities.some((k) => k.id === self.nodeId && k.dataDirId !== self.member.dataDirId)
+  );
 }
 
 /**

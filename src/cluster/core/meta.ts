@@ -15,6 +15,8 @@ export interface MemberInfo {
   readonly zone: string;
   readonly addrs: MemberAddrs;
   readonly version: string;
+  /** The data dir it runs on (MemberMeta.dataDirId in src/gossip/core/types.ts); absent from older versions. */
+  readonly dataDirId?: string;
 }
 
 export interface MetaState {

@@ -1,4 +1,4 @@
-// The multi-raft host (DESIGN §6): many Raft groups on one node, driven together so that one
+// The multi-raft host (docs/design/multiraft.md): many Raft groups on one node, driven together so that one
 // turn makes one storage transaction for all groups' appends and hard states, and the messages of
 // all groups to one peer leave together (the transport batches per peer per turn), their
 // heartbeats coalesced into one HeartbeatBatch per peer (heartbeats.ts).
@@ -16,9 +16,13 @@
 // a quiet leader's clock stops, and with it any lease it would hold.
 //
 // Order per turn, as etcd/raft requires: persist every group's writes (one saveBatch), then send,
-// then install snapshots and apply committed entries, then advance. Proposals resolve with what
-// the state machine returned for their entry; reads resolve once the group has applied up to
-// their read index. No timers here: the node calls tick() on its clock, and a caller that waits
+// then install snapshots and apply committed entries, then advance. A storage may save
+// asynchronously (etcd's async storage writes): the rest of the turn then waits for the save, at
+// most one save is in flight, and meanwhile steps, proposals and ticks keep reaching the groups;
+// the next turn takes all they produced, so batches grow with the time a save takes. A failed
+// save stops the host: nothing of that turn is sent or applied, and every waiter is rejected.
+// Proposals resolve with what the state machine returned for their entry; reads resolve once the
+// group has applied up to their read index. No timers here: the node calls tick() on its clock, and a caller that waits
 // too long gives up with its own timeout (the outcome is then unknown, never "failed").
 import { Raft, type RaftConfig } from "../../raft/raft.ts";
 import type { RaftStorage } from "../../raft/storage.ts";
@@ -33,13 +37,18 @@ export interface StateMachine {
   apply(grp: number, entries: readonly Entry[]): unknown[];
   /** Replaces the group's state with a snapshot received from its leader. */
   installSnapshot(grp: number, snapshot: Snapshot): void;
-  /** Runs one turn's applies of every group in one transaction (DESIGN §4: one per turn). */
+  /** Runs one turn's applies of every group in one transaction (one per turn: docs/design/storage.md). */
   transaction<T>(fn: () => T): T;
+}
+
+/** Where the host persists: saveBatch may return a promise, resolved once the writes are durable. */
+export interface HostStorage extends Omit<RaftStorage, "saveBatch"> {
+  saveBatch(writes: Parameters<RaftStorage["saveBatch"]>[0]): void | Promise<void>;
 }
 
 export interface MultiRaftOptions {
   readonly nodeId: NodeId;
-  readonly storage: RaftStorage;
+  readonly storage: HostStorage;
   readonly stateMachine: StateMachine;
   /** Hands a message to the transport (which batches per peer per turn); the receiving host
    *  steps a HeartbeatBatch as the Messages expandHeartbeats() makes of it. */
@@ -54,6 +63,8 @@ export interface MultiRaftOptions {
   /** Observers for metrics. */
   readonly onLeaderChange?: (grp: number, leader: NodeId | null, term: number) => void;
   readonly onCommitted?: (grp: number, count: number) => void;
+  /** A save failed: the host has stopped (nothing after it is sent or applied) and refuses all work. */
+  readonly onFailure?: (error: Error) => void;
 }
 
 /** The proposal's entry was replaced by another leader's: it was not applied, retrying is safe. */
@@ -79,6 +90,13 @@ interface Waiter {
   readonly reject: (e: Error) => void;
 }
 
+type Turn = [Group, ReturnType<Raft["ready"]>][];
+
+// A leader's appends and heartbeats may leave before its own write is durable (Raft thesis
+// §10.2.1): followers persist in parallel, and the core counts the leader's own log towards
+// a commit only after advance(). Everything else (votes, responses) waits for the write.
+const early = (m: Message) => m.type === MsgType.App || m.type === MsgType.Heartbeat || m.type === MsgType.Snap;
+
 interface Group {
   readonly raft: Raft;
   /** Proposals by log index. */
@@ -100,6 +118,9 @@ export class MultiRaft {
   private scheduled = false;
   private nextRead = 1;
   private readonly schedule: (fn: () => void) => void;
+  /** A save is in flight: the next turn runs when it is durable. */
+  private saving = false;
+  private failure: Error | undefined;
 
   constructor(private readonly opts: MultiRaftOptions) {
     this.schedule = opts.schedule ?? queueMicrotask;
@@ -113,9 +134,14 @@ export class MultiRaft {
     return [...this.groups.keys()];
   }
 
+  /** Why the host stopped (a save failed), if it did. */
+  get failed(): Error | undefined {
+    return this.failure;
+  }
+
   /** Starts (or restarts from storage) a group this node is a replica of. */
   open(grp: number): void {
-    if (this.groups.has(grp)) return;
+    if (this.groups.has(grp) || this.failure) return;
     // The state database may have lost batches the log no longer holds (it is not fsynced per
     // batch; compaction kept only the snapshot): reinstall the stored snapshot before replaying.
     const snap = this.opts.storage.load(grp).snapshot;
@@ -278,7 +304,12 @@ export class MultiRaft {
     this.kick();
   }
 
+  private mustRun(): void {
+    if (this.failure) throw this.failure;
+  }
+
   private mustGroup(grp: number): Group {
+    this.mustRun();
     const g = this.groups.get(grp);
     if (!g) throw new NotLeader(grp, null, "this node holds no replica of the group");
     return g;
@@ -300,13 +331,10 @@ export class MultiRaft {
 
   /** One turn for every group that has work: persist all, send all, apply, advance. */
   process(): void {
-    const ready: [Group, ReturnType<Raft["ready"]>][] = [];
+    if (this.saving || this.failure) return;
+    const ready: Turn = [];
     for (const g of this.groups.values()) if (g.raft.hasReady()) ready.push([g, g.raft.ready()]);
     if (ready.length === 0) return;
-    // A leader's appends and heartbeats may leave before its own write is durable (Raft thesis
-    // §10.2.1): followers persist in parallel, and the core counts the leader's own log towards
-    // a commit only after advance(). Everything else (votes, responses) waits for the fsync.
-    const early = (m: Message) => m.type === MsgType.App || m.type === MsgType.Heartbeat || m.type === MsgType.Snap;
     const leads = new Set(ready.filter(([g]) => g.raft.status().role === "leader").map(([g]) => g));
     // A hushing leader's heartbeats of this turn are its last: mark them, and stop ticking.
     const quiet = new Set<number>();
@@ -318,7 +346,28 @@ export class MultiRaft {
     }
     this.sendAll(ready.flatMap(([g, rd]) => (leads.has(g) ? rd.messages.filter(early) : [])), quiet);
     const writes = ready.flatMap(([, rd]) => (rd.persist ? [rd.persist] : []));
-    if (writes.length > 0) this.opts.storage.saveBatch(writes);
+    let saved: void | Promise<void>;
+    try {
+      saved = writes.length > 0 ? this.opts.storage.saveBatch(writes) : undefined;
+    } catch (e) {
+      this.fail(e);
+      throw e;
+    }
+    if (!saved) return this.finish(ready, leads);
+    this.saving = true;
+    saved.then(
+      () => {
+        this.saving = false;
+        this.finish(ready, leads);
+      },
+      (e: unknown) => this.fail(e),
+    );
+  }
+
+  /** The rest of a turn once its writes are durable: send what had to wait, apply, advance. */
+  private finish(turn: Turn, leads: ReadonlySet<Group>): void {
+    // A group closed while its write was in flight is gone: nothing of it is sent or applied.
+    const ready = turn.filter(([g]) => this.groups.get(g.raft.grp) === g);
     this.sendAll(ready.flatMap(([g, rd]) => (leads.has(g) ? rd.messages.filter((m) => !early(m)) : rd.messages)));
     const sm = this.opts.stateMachine;
     const results = sm.transaction(() =>
@@ -343,8 +392,25 @@ export class MultiRaft {
       this.releaseReads(g);
       this.noteLeader(g);
     }
-    // advance() may have produced more work (commits counted once our log is durable).
+    // advance() may have produced more work (commits counted once our log is durable), and
+    // steps may have arrived while the save was in flight.
     if ([...this.groups.values()].some((g) => g.raft.hasReady())) this.kick();
+  }
+
+  /** Not durable means nothing of this turn may be sent or applied: stop and fail every waiter. */
+  private fail(e: unknown): void {
+    const error = e instanceof Error ? e : new Error(String(e));
+    const why = `raft host ${this.opts.nodeId} stopped, saving the Raft log failed: ${error.message}`;
+    this.failure = new Error(why, { cause: error });
+    this.saving = false;
+    for (const g of this.groups.values()) {
+      for (const w of g.proposals.values()) w.reject(this.failure);
+      for (const r of [...g.reads.values(), ...g.readsAt]) r.reject(this.failure);
+      g.proposals.clear();
+      g.reads.clear();
+      g.readsAt.length = 0;
+    }
+    this.opts.onFailure?.(this.failure);
   }
 
   private sendAll(msgs: readonly Message[], quiet?: ReadonlySet<number>): void {

@@ -22,10 +22,27 @@ export const PLAIN_MERGES: { readonly [P in PlainResponse]: Merge } = {
   concat: (replies) => array(replies.flatMap(items)),
 };
 
-/** Over the internal commands' replies: __dbsizepart [keys, expires], __randomkeypart [keys, key or nil]. */
+/** Per database, the sums of __dbsizepart ALL's [db, keys, expires] triples, in database order. */
+function keyspaceTotals(replies: readonly Reply[]): Reply {
+  const byDb = new Map<number, [number, number]>();
+  for (const r of replies) {
+    const v = items(r);
+    for (let i = 0; i + 2 < v.length; i += 3) {
+      const t = byDb.get(num(v[i])) ?? [0, 0];
+      byDb.set(num(v[i]), [t[0] + num(v[i + 1]), t[1] + num(v[i + 2])]);
+    }
+  }
+  const sorted = [...byDb].sort(([a], [b]) => a - b);
+  return array(sorted.flatMap(([db, [keys, expires]]) => [int(db), int(keys), int(expires)]));
+}
+
+/**
+ * Over the internal commands' replies: __dbsizepart [keys, expires] (ALL: [db, keys, expires]…),
+ * __randomkeypart [keys, key or nil].
+ */
 export const SPECIAL_MERGES: { readonly [S in SpecialMerge]: Merge } = {
   key_count: (replies) => int(sumAt(replies, 0)),
-  keyspace_totals: (replies) => array([int(sumAt(replies, 0)), int(sumAt(replies, 1))]),
+  keyspace_totals: keyspaceTotals,
   random_key: (replies, random) => {
     const offers = replies.map(items).filter(([n, key]) => num(n) > 0 && key?.t === "bulk");
     let pick = random() * offers.reduce((s, [n]) => s + num(n), 0);

@@ -609,6 +609,7 @@ function sameMeta(a: MemberMeta, b: MemberMeta): boolean {
     a.raftAddr === b.raftAddr &&
     a.zone === b.zone &&
     a.version === b.version &&
-    a.load === b.load
+    a.load === b.load &&
+    a.dataDirId === b.dataDirId
   );
 }

@@ -14,6 +14,12 @@ export interface MemberMeta {
   readonly version: string;
   /** Gossip-reported load (e.g. ops/s or in-flight requests); routing compares it across members. */
   readonly load: number;
+  /**
+   * Which data dir the node runs on (src/node-identity.ts): a node id back on a wiped data dir
+   * announces another one, so the cluster can tell it from the member it was. Absent from nodes
+   * of older versions.
+   */
+  readonly dataDirId?: string;
 }
 
 export type Msg =

@@ -21,13 +21,15 @@ const STATES: ReadonlySet<string> = new Set(["alive", "suspect", "dead", "left"]
 
 export function parseMeta(v: unknown): MemberMeta | null {
   if (!isObj(v)) return null;
-  const { nodeId, clusterId, respAddr, httpAddr, raftAddr, zone, version, load } = v;
+  const { nodeId, clusterId, respAddr, httpAddr, raftAddr, zone, version, load, dataDirId } = v;
   const max = LIMITS.metaFieldChars;
   if (!str(nodeId, LIMITS.idChars) || !str(clusterId, max)) return null;
   if (!optStr(respAddr, max) || !optStr(httpAddr, max) || !optStr(raftAddr, max)) return null;
   if (!optStr(zone, max) || !optStr(version, max)) return null;
   if (typeof load !== "number" || !Number.isFinite(load)) return null;
-  return { nodeId, clusterId, respAddr, httpAddr, raftAddr, zone, version, load };
+  if (dataDirId !== undefined && !str(dataDirId, max)) return null;
+  const meta = { nodeId, clusterId, respAddr, httpAddr, raftAddr, zone, version, load };
+  return dataDirId === undefined ? meta : { ...meta, dataDirId };
 }
 
 function parseState(v: unknown): PushState | null {

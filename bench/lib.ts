@@ -1,0 +1,83 @@
+// What the FlyDB-against-Redis benchmarks share: numeric flags, a server pair with ioredis clients,
+// and per-call timing.
+import Redis from "ioredis";
+import { startFlyDB, startRedisServer, type ServerProcess } from "../test/helpers/processes.ts";
+
+/** The number after `--name` on the command line, or `fallback`. */
+export function argValue(name: string, fallback: number): number {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+export interface BenchPair {
+  readonly redis: Redis;
+  readonly fly: Redis;
+  /** Disconnects the clients and stops both servers. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A redis-server and a FlyDB (from source) on loopback, with a client on each. `durable`: both make
+ * writes durable before replying (FlyDB's default fsync = "always", Redis with appendfsync always);
+ * otherwise neither syncs.
+ */
+export async function startBenchPair(opts: { readonly durable: boolean }): Promise<BenchPair> {
+  const servers: ServerProcess[] = [];
+  const clients: Redis[] = [];
+  const stop = async () => {
+    for (const c of clients) c.disconnect();
+    for (const s of servers) await s.stop();
+  };
+  try {
+    servers.push(await startRedisServer({ aofAlways: opts.durable }));
+    servers.push(await startFlyDB({ args: opts.durable ? [] : ["--fsync", "no"] }));
+    for (const s of servers) {
+      const client = new Redis({ port: s.port, host: "127.0.0.1", maxRetriesPerRequest: 0 });
+      // Once the servers stop, the clients' reconnect attempts fail: that is expected.
+      client.on("error", () => {});
+      clients.push(client);
+    }
+    const [redis, fly] = clients as [Redis, Redis];
+    return { redis, fly, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+/**
+ * Writes elements 0..total-1 in commands of `batch` elements, 16 commands a pipeline; `command(from, to)`
+ * is the command for elements from..to-1. Returns the seconds it took.
+ */
+export async function loadInBatches(
+  client: Redis,
+  total: number,
+  batch: number,
+  command: (from: number, to: number) => [string, ...(string | number)[]],
+): Promise<number> {
+  const started = performance.now();
+  const depth = 16;
+  for (let base = 0; base < total; base += batch * depth) {
+    const p = client.pipeline();
+    for (let b = base; b < Math.min(total, base + batch * depth); b += batch) {
+      const [name, ...args] = command(b, Math.min(total, b + batch));
+      p.call(name, ...args);
+    }
+    await p.exec();
+  }
+  return (performance.now() - started) / 1000;
+}
+
+/** Wall time of `n` calls made one at a time, in microseconds, sorted ascending. */
+export async function timeCalls(n: number, op: (i: number) => Promise<unknown>): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await op(i);
+    times.push((performance.now() - t) * 1000);
+  }
+  return times.sort((x, y) => x - y);
+}
+
+/** The `p` quantile (0..1) of ascending `sorted` times. */
+export const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;

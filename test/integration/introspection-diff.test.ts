@@ -1,0 +1,317 @@
+// Differential test of the server-introspection commands against a real redis-server 7.0: CONFIG
+// SET/GET round trips and their errors (all or nothing), OBJECT ENCODING following thresholds
+// changed at run time, COMMAND GETKEYS, SLOWLOG's shape and trimming, QUIT, and the fixed texts
+// (HELP, MEMORY USAGE on a missing key). Replies that depend on timing or on each server's
+// internals (durations, CONFIG GET's order, memory figures) are compared by shape only.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { startDiffServers, sortWire, type DiffServers, type Pair } from "../helpers/diff-servers.ts";
+import type { RespClient, Wire } from "../helpers/resp-client.ts";
+
+let servers: DiffServers;
+
+beforeAll(async () => {
+  servers = await startDiffServers();
+});
+afterAll(async () => {
+  await servers?.stop();
+});
+
+async function same(argv: string[], pair: Pair = servers): Promise<Wire> {
+  const r = await pair.redis.call(...argv);
+  const f = await pair.fly.call(...argv);
+  expect({ argv, reply: f }).toEqual({ argv, reply: r });
+  return r;
+}
+
+/** Both servers, with the map/array of CONFIG GET compared as a set of pairs. */
+async function sameConfig(pattern: string): Promise<void> {
+  const r = await servers.redis.call("CONFIG", "GET", pattern);
+  const f = await servers.fly.call("CONFIG", "GET", pattern);
+  expect({ pattern, reply: sortWire(f, true) }).toEqual({ pattern, reply: sortWire(r, true) });
+}
+
+describe("CONFIG SET / GET", () => {
+  test("round trips of run-time parameters, under Redis's names and the old ziplist aliases", async () => {
+    await same(["CONFIG", "SET", "hash-max-ziplist-entries", "7", "zset-max-listpack-value", "20"]);
+    await sameConfig("hash-max-*");
+    await sameConfig("zset-max-*");
+    await same(["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+    await sameConfig("notify-keyspace-events");
+    await same(["CONFIG", "SET", "notify-keyspace-events", "Kgx"]);
+    await sameConfig("notify-keyspace-events");
+    await same(["CONFIG", "SET", "slowlog-max-len", "64", "timeout", "0", "maxclients", "2000"]);
+    await sameConfig("slowlog-max-len");
+    await sameConfig("maxclients");
+    await same(["CONFIG", "SET", "proto-max-bulk-len", "2mb"]);
+    await sameConfig("proto-max-bulk-len");
+    await same([
+      "CONFIG",
+      "SET",
+      "hash-max-listpack-entries",
+      "512",
+      "zset-max-listpack-value",
+      "64",
+      "proto-max-bulk-len",
+      "512mb",
+    ]);
+    await same(["CONFIG", "SET", "notify-keyspace-events", ""]);
+  });
+
+  test("errors: unknown, immutable, duplicate, bad values, arity; the first one found wins", async () => {
+    for (const argv of [
+      ["CONFIG", "SET", "nosuch", "1"],
+      ["CONFIG", "SET", "databases", "3"],
+      ["CONFIG", "SET", "daemonize", "no"],
+      ["CONFIG", "SET", "timeout", "1", "timeout", "2"],
+      ["CONFIG", "SET", "hash-max-ziplist-entries", "1", "hash-max-listpack-entries", "2"],
+      ["CONFIG", "SET", "maxclients", "abc"],
+      ["CONFIG", "SET", "maxclients", "0"],
+      ["CONFIG", "SET", "timeout", "-1"],
+      ["CONFIG", "SET", "slowlog-log-slower-than", "-5"],
+      ["CONFIG", "SET", "proto-max-bulk-len", "1"],
+      ["CONFIG", "SET", "notify-keyspace-events", "Z"],
+      ["CONFIG", "SET", "timeout", "5", "daemonize", "no", "nosuch", "2"],
+      ["CONFIG", "SET", "timeout", "5", "nosuch", "2", "daemonize", "3"],
+      ["CONFIG", "SET", "timeout"],
+      ["CONFIG", "GET"],
+      ["CONFIG", "RESETSTAT", "x"],
+      ["CONFIG", "FOO"],
+      ["CONFIG", "HELP"],
+    ])
+      await same(argv);
+  });
+
+  test("FlyDB's own key names: the run-time ones change, the start-up ones are immutable", async () => {
+    const fly = servers.fly;
+    expect(await fly.call("CONFIG", "SET", "slowlog_max_len", "99")).toEqual({ t: "+", v: "OK" });
+    const got = await fly.call("CONFIG", "GET", "slowlog-max-len");
+    expect(got.t === "*" && got.v[1]!.t === "$" ? got.v[1]!.v.toString() : got).toBe("99");
+    expect(await fly.call("CONFIG", "SET", "data_dir", "/tmp/elsewhere")).toEqual({
+      t: "-",
+      v: "ERR CONFIG SET failed (possibly related to argument 'data_dir') - can't set immutable config",
+    });
+    const secret = await fly.call("CONFIG", "GET", "cluster_secret");
+    expect(secret.t === "*" ? secret.v.length : -1).toBe(2);
+    await same(["CONFIG", "SET", "slowlog-max-len", "128"]);
+  });
+
+  test("a refused call changes nothing (all or nothing)", async () => {
+    await same(["CONFIG", "SET", "slowlog-max-len", "33", "maxclients", "0"]);
+    await sameConfig("slowlog-max-len");
+  });
+
+  test("requirepass set at run time: new connections must AUTH, this one stays authenticated", async () => {
+    await same(["CONFIG", "SET", "requirepass", "s3cret"]);
+    const other = await servers.connect();
+    try {
+      await same(["GET", "nosuch"], other);
+      await same(["AUTH", "wrong"], other);
+      await same(["AUTH", "s3cret"], other);
+      await same(["GET", "nosuch"], other);
+      await same(["GET", "nosuch"]);
+    } finally {
+      await same(["CONFIG", "SET", "requirepass", ""]);
+    }
+  });
+
+  test("CONFIG REWRITE without a config file is refused as Redis refuses it", async () => {
+    await same(["CONFIG", "REWRITE"]);
+  });
+});
+
+describe("OBJECT ENCODING follows the thresholds in force", () => {
+  test("hash, set and zset convert past the configured limits", async () => {
+    await same([
+      "CONFIG",
+      "SET",
+      "hash-max-listpack-entries",
+      "4",
+      "set-max-intset-entries",
+      "3",
+      "zset-max-listpack-entries",
+      "2",
+    ]);
+    await same(["HSET", "enc:h", "a", "1", "b", "2", "c", "3", "d", "4"]);
+    await same(["OBJECT", "ENCODING", "enc:h"]);
+    await same(["HSET", "enc:h", "e", "5"]);
+    await same(["OBJECT", "ENCODING", "enc:h"]);
+    await same(["SADD", "enc:s", "1", "2", "3"]);
+    await same(["OBJECT", "ENCODING", "enc:s"]);
+    await same(["SADD", "enc:s", "4"]);
+    await same(["OBJECT", "ENCODING", "enc:s"]);
+    await same(["ZADD", "enc:z", "1", "a", "2", "b"]);
+    await same(["OBJECT", "ENCODING", "enc:z"]);
+    await same(["ZADD", "enc:z", "3", "c"]);
+    await same(["OBJECT", "ENCODING", "enc:z"]);
+    await same(["CONFIG", "SET", "hash-max-listpack-value", "3"]);
+    await same(["HSET", "enc:h2", "f", "abcd"]);
+    await same(["OBJECT", "ENCODING", "enc:h2"]);
+    await same([
+      "CONFIG",
+      "SET",
+      "hash-max-listpack-entries",
+      "512",
+      "hash-max-listpack-value",
+      "64",
+      "set-max-intset-entries",
+      "512",
+      "zset-max-listpack-entries",
+      "128",
+    ]);
+    await same(["HSET", "enc:h3", "f", "abcd"]);
+    await same(["OBJECT", "ENCODING", "enc:h3"]);
+    await same(["DEL", "enc:h", "enc:h2", "enc:h3", "enc:s", "enc:z"]);
+  });
+});
+
+describe("COMMAND", () => {
+  test("GETKEYS and its errors", async () => {
+    for (const argv of [
+      ["COMMAND", "GETKEYS", "GET", "a"],
+      ["COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2"],
+      ["COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "2", "a", "b", "WEIGHTS", "1", "2"],
+      ["COMMAND", "GETKEYS", "LMPOP", "2", "a", "b", "LEFT"],
+      ["COMMAND", "GETKEYS", "PING", "x"],
+      ["COMMAND", "GETKEYS", "NOSUCH", "x"],
+      ["COMMAND", "GETKEYS", "GET"],
+      ["COMMAND", "GETKEYS", "GET", "a", "b"],
+      ["COMMAND", "GETKEYSANDFLAGS", "GET", "a"],
+      ["COMMAND", "HELP"],
+    ])
+      await same(argv);
+  });
+
+  test("COMMAND INFO flags movablekeys where a function finds the keys", async () => {
+    const info = await servers.fly.call("COMMAND", "INFO", "zunionstore", "get");
+    const flags = (w: Wire) => (w.t === "*" && w.v[2]!.t === "*" ? w.v[2]!.v.map((f) => (f.t === "+" ? f.v : "")) : []);
+    expect(info.t).toBe("*");
+    if (info.t !== "*") return;
+    expect(flags(info.v[0]!)).toContain("movablekeys");
+    expect(flags(info.v[1]!)).not.toContain("movablekeys");
+  });
+});
+
+describe("SLOWLOG", () => {
+  test("entries: id, unix time, µs, argv trimmed to 32 arguments and 128 bytes, addr, name", async () => {
+    const long = "x".repeat(200);
+    const many = Array.from({ length: 40 }, (_, i) => `a${i}`);
+    for (const c of [servers.redis, servers.fly]) {
+      await c.call("CONFIG", "SET", "slowlog-log-slower-than", "0");
+      await c.call("SLOWLOG", "RESET");
+      await c.call("CLIENT", "SETNAME", "slowpoke");
+      await c.call("ECHO", long);
+      await c.call("EXISTS", ...many);
+      await c.call("CONFIG", "SET", "slowlog-log-slower-than", "10000");
+    }
+    // Ids count every slow command since start (earlier tests differ in timing): compared as steps.
+    const shape = (w: Wire) => {
+      if (w.t !== "*") return w;
+      const ids = w.v.map((e) => (e.t === "*" && e.v[0]!.t === ":" ? Number(e.v[0]!.v) : NaN));
+      return w.v.map((e, i) => {
+        if (e.t !== "*") return e;
+        const [, time, micros, argv, addr, name] = e.v;
+        return { step: ids[0]! - ids[i]!, time: time?.t, micros: micros?.t, argv, addr: addr?.t, name };
+      });
+    };
+    const r = await servers.redis.call("SLOWLOG", "GET", "3");
+    const f = await servers.fly.call("SLOWLOG", "GET", "3");
+    expect(shape(f)).toEqual(shape(r));
+    for (const argv of [
+      ["SLOWLOG", "GET", "-2"],
+      ["SLOWLOG", "GET", "x"],
+      ["SLOWLOG", "LEN", "x"],
+      ["SLOWLOG", "FOO"],
+      ["SLOWLOG", "HELP"],
+    ]) {
+      await same(argv);
+    }
+    await same(["SLOWLOG", "RESET"]);
+    await same(["SLOWLOG", "LEN"]);
+  });
+});
+
+describe("introspection texts", () => {
+  test("MEMORY and TOUCH replies that do not depend on the allocator", async () => {
+    await same(["SET", "mem:s", "abc"]);
+    for (const argv of [
+      ["MEMORY", "USAGE", "nosuch"],
+      ["MEMORY", "USAGE", "mem:s", "SAMPLES"],
+      ["MEMORY", "USAGE", "mem:s", "SAMPLES", "x"],
+      ["MEMORY", "HELP"],
+      ["MEMORY", "FOO"],
+      ["TOUCH", "mem:s", "nosuch", "mem:s"],
+      ["SHUTDOWN", "ABORT"],
+      ["SHUTDOWN", "SAVE", "NOSAVE"],
+      ["BGSAVE", "x"],
+    ])
+      await same(argv);
+    const usage = await servers.fly.call("MEMORY", "USAGE", "mem:s");
+    expect(usage.t).toBe(":");
+    await same(["DEL", "mem:s"]);
+  });
+
+  test("INFO has every section Redis has, and RESETSTAT empties commandstats", async () => {
+    const info = await servers.fly.call("INFO", "everything");
+    const text = info.t === "$" ? info.v.toString() : "";
+    for (const s of [
+      "Server",
+      "Clients",
+      "Memory",
+      "Persistence",
+      "Stats",
+      "Replication",
+      "CPU",
+      "Modules",
+      "Errorstats",
+      "Commandstats",
+      "Cluster",
+      "Keyspace",
+    ]) {
+      expect(text.toLowerCase()).toContain(`# ${s.toLowerCase()}\r\n`);
+    }
+    expect(text).toContain("cluster_enabled:0");
+    await servers.fly.call("CONFIG", "RESETSTAT");
+    const stats = await servers.fly.call("INFO", "commandstats");
+    // Only the RESETSTAT call itself is counted since.
+    expect(stats.t === "$" ? stats.v.toString() : "").toMatch(/^# Commandstats\r\ncmdstat_config\|resetstat:calls=1,[^\r]*\r\n$/);
+  });
+
+  test("OBJECT IDLETIME counts from the last access; TTL, TYPE and EXISTS do not touch", async () => {
+    // Whole seconds on a clock of its own in each server: compared with a second's tolerance.
+    const idle = async (c: RespClient) => {
+      const r = await c.call("OBJECT", "IDLETIME", "idle:k");
+      return r.t === ":" ? Number(r.v) : Number.NaN;
+    };
+    await same(["SET", "idle:k", "v"]);
+    await same(["OBJECT", "IDLETIME", "idle:none"]);
+    for (const c of [servers.redis, servers.fly]) expect(await idle(c)).toBeLessThanOrEqual(1);
+    await Bun.sleep(2100);
+    for (const argv of [["TTL", "idle:k"], ["TYPE", "idle:k"], ["EXISTS", "idle:k"]]) await same(argv);
+    for (const c of [servers.redis, servers.fly]) expect(await idle(c)).toBeGreaterThanOrEqual(2);
+    await same(["GET", "idle:k"]);
+    for (const c of [servers.redis, servers.fly]) expect(await idle(c)).toBeLessThanOrEqual(1);
+    await same(["OBJECT", "FREQ", "idle:k"]);
+    await same(["DEL", "idle:k"]);
+  });
+
+  test("LATENCY basics", async () => {
+    for (const argv of [
+      ["LATENCY", "LATEST"],
+      ["LATENCY", "HISTORY", "command"],
+      ["LATENCY", "HISTORY"],
+      ["LATENCY", "RESET"],
+      ["LATENCY", "RESET", "command"],
+      ["LATENCY", "DOCTOR"],
+      ["LATENCY", "FOO"],
+      ["LATENCY", "HELP"],
+      ["CONFIG", "SET", "latency-monitor-threshold", "100"],
+      ["CONFIG", "SET", "latency-monitor-threshold", "0"],
+    ])
+      await same(argv);
+  });
+
+  test("QUIT answers +OK before the connection closes", async () => {
+    const extra = await servers.connect();
+    await same(["QUIT"], extra);
+  });
+});
