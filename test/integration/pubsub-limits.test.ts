@@ -85,3 +85,11 @@ test("over the soft limit for its seconds a subscriber is disconnected; one that
   await waitUntil(async () => stuck.closed(), 5000, "the server closes the socket");
   await waitUntil(async () => received === published, 5000, "the reading subscriber got every message");
 });
+
+test("CONFIG GET client-output-buffer-limit reports the pubsub class in bytes, as Redis", async () => {
+  const [name, value] = (await client(byDefault.port).config("GET", "client-output-buffer-limit")) as string[];
+  expect(name).toBe("client-output-buffer-limit");
+  expect(value).toBe("normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60");
+  const tuned = await client(configured.port).config("GET", "client-output-buffer-limit");
+  expect((tuned as string[])[1]).toEndWith("pubsub 0 1048576 1");
+});
