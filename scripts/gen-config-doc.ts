@@ -28,7 +28,7 @@ const GROUPS: readonly { title: string; intro: string; keys: readonly ConfigKey[
   {
     title: "Limits",
     intro: "Protection against oversized requests, too many connections and idle ones.",
-    keys: ["proto_max_bulk_len", "maxclients", "timeout"],
+    keys: ["proto_max_bulk_len", "maxclients", "timeout", "client_output_buffer_limit_pubsub"],
   },
   {
     title: "Redis behaviour",

@@ -3,7 +3,7 @@ import { mkdirSync } from "node:fs";
 import { Session, type Backend } from "./commands/session.ts";
 import type { ClientState, ServerView } from "./commands/types.ts";
 import { formatValue } from "./config/load.ts";
-import { CONFIG_KEYS, type Config, type ConfigKey } from "./config/schema.ts";
+import { CONFIG_KEYS, parseOutputLimit, type Config, type ConfigKey } from "./config/schema.ts";
 import { createHttpApp, type NodeStatus } from "./http/app.ts";
 import {
   NodeMetrics,
@@ -26,6 +26,7 @@ import { KeyAccess } from "./commands/key-access.ts";
 import type { EncodingLimits } from "./commands/types.ts";
 import { resolveMode, openCluster, openStandalone, type DataPlane } from "./data-plane.ts";
 import { VERSION } from "./version.ts";
+import { PubSubRegistry, sessionPubSub } from "./pubsub/registry.ts";
 
 export interface RunningNode {
   readonly log: Logger;
@@ -63,6 +64,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   let plane: DataPlane | undefined = cluster ? undefined : await openStandalone(config, metrics);
 
   const sessions = new Map<number, { session: Session; conn: ConnectionControl }>();
+  const pubsub = new PubSubRegistry();
   let totalConnections = 0;
   let totalCommands = 0;
   let rejectedConnections = 0;
@@ -206,6 +208,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         return config.proto_max_bulk_len;
       },
     },
+    pushLimit: parseOutputLimit(config.client_output_buffer_limit_pubsub),
     onConnection(conn: ConnectionControl) {
       if (sessions.size >= config.maxclients) {
         rejectedConnections++;
@@ -214,7 +217,12 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       totalConnections++;
       metrics.connectionsTotal.inc();
       metrics.connectedClients.inc();
-      const session = new Session(backend, { id: conn.id, addr: conn.remoteAddress, laddr: conn.localAddress });
+      const subscriber = pubsub.client({ id: conn.id, push: (r) => conn.push(r) });
+      const session = new Session(
+        backend,
+        { id: conn.id, addr: conn.remoteAddress, laddr: conn.localAddress },
+        sessionPubSub(pubsub, subscriber, () => plane?.cluster?.pubsub),
+      );
       sessions.set(conn.id, { session, conn });
       return {
         onCommand(argv: Uint8Array[]) {
@@ -234,6 +242,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         // Clients that have not authenticated (requirepass) get Redis's tighter request limits.
         authenticated: () => session.client.authenticated,
         onClose() {
+          subscriber.close();
           sessions.delete(conn.id);
           metrics.connectedClients.dec();
         },
@@ -301,6 +310,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   if (cluster) {
     plane = await openCluster(config, log, VERSION, { resp: respPort, http: httpPort }, onFatal);
     registerClusterMetrics(metrics, plane.cluster!.clusterMetricsSource());
+    plane.cluster!.pubsub.onPublished = (m) =>
+      m.shard ? pubsub.publishShard(m.channel, m.message) : pubsub.publish(m.channel, m.message);
     if (plane.discoveryStats) registerDiscoveryMetrics(metrics, plane.discoveryStats);
   }
   registerSqliteSynchronous(metrics, () => plane!.sqliteSynchronous());

@@ -24,6 +24,7 @@ import { isClusterGroup } from "../keyspace/groups.ts";
 import { ProposalIds } from "../keyspace/sessions.ts";
 import type { keyspaceTotals } from "./fanout.ts";
 import type { RaftStats } from "./raft-stats.ts";
+import { isPublished, type Published, PubSubRelay } from "./pubsub-relay.ts";
 import { redisClusterView } from "./redis-view.ts";
 import { holdsClusterState, ReplicaHost } from "./replica-host.ts";
 import { type Routed, Router } from "./router.ts";
@@ -42,7 +43,7 @@ export interface ClusterAddrs {
  * What the request server answers. `claim`: the sender (as the transport's handshake names it)
  * asks this node to promise to found a cluster with it (src/cluster/formation.ts).
  */
-type Request = Routed | { readonly t: "groups" } | { readonly t: "formation"; readonly claim?: boolean };
+type Request = Routed | { readonly t: "groups" } | { readonly t: "formation"; readonly claim?: boolean } | Published;
 
 export class ClusterNode {
   private readonly founder: Founder;
@@ -62,6 +63,8 @@ export class ClusterNode {
   /** The cluster as Redis Cluster clients see it (CLUSTER SLOTS/NODES, -MOVED). */
   readonly view: ClusterView;
   readonly raftStats: RaftStats;
+  /** How this node's sessions publish beyond it, and what other members publish here. */
+  readonly pubsub: PubSubRelay;
 
   private constructor(
     private readonly config: Config,
@@ -116,6 +119,14 @@ export class ClusterNode {
       believedLeader: (p) => this.router.believedLeader(p),
       alive: (id) => this.alive(id),
       ready: () => this.ready().ready,
+    });
+    this.pubsub = new PubSubRelay({
+      self,
+      members: () => this.gossip.members(),
+      send: (to, addr, body) => this.transport.send(to, addr, body),
+      request: (to, body, timeoutMs) => this.request(to, body, timeoutMs),
+      partitionCount: () => this.meta().partitionCount || config.partition_count,
+      believedLeader: (p) => this.router.believedLeader(p),
     });
   }
 
@@ -241,6 +252,7 @@ export class ClusterNode {
   }
 
   private onMessage(from: NodeId, x: unknown): void {
+    if (isPublished(x)) return void this.pubsub.deliver(x);
     const r = raftMessagesOf(x);
     if ("problem" in r) {
       this.log.debug("dropped a malformed message on the Raft port", { from, problem: r.problem });
@@ -260,6 +272,7 @@ export class ClusterNode {
 
   private async onRequest(from: NodeId, body: Request): Promise<unknown> {
     if (body.t === "groups") return this.groupStatuses();
+    if (body.t === "publish") return isPublished(body) ? this.pubsub.deliver(body) : 0;
     if (body.t === "formation") {
       if (!this.formationProbe) throw new Error("node is starting");
       return this.formationProbe(body.claim === true ? from : undefined);

@@ -88,7 +88,16 @@ const FIXED: Record<string, { readonly value: (s: SessionApi) => string; readonl
   "latency-tracking": { value: () => "no", redisMutable: true },
   "cluster-enabled": { value: (s) => (s.cluster ? "yes" : "no"), redisMutable: false },
   daemonize: { value: () => "no", redisMutable: false },
+  "client-output-buffer-limit": { value: (s) => outputBufferLimits(s), redisMutable: true },
 };
+
+/** Redis's three classes in bytes; only pubsub's is FlyDB's own (client_output_buffer_limit_pubsub). */
+function outputBufferLimits(s: SessionApi): string {
+  const [hard = "0", soft = "0", seconds = "0"] = (s.server.configValue("client_output_buffer_limit_pubsub") ?? "")
+    .trim().split(/\s+/);
+  const bytes = (v: string) => String(parseBytes(v) ?? 0);
+  return `normal 0 0 0 slave 268435456 67108864 60 pubsub ${bytes(hard)} ${bytes(soft)} ${seconds}`;
+}
 
 /** The configuration keys CONFIG SET can change (each must be a key of src/config/schema.ts). */
 export const RUNTIME_KEYS: readonly string[] = MUTABLE.map((p) => p.key);

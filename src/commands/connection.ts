@@ -222,6 +222,9 @@ export const CONNECTION_COMMANDS = define("connection", [
     name: "reset", arity: 1, flags: ["noauth", "fast"], since: "6.2.0", summary: "Resets the connection.",
     exec: (s) => {
       s.resetState();
+      for (const kind of ["channel", "pattern", "shard"] as const) {
+        for (const name of s.pubsub?.subscriptions(kind) ?? []) s.pubsub!.unsubscribe(kind, name);
+      }
       s.client.db = 0;
       s.client.protocol = 2;
       s.client.name = "";

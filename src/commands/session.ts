@@ -4,10 +4,13 @@ import { array, err, OK, QUEUED, type Reply } from "../resp/reply.ts";
 import { COMMANDS, isWrite } from "./table.ts";
 import { keySlot } from "../keyspace/slot.ts";
 import { commandKeys } from "./connection.ts";
+import { subscribedModeReply } from "./pubsub.ts";
 import { NO_TOUCH } from "./key-access.ts";
 import { VERSION_COMMAND, WATCH_ABORT } from "./transactions.ts";
 import { clusterClientRefusal, selectedAfter } from "./databases.ts";
-import type { ClientState, ClusterView, CommandSpec, Op, ServerView, SessionApi, WatchedKey } from "./types.ts";
+import type {
+  ClientState, ClusterView, CommandSpec, Op, PubSubApi, ServerView, SessionApi, WatchedKey,
+} from "./types.ts";
 import { ascii, byteKey, E, str, utf8 } from "./util.ts";
 
 /** Commands that act on the transaction itself instead of being queued inside MULTI (as Redis). */
@@ -79,6 +82,8 @@ export class Session implements SessionApi {
   constructor(
     private readonly backend: Backend,
     info: ConnectionInfo,
+    /** Absent where nothing can be pushed to the client (HTTP). */
+    readonly pubsub: PubSubApi | undefined = undefined,
   ) {
     const now = backend.now();
     this.client = {
@@ -249,6 +254,8 @@ export class Session implements SessionApi {
     if (this.queued && !NOT_QUEUED.has(name)) return this.enqueue(spec, argv);
     if (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) return E.arity(name);
     if (!this.client.authenticated && !spec.flags.includes("noauth")) return E.noAuth;
+    const refused = subscribedModeReply(this, name, argv);
+    if (refused) return refused;
     // Connection and server commands never touch the keyspace, so they need not wait for earlier
     // writes; running them at once lets HELLO switch the protocol before later replies are encoded.
     // WATCH (a read) and EXEC (a write) do touch it and keep their place like data commands.
@@ -350,8 +357,8 @@ export class Session implements SessionApi {
 const ordered = (spec: CommandSpec) => ORDERED.has(spec.name);
 /**
  * SELECT and RESET change the database the commands after them use (WATCH and EXEC read it); MEMORY USAGE
- * reads a key.
+ * reads a key; PUBLISH keeps its place so that a subscriber told of a write can read it.
  */
-const ORDERED = new Set(["watch", "exec", "select", "reset", "debug", "memory"]);
+const ORDERED = new Set(["watch", "exec", "select", "reset", "debug", "memory", "publish", "spublish"]);
 /** What must not overtake an earlier command of the connection, nor be overtaken by a later read. */
 const writes = (spec: CommandSpec) => isWrite(spec) || spec.name === "exec";

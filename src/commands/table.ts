@@ -14,6 +14,7 @@ import { HASH_COMMANDS } from "./hash.ts";
 import { HYPERLOGLOG_COMMANDS } from "./hyperloglog.ts";
 import { KEY_COMMANDS } from "./keys.ts";
 import { PARTITION_COMMANDS } from "./partition.ts";
+import { PUBSUB_COMMANDS } from "./pubsub.ts";
 import { LCS_COMMANDS } from "./lcs.ts";
 import { LIST_COMMANDS } from "./list.ts";
 import { OBJECT_COMMANDS } from "./object.ts";
@@ -46,6 +47,7 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   KEY_COMMANDS,
   DATABASE_COMMANDS,
   PARTITION_COMMANDS,
+  PUBSUB_COMMANDS,
   HASH_COMMANDS,
   LIST_COMMANDS,
   SET_COMMANDS,

@@ -382,8 +382,39 @@ export interface SessionApi {
   readonly unwatch: () => Reply;
   readonly table: ReadonlyMap<string, CommandSpec>;
   readonly cluster: ClusterView | undefined;
+  /** Pub/sub of this connection; undefined where nothing can be pushed to the client (HTTP). */
+  readonly pubsub: PubSubApi | undefined;
   /** Runs a read-only data command where its key lives (MEMORY USAGE's read). */
   readonly readData: (argv: readonly Uint8Array[]) => Reply | Promise<Reply>;
+}
+
+/** SUBSCRIBE's channels, PSUBSCRIBE's patterns, SSUBSCRIBE's shard channels. */
+export type SubscriptionKind = "channel" | "pattern" | "shard";
+
+/** What pub/sub commands see: this connection's subscriptions and this node's (src/pubsub/registry.ts). */
+export interface PubSubApi {
+  /** False when already subscribed. */
+  subscribe(kind: SubscriptionKind, name: Uint8Array): boolean;
+  /** False when not subscribed. */
+  unsubscribe(kind: SubscriptionKind, name: Uint8Array): boolean;
+  /** This connection's subscriptions of one kind, in the order they were made. */
+  subscriptions(kind: SubscriptionKind): readonly Uint8Array[];
+  count(kind: SubscriptionKind): number;
+  /** Writes a reply out of band, after the replies to every command received so far. */
+  push(reply: Reply): void;
+  /**
+   * PUBLISH: delivered here and, in a cluster, on every other member; the number of clients of
+   * this node that received it (as Redis Cluster counts).
+   */
+  publish(channel: Uint8Array, message: Uint8Array): number;
+  /** SPUBLISH: delivered by the node leading the channel's slot (forwarded there in a cluster). */
+  publishShard(channel: Uint8Array, message: Uint8Array): number | Promise<number>;
+  /** PUBSUB CHANNELS / SHARDCHANNELS on this node. */
+  names(kind: "channel" | "shard", pattern?: Uint8Array): Uint8Array[];
+  /** PUBSUB NUMSUB / SHARDNUMSUB on this node. */
+  subscribers(kind: "channel" | "shard", channel: Uint8Array): number;
+  /** PUBSUB NUMPAT on this node. */
+  patternCount(): number;
 }
 
 /** Session commands reply at once, except EXEC, which waits for its op to be applied. */

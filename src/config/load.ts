@@ -4,7 +4,7 @@ import { hostname } from "node:os";
 import { parse as parseToml } from "smol-toml";
 import { parseHostPort, type HostPort } from "../net/hostport.ts";
 import { parsePeerList } from "./peers.ts";
-import { CONFIG_KEYS, ConfigError, SCHEMA, type Config, type ConfigKey, type KeySpec } from "./schema.ts";
+import { BYTE_UNITS, CONFIG_KEYS, ConfigError, SCHEMA, type Config, type ConfigKey, type KeySpec } from "./schema.ts";
 
 export const DEFAULT_CONFIG_PATH = "/etc/flydb/flydb.toml";
 
@@ -12,7 +12,6 @@ export const envName = (key: ConfigKey) => `FLYDB_${key.toUpperCase()}`;
 export const flagName = (key: ConfigKey) => `--${key.replaceAll("_", "-")}`;
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-const BYTE_UNITS: Record<string, number> = { "": 1, b: 1, k: 1000, kb: 1024, m: 1e6, mb: 1024 ** 2, g: 1e9, gb: 1024 ** 3 };
 
 /** What a value of this kind must look like, as error messages and docs/CONFIGURATION.md say it. */
 export function describe(spec: KeySpec): string {

@@ -52,6 +52,8 @@ export interface Config {
   list_max_listpack_size: number;
   list_compress_depth: number;
   hll_sparse_max_bytes: number;
+  /** Redis's "<hard> <soft> <soft seconds>" for clients with pub/sub pushes; see parseOutputLimit. */
+  client_output_buffer_limit_pubsub: string;
 }
 
 export type ConfigKey = keyof Config;
@@ -75,6 +77,32 @@ export interface KeySpec {
   readonly rule?: (v: never) => string | undefined;
   /** Never printed (CONFIG GET, logs, /cluster/status). */
   readonly secret?: boolean;
+}
+
+/** Size suffixes as Redis's memtoull reads them (k = 1000, kb = 1024, …). */
+export const BYTE_UNITS: Record<string, number> = {
+  "": 1, b: 1, k: 1000, kb: 1024, m: 1e6, mb: 1024 ** 2, g: 1e9, gb: 1024 ** 3,
+};
+
+/** Unsent pushed bytes past `hard`, or past `soft` for `softSeconds` on end, close the client (0: no limit). */
+export interface OutputLimit {
+  readonly hard: number;
+  readonly soft: number;
+  readonly softSeconds: number;
+}
+
+/** "32mb 8mb 60" (Redis's client-output-buffer-limit for one class), or undefined when malformed. */
+export function parseOutputLimit(text: string): OutputLimit | undefined {
+  const parts = text.trim().split(/\s+/);
+  if (parts.length !== 3) return undefined;
+  const sizes = parts.slice(0, 2).map((p) => {
+    const m = /^(\d+)([a-z]*)$/i.exec(p);
+    const unit = m ? BYTE_UNITS[m[2]!.toLowerCase()] : undefined;
+    return m && unit ? Number(m[1]) * unit : NaN;
+  });
+  const softSeconds = /^\d+$/.test(parts[2]!) ? Number(parts[2]) : NaN;
+  if (!sizes.every(Number.isSafeInteger) || !Number.isSafeInteger(softSeconds)) return undefined;
+  return { hard: sizes[0]!, soft: sizes[1]!, softSeconds };
 }
 
 /** Largest integer a number holds exactly: the cap of Redis's long long parameters here. */
@@ -183,6 +211,12 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
   hll_sparse_max_bytes: {
     kind: "int", def: 3000, min: 0, max: MAX_INT,
     help: "largest sparse HyperLogLog representation in bytes",
+  },
+  client_output_buffer_limit_pubsub: {
+    kind: "string",
+    def: "32mb 8mb 60",
+    help: "\"<hard> <soft> <seconds>\": drop a subscriber with more unread than hard, or than soft for that long",
+    rule: (v: string) => (parseOutputLimit(v) ? undefined : "\"<hard> <soft> <seconds>\" such as \"32mb 8mb 60\""),
   },
 };
 

@@ -8,6 +8,9 @@
 // - socket.write() takes what the kernel accepts; the rest waits for `drain`, and reading pauses
 //   while more than PAUSE_READING_AT bytes or PAUSE_READING_AT_PENDING replies wait, so a client
 //   that pipelines without reading cannot grow the server's memory without bound;
+// - push() writes a reply out of band (pub/sub messages): after the replies to every command
+//   received so far, before those of later ones; a client that does not read its pushes is
+//   disconnected past RespServerOptions.pushLimit (Redis's client-output-buffer-limit pubsub);
 // - a protocol error is answered `-ERR Protocol error: …` after the replies to the commands before
 //   it, then the connection is closed.
 import type { Socket, TCPSocketListener } from "bun";
@@ -15,6 +18,7 @@ import { RespDecoder, type RespLimits } from "../resp/decoder.ts";
 import { encodeReply, RespEncoder, type Protocol } from "../resp/encoder.ts";
 import { formatHostPort } from "../net/hostport.ts";
 import { err, type Reply } from "../resp/reply.ts";
+import type { OutputLimit } from "../config/schema.ts";
 
 export interface ConnectionControl {
   /** Unique in this process, increasing (CLIENT ID). */
@@ -28,6 +32,11 @@ export interface ConnectionControl {
    * to the command being run included (QUIT, CLIENT KILL). Commands after it are not run.
    */
   close(): void;
+  /**
+   * Writes a reply between replies, after those of the commands received so far (in the protocol
+   * the connection speaks then). Dropped once the connection is closing.
+   */
+  push(reply: Reply): void;
 }
 
 export interface ConnectionHandler {
@@ -58,6 +67,8 @@ export interface RespServerOptions {
   /** 0 picks a free port; RespServer.port says which. */
   port: number;
   limits?: Partial<RespLimits>;
+  /** Output limit of connections that were pushed to (default: none). */
+  pushLimit?: OutputLimit;
   onConnection(conn: ConnectionControl): ConnectionHandler;
 }
 
@@ -114,6 +125,8 @@ class Connection implements ConnectionControl {
   private lingerTimer: ReturnType<typeof setTimeout> | null = null;
   private closing = false;
   private closed = false;
+  /** Since when (ms) unsent bytes have been over the soft push limit; undefined while under it. */
+  private overSoftSince: number | undefined;
   /** Inside onData: a close() from the command being run (QUIT) must wait for its reply to be encoded. */
   private running = false;
 
@@ -121,6 +134,7 @@ class Connection implements ConnectionControl {
     private readonly socket: Socket<Connection>,
     private readonly encoder: RespEncoder,
     limits: Partial<RespLimits> | undefined,
+    private readonly pushLimit: OutputLimit | undefined,
   ) {
     this.decoder = new RespDecoder(limits);
     this.remoteAddress = formatHostPort(socket.remoteAddress, socket.remotePort);
@@ -131,6 +145,32 @@ class Connection implements ConnectionControl {
     if (this.closing || this.closed) return;
     this.closing = true;
     if (!this.running) this.endIfDone();
+  }
+
+  push(reply: Reply): void {
+    if (this.closing || this.closed || this.handler === null) return;
+    if (this.overPushLimit()) {
+      // As Redis: the client is dropped with what it has not read; the messages are lost to it.
+      this.terminate();
+      return;
+    }
+    this.queue.push({ reply, protocol: this.handler.protocol() });
+    this.scheduleFlush();
+  }
+
+  /** Checked as Redis does, when output is added: hard limit at once, soft limit held for its seconds. */
+  private overPushLimit(): boolean {
+    const limit = this.pushLimit;
+    if (!limit) return false;
+    const used = this.unsent.length;
+    if (limit.hard > 0 && used >= limit.hard) return true;
+    if (limit.soft === 0 || used < limit.soft) {
+      this.overSoftSince = undefined;
+      return false;
+    }
+    const now = Date.now();
+    this.overSoftSince ??= now;
+    return now - this.overSoftSince >= limit.softSeconds * 1000;
   }
 
   onData(chunk: Uint8Array): void {
@@ -203,6 +243,10 @@ class Connection implements ConnectionControl {
 
   private settle(slot: Slot, reply: Reply): void {
     slot.reply = reply;
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
     if (this.closed || this.flushScheduled) return;
     this.flushScheduled = true;
     queueMicrotask(() => this.flushSettled());
@@ -324,7 +368,7 @@ export async function startRespServer(opts: RespServerOptions): Promise<RespServ
     socket: {
       binaryType: "uint8array",
       open(socket) {
-        const conn = new Connection(socket, encoder, opts.limits);
+        const conn = new Connection(socket, encoder, opts.limits, opts.pushLimit);
         socket.data = conn;
         open.add(conn);
         try {
