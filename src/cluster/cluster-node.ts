@@ -13,9 +13,8 @@ import type { NodeId } from "../raft/types.ts";
 import type { Reply } from "../resp/reply.ts";
 import type { SqliteSynchronous } from "../store/sqlite-sync.ts";
 import { PeerUnreachable, Transport } from "../transport/transport.ts";
-import { Controller } from "./controller.ts";
+import { Controller, peerViews } from "./controller.ts";
 import { foundCluster, foundPartitions, type Founder } from "./founding.ts";
-import type { PeerView } from "./core/controller.ts";
 import { raftMessagesOf } from "./core/heartbeats.ts";
 import type { KnownNode } from "./core/formation.ts";
 import type { MemberInfo, MetaState } from "./core/meta.ts";
@@ -101,7 +100,7 @@ export class ClusterNode {
       raft,
       meta,
       selfInfo: () => this.selfInfo(),
-      peers: () => this.peerViews(),
+      peers: () => peerViews(this.gossip.members()),
       alive: (id) => this.alive(id),
       dropGroup: (grp) => this.replicas.dropGroup(grp),
     });
@@ -214,15 +213,7 @@ export class ClusterNode {
 
   /** Node ids the cluster may still count a vote of: metadata members and the voters of hosted groups. */
   identities(): readonly KnownNode[] {
-    const raft = this.replicas.raft;
-    // A founder that has group 0's founding conf but not yet the metadata after it would list
-    // the other founders without their data dir ids: it knows nothing yet.
-    if (this.meta().clusterId === "") return [];
-    const known = new Map<NodeId, KnownNode>(Object.values(this.meta().members).map((m) => [m.id, m]));
-    for (const grp of raft.groupIds()) {
-      for (const id of raft.status(grp)?.conf.voters ?? []) if (!known.has(id)) known.set(id, { id });
-    }
-    return [...known.values()].map(({ id, dataDirId }) => (dataDirId === undefined ? { id } : { id, dataDirId }));
+    return this.status.identities();
   }
 
   acceptGroups(): void {
@@ -295,24 +286,6 @@ export class ClusterNode {
     const addr = this.raftAddrOf(to);
     if (!addr) return Promise.reject(new PeerUnreachable(`no Raft address known for ${to}`));
     return this.transport.request(to, addr, body, timeoutMs);
-  }
-
-  private peerViews(): Map<NodeId, PeerView> {
-    return new Map(
-      this.gossip.members().map((v) => [
-        v.id,
-        {
-          state: v.state,
-          info: {
-            id: v.id,
-            zone: v.meta.zone,
-            addrs: { resp: v.meta.respAddr, http: v.meta.httpAddr, raft: v.meta.raftAddr, gossip: v.addr },
-            version: v.meta.version,
-            ...(v.meta.dataDirId === undefined ? {} : { dataDirId: v.meta.dataDirId }),
-          },
-        },
-      ]),
-    );
   }
 
   /** Every member gossip knows, this node included. */

@@ -2,6 +2,7 @@
 // gossip, the Raft groups it hosts), asks the pure decisions of src/cluster/core/controller.ts
 // what to do, and does it: a metadata proposal, a membership change, a leadership transfer, or
 // dropping a replica this node no longer holds.
+import type { MemberView } from "../gossip/index.ts";
 import type { Logger } from "../log.ts";
 import type { NodeId } from "../raft/types.ts";
 import {
@@ -19,6 +20,25 @@ import { encodeMetaOp } from "./state-machine.ts";
 
 /** How long a replica the map moved away may go without a leader before it is dropped. */
 const ORPHAN_MS = 10_000;
+
+/** What the controller needs of gossip's member views: state and the member's advertised addresses. */
+export function peerViews(members: readonly MemberView[]): Map<NodeId, PeerView> {
+  return new Map(
+    members.map((v) => [
+      v.id,
+      {
+        state: v.state,
+        info: {
+          id: v.id,
+          zone: v.meta.zone,
+          addrs: { resp: v.meta.respAddr, http: v.meta.httpAddr, raft: v.meta.raftAddr, gossip: v.addr },
+          version: v.meta.version,
+          ...(v.meta.dataDirId === undefined ? {} : { dataDirId: v.meta.dataDirId }),
+        },
+      },
+    ]),
+  );
+}
 
 export interface ControllerDeps {
   readonly self: NodeId;

@@ -4,6 +4,7 @@
 import type { NodeId } from "../raft/types.ts";
 import type { GroupReport } from "./core/group-view.ts";
 import { META_GROUP, partitionOfGroup } from "../keyspace/groups.ts";
+import type { KnownNode } from "./core/formation.ts";
 import type { MemberInfo, MetaState } from "./core/meta.ts";
 import type { MultiRaft } from "./core/multiraft.ts";
 
@@ -37,6 +38,20 @@ export class MemberStatus {
         applied: s.applied,
       };
     });
+  }
+
+  /** Node ids the cluster may still count a vote of: metadata members and the voters of hosted groups. */
+  identities(): readonly KnownNode[] {
+    const { raft } = this.d;
+    const meta = this.d.meta();
+    // A founder that has group 0's founding conf but not yet the metadata after it would list
+    // the other founders without their data dir ids: it knows nothing yet.
+    if (meta.clusterId === "") return [];
+    const known = new Map<NodeId, KnownNode>(Object.values(meta.members).map((m) => [m.id, m]));
+    for (const grp of raft.groupIds()) {
+      for (const id of raft.status(grp)?.conf.voters ?? []) if (!known.has(id)) known.set(id, { id });
+    }
+    return [...known.values()].map(({ id, dataDirId }) => (dataDirId === undefined ? { id } : { id, dataDirId }));
   }
 
   /** Sum of the applied indexes of every group hosted here. */
