@@ -84,7 +84,13 @@ export class ReplicaHost {
       // setImmediate, not a microtask: proposals from every connection read in this event-loop
       // turn must share one storage transaction (one fsync), as in the standalone store.
       schedule: setImmediate,
-      raft: { electionTicks: 10, heartbeatTicks: 2, readMode: lease ? "lease" : "safe" },
+      // The lease is measured on the monotonic clock, so a pause (SIGSTOP, GC) that skipped ticks counts.
+      raft: {
+        electionTicks: 10,
+        heartbeatTicks: 2,
+        readMode: lease ? "lease" : "safe",
+        clock: () => performance.now() / TICK_MS,
+      },
       // Idle groups go quiet; their followers wake when gossip stops calling the leader alive or
       // the transport loses its connection to it. Not with lease reads: a quiet leader's clock stops.
       quiesce: lease ? undefined : { alive: (id) => opts.alive(id) },
