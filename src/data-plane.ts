@@ -13,6 +13,7 @@ import type { Logger } from "./log.ts";
 import { formatHostPort, parseHostPort } from "./net/hostport.ts";
 import { readIdentity, writeIdentity } from "./node-identity.ts";
 import { StoreEngine } from "./store/engine.ts";
+import { wallNow } from "./wall-clock.ts";
 
 export interface DataPlane {
   readonly mode: "standalone" | "cluster";
@@ -75,10 +76,10 @@ export async function openStandalone(config: Config, metrics: NodeMetrics): Prom
   });
   return {
     mode: "standalone",
-    read: (spec, argv, resp3) => spec.run!({ db: store.keyspace, now: Date.now(), random: Math.random, resp3 }, argv),
+    read: (spec, argv, resp3) => spec.run!({ db: store.keyspace, now: wallNow(), random: Math.random, resp3 }, argv),
     propose: (op) => store.propose(op),
-    keyCount: () => store.keyspace.count(Date.now()),
-    expiringKeyCount: () => store.keyspace.countWithExpiry(Date.now()),
+    keyCount: () => store.keyspace.count(wallNow()),
+    expiringKeyCount: () => store.keyspace.countWithExpiry(wallNow()),
     appliedIndex: () => store.stats().appliedIndex,
     ready: () => (store.failed ? { ready: false, reason: `storage failed: ${store.failed.message}` } : { ready: true }),
     cluster: undefined,

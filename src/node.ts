@@ -15,6 +15,7 @@ import { startRespServer, type ConnectionControl } from "./server/resp-server.ts
 import { renderInfo } from "./server/info.ts";
 import { resolveMode, openCluster, openStandalone, type DataPlane } from "./data-plane.ts";
 import { VERSION } from "./version.ts";
+import { wallNow } from "./wall-clock.ts";
 
 export interface RunningNode {
   readonly log: Logger;
@@ -105,7 +106,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   const backend: Backend = {
     read: (spec, argv, resp3) => (plane ? plane.read(spec, argv, resp3) : LOADING),
     propose: (op) => (plane ? plane.propose(op) : Promise.resolve(LOADING)),
-    now: () => Date.now(),
+    now: wallNow,
     random: () => Math.random(),
     server,
     requirepass: config.requirepass,

@@ -22,6 +22,7 @@ import { MultiRaft } from "./core/multiraft.ts";
 import { RaftStats } from "./raft-stats.ts";
 import { ClusterStateMachine } from "./state-machine.ts";
 import { saveFounding } from "./grow.ts";
+import { wallNow } from "../wall-clock.ts";
 
 /** Raft tick: election timeout 11–20 ticks (0.55–1 s), heartbeat every 2 ticks (100 ms). */
 export const TICK_MS = 50;
@@ -126,12 +127,22 @@ export class ReplicaHost {
 
   /** Runs a read-only command on this node's rows. */
   runLocal(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean): Reply {
-    return spec.run!({ db: this.state.keyspace, now: Date.now(), random: Math.random, resp3 }, argv);
+    return spec.run!({ db: this.state.keyspace, now: this.now(), random: Math.random, resp3 }, argv);
+  }
+
+  /**
+   * The time TTLs are decided at: this node's clock, but never behind the newest op time applied
+   * here. A key a leader saw expired stays expired on a new leader whose clock is behind, once any
+   * later op of the old leader's (its active expiry's delete, within EXPIRE_MS) has applied; before
+   * that, only if the clocks differ by less than the election timeout (docs/design/cluster.md).
+   */
+  private now(): number {
+    return Math.max(wallNow(), this.machine.latestOpTime);
   }
 
   /** Live keys stored on this node: the rows of every partition it holds a replica of. */
   keyCount(): number {
-    return this.state.keyspace.count(Date.now());
+    return this.state.keyspace.count(this.now());
   }
 
   /** Reopens the groups held before a restart; how many. */
@@ -185,7 +196,7 @@ export class ReplicaHost {
       if (led.size === 0) return;
       // One query for expired keys per round, not one per led partition: each is a query over the
       // whole keyspace (an idle node leading ~85 of 256 partitions spent 7% of its CPU time on them).
-      const now = Date.now();
+      const now = this.now();
       const byGroup = new Map<number, Uint8Array[]>();
       for (const k of this.state.keyspace.expired(now, EXPIRE_BATCH)) {
         const grp = groupOf(this.state.keyspace.partOf(k));
