@@ -27,7 +27,8 @@ for (let seed = firstSeed; seed < firstSeed + runs; seed++) {
   }
 }
 const recoveries = results.flatMap((r) => r.recoveryMs).sort((a, b) => a - b);
-const pct = (p: number) => (recoveries.length ? recoveries[Math.min(recoveries.length - 1, Math.floor(p * recoveries.length))]! : NaN);
+const pct = (p: number) =>
+  recoveries.length ? recoveries[Math.min(recoveries.length - 1, Math.floor(p * recoveries.length))]! : NaN;
 const violations = results.reduce((n, r) => n + r.violations.length, 0);
 const lost = results.reduce((n, r) => n + r.lostWrites.length, 0);
 console.log(

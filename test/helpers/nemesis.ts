@@ -59,7 +59,8 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisResult> {
     const first = await startClusterMember({ id: `nm${o.seed}-1`, partitions, args, env: skew() });
     members.push(first);
     for (const i of [2, 3]) {
-      members.push(await startClusterMember({ id: `nm${o.seed}-${i}`, seed: first.gossip, partitions, args, env: skew() }));
+      const id = `nm${o.seed}-${i}`;
+      members.push(await startClusterMember({ id, seed: first.gossip, partitions, args, env: skew() }));
     }
     await waitUntil(
       async () => {
@@ -67,7 +68,8 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisResult> {
           members: unknown[];
           partitions: { healthy: number; leaders_per_node: Record<string, number> };
         };
-        return s.members.length === 3 && s.partitions.healthy === partitions && Object.keys(s.partitions.leaders_per_node).length === 3;
+        const leading = Object.keys(s.partitions.leaders_per_node).length;
+        return s.members.length === 3 && s.partitions.healthy === partitions && leading === 3;
       },
       60_000,
       "3 members, every partition healthy, each member leading some",
@@ -115,7 +117,8 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisResult> {
     await ttl;
     await waitUntil(
       async () => {
-        const s = (await (await fetch(`${members[0]!.http}/cluster/status`)).json()) as { partitions: { healthy: number } };
+        const res = await fetch(`${members[0]!.http}/cluster/status`);
+        const s = (await res.json()) as { partitions: { healthy: number } };
         return s.partitions.healthy === partitions;
       },
       30_000,
@@ -210,7 +213,9 @@ function ttlViolations(reads: readonly TtlRead[]): string[] {
   for (const [key, rs] of byKey) {
     const firstExpired = Math.min(...rs.filter((r) => !r.alive).map((r) => r.ret));
     const back = rs.find((r) => r.alive && r.call > firstExpired);
-    if (back) out.push(`${key}: read alive at ${back.call.toFixed(0)} after it was read expired at ${firstExpired.toFixed(0)}`);
+    if (back) {
+      out.push(`${key}: read alive at ${back.call.toFixed(0)} after it was read expired at ${firstExpired.toFixed(0)}`);
+    }
   }
   return out;
 }
