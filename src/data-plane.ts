@@ -15,6 +15,7 @@ import { formatHostPort, parseHostPort } from "./net/hostport.ts";
 import { readIdentity, writeIdentity } from "./node-identity.ts";
 import { StoreEngine } from "./store/engine.ts";
 import type { SqliteSynchronous } from "./store/sqlite-sync.ts";
+import { wallNow } from "./wall-clock.ts";
 
 export interface DataPlane {
   readonly mode: "standalone" | "cluster";
@@ -85,12 +86,12 @@ export async function openStandalone(config: Config, metrics: NodeMetrics): Prom
   return {
     mode: "standalone",
     read: (spec, argv, resp3, db) =>
-      runRead(store.keyspace, spec, argv, db, { now: Date.now(), random: Math.random, resp3 }),
+      runRead(store.keyspace, spec, argv, db, { now: wallNow(), random: Math.random, resp3 }),
     propose: (op) => store.propose(op),
-    keyCount: () => store.keyspace.countEverywhere(Date.now()),
-    expiringKeyCount: () => store.keyspace.countWithExpiry(Date.now()),
+    keyCount: () => store.keyspace.countEverywhere(wallNow()),
+    expiringKeyCount: () => store.keyspace.countWithExpiry(wallNow()),
     databaseKeys: () => {
-      const now = Date.now();
+      const now = wallNow();
       const out: DatabaseKeys[] = [];
       for (let i = 0, ks = store.keyspace.database(0); ks; ks = store.keyspace.database(++i)) {
         const keys = ks.count(now);

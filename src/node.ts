@@ -27,6 +27,7 @@ import type { EncodingLimits } from "./commands/types.ts";
 import { resolveMode, openCluster, openStandalone, type DataPlane } from "./data-plane.ts";
 import { VERSION } from "./version.ts";
 import { PubSubRegistry, sessionPubSub } from "./pubsub/registry.ts";
+import { wallNow } from "./wall-clock.ts";
 
 export interface RunningNode {
   readonly log: Logger;
@@ -180,7 +181,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   const backend: Backend = {
     read: (spec, argv, resp3, db) => (plane ? plane.read(spec, argv, resp3, db) : LOADING),
     propose: (op) => (plane ? plane.propose(op) : Promise.resolve(LOADING)),
-    now: () => Date.now(),
+    now: wallNow,
     random: () => Math.random(),
     server,
     get requirepass() {

@@ -25,6 +25,7 @@ import { MultiRaft } from "./core/multiraft.ts";
 import { RaftStats } from "./raft-stats.ts";
 import { ClusterStateMachine } from "./state-machine.ts";
 import { saveFounding } from "./grow.ts";
+import { wallNow } from "../wall-clock.ts";
 
 /** Raft tick: election timeout 11–20 ticks (0.55–1 s), heartbeat every 2 ticks (100 ms). */
 export const TICK_MS = 50;
@@ -106,7 +107,13 @@ export class ReplicaHost {
       // setImmediate, not a microtask: proposals from every connection read in this event-loop
       // turn must share one storage transaction (one fsync), as in the standalone store.
       schedule: setImmediate,
-      raft: { electionTicks: 10, heartbeatTicks: 2, readMode: lease ? "lease" : "safe" },
+      // The lease is measured on the monotonic clock, so a pause (SIGSTOP, GC) that skipped ticks counts.
+      raft: {
+        electionTicks: 10,
+        heartbeatTicks: 2,
+        readMode: lease ? "lease" : "safe",
+        clock: () => performance.now() / TICK_MS,
+      },
       // Idle groups go quiet; their followers wake when gossip stops calling the leader alive or
       // the transport loses its connection to it. Not with lease reads: a quiet leader's clock stops.
       quiesce: lease ? undefined : { alive: (id) => opts.alive(id) },
@@ -142,12 +149,22 @@ export class ReplicaHost {
 
   /** Runs a read-only command on this node's rows of database `db`. */
   runLocal(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean, db: number): Reply {
-    return runRead(this.state.keyspace, spec, argv, db, { now: Date.now(), random: Math.random, resp3 });
+    return runRead(this.state.keyspace, spec, argv, db, { now: this.now(), random: Math.random, resp3 });
+  }
+
+  /**
+   * The time TTLs are decided at: this node's clock, but never behind the newest op time applied
+   * here. A key a leader saw expired stays expired on a new leader whose clock is behind, once any
+   * later op of the old leader's (its active expiry's delete, within EXPIRE_MS) has applied; before
+   * that, only if the clocks differ by less than the election timeout (docs/design/cluster.md).
+   */
+  private now(): number {
+    return Math.max(wallNow(), this.machine.latestOpTime);
   }
 
   /** Live keys stored on this node: the rows of every partition it holds a replica of. */
   keyCount(): number {
-    return this.state.keyspace.countEverywhere(Date.now());
+    return this.state.keyspace.countEverywhere(this.now());
   }
 
   /** PRAGMA synchronous of the connections that write raft.db and data.db (for /metrics). */
@@ -205,7 +222,7 @@ export class ReplicaHost {
       if (led.size === 0) return;
       // One query for expired keys per round, not one per led partition: each is a query over the
       // whole keyspace (an idle node leading ~85 of 256 partitions spent 7% of its CPU time on them).
-      const now = Date.now();
+      const now = this.now();
       const batches = new Map<string, { grp: number; db: number; keys: Uint8Array[] }>();
       for (const { db, part, key } of this.state.keyspace.expiredEverywhere(now, EXPIRE_BATCH)) {
         const grp = groupOf(part);

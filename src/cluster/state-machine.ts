@@ -25,6 +25,8 @@ export class ClusterStateMachine implements StateMachine {
   private metaState: MetaState;
   private readonly listeners: ((s: MetaState) => void)[] = [];
   private readonly sessions: SessionStore;
+  /** The largest `now` of the partition ops applied since start-up (src/cluster/replica-host.ts reads at it). */
+  latestOpTime = 0;
 
   /** `copies` counts partition ops answered from a session record (duplicate) or refused as settled (stale). */
   constructor(
@@ -145,6 +147,7 @@ export class ClusterStateMachine implements StateMachine {
       if (!run) run = { first: e.index, ops: [], ids: [], idKeys: new Set() };
       run.ops.push(op);
       run.ids.push(id);
+      if (op.now > this.latestOpTime) this.latestOpTime = op.now;
       if (idKey) run.idKeys.add(idKey);
     }
     flush();

@@ -44,6 +44,12 @@ export interface RaftConfig {
   readonly readMode?: "safe" | "lease";
   /** Ticks the lease is shortened by, for clock-rate differences between nodes. Default 2. */
   readonly leaseMarginTicks?: number;
+  /**
+   * Monotonic time in ticks (a host passes its monotonic clock divided by the tick interval). Leases
+   * are measured on it, not by counting tick() calls: a leader that was paused (SIGSTOP, a long GC,
+   * a starved CPU) ran no ticks meanwhile, yet its lease ran out. Default: the number of tick() calls.
+   */
+  readonly clock?: () => number;
   /** Max append messages in flight per follower while replicating. Default 64. */
   readonly maxInflight?: number;
   /** Max entry bytes per append message (at least one entry is always sent). Default 1 MiB. */
@@ -108,6 +114,7 @@ export class Raft {
   private readonly checkQuorum: boolean;
   private readonly leaseReads: boolean;
   private readonly leaseMargin: number;
+  private readonly clock: (() => number) | null;
   private readonly maxInflight: number;
   private readonly maxMsgBytes: number;
   private readonly chunkBytes: number;
@@ -175,6 +182,7 @@ export class Raft {
     this.checkQuorum = cfg.checkQuorum ?? true;
     this.leaseReads = cfg.readMode === "lease";
     this.leaseMargin = cfg.leaseMarginTicks ?? 2;
+    this.clock = cfg.clock ?? null;
     this.maxInflight = cfg.maxInflight ?? 64;
     this.maxMsgBytes = cfg.maxMsgBytes ?? 1 << 20;
     this.chunkBytes = cfg.snapshotChunkBytes ?? 256 * 1024;
@@ -444,13 +452,23 @@ export class Raft {
     return this.snapIndex + this.entries.length;
   }
 
-  /** True when a lease read may be served right now without a round trip. */
+  /**
+   * True when a lease read may be served right now without a round trip: a quorum acknowledged a
+   * heartbeat sent less than E - margin ticks ago on the monotonic clock, read now (a leader resumed
+   * from a pause checks the time it was away before serving, not after its next tick).
+   */
   leaseValid(): boolean {
     if (!this.leaseReads || this.role !== "leader" || this.leaseRevoked || !this.committedInTerm()) return false;
-    const acks = this.conf.voters.map((v) => (v === this.id ? this.now : (this.prs.get(v)?.leaseTick ?? -Infinity)));
+    const now = this.time();
+    const acks = this.conf.voters.map((v) => (v === this.id ? now : (this.prs.get(v)?.leaseTick ?? -Infinity)));
     acks.sort((a, b) => b - a);
     const since = acks[quorum(acks.length) - 1];
-    return this.now < since + this.electionTicks - this.leaseMargin;
+    return now < since + this.electionTicks - this.leaseMargin;
+  }
+
+  /** Lease time in ticks; see RaftConfig.clock. */
+  private time(): number {
+    return this.clock ? this.clock() : this.now;
   }
 
   // ---------------------------------------------------------------- log helpers
@@ -973,7 +991,8 @@ export class Raft {
         to,
         commit: Math.min(pr.match, this.commit),
         seq: this.readSeq,
-        tick: this.now,
+        // Rounded down: the lease then starts no later than the heartbeat left.
+        tick: Math.floor(this.time()),
       });
     }
     this.releaseReads();

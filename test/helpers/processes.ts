@@ -253,6 +253,7 @@ export interface ClusterMemberOptions {
   readonly partitions: number;
   readonly args?: string[];
   readonly binary?: FlyDBOptions["binary"];
+  readonly env?: Record<string, string>;
   /** Restart on the same data dir and ports. */
   readonly restart?: { readonly dataDir: string; readonly resp: number; readonly http: number; readonly gossip: number; readonly raft: number };
 }
@@ -263,6 +264,7 @@ export async function startClusterMember(o: ClusterMemberOptions): Promise<Clust
   const role = o.seed !== undefined ? ["--peers", `127.0.0.1:${o.seed}`] : o.restart ? [] : ["--bootstrap"];
   const proc = await startFlyDB({
     binary: o.binary,
+    env: o.env,
     dataDir: o.restart?.dataDir,
     port: o.restart?.resp,
     httpPort: o.restart?.http,

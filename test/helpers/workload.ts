@@ -25,11 +25,15 @@ export interface WorkloadRun {
 
 let runs = 0;
 
-/** Start the workload in namespace `ns`; it stops by itself (maxOps/maxMs), or is killed at maxMs + 15 s. */
-export function startWorkload(net: Netns, ns: string, cfg: Omit<WorkloadConfig, "historyPath">): WorkloadRun {
+/**
+ * Start the workload in namespace `ns` (`net` null: on this host, for loopback clusters); it stops
+ * by itself (maxOps/maxMs), or is killed at maxMs + 15 s.
+ */
+export function startWorkload(net: Netns | null, ns: string, cfg: Omit<WorkloadConfig, "historyPath">): WorkloadRun {
   const historyPath = join(tmpdir(), `fly-ct-${process.pid}-history-${++runs}.jsonl`);
   const full: WorkloadConfig = { ...cfg, historyPath };
-  const child = net.spawn(ns, [process.execPath, CLIENT, JSON.stringify(full)], { stderr: "pipe" });
+  const argv = [process.execPath, CLIENT, JSON.stringify(full)];
+  const child = net ? net.spawn(ns, argv, { stderr: "pipe" }) : Bun.spawn(argv, { stdout: "pipe", stderr: "pipe" });
   const guard = setTimeout(() => child.kill("SIGKILL"), cfg.maxMs + 15_000);
   const done = (async () => {
     const [out, err, code] = await Promise.all([

@@ -376,6 +376,47 @@ describe("reads", () => {
   });
 });
 
+test("a leader resumed after a pause longer than its lease does not serve a read that misses a newer write", () => {
+  // Real time is shared; a paused node (SIGSTOP) processes nothing, neither ticks nor messages.
+  let time = 0;
+  const c = new Cluster(["a", "b", "c"], { readMode: "lease", clock: () => time });
+  const rounds = (n: number, skip?: string) => {
+    for (let i = 0; i < n; i++) {
+      time++;
+      for (const id of c.rafts.keys()) {
+        if (id === skip) continue;
+        c.r(id).tick();
+        c.drain(id);
+      }
+      c.deliver();
+    }
+  };
+  c.elect("a");
+  c.propose("a", "x");
+  rounds(2);
+  expect(c.r("a").leaseValid()).toBe(true);
+  c.drop = (m) => m.from === "a" || m.to === "a";
+  let newer = 0;
+  for (let i = 0; i < 10 * E && newer === 0; i++) {
+    rounds(1, "a");
+    const l = ["b", "c"].find((id) => c.r(id).status().role === "leader");
+    if (l && c.r(l).status().commit === c.r(l).status().lastIndex) newer = c.propose(l, "y");
+  }
+  expect(newer).toBeGreaterThan(0);
+  expect(c.applied.get("b")!.map(text)).toContain("y");
+  // a resumes: a client's read reaches it before its first tick or any message from the others.
+  expect(c.r("a").status().role).toBe("leader");
+  expect(c.r("a").leaseValid()).toBe(false);
+  c.r("a").readIndex("after-pause");
+  c.drain("a");
+  expect(c.reads.get("a")!.filter((r) => r.index < newer)).toEqual([]);
+  // Once it hears from the others it steps down, and the read is never answered from its old state.
+  c.drop = () => false;
+  rounds(2 * E);
+  expect(c.r("a").status().role).toBe("follower");
+  expect(c.reads.get("a")!.filter((r) => r.index < newer)).toEqual([]);
+});
+
 test("lease reads rely on followers refusing votes while they hear from the leader", () => {
   const overlap = (broken: boolean): boolean => {
     const c = new Cluster(["a", "b", "c"], { readMode: "lease", ...(broken ? { unsafeTestingKnobs: { voteDuringLease: true } } : {}) });
