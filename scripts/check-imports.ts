@@ -7,7 +7,7 @@ import { dirname, join, normalize, relative } from "node:path";
 
 /** Units (a folder, or one file) by layer, lowest first. */
 export const LAYERS: readonly (readonly string[])[] = [
-  ["src/lib", "src/keyspace", "src/rdb", "src/resp", "src/raft", "src/version.ts", "src/log.ts", "src/net"],
+  ["src/lib", "src/keyspace", "src/rdb", "src/resp", "src/raft", "src/version.ts", "src/log.ts", "src/wall-clock.ts", "src/net"],
   ["src/commands", "src/config"],
   ["src/store", "src/pubsub", "src/cluster/core", "src/gossip/core", "src/discovery/core", "src/node-identity.ts"],
   ["src/transport", "src/gossip", "src/discovery"],
