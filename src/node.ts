@@ -28,6 +28,7 @@ import { resolveMode, openCluster, openStandalone, type DataPlane } from "./data
 import { VERSION } from "./version.ts";
 import { PubSubRegistry, sessionPubSub } from "./pubsub/registry.ts";
 import { wallNow } from "./wall-clock.ts";
+import { BlockingRegistry } from "./commands/blocking.ts";
 
 export interface RunningNode {
   readonly log: Logger;
@@ -178,6 +179,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     },
   };
 
+  const blocking = new BlockingRegistry();
   const backend: Backend = {
     read: (spec, argv, resp3, db) => (plane ? plane.read(spec, argv, resp3, db) : LOADING),
     propose: (op) => (plane ? plane.propose(op) : Promise.resolve(LOADING)),
@@ -197,6 +199,11 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       if (!s) return false;
       s.conn.close();
       return true;
+    },
+    blocking,
+    after: (ms, fn) => {
+      const t = setTimeout(fn, ms);
+      return () => clearTimeout(t);
     },
   };
 
@@ -243,6 +250,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         // Clients that have not authenticated (requirepass) get Redis's tighter request limits.
         authenticated: () => session.client.authenticated,
         onClose() {
+          session.close();
           subscriber.close();
           sessions.delete(conn.id);
           metrics.connectedClients.dec();
@@ -334,6 +342,10 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     for (const { session, conn } of sessions.values()) if (session.client.lastActiveAt < limit) conn.close();
   }, 1000);
   idleCheck.unref();
+  // In a cluster a write to a key may be proxied by another node, which this node's blocked clients
+  // never hear of: they retry on the partition's leader this often, so a committed push waits at
+  // most this long for them (a write proxied by this node wakes them at once).
+  const blockedRetry = plane?.cluster ? setInterval(() => blocking.wakeAll(), CLUSTER_RETRY_MS) : undefined;
 
   let stopping: Promise<void> | undefined;
   running = {
@@ -343,6 +355,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     stop: () =>
       (stopping ??= (async () => {
         clearInterval(idleCheck);
+        clearInterval(blockedRetry);
         await respServer.stop();
         await httpServer.stop(true);
         await plane?.stop(true);
@@ -351,6 +364,9 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   };
   return running;
 }
+
+/** How often a blocked client of a cluster node retries its pop without having seen a write to its keys. */
+const CLUSTER_RETRY_MS = 100;
 
 /** The thresholds ops carry (Op.encoding), or undefined while they are Redis's defaults. */
 function encodingLimits(c: Config): EncodingLimits | undefined {
