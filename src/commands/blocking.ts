@@ -32,8 +32,9 @@ export function parseTimeout(name: string, argv: readonly Uint8Array[]): number 
   const seconds = parseFloatArg(argv[at < 0 ? argv.length + at : at]!);
   if (seconds === undefined || Number.isNaN(seconds)) return err("ERR timeout is not a float or out of range");
   const ms = Math.trunc(seconds * 1000);
-  if (ms < 0) return err("ERR timeout is negative");
-  if (!Number.isFinite(ms) || ms > Number.MAX_SAFE_INTEGER) return err("ERR timeout is out of range");
+  // Redis converts to a 64-bit integer: infinities and values past it come out negative on x86.
+  if (ms < 0 || !Number.isFinite(ms) || ms >= 2 ** 63) return err("ERR timeout is negative");
+  if (ms > Number.MAX_SAFE_INTEGER) return err("ERR timeout is out of range");
   return ms;
 }
 
