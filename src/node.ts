@@ -147,6 +147,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
           configFile: opts.configFile ?? "",
           fsync: config.fsync,
           connectedClients: sessions.size,
+          blockedClients: blocking.size,
           totalConnections,
           totalCommands,
           rejectedConnections,
