@@ -405,8 +405,9 @@ export class Session implements SessionApi {
           trying = false;
           const popped = !nothingPopped(r) && r.t !== "error";
           if (popped && this.closed) this.giveBack(spec.name, argv, r, db);
-          // Errors of a retry (the key became another type meanwhile) keep the client waiting, as Redis.
-          if (popped || (first && r.t === "error")) return finish(r);
+          // A retry's error keeps the client waiting (its key became another type: Redis serves only
+          // lists), except BLMOVE's: the element is there but the destination is not a list.
+          if (popped || (r.t === "error" && (first || MOVES.has(spec.name)))) return finish(r);
           if (pendingEnd) return finish(pendingEnd);
           if (again) {
             again = false;
@@ -470,6 +471,8 @@ export class Session implements SessionApi {
   }
 }
 
+/** Blocking pops that push too: woken with a destination of another type, they answer WRONGTYPE (as Redis). */
+const MOVES = new Set(["blmove", "brpoplpush"]);
 /** Session commands that read or write the keyspace: ordered among data commands. */
 const ordered = (spec: CommandSpec) => ORDERED.has(spec.name);
 /**

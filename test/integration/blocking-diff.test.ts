@@ -142,6 +142,16 @@ describe("blocking commands: waiting", () => {
     });
   });
 
+  test("a BRPOPLPUSH woken with a destination that is not a list answers WRONGTYPE", async () => {
+    await both(async ([a, _b, pusher]) => {
+      await pusher!.call("SET", "target", "nolist");
+      const moved = a!.call("BRPOPLPUSH", "blist", "target", "0");
+      await blockedCount(pusher!, "brpoplpush", 1);
+      await pusher!.call("RPUSH", "blist", "foo");
+      return [await moved, await pusher!.call("LRANGE", "blist", "0", "-1")];
+    });
+  });
+
   test("CLIENT UNBLOCK ends the wait with a timeout's reply or the UNBLOCKED error", async () => {
     await both(async ([a, b, admin]) => {
       const ids = [await idOf(a!), await idOf(b!)];
