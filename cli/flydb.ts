@@ -5,6 +5,7 @@ import { CONFIG_KEYS, ConfigError, SCHEMA, type ConfigKey } from "../src/config/
 import { DEFAULT_CONFIG_PATH, envName, flagName, loadConfig, tomlDefault } from "../src/config/load.ts";
 import { VERSION } from "../src/version.ts";
 import { startNode } from "../src/node.ts";
+import { ADMIN_HELP, addAdminCommands } from "./admin/commands.ts";
 
 const program = new Command()
   .name("flydb")
@@ -12,7 +13,10 @@ const program = new Command()
   .version(VERSION, "-v, --version")
   .option("-c, --config <path>", `TOML config file (default: ${DEFAULT_CONFIG_PATH} when it exists)`)
   .addOption(new Option("--peers <list>", "alias of --cluster-peers").hideHelp(false))
-  .addHelpText("after", "\nEvery option can also be set in the TOML file (same name with '_') or as FLYDB_<NAME> in the environment.\nPrecedence: flags > environment > file > defaults.");
+  .addHelpText("after", "\nEvery option can also be set in the TOML file (same name with '_') or as FLYDB_<NAME> in the environment.\nPrecedence: flags > environment > file > defaults.")
+  .addHelpText("after", ADMIN_HELP)
+  // The node's own flags go before any subcommand, so an admin command's --http or --timeout stays its own.
+  .enablePositionalOptions();
 
 for (const key of CONFIG_KEYS) {
   const spec = SCHEMA[key];
@@ -27,6 +31,8 @@ for (const key of CONFIG_KEYS) {
     program.addOption(new Option(`${flag} <value>`, help));
   }
 }
+
+addAdminCommands(program);
 
 program.action(async (opts: Record<string, unknown>) => {
   const flags: Partial<Record<ConfigKey, unknown>> = {};
