@@ -15,7 +15,10 @@ function readmeClusterBlock(): string[] {
   const start = readme.indexOf("A three-node cluster");
   const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(start));
   if (start < 0 || !block) throw new Error("README.md has no three-node cluster block");
-  return block[1]!.replaceAll("\\\n", " ").split("\n").filter((l) => l.trim() !== "");
+  return block[1]!
+    .replaceAll("\\\n", " ")
+    .split("\n")
+    .filter((l) => l.trim() !== "");
 }
 
 const dir = tempDir("readme-cluster");
