@@ -66,7 +66,14 @@ describe("flydb admin commands", () => {
         expect(r.code).toBe(0);
         const [header, ...rest] = r.stdout.trimEnd().split("\n");
         expect(header!.split(/\s+/)).toEqual([
-          "PARTITION", "GROUP", "SLOTS", "LEADER", "TERM", "VOTERS", "LEARNERS", "HEALTHY",
+          "PARTITION",
+          "GROUP",
+          "SLOTS",
+          "LEADER",
+          "TERM",
+          "VOTERS",
+          "LEARNERS",
+          "HEALTHY",
         ]);
         const cells = rest.map((row) => row.split(/\s+/));
         return cells.every((x) => x[3] !== "-") ? cells : undefined;
@@ -103,6 +110,14 @@ describe("flydb admin commands", () => {
     expect(p.code).toBe(1);
     expect(p.stderr).toContain("HTTP 409");
     expect(JSON.parse(p.stdout).error).toContain("standalone");
+  });
+
+  test("join on a standalone node: exit 1 with the node's reason; a bad address: exit 2", async () => {
+    const r = await flydb("join", "--http", `127.0.0.1:${standalone.httpPort}`, httpOf(0));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("POST /cluster/join");
+    expect(r.stderr).toContain("HTTP 409");
+    expect((await flydb("join", "--http", httpOf(0), "not an address")).code).toBe(2);
   });
 
   test("usage errors: exit 2", async () => {
@@ -190,5 +205,25 @@ describe("in a terminal (tmux)", () => {
     expect(done).not.toMatch(/waiting for .* \d+\.\ds/);
     expect(done).toContain(`${dead} not ready after 4s (unreachable)`);
     expect(done).toContain("exit=3");
+  });
+});
+
+// Last: it takes a member out of the cluster the tests above share.
+describe("leaving", () => {
+  test("leave: the member drains, says so, exits; the others then list two members", async () => {
+    const r = await flydb("leave", "--http", httpOf(2), "--timeout", "60s");
+    expect(r).toMatchObject({ code: 0, stderr: "" });
+    expect(r.stdout).toMatch(/^adm3 left the cluster \(drained in \d+ ms\)\n$/);
+    c.members[2]!.up = false;
+    await waitUntil(
+      async () => {
+        const m = await flydb("members", "--http", httpOf(0), "--json");
+        const ids = (JSON.parse(m.stdout) as { id: string }[]).map((x) => x.id).sort();
+        return ids.join(",") === "adm1,adm2" || undefined;
+      },
+      30_000,
+      "adm3 gone from the member list",
+      250,
+    );
   });
 });

@@ -2,7 +2,7 @@
 // ones and a temporary working directory (holding ./dist and ./data) for the repository's, and its
 // redis-cli GET through the third node answers the value the SET through the second one wrote.
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdirSync, readFileSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { freePorts } from "../helpers/ports.ts";
 import { ensureBinary, REPO_ROOT, runTool, tempDir } from "../helpers/processes.ts";
@@ -24,15 +24,18 @@ function readmeClusterBlock(): string[] {
 const dir = tempDir("readme-cluster");
 const pidFile = join(dir, "pids");
 
-afterAll(() => {
+afterAll(async () => {
   // The block starts its nodes in the background; the harness line below recorded their PIDs.
-  for (const pid of readFileSync(pidFile, "utf8").split(/\s+/).filter(Boolean).map(Number)) {
+  const pids = existsSync(pidFile) ? readFileSync(pidFile, "utf8").split(/\s+/).filter(Boolean).map(Number) : [];
+  for (const pid of pids) {
     try {
       process.kill(pid, "SIGKILL");
     } catch {
       // already gone
     }
   }
+  await Bun.sleep(200); // SIGKILL is delivered asynchronously: let them go before their data dirs do
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test("README.md's three-node cluster block works as written", async () => {
