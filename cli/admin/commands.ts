@@ -29,7 +29,7 @@ interface CommonOpts {
   json?: boolean;
 }
 
-/** A usage mistake the parser cannot see (a bad address or duration): exit 2. */
+/** A usage mistake the parser cannot see (a bad address or duration, an unreadable token file): exit 2. */
 class UsageError extends Error {}
 
 function target(o: CommonOpts): Target {
@@ -40,7 +40,11 @@ function target(o: CommonOpts): Target {
   } catch (e) {
     throw new UsageError(`--http: ${(e as Error).message}`);
   }
-  return { http: addr, token: readToken(o.tokenFile) };
+  try {
+    return { http: addr, token: readToken(o.tokenFile) };
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }
 
 function duration(flag: string, text: string): number {

@@ -2,13 +2,16 @@
 // they print, and the exit codes scripts rely on (0 ok, 1 failure, 2 usage, 3 unreachable); and
 // `flydb members` and `flydb wait` in a terminal (tmux), as a person sees them.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { waitUntil } from "../helpers/cluster-harness.ts";
 import { startLoopbackCluster, type LoopbackCluster } from "../helpers/loopback-cluster.ts";
 import { freePort } from "../helpers/ports.ts";
-import { DIST_BINARY, REPO_ROOT, runTool, startFlyDB, type FlyDBProcess } from "../helpers/processes.ts";
+import { DIST_BINARY, REPO_ROOT, runTool, startFlyDB, tempDir, type FlyDBProcess } from "../helpers/processes.ts";
 
 setDefaultTimeout(90_000);
 const PARTITIONS = 4;
+const TOKEN = "adm-s3cret";
 let c: LoopbackCluster;
 let standalone: FlyDBProcess;
 const httpOf = (i: number) => `127.0.0.1:${c.members[i]!.proc.httpPort}`;
@@ -16,7 +19,7 @@ const flydb = (...args: string[]) => runTool([DIST_BINARY, ...args], { timeoutMs
 
 beforeAll(async () => {
   c = await startLoopbackCluster({ size: 3, partitions: PARTITIONS, prefix: "adm" });
-  standalone = await startFlyDB({ binary: "dist", args: ["--log-level", "warn"] });
+  standalone = await startFlyDB({ binary: "dist", args: ["--log-level", "warn", "--http-auth-token", TOKEN] });
   await c.settled();
 });
 
@@ -112,11 +115,26 @@ describe("flydb admin commands", () => {
     expect(JSON.parse(p.stdout).error).toContain("standalone");
   });
 
-  test("join on a standalone node: exit 1 with the node's reason; a bad address: exit 2", async () => {
-    const r = await flydb("join", "--http", `127.0.0.1:${standalone.httpPort}`, httpOf(0));
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain("POST /cluster/join");
-    expect(r.stderr).toContain("HTTP 409");
+  test("join: the token from FLYDB_HTTP_AUTH_TOKEN or --token-file; a refusal is exit 1, a bad address exit 2", async () => {
+    const http = `127.0.0.1:${standalone.httpPort}`;
+    const bare = await runTool([DIST_BINARY, "join", "--http", http, "127.0.0.1:1"], {
+      env: { FLYDB_HTTP_AUTH_TOKEN: "" },
+    });
+    expect(bare.code).toBe(1);
+    expect(bare.stderr).toContain("HTTP 401");
+    expect(bare.stderr).toContain("FLYDB_HTTP_AUTH_TOKEN");
+    // With the token the node gets past the check and refuses for its own reason: it runs standalone.
+    const viaEnv = await runTool([DIST_BINARY, "join", "--http", http, "127.0.0.1:1"], {
+      env: { FLYDB_HTTP_AUTH_TOKEN: TOKEN },
+    });
+    expect(viaEnv.code).toBe(1);
+    expect(viaEnv.stderr).toMatch(/POST \/cluster\/join on .*: HTTP 409: this node runs standalone/);
+    const file = join(tempDir("admin-token"), "token");
+    writeFileSync(file, `${TOKEN}\n`);
+    const viaFile = await flydb("join", "--http", http, "--token-file", file, "127.0.0.1:1");
+    expect(viaFile.code).toBe(1);
+    expect(viaFile.stderr).toContain("HTTP 409");
+    rmSync(dirname(file), { recursive: true });
     expect((await flydb("join", "--http", httpOf(0), "not an address")).code).toBe(2);
   });
 
