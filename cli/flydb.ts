@@ -13,10 +13,7 @@ const program = new Command()
   .version(VERSION, "-v, --version")
   .option("-c, --config <path>", `TOML config file (default: ${DEFAULT_CONFIG_PATH} when it exists)`)
   .addOption(new Option("--peers <list>", "alias of --cluster-peers").hideHelp(false))
-  .addHelpText("after", "\nEvery option can also be set in the TOML file (same name with '_') or as FLYDB_<NAME> in the environment.\nPrecedence: flags > environment > file > defaults.")
-  .addHelpText("after", ADMIN_HELP)
-  // The node's own flags go before any subcommand, so an admin command's --http or --timeout stays its own.
-  .enablePositionalOptions();
+  .addHelpText("after", "\nEvery option can also be set in the TOML file (same name with '_') or as FLYDB_<NAME> in the environment.\nPrecedence: flags > environment > file > defaults.");
 
 for (const key of CONFIG_KEYS) {
   const spec = SCHEMA[key];
@@ -32,6 +29,8 @@ for (const key of CONFIG_KEYS) {
   }
 }
 
+// The node's own flags go before any subcommand, so an admin command's --http or --timeout stays its own.
+program.addHelpText("after", ADMIN_HELP).enablePositionalOptions();
 addAdminCommands(program);
 
 program.action(async (opts: Record<string, unknown>) => {

@@ -115,7 +115,7 @@ describe("flydb admin commands", () => {
     expect(JSON.parse(p.stdout).error).toContain("standalone");
   });
 
-  test("join: the token from FLYDB_HTTP_AUTH_TOKEN or --token-file; a refusal is exit 1, a bad address exit 2", async () => {
+  test("join: token from FLYDB_HTTP_AUTH_TOKEN or --token-file; refused: exit 1; bad address: exit 2", async () => {
     const http = `127.0.0.1:${standalone.httpPort}`;
     const bare = await runTool([DIST_BINARY, "join", "--http", http, "127.0.0.1:1"], {
       env: { FLYDB_HTTP_AUTH_TOKEN: "" },
