@@ -244,4 +244,13 @@ describe("leaving", () => {
       250,
     );
   });
+
+  test("remove: a member already gone is reported removed (exit 0); --json gives the node's answer", async () => {
+    const r = await flydb("remove", "--http", httpOf(0), "adm3", "--timeout", "10s");
+    expect(r).toMatchObject({ code: 0, stderr: "" });
+    expect(r.stdout).toMatch(/^removed adm3 \(in \d+ ms\)\n$/);
+    const j = await flydb("remove", "--http", httpOf(1), "adm3", "--json");
+    expect(j.code).toBe(0);
+    expect(JSON.parse(j.stdout)).toMatchObject({ removed: true, node: "adm3", voter_groups: [] });
+  });
 });
