@@ -13,6 +13,7 @@ import type { NodeMetrics } from "./http/metrics.ts";
 import type { Logger } from "./log.ts";
 import { formatHostPort, parseHostPort } from "./net/hostport.ts";
 import { readIdentity, writeIdentity } from "./node-identity.ts";
+import type { KeyspaceEvents } from "./pubsub/keyspace-events.ts";
 import { StoreEngine } from "./store/engine.ts";
 import type { SqliteSynchronous } from "./store/sqlite-sync.ts";
 import { wallNow } from "./wall-clock.ts";
@@ -71,16 +72,17 @@ export function resolveMode(c: Config): "standalone" | "cluster" {
   return mode;
 }
 
-export async function openStandalone(config: Config, metrics: NodeMetrics): Promise<DataPlane> {
+export async function openStandalone(config: Config, metrics: NodeMetrics, events?: KeyspaceEvents): Promise<DataPlane> {
   const store = await StoreEngine.open({
     dataDir: config.data_dir,
     fsync: config.fsync,
-    apply: applyOp,
+    apply: events ? (op, ks) => applyOp(op, ks, events.sink()) : applyOp,
     partitionCount: config.partition_count,
     databases: config.databases,
     onCommit: (c) => {
       metrics.commitLatency.observe(c.logMs / 1000);
       metrics.commitBatch.observe(c.ops);
+      events?.flush();
     },
   });
   return {

@@ -2,23 +2,26 @@
 import { array, err, type Reply } from "../resp/reply.ts";
 import { COMMANDS } from "./table.ts";
 import { WATCH_ABORT, watchBroken } from "./transactions.ts";
-import type { CommandContext, CommandSpec, Keyspace, Op } from "./types.ts";
+import type { CommandContext, CommandSpec, EventClass, KeyEventSink, Keyspace, Op } from "./types.ts";
 import { seededRandom } from "../lib/prng.ts";
 import { lower } from "./util.ts";
 import { selectInOp } from "./databases.ts";
 
 /**
  * Applies one op. Deterministic: the result depends only on the keyspace and the op (its `now`
- * and `seed`), never on this machine's clock. MULTI/EXEC ops give an array of replies.
+ * and `seed`), never on this machine's clock. MULTI/EXEC ops give an array of replies. Keyspace
+ * events go to `events` in the order the commands raise them (every replica raises the same ones).
  */
-export function applyOp(op: Op, store: Keyspace): Reply {
+export function applyOp(op: Op, store: Keyspace, events?: KeyEventSink): Reply {
   // Every replica has the same `databases` (a start-up setting); a log entry for a database this
   // node does not have answers the same error everywhere.
   const db = store.database(op.db ?? 0);
   if (!db) return err(`ERR DB index ${op.db} in log is out of range`);
   if (watchBroken(op, db)) return WATCH_ABORT;
   const encoding = op.encoding ? { encoding: op.encoding } : {};
-  let ctx = { db, now: op.now, random: seededRandom(op.seed), resp3: op.resp3 === true, ...encoding };
+  const notify =
+    events && ((cls: EventClass, event: string, key: Uint8Array, to?: number) => events(to ?? ctx.db.index, cls, event, key));
+  let ctx: CommandContext = { db, now: op.now, random: seededRandom(op.seed), resp3: op.resp3 === true, ...encoding, notify };
   const replies = op.cmds.map((argv) => {
     const name = lower(argv[0]!);
     if (name === "select") {

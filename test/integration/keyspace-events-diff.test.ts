@@ -1,0 +1,159 @@
+// Differential test of keyspace notifications against redis-server 7.0: a subscriber to
+// __key*__:* on each server, the same command script on a second connection, and the bytes the
+// subscriber receives (every keyspace and keyevent message, in order) must be identical.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { startFlyDB, startRedisServer, type ServerProcess } from "../helpers/processes.ts";
+import { RawConnection } from "../helpers/raw-socket.ts";
+import { encodeCommand } from "../helpers/resp-client.ts";
+
+let redis: ServerProcess;
+let fly: ServerProcess;
+const opened: RawConnection[] = [];
+
+beforeAll(async () => {
+  [redis, fly] = await Promise.all([startRedisServer(), startFlyDB({ args: ["--fsync", "no"] })]);
+});
+afterAll(async () => {
+  for (const c of opened) c.close();
+  await Promise.all([redis?.stop(), fly?.stop()]);
+});
+
+const END = "__end__";
+
+async function open(port: number): Promise<RawConnection> {
+  const c = await RawConnection.connect(port);
+  opened.push(c);
+  return c;
+}
+
+/** Sends the commands one at a time (each reply awaited) and then `PING __end__`; all bytes up to its reply. */
+async function run(c: RawConnection, cmds: readonly (readonly string[])[]): Promise<string> {
+  const before = c.received().length;
+  for (const argv of [...cmds, ["PING", END]]) {
+    const mark = c.received().length;
+    await c.write(encodeCommand(argv));
+    await c.readUntil((t) => t.length > mark);
+  }
+  const text = await c.readUntil((t) => t.endsWith(`${END}\r\n`));
+  return text.slice(before);
+}
+
+/** The messages a __key*__:* subscriber receives while `script` runs with notify-keyspace-events `flags`. */
+async function events(port: number, flags: string, script: readonly (readonly string[])[], waitMs = 0): Promise<string> {
+  const [sub, cli] = await Promise.all([open(port), open(port)]);
+  await run(cli, [["FLUSHALL"], ["CONFIG", "SET", "notify-keyspace-events", flags]]);
+  await run(sub, [["PSUBSCRIBE", "__key*__:*"]]);
+  const mark = sub.received().length;
+  await run(cli, script);
+  if (waitMs > 0) await Bun.sleep(waitMs);
+  await run(sub, []);
+  await run(cli, [["CONFIG", "SET", "notify-keyspace-events", ""]]);
+  return sub.received().slice(mark);
+}
+
+async function same(flags: string, script: readonly (readonly string[])[], waitMs = 0): Promise<string> {
+  const expected = await events(redis.port, flags, script, waitMs);
+  expect(await events(fly.port, flags, script, waitMs)).toBe(expected);
+  return expected;
+}
+
+const GENERIC_AND_STRINGS = [
+  ["SET", "s", "1"],
+  ["SET", "s", "2", "EX", "100"],
+  ["SET", "s", "3", "NX"],
+  ["SETNX", "n", "x"],
+  ["SETEX", "t", "100", "v"],
+  ["GETSET", "s", "4"],
+  ["MSET", "a", "1", "b", "2"],
+  ["INCR", "a"],
+  ["DECRBY", "a", "5"],
+  ["INCRBYFLOAT", "b", "1.5"],
+  ["APPEND", "s", "x"],
+  ["SETRANGE", "s", "1", "yz"],
+  ["SETRANGE", "s", "1", ""],
+  ["EXPIRE", "s", "100"],
+  ["EXPIRE", "nosuch", "100"],
+  ["PERSIST", "s"],
+  ["PERSIST", "s"],
+  ["GETEX", "t", "PERSIST"],
+  ["GETEX", "t", "EX", "50"],
+  ["RENAME", "s", "s2"],
+  ["COPY", "s2", "c"],
+  ["GETDEL", "c"],
+  ["DEL", "a", "nosuch", "b"],
+  ["EXPIRE", "n", "-1"],
+  ["UNLINK", "t", "s2"],
+];
+
+const COLLECTIONS = [
+  ["LPUSH", "l", "a", "b", "c"],
+  ["RPUSH", "l", "d"],
+  ["LPUSHX", "nol", "x"],
+  ["LSET", "l", "0", "z"],
+  ["LINSERT", "l", "BEFORE", "z", "y"],
+  ["LREM", "l", "1", "a"],
+  ["LTRIM", "l", "0", "1"],
+  ["LMOVE", "l", "l2", "LEFT", "RIGHT"],
+  ["RPOPLPUSH", "l2", "l2"],
+  ["LPOP", "l"],
+  ["RPOP", "l2", "5"],
+  ["HSET", "h", "f", "1", "g", "2"],
+  ["HSETNX", "h", "f", "x"],
+  ["HINCRBY", "h", "f", "2"],
+  ["HINCRBYFLOAT", "h", "g", "0.5"],
+  ["HDEL", "h", "f", "nosuch"],
+  ["HDEL", "h", "g"],
+  ["SADD", "st", "a", "b", "c"],
+  ["SADD", "st", "a"],
+  ["SREM", "st", "a", "zz"],
+  ["SMOVE", "st", "st2", "b"],
+  ["SUNIONSTORE", "su", "st", "st2"],
+  ["SINTERSTORE", "su", "nosuch"],
+  ["SPOP", "st"],
+  ["ZADD", "z", "1", "a", "2", "b", "3", "c"],
+  ["ZADD", "z", "1", "a"],
+  ["ZINCRBY", "z", "5", "a"],
+  ["ZADD", "z", "INCR", "1", "b"],
+  ["ZREM", "z", "b"],
+  ["ZUNIONSTORE", "zu", "1", "z"],
+  ["ZRANGESTORE", "zr", "z", "0", "0"],
+  ["ZREMRANGEBYSCORE", "zu", "0", "4"],
+  ["ZPOPMIN", "z"],
+  ["ZPOPMAX", "z", "5"],
+  ["ZREMRANGEBYRANK", "zu", "0", "-1"],
+];
+
+test("generic and string commands with KEA: every keyspace and keyevent message, in order", async () => {
+  const out = await same("KEA", GENERIC_AND_STRINGS);
+  expect(out).toContain("__keyevent@0__:rename_from");
+});
+
+test("list, hash, set and sorted set commands with KEA", async () => {
+  const out = await same("KEA", COLLECTIONS);
+  expect(out).toContain("__keyevent@0__:zincr");
+});
+
+test("class and channel filters: Elg, K$, Kh, Ez", async () => {
+  for (const flags of ["Elg", "K$", "Kh", "Ez"]) await same(flags, [...GENERIC_AND_STRINGS, ...COLLECTIONS]);
+});
+
+test("expired events from the expiry sweep (Kx)", async () => {
+  const out = await same("KEx", [["SET", "e1", "v", "PX", "20"], ["SET", "e2", "v", "PX", "30"]], 1000);
+  expect(out).toContain("__keyevent@0__:expired");
+});
+
+test("databases: SELECT, MOVE and COPY … DB report the right database", async () => {
+  await same("KEA", [
+    ["SELECT", "3"],
+    ["SET", "k", "v"],
+    ["MOVE", "k", "4"],
+    ["SELECT", "4"],
+    ["COPY", "k", "k2", "DB", "5"],
+    ["SELECT", "0"],
+  ]);
+});
+
+test("off by default and with no K or E", async () => {
+  expect(await same("", [["SET", "a", "1"]])).toBe("*2\r\n$4\r\npong\r\n$7\r\n__end__\r\n");
+  await same("A", [["SET", "a", "1"]]);
+});
