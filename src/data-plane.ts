@@ -2,7 +2,7 @@
 // alone (one log, one state) or is a cluster member (multi-raft, routed by partition).
 import { networkInterfaces } from "node:os";
 import { applyOp, runRead } from "./commands/apply.ts";
-import type { DatabaseKeys } from "./commands/types.ts";
+import type { DatabaseKeys, KeyEventsHook } from "./commands/types.ts";
 import type { Backend } from "./commands/session.ts";
 import { ConfigError, type Config } from "./config/schema.ts";
 import { ClusterNode, type ClusterAddrs } from "./cluster/cluster-node.ts";
@@ -13,7 +13,6 @@ import type { NodeMetrics } from "./http/metrics.ts";
 import type { Logger } from "./log.ts";
 import { formatHostPort, parseHostPort } from "./net/hostport.ts";
 import { readIdentity, writeIdentity } from "./node-identity.ts";
-import type { KeyspaceEvents } from "./pubsub/keyspace-events.ts";
 import { StoreEngine } from "./store/engine.ts";
 import type { SqliteSynchronous } from "./store/sqlite-sync.ts";
 import { wallNow } from "./wall-clock.ts";
@@ -72,7 +71,7 @@ export function resolveMode(c: Config): "standalone" | "cluster" {
   return mode;
 }
 
-export async function openStandalone(config: Config, metrics: NodeMetrics, events?: KeyspaceEvents): Promise<DataPlane> {
+export async function openStandalone(config: Config, metrics: NodeMetrics, events?: KeyEventsHook): Promise<DataPlane> {
   const store = await StoreEngine.open({
     dataDir: config.data_dir,
     fsync: config.fsync,

@@ -313,6 +313,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   if (cluster) {
     plane = await openCluster(config, log, VERSION, { resp: respPort, http: httpPort }, onFatal);
     registerClusterMetrics(metrics, plane.cluster!.clusterMetricsSource());
+    plane.cluster!.notifyKeyEvents(keyEvents);
     plane.cluster!.pubsub.onPublished = (m) =>
       m.shard ? pubsub.publishShard(m.channel, m.message) : pubsub.publish(m.channel, m.message);
     if (plane.discoveryStats) registerDiscoveryMetrics(metrics, plane.discoveryStats);

@@ -329,6 +329,14 @@ export type EventClass = "g" | "$" | "l" | "s" | "h" | "z" | "x" | "n";
 /** Receives apply's keyspace events in order (src/pubsub/keyspace-events.ts publishes them). */
 export type KeyEventSink = (db: number, cls: EventClass, event: string, key: Uint8Array) => void;
 
+/** A node's keyspace-notification publisher as the state machines see it (src/pubsub/keyspace-events.ts). */
+export interface KeyEventsHook {
+  /** What apply reports to; undefined while notifications are off. */
+  sink(): KeyEventSink | undefined;
+  /** Publishes what was reported since the last flush; called once the applied batch is committed. */
+  flush(): void;
+}
+
 export type CommandFn = (ctx: CommandContext, argv: readonly Uint8Array[]) => Reply;
 
 /** Per-connection state that connection and server commands read and change. */

@@ -2,7 +2,7 @@
 // (ctx.notify, src/commands/apply.ts) and this publishes them on the node's own subscribers once
 // the batch is applied, in order. Every replica applies the same ops, so each node notifies its
 // own clients of every write to the partitions it replicates (docs/API.md "Keyspace notifications").
-import type { EventClass, KeyEventSink } from "../commands/types.ts";
+import type { EventClass, KeyEventSink, KeyEventsHook } from "../commands/types.ts";
 import { concatBytes, utf8 } from "../commands/util.ts";
 import type { PubSubRegistry } from "./registry.ts";
 
@@ -21,7 +21,7 @@ function parseFlags(v: string): Flags {
   return { keyspace: v.includes("K"), keyevent: v.includes("E"), classes };
 }
 
-export class KeyspaceEvents {
+export class KeyspaceEvents implements KeyEventsHook {
   private parsedFrom: string | undefined;
   private flags: Flags = parseFlags("");
   private queue: [db: number, cls: EventClass, event: string, key: Uint8Array][] = [];
