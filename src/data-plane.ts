@@ -75,7 +75,7 @@ export async function openStandalone(config: Config, metrics: NodeMetrics, event
   const store = await StoreEngine.open({
     dataDir: config.data_dir,
     fsync: config.fsync,
-    apply: events ? (op, ks) => applyOp(op, ks, events.sink()) : applyOp,
+    apply: events ? (op, ks) => applyOp(op, ks, events.sink(), events.newKeys()) : applyOp,
     partitionCount: config.partition_count,
     databases: config.databases,
     onCommit: (c) => {

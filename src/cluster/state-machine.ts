@@ -109,7 +109,8 @@ export class ClusterStateMachine implements StateMachine {
       const { ops, ids } = run;
       const events = this.keyEvents;
       const sink = events?.sink();
-      const replies = this.state.applyBatch(grp, run.first, ops, sink ? (op, ks) => applyOp(op, ks, sink) : applyOp);
+      const newKeys = sink !== undefined && events!.newKeys();
+      const replies = this.state.applyBatch(grp, run.first, ops, sink ? (op, ks) => applyOp(op, ks, sink, newKeys) : applyOp);
       // A multi-raft turn applies many groups in one transaction: publish once it has committed.
       if (sink) queueMicrotask(() => events!.flush());
       ids.forEach((id, i) => id && sessions.record(id, replies[i]!, ops[i]!.now));

@@ -96,6 +96,7 @@ function restore(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   }
   store(ctx, key, loaded.value);
   if (expireAt !== null) ctx.db.setExpireAt(key, Number(expireAt));
+  ctx.notify?.("n", "new", key);
   ctx.notify?.("g", "restore", key);
   return OK;
 }

@@ -75,6 +75,7 @@ function rename(nx: boolean) {
     if (bytesEqual(src, dst)) return nx ? ZERO : OK;
     if (nx && ctx.db.meta(dst, ctx.now)) return ZERO;
     ctx.db.rename(src, dst, ctx.now);
+    ctx.notify?.("n", "new", dst);
     ctx.notify?.("g", "rename_from", src);
     ctx.notify?.("g", "rename_to", dst);
     return nx ? ONE : OK;
@@ -100,6 +101,7 @@ function copy(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
     if (!replace) return ZERO;
   }
   ctx.db.copy(src, dst, ctx.now, to.index);
+  ctx.notify?.("n", "new", dst, to.index);
   ctx.notify?.("g", "copy_to", dst, to.index);
   return ONE;
 }

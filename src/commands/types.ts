@@ -333,6 +333,8 @@ export type KeyEventSink = (db: number, cls: EventClass, event: string, key: Uin
 export interface KeyEventsHook {
   /** What apply reports to; undefined while notifications are off. */
   sink(): KeyEventSink | undefined;
+  /** Whether "new" events (class n) are wanted: apply then checks which keys each write creates. */
+  newKeys(): boolean;
   /** Publishes what was reported since the last flush; called once the applied batch is committed. */
   flush(): void;
 }

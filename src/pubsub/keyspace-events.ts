@@ -41,6 +41,10 @@ export class KeyspaceEvents implements KeyEventsHook {
     return (f.keyspace || f.keyevent) && f.classes.size > 0 ? this.collect : undefined;
   }
 
+  newKeys(): boolean {
+    return this.current().classes.has("n");
+  }
+
   /** Publishes what the applied batch raised: per event the keyspace channel, then the keyevent one (as Redis). */
   flush(): void {
     if (this.queue.length === 0) return;

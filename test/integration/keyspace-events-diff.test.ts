@@ -83,6 +83,11 @@ const GENERIC_AND_STRINGS = [
   ["DEL", "a", "nosuch", "b"],
   ["EXPIRE", "n", "-1"],
   ["UNLINK", "t", "s2"],
+  ["MSET", "r1", "1", "r2", "2"],
+  ["RENAME", "r1", "r2"],
+  ["COPY", "r2", "r3"],
+  ["COPY", "r2", "r3", "REPLACE"],
+  ["RENAMENX", "r2", "r3"],
 ];
 
 const COLLECTIONS = [
@@ -138,7 +143,8 @@ test("class and channel filters: Elg, K$, Kh, Ez", async () => {
 });
 
 test("expired events from the expiry sweep (Kx)", async () => {
-  const out = await same("KEx", [["SET", "e1", "v", "PX", "20"], ["SET", "e2", "v", "PX", "30"]], 1000);
+  // One key: Redis's sweep visits several in hash-table order.
+  const out = await same("KEx", [["SET", "e1", "v", "PX", "20"], ["SET", "p", "v", "PX", "100000"]], 1000);
   expect(out).toContain("__keyevent@0__:expired");
 });
 
@@ -151,6 +157,12 @@ test("databases: SELECT, MOVE and COPY … DB report the right database", async 
     ["COPY", "k", "k2", "DB", "5"],
     ["SELECT", "0"],
   ]);
+});
+
+test("new-key events (n) come before the write's own events, once per created key", async () => {
+  const out = await same("KEAn", [...GENERIC_AND_STRINGS, ...COLLECTIONS]);
+  expect(out).toContain("__keyevent@0__:new");
+  await same("En", [["SET", "foo", "bar"], ["SET", "foo", "baz"], ["SET", "bar", "bar"], ["RPOPLPUSH", "nosuch", "x"]]);
 });
 
 test("off by default and with no K or E", async () => {
