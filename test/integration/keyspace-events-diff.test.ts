@@ -88,6 +88,14 @@ const GENERIC_AND_STRINGS = [
   ["COPY", "r2", "r3"],
   ["COPY", "r2", "r3", "REPLACE"],
   ["RENAMENX", "r2", "r3"],
+  ["SETBIT", "bm", "7", "1"],
+  ["SETBIT", "bm", "7", "1"],
+  ["BITOP", "OR", "bo", "bm"],
+  ["BITOP", "OR", "bo", "nosuch"],
+  ["BITFIELD", "bf", "SET", "u8", "0", "5"],
+  ["PFADD", "hll", "a", "b"],
+  ["PFADD", "hll", "a"],
+  ["PFMERGE", "hll2", "hll"],
 ];
 
 const COLLECTIONS = [
@@ -126,6 +134,11 @@ const COLLECTIONS = [
   ["ZPOPMIN", "z"],
   ["ZPOPMAX", "z", "5"],
   ["ZREMRANGEBYRANK", "zu", "0", "-1"],
+  ["RPUSH", "sl", "3", "1", "2"],
+  ["SORT", "sl", "STORE", "so"],
+  ["SORT", "nosuch", "STORE", "so"],
+  ["GEOADD", "g", "13.36", "38.11", "Palermo", "15.08", "37.50", "Catania"],
+  ["GEOSEARCHSTORE", "gs", "g", "FROMLONLAT", "15", "37", "BYRADIUS", "200", "km"],
 ];
 
 test("generic and string commands with KEA: every keyspace and keyevent message, in order", async () => {
