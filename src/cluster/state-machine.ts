@@ -5,7 +5,7 @@
 // answered with the reply its first copy got, and the session records change in the same transaction.
 import { Packr } from "msgpackr";
 import { applyOp } from "../commands/apply.ts";
-import type { KeyEventsHook, Op } from "../commands/types.ts";
+import type { KeyEventsHook, Keyspace, Op } from "../commands/types.ts";
 import type { StateMachine } from "./core/multiraft.ts";
 import { applyMeta, EMPTY_META, type MetaOp, type MetaResult, type MetaState } from "./core/meta.ts";
 import { EntryKind, type Entry, type Snapshot } from "../raft/types.ts";
@@ -110,7 +110,8 @@ export class ClusterStateMachine implements StateMachine {
       const events = this.keyEvents;
       const sink = events?.sink();
       const newKeys = sink !== undefined && events!.newKeys();
-      const replies = this.state.applyBatch(grp, run.first, ops, sink ? (op, ks) => applyOp(op, ks, sink, newKeys) : applyOp);
+      const apply = sink ? (op: Op, ks: Keyspace) => applyOp(op, ks, sink, newKeys) : applyOp;
+      const replies = this.state.applyBatch(grp, run.first, ops, apply);
       // A multi-raft turn applies many groups in one transaction: publish once it has committed.
       if (sink) queueMicrotask(() => events!.flush());
       ids.forEach((id, i) => id && sessions.record(id, replies[i]!, ops[i]!.now));

@@ -21,9 +21,10 @@ export function applyOp(op: Op, store: Keyspace, events?: KeyEventSink, newKeys 
   if (!db) return err(`ERR DB index ${op.db} in log is out of range`);
   if (watchBroken(op, db)) return WATCH_ABORT;
   const encoding = op.encoding ? { encoding: op.encoding } : {};
-  const notify =
-    events && ((cls: EventClass, event: string, key: Uint8Array, to?: number) => events(to ?? ctx.db.index, cls, event, key));
-  let ctx: CommandContext = { db, now: op.now, random: seededRandom(op.seed), resp3: op.resp3 === true, ...encoding, notify };
+  const notify = events && ((cls: EventClass, event: string, key: Uint8Array, to?: number) =>
+    events(to ?? ctx.db.index, cls, event, key));
+  const random = seededRandom(op.seed);
+  let ctx: CommandContext = { db, now: op.now, random, resp3: op.resp3 === true, ...encoding, notify };
   const replies = op.cmds.map((argv) => {
     const name = lower(argv[0]!);
     if (name === "select") {
@@ -45,7 +46,12 @@ export function applyOp(op: Op, store: Keyspace, events?: KeyEventSink, newKeys 
  * Redis raises "new" when a write creates a key (dbAdd), before the command's own events: the
  * command's keys that were absent before it ran and exist after it, then its buffered events.
  */
-function runReportingNewKeys(spec: CommandSpec, ctx: CommandContext, argv: readonly Uint8Array[], events: KeyEventSink): Reply {
+function runReportingNewKeys(
+  spec: CommandSpec,
+  ctx: CommandContext,
+  argv: readonly Uint8Array[],
+  events: KeyEventSink,
+): Reply {
   const absent = new Map<string, Uint8Array>();
   for (const k of commandKeys(spec, argv)) if (!ctx.db.meta(k, ctx.now)) absent.set(byteKey(k), k);
   const own: Parameters<KeyEventSink>[] = [];

@@ -39,7 +39,9 @@ async function run(c: RawConnection, cmds: readonly (readonly string[])[]): Prom
 }
 
 /** The messages a __key*__:* subscriber receives while `script` runs with notify-keyspace-events `flags`. */
-async function events(port: number, flags: string, script: readonly (readonly string[])[], waitMs = 0): Promise<string> {
+type Script = readonly (readonly string[])[];
+
+async function events(port: number, flags: string, script: Script, waitMs = 0): Promise<string> {
   const [sub, cli] = await Promise.all([open(port), open(port)]);
   await run(cli, [["FLUSHALL"], ["CONFIG", "SET", "notify-keyspace-events", flags]]);
   await run(sub, [["PSUBSCRIBE", "__key*__:*"]]);
