@@ -84,6 +84,9 @@ export async function openStandalone(config: Config, metrics: NodeMetrics, event
       events?.flush();
     },
   });
+  // The log replayed on open raised the events of writes made before this start; nobody can be
+  // subscribed yet (the RESP port opens later), so they are dropped here rather than published late.
+  events?.flush();
   return {
     mode: "standalone",
     read: (spec, argv, resp3, db) =>

@@ -1,6 +1,9 @@
 // Differential test of keyspace notifications against redis-server 7.0: a subscriber to
 // __key*__:* on each server, the same command script on a second connection, and the bytes the
 // subscriber receives (every keyspace and keyevent message, in order) must be identical.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { startFlyDB, startRedisServer, type ServerProcess } from "../helpers/processes.ts";
 import { RawConnection } from "../helpers/raw-socket.ts";
@@ -183,4 +186,35 @@ test("new-key events (n) come before the write's own events, once per created ke
 test("off by default and with no K or E", async () => {
   expect(await same("", [["SET", "a", "1"]])).toBe("*2\r\n$4\r\npong\r\n$7\r\n__end__\r\n");
   await same("A", [["SET", "a", "1"]]);
+});
+
+test("a restart replays the log without publishing its writes' events again", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "flydb-kevents-"));
+  const args = ["--fsync", "no", "--notify-keyspace-events", "KEA"];
+  try {
+    const first = await startFlyDB({ args, dataDir, nodeId: "kevents" });
+    const cli = await RawConnection.connect(first.port);
+    await run(cli, [["SET", "before", "1"], ["LPUSH", "l", "a"]]);
+    cli.close();
+    // kill -9: data.db has not been committed, so the next start replays these writes from the log.
+    await first.kill9();
+    const second = await startFlyDB({ args, dataDir, nodeId: "kevents" });
+    try {
+      const [sub, w] = await Promise.all([RawConnection.connect(second.port), RawConnection.connect(second.port)]);
+      await run(sub, [["PSUBSCRIBE", "__keyevent@0__:*"]]);
+      const mark = sub.received().length;
+      await run(w, [["SET", "after", "2"]]);
+      await run(sub, []);
+      expect(sub.received().slice(mark)).toBe(
+        "*4\r\n$8\r\npmessage\r\n$16\r\n__keyevent@0__:*\r\n$18\r\n__keyevent@0__:set\r\n$5\r\nafter\r\n" +
+          "*2\r\n$4\r\npong\r\n$7\r\n__end__\r\n",
+      );
+      sub.close();
+      w.close();
+    } finally {
+      await second.stop();
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 });
