@@ -19,8 +19,14 @@ const ZMPOP = runOf(ZSET_ALGEBRA_COMMANDS, "zmpop");
 
 /** Where each command carries its timeout (negative: counted from the end). */
 export const TIMEOUT_AT: ReadonlyMap<string, number> = new Map([
-  ["blpop", -1], ["brpop", -1], ["blmove", -1], ["brpoplpush", -1], ["bzpopmin", -1], ["bzpopmax", -1],
-  ["blmpop", 1], ["bzmpop", 1],
+  ["blpop", -1],
+  ["brpop", -1],
+  ["blmove", -1],
+  ["brpoplpush", -1],
+  ["bzpopmin", -1],
+  ["bzpopmax", -1],
+  ["blmpop", 1],
+  ["bzmpop", 1],
 ]);
 
 /**
@@ -78,44 +84,86 @@ const COUNTED = { first: 3, last: 3, step: 1, find: countedKeys(2) };
 
 export const BLOCKING_COMMANDS = define("blocking", [
   {
-    name: "blpop", arity: -3, flags: ["write", "blocking"], keys: LAST_BEFORE_TIMEOUT, since: "2.0.0",
+    name: "blpop",
+    arity: -3,
+    flags: ["write", "blocking"],
+    keys: LAST_BEFORE_TIMEOUT,
+    since: "2.0.0",
     summary: "Removes and returns the first element in a list. Blocks until an element is available otherwise.",
-    run: nonBlocking("blpop", firstOf(LMPOP, "left")), cluster: ONE_SLOT,
+    run: nonBlocking("blpop", firstOf(LMPOP, "left")),
+    cluster: ONE_SLOT,
   },
   {
-    name: "brpop", arity: -3, flags: ["write", "blocking"], keys: LAST_BEFORE_TIMEOUT, since: "2.0.0",
+    name: "brpop",
+    arity: -3,
+    flags: ["write", "blocking"],
+    keys: LAST_BEFORE_TIMEOUT,
+    since: "2.0.0",
     summary: "Removes and returns the last element in a list. Blocks until an element is available otherwise.",
-    run: nonBlocking("brpop", firstOf(LMPOP, "right")), cluster: ONE_SLOT,
+    run: nonBlocking("brpop", firstOf(LMPOP, "right")),
+    cluster: ONE_SLOT,
   },
   {
-    name: "blmove", arity: 6, flags: ["write", "blocking"], keys: { first: 1, last: 2, step: 1 }, since: "6.2.0",
-    summary: "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available.",
-    run: nonBlocking("blmove", move()), cluster: ONE_SLOT,
+    name: "blmove",
+    arity: 6,
+    flags: ["write", "blocking"],
+    keys: { first: 1, last: 2, step: 1 },
+    since: "6.2.0",
+    summary:
+      "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available.",
+    run: nonBlocking("blmove", move()),
+    cluster: ONE_SLOT,
   },
   {
-    name: "brpoplpush", arity: 4, flags: ["write", "blocking"], keys: { first: 1, last: 2, step: 1 }, since: "2.2.0",
-    summary: "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available.",
-    run: nonBlocking("brpoplpush", move(["right", "left"])), cluster: ONE_SLOT,
+    name: "brpoplpush",
+    arity: 4,
+    flags: ["write", "blocking"],
+    keys: { first: 1, last: 2, step: 1 },
+    since: "2.2.0",
+    summary:
+      "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available.",
+    run: nonBlocking("brpoplpush", move(["right", "left"])),
+    cluster: ONE_SLOT,
   },
   {
-    name: "blmpop", arity: -5, flags: ["write", "blocking"], keys: COUNTED, since: "7.0.0",
+    name: "blmpop",
+    arity: -5,
+    flags: ["write", "blocking"],
+    keys: COUNTED,
+    since: "7.0.0",
     summary: "Pops the first elements from one of multiple lists. Blocks until an element is available otherwise.",
-    run: nonBlocking("blmpop", withoutTimeout(LMPOP)), cluster: ONE_SLOT,
+    run: nonBlocking("blmpop", withoutTimeout(LMPOP)),
+    cluster: ONE_SLOT,
   },
   {
-    name: "bzpopmin", arity: -3, flags: ["write", "blocking", "fast"], keys: LAST_BEFORE_TIMEOUT, since: "5.0.0",
+    name: "bzpopmin",
+    arity: -3,
+    flags: ["write", "blocking", "fast"],
+    keys: LAST_BEFORE_TIMEOUT,
+    since: "5.0.0",
     summary: "Removes and returns the member with the lowest score from one or more sorted sets. Blocks otherwise.",
-    run: nonBlocking("bzpopmin", firstOf(ZMPOP, "min")), cluster: ONE_SLOT,
+    run: nonBlocking("bzpopmin", firstOf(ZMPOP, "min")),
+    cluster: ONE_SLOT,
   },
   {
-    name: "bzpopmax", arity: -3, flags: ["write", "blocking", "fast"], keys: LAST_BEFORE_TIMEOUT, since: "5.0.0",
+    name: "bzpopmax",
+    arity: -3,
+    flags: ["write", "blocking", "fast"],
+    keys: LAST_BEFORE_TIMEOUT,
+    since: "5.0.0",
     summary: "Removes and returns the member with the highest score from one or more sorted sets. Blocks otherwise.",
-    run: nonBlocking("bzpopmax", firstOf(ZMPOP, "max")), cluster: ONE_SLOT,
+    run: nonBlocking("bzpopmax", firstOf(ZMPOP, "max")),
+    cluster: ONE_SLOT,
   },
   {
-    name: "bzmpop", arity: -5, flags: ["write", "blocking"], keys: COUNTED, since: "7.0.0",
+    name: "bzmpop",
+    arity: -5,
+    flags: ["write", "blocking"],
+    keys: COUNTED,
+    since: "7.0.0",
     summary: "Removes and returns members from one or more sorted sets. Blocks until a member is available otherwise.",
-    run: nonBlocking("bzmpop", withoutTimeout(ZMPOP)), cluster: ONE_SLOT,
+    run: nonBlocking("bzmpop", withoutTimeout(ZMPOP)),
+    cluster: ONE_SLOT,
   },
 ]);
 
@@ -133,11 +181,11 @@ export const UNBLOCKED = err("UNBLOCKED client unblocked via CLIENT UNBLOCK");
 export function pushBack(name: string, argv: readonly Uint8Array[], reply: Reply): Uint8Array[] | undefined {
   if (reply.t !== "array") return undefined;
   const bytes = (r: Reply | undefined) => (r?.t === "bulk" ? (typeof r.v === "string" ? utf8(r.v) : r.v) : undefined);
-  const scoreText = (r: Reply | undefined) =>
-    r?.t === "double" ? utf8(String(r.v)) : bytes(r);
+  const scoreText = (r: Reply | undefined) => (r?.t === "double" ? utf8(String(r.v)) : bytes(r));
   const key = bytes(reply.v[0]);
   if (!key) return undefined;
-  const left = name === "blpop" || (name === "blmpop" && String.fromCharCode(...argv[argv.length - 1]!).toLowerCase() !== "right");
+  const left =
+    name === "blpop" || (name === "blmpop" && String.fromCharCode(...argv[argv.length - 1]!).toLowerCase() !== "right");
   if (name === "blpop" || name === "brpop") {
     const v = bytes(reply.v[1]);
     return v && [utf8(left ? "lpush" : "rpush"), key, v];

@@ -80,8 +80,14 @@ async function both(run: (c: RespClient[], which: "redis" | "fly") => Promise<un
   const conns = [await servers.connect(), await servers.connect(), await servers.connect()];
   await servers.redis.call("FLUSHALL");
   await servers.fly.call("FLUSHALL");
-  const r = await run(conns.map((p) => p.redis), "redis");
-  const f = await run(conns.map((p) => p.fly), "fly");
+  const r = await run(
+    conns.map((p) => p.redis),
+    "redis",
+  );
+  const f = await run(
+    conns.map((p) => p.fly),
+    "fly",
+  );
   expect(f).toEqual(r);
   for (const p of conns) {
     p.redis.close();
@@ -135,7 +141,9 @@ describe("blocking commands: waiting", () => {
         ["SORT", "unsorted", "STORE", "sorted"],
       ]);
       await wait(b!.call("BLMOVE", "tx", "dst", "RIGHT", "LEFT", "0"), "blmove", [
-        ["MULTI"], ["RPUSH", "tx", "t1", "t2"], ["EXEC"],
+        ["MULTI"],
+        ["RPUSH", "tx", "t1", "t2"],
+        ["EXEC"],
       ]);
       out.push(await pusher!.call("LRANGE", "tx", "0", "-1"), await pusher!.call("LRANGE", "dst", "0", "-1"));
       return out;
@@ -186,7 +194,13 @@ describe("blocking commands: waiting", () => {
     const after = c.call("RPUSH", "held", "own");
     expect(await settledWithin(after, 150)).toBe(false);
     await servers.fly.call("RPUSH", "held", "x");
-    expect(await blocked).toEqual({ t: "*", v: [{ t: "$", v: Buffer.from("held") }, { t: "$", v: Buffer.from("x") }] });
+    expect(await blocked).toEqual({
+      t: "*",
+      v: [
+        { t: "$", v: Buffer.from("held") },
+        { t: "$", v: Buffer.from("x") },
+      ],
+    });
     expect(await after).toEqual({ t: ":", v: 1n } as Wire);
     c.close();
   });

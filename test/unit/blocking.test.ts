@@ -65,7 +65,12 @@ describe("pushBack", () => {
     expect(dec(pushBack("blpop", [], array([bulk(k), bulk(a)])))).toEqual(["lpush", "k", "a"]);
     expect(dec(pushBack("brpop", [], array([bulk(k), bulk(a)])))).toEqual(["rpush", "k", "a"]);
     const lmpop = array([bulk(k), array([bulk(a), bulk(b)])]);
-    expect(dec(pushBack("blmpop", ["blmpop", "0", "1", "k", "LEFT"].map(enc), lmpop))).toEqual(["lpush", "k", "b", "a"]);
+    expect(dec(pushBack("blmpop", ["blmpop", "0", "1", "k", "LEFT"].map(enc), lmpop))).toEqual([
+      "lpush",
+      "k",
+      "b",
+      "a",
+    ]);
     expect(dec(pushBack("bzpopmax", [], array([bulk(k), bulk(a), double(1.5)])))).toEqual(["zadd", "k", "1.5", "a"]);
     const zmpop = array([bulk(k), array([array([bulk(a), bulk("2")]), array([bulk(b), double(3)])])]);
     expect(dec(pushBack("bzmpop", [], zmpop))).toEqual(["zadd", "k", "2", "a", "3", "b"]);
