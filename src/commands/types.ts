@@ -312,7 +312,15 @@ export interface CommandContext {
   readonly resp3?: boolean;
   /** See Op.encoding; absent: Redis's defaults. */
   readonly encoding?: EncodingLimits;
+  /**
+   * Present on a connection's local read: a write the read asks to be proposed after it (a cache
+   * the read found stale, e.g. PFCOUNT's). The reply does not wait for it; later commands do.
+   */
+  readonly writeBack?: WriteBack;
 }
+
+/** Proposes a write on the reading connection's behalf (see CommandContext.writeBack). */
+export type WriteBack = (argv: readonly Uint8Array[]) => void;
 
 export type CommandFn = (ctx: CommandContext, argv: readonly Uint8Array[]) => Reply;
 
