@@ -98,6 +98,7 @@ export function clusterClientRefusal(spec: CommandSpec, argv: readonly Uint8Arra
 export const DATABASE_COMMANDS = define("generic", [
   {
     name: "move", arity: 3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    keyFlags: "RW access update",
     summary: "Moves a key to another database.", run: move, cluster: ONE_SLOT,
   },
   {

@@ -1,5 +1,5 @@
 import { LOCAL, type ClusterTips } from "./cluster-policy.ts";
-import type { CommandFlag, CommandFn, CommandSpec, SessionFn } from "./types.ts";
+import type { CommandFlag, CommandFn, CommandSpec, KeyFlags, SessionFn } from "./types.ts";
 
 /** Key positions as COMMAND INFO reports them (see CommandSpec.firstKey). */
 export interface KeyPositions {
@@ -24,6 +24,8 @@ interface RowBase {
 /** A data command: runs on the keyspace. Without `keys` it takes none. */
 export interface DataRow extends RowBase {
   readonly keys?: KeyPositions;
+  /** Only where Redis's differ from "RW update" (write) or "RO access" (readonly). */
+  readonly keyFlags?: KeyFlags;
   readonly run: CommandFn;
   /** See CommandSpec.completeReply. */
   readonly completeReply?: CommandSpec["completeReply"];
@@ -52,6 +54,7 @@ export function define(group: string, rows: readonly CommandRow[]): CommandSpec[
       step: k?.step ?? 0,
       run: row.run,
       ...(k?.find ? { keys: k.find } : {}),
+      ...(row.keyFlags ? { keyFlags: row.keyFlags } : {}),
       ...(row.cluster ? { cluster: row.cluster } : {}),
       ...(row.completeReply ? { completeReply: row.completeReply } : {}),
     };

@@ -131,10 +131,12 @@ export const DUMP_COMMANDS = define("generic", [
   },
   {
     name: "restore", arity: -4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "2.6.0",
+    keyFlags: "OW update",
     summary: "Creates a key from the serialized representation of a value.", run: restore,
   },
   {
     name: "restore-asking", arity: -4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "3.0.0",
+    keyFlags: "OW update",
     summary: "RESTORE as Redis Cluster's slot migration sends it (FlyDB migrates partitions itself).", run: restore,
   },
 ]);

@@ -90,6 +90,7 @@ export const HASH_COMMANDS = define("hash", [
   },
   {
     name: "hsetnx", arity: 4, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    keyFlags: "RW insert",
     summary: "Sets the value of a field in a hash only when the field doesn't exist.",
     run: (ctx, argv) => {
       const size = hashSize(ctx, argv[1]!);
@@ -129,6 +130,7 @@ export const HASH_COMMANDS = define("hash", [
   },
   {
     name: "hdel", arity: -3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    keyFlags: "RW delete",
     summary: "Deletes one or more fields and their values from a hash.",
     run: (ctx, argv) => {
       const size = hashSize(ctx, argv[1]!);
@@ -140,6 +142,7 @@ export const HASH_COMMANDS = define("hash", [
   },
   {
     name: "hexists", arity: 3, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    keyFlags: "RO",
     summary: "Determines whether a field exists in a hash.",
     run: (ctx, argv) => {
       const size = hashSize(ctx, argv[1]!);
@@ -149,6 +152,7 @@ export const HASH_COMMANDS = define("hash", [
   },
   {
     name: "hlen", arity: 2, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    keyFlags: "RO",
     summary: "Returns the number of fields in a hash.",
     run: cardinality("hash"),
   },
@@ -172,14 +176,17 @@ export const HASH_COMMANDS = define("hash", [
   },
   {
     name: "hincrby", arity: 4, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    keyFlags: "RW access update",
     summary: "Increments the integer value of a field in a hash by a number.", run: hincrby,
   },
   {
     name: "hincrbyfloat", arity: 4, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.6.0",
+    keyFlags: "RW access update",
     summary: "Increments the floating point value of a field by a number.", run: hincrbyfloat,
   },
   {
     name: "hstrlen", arity: 3, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "3.2.0",
+    keyFlags: "RO",
     summary: "Returns the length of the value of a field.",
     run: (ctx, argv) => {
       const size = hashSize(ctx, argv[1]!);

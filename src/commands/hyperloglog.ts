@@ -147,10 +147,15 @@ function pfdebug(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
 export const HYPERLOGLOG_COMMANDS = define("hyperloglog", [
   {
     name: "pfadd", arity: -2, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.8.9",
+    keyFlags: "RW insert",
     summary: "Adds the specified elements to the specified HyperLogLog.", run: pfadd,
   },
   {
     name: "pfcount", arity: -2, flags: ["readonly"], keys: { first: 1, last: -1, step: 1 }, since: "2.8.9",
+    keyFlags: {
+      spec: "RW access",
+      notes: "RW because it may change the internal representation of the key, and propagate to replicas",
+    },
     summary: "Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s).",
     run: pfcount, cluster: ONE_SLOT,
   },
@@ -160,10 +165,12 @@ export const HYPERLOGLOG_COMMANDS = define("hyperloglog", [
   },
   {
     name: "pfmerge", arity: -2, flags: ["write"], keys: { first: 1, last: -1, step: 1 }, since: "2.8.9",
+    keyFlags: ["RW access insert", "RO access"],
     summary: "Merge N different HyperLogLogs into a single one.", run: pfmerge, cluster: ONE_SLOT,
   },
   {
     name: "pfdebug", arity: 3, flags: ["write", "admin"], keys: { first: 2, last: 2, step: 1 }, since: "2.8.9",
+    keyFlags: "RW access",
     summary: "Internal commands for debugging HyperLogLog values", run: pfdebug,
   },
   {

@@ -203,15 +203,18 @@ function flushEveryPartition(all: boolean): ClusterTips {
 export const KEY_COMMANDS = define("generic", [
   {
     name: "del", arity: -2, flags: ["write"], keys: { first: 1, last: -1, step: 1 }, since: "1.0.0",
+    keyFlags: "RM delete",
     summary: "Deletes one or more keys.", run: del, cluster: { request: "multi_shard", response: "agg_sum" },
   },
   {
     name: "unlink", arity: -2, flags: ["write", "fast"], keys: { first: 1, last: -1, step: 1 }, since: "4.0.0",
+    keyFlags: "RM delete",
     summary: "Asynchronously deletes one or more keys.", run: del,
     cluster: { request: "multi_shard", response: "agg_sum" },
   },
   {
     name: "exists", arity: -2, flags: ["readonly", "fast"], keys: { first: 1, last: -1, step: 1 }, since: "1.0.0",
+    keyFlags: "RO",
     summary: "Determines whether one or more keys exist.",
     run: (ctx, argv) => {
       let n = 0;
@@ -222,20 +225,24 @@ export const KEY_COMMANDS = define("generic", [
   },
   {
     name: "type", arity: 2, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    keyFlags: "RO",
     summary: "Determines the type of value stored at a key.",
     run: (ctx, argv) =>
       simple(ctx.db.meta(argv[1]!, ctx.now)?.type ?? "none"),
   },
   {
     name: "rename", arity: 3, flags: ["write"], keys: { first: 1, last: 2, step: 1 }, since: "1.0.0",
+    keyFlags: ["RW access delete", "OW update"],
     summary: "Renames a key and overwrites the destination.", run: rename(false), cluster: ONE_SLOT,
   },
   {
     name: "renamenx", arity: 3, flags: ["write", "fast"], keys: { first: 1, last: 2, step: 1 }, since: "1.0.0",
+    keyFlags: ["RW access delete", "OW insert"],
     summary: "Renames a key only when the target key name doesn't exist.", run: rename(true), cluster: ONE_SLOT,
   },
   {
     name: "copy", arity: -3, flags: ["write"], keys: { first: 1, last: 2, step: 1 }, since: "6.2.0",
+    keyFlags: ["RO access", "OW update"],
     summary: "Copies the value of a key to a new key.", run: copy, cluster: ONE_SLOT,
   },
   {

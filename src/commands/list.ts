@@ -198,32 +198,39 @@ function lmpop(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
 export const LIST_COMMANDS = define("list", [
   {
     name: "lpush", arity: -3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    keyFlags: "RW insert",
     summary: "Prepends one or more elements to a list. Creates the key if it doesn't exist.", run: push(true, false),
   },
   {
     name: "rpush", arity: -3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    keyFlags: "RW insert",
     summary: "Appends one or more elements to a list. Creates the key if it doesn't exist.", run: push(false, false),
   },
   {
     name: "lpushx", arity: -3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.2.0",
+    keyFlags: "RW insert",
     summary: "Prepends one or more elements to a list only when the list exists.", run: push(true, true),
   },
   {
     name: "rpushx", arity: -3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.2.0",
+    keyFlags: "RW insert",
     summary: "Appends an element to a list only when the list exists.", run: push(false, true),
   },
   {
     name: "lpop", arity: -2, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    keyFlags: "RW access delete",
     summary: "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.",
     run: pop(true),
   },
   {
     name: "rpop", arity: -2, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    keyFlags: "RW access delete",
     summary: "Returns and removes the last elements of a list. Deletes the list if the last element was popped.",
     run: pop(false),
   },
   {
     name: "llen", arity: 2, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    keyFlags: "RO",
     summary: "Returns the length of a list.",
     run: cardinality("list"),
   },
@@ -251,14 +258,17 @@ export const LIST_COMMANDS = define("list", [
   },
   {
     name: "lrem", arity: 4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    keyFlags: "RW delete",
     summary: "Removes elements from a list. Deletes the list if the last element was removed.", run: lrem,
   },
   {
     name: "ltrim", arity: 4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    keyFlags: "RW delete",
     summary: "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", run: ltrim,
   },
   {
     name: "linsert", arity: 5, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "2.2.0",
+    keyFlags: "RW insert",
     summary: "Inserts an element before or after another element in a list.", run: linsert,
   },
   {
@@ -267,6 +277,7 @@ export const LIST_COMMANDS = define("list", [
   },
   {
     name: "lmove", arity: 5, flags: ["write"], keys: { first: 1, last: 2, step: 1 }, since: "6.2.0",
+    keyFlags: ["RW access delete", "RW insert"],
     summary:
       "Returns an element after popping it from one list and pushing it to another." +
       " Deletes the list if the last element was moved.",
@@ -280,6 +291,7 @@ export const LIST_COMMANDS = define("list", [
   },
   {
     name: "rpoplpush", arity: 3, flags: ["write"], keys: { first: 1, last: 2, step: 1 }, since: "1.2.0",
+    keyFlags: ["RW access delete", "RW insert"],
     summary:
       "Returns the last element of a list after removing and pushing it to another list." +
       " Deletes the list if the last element was popped.",
@@ -289,6 +301,7 @@ export const LIST_COMMANDS = define("list", [
   },
   {
     name: "lmpop", arity: -4, flags: ["write"], keys: { first: 2, last: 2, step: 1, find: countedKeys(1) },
+    keyFlags: "RW access delete",
     since: "7.0.0",
     summary:
       "Returns multiple elements from a list after removing them." +

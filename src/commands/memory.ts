@@ -104,6 +104,7 @@ export const MEMORY_COMMANDS = [
   ...define("generic", [
     {
       name: "touch", arity: -2, flags: ["readonly", "fast"], keys: { first: 1, last: -1, step: 1 }, since: "3.2.1",
+      keyFlags: "RO",
       summary: "Returns the number of existing keys out of those specified (and counts them as accessed).",
       run: (ctx, argv) => int(argv.slice(1).filter((k) => ctx.db.meta(k, ctx.now)).length),
       cluster: { request: "multi_shard", response: "agg_sum" },

@@ -151,10 +151,12 @@ function smove(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
 export const SET_COMMANDS = define("set", [
   {
     name: "sadd", arity: -3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    keyFlags: "RW insert",
     summary: "Adds one or more members to a set. Creates the key if it doesn't exist.", run: sadd,
   },
   {
     name: "srem", arity: -3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    keyFlags: "RW delete",
     summary: "Removes one or more members from a set. Deletes the set if the last member was removed.",
     run: (ctx, argv) => {
       const size = setSize(ctx, argv[1]!);
@@ -173,6 +175,7 @@ export const SET_COMMANDS = define("set", [
   },
   {
     name: "sismember", arity: 3, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    keyFlags: "RO",
     summary: "Determines whether a member belongs to a set.",
     run: (ctx, argv) => {
       const size = setSize(ctx, argv[1]!);
@@ -191,11 +194,13 @@ export const SET_COMMANDS = define("set", [
   },
   {
     name: "scard", arity: 2, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    keyFlags: "RO",
     summary: "Returns the number of members in a set.",
     run: cardinality("set"),
   },
   {
     name: "spop", arity: -2, flags: ["write", "random", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    keyFlags: "RW access delete",
     summary:
       "Returns one or more random members from a set after removing them." +
       " Deletes the set if the last member was popped.",
@@ -207,6 +212,7 @@ export const SET_COMMANDS = define("set", [
   },
   {
     name: "smove", arity: 4, flags: ["write", "fast"], keys: { first: 1, last: 2, step: 1 }, since: "1.0.0",
+    keyFlags: ["RW access delete", "RW insert"],
     summary: "Moves a member from one set to another.", run: smove, cluster: ONE_SLOT,
   },
   {
@@ -228,14 +234,17 @@ export const SET_COMMANDS = define("set", [
   },
   {
     name: "sinterstore", arity: -3, flags: ["write"], keys: { first: 1, last: -1, step: 1 }, since: "1.0.0",
+    keyFlags: ["RW update", "RO access"],
     summary: "Stores the intersect of multiple sets in a key.", run: setOpStore("inter"), cluster: ONE_SLOT,
   },
   {
     name: "sunionstore", arity: -3, flags: ["write"], keys: { first: 1, last: -1, step: 1 }, since: "1.0.0",
+    keyFlags: ["OW update", "RO access"],
     summary: "Stores the union of multiple sets in a key.", run: setOpStore("union"), cluster: ONE_SLOT,
   },
   {
     name: "sdiffstore", arity: -3, flags: ["write"], keys: { first: 1, last: -1, step: 1 }, since: "1.0.0",
+    keyFlags: ["OW update", "RO access"],
     summary: "Stores the difference of multiple sets in a key.", run: setOpStore("diff"), cluster: ONE_SLOT,
   },
   {

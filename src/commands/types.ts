@@ -428,6 +428,17 @@ export interface PubSubApi {
 /** Session commands reply at once, except EXEC, which waits for its op to be applied. */
 export type SessionFn = (s: SessionApi, argv: readonly Uint8Array[]) => Reply | Promise<Reply>;
 
+/**
+ * Redis 7's key-spec flags (COMMAND GETKEYSANDFLAGS, COMMAND INFO key specs), space-separated, e.g.
+ * "RW access delete": one string for every key, or the first key's and the other keys' (a destination
+ * and its sources, a source and its destination), or one string with the notes COMMAND INFO shows
+ * and, for Redis's "variable_flags", the flags of one call (SET with or without GET).
+ */
+export type KeyFlags =
+  | string
+  | readonly [first: string, rest: string]
+  | { readonly spec: string; readonly notes: string; readonly call?: (argv: readonly Uint8Array[]) => string };
+
 /** One row of the command table, shaped like Redis's (COMMAND INFO reports these fields). */
 export interface CommandSpec {
   readonly name: string; // lower-case
@@ -447,6 +458,8 @@ export interface CommandSpec {
    * name them here; firstKey/lastKey/step then only describe the first one.
    */
   readonly keys?: (argv: readonly Uint8Array[]) => Uint8Array[];
+  /** How the command uses its keys, as Redis's key specs say; absent: derived from "write"/"readonly". */
+  readonly keyFlags?: KeyFlags;
   /** Connection and server commands: run on the session, never logged. */
   readonly exec?: SessionFn;
   /** Where the command runs in a cluster and how replies of several partitions combine; absent: one slot. */

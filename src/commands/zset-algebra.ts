@@ -217,21 +217,25 @@ export const ZSET_ALGEBRA_COMMANDS = define("sortedset", [
   },
   {
     name: "zunionstore", arity: -4, flags: ["write"], keys: STORE_KEYS, since: "2.0.0",
+    keyFlags: ["OW update", "RO access"],
     summary: "Stores the union of multiple sorted sets in a key.",
     run: setOperation("union", { to: "key", name: "zunionstore" }), cluster: ONE_SLOT,
   },
   {
     name: "zinterstore", arity: -4, flags: ["write"], keys: STORE_KEYS, since: "2.0.0",
+    keyFlags: ["OW update", "RO access"],
     summary: "Stores the intersect of multiple sorted sets in a key.",
     run: setOperation("inter", { to: "key", name: "zinterstore" }), cluster: ONE_SLOT,
   },
   {
     name: "zdiffstore", arity: -4, flags: ["write"], keys: STORE_KEYS, since: "6.2.0",
+    keyFlags: ["OW update", "RO access"],
     summary: "Stores the difference of multiple sorted sets in a key.",
     run: setOperation("diff", { to: "key", name: "zdiffstore" }), cluster: ONE_SLOT,
   },
   {
     name: "zmpop", arity: -4, flags: ["write"], keys: READ_KEYS, since: "7.0.0",
+    keyFlags: "RW access delete",
     summary:
       "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them." +
       " Deletes the sorted set if the last member was popped.",

@@ -288,10 +288,12 @@ export const ZSET_COMMANDS = define("sortedset", [
   },
   {
     name: "zincrby", arity: 4, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.2.0",
+    keyFlags: "RW access update",
     summary: "Increments the score of a member in a sorted set.", run: (ctx, argv) => zadd(ctx, argv, true),
   },
   {
     name: "zrem", arity: -3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.2.0",
+    keyFlags: "RW delete",
     summary: "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.",
     run: (ctx, argv) => {
       const size = zsetSize(ctx, argv[1]!);
@@ -325,6 +327,7 @@ export const ZSET_COMMANDS = define("sortedset", [
   },
   {
     name: "zcard", arity: 2, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.2.0",
+    keyFlags: "RO",
     summary: "Returns the number of members in a sorted set.",
     run: cardinality("zset"),
   },
@@ -375,6 +378,7 @@ export const ZSET_COMMANDS = define("sortedset", [
   },
   {
     name: "zpopmin", arity: -2, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "5.0.0",
+    keyFlags: "RW access delete",
     summary:
       "Returns the lowest-scoring members from a sorted set after removing them." +
       " Deletes the sorted set if the last member was popped.",
@@ -382,6 +386,7 @@ export const ZSET_COMMANDS = define("sortedset", [
   },
   {
     name: "zpopmax", arity: -2, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "5.0.0",
+    keyFlags: "RW access delete",
     summary:
       "Returns the highest-scoring members from a sorted set after removing them." +
       " Deletes the sorted set if the last member was popped.",
@@ -393,10 +398,12 @@ export const ZSET_COMMANDS = define("sortedset", [
   },
   {
     name: "zrangestore", arity: -5, flags: ["write"], keys: { first: 1, last: 2, step: 1 }, since: "6.2.0",
+    keyFlags: ["OW update", "RO access"],
     summary: "Stores a range of members from sorted set in a key.", run: zrangestore, cluster: ONE_SLOT,
   },
   {
     name: "zremrangebyscore", arity: 4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "1.2.0",
+    keyFlags: "RW delete",
     summary:
       "Removes members in a sorted set within a range of scores." +
       " Deletes the sorted set if all members were removed.",
@@ -404,6 +411,7 @@ export const ZSET_COMMANDS = define("sortedset", [
   },
   {
     name: "zremrangebyrank", arity: 4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    keyFlags: "RW delete",
     summary:
       "Removes members in a sorted set within a range of indexes." +
       " Deletes the sorted set if all members were removed.",
@@ -411,6 +419,7 @@ export const ZSET_COMMANDS = define("sortedset", [
   },
   {
     name: "zremrangebylex", arity: 4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "2.8.9",
+    keyFlags: "RW delete",
     summary:
       "Removes members in a sorted set within a lexicographical range." +
       " Deletes the sorted set if all members were removed.",

@@ -181,6 +181,37 @@ describe("COMMAND", () => {
       await same(argv);
   });
 
+  test("GETKEYSANDFLAGS: each key's access flags as Redis's key specs give them", async () => {
+    for (const call of [
+      "SET k v", "GET k", "DEL a b", "GETDEL k", "INCR k", "APPEND k v", "LPUSH l a", "RPOP l",
+      "LMOVE a b LEFT RIGHT", "RPOPLPUSH a b", "HSET h f v", "HGET h f", "SADD s a", "SMOVE a b m",
+      "SINTERSTORE d a b", "ZADD z 1 a", "ZUNIONSTORE d 2 a b", "EXPIRE k 1", "RENAME a b", "COPY a b",
+      "SETNX k v", "MSET a 1 b 2", "EXISTS a b", "PFCOUNT h", "PFMERGE d a b", "BITOP AND d a b",
+      "SORT l STORE d", "MSETNX a 1 b 2", "TTL k", "TYPE k", "RESTORE k 0 x", "ZPOPMIN z",
+      "GEORADIUS g 1 1 1 km STORE d", "LMPOP 2 a b LEFT", "SET k v GET", "SET k v NX", "BITFIELD k GET u8 0",
+      "BITFIELD k SET u8 0 1",
+    ]) await same(["COMMAND", "GETKEYSANDFLAGS", ...call.split(" ")]);
+  });
+
+  test("COMMAND INFO key specs of commands whose keys are at fixed positions, RESP2 and RESP3", async () => {
+    const resp3 = await servers.connect();
+    await resp3.redis.call("HELLO", "3");
+    await resp3.fly.call("HELLO", "3");
+    /** The key specs: the ninth field of the command's row. */
+    const specs = (w: Wire) => (w.t === "*" && w.v[0]?.t === "*" ? w.v[0].v[8] : w);
+    const names = [
+      "get", "set", "mset", "del", "exists", "lmove", "rename", "copy", "sinterstore", "sunionstore", "bitop",
+      "getdel", "incr", "hset", "bitfield", "hget", "zadd", "zrangestore", "pfcount", "pfmerge", "geosearchstore",
+      "lcs", "ping",
+    ];
+    for (const pair of [servers, resp3]) {
+      for (const name of names) {
+        const [r, f] = await Promise.all([pair.redis, pair.fly].map((c) => c.call("COMMAND", "INFO", name)));
+        expect({ name, specs: specs(f!) }).toEqual({ name, specs: specs(r!) });
+      }
+    }
+  });
+
   test("COMMAND INFO flags movablekeys where a function finds the keys", async () => {
     const info = await servers.fly.call("COMMAND", "INFO", "zunionstore", "get");
     const flags = (w: Wire) => (w.t === "*" && w.v[2]!.t === "*" ? w.v[2]!.v.map((f) => (f.t === "+" ? f.v : "")) : []);
