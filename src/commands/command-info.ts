@@ -1,7 +1,7 @@
 // COMMAND and its subcommands: the command table as Redis clients and cluster-aware libraries read it.
 import { array, bulk, bulkArray, err, int, map, simple, EMPTY_ARRAY, ZERO, type Reply } from "../resp/reply.ts";
 import { commandKeys } from "./connection.ts";
-import type { CommandSpec, SessionApi } from "./types.ts";
+import type { CommandSpec, SessionApi, Subcommand } from "./types.ts";
 import { E, globMatch, lower, str, utf8 } from "./util.ts";
 
 /** Redis flags of a row; "movablekeys" when its keys are found by a function rather than positions. */
@@ -83,15 +83,32 @@ function getKeys(s: SessionApi, argv: readonly Uint8Array[], withFlags: boolean)
   const target = s.table.get(lower(argv[2]!));
   if (!target || target.name.startsWith("__")) return err("ERR Invalid command specified");
   const call = argv.slice(2);
+  if (target.subcommands) return getSubcommandKeys(target.subcommands, call, withFlags);
   if (target.arity > 0 ? call.length !== target.arity : call.length < -target.arity) {
-    return err("ERR Invalid number of arguments specified for command");
+    return INVALID_ARGUMENTS;
   }
   const keys = target.firstKey === 0 && !target.keys ? [] : commandKeys(target, call);
-  if (keys.length === 0) return err("ERR The command has no key arguments");
+  if (keys.length === 0) return NO_KEYS;
   if (!withFlags) return bulkArray(keys);
   const [first, rest] = keyFlagsOf(target, call);
   return array(keys.map((k, i) => array([bulk(k), array((i === 0 ? first : rest).map((f) => simple(f)))])));
 }
+
+const INVALID_ARGUMENTS = err("ERR Invalid number of arguments specified for command");
+const NO_KEYS = err("ERR The command has no key arguments");
+
+function getSubcommandKeys(subs: readonly Subcommand[], call: readonly Uint8Array[], withFlags: boolean): Reply {
+  const sub = subs.find((c) => c.name === lower(call[1]!));
+  if (!sub) return err("ERR Invalid command specified");
+  if (sub.arity > 0 ? call.length !== sub.arity : call.length < -sub.arity) return INVALID_ARGUMENTS;
+  if (!sub.key) return NO_KEYS;
+  const key = bulk(call[sub.key.at]!);
+  return array([withFlags ? array([key, array(sub.key.flags.split(" ").map((f) => simple(f)))]) : key]);
+}
+
+/** COMMAND LIST's names: every command, then each subcommand as `container|sub`, as Redis lists them. */
+const listedNames = (commands: readonly CommandSpec[]) =>
+  commands.flatMap((c) => [c.name, ...(c.subcommands ?? []).map((sub) => `${c.name}|${sub.name}`)]);
 
 const HELP = [
   "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -131,16 +148,16 @@ export function command(s: SessionApi, argv: readonly Uint8Array[]): Reply {
       return map(list.map((c) => [bulk(c.name), commandDocs(c)] as const));
     }
     case "list": {
-      let list = visible(s);
+      let names = listedNames(visible(s));
       if (argv.length === 5 && lower(argv[2]!) === "filterby") {
         const how = lower(argv[3]!);
         const v = argv[4]!;
-        if (how === "pattern") list = list.filter((c) => globMatch(v, utf8(c.name), true));
-        else if (how === "aclcat") list = list.filter((c) => c.group === lower(v));
+        if (how === "pattern") names = names.filter((n) => globMatch(v, utf8(n), true));
+        else if (how === "aclcat") names = listedNames(visible(s).filter((c) => c.group === lower(v)));
         else if (how !== "module") return E.syntax;
-        else list = [];
+        else names = [];
       } else if (argv.length !== 2) return E.syntax;
-      return bulkArray(list.map((c) => c.name));
+      return bulkArray(names);
     }
     case "getkeys":
       return getKeys(s, argv, false);

@@ -1,7 +1,7 @@
 // Connection commands: they act on the session (authentication, protocol, name, other clients),
 // never on the keyspace through the log, so they run where the client is connected.
 import { array, bulk, err, int, map, OK, simple, verbatim, EMPTY_ARRAY, type Reply } from "../resp/reply.ts";
-import { define } from "./define.ts";
+import { define, subcommands } from "./define.ts";
 import type { ClientState, CommandSpec, SessionApi } from "./types.ts";
 import { E, lower, parseIntArg, str, utf8 } from "./util.ts";
 import { parseDbIndex } from "./databases.ts";
@@ -234,6 +234,9 @@ export const CONNECTION_COMMANDS = define("connection", [
   },
   {
     name: "client", arity: -2, flags: [], since: "2.4.0",
+    subcommands: subcommands([
+      ["getname", 2], ["help", 2], ["id", 2], ["info", 2], ["kill", -3], ["list", -2], ["no-evict", 3], ["setname", 3],
+    ]),
     summary: "Client connection commands: ID, SETNAME, GETNAME, LIST, INFO, SETINFO, KILL.", exec: client,
   },
 ]);

@@ -3,7 +3,7 @@
 // and per-element overheads (a sample of elements, averaged, stands for a big collection as in
 // Redis's objectComputeSize). Process memory is INFO memory's business.
 import { array, err, int, NULL_BULK, simple, verbatim, type Reply } from "../resp/reply.ts";
-import { define } from "./define.ts";
+import { define, subcommands } from "./define.ts";
 import { WRONG_TYPE, type CommandContext, type KeyType, type SessionApi } from "./types.ts";
 import { E, lower, parseInt64, str, utf8 } from "./util.ts";
 
@@ -98,6 +98,9 @@ export const MEMORY_COMMANDS = [
   ...define("server", [
     {
       name: "memory", arity: -2, flags: ["readonly"], since: "4.0.0",
+      subcommands: subcommands([
+        ["doctor", 2], ["help", 2], ["malloc-stats", 2], ["purge", 2], ["stats", 2], ["usage", -3, 2, "RO"],
+      ]),
       summary: "Memory introspection: USAGE of a key (an estimate: see docs/API.md), STATS, DOCTOR.", exec: memory,
     },
   ]),

@@ -439,6 +439,16 @@ export type KeyFlags =
   | readonly [first: string, rest: string]
   | { readonly spec: string; readonly notes: string; readonly call?: (argv: readonly Uint8Array[]) => string };
 
+/** A subcommand of a container command (CONFIG GET), as COMMAND LIST and COMMAND GETKEYS see it. */
+export interface Subcommand {
+  /** Lower-case, without the container's name. */
+  readonly name: string;
+  /** Counting the container's name, as Redis does: MEMORY USAGE key is -3. */
+  readonly arity: number;
+  /** Its one key: the position in the call (MEMORY USAGE key: 2) and its key-spec flags (see KeyFlags). */
+  readonly key?: { readonly at: number; readonly flags: string };
+}
+
 /** One row of the command table, shaped like Redis's (COMMAND INFO reports these fields). */
 export interface CommandSpec {
   readonly name: string; // lower-case
@@ -458,6 +468,8 @@ export interface CommandSpec {
    * name them here; firstKey/lastKey/step then only describe the first one.
    */
   readonly keys?: (argv: readonly Uint8Array[]) => Uint8Array[];
+  /** Redis lists them as `name|sub` in COMMAND LIST; absent: none. */
+  readonly subcommands?: readonly Subcommand[];
   /** How the command uses its keys, as Redis's key specs say; absent: derived from "write"/"readonly". */
   readonly keyFlags?: KeyFlags;
   /** Connection and server commands: run on the session, never logged. */

@@ -212,6 +212,35 @@ describe("COMMAND", () => {
     }
   });
 
+  test("COMMAND LIST names subcommands as container|sub, COUNT counts commands, GETKEYS of subcommands", async () => {
+    const names = async (c: RespClient, ...filter: string[]) => {
+      const w = await c.call("COMMAND", "LIST", ...filter);
+      return w.t === "*" ? w.v.map((n) => (n.t === "$" ? n.v.toString() : "")).sort() : [];
+    };
+    const [redis, fly] = [await names(servers.redis), await names(servers.fly)];
+    for (const n of ["config|get", "memory|usage", "object|encoding", "client|list", "command|getkeys"]) {
+      expect(fly).toContain(n);
+    }
+    // Each subcommand FlyDB lists is Redis's, and every one Redis has of the containers named above.
+    expect(fly.filter((n) => n.includes("|") && !redis.includes(n))).toEqual([]);
+    for (const container of ["config", "memory", "object", "command", "slowlog", "pubsub"]) {
+      const of = (list: string[]) => list.filter((n) => n.startsWith(`${container}|`));
+      expect(of(fly)).toEqual(of(redis));
+    }
+    const count = await servers.fly.call("COMMAND", "COUNT");
+    expect(count).toEqual({ t: ":", v: BigInt(fly.filter((n) => !n.includes("|")).length) });
+    expect(await names(servers.fly, "FILTERBY", "PATTERN", "config*")).toEqual(
+      await names(servers.redis, "FILTERBY", "PATTERN", "config*"),
+    );
+    for (const call of [
+      "MEMORY USAGE k", "MEMORY USAGE k SAMPLES 5", "MEMORY NOSUCH k", "MEMORY USAGE", "MEMORY STATS",
+      "OBJECT ENCODING k", "OBJECT ENCODING", "OBJECT HELP", "CONFIG GET x", "CONFIG NOSUCH x",
+    ]) {
+      await same(["COMMAND", "GETKEYS", ...call.split(" ")]);
+      await same(["COMMAND", "GETKEYSANDFLAGS", ...call.split(" ")]);
+    }
+  });
+
   test("COMMAND INFO flags movablekeys where a function finds the keys", async () => {
     const info = await servers.fly.call("COMMAND", "INFO", "zunionstore", "get");
     const flags = (w: Wire) => (w.t === "*" && w.v[2]!.t === "*" ? w.v[2]!.v.map((f) => (f.t === "+" ? f.v : "")) : []);
