@@ -72,9 +72,12 @@ function invalidName(b: Uint8Array): Reply | undefined {
 function clientLine(c: ClientState, now: number): string {
   const age = Math.floor((now - c.createdAt) / 1000);
   const idle = Math.floor((now - c.lastActiveAt) / 1000);
-  return `id=${c.id} addr=${c.addr} laddr=${c.laddr} fd=-1 name=${c.name} age=${age} idle=${idle} flags=N ` +
-    `db=${c.db} sub=0 psub=0 ssub=0 multi=-1 cmd=${c.lastCommand} user=default redir=-1 resp=${c.protocol} ` +
-    `lib-name=${c.libName} lib-ver=${c.libVer}`;
+  const [sub, psub, ssub] = (["channel", "pattern", "shard"] as const).map((k) => c.subscriptionCount?.(k) ?? 0);
+  // Redis flags a subscribed client P (pub/sub), any other N (none of its flags apply).
+  const flags = sub! + psub! + ssub! > 0 ? "P" : "N";
+  return `id=${c.id} addr=${c.addr} laddr=${c.laddr} fd=-1 name=${c.name} age=${age} idle=${idle} flags=${flags} ` +
+    `db=${c.db} sub=${sub} psub=${psub} ssub=${ssub} multi=-1 cmd=${c.lastCommand} user=default redir=-1 ` +
+    `resp=${c.protocol} lib-name=${c.libName} lib-ver=${c.libVer}`;
 }
 
 function client(s: SessionApi, argv: readonly Uint8Array[]): Reply {

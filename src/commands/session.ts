@@ -100,6 +100,7 @@ export class Session implements SessionApi {
       lastActiveAt: now,
       clusterMode: backend.clusterModeDefault,
       db: 0,
+      ...(pubsub ? { subscriptionCount: (kind) => pubsub.count(kind) } : {}),
     };
   }
 

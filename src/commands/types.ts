@@ -341,6 +341,8 @@ export interface ClientState {
   clusterMode: boolean;
   /** The selected database (SELECT). */
   db: number;
+  /** Its subscriptions of one kind (CLIENT LIST's sub=/psub=/ssub=), from its pub/sub; absent for HTTP. */
+  readonly subscriptionCount?: (kind: SubscriptionKind) => number;
 }
 
 /** A node as Redis Cluster clients see it. */

@@ -251,6 +251,35 @@ describe("COMMAND", () => {
   });
 });
 
+describe("CLIENT LIST / INFO", () => {
+  test("sub=, psub=, ssub= count the client's subscriptions; a subscribed client is flagged P", async () => {
+    const subscriber = await servers.connect();
+    const fields = async (c: RespClient, id: bigint) => {
+      const list = await c.call("CLIENT", "LIST", "ID", String(id));
+      const line = list.t === "$" ? list.v.toString() : "";
+      return ["flags", "sub", "psub", "ssub"].map((f) => line.match(new RegExp(` ${f}=(\\S*)`))?.[1]);
+    };
+    const ids = await Promise.all([subscriber.redis, subscriber.fly].map((c) => c.call("CLIENT", "ID")));
+    const id = (w: Wire | undefined) => (w?.t === ":" ? w.v : -1n);
+    const both = () => Promise.all([fields(servers.redis, id(ids[0])), fields(servers.fly, id(ids[1]))]);
+    const [before] = await both();
+    expect(before).toEqual(["N", "0", "0", "0"]);
+    const info = await subscriber.fly.call("CLIENT", "INFO");
+    expect(info.t === "$" && info.v.toString()).toContain(" flags=N db=0 sub=0 psub=0 ssub=0 ");
+    for (const c of [subscriber.redis, subscriber.fly]) {
+      // One name per call: each confirmation is one reply.
+      await c.call("SUBSCRIBE", "a");
+      await c.call("SUBSCRIBE", "b");
+      await c.call("PSUBSCRIBE", "p*");
+      await c.call("SSUBSCRIBE", "s");
+      await c.call("UNSUBSCRIBE", "b");
+    }
+    const [r, f] = await both();
+    expect(r).toEqual(["P", "1", "1", "1"]);
+    expect(f).toEqual(r);
+  });
+});
+
 describe("SLOWLOG", () => {
   test("entries: id, unix time, µs, argv trimmed to 32 arguments and 128 bytes, addr, name", async () => {
     const long = "x".repeat(200);
