@@ -4,9 +4,10 @@
 // median and spread: on a shared, noisy machine only ratios of neighbours mean much.
 // --new-cluster-of-one starts the new side as a cluster member that bootstrapped alone (loopback
 // Raft and gossip ports): the Raft write path a standalone node takes once it is a cluster of one.
+// --old-cluster-of-one does the same for the old side (an A/B of that path between two binaries).
 //
 //   npx bun bench/standalone-ab.ts --old BIN --new BIN [--rounds 5] [--requests 20000] [--fsync always]
-//     [--new-cluster-of-one]
+//     [--new-cluster-of-one] [--old-cluster-of-one]
 import { parseArgs } from "node:util";
 import { runTool, startClusterMember, startFlyDB, type FlyDBProcess } from "../test/helpers/processes.ts";
 
@@ -18,6 +19,7 @@ const { values } = parseArgs({
     requests: { type: "string", default: "20000" },
     fsync: { type: "string", default: "always" },
     "new-cluster-of-one": { type: "boolean", default: false },
+    "old-cluster-of-one": { type: "boolean", default: false },
   },
 });
 if (!values.old || !values.new) throw new Error("usage: bench/standalone-ab.ts --old BIN --new BIN [--rounds N] …");
@@ -58,10 +60,9 @@ async function serving(node: FlyDBProcess): Promise<void> {
 async function round(side: "old" | "new"): Promise<Record<Test, number>> {
   const binary = side === "old" ? values.old! : values.new!;
   const args = ["--log-level", "warn", "--fsync", values.fsync!];
-  const node =
-    side === "new" && values["new-cluster-of-one"]
-      ? await startClusterMember({ id: "ab1", partitions: PARTITIONS, binary, args })
-      : await startFlyDB({ binary, args });
+  const node = values[`${side}-cluster-of-one`]
+    ? await startClusterMember({ id: "ab1", partitions: PARTITIONS, binary, args })
+    : await startFlyDB({ binary, args });
   try {
     await serving(node);
     // GET runs last, on the keys the SET runs wrote.

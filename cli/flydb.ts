@@ -5,6 +5,7 @@ import { CONFIG_KEYS, ConfigError, SCHEMA, type ConfigKey } from "../src/config/
 import { DEFAULT_CONFIG_PATH, envName, flagName, loadConfig, tomlDefault } from "../src/config/load.ts";
 import { VERSION } from "../src/version.ts";
 import { startNode } from "../src/node.ts";
+import { ADMIN_HELP, addAdminCommands } from "./admin/commands.ts";
 
 const program = new Command()
   .name("flydb")
@@ -27,6 +28,10 @@ for (const key of CONFIG_KEYS) {
     program.addOption(new Option(`${flag} <value>`, help));
   }
 }
+
+// The node's own flags go before any subcommand, so an admin command's --http or --timeout stays its own.
+program.addHelpText("after", ADMIN_HELP).enablePositionalOptions();
+addAdminCommands(program);
 
 program.action(async (opts: Record<string, unknown>) => {
   const flags: Partial<Record<ConfigKey, unknown>> = {};

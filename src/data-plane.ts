@@ -2,7 +2,7 @@
 // alone (one log, one state) or is a cluster member (multi-raft, routed by partition).
 import { networkInterfaces } from "node:os";
 import { applyOp, runRead } from "./commands/apply.ts";
-import type { DatabaseKeys } from "./commands/types.ts";
+import type { DatabaseKeys, KeyEventsHook } from "./commands/types.ts";
 import type { Backend } from "./commands/session.ts";
 import { ConfigError, type Config } from "./config/schema.ts";
 import { ClusterNode, type ClusterAddrs } from "./cluster/cluster-node.ts";
@@ -71,18 +71,22 @@ export function resolveMode(c: Config): "standalone" | "cluster" {
   return mode;
 }
 
-export async function openStandalone(config: Config, metrics: NodeMetrics): Promise<DataPlane> {
+export async function openStandalone(config: Config, metrics: NodeMetrics, events?: KeyEventsHook): Promise<DataPlane> {
   const store = await StoreEngine.open({
     dataDir: config.data_dir,
     fsync: config.fsync,
-    apply: applyOp,
+    apply: events ? (op, ks) => applyOp(op, ks, events.sink(), events.newKeys()) : applyOp,
     partitionCount: config.partition_count,
     databases: config.databases,
     onCommit: (c) => {
       metrics.commitLatency.observe(c.logMs / 1000);
       metrics.commitBatch.observe(c.ops);
+      events?.flush();
     },
   });
+  // The log replayed on open raised the events of writes made before this start; nobody can be
+  // subscribed yet (the RESP port opens later), so they are dropped here rather than published late.
+  events?.flush();
   return {
     mode: "standalone",
     read: (spec, argv, resp3, db, writeBack) =>

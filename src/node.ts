@@ -26,6 +26,7 @@ import { KeyAccess } from "./commands/key-access.ts";
 import type { EncodingLimits } from "./commands/types.ts";
 import { resolveMode, openCluster, openStandalone, type DataPlane } from "./data-plane.ts";
 import { VERSION } from "./version.ts";
+import { KeyspaceEvents } from "./pubsub/keyspace-events.ts";
 import { PubSubRegistry, sessionPubSub } from "./pubsub/registry.ts";
 import { wallNow } from "./wall-clock.ts";
 
@@ -62,10 +63,11 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   const cluster = resolveMode(config) === "cluster";
   // A standalone node opens its store before listening (it replays its log first); a cluster
   // member needs its RESP and HTTP ports first, to advertise them.
-  let plane: DataPlane | undefined = cluster ? undefined : await openStandalone(config, metrics);
+  const pubsub = new PubSubRegistry();
+  const keyEvents = new KeyspaceEvents(pubsub, () => config.notify_keyspace_events);
+  let plane: DataPlane | undefined = cluster ? undefined : await openStandalone(config, metrics, keyEvents);
 
   const sessions = new Map<number, { session: Session; conn: ConnectionControl }>();
-  const pubsub = new PubSubRegistry();
   let totalConnections = 0;
   let totalCommands = 0;
   let rejectedConnections = 0;
@@ -311,6 +313,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   if (cluster) {
     plane = await openCluster(config, log, VERSION, { resp: respPort, http: httpPort }, onFatal);
     registerClusterMetrics(metrics, plane.cluster!.clusterMetricsSource());
+    plane.cluster!.notifyKeyEvents(keyEvents);
     plane.cluster!.pubsub.onPublished = (m) =>
       m.shard ? pubsub.publishShard(m.channel, m.message) : pubsub.publish(m.channel, m.message);
     if (plane.discoveryStats) registerDiscoveryMetrics(metrics, plane.discoveryStats);

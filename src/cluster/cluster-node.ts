@@ -4,7 +4,7 @@
 // and stop, the control timer, Raft intake, the request server and founding. Other modules see
 // it through the narrow interfaces they declare (FormationHost, ClusterStatusSource, Drainable,
 // ClusterMetricsSource), which this class satisfies structurally: it imports none of the layers above.
-import type { ClusterView, CommandSpec, Op } from "../commands/types.ts";
+import type { ClusterView, CommandSpec, KeyEventsHook, Op } from "../commands/types.ts";
 import type { Config } from "../config/schema.ts";
 import { deriveClusterKey, FrameCipher } from "../gossip/cipher.ts";
 import { GossipNode, type MemberView } from "../gossip/index.ts";
@@ -189,6 +189,11 @@ export class ClusterNode {
     node.replicas.start();
     node.timers.push(setInterval(() => node!.control(), CONTROL_MS));
     return node;
+  }
+
+  /** Keyspace notifications of the partitions this node replicates (src/pubsub/keyspace-events.ts). */
+  notifyKeyEvents(events: KeyEventsHook): void {
+    this.replicas.notifyKeyEvents(events);
   }
 
   get self(): NodeId {

@@ -80,7 +80,16 @@ function partitionFoundings({ config, replicas }: Founder, map: PartitionMap): G
  */
 export function foundPartitions(f: Founder): void {
   const meta = f.replicas.meta();
-  if (meta.mapVersion !== 1) return;
+  if (meta.mapVersion !== 1 || founded.get(f) === meta.map) return;
   const writes = partitionFoundings(f, meta.map);
   if (writes.length > 0) f.replicas.found(writes);
+  founded.set(f, meta.map);
 }
+
+/**
+ * The founding map each founder has opened all its partitions of. The control loop calls
+ * foundPartitions every round, and a cluster of one keeps map version 1 for good: walking its
+ * hundreds of partitions each round was a sizeable share of the event loop. A group the map
+ * gives this node is only dropped after a newer map moved it, so it never needs founding again.
+ */
+const founded = new WeakMap<Founder, PartitionMap>();

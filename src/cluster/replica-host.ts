@@ -4,7 +4,7 @@
 // event loop keeps serving while a turn's writes are fsynced. It needs no network: messages leave through `send`, and
 // `alive` says who gossip sees up; a cluster member wires both to its transport and gossip.
 import { join } from "node:path";
-import type { CommandSpec, Op } from "../commands/types.ts";
+import type { CommandSpec, KeyEventsHook, Op } from "../commands/types.ts";
 import { utf8 } from "../commands/util.ts";
 import { runRead } from "../commands/apply.ts";
 import type { Config } from "../config/schema.ts";
@@ -79,6 +79,11 @@ export class ReplicaHost {
   private readonly machine: ClusterStateMachine;
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private stopped = false;
+
+  /** Keyspace notifications: the partition ops applied here report their events to `events`. */
+  notifyKeyEvents(events: KeyEventsHook): void {
+    this.machine.keyEvents = events;
+  }
 
   static async open(opts: ReplicaHostOptions): Promise<ReplicaHost> {
     const stats = new RaftStats();

@@ -5,7 +5,7 @@
 // answered with the reply its first copy got, and the session records change in the same transaction.
 import { Packr } from "msgpackr";
 import { applyOp } from "../commands/apply.ts";
-import type { Op } from "../commands/types.ts";
+import type { KeyEventsHook, Keyspace, Op } from "../commands/types.ts";
 import type { StateMachine } from "./core/multiraft.ts";
 import { applyMeta, EMPTY_META, type MetaOp, type MetaResult, type MetaState } from "./core/meta.ts";
 import { EntryKind, type Entry, type Snapshot } from "../raft/types.ts";
@@ -27,6 +27,8 @@ export class ClusterStateMachine implements StateMachine {
   private readonly sessions: SessionStore;
   /** The largest `now` of the partition ops applied since start-up (src/cluster/replica-host.ts reads at it). */
   latestOpTime = 0;
+  /** Where partition ops report keyspace events; every replica notifies its own node's subscribers. */
+  keyEvents: KeyEventsHook | undefined;
 
   /** `copies` counts partition ops answered from a session record (duplicate) or refused as settled (stale). */
   constructor(
@@ -105,7 +107,13 @@ export class ClusterStateMachine implements StateMachine {
     const flush = () => {
       if (!run) return;
       const { ops, ids } = run;
-      const replies = this.state.applyBatch(grp, run.first, ops, applyOp);
+      const events = this.keyEvents;
+      const sink = events?.sink();
+      const newKeys = sink !== undefined && events!.newKeys();
+      const apply = sink ? (op: Op, ks: Keyspace) => applyOp(op, ks, sink, newKeys) : applyOp;
+      const replies = this.state.applyBatch(grp, run.first, ops, apply);
+      // A multi-raft turn applies many groups in one transaction: publish once it has committed.
+      if (sink) queueMicrotask(() => events!.flush());
       ids.forEach((id, i) => id && sessions.record(id, replies[i]!, ops[i]!.now));
       results.push(...replies);
       run = undefined;

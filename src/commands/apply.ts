@@ -2,23 +2,29 @@
 import { array, err, type Reply } from "../resp/reply.ts";
 import { COMMANDS } from "./table.ts";
 import { WATCH_ABORT, watchBroken } from "./transactions.ts";
-import type { CommandContext, CommandSpec, Keyspace, Op } from "./types.ts";
+import type { CommandContext, CommandSpec, EventClass, KeyEventSink, Keyspace, Op } from "./types.ts";
 import { seededRandom } from "../lib/prng.ts";
-import { lower } from "./util.ts";
+import { byteKey, bytesEqual, lower } from "./util.ts";
+import { commandKeys } from "./connection.ts";
 import { selectInOp } from "./databases.ts";
 
 /**
  * Applies one op. Deterministic: the result depends only on the keyspace and the op (its `now`
- * and `seed`), never on this machine's clock. MULTI/EXEC ops give an array of replies.
+ * and `seed`), never on this machine's clock. MULTI/EXEC ops give an array of replies. Keyspace
+ * events go to `events` in the order the commands raise them (every replica raises the same ones),
+ * with "new" for each key a write creates when `newKeys`.
  */
-export function applyOp(op: Op, store: Keyspace): Reply {
+export function applyOp(op: Op, store: Keyspace, events?: KeyEventSink, newKeys = false): Reply {
   // Every replica has the same `databases` (a start-up setting); a log entry for a database this
   // node does not have answers the same error everywhere.
   const db = store.database(op.db ?? 0);
   if (!db) return err(`ERR DB index ${op.db} in log is out of range`);
   if (watchBroken(op, db)) return WATCH_ABORT;
   const encoding = op.encoding ? { encoding: op.encoding } : {};
-  let ctx = { db, now: op.now, random: seededRandom(op.seed), resp3: op.resp3 === true, ...encoding };
+  const notify = events && ((cls: EventClass, event: string, key: Uint8Array, to?: number) =>
+    events(to ?? ctx.db.index, cls, event, key));
+  const random = seededRandom(op.seed);
+  let ctx: CommandContext = { db, now: op.now, random, resp3: op.resp3 === true, ...encoding, notify };
   const replies = op.cmds.map((argv) => {
     const name = lower(argv[0]!);
     if (name === "select") {
@@ -31,9 +37,40 @@ export function applyOp(op: Op, store: Keyspace): Reply {
     // here means a log written by a newer FlyDB, and the same error on every replica keeps them
     // in agreement.
     if (!spec?.run) return err(`ERR unknown command in log: '${lower(argv[0]!)}'`);
-    return spec.run(ctx, argv);
+    return events && newKeys ? runReportingNewKeys(spec, ctx, argv, events) : spec.run(ctx, argv);
   });
   return op.multi ? array(replies) : replies[0]!;
+}
+
+/**
+ * Redis raises "new" when a write creates a key (dbAdd), before the command's own events: the
+ * command's keys that were absent before it ran and exist after it, then its buffered events.
+ */
+function runReportingNewKeys(
+  spec: CommandSpec,
+  ctx: CommandContext,
+  argv: readonly Uint8Array[],
+  events: KeyEventSink,
+): Reply {
+  const absent = new Map<string, Uint8Array>();
+  for (const k of commandKeys(spec, argv)) if (!ctx.db.meta(k, ctx.now)) absent.set(byteKey(k), k);
+  const own: Parameters<KeyEventSink>[] = [];
+  const notify = (cls: EventClass, event: string, key: Uint8Array, db?: number) =>
+    own.push([db ?? ctx.db.index, cls, event, key]);
+  const reply = spec.run!({ ...ctx, notify }, argv);
+  const created = [...absent.values()].filter((k) => ctx.db.meta(k, ctx.now));
+  // Each "new" goes where Redis's dbAdd raises it: before the first event that names its key,
+  // unless the command reported it itself (RENAME, COPY, MOVE and RESTORE always add their target).
+  for (const e of own) {
+    const i = created.findIndex((k) => e[0] === ctx.db.index && bytesEqual(k, e[3]));
+    if (i >= 0) {
+      const [k] = created.splice(i, 1);
+      if (e[1] !== "n") events(ctx.db.index, "n", "new", k!);
+    }
+    events(...e);
+  }
+  for (const k of created) events(ctx.db.index, "n", "new", k);
+  return reply;
 }
 
 /**

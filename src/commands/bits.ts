@@ -56,6 +56,7 @@ function setbit(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
     const mask = 1 << (7 - (off & 7));
     w.s[off >> 3] = on ? w.s[off >> 3]! | mask : w.s[off >> 3]! & ~mask;
     ctx.db.updateString(argv[1]!, w.s, ctx.now);
+    ctx.notify?.("$", "setbit", argv[1]!);
   }
   return old ? ONE : ZERO;
 }
@@ -197,7 +198,7 @@ function bitop(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   const len = srcs.reduce((m, s) => Math.max(m, s.length), 0);
   const dest = argv[2]!;
   if (len === 0) {
-    ctx.db.delete(dest, ctx.now);
+    if (ctx.db.delete(dest, ctx.now)) ctx.notify?.("g", "del", dest);
     return ZERO;
   }
   // Shorter sources count as padded with zero bytes.
@@ -209,6 +210,7 @@ function bitop(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
     for (const s of srcs.slice(1)) for (let i = 0; i < len; i++) out[i] = f(out[i]!, s[i] ?? 0);
   }
   ctx.db.setString(dest, out, null);
+  ctx.notify?.("$", "set", dest);
   return int(len);
 }
 
@@ -349,7 +351,10 @@ function bitfield(ctx: CommandContext, argv: readonly Uint8Array[], readOnly: bo
     return intOf(o.kind === "incrby" ? next : old);
   });
   // The key is created or padded even when every write failed its OVERFLOW FAIL check, as in Redis.
-  if (changed) ctx.db.updateString(key, w.s, ctx.now);
+  if (changed) {
+    ctx.db.updateString(key, w.s, ctx.now);
+    ctx.notify?.("$", "setbit", key);
+  }
   return array(replies);
 }
 

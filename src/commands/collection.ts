@@ -258,3 +258,8 @@ function bytesCursor(group: Uint8Array): bigint {
   for (const b of group) v = (v << 8n) | BigInt(b);
   return v;
 }
+
+/** The "del" Redis raises after a command removed a collection's last element. */
+export function notifyIfEmptied(ctx: CommandContext, key: Uint8Array, emptied: boolean): void {
+  if (emptied) ctx.notify?.("g", "del", key);
+}

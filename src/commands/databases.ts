@@ -34,6 +34,9 @@ function move(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   if (to.index === ctx.db.index) return SAME_OBJECT;
   if (!ctx.db.meta(key, ctx.now) || to.meta(key, ctx.now)) return ZERO;
   ctx.db.rename(key, key, ctx.now, to.index);
+  ctx.notify?.("n", "new", key, to.index);
+  ctx.notify?.("g", "move_from", key);
+  ctx.notify?.("g", "move_to", key, to.index);
   return ONE;
 }
 

@@ -84,15 +84,20 @@ function restore(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
     if (loaded.reason === "unsupported") return err(`ERR Bad data format: ${loaded.detail}`);
     return err("ERR Bad data format");
   }
-  if (opts.replace) ctx.db.delete(key, ctx.now);
+  const replaced = opts.replace && ctx.db.delete(key, ctx.now);
   let expireAt: bigint | null = null;
   if (ttl !== 0n) {
     // Redis adds in 64-bit arithmetic: an absurd TTL wraps around and reads as already expired.
     expireAt = BigInt.asIntN(64, opts.absttl ? ttl : ttl + BigInt(ctx.now));
-    if (expireAt <= BigInt(ctx.now)) return OK;
+    if (expireAt <= BigInt(ctx.now)) {
+      if (replaced) ctx.notify?.("g", "del", key);
+      return OK;
+    }
   }
   store(ctx, key, loaded.value);
   if (expireAt !== null) ctx.db.setExpireAt(key, Number(expireAt));
+  ctx.notify?.("n", "new", key);
+  ctx.notify?.("g", "restore", key);
   return OK;
 }
 

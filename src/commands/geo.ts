@@ -265,7 +265,8 @@ function georadius(v: Variant) {
     for (const f of chosen) f.dist /= toMeters;
 
     if (storeKey) {
-      storeZset(ctx, storeKey, chosen.map((f) => ({ member: f.member, score: storeDist ? f.dist : f.score })));
+      const event = lower(argv[0]!) === "geosearchstore" ? "geosearchstore" : "georadiusstore";
+      storeZset(ctx, storeKey, chosen.map((f) => ({ member: f.member, score: storeDist ? f.dist : f.score })), event);
       return int(chosen.length);
     }
     if (!withDist && !withHash && !withCoord) return array(chosen.map((f) => bulk(f.member)));

@@ -1,7 +1,7 @@
 // Hash commands with Redis 7.0's replies and error texts. A hash is one row per field.
 import { array, bulk, bulkOrNull, EMPTY_ARRAY, err, int, map, NULL_BULK, OK, ONE, ZERO, type Reply } from "../resp/reply.ts";
 import {
-  bulks, cardinality, isReply, noteGrowth, pairs, pickRandom, randomCount, scanCollection, sizeOf,
+  bulks, cardinality, isReply, noteGrowth, pairs, pickRandom, randomCount, scanCollection, sizeOf, notifyIfEmptied,
 } from "./collection.ts";
 import { define } from "./define.ts";
 import { addFloatText } from "./strings.ts";
@@ -20,6 +20,7 @@ function hset(ctx: CommandContext, argv: readonly Uint8Array[], name: string): R
   let created = 0;
   for (let i = 2; i < argv.length; i += 2) if (ctx.db.hashSet(key, argv[i]!, argv[i + 1]!)) created++;
   noteGrowth(ctx, key, "hash", argv.slice(2));
+  ctx.notify?.("h", "hset", key);
   return name === "hmset" ? OK : int(created);
 }
 
@@ -41,6 +42,7 @@ function hincrby(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   const text = utf8(next.toString());
   ctx.db.hashSet(key, field, text);
   noteGrowth(ctx, key, "hash", [field, text]);
+  ctx.notify?.("h", "hincrby", key);
   return int(next >= BigInt(Number.MIN_SAFE_INTEGER) && next <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(next) : next);
 }
 
@@ -57,6 +59,7 @@ function hincrbyfloat(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   const value = utf8(text);
   ctx.db.hashSet(key, field, value);
   noteGrowth(ctx, key, "hash", [field, value]);
+  ctx.notify?.("h", "hincrbyfloat", key);
   return bulk(value);
 }
 
@@ -98,6 +101,7 @@ export const HASH_COMMANDS = define("hash", [
       if (size > 0 && ctx.db.hashGet(argv[1]!, argv[2]!) !== undefined) return ZERO;
       ctx.db.hashSet(argv[1]!, argv[2]!, argv[3]!);
       noteGrowth(ctx, argv[1]!, "hash", [argv[2]!, argv[3]!]);
+      ctx.notify?.("h", "hset", argv[1]!);
       return ONE;
     },
   },
@@ -137,6 +141,8 @@ export const HASH_COMMANDS = define("hash", [
       if (isReply(size)) return size;
       let n = 0;
       if (size > 0) for (const f of argv.slice(2)) if (ctx.db.hashDelete(argv[1]!, f)) n++;
+      if (n > 0) ctx.notify?.("h", "hdel", argv[1]!);
+      notifyIfEmptied(ctx, argv[1]!, n > 0 && n === size);
       return int(n);
     },
   },

@@ -41,6 +41,7 @@ function pfadd(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   if (!updated) return ZERO;
   hll.invalidateCache();
   store(ctx, key, found.value !== undefined, hll);
+  ctx.notify?.("$", "pfadd", key);
   return ONE;
 }
 
@@ -113,6 +114,7 @@ function pfmerge(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   });
   hll.invalidateCache();
   store(ctx, key, existing !== undefined, hll);
+  ctx.notify?.("$", "pfadd", key);
   return OK;
 }
 

@@ -10,7 +10,11 @@ export const KEY_TYPES: readonly KeyType[] = ["string", "hash", "list", "set", "
 
 function del(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   let n = 0;
-  for (let i = 1; i < argv.length; i++) if (ctx.db.delete(argv[i]!, ctx.now)) n++;
+  for (let i = 1; i < argv.length; i++) {
+    if (!ctx.db.delete(argv[i]!, ctx.now)) continue;
+    n++;
+    ctx.notify?.("g", "del", argv[i]!);
+  }
   return int(n);
 }
 
@@ -46,8 +50,10 @@ function expire(unit: "s" | "ms", absolute: boolean, name: string) {
     if (flags.has("xx") && cur === null) return ZERO;
     if (flags.has("gt") && (cur === null || when <= BigInt(cur))) return ZERO;
     if (flags.has("lt") && cur !== null && when >= BigInt(cur)) return ZERO;
-    if (when <= BigInt(ctx.now)) ctx.db.delete(key, ctx.now);
+    const gone = when <= BigInt(ctx.now);
+    if (gone) ctx.db.delete(key, ctx.now);
     else ctx.db.setExpireAt(key, Number(when));
+    ctx.notify?.("g", gone ? "del" : "expire", key);
     return ONE;
   };
 }
@@ -69,6 +75,9 @@ function rename(nx: boolean) {
     if (bytesEqual(src, dst)) return nx ? ZERO : OK;
     if (nx && ctx.db.meta(dst, ctx.now)) return ZERO;
     ctx.db.rename(src, dst, ctx.now);
+    ctx.notify?.("n", "new", dst);
+    ctx.notify?.("g", "rename_from", src);
+    ctx.notify?.("g", "rename_to", dst);
     return nx ? ONE : OK;
   };
 }
@@ -92,6 +101,8 @@ function copy(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
     if (!replace) return ZERO;
   }
   ctx.db.copy(src, dst, ctx.now, to.index);
+  ctx.notify?.("n", "new", dst, to.index);
+  ctx.notify?.("g", "copy_to", dst, to.index);
   return ONE;
 }
 
@@ -285,6 +296,7 @@ export const KEY_COMMANDS = define("generic", [
       const meta = ctx.db.meta(argv[1]!, ctx.now);
       if (!meta || meta.expireAt === null) return ZERO;
       ctx.db.setExpireAt(argv[1]!, null);
+      ctx.notify?.("g", "persist", argv[1]!);
       return ONE;
     },
   },
@@ -327,7 +339,11 @@ export const KEY_COMMANDS = define("generic", [
     summary: "Internal: removes the given keys if they are expired at the op's time.",
     run: (ctx, argv) => {
       let n = 0;
-      for (let i = 1; i < argv.length; i++) if (ctx.db.deleteIfExpired(argv[i]!, ctx.now)) n++;
+      for (let i = 1; i < argv.length; i++) {
+        if (!ctx.db.deleteIfExpired(argv[i]!, ctx.now)) continue;
+        n++;
+        ctx.notify?.("x", "expired", argv[i]!);
+      }
       return int(n);
     },
     cluster: ONE_SLOT,

@@ -1,7 +1,7 @@
 // List commands with Redis 7.0's replies and error texts. A list is one row per item, ordered
 // by a sequence number, so pushes and pops at either end are O(log n).
 import { array, bulk, EMPTY_ARRAY, err, int, NULL_ARRAY, NULL_BULK, OK, ZERO, type Reply } from "../resp/reply.ts";
-import { bulks, cardinality, countedKeys, indexRange, intArg, isReply, sizeOf } from "./collection.ts";
+import { bulks, cardinality, countedKeys, indexRange, intArg, isReply, notifyIfEmptied, sizeOf } from "./collection.ts";
 import { ONE_SLOT } from "./cluster-policy.ts";
 import { define } from "./define.ts";
 import type { CommandContext } from "./types.ts";
@@ -15,7 +15,9 @@ function push(left: boolean, onlyIfExists: boolean) {
     const size = listSize(ctx, argv[1]!);
     if (isReply(size)) return size;
     if (onlyIfExists && size === 0) return ZERO;
-    return int(ctx.db.listPush(argv[1]!, argv.slice(2), left));
+    const length = ctx.db.listPush(argv[1]!, argv.slice(2), left);
+    ctx.notify?.("l", left ? "lpush" : "rpush", argv[1]!);
+    return int(length);
   };
 }
 
@@ -25,6 +27,19 @@ function popItems(ctx: CommandContext, key: Uint8Array, size: number, count: num
   const items = left ? ctx.db.listRange(key, 0, n - 1) : ctx.db.listRange(key, size - n, size - 1).reverse();
   ctx.db.listDelete(key, items.map((i) => i.seq));
   return items.map((i) => i.value);
+}
+
+/** Redis's events of a pop that took `n` of `size` items: the pop, then "del" when it emptied the list. */
+function notifyPop(ctx: CommandContext, key: Uint8Array, left: boolean, n: number, size: number): void {
+  if (n === 0) return;
+  ctx.notify?.("l", left ? "lpop" : "rpop", key);
+  notifyIfEmptied(ctx, key, n >= size);
+}
+
+function popAndNotify(ctx: CommandContext, key: Uint8Array, size: number, count: number, left: boolean): Uint8Array[] {
+  const items = popItems(ctx, key, size, count, left);
+  notifyPop(ctx, key, left, items.length, size);
+  return items;
 }
 
 function pop(left: boolean) {
@@ -39,8 +54,8 @@ function pop(left: boolean) {
     const size = listSize(ctx, argv[1]!);
     if (isReply(size)) return size;
     if (size === 0) return count === undefined ? NULL_BULK : NULL_ARRAY;
-    if (count === undefined) return bulk(popItems(ctx, argv[1]!, size, 1, left)[0]!);
-    return array(bulks(popItems(ctx, argv[1]!, size, count, left)));
+    if (count === undefined) return bulk(popAndNotify(ctx, argv[1]!, size, 1, left)[0]!);
+    return array(bulks(popAndNotify(ctx, argv[1]!, size, count, left)));
   };
 }
 
@@ -67,6 +82,7 @@ function lset(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   const item = itemAt(ctx, argv[1]!, size, index);
   if (!item) return err("ERR index out of range");
   ctx.db.listReplace(argv[1]!, item.seq, argv[3]!);
+  ctx.notify?.("l", "lset", argv[1]!);
   return OK;
 }
 
@@ -85,6 +101,8 @@ function lrem(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
     if (bytesEqual(item.value, argv[3]!)) doomed.push(item.seq);
   }
   ctx.db.listDelete(argv[1]!, doomed);
+  if (doomed.length > 0) ctx.notify?.("l", "lrem", argv[1]!);
+  notifyIfEmptied(ctx, argv[1]!, doomed.length === size);
   return int(doomed.length);
 }
 
@@ -95,6 +113,8 @@ function ltrim(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   if (size === 0) return OK;
   if (!r) ctx.db.delete(argv[1]!, ctx.now);
   else if (r.start > 0 || r.stop < size - 1) ctx.db.listTrim(argv[1]!, r.start, r.stop);
+  ctx.notify?.("l", "ltrim", argv[1]!);
+  notifyIfEmptied(ctx, argv[1]!, !r);
   return OK;
 }
 
@@ -107,6 +127,7 @@ function linsert(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   const pivot = ctx.db.listRange(argv[1]!, 0, size - 1).find((i) => bytesEqual(i.value, argv[3]!));
   if (!pivot) return int(-1);
   ctx.db.listInsert(argv[1]!, pivot.seq, argv[4]!, where === "after");
+  ctx.notify?.("l", "linsert", argv[1]!);
   return int(size + 1);
 }
 
@@ -165,9 +186,12 @@ function lmove(ctx: CommandContext, src: Uint8Array, dst: Uint8Array, fromLeft: 
   if (isReply(dstSize)) return dstSize;
   // Rotating a one-element list onto itself changes nothing; popping it would delete the key and
   // lose its TTL, which Redis keeps.
-  if (size === 1 && bytesEqual(src, dst)) return bulk(ctx.db.listRange(src, 0, 0)[0]!.value);
-  const [value] = popItems(ctx, src, size, 1, fromLeft);
-  ctx.db.listPush(dst, [value!], toLeft);
+  const rotatesOne = size === 1 && bytesEqual(src, dst);
+  const [value] = rotatesOne ? [ctx.db.listRange(src, 0, 0)[0]!.value] : popItems(ctx, src, size, 1, fromLeft);
+  if (!rotatesOne) ctx.db.listPush(dst, [value!], toLeft);
+  // Redis's order: the push on dst, then the pop on src (and its "del").
+  ctx.notify?.("l", toLeft ? "lpush" : "rpush", dst);
+  notifyPop(ctx, src, fromLeft, 1, rotatesOne ? 2 : size);
   return bulk(value!);
 }
 
@@ -190,7 +214,7 @@ function lmpop(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   for (const key of argv.slice(2, 2 + n)) {
     const size = listSize(ctx, key);
     if (isReply(size)) return size;
-    if (size > 0) return array([bulk(key), array(bulks(popItems(ctx, key, size, count, left)))]);
+    if (size > 0) return array([bulk(key), array(bulks(popAndNotify(ctx, key, size, count, left)))]);
   }
   return NULL_ARRAY;
 }

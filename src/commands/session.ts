@@ -294,6 +294,7 @@ export class Session implements SessionApi {
     const refused =
       (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) ? E.arity(spec.name)
       : !this.client.authenticated && !spec.flags.includes("noauth") ? E.noAuth
+      : spec.flags.includes("no-multi") ? err("ERR Command not allowed inside a transaction")
       : this.client.clusterMode && this.backend.cluster ? clusterClientRefusal(spec, argv)
       : undefined;
     if (refused) {

@@ -2,7 +2,7 @@
 import { array, bulk, EMPTY_ARRAY, err, int, NULL_BULK, ONE, set, ZERO, type Reply } from "../resp/reply.ts";
 import {
   bulks, cardinality, countedKeys, isReply, noteGrowth, pickRandom, popCount, randomCount,
-  scanCollection, sizeOf,
+  scanCollection, sizeOf, notifyIfEmptied,
 } from "./collection.ts";
 import { ONE_SLOT } from "./cluster-policy.ts";
 import { define } from "./define.ts";
@@ -18,6 +18,7 @@ function sadd(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   if (isReply(size)) return size;
   const added = ctx.db.setAdd(argv[1]!, argv.slice(2));
   noteGrowth(ctx, argv[1]!, "set", argv.slice(2));
+  if (added > 0) ctx.notify?.("s", "sadd", argv[1]!);
   return int(added);
 }
 
@@ -32,12 +33,16 @@ function spop(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
     if (size === 0) return NULL_BULK;
     const [m] = ctx.db.setMembers(key, Math.floor(ctx.random() * size), 1);
     ctx.db.setRemove(key, [m!]);
+    ctx.notify?.("s", "spop", key);
+    notifyIfEmptied(ctx, key, size === 1);
     return bulk(m!);
   }
   if (size === 0 || count === 0) return set([]);
   const picked = count >= size ? members(ctx, key) : pickRandom(members(ctx, key), count, ctx.random);
   if (count >= size) ctx.db.delete(key, ctx.now);
   else ctx.db.setRemove(key, picked);
+  ctx.notify?.("s", "spop", key);
+  notifyIfEmptied(ctx, key, count >= size);
   return set(bulks(picked));
 }
 
@@ -109,11 +114,12 @@ function setOpStore(op: SetOp) {
     if (isReply(sets)) return sets;
     const result = combine(sets, op);
     const dst = argv[1]!;
-    ctx.db.delete(dst, ctx.now);
+    const deleted = ctx.db.delete(dst, ctx.now);
     if (result.length > 0) {
       ctx.db.setAdd(dst, result);
       noteGrowth(ctx, dst, "set", result);
-    }
+      ctx.notify?.("s", `s${op}store`, dst);
+    } else notifyIfEmptied(ctx, dst, deleted);
     return int(result.length);
   };
 }
@@ -143,8 +149,11 @@ function smove(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   if (srcMeta.type !== "set" || (dstMeta && dstMeta.type !== "set")) return E.wrongType;
   if (bytesEqual(src, dst)) return ctx.db.setHas(src, member) ? ONE : ZERO;
   if (ctx.db.setRemove(src, [member]) === 0) return ZERO;
-  ctx.db.setAdd(dst, [member]);
+  ctx.notify?.("s", "srem", src);
+  notifyIfEmptied(ctx, src, ctx.db.collection(src, ctx.now) === undefined);
+  const added = ctx.db.setAdd(dst, [member]);
   noteGrowth(ctx, dst, "set", [member]);
+  if (added > 0) ctx.notify?.("s", "sadd", dst);
   return ONE;
 }
 
@@ -161,7 +170,10 @@ export const SET_COMMANDS = define("set", [
     run: (ctx, argv) => {
       const size = setSize(ctx, argv[1]!);
       if (isReply(size)) return size;
-      return int(size === 0 ? 0 : ctx.db.setRemove(argv[1]!, argv.slice(2)));
+      const removed = size === 0 ? 0 : ctx.db.setRemove(argv[1]!, argv.slice(2));
+      if (removed > 0) ctx.notify?.("s", "srem", argv[1]!);
+      notifyIfEmptied(ctx, argv[1]!, removed > 0 && ctx.db.collection(argv[1]!, ctx.now) === undefined);
+      return int(removed);
     },
   },
   {

@@ -226,8 +226,11 @@ function sort(readonly: boolean) {
       ? chosen.map((i) => i.elem)
       : chosen.flatMap((i) => o.gets.map((p) => lookup(ctx, p, i.elem)));
     if (!o.store) return array(out.map((v) => (v === undefined ? NULL_BULK : bulk(v))));
-    ctx.db.delete(o.store, ctx.now);
-    if (out.length > 0) ctx.db.listPush(o.store, out.map((v) => v ?? new Uint8Array(0)), false);
+    const deleted = ctx.db.delete(o.store, ctx.now);
+    if (out.length > 0) {
+      ctx.db.listPush(o.store, out.map((v) => v ?? new Uint8Array(0)), false);
+      ctx.notify?.("l", "sortstore", o.store);
+    } else if (deleted) ctx.notify?.("g", "del", o.store);
     return int(out.length);
   };
 }

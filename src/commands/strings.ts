@@ -89,6 +89,8 @@ function set(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   const meta = o.nx || o.xx || o.keepTtl ? ctx.db.meta(key, ctx.now) : undefined;
   if ((o.nx && meta) || (o.xx && !meta)) return old ?? NULL_BULK;
   ctx.db.setString(key, value, o.keepTtl ? (meta?.expireAt ?? null) : expireAt);
+  ctx.notify?.("$", "set", key);
+  if (expireAt !== null) ctx.notify?.("g", "expire", key);
   return old ?? OK;
 }
 
@@ -102,9 +104,14 @@ function getex(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   if (o.expire) {
     const r = expiryFrom(o.expire.unit, o.expire.arg, ctx.now, "getex");
     if (isReply(r)) return r;
-    if (r.at <= ctx.now) ctx.db.delete(key, ctx.now);
+    const gone = r.at <= ctx.now;
+    if (gone) ctx.db.delete(key, ctx.now);
     else ctx.db.setExpireAt(key, r.at);
-  } else if (o.persist) ctx.db.setExpireAt(key, null);
+    ctx.notify?.("g", gone ? "del" : "expire", key);
+  } else if (o.persist && ctx.db.meta(key, ctx.now)?.expireAt != null) {
+    ctx.db.setExpireAt(key, null);
+    ctx.notify?.("g", "persist", key);
+  }
   return bulk(v);
 }
 
@@ -113,6 +120,8 @@ function setWithTtl(unit: "ex" | "px", name: string) {
     const r = expiryFrom(unit, argv[2]!, ctx.now, name);
     if (isReply(r)) return r;
     ctx.db.setString(argv[1]!, argv[3]!, r.at);
+    ctx.notify?.("$", "set", argv[1]!);
+    ctx.notify?.("g", "expire", argv[1]!);
     return OK;
   };
 }
@@ -129,6 +138,7 @@ function incrBy(ctx: CommandContext, key: Uint8Array, delta: bigint): Reply {
   const next = n + delta;
   if (next > INT64_MAX || next < INT64_MIN) return E.overflow;
   ctx.db.updateString(key, utf8(next.toString()), ctx.now);
+  ctx.notify?.("$", "incrby", key);
   return int(next >= BigInt(Number.MIN_SAFE_INTEGER) && next <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(next) : next);
 }
 
@@ -163,6 +173,7 @@ function incrByFloat(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   const text = addFloatText(cur, argv[2]!);
   if (typeof text !== "string") return text;
   ctx.db.updateString(key, utf8(text), ctx.now);
+  ctx.notify?.("$", "incrbyfloat", key);
   return bulk(text);
 }
 
@@ -201,6 +212,7 @@ function setrange(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   out.set(base, 0);
   out.set(value, o);
   ctx.db.updateString(key, out, ctx.now);
+  ctx.notify?.("$", "setrange", key);
   return int(out.length);
 }
 
@@ -211,13 +223,17 @@ function append(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   if (cur && cur.length + argv[2]!.length > MAX_STRING) return TOO_BIG;
   const next = cur ? concatBytes(cur, argv[2]!) : argv[2]!;
   ctx.db.updateString(key, next, ctx.now);
+  ctx.notify?.("$", "append", key);
   return int(next.length);
 }
 
 function mset(ctx: CommandContext, argv: readonly Uint8Array[], onlyIfNone: boolean, name: string): Reply {
   if (argv.length % 2 === 0) return E.arity(name);
   if (onlyIfNone) for (let i = 1; i < argv.length; i += 2) if (ctx.db.meta(argv[i]!, ctx.now)) return ZERO;
-  for (let i = 1; i < argv.length; i += 2) ctx.db.setString(argv[i]!, argv[i + 1]!, null);
+  for (let i = 1; i < argv.length; i += 2) {
+    ctx.db.setString(argv[i]!, argv[i + 1]!, null);
+    ctx.notify?.("$", "set", argv[i]!);
+  }
   return onlyIfNone ? ONE : OK;
 }
 
@@ -246,6 +262,7 @@ export const STRING_COMMANDS = define("string", [
     run: (ctx, argv) => {
       if (ctx.db.meta(argv[1]!, ctx.now)) return ZERO;
       ctx.db.setString(argv[1]!, argv[2]!, null);
+      ctx.notify?.("$", "set", argv[1]!);
       return ONE;
     },
   },
@@ -272,6 +289,7 @@ export const STRING_COMMANDS = define("string", [
       const v = readString(ctx.db, argv[1]!, ctx.now);
       if (v === undefined || isReply(v)) return v ?? NULL_BULK;
       ctx.db.delete(argv[1]!, ctx.now);
+      ctx.notify?.("g", "del", argv[1]!);
       return bulk(v);
     },
   },
@@ -283,6 +301,7 @@ export const STRING_COMMANDS = define("string", [
       const v = readString(ctx.db, argv[1]!, ctx.now);
       if (isReply(v)) return v;
       ctx.db.setString(argv[1]!, argv[2]!, null);
+      ctx.notify?.("$", "set", argv[1]!);
       return bulkOrNull(v);
     },
   },

@@ -317,6 +317,31 @@ export interface CommandContext {
    * the read found stale, e.g. PFCOUNT's). The reply does not wait for it; later commands do.
    */
   readonly writeBack?: WriteBack;
+  /**
+   * Reports a keyspace event of this write (Redis's notifyKeyspaceEvent); absent when nobody
+   * listens (notify-keyspace-events off), so commands call it as `ctx.notify?.(…)`. `db`: another
+   * database than the context's (COPY … DB, MOVE).
+   */
+  readonly notify?: (cls: EventClass, event: string, key: Uint8Array, db?: number) => void;
+}
+
+/**
+ * Redis's notify-keyspace-events class of an event: g generic, $ string, l list, s set, h hash,
+ * z sorted set, x expired, n new key.
+ */
+export type EventClass = "g" | "$" | "l" | "s" | "h" | "z" | "x" | "n";
+
+/** Receives apply's keyspace events in order (src/pubsub/keyspace-events.ts publishes them). */
+export type KeyEventSink = (db: number, cls: EventClass, event: string, key: Uint8Array) => void;
+
+/** A node's keyspace-notification publisher as the state machines see it (src/pubsub/keyspace-events.ts). */
+export interface KeyEventsHook {
+  /** What apply reports to; undefined while notifications are off. */
+  sink(): KeyEventSink | undefined;
+  /** Whether "new" events (class n) are wanted: apply then checks which keys each write creates. */
+  newKeys(): boolean;
+  /** Publishes what was reported since the last flush; called once the applied batch is committed. */
+  flush(): void;
 }
 
 /** Proposes a write on the reading connection's behalf (see CommandContext.writeBack). */

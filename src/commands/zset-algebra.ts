@@ -2,7 +2,7 @@
 // ZINTERCARD and ZMPOP, with Redis 7.0's replies and error texts. Plain sets are accepted as
 // inputs with every score 1, as Redis does.
 import { array, bulk, err, int, NULL_ARRAY, type Reply } from "../resp/reply.ts";
-import { countedKeys, isReply, score, sizeOf } from "./collection.ts";
+import { countedKeys, isReply, notifyIfEmptied, score, sizeOf } from "./collection.ts";
 import { ONE_SLOT } from "./cluster-policy.ts";
 import { define } from "./define.ts";
 import type { CommandContext, ZEntry } from "./types.ts";
@@ -160,7 +160,7 @@ function setOperation(op: SetOp, out: Output) {
     if (out.to === "card") return int(result.length);
     result.sort(bySkiplistOrder);
     if (out.to === "reply") return entries(ctx, result, withScores);
-    storeZset(ctx, argv[1]!, result);
+    storeZset(ctx, argv[1]!, result, `z${op}store`);
     return int(result.length);
   };
 }
@@ -186,6 +186,8 @@ function zmpop(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
     if (isReply(size)) return size;
     if (size === 0) continue;
     const popped = popEntries(ctx, key, size, count ?? 1, where === "max");
+    ctx.notify?.("z", where === "max" ? "zpopmax" : "zpopmin", key);
+    notifyIfEmptied(ctx, key, popped.length === size);
     return array([bulk(key), array(popped.map((e) => array([bulk(e.member), score(e.score)])))]);
   }
   return NULL_ARRAY;

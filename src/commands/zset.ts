@@ -4,7 +4,7 @@ import { array, bulk, EMPTY_ARRAY, err, int, NULL_BULK, ZERO, type Reply } from 
 import { formatDouble } from "../resp/encoder.ts";
 import {
   cardinality, indexRange, intArg, isReply, noteGrowth, pairs, pickRandom, popCount, randomCount,
-  scanCollection, score, sizeOf,
+  scanCollection, score, sizeOf, notifyIfEmptied,
 } from "./collection.ts";
 import { ONE_SLOT } from "./cluster-policy.ts";
 import { define } from "./define.ts";
@@ -100,6 +100,7 @@ export function zadd(ctx: CommandContext, argv: readonly Uint8Array[], incrOnly:
       }
     }
     noteGrowth(ctx, key, "zset", items.map((x) => x.member));
+    if (added + updated > 0) ctx.notify?.("z", incr ? "zincr" : "zadd", key);
   }
   if (incr) return result === undefined ? NULL_BULK : score(result);
   return int(ch ? added + updated : added);
@@ -186,15 +187,18 @@ function zrangestore(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   if (isReply(spec)) return spec;
   const list = selectRange(ctx, src, spec);
   if (isReply(list)) return list;
-  storeZset(ctx, dst, list);
+  storeZset(ctx, dst, list, "zrangestore");
   return int(list.length);
 }
 
-/** Replaces dst with the given members (deleting it when there are none). */
-export function storeZset(ctx: CommandContext, dst: Uint8Array, list: readonly ZEntry[]): void {
-  ctx.db.delete(dst, ctx.now);
+/** Replaces dst with the given members (deleting it when there are none); `event` names the write. */
+export function storeZset(ctx: CommandContext, dst: Uint8Array, list: readonly ZEntry[], event: string): void {
+  const deleted = ctx.db.delete(dst, ctx.now);
   ctx.db.zsetInsertNew(dst, list);
-  if (list.length > 0) noteGrowth(ctx, dst, "zset", list.map((e) => e.member));
+  if (list.length > 0) {
+    noteGrowth(ctx, dst, "zset", list.map((e) => e.member));
+    ctx.notify?.("z", event, dst);
+  } else notifyIfEmptied(ctx, dst, deleted);
 }
 
 function zpop(max: boolean) {
@@ -207,6 +211,8 @@ function zpop(max: boolean) {
     if (isReply(size)) return size;
     if (size === 0 || count === 0) return EMPTY_ARRAY;
     const list = popEntries(ctx, key, size, count ?? 1, max);
+    ctx.notify?.("z", max ? "zpopmax" : "zpopmin", key);
+    notifyIfEmptied(ctx, key, list.length === size);
     if (count === undefined) return array([bulk(list[0]!.member), score(list[0]!.score)]);
     return entries(ctx, list, true);
   };
@@ -257,6 +263,8 @@ function zremrange(by: "rank" | "score" | "lex") {
     const doomed = ctx.db.zsetRange(key, range, false, 0, -1);
     if (doomed.length === size) ctx.db.delete(key, ctx.now);
     else for (const e of doomed) ctx.db.zsetRemove(key, e.member);
+    if (doomed.length > 0) ctx.notify?.("z", `zremrangeby${by}`, key);
+    notifyIfEmptied(ctx, key, doomed.length === size);
     return int(doomed.length);
   };
 }
@@ -300,6 +308,8 @@ export const ZSET_COMMANDS = define("sortedset", [
       if (isReply(size)) return size;
       let n = 0;
       if (size > 0) for (const m of argv.slice(2)) if (ctx.db.zsetRemove(argv[1]!, m)) n++;
+      if (n > 0) ctx.notify?.("z", "zrem", argv[1]!);
+      notifyIfEmptied(ctx, argv[1]!, n > 0 && n === size);
       return int(n);
     },
   },

@@ -207,12 +207,15 @@ export class Raft {
     this.snapConf = p.snapshot.conf;
     this.entries = [...p.entries];
     this.stable = this.lastIndex();
-    this.commit = Math.max(p.hardState.commit, this.snapIndex);
     this.persistedHardState = p.hardState;
+    // The commit index rides along the next save instead of one of its own (see
+    // hardStateChanged), so the state machine may have applied past the persisted one: every
+    // applied entry was committed and already durable in this log when it was applied.
     const applied = Math.max(cfg.applied ?? 0, this.snapIndex);
-    if (applied > this.commit) {
-      throw new Error(`${where}: state machine applied ${applied} is beyond the durable commit index ${this.commit}`);
+    if (applied > this.lastIndex()) {
+      throw new Error(`${where}: state machine applied ${applied} is beyond the durable log (last index ${this.lastIndex()})`);
     }
+    this.commit = Math.max(p.hardState.commit, applied);
     this.applied = applied;
     // A replica that never persisted a term has acknowledged no leader's lease, so it need not
     // wait one out before granting (pre-)votes: a new member of a forming group would otherwise
@@ -348,9 +351,10 @@ export class Raft {
   ready(): Ready {
     if (this.handed) throw new Error(`raft group ${this.grp} node ${this.id}: ready() called twice without advance()`);
     this.flush();
-    const hs = this.hardStateChanged() ? { term: this.term, vote: this.vote, commit: this.commit } : null;
     const unstable = this.entries.slice(this.stable - this.snapIndex);
     const snapshot = this.snapshotToPersist;
+    const commitRides = (unstable.length > 0 || snapshot !== null) && this.persistedHardState.commit !== this.commit;
+    const hs = this.hardStateChanged() || commitRides ? { term: this.term, vote: this.vote, commit: this.commit } : null;
     let persist: GroupWrite | null = null;
     if (hs || unstable.length > 0 || snapshot) {
       persist = {
@@ -525,9 +529,15 @@ export class Raft {
     return this.termAt(this.commit) === this.term;
   }
 
+  /**
+   * Term or vote changed: these must be durable before any message that depends on them. A new
+   * commit index alone needs no save of its own (etcd does the same): committed entries are
+   * durable in the log already, and after a restart the commit index is recovered from the
+   * state machine's applied index or learnt again from the leader; it rides along the next save.
+   */
   private hardStateChanged(): boolean {
     const p = this.persistedHardState;
-    return p.term !== this.term || p.vote !== this.vote || p.commit !== this.commit;
+    return p.term !== this.term || p.vote !== this.vote;
   }
 
   private snapshotBytes(): Uint8Array {

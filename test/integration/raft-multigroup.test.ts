@@ -90,12 +90,16 @@ test("six groups on three nodes elect, replicate and recover from one shared log
   for (const h of hosts.values()) {
     for (const g of GROUPS) expect(h.applied.get(g)).toEqual([0, 1, 2, 3, 4].map((k) => `g${g}-v${k}`));
   }
-  // Restart n2 from its file: every group comes back with its log and replays it.
+  // Restart n2 from its file: every group comes back with its whole log, and replays it once the
+  // group's leader tells it the commit index (a commit learnt alone is not saved: src/raft/raft.ts);
+  // where n2 led, that takes a new election.
+  const logs = GROUPS.map((g) => hosts.get("n2")!.groups.get(g)!.status().lastIndex);
   hosts.get("n2")!.storage.close();
   const n2 = new Host("n2", 9);
   hosts.set("n2", n2);
   expect([...n2.groups.keys()]).toEqual(GROUPS);
+  expect(GROUPS.map((g) => n2.groups.get(g)!.status().lastIndex)).toEqual(logs);
   n2.turn(net);
+  run(40);
   for (const g of GROUPS) expect(n2.applied.get(g)).toEqual([0, 1, 2, 3, 4].map((k) => `g${g}-v${k}`));
-  run(5);
 });

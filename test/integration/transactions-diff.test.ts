@@ -77,6 +77,17 @@ describe("transactions like redis-server 7.0", () => {
     ]);
   });
 
+  test("a command flagged no-multi is refused inside MULTI and dooms the transaction", async () => {
+    const out = await script([
+      [a, "MULTI"],
+      [a, "SET", "k", "1"],
+      [a, "SAVE"],
+      [a, "EXEC"],
+      [a, "GET", "k"],
+    ]);
+    expect(out[3]).toMatchObject({ t: "-" });
+  });
+
   test("WATCH: a write by another client makes EXEC return nil", async () => {
     const out = await script([
       [a, "SET", "k", "1"],

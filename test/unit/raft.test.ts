@@ -486,19 +486,37 @@ describe("leadership transfer and membership", () => {
     expect(c.r(l!).status().conf.voters).toEqual(["b", "c"]);
   });
 
-  test("restart recovers term, vote, log, commit and membership from storage", () => {
+  test("restart recovers term, vote, log and membership from storage; commit as of the last save", () => {
     const c = new Cluster(["a", "b", "c"]);
     c.elect("a");
     c.propose("a", "k");
     c.tick(2);
     const before = c.r("b").status();
+    expect(before.commit).toBe(3);
     const r = c.start("b");
     const after = r.status();
-    expect([after.term, after.vote, after.commit, after.lastIndex]).toEqual([before.term, before.vote, before.commit, before.lastIndex]);
+    expect([after.term, after.vote, after.lastIndex]).toEqual([before.term, before.vote, before.lastIndex]);
     expect(after.conf).toEqual(before.conf);
-    expect(after.applied).toBe(0);
+    // b learnt commit 3 from a heartbeat, which saves nothing: the commit that rode along its
+    // last save (k's append, carrying the no-op's commit 2) is what it restarts with.
+    expect([after.commit, after.applied]).toEqual([2, 0]);
+    c.tick(2);
     c.drain("b");
+    expect(r.status().commit).toBe(3); // learnt again from the leader
     expect(c.applied.get("b")!.map(text)).toContain("k"); // re-applied from the log
+  });
+
+  test("restart recovers the commit index from the state machine's applied index", () => {
+    const c = new Cluster(["a"]);
+    c.elect("a");
+    c.propose("a", "k");
+    c.drain("a");
+    const before = c.r("a").status();
+    expect(before.applied).toBe(before.commit);
+    const storage = c.storages.get("a")!;
+    expect(storage.load(1).hardState.commit).toBeLessThan(before.commit); // the commit alone was not saved
+    const after = new Raft({ grp: 1, id: "a", storage, random: seededRandom(1), applied: before.applied }).status();
+    expect([after.commit, after.applied]).toEqual([before.commit, before.applied]);
   });
 });
 

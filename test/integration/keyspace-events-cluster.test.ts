@@ -1,0 +1,51 @@
+// Keyspace notifications in a 3-node cluster (in-process nodes, replication factor 3): as in Redis
+// Cluster they are per node, and every node that applies a write to its replica of the key's
+// partition notifies its own subscribers, whichever node the write was proposed through.
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import Redis from "ioredis";
+import { startCluster, waitHealthy, type TestCluster } from "../helpers/cluster-nodes.ts";
+
+setDefaultTimeout(60_000);
+let c: TestCluster;
+const clients: Redis[] = [];
+
+beforeAll(async () => {
+  c = await startCluster(3, "kevents", { notify_keyspace_events: "KEA" });
+  await waitHealthy(c, 3);
+});
+
+afterAll(async () => {
+  for (const r of clients) r.disconnect();
+  await c?.stop();
+});
+
+const connect = (port: number) => {
+  const r = new Redis({ host: "127.0.0.1", port, maxRetriesPerRequest: 0 });
+  clients.push(r);
+  return r;
+};
+
+test("a write through one node is notified to the subscribers of every node holding a replica", async () => {
+  const got: string[][] = c.members.map(() => []);
+  for (const [i, m] of c.members.entries()) {
+    const sub = connect(m.node.respPort);
+    // One pattern for both kinds, so the two messages of an event arrive in Redis's order.
+    sub.on("pmessage", (_p: string, channel: string, message: string) => {
+      if (`${channel} ${message}`.includes("{kev}")) got[i]!.push(`${channel} ${message}`);
+    });
+    await sub.psubscribe("__key*__:*");
+  }
+  const writer = connect(c.members[1]!.node.respPort);
+  await writer.set("{kev}a", "1");
+  await writer.lpush("{kev}l", "x", "y");
+  await writer.rename("{kev}a", "{kev}b");
+  const want = [
+    "__keyspace@0__:{kev}a set", "__keyevent@0__:set {kev}a",
+    "__keyspace@0__:{kev}l lpush", "__keyevent@0__:lpush {kev}l",
+    "__keyspace@0__:{kev}a rename_from", "__keyevent@0__:rename_from {kev}a",
+    "__keyspace@0__:{kev}b rename_to", "__keyevent@0__:rename_to {kev}b",
+  ];
+  const deadline = Date.now() + 10_000;
+  while (got.some((g) => g.length < want.length) && Date.now() < deadline) await Bun.sleep(50);
+  for (const g of got) expect(g).toEqual(want);
+});
