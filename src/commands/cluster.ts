@@ -11,7 +11,9 @@ const DISABLED = err("ERR This instance has cluster support disabled");
 const nodeEntry = (n: ClusterNodeRef): Reply => array([bulk(n.host), int(n.port), bulk(n.id), array([])]);
 
 function slots(c: ClusterView): Reply {
-  return array(c.slots().map((r) => array([int(r.start), int(r.end), nodeEntry(r.master), ...r.replicas.map(nodeEntry)])));
+  return array(
+    c.slots().map((r) => array([int(r.start), int(r.end), nodeEntry(r.master), ...r.replicas.map(nodeEntry)])),
+  );
 }
 
 function shards(c: ClusterView): Reply {
@@ -44,7 +46,11 @@ function shards(c: ClusterView): Reply {
 /** CLUSTER NODES: one line per member; a member that leads several partitions lists all their ranges. */
 function nodes(c: ClusterView): string {
   const ranges = new Map<string, string[]>();
-  for (const r of c.slots()) ranges.set(r.master.id, [...(ranges.get(r.master.id) ?? []), r.start === r.end ? `${r.start}` : `${r.start}-${r.end}`]);
+  for (const r of c.slots())
+    ranges.set(r.master.id, [
+      ...(ranges.get(r.master.id) ?? []),
+      r.start === r.end ? `${r.start}` : `${r.start}-${r.end}`,
+    ]);
   return c
     .members()
     .map((m) => {
@@ -59,7 +65,7 @@ function info(c: ClusterView): string {
   const ranges = c.slots();
   const assigned = ranges.reduce((n, r) => n + (r.end - r.start + 1), 0);
   const masters = new Set(ranges.map((r) => r.master.id)).size;
-  return [
+  return `${[
     `cluster_state:${c.state()}`,
     `cluster_slots_assigned:${assigned}`,
     `cluster_slots_ok:${c.state() === "ok" ? assigned : 0}`,
@@ -69,7 +75,7 @@ function info(c: ClusterView): string {
     `cluster_size:${masters}`,
     "cluster_current_epoch:1",
     "cluster_my_epoch:1",
-  ].join("\r\n") + "\r\n";
+  ].join("\r\n")}\r\n`;
 }
 
 function cluster(s: SessionApi, argv: readonly Uint8Array[]): Reply {
@@ -98,18 +104,47 @@ function cluster(s: SessionApi, argv: readonly Uint8Array[]): Reply {
 
 export const CLUSTER_COMMANDS = define("cluster", [
   {
-    name: "cluster", arity: -2, flags: [], since: "3.0.0",
+    name: "cluster",
+    arity: -2,
+    flags: [],
+    since: "3.0.0",
     subcommands: subcommands([
-      ["addslots", -3], ["addslotsrange", -4], ["bumpepoch", 2], ["count-failure-reports", 3], ["countkeysinslot", 3],
-      ["delslots", -3], ["delslotsrange", -4], ["failover", -2], ["flushslots", 2], ["forget", 3], ["getkeysinslot", 4],
-      ["help", 2], ["info", 2], ["keyslot", 3], ["links", 2], ["meet", -4], ["myid", 2], ["nodes", 2], ["replicas", 3],
-      ["replicate", 3], ["reset", -2], ["saveconfig", 2], ["set-config-epoch", 3], ["setslot", -4], ["shards", 2],
-      ["slaves", 3], ["slots", 2],
+      ["addslots", -3],
+      ["addslotsrange", -4],
+      ["bumpepoch", 2],
+      ["count-failure-reports", 3],
+      ["countkeysinslot", 3],
+      ["delslots", -3],
+      ["delslotsrange", -4],
+      ["failover", -2],
+      ["flushslots", 2],
+      ["forget", 3],
+      ["getkeysinslot", 4],
+      ["help", 2],
+      ["info", 2],
+      ["keyslot", 3],
+      ["links", 2],
+      ["meet", -4],
+      ["myid", 2],
+      ["nodes", 2],
+      ["replicas", 3],
+      ["replicate", 3],
+      ["reset", -2],
+      ["saveconfig", 2],
+      ["set-config-epoch", 3],
+      ["setslot", -4],
+      ["shards", 2],
+      ["slaves", 3],
+      ["slots", 2],
     ]),
-    summary: "Cluster commands: SLOTS, SHARDS, NODES, INFO, MYID, KEYSLOT.", exec: cluster,
+    summary: "Cluster commands: SLOTS, SHARDS, NODES, INFO, MYID, KEYSLOT.",
+    exec: cluster,
   },
   {
-    name: "readonly", arity: 1, flags: ["fast"], since: "3.0.0",
+    name: "readonly",
+    arity: 1,
+    flags: ["fast"],
+    since: "3.0.0",
     summary: "Switches the connection to Redis Cluster mode (-MOVED redirects).",
     exec: (s) => {
       if (!s.cluster) return DISABLED;
@@ -118,11 +153,19 @@ export const CLUSTER_COMMANDS = define("cluster", [
     },
   },
   {
-    name: "readwrite", arity: 1, flags: ["fast"], since: "3.0.0",
-    summary: "Ends READONLY; the connection keeps getting redirects.", exec: (s) => (s.cluster ? OK : DISABLED),
+    name: "readwrite",
+    arity: 1,
+    flags: ["fast"],
+    since: "3.0.0",
+    summary: "Ends READONLY; the connection keeps getting redirects.",
+    exec: (s) => (s.cluster ? OK : DISABLED),
   },
   {
-    name: "asking", arity: 1, flags: ["fast"], since: "3.0.0",
-    summary: "Accepted for Redis Cluster clients; FlyDB never answers -ASK.", exec: (s) => (s.cluster ? OK : DISABLED),
+    name: "asking",
+    arity: 1,
+    flags: ["fast"],
+    since: "3.0.0",
+    summary: "Accepted for Redis Cluster clients; FlyDB never answers -ASK.",
+    exec: (s) => (s.cluster ? OK : DISABLED),
   },
 ]);

@@ -24,12 +24,28 @@ const flagSet = (flags: readonly string[]): Reply => ({ t: "set", v: flags.map((
 /** One key spec by position: keys from argv[index] to lastKey (relative to index; negative: from the end). */
 function keySpec(flags: readonly string[], index: number, lastKey: number, step: number, notes?: string): Reply {
   const search = map([[bulk("index"), int(index)]]);
-  const find = map([[bulk("lastkey"), int(lastKey)], [bulk("keystep"), int(step)], [bulk("limit"), ZERO]]);
+  const find = map([
+    [bulk("lastkey"), int(lastKey)],
+    [bulk("keystep"), int(step)],
+    [bulk("limit"), ZERO],
+  ]);
   return map([
     ...(notes === undefined ? [] : [[bulk("notes"), bulk(notes)] as const]),
     [bulk("flags"), flagSet(flags)],
-    [bulk("begin_search"), map([[bulk("type"), bulk("index")], [bulk("spec"), search]])],
-    [bulk("find_keys"), map([[bulk("type"), bulk("range")], [bulk("spec"), find]])],
+    [
+      bulk("begin_search"),
+      map([
+        [bulk("type"), bulk("index")],
+        [bulk("spec"), search],
+      ]),
+    ],
+    [
+      bulk("find_keys"),
+      map([
+        [bulk("type"), bulk("range")],
+        [bulk("spec"), find],
+      ]),
+    ],
   ]);
 }
 

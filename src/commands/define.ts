@@ -43,7 +43,11 @@ export type CommandRow = DataRow | SessionRow;
 export function define(group: string, rows: readonly CommandRow[]): CommandSpec[] {
   return rows.map((row) => {
     const common = {
-      name: row.name, arity: row.arity, group, since: row.since, summary: row.summary,
+      name: row.name,
+      arity: row.arity,
+      group,
+      since: row.since,
+      summary: row.summary,
       ...(row.subcommands ? { subcommands: row.subcommands } : {}),
     };
     if ("exec" in row) {
@@ -68,7 +72,8 @@ export function define(group: string, rows: readonly CommandRow[]): CommandSpec[
 
 /** Subcommands from [name, arity] rows; a keyed one adds its key's position and key-spec flags. */
 export function subcommands(rows: readonly (readonly [string, number] | readonly [string, number, number, string])[]) {
-  return rows.map(([name, arity, at, flags]): Subcommand =>
-    at === undefined ? { name, arity } : { name, arity, key: { at, flags: flags! } },
+  return rows.map(
+    ([name, arity, at, flags]): Subcommand =>
+      at === undefined ? { name, arity } : { name, arity, key: { at, flags: flags! } },
   );
 }

@@ -115,11 +115,24 @@ describe("HyperLogLog matches redis-server 7.0", () => {
     await both("SET", "s", "not an hll at all");
     await both("RPUSH", "l", "x");
     for (const argv of [
-      ["PFADD"], ["PFCOUNT"], ["PFMERGE"], ["PFDEBUG", "ENCODING"], ["PFDEBUG", "ENCODING", "s", "x"],
-      ["PFADD", "s", "a"], ["PFADD", "l", "a"], ["PFCOUNT", "s"], ["PFCOUNT", "l"], ["PFCOUNT", "nokey", "s"],
-      ["PFMERGE", "d", "s"], ["PFMERGE", "s", "d"], ["PFMERGE", "l"], ["PFDEBUG", "ENCODING", "nokey"],
-      ["PFDEBUG", "GETREG", "s"], ["PFSELFTEST", "x"],
-    ]) await both(...argv);
+      ["PFADD"],
+      ["PFCOUNT"],
+      ["PFMERGE"],
+      ["PFDEBUG", "ENCODING"],
+      ["PFDEBUG", "ENCODING", "s", "x"],
+      ["PFADD", "s", "a"],
+      ["PFADD", "l", "a"],
+      ["PFCOUNT", "s"],
+      ["PFCOUNT", "l"],
+      ["PFCOUNT", "nokey", "s"],
+      ["PFMERGE", "d", "s"],
+      ["PFMERGE", "s", "d"],
+      ["PFMERGE", "l"],
+      ["PFDEBUG", "ENCODING", "nokey"],
+      ["PFDEBUG", "GETREG", "s"],
+      ["PFSELFTEST", "x"],
+    ])
+      await both(...argv);
     await both("EXISTS", "d");
     await both("PFADD", "c", "a", "b", "c");
     await both("PFDEBUG", "NOSUCH", "c");
@@ -159,18 +172,24 @@ describe("HyperLogLog matches redis-server 7.0", () => {
   });
 
   test("PFCOUNT is readonly, and the cardinality it caches is in place for the connection's next command", async () => {
-    const [r, f] = await Promise.all(
-      [servers.redis, servers.fly].map((c) => c.call("COMMAND", "INFO", "PFCOUNT")),
-    );
+    const [r, f] = await Promise.all([servers.redis, servers.fly].map((c) => c.call("COMMAND", "INFO", "PFCOUNT")));
     /** COMMAND INFO's flags: the third field of the command's row. */
     const flagsOf = (w: Wire) => (w.t === "*" && w.v[0]?.t === "*" ? show(w.v[0].v[2]!) : show(w));
     expect(flagsOf(f!)).toBe(flagsOf(r!));
     expect(flagsOf(f!)).toContain("readonly");
     // The suite's "PFADD / PFCOUNT cache invalidation works", pipelined so no read waits for a reply.
     const script = [
-      ["DEL", "hc"], ["PFADD", "hc", "a", "b", "c"], ["PFCOUNT", "hc"], ["GETRANGE", "hc", "15", "15"],
-      ["PFCOUNT", "hc"], ["PFADD", "hc", "a", "b", "c"], ["GETRANGE", "hc", "15", "15"],
-      ["PFADD", "hc", "1", "2", "3"], ["GETRANGE", "hc", "15", "15"], ["PFCOUNT", "hc"], ["GET", "hc"],
+      ["DEL", "hc"],
+      ["PFADD", "hc", "a", "b", "c"],
+      ["PFCOUNT", "hc"],
+      ["GETRANGE", "hc", "15", "15"],
+      ["PFCOUNT", "hc"],
+      ["PFADD", "hc", "a", "b", "c"],
+      ["GETRANGE", "hc", "15", "15"],
+      ["PFADD", "hc", "1", "2", "3"],
+      ["GETRANGE", "hc", "15", "15"],
+      ["PFCOUNT", "hc"],
+      ["GET", "hc"],
     ];
     const run = (c: typeof servers.fly) => Promise.all(script.map((argv) => c.call(...argv)));
     const [rs, fs] = await Promise.all([run(servers.redis), run(servers.fly)]);
@@ -180,9 +199,16 @@ describe("HyperLogLog matches redis-server 7.0", () => {
   test("RESP3 replies have the same shapes", async () => {
     await both("DEL", "r3");
     for (const argv of [
-      ["PFADD", "r3", "a", "b"], ["PFCOUNT", "r3"], ["PFCOUNT", "r3", "nokey"], ["PFDEBUG", "ENCODING", "r3"],
-      ["PFDEBUG", "DECODE", "r3"], ["PFDEBUG", "GETREG", "r3"], ["PFMERGE", "r3"], ["PFDEBUG", "NOSUCH", "r3"],
-    ]) await on(resp3, argv);
+      ["PFADD", "r3", "a", "b"],
+      ["PFCOUNT", "r3"],
+      ["PFCOUNT", "r3", "nokey"],
+      ["PFDEBUG", "ENCODING", "r3"],
+      ["PFDEBUG", "DECODE", "r3"],
+      ["PFDEBUG", "GETREG", "r3"],
+      ["PFMERGE", "r3"],
+      ["PFDEBUG", "NOSUCH", "r3"],
+    ])
+      await on(resp3, argv);
   });
 
   test("randomly corrupted values get the same reply and leave the same bytes", async () => {

@@ -183,14 +183,46 @@ describe("COMMAND", () => {
 
   test("GETKEYSANDFLAGS: each key's access flags as Redis's key specs give them", async () => {
     for (const call of [
-      "SET k v", "GET k", "DEL a b", "GETDEL k", "INCR k", "APPEND k v", "LPUSH l a", "RPOP l",
-      "LMOVE a b LEFT RIGHT", "RPOPLPUSH a b", "HSET h f v", "HGET h f", "SADD s a", "SMOVE a b m",
-      "SINTERSTORE d a b", "ZADD z 1 a", "ZUNIONSTORE d 2 a b", "EXPIRE k 1", "RENAME a b", "COPY a b",
-      "SETNX k v", "MSET a 1 b 2", "EXISTS a b", "PFCOUNT h", "PFMERGE d a b", "BITOP AND d a b",
-      "SORT l STORE d", "MSETNX a 1 b 2", "TTL k", "TYPE k", "RESTORE k 0 x", "ZPOPMIN z",
-      "GEORADIUS g 1 1 1 km STORE d", "LMPOP 2 a b LEFT", "SET k v GET", "SET k v NX", "BITFIELD k GET u8 0",
+      "SET k v",
+      "GET k",
+      "DEL a b",
+      "GETDEL k",
+      "INCR k",
+      "APPEND k v",
+      "LPUSH l a",
+      "RPOP l",
+      "LMOVE a b LEFT RIGHT",
+      "RPOPLPUSH a b",
+      "HSET h f v",
+      "HGET h f",
+      "SADD s a",
+      "SMOVE a b m",
+      "SINTERSTORE d a b",
+      "ZADD z 1 a",
+      "ZUNIONSTORE d 2 a b",
+      "EXPIRE k 1",
+      "RENAME a b",
+      "COPY a b",
+      "SETNX k v",
+      "MSET a 1 b 2",
+      "EXISTS a b",
+      "PFCOUNT h",
+      "PFMERGE d a b",
+      "BITOP AND d a b",
+      "SORT l STORE d",
+      "MSETNX a 1 b 2",
+      "TTL k",
+      "TYPE k",
+      "RESTORE k 0 x",
+      "ZPOPMIN z",
+      "GEORADIUS g 1 1 1 km STORE d",
+      "LMPOP 2 a b LEFT",
+      "SET k v GET",
+      "SET k v NX",
+      "BITFIELD k GET u8 0",
       "BITFIELD k SET u8 0 1",
-    ]) await same(["COMMAND", "GETKEYSANDFLAGS", ...call.split(" ")]);
+    ])
+      await same(["COMMAND", "GETKEYSANDFLAGS", ...call.split(" ")]);
   });
 
   test("COMMAND INFO key specs of commands whose keys are at fixed positions, RESP2 and RESP3", async () => {
@@ -200,9 +232,29 @@ describe("COMMAND", () => {
     /** The key specs: the ninth field of the command's row. */
     const specs = (w: Wire) => (w.t === "*" && w.v[0]?.t === "*" ? w.v[0].v[8] : w);
     const names = [
-      "get", "set", "mset", "del", "exists", "lmove", "rename", "copy", "sinterstore", "sunionstore", "bitop",
-      "getdel", "incr", "hset", "bitfield", "hget", "zadd", "zrangestore", "pfcount", "pfmerge", "geosearchstore",
-      "lcs", "ping",
+      "get",
+      "set",
+      "mset",
+      "del",
+      "exists",
+      "lmove",
+      "rename",
+      "copy",
+      "sinterstore",
+      "sunionstore",
+      "bitop",
+      "getdel",
+      "incr",
+      "hset",
+      "bitfield",
+      "hget",
+      "zadd",
+      "zrangestore",
+      "pfcount",
+      "pfmerge",
+      "geosearchstore",
+      "lcs",
+      "ping",
     ];
     for (const pair of [servers, resp3]) {
       for (const name of names) {
@@ -233,8 +285,16 @@ describe("COMMAND", () => {
       await names(servers.redis, "FILTERBY", "PATTERN", "config*"),
     );
     for (const call of [
-      "MEMORY USAGE k", "MEMORY USAGE k SAMPLES 5", "MEMORY NOSUCH k", "MEMORY USAGE", "MEMORY STATS",
-      "OBJECT ENCODING k", "OBJECT ENCODING", "OBJECT HELP", "CONFIG GET x", "CONFIG NOSUCH x",
+      "MEMORY USAGE k",
+      "MEMORY USAGE k SAMPLES 5",
+      "MEMORY NOSUCH k",
+      "MEMORY USAGE",
+      "MEMORY STATS",
+      "OBJECT ENCODING k",
+      "OBJECT ENCODING",
+      "OBJECT HELP",
+      "CONFIG GET x",
+      "CONFIG NOSUCH x",
     ]) {
       await same(["COMMAND", "GETKEYS", ...call.split(" ")]);
       await same(["COMMAND", "GETKEYSANDFLAGS", ...call.split(" ")]);
@@ -362,7 +422,9 @@ describe("introspection texts", () => {
     await servers.fly.call("CONFIG", "RESETSTAT");
     const stats = await servers.fly.call("INFO", "commandstats");
     // Only the RESETSTAT call itself is counted since.
-    expect(stats.t === "$" ? stats.v.toString() : "").toMatch(/^# Commandstats\r\ncmdstat_config\|resetstat:calls=1,[^\r]*\r\n$/);
+    expect(stats.t === "$" ? stats.v.toString() : "").toMatch(
+      /^# Commandstats\r\ncmdstat_config\|resetstat:calls=1,[^\r]*\r\n$/,
+    );
   });
 
   test("OBJECT IDLETIME counts from the last access; TTL, TYPE and EXISTS do not touch", async () => {
@@ -375,7 +437,12 @@ describe("introspection texts", () => {
     await same(["OBJECT", "IDLETIME", "idle:none"]);
     for (const c of [servers.redis, servers.fly]) expect(await idle(c)).toBeLessThanOrEqual(1);
     await Bun.sleep(2100);
-    for (const argv of [["TTL", "idle:k"], ["TYPE", "idle:k"], ["EXISTS", "idle:k"]]) await same(argv);
+    for (const argv of [
+      ["TTL", "idle:k"],
+      ["TYPE", "idle:k"],
+      ["EXISTS", "idle:k"],
+    ])
+      await same(argv);
     for (const c of [servers.redis, servers.fly]) expect(await idle(c)).toBeGreaterThanOrEqual(2);
     await same(["GET", "idle:k"]);
     for (const c of [servers.redis, servers.fly]) expect(await idle(c)).toBeLessThanOrEqual(1);
