@@ -21,7 +21,10 @@ interface Status {
 async function settled(m: ClusterMemberProcess): Promise<void> {
   const end = Date.now() + 60_000;
   while (Date.now() < end) {
-    const s = (await fetch(`${m.http}/cluster/status`).then((r) => r.json(), () => undefined)) as Status | undefined;
+    const s = (await fetch(`${m.http}/cluster/status`).then(
+      (r) => r.json(),
+      () => undefined,
+    )) as Status | undefined;
     const spread = s && Object.keys(s.partitions.leaders_per_node).length === 3;
     if (s && s.members.length === 3 && s.partitions.healthy === PARTITIONS && spread) return;
     await Bun.sleep(200);

@@ -27,14 +27,20 @@ function cpuSeconds(pid: number): number {
 
 /** Transport counters from /metrics (frames and bytes sent). */
 async function transport(m: ClusterMemberProcess): Promise<{ frames: number; bytes: number }> {
-  return { frames: await metricValue(m, 'flydb_transport_frames_total{direction="out"}'), bytes: await metricValue(m, 'flydb_transport_bytes_total{direction="out"}') };
+  return {
+    frames: await metricValue(m, 'flydb_transport_frames_total{direction="out"}'),
+    bytes: await metricValue(m, 'flydb_transport_bytes_total{direction="out"}'),
+  };
 }
 
 async function settled(m: ClusterMemberProcess, members: number): Promise<void> {
   const end = Date.now() + 120_000;
   while (Date.now() < end) {
     try {
-      const s = (await (await fetch(`${m.http}/cluster/status`)).json()) as { members: unknown[]; partitions: { healthy: number; leaders_per_node: Record<string, number> } };
+      const s = (await (await fetch(`${m.http}/cluster/status`)).json()) as {
+        members: unknown[];
+        partitions: { healthy: number; leaders_per_node: Record<string, number> };
+      };
       const perNode = Object.values(s.partitions.leaders_per_node);
       const even = perNode.length === members && Math.max(...perNode) - Math.min(...perNode) <= 2;
       if (s.members.length === members && s.partitions.healthy === PARTITIONS && even) return;
@@ -47,7 +53,8 @@ async function settled(m: ClusterMemberProcess, members: number): Promise<void> 
 }
 
 const binary = ensureBinary();
-const start = (id: string, seed?: number) => startClusterMember({ id, seed, partitions: PARTITIONS, binary, args: ["--log-level", "warn"] });
+const start = (id: string, seed?: number) =>
+  startClusterMember({ id, seed, partitions: PARTITIONS, binary, args: ["--log-level", "warn"] });
 const m1 = await start("i1");
 const members = [m1, await start("i2", m1.gossip), await start("i3", m1.gossip)];
 try {
@@ -64,7 +71,9 @@ try {
   members.forEach((m, i) => {
     const b = before[i]!;
     const a = after[i]!;
-    console.log(`| ${m.id} | ${((100 * (a.cpu - b.cpu)) / secs).toFixed(1)} | ${((a.t.frames - b.t.frames) / secs).toFixed(0)} | ${((a.t.bytes - b.t.bytes) / secs).toFixed(0)} |`);
+    console.log(
+      `| ${m.id} | ${((100 * (a.cpu - b.cpu)) / secs).toFixed(1)} | ${((a.t.frames - b.t.frames) / secs).toFixed(0)} | ${((a.t.bytes - b.t.bytes) / secs).toFixed(0)} |`,
+    );
   });
 } finally {
   for (const m of members) await m.stop(2000);

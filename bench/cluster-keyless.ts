@@ -54,7 +54,8 @@ async function measure(name: string, r: Redis): Promise<Record<string, string | 
   await r.flushall();
   await fill(r);
   const scanned = await fullScan(r);
-  if (scanned !== KEYS || (await r.dbsize()) !== KEYS) throw new Error(`${name}: scan saw ${scanned} keys, expected ${KEYS}`);
+  if (scanned !== KEYS || (await r.dbsize()) !== KEYS)
+    throw new Error(`${name}: scan saw ${scanned} keys, expected ${KEYS}`);
   const row: Record<string, string | number> = { target: name };
   row["DBSIZE ms"] = (await median(() => r.dbsize())).toFixed(2);
   row["KEYS * ms"] = (await median(() => r.keys("*"), 5)).toFixed(1);
@@ -80,8 +81,13 @@ try {
   rows.push(await measure(`FlyDB 3 nodes, ${values.partitions} partitions`, fc));
   fc.disconnect();
   const t = performance.now();
-  const r = (await (await c.http(2, "/cluster/leave?timeout_ms=120000", { method: "POST" })).json()) as { drained: boolean; waited_ms: number };
-  console.log(`POST /cluster/leave (empty keyspace, ${values.partitions} partitions): drained=${r.drained} in ${r.waited_ms} ms (request ${(performance.now() - t).toFixed(0)} ms)`);
+  const r = (await (await c.http(2, "/cluster/leave?timeout_ms=120000", { method: "POST" })).json()) as {
+    drained: boolean;
+    waited_ms: number;
+  };
+  console.log(
+    `POST /cluster/leave (empty keyspace, ${values.partitions} partitions): drained=${r.drained} in ${r.waited_ms} ms (request ${(performance.now() - t).toFixed(0)} ms)`,
+  );
 } finally {
   await c.stop();
 }

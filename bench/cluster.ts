@@ -42,7 +42,14 @@ const TRACE = values.trace === true;
 type Member = ClusterMemberProcess;
 
 const startMember = (binary: string, id: string, seed: number | undefined, restart?: ClusterMemberOptions["restart"]) =>
-  startClusterMember({ id, seed, partitions: PARTITIONS, binary, restart, args: ["--log-level", TRACE ? "debug" : "warn"] });
+  startClusterMember({
+    id,
+    seed,
+    partitions: PARTITIONS,
+    binary,
+    restart,
+    args: ["--log-level", TRACE ? "debug" : "warn"],
+  });
 
 async function settled(m: Member, members: number): Promise<void> {
   const end = Date.now() + 60_000;
@@ -64,7 +71,27 @@ async function settled(m: Member, members: number): Promise<void> {
 }
 
 async function rps(port: number, extra: string[] = []): Promise<Record<string, number>> {
-  const out = await runTool(["redis-benchmark", "-h", "127.0.0.1", "-p", String(port), "-t", "set,get", "-r", "100000", "-n", String(REQUESTS), "-c", String(CLIENTS), "-q", "--csv", ...extra], { timeoutMs: 600_000 });
+  const out = await runTool(
+    [
+      "redis-benchmark",
+      "-h",
+      "127.0.0.1",
+      "-p",
+      String(port),
+      "-t",
+      "set,get",
+      "-r",
+      "100000",
+      "-n",
+      String(REQUESTS),
+      "-c",
+      String(CLIENTS),
+      "-q",
+      "--csv",
+      ...extra,
+    ],
+    { timeoutMs: 600_000 },
+  );
   if (out.code !== 0) throw new Error(`redis-benchmark failed: ${out.stderr}${out.stdout}`);
   const r: Record<string, number> = {};
   for (const line of out.stdout.split("\n").slice(1)) {
@@ -86,7 +113,9 @@ async function throughput(binary: string, members: Member[]): Promise<() => Prom
   const redisAof: ServerProcess = await startRedisServer({ aofAlways: true });
   const standalone = await startFlyDB({ binary, args: ["--log-level", "warn"] });
   const m1 = members[0]!;
-  console.log(`# ${new Date().toISOString()}; redis-benchmark -t set,get -r 100000 -n ${REQUESTS} -c ${CLIENTS}; cluster: 3 nodes, ${PARTITIONS} partitions, rf 3, fsync always\n`);
+  console.log(
+    `# ${new Date().toISOString()}; redis-benchmark -t set,get -r 100000 -n ${REQUESTS} -c ${CLIENTS}; cluster: 3 nodes, ${PARTITIONS} partitions, rf 3, fsync always\n`,
+  );
   const rows: [string, Record<string, number>][] = [
     ["redis-server (no persistence)", await rps(redis.port)],
     ["redis-server (appendfsync always)", await rps(redisAof.port)],
@@ -99,7 +128,9 @@ async function throughput(binary: string, members: Member[]): Promise<() => Prom
   console.log("| target | SET/s | GET/s | SET vs redis appendfsync always | GET vs redis |");
   console.log("|---|---:|---:|---:|---:|");
   for (const [name, r] of rows) {
-    console.log(`| ${name} | ${Math.round(r.SET ?? 0)} | ${Math.round(r.GET ?? 0)} | ${((r.SET ?? 0) / (aof.SET ?? 1)).toFixed(2)}× | ${((r.GET ?? 0) / (base.GET ?? 1)).toFixed(2)}× |`);
+    console.log(
+      `| ${name} | ${Math.round(r.SET ?? 0)} | ${Math.round(r.GET ?? 0)} | ${((r.SET ?? 0) / (aof.SET ?? 1)).toFixed(2)}× | ${((r.GET ?? 0) / (base.GET ?? 1)).toFixed(2)}× |`,
+    );
   }
   return async () => {
     await standalone.stop();
@@ -146,7 +177,9 @@ async function main(): Promise<void> {
   const stopOthers = values["failover-only"] ? async () => {} : await throughput(binary, members);
 
   // Failover: kill the leader of a key's partition, time until a write to that key succeeds.
-  console.log(`\n# failover: kill -9 the leader of a key's partition, time to the first successful SET of that key (${KILLS} kills)\n`);
+  console.log(
+    `\n# failover: kill -9 the leader of a key's partition, time to the first successful SET of that key (${KILLS} kills)\n`,
+  );
   const times: number[] = [];
   for (let k = 0; k < KILLS; k++) {
     const key = `failover-${k}`;
@@ -170,14 +203,22 @@ async function main(): Promise<void> {
     times.push(ms);
     client.disconnect();
     console.log(`kill ${k + 1}: ${victim.id} (led ${key}'s partition) → first write after ${ms.toFixed(0)} ms`);
-    if (TRACE) console.log(`  group ${grp}: ${members.filter((m) => m !== victim).flatMap((m) => leaderChanges(m, grp, killedWall)).join(" ")}`);
+    if (TRACE)
+      console.log(
+        `  group ${grp}: ${members
+          .filter((m) => m !== victim)
+          .flatMap((m) => leaderChanges(m, grp, killedWall))
+          .join(" ")}`,
+      );
     // Bring the victim back on the same data dir and ports, and wait for the cluster to heal.
     const again = await startMember(binary, victim.id, undefined, restart);
     members[members.indexOf(victim)] = again;
     await settled(members[0] === victim ? again : members[0]!, 3);
   }
   times.sort((a, b) => a - b);
-  console.log(`\nfailover: median ${times[Math.floor(times.length / 2)]!.toFixed(0)} ms, max ${times[times.length - 1]!.toFixed(0)} ms, mean ${(times.reduce((a, b) => a + b, 0) / times.length).toFixed(0)} ms`);
+  console.log(
+    `\nfailover: median ${times[Math.floor(times.length / 2)]!.toFixed(0)} ms, max ${times[times.length - 1]!.toFixed(0)} ms, mean ${(times.reduce((a, b) => a + b, 0) / times.length).toFixed(0)} ms`,
+  );
 
   for (const m of members) await m.stop(2000);
   await stopOthers();

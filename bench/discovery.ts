@@ -27,7 +27,11 @@ try {
     await new LineReader(advertisers.stdout).waitFor((l) => l === "ready", 30_000, `${n} advertisers`);
     const times: number[] = [];
     for (let r = 0; r < rounds; r++) {
-      const out = await lan.exec(browserHost.ns, [BUN, join(ROOT, "test/fixtures/discovery/browse.ts"), "10000", String(n), `bench${n}`], { cwd: ROOT });
+      const out = await lan.exec(
+        browserHost.ns,
+        [BUN, join(ROOT, "test/fixtures/discovery/browse.ts"), "10000", String(n), `bench${n}`],
+        { cwd: ROOT },
+      );
       const { elapsedMs, nodes } = JSON.parse(out.stdout);
       if (nodes.length !== n) throw new Error(`round ${r}: found ${nodes.length} of ${n}`);
       times.push(elapsedMs);
@@ -35,7 +39,9 @@ try {
     advertisers.kill("SIGTERM");
     await advertisers.exited;
     times.sort((a, b) => a - b);
-    console.log(`N=${n}: browse resolved all nodes in median ${times[Math.floor(times.length / 2)]} ms (min ${times[0]}, max ${times[times.length - 1]}, ${rounds} rounds)`);
+    console.log(
+      `N=${n}: browse resolved all nodes in median ${times[Math.floor(times.length / 2)]} ms (min ${times[0]}, max ${times[times.length - 1]}, ${rounds} rounds)`,
+    );
   }
 } finally {
   await lan.destroy();

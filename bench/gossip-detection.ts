@@ -42,7 +42,9 @@ try {
     const sentA = a.udpOut + a.tcpOut;
     const sentB = b.udpOut + b.tcpOut;
     const bytes = (b.bytesOut - a.bytesOut) / WINDOW_S;
-    console.log(`| ${p.id} | ${rate(a.udpOut, b.udpOut)} | ${rate(a.tcpOut, b.tcpOut)} | ${rate(sentA, sentB)} | ${rate(a.udpIn + a.tcpIn, b.udpIn + b.tcpIn)} | ${bytes.toFixed(0)} |`);
+    console.log(
+      `| ${p.id} | ${rate(a.udpOut, b.udpOut)} | ${rate(a.tcpOut, b.tcpOut)} | ${rate(sentA, sentB)} | ${rate(a.udpIn + a.tcpIn, b.udpIn + b.tcpIn)} | ${bytes.toFixed(0)} |`,
+    );
   }
 
   console.log(`\n# crash detection (kill -9), ${TRIALS} trials`);
@@ -67,8 +69,10 @@ try {
     await waitFor(allAlive, 60_000, `${victim} rejoined`);
   }
   const mean = (xs: number[]) => Math.round(xs.reduce((a, b) => a + b, 0) / xs.length);
-  const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
-  const summary = (xs: number[]) => `mean ${mean(xs)} ms, median ${pct(xs, 0.5)} ms, p90 ${pct(xs, 0.9)} ms, max ${Math.max(...xs)} ms`;
+  const pct = (xs: number[], p: number) =>
+    [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
+  const summary = (xs: number[]) =>
+    `mean ${mean(xs)} ms, median ${pct(xs, 0.5)} ms, p90 ${pct(xs, 0.9)} ms, max ${Math.max(...xs)} ms`;
   console.log(`\nfirst survivor: ${summary(firsts)}\nlast survivor:  ${summary(lasts)}`);
   console.log(`trials under 5 s (last survivor): ${lasts.filter((t) => t < 5000).length}/${lasts.length}`);
 } finally {

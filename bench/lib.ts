@@ -80,4 +80,5 @@ export async function timeCalls(n: number, op: (i: number) => Promise<unknown>):
 }
 
 /** The `p` quantile (0..1) of ascending `sorted` times. */
-export const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+export const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;

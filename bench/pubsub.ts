@@ -13,7 +13,11 @@ import { readFileSync } from "node:fs";
 import { Socket } from "node:net";
 import { parseArgs } from "node:util";
 import {
-  ensureBinary, startClusterMember, startFlyDB, startRedisServer, type ServerProcess,
+  ensureBinary,
+  startClusterMember,
+  startFlyDB,
+  startRedisServer,
+  type ServerProcess,
 } from "../test/helpers/processes.ts";
 import { encodeCommand } from "../test/helpers/resp-client.ts";
 
@@ -62,14 +66,16 @@ const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/
 async function idleSubscribers(port: number): Promise<Socket[]> {
   const out: Socket[] = [];
   for (let i = 0; i < IDLE; i += 500) {
-    const batch = await Promise.all(Array.from({ length: Math.min(500, IDLE - i) }, async (_, k) => {
-      const s = await connect(port);
-      await new Promise<void>((resolve) => {
-        s.once("data", () => resolve());
-        s.write(encodeCommand(["SUBSCRIBE", `idle:${i + k}`]));
-      });
-      return s;
-    }));
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(500, IDLE - i) }, async (_, k) => {
+        const s = await connect(port);
+        await new Promise<void>((resolve) => {
+          s.once("data", () => resolve());
+          s.write(encodeCommand(["SUBSCRIBE", `idle:${i + k}`]));
+        });
+        return s;
+      }),
+    );
     out.push(...batch);
   }
   return out;
@@ -194,7 +200,13 @@ try {
       ready = s.members.length === 3;
     }
     const members = servers.slice(-3);
-    report("flydb 3-node", await run(first, members.map((m) => m.port)));
+    report(
+      "flydb 3-node",
+      await run(
+        first,
+        members.map((m) => m.port),
+      ),
+    );
     console.log(`flydb 3-node cluster / redis-server: ${(rates[2]! / rates[0]!).toFixed(2)}`);
   }
 } finally {

@@ -39,7 +39,10 @@ function cluster(seed: number) {
       drain();
     }
   };
-  const leader = () => [...nodes].find(([id, r]) => !down.has(id) && r.status().role === "leader" && r.status().commit === r.status().lastIndex)?.[0];
+  const leader = () =>
+    [...nodes].find(
+      ([id, r]) => !down.has(id) && r.status().role === "leader" && r.status().commit === r.status().lastIndex,
+    )?.[0];
   return { nodes, down, tick, drain, leader };
 }
 
@@ -59,7 +62,9 @@ for (let seed = 1; seed <= 500; seed++) {
 }
 failover.sort((a, b) => a - b);
 const q = (p: number) => failover[Math.min(failover.length - 1, Math.floor(p * failover.length))];
-console.log(`failover (leader crash -> new leader with committed no-op), 500 runs, E=10 H=2: p50 ${q(0.5)} ticks, p99 ${q(0.99)}, max ${failover[failover.length - 1]} ticks = ${failover[failover.length - 1] * TICK_MS} ms at ${TICK_MS} ms/tick`);
+console.log(
+  `failover (leader crash -> new leader with committed no-op), 500 runs, E=10 H=2: p50 ${q(0.5)} ticks, p99 ${q(0.99)}, max ${failover[failover.length - 1]} ticks = ${failover[failover.length - 1] * TICK_MS} ms at ${TICK_MS} ms/tick`,
+);
 
 {
   const c = cluster(1);
@@ -77,5 +82,7 @@ console.log(`failover (leader crash -> new leader with committed no-op), 500 run
   }
   for (let i = 0; i < 5; i++) c.tick();
   const ms = performance.now() - t0;
-  console.log(`throughput: ${N} proposals of 100 B, batches of 64, committed ${l.status().commit}: ${Math.round((N / ms) * 1000)} proposals/s through a 3-node in-memory group (one thread for all three nodes)`);
+  console.log(
+    `throughput: ${N} proposals of 100 B, batches of 64, committed ${l.status().commit}: ${Math.round((N / ms) * 1000)} proposals/s through a 3-node in-memory group (one thread for all three nodes)`,
+  );
 }

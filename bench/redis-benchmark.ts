@@ -29,12 +29,32 @@ const TESTS = ["SET", "GET", "INCR", `MGET (${MGET_KEYS} keys)`];
 /** One redis-benchmark run: requests/s per test name. */
 async function benchmark(port: number, pipeline: number): Promise<Map<string, number>> {
   const n = pipeline > 1 ? PIPELINED_REQUESTS : REQUESTS;
-  const common = ["-h", "127.0.0.1", "-p", String(port), "-r", String(KEYSPACE), "-n", String(n), "-c", String(CLIENTS), "-q", "--csv", ...(pipeline > 1 ? ["-P", String(pipeline)] : [])];
+  const common = [
+    "-h",
+    "127.0.0.1",
+    "-p",
+    String(port),
+    "-r",
+    String(KEYSPACE),
+    "-n",
+    String(n),
+    "-c",
+    String(CLIENTS),
+    "-q",
+    "--csv",
+    ...(pipeline > 1 ? ["-P", String(pipeline)] : []),
+  ];
   const rps = new Map<string, number>();
   const builtIn = await runTool(["redis-benchmark", ...common, "-t", "set,get,incr"], { timeoutMs: 600_000 });
   // redis-benchmark has no MGET test: a custom command with random keys from the same key space.
-  const mget = await runTool(["redis-benchmark", ...common, "MGET", ...Array.from({ length: MGET_KEYS }, () => "key:__rand_int__")], { timeoutMs: 600_000 });
-  for (const [out, rename] of [[builtIn, undefined], [mget, `MGET (${MGET_KEYS} keys)`]] as const) {
+  const mget = await runTool(
+    ["redis-benchmark", ...common, "MGET", ...Array.from({ length: MGET_KEYS }, () => "key:__rand_int__")],
+    { timeoutMs: 600_000 },
+  );
+  for (const [out, rename] of [
+    [builtIn, undefined],
+    [mget, `MGET (${MGET_KEYS} keys)`],
+  ] as const) {
     if (out.code !== 0) throw new Error(`redis-benchmark failed (${out.code}): ${out.stderr}${out.stdout}`);
     for (const line of out.stdout.split("\n").slice(1)) {
       const cols = line.split(",").map((c) => c.replaceAll('"', ""));
@@ -46,7 +66,8 @@ async function benchmark(port: number, pipeline: number): Promise<Map<string, nu
 }
 
 const fmt = (n: number | undefined) => (n === undefined ? "-" : Math.round(n).toLocaleString("en-US"));
-const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || b === 0 ? "-" : `${(a / b).toFixed(2)}×`);
+const ratio = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined || b === 0 ? "-" : `${(a / b).toFixed(2)}×`;
 
 async function main(): Promise<void> {
   const binary = ensureBinary();
@@ -57,7 +78,9 @@ async function main(): Promise<void> {
   };
   try {
     const versions = await runTool(["redis-server", "--version"]);
-    console.log(`# redis-benchmark: -t set,get,incr + MGET of ${MGET_KEYS} keys, -r ${KEYSPACE}, -c ${CLIENTS}, -n ${REQUESTS} (${PIPELINED_REQUESTS} with -P 16)`);
+    console.log(
+      `# redis-benchmark: -t set,get,incr + MGET of ${MGET_KEYS} keys, -r ${KEYSPACE}, -c ${CLIENTS}, -n ${REQUESTS} (${PIPELINED_REQUESTS} with -P 16)`,
+    );
     console.log(`# ${versions.stdout.trim()}; FlyDB ${binary} with fsync=always; ${new Date().toISOString()}\n`);
     for (let round = 1; round <= ROUNDS; round++) {
       const results = new Map<string, Map<Target, number>>();
@@ -73,13 +96,17 @@ async function main(): Promise<void> {
         }
       }
       console.log(`## Round ${round}\n`);
-      console.log("| test | pipeline | redis (no persistence) | redis (appendfsync always) | FlyDB (fsync always) | FlyDB / redis | FlyDB / redis appendfsync always |");
+      console.log(
+        "| test | pipeline | redis (no persistence) | redis (appendfsync always) | FlyDB (fsync always) | FlyDB / redis | FlyDB / redis appendfsync always |",
+      );
       console.log("|---|---|---:|---:|---:|---:|---:|");
       for (const pipeline of [1, 16]) {
         for (const test of TESTS) {
           const r = results.get(`${test}|${pipeline}`);
           const [plain, aof, fly] = [r?.get("redis"), r?.get("redis-aof"), r?.get("flydb")];
-          console.log(`| ${test} | ${pipeline === 1 ? "none" : `-P ${pipeline}`} | ${fmt(plain)} | ${fmt(aof)} | ${fmt(fly)} | ${ratio(fly, plain)} | ${ratio(fly, aof)} |`);
+          console.log(
+            `| ${test} | ${pipeline === 1 ? "none" : `-P ${pipeline}`} | ${fmt(plain)} | ${fmt(aof)} | ${fmt(fly)} | ${ratio(fly, plain)} | ${ratio(fly, aof)} |`,
+          );
         }
       }
       console.log("");

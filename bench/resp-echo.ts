@@ -34,8 +34,24 @@ function mapHandler(argv: Uint8Array[]): Reply {
 
 async function benchmark(port: number, pipeline: number): Promise<Map<string, number>> {
   const proc = Bun.spawn(
-    ["redis-benchmark", "-h", "127.0.0.1", "-p", String(port), "-t", "set,get", "-r", "100000",
-      "-n", String(requests), "-c", String(clients), "-P", String(pipeline), "--csv"],
+    [
+      "redis-benchmark",
+      "-h",
+      "127.0.0.1",
+      "-p",
+      String(port),
+      "-t",
+      "set,get",
+      "-r",
+      "100000",
+      "-n",
+      String(requests),
+      "-c",
+      String(clients),
+      "-P",
+      String(pipeline),
+      "--csv",
+    ],
     { stdout: "pipe", stderr: "pipe" },
   );
   const out = await new Response(proc.stdout).text();

@@ -36,7 +36,11 @@ function run(withIds: boolean, round: number): number {
   // Encoding happens on the proposer, not in apply: prepare the entries first.
   const entries: Entry[] = [];
   for (let i = 0; i < OPS; i++) {
-    const op = { cmds: [[enc.encode("set"), enc.encode(`key:${i % 100_000}`), enc.encode("xxxxxxxxxxxxxxxx")]], now: 1_000 + i, seed: 0 };
+    const op = {
+      cmds: [[enc.encode("set"), enc.encode(`key:${i % 100_000}`), enc.encode("xxxxxxxxxxxxxxxx")]],
+      now: 1_000 + i,
+      seed: 0,
+    };
     const p = proposers[i % NODES]!;
     const id = withIds ? p.next(GRP) : undefined;
     if (id) p.settle(GRP, id.seq);

@@ -36,12 +36,25 @@ async function measure(fsync: FsyncMode, proposers: number, total: number) {
   const compacted = await engine.compact(10_000);
   const compactMs = performance.now() - compactStart;
   await engine.close();
-  return { fsync, proposers, opsPerSec: Math.round(total / seconds), opsPerCommit: +(total / commits).toFixed(1), compacted, compactMs: +compactMs.toFixed(1) };
+  return {
+    fsync,
+    proposers,
+    opsPerSec: Math.round(total / seconds),
+    opsPerCommit: +(total / commits).toFixed(1),
+    compacted,
+    compactMs: +compactMs.toFixed(1),
+  };
 }
 
 /** The keyspace hot paths: setString inside one big apply, then getString on the read view. */
 async function hotPaths() {
-  const engine = await StoreEngine.open({ dataDir: join(root, `run-${runs++}`), fsync: "no", apply: testApply, compactIntervalMs: 0, expireIntervalMs: 0 });
+  const engine = await StoreEngine.open({
+    dataDir: join(root, `run-${runs++}`),
+    fsync: "no",
+    apply: testApply,
+    compactIntervalMs: 0,
+    expireIntervalMs: 0,
+  });
   const n = 100_000;
   const value = utf8("x".repeat(64));
   const keys = Array.from({ length: n }, (_, i) => utf8(`key:${i}`));

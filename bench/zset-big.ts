@@ -47,12 +47,18 @@ try {
   console.log(`loading ${MEMBERS} members (ZADD of ${BATCH}, 16 pipelined)…`);
   const loadRedis = await load(redis);
   const loadFly = await load(fly);
-  console.log(`load: redis ${loadRedis.toFixed(1)} s, flydb ${loadFly.toFixed(1)} s; ZCARD ${await redis.zcard("big")} / ${await fly.zcard("big")}`);
-  console.log(`\n${"command".padEnd(34)} ${"redis p50".padStart(10)} ${"p99".padStart(8)} ${"flydb p50".padStart(10)} ${"p99".padStart(8)}   (µs, ${OPS} ops each)`);
+  console.log(
+    `load: redis ${loadRedis.toFixed(1)} s, flydb ${loadFly.toFixed(1)} s; ZCARD ${await redis.zcard("big")} / ${await fly.zcard("big")}`,
+  );
+  console.log(
+    `\n${"command".padEnd(34)} ${"redis p50".padStart(10)} ${"p99".padStart(8)} ${"flydb p50".padStart(10)} ${"p99".padStart(8)}   (µs, ${OPS} ops each)`,
+  );
   for (const [name, op] of CASES) {
     const r = await measure((i) => op(redis, i));
     const f = await measure((i) => op(fly, i));
-    console.log(`${name.padEnd(34)} ${r.p50.toFixed(0).padStart(10)} ${r.p99.toFixed(0).padStart(8)} ${f.p50.toFixed(0).padStart(10)} ${f.p99.toFixed(0).padStart(8)}`);
+    console.log(
+      `${name.padEnd(34)} ${r.p50.toFixed(0).padStart(10)} ${r.p99.toFixed(0).padStart(8)} ${f.p50.toFixed(0).padStart(10)} ${f.p99.toFixed(0).padStart(8)}`,
+    );
   }
 } finally {
   await stop();

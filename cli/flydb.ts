@@ -13,7 +13,10 @@ const program = new Command()
   .version(VERSION, "-v, --version")
   .option("-c, --config <path>", `TOML config file (default: ${DEFAULT_CONFIG_PATH} when it exists)`)
   .addOption(new Option("--peers <list>", "alias of --cluster-peers").hideHelp(false))
-  .addHelpText("after", "\nEvery option can also be set in the TOML file (same name with '_') or as FLYDB_<NAME> in the environment.\nPrecedence: flags > environment > file > defaults.");
+  .addHelpText(
+    "after",
+    "\nEvery option can also be set in the TOML file (same name with '_') or as FLYDB_<NAME> in the environment.\nPrecedence: flags > environment > file > defaults.",
+  );
 
 for (const key of CONFIG_KEYS) {
   const spec = SCHEMA[key];

@@ -7,7 +7,17 @@ import { dirname, join, normalize, relative } from "node:path";
 
 /** Units (a folder, or one file) by layer, lowest first. */
 export const LAYERS: readonly (readonly string[])[] = [
-  ["src/lib", "src/keyspace", "src/rdb", "src/resp", "src/raft", "src/version.ts", "src/log.ts", "src/wall-clock.ts", "src/net"],
+  [
+    "src/lib",
+    "src/keyspace",
+    "src/rdb",
+    "src/resp",
+    "src/raft",
+    "src/version.ts",
+    "src/log.ts",
+    "src/wall-clock.ts",
+    "src/net",
+  ],
   ["src/commands", "src/config"],
   ["src/store", "src/pubsub", "src/cluster/core", "src/gossip/core", "src/discovery/core", "src/node-identity.ts"],
   ["src/transport", "src/gossip", "src/discovery"],
@@ -60,11 +70,7 @@ export function relativeImports(source: string): string[] {
 }
 
 /** Violations among `files` (repository path → source text). */
-export function checkImports(
-  files: ReadonlyMap<string, string>,
-  layers = LAYERS,
-  siblings = SIBLINGS,
-): Violation[] {
+export function checkImports(files: ReadonlyMap<string, string>, layers = LAYERS, siblings = SIBLINGS): Violation[] {
   const allowed = new Set(siblings.map(([a, b]) => `${a} ${b}`));
   const out: Violation[] = [];
   for (const [file, source] of files) {

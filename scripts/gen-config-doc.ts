@@ -9,22 +9,43 @@ import { CONFIG_KEYS, SCHEMA, type ConfigKey } from "../src/config/schema.ts";
 const GROUPS: readonly { title: string; intro: string; keys: readonly ConfigKey[] }[] = [
   {
     title: "Node and addresses",
-    intro: "Who this node is and where it listens. An address is `[host]:port`; an empty host listens on every interface.",
+    intro:
+      "Who this node is and where it listens. An address is `[host]:port`; an empty host listens on every interface.",
     keys: ["node_id", "bind_addr", "http_addr", "cluster_addr", "raft_addr", "advertise_addr", "zone"],
   },
-  { title: "Storage", intro: "Where the SQLite files live and how often the log is fsynced.", keys: ["data_dir", "fsync"] },
+  {
+    title: "Storage",
+    intro: "Where the SQLite files live and how often the log is fsynced.",
+    keys: ["data_dir", "fsync"],
+  },
   {
     title: "Cluster formation",
     intro: "How a node finds and joins its cluster (docs/CLUSTER_SETUP.md).",
-    keys: ["cluster_peers", "bootstrap", "bootstrap_expect", "discovery_enabled", "discovery_cluster_id", "discovery_interface", "dead_node_timeout"],
+    keys: [
+      "cluster_peers",
+      "bootstrap",
+      "bootstrap_expect",
+      "discovery_enabled",
+      "discovery_cluster_id",
+      "discovery_interface",
+      "dead_node_timeout",
+    ],
   },
   {
     title: "Data placement and reads",
     intro: "How the keyspace is split, replicated and read.",
     keys: ["partition_count", "replication_factor", "routing_strategy", "read_consistency", "redis_cluster_mode"],
   },
-  { title: "Security", intro: "Secrets are never printed (CONFIG GET shows `********`); see docs/SECURITY.md.", keys: ["requirepass", "cluster_secret", "http_auth_token"] },
-  { title: "Logging", intro: "One line per event on stderr, which is the journal under systemd.", keys: ["log_level", "log_format"] },
+  {
+    title: "Security",
+    intro: "Secrets are never printed (CONFIG GET shows `********`); see docs/SECURITY.md.",
+    keys: ["requirepass", "cluster_secret", "http_auth_token"],
+  },
+  {
+    title: "Logging",
+    intro: "One line per event on stderr, which is the journal under systemd.",
+    keys: ["log_level", "log_format"],
+  },
   {
     title: "Limits",
     intro: "Protection against oversized requests, too many connections and idle ones.",
@@ -36,9 +57,18 @@ const GROUPS: readonly { title: string; intro: string; keys: readonly ConfigKey[
       "Redis's own parameters under their TOML names; CONFIG SET changes them at run time under their Redis names " +
       "(hash-max-listpack-entries, …).",
     keys: [
-      "notify_keyspace_events", "slowlog_log_slower_than", "slowlog_max_len", "latency_monitor_threshold",
-      "hash_max_listpack_entries", "hash_max_listpack_value", "set_max_intset_entries", "zset_max_listpack_entries",
-      "zset_max_listpack_value", "list_max_listpack_size", "list_compress_depth", "hll_sparse_max_bytes",
+      "notify_keyspace_events",
+      "slowlog_log_slower_than",
+      "slowlog_max_len",
+      "latency_monitor_threshold",
+      "hash_max_listpack_entries",
+      "hash_max_listpack_value",
+      "set_max_intset_entries",
+      "zset_max_listpack_entries",
+      "zset_max_listpack_value",
+      "list_max_listpack_size",
+      "list_compress_depth",
+      "hll_sparse_max_bytes",
     ],
   },
 ];
@@ -48,7 +78,8 @@ const GROUPS: readonly { title: string; intro: string; keys: readonly ConfigKey[
  * missing. Remove a key from here when the code starts using it.
  */
 const NOT_YET_IN_EFFECT: Partial<Record<ConfigKey, string>> = {
-  routing_strategy: "only key-based exists; reads go to the partition leader (with read_consistency = \"stale\", the replica on the node asked when it hosts the partition)",
+  routing_strategy:
+    'only key-based exists; reads go to the partition leader (with read_consistency = "stale", the replica on the node asked when it hosts the partition)',
 };
 
 /** Every schema key in a group: keys added to the schema later land in "Other". */
@@ -86,12 +117,12 @@ export function renderConfigDoc(): string {
     "",
     "```console",
     "$ flydb --partition-count 100",
-    "flydb: invalid value for partition_count: \"100\" (from flag --partition-count); allowed: a power of two between 1 and 16384",
+    'flydb: invalid value for partition_count: "100" (from flag --partition-count); allowed: a power of two between 1 and 16384',
     "```",
     "",
     "Value formats: durations `500ms`, `90s`, `5m`, `1h` (a bare TOML number is seconds); sizes `1048576`, `64kb`,",
     "`512mb`, `1gb` (`k`/`m`/`g` are powers of 1000, `kb`/`mb`/`gb` of 1024); lists are a TOML array or one",
-    "string separated by commas or white space, so `--peers \"$(flydb-discover --quiet)\"` works.",
+    'string separated by commas or white space, so `--peers "$(flydb-discover --quiet)"` works.',
     "",
     "A node runs **standalone** unless one of `bootstrap`, `cluster_peers`, `bootstrap_expect` or",
     "`discovery_enabled` makes it a cluster member; its data directory remembers which it is. The keys",
@@ -129,7 +160,9 @@ export function renderConfigDoc(): string {
       out.push(`### ${key}`, "", `${capitalize(spec.help)}.`, "");
       out.push(`- default: ${mdDefault(key)}`);
       out.push(`- allowed: ${allowed(key)}`);
-      out.push(`- environment: \`${envName(key)}\`, flag: \`${flagName(key)}${spec.kind === "bool" ? `\` / \`--no-${flagName(key).slice(2)}` : " <value>"}\`${key === "cluster_peers" ? " (alias `--peers`)" : ""}`);
+      out.push(
+        `- environment: \`${envName(key)}\`, flag: \`${flagName(key)}${spec.kind === "bool" ? `\` / \`--no-${flagName(key).slice(2)}` : " <value>"}\`${key === "cluster_peers" ? " (alias `--peers`)" : ""}`,
+      );
       if (spec.secret) out.push("- secret: never printed by CONFIG GET, logs or the HTTP API");
       const missing = NOT_YET_IN_EFFECT[key];
       if (missing) out.push(`- *not in effect yet*: accepted and validated now, but ${missing}`);
@@ -153,7 +186,7 @@ export function renderExampleToml(): string {
     "# FlyDB configuration: every key with its default.",
     "# Generated by scripts/gen-config-doc.ts from src/config/schema.ts; docs/CONFIGURATION.md explains each.",
     "# Precedence: flags > FLYDB_* environment > this file > defaults.",
-    "# Keys marked \"not in effect yet\" are accepted and validated now; their feature comes later.",
+    '# Keys marked "not in effect yet" are accepted and validated now; their feature comes later.',
   ];
   for (const g of groups()) {
     out.push("", `# --- ${g.title} ${"-".repeat(Math.max(3, 90 - g.title.length))}`);
@@ -166,7 +199,7 @@ export function renderExampleToml(): string {
       out.push(key === "node_id" ? `# ${key} = "node1"` : `${key} = ${tomlDefault(key)}`);
     }
   }
-  return out.join("\n") + "\n";
+  return `${out.join("\n")}\n`;
 }
 
 export const GENERATED_FILES = {

@@ -47,17 +47,22 @@ export interface DataPlane {
  * cluster (src/cluster/grow.ts).
  */
 export function resolveMode(c: Config): "standalone" | "cluster" {
-  const asked = c.bootstrap || c.bootstrap_expect > 0 || c.cluster_peers.length > 0 || c.discovery_enabled ? "cluster" : undefined;
+  const asked =
+    c.bootstrap || c.bootstrap_expect > 0 || c.cluster_peers.length > 0 || c.discovery_enabled ? "cluster" : undefined;
   const stored = readIdentity(c.data_dir);
   const id = stored && finishGrowing(c.data_dir, stored);
   if (id) {
     // A standalone node's id is only a label (it defaults to the host name); a cluster member's
     // id is its identity in every Raft group, so it can never change.
     if (id.mode === "cluster" && id.node_id !== c.node_id) {
-      throw new ConfigError(`data_dir ${c.data_dir} belongs to node ${JSON.stringify(id.node_id)}, not ${JSON.stringify(c.node_id)}; node ids are never reused or changed`);
+      throw new ConfigError(
+        `data_dir ${c.data_dir} belongs to node ${JSON.stringify(id.node_id)}, not ${JSON.stringify(c.node_id)}; node ids are never reused or changed`,
+      );
     }
     if (id.partition_count !== c.partition_count) {
-      throw new ConfigError(`data_dir ${c.data_dir} was created with partition_count = ${id.partition_count}, not ${c.partition_count}; it cannot change`);
+      throw new ConfigError(
+        `data_dir ${c.data_dir} was created with partition_count = ${id.partition_count}, not ${c.partition_count}; it cannot change`,
+      );
     }
     if (asked === "cluster" && id.mode === "standalone") {
       // Growing into a cluster (src/cluster/grow.ts): flydb-node.json says "cluster" once it founded one.
@@ -151,7 +156,8 @@ export async function openCluster(
   };
   const bind = { raft, gossip: formatHostPort(gossip.host, gossip.port) };
   const node = await ClusterNode.start(config, log, addrs, bind, version);
-  const discoveryLog: DiscoveryLog = (level, msg, fields) => log[level === "warn" && isLateUnicastRefusal(fields) ? "debug" : level](msg, fields);
+  const discoveryLog: DiscoveryLog = (level, msg, fields) =>
+    log[level === "warn" && isLateUnicastRefusal(fields) ? "debug" : level](msg, fields);
   const iface = config.discovery_interface || undefined;
   let advertiser: Advertiser | undefined;
   if (config.discovery_enabled) {
@@ -180,7 +186,14 @@ export async function openCluster(
     node,
     onFatal,
     browse: browsing
-      ? (stopWhen) => browse({ timeoutMs: BROWSE_MS, clusterId: config.discovery_cluster_id, interface: iface, log: discoveryLog, stopWhen: (nodes) => stopWhen(nodes.length) })
+      ? (stopWhen) =>
+          browse({
+            timeoutMs: BROWSE_MS,
+            clusterId: config.discovery_cluster_id,
+            interface: iface,
+            log: discoveryLog,
+            stopWhen: (nodes) => stopWhen(nodes.length),
+          })
       : undefined,
   });
   return {

@@ -14,19 +14,24 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
-export function createLogger(level: LogLevel, format: LogFormat, base: Record<string, unknown> = {}, out: (line: string) => void = (l) => process.stderr.write(l)): Logger {
+export function createLogger(
+  level: LogLevel,
+  format: LogFormat,
+  base: Record<string, unknown> = {},
+  out: (line: string) => void = (l) => process.stderr.write(l),
+): Logger {
   const min = LEVELS[level];
   const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (LEVELS[lvl] < min) return;
     const time = new Date().toISOString();
     if (format === "json") {
-      out(JSON.stringify({ time, level: lvl, msg, ...base, ...fields }) + "\n");
+      out(`${JSON.stringify({ time, level: lvl, msg, ...base, ...fields })}\n`);
       return;
     }
     const kv = Object.entries({ ...base, ...fields })
       .map(([k, v]) => `${k}=${typeof v === "string" && !/\s/.test(v) ? v : JSON.stringify(v)}`)
       .join(" ");
-    out(`${time} ${lvl.toUpperCase().padEnd(5)} ${msg}${kv ? " " + kv : ""}\n`);
+    out(`${time} ${lvl.toUpperCase().padEnd(5)} ${msg}${kv ? ` ${kv}` : ""}\n`);
   };
   return {
     debug: (m, f) => emit("debug", m, f),

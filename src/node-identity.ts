@@ -33,7 +33,7 @@ export function writeIdentity(dataDir: string, id: NodeIdentity): void {
   const path = join(dataDir, IDENTITY_FILE);
   const fd = openSync(`${path}.tmp`, "w");
   try {
-    writeSync(fd, JSON.stringify(id) + "\n");
+    writeSync(fd, `${JSON.stringify(id)}\n`);
     fsyncSync(fd);
   } finally {
     closeSync(fd);

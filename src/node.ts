@@ -1,7 +1,7 @@
 // Composition root: Config → a running node (data plane, RESP server, HTTP API).
 import { mkdirSync } from "node:fs";
 import { Session, type Backend } from "./commands/session.ts";
-import type { ClientState, ServerView } from "./commands/types.ts";
+import type { ServerView } from "./commands/types.ts";
 import { formatValue } from "./config/load.ts";
 import { CONFIG_KEYS, parseOutputLimit, type Config, type ConfigKey } from "./config/schema.ts";
 import { createHttpApp, type NodeStatus } from "./http/app.ts";
@@ -86,7 +86,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     },
     startedAt,
     configNames: () => CONFIG_KEYS,
-    configValue: (name) => (CONFIG_KEYS.includes(name as ConfigKey) ? formatValue(name as ConfigKey, config) : undefined),
+    configValue: (name) =>
+      CONFIG_KEYS.includes(name as ConfigKey) ? formatValue(name as ConfigKey, config) : undefined,
     configSet: (changes) => {
       for (const [key, value] of changes) {
         if (!CONFIG_KEYS.includes(key as ConfigKey)) throw new Error(`CONFIG SET of ${key}: not a configuration key`);
@@ -116,11 +117,20 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     memoryStats: () => {
       const m = process.memoryUsage();
       const keys = plane?.keyCount() ?? 0;
-      return map([
-        ["peak.allocated", m.heapTotal], ["total.allocated", m.heapUsed], ["startup.allocated", 0],
-        ["replication.backlog", 0], ["clients.slaves", 0], ["clients.normal", 0], ["aof.buffer", 0],
-        ["keys.count", keys], ["dataset.bytes", m.heapUsed], ["rss-bytes", m.rss],
-      ].map(([k, v]) => [bulk(k as string), int(v as number)] as const));
+      return map(
+        [
+          ["peak.allocated", m.heapTotal],
+          ["total.allocated", m.heapUsed],
+          ["startup.allocated", 0],
+          ["replication.backlog", 0],
+          ["clients.slaves", 0],
+          ["clients.normal", 0],
+          ["aof.buffer", 0],
+          ["keys.count", keys],
+          ["dataset.bytes", m.heapUsed],
+          ["rss-bytes", m.rss],
+        ].map(([k, v]) => [bulk(k as string), int(v as number)] as const),
+      );
     },
     save: async () => {
       if (!plane?.save) {
@@ -141,24 +151,24 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     info: (section, now) => {
       const source = {
-          version: VERSION,
-          nodeId: config.node_id,
-          port: respPort,
-          startedAt,
-          configFile: opts.configFile ?? "",
-          fsync: config.fsync,
-          connectedClients: sessions.size,
-          totalConnections,
-          totalCommands,
-          rejectedConnections,
-          keys: plane?.keyCount() ?? 0,
-          expires: plane?.expiringKeyCount?.() ?? 0,
-          dbs: plane?.databaseKeys?.(),
-          dataDir: config.data_dir,
-          appliedIndex: plane?.appliedIndex() ?? 0,
-          commandStats: observer.stats,
-          cluster: plane?.cluster !== undefined,
-          maxclients: config.maxclients,
+        version: VERSION,
+        nodeId: config.node_id,
+        port: respPort,
+        startedAt,
+        configFile: opts.configFile ?? "",
+        fsync: config.fsync,
+        connectedClients: sessions.size,
+        totalConnections,
+        totalCommands,
+        rejectedConnections,
+        keys: plane?.keyCount() ?? 0,
+        expires: plane?.expiringKeyCount?.() ?? 0,
+        dbs: plane?.databaseKeys?.(),
+        dataDir: config.data_dir,
+        appliedIndex: plane?.appliedIndex() ?? 0,
+        commandStats: observer.stats,
+        cluster: plane?.cluster !== undefined,
+        maxclients: config.maxclients,
       };
       // A cluster member's own rows are its replicas' keys: the keyspace section counts the
       // cluster's keys, asked of every partition's leader. When one does not answer, INFO
@@ -170,7 +180,9 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       const ready = cluster.ready();
       if (!ready.ready) {
         const why = `CLUSTERDOWN this node cannot count the cluster's keys yet: ${ready.reason}`;
-        return Promise.resolve(section === "keyspace" ? err(why) : renderInfo({ ...source, keyspaceError: why }, section, now));
+        return Promise.resolve(
+          section === "keyspace" ? err(why) : renderInfo({ ...source, keyspaceError: why }, section, now),
+        );
       }
       return cluster.keyspaceTotals().then((t) => {
         if (!("failed" in t)) return renderInfo({ ...source, ...t }, section, now);

@@ -1,7 +1,7 @@
 // The admin subcommands of `flydb` (status, members, partitions, join, leave, remove, wait): each
 // is one or a few requests to a running node's HTTP API (src/http/app.ts), printed as a table for
 // people or as the node's JSON for scripts, ending with an exit code from EXIT.
-import { Command, Option } from "commander";
+import { type Command, Option } from "commander";
 import { formatHostPort, parseHostPort } from "../../src/net/hostport.ts";
 import { failure, readToken, request, Unreachable, type Answer, type Target } from "./client.ts";
 import {
@@ -55,7 +55,7 @@ function duration(flag: string, text: string): number {
 }
 
 const out = (s: string) => process.stdout.write(s);
-const json = (v: unknown) => out(JSON.stringify(v, null, 2) + "\n");
+const json = (v: unknown) => out(`${JSON.stringify(v, null, 2)}\n`);
 
 /** Prints a failed answer (and its JSON when asked) and says whether the answer was a success. */
 function succeeded(a: Answer, method: string, path: string, t: Target, o: CommonOpts): boolean {
@@ -151,7 +151,7 @@ export function addAdminCommands(program: Command): void {
     run(async (o: CommonOpts) => {
       const s = await get<StatusView>(target(o), "/cluster/status", o);
       if (!s) return EXIT.failed;
-      out(o.json ? JSON.stringify(s, null, 2) + "\n" : formatStatus(s));
+      out(o.json ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s));
       return EXIT.ok;
     }),
   );
@@ -165,7 +165,7 @@ export function addAdminCommands(program: Command): void {
         process.stderr.write(`flydb: ${t.http} (${s.node.id}) runs ${s.node.role}: it has no cluster members\n`);
         return EXIT.failed;
       }
-      out(o.json ? JSON.stringify(s.members, null, 2) + "\n" : formatMembers(s));
+      out(o.json ? `${JSON.stringify(s.members, null, 2)}\n` : formatMembers(s));
       return EXIT.ok;
     }),
   );
@@ -174,7 +174,7 @@ export function addAdminCommands(program: Command): void {
     run(async (o: CommonOpts) => {
       const p = await get<PartitionsView>(target(o), "/cluster/partitions", o);
       if (!p) return EXIT.failed;
-      out(o.json ? JSON.stringify(p, null, 2) + "\n" : formatPartitions(p));
+      out(o.json ? `${JSON.stringify(p, null, 2)}\n` : formatPartitions(p));
       return EXIT.ok;
     }),
   );
@@ -193,7 +193,7 @@ export function addAdminCommands(program: Command): void {
         }
         const a = await request(t, "POST", "/cluster/join", { body: { peers: addrs }, timeoutMs: REQUEST_TIMEOUT_MS });
         if (!succeeded(a, "POST", "/cluster/join", t, o)) return EXIT.failed;
-        out(o.json ? JSON.stringify(a.body, null, 2) + "\n" : `${t.http} is joining via ${addrs.join(", ")}\n`);
+        out(o.json ? `${JSON.stringify(a.body, null, 2)}\n` : `${t.http} is joining via ${addrs.join(", ")}\n`);
         return EXIT.ok;
       }),
     );
@@ -205,7 +205,7 @@ export function addAdminCommands(program: Command): void {
     const full = `${path}${path.includes("?") ? "&" : "?"}timeout_ms=${ms}`;
     const a = await request(t, "POST", full, { timeoutMs: ms + DRAIN_SLACK_MS });
     if (!succeeded(a, "POST", path, t, o)) return EXIT.failed;
-    out(o.json ? JSON.stringify(a.body, null, 2) + "\n" : done(a.body as DrainAnswer));
+    out(o.json ? `${JSON.stringify(a.body, null, 2)}\n` : done(a.body as DrainAnswer));
     return EXIT.ok;
   };
 

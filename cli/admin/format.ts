@@ -19,13 +19,13 @@ export function table(header: readonly string[], rows: readonly (readonly string
       .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
       .join("  ")
       .trimEnd();
-  return [line(header), ...rows.map(line)].join("\n") + "\n";
+  return `${[line(header), ...rows.map(line)].join("\n")}\n`;
 }
 
 /** Key/value lines with the values aligned. */
 export function fields(pairs: readonly (readonly [string, string])[]): string {
   const width = Math.max(...pairs.map(([k]) => k.length)) + 1;
-  return pairs.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}`).join("\n") + "\n";
+  return `${pairs.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}`).join("\n")}\n`;
 }
 
 /** The member fields of GET /cluster/status the commands show (see src/http/cluster-status.ts). */

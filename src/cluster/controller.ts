@@ -95,9 +95,9 @@ export class Controller {
   }
 
   private proposeMeta(op: MetaOp): void {
-    this.d.raft.propose(META_GROUP, encodeMetaOp(op)).catch((e: unknown) =>
-      this.d.log.debug("metadata proposal failed", { op: op.t, error: String(e) })
-    );
+    this.d.raft
+      .propose(META_GROUP, encodeMetaOp(op))
+      .catch((e: unknown) => this.d.log.debug("metadata proposal failed", { op: op.t, error: String(e) }));
   }
 
   /** Takes the next membership step of a group this node leads. */
@@ -116,17 +116,20 @@ export class Controller {
       raft.transferLeader(grp, step.transferTo);
       return;
     }
-    raft.proposeConfChange(grp, step.change).catch((e: unknown) =>
-      this.d.log.debug("membership change refused", { grp, error: String(e) })
-    );
+    raft
+      .proposeConfChange(grp, step.change)
+      .catch((e: unknown) => this.d.log.debug("membership change refused", { grp, error: String(e) }));
   }
 
   private dropRemovedReplicas(now: number): void {
     const { raft } = this.d;
-    const groups = raft.groupIds().filter((grp) => grp !== META_GROUP).map((grp) => ({
-      grp,
-      leader: raft.status(grp)!.leader,
-    }));
+    const groups = raft
+      .groupIds()
+      .filter((grp) => grp !== META_GROUP)
+      .map((grp) => ({
+        grp,
+        leader: raft.status(grp)!.leader,
+      }));
     const { drop, wake, orphanSince } = decideOrphans({
       self: this.d.self,
       map: this.d.meta().map,

@@ -38,7 +38,12 @@ function partFailure(command: string, reply: Reply & { t: "error" }): Reply {
 }
 
 /** Asks the given partitions in parallel; every reply in order, or the first failure. */
-export async function fanOut(command: string, partitions: readonly number[], ask: (p: number) => Promise<Reply>, timeoutMs = FANOUT_TIMEOUT_MS): Promise<Reply[] | { failed: Reply }> {
+export async function fanOut(
+  command: string,
+  partitions: readonly number[],
+  ask: (p: number) => Promise<Reply>,
+  timeoutMs = FANOUT_TIMEOUT_MS,
+): Promise<Reply[] | { failed: Reply }> {
   const pending = new Set(partitions);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const expired = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
@@ -53,7 +58,11 @@ export async function fanOut(command: string, partitions: readonly number[], ask
     const replies = await Promise.race([all, expired]);
     if (replies === "timeout") {
       const missing = [...pending].slice(0, 8).join(", ");
-      return { failed: err(`CLUSTERDOWN ${command} needs every partition: no answer within ${timeoutMs} ms from partition(s) ${missing}${pending.size > 8 ? ", …" : ""}`) };
+      return {
+        failed: err(
+          `CLUSTERDOWN ${command} needs every partition: no answer within ${timeoutMs} ms from partition(s) ${missing}${pending.size > 8 ? ", …" : ""}`,
+        ),
+      };
     }
     const failed = replies.find((r): r is Reply & { t: "error" } => r.t === "error");
     return failed ? { failed: partFailure(command, failed) } : replies;
@@ -123,7 +132,12 @@ const SPECIAL_REQUESTS: { readonly [H in SpecialRequest]: SpecialHandler } = {
 };
 
 /** Keyless reads whose row declares all_shards or a special request; undefined for any other command. */
-export function keylessRead(run: PartitionRunner, spec: CommandSpec, argv: readonly Uint8Array[], random: () => number): Promise<Reply> | undefined {
+export function keylessRead(
+  run: PartitionRunner,
+  spec: CommandSpec,
+  argv: readonly Uint8Array[],
+  random: () => number,
+): Promise<Reply> | undefined {
   const tips = spec.cluster;
   if (spec.flags.includes("write")) return undefined;
   if (tips?.request === "all_shards") return allShards(run, spec.name, tips, argv, (p, a) => run.read(p, a), random);

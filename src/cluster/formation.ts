@@ -126,7 +126,8 @@ export function startFormation(opts: FormationOptions): Formation {
   };
   node.answerFormationProbes((claim) => {
     if (claim !== undefined && mayPromise(report(), claim)) {
-      if (promisedTo() !== claim) log.info("promised to found the cluster with the node that claimed this one", { claimer: claim });
+      if (promisedTo() !== claim)
+        log.info("promised to found the cluster with the node that claimed this one", { claimer: claim });
       promise = { to: claim, until: Date.now() + PROMISE_MS };
     }
     return report();
@@ -137,7 +138,8 @@ export function startFormation(opts: FormationOptions): Formation {
   const known = new Map<string, FoundNode>();
   const found = async (stopWhen: (n: number) => boolean): Promise<FoundNode[]> => {
     for (const v of node.gossipMembers()) {
-      if (v.id !== self && v.state === "alive" && v.meta.raftAddr !== "") known.set(v.id, { nodeId: v.id, raftAddr: v.meta.raftAddr });
+      if (v.id !== self && v.state === "alive" && v.meta.raftAddr !== "")
+        known.set(v.id, { nodeId: v.id, raftAddr: v.meta.raftAddr });
     }
     if (opts.browse) {
       // A browse may stop as soon as it has seen enough nodes, but only while this node does not
@@ -196,11 +198,16 @@ export function startFormation(opts: FormationOptions): Formation {
       const others = founders.filter((id) => id !== self).map((id) => known.get(id));
       if (others.some((f) => f === undefined)) return "a founder is no longer in view";
       const answers = await probe(others as FoundNode[], true);
-      const missing = founders.filter((id) => id !== self && !answers.some((a) => a.nodeId === id && !a.formed && a.promisedTo === self));
+      const missing = founders.filter(
+        (id) => id !== self && !answers.some((a) => a.nodeId === id && !a.formed && a.promisedTo === self),
+      );
       if (missing.length > 0) return `founders ${missing.join(", ")} did not promise`;
       if (stopped || holdsState()) return "this node changed state meanwhile";
       if (Date.now() - sentAt > PROMISE_MS / 2) return "the promises came back too late to rely on";
-      log.info("forming a new cluster: this node has the lowest node id of the expected nodes and every founder promised", { expect: config.bootstrap_expect, founders: founders.join(",") });
+      log.info(
+        "forming a new cluster: this node has the lowest node id of the expected nodes and every founder promised",
+        { expect: config.bootstrap_expect, founders: founders.join(",") },
+      );
       node.bootstrapNew([node.selfInfo(), ...answers.map((a) => a.member)]);
       // The founders learn this node's raft address through gossip until the metadata applies.
       node.join(answers.flatMap((a) => a.gossip));
@@ -244,7 +251,10 @@ export function startFormation(opts: FormationOptions): Formation {
     }
     if (stopped) return true;
     // Once per time alone at info; the retries with back-off at debug.
-    log[rejoinWait === METADATA_CHECK_MS ? "info" : "debug"]("no other member is alive; rejoining the cluster's members", { gossip: [...seeds].join(",") });
+    log[rejoinWait === METADATA_CHECK_MS ? "info" : "debug"](
+      "no other member is alive; rejoining the cluster's members",
+      { gossip: [...seeds].join(",") },
+    );
     node.join([...seeds]);
     return true;
   };
@@ -315,7 +325,10 @@ export function startFormation(opts: FormationOptions): Formation {
       const alone = () => !node.gossipMembers().some((v) => v.id !== self && v.state === "alive");
       if (!warnedLonely && config.cluster_peers.length > 0 && Date.now() - startedAt > LONELY_WARN_MS && alone()) {
         warnedLonely = true;
-        log.warn("no member of the peers answered: check cluster_peers, that cluster_id and cluster_secret match theirs, and the firewall", { peers: config.cluster_peers.join(",") });
+        log.warn(
+          "no member of the peers answered: check cluster_peers, that cluster_id and cluster_secret match theirs, and the firewall",
+          { peers: config.cluster_peers.join(",") },
+        );
       }
       await sleep(wait);
       wait = Math.min(wait * 2, maxWait);

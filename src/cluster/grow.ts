@@ -127,7 +127,7 @@ export function saveFounding(
 /** Partition group founding `w` (its conf entry at index 1) as a snapshot of the partition's rows at `index`. */
 function withRows(w: GroupWrite, state: StateDb, index: number): GroupWrite {
   const founding = w.entries?.[0];
-  if (!founding || founding.index !== 1) {
+  if (founding?.index !== 1) {
     throw new Error(`raft group ${w.grp}: a founding write starts with its conf entry at index 1`);
   }
   const conf = decodeConf(founding.data);

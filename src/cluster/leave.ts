@@ -48,7 +48,11 @@ export async function drain(node: Drainable, timeoutMs: number): Promise<DrainRe
     held = groupsVotedBy(freshestGroups((await node.clusterGroups()).values()), groups, self);
     if (held.length === 0) return report(true, []);
     if (Date.now() - started >= timeoutMs) {
-      return report(false, held, `still a voter in ${held.length} group(s) after ${timeoutMs} ms; the node stays draining, POST /cluster/leave again to finish`);
+      return report(
+        false,
+        held,
+        `still a voter in ${held.length} group(s) after ${timeoutMs} ms; the node stays draining, POST /cluster/leave again to finish`,
+      );
     }
     await Bun.sleep(POLL_MS);
   }

@@ -21,8 +21,13 @@ export interface Published {
 
 export const isPublished = (x: unknown): x is Published => {
   const m = x as Partial<Published> | null;
-  return typeof m === "object" && m !== null && m.t === "publish" && m.channel instanceof Uint8Array &&
-    m.message instanceof Uint8Array;
+  return (
+    typeof m === "object" &&
+    m !== null &&
+    m.t === "publish" &&
+    m.channel instanceof Uint8Array &&
+    m.message instanceof Uint8Array
+  );
 };
 
 export interface RelayDeps {

@@ -35,7 +35,9 @@ export function redisClusterView(src: RedisViewSource): ClusterView {
         const prev = out[out.length - 1];
         // Neighbouring partitions with the same leader and replicas read as one range.
         if (
-          prev && prev.end === p * per - 1 && prev.master.id === master &&
+          prev &&
+          prev.end === p * per - 1 &&
+          prev.master.id === master &&
           JSON.stringify(prev.replicas) === JSON.stringify(replicas)
         ) {
           out[out.length - 1] = { ...prev, end: (p + 1) * per - 1 };

@@ -57,7 +57,7 @@ export async function removeMember(node: Removable, id: string, timeoutMs: numbe
   if (id in node.meta().members) {
     const r = await node.removeMember(id);
     // Another removal (the controller's, after dead_node_timeout) may have won the race.
-    if (r.t === "error" && !(r.v.includes(`no member ${id}`))) return report(false, [], r.v);
+    if (r.t === "error" && !r.v.includes(`no member ${id}`)) return report(false, [], r.v);
   }
   const partitions = node.meta().partitionCount;
   const groups = [META_GROUP, ...Array.from({ length: partitions }, (_, p) => groupOf(p))];

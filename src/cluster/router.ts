@@ -33,19 +33,22 @@ const RETRY_MS = 50;
 export type Routed =
   | { readonly t: "op"; readonly grp: number; readonly op: Op; readonly id?: ProposalId }
   | {
-    readonly t: "read";
-    readonly grp: number;
-    readonly argv: readonly Uint8Array[];
-    readonly resp3?: boolean;
-    /** The client's database (SELECT); absent: 0. A write's travels in its op. */
-    readonly db?: number;
-  }
+      readonly t: "read";
+      readonly grp: number;
+      readonly argv: readonly Uint8Array[];
+      readonly resp3?: boolean;
+      /** The client's database (SELECT); absent: 0. A write's travels in its op. */
+      readonly db?: number;
+    }
   | { readonly t: "meta"; readonly grp: typeof META_GROUP; readonly op: MetaOp };
 
 /** `dropped`: the proposal was replaced by another leader's entry, so it was not applied. */
-export type ForwardResult = { readonly reply: Reply } | { readonly notLeader: NodeId | null } | {
-  readonly dropped: string;
-};
+export type ForwardResult =
+  | { readonly reply: Reply }
+  | { readonly notLeader: NodeId | null }
+  | {
+      readonly dropped: string;
+    };
 
 export interface RouterDeps {
   readonly self: NodeId;
@@ -111,8 +114,8 @@ export class Router {
       case "keyless":
         return (
           keylessRead(this.partitions(db), spec, argv, Math.random) ??
-            // A command that takes keys but was given none (OBJECT HELP) reads no data: answer here.
-            (spec.firstKey > 0 ? this.d.runLocal(spec, argv, resp3, db) : notInCluster(spec))
+          // A command that takes keys but was given none (OBJECT HELP) reads no data: answer here.
+          (spec.firstKey > 0 ? this.d.runLocal(spec, argv, resp3, db) : notInCluster(spec))
         );
       case "crossslot":
         return CROSSSLOT;
@@ -313,9 +316,10 @@ export class Router {
       );
       let r: ForwardResult;
       try {
-        r = target === this.d.self
-          ? await this.local(f, attemptMs)
-          : ((await this.d.request(target, f, attemptMs)) as ForwardResult);
+        r =
+          target === this.d.self
+            ? await this.local(f, attemptMs)
+            : ((await this.d.request(target, f, attemptMs)) as ForwardResult);
       } catch (e) {
         if (e instanceof PeerUnreachable || f.t === "read") continue; // nothing changed: asking another replica is safe
         if (f.t === "meta") {

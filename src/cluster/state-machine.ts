@@ -85,7 +85,10 @@ export class ClusterStateMachine implements StateMachine {
     }
     const last = entries[entries.length - 1]!.index;
     this.state.db.transaction(() => {
-      this.state.db.run("INSERT INTO meta (name, value) VALUES ('state', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value", [packr.pack(s)]);
+      this.state.db.run(
+        "INSERT INTO meta (name, value) VALUES ('state', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        [packr.pack(s)],
+      );
       this.state.markApplied(META_GROUP, last);
     })();
     if (s !== this.metaState) {
@@ -148,7 +151,12 @@ export class ClusterStateMachine implements StateMachine {
         }
         if (verdict.kind === "stale") {
           this.copies.stale++;
-          skip(e.index, err(`ERR write ${id.seq} of ${id.node} session ${id.session} was settled before it committed; not applied`) satisfies Reply);
+          skip(
+            e.index,
+            err(
+              `ERR write ${id.seq} of ${id.node} session ${id.session} was settled before it committed; not applied`,
+            ) satisfies Reply,
+          );
           continue;
         }
       }
@@ -167,7 +175,10 @@ export class ClusterStateMachine implements StateMachine {
     if (grp === META_GROUP) {
       const s = packr.unpack(snapshot.data) as MetaState;
       this.state.db.transaction(() => {
-        this.state.db.run("INSERT INTO meta (name, value) VALUES ('state', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value", [snapshot.data]);
+        this.state.db.run(
+          "INSERT INTO meta (name, value) VALUES ('state', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+          [snapshot.data],
+        );
         this.state.markApplied(META_GROUP, snapshot.meta.index);
       })();
       this.metaState = s;

@@ -66,8 +66,8 @@ export class MemberStatus {
     if (!(self in meta.members)) return { ready: false, reason: "not yet admitted to a cluster" };
     // A replica moved away while this node was down hosts nothing but stays open until the
     // controller drops it: only the partitions the map gives this node count.
-    const hosted = this.groupStatuses().filter((g) =>
-      g.grp === META_GROUP || (meta.map[partitionOfGroup(g.grp)] ?? []).includes(self)
+    const hosted = this.groupStatuses().filter(
+      (g) => g.grp === META_GROUP || (meta.map[partitionOfGroup(g.grp)] ?? []).includes(self),
     );
     const leaderless = hosted.filter((g) => g.leader === null).map((g) => g.grp);
     if (leaderless.length > 0) {

@@ -21,8 +21,9 @@ export function applyOp(op: Op, store: Keyspace, events?: KeyEventSink, newKeys 
   if (!db) return err(`ERR DB index ${op.db} in log is out of range`);
   if (watchBroken(op, db)) return WATCH_ABORT;
   const encoding = op.encoding ? { encoding: op.encoding } : {};
-  const notify = events && ((cls: EventClass, event: string, key: Uint8Array, to?: number) =>
-    events(to ?? ctx.db.index, cls, event, key));
+  const notify =
+    events &&
+    ((cls: EventClass, event: string, key: Uint8Array, to?: number) => events(to ?? ctx.db.index, cls, event, key));
   const random = seededRandom(op.seed);
   let ctx: CommandContext = { db, now: op.now, random, resp3: op.resp3 === true, ...encoding, notify };
   const replies = op.cmds.map((argv) => {

@@ -336,7 +336,11 @@ function bitfield(ctx: CommandContext, argv: readonly Uint8Array[], readOnly: bo
   }
   if (readOnly) return err("ERR BITFIELD_RO only supports the GET subcommand");
   // A reduce, not Math.max(...): a call may carry more operations than a spread may pass.
-  const w = writableString(ctx, key, writes.reduce((m, o) => Math.max(m, o.offset + o.width - 1), 0));
+  const w = writableString(
+    ctx,
+    key,
+    writes.reduce((m, o) => Math.max(m, o.offset + o.width - 1), 0),
+  );
   if (isReply(w)) return w;
   let changed = w.grown;
   const replies = ops.map((o): Reply => {
@@ -360,32 +364,66 @@ function bitfield(ctx: CommandContext, argv: readonly Uint8Array[], readOnly: bo
 
 export const BIT_COMMANDS = define("bitmap", [
   {
-    name: "setbit", arity: 4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "2.2.0",
-    summary: "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", run: setbit,
+    name: "setbit",
+    arity: 4,
+    flags: ["write"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.2.0",
+    summary: "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.",
+    run: setbit,
   },
   {
-    name: "getbit", arity: 3, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.2.0",
-    summary: "Returns a bit value by offset.", run: getbit,
+    name: "getbit",
+    arity: 3,
+    flags: ["readonly", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.2.0",
+    summary: "Returns a bit value by offset.",
+    run: getbit,
   },
   {
-    name: "bitcount", arity: -2, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "2.6.0",
-    summary: "Counts the number of set bits (population counting) in a string.", run: bitcount,
+    name: "bitcount",
+    arity: -2,
+    flags: ["readonly"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.6.0",
+    summary: "Counts the number of set bits (population counting) in a string.",
+    run: bitcount,
   },
   {
-    name: "bitpos", arity: -3, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "2.8.7",
-    summary: "Finds the first set (1) or clear (0) bit in a string.", run: bitpos,
+    name: "bitpos",
+    arity: -3,
+    flags: ["readonly"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.8.7",
+    summary: "Finds the first set (1) or clear (0) bit in a string.",
+    run: bitpos,
   },
   {
-    name: "bitop", arity: -4, flags: ["write"], keys: { first: 2, last: -1, step: 1 }, since: "2.6.0",
-    summary: "Performs bitwise operations on multiple strings, and stores the result.", run: bitop, cluster: ONE_SLOT,
+    name: "bitop",
+    arity: -4,
+    flags: ["write"],
+    keys: { first: 2, last: -1, step: 1 },
+    since: "2.6.0",
+    summary: "Performs bitwise operations on multiple strings, and stores the result.",
+    run: bitop,
+    cluster: ONE_SLOT,
   },
   {
-    name: "bitfield", arity: -2, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "3.2.0",
+    name: "bitfield",
+    arity: -2,
+    flags: ["write"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "3.2.0",
     summary: "Performs arbitrary bitfield integer operations on strings.",
     run: (ctx, argv) => bitfield(ctx, argv, false),
   },
   {
-    name: "bitfield_ro", arity: -2, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "6.0.0",
+    name: "bitfield_ro",
+    arity: -2,
+    flags: ["readonly", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "6.0.0",
     summary: "Performs arbitrary read-only bitfield integer operations on strings.",
     run: (ctx, argv) => bitfield(ctx, argv, true),
   },

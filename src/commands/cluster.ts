@@ -11,7 +11,9 @@ const DISABLED = err("ERR This instance has cluster support disabled");
 const nodeEntry = (n: ClusterNodeRef): Reply => array([bulk(n.host), int(n.port), bulk(n.id), array([])]);
 
 function slots(c: ClusterView): Reply {
-  return array(c.slots().map((r) => array([int(r.start), int(r.end), nodeEntry(r.master), ...r.replicas.map(nodeEntry)])));
+  return array(
+    c.slots().map((r) => array([int(r.start), int(r.end), nodeEntry(r.master), ...r.replicas.map(nodeEntry)])),
+  );
 }
 
 function shards(c: ClusterView): Reply {
@@ -44,7 +46,11 @@ function shards(c: ClusterView): Reply {
 /** CLUSTER NODES: one line per member; a member that leads several partitions lists all their ranges. */
 function nodes(c: ClusterView): string {
   const ranges = new Map<string, string[]>();
-  for (const r of c.slots()) ranges.set(r.master.id, [...(ranges.get(r.master.id) ?? []), r.start === r.end ? `${r.start}` : `${r.start}-${r.end}`]);
+  for (const r of c.slots())
+    ranges.set(r.master.id, [
+      ...(ranges.get(r.master.id) ?? []),
+      r.start === r.end ? `${r.start}` : `${r.start}-${r.end}`,
+    ]);
   return c
     .members()
     .map((m) => {
@@ -59,17 +65,19 @@ function info(c: ClusterView): string {
   const ranges = c.slots();
   const assigned = ranges.reduce((n, r) => n + (r.end - r.start + 1), 0);
   const masters = new Set(ranges.map((r) => r.master.id)).size;
-  return [
-    `cluster_state:${c.state()}`,
-    `cluster_slots_assigned:${assigned}`,
-    `cluster_slots_ok:${c.state() === "ok" ? assigned : 0}`,
-    "cluster_slots_pfail:0",
-    "cluster_slots_fail:0",
-    `cluster_known_nodes:${c.members().length}`,
-    `cluster_size:${masters}`,
-    "cluster_current_epoch:1",
-    "cluster_my_epoch:1",
-  ].join("\r\n") + "\r\n";
+  return (
+    `${[
+      `cluster_state:${c.state()}`,
+      `cluster_slots_assigned:${assigned}`,
+      `cluster_slots_ok:${c.state() === "ok" ? assigned : 0}`,
+      "cluster_slots_pfail:0",
+      "cluster_slots_fail:0",
+      `cluster_known_nodes:${c.members().length}`,
+      `cluster_size:${masters}`,
+      "cluster_current_epoch:1",
+      "cluster_my_epoch:1",
+    ].join("\r\n")}\r\n`
+  );
 }
 
 function cluster(s: SessionApi, argv: readonly Uint8Array[]): Reply {
@@ -98,11 +106,18 @@ function cluster(s: SessionApi, argv: readonly Uint8Array[]): Reply {
 
 export const CLUSTER_COMMANDS = define("cluster", [
   {
-    name: "cluster", arity: -2, flags: [], since: "3.0.0",
-    summary: "Cluster commands: SLOTS, SHARDS, NODES, INFO, MYID, KEYSLOT.", exec: cluster,
+    name: "cluster",
+    arity: -2,
+    flags: [],
+    since: "3.0.0",
+    summary: "Cluster commands: SLOTS, SHARDS, NODES, INFO, MYID, KEYSLOT.",
+    exec: cluster,
   },
   {
-    name: "readonly", arity: 1, flags: ["fast"], since: "3.0.0",
+    name: "readonly",
+    arity: 1,
+    flags: ["fast"],
+    since: "3.0.0",
     summary: "Switches the connection to Redis Cluster mode (-MOVED redirects).",
     exec: (s) => {
       if (!s.cluster) return DISABLED;
@@ -111,11 +126,19 @@ export const CLUSTER_COMMANDS = define("cluster", [
     },
   },
   {
-    name: "readwrite", arity: 1, flags: ["fast"], since: "3.0.0",
-    summary: "Ends READONLY; the connection keeps getting redirects.", exec: (s) => (s.cluster ? OK : DISABLED),
+    name: "readwrite",
+    arity: 1,
+    flags: ["fast"],
+    since: "3.0.0",
+    summary: "Ends READONLY; the connection keeps getting redirects.",
+    exec: (s) => (s.cluster ? OK : DISABLED),
   },
   {
-    name: "asking", arity: 1, flags: ["fast"], since: "3.0.0",
-    summary: "Accepted for Redis Cluster clients; FlyDB never answers -ASK.", exec: (s) => (s.cluster ? OK : DISABLED),
+    name: "asking",
+    arity: 1,
+    flags: ["fast"],
+    since: "3.0.0",
+    summary: "Accepted for Redis Cluster clients; FlyDB never answers -ASK.",
+    exec: (s) => (s.cluster ? OK : DISABLED),
   },
 ]);

@@ -5,7 +5,8 @@ import { parseCursor64, parseScanOptions } from "./keys.ts";
 import type { CommandContext, CommandFn, EncodingLimits, KeyType } from "./types.ts";
 import { bytesEqual, E, globMatch, INT64_MAX, INT64_MIN, lower, parseInt64 } from "./util.ts";
 
-export const isReply = (x: unknown): x is Reply => typeof x === "object" && x !== null && "t" in x && !(x instanceof Uint8Array);
+export const isReply = (x: unknown): x is Reply =>
+  typeof x === "object" && x !== null && "t" in x && !(x instanceof Uint8Array);
 
 /**
  * The key's collection size when it holds `type` (0 when absent), or WRONGTYPE. Every
@@ -39,7 +40,12 @@ export const DEFAULT_ENCODING: EncodingLimits = {
  * After a write that added `added` elements (fields, values, members): converts the key's
  * recorded encoding the way Redis would (one way only: Redis never converts back in place).
  */
-export function noteGrowth(ctx: CommandContext, key: Uint8Array, type: "hash" | "set" | "zset", added: readonly Uint8Array[]): void {
+export function noteGrowth(
+  ctx: CommandContext,
+  key: Uint8Array,
+  type: "hash" | "set" | "zset",
+  added: readonly Uint8Array[],
+): void {
   const info = ctx.db.collection(key, ctx.now);
   if (!info?.compact) return;
   const l = ctx.encoding ?? DEFAULT_ENCODING;
@@ -64,7 +70,7 @@ export const score = (n: number): Reply => double(n);
 
 /** WITHSCORES/WITHVALUES pairs: an array of 2-arrays in RESP3, one flat array in RESP2 (as Redis 7.0). */
 export function pairs(ctx: CommandContext, items: readonly (readonly [Reply, Reply])[]): Reply {
-  return ctx.resp3 ? array(items.map(([a, b]) => array([a, b]))) : array(items.flatMap(([a, b]) => [a, b]));
+  return ctx.resp3 ? array(items.map(([a, b]) => array([a, b]))) : array(items.flat());
 }
 
 /**
@@ -110,7 +116,10 @@ export function intArg(b: Uint8Array): number | Reply {
  * fixed keys before the count (ZUNIONSTORE's destination). A count that is not a valid number
  * still yields the first key, so the command reaches a partition and answers Redis's error there.
  */
-export function countedKeys(countAt: number, fixedBefore: readonly number[] = []): (argv: readonly Uint8Array[]) => Uint8Array[] {
+export function countedKeys(
+  countAt: number,
+  fixedBefore: readonly number[] = [],
+): (argv: readonly Uint8Array[]) => Uint8Array[] {
   return (argv) => {
     const n = parseInt64(argv[countAt] ?? new Uint8Array(0));
     const available = argv.length - countAt - 1;
@@ -133,12 +142,16 @@ export function popCount(argv: readonly Uint8Array[]): { count?: number } | Repl
  * SRANDMEMBER (without), checked in Redis 7.0's order: the count's range first, then the option,
  * then the halved range that option allows.
  */
-export function randomCount(argv: readonly Uint8Array[], option: string | undefined): { count?: number; withPairs: boolean } | Reply {
+export function randomCount(
+  argv: readonly Uint8Array[],
+  option: string | undefined,
+): { count?: number; withPairs: boolean } | Reply {
   if (argv.length < 3) return { withPairs: false };
   if (!option && argv.length > 3) return E.syntax;
   const c = parseInt64(argv[2]!);
   if (c === undefined) return E.notInt;
-  if (c === INT64_MIN) return err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
+  if (c === INT64_MIN)
+    return err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
   if (argv.length > 4 || (argv.length === 4 && lower(argv[3]!) !== option)) return E.syntax;
   const withPairs = argv.length === 4;
   if (withPairs && (c > INT64_MAX / 2n || c < -INT64_MAX / 2n)) return err("ERR value is out of range");

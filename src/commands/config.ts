@@ -94,7 +94,8 @@ const FIXED: Record<string, { readonly value: (s: SessionApi) => string; readonl
 /** Redis's three classes in bytes; only pubsub's is FlyDB's own (client_output_buffer_limit_pubsub). */
 function outputBufferLimits(s: SessionApi): string {
   const [hard = "0", soft = "0", seconds = "0"] = (s.server.configValue("client_output_buffer_limit_pubsub") ?? "")
-    .trim().split(/\s+/);
+    .trim()
+    .split(/\s+/);
   const bytes = (v: string) => String(parseBytes(v) ?? 0);
   return `normal 0 0 0 slave 268435456 67108864 60 pubsub ${bytes(hard)} ${bytes(soft)} ${seconds}`;
 }
@@ -112,7 +113,7 @@ function parseEvents(v: string): string | undefined {
   const on = new Set<string>();
   for (const c of v) {
     if (c === "A") for (const a of EVENT_CLASSES) on.add(a);
-    else if ((EVENT_CLASSES + "KEmn").includes(c)) on.add(c);
+    else if ((`${EVENT_CLASSES}KEmn`).includes(c)) on.add(c);
     else return undefined;
   }
   const classes = [...EVENT_CLASSES].every((c) => on.has(c))

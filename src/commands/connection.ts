@@ -14,8 +14,12 @@ const WRONGPASS = err("WRONGPASS invalid username-password pair or user is disab
 function checkPassword(s: SessionApi, user: string | undefined, pass: Uint8Array): Reply | undefined {
   if (s.requirepass === "") {
     return user === undefined
-      ? err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
-      : user === "default" ? undefined : WRONGPASS;
+      ? err(
+          "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+        )
+      : user === "default"
+        ? undefined
+        : WRONGPASS;
   }
   if ((user !== undefined && user !== "default") || str(pass) !== s.requirepass) return WRONGPASS;
   return undefined;
@@ -48,7 +52,9 @@ function hello(s: SessionApi, argv: readonly Uint8Array[]): Reply {
     }
   }
   if (s.requirepass !== "" && !s.client.authenticated) {
-    return err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+    return err(
+      "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+    );
   }
   if (name !== undefined) s.client.name = name;
   s.client.protocol = proto;
@@ -65,21 +71,24 @@ function hello(s: SessionApi, argv: readonly Uint8Array[]): Reply {
 }
 
 function invalidName(b: Uint8Array): Reply | undefined {
-  for (const c of b) if (c <= 0x20 || c > 0x7e) return err("ERR Client names cannot contain spaces, newlines or special characters.");
+  for (const c of b)
+    if (c <= 0x20 || c > 0x7e) return err("ERR Client names cannot contain spaces, newlines or special characters.");
   return undefined;
 }
 
 function clientLine(c: ClientState, now: number): string {
   const age = Math.floor((now - c.createdAt) / 1000);
   const idle = Math.floor((now - c.lastActiveAt) / 1000);
-  return `id=${c.id} addr=${c.addr} laddr=${c.laddr} fd=-1 name=${c.name} age=${age} idle=${idle} flags=N ` +
+  return (
+    `id=${c.id} addr=${c.addr} laddr=${c.laddr} fd=-1 name=${c.name} age=${age} idle=${idle} flags=N ` +
     `db=${c.db} sub=0 psub=0 ssub=0 multi=-1 cmd=${c.lastCommand} user=default redir=-1 resp=${c.protocol} ` +
-    `lib-name=${c.libName} lib-ver=${c.libVer}`;
+    `lib-name=${c.libName} lib-ver=${c.libVer}`
+  );
 }
 
 function client(s: SessionApi, argv: readonly Uint8Array[]): Reply {
   const sub = lower(argv[1]!);
-  const arity = (n: number) => (n > 0 ? argv.length !== n : argv.length < -n) ? E.arity(`client|${sub}`) : undefined;
+  const arity = (n: number) => ((n > 0 ? argv.length !== n : argv.length < -n) ? E.arity(`client|${sub}`) : undefined);
   switch (sub) {
     case "id":
       return arity(2) ?? int(s.client.id);
@@ -97,7 +106,8 @@ function client(s: SessionApi, argv: readonly Uint8Array[]): Reply {
       const attr = lower(argv[2]!);
       if (attr !== "lib-name" && attr !== "lib-ver") return err(`ERR Unrecognized option '${str(argv[2]!)}'`);
       const invalid = invalidName(argv[3]!);
-      if (invalid && argv[3]!.length > 0) return err(`ERR ${attr} cannot contain spaces, newlines or special characters.`);
+      if (invalid && argv[3]!.length > 0)
+        return err(`ERR ${attr} cannot contain spaces, newlines or special characters.`);
       if (attr === "lib-name") s.client.libName = str(argv[3]!);
       else s.client.libVer = str(argv[3]!);
       return OK;
@@ -107,7 +117,8 @@ function client(s: SessionApi, argv: readonly Uint8Array[]): Reply {
       if (argv.length > 2) {
         if (lower(argv[2]!) === "type" && argv.length === 4) {
           const t = lower(argv[3]!);
-          if (!["normal", "master", "replica", "pubsub"].includes(t)) return err(`ERR Unknown client type '${str(argv[3]!)}'`);
+          if (!["normal", "master", "replica", "pubsub"].includes(t))
+            return err(`ERR Unknown client type '${str(argv[3]!)}'`);
           if (t !== "normal") return verbatim("");
         } else if (lower(argv[2]!) === "id" && argv.length > 3) {
           ids = new Set();
@@ -118,11 +129,14 @@ function client(s: SessionApi, argv: readonly Uint8Array[]): Reply {
           }
         } else return E.syntax;
       }
-      const lines = s.clients().filter((c) => !ids || ids.has(c.id)).map((c) => clientLine(c, s.now) + "\n");
+      const lines = s
+        .clients()
+        .filter((c) => !ids || ids.has(c.id))
+        .map((c) => `${clientLine(c, s.now)}\n`);
       return verbatim(lines.join(""));
     }
     case "info":
-      return arity(2) ?? verbatim(clientLine(s.client, s.now) + "\n");
+      return arity(2) ?? verbatim(`${clientLine(s.client, s.now)}\n`);
     case "kill": {
       if (argv.length === 3) {
         const target = s.clients().find((c) => c.addr === str(argv[2]!));
@@ -143,7 +157,17 @@ function client(s: SessionApi, argv: readonly Uint8Array[]): Reply {
       }
       for (const c of s.clients()) {
         const match = filters.every(([k, v]) =>
-          k === "skipme" ? true : k === "id" ? String(c.id) === v : k === "addr" ? c.addr === v : k === "laddr" ? c.laddr === v : k === "user" ? v === "default" : v === "normal",
+          k === "skipme"
+            ? true
+            : k === "id"
+              ? String(c.id) === v
+              : k === "addr"
+                ? c.addr === v
+                : k === "laddr"
+                  ? c.laddr === v
+                  : k === "user"
+                    ? v === "default"
+                    : v === "normal",
         );
         if (!match || (skipMe && c.id === s.client.id)) continue;
         if (c.id === s.client.id) s.closeAfterReply();
@@ -156,7 +180,11 @@ function client(s: SessionApi, argv: readonly Uint8Array[]): Reply {
     case "no-touch":
       return arity(3) ?? (["on", "off"].includes(lower(argv[2]!)) ? OK : E.syntax);
     case "help":
-      return array(["CLIENT <subcommand>: ID, GETNAME, SETNAME <name>, SETINFO <LIB-NAME|LIB-VER> <value>, LIST [TYPE t|ID id...], INFO, KILL <addr>|<filter> <value>..."].map((x) => simple(x)));
+      return array(
+        [
+          "CLIENT <subcommand>: ID, GETNAME, SETNAME <name>, SETINFO <LIB-NAME|LIB-VER> <value>, LIST [TYPE t|ID id...], INFO, KILL <addr>|<filter> <value>...",
+        ].map((x) => simple(x)),
+      );
     default:
       return err(`ERR unknown subcommand '${str(argv[1]!)}'. Try CLIENT HELP.`);
   }
@@ -174,34 +202,52 @@ export function commandKeys(spec: CommandSpec, argv: readonly Uint8Array[]): Uin
 
 export const CONNECTION_COMMANDS = define("connection", [
   {
-    name: "ping", arity: -1, flags: ["fast"], since: "1.0.0", summary: "Returns the server's liveliness response.",
+    name: "ping",
+    arity: -1,
+    flags: ["fast"],
+    since: "1.0.0",
+    summary: "Returns the server's liveliness response.",
     exec: (_s, argv) => {
       if (argv.length > 2) return E.arity("ping");
       return argv.length === 2 ? bulk(argv[1]!) : simple("PONG");
     },
   },
   {
-    name: "echo", arity: 2, flags: ["fast"], since: "1.0.0", summary: "Returns the given string.",
+    name: "echo",
+    arity: 2,
+    flags: ["fast"],
+    since: "1.0.0",
+    summary: "Returns the given string.",
     exec: (_s, argv) => bulk(argv[1]!),
   },
   {
-    name: "auth", arity: -2, flags: ["noauth", "fast"], since: "1.0.0", summary: "Authenticates the connection.",
+    name: "auth",
+    arity: -2,
+    flags: ["noauth", "fast"],
+    since: "1.0.0",
+    summary: "Authenticates the connection.",
     exec: (s, argv) => {
       if (argv.length > 3) return E.syntax;
-      const failed = argv.length === 3
-        ? checkPassword(s, str(argv[1]!), argv[2]!)
-        : checkPassword(s, undefined, argv[1]!);
+      const failed =
+        argv.length === 3 ? checkPassword(s, str(argv[1]!), argv[2]!) : checkPassword(s, undefined, argv[1]!);
       if (failed) return failed;
       s.client.authenticated = true;
       return OK;
     },
   },
   {
-    name: "hello", arity: -1, flags: ["noauth", "fast"], since: "6.0.0",
-    summary: "Handshakes with the server: protocol version, authentication, client name.", exec: hello,
+    name: "hello",
+    arity: -1,
+    flags: ["noauth", "fast"],
+    since: "6.0.0",
+    summary: "Handshakes with the server: protocol version, authentication, client name.",
+    exec: hello,
   },
   {
-    name: "select", arity: 2, flags: ["fast"], since: "1.0.0",
+    name: "select",
+    arity: 2,
+    flags: ["fast"],
+    since: "1.0.0",
     summary: "Changes the selected database.",
     exec: (s, argv) => {
       const db = parseDbIndex(argv[1]!);
@@ -212,14 +258,22 @@ export const CONNECTION_COMMANDS = define("connection", [
     },
   },
   {
-    name: "quit", arity: -1, flags: ["noauth", "fast"], since: "1.0.0", summary: "Closes the connection.",
+    name: "quit",
+    arity: -1,
+    flags: ["noauth", "fast"],
+    since: "1.0.0",
+    summary: "Closes the connection.",
     exec: (s) => {
       s.closeAfterReply();
       return OK;
     },
   },
   {
-    name: "reset", arity: 1, flags: ["noauth", "fast"], since: "6.2.0", summary: "Resets the connection.",
+    name: "reset",
+    arity: 1,
+    flags: ["noauth", "fast"],
+    since: "6.2.0",
+    summary: "Resets the connection.",
     exec: (s) => {
       s.resetState();
       for (const kind of ["channel", "pattern", "shard"] as const) {
@@ -233,7 +287,11 @@ export const CONNECTION_COMMANDS = define("connection", [
     },
   },
   {
-    name: "client", arity: -2, flags: [], since: "2.4.0",
-    summary: "Client connection commands: ID, SETNAME, GETNAME, LIST, INFO, SETINFO, KILL.", exec: client,
+    name: "client",
+    arity: -2,
+    flags: [],
+    since: "2.4.0",
+    summary: "Client connection commands: ID, SETNAME, GETNAME, LIST, INFO, SETINFO, KILL.",
+    exec: client,
   },
 ]);

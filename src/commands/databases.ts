@@ -100,11 +100,21 @@ export function clusterClientRefusal(spec: CommandSpec, argv: readonly Uint8Arra
 
 export const DATABASE_COMMANDS = define("generic", [
   {
-    name: "move", arity: 3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
-    summary: "Moves a key to another database.", run: move, cluster: ONE_SLOT,
+    name: "move",
+    arity: 3,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "1.0.0",
+    summary: "Moves a key to another database.",
+    run: move,
+    cluster: ONE_SLOT,
   },
   {
-    name: "swapdb", arity: 3, flags: ["write", "fast"], since: "4.0.0", summary: "Swaps two Redis databases.",
+    name: "swapdb",
+    arity: 3,
+    flags: ["write", "fast"],
+    since: "4.0.0",
+    summary: "Swaps two Redis databases.",
     run: (ctx, argv) => swapDatabases(ctx, argv, 1),
     // Every partition swaps its own rows: like FLUSHALL, not atomic across partitions.
     cluster: {

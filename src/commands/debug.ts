@@ -107,11 +107,20 @@ async function debug(s: SessionApi, argv: readonly Uint8Array[]): Promise<Reply>
 
 export const DEBUG_COMMANDS = define("server", [
   {
-    name: DEBUG_OBJECT_READ, arity: 2, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "0.1.0",
-    summary: "Internal: the encoding and serialized length of a key, for DEBUG OBJECT.", run: objectInfo,
+    name: DEBUG_OBJECT_READ,
+    arity: 2,
+    flags: ["readonly"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "0.1.0",
+    summary: "Internal: the encoding and serialized length of a key, for DEBUG OBJECT.",
+    run: objectInfo,
   },
   {
-    name: "debug", arity: -2, flags: ["admin", "no-multi"], since: "1.0.0",
-    summary: "The DEBUG subcommands test suites use against a running server (see DEBUG HELP).", exec: debug,
+    name: "debug",
+    arity: -2,
+    flags: ["admin", "no-multi"],
+    since: "1.0.0",
+    summary: "The DEBUG subcommands test suites use against a running server (see DEBUG HELP).",
+    exec: debug,
   },
 ]);

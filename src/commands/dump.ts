@@ -131,15 +131,30 @@ function store(ctx: CommandContext, key: Uint8Array, v: RdbValue): void {
 
 export const DUMP_COMMANDS = define("generic", [
   {
-    name: "dump", arity: 2, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "2.6.0",
-    summary: "Returns a serialized representation of the value stored at a key.", run: dump,
+    name: "dump",
+    arity: 2,
+    flags: ["readonly"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.6.0",
+    summary: "Returns a serialized representation of the value stored at a key.",
+    run: dump,
   },
   {
-    name: "restore", arity: -4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "2.6.0",
-    summary: "Creates a key from the serialized representation of a value.", run: restore,
+    name: "restore",
+    arity: -4,
+    flags: ["write"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.6.0",
+    summary: "Creates a key from the serialized representation of a value.",
+    run: restore,
   },
   {
-    name: "restore-asking", arity: -4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "3.0.0",
-    summary: "RESTORE as Redis Cluster's slot migration sends it (FlyDB migrates partitions itself).", run: restore,
+    name: "restore-asking",
+    arity: -4,
+    flags: ["write"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "3.0.0",
+    summary: "RESTORE as Redis Cluster's slot migration sends it (FlyDB migrates partitions itself).",
+    run: restore,
   },
 ]);

@@ -83,7 +83,8 @@ function memberPoint(ctx: CommandContext, key: Uint8Array, member: Uint8Array): 
 
 function geoadd(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   let i = 2;
-  let nx = false, xx = false;
+  let nx = false,
+    xx = false;
   for (; i < argv.length; i++) {
     const opt = lower(argv[i]!);
     if (opt === "nx") nx = true;
@@ -183,8 +184,13 @@ function georadius(v: Variant) {
       }
     } else base = v.searchStore ? 3 : 2;
 
-    let withDist = false, withHash = false, withCoord = false, any = false, storeDist = false;
-    let fromMember = false, fromLonLat = false;
+    let withDist = false,
+      withHash = false,
+      withCoord = false,
+      any = false,
+      storeDist = false;
+    let fromMember = false,
+      fromLonLat = false;
     let sort: "none" | "asc" | "desc" = "none";
     let count = 0;
     let storeKey: Uint8Array | undefined = v.searchStore ? argv[1] : undefined;
@@ -266,17 +272,24 @@ function georadius(v: Variant) {
 
     if (storeKey) {
       const event = lower(argv[0]!) === "geosearchstore" ? "geosearchstore" : "georadiusstore";
-      storeZset(ctx, storeKey, chosen.map((f) => ({ member: f.member, score: storeDist ? f.dist : f.score })), event);
+      storeZset(
+        ctx,
+        storeKey,
+        chosen.map((f) => ({ member: f.member, score: storeDist ? f.dist : f.score })),
+        event,
+      );
       return int(chosen.length);
     }
     if (!withDist && !withHash && !withCoord) return array(chosen.map((f) => bulk(f.member)));
-    return array(chosen.map((f) => {
-      const row: Reply[] = [bulk(f.member)];
-      if (withDist) row.push(bulk(formatDistance(f.dist)));
-      if (withHash) row.push(int(scoreAsInteger(f.score)));
-      if (withCoord) row.push(array([coordinate(f.long), coordinate(f.lat)]));
-      return array(row);
-    }));
+    return array(
+      chosen.map((f) => {
+        const row: Reply[] = [bulk(f.member)];
+        if (withDist) row.push(bulk(formatDistance(f.dist)));
+        if (withHash) row.push(int(scoreAsInteger(f.score)));
+        if (withCoord) row.push(array([coordinate(f.long), coordinate(f.lat)]));
+        return array(row);
+      }),
+    );
   };
 }
 
@@ -289,19 +302,23 @@ function scoreAsInteger(s: number): number | bigint {
 function geopos(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   const n = sizeOf(ctx, argv[1]!, "zset");
   if (isReply(n)) return n;
-  return array(argv.slice(2).map((m) => {
-    const p = n > 0 ? memberPoint(ctx, argv[1]!, m) : undefined;
-    return p ? array([coordinate(p[0]), coordinate(p[1])]) : NULL_ARRAY;
-  }));
+  return array(
+    argv.slice(2).map((m) => {
+      const p = n > 0 ? memberPoint(ctx, argv[1]!, m) : undefined;
+      return p ? array([coordinate(p[0]), coordinate(p[1])]) : NULL_ARRAY;
+    }),
+  );
 }
 
 function geohash(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   const n = sizeOf(ctx, argv[1]!, "zset");
   if (isReply(n)) return n;
-  return array(argv.slice(2).map((m) => {
-    const s = n > 0 ? ctx.db.zsetScore(argv[1]!, m) : undefined;
-    return s === undefined ? NULL_BULK : bulk(standardGeohash(s));
-  }));
+  return array(
+    argv.slice(2).map((m) => {
+      const s = n > 0 ? ctx.db.zsetScore(argv[1]!, m) : undefined;
+      return s === undefined ? NULL_BULK : bulk(standardGeohash(s));
+    }),
+  );
 }
 
 function geodist(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
@@ -343,51 +360,98 @@ const SOURCE = { first: 1, last: 1, step: 1 } as const;
 
 export const GEO_COMMANDS = define("geo", [
   {
-    name: "geoadd", arity: -5, flags: ["write"], keys: SOURCE, since: "3.2.0",
-    summary: "Adds one or more members to a geospatial index. The key is created if it doesn't exist.", run: geoadd,
+    name: "geoadd",
+    arity: -5,
+    flags: ["write"],
+    keys: SOURCE,
+    since: "3.2.0",
+    summary: "Adds one or more members to a geospatial index. The key is created if it doesn't exist.",
+    run: geoadd,
   },
   {
-    name: "geopos", arity: -2, flags: ["readonly"], keys: SOURCE, since: "3.2.0",
-    summary: "Returns the longitude and latitude of members from a geospatial index.", run: geopos,
+    name: "geopos",
+    arity: -2,
+    flags: ["readonly"],
+    keys: SOURCE,
+    since: "3.2.0",
+    summary: "Returns the longitude and latitude of members from a geospatial index.",
+    run: geopos,
   },
   {
-    name: "geohash", arity: -2, flags: ["readonly"], keys: SOURCE, since: "3.2.0",
-    summary: "Returns members from a geospatial index as geohash strings.", run: geohash,
+    name: "geohash",
+    arity: -2,
+    flags: ["readonly"],
+    keys: SOURCE,
+    since: "3.2.0",
+    summary: "Returns members from a geospatial index as geohash strings.",
+    run: geohash,
   },
   {
-    name: "geodist", arity: -4, flags: ["readonly"], keys: SOURCE, since: "3.2.0",
-    summary: "Returns the distance between two members of a geospatial index.", run: geodist,
+    name: "geodist",
+    arity: -4,
+    flags: ["readonly"],
+    keys: SOURCE,
+    since: "3.2.0",
+    summary: "Returns the distance between two members of a geospatial index.",
+    run: geodist,
   },
   {
-    name: "georadius", arity: -6, flags: ["write"], keys: { ...SOURCE, find: radiusKeys(6) }, since: "3.2.0",
+    name: "georadius",
+    arity: -6,
+    flags: ["write"],
+    keys: { ...SOURCE, find: radiusKeys(6) },
+    since: "3.2.0",
     summary:
       "Queries a geospatial index for members within a distance from a coordinate, optionally stores the result.",
-    run: georadius({ from: "coords", src: 1, storeArgs: true, searchStore: false }), cluster: ONE_SLOT,
+    run: georadius({ from: "coords", src: 1, storeArgs: true, searchStore: false }),
+    cluster: ONE_SLOT,
   },
   {
-    name: "georadiusbymember", arity: -5, flags: ["write"], keys: { ...SOURCE, find: radiusKeys(5) }, since: "3.2.0",
+    name: "georadiusbymember",
+    arity: -5,
+    flags: ["write"],
+    keys: { ...SOURCE, find: radiusKeys(5) },
+    since: "3.2.0",
     summary: "Queries a geospatial index for members within a distance from a member, optionally stores the result.",
-    run: georadius({ from: "member", src: 1, storeArgs: true, searchStore: false }), cluster: ONE_SLOT,
+    run: georadius({ from: "member", src: 1, storeArgs: true, searchStore: false }),
+    cluster: ONE_SLOT,
   },
   {
-    name: "georadius_ro", arity: -6, flags: ["readonly"], keys: SOURCE, since: "3.2.10",
+    name: "georadius_ro",
+    arity: -6,
+    flags: ["readonly"],
+    keys: SOURCE,
+    since: "3.2.10",
     summary: "Returns members from a geospatial index that are within a distance from a coordinate.",
     run: georadius({ from: "coords", src: 1, storeArgs: false, searchStore: false }),
   },
   {
-    name: "georadiusbymember_ro", arity: -5, flags: ["readonly"], keys: SOURCE, since: "3.2.10",
+    name: "georadiusbymember_ro",
+    arity: -5,
+    flags: ["readonly"],
+    keys: SOURCE,
+    since: "3.2.10",
     summary: "Returns members from a geospatial index that are within a distance from a member.",
     run: georadius({ from: "member", src: 1, storeArgs: false, searchStore: false }),
   },
   {
-    name: "geosearch", arity: -7, flags: ["readonly"], keys: SOURCE, since: "6.2.0",
+    name: "geosearch",
+    arity: -7,
+    flags: ["readonly"],
+    keys: SOURCE,
+    since: "6.2.0",
     summary: "Queries a geospatial index for members inside an area of a box or a circle.",
     run: georadius({ from: "search", src: 1, storeArgs: false, searchStore: false }),
   },
   {
-    name: "geosearchstore", arity: -8, flags: ["write"], keys: { first: 1, last: 2, step: 1 }, since: "6.2.0",
+    name: "geosearchstore",
+    arity: -8,
+    flags: ["write"],
+    keys: { first: 1, last: 2, step: 1 },
+    since: "6.2.0",
     summary:
       "Queries a geospatial index for members inside an area of a box or a circle, optionally stores the result.",
-    run: georadius({ from: "search", src: 2, storeArgs: false, searchStore: true }), cluster: ONE_SLOT,
+    run: georadius({ from: "search", src: 2, storeArgs: false, searchStore: true }),
+    cluster: ONE_SLOT,
   },
 ]);

@@ -1,7 +1,29 @@
 // Hash commands with Redis 7.0's replies and error texts. A hash is one row per field.
-import { array, bulk, bulkOrNull, EMPTY_ARRAY, err, int, map, NULL_BULK, OK, ONE, ZERO, type Reply } from "../resp/reply.ts";
 import {
-  bulks, cardinality, isReply, noteGrowth, pairs, pickRandom, randomCount, scanCollection, sizeOf, notifyIfEmptied,
+  array,
+  bulk,
+  bulkOrNull,
+  EMPTY_ARRAY,
+  err,
+  int,
+  map,
+  NULL_BULK,
+  OK,
+  ONE,
+  ZERO,
+  type Reply,
+} from "../resp/reply.ts";
+import {
+  bulks,
+  cardinality,
+  isReply,
+  noteGrowth,
+  pairs,
+  pickRandom,
+  randomCount,
+  scanCollection,
+  sizeOf,
+  notifyIfEmptied,
 } from "./collection.ts";
 import { define } from "./define.ts";
 import { addFloatText } from "./strings.ts";
@@ -79,20 +101,37 @@ function hrandfield(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   const all = ctx.db.hashEntries(key);
   const picked = pickRandom(all, count, ctx.random);
   if (!withValues) return array(picked.map(([f]) => bulk(f)));
-  return pairs(ctx, picked.map(([f, v]) => [bulk(f), bulk(v)] as const));
+  return pairs(
+    ctx,
+    picked.map(([f, v]) => [bulk(f), bulk(v)] as const),
+  );
 }
 
 export const HASH_COMMANDS = define("hash", [
   {
-    name: "hset", arity: -4, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
-    summary: "Creates or modifies the value of a field in a hash.", run: (ctx, argv) => hset(ctx, argv, "hset"),
+    name: "hset",
+    arity: -4,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.0.0",
+    summary: "Creates or modifies the value of a field in a hash.",
+    run: (ctx, argv) => hset(ctx, argv, "hset"),
   },
   {
-    name: "hmset", arity: -4, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
-    summary: "Sets the values of multiple fields.", run: (ctx, argv) => hset(ctx, argv, "hmset"),
+    name: "hmset",
+    arity: -4,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.0.0",
+    summary: "Sets the values of multiple fields.",
+    run: (ctx, argv) => hset(ctx, argv, "hmset"),
   },
   {
-    name: "hsetnx", arity: 4, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    name: "hsetnx",
+    arity: 4,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.0.0",
     summary: "Sets the value of a field in a hash only when the field doesn't exist.",
     run: (ctx, argv) => {
       const size = hashSize(ctx, argv[1]!);
@@ -105,7 +144,11 @@ export const HASH_COMMANDS = define("hash", [
     },
   },
   {
-    name: "hget", arity: 3, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    name: "hget",
+    arity: 3,
+    flags: ["readonly", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.0.0",
     summary: "Returns the value of a field in a hash.",
     run: (ctx, argv) => {
       const size = hashSize(ctx, argv[1]!);
@@ -114,7 +157,11 @@ export const HASH_COMMANDS = define("hash", [
     },
   },
   {
-    name: "hmget", arity: -3, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    name: "hmget",
+    arity: -3,
+    flags: ["readonly", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.0.0",
     summary: "Returns the values of all fields in a hash.",
     run: (ctx, argv) => {
       const size = hashSize(ctx, argv[1]!);
@@ -123,7 +170,11 @@ export const HASH_COMMANDS = define("hash", [
     },
   },
   {
-    name: "hgetall", arity: 2, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    name: "hgetall",
+    arity: 2,
+    flags: ["readonly"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.0.0",
     summary: "Returns all fields and values in a hash.",
     run: (ctx, argv) => {
       const size = hashSize(ctx, argv[1]!);
@@ -132,7 +183,11 @@ export const HASH_COMMANDS = define("hash", [
     },
   },
   {
-    name: "hdel", arity: -3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    name: "hdel",
+    arity: -3,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.0.0",
     summary: "Deletes one or more fields and their values from a hash.",
     run: (ctx, argv) => {
       const size = hashSize(ctx, argv[1]!);
@@ -145,7 +200,11 @@ export const HASH_COMMANDS = define("hash", [
     },
   },
   {
-    name: "hexists", arity: 3, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    name: "hexists",
+    arity: 3,
+    flags: ["readonly", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.0.0",
     summary: "Determines whether a field exists in a hash.",
     run: (ctx, argv) => {
       const size = hashSize(ctx, argv[1]!);
@@ -154,12 +213,20 @@ export const HASH_COMMANDS = define("hash", [
     },
   },
   {
-    name: "hlen", arity: 2, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    name: "hlen",
+    arity: 2,
+    flags: ["readonly", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.0.0",
     summary: "Returns the number of fields in a hash.",
     run: cardinality("hash"),
   },
   {
-    name: "hkeys", arity: 2, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    name: "hkeys",
+    arity: 2,
+    flags: ["readonly"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.0.0",
     summary: "Returns all fields in a hash.",
     run: (ctx, argv) => {
       const size = hashSize(ctx, argv[1]!);
@@ -168,7 +235,11 @@ export const HASH_COMMANDS = define("hash", [
     },
   },
   {
-    name: "hvals", arity: 2, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    name: "hvals",
+    arity: 2,
+    flags: ["readonly"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.0.0",
     summary: "Returns all values in a hash.",
     run: (ctx, argv) => {
       const size = hashSize(ctx, argv[1]!);
@@ -177,15 +248,29 @@ export const HASH_COMMANDS = define("hash", [
     },
   },
   {
-    name: "hincrby", arity: 4, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
-    summary: "Increments the integer value of a field in a hash by a number.", run: hincrby,
+    name: "hincrby",
+    arity: 4,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.0.0",
+    summary: "Increments the integer value of a field in a hash by a number.",
+    run: hincrby,
   },
   {
-    name: "hincrbyfloat", arity: 4, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.6.0",
-    summary: "Increments the floating point value of a field by a number.", run: hincrbyfloat,
+    name: "hincrbyfloat",
+    arity: 4,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.6.0",
+    summary: "Increments the floating point value of a field by a number.",
+    run: hincrbyfloat,
   },
   {
-    name: "hstrlen", arity: 3, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "3.2.0",
+    name: "hstrlen",
+    arity: 3,
+    flags: ["readonly", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "3.2.0",
     summary: "Returns the length of the value of a field.",
     run: (ctx, argv) => {
       const size = hashSize(ctx, argv[1]!);
@@ -194,15 +279,31 @@ export const HASH_COMMANDS = define("hash", [
     },
   },
   {
-    name: "hrandfield", arity: -2, flags: ["readonly", "random"], keys: { first: 1, last: 1, step: 1 }, since: "6.2.0",
-    summary: "Returns one or more random fields from a hash.", run: hrandfield,
+    name: "hrandfield",
+    arity: -2,
+    flags: ["readonly", "random"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "6.2.0",
+    summary: "Returns one or more random fields from a hash.",
+    run: hrandfield,
   },
   {
-    name: "hscan", arity: -3, flags: ["readonly", "random"], keys: { first: 1, last: 1, step: 1 }, since: "2.8.0",
+    name: "hscan",
+    arity: -3,
+    flags: ["readonly", "random"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.8.0",
     summary: "Iterates over fields and values of a hash.",
     run: (ctx, argv) => {
       const page = (from: Uint8Array, l: number) => ctx.db.hashEntriesFrom(argv[1]!, from, l);
-      return scanCollection(ctx, argv, "hash", page, ([f]) => f, ([f, v]) => [bulk(f), bulk(v)]);
+      return scanCollection(
+        ctx,
+        argv,
+        "hash",
+        page,
+        ([f]) => f,
+        ([f, v]) => [bulk(f), bulk(v)],
+      );
     },
   },
 ]);

@@ -50,13 +50,19 @@ export function isHll(v: Uint8Array): boolean {
 /** Redis's seed for element hashes. */
 const SEED = 0xadc83b19;
 // The multiplier 0xc6a4a7935bd1e995 in 16-bit limbs.
-const M48 = 0xc6a4, M32 = 0xa793, M16 = 0x5bd1, M00 = 0xe995;
+const M48 = 0xc6a4,
+  M32 = 0xa793,
+  M16 = 0x5bd1,
+  M00 = 0xe995;
 /** The product's halves: mulM's result, read right after the call. */
 const product = new Uint32Array(2);
 
 /** (hi, lo) * M mod 2^64 into product = [hi, lo]. */
 function mulM(hi: number, lo: number): void {
-  const a48 = hi >>> 16, a32 = hi & 0xffff, a16 = lo >>> 16, a00 = lo & 0xffff;
+  const a48 = hi >>> 16,
+    a32 = hi & 0xffff,
+    a16 = lo >>> 16,
+    a00 = lo & 0xffff;
   let c00 = a00 * M00;
   let c16 = c00 >>> 16;
   c00 &= 0xffff;
@@ -122,7 +128,8 @@ const ctz32 = (x: number) => 31 - Math.clz32(x & -x);
 /** The register an element lands in and the length of its "000…1" run (1..51), as index * 64 + run. */
 function patLen(element: Uint8Array): number {
   murmur(element, SEED);
-  const hi = product[0]!, lo = product[1]!;
+  const hi = product[0]!,
+    lo = product[1]!;
   const bits14to45 = ((lo >>> P) | (hi << (32 - P))) >>> 0;
   // Bit Q of the shifted hash is forced to 1 so the run ends by Q + 1.
   const bits46up = ((hi >>> P) | (1 << (Q - 32))) >>> 0;
@@ -416,7 +423,7 @@ export class Hll {
 // The estimator of Redis 7: Otmar Ertl, "New cardinality estimation algorithms for HyperLogLog
 // sketches" (arXiv:1702.01284), over the histogram of register values.
 
-const ALPHA_INF = 0.721347520444481703680; // 0.5 / ln 2
+const ALPHA_INF = 0.72134752044448170368; // 0.5 / ln 2
 
 function sigma(x: number): number {
   if (x === 1) return Infinity;

@@ -130,26 +130,50 @@ function pfdebug(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
 
 export const HYPERLOGLOG_COMMANDS = define("hyperloglog", [
   {
-    name: "pfadd", arity: -2, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.8.9",
-    summary: "Adds the specified elements to the specified HyperLogLog.", run: pfadd,
+    name: "pfadd",
+    arity: -2,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.8.9",
+    summary: "Adds the specified elements to the specified HyperLogLog.",
+    run: pfadd,
   },
   {
     // Flagged write although Redis says readonly: caching the estimate changes the value.
-    name: "pfcount", arity: -2, flags: ["write"], keys: { first: 1, last: -1, step: 1 }, since: "2.8.9",
+    name: "pfcount",
+    arity: -2,
+    flags: ["write"],
+    keys: { first: 1, last: -1, step: 1 },
+    since: "2.8.9",
     summary: "Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s).",
-    run: pfcount, cluster: ONE_SLOT,
+    run: pfcount,
+    cluster: ONE_SLOT,
   },
   {
-    name: "pfmerge", arity: -2, flags: ["write"], keys: { first: 1, last: -1, step: 1 }, since: "2.8.9",
-    summary: "Merge N different HyperLogLogs into a single one.", run: pfmerge, cluster: ONE_SLOT,
+    name: "pfmerge",
+    arity: -2,
+    flags: ["write"],
+    keys: { first: 1, last: -1, step: 1 },
+    since: "2.8.9",
+    summary: "Merge N different HyperLogLogs into a single one.",
+    run: pfmerge,
+    cluster: ONE_SLOT,
   },
   {
-    name: "pfdebug", arity: 3, flags: ["write", "admin"], keys: { first: 2, last: 2, step: 1 }, since: "2.8.9",
-    summary: "Internal commands for debugging HyperLogLog values", run: pfdebug,
+    name: "pfdebug",
+    arity: 3,
+    flags: ["write", "admin"],
+    keys: { first: 2, last: 2, step: 1 },
+    since: "2.8.9",
+    summary: "Internal commands for debugging HyperLogLog values",
+    run: pfdebug,
   },
   {
     // Runs where it is received: it checks this node's code and touches no key.
-    name: "pfselftest", arity: 1, flags: ["admin"], since: "2.8.9",
+    name: "pfselftest",
+    arity: 1,
+    flags: ["admin"],
+    since: "2.8.9",
     summary: "An internal command for testing HyperLogLog values",
     exec: (s) => {
       const failure = selfTest(seededRandom(Math.floor(s.now)));

@@ -5,7 +5,14 @@
 
 /** Reading these does not count as an access, as in Redis (LOOKUP_NOTOUCH). */
 export const NO_TOUCH = new Set([
-  "ttl", "pttl", "expiretime", "pexpiretime", "type", "exists", "object", "__memoryusage",
+  "ttl",
+  "pttl",
+  "expiretime",
+  "pexpiretime",
+  "type",
+  "exists",
+  "object",
+  "__memoryusage",
 ]);
 
 // WHATWG's latin1 (windows-1252) maps every byte to its own code point: one string per key.

@@ -88,7 +88,7 @@ const DISABLED =
 
 function doctor(s: SessionApi, mon: LatencyMonitor): string {
   const latest = mon.latest();
-  if (latest.length > 0) return latest.map(([n, l, m]) => `${n}: latest ${l.ms} ms, max ${m} ms`).join("\n") + "\n";
+  if (latest.length > 0) return `${latest.map(([n, l, m]) => `${n}: latest ${l.ms} ms, max ${m} ms`).join("\n")}\n`;
   return s.server.configValue("latency_monitor_threshold") === "0" ? DISABLED : NO_SPIKES;
 }
 

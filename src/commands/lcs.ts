@@ -112,7 +112,13 @@ function lcsCommand(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
 
 export const LCS_COMMANDS = define("string", [
   {
-    name: "lcs", arity: -3, flags: ["readonly"], keys: { first: 1, last: 2, step: 1 }, since: "7.0.0",
-    summary: "Finds the longest common substring.", run: lcsCommand, cluster: ONE_SLOT,
+    name: "lcs",
+    arity: -3,
+    flags: ["readonly"],
+    keys: { first: 1, last: 2, step: 1 },
+    since: "7.0.0",
+    summary: "Finds the longest common substring.",
+    run: lcsCommand,
+    cluster: ONE_SLOT,
   },
 ]);

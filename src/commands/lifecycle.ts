@@ -22,17 +22,26 @@ function shutdown(s: SessionApi, argv: readonly Uint8Array[]): Reply | Promise<R
 
 export const LIFECYCLE_COMMANDS = define("server", [
   {
-    name: "shutdown", arity: -1, flags: ["admin", "no-multi"], since: "1.0.0",
+    name: "shutdown",
+    arity: -1,
+    flags: ["admin", "no-multi"],
+    since: "1.0.0",
     summary: "Stops this node cleanly; SAVE (default) checkpoints data.db first (the log keeps every write).",
     exec: shutdown,
   },
   {
-    name: "save", arity: 1, flags: ["admin", "no-multi"], since: "1.0.0",
+    name: "save",
+    arity: 1,
+    flags: ["admin", "no-multi"],
+    since: "1.0.0",
     summary: "Checkpoints data.db now and waits for it.",
     exec: (s) => s.server.save(),
   },
   {
-    name: "bgsave", arity: -1, flags: ["admin"], since: "1.0.0",
+    name: "bgsave",
+    arity: -1,
+    flags: ["admin"],
+    since: "1.0.0",
     summary: "Checkpoints data.db in the background.",
     exec: (s, argv) => {
       if (argv.length > 2 || (argv.length === 2 && lower(argv[1]!) !== "schedule")) return E.syntax;
@@ -41,7 +50,10 @@ export const LIFECYCLE_COMMANDS = define("server", [
     },
   },
   {
-    name: "lastsave", arity: 1, flags: ["fast", "random"], since: "1.0.0",
+    name: "lastsave",
+    arity: 1,
+    flags: ["fast", "random"],
+    since: "1.0.0",
     summary: "Unix time of the last data.db checkpoint made by SAVE/BGSAVE (or of the node's start).",
     exec: (s) => int(s.server.lastSave()),
   },

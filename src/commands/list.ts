@@ -25,7 +25,10 @@ function push(left: boolean, onlyIfExists: boolean) {
 function popItems(ctx: CommandContext, key: Uint8Array, size: number, count: number, left: boolean): Uint8Array[] {
   const n = Math.min(count, size);
   const items = left ? ctx.db.listRange(key, 0, n - 1) : ctx.db.listRange(key, size - n, size - 1).reverse();
-  ctx.db.listDelete(key, items.map((i) => i.seq));
+  ctx.db.listDelete(
+    key,
+    items.map((i) => i.seq),
+  );
   return items.map((i) => i.value);
 }
 
@@ -142,7 +145,9 @@ function lpos(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
     if (isReply(v)) return v;
     if (opt === "rank") {
       if (v === 0) {
-        return err("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list");
+        return err(
+          "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
+        );
       }
       rank = v;
     } else if (opt === "count") {
@@ -221,42 +226,83 @@ function lmpop(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
 
 export const LIST_COMMANDS = define("list", [
   {
-    name: "lpush", arity: -3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
-    summary: "Prepends one or more elements to a list. Creates the key if it doesn't exist.", run: push(true, false),
+    name: "lpush",
+    arity: -3,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "1.0.0",
+    summary: "Prepends one or more elements to a list. Creates the key if it doesn't exist.",
+    run: push(true, false),
   },
   {
-    name: "rpush", arity: -3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
-    summary: "Appends one or more elements to a list. Creates the key if it doesn't exist.", run: push(false, false),
+    name: "rpush",
+    arity: -3,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "1.0.0",
+    summary: "Appends one or more elements to a list. Creates the key if it doesn't exist.",
+    run: push(false, false),
   },
   {
-    name: "lpushx", arity: -3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.2.0",
-    summary: "Prepends one or more elements to a list only when the list exists.", run: push(true, true),
+    name: "lpushx",
+    arity: -3,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.2.0",
+    summary: "Prepends one or more elements to a list only when the list exists.",
+    run: push(true, true),
   },
   {
-    name: "rpushx", arity: -3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.2.0",
-    summary: "Appends an element to a list only when the list exists.", run: push(false, true),
+    name: "rpushx",
+    arity: -3,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.2.0",
+    summary: "Appends an element to a list only when the list exists.",
+    run: push(false, true),
   },
   {
-    name: "lpop", arity: -2, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    name: "lpop",
+    arity: -2,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "1.0.0",
     summary: "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.",
     run: pop(true),
   },
   {
-    name: "rpop", arity: -2, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    name: "rpop",
+    arity: -2,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "1.0.0",
     summary: "Returns and removes the last elements of a list. Deletes the list if the last element was popped.",
     run: pop(false),
   },
   {
-    name: "llen", arity: 2, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    name: "llen",
+    arity: 2,
+    flags: ["readonly", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "1.0.0",
     summary: "Returns the length of a list.",
     run: cardinality("list"),
   },
   {
-    name: "lrange", arity: 4, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
-    summary: "Returns a range of elements from a list.", run: lrange,
+    name: "lrange",
+    arity: 4,
+    flags: ["readonly"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "1.0.0",
+    summary: "Returns a range of elements from a list.",
+    run: lrange,
   },
   {
-    name: "lindex", arity: 3, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    name: "lindex",
+    arity: 3,
+    flags: ["readonly"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "1.0.0",
     summary: "Returns an element from a list by its index.",
     run: (ctx, argv) => {
       // Redis looks the key up before it parses the index.
@@ -270,27 +316,56 @@ export const LIST_COMMANDS = define("list", [
     },
   },
   {
-    name: "lset", arity: 4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
-    summary: "Sets the value of an element in a list by its index.", run: lset,
+    name: "lset",
+    arity: 4,
+    flags: ["write"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "1.0.0",
+    summary: "Sets the value of an element in a list by its index.",
+    run: lset,
   },
   {
-    name: "lrem", arity: 4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
-    summary: "Removes elements from a list. Deletes the list if the last element was removed.", run: lrem,
+    name: "lrem",
+    arity: 4,
+    flags: ["write"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "1.0.0",
+    summary: "Removes elements from a list. Deletes the list if the last element was removed.",
+    run: lrem,
   },
   {
-    name: "ltrim", arity: 4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
-    summary: "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", run: ltrim,
+    name: "ltrim",
+    arity: 4,
+    flags: ["write"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "1.0.0",
+    summary: "Removes elements from both ends a list. Deletes the list if all elements were trimmed.",
+    run: ltrim,
   },
   {
-    name: "linsert", arity: 5, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "2.2.0",
-    summary: "Inserts an element before or after another element in a list.", run: linsert,
+    name: "linsert",
+    arity: 5,
+    flags: ["write"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.2.0",
+    summary: "Inserts an element before or after another element in a list.",
+    run: linsert,
   },
   {
-    name: "lpos", arity: -3, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "6.0.6",
-    summary: "Returns the index of matching elements in a list.", run: lpos,
+    name: "lpos",
+    arity: -3,
+    flags: ["readonly"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "6.0.6",
+    summary: "Returns the index of matching elements in a list.",
+    run: lpos,
   },
   {
-    name: "lmove", arity: 5, flags: ["write"], keys: { first: 1, last: 2, step: 1 }, since: "6.2.0",
+    name: "lmove",
+    arity: 5,
+    flags: ["write"],
+    keys: { first: 1, last: 2, step: 1 },
+    since: "6.2.0",
     summary:
       "Returns an element after popping it from one list and pushing it to another." +
       " Deletes the list if the last element was moved.",
@@ -303,20 +378,27 @@ export const LIST_COMMANDS = define("list", [
     cluster: ONE_SLOT,
   },
   {
-    name: "rpoplpush", arity: 3, flags: ["write"], keys: { first: 1, last: 2, step: 1 }, since: "1.2.0",
+    name: "rpoplpush",
+    arity: 3,
+    flags: ["write"],
+    keys: { first: 1, last: 2, step: 1 },
+    since: "1.2.0",
     summary:
       "Returns the last element of a list after removing and pushing it to another list." +
       " Deletes the list if the last element was popped.",
-    run: (ctx, argv) =>
-      lmove(ctx, argv[1]!, argv[2]!, false, true),
+    run: (ctx, argv) => lmove(ctx, argv[1]!, argv[2]!, false, true),
     cluster: ONE_SLOT,
   },
   {
-    name: "lmpop", arity: -4, flags: ["write"], keys: { first: 2, last: 2, step: 1, find: countedKeys(1) },
+    name: "lmpop",
+    arity: -4,
+    flags: ["write"],
+    keys: { first: 2, last: 2, step: 1, find: countedKeys(1) },
     since: "7.0.0",
     summary:
       "Returns multiple elements from a list after removing them." +
       " Deletes the list if the last element was popped.",
-    run: lmpop, cluster: ONE_SLOT,
+    run: lmpop,
+    cluster: ONE_SLOT,
   },
 ]);

@@ -34,11 +34,13 @@ function usage(ctx: CommandContext, key: Uint8Array, samples: number): Reply {
   if (!info) return NULL_BULK;
   const n = samples === 0 ? info.size : Math.min(samples, info.size);
   const sizes: number[] =
-    meta.type === "hash" ? ctx.db.hashEntries(key, 0, n).map(([f, v]) => f.length + v.length)
-    : meta.type === "set" ? ctx.db.setMembers(key, 0, n).map((m) => (info.compact ? 8 : m.length))
-    : meta.type === "zset"
-      ? ctx.db.zsetRange(key, { by: "rank", start: 0, stop: n - 1 }, false, 0, -1).map((e) => e.member.length + 8)
-    : ctx.db.listRange(key, 0, n - 1).map((i) => i.value.length);
+    meta.type === "hash"
+      ? ctx.db.hashEntries(key, 0, n).map(([f, v]) => f.length + v.length)
+      : meta.type === "set"
+        ? ctx.db.setMembers(key, 0, n).map((m) => (info.compact ? 8 : m.length))
+        : meta.type === "zset"
+          ? ctx.db.zsetRange(key, { by: "rank", start: 0, stop: n - 1 }, false, 0, -1).map((e) => e.member.length + 8)
+          : ctx.db.listRange(key, 0, n - 1).map((i) => i.value.length);
   const per = ELEMENT_OVERHEAD[meta.type];
   const avg = sizes.length === 0 ? 0 : sizes.reduce((a, b) => a + b, 0) / sizes.length;
   return int(base + Math.round(info.size * (avg + (info.compact ? per.compact : per.large))));
@@ -97,19 +99,31 @@ function memory(s: SessionApi, argv: readonly Uint8Array[]): Reply | Promise<Rep
 export const MEMORY_COMMANDS = [
   ...define("server", [
     {
-      name: "memory", arity: -2, flags: ["readonly"], since: "4.0.0",
-      summary: "Memory introspection: USAGE of a key (an estimate: see docs/API.md), STATS, DOCTOR.", exec: memory,
+      name: "memory",
+      arity: -2,
+      flags: ["readonly"],
+      since: "4.0.0",
+      summary: "Memory introspection: USAGE of a key (an estimate: see docs/API.md), STATS, DOCTOR.",
+      exec: memory,
     },
   ]),
   ...define("generic", [
     {
-      name: "touch", arity: -2, flags: ["readonly", "fast"], keys: { first: 1, last: -1, step: 1 }, since: "3.2.1",
+      name: "touch",
+      arity: -2,
+      flags: ["readonly", "fast"],
+      keys: { first: 1, last: -1, step: 1 },
+      since: "3.2.1",
       summary: "Returns the number of existing keys out of those specified (and counts them as accessed).",
       run: (ctx, argv) => int(argv.slice(1).filter((k) => ctx.db.meta(k, ctx.now)).length),
       cluster: { request: "multi_shard", response: "agg_sum" },
     },
     {
-      name: MEMORY_USAGE_READ, arity: 3, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "0.1.0",
+      name: MEMORY_USAGE_READ,
+      arity: 3,
+      flags: ["readonly"],
+      keys: { first: 1, last: 1, step: 1 },
+      since: "0.1.0",
       summary: "Internal: MEMORY USAGE of one key on its partition.",
       run: (ctx, argv) => usage(ctx, argv[1]!, Number(str(argv[2]!))),
     },

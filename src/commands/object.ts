@@ -43,7 +43,9 @@ function object(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   const meta = ctx.db.meta(key, ctx.now);
   if (!meta) return NULL_BULK;
   if (sub === "freq") {
-    return err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+    return err(
+      "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+    );
   }
   // The node the client is connected to puts in the idle time it knows (completeReply below).
   if (sub === "idletime") return int(0);
@@ -62,8 +64,13 @@ export function encodingOf(ctx: CommandContext, key: Uint8Array, type: KeyType):
 
 export const OBJECT_COMMANDS = define("generic", [
   {
-    name: "object", arity: -2, flags: ["readonly"], keys: { first: 2, last: 2, step: 1 }, since: "2.2.3",
-    summary: "A container for object introspection commands.", run: object,
+    name: "object",
+    arity: -2,
+    flags: ["readonly"],
+    keys: { first: 2, last: 2, step: 1 },
+    since: "2.2.3",
+    summary: "A container for object introspection commands.",
+    run: object,
     completeReply: (s, argv, reply) =>
       reply.t === "int" && lower(argv[1]!) === "idletime"
         ? int(Math.floor(s.server.keyAccess.idleMs(s.client.db, argv[2]!, s.now) / 1000))

@@ -23,7 +23,10 @@ function scanPart(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   const opts = parseScanOptions(argv, 4, true);
   if ("t" in opts) return opts;
   // Unknown TYPE names match nothing, as in Redis 7.0; the walk still advances.
-  const type = opts.type === undefined || (KEY_TYPES as readonly string[]).includes(opts.type) ? (opts.type as KeyType | undefined) : null;
+  const type =
+    opts.type === undefined || (KEY_TYPES as readonly string[]).includes(opts.type)
+      ? (opts.type as KeyType | undefined)
+      : null;
   const r = ctx.db.scanPartition(p, argv[2]!, opts.count, ctx.now, group, type ?? undefined);
   const keys = type === null ? [] : opts.match ? r.keys.filter((k) => globMatch(opts.match!, k)) : r.keys;
   return array([r.next ? bulk(r.next) : NULL_BULK, bulkArray(keys)]);
@@ -46,8 +49,12 @@ function keysPart(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
 
 export const PARTITION_COMMANDS = define("internal", [
   {
-    name: "__dbsizepart", arity: -2, flags: ["readonly"], since: "0.1.0",
-    summary: "Internal: [live keys, keys with an expiry] of one partition; with ALL, [db, keys, expires]… " +
+    name: "__dbsizepart",
+    arity: -2,
+    flags: ["readonly"],
+    since: "0.1.0",
+    summary:
+      "Internal: [live keys, keys with an expiry] of one partition; with ALL, [db, keys, expires]… " +
       "of every non-empty database.",
     run: (ctx, argv) => {
       const p = partArg(argv);
@@ -67,15 +74,28 @@ export const PARTITION_COMMANDS = define("internal", [
     cluster: LOCAL,
   },
   {
-    name: "__scanpart", arity: -4, flags: ["readonly"], since: "0.1.0",
-    summary: "Internal: one SCAN batch of one partition.", run: scanPart, cluster: LOCAL,
+    name: "__scanpart",
+    arity: -4,
+    flags: ["readonly"],
+    since: "0.1.0",
+    summary: "Internal: one SCAN batch of one partition.",
+    run: scanPart,
+    cluster: LOCAL,
   },
   {
-    name: "__keyspart", arity: 3, flags: ["readonly"], since: "0.1.0", summary: "Internal: KEYS over one partition.",
-    run: keysPart, cluster: LOCAL,
+    name: "__keyspart",
+    arity: 3,
+    flags: ["readonly"],
+    since: "0.1.0",
+    summary: "Internal: KEYS over one partition.",
+    run: keysPart,
+    cluster: LOCAL,
   },
   {
-    name: "__randomkeypart", arity: 2, flags: ["readonly", "random"], since: "0.1.0",
+    name: "__randomkeypart",
+    arity: 2,
+    flags: ["readonly", "random"],
+    since: "0.1.0",
     summary: "Internal: [live keys, a random key or nil] of one partition.",
     run: (ctx, argv) => {
       const p = partArg(argv);
@@ -88,7 +108,10 @@ export const PARTITION_COMMANDS = define("internal", [
   // Writes: FLUSHDB, FLUSHALL and SWAPDB in a cluster are one of these per partition group,
   // applied by every replica.
   {
-    name: "__flushpart", arity: -2, flags: ["write"], since: "0.1.0",
+    name: "__flushpart",
+    arity: -2,
+    flags: ["write"],
+    since: "0.1.0",
     summary: "Internal: removes every key of one partition in the op's database (with ALL: in every database).",
     run: (ctx, argv) => {
       const p = partArg(argv);
@@ -100,7 +123,10 @@ export const PARTITION_COMMANDS = define("internal", [
     cluster: LOCAL,
   },
   {
-    name: "__swapdbpart", arity: 4, flags: ["write"], since: "0.1.0",
+    name: "__swapdbpart",
+    arity: 4,
+    flags: ["write"],
+    since: "0.1.0",
     summary: "Internal: SWAPDB of one partition's rows.",
     run: (ctx, argv) => {
       const p = partArg(argv);

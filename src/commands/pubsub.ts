@@ -9,12 +9,28 @@ import { ascii, E } from "./util.ts";
 
 /** What a RESP2 client may still run once it has subscribed to anything (as Redis). */
 const SUBSCRIBED_MODE = new Set([
-  "subscribe", "ssubscribe", "psubscribe", "unsubscribe", "sunsubscribe", "punsubscribe", "ping", "quit", "reset",
+  "subscribe",
+  "ssubscribe",
+  "psubscribe",
+  "unsubscribe",
+  "sunsubscribe",
+  "punsubscribe",
+  "ping",
+  "quit",
+  "reset",
 ]);
 
 /** Redis 7 commands with subcommands: errors name them "container|sub". */
 const CONTAINERS = new Set([
-  "client", "config", "cluster", "command", "object", "pubsub", "memory", "script", "function",
+  "client",
+  "config",
+  "cluster",
+  "command",
+  "object",
+  "pubsub",
+  "memory",
+  "script",
+  "function",
 ]);
 
 const NO_PUSH = err("ERR pub/sub needs a connection the server can push to (RESP), not HTTP");
@@ -75,7 +91,10 @@ function subscribe(kind: SubscriptionKind) {
       const moved = shardRedirect(s, names);
       if (moved) return moved;
     }
-    return confirmAll(p, names.map((name) => (p.subscribe(kind, name), frame(VERB[kind][0], name, countFor(p, kind)))));
+    return confirmAll(
+      p,
+      names.map((name) => (p.subscribe(kind, name), frame(VERB[kind][0], name, countFor(p, kind)))),
+    );
   };
 }
 
@@ -86,7 +105,10 @@ function unsubscribe(kind: SubscriptionKind) {
     const verb = VERB[kind][1];
     const names = argv.length > 1 ? argv.slice(1) : p.subscriptions(kind);
     if (names.length === 0) return frame(verb, undefined, countFor(p, kind));
-    return confirmAll(p, names.map((name) => (p.unsubscribe(kind, name), frame(verb, name, countFor(p, kind)))));
+    return confirmAll(
+      p,
+      names.map((name) => (p.unsubscribe(kind, name), frame(verb, name, countFor(p, kind)))),
+    );
   };
 }
 
@@ -134,39 +156,66 @@ function pubsub(s: SessionApi, argv: readonly Uint8Array[]): Reply {
 
 export const PUBSUB_COMMANDS = define("pubsub", [
   {
-    name: "subscribe", arity: -2, flags: [], since: "2.0.0", summary: "Listens for messages published to channels.",
+    name: "subscribe",
+    arity: -2,
+    flags: [],
+    since: "2.0.0",
+    summary: "Listens for messages published to channels.",
     exec: subscribe("channel"),
   },
   {
-    name: "unsubscribe", arity: -1, flags: [], since: "2.0.0",
+    name: "unsubscribe",
+    arity: -1,
+    flags: [],
+    since: "2.0.0",
     summary: "Stops listening to messages posted to channels (all of them without arguments).",
     exec: unsubscribe("channel"),
   },
   {
-    name: "psubscribe", arity: -2, flags: [], since: "2.0.0",
-    summary: "Listens for messages published to channels that match glob patterns.", exec: subscribe("pattern"),
+    name: "psubscribe",
+    arity: -2,
+    flags: [],
+    since: "2.0.0",
+    summary: "Listens for messages published to channels that match glob patterns.",
+    exec: subscribe("pattern"),
   },
   {
-    name: "punsubscribe", arity: -1, flags: [], since: "2.0.0",
+    name: "punsubscribe",
+    arity: -1,
+    flags: [],
+    since: "2.0.0",
     summary: "Stops listening to messages published to channels that match glob patterns.",
     exec: unsubscribe("pattern"),
   },
   {
-    name: "ssubscribe", arity: -2, flags: [], since: "7.0.0",
+    name: "ssubscribe",
+    arity: -2,
+    flags: [],
+    since: "7.0.0",
     summary: "Listens for messages published to shard channels (on the channel's slot leader in a cluster).",
     exec: subscribe("shard"),
   },
   {
-    name: "sunsubscribe", arity: -1, flags: [], since: "7.0.0",
-    summary: "Stops listening to messages posted to shard channels.", exec: unsubscribe("shard"),
+    name: "sunsubscribe",
+    arity: -1,
+    flags: [],
+    since: "7.0.0",
+    summary: "Stops listening to messages posted to shard channels.",
+    exec: unsubscribe("shard"),
   },
   {
-    name: "publish", arity: 3, flags: ["fast"], since: "2.0.0",
+    name: "publish",
+    arity: 3,
+    flags: ["fast"],
+    since: "2.0.0",
     summary: "Posts a message to a channel: every subscriber on every node; replies this node's receivers.",
     exec: (s, argv) => (s.pubsub ? int(s.pubsub.publish(argv[1]!, argv[2]!)) : NO_PUSH),
   },
   {
-    name: "spublish", arity: 3, flags: ["fast"], since: "7.0.0",
+    name: "spublish",
+    arity: 3,
+    flags: ["fast"],
+    since: "7.0.0",
     summary: "Posts a message to a shard channel, delivered by the channel's slot leader.",
     exec: (s, argv) => {
       const p = s.pubsub;
@@ -179,7 +228,10 @@ export const PUBSUB_COMMANDS = define("pubsub", [
     },
   },
   {
-    name: "pubsub", arity: -2, flags: [], since: "2.8.0",
+    name: "pubsub",
+    arity: -2,
+    flags: [],
+    since: "2.8.0",
     summary: "Pub/sub introspection: CHANNELS, NUMSUB, NUMPAT, SHARDCHANNELS, SHARDNUMSUB, HELP (this node).",
     exec: pubsub,
   },

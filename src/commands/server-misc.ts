@@ -47,16 +47,26 @@ function moduleCommand(_s: SessionApi, argv: readonly Uint8Array[]): Reply {
 
 export const SERVER_MISC_COMMANDS = define("server", [
   {
-    name: "lolwut", arity: -1, flags: ["readonly", "fast"], since: "5.0.0",
-    summary: "Names the FlyDB version (Redis draws art here).", exec: lolwut,
+    name: "lolwut",
+    arity: -1,
+    flags: ["readonly", "fast"],
+    since: "5.0.0",
+    summary: "Names the FlyDB version (Redis draws art here).",
+    exec: lolwut,
   },
   {
-    name: "module", arity: -2, flags: ["admin", "no-multi"], since: "4.0.0",
+    name: "module",
+    arity: -2,
+    flags: ["admin", "no-multi"],
+    since: "4.0.0",
     summary: "MODULE LIST (empty) and HELP; LOAD and LOADEX are refused: FlyDB loads no Redis modules.",
     exec: moduleCommand,
   },
   {
-    name: "bgrewriteaof", arity: 1, flags: ["admin", "no-multi"], since: "1.0.0",
+    name: "bgrewriteaof",
+    arity: 1,
+    flags: ["admin", "no-multi"],
+    since: "1.0.0",
     summary: "Accepted for compatibility: FlyDB's log (raft.db) is compacted on its own after each data.db checkpoint.",
     exec: () => simple("Background append only file rewriting started"),
   },

@@ -10,24 +10,43 @@ import { lower, utf8 } from "./util.ts";
 
 export const SERVER_COMMANDS = define("server", [
   {
-    name: "command", arity: -1, flags: [], since: "2.8.13", summary: "Returns detailed information about all commands.",
+    name: "command",
+    arity: -1,
+    flags: [],
+    since: "2.8.13",
+    summary: "Returns detailed information about all commands.",
     exec: command,
   },
   {
-    name: "config", arity: -2, flags: ["admin"], since: "2.0.0",
-    summary: "Configuration of this node: CONFIG GET, SET, RESETSTAT, REWRITE.", exec: config,
+    name: "config",
+    arity: -2,
+    flags: ["admin"],
+    since: "2.0.0",
+    summary: "Configuration of this node: CONFIG GET, SET, RESETSTAT, REWRITE.",
+    exec: config,
   },
   {
-    name: "slowlog", arity: -2, flags: ["admin"], since: "2.2.12",
-    summary: "This node's slow commands: SLOWLOG GET, LEN, RESET.", exec: slowlog,
+    name: "slowlog",
+    arity: -2,
+    flags: ["admin"],
+    since: "2.2.12",
+    summary: "This node's slow commands: SLOWLOG GET, LEN, RESET.",
+    exec: slowlog,
   },
   {
-    name: "latency", arity: -2, flags: ["admin"], since: "2.8.13",
+    name: "latency",
+    arity: -2,
+    flags: ["admin"],
+    since: "2.8.13",
     summary: "This node's latency spikes (latency-monitor-threshold): LATENCY LATEST, HISTORY, RESET, DOCTOR.",
     exec: latency,
   },
   {
-    name: "info", arity: -1, flags: [], since: "1.0.0", summary: "Returns information and statistics about the server.",
+    name: "info",
+    arity: -1,
+    flags: [],
+    since: "1.0.0",
+    summary: "Returns information and statistics about the server.",
     exec: (s, argv) => {
       // Several sections (INFO cpu all) travel as one space-separated string.
       const section = argv.length > 1 ? argv.slice(1).map(lower).join(" ") : undefined;
@@ -44,7 +63,11 @@ export const SERVER_COMMANDS = define("server", [
     },
   },
   {
-    name: "time", arity: 1, flags: ["fast", "random"], since: "2.6.0", summary: "Returns the server time.",
+    name: "time",
+    arity: 1,
+    flags: ["fast", "random"],
+    since: "2.6.0",
+    summary: "Returns the server time.",
     exec: (s) => {
       const us = Math.floor(s.now * 1000);
       return array([bulk(String(Math.floor(us / 1e6))), bulk(String(us % 1e6))]);

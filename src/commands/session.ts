@@ -9,7 +9,14 @@ import { NO_TOUCH } from "./key-access.ts";
 import { VERSION_COMMAND, WATCH_ABORT } from "./transactions.ts";
 import { clusterClientRefusal, selectedAfter } from "./databases.ts";
 import type {
-  ClientState, ClusterView, CommandSpec, Op, PubSubApi, ServerView, SessionApi, WatchedKey,
+  ClientState,
+  ClusterView,
+  CommandSpec,
+  Op,
+  PubSubApi,
+  ServerView,
+  SessionApi,
+  WatchedKey,
 } from "./types.ts";
 import { ascii, byteKey, E, str, utf8 } from "./util.ts";
 
@@ -70,7 +77,11 @@ export class Session implements SessionApi {
   /** Proposed writes whose reply has not come back yet. */
   private inFlight = 0;
   /** Commands that arrived behind a write still in flight, in arrival order. */
-  private readonly deferred: { spec: CommandSpec; argv: readonly Uint8Array[]; resolve: (r: Reply | Promise<Reply>) => void }[] = [];
+  private readonly deferred: {
+    spec: CommandSpec;
+    argv: readonly Uint8Array[];
+    resolve: (r: Reply | Promise<Reply>) => void;
+  }[] = [];
   /** A WATCH still reading versions: everything behind it waits, or EXEC could overtake it. */
   private watching = 0;
   /** The commands queued since MULTI; undefined outside a transaction. */
@@ -154,8 +165,8 @@ export class Session implements SessionApi {
     if (this.queued) return err("ERR WATCH inside MULTI is not allowed");
     const db = this.client.db;
     const id = (k: Uint8Array) => `${db}:${byteKey(k)}`;
-    const fresh = keys.filter((k, i) =>
-      !this.watched.has(id(k)) && keys.findIndex((x) => byteKey(x) === byteKey(k)) === i
+    const fresh = keys.filter(
+      (k, i) => !this.watched.has(id(k)) && keys.findIndex((x) => byteKey(x) === byteKey(k)) === i,
     );
     const reads = fresh.map((key) => this.versionOf(key, db));
     const record = (states: readonly (WatchedKey | Reply)[]): Reply => {
@@ -179,7 +190,11 @@ export class Session implements SessionApi {
   private versionOf(key: Uint8Array, db: number): VersionState | Reply | Promise<VersionState | Reply> {
     const toState = (r: Reply) => {
       if (r.t !== "array" || r.v.length !== 3 || r.v.some((x) => x.t !== "int")) return r;
-      const [point, live, lastWrite] = r.v.map((x) => Number((x as { v: number | bigint }).v)) as [number, number, number];
+      const [point, live, lastWrite] = r.v.map((x) => Number((x as { v: number | bigint }).v)) as [
+        number,
+        number,
+        number,
+      ];
       return { db, key, version: point, existed: live === 1, lastWrite };
     };
     const r = this.backend.read(VERSION_SPEC, [utf8(VERSION_COMMAND), key], false, db);
@@ -288,12 +303,15 @@ export class Session implements SessionApi {
 
   /** Inside MULTI: Redis refuses (and dooms the transaction) what would fail before running. */
   private enqueue(spec: CommandSpec, argv: readonly Uint8Array[]): Reply {
-    const refused =
-      (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) ? E.arity(spec.name)
-      : !this.client.authenticated && !spec.flags.includes("noauth") ? E.noAuth
-      : spec.flags.includes("no-multi") ? err("ERR Command not allowed inside a transaction")
-      : this.client.clusterMode && this.backend.cluster ? clusterClientRefusal(spec, argv)
-      : undefined;
+    const refused = (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity)
+      ? E.arity(spec.name)
+      : !this.client.authenticated && !spec.flags.includes("noauth")
+        ? E.noAuth
+        : spec.flags.includes("no-multi")
+          ? err("ERR Command not allowed inside a transaction")
+          : this.client.clusterMode && this.backend.cluster
+            ? clusterClientRefusal(spec, argv)
+            : undefined;
     if (refused) {
       this.queueFailed = true;
       return refused;

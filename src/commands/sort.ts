@@ -222,13 +222,18 @@ function sort(readonly: boolean) {
     }
 
     const chosen = end >= start ? items.slice(start, end + 1) : [];
-    const out: (Uint8Array | undefined)[] = o.gets.length === 0
-      ? chosen.map((i) => i.elem)
-      : chosen.flatMap((i) => o.gets.map((p) => lookup(ctx, p, i.elem)));
+    const out: (Uint8Array | undefined)[] =
+      o.gets.length === 0
+        ? chosen.map((i) => i.elem)
+        : chosen.flatMap((i) => o.gets.map((p) => lookup(ctx, p, i.elem)));
     if (!o.store) return array(out.map((v) => (v === undefined ? NULL_BULK : bulk(v))));
     const deleted = ctx.db.delete(o.store, ctx.now);
     if (out.length > 0) {
-      ctx.db.listPush(o.store, out.map((v) => v ?? new Uint8Array(0)), false);
+      ctx.db.listPush(
+        o.store,
+        out.map((v) => v ?? new Uint8Array(0)),
+        false,
+      );
       ctx.notify?.("l", "sortstore", o.store);
     } else if (deleted) ctx.notify?.("g", "del", o.store);
     return int(out.length);
@@ -257,12 +262,22 @@ function sortKeys(argv: readonly Uint8Array[]): Uint8Array[] {
 
 export const SORT_COMMANDS = define("generic", [
   {
-    name: "sort", arity: -2, flags: ["write"], keys: { first: 1, last: 1, step: 1, find: sortKeys }, since: "1.0.0",
+    name: "sort",
+    arity: -2,
+    flags: ["write"],
+    keys: { first: 1, last: 1, step: 1, find: sortKeys },
+    since: "1.0.0",
     summary: "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.",
-    run: sort(false), cluster: ONE_SLOT,
+    run: sort(false),
+    cluster: ONE_SLOT,
   },
   {
-    name: "sort_ro", arity: -2, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "7.0.0",
-    summary: "Returns the sorted elements of a list, a set, or a sorted set.", run: sort(true),
+    name: "sort_ro",
+    arity: -2,
+    flags: ["readonly"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "7.0.0",
+    summary: "Returns the sorted elements of a list, a set, or a sorted set.",
+    run: sort(true),
   },
 ]);

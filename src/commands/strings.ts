@@ -62,7 +62,13 @@ function parseStringOptions(argv: readonly Uint8Array[], command: "set" | "getex
     else if (opt === "get" && isSet) o.get = true;
     else if (opt === "keepttl" && isSet && !o.persist && unit === undefined) o.keepTtl = true;
     else if (opt === "persist" && !isSet && unit === undefined && !o.keepTtl) o.persist = true;
-    else if ((opt === "ex" || opt === "px" || opt === "exat" || opt === "pxat") && hasNext && !o.keepTtl && !o.persist && (unit === undefined || unit === opt)) {
+    else if (
+      (opt === "ex" || opt === "px" || opt === "exat" || opt === "pxat") &&
+      hasNext &&
+      !o.keepTtl &&
+      !o.persist &&
+      (unit === undefined || unit === opt)
+    ) {
       o.expire = { unit: opt, arg: argv[++i]! };
     } else return E.syntax;
   }
@@ -239,7 +245,11 @@ function mset(ctx: CommandContext, argv: readonly Uint8Array[], onlyIfNone: bool
 
 export const STRING_COMMANDS = define("string", [
   {
-    name: "get", arity: 2, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    name: "get",
+    arity: 2,
+    flags: ["readonly", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "1.0.0",
     summary: "Returns the string value of a key.",
     run: (ctx, argv) => {
       const v = readString(ctx.db, argv[1]!, ctx.now);
@@ -247,11 +257,20 @@ export const STRING_COMMANDS = define("string", [
     },
   },
   {
-    name: "set", arity: -3, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
-    summary: "Sets the string value of a key, ignoring its type, with optional expiry and conditions.", run: set,
+    name: "set",
+    arity: -3,
+    flags: ["write"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "1.0.0",
+    summary: "Sets the string value of a key, ignoring its type, with optional expiry and conditions.",
+    run: set,
   },
   {
-    name: "setnx", arity: 3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    name: "setnx",
+    arity: 3,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "1.0.0",
     summary: "Sets the string value of a key only when the key doesn't exist.",
     run: (ctx, argv) => {
       if (ctx.db.meta(argv[1]!, ctx.now)) return ZERO;
@@ -261,19 +280,38 @@ export const STRING_COMMANDS = define("string", [
     },
   },
   {
-    name: "setex", arity: 4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
-    summary: "Sets the string value and expiration time (seconds) of a key.", run: setWithTtl("ex", "setex"),
+    name: "setex",
+    arity: 4,
+    flags: ["write"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.0.0",
+    summary: "Sets the string value and expiration time (seconds) of a key.",
+    run: setWithTtl("ex", "setex"),
   },
   {
-    name: "psetex", arity: 4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "2.6.0",
-    summary: "Sets the string value and expiration time (milliseconds) of a key.", run: setWithTtl("px", "psetex"),
+    name: "psetex",
+    arity: 4,
+    flags: ["write"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.6.0",
+    summary: "Sets the string value and expiration time (milliseconds) of a key.",
+    run: setWithTtl("px", "psetex"),
   },
   {
-    name: "getex", arity: -2, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "6.2.0",
-    summary: "Returns the string value of a key after setting its expiration time.", run: getex,
+    name: "getex",
+    arity: -2,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "6.2.0",
+    summary: "Returns the string value of a key after setting its expiration time.",
+    run: getex,
   },
   {
-    name: "getdel", arity: 2, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "6.2.0",
+    name: "getdel",
+    arity: 2,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "6.2.0",
     summary: "Returns the string value of a key after deleting the key.",
     run: (ctx, argv) => {
       const v = readString(ctx.db, argv[1]!, ctx.now);
@@ -284,7 +322,11 @@ export const STRING_COMMANDS = define("string", [
     },
   },
   {
-    name: "getset", arity: 3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    name: "getset",
+    arity: 3,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "1.0.0",
     summary: "Returns the previous string value of a key after setting it to a new value.",
     run: (ctx, argv) => {
       const v = readString(ctx.db, argv[1]!, ctx.now);
@@ -295,31 +337,56 @@ export const STRING_COMMANDS = define("string", [
     },
   },
   {
-    name: "mget", arity: -2, flags: ["readonly", "fast"], keys: { first: 1, last: -1, step: 1 }, since: "1.0.0",
+    name: "mget",
+    arity: -2,
+    flags: ["readonly", "fast"],
+    keys: { first: 1, last: -1, step: 1 },
+    since: "1.0.0",
     summary: "Returns the string values of one or more keys; atomically when they share a partition.",
     run: (ctx, argv) =>
-      array(argv.slice(1).map((k) => {
-        const v = ctx.db.getString(k, ctx.now);
-        return v === WRONG_TYPE ? NULL_BULK : bulkOrNull(v);
-      })),
+      array(
+        argv.slice(1).map((k) => {
+          const v = ctx.db.getString(k, ctx.now);
+          return v === WRONG_TYPE ? NULL_BULK : bulkOrNull(v);
+        }),
+      ),
     cluster: { request: "multi_shard", response: "concat" },
   },
   {
-    name: "mset", arity: -3, flags: ["write"], keys: { first: 1, last: -1, step: 2 }, since: "1.0.1",
+    name: "mset",
+    arity: -3,
+    flags: ["write"],
+    keys: { first: 1, last: -1, step: 2 },
+    since: "1.0.1",
     summary: "Creates or modifies the string values of one or more keys; atomically when they share a partition.",
-    run: (ctx, argv) => mset(ctx, argv, false, "mset"), cluster: { request: "multi_shard", response: "all_succeeded" },
+    run: (ctx, argv) => mset(ctx, argv, false, "mset"),
+    cluster: { request: "multi_shard", response: "all_succeeded" },
   },
   {
-    name: "msetnx", arity: -3, flags: ["write"], keys: { first: 1, last: -1, step: 2 }, since: "1.0.1",
+    name: "msetnx",
+    arity: -3,
+    flags: ["write"],
+    keys: { first: 1, last: -1, step: 2 },
+    since: "1.0.1",
     summary: "Atomically sets the values of keys only when none of the keys exist.",
-    run: (ctx, argv) => mset(ctx, argv, true, "msetnx"), cluster: ONE_SLOT,
+    run: (ctx, argv) => mset(ctx, argv, true, "msetnx"),
+    cluster: ONE_SLOT,
   },
   {
-    name: "append", arity: 3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
-    summary: "Appends a string to the value of a key. Creates the key if it doesn't exist.", run: append,
+    name: "append",
+    arity: 3,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.0.0",
+    summary: "Appends a string to the value of a key. Creates the key if it doesn't exist.",
+    run: append,
   },
   {
-    name: "strlen", arity: 2, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.2.0",
+    name: "strlen",
+    arity: 2,
+    flags: ["readonly", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.2.0",
     summary: "Returns the length of a string value.",
     run: (ctx, argv) => {
       const v = readString(ctx.db, argv[1]!, ctx.now);
@@ -327,28 +394,56 @@ export const STRING_COMMANDS = define("string", [
     },
   },
   {
-    name: "getrange", arity: 4, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "2.4.0",
-    summary: "Returns a substring of the string stored at a key.", run: getrange,
+    name: "getrange",
+    arity: 4,
+    flags: ["readonly"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.4.0",
+    summary: "Returns a substring of the string stored at a key.",
+    run: getrange,
   },
   {
-    name: "substr", arity: 4, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
-    summary: "Returns a substring from a string value (GETRANGE's old name).", run: getrange,
+    name: "substr",
+    arity: 4,
+    flags: ["readonly"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "1.0.0",
+    summary: "Returns a substring from a string value (GETRANGE's old name).",
+    run: getrange,
   },
   {
-    name: "setrange", arity: 4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "2.2.0",
+    name: "setrange",
+    arity: 4,
+    flags: ["write"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.2.0",
     summary: "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.",
     run: setrange,
   },
   {
-    name: "incr", arity: 2, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
-    summary: "Increments the integer value of a key by one.", run: (ctx, argv) => incrBy(ctx, argv[1]!, 1n),
+    name: "incr",
+    arity: 2,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "1.0.0",
+    summary: "Increments the integer value of a key by one.",
+    run: (ctx, argv) => incrBy(ctx, argv[1]!, 1n),
   },
   {
-    name: "decr", arity: 2, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
-    summary: "Decrements the integer value of a key by one.", run: (ctx, argv) => incrBy(ctx, argv[1]!, -1n),
+    name: "decr",
+    arity: 2,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "1.0.0",
+    summary: "Decrements the integer value of a key by one.",
+    run: (ctx, argv) => incrBy(ctx, argv[1]!, -1n),
   },
   {
-    name: "incrby", arity: 3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    name: "incrby",
+    arity: 3,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "1.0.0",
     summary: "Increments the integer value of a key by a number.",
     run: (ctx, argv) => {
       const d = incrArg(argv, false);
@@ -356,7 +451,11 @@ export const STRING_COMMANDS = define("string", [
     },
   },
   {
-    name: "decrby", arity: 3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.0",
+    name: "decrby",
+    arity: 3,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "1.0.0",
     summary: "Decrements a number from the integer value of a key.",
     run: (ctx, argv) => {
       const d = incrArg(argv, true);
@@ -364,7 +463,12 @@ export const STRING_COMMANDS = define("string", [
     },
   },
   {
-    name: "incrbyfloat", arity: 3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.6.0",
-    summary: "Increment the floating point value of a key by a number.", run: incrByFloat,
+    name: "incrbyfloat",
+    arity: 3,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.6.0",
+    summary: "Increment the floating point value of a key by a number.",
+    run: incrByFloat,
   },
 ]);

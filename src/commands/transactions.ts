@@ -14,7 +14,11 @@ export const VERSION_COMMAND = "__version";
 
 export const TRANSACTION_COMMANDS = define("transactions", [
   {
-    name: VERSION_COMMAND, arity: 2, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "0.1.0",
+    name: VERSION_COMMAND,
+    arity: 2,
+    flags: ["readonly", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "0.1.0",
     summary: "Internal: the WATCH point of a key, whether it is live, and its version.",
     run: (ctx, argv) => {
       const key = argv[1]!;
@@ -22,24 +26,43 @@ export const TRANSACTION_COMMANDS = define("transactions", [
     },
   },
   {
-    name: "multi", arity: 1, flags: ["fast"], since: "1.2.0", summary: "Starts a transaction.",
+    name: "multi",
+    arity: 1,
+    flags: ["fast"],
+    since: "1.2.0",
+    summary: "Starts a transaction.",
     exec: (s) => s.multi(),
   },
   {
-    name: "exec", arity: 1, flags: [], since: "1.2.0", summary: "Executes all commands in a transaction.",
+    name: "exec",
+    arity: 1,
+    flags: [],
+    since: "1.2.0",
+    summary: "Executes all commands in a transaction.",
     exec: (s) => s.exec(),
   },
   {
-    name: "discard", arity: 1, flags: ["fast"], since: "2.0.0", summary: "Discards a transaction.",
+    name: "discard",
+    arity: 1,
+    flags: ["fast"],
+    since: "2.0.0",
+    summary: "Discards a transaction.",
     exec: (s) => s.discard(),
   },
   {
-    name: "watch", arity: -2, flags: ["fast", "no-multi"], since: "2.2.0",
+    name: "watch",
+    arity: -2,
+    flags: ["fast", "no-multi"],
+    since: "2.2.0",
     summary: "Monitors changes to keys to determine the execution of a transaction.",
     exec: (s, argv) => s.watch(argv.slice(1)),
   },
   {
-    name: "unwatch", arity: 1, flags: ["fast"], since: "2.2.0", summary: "Forgets about watched keys of a transaction.",
+    name: "unwatch",
+    arity: 1,
+    flags: ["fast"],
+    since: "2.2.0",
+    summary: "Forgets about watched keys of a transaction.",
     exec: (s) => s.unwatch(),
   },
 ]);

@@ -86,7 +86,14 @@ export interface Keyspace {
    * `groupBytes` bytes (zero padded) and a batch never splits a group, so a resume point fits in
    * a fixed-size cursor: `next` is the padded prefix where the next batch starts (undefined: done).
    */
-  scanPartition(part: number, from: Uint8Array, count: number, now: number, groupBytes: number, type?: KeyType): { keys: Uint8Array[]; next: Uint8Array | undefined };
+  scanPartition(
+    part: number,
+    from: Uint8Array,
+    count: number,
+    now: number,
+    groupBytes: number,
+    type?: KeyType,
+  ): { keys: Uint8Array[]; next: Uint8Array | undefined };
   /** A live key of one partition picked with r in [0, 1), or undefined when it has none. */
   randomKeyInPartition(part: number, now: number, r: number): Uint8Array | undefined;
   /** Removes every row of one partition in this database, or in every database. */

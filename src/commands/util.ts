@@ -143,7 +143,12 @@ export function globMatch(pattern: Uint8Array, s: Uint8Array, nocase = false): b
   return p === pattern.length;
 }
 
-function matchClass(pattern: Uint8Array, start: number, c: number, fold: (c: number) => number): { matched: boolean; next: number } {
+function matchClass(
+  pattern: Uint8Array,
+  start: number,
+  c: number,
+  fold: (c: number) => number,
+): { matched: boolean; next: number } {
   let p = start + 1;
   const not = pattern[p] === 0x5e;
   if (not) p++;

@@ -54,8 +54,8 @@ function aggregate(how: Aggregate, target: number, value: number): number {
     const v = target + value;
     return Number.isNaN(v) ? 0 : v;
   }
-  if (how === "min") return value < target ? value : target;
-  return value > target ? value : target;
+  if (how === "min") return Math.min(value , target);
+  return Math.max(value , target);
 }
 
 /** A weighted score; inf * 0 is NaN, which Redis counts as 0. */
@@ -198,45 +198,85 @@ const STORE_KEYS = { first: 1, last: 1, step: 1, find: countedKeys(2, [1]) };
 
 export const ZSET_ALGEBRA_COMMANDS = define("sortedset", [
   {
-    name: "zunion", arity: -3, flags: ["readonly"], keys: READ_KEYS, since: "6.2.0",
+    name: "zunion",
+    arity: -3,
+    flags: ["readonly"],
+    keys: READ_KEYS,
+    since: "6.2.0",
     summary: "Returns the union of multiple sorted sets.",
-    run: setOperation("union", { to: "reply", name: "zunion" }), cluster: ONE_SLOT,
+    run: setOperation("union", { to: "reply", name: "zunion" }),
+    cluster: ONE_SLOT,
   },
   {
-    name: "zinter", arity: -3, flags: ["readonly"], keys: READ_KEYS, since: "6.2.0",
+    name: "zinter",
+    arity: -3,
+    flags: ["readonly"],
+    keys: READ_KEYS,
+    since: "6.2.0",
     summary: "Returns the intersect of multiple sorted sets.",
-    run: setOperation("inter", { to: "reply", name: "zinter" }), cluster: ONE_SLOT,
+    run: setOperation("inter", { to: "reply", name: "zinter" }),
+    cluster: ONE_SLOT,
   },
   {
-    name: "zdiff", arity: -3, flags: ["readonly"], keys: READ_KEYS, since: "6.2.0",
+    name: "zdiff",
+    arity: -3,
+    flags: ["readonly"],
+    keys: READ_KEYS,
+    since: "6.2.0",
     summary: "Returns the difference between multiple sorted sets.",
-    run: setOperation("diff", { to: "reply", name: "zdiff" }), cluster: ONE_SLOT,
+    run: setOperation("diff", { to: "reply", name: "zdiff" }),
+    cluster: ONE_SLOT,
   },
   {
-    name: "zintercard", arity: -3, flags: ["readonly"], keys: READ_KEYS, since: "7.0.0",
+    name: "zintercard",
+    arity: -3,
+    flags: ["readonly"],
+    keys: READ_KEYS,
+    since: "7.0.0",
     summary: "Returns the number of members of the intersect of multiple sorted sets.",
-    run: setOperation("inter", { to: "card" }), cluster: ONE_SLOT,
+    run: setOperation("inter", { to: "card" }),
+    cluster: ONE_SLOT,
   },
   {
-    name: "zunionstore", arity: -4, flags: ["write"], keys: STORE_KEYS, since: "2.0.0",
+    name: "zunionstore",
+    arity: -4,
+    flags: ["write"],
+    keys: STORE_KEYS,
+    since: "2.0.0",
     summary: "Stores the union of multiple sorted sets in a key.",
-    run: setOperation("union", { to: "key", name: "zunionstore" }), cluster: ONE_SLOT,
+    run: setOperation("union", { to: "key", name: "zunionstore" }),
+    cluster: ONE_SLOT,
   },
   {
-    name: "zinterstore", arity: -4, flags: ["write"], keys: STORE_KEYS, since: "2.0.0",
+    name: "zinterstore",
+    arity: -4,
+    flags: ["write"],
+    keys: STORE_KEYS,
+    since: "2.0.0",
     summary: "Stores the intersect of multiple sorted sets in a key.",
-    run: setOperation("inter", { to: "key", name: "zinterstore" }), cluster: ONE_SLOT,
+    run: setOperation("inter", { to: "key", name: "zinterstore" }),
+    cluster: ONE_SLOT,
   },
   {
-    name: "zdiffstore", arity: -4, flags: ["write"], keys: STORE_KEYS, since: "6.2.0",
+    name: "zdiffstore",
+    arity: -4,
+    flags: ["write"],
+    keys: STORE_KEYS,
+    since: "6.2.0",
     summary: "Stores the difference of multiple sorted sets in a key.",
-    run: setOperation("diff", { to: "key", name: "zdiffstore" }), cluster: ONE_SLOT,
+    run: setOperation("diff", { to: "key", name: "zdiffstore" }),
+    cluster: ONE_SLOT,
   },
   {
-    name: "zmpop", arity: -4, flags: ["write"], keys: READ_KEYS, since: "7.0.0",
+    name: "zmpop",
+    arity: -4,
+    flags: ["write"],
+    keys: READ_KEYS,
+    since: "7.0.0",
     summary:
       "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them." +
       " Deletes the sorted set if the last member was popped.",
-    run: zmpop, cluster: ONE_SLOT,
+    run: zmpop,
+    cluster: ONE_SLOT,
   },
 ]);

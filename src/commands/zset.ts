@@ -3,8 +3,19 @@
 import { array, bulk, EMPTY_ARRAY, err, int, NULL_BULK, ZERO, type Reply } from "../resp/reply.ts";
 import { formatDouble } from "../resp/encoder.ts";
 import {
-  cardinality, indexRange, intArg, isReply, noteGrowth, pairs, pickRandom, popCount, randomCount,
-  scanCollection, score, sizeOf, notifyIfEmptied,
+  cardinality,
+  indexRange,
+  intArg,
+  isReply,
+  noteGrowth,
+  pairs,
+  pickRandom,
+  popCount,
+  randomCount,
+  scanCollection,
+  score,
+  sizeOf,
+  notifyIfEmptied,
 } from "./collection.ts";
 import { ONE_SLOT } from "./cluster-policy.ts";
 import { define } from "./define.ts";
@@ -43,11 +54,19 @@ function lexRange(min: Uint8Array, max: Uint8Array): LexRange | Reply {
 
 export function entries(ctx: CommandContext, list: readonly ZEntry[], withScores: boolean): Reply {
   if (!withScores) return array(list.map((e) => bulk(e.member)));
-  return pairs(ctx, list.map((e) => [bulk(e.member), score(e.score)] as const));
+  return pairs(
+    ctx,
+    list.map((e) => [bulk(e.member), score(e.score)] as const),
+  );
 }
 
 export function zadd(ctx: CommandContext, argv: readonly Uint8Array[], incrOnly: boolean): Reply {
-  let nx = false, xx = false, gt = false, lt = false, ch = false, incr = incrOnly;
+  let nx = false,
+    xx = false,
+    gt = false,
+    lt = false,
+    ch = false,
+    incr = incrOnly;
   let i = 2;
   if (!incrOnly) {
     for (; i < argv.length; i++) {
@@ -64,7 +83,8 @@ export function zadd(ctx: CommandContext, argv: readonly Uint8Array[], incrOnly:
   const rest = argv.length - i;
   if (rest === 0 || rest % 2 !== 0) return E.syntax;
   if (nx && xx) return err("ERR XX and NX options at the same time are not compatible");
-  if ((gt && nx) || (lt && nx) || (gt && lt)) return err("ERR GT, LT, and/or NX options at the same time are not compatible");
+  if ((gt && nx) || (lt && nx) || (gt && lt))
+    return err("ERR GT, LT, and/or NX options at the same time are not compatible");
   if (incr && rest > 2) return err("ERR INCR option supports a single increment-element pair");
   const items: { score: number; member: Uint8Array }[] = [];
   for (; i < argv.length; i += 2) {
@@ -75,7 +95,8 @@ export function zadd(ctx: CommandContext, argv: readonly Uint8Array[], incrOnly:
   const key = argv[1]!;
   const size = zsetSize(ctx, key);
   if (isReply(size)) return size;
-  let added = 0, updated = 0;
+  let added = 0,
+    updated = 0;
   let result: number | undefined;
   if (!(xx && size === 0)) {
     for (const { score: s, member } of items) {
@@ -99,7 +120,12 @@ export function zadd(ctx: CommandContext, argv: readonly Uint8Array[], incrOnly:
         result = s;
       }
     }
-    noteGrowth(ctx, key, "zset", items.map((x) => x.member));
+    noteGrowth(
+      ctx,
+      key,
+      "zset",
+      items.map((x) => x.member),
+    );
     if (added + updated > 0) ctx.notify?.("z", incr ? "zincr" : "zadd", key);
   }
   if (incr) return result === undefined ? NULL_BULK : score(result);
@@ -145,7 +171,8 @@ function parseRange(
     else if (!fixed && opt === "rev") rev = true;
     else return E.syntax;
   }
-  if (limit && by === "rank") return err("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX");
+  if (limit && by === "rank")
+    return err("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX");
   if (withScores && by === "lex") return err("ERR syntax error, WITHSCORES not supported in combination with BYLEX");
   // Reversed score and lex ranges are given max first.
   const [a, b] = rev && by !== "rank" ? [argv[from + 1]!, argv[from]!] : [argv[from]!, argv[from + 1]!];
@@ -196,7 +223,12 @@ export function storeZset(ctx: CommandContext, dst: Uint8Array, list: readonly Z
   const deleted = ctx.db.delete(dst, ctx.now);
   ctx.db.zsetInsertNew(dst, list);
   if (list.length > 0) {
-    noteGrowth(ctx, dst, "zset", list.map((e) => e.member));
+    noteGrowth(
+      ctx,
+      dst,
+      "zset",
+      list.map((e) => e.member),
+    );
     ctx.notify?.("z", event, dst);
   } else notifyIfEmptied(ctx, dst, deleted);
 }
@@ -290,16 +322,29 @@ function zrank(rev: boolean) {
 
 export const ZSET_COMMANDS = define("sortedset", [
   {
-    name: "zadd", arity: -4, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.2.0",
+    name: "zadd",
+    arity: -4,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "1.2.0",
     summary: "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.",
     run: (ctx, argv) => zadd(ctx, argv, false),
   },
   {
-    name: "zincrby", arity: 4, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.2.0",
-    summary: "Increments the score of a member in a sorted set.", run: (ctx, argv) => zadd(ctx, argv, true),
+    name: "zincrby",
+    arity: 4,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "1.2.0",
+    summary: "Increments the score of a member in a sorted set.",
+    run: (ctx, argv) => zadd(ctx, argv, true),
   },
   {
-    name: "zrem", arity: -3, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.2.0",
+    name: "zrem",
+    arity: -3,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "1.2.0",
     summary: "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.",
     run: (ctx, argv) => {
       const size = zsetSize(ctx, argv[1]!);
@@ -312,7 +357,11 @@ export const ZSET_COMMANDS = define("sortedset", [
     },
   },
   {
-    name: "zscore", arity: 3, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.2.0",
+    name: "zscore",
+    arity: 3,
+    flags: ["readonly", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "1.2.0",
     summary: "Returns the score of a member in a sorted set.",
     run: (ctx, argv) => {
       const size = zsetSize(ctx, argv[1]!);
@@ -322,112 +371,202 @@ export const ZSET_COMMANDS = define("sortedset", [
     },
   },
   {
-    name: "zmscore", arity: -3, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "6.2.0",
+    name: "zmscore",
+    arity: -3,
+    flags: ["readonly", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "6.2.0",
     summary: "Returns the score of one or more members in a sorted set.",
     run: (ctx, argv) => {
       const size = zsetSize(ctx, argv[1]!);
       if (isReply(size)) return size;
-      return array(argv.slice(2).map((m) => {
-        const s = size === 0 ? undefined : ctx.db.zsetScore(argv[1]!, m);
-        return s === undefined ? NULL_BULK : score(s);
-      }));
+      return array(
+        argv.slice(2).map((m) => {
+          const s = size === 0 ? undefined : ctx.db.zsetScore(argv[1]!, m);
+          return s === undefined ? NULL_BULK : score(s);
+        }),
+      );
     },
   },
   {
-    name: "zcard", arity: 2, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "1.2.0",
+    name: "zcard",
+    arity: 2,
+    flags: ["readonly", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "1.2.0",
     summary: "Returns the number of members in a sorted set.",
     run: cardinality("zset"),
   },
   {
-    name: "zcount", arity: 4, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
-    summary: "Returns the count of members in a sorted set that have scores within a range.", run: zcount("score"),
+    name: "zcount",
+    arity: 4,
+    flags: ["readonly", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.0.0",
+    summary: "Returns the count of members in a sorted set that have scores within a range.",
+    run: zcount("score"),
   },
   {
-    name: "zlexcount", arity: 4, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.8.9",
-    summary: "Returns the number of members in a sorted set within a lexicographical range.", run: zcount("lex"),
+    name: "zlexcount",
+    arity: 4,
+    flags: ["readonly", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.8.9",
+    summary: "Returns the number of members in a sorted set within a lexicographical range.",
+    run: zcount("lex"),
   },
   {
-    name: "zrange", arity: -4, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "1.2.0",
-    summary: "Returns members in a sorted set within a range of indexes.", run: zrangeCommand(undefined),
+    name: "zrange",
+    arity: -4,
+    flags: ["readonly"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "1.2.0",
+    summary: "Returns members in a sorted set within a range of indexes.",
+    run: zrangeCommand(undefined),
   },
   {
-    name: "zrangebyscore", arity: -4, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "1.0.5",
+    name: "zrangebyscore",
+    arity: -4,
+    flags: ["readonly"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "1.0.5",
     summary: "Returns members in a sorted set within a range of scores.",
     run: zrangeCommand({ by: "score", rev: false }),
   },
   {
-    name: "zrevrangebyscore", arity: -4, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "2.2.0",
+    name: "zrevrangebyscore",
+    arity: -4,
+    flags: ["readonly"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.2.0",
     summary: "Returns members in a sorted set within a range of scores in reverse order.",
     run: zrangeCommand({ by: "score", rev: true }),
   },
   {
-    name: "zrangebylex", arity: -4, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "2.8.9",
+    name: "zrangebylex",
+    arity: -4,
+    flags: ["readonly"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.8.9",
     summary: "Returns members in a sorted set within a lexicographical range.",
     run: zrangeCommand({ by: "lex", rev: false }, false),
   },
   {
-    name: "zrevrangebylex", arity: -4, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "2.8.9",
+    name: "zrevrangebylex",
+    arity: -4,
+    flags: ["readonly"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.8.9",
     summary: "Returns members in a sorted set within a lexicographical range in reverse order.",
     run: zrangeCommand({ by: "lex", rev: true }, false),
   },
   {
-    name: "zrevrange", arity: -4, flags: ["readonly"], keys: { first: 1, last: 1, step: 1 }, since: "1.2.0",
+    name: "zrevrange",
+    arity: -4,
+    flags: ["readonly"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "1.2.0",
     summary: "Returns members in a sorted set within a range of indexes in reverse order.",
     run: zrangeCommand({ by: "rank", rev: true }),
   },
   {
-    name: "zrank", arity: 3, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
-    summary: "Returns the index of a member in a sorted set ordered by ascending scores.", run: zrank(false),
+    name: "zrank",
+    arity: 3,
+    flags: ["readonly", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.0.0",
+    summary: "Returns the index of a member in a sorted set ordered by ascending scores.",
+    run: zrank(false),
   },
   {
-    name: "zrevrank", arity: 3, flags: ["readonly", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
-    summary: "Returns the index of a member in a sorted set ordered by descending scores.", run: zrank(true),
+    name: "zrevrank",
+    arity: 3,
+    flags: ["readonly", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.0.0",
+    summary: "Returns the index of a member in a sorted set ordered by descending scores.",
+    run: zrank(true),
   },
   {
-    name: "zpopmin", arity: -2, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "5.0.0",
+    name: "zpopmin",
+    arity: -2,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "5.0.0",
     summary:
       "Returns the lowest-scoring members from a sorted set after removing them." +
       " Deletes the sorted set if the last member was popped.",
     run: zpop(false),
   },
   {
-    name: "zpopmax", arity: -2, flags: ["write", "fast"], keys: { first: 1, last: 1, step: 1 }, since: "5.0.0",
+    name: "zpopmax",
+    arity: -2,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "5.0.0",
     summary:
       "Returns the highest-scoring members from a sorted set after removing them." +
       " Deletes the sorted set if the last member was popped.",
     run: zpop(true),
   },
   {
-    name: "zrandmember", arity: -2, flags: ["readonly", "random"], keys: { first: 1, last: 1, step: 1 }, since: "6.2.0",
-    summary: "Returns one or more random members from a sorted set.", run: zrandmember,
+    name: "zrandmember",
+    arity: -2,
+    flags: ["readonly", "random"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "6.2.0",
+    summary: "Returns one or more random members from a sorted set.",
+    run: zrandmember,
   },
   {
-    name: "zrangestore", arity: -5, flags: ["write"], keys: { first: 1, last: 2, step: 1 }, since: "6.2.0",
-    summary: "Stores a range of members from sorted set in a key.", run: zrangestore, cluster: ONE_SLOT,
+    name: "zrangestore",
+    arity: -5,
+    flags: ["write"],
+    keys: { first: 1, last: 2, step: 1 },
+    since: "6.2.0",
+    summary: "Stores a range of members from sorted set in a key.",
+    run: zrangestore,
+    cluster: ONE_SLOT,
   },
   {
-    name: "zremrangebyscore", arity: 4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "1.2.0",
+    name: "zremrangebyscore",
+    arity: 4,
+    flags: ["write"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "1.2.0",
     summary:
       "Removes members in a sorted set within a range of scores." +
       " Deletes the sorted set if all members were removed.",
     run: zremrange("score"),
   },
   {
-    name: "zremrangebyrank", arity: 4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "2.0.0",
+    name: "zremrangebyrank",
+    arity: 4,
+    flags: ["write"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.0.0",
     summary:
       "Removes members in a sorted set within a range of indexes." +
       " Deletes the sorted set if all members were removed.",
     run: zremrange("rank"),
   },
   {
-    name: "zremrangebylex", arity: 4, flags: ["write"], keys: { first: 1, last: 1, step: 1 }, since: "2.8.9",
+    name: "zremrangebylex",
+    arity: 4,
+    flags: ["write"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.8.9",
     summary:
       "Removes members in a sorted set within a lexicographical range." +
       " Deletes the sorted set if all members were removed.",
     run: zremrange("lex"),
   },
   {
-    name: "zscan", arity: -3, flags: ["readonly", "random"], keys: { first: 1, last: 1, step: 1 }, since: "2.8.0",
+    name: "zscan",
+    arity: -3,
+    flags: ["readonly", "random"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "2.8.0",
     summary: "Iterates over members and scores of a sorted set.",
     run: (ctx, argv) => {
       const key = argv[1]!;

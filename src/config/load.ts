@@ -51,7 +51,8 @@ function coerce(key: ConfigKey, raw: unknown, source: string): Config[ConfigKey]
       else return fail();
       break;
     case "int": {
-      const n = typeof raw === "number" ? raw : typeof raw === "string" && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+      const n =
+        typeof raw === "number" ? raw : typeof raw === "string" && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
       if (!Number.isInteger(n) || n < spec.min! || n > spec.max!) return fail();
       v = n;
       break;
@@ -67,7 +68,8 @@ function coerce(key: ConfigKey, raw: unknown, source: string): Config[ConfigKey]
       const m = typeof raw === "string" ? /^(\d+)\s*([a-z]*)$/i.exec(raw.trim()) : null;
       const unit = m ? BYTE_UNITS[m[2]!.toLowerCase()] : undefined;
       const n = typeof raw === "number" ? raw : m && unit ? Number(m[1]) * unit : NaN;
-      if (!Number.isInteger(n) || n < spec.min! || n > spec.max!) return fail(`${describe(spec)}, from ${spec.min} to ${spec.max} bytes`);
+      if (!Number.isInteger(n) || n < spec.min! || n > spec.max!)
+        return fail(`${describe(spec)}, from ${spec.min} to ${spec.max} bytes`);
       v = n;
       break;
     }
@@ -79,7 +81,8 @@ function coerce(key: ConfigKey, raw: unknown, source: string): Config[ConfigKey]
       if (typeof raw === "string") v = parsePeerList(raw);
       else if (Array.isArray(raw) && raw.every((p) => typeof p === "string")) v = raw.flatMap(parsePeerList);
       else return fail();
-      for (const p of v as string[]) if (!isAddr(p, true)) fail(`${describe(spec)}; ${JSON.stringify(p)} is not host:port`);
+      for (const p of v as string[])
+        if (!isAddr(p, true)) fail(`${describe(spec)}; ${JSON.stringify(p)} is not host:port`);
       break;
     case "addr":
       if (typeof raw !== "string" || !isAddr(raw, false)) return fail();
@@ -143,7 +146,10 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
       throw new ConfigError(`config file ${file} is not valid TOML: ${(e as Error).message.split("\n")[0]}`);
     }
     for (const [key, raw] of Object.entries(table)) {
-      if (!(key in SCHEMA)) throw new ConfigError(`unknown config key ${JSON.stringify(key)} in ${file}; allowed keys: ${CONFIG_KEYS.join(", ")}`);
+      if (!(key in SCHEMA))
+        throw new ConfigError(
+          `unknown config key ${JSON.stringify(key)} in ${file}; allowed keys: ${CONFIG_KEYS.join(", ")}`,
+        );
       set(key as ConfigKey, raw, file);
     }
   }
@@ -160,7 +166,10 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
 }
 
 function sanitizeHostname(h: string): string {
-  const id = h.split(".")[0]!.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 63);
+  const id = h
+    .split(".")[0]!
+    .replace(/[^A-Za-z0-9._-]/g, "-")
+    .slice(0, 63);
   return /^[A-Za-z0-9]/.test(id) ? id : `node-${id}`;
 }
 
@@ -170,17 +179,29 @@ function validateCombination(c: Config): void {
   }
   // Otherwise the node could never see the others and would wait forever.
   if (c.bootstrap_expect > 0 && !c.discovery_enabled && c.cluster_peers.length === 0) {
-    throw new ConfigError(`bootstrap_expect = ${c.bootstrap_expect} needs a way to find the other nodes; allowed: with discovery_enabled = true or cluster_peers`);
+    throw new ConfigError(
+      `bootstrap_expect = ${c.bootstrap_expect} needs a way to find the other nodes; allowed: with discovery_enabled = true or cluster_peers`,
+    );
   }
 }
 
 function formatDuration(ms: number): string {
-  for (const [unit, size] of [["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) if (ms % size === 0) return `${ms / size}${unit}`;
+  for (const [unit, size] of [
+    ["h", 3_600_000],
+    ["m", 60_000],
+    ["s", 1000],
+  ] as const)
+    if (ms % size === 0) return `${ms / size}${unit}`;
   return `${ms}ms`;
 }
 
 function formatBytes(n: number): string {
-  for (const [unit, size] of [["gb", 1024 ** 3], ["mb", 1024 ** 2], ["kb", 1024]] as const) if (n % size === 0) return `${n / size}${unit}`;
+  for (const [unit, size] of [
+    ["gb", 1024 ** 3],
+    ["mb", 1024 ** 2],
+    ["kb", 1024],
+  ] as const)
+    if (n % size === 0) return `${n / size}${unit}`;
   return String(n);
 }
 

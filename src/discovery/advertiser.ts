@@ -67,7 +67,10 @@ export async function startAdvertiser(opts: AdvertiserOptions): Promise<Advertis
         log("warn", "mDNS reply could not be encoded", { to: out.to, error: String(err) });
         continue;
       }
-      const sent = out.to.kind === "multicast" ? socket?.sendMulticast(bytes) : socket?.sendUnicast(bytes, out.to.address, out.to.port);
+      const sent =
+        out.to.kind === "multicast"
+          ? socket?.sendMulticast(bytes)
+          : socket?.sendUnicast(bytes, out.to.address, out.to.port);
       sent?.catch((err) => log("warn", "mDNS send failed", { to: out.to, error: String(err) }));
     }
     schedule();
@@ -76,9 +79,11 @@ export async function startAdvertiser(opts: AdvertiserOptions): Promise<Advertis
     if (e.type === "announced") {
       if (e.count === 1) log("info", "mDNS service announced", { instance: e.instance, host: e.host });
       resolveAnnounced();
-    } else if (e.type === "renamed") log("warn", `mDNS name conflict: renamed ${e.kind}`, { from: e.from, to: e.to, reason: e.reason });
+    } else if (e.type === "renamed")
+      log("warn", `mDNS name conflict: renamed ${e.kind}`, { from: e.from, to: e.to, reason: e.reason });
     else if (e.type === "malformed") log("debug", "malformed mDNS packet dropped", { from: e.from, error: e.error });
-    else if (e.type === "conflict-after-announce") log("info", "mDNS record conflict after announcing; probing again", { name: e.name });
+    else if (e.type === "conflict-after-announce")
+      log("info", "mDNS record conflict after announcing; probing again", { name: e.name });
     else log("debug", `mDNS ${e.type}`, { ...e });
   };
   const schedule = (): void => {
@@ -94,7 +99,10 @@ export async function startAdvertiser(opts: AdvertiserOptions): Promise<Advertis
     onMessage: (bytes, from) => perform(responder.receive(bytes, from, Date.now())),
     onError: (err) => log("warn", "mDNS socket error", { error: err.message }),
   });
-  log("info", "mDNS advertiser started", { interfaces: interfaces.map((i) => `${i.name}/${i.address}`), instance: responder.instance });
+  log("info", "mDNS advertiser started", {
+    interfaces: interfaces.map((i) => `${i.name}/${i.address}`),
+    instance: responder.instance,
+  });
   perform(responder.start(Date.now()));
 
   let stopping: Promise<void> | null = null;

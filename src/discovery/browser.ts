@@ -57,15 +57,26 @@ export async function browse(opts: BrowseOptions): Promise<DiscoveredNode[]> {
     }
   };
   const nextId = (): number => (queryId = (queryId % 0xffff) + 1);
-  const querier = await openMdnsSocket({ interfaces, port: 0, onMessage, onError: (e) => log("warn", "mDNS querier error", { error: e.message }) });
+  const querier = await openMdnsSocket({
+    interfaces,
+    port: 0,
+    onMessage,
+    onError: (e) => log("warn", "mDNS querier error", { error: e.message }),
+  });
   let listener: MdnsSocket | null = null;
   try {
-    listener = await openMdnsSocket({ interfaces, port: MDNS_PORT, onMessage, onError: (e) => log("warn", "mDNS listener error", { error: e.message }) });
+    listener = await openMdnsSocket({
+      interfaces,
+      port: MDNS_PORT,
+      onMessage,
+      onError: (e) => log("warn", "mDNS listener error", { error: e.message }),
+    });
   } catch (e) {
     // Without 5353 the browse still works from the unicast answers; it only misses announcements.
     log("warn", "mDNS listener unavailable; browsing with one-shot queries only", { error: String(e) });
   }
-  const send = (bytes: Uint8Array): Promise<void> => querier.sendMulticast(bytes).catch((e) => log("warn", "mDNS query failed", { error: String(e) }));
+  const send = (bytes: Uint8Array): Promise<void> =>
+    querier.sendMulticast(bytes).catch((e) => log("warn", "mDNS query failed", { error: String(e) }));
 
   try {
     let interval = FIRST_RETRY_MS;
@@ -88,7 +99,8 @@ export async function browse(opts: BrowseOptions): Promise<DiscoveredNode[]> {
       });
     }
     const nodes = cache.nodes(Date.now(), opts.clusterId);
-    if (cache.stats.malformedPackets || cache.stats.skippedRecords) log("debug", "mDNS browse dropped unreadable data", { ...cache.stats });
+    if (cache.stats.malformedPackets || cache.stats.skippedRecords)
+      log("debug", "mDNS browse dropped unreadable data", { ...cache.stats });
     return nodes;
   } finally {
     await querier.close();

@@ -25,7 +25,9 @@ function linkFlags(name: string): number | null {
 }
 
 function ipv4Of(name: string, entries: ReturnType<typeof networkInterfaces>[string]): MulticastInterface[] {
-  return (entries ?? []).filter((e) => e.family === "IPv4").map((e) => ({ name, address: e.address, netmask: e.netmask }));
+  return (entries ?? [])
+    .filter((e) => e.family === "IPv4")
+    .map((e) => ({ name, address: e.address, netmask: e.netmask }));
 }
 
 /**
@@ -45,14 +47,17 @@ export function selectInterfaces(spec?: string): MulticastInterface[] {
     const found = ipv4Of(spec, all[spec]);
     if (found.length === 0) {
       const known = Object.keys(all).join(", ");
-      throw new Error(`discovery interface ${spec}: no such interface that is up and running with an IPv4 address (have: ${known})`);
+      throw new Error(
+        `discovery interface ${spec}: no such interface that is up and running with an IPv4 address (have: ${known})`,
+      );
     }
     return [found[0]];
   }
   const chosen: MulticastInterface[] = [];
   for (const [name, entries] of Object.entries(all)) {
     const flags = linkFlags(name);
-    if (flags !== null && ((flags & IFF_UP) === 0 || (flags & IFF_MULTICAST) === 0 || (flags & IFF_LOOPBACK) !== 0)) continue;
+    if (flags !== null && ((flags & IFF_UP) === 0 || (flags & IFF_MULTICAST) === 0 || (flags & IFF_LOOPBACK) !== 0))
+      continue;
     const v4 = (entries ?? []).filter((e) => e.family === "IPv4" && !e.internal);
     if (v4.length) chosen.push({ name, address: v4[0].address, netmask: v4[0].netmask });
   }
@@ -73,7 +78,8 @@ export function ipv6AddressesOf(ifaces: readonly MulticastInterface[]): string[]
   const names = new Set(ifaces.map((i) => i.name));
   const out: string[] = [];
   for (const name of names) {
-    for (const e of all[name] ?? []) if (e.family === "IPv6" && !e.internal && !e.address.toLowerCase().startsWith("fe80")) out.push(e.address);
+    for (const e of all[name] ?? [])
+      if (e.family === "IPv6" && !e.internal && !e.address.toLowerCase().startsWith("fe80")) out.push(e.address);
   }
   return out;
 }

@@ -40,7 +40,9 @@ export async function openMdnsSocket(opts: MdnsSocketOptions): Promise<MdnsSocke
     socket.setMulticastLoopback(true); // other mDNS stacks on this host must hear us too
   } catch (e) {
     socket.close();
-    throw new Error(`mDNS socket on port ${opts.port}: cannot join ${MDNS_GROUP} on ${opts.interfaces.map((i) => `${i.name}/${i.address}`).join(", ")}: ${String(e)}`);
+    throw new Error(
+      `mDNS socket on port ${opts.port}: cannot join ${MDNS_GROUP} on ${opts.interfaces.map((i) => `${i.name}/${i.address}`).join(", ")}: ${String(e)}`,
+    );
   }
   socket.on("message", (msg, rinfo) => {
     try {

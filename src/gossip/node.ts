@@ -73,7 +73,10 @@ export class GossipNode {
     bytesIn: 0,
     bytesOut: 0,
     sendErrors: 0,
-    dropped: { oversize: 0, unencrypted: 0, encrypted: 0, auth: 0, replay: 0, decode: 0, invalid: 0 } as Record<DropReason, number>,
+    dropped: { oversize: 0, unencrypted: 0, encrypted: 0, auth: 0, replay: 0, decode: 0, invalid: 0 } as Record<
+      DropReason,
+      number
+    >,
   };
 
   constructor(opts: GossipNodeOptions) {
@@ -217,7 +220,9 @@ export class GossipNode {
         udp.close();
       }
     }
-    throw new Error(`gossip node ${this.opts.nodeId}: cannot bind UDP+TCP on ${this.opts.bindAddr}: ${String(lastError)}`);
+    throw new Error(
+      `gossip node ${this.opts.nodeId}: cannot bind UDP+TCP on ${this.opts.bindAddr}: ${String(lastError)}`,
+    );
   }
 
   private acceptTcp(conn: net.Socket): void {
@@ -315,7 +320,10 @@ export class GossipNode {
         try {
           listener(event);
         } catch (e) {
-          console.error(`gossip ${this.opts.nodeId}: a "${key}" listener threw on ${event.type} of ${event.member.id}:`, e);
+          console.error(
+            `gossip ${this.opts.nodeId}: a "${key}" listener threw on ${event.type} of ${event.member.id}:`,
+            e,
+          );
         }
       }
     }

@@ -79,7 +79,12 @@ export function createHttpApp(node: NodeStatus): Hono {
   /** The cluster admin, or the response that explains why there is none. */
   const admin = (c: Context): ClusterAdmin | Response => {
     if (node.mode === "standalone") {
-      return c.json({ error: `this node runs standalone; ${c.req.method} ${c.req.path} needs a cluster member (start with --bootstrap or --peers)` }, 409);
+      return c.json(
+        {
+          error: `this node runs standalone; ${c.req.method} ${c.req.path} needs a cluster member (start with --bootstrap or --peers)`,
+        },
+        409,
+      );
     }
     return node.cluster() ?? c.json({ error: "the cluster node is still starting; retry shortly" }, 503);
   };
@@ -93,8 +98,15 @@ export function createHttpApp(node: NodeStatus): Hono {
     if (a instanceof Response) return a;
     const body = (await c.req.json().catch(() => undefined)) as { peers?: unknown } | undefined;
     const peers = body?.peers;
-    if (!Array.isArray(peers) || peers.length === 0 || !peers.every((p) => typeof p === "string" && /^.+:\d{1,5}$/.test(p))) {
-      return c.json({ error: 'body must be {"peers": ["host:port", ...]} with the gossip addresses of cluster members' }, 400);
+    if (
+      !Array.isArray(peers) ||
+      peers.length === 0 ||
+      !peers.every((p) => typeof p === "string" && /^.+:\d{1,5}$/.test(p))
+    ) {
+      return c.json(
+        { error: 'body must be {"peers": ["host:port", ...]} with the gossip addresses of cluster members' },
+        400,
+      );
     }
     try {
       a.join(peers as string[]);

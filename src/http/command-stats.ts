@@ -2,7 +2,9 @@
 // text format at scrape time. prom-client's labelled observe() cost ~12 % of a GET's CPU (label
 // hashing on every call); this costs a Map lookup and a few additions.
 
-export const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+export const LATENCY_BUCKETS = [
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1,
+];
 
 interface Stats {
   count: number;
@@ -19,7 +21,11 @@ export class CommandStats {
 
   record(name: string, seconds: number, error: boolean): void {
     let s = this.byName.get(name);
-    if (!s) this.byName.set(name, (s = { count: 0, errors: 0, sum: 0, buckets: new Float64Array(LATENCY_BUCKETS.length + 1) }));
+    if (!s)
+      this.byName.set(
+        name,
+        (s = { count: 0, errors: 0, sum: 0, buckets: new Float64Array(LATENCY_BUCKETS.length + 1) }),
+      );
     s.count++;
     s.sum += seconds;
     if (error) s.errors++;
@@ -52,6 +58,6 @@ export class CommandStats {
       out.push(`flydb_command_duration_seconds_sum{${label}} ${s.sum}`);
       out.push(`flydb_command_duration_seconds_count{${label}} ${s.count}`);
     }
-    return out.join("\n") + "\n";
+    return `${out.join("\n")}\n`;
   }
 }

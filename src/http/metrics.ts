@@ -7,7 +7,6 @@ import { SYNCHRONOUS_MODES, type SqliteSynchronous } from "../store/sqlite-sync.
 import type { TransportStats } from "../transport/transport.ts";
 import { CommandStats, LATENCY_BUCKETS } from "./command-stats.ts";
 
-
 export class NodeMetrics {
   readonly registry = new Registry();
   readonly commands = new CommandStats();
@@ -103,7 +102,13 @@ function mirrorCounter(registry: Registry, name: string, help: string, read: () 
   });
 }
 
-function mirrorLabelled(registry: Registry, name: string, help: string, label: string, read: () => Record<string, number>): void {
+function mirrorLabelled(
+  registry: Registry,
+  name: string,
+  help: string,
+  label: string,
+  read: () => Record<string, number>,
+): void {
   new Counter({
     name,
     help,
@@ -160,18 +165,45 @@ export function registerClusterMetrics(m: NodeMetrics, src: ClusterMetricsSource
       this.set(src.groups().reduce((n, g) => Math.max(n, g.commit - g.applied), 0));
     },
   });
-  mirrorCounter(registry, "flydb_raft_elections_total", "Term changes observed by this node's replicas (an election in that group)", () => src.raft.elections);
-  mirrorCounter(registry, "flydb_raft_leader_changes_total", "Times a group's known leader moved to another node, as seen by this node", () => src.raft.leaderChanges);
-  mirrorLabelled(registry, "flydb_raft_proposals_total", "Proposals this node made as leader, by outcome", "outcome", () => ({
-    applied: src.raft.proposals.applied,
-    dropped: src.raft.proposals.dropped,
-    not_leader: src.raft.proposals.notLeader,
-  }));
-  mirrorCounter(registry, "flydb_raft_write_resends_total", "Writes this node sent again with the same proposal id after an attempt got no answer or was dropped", () => src.raft.writeResends);
-  mirrorLabelled(registry, "flydb_raft_write_copies_total", "Copies of an applied write (same proposal id) this node's replicas met: answered from the session record, or refused as settled", "outcome", () => ({
-    duplicate: src.raft.writeCopies.duplicate,
-    stale: src.raft.writeCopies.stale,
-  }));
+  mirrorCounter(
+    registry,
+    "flydb_raft_elections_total",
+    "Term changes observed by this node's replicas (an election in that group)",
+    () => src.raft.elections,
+  );
+  mirrorCounter(
+    registry,
+    "flydb_raft_leader_changes_total",
+    "Times a group's known leader moved to another node, as seen by this node",
+    () => src.raft.leaderChanges,
+  );
+  mirrorLabelled(
+    registry,
+    "flydb_raft_proposals_total",
+    "Proposals this node made as leader, by outcome",
+    "outcome",
+    () => ({
+      applied: src.raft.proposals.applied,
+      dropped: src.raft.proposals.dropped,
+      not_leader: src.raft.proposals.notLeader,
+    }),
+  );
+  mirrorCounter(
+    registry,
+    "flydb_raft_write_resends_total",
+    "Writes this node sent again with the same proposal id after an attempt got no answer or was dropped",
+    () => src.raft.writeResends,
+  );
+  mirrorLabelled(
+    registry,
+    "flydb_raft_write_copies_total",
+    "Copies of an applied write (same proposal id) this node's replicas met: answered from the session record, or refused as settled",
+    "outcome",
+    () => ({
+      duplicate: src.raft.writeCopies.duplicate,
+      stale: src.raft.writeCopies.stale,
+    }),
+  );
   const commit = new Histogram({
     name: "flydb_raft_commit_duration_seconds",
     help: "Time from proposing a write on the partition leader to its being applied there",
@@ -197,27 +229,68 @@ export function registerClusterMetrics(m: NodeMetrics, src: ClusterMetricsSource
       for (const [state, n] of Object.entries(counts)) this.labels(state).set(n);
     },
   });
-  mirrorLabelled(registry, "flydb_gossip_packets_dropped_total", "Gossip packets dropped, by reason", "reason", () => src.gossipCounters().dropped);
+  mirrorLabelled(
+    registry,
+    "flydb_gossip_packets_dropped_total",
+    "Gossip packets dropped, by reason",
+    "reason",
+    () => src.gossipCounters().dropped,
+  );
   mirrorLabelled(registry, "flydb_gossip_bytes_total", "Gossip bytes sent and received", "direction", () => {
     const c = src.gossipCounters();
     return { in: c.bytesIn, out: c.bytesOut };
   });
-  mirrorCounter(registry, "flydb_gossip_send_errors_total", "Gossip sends that failed", () => src.gossipCounters().sendErrors);
+  mirrorCounter(
+    registry,
+    "flydb_gossip_send_errors_total",
+    "Gossip sends that failed",
+    () => src.gossipCounters().sendErrors,
+  );
 
-  mirrorLabelled(registry, "flydb_transport_bytes_total", "Bytes on node-to-node transport connections", "direction", () => {
-    const t = src.transport();
-    return { in: t.bytesReceived, out: t.bytesSent };
-  });
-  mirrorLabelled(registry, "flydb_transport_frames_total", "Frames on node-to-node transport connections", "direction", () => {
-    const t = src.transport();
-    return { in: t.framesReceived, out: t.framesSent };
-  });
-  mirrorCounter(registry, "flydb_transport_reconnects_total", "Transport connections re-dialled after a failure", () => src.transport().reconnects);
-  mirrorCounter(registry, "flydb_transport_frames_rejected_total", "Transport frames dropped: undecodable, unauthenticated, wrong cluster or oversized", () => src.transport().rejected);
+  mirrorLabelled(
+    registry,
+    "flydb_transport_bytes_total",
+    "Bytes on node-to-node transport connections",
+    "direction",
+    () => {
+      const t = src.transport();
+      return { in: t.bytesReceived, out: t.bytesSent };
+    },
+  );
+  mirrorLabelled(
+    registry,
+    "flydb_transport_frames_total",
+    "Frames on node-to-node transport connections",
+    "direction",
+    () => {
+      const t = src.transport();
+      return { in: t.framesReceived, out: t.framesSent };
+    },
+  );
+  mirrorCounter(
+    registry,
+    "flydb_transport_reconnects_total",
+    "Transport connections re-dialled after a failure",
+    () => src.transport().reconnects,
+  );
+  mirrorCounter(
+    registry,
+    "flydb_transport_frames_rejected_total",
+    "Transport frames dropped: undecodable, unauthenticated, wrong cluster or oversized",
+    () => src.transport().rejected,
+  );
 }
 
 /** mDNS counters of the node's discovery advertiser (and browser, when it runs). */
-export function registerDiscoveryMetrics(m: NodeMetrics, stats: () => { readonly packets: number; readonly malformedPackets: number }): void {
+export function registerDiscoveryMetrics(
+  m: NodeMetrics,
+  stats: () => { readonly packets: number; readonly malformedPackets: number },
+): void {
   mirrorCounter(m.registry, "flydb_discovery_packets_total", "mDNS packets received", () => stats().packets);
-  mirrorCounter(m.registry, "flydb_discovery_packets_malformed_total", "mDNS packets dropped as malformed", () => stats().malformedPackets);
+  mirrorCounter(
+    m.registry,
+    "flydb_discovery_packets_malformed_total",
+    "mDNS packets dropped as malformed",
+    () => stats().malformedPackets,
+  );
 }

@@ -57,7 +57,10 @@ export interface SessionRecord<R> {
   readonly replies: Map<number, R>;
 }
 
-export type Verdict<R> = { readonly kind: "new" } | { readonly kind: "duplicate"; readonly reply: R } | { readonly kind: "stale" };
+export type Verdict<R> =
+  | { readonly kind: "new" }
+  | { readonly kind: "duplicate"; readonly reply: R }
+  | { readonly kind: "stale" };
 
 const NEW = { kind: "new" } as const;
 const STALE = { kind: "stale" } as const;

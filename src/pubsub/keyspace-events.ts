@@ -63,4 +63,3 @@ export class KeyspaceEvents implements KeyEventsHook {
     return this.flags;
   }
 }
-

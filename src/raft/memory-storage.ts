@@ -28,7 +28,12 @@ export class MemoryRaftStorage implements RaftStorage {
     for (const w of writes) {
       let g = this.groups.get(w.grp);
       if (!g) {
-        g = { hardState: EMPTY_HARD_STATE, snapshot: EMPTY_SNAPSHOT_META, snapshotData: new Uint8Array(0), entries: [] };
+        g = {
+          hardState: EMPTY_HARD_STATE,
+          snapshot: EMPTY_SNAPSHOT_META,
+          snapshotData: new Uint8Array(0),
+          entries: [],
+        };
         this.groups.set(w.grp, g);
       }
       if (w.snapshot) {

@@ -4,7 +4,8 @@ import type { Message } from "./types.ts";
 import { MsgType } from "./types.ts";
 
 /** A value for an error message; String() itself throws on objects with a broken toString. */
-const shown = (v: unknown): string => (v === null || typeof v !== "object" && typeof v !== "function" ? String(v) : typeof v);
+const shown = (v: unknown): string =>
+  v === null || (typeof v !== "object" && typeof v !== "function") ? String(v) : typeof v;
 
 const MSG_TYPES = new Set<number>(Object.values(MsgType));
 const isNat = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
@@ -35,14 +36,16 @@ export function messageProblem(x: unknown): string | null {
     if (!optNat(x[k])) return `field ${k}`;
   }
   if (x.tick !== undefined && (typeof x.tick !== "number" || !Number.isSafeInteger(x.tick))) return "field tick";
-  for (const k of ["reject", "force"] as const) if (x[k] !== undefined && typeof x[k] !== "boolean") return `field ${k}`;
+  for (const k of ["reject", "force"] as const)
+    if (x[k] !== undefined && typeof x[k] !== "boolean") return `field ${k}`;
   if (x.ctx !== undefined && typeof x.ctx !== "string") return "field ctx";
   if (x.entries !== undefined) {
     if (!Array.isArray(x.entries)) return "entries";
     for (const [i, e] of x.entries.entries()) {
       const p = entryProblem(e);
       if (p) return p;
-      if (i > 0 && (e as { index: number }).index !== (x.entries[i - 1] as { index: number }).index + 1) return "entries not contiguous";
+      if (i > 0 && (e as { index: number }).index !== (x.entries[i - 1] as { index: number }).index + 1)
+        return "entries not contiguous";
     }
   }
   if (x.snap !== undefined) {

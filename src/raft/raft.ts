@@ -191,7 +191,9 @@ export class Raft {
     this.voteDuringLease = cfg.unsafeTestingKnobs?.voteDuringLease ?? false;
     const where = `raft group ${this.grp} node ${this.id}`;
     if (this.heartbeatTicks < 1 || this.electionTicks <= this.heartbeatTicks) {
-      throw new Error(`${where}: need 1 <= heartbeatTicks < electionTicks (got ${this.heartbeatTicks}, ${this.electionTicks})`);
+      throw new Error(
+        `${where}: need 1 <= heartbeatTicks < electionTicks (got ${this.heartbeatTicks}, ${this.electionTicks})`,
+      );
     }
     if (this.leaseReads && !this.checkQuorum) throw new Error(`${where}: lease reads require checkQuorum`);
     if (this.leaseReads && this.leaseMargin >= this.electionTicks) {
@@ -213,7 +215,9 @@ export class Raft {
     // applied entry was committed and already durable in this log when it was applied.
     const applied = Math.max(cfg.applied ?? 0, this.snapIndex);
     if (applied > this.lastIndex()) {
-      throw new Error(`${where}: state machine applied ${applied} is beyond the durable log (last index ${this.lastIndex()})`);
+      throw new Error(
+        `${where}: state machine applied ${applied} is beyond the durable log (last index ${this.lastIndex()})`,
+      );
     }
     this.commit = Math.max(p.hardState.commit, applied);
     this.applied = applied;
@@ -324,7 +328,9 @@ export class Raft {
   compact(index: number, data: Uint8Array): void {
     if (index <= this.snapIndex) return;
     if (index > this.applied) {
-      throw new Error(`raft group ${this.grp} node ${this.id}: cannot compact to ${index}, only ${this.applied} applied`);
+      throw new Error(
+        `raft group ${this.grp} node ${this.id}: cannot compact to ${index}, only ${this.applied} applied`,
+      );
     }
     const meta: SnapshotMeta = { index, term: this.termAt(index)!, conf: this.confAt(index) };
     this.entries = this.entries.slice(index - this.snapIndex);
@@ -354,7 +360,8 @@ export class Raft {
     const unstable = this.entries.slice(this.stable - this.snapIndex);
     const snapshot = this.snapshotToPersist;
     const commitRides = (unstable.length > 0 || snapshot !== null) && this.persistedHardState.commit !== this.commit;
-    const hs = this.hardStateChanged() || commitRides ? { term: this.term, vote: this.vote, commit: this.commit } : null;
+    const hs =
+      this.hardStateChanged() || commitRides ? { term: this.term, vote: this.vote, commit: this.commit } : null;
     let persist: GroupWrite | null = null;
     if (hs || unstable.length > 0 || snapshot) {
       persist = {
@@ -729,8 +736,7 @@ export class Raft {
   private handleVoteRequest(m: Message): void {
     const pre = m.type === MsgType.PreVote;
     const respType = pre ? MsgType.PreVoteResp : MsgType.VoteResp;
-    const canVote =
-      this.vote === m.from || (this.vote === null && this.lead === null) || (pre && m.term > this.term);
+    const canVote = this.vote === m.from || (this.vote === null && this.lead === null) || (pre && m.term > this.term);
     const upToDate = this.voteWithoutLogCheck || this.isUpToDate(m.index ?? 0, m.logTerm ?? 0);
     if (canVote && upToDate) {
       this.send({ type: respType, to: m.from, term: m.term, reject: false });
@@ -825,7 +831,9 @@ export class Raft {
       if (e.index <= this.lastIndex()) {
         if (this.termAt(e.index) === e.term) continue;
         if (e.index <= this.commit) {
-          throw new Error(`raft group ${this.grp} node ${this.id}: conflicting entry ${e.index}/${e.term} at or below commit ${this.commit}`);
+          throw new Error(
+            `raft group ${this.grp} node ${this.id}: conflicting entry ${e.index}/${e.term} at or below commit ${this.commit}`,
+          );
         }
         this.entries.length = e.index - this.snapIndex - 1;
         this.unstableFrom(e.index);
@@ -987,7 +995,11 @@ export class Raft {
     const len = s.data.byteLength;
     while (!s.done && s.sent < s.acked + SNAPSHOT_WINDOW * this.chunkBytes) {
       const end = Math.min(s.sent + this.chunkBytes, len);
-      this.send({ type: MsgType.Snap, to, snap: { meta: s.meta, offset: s.sent, chunk: s.data.subarray(s.sent, end), last: end === len } });
+      this.send({
+        type: MsgType.Snap,
+        to,
+        snap: { meta: s.meta, offset: s.sent, chunk: s.data.subarray(s.sent, end), last: end === len },
+      });
       s.sent = end;
       s.done = end === len;
     }
@@ -1108,7 +1120,10 @@ export class Raft {
     if (this.role !== "leader") return;
     const members = new Set([...conf.voters, ...conf.learners]);
     for (const id of [...this.prs.keys()]) if (!members.has(id)) this.prs.delete(id);
-    for (const [ids, learner] of [[conf.voters, false], [conf.learners, true]] as const) {
+    for (const [ids, learner] of [
+      [conf.voters, false],
+      [conf.learners, true],
+    ] as const) {
       for (const id of ids) {
         if (id === this.id) continue;
         const pr = this.prs.get(id);

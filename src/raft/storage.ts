@@ -35,7 +35,11 @@ export function isEmptyGroup(p: PersistedGroup): boolean {
  * `data` are normal entries committed with it from index 2 (a cluster's founding metadata), so
  * every replica applies the same state before anything else.
  */
-export function bootstrapWrite(grp: number, voters: readonly string[], founding: { readonly learners?: readonly string[]; readonly data?: readonly Uint8Array[] } = {}): GroupWrite {
+export function bootstrapWrite(
+  grp: number,
+  voters: readonly string[],
+  founding: { readonly learners?: readonly string[]; readonly data?: readonly Uint8Array[] } = {},
+): GroupWrite {
   if (voters.length === 0) throw new Error(`raft group ${grp}: bootstrap needs at least one voter`);
   const conf = { voters: [...voters].sort(), learners: [...(founding.learners ?? [])].sort() };
   const entries: Entry[] = [
@@ -50,7 +54,9 @@ export function validatePersisted(grp: number, p: PersistedGroup): void {
   let expect = p.snapshot.index + 1;
   for (const e of p.entries) {
     if (e.index !== expect) {
-      throw new Error(`raft group ${grp}: log gap, expected index ${expect} after snapshot ${p.snapshot.index}, found ${e.index}`);
+      throw new Error(
+        `raft group ${grp}: log gap, expected index ${expect} after snapshot ${p.snapshot.index}, found ${e.index}`,
+      );
     }
     expect++;
   }

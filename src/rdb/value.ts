@@ -78,21 +78,30 @@ export function readValue(type: number, r: RdbReader): RdbValue {
     case RDB_TYPE.LIST_QUICKLIST_2:
       return list(quicklist(r, type === RDB_TYPE.LIST_QUICKLIST_2));
     case RDB_TYPE.SET:
-      return set(repeat(nonEmpty(r.length()), () => r.string()), false);
+      return set(
+        repeat(nonEmpty(r.length()), () => r.string()),
+        false,
+      );
     case RDB_TYPE.SET_INTSET:
       return set(readIntset(r.string()), true);
     case RDB_TYPE.ZSET:
     case RDB_TYPE.ZSET_2: {
       const n = nonEmpty(r.length());
       const text = type === RDB_TYPE.ZSET;
-      return zset(repeat(n, () => ({ member: r.string(), score: text ? r.textDouble() : r.binaryDouble() })), false);
+      return zset(
+        repeat(n, () => ({ member: r.string(), score: text ? r.textDouble() : r.binaryDouble() })),
+        false,
+      );
     }
     case RDB_TYPE.ZSET_ZIPLIST:
       return zset(scored(readZiplist(r.string())), true);
     case RDB_TYPE.ZSET_LISTPACK:
       return zset(scored(readListpack(r.string())), true);
     case RDB_TYPE.HASH:
-      return hash(repeat(nonEmpty(r.length()), () => [r.string(), r.string()] as const), false);
+      return hash(
+        repeat(nonEmpty(r.length()), () => [r.string(), r.string()] as const),
+        false,
+      );
     case RDB_TYPE.HASH_ZIPMAP:
       return hash(readZipmap(r.string()), false);
     case RDB_TYPE.HASH_ZIPLIST:
@@ -154,14 +163,23 @@ function set(members: Uint8Array[], compact: boolean): RdbValue {
 
 function zset(entries: ScoredMember[], compact: boolean): RdbValue {
   check(entries.length > 0, "empty sorted set");
-  check(entries.every((e) => !Number.isNaN(e.score)), "sorted set with a NaN score");
-  distinct(entries.map((e) => e.member), "sorted set members");
+  check(
+    entries.every((e) => !Number.isNaN(e.score)),
+    "sorted set with a NaN score",
+  );
+  distinct(
+    entries.map((e) => e.member),
+    "sorted set members",
+  );
   return { type: "zset", entries, compact };
 }
 
 function hash(entries: HashEntry[], compact: boolean): RdbValue {
   check(entries.length > 0, "empty hash");
-  distinct(entries.map((e) => e[0]), "hash fields");
+  distinct(
+    entries.map((e) => e[0]),
+    "hash fields",
+  );
   return { type: "hash", entries, compact };
 }
 

@@ -74,7 +74,13 @@ export function readZiplist(zl: Uint8Array): Uint8Array[] {
 }
 
 /** Integer encodings: int8 0xfe, int16 0xc0, int32 0xd0, int64 0xe0, int24 0xf0. */
-const INT_WIDTHS: ReadonlyMap<number, number> = new Map([[0xfe, 1], [0xc0, 2], [0xd0, 4], [0xe0, 8], [0xf0, 3]]);
+const INT_WIDTHS: ReadonlyMap<number, number> = new Map([
+  [0xfe, 1],
+  [0xc0, 2],
+  [0xd0, 4],
+  [0xe0, 8],
+  [0xf0, 3],
+]);
 
 function readInt(view: DataView, at: number, width: number): number | bigint {
   if (width === 1) return view.getInt8(at);

@@ -302,8 +302,7 @@ function exceedsInt64(data: Uint8Array, i: number, negative: boolean): boolean {
 }
 
 const isSpace = (c: number): boolean => c === 32 || (c >= 9 && c <= 13);
-const isHex = (c: number): boolean =>
-  (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
+const isHex = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
 const hexValue = (c: number): number => (c <= 57 ? c - 48 : (c | 32) - 87);
 
 /**

@@ -296,7 +296,8 @@ export function formatDouble(d: number): string {
   const [mant, expText] = d.toExponential(16).split("e") as [string, string];
   const exp = Number(expText);
   const strip = (t: string) => (t.includes(".") ? t.replace(/0+$/, "").replace(/\.$/, "") : t);
-  if (exp < -4 || exp >= 17) return `${strip(mant)}e${exp < 0 ? "-" : "+"}${Math.abs(exp) < 10 ? "0" : ""}${Math.abs(exp)}`;
+  if (exp < -4 || exp >= 17)
+    return `${strip(mant)}e${exp < 0 ? "-" : "+"}${Math.abs(exp) < 10 ? "0" : ""}${Math.abs(exp)}`;
   const neg = mant.startsWith("-");
   const digits = mant.replace("-", "").replace(".", "");
   const text = exp < 0 ? `0.${"0".repeat(-exp - 1)}${digits}` : `${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}`;

@@ -38,8 +38,18 @@ function keyspaceLines(src: InfoSource): [string, string][] {
 }
 
 const SECTIONS = [
-  "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "commandstats",
-  "cluster", "keyspace",
+  "server",
+  "clients",
+  "memory",
+  "persistence",
+  "stats",
+  "replication",
+  "cpu",
+  "modules",
+  "errorstats",
+  "commandstats",
+  "cluster",
+  "keyspace",
 ] as const;
 type Section = (typeof SECTIONS)[number];
 /** Redis's INFO without arguments (and "default"): everything but commandstats and modules. */
@@ -119,15 +129,20 @@ export function renderInfo(src: InfoSource, section: string | undefined, now: nu
   const asked = new Set<string>();
   for (const name of section?.split(" ") ?? ["default"]) {
     const group =
-      name === "default" ? DEFAULT_SECTIONS
-      : name === "all" ? SECTIONS.filter((s) => s !== "modules")
-      : name === "everything" ? SECTIONS
-      : [name];
+      name === "default"
+        ? DEFAULT_SECTIONS
+        : name === "all"
+          ? SECTIONS.filter((s) => s !== "modules")
+          : name === "everything"
+            ? SECTIONS
+            : [name];
     for (const s of group) asked.add(s);
   }
   const wanted = SECTIONS.filter((s) => asked.has(s));
   if (wanted.length === 0) return "";
-  return wanted
-    .map((s) => [`# ${s[0]!.toUpperCase()}${s.slice(1)}`, ...body[s].map(([k, v]) => `${k}:${v}`)].join("\r\n"))
-    .join("\r\n\r\n") + "\r\n";
+  return (
+    `${wanted
+      .map((s) => [`# ${s[0]!.toUpperCase()}${s.slice(1)}`, ...body[s].map(([k, v]) => `${k}:${v}`)].join("\r\n"))
+      .join("\r\n\r\n")}\r\n`
+  );
 }

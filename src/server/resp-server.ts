@@ -294,8 +294,7 @@ class Connection implements ConnectionControl {
    * still being computed, so one client's pipeline backs up into TCP, not into our memory.
    */
   private updateReading(): void {
-    const tooMuch =
-      this.unsent.length >= PAUSE_READING_AT || this.queue.length - this.head >= PAUSE_READING_AT_PENDING;
+    const tooMuch = this.unsent.length >= PAUSE_READING_AT || this.queue.length - this.head >= PAUSE_READING_AT_PENDING;
     if (tooMuch === this.paused || this.closed) return;
     this.paused = tooMuch;
     if (tooMuch) this.socket.pause();

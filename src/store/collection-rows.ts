@@ -57,9 +57,7 @@ export class Versions {
   /** That op's clock: writers use it to tell an expired row from a live one. */
   opNow = 0;
 
-  constructor(
-    private readonly partOf: (key: Uint8Array) => number,
-  ) {}
+  constructor(private readonly partOf: (key: Uint8Array) => number) {}
 
   private openFloor: (part: number) => number = () => 0;
 
@@ -167,8 +165,9 @@ export class CollectionRows {
   // --- the keys row: count and encoding -------------------------------------------------------
 
   collection(key: Uint8Array, now: number): CollectionInfo | undefined {
-    const row = this.q("SELECT value FROM keys WHERE part = ? AND key = ? AND (expire_at IS NULL OR expire_at > ?)")
-      .get(this.partOf(key), key, now) as { value: number } | null;
+    const row = this.q(
+      "SELECT value FROM keys WHERE part = ? AND key = ? AND (expire_at IS NULL OR expire_at > ?)",
+    ).get(this.partOf(key), key, now) as { value: number } | null;
     if (!row || typeof row.value !== "number") return undefined;
     return { size: Math.floor(row.value / COUNT_UNIT), compact: (row.value & LARGE) === 0 };
   }
@@ -182,9 +181,10 @@ export class CollectionRows {
    * (its deletion has not come through the log yet) is replaced, with its rows.
    */
   private ensure(part: number, key: Uint8Array, type: KeyType): void {
-    const row = this.q("SELECT type, expire_at FROM keys WHERE part = ? AND key = ?").get(part, key) as
-      | { type: KeyType; expire_at: number | null }
-      | null;
+    const row = this.q("SELECT type, expire_at FROM keys WHERE part = ? AND key = ?").get(part, key) as {
+      type: KeyType;
+      expire_at: number | null;
+    } | null;
     if (row && row.type === type && (row.expire_at === null || row.expire_at > this.versions.opNow)) return;
     if (row) this.q("DELETE FROM keys WHERE part = ? AND key = ?").run(part, key);
     this.q("INSERT INTO keys (part, key, type, value, expire_at) VALUES (?, ?, ?, 0, NULL)").run(part, key, type);
@@ -194,9 +194,11 @@ export class CollectionRows {
   private resize(part: number, key: Uint8Array, delta: number): number {
     if (delta === 0) return this.valueOf(part, key);
     this.versions.touch(key, this.dbIndex);
-    const row = this.q("UPDATE keys SET value = value + ? WHERE part = ? AND key = ? RETURNING value").get(COUNT_UNIT * delta, part, key) as
-      | { value: number }
-      | null;
+    const row = this.q("UPDATE keys SET value = value + ? WHERE part = ? AND key = ? RETURNING value").get(
+      COUNT_UNIT * delta,
+      part,
+      key,
+    ) as { value: number } | null;
     if (row && row.value < COUNT_UNIT) {
       this.q("DELETE FROM keys WHERE part = ? AND key = ?").run(part, key);
       return 0;
@@ -212,9 +214,11 @@ export class CollectionRows {
   // --- hashes -----------------------------------------------------------------------------------
 
   hashGet(key: Uint8Array, field: Uint8Array): Uint8Array | undefined {
-    const row = this.q("SELECT value FROM hash_fields WHERE part = ? AND key = ? AND field = ?").get(this.partOf(key), key, field) as
-      | { value: Uint8Array }
-      | null;
+    const row = this.q("SELECT value FROM hash_fields WHERE part = ? AND key = ? AND field = ?").get(
+      this.partOf(key),
+      key,
+      field,
+    ) as { value: Uint8Array } | null;
     return row?.value;
   }
 
@@ -222,7 +226,14 @@ export class CollectionRows {
     const part = this.partOf(key);
     this.ensure(part, key, "hash");
     this.versions.touch(key, this.dbIndex);
-    if (this.q("INSERT OR IGNORE INTO hash_fields (part, key, field, value) VALUES (?, ?, ?, ?)").run(part, key, field, value).changes > 0) {
+    if (
+      this.q("INSERT OR IGNORE INTO hash_fields (part, key, field, value) VALUES (?, ?, ?, ?)").run(
+        part,
+        key,
+        field,
+        value,
+      ).changes > 0
+    ) {
       this.resize(part, key, 1);
       return true;
     }
@@ -232,14 +243,16 @@ export class CollectionRows {
 
   hashDelete(key: Uint8Array, field: Uint8Array): boolean {
     const part = this.partOf(key);
-    if (this.q("DELETE FROM hash_fields WHERE part = ? AND key = ? AND field = ?").run(part, key, field).changes === 0) return false;
+    if (this.q("DELETE FROM hash_fields WHERE part = ? AND key = ? AND field = ?").run(part, key, field).changes === 0)
+      return false;
     this.resize(part, key, -1);
     return true;
   }
 
   hashEntries(key: Uint8Array, offset = 0, limit = -1): [Uint8Array, Uint8Array][] {
-    return this.q("SELECT field, value FROM hash_fields WHERE part = ? AND key = ? ORDER BY field LIMIT ? OFFSET ?")
-      .values(this.partOf(key), key, limit, offset) as [Uint8Array, Uint8Array][];
+    return this.q(
+      "SELECT field, value FROM hash_fields WHERE part = ? AND key = ? ORDER BY field LIMIT ? OFFSET ?",
+    ).values(this.partOf(key), key, limit, offset) as [Uint8Array, Uint8Array][];
   }
 
   hashEntriesFrom(key: Uint8Array, from: Uint8Array, limit: number): [Uint8Array, Uint8Array][] {
@@ -256,12 +269,14 @@ export class CollectionRows {
     if (n <= 0) return [];
     // Walk from the nearer end: OFFSET costs the rows it skips.
     if (start > size - 1 - stop) {
-      const rows = this.q("SELECT seq, value FROM list_items WHERE part = ? AND key = ? ORDER BY seq DESC LIMIT ? OFFSET ?")
-        .values(part, key, n, size - 1 - stop) as [number, Uint8Array][];
+      const rows = this.q(
+        "SELECT seq, value FROM list_items WHERE part = ? AND key = ? ORDER BY seq DESC LIMIT ? OFFSET ?",
+      ).values(part, key, n, size - 1 - stop) as [number, Uint8Array][];
       return rows.reverse().map(([seq, value]) => ({ seq, value }));
     }
-    const rows = this.q("SELECT seq, value FROM list_items WHERE part = ? AND key = ? ORDER BY seq LIMIT ? OFFSET ?")
-      .values(part, key, n, start) as [number, Uint8Array][];
+    const rows = this.q(
+      "SELECT seq, value FROM list_items WHERE part = ? AND key = ? ORDER BY seq LIMIT ? OFFSET ?",
+    ).values(part, key, n, start) as [number, Uint8Array][];
     return rows.map(([seq, value]) => ({ seq, value }));
   }
 
@@ -272,7 +287,10 @@ export class CollectionRows {
   listPush(key: Uint8Array, values: readonly Uint8Array[], left: boolean): number {
     const part = this.partOf(key);
     this.ensure(part, key, "list");
-    const end = this.q(`SELECT ${left ? "min" : "max"}(seq) AS s FROM list_items WHERE part = ? AND key = ?`).get(part, key) as {
+    const end = this.q(`SELECT ${left ? "min" : "max"}(seq) AS s FROM list_items WHERE part = ? AND key = ?`).get(
+      part,
+      key,
+    ) as {
       s: number | null;
     };
     let seq = end.s ?? (left ? LIST_STEP : -LIST_STEP);
@@ -308,7 +326,10 @@ export class CollectionRows {
 
   /** Rewrites the list's sequence numbers LIST_STEP apart; returns the new number of `seq`. */
   private renumber(part: number, key: Uint8Array, seq: number): number {
-    const rows = this.q("SELECT seq, value FROM list_items WHERE part = ? AND key = ? ORDER BY seq").values(part, key) as [number, Uint8Array][];
+    const rows = this.q("SELECT seq, value FROM list_items WHERE part = ? AND key = ? ORDER BY seq").values(
+      part,
+      key,
+    ) as [number, Uint8Array][];
     this.q("DELETE FROM list_items WHERE part = ? AND key = ?").run(part, key);
     const insert = this.q("INSERT INTO list_items (part, key, seq, value) VALUES (?, ?, ?, ?)");
     let found = 0;
@@ -321,7 +342,12 @@ export class CollectionRows {
 
   listReplace(key: Uint8Array, seq: number, value: Uint8Array): void {
     this.versions.touch(key, this.dbIndex);
-    this.q("UPDATE list_items SET value = ? WHERE part = ? AND key = ? AND seq = ?").run(value, this.partOf(key), key, seq);
+    this.q("UPDATE list_items SET value = ? WHERE part = ? AND key = ? AND seq = ?").run(
+      value,
+      this.partOf(key),
+      key,
+      seq,
+    );
   }
 
   listDelete(key: Uint8Array, seqs: readonly number[]): void {
@@ -337,14 +363,25 @@ export class CollectionRows {
     const [first] = this.listRange(key, start, start);
     const [last] = this.listRange(key, stop, stop);
     if (!first || !last) return;
-    const n = this.q("DELETE FROM list_items WHERE part = ? AND key = ? AND (seq < ? OR seq > ?)").run(part, key, first.seq, last.seq).changes;
+    const n = this.q("DELETE FROM list_items WHERE part = ? AND key = ? AND (seq < ? OR seq > ?)").run(
+      part,
+      key,
+      first.seq,
+      last.seq,
+    ).changes;
     this.resize(part, key, -n);
   }
 
   // --- sets -------------------------------------------------------------------------------------
 
   setHas(key: Uint8Array, member: Uint8Array): boolean {
-    return this.q("SELECT 1 FROM set_members WHERE part = ? AND key = ? AND member = ?").get(this.partOf(key), key, member) !== null;
+    return (
+      this.q("SELECT 1 FROM set_members WHERE part = ? AND key = ? AND member = ?").get(
+        this.partOf(key),
+        key,
+        member,
+      ) !== null
+    );
   }
 
   setAdd(key: Uint8Array, members: readonly Uint8Array[]): number {
@@ -367,8 +404,9 @@ export class CollectionRows {
   }
 
   setMembers(key: Uint8Array, offset = 0, limit = -1): Uint8Array[] {
-    const rows = this.q("SELECT member FROM set_members WHERE part = ? AND key = ? ORDER BY member LIMIT ? OFFSET ?")
-      .values(this.partOf(key), key, limit, offset) as [Uint8Array][];
+    const rows = this.q(
+      "SELECT member FROM set_members WHERE part = ? AND key = ? ORDER BY member LIMIT ? OFFSET ?",
+    ).values(this.partOf(key), key, limit, offset) as [Uint8Array][];
     return rows.map(([m]) => m);
   }
 
@@ -381,16 +419,18 @@ export class CollectionRows {
   // --- sorted sets --------------------------------------------------------------------------------
 
   zsetMembersFrom(key: Uint8Array, from: Uint8Array, limit: number): ZEntry[] {
-    const sql = "SELECT member, score FROM zset_members WHERE part = ? AND key = ? AND member >= ?" +
-      " ORDER BY member LIMIT ?";
+    const sql =
+      "SELECT member, score FROM zset_members WHERE part = ? AND key = ? AND member >= ?" + " ORDER BY member LIMIT ?";
     const rows = this.q(sql).values(this.partOf(key), key, from, limit) as [Uint8Array, number][];
     return rows.map(([member, score]) => ({ member, score }));
   }
 
   zsetScore(key: Uint8Array, member: Uint8Array): number | undefined {
-    const row = this.q("SELECT score FROM zset_members WHERE part = ? AND key = ? AND member = ?").get(this.partOf(key), key, member) as
-      | { score: number }
-      | null;
+    const row = this.q("SELECT score FROM zset_members WHERE part = ? AND key = ? AND member = ?").get(
+      this.partOf(key),
+      key,
+      member,
+    ) as { score: number } | null;
     return row?.score;
   }
 
@@ -431,16 +471,23 @@ export class CollectionRows {
 
   zsetRemove(key: Uint8Array, member: Uint8Array): boolean {
     const part = this.partOf(key);
-    const row = this.q("DELETE FROM zset_members WHERE part = ? AND key = ? AND member = ? RETURNING score").get(part, key, member) as
-      | { score: number }
-      | null;
+    const row = this.q("DELETE FROM zset_members WHERE part = ? AND key = ? AND member = ? RETURNING score").get(
+      part,
+      key,
+      member,
+    ) as { score: number } | null;
     if (!row) return false;
     if (this.resize(part, key, -1) & CHUNKED) this.chunkCount(part, key, row.score, member, -1);
     return true;
   }
 
   /** The chunk holding (score, member): the last one whose lower bound is not above it. */
-  private chunkOf(part: number, key: Uint8Array, score: number, member: Uint8Array): { lo_score: number; lo_member: Uint8Array; n: number } {
+  private chunkOf(
+    part: number,
+    key: Uint8Array,
+    score: number,
+    member: Uint8Array,
+  ): { lo_score: number; lo_member: Uint8Array; n: number } {
     return this.q(
       `SELECT lo_score, lo_member, n FROM zset_chunks WHERE part = ?1 AND key = ?2 AND (lo_score, lo_member) <= (?3, ?4)
        ORDER BY lo_score DESC, lo_member DESC LIMIT 1`,
@@ -453,10 +500,17 @@ export class CollectionRows {
     const n = c.n + delta;
     const first = c.lo_score === -Infinity && c.lo_member.length === 0;
     if (n === 0 && !first) {
-      this.q("DELETE FROM zset_chunks WHERE part = ? AND key = ? AND lo_score = ? AND lo_member = ?").run(part, key, c.lo_score, c.lo_member);
+      this.q("DELETE FROM zset_chunks WHERE part = ? AND key = ? AND lo_score = ? AND lo_member = ?").run(
+        part,
+        key,
+        c.lo_score,
+        c.lo_member,
+      );
       return;
     }
-    const setCount = this.q("UPDATE zset_chunks SET n = ? WHERE part = ? AND key = ? AND lo_score = ? AND lo_member = ?");
+    const setCount = this.q(
+      "UPDATE zset_chunks SET n = ? WHERE part = ? AND key = ? AND lo_score = ? AND lo_member = ?",
+    );
     if (n <= CHUNK_MAX) {
       setCount.run(n, part, key, c.lo_score, c.lo_member);
       return;
@@ -467,12 +521,20 @@ export class CollectionRows {
        ORDER BY score, member LIMIT 1 OFFSET ?5`,
     ).get(part, key, c.lo_score, c.lo_member, half) as { score: number; member: Uint8Array };
     setCount.run(half, part, key, c.lo_score, c.lo_member);
-    this.q("INSERT INTO zset_chunks (part, key, lo_score, lo_member, n) VALUES (?, ?, ?, ?, ?)").run(part, key, mid.score, mid.member, n - half);
+    this.q("INSERT INTO zset_chunks (part, key, lo_score, lo_member, n) VALUES (?, ?, ?, ?, ?)").run(
+      part,
+      key,
+      mid.score,
+      mid.member,
+      n - half,
+    );
   }
 
   /** Cuts a sorted set that has just grown past CHUNK_BUILD into chunks of CHUNK_TARGET members. */
   private buildChunks(part: number, key: Uint8Array): void {
-    const rows = this.q("SELECT score, member FROM zset_members WHERE part = ? AND key = ? ORDER BY score, member").values(part, key) as [number, Uint8Array][];
+    const rows = this.q(
+      "SELECT score, member FROM zset_members WHERE part = ? AND key = ? ORDER BY score, member",
+    ).values(part, key) as [number, Uint8Array][];
     const insert = this.q("INSERT INTO zset_chunks (part, key, lo_score, lo_member, n) VALUES (?, ?, ?, ?, ?)");
     for (let i = 0; i < rows.length; i += CHUNK_TARGET) {
       const [score, member] = i === 0 ? [-Infinity, new Uint8Array(0)] : rows[i]!;
@@ -484,8 +546,11 @@ export class CollectionRows {
   /** Members before (score, member) in (score, member) order. */
   private rankOf(part: number, key: Uint8Array, score: number, member: Uint8Array): number {
     if (!(this.valueOf(part, key) & CHUNKED)) {
-      return (this.q("SELECT count(*) AS n FROM zset_members WHERE part = ?1 AND key = ?2 AND (score, member) < (?3, ?4)")
-        .get(part, key, score, member) as { n: number }).n;
+      return (
+        this.q(
+          "SELECT count(*) AS n FROM zset_members WHERE part = ?1 AND key = ?2 AND (score, member) < (?3, ?4)",
+        ).get(part, key, score, member) as { n: number }
+      ).n;
     }
     const c = this.chunkOf(part, key, score, member);
     const before = this.q(
@@ -512,13 +577,15 @@ export class CollectionRows {
     const n = stop - start + 1;
     const fromEnd = size - 1 - stop;
     if (fromEnd < start && fromEnd <= CHUNK_MAX) {
-      const rows = this.q("SELECT member, score FROM zset_members WHERE part = ? AND key = ? ORDER BY score DESC, member DESC LIMIT ? OFFSET ?")
-        .values(part, key, n, fromEnd) as [Uint8Array, number][];
+      const rows = this.q(
+        "SELECT member, score FROM zset_members WHERE part = ? AND key = ? ORDER BY score DESC, member DESC LIMIT ? OFFSET ?",
+      ).values(part, key, n, fromEnd) as [Uint8Array, number][];
       return rows.reverse();
     }
     if (start <= CHUNK_MAX || !(this.valueOf(part, key) & CHUNKED)) {
-      return this.q("SELECT member, score FROM zset_members WHERE part = ? AND key = ? ORDER BY score, member LIMIT ? OFFSET ?")
-        .values(part, key, n, start) as [Uint8Array, number][];
+      return this.q(
+        "SELECT member, score FROM zset_members WHERE part = ? AND key = ? ORDER BY score, member LIMIT ? OFFSET ?",
+      ).values(part, key, n, start) as [Uint8Array, number][];
     }
     // The chunk holding rank `start`, from the running total of chunk counts.
     const c = this.q(
@@ -544,15 +611,20 @@ export class CollectionRows {
     } else {
       const dir = rev ? "DESC" : "ASC";
       const [where, params] = this.rangeWhere(range);
-      rows = this.q(`SELECT member, score FROM zset_members WHERE part = ? AND key = ? AND ${where} ORDER BY score ${dir}, member ${dir} LIMIT ? OFFSET ?`)
-        .values(part, key, ...params, limit, offset) as [Uint8Array, number][];
+      rows = this.q(
+        `SELECT member, score FROM zset_members WHERE part = ? AND key = ? AND ${where} ORDER BY score ${dir}, member ${dir} LIMIT ? OFFSET ?`,
+      ).values(part, key, ...params, limit, offset) as [Uint8Array, number][];
     }
     return rows.map(([member, score]) => ({ member, score }));
   }
 
   zsetCount(key: Uint8Array, range: Exclude<ZRange, { by: "rank" }>): number {
     const [where, params] = this.rangeWhere(range);
-    const row = this.q(`SELECT count(*) AS n FROM zset_members WHERE part = ? AND key = ? AND ${where}`).get(this.partOf(key), key, ...params) as {
+    const row = this.q(`SELECT count(*) AS n FROM zset_members WHERE part = ? AND key = ? AND ${where}`).get(
+      this.partOf(key),
+      key,
+      ...params,
+    ) as {
       n: number;
     };
     return row.n;

@@ -22,19 +22,25 @@ export const COLLECTION_TABLES: readonly CollectionTable[] = [
   {
     name: "hash_fields",
     type: "hash",
-    ddl: ["CREATE TABLE IF NOT EXISTS hash_fields (part INTEGER NOT NULL, key BLOB NOT NULL, field BLOB NOT NULL, value BLOB NOT NULL, PRIMARY KEY (part, key, field)) WITHOUT ROWID"],
+    ddl: [
+      "CREATE TABLE IF NOT EXISTS hash_fields (part INTEGER NOT NULL, key BLOB NOT NULL, field BLOB NOT NULL, value BLOB NOT NULL, PRIMARY KEY (part, key, field)) WITHOUT ROWID",
+    ],
     columns: ["field", "value"],
   },
   {
     name: "list_items",
     type: "list",
-    ddl: ["CREATE TABLE IF NOT EXISTS list_items (part INTEGER NOT NULL, key BLOB NOT NULL, seq INTEGER NOT NULL, value BLOB NOT NULL, PRIMARY KEY (part, key, seq)) WITHOUT ROWID"],
+    ddl: [
+      "CREATE TABLE IF NOT EXISTS list_items (part INTEGER NOT NULL, key BLOB NOT NULL, seq INTEGER NOT NULL, value BLOB NOT NULL, PRIMARY KEY (part, key, seq)) WITHOUT ROWID",
+    ],
     columns: ["seq", "value"],
   },
   {
     name: "set_members",
     type: "set",
-    ddl: ["CREATE TABLE IF NOT EXISTS set_members (part INTEGER NOT NULL, key BLOB NOT NULL, member BLOB NOT NULL, PRIMARY KEY (part, key, member)) WITHOUT ROWID"],
+    ddl: [
+      "CREATE TABLE IF NOT EXISTS set_members (part INTEGER NOT NULL, key BLOB NOT NULL, member BLOB NOT NULL, PRIMARY KEY (part, key, member)) WITHOUT ROWID",
+    ],
     columns: ["member"],
   },
   {
@@ -50,7 +56,9 @@ export const COLLECTION_TABLES: readonly CollectionTable[] = [
     // Rank chunks of big sorted sets (see collection-rows.ts): lower bound and member count.
     name: "zset_chunks",
     type: "zset",
-    ddl: ["CREATE TABLE IF NOT EXISTS zset_chunks (part INTEGER NOT NULL, key BLOB NOT NULL, lo_score REAL NOT NULL, lo_member BLOB NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (part, key, lo_score, lo_member)) WITHOUT ROWID"],
+    ddl: [
+      "CREATE TABLE IF NOT EXISTS zset_chunks (part INTEGER NOT NULL, key BLOB NOT NULL, lo_score REAL NOT NULL, lo_member BLOB NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (part, key, lo_score, lo_member)) WITHOUT ROWID",
+    ],
     columns: ["lo_score", "lo_member", "n"],
   },
 ];

@@ -10,7 +10,7 @@
 import { mkdirSync, renameSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { SQLiteError } from "bun:sqlite";
-import type { Keyspace, Op } from "../commands/types.ts";
+import type { Op } from "../commands/types.ts";
 import { STANDALONE_GROUP } from "../keyspace/groups.ts";
 import type { Reply } from "../resp/reply.ts";
 import { decodeOp, encodeOp } from "./op-codec.ts";
@@ -153,7 +153,12 @@ function recover(log: OpLog, state: StateDb, options: StoreEngineOptions): LogPo
       if (e.idx !== next + i) throw new Error(`raft.db has a gap: expected entry ${next + i}, found ${e.idx}`);
       if (e.kind !== ENTRY_NORMAL) throw new Error(`raft.db entry ${e.idx} has kind ${e.kind}, not an op`);
     });
-    state.applyBatch(grp, next, entries.map((e) => decodeOp(e.data)), options.apply);
+    state.applyBatch(
+      grp,
+      next,
+      entries.map((e) => decodeOp(e.data)),
+      options.apply,
+    );
     next += entries.length;
   }
   return { lastIndex: last, compactedIndex: compacted };
@@ -209,7 +214,10 @@ export class StoreEngine {
     }
   }
 
-  private static openRecovered(logPath: string, options: StoreEngineOptions): { state: StateDb; position: LogPosition } {
+  private static openRecovered(
+    logPath: string,
+    options: StoreEngineOptions,
+  ): { state: StateDb; position: LogPosition } {
     const log = OpLog.open(logPath, options.fsync);
     try {
       log.initGroup(STANDALONE_GROUP, STANDALONE_TERM);
@@ -302,7 +310,7 @@ export class StoreEngine {
     for (const { db, key } of expired) byDb.set(db, [...(byDb.get(db) ?? []), key]);
     this.sweepInFlight = true;
     const ops = [...byDb].map(([db, keys]) =>
-      this.propose({ cmds: [[EXPIRE_COMMAND_BYTES, ...keys]], now, seed: 0, ...(db !== 0 ? { db } : {}) })
+      this.propose({ cmds: [[EXPIRE_COMMAND_BYTES, ...keys]], now, seed: 0, ...(db !== 0 ? { db } : {}) }),
     );
     Promise.all(ops).then(
       (replies) => {
@@ -351,23 +359,31 @@ export class StoreEngine {
     const first = this.lastIndex + 1;
     this.lastIndex += batch.length;
     const started = performance.now();
-    this.appending = this.log.append(STANDALONE_GROUP, first, STANDALONE_TERM, ENTRY_NORMAL, batch.map((p) => encodeOp(p.op))).then(
-      (commits) => {
-        this.logCommits = commits;
-        this.appending = undefined;
-        const logMs = performance.now() - started;
-        // What queued during this commit goes to the worker before this batch is applied, so
-        // its fsync overlaps the apply and the replies.
-        this.flush();
-        this.applyDurable(batch, first, logMs);
-      },
-      (e: unknown) => {
-        this.appending = undefined;
-        // Whether the failed commit reached the disk is unknown; only a restart (replaying the
-        // log) tells. Refuse everything until then rather than guess.
-        this.fail(new Error(`store failed at log index ${first}: ${describe(e)}`), batch);
-      },
-    );
+    this.appending = this.log
+      .append(
+        STANDALONE_GROUP,
+        first,
+        STANDALONE_TERM,
+        ENTRY_NORMAL,
+        batch.map((p) => encodeOp(p.op)),
+      )
+      .then(
+        (commits) => {
+          this.logCommits = commits;
+          this.appending = undefined;
+          const logMs = performance.now() - started;
+          // What queued during this commit goes to the worker before this batch is applied, so
+          // its fsync overlaps the apply and the replies.
+          this.flush();
+          this.applyDurable(batch, first, logMs);
+        },
+        (e: unknown) => {
+          this.appending = undefined;
+          // Whether the failed commit reached the disk is unknown; only a restart (replaying the
+          // log) tells. Refuse everything until then rather than guess.
+          this.fail(new Error(`store failed at log index ${first}: ${describe(e)}`), batch);
+        },
+      );
   }
 
   private applyDurable(batch: readonly Pending[], first: number, logMs: number): void {
@@ -379,7 +395,12 @@ export class StoreEngine {
     let replies: Reply[];
     try {
       this.state.openTransaction();
-      replies = this.state.applyBatch(STANDALONE_GROUP, first, batch.map((p) => p.op), this.options.apply);
+      replies = this.state.applyBatch(
+        STANDALONE_GROUP,
+        first,
+        batch.map((p) => p.op),
+        this.options.apply,
+      );
     } catch (e) {
       this.fail(new Error(`store failed applying log index ${first}: ${describe(e)}`), batch);
       return;

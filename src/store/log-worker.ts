@@ -12,14 +12,24 @@ declare var self: Worker;
 
 export type LogRequest =
   | { readonly t: "open"; readonly path: string; readonly fsync: FsyncMode }
-  | { readonly t: "append"; readonly grp: number; readonly first: number; readonly term: number; readonly kind: number; readonly bytes: Uint8Array; readonly lengths: readonly number[] }
+  | {
+      readonly t: "append";
+      readonly grp: number;
+      readonly first: number;
+      readonly term: number;
+      readonly kind: number;
+      readonly bytes: Uint8Array;
+      readonly lengths: readonly number[];
+    }
   | { readonly t: "compact"; readonly grp: number; readonly upTo: number; readonly term: number }
   | { readonly t: "openRaft"; readonly path: string; readonly fsync: FsyncMode }
   | { readonly t: "saveBatch"; readonly batch: PackedWrites }
   | { readonly t: "dropGroup"; readonly grp: number }
   | { readonly t: "close" };
 
-export type LogResponse = { readonly ok: true; readonly value: number } | { readonly ok: false; readonly error: string };
+export type LogResponse =
+  | { readonly ok: true; readonly value: number }
+  | { readonly ok: false; readonly error: string };
 
 let log: OpLog | undefined;
 let raft: SqliteRaftStorage | undefined;

@@ -29,7 +29,7 @@ export function encodeOp(op: Op, id?: ProposalId): Uint8Array {
   const e = op.encoding;
   if (flags === 0 && !op.watch?.length && !id && db === 0 && !e) return packr.pack([op.cmds, op.now, op.seed]);
   const watch: WatchTuple[] = (op.watch ?? []).map((w) =>
-    (w.db ?? db) === db ? [w.key, w.version, w.existed] : [w.key, w.version, w.existed, w.db!]
+    (w.db ?? db) === db ? [w.key, w.version, w.existed] : [w.key, w.version, w.existed, w.db!],
   );
   const idTuple: IdTuple | null = id ? [id.node, id.session, id.seq, id.ack] : null;
   if (e) {
@@ -63,12 +63,14 @@ export function decodeProposal(data: Uint8Array): { op: Op; id: ProposalId | und
     if (db !== 0) op.db = db;
   }
   if (watch.length > 0) {
-    op.watch = watch.map(([key, version, existed, wdb]): WatchedKey =>
-      wdb === undefined ? { key, version, existed } : { db: wdb, key, version, existed }
+    op.watch = watch.map(
+      ([key, version, existed, wdb]): WatchedKey =>
+        wdb === undefined ? { key, version, existed } : { db: wdb, key, version, existed },
     );
   }
   if (limits !== undefined) op.encoding = encodingOf(limits, data.length);
-  if (id !== undefined && (!Array.isArray(id) || id.length !== 4)) throw new Error(`log entry of ${data.length} bytes has a malformed proposal id`);
+  if (id !== undefined && (!Array.isArray(id) || id.length !== 4))
+    throw new Error(`log entry of ${data.length} bytes has a malformed proposal id`);
   return { op, id: id && { node: id[0], session: id[1], seq: id[2], ack: id[3] } };
 }
 

@@ -52,7 +52,9 @@ export class OpLog {
     this.insertEntry = prepare("INSERT INTO raft_log (grp, idx, term, kind, data) VALUES (?, ?, ?, ?, ?)");
     this.selectLast = prepare("SELECT max(idx) AS idx FROM raft_log WHERE grp = ?");
     this.selectSnapshot = prepare("SELECT snap_idx, snap_term FROM raft_state WHERE grp = ?");
-    this.selectRange = prepare("SELECT idx, term, kind, data FROM raft_log WHERE grp = ? AND idx > ? ORDER BY idx LIMIT ?");
+    this.selectRange = prepare(
+      "SELECT idx, term, kind, data FROM raft_log WHERE grp = ? AND idx > ? ORDER BY idx LIMIT ?",
+    );
     this.selectTerm = prepare("SELECT term FROM raft_log WHERE grp = ? AND idx = ?");
     this.deleteUpTo = prepare("DELETE FROM raft_log WHERE grp = ? AND idx <= ?");
     this.putSnapshot = prepare(

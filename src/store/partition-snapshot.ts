@@ -84,7 +84,9 @@ export function importPartition(
   db.transaction(() => {
     deleteRows(store, part, collections);
     for (const t of tables(collections)) {
-      const insert = db.prepare(`INSERT INTO ${t.name} (part, ${t.columns.join(", ")}) VALUES (?${", ?".repeat(t.columns.length)})`);
+      const insert = db.prepare(
+        `INSERT INTO ${t.name} (part, ${t.columns.join(", ")}) VALUES (?${", ?".repeat(t.columns.length)})`,
+      );
       for (let d = 0; d < store.databases; d++) {
         for (const row of decoded[entryName(t.name, d)] ?? []) insert.run(d * DB_STRIDE + part, ...(row as never[]));
       }
@@ -92,7 +94,10 @@ export function importPartition(
     }
     // Snapshots taken before session records existed carry none.
     importSessions(db, grp, (decoded[SESSIONS] ?? []) as SessionRow[]);
-    db.run("INSERT INTO applied (grp, idx) VALUES (?, ?) ON CONFLICT (grp) DO UPDATE SET idx = excluded.idx", [grp, appliedIdx]);
+    db.run("INSERT INTO applied (grp, idx) VALUES (?, ?) ON CONFLICT (grp) DO UPDATE SET idx = excluded.idx", [
+      grp,
+      appliedIdx,
+    ]);
   })();
 }
 

@@ -48,7 +48,9 @@ export class SessionStore {
     let g = this.groups.get(grp);
     if (!g) {
       const rows = this.select.values(grp) as SessionRow[];
-      g = new GroupSessions(new Map(rows.map(([node, session, record]) => [sessionKey(node, session), decode(record)])));
+      g = new GroupSessions(
+        new Map(rows.map(([node, session, record]) => [sessionKey(node, session), decode(record)])),
+      );
       this.groups.set(grp, g);
     }
     return g;
@@ -94,7 +96,10 @@ export function importSessions(db: Database, grp: number, rows: readonly Session
 export function nextSession(db: Database, now: number): number {
   const row = db.query<{ value: number }, []>("SELECT value FROM settings WHERE name = 'proposal_session'").get();
   const session = Math.max((row?.value ?? 0) + 1, now);
-  db.run("INSERT INTO settings (name, value) VALUES ('proposal_session', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value", [session]);
+  db.run(
+    "INSERT INTO settings (name, value) VALUES ('proposal_session', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+    [session],
+  );
   db.run("PRAGMA wal_checkpoint(FULL)");
   return session;
 }

@@ -3,8 +3,19 @@
 // fsynced per batch (synchronous=NORMAL): whatever it loses is replayed from raft.db.
 import { Database, type Statement } from "bun:sqlite";
 import {
-  type CollectionInfo, type KeyMeta, type KeyType, type Keyspace, type LexRange, type ListItem, type Op, type ScoreRange,
-  type StringSlice, WRONG_TYPE, type WrongType, type ZEntry, type ZRange,
+  type CollectionInfo,
+  type KeyMeta,
+  type KeyType,
+  type Keyspace,
+  type LexRange,
+  type ListItem,
+  type Op,
+  type ScoreRange,
+  type StringSlice,
+  WRONG_TYPE,
+  type WrongType,
+  type ZEntry,
+  type ZRange,
 } from "../commands/types.ts";
 import { err, type Reply } from "../resp/reply.ts";
 import { groupOf, STANDALONE_GROUP } from "../keyspace/groups.ts";
@@ -57,7 +68,9 @@ function schema(collections: readonly CollectionTable[]): string[] {
   ];
   for (const table of collections) {
     if (!SQL_IDENTIFIER.test(table.name) || !table.columns.every((c) => SQL_IDENTIFIER.test(c))) {
-      throw new Error(`collection table ${JSON.stringify(table.name)} has a name or column that is not a plain SQL identifier`);
+      throw new Error(
+        `collection table ${JSON.stringify(table.name)} has a name or column that is not a plain SQL identifier`,
+      );
     }
     const t = table.name;
     const ofOld = `DELETE FROM ${t} WHERE part = old.part AND key = old.key`;
@@ -102,7 +115,12 @@ export class StateDb {
     this.keyspace = new SqliteKeyspace({ sql: db, partitionCount, databases, collections, versions, clustered }, 0);
     // A partition's keys are written by the standalone group or by the partition's own group
     // (keyspace/groups.ts); whichever has applied entries sets the partition's WATCH floor.
-    const applied = new Map(db.query<{ grp: number; idx: number }, []>("SELECT grp, idx FROM applied").all().map((r) => [r.grp, r.idx]));
+    const applied = new Map(
+      db
+        .query<{ grp: number; idx: number }, []>("SELECT grp, idx FROM applied")
+        .all()
+        .map((r) => [r.grp, r.idx]),
+    );
     this.keyspace.versions.reset(applied, (part) => [STANDALONE_GROUP, groupOf(part)]);
     this.getApplied = db.prepare("SELECT idx FROM applied WHERE grp = ?");
     this.putApplied = db.prepare(
@@ -206,7 +224,9 @@ export class StateDb {
         replies[i] = apply(ops[i], this.keyspace);
       } catch (e) {
         this.rollbackTo.run();
-        replies[i] = err(`ERR apply failed at log index ${firstIdx + i}: ${e instanceof Error ? e.message : String(e)}`);
+        replies[i] = err(
+          `ERR apply failed at log index ${firstIdx + i}: ${e instanceof Error ? e.message : String(e)}`,
+        );
       }
       this.release.run();
     }
@@ -235,7 +255,9 @@ export class StateDb {
    * is now durable, so the applied indexes read before the call are safe compaction points.
    */
   checkpoint(): boolean {
-    const result = this.db.query<{ busy: number; log: number; checkpointed: number }, []>("PRAGMA wal_checkpoint(PASSIVE)").get();
+    const result = this.db
+      .query<{ busy: number; log: number; checkpointed: number }, []>("PRAGMA wal_checkpoint(PASSIVE)")
+      .get();
     return result !== null && result.busy === 0 && result.log === result.checkpointed;
   }
 
@@ -246,7 +268,19 @@ export class StateDb {
 
   close(): void {
     this.keyspace.finalize();
-    for (const s of [this.getApplied, this.putApplied, this.begin, this.commit, this.rollback, this.savepoint, this.release, this.rollbackTo, this.batchSavepoint, this.batchRelease, this.batchRollbackTo]) {
+    for (const s of [
+      this.getApplied,
+      this.putApplied,
+      this.begin,
+      this.commit,
+      this.rollback,
+      this.savepoint,
+      this.release,
+      this.rollbackTo,
+      this.batchSavepoint,
+      this.batchRelease,
+      this.batchRollbackTo,
+    ]) {
       s.finalize();
     }
     this.db.close();
@@ -390,11 +424,16 @@ export class SqliteKeyspace implements Keyspace {
     this.moveShard = prepare("UPDATE keys SET part = part + ?3 WHERE part >= ?1 AND part < ?2");
     // Partition-scoped reads walk the (part, key) index in key order: the same order on every
     // replica, so a SCAN cursor stays valid when the partition's leader changes.
-    this.partStats = prepare(`SELECT count(*) AS keys, count(expire_at) AS expires FROM keys WHERE part = ? AND ${LIVE}`);
+    this.partStats = prepare(
+      `SELECT count(*) AS keys, count(expire_at) AS expires FROM keys WHERE part = ? AND ${LIVE}`,
+    );
     this.partFrom = prepare("SELECT key, type, expire_at FROM keys WHERE part = ? AND key >= ? ORDER BY key LIMIT ?");
     this.partAfter = prepare("SELECT key, type, expire_at FROM keys WHERE part = ? AND key > ? ORDER BY key LIMIT ?");
     this.partNth = prepare(`SELECT key FROM keys WHERE part = ? AND ${LIVE} ORDER BY key LIMIT 1 OFFSET ?`);
-    this.flushPart = [...collections.map((t) => prepare(`DELETE FROM ${t.name} WHERE part = ?`)), prepare("DELETE FROM keys WHERE part = ?")];
+    this.flushPart = [
+      ...collections.map((t) => prepare(`DELETE FROM ${t.name} WHERE part = ?`)),
+      prepare("DELETE FROM keys WHERE part = ?"),
+    ];
   }
 
   /** The shard (database and partition, see DB_STRIDE) a key's rows are stored under. */
@@ -446,9 +485,11 @@ export class SqliteKeyspace implements Keyspace {
   }
 
   getStringRange(key: Uint8Array, start: number, length: number, now: number): StringSlice | undefined | WrongType {
-    const row = this.selectValueRange.get(start + 1, length, this.partOf(key), key, now) as
-      | { type: KeyType; bytes: Uint8Array | null; length: number }
-      | null;
+    const row = this.selectValueRange.get(start + 1, length, this.partOf(key), key, now) as {
+      type: KeyType;
+      bytes: Uint8Array | null;
+      length: number;
+    } | null;
     if (!row) return undefined;
     return row.type === "string" ? { bytes: row.bytes ?? new Uint8Array(0), length: row.length } : WRONG_TYPE;
   }
@@ -456,7 +497,8 @@ export class SqliteKeyspace implements Keyspace {
   setString(key: Uint8Array, value: Uint8Array, expireAt: number | null): void {
     this.versions.touch(key, this.index);
     const part = this.partOf(key);
-    if (this.overwriteString.run(part, key, value, expireAt).changes === 0) this.upsertString.run(part, key, value, expireAt);
+    if (this.overwriteString.run(part, key, value, expireAt).changes === 0)
+      this.upsertString.run(part, key, value, expireAt);
   }
 
   updateString(key: Uint8Array, value: Uint8Array, now: number): void {
@@ -569,7 +611,14 @@ export class SqliteKeyspace implements Keyspace {
     return this.partStats.get(this.shard(part), now) as { keys: number; expires: number };
   }
 
-  scanPartition(part: number, from: Uint8Array, count: number, now: number, groupBytes: number, type?: KeyType): { keys: Uint8Array[]; next: Uint8Array | undefined } {
+  scanPartition(
+    part: number,
+    from: Uint8Array,
+    count: number,
+    now: number,
+    groupBytes: number,
+    type?: KeyType,
+  ): { keys: Uint8Array[]; next: Uint8Array | undefined } {
     const limit = Math.max(1, Math.floor(count));
     type ScanRow = [Uint8Array, KeyType, number | null];
     // Trailing zero bytes of a padded group prefix are padding: every key of that group or a later

@@ -74,8 +74,15 @@ export class WorkerRaftStorage {
   /** One transaction in the worker; resolves once it is durable (per the fsync mode). */
   async saveBatch(writes: readonly GroupWrite[]): Promise<void> {
     if (writes.length === 0) return;
-    const seconds = await this.queue(writes.map((w) => w.grp), false, () => this.writer.saveBatch(writes));
-    this.opts.onCommit?.(seconds, writes.reduce((n, w) => n + (w.entries?.length ?? 0), 0));
+    const seconds = await this.queue(
+      writes.map((w) => w.grp),
+      false,
+      () => this.writer.saveBatch(writes),
+    );
+    this.opts.onCommit?.(
+      seconds,
+      writes.reduce((n, w) => n + (w.entries?.length ?? 0), 0),
+    );
   }
 
   /**

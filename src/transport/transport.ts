@@ -120,12 +120,25 @@ class Peer {
 const MAX_BACKLOG_FRAMES = 256;
 
 export class Transport {
-  readonly stats: TransportStats = { bytesSent: 0, bytesReceived: 0, framesSent: 0, framesReceived: 0, reconnects: 0, rejected: 0 };
+  readonly stats: TransportStats = {
+    bytesSent: 0,
+    bytesReceived: 0,
+    framesSent: 0,
+    framesReceived: 0,
+    reconnects: 0,
+    rejected: 0,
+  };
   private readonly packr = new Packr({ useRecords: false, moreTypes: false });
   private readonly peers = new Map<string, Peer>();
   private readonly pending = new Map<
     number,
-    { peer: string; sent: boolean; resolve: (v: unknown) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> }
+    {
+      peer: string;
+      sent: boolean;
+      resolve: (v: unknown) => void;
+      reject: (e: Error) => void;
+      timer: ReturnType<typeof setTimeout>;
+    }
   >();
   private nextRequestId = 1;
   private flushScheduled = false;
@@ -173,7 +186,12 @@ export class Transport {
     // The last dial failed and the next waits out its back-off (up to BACKOFF_MAX_MS): a request
     // queued now would wait that long only to fail. Failing at once lets a proxying node ask
     // another replica (a crashed leader's successor) straight away; nothing was sent.
-    if (!peer.out && peer.retryTimer) return Promise.reject(new PeerUnreachable(`${peerId} at ${peer.addr}: the last connection attempt failed; retrying in the background`));
+    if (!peer.out && peer.retryTimer)
+      return Promise.reject(
+        new PeerUnreachable(
+          `${peerId} at ${peer.addr}: the last connection attempt failed; retrying in the background`,
+        ),
+      );
     const id = this.nextRequestId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -240,7 +258,8 @@ export class Transport {
     }
     if (p.backlog.length >= MAX_BACKLOG_FRAMES) {
       const dropped = p.backlog.shift()!;
-      if (dropped.request !== undefined) this.fail(dropped.request, new PeerUnreachable(`${p.id}: too many frames waiting for a connection`));
+      if (dropped.request !== undefined)
+        this.fail(dropped.request, new PeerUnreachable(`${p.id}: too many frames waiting for a connection`));
     }
     p.backlog.push({ frame, request });
     this.connect(p);
@@ -306,7 +325,12 @@ export class Transport {
     p.backlog = p.backlog.filter((f) => f.request === undefined);
     for (const [id, r] of this.pending) {
       if (r.peer !== p.id) continue;
-      this.fail(id, r.sent ? new RequestTimeout(`connection to ${p.id} lost before its reply`) : new PeerUnreachable(`cannot connect to ${p.id} at ${p.addr}`));
+      this.fail(
+        id,
+        r.sent
+          ? new RequestTimeout(`connection to ${p.id} lost before its reply`)
+          : new PeerUnreachable(`cannot connect to ${p.id} at ${p.addr}`),
+      );
     }
     if (!this.closed) this.opts.onPeerLost?.(p.id);
     if (this.closed || p.retryTimer) return;

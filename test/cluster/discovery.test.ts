@@ -48,7 +48,10 @@ describe.skipIf(skipNetns)("mDNS discovery in network namespaces", () => {
     // The compiled tool (as `npm run build` makes it), run from a directory without node_modules.
     binDir = mkdtempSync(join(tmpdir(), "fly-disc-bin-"));
     discover = join(binDir, "flydb-discover");
-    const build = Bun.spawnSync([BUN, "build", "--compile", "--bytecode", join(ROOT, "cli/flydb-discover.ts"), "--outfile", discover], { cwd: ROOT, stderr: "pipe" });
+    const build = Bun.spawnSync(
+      [BUN, "build", "--compile", "--bytecode", join(ROOT, "cli/flydb-discover.ts"), "--outfile", discover],
+      { cwd: ROOT, stderr: "pipe" },
+    );
     if (build.exitCode !== 0) throw new Error(`building flydb-discover failed: ${build.stderr.toString()}`);
   });
 
@@ -63,7 +66,12 @@ describe.skipIf(skipNetns)("mDNS discovery in network namespaces", () => {
     if (binDir) rmSync(binDir, { recursive: true, force: true });
   });
 
-  async function advertise(host: NsHost, nodeId: string, clusterId: string, extra: string[] = []): Promise<Advertising> {
+  async function advertise(
+    host: NsHost,
+    nodeId: string,
+    clusterId: string,
+    extra: string[] = [],
+  ): Promise<Advertising> {
     const proc = lan.spawn(host.ns, [BUN, join(FIXTURES, "advertise.ts"), nodeId, clusterId, ...extra], { cwd: ROOT });
     const out = new LineReader(proc.stdout);
     const line = await out.waitFor((l) => l.includes('"event":"announced"'), 10_000, `${nodeId} to announce`);
@@ -79,7 +87,10 @@ describe.skipIf(skipNetns)("mDNS discovery in network namespaces", () => {
     await a.proc.exited;
   }
 
-  async function discoverJson(host: NsHost, args: string[]): Promise<{ code: number | null; nodes: DiscoveredJson[]; stderr: string }> {
+  async function discoverJson(
+    host: NsHost,
+    args: string[],
+  ): Promise<{ code: number | null; nodes: DiscoveredJson[]; stderr: string }> {
     const r = await lan.exec(host.ns, [discover, "--json", ...args], { cwd: binDir });
     return { code: r.code, nodes: r.code === 0 ? JSON.parse(r.stdout) : [], stderr: r.stderr };
   }
@@ -88,7 +99,11 @@ describe.skipIf(skipNetns)("mDNS discovery in network namespaces", () => {
     const a = await advertise(h[0], "zc-sees-me", "interop", ["7001", "alpha"]);
     const r = await lan.exec(h[1].ns, [PYTHON, join(FIXTURES, "zeroconf_browse.py"), h[1].address, "1.5"]);
     expect(r.code).toBe(0);
-    const found = r.stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    const found = r.stdout
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     expect(found).toEqual([
       {
         name: "zc-sees-me._flydb._tcp.local.",
@@ -96,18 +111,50 @@ describe.skipIf(skipNetns)("mDNS discovery in network namespaces", () => {
         server: "alpha.local.",
         port: 7001,
         addresses: [h[0].address],
-        txt: { txtvers: "1", node_id: "zc-sees-me", cluster_id: "interop", version: "9.9.9-test", resp: "6380", http: "8080", gossip: "7001", raft: "7947" },
-        raw_txt: ["txtvers=1", "node_id=zc-sees-me", "cluster_id=interop", "version=9.9.9-test", "resp=6380", "http=8080", "gossip=7001", "raft=7947"],
+        txt: {
+          txtvers: "1",
+          node_id: "zc-sees-me",
+          cluster_id: "interop",
+          version: "9.9.9-test",
+          resp: "6380",
+          http: "8080",
+          gossip: "7001",
+          raft: "7947",
+        },
+        raw_txt: [
+          "txtvers=1",
+          "node_id=zc-sees-me",
+          "cluster_id=interop",
+          "version=9.9.9-test",
+          "resp=6380",
+          "http=8080",
+          "gossip=7001",
+          "raft=7947",
+        ],
       },
     ]);
     await stop(a);
   });
 
   test("compiled flydb-discover finds a service published by python3-zeroconf (--json and --quiet, pinned interface)", async () => {
-    const zc = lan.spawn(h[2].ns, [PYTHON, join(FIXTURES, "zeroconf_publish.py"), h[2].address, "zc-node", "zc-cluster", "7999"]);
+    const zc = lan.spawn(h[2].ns, [
+      PYTHON,
+      join(FIXTURES, "zeroconf_publish.py"),
+      h[2].address,
+      "zc-node",
+      "zc-cluster",
+      "7999",
+    ]);
     const zcOut = new LineReader(zc.stdout);
     await zcOut.waitFor((l) => l === "registered", 10_000, "zeroconf to register");
-    const byName = await discoverJson(h[1], ["--timeout", "1", "--cluster-id", "zc-cluster", "--interface", h[1].iface]);
+    const byName = await discoverJson(h[1], [
+      "--timeout",
+      "1",
+      "--cluster-id",
+      "zc-cluster",
+      "--interface",
+      h[1].iface,
+    ]);
     expect(byName.code).toBe(0);
     expect(byName.nodes).toEqual([
       expect.objectContaining({
@@ -118,10 +165,23 @@ describe.skipIf(skipNetns)("mDNS discovery in network namespaces", () => {
         port: 7999,
         addresses: [h[2].address],
         ports: { resp: 6380, http: 8080, gossip: 7999, raft: 7947 },
-        txt: { txtvers: "1", node_id: "zc-node", cluster_id: "zc-cluster", version: "zc", resp: "6380", http: "8080", gossip: "7999", raft: "7947" },
+        txt: {
+          txtvers: "1",
+          node_id: "zc-node",
+          cluster_id: "zc-cluster",
+          version: "zc",
+          resp: "6380",
+          http: "8080",
+          gossip: "7999",
+          raft: "7947",
+        },
       }),
     ]);
-    const quiet = await lan.exec(h[1].ns, [discover, "--quiet", "--timeout", "1", "--cluster-id", "zc-cluster", "--interface", h[1].address], { cwd: binDir });
+    const quiet = await lan.exec(
+      h[1].ns,
+      [discover, "--quiet", "--timeout", "1", "--cluster-id", "zc-cluster", "--interface", h[1].address],
+      { cwd: binDir },
+    );
     expect(quiet.code).toBe(0);
     expect(quiet.stdout).toBe(`${h[2].address}:7999\n`);
     zc.kill("SIGTERM");
@@ -129,7 +189,11 @@ describe.skipIf(skipNetns)("mDNS discovery in network namespaces", () => {
   });
 
   test("three advertisers are all found by a browse with --timeout 1; none of another cluster exits 1", async () => {
-    const ads = await Promise.all([advertise(h[0], "trio-a", "trio"), advertise(h[2], "trio-b", "trio"), advertise(h[3], "trio-c", "trio")]);
+    const ads = await Promise.all([
+      advertise(h[0], "trio-a", "trio"),
+      advertise(h[2], "trio-b", "trio"),
+      advertise(h[3], "trio-c", "trio"),
+    ]);
     // From another host, and from the host of one of them (answers loop back to the same machine).
     const [r, local] = await Promise.all([
       lan.exec(h[1].ns, [discover, "--quiet", "--timeout", "1", "--cluster-id", "trio"], { cwd: binDir }),
@@ -147,7 +211,9 @@ describe.skipIf(skipNetns)("mDNS discovery in network namespaces", () => {
     const { elapsedMs, nodes } = JSON.parse(early.stdout);
     expect(nodes.map((n: DiscoveredJson) => n.nodeId)).toEqual(["trio-a", "trio-b", "trio-c"]);
     expect(elapsedMs).toBeLessThan(15_000);
-    const none = await lan.exec(h[1].ns, [discover, "--timeout", "0.5", "--cluster-id", "no-such-cluster"], { cwd: binDir });
+    const none = await lan.exec(h[1].ns, [discover, "--timeout", "0.5", "--cluster-id", "no-such-cluster"], {
+      cwd: binDir,
+    });
     expect(none.code).toBe(1);
     await Promise.all(ads.map(stop));
   });
@@ -168,7 +234,10 @@ describe.skipIf(skipNetns)("mDNS discovery in network namespaces", () => {
 
   test("two advertisers with the same node_id and host name end up with distinct names, both discoverable", async () => {
     // Same node_id and the same host label on two machines: both the instance and the host conflict.
-    const [x, y] = await Promise.all([advertise(h[3], "twin", "twins", ["7946", "samehost"]), advertise(h[4], "twin", "twins", ["7946", "samehost"])]);
+    const [x, y] = await Promise.all([
+      advertise(h[3], "twin", "twins", ["7946", "samehost"]),
+      advertise(h[4], "twin", "twins", ["7946", "samehost"]),
+    ]);
     expect([x.instance, y.instance].sort()).toEqual(["twin (2)._flydb._tcp.local", "twin._flydb._tcp.local"]);
     const renamed = [...x.out.lines, ...y.out.lines].filter((l) => l.includes("name conflict"));
     expect(renamed.length).toBeGreaterThan(0);
@@ -195,7 +264,9 @@ describe.skipIf(skipNetns)("mDNS discovery in network namespaces", () => {
     const pinned = await advertise(h[6], "pinned", "ifs", ["7946", "", h[6].iface]);
     const [lanAgain, linkAgain] = await Promise.all([
       discoverJson(h[1], ["--timeout", "1", "--cluster-id", "ifs"]),
-      lan.exec(h[4].ns, [discover, "--timeout", "1", "--cluster-id", "ifs", "--interface", peer.address], { cwd: binDir }),
+      lan.exec(h[4].ns, [discover, "--timeout", "1", "--cluster-id", "ifs", "--interface", peer.address], {
+        cwd: binDir,
+      }),
     ]);
     expect(lanAgain.nodes.map((n) => [n.nodeId, n.addresses])).toEqual([["pinned", [h[6].address]]]);
     expect(linkAgain.code).toBe(1);
@@ -213,13 +284,30 @@ describe.skipIf(skipNetns)("mDNS discovery in network namespaces", () => {
 
     test("avahi-browse -rpt resolves a FlyDB advertiser beside avahi on 5353 and one on another host, TXT as sent", async () => {
       // One advertiser shares the namespace (and port 5353) with avahi-daemon, one is remote.
-      const [beside, remote] = await Promise.all([advertise(h[5], "beside-avahi", "av", ["7005", "flyhost"]), advertise(h[0], "remote", "av", ["7001", "remotehost"])]);
+      const [beside, remote] = await Promise.all([
+        advertise(h[5], "beside-avahi", "av", ["7005", "flyhost"]),
+        advertise(h[0], "remote", "av", ["7001", "remotehost"]),
+      ]);
       const r = await lan.exec(h[5].ns, ["avahi-browse", "-rpt", "_flydb._tcp"], { env: avahi.env });
       expect(r.code).toBe(0);
-      const resolved = r.stdout.split("\n").filter((l) => l.startsWith("=;")).map((l) => l.split(";"));
+      const resolved = r.stdout
+        .split("\n")
+        .filter((l) => l.startsWith("=;"))
+        .map((l) => l.split(";"));
       const txt = (node: string, gossip: number) =>
         // avahi-browse -p prints TXT strings in reverse wire order: this is txtvers=1 first on the wire.
-        ["raft=7947", `gossip=${gossip}`, "http=8080", "resp=6380", "version=9.9.9-test", "cluster_id=av", `node_id=${node}`, "txtvers=1"].map((s) => `"${s}"`).join(" ");
+        [
+          "raft=7947",
+          `gossip=${gossip}`,
+          "http=8080",
+          "resp=6380",
+          "version=9.9.9-test",
+          "cluster_id=av",
+          `node_id=${node}`,
+          "txtvers=1",
+        ]
+          .map((s) => `"${s}"`)
+          .join(" ");
       expect(resolved.map((f) => [f[3], f[6], f[7], f[8], f[9]]).sort()).toEqual([
         ["beside-avahi", "flyhost.local", h[5].address, "7005", txt("beside-avahi", 7005)],
         ["remote", "remotehost.local", h[0].address, "7001", txt("remote", 7001)],
@@ -228,8 +316,30 @@ describe.skipIf(skipNetns)("mDNS discovery in network namespaces", () => {
     });
 
     test("compiled flydb-discover finds a service published with avahi-publish", async () => {
-      const pub = lan.spawn(h[5].ns, ["avahi-publish", "-s", "avahi-node", "_flydb._tcp", "7100", "txtvers=1", "node_id=avahi-node", "cluster_id=avc", "version=av", "resp=6380", "http=8080", "gossip=7100", "raft=7947"], { env: avahi.env });
-      await new LineReader(pub.stderr).waitFor((l) => l.includes("Established"), 10_000, "avahi-publish to establish the service");
+      const pub = lan.spawn(
+        h[5].ns,
+        [
+          "avahi-publish",
+          "-s",
+          "avahi-node",
+          "_flydb._tcp",
+          "7100",
+          "txtvers=1",
+          "node_id=avahi-node",
+          "cluster_id=avc",
+          "version=av",
+          "resp=6380",
+          "http=8080",
+          "gossip=7100",
+          "raft=7947",
+        ],
+        { env: avahi.env },
+      );
+      await new LineReader(pub.stderr).waitFor(
+        (l) => l.includes("Established"),
+        10_000,
+        "avahi-publish to establish the service",
+      );
       const r = await discoverJson(h[1], ["--timeout", "1", "--cluster-id", "avc"]);
       expect(r.code).toBe(0);
       expect(r.nodes).toEqual([
@@ -248,7 +358,12 @@ describe.skipIf(skipNetns)("mDNS discovery in network namespaces", () => {
   });
 
   test("flydb-discover exits 2 on errors: bad timeout, --json with --quiet, unknown interface", async () => {
-    for (const args of [["--timeout", "soon"], ["--json", "--quiet"], ["--interface", "no-such-if0"], ["--interface", "192.0.2.99"]]) {
+    for (const args of [
+      ["--timeout", "soon"],
+      ["--json", "--quiet"],
+      ["--interface", "no-such-if0"],
+      ["--interface", "192.0.2.99"],
+    ]) {
       const r = await lan.exec(h[1].ns, [discover, ...args], { cwd: binDir });
       expect({ args, code: r.code }).toEqual({ args, code: 2 });
       expect(r.stderr).not.toBe("");

@@ -2,7 +2,14 @@
 // node: data keeps flowing, a new metadata leader is elected, the killed node restarts and
 // rejoins, and the recorded history is linearizable with every acknowledged write present.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { createHarness, metadataLeader, waitClusterSettled, waitUntil, type FlyNode, type Harness } from "../helpers/cluster-harness.ts";
+import {
+  createHarness,
+  metadataLeader,
+  waitClusterSettled,
+  waitUntil,
+  type FlyNode,
+  type Harness,
+} from "../helpers/cluster-harness.ts";
 import { runWithFault, writeResumedAfter } from "../helpers/cluster-scenarios.ts";
 import { skipNetns } from "../helpers/netns.ts";
 import { describeFailures } from "../helpers/workload.ts";
@@ -46,8 +53,12 @@ describe.skipIf(skipNetns)("kill -9 of the metadata leader under load", () => {
     });
     expect(successor).toBeDefined();
     expect(successor).not.toBe(victim);
-    const resumed = Math.max(...[...run.registerKeys, ...run.counterKeys].map((k) => writeResumedAfter(run.records, k, run.faultAt)));
-    console.log(`failover (metadata leader ${victim.id} → ${successor?.id}): every key written again within ${resumed.toFixed(0)} ms; ${JSON.stringify(run.summary)}`);
+    const resumed = Math.max(
+      ...[...run.registerKeys, ...run.counterKeys].map((k) => writeResumedAfter(run.records, k, run.faultAt)),
+    );
+    console.log(
+      `failover (metadata leader ${victim.id} → ${successor?.id}): every key written again within ${resumed.toFixed(0)} ms; ${JSON.stringify(run.summary)}`,
+    );
     expect(describeFailures(run.checks)).toEqual([]);
     expect(resumed).toBeLessThan(5_000);
 

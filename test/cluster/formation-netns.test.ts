@@ -52,17 +52,27 @@ describe.skipIf(skipNetns)("cluster formation by discovery in network namespaces
 
   function start(id: string, host: NsHost, extra: string[]): Started {
     const args = [
-      BUN, join(ROOT, "cli/flydb.ts"),
-      "--node-id", id,
-      "--data-dir", join(dataRoot, id),
-      "--bind-addr", `0.0.0.0:${RESP}`,
-      "--http-addr", `0.0.0.0:${HTTP}`,
-      "--cluster-addr", `${host.address}:7946`,
-      "--raft-addr", `${host.address}:7947`,
+      BUN,
+      join(ROOT, "cli/flydb.ts"),
+      "--node-id",
+      id,
+      "--data-dir",
+      join(dataRoot, id),
+      "--bind-addr",
+      `0.0.0.0:${RESP}`,
+      "--http-addr",
+      `0.0.0.0:${HTTP}`,
+      "--cluster-addr",
+      `${host.address}:7946`,
+      "--raft-addr",
+      `${host.address}:7947`,
       "--discovery-enabled",
-      "--discovery-cluster-id", "form-test",
-      "--partition-count", "16",
-      "--fsync", "no",
+      "--discovery-cluster-id",
+      "form-test",
+      "--partition-count",
+      "16",
+      "--fsync",
+      "no",
       ...extra,
     ];
     const proc = lan.spawn(host.ns, args, { cwd: ROOT });
@@ -73,7 +83,15 @@ describe.skipIf(skipNetns)("cluster formation by discovery in network namespaces
   }
 
   async function curl(host: NsHost, path: string): Promise<{ code: number; body: string }> {
-    const r = await lan.exec(host.ns, ["curl", "-s", "-m", "3", "-w", "\n%{http_code}", `http://${host.address}:${HTTP}${path}`]);
+    const r = await lan.exec(host.ns, [
+      "curl",
+      "-s",
+      "-m",
+      "3",
+      "-w",
+      "\n%{http_code}",
+      `http://${host.address}:${HTTP}${path}`,
+    ]);
     const i = r.stdout.lastIndexOf("\n");
     return { code: Number(r.stdout.slice(i + 1)), body: r.stdout.slice(0, i) };
   }
@@ -82,12 +100,15 @@ describe.skipIf(skipNetns)("cluster formation by discovery in network namespaces
     const deadline = Date.now() + timeoutMs;
     let last = { code: 0, body: "" };
     while (Date.now() < deadline) {
-      if (s.proc.exitCode !== null) throw new Error(`${s.id} exited with ${s.proc.exitCode}:\n${s.log.lines.join("\n")}`);
+      if (s.proc.exitCode !== null)
+        throw new Error(`${s.id} exited with ${s.proc.exitCode}:\n${s.log.lines.join("\n")}`);
       last = await curl(s.host, "/ready");
       if (last.code === 200) return;
       await Bun.sleep(250);
     }
-    throw new Error(`${s.id} not ready after ${timeoutMs} ms (${last.code} ${last.body}); log:\n${s.log.lines.slice(-30).join("\n")}`);
+    throw new Error(
+      `${s.id} not ready after ${timeoutMs} ms (${last.code} ${last.body}); log:\n${s.log.lines.slice(-30).join("\n")}`,
+    );
   }
 
   async function status(s: Started): Promise<Status> {
@@ -96,22 +117,36 @@ describe.skipIf(skipNetns)("cluster formation by discovery in network namespaces
     return JSON.parse(r.body) as Status;
   }
 
-  async function discover(host: NsHost): Promise<{ nodeId: string; addresses: string[]; ports: Record<string, number | null> }[]> {
-    const r = await lan.exec(host.ns, [BUN, join(ROOT, "cli/flydb-discover.ts"), "--json", "--timeout", "1", "--cluster-id", "form-test"], { cwd: ROOT });
+  async function discover(
+    host: NsHost,
+  ): Promise<{ nodeId: string; addresses: string[]; ports: Record<string, number | null> }[]> {
+    const r = await lan.exec(
+      host.ns,
+      [BUN, join(ROOT, "cli/flydb-discover.ts"), "--json", "--timeout", "1", "--cluster-id", "form-test"],
+      { cwd: ROOT },
+    );
     return r.code === 0 ? JSON.parse(r.stdout) : [];
   }
 
-  const redis = (host: NsHost, target: NsHost, ...cmd: string[]) => lan.exec(host.ns, ["redis-cli", "-h", target.address, "-p", String(RESP), ...cmd]);
+  const redis = (host: NsHost, target: NsHost, ...cmd: string[]) =>
+    lan.exec(host.ns, ["redis-cli", "-h", target.address, "-p", String(RESP), ...cmd]);
 
   test("four nodes with bootstrap_expect = 3: three found one cluster, all voters from the start, the lowest of them bootstraps; the fourth joins it; writes through one are read through all", async () => {
     // Node ids in an order unlike the start order: the lowest id (n1) starts last. One node more than
     // expected: the first three that see each other found the cluster (n1 when it shows up in time,
     // else n2–n4), the lowest of them bootstraps, and the fourth joins it like any later node.
     const expect3 = ["--bootstrap-expect", "3"];
-    const formed = [start("n3", h[0]!, expect3), start("n4", h[3]!, expect3), start("n2", h[1]!, expect3), start("n1", h[2]!, expect3)];
+    const formed = [
+      start("n3", h[0]!, expect3),
+      start("n4", h[3]!, expect3),
+      start("n2", h[1]!, expect3),
+      start("n1", h[2]!, expect3),
+    ];
     await Promise.all(formed.map((s) => waitReady(s, 30_000))).catch((e: unknown) => {
       // Whoever did not get ready, the others' logs say why (who claimed, who promised whom).
-      throw new Error(`${(e as Error).message}\n${formed.map((s) => `--- ${s.id}:\n${s.log.lines.slice(-40).join("\n")}`).join("\n")}`);
+      throw new Error(
+        `${(e as Error).message}\n${formed.map((s) => `--- ${s.id}:\n${s.log.lines.slice(-40).join("\n")}`).join("\n")}`,
+      );
     });
 
     const bootstrapped = formed.filter((s) => s.log.lines.some((l) => l.includes("bootstrapped a new cluster")));
@@ -183,7 +218,9 @@ describe.skipIf(skipNetns)("cluster formation by discovery in network namespaces
     await old.proc.exited;
     const again = start("n2", h[1]!, ["--bootstrap-expect", "3"]);
     await waitReady(again, 30_000);
-    expect(again.log.lines.some((l) => l.includes("bootstrapped a new cluster") || l.includes("forming a new cluster"))).toBe(false);
+    expect(
+      again.log.lines.some((l) => l.includes("bootstrapped a new cluster") || l.includes("forming a new cluster")),
+    ).toBe(false);
     const st = await status(again);
     expect(st.members.map((m) => m.id).sort()).toEqual(["n0", "n1", "n2", "n3", "n4"]);
     expect((await redis(h[1]!, h[1]!, "GET", "key-2")).stdout.trim()).toBe("value-2");
@@ -199,7 +236,7 @@ describe.skipIf(skipNetns)("cluster formation by discovery in network namespaces
     const code = await Promise.race([misfit.proc.exited, Bun.sleep(20_000).then(() => "still running")]);
     expect(code).toBe(2);
     const line = misfit.log.lines.find((l) => l.includes("refusing to join"));
-    expect(line).toContain("the formed cluster \"form-test\"");
+    expect(line).toContain('the formed cluster "form-test"');
     expect(line).toContain("partition_count = 16");
     expect(line).toContain("partition_count = 32");
   });

@@ -15,7 +15,13 @@ import { waitUntil } from "../helpers/cluster-harness.ts";
 import { freePorts } from "../helpers/ports.ts";
 import { readIdentity, writeIdentity } from "../../src/node-identity.ts";
 import {
-  ensureBinary, metricValue, runTool, startClusterMember, startFlyDB, type ClusterMemberProcess, type FlyDBProcess,
+  ensureBinary,
+  metricValue,
+  runTool,
+  startClusterMember,
+  startFlyDB,
+  type ClusterMemberProcess,
+  type FlyDBProcess,
 } from "../helpers/processes.ts";
 
 setDefaultTimeout(120_000);
@@ -129,7 +135,11 @@ interface Status {
   partitions: { total: number; healthy: number; under_replicated: number; leaderless: number };
 }
 const status = async (p: FlyDBProcess) => (await (await fetch(`${p.http}/cluster/status`)).json()) as Status;
-const ready = (p: FlyDBProcess) => fetch(`${p.http}/ready`).then((r) => r.ok, () => false);
+const ready = (p: FlyDBProcess) =>
+  fetch(`${p.http}/ready`).then(
+    (r) => r.ok,
+    () => false,
+  );
 /** Live keys in the node's own data.db (INFO keyspace counts the whole cluster's). */
 const localKeys = (p: FlyDBProcess) => metricValue(p, "flydb_keys");
 
@@ -170,7 +180,11 @@ async function grow(variant: "graceful" | "kill -9"): Promise<void> {
   const joined: ClusterMemberProcess[] = [];
   for (const n of [2, 3]) {
     const m = await startClusterMember({
-      id: `${tag}${n}`, seed: founder.gossip, partitions: PARTITIONS, binary: ensureBinary(), args: ARGS,
+      id: `${tag}${n}`,
+      seed: founder.gossip,
+      partitions: PARTITIONS,
+      binary: ensureBinary(),
+      args: ARGS,
     });
     procs.push(m);
     joined.push(m);
@@ -253,8 +267,18 @@ describe("a conversion interrupted by a crash", () => {
 describe("refused", () => {
   const refusal = async (dataDir: string, args: string[]) => {
     const r = await runTool([
-      ensureBinary(), "--data-dir", dataDir, "--node-id", "n1", "--partition-count", String(PARTITIONS),
-      "--bind-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", ...args,
+      ensureBinary(),
+      "--data-dir",
+      dataDir,
+      "--node-id",
+      "n1",
+      "--partition-count",
+      String(PARTITIONS),
+      "--bind-addr",
+      "127.0.0.1:0",
+      "--http-addr",
+      "127.0.0.1:0",
+      ...args,
     ]);
     return { code: r.code, stderr: r.stderr + r.stdout };
   };

@@ -27,10 +27,20 @@ describe.skipIf(skipNetns)("cluster harness on standalone nodes in network names
     expect(await h.redis(n1!, "SET", "greeting", "hello")).toBe("OK");
     expect(await h.redis(n1!, "GET", "greeting")).toBe("hello");
     expect(await h.redis(n1!, "GET", "missing")).toBeNull();
-    expect(await h.redisTry(n1!, ["INCR", "greeting"])).toEqual({ kind: "error", message: "ERR value is not an integer or out of range" });
+    expect(await h.redisTry(n1!, ["INCR", "greeting"])).toEqual({
+      kind: "error",
+      message: "ERR value is not an integer or out of range",
+    });
     // One redis-cli for many commands; arguments with spaces, quotes and backslashes survive.
     const odd = 'a "quoted" \\ value with spaces';
-    expect(await h.redisBatch(n1!, [["SET", "odd", odd], ["GET", "odd"], ["INCR", "odd"], ["GET", "missing"]])).toEqual([
+    expect(
+      await h.redisBatch(n1!, [
+        ["SET", "odd", odd],
+        ["GET", "odd"],
+        ["INCR", "odd"],
+        ["GET", "missing"],
+      ]),
+    ).toEqual([
       { kind: "reply", value: "OK" },
       { kind: "reply", value: odd },
       { kind: "error", message: "ERR value is not an integer or out of range" },

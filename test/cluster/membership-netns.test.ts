@@ -4,7 +4,14 @@
 // partition is back to replication_factor. Data written before, during and after is all there,
 // and the history is linearizable.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { clusterStatus, createHarness, keysInDistinctPartitions, waitClusterSettled, waitUntil, type Harness } from "../helpers/cluster-harness.ts";
+import {
+  clusterStatus,
+  createHarness,
+  keysInDistinctPartitions,
+  waitClusterSettled,
+  waitUntil,
+  type Harness,
+} from "../helpers/cluster-harness.ts";
 import { workloadKeys } from "../helpers/cluster-scenarios.ts";
 import { skipNetns } from "../helpers/netns.ts";
 import { checkHistory, describeFailures, finalReads, startWorkload } from "../helpers/workload.ts";
@@ -16,7 +23,12 @@ describe.skipIf(skipNetns)("adding and removing a node", () => {
   let h: Harness;
 
   beforeAll(async () => {
-    h = createHarness({ nodes: 4, mode: "cluster", partitionCount: PARTITIONS, extraArgs: () => ["--dead-node-timeout", "2s"] });
+    h = createHarness({
+      nodes: 4,
+      mode: "cluster",
+      partitionCount: PARTITIONS,
+      extraArgs: () => ["--dead-node-timeout", "2s"],
+    });
     const [n1, n2, n3] = h.nodes;
     await h.start(n1!);
     await Promise.all([h.start(n2!), h.start(n3!)]);
@@ -28,11 +40,22 @@ describe.skipIf(skipNetns)("adding and removing a node", () => {
   });
 
   test("a 4th node gets partitions; a node gone for good is replaced, back to 3 replicas everywhere", async () => {
-    const [n1, n2, n3, n4] = h.nodes as [typeof h.nodes[0], typeof h.nodes[0], typeof h.nodes[0], typeof h.nodes[0]];
+    const [n1, n2, n3, n4] = h.nodes as [
+      (typeof h.nodes)[0],
+      (typeof h.nodes)[0],
+      (typeof h.nodes)[0],
+      (typeof h.nodes)[0],
+    ];
     const keys = keysInDistinctPartitions(PARTITIONS, PARTITIONS, "m-");
-    const all = (node: typeof n1, cmds: string[][]) => h.redisBatch(node, cmds).then((rs) => rs.map((r) => (r.kind === "reply" ? r.value : r.kind)));
+    const all = (node: typeof n1, cmds: string[][]) =>
+      h.redisBatch(node, cmds).then((rs) => rs.map((r) => (r.kind === "reply" ? r.value : r.kind)));
     const gets = keys.map((k) => ["GET", k]);
-    expect(await all(n1, keys.map((k) => ["SET", k, "v1"]))).toEqual(keys.map(() => "OK"));
+    expect(
+      await all(
+        n1,
+        keys.map((k) => ["SET", k, "v1"]),
+      ),
+    ).toEqual(keys.map(() => "OK"));
 
     const wk = workloadKeys(PARTITIONS);
     const run = startWorkload(h.net, h.client.ns, {
@@ -83,7 +106,12 @@ describe.skipIf(skipNetns)("adding and removing a node", () => {
     console.log(`re-replicated ${Date.now() - removedAt} ms after kill -9 of n4: ${JSON.stringify(healed.partitions)}`);
     await waitClusterSettled(h);
     for (const n of [n1, n2, n3]) expect(await all(n, gets)).toEqual(keys.map(() => "v1"));
-    expect(await all(n2, keys.map((k) => ["SET", k, "v2"]))).toEqual(keys.map(() => "OK"));
+    expect(
+      await all(
+        n2,
+        keys.map((k) => ["SET", k, "v2"]),
+      ),
+    ).toEqual(keys.map(() => "OK"));
     expect(await all(n3, gets)).toEqual(keys.map(() => "v2"));
 
     run.stop();

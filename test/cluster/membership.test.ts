@@ -31,7 +31,8 @@ interface Status {
   members: { id: string; state: string }[];
   partitions: { total: number; healthy: number; leaderless: number; leaders_per_node: Record<string, number> };
 }
-const status = async (n: FlyDBProcess): Promise<Status> => (await fetch(`${n.http}/cluster/status`)).json() as Promise<Status>;
+const status = async (n: FlyDBProcess): Promise<Status> =>
+  (await fetch(`${n.http}/cluster/status`)).json() as Promise<Status>;
 
 const until = (what: string, cond: () => Promise<boolean>, ms = 45_000) => waitUntil(cond, ms, what, 250);
 
@@ -52,7 +53,9 @@ describe("cluster membership on loopback", () => {
     const n4 = await start("m4", n1.gossip);
     await until("m4 leads partitions and holds replicas", async () => {
       const s = await status(n1);
-      return s.members.length === 4 && s.partitions.healthy === PARTITIONS && (s.partitions.leaders_per_node.m4 ?? 0) > 0;
+      return (
+        s.members.length === 4 && s.partitions.healthy === PARTITIONS && (s.partitions.leaders_per_node.m4 ?? 0) > 0
+      );
     });
     const c4 = client(n4);
     expect(await c4.mget(...keys)).toEqual(keys.map((_, i) => `v${i}`));
@@ -65,7 +68,12 @@ describe("cluster membership on loopback", () => {
     nodes.delete("m2");
     await until("m2 removed and every partition back to 3 live replicas", async () => {
       const s = await status(n1);
-      return s.members.length === 3 && !s.members.some((m) => m.id === "m2") && s.partitions.healthy === PARTITIONS && s.partitions.leaderless === 0;
+      return (
+        s.members.length === 3 &&
+        !s.members.some((m) => m.id === "m2") &&
+        s.partitions.healthy === PARTITIONS &&
+        s.partitions.leaderless === 0
+      );
     });
     // rf = 3 on 3 nodes: every node holds every key again.
     for (const n of [n1, n3, n4]) {

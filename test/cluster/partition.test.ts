@@ -3,7 +3,16 @@
 // time (never a stale success for a linearizable read, never a hang); after the link returns
 // every node converges on the majority's values, and the whole history is linearizable.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { clusterStatus, createHarness, keysInDistinctPartitions, metadataLeader, waitClusterSettled, waitUntil, type FlyNode, type Harness } from "../helpers/cluster-harness.ts";
+import {
+  clusterStatus,
+  createHarness,
+  keysInDistinctPartitions,
+  metadataLeader,
+  waitClusterSettled,
+  waitUntil,
+  type FlyNode,
+  type Harness,
+} from "../helpers/cluster-harness.ts";
 import { runWithFault } from "../helpers/cluster-scenarios.ts";
 import { skipNetns } from "../helpers/netns.ts";
 import { readTerm } from "../helpers/raft-db.ts";
@@ -27,7 +36,8 @@ describe.skipIf(skipNetns)("network partition of one node out of three", () => {
 
   test("majority serves, minority errors, heal converges, history linearizable", async () => {
     const keys = keysInDistinctPartitions(PARTITIONS, PARTITIONS, "part-");
-    const replies = (node: FlyNode, cmds: string[][]) => h.redisBatch(node, cmds).then((rs) => rs.map((r) => (r.kind === "reply" ? r.value : r.kind)));
+    const replies = (node: FlyNode, cmds: string[][]) =>
+      h.redisBatch(node, cmds).then((rs) => rs.map((r) => (r.kind === "reply" ? r.value : r.kind)));
     const setAll = (v: string) => keys.map((k) => ["SET", k, v]);
     const getAll = keys.map((k) => ["GET", k]);
     expect(await replies(h.nodes[0]!, setAll("before"))).toEqual(keys.map(() => "OK"));
@@ -74,14 +84,21 @@ describe.skipIf(skipNetns)("network partition of one node out of three", () => {
         // Asked in parallel: each answer may take the whole request timeout.
         const asked = Date.now();
         const answers = await Promise.all(
-          keys.slice(0, 2).flatMap((k) => [
-            h.redisTry(isolated, ["GET", k], { from: isolated.host.ns, timeoutMs: 8_000 }).then((r) => ({ cmd: `GET ${k}`, r, ms: Date.now() - asked })),
-            h.redisTry(isolated, ["SET", k, "minority"], { from: isolated.host.ns, timeoutMs: 8_000 }).then((r) => ({ cmd: `SET ${k}`, r, ms: Date.now() - asked })),
-          ]),
+          keys
+            .slice(0, 2)
+            .flatMap((k) => [
+              h
+                .redisTry(isolated, ["GET", k], { from: isolated.host.ns, timeoutMs: 8_000 })
+                .then((r) => ({ cmd: `GET ${k}`, r, ms: Date.now() - asked })),
+              h
+                .redisTry(isolated, ["SET", k, "minority"], { from: isolated.host.ns, timeoutMs: 8_000 })
+                .then((r) => ({ cmd: `SET ${k}`, r, ms: Date.now() - asked })),
+            ]),
         );
         for (const a of answers) minorityAnswers.push(`${a.cmd}: ${JSON.stringify(a.r)} after ${a.ms} ms`);
         for (const a of answers) {
-          if (a.cmd.startsWith("SET ") && /may or may not have been applied/.test(JSON.stringify(a.r))) unknownOutcome.add(a.cmd.slice(4));
+          if (a.cmd.startsWith("SET ") && /may or may not have been applied/.test(JSON.stringify(a.r)))
+            unknownOutcome.add(a.cmd.slice(4));
         }
         for (const a of answers) expect(`${a.cmd}: ${a.r.kind}`).toBe(`${a.cmd}: error`);
       },
@@ -91,14 +108,18 @@ describe.skipIf(skipNetns)("network partition of one node out of three", () => {
         await h.net.linkUp(isolated.host.ns);
       },
     });
-    console.log(`partition of ${isolated.id}: minority answered ${minorityAnswers.join("; ")}; workload ${JSON.stringify(run.summary)}`);
+    console.log(
+      `partition of ${isolated.id}: minority answered ${minorityAnswers.join("; ")}; workload ${JSON.stringify(run.summary)}`,
+    );
 
     // Converged: every node, the healed one included, reads the same values: the majority's, except
     // where a minority write of unknown outcome took effect after the heal (the client was told it
     // might); writes the minority refused outright never appear.
     const converged = await replies(majority[0]!, getAll);
     for (const n of h.nodes) expect(await replies(n, getAll)).toEqual(converged);
-    keys.forEach((k, i) => expect(unknownOutcome.has(k) ? ["after", "minority"] : ["after"]).toContain(String(converged[i])));
+    keys.forEach((k, i) =>
+      expect(unknownOutcome.has(k) ? ["after", "minority"] : ["after"]).toContain(String(converged[i])),
+    );
     expect(describeFailures(run.checks)).toEqual([]);
     // The healed node serves writes again.
     expect(await h.redis(isolated, "SET", "healed", "yes")).toBe("OK");

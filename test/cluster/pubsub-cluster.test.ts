@@ -131,12 +131,14 @@ describe("Pub/Sub in a cluster", () => {
     const channel = "shard-news";
     // Every node must agree on the slot map first (placement settles after the members join).
     await until("every node reports the same CLUSTER SLOTS, with replicas", async () => {
-      const views = await Promise.all(nodes.map(async (n) => {
-        const c = await RespClient.connect(n.port);
-        const slots = show(await c.call("CLUSTER", "SLOTS"));
-        c.close();
-        return slots;
-      }));
+      const views = await Promise.all(
+        nodes.map(async (n) => {
+          const c = await RespClient.connect(n.port);
+          const slots = show(await c.call("CLUSTER", "SLOTS"));
+          c.close();
+          return slots;
+        }),
+      );
       return views.every((v) => v === views[0]) && views[0]!.includes("ps2") && views[0]!.includes("ps4");
     });
     const answers: { node: ClusterMemberProcess; reply: Wire }[] = [];
@@ -184,8 +186,10 @@ describe("Pub/Sub in a cluster", () => {
       sent.push(`m${i}`);
       await pub.publish("stream", `m${i}`);
     }
-    await until("the live nodes' subscribers have every message", async () =>
-      seen[0]!.length >= COUNT && seen[1]!.length >= COUNT);
+    await until(
+      "the live nodes' subscribers have every message",
+      async () => seen[0]!.length >= COUNT && seen[1]!.length >= COUNT,
+    );
     await Bun.sleep(300);
     expect(seen[0]).toEqual(sent);
     expect(seen[1]).toEqual(sent);

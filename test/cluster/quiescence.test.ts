@@ -22,7 +22,13 @@ afterAll(async () => {
 const client = (m: ClusterMemberProcess): Redis => {
   let c = clients.get(m);
   if (!c) {
-    c = new Redis({ port: m.port, host: "127.0.0.1", maxRetriesPerRequest: 0, commandTimeout: 10_000, lazyConnect: false });
+    c = new Redis({
+      port: m.port,
+      host: "127.0.0.1",
+      maxRetriesPerRequest: 0,
+      commandTimeout: 10_000,
+      lazyConnect: false,
+    });
     c.on("error", () => {}); // the killed member's connection
     clients.set(m, c);
   }
@@ -57,10 +63,17 @@ async function leaderOf(key: string): Promise<ClusterMemberProcess> {
 describe("quiet idle groups", () => {
   test("once idle, no Raft frame flows; a write wakes its partition and reaches every member", async () => {
     const first = await startClusterMember({ id: "q1", partitions: PARTITIONS });
-    members.push(first, await startClusterMember({ id: "q2", seed: first.gossip, partitions: PARTITIONS }), await startClusterMember({ id: "q3", seed: first.gossip, partitions: PARTITIONS }));
+    members.push(
+      first,
+      await startClusterMember({ id: "q2", seed: first.gossip, partitions: PARTITIONS }),
+      await startClusterMember({ id: "q3", seed: first.gossip, partitions: PARTITIONS }),
+    );
     await waitUntil(
       async () => {
-        const s = (await (await fetch(`${first.http}/cluster/status`)).json()) as { members: unknown[]; partitions: { healthy: number } };
+        const s = (await (await fetch(`${first.http}/cluster/status`)).json()) as {
+          members: unknown[];
+          partitions: { healthy: number };
+        };
         return s.members.length === 3 && s.partitions.healthy === PARTITIONS;
       },
       30_000,
@@ -105,7 +118,8 @@ describe("quiet idle groups", () => {
     const killedAt = performance.now();
     await victim.kill9();
     let reply: string | null = null;
-    while (reply !== "OK" && performance.now() - killedAt < 20_000) reply = await survivor.set(key, "after-kill").catch(() => null);
+    while (reply !== "OK" && performance.now() - killedAt < 20_000)
+      reply = await survivor.set(key, "after-kill").catch(() => null);
     const ms = performance.now() - killedAt;
     console.log(`kill -9 of ${victim.id}, leader of ${key}'s quiet partition: first write after ${ms.toFixed(0)} ms`);
     expect(reply).toBe("OK");
@@ -117,7 +131,12 @@ describe("quiet idle groups", () => {
   test("with lease reads nothing goes quiet (a quiet leader's stopped clock would stretch its lease)", async () => {
     const lone = await startClusterMember({ id: "l1", partitions: PARTITIONS, args: ["--read-consistency", "lease"] });
     members.push(lone);
-    await waitUntil(async () => (await fetch(`${lone.http}/ready`)).status === 200, 30_000, "the one-node cluster to be ready", 100);
+    await waitUntil(
+      async () => (await fetch(`${lone.http}/ready`)).status === 200,
+      30_000,
+      "the one-node cluster to be ready",
+      100,
+    );
     expect(await client(lone).set("lease-key", "v")).toBe("OK");
     await Bun.sleep(1000); // 20 ticks: a one-node group in safe mode goes quiet within 2
     expect(await metricValue(lone, "flydb_raft_quiet_groups")).toBe(0);

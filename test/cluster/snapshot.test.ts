@@ -44,8 +44,10 @@ describe("snapshots in a cluster", () => {
     });
     // Mass insertion: enough entries per partition to pass the 2,000-entry compaction threshold.
     // Keys of database 5 too: a partition snapshot carries the partition's rows of every database.
-    const lines = ["SELECT 5", ...Array.from({ length: 40 }, (_, i) => `SET db5-${i} v${i}`), "SELECT 0"]
-      .concat(Array.from({ length: KEYS }, (_, i) => `SET snap-${i} v${i}`)).join("\n") + "\n";
+    const lines =
+      `${["SELECT 5", ...Array.from({ length: 40 }, (_, i) => `SET db5-${i} v${i}`), "SELECT 0"]
+        .concat(Array.from({ length: KEYS }, (_, i) => `SET snap-${i} v${i}`))
+        .join("\n")}\n`;
     const pipe = await runTool(["redis-cli", "-p", String(n2.port), "--pipe"], { stdin: lines, timeoutMs: 120_000 });
     expect(pipe.stdout).toContain(`errors: 0, replies: ${KEYS + 42}`);
     // The compaction timer runs every 10 s: wait until both partition logs start at a snapshot on
@@ -53,7 +55,10 @@ describe("snapshots in a cluster", () => {
     const compacted = (n: FlyDBProcess) => {
       const db = new Database(join(n.dataDir, "raft.db"), { readonly: true });
       try {
-        const rows = db.query("SELECT grp, snap_idx FROM raft_state WHERE grp > 0").all() as { grp: number; snap_idx: number }[];
+        const rows = db.query("SELECT grp, snap_idx FROM raft_state WHERE grp > 0").all() as {
+          grp: number;
+          snap_idx: number;
+        }[];
         return rows.length === PARTITIONS && rows.every((r) => r.snap_idx > 0);
       } finally {
         db.close();
@@ -75,7 +80,11 @@ describe("snapshots in a cluster", () => {
     const db5Rows = () => {
       const db = new Database(join(n4.dataDir, "data.db"), { readonly: true });
       try {
-        return (db.query("SELECT count(*) AS n FROM keys WHERE part >= ? AND part < ?").get(5 * 16384, 6 * 16384) as { n: number }).n;
+        return (
+          db.query("SELECT count(*) AS n FROM keys WHERE part >= ? AND part < ?").get(5 * 16384, 6 * 16384) as {
+            n: number;
+          }
+        ).n;
       } finally {
         db.close();
       }

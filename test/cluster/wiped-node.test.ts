@@ -46,7 +46,8 @@ function hardStates(dataDir: string): { grp: number; term: number; vote: string 
 describe("a node id reused on a wiped data dir", () => {
   const binary = ensureBinary();
 
-  const title = "is refused with exit status 2 and the removal to run, never storing a vote; " +
+  const title =
+    "is refused with exit status 2 and the removal to run, never storing a vote; " +
     "once removed, the id joins as a new member";
   test(title, async () => {
     const n1 = await startClusterMember({ id: "w1", partitions: PARTITIONS, binary, args: ["--fsync", "no"] });
@@ -56,10 +57,15 @@ describe("a node id reused on a wiped data dir", () => {
       const args = ["--fsync", "no"];
       running.push(await startClusterMember({ id, seed: n1.gossip, partitions: PARTITIONS, binary, args }));
     }
-    await waitFor("3 members, every partition healthy", async () => {
-      const s = await status(n1);
-      return s.members.length === 3 && s.partitions.healthy === s.partitions.total;
-    }, 40_000, 250);
+    await waitFor(
+      "3 members, every partition healthy",
+      async () => {
+        const s = await status(n1);
+        return s.members.length === 3 && s.partitions.healthy === s.partitions.total;
+      },
+      40_000,
+      250,
+    );
     const victim = running[2]!;
     await victim.kill9();
 
@@ -67,10 +73,22 @@ describe("a node id reused on a wiped data dir", () => {
     // then an empty one.
     const [resp, http] = freePorts(2);
     const argsOn = (dataDir: string) => [
-      binary, "--node-id", "w3", "--data-dir", dataDir,
-      "--bind-addr", `127.0.0.1:${resp}`, "--http-addr", `127.0.0.1:${http}`,
-      "--cluster-addr", `127.0.0.1:${victim.gossip}`, "--raft-addr", `127.0.0.1:${victim.raft}`,
-      "--partition-count", String(PARTITIONS), ...peers,
+      binary,
+      "--node-id",
+      "w3",
+      "--data-dir",
+      dataDir,
+      "--bind-addr",
+      `127.0.0.1:${resp}`,
+      "--http-addr",
+      `127.0.0.1:${http}`,
+      "--cluster-addr",
+      `127.0.0.1:${victim.gossip}`,
+      "--raft-addr",
+      `127.0.0.1:${victim.raft}`,
+      "--partition-count",
+      String(PARTITIONS),
+      ...peers,
     ];
     const env = { ...process.env, MSGPACKR_NATIVE_ACCELERATION_DISABLED: "true" };
     const emptied = join(root, "w3-wiped");
@@ -95,18 +113,29 @@ describe("a node id reused on a wiped data dir", () => {
     // The way out the error names: remove the old member, then start the node again.
     const removed = await fetch(`${n1.http}/cluster/remove?node=w3`, { method: "POST" });
     const body = (await removed.json()) as { removed: boolean; voter_groups: number[] };
-    expect({ status: removed.status, removed: body.removed, voter_groups: body.voter_groups })
-      .toEqual({ status: 200, removed: true, voter_groups: [] });
+    expect({ status: removed.status, removed: body.removed, voter_groups: body.voter_groups }).toEqual({
+      status: 200,
+      removed: true,
+      voter_groups: [],
+    });
     expect((await status(n1)).members.map((m) => m.id).sort()).toEqual(["w1", "w2"]);
     const again = Bun.spawn(argsOn(emptied), { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     spawned.push(again);
     const againLog = new LineReader(again.stderr);
     let last: Status | undefined;
-    await waitFor("w3 back as a new member, every partition healthy", async () => {
-      last = await status(n1);
-      const ready = await fetch(`http://127.0.0.1:${http}/ready`).then((r) => r.ok, () => false);
-      return ready && last.members.length === 3 && last.partitions.healthy === last.partitions.total;
-    }, 40_000, 250).catch((e: Error) => {
+    await waitFor(
+      "w3 back as a new member, every partition healthy",
+      async () => {
+        last = await status(n1);
+        const ready = await fetch(`http://127.0.0.1:${http}/ready`).then(
+          (r) => r.ok,
+          () => false,
+        );
+        return ready && last.members.length === 3 && last.partitions.healthy === last.partitions.total;
+      },
+      40_000,
+      250,
+    ).catch((e: Error) => {
       throw new Error(`${e.message}; w1 sees ${JSON.stringify(last)}; w3 logged:\n${againLog.lines.join("\n")}`);
     });
     expect(again.exitCode).toBeNull();
@@ -120,8 +149,10 @@ describe("a node id reused on a wiped data dir", () => {
     };
     const alive = `node ${n2.id} is alive: stop it first (or POST /cluster/leave on it to drain it)`;
     expect(await post(`/cluster/remove?node=${n2.id}`)).toEqual({ status: 409, error: alive });
-    expect(await post(`/cluster/remove?node=${n1.id}`))
-      .toEqual({ status: 409, error: `node ${n1.id} is this node: POST /cluster/leave on it instead` });
+    expect(await post(`/cluster/remove?node=${n1.id}`)).toEqual({
+      status: 409,
+      error: `node ${n1.id} is this node: POST /cluster/leave on it instead`,
+    });
     expect((await post("/cluster/remove")).status).toBe(400);
   });
 });

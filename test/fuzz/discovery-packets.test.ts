@@ -41,7 +41,8 @@ test("decoding, browsing and answering survive random and mutated packets", () =
       expect(() => decodeMessage(bytes)).not.toThrow();
       expect(() => cache.ingest(bytes, "10.0.0.9", now)).not.toThrow();
       const step = responder.receive(bytes, { address: "10.0.0.9", port: legacy ? 40000 : 5353 }, now);
-      for (const out of [...step.send, ...responder.tick(now + 200).send]) expect(() => encodeMessage(out.message)).not.toThrow();
+      for (const out of [...step.send, ...responder.tick(now + 200).send])
+        expect(() => encodeMessage(out.message)).not.toThrow();
       expect(() => cache.nodes(now)).not.toThrow();
     }),
     { numRuns: 3000, seed: 42 },
@@ -50,6 +51,9 @@ test("decoding, browsing and answering survive random and mutated packets", () =
   // noise stops the responder must settle and answer for whatever name it holds.
   for (const end = now + 20_000; now < end; now += 50) responder.tick(now);
   expect(responder.state).toBe("announced");
-  const q = encodeMessage({ isResponse: false, questions: [{ name: `${responder.instance}._flydb._tcp.local`, type: "SRV" }] });
+  const q = encodeMessage({
+    isResponse: false,
+    questions: [{ name: `${responder.instance}._flydb._tcp.local`, type: "SRV" }],
+  });
   expect(responder.receive(q, { address: "10.0.0.9", port: 40000 }, now).send).toHaveLength(1);
 });

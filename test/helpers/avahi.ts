@@ -46,14 +46,27 @@ publish-workstation=no
 `,
   );
   const env = { DBUS_SYSTEM_BUS_ADDRESS: `unix:path=${bus}` };
-  const dbus = lan.spawn(host.ns, ["dbus-daemon", `--config-file=${join(dir, "dbus.conf")}`, "--nofork", "--print-address"]);
+  const dbus = lan.spawn(host.ns, [
+    "dbus-daemon",
+    `--config-file=${join(dir, "dbus.conf")}`,
+    "--nofork",
+    "--print-address",
+  ]);
   await new LineReader(dbus.stdout).waitFor((l) => l.includes(bus), 5000, "dbus-daemon to listen");
   const daemon = lan.spawn(
     host.ns,
-    ["sh", "-c", `mount -t tmpfs fly-avahi-run /run && mkdir -p /run/avahi-daemon && exec avahi-daemon -f ${join(dir, "avahi-daemon.conf")} --no-drop-root --no-chroot --no-rlimits`],
+    [
+      "sh",
+      "-c",
+      `mount -t tmpfs fly-avahi-run /run && mkdir -p /run/avahi-daemon && exec avahi-daemon -f ${join(dir, "avahi-daemon.conf")} --no-drop-root --no-chroot --no-rlimits`,
+    ],
     { env },
   );
-  await new LineReader(daemon.stderr).waitFor((l) => l.includes("Server startup complete"), 10_000, "avahi-daemon to start");
+  await new LineReader(daemon.stderr).waitFor(
+    (l) => l.includes("Server startup complete"),
+    10_000,
+    "avahi-daemon to start",
+  );
   return {
     env,
     stop: async () => {

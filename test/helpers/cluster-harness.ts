@@ -101,7 +101,11 @@ export interface Harness {
    */
   redisBatch(node: FlyNode, commands: readonly (readonly string[])[], opts?: RedisOptions): Promise<RedisOutcome[]>;
   /** HTTP through curl in a namespace (default: the client namespace). status 0: no answer. */
-  http(node: FlyNode, path: string, opts?: { method?: string; body?: string; from?: string; timeoutMs?: number }): Promise<{ status: number; body: string }>;
+  http(
+    node: FlyNode,
+    path: string,
+    opts?: { method?: string; body?: string; from?: string; timeoutMs?: number },
+  ): Promise<{ status: number; body: string }>;
   /** CLUSTER SLOTS through `node`, sorted by start slot. */
   clusterSlots(node: FlyNode): Promise<SlotRange[]>;
   /** The node CLUSTER SLOTS (asked through `via`, default the first running node) names master of the key's slot. */
@@ -114,7 +118,12 @@ export interface Harness {
 }
 
 /** Polls an async condition until it yields a value other than undefined/false. */
-export async function waitUntil<T>(cond: () => Promise<T | undefined | false>, timeoutMs: number, what: string, intervalMs = 100): Promise<T> {
+export async function waitUntil<T>(
+  cond: () => Promise<T | undefined | false>,
+  timeoutMs: number,
+  what: string,
+  intervalMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -183,12 +192,14 @@ export function keysInDistinctPartitions(count: number, partitionCount: number, 
 export function parseClusterSlots(value: RespValue): SlotRange[] {
   if (!Array.isArray(value)) throw new Error(`CLUSTER SLOTS: expected an array, got ${JSON.stringify(value)}`);
   const addr = (n: RespValue) => {
-    if (!Array.isArray(n) || typeof n[0] !== "string" || typeof n[1] !== "number") throw new Error(`CLUSTER SLOTS: bad node entry ${JSON.stringify(n)}`);
+    if (!Array.isArray(n) || typeof n[0] !== "string" || typeof n[1] !== "number")
+      throw new Error(`CLUSTER SLOTS: bad node entry ${JSON.stringify(n)}`);
     return `${n[0]}:${n[1]}`;
   };
   return value
     .map((r) => {
-      if (!Array.isArray(r) || typeof r[0] !== "number" || typeof r[1] !== "number" || r.length < 3) throw new Error(`CLUSTER SLOTS: bad range ${JSON.stringify(r)}`);
+      if (!Array.isArray(r) || typeof r[0] !== "number" || typeof r[1] !== "number" || r.length < 3)
+        throw new Error(`CLUSTER SLOTS: bad range ${JSON.stringify(r)}`);
       return { start: r[0], end: r[1], master: addr(r[2]!), replicas: r.slice(3).map(addr) };
     })
     .sort((a, b) => a.start - b.start);
@@ -212,15 +223,37 @@ export function createHarness(opts: HarnessOptions): Harness {
     const raft = hostPort(host, PORTS.raft);
     const args = ["--bind-addr", resp, "--http-addr", http, "--data-dir", dataDir, "--node-id", id];
     if (opts.mode === "cluster") {
-      args.push("--cluster-addr", gossip, "--raft-addr", raft, "--advertise-addr", host.address, "--partition-count", String(partitionCount));
+      args.push(
+        "--cluster-addr",
+        gossip,
+        "--raft-addr",
+        raft,
+        "--advertise-addr",
+        host.address,
+        "--partition-count",
+        String(partitionCount),
+      );
       if (i === 0) args.push("--bootstrap");
       else args.push("--peers", hostPort(net.hosts[0]!, PORTS.gossip));
     }
     args.push(...(opts.extraArgs?.(i) ?? []));
-    return { id, host, resp, http, gossip, raft, dataDir, logPath: join(baseDir, `${id}.log`), args, proc: undefined, starts: 0 };
+    return {
+      id,
+      host,
+      resp,
+      http,
+      gossip,
+      raft,
+      dataDir,
+      logPath: join(baseDir, `${id}.log`),
+      args,
+      proc: undefined,
+      starts: 0,
+    };
   });
 
-  const isRunning = (node: FlyNode) => node.proc !== undefined && node.proc.exitCode === null && node.proc.signalCode === null;
+  const isRunning = (node: FlyNode) =>
+    node.proc !== undefined && node.proc.exitCode === null && node.proc.signalCode === null;
 
   const logTail = (node: FlyNode, lines = 30) => {
     try {
@@ -232,7 +265,18 @@ export function createHarness(opts: HarnessOptions): Harness {
 
   const http: Harness["http"] = async (node, path, o) => {
     const timeoutMs = o?.timeoutMs ?? 2_000;
-    const cmd = ["curl", "-s", "-m", String(timeoutMs / 1000), "-o", "-", "-w", "\n%{http_code}", "-X", o?.method ?? "GET"];
+    const cmd = [
+      "curl",
+      "-s",
+      "-m",
+      String(timeoutMs / 1000),
+      "-o",
+      "-",
+      "-w",
+      "\n%{http_code}",
+      "-X",
+      o?.method ?? "GET",
+    ];
     if (o?.body !== undefined) cmd.push("--data-binary", o.body, "-H", "content-type: application/json");
     cmd.push(`http://${node.http}${path}`);
     const r = await net.exec(o?.from ?? client.ns, cmd, { timeoutMs: timeoutMs + 2_000 });
@@ -244,12 +288,17 @@ export function createHarness(opts: HarnessOptions): Harness {
     const deadline = Date.now() + timeoutMs;
     let last = { status: 0, body: "" };
     while (Date.now() < deadline) {
-      if (!isRunning(node)) throw new Error(`${node.id} exited (${node.proc?.exitCode ?? node.proc?.signalCode}) before ${path} answered 200; log:\n${logTail(node)}`);
+      if (!isRunning(node))
+        throw new Error(
+          `${node.id} exited (${node.proc?.exitCode ?? node.proc?.signalCode}) before ${path} answered 200; log:\n${logTail(node)}`,
+        );
       last = await http(node, path, { from: node.host.ns, timeoutMs: 1_000 });
       if (last.status === 200) return;
       await Bun.sleep(100);
     }
-    throw new Error(`${node.id} ${path} not 200 after ${timeoutMs} ms (last: ${last.status} ${last.body}); log:\n${logTail(node)}`);
+    throw new Error(
+      `${node.id} ${path} not 200 after ${timeoutMs} ms (last: ${last.status} ${last.body}); log:\n${logTail(node)}`,
+    );
   };
   const waitHealthy = (node: FlyNode, timeoutMs = 15_000) => waitStatus(node, "/health", timeoutMs);
   const waitReady = (node: FlyNode, timeoutMs = 30_000) => waitStatus(node, "/ready", timeoutMs);
@@ -304,13 +353,16 @@ export function createHarness(opts: HarnessOptions): Harness {
   const redisBatch: Harness["redisBatch"] = async (node, commands, o) => {
     const { host, port } = parseHostPort(node.resp);
     const quote = (a: string) => `"${a.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\n/g, "\\n")}"`;
-    const input = commands.map((c) => c.map(quote).join(" ")).join("\n") + "\n";
+    const input = `${commands.map((c) => c.map(quote).join(" ")).join("\n")}\n`;
     const cmd = ["redis-cli", "-h", host, "-p", String(port), "--json", "-2", ...(o?.cluster ? ["-c"] : [])];
     const r = await net.exec(o?.from ?? client.ns, cmd, { timeoutMs: o?.timeoutMs ?? 10_000, stdin: input });
     const lines = r.stdout.split("\n").filter((l) => l !== "");
     return commands.map((_, i): RedisOutcome => {
       const line = lines[i];
-      if (line === undefined) return r.timedOut ? { kind: "timeout" } : { kind: "unreachable", message: `${r.stderr.trim()} (exit ${r.code})` };
+      if (line === undefined)
+        return r.timedOut
+          ? { kind: "timeout" }
+          : { kind: "unreachable", message: `${r.stderr.trim()} (exit ${r.code})` };
       const v = parseRedisCliJson(line);
       return isErrorReply(v) ? { kind: "error", message: v.error } : { kind: "reply", value: v };
     });
@@ -394,7 +446,13 @@ export interface ClusterStatusView {
   metadata_leader: string | null;
   map_version: number;
   members: { id: string; state: string; addresses: { resp: string; http: string; raft: string; gossip: string } }[];
-  partitions: { total: number; healthy: number; under_replicated: number; leaderless: number; leaders_per_node: Record<string, number> };
+  partitions: {
+    total: number;
+    healthy: number;
+    under_replicated: number;
+    leaderless: number;
+    leaders_per_node: Record<string, number>;
+  };
 }
 
 export async function clusterStatus(h: Harness, node: FlyNode): Promise<ClusterStatusView> {
@@ -433,7 +491,14 @@ export async function waitClusterSettled(h: Harness, timeoutMs = 30_000, stableM
           Promise.all(running.map((n) => clusterStatus(h, n))),
           Promise.all(running.map((n) => h.http(n, "/ready").then((r) => r.status === 200))),
         ]);
-        last = JSON.stringify(views.map((v) => ({ leader: v.metadata_leader, map: v.map_version, members: v.members.map((m) => `${m.id}:${m.state}`), partitions: v.partitions })));
+        last = JSON.stringify(
+          views.map((v) => ({
+            leader: v.metadata_leader,
+            map: v.map_version,
+            members: v.members.map((m) => `${m.id}:${m.state}`),
+            partitions: v.partitions,
+          })),
+        );
         const settled =
           ready.every(Boolean) &&
           views.every(
@@ -449,7 +514,11 @@ export async function waitClusterSettled(h: Harness, timeoutMs = 30_000, stableM
           stableKey = "";
           return undefined;
         }
-        const key = JSON.stringify([views[0]!.map_version, views[0]!.metadata_leader, views[0]!.partitions.leaders_per_node]);
+        const key = JSON.stringify([
+          views[0]!.map_version,
+          views[0]!.metadata_leader,
+          views[0]!.partitions.leaders_per_node,
+        ]);
         if (key !== stableKey) {
           stableKey = key;
           since = Date.now();

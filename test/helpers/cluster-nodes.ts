@@ -26,7 +26,12 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-async function startMember(dir: string, id: string, flags: Partial<Record<ConfigKey, unknown>>, onLeft?: () => void): Promise<TestMember> {
+async function startMember(
+  dir: string,
+  id: string,
+  flags: Partial<Record<ConfigKey, unknown>>,
+  onLeft?: () => void,
+): Promise<TestMember> {
   const [gossipPort, raftPort] = freePorts(2) as [number, number];
   const dataDir = join(dir, id);
   const { config } = loadConfig({
@@ -49,7 +54,11 @@ async function startMember(dir: string, id: string, flags: Partial<Record<Config
   return { id, gossipPort, dataDir, node, stopped: false };
 }
 
-export async function startCluster(n: number, prefix: string, extra: Partial<Record<ConfigKey, unknown>> = {}): Promise<TestCluster> {
+export async function startCluster(
+  n: number,
+  prefix: string,
+  extra: Partial<Record<ConfigKey, unknown>> = {},
+): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), `flydb-${prefix}-`));
   const members: TestMember[] = [];
   const add = async (id: string, more: Partial<Record<ConfigKey, unknown>> = {}) => {
@@ -74,10 +83,20 @@ export async function startCluster(n: number, prefix: string, extra: Partial<Rec
 }
 
 /** Polls until check() is true; throws with the last reason after timeoutMs. */
-export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000, everyMs = 100): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 20_000,
+  everyMs = 100,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (await Promise.resolve().then(check).catch(() => false)) return;
+    if (
+      await Promise.resolve()
+        .then(check)
+        .catch(() => false)
+    )
+      return;
     await Bun.sleep(everyMs);
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
@@ -85,14 +104,22 @@ export async function waitFor(what: string, check: () => Promise<boolean> | bool
 
 /** Every member is ready and sees `n` members with all partitions healthy. */
 export async function waitHealthy(c: TestCluster, n: number, timeoutMs = 30_000): Promise<void> {
-  await waitFor(`${n} members healthy`, async () => {
-    for (let i = 0; i < c.members.length; i++) {
-      if (c.members[i]!.stopped) continue;
-      const ready = await c.http(i, "/ready");
-      if (ready.status !== 200) return false;
-    }
-    const live = c.members.findIndex((m) => !m.stopped);
-    const s = (await (await c.http(live, "/cluster/status")).json()) as { members: unknown[]; partitions: { total: number; healthy: number } };
-    return s.members.length === n && s.partitions.healthy === s.partitions.total;
-  }, timeoutMs, 250);
+  await waitFor(
+    `${n} members healthy`,
+    async () => {
+      for (let i = 0; i < c.members.length; i++) {
+        if (c.members[i]!.stopped) continue;
+        const ready = await c.http(i, "/ready");
+        if (ready.status !== 200) return false;
+      }
+      const live = c.members.findIndex((m) => !m.stopped);
+      const s = (await (await c.http(live, "/cluster/status")).json()) as {
+        members: unknown[];
+        partitions: { total: number; healthy: number };
+      };
+      return s.members.length === n && s.partitions.healthy === s.partitions.total;
+    },
+    timeoutMs,
+    250,
+  );
 }

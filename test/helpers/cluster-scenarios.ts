@@ -5,8 +5,23 @@ import { expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { clusterStatus, keysInDistinctPartitions, slotCoverageProblems, waitClusterSettled, waitUntil, type Harness } from "./cluster-harness.ts";
-import { checkHistory, describeFailures, finalReads, type KeyCheck, type OpRecord, type WorkloadSummary, startWorkload } from "./workload.ts";
+import {
+  clusterStatus,
+  keysInDistinctPartitions,
+  slotCoverageProblems,
+  waitClusterSettled,
+  waitUntil,
+  type Harness,
+} from "./cluster-harness.ts";
+import {
+  checkHistory,
+  describeFailures,
+  finalReads,
+  type KeyCheck,
+  type OpRecord,
+  type WorkloadSummary,
+  startWorkload,
+} from "./workload.ts";
 
 export interface FaultRun {
   readonly records: OpRecord[];
@@ -44,7 +59,11 @@ let workloads = 0;
  * partition. Fresh because the models start empty: a key left over from an earlier run in the
  * same cluster would make its history look wrong.
  */
-export function workloadKeys(partitionCount: number, registers = 2, counters = 1): { registerKeys: string[]; counterKeys: string[] } {
+export function workloadKeys(
+  partitionCount: number,
+  registers = 2,
+  counters = 1,
+): { registerKeys: string[]; counterKeys: string[] } {
   const keys = keysInDistinctPartitions(registers + counters, partitionCount, `wl${++workloads}-`);
   return { registerKeys: keys.slice(0, registers), counterKeys: keys.slice(registers) };
 }
@@ -111,9 +130,13 @@ export function formationTests(harness: () => Harness, partitionCount: number): 
     const h = harness();
     const keys = keysInDistinctPartitions(partitionCount, partitionCount, "k");
     const value = (i: number) => `v-${i}-${h.nodes[i % h.nodes.length]!.id}`;
-    for (const [i, key] of keys.entries()) expect(await h.redis(h.nodes[i % h.nodes.length]!, "SET", key, value(i))).toBe("OK");
+    for (const [i, key] of keys.entries())
+      expect(await h.redis(h.nodes[i % h.nodes.length]!, "SET", key, value(i))).toBe("OK");
     for (const n of h.nodes) {
-      const got = await h.redisBatch(n, keys.map((k) => ["GET", k]));
+      const got = await h.redisBatch(
+        n,
+        keys.map((k) => ["GET", k]),
+      );
       expect(got).toEqual(keys.map((_, i) => ({ kind: "reply", value: value(i) })));
     }
     // INCR through each node in turn: one counter, every increment applied exactly once.
@@ -126,7 +149,12 @@ export function formationTests(harness: () => Harness, partitionCount: number): 
     for (const n of h.nodes) {
       const s = await clusterStatus(h, n);
       expect(s.members.map((m) => `${m.id}:${m.state}`).sort()).toEqual(h.nodes.map((m) => `${m.id}:alive`));
-      expect(s.partitions).toMatchObject({ total: partitionCount, healthy: partitionCount, under_replicated: 0, leaderless: 0 });
+      expect(s.partitions).toMatchObject({
+        total: partitionCount,
+        healthy: partitionCount,
+        under_replicated: 0,
+        leaderless: 0,
+      });
       expect(h.nodes.map((m) => m.id)).toContain(s.metadata_leader ?? "(none)");
     }
   });
@@ -157,7 +185,9 @@ export function formationTests(harness: () => Harness, partitionCount: number): 
     const h = harness();
     for (const n of h.nodes) {
       expect(await h.redis(n, "CLUSTER", "KEYSLOT", "foo")).toBe(12182);
-      expect(await h.redis(n, "CLUSTER", "KEYSLOT", "{user1}.a")).toBe(await h.redis(n, "CLUSTER", "KEYSLOT", "{user1}.b"));
+      expect(await h.redis(n, "CLUSTER", "KEYSLOT", "{user1}.a")).toBe(
+        await h.redis(n, "CLUSTER", "KEYSLOT", "{user1}.b"),
+      );
     }
     for (const key of keysInDistinctPartitions(4, partitionCount, "lf-")) {
       const leader = await h.leaderFor(key);

@@ -111,7 +111,10 @@ export async function compareSequence(
   }
 }
 
-const order = (x: Wire) => JSON.stringify(x, (_k, v) => (typeof v === "bigint" ? String(v) : v && v.type === "Buffer" ? Buffer.from(v.data).toString("latin1") : v));
+const order = (x: Wire) =>
+  JSON.stringify(x, (_k, v) =>
+    typeof v === "bigint" ? String(v) : v && v.type === "Buffer" ? Buffer.from(v.data).toString("latin1") : v,
+  );
 
 /**
  * Sorts the elements of an unordered reply (sets, HGETALL) so two servers can be compared:

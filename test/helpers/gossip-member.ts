@@ -8,7 +8,17 @@ const node = new GossipNode(opts);
 const print = (v: unknown) => process.stdout.write(`${JSON.stringify(v)}\n`);
 const view = () => Object.fromEntries(node.members().map((m) => [m.id, m.state]));
 
-node.on("*", (e) => print({ kind: "event", type: e.type, id: e.member.id, at: e.at, inc: e.member.incarnation, meta: e.member.meta, view: view() }));
+node.on("*", (e) =>
+  print({
+    kind: "event",
+    type: e.type,
+    id: e.member.id,
+    at: e.at,
+    inc: e.member.incarnation,
+    meta: e.member.meta,
+    view: view(),
+  }),
+);
 await node.start();
 print({ kind: "ready", addr: node.addr, pid: process.pid, view: view() });
 

@@ -13,7 +13,15 @@ export interface MemberLine {
   addr?: string;
   pid?: number;
   view?: Record<string, string>;
-  counters?: { udpOut: number; tcpOut: number; udpIn: number; tcpIn: number; bytesOut: number; dropped: Record<string, number>; core: Record<string, number> };
+  counters?: {
+    udpOut: number;
+    tcpOut: number;
+    udpIn: number;
+    tcpIn: number;
+    bytesOut: number;
+    dropped: Record<string, number>;
+    core: Record<string, number>;
+  };
 }
 
 export class MemberProc {
@@ -23,7 +31,10 @@ export class MemberProc {
   exited = false;
   private readonly proc: Subprocess<"pipe", "pipe", "inherit">;
 
-  constructor(readonly opts: GossipNodeOptions, netns?: string) {
+  constructor(
+    readonly opts: GossipNodeOptions,
+    netns?: string,
+  ) {
     const cmd = [process.execPath, SCRIPT, JSON.stringify(opts)];
     // `ip netns exec` execs the command, so the PID we hold is the member's own.
     this.proc = Bun.spawn(netns ? ["ip", "netns", "exec", netns, ...cmd] : cmd, {

@@ -26,7 +26,8 @@ export class LineReader {
     for (;;) {
       for (; seen < this.lines.length; seen++) if (match(this.lines[seen])) return this.lines[seen];
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; got:\n${this.lines.join("\n")}`);
+      if (left <= 0)
+        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; got:\n${this.lines.join("\n")}`);
       let finished = false;
       await Promise.race([
         new Promise<void>((r) => this.waiters.push(r)),

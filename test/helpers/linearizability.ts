@@ -31,7 +31,11 @@ export interface CheckResult {
   readonly inconclusive: boolean;
 }
 
-export function checkLinearizable<S, I, O>(history: readonly Operation<I, O>[], model: Model<S, I, O>, budget = 5_000_000): CheckResult {
+export function checkLinearizable<S, I, O>(
+  history: readonly Operation<I, O>[],
+  model: Model<S, I, O>,
+  budget = 5_000_000,
+): CheckResult {
   const ops = [...history].sort((a, b) => a.call - b.call);
   const n = ops.length;
   const done = new Uint8Array(n);
@@ -139,7 +143,9 @@ export const listModel: Model<readonly string[], ListInput, number | readonly st
       const next = [...state, input.value];
       return { ok: output === undefined || output === next.length, next };
     }
-    const ok = output === undefined || (Array.isArray(output) && output.length === state.length && output.every((v, i) => v === state[i]));
+    const ok =
+      output === undefined ||
+      (Array.isArray(output) && output.length === state.length && output.every((v, i) => v === state[i]));
     return { ok, next: state };
   },
   key: (s) => s.join("\u0001"),

@@ -153,7 +153,10 @@ function removeOrphans(): void {
 /** tc may be installed while the kernel lacks sch_netem ("Specified qdisc kind is unknown"). */
 function probeNetem(ns: string): boolean {
   if (Bun.which("tc") === null) return false;
-  const add = Bun.spawnSync(["ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", "br0", "root", "netem", "loss", "0%"], { stderr: "pipe" });
+  const add = Bun.spawnSync(
+    ["ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", "br0", "root", "netem", "loss", "0%"],
+    { stderr: "pipe" },
+  );
   if (add.exitCode !== 0) return false;
   Bun.spawnSync(["ip", "netns", "exec", ns, "tc", "qdisc", "del", "dev", "br0", "root"]);
   return true;
@@ -232,7 +235,11 @@ export function createNetns(count: number): Netns {
   };
 
   const exec: Netns["exec"] = async (ns, cmd, opts) => {
-    const child = spawn(ns, cmd, { env: opts?.env, cwd: opts?.cwd, stdin: opts?.stdin === undefined ? "ignore" : "pipe" });
+    const child = spawn(ns, cmd, {
+      env: opts?.env,
+      cwd: opts?.cwd,
+      stdin: opts?.stdin === undefined ? "ignore" : "pipe",
+    });
     if (opts?.stdin !== undefined) {
       const sink = child.stdin as import("bun").FileSink;
       sink.write(opts.stdin);
@@ -246,7 +253,11 @@ export function createNetns(count: number): Netns {
             timedOut = true;
             child.kill("SIGKILL");
           }, opts.timeoutMs);
-    const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    const [stdout, stderr, code] = await Promise.all([
+      new Response(child.stdout).text(),
+      new Response(child.stderr).text(),
+      child.exited,
+    ]);
     clearTimeout(timer);
     return { code: timedOut ? null : code, stdout, stderr, timedOut };
   };

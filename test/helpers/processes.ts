@@ -78,7 +78,10 @@ async function spawnServer(spec: SpawnSpec, readyTimeoutMs = 15_000): Promise<Se
     }
     if (Date.now() > deadline) {
       proc.kill(9);
-      throw new StartError(`${spec.what} did not answer PING on ${spec.port} within ${readyTimeoutMs} ms\n${log().slice(-2000)}`, false);
+      throw new StartError(
+        `${spec.what} did not answer PING on ${spec.port} within ${readyTimeoutMs} ms\n${log().slice(-2000)}`,
+        false,
+      );
     }
     await Bun.sleep(25);
   }
@@ -133,7 +136,23 @@ export function startRedisServer(opts: RedisServerOptions = {}): Promise<ServerP
     const dir = tempDir("redis");
     const persistence = opts.aofAlways ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"];
     return spawnServer({
-      cmd: ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", ...persistence, "--dir", dir, "--daemonize", "no", "--protected-mode", "no", ...(opts.args ?? [])],
+      cmd: [
+        "redis-server",
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        ...persistence,
+        "--dir",
+        dir,
+        "--daemonize",
+        "no",
+        "--protected-mode",
+        "no",
+        ...(opts.args ?? []),
+      ],
       port: port!,
       dir,
       what: "redis-server",
@@ -224,7 +243,10 @@ export interface ToolResult {
 }
 
 /** Runs a command-line tool (redis-cli, nc, the flydb binary …) to completion. */
-export async function runTool(cmd: string[], opts: { stdin?: string | Uint8Array; cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<ToolResult> {
+export async function runTool(
+  cmd: string[],
+  opts: { stdin?: string | Uint8Array; cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<ToolResult> {
   const proc = Bun.spawn(cmd, {
     cwd: opts.cwd ?? REPO_ROOT,
     env: { ...process.env, MSGPACKR_NATIVE_ACCELERATION_DISABLED: "true", ...opts.env },
@@ -234,7 +256,11 @@ export async function runTool(cmd: string[], opts: { stdin?: string | Uint8Array
   });
   live.add(proc);
   const timer = setTimeout(() => proc.kill(9), opts.timeoutMs ?? 30_000);
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
   clearTimeout(timer);
   live.delete(proc);
   return { code, stdout, stderr };
@@ -255,7 +281,13 @@ export interface ClusterMemberOptions {
   readonly binary?: FlyDBOptions["binary"];
   readonly env?: Record<string, string>;
   /** Restart on the same data dir and ports. */
-  readonly restart?: { readonly dataDir: string; readonly resp: number; readonly http: number; readonly gossip: number; readonly raft: number };
+  readonly restart?: {
+    readonly dataDir: string;
+    readonly resp: number;
+    readonly http: number;
+    readonly gossip: number;
+    readonly raft: number;
+  };
 }
 
 /** A cluster member as a real child process on loopback (kill -9 works on it). */
@@ -269,10 +301,14 @@ export async function startClusterMember(o: ClusterMemberOptions): Promise<Clust
     port: o.restart?.resp,
     httpPort: o.restart?.http,
     args: [
-      "--node-id", o.id,
-      "--cluster-addr", `127.0.0.1:${gossip}`,
-      "--raft-addr", `127.0.0.1:${raft}`,
-      "--partition-count", String(o.partitions),
+      "--node-id",
+      o.id,
+      "--cluster-addr",
+      `127.0.0.1:${gossip}`,
+      "--raft-addr",
+      `127.0.0.1:${raft}`,
+      "--partition-count",
+      String(o.partitions),
       ...role,
       ...(o.args ?? []),
     ],
@@ -283,7 +319,7 @@ export async function startClusterMember(o: ClusterMemberOptions): Promise<Clust
 /** A sample's value from a member's Prometheus /metrics, e.g. `flydb_transport_frames_total{direction="out"}`. */
 export async function metricValue(m: FlyDBProcess, series: string): Promise<number> {
   const text = await (await fetch(`${m.http}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(series + " "));
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
   if (!line) throw new Error(`${m.http}/metrics has no series ${series}`);
   return Number(line.slice(series.length + 1));
 }

@@ -20,10 +20,17 @@ export interface FoundedGroup {
 export function readFoundedGroup(dataDir: string, grp: number): FoundedGroup | undefined {
   const db = new Database(join(dataDir, "raft.db"), { readonly: true });
   try {
-    const rows = db.query<{ idx: number; kind: number; data: Uint8Array | null }, [number]>("SELECT idx, kind, data FROM raft_log WHERE grp = ? ORDER BY idx").all(grp);
+    const rows = db
+      .query<{ idx: number; kind: number; data: Uint8Array | null }, [number]>(
+        "SELECT idx, kind, data FROM raft_log WHERE grp = ? ORDER BY idx",
+      )
+      .all(grp);
     const first = rows[0];
     if (first === undefined) return undefined;
-    if (first.idx !== 1 || first.kind !== EntryKind.ConfChange) throw new Error(`raft group ${grp} in ${dataDir}: no founding conf entry at index 1 (first: ${first.idx}, kind ${first.kind})`);
+    if (first.idx !== 1 || first.kind !== EntryKind.ConfChange)
+      throw new Error(
+        `raft group ${grp} in ${dataDir}: no founding conf entry at index 1 (first: ${first.idx}, kind ${first.kind})`,
+      );
     const second = rows[1];
     return {
       founding: decodeConf(first.data),

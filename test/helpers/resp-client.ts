@@ -30,7 +30,8 @@ export function parseReply(buf: Buffer, pos: number): { value: Wire; next: numbe
     if (!/^-?\d+$/.test(line)) throw new ReplyFormatError(`bad length ${JSON.stringify(line)} after '${type}'`);
     return Number(line);
   };
-  const blob = (n: number) => (buf.length < after + n + 2 ? undefined : { data: buf.subarray(after, after + n), next: after + n + 2 });
+  const blob = (n: number) =>
+    buf.length < after + n + 2 ? undefined : { data: buf.subarray(after, after + n), next: after + n + 2 };
   const items = (n: number) => {
     const out: Wire[] = [];
     let at = after;
@@ -65,7 +66,11 @@ export function parseReply(buf: Buffer, pos: number): { value: Wire; next: numbe
       const b = blob(n);
       if (!b) return undefined;
       if (type === "!") return { value: { t: "-", v: b.data.toString("latin1") }, next: b.next };
-      if (type === "=") return { value: { t: "=", format: b.data.toString("latin1", 0, 3), v: Buffer.from(b.data.subarray(4)) }, next: b.next };
+      if (type === "=")
+        return {
+          value: { t: "=", format: b.data.toString("latin1", 0, 3), v: Buffer.from(b.data.subarray(4)) },
+          next: b.next,
+        };
       return { value: { t: "$", v: Buffer.from(b.data) }, next: b.next };
     }
     case "*":
@@ -85,7 +90,9 @@ export function parseReply(buf: Buffer, pos: number): { value: Wire; next: numbe
       return { value: { t: type, v: pairs }, next: r.next };
     }
     default:
-      throw new ReplyFormatError(`unknown reply type byte 0x${buf[pos]!.toString(16)} in ${JSON.stringify(buf.toString("latin1", pos, pos + 40))}`);
+      throw new ReplyFormatError(
+        `unknown reply type byte 0x${buf[pos]!.toString(16)} in ${JSON.stringify(buf.toString("latin1", pos, pos + 40))}`,
+      );
   }
 }
 
@@ -165,7 +172,8 @@ export class RespClient {
 
 /** A readable, comparable rendering of a reply (binary bytes escaped). */
 export function show(w: Wire): string {
-  const esc = (b: Buffer) => JSON.stringify(b.toString("latin1")).replace(/[\u0080-\u00ff]/g, (c) => `\\x${c.charCodeAt(0).toString(16)}`);
+  const esc = (b: Buffer) =>
+    JSON.stringify(b.toString("latin1")).replace(/[\u0080-\u00ff]/g, (c) => `\\x${c.charCodeAt(0).toString(16)}`);
   switch (w.t) {
     case "+":
       return `+${w.v}`;

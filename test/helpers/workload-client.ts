@@ -180,8 +180,12 @@ class Conn {
 }
 
 export async function runWorkload(cfg: WorkloadConfig): Promise<{ records: OpRecord[]; summary: WorkloadSummary }> {
-  const keys = [...cfg.registerKeys.map((k) => ({ key: k, model: "register" as const })), ...cfg.counterKeys.map((k) => ({ key: k, model: "counter" as const }))];
-  if (keys.length === 0 || cfg.targets.length === 0 || cfg.clients < 1) throw new Error("workload: need keys, targets and at least one client");
+  const keys = [
+    ...cfg.registerKeys.map((k) => ({ key: k, model: "register" as const })),
+    ...cfg.counterKeys.map((k) => ({ key: k, model: "counter" as const })),
+  ];
+  if (keys.length === 0 || cfg.targets.length === 0 || cfg.clients < 1)
+    throw new Error("workload: need keys, targets and at least one client");
   const readRatio = cfg.readRatio ?? 0.5;
   const random = seededRandom(cfg.seed ?? 1);
   const records: OpRecord[] = [];
@@ -260,7 +264,7 @@ export async function runWorkload(cfg: WorkloadConfig): Promise<{ records: OpRec
 if (import.meta.main) {
   const cfg = JSON.parse(process.argv[2] ?? "") as WorkloadConfig;
   const { records, summary } = await runWorkload(cfg);
-  writeFileSync(cfg.historyPath, records.map((r) => JSON.stringify(r)).join("\n") + "\n");
+  writeFileSync(cfg.historyPath, `${records.map((r) => JSON.stringify(r)).join("\n")}\n`);
   process.stdout.write(`${JSON.stringify(summary)}\n`);
   process.exit(0);
 }

@@ -6,7 +6,14 @@
 import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { checkLinearizable, counterModel, registerModel, type CounterInput, type Operation, type RegisterInput } from "./linearizability.ts";
+import {
+  checkLinearizable,
+  counterModel,
+  registerModel,
+  type CounterInput,
+  type Operation,
+  type RegisterInput,
+} from "./linearizability.ts";
 import type { FlyNode, Harness } from "./cluster-harness.ts";
 import type { Netns } from "./netns.ts";
 import type { OpRecord, WorkloadConfig, WorkloadSummary } from "./workload-client.ts";
@@ -67,11 +74,15 @@ export async function finalReads(h: Harness, nodes: readonly FlyNode[], keys: re
   const out: FinalRead[] = [];
   for (const node of nodes) {
     const call = Date.now();
-    const replies = await h.redisBatch(node, keys.map((k) => ["GET", k]));
+    const replies = await h.redisBatch(
+      node,
+      keys.map((k) => ["GET", k]),
+    );
     const ret = Date.now();
     replies.forEach((r, i) => {
       const key = keys[i]!;
-      if (r.kind !== "reply" || (r.value !== null && typeof r.value !== "string")) throw new Error(`${node.id} GET ${key}: ${JSON.stringify(r)}`);
+      if (r.kind !== "reply" || (r.value !== null && typeof r.value !== "string"))
+        throw new Error(`${node.id} GET ${key}: ${JSON.stringify(r)}`);
       out.push({ key, value: r.value, call, ret });
     });
   }
@@ -111,33 +122,55 @@ export function checkHistory(records: readonly OpRecord[], finals: readonly Fina
         call: r.call,
         ret: retOf(r),
       }));
-      mine.forEach((f, i) => history.push({ client: -1 - i, input: { op: "get" }, output: f.value, call: f.call, ret: f.ret }));
+      mine.forEach((f, i) =>
+        history.push({ client: -1 - i, input: { op: "get" }, output: f.value, call: f.call, ret: f.ret }),
+      );
       result = checkLinearizable(history, registerModel);
       const written = new Set(ops.filter((r) => r.op === "set").map((r) => r.value));
       const acked = ops.filter((r) => r.op === "set" && r.status === "ok");
       for (const f of mine) {
-        if (f.value === null && acked.length > 0) problems.push(`${key}: final read null after ${acked.length} acknowledged SETs`);
-        if (f.value !== null && !written.has(f.value)) problems.push(`${key}: final value ${f.value} was never written`);
+        if (f.value === null && acked.length > 0)
+          problems.push(`${key}: final read null after ${acked.length} acknowledged SETs`);
+        if (f.value !== null && !written.has(f.value))
+          problems.push(`${key}: final value ${f.value} was never written`);
       }
     } else {
       const history: Operation<CounterInput, number>[] = ops.map((r) => ({
         client: r.client,
         input: r.op === "incr" ? { op: "incr" } : { op: "get" },
-        output: r.status !== "ok" ? undefined : r.op === "incr" ? (r.out as number) : r.out === null ? 0 : Number(r.out),
+        output:
+          r.status !== "ok" ? undefined : r.op === "incr" ? (r.out as number) : r.out === null ? 0 : Number(r.out),
         call: r.call,
         ret: retOf(r),
       }));
-      mine.forEach((f, i) => history.push({ client: -1 - i, input: { op: "get" }, output: f.value === null ? 0 : Number(f.value), call: f.call, ret: f.ret }));
+      mine.forEach((f, i) =>
+        history.push({
+          client: -1 - i,
+          input: { op: "get" },
+          output: f.value === null ? 0 : Number(f.value),
+          call: f.call,
+          ret: f.ret,
+        }),
+      );
       result = checkLinearizable(history, counterModel);
       const acked = ops.filter((r) => r.op === "incr" && r.status === "ok").length;
       const maybe = ops.filter((r) => r.op === "incr" && r.status === "unknown").length;
       for (const f of mine) {
         const v = f.value === null ? 0 : Number(f.value);
         if (v < acked) problems.push(`${key}: final ${v} < ${acked} acknowledged INCRs (lost writes)`);
-        if (v > acked + maybe) problems.push(`${key}: final ${v} > ${acked} acknowledged + ${maybe} unknown INCRs (applied twice)`);
+        if (v > acked + maybe)
+          problems.push(`${key}: final ${v} > ${acked} acknowledged + ${maybe} unknown INCRs (applied twice)`);
       }
     }
-    results.push({ key, model, ops: ops.length, unknown, linearizable: result.ok, inconclusive: result.inconclusive, problems });
+    results.push({
+      key,
+      model,
+      ops: ops.length,
+      unknown,
+      linearizable: result.ok,
+      inconclusive: result.inconclusive,
+      problems,
+    });
   }
   return results;
 }
@@ -146,5 +179,8 @@ export function checkHistory(records: readonly OpRecord[], finals: readonly Fina
 export function describeFailures(checks: readonly KeyCheck[]): string[] {
   return checks
     .filter((c) => !c.linearizable || c.problems.length > 0)
-    .map((c) => `${c.key} (${c.model}, ${c.ops} ops, ${c.unknown} unknown): ${c.linearizable ? "linearizable" : c.inconclusive ? "INCONCLUSIVE" : "NOT linearizable"}${c.problems.length ? "; " + c.problems.join("; ") : ""}`);
+    .map(
+      (c) =>
+        `${c.key} (${c.model}, ${c.ops} ops, ${c.unknown} unknown): ${c.linearizable ? "linearizable" : c.inconclusive ? "INCONCLUSIVE" : "NOT linearizable"}${c.problems.length ? `; ${c.problems.join("; ")}` : ""}`,
+    );
 }

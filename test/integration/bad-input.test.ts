@@ -37,7 +37,8 @@ async function exchange(port: number, bytes: string | Uint8Array, quietMs = 150,
   const conn = await RawConnection.connect(port);
   try {
     await conn.write(bytes);
-    if (atLeast) await conn.readUntil((t) => t.length >= atLeast.reply.length && (!atLeast.closed || conn.isClosed), 5000);
+    if (atLeast)
+      await conn.readUntil((t) => t.length >= atLeast.reply.length && (!atLeast.closed || conn.isClosed), 5000);
     let seen = -1;
     while (!conn.isClosed && conn.received().length !== seen) {
       seen = conn.received().length;
@@ -73,7 +74,11 @@ const PROTOCOL_ERRORS: [string, string | Uint8Array, string][] = [
   ["a huge multibulk count", "*99999999999\r\n", "-ERR Protocol error: invalid multibulk length\r\n"],
   ["a bulk without '$'", "*1\r\nfoo\r\n", "-ERR Protocol error: expected '$', got 'f'\r\n"],
   ["a 1 MB inline line", "A".repeat(1024 * 1024), "-ERR Protocol error: too big inline request\r\n"],
-  ["a 1 MB multibulk header line", `*${"1".repeat(1024 * 1024)}`, "-ERR Protocol error: too big mbulk count string\r\n"],
+  [
+    "a 1 MB multibulk header line",
+    `*${"1".repeat(1024 * 1024)}`,
+    "-ERR Protocol error: too big mbulk count string\r\n",
+  ],
   ["unbalanced quotes inline", 'SET "a b\r\n', "-ERR Protocol error: unbalanced quotes in request\r\n"],
 ];
 
@@ -132,7 +137,10 @@ describe("with requirepass, before AUTH", () => {
     ["more than 10 arguments", "*11\r\n"],
     ["a bulk over 16 KB", "*1\r\n$16385\r\n"],
     ["10 arguments and a 16 KB bulk are still fine", `*2\r\n$4\r\nECHO\r\n$16384\r\n${"e".repeat(16384)}\r\n`],
-    ["after AUTH the normal limits apply", `*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n*12\r\n$4\r\nMGET\r\n${"$1\r\nk\r\n".repeat(11)}`],
+    [
+      "after AUTH the normal limits apply",
+      `*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n*12\r\n$4\r\nMGET\r\n${"$1\r\nk\r\n".repeat(11)}`,
+    ],
   ];
   for (const [what, bytes] of CASES) {
     test(`${what}: answered like redis-server`, async () => {
@@ -148,7 +156,8 @@ describe("limits are checked before allocating", () => {
     const before = rss();
     const conns = await Promise.all(Array.from({ length: 4 }, () => RawConnection.connect(flydb.port)));
     try {
-      for (const c of conns) await c.write(`*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$${500 * 1024 * 1024}\r\n${"z".repeat(64 * 1024)}`);
+      for (const c of conns)
+        await c.write(`*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$${500 * 1024 * 1024}\r\n${"z".repeat(64 * 1024)}`);
       await Bun.sleep(300);
       // Four claimed 500 MB values would be 2 GB; what arrived is 256 KB.
       expect(rss() - before).toBeLessThan(200 * 1024 * 1024);
@@ -165,7 +174,22 @@ describe("random bytes", () => {
     // stay below 0x80: FlyDB's error replies are UTF-8 text, so an unknown command made of other
     // bytes is echoed differently from Redis (which echoes raw bytes).
     const piece = fc.oneof(
-      fc.constantFrom("*", "$", "\r\n", "\n", "-1", "0", "3", "PING", "GET", " ", '"', "'", "\\x41", "*1\r\n$4\r\nPING\r\n"),
+      fc.constantFrom(
+        "*",
+        "$",
+        "\r\n",
+        "\n",
+        "-1",
+        "0",
+        "3",
+        "PING",
+        "GET",
+        " ",
+        '"',
+        "'",
+        "\\x41",
+        "*1\r\n$4\r\nPING\r\n",
+      ),
       fc.uint8Array({ max: 0x7f, maxLength: 6 }).map((b) => Buffer.from(b).toString("latin1")),
     );
     const input = fc.array(piece, { minLength: 1, maxLength: 8 }).map((ps) => ps.join(""));

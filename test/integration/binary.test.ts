@@ -24,7 +24,8 @@ afterAll(() => {
 });
 
 /** Runs the copied binary from its own directory, where there is no node_modules to lean on. */
-const flydb = (args: string[], env: Record<string, string> = {}) => runTool([binary, ...args], { cwd: dir, env, timeoutMs: 15_000 });
+const flydb = (args: string[], env: Record<string, string> = {}) =>
+  runTool([binary, ...args], { cwd: dir, env, timeoutMs: 15_000 });
 
 describe("dist/flydb", () => {
   test("starts from a directory without node_modules, serves, and exits 0 on SIGTERM", async () => {

@@ -101,11 +101,17 @@ const RUNS = Number(process.env.BITS_DIFF_RUNS ?? 150);
 
 describe("bitmaps and LCS reply like redis-server 7.0", () => {
   test("generated sequences, RESP2", async () => {
-    await fc.assert(fc.asyncProperty(sequences, (cmds) => run(servers, cmds)), { numRuns: RUNS });
+    await fc.assert(
+      fc.asyncProperty(sequences, (cmds) => run(servers, cmds)),
+      { numRuns: RUNS },
+    );
   }, 120_000);
 
   test("generated sequences, RESP3", async () => {
-    await fc.assert(fc.asyncProperty(sequences, (cmds) => run(resp3, cmds)), { numRuns: RUNS });
+    await fc.assert(
+      fc.asyncProperty(sequences, (cmds) => run(resp3, cmds)),
+      { numRuns: RUNS },
+    );
   }, 120_000);
 
   test("errors, argument order and limits", async () => {
@@ -189,8 +195,19 @@ describe("bitmaps and LCS reply like redis-server 7.0", () => {
   test("counting and searching over long strings", async () => {
     const byte = (i: number) => (i % 7 === 0 ? 0 : i % 11 === 0 ? 255 : (i * 37) & 255);
     const mixed = Array.from({ length: 300 }, (_, i) => String.fromCharCode(byte(i))).join("");
-    const cmds: Cmd[] = [["SET", "b1", mixed], ["SET", "b2", "\xff".repeat(40)], ["SET", "b3", "\x00".repeat(40)]];
-    for (const [s, e] of [["0", "-1"], ["3", "250"], ["-5", "-1"], ["17", "2300"], ["9", "9"], ["1", "0"]]) {
+    const cmds: Cmd[] = [
+      ["SET", "b1", mixed],
+      ["SET", "b2", "\xff".repeat(40)],
+      ["SET", "b3", "\x00".repeat(40)],
+    ];
+    for (const [s, e] of [
+      ["0", "-1"],
+      ["3", "250"],
+      ["-5", "-1"],
+      ["17", "2300"],
+      ["9", "9"],
+      ["1", "0"],
+    ]) {
       for (const k of ["b1", "b2", "b3"]) {
         cmds.push(["BITCOUNT", k, s!, e!, "BIT"], ["BITCOUNT", k, s!, e!]);
         for (const b of ["0", "1"]) {

@@ -11,7 +11,15 @@ let node: FlyDBProcess;
 const clients: { quit(): unknown; disconnect(): void }[] = [];
 
 function ioredis(port: number, opts: Record<string, unknown> = {}): Redis {
-  const c = new Redis({ port, host: "127.0.0.1", lazyConnect: false, maxRetriesPerRequest: 0, enableOfflineQueue: true, retryStrategy: () => null, ...opts });
+  const c = new Redis({
+    port,
+    host: "127.0.0.1",
+    lazyConnect: false,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: true,
+    retryStrategy: () => null,
+    ...opts,
+  });
   clients.push(c);
   return c;
 }
@@ -48,7 +56,9 @@ describe("redis-cli", () => {
       const v = `value-${i}`;
       parts.push(`*3\r\n$3\r\nSET\r\n$${k.length}\r\n${k}\r\n$${v.length}\r\n${v}\r\n`);
     }
-    const piped = await runTool(["redis-cli", "-h", "127.0.0.1", "-p", String(node.port), "--pipe"], { stdin: parts.join("") });
+    const piped = await runTool(["redis-cli", "-h", "127.0.0.1", "-p", String(node.port), "--pipe"], {
+      stdin: parts.join(""),
+    });
     expect(piped.code).toBe(0);
     expect(piped.stdout).toContain(`errors: 0, replies: ${n}`);
     const c = ioredis(node.port);
@@ -109,7 +119,9 @@ describe("ioredis", () => {
     const c = ioredis(node.port);
     await c.set("io:str", "x");
     await expect(c.incr("io:str")).rejects.toThrow("ERR value is not an integer or out of range");
-    await expect(c.call("NOSUCHCMD", "a")).rejects.toThrow("ERR unknown command 'NOSUCHCMD', with args beginning with: 'a'");
+    await expect(c.call("NOSUCHCMD", "a")).rejects.toThrow(
+      "ERR unknown command 'NOSUCHCMD', with args beginning with: 'a'",
+    );
   });
 });
 
@@ -120,7 +132,11 @@ describe("inline commands", () => {
   });
 
   test("inline SET and GET with quoting", async () => {
-    const r = await runTool(["bash", "-c", `printf 'SET inline:k "a b"\\r\\nGET inline:k\\r\\n' | nc -q1 127.0.0.1 ${node.port}`]);
+    const r = await runTool([
+      "bash",
+      "-c",
+      `printf 'SET inline:k "a b"\\r\\nGET inline:k\\r\\n' | nc -q1 127.0.0.1 ${node.port}`,
+    ]);
     expect(r.stdout).toBe("+OK\r\n$3\r\na b\r\n");
   });
 });
@@ -136,7 +152,10 @@ describe("connection and server commands", () => {
       expect(id.t).toBe(":");
       const list = await b.call("CLIENT", "LIST");
       expect(list.t).toBe("$");
-      const line = (list as { v: Buffer }).v.toString().split("\n").find((l) => l.includes("name=alpha"));
+      const line = (list as { v: Buffer }).v
+        .toString()
+        .split("\n")
+        .find((l) => l.includes("name=alpha"));
       expect(line).toBeDefined();
       expect(line).toContain(`id=${(id as { v: bigint }).v} `);
       expect(show(await b.call("CLIENT", "KILL", "ID", String((id as { v: bigint }).v)))).toBe(":1");
@@ -179,7 +198,8 @@ describe("connection and server commands", () => {
     const c = ioredis(node.port);
     await c.set("info:k", "v", "EX", 1000);
     const info = await c.info();
-    for (const section of ["# Server", "# Clients", "# Memory", "# Persistence", "# Stats", "# Keyspace"]) expect(info).toContain(section);
+    for (const section of ["# Server", "# Clients", "# Memory", "# Persistence", "# Stats", "# Keyspace"])
+      expect(info).toContain(section);
     expect(info).toMatch(/redis_version:\d+\.\d+\.\d+/);
     expect(info).toContain(`tcp_port:${node.port}`);
     expect(info).toMatch(new RegExp(`^db0:keys=${await c.dbsize()},expires=[1-9]\\d*,avg_ttl=0`, "m"));
@@ -215,7 +235,9 @@ describe("requirepass", () => {
     try {
       expect(show(await c.call("GET", "k"))).toBe("-NOAUTH Authentication required.");
       expect(show(await c.call("SET", "k", "v"))).toBe("-NOAUTH Authentication required.");
-      expect(show(await c.call("AUTH", "wrong"))).toBe("-WRONGPASS invalid username-password pair or user is disabled.");
+      expect(show(await c.call("AUTH", "wrong"))).toBe(
+        "-WRONGPASS invalid username-password pair or user is disabled.",
+      );
       expect(show(await c.call("AUTH", "s3cret pass"))).toBe("+OK");
       expect(show(await c.call("SET", "k", "v"))).toBe("+OK");
       expect(show(await c.call("GET", "k"))).toBe('$"v"');
@@ -239,7 +261,18 @@ describe("requirepass", () => {
   test("ioredis and redis-cli with the password", async () => {
     const c = ioredis(secured.port, { password: "s3cret pass" });
     expect(await c.set("pw:k", "1")).toBe("OK");
-    const r = await runTool(["redis-cli", "-h", "127.0.0.1", "-p", String(secured.port), "--no-auth-warning", "-a", "s3cret pass", "GET", "pw:k"]);
+    const r = await runTool([
+      "redis-cli",
+      "-h",
+      "127.0.0.1",
+      "-p",
+      String(secured.port),
+      "--no-auth-warning",
+      "-a",
+      "s3cret pass",
+      "GET",
+      "pw:k",
+    ]);
     expect(r.stdout).toBe("1\n");
   });
 });
@@ -258,7 +291,13 @@ describe("HTTP", () => {
     const c = ioredis(node.port);
     await c.set("status:k", "v");
     const s = (await (await fetch(`${node.http}/cluster/status`)).json()) as {
-      node: { id: string; version: string; role: string; uptime_seconds: number; addresses: { resp: string; http: string } };
+      node: {
+        id: string;
+        version: string;
+        role: string;
+        uptime_seconds: number;
+        addresses: { resp: string; http: string };
+      };
       keys: number;
     };
     expect(s.node.role).toBe("standalone");

@@ -87,7 +87,9 @@ describe("keyless commands across partitions", () => {
   test("databases through any node: SELECT 2, SET, GET, DBSIZE, MOVE; FLUSHDB only flushes db 2", async () => {
     const port = (i: number) => c.members[i]!.node.respPort;
     // Thirty keys written through all three nodes: most of them reach their leader through another node.
-    const db2 = c.members.map((_, i) => new Redis({ host: "127.0.0.1", port: port(i), db: 2, maxRetriesPerRequest: 0 }));
+    const db2 = c.members.map(
+      (_, i) => new Redis({ host: "127.0.0.1", port: port(i), db: 2, maxRetriesPerRequest: 0 }),
+    );
     const redisCluster = new Redis({ host: "127.0.0.1", port: port(1), maxRetriesPerRequest: 0 });
     try {
       const keys = Array.from({ length: 30 }, (_, i) => `db2:${i}`);
@@ -104,7 +106,10 @@ describe("keyless commands across partitions", () => {
       expect(await clients[0]!.dbsize()).toBe(written.length + 1);
       expect(await clients[2]!.info("keyspace")).toContain("db3:keys=1,expires=0,avg_ttl=0");
       // SELECT inside MULTI travels with the transaction to its keys' partition.
-      expect(await db2[1]!.multi().select(4).set("tx", "4").exec()).toEqual([[null, "OK"], [null, "OK"]]);
+      expect(await db2[1]!.multi().select(4).set("tx", "4").exec()).toEqual([
+        [null, "OK"],
+        [null, "OK"],
+      ]);
       expect(await db2[1]!.get("tx")).toBe("4");
       expect(await db2[0]!.get("tx")).toBeNull();
       // A Redis Cluster client (CLUSTER SLOTS puts the connection in that mode) stays on database 0.
@@ -135,9 +140,17 @@ describe("active expiry", () => {
   function expiredInLog(dataDir: string, grp: number): string[] {
     const db = new Database(join(dataDir, "raft.db"), { readonly: true });
     try {
-      const rows = db.query<{ data: Uint8Array }, [number]>("SELECT data FROM raft_log WHERE grp = ? AND kind = 0 AND data IS NOT NULL ORDER BY idx").all(grp);
+      const rows = db
+        .query<{ data: Uint8Array }, [number]>(
+          "SELECT data FROM raft_log WHERE grp = ? AND kind = 0 AND data IS NOT NULL ORDER BY idx",
+        )
+        .all(grp);
       const dec = new TextDecoder();
-      return rows.flatMap((r) => decodeOp(r.data).cmds.filter((c) => dec.decode(c[0]) === "__expire").flatMap((c) => c.slice(1).map((k) => dec.decode(k))));
+      return rows.flatMap((r) =>
+        decodeOp(r.data)
+          .cmds.filter((c) => dec.decode(c[0]) === "__expire")
+          .flatMap((c) => c.slice(1).map((k) => dec.decode(k))),
+      );
     } finally {
       db.close();
     }
@@ -152,9 +165,15 @@ describe("active expiry", () => {
     }
     await Promise.all([...keys.values()].map((k, i) => clients[i % 3]!.set(k, "x", "PX", 50)));
     const dir = c.members[0]!.dataDir;
-    await waitFor("every expired key deleted in its partition's log", () => [...keys].every(([p, k]) => expiredInLog(dir, p + 1).includes(k)), 20_000, 200);
+    await waitFor(
+      "every expired key deleted in its partition's log",
+      () => [...keys].every(([p, k]) => expiredInLog(dir, p + 1).includes(k)),
+      20_000,
+      200,
+    );
     // No key was deleted through another partition's group.
-    for (const [p, k] of keys) for (const q of keys.keys()) if (q !== p) expect(expiredInLog(dir, q + 1)).not.toContain(k);
+    for (const [p, k] of keys)
+      for (const q of keys.keys()) if (q !== p) expect(expiredInLog(dir, q + 1)).not.toContain(k);
   });
 });
 
@@ -187,7 +206,10 @@ describe("HTTP API", () => {
 
   test("/kv round trip through any node; the token is required", async () => {
     expect((await c.http(0, "/kv/http-key", { method: "PUT", body: "hello" })).status).toBe(401);
-    expect((await c.http(0, "/kv/http-key", { method: "PUT", body: "hello", headers: { authorization: "Bearer wrong" } })).status).toBe(401);
+    expect(
+      (await c.http(0, "/kv/http-key", { method: "PUT", body: "hello", headers: { authorization: "Bearer wrong" } }))
+        .status,
+    ).toBe(401);
     expect((await c.http(0, "/kv/http-key", { method: "PUT", body: "hello", headers: auth })).status).toBe(200);
     const got = await c.http(1, "/kv/http-key", { headers: auth });
     expect(got.status).toBe(200);
@@ -201,7 +223,13 @@ describe("HTTP API", () => {
 
   test("/cluster/partitions covers slots 0-16383 with a leader and replicas each", async () => {
     const r = (await (await c.http(1, "/cluster/partitions")).json()) as {
-      partitions: { partition: number; slots: [number, number]; replicas: string[]; leader: string | null; healthy: boolean }[];
+      partitions: {
+        partition: number;
+        slots: [number, number];
+        replicas: string[];
+        leader: string | null;
+        healthy: boolean;
+      }[];
     };
     expect(r.partitions.length).toBe(16);
     let next = 0;
@@ -218,10 +246,16 @@ describe("HTTP API", () => {
   });
 
   test("/cluster/join needs the token and a peer list", async () => {
-    expect((await c.http(0, "/cluster/join", { method: "POST", body: JSON.stringify({ peers: ["127.0.0.1:1"] }) })).status).toBe(401);
+    expect(
+      (await c.http(0, "/cluster/join", { method: "POST", body: JSON.stringify({ peers: ["127.0.0.1:1"] }) })).status,
+    ).toBe(401);
     expect((await c.http(0, "/cluster/join", { method: "POST", body: "{}", headers: auth })).status).toBe(400);
     const peer = `127.0.0.1:${c.members[1]!.gossipPort}`;
-    const r = await c.http(0, "/cluster/join", { method: "POST", body: JSON.stringify({ peers: [peer] }), headers: auth });
+    const r = await c.http(0, "/cluster/join", {
+      method: "POST",
+      body: JSON.stringify({ peers: [peer] }),
+      headers: auth,
+    });
     expect(r.status).toBe(200);
     expect(await r.json()).toEqual({ joining: [peer] });
   });
@@ -239,10 +273,18 @@ describe("HTTP API", () => {
     expect(body).toMatchObject({ drained: true, voter_groups: [] });
     expect(r.status).toBe(200);
     await waitFor("the leaving node to stop", () => leaving.stopped, 10_000);
-    await waitFor("every partition healthy without the leaver", async () => {
-      const p = (await (await c.http(stay[0]!, "/cluster/partitions")).json()) as { partitions: { replicas: string[]; voters: string[]; healthy: boolean }[] };
-      return p.partitions.every((x) => x.healthy && !x.replicas.includes(leaving.id) && !x.voters.includes(leaving.id));
-    }, 20_000);
+    await waitFor(
+      "every partition healthy without the leaver",
+      async () => {
+        const p = (await (await c.http(stay[0]!, "/cluster/partitions")).json()) as {
+          partitions: { replicas: string[]; voters: string[]; healthy: boolean }[];
+        };
+        return p.partitions.every(
+          (x) => x.healthy && !x.replicas.includes(leaving.id) && !x.voters.includes(leaving.id),
+        );
+      },
+      20_000,
+    );
     await waitHealthy(c, 2);
     expect(await clients[stay[0]!]!.get("after-flush")).toBe("1");
     await clients[stay[1]!]!.set("after-leave", "ok");
@@ -257,10 +299,21 @@ describe("a partition without a leader", () => {
     await c.members[stop]!.node.stop();
     c.members[stop]!.stopped = true;
     const client = clients[ask]!;
-    const other = new Redis({ host: "127.0.0.1", port: c.members[ask]!.node.respPort, maxRetriesPerRequest: 0, enableReadyCheck: false });
+    const other = new Redis({
+      host: "127.0.0.1",
+      port: c.members[ask]!.node.respPort,
+      maxRetriesPerRequest: 0,
+      enableReadyCheck: false,
+    });
     try {
       // In parallel: each waits out the per-partition request timeout (no hang, no partial reply).
-      const [full, ...results] = await Promise.allSettled([client.info(), client.dbsize(), client.keys("*"), client.info("keyspace"), other.flushall()]);
+      const [full, ...results] = await Promise.allSettled([
+        client.info(),
+        client.dbsize(),
+        client.keys("*"),
+        client.info("keyspace"),
+        other.flushall(),
+      ]);
       // A full INFO (ioredis runs one on connect) still answers, and says the count is missing.
       expect(full.status).toBe("fulfilled");
       const text = String((full as PromiseFulfilledResult<string>).value);
@@ -269,7 +322,9 @@ describe("a partition without a leader", () => {
       for (const r of results) {
         expect(r.status).toBe("rejected");
         // INFO may already know the node lost its leaders and say so without asking.
-        expect(String((r as PromiseRejectedResult).reason)).toMatch(/(CLUSTERDOWN|TRYAGAIN) (\w+ needs every partition|this node cannot count)/);
+        expect(String((r as PromiseRejectedResult).reason)).toMatch(
+          /(CLUSTERDOWN|TRYAGAIN) (\w+ needs every partition|this node cannot count)/,
+        );
       }
     } finally {
       other.disconnect();

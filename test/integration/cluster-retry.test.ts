@@ -113,17 +113,41 @@ afterAll(async () => {
 });
 
 /** A member with its own ports and data dir; other nodes reach its Raft port at `advertisedRaft`. */
-async function startNode(id: string, [gossipPort, raftPort]: number[], flags: Record<string, string>, advertisedRaft?: (port: number) => number): Promise<ClusterNode> {
+async function startNode(
+  id: string,
+  [gossipPort, raftPort]: number[],
+  flags: Record<string, string>,
+  advertisedRaft?: (port: number) => number,
+): Promise<ClusterNode> {
   mkdirSync(join(dir, id), { recursive: true });
   const { config } = loadConfig({
     env: {},
     defaultConfigPath: join(dir, "none.toml"),
-    flags: { node_id: id, data_dir: join(dir, id), partition_count: String(PARTITIONS), fsync: "no", cluster_addr: `127.0.0.1:${gossipPort}`, raft_addr: `127.0.0.1:${raftPort}`, ...flags },
+    flags: {
+      node_id: id,
+      data_dir: join(dir, id),
+      partition_count: String(PARTITIONS),
+      fsync: "no",
+      cluster_addr: `127.0.0.1:${gossipPort}`,
+      raft_addr: `127.0.0.1:${raftPort}`,
+      ...flags,
+    },
   });
   const raft = advertisedRaft?.(raftPort) ?? raftPort;
-  const addrs = { resp: "127.0.0.1:1", http: "127.0.0.1:1", raft: `127.0.0.1:${raft}`, gossip: `127.0.0.1:${gossipPort}` };
+  const addrs = {
+    resp: "127.0.0.1:1",
+    http: "127.0.0.1:1",
+    raft: `127.0.0.1:${raft}`,
+    gossip: `127.0.0.1:${gossipPort}`,
+  };
   resolveMode(config); // records the data dir as a cluster member's, as openCluster's caller does
-  const node = await ClusterNode.start(config, createLogger("error", "text"), addrs, { raft: { host: "127.0.0.1", port: raftPort }, gossip: `127.0.0.1:${gossipPort}` }, "test");
+  const node = await ClusterNode.start(
+    config,
+    createLogger("error", "text"),
+    addrs,
+    { raft: { host: "127.0.0.1", port: raftPort }, gossip: `127.0.0.1:${gossipPort}` },
+    "test",
+  );
   // No formation loop runs here to check that this id is new to the cluster (src/cluster/formation.ts).
   node.acceptGroups();
   nodes.push(node);
@@ -131,7 +155,11 @@ async function startNode(id: string, [gossipPort, raftPort]: number[], flags: Re
 }
 
 /** A member whose Raft address is a new ReplyLoser in front of its real port. */
-async function startBehindRelay(id: string, ports: number[], flags: Record<string, string>): Promise<{ node: ClusterNode; relay: ReplyLoser }> {
+async function startBehindRelay(
+  id: string,
+  ports: number[],
+  flags: Record<string, string>,
+): Promise<{ node: ClusterNode; relay: ReplyLoser }> {
   let relay: ReplyLoser | undefined;
   const node = await startNode(id, ports, flags, (raftPort) => {
     relay = new ReplyLoser(raftPort);
@@ -148,18 +176,26 @@ const duplicates = (n: ClusterNode) => n.raftStats.writeCopies.duplicate;
 const get = (n: ClusterNode, key: string) => n.read(COMMANDS.get("get")!, [enc.encode("get"), enc.encode(key)]);
 
 /** A key of a partition `leader` leads while every one of `others` replicates it and knows that. */
-async function keyLedBy(leader: ClusterNode, id: string, others: { node: ClusterNode; id: string }[]): Promise<{ key: string; grp: number }> {
+async function keyLedBy(
+  leader: ClusterNode,
+  id: string,
+  others: { node: ClusterNode; id: string }[],
+): Promise<{ key: string; grp: number }> {
   let grp = 0;
-  await waitFor(`${id} to lead a partition the others replicate`, () => {
-    if (!leader.ready().ready || others.some((o) => !o.node.ready().ready)) return false;
-    const knownBy = (o: { node: ClusterNode; id: string }, grp: number, voters: readonly string[]) =>
-      leaderOf(o.node, grp) === id && voters.includes(o.id);
-    const led = leader
-      .groupStatuses()
-      .find((g) => g.grp !== 0 && g.role === "leader" && others.every((o) => knownBy(o, g.grp, g.voters)));
-    grp = led?.grp ?? 0;
-    return grp !== 0;
-  }, 40_000);
+  await waitFor(
+    `${id} to lead a partition the others replicate`,
+    () => {
+      if (!leader.ready().ready || others.some((o) => !o.node.ready().ready)) return false;
+      const knownBy = (o: { node: ClusterNode; id: string }, grp: number, voters: readonly string[]) =>
+        leaderOf(o.node, grp) === id && voters.includes(o.id);
+      const led = leader
+        .groupStatuses()
+        .find((g) => g.grp !== 0 && g.role === "leader" && others.every((o) => knownBy(o, g.grp, g.voters)));
+      grp = led?.grp ?? 0;
+      return grp !== 0;
+    },
+    40_000,
+  );
   const p = partitionOfGroup(grp);
   for (let i = 0; ; i++) {
     const key = `counter-${i}`;
@@ -212,10 +248,14 @@ describe("two nodes: a write whose reply is lost is retried at the same leader a
     expect(reply.t).toBe("error");
     expect(reply.t === "error" && reply.v).toMatch(/^TRYAGAIN .*the write may or may not have been applied$/);
     n1 = await startNode("r1", ports1, {});
-    await waitFor("the INCR proposed without a quorum to commit", async () => {
-      const r = await get(n1, key);
-      return r.t === "bulk" && new TextDecoder().decode(r.v as Uint8Array) === "13";
-    }, 20_000);
+    await waitFor(
+      "the INCR proposed without a quorum to commit",
+      async () => {
+        const r = await get(n1, key);
+        return r.t === "bulk" && new TextDecoder().decode(r.v as Uint8Array) === "13";
+      },
+      20_000,
+    );
     expect(await n1.propose(op("incr", key))).toEqual(int(14));
   });
 });

@@ -85,21 +85,41 @@ describe("databases reply like redis-server 7.0", () => {
 
   test("FLUSHALL empties every database; FLUSHDB only the selected one", async () => {
     await run(servers, [
-      ["SELECT", "2"], ["SET", "a", "1"], ["SELECT", "3"], ["SET", "a", "1"], ["FLUSHDB"], ["DBSIZE"],
-      ["SELECT", "2"], ["DBSIZE"], ["INFO", "keyspace"], ["FLUSHALL"], ["DBSIZE"], ["INFO", "keyspace"],
+      ["SELECT", "2"],
+      ["SET", "a", "1"],
+      ["SELECT", "3"],
+      ["SET", "a", "1"],
+      ["FLUSHDB"],
+      ["DBSIZE"],
+      ["SELECT", "2"],
+      ["DBSIZE"],
+      ["INFO", "keyspace"],
+      ["FLUSHALL"],
+      ["DBSIZE"],
+      ["INFO", "keyspace"],
     ]);
   });
 
   test("SELECT inside MULTI switches the database of the commands after it, and stays selected", async () => {
     await run(servers, [
-      ["MULTI"], ["SET", "a", "0"], ["SELECT", "4"], ["SET", "a", "4"], ["SELECT", "99"], ["GET", "a"], ["EXEC"],
-      ["GET", "a"], ["CLIENT", "INFO"], ["SELECT", "0"], ["GET", "a"],
+      ["MULTI"],
+      ["SET", "a", "0"],
+      ["SELECT", "4"],
+      ["SET", "a", "4"],
+      ["SELECT", "99"],
+      ["GET", "a"],
+      ["EXEC"],
+      ["GET", "a"],
+      ["CLIENT", "INFO"],
+      ["SELECT", "0"],
+      ["GET", "a"],
     ]);
   });
 
   test("pipelined SELECTs apply to exactly the commands sent after them", async () => {
     const script: Cmd[] = [];
-    for (let i = 0; i < 20; i++) script.push(["SELECT", String(i % 4)], ["SET", `p${i % 3}`, String(i)], ["INCR", "n"], ["GET", "p0"]);
+    for (let i = 0; i < 20; i++)
+      script.push(["SELECT", String(i % 4)], ["SET", `p${i % 3}`, String(i)], ["INCR", "n"], ["GET", "p0"]);
     // Not INFO or CLIENT INFO: connection commands run at once, ahead of the pipeline (docs/design/commands.md).
     script.push(["SELECT", "2"], ["DBSIZE"], ["KEYS", "*"]);
     const replies = async (p: typeof servers.redis) => {
@@ -112,7 +132,13 @@ describe("databases reply like redis-server 7.0", () => {
 
   test("RESET goes back to database 0; HELLO keeps the database", async () => {
     await run(servers, [
-      ["SELECT", "5"], ["SET", "a", "5"], ["HELLO", "2"], ["GET", "a"], ["RESET"], ["GET", "a"], ["CLIENT", "INFO"],
+      ["SELECT", "5"],
+      ["SET", "a", "5"],
+      ["HELLO", "2"],
+      ["GET", "a"],
+      ["RESET"],
+      ["GET", "a"],
+      ["CLIENT", "INFO"],
     ]);
   });
 });
@@ -125,24 +151,66 @@ describe("WATCH identifies (database, key) as Redis does", () => {
   };
 
   test("SWAPDB touches a watched key that exists", () =>
-    exec(servers, [["SELECT", "0"], ["SET", "x", "30"], ["WATCH", "x"], ["SWAPDB", "0", "1"]]));
+    exec(servers, [
+      ["SELECT", "0"],
+      ["SET", "x", "30"],
+      ["WATCH", "x"],
+      ["SWAPDB", "0", "1"],
+    ]));
 
   test("SWAPDB touches a watched key that does not exist but is swapped in", () =>
-    exec(servers, [["SELECT", "1"], ["SET", "x", "30"], ["SELECT", "0"], ["WATCH", "x"], ["SWAPDB", "0", "1"]]));
+    exec(servers, [
+      ["SELECT", "1"],
+      ["SET", "x", "30"],
+      ["SELECT", "0"],
+      ["WATCH", "x"],
+      ["SWAPDB", "0", "1"],
+    ]));
 
   test("SWAPDB of two databases without the key leaves the WATCH intact", () =>
-    exec(servers, [["SELECT", "1"], ["WATCH", "x"], ["SWAPDB", "2", "3"], ["SWAPDB", "1", "4"]]));
+    exec(servers, [
+      ["SELECT", "1"],
+      ["WATCH", "x"],
+      ["SWAPDB", "2", "3"],
+      ["SWAPDB", "1", "4"],
+    ]));
 
   test("a write of the same key name in another database leaves the WATCH intact", () =>
-    exec(servers, [["SELECT", "5"], ["SET", "x", "30"], ["WATCH", "x"], ["SELECT", "1"], ["SET", "x", "10"], ["SELECT", "5"]]));
+    exec(servers, [
+      ["SELECT", "5"],
+      ["SET", "x", "30"],
+      ["WATCH", "x"],
+      ["SELECT", "1"],
+      ["SET", "x", "10"],
+      ["SELECT", "5"],
+    ]));
 
   test("FLUSHDB touches a watched key that existed, but not one of another database", async () => {
     await exec(servers, [["SELECT", "2"], ["SET", "x", "1"], ["WATCH", "x"], ["FLUSHDB"]]);
-    await exec(servers, [["SELECT", "2"], ["SET", "x", "1"], ["WATCH", "x"], ["SELECT", "3"], ["FLUSHDB"], ["SELECT", "2"]]);
+    await exec(servers, [
+      ["SELECT", "2"],
+      ["SET", "x", "1"],
+      ["WATCH", "x"],
+      ["SELECT", "3"],
+      ["FLUSHDB"],
+      ["SELECT", "2"],
+    ]);
   });
 
   test("MOVE touches the watched key in both databases", async () => {
-    await exec(servers, [["SELECT", "0"], ["SET", "x", "1"], ["WATCH", "x"], ["MOVE", "x", "1"]]);
-    await exec(servers, [["SELECT", "1"], ["WATCH", "x"], ["SELECT", "0"], ["SET", "x", "1"], ["MOVE", "x", "1"], ["SELECT", "1"]]);
+    await exec(servers, [
+      ["SELECT", "0"],
+      ["SET", "x", "1"],
+      ["WATCH", "x"],
+      ["MOVE", "x", "1"],
+    ]);
+    await exec(servers, [
+      ["SELECT", "1"],
+      ["WATCH", "x"],
+      ["SELECT", "0"],
+      ["SET", "x", "1"],
+      ["MOVE", "x", "1"],
+      ["SELECT", "1"],
+    ]);
   });
 });

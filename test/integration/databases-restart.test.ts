@@ -33,20 +33,43 @@ function legacyDataDir(dir: string): void {
     "CREATE UNIQUE INDEX keys_by_part_key ON keys (part, key)",
     `CREATE TABLE hash_fields (part INTEGER NOT NULL, key BLOB NOT NULL, field BLOB NOT NULL, value BLOB NOT NULL,
        PRIMARY KEY (part, key, field)) WITHOUT ROWID`,
-  ]) data.run(ddl);
+  ])
+    data.run(ddl);
   const part = (key: string) => partitionOf(keySlot(enc.encode(key)), PARTITIONS);
   data.run("INSERT INTO settings VALUES ('partition_count', ?)", [PARTITIONS]);
   data.run("INSERT INTO applied VALUES (?, 2)", [STANDALONE_GROUP]);
-  data.run("INSERT INTO keys (part, key, type, value) VALUES (?, ?, 'string', ?)", [part("legacy"), enc.encode("legacy"), enc.encode("1")]);
+  data.run("INSERT INTO keys (part, key, type, value) VALUES (?, ?, 'string', ?)", [
+    part("legacy"),
+    enc.encode("legacy"),
+    enc.encode("1"),
+  ]);
   // A hash of one field: the keys row's value is the element count × 4 (collection-rows.ts).
-  data.run("INSERT INTO keys (part, key, type, value) VALUES (?, ?, 'hash', 4)", [part("legacyh"), enc.encode("legacyh")]);
-  data.run("INSERT INTO hash_fields VALUES (?, ?, ?, ?)", [part("legacyh"), enc.encode("legacyh"), enc.encode("f"), enc.encode("v")]);
+  data.run("INSERT INTO keys (part, key, type, value) VALUES (?, ?, 'hash', 4)", [
+    part("legacyh"),
+    enc.encode("legacyh"),
+  ]);
+  data.run("INSERT INTO hash_fields VALUES (?, ?, ?, ?)", [
+    part("legacyh"),
+    enc.encode("legacyh"),
+    enc.encode("f"),
+    enc.encode("v"),
+  ]);
   data.close();
   const packr = new Packr({ useRecords: false, moreTypes: false });
-  const entry = (idx: number, ...cmd: string[]) => ({ idx, term: 1, kind: ENTRY_NORMAL, data: packr.pack([[cmd.map((a) => enc.encode(a))], Date.now(), 0]) });
+  const entry = (idx: number, ...cmd: string[]) => ({
+    idx,
+    term: 1,
+    kind: ENTRY_NORMAL,
+    data: packr.pack([[cmd.map((a) => enc.encode(a))], Date.now(), 0]),
+  });
   const log = OpLog.open(join(dir, "raft.db"), "always");
   log.initGroup(STANDALONE_GROUP, 1);
-  log.append(STANDALONE_GROUP, [entry(1, "set", "legacy", "1"), entry(2, "hset", "legacyh", "f", "v"), entry(3, "rpush", "oldlist", "a", "b"), entry(4, "set", "old", "v")]);
+  log.append(STANDALONE_GROUP, [
+    entry(1, "set", "legacy", "1"),
+    entry(2, "hset", "legacyh", "f", "v"),
+    entry(3, "rpush", "oldlist", "a", "b"),
+    entry(4, "set", "old", "v"),
+  ]);
   log.close();
 }
 
@@ -87,7 +110,9 @@ describe("databases on disk", () => {
           expect(await r.get("legacy")).toBe("in db 3");
           expect(await r.hgetall("h3")).toEqual({ f: "3" });
           expect(await r.dbsize()).toBe(3);
-          expect(await r.info("keyspace")).toMatch(/^db0:keys=4,expires=0,avg_ttl=\d+\r\ndb3:keys=3,expires=1,avg_ttl=\d+\r?$/m);
+          expect(await r.info("keyspace")).toMatch(
+            /^db0:keys=4,expires=0,avg_ttl=\d+\r\ndb3:keys=3,expires=1,avg_ttl=\d+\r?$/m,
+          );
         });
         await withClient(server, 0, async (r) => expect(await r.get("legacy")).toBe("1"));
       };

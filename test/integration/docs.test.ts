@@ -69,8 +69,13 @@ describe("deploy/flydb.toml", () => {
   });
 
   test("loads without error and spells every default as the loader reads it", () => {
-    const { config } = loadConfig({ configPath: join(ROOT, "deploy/flydb.toml"), env: {}, flags: { node_id: "example" } });
-    for (const key of CONFIG_KEYS) if (key !== "node_id") expect({ key, value: config[key] }).toEqual({ key, value: SCHEMA[key].def });
+    const { config } = loadConfig({
+      configPath: join(ROOT, "deploy/flydb.toml"),
+      env: {},
+      flags: { node_id: "example" },
+    });
+    for (const key of CONFIG_KEYS)
+      if (key !== "node_id") expect({ key, value: config[key] }).toEqual({ key, value: SCHEMA[key].def });
   });
 
   test("loads with its commented node_id uncommented", () => {
@@ -95,13 +100,30 @@ describe("docs/API.md examples against a running node", () => {
     resp = freePort();
     http = freePort();
     dataDir = mkdtempSync(join(tmpdir(), "fly-ops-docs-"));
-    node = Bun.spawn([join(DIST, "flydb"), "--bind-addr", `127.0.0.1:${resp}`, "--http-addr", `127.0.0.1:${http}`, "--data-dir", dataDir, "--node-id", "docs"], {
-      env: ENV,
-      stdin: "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    await new LineReader(node.stderr as ReadableStream<Uint8Array>).waitFor((l) => l.includes("flydb started"), 15_000, "flydb to start");
+    node = Bun.spawn(
+      [
+        join(DIST, "flydb"),
+        "--bind-addr",
+        `127.0.0.1:${resp}`,
+        "--http-addr",
+        `127.0.0.1:${http}`,
+        "--data-dir",
+        dataDir,
+        "--node-id",
+        "docs",
+      ],
+      {
+        env: ENV,
+        stdin: "ignore",
+        stdout: "pipe",
+        stderr: "pipe",
+      },
+    );
+    await new LineReader(node.stderr as ReadableStream<Uint8Array>).waitFor(
+      (l) => l.includes("flydb started"),
+      15_000,
+      "flydb to start",
+    );
   });
 
   afterAll(async () => {
@@ -120,7 +142,11 @@ describe("docs/API.md examples against a running node", () => {
         .replaceAll("localhost:8080", `127.0.0.1:${http}`);
       const r = run(["bash", "-c", local]);
       const first = r.stdout.split("\n")[0]!.trim();
-      expect({ line, code: r.code, error: /^(ERR|NOAUTH|WRONGTYPE)/.test(first) }).toEqual({ line, code: 0, error: false });
+      expect({ line, code: r.code, error: /^(ERR|NOAUTH|WRONGTYPE)/.test(first) }).toEqual({
+        line,
+        code: 0,
+        error: false,
+      });
       expect({ line, empty: first === "" }).toEqual({ line, empty: false });
       const comment = /\s#\s(.*)$/.exec(line)?.[1];
       if (comment === undefined) continue;
@@ -152,7 +178,12 @@ describe("commands in the docs", () => {
     }
     const used: string[] = [];
     const unknown: string[] = [];
-    const files = [...filesUnder("docs").filter((f) => f.endsWith(".md")).map((f) => join(ROOT, f)), join(ROOT, "README.md")];
+    const files = [
+      ...filesUnder("docs")
+        .filter((f) => f.endsWith(".md"))
+        .map((f) => join(ROOT, f)),
+      join(ROOT, "README.md"),
+    ];
     for (const path of files) {
       const file = basename(path);
       for (const line of codeLines(readFileSync(path, "utf8"), ["sh", "console", "text"])) {
@@ -178,7 +209,6 @@ describe("commands in the docs", () => {
     expect(used.length).toBeGreaterThan(20);
     expect(unknown).toEqual([]);
   });
-
 });
 
 describe("docs as a map", () => {
@@ -215,18 +245,31 @@ describe("docs/CLUSTER_SETUP.md", () => {
     const home = mkdtempSync(join(tmpdir(), "fly-ops-home-"));
     try {
       const lines = codeLines(read("docs/CLUSTER_SETUP.md"), ["sh"]);
-      const install = lines.find((l) => l.startsWith("./install.sh --yes --no-service --prefix \"$HOME/.local\""));
+      const install = lines.find((l) => l.startsWith('./install.sh --yes --no-service --prefix "$HOME/.local"'));
       const start = lines.find((l) => l.startsWith('"$HOME/.local/bin/flydb" --config'));
       expect(install).toBeDefined();
       expect(start).toBeDefined();
       const env = { ...ENV, HOME: home };
-      const r = Bun.spawnSync(["bash", "-c", install!], { cwd: ROOT, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      const r = Bun.spawnSync(["bash", "-c", install!], {
+        cwd: ROOT,
+        env,
+        stdin: "ignore",
+        stdout: "pipe",
+        stderr: "pipe",
+      });
       expect({ code: r.exitCode, stderr: r.stderr.toString() }).toEqual({ code: 0, stderr: "" });
       // Only the ports differ from the example, so the test does not collide with anything.
       const ports = [freePort(), freePort()];
-      const node = Bun.spawn(["bash", "-c", `exec ${start!} --bind-addr 127.0.0.1:${ports[0]} --http-addr 127.0.0.1:${ports[1]}`], { cwd: home, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      const node = Bun.spawn(
+        ["bash", "-c", `exec ${start!} --bind-addr 127.0.0.1:${ports[0]} --http-addr 127.0.0.1:${ports[1]}`],
+        { cwd: home, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" },
+      );
       try {
-        await new LineReader(node.stderr as ReadableStream<Uint8Array>).waitFor((l) => l.includes("flydb started") && l.includes(`data_dir=${home}/.local/share/flydb`), 15_000, "flydb to start");
+        await new LineReader(node.stderr as ReadableStream<Uint8Array>).waitFor(
+          (l) => l.includes("flydb started") && l.includes(`data_dir=${home}/.local/share/flydb`),
+          15_000,
+          "flydb to start",
+        );
         expect(run(["redis-cli", "-p", String(ports[0]), "PING"]).stdout.trim()).toBe("PONG");
       } finally {
         node.kill("SIGTERM");

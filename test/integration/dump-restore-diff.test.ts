@@ -17,12 +17,14 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 /** Pseudo-random bytes (xorshift): Redis cannot compress them. */
 function noise(n: number): Buffer {
   let x = 0x2545f491;
-  return Buffer.from(range(n).map(() => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return x & 0xff;
-  }));
+  return Buffer.from(
+    range(n).map(() => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return x & 0xff;
+    }),
+  );
 }
 
 /** Keys built on redis-server, one per type and encoding (the comment says which Redis picks). */
@@ -50,8 +52,30 @@ const FIXTURES: (string | Buffer)[][] = [
   ["SADD", "set:str", "a", "b", "c", "\x00\xff"], // hashtable
   ["SADD", "set:many-int", ...range(600).map(String)], // past set-max-intset-entries: hashtable
   ["SADD", "set:big", ...range(1000).map((i) => `m${i}`)],
-  ["ZADD", "z:small", "1", "a", "2.5", "b", "-inf", "c", "inf", "d", "0", "e", "-0.5", "f", "1e-7", "g",
-    "123456789012", "h", "0.1", "i", "-3", "j"], // listpack
+  [
+    "ZADD",
+    "z:small",
+    "1",
+    "a",
+    "2.5",
+    "b",
+    "-inf",
+    "c",
+    "inf",
+    "d",
+    "0",
+    "e",
+    "-0.5",
+    "f",
+    "1e-7",
+    "g",
+    "123456789012",
+    "h",
+    "0.1",
+    "i",
+    "-3",
+    "j",
+  ], // listpack
   ["ZADD", "z:big", ...range(300).flatMap((i) => [String(i / 7), `member-${i}`])], // skiplist
   ["ZADD", "z:long-member", "1", "x".repeat(100), "2", "y"], // skiplist: a member past 64 bytes
   ["HSET", "h:small", "f1", "v1", "f2", "123", "f3", "", "n", "-70000"], // listpack
@@ -60,8 +84,28 @@ const FIXTURES: (string | Buffer)[][] = [
   // Listpacks with elements past the default 64-byte limit, made with raised limits: a RESTORE
   // keeps them listpacks, for Redis checks only the element count of a listpack payload.
   ["CONFIG", "SET", "hash-max-listpack-value", "100000", "zset-max-listpack-value", "100000"],
-  ["HSET", "h:wide-listpack", "i8", "127", "i16", "32767", "i32", "2147483647", "u64", "9223372036854775808",
-    "imm0", "0", "imm12", "12", "s6", "x".repeat(31), "s12", "x".repeat(4000), "s32", "x".repeat(65535)],
+  [
+    "HSET",
+    "h:wide-listpack",
+    "i8",
+    "127",
+    "i16",
+    "32767",
+    "i32",
+    "2147483647",
+    "u64",
+    "9223372036854775808",
+    "imm0",
+    "0",
+    "imm12",
+    "12",
+    "s6",
+    "x".repeat(31),
+    "s12",
+    "x".repeat(4000),
+    "s32",
+    "x".repeat(65535),
+  ],
   ["ZADD", "z:wide-listpack", "1", "y".repeat(70000), "2", "short"],
   ["CONFIG", "SET", "hash-max-listpack-value", "64", "zset-max-listpack-value", "64"],
   ["SET", "t:string", "v", "PX", "100000"],
@@ -125,8 +169,20 @@ describe("FlyDB → redis-server 7.0", () => {
 describe("byte-identical payloads", () => {
   // Where no LZF is involved (FlyDB's compressor finds other matches than liblzf), FlyDB writes
   // what Redis writes: same encodings, integer forms, quicklist node fill and score text.
-  const uncompressed = ["s:short", "s:int8", "s:int16", "s:int32", "s:int64", "s:float", "s:empty", "s:binary",
-    "l:small", "set:int16", "z:small", "h:small"];
+  const uncompressed = [
+    "s:short",
+    "s:int8",
+    "s:int16",
+    "s:int32",
+    "s:int64",
+    "s:float",
+    "s:empty",
+    "s:binary",
+    "l:small",
+    "set:int16",
+    "z:small",
+    "h:small",
+  ];
   for (const key of uncompressed) {
     test(key, async () => {
       await move(redis, key, fly, key);
@@ -154,8 +210,15 @@ const OLD_FORMS: [string, number[]][] = [
   ["zset (ziplist)", [12, ...zl("c", "-3", "a", "1", "b", "2.5")]], // stored in score order
   ["hash (plain)", [4, ...len(2), ...str("f"), ...str("v"), ...str("g"), 0xc0, 1]],
   ["hash (ziplist)", [13, ...zl("f", "v", "g", "12")]],
-  ["hash (zipmap)", [9, ...rdbString(Uint8Array.from([2, 3, ...b("foo"), 3, 0, ...b("bar"), 5, ...b("hello"),
-    5, 1, ...b("world"), 0, 0xff]))]], // "world" is followed by one free byte
+  [
+    "hash (zipmap)",
+    [
+      9,
+      ...rdbString(
+        Uint8Array.from([2, 3, ...b("foo"), 3, 0, ...b("bar"), 5, ...b("hello"), 5, 1, ...b("world"), 0, 0xff]),
+      ),
+    ],
+  ], // "world" is followed by one free byte
 ];
 
 describe("hand-built payloads load alike", () => {

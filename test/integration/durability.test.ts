@@ -99,7 +99,14 @@ describe("durability", () => {
   });
 
   test("every acknowledged write survives kill -9, and data.db is rebuilt from the log", async () => {
-    const h: History = { acked: new Map(), ackedIncrs: 0, attemptedIncrs: 0, sent: 0, answered: 0, registers: Array.from({ length: WRITERS }, () => ({ acked: -1, attempted: -1 })) };
+    const h: History = {
+      acked: new Map(),
+      ackedIncrs: 0,
+      attemptedIncrs: 0,
+      sent: 0,
+      answered: 0,
+      registers: Array.from({ length: WRITERS }, () => ({ acked: -1, attempted: -1 })),
+    };
     const first = await startFlyDB({ dataDir, nodeId: "durable", args: ["--fsync", "always"] });
     started.push(first);
     let crashed = false;

@@ -35,26 +35,47 @@ const ports = (): Ports => ({ resp: freePort(), http: freePort(), gossip: freePo
 function start(id: string, extra: string[], { resp, http, gossip, raft }: Ports = ports()): Node {
   const proc = Bun.spawn(
     [
-      process.execPath, join(ROOT, "cli/flydb.ts"),
-      "--node-id", id,
-      "--data-dir", join(dataRoot, id),
-      "--bind-addr", `127.0.0.1:${resp}`,
-      "--http-addr", `127.0.0.1:${http}`,
-      "--cluster-addr", `127.0.0.1:${gossip}`,
-      "--raft-addr", `127.0.0.1:${raft}`,
-      "--partition-count", "4",
-      "--fsync", "no",
+      process.execPath,
+      join(ROOT, "cli/flydb.ts"),
+      "--node-id",
+      id,
+      "--data-dir",
+      join(dataRoot, id),
+      "--bind-addr",
+      `127.0.0.1:${resp}`,
+      "--http-addr",
+      `127.0.0.1:${http}`,
+      "--cluster-addr",
+      `127.0.0.1:${gossip}`,
+      "--raft-addr",
+      `127.0.0.1:${raft}`,
+      "--partition-count",
+      "4",
+      "--fsync",
+      "no",
       ...extra,
     ],
-    { cwd: ROOT, env: { ...process.env, MSGPACKR_NATIVE_ACCELERATION_DISABLED: "true" }, stdin: "ignore", stdout: "pipe", stderr: "pipe" },
+    {
+      cwd: ROOT,
+      env: { ...process.env, MSGPACKR_NATIVE_ACCELERATION_DISABLED: "true" },
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    },
   );
   procs.push(proc);
   return { id, proc, log: new LineReader(proc.stderr), gossip: `127.0.0.1:${gossip}`, http };
 }
 
 async function statusOf(n: Node): Promise<{ ready: boolean; members: string[]; leader: string | null }> {
-  const ready = await fetch(`http://127.0.0.1:${n.http}/ready`).then((r) => r.ok, () => false);
-  const st = (await fetch(`http://127.0.0.1:${n.http}/cluster/status`).then((r) => r.json(), () => ({}))) as { members?: { id: string }[]; metadata_leader?: string | null };
+  const ready = await fetch(`http://127.0.0.1:${n.http}/ready`).then(
+    (r) => r.ok,
+    () => false,
+  );
+  const st = (await fetch(`http://127.0.0.1:${n.http}/cluster/status`).then(
+    (r) => r.json(),
+    () => ({}),
+  )) as { members?: { id: string }[]; metadata_leader?: string | null };
   return { ready, members: (st.members ?? []).map((m) => m.id).sort(), leader: st.metadata_leader ?? null };
 }
 
@@ -74,7 +95,10 @@ describe("cluster formation through --peers", () => {
     a = start("pa", ["--bootstrap-expect", "2", "--peers", `127.0.0.1:${pb.gossip}`], pa);
     const deadline = Date.now() + 30_000;
     let last = [await statusOf(a), await statusOf(b2)];
-    while (Date.now() < deadline && !(last.every((s) => s.ready && s.members.length === 2) && last[0]!.leader === last[1]!.leader)) {
+    while (
+      Date.now() < deadline &&
+      !(last.every((s) => s.ready && s.members.length === 2) && last[0]!.leader === last[1]!.leader)
+    ) {
       await Bun.sleep(250);
       last = [await statusOf(a), await statusOf(b2)];
     }

@@ -12,25 +12,48 @@ const { servers, resp3 } = useDiffServers({ resp3: true });
 type Point = readonly [long: number, lat: number, name: string];
 
 const CITIES: Point[] = [
-  [13.361389, 38.115556, "Palermo"], [15.087269, 37.502669, "Catania"], [2.3522, 48.8566, "Paris"],
-  [-0.1276, 51.5072, "London"], [13.405, 52.52, "Berlin"], [12.4964, 41.9028, "Rome"],
-  [-3.7038, 40.4168, "Madrid"], [-74.006, 40.7128, "NewYork"], [-118.2437, 34.0522, "LosAngeles"],
-  [139.6917, 35.6895, "Tokyo"], [151.2093, -33.8688, "Sydney"], [-43.1729, -22.9068, "Rio"],
-  [18.4241, -33.9249, "CapeTown"], [37.6173, 55.7558, "Moscow"], [77.209, 28.6139, "Delhi"],
-  [-149.9003, 61.2181, "Anchorage"], [174.7633, -36.8485, "Auckland"], [-171.7514, -13.8333, "Apia"],
-  [179.2, -16.5, "Labasa"], [-179.9, 51.3, "Adak"], [-68.3, -54.8, "Ushuaia"], [15.6356, 78.2232, "Longyearbyen"],
+  [13.361389, 38.115556, "Palermo"],
+  [15.087269, 37.502669, "Catania"],
+  [2.3522, 48.8566, "Paris"],
+  [-0.1276, 51.5072, "London"],
+  [13.405, 52.52, "Berlin"],
+  [12.4964, 41.9028, "Rome"],
+  [-3.7038, 40.4168, "Madrid"],
+  [-74.006, 40.7128, "NewYork"],
+  [-118.2437, 34.0522, "LosAngeles"],
+  [139.6917, 35.6895, "Tokyo"],
+  [151.2093, -33.8688, "Sydney"],
+  [-43.1729, -22.9068, "Rio"],
+  [18.4241, -33.9249, "CapeTown"],
+  [37.6173, 55.7558, "Moscow"],
+  [77.209, 28.6139, "Delhi"],
+  [-149.9003, 61.2181, "Anchorage"],
+  [174.7633, -36.8485, "Auckland"],
+  [-171.7514, -13.8333, "Apia"],
+  [179.2, -16.5, "Labasa"],
+  [-179.9, 51.3, "Adak"],
+  [-68.3, -54.8, "Ushuaia"],
+  [15.6356, 78.2232, "Longyearbyen"],
 ];
 const EDGES: Point[] = [
-  [180, 85.05112878, "ne-corner"], [-180, -85.05112878, "sw-corner"], [180, -85.05112878, "se-corner"],
-  [-180, 85.05112878, "nw-corner"], [0, 0, "origin"], [179.9999, 0.5, "east-edge"], [-179.9999, 0.5, "west-edge"],
-  [0.0001, 84.9, "near-north"], [45, -84.99, "near-south"], [-0.000001, -0.000001, "tiny-neg"],
-  [120, 80.5, "arctic"], [-60, -70.25, "antarctic"],
+  [180, 85.05112878, "ne-corner"],
+  [-180, -85.05112878, "sw-corner"],
+  [180, -85.05112878, "se-corner"],
+  [-180, 85.05112878, "nw-corner"],
+  [0, 0, "origin"],
+  [179.9999, 0.5, "east-edge"],
+  [-179.9999, 0.5, "west-edge"],
+  [0.0001, 84.9, "near-north"],
+  [45, -84.99, "near-south"],
+  [-0.000001, -0.000001, "tiny-neg"],
+  [120, 80.5, "arctic"],
+  [-60, -70.25, "antarctic"],
 ];
 
 /** A seeded cloud around Europe, deterministic so both servers get the same points. */
 function cloud(n: number): Point[] {
   let s = 12345;
-  const next = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const next = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
   return Array.from({ length: n }, (_, i) => [-10 + next() * 40, 35 + next() * 25, `p${i}`] as const);
 }
 const CLOUD = cloud(400);
@@ -72,7 +95,11 @@ describe("geo differential", () => {
   });
 
   test("GEOPOS, GEOHASH and GEODIST", async () => {
-    for (const [key, pts] of [["cities", CITIES], ["edges", EDGES], ["cloud", CLOUD.slice(0, 50)]] as const) {
+    for (const [key, pts] of [
+      ["cities", CITIES],
+      ["edges", EDGES],
+      ["cloud", CLOUD.slice(0, 50)],
+    ] as const) {
       const names = [...pts.map((p) => p[2]), "missing"];
       await both(["GEOPOS", key, ...names]);
       await both(["GEOHASH", key, ...names]);
@@ -90,13 +117,30 @@ describe("geo differential", () => {
   });
 
   const centers = [
-    ["FROMLONLAT", "15", "37"], ["FROMLONLAT", "0", "0"], ["FROMLONLAT", "179.99", "-16"], ["FROMLONLAT", "-180", "50"],
-    ["FROMLONLAT", "10", "84.5"], ["FROMLONLAT", "-50", "-85.05112878"],
-    ["FROMMEMBER", "Paris"], ["FROMMEMBER", "Adak"],
+    ["FROMLONLAT", "15", "37"],
+    ["FROMLONLAT", "0", "0"],
+    ["FROMLONLAT", "179.99", "-16"],
+    ["FROMLONLAT", "-180", "50"],
+    ["FROMLONLAT", "10", "84.5"],
+    ["FROMLONLAT", "-50", "-85.05112878"],
+    ["FROMMEMBER", "Paris"],
+    ["FROMMEMBER", "Adak"],
   ];
-  const radii = [["0", "m"], ["1", "m"], ["150", "km"], ["900", "km"], ["3000", "mi"], ["9000", "km"], ["20000", "km"]];
+  const radii = [
+    ["0", "m"],
+    ["1", "m"],
+    ["150", "km"],
+    ["900", "km"],
+    ["3000", "mi"],
+    ["9000", "km"],
+    ["20000", "km"],
+  ];
   const boxes = [
-    ["1", "1", "m"], ["400", "200", "km"], ["2000", "6000", "km"], ["40000", "40000", "km"], ["600", "600", "mi"],
+    ["1", "1", "m"],
+    ["400", "200", "km"],
+    ["2000", "6000", "km"],
+    ["40000", "40000", "km"],
+    ["600", "600", "mi"],
   ];
 
   test("GEOSEARCH by radius and by box, every option", async () => {
@@ -108,10 +152,16 @@ describe("geo differential", () => {
         await both(["GEOSEARCH", "cities", ...from, ...by, "COUNT", "2", "ANY"]);
       }
     }
-    for (const from of [["FROMLONLAT", "5", "45"], ["FROMLONLAT", "179.9999", "0.5"], ["FROMMEMBER", "p7"]]) {
+    for (const from of [
+      ["FROMLONLAT", "5", "45"],
+      ["FROMLONLAT", "179.9999", "0.5"],
+      ["FROMMEMBER", "p7"],
+    ]) {
       const shapes = [
-        ["BYRADIUS", "100", "km"], ["BYRADIUS", "700", "km"],
-        ["BYBOX", "500", "900", "km"], ["BYBOX", "50", "50", "km"],
+        ["BYRADIUS", "100", "km"],
+        ["BYRADIUS", "700", "km"],
+        ["BYBOX", "500", "900", "km"],
+        ["BYBOX", "50", "50", "km"],
       ];
       for (const by of shapes) {
         await same(["GEOSEARCH", "cloud", ...from, ...by]);
@@ -120,8 +170,16 @@ describe("geo differential", () => {
         await both(["GEOSEARCH", "cloud", ...from, ...by, "COUNT", "7", "DESC", "WITHDIST"]);
       }
     }
-    for (const from of [["FROMLONLAT", "0", "85"], ["FROMLONLAT", "180", "0"], ["FROMMEMBER", "ne-corner"]]) {
-      for (const by of [["BYRADIUS", "500", "km"], ["BYRADIUS", "5000", "km"], ["BYBOX", "3000", "3000", "km"]]) {
+    for (const from of [
+      ["FROMLONLAT", "0", "85"],
+      ["FROMLONLAT", "180", "0"],
+      ["FROMMEMBER", "ne-corner"],
+    ]) {
+      for (const by of [
+        ["BYRADIUS", "500", "km"],
+        ["BYRADIUS", "5000", "km"],
+        ["BYBOX", "3000", "3000", "km"],
+      ]) {
         await both(["GEOSEARCH", "edges", ...from, ...by, "WITHCOORD", "WITHDIST"]);
       }
     }
@@ -142,7 +200,11 @@ describe("geo differential", () => {
   });
 
   test("GEORADIUS, GEORADIUSBYMEMBER and their _RO forms", async () => {
-    for (const [long, lat] of [["15", "37"], ["-179.5", "51"], ["0", "0"]]) {
+    for (const [long, lat] of [
+      ["15", "37"],
+      ["-179.5", "51"],
+      ["0", "0"],
+    ]) {
       for (const [r, u] of radii) {
         await both(["GEORADIUS", "cities", long!, lat!, r!, u!, "WITHDIST", "ASC"]);
         await both(["GEORADIUS_RO", "cities", long!, lat!, r!, u!, "WITHCOORD", "COUNT", "2"]);
@@ -182,7 +244,9 @@ describe("geo differential", () => {
   test("COMMAND GETKEYS finds the store keys as Redis's key specs do", async () => {
     const r = ["GEORADIUS", "k", "1", "1", "1", "km"];
     const stores = [
-      ["STORE", "d1", "STOREDIST", "d2"], ["STOREDIST", "d2", "STORE", "d1"], ["STORE", "d1", "STORE", "d3"],
+      ["STORE", "d1", "STOREDIST", "d2"],
+      ["STOREDIST", "d2", "STORE", "d1"],
+      ["STORE", "d1", "STORE", "d3"],
     ];
     for (const rest of stores) {
       await same(["COMMAND", "GETKEYS", ...r, ...rest]);
@@ -199,18 +263,25 @@ describe("geo differential", () => {
       ["GEOADD", "g", "200", "10", "a"],
       ["GEOADD", "g", "10", "86", "a"],
       ["GEOADD", "g", "-180.0000001", "-85.05112879", "a"],
-      ["GEOADD", "g", "x", "10", "a"], ["GEOADD", "g", "10", "y", "a"], ["GEOADD", "g", "10", "10"],
+      ["GEOADD", "g", "x", "10", "a"],
+      ["GEOADD", "g", "10", "y", "a"],
+      ["GEOADD", "g", "10", "10"],
       ["GEOADD", "g", "NX", "XX", "1", "1", "a"],
       ["GEOADD", "g", "GT", "1", "1"],
       ["GEOADD", "g", "1", "1", "a", "2", "200", "b"],
-      ["GEOADD", "g", "CH"], ["GEOADD", "g", "1", "inf", "a"], ["GEOADD", "str", "1", "1", "a"], ["GEOADD", "g"],
+      ["GEOADD", "g", "CH"],
+      ["GEOADD", "g", "1", "inf", "a"],
+      ["GEOADD", "str", "1", "1", "a"],
+      ["GEOADD", "g"],
       ["GEOPOS", "str", "a"],
       ["GEOHASH", "str", "a"],
       ["GEODIST", "str", "a", "b"],
       ["GEODIST", "cities", "a", "b", "yd"],
-      ["GEODIST", "cities", "Paris", "Rome", "km", "x"], ["GEODIST", "nokey", "a", "b", "parsec"],
+      ["GEODIST", "cities", "Paris", "Rome", "km", "x"],
+      ["GEODIST", "nokey", "a", "b", "parsec"],
       ["GEOSEARCH", "str", "FROMLONLAT", "1", "1", "BYRADIUS", "1", "km"],
-      ["GEOSEARCH", "cities", "FROMLONLAT", "1", "1"], ["GEOSEARCH", "cities", "BYRADIUS", "1", "km", "ASC"],
+      ["GEOSEARCH", "cities", "FROMLONLAT", "1", "1"],
+      ["GEOSEARCH", "cities", "BYRADIUS", "1", "km", "ASC"],
       ["geosearch", "cities", "FROMLONLAT", "1", "1", "ASC", "DESC"],
       ["GeoSearch", "cities", "BYBOX", "1", "1", "km", "ASC"],
       ["GEOSEARCH", "cities", "FROMMEMBER", "nobody", "BYRADIUS", "1", "km"],
@@ -236,9 +307,11 @@ describe("geo differential", () => {
       ["GEOSEARCHSTORE", "d2", "cities", "FROMLONLAT", "1", "1", "BYRADIUS", "1", "km", "STORE", "x"],
       ["GEOSEARCHSTORE", "d2", "str", "FROMLONLAT", "1", "1", "BYRADIUS", "1", "km"],
       ["GEORADIUS", "cities", "1", "1", "1", "km", "STORE", "d2", "WITHCOORD"],
-      ["GEORADIUS", "cities", "1", "1", "1"], ["GEORADIUS", "cities", "1", "91", "1", "km"],
+      ["GEORADIUS", "cities", "1", "1", "1"],
+      ["GEORADIUS", "cities", "1", "91", "1", "km"],
       ["GEORADIUS_RO", "cities", "1", "1", "1", "km", "STORE", "d2"],
-      ["GEORADIUSBYMEMBER", "cities", "nobody", "1", "km"], ["GEORADIUSBYMEMBER", "cities", "Paris", "-5", "km"],
+      ["GEORADIUSBYMEMBER", "cities", "nobody", "1", "km"],
+      ["GEORADIUSBYMEMBER", "cities", "Paris", "-5", "km"],
       ["GEORADIUSBYMEMBER", "str", "Paris", "5", "km"],
       ["GEORADIUSBYMEMBER_RO", "cities", "Paris", "5", "km", "STOREDIST", "d2"],
       ["GEORADIUSBYMEMBER", "nokey", "Paris", "x", "km", "FOO"],

@@ -22,7 +22,14 @@ afterAll(async () => {
 const aliveCount = (view: Record<string, string>) => Object.values(view).filter((s) => s === "alive").length;
 
 async function startProc(id: string, seeds: string[]): Promise<MemberProc> {
-  const p = new MemberProc({ nodeId: id, clusterId: CLUSTER, bindAddr: "127.0.0.1:0", seeds, secret: SECRET, config: FAST });
+  const p = new MemberProc({
+    nodeId: id,
+    clusterId: CLUSTER,
+    bindAddr: "127.0.0.1:0",
+    seeds,
+    secret: SECRET,
+    config: FAST,
+  });
   procs.push(p);
   await waitFor(() => p.addr !== "", 10_000, `${id} ready`);
   return p;
@@ -82,15 +89,27 @@ describe("gossip over loopback UDP/TCP, members as processes", () => {
     const valid = wire.encode({ c: CLUSTER, f: "m1", a: "127.0.0.1:1", m: [{ t: "ping", seq: 1, target: "m0" }] });
     const plainWire = new GossipWire(undefined);
     let rnd = 12345;
-    const random = (n: number) => Uint8Array.from({ length: n }, () => ((rnd = (rnd * 1103515245 + 12345) >>> 0) >>> 16) & 0xff);
+    const random = (n: number) =>
+      Uint8Array.from({ length: n }, () => ((rnd = (rnd * 1103515245 + 12345) >>> 0) >>> 16) & 0xff);
     for (let i = 0; i < 200; i++) await sendUdp(random(1 + (i % 300)));
     for (let cut = 1; cut < valid.length; cut += 7) await sendUdp(valid.subarray(0, cut));
     await sendUdp(valid);
     await sendUdp(valid); // replayed verbatim
-    await sendUdp(plainWire.encode({ c: CLUSTER, f: "evil", a: "127.0.0.1:1", m: [{ t: "dead", id: "m1", inc: 1e9, from: "evil" }] }));
+    await sendUdp(
+      plainWire.encode({
+        c: CLUSTER,
+        f: "evil",
+        a: "127.0.0.1:1",
+        m: [{ t: "dead", id: "m1", inc: 1e9, from: "evil" }],
+      }),
+    );
     await sendUdp(new Uint8Array(65_000));
     // TCP: garbage, a huge length prefix, a truncated frame.
-    for (const payload of [random(5000), Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]), Buffer.from([0, 0, 1, 0, 1, 2])]) {
+    for (const payload of [
+      random(5000),
+      Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]),
+      Buffer.from([0, 0, 1, 0, 1, 2]),
+    ]) {
       await new Promise<void>((resolve) => {
         const c = net.connect({ host, port }, () => c.end(payload));
         c.on("error", () => resolve());
@@ -116,7 +135,14 @@ describe("GossipNode in-process", () => {
   test("events, metadata updates, RTT and graceful leave over real sockets (no secret)", async () => {
     const cluster = `inproc-${process.pid}`;
     const mk = (id: string, seeds: string[]) =>
-      new GossipNode({ nodeId: id, clusterId: cluster, bindAddr: "127.0.0.1:0", seeds, config: FAST, meta: { zone: "z1", respAddr: `127.0.0.1:6${id.slice(1)}` } });
+      new GossipNode({
+        nodeId: id,
+        clusterId: cluster,
+        bindAddr: "127.0.0.1:0",
+        seeds,
+        config: FAST,
+        meta: { zone: "z1", respAddr: `127.0.0.1:6${id.slice(1)}` },
+      });
     const a = mk("a0", []);
     inproc.push(a);
     await a.start();
@@ -126,8 +152,17 @@ describe("GossipNode in-process", () => {
     inproc.push(...others);
     await Promise.all(others.map((n) => n.start()));
     const all = [a, ...others];
-    await waitFor(() => all.every((n) => n.members().filter((m) => m.state === "alive").length === 3), 10_000, "3 alive");
-    expect(events.filter((e) => e.type === "joined").map((e) => e.member.id).sort()).toEqual(["a1", "a2"]);
+    await waitFor(
+      () => all.every((n) => n.members().filter((m) => m.state === "alive").length === 3),
+      10_000,
+      "3 alive",
+    );
+    expect(
+      events
+        .filter((e) => e.type === "joined")
+        .map((e) => e.member.id)
+        .sort(),
+    ).toEqual(["a1", "a2"]);
 
     others[0]?.updateMeta({ load: 17, zone: "z2" });
     await waitFor(() => all.every((n) => n.member("a1")?.meta.load === 17), 5_000, "meta update");
@@ -137,7 +172,11 @@ describe("GossipNode in-process", () => {
     expect(a.member("a2")?.rttMs ?? -1).toBeGreaterThanOrEqual(0);
 
     await others[1]?.leave();
-    await waitFor(() => a.member("a2")?.state === "left" && others[0]?.member("a2")?.state === "left", 5_000, "a2 left");
+    await waitFor(
+      () => a.member("a2")?.state === "left" && others[0]?.member("a2")?.state === "left",
+      5_000,
+      "a2 left",
+    );
     expect(events.some((e) => e.type === "dead")).toBe(false);
     expect(a.counters().udpOut).toBeGreaterThan(0);
     expect(a.counters().tcpIn).toBeGreaterThan(0);

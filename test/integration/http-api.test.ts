@@ -17,7 +17,10 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function standalone(name: string, flags: Partial<Record<ConfigKey, unknown>> = {}): Promise<{ node: RunningNode; url: string }> {
+async function standalone(
+  name: string,
+  flags: Partial<Record<ConfigKey, unknown>> = {},
+): Promise<{ node: RunningNode; url: string }> {
   const { config } = loadConfig({
     env: {},
     defaultConfigPath: join(dir, "none.toml"),
@@ -84,7 +87,9 @@ describe("standalone node with requirepass", () => {
   test("with an http_auth_token, the token stands in for AUTH", async () => {
     const { url } = await standalone("token", { requirepass: "pw", http_auth_token: "t0k" });
     expect((await fetch(`${url}/kv/k`, { method: "PUT", body: "v" })).status).toBe(401);
-    expect((await fetch(`${url}/kv/k`, { method: "PUT", body: "v", headers: { authorization: "Bearer t0k" } })).status).toBe(200);
+    expect(
+      (await fetch(`${url}/kv/k`, { method: "PUT", body: "v", headers: { authorization: "Bearer t0k" } })).status,
+    ).toBe(200);
     expect(await (await fetch(`${url}/kv/k`, { headers: { authorization: "Bearer t0k" } })).text()).toBe("v");
     expect((await fetch(`${url}/cluster/leave`, { method: "POST" })).status).toBe(401);
   });

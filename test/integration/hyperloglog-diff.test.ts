@@ -115,11 +115,24 @@ describe("HyperLogLog matches redis-server 7.0", () => {
     await both("SET", "s", "not an hll at all");
     await both("RPUSH", "l", "x");
     for (const argv of [
-      ["PFADD"], ["PFCOUNT"], ["PFMERGE"], ["PFDEBUG", "ENCODING"], ["PFDEBUG", "ENCODING", "s", "x"],
-      ["PFADD", "s", "a"], ["PFADD", "l", "a"], ["PFCOUNT", "s"], ["PFCOUNT", "l"], ["PFCOUNT", "nokey", "s"],
-      ["PFMERGE", "d", "s"], ["PFMERGE", "s", "d"], ["PFMERGE", "l"], ["PFDEBUG", "ENCODING", "nokey"],
-      ["PFDEBUG", "GETREG", "s"], ["PFSELFTEST", "x"],
-    ]) await both(...argv);
+      ["PFADD"],
+      ["PFCOUNT"],
+      ["PFMERGE"],
+      ["PFDEBUG", "ENCODING"],
+      ["PFDEBUG", "ENCODING", "s", "x"],
+      ["PFADD", "s", "a"],
+      ["PFADD", "l", "a"],
+      ["PFCOUNT", "s"],
+      ["PFCOUNT", "l"],
+      ["PFCOUNT", "nokey", "s"],
+      ["PFMERGE", "d", "s"],
+      ["PFMERGE", "s", "d"],
+      ["PFMERGE", "l"],
+      ["PFDEBUG", "ENCODING", "nokey"],
+      ["PFDEBUG", "GETREG", "s"],
+      ["PFSELFTEST", "x"],
+    ])
+      await both(...argv);
     await both("EXISTS", "d");
     await both("PFADD", "c", "a", "b", "c");
     await both("PFDEBUG", "NOSUCH", "c");
@@ -161,9 +174,16 @@ describe("HyperLogLog matches redis-server 7.0", () => {
   test("RESP3 replies have the same shapes", async () => {
     await both("DEL", "r3");
     for (const argv of [
-      ["PFADD", "r3", "a", "b"], ["PFCOUNT", "r3"], ["PFCOUNT", "r3", "nokey"], ["PFDEBUG", "ENCODING", "r3"],
-      ["PFDEBUG", "DECODE", "r3"], ["PFDEBUG", "GETREG", "r3"], ["PFMERGE", "r3"], ["PFDEBUG", "NOSUCH", "r3"],
-    ]) await on(resp3, argv);
+      ["PFADD", "r3", "a", "b"],
+      ["PFCOUNT", "r3"],
+      ["PFCOUNT", "r3", "nokey"],
+      ["PFDEBUG", "ENCODING", "r3"],
+      ["PFDEBUG", "DECODE", "r3"],
+      ["PFDEBUG", "GETREG", "r3"],
+      ["PFMERGE", "r3"],
+      ["PFDEBUG", "NOSUCH", "r3"],
+    ])
+      await on(resp3, argv);
   });
 
   test("randomly corrupted values get the same reply and leave the same bytes", async () => {

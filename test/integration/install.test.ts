@@ -2,7 +2,18 @@
 // the installed binaries start from the written configs and answer redis-cli and curl, a dry run
 // and a second run change nothing, uninstall removes exactly what install created.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { loadConfig } from "../../src/config/load.ts";
@@ -27,7 +38,13 @@ interface Run {
 }
 
 function run(cmd: string[], input?: string): Run {
-  const r = Bun.spawnSync(cmd, { cwd: ROOT, env: ENV, stdin: input === undefined ? "ignore" : new Blob([input]), stdout: "pipe", stderr: "pipe" });
+  const r = Bun.spawnSync(cmd, {
+    cwd: ROOT,
+    env: ENV,
+    stdin: input === undefined ? "ignore" : new Blob([input]),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   return { code: r.exitCode ?? -1, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
 }
 
@@ -45,7 +62,18 @@ class Target {
   readonly dataDir = join(this.dir, "var/lib/flydb");
   readonly systemdDir = join(this.dir, "etc/systemd/system");
   get locations(): string[] {
-    return ["--binary-dir", DIST, "--prefix", this.prefix, "--config-dir", this.configDir, "--data-dir", this.dataDir, "--systemd-dir", this.systemdDir];
+    return [
+      "--binary-dir",
+      DIST,
+      "--prefix",
+      this.prefix,
+      "--config-dir",
+      this.configDir,
+      "--data-dir",
+      this.dataDir,
+      "--systemd-dir",
+      this.systemdDir,
+    ];
   }
   install(args: string[], input?: string): Run {
     return run(["bash", INSTALL, ...this.locations, ...args], input);
@@ -84,7 +112,13 @@ const started: Bun.Subprocess[] = [];
 
 /** Starts an installed flydb from its written config, checks PING and /health, stops it with SIGTERM. */
 async function startAndProbe(binary: string, config: string, ports: { resp: number; http: number }): Promise<void> {
-  const p = Bun.spawn([binary, "--config", config], { cwd: tmpdir(), env: ENV, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const p = Bun.spawn([binary, "--config", config], {
+    cwd: tmpdir(),
+    env: ENV,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   started.push(p);
   const log = new LineReader(p.stderr);
   const line = await log.waitFor((l) => l.includes("flydb started"), 15_000, "flydb to start");
@@ -115,7 +149,6 @@ const target = () => {
   return t;
 };
 
-
 beforeAll(() => {
   if (!existsSync(join(DIST, "flydb"))) {
     const b = run(["npm", "run", "-s", "build"]);
@@ -140,7 +173,27 @@ describe("install.sh", () => {
   test("--help lists every flag of the issue", () => {
     const r = run(["bash", INSTALL, "--help"]);
     expect(r.code).toBe(0);
-    for (const flag of ["--yes", "--prefix", "--cluster", "--discovery", "--node-id", "--cluster-addr", "--raft-addr", "--peers", "--bootstrap", "--join", "--cluster-id", "--config-dir", "--data-dir", "--systemd-dir", "--no-service", "--dry-run", "--force", "--help", "--binary-dir"]) {
+    for (const flag of [
+      "--yes",
+      "--prefix",
+      "--cluster",
+      "--discovery",
+      "--node-id",
+      "--cluster-addr",
+      "--raft-addr",
+      "--peers",
+      "--bootstrap",
+      "--join",
+      "--cluster-id",
+      "--config-dir",
+      "--data-dir",
+      "--systemd-dir",
+      "--no-service",
+      "--dry-run",
+      "--force",
+      "--help",
+      "--binary-dir",
+    ]) {
       expect(r.stdout).toContain(`${flag} `);
     }
   });
@@ -149,13 +202,28 @@ describe("install.sh", () => {
     const t = target();
     const empty = t.tree();
     const cases: [string[], string][] = [
-      [["--node-id", "-x"], "install.sh: --node-id -x: 1-63 characters of letters, digits, '.', '_', '-', starting with a letter or digit (see --help)\n"],
-      [["--cluster-addr", "10.0.0.1"], "install.sh: --cluster-addr 10.0.0.1: '10.0.0.1' is not [host]:port with a port from 1 to 65535 (see --help)\n"],
-      [["--peers", "10.0.0.1:7946,:7946"], "install.sh: --peers :7946: ':7946' is not host:port with a port from 1 to 65535 (see --help)\n"],
+      [
+        ["--node-id", "-x"],
+        "install.sh: --node-id -x: 1-63 characters of letters, digits, '.', '_', '-', starting with a letter or digit (see --help)\n",
+      ],
+      [
+        ["--cluster-addr", "10.0.0.1"],
+        "install.sh: --cluster-addr 10.0.0.1: '10.0.0.1' is not [host]:port with a port from 1 to 65535 (see --help)\n",
+      ],
+      [
+        ["--peers", "10.0.0.1:7946,:7946"],
+        "install.sh: --peers :7946: ':7946' is not host:port with a port from 1 to 65535 (see --help)\n",
+      ],
       [["--bootstrap", "--join"], "install.sh: --bootstrap and --join exclude each other (see --help)\n"],
       [["--join"], "install.sh: --join needs --peers or --discovery (see --help)\n"],
-      [["--prefix", "relative/dir"], "install.sh: --prefix relative/dir: 'relative/dir' is not an absolute path (see --help)\n"],
-      [["--user", "Root!"], "install.sh: --user Root!: a user name: 1-32 lower-case letters, digits, '_' or '-', not starting with a digit or '-' (see --help)\n"],
+      [
+        ["--prefix", "relative/dir"],
+        "install.sh: --prefix relative/dir: 'relative/dir' is not an absolute path (see --help)\n",
+      ],
+      [
+        ["--user", "Root!"],
+        "install.sh: --user Root!: a user name: 1-32 lower-case letters, digits, '_' or '-', not starting with a digit or '-' (see --help)\n",
+      ],
       [["--frobnicate"], "install.sh: unknown option '--frobnicate' (see --help)\n"],
     ];
     for (const [args, message] of cases) {
@@ -167,7 +235,17 @@ describe("install.sh", () => {
 
   test("peer lists with commas, spaces and IPv6 brackets are written as a TOML array the node loads", () => {
     const t = target();
-    ok(t.install(["--yes", "--no-service", "--join", "--peers", "[fd00::1]:7946, 10.0.0.1:7946 db3.lan:7946", "--node-id", "n6"]));
+    ok(
+      t.install([
+        "--yes",
+        "--no-service",
+        "--join",
+        "--peers",
+        "[fd00::1]:7946, 10.0.0.1:7946 db3.lan:7946",
+        "--node-id",
+        "n6",
+      ]),
+    );
     const { config } = loadConfig({ configPath: join(t.configDir, "flydb.toml"), env: {} });
     expect(config.cluster_peers).toEqual(["[fd00::1]:7946", "10.0.0.1:7946", "db3.lan:7946"]);
   });
@@ -178,11 +256,16 @@ describe("install.sh", () => {
     const first = t.install(["--yes", "--no-service", ...addrs.args]);
     expect(first.stderr).toBe("");
     expect(first.code).toBe(0);
-    for (const bin of ["flydb", "flydb-discover"]) expect(readFileSync(join(t.prefix, "bin", bin)).equals(readFileSync(join(DIST, bin)))).toBe(true);
+    for (const bin of ["flydb", "flydb-discover"])
+      expect(readFileSync(join(t.prefix, "bin", bin)).equals(readFileSync(join(DIST, bin)))).toBe(true);
     expect(existsSync(t.systemdDir)).toBe(false);
     expectNoUserCreated(t, first);
     const { config } = loadConfig({ configPath: join(t.configDir, "flydb.toml"), env: {} });
-    expect(config).toMatchObject({ bind_addr: `127.0.0.1:${addrs.resp}`, http_addr: `127.0.0.1:${addrs.http}`, data_dir: t.dataDir });
+    expect(config).toMatchObject({
+      bind_addr: `127.0.0.1:${addrs.resp}`,
+      http_addr: `127.0.0.1:${addrs.http}`,
+      data_dir: t.dataDir,
+    });
     expect(run(["stat", "-c", "%a", join(t.configDir, "flydb.toml")]).stdout.trim()).toBe("640");
 
     await startAndProbe(join(t.prefix, "bin/flydb"), join(t.configDir, "flydb.toml"), addrs);
@@ -208,7 +291,8 @@ describe("install.sh", () => {
     const locations = t.locations.slice(2); // everything but --binary-dir
     const r = ok(run(["bash", join(tree, "install.sh"), ...locations, "--yes", "--no-service", ...addrs.args]));
     expect(r.stdout).toContain(`No ${tree}/dist/flydb yet: building it.`);
-    for (const bin of ["flydb", "flydb-discover"]) expect(readFileSync(join(t.prefix, "bin", bin)).equals(readFileSync(join(tree, "dist", bin)))).toBe(true);
+    for (const bin of ["flydb", "flydb-discover"])
+      expect(readFileSync(join(t.prefix, "bin", bin)).equals(readFileSync(join(tree, "dist", bin)))).toBe(true);
     const version = run([join(t.prefix, "bin/flydb"), "--version"]);
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
@@ -262,7 +346,15 @@ describe("install.sh", () => {
     const t = target();
     const addrs = freeAddrs();
     // mode, RESP address (bad, then good), HTTP address (bad port, then good).
-    const answers = ["maybe", "standalone", "localhost", `127.0.0.1:${addrs.resp}`, "127.0.0.1:99999", `127.0.0.1:${addrs.http}`].join("\n") + "\n";
+    const answers =
+      `${[
+        "maybe",
+        "standalone",
+        "localhost",
+        `127.0.0.1:${addrs.resp}`,
+        "127.0.0.1:99999",
+        `127.0.0.1:${addrs.http}`,
+      ].join("\n")}\n`;
     const r = ok(t.install(["--no-service"], answers));
     expect(r.stderr).toContain("answer standalone or cluster");
     expect(r.stderr).toContain("'localhost' is not [host]:port");
@@ -275,20 +367,21 @@ describe("install.sh", () => {
   test("interactive cluster join without discovery: node id rule, addresses, peers asked until valid", async () => {
     const t = target();
     const addrs = freeAddrs();
-    const answers = [
-      "cluster",
-      "join",
-      "-bad-id",
-      "node2",
-      `127.0.0.1:${addrs.resp}`,
-      `127.0.0.1:${addrs.http}`,
-      "", // gossip: default (primary address:7946)
-      "10.0.0.2:7947",
-      "no", // discovery
-      "", // peers: no default, must be given
-      ":7946", // a peer needs a host
-      "10.0.0.1:7946, 10.0.0.3:7946",
-    ].join("\n") + "\n";
+    const answers =
+      `${[
+        "cluster",
+        "join",
+        "-bad-id",
+        "node2",
+        `127.0.0.1:${addrs.resp}`,
+        `127.0.0.1:${addrs.http}`,
+        "", // gossip: default (primary address:7946)
+        "10.0.0.2:7947",
+        "no", // discovery
+        "", // peers: no default, must be given
+        ":7946", // a peer needs a host
+        "10.0.0.1:7946, 10.0.0.3:7946",
+      ].join("\n")}\n`;
     const r = ok(t.install(["--no-service"], answers));
     expect(r.stderr).toContain("1-63 characters of letters, digits");
     expect(r.stderr).toContain("joining needs at least one peer address");
@@ -322,34 +415,71 @@ describe("install.sh", () => {
       nodes.push({ id, addrs, cluster, role });
     }
     const n2 = loadConfig({ configPath: join(t.configDir, "node2.toml"), env: {} }).config;
-    expect(n2).toMatchObject({ node_id: "node2", cluster_peers: [seed], bootstrap: false, data_dir: join(t.dataDir, "node2") });
+    expect(n2).toMatchObject({
+      node_id: "node2",
+      cluster_peers: [seed],
+      bootstrap: false,
+      data_dir: join(t.dataDir, "node2"),
+    });
     expect(loadConfig({ configPath: join(t.configDir, "node1.toml"), env: {} }).config.bootstrap).toBe(true);
 
     const unit = readFileSync(join(t.systemdDir, "flydb-cluster@.service"), "utf8");
-    expect(unit).toContain(`ExecStart=${t.prefix}/bin/flydb --config ${t.configDir}/%i.toml --data-dir ${t.dataDir}/%i`);
+    expect(unit).toContain(
+      `ExecStart=${t.prefix}/bin/flydb --config ${t.configDir}/%i.toml --data-dir ${t.dataDir}/%i`,
+    );
     expect(unit).toContain(`ReadWritePaths=${t.dataDir}/%i`);
     // The installed units point at the installed binary, so verify checks the real ExecStart.
-    const verify = run(["systemd-analyze", "verify", join(t.systemdDir, "flydb.service"), join(t.systemdDir, "flydb-cluster@.service")]);
+    const verify = run([
+      "systemd-analyze",
+      "verify",
+      join(t.systemdDir, "flydb.service"),
+      join(t.systemdDir, "flydb-cluster@.service"),
+    ]);
     expect(verify.stderr).toBe("");
     expect(verify.code).toBe(0);
 
     // All three at once, each as the template unit runs it (%i filled in).
     const procs = nodes.map((n) => {
-      const p = Bun.spawn([join(t.prefix, "bin/flydb"), "--config", join(t.configDir, `${n.id}.toml`), "--data-dir", join(t.dataDir, n.id)], { env: ENV, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      const p = Bun.spawn(
+        [
+          join(t.prefix, "bin/flydb"),
+          "--config",
+          join(t.configDir, `${n.id}.toml`),
+          "--data-dir",
+          join(t.dataDir, n.id),
+        ],
+        { env: ENV, stdin: "ignore", stdout: "pipe", stderr: "pipe" },
+      );
       started.push(p);
       return p;
     });
-    await Promise.all(procs.map((p, i) => new LineReader(p.stderr).waitFor((l) => l.includes("flydb started"), 15_000, `${nodes[i]!.id} to start`)));
+    await Promise.all(
+      procs.map((p, i) =>
+        new LineReader(p.stderr).waitFor((l) => l.includes("flydb started"), 15_000, `${nodes[i]!.id} to start`),
+      ),
+    );
     for (const n of nodes) {
       expect(run(["redis-cli", "-p", String(n.addrs.resp), "PING"]).stdout.trim()).toBe("PONG");
-      expect(JSON.parse(run(["curl", "-sf", `http://127.0.0.1:${n.addrs.http}/health`]).stdout)).toEqual({ status: "ok" });
+      expect(JSON.parse(run(["curl", "-sf", `http://127.0.0.1:${n.addrs.http}/health`]).stdout)).toEqual({
+        status: "ok",
+      });
     }
     for (const p of procs) p.kill("SIGTERM");
     expect(await Promise.all(procs.map((p) => p.exited))).toEqual([0, 0, 0]);
     for (const n of nodes) expect(readdirSync(join(t.dataDir, n.id))).toContain("raft.db");
 
     const before = t.tree();
-    const again = ok(t.install(["--yes", "--no-user", "--instance", "node1", ...nodes[0]!.cluster, ...nodes[0]!.role, ...nodes[0]!.addrs.args]));
+    const again = ok(
+      t.install([
+        "--yes",
+        "--no-user",
+        "--instance",
+        "node1",
+        ...nodes[0]!.cluster,
+        ...nodes[0]!.role,
+        ...nodes[0]!.addrs.args,
+      ]),
+    );
     expect(again.stdout).toContain("Nothing changed");
     expect(t.tree()).toBe(before);
   });
@@ -390,46 +520,70 @@ describe("install.sh", () => {
     expect(t.tree()).toBe(installed);
   });
 
-  test.skipIf(!isRoot() && process.env.CI !== "true")("as an unprivileged user: system directories are refused with one clear line, own directories work", async () => {
-    // A copy the unprivileged user can read wherever the checkout lives.
-    const t = target();
-    chmodSync(t.dir, 0o777);
-    const pkg = join(t.dir, "pkg");
-    for (const entry of ["install.sh", "deploy", "dist/flydb", "dist/flydb-discover"]) cpSync(join(ROOT, entry), join(pkg, entry), { recursive: true });
-    ok(run(["chmod", "-R", "a+rX", pkg]));
-    const install = join(pkg, "install.sh");
-    const binaries = ["--binary-dir", join(pkg, "dist")];
-    const refused = run(["runuser", "-u", "nobody", "--", "bash", install, "--yes", "--no-service", ...binaries]);
-    expect(refused.code).toBe(1);
-    expect(refused.stderr).toBe("install.sh: cannot write to /etc/flydb: run as root, or choose writable directories (--prefix, --config-dir, --data-dir, --systemd-dir or --no-service)\n");
-    const addrs = freeAddrs();
-    const r = ok(run(["runuser", "-u", "nobody", "--", "bash", install, ...t.locations.slice(2), ...binaries, "--yes", ...addrs.args]));
-    expect(r.stdout).not.toContain("useradd");
-    expect(run(["stat", "-c", "%U %a", t.dataDir]).stdout.trim()).toBe("nobody 750");
-    expectNoUserCreated(t, r);
-  });
+  test.skipIf(!isRoot() && process.env.CI !== "true")(
+    "as an unprivileged user: system directories are refused with one clear line, own directories work",
+    async () => {
+      // A copy the unprivileged user can read wherever the checkout lives.
+      const t = target();
+      chmodSync(t.dir, 0o777);
+      const pkg = join(t.dir, "pkg");
+      for (const entry of ["install.sh", "deploy", "dist/flydb", "dist/flydb-discover"])
+        cpSync(join(ROOT, entry), join(pkg, entry), { recursive: true });
+      ok(run(["chmod", "-R", "a+rX", pkg]));
+      const install = join(pkg, "install.sh");
+      const binaries = ["--binary-dir", join(pkg, "dist")];
+      const refused = run(["runuser", "-u", "nobody", "--", "bash", install, "--yes", "--no-service", ...binaries]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toBe(
+        "install.sh: cannot write to /etc/flydb: run as root, or choose writable directories (--prefix, --config-dir, --data-dir, --systemd-dir or --no-service)\n",
+      );
+      const addrs = freeAddrs();
+      const r = ok(
+        run([
+          "runuser",
+          "-u",
+          "nobody",
+          "--",
+          "bash",
+          install,
+          ...t.locations.slice(2),
+          ...binaries,
+          "--yes",
+          ...addrs.args,
+        ]),
+      );
+      expect(r.stdout).not.toContain("useradd");
+      expect(run(["stat", "-c", "%U %a", t.dataDir]).stdout.trim()).toBe("nobody 750");
+      expectNoUserCreated(t, r);
+    },
+  );
 
-  test.skipIf(!isRoot() && process.env.CI !== "true")("as root without --no-user: creates the service user owning the data; uninstall --remove-data deletes it", () => {
-    const t = target();
-    const addrs = freeAddrs();
-    const args = ["--yes", "--user", TEST_USER, ...addrs.args];
-    const r = ok(t.install(args));
-    expect(r.stdout).toContain("+ useradd --system");
-    expect(run(["stat", "-c", "%U:%G %a", t.dataDir]).stdout.trim()).toBe(`${TEST_USER}:${TEST_USER} 750`);
-    expect(run(["stat", "-c", "%U:%G %a", join(t.configDir, "flydb.toml")]).stdout.trim()).toBe(`root:${TEST_USER} 640`);
-    for (const unit of ["flydb.service", "flydb-cluster@.service"]) {
-      expect(readFileSync(join(t.systemdDir, unit), "utf8")).toContain(`\nUser=${TEST_USER}\nGroup=${TEST_USER}\n`);
-    }
-    const before = t.tree();
-    expect(t.install(args).stdout).toContain("Nothing changed");
-    expect(t.tree()).toBe(before);
+  test.skipIf(!isRoot() && process.env.CI !== "true")(
+    "as root without --no-user: creates the service user owning the data; uninstall --remove-data deletes it",
+    () => {
+      const t = target();
+      const addrs = freeAddrs();
+      const args = ["--yes", "--user", TEST_USER, ...addrs.args];
+      const r = ok(t.install(args));
+      expect(r.stdout).toContain("+ useradd --system");
+      expect(run(["stat", "-c", "%U:%G %a", t.dataDir]).stdout.trim()).toBe(`${TEST_USER}:${TEST_USER} 750`);
+      expect(run(["stat", "-c", "%U:%G %a", join(t.configDir, "flydb.toml")]).stdout.trim()).toBe(
+        `root:${TEST_USER} 640`,
+      );
+      for (const unit of ["flydb.service", "flydb-cluster@.service"]) {
+        expect(readFileSync(join(t.systemdDir, unit), "utf8")).toContain(`\nUser=${TEST_USER}\nGroup=${TEST_USER}\n`);
+      }
+      const before = t.tree();
+      expect(t.install(args).stdout).toContain("Nothing changed");
+      expect(t.tree()).toBe(before);
 
-    const keep = t.uninstall(["--yes"]);
-    expect(keep.stdout).toContain(`kept: user ${TEST_USER}`);
-    expect(run(["getent", "passwd", TEST_USER]).code).toBe(0);
-    ok(t.uninstall(["--yes", "--remove-data"]));
-    expect(run(["getent", "passwd", TEST_USER]).code).not.toBe(0);
-  });
+      const keep = t.uninstall(["--yes"]);
+      expect(keep.stdout).toContain(`kept: user ${TEST_USER}`);
+      expect(run(["getent", "passwd", TEST_USER]).code).toBe(0);
+      ok(t.uninstall(["--yes", "--remove-data"]));
+      expect(run(["getent", "passwd", TEST_USER]).code).not.toBe(0);
+    },
+  );
 });
 
 describe.skipIf(skipNetns)("install.sh on a LAN of network namespaces", () => {
@@ -448,15 +602,38 @@ describe.skipIf(skipNetns)("install.sh on a LAN of network namespaces", () => {
       const role = i === 0 ? ["--bootstrap"] : ["--join", "--peers", seed];
       // As in docs/CLUSTER_SETUP.md, but with the addresses left to their defaults: this host's
       // primary address with 7946/7947, and :6380/:8080 (each namespace is its own host).
-      ok(await lan.exec(n.host.ns, ["bash", INSTALL, ...n.t.locations, "--yes", "--no-user", "--node-id", n.id, ...role]));
+      ok(
+        await lan.exec(n.host.ns, [
+          "bash",
+          INSTALL,
+          ...n.t.locations,
+          "--yes",
+          "--no-user",
+          "--node-id",
+          n.id,
+          ...role,
+        ]),
+      );
       const { config } = loadConfig({ configPath: join(n.t.configDir, "flydb.toml"), env: {} });
-      expect(config).toMatchObject({ node_id: n.id, cluster_addr: `${n.host.address}:7946`, raft_addr: `${n.host.address}:7947`, bootstrap: i === 0 });
+      expect(config).toMatchObject({
+        node_id: n.id,
+        cluster_addr: `${n.host.address}:7946`,
+        raft_addr: `${n.host.address}:7947`,
+        bootstrap: i === 0,
+      });
     }
-    const procs = nodes.map((n) => lan.spawn(n.host.ns, [join(n.t.prefix, "bin/flydb"), "--config", join(n.t.configDir, "flydb.toml")]));
-    await Promise.all(procs.map((p, i) => new LineReader(p.stderr).waitFor((l) => l.includes("flydb started"), 15_000, `${nodes[i]!.id} to start`)));
+    const procs = nodes.map((n) =>
+      lan.spawn(n.host.ns, [join(n.t.prefix, "bin/flydb"), "--config", join(n.t.configDir, "flydb.toml")]),
+    );
+    await Promise.all(
+      procs.map((p, i) =>
+        new LineReader(p.stderr).waitFor((l) => l.includes("flydb started"), 15_000, `${nodes[i]!.id} to start`),
+      ),
+    );
     const inNs = (i: number, cmd: string[]) => lan.exec(nodes[i]!.host.ns, cmd);
     const http = (i: number, path: string) => inNs(i, ["curl", "-s", `http://${nodes[i]!.host.address}:8080${path}`]);
-    const cli = (i: number, ...args: string[]) => inNs(i, ["redis-cli", "-h", nodes[i]!.host.address, "-p", "6380", ...args]);
+    const cli = (i: number, ...args: string[]) =>
+      inNs(i, ["redis-cli", "-h", nodes[i]!.host.address, "-p", "6380", ...args]);
     const deadline = Date.now() + 60_000;
     for (const i of [0, 1, 2]) {
       for (;;) {
@@ -470,52 +647,141 @@ describe.skipIf(skipNetns)("install.sh on a LAN of network namespaces", () => {
       expect((await cli(i, "PING")).stdout.trim()).toBe("PONG");
       expect(JSON.parse((await http(i, "/health")).stdout)).toEqual({ status: "ok" });
     }
-    const status = JSON.parse((await http(0, "/cluster/status")).stdout) as { members: { id: string; state: string }[] };
+    const status = JSON.parse((await http(0, "/cluster/status")).stdout) as {
+      members: { id: string; state: string }[];
+    };
     expect(status.members.map((m) => `${m.id}:${m.state}`).sort()).toEqual(["db1:alive", "db2:alive", "db3:alive"]);
     expect((await cli(1, "SET", "greeting", "hello")).stdout.trim()).toBe("OK");
     expect((await cli(2, "GET", "greeting")).stdout.trim()).toBe("hello");
     // After READONLY a connection gets -MOVED to the partition leader; redis-cli -c follows it.
     const asClusterClient = (i: number, follow: boolean, cmds: string[][]) => {
-      const input = ["READONLY", ...cmds.map((c) => c.join(" "))].join("\n") + "\n";
+      const input = `${["READONLY", ...cmds.map((c) => c.join(" "))].join("\n")}\n`;
       const args = ["redis-cli", ...(follow ? ["-c"] : []), "-h", nodes[i]!.host.address, "-p", "6380"];
       return inNs(i, ["bash", "-c", `printf '%s' '${input}' | ${args.join(" ")}`]);
     };
     const keys = Array.from({ length: 12 }, (_, k) => `key${k}`);
     // db3 joined last: right after forming, the bootstrap node still leads most partitions (leaders
     // are spread over time), so of twelve keys some are led elsewhere whatever the timing.
-    const raw = (await asClusterClient(2, false, keys.map((k) => ["SET", k, "x"]))).stdout.split("\n");
+    const raw = (
+      await asClusterClient(
+        2,
+        false,
+        keys.map((k) => ["SET", k, "x"]),
+      )
+    ).stdout.split("\n");
     expect(raw.some((l) => /^MOVED \d+ [\d.]+:6380$/.test(l))).toBe(true);
-    const replies = (out: string) => out.trim().split("\n").filter((l) => !l.startsWith("-> Redirected to slot"));
-    expect(replies((await asClusterClient(1, true, keys.map((k) => ["SET", k, `v-${k}`]))).stdout)).toEqual(["OK", ...keys.map(() => "OK")]);
-    expect(replies((await asClusterClient(0, true, keys.map((k) => ["GET", k]))).stdout)).toEqual(["OK", ...keys.map((k) => `v-${k}`)]);
+    const replies = (out: string) =>
+      out
+        .trim()
+        .split("\n")
+        .filter((l) => !l.startsWith("-> Redirected to slot"));
+    expect(
+      replies(
+        (
+          await asClusterClient(
+            1,
+            true,
+            keys.map((k) => ["SET", k, `v-${k}`]),
+          )
+        ).stdout,
+      ),
+    ).toEqual(["OK", ...keys.map(() => "OK")]);
+    expect(
+      replies(
+        (
+          await asClusterClient(
+            0,
+            true,
+            keys.map((k) => ["GET", k]),
+          )
+        ).stdout,
+      ),
+    ).toEqual(["OK", ...keys.map((k) => `v-${k}`)]);
     for (const p of procs) p.kill("SIGTERM");
     expect(await Promise.all(procs.map((p) => p.exited))).toEqual([0, 0, 0]);
   });
 
   test("joining with discovery on offers the nodes flydb-discover finds, and writes them as peers", async () => {
     const [seed, fresh] = lan.hosts as [(typeof lan.hosts)[0], (typeof lan.hosts)[0]];
-    const zc = lan.spawn(seed.ns, [PYTHON, join(ROOT, "test/fixtures/discovery/zeroconf_publish.py"), seed.address, "seed", "opsjoin", "7946"]);
+    const zc = lan.spawn(seed.ns, [
+      PYTHON,
+      join(ROOT, "test/fixtures/discovery/zeroconf_publish.py"),
+      seed.address,
+      "seed",
+      "opsjoin",
+      "7946",
+    ]);
     await new LineReader(zc.stdout).waitFor((l) => l === "registered", 10_000, "zeroconf to register");
     const t = target();
     // mode, role, node id, RESP, HTTP, gossip, raft: from flags; cluster id asked; found nodes offered.
-    const answers = ["opsjoin", "yes"].join("\n") + "\n";
+    const answers = `${["opsjoin", "yes"].join("\n")}\n`;
     const p = Bun.spawn(
-      ["ip", "netns", "exec", fresh.ns, "bash", INSTALL, ...t.locations, "--no-service", "--join", "--discovery", "--discover-timeout", "1.5", "--node-id", "fresh", "--bind-addr", ":6380", "--http-addr", ":8080", "--cluster-addr", `${fresh.address}:7946`, "--raft-addr", `${fresh.address}:7947`],
+      [
+        "ip",
+        "netns",
+        "exec",
+        fresh.ns,
+        "bash",
+        INSTALL,
+        ...t.locations,
+        "--no-service",
+        "--join",
+        "--discovery",
+        "--discover-timeout",
+        "1.5",
+        "--node-id",
+        "fresh",
+        "--bind-addr",
+        ":6380",
+        "--http-addr",
+        ":8080",
+        "--cluster-addr",
+        `${fresh.address}:7946`,
+        "--raft-addr",
+        `${fresh.address}:7947`,
+      ],
       { cwd: ROOT, env: ENV, stdin: new Blob([answers]), stdout: "pipe", stderr: "pipe" },
     );
-    const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    const [stdout, stderr, code] = await Promise.all([
+      new Response(p.stdout).text(),
+      new Response(p.stderr).text(),
+      p.exited,
+    ]);
     ok({ code, stdout, stderr });
     expect(stderr).toContain(`Found: ${seed.address}:7946`);
     expect(stdout).toContain("FlyDB install: cluster node 'fresh' (join)");
     const { config } = loadConfig({ configPath: join(t.configDir, "flydb.toml"), env: {} });
-    expect(config).toMatchObject({ cluster_peers: [`${seed.address}:7946`], discovery_enabled: true, discovery_cluster_id: "opsjoin", bootstrap: false });
+    expect(config).toMatchObject({
+      cluster_peers: [`${seed.address}:7946`],
+      discovery_enabled: true,
+      discovery_cluster_id: "opsjoin",
+      bootstrap: false,
+    });
     zc.kill("SIGTERM");
     await zc.exited;
   });
 
   test("--yes --join --discovery with no node answering writes no peers and no warning: the node finds its cluster itself", () => {
     const t = target();
-    const r = run(["ip", "netns", "exec", lan.hosts[1]!.ns, "bash", INSTALL, ...t.locations, "--yes", "--no-service", "--join", "--discovery", "--cluster-id", "nobody-here", "--discover-timeout", "1", "--node-id", "alone"]);
+    const r = run([
+      "ip",
+      "netns",
+      "exec",
+      lan.hosts[1]!.ns,
+      "bash",
+      INSTALL,
+      ...t.locations,
+      "--yes",
+      "--no-service",
+      "--join",
+      "--discovery",
+      "--cluster-id",
+      "nobody-here",
+      "--discover-timeout",
+      "1",
+      "--node-id",
+      "alone",
+    ]);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain("No nodes answered now");
     expect(r.stderr).not.toContain("install.sh: warning: no peers");
@@ -536,7 +802,14 @@ describe("systemd units", () => {
     for (const unit of ["flydb.service", "flydb-cluster@.service"]) {
       writeFileSync(join(root, "etc/systemd/system", unit), readFileSync(join(ROOT, "deploy/systemd", unit)));
     }
-    const r = run(["systemd-analyze", "verify", "--recursive-errors=no", `--root=${root}`, "flydb.service", "flydb-cluster@node1.service"]);
+    const r = run([
+      "systemd-analyze",
+      "verify",
+      "--recursive-errors=no",
+      `--root=${root}`,
+      "flydb.service",
+      "flydb-cluster@node1.service",
+    ]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
   });
@@ -545,13 +818,24 @@ describe("systemd units", () => {
     const plain = readFileSync(join(ROOT, "deploy/systemd/flydb.service"), "utf8");
     const template = readFileSync(join(ROOT, "deploy/systemd/flydb-cluster@.service"), "utf8");
     for (const unit of [plain, template]) {
-      for (const line of ["User=flydb", "Restart=on-failure", "NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes", "LimitNOFILE=65536", "StandardError=journal", "RestartPreventExitStatus=2"]) {
+      for (const line of [
+        "User=flydb",
+        "Restart=on-failure",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "PrivateTmp=yes",
+        "LimitNOFILE=65536",
+        "StandardError=journal",
+        "RestartPreventExitStatus=2",
+      ]) {
         expect(unit).toContain(`\n${line}\n`);
       }
     }
     expect(plain).toContain("\nExecStart=/usr/local/bin/flydb --config /etc/flydb/flydb.toml\n");
     expect(plain).toContain("\nReadWritePaths=/var/lib/flydb\n");
-    expect(template).toContain("\nExecStart=/usr/local/bin/flydb --config /etc/flydb/%i.toml --data-dir /var/lib/flydb/%i\n");
+    expect(template).toContain(
+      "\nExecStart=/usr/local/bin/flydb --config /etc/flydb/%i.toml --data-dir /var/lib/flydb/%i\n",
+    );
     expect(template).toContain("\nReadWritePaths=/var/lib/flydb/%i\n");
   });
 });

@@ -273,7 +273,9 @@ describe("introspection texts", () => {
     await servers.fly.call("CONFIG", "RESETSTAT");
     const stats = await servers.fly.call("INFO", "commandstats");
     // Only the RESETSTAT call itself is counted since.
-    expect(stats.t === "$" ? stats.v.toString() : "").toMatch(/^# Commandstats\r\ncmdstat_config\|resetstat:calls=1,[^\r]*\r\n$/);
+    expect(stats.t === "$" ? stats.v.toString() : "").toMatch(
+      /^# Commandstats\r\ncmdstat_config\|resetstat:calls=1,[^\r]*\r\n$/,
+    );
   });
 
   test("OBJECT IDLETIME counts from the last access; TTL, TYPE and EXISTS do not touch", async () => {
@@ -286,7 +288,12 @@ describe("introspection texts", () => {
     await same(["OBJECT", "IDLETIME", "idle:none"]);
     for (const c of [servers.redis, servers.fly]) expect(await idle(c)).toBeLessThanOrEqual(1);
     await Bun.sleep(2100);
-    for (const argv of [["TTL", "idle:k"], ["TYPE", "idle:k"], ["EXISTS", "idle:k"]]) await same(argv);
+    for (const argv of [
+      ["TTL", "idle:k"],
+      ["TYPE", "idle:k"],
+      ["EXISTS", "idle:k"],
+    ])
+      await same(argv);
     for (const c of [servers.redis, servers.fly]) expect(await idle(c)).toBeGreaterThanOrEqual(2);
     await same(["GET", "idle:k"]);
     for (const c of [servers.redis, servers.fly]) expect(await idle(c)).toBeLessThanOrEqual(1);

@@ -40,10 +40,14 @@ test("a write through one node is notified to the subscribers of every node hold
   await writer.lpush("{kev}l", "x", "y");
   await writer.rename("{kev}a", "{kev}b");
   const want = [
-    "__keyspace@0__:{kev}a set", "__keyevent@0__:set {kev}a",
-    "__keyspace@0__:{kev}l lpush", "__keyevent@0__:lpush {kev}l",
-    "__keyspace@0__:{kev}a rename_from", "__keyevent@0__:rename_from {kev}a",
-    "__keyspace@0__:{kev}b rename_to", "__keyevent@0__:rename_to {kev}b",
+    "__keyspace@0__:{kev}a set",
+    "__keyevent@0__:set {kev}a",
+    "__keyspace@0__:{kev}l lpush",
+    "__keyevent@0__:lpush {kev}l",
+    "__keyspace@0__:{kev}a rename_from",
+    "__keyevent@0__:rename_from {kev}a",
+    "__keyspace@0__:{kev}b rename_to",
+    "__keyevent@0__:rename_to {kev}b",
   ];
   const deadline = Date.now() + 10_000;
   while (got.some((g) => g.length < want.length) && Date.now() < deadline) await Bun.sleep(50);

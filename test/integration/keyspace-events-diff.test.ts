@@ -162,7 +162,14 @@ test("class and channel filters: Elg, K$, Kh, Ez", async () => {
 
 test("expired events from the expiry sweep (Kx)", async () => {
   // One key: Redis's sweep visits several in hash-table order.
-  const out = await same("KEx", [["SET", "e1", "v", "PX", "20"], ["SET", "p", "v", "PX", "100000"]], 1000);
+  const out = await same(
+    "KEx",
+    [
+      ["SET", "e1", "v", "PX", "20"],
+      ["SET", "p", "v", "PX", "100000"],
+    ],
+    1000,
+  );
   expect(out).toContain("__keyevent@0__:expired");
 });
 
@@ -180,7 +187,12 @@ test("databases: SELECT, MOVE and COPY … DB report the right database", async 
 test("new-key events (n) come before the write's own events, once per created key", async () => {
   const out = await same("KEAn", [...GENERIC_AND_STRINGS, ...COLLECTIONS]);
   expect(out).toContain("__keyevent@0__:new");
-  await same("En", [["SET", "foo", "bar"], ["SET", "foo", "baz"], ["SET", "bar", "bar"], ["RPOPLPUSH", "nosuch", "x"]]);
+  await same("En", [
+    ["SET", "foo", "bar"],
+    ["SET", "foo", "baz"],
+    ["SET", "bar", "bar"],
+    ["RPOPLPUSH", "nosuch", "x"],
+  ]);
 });
 
 test("off by default and with no K or E", async () => {
@@ -194,7 +206,10 @@ test("a restart replays the log without publishing its writes' events again", as
   try {
     const first = await startFlyDB({ args, dataDir, nodeId: "kevents" });
     const cli = await RawConnection.connect(first.port);
-    await run(cli, [["SET", "before", "1"], ["LPUSH", "l", "a"]]);
+    await run(cli, [
+      ["SET", "before", "1"],
+      ["LPUSH", "l", "a"],
+    ]);
     cli.close();
     // kill -9: data.db has not been committed, so the next start replays these writes from the log.
     await first.kill9();

@@ -25,7 +25,11 @@ afterAll(() => {
 let dirs = 0;
 const enc = new TextEncoder();
 
-function openState(path = join(root, `data-${dirs++}.db`)): { state: StateDb; machine: ClusterStateMachine; path: string } {
+function openState(path = join(root, `data-${dirs++}.db`)): {
+  state: StateDb;
+  machine: ClusterStateMachine;
+  path: string;
+} {
   const state = StateDb.open({ path, partitionCount: PARTITIONS });
   open.push(state);
   return { state, machine: new ClusterStateMachine(state), path };
@@ -42,7 +46,12 @@ const GRP = groupOf(partitionOf(keySlot(enc.encode(KEY)), PARTITIONS));
 const id = (seq: number, ack = seq, session = 1, node = "n1"): ProposalId => ({ node, session, seq, ack });
 
 function entry(index: number, cmd: string[], pid?: ProposalId, now = 1_000): Entry {
-  return { index, term: 1, kind: EntryKind.Normal, data: encodeOp({ cmds: [cmd.map((a) => enc.encode(a))], now, seed: 0 }, pid) };
+  return {
+    index,
+    term: 1,
+    kind: EntryKind.Normal,
+    data: encodeOp({ cmds: [cmd.map((a) => enc.encode(a))], now, seed: 0 }, pid),
+  };
 }
 const incr = (index: number, pid?: ProposalId, now?: number) => entry(index, ["incr", KEY], pid, now);
 
@@ -51,7 +60,8 @@ function value(state: StateDb): string | undefined {
   return v instanceof Uint8Array ? new TextDecoder().decode(v) : undefined;
 }
 
-const sessionRows = (state: StateDb) => state.db.query("SELECT node, session FROM proposal_sessions WHERE grp = ? ORDER BY session").values(GRP);
+const sessionRows = (state: StateDb) =>
+  state.db.query("SELECT node, session FROM proposal_sessions WHERE grp = ? ORDER BY session").values(GRP);
 
 test("a proposal id applied twice changes the state once; the copy gets the first reply", () => {
   const { state, machine } = openState();
@@ -66,7 +76,13 @@ test("a proposal id applied twice changes the state once; the copy gets the firs
 
 test("a copy in the same batch as its original is answered from the original's reply", () => {
   const { state, machine } = openState();
-  const replies = machine.apply(GRP, [incr(1, id(1)), incr(2, id(2, 1)), incr(3, id(1)), incr(4, id(3, 1)), incr(5, id(3, 1))]);
+  const replies = machine.apply(GRP, [
+    incr(1, id(1)),
+    incr(2, id(2, 1)),
+    incr(3, id(1)),
+    incr(4, id(3, 1)),
+    incr(5, id(3, 1)),
+  ]);
   expect(replies).toEqual([int(1), int(2), int(1), int(3), int(3)]);
   expect(value(state)).toBe("3");
   expect(state.appliedIndex(GRP)).toBe(5);
@@ -74,7 +90,11 @@ test("a copy in the same batch as its original is answered from the original's r
 
 test("sessions are told apart by node and session number", () => {
   const { state, machine } = openState();
-  const replies = machine.apply(GRP, [incr(1, id(1, 1, 1, "n1")), incr(2, id(1, 1, 2, "n1")), incr(3, id(1, 1, 1, "n2"))]);
+  const replies = machine.apply(GRP, [
+    incr(1, id(1, 1, 1, "n1")),
+    incr(2, id(1, 1, 2, "n1")),
+    incr(3, id(1, 1, 1, "n2")),
+  ]);
   expect(replies).toEqual([int(1), int(2), int(3)]);
   expect(value(state)).toBe("3");
 });
@@ -115,15 +135,25 @@ test("a write settled at its proposer (below ack) that commits late is not appli
 
 test("a session keeps the replies at or above its ack, and idle sessions expire when a new one starts", () => {
   const { state, machine } = openState();
-  machine.apply(GRP, [incr(1, id(1, 1, 1, "old"), 1_000), incr(2, id(1, 1, 5, "n1"), 1_000), incr(3, id(2, 2, 5, "n1"), 1_000)]);
+  machine.apply(GRP, [
+    incr(1, id(1, 1, 1, "old"), 1_000),
+    incr(2, id(1, 1, 5, "n1"), 1_000),
+    incr(3, id(2, 2, 5, "n1"), 1_000),
+  ]);
   // seq 1 of session 5 is below the ack of seq 2: its reply is gone, a copy would be stale.
   expect((machine.apply(GRP, [incr(4, id(1, 1, 5, "n1"))]) as Reply[])[0]!.t).toBe("error");
   // A session keeps writing: its record stays however old the others get.
   machine.apply(GRP, [incr(5, id(3, 3, 5, "n1"), 1_000 + SESSION_TTL_MS)]);
-  expect(sessionRows(state)).toEqual([["old", 1], ["n1", 5]]);
+  expect(sessionRows(state)).toEqual([
+    ["old", 1],
+    ["n1", 5],
+  ]);
   // A new session's first write, TTL after session 1's last one, removes session 1 only.
   machine.apply(GRP, [incr(6, id(1, 1, 9, "n2"), 1_001 + SESSION_TTL_MS)]);
-  expect(sessionRows(state)).toEqual([["n1", 5], ["n2", 9]]);
+  expect(sessionRows(state)).toEqual([
+    ["n1", 5],
+    ["n2", 9],
+  ]);
   expect(value(state)).toBe("5");
 });
 

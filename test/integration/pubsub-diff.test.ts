@@ -81,7 +81,11 @@ test("message, pmessage and smessage frames, and PUBLISH's receiver count", asyn
   for (const hello3 of [false, true]) {
     const subs = await Promise.all([open(redis.port), open(fly.port)]);
     const pubs = await Promise.all([open(redis.port), open(fly.port)]);
-    const script = [["SUBSCRIBE", "news"], ["PSUBSCRIBE", "n*", "x"], ["SSUBSCRIBE", "news"]];
+    const script = [
+      ["SUBSCRIBE", "news"],
+      ["PSUBSCRIBE", "n*", "x"],
+      ["SSUBSCRIBE", "news"],
+    ];
     if (hello3) script.unshift(["HELLO", "3"]);
     const published = [
       ["PUBLISH", "news", "hello"],
@@ -91,7 +95,7 @@ test("message, pmessage and smessage frames, and PUBLISH's receiver count", asyn
       ["SPUBLISH", "other", "lost"],
     ];
     const outs: string[] = [];
-    for (const [i, port] of [redis.port, fly.port].entries()) {
+    for (const [i, _port] of [redis.port, fly.port].entries()) {
       await run(subs[i]!, script);
       const mark = subs[i]!.received().length;
       outs.push(await run(pubs[i]!, published));
@@ -108,7 +112,12 @@ test("message, pmessage and smessage frames, and PUBLISH's receiver count", asyn
 
 test("PUBSUB introspection and bad input", async () => {
   const [r, f] = await Promise.all([open(redis.port), open(fly.port)]);
-  for (const c of [r, f]) await run(c, [["SUBSCRIBE", "chan1"], ["PSUBSCRIBE", "pat*"], ["SSUBSCRIBE", "shard1"]]);
+  for (const c of [r, f])
+    await run(c, [
+      ["SUBSCRIBE", "chan1"],
+      ["PSUBSCRIBE", "pat*"],
+      ["SSUBSCRIBE", "shard1"],
+    ]);
   // Other tests' subscribers are still connected: channel lists are compared by pattern.
   await same([
     ["PUBSUB", "CHANNELS", "chan*"],

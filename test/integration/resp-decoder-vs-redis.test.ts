@@ -13,7 +13,6 @@ import { RespDecoder } from "../../src/resp/decoder.ts";
 let redis: Subprocess;
 let port: number;
 
-
 /** Sends input, half-closes, and returns everything redis answered before it closed. */
 async function exchange(input: Uint8Array): Promise<string> {
   let received = "";
@@ -43,8 +42,19 @@ async function exchange(input: Uint8Array): Promise<string> {
 beforeAll(async () => {
   port = freePort();
   redis = Bun.spawn(
-    ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-      "--requirepass", `pw-${process.pid}-${port}`],
+    [
+      "redis-server",
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--requirepass",
+      `pw-${process.pid}-${port}`,
+    ],
     { stdout: "ignore", stderr: "ignore" },
   );
   for (let i = 0; i < 100; i++) {
@@ -63,7 +73,6 @@ afterAll(async () => {
   await redis.exited;
 });
 
-
 /** redis 7.0's processCommand text for an unknown command (C strings: a NUL ends an argument). */
 function unknownCommandError(argv: Uint8Array[]): string {
   const cString = (b: Uint8Array): string => {
@@ -71,14 +80,40 @@ function unknownCommandError(argv: Uint8Array[]): string {
     return Buffer.from(nul < 0 ? b : b.subarray(0, nul)).toString("latin1");
   };
   let args = "";
-  for (let i = 1; i < argv.length && args.length < 128; i++) args += `'${cString(argv[i]).slice(0, 128 - args.length)}' `;
+  for (let i = 1; i < argv.length && args.length < 128; i++)
+    args += `'${cString(argv[i]).slice(0, 128 - args.length)}' `;
   const line = `-ERR unknown command '${cString(argv[0]).slice(0, 128)}', with args beginning with: ${args}`;
   return line.replace(/[\r\n]/g, " ");
 }
 
 const piece = fc.oneof(
-  fc.constantFrom("*", "*1\r\n", "*2\r\n", "*12\r\n", "$", "$4\r\nPING\r\n", "$3\r\n", "$16385\r\n", "\r\n", "\r", "\n",
-    "0", "1", "-", " ", "\t", '"', "'", "\\", "\\x41", "PING", "GET k", "abc", "*-1\r\n", "*0\r\n"),
+  fc.constantFrom(
+    "*",
+    "*1\r\n",
+    "*2\r\n",
+    "*12\r\n",
+    "$",
+    "$4\r\nPING\r\n",
+    "$3\r\n",
+    "$16385\r\n",
+    "\r\n",
+    "\r",
+    "\n",
+    "0",
+    "1",
+    "-",
+    " ",
+    "\t",
+    '"',
+    "'",
+    "\\",
+    "\\x41",
+    "PING",
+    "GET k",
+    "abc",
+    "*-1\r\n",
+    "*0\r\n",
+  ),
   fc.uint8Array({ maxLength: 5 }).map((b) => Buffer.from(b).toString("latin1")),
 );
 

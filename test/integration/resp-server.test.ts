@@ -69,7 +69,10 @@ class RawClient {
   closed = false;
   readonly done: Promise<void>;
 
-  private constructor(private readonly socket: Socket<RawClient>, done: Promise<void>) {
+  private constructor(
+    private readonly socket: Socket<RawClient>,
+    done: Promise<void>,
+  ) {
     this.done = done;
   }
 
@@ -169,7 +172,11 @@ async function run(cmd: string[], stdin?: string | Uint8Array): Promise<{ out: s
     proc.stdin.write(stdin);
     await proc.stdin.end();
   }
-  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const [out, err, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
   return { out: out + err, code };
 }
 
@@ -204,7 +211,10 @@ describe("real redis-cli", () => {
   });
 
   test("--pipe mass insertion", async () => {
-    const lines = Array.from({ length: 2000 }, (_, i) => `*3\r\n$3\r\nSET\r\n$${`k${i}`.length}\r\nk${i}\r\n$1\r\nv\r\n`);
+    const lines = Array.from(
+      { length: 2000 },
+      (_, i) => `*3\r\n$3\r\nSET\r\n$${`k${i}`.length}\r\nk${i}\r\n$1\r\nv\r\n`,
+    );
     const { out, code } = await run(["redis-cli", "-p", String(server.port), "--pipe"], lines.join(""));
     expect(code).toBe(0);
     expect(out).toContain("errors: 0, replies: 2000");
@@ -230,7 +240,7 @@ describe("pipelining", () => {
 
   test("commands split across TCP packets byte by byte", async () => {
     const c = await RawClient.connect(server.port);
-    const input = "*2\r\n$4\r\nECHO\r\n$5\r\nhello\r\nPING\r\n*1\r\n$4\r\nPING\r\nECHO \"x y\"\r\n";
+    const input = '*2\r\n$4\r\nECHO\r\n$5\r\nhello\r\nPING\r\n*1\r\n$4\r\nPING\r\nECHO "x y"\r\n';
     for (const ch of input) {
       await c.send(ch);
       await Bun.sleep(1);
@@ -269,7 +279,11 @@ describe("pipelining", () => {
   });
 
   test("inline commands from nc", async () => {
-    const { out } = await run(["sh", "-c", `printf 'PING\\r\\nECHO "hello world"\\n' | nc -q1 127.0.0.1 ${server.port}`]);
+    const { out } = await run([
+      "sh",
+      "-c",
+      `printf 'PING\\r\\nECHO "hello world"\\n' | nc -q1 127.0.0.1 ${server.port}`,
+    ]);
     expect(out).toBe("+PONG\r\n$11\r\nhello world\r\n");
   });
 

@@ -23,26 +23,62 @@ const error = (w: Wire): string => (w.t === "-" ? w.v : `not an error: ${show(w)
 
 test("replies that match redis-server exactly", async () => {
   const setup = [
-    ["FLUSHALL"], ["SET", "s", "hello world"], ["RPUSH", "l", "a", "b"], ["SADD", "set", "1", "2"], ["HSET", "h", "f", "v"],
+    ["FLUSHALL"],
+    ["SET", "s", "hello world"],
+    ["RPUSH", "l", "a", "b"],
+    ["SADD", "set", "1", "2"],
+    ["HSET", "h", "f", "v"],
   ];
   for (const c of setup) await both(...c);
   const dump = await redis.call("DUMP", "s");
   const cases: string[][] = [
-    ["SUBSTR", "s", "0", "4"], ["SUBSTR", "s", "-5", "-1"], ["SUBSTR", "s", "5", "1"], ["SUBSTR", "nokey", "0", "1"],
-    ["SUBSTR", "l", "0", "1"], ["SUBSTR", "s", "x", "1"], ["SUBSTR", "s", "0"],
-    ["RESTORE-ASKING", "s"], ["RESTORE-ASKING", "r", "0", "bad payload"],
-    ["WAIT", "0", "0"], ["WAIT", "1", "20"], ["WAIT", "x", "1"], ["WAIT", "1", "x"], ["WAIT", "1", "-1"], ["WAIT", "1"],
-    ["REPLICAOF", "no", "one"], ["REPLICAOF", "NO", "ONE"], ["SLAVEOF", "no", "one"], ["REPLICAOF", "127.0.0.1", "x"],
-    ["REPLICAOF", "127.0.0.1", "70000"], ["REPLICAOF", "a"], ["ROLE", "x"],
+    ["SUBSTR", "s", "0", "4"],
+    ["SUBSTR", "s", "-5", "-1"],
+    ["SUBSTR", "s", "5", "1"],
+    ["SUBSTR", "nokey", "0", "1"],
+    ["SUBSTR", "l", "0", "1"],
+    ["SUBSTR", "s", "x", "1"],
+    ["SUBSTR", "s", "0"],
+    ["RESTORE-ASKING", "s"],
+    ["RESTORE-ASKING", "r", "0", "bad payload"],
+    ["WAIT", "0", "0"],
+    ["WAIT", "1", "20"],
+    ["WAIT", "x", "1"],
+    ["WAIT", "1", "x"],
+    ["WAIT", "1", "-1"],
+    ["WAIT", "1"],
+    ["REPLICAOF", "no", "one"],
+    ["REPLICAOF", "NO", "ONE"],
+    ["SLAVEOF", "no", "one"],
+    ["REPLICAOF", "127.0.0.1", "x"],
+    ["REPLICAOF", "127.0.0.1", "70000"],
+    ["REPLICAOF", "a"],
+    ["ROLE", "x"],
     ["LOLWUT", "VERSION", "x"],
-    ["MODULE", "LIST"], ["MODULE", "HELP"], ["MODULE", "UNLOAD", "x"], ["MODULE", "foo"], ["MODULE", "LIST", "x"],
-    ["MODULE", "LOAD"], ["MODULE"],
+    ["MODULE", "LIST"],
+    ["MODULE", "HELP"],
+    ["MODULE", "UNLOAD", "x"],
+    ["MODULE", "foo"],
+    ["MODULE", "LIST", "x"],
+    ["MODULE", "LOAD"],
+    ["MODULE"],
     ["BGREWRITEAOF"],
-    ["DEBUG", "foo"], ["DEBUG"], ["DEBUG", "OBJECT", "nokey"], ["DEBUG", "OBJECT"], ["DEBUG", "SLEEP", "0"],
-    ["DEBUG", "SLEEP", "x"], ["DEBUG", "RELOAD"], ["DEBUG", "SET-ACTIVE-EXPIRE", "1"], ["DEBUG", "SET-ACTIVE-EXPIRE"],
-    ["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "100"], ["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "1k"],
-    ["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "x"], ["DEBUG", "LISTPACK", "h"], ["DEBUG", "LISTPACK", "s"],
-    ["DEBUG", "LISTPACK", "nokey"], ["DEBUG", "CHANGE-REPL-ID"],
+    ["DEBUG", "foo"],
+    ["DEBUG"],
+    ["DEBUG", "OBJECT", "nokey"],
+    ["DEBUG", "OBJECT"],
+    ["DEBUG", "SLEEP", "0"],
+    ["DEBUG", "SLEEP", "x"],
+    ["DEBUG", "RELOAD"],
+    ["DEBUG", "SET-ACTIVE-EXPIRE", "1"],
+    ["DEBUG", "SET-ACTIVE-EXPIRE"],
+    ["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "100"],
+    ["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "1k"],
+    ["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "x"],
+    ["DEBUG", "LISTPACK", "h"],
+    ["DEBUG", "LISTPACK", "s"],
+    ["DEBUG", "LISTPACK", "nokey"],
+    ["DEBUG", "CHANGE-REPL-ID"],
   ];
   for (const c of cases) await same(...c);
   // RESTORE-ASKING loads what RESTORE loads.
@@ -56,8 +92,12 @@ test("replies that match redis-server exactly", async () => {
 test("DEBUG OBJECT reports Redis's encoding and serialized length", async () => {
   await both("FLUSHALL");
   const setup = [
-    ["SET", "str", "bar"], ["SET", "num", "12345"], ["SADD", "ints", "1", "2", "3"], ["SADD", "words", "a", "b"],
-    ["ZADD", "z", "1", "a", "2", "b"], ["HSET", "h", "f", "v"],
+    ["SET", "str", "bar"],
+    ["SET", "num", "12345"],
+    ["SADD", "ints", "1", "2", "3"],
+    ["SADD", "words", "a", "b"],
+    ["ZADD", "z", "1", "a", "2", "b"],
+    ["HSET", "h", "f", "v"],
   ];
   for (const c of setup) await both(...c);
   const fields = (w: Wire) => {
@@ -88,7 +128,11 @@ test("where FlyDB differs on purpose: Raft replication, no modules, its own LOLW
   expect(show(await redis.call("LOLWUT", "VERSION", "1"))).toMatch(/^\$"Redis ver\. \S+\\n"$/);
   expect(show(await fly.call("LOLWUT", "VERSION", "1"))).toMatch(/^\$"FlyDB ver\. \S+\\n"$/);
   const refused = [
-    ["FAILOVER"], ["REPLICAOF", "127.0.0.1", "6379"], ["SLAVEOF", "127.0.0.1", "6379"], ["PSYNC", "?", "-1"], ["SYNC"],
+    ["FAILOVER"],
+    ["REPLICAOF", "127.0.0.1", "6379"],
+    ["SLAVEOF", "127.0.0.1", "6379"],
+    ["PSYNC", "?", "-1"],
+    ["SYNC"],
     ["REPLCONF", "listening-port", "1"],
   ];
   for (const c of refused) {

@@ -26,7 +26,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const cmd = (...args: string[]) => `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join("")}`;
+const cmd = (...args: string[]) =>
+  `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join("")}`;
 
 /** Sends everything in one write and collects raw bytes until `expect` replies' worth arrived. */
 function pipeline(payload: string, until: (text: string) => boolean): Promise<string> {
@@ -52,7 +53,15 @@ function pipeline(payload: string, until: (text: string) => boolean): Promise<st
 
 describe("pipelined ordering on one connection", () => {
   test("reads see exactly the writes before them", async () => {
-    const payload = cmd("SET", "k", "1") + cmd("GET", "k") + cmd("SET", "k", "2") + cmd("GET", "k") + cmd("INCR", "k") + cmd("GET", "k") + cmd("DEL", "k") + cmd("GET", "k");
+    const payload =
+      cmd("SET", "k", "1") +
+      cmd("GET", "k") +
+      cmd("SET", "k", "2") +
+      cmd("GET", "k") +
+      cmd("INCR", "k") +
+      cmd("GET", "k") +
+      cmd("DEL", "k") +
+      cmd("GET", "k");
     const out = await pipeline(payload, (t) => t.endsWith("$-1\r\n"));
     expect(out).toBe("+OK\r\n$1\r\n1\r\n+OK\r\n$1\r\n2\r\n:3\r\n$1\r\n3\r\n:1\r\n$-1\r\n");
   });

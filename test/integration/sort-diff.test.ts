@@ -145,17 +145,25 @@ describe("SORT answers like redis-server 7.0", () => {
       return store.length > 0 ? [sort, ["LRANGE", "dst", "0", "-1"]] : [sort];
     });
   const steps = fc.array(fc.oneof(load, sortOf), { minLength: 3, maxLength: 15 });
-  const scenario = fc.tuple(weights, steps).map(([w, steps]) => [
-    ["MSET", ...["1", "2", "3", "10", "-1", "0.5", "7"].flatMap((e, i) => [`w_${e}`, w[i]!])],
-    ["HSET", "h_1", "f", "one"],
-    ["HSET", "h_10", "f", "ten"],
-    ...steps.flat(),
-  ]);
+  const scenario = fc
+    .tuple(weights, steps)
+    .map(([w, steps]) => [
+      ["MSET", ...["1", "2", "3", "10", "-1", "0.5", "7"].flatMap((e, i) => [`w_${e}`, w[i]!])],
+      ["HSET", "h_1", "f", "one"],
+      ["HSET", "h_10", "f", "ten"],
+      ...steps.flat(),
+    ]);
   const RUNS = Number(process.env.TYPES_DIFF_RUNS ?? 40);
   test("random sorts", async () => {
-    await fc.assert(fc.asyncProperty(scenario, (cmds) => run(servers, cmds)), { numRuns: RUNS });
+    await fc.assert(
+      fc.asyncProperty(scenario, (cmds) => run(servers, cmds)),
+      { numRuns: RUNS },
+    );
   }, 120_000);
   test("random sorts, RESP3", async () => {
-    await fc.assert(fc.asyncProperty(scenario, (cmds) => run(resp3, cmds)), { numRuns: RUNS });
+    await fc.assert(
+      fc.asyncProperty(scenario, (cmds) => run(resp3, cmds)),
+      { numRuns: RUNS },
+    );
   }, 120_000);
 });

@@ -31,7 +31,9 @@ async function writeAndKill(dir: string, acks: number): Promise<number[]> {
       output += decoder.decode(value, { stream: true });
       if (!killed && !refusedWhileRunning && output.includes("\n")) {
         // The writer holds raft.db: a second node on the same data_dir must not start.
-        expect(() => StoreEngine.open({ dataDir: dir, fsync: "always", apply: testApply })).toThrow(/in use by another process/);
+        expect(() => StoreEngine.open({ dataDir: dir, fsync: "always", apply: testApply })).toThrow(
+          /in use by another process/,
+        );
         refusedWhileRunning = true;
       }
       if (!killed && (output.split("\n").length > acks || Date.now() > deadline)) {
@@ -59,7 +61,13 @@ for (const round of [1, 2]) {
     const dir = join(root, "node");
     const acked = await writeAndKill(dir, 1500);
     expect(acked.length).toBeGreaterThanOrEqual(1500);
-    const engine = await StoreEngine.open({ dataDir: dir, fsync: "always", apply: testApply, compactIntervalMs: 0, expireIntervalMs: 0 });
+    const engine = await StoreEngine.open({
+      dataDir: dir,
+      fsync: "always",
+      apply: testApply,
+      compactIntervalMs: 0,
+      expireIntervalMs: 0,
+    });
     try {
       const missing = acked.filter((i) => str(engine.keyspace.getString(utf8(`k${i}`), Date.now())) !== `v${i}`);
       expect(missing).toEqual([]);

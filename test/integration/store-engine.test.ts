@@ -1,6 +1,18 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, truncateSync, writeSync, closeSync, statSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  truncateSync,
+  writeSync,
+  closeSync,
+  statSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { STANDALONE_GROUP } from "../../src/keyspace/groups.ts";
@@ -16,7 +28,14 @@ let dirCount = 0;
 const freshDir = () => join(root, `node-${dirCount++}`);
 
 function openEngine(dataDir: string, extra: Partial<StoreEngineOptions> = {}): Promise<StoreEngine> {
-  return StoreEngine.open({ dataDir, fsync: "always", apply: testApply, compactIntervalMs: 0, expireIntervalMs: 0, ...extra });
+  return StoreEngine.open({
+    dataDir,
+    fsync: "always",
+    apply: testApply,
+    compactIntervalMs: 0,
+    expireIntervalMs: 0,
+    ...extra,
+  });
 }
 
 /** Every live key and value, sorted: the state a node would serve. */
@@ -46,8 +65,14 @@ function copyDir(from: string, to: string, skip: (name: string) => boolean = () 
 function logCommands(dataDir: string): string[] {
   const db = new Database(join(dataDir, "raft.db"), { readonly: true });
   try {
-    const rows = db.query<{ data: Uint8Array }, [number]>("SELECT data FROM raft_log WHERE grp = ? ORDER BY idx").all(STANDALONE_GROUP);
-    return rows.map((r) => decodeOp(r.data).cmds.map((c) => c.map((a) => str(a)).join(" ")).join("; "));
+    const rows = db
+      .query<{ data: Uint8Array }, [number]>("SELECT data FROM raft_log WHERE grp = ? ORDER BY idx")
+      .all(STANDALONE_GROUP);
+    return rows.map((r) =>
+      decodeOp(r.data)
+        .cmds.map((c) => c.map((a) => str(a)).join(" "))
+        .join("; "),
+    );
   } finally {
     db.close();
   }
@@ -183,7 +208,9 @@ describe("recovery", () => {
     const reopened = await openEngine(dir, { warn: (m) => warnings.push(m) });
     expect(dump(reopened)).toEqual(expected);
     expect(readdirSync(dir).some((n) => n.startsWith("data.db.damaged-"))).toBe(true);
-    expect(warnings).toEqual([expect.stringMatching(/data.db is damaged \(file is not a database\); moved it to .*rebuilding it from raft.db/)]);
+    expect(warnings).toEqual([
+      expect.stringMatching(/data.db is damaged \(file is not a database\); moved it to .*rebuilding it from raft.db/),
+    ]);
     await reopened.close();
   });
 
@@ -268,7 +295,9 @@ describe("compaction", () => {
     const damaged = freshDir();
     copyDir(dir, damaged);
     for (const f of ["data.db", "data.db-wal", "data.db-shm"]) rmSync(join(dir, f), { force: true });
-    await expect(openEngine(dir)).rejects.toThrow(/applied the log up to index 0, but raft.db keeps only entries after 20/);
+    await expect(openEngine(dir)).rejects.toThrow(
+      /applied the log up to index 0, but raft.db keeps only entries after 20/,
+    );
     const fd = openSync(join(damaged, "data.db"), "r+");
     writeSync(fd, new Uint8Array(100).fill(0x5a), 0, 100, 0);
     closeSync(fd);
@@ -313,7 +342,13 @@ describe("active expiry", () => {
     await engine.close();
     const sweeps = logCommands(dir).filter((c) => c.startsWith("__expire"));
     expect(sweeps.length).toBeGreaterThanOrEqual(3); // 7 keys, at most 3 per op
-    expect(sweeps.join(" ").split(" ").filter((w) => w.startsWith("t")).sort()).toEqual(Array.from({ length: 7 }, (_, i) => `t${i}`));
+    expect(
+      sweeps
+        .join(" ")
+        .split(" ")
+        .filter((w) => w.startsWith("t"))
+        .sort(),
+    ).toEqual(Array.from({ length: 7 }, (_, i) => `t${i}`));
   });
 });
 

@@ -14,8 +14,14 @@ const root = mkdtempSync(join(tmpdir(), "flydb-model-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 let runs = 0;
 
-type Cmd = { kind: "set"; key: string; value: string } | { kind: "incr"; key: string } | { kind: "del"; key: string } | { kind: "boom"; key: string };
-type Step = { kind: "turn"; cmds: Cmd[] } | { kind: "restart" | "lose-data-db" | "restore-old-data-db" | "compact" | "save-data-db" };
+type Cmd =
+  | { kind: "set"; key: string; value: string }
+  | { kind: "incr"; key: string }
+  | { kind: "del"; key: string }
+  | { kind: "boom"; key: string };
+type Step =
+  | { kind: "turn"; cmds: Cmd[] }
+  | { kind: "restart" | "lose-data-db" | "restore-old-data-db" | "compact" | "save-data-db" };
 
 const key = fc.constantFrom("a", "b", "c", "d");
 const cmd: fc.Arbitrary<Cmd> = fc.oneof(
@@ -25,8 +31,20 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
   fc.record({ kind: fc.constant("boom" as const), key }),
 );
 const step: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant("turn" as const), cmds: fc.array(cmd, { minLength: 1, maxLength: 12 }) }) },
-  { weight: 4, arbitrary: fc.constantFrom<Step>({ kind: "restart" }, { kind: "lose-data-db" }, { kind: "restore-old-data-db" }, { kind: "compact" }, { kind: "save-data-db" }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({ kind: fc.constant("turn" as const), cmds: fc.array(cmd, { minLength: 1, maxLength: 12 }) }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.constantFrom<Step>(
+      { kind: "restart" },
+      { kind: "lose-data-db" },
+      { kind: "restore-old-data-db" },
+      { kind: "compact" },
+      { kind: "save-data-db" },
+    ),
+  },
 );
 
 /** What the model answers, and how it changes; mirrors testApply. */
@@ -66,7 +84,15 @@ test("the store always equals the model of its acknowledged ops", async () => {
     fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 20 }), async (steps) => {
       const dir = join(root, `run-${runs++}`);
       const saved = `${dir}-saved`;
-      const open = () => StoreEngine.open({ dataDir: dir, fsync: "no", apply: testApply, compactIntervalMs: 0, expireIntervalMs: 0, warn: () => {} });
+      const open = () =>
+        StoreEngine.open({
+          dataDir: dir,
+          fsync: "no",
+          apply: testApply,
+          compactIntervalMs: 0,
+          expireIntervalMs: 0,
+          warn: () => {},
+        });
       let engine = await open();
       let compacted = false;
       let savedSinceCompaction = false;

@@ -18,27 +18,139 @@ const NOW_S = Math.floor(Date.now() / 1000);
 const KEYS = ["k0", "k1", "k2", "k3", "bin\x00\xff"];
 const key = fc.constantFrom(...KEYS);
 const keys = fc.array(key, { minLength: 1, maxLength: 4 });
-const VALUES = ["", "0", "1", "-5", "10", "abc", "3.5", " 1", "007", "1e2", "9223372036854775807", "-9223372036854775808", "hello world", "\x00\x01\xfe\xff", "0.1", "1e30", "inf", "-0", "0x1F", "1.0000000000000000001"];
-const value = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...VALUES) }, { weight: 1, arbitrary: fc.string({ maxLength: 12 }) });
-const intArg = fc.constantFrom("0", "1", "-1", "3", "100", "9223372036854775807", "-9223372036854775808", "abc", "1.5", "", " 3", "+2", "-0", "99999999999999999999");
-const floatArg = fc.constantFrom("0", "1.5", "-2.25", "0.1", "1e2", "3", "abc", "inf", "-inf", "-0", "5.0e3", " 1", "1e400", "0x10", "10.50", "nan", "1.1", "-0.5", "3.0e-2", "0.000001", "123456789.123456789", "1e20", "-1e-20", "0x1.8p1", ".5", "5.", "+1.5", "1e", "1e5000", "1e-5000");
+const VALUES = [
+  "",
+  "0",
+  "1",
+  "-5",
+  "10",
+  "abc",
+  "3.5",
+  " 1",
+  "007",
+  "1e2",
+  "9223372036854775807",
+  "-9223372036854775808",
+  "hello world",
+  "\x00\x01\xfe\xff",
+  "0.1",
+  "1e30",
+  "inf",
+  "-0",
+  "0x1F",
+  "1.0000000000000000001",
+];
+const value = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom(...VALUES) },
+  { weight: 1, arbitrary: fc.string({ maxLength: 12 }) },
+);
+const intArg = fc.constantFrom(
+  "0",
+  "1",
+  "-1",
+  "3",
+  "100",
+  "9223372036854775807",
+  "-9223372036854775808",
+  "abc",
+  "1.5",
+  "",
+  " 3",
+  "+2",
+  "-0",
+  "99999999999999999999",
+);
+const floatArg = fc.constantFrom(
+  "0",
+  "1.5",
+  "-2.25",
+  "0.1",
+  "1e2",
+  "3",
+  "abc",
+  "inf",
+  "-inf",
+  "-0",
+  "5.0e3",
+  " 1",
+  "1e400",
+  "0x10",
+  "10.50",
+  "nan",
+  "1.1",
+  "-0.5",
+  "3.0e-2",
+  "0.000001",
+  "123456789.123456789",
+  "1e20",
+  "-1e-20",
+  "0x1.8p1",
+  ".5",
+  "5.",
+  "+1.5",
+  "1e",
+  "1e5000",
+  "1e-5000",
+);
 // Relative TTLs in seconds / ms, far apart from each other and from the absolute ones below.
 const secs = fc.constantFrom("100", "1000", "10000", "0", "-5", "abc", "9223372036854775807", "1.5");
 const millis = fc.constantFrom("150000", "2500000", "0", "-1", "abc", "9223372036854775807");
 const atSecs = fc.constantFrom(String(NOW_S + 500), String(NOW_S + 5000), String(NOW_S + 50000), "1", "0", "-3", "abc");
 const atMillis = fc.constantFrom(String((NOW_S + 700) * 1000), String((NOW_S + 7000) * 1000), "1000", "-1", "abc");
-const offset = fc.constantFrom("0", "1", "2", "5", "-1", "-3", "-100", "20", "100", "abc", "9223372036854775807", "-9223372036854775808");
+const offset = fc.constantFrom(
+  "0",
+  "1",
+  "2",
+  "5",
+  "-1",
+  "-3",
+  "-100",
+  "20",
+  "100",
+  "abc",
+  "9223372036854775807",
+  "-9223372036854775808",
+);
 // 536870912 is just past the 512 MB limit (an error); anything that fits it would allocate 512 MB.
 const setrangeOffset = fc.constantFrom("0", "1", "3", "10", "30", "-1", "abc", "536870912", "9223372036854775807");
-const pattern = fc.constantFrom("*", "k*", "k?", "k[0-2]", "k[^0]", "*1*", "\\k*", "[", "k[", "k[1-", "b*", "?", "k\\?", "*[\\]]*", "K*", "bin\x00*");
+const pattern = fc.constantFrom(
+  "*",
+  "k*",
+  "k?",
+  "k[0-2]",
+  "k[^0]",
+  "*1*",
+  "\\k*",
+  "[",
+  "k[",
+  "k[1-",
+  "b*",
+  "?",
+  "k\\?",
+  "*[\\]]*",
+  "K*",
+  "bin\x00*",
+);
 
-type Op = { readonly kind: "cmd"; readonly argv: string[] } | { readonly kind: "scan"; readonly opts: string[] } | { readonly kind: "randomkey" } | { readonly kind: "dbsize" };
+type Op =
+  | { readonly kind: "cmd"; readonly argv: string[] }
+  | { readonly kind: "scan"; readonly opts: string[] }
+  | { readonly kind: "randomkey" }
+  | { readonly kind: "dbsize" };
 const cmd = (...parts: (string | readonly string[])[]): Op => ({ kind: "cmd", argv: parts.flat() });
-const opt = <T,>(a: fc.Arbitrary<readonly T[]>) => fc.oneof(fc.constant([] as readonly T[]), a);
+const opt = <T>(a: fc.Arbitrary<readonly T[]>) => fc.oneof(fc.constant([] as readonly T[]), a);
 
 const setOptions = fc
   .tuple(
-    opt(fc.oneof(secs.map((s) => ["EX", s]), millis.map((s) => ["PX", s]), atSecs.map((s) => ["EXAT", s]), atMillis.map((s) => ["PXAT", s]), fc.constant<string[]>(["KEEPTTL"]))),
+    opt(
+      fc.oneof(
+        secs.map((s) => ["EX", s]),
+        millis.map((s) => ["PX", s]),
+        atSecs.map((s) => ["EXAT", s]),
+        atMillis.map((s) => ["PXAT", s]),
+        fc.constant<string[]>(["KEEPTTL"]),
+      ),
+    ),
     opt(fc.constantFrom(["NX"], ["XX"], ["nx"])),
     opt(fc.constant(["GET"])),
     opt(fc.constantFrom(["EX", "100", "PX", "100"], ["NX", "XX"], ["FOO"], ["EX"], ["KEEPTTL", "EX", "100"])),
@@ -54,9 +166,26 @@ const getexOptions: fc.Arbitrary<readonly string[]> = fc.oneof(
   atMillis.map((s) => ["PXAT", s]),
   fc.constantFrom(["PERSIST"], ["persist"], ["PERSIST", "EX", "100"], ["EX"], ["FOO"], ["EX", "100", "PX", "100"]),
 );
-const expireFlags = opt(fc.constantFrom(["NX"], ["XX"], ["GT"], ["LT"], ["gt"], ["NX", "XX"], ["GT", "LT"], ["NX", "GT"], ["XX", "GT"], ["FOO"]));
+const expireFlags = opt(
+  fc.constantFrom(
+    ["NX"],
+    ["XX"],
+    ["GT"],
+    ["LT"],
+    ["gt"],
+    ["NX", "XX"],
+    ["GT", "LT"],
+    ["NX", "GT"],
+    ["XX", "GT"],
+    ["FOO"],
+  ),
+);
 const scanOptions = fc
-  .tuple(opt(pattern.map((p) => ["MATCH", p])), opt(fc.constantFrom("1", "2", "10", "1000").map((c) => ["COUNT", c])), opt(fc.constantFrom("string", "hash", "STRING", "list", "set", "zset", "stream").map((t) => ["TYPE", t])))
+  .tuple(
+    opt(pattern.map((p) => ["MATCH", p])),
+    opt(fc.constantFrom("1", "2", "10", "1000").map((c) => ["COUNT", c])),
+    opt(fc.constantFrom("string", "hash", "STRING", "list", "set", "zset", "stream").map((t) => ["TYPE", t])),
+  )
   .map((parts) => parts.flat());
 
 const op: fc.Arbitrary<Op> = fc.oneof(
@@ -69,8 +198,14 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: key.map((k) => cmd("GETDEL", k)) },
   { weight: 1, arbitrary: fc.tuple(key, value).map(([k, v]) => cmd("GETSET", k, v)) },
   { weight: 2, arbitrary: keys.map((ks) => cmd("MGET", ks)) },
-  { weight: 2, arbitrary: fc.array(fc.tuple(key, value), { minLength: 1, maxLength: 3 }).map((kv) => cmd("MSET", kv.flat())) },
-  { weight: 1, arbitrary: fc.array(fc.tuple(key, value), { minLength: 1, maxLength: 3 }).map((kv) => cmd("MSETNX", kv.flat())) },
+  {
+    weight: 2,
+    arbitrary: fc.array(fc.tuple(key, value), { minLength: 1, maxLength: 3 }).map((kv) => cmd("MSET", kv.flat())),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.array(fc.tuple(key, value), { minLength: 1, maxLength: 3 }).map((kv) => cmd("MSETNX", kv.flat())),
+  },
   { weight: 2, arbitrary: fc.tuple(key, value).map(([k, v]) => cmd("APPEND", k, v)) },
   { weight: 1, arbitrary: key.map((k) => cmd("STRLEN", k)) },
   { weight: 2, arbitrary: fc.tuple(key, offset, offset).map(([k, a, b]) => cmd("GETRANGE", k, a, b)) },
@@ -81,12 +216,22 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.tuple(fc.constantFrom("DEL", "UNLINK", "EXISTS"), keys).map(([c, ks]) => cmd(c, ks)) },
   { weight: 1, arbitrary: key.map((k) => cmd("TYPE", k)) },
   { weight: 2, arbitrary: fc.tuple(fc.constantFrom("RENAME", "RENAMENX"), key, key).map(([c, a, b]) => cmd(c, a, b)) },
-  { weight: 2, arbitrary: fc.tuple(key, key, fc.constantFrom([], ["REPLACE"], ["replace"], ["DB", "0"], ["FOO"], ["REPLACE", "REPLACE"])).map(([a, b, o]) => cmd("COPY", a, b, o)) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(key, key, fc.constantFrom([], ["REPLACE"], ["replace"], ["DB", "0"], ["FOO"], ["REPLACE", "REPLACE"]))
+      .map(([a, b, o]) => cmd("COPY", a, b, o)),
+  },
   { weight: 2, arbitrary: fc.tuple(key, secs, expireFlags).map(([k, s, f]) => cmd("EXPIRE", k, s, f)) },
   { weight: 1, arbitrary: fc.tuple(key, millis, expireFlags).map(([k, s, f]) => cmd("PEXPIRE", k, s, f)) },
   { weight: 1, arbitrary: fc.tuple(key, atSecs, expireFlags).map(([k, s, f]) => cmd("EXPIREAT", k, s, f)) },
   { weight: 1, arbitrary: fc.tuple(key, atMillis, expireFlags).map(([k, s, f]) => cmd("PEXPIREAT", k, s, f)) },
-  { weight: 3, arbitrary: fc.tuple(fc.constantFrom("TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME", "PERSIST"), key).map(([c, k]) => cmd(c, k)) },
+  {
+    weight: 3,
+    arbitrary: fc
+      .tuple(fc.constantFrom("TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME", "PERSIST"), key)
+      .map(([c, k]) => cmd(c, k)),
+  },
   // Keys of other types, so string commands meet WRONGTYPE and generic commands move collections.
   { weight: 1, arbitrary: fc.tuple(key, value).map(([k, v]) => cmd("LPUSH", k, v)) },
   { weight: 1, arbitrary: fc.tuple(key, value).map(([k, v]) => cmd("HSET", k, "f", v)) },
@@ -100,7 +245,16 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: scanOptions.map((o): Op => ({ kind: "scan", opts: o })) },
   { weight: 1, arbitrary: fc.constant<Op>({ kind: "randomkey" }) },
   { weight: 1, arbitrary: fc.constant<Op>({ kind: "dbsize" }) },
-  { weight: 1, arbitrary: fc.constantFrom(cmd("PING"), cmd("PING", "hi"), cmd("ECHO", "\x00x"), cmd("PING", "a", "b"), cmd("ECHO")) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      cmd("PING"),
+      cmd("PING", "hi"),
+      cmd("ECHO", "\x00x"),
+      cmd("PING", "a", "b"),
+      cmd("ECHO"),
+    ),
+  },
   {
     weight: 2,
     arbitrary: fc.constantFrom(
@@ -250,14 +404,24 @@ describe("FlyDB vs redis-server on string and key commands", () => {
           if (o.kind === "cmd") {
             const batch: string[][] = [];
             for (; i < ops.length && ops[i]!.kind === "cmd"; i++) batch.push((ops[i] as { argv: string[] }).argv);
-            const [ra, rb] = await Promise.all([Promise.all(batch.map((argv) => rc.call(...argv))), Promise.all(batch.map((argv) => fc2.call(...argv)))]);
+            const [ra, rb] = await Promise.all([
+              Promise.all(batch.map((argv) => rc.call(...argv))),
+              Promise.all(batch.map((argv) => fc2.call(...argv))),
+            ]);
             for (let j = 0; j < batch.length; j++) {
-              transcript.push(`${render({ kind: "cmd", argv: batch[j]! })}\n    redis: ${show(ra[j]!)}\n    flydb: ${show(rb[j]!)}`);
+              transcript.push(
+                `${render({ kind: "cmd", argv: batch[j]! })}\n    redis: ${show(ra[j]!)}\n    flydb: ${show(rb[j]!)}`,
+              );
               if (!sameReply(batch[j]!, ra[j]!, rb[j]!)) throw differ();
             }
             continue;
           }
-          const run = o.kind === "scan" ? (c: RespClient) => scanAll(c, o.opts) : o.kind === "dbsize" ? liveCount : randomKeyShape;
+          const run =
+            o.kind === "scan"
+              ? (c: RespClient) => scanAll(c, o.opts)
+              : o.kind === "dbsize"
+                ? liveCount
+                : randomKeyShape;
           const [a, b] = await Promise.all([run(rc), run(fc2)]);
           transcript.push(`${render(o)}\n    redis: ${a}\n    flydb: ${b}`);
           if (a !== b) throw differ();
@@ -265,9 +429,15 @@ describe("FlyDB vs redis-server on string and key commands", () => {
         }
         // Same final state, value by value (including TTLs within tolerance).
         const probes = KEYS.flatMap((k) => ["GET", "PTTL", "TYPE"].map((c) => [c, k]));
-        const [fa, fb] = await Promise.all([Promise.all(probes.map((p) => rc.call(...p))), Promise.all(probes.map((p) => fc2.call(...p)))]);
+        const [fa, fb] = await Promise.all([
+          Promise.all(probes.map((p) => rc.call(...p))),
+          Promise.all(probes.map((p) => fc2.call(...p))),
+        ]);
         probes.forEach((p, j) => {
-          if (!sameReply(p, fa[j]!, fb[j]!)) throw new Error(`final state differs at ${p.join(" ")}: redis ${show(fa[j]!)}, flydb ${show(fb[j]!)}\n  ${transcript.join("\n  ")}`);
+          if (!sameReply(p, fa[j]!, fb[j]!))
+            throw new Error(
+              `final state differs at ${p.join(" ")}: redis ${show(fa[j]!)}, flydb ${show(fb[j]!)}\n  ${transcript.join("\n  ")}`,
+            );
         });
         runs++;
       }),

@@ -39,7 +39,9 @@ describe("frame codec", () => {
     for (let cut = 0; cut <= wire.length; cut += 37) {
       const d = new FrameDecoder(1 << 20);
       const out = [...d.push(wire.subarray(0, cut)), ...d.push(wire.subarray(cut))];
-      expect(out.map((f) => Buffer.from(f).toString("hex"))).toEqual(payloads.map((p) => Buffer.from(p).toString("hex")));
+      expect(out.map((f) => Buffer.from(f).toString("hex"))).toEqual(
+        payloads.map((p) => Buffer.from(p).toString("hex")),
+      );
     }
   });
 
@@ -96,7 +98,9 @@ describe("transport", () => {
     a.t.send("gone", addr, "keeps the redials going");
     await until(() => a.t.stats.reconnects > 0, "a redial to be scheduled");
     const redials = a.t.stats.reconnects;
-    const failed = await a.t.request("gone", addr, 1, 10_000).catch((e: unknown) => ({ e, redials: a.t.stats.reconnects }));
+    const failed = await a.t
+      .request("gone", addr, 1, 10_000)
+      .catch((e: unknown) => ({ e, redials: a.t.stats.reconnects }));
     expect((failed as { e: unknown }).e).toBeInstanceOf(PeerUnreachable);
     // Rejected before the scheduled redial ran: the request did not wait in the backlog.
     expect((failed as { redials: number }).redials).toBe(redials);
@@ -116,7 +120,13 @@ describe("transport", () => {
     a.t.send("b", `127.0.0.1:${port}`, "early");
     await Bun.sleep(150);
     const inbox: unknown[] = [];
-    const b = Transport.listen({ nodeId: "b", clusterId: "c1", host: "127.0.0.1", port, onMessage: (_f, m) => inbox.push(m) });
+    const b = Transport.listen({
+      nodeId: "b",
+      clusterId: "c1",
+      host: "127.0.0.1",
+      port,
+      onMessage: (_f, m) => inbox.push(m),
+    });
     open.push(b);
     await until(() => inbox.length === 1, "the queued message");
     expect(inbox).toEqual(["early"]);
@@ -125,7 +135,13 @@ describe("transport", () => {
 
   test("a node of another cluster is refused", async () => {
     const b = node("b");
-    const stranger = Transport.listen({ nodeId: "x", clusterId: "other", host: "127.0.0.1", port: 0, onMessage: () => {} });
+    const stranger = Transport.listen({
+      nodeId: "x",
+      clusterId: "other",
+      host: "127.0.0.1",
+      port: 0,
+      onMessage: () => {},
+    });
     open.push(stranger);
     stranger.send("b", b.addr, "inject");
     await until(() => b.t.stats.rejected > 0, "rejection");
@@ -134,7 +150,11 @@ describe("transport", () => {
 
   test("garbage and oversized frames are dropped, counted, and the node keeps serving", async () => {
     const b = node("b", { maxFrameBytes: 4096 });
-    for (const junk of [Buffer.from("GET / HTTP/1.1\r\n\r\n"), Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]), encodeFrame(new Uint8Array([0xc1, 0xc1]))]) {
+    for (const junk of [
+      Buffer.from("GET / HTTP/1.1\r\n\r\n"),
+      Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]),
+      encodeFrame(new Uint8Array([0xc1, 0xc1])),
+    ]) {
       await new Promise<void>((resolve) => {
         const s = connect(b.t.port, "127.0.0.1", () => s.write(junk));
         s.on("close", () => resolve());

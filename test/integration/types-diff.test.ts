@@ -12,7 +12,13 @@ const { servers, resp3 } = useDiffServers({ resp3: true });
 
 const STATS = new Map<string, number>();
 afterAll(() => {
-  if (process.env.TYPES_DIFF_STATS) console.log([...STATS].sort().map(([k, n]) => `${k}: ${n}`).join("\n"));
+  if (process.env.TYPES_DIFF_STATS)
+    console.log(
+      [...STATS]
+        .sort()
+        .map(([k, n]) => `${k}: ${n}`)
+        .join("\n"),
+    );
 });
 
 type Cmd = string[];
@@ -49,10 +55,39 @@ const generic: fc.Arbitrary<Cmd>[] = [
   cmd("SCAN", "0", "TYPE", c("string", "hash", "list", "set", "zset", "nosuch"), "COUNT", "1000"),
 ];
 
-const hashAdd = [cmd("HSET", key, arr(fc.tuple(field, value).map((p) => [...p]), 1, 4))];
+const hashAdd = [
+  cmd(
+    "HSET",
+    key,
+    arr(
+      fc.tuple(field, value).map((p) => [...p]),
+      1,
+      4,
+    ),
+  ),
+];
 const listAdd = [cmd(c("LPUSH", "RPUSH"), key, arr(value, 1, 5))];
 const setAdd = [cmd("SADD", key, arr(member, 1, 6)), cmd("SADD", key, arr(c("1", "2", "3", "10", "-7", "42"), 1, 6))];
-const zsetAdd = [cmd("ZADD", key, arr(fc.tuple(c("1", "2", "3", "-1", "0.5", "2"), member).map((p) => [...p]), 1, 6)), cmd("ZADD", "lz", arr(fc.tuple(fc.constant("0"), member).map((p) => [...p]), 1, 5))];
+const zsetAdd = [
+  cmd(
+    "ZADD",
+    key,
+    arr(
+      fc.tuple(c("1", "2", "3", "-1", "0.5", "2"), member).map((p) => [...p]),
+      1,
+      6,
+    ),
+  ),
+  cmd(
+    "ZADD",
+    "lz",
+    arr(
+      fc.tuple(fc.constant("0"), member).map((p) => [...p]),
+      1,
+      5,
+    ),
+  ),
+];
 
 const hash: fc.Arbitrary<Cmd>[] = [
   cmd("HSET", key, arr(fc.tuple(field, value).map((p) => [...p]))),
@@ -85,7 +120,14 @@ const list: fc.Arbitrary<Cmd>[] = [
   cmd("LREM", key, int, value),
   cmd("LTRIM", key, int, int),
   cmd("LINSERT", key, c("BEFORE", "AFTER", "middle"), value, value),
-  cmd("LPOS", key, value, opt(cmd("RANK", c("1", "-1", "2", "0"))), opt(cmd("COUNT", c("0", "1", "2", "-1"))), opt(cmd("MAXLEN", c("0", "2", "-1")))),
+  cmd(
+    "LPOS",
+    key,
+    value,
+    opt(cmd("RANK", c("1", "-1", "2", "0"))),
+    opt(cmd("COUNT", c("0", "1", "2", "-1"))),
+    opt(cmd("MAXLEN", c("0", "2", "-1"))),
+  ),
   cmd("LMOVE", key, key, side, side),
   cmd("RPOPLPUSH", key, key),
   cmd("LMPOP", c("1", "2", "0"), key, key, side, opt(cmd("COUNT", c("1", "3", "0")))),
@@ -110,7 +152,15 @@ const set: fc.Arbitrary<Cmd>[] = [
 const zaddFlags = fc.subarray(["NX", "xx", "GT", "lt", "CH", "incr"], { maxLength: 2 });
 const zset: fc.Arbitrary<Cmd>[] = [
   cmd("ZADD", key, zaddFlags, arr(fc.tuple(score, member).map((p) => [...p]))),
-  cmd("ZADD", key, arr(fc.tuple(c("1", "2", "3", "-1"), member).map((p) => [...p]), 1, 4)),
+  cmd(
+    "ZADD",
+    key,
+    arr(
+      fc.tuple(c("1", "2", "3", "-1"), member).map((p) => [...p]),
+      1,
+      4,
+    ),
+  ),
   cmd("ZREM", key, arr(member)),
   cmd("ZSCORE", key, member),
   cmd("ZMSCORE", key, arr(member)),
@@ -118,16 +168,40 @@ const zset: fc.Arbitrary<Cmd>[] = [
   cmd("ZCARD", key),
   cmd("ZCOUNT", key, bound, bound),
   cmd("ZRANGE", key, int, int, opt(fc.constant(["REV"])), opt(fc.constant(["WITHSCORES"]))),
-  cmd("ZRANGE", key, bound, bound, "BYSCORE", opt(fc.constant(["REV"])), opt(cmd("LIMIT", c("0", "1", "-1"), c("1", "2", "-1"))), opt(fc.constant(["WITHSCORES"]))),
+  cmd(
+    "ZRANGE",
+    key,
+    bound,
+    bound,
+    "BYSCORE",
+    opt(fc.constant(["REV"])),
+    opt(cmd("LIMIT", c("0", "1", "-1"), c("1", "2", "-1"))),
+    opt(fc.constant(["WITHSCORES"])),
+  ),
   cmd("ZRANGE", key, "0", "-1", "LIMIT", "0", "1"),
-  cmd(c("ZRANGEBYSCORE", "ZREVRANGEBYSCORE"), key, bound, bound, opt(fc.constant(["WITHSCORES"])), opt(cmd("LIMIT", c("0", "1"), c("1", "-1")))),
+  cmd(
+    c("ZRANGEBYSCORE", "ZREVRANGEBYSCORE"),
+    key,
+    bound,
+    bound,
+    opt(fc.constant(["WITHSCORES"])),
+    opt(cmd("LIMIT", c("0", "1"), c("1", "-1"))),
+  ),
   cmd("ZREVRANGE", key, int, int, opt(fc.constant(["WITHSCORES"]))),
   cmd(c("ZRANK", "ZREVRANK"), key, member),
   cmd(c("ZPOPMIN", "ZPOPMAX"), key, opt(cmd(c("0", "1", "2", "-1")))),
   cmd("ZRANDMEMBER", key, opt(cmd(count, opt(fc.constant(["WITHSCORES"]))))),
   cmd("ZRANGESTORE", key, key, int, int),
   cmd("ZRANGESTORE", key, key, bound, bound, "BYSCORE", opt(fc.constant(["REV"]))),
-  cmd(c("ZUNIONSTORE", "ZINTERSTORE"), key, "2", key, key, opt(cmd("WEIGHTS", c("1", "2", "-1", "x"), c("1", "0.5"))), opt(cmd("AGGREGATE", c("SUM", "MIN", "MAX", "foo")))),
+  cmd(
+    c("ZUNIONSTORE", "ZINTERSTORE"),
+    key,
+    "2",
+    key,
+    key,
+    opt(cmd("WEIGHTS", c("1", "2", "-1", "x"), c("1", "0.5"))),
+    opt(cmd("AGGREGATE", c("SUM", "MIN", "MAX", "foo"))),
+  ),
   cmd("ZDIFFSTORE", key, c("1", "2", "0"), key, key),
   cmd("ZREMRANGEBYSCORE", key, bound, bound),
   cmd("ZREMRANGEBYRANK", key, int, int),
@@ -155,7 +229,8 @@ async function fullScan(client: RespClient, argv: Cmd): Promise<Wire> {
     if (r.t !== "*") return r;
     cursor = text(r.v[0])!;
     const items = (r.v[1] as { v: Wire[] }).v;
-    for (let i = 0; i < items.length; i += pairs ? 2 : 1) seen.set(JSON.stringify(items[i]), items.slice(i, i + (pairs ? 2 : 1)));
+    for (let i = 0; i < items.length; i += pairs ? 2 : 1)
+      seen.set(JSON.stringify(items[i]), items.slice(i, i + (pairs ? 2 : 1)));
   } while (cursor !== "0");
   return sortWire({ t: "*", v: [...seen.values()].flat() }, pairs);
 }
@@ -225,19 +300,37 @@ const RUNS = Number(process.env.TYPES_DIFF_RUNS ?? 60);
 
 describe("FlyDB replies like redis-server 7.0", () => {
   test("hashes", async () => {
-    await fc.assert(fc.asyncProperty(sequences(hash, hashAdd), (cmds) => run(servers, cmds)), { numRuns: RUNS });
+    await fc.assert(
+      fc.asyncProperty(sequences(hash, hashAdd), (cmds) => run(servers, cmds)),
+      { numRuns: RUNS },
+    );
   }, 120_000);
   test("lists", async () => {
-    await fc.assert(fc.asyncProperty(sequences(list, listAdd), (cmds) => run(servers, cmds)), { numRuns: RUNS });
+    await fc.assert(
+      fc.asyncProperty(sequences(list, listAdd), (cmds) => run(servers, cmds)),
+      { numRuns: RUNS },
+    );
   }, 120_000);
   test("sets", async () => {
-    await fc.assert(fc.asyncProperty(sequences(set, setAdd), (cmds) => run(servers, cmds)), { numRuns: RUNS });
+    await fc.assert(
+      fc.asyncProperty(sequences(set, setAdd), (cmds) => run(servers, cmds)),
+      { numRuns: RUNS },
+    );
   }, 120_000);
   test("sorted sets", async () => {
-    await fc.assert(fc.asyncProperty(sequences(zset, zsetAdd), (cmds) => run(servers, cmds)), { numRuns: RUNS });
+    await fc.assert(
+      fc.asyncProperty(sequences(zset, zsetAdd), (cmds) => run(servers, cmds)),
+      { numRuns: RUNS },
+    );
   }, 120_000);
   test("all types mixed, over RESP3", async () => {
-    await fc.assert(fc.asyncProperty(sequences([...hash, ...list, ...set, ...zset], [...hashAdd, ...listAdd, ...setAdd, ...zsetAdd]), (cmds) => run(resp3, cmds)), { numRuns: RUNS });
+    await fc.assert(
+      fc.asyncProperty(
+        sequences([...hash, ...list, ...set, ...zset], [...hashAdd, ...listAdd, ...setAdd, ...zsetAdd]),
+        (cmds) => run(resp3, cmds),
+      ),
+      { numRuns: RUNS },
+    );
   }, 120_000);
 });
 
@@ -316,7 +409,10 @@ describe("big collections like redis-server 7.0", () => {
   });
 
   test("a list keeps its order through pushes, repeated LINSERT at one place, LSET, LREM and LTRIM", async () => {
-    const cmds: string[][] = [["RPUSH", "l", ...n(300, (i) => [`v${i % 17}`])], ["LPUSH", "l", "head1", "head2"]];
+    const cmds: string[][] = [
+      ["RPUSH", "l", ...n(300, (i) => [`v${i % 17}`])],
+      ["LPUSH", "l", "head1", "head2"],
+    ];
     // More inserts at one spot than the gap between two sequence numbers allows: renumbering.
     for (let i = 0; i < 40; i++) cmds.push(["LINSERT", "l", "AFTER", "v3", `ins${i}`]);
     for (let i = 0; i < 20; i++) cmds.push(["LINSERT", "l", "BEFORE", "head1", `pre${i}`]);
@@ -358,7 +454,8 @@ test("a collection that expired is gone for readers and starts empty for writers
     ["ZADD", "z", "3", "c"],
     ["ZRANGE", "z", "0", "-1", "WITHSCORES"],
     ["TTL", "z"],
-  ]) await compare(servers, argv);
+  ])
+    await compare(servers, argv);
 });
 
 test("COMMAND GETKEYS names every key of the commands with a key count (cluster routing uses the same keys)", async () => {
@@ -371,7 +468,8 @@ test("COMMAND GETKEYS names every key of the commands with a key count (cluster 
     ["COMMAND", "GETKEYS", "SUNIONSTORE", "d", "a", "b"],
     ["COMMAND", "GETKEYS", "LMOVE", "a", "b", "LEFT", "RIGHT"],
     ["COMMAND", "GETKEYS", "ZRANGESTORE", "d", "s", "0", "-1"],
-  ]) await compare(servers, argv);
+  ])
+    await compare(servers, argv);
 });
 
 test("random-pick counts at the edges of their ranges answer like Redis", async () => {

@@ -16,8 +16,12 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 const freshPath = () => join(dir, `raft-${++n}.db`);
 const bytes = (t: string) => new TextEncoder().encode(t);
-const ent = (index: number, term: number, t: string): Entry =>
-  ({ index, term, kind: EntryKind.Normal, data: bytes(t) });
+const ent = (index: number, term: number, t: string): Entry => ({
+  index,
+  term,
+  kind: EntryKind.Normal,
+  data: bytes(t),
+});
 
 describe("WorkerRaftStorage", () => {
   test("a batch packed for the worker keeps every write: entries with and without data, hard states, snapshots", () => {
@@ -71,7 +75,11 @@ describe("WorkerRaftStorage", () => {
     const s = await WorkerRaftStorage.open(freshPath(), "no", { onError: (e) => errors.push(e.message) });
     s.saveNow([bootstrapWrite(1, ["a"])]);
     // Entry 1 exists: a second insert at index 1 without replacing from there breaks the primary key.
-    const failed = (p: Promise<void>) => p.then(() => "saved", (e: Error) => e.message);
+    const failed = (p: Promise<void>) =>
+      p.then(
+        () => "saved",
+        (e: Error) => e.message,
+      );
     const duplicate = s.saveBatch([{ grp: 1, entries: [ent(2, 1, "x"), ent(2, 1, "again")] }]);
     expect(await failed(duplicate)).toContain("UNIQUE constraint failed");
     expect(await failed(s.saveBatch([{ grp: 1, entries: [ent(2, 1, "x")] }]))).toContain("raft.db write failed");

@@ -156,9 +156,15 @@ describe("the sorted-set algebra answers like redis-server 7.0", () => {
   const sequences = fc.array(command, { minLength: 5, maxLength: 30 });
   const RUNS = Number(process.env.TYPES_DIFF_RUNS ?? 40);
   test("random sequences", async () => {
-    await fc.assert(fc.asyncProperty(sequences, (cmds) => compareSequence(servers, cmds)), { numRuns: RUNS });
+    await fc.assert(
+      fc.asyncProperty(sequences, (cmds) => compareSequence(servers, cmds)),
+      { numRuns: RUNS },
+    );
   }, 120_000);
   test("random sequences, RESP3", async () => {
-    await fc.assert(fc.asyncProperty(sequences, (cmds) => compareSequence(resp3, cmds)), { numRuns: RUNS });
+    await fc.assert(
+      fc.asyncProperty(sequences, (cmds) => compareSequence(resp3, cmds)),
+      { numRuns: RUNS },
+    );
   }, 120_000);
 });

@@ -22,7 +22,11 @@ afterAll(async () => {
 });
 
 const CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot";
-const error = (p: Promise<unknown>) => p.then(() => "no error", (e: Error) => e.message);
+const error = (p: Promise<unknown>) =>
+  p.then(
+    () => "no error",
+    (e: Error) => e.message,
+  );
 
 test("ZUNIONSTORE, ZINTER and ZMPOP of one hash tag work through any node; other slots answer CROSSSLOT", async () => {
   const [a, b, d] = clients as [Redis, Redis, Redis];

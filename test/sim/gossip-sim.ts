@@ -31,7 +31,17 @@ export interface SimOptions {
 }
 
 export function metaFor(id: string, clusterId = "sim", extra: Partial<MemberMeta> = {}): MemberMeta {
-  return { nodeId: id, clusterId, respAddr: `${id}:6380`, httpAddr: `${id}:8080`, raftAddr: `${id}:7947`, zone: "z1", version: "0.1.0", load: 0, ...extra };
+  return {
+    nodeId: id,
+    clusterId,
+    respAddr: `${id}:6380`,
+    httpAddr: `${id}:8080`,
+    raftAddr: `${id}:7947`,
+    zone: "z1",
+    version: "0.1.0",
+    load: 0,
+    ...extra,
+  };
 }
 
 export class GossipSim {

@@ -7,7 +7,8 @@ const ids = (n: number) => Array.from({ length: n }, (_, i) => `n${i}`);
 function cluster(n: number, seed: number, loss = 0, config: Partial<SwimConfig> = {}): GossipSim {
   const sim = new GossipSim({ seed, loss, config });
   for (const id of ids(n)) sim.addNode(id, ["n0"]);
-  const converged = () => sim.live().every((node) => node.core.members().filter((m) => m.state === "alive").length === n);
+  const converged = () =>
+    sim.live().every((node) => node.core.members().filter((m) => m.state === "alive").length === n);
   // Gossip spreads joins to most members at once; the periodic push-pull (30 s) catches stragglers.
   sim.runUntil(converged, 40_000);
   expect(converged()).toBe(true);
@@ -22,7 +23,11 @@ describe("SWIM simulator (LAN defaults, virtual time)", () => {
     // Worst case: a full shuffled round-robin pass before anyone probes it, one probe interval to
     // fail, the unconfirmed (maximum) Lifeguard suspicion, then a few gossip rounds to spread.
     const minMs = suspicionMinMs(LAN_DEFAULTS.suspicionMult, n, LAN_DEFAULTS.probeIntervalMs);
-    const bound = (n - 1) * LAN_DEFAULTS.probeIntervalMs + LAN_DEFAULTS.probeIntervalMs + LAN_DEFAULTS.suspicionMaxTimeoutMult * minMs + 2_000;
+    const bound =
+      (n - 1) * LAN_DEFAULTS.probeIntervalMs +
+      LAN_DEFAULTS.probeIntervalMs +
+      LAN_DEFAULTS.suspicionMaxTimeoutMult * minMs +
+      2_000;
     for (const seed of [1, 2, 3]) {
       const sim = cluster(n, seed);
       const crashedAt = sim.now;
@@ -55,13 +60,19 @@ describe("SWIM simulator (LAN defaults, virtual time)", () => {
 
   test("a partition heals into one view", () => {
     const sim = cluster(6, 21);
-    sim.partition([["n0", "n1", "n2"], ["n3", "n4", "n5"]]);
+    sim.partition([
+      ["n0", "n1", "n2"],
+      ["n3", "n4", "n5"],
+    ]);
     sim.run(60_000);
     // Each side has declared the other dead.
     expect(stateOf(sim.node("n0"), "n4")).toBe("dead");
     expect(stateOf(sim.node("n5"), "n1")).toBe("dead");
     sim.heal();
-    const oneView = () => sim.live().every((node) => node.core.members().every((m) => m.state === "alive") && node.core.members().length === 6);
+    const oneView = () =>
+      sim
+        .live()
+        .every((node) => node.core.members().every((m) => m.state === "alive") && node.core.members().length === 6);
     sim.runUntil(oneView, 60_000);
     expect(oneView()).toBe(true);
     expect(sim.node("n0").events.some((e) => e.type === "joined" && e.member.id === "n4" && e.at > 60_000)).toBe(true);
@@ -78,7 +89,9 @@ describe("SWIM simulator (LAN defaults, virtual time)", () => {
     for (const node of sim.live()) {
       if (node.id === "n5") continue;
       expect(node.core.member("n5")?.meta.zone).toBe("z9");
-      expect(node.events.some((e) => e.type === "updated" && e.member.id === "n5" && e.member.meta.load === 42)).toBe(true);
+      expect(node.events.some((e) => e.type === "updated" && e.member.id === "n5" && e.member.meta.load === 42)).toBe(
+        true,
+      );
     }
   });
 
@@ -105,7 +118,8 @@ describe("SWIM simulator (LAN defaults, virtual time)", () => {
     for (const node of sim.live()) {
       expect(stateOf(node, "n4")).toBe("alive");
       expect(node.core.member("n4")?.incarnation ?? -1).toBeGreaterThan(oldInc);
-      if (node.id !== "n4") expect(node.events.some((e) => e.type === "joined" && e.member.id === "n4" && e.at >= restartedAt)).toBe(true);
+      if (node.id !== "n4")
+        expect(node.events.some((e) => e.type === "joined" && e.member.id === "n4" && e.at >= restartedAt)).toBe(true);
     }
   });
 
@@ -119,7 +133,12 @@ describe("SWIM simulator (LAN defaults, virtual time)", () => {
       expect(node.core.stats.rejectedCluster).toBeGreaterThanOrEqual(0);
     }
     expect(sim.node("n0").core.stats.rejectedCluster + sim.node("n1").core.stats.rejectedCluster).toBeGreaterThan(0);
-    expect(sim.node("intruder").core.members().map((m) => m.id)).toEqual(["intruder"]);
+    expect(
+      sim
+        .node("intruder")
+        .core.members()
+        .map((m) => m.id),
+    ).toEqual(["intruder"]);
   });
 
   test("a slow member does not get healthy members suspected or declared dead (Lifeguard local health)", () => {
@@ -130,7 +149,10 @@ describe("SWIM simulator (LAN defaults, virtual time)", () => {
       // local health (awarenessMaxMultiplier: 1) it accuses healthy members ~500 times in this run.
       sim.slow.set("n2", 600);
       sim.run(120_000);
-      const aboutHealthy = sim.live().flatMap((node) => node.events).filter((e) => e.member.id !== "n2" && e.at > slowFrom);
+      const aboutHealthy = sim
+        .live()
+        .flatMap((node) => node.events)
+        .filter((e) => e.member.id !== "n2" && e.at > slowFrom);
       expect(aboutHealthy.filter((e) => e.type === "dead")).toEqual([]);
       expect(aboutHealthy.filter((e) => e.type === "suspect").length).toBeLessThan(25);
     }

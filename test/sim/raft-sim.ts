@@ -108,9 +108,7 @@ class Sim {
   private nextRead = 0;
   private readonly recent: string[] = [];
 
-  constructor(
-    private readonly opts: SimOptions,
-  ) {
+  constructor(private readonly opts: SimOptions) {
     this.rnd = seededRandom(opts.seed);
     this.preVote = this.rnd() < 0.85;
     // With neither, a removed server that never learns of its removal disrupts the group forever
@@ -128,7 +126,9 @@ class Sim {
       storage.saveBatch([bootstrapWrite(GRP, ids)]);
       this.addNode(id, storage);
     }
-    this.log(`seed ${opts.seed}: voters ${ids.join(",")} preVote=${this.preVote} checkQuorum=${this.checkQuorum} lease=${this.lease} inflight=${this.maxInflight} msgBytes=${this.maxMsgBytes} chunk=${this.chunkBytes}`);
+    this.log(
+      `seed ${opts.seed}: voters ${ids.join(",")} preVote=${this.preVote} checkQuorum=${this.checkQuorum} lease=${this.lease} inflight=${this.maxInflight} msgBytes=${this.maxMsgBytes} chunk=${this.chunkBytes}`,
+    );
   }
 
   // ------------------------------------------------------------------ driving
@@ -247,9 +247,14 @@ class Sim {
     }
     const states = [...this.nodes.values()].map((n) => {
       const s = n.raft?.status();
-      return s ? `${n.id}:${s.role}/t${s.term}/c${s.commit}/a${s.applied}/v[${s.conf.voters}]l[${s.conf.learners}]` : `${n.id}:down`;
+      return s
+        ? `${n.id}:${s.role}/t${s.term}/c${s.commit}/a${s.applied}/v[${s.conf.voters}]l[${s.conf.learners}]`
+        : `${n.id}:down`;
     });
-    const what = ackedAt === null ? `no leader committed a new entry within ${bound} ticks` : `members did not apply the committed entry within ${CATCH_UP_TICKS} more ticks`;
+    const what =
+      ackedAt === null
+        ? `no leader committed a new entry within ${bound} ticks`
+        : `members did not apply the committed entry within ${CATCH_UP_TICKS} more ticks`;
     this.fail(`liveness: ${what} after healing (${states.join(" ")})`);
   }
 
@@ -257,10 +262,12 @@ class Sim {
     const minApplied = Math.min(...members.map((id) => this.nodes.get(id)!.sm.applied));
     for (const [payload, index] of this.acked) {
       if (index > minApplied) continue; // acknowledged after the final entry was proposed
-      if (this.payloadAt.get(index) !== payload) this.fail(`acknowledged ${payload}@${index} is not what was applied there`);
+      if (this.payloadAt.get(index) !== payload)
+        this.fail(`acknowledged ${payload}@${index} is not what was applied there`);
       for (const id of members) {
         const sm = this.nodes.get(id)!.sm;
-        if (!sm.payloads.includes(payload)) this.fail(`acknowledged ${payload}@${index} missing from ${id}'s state machine`);
+        if (!sm.payloads.includes(payload))
+          this.fail(`acknowledged ${payload}@${index} missing from ${id}'s state machine`);
       }
     }
   }
@@ -306,30 +313,34 @@ class Sim {
   private start(n: SimNode): void {
     n.incarnation++;
     n.sm = decodeSm(n.storage.snapshotData(GRP));
-    n.raft = this.guard(n, () =>
-      new Raft({
-        grp: GRP,
-        id: n.id,
-        storage: n.storage,
-        random: seededRandom(this.opts.seed * 7919 + Number(n.id.slice(1)) * 104729 + n.incarnation * 31),
-        electionTicks: ELECTION,
-        heartbeatTicks: HEARTBEAT,
-        applied: n.sm.applied,
-        preVote: this.preVote,
-        checkQuorum: this.checkQuorum,
-        readMode: this.lease ? "lease" : "safe",
-        maxInflight: this.maxInflight,
-        maxMsgBytes: this.maxMsgBytes,
-        snapshotChunkBytes: this.chunkBytes,
-        ...(this.opts.unsafeTestingKnobs ? { unsafeTestingKnobs: this.opts.unsafeTestingKnobs } : {}),
-      }),
+    n.raft = this.guard(
+      n,
+      () =>
+        new Raft({
+          grp: GRP,
+          id: n.id,
+          storage: n.storage,
+          random: seededRandom(this.opts.seed * 7919 + Number(n.id.slice(1)) * 104729 + n.incarnation * 31),
+          electionTicks: ELECTION,
+          heartbeatTicks: HEARTBEAT,
+          applied: n.sm.applied,
+          preVote: this.preVote,
+          checkQuorum: this.checkQuorum,
+          readMode: this.lease ? "lease" : "safe",
+          maxInflight: this.maxInflight,
+          maxMsgBytes: this.maxMsgBytes,
+          snapshotChunkBytes: this.chunkBytes,
+          ...(this.opts.unsafeTestingKnobs ? { unsafeTestingKnobs: this.opts.unsafeTestingKnobs } : {}),
+        }),
     );
     const s = n.raft.status();
     // What survived the crash must agree with everything known to be committed.
     for (let i = s.snapshotIndex + 1; i <= s.commit; i++) this.checkCommitted(n, i, n.raft.termAt(i)!);
     n.recordedCommit = s.commit;
     n.seenLeaderTerm = 0;
-    this.log(`t=${this.now} start ${n.id} (term ${s.term}, commit ${s.commit}, last ${s.lastIndex}, snap ${s.snapshotIndex})`);
+    this.log(
+      `t=${this.now} start ${n.id} (term ${s.term}, commit ${s.commit}, last ${s.lastIndex}, snap ${s.snapshotIndex})`,
+    );
   }
 
   private live(): SimNode[] {
@@ -386,7 +397,7 @@ class Sim {
       this.log(`t=${this.now} partition [${[...side]}] | rest`);
     } else if (kind < 0.7) {
       const x = this.pick(ids)!;
-      for (const b of ids) if (b !== x) (this.blocked.add(`${x}>${b}`), this.blocked.add(`${b}>${x}`));
+      for (const b of ids) if (b !== x) this.blocked.add(`${x}>${b}`), this.blocked.add(`${b}>${x}`);
       this.log(`t=${this.now} isolate ${x}`);
     } else {
       // Asymmetric: x can hear but not be heard (or the reverse).
@@ -465,7 +476,8 @@ class Sim {
       }
       for (const m of rd.messages) {
         const problem = messageProblem(m);
-        if (problem) this.fail(`${n.id} produced a message the transport check rejects (${problem}): ${JSON.stringify(m)}`);
+        if (problem)
+          this.fail(`${n.id} produced a message the transport check rejects (${problem}): ${JSON.stringify(m)}`);
         this.send(m);
       }
       if (rd.installSnapshot) this.install(n, rd.installSnapshot);
@@ -475,7 +487,9 @@ class Sim {
         if (!req) continue; // a duplicated answer: the host drops ctxs it no longer waits for
         if (req.node !== n.id) this.fail(`read ${rs.ctx} of ${req.node} answered on ${n.id}`);
         if (rs.index < req.minIndex) {
-          this.fail(`stale read: ${rs.ctx} on ${n.id} got index ${rs.index} but ${req.minIndex} was committed before it was asked`);
+          this.fail(
+            `stale read: ${rs.ctx} on ${n.id} got index ${rs.index} but ${req.minIndex} was committed before it was asked`,
+          );
         }
         this.reads.delete(rs.ctx);
         this.readsAnswered++;
@@ -491,24 +505,33 @@ class Sim {
     const s = raft.status();
     if (this.opts.trace && s.role + s.term !== n.seenRole) {
       n.seenRole = s.role + s.term;
-      this.log(`t=${this.now} ${n.id} is ${s.role} term ${s.term} (last ${s.lastIndex}/${raft.termAt(s.lastIndex)}, commit ${s.commit}, voters ${s.conf.voters})`);
+      this.log(
+        `t=${this.now} ${n.id} is ${s.role} term ${s.term} (last ${s.lastIndex}/${raft.termAt(s.lastIndex)}, commit ${s.commit}, voters ${s.conf.voters})`,
+      );
     }
     if (s.role === "leader" && n.seenLeaderTerm !== s.term) {
       n.seenLeaderTerm = s.term;
       const other = this.leaderOfTerm.get(s.term);
-      if (other !== undefined && other !== n.id) this.fail(`election safety: ${other} and ${n.id} both lead term ${s.term}`);
+      if (other !== undefined && other !== n.id)
+        this.fail(`election safety: ${other} and ${n.id} both lead term ${s.term}`);
       this.leaderOfTerm.set(s.term, n.id);
       this.log(`t=${this.now} ${n.id} leads term ${s.term} (last ${s.lastIndex}, commit ${s.commit})`);
       // Leader completeness: every committed entry is in the new leader's log.
-      if (s.lastIndex < this.maxCommitted) this.fail(`leader completeness: ${n.id} leads term ${s.term} with last index ${s.lastIndex} < committed ${this.maxCommitted}`);
+      if (s.lastIndex < this.maxCommitted)
+        this.fail(
+          `leader completeness: ${n.id} leads term ${s.term} with last index ${s.lastIndex} < committed ${this.maxCommitted}`,
+        );
       for (const [i, t] of this.committedTerm) {
         if (i > s.snapshotIndex && raft.termAt(i) !== t) {
-          this.fail(`leader completeness: ${n.id} (term ${s.term}) has term ${raft.termAt(i)} at committed index ${i}, expected ${t}`);
+          this.fail(
+            `leader completeness: ${n.id} (term ${s.term}) has term ${raft.termAt(i)} at committed index ${i}, expected ${t}`,
+          );
         }
       }
     }
     if (s.commit > n.recordedCommit) {
-      for (let i = Math.max(n.recordedCommit + 1, s.snapshotIndex + 1); i <= s.commit; i++) this.checkCommitted(n, i, raft.termAt(i)!);
+      for (let i = Math.max(n.recordedCommit + 1, s.snapshotIndex + 1); i <= s.commit; i++)
+        this.checkCommitted(n, i, raft.termAt(i)!);
       n.recordedCommit = s.commit;
     }
   }
@@ -519,7 +542,9 @@ class Sim {
       this.committedTerm.set(index, term);
       if (index > this.maxCommitted) this.maxCommitted = index;
     } else if (known !== term) {
-      this.fail(`committed entry lost: ${n.id} has term ${term} at committed index ${index}, term ${known} was committed there`);
+      this.fail(
+        `committed entry lost: ${n.id} has term ${term} at committed index ${index}, term ${known} was committed there`,
+      );
     }
   }
 
@@ -535,15 +560,19 @@ class Sim {
 
   private install(n: SimNode, s: Snapshot): void {
     const sm = decodeSm(s.data);
-    if (sm.applied !== s.meta.index) this.fail(`${n.id} got snapshot ${s.meta.index} holding state up to ${sm.applied}`);
-    if (s.meta.index < n.sm.applied) this.fail(`${n.id} installs snapshot ${s.meta.index} behind its applied ${n.sm.applied}`);
+    if (sm.applied !== s.meta.index)
+      this.fail(`${n.id} got snapshot ${s.meta.index} holding state up to ${sm.applied}`);
+    if (s.meta.index < n.sm.applied)
+      this.fail(`${n.id} installs snapshot ${s.meta.index} behind its applied ${n.sm.applied}`);
     const expected: string[] = [];
     for (let i = 1; i <= s.meta.index; i++) {
-      if (!this.appliedAt.has(i)) this.fail(`snapshot ${s.meta.index} on ${n.id} covers index ${i} that nobody applied`);
+      if (!this.appliedAt.has(i))
+        this.fail(`snapshot ${s.meta.index} on ${n.id} covers index ${i} that nobody applied`);
       const p = this.payloadAt.get(i);
       if (p) expected.push(p);
     }
-    if (expected.join(",") !== sm.payloads.join(",")) this.fail(`state machine safety: snapshot ${s.meta.index} on ${n.id} differs from the applied history`);
+    if (expected.join(",") !== sm.payloads.join(","))
+      this.fail(`state machine safety: snapshot ${s.meta.index} on ${n.id} differs from the applied history`);
     n.sm = sm;
     this.log(`t=${this.now} ${n.id} installs snapshot ${s.meta.index}/${s.meta.term}`);
   }
@@ -554,7 +583,8 @@ class Sim {
     const key = `${e.term}|${e.kind}|${payload}`;
     const known = this.appliedAt.get(e.index);
     if (known === undefined) this.appliedAt.set(e.index, key);
-    else if (known !== key) this.fail(`state machine safety: ${n.id} applies ${key} at ${e.index}, others applied ${known}`);
+    else if (known !== key)
+      this.fail(`state machine safety: ${n.id} applies ${key} at ${e.index}, others applied ${known}`);
     n.sm.applied = e.index;
     if (!payload) return;
     const at = this.payloadIndex.get(payload);
@@ -603,9 +633,26 @@ export function runSim(opts: SimOptions): SimResult {
   const base = { seed: opts.seed };
   try {
     sim.run();
-    return { ...base, ok: true, steps: sim.steps, ticks: sim.tick, committed: sim.committedCount, acked: sim.acked.size, reads: sim.readsAnswered };
+    return {
+      ...base,
+      ok: true,
+      steps: sim.steps,
+      ticks: sim.tick,
+      committed: sim.committedCount,
+      acked: sim.acked.size,
+      reads: sim.readsAnswered,
+    };
   } catch (e) {
     const error = e instanceof SimViolation ? e.message : `simulator error: ${(e as Error).stack}`;
-    return { ...base, ok: false, error, steps: sim.steps, ticks: sim.tick, committed: sim.committedCount, acked: sim.acked.size, reads: sim.readsAnswered };
+    return {
+      ...base,
+      ok: false,
+      error,
+      steps: sim.steps,
+      ticks: sim.tick,
+      committed: sim.committedCount,
+      acked: sim.acked.size,
+      reads: sim.readsAnswered,
+    };
   }
 }

@@ -11,7 +11,12 @@ const faultOpt = FAULT_TICKS ? { faultTicks: FAULT_TICKS } : {};
 const replay = (seed: number) =>
   `${FAULT_TICKS ? `RAFT_FAULT_TICKS=${FAULT_TICKS} ` : ""}RAFT_SEED=${seed} npx bun test test/sim/raft.test.ts`;
 
-function runSeeds(from: number, count: number, extra: Partial<SimOptions> = {}, progress?: (done: number, steps: number) => void) {
+function runSeeds(
+  from: number,
+  count: number,
+  extra: Partial<SimOptions> = {},
+  progress?: (done: number, steps: number) => void,
+) {
   const failures: string[] = [];
   let steps = 0;
   let committed = 0;
@@ -46,10 +51,14 @@ if (single !== undefined) {
       const base = Number(process.env.RAFT_SEED_BASE ?? 1_000_000);
       const t0 = performance.now();
       const { failures, steps, committed, reads } = runSeeds(base, Number(soak), {}, (done, steps) =>
-        console.log(`raft soak progress: ${done} seeds, ${steps} steps, ${((performance.now() - t0) / 60000).toFixed(1)} min`),
+        console.log(
+          `raft soak progress: ${done} seeds, ${steps} steps, ${((performance.now() - t0) / 60000).toFixed(1)} min`,
+        ),
       );
       const minutes = (performance.now() - t0) / 60000;
-      console.log(`raft soak: seeds ${base}..${base + Number(soak) - 1}, ${steps} steps, ${committed} committed entries, ${reads} reads checked, ${minutes.toFixed(1)} min, ${failures.length} failures`);
+      console.log(
+        `raft soak: seeds ${base}..${base + Number(soak) - 1}, ${steps} steps, ${committed} committed entries, ${reads} reads checked, ${minutes.toFixed(1)} min, ${failures.length} failures`,
+      );
       for (const f of failures.slice(0, 5)) console.error(f);
       expect(failures).toEqual([]);
     },
@@ -73,7 +82,9 @@ if (single !== undefined) {
     test("votes granted without the log up-to-date check", () => {
       const { failures } = runSeeds(1, 200, { unsafeTestingKnobs: { voteWithoutLogCheck: true } });
       expect(failures.length).toBeGreaterThan(0);
-      expect(failures.join("\n")).toMatch(/leader completeness|committed entry lost|state machine safety|log matching|threw/);
+      expect(failures.join("\n")).toMatch(
+        /leader completeness|committed entry lost|state machine safety|log matching|threw/,
+      );
     });
 
     test("ReadIndex answered before the leader committed an entry of its term", () => {

@@ -48,7 +48,8 @@ describe("cluster SCAN cursor", () => {
   });
 
   test("refuses what it could not have returned", () => {
-    for (const bad of ["", "-1", "1.5", "abc", "18446744073709551616", " 1"]) expect(decodeCursor(bad, 16)).toBeUndefined();
+    for (const bad of ["", "-1", "1.5", "abc", "18446744073709551616", " 1"])
+      expect(decodeCursor(bad, 16)).toBeUndefined();
     // 16384 partitions leave 50 bits, of which 48 carry a prefix: a higher bit is not a cursor.
     expect(decodeCursor(String(1n << 63n), 16384)).toBeUndefined();
     expect(decodeCursor("0", 16)).toEqual({ partition: 0, from: new Uint8Array(7) });
@@ -69,7 +70,8 @@ describe("partition-scoped keyspace", () => {
     state = StateDb.open({ path: join(root, `p-${files++}.db`), partitionCount: 16 });
   });
   afterEach(() => state.close());
-  const put = (key: Uint8Array | string, expireAt: number | null = null) => state.keyspace.setString(typeof key === "string" ? b(key) : key, b("v"), expireAt);
+  const put = (key: Uint8Array | string, expireAt: number | null = null) =>
+    state.keyspace.setString(typeof key === "string" ? b(key) : key, b("v"), expireAt);
   const partOf = (k: string) => state.keyspace.partOf(b(k));
 
   /** Every key of a partition by repeated scanPartition calls. */
@@ -101,13 +103,21 @@ describe("partition-scoped keyspace", () => {
 
   test("any keys, binary ones with zero bytes included, are walked exactly once", () => {
     fc.assert(
-      fc.property(fc.uniqueArray(fc.uint8Array({ maxLength: 6 }), { selector: (k) => Buffer.from(k).toString("hex"), maxLength: 60 }), fc.integer({ min: 1, max: 7 }), fc.integer({ min: 1, max: 3 }), (keys, count, group) => {
-        state.keyspace.flush();
-        for (const k of keys) put(k);
-        const got: string[] = [];
-        for (let p = 0; p < 16; p++) got.push(...walk(p, count, group).keys);
-        expect(got.sort()).toEqual(keys.map((k) => Buffer.from(k).toString("hex")).sort());
-      }),
+      fc.property(
+        fc.uniqueArray(fc.uint8Array({ maxLength: 6 }), {
+          selector: (k) => Buffer.from(k).toString("hex"),
+          maxLength: 60,
+        }),
+        fc.integer({ min: 1, max: 7 }),
+        fc.integer({ min: 1, max: 3 }),
+        (keys, count, group) => {
+          state.keyspace.flush();
+          for (const k of keys) put(k);
+          const got: string[] = [];
+          for (let p = 0; p < 16; p++) got.push(...walk(p, count, group).keys);
+          expect(got.sort()).toEqual(keys.map((k) => Buffer.from(k).toString("hex")).sort());
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -121,9 +131,15 @@ describe("partition-scoped keyspace", () => {
     const pb = partOf("{b}1");
     expect(pa).not.toBe(pb);
     expect(state.keyspace.partitionStats(pa, 100)).toEqual({ keys: 2, expires: 1 });
-    expect(state.keyspace.scanPartition(pa, new Uint8Array(7), 10, 100, 7).keys.map((k) => dec.decode(k)).sort()).toEqual(["{a}1", "{a}2"]);
+    expect(
+      state.keyspace
+        .scanPartition(pa, new Uint8Array(7), 10, 100, 7)
+        .keys.map((k) => dec.decode(k))
+        .sort(),
+    ).toEqual(["{a}1", "{a}2"]);
     expect(state.keyspace.scanPartition(pa, new Uint8Array(7), 10, 100, 7, "hash").keys).toEqual([]);
-    for (const r of [0, 0.5, 0.999]) expect(["{a}1", "{a}2"]).toContain(dec.decode(state.keyspace.randomKeyInPartition(pa, 100, r)!));
+    for (const r of [0, 0.5, 0.999])
+      expect(["{a}1", "{a}2"]).toContain(dec.decode(state.keyspace.randomKeyInPartition(pa, 100, r)!));
     state.keyspace.flushPartition(pa);
     expect(state.keyspace.partitionStats(pa, 100).keys).toBe(0);
     expect(state.keyspace.randomKeyInPartition(pa, 100, 0.5)).toBeUndefined();
@@ -137,7 +153,9 @@ describe("fan-out over every partition", () => {
   /** A real single-node "cluster": every partition's leader is this StateDb. */
   const local = (fail?: (p: number) => Reply | undefined): PartitionRunner => ({
     partitionCount: 16,
-    read: async (p, argv) => fail?.(p) ?? COMMANDS.get(dec.decode(argv[0]!))!.run!({ db: state.keyspace, now: 1000, random: Math.random }, argv),
+    read: async (p, argv) =>
+      fail?.(p) ??
+      COMMANDS.get(dec.decode(argv[0]!))!.run!({ db: state.keyspace, now: 1000, random: Math.random }, argv),
     write: async (p, op: Op) => fail?.(p) ?? state.applyBatch(p + 1, ++idx, [op], applyOp)[0]!,
   });
   const spec = (name: string) => COMMANDS.get(name)!;
@@ -154,14 +172,19 @@ describe("fan-out over every partition", () => {
     let cursor = "0";
     let calls = 0;
     do {
-      const r = (await keylessRead(run, spec("scan"), argv("scan", cursor, "COUNT", "3"), Math.random)!) as unknown as { t: "array"; v: [{ v: string }, { v: { v: Uint8Array }[] }] };
+      const r = (await keylessRead(run, spec("scan"), argv("scan", cursor, "COUNT", "3"), Math.random)!) as unknown as {
+        t: "array";
+        v: [{ v: string }, { v: { v: Uint8Array }[] }];
+      };
       cursor = String(r.v[0].v);
       seen.push(...r.v[1].v.map((x) => dec.decode(x.v)));
       calls++;
     } while (cursor !== "0" && calls < 500);
     expect(seen.sort()).toEqual(Array.from({ length: 50 }, (_, i) => `k${i}`).sort());
     expect(await keylessRead(run, spec("dbsize"), argv("dbsize"), Math.random)).toEqual({ t: "int", v: 50 });
-    const keys = (await keylessRead(run, spec("keys"), argv("keys", "k1*"), Math.random)!) as unknown as { v: unknown[] };
+    const keys = (await keylessRead(run, spec("keys"), argv("keys", "k1*"), Math.random)!) as unknown as {
+      v: unknown[];
+    };
     expect(keys.v.length).toBe(11);
   });
 
@@ -175,24 +198,40 @@ describe("fan-out over every partition", () => {
   });
 
   test("one partition failing fails the whole command, keeping its error code", async () => {
-    const run = local((p) => (p === 5 ? err("CLUSTERDOWN partition 5 has no reachable leader within 5000 ms") : undefined));
-    expect(await keylessRead(run, spec("dbsize"), argv("dbsize"), Math.random)).toEqual(err("CLUSTERDOWN DBSIZE needs every partition: partition 5 has no reachable leader within 5000 ms"));
+    const run = local((p) =>
+      p === 5 ? err("CLUSTERDOWN partition 5 has no reachable leader within 5000 ms") : undefined,
+    );
+    expect(await keylessRead(run, spec("dbsize"), argv("dbsize"), Math.random)).toEqual(
+      err("CLUSTERDOWN DBSIZE needs every partition: partition 5 has no reachable leader within 5000 ms"),
+    );
     const thrown = local((p) => {
       if (p === 2) throw new Error("transport is closed");
       return undefined;
     });
-    expect(await keylessRead(thrown, spec("randomkey"), argv("randomkey"), Math.random)).toEqual(err("TRYAGAIN RANDOMKEY needs every partition: partition 2: transport is closed"));
+    expect(await keylessRead(thrown, spec("randomkey"), argv("randomkey"), Math.random)).toEqual(
+      err("TRYAGAIN RANDOMKEY needs every partition: partition 2: transport is closed"),
+    );
   });
 
   test("a partition that never answers ends the command at the deadline, naming it", async () => {
-    const r = await fanOut("KEYS", [0, 1, 2], (p) => (p === 1 ? new Promise<Reply>(() => {}) : Promise.resolve({ t: "int", v: 1 })), 50);
-    expect(r).toEqual({ failed: err("CLUSTERDOWN KEYS needs every partition: no answer within 50 ms from partition(s) 1") });
+    const r = await fanOut(
+      "KEYS",
+      [0, 1, 2],
+      (p) => (p === 1 ? new Promise<Reply>(() => {}) : Promise.resolve({ t: "int", v: 1 })),
+      50,
+    );
+    expect(r).toEqual({
+      failed: err("CLUSTERDOWN KEYS needs every partition: no answer within 50 ms from partition(s) 1"),
+    });
   });
 });
 
 describe("draining members (metadata)", () => {
   const member = (id: string) => ({ id, zone: "", addrs: { resp: "", http: "", raft: "", gossip: "" }, version: "0" });
-  const base: MetaState = ["a", "b", "c"].reduce((s, id) => applyMeta(s, { t: "member", member: member(id) }).state, EMPTY_META);
+  const base: MetaState = ["a", "b", "c"].reduce(
+    (s, id) => applyMeta(s, { t: "member", member: member(id) }).state,
+    EMPTY_META,
+  );
 
   test("a draining member gets no replicas and no vote in group 0", () => {
     const { state, result } = applyMeta(base, { t: "drain", id: "b", draining: true });
@@ -207,8 +246,14 @@ describe("draining members (metadata)", () => {
   test("the last member not leaving cannot drain, and unknown members are refused", () => {
     let s = applyMeta(base, { t: "drain", id: "a", draining: true }).state;
     s = applyMeta(s, { t: "drain", id: "b", draining: true }).state;
-    expect(applyMeta(s, { t: "drain", id: "c", draining: true }).result).toEqual({ ok: false, error: "c is the last member not leaving; add a node before draining it" });
-    expect(applyMeta(base, { t: "drain", id: "z", draining: true }).result).toEqual({ ok: false, error: "no member z" });
+    expect(applyMeta(s, { t: "drain", id: "c", draining: true }).result).toEqual({
+      ok: false,
+      error: "c is the last member not leaving; add a node before draining it",
+    });
+    expect(applyMeta(base, { t: "drain", id: "z", draining: true }).result).toEqual({
+      ok: false,
+      error: "no member z",
+    });
   });
 
   test("removing a member forgets that it was draining; old states without the field read as none", () => {
@@ -220,7 +265,15 @@ describe("draining members (metadata)", () => {
 });
 
 describe("group view for the leave drain", () => {
-  const r = (grp: number, from: Partial<GroupReport>): GroupReport => ({ grp, role: "follower", leader: "a", term: 1, voters: ["a", "b", "c"], learners: [], ...from });
+  const r = (grp: number, from: Partial<GroupReport>): GroupReport => ({
+    grp,
+    role: "follower",
+    leader: "a",
+    term: 1,
+    voters: ["a", "b", "c"],
+    learners: [],
+    ...from,
+  });
 
   test("the leader's own report wins in its term; a newer term wins over it", () => {
     const stale = r(1, { voters: ["a", "b", "c"] });
@@ -232,7 +285,9 @@ describe("group view for the leave drain", () => {
   });
 
   test("a group counts as voted by a node until a leader's report leaves it out", () => {
-    const view = freshestGroups([[r(1, { role: "leader", voters: ["a", "b"] }), r(2, { leader: null }), r(3, { role: "leader" })]]);
+    const view = freshestGroups([
+      [r(1, { role: "leader", voters: ["a", "b"] }), r(2, { leader: null }), r(3, { role: "leader" })],
+    ]);
     expect(groupsVotedBy(view, [0, 1, 2, 3], "c")).toEqual([0, 2, 3]);
   });
 });

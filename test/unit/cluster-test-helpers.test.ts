@@ -2,7 +2,12 @@
 // write applied twice, a stale read; and must accept unknown outcomes either way.
 import { describe, expect, test } from "bun:test";
 import { keySlot, partitionOf } from "../../src/keyspace/slot.ts";
-import { keysInDistinctPartitions, parseClusterSlots, parseRedisCliJson, slotCoverageProblems } from "../helpers/cluster-harness.ts";
+import {
+  keysInDistinctPartitions,
+  parseClusterSlots,
+  parseRedisCliJson,
+  slotCoverageProblems,
+} from "../helpers/cluster-harness.ts";
 import type { OpRecord } from "../helpers/workload-client.ts";
 import { checkHistory, describeFailures, type FinalRead } from "../helpers/workload.ts";
 
@@ -18,7 +23,11 @@ const final = (key: string, value: string | null, at = 1_000): FinalRead => ({ k
 
 describe("checkHistory", () => {
   test("a register history with the last acknowledged value at the end passes", () => {
-    const records = [op({ key: "r", op: "set", value: "a", out: "OK", call: 10 }), op({ key: "r", op: "get", out: "a", call: 20 }), op({ key: "r", op: "set", value: "b", out: "OK", call: 30 })];
+    const records = [
+      op({ key: "r", op: "set", value: "a", out: "OK", call: 10 }),
+      op({ key: "r", op: "get", out: "a", call: 20 }),
+      op({ key: "r", op: "set", value: "b", out: "OK", call: 30 }),
+    ];
     expect(describeFailures(checkHistory(records, [final("r", "b")]))).toEqual([]);
   });
 
@@ -39,7 +48,10 @@ describe("checkHistory", () => {
   });
 
   test("an unknown SET may have been applied or not", () => {
-    const base = [op({ key: "r", op: "set", value: "a", out: "OK", call: 10 }), op({ key: "r", op: "set", value: "b", status: "unknown", error: "timed out", call: 20 })];
+    const base = [
+      op({ key: "r", op: "set", value: "a", out: "OK", call: 10 }),
+      op({ key: "r", op: "set", value: "b", status: "unknown", error: "timed out", call: 20 }),
+    ];
     expect(describeFailures(checkHistory(base, [final("r", "a")]))).toEqual([]);
     expect(describeFailures(checkHistory(base, [final("r", "b")]))).toEqual([]);
     expect(checkHistory(base, [final("r", "zzz")])[0]!.problems.join()).toContain("never written");
@@ -62,7 +74,10 @@ describe("checkHistory", () => {
   });
 
   test("failed reads are ignored; a failed read's value would not be checked", () => {
-    const records = [op({ key: "r", op: "set", value: "a", out: "OK", call: 10 }), op({ key: "r", op: "get", status: "fail", error: "timed out", call: 20 })];
+    const records = [
+      op({ key: "r", op: "set", value: "a", out: "OK", call: 10 }),
+      op({ key: "r", op: "get", status: "fail", error: "timed out", call: 20 }),
+    ];
     const [c] = checkHistory(records, [final("r", "a")]);
     expect(c!.ops).toBe(1);
     expect(c!.linearizable).toBe(true);
@@ -75,7 +90,9 @@ describe("cluster harness parsers", () => {
     expect(parseRedisCliJson("null\n")).toBeNull();
     expect(parseRedisCliJson("12182\n")).toBe(12182);
     expect(parseRedisCliJson('[[0,5460,["10.0.0.1",6380,"n1"]]]\n')).toEqual([[0, 5460, ["10.0.0.1", 6380, "n1"]]]);
-    expect(parseRedisCliJson('error:"TRYAGAIN no leader for partition 3"\n')).toEqual({ error: "TRYAGAIN no leader for partition 3" });
+    expect(parseRedisCliJson('error:"TRYAGAIN no leader for partition 3"\n')).toEqual({
+      error: "TRYAGAIN no leader for partition 3",
+    });
   });
 
   test("CLUSTER SLOTS ranges are parsed, sorted, and checked for gaps and overlaps", () => {
@@ -88,9 +105,21 @@ describe("cluster harness parsers", () => {
       { start: 8192, end: 16383, master: "10.0.0.2:6380", replicas: ["10.0.0.1:6380"] },
     ]);
     expect(slotCoverageProblems(ranges)).toEqual([]);
-    expect(slotCoverageProblems([{ start: 0, end: 100, master: "a", replicas: [] }, { start: 200, end: 16383, master: "a", replicas: [] }])).toEqual(["slots 101-199 uncovered"]);
-    expect(slotCoverageProblems([{ start: 0, end: 9000, master: "a", replicas: [] }, { start: 8000, end: 16383, master: "a", replicas: [] }])).toEqual(["slots 8000-9000 covered twice"]);
-    expect(slotCoverageProblems([{ start: 0, end: 100, master: "a", replicas: [] }])).toEqual(["slots 101-16383 uncovered"]);
+    expect(
+      slotCoverageProblems([
+        { start: 0, end: 100, master: "a", replicas: [] },
+        { start: 200, end: 16383, master: "a", replicas: [] },
+      ]),
+    ).toEqual(["slots 101-199 uncovered"]);
+    expect(
+      slotCoverageProblems([
+        { start: 0, end: 9000, master: "a", replicas: [] },
+        { start: 8000, end: 16383, master: "a", replicas: [] },
+      ]),
+    ).toEqual(["slots 8000-9000 covered twice"]);
+    expect(slotCoverageProblems([{ start: 0, end: 100, master: "a", replicas: [] }])).toEqual([
+      "slots 101-16383 uncovered",
+    ]);
     expect(() => parseClusterSlots({ error: "ERR unknown command" })).toThrow();
   });
 

@@ -26,9 +26,11 @@ test("scores print like Redis 7.0's %.17g (values seen from redis-server 7.0.15)
 });
 
 test("formatDouble round-trips every finite double", () => {
-  fc.assert(fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (d) => {
-    expect(Number(formatDouble(d))).toBe(d);
-  }));
+  fc.assert(
+    fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (d) => {
+      expect(Number(formatDouble(d))).toBe(d);
+    }),
+  );
 });
 
 test("clampRange follows LRANGE/ZRANGE index rules", () => {
@@ -41,15 +43,22 @@ test("clampRange follows LRANGE/ZRANGE index rules", () => {
 });
 
 test("random picks: positive counts are distinct and capped, negative ones repeat and are exact", () => {
-  fc.assert(fc.property(fc.uniqueArray(fc.nat(1000), { maxLength: 30 }), fc.integer({ min: -50, max: 50 }), fc.nat(), (all, count, seed) => {
-    fc.pre(all.length > 0);
-    const picked = pickRandom(all, count, seededRandom(seed));
-    for (const x of picked) expect(all).toContain(x);
-    if (count >= 0) {
-      expect(picked.length).toBe(Math.min(count, all.length));
-      expect(new Set(picked).size).toBe(picked.length);
-    } else expect(picked.length).toBe(-count);
-    // Same seed, same picks: what makes SPOP agree on every replica.
-    expect(pickRandom(all, count, seededRandom(seed))).toEqual(picked);
-  }));
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(fc.nat(1000), { maxLength: 30 }),
+      fc.integer({ min: -50, max: 50 }),
+      fc.nat(),
+      (all, count, seed) => {
+        fc.pre(all.length > 0);
+        const picked = pickRandom(all, count, seededRandom(seed));
+        for (const x of picked) expect(all).toContain(x);
+        if (count >= 0) {
+          expect(picked.length).toBe(Math.min(count, all.length));
+          expect(new Set(picked).size).toBe(picked.length);
+        } else expect(picked.length).toBe(-count);
+        // Same seed, same picks: what makes SPOP agree on every replica.
+        expect(pickRandom(all, count, seededRandom(seed))).toEqual(picked);
+      },
+    ),
+  );
 });

@@ -13,7 +13,8 @@ const { at } = store;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-const texts = (r: Reply) => (r.t === "array" || r.t === "set" ? r.v.map((x) => (x.t === "bulk" ? dec.decode(x.v as Uint8Array) : x.t)) : r);
+const texts = (r: Reply) =>
+  r.t === "array" || r.t === "set" ? r.v.map((x) => (x.t === "bulk" ? dec.decode(x.v as Uint8Array) : x.t)) : r;
 const rowCount = (table: string) =>
   (store.state.db.query(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
 
@@ -51,7 +52,8 @@ test("the last element removed removes the key and every row", () => {
   at(1, "SPOP", "s");
   at(1, "ZPOPMIN", "z");
   expect(at(1, "DBSIZE")).toEqual({ t: "int", v: 0 });
-  for (const t of ["list_items", "hash_fields", "set_members", "zset_members", "zset_chunks"]) expect([t, rowCount(t)]).toEqual([t, 0]);
+  for (const t of ["list_items", "hash_fields", "set_members", "zset_members", "zset_chunks"])
+    expect([t, rowCount(t)]).toEqual([t, 0]);
 });
 
 test("WATCH versions: the log index of the last write; no-op writes and reads leave them alone", () => {

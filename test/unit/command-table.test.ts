@@ -110,8 +110,14 @@ describe("merges", () => {
   });
 
   test("INFO keyspace adds [db, keys, expires] triples per database, in database order", () => {
-    const replies = [array([int(0), int(3), int(1), int(9), int(2), int(0)]), array([]), array([int(9), int(4), int(2)])];
-    expect(SPECIAL_MERGES.keyspace_totals(replies, noRandom)).toEqual(array([int(0), int(3), int(1), int(9), int(6), int(2)]));
+    const replies = [
+      array([int(0), int(3), int(1), int(9), int(2), int(0)]),
+      array([]),
+      array([int(9), int(4), int(2)]),
+    ];
+    expect(SPECIAL_MERGES.keyspace_totals(replies, noRandom)).toEqual(
+      array([int(0), int(3), int(1), int(9), int(6), int(2)]),
+    );
   });
 
   test("RANDOMKEY picks an offered key in proportion to its partition's size, nil when all are empty", () => {
@@ -133,16 +139,27 @@ describe("merges", () => {
     expect(mergeSplit(mget, parts)).toEqual(array([bulk("a"), bulk("b"), NULL_BULK]));
     const down = err("CLUSTERDOWN partition 3 has no reachable leader");
     expect(mergeSplit(mget, [parts[0]!, { positions: [1], reply: down }])).toEqual(down);
-    const del = [{ positions: [0], reply: int(1) }, { positions: [1, 2], reply: int(2) }];
+    const del = [
+      { positions: [0], reply: int(1) },
+      { positions: [1, 2], reply: int(2) },
+    ];
     expect(mergeSplit(COMMANDS.get("del")!, del)).toEqual(int(3));
-    const mset = [{ positions: [0], reply: OK }, { positions: [1], reply: OK }];
+    const mset = [
+      { positions: [0], reply: OK },
+      { positions: [1], reply: OK },
+    ];
     expect(mergeSplit(COMMANDS.get("mset")!, mset)).toEqual(OK);
   });
 
   test("one_succeeded needs one part to succeed; a command that is not multi_shard is never merged", () => {
     const spec = { name: "x", cluster: { request: "multi_shard", response: "one_succeeded" } as const };
     const down = err("TRYAGAIN partition 1");
-    expect(mergeSplit(spec, [{ positions: [0], reply: down }, { positions: [1], reply: int(4) }])).toEqual(int(4));
+    expect(
+      mergeSplit(spec, [
+        { positions: [0], reply: down },
+        { positions: [1], reply: int(4) },
+      ]),
+    ).toEqual(int(4));
     expect(mergeSplit(spec, [{ positions: [0], reply: down }])).toEqual(down);
     expect(mergeSplit(COMMANDS.get("rename")!, [{ positions: [0], reply: OK }])).toEqual(
       err("ERR rename is not split per partition: its keys must share a slot"),

@@ -47,7 +47,9 @@ describe("integer parsing (Redis string2ll)", () => {
     expect(parseInt64(utf8(s))).toBeUndefined(),
   );
   test("every int64 round-trips through its decimal text", () => {
-    fc.assert(fc.property(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), (n) => parseInt64(utf8(n.toString())) === n));
+    fc.assert(
+      fc.property(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), (n) => parseInt64(utf8(n.toString())) === n),
+    );
   });
 });
 
@@ -60,7 +62,9 @@ describe("float parsing", () => {
     ["-inf", -Infinity],
     ["+inf", Infinity],
   ])("%p parses", (s, v) => expect(parseFloatArg(utf8(s))).toBe(v));
-  test.each(["", "nan", " 1", "1 ", "1..2", "abc", "1e"])("%p is rejected", (s) => expect(parseFloatArg(utf8(s))).toBeUndefined());
+  test.each(["", "nan", " 1", "1 ", "1..2", "abc", "1e"])("%p is rejected", (s) =>
+    expect(parseFloatArg(utf8(s))).toBeUndefined(),
+  );
 });
 
 describe("long double arithmetic (INCRBYFLOAT)", () => {
@@ -80,8 +84,11 @@ describe("long double arithmetic (INCRBYFLOAT)", () => {
 
   test("integers add exactly and print without a fraction", () => {
     fc.assert(
-      fc.property(fc.integer({ min: -1e12, max: 1e12 }), fc.integer({ min: -1e12, max: 1e12 }), (a, b) =>
-        formatLongDouble(addLongDouble(parseLongDouble(String(a))!, parseLongDouble(String(b))!)!) === String(a + b),
+      fc.property(
+        fc.integer({ min: -1e12, max: 1e12 }),
+        fc.integer({ min: -1e12, max: 1e12 }),
+        (a, b) =>
+          formatLongDouble(addLongDouble(parseLongDouble(String(a))!, parseLongDouble(String(b))!)!) === String(a + b),
       ),
     );
   });

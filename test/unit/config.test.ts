@@ -42,9 +42,16 @@ describe("config loading", () => {
   });
 
   test("peer lists accept commas, white space and TOML arrays", () => {
-    expect(loadConfig({ ...noFile, flags: { cluster_peers: "a:7946, b:7946\nc:7946" } }).config.cluster_peers).toEqual(["a:7946", "b:7946", "c:7946"]);
+    expect(loadConfig({ ...noFile, flags: { cluster_peers: "a:7946, b:7946\nc:7946" } }).config.cluster_peers).toEqual([
+      "a:7946",
+      "b:7946",
+      "c:7946",
+    ]);
     const path = toml("peers.toml", 'cluster_peers = ["10.0.0.1:7946", "10.0.0.2:7946"]\n');
-    expect(loadConfig({ ...noFile, configPath: path }).config.cluster_peers).toEqual(["10.0.0.1:7946", "10.0.0.2:7946"]);
+    expect(loadConfig({ ...noFile, configPath: path }).config.cluster_peers).toEqual([
+      "10.0.0.1:7946",
+      "10.0.0.2:7946",
+    ]);
   });
 
   test("durations and sizes parse with units", () => {
@@ -55,13 +62,21 @@ describe("config loading", () => {
 
   const bad: [string, Record<string, unknown>, RegExp][] = [
     ["partition_count not a power of two", { partition_count: "100" }, /partition_count: "100".*power of two/],
-    ["enum outside its choices", { routing_strategy: "random" }, /routing_strategy: "random".*one of key-based, round-robin/],
+    [
+      "enum outside its choices",
+      { routing_strategy: "random" },
+      /routing_strategy: "random".*one of key-based, round-robin/,
+    ],
     ["port out of range", { bind_addr: ":70000" }, /bind_addr: ":70000".*\[host\]:port/],
     ["boolean that is not one", { discovery_enabled: "maybe" }, /discovery_enabled.*true or false/],
     ["node id with a space", { node_id: "my node" }, /node_id: "my node"/],
     ["peer without a port", { cluster_peers: "hostonly" }, /"hostonly" is not host:port/],
     ["bootstrap with bootstrap_expect", { bootstrap: true, bootstrap_expect: "3" }, /exclude each other/],
-    ["bootstrap_expect with no way to find nodes", { bootstrap_expect: "3" }, /bootstrap_expect = 3 needs a way to find the other nodes; allowed: with discovery_enabled = true or cluster_peers/],
+    [
+      "bootstrap_expect with no way to find nodes",
+      { bootstrap_expect: "3" },
+      /bootstrap_expect = 3 needs a way to find the other nodes; allowed: with discovery_enabled = true or cluster_peers/,
+    ],
   ];
   for (const [what, flags, message] of bad) {
     test(`rejects ${what} with one line naming key, value and what is allowed`, () => {
@@ -79,12 +94,16 @@ describe("config loading", () => {
 
   test("unknown TOML key names the key and the file", () => {
     const path = toml("unknown.toml", 'bind_adr = ":6380"\n');
-    expect(() => loadConfig({ ...noFile, configPath: path })).toThrow(/unknown config key "bind_adr" in .*unknown\.toml/);
+    expect(() => loadConfig({ ...noFile, configPath: path })).toThrow(
+      /unknown config key "bind_adr" in .*unknown\.toml/,
+    );
   });
 
   test("a TOML value of the wrong type names the source file", () => {
-    const path = toml("wrongtype.toml", "partition_count = \"lots\"\n");
-    expect(() => loadConfig({ ...noFile, configPath: path })).toThrow(/partition_count: "lots" \(from .*wrongtype\.toml\)/);
+    const path = toml("wrongtype.toml", 'partition_count = "lots"\n');
+    expect(() => loadConfig({ ...noFile, configPath: path })).toThrow(
+      /partition_count: "lots" \(from .*wrongtype\.toml\)/,
+    );
   });
 
   test("malformed TOML is reported as such", () => {

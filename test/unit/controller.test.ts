@@ -95,8 +95,10 @@ describe("metadata decisions", () => {
     const removed = { id: "b", state: "dead" as const, deadMs: TIMEOUT };
     expect(decision).toEqual({ kind: "propose", op: { t: "remove", id: "b" }, removed });
     const upgraded = views({ a: "alive", b: "alive" }).set("c", { state: "alive", info: onDisk("c", "dc") });
-    expect(decideMeta(input({ meta, views: upgraded })).decision)
-      .toEqual({ kind: "propose", op: { t: "member", member: onDisk("c", "dc") } });
+    expect(decideMeta(input({ meta, views: upgraded })).decision).toEqual({
+      kind: "propose",
+      op: { t: "member", member: onDisk("c", "dc") },
+    });
   });
 
   test("a dead member is removed only after dead_node_timeout; suspect does not count", () => {
@@ -217,7 +219,10 @@ describe("group reconcile decisions", () => {
 });
 
 describe("orphaned replica decisions", () => {
-  const map = [["a", "b"], ["b", "c"]];
+  const map = [
+    ["a", "b"],
+    ["b", "c"],
+  ];
   const base = { self: "a", map, orphanSince: new Map<number, number>(), now: 0, orphanMs: 10_000 };
 
   test("a replica the map moved away is dropped once it heard no leader for orphanMs", () => {
@@ -252,8 +257,14 @@ describe("orphaned replica decisions", () => {
   test("replicas the map gives this node, and partitions without a map entry, are kept", () => {
     const d = decideOrphans({
       ...base,
-      groups: [{ grp: 1, leader: null }, { grp: 3, leader: null }],
-      orphanSince: new Map([[1, 0], [3, 0]]),
+      groups: [
+        { grp: 1, leader: null },
+        { grp: 3, leader: null },
+      ],
+      orphanSince: new Map([
+        [1, 0],
+        [3, 0],
+      ]),
       now: 50_000,
     });
     expect(d).toEqual({ drop: [], wake: [], orphanSince: new Map() });

@@ -1,6 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import { BroadcastQueue } from "../../src/gossip/core/broadcasts.ts";
-import { LAN_DEFAULTS, pushPullIntervalMs, retransmitLimit, suspicionMinMs, suspicionTimeoutMs, swimConfig } from "../../src/gossip/core/config.ts";
+import {
+  LAN_DEFAULTS,
+  pushPullIntervalMs,
+  retransmitLimit,
+  suspicionMinMs,
+  suspicionTimeoutMs,
+  swimConfig,
+} from "../../src/gossip/core/config.ts";
 import { seededRng, shuffle } from "../../src/gossip/core/prng.ts";
 import type { Msg } from "../../src/gossip/core/types.ts";
 import { parsePacket } from "../../src/gossip/core/validate.ts";
@@ -88,11 +95,18 @@ describe("packet validation", () => {
     expect(parsePacket({ ...ok, m: [{ t: "ack", seq: 1.5 }] })).toBeNull();
     expect(parsePacket({ ...ok, m: Array.from({ length: 513 }, () => ({ t: "ack", seq: 1 })) })).toBeNull();
     expect(parsePacket({ ...ok, m: [{ t: "alive", id: "n", inc: 1, addr: "a:1", meta: { nodeId: "n" } }] })).toBeNull();
-    expect(parsePacket({ ...ok, m: [{ t: "pp", reply: true, states: [{ id: "n", addr: "a:1", inc: 0, state: "zombie" }] }] })).toBeNull();
+    expect(
+      parsePacket({
+        ...ok,
+        m: [{ t: "pp", reply: true, states: [{ id: "n", addr: "a:1", inc: 0, state: "zombie" }] }],
+      }),
+    ).toBeNull();
   });
 
   test("builds fresh objects: extra and prototype keys do not survive", () => {
-    const evil = JSON.parse('{"c":"c","f":"n1","a":"h:1","__proto__":{"polluted":1},"m":[{"t":"ack","seq":3,"extra":1}]}');
+    const evil = JSON.parse(
+      '{"c":"c","f":"n1","a":"h:1","__proto__":{"polluted":1},"m":[{"t":"ack","seq":3,"extra":1}]}',
+    );
     const p = parsePacket(evil);
     expect(p?.m[0]).toEqual({ t: "ack", seq: 3 });
     expect(Object.keys(p ?? {})).toEqual(["c", "f", "a", "m"]);

@@ -2,7 +2,15 @@
 // algorithm, the empty value's exact bytes, promotion to dense, corruption detection, the estimator.
 import { describe, expect, test } from "bun:test";
 import {
-  countRegisters, DENSE, DENSE_SIZE, Hll, HLL_REGISTERS, isHll, murmurHash64A, selfTest, SPARSE,
+  countRegisters,
+  DENSE,
+  DENSE_SIZE,
+  Hll,
+  HLL_REGISTERS,
+  isHll,
+  murmurHash64A,
+  selfTest,
+  SPARSE,
 } from "../../src/commands/hyperloglog-codec.ts";
 import { seededRandom } from "../../src/lib/prng.ts";
 

@@ -2,13 +2,29 @@
 // cluster tests hunt for (stale reads, lost and doubled writes).
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { checkLinearizable, counterModel, listModel, registerModel, type Operation, type RegisterInput } from "../helpers/linearizability.ts";
+import {
+  checkLinearizable,
+  counterModel,
+  listModel,
+  registerModel,
+  type Operation,
+  type RegisterInput,
+} from "../helpers/linearizability.ts";
 
-const op = <I, O>(client: number, input: I, output: O | undefined, call: number, ret: number): Operation<I, O> => ({ client, input, output, call, ret });
+const op = <I, O>(client: number, input: I, output: O | undefined, call: number, ret: number): Operation<I, O> => ({
+  client,
+  input,
+  output,
+  call,
+  ret,
+});
 
 describe("register model", () => {
   test("concurrent write and read may see either value", () => {
-    const h = [op<RegisterInput, string | null>(1, { op: "set", value: "a" }, "OK", 0, 10), op<RegisterInput, string | null>(2, { op: "get" }, "a", 1, 5)];
+    const h = [
+      op<RegisterInput, string | null>(1, { op: "set", value: "a" }, "OK", 0, 10),
+      op<RegisterInput, string | null>(2, { op: "get" }, "a", 1, 5),
+    ];
     expect(checkLinearizable(h, registerModel).ok).toBe(true);
     const h2 = [h[0]!, op<RegisterInput, string | null>(2, { op: "get" }, null, 1, 5)];
     expect(checkLinearizable(h2, registerModel).ok).toBe(true);
@@ -24,7 +40,10 @@ describe("register model", () => {
   });
 
   test("an unknown write may have happened or not", () => {
-    const happened = [op<RegisterInput, string | null>(1, { op: "set", value: "x" }, undefined, 0, Infinity), op<RegisterInput, string | null>(2, { op: "get" }, "x", 5, 6)];
+    const happened = [
+      op<RegisterInput, string | null>(1, { op: "set", value: "x" }, undefined, 0, Infinity),
+      op<RegisterInput, string | null>(2, { op: "get" }, "x", 5, 6),
+    ];
     const didNot = [happened[0]!, op<RegisterInput, string | null>(2, { op: "get" }, null, 5, 6)];
     expect(checkLinearizable(happened, registerModel).ok).toBe(true);
     expect(checkLinearizable(didNot, registerModel).ok).toBe(true);
@@ -41,18 +60,21 @@ describe("register model", () => {
 
   test("sequential histories produced by a real register always pass", () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(fc.constant(null), fc.constantFrom("a", "b", "c")), { maxLength: 40 }), (writes) => {
-        let v: string | null = null;
-        const h: Operation<RegisterInput, string | null>[] = [];
-        writes.forEach((w, i) => {
-          if (w === null) h.push(op(i % 3, { op: "get" }, v, i * 2, i * 2 + 1));
-          else {
-            v = w;
-            h.push(op(i % 3, { op: "set", value: w }, "OK", i * 2, i * 2 + 1));
-          }
-        });
-        return checkLinearizable(h, registerModel).ok;
-      }),
+      fc.property(
+        fc.array(fc.oneof(fc.constant(null), fc.constantFrom("a", "b", "c")), { maxLength: 40 }),
+        (writes) => {
+          let v: string | null = null;
+          const h: Operation<RegisterInput, string | null>[] = [];
+          writes.forEach((w, i) => {
+            if (w === null) h.push(op(i % 3, { op: "get" }, v, i * 2, i * 2 + 1));
+            else {
+              v = w;
+              h.push(op(i % 3, { op: "set", value: w }, "OK", i * 2, i * 2 + 1));
+            }
+          });
+          return checkLinearizable(h, registerModel).ok;
+        },
+      ),
     );
   });
 });
@@ -74,7 +96,11 @@ describe("list model", () => {
     expect(checkLinearizable(h, listModel).ok).toBe(false);
   });
   test("concurrent pushes in either order are fine", () => {
-    const h = [op(1, { op: "push" as const, value: "a" }, 2, 0, 10), op(2, { op: "push" as const, value: "b" }, 1, 0, 10), op(3, { op: "range" as const }, ["b", "a"], 11, 12)];
+    const h = [
+      op(1, { op: "push" as const, value: "a" }, 2, 0, 10),
+      op(2, { op: "push" as const, value: "b" }, 1, 0, 10),
+      op(3, { op: "range" as const }, ["b", "a"], 11, 12),
+    ];
     expect(checkLinearizable(h, listModel).ok).toBe(true);
   });
 });

@@ -231,19 +231,29 @@ describe("multi-raft host", () => {
       const idle = c.sent.slice(from);
       const isBatch = (m: Sent): m is HeartbeatBatch => "beats" in m;
       // No heartbeat left as a Message of its own.
-      expect(idle.filter(({ m }) => !isBatch(m) && (m.type === MsgType.Heartbeat || m.type === MsgType.HeartbeatResp))).toEqual([]);
+      expect(
+        idle.filter(({ m }) => !isBatch(m) && (m.type === MsgType.Heartbeat || m.type === MsgType.HeartbeatResp)),
+      ).toEqual([]);
       const batches = idle.filter((s): s is { turn: number; m: HeartbeatBatch } => isBatch(s.m));
       // Per peer per turn, one batch of heartbeats (sent before the turn's fsync, as a leader's
       // messages may be) and one of responses (after it).
       const perTurn = new Map<string, number>();
       for (const { turn, m } of batches) {
-        for (const [kind, n] of [["beats", m.beats.length], ["acks", m.acks.length]] as const) {
-          if (n > 0) perTurn.set(`${m.from}>${m.to}@${turn}/${kind}`, (perTurn.get(`${m.from}>${m.to}@${turn}/${kind}`) ?? 0) + 1);
+        for (const [kind, n] of [
+          ["beats", m.beats.length],
+          ["acks", m.acks.length],
+        ] as const) {
+          if (n > 0)
+            perTurn.set(
+              `${m.from}>${m.to}@${turn}/${kind}`,
+              (perTurn.get(`${m.from}>${m.to}@${turn}/${kind}`) ?? 0) + 1,
+            );
         }
       }
       expect(Math.max(...perTurn.values())).toBe(1);
       // Each node leads some of the 24 groups; a batch carries the beats of many of them at once.
-      const groupsIn = (b: HeartbeatBatch) => new Set([...b.beats.filter((_, i) => i % 5 === 0), ...b.acks.filter((_, i) => i % 4 === 0)]).size;
+      const groupsIn = (b: HeartbeatBatch) =>
+        new Set([...b.beats.filter((_, i) => i % 5 === 0), ...b.acks.filter((_, i) => i % 4 === 0)]).size;
       expect(Math.max(...batches.map(({ m }) => groupsIn(m)))).toBeGreaterThan(1);
       // Responses come back coalesced too.
       expect(batches.some(({ m }) => m.acks.length / 4 > 1)).toBe(true);
@@ -329,7 +339,8 @@ describe("multi-raft host on a storage that saves asynchronously", () => {
 
 describe("quiescence", () => {
   const groups = [1, 2, 3, 4, 5, 6];
-  const leaders = (c: ReturnType<typeof cluster>) => groups.map((g) => [...c.hosts].find(([id, h]) => !c.down.has(id) && h.host.status(g)?.role === "leader")?.[0]);
+  const leaders = (c: ReturnType<typeof cluster>) =>
+    groups.map((g) => [...c.hosts].find(([id, h]) => !c.down.has(id) && h.host.status(g)?.role === "leader")?.[0]);
   const terms = (c: ReturnType<typeof cluster>, id: string) => groups.map((g) => c.hosts.get(id)!.host.status(g)!.term);
 
   test("idle groups go quiet on every replica and send nothing; a proposal wakes its group and every replica applies it", async () => {

@@ -6,7 +6,10 @@ import { decodeOp, decodeProposal, encodeOp } from "../../src/store/op-codec.ts"
 test("ops survive encoding byte for byte", () => {
   fc.assert(
     fc.property(
-      fc.array(fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 4 }),
+      fc.array(fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 1, maxLength: 5 }), {
+        minLength: 1,
+        maxLength: 4,
+      }),
       fc.integer({ min: 0, max: 2 ** 50 }),
       fc.integer({ min: 0, max: 2 ** 32 - 1 }),
       (cmds, now, seed) => {
@@ -28,15 +31,26 @@ test("data that is not an op is refused with its size", () => {
 test("MULTI/EXEC ops keep their flag, WATCHed keys and reply shape", () => {
   fc.assert(
     fc.property(
-      fc.array(fc.record({ key: fc.uint8Array({ maxLength: 40 }), version: fc.nat(), existed: fc.boolean() }), { maxLength: 4 }),
+      fc.array(fc.record({ key: fc.uint8Array({ maxLength: 40 }), version: fc.nat(), existed: fc.boolean() }), {
+        maxLength: 4,
+      }),
       fc.boolean(),
       fc.boolean(),
       (watch, multi, resp3) => {
-        const op = { cmds: [[new Uint8Array([0x61])]], now: 5, seed: 7, ...(multi ? { multi } : {}), ...(resp3 ? { resp3 } : {}), ...(watch.length ? { watch } : {}) };
+        const op = {
+          cmds: [[new Uint8Array([0x61])]],
+          now: 5,
+          seed: 7,
+          ...(multi ? { multi } : {}),
+          ...(resp3 ? { resp3 } : {}),
+          ...(watch.length ? { watch } : {}),
+        };
         const decoded = decodeOp(encodeOp(op));
         expect(decoded.multi ?? false).toBe(multi);
         expect(decoded.resp3 ?? false).toBe(resp3);
-        expect((decoded.watch ?? []).map((w) => [[...w.key], w.version, w.existed])).toEqual(watch.map((w) => [[...w.key], w.version, w.existed]));
+        expect((decoded.watch ?? []).map((w) => [[...w.key], w.version, w.existed])).toEqual(
+          watch.map((w) => [[...w.key], w.version, w.existed]),
+        );
       },
     ),
   );
@@ -44,21 +58,34 @@ test("MULTI/EXEC ops keep their flag, WATCHed keys and reply shape", () => {
 
 test("a cluster write keeps its proposal id; a standalone write gains no bytes", () => {
   fc.assert(
-    fc.property(fc.string({ minLength: 1, maxLength: 20 }), fc.nat(), fc.nat(), fc.nat(), fc.boolean(), (node, session, seq, ack, multi) => {
-      const op = { cmds: [[new Uint8Array([0x61])]], now: 5, seed: 7, ...(multi ? { multi } : {}) };
-      const { op: decoded, id } = decodeProposal(encodeOp(op, { node, session, seq, ack }));
-      expect(id).toEqual({ node, session, seq, ack });
-      expect(decoded.multi ?? false).toBe(multi);
-      expect(decodeProposal(encodeOp(op)).id).toBeUndefined();
-    }),
+    fc.property(
+      fc.string({ minLength: 1, maxLength: 20 }),
+      fc.nat(),
+      fc.nat(),
+      fc.nat(),
+      fc.boolean(),
+      (node, session, seq, ack, multi) => {
+        const op = { cmds: [[new Uint8Array([0x61])]], now: 5, seed: 7, ...(multi ? { multi } : {}) };
+        const { op: decoded, id } = decodeProposal(encodeOp(op, { node, session, seq, ack }));
+        expect(id).toEqual({ node, session, seq, ack });
+        expect(decoded.multi ?? false).toBe(multi);
+        expect(decodeProposal(encodeOp(op)).id).toBeUndefined();
+      },
+    ),
   );
   const plain = { cmds: [[new Uint8Array([0x61])]], now: 5, seed: 7 };
-  expect(encodeOp(plain)).toEqual(new Uint8Array(new Packr({ useRecords: false, moreTypes: false }).pack([plain.cmds, plain.now, plain.seed])));
+  expect(encodeOp(plain)).toEqual(
+    new Uint8Array(new Packr({ useRecords: false, moreTypes: false }).pack([plain.cmds, plain.now, plain.seed])),
+  );
 });
 
 test("encoding thresholds travel with the op, with or without a proposal id", () => {
   const limits = fc.record({
-    hashEntries: fc.nat(), hashValue: fc.nat(), setIntsetEntries: fc.nat(), zsetEntries: fc.nat(), zsetValue: fc.nat(),
+    hashEntries: fc.nat(),
+    hashValue: fc.nat(),
+    setIntsetEntries: fc.nat(),
+    zsetEntries: fc.nat(),
+    zsetValue: fc.nat(),
   });
   fc.assert(
     fc.property(limits, fc.boolean(), fc.boolean(), (encoding, withId, multi) => {
@@ -88,14 +115,22 @@ test("an op keeps its database and each WATCHed key's; database 0 and logs writt
   // What FlyDB wrote before databases existed: [cmds, now, seed] and [cmds, now, seed, flags, watch].
   const packr = new Packr({ useRecords: false, moreTypes: false });
   expect(decodeOp(packr.pack([[[new Uint8Array([0x61])]], 5, 7])).db).toBeUndefined();
-  expect(decodeOp(packr.pack([[[new Uint8Array([0x61])]], 5, 7, 1, [[new Uint8Array([0x6b]), 3, true]]])).watch![0]!.db).toBeUndefined();
+  expect(
+    decodeOp(packr.pack([[[new Uint8Array([0x61])]], 5, 7, 1, [[new Uint8Array([0x6b]), 3, true]]])).watch![0]!.db,
+  ).toBeUndefined();
   // Database 0 adds no bytes.
-  expect(encodeOp({ cmds: [[new Uint8Array([0x61])]], now: 5, seed: 7, db: 0 })).toEqual(encodeOp({ cmds: [[new Uint8Array([0x61])]], now: 5, seed: 7 }));
+  expect(encodeOp({ cmds: [[new Uint8Array([0x61])]], now: 5, seed: 7, db: 0 })).toEqual(
+    encodeOp({ cmds: [[new Uint8Array([0x61])]], now: 5, seed: 7 }),
+  );
 });
 
 test("an op carries its database and its encoding thresholds together, and keeps either alone", () => {
   const limits = fc.record({
-    hashEntries: fc.nat(), hashValue: fc.nat(), setIntsetEntries: fc.nat(), zsetEntries: fc.nat(), zsetValue: fc.nat(),
+    hashEntries: fc.nat(),
+    hashValue: fc.nat(),
+    setIntsetEntries: fc.nat(),
+    zsetEntries: fc.nat(),
+    zsetValue: fc.nat(),
   });
   fc.assert(
     fc.property(fc.nat({ max: 15 }), fc.option(limits, { nil: undefined }), fc.boolean(), (db, encoding, withId) => {

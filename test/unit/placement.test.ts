@@ -14,14 +14,19 @@ function loads(map: string[][]) {
 describe("placement", () => {
   test("every partition gets min(rf, nodes) distinct replicas", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 5 }), fc.constantFrom(1, 4, 16, 64), (n, rf, parts) => {
-        const map = place({ members: members(n), partitionCount: parts, replicationFactor: rf });
-        expect(map.length).toBe(parts);
-        for (const r of map) {
-          expect(r.length).toBe(Math.min(rf, n));
-          expect(new Set(r).size).toBe(r.length);
-        }
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 9 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.constantFrom(1, 4, 16, 64),
+        (n, rf, parts) => {
+          const map = place({ members: members(n), partitionCount: parts, replicationFactor: rf });
+          expect(map.length).toBe(parts);
+          for (const r of map) {
+            expect(r.length).toBe(Math.min(rf, n));
+            expect(new Set(r).size).toBe(r.length);
+          }
+        },
+      ),
     );
   });
 
@@ -54,7 +59,12 @@ describe("placement", () => {
 
   test("replicas of a node that left are re-placed on the others", () => {
     const before = place({ members: members(4), partitionCount: 16, replicationFactor: 3 });
-    const after = place({ members: members(4).filter((m) => m.id !== "n01"), partitionCount: 16, replicationFactor: 3, current: before });
+    const after = place({
+      members: members(4).filter((m) => m.id !== "n01"),
+      partitionCount: 16,
+      replicationFactor: 3,
+      current: before,
+    });
     for (const r of after) {
       expect(r).not.toContain("n01");
       expect(r.length).toBe(3);

@@ -25,7 +25,10 @@ describe("PubSubRegistry", () => {
     c.client.subscribe("pattern", b("n*"));
     c.client.subscribe("shard", b("news"));
     expect(r.publish(b("news"), b("hi"))).toBe(3);
-    expect(a.got).toEqual([["message", "news", "hi"], ["pmessage", "n*", "news", "hi"]]);
+    expect(a.got).toEqual([
+      ["message", "news", "hi"],
+      ["pmessage", "n*", "news", "hi"],
+    ]);
     expect(c.got).toEqual([["pmessage", "n*", "news", "hi"]]);
     expect(r.publishShard(b("news"), b("s"))).toBe(1);
     expect(c.got.at(-1)).toEqual(["smessage", "news", "s"]);

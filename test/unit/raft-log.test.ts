@@ -15,7 +15,12 @@ let n = 0;
 const freshPath = () => join(dir, `raft-${++n}.db`);
 const bytes = (t: string) => new TextEncoder().encode(t);
 const text = (b: Uint8Array | null) => (b ? new TextDecoder().decode(b) : null);
-const ent = (index: number, term: number, t: string): Entry => ({ index, term, kind: EntryKind.Normal, data: bytes(t) });
+const ent = (index: number, term: number, t: string): Entry => ({
+  index,
+  term,
+  kind: EntryKind.Normal,
+  data: bytes(t),
+});
 
 describe("SqliteRaftStorage", () => {
   test("sync (fsync = everysec's once-a-second call) moves committed batches out of the WAL into raft.db", () => {
@@ -50,9 +55,19 @@ describe("SqliteRaftStorage", () => {
   test("round-trips entries, hard state, snapshot and membership across reopen", () => {
     const path = freshPath();
     const s = new SqliteRaftStorage(path);
-    expect(s.load(9)).toEqual({ hardState: { term: 0, vote: null, commit: 0 }, snapshot: { index: 0, term: 0, conf: { voters: [], learners: [] } }, entries: [] });
+    expect(s.load(9)).toEqual({
+      hardState: { term: 0, vote: null, commit: 0 },
+      snapshot: { index: 0, term: 0, conf: { voters: [], learners: [] } },
+      entries: [],
+    });
     s.saveBatch([bootstrapWrite(9, ["x", "y"])]);
-    s.saveBatch([{ grp: 9, entries: [ent(2, 2, "a"), ent(3, 2, "b"), { index: 4, term: 2, kind: EntryKind.Noop, data: null }], hardState: { term: 2, vote: "y", commit: 3 } }]);
+    s.saveBatch([
+      {
+        grp: 9,
+        entries: [ent(2, 2, "a"), ent(3, 2, "b"), { index: 4, term: 2, kind: EntryKind.Noop, data: null }],
+        hardState: { term: 2, vote: "y", commit: 3 },
+      },
+    ]);
     s.close();
     const r = new SqliteRaftStorage(path);
     const p = r.load(9);
@@ -135,7 +150,11 @@ describe("SqliteRaftStorage", () => {
     const s = new SqliteRaftStorage(await killedWriter("torn"));
     const g1 = s.load(1);
     expect(g1.hardState).toEqual({ term: 2, vote: "b", commit: 3 });
-    expect(g1.entries.map((e) => `${e.index}/${e.term}/${text(e.data)}`).slice(1)).toEqual(["2/2/one-2", "3/2/one-3", "4/2/one-4"]);
+    expect(g1.entries.map((e) => `${e.index}/${e.term}/${text(e.data)}`).slice(1)).toEqual([
+      "2/2/one-2",
+      "3/2/one-3",
+      "4/2/one-4",
+    ]);
     const g2 = s.load(2);
     expect(g2.snapshot).toEqual({ index: 5, term: 2, conf: { voters: ["a", "b", "c"], learners: ["d"] } });
     expect(g2.entries).toEqual([]);
@@ -145,9 +164,21 @@ describe("SqliteRaftStorage", () => {
 
     // The core restarts on it: term, vote, commit, log and membership come back.
     const r1 = new Raft({ grp: 1, id: "a", storage: s, random: seededRandom(1) });
-    expect(r1.status()).toMatchObject({ term: 2, vote: "b", commit: 3, lastIndex: 4, conf: { voters: ["a", "b", "c"], learners: [] } });
+    expect(r1.status()).toMatchObject({
+      term: 2,
+      vote: "b",
+      commit: 3,
+      lastIndex: 4,
+      conf: { voters: ["a", "b", "c"], learners: [] },
+    });
     const r2 = new Raft({ grp: 2, id: "d", storage: s, random: seededRandom(1) });
-    expect(r2.status()).toMatchObject({ term: 2, commit: 5, applied: 5, snapshotIndex: 5, conf: { voters: ["a", "b", "c"], learners: ["d"] } });
+    expect(r2.status()).toMatchObject({
+      term: 2,
+      commit: 5,
+      applied: 5,
+      snapshotIndex: 5,
+      conf: { voters: ["a", "b", "c"], learners: ["d"] },
+    });
     s.close();
   });
 
@@ -163,8 +194,16 @@ describe("SqliteRaftStorage", () => {
 
   test("a gap between snapshot and log is reported on restart, not papered over", () => {
     const s = new SqliteRaftStorage(freshPath());
-    s.saveBatch([{ grp: 1, snapshot: { meta: { index: 5, term: 1, conf: { voters: ["a"], learners: [] } }, data: bytes("") }, entries: [ent(7, 1, "x")] }]);
-    expect(() => new Raft({ grp: 1, id: "a", storage: s, random: seededRandom(1) })).toThrow(/log gap, expected index 6/);
+    s.saveBatch([
+      {
+        grp: 1,
+        snapshot: { meta: { index: 5, term: 1, conf: { voters: ["a"], learners: [] } }, data: bytes("") },
+        entries: [ent(7, 1, "x")],
+      },
+    ]);
+    expect(() => new Raft({ grp: 1, id: "a", storage: s, random: seededRandom(1) })).toThrow(
+      /log gap, expected index 6/,
+    );
     s.close();
   });
 });

@@ -24,14 +24,21 @@ const snap: Message = {
   from: "a",
   to: "b",
   term: 4,
-  snap: { meta: { index: 50, term: 3, conf: { voters: ["a", "b"], learners: [] } }, offset: 0, chunk: new Uint8Array(3), last: true },
+  snap: {
+    meta: { index: 50, term: 3, conf: { voters: ["a", "b"], learners: [] } },
+    offset: 0,
+    chunk: new Uint8Array(3),
+    last: true,
+  },
 };
 
 describe("messageProblem", () => {
   test("accepts well-formed messages (every message the simulator produces is checked too)", () => {
     expect(messageProblem(app)).toBeNull();
     expect(messageProblem(snap)).toBeNull();
-    expect(isMessage({ type: MsgType.HeartbeatResp, grp: 0, from: "x", to: "y", term: 1, seq: 3, tick: -5 })).toBe(true);
+    expect(isMessage({ type: MsgType.HeartbeatResp, grp: 0, from: "x", to: "y", term: 1, seq: 3, tick: -5 })).toBe(
+      true,
+    );
   });
 
   test("names what is wrong", () => {
@@ -43,7 +50,12 @@ describe("messageProblem", () => {
     expect(messageProblem({ ...app, entries: [{ index: 1, term: 1, kind: 5, data: null }] })).toBe("entry kind 5");
     expect(messageProblem({ ...app, entries: [{ index: 1, term: 1, kind: 0, data: "str" }] })).toBe("entry data");
     expect(messageProblem({ ...snap, snap: { ...snap.snap!, chunk: [1, 2] } })).toBe("snapshot chunk");
-    expect(messageProblem({ ...snap, snap: { ...snap.snap!, meta: { index: 1, term: 1, conf: { voters: [1], learners: [] } } } })).toBe("snapshot conf member ids");
+    expect(
+      messageProblem({
+        ...snap,
+        snap: { ...snap.snap!, meta: { index: 1, term: 1, conf: { voters: [1], learners: [] } } },
+      }),
+    ).toBe("snapshot conf member ids");
   });
 
   test("never throws on arbitrary input, and only accepts objects with a known type", () => {
@@ -61,11 +73,29 @@ describe("messageProblem", () => {
   });
 
   test("mutating one field of a valid message to a random value never throws", () => {
-    const keys = ["type", "grp", "from", "to", "term", "index", "logTerm", "commit", "entries", "snap", "reject", "ctx"];
+    const keys = [
+      "type",
+      "grp",
+      "from",
+      "to",
+      "term",
+      "index",
+      "logTerm",
+      "commit",
+      "entries",
+      "snap",
+      "reject",
+      "ctx",
+    ];
     fc.assert(
-      fc.property(fc.constantFrom(app, snap), fc.constantFrom(...keys), fc.anything({ withTypedArray: true }), (base, k, v) => {
-        expect(() => messageProblem({ ...base, [k]: v })).not.toThrow();
-      }),
+      fc.property(
+        fc.constantFrom(app, snap),
+        fc.constantFrom(...keys),
+        fc.anything({ withTypedArray: true }),
+        (base, k, v) => {
+          expect(() => messageProblem({ ...base, [k]: v })).not.toThrow();
+        },
+      ),
       { numRuns: 2000 },
     );
   });

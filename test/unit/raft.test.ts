@@ -41,7 +41,15 @@ class Cluster {
   }
 
   start(id: string, seed = id.charCodeAt(0)): Raft {
-    const r = new Raft({ grp: 1, id, storage: this.storages.get(id)!, random: seededRandom(seed), electionTicks: E, heartbeatTicks: H, ...this.opts });
+    const r = new Raft({
+      grp: 1,
+      id,
+      storage: this.storages.get(id)!,
+      random: seededRandom(seed),
+      electionTicks: E,
+      heartbeatTicks: H,
+      ...this.opts,
+    });
     this.rafts.set(id, r);
     this.applied.set(id, []);
     this.reads.set(id, []);
@@ -122,7 +130,14 @@ describe("elections", () => {
     for (let seed = 1; seed <= 40; seed++) {
       const s = new MemoryRaftStorage();
       s.saveBatch([bootstrapWrite(1, ["a", "b", "c"])]);
-      const r = new Raft({ grp: 1, id: "a", storage: s, random: seededRandom(seed), electionTicks: E, heartbeatTicks: H });
+      const r = new Raft({
+        grp: 1,
+        id: "a",
+        storage: s,
+        random: seededRandom(seed),
+        electionTicks: E,
+        heartbeatTicks: H,
+      });
       let t = 0;
       while (r.status().role === "follower") {
         r.tick();
@@ -147,7 +162,16 @@ describe("elections", () => {
     for (const readMode of ["safe", "lease"] as const) {
       const s = new MemoryRaftStorage();
       s.saveBatch([bootstrapWrite(1, ["a"])]);
-      const open = () => new Raft({ grp: 1, id: "a", storage: s, random: seededRandom(1), electionTicks: E, heartbeatTicks: H, readMode });
+      const open = () =>
+        new Raft({
+          grp: 1,
+          id: "a",
+          storage: s,
+          random: seededRandom(1),
+          electionTicks: E,
+          heartbeatTicks: H,
+          readMode,
+        });
       const first = open();
       // A founded group has a term: with lease reads it cannot know it granted no lease in it.
       expect(ticksToLead(first)).toBe(readMode === "safe" ? 1 : E);
@@ -234,10 +258,20 @@ describe("replication", () => {
     for (let i = 0; i < 5; i++) c.propose("a", `v${i}`);
     c.tick(2);
     for (const id of ["a", "b", "c"]) {
-      expect(c.applied.get(id)!.filter((e) => e.kind === 0).map(text)).toEqual(["v0", "v1", "v2", "v3", "v4"]);
+      expect(
+        c.applied
+          .get(id)!
+          .filter((e) => e.kind === 0)
+          .map(text),
+      ).toEqual(["v0", "v1", "v2", "v3", "v4"]);
     }
     const last = c.r("a").status().lastIndex;
-    expect(c.r("a").followers().map((f) => [f.id, f.match, f.state, f.learner])).toEqual([
+    expect(
+      c
+        .r("a")
+        .followers()
+        .map((f) => [f.id, f.match, f.state, f.learner]),
+    ).toEqual([
       ["b", last, "replicate", false],
       ["c", last, "replicate", false],
     ]);
@@ -317,7 +351,9 @@ describe("replication", () => {
     const chunks = c.sent.filter((m) => m.type === MsgType.Snap && m.to === "c");
     expect(chunks.length).toBeGreaterThanOrEqual(3);
     expect(c.r("c").status().snapshotIndex).toBe(applied);
-    expect(new TextDecoder().decode(c.storages.get("c")!.snapshotData(1))).toBe("state-machine-image-of-forty-bytes-----");
+    expect(new TextDecoder().decode(c.storages.get("c")!.snapshotData(1))).toBe(
+      "state-machine-image-of-forty-bytes-----",
+    );
     expect(c.applied.get("c")!.map(text)).toContain("after");
   });
 });
@@ -361,7 +397,9 @@ describe("reads", () => {
   });
 
   test("lease reads need check-quorum, and are served without a round trip while the lease holds", () => {
-    expect(() => new Cluster(["a"], { readMode: "lease", checkQuorum: false })).toThrow(/lease reads require checkQuorum/);
+    expect(() => new Cluster(["a"], { readMode: "lease", checkQuorum: false })).toThrow(
+      /lease reads require checkQuorum/,
+    );
     const c = new Cluster(["a", "b", "c"], { readMode: "lease" });
     c.elect("a");
     c.tick(2);
@@ -419,7 +457,10 @@ test("a leader resumed after a pause longer than its lease does not serve a read
 
 test("lease reads rely on followers refusing votes while they hear from the leader", () => {
   const overlap = (broken: boolean): boolean => {
-    const c = new Cluster(["a", "b", "c"], { readMode: "lease", ...(broken ? { unsafeTestingKnobs: { voteDuringLease: true } } : {}) });
+    const c = new Cluster(["a", "b", "c"], {
+      readMode: "lease",
+      ...(broken ? { unsafeTestingKnobs: { voteDuringLease: true } } : {}),
+    });
     c.elect("a");
     c.tick(2);
     // c loses a (both ways) but still talks to b; a keeps its lease through b.

@@ -22,7 +22,8 @@ describe("crc64", () => {
     expect(crc64(crc64(0n, b("1234")), b("56789"))).toBe(0xe9c6d914c4b8d9can);
   });
   test("Redis's second vector: the lorem ipsum sentence with its C string terminator", () => {
-    const li = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore " +
+    const li =
+      "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore " +
       "et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris nisi ut aliquip ex " +
       "ea commodo consequat. Duis aute irure dolor in reprehenderit in voluptate velit esse cillum dolore eu fugiat " +
       "nulla pariatur. Excepteur sint occaecat cupidatat non proident, sunt in culpa qui officia deserunt mollit " +
@@ -71,9 +72,33 @@ describe("lzf", () => {
 
 describe("compact encodings", () => {
   test("listpack: every integer width and string length form", () => {
-    const items = ["0", "127", "128", "-1", "-4096", "4095", "4096", "-32768", "32767", "-8388608", "8388607",
-      "2147483647", "-2147483648", "2147483648", "9223372036854775807", "-9223372036854775808", "",
-      "007", "+1", "1.5", "x".repeat(63), "y".repeat(64), "z".repeat(4095), "w".repeat(4096), "-0"].map(b);
+    const items = [
+      "0",
+      "127",
+      "128",
+      "-1",
+      "-4096",
+      "4095",
+      "4096",
+      "-32768",
+      "32767",
+      "-8388608",
+      "8388607",
+      "2147483647",
+      "-2147483648",
+      "2147483648",
+      "9223372036854775807",
+      "-9223372036854775808",
+      "",
+      "007",
+      "+1",
+      "1.5",
+      "x".repeat(63),
+      "y".repeat(64),
+      "z".repeat(4095),
+      "w".repeat(4096),
+      "-0",
+    ].map(b);
     expect(texts(readListpack(writeListpack(items)))).toEqual(texts(items));
   });
   test("listpack: a wrong header size or a missing terminator is refused", () => {
@@ -84,15 +109,32 @@ describe("compact encodings", () => {
     expect(() => readListpack(bad)).toThrow();
   });
   test("intset: widths 2, 4 and 8, sorted on write", () => {
-    for (const xs of [["3", "1", "2"], ["-70000", "5"], ["9223372036854775807", "-1"]]) {
+    for (const xs of [
+      ["3", "1", "2"],
+      ["-70000", "5"],
+      ["9223372036854775807", "-1"],
+    ]) {
       const back = texts(readIntset(writeIntset(xs.map(b))!));
       expect(back).toEqual([...xs].sort((x, y) => Number(BigInt(x) - BigInt(y))));
     }
     expect(writeIntset([b("1"), b("a")])).toBeUndefined();
   });
   test("ziplist: strings and every integer form", () => {
-    const items = ["a", "", "x".repeat(100), "y".repeat(20000), "0", "12", "13", "-1", "300", "70000", "-9000000",
-      "5000000000", "-128"];
+    const items = [
+      "a",
+      "",
+      "x".repeat(100),
+      "y".repeat(20000),
+      "0",
+      "12",
+      "13",
+      "-1",
+      "300",
+      "70000",
+      "-9000000",
+      "5000000000",
+      "-128",
+    ];
     expect(texts(readZiplist(ziplist(items.map(b))))).toEqual(items);
   });
 });
@@ -130,9 +172,30 @@ const values: RdbValue[] = [
   { type: "list", items: Array.from({ length: 3000 }, (_, i) => b(`item-${i}`)) },
   { type: "set", members: [b("3"), b("1"), b("2")], compact: true },
   { type: "set", members: [b("a"), b("b")], compact: false },
-  { type: "zset", entries: [{ member: b("a"), score: -Infinity }, { member: b("b"), score: 0.1 }], compact: true },
-  { type: "zset", entries: [{ member: b("a"), score: -0 }, { member: b("b"), score: 1e300 }], compact: false },
-  { type: "hash", entries: [[b("f"), b("1")], [b("g"), b("v")]], compact: true },
+  {
+    type: "zset",
+    entries: [
+      { member: b("a"), score: -Infinity },
+      { member: b("b"), score: 0.1 },
+    ],
+    compact: true,
+  },
+  {
+    type: "zset",
+    entries: [
+      { member: b("a"), score: -0 },
+      { member: b("b"), score: 1e300 },
+    ],
+    compact: false,
+  },
+  {
+    type: "hash",
+    entries: [
+      [b("f"), b("1")],
+      [b("g"), b("v")],
+    ],
+    compact: true,
+  },
   { type: "hash", entries: [[b("f"), b("x".repeat(100))]], compact: false },
 ];
 

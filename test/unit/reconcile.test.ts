@@ -1,7 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import { CATCH_UP_SLACK, nextStep, type LeaderView } from "../../src/cluster/core/reconcile.ts";
 
-const view = (voters: string[], learners: string[] = [], match: Record<string, number> = {}, self = "a", lastIndex = 100, dead: string[] = []): LeaderView => ({
+const view = (
+  voters: string[],
+  learners: string[] = [],
+  match: Record<string, number> = {},
+  self = "a",
+  lastIndex = 100,
+  dead: string[] = [],
+): LeaderView => ({
   self,
   conf: { voters, learners },
   lastIndex,
@@ -17,8 +24,12 @@ describe("partition reconciliation", () => {
     expect(nextStep(view(["a", "b", "c"], ["d"], { d: 10 }), ["a", "b", "d"])).toBeNull();
   });
   test("a caught-up learner is promoted, then the old replica removed", () => {
-    expect(nextStep(view(["a", "b", "c"], ["d"], { d: 100 - CATCH_UP_SLACK }), ["a", "b", "d"])).toEqual({ change: { type: "addVoter", node: "d" } });
-    expect(nextStep(view(["a", "b", "c", "d"], [], { b: 100, c: 100, d: 100 }), ["a", "b", "d"])).toEqual({ change: { type: "removeNode", node: "c" } });
+    expect(nextStep(view(["a", "b", "c"], ["d"], { d: 100 - CATCH_UP_SLACK }), ["a", "b", "d"])).toEqual({
+      change: { type: "addVoter", node: "d" },
+    });
+    expect(nextStep(view(["a", "b", "c", "d"], [], { b: 100, c: 100, d: 100 }), ["a", "b", "d"])).toEqual({
+      change: { type: "removeNode", node: "c" },
+    });
   });
   test("a leader that must leave hands leadership over instead of removing itself", () => {
     expect(nextStep(view(["a", "b", "c"], [], { b: 100, c: 100 }), ["b", "c"])).toEqual({ transferTo: "b" });

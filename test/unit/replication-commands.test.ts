@@ -16,7 +16,10 @@ function session(ranges: SlotRange[] | undefined, slept: number[]): SessionApi {
 
 async function run(s: SessionApi, ...argv: string[]): Promise<Reply> {
   const spec = REPLICATION_COMMANDS.find((c) => c.name === argv[0]!.toLowerCase())!;
-  return spec.exec!(s, argv.map((a) => enc.encode(a)));
+  return spec.exec!(
+    s,
+    argv.map((a) => enc.encode(a)),
+  );
 }
 
 test("WAIT: 0 on a standalone node, the fewest replicas of any slot range in a cluster", async () => {

@@ -121,7 +121,7 @@ describe("inline", () => {
     expect(decode("  SET   k\tv  \r\n").commands).toEqual([["SET", "k", "v"]]);
     expect(decode(`SET "a b" 'c d'\r\n`).commands).toEqual([["SET", "a b", "c d"]]);
     expect(decode(`SET "\\x41\\x4a\\n\\r\\t\\b\\a\\"\\\\\\q" x\n`).commands).toEqual([
-      ["SET", "AJ\n\r\t\b\x07\"\\q", "x"],
+      ["SET", 'AJ\n\r\t\b\x07"\\q', "x"],
     ]);
     expect(decode(`SET "\\x4" x\n`).commands).toEqual([["SET", "x4", "x"]]);
     expect(decode(`SET 'it\\'s' '\\n'\n`).commands).toEqual([["SET", "it's", "\\n"]]);

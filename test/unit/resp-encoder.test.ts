@@ -16,7 +16,12 @@ describe("exact bytes", () => {
   const cases: [string, Reply, string, string][] = [
     ["simple", R.OK, "+OK\r\n", "+OK\r\n"],
     ["simple with CRLF inside", R.simple("a\r\nb"), "+a  b\r\n", "+a  b\r\n"],
-    ["error", R.err("WRONGTYPE Operation against a key"), "-WRONGTYPE Operation against a key\r\n", "-WRONGTYPE Operation against a key\r\n"],
+    [
+      "error",
+      R.err("WRONGTYPE Operation against a key"),
+      "-WRONGTYPE Operation against a key\r\n",
+      "-WRONGTYPE Operation against a key\r\n",
+    ],
     ["error with newline", R.err("ERR bad\nthing"), "-ERR bad thing\r\n", "-ERR bad thing\r\n"],
     ["int", R.int(42), ":42\r\n", ":42\r\n"],
     ["negative int", R.int(-7), ":-7\r\n", ":-7\r\n"],
@@ -25,7 +30,12 @@ describe("exact bytes", () => {
     ["int64 bigint", R.int(-(2n ** 63n)), ":-9223372036854775808\r\n", ":-9223372036854775808\r\n"],
     ["big number", R.int(2n ** 64n), "$20\r\n18446744073709551616\r\n", "(18446744073709551616\r\n"],
     ["bulk string", R.bulk("hello"), "$5\r\nhello\r\n", "$5\r\nhello\r\n"],
-    ["bulk utf-8", R.bulk("é€😀"), "$9\r\n\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\r\n", "$9\r\n\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\r\n"],
+    [
+      "bulk utf-8",
+      R.bulk("é€😀"),
+      "$9\r\n\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\r\n",
+      "$9\r\n\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\r\n",
+    ],
     ["bulk bytes", R.bulk(bin), "$4\r\n\x00\xff\r\n\r\n", "$4\r\n\x00\xff\r\n\r\n"],
     ["empty bulk", R.bulk(""), "$0\r\n\r\n", "$0\r\n\r\n"],
     ["null bulk", R.NULL_BULK, "$-1\r\n", "_\r\n"],
@@ -35,7 +45,10 @@ describe("exact bytes", () => {
     ["nested", R.array([R.array([R.NULL_BULK])]), "*1\r\n*1\r\n$-1\r\n", "*1\r\n*1\r\n_\r\n"],
     [
       "map",
-      R.map([[R.bulk("server"), R.bulk("flydb")], [R.bulk("proto"), R.int(3)]]),
+      R.map([
+        [R.bulk("server"), R.bulk("flydb")],
+        [R.bulk("proto"), R.int(3)],
+      ]),
       "*4\r\n$6\r\nserver\r\n$5\r\nflydb\r\n$5\r\nproto\r\n:3\r\n",
       "%2\r\n$6\r\nserver\r\n$5\r\nflydb\r\n$5\r\nproto\r\n:3\r\n",
     ],
@@ -136,23 +149,36 @@ function parseReplies(data: Uint8Array): Reply[] {
     const type = String.fromCharCode(data[i++]);
     const l = line();
     switch (type) {
-      case "+": return R.simple(l);
-      case "-": return R.err(l);
-      case ":": return R.int(Number.isSafeInteger(Number(l)) ? Number(l) : BigInt(l));
-      case "(": return R.int(BigInt(l));
-      case "$": return Number(l) < 0 ? R.NULL_BULK : R.bulk(blob(Number(l)));
+      case "+":
+        return R.simple(l);
+      case "-":
+        return R.err(l);
+      case ":":
+        return R.int(Number.isSafeInteger(Number(l)) ? Number(l) : BigInt(l));
+      case "(":
+        return R.int(BigInt(l));
+      case "$":
+        return Number(l) < 0 ? R.NULL_BULK : R.bulk(blob(Number(l)));
       case "=": {
         const b = blob(Number(l));
         return R.verbatim(utf8Decoder.decode(b.subarray(4)), latin1(b.subarray(0, 3)));
       }
-      case "*": return Number(l) < 0 ? R.NULL_ARRAY : R.array(Array.from({ length: Number(l) }, one));
-      case "~": return R.set(Array.from({ length: Number(l) }, one));
-      case ">": return { t: "push", v: Array.from({ length: Number(l) }, one) };
-      case "%": return R.map(Array.from({ length: Number(l) }, () => [one(), one()] as const));
-      case "_": return R.NULL_BULK;
-      case ",": return R.double(l === "inf" ? Infinity : l === "-inf" ? -Infinity : Number(l));
-      case "#": return R.bool(l === "t");
-      default: throw new Error(`unknown type ${type}`);
+      case "*":
+        return Number(l) < 0 ? R.NULL_ARRAY : R.array(Array.from({ length: Number(l) }, one));
+      case "~":
+        return R.set(Array.from({ length: Number(l) }, one));
+      case ">":
+        return { t: "push", v: Array.from({ length: Number(l) }, one) };
+      case "%":
+        return R.map(Array.from({ length: Number(l) }, () => [one(), one()] as const));
+      case "_":
+        return R.NULL_BULK;
+      case ",":
+        return R.double(l === "inf" ? Infinity : l === "-inf" ? -Infinity : Number(l));
+      case "#":
+        return R.bool(l === "t");
+      default:
+        throw new Error(`unknown type ${type}`);
     }
   };
   const out: Reply[] = [];
@@ -169,7 +195,8 @@ function expected(r: Reply, p: Protocol): Reply {
     case "bulk":
       return R.bulk(typeof r.v === "string" ? utf8.encode(r.v) : r.v);
     case "int":
-      if (typeof r.v === "bigint" && (r.v >= 2n ** 63n || r.v < -(2n ** 63n)) && p === 2) return R.bulk(utf8.encode(r.v.toString()));
+      if (typeof r.v === "bigint" && (r.v >= 2n ** 63n || r.v < -(2n ** 63n)) && p === 2)
+        return R.bulk(utf8.encode(r.v.toString()));
       return R.int(typeof r.v === "bigint" && Number.isSafeInteger(Number(r.v)) ? Number(r.v) : r.v);
     case "nullarray":
       return p === 2 ? r : R.NULL_BULK;
@@ -228,16 +255,19 @@ describe("round trips", () => {
 
   test("an array of bulk strings is a command the decoder reads back", () => {
     fc.assert(
-      fc.property(fc.array(fc.array(fc.uint8Array({ maxLength: 30 }), { minLength: 1, maxLength: 5 }), { maxLength: 6 }), (commands) => {
-        const enc = new RespEncoder(16);
-        for (const argv of commands) enc.encode(R.array(argv.map(R.bulk)), 2);
-        const dec = new RespDecoder();
-        dec.push(enc.bytes().slice());
-        const out: Uint8Array[][] = [];
-        for (let a = dec.next(); a !== null; a = dec.next()) out.push(a);
-        expect(out).toEqual(commands);
-        expect(dec.error).toBeNull();
-      }),
+      fc.property(
+        fc.array(fc.array(fc.uint8Array({ maxLength: 30 }), { minLength: 1, maxLength: 5 }), { maxLength: 6 }),
+        (commands) => {
+          const enc = new RespEncoder(16);
+          for (const argv of commands) enc.encode(R.array(argv.map(R.bulk)), 2);
+          const dec = new RespDecoder();
+          dec.push(enc.bytes().slice());
+          const out: Uint8Array[][] = [];
+          for (let a = dec.next(); a !== null; a = dec.next()) out.push(a);
+          expect(out).toEqual(commands);
+          expect(dec.error).toBeNull();
+        },
+      ),
       { numRuns: 500 },
     );
   });

@@ -43,12 +43,17 @@ describe("keySlot", () => {
 
   test("keys sharing a non-empty hash tag share a slot", () => {
     fc.assert(
-      fc.property(fc.string({ minLength: 1 }).filter((t) => !t.includes("}")), fc.string(), fc.string(), (tag, a, b) => {
-        const prefixA = a.replaceAll("{", "");
-        const prefixB = b.replaceAll("{", "");
-        expect(keySlot(utf8(`${prefixA}{${tag}}x`))).toBe(keySlot(utf8(`${prefixB}{${tag}}y${b}`)));
-        expect(keySlot(utf8(`${prefixA}{${tag}}`))).toBe(keySlot(utf8(tag)));
-      }),
+      fc.property(
+        fc.string({ minLength: 1 }).filter((t) => !t.includes("}")),
+        fc.string(),
+        fc.string(),
+        (tag, a, b) => {
+          const prefixA = a.replaceAll("{", "");
+          const prefixB = b.replaceAll("{", "");
+          expect(keySlot(utf8(`${prefixA}{${tag}}x`))).toBe(keySlot(utf8(`${prefixB}{${tag}}y${b}`)));
+          expect(keySlot(utf8(`${prefixA}{${tag}}`))).toBe(keySlot(utf8(tag)));
+        },
+      ),
     );
   });
 

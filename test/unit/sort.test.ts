@@ -34,7 +34,15 @@ const texts = (r: Reply) =>
 test("sort weights follow strtod: spaces, hex, inf and empty are numbers; NaN, junk and out of range are not", () => {
   const w = (s: string) => sortWeight(enc.encode(s));
   expect([w("3"), w("-2.5"), w(" 7"), w("\t1e2"), w(""), w("0x10"), w("0x1p4"), w("-inf"), w("Infinity")]).toEqual([
-    3, -2.5, 7, 100, 0, 16, 16, -Infinity, Infinity,
+    3,
+    -2.5,
+    7,
+    100,
+    0,
+    16,
+    16,
+    -Infinity,
+    Infinity,
   ]);
   for (const bad of ["nan", "1x", "7 ", " ", "1e400", "1e-310", "--1", "0x"]) expect(w(bad)).toBeUndefined();
   expect(w("0e-999")).toBe(0);
@@ -42,7 +50,11 @@ test("sort weights follow strtod: spaces, hex, inf and empty are numbers; NaN, j
 
 function seed(run: (...argv: string[]) => Reply, key: string, prefix: string) {
   run("RPUSH", key, "1", "2", "3");
-  for (const [e, weight] of [["1", "30"], ["2", "10"], ["3", "20"]] as const) {
+  for (const [e, weight] of [
+    ["1", "30"],
+    ["2", "10"],
+    ["3", "20"],
+  ] as const) {
     run("SET", `${prefix}${e}`, weight);
     run("HSET", `${prefix}h${e}`, "f", `v${e}`);
   }
@@ -59,14 +71,24 @@ test("clustered: a pattern whose hash tag keeps its keys in the sorted key's par
   const run = store(true);
   seed(run, "{u1}ids", "{u1}w_");
   expect(texts(run("SORT", "{u1}ids", "BY", "{u1}w_*", "GET", "#", "GET", "{u1}w_h*->f"))).toEqual([
-    "2", "v2", "3", "v3", "1", "v1",
+    "2",
+    "v2",
+    "3",
+    "v3",
+    "1",
+    "v1",
   ]);
   // A key without a tag hashes whole; '{ids}' is the tag of its slot.
   seed(run, "ids", "{ids}w_");
   expect(texts(run("SORT", "ids", "BY", "{ids}w_*", "DESC"))).toEqual(["1", "3", "2"]);
   // BY a constant and GET # or a constant read no other key.
   expect(texts(run("SORT", "ids", "BY", "nosort", "GET", "#", "GET", "const"))).toEqual([
-    "1", "nullbulk", "2", "nullbulk", "3", "nullbulk",
+    "1",
+    "nullbulk",
+    "2",
+    "nullbulk",
+    "3",
+    "nullbulk",
   ]);
 });
 

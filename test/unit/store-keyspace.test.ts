@@ -36,7 +36,11 @@ afterEach(() => state.close());
 function putHash(key: string, fields: Record<string, string>, expireAt: number | null = null): void {
   const k = utf8(key);
   const part = ks.partOf(k);
-  state.db.run("INSERT INTO keys (part, key, type, value, expire_at) VALUES (?, ?, 'hash', NULL, ?)", [part, k, expireAt]);
+  state.db.run("INSERT INTO keys (part, key, type, value, expire_at) VALUES (?, ?, 'hash', NULL, ?)", [
+    part,
+    k,
+    expireAt,
+  ]);
   for (const [f, v] of Object.entries(fields)) {
     state.db.run("INSERT INTO test_fields (part, key, field, value) VALUES (?, ?, ?, ?)", [part, k, utf8(f), utf8(v)]);
   }
@@ -45,7 +49,9 @@ function putHash(key: string, fields: Record<string, string>, expireAt: number |
 function hashFields(key: string, in_ = ks): Record<string, string> {
   const k = utf8(key);
   const rows = state.db
-    .query<{ field: Uint8Array; value: Uint8Array }, [number, Uint8Array]>("SELECT field, value FROM test_fields WHERE part = ? AND key = ? ORDER BY field")
+    .query<{ field: Uint8Array; value: Uint8Array }, [number, Uint8Array]>(
+      "SELECT field, value FROM test_fields WHERE part = ? AND key = ? ORDER BY field",
+    )
     .all(in_.partOf(k), k);
   return Object.fromEntries(rows.map((r) => [str(r.field), str(r.value)]));
 }
@@ -268,7 +274,10 @@ describe("databases", () => {
     putHash("h", { f: "v" });
     expect([str(ks.getString(utf8("a"), 0)), str(db3.getString(utf8("a"), 0))]).toEqual(["0", "3"]);
     expect([ks.count(0), db3.count(0), db3.countWithExpiry(0), ks.countEverywhere(0)]).toEqual([2, 2, 1, 4]);
-    expect([keysOf(ks), keysOf(db3)]).toEqual([["a", "h"], ["a", "b"]]);
+    expect([keysOf(ks), keysOf(db3)]).toEqual([
+      ["a", "h"],
+      ["a", "b"],
+    ]);
     const part = ks.partOf(utf8("b"));
     expect([db3.partitionStats(part, 0).keys, ks.partitionStats(part, 0).keys]).toEqual([1, 0]);
     expect(ks.expiredEverywhere(600, 10).map((e) => [e.db, str(e.key)])).toEqual([[3, "a"]]);
@@ -284,7 +293,11 @@ describe("databases", () => {
     ks.copy(utf8("h"), utf8("h"), 0, 5);
     expect(hashFields("h", db5)).toEqual({ f: "v", g: "w" });
     ks.rename(utf8("h"), utf8("moved"), 0, 5);
-    expect([ks.meta(utf8("h"), 0), hashFields("h"), hashFields("moved", db5)]).toEqual([undefined, {}, { f: "v", g: "w" }]);
+    expect([ks.meta(utf8("h"), 0), hashFields("h"), hashFields("moved", db5)]).toEqual([
+      undefined,
+      {},
+      { f: "v", g: "w" },
+    ]);
     expect(fieldRows()).toBe(4);
     ks.flushAll();
     expect([ks.countEverywhere(0), fieldRows()]).toEqual([0, 0]);
@@ -305,7 +318,9 @@ describe("databases", () => {
     expect(ks.partOf(utf8("x"))).not.toBe(ks.partOf(utf8("y")));
     ks.swapDatabase(2, ks.partOf(utf8("y")));
     expect([keysOf(ks), keysOf(db2)]).toEqual([["x", "y"], []]);
-    expect([db1.version(utf8("h")), ks.version(utf8("y")), db2.version(utf8("y")), ks.version(utf8("x"))]).toEqual([7, 9, 8, 9]);
+    expect([db1.version(utf8("h")), ks.version(utf8("y")), db2.version(utf8("y")), ks.version(utf8("x"))]).toEqual([
+      7, 9, 8, 9,
+    ]);
   });
 });
 
@@ -335,6 +350,8 @@ describe("StateDb", () => {
 
   test("rejects collection table names that are not plain identifiers", () => {
     const bad: CollectionTable = { ...FIELDS, name: "x; DROP TABLE keys" };
-    expect(() => StateDb.open({ path: freshPath(), partitionCount: 256, collections: [bad] })).toThrow(/not a plain SQL identifier/);
+    expect(() => StateDb.open({ path: freshPath(), partitionCount: 256, collections: [bad] })).toThrow(
+      /not a plain SQL identifier/,
+    );
   });
 });

@@ -9,10 +9,19 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 let files = 0;
 const freshPath = () => join(root, `raft-${files++}.db`);
 
-const entry = (idx: number, term = 1): LogEntry => ({ idx, term, kind: ENTRY_NORMAL, data: new Uint8Array([idx & 0xff, 0, 255]) });
+const entry = (idx: number, term = 1): LogEntry => ({
+  idx,
+  term,
+  kind: ENTRY_NORMAL,
+  data: new Uint8Array([idx & 0xff, 0, 255]),
+});
 
 test("fsync = always waits for FULL sync on every commit; everysec and no for NORMAL", () => {
-  for (const [fsync, level] of [["always", "FULL"], ["everysec", "NORMAL"], ["no", "NORMAL"]] as const) {
+  for (const [fsync, level] of [
+    ["always", "FULL"],
+    ["everysec", "NORMAL"],
+    ["no", "NORMAL"],
+  ] as const) {
     const log = OpLog.open(freshPath(), fsync);
     expect(log.synchronous()).toBe(level);
     log.close();

@@ -26,8 +26,10 @@ function sorted(model: Model): string[] {
   return [...model].sort((x, y) => x[1] - y[1] || cmp(x[0], y[0])).map(([m]) => m);
 }
 
-const intOf = (r: Reply) => (r.t === "int" ? Number(r.v) : r.t === "nullbulk" ? null : `unexpected ${JSON.stringify(r)}`);
-const members = (r: Reply) => (r.t === "array" ? r.v.map((x) => (x.t === "bulk" ? new TextDecoder().decode(x.v as Uint8Array) : "?")) : r);
+const intOf = (r: Reply) =>
+  r.t === "int" ? Number(r.v) : r.t === "nullbulk" ? null : `unexpected ${JSON.stringify(r)}`;
+const members = (r: Reply) =>
+  r.t === "array" ? r.v.map((x) => (x.t === "bulk" ? new TextDecoder().decode(x.v as Uint8Array) : "?")) : r;
 
 test("ranks and rank ranges of a chunked sorted set match a sorted model through inserts, updates and deletes", () => {
   const state = StateDb.open({ path: join(dir, "data.db"), partitionCount: 16 });
@@ -48,7 +50,9 @@ test("ranks and rank ranges of a chunked sorted set match a sorted model through
     const check = () => {
       const order = sorted(model);
       expect(intOf(run(state, "ZCARD", "z"))).toBe(order.length);
-      const chunks = state.db.query("SELECT count(*) AS c, sum(n) AS n FROM zset_chunks WHERE key = ?").get(enc.encode("z")) as { c: number; n: number };
+      const chunks = state.db
+        .query("SELECT count(*) AS c, sum(n) AS n FROM zset_chunks WHERE key = ?")
+        .get(enc.encode("z")) as { c: number; n: number };
       expect(chunks.n).toBe(order.length);
       expect(chunks.c).toBeGreaterThan(3);
       for (let k = 0; k < 25; k++) {
@@ -57,7 +61,10 @@ test("ranks and rank ranges of a chunked sorted set match a sorted model through
         expect(intOf(run(state, "ZREVRANK", "z", order[i]!))).toBe(order.length - 1 - i);
         expect(members(run(state, "ZRANGE", "z", String(i), String(i + 4)))).toEqual(order.slice(i, i + 5));
         expect(members(run(state, "ZRANGE", "z", String(i), String(i + 4), "REV"))).toEqual(
-          order.slice().reverse().slice(i, i + 5),
+          order
+            .slice()
+            .reverse()
+            .slice(i, i + 5),
         );
       }
     };

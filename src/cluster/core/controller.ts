@@ -42,10 +42,10 @@ export type MetaDecision =
   | { readonly kind: "none" }
   /** One metadata change per round keeps proposals ordered; `removed` says why a member goes. */
   | {
-    readonly kind: "propose";
-    readonly op: MetaOp;
-    readonly removed?: { readonly id: NodeId; readonly state: MemberState; readonly deadMs: number };
-  }
+      readonly kind: "propose";
+      readonly op: MetaOp;
+      readonly removed?: { readonly id: NodeId; readonly state: MemberState; readonly deadMs: number };
+    }
   /** The metadata is as it should be: bring group 0's membership to this target. */
   | { readonly kind: "reconcile"; readonly target: GroupTarget };
 
@@ -133,17 +133,19 @@ export function decideReconcile(
   const { voters, learners } = view.conf;
   const step = nextStep(view, target.voters);
   if (!step) {
-    const extra = target.replicas.find((r) =>
-      !target.voters.includes(r) && !learners.includes(r) && !voters.includes(r)
+    const extra = target.replicas.find(
+      (r) => !target.voters.includes(r) && !learners.includes(r) && !voters.includes(r),
     );
     return extra === undefined ? null : { change: { type: "addLearner", node: extra } };
   }
   if ("transferTo" in step) return step;
   const node = step.change.node;
   if (
-    step.change.type === "removeNode" && target.replicas.includes(node) &&
+    step.change.type === "removeNode" &&
+    target.replicas.includes(node) &&
     !(voters.includes(node) && draining.includes(node))
-  ) return null;
+  )
+    return null;
   return step;
 }
 

@@ -44,11 +44,14 @@ export type FormationStep =
   | { readonly kind: "refuse"; readonly reason: string }
   | { readonly kind: "wait"; readonly reason: string };
 
-const lowest = (ids: Iterable<string>): string => [...ids].reduce((a, b) => (b < a ? b : a));
+const lowest = (ids: Iterable<string>): string => [...ids].reduce((a, b) => (Math.min(b , a)));
 
 /** The unformed nodes that count towards `bootstrap_expect`, this node first. */
 export function candidates(self: FormationReport, peers: readonly FormationReport[]): string[] {
-  return [self.nodeId, ...peers.filter((p) => !p.formed && p.bootstrapExpect === self.bootstrapExpect).map((p) => p.nodeId)];
+  return [
+    self.nodeId,
+    ...peers.filter((p) => !p.formed && p.bootstrapExpect === self.bootstrapExpect).map((p) => p.nodeId),
+  ];
 }
 
 /**
@@ -71,7 +74,8 @@ export function decideFormation(self: FormationReport, peers: readonly Formation
   if (stale) {
     return {
       kind: "refuse",
-      reason: `refusing to join: node ${stale.nodeId} reports that its cluster knows node id ` +
+      reason:
+        `refusing to join: node ${stale.nodeId} reports that its cluster knows node id ` +
         `${JSON.stringify(self.nodeId)} from another data dir, and this one holds no cluster state (wiped or ` +
         `replaced?); with an empty vote record it could vote twice in one term. Remove the old member first: stop ` +
         `it and run \`curl -X POST 'http://<any member's http_addr>/cluster/remove?node=` +
@@ -80,11 +84,14 @@ export function decideFormation(self: FormationReport, peers: readonly Formation
     };
   }
   const formed = peers.filter((p) => p.formed);
-  const misfit = [...formed, ...peers.filter((p) => !p.formed && p.bootstrapExpect > 0 && self.bootstrapExpect > 0)].find(
-    (p) => p.clusterId !== self.clusterId || p.partitionCount !== self.partitionCount,
-  );
+  const misfit = [
+    ...formed,
+    ...peers.filter((p) => !p.formed && p.bootstrapExpect > 0 && self.bootstrapExpect > 0),
+  ].find((p) => p.clusterId !== self.clusterId || p.partitionCount !== self.partitionCount);
   if (misfit) {
-    const what = misfit.formed ? `the formed cluster ${JSON.stringify(misfit.clusterId)} reached through node ${misfit.nodeId}` : `node ${misfit.nodeId}, which expects to form the same cluster,`;
+    const what = misfit.formed
+      ? `the formed cluster ${JSON.stringify(misfit.clusterId)} reached through node ${misfit.nodeId}`
+      : `node ${misfit.nodeId}, which expects to form the same cluster,`;
     return {
       kind: "refuse",
       reason: `refusing to join: ${what} has cluster_id = ${JSON.stringify(misfit.clusterId)} and partition_count = ${misfit.partitionCount}, this node has cluster_id = ${JSON.stringify(self.clusterId)} and partition_count = ${self.partitionCount}`,
@@ -97,17 +104,26 @@ export function decideFormation(self: FormationReport, peers: readonly Formation
     const via = joinable.reduce((a, b) => (b.nodeId < a.nodeId ? b : a));
     return { kind: "join", via: via.nodeId, gossip: via.gossip };
   }
-  if (promised !== null) return { kind: "wait", reason: `promised to found the cluster with node ${promised}; waiting for it to bootstrap` };
+  if (promised !== null)
+    return { kind: "wait", reason: `promised to found the cluster with node ${promised}; waiting for it to bootstrap` };
   if (self.bootstrapExpect === 0) return { kind: "wait", reason: "no formed cluster found yet" };
   // A node claiming its founders may form a cluster any moment: this node then joins it.
   const claimer = peers.find((p) => !p.formed && p.promisedTo === p.nodeId);
   if (claimer) return { kind: "wait", reason: `node ${claimer.nodeId} is claiming founders for a new cluster` };
   const seen = candidates(self, peers);
-  if (seen.length < self.bootstrapExpect) return { kind: "wait", reason: `${seen.length} of ${self.bootstrapExpect} expected nodes see each other` };
+  if (seen.length < self.bootstrapExpect)
+    return { kind: "wait", reason: `${seen.length} of ${self.bootstrapExpect} expected nodes see each other` };
   const first = lowest(seen);
-  if (first !== self.nodeId) return { kind: "wait", reason: `node ${first} has the lowest node id and bootstraps the cluster` };
+  if (first !== self.nodeId)
+    return { kind: "wait", reason: `node ${first} has the lowest node id and bootstraps the cluster` };
   const founders = [...seen].sort().slice(0, self.bootstrapExpect);
-  const doubter = peers.find((p) => founders.includes(p.nodeId) && (!p.sees.includes(self.nodeId) || lowest(p.sees) !== self.nodeId || (p.promisedTo !== null && p.promisedTo !== self.nodeId)));
+  const doubter = peers.find(
+    (p) =>
+      founders.includes(p.nodeId) &&
+      (!p.sees.includes(self.nodeId) ||
+        lowest(p.sees) !== self.nodeId ||
+        (p.promisedTo !== null && p.promisedTo !== self.nodeId)),
+  );
   if (doubter) return { kind: "wait", reason: `node ${doubter.nodeId} does not yet see this node as the lowest` };
   return { kind: "bootstrap", founders };
 }
@@ -120,8 +136,8 @@ export function decideFormation(self: FormationReport, peers: readonly Formation
  * ran, is listed with this data dir's id: not stale.
  */
 export function staleIdentity(self: FormationReport, peers: readonly FormationReport[]): FormationReport | undefined {
-  return peers.find((p) =>
-    p.formed && p.identities.some((k) => k.id === self.nodeId && k.dataDirId !== self.member.dataDirId)
+  return peers.find(
+    (p) => p.formed && p.identities.some((k) => k.id === self.nodeId && k.dataDirId !== self.member.dataDirId),
   );
 }
 

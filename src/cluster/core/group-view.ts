@@ -30,7 +30,11 @@ export function freshestGroups<G extends GroupReport>(reports: Iterable<readonly
  * Groups in which `id` may still vote: those whose freshest report lists it as a voter, plus
  * those nobody reported a leader for (unknown counts as held until a leader says otherwise).
  */
-export function groupsVotedBy(byGroup: ReadonlyMap<number, GroupReport>, groups: readonly number[], id: string): number[] {
+export function groupsVotedBy(
+  byGroup: ReadonlyMap<number, GroupReport>,
+  groups: readonly number[],
+  id: string,
+): number[] {
   return groups.filter((grp) => {
     const g = byGroup.get(grp);
     return !g || g.leader === null || g.voters.includes(id);

@@ -28,7 +28,8 @@ const isInt = (v: unknown): v is number => typeof v === "number" && Number.isSaf
 
 /** A heartbeat (response) whose fields all fit the batch; anything else travels as a Message. */
 function beatOf(m: Message): number[] | undefined {
-  if (m.type === MsgType.Heartbeat && isNat(m.commit) && isNat(m.seq) && isInt(m.tick)) return [m.grp, m.term, m.commit, m.seq, m.tick];
+  if (m.type === MsgType.Heartbeat && isNat(m.commit) && isNat(m.seq) && isInt(m.tick))
+    return [m.grp, m.term, m.commit, m.seq, m.tick];
   if (m.type === MsgType.HeartbeatResp && isNat(m.seq) && isInt(m.tick)) return [m.grp, m.term, m.seq, m.tick];
   return undefined;
 }
@@ -38,7 +39,10 @@ function beatOf(m: Message): number[] | undefined {
  * destination holding all heartbeats and heartbeat responses for it. Heartbeats of the groups in
  * `quiet` are marked as their leader's last before going quiet.
  */
-export function coalesceHeartbeats(msgs: readonly Message[], quiet: ReadonlySet<number> = new Set()): { readonly messages: Message[]; readonly batches: HeartbeatBatch[] } {
+export function coalesceHeartbeats(
+  msgs: readonly Message[],
+  quiet: ReadonlySet<number> = new Set(),
+): { readonly messages: Message[]; readonly batches: HeartbeatBatch[] } {
   const messages: Message[] = [];
   const byPeer = new Map<NodeId, { from: NodeId; to: NodeId; beats: number[]; acks: number[]; quiet: number[] }>();
   for (const m of msgs) {
@@ -60,10 +64,27 @@ export function expandHeartbeats(b: HeartbeatBatch): Message[] {
   const out: Message[] = [];
   const { from, to, beats, acks } = b;
   for (let i = 0; i < beats.length; i += BEAT_FIELDS) {
-    out.push({ type: MsgType.Heartbeat, grp: beats[i]!, from, to, term: beats[i + 1]!, commit: beats[i + 2]!, seq: beats[i + 3]!, tick: beats[i + 4]! });
+    out.push({
+      type: MsgType.Heartbeat,
+      grp: beats[i]!,
+      from,
+      to,
+      term: beats[i + 1]!,
+      commit: beats[i + 2]!,
+      seq: beats[i + 3]!,
+      tick: beats[i + 4]!,
+    });
   }
   for (let i = 0; i < acks.length; i += ACK_FIELDS) {
-    out.push({ type: MsgType.HeartbeatResp, grp: acks[i]!, from, to, term: acks[i + 1]!, seq: acks[i + 2]!, tick: acks[i + 3]! });
+    out.push({
+      type: MsgType.HeartbeatResp,
+      grp: acks[i]!,
+      from,
+      to,
+      term: acks[i + 1]!,
+      seq: acks[i + 2]!,
+      tick: acks[i + 3]!,
+    });
   }
   return out;
 }
@@ -96,7 +117,9 @@ export function heartbeatBatchProblem(x: unknown): string | null {
  * the Messages it carries and the groups whose heartbeat asks the receiver to go quiet, or why it
  * was dropped; never throws, whatever the bytes decoded to.
  */
-export function raftMessagesOf(x: unknown): { readonly messages: Message[]; readonly quiet: ReadonlySet<number> } | { readonly problem: string } {
+export function raftMessagesOf(
+  x: unknown,
+): { readonly messages: Message[]; readonly quiet: ReadonlySet<number> } | { readonly problem: string } {
   if (isObj(x) && "beats" in x) {
     const problem = heartbeatBatchProblem(x);
     if (problem) return { problem: `heartbeat batch: ${problem}` };

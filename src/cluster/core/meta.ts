@@ -38,7 +38,14 @@ export interface MetaState {
 
 export type MetaOp =
   /** The cluster's founding metadata (entry 2 of group 0, written by the node that bootstraps). */
-  | { readonly t: "init"; readonly clusterId: string; readonly partitionCount: number; readonly replicationFactor: number; readonly members: readonly MemberInfo[]; readonly map: PartitionMap }
+  | {
+      readonly t: "init";
+      readonly clusterId: string;
+      readonly partitionCount: number;
+      readonly replicationFactor: number;
+      readonly members: readonly MemberInfo[];
+      readonly map: PartitionMap;
+    }
   | { readonly t: "member"; readonly member: MemberInfo }
   | { readonly t: "remove"; readonly id: string }
   | { readonly t: "map"; readonly map: PartitionMap; readonly ifVersion: number }
@@ -67,7 +74,8 @@ export type MetaResult = { readonly ok: true } | { readonly ok: false; readonly 
 export function applyMeta(s: MetaState, op: MetaOp): { state: MetaState; result: MetaResult } {
   switch (op.t) {
     case "init":
-      if (s.clusterId !== "") return { state: s, result: { ok: false, error: `cluster ${s.clusterId} is already initialised` } };
+      if (s.clusterId !== "")
+        return { state: s, result: { ok: false, error: `cluster ${s.clusterId} is already initialised` } };
       return {
         state: {
           ...s,
@@ -94,7 +102,10 @@ export function applyMeta(s: MetaState, op: MetaOp): { state: MetaState; result:
         return { state: s, result: { ok: false, error: `map version is ${s.mapVersion}, not ${op.ifVersion}` } };
       }
       if (op.map.length !== s.partitionCount) {
-        return { state: s, result: { ok: false, error: `map has ${op.map.length} partitions, cluster has ${s.partitionCount}` } };
+        return {
+          state: s,
+          result: { ok: false, error: `map has ${op.map.length} partitions, cluster has ${s.partitionCount}` },
+        };
       }
       return { state: { ...s, map: op.map, mapVersion: s.mapVersion + 1 }, result: { ok: true } };
     case "drain": {
@@ -103,7 +114,10 @@ export function applyMeta(s: MetaState, op: MetaOp): { state: MetaState; result:
       if (!op.draining) return { state: { ...s, draining: others }, result: { ok: true } };
       // Someone must stay to hold the data.
       if (Object.keys(s.members).every((id) => id === op.id || others.includes(id))) {
-        return { state: s, result: { ok: false, error: `${op.id} is the last member not leaving; add a node before draining it` } };
+        return {
+          state: s,
+          result: { ok: false, error: `${op.id} is the last member not leaving; add a node before draining it` },
+        };
       }
       return { state: { ...s, draining: [...others, op.id].sort() }, result: { ok: true } };
     }
@@ -112,6 +126,8 @@ export function applyMeta(s: MetaState, op: MetaOp): { state: MetaState; result:
 
 /** Group 0's voters: up to `max` members not draining, the current leader first so it stays. */
 export function metaVoters(s: MetaState, leader: string, max: number): string[] {
-  const ids = placeableMembers(s).map((m) => m.id).sort();
+  const ids = placeableMembers(s)
+    .map((m) => m.id)
+    .sort();
   return [...ids.filter((id) => id === leader), ...ids.filter((id) => id !== leader)].slice(0, max);
 }

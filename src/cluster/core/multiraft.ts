@@ -156,7 +156,16 @@ export class MultiRaft {
       random: this.opts.random,
       applied: this.opts.stateMachine.appliedIndex(grp),
     });
-    this.groups.set(grp, { raft, proposals: new Map(), reads: new Map(), readsAt: [], leader: null, term: 0, quiet: false, hushing: false });
+    this.groups.set(grp, {
+      raft,
+      proposals: new Map(),
+      reads: new Map(),
+      readsAt: [],
+      leader: null,
+      term: 0,
+      quiet: false,
+      hushing: false,
+    });
     this.kick();
   }
 
@@ -218,11 +227,13 @@ export class MultiRaft {
     if (!g) return; // a group this node does not (or no longer) host
     // Followers answer the leader's last heartbeat; that answer must not wake it again. Anything
     // else (a read request, a vote) means work: also a leader about to go quiet stays awake.
-    if ((g.quiet || g.hushing) && !(m.type === MsgType.HeartbeatResp && g.raft.status().role === "leader")) this.unquiet(g);
+    if ((g.quiet || g.hushing) && !(m.type === MsgType.HeartbeatResp && g.raft.status().role === "leader"))
+      this.unquiet(g);
     g.raft.step(m);
     if (quiesce && this.opts.quiesce && m.type === MsgType.Heartbeat) {
       const s = g.raft.status();
-      if (s.role === "follower" && s.leader === m.from && s.term === m.term && s.commit >= (m.commit ?? 0)) g.quiet = true;
+      if (s.role === "follower" && s.leader === m.from && s.term === m.term && s.commit >= (m.commit ?? 0))
+        g.quiet = true;
     }
     this.kick();
   }
@@ -232,7 +243,11 @@ export class MultiRaft {
     for (const g of this.groups.values()) {
       if (!g.quiet && !g.hushing) continue;
       const s = g.raft.status();
-      if (s.leader === node || (s.role === "leader" && (s.conf.voters.includes(node) || s.conf.learners.includes(node)))) this.unquiet(g);
+      if (
+        s.leader === node ||
+        (s.role === "leader" && (s.conf.voters.includes(node) || s.conf.learners.includes(node)))
+      )
+        this.unquiet(g);
     }
   }
 
@@ -257,10 +272,13 @@ export class MultiRaft {
   /** A leader with nothing in flight whose members are all alive and hold its whole log. */
   private idle(g: Group, alive: (id: NodeId) => boolean): boolean {
     const s = g.raft.status();
-    if (s.role !== "leader" || s.transferringTo !== null || s.commit !== s.lastIndex || s.applied !== s.commit) return false;
+    if (s.role !== "leader" || s.transferringTo !== null || s.commit !== s.lastIndex || s.applied !== s.commit)
+      return false;
     if (g.proposals.size > 0 || g.reads.size > 0 || g.readsAt.length > 0 || g.raft.hasReady()) return false;
     const match = new Map(g.raft.followers().map((f) => [f.id, f.match]));
-    return [...s.conf.voters, ...s.conf.learners].every((id) => id === this.opts.nodeId || (match.get(id) === s.lastIndex && alive(id)));
+    return [...s.conf.voters, ...s.conf.learners].every(
+      (id) => id === this.opts.nodeId || (match.get(id) === s.lastIndex && alive(id)),
+    );
   }
 
   /** Proposes data; resolves with the state machine's result for it. */
@@ -345,7 +363,10 @@ export class MultiRaft {
       g.quiet = true;
       quiet.add(g.raft.grp);
     }
-    this.sendAll(ready.flatMap(([g, rd]) => (leads.has(g) ? rd.messages.filter(early) : [])), quiet);
+    this.sendAll(
+      ready.flatMap(([g, rd]) => (leads.has(g) ? rd.messages.filter(early) : [])),
+      quiet,
+    );
     const writes = ready.flatMap(([, rd]) => (rd.persist ? [rd.persist] : []));
     let saved: void | Promise<void>;
     try {
@@ -425,14 +446,19 @@ export class MultiRaft {
     if (!w) return;
     g.proposals.delete(e.index);
     if (e.term === w.term) w.resolve(result);
-    else w.reject(new ProposalDropped(`raft group ${g.raft.grp}: entry ${e.index} of term ${w.term} was replaced by term ${e.term}; not applied`));
+    else
+      w.reject(
+        new ProposalDropped(
+          `raft group ${g.raft.grp}: entry ${e.index} of term ${w.term} was replaced by term ${e.term}; not applied`,
+        ),
+      );
   }
 
   private releaseReads(g: Group): void {
     if (g.readsAt.length === 0) return;
     const applied = g.raft.status().applied;
     const still: typeof g.readsAt = [];
-    for (const r of g.readsAt) (r.index <= applied ? r.resolve() : still.push(r));
+    for (const r of g.readsAt) r.index <= applied ? r.resolve() : still.push(r);
     g.readsAt.length = 0;
     g.readsAt.push(...still);
   }

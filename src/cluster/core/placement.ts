@@ -53,7 +53,11 @@ export function place(input: PlacementInput): string[][] {
     for (const m of members) {
       if (replicas.includes(m.id)) continue;
       const key: [number, number, string] = [load.get(m.id)!, used.has(m.zone) ? 1 : 0, m.id];
-      if (!bestKey || key[0] < bestKey[0] || (key[0] === bestKey[0] && (key[1] < bestKey[1] || (key[1] === bestKey[1] && key[2] < bestKey[2])))) {
+      if (
+        !bestKey ||
+        key[0] < bestKey[0] ||
+        (key[0] === bestKey[0] && (key[1] < bestKey[1] || (key[1] === bestKey[1] && key[2] < bestKey[2])))
+      ) {
         best = m.id;
         bestKey = key;
       }
@@ -92,7 +96,10 @@ export function place(input: PlacementInput): string[][] {
     }
   }
 
-  balanceLeaders(map, members.map((m) => m.id));
+  balanceLeaders(
+    map,
+    members.map((m) => m.id),
+  );
   return map;
 }
 

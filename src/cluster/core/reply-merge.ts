@@ -77,7 +77,11 @@ export function mergeSplit(spec: Pick<CommandSpec, "name" | "cluster">, parts: r
   if (tips.response === "one_succeeded") return (ok[0] ?? parts[0])?.reply ?? OK;
   const failed = parts.find((p) => p.reply.t === "error");
   if (failed) return failed.reply;
-  if (tips.response !== "concat") return PLAIN_MERGES[tips.response](parts.map((p) => p.reply), () => 0);
+  if (tips.response !== "concat")
+    return PLAIN_MERGES[tips.response](
+      parts.map((p) => p.reply),
+      () => 0,
+    );
   const out: Reply[] = new Array(parts.reduce((n, p) => n + p.positions.length, 0));
   for (const p of parts) {
     const r = p.reply;

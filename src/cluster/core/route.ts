@@ -6,7 +6,14 @@ import { keySlot, partitionOf } from "../../keyspace/slot.ts";
 export type Route =
   | { readonly kind: "keyless" }
   | { readonly kind: "partition"; readonly partition: number; readonly slot: number }
-  | { readonly kind: "split"; readonly parts: readonly { readonly partition: number; readonly argv: readonly Uint8Array[]; readonly positions: readonly number[] }[] }
+  | {
+      readonly kind: "split";
+      readonly parts: readonly {
+        readonly partition: number;
+        readonly argv: readonly Uint8Array[];
+        readonly positions: readonly number[];
+      }[];
+    }
   | { readonly kind: "crossslot" };
 
 export function route(spec: CommandSpec, argv: readonly Uint8Array[], partitionCount: number): Route {

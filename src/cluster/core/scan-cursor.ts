@@ -51,6 +51,7 @@ export function encodeCursor(c: ClusterCursor, partitionCount: number): string {
  */
 export function nextCursor(partition: number, next: Uint8Array | undefined, partitionCount: number): string {
   if (next) return encodeCursor({ partition, from: next }, partitionCount);
-  if (partition + 1 < partitionCount) return encodeCursor({ partition: partition + 1, from: new Uint8Array(groupBytes(partitionCount)) }, partitionCount);
+  if (partition + 1 < partitionCount)
+    return encodeCursor({ partition: partition + 1, from: new Uint8Array(groupBytes(partitionCount)) }, partitionCount);
   return "0";
 }

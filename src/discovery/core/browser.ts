@@ -79,7 +79,12 @@ export class ServiceCache {
 
   private store(rec: Answer, source: string, now: number): void {
     const ttl = ttlOf(rec);
-    const entry: Entry = { record: rec, receivedAt: now, source, expiresAt: now + (ttl === 0 ? GOODBYE_GRACE_MS : ttl * 1000) };
+    const entry: Entry = {
+      record: rec,
+      receivedAt: now,
+      source,
+      expiresAt: now + (ttl === 0 ? GOODBYE_GRACE_MS : ttl * 1000),
+    };
     const name = rec.name.toLowerCase();
     if (rec.type === "PTR" && name === SERVICE_TYPE && typeof rec.data === "string") {
       const inst = rec.data.toLowerCase();
@@ -100,7 +105,8 @@ export class ServiceCache {
         this.addrs.set(name, host);
       }
       if (isFlush(rec) && ttl > 0) {
-        for (const [ip, e] of host) if (e.record.type === rec.type && e.receivedAt < now - FLUSH_GRACE_MS) host.delete(ip);
+        for (const [ip, e] of host)
+          if (e.record.type === rec.type && e.receivedAt < now - FLUSH_GRACE_MS) host.delete(ip);
       }
       if (ttl === 0 && !host.has(rec.data)) return;
       if (!host.has(rec.data) && host.size >= MAX_ADDRESSES_PER_HOST) return;
@@ -120,7 +126,7 @@ export class ServiceCache {
     const out: DiscoveredNode[] = [];
     for (const [inst, ptrEntry] of this.ptr) {
       const srv = this.srv.get(inst);
-      if (!srv || srv.record.type !== "SRV") continue;
+      if (srv?.record.type !== "SRV") continue;
       const txt = parseTxt(this.txt.get(inst)?.record.data ?? []);
       if (clusterId !== undefined && txt.cluster_id !== clusterId) continue;
       const { port, target } = srv.record.data;
@@ -133,7 +139,12 @@ export class ServiceCache {
         host: target,
         port,
         addresses: this.addressesOf(target, srv.source),
-        ports: { resp: portOf(txt.resp), http: portOf(txt.http), gossip: portOf(txt.gossip) ?? port, raft: portOf(txt.raft) },
+        ports: {
+          resp: portOf(txt.resp),
+          http: portOf(txt.http),
+          gossip: portOf(txt.gossip) ?? port,
+          raft: portOf(txt.raft),
+        },
         txt,
       });
     }
@@ -144,7 +155,10 @@ export class ServiceCache {
     const known = [...(this.addrs.get(target.toLowerCase())?.values() ?? [])];
     const v4 = known.filter((e) => e.record.type === "A").map((e) => e.record.data as string);
     // Link-local IPv6 is useless without the zone (interface) it belongs to, which a peer list cannot carry.
-    const v6 = known.filter((e) => e.record.type === "AAAA").map((e) => e.record.data as string).filter((ip) => !/^fe[89ab]/i.test(ip));
+    const v6 = known
+      .filter((e) => e.record.type === "AAAA")
+      .map((e) => e.record.data as string)
+      .filter((ip) => !/^fe[89ab]/i.test(ip));
     const all = [...v4, ...v6];
     // No A record (yet): the responder that sent the SRV is the best guess there is.
     if (all.length === 0) return srvSource ? [srvSource] : [];
@@ -161,7 +175,8 @@ export class ServiceCache {
       const srv = this.srv.get(inst);
       if (!srv) qs.push({ name, type: "SRV" });
       if (!this.txt.has(inst)) qs.push({ name, type: "TXT" });
-      if (srv?.record.type === "SRV" && !this.addrs.get(srv.record.data.target.toLowerCase())?.size) qs.push({ name: srv.record.data.target, type: "A" });
+      if (srv?.record.type === "SRV" && !this.addrs.get(srv.record.data.target.toLowerCase())?.size)
+        qs.push({ name: srv.record.data.target, type: "A" });
     }
     return qs;
   }
@@ -180,7 +195,11 @@ export class ServiceCache {
 }
 
 /** The PTR browse query, with known answers so responders skip what we already have. */
-export function browseQuery(knownAnswers: readonly Answer[], extra: readonly { name: string; type: string }[] = [], id = 0): OutMessage {
+export function browseQuery(
+  knownAnswers: readonly Answer[],
+  extra: readonly { name: string; type: string }[] = [],
+  id = 0,
+): OutMessage {
   return { id, isResponse: false, questions: [{ name: SERVICE_TYPE, type: "PTR" }, ...extra], answers: knownAnswers };
 }
 

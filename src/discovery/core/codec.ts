@@ -43,7 +43,8 @@ const RESPONSE_BIT = 0x8000;
 
 export function decodeMessage(bytes: Uint8Array): DecodeResult {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (buf.length < HEADER_BYTES) return { ok: false, error: `packet of ${buf.length} bytes is shorter than a DNS header` };
+  if (buf.length < HEADER_BYTES)
+    return { ok: false, error: `packet of ${buf.length} bytes is shorter than a DNS header` };
   const id = buf.readUInt16BE(0);
   const flags = buf.readUInt16BE(2);
   const counts = [buf.readUInt16BE(4), buf.readUInt16BE(6), buf.readUInt16BE(8), buf.readUInt16BE(10)];
@@ -82,7 +83,15 @@ export function decodeMessage(bytes: Uint8Array): DecodeResult {
 }
 
 function message(id: number, flags: number, questions: Question[], s: Answer[][], skippedRecords: number): Message {
-  return { id, isResponse: (flags & RESPONSE_BIT) !== 0, questions, answers: s[0], authorities: s[1], additionals: s[2], skippedRecords };
+  return {
+    id,
+    isResponse: (flags & RESPONSE_BIT) !== 0,
+    questions,
+    answers: s[0],
+    authorities: s[1],
+    additionals: s[2],
+    skippedRecords,
+  };
 }
 
 /** Offset just past the record starting at `offset`, from its own RDLENGTH, or null if it does not fit. */
@@ -154,7 +163,15 @@ export function isFlush(a: Answer): boolean {
   return "flush" in a && a.flush === true;
 }
 
-const TYPE_NAMES: Record<number, string> = { 1: "A", 12: "PTR", 16: "TXT", 28: "AAAA", 33: "SRV", 47: "NSEC", 255: "ANY" };
+const TYPE_NAMES: Record<number, string> = {
+  1: "A",
+  12: "PTR",
+  16: "TXT",
+  28: "AAAA",
+  33: "SRV",
+  47: "NSEC",
+  255: "ANY",
+};
 function typeName(code: number): string {
   return TYPE_NAMES[code] ?? `UNKNOWN_${code}`;
 }

@@ -102,8 +102,22 @@ export function serviceRecords(d: ServiceDescription, ttlScale = 1): ServiceReco
     ptr: { name: SERVICE_TYPE, type: "PTR", class: "IN", ttl: otherTtl, data: inst },
     enumeration: { name: SERVICE_ENUMERATION, type: "PTR", class: "IN", ttl: otherTtl, data: SERVICE_TYPE },
     // Unique records carry the cache-flush bit; the shared PTRs do not (RFC 6762 §10.2).
-    srv: { name: inst, type: "SRV", class: "IN", ttl: hostTtl, flush: true, data: { priority: 0, weight: 0, port: d.ports.gossip, target: host } },
-    txt: { name: inst, type: "TXT", class: "IN", ttl: otherTtl, flush: true, data: txtStrings(d).map((s) => Buffer.from(s)) },
+    srv: {
+      name: inst,
+      type: "SRV",
+      class: "IN",
+      ttl: hostTtl,
+      flush: true,
+      data: { priority: 0, weight: 0, port: d.ports.gossip, target: host },
+    },
+    txt: {
+      name: inst,
+      type: "TXT",
+      class: "IN",
+      ttl: otherTtl,
+      flush: true,
+      data: txtStrings(d).map((s) => Buffer.from(s)),
+    },
     addresses: [
       ...d.ipv4.map((ip): Answer => ({ name: host, type: "A", class: "IN", ttl: hostTtl, flush: true, data: ip })),
       ...d.ipv6.map((ip): Answer => ({ name: host, type: "AAAA", class: "IN", ttl: hostTtl, flush: true, data: ip })),

@@ -5,17 +5,33 @@
 import type { Answer, Message, OutMessage, Question } from "./codec.ts";
 import { decodeMessage, rdataBytes, sameName, sameRecord, ttlOf } from "./codec.ts";
 import type { ServiceDescription, ServiceRecords } from "./records.ts";
-import { MDNS_PORT, SERVICE_ENUMERATION, SERVICE_TYPE, allRecords, hostName, instanceName, serviceRecords } from "./records.ts";
+import {
+  MDNS_PORT,
+  SERVICE_ENUMERATION,
+  SERVICE_TYPE,
+  allRecords,
+  hostName,
+  instanceName,
+  serviceRecords,
+} from "./records.ts";
 import { formatHostPort } from "../../net/hostport.ts";
 
-export type Destination = { readonly kind: "multicast" } | { readonly kind: "unicast"; readonly address: string; readonly port: number };
+export type Destination =
+  | { readonly kind: "multicast" }
+  | { readonly kind: "unicast"; readonly address: string; readonly port: number };
 export interface Outgoing {
   readonly to: Destination;
   readonly message: OutMessage;
 }
 export type ResponderEvent =
   | { readonly type: "probing"; readonly instance: string; readonly host: string }
-  | { readonly type: "renamed"; readonly kind: "instance" | "host"; readonly from: string; readonly to: string; readonly reason: string }
+  | {
+      readonly type: "renamed";
+      readonly kind: "instance" | "host";
+      readonly from: string;
+      readonly to: string;
+      readonly reason: string;
+    }
   | { readonly type: "probe-deferred"; readonly name: string }
   | { readonly type: "conflict-after-announce"; readonly name: string }
   | { readonly type: "announced"; readonly instance: string; readonly host: string; readonly count: number }
@@ -127,10 +143,18 @@ export class Responder {
     }
     if (this.phase === "announcing" && this.wakeAt <= now) {
       this.announcementsSent++;
-      const out: Outgoing = { to: { kind: "multicast" }, message: { isResponse: true, answers: allRecords(this.records) } };
+      const out: Outgoing = {
+        to: { kind: "multicast" },
+        message: { isResponse: true, answers: allRecords(this.records) },
+      };
       this.noteMulticast(out, now);
       step.send.push(out);
-      step.events.push({ type: "announced", instance: this.desc.instance, host: this.desc.host, count: this.announcementsSent });
+      step.events.push({
+        type: "announced",
+        instance: this.desc.instance,
+        host: this.desc.host,
+        count: this.announcementsSent,
+      });
       if (this.announcementsSent >= ANNOUNCEMENTS) {
         this.phase = "announced";
         this.wakeAt = null;
@@ -226,7 +250,12 @@ export class Responder {
       const ours = this.uniqueRecordsNamed(rec.name);
       if (!ours.some((o) => o.type === rec.type)) continue; // NSEC, HINFO…: not a claim on our data
       if (ours.some((o) => sameRecord(o, rec))) continue;
-      if ((rec.type === "A" || rec.type === "AAAA") && typeof rec.data === "string" && this.opts.isLocalAddress?.(rec.data)) continue;
+      if (
+        (rec.type === "A" || rec.type === "AAAA") &&
+        typeof rec.data === "string" &&
+        this.opts.isLocalAddress?.(rec.data)
+      )
+        continue;
       return rec.name;
     }
     return null;
@@ -285,19 +314,31 @@ export class Responder {
       const capped = (a: Answer): Answer => ({ ...a, flush: false, ttl: Math.min(ttlOf(a), LEGACY_TTL_CAP) }) as Answer;
       step.send.push({
         to: { kind: "unicast", address: from.address, port: from.port },
-        message: { id: msg.id, isResponse: true, questions: msg.questions.map(plainQuestion), answers: unique(unicast).map(capped), additionals: this.additionalsFor(unicast).map(capped) },
+        message: {
+          id: msg.id,
+          isResponse: true,
+          questions: msg.questions.map(plainQuestion),
+          answers: unique(unicast).map(capped),
+          additionals: this.additionalsFor(unicast).map(capped),
+        },
       });
       this.stats.answers++;
       return;
     }
     if (unicast.length) {
-      step.send.push({ to: { kind: "unicast", address: from.address, port: from.port }, message: { isResponse: true, answers: unique(unicast), additionals: this.additionalsFor(unicast) } });
+      step.send.push({
+        to: { kind: "unicast", address: from.address, port: from.port },
+        message: { isResponse: true, answers: unique(unicast), additionals: this.additionalsFor(unicast) },
+      });
       this.stats.answers++;
     }
     const minInterval = isProbe ? DEFENCE_MIN_INTERVAL_MS : MULTICAST_MIN_INTERVAL_MS;
     const fresh = unique(multicast).filter((r) => !this.multicastRecently(r, now, minInterval));
     if (fresh.length === 0) return;
-    const out: Outgoing = { to: { kind: "multicast" }, message: { isResponse: true, answers: fresh, additionals: this.additionalsFor(fresh) } };
+    const out: Outgoing = {
+      to: { kind: "multicast" },
+      message: { isResponse: true, answers: fresh, additionals: this.additionalsFor(fresh) },
+    };
     this.stats.answers++;
     // Answers to a shared (PTR) question wait 20–120 ms so several responders do not collide (§6);
     // unique answers and probe defences go at once.

@@ -59,7 +59,9 @@ export function swimConfig(clusterId: string, overrides: Partial<SwimConfig> = {
     }
   }
   if (cfg.probeTimeoutMs > cfg.probeIntervalMs) {
-    throw new Error(`gossip config: probeTimeoutMs=${cfg.probeTimeoutMs} exceeds probeIntervalMs=${cfg.probeIntervalMs}`);
+    throw new Error(
+      `gossip config: probeTimeoutMs=${cfg.probeTimeoutMs} exceeds probeIntervalMs=${cfg.probeIntervalMs}`,
+    );
   }
   return cfg;
 }

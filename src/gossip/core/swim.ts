@@ -179,7 +179,12 @@ export class SwimCore {
       this.checkRelays(now);
       if (now >= this.nextPushPullAt) {
         this.nextPushPullAt = now + pushPullIntervalMs(this.cfg.pushPullIntervalMs, this.liveCount());
-        const peer = pickRandom([...this.table.values()], 1, this.rng, (m) => m !== this.self && m.state === "alive")[0];
+        const peer = pickRandom(
+          [...this.table.values()],
+          1,
+          this.rng,
+          (m) => m !== this.self && m.state === "alive",
+        )[0];
         if (peer) this.sendPushPull(peer.addr, true);
       }
       if (now >= this.nextReconnectAt) {
@@ -324,7 +329,8 @@ export class SwimCore {
     };
     const ping: Msg = { t: "ping", seq, target: target.id };
     // A suspect we probe hears the accusation directly, so it can refute even if gossip missed it.
-    if (target.state === "suspect") this.sendAll(target.addr, "udp", [ping, { t: "suspect", id: target.id, inc: target.inc, from: this.id }]);
+    if (target.state === "suspect")
+      this.sendAll(target.addr, "udp", [ping, { t: "suspect", id: target.id, inc: target.inc, from: this.id }]);
     else this.sendUdp(target.addr, ping);
   }
 
@@ -338,8 +344,11 @@ export class SwimCore {
     }
     if (!probe.indirectSent && now >= probe.ackBy) {
       probe.indirectSent = true;
-      const helpers = pickRandom([...this.table.values()], this.cfg.indirectChecks, this.rng, (m) =>
-        m !== this.self && m !== target && m.state === "alive",
+      const helpers = pickRandom(
+        [...this.table.values()],
+        this.cfg.indirectChecks,
+        this.rng,
+        (m) => m !== this.self && m !== target && m.state === "alive",
       );
       probe.expectedNacks = helpers.length;
       for (const h of helpers) {
@@ -369,7 +378,9 @@ export class SwimCore {
         if (m && m !== this.self && (m.state === "alive" || m.state === "suspect")) return m;
       }
       this.probeOrder = shuffle(
-        [...this.table.values()].filter((m) => m !== this.self && (m.state === "alive" || m.state === "suspect")).map((m) => m.id),
+        [...this.table.values()]
+          .filter((m) => m !== this.self && (m.state === "alive" || m.state === "suspect"))
+          .map((m) => m.id),
         this.rng,
       );
       this.probeIndex = 0;
@@ -404,7 +415,10 @@ export class SwimCore {
   private reclaim(now: number): void {
     for (const m of this.table.values()) {
       const age = now - m.stateChangedAt;
-      if ((m.state === "dead" && age > this.cfg.deadReclaimMs) || (m.state === "left" && age > this.cfg.gossipToTheDeadMs)) {
+      if (
+        (m.state === "dead" && age > this.cfg.deadReclaimMs) ||
+        (m.state === "left" && age > this.cfg.gossipToTheDeadMs)
+      ) {
         this.table.delete(m.id);
       }
     }
@@ -422,12 +436,21 @@ export class SwimCore {
 
   private gossip(now: number): void {
     if (this.broadcasts.length === 0) return;
-    const targets = pickRandom([...this.table.values()], this.cfg.gossipNodes, this.rng, (m) =>
-      m !== this.self &&
-      (m.state === "alive" || m.state === "suspect" || (m.state === "dead" && now - m.stateChangedAt < this.cfg.gossipToTheDeadMs)),
+    const targets = pickRandom(
+      [...this.table.values()],
+      this.cfg.gossipNodes,
+      this.rng,
+      (m) =>
+        m !== this.self &&
+        (m.state === "alive" ||
+          m.state === "suspect" ||
+          (m.state === "dead" && now - m.stateChangedAt < this.cfg.gossipToTheDeadMs)),
     );
     for (const t of targets) {
-      const msgs = this.broadcasts.take(this.cfg.maxPacketBytes - this.measure(this.packet([])), this.retransmitLimit());
+      const msgs = this.broadcasts.take(
+        this.cfg.maxPacketBytes - this.measure(this.packet([])),
+        this.retransmitLimit(),
+      );
       if (msgs.length === 0) return;
       this.sends.push({ to: t.addr, via: "udp", packet: this.packet(msgs) });
     }
@@ -435,19 +458,34 @@ export class SwimCore {
 
   /** `accuser`: where a message about us came from; a refutation also goes straight back there. */
   private onAlive(a: AliveMsg, now: number, accuser?: string): void {
-    if (a.meta.clusterId !== this.cfg.clusterId || a.meta.nodeId !== a.id || this.measure(a.meta) > this.cfg.maxMetaBytes) {
+    if (
+      a.meta.clusterId !== this.cfg.clusterId ||
+      a.meta.nodeId !== a.id ||
+      this.measure(a.meta) > this.cfg.maxMetaBytes
+    ) {
       this.stats.rejectedMembers++;
       return;
     }
     if (a.id === this.id) {
       if (this.leaving) return;
-      const stale = a.inc < this.self.inc || (a.inc === this.self.inc && a.addr === this.self.addr && sameMeta(a.meta, this.self.meta));
+      const stale =
+        a.inc < this.self.inc ||
+        (a.inc === this.self.inc && a.addr === this.self.addr && sameMeta(a.meta, this.self.meta));
       if (!stale) this.accused(a.inc, accuser);
       return;
     }
     const m = this.table.get(a.id);
     if (!m) {
-      const fresh: Member = { id: a.id, addr: a.addr, inc: a.inc, state: "alive", meta: a.meta, stateChangedAt: now, rttMs: null, suspicion: null };
+      const fresh: Member = {
+        id: a.id,
+        addr: a.addr,
+        inc: a.inc,
+        state: "alive",
+        meta: a.meta,
+        stateChangedAt: now,
+        rttMs: null,
+        suspicion: null,
+      };
       this.table.set(a.id, fresh);
       this.addToProbeOrder(a.id);
       this.emit("joined", fresh, now);
@@ -491,7 +529,14 @@ export class SwimCore {
     m.inc = s.inc;
     m.state = "suspect";
     m.stateChangedAt = now;
-    m.suspicion = { start: now, k, minMs, maxMs, accusers: new Set([s.from]), deadlineAt: now + suspicionTimeoutMs(0, k, minMs, maxMs) };
+    m.suspicion = {
+      start: now,
+      k,
+      minMs,
+      maxMs,
+      accusers: new Set([s.from]),
+      deadlineAt: now + suspicionTimeoutMs(0, k, minMs, maxMs),
+    };
     if (s.from !== this.id) this.probeSoon.push(m.id);
     this.emit("suspect", m, now);
     this.broadcast(s.id, s);
@@ -538,7 +583,13 @@ export class SwimCore {
   }
 
   private sendPushPull(to: string, reply: boolean): void {
-    const states: PushState[] = [...this.table.values()].map((m) => ({ id: m.id, addr: m.addr, inc: m.inc, state: m.state, meta: m.meta }));
+    const states: PushState[] = [...this.table.values()].map((m) => ({
+      id: m.id,
+      addr: m.addr,
+      inc: m.inc,
+      state: m.state,
+      meta: m.meta,
+    }));
     this.send(to, "tcp", { t: "pp", reply, states });
   }
 
@@ -587,7 +638,9 @@ export class SwimCore {
 
   private checkOwnMeta(meta: MemberMeta): void {
     if (meta.nodeId !== this.id || meta.clusterId !== this.cfg.clusterId) {
-      throw new Error(`gossip metadata names node ${meta.nodeId} of cluster ${meta.clusterId}, expected ${this.id} of ${this.cfg.clusterId}`);
+      throw new Error(
+        `gossip metadata names node ${meta.nodeId} of cluster ${meta.clusterId}, expected ${this.id} of ${this.cfg.clusterId}`,
+      );
     }
     const size = this.measure(meta);
     if (size > this.cfg.maxMetaBytes) {
@@ -597,7 +650,15 @@ export class SwimCore {
 }
 
 function view(m: Member): MemberView {
-  return { id: m.id, addr: m.addr, state: m.state, incarnation: m.inc, meta: m.meta, stateChangedAt: m.stateChangedAt, rttMs: m.rttMs };
+  return {
+    id: m.id,
+    addr: m.addr,
+    state: m.state,
+    incarnation: m.inc,
+    meta: m.meta,
+    stateChangedAt: m.stateChangedAt,
+    rttMs: m.rttMs,
+  };
 }
 
 function sameMeta(a: MemberMeta, b: MemberMeta): boolean {

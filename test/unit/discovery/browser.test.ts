@@ -6,8 +6,17 @@ import { serviceRecords } from "../../../src/discovery/core/records.ts";
 import { desc } from "./sample.ts";
 
 const r1 = serviceRecords(desc);
-const r2 = serviceRecords({ ...desc, instance: "node-2", nodeId: "node-2", host: "box2", clusterId: "other", ipv4: ["10.0.0.2"], ipv6: [] });
-const reply = (answers: Answer[], additionals: Answer[] = []) => encodeMessage({ isResponse: true, answers, additionals });
+const r2 = serviceRecords({
+  ...desc,
+  instance: "node-2",
+  nodeId: "node-2",
+  host: "box2",
+  clusterId: "other",
+  ipv4: ["10.0.0.2"],
+  ipv6: [],
+});
+const reply = (answers: Answer[], additionals: Answer[] = []) =>
+  encodeMessage({ isResponse: true, answers, additionals });
 
 describe("ServiceCache", () => {
   test("a full answer becomes one node with TXT fields, ports and addresses", () => {
@@ -23,7 +32,16 @@ describe("ServiceCache", () => {
         port: 7946,
         addresses: ["10.0.0.1", "2001:db8::1"],
         ports: { resp: 6380, http: 8080, gossip: 7946, raft: 7947 },
-        txt: { txtvers: "1", node_id: "node-1", cluster_id: "prod", version: "0.1.0", resp: "6380", http: "8080", gossip: "7946", raft: "7947" },
+        txt: {
+          txtvers: "1",
+          node_id: "node-1",
+          cluster_id: "prod",
+          version: "0.1.0",
+          resp: "6380",
+          http: "8080",
+          gossip: "7946",
+          raft: "7947",
+        },
       },
     ]);
   });
@@ -62,7 +80,16 @@ describe("ServiceCache", () => {
 
   test("queries and probes are not taken as answers", () => {
     const c = new ServiceCache();
-    c.ingest(encodeMessage({ isResponse: false, questions: [{ name: "_flydb._tcp.local", type: "PTR" }], answers: [r1.ptr], authorities: [r1.srv, r1.txt] }), "10.0.0.1", 0);
+    c.ingest(
+      encodeMessage({
+        isResponse: false,
+        questions: [{ name: "_flydb._tcp.local", type: "PTR" }],
+        answers: [r1.ptr],
+        authorities: [r1.srv, r1.txt],
+      }),
+      "10.0.0.1",
+      0,
+    );
     expect(c.nodes(1)).toEqual([]);
   });
 
@@ -83,7 +110,11 @@ describe("ServiceCache", () => {
 
   test("link-local IPv6 addresses are left out: without their zone they cannot be dialled", () => {
     const c = new ServiceCache();
-    c.ingest(reply([r1.ptr, r1.srv, r1.txt, ...r1.addresses, { name: "box1.local", type: "AAAA", ttl: 120, data: "fe80::1" }]), "10.0.0.1", 0);
+    c.ingest(
+      reply([r1.ptr, r1.srv, r1.txt, ...r1.addresses, { name: "box1.local", type: "AAAA", ttl: 120, data: "fe80::1" }]),
+      "10.0.0.1",
+      0,
+    );
     expect(c.nodes(1)[0].addresses).toEqual(["10.0.0.1", "2001:db8::1"]);
   });
 

@@ -12,7 +12,10 @@ function decodeOk(bytes: Uint8Array) {
 }
 
 function nameBytes(name: string): Buffer {
-  return Buffer.concat([...name.split(".").map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0])]);
+  return Buffer.concat([
+    ...name.split(".").map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])),
+    Buffer.from([0]),
+  ]);
 }
 
 /** One record as it appears on the wire (no compression: encodeMessage writes names in full). */

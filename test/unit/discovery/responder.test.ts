@@ -76,7 +76,9 @@ describe("probing and announcing", () => {
     h.runUntil(300);
     const rival = serviceRecords({ ...desc, host: "other", ipv4: ["10.0.0.2"] });
     h.receive({ isResponse: true, answers: [rival.srv, rival.txt] });
-    expect(h.events).toContainEqual(expect.objectContaining({ type: "renamed", kind: "instance", to: "node-1 (2)._flydb._tcp.local" }));
+    expect(h.events).toContainEqual(
+      expect.objectContaining({ type: "renamed", kind: "instance", to: "node-1 (2)._flydb._tcp.local" }),
+    );
     h.runUntil(5000);
     expect(h.r.instance).toBe("node-1 (2)");
     const announcement = h.sent.find((s) => s.out.message.isResponse)!.out.message;
@@ -106,7 +108,11 @@ describe("probing and announcing", () => {
     const higher = serviceRecords({ ...desc, ports: { ...desc.ports, gossip: 9999 } });
     const lower = serviceRecords({ ...desc, ports: { ...desc.ports, gossip: 1 } });
     expect(compareRecordSets([mine.srv, mine.txt], [higher.srv, higher.txt])).toBeLessThan(0);
-    const probe = (r: typeof mine): OutMessage => ({ isResponse: false, questions: [{ name: "node-1._flydb._tcp.local", type: "ANY" }], authorities: [r.srv, r.txt] });
+    const probe = (r: typeof mine): OutMessage => ({
+      isResponse: false,
+      questions: [{ name: "node-1._flydb._tcp.local", type: "ANY" }],
+      authorities: [r.srv, r.txt],
+    });
 
     const loser = new Harness(new Responder(desc, { random: seeded(4) }));
     loser.runUntil(300);
@@ -137,7 +143,11 @@ describe("probing and announcing", () => {
     const h = announced();
     h.now = 10_000;
     const rival = serviceRecords({ ...desc, host: "x", ipv4: ["10.0.0.2"] });
-    const out = h.receive({ isResponse: false, questions: [{ name: "node-1._flydb._tcp.local", type: "ANY" }], authorities: [rival.srv] });
+    const out = h.receive({
+      isResponse: false,
+      questions: [{ name: "node-1._flydb._tcp.local", type: "ANY" }],
+      authorities: [rival.srv],
+    });
     expect(out).toHaveLength(1);
     expect(out[0].to).toEqual({ kind: "multicast" });
     expect(out[0].message.answers?.map((a) => a.type).sort()).toEqual(["SRV", "TXT"]);
@@ -147,7 +157,11 @@ describe("probing and announcing", () => {
     const h = announced();
     const bye = h.r.stop();
     expect(bye.send).toHaveLength(1);
-    expect(bye.send[0].message.answers?.map((a) => [a.type, a.ttl])).toEqual([["PTR", 0], ["SRV", 0], ["TXT", 0]]);
+    expect(bye.send[0].message.answers?.map((a) => [a.type, a.ttl])).toEqual([
+      ["PTR", 0],
+      ["SRV", 0],
+      ["TXT", 0],
+    ]);
     const fresh = new Responder(desc, { random: seeded(1) });
     fresh.start(0);
     expect(fresh.stop().send).toHaveLength(0);
