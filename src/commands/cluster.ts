@@ -65,19 +65,17 @@ function info(c: ClusterView): string {
   const ranges = c.slots();
   const assigned = ranges.reduce((n, r) => n + (r.end - r.start + 1), 0);
   const masters = new Set(ranges.map((r) => r.master.id)).size;
-  return (
-    `${[
-      `cluster_state:${c.state()}`,
-      `cluster_slots_assigned:${assigned}`,
-      `cluster_slots_ok:${c.state() === "ok" ? assigned : 0}`,
-      "cluster_slots_pfail:0",
-      "cluster_slots_fail:0",
-      `cluster_known_nodes:${c.members().length}`,
-      `cluster_size:${masters}`,
-      "cluster_current_epoch:1",
-      "cluster_my_epoch:1",
-    ].join("\r\n")}\r\n`
-  );
+  return `${[
+    `cluster_state:${c.state()}`,
+    `cluster_slots_assigned:${assigned}`,
+    `cluster_slots_ok:${c.state() === "ok" ? assigned : 0}`,
+    "cluster_slots_pfail:0",
+    "cluster_slots_fail:0",
+    `cluster_known_nodes:${c.members().length}`,
+    `cluster_size:${masters}`,
+    "cluster_current_epoch:1",
+    "cluster_my_epoch:1",
+  ].join("\r\n")}\r\n`;
 }
 
 function cluster(s: SessionApi, argv: readonly Uint8Array[]): Reply {

@@ -113,7 +113,7 @@ function parseEvents(v: string): string | undefined {
   const on = new Set<string>();
   for (const c of v) {
     if (c === "A") for (const a of EVENT_CLASSES) on.add(a);
-    else if ((`${EVENT_CLASSES}KEmn`).includes(c)) on.add(c);
+    else if (`${EVENT_CLASSES}KEmn`.includes(c)) on.add(c);
     else return undefined;
   }
   const classes = [...EVENT_CLASSES].every((c) => on.has(c))

@@ -54,8 +54,9 @@ function aggregate(how: Aggregate, target: number, value: number): number {
     const v = target + value;
     return Number.isNaN(v) ? 0 : v;
   }
-  if (how === "min") return Math.min(value , target);
-  return Math.max(value , target);
+  // Comparisons, not Math.min/max: those return NaN when either side is NaN, Redis keeps the other.
+  if (how === "min") return value < target ? value : target;
+  return value > target ? value : target;
 }
 
 /** A weighted score; inf * 0 is NaN, which Redis counts as 0. */

@@ -140,9 +140,7 @@ export function renderInfo(src: InfoSource, section: string | undefined, now: nu
   }
   const wanted = SECTIONS.filter((s) => asked.has(s));
   if (wanted.length === 0) return "";
-  return (
-    `${wanted
-      .map((s) => [`# ${s[0]!.toUpperCase()}${s.slice(1)}`, ...body[s].map(([k, v]) => `${k}:${v}`)].join("\r\n"))
-      .join("\r\n\r\n")}\r\n`
-  );
+  return `${wanted
+    .map((s) => [`# ${s[0]!.toUpperCase()}${s.slice(1)}`, ...body[s].map(([k, v]) => `${k}:${v}`)].join("\r\n"))
+    .join("\r\n\r\n")}\r\n`;
 }

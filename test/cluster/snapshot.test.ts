@@ -44,10 +44,9 @@ describe("snapshots in a cluster", () => {
     });
     // Mass insertion: enough entries per partition to pass the 2,000-entry compaction threshold.
     // Keys of database 5 too: a partition snapshot carries the partition's rows of every database.
-    const lines =
-      `${["SELECT 5", ...Array.from({ length: 40 }, (_, i) => `SET db5-${i} v${i}`), "SELECT 0"]
-        .concat(Array.from({ length: KEYS }, (_, i) => `SET snap-${i} v${i}`))
-        .join("\n")}\n`;
+    const lines = `${["SELECT 5", ...Array.from({ length: 40 }, (_, i) => `SET db5-${i} v${i}`), "SELECT 0"]
+      .concat(Array.from({ length: KEYS }, (_, i) => `SET snap-${i} v${i}`))
+      .join("\n")}\n`;
     const pipe = await runTool(["redis-cli", "-p", String(n2.port), "--pipe"], { stdin: lines, timeoutMs: 120_000 });
     expect(pipe.stdout).toContain(`errors: 0, replies: ${KEYS + 42}`);
     // The compaction timer runs every 10 s: wait until both partition logs start at a snapshot on

@@ -346,15 +346,14 @@ describe("install.sh", () => {
     const t = target();
     const addrs = freeAddrs();
     // mode, RESP address (bad, then good), HTTP address (bad port, then good).
-    const answers =
-      `${[
-        "maybe",
-        "standalone",
-        "localhost",
-        `127.0.0.1:${addrs.resp}`,
-        "127.0.0.1:99999",
-        `127.0.0.1:${addrs.http}`,
-      ].join("\n")}\n`;
+    const answers = `${[
+      "maybe",
+      "standalone",
+      "localhost",
+      `127.0.0.1:${addrs.resp}`,
+      "127.0.0.1:99999",
+      `127.0.0.1:${addrs.http}`,
+    ].join("\n")}\n`;
     const r = ok(t.install(["--no-service"], answers));
     expect(r.stderr).toContain("answer standalone or cluster");
     expect(r.stderr).toContain("'localhost' is not [host]:port");
@@ -367,21 +366,20 @@ describe("install.sh", () => {
   test("interactive cluster join without discovery: node id rule, addresses, peers asked until valid", async () => {
     const t = target();
     const addrs = freeAddrs();
-    const answers =
-      `${[
-        "cluster",
-        "join",
-        "-bad-id",
-        "node2",
-        `127.0.0.1:${addrs.resp}`,
-        `127.0.0.1:${addrs.http}`,
-        "", // gossip: default (primary address:7946)
-        "10.0.0.2:7947",
-        "no", // discovery
-        "", // peers: no default, must be given
-        ":7946", // a peer needs a host
-        "10.0.0.1:7946, 10.0.0.3:7946",
-      ].join("\n")}\n`;
+    const answers = `${[
+      "cluster",
+      "join",
+      "-bad-id",
+      "node2",
+      `127.0.0.1:${addrs.resp}`,
+      `127.0.0.1:${addrs.http}`,
+      "", // gossip: default (primary address:7946)
+      "10.0.0.2:7947",
+      "no", // discovery
+      "", // peers: no default, must be given
+      ":7946", // a peer needs a host
+      "10.0.0.1:7946, 10.0.0.3:7946",
+    ].join("\n")}\n`;
     const r = ok(t.install(["--no-service"], answers));
     expect(r.stderr).toContain("1-63 characters of letters, digits");
     expect(r.stderr).toContain("joining needs at least one peer address");

@@ -44,7 +44,7 @@ export type FormationStep =
   | { readonly kind: "refuse"; readonly reason: string }
   | { readonly kind: "wait"; readonly reason: string };
 
-const lowest = (ids: Iterable<string>): string => [...ids].reduce((a, b) => (Math.min(b , a)));
+const lowest = (ids: Iterable<string>): string => [...ids].reduce((a, b) => (b < a ? b : a));
 
 /** The unformed nodes that count towards `bootstrap_expect`, this node first. */
 export function candidates(self: FormationReport, peers: readonly FormationReport[]): string[] {
