@@ -54,6 +54,7 @@ function aggregate(how: Aggregate, target: number, value: number): number {
     const v = target + value;
     return Number.isNaN(v) ? 0 : v;
   }
+  // Comparisons, not Math.min/max: those return NaN when either side is NaN, Redis keeps the other.
   if (how === "min") return value < target ? value : target;
   return value > target ? value : target;
 }
