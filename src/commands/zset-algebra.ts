@@ -244,6 +244,7 @@ export const ZSET_ALGEBRA_COMMANDS = define("sortedset", [
     flags: ["write"],
     keys: STORE_KEYS,
     since: "2.0.0",
+    keyFlags: ["OW update", "RO access"],
     summary: "Stores the union of multiple sorted sets in a key.",
     run: setOperation("union", { to: "key", name: "zunionstore" }),
     cluster: ONE_SLOT,
@@ -254,6 +255,7 @@ export const ZSET_ALGEBRA_COMMANDS = define("sortedset", [
     flags: ["write"],
     keys: STORE_KEYS,
     since: "2.0.0",
+    keyFlags: ["OW update", "RO access"],
     summary: "Stores the intersect of multiple sorted sets in a key.",
     run: setOperation("inter", { to: "key", name: "zinterstore" }),
     cluster: ONE_SLOT,
@@ -264,6 +266,7 @@ export const ZSET_ALGEBRA_COMMANDS = define("sortedset", [
     flags: ["write"],
     keys: STORE_KEYS,
     since: "6.2.0",
+    keyFlags: ["OW update", "RO access"],
     summary: "Stores the difference of multiple sorted sets in a key.",
     run: setOperation("diff", { to: "key", name: "zdiffstore" }),
     cluster: ONE_SLOT,
@@ -274,6 +277,7 @@ export const ZSET_ALGEBRA_COMMANDS = define("sortedset", [
     flags: ["write"],
     keys: READ_KEYS,
     since: "7.0.0",
+    keyFlags: "RW access delete",
     summary:
       "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them." +
       " Deletes the sorted set if the last member was popped.",
