@@ -93,7 +93,10 @@ function subscribe(kind: SubscriptionKind) {
     }
     return confirmAll(
       p,
-      names.map((name) => (p.subscribe(kind, name), frame(VERB[kind][0], name, countFor(p, kind)))),
+      names.map((name) => {
+        p.subscribe(kind, name);
+        return frame(VERB[kind][0], name, countFor(p, kind));
+      }),
     );
   };
 }
@@ -107,7 +110,10 @@ function unsubscribe(kind: SubscriptionKind) {
     if (names.length === 0) return frame(verb, undefined, countFor(p, kind));
     return confirmAll(
       p,
-      names.map((name) => (p.unsubscribe(kind, name), frame(verb, name, countFor(p, kind)))),
+      names.map((name) => {
+        p.unsubscribe(kind, name);
+        return frame(verb, name, countFor(p, kind));
+      }),
     );
   };
 }

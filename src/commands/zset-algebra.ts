@@ -55,7 +55,9 @@ function aggregate(how: Aggregate, target: number, value: number): number {
     return Number.isNaN(v) ? 0 : v;
   }
   // Comparisons, not Math.min/max: those return NaN when either side is NaN, Redis keeps the other.
+  // biome-ignore lint/complexity/useMathMinMax: NaN handling (see above)
   if (how === "min") return value < target ? value : target;
+  // biome-ignore lint/complexity/useMathMinMax: NaN handling (see above)
   return value > target ? value : target;
 }
 
