@@ -4,7 +4,7 @@ import { Command, Option } from "commander";
 import { CONFIG_KEYS, ConfigError, SCHEMA, type ConfigKey } from "../src/config/schema.ts";
 import { DEFAULT_CONFIG_PATH, envName, flagName, loadConfig, tomlDefault } from "../src/config/load.ts";
 import { VERSION } from "../src/version.ts";
-import { startNode } from "../src/node.ts";
+import { type RunningNode, startNode } from "../src/node.ts";
 import { ADMIN_HELP, addAdminCommands } from "./admin/commands.ts";
 
 const program = new Command()
@@ -43,7 +43,7 @@ program.action(async (opts: Record<string, unknown>) => {
     if (opts[camel] !== undefined) flags[key] = opts[camel];
   }
   if (opts.peers !== undefined) flags.cluster_peers = opts.peers;
-  let node;
+  let node: RunningNode;
   try {
     const loaded = loadConfig({ configPath: opts.config as string | undefined, flags });
     const exit0 = () => process.exit(0);

@@ -20,6 +20,9 @@ bash scripts/deno-check.sh || { echo "0 passed, 1 failed"; exit 1; }
 step "import layers (scripts/check-imports.ts)"
 npx bun scripts/check-imports.ts || { echo "0 passed, 1 failed"; exit 1; }
 
+step "format and lint (biome)"
+npx biome ci . || { echo "0 passed, 1 failed"; exit 1; }
+
 step "build"
 npm run -s build || { echo "0 passed, 1 failed"; exit 1; }
 

@@ -94,8 +94,8 @@ export async function openStandalone(config: Config, metrics: NodeMetrics, event
   events?.flush();
   return {
     mode: "standalone",
-    read: (spec, argv, resp3, db) =>
-      runRead(store.keyspace, spec, argv, db, { now: wallNow(), random: Math.random, resp3 }),
+    read: (spec, argv, resp3, db, writeBack) =>
+      runRead(store.keyspace, spec, argv, db, { now: wallNow(), random: Math.random, resp3, writeBack }),
     propose: (op) => store.propose(op),
     keyCount: () => store.keyspace.countEverywhere(wallNow()),
     expiringKeyCount: () => store.keyspace.countWithExpiry(wallNow()),

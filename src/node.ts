@@ -196,7 +196,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
 
   const blocking = new BlockingRegistry();
   const backend: Backend = {
-    read: (spec, argv, resp3, db) => (plane ? plane.read(spec, argv, resp3, db) : LOADING),
+    read: (spec, argv, resp3, db, writeBack) => (plane ? plane.read(spec, argv, resp3, db, writeBack) : LOADING),
     propose: (op) => (plane ? plane.propose(op) : Promise.resolve(LOADING)),
     now: wallNow,
     random: () => Math.random(),

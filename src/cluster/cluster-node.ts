@@ -207,7 +207,10 @@ export class ClusterNode {
   /** Reopens the groups this node held before a restart; bootstraps a new cluster when asked. */
   private openExisting(): void {
     if (this.replicas.reopen() > 0) return;
-    if (this.config.bootstrap) return this.bootstrapNew([this.selfInfo()]);
+    if (this.config.bootstrap) {
+      this.bootstrapNew([this.selfInfo()]);
+      return;
+    }
     this.log.info("waiting to be admitted to a cluster", { peers: this.config.cluster_peers.join(",") });
   }
 

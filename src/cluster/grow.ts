@@ -98,7 +98,10 @@ export function saveFounding(
   state: StateDb,
   writes: readonly GroupWrite[],
 ): void {
-  if (!storage.groups().includes(STANDALONE_GROUP)) return storage.saveNow(writes);
+  if (!storage.groups().includes(STANDALONE_GROUP)) {
+    storage.saveNow(writes);
+    return;
+  }
   const id = readIdentity(dataDir);
   if (!id) throw new Error(`data_dir ${dataDir} has no flydb-node.json; it cannot grow into a cluster`);
   const founded = new Set(writes.map((w) => w.grp));

@@ -13,7 +13,7 @@ import type { GroupStatus } from "./status.ts";
 export interface RemoveReport {
   readonly removed: boolean;
   readonly node: string;
-  /** Groups (keyspace/groups.ts) in which the node may still vote. */
+  /** Groups (keyspace/groups.ts) in which the node may still vote, in any member's view. */
   readonly voter_groups: readonly number[];
   readonly waited_ms: number;
   readonly error?: string;
@@ -62,7 +62,13 @@ export async function removeMember(node: Removable, id: string, timeoutMs: numbe
   const partitions = node.meta().partitionCount;
   const groups = [META_GROUP, ...Array.from({ length: partitions }, (_, p) => groupOf(p))];
   for (;;) {
-    const held = groupsVotedBy(freshestGroups((await node.clusterGroups()).values()), groups, id);
+    // Every member's view counts, not only the leaders': a member whose replica has not applied
+    // the removal yet still lists the id, and formation refuses the id while any member does.
+    const reports = [...(await node.clusterGroups()).values()];
+    const lagging = groups.filter((grp) => reports.some((l) => l.some((g) => g.grp === grp && g.voters.includes(id))));
+    const held = [...new Set([...groupsVotedBy(freshestGroups(reports), groups, id), ...lagging])].sort(
+      (a, b) => a - b,
+    );
     if (held.length === 0) return report(true, []);
     if (Date.now() - started >= timeoutMs) {
       const why = `still a voter in ${held.length} group(s) after ${timeoutMs} ms; POST /cluster/remove again to wait`;

@@ -117,7 +117,9 @@ export class ClusterStateMachine implements StateMachine {
       const replies = this.state.applyBatch(grp, run.first, ops, apply);
       // A multi-raft turn applies many groups in one transaction: publish once it has committed.
       if (sink) queueMicrotask(() => events!.flush());
-      ids.forEach((id, i) => id && sessions.record(id, replies[i]!, ops[i]!.now));
+      ids.forEach((id, i) => {
+        if (id) sessions.record(id, replies[i]!, ops[i]!.now);
+      });
       results.push(...replies);
       run = undefined;
     };

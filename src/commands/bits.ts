@@ -369,6 +369,7 @@ export const BIT_COMMANDS = define("bitmap", [
     flags: ["write"],
     keys: { first: 1, last: 1, step: 1 },
     since: "2.2.0",
+    keyFlags: "RW access update",
     summary: "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.",
     run: setbit,
   },
@@ -405,6 +406,7 @@ export const BIT_COMMANDS = define("bitmap", [
     flags: ["write"],
     keys: { first: 2, last: -1, step: 1 },
     since: "2.6.0",
+    keyFlags: ["OW update", "RO access"],
     summary: "Performs bitwise operations on multiple strings, and stores the result.",
     run: bitop,
     cluster: ONE_SLOT,
@@ -415,6 +417,12 @@ export const BIT_COMMANDS = define("bitmap", [
     flags: ["write"],
     keys: { first: 1, last: 1, step: 1 },
     since: "3.2.0",
+    keyFlags: {
+      spec: "RW access update variable_flags",
+      notes: "This command allows both access and modification of the key",
+      call: (argv) =>
+        argv.slice(2).some((a) => ["set", "incrby"].includes(lower(a))) ? "RW access update" : "RO access",
+    },
     summary: "Performs arbitrary bitfield integer operations on strings.",
     run: (ctx, argv) => bitfield(ctx, argv, false),
   },

@@ -2,7 +2,7 @@
 // Cluster) need to find the node serving a slot. They describe the real partition map.
 import { keySlot } from "../keyspace/slot.ts";
 import { array, bulk, err, int, map, OK, verbatim, type Reply } from "../resp/reply.ts";
-import { define } from "./define.ts";
+import { define, subcommands } from "./define.ts";
 import type { ClusterNodeRef, ClusterView, SessionApi } from "./types.ts";
 import { E, lower, str } from "./util.ts";
 
@@ -108,6 +108,35 @@ export const CLUSTER_COMMANDS = define("cluster", [
     arity: -2,
     flags: [],
     since: "3.0.0",
+    subcommands: subcommands([
+      ["addslots", -3],
+      ["addslotsrange", -4],
+      ["bumpepoch", 2],
+      ["count-failure-reports", 3],
+      ["countkeysinslot", 3],
+      ["delslots", -3],
+      ["delslotsrange", -4],
+      ["failover", -2],
+      ["flushslots", 2],
+      ["forget", 3],
+      ["getkeysinslot", 4],
+      ["help", 2],
+      ["info", 2],
+      ["keyslot", 3],
+      ["links", 2],
+      ["meet", -4],
+      ["myid", 2],
+      ["nodes", 2],
+      ["replicas", 3],
+      ["replicate", 3],
+      ["reset", -2],
+      ["saveconfig", 2],
+      ["set-config-epoch", 3],
+      ["setslot", -4],
+      ["shards", 2],
+      ["slaves", 3],
+      ["slots", 2],
+    ]),
     summary: "Cluster commands: SLOTS, SHARDS, NODES, INFO, MYID, KEYSLOT.",
     exec: cluster,
   },

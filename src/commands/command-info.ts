@@ -1,7 +1,7 @@
 // COMMAND and its subcommands: the command table as Redis clients and cluster-aware libraries read it.
-import { array, bulk, bulkArray, err, int, map, simple, EMPTY_ARRAY, type Reply } from "../resp/reply.ts";
+import { array, bulk, bulkArray, err, int, map, simple, EMPTY_ARRAY, ZERO, type Reply } from "../resp/reply.ts";
 import { commandKeys } from "./connection.ts";
-import type { CommandSpec, SessionApi } from "./types.ts";
+import type { CommandSpec, SessionApi, Subcommand } from "./types.ts";
 import { E, globMatch, lower, str, utf8 } from "./util.ts";
 
 /** Redis flags of a row; "movablekeys" when its keys are found by a function rather than positions. */
@@ -11,17 +11,73 @@ function flagsOf(c: CommandSpec): string[] {
   return flags;
 }
 
+/** The first key's flags and the other keys', of the key specs or of one call (see KeyFlags). */
+function keyFlagsOf(c: CommandSpec, call?: readonly Uint8Array[]): readonly [first: string[], rest: string[]] {
+  let given = c.keyFlags ?? (c.flags.includes("write") ? "RW update" : "RO access");
+  if (typeof given === "object" && "spec" in given) given = call && given.call ? given.call(call) : given.spec;
+  const [first, rest] = typeof given === "string" ? [given, given] : given;
+  return [first.split(" "), rest.split(" ")];
+}
+
+const flagSet = (flags: readonly string[]): Reply => ({ t: "set", v: flags.map((f) => simple(f)) });
+
+/** One key spec by position: keys from argv[index] to lastKey (relative to index; negative: from the end). */
+function keySpec(flags: readonly string[], index: number, lastKey: number, step: number, notes?: string): Reply {
+  const search = map([[bulk("index"), int(index)]]);
+  const find = map([
+    [bulk("lastkey"), int(lastKey)],
+    [bulk("keystep"), int(step)],
+    [bulk("limit"), ZERO],
+  ]);
+  return map([
+    ...(notes === undefined ? [] : [[bulk("notes"), bulk(notes)] as const]),
+    [bulk("flags"), flagSet(flags)],
+    [
+      bulk("begin_search"),
+      map([
+        [bulk("type"), bulk("index")],
+        [bulk("spec"), search],
+      ]),
+    ],
+    [
+      bulk("find_keys"),
+      map([
+        [bulk("type"), bulk("range")],
+        [bulk("spec"), find],
+      ]),
+    ],
+  ]);
+}
+
+const NO_KEY_SPECS: Reply = { t: "set", v: [] };
+
+/**
+ * Redis's key specs (a set in RESP3) for keys at fixed positions; a first key with its own flags gets a spec of its
+ * own. Commands whose keys are counted by an argument report none (clients ask COMMAND GETKEYS).
+ */
+function keySpecs(c: CommandSpec): Reply {
+  if (c.firstKey === 0 || c.keys) return NO_KEY_SPECS;
+  const [first, rest] = keyFlagsOf(c);
+  const relative = (from: number) => (c.lastKey < 0 ? c.lastKey : c.lastKey - from);
+  if (first.join(" ") === rest.join(" ")) {
+    const notes = typeof c.keyFlags === "object" && "notes" in c.keyFlags ? c.keyFlags.notes : undefined;
+    return { t: "set", v: [keySpec(first, c.firstKey, relative(c.firstKey), c.step, notes)] };
+  }
+  const second = c.firstKey + c.step;
+  return { t: "set", v: [keySpec(first, c.firstKey, 0, 1), keySpec(rest, second, relative(second), c.step)] };
+}
+
 function commandInfo(c: CommandSpec): Reply {
   return array([
     bulk(c.name),
     int(c.arity),
-    { t: "set", v: flagsOf(c).map((f) => simple(f)) },
+    flagSet(flagsOf(c)),
     int(c.firstKey),
     int(c.lastKey),
     int(c.step),
     { t: "set", v: [simple(`@${c.group}`)] },
     EMPTY_ARRAY,
-    EMPTY_ARRAY,
+    keySpecs(c),
     EMPTY_ARRAY,
   ]);
 }
@@ -36,25 +92,39 @@ function commandDocs(c: CommandSpec): Reply {
 
 const visible = (s: SessionApi) => [...s.table.values()].filter((c) => !c.name.startsWith("__"));
 
-/**
- * COMMAND GETKEYS/GETKEYSANDFLAGS: the keys of a call, with Redis's errors. FlyDB's table has no
- * per-key specs, so the flags say how the command as a whole uses its keys.
- */
+/** COMMAND GETKEYS/GETKEYSANDFLAGS: the keys of a call, with Redis's errors and key-spec flags. */
 function getKeys(s: SessionApi, argv: readonly Uint8Array[], withFlags: boolean): Reply {
   const sub = withFlags ? "command|getkeysandflags" : "command|getkeys";
   if (argv.length < 4) return E.arity(sub);
   const target = s.table.get(lower(argv[2]!));
   if (!target || target.name.startsWith("__")) return err("ERR Invalid command specified");
   const call = argv.slice(2);
+  if (target.subcommands) return getSubcommandKeys(target.subcommands, call, withFlags);
   if (target.arity > 0 ? call.length !== target.arity : call.length < -target.arity) {
-    return err("ERR Invalid number of arguments specified for command");
+    return INVALID_ARGUMENTS;
   }
   const keys = target.firstKey === 0 && !target.keys ? [] : commandKeys(target, call);
-  if (keys.length === 0) return err("ERR The command has no key arguments");
+  if (keys.length === 0) return NO_KEYS;
   if (!withFlags) return bulkArray(keys);
-  const flags = target.flags.includes("write") ? ["RW", "update"] : ["RO", "access"];
-  return array(keys.map((k) => array([bulk(k), array(flags.map((f) => simple(f)))])));
+  const [first, rest] = keyFlagsOf(target, call);
+  return array(keys.map((k, i) => array([bulk(k), array((i === 0 ? first : rest).map((f) => simple(f)))])));
 }
+
+const INVALID_ARGUMENTS = err("ERR Invalid number of arguments specified for command");
+const NO_KEYS = err("ERR The command has no key arguments");
+
+function getSubcommandKeys(subs: readonly Subcommand[], call: readonly Uint8Array[], withFlags: boolean): Reply {
+  const sub = subs.find((c) => c.name === lower(call[1]!));
+  if (!sub) return err("ERR Invalid command specified");
+  if (sub.arity > 0 ? call.length !== sub.arity : call.length < -sub.arity) return INVALID_ARGUMENTS;
+  if (!sub.key) return NO_KEYS;
+  const key = bulk(call[sub.key.at]!);
+  return array([withFlags ? array([key, array(sub.key.flags.split(" ").map((f) => simple(f)))]) : key]);
+}
+
+/** COMMAND LIST's names: every command, then each subcommand as `container|sub`, as Redis lists them. */
+const listedNames = (commands: readonly CommandSpec[]) =>
+  commands.flatMap((c) => [c.name, ...(c.subcommands ?? []).map((sub) => `${c.name}|${sub.name}`)]);
 
 const HELP = [
   "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -94,16 +164,16 @@ export function command(s: SessionApi, argv: readonly Uint8Array[]): Reply {
       return map(list.map((c) => [bulk(c.name), commandDocs(c)] as const));
     }
     case "list": {
-      let list = visible(s);
+      let names = listedNames(visible(s));
       if (argv.length === 5 && lower(argv[2]!) === "filterby") {
         const how = lower(argv[3]!);
         const v = argv[4]!;
-        if (how === "pattern") list = list.filter((c) => globMatch(v, utf8(c.name), true));
-        else if (how === "aclcat") list = list.filter((c) => c.group === lower(v));
+        if (how === "pattern") names = names.filter((n) => globMatch(v, utf8(n), true));
+        else if (how === "aclcat") names = listedNames(visible(s).filter((c) => c.group === lower(v)));
         else if (how !== "module") return E.syntax;
-        else list = [];
+        else names = [];
       } else if (argv.length !== 2) return E.syntax;
-      return bulkArray(list.map((c) => c.name));
+      return bulkArray(names);
     }
     case "getkeys":
       return getKeys(s, argv, false);

@@ -1,7 +1,7 @@
 // Connection commands: they act on the session (authentication, protocol, name, other clients),
 // never on the keyspace through the log, so they run where the client is connected.
 import { array, bulk, err, int, map, OK, simple, verbatim, EMPTY_ARRAY, type Reply } from "../resp/reply.ts";
-import { define } from "./define.ts";
+import { define, subcommands } from "./define.ts";
 import type { ClientState, CommandSpec, SessionApi } from "./types.ts";
 import { E, lower, parseInt64, parseIntArg, str, utf8 } from "./util.ts";
 import { parseDbIndex } from "./databases.ts";
@@ -79,10 +79,13 @@ function invalidName(b: Uint8Array): Reply | undefined {
 function clientLine(c: ClientState, now: number): string {
   const age = Math.floor((now - c.createdAt) / 1000);
   const idle = Math.floor((now - c.lastActiveAt) / 1000);
+  const [sub, psub, ssub] = (["channel", "pattern", "shard"] as const).map((k) => c.subscriptionCount?.(k) ?? 0);
+  // Redis flags a subscribed client P (pub/sub), any other N (none of its flags apply).
+  const flags = sub! + psub! + ssub! > 0 ? "P" : "N";
   return (
-    `id=${c.id} addr=${c.addr} laddr=${c.laddr} fd=-1 name=${c.name} age=${age} idle=${idle} flags=N ` +
-    `db=${c.db} sub=0 psub=0 ssub=0 multi=-1 cmd=${c.lastCommand} user=default redir=-1 resp=${c.protocol} ` +
-    `lib-name=${c.libName} lib-ver=${c.libVer}`
+    `id=${c.id} addr=${c.addr} laddr=${c.laddr} fd=-1 name=${c.name} age=${age} idle=${idle} flags=${flags} ` +
+    `db=${c.db} sub=${sub} psub=${psub} ssub=${ssub} multi=-1 cmd=${c.lastCommand} user=default redir=-1 ` +
+    `resp=${c.protocol} lib-name=${c.libName} lib-ver=${c.libVer}`
   );
 }
 
@@ -299,6 +302,16 @@ export const CONNECTION_COMMANDS = define("connection", [
     arity: -2,
     flags: [],
     since: "2.4.0",
+    subcommands: subcommands([
+      ["getname", 2],
+      ["help", 2],
+      ["id", 2],
+      ["info", 2],
+      ["kill", -3],
+      ["list", -2],
+      ["no-evict", 3],
+      ["setname", 3],
+    ]),
     summary: "Client connection commands: ID, SETNAME, GETNAME, LIST, INFO, SETINFO, KILL.",
     exec: client,
   },

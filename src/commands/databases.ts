@@ -105,6 +105,7 @@ export const DATABASE_COMMANDS = define("generic", [
     flags: ["write", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "1.0.0",
+    keyFlags: "RW access update",
     summary: "Moves a key to another database.",
     run: move,
     cluster: ONE_SLOT,

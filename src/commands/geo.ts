@@ -401,6 +401,7 @@ export const GEO_COMMANDS = define("geo", [
     flags: ["write"],
     keys: { ...SOURCE, find: radiusKeys(6) },
     since: "3.2.0",
+    keyFlags: ["RO access", "OW update"],
     summary:
       "Queries a geospatial index for members within a distance from a coordinate, optionally stores the result.",
     run: georadius({ from: "coords", src: 1, storeArgs: true, searchStore: false }),
@@ -412,6 +413,7 @@ export const GEO_COMMANDS = define("geo", [
     flags: ["write"],
     keys: { ...SOURCE, find: radiusKeys(5) },
     since: "3.2.0",
+    keyFlags: ["RO access", "OW update"],
     summary: "Queries a geospatial index for members within a distance from a member, optionally stores the result.",
     run: georadius({ from: "member", src: 1, storeArgs: true, searchStore: false }),
     cluster: ONE_SLOT,
@@ -449,6 +451,7 @@ export const GEO_COMMANDS = define("geo", [
     flags: ["write"],
     keys: { first: 1, last: 2, step: 1 },
     since: "6.2.0",
+    keyFlags: ["OW update", "RO access"],
     summary:
       "Queries a geospatial index for members inside an area of a box or a circle, optionally stores the result.",
     run: georadius({ from: "search", src: 2, storeArgs: false, searchStore: true }),

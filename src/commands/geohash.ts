@@ -124,7 +124,7 @@ export function decodeArea(c: Cell, longRange = LONG_RANGE, latRange = LAT_RANGE
   };
 }
 
-const clamp = (v: number, lo: number, hi: number) => (v > hi ? hi : v < lo ? lo : v);
+const clamp = (v: number, lo: number, hi: number) => (v > hi ? hi : Math.max(v, lo));
 
 /** The point a score stands for: the centre of its cell, clamped to Redis's limits. [long, lat]. */
 export function decodeScore(score: number): [number, number] {

@@ -132,6 +132,7 @@ export const HASH_COMMANDS = define("hash", [
     flags: ["write", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "2.0.0",
+    keyFlags: "RW insert",
     summary: "Sets the value of a field in a hash only when the field doesn't exist.",
     run: (ctx, argv) => {
       const size = hashSize(ctx, argv[1]!);
@@ -188,6 +189,7 @@ export const HASH_COMMANDS = define("hash", [
     flags: ["write", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "2.0.0",
+    keyFlags: "RW delete",
     summary: "Deletes one or more fields and their values from a hash.",
     run: (ctx, argv) => {
       const size = hashSize(ctx, argv[1]!);
@@ -205,6 +207,7 @@ export const HASH_COMMANDS = define("hash", [
     flags: ["readonly", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "2.0.0",
+    keyFlags: "RO",
     summary: "Determines whether a field exists in a hash.",
     run: (ctx, argv) => {
       const size = hashSize(ctx, argv[1]!);
@@ -218,6 +221,7 @@ export const HASH_COMMANDS = define("hash", [
     flags: ["readonly", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "2.0.0",
+    keyFlags: "RO",
     summary: "Returns the number of fields in a hash.",
     run: cardinality("hash"),
   },
@@ -253,6 +257,7 @@ export const HASH_COMMANDS = define("hash", [
     flags: ["write", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "2.0.0",
+    keyFlags: "RW access update",
     summary: "Increments the integer value of a field in a hash by a number.",
     run: hincrby,
   },
@@ -262,6 +267,7 @@ export const HASH_COMMANDS = define("hash", [
     flags: ["write", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "2.6.0",
+    keyFlags: "RW access update",
     summary: "Increments the floating point value of a field by a number.",
     run: hincrbyfloat,
   },
@@ -271,6 +277,7 @@ export const HASH_COMMANDS = define("hash", [
     flags: ["readonly", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "3.2.0",
+    keyFlags: "RO",
     summary: "Returns the length of the value of a field.",
     run: (ctx, argv) => {
       const size = hashSize(ctx, argv[1]!);

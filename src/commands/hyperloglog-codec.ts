@@ -423,7 +423,8 @@ export class Hll {
 // The estimator of Redis 7: Otmar Ertl, "New cardinality estimation algorithms for HyperLogLog
 // sketches" (arXiv:1702.01284), over the histogram of register values.
 
-const ALPHA_INF = 0.72134752044448170368; // 0.5 / ln 2
+// 0.5 / ln 2: Redis's HLL_ALPHA_INF (0.721347520444481703680) written as the double it rounds to.
+const ALPHA_INF = 0.7213475204444817;
 
 function sigma(x: number): number {
   if (x === 1) return Infinity;

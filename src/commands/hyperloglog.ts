@@ -8,7 +8,7 @@ import { isReply } from "./collection.ts";
 import { define } from "./define.ts";
 import { countRegisters, Hll, HLL_REGISTERS, isHll, selfTest, SPARSE } from "./hyperloglog-codec.ts";
 import { WRONG_TYPE, type CommandContext } from "./types.ts";
-import { E, lower, str } from "./util.ts";
+import { E, lower, str, utf8 } from "./util.ts";
 
 const NOT_HLL = err("WRONGTYPE Key is not a valid HyperLogLog string value.");
 const CORRUPT = err("INVALIDOBJ Corrupted HLL object detected");
@@ -60,9 +60,14 @@ function unionRegisters(ctx: CommandContext, keys: readonly Uint8Array[]): { max
   return { max, dense };
 }
 
+/** The write a PFCOUNT that found the cached cardinality stale asks for (see CommandContext.writeBack). */
+const CACHE_COMMAND = "__pfcache";
+
 /**
- * One key: the cached cardinality, or a fresh estimate that is then cached in the value (a write,
- * as in Redis, so GET shows the same bytes on both). Several keys: the cardinality of their union.
+ * One key: the cached cardinality, or a fresh estimate. PFCOUNT is a read (as in Redis's COMMAND
+ * INFO), so it never writes; when the cache was stale it asks for CACHE_COMMAND after replying, so
+ * that GET soon shows the same bytes as on Redis (the suite reads the cache flag right after).
+ * Several keys: the cardinality of their union.
  */
 function pfcount(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   if (argv.length > 2) {
@@ -78,9 +83,22 @@ function pfcount(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   if (cached !== undefined) return int(cached);
   const card = hll.count();
   if (card === undefined) return CORRUPT;
+  ctx.writeBack?.([utf8(CACHE_COMMAND), key]);
+  return int(card);
+}
+
+/** Caches the cardinality in the value when it is stale; counts afresh since a write may have come between. */
+function pfcache(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  const key = argv[1]!;
+  const found = readHll(ctx, key);
+  if (isReply(found) || found.value === undefined) return ZERO;
+  const hll = new Hll(found.value);
+  if (hll.cachedCount() !== undefined) return ZERO;
+  const card = hll.count();
+  if (card === undefined) return ZERO;
   hll.setCachedCount(card);
   store(ctx, key, true, hll);
-  return int(card);
+  return ONE;
 }
 
 /** The destination is also a source; it turns dense when any source is dense, as in Redis. */
@@ -135,19 +153,32 @@ export const HYPERLOGLOG_COMMANDS = define("hyperloglog", [
     flags: ["write", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "2.8.9",
+    keyFlags: "RW insert",
     summary: "Adds the specified elements to the specified HyperLogLog.",
     run: pfadd,
   },
   {
-    // Flagged write although Redis says readonly: caching the estimate changes the value.
     name: "pfcount",
     arity: -2,
-    flags: ["write"],
+    flags: ["readonly"],
     keys: { first: 1, last: -1, step: 1 },
     since: "2.8.9",
+    keyFlags: {
+      spec: "RW access",
+      notes: "RW because it may change the internal representation of the key, and propagate to replicas",
+    },
     summary: "Return the approximated cardinality of the set(s) observed by the HyperLogLog at key(s).",
     run: pfcount,
     cluster: ONE_SLOT,
+  },
+  {
+    name: CACHE_COMMAND,
+    arity: 2,
+    flags: ["write", "fast"],
+    keys: { first: 1, last: 1, step: 1 },
+    since: "0.1.0",
+    summary: "Internal: caches a HyperLogLog's cardinality for PFCOUNT.",
+    run: pfcache,
   },
   {
     name: "pfmerge",
@@ -155,6 +186,7 @@ export const HYPERLOGLOG_COMMANDS = define("hyperloglog", [
     flags: ["write"],
     keys: { first: 1, last: -1, step: 1 },
     since: "2.8.9",
+    keyFlags: ["RW access insert", "RO access"],
     summary: "Merge N different HyperLogLogs into a single one.",
     run: pfmerge,
     cluster: ONE_SLOT,
@@ -165,6 +197,7 @@ export const HYPERLOGLOG_COMMANDS = define("hyperloglog", [
     flags: ["write", "admin"],
     keys: { first: 2, last: 2, step: 1 },
     since: "2.8.9",
+    keyFlags: "RW access",
     summary: "Internal commands for debugging HyperLogLog values",
     run: pfdebug,
   },

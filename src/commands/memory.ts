@@ -3,7 +3,7 @@
 // and per-element overheads (a sample of elements, averaged, stands for a big collection as in
 // Redis's objectComputeSize). Process memory is INFO memory's business.
 import { array, err, int, NULL_BULK, simple, verbatim, type Reply } from "../resp/reply.ts";
-import { define } from "./define.ts";
+import { define, subcommands } from "./define.ts";
 import { WRONG_TYPE, type CommandContext, type KeyType, type SessionApi } from "./types.ts";
 import { E, lower, parseInt64, str, utf8 } from "./util.ts";
 
@@ -103,6 +103,14 @@ export const MEMORY_COMMANDS = [
       arity: -2,
       flags: ["readonly"],
       since: "4.0.0",
+      subcommands: subcommands([
+        ["doctor", 2],
+        ["help", 2],
+        ["malloc-stats", 2],
+        ["purge", 2],
+        ["stats", 2],
+        ["usage", -3, 2, "RO"],
+      ]),
       summary: "Memory introspection: USAGE of a key (an estimate: see docs/API.md), STATS, DOCTOR.",
       exec: memory,
     },
@@ -114,6 +122,7 @@ export const MEMORY_COMMANDS = [
       flags: ["readonly", "fast"],
       keys: { first: 1, last: -1, step: 1 },
       since: "3.2.1",
+      keyFlags: "RO",
       summary: "Returns the number of existing keys out of those specified (and counts them as accessed).",
       run: (ctx, argv) => int(argv.slice(1).filter((k) => ctx.db.meta(k, ctx.now)).length),
       cluster: { request: "multi_shard", response: "agg_sum" },

@@ -4,7 +4,7 @@
 // (src/commands/key-access.ts); FREQ and REFCOUNT answer like a Redis without an LFU policy.
 import { array, bulk, err, int, NULL_BULK, simple, type Reply } from "../resp/reply.ts";
 import { encodingName } from "./collection.ts";
-import { define } from "./define.ts";
+import { define, subcommands } from "./define.ts";
 import { WRONG_TYPE, type CommandContext, type KeyType } from "./types.ts";
 import { ascii, E, lower, parseInt64 } from "./util.ts";
 
@@ -69,6 +69,13 @@ export const OBJECT_COMMANDS = define("generic", [
     flags: ["readonly"],
     keys: { first: 2, last: 2, step: 1 },
     since: "2.2.3",
+    subcommands: subcommands([
+      ["encoding", 3, 2, "RO"],
+      ["freq", 3, 2, "RO"],
+      ["help", 2],
+      ["idletime", 3, 2, "RO"],
+      ["refcount", 3, 2, "RO"],
+    ]),
     summary: "A container for object introspection commands.",
     run: object,
     completeReply: (s, argv, reply) =>

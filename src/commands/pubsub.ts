@@ -3,7 +3,7 @@
 // confirmations are pushed out of band like messages, so a SUBSCRIBE of n channels writes n frames.
 import { array, bulk, err, int, NULL_BULK, type Reply } from "../resp/reply.ts";
 import { keySlot } from "../keyspace/slot.ts";
-import { define } from "./define.ts";
+import { define, subcommands } from "./define.ts";
 import type { PubSubApi, SessionApi, SubscriptionKind } from "./types.ts";
 import { ascii, E } from "./util.ts";
 
@@ -93,7 +93,10 @@ function subscribe(kind: SubscriptionKind) {
     }
     return confirmAll(
       p,
-      names.map((name) => (p.subscribe(kind, name), frame(VERB[kind][0], name, countFor(p, kind)))),
+      names.map((name) => {
+        p.subscribe(kind, name);
+        return frame(VERB[kind][0], name, countFor(p, kind));
+      }),
     );
   };
 }
@@ -107,7 +110,10 @@ function unsubscribe(kind: SubscriptionKind) {
     if (names.length === 0) return frame(verb, undefined, countFor(p, kind));
     return confirmAll(
       p,
-      names.map((name) => (p.unsubscribe(kind, name), frame(verb, name, countFor(p, kind)))),
+      names.map((name) => {
+        p.unsubscribe(kind, name);
+        return frame(verb, name, countFor(p, kind));
+      }),
     );
   };
 }
@@ -232,6 +238,14 @@ export const PUBSUB_COMMANDS = define("pubsub", [
     arity: -2,
     flags: [],
     since: "2.8.0",
+    subcommands: subcommands([
+      ["channels", -2],
+      ["help", 2],
+      ["numpat", 2],
+      ["numsub", -2],
+      ["shardchannels", -2],
+      ["shardnumsub", -2],
+    ]),
     summary: "Pub/sub introspection: CHANNELS, NUMSUB, NUMPAT, SHARDCHANNELS, SHARDNUMSUB, HELP (this node).",
     exec: pubsub,
   },

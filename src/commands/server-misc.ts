@@ -1,7 +1,7 @@
 // Server commands with little to do in FlyDB: LOLWUT, MODULE (FlyDB loads no Redis modules) and
 // BGREWRITEAOF (FlyDB's log is raft.db, compacted on its own schedule: see src/store/engine.ts).
 import { array, err, EMPTY_ARRAY, simple, verbatim, type Reply } from "../resp/reply.ts";
-import { define } from "./define.ts";
+import { define, subcommands } from "./define.ts";
 import type { SessionApi } from "./types.ts";
 import { E, lower, parseInt64, str } from "./util.ts";
 
@@ -59,6 +59,13 @@ export const SERVER_MISC_COMMANDS = define("server", [
     arity: -2,
     flags: ["admin", "no-multi"],
     since: "4.0.0",
+    subcommands: subcommands([
+      ["help", 2],
+      ["list", 2],
+      ["load", -3],
+      ["loadex", -3],
+      ["unload", 3],
+    ]),
     summary: "MODULE LIST (empty) and HELP; LOAD and LOADEX are refused: FlyDB loads no Redis modules.",
     exec: moduleCommand,
   },

@@ -3,7 +3,7 @@
 import { array, bulk, verbatim } from "../resp/reply.ts";
 import { command } from "./command-info.ts";
 import { config } from "./config.ts";
-import { define } from "./define.ts";
+import { define, subcommands } from "./define.ts";
 import { latency } from "./latency.ts";
 import { slowlog } from "./slowlog.ts";
 import { lower, utf8 } from "./util.ts";
@@ -15,6 +15,15 @@ export const SERVER_COMMANDS = define("server", [
     flags: [],
     since: "2.8.13",
     summary: "Returns detailed information about all commands.",
+    subcommands: subcommands([
+      ["count", 2],
+      ["docs", -2],
+      ["getkeys", -4],
+      ["getkeysandflags", -4],
+      ["help", 2],
+      ["info", -2],
+      ["list", -2],
+    ]),
     exec: command,
   },
   {
@@ -22,6 +31,13 @@ export const SERVER_COMMANDS = define("server", [
     arity: -2,
     flags: ["admin"],
     since: "2.0.0",
+    subcommands: subcommands([
+      ["get", -3],
+      ["help", 2],
+      ["resetstat", 2],
+      ["rewrite", 2],
+      ["set", -4],
+    ]),
     summary: "Configuration of this node: CONFIG GET, SET, RESETSTAT, REWRITE.",
     exec: config,
   },
@@ -30,6 +46,12 @@ export const SERVER_COMMANDS = define("server", [
     arity: -2,
     flags: ["admin"],
     since: "2.2.12",
+    subcommands: subcommands([
+      ["get", -2],
+      ["help", 2],
+      ["len", 2],
+      ["reset", 2],
+    ]),
     summary: "This node's slow commands: SLOWLOG GET, LEN, RESET.",
     exec: slowlog,
   },
@@ -38,6 +60,13 @@ export const SERVER_COMMANDS = define("server", [
     arity: -2,
     flags: ["admin"],
     since: "2.8.13",
+    subcommands: subcommands([
+      ["doctor", 2],
+      ["help", 2],
+      ["history", 3],
+      ["latest", 2],
+      ["reset", -2],
+    ]),
     summary: "This node's latency spikes (latency-monitor-threshold): LATENCY LATEST, HISTORY, RESET, DOCTOR.",
     exec: latency,
   },

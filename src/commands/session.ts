@@ -18,6 +18,7 @@ import type {
   ServerView,
   SessionApi,
   WatchedKey,
+  WriteBack,
 } from "./types.ts";
 import { ascii, byteKey, E, str, utf8 } from "./util.ts";
 
@@ -30,9 +31,15 @@ const VERSION_SPEC = COMMANDS.get(VERSION_COMMAND)!;
 export interface Backend {
   /**
    * Runs a read-only data command on database `db`: locally on a standalone node, on the right
-   * replica in a cluster (which may answer asynchronously).
+   * replica in a cluster (which may answer asynchronously). `writeBack` is passed to local reads only.
    */
-  read(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean, db: number): Reply | Promise<Reply>;
+  read(
+    spec: CommandSpec,
+    argv: readonly Uint8Array[],
+    resp3: boolean,
+    db: number,
+    writeBack?: WriteBack,
+  ): Reply | Promise<Reply>;
   /** Resolves with what apply returned once the op is durable and applied. */
   propose(op: Op): Promise<Reply>;
   now(): number;
@@ -120,6 +127,7 @@ export class Session implements SessionApi {
       lastActiveAt: now,
       clusterMode: backend.clusterModeDefault,
       db: 0,
+      ...(pubsub ? { subscriptionCount: (kind) => pubsub.count(kind) } : {}),
     };
   }
 
@@ -316,7 +324,7 @@ export class Session implements SessionApi {
       ? this.blockingWrite(spec, argv)
       : isWrite(spec)
         ? this.write(argv)
-        : this.backend.read(spec, argv, this.client.protocol === 3, this.client.db);
+        : this.backend.read(spec, argv, this.client.protocol === 3, this.client.db, this.writeBack);
     const complete = spec.completeReply;
     if (!complete) return reply;
     return reply instanceof Promise ? reply.then((r) => complete(this, argv, r)) : complete(this, argv, reply);
@@ -376,6 +384,9 @@ export class Session implements SessionApi {
     const base = { now: this.backend.now(), seed, ...(db !== 0 ? { db } : {}), ...(encoding ? { encoding } : {}) };
     return this.client.protocol === 3 ? { ...base, resp3: true } : base;
   }
+
+  /** Counts as in flight from the call on, so the connection's later reads see it applied. */
+  private readonly writeBack: WriteBack = (argv) => void this.write(argv);
 
   private write(argv: readonly Uint8Array[]): Promise<Reply> {
     return this.propose({ ...this.opBase(), cmds: [argv] });

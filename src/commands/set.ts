@@ -173,6 +173,7 @@ export const SET_COMMANDS = define("set", [
     flags: ["write", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "1.0.0",
+    keyFlags: "RW insert",
     summary: "Adds one or more members to a set. Creates the key if it doesn't exist.",
     run: sadd,
   },
@@ -182,6 +183,7 @@ export const SET_COMMANDS = define("set", [
     flags: ["write", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "1.0.0",
+    keyFlags: "RW delete",
     summary: "Removes one or more members from a set. Deletes the set if the last member was removed.",
     run: (ctx, argv) => {
       const size = setSize(ctx, argv[1]!);
@@ -211,6 +213,7 @@ export const SET_COMMANDS = define("set", [
     flags: ["readonly", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "1.0.0",
+    keyFlags: "RO",
     summary: "Determines whether a member belongs to a set.",
     run: (ctx, argv) => {
       const size = setSize(ctx, argv[1]!);
@@ -237,6 +240,7 @@ export const SET_COMMANDS = define("set", [
     flags: ["readonly", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "1.0.0",
+    keyFlags: "RO",
     summary: "Returns the number of members in a set.",
     run: cardinality("set"),
   },
@@ -246,6 +250,7 @@ export const SET_COMMANDS = define("set", [
     flags: ["write", "random", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "1.0.0",
+    keyFlags: "RW access delete",
     summary:
       "Returns one or more random members from a set after removing them." +
       " Deletes the set if the last member was popped.",
@@ -266,6 +271,7 @@ export const SET_COMMANDS = define("set", [
     flags: ["write", "fast"],
     keys: { first: 1, last: 2, step: 1 },
     since: "1.0.0",
+    keyFlags: ["RW access delete", "RW insert"],
     summary: "Moves a member from one set to another.",
     run: smove,
     cluster: ONE_SLOT,
@@ -316,6 +322,7 @@ export const SET_COMMANDS = define("set", [
     flags: ["write"],
     keys: { first: 1, last: -1, step: 1 },
     since: "1.0.0",
+    keyFlags: ["RW update", "RO access"],
     summary: "Stores the intersect of multiple sets in a key.",
     run: setOpStore("inter"),
     cluster: ONE_SLOT,
@@ -326,6 +333,7 @@ export const SET_COMMANDS = define("set", [
     flags: ["write"],
     keys: { first: 1, last: -1, step: 1 },
     since: "1.0.0",
+    keyFlags: ["OW update", "RO access"],
     summary: "Stores the union of multiple sets in a key.",
     run: setOpStore("union"),
     cluster: ONE_SLOT,
@@ -336,6 +344,7 @@ export const SET_COMMANDS = define("set", [
     flags: ["write"],
     keys: { first: 1, last: -1, step: 1 },
     since: "1.0.0",
+    keyFlags: ["OW update", "RO access"],
     summary: "Stores the difference of multiple sets in a key.",
     run: setOpStore("diff"),
     cluster: ONE_SLOT,

@@ -267,6 +267,7 @@ export const SORT_COMMANDS = define("generic", [
     flags: ["write"],
     keys: { first: 1, last: 1, step: 1, find: sortKeys },
     since: "1.0.0",
+    keyFlags: ["RO access", "OW update"],
     summary: "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.",
     run: sort(false),
     cluster: ONE_SLOT,

@@ -262,6 +262,11 @@ export const STRING_COMMANDS = define("string", [
     flags: ["write"],
     keys: { first: 1, last: 1, step: 1 },
     since: "1.0.0",
+    keyFlags: {
+      spec: "RW access update variable_flags",
+      notes: "RW and ACCESS due to the optional `GET` argument",
+      call: (argv) => (argv.slice(3).some((a) => lower(a) === "get") ? "RW access update" : "OW update"),
+    },
     summary: "Sets the string value of a key, ignoring its type, with optional expiry and conditions.",
     run: set,
   },
@@ -271,6 +276,7 @@ export const STRING_COMMANDS = define("string", [
     flags: ["write", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "1.0.0",
+    keyFlags: "OW insert",
     summary: "Sets the string value of a key only when the key doesn't exist.",
     run: (ctx, argv) => {
       if (ctx.db.meta(argv[1]!, ctx.now)) return ZERO;
@@ -285,6 +291,7 @@ export const STRING_COMMANDS = define("string", [
     flags: ["write"],
     keys: { first: 1, last: 1, step: 1 },
     since: "2.0.0",
+    keyFlags: "OW update",
     summary: "Sets the string value and expiration time (seconds) of a key.",
     run: setWithTtl("ex", "setex"),
   },
@@ -294,6 +301,7 @@ export const STRING_COMMANDS = define("string", [
     flags: ["write"],
     keys: { first: 1, last: 1, step: 1 },
     since: "2.6.0",
+    keyFlags: "OW update",
     summary: "Sets the string value and expiration time (milliseconds) of a key.",
     run: setWithTtl("px", "psetex"),
   },
@@ -303,6 +311,7 @@ export const STRING_COMMANDS = define("string", [
     flags: ["write", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "6.2.0",
+    keyFlags: "RW access update",
     summary: "Returns the string value of a key after setting its expiration time.",
     run: getex,
   },
@@ -312,6 +321,7 @@ export const STRING_COMMANDS = define("string", [
     flags: ["write", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "6.2.0",
+    keyFlags: "RW access delete",
     summary: "Returns the string value of a key after deleting the key.",
     run: (ctx, argv) => {
       const v = readString(ctx.db, argv[1]!, ctx.now);
@@ -327,6 +337,7 @@ export const STRING_COMMANDS = define("string", [
     flags: ["write", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "1.0.0",
+    keyFlags: "RW access update",
     summary: "Returns the previous string value of a key after setting it to a new value.",
     run: (ctx, argv) => {
       const v = readString(ctx.db, argv[1]!, ctx.now);
@@ -358,6 +369,7 @@ export const STRING_COMMANDS = define("string", [
     flags: ["write"],
     keys: { first: 1, last: -1, step: 2 },
     since: "1.0.1",
+    keyFlags: "OW update",
     summary: "Creates or modifies the string values of one or more keys; atomically when they share a partition.",
     run: (ctx, argv) => mset(ctx, argv, false, "mset"),
     cluster: { request: "multi_shard", response: "all_succeeded" },
@@ -368,6 +380,7 @@ export const STRING_COMMANDS = define("string", [
     flags: ["write"],
     keys: { first: 1, last: -1, step: 2 },
     since: "1.0.1",
+    keyFlags: "OW insert",
     summary: "Atomically sets the values of keys only when none of the keys exist.",
     run: (ctx, argv) => mset(ctx, argv, true, "msetnx"),
     cluster: ONE_SLOT,
@@ -378,6 +391,7 @@ export const STRING_COMMANDS = define("string", [
     flags: ["write", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "2.0.0",
+    keyFlags: "RW insert",
     summary: "Appends a string to the value of a key. Creates the key if it doesn't exist.",
     run: append,
   },
@@ -387,6 +401,7 @@ export const STRING_COMMANDS = define("string", [
     flags: ["readonly", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "2.2.0",
+    keyFlags: "RO",
     summary: "Returns the length of a string value.",
     run: (ctx, argv) => {
       const v = readString(ctx.db, argv[1]!, ctx.now);
@@ -426,6 +441,7 @@ export const STRING_COMMANDS = define("string", [
     flags: ["write", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "1.0.0",
+    keyFlags: "RW access update",
     summary: "Increments the integer value of a key by one.",
     run: (ctx, argv) => incrBy(ctx, argv[1]!, 1n),
   },
@@ -435,6 +451,7 @@ export const STRING_COMMANDS = define("string", [
     flags: ["write", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "1.0.0",
+    keyFlags: "RW access update",
     summary: "Decrements the integer value of a key by one.",
     run: (ctx, argv) => incrBy(ctx, argv[1]!, -1n),
   },
@@ -444,6 +461,7 @@ export const STRING_COMMANDS = define("string", [
     flags: ["write", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "1.0.0",
+    keyFlags: "RW access update",
     summary: "Increments the integer value of a key by a number.",
     run: (ctx, argv) => {
       const d = incrArg(argv, false);
@@ -456,6 +474,7 @@ export const STRING_COMMANDS = define("string", [
     flags: ["write", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "1.0.0",
+    keyFlags: "RW access update",
     summary: "Decrements a number from the integer value of a key.",
     run: (ctx, argv) => {
       const d = incrArg(argv, true);
@@ -468,6 +487,7 @@ export const STRING_COMMANDS = define("string", [
     flags: ["write", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "2.6.0",
+    keyFlags: "RW access update",
     summary: "Increment the floating point value of a key by a number.",
     run: incrByFloat,
   },

@@ -321,6 +321,11 @@ export interface CommandContext {
   /** See Op.encoding; absent: Redis's defaults. */
   readonly encoding?: EncodingLimits;
   /**
+   * Present on a connection's local read: a write the read asks to be proposed after it (a cache
+   * the read found stale, e.g. PFCOUNT's). The reply does not wait for it; later commands do.
+   */
+  readonly writeBack?: WriteBack;
+  /**
    * Reports a keyspace event of this write (Redis's notifyKeyspaceEvent); absent when nobody
    * listens (notify-keyspace-events off), so commands call it as `ctx.notify?.(…)`. `db`: another
    * database than the context's (COPY … DB, MOVE).
@@ -347,6 +352,9 @@ export interface KeyEventsHook {
   flush(): void;
 }
 
+/** Proposes a write on the reading connection's behalf (see CommandContext.writeBack). */
+export type WriteBack = (argv: readonly Uint8Array[]) => void;
+
 export type CommandFn = (ctx: CommandContext, argv: readonly Uint8Array[]) => Reply;
 
 /** Per-connection state that connection and server commands read and change. */
@@ -366,6 +374,8 @@ export interface ClientState {
   clusterMode: boolean;
   /** The selected database (SELECT). */
   db: number;
+  /** Its subscriptions of one kind (CLIENT LIST's sub=/psub=/ssub=), from its pub/sub; absent for HTTP. */
+  readonly subscriptionCount?: (kind: SubscriptionKind) => number;
 }
 
 /** A node as Redis Cluster clients see it. */
@@ -455,6 +465,27 @@ export interface PubSubApi {
 /** Session commands reply at once, except EXEC, which waits for its op to be applied. */
 export type SessionFn = (s: SessionApi, argv: readonly Uint8Array[]) => Reply | Promise<Reply>;
 
+/**
+ * Redis 7's key-spec flags (COMMAND GETKEYSANDFLAGS, COMMAND INFO key specs), space-separated, e.g.
+ * "RW access delete": one string for every key, or the first key's and the other keys' (a destination
+ * and its sources, a source and its destination), or one string with the notes COMMAND INFO shows
+ * and, for Redis's "variable_flags", the flags of one call (SET with or without GET).
+ */
+export type KeyFlags =
+  | string
+  | readonly [first: string, rest: string]
+  | { readonly spec: string; readonly notes: string; readonly call?: (argv: readonly Uint8Array[]) => string };
+
+/** A subcommand of a container command (CONFIG GET), as COMMAND LIST and COMMAND GETKEYS see it. */
+export interface Subcommand {
+  /** Lower-case, without the container's name. */
+  readonly name: string;
+  /** Counting the container's name, as Redis does: MEMORY USAGE key is -3. */
+  readonly arity: number;
+  /** Its one key: the position in the call (MEMORY USAGE key: 2) and its key-spec flags (see KeyFlags). */
+  readonly key?: { readonly at: number; readonly flags: string };
+}
+
 /** One row of the command table, shaped like Redis's (COMMAND INFO reports these fields). */
 export interface CommandSpec {
   readonly name: string; // lower-case
@@ -474,6 +505,10 @@ export interface CommandSpec {
    * name them here; firstKey/lastKey/step then only describe the first one.
    */
   readonly keys?: (argv: readonly Uint8Array[]) => Uint8Array[];
+  /** Redis lists them as `name|sub` in COMMAND LIST; absent: none. */
+  readonly subcommands?: readonly Subcommand[];
+  /** How the command uses its keys, as Redis's key specs say; absent: derived from "write"/"readonly". */
+  readonly keyFlags?: KeyFlags;
   /** Connection and server commands: run on the session, never logged. */
   readonly exec?: SessionFn;
   /** Where the command runs in a cluster and how replies of several partitions combine; absent: one slot. */

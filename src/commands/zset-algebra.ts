@@ -54,7 +54,10 @@ function aggregate(how: Aggregate, target: number, value: number): number {
     const v = target + value;
     return Number.isNaN(v) ? 0 : v;
   }
+  // Comparisons, not Math.min/max: those return NaN when either side is NaN, Redis keeps the other.
+  // biome-ignore lint/complexity/useMathMinMax: NaN handling (see above)
   if (how === "min") return value < target ? value : target;
+  // biome-ignore lint/complexity/useMathMinMax: NaN handling (see above)
   return value > target ? value : target;
 }
 
@@ -243,6 +246,7 @@ export const ZSET_ALGEBRA_COMMANDS = define("sortedset", [
     flags: ["write"],
     keys: STORE_KEYS,
     since: "2.0.0",
+    keyFlags: ["OW update", "RO access"],
     summary: "Stores the union of multiple sorted sets in a key.",
     run: setOperation("union", { to: "key", name: "zunionstore" }),
     cluster: ONE_SLOT,
@@ -253,6 +257,7 @@ export const ZSET_ALGEBRA_COMMANDS = define("sortedset", [
     flags: ["write"],
     keys: STORE_KEYS,
     since: "2.0.0",
+    keyFlags: ["OW update", "RO access"],
     summary: "Stores the intersect of multiple sorted sets in a key.",
     run: setOperation("inter", { to: "key", name: "zinterstore" }),
     cluster: ONE_SLOT,
@@ -263,6 +268,7 @@ export const ZSET_ALGEBRA_COMMANDS = define("sortedset", [
     flags: ["write"],
     keys: STORE_KEYS,
     since: "6.2.0",
+    keyFlags: ["OW update", "RO access"],
     summary: "Stores the difference of multiple sorted sets in a key.",
     run: setOperation("diff", { to: "key", name: "zdiffstore" }),
     cluster: ONE_SLOT,
@@ -273,6 +279,7 @@ export const ZSET_ALGEBRA_COMMANDS = define("sortedset", [
     flags: ["write"],
     keys: READ_KEYS,
     since: "7.0.0",
+    keyFlags: "RW access delete",
     summary:
       "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them." +
       " Deletes the sorted set if the last member was popped.",

@@ -336,6 +336,7 @@ export const ZSET_COMMANDS = define("sortedset", [
     flags: ["write", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "1.2.0",
+    keyFlags: "RW access update",
     summary: "Increments the score of a member in a sorted set.",
     run: (ctx, argv) => zadd(ctx, argv, true),
   },
@@ -345,6 +346,7 @@ export const ZSET_COMMANDS = define("sortedset", [
     flags: ["write", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "1.2.0",
+    keyFlags: "RW delete",
     summary: "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.",
     run: (ctx, argv) => {
       const size = zsetSize(ctx, argv[1]!);
@@ -394,6 +396,7 @@ export const ZSET_COMMANDS = define("sortedset", [
     flags: ["readonly", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "1.2.0",
+    keyFlags: "RO",
     summary: "Returns the number of members in a sorted set.",
     run: cardinality("zset"),
   },
@@ -493,6 +496,7 @@ export const ZSET_COMMANDS = define("sortedset", [
     flags: ["write", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "5.0.0",
+    keyFlags: "RW access delete",
     summary:
       "Returns the lowest-scoring members from a sorted set after removing them." +
       " Deletes the sorted set if the last member was popped.",
@@ -504,6 +508,7 @@ export const ZSET_COMMANDS = define("sortedset", [
     flags: ["write", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "5.0.0",
+    keyFlags: "RW access delete",
     summary:
       "Returns the highest-scoring members from a sorted set after removing them." +
       " Deletes the sorted set if the last member was popped.",
@@ -524,6 +529,7 @@ export const ZSET_COMMANDS = define("sortedset", [
     flags: ["write"],
     keys: { first: 1, last: 2, step: 1 },
     since: "6.2.0",
+    keyFlags: ["OW update", "RO access"],
     summary: "Stores a range of members from sorted set in a key.",
     run: zrangestore,
     cluster: ONE_SLOT,
@@ -534,6 +540,7 @@ export const ZSET_COMMANDS = define("sortedset", [
     flags: ["write"],
     keys: { first: 1, last: 1, step: 1 },
     since: "1.2.0",
+    keyFlags: "RW delete",
     summary:
       "Removes members in a sorted set within a range of scores." +
       " Deletes the sorted set if all members were removed.",
@@ -545,6 +552,7 @@ export const ZSET_COMMANDS = define("sortedset", [
     flags: ["write"],
     keys: { first: 1, last: 1, step: 1 },
     since: "2.0.0",
+    keyFlags: "RW delete",
     summary:
       "Removes members in a sorted set within a range of indexes." +
       " Deletes the sorted set if all members were removed.",
@@ -556,6 +564,7 @@ export const ZSET_COMMANDS = define("sortedset", [
     flags: ["write"],
     keys: { first: 1, last: 1, step: 1 },
     since: "2.8.9",
+    keyFlags: "RW delete",
     summary:
       "Removes members in a sorted set within a lexicographical range." +
       " Deletes the sorted set if all members were removed.",

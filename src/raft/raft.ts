@@ -1145,7 +1145,10 @@ export class Raft {
     let bestMatch = -1;
     for (const v of this.conf.voters) {
       const m = this.prs.get(v)?.match ?? -1;
-      if (m > bestMatch) (best = v), (bestMatch = m);
+      if (m > bestMatch) {
+        best = v;
+        bestMatch = m;
+      }
     }
     if (best === null) return;
     this.transferee = best;

@@ -154,7 +154,7 @@ export function writeListpack(items: readonly Uint8Array[]): Uint8Array {
   const out = Uint8Array.from(bytes);
   const view = new DataView(out.buffer);
   view.setUint32(0, out.length, true);
-  view.setUint16(4, items.length < UNKNOWN_COUNT ? items.length : UNKNOWN_COUNT, true);
+  view.setUint16(4, Math.min(items.length, UNKNOWN_COUNT), true);
   return out;
 }
 

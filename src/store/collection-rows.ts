@@ -317,7 +317,8 @@ export class CollectionRows {
       if (at === seq || at === neighbour.s) {
         // No gap left between the two: space the whole list out again, then retry.
         const index = this.renumber(part, key, seq);
-        return this.listInsert(key, index, value, after);
+        this.listInsert(key, index, value, after);
+        return;
       }
     }
     this.q("INSERT INTO list_items (part, key, seq, value) VALUES (?, ?, ?, ?)").run(part, key, at, value);

@@ -36,7 +36,7 @@ export class SessionStore {
   private readonly upsert: Statement;
   private readonly remove: Statement;
 
-  constructor(private readonly db: Database) {
+  constructor(db: Database) {
     this.select = db.prepare("SELECT node, session, record FROM proposal_sessions WHERE grp = ?");
     this.upsert = db.prepare(
       "INSERT INTO proposal_sessions (grp, node, session, record) VALUES (?, ?, ?, ?) ON CONFLICT (grp, node, session) DO UPDATE SET record = excluded.record",

@@ -289,7 +289,8 @@ export class Transport {
       to = parseHostPort(p.addr);
     } catch (e) {
       this.opts.onError?.(`connection to ${p.id}`, e);
-      return this.lost(p);
+      this.lost(p);
+      return;
     }
     Bun.connect<Peer>({
       hostname: to.host,
@@ -415,7 +416,10 @@ export class Transport {
       if (this.closed) return;
       this.write(s.data.out, this.encode([REPLY, id, ok, value]));
     };
-    if (!handler) return reply(false, "this node does not serve requests");
+    if (!handler) {
+      reply(false, "this node does not serve requests");
+      return;
+    }
     handler(from, body).then(
       (v) => reply(true, v),
       (e: unknown) => reply(false, e instanceof Error ? e.message : String(e)),

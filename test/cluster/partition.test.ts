@@ -117,9 +117,9 @@ describe.skipIf(skipNetns)("network partition of one node out of three", () => {
     // might); writes the minority refused outright never appear.
     const converged = await replies(majority[0]!, getAll);
     for (const n of h.nodes) expect(await replies(n, getAll)).toEqual(converged);
-    keys.forEach((k, i) =>
-      expect(unknownOutcome.has(k) ? ["after", "minority"] : ["after"]).toContain(String(converged[i])),
-    );
+    keys.forEach((k, i) => {
+      expect(unknownOutcome.has(k) ? ["after", "minority"] : ["after"]).toContain(String(converged[i]));
+    });
     expect(describeFailures(run.checks)).toEqual([]);
     // The healed node serves writes again.
     expect(await h.redis(isolated, "SET", "healed", "yes")).toBe("OK");

@@ -125,7 +125,9 @@ async function missing(m: LoopbackMember, prefix: string, count: number): Promis
     for (let at = 0; at < count; at += 500) {
       const keys = Array.from({ length: Math.min(500, count - at) }, (_, i) => `${prefix}${at + i}`);
       const values = await r.mget(...keys);
-      keys.forEach((k, i) => values[i] !== `${prefix}v${at + i}` && bad.push(`${k}=${values[i]}`));
+      keys.forEach((k, i) => {
+        if (values[i] !== `${prefix}v${at + i}`) bad.push(`${k}=${values[i]}`);
+      });
     }
   } finally {
     r.disconnect();

@@ -47,7 +47,9 @@ export function checkLinearizable<S, I, O>(
   // thousands of ops per key in the fault tests).
   const byRet = [...ops.keys()].sort((a, b) => ops[a]!.ret - ops[b]!.ret);
   const retPos = new Int32Array(n);
-  byRet.forEach((op, pos) => (retPos[op] = pos));
+  byRet.forEach((op, pos) => {
+    retPos[op] = pos;
+  });
   let firstOpen = 0;
   let firstOpenByRet = 0;
   const close = (i: number) => {

@@ -7,6 +7,7 @@ import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  type CheckResult,
   checkLinearizable,
   counterModel,
   registerModel,
@@ -113,7 +114,7 @@ export function checkHistory(records: readonly OpRecord[], finals: readonly Fina
     const mine = finals.filter((f) => f.key === key);
     const unknown = ops.filter((r) => r.status === "unknown").length;
     const problems: string[] = [];
-    let result;
+    let result: CheckResult;
     if (model === "register") {
       const history: Operation<RegisterInput, string | null>[] = ops.map((r) => ({
         client: r.client,
@@ -122,9 +123,9 @@ export function checkHistory(records: readonly OpRecord[], finals: readonly Fina
         call: r.call,
         ret: retOf(r),
       }));
-      mine.forEach((f, i) =>
-        history.push({ client: -1 - i, input: { op: "get" }, output: f.value, call: f.call, ret: f.ret }),
-      );
+      mine.forEach((f, i) => {
+        history.push({ client: -1 - i, input: { op: "get" }, output: f.value, call: f.call, ret: f.ret });
+      });
       result = checkLinearizable(history, registerModel);
       const written = new Set(ops.filter((r) => r.op === "set").map((r) => r.value));
       const acked = ops.filter((r) => r.op === "set" && r.status === "ok");
@@ -143,15 +144,15 @@ export function checkHistory(records: readonly OpRecord[], finals: readonly Fina
         call: r.call,
         ret: retOf(r),
       }));
-      mine.forEach((f, i) =>
+      mine.forEach((f, i) => {
         history.push({
           client: -1 - i,
           input: { op: "get" },
           output: f.value === null ? 0 : Number(f.value),
           call: f.call,
           ret: f.ret,
-        }),
-      );
+        });
+      });
       result = checkLinearizable(history, counterModel);
       const acked = ops.filter((r) => r.op === "incr" && r.status === "ok").length;
       const maybe = ops.filter((r) => r.op === "incr" && r.status === "unknown").length;

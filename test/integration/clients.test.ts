@@ -174,7 +174,10 @@ describe("connection and server commands", () => {
       expect(count.t).toBe(":");
       expect(Number((count as { v: bigint }).v)).toBeGreaterThan(50);
       expect(show(await c.call("COMMAND", "INFO", "get", "nosuch"))).toBe(
-        '*[*[$"get", :2, *[+readonly, +fast], :1, :1, :1, *[+@string], *[], *[], *[]], nil(*)]',
+        '*[*[$"get", :2, *[+readonly, +fast], :1, :1, :1, *[+@string], *[], *[' +
+          '*[$"flags", *[+RO, +access], $"begin_search", *[$"type", $"index", $"spec", *[$"index", :1]], ' +
+          '$"find_keys", *[$"type", $"range", $"spec", *[$"lastkey", :0, $"keystep", :1, $"limit", :0]]]], ' +
+          "*[]], nil(*)]",
       );
       const mset = await c.call("COMMAND", "INFO", "mset");
       expect(show(mset)).toContain('$"mset", :-3, *[+write], :1, :-1, :2');

@@ -171,6 +171,31 @@ describe("HyperLogLog matches redis-server 7.0", () => {
     expect(after.t === "$" && Buffer.compare(after.v, Buffer.from(short))).toBe(0);
   });
 
+  test("PFCOUNT is readonly, and the cardinality it caches is in place for the connection's next command", async () => {
+    const [r, f] = await Promise.all([servers.redis, servers.fly].map((c) => c.call("COMMAND", "INFO", "PFCOUNT")));
+    /** COMMAND INFO's flags: the third field of the command's row. */
+    const flagsOf = (w: Wire) => (w.t === "*" && w.v[0]?.t === "*" ? show(w.v[0].v[2]!) : show(w));
+    expect(flagsOf(f!)).toBe(flagsOf(r!));
+    expect(flagsOf(f!)).toContain("readonly");
+    // The suite's "PFADD / PFCOUNT cache invalidation works", pipelined so no read waits for a reply.
+    const script = [
+      ["DEL", "hc"],
+      ["PFADD", "hc", "a", "b", "c"],
+      ["PFCOUNT", "hc"],
+      ["GETRANGE", "hc", "15", "15"],
+      ["PFCOUNT", "hc"],
+      ["PFADD", "hc", "a", "b", "c"],
+      ["GETRANGE", "hc", "15", "15"],
+      ["PFADD", "hc", "1", "2", "3"],
+      ["GETRANGE", "hc", "15", "15"],
+      ["PFCOUNT", "hc"],
+      ["GET", "hc"],
+    ];
+    const run = (c: typeof servers.fly) => Promise.all(script.map((argv) => c.call(...argv)));
+    const [rs, fs] = await Promise.all([run(servers.redis), run(servers.fly)]);
+    expect(fs.map(show)).toEqual(rs.map(show));
+  });
+
   test("RESP3 replies have the same shapes", async () => {
     await both("DEL", "r3");
     for (const argv of [

@@ -181,6 +181,126 @@ describe("COMMAND", () => {
       await same(argv);
   });
 
+  test("GETKEYSANDFLAGS: each key's access flags as Redis's key specs give them", async () => {
+    for (const call of [
+      "SET k v",
+      "GET k",
+      "DEL a b",
+      "GETDEL k",
+      "INCR k",
+      "APPEND k v",
+      "LPUSH l a",
+      "RPOP l",
+      "LMOVE a b LEFT RIGHT",
+      "RPOPLPUSH a b",
+      "HSET h f v",
+      "HGET h f",
+      "SADD s a",
+      "SMOVE a b m",
+      "SINTERSTORE d a b",
+      "ZADD z 1 a",
+      "ZUNIONSTORE d 2 a b",
+      "EXPIRE k 1",
+      "RENAME a b",
+      "COPY a b",
+      "SETNX k v",
+      "MSET a 1 b 2",
+      "EXISTS a b",
+      "PFCOUNT h",
+      "PFMERGE d a b",
+      "BITOP AND d a b",
+      "SORT l STORE d",
+      "MSETNX a 1 b 2",
+      "TTL k",
+      "TYPE k",
+      "RESTORE k 0 x",
+      "ZPOPMIN z",
+      "GEORADIUS g 1 1 1 km STORE d",
+      "LMPOP 2 a b LEFT",
+      "SET k v GET",
+      "SET k v NX",
+      "BITFIELD k GET u8 0",
+      "BITFIELD k SET u8 0 1",
+    ])
+      await same(["COMMAND", "GETKEYSANDFLAGS", ...call.split(" ")]);
+  });
+
+  test("COMMAND INFO key specs of commands whose keys are at fixed positions, RESP2 and RESP3", async () => {
+    const resp3 = await servers.connect();
+    await resp3.redis.call("HELLO", "3");
+    await resp3.fly.call("HELLO", "3");
+    /** The key specs: the ninth field of the command's row. */
+    const specs = (w: Wire) => (w.t === "*" && w.v[0]?.t === "*" ? w.v[0].v[8] : w);
+    const names = [
+      "get",
+      "set",
+      "mset",
+      "del",
+      "exists",
+      "lmove",
+      "rename",
+      "copy",
+      "sinterstore",
+      "sunionstore",
+      "bitop",
+      "getdel",
+      "incr",
+      "hset",
+      "bitfield",
+      "hget",
+      "zadd",
+      "zrangestore",
+      "pfcount",
+      "pfmerge",
+      "geosearchstore",
+      "lcs",
+      "ping",
+    ];
+    for (const pair of [servers, resp3]) {
+      for (const name of names) {
+        const [r, f] = await Promise.all([pair.redis, pair.fly].map((c) => c.call("COMMAND", "INFO", name)));
+        expect({ name, specs: specs(f!) }).toEqual({ name, specs: specs(r!) });
+      }
+    }
+  });
+
+  test("COMMAND LIST names subcommands as container|sub, COUNT counts commands, GETKEYS of subcommands", async () => {
+    const names = async (c: RespClient, ...filter: string[]) => {
+      const w = await c.call("COMMAND", "LIST", ...filter);
+      return w.t === "*" ? w.v.map((n) => (n.t === "$" ? n.v.toString() : "")).sort() : [];
+    };
+    const [redis, fly] = [await names(servers.redis), await names(servers.fly)];
+    for (const n of ["config|get", "memory|usage", "object|encoding", "client|list", "command|getkeys"]) {
+      expect(fly).toContain(n);
+    }
+    // Each subcommand FlyDB lists is Redis's, and every one Redis has of the containers named above.
+    expect(fly.filter((n) => n.includes("|") && !redis.includes(n))).toEqual([]);
+    for (const container of ["config", "memory", "object", "command", "slowlog", "pubsub"]) {
+      const of = (list: string[]) => list.filter((n) => n.startsWith(`${container}|`));
+      expect(of(fly)).toEqual(of(redis));
+    }
+    const count = await servers.fly.call("COMMAND", "COUNT");
+    expect(count).toEqual({ t: ":", v: BigInt(fly.filter((n) => !n.includes("|")).length) });
+    expect(await names(servers.fly, "FILTERBY", "PATTERN", "config*")).toEqual(
+      await names(servers.redis, "FILTERBY", "PATTERN", "config*"),
+    );
+    for (const call of [
+      "MEMORY USAGE k",
+      "MEMORY USAGE k SAMPLES 5",
+      "MEMORY NOSUCH k",
+      "MEMORY USAGE",
+      "MEMORY STATS",
+      "OBJECT ENCODING k",
+      "OBJECT ENCODING",
+      "OBJECT HELP",
+      "CONFIG GET x",
+      "CONFIG NOSUCH x",
+    ]) {
+      await same(["COMMAND", "GETKEYS", ...call.split(" ")]);
+      await same(["COMMAND", "GETKEYSANDFLAGS", ...call.split(" ")]);
+    }
+  });
+
   test("COMMAND INFO flags movablekeys where a function finds the keys", async () => {
     const info = await servers.fly.call("COMMAND", "INFO", "zunionstore", "get");
     const flags = (w: Wire) => (w.t === "*" && w.v[2]!.t === "*" ? w.v[2]!.v.map((f) => (f.t === "+" ? f.v : "")) : []);
@@ -188,6 +308,35 @@ describe("COMMAND", () => {
     if (info.t !== "*") return;
     expect(flags(info.v[0]!)).toContain("movablekeys");
     expect(flags(info.v[1]!)).not.toContain("movablekeys");
+  });
+});
+
+describe("CLIENT LIST / INFO", () => {
+  test("sub=, psub=, ssub= count the client's subscriptions; a subscribed client is flagged P", async () => {
+    const subscriber = await servers.connect();
+    const fields = async (c: RespClient, id: bigint) => {
+      const list = await c.call("CLIENT", "LIST", "ID", String(id));
+      const line = list.t === "$" ? list.v.toString() : "";
+      return ["flags", "sub", "psub", "ssub"].map((f) => line.match(new RegExp(` ${f}=(\\S*)`))?.[1]);
+    };
+    const ids = await Promise.all([subscriber.redis, subscriber.fly].map((c) => c.call("CLIENT", "ID")));
+    const id = (w: Wire | undefined) => (w?.t === ":" ? w.v : -1n);
+    const both = () => Promise.all([fields(servers.redis, id(ids[0])), fields(servers.fly, id(ids[1]))]);
+    const [before] = await both();
+    expect(before).toEqual(["N", "0", "0", "0"]);
+    const info = await subscriber.fly.call("CLIENT", "INFO");
+    expect(info.t === "$" && info.v.toString()).toContain(" flags=N db=0 sub=0 psub=0 ssub=0 ");
+    for (const c of [subscriber.redis, subscriber.fly]) {
+      // One name per call: each confirmation is one reply.
+      await c.call("SUBSCRIBE", "a");
+      await c.call("SUBSCRIBE", "b");
+      await c.call("PSUBSCRIBE", "p*");
+      await c.call("SSUBSCRIBE", "s");
+      await c.call("UNSUBSCRIBE", "b");
+    }
+    const [r, f] = await both();
+    expect(r).toEqual(["P", "1", "1", "1"]);
+    expect(f).toEqual(r);
   });
 });
 

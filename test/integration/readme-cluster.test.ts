@@ -50,7 +50,9 @@ test("README.md's three-node cluster block works as written", async () => {
   for (const l of lines) for (const m of l.matchAll(/:(\d{4})\b/g)) ports.set(m[1]!, "");
   for (const m of lines.join("\n").matchAll(/-p (\d{4})\b/g)) ports.set(m[1]!, "");
   const free = freePorts(ports.size);
-  [...ports.keys()].forEach((p, i) => ports.set(p, String(free[i])));
+  [...ports.keys()].forEach((p, i) => {
+    ports.set(p, String(free[i]));
+  });
   expect(ports.size).toBe(12);
   const adapted = lines
     .slice(1) // npm run build: ensureBinary above

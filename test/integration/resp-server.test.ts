@@ -79,7 +79,6 @@ class RawClient {
   static async connect(port: number): Promise<RawClient> {
     let markDone!: () => void;
     const done = new Promise<void>((resolve) => (markDone = resolve));
-    let client!: RawClient;
     const socket = await Bun.connect<RawClient>({
       hostname: "127.0.0.1",
       port,
@@ -100,7 +99,7 @@ class RawClient {
         },
       },
     });
-    client = new RawClient(socket, done);
+    const client = new RawClient(socket, done);
     socket.data = client;
     return client;
   }

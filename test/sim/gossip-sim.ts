@@ -86,7 +86,9 @@ export class GossipSim {
 
   partition(groups: string[][]): void {
     this.groups = new Map();
-    groups.forEach((g, i) => g.forEach((id) => this.groups?.set(id, i)));
+    groups.forEach((g, i) => {
+      for (const id of g) this.groups?.set(id, i);
+    });
   }
 
   heal(): void {

@@ -9,7 +9,7 @@ import type { RaftStorage } from "../../src/raft/storage.ts";
 import { seededRandom } from "../../src/lib/prng.ts";
 import { messageProblem } from "../../src/raft/message-check.ts";
 import { EntryKind } from "../../src/raft/types.ts";
-import type { Entry, Message, NodeId, Snapshot } from "../../src/raft/types.ts";
+import type { ConfChange, Entry, Message, NodeId, Snapshot } from "../../src/raft/types.ts";
 
 export interface SimOptions {
   readonly seed: number;
@@ -397,7 +397,12 @@ class Sim {
       this.log(`t=${this.now} partition [${[...side]}] | rest`);
     } else if (kind < 0.7) {
       const x = this.pick(ids)!;
-      for (const b of ids) if (b !== x) this.blocked.add(`${x}>${b}`), this.blocked.add(`${b}>${x}`);
+      for (const b of ids) {
+        if (b !== x) {
+          this.blocked.add(`${x}>${b}`);
+          this.blocked.add(`${b}>${x}`);
+        }
+      }
       this.log(`t=${this.now} isolate ${x}`);
     } else {
       // Asymmetric: x can hear but not be heard (or the reverse).
@@ -422,7 +427,7 @@ class Sim {
     if (!leader) return;
     const conf = leader.raft!.status().conf;
     const roll = this.rnd();
-    let cc;
+    let cc: ConfChange;
     if (roll < 0.35 && conf.voters.length + conf.learners.length < 7) {
       const id = this.newId();
       this.addNode(id, this.newStorage(id));

@@ -16,6 +16,23 @@ const multiKey = (s: CommandSpec) => s.keys !== undefined || s.lastKey !== s.fir
 const responseOf = (s: CommandSpec): ResponsePolicy | undefined =>
   s.cluster && "response" in s.cluster ? s.cluster.response : undefined;
 
+describe("key flags", () => {
+  test("every row's key flags are Redis 7 key-spec flags: one of RO/RW/OW/RM, then what it does to the data", () => {
+    const access = ["access", "update", "insert", "delete", "not_key", "incomplete", "variable_flags"];
+    const bad: string[] = [];
+    for (const s of data) {
+      const given = s.keyFlags;
+      if (given === undefined) continue;
+      const lists = typeof given === "string" ? [given] : "spec" in given ? [given.spec] : [...given];
+      for (const [head, ...rest] of lists.map((l) => l.split(" "))) {
+        if (!["RO", "RW", "OW", "RM"].includes(head!) || rest.some((f) => !access.includes(f))) bad.push(s.name);
+      }
+      if (!keyed(s)) bad.push(`${s.name} has no keys`);
+    }
+    expect(bad).toEqual([]);
+  });
+});
+
 describe("every row declares its cluster behaviour", () => {
   test("a keyed data command is single-key or declares how its keys are routed", () => {
     const undeclared = data.filter((s) => keyed(s) && multiKey(s) && s.cluster === undefined).map((s) => s.name);

@@ -52,7 +52,9 @@ describe("placement", () => {
     const before = place({ members: members(3), partitionCount: 256, replicationFactor: 3 });
     const after = place({ members: members(4), partitionCount: 256, replicationFactor: 3, current: before });
     let moved = 0;
-    after.forEach((r, p) => (moved += r.filter((id) => !before[p]!.includes(id)).length));
+    after.forEach((r, p) => {
+      moved += r.filter((id) => !before[p]!.includes(id)).length;
+    });
     expect(moved).toBe(192); // 768 replicas / 4 nodes: the new node takes its share and no more
     expect(loads(after).get("n03")).toBe(192);
   });

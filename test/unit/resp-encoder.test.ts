@@ -89,6 +89,7 @@ describe("formatDouble (redis 7.0's %.17g)", () => {
     [-2, "-2"],
     [0.1, "0.10000000000000001"],
     [1.5, "1.5"],
+    // biome-ignore lint/suspicious/noApproximativeNumericConstant: an arbitrary non-terminating binary fraction, not π
     [3.14159, "3.1415899999999999"],
     [100, "100"],
     [123456789012, "123456789012"],

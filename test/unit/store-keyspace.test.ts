@@ -212,7 +212,9 @@ describe("scan, count, randomKey", () => {
         fc.array(fc.integer({ min: 1, max: 20 }), { minLength: 1, maxLength: 5 }),
         (keys, counts) => {
           ks.flush();
-          keys.forEach((k, i) => ks.setString(k, utf8("v"), i % 4 === 0 ? 10 : null));
+          keys.forEach((k, i) => {
+            ks.setString(k, utf8("v"), i % 4 === 0 ? 10 : null);
+          });
           const live = keys.filter((_, i) => i % 4 !== 0).map((k) => k.join(","));
           const seen: string[] = [];
           let cursor = 0;

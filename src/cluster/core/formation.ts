@@ -44,6 +44,7 @@ export type FormationStep =
   | { readonly kind: "refuse"; readonly reason: string }
   | { readonly kind: "wait"; readonly reason: string };
 
+// biome-ignore lint/complexity/useMathMinMax: node ids are strings, compared lexicographically
 const lowest = (ids: Iterable<string>): string => [...ids].reduce((a, b) => (b < a ? b : a));
 
 /** The unformed nodes that count towards `bootstrap_expect`, this node first. */

@@ -375,7 +375,10 @@ export class MultiRaft {
       this.fail(e);
       throw e;
     }
-    if (!saved) return this.finish(ready, leads);
+    if (!saved) {
+      this.finish(ready, leads);
+      return;
+    }
     this.saving = true;
     saved.then(
       () => {
@@ -401,7 +404,9 @@ export class MultiRaft {
     for (const [i, [g, rd]] of ready.entries()) {
       const grp = g.raft.grp;
       if (rd.committed.length > 0) {
-        rd.committed.forEach((e, j) => this.settle(g, e, results[i]![j]));
+        rd.committed.forEach((e, j) => {
+          this.settle(g, e, results[i]![j]);
+        });
         this.opts.onCommitted?.(grp, rd.committed.length);
       }
       for (const rs of rd.readStates) {

@@ -85,7 +85,11 @@ export function mergeSplit(spec: Pick<CommandSpec, "name" | "cluster">, parts: r
   const out: Reply[] = new Array(parts.reduce((n, p) => n + p.positions.length, 0));
   for (const p of parts) {
     const r = p.reply;
-    if (r.t === "array") p.positions.forEach((pos, j) => (out[pos] = r.v[j]!));
+    if (r.t === "array") {
+      p.positions.forEach((pos, j) => {
+        out[pos] = r.v[j]!;
+      });
+    }
   }
   return array(out);
 }

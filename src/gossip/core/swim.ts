@@ -511,7 +511,10 @@ export class SwimCore {
   }
 
   private onSuspect(s: SuspectMsg, now: number, accuser?: string): void {
-    if (s.id === this.id) return this.accused(s.inc, accuser);
+    if (s.id === this.id) {
+      this.accused(s.inc, accuser);
+      return;
+    }
     const m = this.table.get(s.id);
     if (!m || s.inc < m.inc || m.state === "dead" || m.state === "left") return;
     if (m.suspicion) {
@@ -543,7 +546,10 @@ export class SwimCore {
   }
 
   private onDead(d: DeadMsg, now: number, accuser?: string): void {
-    if (d.id === this.id) return this.accused(d.inc, accuser);
+    if (d.id === this.id) {
+      this.accused(d.inc, accuser);
+      return;
+    }
     const m = this.table.get(d.id);
     if (!m || d.inc < m.inc || m.state === "dead" || m.state === "left") return;
     m.inc = d.inc;
