@@ -29,6 +29,7 @@ import { VERSION } from "./version.ts";
 import { KeyspaceEvents } from "./pubsub/keyspace-events.ts";
 import { PubSubRegistry, sessionPubSub } from "./pubsub/registry.ts";
 import { wallNow } from "./wall-clock.ts";
+import { BlockingRegistry } from "./commands/blocking.ts";
 
 export interface RunningNode {
   readonly log: Logger;
@@ -158,6 +159,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         configFile: opts.configFile ?? "",
         fsync: config.fsync,
         connectedClients: sessions.size,
+        blockedClients: blocking.size,
         totalConnections,
         totalCommands,
         rejectedConnections,
@@ -192,6 +194,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     },
   };
 
+  const blocking = new BlockingRegistry();
   const backend: Backend = {
     read: (spec, argv, resp3, db, writeBack) => (plane ? plane.read(spec, argv, resp3, db, writeBack) : LOADING),
     propose: (op) => (plane ? plane.propose(op) : Promise.resolve(LOADING)),
@@ -211,6 +214,11 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       if (!s) return false;
       s.conn.close();
       return true;
+    },
+    blocking,
+    after: (ms, fn) => {
+      const t = setTimeout(fn, ms);
+      return () => clearTimeout(t);
     },
   };
 
@@ -257,6 +265,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         // Clients that have not authenticated (requirepass) get Redis's tighter request limits.
         authenticated: () => session.client.authenticated,
         onClose() {
+          session.close();
           subscriber.close();
           sessions.delete(conn.id);
           metrics.connectedClients.dec();
@@ -349,6 +358,10 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     for (const { session, conn } of sessions.values()) if (session.client.lastActiveAt < limit) conn.close();
   }, 1000);
   idleCheck.unref();
+  // In a cluster a write to a key may be proxied by another node, which this node's blocked clients
+  // never hear of: they retry on the partition's leader this often, so a committed push waits at
+  // most this long for them (a write proxied by this node wakes them at once).
+  const blockedRetry = plane?.cluster ? setInterval(() => blocking.wakeAll(), CLUSTER_RETRY_MS) : undefined;
 
   let stopping: Promise<void> | undefined;
   running = {
@@ -358,6 +371,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     stop: () =>
       (stopping ??= (async () => {
         clearInterval(idleCheck);
+        clearInterval(blockedRetry);
         await respServer.stop();
         await httpServer.stop(true);
         await plane?.stop(true);
@@ -366,6 +380,9 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   };
   return running;
 }
+
+/** How often a blocked client of a cluster node retries its pop without having seen a write to its keys. */
+const CLUSTER_RETRY_MS = 100;
 
 /** The thresholds ops carry (Op.encoding), or undefined while they are Redis's defaults. */
 function encodingLimits(c: Config): EncodingLimits | undefined {

@@ -3,7 +3,7 @@
 import { array, bulk, err, int, map, OK, simple, verbatim, EMPTY_ARRAY, type Reply } from "../resp/reply.ts";
 import { define, subcommands } from "./define.ts";
 import type { ClientState, CommandSpec, SessionApi } from "./types.ts";
-import { E, lower, parseIntArg, str, utf8 } from "./util.ts";
+import { E, lower, parseInt64, parseIntArg, str, utf8 } from "./util.ts";
 import { parseDbIndex } from "./databases.ts";
 
 /** Compatibility level reported to clients that look at the Redis version. */
@@ -178,6 +178,14 @@ function client(s: SessionApi, argv: readonly Uint8Array[]): Reply {
         killed++;
       }
       return int(killed);
+    }
+    case "unblock": {
+      if (argv.length !== 3 && argv.length !== 4) return E.syntax;
+      const id = parseInt64(argv[2]!);
+      if (id === undefined) return E.notInt;
+      const mode = argv.length === 4 ? lower(argv[3]!) : "timeout";
+      if (mode !== "timeout" && mode !== "error") return err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+      return int(s.unblock(Number(id), mode === "error") ? 1 : 0);
     }
     case "no-evict":
     case "no-touch":

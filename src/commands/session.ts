@@ -6,6 +6,7 @@ import { keySlot } from "../keyspace/slot.ts";
 import { commandKeys } from "./connection.ts";
 import { subscribedModeReply } from "./pubsub.ts";
 import { NO_TOUCH } from "./key-access.ts";
+import { type BlockingRegistry, nothingPopped, parseTimeout, pushBack, TIMED_OUT, UNBLOCKED } from "./blocking.ts";
 import { VERSION_COMMAND, WATCH_ABORT } from "./transactions.ts";
 import { clusterClientRefusal, selectedAfter } from "./databases.ts";
 import type {
@@ -51,6 +52,10 @@ export interface Backend {
   readonly clusterModeDefault: boolean;
   clients(): readonly ClientState[];
   kill(id: number): boolean;
+  /** This node's clients blocked in BLPOP and the like. */
+  readonly blocking: BlockingRegistry;
+  /** Calls `fn` once after `ms` milliseconds unless the returned cancel runs first. */
+  after(ms: number, fn: () => void): () => void;
 }
 
 export interface ConnectionInfo {
@@ -96,6 +101,12 @@ export class Session implements SessionApi {
   /** A command was refused while queueing: EXEC must abort. */
   private queueFailed = false;
   private readonly watched = new Map<string, WatchedKey>();
+  /** A blocking command waits: every later command of the connection waits behind it, as in Redis. */
+  private blocked = false;
+  /** The connection is gone: a blocked command stops waiting and nothing more is popped for it. */
+  private closed = false;
+  /** Ends the current blocked wait (connection closed). */
+  private endWait: (() => void) | undefined;
 
   constructor(
     private readonly backend: Backend,
@@ -137,6 +148,14 @@ export class Session implements SessionApi {
   }
   kill(id: number): boolean {
     return this.backend.kill(id);
+  }
+  unblock(id: number, withError: boolean): boolean {
+    return this.backend.blocking.unblock(id, withError);
+  }
+  /** The connection closed: a blocked command stops waiting (its reply is never written). */
+  close(): void {
+    this.closed = true;
+    this.endWait?.();
   }
   readData(argv: readonly Uint8Array[]): Reply | Promise<Reply> {
     const spec = this.table.get(ascii(argv[0]!).toLowerCase());
@@ -289,7 +308,7 @@ export class Session implements SessionApi {
     }
     // A write may be proposed at once unless an earlier command waits; a read only when no
     // earlier write is still in flight.
-    if (this.deferred.length > 0 || this.watching > 0 || (!writes(spec) && this.inFlight > 0)) {
+    if (this.deferred.length > 0 || this.watching > 0 || this.blocked || (!writes(spec) && this.inFlight > 0)) {
       return new Promise<Reply>((resolve) => this.deferred.push({ spec, argv, resolve }));
     }
     return this.start(spec, argv);
@@ -301,9 +320,11 @@ export class Session implements SessionApi {
     if (!NO_TOUCH.has(spec.name)) {
       this.backend.server.keyAccess.touch(this.client.db, commandKeys(spec, argv), this.backend.now());
     }
-    const reply = isWrite(spec)
-      ? this.write(argv)
-      : this.backend.read(spec, argv, this.client.protocol === 3, this.client.db, this.writeBack);
+    const reply = spec.flags.includes("blocking")
+      ? this.blockingWrite(spec, argv)
+      : isWrite(spec)
+        ? this.write(argv)
+        : this.backend.read(spec, argv, this.client.protocol === 3, this.client.db, this.writeBack);
     const complete = spec.completeReply;
     if (!complete) return reply;
     return reply instanceof Promise ? reply.then((r) => complete(this, argv, r)) : complete(this, argv, reply);
@@ -340,7 +361,7 @@ export class Session implements SessionApi {
 
   /** Starts deferred commands in order: writes as soon as they are first in line, reads once no earlier write is in flight. */
   private drain(): void {
-    while (this.deferred.length > 0 && this.watching === 0) {
+    while (this.deferred.length > 0 && this.watching === 0 && !this.blocked) {
       const next = this.deferred[0]!;
       if (!writes(next.spec) && this.inFlight > 0) return;
       this.deferred.shift();
@@ -371,10 +392,107 @@ export class Session implements SessionApi {
     return this.propose({ ...this.opBase(), cmds: [argv] });
   }
 
+  /**
+   * A blocking pop outside MULTI: proposed as the non-blocking form (a replicated write, like LPOP);
+   * while it finds nothing the client waits in this node's registry (src/commands/blocking.ts) and
+   * retries whenever a write this node saw touches one of its keys (in a cluster also every
+   * CLUSTER_RETRY_MS, see src/node.ts). It is registered before the first try, so a write that
+   * commits between that try and the wait still wakes it. A pop is proposed only while the
+   * connection is open; one that succeeds after the connection closed is pushed back.
+   */
+  private blockingWrite(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | Promise<Reply> {
+    const timeout = parseTimeout(spec.name, argv);
+    if (typeof timeout !== "number") return timeout;
+    const db = this.client.db;
+    const registry = this.backend.blocking;
+    this.blocked = true;
+    return new Promise<Reply>((resolve) => {
+      let trying = false;
+      let again = false;
+      let done = false;
+      let pendingEnd: Reply | undefined;
+      const finish = (r: Reply) => {
+        if (done) return;
+        done = true;
+        registry.remove(waiter);
+        cancelTimer();
+        this.endWait = undefined;
+        this.blocked = false;
+        resolve(r);
+        this.drain();
+      };
+      // A try in flight may still pop: its result decides, the timeout or UNBLOCK only if it found nothing.
+      const end = (r: Reply) => (trying ? (pendingEnd = r) : finish(r));
+      const attempt = (first: boolean) => {
+        if (done) return;
+        if (trying) {
+          again = true;
+          return;
+        }
+        if (this.closed) return end(TIMED_OUT);
+        trying = true;
+        void this.propose({ ...this.opBase(), cmds: [argv] }).then((r) => {
+          trying = false;
+          const popped = !nothingPopped(r) && r.t !== "error";
+          if (popped && this.closed) this.giveBack(spec.name, argv, r, db);
+          // A retry's error keeps the client waiting (its key became another type: Redis serves only
+          // lists), except BLMOVE's: the element is there but the destination is not a list.
+          if (popped || (r.t === "error" && (first || MOVES.has(spec.name)))) return finish(r);
+          if (pendingEnd) return finish(pendingEnd);
+          if (again) {
+            again = false;
+            attempt(false);
+          }
+        });
+      };
+      const waiter = {
+        clientId: this.client.id,
+        db,
+        keys: commandKeys(spec, argv).map(byteKey),
+        wake: () => attempt(false),
+        unblock: (withError: boolean) => end(withError ? UNBLOCKED : TIMED_OUT),
+      };
+      const cancelTimer = timeout > 0 ? this.backend.after(timeout, () => end(TIMED_OUT)) : () => {};
+      this.endWait = () => end(TIMED_OUT);
+      registry.add(waiter);
+      attempt(true);
+    });
+  }
+
+  /**
+   * Puts back what a pop took for a client whose connection closed before the reply could be
+   * written. A write of the element by another client between the pop and this push may reorder
+   * it within its list; it is never lost unless this node stops in between.
+   */
+  private giveBack(name: string, argv: readonly Uint8Array[], reply: Reply, db: number): void {
+    const push = pushBack(name, argv, reply);
+    if (push) void this.propose({ ...this.opBase(), ...(db !== 0 ? { db } : {}), cmds: [push] });
+  }
+
+  /** Wakes the clients of this node blocked on keys the committed op wrote. */
+  private wakeBlocked(op: Op, reply: Reply): void {
+    if (this.backend.blocking.size === 0 || reply.t === "error") return;
+    let db = op.db ?? 0;
+    op.cmds.forEach((argv, i) => {
+      const spec = this.table.get(ascii(argv[0]!.subarray(0, 64)).toLowerCase());
+      if (!spec) return;
+      if (spec.name === "select") db = Number(ascii(argv[1]!));
+      if (!isWrite(spec)) return;
+      const own = op.multi ? (reply.t === "array" ? reply.v[i] : undefined) : reply;
+      // A blocking pop that found nothing wrote nothing: waking others would make the waiters wake each other forever.
+      if (spec.flags.includes("blocking") && (!own || nothingPopped(own))) return;
+      this.backend.blocking.touched(db, commandKeys(spec, argv).map(byteKey));
+    });
+  }
+
   private propose(op: Op): Promise<Reply> {
     this.inFlight++;
     return this.backend
       .propose(op)
+      .then((r) => {
+        this.wakeBlocked(op, r);
+        return r;
+      })
       .catch((e: unknown) => err(`ERR write failed: ${(e as Error).message}`))
       .finally(() => {
         this.inFlight--;
@@ -383,6 +501,8 @@ export class Session implements SessionApi {
   }
 }
 
+/** Blocking pops that push too: woken with a destination of another type, they answer WRONGTYPE (as Redis). */
+const MOVES = new Set(["blmove", "brpoplpush"]);
 /** Session commands that read or write the keyspace: ordered among data commands. */
 const ordered = (spec: CommandSpec) => ORDERED.has(spec.name);
 /**

@@ -1,6 +1,7 @@
 // The command table: every command FlyDB knows, by lower-case name. Dispatch, arity checks,
 // COMMAND INFO/DOCS and key extraction for routing all read it.
 import { BIT_COMMANDS } from "./bits.ts";
+import { BLOCKING_COMMANDS } from "./blocking.ts";
 import { CLUSTER_COMMANDS } from "./cluster.ts";
 import { CONNECTION_COMMANDS } from "./connection.ts";
 import { DATABASE_COMMANDS } from "./databases.ts";
@@ -50,6 +51,7 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   PUBSUB_COMMANDS,
   HASH_COMMANDS,
   LIST_COMMANDS,
+  BLOCKING_COMMANDS,
   SET_COMMANDS,
   ZSET_COMMANDS,
   GEO_COMMANDS,

@@ -308,6 +308,7 @@ export type CommandFlag =
   | "noauth" // allowed before AUTH
   | "connection" // touches only the connection: run locally, never logged
   | "no-multi" // not allowed inside MULTI
+  | "blocking" // may wait for a write by another client (src/commands/blocking.ts)
   | "random"; // reply depends on randomness
 
 export interface CommandContext {
@@ -426,6 +427,8 @@ export interface SessionApi {
   readonly cluster: ClusterView | undefined;
   /** Pub/sub of this connection; undefined where nothing can be pushed to the client (HTTP). */
   readonly pubsub: PubSubApi | undefined;
+  /** CLIENT UNBLOCK: false when that client is not blocked on this node. */
+  readonly unblock: (id: number, withError: boolean) => boolean;
   /** Runs a read-only data command where its key lives (MEMORY USAGE's read). */
   readonly readData: (argv: readonly Uint8Array[]) => Reply | Promise<Reply>;
 }

@@ -12,6 +12,8 @@ export interface InfoSource {
   configFile: string;
   fsync: string;
   connectedClients: number;
+  /** Clients waiting in a blocking command (src/commands/blocking.ts). */
+  blockedClients: number;
   totalConnections: number;
   totalCommands: number;
   rejectedConnections: number;
@@ -77,7 +79,7 @@ export function renderInfo(src: InfoSource, section: string | undefined, now: nu
     clients: [
       ["connected_clients", src.connectedClients],
       ["maxclients", src.maxclients],
-      ["blocked_clients", 0],
+      ["blocked_clients", src.blockedClients],
       ["tracking_clients", 0],
     ],
     memory: [

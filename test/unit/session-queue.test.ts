@@ -7,6 +7,7 @@ import { KeyAccess } from "../../src/commands/key-access.ts";
 import { LatencyMonitor } from "../../src/commands/latency.ts";
 import { describe, expect, test } from "bun:test";
 import { Session, type Backend } from "../../src/commands/session.ts";
+import { BlockingRegistry } from "../../src/commands/blocking.ts";
 import type { Op } from "../../src/commands/types.ts";
 import { simple, type Reply } from "../../src/resp/reply.ts";
 
@@ -52,6 +53,8 @@ function harness() {
     clusterModeDefault: false,
     clients: () => [],
     kill: () => false,
+    blocking: new BlockingRegistry(),
+    after: () => () => {},
   };
   const session = new Session(backend, { id: 1, addr: "127.0.0.1:1", laddr: "127.0.0.1:2" });
   const run = (...argv: string[]) => session.execute(argv.map((a) => new TextEncoder().encode(a)));
