@@ -2,6 +2,7 @@
 // differential tests: the same command goes to both and the replies are compared.
 import { afterAll, beforeAll, expect } from "bun:test";
 import { startFlyDB, startRedisServer, type ServerProcess } from "./processes.ts";
+import { RawConnection } from "./raw-socket.ts";
 import { RespClient, type Wire } from "./resp-client.ts";
 
 export interface Pair {
@@ -134,3 +135,42 @@ export function sortWire(w: Wire, pairs = false): Wire {
 
 /** The text of a bulk string reply. */
 export const text = (w: Wire | undefined): string | undefined => (w?.t === "$" ? w.v.toString("latin1") : undefined);
+
+export interface RawDiffServers {
+  readonly redis: ServerProcess;
+  readonly fly: ServerProcess;
+  /** A raw connection to `port`, closed after the file's tests. */
+  open(port: number): Promise<RawConnection>;
+}
+
+/**
+ * A redis-server and a FlyDB node (fsync no) for the file's tests, compared over raw connections
+ * (Pub/Sub and keyspace notifications, where the bytes pushed between replies matter).
+ */
+export function useRawDiffServers(): RawDiffServers {
+  let redis: ServerProcess | undefined;
+  let fly: ServerProcess | undefined;
+  const opened: RawConnection[] = [];
+  beforeAll(async () => {
+    [redis, fly] = await Promise.all([startRedisServer(), startFlyDB({ args: ["--fsync", "no"] })]);
+  });
+  afterAll(async () => {
+    for (const c of opened) c.close();
+    await Promise.all([redis?.stop(), fly?.stop()]);
+  });
+  return {
+    get redis() {
+      if (!redis) throw new Error("the servers are not started yet (use them inside tests)");
+      return redis;
+    },
+    get fly() {
+      if (!fly) throw new Error("the servers are not started yet (use them inside tests)");
+      return fly;
+    },
+    async open(port) {
+      const c = await RawConnection.connect(port);
+      opened.push(c);
+      return c;
+    },
+  };
+}

@@ -4,30 +4,16 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { startFlyDB, startRedisServer, type ServerProcess } from "../helpers/processes.ts";
+import { expect, test } from "bun:test";
+import { useRawDiffServers } from "../helpers/diff-servers.ts";
+import { startFlyDB } from "../helpers/processes.ts";
 import { RawConnection } from "../helpers/raw-socket.ts";
 import { encodeCommand } from "../helpers/resp-client.ts";
 
-let redis: ServerProcess;
-let fly: ServerProcess;
-const opened: RawConnection[] = [];
-
-beforeAll(async () => {
-  [redis, fly] = await Promise.all([startRedisServer(), startFlyDB({ args: ["--fsync", "no"] })]);
-});
-afterAll(async () => {
-  for (const c of opened) c.close();
-  await Promise.all([redis?.stop(), fly?.stop()]);
-});
+const servers = useRawDiffServers();
+const open = (port: number) => servers.open(port);
 
 const END = "__end__";
-
-async function open(port: number): Promise<RawConnection> {
-  const c = await RawConnection.connect(port);
-  opened.push(c);
-  return c;
-}
 
 /** Sends the commands one at a time (each reply awaited) and then `PING __end__`; all bytes up to its reply. */
 async function run(c: RawConnection, cmds: readonly (readonly string[])[]): Promise<string> {
@@ -57,8 +43,8 @@ async function events(port: number, flags: string, script: Script, waitMs = 0): 
 }
 
 async function same(flags: string, script: readonly (readonly string[])[], waitMs = 0): Promise<string> {
-  const expected = await events(redis.port, flags, script, waitMs);
-  expect(await events(fly.port, flags, script, waitMs)).toBe(expected);
+  const expected = await events(servers.redis.port, flags, script, waitMs);
+  expect(await events(servers.fly.port, flags, script, waitMs)).toBe(expected);
   return expected;
 }
 

@@ -2,30 +2,15 @@
 // connections and the bytes that come back must be identical: (un)subscribe confirmations and
 // their counts, RESP2's subscribed mode (its error text, PING as ["pong", arg]), RESP3 pushes,
 // message frames, PUBSUB introspection and bad input.
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { startFlyDB, startRedisServer, type ServerProcess } from "../helpers/processes.ts";
+import { expect, test } from "bun:test";
+import { useRawDiffServers } from "../helpers/diff-servers.ts";
 import { RawConnection } from "../helpers/raw-socket.ts";
 import { encodeCommand } from "../helpers/resp-client.ts";
 
-let redis: ServerProcess;
-let fly: ServerProcess;
-const opened: RawConnection[] = [];
-
-beforeAll(async () => {
-  [redis, fly] = await Promise.all([startRedisServer(), startFlyDB({ args: ["--fsync", "no"] })]);
-});
-afterAll(async () => {
-  for (const c of opened) c.close();
-  await Promise.all([redis?.stop(), fly?.stop()]);
-});
+const servers = useRawDiffServers();
+const open = (port: number) => servers.open(port);
 
 const END = "__end__";
-
-async function open(port: number): Promise<RawConnection> {
-  const c = await RawConnection.connect(port);
-  opened.push(c);
-  return c;
-}
 
 /** Sends the commands and then `PING __end__` (answered in both modes), returns all bytes up to it. */
 async function run(c: RawConnection, cmds: readonly (readonly string[])[]): Promise<string> {
@@ -37,7 +22,7 @@ async function run(c: RawConnection, cmds: readonly (readonly string[])[]): Prom
 
 /** Runs the same script on a fresh connection to each server; the byte streams must be equal. */
 async function same(cmds: readonly (readonly string[])[], hello3 = false): Promise<string> {
-  const [r, f] = await Promise.all([open(redis.port), open(fly.port)]);
+  const [r, f] = await Promise.all([open(servers.redis.port), open(servers.fly.port)]);
   if (hello3) await Promise.all([run(r, [["HELLO", "3"]]), run(f, [["HELLO", "3"]])]);
   const expected = await run(r, cmds);
   expect(await run(f, cmds)).toBe(expected);
@@ -79,8 +64,8 @@ test("RESP3: confirmations are pushes and every command is allowed", async () =>
 
 test("message, pmessage and smessage frames, and PUBLISH's receiver count", async () => {
   for (const hello3 of [false, true]) {
-    const subs = await Promise.all([open(redis.port), open(fly.port)]);
-    const pubs = await Promise.all([open(redis.port), open(fly.port)]);
+    const subs = await Promise.all([open(servers.redis.port), open(servers.fly.port)]);
+    const pubs = await Promise.all([open(servers.redis.port), open(servers.fly.port)]);
     const script = [
       ["SUBSCRIBE", "news"],
       ["PSUBSCRIBE", "n*", "x"],
@@ -95,7 +80,7 @@ test("message, pmessage and smessage frames, and PUBLISH's receiver count", asyn
       ["SPUBLISH", "other", "lost"],
     ];
     const outs: string[] = [];
-    for (const [i, _port] of [redis.port, fly.port].entries()) {
+    for (const [i, _port] of [servers.redis.port, servers.fly.port].entries()) {
       await run(subs[i]!, script);
       const mark = subs[i]!.received().length;
       outs.push(await run(pubs[i]!, published));
@@ -111,7 +96,7 @@ test("message, pmessage and smessage frames, and PUBLISH's receiver count", asyn
 });
 
 test("PUBSUB introspection and bad input", async () => {
-  const [r, f] = await Promise.all([open(redis.port), open(fly.port)]);
+  const [r, f] = await Promise.all([open(servers.redis.port), open(servers.fly.port)]);
   for (const c of [r, f])
     await run(c, [
       ["SUBSCRIBE", "chan1"],
@@ -145,7 +130,7 @@ test("PUBSUB introspection and bad input", async () => {
 
 test("RESET leaves subscribed mode; QUIT answers +OK in it", async () => {
   await same([["SUBSCRIBE", "a"], ["PSUBSCRIBE", "b*"], ["RESET"], ["GET", "x"], ["PUBSUB", "NUMPAT"]]);
-  const [r, f] = await Promise.all([open(redis.port), open(fly.port)]);
+  const [r, f] = await Promise.all([open(servers.redis.port), open(servers.fly.port)]);
   const quit = encodeCommand(["SUBSCRIBE", "a"]).toString("latin1") + encodeCommand(["QUIT"]).toString("latin1");
   const outs = [];
   for (const c of [r, f]) {
