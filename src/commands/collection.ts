@@ -60,6 +60,7 @@ export function noteGrowth(
 /** OBJECT ENCODING for a collection: Redis 7.0's names. */
 export function encodingName(type: Exclude<KeyType, "string">, compact: boolean): string {
   if (type === "list") return "quicklist";
+  if (type === "stream") return "stream";
   if (type === "set") return compact ? "intset" : "hashtable";
   if (type === "zset") return compact ? "listpack" : "skiplist";
   return compact ? "listpack" : "hashtable";

@@ -15,6 +15,7 @@ const ELEMENT_OVERHEAD: Record<Exclude<KeyType, "string">, { compact: number; la
   set: { compact: 0, large: 40 },
   zset: { compact: 12, large: 72 },
   list: { compact: 11, large: 11 },
+  stream: { compact: 16, large: 16 },
 };
 const DEFAULT_SAMPLES = 5;
 const NO_ISSUES =
