@@ -34,6 +34,8 @@ export const DEFAULT_ENCODING: EncodingLimits = {
   setIntsetEntries: 512,
   zsetEntries: 128,
   zsetValue: 64,
+  streamNodeEntries: 100,
+  streamNodeBytes: 4096,
 };
 
 /**

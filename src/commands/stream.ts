@@ -2,7 +2,7 @@
 // XLEN, XDEL, XTRIM, XSETID, XINFO. Consumer groups and reads are in stream-groups.ts. Entry IDs
 // from `*` come from the op's clock (ctx.now), so every replica generates the same ones.
 import { array, bulk, EMPTY_ARRAY, err, int, map, NULL_ARRAY, NULL_BULK, OK, type Reply, simple } from "../resp/reply.ts";
-import { isReply } from "./collection.ts";
+import { DEFAULT_ENCODING, isReply } from "./collection.ts";
 import { define, subcommands } from "./define.ts";
 import {
   compareIds,
@@ -21,8 +21,11 @@ import type { NodeLimits, StreamEntry, StreamGroup, StreamState, StreamTrim } fr
 import type { CommandContext } from "./types.ts";
 import { ascii, E, lower, parseInt64 } from "./util.ts";
 
-/** Redis 7.0's stream-node-max-entries and stream-node-max-bytes defaults. */
-export const NODE_LIMITS: NodeLimits = { entries: 100, bytes: 4096 };
+/** stream-node-max-entries and stream-node-max-bytes as the op carries them (Redis's defaults otherwise). */
+export function nodeLimits(ctx: CommandContext): NodeLimits {
+  const e = ctx.encoding ?? DEFAULT_ENCODING;
+  return { entries: e.streamNodeEntries, bytes: e.streamNodeBytes };
+}
 /** Listpacks hold at most 1 GiB (STREAM_LISTPACK_MAX_SIZE). */
 const MAX_ENTRY_BYTES = 1 << 30;
 
@@ -94,7 +97,7 @@ interface AddOrTrimArgs {
 }
 
 /** streamParseAddOrTrimArgsOrReply. */
-function parseAddOrTrim(argv: readonly Uint8Array[], xadd: boolean): AddOrTrimArgs | Reply {
+function parseAddOrTrim(ctx: CommandContext, argv: readonly Uint8Array[], xadd: boolean): AddOrTrimArgs | Reply {
   let strategy: "maxlen" | "minid" | undefined;
   let approx = false;
   let maxlen = 0;
@@ -151,7 +154,7 @@ function parseAddOrTrim(argv: readonly Uint8Array[], xadd: boolean): AddOrTrimAr
   if (limitGiven && !approx) return err("ERR syntax error, LIMIT cannot be used without the special ~ option");
   let max = Number(limit);
   if (!limitGiven) {
-    max = approx ? 100 * NODE_LIMITS.entries : 0;
+    max = approx ? 100 * nodeLimits(ctx).entries : 0;
     if (approx && (max <= 0 || max > 1_000_000)) max = 10_000;
   }
   const trim = strategy ? { strategy, maxlen, minid, approx, limit: max } : undefined;
@@ -159,7 +162,7 @@ function parseAddOrTrim(argv: readonly Uint8Array[], xadd: boolean): AddOrTrimAr
 }
 
 function xadd(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
-  const args = parseAddOrTrim(argv, true);
+  const args = parseAddOrTrim(ctx, argv, true);
   if (isReply(args)) return args;
   const fields = argv.slice(args.at + 1);
   if (fields.length < 2 || fields.length % 2 === 1) return E.arity("xadd");
@@ -187,7 +190,7 @@ function xadd(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
     return err("ERR The ID specified in XADD is equal or smaller than the target stream top item");
   }
   if (fields.reduce((n, f) => n + f.length, 0) > MAX_ENTRY_BYTES) return err("ERR Elements are too large to be stored");
-  ctx.db.streams.append(key, id, fields, NODE_LIMITS);
+  ctx.db.streams.append(key, id, fields, nodeLimits(ctx));
   ctx.db.streams.setState(key, { lastId: id, maxDeletedId: s.maxDeletedId, entriesAdded: s.entriesAdded + 1n });
   ctx.notify?.("t", "xadd", key);
   if (args.trim && ctx.db.streams.trim(key, args.trim) > 0) ctx.notify?.("t", "xtrim", key);
@@ -256,7 +259,7 @@ function xdel(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
 }
 
 function xtrim(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
-  const args = parseAddOrTrim(argv, false);
+  const args = parseAddOrTrim(ctx, argv, false);
   if (isReply(args)) return args;
   const key = argv[1]!;
   const s = lookup(ctx, key);

@@ -258,6 +258,9 @@ export interface EncodingLimits {
   readonly setIntsetEntries: number;
   readonly zsetEntries: number;
   readonly zsetValue: number;
+  /** stream-node-max-entries and stream-node-max-bytes (src/commands/stream-store.ts NodeLimits). */
+  readonly streamNodeEntries: number;
+  readonly streamNodeBytes: number;
 }
 
 export interface WatchedKey {

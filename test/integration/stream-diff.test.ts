@@ -2,8 +2,8 @@
 // to FlyDB, replies must be equal (RESP2 and RESP3). IDs are explicit wherever the reply would show
 // them, since `*` takes each server's clock; idle times are checked for shape only.
 import { describe, expect, test } from "bun:test";
-import { compareSequence, useDiffServers, type Pair } from "../helpers/diff-servers.ts";
-import type { Wire } from "../helpers/resp-client.ts";
+import { compareSequence, useDiffServers } from "../helpers/diff-servers.ts";
+import type { RespClient, Wire } from "../helpers/resp-client.ts";
 
 const { servers, resp3 } = useDiffServers({ resp3: true });
 
@@ -295,6 +295,66 @@ const SEQUENCES: Record<string, Seq> = {
   ],
 };
 
+/** Runs a blocking scenario on one server: `blocked` waits while `writer` writes after a pause. */
+async function blockingScenario(
+  blocker: RespClient,
+  writer: RespClient,
+  setup: Seq,
+  block: readonly string[],
+  writes: Seq,
+): Promise<{ reply: Wire; after: Wire }> {
+  await writer.call("FLUSHALL");
+  for (const argv of setup) await writer.call(...argv);
+  const pending = blocker.call(...block);
+  await Bun.sleep(150);
+  for (const argv of writes) await writer.call(...argv);
+  const reply = await pending;
+  // What the blocked read left behind (its PEL entries), and that the connection still works.
+  const after = await blocker.call("XINFO", "GROUPS", "s");
+  return { reply, after: clockFree(["xinfo", "groups"], after) as Wire };
+}
+
+describe("blocking XREAD/XREADGROUP against redis-server", () => {
+  const cases: Record<string, [Seq, string[], Seq]> = {
+    "XREAD BLOCK $ gets only what was added after it blocked": [
+      [["XADD", "s", "1-0", "old", "1"]],
+      ["XREAD", "BLOCK", "5000", "STREAMS", "s", "$"],
+      [["XADD", "s", "2-0", "new", "2"]],
+    ],
+    "XREAD BLOCK on a missing key": [[], ["XREAD", "BLOCK", "5000", "STREAMS", "s", "$"], [["XADD", "s", "3-0", "a", "b"]]],
+    "XREAD BLOCK times out with a null array": [[["XADD", "s", "1-0", "a", "1"]], ["XREAD", "BLOCK", "100", "STREAMS", "s", "$"], []],
+    "XREAD BLOCK with COUNT on two streams": [
+      [["XADD", "s", "1-0", "a", "1"]],
+      ["XREAD", "COUNT", "1", "BLOCK", "5000", "STREAMS", "other", "s", "$", "1-0"],
+      [["XADD", "s", "2-0", "b", "2"], ["XADD", "s", "3-0", "c", "3"]],
+    ],
+    "XREADGROUP BLOCK > is served and recorded as pending": [
+      [["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]],
+      ["XREADGROUP", "GROUP", "g", "alice", "BLOCK", "5000", "STREAMS", "s", ">"],
+      [["XADD", "s", "1-0", "a", "1"]],
+    ],
+    "XREADGROUP BLOCK NOACK": [
+      [["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]],
+      ["XREADGROUP", "GROUP", "g", "alice", "NOACK", "BLOCK", "5000", "STREAMS", "s", ">"],
+      [["XADD", "s", "1-0", "a", "1"]],
+    ],
+    "XREADGROUP BLOCK times out": [
+      [["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]],
+      ["XREADGROUP", "GROUP", "g", "alice", "BLOCK", "100", "STREAMS", "s", ">"],
+      [],
+    ],
+  };
+  for (const [name, [setup, block, writes]] of Object.entries(cases)) {
+    test(name, async () => {
+      const a = await servers.connect();
+      const b = await servers.connect();
+      const redis = await blockingScenario(a.redis, b.redis, setup, block, writes);
+      const fly = await blockingScenario(a.fly, b.fly, setup, block, writes);
+      expect(fly).toEqual(redis);
+    });
+  }
+});
+
 describe("streams against redis-server", () => {
   for (const [name, seq] of Object.entries(SEQUENCES)) {
     test(`${name} (RESP2)`, async () => {
@@ -305,5 +365,3 @@ describe("streams against redis-server", () => {
     });
   }
 });
-
-export type { Pair };
