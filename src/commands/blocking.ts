@@ -230,6 +230,21 @@ function lastGeneratedId(info: Reply): StreamId {
   return MIN_ID;
 }
 
+/**
+ * A retry's error that ends the wait: a blocked XREADGROUP whose group went away (with its
+ * stream: deleted or renamed) gets Redis's -NOGROUP, one whose key changed type -UNBLOCKED.
+ * Undefined: keep waiting.
+ */
+export function retryEnds(name: string, r: Reply): Reply | undefined {
+  if (name !== "xreadgroup" || r.t !== "error") return undefined;
+  return r.v.startsWith("NOGROUP") ? GROUP_GONE : STREAM_GONE;
+}
+const GROUP_GONE = err("NOGROUP the consumer group this client was blocked on no longer exists");
+const STREAM_GONE = err("UNBLOCKED the stream key no longer exists");
+
+/** Writes without keys that can still end a wait (a blocked XREADGROUP's stream goes away): every waiter retries. */
+export const WAKES_ALL: ReadonlySet<string> = new Set(["flushall", "flushdb", "swapdb"]);
+
 /** Nothing to pop: the reply a blocked client keeps waiting on (and gets when it times out, as NULL_ARRAY). */
 export const nothingPopped = (r: Reply): boolean => r.t === "nullarray" || r.t === "nullbulk";
 export const TIMED_OUT = NULL_ARRAY;

@@ -13,7 +13,9 @@ import {
   parseTimeout,
   pushBack,
   resolveBlockingArgs,
+  retryEnds,
   TIMED_OUT,
+  WAKES_ALL,
   UNBLOCKED,
 } from "./blocking.ts";
 import { VERSION_COMMAND, WATCH_ABORT } from "./transactions.ts";
@@ -457,6 +459,8 @@ export class Session implements SessionApi {
           // A retry's error keeps the client waiting (its key became another type: Redis serves only
           // lists), except BLMOVE's: the element is there but the destination is not a list.
           if (popped || (r.t === "error" && (first || MOVES.has(spec.name)))) return finish(r);
+          const ends = first ? undefined : retryEnds(spec.name, r);
+          if (ends) return finish(ends);
           if (pendingEnd) return finish(pendingEnd);
           if (again) {
             again = false;
@@ -500,7 +504,8 @@ export class Session implements SessionApi {
       const own = op.multi ? (reply.t === "array" ? reply.v[i] : undefined) : reply;
       // A blocking pop that found nothing wrote nothing: waking others would make the waiters wake each other forever.
       if (spec.flags.includes("blocking") && (!own || nothingPopped(own))) return;
-      this.backend.blocking.touched(db, commandKeys(spec, argv).map(byteKey));
+      if (WAKES_ALL.has(spec.name)) this.backend.blocking.wakeAll();
+      else this.backend.blocking.touched(db, commandKeys(spec, argv).map(byteKey));
     });
   }
 
