@@ -2,7 +2,19 @@
 // XREADGROUP, XGROUP, XACK, XPENDING, XCLAIM, XAUTOCLAIM. Each `run` is the non-blocking form; a
 // BLOCK waits in the session like BLPOP (src/commands/blocking.ts). Delivery and idle times are
 // the op's clock (ctx.now), so every replica records the same pending entries.
-import { array, bulk, EMPTY_ARRAY, err, int, map, NULL_ARRAY, NULL_BULK, OK, type Reply, simple } from "../resp/reply.ts";
+import {
+  array,
+  bulk,
+  EMPTY_ARRAY,
+  err,
+  int,
+  map,
+  NULL_ARRAY,
+  NULL_BULK,
+  OK,
+  type Reply,
+  simple,
+} from "../resp/reply.ts";
 import { isReply } from "./collection.ts";
 import { ONE_SLOT } from "./cluster-policy.ts";
 import { define, subcommands } from "./define.ts";
@@ -79,9 +91,7 @@ export function parseReadArgs(argv: readonly Uint8Array[], readgroup: boolean): 
     } else if (o === "streams" && more > 0) {
       streamsAt = i + 1;
       if ((argv.length - streamsAt) % 2 !== 0) {
-        return err(
-          "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
-        );
+        return err("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.");
       }
       break;
     } else if (o === "group" && more >= 2) {
@@ -127,7 +137,9 @@ function xread(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
       continue;
     }
     if (isGreater(a)) {
-      return err("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.");
+      return err(
+        "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.",
+      );
     }
     const id = parseId(a, 0n, true);
     if (!id) return INVALID_ID;
@@ -154,9 +166,7 @@ export function resolveDollar(argv: readonly Uint8Array[], lastIds: readonly (St
   const keys = streamsKeys(argv);
   const idsAt = argv.length - keys.length;
   const enc = new TextEncoder();
-  return argv.map((a, i) =>
-    i >= idsAt && isDollar(a) ? enc.encode(formatId(lastIds[i - idsAt] ?? MIN_ID)) : a,
-  );
+  return argv.map((a, i) => (i >= idsAt && isDollar(a) ? enc.encode(formatId(lastIds[i - idsAt] ?? MIN_ID)) : a));
 }
 
 /** Records delivery of `id` for the group's entries_read and last ID (streamReplyWithRange). */
@@ -579,7 +589,8 @@ export const STREAM_GROUP_COMMANDS = define("stream", [
     flags: ["readonly", "blocking"],
     keys: STREAMS_KEYS,
     since: "5.0.0",
-    summary: "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise.",
+    summary:
+      "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise.",
     run: xread,
     cluster: ONE_SLOT,
   },
@@ -589,7 +600,8 @@ export const STREAM_GROUP_COMMANDS = define("stream", [
     flags: ["write", "blocking"],
     keys: STREAMS_KEYS,
     since: "5.0.0",
-    summary: "Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise.",
+    summary:
+      "Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise.",
     run: xreadgroup,
     cluster: ONE_SLOT,
   },
@@ -616,7 +628,8 @@ export const STREAM_GROUP_COMMANDS = define("stream", [
     flags: ["write", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "5.0.0",
-    summary: "Returns the number of messages that were successfully acknowledged by the consumer group member of a stream.",
+    summary:
+      "Returns the number of messages that were successfully acknowledged by the consumer group member of a stream.",
     run: xack,
   },
   {
@@ -634,7 +647,8 @@ export const STREAM_GROUP_COMMANDS = define("stream", [
     flags: ["write", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "5.0.0",
-    summary: "Changes, or acquires, ownership of a message in a consumer group, as if the message was delivered a consumer group member.",
+    summary:
+      "Changes, or acquires, ownership of a message in a consumer group, as if the message was delivered a consumer group member.",
     run: xclaim,
   },
   {
@@ -643,7 +657,8 @@ export const STREAM_GROUP_COMMANDS = define("stream", [
     flags: ["write", "fast"],
     keys: { first: 1, last: 1, step: 1 },
     since: "6.2.0",
-    summary: "Changes, or acquires, ownership of messages in a consumer group, as if the messages were delivered to as consumer group member.",
+    summary:
+      "Changes, or acquires, ownership of messages in a consumer group, as if the messages were delivered to as consumer group member.",
     run: xautoclaim,
   },
 ]);

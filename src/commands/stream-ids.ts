@@ -71,12 +71,7 @@ export interface ParsedId extends StreamId {
  * An ID argument: "-" and "+" (unless strict), "<ms>" (seq = missingSeq) or "<ms>-<seq>"; with
  * `allowAutoSeq`, "<ms>-*" too. undefined: Redis's "Invalid stream ID".
  */
-export function parseId(
-  b: Uint8Array,
-  missingSeq: bigint,
-  strict = false,
-  allowAutoSeq = false,
-): ParsedId | undefined {
+export function parseId(b: Uint8Array, missingSeq: bigint, strict = false, allowAutoSeq = false): ParsedId | undefined {
   if (b.length > 127) return undefined;
   const s = String.fromCharCode(...b);
   if (s === "-" || s === "+") {

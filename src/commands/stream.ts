@@ -1,7 +1,19 @@
 // Stream commands with Redis 7.0's replies and error texts (t_stream.c): XADD, XRANGE, XREVRANGE,
 // XLEN, XDEL, XTRIM, XSETID, XINFO. Consumer groups and reads are in stream-groups.ts. Entry IDs
 // from `*` come from the op's clock (ctx.now), so every replica generates the same ones.
-import { array, bulk, EMPTY_ARRAY, err, int, map, NULL_ARRAY, NULL_BULK, OK, type Reply, simple } from "../resp/reply.ts";
+import {
+  array,
+  bulk,
+  EMPTY_ARRAY,
+  err,
+  int,
+  map,
+  NULL_ARRAY,
+  NULL_BULK,
+  OK,
+  type Reply,
+  simple,
+} from "../resp/reply.ts";
 import { DEFAULT_ENCODING, isReply } from "./collection.ts";
 import { define, subcommands } from "./define.ts";
 import {
@@ -184,7 +196,8 @@ function xadd(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
     const ms = BigInt(Math.max(0, Math.floor(ctx.now)));
     id = ms > s.lastId.ms ? { ms, seq: 0n } : incrId(s.lastId);
   } else if (given.seqGiven) id = given;
-  else if (given.ms === s.lastId.ms) id = s.lastId.seq === U64_MAX ? undefined : { ms: given.ms, seq: s.lastId.seq + 1n };
+  else if (given.ms === s.lastId.ms)
+    id = s.lastId.seq === U64_MAX ? undefined : { ms: given.ms, seq: s.lastId.seq + 1n };
   else id = { ms: given.ms, seq: 0n };
   if (!id || compareIds(id, s.lastId) <= 0) {
     return err("ERR The ID specified in XADD is equal or smaller than the target stream top item");
@@ -216,7 +229,7 @@ function xrange(rev: boolean) {
     if (!s) return EMPTY_ARRAY;
     if (count === 0) return NULL_ARRAY;
     if (compareIds(start, end) > 0) return EMPTY_ARRAY;
-    const entries = ctx.db.streams.range(argv[1]!, start, end, rev, count < 0 ? 0 : count);
+    const entries = ctx.db.streams.range(argv[1]!, start, end, rev, Math.max(count, 0));
     return array(entries.map(entryReply));
   };
 }
@@ -366,28 +379,32 @@ function xinfo(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
       return err(`NOGROUP No such consumer group '${ascii(group)}' for key name '${ascii(key)}'`);
     }
     return array(
-      streams.consumers(key, group).map((c) =>
-        map([
-          field("name", bulk(c.name)),
-          field("pending", int(streams.pendingCount(key, group, c.name))),
-          field("idle", int(Math.max(0, ctx.now - c.seenTime))),
-        ]),
-      ),
+      streams
+        .consumers(key, group)
+        .map((c) =>
+          map([
+            field("name", bulk(c.name)),
+            field("pending", int(streams.pendingCount(key, group, c.name))),
+            field("idle", int(Math.max(0, ctx.now - c.seenTime))),
+          ]),
+        ),
     );
   }
   const first = firstId(ctx, key);
   if (sub === "groups") {
     return array(
-      streams.groups(key).map((g) =>
-        map([
-          field("name", bulk(g.name)),
-          field("consumers", int(streams.consumers(key, g.name).length)),
-          field("pending", int(streams.pendingCount(key, g.name))),
-          field("last-delivered-id", idReply(g.lastId)),
-          field("entries-read", g.entriesRead === undefined ? NULL_BULK : int(g.entriesRead)),
-          field("lag", lagReply(s, first, g)),
-        ]),
-      ),
+      streams
+        .groups(key)
+        .map((g) =>
+          map([
+            field("name", bulk(g.name)),
+            field("consumers", int(streams.consumers(key, g.name).length)),
+            field("pending", int(streams.pendingCount(key, g.name))),
+            field("last-delivered-id", idReply(g.lastId)),
+            field("entries-read", g.entriesRead === undefined ? NULL_BULK : int(g.entriesRead)),
+            field("lag", lagReply(s, first, g)),
+          ]),
+        ),
     );
   }
   return xinfoStream(ctx, argv, s, first);
@@ -439,9 +456,7 @@ function xinfoStream(ctx: CommandContext, argv: readonly Uint8Array[], s: Stream
       field("pel-count", int(streams.pendingCount(key, g.name))),
       field(
         "pending",
-        array(
-          pel.map((p) => array([idReply(p.id), bulk(p.consumer), int(p.deliveryTime), int(p.deliveryCount)])),
-        ),
+        array(pel.map((p) => array([idReply(p.id), bulk(p.consumer), int(p.deliveryTime), int(p.deliveryCount)]))),
       ),
       field(
         "consumers",
@@ -452,7 +467,10 @@ function xinfoStream(ctx: CommandContext, argv: readonly Uint8Array[], s: Stream
               field("name", bulk(c.name)),
               field("seen-time", int(c.seenTime)),
               field("pel-count", int(streams.pendingCount(key, g.name, c.name))),
-              field("pending", array(own.map((p) => array([idReply(p.id), int(p.deliveryTime), int(p.deliveryCount)])))),
+              field(
+                "pending",
+                array(own.map((p) => array([idReply(p.id), int(p.deliveryTime), int(p.deliveryCount)]))),
+              ),
             ]);
           }),
         ),

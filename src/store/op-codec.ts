@@ -23,7 +23,9 @@ const RESP3 = 2;
 
 type WatchTuple = [Uint8Array, number, boolean] | [Uint8Array, number, boolean, number];
 type IdTuple = [string, number, number, number];
-type EncodingTuple = [number, number, number, number, number] | [number, number, number, number, number, number, number];
+type EncodingTuple =
+  | [number, number, number, number, number]
+  | [number, number, number, number, number, number, number];
 
 export function encodeOp(op: Op, id?: ProposalId): Uint8Array {
   const flags = (op.multi ? MULTI : 0) | (op.resp3 ? RESP3 : 0);

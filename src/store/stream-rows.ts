@@ -171,9 +171,12 @@ export class StreamRows implements StreamStore {
     this.q("DELETE FROM keys WHERE part = ? AND key = ?").run(part, key);
     this.q("INSERT INTO keys (part, key, type, value, expire_at) VALUES (?, ?, 'stream', NULL, NULL)").run(part, key);
     const zero = encodeId({ ms: 0n, seq: 0n });
-    this.q(
-      "INSERT INTO stream_meta (part, key, length, last_id, max_deleted, added) VALUES (?, ?, 0, ?, ?, '0')",
-    ).run(part, key, zero, zero);
+    this.q("INSERT INTO stream_meta (part, key, length, last_id, max_deleted, added) VALUES (?, ?, 0, ?, ?, '0')").run(
+      part,
+      key,
+      zero,
+      zero,
+    );
   }
 
   setState(key: Uint8Array, s: Omit<StreamState, "length">): void {
@@ -188,7 +191,8 @@ export class StreamRows implements StreamStore {
   }
 
   private addLength(part: number, key: Uint8Array, delta: number): void {
-    if (delta !== 0) this.q("UPDATE stream_meta SET length = length + ? WHERE part = ? AND key = ?").run(delta, part, key);
+    if (delta !== 0)
+      this.q("UPDATE stream_meta SET length = length + ? WHERE part = ? AND key = ?").run(delta, part, key);
   }
 
   append(key: Uint8Array, id: StreamId, fields: readonly Uint8Array[], limits: NodeLimits): void {
@@ -201,9 +205,12 @@ export class StreamRows implements StreamStore {
     const maxBytes = limits.bytes <= 0 || limits.bytes > 1 << 30 ? 1 << 30 : limits.bytes;
     if (!tail || tail.bytes + size >= maxBytes || (limits.entries > 0 && tail.total >= limits.entries)) {
       // A new node starts with its master entry: the first entry's fields once more.
-      this.q(
-        "INSERT INTO stream_nodes (part, key, master, live, total, bytes) VALUES (?, ?, ?, 1, 1, ?)",
-      ).run(part, key, at, 2 * size + 16);
+      this.q("INSERT INTO stream_nodes (part, key, master, live, total, bytes) VALUES (?, ?, ?, 1, 1, ?)").run(
+        part,
+        key,
+        at,
+        2 * size + 16,
+      );
     } else {
       this.q(
         "UPDATE stream_nodes SET live = live + 1, total = total + 1, bytes = bytes + ? WHERE part = ? AND key = ? AND master = ?",
@@ -323,9 +330,11 @@ export class StreamRows implements StreamStore {
   }
 
   group(key: Uint8Array, name: Uint8Array): StreamGroup | undefined {
-    const row = this.q(
-      "SELECT last_id, entries_read FROM stream_groups WHERE part = ? AND key = ? AND name = ?",
-    ).get(this.partOf(key), key, name) as { last_id: Uint8Array; entries_read: string | null } | null;
+    const row = this.q("SELECT last_id, entries_read FROM stream_groups WHERE part = ? AND key = ? AND name = ?").get(
+      this.partOf(key),
+      key,
+      name,
+    ) as { last_id: Uint8Array; entries_read: string | null } | null;
     if (!row) return undefined;
     return {
       name,

@@ -240,7 +240,7 @@ const SEQUENCES: Record<string, Seq> = {
     ["XACK", "str", "g", "1-0"],
     ["XINFO", "GROUPS", "s"],
   ],
-  "XREAD": [
+  XREAD: [
     ["XADD", "a", "1-0", "x", "1"],
     ["XADD", "a", "2-0", "x", "2"],
     ["XADD", "b", "1-0", "y", "1"],
@@ -321,12 +321,23 @@ describe("blocking XREAD/XREADGROUP against redis-server", () => {
       ["XREAD", "BLOCK", "5000", "STREAMS", "s", "$"],
       [["XADD", "s", "2-0", "new", "2"]],
     ],
-    "XREAD BLOCK on a missing key": [[], ["XREAD", "BLOCK", "5000", "STREAMS", "s", "$"], [["XADD", "s", "3-0", "a", "b"]]],
-    "XREAD BLOCK times out with a null array": [[["XADD", "s", "1-0", "a", "1"]], ["XREAD", "BLOCK", "100", "STREAMS", "s", "$"], []],
+    "XREAD BLOCK on a missing key": [
+      [],
+      ["XREAD", "BLOCK", "5000", "STREAMS", "s", "$"],
+      [["XADD", "s", "3-0", "a", "b"]],
+    ],
+    "XREAD BLOCK times out with a null array": [
+      [["XADD", "s", "1-0", "a", "1"]],
+      ["XREAD", "BLOCK", "100", "STREAMS", "s", "$"],
+      [],
+    ],
     "XREAD BLOCK with COUNT on two streams": [
       [["XADD", "s", "1-0", "a", "1"]],
       ["XREAD", "COUNT", "1", "BLOCK", "5000", "STREAMS", "other", "s", "$", "1-0"],
-      [["XADD", "s", "2-0", "b", "2"], ["XADD", "s", "3-0", "c", "3"]],
+      [
+        ["XADD", "s", "2-0", "b", "2"],
+        ["XADD", "s", "3-0", "c", "3"],
+      ],
     ],
     "XREADGROUP BLOCK > is served and recorded as pending": [
       [["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]],
@@ -354,6 +365,80 @@ describe("blocking XREAD/XREADGROUP against redis-server", () => {
     });
   }
 });
+
+describe("DUMP/RESTORE of streams in Redis's format", () => {
+  const build: Seq = [
+    ...Array.from({ length: 230 }, (_, i) => [
+      "XADD",
+      "s",
+      `${i + 1}-${i % 2}`,
+      ...(i % 5 ? ["f", `v${i}`] : ["g", "x", "h", "y"]),
+    ]),
+    ["XDEL", "s", "7-0", "150-1"],
+    ["XGROUP", "CREATE", "s", "g1", "0"],
+    ["XGROUP", "CREATE", "s", "g2", "$", "ENTRIESREAD", "5"],
+    ["XREADGROUP", "GROUP", "g1", "alice", "COUNT", "3", "STREAMS", "s", ">"],
+    ["XREADGROUP", "GROUP", "g1", "bob", "COUNT", "2", "STREAMS", "s", ">"],
+    ["XACK", "s", "g1", "2-1"],
+    ["XGROUP", "CREATECONSUMER", "s", "g2", "carol"],
+    ["XSETID", "s", "999-0", "ENTRIESADDED", "500", "MAXDELETEDID", "160-0"],
+  ];
+  // Delivery and seen times travel in the payload: XINFO STREAM FULL's are compared, blanked only
+  // where clockFree blanks them (the idle times XPENDING computes from each server's clock).
+  const views: Seq = [
+    ["XRANGE", "s", "-", "+"],
+    ["XINFO", "STREAM", "s", "FULL", "COUNT", "0"],
+    ["XINFO", "GROUPS", "s"],
+    ["XPENDING", "s", "g1", "-", "+", "10"],
+    ["TYPE", "s"],
+  ];
+  const view = (argv: readonly string[], w: Wire) =>
+    JSON.stringify(clockFree(argv, w), (_k, v) => (typeof v === "bigint" ? String(v) : v));
+  async function moved(from: RespClient, to: RespClient): Promise<string[]> {
+    await from.call("FLUSHALL");
+    await to.call("FLUSHALL");
+    for (const argv of build) await from.call(...argv);
+    const payload = await from.call("DUMP", "s");
+    if (payload.t !== "$") throw new Error(`DUMP gave ${JSON.stringify(payload)}`);
+    const restored = await to.call("RESTORE", "s", "0", payload.v);
+    expect(restored).toEqual({ t: "+", v: "OK" });
+    const out: string[] = [];
+    for (const argv of views) {
+      const reply = await to.call(...argv);
+      out.push(view(argv, reply));
+    }
+    return out;
+  }
+  test("from redis-server into FlyDB and back", async () => {
+    const direct: string[] = [];
+    for (const argv of build) await servers.redis.call(...argv);
+    const intoFly = await moved(servers.redis, servers.fly);
+    const intoRedis = await moved(servers.fly, servers.redis);
+    await servers.redis.call("FLUSHALL");
+    for (const argv of build) await servers.redis.call(...argv);
+    for (const argv of views) {
+      const reply = await servers.redis.call(...argv);
+      direct.push(view(argv, reply));
+    }
+    // The delivery times themselves come from each server's clock when the source was built.
+    expect(intoFly.map(dropTimes)).toEqual(direct.map(dropTimes));
+    expect(intoRedis.map(dropTimes)).toEqual(direct.map(dropTimes));
+  });
+  test("a corrupt stream payload is refused with Redis's error", async () => {
+    await servers.fly.call("FLUSHALL");
+    for (const argv of build.slice(0, 5)) await servers.fly.call(...argv);
+    const payload = await servers.fly.call("DUMP", "s");
+    if (payload.t !== "$") throw new Error("no payload");
+    const bad = Buffer.from(payload.v);
+    bad[3] = bad[3]! ^ 0xff;
+    expect(await servers.fly.call("RESTORE", "t", "0", bad)).toEqual(
+      await servers.redis.call("RESTORE", "t", "0", bad),
+    );
+  });
+});
+
+/** Times in a JSON reply (13-digit milliseconds since the epoch) as a placeholder. */
+const dropTimes = (s: string) => s.replace(/"1\d{12}"/g, '"<time>"');
 
 describe("streams against redis-server", () => {
   for (const [name, seq] of Object.entries(SEQUENCES)) {
