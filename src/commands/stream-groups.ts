@@ -170,11 +170,13 @@ export function resolveDollar(argv: readonly Uint8Array[], lastIds: readonly (St
 }
 
 /** Records delivery of `id` for the group's entries_read and last ID (streamReplyWithRange). */
-function advanceGroup(s: StreamState, first: StreamId, g: StreamGroup, id: StreamId): StreamGroup {
+function advanceGroup(s: StreamState, first: () => StreamId, g: StreamGroup, id: StreamId): StreamGroup {
   if (compareIds(id, g.lastId) <= 0) return g;
   let read = g.entriesRead;
-  if (read !== undefined && !hasTombstonesFrom(s, first, id)) read = read + 1n;
-  else if (s.entriesAdded !== 0n) read = estimateEntriesRead(s, first, id);
+  // The first ID matters only where tombstones might lie ahead: read it only then.
+  const clean = s.length === 0 || (s.maxDeletedId.ms === 0n && s.maxDeletedId.seq === 0n);
+  if (read !== undefined && (clean || !hasTombstonesFrom(s, first(), id))) read = read + 1n;
+  else if (s.entriesAdded !== 0n) read = estimateEntriesRead(s, first(), id);
   return { name: g.name, lastId: id, entriesRead: read };
 }
 
@@ -191,15 +193,18 @@ function xreadgroup(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   const group = args.group!;
   const consumer = args.consumer!;
   const after: StreamId[] = [];
+  const found: [StreamState, StreamGroup][] = [];
   for (let i = 0; i < args.keys.length; i++) {
     const key = args.keys[i]!;
     const s = lookup(ctx, key);
     if (isReply(s)) return s;
-    if (!s || !ctx.db.streams.group(key, group)) {
+    const g = s && ctx.db.streams.group(key, group);
+    if (!s || !g) {
       return err(
         `NOGROUP No such key '${ascii(key)}' or consumer group '${ascii(group)}' in XREADGROUP with GROUP option`,
       );
     }
+    found.push([s, g]);
     const a = args.ids[i]!;
     if (isDollar(a)) {
       return err(
@@ -218,16 +223,10 @@ function xreadgroup(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   const streams = ctx.db.streams;
   const served: (readonly [Reply, Reply])[] = [];
   args.keys.forEach((key, i) => {
-    const s = lookup(ctx, key) as StreamState;
-    const g = streams.group(key, group)!;
+    const [s, g] = found[i]!;
     const gt = after[i]!;
-    const history = compareIds(gt, MAX_ID) !== 0;
-    if (!history) {
-      const max = s.length > 0 ? lastValidId(ctx, key) : undefined;
-      if (!max || compareIds(max, g.lastId) <= 0) return;
-    }
-    touchConsumer(ctx, key, group, consumer);
-    if (history) {
+    if (compareIds(gt, MAX_ID) !== 0) {
+      touchConsumer(ctx, key, group, consumer);
       const start = incrId(gt) ?? MIN_ID;
       const own = streams.pending(key, group, start, MAX_ID, args.count, consumer);
       const out = own.map((p) => {
@@ -239,11 +238,15 @@ function xreadgroup(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
       served.push([bulk(key), array(out)]);
       return;
     }
-    const entries = streams.range(key, incrId(g.lastId) ?? MIN_ID, MAX_ID, false, args.count);
-    const first = firstId(ctx, key);
+    // Served only when there is something past the group's last ID (then the consumer is seen).
+    const entries = s.length > 0 ? streams.range(key, incrId(g.lastId) ?? MIN_ID, MAX_ID, false, args.count) : [];
+    if (entries.length === 0) return;
+    touchConsumer(ctx, key, group, consumer);
+    let first: StreamId | undefined;
+    const firstOnce = () => (first ??= firstId(ctx, key));
     let next = g;
     for (const e of entries) {
-      next = advanceGroup(s, first, next, e.id);
+      next = advanceGroup(s, firstOnce, next, e.id);
       if (!args.noack) {
         streams.putPending(key, group, { id: e.id, consumer, deliveryTime: ctx.now, deliveryCount: 1 });
       }

@@ -63,7 +63,7 @@ export interface StreamStore {
   /** An empty stream where the key is absent (or expired). */
   create(key: Uint8Array): void;
   setState(key: Uint8Array, state: Omit<StreamState, "length">): void;
-  /** Appends an entry with an ID above every other; the caller updates lastId/entriesAdded. */
+  /** Appends an entry with an ID above every other: it becomes the last ID and counts in entriesAdded. */
   append(key: Uint8Array, id: StreamId, fields: readonly Uint8Array[], limits: NodeLimits): void;
   /** Entries with start <= id <= end, ascending (descending when rev), at most `count` (0: all). */
   range(key: Uint8Array, start: StreamId, end: StreamId, rev: boolean, count: number): StreamEntry[];

@@ -204,7 +204,6 @@ function xadd(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   }
   if (fields.reduce((n, f) => n + f.length, 0) > MAX_ENTRY_BYTES) return err("ERR Elements are too large to be stored");
   ctx.db.streams.append(key, id, fields, nodeLimits(ctx));
-  ctx.db.streams.setState(key, { lastId: id, maxDeletedId: s.maxDeletedId, entriesAdded: s.entriesAdded + 1n });
   ctx.notify?.("t", "xadd", key);
   if (args.trim && ctx.db.streams.trim(key, args.trim) > 0) ctx.notify?.("t", "xtrim", key);
   return idReply(id);

@@ -222,7 +222,10 @@ export class StreamRows implements StreamStore {
       at,
       encodeFields(fields),
     );
-    this.addLength(part, key, 1);
+    this.q(
+      `UPDATE stream_meta SET length = length + 1, last_id = ?, added = CAST(CAST(added AS INTEGER) + 1 AS TEXT)
+       WHERE part = ? AND key = ?`,
+    ).run(at, part, key);
   }
 
   range(key: Uint8Array, start: StreamId, end: StreamId, rev: boolean, count: number): StreamEntry[] {
