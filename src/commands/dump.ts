@@ -8,7 +8,7 @@ import type { RdbValue } from "../rdb/value.ts";
 import { isReply, noteGrowth } from "./collection.ts";
 import { define } from "./define.ts";
 import { MAX_ID, MIN_ID } from "./stream-ids.ts";
-import { nodeLimits } from "./stream.ts";
+import { estimateEntriesRead, nodeLimits } from "./stream.ts";
 import { WRONG_TYPE, type CommandContext } from "./types.ts";
 import { E, lower, parseInt64 } from "./util.ts";
 
@@ -71,8 +71,11 @@ function storeStream(ctx: CommandContext, key: Uint8Array, v: RdbStream): void {
   const limits = nodeLimits(ctx);
   for (const e of v.entries) streams.append(key, e.id, e.fields, limits);
   streams.setState(key, { lastId: v.lastId, maxDeletedId: v.maxDeletedId, entriesAdded: v.entriesAdded });
+  const state = streams.state(key)!;
+  const first = v.entries[0]?.id ?? MIN_ID;
   for (const g of v.groups) {
-    streams.putGroup(key, { name: g.name, lastId: g.lastId, entriesRead: g.entriesRead });
+    const entriesRead = v.legacy ? estimateEntriesRead(state, first, g.lastId) : g.entriesRead;
+    streams.putGroup(key, { name: g.name, lastId: g.lastId, entriesRead });
     for (const c of g.consumers) streams.putConsumer(key, g.name, c);
     for (const p of g.pending) streams.putPending(key, g.name, p);
   }

@@ -53,6 +53,11 @@ export interface RdbStream {
   readonly maxDeletedId: RdbStreamId;
   readonly entriesAdded: bigint;
   readonly groups: readonly RdbStreamGroup[];
+  /**
+   * Loaded from RDB_TYPE_STREAM_LISTPACKS (before Redis 7.0): groups carry no entries-read, which
+   * Redis estimates on load from the group's last ID (streamEstimateDistanceFromFirstEverEntry).
+   */
+  readonly legacy?: boolean;
   /** stream-node-max-entries / -bytes for how entries are cut into nodes when written. */
   readonly nodeEntries: number;
   readonly nodeBytes: number;
@@ -263,5 +268,6 @@ export function readStream(r: RdbReader, v2: boolean, nodeEntries: number, nodeB
     });
   }
   groups.sort((a, b) => (byteText(a.name) < byteText(b.name) ? -1 : 1));
-  return { type: "stream", entries, lastId, maxDeletedId, entriesAdded, groups, nodeEntries, nodeBytes };
+  const legacy = v2 ? {} : { legacy: true };
+  return { type: "stream", entries, lastId, maxDeletedId, entriesAdded, groups, ...legacy, nodeEntries, nodeBytes };
 }

@@ -424,6 +424,29 @@ describe("DUMP/RESTORE of streams in Redis's format", () => {
     expect(intoFly.map(dropTimes)).toEqual(direct.map(dropTimes));
     expect(intoRedis.map(dropTimes)).toEqual(direct.map(dropTimes));
   });
+  test("a payload of Redis 6 (RDB_TYPE_STREAM_LISTPACKS) loads with entries-read estimated as Redis does", async () => {
+    // Redis's own test payload (tests/unit/type/stream-cgroups.tcl, "Loading from legacy"): six
+    // entries, one deleted, two groups, four delivered to one consumer, then trimmed to two.
+    const legacy = Buffer.from(
+      "0f011000000000000000010000000000000000c3404a4057165700000023000201040101018464617461050001030100" +
+        "20010381610204200a0001400a0062600a0002400a0063600a4022018164200a4039200a0065600a0005400a0066200a" +
+        "00ff02060002026731050004000000000000000100000000000000003ef783437a010000010000000000000002000000" +
+        "00000000003ef783437a01000001000000000000000400000000000000003ef783437a01000001000000000000000500" +
+        "000000000000003ef783437a0100000101036331313ef783437a01000004000000000000000100000000000000000000" +
+        "000000000002000000000000000000000000000000040000000000000000000000000000000500000000000000000267" +
+        "320000000009003d52ef6867521dfa",
+      "hex",
+    );
+    const [r, f] = await Promise.all(
+      [servers.redis, servers.fly].map(async (c) => {
+        await c.call("DEL", "x");
+        expect(await c.call("RESTORE", "x", "0", legacy)).toEqual({ t: "+", v: "OK" });
+        return view(["xinfo", "stream"], await c.call("XINFO", "STREAM", "x", "FULL"));
+      }),
+    );
+    expect(f).toEqual(r);
+    expect(f).toContain('"entries-read",":1","lag",":1"');
+  });
   test("a corrupt stream payload is refused with Redis's error", async () => {
     await servers.fly.call("FLUSHALL");
     for (const argv of build.slice(0, 5)) await servers.fly.call(...argv);
