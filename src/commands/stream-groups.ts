@@ -44,7 +44,7 @@ import {
   subcommandSyntax,
 } from "./stream.ts";
 import type { CommandContext } from "./types.ts";
-import { ascii, E, lower } from "./util.ts";
+import { ascii, E, lower, utf8 } from "./util.ts";
 
 const noGroup = (key: Uint8Array, group: Uint8Array) =>
   err(`NOGROUP No such key '${ascii(key)}' or consumer group '${ascii(group)}'`);
@@ -165,8 +165,7 @@ function xread(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
 export function resolveDollar(argv: readonly Uint8Array[], lastIds: readonly (StreamId | undefined)[]): Uint8Array[] {
   const keys = streamsKeys(argv);
   const idsAt = argv.length - keys.length;
-  const enc = new TextEncoder();
-  return argv.map((a, i) => (i >= idsAt && isDollar(a) ? enc.encode(formatId(lastIds[i - idsAt] ?? MIN_ID)) : a));
+  return argv.map((a, i) => (i >= idsAt && isDollar(a) ? utf8(formatId(lastIds[i - idsAt] ?? MIN_ID)) : a));
 }
 
 /** Records delivery of `id` for the group's entries_read and last ID (streamReplyWithRange). */

@@ -366,6 +366,26 @@ describe("blocking XREAD/XREADGROUP against redis-server", () => {
   }
 });
 
+test("CONFIG SET stream-node-max-entries moves where `~` trimming may cut", async () => {
+  const seq: Seq = [
+    ["CONFIG", "SET", "stream-node-max-entries", "7"],
+    ...Array.from({ length: 60 }, (_, i) => ["XADD", "s", "MAXLEN", "~", "25", `${i + 1}-0`, "f", "v"]),
+    ["XLEN", "s"],
+    ["XTRIM", "s", "MAXLEN", "~", "10"],
+    ["XLEN", "s"],
+    ["XADD", "s", "MAXLEN", "~", "0", "LIMIT", "14", "100-0", "f", "v"],
+    ["XLEN", "s"],
+    ["XINFO", "STREAM", "s"],
+    ["CONFIG", "SET", "stream-node-max-entries", "100"],
+  ];
+  try {
+    await compareSequence(servers, seq, clockFree);
+  } finally {
+    await servers.fly.call("CONFIG", "SET", "stream-node-max-entries", "100");
+    await servers.redis.call("CONFIG", "SET", "stream-node-max-entries", "100");
+  }
+});
+
 describe("DUMP/RESTORE of streams in Redis's format", () => {
   const build: Seq = [
     ...Array.from({ length: 230 }, (_, i) => [
