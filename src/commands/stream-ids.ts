@@ -41,9 +41,13 @@ export function encodeId(id: StreamId): Uint8Array {
   return out;
 }
 
+/** Four big-endian bytes at `at` as an unsigned number (without a DataView: IDs are decoded per entry read). */
+export const u32 = (b: Uint8Array, at: number) =>
+  ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+const u64 = (b: Uint8Array, at: number) => (BigInt(u32(b, at)) << 32n) | BigInt(u32(b, at + 4));
+
 export function decodeId(b: Uint8Array): StreamId {
-  const view = new DataView(b.buffer, b.byteOffset, 16);
-  return { ms: view.getBigUint64(0), seq: view.getBigUint64(8) };
+  return { ms: u64(b, 0), seq: u64(b, 8) };
 }
 
 /**

@@ -8,7 +8,7 @@
 // stream_nodes rows record those boundaries (each node's first ID, its live entries, entries ever
 // appended to it and its approximate listpack bytes) so approximate trimming answers as Redis does.
 import type { Database, Statement } from "bun:sqlite";
-import { decodeId, encodeId, type StreamId } from "../commands/stream-ids.ts";
+import { decodeId, encodeId, type StreamId, u32 } from "../commands/stream-ids.ts";
 import type {
   NodeLimits,
   PendingEntry,
@@ -98,10 +98,9 @@ export function encodeFields(fields: readonly Uint8Array[]): Uint8Array {
 }
 
 export function decodeFields(b: Uint8Array): Uint8Array[] {
-  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const out: Uint8Array[] = [];
   for (let at = 0; at < b.length; ) {
-    const n = view.getUint32(at);
+    const n = u32(b, at);
     out.push(b.subarray(at + 4, at + 4 + n));
     at += 4 + n;
   }
@@ -110,6 +109,10 @@ export function decodeFields(b: Uint8Array): Uint8Array[] {
 
 /** Roughly what an entry adds to a listpack node (element headers, flags, ID deltas, back-count). */
 const entryBytes = (fields: readonly Uint8Array[]): number => fields.reduce((n, f) => n + f.length + 2, 8);
+
+const RANGE = "SELECT id, fields FROM stream_entries WHERE part = ? AND key = ? AND id >= ? AND id <= ? ORDER BY id";
+const RANGE_ASC = `${RANGE} ASC LIMIT ?`;
+const RANGE_DESC = `${RANGE} DESC LIMIT ?`;
 
 type MetaRow = { length: number; last_id: Uint8Array; max_deleted: Uint8Array; added: string };
 type NodeRow = { master: Uint8Array; live: number; total: number; bytes: number };
@@ -229,13 +232,13 @@ export class StreamRows implements StreamStore {
   }
 
   range(key: Uint8Array, start: StreamId, end: StreamId, rev: boolean, count: number): StreamEntry[] {
-    const rows = this.q(
-      `SELECT id, fields FROM stream_entries WHERE part = ? AND key = ? AND id >= ? AND id <= ?
-       ORDER BY id ${rev ? "DESC" : "ASC"} LIMIT ?`,
-    ).values(this.partOf(key), key, encodeId(start), encodeId(end), count > 0 ? count : -1) as [
-      Uint8Array,
-      Uint8Array,
-    ][];
+    const rows = this.q(rev ? RANGE_DESC : RANGE_ASC).values(
+      this.partOf(key),
+      key,
+      encodeId(start),
+      encodeId(end),
+      count > 0 ? count : -1,
+    ) as [Uint8Array, Uint8Array][];
     return rows.map(([id, fields]) => ({ id: decodeId(id), fields: decodeFields(fields) }));
   }
 
