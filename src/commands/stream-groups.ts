@@ -208,7 +208,8 @@ function xreadgroup(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
     if (isDollar(a)) {
       return err(
         "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by " +
-          "specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.",
+          "specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty " +
+          "result set.",
       );
     }
     if (isGreater(a)) {
@@ -592,7 +593,8 @@ export const STREAM_GROUP_COMMANDS = define("stream", [
     keys: STREAMS_KEYS,
     since: "5.0.0",
     summary:
-      "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise.",
+      "Returns messages from multiple streams with IDs greater than the ones requested. " +
+      "Blocks until a message is available otherwise.",
     run: xread,
     cluster: ONE_SLOT,
   },
@@ -603,7 +605,8 @@ export const STREAM_GROUP_COMMANDS = define("stream", [
     keys: STREAMS_KEYS,
     since: "5.0.0",
     summary:
-      "Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise.",
+      "Returns new or historical messages from a stream for a consumer in a group. " +
+      "Blocks until a message is available otherwise.",
     run: xreadgroup,
     cluster: ONE_SLOT,
   },
@@ -650,7 +653,8 @@ export const STREAM_GROUP_COMMANDS = define("stream", [
     keys: { first: 1, last: 1, step: 1 },
     since: "5.0.0",
     summary:
-      "Changes, or acquires, ownership of a message in a consumer group, as if the message was delivered a consumer group member.",
+      "Changes, or acquires, ownership of a message in a consumer group, " +
+      "as if the message was delivered a consumer group member.",
     run: xclaim,
   },
   {
@@ -660,7 +664,8 @@ export const STREAM_GROUP_COMMANDS = define("stream", [
     keys: { first: 1, last: 1, step: 1 },
     since: "6.2.0",
     summary:
-      "Changes, or acquires, ownership of messages in a consumer group, as if the messages were delivered to as consumer group member.",
+      "Changes, or acquires, ownership of messages in a consumer group, " +
+      "as if the messages were delivered to as consumer group member.",
     run: xautoclaim,
   },
 ]);

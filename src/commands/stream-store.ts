@@ -89,7 +89,10 @@ export interface StreamStore {
   /** Removes a consumer with its pending entries: how many it had, or undefined when absent. */
   deleteConsumer(key: Uint8Array, group: Uint8Array, name: Uint8Array): number | undefined;
 
-  /** Pending entries of a group (of one consumer when given) with start <= id <= end, ascending, at most `count` (0: all). */
+  /**
+   * Pending entries of a group (of one consumer when given) with start <= id <= end, ascending, at
+   * most `count` (0: all).
+   */
   pending(
     key: Uint8Array,
     group: Uint8Array,

@@ -329,7 +329,8 @@ const field = (name: string, value: Reply): readonly [Reply, Reply] => [bulk(nam
 
 export const subcommandSyntax = (argv: readonly Uint8Array[], container: string): Reply =>
   err(
-    `ERR unknown subcommand or wrong number of arguments for '${ascii(argv[1]!)}'. Try ${container.toUpperCase()} HELP.`,
+    `ERR unknown subcommand or wrong number of arguments for '${ascii(argv[1]!)}'. ` +
+      `Try ${container.toUpperCase()} HELP.`,
   );
 
 /**

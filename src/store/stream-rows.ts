@@ -47,7 +47,8 @@ export const STREAM_TABLES: readonly CollectionTable[] = [
     type: "stream",
     ddl: [
       `CREATE TABLE IF NOT EXISTS stream_nodes (part INTEGER NOT NULL, key BLOB NOT NULL, master BLOB NOT NULL,
-       live INTEGER NOT NULL, total INTEGER NOT NULL, bytes INTEGER NOT NULL, PRIMARY KEY (part, key, master)) WITHOUT ROWID`,
+       live INTEGER NOT NULL, total INTEGER NOT NULL, bytes INTEGER NOT NULL,
+       PRIMARY KEY (part, key, master)) WITHOUT ROWID`,
     ],
     columns: ["master", "live", "total", "bytes"],
   },
@@ -216,7 +217,8 @@ export class StreamRows implements StreamStore {
       );
     } else {
       this.q(
-        "UPDATE stream_nodes SET live = live + 1, total = total + 1, bytes = bytes + ? WHERE part = ? AND key = ? AND master = ?",
+        `UPDATE stream_nodes SET live = live + 1, total = total + 1, bytes = bytes + ?
+         WHERE part = ? AND key = ? AND master = ?`,
       ).run(size, part, key, tail.master);
     }
     this.q("INSERT INTO stream_entries (part, key, id, fields) VALUES (?, ?, ?, ?)").run(
@@ -276,7 +278,8 @@ export class StreamRows implements StreamStore {
       const entries = node.live;
       if (t.limit > 0 && deleted + entries > t.limit) break;
       const next = this.q(
-        "SELECT master, live, total, bytes FROM stream_nodes WHERE part = ? AND key = ? AND master > ? ORDER BY master LIMIT 1",
+        `SELECT master, live, total, bytes FROM stream_nodes WHERE part = ? AND key = ? AND master > ?
+         ORDER BY master LIMIT 1`,
       ).get(part, key, node.master) as NodeRow | null;
       const endSql = next ? "AND id < ?" : "";
       const bounds = next ? [node.master, next.master] : [node.master];
