@@ -413,6 +413,8 @@ function encodingLimits(c: Config): EncodingLimits | undefined {
     setIntsetEntries: c.set_max_intset_entries,
     zsetEntries: c.zset_max_listpack_entries,
     zsetValue: c.zset_max_listpack_value,
+    streamNodeEntries: c.stream_node_max_entries,
+    streamNodeBytes: c.stream_node_max_bytes,
   };
   const d = DEFAULT_ENCODING;
   const same = (Object.keys(d) as (keyof EncodingLimits)[]).every((k) => limits[k] === d[k]);

@@ -69,6 +69,12 @@ const MUTABLE: readonly Param[] = [
     kind: int(-(2 ** 31), 2 ** 31 - 1),
   },
   { name: "list-compress-depth", key: "list_compress_depth", kind: int(0, 2 ** 31 - 1) },
+  { name: "stream-node-max-entries", key: "stream_node_max_entries", kind: int(0, Number.MAX_SAFE_INTEGER) },
+  {
+    name: "stream-node-max-bytes",
+    key: "stream_node_max_bytes",
+    kind: { t: "bytes", min: 0, max: Number.MAX_SAFE_INTEGER },
+  },
   { name: "hll-sparse-max-bytes", key: "hll_sparse_max_bytes", kind: int(0, Number.MAX_SAFE_INTEGER) },
 ];
 

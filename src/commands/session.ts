@@ -6,7 +6,18 @@ import { keySlot } from "../keyspace/slot.ts";
 import { commandKeys } from "./connection.ts";
 import { subscribedModeReply } from "./pubsub.ts";
 import { NO_TOUCH } from "./key-access.ts";
-import { type BlockingRegistry, nothingPopped, parseTimeout, pushBack, TIMED_OUT, UNBLOCKED } from "./blocking.ts";
+import {
+  type BlockingRegistry,
+  mayBlock,
+  nothingPopped,
+  parseTimeout,
+  pushBack,
+  resolveBlockingArgs,
+  retryEnds,
+  TIMED_OUT,
+  WAKES_ALL,
+  UNBLOCKED,
+} from "./blocking.ts";
 import { VERSION_COMMAND, WATCH_ABORT } from "./transactions.ts";
 import { clusterClientRefusal, selectedAfter } from "./databases.ts";
 import type {
@@ -320,7 +331,7 @@ export class Session implements SessionApi {
     if (!NO_TOUCH.has(spec.name)) {
       this.backend.server.keyAccess.touch(this.client.db, commandKeys(spec, argv), this.backend.now());
     }
-    const reply = spec.flags.includes("blocking")
+    const reply = mayBlock(spec, argv)
       ? this.blockingWrite(spec, argv)
       : isWrite(spec)
         ? this.write(argv)
@@ -404,8 +415,18 @@ export class Session implements SessionApi {
     const timeout = parseTimeout(spec.name, argv);
     if (typeof timeout !== "number") return timeout;
     const db = this.client.db;
-    const registry = this.backend.blocking;
     this.blocked = true;
+    const xinfo = this.table.get("xinfo")!;
+    const read = (a: readonly Uint8Array[]) => this.backend.read(xinfo, a, false, db, this.writeBack);
+    const resolved = resolveBlockingArgs(spec.name, argv, read);
+    return resolved instanceof Promise
+      ? resolved.then((a) => this.wait(spec, a, timeout, db))
+      : this.wait(spec, resolved, timeout, db);
+  }
+
+  /** blockingWrite's wait: tries, then retries whenever the registry wakes it, until a pop or the end. */
+  private wait(spec: CommandSpec, argv: readonly Uint8Array[], timeout: number, db: number): Promise<Reply> {
+    const registry = this.backend.blocking;
     return new Promise<Reply>((resolve) => {
       let trying = false;
       let again = false;
@@ -438,6 +459,8 @@ export class Session implements SessionApi {
           // A retry's error keeps the client waiting (its key became another type: Redis serves only
           // lists), except BLMOVE's: the element is there but the destination is not a list.
           if (popped || (r.t === "error" && (first || MOVES.has(spec.name)))) return finish(r);
+          const ends = first ? undefined : retryEnds(spec.name, r);
+          if (ends) return finish(ends);
           if (pendingEnd) return finish(pendingEnd);
           if (again) {
             again = false;
@@ -481,7 +504,8 @@ export class Session implements SessionApi {
       const own = op.multi ? (reply.t === "array" ? reply.v[i] : undefined) : reply;
       // A blocking pop that found nothing wrote nothing: waking others would make the waiters wake each other forever.
       if (spec.flags.includes("blocking") && (!own || nothingPopped(own))) return;
-      this.backend.blocking.touched(db, commandKeys(spec, argv).map(byteKey));
+      if (WAKES_ALL.has(spec.name)) this.backend.blocking.wakeAll();
+      else this.backend.blocking.touched(db, commandKeys(spec, argv).map(byteKey));
     });
   }
 

@@ -25,6 +25,8 @@ import { SET_COMMANDS } from "./set.ts";
 import { SORT_COMMANDS } from "./sort.ts";
 import { TRANSACTION_COMMANDS } from "./transactions.ts";
 import { STRING_COMMANDS } from "./strings.ts";
+import { STREAM_COMMANDS } from "./stream.ts";
+import { STREAM_GROUP_COMMANDS } from "./stream-groups.ts";
 import type { CommandSpec } from "./types.ts";
 import { ZSET_COMMANDS } from "./zset.ts";
 import { ZSET_ALGEBRA_COMMANDS } from "./zset-algebra.ts";
@@ -57,6 +59,8 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   GEO_COMMANDS,
   HYPERLOGLOG_COMMANDS,
   ZSET_ALGEBRA_COMMANDS,
+  STREAM_COMMANDS,
+  STREAM_GROUP_COMMANDS,
   SORT_COMMANDS,
   TRANSACTION_COMMANDS,
   OBJECT_COMMANDS,

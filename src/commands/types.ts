@@ -6,8 +6,9 @@ import type { ClusterTips } from "./cluster-policy.ts";
 import type { SlowLog } from "./slowlog.ts";
 import type { KeyAccess } from "./key-access.ts";
 import type { LatencyMonitor } from "./latency.ts";
+import type { StreamStore } from "./stream-store.ts";
 
-export type KeyType = "string" | "hash" | "list" | "set" | "zset";
+export type KeyType = "string" | "hash" | "list" | "set" | "zset" | "stream";
 
 export interface KeyMeta {
   readonly type: KeyType;
@@ -168,6 +169,9 @@ export interface Keyspace {
   zsetCount(key: Uint8Array, range: ScoreRange | LexRange): number;
   /** At most `limit` entries in member byte order (not score order), from the first member >= `from` (ZSCAN). */
   zsetMembersFrom(key: Uint8Array, from: Uint8Array, limit: number): ZEntry[];
+
+  /** Streams: entries, groups, consumers and pending entries (src/commands/stream-store.ts). */
+  readonly streams: StreamStore;
 }
 
 export interface StringSlice {
@@ -254,6 +258,9 @@ export interface EncodingLimits {
   readonly setIntsetEntries: number;
   readonly zsetEntries: number;
   readonly zsetValue: number;
+  /** stream-node-max-entries and stream-node-max-bytes (src/commands/stream-store.ts NodeLimits). */
+  readonly streamNodeEntries: number;
+  readonly streamNodeBytes: number;
 }
 
 export interface WatchedKey {
@@ -335,9 +342,9 @@ export interface CommandContext {
 
 /**
  * Redis's notify-keyspace-events class of an event: g generic, $ string, l list, s set, h hash,
- * z sorted set, x expired, n new key.
+ * z sorted set, t stream, x expired, n new key.
  */
-export type EventClass = "g" | "$" | "l" | "s" | "h" | "z" | "x" | "n";
+export type EventClass = "g" | "$" | "l" | "s" | "h" | "z" | "t" | "x" | "n";
 
 /** Receives apply's keyspace events in order (src/pubsub/keyspace-events.ts publishes them). */
 export type KeyEventSink = (db: number, cls: EventClass, event: string, key: Uint8Array) => void;

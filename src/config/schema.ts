@@ -52,6 +52,8 @@ export interface Config {
   list_max_listpack_size: number;
   list_compress_depth: number;
   hll_sparse_max_bytes: number;
+  stream_node_max_entries: number;
+  stream_node_max_bytes: number;
   /** Redis's "<hard> <soft> <soft seconds>" for clients with pub/sub pushes; see parseOutputLimit. */
   client_output_buffer_limit_pubsub: string;
 }
@@ -294,6 +296,20 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     min: 0,
     max: MAX_INT,
     help: "OBJECT ENCODING: a sorted set with more members is a skiplist",
+  },
+  stream_node_max_entries: {
+    kind: "int",
+    def: 100,
+    min: 0,
+    max: MAX_INT,
+    help: "entries per stream node: `MAXLEN ~`/`MINID ~` trimming removes whole nodes (0: no limit)",
+  },
+  stream_node_max_bytes: {
+    kind: "bytes",
+    def: 4096,
+    min: 0,
+    max: MAX_INT,
+    help: "approximate bytes per stream node (0: no limit)",
   },
   zset_max_listpack_value: {
     kind: "int",

@@ -8,9 +8,11 @@
 // standalone write stays, so old logs still decode and standalone entries gain no bytes).
 // An op proposed under non-default encoding thresholds (CONFIG SET hash-max-listpack-entries, …)
 // appends them after the db (0 then written out): [cmds, now, seed, flags, watch, id | null, db,
-// [hashEntries, hashValue, setIntset, zsetEntries, zsetValue]]. Both trail, so every shorter shape
-// (what logs held before databases or thresholds existed) still decodes.
+// [hashEntries, hashValue, setIntset, zsetEntries, zsetValue, streamNodeEntries, streamNodeBytes]].
+// Both trail, so every shorter shape (what logs held before databases or thresholds existed) still
+// decodes; a 5-element threshold tuple (before streams) means the stream defaults.
 import { Packr } from "msgpackr";
+import { DEFAULT_ENCODING } from "../commands/collection.ts";
 import type { EncodingLimits, Op, WatchedKey } from "../commands/types.ts";
 import type { ProposalId } from "../keyspace/sessions.ts";
 
@@ -21,7 +23,9 @@ const RESP3 = 2;
 
 type WatchTuple = [Uint8Array, number, boolean] | [Uint8Array, number, boolean, number];
 type IdTuple = [string, number, number, number];
-type EncodingTuple = [number, number, number, number, number];
+type EncodingTuple =
+  | [number, number, number, number, number]
+  | [number, number, number, number, number, number, number];
 
 export function encodeOp(op: Op, id?: ProposalId): Uint8Array {
   const flags = (op.multi ? MULTI : 0) | (op.resp3 ? RESP3 : 0);
@@ -33,7 +37,15 @@ export function encodeOp(op: Op, id?: ProposalId): Uint8Array {
   );
   const idTuple: IdTuple | null = id ? [id.node, id.session, id.seq, id.ack] : null;
   if (e) {
-    const limits: EncodingTuple = [e.hashEntries, e.hashValue, e.setIntsetEntries, e.zsetEntries, e.zsetValue];
+    const limits: EncodingTuple = [
+      e.hashEntries,
+      e.hashValue,
+      e.setIntsetEntries,
+      e.zsetEntries,
+      e.zsetValue,
+      e.streamNodeEntries,
+      e.streamNodeBytes,
+    ];
     return packr.pack([op.cmds, op.now, op.seed, flags, watch, idTuple, db, limits]);
   }
   if (db !== 0) return packr.pack([op.cmds, op.now, op.seed, flags, watch, idTuple, db]);
@@ -75,10 +87,18 @@ export function decodeProposal(data: Uint8Array): { op: Op; id: ProposalId | und
 }
 
 function encodingOf(t: EncodingTuple, size: number): EncodingLimits {
-  if (!Array.isArray(t) || t.length !== 5 || t.some((n) => typeof n !== "number")) {
+  if (!Array.isArray(t) || (t.length !== 5 && t.length !== 7) || t.some((n) => typeof n !== "number")) {
     throw new Error(`log entry of ${size} bytes has malformed encoding thresholds`);
   }
-  return { hashEntries: t[0], hashValue: t[1], setIntsetEntries: t[2], zsetEntries: t[3], zsetValue: t[4] };
+  return {
+    hashEntries: t[0],
+    hashValue: t[1],
+    setIntsetEntries: t[2],
+    zsetEntries: t[3],
+    zsetValue: t[4],
+    streamNodeEntries: t[5] ?? DEFAULT_ENCODING.streamNodeEntries,
+    streamNodeBytes: t[6] ?? DEFAULT_ENCODING.streamNodeBytes,
+  };
 }
 
 export function decodeOp(data: Uint8Array): Op {

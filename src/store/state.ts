@@ -23,6 +23,7 @@ import { isValidPartitionCount, keySlot, partitionOf } from "../keyspace/slot.ts
 import { CollectionRows, Versions } from "./collection-rows.ts";
 import { COLLECTION_TABLES, type CollectionTable } from "./collections.ts";
 import { SESSIONS_DDL } from "./proposal-sessions.ts";
+import { StreamRows } from "./stream-rows.ts";
 import { synchronousOf, type SynchronousMode } from "./sqlite-sync.ts";
 
 export interface StateDbOptions {
@@ -342,6 +343,7 @@ export class SqliteKeyspace implements Keyspace {
   /** WATCH versions: which op last wrote each key (shared by all databases). */
   readonly versions: Versions;
   private readonly rows: CollectionRows;
+  readonly streams: StreamRows;
   private readonly partitionCount: number;
   /** This database's shards: [lo, hi). */
   private readonly lo: number;
@@ -359,6 +361,7 @@ export class SqliteKeyspace implements Keyspace {
     this.partitionCount = shared.partitionCount;
     [this.lo, this.hi] = dbRange(index);
     this.rows = new CollectionRows(db, (key) => this.partOf(key), this.versions, index);
+    this.streams = new StreamRows(db, (key) => this.partOf(key), this.versions, index);
     const prepare = (sql: string): Statement => {
       const s = db.prepare(sql);
       this.statements.push(s);
@@ -763,6 +766,7 @@ export class SqliteKeyspace implements Keyspace {
 
   private finalizeOwn(): void {
     this.rows.finalize();
+    this.streams.finalize();
     for (const s of this.statements) s.finalize();
   }
 }
