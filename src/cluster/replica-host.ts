@@ -26,7 +26,7 @@ import { MultiRaft } from "./core/multiraft.ts";
 import { RaftStats } from "./raft-stats.ts";
 import { ClusterStateMachine } from "./state-machine.ts";
 import { saveFounding } from "./grow.ts";
-import { prepareStandaloneGroup } from "./standalone-group.ts";
+import { openStandaloneState, prepareStandaloneGroup } from "./standalone-group.ts";
 import { wallNow } from "../wall-clock.ts";
 
 /** Raft tick: election timeout 11–20 ticks (0.55–1 s), heartbeat every 2 ticks (100 ms). */
@@ -94,7 +94,13 @@ export class ReplicaHost {
 
   static async open(opts: ReplicaHostOptions): Promise<ReplicaHost> {
     const stats = new RaftStats();
-    return new ReplicaHost(opts, stats, await openRaftStorage(opts.config, opts.log, stats));
+    const storage = await openRaftStorage(opts.config, opts.log, stats);
+    try {
+      return new ReplicaHost(opts, stats, storage);
+    } catch (e) {
+      await storage.close();
+      throw e;
+    }
   }
 
   private constructor(
@@ -103,12 +109,23 @@ export class ReplicaHost {
     private readonly storage: WorkerRaftStorage,
   ) {
     const { config } = opts;
-    this.state = StateDb.open({
-      path: join(config.data_dir, "data.db"),
-      partitionCount: config.partition_count,
-      databases: config.databases,
-      clustered: opts.standalone !== true,
-    });
+    const path = join(config.data_dir, "data.db");
+    const open = () =>
+      StateDb.open({
+        path,
+        partitionCount: config.partition_count,
+        databases: config.databases,
+        clustered: opts.standalone !== true,
+        exclusive: opts.standalone === true,
+      });
+    this.state = opts.standalone
+      ? openStandaloneState(
+          path,
+          open,
+          () => storage.load(STANDALONE_GROUP).snapshot.index === 0,
+          (m) => opts.log.warn(m),
+        )
+      : open();
     this.machine = new ClusterStateMachine(this.state, this.stats.writeCopies);
     const lease = config.read_consistency === "lease";
     this.raft = new MultiRaft({

@@ -7,9 +7,12 @@
 // A data dir written before standalone nodes ran on the multi-raft host holds the same group as
 // a plain op log (term 1, no configuration, docs/design/storage.md "Upgrading"): the group only
 // needs its configuration to open as a Raft group.
+import { SQLiteError } from "bun:sqlite";
+import { existsSync, renameSync } from "node:fs";
 import { STANDALONE_GROUP } from "../keyspace/groups.ts";
 import type { GroupWrite, NodeId } from "../raft/types.ts";
 import type { SqliteRaftStorage } from "../store/raft-log.ts";
+import type { StateDb } from "../store/state.ts";
 
 /**
  * Makes raft.db's standalone group one this node can open as the group's only voter, in one
@@ -59,4 +62,30 @@ export function prepareStandaloneGroup(
     };
   }
   if (write) direct.saveBatch([write]);
+}
+
+/**
+ * Opens a standalone node's data.db. One that is not a readable database is moved aside and
+ * rebuilt from the log while the log still holds every entry from index 1 (`logComplete`); a
+ * compacted log cannot rebuild it.
+ */
+export function openStandaloneState(
+  path: string,
+  open: () => StateDb,
+  logComplete: () => boolean,
+  warn: (message: string) => void,
+): StateDb {
+  try {
+    return open();
+  } catch (e) {
+    const corrupt = e instanceof SQLiteError && /^SQLITE_(CORRUPT|NOTADB)/.test(e.code ?? "");
+    if (!corrupt) throw e;
+    if (!logComplete()) {
+      throw new Error(`${path} is damaged (${e.message}) and raft.db has been compacted, so it cannot be rebuilt`);
+    }
+    const aside = `${path}.damaged-${Date.now()}`;
+    for (const suffix of ["", "-wal", "-shm"]) if (existsSync(path + suffix)) renameSync(path + suffix, aside + suffix);
+    warn(`${path} is damaged (${e.message}); moved it to ${aside} and rebuilding it from raft.db`);
+    return open();
+  }
 }
