@@ -10,7 +10,7 @@ import type { Reply } from "../resp/reply.ts";
 import { encodeOp } from "../store/op-codec.ts";
 import { ReplicaHost } from "./replica-host.ts";
 
-/** How often opening checks whether the group has elected itself and applied its log. */
+/** How often opening and stopping check whether the group has applied its whole log. */
 const OPEN_POLL_MS = 5;
 
 export class StandaloneHost {
@@ -69,7 +69,15 @@ export class StandaloneHost {
     }
   }
 
+  /** Answers every accepted proposal (each is in the log from the moment it is accepted), then closes. */
   async stop(): Promise<void> {
+    for (;;) {
+      const s = this.replicas.raft.status(STANDALONE_GROUP);
+      if (this.replicas.raft.failed || !s || s.applied >= s.lastIndex) break;
+      await Bun.sleep(OPEN_POLL_MS);
+    }
+    // A turn already scheduled (a compaction's snapshot) reaches the log worker before it closes.
+    await new Promise((resolve) => setImmediate(resolve));
     this.replicas.stop();
     await this.replicas.close();
   }
