@@ -177,13 +177,7 @@ export class ReplicaHost {
   }
 
   /** Runs a read-only command on this node's rows of database `db`. */
-  runLocal(
-    spec: CommandSpec,
-    argv: readonly Uint8Array[],
-    resp3: boolean,
-    db: number,
-    writeBack?: WriteBack,
-  ): Reply {
+  runLocal(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean, db: number, writeBack?: WriteBack): Reply {
     return runRead(this.state.keyspace, spec, argv, db, { now: this.now(), random: Math.random, resp3, writeBack });
   }
 

@@ -16,14 +16,14 @@ export function writeLegacyStandaloneLog(dataDir: string, ops: readonly Uint8Arr
     db.exec(RAFT_SCHEMA);
     db.transaction(() => {
       db.run("INSERT OR IGNORE INTO raft_state (grp, term) VALUES (?, 1)", [STANDALONE_GROUP]);
-      ops.forEach((data, i) =>
+      for (const [i, data] of ops.entries()) {
         db.run("INSERT INTO raft_log (grp, idx, term, kind, data) VALUES (?, ?, 1, ?, ?)", [
           STANDALONE_GROUP,
           first + i,
           EntryKind.Normal,
           data,
-        ]),
-      );
+        ]);
+      }
     })();
   } finally {
     db.close();

@@ -12,7 +12,9 @@ for (;;) {
   const burst: Promise<void>[] = [];
   for (let j = 0; j < 25; j++) {
     const i = next++;
-    burst.push(host.propose(op(Date.now(), ["set", `k${i}`, `v${i}`])).then(() => void process.stdout.write(`ack ${i}\n`)));
+    burst.push(
+      host.propose(op(Date.now(), ["set", `k${i}`, `v${i}`])).then(() => void process.stdout.write(`ack ${i}\n`)),
+    );
   }
   await Promise.all(burst);
 }
