@@ -1,5 +1,6 @@
 // What the RESP sessions and the HTTP API need from the storage side, whether the node stands
-// alone (one log, one state) or is a cluster member (multi-raft, routed by partition).
+// alone (a cluster of one without network: one Raft group for every partition) or is a cluster
+// member (multi-raft, routed by partition). Both write through the same replica host.
 import { networkInterfaces } from "node:os";
 import type { DatabaseKeys, KeyEventsHook } from "./commands/types.ts";
 import type { Backend } from "./commands/session.ts";
