@@ -264,6 +264,8 @@ export class ReplicaHost {
   compactStandalone(always = false): boolean {
     const s = this.raft.status(STANDALONE_GROUP);
     if (!s || (!always && s.applied - s.snapshotIndex < COMPACT_AFTER_ENTRIES)) return false;
+    // An applied index read inside an open transaction is not durable yet: commit it first.
+    this.state.commitTransaction();
     const applied = this.state.appliedIndex(STANDALONE_GROUP);
     if (!this.state.checkpoint()) return false;
     if (applied > s.snapshotIndex) this.raft.compact(STANDALONE_GROUP, applied, new Uint8Array(0));

@@ -242,6 +242,18 @@ export class StateDb {
     return replies;
   }
 
+  /**
+   * Starts a transaction that applyBatch calls join until commitTransaction, unless one is open:
+   * one kept open across batches whose log entries are already durable writes each page once.
+   */
+  openTransaction(): void {
+    if (!this.db.inTransaction) this.begin.run();
+  }
+
+  commitTransaction(): void {
+    if (this.db.inTransaction) this.commit.run();
+  }
+
   /** Runs fn in one transaction; applyBatch calls inside it share it (one commit per turn). */
   inTransaction<T>(fn: () => T): T {
     return this.db.transaction(fn)();
