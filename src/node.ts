@@ -75,7 +75,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   // member needs its RESP and HTTP ports first, to advertise them.
   const pubsub = new PubSubRegistry();
   const keyEvents = new KeyspaceEvents(pubsub, () => config.notify_keyspace_events);
-  let plane: DataPlane | undefined = cluster ? undefined : await openStandalone(config, metrics, keyEvents);
+  let plane: DataPlane | undefined = cluster ? undefined : await openStandalone(config, log, metrics, keyEvents);
 
   const sessions = new Map<number, { session: Session; conn: ConnectionControl }>();
   let totalConnections = 0;

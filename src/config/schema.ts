@@ -167,7 +167,7 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     def: 256,
     min: 1,
     max: 16384,
-    help: "partitions (Raft groups) the 16384 slots are split into; fixed at bootstrap",
+    help: "partitions (Raft groups) the 16384 slots are split into; fixed when data_dir is created, standalone too",
     rule: (v: number) => (isPowerOfTwo(v) ? undefined : "a power of two between 1 and 16384"),
   },
   databases: {

@@ -1,7 +1,7 @@
 // The state machine database (data.db, docs/design/storage.md): the keyspace rows plus the log index each
 // group has applied, written in the same transaction so a crash never separates them. It is not
 // fsynced per batch (synchronous=NORMAL): whatever it loses is replayed from raft.db.
-import { Database, type Statement } from "bun:sqlite";
+import { Database, SQLiteError, type Statement } from "bun:sqlite";
 import {
   type CollectionInfo,
   type KeyMeta,
@@ -36,6 +36,11 @@ export interface StateDbOptions {
   readonly collections?: readonly CollectionTable[];
   /** A cluster member: only a partition's own keys are at hand when one of its ops runs. */
   readonly clustered?: boolean;
+  /**
+   * Locked from open to close (a standalone node): a second process on the same data_dir, a
+   * second node or a second start by hand, is refused instead of writing beside the first.
+   */
+  readonly exclusive?: boolean;
 }
 
 export type ApplyFn = (op: Op, ks: Keyspace) => Reply;
@@ -151,6 +156,7 @@ export class StateDb {
     }
     const db = new Database(path, { create: true, strict: true });
     try {
+      if (options.exclusive) db.run("PRAGMA locking_mode = EXCLUSIVE");
       db.run("PRAGMA journal_mode = WAL");
       db.run("PRAGMA synchronous = NORMAL");
       db.run("PRAGMA cache_size = -32768");
@@ -168,6 +174,9 @@ export class StateDb {
       return new StateDb(db, partitionCount, databases, collections, options.clustered === true);
     } catch (e) {
       db.close();
+      if (e instanceof SQLiteError && e.code?.startsWith("SQLITE_BUSY")) {
+        throw new Error(`${path} is in use by another process (or another node in this one)`);
+      }
       throw e;
     }
   }
@@ -236,7 +245,7 @@ export class StateDb {
 
   /**
    * Starts a transaction that applyBatch calls join until commitTransaction, unless one is open:
-   * the standalone engine keeps one open across batches whose log entries are already durable.
+   * one kept open across batches whose log entries are already durable writes each page once.
    */
   openTransaction(): void {
     if (!this.db.inTransaction) this.begin.run();
