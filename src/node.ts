@@ -30,6 +30,10 @@ import { KeyspaceEvents } from "./pubsub/keyspace-events.ts";
 import { PubSubRegistry, sessionPubSub } from "./pubsub/registry.ts";
 import { wallNow } from "./wall-clock.ts";
 import { BlockingRegistry } from "./commands/blocking.ts";
+import { aclCatalog } from "./commands/acl.ts";
+import { COMMANDS } from "./commands/table.ts";
+import { createSecurity } from "./server/security.ts";
+import { PROTECTED_MODE_DENIED, protectedModeRefuses, tlsOptions } from "./server/tls.ts";
 
 export interface RunningNode {
   readonly log: Logger;
@@ -94,6 +98,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         if (!CONFIG_KEYS.includes(key as ConfigKey)) throw new Error(`CONFIG SET of ${key}: not a configuration key`);
         (config as unknown as Record<ConfigKey, unknown>)[key as ConfigKey] = value;
         changedKeys.add(key as ConfigKey);
+        if (key === "requirepass") security.setRequirepass(config.requirepass);
       }
     },
     configRewrite: () => {
@@ -194,6 +199,13 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     },
   };
 
+  const security = createSecurity({
+    commands: aclCatalog(COMMANDS),
+    requirepass: config.requirepass,
+    aclfile: config.aclfile,
+    dataDir: config.data_dir,
+    log,
+  });
   const blocking = new BlockingRegistry();
   const backend: Backend = {
     read: (spec, argv, resp3, db, writeBack) => (plane ? plane.read(spec, argv, resp3, db, writeBack) : LOADING),
@@ -201,9 +213,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     now: wallNow,
     random: () => Math.random(),
     server,
-    get requirepass() {
-      return config.requirepass;
-    },
+    security,
     get cluster() {
       return plane?.cluster?.view;
     },
@@ -222,9 +232,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     },
   };
 
-  const respServer = await startRespServer({
-    host: resp.host,
-    port: resp.port,
+  const listenerOptions = {
     // Read as each connection opens: CONFIG SET proto-max-bulk-len applies to new connections.
     limits: {
       get maxBulkLength() {
@@ -233,6 +241,10 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     },
     pushLimit: parseOutputLimit(config.client_output_buffer_limit_pubsub),
     onConnection(conn: ConnectionControl) {
+      if (protectedModeRefuses(config, security.acl, resp.host, conn.remoteAddress)) {
+        rejectedConnections++;
+        return { ...rejectingHandler(conn), refusal: PROTECTED_MODE_DENIED };
+      }
       if (sessions.size >= config.maxclients) {
         rejectedConnections++;
         return rejectingHandler(conn);
@@ -272,7 +284,12 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         },
       };
     },
-  });
+  };
+  const respServer = await startRespServer({ ...listenerOptions, host: resp.host, port: resp.port });
+  const tlsServer =
+    config.tls_port > 0
+      ? await startRespServer({ ...listenerOptions, host: resp.host, port: config.tls_port, tls: tlsOptions(config) })
+      : undefined;
   respPort = respServer.port;
 
   const http = parseHostPort(config.http_addr);
@@ -322,7 +339,12 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     },
   };
   const app = createHttpApp(status);
-  const httpServer = Bun.serve({ hostname: http.host, port: http.port, fetch: app.fetch });
+  const httpServer = Bun.serve({
+    hostname: http.host,
+    port: http.port,
+    fetch: app.fetch,
+    ...(config.tls_http ? { tls: tlsOptions(config, false) } : {}),
+  });
   const httpPort = httpServer.port ?? http.port;
   let running: RunningNode | undefined;
   const onFatal =
@@ -345,6 +367,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     version: VERSION,
     resp: formatHostPort(resp.host, respPort),
     http: formatHostPort(http.host, httpPort),
+    ...(tlsServer ? { resp_tls: formatHostPort(resp.host, tlsServer.port) } : {}),
     data_dir: config.data_dir,
     fsync: config.fsync,
     mode: plane!.mode,
@@ -373,6 +396,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         clearInterval(idleCheck);
         clearInterval(blockedRetry);
         await respServer.stop();
+        await tlsServer?.stop();
         await httpServer.stop(true);
         await plane?.stop(true);
         log.info("flydb stopped");

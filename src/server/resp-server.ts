@@ -60,6 +60,8 @@ export interface ConnectionHandler {
    * limits for strangers apply (10 arguments, 16384-byte bulks).
    */
   authenticated?(): boolean;
+  /** Optional: written at once to a connection that is refused (protected mode), which is then closed. */
+  readonly refusal?: Reply;
 }
 
 export interface RespServerOptions {
@@ -70,6 +72,8 @@ export interface RespServerOptions {
   /** Output limit of connections that were pushed to (default: none). */
   pushLimit?: OutputLimit;
   onConnection(conn: ConnectionControl): ConnectionHandler;
+  /** Serve TLS (Bun's TLS options: key, cert, ca, requestCert, rejectUnauthorized). */
+  tls?: import("bun").TLSOptions;
 }
 
 export interface RespServer {
@@ -364,6 +368,7 @@ export async function startRespServer(opts: RespServerOptions): Promise<RespServ
     port: opts.port,
     // A client that sends FIN after its last command (nc -N, scripts) still gets its replies.
     allowHalfOpen: true,
+    ...(opts.tls ? { tls: opts.tls } : {}),
     socket: {
       binaryType: "uint8array",
       open(socket) {
@@ -372,6 +377,7 @@ export async function startRespServer(opts: RespServerOptions): Promise<RespServ
         open.add(conn);
         try {
           conn.handler = opts.onConnection(conn);
+          if (conn.handler.refusal) socket.end(encodeReply(conn.handler.refusal, 2));
         } catch (e) {
           socket.end(encodeReply(internalError(e), 2));
         }
