@@ -84,6 +84,8 @@ const hasSpace = (s: string) => /[\s\0]/.test(s);
 export class AclUser {
   enabled = false;
   nopass = false;
+  /** RESTORE payload checks (Redis's sanitize-payload flags); set by `reset`, shown, not enforced. */
+  sanitize: "" | "sanitize-payload" | "skip-sanitize-payload" = "";
   passwords: string[] = [];
   allKeys = false;
   keys: KeyPattern[] = [];
@@ -105,6 +107,7 @@ export class AclUser {
     const u = new AclUser(name, this.deps);
     u.enabled = this.enabled;
     u.nopass = this.nopass;
+    u.sanitize = this.sanitize;
     u.passwords = [...this.passwords];
     u.allKeys = this.allKeys;
     u.keys = this.keys.map((k) => ({ ...k }));
@@ -162,11 +165,11 @@ export class AclUser {
         this.setBase(false);
         return;
       case "reset":
-        for (const r of ["resetpass", "resetkeys", "resetchannels", "off", "-@all"]) this.apply(r);
+        for (const r of ["resetpass", "resetkeys", "resetchannels", "off", "sanitize-payload", "-@all"]) this.apply(r);
         return;
-      // Payload sanitizing (RESTORE) is not configurable in FlyDB: accepted and ignored, as a no-op.
       case "sanitize-payload":
       case "skip-sanitize-payload":
+        this.sanitize = l;
         return;
     }
     const c = op[0];
@@ -266,7 +269,7 @@ export class AclUser {
   }
 
   flags(): string[] {
-    return [this.enabled ? "on" : "off", ...(this.nopass ? ["nopass"] : [])];
+    return [this.enabled ? "on" : "off", ...(this.nopass ? ["nopass"] : []), ...(this.sanitize ? [this.sanitize] : [])];
   }
 
   /** The user as one aclfile / ACL LIST line: `user <name> <rules…>`, which ACL SETUSER reads back. */

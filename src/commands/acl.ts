@@ -341,7 +341,7 @@ function acl(s: SessionApi, argv: readonly Uint8Array[]): Reply | Promise<Reply>
   if (sub === "log" && (n === 2 || n === 3)) return log(s, argv);
   if (sub === "dryrun" && n >= 4) return dryrun(s, argv);
   if (sub === "help" && n === 2) return array(HELP.map((l) => simple(l)));
-  return err(`ERR unknown subcommand or wrong number of arguments for '${ascii(argv[1]!)}'. Try ACL HELP.`);
+  return err(`ERR unknown subcommand '${ascii(argv[1]!.subarray(0, 128))}'. Try ACL HELP.`);
 }
 
 export const ACL_COMMANDS = define("server", [

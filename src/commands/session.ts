@@ -303,7 +303,12 @@ export class Session implements SessionApi {
     if (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) return E.arity(name);
     if (!this.client.authenticated && !spec.flags.includes("noauth")) return E.noAuth;
     const denied = aclRefusal(this, spec, argv, false);
-    if (denied) return denied;
+    if (denied) {
+      if (name !== "exec") return denied;
+      // As Redis: a refused EXEC ends the transaction and says why.
+      this.resetState();
+      return err(`EXECABORT Transaction discarded because of: ${(denied as { v: string }).v}`);
+    }
     const refused = subscribedModeReply(this, name, argv);
     if (refused) return refused;
     // Connection and server commands never touch the keyspace, so they need not wait for earlier
