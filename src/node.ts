@@ -288,7 +288,13 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   const respServer = await startRespServer({ ...listenerOptions, host: resp.host, port: resp.port });
   const tlsServer =
     config.tls_port > 0
-      ? await startRespServer({ ...listenerOptions, host: resp.host, port: config.tls_port, tls: tlsOptions(config) })
+      ? await startRespServer({
+          ...listenerOptions,
+          host: resp.host,
+          port: config.tls_port,
+          tls: tlsOptions(config),
+          refuseUnverifiedPeers: config.tls_auth_clients === "optional",
+        })
       : undefined;
   respPort = respServer.port;
 

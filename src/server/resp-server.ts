@@ -74,6 +74,8 @@ export interface RespServerOptions {
   onConnection(conn: ConnectionControl): ConnectionHandler;
   /** Serve TLS (Bun's TLS options: key, cert, ca, requestCert, rejectUnauthorized). */
   tls?: import("bun").TLSOptions;
+  /** With `tls` asking for client certificates without requiring one: a certificate that fails verification is refused. */
+  refuseUnverifiedPeers?: boolean;
 }
 
 export interface RespServer {
@@ -384,6 +386,12 @@ export async function startRespServer(opts: RespServerOptions): Promise<RespServ
       },
       data(socket, chunk) {
         socket.data.onData(chunk);
+      },
+      handshake(socket, _success, authorizationError) {
+        if (!opts.refuseUnverifiedPeers || authorizationError === null) return;
+        // No certificate at all is allowed; one that was sent must verify.
+        const cert = socket.getPeerCertificate();
+        if (cert && Object.keys(cert).length > 0) socket.terminate();
       },
       drain(socket) {
         socket.data.onDrain();
