@@ -34,7 +34,8 @@ const FORGET_FAILURES_MS = 10 * 60_000;
 export class AclRegistry {
   private readonly users = new Map<string, AclUser>();
   private readonly log: AclLogEntry[] = [];
-  private readonly failures = new Map<string, { count: number; last: number; nextAt: number }>();
+  /** Per source: failures counted, the last one, when the queue of delayed attempts ends, attempts queued. */
+  private readonly failures = new Map<string, { count: number; last: number; nextAt: number; queued: number }>();
   /** Bumped on every change of the users, so copies elsewhere can tell they are stale. */
   version = 0;
 
@@ -170,20 +171,27 @@ export class AclRegistry {
   authDelay(source: string, now: number): number {
     const f = this.failures.get(source);
     if (!f || now - f.last > FORGET_FAILURES_MS || f.count < FREE_FAILURES) return 0;
-    const step = Math.min(DELAY_MAX_MS, DELAY_STEP_MS * (f.count - FREE_FAILURES + 1));
+    // Attempts already queued count as failures to come: a pipeline of guesses grows the delay as it goes.
+    const step = Math.min(DELAY_MAX_MS, DELAY_STEP_MS * (f.count + f.queued - FREE_FAILURES + 1));
     f.nextAt = Math.max(now, f.nextAt) + step;
+    f.queued++;
     return f.nextAt - now;
   }
 
-  /** Counts a failed (true) or successful (false) AUTH from `source`; returns the failures counted so far. */
-  authResult(source: string, failed: boolean, now: number): number {
+  /**
+   * Counts a failed (true) or successful (false) AUTH from `source`, `delayed` when authDelay made
+   * it wait; returns the failures counted so far.
+   */
+  authResult(source: string, failed: boolean, now: number, delayed: boolean): number {
+    const f = this.failures.get(source);
+    if (f && delayed) f.queued = Math.max(0, f.queued - 1);
     if (!failed) {
-      this.failures.delete(source);
+      if (f && f.queued === 0) this.failures.delete(source);
+      else if (f) f.count = 0;
       return 0;
     }
-    const f = this.failures.get(source);
     if (!f || now - f.last > FORGET_FAILURES_MS) {
-      this.failures.set(source, { count: 1, last: now, nextAt: now });
+      this.failures.set(source, { count: 1, last: now, nextAt: now, queued: f?.queued ?? 0 });
       return 1;
     }
     f.count++;

@@ -171,9 +171,10 @@ export function authenticate(
 ): Reply | Promise<Reply> {
   const acl = s.security.acl;
   const source = sourceOf(s.client.addr);
+  const delay = acl.authDelay(source, s.now);
   const check = (): Reply => {
     const ok = acl.authenticate(username, password);
-    acl.authResult(source, !ok, s.now);
+    acl.authResult(source, !ok, s.now, delay > 0);
     if (ok) {
       s.client.authenticated = true;
       s.client.user = username;
@@ -190,7 +191,6 @@ export function authenticate(
     s.security.refused({ reason: "auth", username, object: command, addr: s.client.addr });
     return WRONGPASS;
   };
-  const delay = acl.authDelay(source, s.now);
   return delay > 0 ? s.security.wait(delay).then(check) : check();
 }
 
