@@ -127,7 +127,7 @@ export class AclRegistry {
   /** Checks a user name and password (AUTH, HELLO AUTH); a disabled or unknown user never passes. */
   authenticate(name: string, password: Uint8Array): boolean {
     const u = this.users.get(name);
-    return u !== undefined && u.enabled && u.checkPassword(password);
+    return u?.enabled === true && u.checkPassword(password);
   }
 
   /** Records a denial, counted with a like one of the last minute (ACL LOG). */

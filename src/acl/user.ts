@@ -173,17 +173,18 @@ export class AclUser {
         return;
     }
     const c = op[0];
-    if (c === ">" || c === "<" || c === "#" || c === "!") return this.password(op);
-    if (c === "~" || c === "%") return this.keyPattern(op);
-    if (c === "&") {
-      if (this.allChannels) throw new AclRuleError(op, CHANNEL_AFTER_ALL);
-      const pattern = op.slice(1);
-      if (hasSpace(pattern)) throw new AclRuleError(op, SYNTAX);
-      if (!this.channels.includes(pattern)) this.channels.push(pattern);
-      return;
-    }
-    if (c === "+" || c === "-") return this.commandRule(op, c === "+");
-    throw new AclRuleError(op, SYNTAX);
+    if (c === ">" || c === "<" || c === "#" || c === "!") this.password(op);
+    else if (c === "~" || c === "%") this.keyPattern(op);
+    else if (c === "&") this.channelPattern(op);
+    else if (c === "+" || c === "-") this.commandRule(op, c === "+");
+    else throw new AclRuleError(op, SYNTAX);
+  }
+
+  private channelPattern(op: string): void {
+    if (this.allChannels) throw new AclRuleError(op, CHANNEL_AFTER_ALL);
+    const pattern = op.slice(1);
+    if (hasSpace(pattern)) throw new AclRuleError(op, SYNTAX);
+    if (!this.channels.includes(pattern)) this.channels.push(pattern);
   }
 
   private password(op: string): void {

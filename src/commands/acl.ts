@@ -3,7 +3,20 @@
 // rule language and the ACL LOG live in src/acl.
 import { type AclCommand, AclRuleError, type AclUser, CATEGORIES, type KeyUse } from "../acl/user.ts";
 import { DEFAULT_USER, type DenialReason } from "../acl/registry.ts";
-import { array, bulk, bulkArray, double, err, int, map, NULL_BULK, OK, type Reply, set, simple } from "../resp/reply.ts";
+import {
+  array,
+  bulk,
+  bulkArray,
+  double,
+  err,
+  int,
+  map,
+  NULL_BULK,
+  OK,
+  type Reply,
+  set,
+  simple,
+} from "../resp/reply.ts";
 import { define, subcommands } from "./define.ts";
 import { keyFlagsOf } from "./command-info.ts";
 import { clientLine, commandKeys } from "./connection.ts";
@@ -37,7 +50,8 @@ const HARMLESS_SUBS = new Set(["acl|whoami", "acl|cat", "acl|genpass", "acl|help
 /** The ACL categories of a command, derived from its group and flags as Redis assigns them. */
 export function categoriesOf(spec: CommandSpec): string[] {
   const cats = new Set<string>();
-  const type = spec.group === "blocking" ? (spec.name.startsWith("bz") ? "sortedset" : "list") : GROUP_CATEGORY[spec.group];
+  const type =
+    spec.group === "blocking" ? (spec.name.startsWith("bz") ? "sortedset" : "list") : GROUP_CATEGORY[spec.group];
   if (type) cats.add(type);
   if (KEYSPACE.has(spec.name)) cats.add("keyspace");
   if (spec.flags.includes("write")) cats.add("write");
@@ -79,8 +93,10 @@ const keyUse = (flags: readonly string[]): KeyUse => ({
 
 /** Each key of the call with how it is used. */
 function keysWithUse(spec: CommandSpec, argv: readonly Uint8Array[]): { at: number; key: Uint8Array; use: KeyUse }[] {
-  const sub = spec.subcommands && argv.length > 1 ? spec.subcommands.find((s) => s.name === lower(argv[1]!)) : undefined;
-  if (sub?.key) return [{ at: sub.key.at, key: argv[sub.key.at]!, use: keyUse(sub.key.flags.toLowerCase().split(" ")) }];
+  const sub =
+    spec.subcommands && argv.length > 1 ? spec.subcommands.find((s) => s.name === lower(argv[1]!)) : undefined;
+  if (sub?.key)
+    return [{ at: sub.key.at, key: argv[sub.key.at]!, use: keyUse(sub.key.flags.toLowerCase().split(" ")) }];
   if (spec.firstKey === 0 && !spec.keys) return [];
   const keys = commandKeys(spec, argv);
   if (keys.length === 0) return [];
@@ -121,7 +137,8 @@ function denial(user: AclUser, spec: CommandSpec, argv: readonly Uint8Array[]): 
   }
   if (!user.allChannels) {
     for (const c of channelsOf(spec.name, argv)) {
-      if (!user.canAccessChannel(argv[c.at]!, c.pattern)) return { reason: "channel", at: c.at, object: str(argv[c.at]!) };
+      if (!user.canAccessChannel(argv[c.at]!, c.pattern))
+        return { reason: "channel", at: c.at, object: str(argv[c.at]!) };
     }
   }
   return undefined;
@@ -131,7 +148,12 @@ function denial(user: AclUser, spec: CommandSpec, argv: readonly Uint8Array[]): 
  * The session's check before a command runs or is queued: -NOPERM (logged in ACL LOG) when the
  * connection's user may not run it, on these keys or channels.
  */
-export function aclRefusal(s: SessionApi, spec: CommandSpec, argv: readonly Uint8Array[], inMulti: boolean): Reply | undefined {
+export function aclRefusal(
+  s: SessionApi,
+  spec: CommandSpec,
+  argv: readonly Uint8Array[],
+  inMulti: boolean,
+): Reply | undefined {
   const acl = s.security.acl;
   // A deleted user's connections are closed in Redis; here they lose every permission at once.
   const user = acl.get(s.client.user);

@@ -14,7 +14,7 @@ export const REDIS_COMPAT_VERSION = "7.0.0";
 /** Whether a new or RESET connection is authenticated at once: the default user is on and has no password. */
 export function defaultUserOpen(s: SessionApi): boolean {
   const u = s.security.acl.get(DEFAULT_USER);
-  return u !== undefined && u.enabled && u.nopass;
+  return u?.enabled === true && u.nopass;
 }
 
 function hello(s: SessionApi, argv: readonly Uint8Array[]): Reply | Promise<Reply> {

@@ -351,10 +351,10 @@ export class Session implements SessionApi {
         ? E.noAuth
         : (aclRefusal(this, spec, argv, true) ??
           (spec.flags.includes("no-multi")
-          ? err("ERR Command not allowed inside a transaction")
-          : this.client.clusterMode && this.backend.cluster
-            ? clusterClientRefusal(spec, argv)
-            : undefined));
+            ? err("ERR Command not allowed inside a transaction")
+            : this.client.clusterMode && this.backend.cluster
+              ? clusterClientRefusal(spec, argv)
+              : undefined));
     if (refused) {
       this.queueFailed = true;
       return refused;

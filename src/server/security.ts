@@ -27,7 +27,10 @@ const LOG_EVERY_MS = 10_000;
 const sha256hex = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
 
 export function createSecurity(opts: SecurityOptions): SecurityApi & { setRequirepass(p: string): void } {
-  const acl = new AclRegistry({ commands: opts.commands, sha256hex, glob: (p, s) => globMatch(p, s) }, opts.requirepass);
+  const acl = new AclRegistry(
+    { commands: opts.commands, sha256hex, glob: (p, s) => globMatch(p, s) },
+    opts.requirepass,
+  );
   let requirepass = opts.requirepass;
   const file = opts.aclfile !== "" ? opts.aclfile : opts.dataDir ? join(opts.dataDir, "users.acl") : "";
   const readFile = () => acl.load(readFileSync(file, "utf8").split("\n"), requirepass);

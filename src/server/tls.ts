@@ -38,6 +38,5 @@ const hostOf = (addr: string) => addr.replace(/:\d+$/, "").replace(/^\[(.*)\]$/,
  */
 export function protectedModeRefuses(config: Config, acl: AclRegistry, bindHost: string, clientAddr: string): boolean {
   if (!config.protected_mode || isLoopback(bindHost) || isLoopback(hostOf(clientAddr))) return false;
-  const u = acl.get(DEFAULT_USER);
-  return u !== undefined && u.nopass;
+  return acl.get(DEFAULT_USER)?.nopass === true;
 }

@@ -42,7 +42,7 @@ describe("ACL against redis-server", () => {
       ["ACL", "SETUSER", "bob", "reset"],
       ["ACL", "LIST"],
       ["ACL", "USERS"],
-      ["ACL", "SETUSER", "carol", "on", "#" + "a".repeat(64), "~*", "+@read"],
+      ["ACL", "SETUSER", "carol", "on", `#${"a".repeat(64)}`, "~*", "+@read"],
       ["ACL", "GETUSER", "carol"],
       ["ACL", "SETUSER", "bob", "badrule"],
       ["ACL", "SETUSER", "bob", "+nosuchcommand"],

@@ -12,7 +12,7 @@ describe("ACL users on a node", () => {
     const kept = join(tempDir("acl-keep"), "data");
     const first = await startFlyDB({ dataDir: kept });
     let c = await RespClient.connect(first.port);
-    expect(show(await c.call("ACL", "SETUSER", "alice", "on", ">pw", "~app:*", "+@read"))).toBe('+OK');
+    expect(show(await c.call("ACL", "SETUSER", "alice", "on", ">pw", "~app:*", "+@read"))).toBe("+OK");
     const before = show(await c.call("ACL", "LIST"));
     c.close();
     await first.stop();
@@ -21,7 +21,7 @@ describe("ACL users on a node", () => {
     try {
       c = await RespClient.connect(second.port);
       expect(show(await c.call("ACL", "LIST"))).toBe(before);
-      expect(show(await c.call("AUTH", "alice", "pw"))).toBe('+OK');
+      expect(show(await c.call("AUTH", "alice", "pw"))).toBe("+OK");
       expect(show(await c.call("SET", "app:1", "x"))).toContain("NOPERM");
       c.close();
     } finally {
@@ -36,13 +36,13 @@ describe("ACL users on a node", () => {
     const fly = await startFlyDB({ args: ["--aclfile", file] });
     try {
       const c = await RespClient.connect(fly.port);
-      expect(show(await c.call("AUTH", "bob", "anything"))).toBe('+OK');
+      expect(show(await c.call("AUTH", "bob", "anything"))).toBe("+OK");
       expect(show(await c.call("FLUSHALL"))).toBe("-NOPERM this user has no permissions to run the 'flushall' command");
-      expect(show(await c.call("ACL", "SETUSER", "carol", "on", ">pw"))).toBe('+OK');
-      expect(show(await c.call("ACL", "SAVE"))).toBe('+OK');
+      expect(show(await c.call("ACL", "SETUSER", "carol", "on", ">pw"))).toBe("+OK");
+      expect(show(await c.call("ACL", "SAVE"))).toBe("+OK");
       expect(readFileSync(file, "utf8")).toContain("user carol on #");
       expect(show(await c.call("ACL", "DELUSER", "carol"))).toBe(":1");
-      expect(show(await c.call("ACL", "LOAD"))).toBe('+OK');
+      expect(show(await c.call("ACL", "LOAD"))).toBe("+OK");
       expect(show(await c.call("ACL", "USERS"))).toBe('*[$"bob", $"carol", $"default"]');
       writeFileSync(file, "user dave on nopass +nosuchcommand\n");
       expect(show(await c.call("ACL", "LOAD"))).toContain("Unknown command or category name in ACL");
@@ -66,15 +66,18 @@ describe("ACL users on a node", () => {
       expect(elapsed).toBeGreaterThan(1400);
       // A right password from the same source waits its turn too, then clears the count.
       const t = performance.now();
-      expect(show(await c.call("AUTH", "right"))).toBe('+OK');
+      expect(show(await c.call("AUTH", "right"))).toBe("+OK");
       expect(performance.now() - t).toBeGreaterThan(500);
       const t2 = performance.now();
-      expect(show(await c.call("AUTH", "right"))).toBe('+OK');
+      expect(show(await c.call("AUTH", "right"))).toBe("+OK");
       expect(performance.now() - t2).toBeLessThan(400);
       const log = show(await c.call("ACL", "LOG", "1"));
       expect(log).toContain('$"count", :8, $"reason", $"auth"');
       c.close();
-      const lines = fly.log().split("\n").filter((l) => l.includes("authentication failed"));
+      const lines = fly
+        .log()
+        .split("\n")
+        .filter((l) => l.includes("authentication failed"));
       expect(lines.length).toBe(1);
       expect(lines[0]).toContain("client=127.0.0.1");
     } finally {

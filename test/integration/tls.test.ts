@@ -26,7 +26,18 @@ function makeCertificates(): void {
     );
   }
   const sign = (name: string, ca: string, ext: string) => {
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", `/CN=${name}`, "-keyout", f(`${name}.key`), "-out", f(`${name}.csr`));
+    openssl(
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-subj",
+      `/CN=${name}`,
+      "-keyout",
+      f(`${name}.key`),
+      "-out",
+      f(`${name}.csr`),
+    );
     Bun.write(f(`${name}.ext`), ext);
     openssl(
       ...["x509", "-req", "-in", f(`${name}.csr`), "-CA", f(`${ca}.crt`), "-CAkey", f(`${ca}.key`)],
@@ -46,7 +57,10 @@ function cli(port: number, ...args: string[]): { out: string; ok: boolean } {
   return { out: `${r.stdout}${r.stderr}`.trim(), ok: r.status === 0 && !/error|refused|closed/i.test(r.stderr) };
 }
 
-async function startTls(auth: "no" | "optional" | "yes", extra: string[] = []): Promise<{ fly: FlyDBProcess; tls: number }> {
+async function startTls(
+  auth: "no" | "optional" | "yes",
+  extra: string[] = [],
+): Promise<{ fly: FlyDBProcess; tls: number }> {
   const tls = freePort();
   const fly = await startFlyDB({
     args: [
@@ -85,7 +99,12 @@ describe("TLS", () => {
   });
 
   test("ioredis with tls", async () => {
-    const r = new Redis({ port: server.tls, host: "127.0.0.1", tls: { ca: readFileSync(f("ca.crt")) }, lazyConnect: true });
+    const r = new Redis({
+      port: server.tls,
+      host: "127.0.0.1",
+      tls: { ca: readFileSync(f("ca.crt")) },
+      lazyConnect: true,
+    });
     await r.connect();
     await r.set("io", "tls-value");
     expect(await r.get("io")).toBe("tls-value");

@@ -52,7 +52,12 @@ function harness() {
       lastSave: () => 0,
       sleep: () => Promise.resolve(),
     },
-    security: createSecurity({ commands: aclCatalog(COMMANDS), requirepass: "", aclfile: "", log: createLogger("error", "text") }),
+    security: createSecurity({
+      commands: aclCatalog(COMMANDS),
+      requirepass: "",
+      aclfile: "",
+      log: createLogger("error", "text"),
+    }),
     cluster: undefined,
     clusterModeDefault: false,
     clients: () => [],
