@@ -203,9 +203,11 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     commands: aclCatalog(COMMANDS),
     requirepass: config.requirepass,
     aclfile: config.aclfile,
-    dataDir: config.data_dir,
+    // A cluster keeps its users in the metadata group instead.
+    ...(cluster ? {} : { dataDir: config.data_dir }),
     log,
   });
+  let stopAclSync: (() => void) | undefined;
   const blocking = new BlockingRegistry();
   const backend: Backend = {
     read: (spec, argv, resp3, db, writeBack) => (plane ? plane.read(spec, argv, resp3, db, writeBack) : LOADING),
@@ -366,6 +368,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     plane.cluster!.pubsub.onPublished = (m) =>
       m.shard ? pubsub.publishShard(m.channel, m.message) : pubsub.publish(m.channel, m.message);
     if (plane.discoveryStats) registerDiscoveryMetrics(metrics, plane.discoveryStats);
+    stopAclSync = security.attachCluster(plane.cluster!);
   }
   registerSqliteSynchronous(metrics, () => plane!.sqliteSynchronous());
 
@@ -400,6 +403,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     stop: () =>
       (stopping ??= (async () => {
         clearInterval(idleCheck);
+        stopAclSync?.();
         clearInterval(blockedRetry);
         await respServer.stop();
         await tlsServer?.stop();

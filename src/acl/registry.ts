@@ -91,17 +91,19 @@ export class AclRegistry {
     return n;
   }
 
-  /** Every user as aclfile lines (ACL SAVE, and what a cluster replicates). */
-  serialize(): string[] {
-    return this.list().map((u) => u.describe());
+  /** Every user as aclfile lines (ACL SAVE); without `default` for what a cluster replicates. */
+  serialize(withDefault = true): string[] {
+    return this.list()
+      .filter((u) => withDefault || u.name !== DEFAULT_USER)
+      .map((u) => u.describe());
   }
 
   /**
    * Replaces every user by the ones `lines` describe (ACL LOAD, aclfile at start, a replicated copy).
-   * All or nothing; the default user is created as `requirepass` makes it when the lines do not name it.
-   * Throws an Error naming the line.
+   * All or nothing; the default user stays as it is when the lines do not name it. Throws an Error
+   * naming the line.
    */
-  load(lines: readonly string[], requirepass: string): void {
+  load(lines: readonly string[]): void {
     const users = new Map<string, AclUser>();
     lines.forEach((raw, i) => {
       const line = raw.trim();
@@ -118,7 +120,7 @@ export class AclRegistry {
       }
       users.set(name, u);
     });
-    if (!users.has(DEFAULT_USER)) users.set(DEFAULT_USER, this.defaultUser(requirepass));
+    if (!users.has(DEFAULT_USER)) users.set(DEFAULT_USER, this.users.get(DEFAULT_USER)!);
     this.users.clear();
     for (const [n, u] of users) this.users.set(n, u);
     this.version++;

@@ -1,6 +1,8 @@
 // The node's side of ACL users (src/acl, src/commands/acl.ts): hashing, randomness, timers,
-// logging of refusals, and where the users are kept — the aclfile when one is configured (ACL
-// SAVE/LOAD, as Redis), else `<data_dir>/users.acl`, rewritten (0600) after every change.
+// logging of refusals, and where the users are kept. Standalone: the aclfile when one is
+// configured (ACL SAVE/LOAD, as Redis), else `<data_dir>/users.acl`, rewritten (0600) after every
+// change. In a cluster: the metadata group (MetaState.aclUsers), so a change made on any node
+// holds on all of them; only `default` (requirepass) stays per node.
 import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -10,6 +12,18 @@ import { globMatch } from "../commands/util.ts";
 import { err, OK, type Reply } from "../resp/reply.ts";
 import type { SecurityApi } from "../commands/types.ts";
 import type { Logger } from "../log.ts";
+import { ACL_VERSION_CHANGED, type MetaState } from "../cluster/core/meta.ts";
+
+/** What the users need of a cluster node (src/cluster/cluster-node.ts). */
+export interface AclCluster {
+  meta(): MetaState;
+  setAclUsers(users: readonly string[], ifVersion: number): Promise<Reply>;
+}
+
+/** How often a cluster node looks for users changed elsewhere (a change is seen within this, plus its commit). */
+const CLUSTER_POLL_MS = 200;
+/** Tries of a change that keeps meeting concurrent ones. */
+const CLUSTER_TRIES = 5;
 
 export interface SecurityOptions {
   readonly commands: readonly AclCommand[];
@@ -26,14 +40,19 @@ const LOG_EVERY_MS = 10_000;
 
 const sha256hex = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
 
-export function createSecurity(opts: SecurityOptions): SecurityApi & { setRequirepass(p: string): void } {
+export interface NodeSecurity extends SecurityApi {
+  setRequirepass(p: string): void;
+  /** From now on the users are the cluster's; returns the stop of its polling. */
+  attachCluster(cluster: AclCluster): () => void;
+}
+
+export function createSecurity(opts: SecurityOptions): NodeSecurity {
   const acl = new AclRegistry(
     { commands: opts.commands, sha256hex, glob: (p, s) => globMatch(p, s) },
     opts.requirepass,
   );
-  let requirepass = opts.requirepass;
   const file = opts.aclfile !== "" ? opts.aclfile : opts.dataDir ? join(opts.dataDir, "users.acl") : "";
-  const readFile = () => acl.load(readFileSync(file, "utf8").split("\n"), requirepass);
+  const readFile = () => acl.load(readFileSync(file, "utf8").split("\n"));
   const writeFile = () => {
     const tmp = `${file}.tmp`;
     writeFileSync(tmp, `${acl.serialize().join("\n")}\n`, { mode: 0o600 });
@@ -42,11 +61,46 @@ export function createSecurity(opts: SecurityOptions): SecurityApi & { setRequir
   };
   if (file !== "" && existsSync(file)) readFile();
   const lastLogged = new Map<string, { at: number; suppressed: number }>();
+  let cluster: AclCluster | undefined;
+  /** The metadata's user list last loaded (compared by reference: MetaState is replaced on change). */
+  let loaded: readonly string[] | undefined;
+  const syncFromCluster = (c: AclCluster) => {
+    const users = c.meta().aclUsers ?? NO_USERS;
+    if (users === loaded) return;
+    try {
+      acl.load(users);
+      loaded = users;
+    } catch (e) {
+      opts.log.error("the cluster's ACL users could not be loaded", { error: (e as Error).message });
+    }
+  };
+  /** Proposes the users `change` makes of the cluster's current ones; redone on a concurrent change. */
+  const changeClusterUsers = async (c: AclCluster, change: () => void): Promise<Reply> => {
+    for (let tries = 1; ; tries++) {
+      const r = await c.setAclUsers(acl.serialize(false), c.meta().aclVersion ?? 0);
+      if (r.t !== "error") return OK;
+      // Back to what the cluster says; on a concurrent change, the change again on top of it.
+      loaded = undefined;
+      syncFromCluster(c);
+      if (!r.v.includes(ACL_VERSION_CHANGED) || tries === CLUSTER_TRIES) return r;
+      await new Promise((resolve) => setTimeout(resolve, 50 * tries));
+      syncFromCluster(c);
+      try {
+        change();
+      } catch (e) {
+        return err(`ERR ${(e as Error).message}`);
+      }
+    }
+  };
   return {
     acl,
-    setRequirepass(p) {
-      requirepass = p;
-      acl.setRequirepass(p);
+    setRequirepass: (p) => acl.setRequirepass(p),
+    attachCluster(c) {
+      cluster = c;
+      const timer = setInterval(() => syncFromCluster(c), CLUSTER_POLL_MS);
+      timer.unref();
+      syncFromCluster(c);
+      return () => clearInterval(timer);
     },
     randomBytes: (n) => new Uint8Array(randomBytes(n)),
     wait: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
@@ -68,8 +122,10 @@ export function createSecurity(opts: SecurityOptions): SecurityApi & { setRequir
         ...(last?.suppressed ? { similar_since_last: last.suppressed } : {}),
       });
     },
-    changeUsers(apply): Reply {
+    changeUsers(apply): Reply | Promise<Reply> {
+      if (cluster) syncFromCluster(cluster);
       apply();
+      if (cluster) return changeClusterUsers(cluster, apply);
       // With an aclfile, Redis keeps changes in memory until ACL SAVE; without one FlyDB keeps them itself.
       if (opts.aclfile === "" && file !== "") {
         try {
@@ -101,6 +157,8 @@ export function createSecurity(opts: SecurityOptions): SecurityApi & { setRequir
     },
   };
 }
+
+const NO_USERS: readonly string[] = [];
 
 const NO_ACLFILE = err(
   "ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.",
