@@ -4,50 +4,17 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import Redis from "ioredis";
-import { startFlyDB, tempDir, type FlyDBProcess } from "../helpers/processes.ts";
+import { makeCertificates, type Certificates } from "../helpers/certs.ts";
+import { startFlyDB, type FlyDBProcess } from "../helpers/processes.ts";
 import { freePort } from "../helpers/ports.ts";
 
-const dir = tempDir("tls-certs");
-const f = (name: string) => join(dir, name);
-
-function openssl(...args: string[]): void {
-  const r = spawnSync("openssl", args, { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`openssl ${args.join(" ")}: ${r.stderr}`);
-}
-
-/** A CA, a server certificate for 127.0.0.1 and a client certificate, both signed by the CA; and a stranger CA's client. */
-function makeCertificates(): void {
-  for (const ca of ["ca", "rogue-ca"]) {
-    openssl(
-      ...["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", `/CN=${ca}`],
-      ...["-keyout", f(`${ca}.key`), "-out", f(`${ca}.crt`)],
-    );
-  }
-  const sign = (name: string, ca: string, ext: string) => {
-    openssl(
-      "req",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-subj",
-      `/CN=${name}`,
-      "-keyout",
-      f(`${name}.key`),
-      "-out",
-      f(`${name}.csr`),
-    );
-    Bun.write(f(`${name}.ext`), ext);
-    openssl(
-      ...["x509", "-req", "-in", f(`${name}.csr`), "-CA", f(`${ca}.crt`), "-CAkey", f(`${ca}.key`)],
-      ...["-CAcreateserial", "-days", "2", "-extfile", f(`${name}.ext`), "-out", f(`${name}.crt`)],
-    );
-  };
-  sign("server", "ca", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
-  sign("client", "ca", "extendedKeyUsage=clientAuth\n");
-  sign("rogue", "rogue-ca", "extendedKeyUsage=clientAuth\n");
-}
+let certs: Certificates;
+/** `ca.crt`, `client.key`, … in the certificates' directory. */
+const f = (file: string) => {
+  const [name, ext] = file.split(".") as [string, string];
+  return ext === "crt" ? certs.crt(name) : certs.key(name);
+};
 
 function cli(port: number, ...args: string[]): { out: string; ok: boolean } {
   const r = spawnSync("redis-cli", ["-p", String(port), "--tls", "--cacert", f("ca.crt"), ...args], {
@@ -71,7 +38,9 @@ async function startTls(
   return { fly, tls };
 }
 
-beforeAll(() => makeCertificates());
+beforeAll(() => {
+  certs = makeCertificates();
+});
 
 describe("TLS", () => {
   let server: { fly: FlyDBProcess; tls: number };
