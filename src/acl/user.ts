@@ -52,7 +52,7 @@ export interface KeyPattern {
   readonly write: boolean;
 }
 
-/** What the key is used for, as the command's key spec says (Redis: ACCESS → read; INSERT/DELETE/UPDATE → write). */
+/** How the call uses a key, from the command's key spec (Redis: ACCESS → read; INSERT/DELETE/UPDATE → write). */
 export interface KeyUse {
   readonly read: boolean;
   readonly write: boolean;
