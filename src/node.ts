@@ -287,7 +287,9 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       };
     },
   };
-  const respServer = await startRespServer({ ...listenerOptions, host: resp.host, port: resp.port });
+  const respServer = await startRespServer({ ...listenerOptions, host: resp.host, port: resp.port }).catch(
+    cannotListen("Redis clients", config.bind_addr),
+  );
   const tlsServer =
     config.tls_port > 0
       ? await startRespServer({
@@ -296,7 +298,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
           port: config.tls_port,
           tls: tlsOptions(config),
           refuseUnverifiedPeers: config.tls_auth_clients === "optional",
-        })
+        }).catch(cannotListen("Redis clients over TLS", formatHostPort(resp.host, config.tls_port)))
       : undefined;
   respPort = respServer.port;
 
@@ -347,12 +349,18 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     },
   };
   const app = createHttpApp(status);
-  const httpServer = Bun.serve({
-    hostname: http.host,
-    port: http.port,
-    fetch: app.fetch,
-    ...(config.tls_http ? { tls: tlsOptions(config, false) } : {}),
-  });
+  const httpServer = (() => {
+    try {
+      return Bun.serve({
+        hostname: http.host,
+        port: http.port,
+        fetch: app.fetch,
+        ...(config.tls_http ? { tls: tlsOptions(config, false) } : {}),
+      });
+    } catch (e) {
+      return cannotListen("HTTP", config.http_addr)(e);
+    }
+  })();
   const httpPort = httpServer.port ?? http.port;
   let running: RunningNode | undefined;
   const onFatal =
@@ -443,5 +451,12 @@ function rejectingHandler(conn: ConnectionControl) {
     },
     protocol: () => 2 as const,
     onClose() {},
+  };
+}
+
+/** Bun's listen errors name neither the listener nor always the port; an operator needs both. */
+function cannotListen(what: string, addr: string): (e: unknown) => never {
+  return (e) => {
+    throw new Error(`cannot listen for ${what} on ${addr}: ${e instanceof Error ? e.message : String(e)}`);
   };
 }
