@@ -83,6 +83,17 @@ export class AclRegistry {
     this.version++;
   }
 
+  /** The users as they are now (users are replaced on change, never changed in place). */
+  snapshot(): ReadonlyMap<string, AclUser> {
+    return new Map(this.users);
+  }
+
+  restore(snapshot: ReadonlyMap<string, AclUser>): void {
+    this.users.clear();
+    for (const [n, u] of snapshot) this.users.set(n, u);
+    this.version++;
+  }
+
   /** Deletes the named users that exist; returns how many. The default user cannot be deleted. */
   delUsers(names: readonly string[]): number {
     let n = 0;

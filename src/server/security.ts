@@ -23,7 +23,7 @@ export interface AclCluster {
 /** How often a cluster node looks for users changed elsewhere (a change is seen within this, plus its commit). */
 const CLUSTER_POLL_MS = 200;
 /** Tries of a change that keeps meeting concurrent ones. */
-const CLUSTER_TRIES = 5;
+const CLUSTER_TRIES = 10;
 
 export interface SecurityOptions {
   readonly commands: readonly AclCommand[];
@@ -74,22 +74,27 @@ export function createSecurity(opts: SecurityOptions): NodeSecurity {
       opts.log.error("the cluster's ACL users could not be loaded", { error: (e as Error).message });
     }
   };
-  /** Proposes the users `change` makes of the cluster's current ones; redone on a concurrent change. */
+  /** Changes of this node waiting for the one before to be committed: one at a time per node. */
+  let queue: Promise<unknown> = Promise.resolve();
+  /**
+   * Proposes the users `change` makes of the cluster's current ones, redone on a concurrent change
+   * made elsewhere. Until it is committed this node's users are the cluster's plus this change.
+   */
   const changeClusterUsers = async (c: AclCluster, change: () => void): Promise<Reply> => {
     for (let tries = 1; ; tries++) {
-      const r = await c.setAclUsers(acl.serialize(false), c.meta().aclVersion ?? 0);
-      if (r.t !== "error") return OK;
-      // Back to what the cluster says; on a concurrent change, the change again on top of it.
-      loaded = undefined;
-      syncFromCluster(c);
-      if (!r.v.includes(ACL_VERSION_CHANGED) || tries === CLUSTER_TRIES) return r;
-      await new Promise((resolve) => setTimeout(resolve, 50 * tries));
       syncFromCluster(c);
       try {
         change();
       } catch (e) {
         return err(`ERR ${(e as Error).message}`);
       }
+      const r = await c.setAclUsers(acl.serialize(false), c.meta().aclVersion ?? 0);
+      if (r.t !== "error") return OK;
+      // Back to what the cluster says before trying again.
+      loaded = undefined;
+      syncFromCluster(c);
+      if (!r.v.includes(ACL_VERSION_CHANGED) || tries === CLUSTER_TRIES) return r;
+      await new Promise((resolve) => setTimeout(resolve, 20 * tries + Math.random() * 50));
     }
   };
   return {
@@ -123,9 +128,17 @@ export function createSecurity(opts: SecurityOptions): NodeSecurity {
       });
     },
     changeUsers(apply): Reply | Promise<Reply> {
-      if (cluster) syncFromCluster(cluster);
+      if (cluster) {
+        const c = cluster;
+        // Checked now, so a bad rule is refused at once; made (and proposed) in turn.
+        const before = acl.snapshot();
+        apply();
+        acl.restore(before);
+        const done = queue.then(() => changeClusterUsers(c, apply));
+        queue = done;
+        return done;
+      }
       apply();
-      if (cluster) return changeClusterUsers(cluster, apply);
       // With an aclfile, Redis keeps changes in memory until ACL SAVE; without one FlyDB keeps them itself.
       if (opts.aclfile === "" && file !== "") {
         try {
