@@ -65,8 +65,9 @@ export function createSecurity(opts: SecurityOptions): NodeSecurity {
   /** The metadata's user list last loaded (compared by reference: MetaState is replaced on change). */
   let loaded: readonly string[] | undefined;
   const syncFromCluster = (c: AclCluster) => {
-    const users = c.meta().aclUsers ?? NO_USERS;
-    if (users === loaded) return;
+    // Until the cluster has users of its own, the node keeps its (an aclfile's): the first change seeds them.
+    const users = c.meta().aclUsers;
+    if (users === undefined || users === loaded) return;
     try {
       acl.load(users);
       loaded = users;
@@ -83,6 +84,7 @@ export function createSecurity(opts: SecurityOptions): NodeSecurity {
   const changeClusterUsers = async (c: AclCluster, change: () => void): Promise<Reply> => {
     for (let tries = 1; ; tries++) {
       syncFromCluster(c);
+      const before = acl.snapshot();
       try {
         change();
       } catch (e) {
@@ -91,6 +93,7 @@ export function createSecurity(opts: SecurityOptions): NodeSecurity {
       const r = await c.setAclUsers(acl.serialize(false), c.meta().aclVersion ?? 0);
       if (r.t !== "error") return OK;
       // Back to what the cluster says before trying again.
+      acl.restore(before);
       loaded = undefined;
       syncFromCluster(c);
       if (!r.v.includes(ACL_VERSION_CHANGED) || tries === CLUSTER_TRIES) return r;
@@ -170,8 +173,6 @@ export function createSecurity(opts: SecurityOptions): NodeSecurity {
     },
   };
 }
-
-const NO_USERS: readonly string[] = [];
 
 const NO_ACLFILE = err(
   "ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.",
