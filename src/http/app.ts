@@ -5,6 +5,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { NodeMetrics } from "./metrics.ts";
 import type { Reply } from "../resp/reply.ts";
 import { RemoveRefused, type RemoveReport } from "../cluster/remove.ts";
+import { parseHostPort } from "../net/hostport.ts";
 
 /** What the cluster endpoints need; absent on a standalone node. */
 export interface ClusterAdmin {
@@ -93,18 +94,27 @@ export function createHttpApp(node: NodeStatus): Hono {
     const a = admin(c);
     return a instanceof Response ? a : c.json(await a.partitions());
   });
+  /** Enough to name every seed of a large cluster; a longer list is refused rather than dialled. */
+  const MAX_JOIN_PEERS = 64;
   app.post("/cluster/join", auth, async (c) => {
     const a = admin(c);
     if (a instanceof Response) return a;
     const body = (await c.req.json().catch(() => undefined)) as { peers?: unknown } | undefined;
     const peers = body?.peers;
-    if (
-      !Array.isArray(peers) ||
-      peers.length === 0 ||
-      !peers.every((p) => typeof p === "string" && /^.+:\d{1,5}$/.test(p))
-    ) {
+    const valid = (p: unknown) => {
+      if (typeof p !== "string" || p.length > 300) return false;
+      try {
+        const { host, port } = parseHostPort(p, "");
+        return host !== "" && port > 0;
+      } catch {
+        return false;
+      }
+    };
+    if (!Array.isArray(peers) || peers.length === 0 || peers.length > MAX_JOIN_PEERS || !peers.every(valid)) {
       return c.json(
-        { error: 'body must be {"peers": ["host:port", ...]} with the gossip addresses of cluster members' },
+        {
+          error: `body must be {"peers": ["host:port", ...]} with 1 to ${MAX_JOIN_PEERS} gossip addresses of cluster members (ports 1-65535)`,
+        },
         400,
       );
     }
