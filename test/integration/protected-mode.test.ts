@@ -1,7 +1,7 @@
 // Protected mode in private network namespaces: a node listening beyond loopback with no password
 // refuses a client on another host with Redis's own message (compared with a real redis-server in
 // the same place), answers its own loopback, and lets the remote client in once a password is set
-// (which it must then give) or protected mode is off.
+// (which it must then give) or protected mode is off (in the config or by CONFIG SET).
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -59,6 +59,10 @@ describe.skipIf(skipNetns)("protected mode", () => {
     expect(redisReply).toContain("DENIED Redis is running in protected mode");
     expect(await cli(client, server.address, 6380, "PING")).toBe(redisReply);
     expect(await cli(server, "127.0.0.1", 6380, "PING")).toBe("PONG");
+    // The message's first remedy: CONFIG SET protected-mode no, from loopback.
+    expect(await cli(server, "127.0.0.1", 6380, "CONFIG", "GET", "protected-mode")).toBe("protected-mode\nyes");
+    expect(await cli(server, "127.0.0.1", 6380, "CONFIG", "SET", "protected-mode", "no")).toBe("OK");
+    expect(await cli(client, server.address, 6380, "PING")).toBe("PONG");
   });
 
   test("with a password the remote client gets in and must AUTH; protected_mode = false lets it in", async () => {
