@@ -158,7 +158,12 @@ export function aclRefusal(
   // A deleted user's connections are closed in Redis; here they lose every permission at once.
   const user = acl.get(s.client.user);
   if (user?.unrestricted()) return undefined;
-  const d = user ? denial(user, spec, argv) : { reason: "command" as const, at: 0, object: fullName(spec, argv) };
+  // AUTH and the like stay open, so such a connection can become another user.
+  const d = user
+    ? denial(user, spec, argv)
+    : spec.flags.includes("noauth")
+      ? undefined
+      : { reason: "command" as const, at: 0, object: fullName(spec, argv) };
   if (!d) return undefined;
   acl.record({
     reason: d.reason,

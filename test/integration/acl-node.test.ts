@@ -29,6 +29,24 @@ describe("ACL users on a node", () => {
     }
   }, 60_000);
 
+  test("a deleted user's connection may run nothing but AUTH and the like", async () => {
+    const fly = await startFlyDB({});
+    try {
+      const admin = await RespClient.connect(fly.port);
+      await admin.call("ACL", "SETUSER", "temp", "on", ">pw", "+@all", "~*");
+      const c = await RespClient.connect(fly.port);
+      expect(show(await c.call("AUTH", "temp", "pw"))).toBe("+OK");
+      expect(show(await admin.call("ACL", "DELUSER", "temp"))).toBe(":1");
+      expect(show(await c.call("GET", "k"))).toBe("-NOPERM this user has no permissions to run the 'get' command");
+      expect(show(await c.call("AUTH", "default", "x"))).toBe("+OK");
+      expect(show(await c.call("GET", "k"))).toBe("nil($)");
+      admin.close();
+      c.close();
+    } finally {
+      await fly.stop();
+    }
+  }, 60_000);
+
   test("aclfile: loaded at start, ACL SAVE writes it, ACL LOAD reads it back", async () => {
     const dir = tempDir("aclfile");
     const file = join(dir, "users.acl");
