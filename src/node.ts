@@ -338,13 +338,17 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         },
       };
     },
-    command: async (argv) => {
+    command: async (argv, as) => {
       // An HTTP caller stands where a RESP client does: with requirepass set, only a configured
       // http_auth_token (checked by the app) stands in for AUTH.
       const session = new Session(backend, { id: 0, addr: "http", laddr: formatHostPort(http.host, httpPort) });
       session.client.authenticated = config.requirepass === "" || config.http_auth_token !== "";
       // HTTP callers cannot follow -MOVED: the node always proxies for them.
       session.client.clusterMode = false;
+      if (as) {
+        const auth = await session.execute([enc.encode("AUTH"), enc.encode(as.user), enc.encode(as.password)]);
+        if (auth.t === "error") return auth;
+      }
       return await session.execute(argv);
     },
   };
@@ -422,6 +426,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   };
   return running;
 }
+
+const enc = new TextEncoder();
 
 /** How often a blocked client of a cluster node retries its pop without having seen a write to its keys. */
 const CLUSTER_RETRY_MS = 100;
