@@ -6,6 +6,7 @@ import type { NodeMetrics } from "./metrics.ts";
 import type { Reply } from "../resp/reply.ts";
 import { RemoveRefused, type RemoveReport } from "../cluster/remove.ts";
 import { parseHostPort } from "../net/hostport.ts";
+import { consoleApp, type ConsoleSource } from "./console.ts";
 
 /** What the cluster endpoints need; absent on a standalone node. */
 export interface ClusterAdmin {
@@ -39,6 +40,8 @@ export interface NodeStatus {
    * session first authenticates as that ACL user (HTTP Basic credentials).
    */
   command(argv: readonly Uint8Array[], as?: Credentials): Promise<Reply>;
+  /** What the web console at /ui shows beyond the endpoints above. */
+  readonly console: ConsoleSource;
 }
 
 export interface Credentials {
@@ -208,6 +211,8 @@ export function createHttpApp(node: NodeStatus): Hono {
     if (r.t === "error") return c.json({ error: r.v }, errorStatus(r.v));
     return c.json({ deleted: r.t === "int" ? Number(r.v) : 0 });
   });
+
+  app.route("/ui", consoleApp(node.console));
 
   app.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}` }, 404));
   app.onError((e, c) => c.json({ error: e.message }, 500));
