@@ -186,6 +186,11 @@ export class Router {
     return this.forward({ t: "meta", grp: META_GROUP, op: { t: "drain", id: this.d.self, draining } });
   }
 
+  /** Replaces the cluster's ACL users through the metadata leader, if they are still at `ifVersion`. */
+  setAclUsers(users: readonly string[], ifVersion: number): Promise<Reply> {
+    return this.forward({ t: "meta", grp: META_GROUP, op: { t: "acl", users, ifVersion } });
+  }
+
   /** Removes another member from the metadata through the metadata leader (src/cluster/remove.ts). */
   removeMember(id: NodeId): Promise<Reply> {
     return this.forward({ t: "meta", grp: META_GROUP, op: { t: "remove", id } });

@@ -3,7 +3,9 @@
 import { array, err, OK, QUEUED, type Reply } from "../resp/reply.ts";
 import { COMMANDS, isWrite } from "./table.ts";
 import { keySlot } from "../keyspace/slot.ts";
-import { commandKeys } from "./connection.ts";
+import { commandKeys, defaultUserOpen } from "./connection.ts";
+import { aclRefusal } from "./acl.ts";
+import { DEFAULT_USER } from "../acl/registry.ts";
 import { subscribedModeReply } from "./pubsub.ts";
 import { NO_TOUCH } from "./key-access.ts";
 import {
@@ -26,6 +28,7 @@ import type {
   CommandSpec,
   Op,
   PubSubApi,
+  SecurityApi,
   ServerView,
   SessionApi,
   WatchedKey,
@@ -56,7 +59,8 @@ export interface Backend {
   now(): number;
   random(): number;
   readonly server: ServerView;
-  readonly requirepass: string;
+  /** ACL users, authentication delays and refusals (src/commands/acl.ts). */
+  readonly security: SecurityApi;
   /** Present in cluster mode: CLUSTER commands and -MOVED redirects read it. */
   readonly cluster: ClusterView | undefined;
   /** New connections start in Redis Cluster mode (redis_cluster_mode). */
@@ -133,13 +137,15 @@ export class Session implements SessionApi {
       libName: "",
       libVer: "",
       protocol: 2,
-      authenticated: backend.requirepass === "",
+      authenticated: false,
+      user: DEFAULT_USER,
       lastCommand: "NULL",
       lastActiveAt: now,
       clusterMode: backend.clusterModeDefault,
       db: 0,
       ...(pubsub ? { subscriptionCount: (kind) => pubsub.count(kind) } : {}),
     };
+    this.client.authenticated = defaultUserOpen(this);
   }
 
   get now(): number {
@@ -148,8 +154,8 @@ export class Session implements SessionApi {
   get server(): ServerView {
     return this.backend.server;
   }
-  get requirepass(): string {
-    return this.backend.requirepass;
+  get security(): SecurityApi {
+    return this.backend.security;
   }
   get cluster(): ClusterView | undefined {
     return this.backend.cluster;
@@ -307,6 +313,13 @@ export class Session implements SessionApi {
     if (this.queued && !NOT_QUEUED.has(name)) return this.enqueue(spec, argv);
     if (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) return E.arity(name);
     if (!this.client.authenticated && !spec.flags.includes("noauth")) return E.noAuth;
+    const denied = aclRefusal(this, spec, argv, false);
+    if (denied) {
+      if (name !== "exec") return denied;
+      // As Redis: a refused EXEC ends the transaction and says why.
+      this.resetState();
+      return err(`EXECABORT Transaction discarded because of: ${(denied as { v: string }).v}`);
+    }
     const refused = subscribedModeReply(this, name, argv);
     if (refused) return refused;
     // Connection and server commands never touch the keyspace, so they need not wait for earlier
@@ -347,11 +360,12 @@ export class Session implements SessionApi {
       ? E.arity(spec.name)
       : !this.client.authenticated && !spec.flags.includes("noauth")
         ? E.noAuth
-        : spec.flags.includes("no-multi")
-          ? err("ERR Command not allowed inside a transaction")
-          : this.client.clusterMode && this.backend.cluster
-            ? clusterClientRefusal(spec, argv)
-            : undefined;
+        : (aclRefusal(this, spec, argv, true) ??
+          (spec.flags.includes("no-multi")
+            ? err("ERR Command not allowed inside a transaction")
+            : this.client.clusterMode && this.backend.cluster
+              ? clusterClientRefusal(spec, argv)
+              : undefined));
     if (refused) {
       this.queueFailed = true;
       return refused;

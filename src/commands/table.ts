@@ -1,5 +1,6 @@
 // The command table: every command FlyDB knows, by lower-case name. Dispatch, arity checks,
 // COMMAND INFO/DOCS and key extraction for routing all read it.
+import { ACL_COMMANDS } from "./acl.ts";
 import { BIT_COMMANDS } from "./bits.ts";
 import { BLOCKING_COMMANDS } from "./blocking.ts";
 import { CLUSTER_COMMANDS } from "./cluster.ts";
@@ -70,6 +71,7 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   REPLICATION_COMMANDS,
   SERVER_MISC_COMMANDS,
   DEBUG_COMMANDS,
+  ACL_COMMANDS,
 ]);
 
 export const isWrite = (spec: CommandSpec) => spec.flags.includes("write");

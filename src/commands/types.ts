@@ -2,6 +2,7 @@
 // state machine). Command logic never sees SQL, sockets or the clock: `now` and randomness come in
 // through the context, so the same function runs on a leader and, inside apply, on every replica.
 import type { Reply } from "../resp/reply.ts";
+import type { AclRegistry, DenialReason } from "../acl/registry.ts";
 import type { ClusterTips } from "./cluster-policy.ts";
 import type { SlowLog } from "./slowlog.ts";
 import type { KeyAccess } from "./key-access.ts";
@@ -381,6 +382,8 @@ export interface ClientState {
   clusterMode: boolean;
   /** The selected database (SELECT). */
   db: number;
+  /** The ACL user the connection runs as (AUTH, HELLO AUTH); "default" until then. */
+  user: string;
   /** Its subscriptions of one kind (CLIENT LIST's sub=/psub=/ssub=), from its pub/sub; absent for HTTP. */
   readonly subscriptionCount?: (kind: SubscriptionKind) => number;
 }
@@ -417,11 +420,30 @@ export interface ClusterView {
 }
 
 /** What a connection-level command may touch: its own client, the others, the server. */
+/** Users, authentication and refusals, as the session sees them (src/commands/acl.ts). */
+export interface SecurityApi {
+  readonly acl: AclRegistry;
+  /** Cryptographically random bytes (ACL GENPASS). */
+  randomBytes(n: number): Uint8Array;
+  /** Resolves after `ms` milliseconds (the delay of a source with failed AUTHs). */
+  wait(ms: number): Promise<void>;
+  /** A refused AUTH or command: the node logs it, rate-limited. */
+  refused(event: { reason: DenialReason; username: string; object: string; addr: string }): void;
+  /**
+   * Runs a change of the users (it throws AclRuleError on a bad rule, changing nothing) and makes
+   * it hold where the node keeps its users; replies +OK or the error that kept it from holding.
+   */
+  changeUsers(apply: () => void): Reply | Promise<Reply>;
+  /** ACL LOAD and ACL SAVE: from and to the aclfile. */
+  load(): Reply;
+  save(): Reply;
+}
+
 export interface SessionApi {
   readonly client: ClientState;
+  readonly security: SecurityApi;
   readonly now: number;
   readonly server: ServerView;
-  readonly requirepass: string;
   readonly clients: () => readonly ClientState[];
   /** Closes another client's connection; false when no such id. */
   readonly kill: (id: number) => boolean;

@@ -31,6 +31,14 @@ export interface Config {
   requirepass: string;
   cluster_secret: string;
   http_auth_token: string;
+  protected_mode: boolean;
+  aclfile: string;
+  tls_port: number;
+  tls_cert_file: string;
+  tls_key_file: string;
+  tls_ca_cert_file: string;
+  tls_auth_clients: "no" | "optional" | "yes";
+  tls_http: boolean;
   redis_cluster_mode: boolean;
   /** Milliseconds; written in config as a duration such as "5m" or "90s". */
   dead_node_timeout: number;
@@ -225,6 +233,33 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     secret: true,
     help: "bearer token required by /cluster/join, /cluster/leave and every /kv request (empty: none)",
   },
+  protected_mode: {
+    kind: "bool",
+    def: true,
+    help: "without a password for the default user, refuse RESP clients that are not on loopback (as Redis)",
+  },
+  aclfile: {
+    kind: "string",
+    def: "",
+    help: "file of ACL users (ACL LOAD/SAVE); empty: users are kept in <data_dir>/users.acl after each change",
+  },
+  tls_port: {
+    kind: "int",
+    def: 0,
+    min: 0,
+    max: 65535,
+    help: "RESP over TLS on bind_addr's host at this port (0: off)",
+  },
+  tls_cert_file: { kind: "string", def: "", help: "PEM certificate (chain) of this node for TLS" },
+  tls_key_file: { kind: "string", def: "", help: "PEM private key of tls_cert_file" },
+  tls_ca_cert_file: { kind: "string", def: "", help: "PEM CA certificates that client certificates must chain to" },
+  tls_auth_clients: {
+    kind: "enum",
+    def: "yes",
+    choices: ["no", "optional", "yes"],
+    help: "client certificates on the TLS port: not asked for, checked when given, or required (as Redis)",
+  },
+  tls_http: { kind: "bool", def: false, help: "serve the HTTP API over HTTPS with tls_cert_file and tls_key_file" },
   redis_cluster_mode: { kind: "bool", def: false, help: "answer -MOVED like Redis Cluster instead of proxying" },
   dead_node_timeout: {
     kind: "duration",

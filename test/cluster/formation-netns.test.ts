@@ -73,6 +73,8 @@ describe.skipIf(skipNetns)("cluster formation by discovery in network namespaces
       "16",
       "--fsync",
       "no",
+      // redis-cli reaches the nodes from other namespaces, without a password.
+      "--no-protected-mode",
       ...extra,
     ];
     const proc = lan.spawn(host.ns, args, { cwd: ROOT });
