@@ -49,14 +49,26 @@ export class ClusterStateMachine implements StateMachine {
     this.listeners.push(fn);
   }
 
+  /**
+   * Joins the data.db transaction that stays open across turns (as the standalone store's does):
+   * a turn's applies are a savepoint in it, and commit() ends it on the host's timer. Nothing is
+   * lost by a crash before that: the log holds every applied entry durably and replays from the
+   * committed applied index (a compacted log from the stored snapshot, MultiRaft.open).
+   */
   transaction<T>(fn: () => T): T {
     try {
+      this.state.openTransaction();
       return this.state.inTransaction(fn);
     } catch (e) {
       // The rows rolled back; the cached session records may be ahead of them.
       this.sessions.forget();
       throw e;
     }
+  }
+
+  /** Commits the open data.db transaction: before anything that needs data.db durable or other readers. */
+  commit(): void {
+    this.state.commitTransaction();
   }
 
   appliedIndex(grp: number): number {
