@@ -63,7 +63,7 @@ export interface MultiRaftOptions {
   /** Observers for metrics. */
   readonly onLeaderChange?: (grp: number, leader: NodeId | null, term: number) => void;
   readonly onCommitted?: (grp: number, count: number) => void;
-  /** A save failed: the host has stopped (nothing after it is sent or applied) and refuses all work. */
+  /** A save or an apply failed: the host has stopped (nothing after it is sent or applied) and refuses all work. */
   readonly onFailure?: (error: Error) => void;
 }
 
@@ -424,12 +424,19 @@ export class MultiRaft {
       }
     }
     const sm = this.opts.stateMachine;
-    const results = sm.transaction(() =>
-      ready.map(([g, rd]) => {
-        if (rd.installSnapshot) sm.installSnapshot(g.raft.grp, rd.installSnapshot);
-        return rd.committed.length > 0 ? sm.apply(g.raft.grp, rd.committed) : [];
-      }),
-    );
+    let results: unknown[][];
+    try {
+      results = sm.transaction(() =>
+        ready.map(([g, rd]) => {
+          if (rd.installSnapshot) sm.installSnapshot(g.raft.grp, rd.installSnapshot);
+          return rd.committed.length > 0 ? sm.apply(g.raft.grp, rd.committed) : [];
+        }),
+      );
+    } catch (e) {
+      // The groups count these entries as handed over: applying later ones would skip them.
+      this.fail(e, "applying committed entries");
+      return;
+    }
     for (const [i, [g, rd]] of ready.entries()) {
       const grp = g.raft.grp;
       if (rd.committed.length > 0) {
@@ -459,10 +466,13 @@ export class MultiRaft {
     }
   }
 
-  /** Not durable means nothing of this turn may be sent or applied: stop and fail every waiter. */
-  private fail(e: unknown): void {
+  /**
+   * Not durable means nothing of this turn may be sent or applied, and an apply that failed
+   * leaves the groups past entries the state lacks: stop and fail every waiter.
+   */
+  private fail(e: unknown, what = "saving the Raft log"): void {
     const error = e instanceof Error ? e : new Error(String(e));
-    const why = `raft host ${this.opts.nodeId} stopped, saving the Raft log failed: ${error.message}`;
+    const why = `raft host ${this.opts.nodeId} stopped, ${what} failed: ${error.message}`;
     this.failure = new Error(why, { cause: error });
     this.saving = false;
     for (const g of this.groups.values()) {
