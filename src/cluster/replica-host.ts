@@ -269,7 +269,6 @@ export class ReplicaHost {
   /** Closes the databases once the worker has written everything queued; after `stop`. */
   async close(): Promise<void> {
     await this.storage.close();
-    this.machine.commit();
     this.machine.close();
     this.state.close();
   }
