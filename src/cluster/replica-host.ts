@@ -32,6 +32,8 @@ import { wallNow } from "../wall-clock.ts";
 /** Raft tick: election timeout 11–20 ticks (0.55–1 s), heartbeat every 2 ticks (100 ms). */
 export const TICK_MS = 50;
 const COMPACT_MS = 10_000;
+/** How often data.db's transaction, open across turns, commits (ClusterStateMachine.transaction). */
+const STATE_COMMIT_MS = 1_000;
 const COMPACT_AFTER_ENTRIES = 2_000;
 const EXPIRE_MS = 500;
 /** Expired keys proposed for deletion per round, over all the partitions this node leads. */
@@ -164,6 +166,15 @@ export class ReplicaHost {
     this.timers.push(setInterval(() => this.raft.tick(), TICK_MS));
     this.timers.push(setInterval(() => this.compact(), COMPACT_MS));
     this.timers.push(setInterval(() => this.expire(), EXPIRE_MS));
+    this.timers.push(setInterval(() => this.commitState(), STATE_COMMIT_MS));
+  }
+
+  private commitState(): void {
+    try {
+      this.machine.commit();
+    } catch (e) {
+      this.opts.log.warn("data.db commit failed", { error: (e as Error).message });
+    }
   }
 
   /** The cluster's metadata as applied here (group 0). */
@@ -173,6 +184,7 @@ export class ReplicaHost {
 
   /** A new proposal session for this incarnation's writes (store/proposal-sessions.ts). */
   newProposalSession(): number {
+    this.machine.commit(); // its own write must be durable at once
     return nextSession(this.state.db, Date.now());
   }
 
@@ -237,6 +249,7 @@ export class ReplicaHost {
    * ran standalone founds its groups from its rows (grow.ts).
    */
   found(writes: readonly GroupWrite[]): void {
+    this.machine.commit(); // a founding from standalone rows checkpoints data.db first
     saveFounding(this.opts.config.data_dir, this.storage, this.state, writes);
     for (const w of writes) this.raft.open(w.grp);
   }
@@ -246,6 +259,8 @@ export class ReplicaHost {
     this.raft.close(grp);
     this.storage.dropGroup(grp);
     this.machine.drop(grp);
+    // raft.db forgets the group: its rows must not come back with a rolled-back transaction.
+    this.machine.commit();
   }
 
   private compact(): void {

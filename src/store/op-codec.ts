@@ -27,11 +27,27 @@ type EncodingTuple =
   | [number, number, number, number, number]
   | [number, number, number, number, number, number, number];
 
+type Proposal = { readonly op: Op; readonly id: ProposalId | undefined };
+
+/**
+ * What decodeProposal would return for bytes encodeOp made in this process, for the plain shapes
+ * (no flags, watch, db or thresholds): the leader applies its own entries without unpacking them
+ * (the standalone store applied its ops as proposed). Bytes from elsewhere are decoded.
+ */
+const encoded = new WeakMap<Uint8Array, Proposal>();
+
 export function encodeOp(op: Op, id?: ProposalId): Uint8Array {
   const flags = (op.multi ? MULTI : 0) | (op.resp3 ? RESP3 : 0);
   const db = op.db ?? 0;
   const e = op.encoding;
-  if (flags === 0 && !op.watch?.length && !id && db === 0 && !e) return packr.pack([op.cmds, op.now, op.seed]);
+  if (flags === 0 && !op.watch?.length && db === 0 && !e) {
+    const bytes = id
+      ? packr.pack([op.cmds, op.now, op.seed, flags, [], [id.node, id.session, id.seq, id.ack]])
+      : packr.pack([op.cmds, op.now, op.seed]);
+    const copy = id && { node: id.node, session: id.session, seq: id.seq, ack: id.ack };
+    encoded.set(bytes, { op: { cmds: op.cmds, now: op.now, seed: op.seed }, id: copy });
+    return bytes;
+  }
   const watch: WatchTuple[] = (op.watch ?? []).map((w) =>
     (w.db ?? db) === db ? [w.key, w.version, w.existed] : [w.key, w.version, w.existed, w.db!],
   );
@@ -54,7 +70,9 @@ export function encodeOp(op: Op, id?: ProposalId): Uint8Array {
 }
 
 /** An op and, for a cluster write, its proposal id. */
-export function decodeProposal(data: Uint8Array): { op: Op; id: ProposalId | undefined } {
+export function decodeProposal(data: Uint8Array): Proposal {
+  const known = encoded.get(data);
+  if (known) return known;
   const decoded: unknown = packr.unpack(data);
   const n = Array.isArray(decoded) ? decoded.length : 0;
   if (!Array.isArray(decoded) || n < 3 || n > 8 || n === 4 || !Array.isArray(decoded[0])) {

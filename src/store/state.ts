@@ -255,6 +255,11 @@ export class StateDb {
     if (this.db.inTransaction) this.commit.run();
   }
 
+  /** Drops everything since the last commit (the log replays it on restart). */
+  rollbackTransaction(): void {
+    if (this.db.inTransaction) this.rollback.run();
+  }
+
   /** Runs fn in one transaction; applyBatch calls inside it share it (one commit per turn). */
   inTransaction<T>(fn: () => T): T {
     return this.db.transaction(fn)();
