@@ -21,14 +21,7 @@ import {
   waitClusterSettled,
   waitUntil,
 } from "./cluster-harness.ts";
-import {
-  checkHistory,
-  describeFailures,
-  finalReads,
-  type OpRecord,
-  startWorkload,
-  ttlViolations,
-} from "./workload.ts";
+import { checkHistory, describeFailures, finalReads, type OpRecord, startWorkload, ttlViolations } from "./workload.ts";
 
 export interface NemesisOptions {
   readonly seed: number;

@@ -254,7 +254,16 @@ export async function runWorkload(cfg: WorkloadConfig): Promise<{ records: OpRec
   const ttlOp = async (id: number, key: string, args: string[]): Promise<OpRecord> => {
     const addr = cfg.targets[Math.floor(random() * cfg.targets.length)]!;
     const op = args[0] === "SET" ? "set" : "get";
-    const rec: OpRecord = { client: id, key, model: "ttl", op, call: now(), ret: null, status: "unknown", target: addr };
+    const rec: OpRecord = {
+      client: id,
+      key,
+      model: "ttl",
+      op,
+      call: now(),
+      ret: null,
+      status: "unknown",
+      target: addr,
+    };
     let conn: Conn | undefined;
     try {
       conn = await Conn.open(addr, cfg.opTimeoutMs);
