@@ -186,9 +186,9 @@ export class Router {
     return this.forward({ t: "meta", grp: META_GROUP, op: { t: "drain", id: this.d.self, draining } });
   }
 
-  /** Removes another member from the metadata through the metadata leader (src/cluster/remove.ts). */
-  removeMember(id: NodeId): Promise<Reply> {
-    return this.forward({ t: "meta", grp: META_GROUP, op: { t: "remove", id } });
+  /** Removes another member from the metadata through the metadata leader, retiring these data dir ids too. */
+  removeMember(id: NodeId, retire: readonly string[]): Promise<Reply> {
+    return this.forward({ t: "meta", grp: META_GROUP, op: { t: "remove", id, retire } });
   }
 
   /** Live keys and keys with an expiry over the whole cluster, for INFO keyspace. */
