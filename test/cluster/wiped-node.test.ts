@@ -29,6 +29,15 @@ interface Status {
   members: { id: string }[];
   partitions: { total: number; healthy: number };
 }
+interface RemoveBody {
+  removed: boolean;
+  voter_groups: number[];
+}
+/** How many members a node's gossip sees alive (itself included), from /metrics. */
+async function gossipAlive(m: ClusterMemberProcess): Promise<number> {
+  const text = await (await fetch(`${m.http}/metrics`)).text();
+  return Number(/^flydb_gossip_members\{state="alive"\} (\d+)/m.exec(text)?.[1] ?? NaN);
+}
 const status = async (m: ClusterMemberProcess): Promise<Status> =>
   (await fetch(`${m.http}/cluster/status`)).json() as Promise<Status>;
 
@@ -110,18 +119,46 @@ describe("a node id reused on a wiped data dir", () => {
       expect(hardStates(dataDir)).toEqual([]);
     }
 
-    // The way out the error names: remove the old member, then start the node again.
-    const removed = await fetch(`${n1.http}/cluster/remove?node=w3`, { method: "POST" });
-    const body = (await removed.json()) as { removed: boolean; voter_groups: number[] };
-    expect({ status: removed.status, removed: body.removed, voter_groups: body.voter_groups }).toEqual({
+    // A stale view of a refused start, made on purpose: one more start (on a data dir of its own),
+    // stopped (SIGSTOP) as soon as gossip sees it alive, before formation refuses it and it leaves.
+    const staleDir = join(root, "w3-stale");
+    mkdirSync(staleDir, { recursive: true });
+    const stale = Bun.spawn(argsOn(staleDir), { env, stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+    spawned.push(stale);
+    await waitFor("the stopped start alive in w1's gossip", async () => (await gossipAlive(n1)) === 3, 20_000, 5);
+    stale.kill("SIGSTOP");
+
+    // The way out the error names: remove the old member (accepted once gossip suspects the stopped
+    // start), then start the node again.
+    let removed: { status: number; body: RemoveBody } | undefined;
+    await waitFor(
+      "POST /cluster/remove?node=w3 to be accepted",
+      async () => {
+        const r = await fetch(`${n1.http}/cluster/remove?node=w3`, { method: "POST" });
+        removed = { status: r.status, body: (await r.json()) as RemoveBody };
+        return r.status !== 409;
+      },
+      30_000,
+      100,
+    );
+    const { status: code, body } = removed!;
+    expect({ status: code, removed: body.removed, voter_groups: body.voter_groups }).toEqual({
       status: 200,
       removed: true,
       voter_groups: [],
     });
     expect((await status(n1)).members.map((m) => m.id).sort()).toEqual(["w1", "w2"]);
-    // Started again, it joins at the first try: the removal tombstoned the incarnations the cluster
-    // saw under this id (the member's and the refused starts'), so no stale gossip view of a refused
-    // start is admitted in its place (which would refuse this start once more).
+    // Let run, the stopped start refutes the suspicion: alive again in gossip, under an incarnation
+    // the removal retired, so it is not admitted. Admitted (before retirement existed), the id was
+    // the member on that data dir, and the start below on another one was refused once more.
+    stale.kill("SIGCONT");
+    await waitFor("the stale start alive again in w1's gossip", async () => (await gossipAlive(n1)) === 3, 15_000, 50);
+    await Bun.sleep(1_500); // three controller rounds
+    expect((await status(n1)).members.map((m) => m.id).sort()).toEqual(["w1", "w2"]);
+    stale.kill("SIGKILL");
+    await stale.exited;
+
+    // Started again, it joins at the first try.
     const again = Bun.spawn(argsOn(emptied), { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     spawned.push(again);
     const againLog = new LineReader(again.stderr);
