@@ -25,6 +25,7 @@ for (let seed = firstSeed; seed < firstSeed + runs; seed++) {
     );
     for (const v of r.violations) console.log(`  violation: ${v}`);
     for (const l of r.lostWrites) console.log(`  lost: ${l}`);
+    for (const n of r.notes) console.log(`  note: ${n}`);
   } catch (e) {
     errors++;
     console.log(`seed ${seed}: the run itself failed: ${(e as Error).message}`);

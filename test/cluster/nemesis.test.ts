@@ -16,6 +16,7 @@ describe.skipIf(skipNetns)("nemesis", () => {
     const recovery = r.recoveryMs.map((m) => m.toFixed(0)).join(", ");
     console.log(`nemesis seed ${seed}: ${r.ops} ops, ${r.ttlReads} TTL reads; faults: ${r.faults.join(", ")}`);
     console.log(`recovery ms: ${recovery}`);
+    for (const n of r.notes) console.log(`note: ${n}`);
     expect(r.faults.length).toBeGreaterThan(0);
     expect(r.violations).toEqual([]);
     expect(r.lostWrites).toEqual([]);
