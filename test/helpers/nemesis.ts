@@ -242,7 +242,6 @@ class Nemesis {
    * must work, else a violation.
    */
   private async add(n: FlyNode): Promise<void> {
-    const { h } = this;
     this.spares.splice(this.spares.indexOf(n), 1);
     const how = this.departed.get(n);
     this.faults.push(
