@@ -20,6 +20,7 @@ import { LCS_COMMANDS } from "./lcs.ts";
 import { LIST_COMMANDS } from "./list.ts";
 import { OBJECT_COMMANDS } from "./object.ts";
 import { REPLICATION_COMMANDS } from "./replication.ts";
+import { SCRIPTING_COMMANDS } from "./scripting.ts";
 import { SERVER_MISC_COMMANDS } from "./server-misc.ts";
 import { SET_COMMANDS } from "./set.ts";
 import { SORT_COMMANDS } from "./sort.ts";
@@ -66,6 +67,7 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   REPLICATION_COMMANDS,
   SERVER_MISC_COMMANDS,
   DEBUG_COMMANDS,
+  SCRIPTING_COMMANDS,
 ]);
 
 export const isWrite = (spec: CommandSpec) => spec.flags.includes("write");

@@ -518,6 +518,12 @@ export interface CommandSpec {
    * node knows (OBJECT IDLETIME: its record of key accesses).
    */
   readonly completeReply?: (s: SessionApi, argv: readonly Uint8Array[], reply: Reply) => Reply;
+  /**
+   * Rewrites a data command on the node that received it, before it is read or proposed, with what
+   * only that node has (EVALSHA becomes EVAL with the body from its script cache); an error reply
+   * answers instead. Inside MULTI a call it cannot rewrite is queued as it is.
+   */
+  readonly resolve?: (argv: readonly Uint8Array[]) => readonly Uint8Array[] | Reply;
 }
 
 /** One database's key counts, for INFO keyspace (standalone from the store, in a cluster summed over partitions). */
