@@ -126,7 +126,7 @@ function shebangFlags(body: Uint8Array): Set<string> | Reply {
   const nl = body.indexOf(0x0a);
   const line = ascii(body.subarray(0, nl < 0 ? body.length : nl)).trim();
   const parts = line.slice(2).split(/\s+/);
-  if (parts[0] !== "lua") return err(`ERR Unexpected engine in script shebang: ${parts[0]}`);
+  if (parts[0] !== "lua") return err(`ERR Unexpected engine in script shebang: ${line.split(/\s+/)[0]}`);
   const flags = new Set<string>(["shebang"]);
   for (const p of parts.slice(1)) {
     if (!p.startsWith("flags=")) return err(`ERR Unknown lua shebang option: ${p}`);

@@ -65,6 +65,7 @@ declare module "fengari" {
     luaL_unref(L: LuaState, t: number, ref: number): void;
     luaL_requiref(L: LuaState, modname: LuaString, openf: JsFunction, glb: number): void;
     luaL_tolstring(L: LuaState, i: number): LuaString;
+    luaL_where(L: LuaState, level: number): void;
   };
   export const lualib: {
     luaopen_base: JsFunction;

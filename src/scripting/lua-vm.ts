@@ -119,13 +119,9 @@ export class LuaVm {
       lua.lua_pushvalue(L, 2);
       if (lua.lua_rawget(L, -2) !== lua.LUA_TNIL) return 1;
       const name = lua.lua_type(L, 2) === lua.LUA_TSTRING ? to_jsstring(lua.lua_tostring(L, 2)!) : "?";
-      lua.lua_pushliteral(L, `Script attempted to access nonexistent global variable '${name}'`);
-      return lua.lua_error(L);
+      return raise(L, `Script attempted to access nonexistent global variable '${name}'`);
     });
-    lua.lua_pushcfunction(L, (L) => {
-      lua.lua_pushliteral(L, "Attempt to modify a readonly table");
-      return lua.lua_error(L);
-    });
+    lua.lua_pushcfunction(L, (L) => raise(L, "Attempt to modify a readonly table"));
     lua.lua_call(L, 4, 3);
     const readonly = lua.lua_gettop(L);
     // Library tables become read-only views, so no script changes what the next one sees.
@@ -192,7 +188,7 @@ export class LuaVm {
     this.pushArray(args);
     lua.lua_setfield(L, -2, "ARGV");
     lua.lua_pop(L, 1);
-    return this.invoke(script.ref, [], host, readOnly, `f_${sha}`);
+    return this.invoke(script.ref, [], host, readOnly, sha);
   }
 
   /** Runs a registered library function with its keys and arguments (FCALL). */
@@ -268,7 +264,8 @@ export class LuaVm {
         return err(where ? `${text} script: ${name}, on ${where}.` : text);
       }
       lua.lua_sethook(L, null, 0, 0);
-      return this.toReply(host.resp3);
+      // Booleans and doubles follow the script's protocol (redis.setresp), not the client's.
+      return this.toReply(this.resp === 3);
     } finally {
       lua.lua_sethook(L, null, 0, 0);
       this.host = undefined;
@@ -662,6 +659,13 @@ export class LuaVm {
     for (let i = 1; lua.lua_rawgeti(L, at, i) !== lua.LUA_TNIL; i++) items.push(this.toReply(resp3, depth + 1));
     return { t: "array", v: items };
   }
+}
+
+/** Raises `msg` prefixed with the calling script's position ("user_script:1: "), as luaL_error does. */
+function raise(L: LuaState, msg: string): never {
+  lauxlib.luaL_where(L, 1);
+  lua.lua_pushliteral(L, `${to_jsstring(lua.lua_tostring(L, -1)!)}${msg}`);
+  return lua.lua_error(L);
 }
 
 /** Lua 5.1 numbers are doubles; fengari's integers are 32-bit, so larger values stay floats. */
