@@ -20,6 +20,7 @@ import { LCS_COMMANDS } from "./lcs.ts";
 import { LIST_COMMANDS } from "./list.ts";
 import { OBJECT_COMMANDS } from "./object.ts";
 import { REPLICATION_COMMANDS } from "./replication.ts";
+import { FUNCTION_COMMANDS } from "./functions.ts";
 import { SCRIPTING_COMMANDS } from "./scripting.ts";
 import { SERVER_MISC_COMMANDS } from "./server-misc.ts";
 import { SET_COMMANDS } from "./set.ts";
@@ -68,6 +69,7 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   SERVER_MISC_COMMANDS,
   DEBUG_COMMANDS,
   SCRIPTING_COMMANDS,
+  FUNCTION_COMMANDS,
 ]);
 
 export const isWrite = (spec: CommandSpec) => spec.flags.includes("write");

@@ -113,6 +113,14 @@ export interface Keyspace {
    * that derive further keys from their arguments' data (SORT's BY and GET patterns) check it.
    */
   colocated(key: Uint8Array, slot: number | undefined): boolean;
+  /**
+   * FUNCTION's libraries as a FUNCTION DUMP payload, kept by each state machine that applies
+   * FUNCTION LOAD: per partition in a cluster (`at`: a key of it, or its number), once for the
+   * whole store otherwise (`at` ignored). Shared by every database, as in Redis.
+   */
+  functionLibraries(at: Uint8Array | number | undefined): Uint8Array | undefined;
+  /** Replaces the libraries (undefined: none). */
+  setFunctionLibraries(at: Uint8Array | number | undefined, payload: Uint8Array | undefined): void;
   // meta() first; these methods assume the key is absent or of their type. Writers create the key
   // (no expiry) when it is absent and delete it when its last element goes, as Redis does.
 

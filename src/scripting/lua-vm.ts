@@ -56,7 +56,18 @@ return env, handler, readonly
 const BASE_REMOVED = ["dofile", "loadfile", "load", "loadstring", "require", "print", "collectgarbage"];
 
 /** A compiled script or library function: a reference into the Lua registry. */
-type Ref = number;
+export type Ref = number;
+
+/** What redis.register_function recorded. */
+export interface RegisteredFunction {
+  readonly name: string;
+  readonly ref: Ref;
+  readonly description: string | undefined;
+  readonly flags: readonly string[];
+}
+
+/** Redis's script flags, in the order FUNCTION LIST shows them. */
+export const SCRIPT_FLAGS = ["no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys"];
 
 export class LuaVm {
   private readonly L: LuaState;
@@ -69,7 +80,7 @@ export class LuaVm {
   private used = 0;
   private readOnly = false;
   /** While a FUNCTION LOAD runs its library: where redis.register_function records. */
-  private registering: ((name: string, fn: Ref, flags: readonly string[]) => string | undefined) | undefined;
+  private registering: ((fn: RegisteredFunction) => string | undefined) | undefined;
 
   constructor() {
     const L = (this.L = lauxlib.luaL_newstate());
@@ -207,10 +218,7 @@ export class LuaVm {
    * Runs a library's code (FUNCTION LOAD) with redis.register_function recording into `register`;
    * an error message on failure. The caller unreferences what was registered if it fails.
    */
-  loadLibrary(
-    code: Uint8Array,
-    register: (name: string, fn: Ref, flags: readonly string[]) => string | undefined,
-  ): string | undefined {
+  loadLibrary(code: Uint8Array, register: (fn: RegisteredFunction) => string | undefined): string | undefined {
     const compiled = this.compile(code, "@user_function");
     if (typeof compiled === "string") return `Error compiling function: ${compiled}`;
     this.registering = register;
@@ -437,39 +445,14 @@ export class LuaVm {
       pushError(L, "redis.register_function can only be called on FUNCTION LOAD command");
       return lua.lua_error(L);
     }
-    let flags: string[] = [];
-    if (lua.lua_gettop(L) === 1 && lua.lua_type(L, 1) === lua.LUA_TTABLE) {
-      lua.lua_getfield(L, 1, "function_name");
-      lua.lua_getfield(L, 1, "callback");
-      lua.lua_getfield(L, 1, "flags");
-      if (lua.lua_type(L, 4) === lua.LUA_TTABLE) {
-        for (let i = 1; lua.lua_rawgeti(L, 4, i) === lua.LUA_TSTRING; i++) {
-          flags.push(to_jsstring(lua.lua_tostring(L, -1)!));
-          lua.lua_pop(L, 1);
-        }
-        lua.lua_pop(L, 1);
-      }
-      lua.lua_settop(L, 3);
-      lua.lua_remove(L, 1);
-    } else if (lua.lua_gettop(L) !== 2) {
-      pushError(L, "wrong number of arguments to redis.register_function");
+    const parsed = lua.lua_gettop(L) === 1 ? namedRegistration(L) : positionalRegistration(L);
+    if (typeof parsed === "string") {
+      pushError(L, parsed);
       return lua.lua_error(L);
     }
-    if (lua.lua_type(L, 1) !== lua.LUA_TSTRING) {
-      pushError(L, "function_name argument given to redis.register_function must be a string");
-      return lua.lua_error(L);
-    }
-    if (lua.lua_type(L, 2) !== lua.LUA_TFUNCTION) {
-      pushError(L, "callback argument given to redis.register_function must be a function");
-      return lua.lua_error(L);
-    }
-    const name = to_jsstring(lua.lua_tostring(L, 1)!);
-    flags = flags.filter((f) => f.length > 0);
-    lua.lua_pushvalue(L, 2);
-    const ref = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
-    const refused = this.registering(name, ref, flags);
+    const refused = this.registering(parsed);
     if (refused) {
-      lauxlib.luaL_unref(L, lua.LUA_REGISTRYINDEX, ref);
+      lauxlib.luaL_unref(L, lua.LUA_REGISTRYINDEX, parsed.ref);
       pushError(L, refused);
       return lua.lua_error(L);
     }
@@ -659,6 +642,57 @@ export class LuaVm {
     for (let i = 1; lua.lua_rawgeti(L, at, i) !== lua.LUA_TNIL; i++) items.push(this.toReply(resp3, depth + 1));
     return { t: "array", v: items };
   }
+}
+
+function positionalRegistration(L: LuaState): RegisteredFunction | string {
+  if (lua.lua_gettop(L) !== 2) return "wrong number of arguments to redis.register_function";
+  if (lua.lua_type(L, 1) !== lua.LUA_TSTRING) return "first argument to redis.register_function must be a string";
+  if (lua.lua_type(L, 2) !== lua.LUA_TFUNCTION) return "second argument to redis.register_function must be a function";
+  const name = to_jsstring(lua.lua_tostring(L, 1)!);
+  lua.lua_pushvalue(L, 2);
+  return { name, ref: lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX), description: undefined, flags: [] };
+}
+
+/** redis.register_function{function_name=…, callback=…, description=…, flags={…}}. */
+function namedRegistration(L: LuaState): RegisteredFunction | string {
+  if (lua.lua_type(L, 1) !== lua.LUA_TTABLE)
+    return "calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).";
+  let name: string | undefined;
+  let description: string | undefined;
+  let callback = false;
+  const flags: string[] = [];
+  lua.lua_pushnil(L);
+  while (lua.lua_next(L, 1) !== 0) {
+    if (lua.lua_type(L, -2) !== lua.LUA_TSTRING)
+      return "named argument key given to redis.register_function is not a string";
+    const key = to_jsstring(lua.lua_tostring(L, -2)!).toLowerCase();
+    const t = lua.lua_type(L, -1);
+    if (key === "function_name") {
+      if (t !== lua.LUA_TSTRING) return "function_name argument given to redis.register_function must be a string";
+      name = to_jsstring(lua.lua_tostring(L, -1)!);
+    } else if (key === "description") {
+      if (t !== lua.LUA_TSTRING) return "description argument given to redis.register_function must be a string";
+      description = to_jsstring(lua.lua_tostring(L, -1)!);
+    } else if (key === "callback") {
+      if (t !== lua.LUA_TFUNCTION) return "callback argument given to redis.register_function must be a function";
+      callback = true;
+    } else if (key === "flags") {
+      if (t !== lua.LUA_TTABLE)
+        return "flags argument to redis.register_function must be a table representing function flags";
+      for (let i = 1; lua.lua_rawgeti(L, -1, i) !== lua.LUA_TNIL; i++) {
+        const flag = lua.lua_type(L, -1) === lua.LUA_TSTRING ? to_jsstring(lua.lua_tostring(L, -1)!) : "";
+        lua.lua_pop(L, 1);
+        if (!SCRIPT_FLAGS.includes(flag)) return "unknown flag given";
+        flags.push(flag);
+      }
+      lua.lua_pop(L, 1);
+    } else return "unknown argument given to redis.register_function";
+    lua.lua_pop(L, 1);
+  }
+  if (name === undefined) return "redis.register_function must get a function name argument";
+  if (!callback) return "redis.register_function must get a callback argument";
+  lua.lua_getfield(L, 1, "callback");
+  return { name, ref: lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX), description, flags };
 }
 
 /** Raises `msg` prefixed with the calling script's position ("user_script:1: "), as luaL_error does. */
