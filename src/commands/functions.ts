@@ -27,6 +27,7 @@ interface Library {
   readonly name: string;
   /** The whole code, shebang line included (FUNCTION LIST WITHCODE, DUMP). */
   readonly code: Uint8Array;
+  /** By lower-cased name: FCALL finds functions whatever the case, as Redis does. */
   readonly functions: ReadonlyMap<string, RegisteredFunction>;
 }
 type Libraries = ReadonlyMap<string, Library>;
@@ -36,7 +37,11 @@ function metadata(code: Uint8Array): { name: string; body: Uint8Array } | string
   if (code[0] !== 0x23 || code[1] !== 0x21) return "Missing library metadata";
   const nl = code.indexOf(0x0a);
   if (nl < 0) return "Invalid library metadata";
-  const [engine, ...parts] = str(code.subarray(2, nl)).split(" ");
+  // Split as Redis's sdssplitargs does for these: on spaces, with double quotes removed.
+  const [engine, ...parts] = str(code.subarray(2, nl))
+    .split(" ")
+    .filter((p) => p.length > 0)
+    .map((p) => p.replace(/"/g, ""));
   let name: string | undefined;
   for (const part of parts) {
     if (part.startsWith("name=")) {
@@ -58,8 +63,8 @@ function compile(code: Uint8Array): Library | string {
   const functions = new Map<string, RegisteredFunction>();
   const failed = luaVm().loadLibrary(meta.body, (fn) => {
     if (!NAME.test(fn.name)) return BAD_NAME;
-    if (functions.has(fn.name)) return "Function already exists in the library";
-    functions.set(fn.name, fn);
+    if (functions.has(fn.name.toLowerCase())) return "Function already exists in the library";
+    functions.set(fn.name.toLowerCase(), fn);
     return undefined;
   });
   if (failed !== undefined) {
@@ -148,7 +153,7 @@ function join(current: Libraries, added: readonly Library[], replace: boolean, q
   const owner = new Map<string, string>();
   for (const lib of next.values()) for (const f of lib.functions.keys()) owner.set(f, lib.name);
   for (const lib of added) {
-    for (const f of lib.functions.keys()) if (owner.has(f)) return `Function ${f} already exists`;
+    for (const [f, fn] of lib.functions) if (owner.has(f)) return `Function ${fn.name} already exists`;
     next.set(lib.name, lib);
   }
   return next;
@@ -190,21 +195,21 @@ function functionCommand(ctx: CommandContext, argv: readonly Uint8Array[], at: n
       });
     }
     case "delete": {
-      if (argv.length !== 3) return E.arity("function|delete");
+      if (argv.length !== 3) return badArity(argv);
       const next = new Map(librariesAt(ctx, at));
       if (!next.delete(str(argv[2]!))) return err("ERR Library not found");
       store(next);
       return OK;
     }
     case "flush": {
-      if (argv.length > 3) return E.arity("function|flush");
+      if (argv.length > 3) return badArity(argv);
       const mode = argv[2] ? lower(argv[2]) : "sync";
       if (mode !== "sync" && mode !== "async") return err("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
       store(new Map());
       return OK;
     }
     case "restore": {
-      if (argv.length < 3 || argv.length > 4) return E.arity("function|restore");
+      if (argv.length < 3 || argv.length > 4) return badArity(argv);
       const policy = argv[3] ? lower(argv[3]) : "append";
       if (policy !== "flush" && policy !== "append" && policy !== "replace") {
         return err("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.");
@@ -220,14 +225,14 @@ function functionCommand(ctx: CommandContext, argv: readonly Uint8Array[], at: n
       });
     }
     case "dump": {
-      if (argv.length !== 2) return E.arity("function|dump");
+      if (argv.length !== 2) return badArity(argv);
       const payload = ctx.db.functionLibraries(at);
       return payload ? bulk(payload) : NULL_BULK;
     }
     case "list":
       return listReply(librariesAt(ctx, at), argv);
     case "stats": {
-      if (argv.length !== 2) return E.arity("function|stats");
+      if (argv.length !== 2) return badArity(argv);
       const libs = librariesAt(ctx, at);
       let functions = 0;
       for (const lib of libs.values()) functions += lib.functions.size;
@@ -249,6 +254,9 @@ function functionCommand(ctx: CommandContext, argv: readonly Uint8Array[], at: n
       return err(`ERR unknown subcommand or wrong number of arguments for '${ascii(argv[1]!)}'. Try FUNCTION HELP.`);
   }
 }
+
+const badArity = (argv: readonly Uint8Array[]): Reply =>
+  err(`ERR unknown subcommand or wrong number of arguments for '${ascii(argv[1]!)}'. Try FUNCTION HELP.`);
 
 function listReply(libs: Libraries, argv: readonly Uint8Array[]): Reply {
   let withCode = false;
@@ -285,9 +293,8 @@ function listReply(libs: Libraries, argv: readonly Uint8Array[]): Reply {
 function runFcall(ctx: CommandContext, argv: readonly Uint8Array[], readOnly: boolean): Reply {
   const keys = scriptKeys(argv);
   const libs = librariesAt(ctx, keys[0]);
-  const name = str(argv[1]!);
   let fn: RegisteredFunction | undefined;
-  for (const lib of libs.values()) fn ??= lib.functions.get(name);
+  for (const lib of libs.values()) fn ??= lib.functions.get(str(argv[1]!).toLowerCase());
   if (!fn) return err("ERR Function not found");
   const numkeys = parseNumKeys(argv);
   if (numkeys === E.notInt) return err("ERR Bad number of keys provided");
@@ -297,7 +304,7 @@ function runFcall(ctx: CommandContext, argv: readonly Uint8Array[], readOnly: bo
   const ro = readOnly || noWrites;
   const declared = argv.slice(3, 3 + numkeys);
   const host = scriptHost(ctx, declared, ro);
-  return luaVm().runFunction(fn.ref, name, declared, argv.slice(3 + numkeys), host, ro);
+  return luaVm().runFunction(fn.ref, fn.name, declared, argv.slice(3 + numkeys), host, ro);
 }
 
 const EVERY_PARTITION: ClusterTips = { request: "all_shards", via: "__functionpart", response: "all_succeeded" };

@@ -67,7 +67,9 @@ export function scriptHost(ctx: CommandContext, declared: readonly Uint8Array[],
       }
       const local = sessionCommandInScript(name, ctx, argv);
       if (local) return local;
-      if (!spec.run || NOT_IN_SCRIPTS.has(name)) return err("ERR This Redis command is not allowed from script");
+      if (!spec.run || NOT_IN_SCRIPTS.has(name) || spec.flags.includes("blocking")) {
+        return err("ERR This Redis command is not allowed from script");
+      }
       if (readOnly && isWrite(spec)) return err("ERR Write commands are not allowed from read-only scripts.");
       for (const k of commandKeys(spec, argv)) {
         if (!db.colocated(anchor ?? k, anchor ? keySlot(k) : undefined)) {

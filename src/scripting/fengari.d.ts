@@ -22,9 +22,11 @@ declare module "fengari" {
     readonly LUA_RIDX_GLOBALS: number;
     lua_absindex(L: LuaState, i: number): number;
     lua_call(L: LuaState, nargs: number, nresults: number): void;
+    lua_checkstack(L: LuaState, n: number): boolean;
     lua_createtable(L: LuaState, narr: number, nrec: number): void;
     lua_error(L: LuaState): never;
     lua_getfield(L: LuaState, i: number, k: LuaString | string): number;
+    lua_getglobal(L: LuaState, name: LuaString | string): number;
     lua_gettop(L: LuaState): number;
     lua_insert(L: LuaState, i: number): void;
     lua_isinteger(L: LuaState, i: number): boolean;
@@ -46,6 +48,7 @@ declare module "fengari" {
     lua_rawset(L: LuaState, i: number): void;
     lua_rawseti(L: LuaState, i: number, n: number): void;
     lua_remove(L: LuaState, i: number): void;
+    lua_replace(L: LuaState, i: number): void;
     lua_setfield(L: LuaState, i: number, k: LuaString | string): void;
     lua_sethook(L: LuaState, f: ((L: LuaState, ar: unknown) => void) | null, mask: number, count: number): void;
     lua_setmetatable(L: LuaState, i: number): void;

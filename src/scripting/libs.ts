@@ -62,8 +62,14 @@ function arrayLength(L: LuaState, at: number): number {
   return count === max ? max : -1;
 }
 
+/** lua-cjson's settings (encode_max_depth, …): the VM's, kept across scripts as in Redis. */
+const cjsonSettings = { encodeMaxDepth: 1000, decodeMaxDepth: 1000, invalidNumbers: false };
+
 function jsonEncode(L: LuaState, at: number, depth: number): string {
-  if (depth > 1000) fail(L, "Cannot serialise, excessive nesting (1001)");
+  if (!lua.lua_checkstack(L, 4)) fail(L, "Cannot serialise, excessive nesting");
+  if (depth >= cjsonSettings.encodeMaxDepth) {
+    fail(L, `Cannot serialise, excessive nesting (${cjsonSettings.encodeMaxDepth + 1})`);
+  }
   switch (lua.lua_type(L, at)) {
     case lua.LUA_TNIL:
       return "null";
@@ -71,7 +77,10 @@ function jsonEncode(L: LuaState, at: number, depth: number): string {
       return lua.lua_toboolean(L, at) ? "true" : "false";
     case lua.LUA_TNUMBER: {
       const n = lua.lua_tonumber(L, at);
-      if (!Number.isFinite(n)) fail(L, "Cannot serialise number: must not be NaN or Inf");
+      if (!Number.isFinite(n)) {
+        if (!cjsonSettings.invalidNumbers) fail(L, "Cannot serialise number: must not be NaN or Inf");
+        return Number.isNaN(n) ? "nan" : n > 0 ? "inf" : "-inf";
+      }
       return number14(n);
     }
     case lua.LUA_TSTRING:
@@ -109,6 +118,7 @@ function typeName(L: LuaState, at: number): string {
 }
 
 function pushJson(L: LuaState, v: unknown): void {
+  if (!lua.lua_checkstack(L, 4)) fail(L, "Found too many nested data structures");
   if (v === null || v === undefined) lua.lua_pushnil(L);
   else if (typeof v === "boolean") lua.lua_pushboolean(L, v);
   else if (typeof v === "number") {
@@ -146,10 +156,38 @@ const CJSON: Lib = {
     } catch (e) {
       return fail(L, `Expected value but found invalid token: ${(e as Error).message}`);
     }
+    if (jsonDepth(v) > cjsonSettings.decodeMaxDepth) {
+      fail(L, `Found too many nested data structures (${cjsonSettings.decodeMaxDepth + 1})`);
+    }
     pushJson(L, v);
     return 1;
   },
+  encode_keep_buffer: () => 0,
+  encode_max_depth: (L) => setting(L, "encodeMaxDepth"),
+  decode_max_depth: (L) => setting(L, "decodeMaxDepth"),
+  encode_invalid_numbers: (L) => {
+    if (lua.lua_gettop(L) > 0) cjsonSettings.invalidNumbers = lua.lua_toboolean(L, 1);
+    lua.lua_pushboolean(L, cjsonSettings.invalidNumbers);
+    return 1;
+  },
 };
+
+function setting(L: LuaState, name: "encodeMaxDepth" | "decodeMaxDepth"): number {
+  if (lua.lua_gettop(L) > 0) {
+    const n = lua.lua_tointeger(L, 1);
+    if (!(n >= 1)) fail(L, "bad argument #1 (expected integer between 1 and 2147483647)");
+    cjsonSettings[name] = n;
+  }
+  lua.lua_pushinteger(L, cjsonSettings[name]);
+  return 1;
+}
+
+function jsonDepth(v: unknown): number {
+  if (v === null || typeof v !== "object") return 0;
+  let d = 0;
+  for (const x of Object.values(v as object)) d = Math.max(d, jsonDepth(x));
+  return d + 1;
+}
 
 // MessagePack as lua-cmsgpack writes it: the smallest integer form, doubles as float 64.
 function packValue(L: LuaState, at: number, out: number[], depth: number): void {
@@ -191,7 +229,7 @@ function packValue(L: LuaState, at: number, out: number[], depth: number): void 
       return;
     }
     case lua.LUA_TTABLE: {
-      if (depth > 16) {
+      if (depth > 16 || !lua.lua_checkstack(L, 4)) {
         out.push(0xc0);
         return;
       }
@@ -240,6 +278,7 @@ function unpackValue(L: LuaState, b: Uint8Array, pos: number): number {
     lua.lua_pushstring(L, b.slice(pos, pos + len));
     return pos + len;
   };
+  if (!lua.lua_checkstack(L, 4)) fail(L, "MessagePack data nested too deeply.");
   const arr = (n: number) => {
     lua.lua_createtable(L, n, 0);
     for (let i = 1; i <= n; i++) {
@@ -354,18 +393,33 @@ const CMSGPACK: Lib = {
     lua.lua_pushstring(L, Uint8Array.from(out));
     return 1;
   },
-  unpack: (L) => {
-    if (lua.lua_type(L, 1) !== lua.LUA_TSTRING) fail(L, "MessagePack unpack needs a string.");
-    const b = lua.lua_tostring(L, 1)!;
-    let pos = 0;
-    let count = 0;
-    while (pos < b.length) {
-      pos = unpackValue(L, b, pos);
-      count++;
-    }
-    return count;
-  },
+  unpack: (L) => unpackMany(L, 0, 0, false),
+  unpack_one: (L) => unpackMany(L, 1, lua.lua_gettop(L) >= 2 ? lua.lua_tointeger(L, 2) : 0, true),
+  unpack_limit: (L) =>
+    unpackMany(L, lua.lua_tointeger(L, 2), lua.lua_gettop(L) >= 3 ? lua.lua_tointeger(L, 3) : 0, true),
 };
+
+/**
+ * Decodes up to `limit` values (0: all) from byte `offset`; with `withOffset` the first result is
+ * where the next value starts, or -1 at the end (lua-cmsgpack's unpack_one/unpack_limit).
+ */
+function unpackMany(L: LuaState, limit: number, offset: number, withOffset: boolean): number {
+  if (lua.lua_type(L, 1) !== lua.LUA_TSTRING) fail(L, "MessagePack unpack needs a string.");
+  const b = lua.lua_tostring(L, 1)!;
+  if (offset < 0 || offset > b.length) fail(L, "Start offset greater than input length.");
+  if (withOffset) lua.lua_pushinteger(L, -1);
+  const offsetAt = lua.lua_gettop(L);
+  let pos = offset;
+  let count = 0;
+  while (pos < b.length && (limit === 0 || count < limit)) {
+    pos = unpackValue(L, b, pos);
+    count++;
+  }
+  if (!withOffset) return count;
+  lua.lua_pushinteger(L, pos < b.length ? pos : -1);
+  lua.lua_replace(L, offsetAt);
+  return count + 1;
+}
 
 // LuaBitOp: 32-bit operations whose results are signed, as bit.tobit normalises.
 const tobit = (L: LuaState, i: number) => {

@@ -8,6 +8,7 @@ import { formatDouble } from "../resp/encoder.ts";
 import { err, type Reply } from "../resp/reply.ts";
 import { openLibraries } from "./libs.ts";
 import { sha1hex } from "./sha1.ts";
+import { seededRandom } from "../lib/prng.ts";
 
 const { lua, lauxlib, lualib, to_luastring: ls, to_jsstring } = fengari;
 
@@ -27,22 +28,39 @@ export interface ScriptHost {
  * inside a Raft election timeout, and being a count it ends a script at the same instruction
  * on every replica (a clock would not).
  */
-export const INSTRUCTION_BUDGET = 8_000_000;
+export const INSTRUCTION_BUDGET = 5_000_000;
 const CALL_COST = 200;
+/** Nesting of a script's reply past which it ends in Redis's error (a table holding itself). */
+const MAX_REPLY_DEPTH = 200;
 const HOOK_EVERY = 10_000;
 
 const ENV_SETUP = `
-local G, debug, missing, modify = ...
-local setmetatable, next = setmetatable, next
+local G, debug, missing, modify, load = ...
+local setmetatable, getmetatable, next, error = setmetatable, getmetatable, next, error
+-- What getmetatable shows of a protected table: itself read-only, so it cannot be changed either.
+local locked = setmetatable({}, { __newindex = modify })
 local function readonly(t)
-  return setmetatable({}, { __index = t, __newindex = modify, __pairs = function() return next, t, nil end, __metatable = false })
+  return setmetatable({}, { __index = t, __newindex = modify, __pairs = function() return next, t, nil end, __metatable = locked })
 end
 local env = setmetatable({}, {
-  __index = missing, __newindex = modify, __pairs = function() return next, G, nil end, __metatable = false,
+  __index = missing, __newindex = modify, __pairs = function() return next, G, nil end, __metatable = locked,
 })
+G.setmetatable = function(t, mt)
+  if getmetatable(t) == locked then error("Attempt to modify a readonly table", 2) end
+  return setmetatable(t, mt)
+end
+-- Lua 5.1's loadstring, for source text only (no binary chunks), in the sandbox.
+G.loadstring = function(s, name)
+  return load(s, name, "t", env)
+end
 local handler = function(err)
-  local i = debug.getinfo(2, 'nSl')
-  if i and i.what == 'J' then i = debug.getinfo(3, 'nSl') end
+  -- The frame that raised the error, past JavaScript functions and this sandbox's own.
+  local level = 2
+  local i = debug.getinfo(level, 'nSl')
+  while i and (i.what == 'J' or i.source == '=env') do
+    level = level + 1
+    i = debug.getinfo(level, 'nSl')
+  end
   if type(err) ~= 'table' then err = {err = 'ERR ' .. tostring(err)} end
   if i then
     err['source'] = i.source
@@ -53,7 +71,7 @@ end
 return env, handler, readonly
 `;
 
-const BASE_REMOVED = ["dofile", "loadfile", "load", "loadstring", "require", "print", "collectgarbage"];
+const BASE_REMOVED = ["dofile", "loadfile", "load", "require", "print", "collectgarbage"];
 
 /** A compiled script or library function: a reference into the Lua registry. */
 export type Ref = number;
@@ -73,11 +91,15 @@ export class LuaVm {
   private readonly L: LuaState;
   private readonly env: Ref;
   private readonly handler: Ref;
+  /** The globals of a library's code during FUNCTION LOAD (see libraryApi). */
+  private readonly libApi: Ref;
   private readonly scripts = new Map<string, { ref: Ref; body: Uint8Array }>();
   private host: ScriptHost | undefined;
   /** The RESP version redis.call replies are converted from (redis.setresp). */
   private resp = 2;
   private used = 0;
+  /** Set by math.randomseed: the run's numbers then repeat for the same seed, as in Redis. */
+  private seeded: (() => number) | undefined;
   private readOnly = false;
   /** While a FUNCTION LOAD runs its library: where redis.register_function records. */
   private registering: ((fn: RegisteredFunction) => string | undefined) | undefined;
@@ -97,10 +119,12 @@ export class LuaVm {
     }
     lua.lua_pushglobaltable(L);
     const G = lua.lua_gettop(L);
+    lua.lua_getfield(L, G, "load");
     for (const name of BASE_REMOVED) {
       lua.lua_pushnil(L);
       lua.lua_setfield(L, G, name);
     }
+    const loadAt = lua.lua_gettop(L);
     // Lua 5.1's global unpack, which scripts written for Redis use.
     lua.lua_getfield(L, G, "table");
     lua.lua_getfield(L, -1, "unpack");
@@ -112,7 +136,10 @@ export class LuaVm {
     lua.lua_getfield(L, G, "math");
     lua.lua_pushcfunction(L, (L) => this.mathRandom(L));
     lua.lua_setfield(L, -2, "random");
-    lua.lua_pushcfunction(L, () => 0);
+    lua.lua_pushcfunction(L, (L) => {
+      this.seeded = seededRandom(lua.lua_tointeger(L, 1));
+      return 0;
+    });
     lua.lua_setfield(L, -2, "randomseed");
     lua.lua_pop(L, 1);
     lua.lua_getfield(L, G, "debug");
@@ -126,17 +153,20 @@ export class LuaVm {
     lua.lua_pushvalue(L, debugAt);
     // C functions, as in Redis, so the error handler reports the script's line, not the metamethod's.
     lua.lua_pushcfunction(L, (L) => {
-      lua.lua_pushglobaltable(L);
+      if (this.registering) lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, this.libApi);
+      else lua.lua_pushglobaltable(L);
       lua.lua_pushvalue(L, 2);
       if (lua.lua_rawget(L, -2) !== lua.LUA_TNIL) return 1;
       const name = lua.lua_type(L, 2) === lua.LUA_TSTRING ? to_jsstring(lua.lua_tostring(L, 2)!) : "?";
       return raise(L, `Script attempted to access nonexistent global variable '${name}'`);
     });
     lua.lua_pushcfunction(L, (L) => raise(L, "Attempt to modify a readonly table"));
-    lua.lua_call(L, 4, 3);
+    lua.lua_pushvalue(L, loadAt);
+    lua.lua_call(L, 5, 3);
     const readonly = lua.lua_gettop(L);
     // Library tables become read-only views, so no script changes what the next one sees.
-    for (const name of ["string", "table", "math", "redis", "cjson", "bit", "cmsgpack", "struct"]) {
+    this.libApi = this.libraryApi(readonly);
+    for (const name of ["string", "table", "math", "redis", "cjson", "bit", "cmsgpack"]) {
       lua.lua_pushvalue(L, readonly);
       lua.lua_getfield(L, G, name);
       lua.lua_call(L, 1, 1);
@@ -259,6 +289,7 @@ export class LuaVm {
   private invoke(fn: Ref, tables: readonly (readonly Uint8Array[])[], host: ScriptHost, ro: boolean, name: string) {
     const L = this.L;
     this.host = host;
+    this.seeded = undefined;
     this.resp = 2;
     this.readOnly = ro;
     try {
@@ -274,6 +305,9 @@ export class LuaVm {
       lua.lua_sethook(L, null, 0, 0);
       // Booleans and doubles follow the script's protocol (redis.setresp), not the client's.
       return this.toReply(this.resp === 3);
+    } catch (e) {
+      // A fault of the VM itself (JavaScript stack exhausted): the same on every replica, never a crash of apply.
+      return err(`ERR Error running script ${name}: ${(e as Error).message}`);
     } finally {
       lua.lua_sethook(L, null, 0, 0);
       this.host = undefined;
@@ -281,24 +315,25 @@ export class LuaVm {
     }
   }
 
+  /**
+   * Counts instructions from now on. Past the budget the hook fires on every instruction and
+   * raises each time, so a script that catches the error with pcall is ended by the next
+   * instruction outside it.
+   */
   private startBudget(): void {
     this.used = 0;
-    lua.lua_sethook(
-      this.L,
-      (L) => {
-        this.used += HOOK_EVERY;
-        if (this.used > INSTRUCTION_BUDGET) {
-          pushError(L, `Script exceeded the instruction budget of ${INSTRUCTION_BUDGET} (a runaway script?)`);
-          lua.lua_error(L);
-        }
-      },
-      lua.LUA_MASKCOUNT,
-      HOOK_EVERY,
-    );
+    const hook = (L: LuaState) => {
+      this.used += HOOK_EVERY;
+      if (this.used <= INSTRUCTION_BUDGET) return;
+      lua.lua_sethook(L, hook, lua.LUA_MASKCOUNT, 1);
+      pushError(L, `Script exceeded the instruction budget of ${INSTRUCTION_BUDGET} (a runaway script?)`);
+      lua.lua_error(L);
+    };
+    lua.lua_sethook(this.L, hook, lua.LUA_MASKCOUNT, HOOK_EVERY);
   }
 
   private mathRandom(L: LuaState): number {
-    const r = this.host ? this.host.random() : 0;
+    const r = this.seeded ? this.seeded() : this.host ? this.host.random() : 0;
     const n = lua.lua_gettop(L);
     if (n === 0) {
       lua.lua_pushnumber(L, r);
@@ -418,26 +453,46 @@ export class LuaVm {
       return 1;
     });
     fn("debug", () => 0);
-    fn("register_function", (L) => this.registerFunction(L));
     const ints: [string, number][] = [
-      ["LOG_DEBUG", 0],
-      ["LOG_VERBOSE", 1],
-      ["LOG_NOTICE", 2],
-      ["LOG_WARNING", 3],
+      ...LOG_LEVELS,
       ["REPL_NONE", 0],
       ["REPL_AOF", 1],
       ["REPL_SLAVE", 2],
       ["REPL_REPLICA", 2],
       ["REPL_ALL", 3],
-      ["REDIS_VERSION_NUM", 0x07000f],
     ];
     for (const [name, v] of ints) {
       lua.lua_pushinteger(L, v);
       lua.lua_setfield(L, -2, name);
     }
-    lua.lua_pushliteral(L, "7.0.15");
-    lua.lua_setfield(L, -2, "REDIS_VERSION");
+    pushVersion(L);
     lua.lua_setfield(L, G, "redis");
+  }
+
+  /**
+   * The globals a library's code sees while FUNCTION LOAD runs it, as in Redis: only a `redis`
+   * with register_function, log and the version (function_lua.c's library API), made read-only by
+   * `readonly` (the function at that stack index).
+   */
+  private libraryApi(readonly: number): Ref {
+    const L = this.L;
+    lua.lua_createtable(L, 0, 1);
+    lua.lua_pushvalue(L, readonly);
+    lua.lua_createtable(L, 0, 8);
+    lua.lua_pushcfunction(L, (L) => this.registerFunction(L));
+    lua.lua_setfield(L, -2, "register_function");
+    lua.lua_getglobal(L, "redis");
+    lua.lua_getfield(L, -1, "log");
+    lua.lua_setfield(L, -3, "log");
+    lua.lua_pop(L, 1);
+    for (const [name, v] of LOG_LEVELS) {
+      lua.lua_pushinteger(L, v);
+      lua.lua_setfield(L, -2, name);
+    }
+    pushVersion(L);
+    lua.lua_call(L, 1, 1);
+    lua.lua_setfield(L, -2, "redis");
+    return lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
   }
 
   private registerFunction(L: LuaState): number {
@@ -466,6 +521,10 @@ export class LuaVm {
       return lua.lua_error(L);
     }
     this.used += CALL_COST;
+    if (this.used > INSTRUCTION_BUDGET) {
+      pushError(L, `Script exceeded the instruction budget of ${INSTRUCTION_BUDGET} (a runaway script?)`);
+      return lua.lua_error(L);
+    }
     const n = lua.lua_gettop(L);
     if (n === 0) {
       pushError(L, "Please specify at least one argument for this redis lib call");
@@ -587,7 +646,9 @@ export class LuaVm {
         case lua.LUA_TNUMBER:
           return { t: "int", v: truncate(lua.lua_tonumber(L, at)) };
         case lua.LUA_TTABLE:
-          return depth > 1000 ? err("ERR reached lua stack limit") : this.tableReply(at, resp3, depth);
+          return depth > MAX_REPLY_DEPTH || !lua.lua_checkstack(L, 4)
+            ? err("ERR reached lua stack limit")
+            : this.tableReply(at, resp3, depth);
         default:
           return { t: "nullbulk" };
       }
@@ -693,6 +754,21 @@ function namedRegistration(L: LuaState): RegisteredFunction | string {
   if (!callback) return "redis.register_function must get a callback argument";
   lua.lua_getfield(L, 1, "callback");
   return { name, ref: lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX), description, flags };
+}
+
+const LOG_LEVELS: [string, number][] = [
+  ["LOG_DEBUG", 0],
+  ["LOG_VERBOSE", 1],
+  ["LOG_NOTICE", 2],
+  ["LOG_WARNING", 3],
+];
+
+/** Sets REDIS_VERSION and REDIS_VERSION_NUM on the table on top of the stack. */
+function pushVersion(L: LuaState): void {
+  lua.lua_pushliteral(L, "7.0.15");
+  lua.lua_setfield(L, -2, "REDIS_VERSION");
+  lua.lua_pushinteger(L, 0x07000f);
+  lua.lua_setfield(L, -2, "REDIS_VERSION_NUM");
 }
 
 /** Raises `msg` prefixed with the calling script's position ("user_script:1: "), as luaL_error does. */
