@@ -304,7 +304,7 @@ function runFcall(ctx: CommandContext, argv: readonly Uint8Array[], readOnly: bo
   const ro = readOnly || noWrites;
   const declared = argv.slice(3, 3 + numkeys);
   const host = scriptHost(ctx, declared, ro);
-  return luaVm().runFunction(fn.ref, fn.name, declared, argv.slice(3 + numkeys), host, ro);
+  return luaVm().runFunction(fn.ref, fn.name, declared, argv.slice(3 + numkeys), host);
 }
 
 const EVERY_PARTITION: ClusterTips = { request: "all_shards", via: "__functionpart", response: "all_succeeded" };

@@ -117,7 +117,7 @@ function runEval(ctx: CommandContext, argv: readonly Uint8Array[], readOnly: boo
     return err("ERR Can not execute a script with write flag using *_ro command.");
   }
   const ro = readOnly || flags.has("no-writes");
-  return vm.runScript(loaded.sha, keys, argv.slice(3 + numkeys), scriptHost(ctx, keys, ro), ro);
+  return vm.runScript(loaded.sha, keys, argv.slice(3 + numkeys), scriptHost(ctx, keys, ro));
 }
 
 const SCRIPT_FLAGS = new Set(["no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys"]);

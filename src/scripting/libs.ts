@@ -191,7 +191,9 @@ function jsonDepth(v: unknown): number {
 
 // MessagePack as lua-cmsgpack writes it: the smallest integer form, doubles as float 64.
 function packValue(L: LuaState, at: number, out: number[], depth: number): void {
-  const u = (n: number, bytes: number) => {
+  /** A type byte and an unsigned big-endian integer of `bytes` bytes. */
+  const typed = (code: number, n: number, bytes: number) => {
+    out.push(code);
     for (let i = bytes - 1; i >= 0; i--) out.push(Number((BigInt(n) >> BigInt(8 * i)) & 0xffn));
   };
   switch (lua.lua_type(L, at)) {
@@ -205,13 +207,12 @@ function packValue(L: LuaState, at: number, out: number[], depth: number): void 
           if (n < 128) out.push(n);
           else if (n < 256) out.push(0xcc, n);
           else if (n < 65536) out.push(0xcd, ...[n >> 8, n & 0xff]);
-          else if (n < 2 ** 32) out.push(0xce), u(n, 4);
-          else out.push(0xcf), u(n, 8);
+          else typed(n < 2 ** 32 ? 0xce : 0xcf, n, n < 2 ** 32 ? 4 : 8);
         } else if (n >= -32) out.push(n & 0xff);
         else if (n >= -128) out.push(0xd0, n & 0xff);
         else if (n >= -32768) out.push(0xd1, (n >> 8) & 0xff, n & 0xff);
-        else if (n >= -(2 ** 31)) out.push(0xd2), u(n >>> 0, 4);
-        else out.push(0xd3), u(Number(BigInt.asUintN(64, BigInt(n))), 8);
+        else if (n >= -(2 ** 31)) typed(0xd2, n >>> 0, 4);
+        else typed(0xd3, Number(BigInt.asUintN(64, BigInt(n))), 8);
         return;
       }
       const b = new DataView(new ArrayBuffer(8));
@@ -224,7 +225,7 @@ function packValue(L: LuaState, at: number, out: number[], depth: number): void 
       if (s.length < 32) out.push(0xa0 | s.length);
       else if (s.length < 256) out.push(0xd9, s.length);
       else if (s.length < 65536) out.push(0xda, s.length >> 8, s.length & 0xff);
-      else out.push(0xdb), u(s.length, 4);
+      else typed(0xdb, s.length, 4);
       for (const b of s) out.push(b);
       return;
     }
@@ -237,7 +238,7 @@ function packValue(L: LuaState, at: number, out: number[], depth: number): void 
       if (n > 0) {
         if (n < 16) out.push(0x90 | n);
         else if (n < 65536) out.push(0xdc, n >> 8, n & 0xff);
-        else out.push(0xdd), u(n, 4);
+        else typed(0xdd, n, 4);
         for (let i = 1; i <= n; i++) {
           lua.lua_rawgeti(L, at, i);
           packValue(L, lua.lua_gettop(L), out, depth + 1);
@@ -256,7 +257,7 @@ function packValue(L: LuaState, at: number, out: number[], depth: number): void 
       }
       if (count < 16) out.push(0x80 | count);
       else if (count < 65536) out.push(0xde, count >> 8, count & 0xff);
-      else out.push(0xdf), u(count, 4);
+      else typed(0xdf, count, 4);
       for (const b of body) out.push(b);
       return;
     }
@@ -300,12 +301,13 @@ function unpackValue(L: LuaState, b: Uint8Array, pos: number): number {
     if (Number.isInteger(n) && Math.abs(n) <= 2147483647) lua.lua_pushinteger(L, n);
     else lua.lua_pushnumber(L, n);
   };
-  if (t < 0x80) return (num(t), pos);
-  if (t >= 0xe0) return (num(t - 256), pos);
+  if (t < 0x80 || t >= 0xe0) {
+    num(t < 0x80 ? t : t - 256);
+    return pos;
+  }
   if ((t & 0xe0) === 0xa0) return str(t & 0x1f);
   if ((t & 0xf0) === 0x90) return arr(t & 0x0f);
   if ((t & 0xf0) === 0x80) return map(t & 0x0f);
-  const sizes: Record<number, number> = { 0xcc: 1, 0xcd: 2, 0xce: 4, 0xcf: 8, 0xd0: 1, 0xd1: 2, 0xd2: 4, 0xd3: 8 };
   switch (t) {
     case 0xc0:
       lua.lua_pushnil(L);
@@ -330,7 +332,8 @@ function unpackValue(L: LuaState, b: Uint8Array, pos: number): number {
     case 0xd1:
     case 0xd2:
     case 0xd3: {
-      const n = sizes[t]!;
+      // 0xcc..0xcf: uint 8..64, 0xd0..0xd3: int 8..64.
+      const n = 1 << (t & 3);
       need(n);
       const v =
         n === 1
@@ -427,7 +430,10 @@ const tobit = (L: LuaState, i: number) => {
   const n = lua.lua_tonumber(L, i);
   return Number(BigInt.asIntN(32, BigInt(Math.trunc(n) % 2 ** 32)));
 };
-const ret = (L: LuaState, v: number) => (lua.lua_pushinteger(L, v | 0), 1);
+const ret = (L: LuaState, v: number) => {
+  lua.lua_pushinteger(L, v | 0);
+  return 1;
+};
 const fold = (op: (a: number, b: number) => number): fengari.JsFunction => {
   return (L) => {
     let v = tobit(L, 1);

@@ -100,7 +100,6 @@ export class LuaVm {
   private used = 0;
   /** Set by math.randomseed: the run's numbers then repeat for the same seed, as in Redis. */
   private seeded: (() => number) | undefined;
-  private readOnly = false;
   /** While a FUNCTION LOAD runs its library: where redis.register_function records. */
   private registering: ((fn: RegisteredFunction) => string | undefined) | undefined;
 
@@ -214,13 +213,7 @@ export class LuaVm {
   }
 
   /** Runs a cached script with KEYS and ARGV (EVAL): its reply, or the error that ended it. */
-  runScript(
-    sha: string,
-    keys: readonly Uint8Array[],
-    args: readonly Uint8Array[],
-    host: ScriptHost,
-    readOnly: boolean,
-  ): Reply {
+  runScript(sha: string, keys: readonly Uint8Array[], args: readonly Uint8Array[], host: ScriptHost): Reply {
     const L = this.L;
     const script = this.scripts.get(sha)!;
     lua.lua_pushglobaltable(L);
@@ -229,7 +222,7 @@ export class LuaVm {
     this.pushArray(args);
     lua.lua_setfield(L, -2, "ARGV");
     lua.lua_pop(L, 1);
-    return this.invoke(script.ref, [], host, readOnly, sha);
+    return this.invoke(script.ref, [], host, sha);
   }
 
   /** Runs a registered library function with its keys and arguments (FCALL). */
@@ -239,9 +232,8 @@ export class LuaVm {
     keys: readonly Uint8Array[],
     args: readonly Uint8Array[],
     host: ScriptHost,
-    readOnly: boolean,
   ): Reply {
-    return this.invoke(fn, [keys, args], host, readOnly, name);
+    return this.invoke(fn, [keys, args], host, name);
   }
 
   /**
@@ -260,7 +252,7 @@ export class LuaVm {
       const status = lua.lua_pcall(L, 0, 0, -2);
       if (status === lua.LUA_OK) return undefined;
       const e = errorText(L);
-      return `Error registering functions: ${e.replace(/^ERR /, "")}`;
+      return `Error registering functions: ${e}`;
     } finally {
       lua.lua_sethook(L, null, 0, 0);
       this.registering = undefined;
@@ -286,12 +278,11 @@ export class LuaVm {
     return lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
   }
 
-  private invoke(fn: Ref, tables: readonly (readonly Uint8Array[])[], host: ScriptHost, ro: boolean, name: string) {
+  private invoke(fn: Ref, tables: readonly (readonly Uint8Array[])[], host: ScriptHost, name: string) {
     const L = this.L;
     this.host = host;
     this.seeded = undefined;
     this.resp = 2;
-    this.readOnly = ro;
     try {
       lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, this.handler);
       lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, fn);
@@ -569,7 +560,10 @@ export class LuaVm {
         lua.lua_pushstring(L, typeof r.v === "string" ? ls(r.v) : r.v);
         return;
       case "verbatim":
-        if (!resp3) return lua.lua_pushstring(L, ls(r.v));
+        if (!resp3) {
+          lua.lua_pushstring(L, ls(r.v));
+          return;
+        }
         lua.lua_createtable(L, 0, 1);
         lua.lua_createtable(L, 0, 2);
         lua.lua_pushstring(L, ls(r.v));
@@ -588,7 +582,10 @@ export class LuaVm {
         this.pushList(r.v);
         return;
       case "set":
-        if (!resp3) return this.pushList(r.v);
+        if (!resp3) {
+          this.pushList(r.v);
+          return;
+        }
         lua.lua_createtable(L, 0, 1);
         lua.lua_createtable(L, 0, r.v.length);
         for (const m of r.v) {
@@ -599,7 +596,10 @@ export class LuaVm {
         lua.lua_setfield(L, -2, "set");
         return;
       case "map":
-        if (!resp3) return this.pushList(r.v.flat());
+        if (!resp3) {
+          this.pushList(r.v.flat());
+          return;
+        }
         lua.lua_createtable(L, 0, 1);
         lua.lua_createtable(L, 0, r.v.length);
         for (const [k, v] of r.v) {
@@ -610,7 +610,10 @@ export class LuaVm {
         lua.lua_setfield(L, -2, "map");
         return;
       case "double":
-        if (!resp3) return lua.lua_pushstring(L, ls(r.text ?? formatDouble(r.v)));
+        if (!resp3) {
+          lua.lua_pushstring(L, ls(r.text ?? formatDouble(r.v)));
+          return;
+        }
         lua.lua_createtable(L, 0, 1);
         lua.lua_pushnumber(L, r.v);
         lua.lua_setfield(L, -2, "double");

@@ -2,9 +2,26 @@
 // to FlyDB, and the replies must be equal (conversions both ways, redis.* API, errors with the
 // script's name and line, the sandbox). Scripts stay inside what Lua 5.1 and 5.3 print alike.
 import { describe, expect, test } from "bun:test";
-import { compareSequence, useDiffServers } from "../helpers/diff-servers.ts";
+import { compareSequence, sortWire, useDiffServers } from "../helpers/diff-servers.ts";
+import type { Wire } from "../helpers/resp-client.ts";
 
 const { servers, resp3 } = useDiffServers({ resp3: true });
+
+const LIB = [
+  "#!lua name=mylib",
+  "redis.register_function('setget', function(keys, args) redis.call('set', keys[1], args[1]) return redis.call('get', keys[1]) end)",
+  "redis.register_function{function_name='reader', callback=function(keys) return redis.call('get', keys[1]) end,",
+  "  flags={'no-writes'}, description='reads a key'}",
+].join("\n");
+
+/** Redis lists a library's functions in its hash table's order: arrays of arrays are compared as sets. */
+function unordered(w: Wire): Wire {
+  if (w.t !== "*") return w;
+  const v = w.v.map(unordered);
+  return v.length > 0 && v.every((x) => x.t === "*") ? sortWire({ t: "*", v }) : { t: "*", v };
+}
+const listsUnordered = (argv: readonly string[], reply: Wire) =>
+  argv[0] === "FUNCTION" && argv[1] === "LIST" ? unordered(reply) : reply;
 
 const CASES: Record<string, string[][]> = {
   "conversions Lua → reply": [
@@ -100,6 +117,32 @@ const CASES: Record<string, string[][]> = {
     ["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"],
     ["EXEC"],
   ],
+  functions: [
+    ["FUNCTION", "FLUSH"],
+    ["FUNCTION", "LOAD", LIB],
+    ["FUNCTION", "LOAD", LIB],
+    ["FUNCTION", "LOAD", "REPLACE", LIB],
+    ["FCALL", "setget", "1", "k", "v1"],
+    ["FCALL", "SETGET", "1", "k", "v2"],
+    ["FCALL_RO", "setget", "1", "k", "v"],
+    ["FCALL_RO", "reader", "1", "k"],
+    ["FCALL", "nosuch", "0"],
+    ["FCALL", "reader", "x"],
+    ["FUNCTION", "LIST"],
+    ["FUNCTION", "LIST", "WITHCODE", "LIBRARYNAME", "my*"],
+    ["FUNCTION", "STATS"],
+    ["FUNCTION", "LOAD", "#!lua name=other\nredis.register_function('setget', function() return 1 end)"],
+    ["FUNCTION", "LOAD", "#!lua name=bad-name\nredis.register_function('f', function() return 1 end)"],
+    ["FUNCTION", "LOAD", "#!lua\nredis.register_function('f', function() return 1 end)"],
+    ["FUNCTION", "LOAD", "#!lua name=empty\nlocal x = 1"],
+    ["FUNCTION", "LOAD", "#!lua name=sandbox\nreturn math.random()"],
+    ["FUNCTION", "LOAD", "no shebang"],
+    ["FUNCTION", "DELETE", "nosuch"],
+    ["FUNCTION", "DELETE", "mylib"],
+    ["FUNCTION", "LIST"],
+    ["FUNCTION", "RESTORE", "garbage"],
+    ["FUNCTION", "FLUSH", "bogus"],
+  ],
   "shebang flags": [
     ["EVAL", "#!lua flags=no-writes\nreturn redis.call('set', 'a', 'b')", "0"],
     ["EVAL", "#!lua flags=no-writes\nreturn redis.call('get', 'a')", "0"],
@@ -112,7 +155,7 @@ const CASES: Record<string, string[][]> = {
 describe("scripting matches redis-server 7.0", () => {
   for (const [name, cmds] of Object.entries(CASES)) {
     test(name, async () => {
-      await compareSequence(servers, cmds);
+      await compareSequence(servers, cmds, listsUnordered);
     });
   }
 
@@ -127,6 +170,23 @@ describe("scripting matches redis-server 7.0", () => {
       ["EVAL", "redis.setresp(3) return redis.call('get', 'nosuch') == nil", "0"],
       ["EVAL", "redis.setresp(4)", "0"],
     ]);
+  });
+
+  test("FUNCTION DUMP payloads restore across the two servers, both ways", async () => {
+    const { redis, fly } = servers;
+    for (const [from, to, lib] of [
+      [redis, fly, "fromredis"],
+      [fly, redis, "fromfly"],
+    ] as const) {
+      await from.call("FUNCTION", "FLUSH");
+      await to.call("FUNCTION", "FLUSH");
+      const code = `#!lua name=${lib}\nredis.register_function('${lib}', function() return '${lib}' end)`;
+      await from.call("FUNCTION", "LOAD", code);
+      const dump = await from.call("FUNCTION", "DUMP");
+      expect(dump.t).toBe("$");
+      expect(await to.call("FUNCTION", "RESTORE", (dump as { v: Buffer }).v)).toEqual({ t: "+", v: "OK" });
+      expect(await to.call("FCALL", lib, "0")).toEqual({ t: "$", v: Buffer.from(lib) });
+    }
   });
 
   test("a write the script made before its error stays, as in Redis", async () => {
