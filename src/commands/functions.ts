@@ -13,7 +13,7 @@ import { RdbWriter } from "../rdb/writer.ts";
 import { type RegisteredFunction, SCRIPT_FLAGS } from "../scripting/lua-vm.ts";
 import type { ClusterTips } from "./cluster-policy.ts";
 import { define, subcommands } from "./define.ts";
-import { luaVm, parseNumKeys, scriptHost, scriptKeys } from "./scripting.ts";
+import { luaVm, parseNumKeys, SCRIPT_ROUTING, scriptHost, scriptKeys } from "./scripting.ts";
 import type { CommandContext } from "./types.ts";
 import { ascii, byteKey, E, globMatch, lower, str, utf8 } from "./util.ts";
 
@@ -308,7 +308,6 @@ function runFcall(ctx: CommandContext, argv: readonly Uint8Array[], readOnly: bo
 }
 
 const EVERY_PARTITION: ClusterTips = { request: "all_shards", via: "__functionpart", response: "all_succeeded" };
-const keys = { first: 0, last: 0, step: 0, find: scriptKeys };
 
 export const FUNCTION_COMMANDS = define("scripting", [
   {
@@ -317,7 +316,7 @@ export const FUNCTION_COMMANDS = define("scripting", [
     flags: ["write"],
     since: "7.0.0",
     summary: "Invokes a function.",
-    keys,
+    ...SCRIPT_ROUTING,
     run: (ctx, argv) => runFcall(ctx, argv, false),
   },
   {
@@ -326,7 +325,7 @@ export const FUNCTION_COMMANDS = define("scripting", [
     flags: ["readonly"],
     since: "7.0.0",
     summary: "Invokes a read-only function.",
-    keys,
+    ...SCRIPT_ROUTING,
     run: (ctx, argv) => runFcall(ctx, argv, true),
   },
   {

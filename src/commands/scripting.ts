@@ -5,6 +5,7 @@
 // script (restarted, another node's SCRIPT LOAD) applies it all the same. The script cache is the
 // process's: SCRIPT LOAD/EXISTS/FLUSH answer for the node the client is connected to, as in Redis.
 import { array, err, OK, type Reply, simple, ZERO, ONE } from "../resp/reply.ts";
+import { ONE_SLOT } from "./cluster-policy.ts";
 import { keySlot } from "../keyspace/slot.ts";
 import { LuaVm, type ScriptHost } from "../scripting/lua-vm.ts";
 import { define, subcommands } from "./define.ts";
@@ -152,6 +153,8 @@ function resolveSha(as: string): CommandSpec["resolve"] {
 }
 
 const keys = { first: 0, last: 0, step: 0, find: scriptKeys };
+/** A script's declared keys must share a slot: the script runs in that partition's state machine. */
+export const SCRIPT_ROUTING = { keys, cluster: ONE_SLOT } as const;
 
 export const SCRIPTING_COMMANDS = define("scripting", [
   {
@@ -160,7 +163,7 @@ export const SCRIPTING_COMMANDS = define("scripting", [
     flags: ["write"],
     since: "2.6.0",
     summary: "Executes a server-side Lua script.",
-    keys,
+    ...SCRIPT_ROUTING,
     run: (ctx, argv) => runEval(ctx, argv, false),
   },
   {
@@ -169,7 +172,7 @@ export const SCRIPTING_COMMANDS = define("scripting", [
     flags: ["readonly"],
     since: "7.0.0",
     summary: "Executes a read-only server-side Lua script.",
-    keys,
+    ...SCRIPT_ROUTING,
     run: (ctx, argv) => runEval(ctx, argv, true),
   },
   {
@@ -178,7 +181,7 @@ export const SCRIPTING_COMMANDS = define("scripting", [
     flags: ["write"],
     since: "2.6.0",
     summary: "Executes a server-side Lua script by SHA1 digest.",
-    keys,
+    ...SCRIPT_ROUTING,
     resolve: resolveSha("eval"),
     // Reached only when the proposing node had no such script: every replica answers the same.
     run: () => NOSCRIPT,
@@ -189,7 +192,7 @@ export const SCRIPTING_COMMANDS = define("scripting", [
     flags: ["readonly"],
     since: "7.0.0",
     summary: "Executes a read-only server-side Lua script by SHA1 digest.",
-    keys,
+    ...SCRIPT_ROUTING,
     resolve: resolveSha("eval_ro"),
     run: () => NOSCRIPT,
   },
