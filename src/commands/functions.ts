@@ -40,7 +40,7 @@ function metadata(code: Uint8Array): { name: string; body: Uint8Array } | string
   // Split as Redis's sdssplitargs does for these: on spaces, with double quotes removed.
   const [engine, ...parts] = str(code.subarray(2, nl))
     .split(" ")
-    .filter((p) => p.length > 0)
+    .filter((p, i) => i === 0 || p.length > 0)
     .map((p) => p.replace(/"/g, ""));
   let name: string | undefined;
   for (const part of parts) {

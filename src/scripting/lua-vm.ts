@@ -35,12 +35,23 @@ const MAX_REPLY_DEPTH = 200;
 const HOOK_EVERY = 10_000;
 
 const ENV_SETUP = `
-local G, debug, missing, modify, load = ...
+local G, debug, missing, modify, load, absent = ...
 local setmetatable, getmetatable, next, error = setmetatable, getmetatable, next, error
 -- What getmetatable shows of a protected table: itself read-only, so it cannot be changed either.
 local locked = setmetatable({}, { __newindex = modify })
 local function readonly(t)
   return setmetatable({}, { __index = t, __newindex = modify, __pairs = function() return next, t, nil end, __metatable = locked })
+end
+-- The redis tables: reading a field they lack is an error, as Redis's error metatable makes it.
+local function strict(t)
+  return setmetatable({}, {
+    __index = function(_, k)
+      local v = t[k]
+      if v == nil then return absent(k) end
+      return v
+    end,
+    __newindex = modify, __pairs = function() return next, t, nil end, __metatable = locked,
+  })
 end
 local env = setmetatable({}, {
   __index = missing, __newindex = modify, __pairs = function() return next, G, nil end, __metatable = locked,
@@ -68,7 +79,7 @@ local handler = function(err)
   end
   return err
 end
-return env, handler, readonly
+return env, handler, readonly, strict
 `;
 
 const BASE_REMOVED = ["dofile", "loadfile", "load", "require", "print", "collectgarbage"];
@@ -161,17 +172,23 @@ export class LuaVm {
     });
     lua.lua_pushcfunction(L, (L) => raise(L, "Attempt to modify a readonly table"));
     lua.lua_pushvalue(L, loadAt);
-    lua.lua_call(L, 5, 3);
-    const readonly = lua.lua_gettop(L);
+    lua.lua_pushcfunction(L, (L) => {
+      const name = lua.lua_type(L, 1) === lua.LUA_TSTRING ? to_jsstring(lua.lua_tostring(L, 1)!) : "?";
+      lua.lua_pushliteral(L, `Script attempted to access nonexistent global variable '${name}'`);
+      return lua.lua_error(L);
+    });
+    lua.lua_call(L, 6, 4);
+    const strict = lua.lua_gettop(L);
+    const readonly = strict - 1;
     // Library tables become read-only views, so no script changes what the next one sees.
-    this.libApi = this.libraryApi(readonly);
+    this.libApi = this.libraryApi(strict);
     for (const name of ["string", "table", "math", "redis", "cjson", "bit", "cmsgpack"]) {
-      lua.lua_pushvalue(L, readonly);
+      lua.lua_pushvalue(L, name === "redis" ? strict : readonly);
       lua.lua_getfield(L, G, name);
       lua.lua_call(L, 1, 1);
       lua.lua_setfield(L, G, name);
     }
-    lua.lua_pop(L, 1);
+    lua.lua_pop(L, 2);
     this.handler = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
     this.env = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
     lua.lua_pushvalue(L, G);
