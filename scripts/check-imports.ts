@@ -18,6 +18,7 @@ export const LAYERS: readonly (readonly string[])[] = [
     "src/wall-clock.ts",
     "src/net",
     "src/scripting",
+    "src/acl",
   ],
   ["src/commands", "src/config"],
   ["src/store", "src/pubsub", "src/cluster/core", "src/gossip/core", "src/discovery/core", "src/node-identity.ts"],

@@ -337,9 +337,19 @@ export class ClusterNode {
     return this.router.setDraining(draining);
   }
 
-  /** Removes another member from the metadata; see POST /cluster/remove (remove.ts). */
+  /** See Router.setAclUsers; the users are in meta().aclUsers once applied. */
+  setAclUsers(users: readonly string[], ifVersion: number): Promise<Reply> {
+    return this.router.setAclUsers(users, ifVersion);
+  }
+
+  /**
+   * Removes another member from the metadata; see POST /cluster/remove (remove.ts). Retires its
+   * data dir id and the one gossip shows for the id (a refused start's, which is never alive here:
+   * remove.ts refuses an alive node), so neither is admitted again (core/meta.ts `retired`).
+   */
   removeMember(id: NodeId): Promise<Reply> {
-    return this.router.removeMember(id);
+    const seen = this.gossip.member(id)?.meta.dataDirId;
+    return this.router.removeMember(id, seen === undefined ? [] : [seen]);
   }
 
   /** Live keys and keys with an expiry over the whole cluster, for INFO keyspace. */
