@@ -9,6 +9,7 @@ import {
   NodeMetrics,
   registerClusterMetrics,
   registerDiscoveryMetrics,
+  registerForeignClusterMetric,
   registerSqliteSynchronous,
 } from "./http/metrics.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -291,7 +292,13 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         keys: plane?.keyCount() ?? 0,
         connected_clients: sessions.size,
       };
-      return plane?.cluster ? { ...base, ...(await clusterStatus(plane.cluster)) } : base;
+      if (!plane?.cluster) return base;
+      const foreign = (plane.foreignClusters?.() ?? []).map((f) => ({
+        node: f.nodeId,
+        members: f.members,
+        since: new Date(f.since).toISOString(),
+      }));
+      return { ...base, ...(await clusterStatus(plane.cluster)), foreign_clusters: foreign };
     },
     metrics,
     httpAuthToken: config.http_auth_token,
@@ -337,6 +344,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     plane.cluster!.notifyKeyEvents(keyEvents);
     plane.cluster!.pubsub.onPublished = (m) =>
       m.shard ? pubsub.publishShard(m.channel, m.message) : pubsub.publish(m.channel, m.message);
+    const foreign = plane.foreignClusters;
+    if (foreign) registerForeignClusterMetric(metrics, () => foreign().length);
     if (plane.discoveryStats) registerDiscoveryMetrics(metrics, plane.discoveryStats);
   }
   registerSqliteSynchronous(metrics, () => plane!.sqliteSynchronous());
