@@ -233,6 +233,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       },
     },
     pushLimit: parseOutputLimit(config.client_output_buffer_limit_pubsub),
+    log,
     onConnection(conn: ConnectionControl) {
       if (sessions.size >= config.maxclients) {
         rejectedConnections++;
@@ -409,9 +410,10 @@ function encodingLimits(c: Config): EncodingLimits | undefined {
 
 const LOADING = err("LOADING FlyDB is joining its cluster; retry shortly");
 
-/** Over maxclients: every command gets Redis's error and the connection closes. */
+/** Over maxclients: the client gets Redis's error as soon as it connects, and the connection closes. */
 function rejectingHandler(conn: ConnectionControl) {
   return {
+    refusal: err("ERR max number of clients reached"),
     onCommand(): Reply {
       conn.close();
       return err("ERR max number of clients reached");

@@ -239,7 +239,13 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     max: 2 ** 32,
     help: "largest accepted bulk string (e.g. 512mb)",
   },
-  maxclients: { kind: "int", def: 10000, min: 1, max: 1_000_000, help: "maximum simultaneous client connections" },
+  maxclients: {
+    kind: "int",
+    def: 10000,
+    min: 1,
+    max: 1_000_000,
+    help: "maximum simultaneous client connections; one more is answered -ERR max number of clients reached as it connects, and closed (with fewer than 32 file descriptors left the node stops accepting until some close)",
+  },
   timeout: {
     kind: "int",
     def: 0,
