@@ -237,7 +237,7 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     def: 512 * 1024 * 1024,
     min: 1024 * 1024,
     max: 2 ** 32,
-    help: "largest accepted bulk string (e.g. 512mb)",
+    help: "largest accepted bulk string (e.g. 512mb); in a cluster, a write whose arguments take more than 63 MB together (one node-to-node frame) is refused with -ERR write too large for a cluster",
   },
   maxclients: {
     kind: "int",

@@ -88,8 +88,15 @@ function schema(collections: readonly CollectionTable[]): string[] {
   return statements;
 }
 
+/** Bytes the WAL is truncated to after a checkpoint. */
+const WAL_SIZE_LIMIT = 16 * 1024 * 1024;
+/** Free pages returned to the file system per step, and how often a step may run. */
+const VACUUM_PAGES = 8192;
+const VACUUM_EVERY_MS = 1_000;
+
 /** data.db: open, schema, applied indexes, batch application, checkpoints. */
 export class StateDb {
+  private nextVacuumAt = 0;
   readonly keyspace: SqliteKeyspace;
   private readonly getApplied: Statement;
   private readonly putApplied: Statement;
@@ -150,6 +157,11 @@ export class StateDb {
     }
     const db = new Database(path, { create: true, strict: true });
     try {
+      // Deleted values' pages go back to the file system (reclaimFreePages); the mode only takes
+      // on a database without tables, so a data.db created before keeps its own.
+      db.run("PRAGMA auto_vacuum = INCREMENTAL");
+      // A WAL grown by one large transaction is cut back to this at the next checkpoint.
+      db.run(`PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT}`);
       db.run("PRAGMA journal_mode = WAL");
       db.run("PRAGMA synchronous = NORMAL");
       db.run("PRAGMA cache_size = -32768");
@@ -243,11 +255,25 @@ export class StateDb {
 
   commitTransaction(): void {
     if (this.db.inTransaction) this.commit.run();
+    this.reclaimFreePages();
   }
 
   /** Runs fn in one transaction; applyBatch calls inside it share it (one commit per turn). */
   inTransaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    const result = this.db.transaction(fn)();
+    this.reclaimFreePages();
+    return result;
+  }
+
+  /**
+   * After a commit, at most once a second: returns up to VACUUM_PAGES free pages (deleted values)
+   * to the file system, so a large DEL shrinks data.db in bounded steps instead of one long stall.
+   */
+  private reclaimFreePages(): void {
+    const now = Date.now();
+    if (now < this.nextVacuumAt || this.db.inTransaction) return;
+    this.nextVacuumAt = now + VACUUM_EVERY_MS;
+    this.db.run(`PRAGMA incremental_vacuum(${VACUUM_PAGES})`);
   }
 
   /**

@@ -52,7 +52,7 @@ export class PeerUnreachable extends Error {
   override readonly name = "PeerUnreachable";
 }
 
-const DEFAULT_MAX_FRAME = 64 * 1024 * 1024;
+export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024;
 const BACKOFF_MIN_MS = 50;
 const BACKOFF_MAX_MS = 2000;
 const HELLO = 0;
