@@ -250,16 +250,28 @@ export function startFormation(opts: FormationOptions): Formation {
   };
 
   /**
-   * A member that sees no other member alive (restarted after a graceful leave, or without the
-   * peers it started with) rejoins gossip through its own cluster's members: the addresses in its
-   * metadata, and those mDNS finds under their node ids. Never anyone else's: clusters do not merge.
+   * Members of its cluster that gossip holds dead (or does not know) are pushed-pulled every
+   * METADATA_CHECK_MS, without back-off: after a partition heals, both sides hold the other dead
+   * and, one side being reachable again, a push-pull carries each side's accusation to the other,
+   * which refutes it; the cut-off node is back within a second or two instead of at gossip's next
+   * 10 s reconnect. A member that sees no other member at all (restarted after a graceful leave, or
+   * without its peers) also asks mDNS for its members' addresses. Never anyone else's: clusters do
+   * not merge.
    */
-  let rejoinWait = METADATA_CHECK_MS;
-  const rejoinIfAlone = async (): Promise<boolean> => {
+  let wasAlone = false;
+  const rejoinMissing = async (): Promise<boolean> => {
+    const views = new Map(node.gossipMembers().map((v) => [v.id, v]));
     const others = Object.values(node.meta().members).filter((m) => m.id !== self);
-    if (others.length === 0 || node.gossipMembers().some((v) => v.id !== self && v.state === "alive")) return false;
-    const seeds = new Set(others.map((m) => m.addrs.gossip));
-    if (opts.browse) {
+    const missing = others.filter((m) => {
+      const state = views.get(m.id)?.state;
+      return state === undefined || state === "dead";
+    });
+    // A suspect is not gone: after a heal, the cut-off node's stale view of a member as dead makes
+    // the others suspect it until it refutes, which takes one probe.
+    const alone = others.length > 0 && missing.length === others.length;
+    if (missing.length === 0) return false;
+    const seeds = new Set(missing.map((m) => m.addrs.gossip));
+    if (alone && opts.browse) {
       try {
         for (const d of await opts.browse(() => false)) {
           const addr = d.addresses[0];
@@ -270,14 +282,14 @@ export function startFormation(opts: FormationOptions): Formation {
         log.debug("mDNS browse failed", { error: String(e) });
       }
     }
-    if (stopped) return true;
-    // Once per time alone at info; the retries with back-off at debug.
-    log[rejoinWait === METADATA_CHECK_MS ? "info" : "debug"](
-      "no other member is alive; rejoining the cluster's members",
+    if (stopped) return alone;
+    // Once per time alone at info; the retries, and single missing members, at debug.
+    log[alone && !wasAlone ? "info" : "debug"](
+      alone ? "no other member is alive; rejoining the cluster's members" : "reconnecting to members gossip holds dead",
       { gossip: [...seeds].join(",") },
     );
     node.join([...seeds]);
-    return true;
+    return alone;
   };
 
   /**
@@ -338,7 +350,6 @@ export function startFormation(opts: FormationOptions): Formation {
     let warnedLonely = false;
     const maxWait = config.bootstrap_expect > 0 ? MAX_WAIT_FORMING_MS : MAX_WAIT_JOINING_MS;
     let metadata: "ok" | "unknown" = "unknown";
-    let nextRejoin = 0;
     let nextForeignCheck = 0;
     let lastLogAt = 0;
     while (!stopped) {
@@ -348,11 +359,7 @@ export function startFormation(opts: FormationOptions): Formation {
           if (m === "refused") return;
           metadata = m;
         }
-        if (Date.now() >= nextRejoin) {
-          const alone = await rejoinIfAlone();
-          rejoinWait = alone ? Math.min(rejoinWait * 2, MAX_WAIT_JOINING_MS) : METADATA_CHECK_MS;
-          nextRejoin = Date.now() + rejoinWait;
-        }
+        wasAlone = await rejoinMissing();
         if (metadata === "ok" && Date.now() >= nextForeignCheck) {
           await checkForeign();
           nextForeignCheck = Date.now() + FOREIGN_CHECK_MS;
