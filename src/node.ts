@@ -12,7 +12,7 @@ import {
   registerForeignClusterMetric,
   registerSqliteSynchronous,
 } from "./http/metrics.ts";
-import { createLogger, type Logger } from "./log.ts";
+import { createLogger, LogTail, type Logger } from "./log.ts";
 import { formatHostPort, parseHostPort } from "./net/hostport.ts";
 import { bulk, err, int, map, OK, type Reply } from "./resp/reply.ts";
 import { DEFAULT_ENCODING } from "./commands/collection.ts";
@@ -53,11 +53,20 @@ export interface StartOptions {
   onFatal?: (message: string) => void;
 }
 
+/** Log lines the web console shows (/ui). */
+const LOG_TAIL_LINES = 200;
+
 /** INFO sections that include the keyspace section. */
 const WITH_KEYSPACE = new Set([undefined, "default", "all", "everything", "keyspace"]);
 
 export async function startNode(config: Config, opts: StartOptions = {}): Promise<RunningNode> {
-  const log = opts.log ?? createLogger(config.log_level, config.log_format, { node: config.node_id });
+  const tail = new LogTail(LOG_TAIL_LINES);
+  const log =
+    opts.log ??
+    createLogger(config.log_level, config.log_format, { node: config.node_id }, (line) => {
+      process.stderr.write(line);
+      tail.write(line);
+    });
   const startedAt = Date.now();
   // The data plane opens below; the gauge only reads it at scrape time.
   const metrics = new NodeMetrics(() => plane?.keyCount() ?? 0);
@@ -274,7 +283,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         },
       };
     },
-  });
+  }).catch(cannotListen("Redis clients", config.bind_addr));
   respPort = respServer.port;
 
   const http = parseHostPort(config.http_addr);
@@ -303,6 +312,12 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     },
     metrics,
     httpAuthToken: config.http_auth_token,
+    console: {
+      ready: () => plane?.ready() ?? { ready: false, reason: "starting" },
+      routingStrategy: config.routing_strategy,
+      readConsistency: config.read_consistency,
+      logTail: () => tail.snapshot(),
+    },
     mode: cluster ? "cluster" : "standalone",
     cluster: () => {
       const node = plane?.cluster;
@@ -330,7 +345,13 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     },
   };
   const app = createHttpApp(status);
-  const httpServer = Bun.serve({ hostname: http.host, port: http.port, fetch: app.fetch });
+  const httpServer = (() => {
+    try {
+      return Bun.serve({ hostname: http.host, port: http.port, fetch: app.fetch });
+    } catch (e) {
+      return cannotListen("HTTP", config.http_addr)(e);
+    }
+  })();
   const httpPort = httpServer.port ?? http.port;
   let running: RunningNode | undefined;
   const onFatal =
@@ -420,5 +441,12 @@ function rejectingHandler(conn: ConnectionControl) {
     },
     protocol: () => 2 as const,
     onClose() {},
+  };
+}
+
+/** Bun's listen errors name neither the listener nor always the port; an operator needs both. */
+function cannotListen(what: string, addr: string): (e: unknown) => never {
+  return (e) => {
+    throw new Error(`cannot listen for ${what} on ${addr}: ${e instanceof Error ? e.message : String(e)}`);
   };
 }

@@ -5,6 +5,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { NodeMetrics } from "./metrics.ts";
 import type { Reply } from "../resp/reply.ts";
 import { RemoveRefused, type RemoveReport } from "../cluster/remove.ts";
+import { consoleApp, type ConsoleSource } from "./console.ts";
 
 /** What the cluster endpoints need; absent on a standalone node. */
 export interface ClusterAdmin {
@@ -35,6 +36,8 @@ export interface NodeStatus {
   cluster(): ClusterAdmin | undefined;
   /** Runs a data command through a session, exactly as a RESP client's (for /kv). */
   command(argv: readonly Uint8Array[]): Promise<Reply>;
+  /** What the web console at /ui shows beyond the endpoints above. */
+  readonly console: ConsoleSource;
 }
 
 /** Admin and /kv endpoints require `Authorization: Bearer <http_auth_token>` when a token is set. */
@@ -177,6 +180,8 @@ export function createHttpApp(node: NodeStatus): Hono {
     if (r.t === "error") return c.json({ error: r.v }, errorStatus(r.v));
     return c.json({ deleted: r.t === "int" ? Number(r.v) : 0 });
   });
+
+  app.route("/ui", consoleApp(node.console));
 
   app.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}` }, 404));
   app.onError((e, c) => c.json({ error: e.message }, 500));
