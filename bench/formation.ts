@@ -22,6 +22,7 @@ const healthy = async (m: ClusterMemberProcess) => {
   return s?.partitions?.every((p) => p.leader !== null && p.voters.length === 3) === true;
 };
 
+const s = (ms: number) => (ms / 1000).toFixed(2);
 const pct = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
 
@@ -48,22 +49,14 @@ for (let run = 0; run < RUNS; run++) {
   await Promise.all(all.map((m) => m.stop()));
   rows.push({ ready: readyAt, healthy: healthyAt });
   console.log(
-    `run ${run + 1}: all ready ${(readyAt / 1000).toFixed(2)} s, all partitions healthy ${(healthyAt / 1000).toFixed(2)} s, founder window ${((healthyAt - readyAt) / 1000).toFixed(2)} s`,
+    `run ${run + 1}: all ready ${s(readyAt)} s, all partitions healthy ${s(healthyAt)} s, ` +
+      `founder window ${s(healthyAt - readyAt)} s`,
   );
 }
 const windows = rows.map((r) => r.healthy - r.ready);
+const p50 = (xs: number[]) => s(pct(xs, 0.5));
 console.log(
-  `partitions=${PARTITIONS} runs=${RUNS}: ready p50 ${(
-    pct(
-      rows.map((r) => r.ready),
-      0.5,
-    ) / 1000
-  ).toFixed(2)} s; healthy p50 ${(
-    pct(
-      rows.map((r) => r.healthy),
-      0.5,
-    ) / 1000
-  ).toFixed(
-    2,
-  )} s; founder window p50 ${(pct(windows, 0.5) / 1000).toFixed(2)} s, max ${(Math.max(...windows) / 1000).toFixed(2)} s`,
+  `partitions=${PARTITIONS} runs=${RUNS}: ready p50 ${p50(rows.map((r) => r.ready))} s; ` +
+    `healthy p50 ${p50(rows.map((r) => r.healthy))} s; ` +
+    `founder window p50 ${p50(windows)} s, max ${s(Math.max(...windows))} s`,
 );

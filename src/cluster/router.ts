@@ -385,6 +385,7 @@ const MB = 1024 * 1024;
 function tooLarge(size: number): Reply {
   return err(
     `ERR write too large for a cluster: its arguments take ${(size / MB).toFixed(1)} MB, a cluster write may take ` +
-      `at most ${MAX_CLUSTER_WRITE_BYTES / MB} MB (one node-to-node frame); proto_max_bulk_len bounds standalone writes`,
+      `at most ${MAX_CLUSTER_WRITE_BYTES / MB} MB (one node-to-node frame); ` +
+      "proto_max_bulk_len bounds standalone writes",
   );
 }

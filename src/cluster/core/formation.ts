@@ -112,7 +112,8 @@ export function decideFormation(self: FormationReport, peers: readonly Formation
     return {
       kind: "wait",
       reason:
-        `no formed cluster found (${unformed} unformed node${unformed === 1 ? "" : "s"} seen); without bootstrap_expect ` +
+        `no formed cluster found (${unformed} unformed node${unformed === 1 ? "" : "s"} seen); ` +
+        "without bootstrap_expect " +
         "this node only joins: start a member of the cluster, or set bootstrap_expect = N on the first N nodes " +
         "(or bootstrap = true on one of them) to form one",
     };
