@@ -66,8 +66,9 @@ export interface ConnectionHandler {
    */
   authenticated?(): boolean;
   /**
-   * Optional: the connection is refused (maxclients). The client is sent this reply as soon as it
-   * connects, before it sends anything, and the connection is closed; onCommand is never called.
+   * Optional: the connection is refused (maxclients, protected mode). The client is sent this
+   * reply as soon as it connects, before it sends anything, and the connection is closed;
+   * onCommand is never called.
    */
   readonly refusal?: Reply;
 }
@@ -82,6 +83,10 @@ export interface RespServerOptions {
   onConnection(conn: ConnectionControl): ConnectionHandler;
   /** Where running out of file descriptors is said (once per FD_LOG_MS while it lasts). */
   log?: Pick<Logger, "warn" | "info">;
+  /** Serve TLS (Bun's TLS options: key, cert, ca, requestCert, rejectUnauthorized). */
+  tls?: import("bun").TLSOptions;
+  /** With `tls` asking for client certificates without requiring one: a certificate that fails verification is refused. */
+  refuseUnverifiedPeers?: boolean;
 }
 
 export interface RespServer {
@@ -422,6 +427,7 @@ export async function startRespServer(opts: RespServerOptions): Promise<RespServ
     port: opts.port,
     // A client that sends FIN after its last command (nc -N, scripts) still gets its replies.
     allowHalfOpen: true,
+    ...(opts.tls ? { tls: opts.tls } : {}),
     socket: {
       binaryType: "uint8array",
       open(socket) {
@@ -438,6 +444,12 @@ export async function startRespServer(opts: RespServerOptions): Promise<RespServ
       },
       data(socket, chunk) {
         socket.data.onData(chunk);
+      },
+      handshake(socket, _success, authorizationError) {
+        if (!opts.refuseUnverifiedPeers || authorizationError === null) return;
+        // No certificate at all is allowed; one that was sent must verify.
+        const cert = socket.getPeerCertificate();
+        if (cert && Object.keys(cert).length > 0) socket.terminate();
       },
       drain(socket) {
         socket.data.onDrain();
