@@ -288,7 +288,12 @@ export class StateDb {
     const now = Date.now();
     if (now < this.nextVacuumAt || this.db.inTransaction) return;
     this.nextVacuumAt = now + VACUUM_EVERY_MS;
+    const free = this.db.query<{ freelist_count: number }, []>("PRAGMA freelist_count").get()?.freelist_count ?? 0;
+    if (free === 0) return;
     this.db.run(`PRAGMA incremental_vacuum(${VACUUM_PAGES})`);
+    // The file shrinks when the truncation reaches it: checkpoint now rather than whenever the
+    // log's compaction next does (a checkpoint only makes more of data.db durable).
+    this.db.run("PRAGMA wal_checkpoint(PASSIVE)");
   }
 
   /**

@@ -37,7 +37,9 @@ test("deleting 60 MB of values gives the space back within seconds; data.db has 
   } finally {
     c.disconnect();
   }
-  const db = new Database(dataDb, { readonly: true });
+  // A standalone node holds data.db with an exclusive lock: read the mode once it is gone.
+  await node.kill9();
+  const db = new Database(dataDb);
   try {
     expect(db.query<{ auto_vacuum: number }, []>("PRAGMA auto_vacuum").get()?.auto_vacuum).toBe(2);
   } finally {
