@@ -27,6 +27,8 @@ import { isPublished, type Published, PubSubRelay } from "./pubsub-relay.ts";
 import { redisClusterView } from "./redis-view.ts";
 import { holdsClusterState, ReplicaHost } from "./replica-host.ts";
 import { type Routed, Router } from "./router.ts";
+import { SAMPLE_MS as LOAD_SAMPLE_MS } from "./load-meter.ts";
+import { ReadRouting } from "./read-routing.ts";
 import { type GroupStatus, MemberStatus } from "./status.ts";
 
 const CONTROL_MS = 500;
@@ -47,6 +49,8 @@ type Request = Routed | { readonly t: "groups" } | { readonly t: "formation"; re
 export class ClusterNode {
   private readonly founder: Founder;
   private readonly router: Router;
+  /** How reads pick a replica: routing_strategy, with the load, zones and RTTs it needs. */
+  private readonly reads: ReadRouting;
   private readonly controller: Controller;
   private readonly status: MemberStatus;
   private readonly timers: ReturnType<typeof setInterval>[] = [];
@@ -80,6 +84,18 @@ export class ClusterNode {
     const raft = this.replicas.raft;
     this.raftStats = this.replicas.stats;
     const meta = () => this.replicas.meta();
+    this.reads = new ReadRouting(
+      {
+        self,
+        strategy: config.routing_strategy,
+        zone: config.zone,
+        meta,
+        member: (id) => this.gossip.member(id),
+        publishLoad: (load) => this.gossip.updateMeta({ load }),
+        raft,
+      },
+      Date.now(),
+    );
     this.router = new Router({
       self,
       partitionCount: config.partition_count,
@@ -92,6 +108,10 @@ export class ClusterNode {
       alive: (id) => this.alive(id),
       request: (to, body, timeoutMs) => this.request(to, body, timeoutMs),
       stopped: () => this.stopped,
+      readTargets: this.reads.policy,
+      facts: this.reads.facts,
+      meter: this.reads.meter,
+      readStats: this.reads.stats,
     });
     this.controller = new Controller({
       self,
@@ -188,6 +208,7 @@ export class ClusterNode {
     node.openExisting();
     node.replicas.start();
     node.timers.push(setInterval(() => node!.control(), CONTROL_MS));
+    node.timers.push(setInterval(() => node!.reads.sample(Date.now()), LOAD_SAMPLE_MS));
     return node;
   }
 
@@ -386,6 +407,7 @@ export class ClusterNode {
       gossipMembers: () => this.gossip.members(),
       gossipCounters: () => this.gossip.counters(),
       transport: () => this.transport.stats,
+      reads: this.reads.stats,
     };
   }
 

@@ -1,0 +1,73 @@
+// What the read target policy of `routing_strategy` knows of the members (src/cluster/core/read-target.ts):
+// zones from the metadata (each member's `zone`, also advertised in gossip and mDNS), loads from
+// gossip (this node's own from its LoadMeter), RTTs from gossip's direct probes (smoothed here),
+// and how far this node's own replicas lag their commit index. Sampled every SAMPLE_MS.
+import { groupOf } from "../keyspace/groups.ts";
+import type { NodeId } from "../raft/types.ts";
+import type { MetaState } from "./core/meta.ts";
+import type { MultiRaft } from "./core/multiraft.ts";
+import {
+  type ReadTargetPolicy,
+  type ReplicaFacts,
+  type RoutingStrategy,
+  readTargetPolicy,
+} from "./core/read-target.ts";
+import { LoadMeter } from "./load-meter.ts";
+import { ReadStats } from "./read-stats.ts";
+
+/** Weight of the newest RTT probe. */
+const RTT_ALPHA = 0.3;
+
+/** What gossip tells of a member (GossipNode.member). */
+interface GossipedMember {
+  readonly meta: { readonly zone: string; readonly load: number };
+  readonly rttMs: number | null;
+}
+
+export interface ReadRoutingDeps {
+  readonly self: NodeId;
+  readonly strategy: RoutingStrategy;
+  readonly zone: string;
+  meta(): MetaState;
+  member(id: NodeId): GossipedMember | undefined;
+  /** Gossips this node's new load (GossipNode.updateMeta). */
+  publishLoad(load: number): void;
+  readonly raft: Pick<MultiRaft, "status">;
+}
+
+export class ReadRouting {
+  readonly policy: ReadTargetPolicy;
+  readonly stats = new ReadStats();
+  readonly meter: LoadMeter;
+  readonly facts: ReplicaFacts;
+  private readonly rtt = new Map<NodeId, number>();
+
+  constructor(
+    private readonly d: ReadRoutingDeps,
+    now: number,
+  ) {
+    this.policy = readTargetPolicy(d.strategy);
+    this.meter = new LoadMeter(now, d.publishLoad);
+    this.facts = {
+      zone: (id) => (id === d.self ? d.zone : (d.meta().members[id]?.zone ?? d.member(id)?.meta.zone ?? "")),
+      load: (id) => (id === d.self ? this.meter.load() : d.member(id)?.meta.load),
+      rttMs: (id) => (id === d.self ? 0 : this.rtt.get(id)),
+      lag: (id, p) => {
+        if (id !== d.self) return undefined;
+        const s = d.raft.status(groupOf(p));
+        return s ? s.commit - s.applied : undefined;
+      },
+    };
+  }
+
+  /** Every SAMPLE_MS (src/cluster/load-meter.ts). */
+  sample(now: number): void {
+    this.meter.sample(now);
+    for (const id of Object.keys(this.d.meta().members)) {
+      const probe = id === this.d.self ? null : this.d.member(id)?.rttMs;
+      if (probe == null) continue;
+      const prev = this.rtt.get(id);
+      this.rtt.set(id, prev === undefined ? probe : RTT_ALPHA * probe + (1 - RTT_ALPHA) * prev);
+    }
+  }
+}
