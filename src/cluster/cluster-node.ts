@@ -87,7 +87,7 @@ export class ClusterNode {
     this.reads = new ReadRouting(
       {
         self,
-        strategy: config.routing_strategy,
+        strategy: () => config.routing_strategy,
         zone: config.zone,
         meta,
         member: (id) => this.gossip.member(id),

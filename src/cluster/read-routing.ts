@@ -26,7 +26,8 @@ interface GossipedMember {
 
 export interface ReadRoutingDeps {
   readonly self: NodeId;
-  readonly strategy: RoutingStrategy;
+  /** The routing_strategy in force (CONFIG SET routing-strategy changes it at run time). */
+  strategy(): RoutingStrategy;
   readonly zone: string;
   meta(): MetaState;
   member(id: NodeId): GossipedMember | undefined;
@@ -36,7 +37,9 @@ export interface ReadRoutingDeps {
 }
 
 export class ReadRouting {
+  /** The policy of the strategy in force; each strategy keeps its own rotation counters. */
   readonly policy: ReadTargetPolicy;
+  private readonly policies = new Map<RoutingStrategy, ReadTargetPolicy>();
   readonly stats = new ReadStats();
   readonly meter: LoadMeter;
   readonly facts: ReplicaFacts;
@@ -46,7 +49,24 @@ export class ReadRouting {
     private readonly d: ReadRoutingDeps,
     now: number,
   ) {
-    this.policy = readTargetPolicy(d.strategy);
+    const current = () => {
+      const s = d.strategy();
+      let p = this.policies.get(s);
+      if (!p) this.policies.set(s, (p = readTargetPolicy(s)));
+      return p;
+    };
+    this.policy = {
+      get name() {
+        return current().name;
+      },
+      get replicaReads() {
+        return current().replicaReads;
+      },
+      get maxLag() {
+        return current().maxLag;
+      },
+      choose: (t) => current().choose(t),
+    };
     this.meter = new LoadMeter(now, d.publishLoad);
     this.facts = {
       zone: (id) => (id === d.self ? d.zone : (d.meta().members[id]?.zone ?? d.member(id)?.meta.zone ?? "")),
