@@ -75,7 +75,7 @@ describe.skipIf(skipNetns)("read routing strategies, 3 nodes", () => {
         `${strategy}: ${JSON.stringify(summary)}; served by leaders ${delta("leader")}, followers ${delta("follower")}`,
       );
       expect(`${strategy}: ${describeFailures(checks).join("; ")}`).toBe(`${strategy}: `);
-      expect(records.filter((r) => r.op === "get" && r.status === "ok").length).toBeGreaterThan(50);
+      expect(records.filter((r) => r.op === "get" && r.status === "ok").length).toBeGreaterThan(20);
       if (strategy === "key-based") expect(delta("follower")).toBe(0);
       else expect(delta("follower")).toBeGreaterThan(10);
     }
