@@ -96,6 +96,13 @@ describe("least-loaded", () => {
     expect(picks("least-loaded", target({}), 3)).toEqual(["a", "b", "c"]);
   });
 
+  test("this node among the least loaded serves its own reads (no hop); a busier self yields", () => {
+    const even = facts({ load: { a: 100, b: 104, c: 900 } });
+    expect(picks("least-loaded", target({ self: "b", facts: even }), 3)).toEqual(["b", "b", "b"]);
+    const busySelf = facts({ load: { a: 100, b: 400, c: 900 } });
+    expect(picks("least-loaded", target({ self: "b", facts: busySelf }), 2)).toEqual(["a", "a"]);
+  });
+
   test("a dead least-loaded replica is not chosen", () => {
     const f = facts({ load: { a: 900, b: 100, c: 500 } });
     expect(picks("least-loaded", target({ facts: f, alive: (id) => id !== "b" }), 2)).toEqual(["c", "c"]);

@@ -121,6 +121,11 @@ function local(t: ReadTarget, ids: readonly NodeId[], f: ReplicaFacts): NodeId[]
   return zone === "" ? [] : ids.filter((id) => f.zone(id) === zone);
 }
 
+/** Among equals, this node when it is one of them: its reads need no hop to another member. */
+function selfAmong(t: ReadTarget, ids: readonly NodeId[]): NodeId | undefined {
+  return t.self !== undefined && ids.includes(t.self) ? t.self : undefined;
+}
+
 /** Among equals, the leader when it is one of them: it answers without the follower's extra hop. */
 function leaderAmong(t: ReadTarget, ids: readonly NodeId[]): NodeId | undefined {
   const leader = t.leader ?? t.hint;
@@ -140,7 +145,10 @@ export function readTargetPolicy(strategy: RoutingStrategy): ReadTargetPolicy {
     (t: ReadTarget, c: NodeId[], f: ReplicaFacts) => NodeId
   > = {
     "round-robin": (t, c) => rotation.pick(t.partition, c),
-    "least-loaded": (t, c, f) => rotation.pick(t.partition, leastLoaded(c, f)),
+    "least-loaded": (t, c, f) => {
+      const best = leastLoaded(c, f);
+      return selfAmong(t, best) ?? rotation.pick(t.partition, best);
+    },
     "locality-aware": (t, c, f) => {
       const near = local(t, c, f);
       const best = nearest(near.length > 0 ? near : c, f);
@@ -154,7 +162,8 @@ export function readTargetPolicy(strategy: RoutingStrategy): ReadTargetPolicy {
       const zone = t.self === undefined ? "" : f.zone(t.self);
       const inZone = zone === "" ? pool : pool.filter((id) => f.zone(id) === zone);
       const near = inZone.length > 0 ? inZone : nearest(pool, f);
-      return rotation.pick(t.partition, leastLoaded(near, f));
+      const best = leastLoaded(near, f);
+      return selfAmong(t, best) ?? rotation.pick(t.partition, best);
     },
   };
   const pick = pickers[strategy];
