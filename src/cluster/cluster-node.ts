@@ -27,7 +27,6 @@ import { isPublished, type Published, PubSubRelay } from "./pubsub-relay.ts";
 import { redisClusterView } from "./redis-view.ts";
 import { holdsClusterState, ReplicaHost } from "./replica-host.ts";
 import { type Routed, Router } from "./router.ts";
-import { SAMPLE_MS as LOAD_SAMPLE_MS } from "./load-meter.ts";
 import { ReadRouting } from "./read-routing.ts";
 import { type GroupStatus, MemberStatus } from "./status.ts";
 
@@ -84,18 +83,7 @@ export class ClusterNode {
     const raft = this.replicas.raft;
     this.raftStats = this.replicas.stats;
     const meta = () => this.replicas.meta();
-    this.reads = new ReadRouting(
-      {
-        self,
-        strategy: () => config.routing_strategy,
-        zone: config.zone,
-        meta,
-        member: (id) => this.gossip.member(id),
-        publishLoad: (load) => this.gossip.updateMeta({ load }),
-        raft,
-      },
-      Date.now(),
-    );
+    this.reads = ReadRouting.forNode(config, meta, this.gossip, raft);
     this.router = new Router({
       self,
       partitionCount: config.partition_count,
@@ -108,10 +96,7 @@ export class ClusterNode {
       alive: (id) => this.alive(id),
       request: (to, body, timeoutMs) => this.request(to, body, timeoutMs),
       stopped: () => this.stopped,
-      readTargets: this.reads.policy,
-      facts: this.reads.facts,
-      meter: this.reads.meter,
-      readStats: this.reads.stats,
+      ...this.reads.routerDeps(),
     });
     this.controller = new Controller({
       self,
@@ -208,7 +193,7 @@ export class ClusterNode {
     node.openExisting();
     node.replicas.start();
     node.timers.push(setInterval(() => node!.control(), CONTROL_MS));
-    node.timers.push(setInterval(() => node!.reads.sample(Date.now()), LOAD_SAMPLE_MS));
+    node.timers.push(node.reads.sampleEvery());
     return node;
   }
 

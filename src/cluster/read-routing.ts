@@ -2,6 +2,8 @@
 // zones from the metadata (each member's `zone`, also advertised in gossip and mDNS), loads from
 // gossip (this node's own from its LoadMeter), RTTs from gossip's direct probes (smoothed here),
 // and how far this node's own replicas lag their commit index. Sampled every SAMPLE_MS.
+import type { Config } from "../config/schema.ts";
+import type { GossipNode } from "../gossip/index.ts";
 import { groupOf } from "../keyspace/groups.ts";
 import type { NodeId } from "../raft/types.ts";
 import type { MetaState } from "./core/meta.ts";
@@ -12,8 +14,9 @@ import {
   type RoutingStrategy,
   readTargetPolicy,
 } from "./core/read-target.ts";
-import { LoadMeter } from "./load-meter.ts";
+import { LoadMeter, SAMPLE_MS } from "./load-meter.ts";
 import { ReadStats } from "./read-stats.ts";
+import type { RouterDeps } from "./router.ts";
 
 /** Weight of the newest RTT probe. */
 const RTT_ALPHA = 0.3;
@@ -78,6 +81,35 @@ export class ReadRouting {
         return s ? s.commit - s.applied : undefined;
       },
     };
+  }
+
+  /** A cluster member's, as its routing_strategy (which CONFIG SET may change) and zone say. */
+  static forNode(
+    config: Pick<Config, "node_id" | "routing_strategy" | "zone">,
+    meta: () => MetaState,
+    gossip: Pick<GossipNode, "member" | "updateMeta">,
+    raft: Pick<MultiRaft, "status">,
+  ): ReadRouting {
+    const deps: ReadRoutingDeps = {
+      self: config.node_id,
+      strategy: () => config.routing_strategy,
+      zone: config.zone,
+      meta,
+      member: (id) => gossip.member(id),
+      publishLoad: (load) => gossip.updateMeta({ load }),
+      raft,
+    };
+    return new ReadRouting(deps, Date.now());
+  }
+
+  /** What the router takes from it (RouterDeps). */
+  routerDeps(): Pick<RouterDeps, "readTargets" | "facts" | "meter" | "readStats"> {
+    return { readTargets: this.policy, facts: this.facts, meter: this.meter, readStats: this.stats };
+  }
+
+  /** Samples every SAMPLE_MS from now on; the caller clears the interval. */
+  sampleEvery(): ReturnType<typeof setInterval> {
+    return setInterval(() => this.sample(Date.now()), SAMPLE_MS);
   }
 
   /** Every SAMPLE_MS (src/cluster/load-meter.ts). */
