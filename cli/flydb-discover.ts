@@ -4,6 +4,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { browse } from "../src/discovery/index.ts";
 import { formatHostPort } from "../src/net/hostport.ts";
+import { VERSION } from "../src/version.ts";
 import type { DiscoveredNode } from "../src/discovery/index.ts";
 
 const EXIT_FOUND = 0;
@@ -29,6 +30,21 @@ function parseSeconds(v: string): number {
 function gossipAddress(n: DiscoveredNode): string {
   const host = n.addresses[0] ?? n.host;
   return formatHostPort(host, n.port);
+}
+
+/** `--json`'s shape: snake_case like the TXT records, the config and the HTTP API (docs/API.md). */
+function toJson(n: DiscoveredNode) {
+  return {
+    instance: n.instance,
+    node_id: n.nodeId,
+    cluster_id: n.clusterId,
+    version: n.version,
+    host: n.host,
+    port: n.port,
+    addresses: n.addresses,
+    ports: n.ports,
+    txt: n.txt,
+  };
 }
 
 function table(nodes: DiscoveredNode[]): string {
@@ -57,6 +73,7 @@ async function main(argv: string[]): Promise<number> {
   const program = new Command()
     .name("flydb-discover")
     .description("Find FlyDB nodes on the local network with mDNS (_flydb._tcp.local).")
+    .version(VERSION, "-v, --version")
     .addOption(new Option("--timeout <seconds>", "how long to listen for answers").default(5).argParser(parseSeconds))
     .option("--json", "print a JSON array with every TXT field and the resolved addresses")
     .option("--quiet", "print one gossip host:port per line (for --peers)")
@@ -82,7 +99,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`flydb-discover: ${e instanceof Error ? e.message : String(e)}\n`);
     return EXIT_ERROR;
   }
-  if (o.json) process.stdout.write(`${JSON.stringify(nodes, null, 2)}\n`);
+  if (o.json) process.stdout.write(`${JSON.stringify(nodes.map(toJson), null, 2)}\n`);
   else if (o.quiet) {
     if (nodes.length) process.stdout.write(`${nodes.map(gossipAddress).join("\n")}\n`);
   } else if (nodes.length) process.stdout.write(`${table(nodes)}\n`);

@@ -2,7 +2,14 @@
 // `flydb`: parse flags, load the config (flags > FLYDB_* env > TOML > defaults), start a node.
 import { Command, Option } from "commander";
 import { CONFIG_KEYS, ConfigError, SCHEMA, type ConfigKey } from "../src/config/schema.ts";
-import { DEFAULT_CONFIG_PATH, envName, flagName, loadConfig, tomlDefault } from "../src/config/load.ts";
+import {
+  DEFAULT_CONFIG_PATH,
+  envName,
+  flagName,
+  loadConfig,
+  tomlDefault,
+  unknownEnvNames,
+} from "../src/config/load.ts";
 import { VERSION } from "../src/version.ts";
 import { type RunningNode, startNode } from "../src/node.ts";
 import { ADMIN_HELP, addAdminCommands } from "./admin/commands.ts";
@@ -23,7 +30,8 @@ for (const key of CONFIG_KEYS) {
   const flag = flagName(key);
   // An empty default says nothing (keys whose empty value means something say so in their help).
   const shownDefault = spec.secret || key === "node_id" || spec.def === "" ? "" : ` (default: ${tomlDefault(key)})`;
-  const help = `${spec.help}${shownDefault} [${envName(key)}]`;
+  const choices = spec.kind === "enum" ? ` (one of: ${spec.choices!.join(", ")})` : "";
+  const help = `${spec.help}${choices}${shownDefault} [${envName(key)}]`;
   if (spec.kind === "bool") {
     program.addOption(new Option(flag, help));
     program.addOption(new Option(`--no-${flag.slice(2)}`).hideHelp());
@@ -33,7 +41,11 @@ for (const key of CONFIG_KEYS) {
 }
 
 // The node's own flags go before any subcommand, so an admin command's --http or --timeout stays its own.
-program.addHelpText("after", ADMIN_HELP).enablePositionalOptions();
+// A usage mistake (unknown flag, missing value) exits 2 like a bad config value; a runtime failure exits 1.
+program
+  .addHelpText("after", ADMIN_HELP)
+  .enablePositionalOptions()
+  .exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : 2));
 addAdminCommands(program);
 
 program.action(async (opts: Record<string, unknown>) => {
@@ -45,6 +57,8 @@ program.action(async (opts: Record<string, unknown>) => {
   if (opts.peers !== undefined) flags.cluster_peers = opts.peers;
   let node: RunningNode;
   try {
+    for (const name of unknownEnvNames(process.env))
+      process.stderr.write(`flydb: warning: ${name} is not a FlyDB setting; ignored\n`);
     const loaded = loadConfig({ configPath: opts.config as string | undefined, flags });
     const exit0 = () => process.exit(0);
     node = await startNode(loaded.config, { configFile: loaded.file, onLeft: exit0, onShutdown: exit0 });

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # System packages the test suite drives for real: redis-server/redis-cli/redis-benchmark (the
 # reference and the clients), avahi and python3-zeroconf (independent mDNS stacks), iproute2
-# (network namespaces), shellcheck and systemd-analyze (install scripts and units).
+# (network namespaces), shellcheck and systemd-analyze (install scripts and units), chromium (the
+# web console, driven headless by puppeteer-core).
 # Installs only what is missing; needs root (or sudo) when something is.
 set -euo pipefail
 need=()
@@ -17,6 +18,7 @@ have avahi-browse || need+=(avahi-utils)
 have dbus-daemon || need+=(dbus)
 have shellcheck || need+=(shellcheck)
 have systemd-analyze || need+=(systemd)
+have chromium || need+=(chromium)
 /usr/bin/python3 -c 'import zeroconf' >/dev/null 2>&1 || need+=(python3 python3-zeroconf)
 [ "${#need[@]}" -eq 0 ] && exit 0
 sudo=""

@@ -272,7 +272,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         },
       };
     },
-  });
+  }).catch(cannotListen("Redis clients", config.bind_addr));
   respPort = respServer.port;
 
   const http = parseHostPort(config.http_addr);
@@ -322,7 +322,13 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     },
   };
   const app = createHttpApp(status);
-  const httpServer = Bun.serve({ hostname: http.host, port: http.port, fetch: app.fetch });
+  const httpServer = (() => {
+    try {
+      return Bun.serve({ hostname: http.host, port: http.port, fetch: app.fetch });
+    } catch (e) {
+      return cannotListen("HTTP", config.http_addr)(e);
+    }
+  })();
   const httpPort = httpServer.port ?? http.port;
   let running: RunningNode | undefined;
   const onFatal =
@@ -409,5 +415,12 @@ function rejectingHandler(conn: ConnectionControl) {
     },
     protocol: () => 2 as const,
     onClose() {},
+  };
+}
+
+/** Bun's listen errors name neither the listener nor always the port; an operator needs both. */
+function cannotListen(what: string, addr: string): (e: unknown) => never {
+  return (e) => {
+    throw new Error(`cannot listen for ${what} on ${addr}: ${e instanceof Error ? e.message : String(e)}`);
   };
 }

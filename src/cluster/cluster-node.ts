@@ -21,9 +21,9 @@ import type { MemberInfo, MetaState } from "./core/meta.ts";
 import { dataDirId } from "../node-identity.ts";
 import { isClusterGroup } from "../keyspace/groups.ts";
 import { ProposalIds } from "../keyspace/sessions.ts";
-import type { keyspaceTotals } from "./fanout.ts";
 import type { RaftStats } from "./raft-stats.ts";
 import { isPublished, type Published, PubSubRelay } from "./pubsub-relay.ts";
+import { ClusterEventLogger } from "./event-log.ts";
 import { redisClusterView } from "./redis-view.ts";
 import { holdsClusterState, ReplicaHost } from "./replica-host.ts";
 import { type Routed, Router } from "./router.ts";
@@ -194,6 +194,8 @@ export class ClusterNode {
     node.replicas.start();
     node.timers.push(setInterval(() => node!.control(), CONTROL_MS));
     node.timers.push(node.reads.sampleEvery());
+    const events = new ClusterEventLogger({ config, log, replicas, gossip, router: node.router });
+    node.timers.push(setInterval(() => events.observe(Date.now()), 4 * CONTROL_MS));
     return node;
   }
 
@@ -213,11 +215,8 @@ export class ClusterNode {
   /** Reopens the groups this node held before a restart; bootstraps a new cluster when asked. */
   private openExisting(): void {
     if (this.replicas.reopen() > 0) return;
-    if (this.config.bootstrap) {
-      this.bootstrapNew([this.selfInfo()]);
-      return;
-    }
-    this.log.info("waiting to be admitted to a cluster", { peers: this.config.cluster_peers.join(",") });
+    if (this.config.bootstrap) this.bootstrapNew([this.selfInfo()]);
+    else this.log.info("waiting to be admitted to a cluster", { peers: this.config.cluster_peers.join(",") });
   }
 
   /** Whether this node holds any cluster state (a group of a cluster it founded or joined). */
@@ -350,7 +349,7 @@ export class ClusterNode {
   }
 
   /** Live keys and keys with an expiry over the whole cluster, for INFO keyspace. */
-  keyspaceTotals(): ReturnType<typeof keyspaceTotals> {
+  keyspaceTotals(): ReturnType<Router["keyspaceTotals"]> {
     return this.router.keyspaceTotals();
   }
 

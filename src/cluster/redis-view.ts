@@ -1,10 +1,12 @@
 // The cluster as Redis Cluster clients see it: CLUSTER SLOTS/SHARDS/NODES/INFO and the -MOVED
 // redirects of sessions in cluster mode. Each slot range is served by the leader this node
 // believes in for its partition (src/cluster/router.ts).
+import { createHash } from "node:crypto";
 import type { ClusterNodeRef, ClusterView, SlotRange } from "../commands/types.ts";
 import type { NodeId } from "../raft/types.ts";
 import type { MetaState } from "./core/meta.ts";
 import { partitionOf, SLOT_COUNT } from "../keyspace/slot.ts";
+import { parseHostPort } from "../net/hostport.ts";
 
 export interface RedisViewSource {
   readonly self: NodeId;
@@ -16,14 +18,29 @@ export interface RedisViewSource {
   ready(): boolean;
 }
 
+/**
+ * Redis Cluster tools (redis-cli --cluster, client libraries) take a node id to be 40 hex characters;
+ * FlyDB's are names. The SHA-1 of the name is stable for the node's life, as its name is.
+ */
+export function redisNodeId(id: NodeId): string {
+  return createHash("sha1").update(id).digest("hex");
+}
+
 export function redisClusterView(src: RedisViewSource): ClusterView {
+  const hexIds = new Map<NodeId, string>();
+  const hexId = (id: NodeId) => {
+    let hex = hexIds.get(id);
+    if (!hex) hexIds.set(id, (hex = redisNodeId(id)));
+    return hex;
+  };
+  const port = (addr: string | undefined) => (addr ? parseHostPort(addr, "").port : 0);
   const respRef = (id: NodeId): ClusterNodeRef => {
-    const addr = src.meta().members[id]?.addrs.resp ?? "";
-    const i = addr.lastIndexOf(":");
-    return { id, host: addr.slice(0, i), port: Number(addr.slice(i + 1)) };
+    const addrs = src.meta().members[id]?.addrs;
+    const resp = addrs?.resp ? parseHostPort(addrs.resp, "") : { host: "", port: 0 };
+    return { id: hexId(id), name: id, host: resp.host, port: resp.port, busPort: port(addrs?.raft) };
   };
   return {
-    myId: src.self,
+    myId: hexId(src.self),
     slots: () => {
       const meta = src.meta();
       const per = SLOT_COUNT / meta.partitionCount;
@@ -37,7 +54,7 @@ export function redisClusterView(src: RedisViewSource): ClusterView {
         if (
           prev &&
           prev.end === p * per - 1 &&
-          prev.master.id === master &&
+          prev.master.name === master &&
           JSON.stringify(prev.replicas) === JSON.stringify(replicas)
         ) {
           out[out.length - 1] = { ...prev, end: (p + 1) * per - 1 };

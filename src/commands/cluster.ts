@@ -43,19 +43,26 @@ function shards(c: ClusterView): Reply {
   );
 }
 
-/** CLUSTER NODES: one line per member; a member that leads several partitions lists all their ranges. */
+/**
+ * CLUSTER NODES: one line per member, `ip:port@cport,hostname` with the FlyDB name as hostname; a
+ * member that leads several partitions lists their ranges, neighbours joined.
+ */
 function nodes(c: ClusterView): string {
-  const ranges = new Map<string, string[]>();
-  for (const r of c.slots())
-    ranges.set(r.master.id, [
-      ...(ranges.get(r.master.id) ?? []),
-      r.start === r.end ? `${r.start}` : `${r.start}-${r.end}`,
-    ]);
+  const ranges = new Map<string, [number, number][]>();
+  for (const r of c.slots()) {
+    const own = ranges.get(r.master.id) ?? [];
+    const last = own[own.length - 1];
+    if (last && last[1] === r.start - 1) last[1] = r.end;
+    else own.push([r.start, r.end]);
+    ranges.set(r.master.id, own);
+  }
   return c
     .members()
     .map((m) => {
       const flags = [m.id === c.myId ? "myself" : "", "master", m.alive ? "" : "fail"].filter(Boolean).join(",");
-      return `${m.id} ${m.host}:${m.port}@0 ${flags} - 0 0 1 ${m.alive ? "connected" : "disconnected"} ${(ranges.get(m.id) ?? []).join(" ")}`.trimEnd();
+      const slots = (ranges.get(m.id) ?? []).map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(" ");
+      const link = m.alive ? "connected" : "disconnected";
+      return `${m.id} ${m.host}:${m.port}@${m.busPort},${m.name} ${flags} - 0 0 1 ${link} ${slots}`.trimEnd();
     })
     .join("\n")
     .concat("\n");

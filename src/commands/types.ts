@@ -380,9 +380,14 @@ export interface ClientState {
 
 /** A node as Redis Cluster clients see it. */
 export interface ClusterNodeRef {
+  /** 40 hex characters, as Redis Cluster tools expect; derived from the FlyDB node id (`name`). */
   readonly id: string;
+  /** The FlyDB node id, shown as the hostname in CLUSTER NODES. */
+  readonly name: string;
   readonly host: string;
   readonly port: number;
+  /** The node-to-node (Raft transport) port, CLUSTER NODES' `@cport`. */
+  readonly busPort: number;
 }
 
 /** One contiguous slot range with the node that serves writes for it and its replicas. */

@@ -123,6 +123,17 @@ export interface LoadedConfig {
   file: string | undefined;
 }
 
+/**
+ * FLYDB_* variables that name no setting: a typo such as FLYDB_FSYNK would otherwise be ignored in
+ * silence. FLYDB_TEST_* belong to the test hooks and are never listed.
+ */
+export function unknownEnvNames(env: Record<string, string | undefined>): string[] {
+  const known = new Set(CONFIG_KEYS.map(envName));
+  return Object.keys(env)
+    .filter((name) => name.startsWith("FLYDB_") && !name.startsWith("FLYDB_TEST_") && !known.has(name))
+    .sort();
+}
+
 export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const env = opts.env ?? process.env;
   const config = Object.fromEntries(CONFIG_KEYS.map((k) => [k, structuredClone(SCHEMA[k].def)])) as unknown as Config;
@@ -143,7 +154,10 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
     try {
       table = parseToml(text) as Record<string, unknown>;
     } catch (e) {
-      throw new ConfigError(`config file ${file} is not valid TOML: ${(e as Error).message.split("\n")[0]}`);
+      const { line, column, message } = e as Error & { line?: number; column?: number };
+      const at = line === undefined ? "" : ` at line ${line}, column ${column}`;
+      const why = message.split("\n")[0]!.replace(/^Invalid TOML document: /, "");
+      throw new ConfigError(`config file ${file} is not valid TOML${at}: ${why}`);
     }
     for (const [key, raw] of Object.entries(table)) {
       if (!(key in SCHEMA))

@@ -25,10 +25,12 @@ interface Advertising {
   readonly instance: string;
 }
 
+/** One node as `flydb-discover --json` prints it (snake_case, as TXT records and the HTTP API). */
 interface DiscoveredJson {
   instance: string;
-  nodeId: string;
-  clusterId: string | null;
+  node_id: string;
+  cluster_id: string | null;
+  version: string | null;
   host: string;
   port: number;
   addresses: string[];
@@ -159,8 +161,8 @@ describe.skipIf(skipNetns)("mDNS discovery in network namespaces", () => {
     expect(byName.nodes).toEqual([
       expect.objectContaining({
         instance: "zc-node._flydb._tcp.local",
-        nodeId: "zc-node",
-        clusterId: "zc-cluster",
+        node_id: "zc-node",
+        cluster_id: "zc-cluster",
         host: "zc-zc-node.local",
         port: 7999,
         addresses: [h[2].address],
@@ -209,7 +211,7 @@ describe.skipIf(skipNetns)("mDNS discovery in network namespaces", () => {
     // browse() with stopWhen returns as soon as all three are resolved, long before its timeout.
     const early = await lan.exec(h[1].ns, [BUN, join(FIXTURES, "browse.ts"), "20000", "3", "trio"], { cwd: ROOT });
     const { elapsedMs, nodes } = JSON.parse(early.stdout);
-    expect(nodes.map((n: DiscoveredJson) => n.nodeId)).toEqual(["trio-a", "trio-b", "trio-c"]);
+    expect(nodes.map((n: { nodeId: string }) => n.nodeId)).toEqual(["trio-a", "trio-b", "trio-c"]);
     expect(elapsedMs).toBeLessThan(15_000);
     const none = await lan.exec(h[1].ns, [discover, "--timeout", "0.5", "--cluster-id", "no-such-cluster"], {
       cwd: binDir,
@@ -226,9 +228,9 @@ describe.skipIf(skipNetns)("mDNS discovery in network namespaces", () => {
     await stop(leave);
     const duringOut = JSON.parse(await new Response(during.stdout).text()) as DiscoveredJson[];
     expect(await during.exited).toBe(0);
-    expect(duringOut.map((n) => n.nodeId)).toEqual(["stays"]);
+    expect(duringOut.map((n) => n.node_id)).toEqual(["stays"]);
     const next = await discoverJson(h[1], ["--timeout", "1", "--cluster-id", "bye"]);
-    expect(next.nodes.map((n) => n.nodeId)).toEqual(["stays"]);
+    expect(next.nodes.map((n) => n.node_id)).toEqual(["stays"]);
     await stop(keep);
   });
 
@@ -268,7 +270,7 @@ describe.skipIf(skipNetns)("mDNS discovery in network namespaces", () => {
         cwd: binDir,
       }),
     ]);
-    expect(lanAgain.nodes.map((n) => [n.nodeId, n.addresses])).toEqual([["pinned", [h[6].address]]]);
+    expect(lanAgain.nodes.map((n) => [n.node_id, n.addresses])).toEqual([["pinned", [h[6].address]]]);
     expect(linkAgain.code).toBe(1);
     await stop(pinned);
   });
@@ -345,7 +347,7 @@ describe.skipIf(skipNetns)("mDNS discovery in network namespaces", () => {
       expect(r.nodes).toEqual([
         expect.objectContaining({
           instance: "avahi-node._flydb._tcp.local",
-          nodeId: "avahi-node",
+          node_id: "avahi-node",
           host: "avahins.local",
           port: 7100,
           addresses: [h[5].address],
@@ -375,7 +377,7 @@ describe.skipIf(skipNetns)("mDNS discovery in network namespaces", () => {
     const junk = await lan.exec(h[1].ns, [BUN, join(FIXTURES, "send-junk.ts"), h[0].address], { cwd: ROOT });
     expect(junk.code).toBe(0);
     const r = await discoverJson(h[2], ["--timeout", "1", "--cluster-id", "junk"]);
-    expect(r.nodes.map((n) => n.nodeId)).toEqual(["tough"]);
+    expect(r.nodes.map((n) => n.node_id)).toEqual(["tough"]);
     running.delete(a);
     a.proc.kill("SIGTERM");
     const stopped = JSON.parse(await a.out.waitFor((l) => l.includes('"event":"stopped"'), 5000, "stop"));

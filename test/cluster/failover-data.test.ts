@@ -7,6 +7,7 @@
 // the history stays linearizable. Then every node is killed at once and restarted: nothing
 // acknowledged is lost and nothing reads empty after the restart.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { clusterStatus, createHarness, waitUntil, type FlyNode, type Harness } from "../helpers/cluster-harness.ts";
 import { formationTests, runWithFault, workloadKeys, writeResumedAfter } from "../helpers/cluster-scenarios.ts";
 import { skipNetns } from "../helpers/netns.ts";
@@ -72,6 +73,20 @@ describe.skipIf(skipNetns)("3 nodes by --peers: formation, then kill -9 under lo
     for (const n of others) expect(await h.redis(n, "GET", "after-restart")).toBe("from-victim");
     expect(await h.redis(others[0]!, "SET", "after-restart-2", "to-victim")).toBe("OK");
     expect(await h.redis(victim, "GET", "after-restart-2")).toBe("to-victim");
+
+    // What an operator reads (src/cluster/core/cluster-events.ts): each survivor logged the victim
+    // going (suspected or dead, at the default level) and coming back.
+    const gone = new RegExp(`(member is suspected|member is dead)[^\n]* member=${victim.id}\\b`);
+    const back = new RegExp(`member is alive[^\n]* member=${victim.id} was=(suspect|dead)`);
+    for (const n of others)
+      await waitUntil(
+        async () => {
+          const log = readFileSync(n.logPath, "utf8");
+          return gone.test(log) && back.test(log) ? true : undefined;
+        },
+        15_000,
+        `${n.id}'s log to report ${victim.id} gone and back`,
+      );
   });
 
   test("SIGSTOP of a partition leader for 4 s under load, then SIGCONT: the others take over, the history is linearizable, the paused node rejoins", async () => {

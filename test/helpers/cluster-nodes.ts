@@ -12,6 +12,7 @@ import { freePorts } from "./ports.ts";
 export interface TestMember {
   readonly id: string;
   readonly gossipPort: number;
+  readonly raftPort: number;
   readonly dataDir: string;
   node: RunningNode;
   stopped: boolean;
@@ -51,7 +52,7 @@ async function startMember(
     },
   });
   const node = await startNode(config, { log: createLogger("error", "text"), onLeft });
-  return { id, gossipPort, dataDir, node, stopped: false };
+  return { id, gossipPort, raftPort, dataDir, node, stopped: false };
 }
 
 export async function startCluster(

@@ -84,4 +84,49 @@ describe("dist/flydb", () => {
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toContain("bogus_key");
   });
+
+  test("--help lists the allowed values of every choice setting", async () => {
+    const r = await flydb(["--help"]);
+    const line = (flag: string) => r.stdout.split("\n").find((l) => l.trimStart().startsWith(`${flag} `)) ?? "";
+    expect(line("--fsync")).toContain("(one of: always, everysec, no)");
+    expect(line("--log-level")).toContain("one of: ");
+    expect(line("--log-format")).toContain("(one of: text, json)");
+    expect(line("--routing-strategy")).toContain("key-based");
+    expect(line("--read-consistency")).toContain("(one of: linearizable, lease, stale)");
+  });
+
+  test("usage errors exit 2 like bad values; an unknown FLYDB_* variable is warned about", async () => {
+    const unknown = await flydb(["--no-such-flag"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("unknown option '--no-such-flag'");
+    const missing = await flydb(["--data-dir"]);
+    expect(missing.code).toBe(2);
+    const typo = await flydb(["--partition-count", "3"], { FLYDB_FSYNK: "no", FLYDB_TEST_ANYTHING: "1" });
+    expect(typo.stderr).toContain("flydb: warning: FLYDB_FSYNK is not a FlyDB setting; ignored");
+    expect(typo.stderr).not.toContain("FLYDB_TEST_ANYTHING");
+  });
+
+  test("a TOML syntax error names the line and column", async () => {
+    const file = join(dir, "broken.toml");
+    writeFileSync(file, 'bind_addr = "127.0.0.1:0"\nfsync = \n');
+    const r = await flydb(["--config", file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/broken\.toml is not valid TOML at line 2, column \d+: /);
+  });
+
+  test("a busy port fails start-up (exit 1) naming the listener and the address", async () => {
+    const busy = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    try {
+      const at = `127.0.0.1:${busy.port}`;
+      const resp = await flydb(["--bind-addr", at, "--http-addr", "127.0.0.1:0", "--data-dir", join(dir, "busy1")]);
+      expect(resp.code).toBe(1);
+      expect(resp.stderr).toContain(`cannot listen for Redis clients on ${at}`);
+      const http = await flydb(["--bind-addr", "127.0.0.1:0", "--http-addr", at, "--data-dir", join(dir, "busy2")]);
+      expect(http.code).toBe(1);
+      expect(http.stderr).toContain(`cannot listen for HTTP on ${at}`);
+    } finally {
+      busy.stop(true);
+    }
+  });
 });

@@ -17,6 +17,8 @@ beforeAll(async () => {
   c = await startCluster(3, "fan", { http_auth_token: TOKEN });
   await waitHealthy(c, 3);
   clients = c.members.map((m) => new Redis({ host: "127.0.0.1", port: m.node.respPort, maxRetriesPerRequest: 0 }));
+  // Members leave and lose partitions on purpose below; the commands' own errors are asserted.
+  for (const r of clients) r.on("error", () => {});
 });
 
 afterAll(async () => {
@@ -198,6 +200,62 @@ describe("metrics", () => {
     ]) {
       expect(text).toMatch(series);
     }
+  });
+});
+
+describe("Redis Cluster tooling", () => {
+  // Asynchronous: the nodes run in this process and must keep answering while the tool runs.
+  const run = async (argv: string[]) => {
+    const p = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe", timeout: 60_000 });
+    const [out, errOut, code] = await Promise.all([
+      new Response(p.stdout).text(),
+      new Response(p.stderr).text(),
+      p.exited,
+    ]);
+    return { code, out: out + errOut };
+  };
+
+  test("CLUSTER NODES and MYID give 40-hex ids, the bus port and the FlyDB name; all nodes agree", async () => {
+    const lines = String(await clients[0]!.call("cluster", "nodes"))
+      .trim()
+      .split("\n");
+    expect(lines.length).toBe(3);
+    const ids = new Set<string>();
+    for (const line of lines) {
+      const [id, addr, flags] = line.split(" ");
+      expect(id).toMatch(/^[0-9a-f]{40}$/);
+      ids.add(id!);
+      const m = c.members.find((x) => addr!.startsWith(`127.0.0.1:${x.node.respPort}@`))!;
+      expect(m).toBeDefined();
+      expect(addr).toBe(`127.0.0.1:${m.node.respPort}@${m.raftPort},${m.id}`);
+      expect(flags!.includes("myself")).toBe(m === c.members[0]);
+    }
+    expect(ids.size).toBe(3);
+    for (const r of clients) expect(ids.has(String(await r.call("cluster", "myid")))).toBe(true);
+    expect(await clients[1]!.call("config", "get", "cluster-enabled")).toEqual(["cluster-enabled", "yes"]);
+    expect(await clients[2]!.info("server")).toContain("redis_mode:cluster");
+  });
+
+  test("redis-cli --cluster check covers every slot; redis-benchmark --cluster runs", async () => {
+    const check = await run(["redis-cli", "--cluster", "check", `127.0.0.1:${c.members[1]!.node.respPort}`]);
+    expect(check.out).toContain("[OK] All nodes agree about slots configuration.");
+    expect(check.out).toContain("[OK] All 16384 slots covered.");
+    expect(check.code).toBe(0);
+    const bench = await run(
+      ["redis-benchmark", "--cluster", "-p", String(c.members[2]!.node.respPort), "-n", "300", "-c", "4"].concat([
+        "-t",
+        "set,get",
+        "-q",
+      ]),
+    );
+    const out = bench.out;
+    expect(bench.code).toBe(0);
+    expect(out).toMatch(/SET: [\d.]+ requests per second/);
+    expect(out).toMatch(/GET: [\d.]+ requests per second/);
+    // Its keys (one hash tag per master) would upset the exact counts of the tests below.
+    const made = await clients[0]!.keys("key:{*");
+    expect(made.length).toBeGreaterThan(0);
+    for (const k of made) await clients[0]!.del(k);
   });
 });
 

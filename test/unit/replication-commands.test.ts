@@ -6,7 +6,7 @@ import type { ClusterView, SessionApi, SlotRange } from "../../src/commands/type
 import { array, bulk, int, type Reply } from "../../src/resp/reply.ts";
 
 const enc = new TextEncoder();
-const node = (id: string) => ({ id, host: "127.0.0.1", port: 7000 });
+const node = (id: string) => ({ id, name: id, host: "127.0.0.1", port: 7000, busPort: 9000 });
 
 function session(ranges: SlotRange[] | undefined, slept: number[]): SessionApi {
   const cluster = ranges && ({ slots: () => ranges } as unknown as ClusterView);
