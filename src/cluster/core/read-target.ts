@@ -64,8 +64,8 @@ export function leaderFirst(t: ReadTarget): NodeId | undefined {
 
 export const LEADER_READS: ReadTargetPolicy = { name: "key-based", replicaReads: false, choose: leaderFirst };
 
-/** Loads within this fraction (and LOAD_TIE_ABS) of the lowest count as equal: those take turns. */
-export const LOAD_TIE = 0.1;
+/** Loads within this fraction (and LOAD_TIE_ABS) of the lowest count as equal: sampling noise is not a difference. */
+export const LOAD_TIE = 0.25;
 const LOAD_TIE_ABS = 1;
 /** RTTs within this many milliseconds of the lowest count as equal. */
 export const RTT_TIE_MS = 1;
