@@ -125,9 +125,15 @@ test("locality-aware reads from zone z1 are served in z1; key-based ones cross t
   }
   console.log(lines.join("\n"));
   const local = targets["locality-aware"]!;
-  expect(Object.keys(local).every((id) => ZONES[id] === "z1")).toBe(true);
+  // A replica gossip suspects for a moment (a starved machine) is skipped like a dead one, and
+  // the read goes to the nearest other: a few may leave the zone, never most.
+  const sum = (t: Record<string, number>, zone?: string) =>
+    Object.entries(t)
+      .filter(([id]) => zone === undefined || ZONES[id] === zone)
+      .reduce((a, [, n]) => a + n, 0);
+  expect(sum(local, "z1") / sum(local)).toBeGreaterThanOrEqual(0.9);
   expect(local.r1).toBeGreaterThan(0);
   expect(local.r4).toBeGreaterThan(0);
   const keyBased = targets["key-based"]!;
-  expect(Object.keys(keyBased).some((id) => ZONES[id] !== "z1")).toBe(true);
+  expect(sum(keyBased, "z1") / sum(keyBased)).toBeLessThan(0.8);
 }, 120_000);
