@@ -42,6 +42,15 @@ export class LoadMeter {
     return Math.round(this.smoothed);
   }
 
+  /**
+   * The load as gossip carries it to the others: what this node's own load is compared with
+   * theirs, so every node's is equally stale (a rising fresh value against stale lower ones
+   * would send reads away from the node asked while all are equally busy).
+   */
+  gossiped(): number {
+    return this.published;
+  }
+
   /** Every SAMPLE_MS: folds the requests since the last sample in, and publishes a real change. */
   sample(now: number): void {
     const seconds = Math.max(0.001, (now - this.lastSampleAt) / 1000);

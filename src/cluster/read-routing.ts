@@ -1,6 +1,6 @@
 // What the read target policy of `routing_strategy` knows of the members (src/cluster/core/read-target.ts):
 // zones from the metadata (each member's `zone`, also advertised in gossip and mDNS), loads from
-// gossip (this node's own from its LoadMeter), RTTs from gossip's direct probes (smoothed here),
+// gossip (this node's own as gossiped, so all are equally fresh), RTTs from gossip's direct probes (smoothed here),
 // and how far this node's own replicas lag their commit index. Sampled every SAMPLE_MS.
 import type { Config } from "../config/schema.ts";
 import type { GossipNode } from "../gossip/index.ts";
@@ -73,7 +73,7 @@ export class ReadRouting {
     this.meter = new LoadMeter(now, d.publishLoad);
     this.facts = {
       zone: (id) => (id === d.self ? d.zone : (d.meta().members[id]?.zone ?? d.member(id)?.meta.zone ?? "")),
-      load: (id) => (id === d.self ? this.meter.load() : d.member(id)?.meta.load),
+      load: (id) => (id === d.self ? this.meter.gossiped() : d.member(id)?.meta.load),
       rttMs: (id) => (id === d.self ? 0 : this.rtt.get(id)),
       lag: (id, p) => {
         if (id !== d.self) return undefined;

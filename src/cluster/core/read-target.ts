@@ -20,7 +20,7 @@ export const ROUTING_STRATEGIES: readonly RoutingStrategy[] = [
 export interface ReplicaFacts {
   /** Its zone; "" when it has none or it is unknown. */
   zone(id: NodeId): string;
-  /** Its smoothed load as gossip last carried it (this node's own: measured now); undefined: unknown. */
+  /** Its smoothed load as gossip last carried it (this node's own too); undefined: unknown. */
   load(id: NodeId): number | undefined;
   /** Round-trip time to it, measured by gossip probes; undefined: not measured (yet). */
   rttMs(id: NodeId): number | undefined;
