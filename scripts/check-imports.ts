@@ -17,6 +17,7 @@ export const LAYERS: readonly (readonly string[])[] = [
     "src/log.ts",
     "src/wall-clock.ts",
     "src/net",
+    "src/acl",
   ],
   ["src/commands", "src/config"],
   ["src/store", "src/pubsub", "src/cluster/core", "src/gossip/core", "src/discovery/core", "src/node-identity.ts"],

@@ -3,7 +3,7 @@
 # deno check proves they type-check without Bun's types; the grep catches forbidden imports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-core_dirs=(src/lib src/keyspace src/rdb src/net src/resp src/commands src/raft src/gossip/core src/discovery/core
+core_dirs=(src/lib src/keyspace src/rdb src/net src/acl src/resp src/commands src/raft src/gossip/core src/discovery/core
   src/cluster/core src/pubsub)
 files=()
 for d in "${core_dirs[@]}"; do

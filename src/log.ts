@@ -40,3 +40,19 @@ export function createLogger(
     error: (m, f) => emit("error", m, f),
   };
 }
+
+/** The last lines a logger wrote, for the web console's log view (src/http/console.ts). */
+export class LogTail {
+  private readonly lines: string[] = [];
+
+  constructor(private readonly max: number) {}
+
+  write(line: string): void {
+    this.lines.push(line);
+    if (this.lines.length > this.max) this.lines.shift();
+  }
+
+  snapshot(): readonly string[] {
+    return [...this.lines];
+  }
+}

@@ -343,6 +343,11 @@ export class ClusterNode {
     return this.router.setDraining(draining);
   }
 
+  /** See Router.setAclUsers; the users are in meta().aclUsers once applied. */
+  setAclUsers(users: readonly string[], ifVersion: number): Promise<Reply> {
+    return this.router.setAclUsers(users, ifVersion);
+  }
+
   /** Removes another member from the metadata; see POST /cluster/remove (remove.ts). */
   removeMember(id: NodeId): Promise<Reply> {
     return this.router.removeMember(id);

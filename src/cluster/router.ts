@@ -69,7 +69,7 @@ export interface RouterDeps {
   readonly self: NodeId;
   readonly partitionCount: number;
   readonly readConsistency: "linearizable" | "lease" | "stale";
-  readonly raft: Pick<MultiRaft, "status" | "has" | "leaderOf" | "propose" | "readBarrier">;
+  readonly raft: Pick<MultiRaft, "status" | "has" | "leaderOf" | "propose" | "readBarrier" | "answersLocally">;
   readonly stats: RaftStats;
   /** Ids of the writes this node proposes, in this incarnation's session. */
   readonly ids: ProposalIds;
@@ -162,6 +162,8 @@ export class Router {
   ): Promise<Reply> | Reply {
     const grp = groupOf(p);
     if (this.d.readConsistency === "stale" && this.d.raft.has(grp)) return this.d.runLocal(spec, argv, resp3, db);
+    // The sole voter's applied state answers at once (MultiRaft.readBarrier): no forwarding round.
+    if (this.d.raft.answersLocally(grp)) return this.d.runLocal(spec, argv, resp3, db);
     return this.forward({ t: "read", grp, argv, resp3, ...(db !== 0 ? { db } : {}) });
   }
 
@@ -170,7 +172,7 @@ export class Router {
     const argv = op.cmds[0]!;
     const spec = COMMANDS.get(lower(argv[0]!));
     if (!spec) return Promise.resolve(err("ERR unknown command"));
-    const routes = op.cmds.map((c) => route(COMMANDS.get(lower(c[0]!))!, c, this.d.partitionCount));
+    const routes = op.cmds.map((c, i) => route(i === 0 ? spec : COMMANDS.get(lower(c[0]!))!, c, this.d.partitionCount));
     // A transaction is one op on one partition: never split, even with a single command. A SELECT
     // in it (applied inside the op, src/commands/databases.ts) goes wherever the keys go. Its
     // WATCHed keys must be in that partition too: each replica checks their versions in its own
@@ -204,6 +206,11 @@ export class Router {
   /** Marks this node as leaving (or not) through the metadata leader. */
   setDraining(draining: boolean): Promise<Reply> {
     return this.forward({ t: "meta", grp: META_GROUP, op: { t: "drain", id: this.d.self, draining } });
+  }
+
+  /** Replaces the cluster's ACL users through the metadata leader, if they are still at `ifVersion`. */
+  setAclUsers(users: readonly string[], ifVersion: number): Promise<Reply> {
+    return this.forward({ t: "meta", grp: META_GROUP, op: { t: "acl", users, ifVersion } });
   }
 
   /** Removes another member from the metadata through the metadata leader (src/cluster/remove.ts). */

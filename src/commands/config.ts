@@ -29,6 +29,7 @@ const MUTABLE: readonly Param[] = [
   { name: "maxclients", key: "maxclients", kind: int(1, 4294967295) },
   { name: "timeout", key: "timeout", kind: int(0, 2147483647) },
   { name: "requirepass", key: "requirepass", kind: { t: "string" } },
+  { name: "protected-mode", key: "protected_mode", kind: { t: "bool" } },
   { name: "notify-keyspace-events", key: "notify_keyspace_events", kind: { t: "events" } },
   {
     name: "proto-max-bulk-len",
@@ -70,6 +71,12 @@ const MUTABLE: readonly Param[] = [
     kind: int(-(2 ** 31), 2 ** 31 - 1),
   },
   { name: "list-compress-depth", key: "list_compress_depth", kind: int(0, 2 ** 31 - 1) },
+  { name: "stream-node-max-entries", key: "stream_node_max_entries", kind: int(0, Number.MAX_SAFE_INTEGER) },
+  {
+    name: "stream-node-max-bytes",
+    key: "stream_node_max_bytes",
+    kind: { t: "bytes", min: 0, max: Number.MAX_SAFE_INTEGER },
+  },
   { name: "hll-sparse-max-bytes", key: "hll_sparse_max_bytes", kind: int(0, Number.MAX_SAFE_INTEGER) },
   {
     // FlyDB's own; the choices of src/config/schema.ts (a layer this one may not import).
@@ -216,7 +223,12 @@ function configGet(s: SessionApi, argv: readonly Uint8Array[]): Reply {
   const all: [string, () => string][] = [];
   for (const [name, f] of Object.entries(FIXED)) all.push([name, () => f.value(s)]);
   for (const p of MUTABLE) {
-    for (const n of [p.name, ...(p.aliases ?? [])]) all.push([n, () => s.server.configValue(p.key) ?? ""]);
+    // Redis spells its booleans yes/no (FlyDB's own names keep true/false).
+    const value =
+      p.kind.t === "bool"
+        ? () => (s.server.configValue(p.key) === "true" ? "yes" : "no")
+        : () => s.server.configValue(p.key) ?? "";
+    for (const n of [p.name, ...(p.aliases ?? [])]) all.push([n, value]);
   }
   for (const k of s.server.configNames()) all.push([k, () => s.server.configValue(k) ?? ""]);
   const pairs: [string, string][] = [];

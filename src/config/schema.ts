@@ -31,6 +31,14 @@ export interface Config {
   requirepass: string;
   cluster_secret: string;
   http_auth_token: string;
+  protected_mode: boolean;
+  aclfile: string;
+  tls_port: number;
+  tls_cert_file: string;
+  tls_key_file: string;
+  tls_ca_cert_file: string;
+  tls_auth_clients: "no" | "optional" | "yes";
+  tls_http: boolean;
   redis_cluster_mode: boolean;
   /** Milliseconds; written in config as a duration such as "5m" or "90s". */
   dead_node_timeout: number;
@@ -52,6 +60,8 @@ export interface Config {
   list_max_listpack_size: number;
   list_compress_depth: number;
   hll_sparse_max_bytes: number;
+  stream_node_max_entries: number;
+  stream_node_max_bytes: number;
   /** Redis's "<hard> <soft> <soft seconds>" for clients with pub/sub pushes; see parseOutputLimit. */
   client_output_buffer_limit_pubsub: string;
 }
@@ -165,7 +175,7 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     def: 256,
     min: 1,
     max: 16384,
-    help: "partitions (Raft groups) the 16384 slots are split into; fixed at bootstrap",
+    help: "partitions (Raft groups) the 16384 slots are split into; fixed when data_dir is created, standalone too",
     rule: (v: number) => (isPowerOfTwo(v) ? undefined : "a power of two between 1 and 16384"),
   },
   databases: {
@@ -223,6 +233,33 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     secret: true,
     help: "bearer token required by /cluster/join, /cluster/leave and every /kv request (empty: none)",
   },
+  protected_mode: {
+    kind: "bool",
+    def: true,
+    help: "without a password for the default user, refuse RESP clients that are not on loopback (as Redis)",
+  },
+  aclfile: {
+    kind: "string",
+    def: "",
+    help: "file of ACL users (ACL LOAD/SAVE); empty: users are kept in <data_dir>/users.acl after each change",
+  },
+  tls_port: {
+    kind: "int",
+    def: 0,
+    min: 0,
+    max: 65535,
+    help: "RESP over TLS on bind_addr's host at this port (0: off)",
+  },
+  tls_cert_file: { kind: "string", def: "", help: "PEM certificate (chain) of this node for TLS" },
+  tls_key_file: { kind: "string", def: "", help: "PEM private key of tls_cert_file" },
+  tls_ca_cert_file: { kind: "string", def: "", help: "PEM CA certificates that client certificates must chain to" },
+  tls_auth_clients: {
+    kind: "enum",
+    def: "yes",
+    choices: ["no", "optional", "yes"],
+    help: "client certificates on the TLS port: not asked for, checked when given, or required (as Redis)",
+  },
+  tls_http: { kind: "bool", def: false, help: "serve the HTTP API over HTTPS with tls_cert_file and tls_key_file" },
   redis_cluster_mode: { kind: "bool", def: false, help: "answer -MOVED like Redis Cluster instead of proxying" },
   dead_node_timeout: {
     kind: "duration",
@@ -294,6 +331,20 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     min: 0,
     max: MAX_INT,
     help: "OBJECT ENCODING: a sorted set with more members is a skiplist",
+  },
+  stream_node_max_entries: {
+    kind: "int",
+    def: 100,
+    min: 0,
+    max: MAX_INT,
+    help: "entries per stream node: `MAXLEN ~`/`MINID ~` trimming removes whole nodes (0: no limit)",
+  },
+  stream_node_max_bytes: {
+    kind: "bytes",
+    def: 4096,
+    min: 0,
+    max: MAX_INT,
+    help: "approximate bytes per stream node (0: no limit)",
   },
   zset_max_listpack_value: {
     kind: "int",

@@ -222,6 +222,8 @@ export function createHarness(opts: HarnessOptions): Harness {
     const gossip = hostPort(host, PORTS.gossip);
     const raft = hostPort(host, PORTS.raft);
     const args = ["--bind-addr", resp, "--http-addr", http, "--data-dir", dataDir, "--node-id", id];
+    // Clients reach the nodes from another namespace without a password: protected mode would refuse them.
+    args.push("--no-protected-mode");
     if (opts.mode === "cluster") {
       args.push(
         "--cluster-addr",

@@ -34,6 +34,13 @@ export interface MetaState {
    * older versions: read it through `drainingOf`.
    */
   readonly draining?: readonly string[];
+  /**
+   * The ACL users other than `default` (which is per node: requirepass), as aclfile lines, so one
+   * ACL SETUSER holds on every node (src/server/security.ts). Absent: none yet.
+   */
+  readonly aclUsers?: readonly string[];
+  /** Bumped by every "acl" op: a change computed from an older list is refused (compare-and-set). */
+  readonly aclVersion?: number;
 }
 
 export type MetaOp =
@@ -49,7 +56,8 @@ export type MetaOp =
   | { readonly t: "member"; readonly member: MemberInfo }
   | { readonly t: "remove"; readonly id: string }
   | { readonly t: "map"; readonly map: PartitionMap; readonly ifVersion: number }
-  | { readonly t: "drain"; readonly id: string; readonly draining: boolean };
+  | { readonly t: "drain"; readonly id: string; readonly draining: boolean }
+  | { readonly t: "acl"; readonly users: readonly string[]; readonly ifVersion: number };
 
 export const EMPTY_META: MetaState = {
   clusterId: "",
@@ -121,8 +129,18 @@ export function applyMeta(s: MetaState, op: MetaOp): { state: MetaState; result:
       }
       return { state: { ...s, draining: [...others, op.id].sort() }, result: { ok: true } };
     }
+    case "acl": {
+      const version = s.aclVersion ?? 0;
+      if (op.ifVersion !== version) {
+        return { state: s, result: { ok: false, error: `${ACL_VERSION_CHANGED} (${version}, not ${op.ifVersion})` } };
+      }
+      return { state: { ...s, aclUsers: op.users, aclVersion: version + 1 }, result: { ok: true } };
+    }
   }
 }
+
+/** How an "acl" op computed from an older user list fails: the proposer redoes its change on the newer one. */
+export const ACL_VERSION_CHANGED = "the ACL users changed meanwhile";
 
 /** Group 0's voters: up to `max` members not draining, the current leader first so it stays. */
 export function metaVoters(s: MetaState, leader: string, max: number): string[] {
