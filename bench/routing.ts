@@ -133,11 +133,17 @@ try {
       const hotCpu = cpu[ids.indexOf(hotLeader)]!;
       const totalCpu = cpu.reduce((a, b) => a + b, 0);
       if (strategy === "key-based") keyBased.set(w, r.rps);
-      rows.push(
-        `| ${w} | ${strategy} | ${r.rps.toFixed(0)} | ${(r.rps / keyBased.get(w)!).toFixed(2)} | ` +
-          `${(r.rps / ref[w].rps).toFixed(2)} | ${r.p99.toFixed(1)} | ${((100 * follower) / Math.max(1, all)).toFixed(0)} % | ` +
-          `${((100 * (totalCpu - hotCpu)) / totalCpu).toFixed(0)} % (${cpu.map((c) => c.toFixed(1)).join(" / ")} s) |`,
-      );
+      const cells = [
+        w,
+        strategy,
+        r.rps.toFixed(0),
+        (r.rps / keyBased.get(w)!).toFixed(2),
+        (r.rps / ref[w].rps).toFixed(2),
+        r.p99.toFixed(1),
+        `${((100 * follower) / Math.max(1, all)).toFixed(0)} %`,
+        `${((100 * (totalCpu - hotCpu)) / totalCpu).toFixed(0)} % (${cpu.map((c) => c.toFixed(1)).join(" / ")} s)`,
+      ];
+      rows.push(`| ${cells.join(" | ")} |`);
       console.log(rows.at(-1));
     }
   }
@@ -146,7 +152,8 @@ try {
       `hot ${ref.hot.rps.toFixed(0)} GET/s p99 ${ref.hot.p99} ms; the hot partition's leader: ${hotLeader}\n`,
   );
   console.log(
-    "| workload | strategy | GET/s | × key-based | × redis-server | p99 ms | reads served by followers | CPU off the hot partition's leader (b1 / b2 / b3) |",
+    "| workload | strategy | GET/s | × key-based | × redis-server | p99 ms | reads served by followers | " +
+      "CPU off the hot partition's leader (b1 / b2 / b3) |",
   );
   console.log("|---|---|---|---|---|---|---|---|");
   for (const r of rows) console.log(r);
