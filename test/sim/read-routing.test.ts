@@ -27,7 +27,8 @@ describe("read routing simulation", () => {
     for (const { strategy, r } of rows) {
       console.log(
         `${strategy.padEnd(15)} share ${pct(r.share)}  hot partition ${pct(r.hotShare)}  ` +
-          `throughput ${r.throughput.toFixed(0)}/tick  backlog ${r.maxBacklogTicks.toFixed(1)} ticks  local ${pct([r.local])}`,
+          `throughput ${r.throughput.toFixed(0)}/tick  backlog ${r.maxBacklogTicks.toFixed(1)} ticks  ` +
+          `local ${pct([r.local])}`,
       );
     }
     const by = Object.fromEntries(rows.map(({ strategy, r }) => [strategy, r]));
