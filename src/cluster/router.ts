@@ -213,9 +213,9 @@ export class Router {
     return this.forward({ t: "meta", grp: META_GROUP, op: { t: "acl", users, ifVersion } });
   }
 
-  /** Removes another member from the metadata through the metadata leader (src/cluster/remove.ts). */
-  removeMember(id: NodeId): Promise<Reply> {
-    return this.forward({ t: "meta", grp: META_GROUP, op: { t: "remove", id } });
+  /** Removes another member from the metadata through the metadata leader, retiring these data dir ids too. */
+  removeMember(id: NodeId, retire: readonly string[]): Promise<Reply> {
+    return this.forward({ t: "meta", grp: META_GROUP, op: { t: "remove", id, retire } });
   }
 
   /** Live keys and keys with an expiry over the whole cluster, for INFO keyspace. */

@@ -40,6 +40,12 @@ const MUTABLE: readonly Param[] = [
   { name: "slowlog-max-len", key: "slowlog_max_len", kind: int(0, Number.MAX_SAFE_INTEGER) },
   { name: "latency-monitor-threshold", key: "latency_monitor_threshold", kind: int(0, Number.MAX_SAFE_INTEGER) },
   {
+    name: "busy-reply-threshold",
+    aliases: ["lua-time-limit"],
+    key: "busy_reply_threshold",
+    kind: int(0, Number.MAX_SAFE_INTEGER),
+  },
+  {
     name: "hash-max-listpack-entries",
     aliases: ["hash-max-ziplist-entries"],
     key: "hash_max_listpack_entries",

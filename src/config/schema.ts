@@ -52,6 +52,7 @@ export interface Config {
   slowlog_log_slower_than: number;
   slowlog_max_len: number;
   latency_monitor_threshold: number;
+  busy_reply_threshold: number;
   hash_max_listpack_entries: number;
   hash_max_listpack_value: number;
   set_max_intset_entries: number;
@@ -303,6 +304,15 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     min: 0,
     max: MAX_INT,
     help: "milliseconds a command must take to be a LATENCY event (0: off)",
+  },
+  busy_reply_threshold: {
+    kind: "int",
+    def: 5000,
+    min: 0,
+    max: MAX_INT,
+    help:
+      "Redis's busy-reply-threshold (alias lua-time-limit), accepted for compatibility: a script runs inside one" +
+      " synchronous apply and is ended by an instruction budget instead (docs/API.md, Scripting)",
   },
   hash_max_listpack_entries: {
     kind: "int",
