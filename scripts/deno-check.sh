@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 core_dirs=(src/lib src/keyspace src/rdb src/net src/acl src/resp src/commands src/raft src/gossip/core src/discovery/core
-  src/cluster/core src/pubsub)
+  src/cluster/core src/pubsub src/scripting)
 files=()
 for d in "${core_dirs[@]}"; do
   [ -d "$d" ] || continue

@@ -168,6 +168,7 @@ export async function openCluster(
         nodeId: config.node_id,
         clusterId: config.discovery_cluster_id,
         version,
+        zone: config.zone,
         ports: { resp: ports.resp, http: ports.http, gossip: gossip.port, raft: raft.port },
         interface: iface,
         // The node id, unique in a cluster, names the mDNS host too: nodes sharing a host name

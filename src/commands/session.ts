@@ -301,7 +301,7 @@ export class Session implements SessionApi {
    */
   execute(argv: readonly Uint8Array[]): Reply | Promise<Reply> {
     const name = ascii(argv[0]!.subarray(0, 64)).toLowerCase();
-    const spec = this.table.get(name);
+    let spec = this.table.get(name);
     this.client.lastActiveAt = this.backend.now();
     if (!spec || name.startsWith("__")) {
       this.lastExecuted = undefined;
@@ -326,6 +326,12 @@ export class Session implements SessionApi {
     // writes; running them at once lets HELLO switch the protocol before later replies are encoded.
     // WATCH (a read) and EXEC (a write) do touch it and keep their place like data commands.
     if (spec.exec && !ordered(spec)) return spec.exec(this, argv);
+    if (spec.resolve) {
+      const resolved = spec.resolve(argv);
+      if (!Array.isArray(resolved)) return resolved as Reply;
+      argv = resolved;
+      spec = this.table.get(ascii(argv[0]!).toLowerCase())!;
+    }
     if (this.client.clusterMode && this.backend.cluster) {
       const moved = clusterClientRefusal(spec, argv) ?? this.redirect(spec, argv, this.backend.cluster);
       if (moved) return moved;
@@ -370,7 +376,8 @@ export class Session implements SessionApi {
       this.queueFailed = true;
       return refused;
     }
-    this.queued!.push(argv);
+    const resolved = spec.resolve?.(argv);
+    this.queued!.push(Array.isArray(resolved) ? resolved : argv);
     return QUEUED;
   }
 

@@ -21,6 +21,8 @@ import { LCS_COMMANDS } from "./lcs.ts";
 import { LIST_COMMANDS } from "./list.ts";
 import { OBJECT_COMMANDS } from "./object.ts";
 import { REPLICATION_COMMANDS } from "./replication.ts";
+import { FUNCTION_COMMANDS } from "./functions.ts";
+import { SCRIPTING_COMMANDS } from "./scripting.ts";
 import { SERVER_MISC_COMMANDS } from "./server-misc.ts";
 import { SET_COMMANDS } from "./set.ts";
 import { SORT_COMMANDS } from "./sort.ts";
@@ -71,6 +73,8 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   REPLICATION_COMMANDS,
   SERVER_MISC_COMMANDS,
   DEBUG_COMMANDS,
+  SCRIPTING_COMMANDS,
+  FUNCTION_COMMANDS,
   ACL_COMMANDS,
 ]);
 

@@ -115,6 +115,14 @@ export interface Keyspace {
    * that derive further keys from their arguments' data (SORT's BY and GET patterns) check it.
    */
   colocated(key: Uint8Array, slot: number | undefined): boolean;
+  /**
+   * FUNCTION's libraries as a FUNCTION DUMP payload, kept by each state machine that applies
+   * FUNCTION LOAD: per partition in a cluster (`at`: a key of it, or its number), once for the
+   * whole store otherwise (`at` ignored). Shared by every database, as in Redis.
+   */
+  functionLibraries(at: Uint8Array | number | undefined): Uint8Array | undefined;
+  /** Replaces the libraries (undefined: none). */
+  setFunctionLibraries(at: Uint8Array | number | undefined, payload: Uint8Array | undefined): void;
   // meta() first; these methods assume the key is absent or of their type. Writers create the key
   // (no expiry) when it is absent and delete it when its last element goes, as Redis does.
 
@@ -552,6 +560,12 @@ export interface CommandSpec {
    * node knows (OBJECT IDLETIME: its record of key accesses).
    */
   readonly completeReply?: (s: SessionApi, argv: readonly Uint8Array[], reply: Reply) => Reply;
+  /**
+   * Rewrites a data command on the node that received it, before it is read or proposed, with what
+   * only that node has (EVALSHA becomes EVAL with the body from its script cache); an error reply
+   * answers instead. Inside MULTI a call it cannot rewrite is queued as it is.
+   */
+  readonly resolve?: (argv: readonly Uint8Array[]) => readonly Uint8Array[] | Reply;
 }
 
 /** One database's key counts, for INFO keyspace (standalone from the store, in a cluster summed over partitions). */

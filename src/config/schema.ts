@@ -52,6 +52,7 @@ export interface Config {
   slowlog_log_slower_than: number;
   slowlog_max_len: number;
   latency_monitor_threshold: number;
+  busy_reply_threshold: number;
   hash_max_listpack_entries: number;
   hash_max_listpack_value: number;
   set_max_intset_entries: number;
@@ -161,7 +162,7 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     kind: "enum",
     def: "key-based",
     choices: ["key-based", "round-robin", "least-loaded", "locality-aware", "hybrid"],
-    help: "which replica serves reads",
+    help: "which replica serves a read (writes always go to the partition leader): key-based: the leader; round-robin: the partition's live replicas in turn; least-loaded: the replica with the lowest gossiped load (requests served per second, smoothed); locality-aware: this node when it holds a replica, else one in its zone, else the lowest gossip RTT; hybrid: least-loaded among the replicas of this node's zone (else the nearest), skipping one more than 1000 entries behind. A follower serves under read_consistency like the leader: ReadIndex to the leader, then wait for apply (docs/API.md, Read routing); CONFIG SET routing-strategy changes it on this node",
   },
   replication_factor: {
     kind: "int",
@@ -198,7 +199,7 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
   zone: {
     kind: "string",
     def: "",
-    help: "failure zone (rack, availability zone): replicas of a partition are spread across zones",
+    help: "failure zone (rack, availability zone), advertised in gossip and mDNS: replicas of a partition are spread across zones, and locality-aware and hybrid reads stay in the zone",
   },
   bootstrap: { kind: "bool", def: false, help: "start a new cluster with this node as its only member" },
   bootstrap_expect: {
@@ -212,7 +213,7 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     kind: "enum",
     def: "linearizable",
     choices: ["linearizable", "lease", "stale"],
-    help: "linearizable: the leader confirms leadership with a quorum (ReadIndex) per read; lease: the leader answers while its check-quorum lease holds; stale: a node that holds a replica of the partition answers from it, without a round trip",
+    help: "linearizable: the leader confirms leadership with a quorum (ReadIndex) per read, and a follower that routing picked asks the leader for that index and answers once it has applied it; lease: the same, but the leader answers from its check-quorum lease without a quorum round; stale: a node that holds a replica of the partition answers from it, without a round trip (it may miss recent writes, also this client's own)",
   },
   fsync: {
     kind: "enum",
@@ -309,6 +310,15 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     min: 0,
     max: MAX_INT,
     help: "milliseconds a command must take to be a LATENCY event (0: off)",
+  },
+  busy_reply_threshold: {
+    kind: "int",
+    def: 5000,
+    min: 0,
+    max: MAX_INT,
+    help:
+      "Redis's busy-reply-threshold (alias lua-time-limit), accepted for compatibility: a script runs inside one" +
+      " synchronous apply and is ended by an instruction budget instead (docs/API.md, Scripting)",
   },
   hash_max_listpack_entries: {
     kind: "int",

@@ -21,6 +21,7 @@ import { err, type Reply } from "../resp/reply.ts";
 import { groupOf, STANDALONE_GROUP } from "../keyspace/groups.ts";
 import { isValidPartitionCount, keySlot, partitionOf } from "../keyspace/slot.ts";
 import { CollectionRows, Versions } from "./collection-rows.ts";
+import { FUNCTIONS_DDL, readLibraries, STANDALONE_PART, writeLibraries } from "./function-libraries.ts";
 import { COLLECTION_TABLES, type CollectionTable } from "./collections.ts";
 import { SESSIONS_DDL } from "./proposal-sessions.ts";
 import { StreamRows } from "./stream-rows.ts";
@@ -71,6 +72,7 @@ function schema(collections: readonly CollectionTable[]): string[] {
     "CREATE UNIQUE INDEX IF NOT EXISTS keys_by_part_key ON keys (part, key)",
     "CREATE INDEX IF NOT EXISTS keys_by_expiry ON keys (expire_at) WHERE expire_at IS NOT NULL",
     SESSIONS_DDL,
+    FUNCTIONS_DDL,
   ];
   for (const table of collections) {
     if (!SQL_IDENTIFIER.test(table.name) || !table.columns.every((c) => SQL_IDENTIFIER.test(c))) {
@@ -513,6 +515,20 @@ export class SqliteKeyspace implements Keyspace {
     this.moveShard.run(parked + from, parked + to, that.lo - parked);
     this.versions.swapped(this.index);
     this.versions.swapped(other);
+  }
+
+  functionLibraries(at: Uint8Array | number | undefined): Uint8Array | undefined {
+    return readLibraries(this.shared.sql, this.librariesPart(at));
+  }
+
+  setFunctionLibraries(at: Uint8Array | number | undefined, payload: Uint8Array | undefined): void {
+    writeLibraries(this.shared.sql, this.librariesPart(at), payload);
+  }
+
+  private librariesPart(at: Uint8Array | number | undefined): number {
+    if (!this.shared.clustered) return STANDALONE_PART;
+    if (typeof at === "number") return at;
+    return at ? partitionOf(keySlot(at), this.partitionCount) : STANDALONE_PART;
   }
 
   colocated(key: Uint8Array, slot: number | undefined): boolean {
