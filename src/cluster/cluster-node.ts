@@ -180,6 +180,9 @@ export class ClusterNode {
       seeds: config.cluster_peers,
       secret: config.cluster_secret || undefined,
     });
+    // A member seen again after it was dead (a healed partition): its old connection may sit in
+    // TCP's retransmission back-off for seconds, so it is dialled afresh (src/transport/transport.ts).
+    gossip.on("joined", (e) => transport.redial(e.member.id));
     // The replicas' callbacks run only once groups open (openExisting below), when `node` is set.
     const replicas = await ReplicaHost.open({
       config,
