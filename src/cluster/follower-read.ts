@@ -15,6 +15,7 @@ import type { CommandSpec } from "../commands/types.ts";
 import type { Reply } from "../resp/reply.ts";
 import type { MultiRaft } from "./core/multiraft.ts";
 import { NotLeader } from "./core/multiraft.ts";
+import type { ReadTargetPolicy } from "./core/read-target.ts";
 import type { LoadMeter } from "./load-meter.ts";
 import type { ReadStats } from "./read-stats.ts";
 import type { ForwardResult, Routed } from "./router.ts";
@@ -30,6 +31,17 @@ export interface ReadServerDeps {
   runLocal(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean, db: number): Reply;
   readonly meter?: LoadMeter;
   readonly readStats?: ReadStats;
+}
+
+/**
+ * The sending side's hand-off (src/cluster/router.ts): under a policy that lets followers serve,
+ * the read is marked so that a follower serves it rather than naming the leader, and carries the
+ * policy's name (for /metrics) and lag guard to the replica that checks them.
+ */
+export function forReplicas(f: RoutedRead, policy: ReadTargetPolicy): RoutedRead {
+  if (!policy.replicaReads) return f;
+  const { name, maxLag } = policy;
+  return { ...f, replica: true, via: name, ...(maxLag !== undefined ? { maxLag } : {}) };
 }
 
 /** Waits for `barrier`, or gives up after `ms` as a NotLeader naming `leader`. */
