@@ -29,6 +29,7 @@ import { route } from "./core/route.ts";
 import { type ProposalId, type ProposalIds, proposalKey } from "../keyspace/sessions.ts";
 import { keylessRead, keylessWrite, keyspaceTotals, type PartitionRunner } from "./fanout.ts";
 import type { RaftStats } from "./raft-stats.ts";
+import { withDeadline } from "./deadline.ts";
 import { encodeMetaOp } from "./state-machine.ts";
 import { clusterWriteTooLarge } from "./value-limit.ts";
 
@@ -386,13 +387,7 @@ export class Router {
   /** serve on this node, giving up on a write after attemptMs as a remote request would. */
   private local(f: Routed, attemptMs: number): Promise<ForwardResult> {
     if (f.t !== "op") return this.serve(f);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new RequestTimeout(`the proposal was not applied here within ${attemptMs} ms`)),
-        attemptMs,
-      );
-    });
-    return Promise.race([this.serve(f), expired]).finally(() => clearTimeout(timer));
+    const expired = () => new RequestTimeout(`the proposal was not applied here within ${attemptMs} ms`);
+    return withDeadline(this.serve(f), attemptMs, expired);
   }
 }
