@@ -8,13 +8,10 @@ import type { Command } from "commander";
 import { crc64Bytes } from "../../src/rdb/crc64.ts";
 import { parseRdbFile, RdbFileError, type RdbFile, type RdbRecord } from "../../src/rdb/file.ts";
 import { byteText } from "../../src/rdb/text.ts";
-import { parseHostPort } from "../../src/net/hostport.ts";
 import { EXIT } from "./format.ts";
 import { run, UsageError } from "./commands.ts";
-import { RespConnection, RespError } from "./resp-client.ts";
+import { DEFAULT_RESP, openResp, RespConnection, RespError, respAddress } from "./resp-client.ts";
 
-const DEFAULT_RESP = "127.0.0.1:6380";
-const CONNECT_TIMEOUT_MS = 10_000;
 const PROGRESS_MS = 200;
 
 export interface ImportReport {
@@ -133,12 +130,7 @@ export function addImportRdbCommand(program: Command): void {
       run(async (path: string, o: { resp: string; passwordFile?: string; pipeline: string; json?: boolean }) => {
         const window = Number(o.pipeline);
         if (!Number.isInteger(window) || window < 1) throw new UsageError(`--pipeline: ${o.pipeline} is not a count`);
-        let addr: { host: string; port: number };
-        try {
-          addr = parseHostPort(o.resp, "127.0.0.1");
-        } catch (e) {
-          throw new UsageError(`--resp: ${(e as Error).message}`);
-        }
+        respAddress(o);
         const started = performance.now();
         let file: RdbFile;
         try {
@@ -148,21 +140,8 @@ export function addImportRdbCommand(program: Command): void {
           process.stderr.write(`flydb: import-rdb ${path}: ${why}; nothing was imported\n`);
           return EXIT.failed;
         }
-        let conn: RespConnection;
+        const conn = await openResp(o);
         try {
-          conn = await RespConnection.open(addr.host, addr.port, CONNECT_TIMEOUT_MS);
-        } catch (e) {
-          process.stderr.write(`flydb: import-rdb: ${(e as Error).message}\n`);
-          return EXIT.unreachable;
-        }
-        try {
-          const password = o.passwordFile
-            ? readFileSync(o.passwordFile, "utf8").trim()
-            : process.env.FLYDB_REQUIREPASS || undefined;
-          if (password !== undefined) {
-            const r = await conn.send(["AUTH", password]);
-            if (r instanceof RespError) throw new Error(`AUTH: ${r.message}`);
-          }
           const tty = process.stderr.isTTY === true;
           let shown = 0;
           const progress = (done: number, total: number) => {

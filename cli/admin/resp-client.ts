@@ -1,7 +1,11 @@
 // A pipelining RESP2 client for the CLI's bulk commands (import-rdb): commands go out as they are
 // sent, replies come back in order and resolve their commands' promises. Only the reply kinds those
 // commands get (+, -, :, $, *) are parsed.
+import { readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
+import { parseHostPort } from "../../src/net/hostport.ts";
+import { Unreachable } from "./client.ts";
+import { UsageError } from "./commands.ts";
 
 export type RespValue = string | number | Uint8Array | null | RespValue[] | RespError;
 
@@ -39,7 +43,7 @@ export class RespConnection {
       const s = connect({ host, port });
       const timer = setTimeout(() => {
         s.destroy();
-        reject(new Error(`connection to ${address}: no answer within ${timeoutMs} ms`));
+        reject(new Unreachable(`connection to ${address}: no answer within ${timeoutMs} ms`));
       }, timeoutMs);
       s.once("connect", () => {
         clearTimeout(timer);
@@ -48,7 +52,7 @@ export class RespConnection {
       });
       s.once("error", (e) => {
         clearTimeout(timer);
-        reject(new Error(`connection to ${address} failed: ${e.message}`));
+        reject(new Unreachable(`connection to ${address} failed: ${e.message}`));
       });
     });
   }
@@ -121,4 +125,38 @@ function parseReply(b: Uint8Array, pos: number): { value: RespValue; next: numbe
     default:
       throw new Error(`unexpected RESP reply type ${JSON.stringify(String.fromCharCode(b[pos]!))}`);
   }
+}
+
+export const DEFAULT_RESP = "127.0.0.1:6380";
+const CONNECT_TIMEOUT_MS = 10_000;
+
+export interface RespTargetOpts {
+  resp: string;
+  passwordFile?: string;
+}
+
+/** Where --resp points: a bad address is a usage error (exit 2). */
+export function respAddress(o: RespTargetOpts): { host: string; port: number } {
+  try {
+    return parseHostPort(o.resp, "127.0.0.1");
+  } catch (e) {
+    throw new UsageError(`--resp: ${(e as Error).message}`);
+  }
+}
+
+/** A connection to --resp, authenticated with --password-file or $FLYDB_REQUIREPASS when given. */
+export async function openResp(o: RespTargetOpts): Promise<RespConnection> {
+  const { host, port } = respAddress(o);
+  const conn = await RespConnection.open(host, port, CONNECT_TIMEOUT_MS);
+  const password = o.passwordFile
+    ? readFileSync(o.passwordFile, "utf8").trim()
+    : process.env.FLYDB_REQUIREPASS || undefined;
+  if (password !== undefined) {
+    const r = await conn.send(["AUTH", password]);
+    if (r instanceof RespError) {
+      conn.close();
+      throw new Error(`AUTH on ${conn.address}: ${r.message}`);
+    }
+  }
+  return conn;
 }

@@ -187,19 +187,23 @@ export class RdbFileWriter {
   }
 
   add(e: RdbEntry): void {
-    if (e.expireAtMs !== undefined) {
-      this.w.byte(RDB_OPCODE.EXPIRETIME_MS);
-      const b = new Uint8Array(8);
-      new DataView(b.buffer).setBigInt64(0, BigInt(e.expireAtMs), true);
-      this.w.bytes(b);
-    }
-    // writeValue puts the type byte first; the key goes between it and the value.
     const obj = new RdbWriter();
     writeValue(e.value, obj);
-    const bytes = obj.finish();
-    this.w.byte(bytes[0]!);
-    this.w.string(e.key);
-    this.w.bytes(bytes.subarray(1));
+    this.addObject(e.key, obj.finish(), e.expireAtMs);
+  }
+
+  /** A key whose object (type byte and encoded value, a DUMP payload's body) is already encoded. */
+  addObject(key: Uint8Array, object: Uint8Array, expireAtMs?: number): void {
+    if (expireAtMs !== undefined) {
+      this.w.byte(RDB_OPCODE.EXPIRETIME_MS);
+      const b = new Uint8Array(8);
+      new DataView(b.buffer).setBigInt64(0, BigInt(expireAtMs), true);
+      this.w.bytes(b);
+    }
+    // The key goes between the type byte and the value.
+    this.w.byte(object[0]!);
+    this.w.string(key);
+    this.w.bytes(object.subarray(1));
   }
 
   /** The bytes written since the last take. */

@@ -2,6 +2,7 @@
 // dataset of every type and encoding with SAVE, `flydb import-rdb` loads the dump.rdb into a 3-node
 // FlyDB cluster through one member, and every key reads back as it does from a redis-server that
 // loaded the same file: type, value, encoding and absolute expiry. A damaged file imports nothing.
+// The other way, `flydb export-rdb` writes the cluster's keys to a file a fresh redis-server loads.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -12,6 +13,7 @@ import { RespClient } from "../helpers/resp-client.ts";
 
 let source: ServerProcess;
 let loaded: ServerProcess;
+let exported: ServerProcess | undefined;
 let cluster: LoopbackCluster;
 let dump: string;
 const clients: RespClient[] = [];
@@ -42,12 +44,13 @@ afterAll(async () => {
   await cluster?.stop();
   await source?.stop();
   await loaded?.stop();
+  await exported?.stop();
 });
 
 const importRdb = (file: string, port: number) =>
   runTool([DIST_BINARY, "import-rdb", file, "--resp", `127.0.0.1:${port}`, "--json"], { timeoutMs: 60_000 });
 
-describe("flydb import-rdb", () => {
+describe("Redis RDB in and out", () => {
   test("a damaged file is refused with the offset, and nothing is imported", async () => {
     const bytes = readFileSync(dump);
     const flipped = Buffer.from(bytes);
@@ -77,5 +80,25 @@ describe("flydb import-rdb", () => {
     const redis = await client(loaded.port);
     expect(await fly.call("DBSIZE")).toEqual({ t: ":", v: BigInt(KEYS.length) });
     for (const key of KEYS) expect([key, await snapshot(fly, key)]).toEqual([key, await snapshot(redis, key)]);
+  }, 60_000);
+
+  test("export-rdb: redis-server loads the cluster's keys and reads them back alike", async () => {
+    const dir = tempDir("rdb-export");
+    const r = await runTool([
+      DIST_BINARY,
+      "export-rdb",
+      join(dir, "dump.rdb"),
+      "--resp",
+      `127.0.0.1:${cluster.members[0]!.proc.port}`,
+      "--json",
+    ]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ keys: KEYS.length, with_expiry: 2 });
+    exported = await startRedisServer({ args: ["--dir", dir, "--dbfilename", "dump.rdb"] });
+    const back = await client(exported.port);
+    const redis = await client(loaded.port);
+    expect(await back.call("DBSIZE")).toEqual({ t: ":", v: BigInt(KEYS.length) });
+    for (const key of KEYS) expect([key, await snapshot(back, key)]).toEqual([key, await snapshot(redis, key)]);
   }, 60_000);
 });
