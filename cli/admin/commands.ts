@@ -143,7 +143,7 @@ Admin commands talk to a running node's HTTP API (--http host:port, default ${DE
 comes from --token-file or FLYDB_HTTP_AUTH_TOKEN); --json prints the node's JSON instead of a table.
   flydb status | members | partitions      flydb join ADDR... | leave | remove NODE [--timeout 60s]
   flydb wait --ready|--healthy [--timeout 30s]
-  flydb import-rdb FILE --resp ADDR        flydb export-rdb FILE --resp ADDR   (Redis RDB in and out)
+  flydb import-rdb FILE | export-rdb FILE --resp ADDR [--password-file PATH] [--pipeline N]  (Redis RDB)
 Exit codes: 0 ok, 1 the node answered with a failure (or was not ready/healthy in time), 2 usage error,
 3 the node is unreachable.`;
 
