@@ -5,6 +5,7 @@ import { crc64 } from "../../src/rdb/crc64.ts";
 import { parseRdbFile, RDB_OPCODE, RdbFileError, RdbFileWriter } from "../../src/rdb/file.ts";
 import { loadPayload } from "../../src/rdb/dump.ts";
 import { restorePayload } from "../../cli/admin/import-rdb.ts";
+import { rdbString, ziplist } from "../helpers/ziplist.ts";
 
 const b = (s: string) => new TextEncoder().encode(s);
 
@@ -93,5 +94,38 @@ describe("RDB files", () => {
     const v11 = sample();
     v11.set(b("0011"), 5);
     expect(refusal(v11).detail).toMatch(/version 11 is newer/);
+  });
+
+  test("a Redis 6 file (version 9): ziplist values, second-resolution expiry, IDLE and FREQ skipped", () => {
+    const zl = rdbString(ziplist([b("a"), b("1"), b("b"), b("2.5")]));
+    const body = Buffer.from([
+      ...b("REDIS0009"),
+      RDB_OPCODE.AUX,
+      ...rdbString(b("redis-ver")),
+      ...rdbString(b("6.2.14")),
+      RDB_OPCODE.SELECTDB,
+      3,
+      RDB_OPCODE.RESIZEDB,
+      1,
+      1,
+      RDB_OPCODE.EXPIRETIME,
+      ...[0x80, 0xf0, 0xfa, 0x70], // 1895493760 s, little-endian
+      RDB_OPCODE.IDLE,
+      5,
+      RDB_OPCODE.FREQ,
+      9,
+      12, // ZSET_ZIPLIST
+      ...rdbString(b("z")),
+      ...zl,
+      RDB_OPCODE.EOF,
+    ]);
+    const crc = Buffer.alloc(8);
+    crc.writeBigUInt64LE(crc64(0n, body));
+    const f = parseRdbFile(Buffer.concat([body, crc]));
+    expect(f).toMatchObject({ version: 9, checksum: "verified" });
+    expect(f.records).toHaveLength(1);
+    expect(f.records[0]).toMatchObject({ db: 3, type: 12, expireAtMs: 1_895_493_760_000 });
+    const loaded = loadPayload(restorePayload(f.records[0]!, f.version));
+    expect(loaded).toMatchObject({ ok: true, value: { type: "zset", entries: [{ score: 1 }, { score: 2.5 }] } });
   });
 });
