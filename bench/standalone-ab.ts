@@ -2,9 +2,10 @@
 // interleaved rounds (old, new; then new, old; …), each on a fresh data dir: redis-benchmark
 // durable SET (-c 50), pipelined SET (-P 16) and GET. Prints per-round new/old ratios, their
 // median and spread: on a shared, noisy machine only ratios of neighbours mean much.
+// A standalone node is a cluster of one without ports (src/cluster/standalone.ts).
 // --new-cluster-of-one starts the new side as a cluster member that bootstrapped alone (loopback
-// Raft and gossip ports): the Raft write path a standalone node takes once it is a cluster of one.
-// --old-cluster-of-one does the same for the old side (an A/B of that path between two binaries).
+// Raft and gossip ports, the router and control round in the path); --old-cluster-of-one does the
+// same for the old side (an A/B of that path between two binaries).
 //
 //   npx bun bench/standalone-ab.ts --old BIN --new BIN [--rounds 5] [--requests 20000] [--fsync always]
 //     [--new-cluster-of-one] [--old-cluster-of-one]

@@ -65,6 +65,9 @@ program.action(async (opts: Record<string, unknown>) => {
       process.stderr.write(`flydb: warning: ${name} is not a FlyDB setting; ignored\n`);
     const loaded = loadConfig({ configPath: opts.config as string | undefined, flags });
     const exit0 = () => process.exit(0);
+    // Keys, values and users are nobody else's business: files 0600 and directories 0700 whatever
+    // the umask the node was started with (a data dir made earlier keeps its mode).
+    process.umask(0o077);
     node = await startNode(loaded.config, { configFile: loaded.file, onLeft: exit0, onShutdown: exit0 });
   } catch (e) {
     if (e instanceof ConfigError) {

@@ -17,6 +17,8 @@ export const LAYERS: readonly (readonly string[])[] = [
     "src/log.ts",
     "src/wall-clock.ts",
     "src/net",
+    "src/scripting",
+    "src/acl",
   ],
   ["src/commands", "src/config"],
   ["src/store", "src/pubsub", "src/cluster/core", "src/gossip/core", "src/discovery/core", "src/node-identity.ts"],
@@ -35,6 +37,10 @@ export const SIBLINGS: readonly (readonly [string, string])[] = [
   ["src/cluster/core", "src/gossip/core"],
   // RDB listpacks hold scores as Redis prints doubles.
   ["src/rdb", "src/resp"],
+  // Scripts turn replies into Lua values and back.
+  ["src/scripting", "src/resp"],
+  // Scripts' math.randomseed.
+  ["src/scripting", "src/lib"],
 ];
 
 export interface Violation {

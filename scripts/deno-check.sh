@@ -3,8 +3,8 @@
 # deno check proves they type-check without Bun's types; the grep catches forbidden imports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-core_dirs=(src/lib src/keyspace src/rdb src/net src/resp src/commands src/raft src/gossip/core src/discovery/core
-  src/cluster/core src/pubsub)
+core_dirs=(src/lib src/keyspace src/rdb src/net src/acl src/resp src/commands src/raft src/gossip/core src/discovery/core
+  src/cluster/core src/pubsub src/scripting)
 files=()
 for d in "${core_dirs[@]}"; do
   [ -d "$d" ] || continue

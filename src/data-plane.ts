@@ -1,19 +1,19 @@
 // What the RESP sessions and the HTTP API need from the storage side, whether the node stands
-// alone (one log, one state) or is a cluster member (multi-raft, routed by partition).
+// alone (a cluster of one without network: one Raft group for every partition) or is a cluster
+// member (multi-raft, routed by partition). Both write through the same replica host.
 import { networkInterfaces } from "node:os";
-import { applyOp, runRead } from "./commands/apply.ts";
 import type { DatabaseKeys, KeyEventsHook } from "./commands/types.ts";
 import type { Backend } from "./commands/session.ts";
 import { ConfigError, type Config } from "./config/schema.ts";
 import { ClusterNode, type ClusterAddrs } from "./cluster/cluster-node.ts";
 import { startFormation } from "./cluster/formation.ts";
 import { admitGrowing, applyStandaloneLog, finishGrowing } from "./cluster/grow.ts";
+import { StandaloneHost } from "./cluster/standalone.ts";
 import { browse, startAdvertiser, type Advertiser, type DiscoveryLog } from "./discovery/index.ts";
 import type { NodeMetrics } from "./http/metrics.ts";
 import type { Logger } from "./log.ts";
 import { formatHostPort, parseHostPort } from "./net/hostport.ts";
 import { readIdentity, writeIdentity } from "./node-identity.ts";
-import { StoreEngine } from "./store/engine.ts";
 import type { SqliteSynchronous } from "./store/sqlite-sync.ts";
 import { wallNow } from "./wall-clock.ts";
 
@@ -76,46 +76,46 @@ export function resolveMode(c: Config): "standalone" | "cluster" {
   return mode;
 }
 
-export async function openStandalone(config: Config, metrics: NodeMetrics, events?: KeyEventsHook): Promise<DataPlane> {
-  const store = await StoreEngine.open({
-    dataDir: config.data_dir,
-    fsync: config.fsync,
-    apply: events ? (op, ks) => applyOp(op, ks, events.sink(), events.newKeys()) : applyOp,
-    partitionCount: config.partition_count,
-    databases: config.databases,
-    onCommit: (c) => {
-      metrics.commitLatency.observe(c.logMs / 1000);
-      metrics.commitBatch.observe(c.ops);
-      events?.flush();
-    },
+/**
+ * A standalone node: a cluster of one with no network (src/cluster/standalone.ts). Opening
+ * replays what its log holds beyond data.db before the node listens.
+ */
+export async function openStandalone(
+  config: Config,
+  log: Logger,
+  metrics: NodeMetrics,
+  events?: KeyEventsHook,
+): Promise<DataPlane> {
+  const host = await StandaloneHost.open(config, log);
+  const { replicas } = host;
+  // Subscribed only now: nobody could be subscribed to the events of the writes opening replayed.
+  if (events) replicas.notifyKeyEvents(events);
+  replicas.stats.onStorageCommit((seconds, entries) => {
+    metrics.commitLatency.observe(seconds);
+    metrics.commitBatch.observe(entries);
   });
-  // The log replayed on open raised the events of writes made before this start; nobody can be
-  // subscribed yet (the RESP port opens later), so they are dropped here rather than published late.
-  events?.flush();
+  const keyspace = replicas.keyspace;
   return {
     mode: "standalone",
-    read: (spec, argv, resp3, db, writeBack) =>
-      runRead(store.keyspace, spec, argv, db, { now: wallNow(), random: Math.random, resp3, writeBack }),
-    propose: (op) => store.propose(op),
-    keyCount: () => store.keyspace.countEverywhere(wallNow()),
-    expiringKeyCount: () => store.keyspace.countWithExpiry(wallNow()),
+    read: (spec, argv, resp3, db, writeBack) => replicas.runLocal(spec, argv, resp3, db, writeBack),
+    propose: (op) => host.propose(op),
+    keyCount: () => replicas.keyCount(),
+    expiringKeyCount: () => keyspace.countWithExpiry(wallNow()),
     databaseKeys: () => {
       const now = wallNow();
       const out: DatabaseKeys[] = [];
-      for (let i = 0, ks = store.keyspace.database(0); ks; ks = store.keyspace.database(++i)) {
+      for (let i = 0, ks = keyspace.database(0); ks; ks = keyspace.database(++i)) {
         const keys = ks.count(now);
         if (keys > 0) out.push({ db: i, keys, expires: ks.countWithExpiry(now) });
       }
       return out;
     },
-    appliedIndex: () => store.stats().appliedIndex,
-    sqliteSynchronous: () => store.synchronous(),
-    ready: () => (store.failed ? { ready: false, reason: `storage failed: ${store.failed.message}` } : { ready: true }),
+    appliedIndex: () => host.appliedIndex(),
+    sqliteSynchronous: () => replicas.synchronous(),
+    ready: () => host.ready(),
     cluster: undefined,
-    stop: () => store.close(),
-    save: async () => {
-      await store.compact(0);
-    },
+    stop: () => host.stop(),
+    save: async () => host.save(),
   };
 }
 
@@ -144,7 +144,7 @@ export async function openCluster(
   ports: { resp: number; http: number },
   onFatal: (message: string) => void,
 ): Promise<DataPlane> {
-  await applyStandaloneLog(config);
+  await applyStandaloneLog(config, log);
   const host = advertiseHost(config);
   const raft = parseHostPort(config.raft_addr);
   const gossip = parseHostPort(config.cluster_addr);
@@ -166,6 +166,7 @@ export async function openCluster(
         nodeId: config.node_id,
         clusterId: config.discovery_cluster_id,
         version,
+        zone: config.zone,
         ports: { resp: ports.resp, http: ports.http, gossip: gossip.port, raft: raft.port },
         interface: iface,
         // The node id, unique in a cluster, names the mDNS host too: nodes sharing a host name

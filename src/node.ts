@@ -30,6 +30,10 @@ import { KeyspaceEvents } from "./pubsub/keyspace-events.ts";
 import { PubSubRegistry, sessionPubSub } from "./pubsub/registry.ts";
 import { wallNow } from "./wall-clock.ts";
 import { BlockingRegistry } from "./commands/blocking.ts";
+import { aclCatalog } from "./commands/acl.ts";
+import { COMMANDS } from "./commands/table.ts";
+import { createSecurity } from "./server/security.ts";
+import { PROTECTED_MODE_DENIED, protectedModeRefuses, tlsOptions } from "./server/tls.ts";
 
 export interface RunningNode {
   readonly log: Logger;
@@ -75,7 +79,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   // member needs its RESP and HTTP ports first, to advertise them.
   const pubsub = new PubSubRegistry();
   const keyEvents = new KeyspaceEvents(pubsub, () => config.notify_keyspace_events);
-  let plane: DataPlane | undefined = cluster ? undefined : await openStandalone(config, metrics, keyEvents);
+  let plane: DataPlane | undefined = cluster ? undefined : await openStandalone(config, log, metrics, keyEvents);
 
   const sessions = new Map<number, { session: Session; conn: ConnectionControl }>();
   let totalConnections = 0;
@@ -103,6 +107,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         if (!CONFIG_KEYS.includes(key as ConfigKey)) throw new Error(`CONFIG SET of ${key}: not a configuration key`);
         (config as unknown as Record<ConfigKey, unknown>)[key as ConfigKey] = value;
         changedKeys.add(key as ConfigKey);
+        if (key === "requirepass") security.setRequirepass(config.requirepass);
       }
     },
     configRewrite: () => {
@@ -203,6 +208,15 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     },
   };
 
+  const security = createSecurity({
+    commands: aclCatalog(COMMANDS),
+    requirepass: config.requirepass,
+    aclfile: config.aclfile,
+    // A cluster keeps its users in the metadata group instead.
+    ...(cluster ? {} : { dataDir: config.data_dir }),
+    log,
+  });
+  let stopAclSync: (() => void) | undefined;
   const blocking = new BlockingRegistry();
   const backend: Backend = {
     read: (spec, argv, resp3, db, writeBack) => (plane ? plane.read(spec, argv, resp3, db, writeBack) : LOADING),
@@ -210,9 +224,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     now: wallNow,
     random: () => Math.random(),
     server,
-    get requirepass() {
-      return config.requirepass;
-    },
+    security,
     get cluster() {
       return plane?.cluster?.view;
     },
@@ -231,9 +243,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     },
   };
 
-  const respServer = await startRespServer({
-    host: resp.host,
-    port: resp.port,
+  const listenerOptions = {
     // Read as each connection opens: CONFIG SET proto-max-bulk-len applies to new connections.
     limits: {
       get maxBulkLength() {
@@ -242,6 +252,10 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     },
     pushLimit: parseOutputLimit(config.client_output_buffer_limit_pubsub),
     onConnection(conn: ConnectionControl) {
+      if (protectedModeRefuses(config, security.acl, resp.host, conn.remoteAddress)) {
+        rejectedConnections++;
+        return { ...rejectingHandler(conn), refusal: PROTECTED_MODE_DENIED };
+      }
       if (sessions.size >= config.maxclients) {
         rejectedConnections++;
         return rejectingHandler(conn);
@@ -281,7 +295,20 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         },
       };
     },
-  }).catch(cannotListen("Redis clients", config.bind_addr));
+  };
+  const respServer = await startRespServer({ ...listenerOptions, host: resp.host, port: resp.port }).catch(
+    cannotListen("Redis clients", config.bind_addr),
+  );
+  const tlsServer =
+    config.tls_port > 0
+      ? await startRespServer({
+          ...listenerOptions,
+          host: resp.host,
+          port: config.tls_port,
+          tls: tlsOptions(config),
+          refuseUnverifiedPeers: config.tls_auth_clients === "optional",
+        }).catch(cannotListen("Redis clients over TLS", formatHostPort(resp.host, config.tls_port)))
+      : undefined;
   respPort = respServer.port;
 
   const http = parseHostPort(config.http_addr);
@@ -326,20 +353,29 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         },
       };
     },
-    command: async (argv) => {
+    command: async (argv, as) => {
       // An HTTP caller stands where a RESP client does: with requirepass set, only a configured
       // http_auth_token (checked by the app) stands in for AUTH.
       const session = new Session(backend, { id: 0, addr: "http", laddr: formatHostPort(http.host, httpPort) });
       session.client.authenticated = config.requirepass === "" || config.http_auth_token !== "";
       // HTTP callers cannot follow -MOVED: the node always proxies for them.
       session.client.clusterMode = false;
+      if (as) {
+        const auth = await session.execute([enc.encode("AUTH"), enc.encode(as.user), enc.encode(as.password)]);
+        if (auth.t === "error") return auth;
+      }
       return await session.execute(argv);
     },
   };
   const app = createHttpApp(status);
   const httpServer = (() => {
     try {
-      return Bun.serve({ hostname: http.host, port: http.port, fetch: app.fetch });
+      return Bun.serve({
+        hostname: http.host,
+        port: http.port,
+        fetch: app.fetch,
+        ...(config.tls_http ? { tls: tlsOptions(config, false) } : {}),
+      });
     } catch (e) {
       return cannotListen("HTTP", config.http_addr)(e);
     }
@@ -359,6 +395,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     plane.cluster!.pubsub.onPublished = (m) =>
       m.shard ? pubsub.publishShard(m.channel, m.message) : pubsub.publish(m.channel, m.message);
     if (plane.discoveryStats) registerDiscoveryMetrics(metrics, plane.discoveryStats);
+    stopAclSync = security.attachCluster(plane.cluster!);
   }
   registerSqliteSynchronous(metrics, () => plane!.sqliteSynchronous());
 
@@ -366,6 +403,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     version: VERSION,
     resp: formatHostPort(resp.host, respPort),
     http: formatHostPort(http.host, httpPort),
+    ...(tlsServer ? { resp_tls: formatHostPort(resp.host, tlsServer.port) } : {}),
     data_dir: config.data_dir,
     fsync: config.fsync,
     mode: plane!.mode,
@@ -392,8 +430,10 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     stop: () =>
       (stopping ??= (async () => {
         clearInterval(idleCheck);
+        stopAclSync?.();
         clearInterval(blockedRetry);
         await respServer.stop();
+        await tlsServer?.stop();
         await httpServer.stop(true);
         await plane?.stop(true);
         log.info("flydb stopped");
@@ -401,6 +441,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   };
   return running;
 }
+
+const enc = new TextEncoder();
 
 /** How often a blocked client of a cluster node retries its pop without having seen a write to its keys. */
 const CLUSTER_RETRY_MS = 100;
@@ -413,6 +455,8 @@ function encodingLimits(c: Config): EncodingLimits | undefined {
     setIntsetEntries: c.set_max_intset_entries,
     zsetEntries: c.zset_max_listpack_entries,
     zsetValue: c.zset_max_listpack_value,
+    streamNodeEntries: c.stream_node_max_entries,
+    streamNodeBytes: c.stream_node_max_bytes,
   };
   const d = DEFAULT_ENCODING;
   const same = (Object.keys(d) as (keyof EncodingLimits)[]).every((k) => limits[k] === d[k]);

@@ -1,9 +1,8 @@
-// A cluster member, wired: the replicas it hosts (replica-host.ts), its network (the Raft
-// transport and gossip), the request router (router.ts), the membership and placement controller
-// (controller.ts), the Redis Cluster view (redis-view.ts) and its status (status.ts). Here: start
-// and stop, the control timer, Raft intake, the request server and founding. Other modules see
-// it through the narrow interfaces they declare (FormationHost, ClusterStatusSource, Drainable,
-// ClusterMetricsSource), which this class satisfies structurally: it imports none of the layers above.
+// A cluster member, wired: its replicas (replica-host.ts), network (Raft transport, gossip), request
+// router (router.ts), membership and placement controller (controller.ts), Redis Cluster view
+// (redis-view.ts), status (status.ts) and event log (event-log.ts). Here: start and stop, the timers,
+// Raft intake, the request server and founding. Other modules see it through the narrow interfaces
+// they declare (FormationHost, Drainable, ...), which it satisfies structurally, importing no layer above.
 import type { ClusterView, CommandSpec, KeyEventsHook, Op } from "../commands/types.ts";
 import type { Config } from "../config/schema.ts";
 import { deriveClusterKey, FrameCipher } from "../gossip/cipher.ts";
@@ -24,9 +23,11 @@ import { ProposalIds } from "../keyspace/sessions.ts";
 import type { RaftStats } from "./raft-stats.ts";
 import { isPublished, type Published, PubSubRelay } from "./pubsub-relay.ts";
 import { ClusterEventLogger } from "./event-log.ts";
+import { clusterMetricsSource } from "./metrics-source.ts";
 import { redisClusterView } from "./redis-view.ts";
 import { holdsClusterState, ReplicaHost } from "./replica-host.ts";
 import { type Routed, Router } from "./router.ts";
+import { ReadRouting } from "./read-routing.ts";
 import { type GroupStatus, MemberStatus } from "./status.ts";
 
 const CONTROL_MS = 500;
@@ -47,9 +48,12 @@ type Request = Routed | { readonly t: "groups" } | { readonly t: "formation"; re
 export class ClusterNode {
   private readonly founder: Founder;
   private readonly router: Router;
+  /** How reads pick a replica: routing_strategy, with the load, zones and RTTs it needs. */
+  private readonly reads: ReadRouting;
   private readonly controller: Controller;
   private readonly status: MemberStatus;
   private readonly timers: ReturnType<typeof setInterval>[] = [];
+  readonly self: NodeId;
   private stopped = false;
   /**
    * Whether a Raft message may open a group this node does not host. Not while this node holds no
@@ -76,10 +80,12 @@ export class ClusterNode {
     private readonly replicas: ReplicaHost,
   ) {
     const self = config.node_id;
+    this.self = self;
     this.founder = { config, log, replicas: this.replicas };
     const raft = this.replicas.raft;
     this.raftStats = this.replicas.stats;
     const meta = () => this.replicas.meta();
+    this.reads = ReadRouting.forNode(config, meta, this.gossip, raft);
     this.router = new Router({
       self,
       partitionCount: config.partition_count,
@@ -92,6 +98,7 @@ export class ClusterNode {
       alive: (id) => this.alive(id),
       request: (to, body, timeoutMs) => this.request(to, body, timeoutMs),
       stopped: () => this.stopped,
+      ...this.reads.routerDeps(),
     });
     this.controller = new Controller({
       self,
@@ -188,6 +195,7 @@ export class ClusterNode {
     node.openExisting();
     node.replicas.start();
     node.timers.push(setInterval(() => node!.control(), CONTROL_MS));
+    node.timers.push(node.reads.sampleEvery());
     const events = new ClusterEventLogger({ config, log, replicas, gossip, router: node.router });
     node.timers.push(setInterval(() => events.observe(Date.now()), 4 * CONTROL_MS));
     return node;
@@ -196,10 +204,6 @@ export class ClusterNode {
   /** Keyspace notifications of the partitions this node replicates (src/pubsub/keyspace-events.ts). */
   notifyKeyEvents(events: KeyEventsHook): void {
     this.replicas.notifyKeyEvents(events);
-  }
-
-  get self(): NodeId {
-    return this.config.node_id;
   }
 
   meta(): MetaState {
@@ -337,9 +341,19 @@ export class ClusterNode {
     return this.router.setDraining(draining);
   }
 
-  /** Removes another member from the metadata; see POST /cluster/remove (remove.ts). */
+  /** See Router.setAclUsers; the users are in meta().aclUsers once applied. */
+  setAclUsers(users: readonly string[], ifVersion: number): Promise<Reply> {
+    return this.router.setAclUsers(users, ifVersion);
+  }
+
+  /**
+   * Removes another member from the metadata; see POST /cluster/remove (remove.ts). Retires its
+   * data dir id and the one gossip shows for the id (a refused start's, which is never alive here:
+   * remove.ts refuses an alive node), so neither is admitted again (core/meta.ts `retired`).
+   */
   removeMember(id: NodeId): Promise<Reply> {
-    return this.router.removeMember(id);
+    const seen = this.gossip.member(id)?.meta.dataDirId;
+    return this.router.removeMember(id, seen === undefined ? [] : [seen]);
   }
 
   /** Live keys and keys with an expiry over the whole cluster, for INFO keyspace. */
@@ -376,16 +390,8 @@ export class ClusterNode {
   }
 
   /** What the cluster series of /metrics read at scrape time (ClusterMetricsSource in src/http/metrics.ts). */
-  clusterMetricsSource() {
-    const raft = this.replicas.raft;
-    return {
-      raft: this.raftStats,
-      groups: () => raft.groupIds().flatMap((g) => raft.status(g) ?? []),
-      quietGroups: () => raft.quietGroups().length,
-      gossipMembers: () => this.gossip.members(),
-      gossipCounters: () => this.gossip.counters(),
-      transport: () => this.transport.stats,
-    };
+  clusterMetricsSource(): ReturnType<typeof clusterMetricsSource> {
+    return clusterMetricsSource(this.raftStats, this.replicas.raft, this.gossip, this.transport, this.reads.stats);
   }
 
   async stop(graceful: boolean): Promise<void> {

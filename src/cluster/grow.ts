@@ -10,13 +10,13 @@
 // A restart tells how far it got from flydb-node.json and whether raft.db still holds group -1:
 // before 3 it redoes the conversion (or runs standalone, if started so), after 3 it finishes 4.
 import { join } from "node:path";
-import { applyOp } from "../commands/apply.ts";
 import { ConfigError, type Config } from "../config/schema.ts";
 import { readIdentity, writeIdentity, type NodeIdentity } from "../node-identity.ts";
 import { groupOf, META_GROUP, partitionOfGroup, STANDALONE_GROUP } from "../keyspace/groups.ts";
 import { decodeConf } from "../raft/conf.ts";
 import type { GroupWrite } from "../raft/types.ts";
-import { StoreEngine } from "../store/engine.ts";
+import type { Logger } from "../log.ts";
+import { StandaloneHost } from "./standalone.ts";
 import { exportPartition } from "../store/partition-snapshot.ts";
 import { SqliteRaftStorage } from "../store/raft-log.ts";
 import type { WorkerRaftStorage } from "../store/worker-raft-storage.ts";
@@ -71,18 +71,19 @@ export function finishGrowing(dataDir: string, id: NodeIdentity): NodeIdentity {
   return member;
 }
 
-/** Step 1, before the cluster node opens the data dir: what group -1 logged is in data.db. */
-export async function applyStandaloneLog(config: Config): Promise<void> {
+/**
+ * Step 1, before the cluster node opens the data dir: what group -1 logged is in data.db. The
+ * standalone group opens as it would for a standalone node, which applies its whole log.
+ */
+export async function applyStandaloneLog(config: Config, log: Logger): Promise<void> {
   if (readIdentity(config.data_dir)?.mode !== "standalone") return;
-  const store = await StoreEngine.open({
-    dataDir: config.data_dir,
-    fsync: "always",
-    apply: applyOp,
-    partitionCount: config.partition_count,
-    compactIntervalMs: 0,
-    expireIntervalMs: 0,
-  });
-  await store.close();
+  const holdsLog = new SqliteRaftStorage(join(config.data_dir, "raft.db"));
+  try {
+    if (!holdsLog.groups().includes(STANDALONE_GROUP)) return;
+  } finally {
+    holdsLog.close();
+  }
+  await (await StandaloneHost.open(config, log)).stop();
 }
 
 /**

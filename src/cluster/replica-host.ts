@@ -1,10 +1,11 @@
 // The replicas a node hosts: the Raft groups (MultiRaft) on SQLite (raft.db for the logs,
 // data.db for the state machine), with the timers that drive them (ticks, log compaction,
 // active expiry). raft.db is written by the log worker (src/store/worker-raft-storage.ts), so the
-// event loop keeps serving while a turn's writes are fsynced. It needs no network: messages leave through `send`, and
-// `alive` says who gossip sees up; a cluster member wires both to its transport and gossip.
+// event loop keeps serving while a turn's writes are fsynced. It needs no network: messages leave
+// through `send`, and `alive` says who gossip sees up; a cluster member wires both to its transport
+// and gossip. A standalone node hosts one group holding every partition's rows (standalone-group.ts).
 import { join } from "node:path";
-import type { CommandSpec, KeyEventsHook, Op } from "../commands/types.ts";
+import type { CommandSpec, KeyEventsHook, Op, WriteBack } from "../commands/types.ts";
 import { utf8 } from "../commands/util.ts";
 import { runRead } from "../commands/apply.ts";
 import type { Config } from "../config/schema.ts";
@@ -17,7 +18,7 @@ import { nextSession } from "../store/proposal-sessions.ts";
 import { WorkerRaftStorage } from "../store/worker-raft-storage.ts";
 import { SqliteRaftStorage } from "../store/raft-log.ts";
 import type { SqliteSynchronous } from "../store/sqlite-sync.ts";
-import { StateDb } from "../store/state.ts";
+import { type SqliteKeyspace, StateDb } from "../store/state.ts";
 import type { HeartbeatBatch } from "./core/heartbeats.ts";
 import { groupOf, META_GROUP, STANDALONE_GROUP } from "../keyspace/groups.ts";
 import type { MetaState } from "./core/meta.ts";
@@ -25,11 +26,14 @@ import { MultiRaft } from "./core/multiraft.ts";
 import { RaftStats } from "./raft-stats.ts";
 import { ClusterStateMachine } from "./state-machine.ts";
 import { saveFounding } from "./grow.ts";
+import { openStandaloneState, prepareStandaloneGroup } from "./standalone-group.ts";
 import { wallNow } from "../wall-clock.ts";
 
 /** Raft tick: election timeout 11–20 ticks (0.55–1 s), heartbeat every 2 ticks (100 ms). */
 export const TICK_MS = 50;
 const COMPACT_MS = 10_000;
+/** How often data.db's transaction, open across turns, commits (ClusterStateMachine.transaction). */
+const STATE_COMMIT_MS = 1_000;
 const COMPACT_AFTER_ENTRIES = 2_000;
 const EXPIRE_MS = 500;
 /** Expired keys proposed for deletion per round, over all the partitions this node leads. */
@@ -44,6 +48,11 @@ export interface ReplicaHostOptions {
   alive(id: NodeId): boolean;
   /** A group's leader changed to `leader` (never called with "unknown"). */
   onLeader?(grp: number, leader: NodeId): void;
+  /**
+   * A standalone node: one group, STANDALONE_GROUP, of which this node is the only voter, holds
+   * every partition's rows, and a command may touch keys of several slots.
+   */
+  readonly standalone?: boolean;
 }
 
 /** raft.db: every group's log, hard state and snapshot, written by the log worker. */
@@ -87,7 +96,13 @@ export class ReplicaHost {
 
   static async open(opts: ReplicaHostOptions): Promise<ReplicaHost> {
     const stats = new RaftStats();
-    return new ReplicaHost(opts, stats, await openRaftStorage(opts.config, opts.log, stats));
+    const storage = await openRaftStorage(opts.config, opts.log, stats);
+    try {
+      return new ReplicaHost(opts, stats, storage);
+    } catch (e) {
+      await storage.close();
+      throw e;
+    }
   }
 
   private constructor(
@@ -96,12 +111,23 @@ export class ReplicaHost {
     private readonly storage: WorkerRaftStorage,
   ) {
     const { config } = opts;
-    this.state = StateDb.open({
-      path: join(config.data_dir, "data.db"),
-      partitionCount: config.partition_count,
-      databases: config.databases,
-      clustered: true,
-    });
+    const path = join(config.data_dir, "data.db");
+    const open = () =>
+      StateDb.open({
+        path,
+        partitionCount: config.partition_count,
+        databases: config.databases,
+        clustered: opts.standalone !== true,
+        exclusive: opts.standalone === true,
+      });
+    this.state = opts.standalone
+      ? openStandaloneState(
+          path,
+          open,
+          () => storage.load(STANDALONE_GROUP).snapshot.index === 0,
+          (m) => opts.log.warn(m),
+        )
+      : open();
     this.machine = new ClusterStateMachine(this.state, this.stats.writeCopies);
     const lease = config.read_consistency === "lease";
     this.raft = new MultiRaft({
@@ -140,6 +166,15 @@ export class ReplicaHost {
     this.timers.push(setInterval(() => this.raft.tick(), TICK_MS));
     this.timers.push(setInterval(() => this.compact(), COMPACT_MS));
     this.timers.push(setInterval(() => this.expire(), EXPIRE_MS));
+    this.timers.push(setInterval(() => this.commitState(), STATE_COMMIT_MS));
+  }
+
+  private commitState(): void {
+    try {
+      this.machine.commit();
+    } catch (e) {
+      this.opts.log.warn("data.db commit failed", { error: (e as Error).message });
+    }
   }
 
   /** The cluster's metadata as applied here (group 0). */
@@ -149,12 +184,18 @@ export class ReplicaHost {
 
   /** A new proposal session for this incarnation's writes (store/proposal-sessions.ts). */
   newProposalSession(): number {
+    this.machine.commit(); // its own write must be durable at once
     return nextSession(this.state.db, Date.now());
   }
 
   /** Runs a read-only command on this node's rows of database `db`. */
-  runLocal(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean, db: number): Reply {
-    return runRead(this.state.keyspace, spec, argv, db, { now: this.now(), random: Math.random, resp3 });
+  runLocal(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean, db: number, writeBack?: WriteBack): Reply {
+    return runRead(this.state.keyspace, spec, argv, db, { now: this.now(), random: Math.random, resp3, writeBack });
+  }
+
+  /** The applied rows, for a standalone node's INFO keyspace; writes go through the Raft groups. */
+  get keyspace(): SqliteKeyspace {
+    return this.state.keyspace;
   }
 
   /**
@@ -177,8 +218,17 @@ export class ReplicaHost {
     return { raft: this.storage.synchronous(), data: this.state.synchronous() };
   }
 
-  /** Reopens the groups held before a restart; how many. */
+  /** Reopens the groups held before a restart (a standalone node: its group, founded if new); how many. */
   reopen(): number {
+    if (this.opts.standalone) {
+      const { config, log } = this.opts;
+      const applied = this.state.appliedIndex(STANDALONE_GROUP);
+      this.storage.writeNow((direct) =>
+        prepareStandaloneGroup(direct, config.node_id, applied, (m) => log.warn(m, { data_dir: config.data_dir })),
+      );
+      this.raft.open(STANDALONE_GROUP);
+      return 1;
+    }
     const groups = heldGroups(this.storage);
     for (const g of groups) this.raft.open(g);
     return groups.length;
@@ -199,6 +249,7 @@ export class ReplicaHost {
    * ran standalone founds its groups from its rows (grow.ts).
    */
   found(writes: readonly GroupWrite[]): void {
+    this.machine.commit(); // a founding from standalone rows checkpoints data.db first
     saveFounding(this.opts.config.data_dir, this.storage, this.state, writes);
     for (const w of writes) this.raft.open(w.grp);
   }
@@ -208,9 +259,12 @@ export class ReplicaHost {
     this.raft.close(grp);
     this.storage.dropGroup(grp);
     this.machine.drop(grp);
+    // raft.db forgets the group: its rows must not come back with a rolled-back transaction.
+    this.machine.commit();
   }
 
   private compact(): void {
+    if (this.opts.standalone) return void this.compactStandalone();
     for (const grp of this.raft.groupIds()) {
       const s = this.raft.status(grp);
       if (!s || s.applied - s.snapshotIndex < COMPACT_AFTER_ENTRIES) continue;
@@ -218,19 +272,35 @@ export class ReplicaHost {
     }
   }
 
-  /** Active expiry in a cluster: each partition's leader proposes the deletes (they travel through the log). */
+  /**
+   * The standalone group's state is data.db itself, not a snapshot in raft.db: its log is cut only
+   * up to what a checkpoint made durable in data.db. `always`: SAVE, whatever the log's length.
+   */
+  compactStandalone(always = false): boolean {
+    const s = this.raft.status(STANDALONE_GROUP);
+    if (!s || (!always && s.applied - s.snapshotIndex < COMPACT_AFTER_ENTRIES)) return false;
+    // An applied index read inside an open transaction is not durable yet: commit it first.
+    this.state.commitTransaction();
+    const applied = this.state.appliedIndex(STANDALONE_GROUP);
+    if (!this.state.checkpoint()) return false;
+    if (applied > s.snapshotIndex) this.raft.compact(STANDALONE_GROUP, applied, new Uint8Array(0));
+    return true;
+  }
+
+  /** Active expiry: each partition's leader proposes the deletes (they travel through the log). */
   private expire(): void {
     try {
       const led = new Set(
         this.raft.groupIds().filter((grp) => grp !== META_GROUP && this.raft.status(grp)?.role === "leader"),
       );
+      const groupOfPart = this.opts.standalone ? () => STANDALONE_GROUP : groupOf;
       if (led.size === 0) return;
       // One query for expired keys per round, not one per led partition: each is a query over the
       // whole keyspace (an idle node leading ~85 of 256 partitions spent 7% of its CPU time on them).
       const now = this.now();
       const batches = new Map<string, { grp: number; db: number; keys: Uint8Array[] }>();
       for (const { db, part, key } of this.state.keyspace.expiredEverywhere(now, EXPIRE_BATCH)) {
-        const grp = groupOf(part);
+        const grp = groupOfPart(part);
         const batch = batches.get(`${grp}/${db}`);
         if (batch) batch.keys.push(key);
         else batches.set(`${grp}/${db}`, { grp, db, keys: [key] });

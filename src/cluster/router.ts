@@ -14,7 +14,16 @@ import { groupOf, META_GROUP, partitionOfGroup } from "../keyspace/groups.ts";
 import { keySlot, partitionOf } from "../keyspace/slot.ts";
 import type { MetaOp, MetaResult, MetaState } from "./core/meta.ts";
 import { type MultiRaft, NotLeader, ProposalDropped } from "./core/multiraft.ts";
-import { LEADER_READS, leaderFirst, type ReadTarget, type ReadTargetPolicy } from "./core/read-target.ts";
+import {
+  LEADER_READS,
+  leaderFirst,
+  type ReadTarget,
+  type ReadTargetPolicy,
+  type ReplicaFacts,
+} from "./core/read-target.ts";
+import { serveRead } from "./follower-read.ts";
+import type { LoadMeter } from "./load-meter.ts";
+import type { ReadStats } from "./read-stats.ts";
 import { mergeSplit as mergeReplies } from "./core/reply-merge.ts";
 import { route } from "./core/route.ts";
 import { type ProposalId, type ProposalIds, proposalKey } from "../keyspace/sessions.ts";
@@ -39,6 +48,12 @@ export type Routed =
       readonly resp3?: boolean;
       /** The client's database (SELECT); absent: 0. A write's travels in its op. */
       readonly db?: number;
+      /** Any replica may serve it (src/cluster/follower-read.ts); absent: the leader only. */
+      readonly replica?: true;
+      /** The routing strategy that chose the target (for /metrics); absent: key-based. */
+      readonly via?: string;
+      /** A follower behind its commit index by more than this refuses (hybrid's guard). */
+      readonly maxLag?: number;
     }
   | { readonly t: "meta"; readonly grp: typeof META_GROUP; readonly op: MetaOp };
 
@@ -54,7 +69,7 @@ export interface RouterDeps {
   readonly self: NodeId;
   readonly partitionCount: number;
   readonly readConsistency: "linearizable" | "lease" | "stale";
-  readonly raft: Pick<MultiRaft, "status" | "has" | "leaderOf" | "propose" | "readBarrier">;
+  readonly raft: Pick<MultiRaft, "status" | "has" | "leaderOf" | "propose" | "readBarrier" | "answersLocally">;
   readonly stats: RaftStats;
   /** Ids of the writes this node proposes, in this incarnation's session. */
   readonly ids: ProposalIds;
@@ -67,6 +82,11 @@ export interface RouterDeps {
   stopped(): boolean;
   /** Which member serves a read; the leader unless told otherwise. */
   readonly readTargets?: ReadTargetPolicy;
+  /** Load, zone, RTT and lag of the members, for the read target policy. */
+  readonly facts?: ReplicaFacts;
+  /** Counts the requests served here (this node's gossiped load). */
+  readonly meter?: LoadMeter;
+  readonly readStats?: ReadStats;
 }
 
 const TRYAGAIN = (why: string): Reply => err(`TRYAGAIN ${why}`);
@@ -142,6 +162,8 @@ export class Router {
   ): Promise<Reply> | Reply {
     const grp = groupOf(p);
     if (this.d.readConsistency === "stale" && this.d.raft.has(grp)) return this.d.runLocal(spec, argv, resp3, db);
+    // The sole voter's applied state answers at once (MultiRaft.readBarrier): no forwarding round.
+    if (this.d.raft.answersLocally(grp)) return this.d.runLocal(spec, argv, resp3, db);
     return this.forward({ t: "read", grp, argv, resp3, ...(db !== 0 ? { db } : {}) });
   }
 
@@ -150,7 +172,7 @@ export class Router {
     const argv = op.cmds[0]!;
     const spec = COMMANDS.get(lower(argv[0]!));
     if (!spec) return Promise.resolve(err("ERR unknown command"));
-    const routes = op.cmds.map((c) => route(COMMANDS.get(lower(c[0]!))!, c, this.d.partitionCount));
+    const routes = op.cmds.map((c, i) => route(i === 0 ? spec : COMMANDS.get(lower(c[0]!))!, c, this.d.partitionCount));
     // A transaction is one op on one partition: never split, even with a single command. A SELECT
     // in it (applied inside the op, src/commands/databases.ts) goes wherever the keys go. Its
     // WATCHed keys must be in that partition too: each replica checks their versions in its own
@@ -186,9 +208,14 @@ export class Router {
     return this.forward({ t: "meta", grp: META_GROUP, op: { t: "drain", id: this.d.self, draining } });
   }
 
-  /** Removes another member from the metadata through the metadata leader (src/cluster/remove.ts). */
-  removeMember(id: NodeId): Promise<Reply> {
-    return this.forward({ t: "meta", grp: META_GROUP, op: { t: "remove", id } });
+  /** Replaces the cluster's ACL users through the metadata leader, if they are still at `ifVersion`. */
+  setAclUsers(users: readonly string[], ifVersion: number): Promise<Reply> {
+    return this.forward({ t: "meta", grp: META_GROUP, op: { t: "acl", users, ifVersion } });
+  }
+
+  /** Removes another member from the metadata through the metadata leader, retiring these data dir ids too. */
+  removeMember(id: NodeId, retire: readonly string[]): Promise<Reply> {
+    return this.forward({ t: "meta", grp: META_GROUP, op: { t: "remove", id, retire } });
   }
 
   /** Live keys and keys with an expiry over the whole cluster, for INFO keyspace. */
@@ -207,6 +234,7 @@ export class Router {
 
   /** Runs a forwarded op or read if this node leads the group; otherwise names the leader. */
   async serve(f: Routed): Promise<ForwardResult> {
+    if (f.t === "read") return serveRead(this.d, f);
     const { raft, stats } = this.d;
     const s = raft.status(f.grp);
     if (s?.role !== "leader") return { notLeader: s?.leader ?? null };
@@ -215,19 +243,14 @@ export class Router {
         const r = (await raft.propose(META_GROUP, encodeMetaOp(f.op))) as MetaResult;
         return { reply: r.ok ? OK : err(`ERR ${r.error}`) };
       }
-      if (f.t === "op") {
-        const started = performance.now();
-        const reply = (await this.proposeOnce(f.grp, f.op, f.id)) as Reply;
-        stats.committed((performance.now() - started) / 1000);
-        return { reply };
-      }
-      // "lease" goes through the same barrier: Raft in lease mode answers it without a round trip
-      // while the leader's lease holds (check-quorum on).
-      if (this.d.readConsistency !== "stale") await raft.readBarrier(f.grp);
-      return { reply: this.d.runLocal(COMMANDS.get(lower(f.argv[0]!))!, f.argv, f.resp3 === true, f.db ?? 0) };
+      const started = performance.now();
+      const done = this.d.meter?.begin();
+      const reply = (await this.proposeOnce(f.grp, f.op, f.id).finally(done)) as Reply;
+      stats.committed((performance.now() - started) / 1000);
+      return { reply };
     } catch (e) {
       if (e instanceof NotLeader) {
-        if (f.t !== "read") stats.proposals.notLeader++;
+        stats.proposals.notLeader++;
         return { notLeader: e.leader };
       }
       if (e instanceof ProposalDropped) {
@@ -270,12 +293,21 @@ export class Router {
       hint: this.leaderHints.get(f.grp),
       tried,
       alive: (id) => this.d.alive(id),
+      self: this.d.self,
+      ...(this.d.facts ? { facts: this.d.facts } : {}),
     };
-    return f.t === "read" ? this.readTargets.choose(t) : leaderFirst(t);
+    if (f.t !== "read") return leaderFirst(t);
+    const target = this.readTargets.choose(t);
+    if (target !== undefined) this.d.readStats?.sent(this.readTargets.name, target);
+    return target;
   }
 
   /** Sends a read or write to the group's leader; a data write gets its proposal id here. */
   private async forward(f: Routed): Promise<Reply> {
+    if (f.t === "read" && this.readTargets.replicaReads) {
+      const { name, maxLag } = this.readTargets;
+      return this.deliver({ ...f, replica: true, via: name, ...(maxLag !== undefined ? { maxLag } : {}) });
+    }
     if (f.t !== "op") return this.deliver(f);
     const id = this.d.ids.next(f.grp);
     try {
@@ -310,9 +342,11 @@ export class Router {
         continue;
       }
       tried.add(target);
+      // A read any replica may serve moves on to another after as long as a write attempt.
+      const bounded = f.t === "op" || (f.t === "read" && f.replica === true);
       const attemptMs = Math.max(
         1,
-        f.t === "op" ? Math.min(WRITE_ATTEMPT_MS, deadline - Date.now()) : deadline - Date.now(),
+        bounded ? Math.min(WRITE_ATTEMPT_MS, deadline - Date.now()) : deadline - Date.now(),
       );
       let r: ForwardResult;
       try {

@@ -25,6 +25,8 @@ export class ClusterStateMachine implements StateMachine {
   private metaState: MetaState;
   private readonly listeners: ((s: MetaState) => void)[] = [];
   private readonly sessions: SessionStore;
+  /** Groups whose session records changed since they were last written (persistSessions). */
+  private readonly unwritten = new Set<number>();
   /** The largest `now` of the partition ops applied since start-up (src/cluster/replica-host.ts reads at it). */
   latestOpTime = 0;
   /** Where partition ops report keyspace events; every replica notifies its own node's subscribers. */
@@ -49,14 +51,38 @@ export class ClusterStateMachine implements StateMachine {
     this.listeners.push(fn);
   }
 
+  /**
+   * Joins the data.db transaction that stays open across turns (as the standalone store's does):
+   * a turn's applies are a savepoint in it, and commit() ends it on the host's timer. Nothing is
+   * lost by a crash before that: the log holds every applied entry durably and replays from the
+   * committed applied index (a compacted log from the stored snapshot, MultiRaft.open). Session
+   * records are written once per commit (persistSessions), not once per group and turn.
+   */
   transaction<T>(fn: () => T): T {
     try {
+      this.state.openTransaction();
       return this.state.inTransaction(fn);
     } catch (e) {
-      // The rows rolled back; the cached session records may be ahead of them.
+      // The cached session records are ahead of the rows and hold changes not yet written: drop
+      // both back to the last commit (the host stops on a failed apply; a restart replays the log).
+      this.state.rollbackTransaction();
       this.sessions.forget();
+      this.unwritten.clear();
       throw e;
     }
+  }
+
+  /** Commits the open data.db transaction: before anything that needs data.db durable or other readers. */
+  commit(): void {
+    this.persistSessions();
+    this.state.commitTransaction();
+  }
+
+  /** Writes the session records changed since the last call, into the open transaction. */
+  private persistSessions(grp?: number): void {
+    for (const g of grp === undefined ? this.unwritten : [grp]) this.sessions.persist(g);
+    if (grp === undefined) this.unwritten.clear();
+    else this.unwritten.delete(grp);
   }
 
   appliedIndex(grp: number): number {
@@ -169,7 +195,7 @@ export class ClusterStateMachine implements StateMachine {
       if (idKey) run.idKeys.add(idKey);
     }
     flush();
-    this.sessions.persist(grp);
+    this.unwritten.add(grp);
     return results;
   }
 
@@ -189,6 +215,7 @@ export class ClusterStateMachine implements StateMachine {
     }
     importPartition(this.state, partitionOfGroup(grp), snapshot.data, grp, snapshot.meta.index);
     this.sessions.forget(grp);
+    this.unwritten.delete(grp);
     this.state.keyspace.versions.installed(partitionOfGroup(grp), grp, snapshot.meta.index);
   }
 
@@ -197,15 +224,18 @@ export class ClusterStateMachine implements StateMachine {
     if (grp === META_GROUP) return;
     dropPartition(this.state, partitionOfGroup(grp), grp);
     this.sessions.forget(grp);
+    this.unwritten.delete(grp);
   }
 
-  /** Finalizes the session statements; call before closing the StateDb. */
+  /** Commits, then finalizes the session statements; call before closing the StateDb. */
   close(): void {
+    this.commit();
     this.sessions.close();
   }
 
   /** The group's state as of its applied index, for log compaction. */
   snapshotData(grp: number): Uint8Array {
+    if (this.unwritten.has(grp)) this.persistSessions(grp); // the snapshot carries the group's records
     return grp === META_GROUP ? packr.pack(this.metaState) : exportPartition(this.state, partitionOfGroup(grp), grp);
   }
 }

@@ -7,9 +7,11 @@ import { countedKeys } from "./collection.ts";
 import { ONE_SLOT } from "./cluster-policy.ts";
 import { define } from "./define.ts";
 import { LIST_COMMANDS } from "./list.ts";
-import type { CommandContext, CommandFn } from "./types.ts";
+import { MIN_ID, parseId, type StreamId } from "./stream-ids.ts";
+import { parseReadArgs, resolveDollar, streamsKeys } from "./stream-groups.ts";
+import type { CommandContext, CommandFn, CommandSpec } from "./types.ts";
 import { ZSET_ALGEBRA_COMMANDS } from "./zset-algebra.ts";
-import { utf8, parseFloatArg } from "./util.ts";
+import { lower, parseFloatArg, str, utf8 } from "./util.ts";
 
 const runOf = (rows: readonly { name: string; run?: CommandFn }[], name: string): CommandFn =>
   rows.find((r) => r.name === name)!.run!;
@@ -29,11 +31,28 @@ export const TIMEOUT_AT: ReadonlyMap<string, number> = new Map([
   ["bzmpop", 1],
 ]);
 
+/** XREAD and XREADGROUP wait only when given BLOCK; the pops always may. */
+const STREAM_READS = new Set(["xread", "xreadgroup"]);
+
+/** Whether this call of a "blocking" command may wait (and so goes through the session's wait). */
+export function mayBlock(spec: CommandSpec, argv: readonly Uint8Array[]): boolean {
+  if (!spec.flags.includes("blocking")) return false;
+  if (!STREAM_READS.has(spec.name)) return true;
+  const block = argv.findIndex((a, i) => i > 0 && lower(a) === "block");
+  const streams = argv.findIndex((a, i) => i > 0 && lower(a) === "streams");
+  return block > 0 && (streams < 0 || block < streams);
+}
+
 /**
  * A blocking command's timeout in milliseconds (0: forever), or Redis's error
- * (getTimeoutFromObjectOrReply: seconds as a float, truncated to milliseconds).
+ * (getTimeoutFromObjectOrReply: seconds as a float, truncated to milliseconds; XREAD's BLOCK:
+ * integer milliseconds, where the whole argument list is checked first).
  */
 export function parseTimeout(name: string, argv: readonly Uint8Array[]): number | Reply {
+  if (STREAM_READS.has(name)) {
+    const args = parseReadArgs(argv, name === "xreadgroup");
+    return "t" in args ? args : (args.block ?? 0);
+  }
   const at = TIMEOUT_AT.get(name)!;
   const seconds = parseFloatArg(argv[at < 0 ? argv.length + at : at]!);
   if (seconds === undefined || Number.isNaN(seconds)) return err("ERR timeout is not a float or out of range");
@@ -166,6 +185,65 @@ export const BLOCKING_COMMANDS = define("blocking", [
     cluster: ONE_SLOT,
   },
 ]);
+
+/**
+ * XREAD BLOCK … `$`: `$` means the stream's last ID when the client blocked, so it is resolved
+ * once, by reading each such stream's last ID (`read` runs XINFO STREAM), before the first try.
+ */
+export function resolveBlockingArgs(
+  name: string,
+  argv: readonly Uint8Array[],
+  read: (argv: readonly Uint8Array[]) => Reply | Promise<Reply>,
+): readonly Uint8Array[] | Promise<readonly Uint8Array[]> {
+  if (name !== "xread") return argv;
+  const keys = streamsKeys(argv);
+  const ids = argv.slice(argv.length - keys.length);
+  if (!ids.some((a) => a.length === 1 && a[0] === 0x24)) return argv;
+  return lastIds(keys, ids, read).then((last) => resolveDollar(argv, last));
+}
+
+async function lastIds(
+  keys: readonly Uint8Array[],
+  ids: readonly Uint8Array[],
+  read: (argv: readonly Uint8Array[]) => Reply | Promise<Reply>,
+): Promise<(StreamId | undefined)[]> {
+  const last: (StreamId | undefined)[] = [];
+  for (let i = 0; i < keys.length; i++) {
+    if (!(ids[i]!.length === 1 && ids[i]![0] === 0x24)) {
+      last.push(undefined);
+      continue;
+    }
+    const info = await read([utf8("xinfo"), utf8("stream"), keys[i]!]);
+    last.push(lastGeneratedId(info));
+  }
+  return last;
+}
+
+/** XINFO STREAM's last-generated-id; 0-0 when the reply is an error (no such key). */
+function lastGeneratedId(info: Reply): StreamId {
+  if (info.t !== "map") return MIN_ID;
+  for (const [k, v] of info.v) {
+    if (k.t === "bulk" && (typeof k.v === "string" ? k.v : str(k.v)) === "last-generated-id" && v.t === "bulk") {
+      return parseId(typeof v.v === "string" ? utf8(v.v) : v.v, 0n) ?? MIN_ID;
+    }
+  }
+  return MIN_ID;
+}
+
+/**
+ * A retry's error that ends the wait: a blocked XREADGROUP whose group went away (with its
+ * stream: deleted or renamed) gets Redis's -NOGROUP, one whose key changed type -UNBLOCKED.
+ * Undefined: keep waiting.
+ */
+export function retryEnds(name: string, r: Reply): Reply | undefined {
+  if (name !== "xreadgroup" || r.t !== "error") return undefined;
+  return r.v.startsWith("NOGROUP") ? GROUP_GONE : STREAM_GONE;
+}
+const GROUP_GONE = err("NOGROUP the consumer group this client was blocked on no longer exists");
+const STREAM_GONE = err("UNBLOCKED the stream key no longer exists");
+
+/** Writes without keys that can still end a wait (a blocked XREADGROUP's stream goes away): every waiter retries. */
+export const WAKES_ALL: ReadonlySet<string> = new Set(["flushall", "flushdb", "swapdb"]);
 
 /** Nothing to pop: the reply a blocked client keeps waiting on (and gets when it times out, as NULL_ARRAY). */
 export const nothingPopped = (r: Reply): boolean => r.t === "nullarray" || r.t === "nullbulk";

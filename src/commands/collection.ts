@@ -34,6 +34,8 @@ export const DEFAULT_ENCODING: EncodingLimits = {
   setIntsetEntries: 512,
   zsetEntries: 128,
   zsetValue: 64,
+  streamNodeEntries: 100,
+  streamNodeBytes: 4096,
 };
 
 /**
@@ -60,6 +62,7 @@ export function noteGrowth(
 /** OBJECT ENCODING for a collection: Redis 7.0's names. */
 export function encodingName(type: Exclude<KeyType, "string">, compact: boolean): string {
   if (type === "list") return "quicklist";
+  if (type === "stream") return "stream";
   if (type === "set") return compact ? "intset" : "hashtable";
   if (type === "zset") return compact ? "listpack" : "skiplist";
   return compact ? "listpack" : "hashtable";

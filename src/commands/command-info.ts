@@ -12,7 +12,7 @@ function flagsOf(c: CommandSpec): string[] {
 }
 
 /** The first key's flags and the other keys', of the key specs or of one call (see KeyFlags). */
-function keyFlagsOf(c: CommandSpec, call?: readonly Uint8Array[]): readonly [first: string[], rest: string[]] {
+export function keyFlagsOf(c: CommandSpec, call?: readonly Uint8Array[]): readonly [first: string[], rest: string[]] {
   let given = c.keyFlags ?? (c.flags.includes("write") ? "RW update" : "RO access");
   if (typeof given === "object" && "spec" in given) given = call && given.call ? given.call(call) : given.spec;
   const [first, rest] = typeof given === "string" ? [given, given] : given;

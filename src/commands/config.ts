@@ -10,7 +10,8 @@ type Kind =
   | { readonly t: "bytes"; readonly min: number; readonly max: number }
   | { readonly t: "bool" }
   | { readonly t: "string" }
-  | { readonly t: "events" };
+  | { readonly t: "events" }
+  | { readonly t: "choice"; readonly values: readonly string[] };
 
 /** A Redis parameter FlyDB can change at run time, backed by a configuration key. */
 interface Param {
@@ -28,6 +29,7 @@ const MUTABLE: readonly Param[] = [
   { name: "maxclients", key: "maxclients", kind: int(1, 4294967295) },
   { name: "timeout", key: "timeout", kind: int(0, 2147483647) },
   { name: "requirepass", key: "requirepass", kind: { t: "string" } },
+  { name: "protected-mode", key: "protected_mode", kind: { t: "bool" } },
   { name: "notify-keyspace-events", key: "notify_keyspace_events", kind: { t: "events" } },
   {
     name: "proto-max-bulk-len",
@@ -37,6 +39,12 @@ const MUTABLE: readonly Param[] = [
   { name: "slowlog-log-slower-than", key: "slowlog_log_slower_than", kind: int(-1, Number.MAX_SAFE_INTEGER) },
   { name: "slowlog-max-len", key: "slowlog_max_len", kind: int(0, Number.MAX_SAFE_INTEGER) },
   { name: "latency-monitor-threshold", key: "latency_monitor_threshold", kind: int(0, Number.MAX_SAFE_INTEGER) },
+  {
+    name: "busy-reply-threshold",
+    aliases: ["lua-time-limit"],
+    key: "busy_reply_threshold",
+    kind: int(0, Number.MAX_SAFE_INTEGER),
+  },
   {
     name: "hash-max-listpack-entries",
     aliases: ["hash-max-ziplist-entries"],
@@ -69,7 +77,19 @@ const MUTABLE: readonly Param[] = [
     kind: int(-(2 ** 31), 2 ** 31 - 1),
   },
   { name: "list-compress-depth", key: "list_compress_depth", kind: int(0, 2 ** 31 - 1) },
+  { name: "stream-node-max-entries", key: "stream_node_max_entries", kind: int(0, Number.MAX_SAFE_INTEGER) },
+  {
+    name: "stream-node-max-bytes",
+    key: "stream_node_max_bytes",
+    kind: { t: "bytes", min: 0, max: Number.MAX_SAFE_INTEGER },
+  },
   { name: "hll-sparse-max-bytes", key: "hll_sparse_max_bytes", kind: int(0, Number.MAX_SAFE_INTEGER) },
+  {
+    // FlyDB's own; the choices of src/config/schema.ts (a layer this one may not import).
+    name: "routing-strategy",
+    key: "routing_strategy",
+    kind: { t: "choice", values: ["key-based", "round-robin", "least-loaded", "locality-aware", "hybrid"] },
+  },
 ];
 
 /**
@@ -139,6 +159,10 @@ function parseValue(p: Param, raw: string): { value: string | number | boolean }
     const v = parseEvents(raw);
     return v === undefined ? { error: "Invalid event class character. Use 'Ag$lshzxeKEtmdn'." } : { value: v };
   }
+  if (k.t === "choice") {
+    const v = lower(utf8(raw));
+    return k.values.includes(v) ? { value: v } : { error: `argument must be one of ${k.values.join(", ")}` };
+  }
   if (k.t === "bool") {
     const v = lower(utf8(raw));
     return v === "yes" || v === "no" ? { value: v === "yes" } : { error: "argument must be 'yes' or 'no'" };
@@ -205,7 +229,12 @@ function configGet(s: SessionApi, argv: readonly Uint8Array[]): Reply {
   const all: [string, () => string][] = [];
   for (const [name, f] of Object.entries(FIXED)) all.push([name, () => f.value(s)]);
   for (const p of MUTABLE) {
-    for (const n of [p.name, ...(p.aliases ?? [])]) all.push([n, () => s.server.configValue(p.key) ?? ""]);
+    // Redis spells its booleans yes/no (FlyDB's own names keep true/false).
+    const value =
+      p.kind.t === "bool"
+        ? () => (s.server.configValue(p.key) === "true" ? "yes" : "no")
+        : () => s.server.configValue(p.key) ?? "";
+    for (const n of [p.name, ...(p.aliases ?? [])]) all.push([n, value]);
   }
   for (const k of s.server.configNames()) all.push([k, () => s.server.configValue(k) ?? ""]);
   const pairs: [string, string][] = [];

@@ -5,27 +5,19 @@ import { define, subcommands } from "./define.ts";
 import type { ClientState, CommandSpec, SessionApi } from "./types.ts";
 import { E, lower, parseInt64, parseIntArg, str, utf8 } from "./util.ts";
 import { parseDbIndex } from "./databases.ts";
+import { authenticate, defaultUserHasNoPassword } from "./acl.ts";
+import { DEFAULT_USER } from "../acl/registry.ts";
 
 /** Compatibility level reported to clients that look at the Redis version. */
 export const REDIS_COMPAT_VERSION = "7.0.0";
 
-const WRONGPASS = err("WRONGPASS invalid username-password pair or user is disabled.");
-
-function checkPassword(s: SessionApi, user: string | undefined, pass: Uint8Array): Reply | undefined {
-  if (s.requirepass === "") {
-    return user === undefined
-      ? err(
-          "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
-        )
-      : user === "default"
-        ? undefined
-        : WRONGPASS;
-  }
-  if ((user !== undefined && user !== "default") || str(pass) !== s.requirepass) return WRONGPASS;
-  return undefined;
+/** Whether a new or RESET connection is authenticated at once: the default user is on and has no password. */
+export function defaultUserOpen(s: SessionApi): boolean {
+  const u = s.security.acl.get(DEFAULT_USER);
+  return u?.enabled === true && u.nopass;
 }
 
-function hello(s: SessionApi, argv: readonly Uint8Array[]): Reply {
+function hello(s: SessionApi, argv: readonly Uint8Array[]): Reply | Promise<Reply> {
   let proto = s.client.protocol;
   let i = 1;
   if (argv.length > 1) {
@@ -36,12 +28,11 @@ function hello(s: SessionApi, argv: readonly Uint8Array[]): Reply {
     i = 2;
   }
   let name: string | undefined;
+  let auth: { user: string; pass: Uint8Array } | undefined;
   for (; i < argv.length; i++) {
     const opt = lower(argv[i]!);
     if (opt === "auth" && i + 2 < argv.length) {
-      const failed = checkPassword(s, str(argv[i + 1]!), argv[i + 2]!);
-      if (failed) return failed;
-      s.client.authenticated = true;
+      auth = { user: str(argv[i + 1]!), pass: argv[i + 2]! };
       i += 2;
     } else if (opt === "setname" && i + 1 < argv.length) {
       const bad = invalidName(argv[++i]!);
@@ -51,23 +42,27 @@ function hello(s: SessionApi, argv: readonly Uint8Array[]): Reply {
       return err(`ERR Syntax error in HELLO option '${str(argv[i]!)}'`);
     }
   }
-  if (s.requirepass !== "" && !s.client.authenticated) {
+  const finish = (): Reply => {
+    if (name !== undefined) s.client.name = name;
+    s.client.protocol = proto;
+    return map([
+      [bulk("server"), bulk("redis")],
+      [bulk("version"), bulk(REDIS_COMPAT_VERSION)],
+      [bulk("proto"), int(proto)],
+      [bulk("id"), int(s.client.id)],
+      [bulk("mode"), bulk("standalone")],
+      [bulk("role"), bulk("master")],
+      [bulk("modules"), EMPTY_ARRAY],
+      [bulk("flydb_version"), bulk(s.server.version)],
+    ]);
+  };
+  if (auth) return authenticate(s, str(argv[0]!), auth.user, auth.pass, finish);
+  if (!s.client.authenticated) {
     return err(
       "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
     );
   }
-  if (name !== undefined) s.client.name = name;
-  s.client.protocol = proto;
-  return map([
-    [bulk("server"), bulk("redis")],
-    [bulk("version"), bulk(REDIS_COMPAT_VERSION)],
-    [bulk("proto"), int(proto)],
-    [bulk("id"), int(s.client.id)],
-    [bulk("mode"), bulk("standalone")],
-    [bulk("role"), bulk("master")],
-    [bulk("modules"), EMPTY_ARRAY],
-    [bulk("flydb_version"), bulk(s.server.version)],
-  ]);
+  return finish();
 }
 
 function invalidName(b: Uint8Array): Reply | undefined {
@@ -76,7 +71,7 @@ function invalidName(b: Uint8Array): Reply | undefined {
   return undefined;
 }
 
-function clientLine(c: ClientState, now: number): string {
+export function clientLine(c: ClientState, now: number): string {
   const age = Math.floor((now - c.createdAt) / 1000);
   const idle = Math.floor((now - c.lastActiveAt) / 1000);
   const [sub, psub, ssub] = (["channel", "pattern", "shard"] as const).map((k) => c.subscriptionCount?.(k) ?? 0);
@@ -84,7 +79,7 @@ function clientLine(c: ClientState, now: number): string {
   const flags = sub! + psub! + ssub! > 0 ? "P" : "N";
   return (
     `id=${c.id} addr=${c.addr} laddr=${c.laddr} fd=-1 name=${c.name} age=${age} idle=${idle} flags=${flags} ` +
-    `db=${c.db} sub=${sub} psub=${psub} ssub=${ssub} multi=-1 cmd=${c.lastCommand} user=default redir=-1 ` +
+    `db=${c.db} sub=${sub} psub=${psub} ssub=${ssub} multi=-1 cmd=${c.lastCommand} user=${c.user} redir=-1 ` +
     `resp=${c.protocol} lib-name=${c.libName} lib-ver=${c.libVer}`
   );
 }
@@ -239,11 +234,13 @@ export const CONNECTION_COMMANDS = define("connection", [
     summary: "Authenticates the connection.",
     exec: (s, argv) => {
       if (argv.length > 3) return E.syntax;
-      const failed =
-        argv.length === 3 ? checkPassword(s, str(argv[1]!), argv[2]!) : checkPassword(s, undefined, argv[1]!);
-      if (failed) return failed;
-      s.client.authenticated = true;
-      return OK;
+      if (argv.length === 2 && defaultUserHasNoPassword(s)) {
+        return err(
+          "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+        );
+      }
+      const user = argv.length === 3 ? str(argv[1]!) : DEFAULT_USER;
+      return authenticate(s, str(argv[0]!), user, argv[argv.length - 1]!, () => OK);
     },
   },
   {
@@ -293,7 +290,8 @@ export const CONNECTION_COMMANDS = define("connection", [
       s.client.db = 0;
       s.client.protocol = 2;
       s.client.name = "";
-      s.client.authenticated = s.requirepass === "";
+      s.client.user = DEFAULT_USER;
+      s.client.authenticated = defaultUserOpen(s);
       return simple("RESET");
     },
   },

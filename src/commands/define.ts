@@ -31,6 +31,8 @@ export interface DataRow extends RowBase {
   readonly run: CommandFn;
   /** See CommandSpec.completeReply. */
   readonly completeReply?: CommandSpec["completeReply"];
+  /** See CommandSpec.resolve. */
+  readonly resolve?: CommandSpec["resolve"];
 }
 
 /** A connection or server command: runs on the session, takes no keys, runs locally unless it declares otherwise. */
@@ -66,6 +68,7 @@ export function define(group: string, rows: readonly CommandRow[]): CommandSpec[
       ...(row.keyFlags ? { keyFlags: row.keyFlags } : {}),
       ...(row.cluster ? { cluster: row.cluster } : {}),
       ...(row.completeReply ? { completeReply: row.completeReply } : {}),
+      ...(row.resolve ? { resolve: row.resolve } : {}),
     };
   });
 }

@@ -3,9 +3,12 @@
 // the op, and decoding it is deterministic on every replica.
 import { bulk, err, NULL_BULK, OK, type Reply } from "../resp/reply.ts";
 import { dumpPayload, loadPayload } from "../rdb/dump.ts";
+import type { RdbStream } from "../rdb/stream.ts";
 import type { RdbValue } from "../rdb/value.ts";
 import { isReply, noteGrowth } from "./collection.ts";
 import { define } from "./define.ts";
+import { MAX_ID, MIN_ID } from "./stream-ids.ts";
+import { estimateEntriesRead, nodeLimits } from "./stream.ts";
 import { WRONG_TYPE, type CommandContext } from "./types.ts";
 import { E, lower, parseInt64 } from "./util.ts";
 
@@ -22,6 +25,7 @@ export function readValue(ctx: CommandContext, key: Uint8Array): RdbValue | unde
     const value = ctx.db.getString(key, ctx.now);
     return value === undefined || value === WRONG_TYPE ? undefined : { type: "string", value };
   }
+  if (meta.type === "stream") return readStream(ctx, key);
   const info = ctx.db.collection(key, ctx.now);
   if (!info) return undefined;
   const { size, compact } = info;
@@ -36,6 +40,44 @@ export function readValue(ctx: CommandContext, key: Uint8Array): RdbValue | unde
     }
     case "hash":
       return { type: "hash", entries: ctx.db.hashEntries(key), compact };
+  }
+}
+
+function readStream(ctx: CommandContext, key: Uint8Array): RdbValue | undefined {
+  const streams = ctx.db.streams;
+  const s = streams.state(key);
+  if (!s) return undefined;
+  const limits = nodeLimits(ctx);
+  return {
+    type: "stream",
+    entries: streams.range(key, MIN_ID, MAX_ID, false, 0),
+    lastId: s.lastId,
+    maxDeletedId: s.maxDeletedId,
+    entriesAdded: s.entriesAdded,
+    groups: streams.groups(key).map((g) => ({
+      ...g,
+      consumers: streams.consumers(key, g.name),
+      pending: streams.pending(key, g.name, MIN_ID, MAX_ID, 0),
+    })),
+    nodeEntries: limits.entries,
+    nodeBytes: limits.bytes,
+  };
+}
+
+/** A loaded stream's rows: its entries (cut into nodes as XADD would), fields, groups and pending entries. */
+function storeStream(ctx: CommandContext, key: Uint8Array, v: RdbStream): void {
+  const streams = ctx.db.streams;
+  streams.create(key);
+  const limits = nodeLimits(ctx);
+  for (const e of v.entries) streams.append(key, e.id, e.fields, limits);
+  streams.setState(key, { lastId: v.lastId, maxDeletedId: v.maxDeletedId, entriesAdded: v.entriesAdded });
+  const state = streams.state(key)!;
+  const first = v.entries[0]?.id ?? MIN_ID;
+  for (const g of v.groups) {
+    const entriesRead = v.legacy ? estimateEntriesRead(state, first, g.lastId) : g.entriesRead;
+    streams.putGroup(key, { name: g.name, lastId: g.lastId, entriesRead });
+    for (const c of g.consumers) streams.putConsumer(key, g.name, c);
+    for (const p of g.pending) streams.putPending(key, g.name, p);
   }
 }
 
@@ -81,7 +123,6 @@ function restore(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   const loaded = loadPayload(argv[3]!);
   if (!loaded.ok) {
     if (loaded.reason === "footer") return err("ERR DUMP payload version or checksum are wrong");
-    if (loaded.reason === "unsupported") return err(`ERR Bad data format: ${loaded.detail}`);
     return err("ERR Bad data format");
   }
   const replaced = opts.replace && ctx.db.delete(key, ctx.now);
@@ -126,6 +167,9 @@ function store(ctx: CommandContext, key: Uint8Array, v: RdbValue): void {
     case "hash":
       for (const [f, val] of v.entries) ctx.db.hashSet(key, f, val);
       noteGrowth(ctx, key, "hash", measured(v.entries.flat()));
+      return;
+    case "stream":
+      storeStream(ctx, key, v);
   }
 }
 

@@ -6,7 +6,7 @@ import type { CommandContext, KeyType } from "./types.ts";
 import { bytesEqual, E, globMatch, INT64_MAX, INT64_MIN, lower, parseInt64, parseIntArg, str, utf8 } from "./util.ts";
 import { databaseArg } from "./databases.ts";
 
-export const KEY_TYPES: readonly KeyType[] = ["string", "hash", "list", "set", "zset"];
+export const KEY_TYPES: readonly KeyType[] = ["string", "hash", "list", "set", "zset", "stream"];
 
 function del(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   let n = 0;

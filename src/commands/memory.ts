@@ -4,6 +4,7 @@
 // Redis's objectComputeSize). Process memory is INFO memory's business.
 import { array, err, int, NULL_BULK, simple, verbatim, type Reply } from "../resp/reply.ts";
 import { define, subcommands } from "./define.ts";
+import { MAX_ID, MIN_ID } from "./stream-ids.ts";
 import { WRONG_TYPE, type CommandContext, type KeyType, type SessionApi } from "./types.ts";
 import { E, lower, parseInt64, str, utf8 } from "./util.ts";
 
@@ -15,6 +16,7 @@ const ELEMENT_OVERHEAD: Record<Exclude<KeyType, "string">, { compact: number; la
   set: { compact: 0, large: 40 },
   zset: { compact: 12, large: 72 },
   list: { compact: 11, large: 11 },
+  stream: { compact: 16, large: 16 },
 };
 const DEFAULT_SAMPLES = 5;
 const NO_ISSUES =
@@ -30,6 +32,7 @@ function usage(ctx: CommandContext, key: Uint8Array, samples: number): Reply {
     const integer = v.length <= 20 && parseInt64(v) !== undefined;
     return int(base + (integer ? 0 : v.length + 4));
   }
+  if (meta.type === "stream") return streamUsage(ctx, key, base, samples);
   const info = ctx.db.collection(key, ctx.now);
   if (!info) return NULL_BULK;
   const n = samples === 0 ? info.size : Math.min(samples, info.size);
@@ -45,6 +48,20 @@ function usage(ctx: CommandContext, key: Uint8Array, samples: number): Reply {
   const avg = sizes.length === 0 ? 0 : sizes.reduce((a, b) => a + b, 0) / sizes.length;
   return int(base + Math.round(info.size * (avg + (info.compact ? per.compact : per.large))));
 }
+
+/** A stream: its sampled entries' bytes scaled to its length, plus its groups' pending entries. */
+function streamUsage(ctx: CommandContext, key: Uint8Array, base: number, samples: number): Reply {
+  const s = ctx.db.streams.state(key);
+  if (!s) return NULL_BULK;
+  const sample = ctx.db.streams.range(key, MIN_ID, MAX_ID, false, samples === 0 ? 0 : Math.max(1, samples));
+  const bytes = sample.map((e) => e.fields.reduce((n, f) => n + f.length, 0));
+  const avg = bytes.length === 0 ? 0 : bytes.reduce((a, b) => a + b, 0) / bytes.length;
+  const per = ELEMENT_OVERHEAD.stream.large;
+  const pending = ctx.db.streams.groups(key).reduce((n, g) => n + ctx.db.streams.pendingCount(key, g.name), 0);
+  return int(base + Math.round(s.length * (avg + per)) + pending * PENDING_ENTRY_BYTES);
+}
+/** A pending entry in Redis: a radix-tree key in the group's and the consumer's PEL, and its NACK. */
+const PENDING_ENTRY_BYTES = 64;
 
 /** `__memoryusage key samples`: MEMORY USAGE's read, routed to the key's partition like any read. */
 export const MEMORY_USAGE_READ = "__memoryusage";

@@ -1,5 +1,5 @@
 // Server commands with little to do in FlyDB: LOLWUT, MODULE (FlyDB loads no Redis modules) and
-// BGREWRITEAOF (FlyDB's log is raft.db, compacted on its own schedule: see src/store/engine.ts).
+// BGREWRITEAOF (FlyDB's log is raft.db, compacted on its own schedule: see src/cluster/replica-host.ts).
 import { array, err, EMPTY_ARRAY, simple, verbatim, type Reply } from "../resp/reply.ts";
 import { define, subcommands } from "./define.ts";
 import type { SessionApi } from "./types.ts";

@@ -3,10 +3,23 @@
 import { array, err, OK, QUEUED, type Reply } from "../resp/reply.ts";
 import { COMMANDS, isWrite } from "./table.ts";
 import { keySlot } from "../keyspace/slot.ts";
-import { commandKeys } from "./connection.ts";
+import { commandKeys, defaultUserOpen } from "./connection.ts";
+import { aclRefusal } from "./acl.ts";
+import { DEFAULT_USER } from "../acl/registry.ts";
 import { subscribedModeReply } from "./pubsub.ts";
 import { NO_TOUCH } from "./key-access.ts";
-import { type BlockingRegistry, nothingPopped, parseTimeout, pushBack, TIMED_OUT, UNBLOCKED } from "./blocking.ts";
+import {
+  type BlockingRegistry,
+  mayBlock,
+  nothingPopped,
+  parseTimeout,
+  pushBack,
+  resolveBlockingArgs,
+  retryEnds,
+  TIMED_OUT,
+  WAKES_ALL,
+  UNBLOCKED,
+} from "./blocking.ts";
 import { VERSION_COMMAND, WATCH_ABORT } from "./transactions.ts";
 import { clusterClientRefusal, selectedAfter } from "./databases.ts";
 import type {
@@ -15,6 +28,7 @@ import type {
   CommandSpec,
   Op,
   PubSubApi,
+  SecurityApi,
   ServerView,
   SessionApi,
   WatchedKey,
@@ -45,7 +59,8 @@ export interface Backend {
   now(): number;
   random(): number;
   readonly server: ServerView;
-  readonly requirepass: string;
+  /** ACL users, authentication delays and refusals (src/commands/acl.ts). */
+  readonly security: SecurityApi;
   /** Present in cluster mode: CLUSTER commands and -MOVED redirects read it. */
   readonly cluster: ClusterView | undefined;
   /** New connections start in Redis Cluster mode (redis_cluster_mode). */
@@ -122,13 +137,15 @@ export class Session implements SessionApi {
       libName: "",
       libVer: "",
       protocol: 2,
-      authenticated: backend.requirepass === "",
+      authenticated: false,
+      user: DEFAULT_USER,
       lastCommand: "NULL",
       lastActiveAt: now,
       clusterMode: backend.clusterModeDefault,
       db: 0,
       ...(pubsub ? { subscriptionCount: (kind) => pubsub.count(kind) } : {}),
     };
+    this.client.authenticated = defaultUserOpen(this);
   }
 
   get now(): number {
@@ -137,8 +154,8 @@ export class Session implements SessionApi {
   get server(): ServerView {
     return this.backend.server;
   }
-  get requirepass(): string {
-    return this.backend.requirepass;
+  get security(): SecurityApi {
+    return this.backend.security;
   }
   get cluster(): ClusterView | undefined {
     return this.backend.cluster;
@@ -284,7 +301,7 @@ export class Session implements SessionApi {
    */
   execute(argv: readonly Uint8Array[]): Reply | Promise<Reply> {
     const name = ascii(argv[0]!.subarray(0, 64)).toLowerCase();
-    const spec = this.table.get(name);
+    let spec = this.table.get(name);
     this.client.lastActiveAt = this.backend.now();
     if (!spec || name.startsWith("__")) {
       this.lastExecuted = undefined;
@@ -296,12 +313,25 @@ export class Session implements SessionApi {
     if (this.queued && !NOT_QUEUED.has(name)) return this.enqueue(spec, argv);
     if (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) return E.arity(name);
     if (!this.client.authenticated && !spec.flags.includes("noauth")) return E.noAuth;
+    const denied = aclRefusal(this, spec, argv, false);
+    if (denied) {
+      if (name !== "exec") return denied;
+      // As Redis: a refused EXEC ends the transaction and says why.
+      this.resetState();
+      return err(`EXECABORT Transaction discarded because of: ${(denied as { v: string }).v}`);
+    }
     const refused = subscribedModeReply(this, name, argv);
     if (refused) return refused;
     // Connection and server commands never touch the keyspace, so they need not wait for earlier
     // writes; running them at once lets HELLO switch the protocol before later replies are encoded.
     // WATCH (a read) and EXEC (a write) do touch it and keep their place like data commands.
     if (spec.exec && !ordered(spec)) return spec.exec(this, argv);
+    if (spec.resolve) {
+      const resolved = spec.resolve(argv);
+      if (!Array.isArray(resolved)) return resolved as Reply;
+      argv = resolved;
+      spec = this.table.get(ascii(argv[0]!).toLowerCase())!;
+    }
     if (this.client.clusterMode && this.backend.cluster) {
       const moved = clusterClientRefusal(spec, argv) ?? this.redirect(spec, argv, this.backend.cluster);
       if (moved) return moved;
@@ -320,7 +350,7 @@ export class Session implements SessionApi {
     if (!NO_TOUCH.has(spec.name)) {
       this.backend.server.keyAccess.touch(this.client.db, commandKeys(spec, argv), this.backend.now());
     }
-    const reply = spec.flags.includes("blocking")
+    const reply = mayBlock(spec, argv)
       ? this.blockingWrite(spec, argv)
       : isWrite(spec)
         ? this.write(argv)
@@ -336,16 +366,18 @@ export class Session implements SessionApi {
       ? E.arity(spec.name)
       : !this.client.authenticated && !spec.flags.includes("noauth")
         ? E.noAuth
-        : spec.flags.includes("no-multi")
-          ? err("ERR Command not allowed inside a transaction")
-          : this.client.clusterMode && this.backend.cluster
-            ? clusterClientRefusal(spec, argv)
-            : undefined;
+        : (aclRefusal(this, spec, argv, true) ??
+          (spec.flags.includes("no-multi")
+            ? err("ERR Command not allowed inside a transaction")
+            : this.client.clusterMode && this.backend.cluster
+              ? clusterClientRefusal(spec, argv)
+              : undefined));
     if (refused) {
       this.queueFailed = true;
       return refused;
     }
-    this.queued!.push(argv);
+    const resolved = spec.resolve?.(argv);
+    this.queued!.push(Array.isArray(resolved) ? resolved : argv);
     return QUEUED;
   }
 
@@ -404,8 +436,18 @@ export class Session implements SessionApi {
     const timeout = parseTimeout(spec.name, argv);
     if (typeof timeout !== "number") return timeout;
     const db = this.client.db;
-    const registry = this.backend.blocking;
     this.blocked = true;
+    const xinfo = this.table.get("xinfo")!;
+    const read = (a: readonly Uint8Array[]) => this.backend.read(xinfo, a, false, db, this.writeBack);
+    const resolved = resolveBlockingArgs(spec.name, argv, read);
+    return resolved instanceof Promise
+      ? resolved.then((a) => this.wait(spec, a, timeout, db))
+      : this.wait(spec, resolved, timeout, db);
+  }
+
+  /** blockingWrite's wait: tries, then retries whenever the registry wakes it, until a pop or the end. */
+  private wait(spec: CommandSpec, argv: readonly Uint8Array[], timeout: number, db: number): Promise<Reply> {
+    const registry = this.backend.blocking;
     return new Promise<Reply>((resolve) => {
       let trying = false;
       let again = false;
@@ -438,6 +480,8 @@ export class Session implements SessionApi {
           // A retry's error keeps the client waiting (its key became another type: Redis serves only
           // lists), except BLMOVE's: the element is there but the destination is not a list.
           if (popped || (r.t === "error" && (first || MOVES.has(spec.name)))) return finish(r);
+          const ends = first ? undefined : retryEnds(spec.name, r);
+          if (ends) return finish(ends);
           if (pendingEnd) return finish(pendingEnd);
           if (again) {
             again = false;
@@ -481,7 +525,8 @@ export class Session implements SessionApi {
       const own = op.multi ? (reply.t === "array" ? reply.v[i] : undefined) : reply;
       // A blocking pop that found nothing wrote nothing: waking others would make the waiters wake each other forever.
       if (spec.flags.includes("blocking") && (!own || nothingPopped(own))) return;
-      this.backend.blocking.touched(db, commandKeys(spec, argv).map(byteKey));
+      if (WAKES_ALL.has(spec.name)) this.backend.blocking.wakeAll();
+      else this.backend.blocking.touched(db, commandKeys(spec, argv).map(byteKey));
     });
   }
 

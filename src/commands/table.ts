@@ -1,5 +1,6 @@
 // The command table: every command FlyDB knows, by lower-case name. Dispatch, arity checks,
 // COMMAND INFO/DOCS and key extraction for routing all read it.
+import { ACL_COMMANDS } from "./acl.ts";
 import { BIT_COMMANDS } from "./bits.ts";
 import { BLOCKING_COMMANDS } from "./blocking.ts";
 import { CLUSTER_COMMANDS } from "./cluster.ts";
@@ -20,11 +21,15 @@ import { LCS_COMMANDS } from "./lcs.ts";
 import { LIST_COMMANDS } from "./list.ts";
 import { OBJECT_COMMANDS } from "./object.ts";
 import { REPLICATION_COMMANDS } from "./replication.ts";
+import { FUNCTION_COMMANDS } from "./functions.ts";
+import { SCRIPTING_COMMANDS } from "./scripting.ts";
 import { SERVER_MISC_COMMANDS } from "./server-misc.ts";
 import { SET_COMMANDS } from "./set.ts";
 import { SORT_COMMANDS } from "./sort.ts";
 import { TRANSACTION_COMMANDS } from "./transactions.ts";
 import { STRING_COMMANDS } from "./strings.ts";
+import { STREAM_COMMANDS } from "./stream.ts";
+import { STREAM_GROUP_COMMANDS } from "./stream-groups.ts";
 import type { CommandSpec } from "./types.ts";
 import { ZSET_COMMANDS } from "./zset.ts";
 import { ZSET_ALGEBRA_COMMANDS } from "./zset-algebra.ts";
@@ -57,6 +62,8 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   GEO_COMMANDS,
   HYPERLOGLOG_COMMANDS,
   ZSET_ALGEBRA_COMMANDS,
+  STREAM_COMMANDS,
+  STREAM_GROUP_COMMANDS,
   SORT_COMMANDS,
   TRANSACTION_COMMANDS,
   OBJECT_COMMANDS,
@@ -66,6 +73,9 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   REPLICATION_COMMANDS,
   SERVER_MISC_COMMANDS,
   DEBUG_COMMANDS,
+  SCRIPTING_COMMANDS,
+  FUNCTION_COMMANDS,
+  ACL_COMMANDS,
 ]);
 
 export const isWrite = (spec: CommandSpec) => spec.flags.includes("write");

@@ -2,12 +2,14 @@
 // state machine). Command logic never sees SQL, sockets or the clock: `now` and randomness come in
 // through the context, so the same function runs on a leader and, inside apply, on every replica.
 import type { Reply } from "../resp/reply.ts";
+import type { AclRegistry, DenialReason } from "../acl/registry.ts";
 import type { ClusterTips } from "./cluster-policy.ts";
 import type { SlowLog } from "./slowlog.ts";
 import type { KeyAccess } from "./key-access.ts";
 import type { LatencyMonitor } from "./latency.ts";
+import type { StreamStore } from "./stream-store.ts";
 
-export type KeyType = "string" | "hash" | "list" | "set" | "zset";
+export type KeyType = "string" | "hash" | "list" | "set" | "zset" | "stream";
 
 export interface KeyMeta {
   readonly type: KeyType;
@@ -113,6 +115,14 @@ export interface Keyspace {
    * that derive further keys from their arguments' data (SORT's BY and GET patterns) check it.
    */
   colocated(key: Uint8Array, slot: number | undefined): boolean;
+  /**
+   * FUNCTION's libraries as a FUNCTION DUMP payload, kept by each state machine that applies
+   * FUNCTION LOAD: per partition in a cluster (`at`: a key of it, or its number), once for the
+   * whole store otherwise (`at` ignored). Shared by every database, as in Redis.
+   */
+  functionLibraries(at: Uint8Array | number | undefined): Uint8Array | undefined;
+  /** Replaces the libraries (undefined: none). */
+  setFunctionLibraries(at: Uint8Array | number | undefined, payload: Uint8Array | undefined): void;
   // meta() first; these methods assume the key is absent or of their type. Writers create the key
   // (no expiry) when it is absent and delete it when its last element goes, as Redis does.
 
@@ -168,6 +178,9 @@ export interface Keyspace {
   zsetCount(key: Uint8Array, range: ScoreRange | LexRange): number;
   /** At most `limit` entries in member byte order (not score order), from the first member >= `from` (ZSCAN). */
   zsetMembersFrom(key: Uint8Array, from: Uint8Array, limit: number): ZEntry[];
+
+  /** Streams: entries, groups, consumers and pending entries (src/commands/stream-store.ts). */
+  readonly streams: StreamStore;
 }
 
 export interface StringSlice {
@@ -254,6 +267,9 @@ export interface EncodingLimits {
   readonly setIntsetEntries: number;
   readonly zsetEntries: number;
   readonly zsetValue: number;
+  /** stream-node-max-entries and stream-node-max-bytes (src/commands/stream-store.ts NodeLimits). */
+  readonly streamNodeEntries: number;
+  readonly streamNodeBytes: number;
 }
 
 export interface WatchedKey {
@@ -335,9 +351,9 @@ export interface CommandContext {
 
 /**
  * Redis's notify-keyspace-events class of an event: g generic, $ string, l list, s set, h hash,
- * z sorted set, x expired, n new key.
+ * z sorted set, t stream, x expired, n new key.
  */
-export type EventClass = "g" | "$" | "l" | "s" | "h" | "z" | "x" | "n";
+export type EventClass = "g" | "$" | "l" | "s" | "h" | "z" | "t" | "x" | "n";
 
 /** Receives apply's keyspace events in order (src/pubsub/keyspace-events.ts publishes them). */
 export type KeyEventSink = (db: number, cls: EventClass, event: string, key: Uint8Array) => void;
@@ -374,6 +390,8 @@ export interface ClientState {
   clusterMode: boolean;
   /** The selected database (SELECT). */
   db: number;
+  /** The ACL user the connection runs as (AUTH, HELLO AUTH); "default" until then. */
+  user: string;
   /** Its subscriptions of one kind (CLIENT LIST's sub=/psub=/ssub=), from its pub/sub; absent for HTTP. */
   readonly subscriptionCount?: (kind: SubscriptionKind) => number;
 }
@@ -410,11 +428,30 @@ export interface ClusterView {
 }
 
 /** What a connection-level command may touch: its own client, the others, the server. */
+/** Users, authentication and refusals, as the session sees them (src/commands/acl.ts). */
+export interface SecurityApi {
+  readonly acl: AclRegistry;
+  /** Cryptographically random bytes (ACL GENPASS). */
+  randomBytes(n: number): Uint8Array;
+  /** Resolves after `ms` milliseconds (the delay of a source with failed AUTHs). */
+  wait(ms: number): Promise<void>;
+  /** A refused AUTH or command: the node logs it, rate-limited. */
+  refused(event: { reason: DenialReason; username: string; object: string; addr: string }): void;
+  /**
+   * Runs a change of the users (it throws AclRuleError on a bad rule, changing nothing) and makes
+   * it hold where the node keeps its users; replies +OK or the error that kept it from holding.
+   */
+  changeUsers(apply: () => void): Reply | Promise<Reply>;
+  /** ACL LOAD and ACL SAVE: from and to the aclfile. */
+  load(): Reply;
+  save(): Reply;
+}
+
 export interface SessionApi {
   readonly client: ClientState;
+  readonly security: SecurityApi;
   readonly now: number;
   readonly server: ServerView;
-  readonly requirepass: string;
   readonly clients: () => readonly ClientState[];
   /** Closes another client's connection; false when no such id. */
   readonly kill: (id: number) => boolean;
@@ -523,6 +560,12 @@ export interface CommandSpec {
    * node knows (OBJECT IDLETIME: its record of key accesses).
    */
   readonly completeReply?: (s: SessionApi, argv: readonly Uint8Array[], reply: Reply) => Reply;
+  /**
+   * Rewrites a data command on the node that received it, before it is read or proposed, with what
+   * only that node has (EVALSHA becomes EVAL with the body from its script cache); an error reply
+   * answers instead. Inside MULTI a call it cannot rewrite is queued as it is.
+   */
+  readonly resolve?: (argv: readonly Uint8Array[]) => readonly Uint8Array[] | Reply;
 }
 
 /** One database's key counts, for INFO keyspace (standalone from the store, in a cluster summed over partitions). */

@@ -31,6 +31,14 @@ export interface Config {
   requirepass: string;
   cluster_secret: string;
   http_auth_token: string;
+  protected_mode: boolean;
+  aclfile: string;
+  tls_port: number;
+  tls_cert_file: string;
+  tls_key_file: string;
+  tls_ca_cert_file: string;
+  tls_auth_clients: "no" | "optional" | "yes";
+  tls_http: boolean;
   redis_cluster_mode: boolean;
   /** Milliseconds; written in config as a duration such as "5m" or "90s". */
   dead_node_timeout: number;
@@ -44,6 +52,7 @@ export interface Config {
   slowlog_log_slower_than: number;
   slowlog_max_len: number;
   latency_monitor_threshold: number;
+  busy_reply_threshold: number;
   hash_max_listpack_entries: number;
   hash_max_listpack_value: number;
   set_max_intset_entries: number;
@@ -52,6 +61,8 @@ export interface Config {
   list_max_listpack_size: number;
   list_compress_depth: number;
   hll_sparse_max_bytes: number;
+  stream_node_max_entries: number;
+  stream_node_max_bytes: number;
   /** Redis's "<hard> <soft> <soft seconds>" for clients with pub/sub pushes; see parseOutputLimit. */
   client_output_buffer_limit_pubsub: string;
 }
@@ -151,7 +162,7 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     kind: "enum",
     def: "key-based",
     choices: ["key-based", "round-robin", "least-loaded", "locality-aware", "hybrid"],
-    help: "which replica serves reads",
+    help: "which replica serves a read (writes always go to the partition leader): key-based: the leader; round-robin: the partition's live replicas in turn; least-loaded: the replica with the lowest gossiped load (requests served per second, smoothed); locality-aware: this node when it holds a replica, else one in its zone, else the lowest gossip RTT; hybrid: least-loaded among the replicas of this node's zone (else the nearest), skipping one more than 1000 entries behind. A follower serves under read_consistency like the leader: ReadIndex to the leader, then wait for apply (docs/API.md, Read routing); CONFIG SET routing-strategy changes it on this node",
   },
   replication_factor: {
     kind: "int",
@@ -165,7 +176,7 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     def: 256,
     min: 1,
     max: 16384,
-    help: "partitions (Raft groups) the 16384 slots are split into; fixed at bootstrap",
+    help: "partitions (Raft groups) the 16384 slots are split into; fixed when data_dir is created, standalone too",
     rule: (v: number) => (isPowerOfTwo(v) ? undefined : "a power of two between 1 and 16384"),
   },
   databases: {
@@ -188,7 +199,7 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
   zone: {
     kind: "string",
     def: "",
-    help: "failure zone (rack, availability zone): replicas of a partition are spread across zones",
+    help: "failure zone (rack, availability zone), advertised in gossip and mDNS: replicas of a partition are spread across zones, and locality-aware and hybrid reads stay in the zone",
   },
   bootstrap: { kind: "bool", def: false, help: "start a new cluster with this node as its only member" },
   bootstrap_expect: {
@@ -202,7 +213,7 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     kind: "enum",
     def: "linearizable",
     choices: ["linearizable", "lease", "stale"],
-    help: "linearizable: the leader confirms leadership with a quorum (ReadIndex) per read; lease: the leader answers while its check-quorum lease holds; stale: a node that holds a replica of the partition answers from it, without a round trip",
+    help: "linearizable: the leader confirms leadership with a quorum (ReadIndex) per read, and a follower that routing picked asks the leader for that index and answers once it has applied it; lease: the same, but the leader answers from its check-quorum lease without a quorum round; stale: a node that holds a replica of the partition answers from it, without a round trip (it may miss recent writes, also this client's own)",
   },
   fsync: {
     kind: "enum",
@@ -223,6 +234,33 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     secret: true,
     help: "bearer token required by /cluster/join, /cluster/leave and every /kv request (empty: none)",
   },
+  protected_mode: {
+    kind: "bool",
+    def: true,
+    help: "without a password for the default user, refuse RESP clients that are not on loopback (as Redis)",
+  },
+  aclfile: {
+    kind: "string",
+    def: "",
+    help: "file of ACL users (ACL LOAD/SAVE); empty: users are kept in <data_dir>/users.acl after each change",
+  },
+  tls_port: {
+    kind: "int",
+    def: 0,
+    min: 0,
+    max: 65535,
+    help: "RESP over TLS on bind_addr's host at this port (0: off)",
+  },
+  tls_cert_file: { kind: "string", def: "", help: "PEM certificate (chain) of this node for TLS" },
+  tls_key_file: { kind: "string", def: "", help: "PEM private key of tls_cert_file" },
+  tls_ca_cert_file: { kind: "string", def: "", help: "PEM CA certificates that client certificates must chain to" },
+  tls_auth_clients: {
+    kind: "enum",
+    def: "yes",
+    choices: ["no", "optional", "yes"],
+    help: "client certificates on the TLS port: not asked for, checked when given, or required (as Redis)",
+  },
+  tls_http: { kind: "bool", def: false, help: "serve the HTTP API over HTTPS with tls_cert_file and tls_key_file" },
   redis_cluster_mode: { kind: "bool", def: false, help: "answer -MOVED like Redis Cluster instead of proxying" },
   dead_node_timeout: {
     kind: "duration",
@@ -267,6 +305,15 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     max: MAX_INT,
     help: "milliseconds a command must take to be a LATENCY event (0: off)",
   },
+  busy_reply_threshold: {
+    kind: "int",
+    def: 5000,
+    min: 0,
+    max: MAX_INT,
+    help:
+      "Redis's busy-reply-threshold (alias lua-time-limit), accepted for compatibility: a script runs inside one" +
+      " synchronous apply and is ended by an instruction budget instead (docs/API.md, Scripting)",
+  },
   hash_max_listpack_entries: {
     kind: "int",
     def: 512,
@@ -294,6 +341,20 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     min: 0,
     max: MAX_INT,
     help: "OBJECT ENCODING: a sorted set with more members is a skiplist",
+  },
+  stream_node_max_entries: {
+    kind: "int",
+    def: 100,
+    min: 0,
+    max: MAX_INT,
+    help: "entries per stream node: `MAXLEN ~`/`MINID ~` trimming removes whole nodes (0: no limit)",
+  },
+  stream_node_max_bytes: {
+    kind: "bytes",
+    def: 4096,
+    min: 0,
+    max: MAX_INT,
+    help: "approximate bytes per stream node (0: no limit)",
   },
   zset_max_listpack_value: {
     kind: "int",

@@ -5,6 +5,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { NodeMetrics } from "./metrics.ts";
 import type { Reply } from "../resp/reply.ts";
 import { RemoveRefused, type RemoveReport } from "../cluster/remove.ts";
+import { parseHostPort } from "../net/hostport.ts";
 import { consoleApp, type ConsoleSource } from "./console.ts";
 
 /** What the cluster endpoints need; absent on a standalone node. */
@@ -34,10 +35,27 @@ export interface NodeStatus {
   /** "standalone", or "cluster" with the admin once the cluster node is up (undefined while it starts). */
   readonly mode: "standalone" | "cluster";
   cluster(): ClusterAdmin | undefined;
-  /** Runs a data command through a session, exactly as a RESP client's (for /kv). */
-  command(argv: readonly Uint8Array[]): Promise<Reply>;
+  /**
+   * Runs a data command through a session, exactly as a RESP client's (for /kv); with `as`, the
+   * session first authenticates as that ACL user (HTTP Basic credentials).
+   */
+  command(argv: readonly Uint8Array[], as?: Credentials): Promise<Reply>;
   /** What the web console at /ui shows beyond the endpoints above. */
   readonly console: ConsoleSource;
+}
+
+export interface Credentials {
+  readonly user: string;
+  readonly password: string;
+}
+
+/** `Authorization: Basic base64(user:password)`, or undefined when the request has none. */
+export function basicCredentials(c: Context): Credentials | undefined {
+  const m = /^Basic\s+([A-Za-z0-9+/=]+)$/.exec(c.req.header("authorization") ?? "");
+  if (!m) return undefined;
+  const text = Buffer.from(m[1]!, "base64").toString("utf8");
+  const colon = text.indexOf(":");
+  return colon < 0 ? undefined : { user: text.slice(0, colon), password: text.slice(colon + 1) };
 }
 
 /** Admin and /kv endpoints require `Authorization: Bearer <http_auth_token>` when a token is set. */
@@ -54,10 +72,11 @@ const LEAVE_TIMEOUT_MS = 60_000;
 const MAX_LEAVE_TIMEOUT_MS = 600_000;
 
 /** HTTP status for a RESP error reply, by its code. */
-function errorStatus(message: string): 400 | 401 | 409 | 500 | 503 {
+function errorStatus(message: string): 400 | 401 | 403 | 409 | 500 | 503 {
   const code = message.split(" ", 1)[0];
   if (code === "WRONGTYPE") return 409;
-  if (code === "NOAUTH") return 401;
+  if (code === "NOAUTH" || code === "WRONGPASS") return 401;
+  if (code === "NOPERM") return 403;
   if (code === "TRYAGAIN" || code === "CLUSTERDOWN" || code === "LOADING") return 503;
   if (code === "ERR") return 400;
   return 500;
@@ -96,18 +115,27 @@ export function createHttpApp(node: NodeStatus): Hono {
     const a = admin(c);
     return a instanceof Response ? a : c.json(await a.partitions());
   });
+  /** Enough to name every seed of a large cluster; a longer list is refused rather than dialled. */
+  const MAX_JOIN_PEERS = 64;
   app.post("/cluster/join", auth, async (c) => {
     const a = admin(c);
     if (a instanceof Response) return a;
     const body = (await c.req.json().catch(() => undefined)) as { peers?: unknown } | undefined;
     const peers = body?.peers;
-    if (
-      !Array.isArray(peers) ||
-      peers.length === 0 ||
-      !peers.every((p) => typeof p === "string" && /^.+:\d{1,5}$/.test(p))
-    ) {
+    const valid = (p: unknown) => {
+      if (typeof p !== "string" || p.length > 300) return false;
+      try {
+        const { host, port } = parseHostPort(p, "");
+        return host !== "" && port > 0;
+      } catch {
+        return false;
+      }
+    };
+    if (!Array.isArray(peers) || peers.length === 0 || peers.length > MAX_JOIN_PEERS || !peers.every(valid)) {
       return c.json(
-        { error: 'body must be {"peers": ["host:port", ...]} with the gossip addresses of cluster members' },
+        {
+          error: `body must be {"peers": ["host:port", ...]} with 1 to ${MAX_JOIN_PEERS} gossip addresses of cluster members (ports 1-65535)`,
+        },
         400,
       );
     }
@@ -157,26 +185,29 @@ export function createHttpApp(node: NodeStatus): Hono {
   });
 
   // /kv runs GET/SET/DEL through a session like any RESP client. Reading data is guarded like
-  // writing it: with a token set, every /kv request needs it.
-  app.get("/kv/:key", auth, async (c) => {
-    const r = await node.command([enc.encode("GET"), enc.encode(c.req.param("key"))]);
+  // writing it: with a token set, every /kv request needs it, or the Basic credentials of an ACL
+  // user, whose permissions then apply as over RESP.
+  const kvAuth: MiddlewareHandler = async (c, next) => (basicCredentials(c) ? next() : auth(c, next));
+  const run = (c: Context, argv: Uint8Array[]) => node.command(argv, basicCredentials(c));
+  app.get("/kv/:key", kvAuth, async (c) => {
+    const r = await run(c, [enc.encode("GET"), enc.encode(c.req.param("key"))]);
     if (r.t === "nullbulk") return c.json({ error: "no such key" }, 404);
     if (r.t === "error") return c.json({ error: r.v }, errorStatus(r.v));
     if (r.t !== "bulk") return c.json({ error: `unexpected reply ${r.t}` }, 500);
     const body = typeof r.v === "string" ? enc.encode(r.v) : r.v;
     return c.body(body as Uint8Array<ArrayBuffer>, 200, { "content-type": "application/octet-stream" });
   });
-  app.put("/kv/:key", auth, async (c) => {
+  app.put("/kv/:key", kvAuth, async (c) => {
     const value = new Uint8Array(await c.req.arrayBuffer());
     const argv = [enc.encode("SET"), enc.encode(c.req.param("key")), value];
     const ttl = c.req.query("ttl");
     if (ttl !== undefined) argv.push(enc.encode("EX"), enc.encode(ttl));
-    const r = await node.command(argv);
+    const r = await run(c, argv);
     if (r.t === "error") return c.json({ error: r.v }, errorStatus(r.v));
     return c.json({ ok: true });
   });
-  app.delete("/kv/:key", auth, async (c) => {
-    const r = await node.command([enc.encode("DEL"), enc.encode(c.req.param("key"))]);
+  app.delete("/kv/:key", kvAuth, async (c) => {
+    const r = await run(c, [enc.encode("DEL"), enc.encode(c.req.param("key"))]);
     if (r.t === "error") return c.json({ error: r.v }, errorStatus(r.v));
     return c.json({ deleted: r.t === "int" ? Number(r.v) : 0 });
   });

@@ -3,7 +3,7 @@
 import { crc64Bytes } from "./crc64.ts";
 import { RdbFormatError } from "./errors.ts";
 import { RdbReader } from "./reader.ts";
-import { RdbUnsupportedError, readValue, writeValue, type RdbValue } from "./value.ts";
+import { readValue, writeValue, type RdbValue } from "./value.ts";
 import { RdbWriter } from "./writer.ts";
 
 /** The RDB version Redis 7.0 writes; it refuses payloads of a newer one. */
@@ -22,7 +22,7 @@ export function dumpPayload(v: RdbValue): Uint8Array {
 export type LoadResult =
   | { readonly ok: true; readonly value: RdbValue }
   /** "footer": a newer RDB version or a wrong checksum; "format": the value does not decode. */
-  | { readonly ok: false; readonly reason: "footer" | "format" | "unsupported"; readonly detail: string };
+  | { readonly ok: false; readonly reason: "footer" | "format"; readonly detail: string };
 
 export function loadPayload(payload: Uint8Array): LoadResult {
   if (payload.length < FOOTER) return { ok: false, reason: "footer", detail: "payload shorter than its footer" };
@@ -36,7 +36,6 @@ export function loadPayload(payload: Uint8Array): LoadResult {
   try {
     return { ok: true, value: readValue(r.byte(), r) };
   } catch (e) {
-    if (e instanceof RdbUnsupportedError) return { ok: false, reason: "unsupported", detail: e.message };
     if (e instanceof RdbFormatError || e instanceof RangeError) {
       return { ok: false, reason: "format", detail: e.message };
     }

@@ -68,6 +68,19 @@ export class RdbReader {
     return at;
   }
 
+  /** A length that may exceed 2^53 (stream IDs and counters). */
+  length64(): bigint {
+    const first = this.byte();
+    if (first === LEN_64BIT) return this.view.getBigUint64(this.bytesAt(8), false);
+    this.pos--;
+    return BigInt(this.length());
+  }
+
+  /** A signed 64-bit little-endian integer (rdbLoadMillisecondTime). */
+  int64(): bigint {
+    return this.view.getBigInt64(this.bytesAt(8), true);
+  }
+
   length(): number {
     const { value, encoded } = this.lengthOrEncoding();
     check(!encoded, `string encoding where a length was expected at ${this.pos - 1}`);

@@ -1,11 +1,12 @@
 // A Redis value in its RDB object encoding (redis/src/rdb.c rdbSaveObject / rdbLoadObject): every form
-// redis-server 7.0 writes or still reads for strings, lists, sets, sorted sets and hashes.
+// redis-server 7.0 writes or still reads for strings, lists, sets, sorted sets, hashes and streams.
 import { check, RdbFormatError } from "./errors.ts";
 import { writeIntset, readIntset } from "./intset.ts";
 import { LISTPACK_EMPTY_BYTES, listpackEntryBytes, readListpack, writeListpack } from "./listpack.ts";
 import { formatDouble } from "../resp/encoder.ts";
 import type { RdbReader } from "./reader.ts";
 import { byteText, decimal, parseDouble } from "./text.ts";
+import { type RdbStream, readStream, writeStream } from "./stream.ts";
 import type { RdbWriter } from "./writer.ts";
 import { readZiplist } from "./ziplist.ts";
 import { readZipmap } from "./zipmap.ts";
@@ -49,14 +50,14 @@ export type RdbValue =
   | { readonly type: "list"; readonly items: readonly Uint8Array[] }
   | { readonly type: "set"; readonly members: readonly Uint8Array[]; readonly compact: boolean }
   | { readonly type: "zset"; readonly entries: readonly ScoredMember[]; readonly compact: boolean }
-  | { readonly type: "hash"; readonly entries: readonly HashEntry[]; readonly compact: boolean };
+  | { readonly type: "hash"; readonly entries: readonly HashEntry[]; readonly compact: boolean }
+  | RdbStream;
 
 export type HashEntry = readonly [field: Uint8Array, value: Uint8Array];
 
-/** A value of a type this codec does not load yet (streams: see issue #16); a distinct refusal. */
-export class RdbUnsupportedError extends Error {
-  override readonly name = "RdbUnsupportedError";
-}
+/** Redis 7.0's stream-node-max-entries / -bytes: how a loaded stream is cut into nodes again. */
+const STREAM_NODE_ENTRIES = 100;
+const STREAM_NODE_BYTES = 4096;
 
 /** Quicklist node containers (redis/src/quicklist.h). */
 const NODE_PLAIN = 1;
@@ -110,7 +111,7 @@ export function readValue(type: number, r: RdbReader): RdbValue {
       return hash(pairs(readListpack(r.string())), true);
     case RDB_TYPE.STREAM_LISTPACKS:
     case RDB_TYPE.STREAM_LISTPACKS_2:
-      throw new RdbUnsupportedError("streams are not supported yet");
+      return readStream(r, type === RDB_TYPE.STREAM_LISTPACKS_2, STREAM_NODE_ENTRIES, STREAM_NODE_BYTES);
     default:
       throw new RdbFormatError(`unknown or unsupported object type ${type}`);
   }
@@ -243,6 +244,10 @@ export function writeValue(v: RdbValue, w: RdbWriter): void {
         w.string(f);
         w.string(val);
       }
+      return;
+    case "stream":
+      w.byte(RDB_TYPE.STREAM_LISTPACKS_2);
+      writeStream(v, w);
   }
 }
 

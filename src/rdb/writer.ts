@@ -53,6 +53,20 @@ export class RdbWriter {
     }
   }
 
+  /** A length that may exceed 2^53 (stream IDs and counters). */
+  length64(n: bigint): void {
+    if (n <= 0xffffffffn) this.length(Number(n));
+    else {
+      this.byte(0x81);
+      this.fixed(8, (v) => v.setBigUint64(0, n, false));
+    }
+  }
+
+  /** A signed 64-bit little-endian integer (rdbSaveMillisecondTime). */
+  int64(n: bigint): void {
+    this.fixed(8, (v) => v.setBigInt64(0, BigInt.asIntN(64, n), true));
+  }
+
   string(s: Uint8Array): void {
     if (s.length <= INT_FORM_MAX_LEN && this.intString(s)) return;
     if (s.length > COMPRESS_ABOVE) {

@@ -60,6 +60,8 @@ export interface ConnectionHandler {
    * limits for strangers apply (10 arguments, 16384-byte bulks).
    */
   authenticated?(): boolean;
+  /** Optional: written at once to a connection that is refused (protected mode), which is then closed. */
+  readonly refusal?: Reply;
 }
 
 export interface RespServerOptions {
@@ -70,6 +72,10 @@ export interface RespServerOptions {
   /** Output limit of connections that were pushed to (default: none). */
   pushLimit?: OutputLimit;
   onConnection(conn: ConnectionControl): ConnectionHandler;
+  /** Serve TLS (Bun's TLS options: key, cert, ca, requestCert, rejectUnauthorized). */
+  tls?: import("bun").TLSOptions;
+  /** With `tls` asking for client certificates without requiring one: a certificate that fails verification is refused. */
+  refuseUnverifiedPeers?: boolean;
 }
 
 export interface RespServer {
@@ -364,6 +370,7 @@ export async function startRespServer(opts: RespServerOptions): Promise<RespServ
     port: opts.port,
     // A client that sends FIN after its last command (nc -N, scripts) still gets its replies.
     allowHalfOpen: true,
+    ...(opts.tls ? { tls: opts.tls } : {}),
     socket: {
       binaryType: "uint8array",
       open(socket) {
@@ -372,12 +379,19 @@ export async function startRespServer(opts: RespServerOptions): Promise<RespServ
         open.add(conn);
         try {
           conn.handler = opts.onConnection(conn);
+          if (conn.handler.refusal) socket.end(encodeReply(conn.handler.refusal, 2));
         } catch (e) {
           socket.end(encodeReply(internalError(e), 2));
         }
       },
       data(socket, chunk) {
         socket.data.onData(chunk);
+      },
+      handshake(socket, _success, authorizationError) {
+        if (!opts.refuseUnverifiedPeers || authorizationError === null) return;
+        // No certificate at all is allowed; one that was sent must verify.
+        const cert = socket.getPeerCertificate();
+        if (cert && Object.keys(cert).length > 0) socket.terminate();
       },
       drain(socket) {
         socket.data.onDrain();

@@ -3,6 +3,7 @@
 // copying a key reaches all of its rows from one place (state.ts derives triggers and copy
 // statements from this list). collection-rows.ts reads and writes these tables.
 import type { KeyType } from "../commands/types.ts";
+import { STREAM_TABLES } from "./stream-rows.ts";
 
 export interface CollectionTable {
   /** SQL identifier of the table, e.g. "hash_fields". */
@@ -61,4 +62,5 @@ export const COLLECTION_TABLES: readonly CollectionTable[] = [
     ],
     columns: ["lo_score", "lo_member", "n"],
   },
+  ...STREAM_TABLES,
 ];

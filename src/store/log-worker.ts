@@ -1,27 +1,15 @@
-// The worker thread that writes raft.db: a standalone node's op log, or a cluster member's Raft
-// log (SqliteRaftStorage, whose reads stay on the event loop's own connection). Its commits (and
+// The worker thread that writes raft.db: the node's Raft log (SqliteRaftStorage, whose reads stay
+// on the event loop's own connection), standalone or cluster member alike. Its commits (and
 // their fsyncs) run here so the event loop keeps parsing, applying and answering while a batch is
 // being made durable: Redis blocks its loop in fsync, this thread is why FlyDB does not have to.
 // Requests are answered strictly in the order they arrive (see log-writer.ts).
-import { type FsyncMode, OpLog } from "./oplog.ts";
 import { SqliteRaftStorage } from "./raft-log.ts";
 import { type PackedWrites, unpackWrites } from "./raft-write-transfer.ts";
-import { SYNCHRONOUS_MODES } from "./sqlite-sync.ts";
+import { type FsyncMode, SYNCHRONOUS_MODES } from "./sqlite-sync.ts";
 
 declare var self: Worker;
 
 export type LogRequest =
-  | { readonly t: "open"; readonly path: string; readonly fsync: FsyncMode }
-  | {
-      readonly t: "append";
-      readonly grp: number;
-      readonly first: number;
-      readonly term: number;
-      readonly kind: number;
-      readonly bytes: Uint8Array;
-      readonly lengths: readonly number[];
-    }
-  | { readonly t: "compact"; readonly grp: number; readonly upTo: number; readonly term: number }
   | { readonly t: "openRaft"; readonly path: string; readonly fsync: FsyncMode }
   | { readonly t: "saveBatch"; readonly batch: PackedWrites }
   | { readonly t: "dropGroup"; readonly grp: number }
@@ -31,31 +19,20 @@ export type LogResponse =
   | { readonly ok: true; readonly value: number }
   | { readonly ok: false; readonly error: string };
 
-let log: OpLog | undefined;
 let raft: SqliteRaftStorage | undefined;
 let syncTimer: ReturnType<typeof setInterval> | undefined;
 
-function opened(): OpLog {
-  if (!log) throw new Error("raft.db is not open in the log worker");
-  return log;
-}
-
 function openedRaft(): SqliteRaftStorage {
-  if (!raft) throw new Error("raft.db is not open for a cluster member's Raft log in the log worker");
+  if (!raft) throw new Error("raft.db is not open in the log worker");
   return raft;
 }
 
 /**
- * Returns the request's number: the connection's PRAGMA synchronous level for open and openRaft,
- * commits so far for append, entries deleted for compact, seconds the transaction took for
- * saveBatch.
+ * Returns the request's number: the connection's PRAGMA synchronous level for openRaft, seconds
+ * the transaction took for saveBatch.
  */
 function handle(req: LogRequest): number {
   switch (req.t) {
-    case "open":
-      log = OpLog.open(req.path, req.fsync);
-      if (req.fsync === "everysec") syncTimer = setInterval(() => log?.sync(), 1000);
-      return SYNCHRONOUS_MODES.indexOf(log.synchronous());
     case "openRaft":
       raft = new SqliteRaftStorage(req.path, { fsync: req.fsync === "always" ? "always" : "never" });
       if (req.fsync === "everysec") syncTimer = setInterval(() => raft?.sync(), 1000);
@@ -68,26 +45,11 @@ function handle(req: LogRequest): number {
     case "dropGroup":
       openedRaft().dropGroup(req.grp);
       return 0;
-    case "append": {
-      const l = opened();
-      let at = 0;
-      l.append(
-        req.grp,
-        req.lengths.map((length, i) => {
-          const data = req.bytes.subarray(at, (at += length));
-          return { idx: req.first + i, term: req.term, kind: req.kind, data };
-        }),
-      );
-      return l.commits;
-    }
-    case "compact":
-      return opened().compact(req.grp, req.upTo, req.term);
     case "close":
       clearInterval(syncTimer);
       // Closing the last connection checkpoints the WAL, fsyncing it: no separate sync needed.
-      log?.close();
       raft?.close();
-      log = raft = undefined;
+      raft = undefined;
       return 0;
   }
 }

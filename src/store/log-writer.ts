@@ -1,10 +1,9 @@
 // The event loop's handle on the log worker (log-worker.ts): each call is one request, answered
 // in order, so a FIFO of callbacks is all the bookkeeping there is.
-import type { FsyncMode } from "./oplog.ts";
 import type { LogRequest, LogResponse } from "./log-worker.ts";
 import type { GroupWrite } from "../raft/types.ts";
 import { packWrites, transferables } from "./raft-write-transfer.ts";
-import { SYNCHRONOUS_MODES, type SynchronousMode } from "./sqlite-sync.ts";
+import { type FsyncMode, SYNCHRONOUS_MODES, type SynchronousMode } from "./sqlite-sync.ts";
 
 interface Waiter {
   readonly resolve: (value: number) => void;
@@ -27,39 +26,16 @@ export class LogWriter {
     worker.onerror = (e: ErrorEvent) => this.fail(new Error(`raft.db log worker crashed: ${e.message}`));
   }
 
-  /** Starts the worker and opens raft.db in it as a standalone op log (refused when another process holds it). */
-  static open(path: string, fsync: FsyncMode): Promise<LogWriter> {
-    return LogWriter.start({ t: "open", path, fsync });
-  }
-
-  /** Starts the worker and opens raft.db in it as a cluster member's Raft log (SqliteRaftStorage). */
-  static openRaft(path: string, fsync: FsyncMode): Promise<LogWriter> {
-    return LogWriter.start({ t: "openRaft", path, fsync });
-  }
-
-  private static async start(open: LogRequest): Promise<LogWriter> {
+  /** Starts the worker and opens raft.db in it as the node's Raft log (SqliteRaftStorage). */
+  static async openRaft(path: string, fsync: FsyncMode): Promise<LogWriter> {
     const writer = new LogWriter(new Worker(new URL("./log-worker.ts", import.meta.url).href));
     try {
-      writer.synchronous = SYNCHRONOUS_MODES[await writer.call(open)]!;
+      writer.synchronous = SYNCHRONOUS_MODES[await writer.call({ t: "openRaft", path, fsync })]!;
     } catch (e) {
       writer.worker.terminate();
       throw e;
     }
     return writer;
-  }
-
-  /** Appends consecutive entries in one raft.db transaction; resolves with the commit count once durable. */
-  append(grp: number, first: number, term: number, kind: number, data: readonly Uint8Array[]): Promise<number> {
-    // One buffer, transferred: Bun's structured clone of an array of small Uint8Arrays costs
-    // tens of microseconds per element, more than the append itself.
-    const lengths = data.map((d) => d.length);
-    const bytes = new Uint8Array(lengths.reduce((a, b) => a + b, 0));
-    let at = 0;
-    for (const d of data) {
-      bytes.set(d, at);
-      at += d.length;
-    }
-    return this.call({ t: "append", grp, first, term, kind, bytes, lengths }, [bytes.buffer]);
   }
 
   /** SqliteRaftStorage.saveBatch in the worker; resolves with the seconds its transaction took, once durable. */
@@ -71,11 +47,6 @@ export class LogWriter {
   /** SqliteRaftStorage.dropGroup in the worker, after every write sent before it. */
   dropGroup(grp: number): Promise<number> {
     return this.call({ t: "dropGroup", grp });
-  }
-
-  /** Deletes entries up to upTo (see OpLog.compact); resolves with how many were deleted. */
-  compact(grp: number, upTo: number, term: number): Promise<number> {
-    return this.call({ t: "compact", grp, upTo, term });
   }
 
   /** Answers every request sent before it, closes raft.db and stops the worker. */

@@ -8,9 +8,11 @@
 // standalone write stays, so old logs still decode and standalone entries gain no bytes).
 // An op proposed under non-default encoding thresholds (CONFIG SET hash-max-listpack-entries, …)
 // appends them after the db (0 then written out): [cmds, now, seed, flags, watch, id | null, db,
-// [hashEntries, hashValue, setIntset, zsetEntries, zsetValue]]. Both trail, so every shorter shape
-// (what logs held before databases or thresholds existed) still decodes.
+// [hashEntries, hashValue, setIntset, zsetEntries, zsetValue, streamNodeEntries, streamNodeBytes]].
+// Both trail, so every shorter shape (what logs held before databases or thresholds existed) still
+// decodes; a 5-element threshold tuple (before streams) means the stream defaults.
 import { Packr } from "msgpackr";
+import { DEFAULT_ENCODING } from "../commands/collection.ts";
 import type { EncodingLimits, Op, WatchedKey } from "../commands/types.ts";
 import type { ProposalId } from "../keyspace/sessions.ts";
 
@@ -21,19 +23,45 @@ const RESP3 = 2;
 
 type WatchTuple = [Uint8Array, number, boolean] | [Uint8Array, number, boolean, number];
 type IdTuple = [string, number, number, number];
-type EncodingTuple = [number, number, number, number, number];
+type EncodingTuple =
+  | [number, number, number, number, number]
+  | [number, number, number, number, number, number, number];
+
+type Proposal = { readonly op: Op; readonly id: ProposalId | undefined };
+
+/**
+ * What decodeProposal would return for bytes encodeOp made in this process, for the plain shapes
+ * (no flags, watch, db or thresholds): the leader applies its own entries without unpacking them
+ * (the standalone store applied its ops as proposed). Bytes from elsewhere are decoded.
+ */
+const encoded = new WeakMap<Uint8Array, Proposal>();
 
 export function encodeOp(op: Op, id?: ProposalId): Uint8Array {
   const flags = (op.multi ? MULTI : 0) | (op.resp3 ? RESP3 : 0);
   const db = op.db ?? 0;
   const e = op.encoding;
-  if (flags === 0 && !op.watch?.length && !id && db === 0 && !e) return packr.pack([op.cmds, op.now, op.seed]);
+  if (flags === 0 && !op.watch?.length && db === 0 && !e) {
+    const bytes = id
+      ? packr.pack([op.cmds, op.now, op.seed, flags, [], [id.node, id.session, id.seq, id.ack]])
+      : packr.pack([op.cmds, op.now, op.seed]);
+    const copy = id && { node: id.node, session: id.session, seq: id.seq, ack: id.ack };
+    encoded.set(bytes, { op: { cmds: op.cmds, now: op.now, seed: op.seed }, id: copy });
+    return bytes;
+  }
   const watch: WatchTuple[] = (op.watch ?? []).map((w) =>
     (w.db ?? db) === db ? [w.key, w.version, w.existed] : [w.key, w.version, w.existed, w.db!],
   );
   const idTuple: IdTuple | null = id ? [id.node, id.session, id.seq, id.ack] : null;
   if (e) {
-    const limits: EncodingTuple = [e.hashEntries, e.hashValue, e.setIntsetEntries, e.zsetEntries, e.zsetValue];
+    const limits: EncodingTuple = [
+      e.hashEntries,
+      e.hashValue,
+      e.setIntsetEntries,
+      e.zsetEntries,
+      e.zsetValue,
+      e.streamNodeEntries,
+      e.streamNodeBytes,
+    ];
     return packr.pack([op.cmds, op.now, op.seed, flags, watch, idTuple, db, limits]);
   }
   if (db !== 0) return packr.pack([op.cmds, op.now, op.seed, flags, watch, idTuple, db]);
@@ -42,7 +70,9 @@ export function encodeOp(op: Op, id?: ProposalId): Uint8Array {
 }
 
 /** An op and, for a cluster write, its proposal id. */
-export function decodeProposal(data: Uint8Array): { op: Op; id: ProposalId | undefined } {
+export function decodeProposal(data: Uint8Array): Proposal {
+  const known = encoded.get(data);
+  if (known) return known;
   const decoded: unknown = packr.unpack(data);
   const n = Array.isArray(decoded) ? decoded.length : 0;
   if (!Array.isArray(decoded) || n < 3 || n > 8 || n === 4 || !Array.isArray(decoded[0])) {
@@ -75,10 +105,18 @@ export function decodeProposal(data: Uint8Array): { op: Op; id: ProposalId | und
 }
 
 function encodingOf(t: EncodingTuple, size: number): EncodingLimits {
-  if (!Array.isArray(t) || t.length !== 5 || t.some((n) => typeof n !== "number")) {
+  if (!Array.isArray(t) || (t.length !== 5 && t.length !== 7) || t.some((n) => typeof n !== "number")) {
     throw new Error(`log entry of ${size} bytes has malformed encoding thresholds`);
   }
-  return { hashEntries: t[0], hashValue: t[1], setIntsetEntries: t[2], zsetEntries: t[3], zsetValue: t[4] };
+  return {
+    hashEntries: t[0],
+    hashValue: t[1],
+    setIntsetEntries: t[2],
+    zsetEntries: t[3],
+    zsetValue: t[4],
+    streamNodeEntries: t[5] ?? DEFAULT_ENCODING.streamNodeEntries,
+    streamNodeBytes: t[6] ?? DEFAULT_ENCODING.streamNodeBytes,
+  };
 }
 
 export function decodeOp(data: Uint8Array): Op {

@@ -10,11 +10,14 @@ import { Packr } from "msgpackr";
 import { COLLECTION_TABLES, type CollectionTable } from "./collections.ts";
 import { DB_STRIDE } from "./state.ts";
 import { exportSessions, importSessions, type SessionRow } from "./proposal-sessions.ts";
+import { readLibraries, writeLibraries } from "./function-libraries.ts";
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 const KEY_COLUMNS = ["key", "type", "value", "expire_at"];
 /** Not a row table: the snapshot's entry for the group's session records. */
 const SESSIONS = "proposal_sessions";
+/** Not a row table: the partition's FUNCTION libraries (function-libraries.ts), as [[payload]] or []. */
+const FUNCTIONS = "functions";
 
 type Rows = unknown[][];
 
@@ -53,6 +56,8 @@ export function exportPartition(
     }
   }
   out[SESSIONS] = exportSessions(db, grp);
+  const libraries = readLibraries(db, part);
+  out[FUNCTIONS] = libraries ? [[libraries]] : [];
   return packr.pack(out);
 }
 
@@ -94,6 +99,7 @@ export function importPartition(
     }
     // Snapshots taken before session records existed carry none.
     importSessions(db, grp, (decoded[SESSIONS] ?? []) as SessionRow[]);
+    writeLibraries(db, part, (decoded[FUNCTIONS]?.[0]?.[0] as Uint8Array | undefined) ?? undefined);
     db.run("INSERT INTO applied (grp, idx) VALUES (?, ?) ON CONFLICT (grp) DO UPDATE SET idx = excluded.idx", [
       grp,
       appliedIdx,
@@ -107,6 +113,7 @@ export function dropPartition(store: PartitionStore, part: number, grp: number, 
   db.transaction(() => {
     deleteRows(store, part, collections);
     importSessions(db, grp, []);
+    writeLibraries(db, part, undefined);
     db.run("DELETE FROM applied WHERE grp = ?", [grp]);
   })();
 }

@@ -3,6 +3,13 @@
 // what a running node really does (docs/API.md, flydb_sqlite_synchronous).
 import type { Database } from "bun:sqlite";
 
+/**
+ * The `fsync` setting (src/config/schema.ts): "always" commits raft.db with synchronous = FULL,
+ * "everysec" and "no" with NORMAL (commits survive kill -9, not power loss), "everysec" with a
+ * WAL sync once a second.
+ */
+export type FsyncMode = "always" | "everysec" | "no";
+
 /** SQLite's levels, indexed by the number PRAGMA synchronous returns. */
 export const SYNCHRONOUS_MODES = ["OFF", "NORMAL", "FULL", "EXTRA"] as const;
 export type SynchronousMode = (typeof SYNCHRONOUS_MODES)[number];

@@ -1,7 +1,7 @@
 // The state machine database (data.db, docs/design/storage.md): the keyspace rows plus the log index each
 // group has applied, written in the same transaction so a crash never separates them. It is not
 // fsynced per batch (synchronous=NORMAL): whatever it loses is replayed from raft.db.
-import { Database, type Statement } from "bun:sqlite";
+import { Database, SQLiteError, type Statement } from "bun:sqlite";
 import {
   type CollectionInfo,
   type KeyMeta,
@@ -21,8 +21,10 @@ import { err, type Reply } from "../resp/reply.ts";
 import { groupOf, STANDALONE_GROUP } from "../keyspace/groups.ts";
 import { isValidPartitionCount, keySlot, partitionOf } from "../keyspace/slot.ts";
 import { CollectionRows, Versions } from "./collection-rows.ts";
+import { FUNCTIONS_DDL, readLibraries, STANDALONE_PART, writeLibraries } from "./function-libraries.ts";
 import { COLLECTION_TABLES, type CollectionTable } from "./collections.ts";
 import { SESSIONS_DDL } from "./proposal-sessions.ts";
+import { StreamRows } from "./stream-rows.ts";
 import { synchronousOf, type SynchronousMode } from "./sqlite-sync.ts";
 
 export interface StateDbOptions {
@@ -35,6 +37,11 @@ export interface StateDbOptions {
   readonly collections?: readonly CollectionTable[];
   /** A cluster member: only a partition's own keys are at hand when one of its ops runs. */
   readonly clustered?: boolean;
+  /**
+   * Locked from open to close (a standalone node): a second process on the same data_dir, a
+   * second node or a second start by hand, is refused instead of writing beside the first.
+   */
+  readonly exclusive?: boolean;
 }
 
 export type ApplyFn = (op: Op, ks: Keyspace) => Reply;
@@ -65,6 +72,7 @@ function schema(collections: readonly CollectionTable[]): string[] {
     "CREATE UNIQUE INDEX IF NOT EXISTS keys_by_part_key ON keys (part, key)",
     "CREATE INDEX IF NOT EXISTS keys_by_expiry ON keys (expire_at) WHERE expire_at IS NOT NULL",
     SESSIONS_DDL,
+    FUNCTIONS_DDL,
   ];
   for (const table of collections) {
     if (!SQL_IDENTIFIER.test(table.name) || !table.columns.every((c) => SQL_IDENTIFIER.test(c))) {
@@ -150,6 +158,7 @@ export class StateDb {
     }
     const db = new Database(path, { create: true, strict: true });
     try {
+      if (options.exclusive) db.run("PRAGMA locking_mode = EXCLUSIVE");
       db.run("PRAGMA journal_mode = WAL");
       db.run("PRAGMA synchronous = NORMAL");
       db.run("PRAGMA cache_size = -32768");
@@ -167,6 +176,9 @@ export class StateDb {
       return new StateDb(db, partitionCount, databases, collections, options.clustered === true);
     } catch (e) {
       db.close();
+      if (e instanceof SQLiteError && e.code?.startsWith("SQLITE_BUSY")) {
+        throw new Error(`${path} is in use by another process (or another node in this one)`);
+      }
       throw e;
     }
   }
@@ -235,7 +247,7 @@ export class StateDb {
 
   /**
    * Starts a transaction that applyBatch calls join until commitTransaction, unless one is open:
-   * the standalone engine keeps one open across batches whose log entries are already durable.
+   * one kept open across batches whose log entries are already durable writes each page once.
    */
   openTransaction(): void {
     if (!this.db.inTransaction) this.begin.run();
@@ -243,6 +255,11 @@ export class StateDb {
 
   commitTransaction(): void {
     if (this.db.inTransaction) this.commit.run();
+  }
+
+  /** Drops everything since the last commit (the log replays it on restart). */
+  rollbackTransaction(): void {
+    if (this.db.inTransaction) this.rollback.run();
   }
 
   /** Runs fn in one transaction; applyBatch calls inside it share it (one commit per turn). */
@@ -342,6 +359,7 @@ export class SqliteKeyspace implements Keyspace {
   /** WATCH versions: which op last wrote each key (shared by all databases). */
   readonly versions: Versions;
   private readonly rows: CollectionRows;
+  readonly streams: StreamRows;
   private readonly partitionCount: number;
   /** This database's shards: [lo, hi). */
   private readonly lo: number;
@@ -359,6 +377,7 @@ export class SqliteKeyspace implements Keyspace {
     this.partitionCount = shared.partitionCount;
     [this.lo, this.hi] = dbRange(index);
     this.rows = new CollectionRows(db, (key) => this.partOf(key), this.versions, index);
+    this.streams = new StreamRows(db, (key) => this.partOf(key), this.versions, index);
     const prepare = (sql: string): Statement => {
       const s = db.prepare(sql);
       this.statements.push(s);
@@ -465,6 +484,20 @@ export class SqliteKeyspace implements Keyspace {
     this.moveShard.run(parked + from, parked + to, that.lo - parked);
     this.versions.swapped(this.index);
     this.versions.swapped(other);
+  }
+
+  functionLibraries(at: Uint8Array | number | undefined): Uint8Array | undefined {
+    return readLibraries(this.shared.sql, this.librariesPart(at));
+  }
+
+  setFunctionLibraries(at: Uint8Array | number | undefined, payload: Uint8Array | undefined): void {
+    writeLibraries(this.shared.sql, this.librariesPart(at), payload);
+  }
+
+  private librariesPart(at: Uint8Array | number | undefined): number {
+    if (!this.shared.clustered) return STANDALONE_PART;
+    if (typeof at === "number") return at;
+    return at ? partitionOf(keySlot(at), this.partitionCount) : STANDALONE_PART;
   }
 
   colocated(key: Uint8Array, slot: number | undefined): boolean {
@@ -763,6 +796,7 @@ export class SqliteKeyspace implements Keyspace {
 
   private finalizeOwn(): void {
     this.rows.finalize();
+    this.streams.finalize();
     for (const s of this.statements) s.finalize();
   }
 }

@@ -7,8 +7,7 @@ import type { PersistedGroup } from "../raft/storage.ts";
 import { EMPTY_HARD_STATE, EMPTY_SNAPSHOT_META } from "../raft/storage.ts";
 import type { GroupWrite } from "../raft/types.ts";
 import { LogWriter } from "./log-writer.ts";
-import type { FsyncMode } from "./oplog.ts";
-import type { SynchronousMode } from "./sqlite-sync.ts";
+import type { FsyncMode, SynchronousMode } from "./sqlite-sync.ts";
 import { SqliteRaftStorage } from "./raft-log.ts";
 
 export interface WorkerRaftStorageOptions {

@@ -9,6 +9,7 @@ import type { Socket, TCPSocketListener } from "bun";
 import { Packr } from "msgpackr";
 import { parseHostPort, type HostPort } from "../net/hostport.ts";
 import { encodeFrame, FrameDecoder, FrameError } from "./frame.ts";
+import { LINK_DELAYS } from "./link-delay.ts";
 
 export interface FrameSealer {
   seal(plain: Uint8Array): Uint8Array;
@@ -251,6 +252,16 @@ export class Transport {
   }
 
   private sendFrame(p: Peer, w: Wire, request?: number): void {
+    const delay = LINK_DELAYS.get(p.id);
+    if (delay) {
+      setTimeout(() => this.sendFrameNow(p, w, request), delay);
+      return;
+    }
+    this.sendFrameNow(p, w, request);
+  }
+
+  private sendFrameNow(p: Peer, w: Wire, request?: number): void {
+    if (this.closed) return;
     const frame = this.encode(w);
     if (p.out) {
       this.write(p.out, frame, request);
@@ -413,8 +424,12 @@ export class Transport {
   private answer(s: Socket<InboundState>, from: string, id: number, body: unknown): void {
     const handler = this.opts.onRequest;
     const reply = (ok: boolean, value: unknown) => {
-      if (this.closed) return;
-      this.write(s.data.out, this.encode([REPLY, id, ok, value]));
+      const out = () => {
+        if (!this.closed) this.write(s.data.out, this.encode([REPLY, id, ok, value]));
+      };
+      const delay = LINK_DELAYS.get(from);
+      if (delay) setTimeout(out, delay);
+      else out();
     };
     if (!handler) {
       reply(false, "this node does not serve requests");

@@ -73,6 +73,8 @@ describe.skipIf(skipNetns)("cluster formation by discovery in network namespaces
       "16",
       "--fsync",
       "no",
+      // redis-cli reaches the nodes from other namespaces, without a password.
+      "--no-protected-mode",
       ...extra,
     ];
     const proc = lan.spawn(host.ns, args, { cwd: ROOT });
@@ -119,7 +121,7 @@ describe.skipIf(skipNetns)("cluster formation by discovery in network namespaces
 
   async function discover(
     host: NsHost,
-  ): Promise<{ nodeId: string; addresses: string[]; ports: Record<string, number | null> }[]> {
+  ): Promise<{ node_id: string; addresses: string[]; ports: Record<string, number | null> }[]> {
     const r = await lan.exec(
       host.ns,
       [BUN, join(ROOT, "cli/flydb-discover.ts"), "--json", "--timeout", "1", "--cluster-id", "form-test"],
@@ -208,8 +210,8 @@ describe.skipIf(skipNetns)("cluster formation by discovery in network namespaces
 
   test("members advertise themselves; a killed member restarts and rejoins without bootstrapping again; a clean stop says goodbye", async () => {
     const seen = await discover(h[5]!);
-    expect(seen.map((n) => n.nodeId).sort()).toEqual(["n0", "n1", "n2", "n3", "n4"]);
-    const n2 = seen.find((n) => n.nodeId === "n2")!;
+    expect(seen.map((n) => n.node_id).sort()).toEqual(["n0", "n1", "n2", "n3", "n4"]);
+    const n2 = seen.find((n) => n.node_id === "n2")!;
     expect(n2.addresses).toEqual([h[1]!.address]);
     expect(n2.ports).toEqual({ resp: RESP, http: HTTP, gossip: 7946, raft: 7947 });
 
@@ -228,7 +230,7 @@ describe.skipIf(skipNetns)("cluster formation by discovery in network namespaces
     const fifth = nodes.find((n) => n.id === "n0")!;
     fifth.proc.kill("SIGTERM");
     expect(await fifth.proc.exited).toBe(0);
-    expect((await discover(h[5]!)).map((n) => n.nodeId).sort()).toEqual(["n1", "n2", "n3", "n4"]);
+    expect((await discover(h[5]!)).map((n) => n.node_id).sort()).toEqual(["n1", "n2", "n3", "n4"]);
   });
 
   test("a node with another partition_count refuses to join and exits with status 2", async () => {

@@ -77,8 +77,14 @@ export interface Harness {
   readonly client: NsHost;
   /** The command that starts a node: dist/flydb when it is newer than the sources, else bun cli/flydb.ts. */
   readonly command: readonly string[];
-  /** Spawn the node's process (it must not be running); wait for /health, /ready or nothing. */
-  start(node: FlyNode, opts?: { wait?: "health" | "ready" | "none"; timeoutMs?: number }): Promise<void>;
+  /**
+   * Spawn the node's process (it must not be running), with `env` added to its environment (e.g. a
+   * test-only clock offset); wait for /health, /ready or nothing.
+   */
+  start(
+    node: FlyNode,
+    opts?: { wait?: "health" | "ready" | "none"; timeoutMs?: number; env?: Record<string, string> },
+  ): Promise<void>;
   /** Start every node at once and wait until all are ready. */
   startAll(opts?: { timeoutMs?: number }): Promise<void>;
   /** SIGKILL by PID and wait for the process to be gone. */
@@ -222,6 +228,8 @@ export function createHarness(opts: HarnessOptions): Harness {
     const gossip = hostPort(host, PORTS.gossip);
     const raft = hostPort(host, PORTS.raft);
     const args = ["--bind-addr", resp, "--http-addr", http, "--data-dir", dataDir, "--node-id", id];
+    // Clients reach the nodes from another namespace without a password: protected mode would refuse them.
+    args.push("--no-protected-mode");
     if (opts.mode === "cluster") {
       args.push(
         "--cluster-addr",
@@ -308,7 +316,12 @@ export function createHarness(opts: HarnessOptions): Harness {
     const fd = openSync(node.logPath, "a");
     try {
       const [bin, ...pre] = command;
-      node.proc = net.spawn(node.host.ns, [bin!, ...pre, ...node.args], { stdout: fd, stderr: fd, cwd: node.dataDir });
+      node.proc = net.spawn(node.host.ns, [bin!, ...pre, ...node.args], {
+        stdout: fd,
+        stderr: fd,
+        cwd: node.dataDir,
+        env: o?.env,
+      });
     } finally {
       closeSync(fd); // the child holds its own copy
     }

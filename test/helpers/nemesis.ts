@@ -1,19 +1,31 @@
-// The nemesis (issue #13): a loopback cluster of real processes in lease-read mode, each node's
-// clock skewed by a test-only offset (FLYDB_TEST_CLOCK_OFFSET_MS, src/wall-clock.ts) that changes at
-// every restart, under a recorded workload (registers, counters, TTL keys) while a seeded schedule
-// kill -9s and SIGSTOPs nodes, one at a time. Judged by the WGL checker (workload.ts) and a TTL
-// check: a key read as expired is never read alive again. No partitions: cutting links needs the
-// network namespaces (test/cluster/partition.test.ts), which a soak of 100 runs cannot afford.
-// Used by test/cluster/nemesis.test.ts and scripts/soak.ts.
-import Redis from "ioredis";
+// The nemesis (issue #13): real FlyDB processes, one per network namespace (cluster-harness.ts),
+// in lease-read mode, each node's clock skewed by a test-only offset (FLYDB_TEST_CLOCK_OFFSET_MS,
+// src/wall-clock.ts) that changes at every start, under a recorded workload (registers, counters,
+// TTL keys) from the client namespace, while a seeded schedule injects one fault at a time and
+// repairs it: kill -9 and restart, SIGSTOP, network partitions (a minority cut off, the metadata
+// leader isolated, a bridge node that alone sees both halves, a node whose packets out are all
+// dropped while it still hears everyone), and membership changes (a node added, a member killed
+// and removed with POST /cluster/remove, a member leaving with POST /cluster/leave; a removed or
+// departed node comes back later on a wiped data dir under its old id). Judged by the WGL
+// checker plus the lost-write checks (workload.ts) and the TTL check: a key read expired is never
+// read alive again. Used by test/cluster/nemesis.test.ts and bench/soak.ts.
+import { readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { seededRandom } from "../../src/lib/prng.ts";
-import { keysInDistinctPartitions, waitUntil } from "./cluster-harness.ts";
-import { startClusterMember, type ClusterMemberProcess } from "./processes.ts";
-import { checkHistory, describeFailures, startWorkload, type FinalRead, type OpRecord } from "./workload.ts";
+import {
+  clusterStatus,
+  createHarness,
+  type FlyNode,
+  type Harness,
+  keysInDistinctPartitions,
+  waitClusterSettled,
+  waitUntil,
+} from "./cluster-harness.ts";
+import { checkHistory, describeFailures, finalReads, type OpRecord, startWorkload, ttlViolations } from "./workload.ts";
 
 export interface NemesisOptions {
   readonly seed: number;
-  /** Workload length; faults stop 2 s before its end. */
+  /** How long faults are injected; the workload then runs CALM_MS more without faults. */
   readonly workloadMs: number;
   /** Largest clock offset of a node, either way. */
   readonly maxSkewMs: number;
@@ -23,8 +35,13 @@ export interface NemesisOptions {
 export interface NemesisResult {
   readonly seed: number;
   readonly faults: string[];
-  /** Keys that failed the WGL check, and TTL keys read alive after being read expired. */
+  /**
+   * Keys that failed the WGL check, TTL keys read alive after being read expired, a removed node
+   * refused on a wiped data dir, or one that left refused again after the remedy its error names.
+   */
   readonly violations: string[];
+  /** Findings short of a violation: a node that left refused on a wiped data dir at first (see `add`). */
+  readonly notes: string[];
   /** Acknowledged writes missing at the end (also counted in violations). */
   readonly lostWrites: string[];
   /** Per fault: ms from the fault until every workload key had an acknowledged write again. */
@@ -33,133 +50,282 @@ export interface NemesisResult {
   readonly ttlReads: number;
 }
 
-interface TtlRead {
-  readonly key: string;
-  readonly call: number;
-  readonly ret: number;
-  readonly alive: boolean;
-}
-
-const now = () => performance.timeOrigin + performance.now();
+/** Fault-free tail of the workload, so the last fault's recovery is measured too. */
+const CALM_MS = 8_000;
+/** Members at the start; the other hosts wait as spares for "add" faults. */
+const INITIAL = 3;
+const HOSTS = 5;
 
 export async function runNemesis(o: NemesisOptions): Promise<NemesisResult> {
   const rnd = seededRandom(o.seed);
   const partitions = o.partitions ?? 8;
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const skew = () => ({ FLYDB_TEST_CLOCK_OFFSET_MS: String(Math.round((rnd() * 2 - 1) * o.maxSkewMs)) });
-  const args = ["--read-consistency", "lease"];
-  const members: ClusterMemberProcess[] = [];
-  const redis: Redis[] = [];
-  const client = (m: ClusterMemberProcess) => {
-    const c = new Redis({ port: m.port, host: "127.0.0.1", maxRetriesPerRequest: 0, commandTimeout: 2_000 });
-    c.on("error", () => {});
-    redis.push(c);
-    return c;
-  };
+  const h = createHarness({
+    nodes: HOSTS,
+    mode: "cluster",
+    partitionCount: partitions,
+    extraArgs: () => ["--read-consistency", "lease"],
+  });
   try {
-    const first = await startClusterMember({ id: `nm${o.seed}-1`, partitions, args, env: skew() });
-    members.push(first);
-    for (const i of [2, 3]) {
-      const id = `nm${o.seed}-${i}`;
-      members.push(await startClusterMember({ id, seed: first.gossip, partitions, args, env: skew() }));
-    }
-    await waitUntil(
-      async () => {
-        const s = (await (await fetch(`${first.http}/cluster/status`)).json()) as {
-          members: unknown[];
-          partitions: { healthy: number; leaders_per_node: Record<string, number> };
-        };
-        const leading = Object.keys(s.partitions.leaders_per_node).length;
-        return s.members.length === 3 && s.partitions.healthy === partitions && leading === 3;
-      },
-      60_000,
-      "3 members, every partition healthy, each member leading some",
-      250,
-    );
+    const [n1, ...rest] = h.nodes as [FlyNode, ...FlyNode[]];
+    await h.start(n1, { env: skew(), timeoutMs: 30_000 });
+    await Promise.all(rest.slice(0, INITIAL - 1).map((n) => h.start(n, { env: skew(), timeoutMs: 30_000 })));
+    await waitClusterSettled(h, 60_000);
     const keys = keysInDistinctPartitions(6, partitions, `nm${o.seed}-`);
     const registerKeys = keys.slice(0, 4);
     const counterKeys = keys.slice(4);
-    const run = startWorkload(null, "", {
-      targets: members.map((m) => `127.0.0.1:${m.port}`),
+    const run = startWorkload(h.net, h.client.ns, {
+      targets: h.nodes.map((n) => n.resp),
       clients: 6,
       registerKeys,
       counterKeys,
       maxOps: 50_000,
-      maxMs: o.workloadMs,
+      // Stopped after the calm tail; this only bounds a run whose faults overran badly.
+      maxMs: o.workloadMs + 120_000,
       opTimeoutMs: 2_000,
       thinkMs: 5,
       seed: o.seed,
+      ttlPrefix: `ttl${o.seed}-`,
     });
-    const started = now();
-    const ttlReads: TtlRead[] = [];
-    const ttl = ttlProbe(members, client, rnd, started + o.workloadMs, ttlReads);
-    const faults: string[] = [];
+    const started = Date.now();
+    const nemesis = new Nemesis(h, rnd, pick, skew);
     const faultTimes: number[] = [];
-    while (now() < started + o.workloadMs - 4_000) {
+    while (Date.now() < started + o.workloadMs) {
       await Bun.sleep(1_000 + rnd() * 1_500);
-      const i = Math.floor(rnd() * members.length);
-      const m = members[i]!;
       faultTimes.push(Date.now());
-      if (rnd() < 0.5) {
-        faults.push(`kill -9 ${m.id}`);
-        await m.kill9();
-        await Bun.sleep(500 + rnd() * 1_500);
-        const restart = { dataDir: m.dataDir, resp: m.port, http: m.httpPort, gossip: m.gossip, raft: m.raft };
-        members[i] = await startClusterMember({ id: m.id, partitions, args, env: skew(), restart });
-      } else {
-        const ms = Math.round(500 + rnd() * 2_000);
-        faults.push(`SIGSTOP ${m.id} ${ms} ms`);
-        process.kill(m.pid, "SIGSTOP");
-        await Bun.sleep(ms);
-        process.kill(m.pid, "SIGCONT");
-      }
+      await nemesis.next();
     }
+    await Bun.sleep(CALM_MS);
+    run.stop();
     const { records } = await run.done;
-    await ttl;
-    await waitUntil(
-      async () => {
-        const res = await fetch(`${members[0]!.http}/cluster/status`);
-        const s = (await res.json()) as { partitions: { healthy: number } };
-        return s.partitions.healthy === partitions;
-      },
-      30_000,
-      "every partition healthy after the faults",
-      250,
-    );
-    const finals: FinalRead[] = [];
-    for (const m of members) {
-      const c = client(m);
-      for (const key of keys) {
-        const call = Date.now();
-        const read = async () => {
-          const v = await c.get(key).catch(() => undefined);
-          return v === undefined ? undefined : { v };
-        };
-        const { v } = await waitUntil(read, 20_000, `a final GET ${key} through ${m.id}`);
-        finals.push({ key, value: v, call, ret: Date.now() });
-      }
-    }
+    const settled = await waitClusterSettled(h, 60_000).catch((e: Error) => e);
+    if (settled instanceof Error) throw new Error(`${settled.message}; faults: ${nemesis.faults.join(", ")}`);
+    const members = h.nodes.filter((n) => h.isRunning(n));
+    const finals = await finalReads(h, members, keys);
     const checks = checkHistory(records, finals);
-    const violations = [...describeFailures(checks), ...ttlViolations(ttlReads)];
+    const violations = [...describeFailures(checks), ...ttlViolations(records), ...nemesis.refused];
     const lostWrites = checks.flatMap((c) => c.problems.filter((p) => /lost|null after/.test(p)));
     return {
       seed: o.seed,
-      faults,
+      faults: nemesis.faults,
       violations,
+      notes: nemesis.notes,
       lostWrites,
-      recoveryMs: faultTimes.map((t) => recovery(records, [...registerKeys, ...counterKeys], t)),
-      ops: records.length,
-      ttlReads: ttlReads.length,
+      recoveryMs: faultTimes.map((t) => recovery(records, keys, t)),
+      ops: records.filter((r) => r.model !== "ttl").length,
+      ttlReads: records.filter((r) => r.model === "ttl" && r.op === "get").length,
     };
   } finally {
-    for (const c of redis) c.disconnect();
-    for (const m of members) {
-      try {
-        process.kill(m.pid, "SIGCONT");
-      } catch {
-        // already gone
+    await h.destroy();
+  }
+}
+
+/** The fault schedule and the cluster's membership as the faults changed it. */
+class Nemesis {
+  readonly faults: string[] = [];
+  /** Refused rejoins on wiped data dirs that are violations (see `add`). */
+  readonly refused: string[] = [];
+  readonly notes: string[] = [];
+  /** How each spare that was a member went: a removed id must be free at once, a departed one after the remedy. */
+  private readonly departed = new Map<FlyNode, "removed" | "left">();
+  /** Stopped nodes whose next start is a new member: spares never started, or removed and wiped. */
+  private readonly spares: FlyNode[];
+
+  constructor(
+    private readonly h: Harness,
+    private readonly rnd: () => number,
+    private readonly pick: <T>(xs: readonly T[]) => T,
+    private readonly skew: () => Record<string, string>,
+  ) {
+    this.spares = h.nodes.filter((n) => !h.isRunning(n));
+  }
+
+  private members(): FlyNode[] {
+    return this.h.nodes.filter((n) => this.h.isRunning(n));
+  }
+
+  async next(): Promise<void> {
+    const r = this.rnd();
+    if (r < 0.2) return this.kill();
+    if (r < 0.35) return this.pause();
+    if (r < 0.7) return this.partition();
+    return this.membership();
+  }
+
+  private async kill(): Promise<void> {
+    const m = this.pick(this.members());
+    this.faults.push(`kill -9 ${m.id}`);
+    await this.h.kill9(m);
+    await Bun.sleep(500 + this.rnd() * 1_500);
+    await this.h.start(m, { env: this.skew(), wait: "health" });
+  }
+
+  private async pause(): Promise<void> {
+    const m = this.pick(this.members());
+    const ms = Math.round(500 + this.rnd() * 2_000);
+    this.faults.push(`SIGSTOP ${m.id} ${ms} ms`);
+    m.proc!.kill("SIGSTOP");
+    await Bun.sleep(ms);
+    m.proc!.kill("SIGCONT");
+  }
+
+  private async partition(): Promise<void> {
+    const { h, rnd } = this;
+    const members = this.members();
+    const shuffled = [...members].sort(() => rnd() - 0.5);
+    const cut = async (a: readonly FlyNode[], b: readonly FlyNode[], oneWay = false) => {
+      for (const x of a) {
+        for (const y of b) {
+          await h.net.dropTo(x.host.ns, y.host);
+          if (!oneWay) await h.net.dropTo(y.host.ns, x.host);
+        }
       }
+    };
+    const kind = rnd();
+    const ids = (ns: readonly FlyNode[]) => ns.map((n) => n.id).join("+");
+    let what: string;
+    if (kind < 0.3) {
+      const minority = shuffled.slice(0, Math.max(1, Math.floor((members.length - 1) / 2)));
+      const majority = members.filter((n) => !minority.includes(n));
+      await cut(minority, majority);
+      what = `partition ${ids(minority)} | ${ids(majority)}`;
+    } else if (kind < 0.55) {
+      const s = await clusterStatus(h, members[0]!).catch(() => undefined);
+      const leader = members.find((n) => n.id === s?.metadata_leader) ?? shuffled[0]!;
+      await cut(
+        [leader],
+        members.filter((n) => n !== leader),
+      );
+      what = `isolate metadata leader ${leader.id}`;
+    } else if (kind < 0.8) {
+      const [bridge, ...others] = shuffled as [FlyNode, ...FlyNode[]];
+      const half = Math.ceil(others.length / 2);
+      await cut(others.slice(0, half), others.slice(half));
+      what = `bridge ${bridge.id} between ${ids(others.slice(0, half))} | ${ids(others.slice(half))}`;
+    } else {
+      const mute = shuffled[0]!;
+      await cut(
+        [mute],
+        members.filter((n) => n !== mute),
+        true,
+      );
+      what = `asymmetric: ${mute.id}'s packets out dropped`;
     }
-    await Promise.all(members.map((m) => m.stop(2_000)));
+    const ms = Math.round(1_000 + rnd() * 3_000);
+    this.faults.push(`${what} ${ms} ms`);
+    await Bun.sleep(ms);
+    await h.net.healDrops();
+  }
+
+  /** Add a spare when the cluster is smallest, remove or drain a member when it is largest, else either. */
+  private async membership(): Promise<void> {
+    const members = this.members();
+    // n1 founded the cluster (--bootstrap): on a wiped data dir it would found another.
+    const removable = members.filter((n) => n !== this.h.nodes[0]);
+    const grow = members.length <= INITIAL ? true : this.spares.length === 0 ? false : this.rnd() < 0.5;
+    if (grow) return this.add(this.pick(this.spares));
+    const m = this.pick(removable);
+    const left = this.rnd() >= 0.5;
+    if (left) await this.leave(m);
+    else await this.remove(m);
+    this.departed.set(m, left ? "left" : "removed");
+    this.wipe(m);
+    this.spares.push(m);
+  }
+
+  /**
+   * Starts a spare. On a wiped data dir under an id that was removed (POST /cluster/remove), a
+   * refusal is a violation: the removal must free the id at once. After a leave, a replica that
+   * still lists the id as a voter (one the map moved away, until it is dropped) can get it refused
+   * for a while: a note; then the remedy the error names (POST /cluster/remove, then start again)
+   * must work, else a violation.
+   */
+  private async add(n: FlyNode): Promise<void> {
+    this.spares.splice(this.spares.indexOf(n), 1);
+    const how = this.departed.get(n);
+    this.faults.push(
+      `add ${n.id}${how ? ` (wiped, same id, after it ${how === "left" ? "left" : "was removed"})` : ""}`,
+    );
+    const refusal = await this.start(n);
+    if (refusal === undefined) return;
+    if (how === "left") {
+      this.notes.push(`${n.id} refused on a wiped data dir after it left; removing it and starting again: ${refusal}`);
+      await this.removeVia(n);
+      const again = await this.start(n);
+      if (again === undefined) return;
+      this.refused.push(`${n.id} refused again after POST /cluster/remove: ${again}`);
+    } else {
+      this.refused.push(`${n.id} on a wiped data dir was refused after its removal: ${refusal}`);
+    }
+    this.spares.push(n);
+  }
+
+  /** Starts a node and waits until ready; the refusal line if it was refused. */
+  private async start(n: FlyNode): Promise<string | undefined> {
+    try {
+      await this.h.start(n, { env: this.skew(), timeoutMs: 30_000 });
+      return undefined;
+    } catch (e) {
+      const refusal = this.h
+        .logTail(n, 20)
+        .split("\n")
+        .find((l) => l.includes("refusing to join"));
+      if (!refusal) throw e;
+      return refusal;
+    }
+  }
+
+  /** kill -9, then POST /cluster/remove through another member until it is removed everywhere. */
+  private async remove(m: FlyNode): Promise<void> {
+    const { h } = this;
+    this.faults.push(`kill -9 and remove ${m.id}`);
+    await h.kill9(m);
+    await this.removeVia(m);
+  }
+
+  /** POST /cluster/remove through another member until it answers 200 (no group counts the id's vote). */
+  private async removeVia(m: FlyNode): Promise<void> {
+    const { h } = this;
+    const via = this.pick(this.members());
+    let last = "";
+    const removed = waitUntil(
+      async () => {
+        // 409 while gossip still sees it alive; 504 while some group still counts its vote.
+        const path = `/cluster/remove?node=${m.id}&timeout_ms=5000`;
+        const r = await h.http(via, path, { method: "POST", timeoutMs: 8_000 });
+        last = `${r.status} ${r.body}`;
+        return r.status === 200;
+      },
+      40_000,
+      `POST /cluster/remove?node=${m.id} through ${via.id} to succeed`,
+      300,
+    );
+    await removed.catch((e: Error) => {
+      throw new Error(`${e.message} (last answer: ${last})`);
+    });
+  }
+
+  /** POST /cluster/leave: it drains, then stops by itself. */
+  private async leave(m: FlyNode): Promise<void> {
+    const { h } = this;
+    this.faults.push(`leave ${m.id}`);
+    const r = await h.http(m, "/cluster/leave?timeout_ms=30000", { method: "POST", timeoutMs: 35_000 });
+    if (r.status !== 200) throw new Error(`POST /cluster/leave on ${m.id}: ${r.status} ${r.body}`);
+    const exited = await Promise.race([m.proc!.exited.then(() => true), Bun.sleep(10_000).then(() => false)]);
+    if (!exited) throw new Error(`${m.id} still running 10 s after it drained and left`);
+    const via = this.members()[0]!;
+    await waitUntil(
+      async () => !(await clusterStatus(h, via)).members.some((x) => x.id === m.id),
+      20_000,
+      `${m.id} gone from the members ${via.id} lists after its leave`,
+      300,
+    );
+  }
+
+  /** Empties a departed node's data dir: its next start is a new incarnation of the id. */
+  private wipe(n: FlyNode): void {
+    for (const f of readdirSync(n.dataDir)) rmSync(join(n.dataDir, f), { recursive: true, force: true });
   }
 }
 
@@ -171,51 +337,4 @@ function recovery(records: readonly OpRecord[], keys: readonly string[], at: num
     worst = Math.max(worst, first ? first.ret! - at : Infinity);
   }
   return worst;
-}
-
-/**
- * Writes TTL keys (a fresh key per write, PX 150–600 ms) through random nodes and reads each
- * through random nodes until it has been read expired a few times.
- */
-async function ttlProbe(
-  members: ClusterMemberProcess[],
-  client: (m: ClusterMemberProcess) => Redis,
-  rnd: () => number,
-  until: number,
-  out: TtlRead[],
-): Promise<void> {
-  const pick = () => client(members[Math.floor(rnd() * members.length)]!);
-  for (let n = 0; now() < until; n++) {
-    const key = `ttl-${n}`;
-    const w = pick();
-    const set = await w.set(key, "v", "PX", Math.round(150 + rnd() * 450)).catch(() => null);
-    w.disconnect();
-    if (set !== "OK") continue;
-    let expiredSeen = 0;
-    while (expiredSeen < 3 && now() < until) {
-      const r = pick();
-      const call = now();
-      const v = await r.get(key).catch(() => undefined);
-      const ret = now();
-      r.disconnect();
-      if (v !== undefined) out.push({ key, call, ret, alive: v !== null });
-      if (v === null) expiredSeen++;
-      await Bun.sleep(rnd() * 60);
-    }
-  }
-}
-
-/** A TTL key read alive by a read that began after a read that found it expired had returned. */
-function ttlViolations(reads: readonly TtlRead[]): string[] {
-  const out: string[] = [];
-  const byKey = new Map<string, TtlRead[]>();
-  for (const r of reads) byKey.set(r.key, [...(byKey.get(r.key) ?? []), r]);
-  for (const [key, rs] of byKey) {
-    const firstExpired = Math.min(...rs.filter((r) => !r.alive).map((r) => r.ret));
-    const back = rs.find((r) => r.alive && r.call > firstExpired);
-    if (back) {
-      out.push(`${key}: read alive at ${back.call.toFixed(0)} after it was read expired at ${firstExpired.toFixed(0)}`);
-    }
-  }
-  return out;
 }

@@ -2,8 +2,9 @@
 // veth into a bridge that itself lives in an extra namespace, so nothing at all appears on the
 // machine's own interfaces and every address is private to this set (multicast included: each
 // host routes 224.0.0.0/4 to its veth). Faults are injected per host: the host's link goes down
-// or up, or netem drops a share of its packets; link() adds a second, point-to-point network
-// between two hosts. destroy() kills whatever runs inside the namespaces (by PID) and deletes
+// or up, netem drops a share of its packets, or blackhole routes drop what one host sends to
+// another (partitions of any shape, asymmetric ones included); link() adds a second,
+// point-to-point network between two hosts. destroy() kills whatever runs inside the namespaces (by PID) and deletes
 // them; call it from afterAll.
 import type { Subprocess } from "bun";
 
@@ -61,6 +62,14 @@ export interface Netns {
   linkDown(ns: string): Promise<void>;
   /** Bring it back, with the multicast route that going down removed. */
   linkUp(ns: string): Promise<void>;
+  /**
+   * Drop every packet `from` sends to `to`'s address (a blackhole route in from's namespace), one
+   * way only: cut both ways for a partition between two hosts, one way for an asymmetric one.
+   * Other pairs (the client namespace and each side, say) keep talking: partitions of any shape.
+   */
+  dropTo(from: string, to: NsHost): Promise<void>;
+  /** Remove every route dropTo added. */
+  healDrops(): Promise<void>;
   /** Whether `tc` is installed and the kernel has the netem qdisc; netemLoss throws otherwise. */
   readonly hasNetem: boolean;
   /** Drop `pct` percent of the host's outgoing packets (0 removes the qdisc). */
@@ -289,6 +298,9 @@ export function createNetns(count: number): Netns {
     return ends;
   };
 
+  // "ns address" of each blackhole route dropTo added.
+  const drops = new Set<string>();
+
   return {
     hosts,
     subnet,
@@ -301,6 +313,18 @@ export function createNetns(count: number): Netns {
       const h = host(ns);
       await must(ns, ["ip", "link", "set", h.iface, "up"]);
       await must(ns, ["ip", "route", "replace", "224.0.0.0/4", "dev", h.iface]);
+    },
+    dropTo: async (from, to) => {
+      host(from);
+      await must(from, ["ip", "route", "replace", "blackhole", `${to.address}/32`]);
+      drops.add(`${from} ${to.address}`);
+    },
+    healDrops: async () => {
+      for (const d of drops) {
+        const [ns, address] = d.split(" ") as [string, string];
+        await must(ns, ["ip", "route", "del", "blackhole", `${address}/32`]);
+        drops.delete(d);
+      }
     },
     hasNetem,
     netemLoss: async (ns, pct) => {

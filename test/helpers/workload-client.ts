@@ -28,6 +28,12 @@ export interface WorkloadConfig {
   /** Share of operations that are reads (default 0.5). */
   readRatio?: number;
   seed?: number;
+  /**
+   * One more client writes TTL keys (a fresh key `${ttlPrefix}<n>` per write, PX 150–600 ms) and
+   * reads each through random targets until it was read expired three times: records of model
+   * "ttl", judged by ttlViolations (workload.ts), not by the linearizability check.
+   */
+  ttlPrefix?: string;
 }
 
 export type OpStatus = "ok" | "fail" | "unknown";
@@ -35,7 +41,7 @@ export type OpStatus = "ok" | "fail" | "unknown";
 export interface OpRecord {
   client: number;
   key: string;
-  model: "register" | "counter";
+  model: "register" | "counter" | "ttl";
   op: "get" | "set" | "incr";
   /** The value a SET wrote. */
   value?: string;
@@ -244,7 +250,56 @@ export async function runWorkload(cfg: WorkloadConfig): Promise<{ records: OpRec
     conn?.close();
   };
 
-  await Promise.all(Array.from({ length: cfg.clients }, (_, i) => client(i)));
+  // Every TTL operation on a fresh connection to a random target, as different clients would.
+  const ttlOp = async (id: number, key: string, args: string[]): Promise<OpRecord> => {
+    const addr = cfg.targets[Math.floor(random() * cfg.targets.length)]!;
+    const op = args[0] === "SET" ? "set" : "get";
+    const rec: OpRecord = {
+      client: id,
+      key,
+      model: "ttl",
+      op,
+      call: now(),
+      ret: null,
+      status: "unknown",
+      target: addr,
+    };
+    let conn: Conn | undefined;
+    try {
+      conn = await Conn.open(addr, cfg.opTimeoutMs);
+      rec.call = now();
+      const reply = await conn.command(args, cfg.opTimeoutMs);
+      if (typeof reply === "object" && reply !== null && !Array.isArray(reply)) throw new Error(reply.error);
+      rec.ret = now();
+      rec.status = "ok";
+      rec.out = reply as string | null;
+    } catch (e) {
+      rec.error = e instanceof Error ? e.message : String(e);
+      rec.status = op === "get" ? "fail" : "unknown";
+    }
+    conn?.close();
+    return rec;
+  };
+  const ttlClient = async (id: number, prefix: string) => {
+    for (let n = 0; more(); n++) {
+      const key = `${prefix}${n}`;
+      const set = await ttlOp(id, key, ["SET", key, "v", "PX", String(Math.round(150 + random() * 450))]);
+      records.push(set);
+      if (set.status !== "ok") continue;
+      let expiredSeen = 0;
+      while (expiredSeen < 3 && more()) {
+        const get = await ttlOp(id, key, ["GET", key]);
+        records.push(get);
+        if (get.status === "ok" && get.out === null) expiredSeen++;
+        await Bun.sleep(random() * 60);
+      }
+    }
+  };
+
+  await Promise.all([
+    ...Array.from({ length: cfg.clients }, (_, i) => client(i)),
+    ...(cfg.ttlPrefix === undefined ? [] : [ttlClient(cfg.clients, cfg.ttlPrefix)]),
+  ]);
   const byTarget: WorkloadSummary["byTarget"] = {};
   for (const r of records) {
     const t = (byTarget[r.target] ??= { ok: 0, fail: 0, unknown: 0 });

@@ -106,7 +106,7 @@ const retOf = (r: { ret: number | null; status: string }) => (r.status === "ok" 
 /** Check each key's history, with `finals` (reads taken after the workload) appended. */
 export function checkHistory(records: readonly OpRecord[], finals: readonly FinalRead[] = []): KeyCheck[] {
   const keys = new Map<string, "register" | "counter">();
-  for (const r of records) keys.set(r.key, r.model);
+  for (const r of records) if (r.model !== "ttl") keys.set(r.key, r.model);
   const results: KeyCheck[] = [];
   for (const [key, model] of keys) {
     // A failed read changed nothing and returned nothing: leave it out.
@@ -174,6 +174,27 @@ export function checkHistory(records: readonly OpRecord[], finals: readonly Fina
     });
   }
   return results;
+}
+
+/**
+ * TTL keys (model "ttl") read alive by a read invoked after a read that found the key expired had
+ * returned: expiry went backwards (a stale read, or a clock behind the one that saw it expire).
+ */
+export function ttlViolations(records: readonly OpRecord[]): string[] {
+  const out: string[] = [];
+  const byKey = new Map<string, OpRecord[]>();
+  for (const r of records) {
+    if (r.model === "ttl" && r.op === "get" && r.status === "ok") byKey.set(r.key, [...(byKey.get(r.key) ?? []), r]);
+  }
+  for (const [key, rs] of byKey) {
+    const firstExpired = Math.min(...rs.filter((r) => r.out === null).map((r) => r.ret!));
+    const back = rs.find((r) => r.out !== null && r.call > firstExpired);
+    if (back) {
+      const at = `${back.call.toFixed(0)} through ${back.target}`;
+      out.push(`${key}: read alive at ${at} after it was read expired at ${firstExpired.toFixed(0)}`);
+    }
+  }
+  return out;
 }
 
 /** One line per key that failed, for an assertion message; empty when all passed. */

@@ -308,6 +308,11 @@ describe("HTTP API", () => {
       (await c.http(0, "/cluster/join", { method: "POST", body: JSON.stringify({ peers: ["127.0.0.1:1"] }) })).status,
     ).toBe(401);
     expect((await c.http(0, "/cluster/join", { method: "POST", body: "{}", headers: auth })).status).toBe(400);
+    // Checked before anything is dialled: a port out of range, no host, or an unbounded list.
+    for (const peers of [["127.0.0.1:99999"], ["127.0.0.1:0"], [":7946"], Array(65).fill("127.0.0.1:7946")]) {
+      const bad = await c.http(0, "/cluster/join", { method: "POST", body: JSON.stringify({ peers }), headers: auth });
+      expect(bad.status).toBe(400);
+    }
     const peer = `127.0.0.1:${c.members[1]!.gossipPort}`;
     const r = await c.http(0, "/cluster/join", {
       method: "POST",

@@ -8,8 +8,8 @@ import Redis from "ioredis";
 import { Packr } from "msgpackr";
 import { STANDALONE_GROUP } from "../../src/keyspace/groups.ts";
 import { keySlot, partitionOf } from "../../src/keyspace/slot.ts";
-import { ENTRY_NORMAL, OpLog } from "../../src/store/oplog.ts";
 import { startFlyDB, tempDir, type FlyDBProcess } from "../helpers/processes.ts";
+import { writeLegacyStandaloneLog } from "../helpers/standalone-log.ts";
 
 setDefaultTimeout(60_000);
 const root = tempDir("databases-restart");
@@ -56,21 +56,13 @@ function legacyDataDir(dir: string): void {
   ]);
   data.close();
   const packr = new Packr({ useRecords: false, moreTypes: false });
-  const entry = (idx: number, ...cmd: string[]) => ({
-    idx,
-    term: 1,
-    kind: ENTRY_NORMAL,
-    data: packr.pack([[cmd.map((a) => enc.encode(a))], Date.now(), 0]),
-  });
-  const log = OpLog.open(join(dir, "raft.db"), "always");
-  log.initGroup(STANDALONE_GROUP, 1);
-  log.append(STANDALONE_GROUP, [
-    entry(1, "set", "legacy", "1"),
-    entry(2, "hset", "legacyh", "f", "v"),
-    entry(3, "rpush", "oldlist", "a", "b"),
-    entry(4, "set", "old", "v"),
+  const op = (...cmd: string[]) => packr.pack([[cmd.map((a) => enc.encode(a))], Date.now(), 0]);
+  writeLegacyStandaloneLog(dir, [
+    op("set", "legacy", "1"),
+    op("hset", "legacyh", "f", "v"),
+    op("rpush", "oldlist", "a", "b"),
+    op("set", "old", "v"),
   ]);
-  log.close();
 }
 
 async function withClient<T>(server: FlyDBProcess, db: number, fn: (r: Redis) => Promise<T>): Promise<T> {

@@ -93,4 +93,30 @@ describe("standalone node with requirepass", () => {
     expect(await (await fetch(`${url}/kv/k`, { headers: { authorization: "Bearer t0k" } })).text()).toBe("v");
     expect((await fetch(`${url}/cluster/leave`, { method: "POST" })).status).toBe(401);
   });
+
+  test("HTTP Basic credentials of an ACL user: /kv runs as that user, with its permissions", async () => {
+    const { url, node } = await standalone("basic", { requirepass: "pw", http_auth_token: "t0k" });
+    const basic = (user: string, pass: string) => ({
+      authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}`,
+    });
+    const admin = { authorization: "Bearer t0k" };
+    expect((await fetch(`${url}/kv/app:1`, { method: "PUT", body: "v", headers: admin })).status).toBe(200);
+    expect((await fetch(`${url}/kv/secret`, { method: "PUT", body: "s", headers: admin })).status).toBe(200);
+    // A reader of app:* only, made over RESP's ACL SETUSER through the default user's session.
+    const made = await fetch(`${url}/kv/app:1`, { headers: basic("reader", "rp") });
+    expect(made.status).toBe(401);
+    expect(((await made.json()) as { error: string }).error).toStartWith("WRONGPASS");
+    const c = new Redis({ port: node.respPort, host: "127.0.0.1", password: "pw" });
+    await c.call("ACL", "SETUSER", "reader", "on", ">rp", "%R~app:*", "+get");
+    c.disconnect();
+    const ok = await fetch(`${url}/kv/app:1`, { headers: basic("reader", "rp") });
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toBe("v");
+    const denied = await fetch(`${url}/kv/secret`, { headers: basic("reader", "rp") });
+    expect(denied.status).toBe(403);
+    expect(((await denied.json()) as { error: string }).error).toStartWith("NOPERM");
+    expect((await fetch(`${url}/kv/app:1`, { method: "PUT", body: "x", headers: basic("reader", "rp") })).status).toBe(
+      403,
+    );
+  });
 });

@@ -621,7 +621,13 @@ describe.skipIf(skipNetns)("install.sh on a LAN of network namespaces", () => {
       });
     }
     const procs = nodes.map((n) =>
-      lan.spawn(n.host.ns, [join(n.t.prefix, "bin/flydb"), "--config", join(n.t.configDir, "flydb.toml")]),
+      // redis-cli below connects to the node's LAN address without a password: not a loopback client.
+      lan.spawn(n.host.ns, [
+        join(n.t.prefix, "bin/flydb"),
+        "--config",
+        join(n.t.configDir, "flydb.toml"),
+        "--no-protected-mode",
+      ]),
     );
     await Promise.all(
       procs.map((p, i) =>

@@ -142,6 +142,31 @@ test("list, hash, set and sorted set commands with KEA", async () => {
   expect(out).toContain("__keyevent@0__:zincr");
 });
 
+test("stream commands with KEA and Kt (class t)", async () => {
+  const script: Script = [
+    ["XADD", "x", "1-0", "f", "v"],
+    ["XADD", "x", "MAXLEN", "1", "2-0", "f", "v"],
+    ["XADD", "nox", "NOMKSTREAM", "1-0", "f", "v"],
+    ["XGROUP", "CREATE", "x", "g", "0"],
+    ["XGROUP", "CREATE", "y", "g", "$", "MKSTREAM"],
+    ["XREADGROUP", "GROUP", "g", "alice", "STREAMS", "x", ">"],
+    ["XGROUP", "CREATECONSUMER", "x", "g", "bob"],
+    ["XCLAIM", "x", "g", "carol", "0", "2-0"],
+    ["XAUTOCLAIM", "x", "g", "dave", "0", "0"],
+    ["XACK", "x", "g", "2-0"],
+    ["XGROUP", "SETID", "x", "g", "0"],
+    ["XGROUP", "DELCONSUMER", "x", "g", "bob"],
+    ["XGROUP", "DESTROY", "x", "g"],
+    ["XSETID", "x", "9-0"],
+    ["XDEL", "x", "2-0"],
+    ["XADD", "x", "10-0", "f", "v"],
+    ["XTRIM", "x", "MAXLEN", "0"],
+    ["DEL", "x"],
+  ];
+  await same("KEA", script);
+  await same("Kt", script);
+});
+
 test("class and channel filters: Elg, K$, Kh, Ez", async () => {
   for (const flags of ["Elg", "K$", "Kh", "Ez"]) await same(flags, [...GENERIC_AND_STRINGS, ...COLLECTIONS]);
 });

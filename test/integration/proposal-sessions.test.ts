@@ -144,12 +144,14 @@ test("a session keeps the replies at or above its ack, and idle sessions expire 
   expect((machine.apply(GRP, [incr(4, id(1, 1, 5, "n1"))]) as Reply[])[0]!.t).toBe("error");
   // A session keeps writing: its record stays however old the others get.
   machine.apply(GRP, [incr(5, id(3, 3, 5, "n1"), 1_000 + SESSION_TTL_MS)]);
+  machine.commit(); // session rows are written with the commit of data.db's open transaction
   expect(sessionRows(state)).toEqual([
     ["old", 1],
     ["n1", 5],
   ]);
   // A new session's first write, TTL after session 1's last one, removes session 1 only.
   machine.apply(GRP, [incr(6, id(1, 1, 9, "n2"), 1_001 + SESSION_TTL_MS)]);
+  machine.commit();
   expect(sessionRows(state)).toEqual([
     ["n1", 5],
     ["n2", 9],

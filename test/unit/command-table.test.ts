@@ -59,7 +59,7 @@ describe("every row declares its cluster behaviour", () => {
     const local = keyless.filter((s) => s.cluster?.request === "local");
     expect(local.filter((s) => !s.name.startsWith("__")).map((s) => s.name)).toEqual([]);
     const fanned = keyless.filter((s) => s.cluster?.request === "all_shards").map((s) => s.name);
-    expect(fanned.sort()).toEqual(["dbsize", "flushall", "flushdb", "keys", "randomkey", "swapdb"]);
+    expect(fanned.sort()).toEqual(["dbsize", "flushall", "flushdb", "function", "keys", "randomkey", "swapdb"]);
     expect(COMMANDS.get("scan")!.cluster?.request).toBe("special");
   });
 

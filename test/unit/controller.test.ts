@@ -7,7 +7,7 @@ import {
   partitionTarget,
   type PeerView,
 } from "../../src/cluster/core/controller.ts";
-import type { MemberInfo, MetaState } from "../../src/cluster/core/meta.ts";
+import { applyMeta, type MemberInfo, type MetaState, RETIRED_PER_ID } from "../../src/cluster/core/meta.ts";
 import { place } from "../../src/cluster/core/placement.ts";
 import type { LeaderView } from "../../src/cluster/core/reconcile.ts";
 
@@ -99,6 +99,39 @@ describe("metadata decisions", () => {
       kind: "propose",
       op: { t: "member", member: onDisk("c", "dc") },
     });
+  });
+
+  test("POST /cluster/remove retires the member's incarnation and a refused one: only a new one is admitted", () => {
+    const onDisk = (id: string, dataDirId: string): MemberInfo => ({ ...info(id), dataDirId });
+    const before = { ...metaOf(["a", "b", "c"]), members: { a: info("a"), b: onDisk("b", "d1"), c: info("c") } };
+    // The remover's gossip still shows the refused start on a wiped data dir ("d2", not alive there).
+    const { state: meta, result } = applyMeta(before, { t: "remove", id: "b", retire: ["d2"] });
+    expect(result).toEqual({ ok: true });
+    expect(meta.retired).toEqual({ b: ["d1", "d2"] });
+    // What the metadata leader admits when its gossip shows b alive on data dir `d`.
+    const admitted = (d: string) => {
+      const v = views({ a: "alive", c: "alive" }).set("b", { state: "alive", info: onDisk("b", d) });
+      const { decision } = decideMeta(input({ meta, views: v }));
+      return decision.kind === "propose" && decision.op.t === "member" ? decision.op.member.dataDirId : undefined;
+    };
+    // Its gossip, behind, still sees the refused start (or the removed member) alive: not admitted.
+    expect(admitted("d2")).toBeUndefined();
+    expect(admitted("d1")).toBeUndefined();
+    // The node's next start (a new data dir id) is.
+    expect(admitted("d3")).toBe("d3");
+    // The controller's own removals (left, dead too long) retire nothing: such a node rejoins on its data dir.
+    expect(applyMeta(before, { t: "remove", id: "b" }).state.retired).toBeUndefined();
+    // Bounded per id, the newest kept.
+    let s = meta;
+    for (let i = 0; i < RETIRED_PER_ID + 4; i++) {
+      s = applyMeta(applyMeta(s, { t: "member", member: onDisk("b", `n${i}`) }).state, {
+        t: "remove",
+        id: "b",
+        retire: [],
+      }).state;
+    }
+    expect(s.retired?.b?.length).toBe(RETIRED_PER_ID);
+    expect(s.retired?.b?.at(-1)).toBe(`n${RETIRED_PER_ID + 3}`);
   });
 
   test("a dead member is removed only after dead_node_timeout; suspect does not count", () => {

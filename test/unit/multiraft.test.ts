@@ -31,6 +31,7 @@ class KvMachine implements StateMachine {
       this.applied.set(grp, e.index);
       if (e.kind !== EntryKind.Normal || !e.data) return undefined;
       const [k, v] = dec.decode(e.data).split("=");
+      if (k === "poison") throw new Error(`cannot apply entry ${e.index}`);
       const old = kv.get(k!);
       kv.set(k!, v!);
       return old ?? null;
@@ -331,6 +332,25 @@ describe("multi-raft host on a storage that saves asynchronously", () => {
       expect(h.sm.applied.get(1)).toBe(applied);
       expect(h.sm.data.get(1)?.get("x")).toBe("1");
       expect(() => h.host.propose(1, enc.encode("x=3"))).toThrow("disk full");
+    } finally {
+      c.stop();
+    }
+  });
+  test("a failed apply stops the host: no later entry is applied past the one it lacks", async () => {
+    const failures: string[] = [];
+    const c = cluster(["a"], [1], {
+      storage: (_, founded) => new SlowStorage(founded, 2),
+      onFailure: (id, e) => failures.push(`${id}: ${e.message}`),
+    });
+    try {
+      const h = c.hosts.get(await c.waitLeader(1))!;
+      expect(await h.host.propose(1, enc.encode("x=1"))).toBe(null);
+      const refused = await h.host.propose(1, enc.encode("poison=1")).catch((e: unknown) => e);
+      expect(String(refused)).toContain("applying committed entries failed: cannot apply entry");
+      expect(failures).toEqual([`a: ${(refused as Error).message}`]);
+      expect(() => h.host.propose(1, enc.encode("x=2"))).toThrow("cannot apply entry");
+      await Bun.sleep(50);
+      expect(h.sm.data.get(1)?.get("x")).toBe("1");
     } finally {
       c.stop();
     }

@@ -86,6 +86,8 @@ test("encoding thresholds travel with the op, with or without a proposal id", ()
     setIntsetEntries: fc.nat(),
     zsetEntries: fc.nat(),
     zsetValue: fc.nat(),
+    streamNodeEntries: fc.nat(),
+    streamNodeBytes: fc.nat(),
   });
   fc.assert(
     fc.property(limits, fc.boolean(), fc.boolean(), (encoding, withId, multi) => {
@@ -98,6 +100,26 @@ test("encoding thresholds travel with the op, with or without a proposal id", ()
     }),
   );
   expect(decodeOp(encodeOp({ cmds: [[new Uint8Array([0x61])]], now: 5, seed: 7 })).encoding).toBeUndefined();
+  // What FlyDB wrote before streams: five thresholds, read with the stream node defaults.
+  const before = new Packr({ useRecords: false, moreTypes: false }).pack([
+    [[new Uint8Array([0x61])]],
+    5,
+    7,
+    0,
+    [],
+    null,
+    0,
+    [1, 2, 3, 4, 5],
+  ]);
+  expect(decodeOp(before).encoding).toEqual({
+    hashEntries: 1,
+    hashValue: 2,
+    setIntsetEntries: 3,
+    zsetEntries: 4,
+    zsetValue: 5,
+    streamNodeEntries: 100,
+    streamNodeBytes: 4096,
+  });
 });
 
 test("an op keeps its database and each WATCHed key's; database 0 and logs written before databases decode alike", () => {
@@ -131,6 +153,8 @@ test("an op carries its database and its encoding thresholds together, and keeps
     setIntsetEntries: fc.nat(),
     zsetEntries: fc.nat(),
     zsetValue: fc.nat(),
+    streamNodeEntries: fc.nat(),
+    streamNodeBytes: fc.nat(),
   });
   fc.assert(
     fc.property(fc.nat({ max: 15 }), fc.option(limits, { nil: undefined }), fc.boolean(), (db, encoding, withId) => {

@@ -8,6 +8,10 @@ import { LatencyMonitor } from "../../src/commands/latency.ts";
 import { describe, expect, test } from "bun:test";
 import { Session, type Backend } from "../../src/commands/session.ts";
 import { BlockingRegistry } from "../../src/commands/blocking.ts";
+import { aclCatalog } from "../../src/commands/acl.ts";
+import { COMMANDS } from "../../src/commands/table.ts";
+import { createSecurity } from "../../src/server/security.ts";
+import { createLogger } from "../../src/log.ts";
 import type { Op } from "../../src/commands/types.ts";
 import { simple, type Reply } from "../../src/resp/reply.ts";
 
@@ -48,7 +52,12 @@ function harness() {
       lastSave: () => 0,
       sleep: () => Promise.resolve(),
     },
-    requirepass: "",
+    security: createSecurity({
+      commands: aclCatalog(COMMANDS),
+      requirepass: "",
+      aclfile: "",
+      log: createLogger("error", "text"),
+    }),
     cluster: undefined,
     clusterModeDefault: false,
     clients: () => [],

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { WRONG_TYPE } from "../../src/commands/types.ts";
 import type { CollectionTable } from "../../src/store/collections.ts";
 import { type SqliteKeyspace, StateDb } from "../../src/store/state.ts";
-import { op, str, utf8 } from "../helpers/store-apply.ts";
+import { op, str, utf8 } from "../helpers/ops.ts";
 import { err, int } from "../../src/resp/reply.ts";
 
 const root = mkdtempSync(join(tmpdir(), "flydb-keyspace-"));

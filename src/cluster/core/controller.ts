@@ -5,7 +5,7 @@
 import type { MemberState } from "../../gossip/core/types.ts";
 import type { NodeId } from "../../raft/types.ts";
 import { partitionOfGroup } from "../../keyspace/groups.ts";
-import { metaVoters, placeableMembers } from "./meta.ts";
+import { metaVoters, placeableMembers, retiredOf } from "./meta.ts";
 import type { MemberInfo, MetaOp, MetaState } from "./meta.ts";
 import { type PartitionMap, place } from "./placement.ts";
 import { type LeaderView, nextStep, type ReconcileStep } from "./reconcile.ts";
@@ -67,6 +67,9 @@ export function decideMeta(input: MetaInput): { decision: MetaDecision; deadSinc
     // The id back on another data dir (wiped: no vote record) is not the member: it must be
     // removed first (src/cluster/remove.ts), never admitted over it.
     if (known?.dataDirId !== undefined && info.dataDirId !== known.dataDirId) continue;
+    // Nor an incarnation POST /cluster/remove retired: a stale view of a refused start would take
+    // the id from the node's next start, which formation would then refuse again.
+    if (info.dataDirId !== undefined && retiredOf(meta, id).includes(info.dataDirId)) continue;
     if (!known || JSON.stringify(known) !== JSON.stringify(info)) {
       return { decision: { kind: "propose", op: { t: "member", member: info } }, deadSince };
     }

@@ -34,6 +34,21 @@ export interface MetaState {
    * older versions: read it through `drainingOf`.
    */
   readonly draining?: readonly string[];
+  /**
+   * The ACL users other than `default` (which is per node: requirepass), as aclfile lines, so one
+   * ACL SETUSER holds on every node (src/server/security.ts). Absent: none yet.
+   */
+  readonly aclUsers?: readonly string[];
+  /** Bumped by every "acl" op: a change computed from an older list is refused (compare-and-set). */
+  readonly aclVersion?: number;
+  /**
+   * Per node id, the data dir ids (incarnations) that POST /cluster/remove retired: the removed
+   * member's and those of refused starts on wiped data dirs that gossip still showed. None is ever
+   * admitted again, so a stale gossip view of one cannot take the id from the node's next start
+   * (a data dir without Raft state gets a new id at every start: src/node-identity.ts). The last
+   * RETIRED_PER_ID per id. Absent in state persisted by older versions: read it through `retiredOf`.
+   */
+  readonly retired?: Readonly<Record<string, readonly string[]>>;
 }
 
 export type MetaOp =
@@ -47,9 +62,14 @@ export type MetaOp =
       readonly map: PartitionMap;
     }
   | { readonly t: "member"; readonly member: MemberInfo }
-  | { readonly t: "remove"; readonly id: string }
+  /**
+   * `retire` (POST /cluster/remove; the controller's removals carry none, so a node that left or
+   * was dead long enough rejoins on its data dir): the member's data dir id is retired with these.
+   */
+  | { readonly t: "remove"; readonly id: string; readonly retire?: readonly string[] }
   | { readonly t: "map"; readonly map: PartitionMap; readonly ifVersion: number }
-  | { readonly t: "drain"; readonly id: string; readonly draining: boolean };
+  | { readonly t: "drain"; readonly id: string; readonly draining: boolean }
+  | { readonly t: "acl"; readonly users: readonly string[]; readonly ifVersion: number };
 
 export const EMPTY_META: MetaState = {
   clusterId: "",
@@ -62,6 +82,11 @@ export const EMPTY_META: MetaState = {
 };
 
 export const drainingOf = (s: MetaState): readonly string[] => s.draining ?? [];
+
+/** Enough for every refused start an operator makes before removing the member. */
+export const RETIRED_PER_ID = 16;
+
+export const retiredOf = (s: MetaState, id: string): readonly string[] => s.retired?.[id] ?? [];
 
 /** Members that may hold replicas and vote in group 0: every member not draining. */
 export function placeableMembers(s: MetaState): MemberInfo[] {
@@ -94,7 +119,12 @@ export function applyMeta(s: MetaState, op: MetaOp): { state: MetaState; result:
       if (!(op.id in s.members)) return { state: s, result: { ok: false, error: `no member ${op.id}` } };
       const members = { ...s.members };
       delete members[op.id];
-      return { state: { ...s, members, draining: drainingOf(s).filter((id) => id !== op.id) }, result: { ok: true } };
+      const state = { ...s, members, draining: drainingOf(s).filter((id) => id !== op.id) };
+      if (op.retire === undefined) return { state, result: { ok: true } };
+      const own = s.members[op.id]!.dataDirId;
+      const ids = [...retiredOf(s, op.id), ...(own === undefined ? [] : [own]), ...op.retire];
+      const kept = ids.filter((d, i) => ids.indexOf(d) === i).slice(-RETIRED_PER_ID);
+      return { state: { ...state, retired: { ...s.retired, [op.id]: kept } }, result: { ok: true } };
     }
     case "map":
       // Compare-and-set: a controller that computed its map from an old view must not win.
@@ -121,8 +151,18 @@ export function applyMeta(s: MetaState, op: MetaOp): { state: MetaState; result:
       }
       return { state: { ...s, draining: [...others, op.id].sort() }, result: { ok: true } };
     }
+    case "acl": {
+      const version = s.aclVersion ?? 0;
+      if (op.ifVersion !== version) {
+        return { state: s, result: { ok: false, error: `${ACL_VERSION_CHANGED} (${version}, not ${op.ifVersion})` } };
+      }
+      return { state: { ...s, aclUsers: op.users, aclVersion: version + 1 }, result: { ok: true } };
+    }
   }
 }
+
+/** How an "acl" op computed from an older user list fails: the proposer redoes its change on the newer one. */
+export const ACL_VERSION_CHANGED = "the ACL users changed meanwhile";
 
 /** Group 0's voters: up to `max` members not draining, the current leader first so it stays. */
 export function metaVoters(s: MetaState, leader: string, max: number): string[] {

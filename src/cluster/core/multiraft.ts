@@ -63,7 +63,7 @@ export interface MultiRaftOptions {
   /** Observers for metrics. */
   readonly onLeaderChange?: (grp: number, leader: NodeId | null, term: number) => void;
   readonly onCommitted?: (grp: number, count: number) => void;
-  /** A save failed: the host has stopped (nothing after it is sent or applied) and refuses all work. */
+  /** A save or an apply failed: the host has stopped (nothing after it is sent or applied) and refuses all work. */
   readonly onFailure?: (error: Error) => void;
 }
 
@@ -298,6 +298,12 @@ export class MultiRaft {
     return this.await(g, r.index, r.term);
   }
 
+  /** Whether this replica's state answers a linearizable read as it is (readBarrier would not wait). */
+  answersLocally(grp: number): boolean {
+    const g = this.groups.get(grp);
+    return g !== undefined && !this.failure && answersFromApplied(g.raft.status());
+  }
+
   /** Resolves when a linearizable read may be served from this replica's state. */
   readBarrier(grp: number): Promise<void> {
     const g = this.mustGroup(grp);
@@ -350,10 +356,19 @@ export class MultiRaft {
 
   /** One turn for every group that has work: persist all, send all, apply, advance. */
   process(): void {
-    if (this.saving || this.failure) return;
+    this.startTurn()?.();
+  }
+
+  /**
+   * Takes every group's ready, sends what may leave early and starts the save. Returns the rest
+   * of the turn when the save completed synchronously (the caller runs it); otherwise that rest
+   * runs once the save is durable.
+   */
+  private startTurn(): (() => void) | undefined {
+    if (this.saving || this.failure) return undefined;
     const ready: Turn = [];
     for (const g of this.groups.values()) if (g.raft.hasReady()) ready.push([g, g.raft.ready()]);
-    if (ready.length === 0) return;
+    if (ready.length === 0) return undefined;
     const leads = new Set(ready.filter(([g]) => g.raft.status().role === "leader").map(([g]) => g));
     // A hushing leader's heartbeats of this turn are its last: mark them, and stop ticking.
     const quiet = new Set<number>();
@@ -375,10 +390,7 @@ export class MultiRaft {
       this.fail(e);
       throw e;
     }
-    if (!saved) {
-      this.finish(ready, leads);
-      return;
-    }
+    if (!saved) return () => this.finish(ready, leads);
     this.saving = true;
     saved.then(
       () => {
@@ -387,20 +399,44 @@ export class MultiRaft {
       },
       (e: unknown) => this.fail(e),
     );
+    return undefined;
   }
 
-  /** The rest of a turn once its writes are durable: send what had to wait, apply, advance. */
+  /**
+   * The rest of a turn once its writes are durable: send what had to wait, apply, advance. The
+   * next turn's save starts before this turn's apply (the standalone store's overlap of fsync
+   * and apply): advance() only records what is durable and which entries the state machine
+   * takes, and this turn's entries are applied before anything else runs, so the next turn's
+   * (applied when its own save is durable) still follow them. Not across a snapshot install.
+   */
   private finish(turn: Turn, leads: ReadonlySet<Group>): void {
     // A group closed while its write was in flight is gone: nothing of it is sent or applied.
     const ready = turn.filter(([g]) => this.groups.get(g.raft.grp) === g);
     this.sendAll(ready.flatMap(([g, rd]) => (leads.has(g) ? rd.messages.filter((m) => !early(m)) : rd.messages)));
+    const overlap = !ready.some(([, rd]) => rd.installSnapshot);
+    let next: (() => void) | undefined;
+    if (overlap) {
+      for (const [g] of ready) g.raft.advance();
+      try {
+        next = this.startTurn();
+      } catch {
+        // fail() stopped the host and rejected every waiter; this turn's entries are durable.
+      }
+    }
     const sm = this.opts.stateMachine;
-    const results = sm.transaction(() =>
-      ready.map(([g, rd]) => {
-        if (rd.installSnapshot) sm.installSnapshot(g.raft.grp, rd.installSnapshot);
-        return rd.committed.length > 0 ? sm.apply(g.raft.grp, rd.committed) : [];
-      }),
-    );
+    let results: unknown[][];
+    try {
+      results = sm.transaction(() =>
+        ready.map(([g, rd]) => {
+          if (rd.installSnapshot) sm.installSnapshot(g.raft.grp, rd.installSnapshot);
+          return rd.committed.length > 0 ? sm.apply(g.raft.grp, rd.committed) : [];
+        }),
+      );
+    } catch (e) {
+      // The groups count these entries as handed over: applying later ones would skip them.
+      this.fail(e, "applying committed entries");
+      return;
+    }
     for (const [i, [g, rd]] of ready.entries()) {
       const grp = g.raft.grp;
       if (rd.committed.length > 0) {
@@ -415,19 +451,28 @@ export class MultiRaft {
         g.reads.delete(rs.ctx);
         g.readsAt.push({ index: rs.index, ...w });
       }
-      g.raft.advance();
+      if (!overlap) g.raft.advance();
       this.releaseReads(g);
       this.noteLeader(g);
     }
+    // The next turn saved synchronously: it finishes only now, after this turn's apply.
+    next?.();
     // advance() may have produced more work (commits counted once our log is durable), and
     // steps may have arrived while the save was in flight.
-    if ([...this.groups.values()].some((g) => g.raft.hasReady())) this.kick();
+    for (const g of this.groups.values()) {
+      if (!g.raft.hasReady()) continue;
+      this.kick();
+      break;
+    }
   }
 
-  /** Not durable means nothing of this turn may be sent or applied: stop and fail every waiter. */
-  private fail(e: unknown): void {
+  /**
+   * Not durable means nothing of this turn may be sent or applied, and an apply that failed
+   * leaves the groups past entries the state lacks: stop and fail every waiter.
+   */
+  private fail(e: unknown, what = "saving the Raft log"): void {
     const error = e instanceof Error ? e : new Error(String(e));
-    const why = `raft host ${this.opts.nodeId} stopped, saving the Raft log failed: ${error.message}`;
+    const why = `raft host ${this.opts.nodeId} stopped, ${what} failed: ${error.message}`;
     this.failure = new Error(why, { cause: error });
     this.saving = false;
     for (const g of this.groups.values()) {

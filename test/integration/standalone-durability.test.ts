@@ -1,15 +1,16 @@
-// kill -9 durability: a child process acknowledges writes (fsync = "always") and is killed
-// mid-stream; every write it acknowledged must be there when the store is reopened.
+// kill -9 durability of a standalone node's write path (src/cluster/standalone.ts): a child
+// process acknowledges writes (fsync = "always") and is killed mid-stream; every write it
+// acknowledged must be there when the data dir is reopened.
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { StoreEngine } from "../../src/store/engine.ts";
-import { str, testApply, utf8 } from "../helpers/store-apply.ts";
+import { str, utf8 } from "../helpers/ops.ts";
+import { openStandalone } from "../helpers/standalone-host.ts";
 
 const root = mkdtempSync(join(tmpdir(), "flydb-durability-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-const writer = join(import.meta.dir, "..", "helpers", "store-writer.ts");
+const writer = join(import.meta.dir, "..", "helpers", "standalone-writer.ts");
 
 /** Runs the writer until it has acknowledged at least `acks` writes, SIGKILLs it, returns every ack it printed. */
 async function writeAndKill(dir: string, acks: number): Promise<number[]> {
@@ -30,10 +31,8 @@ async function writeAndKill(dir: string, acks: number): Promise<number[]> {
       if (done) break;
       output += decoder.decode(value, { stream: true });
       if (!killed && !refusedWhileRunning && output.includes("\n")) {
-        // The writer holds raft.db: a second node on the same data_dir must not start.
-        expect(() => StoreEngine.open({ dataDir: dir, fsync: "always", apply: testApply })).toThrow(
-          /in use by another process/,
-        );
+        // The writer holds data.db: a second node on the same data_dir must not start.
+        await expect(openStandalone(dir)).rejects.toThrow(/data\.db is in use by another process/);
         refusedWhileRunning = true;
       }
       if (!killed && (output.split("\n").length > acks || Date.now() > deadline)) {
@@ -61,23 +60,16 @@ for (const round of [1, 2]) {
     const dir = join(root, "node");
     const acked = await writeAndKill(dir, 1500);
     expect(acked.length).toBeGreaterThanOrEqual(1500);
-    const engine = await StoreEngine.open({
-      dataDir: dir,
-      fsync: "always",
-      apply: testApply,
-      compactIntervalMs: 0,
-      expireIntervalMs: 0,
-    });
+    const host = await openStandalone(dir);
     try {
-      const missing = acked.filter((i) => str(engine.keyspace.getString(utf8(`k${i}`), Date.now())) !== `v${i}`);
+      const ks = host.replicas.keyspace;
+      const missing = acked.filter((i) => str(ks.getString(utf8(`k${i}`), Date.now())) !== `v${i}`);
       expect(missing).toEqual([]);
-      const stats = engine.stats();
-      expect(stats.appliedIndex).toBe(stats.lastIndex);
       // Round 2 wrote on top of round 1, so the log holds at least both rounds' acks.
       ackedSoFar += acked.length;
-      expect(stats.lastIndex).toBeGreaterThanOrEqual(ackedSoFar);
+      expect(host.appliedIndex()).toBeGreaterThanOrEqual(ackedSoFar);
     } finally {
-      await engine.close();
+      await host.stop();
     }
   }, 30_000);
 }

@@ -1,0 +1,332 @@
+// One ACL user as Redis 7 has it (src/acl.c at 7.0.15): enabled or not, password hashes, key
+// patterns with read/write flags, channel patterns, and the commands it may run. Rules are
+// applied as ACL SETUSER applies them; the user describes itself back in the same rule language
+// (ACL LIST, ACL GETUSER, the aclfile). Pure: hashing and glob matching come from the caller.
+
+/** Redis's categories, in ACL CAT's order. */
+export const CATEGORIES = [
+  "keyspace",
+  "read",
+  "write",
+  "set",
+  "sortedset",
+  "list",
+  "hash",
+  "string",
+  "bitmap",
+  "hyperloglog",
+  "geo",
+  "stream",
+  "pubsub",
+  "admin",
+  "fast",
+  "slow",
+  "blocking",
+  "dangerous",
+  "connection",
+  "transaction",
+  "scripting",
+] as const;
+
+/** A command as the ACL sees it: its full name (`config|get` for a subcommand) and categories. */
+export interface AclCommand {
+  readonly name: string;
+  readonly categories: readonly string[];
+  /** Full names of its subcommands; a rule on the container applies to each of them. */
+  readonly subcommands: readonly string[];
+}
+
+/** What the pure core needs from its host. */
+export interface AclDeps {
+  /** Every command, containers first then their subcommands listed in `subcommands`. */
+  readonly commands: readonly AclCommand[];
+  /** Lower-case hex SHA-256 of the bytes, as Redis stores passwords. */
+  sha256hex(data: Uint8Array): string;
+  /** Redis's glob (stringmatchlen). */
+  glob(pattern: Uint8Array, s: Uint8Array): boolean;
+}
+
+export interface KeyPattern {
+  readonly pattern: string;
+  readonly read: boolean;
+  readonly write: boolean;
+}
+
+/** How the call uses a key, from the command's key spec (Redis: ACCESS → read; INSERT/DELETE/UPDATE → write). */
+export interface KeyUse {
+  readonly read: boolean;
+  readonly write: boolean;
+}
+
+/** An error ACL SETUSER reports as `Error in ACL SETUSER modifier '<op>': <message>`. */
+export class AclRuleError extends Error {
+  constructor(
+    readonly op: string,
+    readonly reason: string,
+  ) {
+    super(`Error in ACL SETUSER modifier '${op}': ${reason}`);
+  }
+}
+
+const SYNTAX = "Syntax error";
+const UNKNOWN = "Unknown command or category name in ACL";
+const KEY_AFTER_ALL =
+  "Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns";
+const CHANNEL_AFTER_ALL =
+  "Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not have any effect. Try 'resetchannels' to start with an empty list of channels";
+const NO_SUCH_PASSWORD = "The password you are trying to remove from the user does not exist";
+const BAD_HASH = "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters";
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const encoder = new TextEncoder();
+const hasSpace = (s: string) => /[\s\0]/.test(s);
+
+export class AclUser {
+  enabled = false;
+  nopass = false;
+  /** RESTORE payload checks (Redis's sanitize-payload flags); set by `reset`, shown, not enforced. */
+  sanitize: "" | "sanitize-payload" | "skip-sanitize-payload" = "";
+  passwords: string[] = [];
+  allKeys = false;
+  keys: KeyPattern[] = [];
+  allChannels = false;
+  channels: string[] = [];
+  /** Started from +@all (future commands allowed) rather than -@all. */
+  allCommands = false;
+  /** Rules after the +@all/-@all base, in the order given, the last one per target kept. */
+  private rules: string[] = [];
+  /** Full names of the commands allowed. */
+  private allowed = new Set<string>();
+
+  constructor(
+    readonly name: string,
+    private readonly deps: AclDeps,
+  ) {}
+
+  clone(name = this.name): AclUser {
+    const u = new AclUser(name, this.deps);
+    u.enabled = this.enabled;
+    u.nopass = this.nopass;
+    u.sanitize = this.sanitize;
+    u.passwords = [...this.passwords];
+    u.allKeys = this.allKeys;
+    u.keys = this.keys.map((k) => ({ ...k }));
+    u.allChannels = this.allChannels;
+    u.channels = [...this.channels];
+    u.allCommands = this.allCommands;
+    u.rules = [...this.rules];
+    u.allowed = new Set(this.allowed);
+    return u;
+  }
+
+  /** Applies one rule; throws AclRuleError (and may have half-applied it: apply rules to a clone). */
+  apply(op: string): void {
+    if (op === "") return;
+    const l = op.toLowerCase();
+    switch (l) {
+      case "on":
+        this.enabled = true;
+        return;
+      case "off":
+        this.enabled = false;
+        return;
+      case "nopass":
+        this.nopass = true;
+        this.passwords = [];
+        return;
+      case "resetpass":
+        this.nopass = false;
+        this.passwords = [];
+        return;
+      case "allkeys":
+      case "~*":
+        this.allKeys = true;
+        this.keys = [];
+        return;
+      case "resetkeys":
+        this.allKeys = false;
+        this.keys = [];
+        return;
+      case "allchannels":
+      case "&*":
+        this.allChannels = true;
+        this.channels = [];
+        return;
+      case "resetchannels":
+        this.allChannels = false;
+        this.channels = [];
+        return;
+      case "allcommands":
+      case "+@all":
+        this.setBase(true);
+        return;
+      case "nocommands":
+      case "-@all":
+        this.setBase(false);
+        return;
+      case "reset":
+        for (const r of ["resetpass", "resetkeys", "resetchannels", "off", "sanitize-payload", "-@all"]) this.apply(r);
+        return;
+      case "sanitize-payload":
+      case "skip-sanitize-payload":
+        this.sanitize = l;
+        return;
+    }
+    const c = op[0];
+    if (c === ">" || c === "<" || c === "#" || c === "!") this.password(op);
+    else if (c === "~" || c === "%") this.keyPattern(op);
+    else if (c === "&") this.channelPattern(op);
+    else if (c === "+" || c === "-") this.commandRule(op, c === "+");
+    else throw new AclRuleError(op, SYNTAX);
+  }
+
+  private channelPattern(op: string): void {
+    if (this.allChannels) throw new AclRuleError(op, CHANNEL_AFTER_ALL);
+    const pattern = op.slice(1);
+    if (hasSpace(pattern)) throw new AclRuleError(op, SYNTAX);
+    if (!this.channels.includes(pattern)) this.channels.push(pattern);
+  }
+
+  private password(op: string): void {
+    const hashed = op[0] === ">" || op[0] === "<";
+    const hash = hashed ? this.deps.sha256hex(encoder.encode(op.slice(1))) : op.slice(1);
+    if (!hashed && !HEX64.test(hash)) throw new AclRuleError(op, BAD_HASH);
+    if (op[0] === ">" || op[0] === "#") {
+      if (!this.passwords.includes(hash)) this.passwords.push(hash);
+      this.nopass = false;
+      return;
+    }
+    const at = this.passwords.indexOf(hash);
+    if (at < 0) throw new AclRuleError(op, NO_SUCH_PASSWORD);
+    this.passwords.splice(at, 1);
+  }
+
+  private keyPattern(op: string): void {
+    if (this.allKeys) throw new AclRuleError(op, KEY_AFTER_ALL);
+    let read = true;
+    let write = true;
+    let at = 1;
+    if (op[0] === "%") {
+      read = write = false;
+      for (; at < op.length; at++) {
+        const f = op[at]!.toUpperCase();
+        if (f === "R" && !read) read = true;
+        else if (f === "W" && !write) write = true;
+        else if (op[at] === "~") {
+          at++;
+          break;
+        } else throw new AclRuleError(op, SYNTAX);
+      }
+    }
+    const pattern = op.slice(at);
+    if (hasSpace(pattern)) throw new AclRuleError(op, SYNTAX);
+    const same = this.keys.findIndex((k) => k.pattern === pattern);
+    if (same < 0) this.keys.push({ pattern, read, write });
+    else this.keys[same] = { pattern, read: read || this.keys[same]!.read, write: write || this.keys[same]!.write };
+  }
+
+  private setBase(all: boolean): void {
+    this.allCommands = all;
+    this.rules = [];
+    this.allowed = new Set(all ? this.deps.commands.flatMap((c) => [c.name, ...c.subcommands]) : []);
+  }
+
+  private commandRule(op: string, allow: boolean): void {
+    const target = op.slice(1).toLowerCase();
+    let names: string[];
+    if (target.startsWith("@")) {
+      const cat = target.slice(1);
+      if (!(CATEGORIES as readonly string[]).includes(cat)) throw new AclRuleError(op, UNKNOWN);
+      names = this.deps.commands.filter((c) => c.categories.includes(cat)).map((c) => c.name);
+    } else {
+      const cmd = this.deps.commands.find((c) => c.name === target);
+      // Redis 7.0's first-argument rules (+select|0) are deprecated there and not supported here.
+      if (!cmd) throw new AclRuleError(op, UNKNOWN);
+      names = [cmd.name, ...cmd.subcommands];
+    }
+    for (const n of names) {
+      if (allow) this.allowed.add(n);
+      else this.allowed.delete(n);
+    }
+    // The same target later wins: drop its earlier mention so the description stays short.
+    this.rules = this.rules.filter((r) => r.slice(1) !== target);
+    this.rules.push(`${allow ? "+" : "-"}${target}`);
+  }
+
+  /** The command rules: `+@all`/`-@all` then the rules given since, as ACL GETUSER's "commands". */
+  commandRules(): string {
+    return [this.allCommands ? "+@all" : "-@all", ...this.rules].join(" ");
+  }
+
+  /** Key patterns as ACL GETUSER's "keys". */
+  keyRules(): string {
+    if (this.allKeys) return "~*";
+    return this.keys.map((k) => `${k.read && k.write ? "~" : k.read ? "%R~" : "%W~"}${k.pattern}`).join(" ");
+  }
+
+  /** Channel patterns as ACL GETUSER's "channels". */
+  channelRules(): string {
+    return this.allChannels ? "&*" : this.channels.map((c) => `&${c}`).join(" ");
+  }
+
+  flags(): string[] {
+    return [this.enabled ? "on" : "off", ...(this.nopass ? ["nopass"] : []), ...(this.sanitize ? [this.sanitize] : [])];
+  }
+
+  /** The user as one aclfile / ACL LIST line: `user <name> <rules…>`, which ACL SETUSER reads back. */
+  describe(): string {
+    const parts = [`user ${this.name}`, ...this.flags(), ...this.passwords.map((p) => `#${p}`)];
+    const keys = this.keyRules();
+    if (keys !== "") parts.push(keys);
+    parts.push(this.allChannels ? "&*" : ["resetchannels", ...this.channels.map((c) => `&${c}`)].join(" "));
+    parts.push(this.commandRules());
+    return parts.join(" ");
+  }
+
+  /** Constant-time over the stored hashes: true when `password` is one of them (or the user has nopass). */
+  checkPassword(password: Uint8Array): boolean {
+    if (this.nopass) return true;
+    const h = this.deps.sha256hex(password);
+    let ok = false;
+    for (const p of this.passwords) ok = sameText(p, h) || ok;
+    return ok;
+  }
+
+  /** Whether the full name (`get`, `config|get`) may run. */
+  canRun(fullName: string): boolean {
+    return this.allowed.has(fullName);
+  }
+
+  canAccessKey(key: Uint8Array, use: KeyUse): boolean {
+    if (this.allKeys) return true;
+    return this.keys.some(
+      (k) => (!use.read || k.read) && (!use.write || k.write) && this.deps.glob(encoder.encode(k.pattern), key),
+    );
+  }
+
+  /**
+   * A channel (PUBLISH, SUBSCRIBE) must match one of the patterns; a pattern subscribed to
+   * (PSUBSCRIBE) must equal one of them literally, as in Redis.
+   */
+  canAccessChannel(channel: Uint8Array, isPattern: boolean): boolean {
+    if (this.allChannels) return true;
+    if (isPattern) {
+      const text = new TextDecoder().decode(channel);
+      return this.channels.includes(text);
+    }
+    return this.channels.some((c) => this.deps.glob(encoder.encode(c), channel));
+  }
+
+  /** Can do everything: the session skips key and channel checks. */
+  unrestricted(): boolean {
+    return this.allKeys && this.allChannels && this.allCommands && this.rules.length === 0;
+  }
+}
+
+/** Compares two equal-length hex strings without an early exit. */
+function sameText(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}

@@ -1,0 +1,260 @@
+// EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT: Lua scripts (src/scripting/lua-vm.ts) run as one
+// command. A writing script is one op: every replica runs it inside apply with the op's `now` and
+// seeded randomness, so all reach the same state. The script body travels in the op: EVALSHA is
+// rewritten into EVAL on the node that received it (`resolve`), so a replica that never saw the
+// script (restarted, another node's SCRIPT LOAD) applies it all the same. The script cache is the
+// process's: SCRIPT LOAD/EXISTS/FLUSH answer for the node the client is connected to, as in Redis.
+import { array, err, OK, type Reply, simple, ZERO, ONE } from "../resp/reply.ts";
+import { ONE_SLOT } from "./cluster-policy.ts";
+import { keySlot } from "../keyspace/slot.ts";
+import { LuaVm, type ScriptHost } from "../scripting/lua-vm.ts";
+import { define, subcommands } from "./define.ts";
+import { commandKeys } from "./connection.ts";
+import { COMMANDS, isWrite } from "./table.ts";
+import type { CommandContext, CommandSpec } from "./types.ts";
+import { ascii, E, lower, parseInt64, utf8 } from "./util.ts";
+
+let shared: LuaVm | undefined;
+/** The process's Lua VM, created on first use. */
+export function luaVm(): LuaVm {
+  shared ??= new LuaVm();
+  return shared;
+}
+
+const NOSCRIPT = err("NOSCRIPT No matching script. Please use EVAL.");
+/** Data commands a script may not call (Redis flags them noscript). */
+const NOT_IN_SCRIPTS = new Set(["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro", "function"]);
+
+/** KEYS of EVAL/FCALL script-or-name numkeys key … arg …: none while numkeys is not a valid count. */
+export function scriptKeys(argv: readonly Uint8Array[]): Uint8Array[] {
+  const n = parseInt64(argv[2] ?? new Uint8Array(0));
+  if (n === undefined || n < 0n || Number(n) > argv.length - 3) return [];
+  return argv.slice(3, 3 + Number(n));
+}
+
+/** numkeys checked as Redis does (eval.c's evalGenericCommand); the count or the error. */
+export function parseNumKeys(argv: readonly Uint8Array[]): number | Reply {
+  const n = parseInt64(argv[2]!);
+  if (n === undefined) return E.notInt;
+  if (n > BigInt(argv.length - 3)) return err("ERR Number of keys can't be greater than number of args");
+  if (n < 0n) return err("ERR Number of keys can't be negative");
+  return Number(n);
+}
+
+/**
+ * What redis.call reaches: the command table against the script's keyspace, with Redis's refusals
+ * (unknown command, arity, noscript commands, writes from a read-only script) and, in a cluster,
+ * only keys this partition's state machine holds (Redis: "non local key").
+ */
+export function scriptHost(ctx: CommandContext, declared: readonly Uint8Array[], readOnly: boolean): ScriptHost {
+  let db = ctx.db;
+  const anchor = declared[0];
+  return {
+    resp3: ctx.resp3 === true,
+    random: ctx.random,
+    call(argv, resp3) {
+      const name = lower(argv[0]!);
+      const spec = COMMANDS.get(name);
+      if (!spec || name.startsWith("__")) return err("ERR Unknown Redis command called from script");
+      if (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) {
+        return err("ERR Wrong number of args calling Redis command from script");
+      }
+      if (name === "select") {
+        const index = parseInt64(argv[1]!);
+        const to = index === undefined ? undefined : db.database(Number(index));
+        if (!to) return index === undefined ? E.notInt : E.dbIndex;
+        db = to;
+        return OK;
+      }
+      const local = sessionCommandInScript(name, ctx, argv);
+      if (local) return local;
+      if (!spec.run || NOT_IN_SCRIPTS.has(name) || spec.flags.includes("blocking")) {
+        return err("ERR This Redis command is not allowed from script");
+      }
+      if (readOnly && isWrite(spec)) return err("ERR Write commands are not allowed from read-only scripts.");
+      for (const k of commandKeys(spec, argv)) {
+        if (!db.colocated(anchor ?? k, anchor ? keySlot(k) : undefined)) {
+          return err("ERR Script attempted to access a non local key in a cluster node");
+        }
+      }
+      return spec.run({ ...ctx, db, resp3 }, argv);
+    },
+  };
+}
+
+/** Connection commands whose answer a script can have without a connection. */
+function sessionCommandInScript(name: string, ctx: CommandContext, argv: readonly Uint8Array[]): Reply | undefined {
+  switch (name) {
+    case "ping":
+      return argv.length > 2
+        ? err("ERR Wrong number of args calling Redis command from script")
+        : argv[1]
+          ? { t: "bulk", v: argv[1] }
+          : simple("PONG");
+    case "echo":
+      return { t: "bulk", v: argv[1]! };
+    case "time": {
+      const us = Math.floor(ctx.now) * 1000;
+      return array([
+        { t: "bulk", v: String(Math.floor(us / 1e6)) },
+        { t: "bulk", v: String(us % 1e6) },
+      ]);
+    }
+    default:
+      return undefined;
+  }
+}
+
+function runEval(ctx: CommandContext, argv: readonly Uint8Array[], readOnly: boolean): Reply {
+  const numkeys = parseNumKeys(argv);
+  if (typeof numkeys !== "number") return numkeys;
+  const vm = luaVm();
+  const loaded = vm.load(argv[1]!);
+  if ("error" in loaded) return loaded.error;
+  const keys = argv.slice(3, 3 + numkeys);
+  const flags = shebangFlags(argv[1]!);
+  if (!(flags instanceof Set)) return flags;
+  if (readOnly && flags.size > 0 && !flags.has("no-writes")) {
+    return err("ERR Can not execute a script with write flag using *_ro command.");
+  }
+  const ro = readOnly || flags.has("no-writes");
+  return vm.runScript(loaded.sha, keys, argv.slice(3 + numkeys), scriptHost(ctx, keys, ro));
+}
+
+const SCRIPT_FLAGS = new Set(["no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys"]);
+
+/** The flags of a `#!lua flags=…` first line (an empty set without one); Redis's errors for a bad one. */
+function shebangFlags(body: Uint8Array): Set<string> | Reply {
+  if (body[0] !== 0x23 || body[1] !== 0x21) return new Set();
+  const nl = body.indexOf(0x0a);
+  const line = ascii(body.subarray(0, nl < 0 ? body.length : nl)).trim();
+  const parts = line.slice(2).split(/\s+/);
+  if (parts[0] !== "lua") return err(`ERR Unexpected engine in script shebang: ${line.split(/\s+/)[0]}`);
+  const flags = new Set<string>(["shebang"]);
+  for (const p of parts.slice(1)) {
+    if (!p.startsWith("flags=")) return err(`ERR Unknown lua shebang option: ${p}`);
+    for (const f of p
+      .slice(6)
+      .split(",")
+      .filter((x) => x.length > 0)) {
+      if (!SCRIPT_FLAGS.has(f)) return err(`ERR Unexpected flag in script shebang: ${f}`);
+      flags.add(f);
+    }
+  }
+  return flags;
+}
+
+/** EVALSHA → EVAL with the body from this node's cache, so the op carries what every replica needs. */
+function resolveSha(as: string): CommandSpec["resolve"] {
+  return (argv) => {
+    const body = argv[1]!.length === 40 ? luaVm().body(ascii(argv[1]!).toLowerCase()) : undefined;
+    return body ? [utf8(as), body, ...argv.slice(2)] : NOSCRIPT;
+  };
+}
+
+const keys = { first: 0, last: 0, step: 0, find: scriptKeys };
+/** A script's declared keys must share a slot: the script runs in that partition's state machine. */
+export const SCRIPT_ROUTING = { keys, cluster: ONE_SLOT } as const;
+
+export const SCRIPTING_COMMANDS = define("scripting", [
+  {
+    name: "eval",
+    arity: -3,
+    flags: ["write"],
+    since: "2.6.0",
+    summary: "Executes a server-side Lua script.",
+    ...SCRIPT_ROUTING,
+    run: (ctx, argv) => runEval(ctx, argv, false),
+  },
+  {
+    name: "eval_ro",
+    arity: -3,
+    flags: ["readonly"],
+    since: "7.0.0",
+    summary: "Executes a read-only server-side Lua script.",
+    ...SCRIPT_ROUTING,
+    run: (ctx, argv) => runEval(ctx, argv, true),
+  },
+  {
+    name: "evalsha",
+    arity: -3,
+    flags: ["write"],
+    since: "2.6.0",
+    summary: "Executes a server-side Lua script by SHA1 digest.",
+    ...SCRIPT_ROUTING,
+    resolve: resolveSha("eval"),
+    // Reached only when the proposing node had no such script: every replica answers the same.
+    run: () => NOSCRIPT,
+  },
+  {
+    name: "evalsha_ro",
+    arity: -3,
+    flags: ["readonly"],
+    since: "7.0.0",
+    summary: "Executes a read-only server-side Lua script by SHA1 digest.",
+    ...SCRIPT_ROUTING,
+    resolve: resolveSha("eval_ro"),
+    run: () => NOSCRIPT,
+  },
+  {
+    name: "script",
+    arity: -2,
+    flags: [],
+    since: "2.6.0",
+    summary: "A container for Lua scripts management commands.",
+    subcommands: subcommands([
+      ["exists", -3],
+      ["flush", -2],
+      ["kill", 2],
+      ["load", 3],
+      ["help", 2],
+      ["debug", 3],
+    ]),
+    exec: (_s, argv) => scriptCommand(argv),
+  },
+]);
+
+function scriptCommand(argv: readonly Uint8Array[]): Reply {
+  const sub = lower(argv[1]!);
+  const vm = luaVm();
+  if (sub === "help" && argv.length === 2) return array(SCRIPT_HELP.map((l) => simple(l)));
+  if (sub === "flush") {
+    const mode = argv[2] ? lower(argv[2]) : undefined;
+    if (argv.length > 3 || (mode !== undefined && mode !== "sync" && mode !== "async")) {
+      return err("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+    }
+    vm.flush();
+    return OK;
+  }
+  if (sub === "exists" && argv.length >= 3) {
+    return array(argv.slice(2).map((sha) => (vm.has(ascii(sha).toLowerCase()) ? ONE : ZERO)));
+  }
+  if (sub === "load" && argv.length === 3) {
+    const flags = shebangFlags(argv[2]!);
+    if (!(flags instanceof Set)) return flags;
+    const loaded = vm.load(argv[2]!);
+    return "error" in loaded ? loaded.error : { t: "bulk", v: loaded.sha };
+  }
+  // A script runs inside one synchronous apply: no other command is ever served while it runs.
+  if (sub === "kill" && argv.length === 2) return err("NOTBUSY No scripts in execution right now.");
+  if (sub === "debug" && argv.length === 3) return err("ERR SCRIPT DEBUG is not supported by FlyDB");
+  return err(`ERR unknown subcommand or wrong number of arguments for '${ascii(argv[1]!)}'. Try SCRIPT HELP.`);
+}
+
+const SCRIPT_HELP = [
+  "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+  "EXISTS <sha1> [<sha1> ...]",
+  "    Return information about the existence of the scripts in the script cache.",
+  "FLUSH [ASYNC|SYNC]",
+  "    Flush the Lua scripts cache. Very dangerous on replicas.",
+  "    When called without the optional mode argument, the behavior is determined by the",
+  "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+  "    * ASYNC: Asynchronously flush the scripts cache.",
+  "    * SYNC: Synchronously flush the scripts cache.",
+  "KILL",
+  "    Kill the currently executing Lua script.",
+  "LOAD <script>",
+  "    Load a script into the scripts cache without executing it.",
+  "HELP",
+  "    Prints this help.",
+];

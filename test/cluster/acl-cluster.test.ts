@@ -1,0 +1,99 @@
+// ACL users in a three-node loopback cluster: ACL SETUSER on one member authorizes the user on
+// the others within a second (the users travel through the metadata group), concurrent changes
+// on two members both hold, ACL DELUSER is seen everywhere, and a member restarted from its data
+// dir still knows the users.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import Redis from "ioredis";
+import { startLoopbackCluster, type LoopbackCluster, type LoopbackMember } from "../helpers/loopback-cluster.ts";
+import { waitUntil } from "../helpers/cluster-harness.ts";
+
+let cluster: LoopbackCluster;
+
+beforeAll(async () => {
+  cluster = await startLoopbackCluster({ size: 3, partitions: 4, prefix: "acl" });
+  await cluster.settled();
+}, 90_000);
+afterAll(() => cluster?.stop());
+
+/** A fresh connection that authenticates as `user` (null: refused, with the error). */
+async function authAs(m: LoopbackMember, user: string, pass: string): Promise<Redis | string> {
+  const c = new Redis({ port: m.proc.port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0 });
+  c.on("error", () => {});
+  await c.connect();
+  try {
+    await c.call("AUTH", user, pass);
+    return c;
+  } catch (e) {
+    c.disconnect();
+    return (e as Error).message;
+  }
+}
+
+describe("ACL users in a cluster", () => {
+  test("a user created on one member can AUTH on the others within a second", async () => {
+    const [a, b, c] = cluster.members as [LoopbackMember, LoopbackMember, LoopbackMember];
+    expect(await cluster.client(a).call("ACL", "SETUSER", "alice", "on", ">pw", "~app:*", "+@all")).toBe("OK");
+    const started = performance.now();
+    for (const m of [b, c]) {
+      const conn = await waitUntil(
+        async () => {
+          const r = await authAs(m, "alice", "pw");
+          return typeof r === "string" ? undefined : r;
+        },
+        5_000,
+        `alice to be known on ${m.id}`,
+        20,
+      );
+      // The rules came along too: keys outside app:* are refused.
+      expect(await conn.set("app:1", "x")).toBe("OK");
+      await expect(conn.set("other", "x")).rejects.toThrow("NOPERM");
+      conn.disconnect();
+    }
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(await cluster.client(c).call("ACL", "GETUSER", "alice")).toEqual(
+      await cluster.client(a).call("ACL", "GETUSER", "alice"),
+    );
+  }, 30_000);
+
+  test("concurrent changes on two members both hold; DELUSER is seen everywhere", async () => {
+    const [a, b, c] = cluster.members as [LoopbackMember, LoopbackMember, LoopbackMember];
+    const names = Array.from({ length: 6 }, (_, i) => `u${i}`);
+    const replies = await Promise.all(
+      names.map((n, i) => cluster.client(i % 2 === 0 ? a : b).call("ACL", "SETUSER", n, "on", ">p", "+ping")),
+    );
+    expect(replies).toEqual(names.map(() => "OK"));
+    await waitUntil(
+      async () => {
+        const users = (await cluster.client(c).call("ACL", "USERS")) as string[];
+        return names.every((n) => users.includes(n)) ? true : undefined;
+      },
+      5_000,
+      "every user on the third member",
+    );
+    expect(await cluster.client(b).call("ACL", "DELUSER", "u0", "u1")).toBe(2);
+    await waitUntil(
+      async () => {
+        const r = await authAs(c, "u0", "p");
+        return typeof r === "string" && r.includes("WRONGPASS") ? true : undefined;
+      },
+      5_000,
+      "u0 gone from the third member",
+    );
+  }, 30_000);
+
+  test("a restarted member still knows the users", async () => {
+    const c = cluster.members[2]!;
+    await cluster.kill9(c);
+    await cluster.restart(c);
+    await cluster.settled();
+    const conn = await waitUntil(
+      async () => {
+        const r = await authAs(c, "alice", "pw");
+        return typeof r === "string" ? undefined : r;
+      },
+      10_000,
+      "alice known after the restart",
+    );
+    conn.disconnect();
+  }, 90_000);
+});

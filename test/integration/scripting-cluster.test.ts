@@ -1,0 +1,74 @@
+// Scripts and functions on a 3-node loopback cluster of dist/flydb: a script sent to a node that does
+// not lead its keys' partition runs there once (through the leader's log), the body travels in the
+// op (EVALSHA works on a node whose replicas never saw SCRIPT LOAD), keys in two slots are refused,
+// an undeclared key of another partition is an error, and FUNCTION libraries reach every member
+// and survive kill -9 and a restart.
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { keysInDistinctPartitions } from "../helpers/cluster-harness.ts";
+import { startLoopbackCluster, type LoopbackCluster, type LoopbackMember } from "../helpers/loopback-cluster.ts";
+
+setDefaultTimeout(60_000);
+const PARTITIONS = 4;
+let c: LoopbackCluster;
+
+beforeAll(async () => {
+  c = await startLoopbackCluster({ size: 3, partitions: PARTITIONS, prefix: "lua" });
+  await c.settled();
+}, 90_000);
+
+afterAll(async () => {
+  await c?.stop();
+});
+
+async function nonLeader(key: string): Promise<LoopbackMember> {
+  const leader = await c.leaderOf(key);
+  return c.members.find((m) => m !== leader && m.up)!;
+}
+
+const errorOf = (p: Promise<unknown>) =>
+  p.then(
+    (v) => `no error: ${JSON.stringify(v)}`,
+    (e: Error) => e.message,
+  );
+
+describe("scripting in a cluster", () => {
+  test("EVAL with hash-tagged keys through a node that does not lead them: applied once, read everywhere", async () => {
+    const via = c.client(await nonLeader("{acct}:balance"));
+    const script = "redis.call('set', KEYS[1], ARGV[1]) return redis.call('incrby', KEYS[2], ARGV[2])";
+    expect(await via.eval(script, 2, "{acct}:owner", "{acct}:balance", "ann", "5")).toBe(5);
+    expect(await via.eval(script, 2, "{acct}:owner", "{acct}:balance", "bob", "7")).toBe(12);
+    for (const m of c.members) {
+      expect(await c.client(m).mget("{acct}:owner", "{acct}:balance")).toEqual(["bob", "12"]);
+    }
+  });
+
+  test("EVALSHA after SCRIPT LOAD on the node the client talks to, whoever leads the key", async () => {
+    const m = await nonLeader("{sha}:k");
+    const sha = (await c.client(m).call("SCRIPT", "LOAD", "return redis.call('incr', KEYS[1])")) as string;
+    expect(await c.client(m).evalsha(sha, 1, "{sha}:k")).toBe(1);
+    expect(await c.client(m).evalsha(sha, 1, "{sha}:k")).toBe(2);
+  });
+
+  test("keys of two slots: CROSSSLOT; an undeclared key of another partition: refused inside the script", async () => {
+    const [a, b] = keysInDistinctPartitions(2, PARTITIONS, "lua-x");
+    const via = c.client(c.members[0]!);
+    expect(await errorOf(via.eval("return 1", 2, a!, b!))).toContain("CROSSSLOT");
+    expect(await errorOf(via.eval("return redis.call('get', ARGV[1])", 1, a!, b!))).toContain(
+      "Script attempted to access a non local key in a cluster node",
+    );
+  });
+
+  test("FUNCTION LOAD reaches every member and survives kill -9 and restart", async () => {
+    const code =
+      "#!lua name=counter\nredis.register_function('bump', function(keys) return redis.call('incr', keys[1]) end)";
+    expect(await c.client(c.members[1]!).call("FUNCTION", "LOAD", code)).toBe("counter");
+    for (const m of c.members) expect(await c.client(m).call("FCALL", "bump", "1", "{fn}:n")).toBeGreaterThan(0);
+    const victim = c.members[2]!;
+    await c.kill9(victim);
+    await c.restart(victim);
+    await c.settled();
+    expect(await c.client(victim).call("FCALL", "bump", "1", "{fn}:n")).toBe(4);
+    const list = (await c.client(victim).call("FUNCTION", "LIST")) as unknown[][];
+    expect(list.map((lib) => lib[1])).toEqual(["counter"]);
+  });
+});
