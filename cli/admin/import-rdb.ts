@@ -22,8 +22,8 @@ export interface ImportReport {
   imported: number;
   /** Keys whose expiry had passed when the import reached them: Redis drops those on load too. */
   expired_skipped: number;
-  /** Function libraries in the file, not imported. */
-  functions_skipped: number;
+  /** Function libraries loaded with FUNCTION LOAD REPLACE (before the keys, as Redis loads them). */
+  functions: number;
   databases: number[];
   seconds: number;
   /** The first command the node refused; the import stopped there. */
@@ -56,7 +56,7 @@ export async function importRecords(
     keys_in_file: file.records.length,
     imported: 0,
     expired_skipped: 0,
-    functions_skipped: file.functions.length,
+    functions: 0,
     databases,
   };
   // A database the node cannot select fails here, before any key is written.
@@ -66,6 +66,12 @@ export async function importRecords(
       const n = file.records.filter((x) => x.db === db).length;
       throw new Error(`the file has ${n} keys in database ${db}, which the node refuses: ${r.message}`);
     }
+  }
+  for (const code of file.functions) {
+    const r = await conn.send(["FUNCTION", "LOAD", "REPLACE", code]);
+    const name = byteText(code).split("\n")[0];
+    if (r instanceof RespError) throw new Error(`FUNCTION LOAD of library ${JSON.stringify(name)}: ${r.message}`);
+    report.functions++;
   }
   let db = -1;
   const inFlight: Promise<void>[] = [];
@@ -175,6 +181,6 @@ export function formatImport(r: ImportReport): string {
     `imported ${r.imported} keys in ${r.seconds.toFixed(2)}s`,
   ];
   if (r.expired_skipped > 0) lines.push(`skipped ${r.expired_skipped} keys already expired`);
-  if (r.functions_skipped > 0) lines.push(`skipped ${r.functions_skipped} function libraries (not imported)`);
+  if (r.functions > 0) lines.push(`loaded ${r.functions} function libraries`);
   return `${lines.join("\n")}\n`;
 }

@@ -105,7 +105,7 @@ export const FIXTURES: (string | Buffer)[][] = [
 ];
 export const KEYS = [...new Set(FIXTURES.filter((c) => c[0] !== "CONFIG").map((c) => String(c[1])))];
 
-/** Everything a client can see of a key: type, value (unordered ones sorted), encoding, expiry. */
+/** What a client can see of a key: type, value (unordered ones sorted), encoding, expiry; a stream's groups. */
 export async function snapshot(c: RespClient, key: string): Promise<Wire[]> {
   const t = (await c.call("TYPE", key)) as { t: "+"; v: string };
   const value = {
@@ -114,8 +114,24 @@ export async function snapshot(c: RespClient, key: string): Promise<Wire[]> {
     set: async () => sortWire(await c.call("SMEMBERS", key)),
     zset: () => c.call("ZRANGE", key, "0", "-1", "WITHSCORES"),
     hash: async () => sortWire(await c.call("HGETALL", key), true),
+    stream: () => c.call("XRANGE", key, "-", "+"),
     none: () => c.call("EXISTS", key),
   }[t.v];
   if (!value) throw new Error(`unexpected type ${t.v} of ${key}`);
-  return [t, await value(), await c.call("OBJECT", "ENCODING", key), await c.call("PEXPIRETIME", key)];
+  const groups = t.v === "stream" ? [await c.call("XINFO", "GROUPS", key)] : [];
+  return [t, await value(), await c.call("OBJECT", "ENCODING", key), await c.call("PEXPIRETIME", key), ...groups];
 }
+
+/** Streams: a listpack per 100 entries, deleted entries, consumer groups with pending entries. */
+export const STREAM_FIXTURES: (string | Buffer)[][] = [
+  ["XADD", "x:small", "1-1", "f", "v", "n", "1"],
+  ["XADD", "x:small", "1-2", "f", "w"],
+  ...range(250).map((i) => ["XADD", "x:big", `${1000 + i}-0`, "field", `value-${i}`, "i", String(i)]),
+  ["XDEL", "x:big", "1005-0", "1100-0"],
+  ["XGROUP", "CREATE", "x:big", "g1", "0"],
+  ["XREADGROUP", "GROUP", "g1", "alice", "COUNT", "3", "STREAMS", "x:big", ">"],
+  ["XGROUP", "CREATE", "x:big", "g2", "$"],
+  ["XADD", "x:ttl", "5-5", "a", "b"],
+  ["PEXPIRE", "x:ttl", "300000"],
+];
+export const STREAM_KEYS = [...new Set(STREAM_FIXTURES.filter((c) => c[0] === "XADD").map((c) => String(c[1])))];

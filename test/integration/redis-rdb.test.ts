@@ -9,9 +9,11 @@ import { join } from "node:path";
 import { RdbFileWriter } from "../../src/rdb/file.ts";
 import { type LoopbackCluster, startLoopbackCluster } from "../helpers/loopback-cluster.ts";
 import { DIST_BINARY, runTool, type ServerProcess, startRedisServer, tempDir } from "../helpers/processes.ts";
-import { FIXTURES, KEYS, snapshot } from "../helpers/rdb-dataset.ts";
+import { FIXTURES, KEYS as VALUE_KEYS, STREAM_FIXTURES, STREAM_KEYS, snapshot } from "../helpers/rdb-dataset.ts";
 import { RespClient } from "../helpers/resp-client.ts";
 
+const KEYS = [...VALUE_KEYS, ...STREAM_KEYS];
+const LIBRARY = "#!lua name=rdblib\nredis.register_function('twice', function(keys, args) return args[1] * 2 end)";
 let source: ServerProcess;
 let loaded: ServerProcess;
 let exported: ServerProcess | undefined;
@@ -28,7 +30,8 @@ async function client(port: number): Promise<RespClient> {
 beforeAll(async () => {
   source = await startRedisServer();
   const redis = await client(source.port);
-  for (const cmd of FIXTURES) await redis.call(...cmd);
+  for (const cmd of [...FIXTURES, ...STREAM_FIXTURES]) await redis.call(...cmd);
+  expect(await redis.call("FUNCTION", "LOAD", LIBRARY)).toEqual({ t: "$", v: Buffer.from("rdblib") });
   expect(await redis.call("SAVE")).toEqual({ t: "+", v: "OK" });
   dump = join(tempDir("rdb"), "dump.rdb");
   copyFileSync(join(source.dir, "dump.rdb"), dump);
@@ -83,12 +86,19 @@ describe("Redis RDB in and out", () => {
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout) as { imported: number; keys_in_file: number; checksum: string };
-    expect(report).toMatchObject({ imported: KEYS.length, keys_in_file: KEYS.length, checksum: "verified" });
+    expect(report).toMatchObject({
+      imported: KEYS.length,
+      keys_in_file: KEYS.length,
+      checksum: "verified",
+      functions: 1,
+    });
     // Read through another member than the one that took the writes: it proxies to the leaders.
     const fly = await client(cluster.members[2]!.proc.port);
     const redis = await client(loaded.port);
     expect(await fly.call("DBSIZE")).toEqual({ t: ":", v: BigInt(KEYS.length) });
     for (const key of KEYS) expect([key, await snapshot(fly, key)]).toEqual([key, await snapshot(redis, key)]);
+    const libraries = (await fly.call("FUNCTION", "LIST", "LIBRARYNAME", "rdblib")) as { t: "*"; v: unknown[] };
+    expect(libraries.v).toHaveLength(1);
   }, 60_000);
 
   test("export-rdb: redis-server loads the cluster's keys and reads them back alike", async () => {
@@ -103,7 +113,7 @@ describe("Redis RDB in and out", () => {
     ]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ keys: KEYS.length, with_expiry: 2 });
+    expect(JSON.parse(r.stdout)).toMatchObject({ keys: KEYS.length, with_expiry: 3 });
     exported = await startRedisServer({ args: ["--dir", dir, "--dbfilename", "dump.rdb"] });
     const back = await client(exported.port);
     const redis = await client(loaded.port);
