@@ -10,7 +10,7 @@ import { parseRdbFile, RdbFileError, type RdbFile, type RdbRecord } from "../../
 import { byteText } from "../../src/rdb/text.ts";
 import { EXIT } from "./format.ts";
 import { run, UsageError } from "./commands.ts";
-import { DEFAULT_RESP, openResp, RespConnection, RespError, respAddress } from "./resp-client.ts";
+import { DEFAULT_RESP, openResp, type RespConnection, RespError, respAddress } from "./resp-client.ts";
 
 const PROGRESS_MS = 200;
 
