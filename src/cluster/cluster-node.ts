@@ -110,6 +110,7 @@ export class ClusterNode {
       peers: () => peerViews(this.gossip.members()),
       alive: (id) => this.alive(id),
       dropGroup: (grp) => this.replicas.dropGroup(grp),
+      foundPartitions: () => foundPartitions(this.founder),
     });
     this.status = new MemberStatus({
       self,
@@ -179,6 +180,9 @@ export class ClusterNode {
       seeds: config.cluster_peers,
       secret: config.cluster_secret || undefined,
     });
+    // A member seen again after it was dead (a healed partition): its old connection may sit in
+    // TCP's retransmission back-off for seconds, so it is dialled afresh (src/transport/transport.ts).
+    gossip.on("joined", (e) => transport.redial(e.member.id));
     // The replicas' callbacks run only once groups open (openExisting below), when `node` is set.
     const replicas = await ReplicaHost.open({
       config,
@@ -194,7 +198,7 @@ export class ClusterNode {
     await gossip.start();
     node.openExisting();
     node.replicas.start();
-    node.timers.push(setInterval(() => node!.control(), CONTROL_MS));
+    node.timers.push(setInterval(() => node!.stopped || node!.controller.tick(Date.now()), CONTROL_MS));
     node.timers.push(node.reads.sampleEvery());
     const events = new ClusterEventLogger({ config, log, replicas, gossip, router: node.router });
     node.timers.push(setInterval(() => events.observe(Date.now()), 4 * CONTROL_MS));
@@ -240,17 +244,6 @@ export class ClusterNode {
   selfInfo(): MemberInfo {
     const { zone } = this.config;
     return { id: this.self, zone, addrs: this.addrs, version: this.version, dataDirId: this.dataDirId };
-  }
-
-  /** Every CONTROL_MS: found partitions, then admit and remove members, place partitions, move replicas. */
-  private control(): void {
-    if (this.stopped) return;
-    try {
-      foundPartitions(this.founder);
-      this.controller.round(Date.now());
-    } catch (e) {
-      this.log.warn("control loop error", { error: (e as Error).message });
-    }
   }
 
   private onMessage(from: NodeId, x: unknown): void {

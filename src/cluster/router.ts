@@ -9,7 +9,7 @@ import { lower } from "../commands/util.ts";
 import { err, OK, type Reply } from "../resp/reply.ts";
 import type { NodeId } from "../raft/types.ts";
 import { encodeOp } from "../store/op-codec.ts";
-import { PeerUnreachable, RequestTimeout } from "../transport/transport.ts";
+import { DEFAULT_MAX_FRAME, PeerUnreachable, RequestTimeout } from "../transport/transport.ts";
 import { groupOf, META_GROUP, partitionOfGroup } from "../keyspace/groups.ts";
 import { keySlot, partitionOf } from "../keyspace/slot.ts";
 import type { MetaOp, MetaResult, MetaState } from "./core/meta.ts";
@@ -309,6 +309,8 @@ export class Router {
       return this.deliver({ ...f, replica: true, via: name, ...(maxLag !== undefined ? { maxLag } : {}) });
     }
     if (f.t !== "op") return this.deliver(f);
+    const size = opBytes(f.op);
+    if (size > MAX_CLUSTER_WRITE_BYTES) return tooLarge(size);
     const id = this.d.ids.next(f.grp);
     try {
       return await this.deliver({ ...f, id });
@@ -397,4 +399,27 @@ export class Router {
     });
     return Promise.race([this.serve(f), expired]).finally(() => clearTimeout(timer));
   }
+}
+
+/**
+ * The largest write a cluster carries: its log entry travels to the followers in one node-to-node
+ * frame (DEFAULT_MAX_FRAME), with room left for the entry's envelope. Larger ones are refused
+ * before anything is sent; sent, they would break the links between the nodes at every retry.
+ */
+export const MAX_CLUSTER_WRITE_BYTES = DEFAULT_MAX_FRAME - 1024 * 1024;
+
+function opBytes(op: Op): number {
+  let n = 0;
+  for (const argv of op.cmds) for (const a of argv) n += a.length;
+  return n;
+}
+
+const MB = 1024 * 1024;
+
+function tooLarge(size: number): Reply {
+  return err(
+    `ERR write too large for a cluster: its arguments take ${(size / MB).toFixed(1)} MB, a cluster write may take ` +
+      `at most ${MAX_CLUSTER_WRITE_BYTES / MB} MB (one node-to-node frame); ` +
+      "proto_max_bulk_len bounds standalone writes",
+  );
 }

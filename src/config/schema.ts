@@ -275,9 +275,15 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     def: 512 * 1024 * 1024,
     min: 1024 * 1024,
     max: 2 ** 32,
-    help: "largest accepted bulk string (e.g. 512mb)",
+    help: "largest accepted bulk string (e.g. 512mb); in a cluster, a write whose arguments take more than 63 MB together (one node-to-node frame) is refused with -ERR write too large for a cluster",
   },
-  maxclients: { kind: "int", def: 10000, min: 1, max: 1_000_000, help: "maximum simultaneous client connections" },
+  maxclients: {
+    kind: "int",
+    def: 10000,
+    min: 1,
+    max: 1_000_000,
+    help: "maximum simultaneous client connections; one more is answered -ERR max number of clients reached as it connects, and closed (with fewer than 32 file descriptors left the node stops accepting until some close)",
+  },
   timeout: {
     kind: "int",
     def: 0,

@@ -321,6 +321,18 @@ export function registerClusterMetrics(m: NodeMetrics, src: ClusterMetricsSource
   );
 }
 
+/** Nodes seen on the link that hold another cluster under this cluster's id (src/cluster/formation.ts). */
+export function registerForeignClusterMetric(m: NodeMetrics, read: () => number): void {
+  new Gauge({
+    name: "flydb_cluster_foreign_nodes",
+    help: "Nodes found on the network holding another cluster with this cluster_id (clusters founded apart; never merged)",
+    registers: [m.registry],
+    collect() {
+      this.set(read());
+    },
+  });
+}
+
 /** mDNS counters of the node's discovery advertiser (and browser, when it runs). */
 export function registerDiscoveryMetrics(
   m: NodeMetrics,
