@@ -289,7 +289,11 @@ export interface Waiter {
   readonly clientId: number;
   readonly db: number;
   readonly keys: readonly string[];
-  wake(): void;
+  /**
+   * Retries the pop. When an earlier try is still in flight the retry follows it: the promise
+   * settles once that try has been answered and the retry, if still needed, has been proposed.
+   */
+  wake(): Promise<void> | undefined;
   /** CLIENT UNBLOCK: ends the wait with a timeout's reply or the UNBLOCKED error. */
   unblock(withError: boolean): void;
 }
@@ -331,12 +335,28 @@ export class BlockingRegistry {
   touched(db: number, keys: readonly string[]): void {
     const woken = new Set<Waiter>();
     for (const k of keys) for (const w of this.byKey.get(`${db}:${k}`) ?? []) woken.add(w);
-    for (const w of [...woken].sort((a, b) => this.order(a) - this.order(b))) w.wake();
+    this.wakeInOrder([...woken].sort((a, b) => this.order(a) - this.order(b)));
   }
 
   /** Every waiter retries (a cluster node cannot see writes proxied by other nodes). */
   wakeAll(): void {
-    for (const w of [...this.byClient.values()]) w.wake();
+    this.wakeInOrder([...this.byClient.values()]);
+  }
+
+  /**
+   * Proposes the retries in blocking order. A waiter whose previous try is still in flight (its
+   * first try, or a periodic retry in a cluster, where a proposal takes a round trip) holds back
+   * the waiters behind it until its own retry is proposed: otherwise a later-blocked client's
+   * retry reaches the log first and takes the element, and with it possibly the only one.
+   */
+  private wakeInOrder(waiters: readonly Waiter[]): void {
+    for (let i = 0; i < waiters.length; i++) {
+      const busy = waiters[i]!.wake();
+      if (!busy) continue;
+      const rest = waiters.slice(i + 1);
+      void busy.then(() => this.wakeInOrder(rest.filter((w) => this.byClient.get(w.clientId) === w)));
+      return;
+    }
   }
 
   unblock(clientId: number, withError: boolean): boolean {

@@ -453,6 +453,8 @@ export class Session implements SessionApi {
       let again = false;
       let done = false;
       let pendingEnd: Reply | undefined;
+      /** The try in flight, settled once its answer is handled (and any retry it owed proposed). */
+      let settled: Promise<void> | undefined;
       const finish = (r: Reply) => {
         if (done) return;
         done = true;
@@ -465,15 +467,18 @@ export class Session implements SessionApi {
       };
       // A try in flight may still pop: its result decides, the timeout or UNBLOCK only if it found nothing.
       const end = (r: Reply) => (trying ? (pendingEnd = r) : finish(r));
-      const attempt = (first: boolean) => {
-        if (done) return;
+      const attempt = (first: boolean): Promise<void> | undefined => {
+        if (done) return undefined;
         if (trying) {
           again = true;
-          return;
+          return settled;
         }
-        if (this.closed) return end(TIMED_OUT);
+        if (this.closed) {
+          end(TIMED_OUT);
+          return undefined;
+        }
         trying = true;
-        void this.propose({ ...this.opBase(), cmds: [argv] }).then((r) => {
+        settled = this.propose({ ...this.opBase(), cmds: [argv] }).then((r) => {
           trying = false;
           const popped = !nothingPopped(r) && r.t !== "error";
           if (popped && this.closed) this.giveBack(spec.name, argv, r, db);
@@ -488,6 +493,7 @@ export class Session implements SessionApi {
             attempt(false);
           }
         });
+        return undefined;
       };
       const waiter = {
         clientId: this.client.id,

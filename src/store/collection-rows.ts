@@ -47,8 +47,12 @@ export class Versions {
   private readonly floors = new Map<number, number>();
   /** Per partition: the newest index touched, for raising its floor when the map is emptied. */
   private readonly newest = new Map<number, number>();
-  /** Per database: the index of the last SWAPDB that involved it. */
-  private readonly swaps = new Map<number, number>();
+  /**
+   * The index of the last SWAPDB that involved a database: per database ("db") for a whole swap,
+   * per database and partition ("db:part") for one partition's swap, which in a cluster is an
+   * index of that partition's log group only, comparable with its keys' watch points alone.
+   */
+  private readonly swaps = new Map<string, number>();
   /** The newest index each log group has applied: the watch points. */
   private readonly applied = new Map<number, number>();
   private groupsOf: (part: number) => readonly number[] = () => [];
@@ -110,15 +114,16 @@ export class Versions {
   }
 
   /**
-   * SWAPDB moved database `db`'s rows in the op being applied. Only remembered since this process
-   * opened data.db: a replica that reopens between WATCH and EXEC sees the keys' floors instead.
+   * SWAPDB moved database `db`'s rows (of partition `part` only, when given) in the op being
+   * applied. Only remembered since this process opened data.db: a replica that reopens between
+   * WATCH and EXEC sees the keys' floors instead.
    */
-  swapped(db: number): void {
-    this.swaps.set(db, this.opIndex);
+  swapped(db: number, part: number | undefined): void {
+    this.swaps.set(part === undefined ? `${db}` : `${db}:${part}`, this.opIndex);
   }
 
-  swappedAt(db: number): number {
-    return this.swaps.get(db) ?? 0;
+  swappedAt(db: number, part: number): number {
+    return Math.max(this.swaps.get(`${db}`) ?? 0, this.swaps.get(`${db}:${part}`) ?? 0);
   }
 
   /**

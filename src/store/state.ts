@@ -513,8 +513,8 @@ export class SqliteKeyspace implements Keyspace {
     this.moveShard.run(this.lo + from, this.lo + to, parked - this.lo);
     this.moveShard.run(that.lo + from, that.lo + to, this.lo - that.lo);
     this.moveShard.run(parked + from, parked + to, that.lo - parked);
-    this.versions.swapped(this.index);
-    this.versions.swapped(other);
+    this.versions.swapped(this.index, part);
+    this.versions.swapped(other, part);
   }
 
   functionLibraries(at: Uint8Array | number | undefined): Uint8Array | undefined {
@@ -728,7 +728,7 @@ export class SqliteKeyspace implements Keyspace {
   /** A SWAPDB after WATCH counts as a write of every key live in the database now (Redis's touchAllWatchedKeysInDb). */
   version(key: Uint8Array): number {
     const written = this.versions.of(key, this.index);
-    const swapped = this.versions.swappedAt(this.index);
+    const swapped = this.versions.swappedAt(this.index, partitionOf(keySlot(key), this.partitionCount));
     if (swapped <= written) return written;
     return this.selectMeta.get(this.partOf(key), key, this.versions.opNow) ? swapped : written;
   }

@@ -142,6 +142,11 @@ export class RespClient {
     this.socket.destroy();
   }
 
+  /** Shuts down the sending side only (a FIN), as a client that exits with a command pending. */
+  halfClose(): void {
+    this.socket.end();
+  }
+
   private onData(d: Buffer): void {
     this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
     let pos = 0;

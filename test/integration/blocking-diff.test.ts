@@ -125,6 +125,22 @@ describe("blocking commands: waiting", () => {
     });
   });
 
+  test("a client that shuts down its side while blocked stops waiting: a later push stays", async () => {
+    await both(async ([a, pusher]) => {
+      a!.call("BLPOP", "gone", "0").catch(() => {});
+      await blockedCount(pusher!, "blpop", 1);
+      a!.halfClose();
+      for (let i = 0; i < 200; i++) {
+        const list = await pusher!.call("CLIENT", "LIST");
+        if (!((list.t === "$" || list.t === "=") && list.v.toString().includes("cmd=blpop "))) break;
+        await Bun.sleep(10);
+      }
+      await pusher!.call("RPUSH", "gone", "x");
+      await Bun.sleep(100);
+      return [await pusher!.call("LLEN", "gone")];
+    });
+  });
+
   test("a push by LMOVE, ZADD, SORT STORE and a transaction wakes the blocked client", async () => {
     await both(async ([a, b, pusher]) => {
       const out: Wire[] = [];

@@ -124,6 +124,29 @@ describe("keyless commands across partitions", () => {
     }
   });
 
+  test("SWAPDB breaks a WATCH on a key it brings into the database, as Redis does", async () => {
+    const port = c.members[2]!.node.respPort;
+    const db6 = new Redis({ host: "127.0.0.1", port, db: 6, maxRetriesPerRequest: 0 });
+    const db7 = new Redis({ host: "127.0.0.1", port, db: 7, maxRetriesPerRequest: 0 });
+    try {
+      // Writes in the key's partition lift its log index above the other partitions' groups,
+      // whose part of the SWAPDB carries a lower index (the swap is one write per partition).
+      for (let i = 0; i < 30; i++) await db7.set("{swapw}pad", String(i));
+      await db7.set("{swapw}x", "30");
+      await db6.watch("{swapw}x");
+      expect(await db6.swapdb(6, 7)).toBe("OK");
+      expect(await db6.multi().ping().exec()).toBeNull();
+      await db6.watch("{swapw}x");
+      expect(await db6.swapdb(6, 7)).toBe("OK");
+      expect(await db6.multi().set("{swapw}y", "1").exec()).toBeNull();
+      expect(await db6.exists("{swapw}y")).toBe(0);
+    } finally {
+      await db6.flushdb();
+      await db7.flushdb();
+      for (const r of [db6, db7]) r.disconnect();
+    }
+  });
+
   test("FLUSHALL empties every partition; FLUSHDB checks its arguments", async () => {
     await expect(clients[0]!.call("flushdb", "now")).rejects.toThrow("ERR syntax error");
     expect(await clients[2]!.flushall()).toBe("OK");

@@ -12,7 +12,10 @@ function waiter(log: string[], name: string, keys: string[], db = 0): Waiter {
     clientId: name.charCodeAt(0),
     db,
     keys,
-    wake: () => log.push(`wake ${name}`),
+    wake: () => {
+      log.push(`wake ${name}`);
+      return undefined;
+    },
     unblock: (e) => log.push(`unblock ${name} ${e}`),
   };
 }
@@ -33,6 +36,30 @@ describe("BlockingRegistry", () => {
     r.touched(0, ["k1"]);
     expect(log).toEqual(["wake c"]);
     expect(r.size).toBe(3);
+  });
+
+  test("behind a waiter whose previous try is in flight, later waiters retry only after its retry", async () => {
+    const log: string[] = [];
+    const r = new BlockingRegistry();
+    let settle = () => {};
+    const inFlight = new Promise<void>((res) => (settle = res));
+    const a: Waiter = {
+      ...waiter(log, "a", ["k"]),
+      wake: () => {
+        log.push("wake a (in flight)");
+        return inFlight.then(() => void log.push("a retries"));
+      },
+    };
+    const b = waiter(log, "b", ["k"]);
+    const c = waiter(log, "c", ["k"]);
+    for (const w of [a, b, c]) r.add(w);
+    r.remove(c);
+    r.touched(0, ["k"]);
+    expect(log).toEqual(["wake a (in flight)"]);
+    settle();
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    // c left while b waited behind a: it is not woken.
+    expect(log).toEqual(["wake a (in flight)", "a retries", "wake b"]);
   });
 
   test("CLIENT UNBLOCK reaches only a blocked client", () => {
