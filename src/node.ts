@@ -27,6 +27,7 @@ import type { EncodingLimits } from "./commands/types.ts";
 import { resolveMode, openCluster, openStandalone, type DataPlane } from "./data-plane.ts";
 import { VERSION } from "./version.ts";
 import { KeyspaceEvents } from "./pubsub/keyspace-events.ts";
+import { TrackingTable } from "./pubsub/tracking.ts";
 import { PubSubRegistry, sessionPubSub } from "./pubsub/registry.ts";
 import { wallNow } from "./wall-clock.ts";
 import { BlockingRegistry } from "./commands/blocking.ts";
@@ -78,7 +79,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   // A standalone node opens its store before listening (it replays its log first); a cluster
   // member needs its RESP and HTTP ports first, to advertise them.
   const pubsub = new PubSubRegistry();
-  const keyEvents = new KeyspaceEvents(pubsub, () => config.notify_keyspace_events);
+  const tracking = new TrackingTable();
+  const keyEvents = new KeyspaceEvents(pubsub, () => config.notify_keyspace_events, tracking);
   let plane: DataPlane | undefined = cluster ? undefined : await openStandalone(config, log, metrics, keyEvents);
 
   const sessions = new Map<number, { session: Session; conn: ConnectionControl }>();
@@ -264,10 +266,15 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       metrics.connectionsTotal.inc();
       metrics.connectedClients.inc();
       const subscriber = pubsub.client({ id: conn.id, push: (r) => conn.push(r) });
+      const tracker = tracking.client(
+        subscriber.receiver,
+        () => session.client.protocol,
+        () => subscriber.count("channel") + subscriber.count("pattern") + subscriber.count("shard") > 0,
+      );
       const session = new Session(
         backend,
         { id: conn.id, addr: conn.remoteAddress, laddr: conn.localAddress },
-        sessionPubSub(pubsub, subscriber, () => plane?.cluster?.pubsub),
+        { ...sessionPubSub(pubsub, subscriber, () => plane?.cluster?.pubsub), tracking: tracker },
       );
       sessions.set(conn.id, { session, conn });
       return {
@@ -290,6 +297,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         onClose() {
           session.close();
           subscriber.close();
+          tracker.close();
           sessions.delete(conn.id);
           metrics.connectedClients.dec();
         },

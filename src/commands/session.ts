@@ -325,7 +325,14 @@ export class Session implements SessionApi {
     // Connection and server commands never touch the keyspace, so they need not wait for earlier
     // writes; running them at once lets HELLO switch the protocol before later replies are encoded.
     // WATCH (a read) and EXEC (a write) do touch it and keep their place like data commands.
-    if (spec.exec && !ordered(spec)) return spec.exec(this, argv);
+    if (spec.exec && !ordered(spec)) {
+      const reply = spec.exec(this, argv);
+      // CLIENT CACHING applies to the command after it; any other command ends it.
+      if (name !== "client" || argv.length < 2 || ascii(argv[1]!).toLowerCase() !== "caching") {
+        this.pubsub?.tracking?.commandDone();
+      }
+      return reply;
+    }
     if (spec.resolve) {
       const resolved = spec.resolve(argv);
       if (!Array.isArray(resolved)) return resolved as Reply;
@@ -350,11 +357,15 @@ export class Session implements SessionApi {
     if (!NO_TOUCH.has(spec.name)) {
       this.backend.server.keyAccess.touch(this.client.db, commandKeys(spec, argv), this.backend.now());
     }
+    const tracking = this.pubsub?.tracking;
     const reply = mayBlock(spec, argv)
       ? this.blockingWrite(spec, argv)
       : isWrite(spec)
-        ? this.write(argv)
+        ? this.trackedWrite(spec, argv)
         : this.backend.read(spec, argv, this.client.protocol === 3, this.client.db, this.writeBack);
+    // Remembered as the read is issued: a write applied before it answers still invalidates.
+    if (tracking && !isWrite(spec)) tracking.readKeys(commandKeys(spec, argv));
+    tracking?.commandDone();
     const complete = spec.completeReply;
     if (!complete) return reply;
     return reply instanceof Promise ? reply.then((r) => complete(this, argv, r)) : complete(this, argv, reply);
@@ -422,6 +433,21 @@ export class Session implements SessionApi {
 
   private write(argv: readonly Uint8Array[]): Promise<Reply> {
     return this.propose({ ...this.opBase(), cmds: [argv] });
+  }
+
+  /**
+   * A write with client tracking: NOLOOP needs to know which keys this connection is writing, and
+   * a FLUSHDB/FLUSHALL empties every tracking client's cache of this node (Redis's null invalidation).
+   */
+  private trackedWrite(spec: CommandSpec, argv: readonly Uint8Array[]): Promise<Reply> {
+    const tracking = this.pubsub?.tracking;
+    if (!tracking) return this.write(argv);
+    const done = tracking.writing(commandKeys(spec, argv));
+    return this.write(argv).then((r) => {
+      done();
+      if ((spec.name === "flushall" || spec.name === "flushdb") && r.t !== "error") tracking.flushed();
+      return r;
+    });
   }
 
   /**
