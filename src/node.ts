@@ -28,6 +28,7 @@ import { resolveMode, openCluster, openStandalone, type DataPlane } from "./data
 import { VERSION } from "./version.ts";
 import { KeyspaceEvents } from "./pubsub/keyspace-events.ts";
 import { TrackingTable } from "./pubsub/tracking.ts";
+import { Monitors } from "./server/monitor.ts";
 import { PubSubRegistry, sessionPubSub } from "./pubsub/registry.ts";
 import { wallNow } from "./wall-clock.ts";
 import { BlockingRegistry } from "./commands/blocking.ts";
@@ -80,6 +81,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   // member needs its RESP and HTTP ports first, to advertise them.
   const pubsub = new PubSubRegistry();
   const tracking = new TrackingTable();
+  const monitors = new Monitors();
   const keyEvents = new KeyspaceEvents(pubsub, () => config.notify_keyspace_events, tracking);
   let plane: DataPlane | undefined = cluster ? undefined : await openStandalone(config, log, metrics, keyEvents);
 
@@ -239,6 +241,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       return true;
     },
     blocking,
+    monitor: (client, argv) =>
+      monitors.feed(Math.floor((performance.timeOrigin + performance.now()) * 1000), client, argv),
     after: (ms, fn) => {
       const t = setTimeout(fn, ms);
       return () => clearTimeout(t);
@@ -274,7 +278,11 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       const session = new Session(
         backend,
         { id: conn.id, addr: conn.remoteAddress, laddr: conn.localAddress },
-        { ...sessionPubSub(pubsub, subscriber, () => plane?.cluster?.pubsub), tracking: tracker },
+        {
+          ...sessionPubSub(pubsub, subscriber, () => plane?.cluster?.pubsub),
+          tracking: tracker,
+          monitor: () => monitors.add(conn.id, (r) => conn.push(r)),
+        },
       );
       sessions.set(conn.id, { session, conn });
       return {
@@ -286,6 +294,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
           if (session.closeRequested) conn.close();
           const record = (reply: Reply) => {
             observer.record(name, session.client, argv, (performance.now() - started) * 1000, reply);
+
             return reply;
           };
           return out instanceof Promise ? out.then(record) : record(out);
@@ -298,6 +307,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
           session.close();
           subscriber.close();
           tracker.close();
+          monitors.remove(conn.id);
           sessions.delete(conn.id);
           metrics.connectedClients.dec();
         },

@@ -369,6 +369,18 @@ export const CONNECTION_COMMANDS = define("connection", [
     },
   },
   {
+    name: "monitor",
+    arity: 1,
+    flags: ["admin"],
+    since: "1.0.0",
+    summary: "Listens for all requests received by the server in real time.",
+    exec: (s) => {
+      if (!s.pubsub?.monitor) return err("ERR MONITOR needs a RESP connection");
+      s.pubsub.monitor();
+      return OK;
+    },
+  },
+  {
     name: "client",
     arity: -2,
     flags: [],

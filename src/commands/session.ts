@@ -69,6 +69,8 @@ export interface Backend {
   kill(id: number): boolean;
   /** This node's clients blocked in BLPOP and the like. */
   readonly blocking: BlockingRegistry;
+  /** MONITOR: shows a command this node runs to the monitoring connections (absent: none can be). */
+  monitor?(client: ClientState, argv: readonly Uint8Array[]): void;
   /** Calls `fn` once after `ms` milliseconds unless the returned cancel runs first. */
   after(ms: number, fn: () => void): () => void;
 }
@@ -327,6 +329,7 @@ export class Session implements SessionApi {
     // WATCH (a read) and EXEC (a write) do touch it and keep their place like data commands.
     if (spec.exec && !ordered(spec)) {
       const reply = spec.exec(this, argv);
+      this.show(spec, argv);
       // CLIENT CACHING applies to the command after it; any other command ends it.
       if (name !== "client" || argv.length < 2 || ascii(argv[1]!).toLowerCase() !== "caching") {
         this.pubsub?.tracking?.commandDone();
@@ -353,7 +356,12 @@ export class Session implements SessionApi {
 
   /** Commands start in arrival order (SELECT and RESET too): the selected database is the one they were sent under. */
   private start(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | Promise<Reply> {
-    if (spec.exec) return spec.exec(this, argv);
+    if (spec.exec) {
+      const reply = spec.exec(this, argv);
+      this.show(spec, argv);
+      return reply;
+    }
+    this.show(spec, argv);
     if (!NO_TOUCH.has(spec.name)) {
       this.backend.server.keyAccess.touch(this.client.db, commandKeys(spec, argv), this.backend.now());
     }
@@ -369,6 +377,11 @@ export class Session implements SessionApi {
     const complete = spec.completeReply;
     if (!complete) return reply;
     return reply instanceof Promise ? reply.then((r) => complete(this, argv, r)) : complete(this, argv, reply);
+  }
+
+  /** MONITOR: as Redis, once the command ran (SELECT shows its new database); admin commands are not shown. */
+  private show(spec: CommandSpec, argv: readonly Uint8Array[]): void {
+    if (!spec.flags.includes("admin")) this.backend.monitor?.(this.client, argv);
   }
 
   /** Inside MULTI: Redis refuses (and dooms the transaction) what would fail before running. */
@@ -387,6 +400,7 @@ export class Session implements SessionApi {
       this.queueFailed = true;
       return refused;
     }
+    this.show(spec, argv);
     const resolved = spec.resolve?.(argv);
     this.queued!.push(Array.isArray(resolved) ? resolved : argv);
     return QUEUED;

@@ -504,6 +504,8 @@ export interface PubSubApi {
   patternCount(): number;
   /** Client tracking of this connection (CLIENT TRACKING, invalidation messages). */
   readonly tracking?: TrackingApi;
+  /** MONITOR: from now on this connection is shown every command the node runs (src/server/monitor.ts). */
+  readonly monitor?: () => void;
 }
 
 /** CLIENT TRACKING's options (Redis's CLIENT_TRACKING_* flags). */
