@@ -300,6 +300,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
           return out instanceof Promise ? out.then(record) : record(out);
         },
         protocol: () => session.client.protocol,
+        silent: () => session.silent,
         onProtocolError: () => metrics.protocolErrors.inc(),
         // Clients that have not authenticated (requirepass) get Redis's tighter request limits.
         authenticated: () => session.client.authenticated,

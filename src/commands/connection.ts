@@ -204,6 +204,14 @@ function client(s: SessionApi, argv: readonly Uint8Array[]): Reply {
         [bulk("prefixes"), array(i.prefixes.map((p) => bulk(p)))],
       ]);
     }
+    case "reply": {
+      const bad = arity(3);
+      if (bad) return bad;
+      const mode = lower(argv[2]!);
+      if (mode !== "on" && mode !== "off" && mode !== "skip") return E.syntax;
+      s.replyMode(mode);
+      return OK;
+    }
     case "no-evict":
     case "no-touch":
       return arity(3) ?? (["on", "off"].includes(lower(argv[2]!)) ? OK : E.syntax);
@@ -398,6 +406,7 @@ export const CONNECTION_COMMANDS = define("connection", [
       ["caching", 3],
       ["getredir", 2],
       ["trackinginfo", 2],
+      ["reply", 3],
     ]),
     summary: "Client connection commands: ID, SETNAME, GETNAME, LIST, INFO, SETINFO, KILL, TRACKING, CACHING.",
     exec: client,

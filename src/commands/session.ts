@@ -103,6 +103,12 @@ export class Session implements SessionApi {
    * (for metrics: CLIENT LIST's cmd= keeps the last known command, as in Redis).
    */
   lastExecuted: string | undefined;
+  /** CLIENT REPLY OFF: no reply is written until CLIENT REPLY ON. */
+  private replyOff = false;
+  /** CLIENT REPLY SKIP: the next command's reply is not written. */
+  private skipNext = false;
+  /** The reply to the command execute() last ran is not written (read by the server right after). */
+  silent = false;
   /** Proposed writes whose reply has not come back yet. */
   private inFlight = 0;
   /** Commands that arrived behind a write still in flight, in arrival order. */
@@ -183,6 +189,12 @@ export class Session implements SessionApi {
   }
   closeAfterReply(): void {
     this.closeRequested = true;
+  }
+  replyMode(mode: "on" | "off" | "skip"): void {
+    // As Redis: OFF and SKIP do not answer themselves; SKIP under OFF changes nothing.
+    if (mode === "skip") this.skipNext = !this.replyOff;
+    else this.replyOff = mode === "off";
+    this.silent = mode !== "on";
   }
   resetState(): void {
     this.queued = undefined;
@@ -304,6 +316,8 @@ export class Session implements SessionApi {
   execute(argv: readonly Uint8Array[]): Reply | Promise<Reply> {
     const name = ascii(argv[0]!.subarray(0, 64)).toLowerCase();
     let spec = this.table.get(name);
+    this.silent = this.replyOff || this.skipNext;
+    this.skipNext = false;
     this.client.lastActiveAt = this.backend.now();
     if (!spec || name.startsWith("__")) {
       this.lastExecuted = undefined;

@@ -457,6 +457,8 @@ export interface SessionApi {
   readonly kill: (id: number) => boolean;
   /** Closes this connection after the current reply is written. */
   readonly closeAfterReply: () => void;
+  /** CLIENT REPLY ON/OFF/SKIP: which replies the server writes from this command on. */
+  readonly replyMode: (mode: "on" | "off" | "skip") => void;
   /** Forgets per-connection state (MULTI queue, WATCH) for RESET. */
   readonly resetState: () => void;
   /** MULTI/EXEC/DISCARD/WATCH/UNWATCH: the transaction state lives in the session. */

@@ -47,3 +47,24 @@ test("MONITOR shows every other command in Redis's line format", async () => {
   expect(outs[1]).toBe(outs[0]!);
   expect(outs[0]).toContain('"bin\\x00\\x01\\x7f\\xff"');
 });
+
+test("CLIENT REPLY OFF, SKIP and ON: which replies are written", async () => {
+  const cmds = [
+    ["SET", "r", "1"],
+    ["CLIENT", "REPLY", "SKIP"],
+    ["GET", "r"],
+    ["INCR", "r"],
+    ["CLIENT", "REPLY", "OFF"],
+    ["GET", "r"],
+    ["CLIENT", "REPLY", "SKIP"],
+    ["INCR", "nosuch", "arg"],
+    ["CLIENT", "REPLY", "ON"],
+    ["GET", "r"],
+    ["CLIENT", "REPLY", "maybe"],
+    ["CLIENT", "REPLY"],
+  ];
+  const [r, f] = await Promise.all([servers.open(servers.redis.port), servers.open(servers.fly.port)]);
+  const expected = await run(r, cmds);
+  expect(await run(f, cmds)).toBe(expected);
+  expect(expected).toStartWith("+OK\r\n:2\r\n+OK\r\n$1\r\n2\r\n-ERR syntax error");
+});
