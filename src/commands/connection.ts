@@ -408,7 +408,7 @@ export const CONNECTION_COMMANDS = define("connection", [
       ["trackinginfo", 2],
       ["reply", 3],
     ]),
-    summary: "Client connection commands: ID, SETNAME, GETNAME, LIST, INFO, SETINFO, KILL, TRACKING, CACHING.",
+    summary: "Client connection commands: ID, SETNAME, GETNAME, LIST, INFO, SETINFO, KILL, TRACKING, CACHING, REPLY.",
     exec: client,
   },
 ]);
