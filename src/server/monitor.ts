@@ -4,21 +4,21 @@
 import { simple, type Reply } from "../resp/reply.ts";
 import type { ClientState } from "../commands/types.ts";
 
-const ESCAPES: Record<number, string> = {
-  0x5c: "\\\\",
-  0x22: '\\"',
-  0x0a: "\\n",
-  0x0d: "\\r",
-  0x09: "\\t",
-  0x07: "\\a",
-  0x08: "\\b",
-};
+const ESCAPES = new Map<number, string>([
+  [0x5c, "\\\\"],
+  [0x22, '\\"'],
+  [0x0a, "\\n"],
+  [0x0d, "\\r"],
+  [0x09, "\\t"],
+  [0x07, "\\a"],
+  [0x08, "\\b"],
+]);
 
 /** An argument as Redis quotes it: printable ASCII as is, the usual escapes, other bytes as \xHH. */
 export function quoteArg(b: Uint8Array): string {
   let out = '"';
   for (const c of b) {
-    out += ESCAPES[c] ?? (c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, "0")}`);
+    out += ESCAPES.get(c) ?? (c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, "0")}`);
   }
   return `${out}"`;
 }
