@@ -290,6 +290,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
           totalCommands++;
           const started = performance.now();
           const out = session.execute(argv);
+          // CONFIG SET tracking-table-max-keys or this command's reads may have overfilled the table.
+          tracking.limit(config.tracking_table_max_keys);
           const name = session.lastExecuted;
           if (session.closeRequested) conn.close();
           const record = (reply: Reply) => {

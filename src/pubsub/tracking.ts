@@ -34,7 +34,7 @@ const overlap = (a: Uint8Array, b: Uint8Array) => startsWith(a, b) || startsWith
 /** One node's tracking table: keys read by tracking connections, and the BCAST prefixes. */
 export class TrackingTable {
   private readonly conns = new Map<number, Tracker>();
-  private readonly keys = new Map<string, Set<number>>();
+  private readonly keys = new Map<string, { key: Uint8Array; ids: Set<number> }>();
   private readonly prefixes = new Map<string, { prefix: Uint8Array; ids: Set<number> }>();
 
   /** Whether any key or prefix is tracked (otherwise writes need not report their keys). */
@@ -83,9 +83,9 @@ export class TrackingTable {
         if (!o || o.bcast || (o.optin && !t.caching) || (o.optout && t.caching)) return;
         for (const k of keys) {
           const key = byteKey(k);
-          let ids = this.keys.get(key);
-          if (!ids) this.keys.set(key, (ids = new Set()));
-          ids.add(receiver.id);
+          let entry = this.keys.get(key);
+          if (!entry) this.keys.set(key, (entry = { key: k.slice(), ids: new Set() }));
+          entry.ids.add(receiver.id);
         }
       },
       commandDone: () => {
@@ -114,7 +114,7 @@ export class TrackingTable {
   invalidate(changed: readonly Uint8Array[]): void {
     for (const k of changed) {
       const key = byteKey(k);
-      const ids = this.keys.get(key);
+      const ids = this.keys.get(key)?.ids;
       if (!ids) continue;
       this.keys.delete(key);
       for (const id of ids) {
@@ -130,6 +130,22 @@ export class TrackingTable {
         const t = this.conns.get(id)!;
         const keys = t.opts?.noloop ? matching.filter((k) => !t.writes.has(byteKey(k))) : matching;
         if (keys.length > 0) this.send(t, array(keys.map((k) => bulk(k))));
+      }
+    }
+  }
+
+  /**
+   * Redis's tracking-table-max-keys: past `max` keys (0: no limit) the oldest are forgotten, their
+   * readers told to drop them as if they had changed.
+   */
+  limit(max: number): void {
+    if (max <= 0) return;
+    for (const [name, { key: k, ids }] of this.keys) {
+      if (this.keys.size <= max) return;
+      this.keys.delete(name);
+      for (const id of ids) {
+        const t = this.conns.get(id);
+        if (t?.opts && !t.opts.bcast) this.send(t, array([bulk(k)]));
       }
     }
   }
