@@ -194,3 +194,20 @@ test("BCAST with prefixes, OPTIN with CACHING yes, NOLOOP, and FLUSHALL's null i
   );
   expect(out.tracker).toContain(">2\r\n$10\r\ninvalidate\r\n_\r\n");
 });
+
+test("FLUSHDB inside MULTI: the null invalidation follows EXEC's reply", async () => {
+  for (const port of [servers.redis.port, servers.fly.port]) {
+    const c = await servers.open(port);
+    await run(c, [["HELLO", "3"]]);
+    await run(c, [
+      ["CLIENT", "TRACKING", "on"],
+      ["SET", "a", "1"],
+      ["GET", "a"],
+    ]);
+    const mark = c.received().length;
+    // The PING behind EXEC is answered before the push by FlyDB, after it by Redis (docs/API.md).
+    await run(c, [["MULTI"], ["FLUSHDB"], ["EXEC"]]);
+    const got = await c.readUntil((t) => t.slice(mark).includes("invalidate\r\n_\r\n"));
+    expect(got.slice(mark)).toStartWith("+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n");
+  }
+});
