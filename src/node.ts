@@ -308,7 +308,6 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         onProtocolError: () => metrics.protocolErrors.inc(),
         // Clients that have not authenticated (requirepass) get Redis's tighter request limits.
         authenticated: () => session.client.authenticated,
-        onPeerEnd: () => session.close(),
         onClose() {
           session.close();
           subscriber.close();

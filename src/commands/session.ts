@@ -40,6 +40,8 @@ import { ascii, byteKey, E, str, utf8 } from "./util.ts";
 const NOT_QUEUED = new Set(["exec", "discard", "multi", "watch", "quit", "reset"]);
 const EXECABORT = err("EXECABORT Transaction discarded because of previous errors.");
 const VERSION_SPEC = COMMANDS.get(VERSION_COMMAND)!;
+/** Writes after which every tracking client of the node drops its whole cache (Redis's null invalidation). */
+const FLUSHES = new Set(["flushall", "flushdb"]);
 
 /** What a session needs from the node: the keyspace, the write path, and the world outside. */
 export interface Backend {
@@ -289,6 +291,7 @@ export class Session implements SessionApi {
     const op: Op = { ...this.opBase(), cmds: data, multi: true, ...(watch.length > 0 ? { watch } : {}) };
     return this.propose(op).then((reply) => {
       if (reply.t !== "array") return reply;
+      if (specs.some((spec) => FLUSHES.has(spec.name))) this.pubsub?.tracking?.flushed();
       this.client.db = selectedAfter(data, reply.v, this.client.db);
       return finish(reply.v);
     });
@@ -473,7 +476,7 @@ export class Session implements SessionApi {
     const done = tracking.writing(commandKeys(spec, argv));
     return this.write(argv).then((r) => {
       done();
-      if ((spec.name === "flushall" || spec.name === "flushdb") && r.t !== "error") tracking.flushed();
+      if (FLUSHES.has(spec.name) && r.t !== "error") tracking.flushed();
       return r;
     });
   }

@@ -57,12 +57,6 @@ export interface ConnectionHandler {
   protocol(): Protocol;
   /** Called once when the socket has closed, whoever closed it. */
   onClose(): void;
-  /**
-   * Optional: the client shut down its sending side. The commands it sent are still answered,
-   * but a blocked one stops waiting: Redis frees such a client at once, so nothing it would
-   * have popped is taken from the keyspace for a reader that is gone.
-   */
-  onPeerEnd?(): void;
   /** Optional: the input broke the protocol (the connection is answered the error and closed). */
   onProtocolError?(message: string): void;
   /**
@@ -470,7 +464,6 @@ export async function startRespServer(opts: RespServerOptions): Promise<RespServ
       },
       end(socket) {
         // The client shut down its sending side: answer what it sent, then close.
-        socket.data.handler?.onPeerEnd?.();
         socket.data.close();
       },
       close(socket) {
