@@ -41,7 +41,8 @@ test("MONITOR shows every other command in Redis's line format", async () => {
     const mark = mon.received().length;
     // One at a time: pipelined connection commands (AUTH, PING) run before earlier writes in flight (docs/API.md).
     for (const argv of cmds) await run(client, [argv]);
-    await mon.readUntil((t) => t.slice(mark).includes(`"${END}"`));
+    // Each run ends with PING __end__: wait for the last one's line.
+    await mon.readUntil((t) => t.slice(mark).split(`"PING" "${END}"`).length > cmds.length);
     outs.push(normalise(mon.received().slice(mark)));
   }
   expect(outs[1]).toBe(outs[0]!);

@@ -209,5 +209,6 @@ test("FLUSHDB inside MULTI: the null invalidation follows EXEC's reply", async (
     await run(c, [["MULTI"], ["FLUSHDB"], ["EXEC"]]);
     const got = await c.readUntil((t) => t.slice(mark).includes("invalidate\r\n_\r\n"));
     expect(got.slice(mark)).toStartWith("+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n");
+    expect(got.slice(mark)).toContain(">2\r\n$10\r\ninvalidate\r\n_\r\n");
   }
 });
