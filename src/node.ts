@@ -28,6 +28,8 @@ import type { EncodingLimits } from "./commands/types.ts";
 import { resolveMode, openCluster, openStandalone, type DataPlane } from "./data-plane.ts";
 import { VERSION } from "./version.ts";
 import { KeyspaceEvents } from "./pubsub/keyspace-events.ts";
+import { TrackingTable } from "./pubsub/tracking.ts";
+import { Monitors } from "./server/monitor.ts";
 import { PubSubRegistry, sessionPubSub } from "./pubsub/registry.ts";
 import { wallNow } from "./wall-clock.ts";
 import { BlockingRegistry } from "./commands/blocking.ts";
@@ -79,7 +81,9 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   // A standalone node opens its store before listening (it replays its log first); a cluster
   // member needs its RESP and HTTP ports first, to advertise them.
   const pubsub = new PubSubRegistry();
-  const keyEvents = new KeyspaceEvents(pubsub, () => config.notify_keyspace_events);
+  const tracking = new TrackingTable();
+  const monitors = new Monitors();
+  const keyEvents = new KeyspaceEvents(pubsub, () => config.notify_keyspace_events, tracking);
   let plane: DataPlane | undefined = cluster ? undefined : await openStandalone(config, log, metrics, keyEvents);
 
   const sessions = new Map<number, { session: Session; conn: ConnectionControl }>();
@@ -238,6 +242,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       return true;
     },
     blocking,
+    monitor: (client, argv) =>
+      monitors.feed(Math.floor((performance.timeOrigin + performance.now()) * 1000), client, argv),
     after: (ms, fn) => {
       const t = setTimeout(fn, ms);
       return () => clearTimeout(t);
@@ -266,10 +272,19 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       metrics.connectionsTotal.inc();
       metrics.connectedClients.inc();
       const subscriber = pubsub.client({ id: conn.id, push: (r) => conn.push(r) });
+      const tracker = tracking.client(
+        subscriber.receiver,
+        () => session.client.protocol,
+        () => subscriber.count("channel") + subscriber.count("pattern") + subscriber.count("shard") > 0,
+      );
       const session = new Session(
         backend,
         { id: conn.id, addr: conn.remoteAddress, laddr: conn.localAddress },
-        sessionPubSub(pubsub, subscriber, () => plane?.cluster?.pubsub),
+        {
+          ...sessionPubSub(pubsub, subscriber, () => plane?.cluster?.pubsub),
+          tracking: tracker,
+          monitor: () => monitors.add(conn.id, (r) => conn.push(r)),
+        },
       );
       sessions.set(conn.id, { session, conn });
       return {
@@ -277,15 +292,19 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
           totalCommands++;
           const started = performance.now();
           const out = session.execute(argv);
+          // CONFIG SET tracking-table-max-keys or this command's reads may have overfilled the table.
+          tracking.limit(config.tracking_table_max_keys);
           const name = session.lastExecuted;
           if (session.closeRequested) conn.close();
           const record = (reply: Reply) => {
             observer.record(name, session.client, argv, (performance.now() - started) * 1000, reply);
+
             return reply;
           };
           return out instanceof Promise ? out.then(record) : record(out);
         },
         protocol: () => session.client.protocol,
+        silent: () => session.silent,
         onProtocolError: () => metrics.protocolErrors.inc(),
         // Clients that have not authenticated (requirepass) get Redis's tighter request limits.
         authenticated: () => session.client.authenticated,
@@ -293,6 +312,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         onClose() {
           session.close();
           subscriber.close();
+          tracker.close();
+          monitors.remove(conn.id);
           sessions.delete(conn.id);
           metrics.connectedClients.dec();
         },

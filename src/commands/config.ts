@@ -31,6 +31,7 @@ const MUTABLE: readonly Param[] = [
   { name: "requirepass", key: "requirepass", kind: { t: "string" } },
   { name: "protected-mode", key: "protected_mode", kind: { t: "bool" } },
   { name: "notify-keyspace-events", key: "notify_keyspace_events", kind: { t: "events" } },
+  { name: "tracking-table-max-keys", key: "tracking_table_max_keys", kind: int(0, Number.MAX_SAFE_INTEGER) },
   {
     name: "proto-max-bulk-len",
     key: "proto_max_bulk_len",

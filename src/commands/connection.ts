@@ -1,8 +1,8 @@
 // Connection commands: they act on the session (authentication, protocol, name, other clients),
 // never on the keyspace through the log, so they run where the client is connected.
-import { array, bulk, err, int, map, OK, simple, verbatim, EMPTY_ARRAY, type Reply } from "../resp/reply.ts";
+import { array, bulk, err, int, map, OK, set, simple, verbatim, EMPTY_ARRAY, type Reply } from "../resp/reply.ts";
 import { define, subcommands } from "./define.ts";
-import type { ClientState, CommandSpec, SessionApi } from "./types.ts";
+import type { ClientState, CommandSpec, SessionApi, TrackingApi } from "./types.ts";
 import { E, lower, parseInt64, parseIntArg, str, utf8 } from "./util.ts";
 import { parseDbIndex } from "./databases.ts";
 import { authenticate, defaultUserHasNoPassword } from "./acl.ts";
@@ -182,6 +182,36 @@ function client(s: SessionApi, argv: readonly Uint8Array[]): Reply {
       if (mode !== "timeout" && mode !== "error") return err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
       return int(s.unblock(Number(id), mode === "error") ? 1 : 0);
     }
+    case "tracking":
+      return clientTracking(s, argv);
+    case "caching": {
+      const bad = arity(3);
+      if (bad) return bad;
+      const opt = lower(argv[2]!);
+      if (opt !== "yes" && opt !== "no") return E.syntax;
+      const refused = tracking(s).caching(opt === "yes");
+      return refused ? err(refused) : OK;
+    }
+    case "getredir":
+      return arity(2) ?? int(tracking(s).info().redirect);
+    case "trackinginfo": {
+      const bad = arity(2);
+      if (bad) return bad;
+      const i = tracking(s).info();
+      return map([
+        [bulk("flags"), set(i.flags.map((f) => bulk(f)))],
+        [bulk("redirect"), int(i.redirect)],
+        [bulk("prefixes"), array(i.prefixes.map((p) => bulk(p)))],
+      ]);
+    }
+    case "reply": {
+      const bad = arity(3);
+      if (bad) return bad;
+      const mode = lower(argv[2]!);
+      if (mode !== "on" && mode !== "off" && mode !== "skip") return E.syntax;
+      s.replyMode(mode);
+      return OK;
+    }
     case "no-evict":
     case "no-touch":
       return arity(3) ?? (["on", "off"].includes(lower(argv[2]!)) ? OK : E.syntax);
@@ -194,6 +224,56 @@ function client(s: SessionApi, argv: readonly Uint8Array[]): Reply {
     default:
       return err(`ERR unknown subcommand '${str(argv[1]!)}'. Try CLIENT HELP.`);
   }
+}
+
+/** Connections that cannot be pushed to (HTTP) track nothing: they see tracking as always off. */
+const NO_TRACKING: TrackingApi = {
+  enable: () => "ERR client tracking needs a RESP connection",
+  disable: () => {},
+  caching: () =>
+    "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled",
+  info: () => ({ flags: ["off"], redirect: -1, prefixes: [] }),
+  readKeys: () => {},
+  commandDone: () => {},
+  writing: () => () => {},
+  flushed: () => {},
+};
+
+const tracking = (s: SessionApi): TrackingApi => s.pubsub?.tracking ?? NO_TRACKING;
+
+/** CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p]... [BCAST] [OPTIN] [OPTOUT] [NOLOOP]. */
+function clientTracking(s: SessionApi, argv: readonly Uint8Array[]): Reply {
+  if (argv.length < 3) return E.arity("client|tracking");
+  let redirect: number | undefined;
+  const prefixes: Uint8Array[] = [];
+  const flags = new Set<string>();
+  for (let i = 3; i < argv.length; i++) {
+    const opt = lower(argv[i]!);
+    const more = i + 1 < argv.length;
+    if (opt === "redirect" && more) {
+      if (redirect !== undefined) return err("ERR A client can only redirect to a single other client");
+      const id = parseInt64(argv[++i]!);
+      if (id === undefined) return E.notInt;
+      redirect = Number(id);
+    } else if (opt === "prefix" && more) prefixes.push(argv[++i]!);
+    else if (["bcast", "optin", "optout", "noloop"].includes(opt)) flags.add(opt);
+    else return E.syntax;
+  }
+  const mode = lower(argv[2]!);
+  if (mode === "off") {
+    tracking(s).disable();
+    return OK;
+  }
+  if (mode !== "on") return E.syntax;
+  const refused = tracking(s).enable({
+    ...(redirect !== undefined ? { redirect } : {}),
+    prefixes,
+    bcast: flags.has("bcast"),
+    optin: flags.has("optin"),
+    optout: flags.has("optout"),
+    noloop: flags.has("noloop"),
+  });
+  return refused ? err(refused) : OK;
 }
 
 /** The keys of a call, from the table's key positions (routing uses this too). */
@@ -287,12 +367,25 @@ export const CONNECTION_COMMANDS = define("connection", [
       for (const kind of ["channel", "pattern", "shard"] as const) {
         for (const name of s.pubsub?.subscriptions(kind) ?? []) s.pubsub!.unsubscribe(kind, name);
       }
+      s.pubsub?.tracking?.disable();
       s.client.db = 0;
       s.client.protocol = 2;
       s.client.name = "";
       s.client.user = DEFAULT_USER;
       s.client.authenticated = defaultUserOpen(s);
       return simple("RESET");
+    },
+  },
+  {
+    name: "monitor",
+    arity: 1,
+    flags: ["admin"],
+    since: "1.0.0",
+    summary: "Listens for all requests received by the server in real time.",
+    exec: (s) => {
+      if (!s.pubsub?.monitor) return err("ERR MONITOR needs a RESP connection");
+      s.pubsub.monitor();
+      return OK;
     },
   },
   {
@@ -309,8 +402,13 @@ export const CONNECTION_COMMANDS = define("connection", [
       ["list", -2],
       ["no-evict", 3],
       ["setname", 3],
+      ["tracking", -3],
+      ["caching", 3],
+      ["getredir", 2],
+      ["trackinginfo", 2],
+      ["reply", 3],
     ]),
-    summary: "Client connection commands: ID, SETNAME, GETNAME, LIST, INFO, SETINFO, KILL.",
+    summary: "Client connection commands: ID, SETNAME, GETNAME, LIST, INFO, SETINFO, KILL, TRACKING, CACHING, REPLY.",
     exec: client,
   },
 ]);

@@ -40,6 +40,8 @@ import { ascii, byteKey, E, str, utf8 } from "./util.ts";
 const NOT_QUEUED = new Set(["exec", "discard", "multi", "watch", "quit", "reset"]);
 const EXECABORT = err("EXECABORT Transaction discarded because of previous errors.");
 const VERSION_SPEC = COMMANDS.get(VERSION_COMMAND)!;
+/** Writes after which every tracking client of the node drops its whole cache (Redis's null invalidation). */
+const FLUSHES = new Set(["flushall", "flushdb"]);
 
 /** What a session needs from the node: the keyspace, the write path, and the world outside. */
 export interface Backend {
@@ -69,6 +71,8 @@ export interface Backend {
   kill(id: number): boolean;
   /** This node's clients blocked in BLPOP and the like. */
   readonly blocking: BlockingRegistry;
+  /** MONITOR: shows a command this node runs to the monitoring connections (absent: none can be). */
+  monitor?(client: ClientState, argv: readonly Uint8Array[]): void;
   /** Calls `fn` once after `ms` milliseconds unless the returned cancel runs first. */
   after(ms: number, fn: () => void): () => void;
 }
@@ -101,6 +105,12 @@ export class Session implements SessionApi {
    * (for metrics: CLIENT LIST's cmd= keeps the last known command, as in Redis).
    */
   lastExecuted: string | undefined;
+  /** CLIENT REPLY OFF: no reply is written until CLIENT REPLY ON. */
+  private replyOff = false;
+  /** CLIENT REPLY SKIP: the next command's reply is not written. */
+  private skipNext = false;
+  /** The reply to the command execute() last ran is not written (read by the server right after). */
+  silent = false;
   /** Proposed writes whose reply has not come back yet. */
   private inFlight = 0;
   /** Commands that arrived behind a write still in flight, in arrival order. */
@@ -181,6 +191,12 @@ export class Session implements SessionApi {
   }
   closeAfterReply(): void {
     this.closeRequested = true;
+  }
+  replyMode(mode: "on" | "off" | "skip"): void {
+    // As Redis: OFF and SKIP do not answer themselves; SKIP under OFF changes nothing.
+    if (mode === "skip") this.skipNext = !this.replyOff;
+    else this.replyOff = mode === "off";
+    this.silent = mode !== "on";
   }
   resetState(): void {
     this.queued = undefined;
@@ -275,6 +291,7 @@ export class Session implements SessionApi {
     const op: Op = { ...this.opBase(), cmds: data, multi: true, ...(watch.length > 0 ? { watch } : {}) };
     return this.propose(op).then((reply) => {
       if (reply.t !== "array") return reply;
+      if (specs.some((spec) => FLUSHES.has(spec.name))) this.pubsub?.tracking?.flushed();
       this.client.db = selectedAfter(data, reply.v, this.client.db);
       return finish(reply.v);
     });
@@ -302,6 +319,8 @@ export class Session implements SessionApi {
   execute(argv: readonly Uint8Array[]): Reply | Promise<Reply> {
     const name = ascii(argv[0]!.subarray(0, 64)).toLowerCase();
     let spec = this.table.get(name);
+    this.silent = this.replyOff || this.skipNext;
+    this.skipNext = false;
     this.client.lastActiveAt = this.backend.now();
     if (!spec || name.startsWith("__")) {
       this.lastExecuted = undefined;
@@ -325,7 +344,15 @@ export class Session implements SessionApi {
     // Connection and server commands never touch the keyspace, so they need not wait for earlier
     // writes; running them at once lets HELLO switch the protocol before later replies are encoded.
     // WATCH (a read) and EXEC (a write) do touch it and keep their place like data commands.
-    if (spec.exec && !ordered(spec)) return spec.exec(this, argv);
+    if (spec.exec && !ordered(spec)) {
+      const reply = spec.exec(this, argv);
+      this.show(spec, argv);
+      // CLIENT CACHING applies to the command after it; any other command ends it.
+      if (name !== "client" || argv.length < 2 || ascii(argv[1]!).toLowerCase() !== "caching") {
+        this.pubsub?.tracking?.commandDone();
+      }
+      return reply;
+    }
     if (spec.resolve) {
       const resolved = spec.resolve(argv);
       if (!Array.isArray(resolved)) return resolved as Reply;
@@ -346,18 +373,32 @@ export class Session implements SessionApi {
 
   /** Commands start in arrival order (SELECT and RESET too): the selected database is the one they were sent under. */
   private start(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | Promise<Reply> {
-    if (spec.exec) return spec.exec(this, argv);
+    if (spec.exec) {
+      const reply = spec.exec(this, argv);
+      this.show(spec, argv);
+      return reply;
+    }
+    this.show(spec, argv);
     if (!NO_TOUCH.has(spec.name)) {
       this.backend.server.keyAccess.touch(this.client.db, commandKeys(spec, argv), this.backend.now());
     }
+    const tracking = this.pubsub?.tracking;
     const reply = mayBlock(spec, argv)
       ? this.blockingWrite(spec, argv)
       : isWrite(spec)
-        ? this.write(argv)
+        ? this.trackedWrite(spec, argv)
         : this.backend.read(spec, argv, this.client.protocol === 3, this.client.db, this.writeBack);
+    // Remembered as the read is issued: a write applied before it answers still invalidates.
+    if (tracking && !isWrite(spec)) tracking.readKeys(commandKeys(spec, argv));
+    tracking?.commandDone();
     const complete = spec.completeReply;
     if (!complete) return reply;
     return reply instanceof Promise ? reply.then((r) => complete(this, argv, r)) : complete(this, argv, reply);
+  }
+
+  /** MONITOR: as Redis, once the command ran (SELECT shows its new database); admin commands are not shown. */
+  private show(spec: CommandSpec, argv: readonly Uint8Array[]): void {
+    if (!spec.flags.includes("admin")) this.backend.monitor?.(this.client, argv);
   }
 
   /** Inside MULTI: Redis refuses (and dooms the transaction) what would fail before running. */
@@ -376,6 +417,7 @@ export class Session implements SessionApi {
       this.queueFailed = true;
       return refused;
     }
+    this.show(spec, argv);
     const resolved = spec.resolve?.(argv);
     this.queued!.push(Array.isArray(resolved) ? resolved : argv);
     return QUEUED;
@@ -422,6 +464,21 @@ export class Session implements SessionApi {
 
   private write(argv: readonly Uint8Array[]): Promise<Reply> {
     return this.propose({ ...this.opBase(), cmds: [argv] });
+  }
+
+  /**
+   * A write with client tracking: NOLOOP needs to know which keys this connection is writing, and
+   * a FLUSHDB/FLUSHALL empties every tracking client's cache of this node (Redis's null invalidation).
+   */
+  private trackedWrite(spec: CommandSpec, argv: readonly Uint8Array[]): Promise<Reply> {
+    const tracking = this.pubsub?.tracking;
+    if (!tracking) return this.write(argv);
+    const done = tracking.writing(commandKeys(spec, argv));
+    return this.write(argv).then((r) => {
+      done();
+      if (FLUSHES.has(spec.name) && r.t !== "error") tracking.flushed();
+      return r;
+    });
   }
 
   /**

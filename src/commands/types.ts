@@ -457,6 +457,8 @@ export interface SessionApi {
   readonly kill: (id: number) => boolean;
   /** Closes this connection after the current reply is written. */
   readonly closeAfterReply: () => void;
+  /** CLIENT REPLY ON/OFF/SKIP: which replies the server writes from this command on. */
+  readonly replyMode: (mode: "on" | "off" | "skip") => void;
   /** Forgets per-connection state (MULTI queue, WATCH) for RESET. */
   readonly resetState: () => void;
   /** MULTI/EXEC/DISCARD/WATCH/UNWATCH: the transaction state lives in the session. */
@@ -502,6 +504,40 @@ export interface PubSubApi {
   subscribers(kind: "channel" | "shard", channel: Uint8Array): number;
   /** PUBSUB NUMPAT on this node. */
   patternCount(): number;
+  /** Client tracking of this connection (CLIENT TRACKING, invalidation messages). */
+  readonly tracking?: TrackingApi;
+  /** MONITOR: from now on this connection is shown every command the node runs (src/server/monitor.ts). */
+  readonly monitor?: () => void;
+}
+
+/** CLIENT TRACKING's options (Redis's CLIENT_TRACKING_* flags). */
+export interface TrackingOptions {
+  /** REDIRECT's client id, the one the invalidations go to; absent: this connection. */
+  readonly redirect?: number;
+  readonly bcast: boolean;
+  readonly prefixes: readonly Uint8Array[];
+  readonly optin: boolean;
+  readonly optout: boolean;
+  readonly noloop: boolean;
+}
+
+/** Client-side caching of one connection (src/pubsub/tracking.ts): CLIENT TRACKING and its kin. */
+export interface TrackingApi {
+  /** CLIENT TRACKING ON with options: Redis's error text, or undefined once on. */
+  enable(opts: TrackingOptions): string | undefined;
+  disable(): void;
+  /** CLIENT CACHING YES/NO: Redis's error text, or undefined once set for the next command. */
+  caching(yes: boolean): string | undefined;
+  /** CLIENT TRACKINGINFO's fields; redirect -1 when off. */
+  info(): { flags: string[]; redirect: number; prefixes: Uint8Array[] };
+  /** A read-only command ran: remember its keys when the mode says so. */
+  readKeys(keys: readonly Uint8Array[]): void;
+  /** A command other than CLIENT CACHING ended: the CACHING flag applied to it only. */
+  commandDone(): void;
+  /** A write of these keys is proposed (NOLOOP skips its invalidations); call the result once it is applied. */
+  writing(keys: readonly Uint8Array[]): () => void;
+  /** FLUSHDB/FLUSHALL through this connection: every tracking client of the node drops its cache. */
+  flushed(): void;
 }
 
 /** Session commands reply at once, except EXEC, which waits for its op to be applied. */

@@ -49,6 +49,7 @@ export interface Config {
   /** Seconds a client may stay idle before the node closes its connection (0: never). */
   timeout: number;
   notify_keyspace_events: string;
+  tracking_table_max_keys: number;
   slowlog_log_slower_than: number;
   slowlog_max_len: number;
   latency_monitor_threshold: number;
@@ -295,6 +296,13 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     kind: "string",
     def: "",
     help: 'keyspace notification classes, as Redis\'s notify-keyspace-events (e.g. "KEA"; empty: off)',
+  },
+  tracking_table_max_keys: {
+    kind: "int",
+    def: 1000000,
+    min: 0,
+    max: MAX_INT,
+    help: "keys the client-tracking table holds before it invalidates the oldest (0: no limit)",
   },
   slowlog_log_slower_than: {
     kind: "int",

@@ -3,8 +3,9 @@
 // the batch is applied, in order. Every replica applies the same ops, so each node notifies its
 // own clients of every write to the partitions it replicates (docs/API.md "Keyspace notifications").
 import type { EventClass, KeyEventSink, KeyEventsHook } from "../commands/types.ts";
-import { concatBytes, utf8 } from "../commands/util.ts";
+import { byteKey, concatBytes, utf8 } from "../commands/util.ts";
 import type { PubSubRegistry } from "./registry.ts";
+import type { TrackingTable } from "./tracking.ts";
 
 /** The classes "A" stands for (Redis: every class but m, n and the K/E channel kinds). */
 const ALL_CLASSES = "g$lshzxetd";
@@ -25,28 +26,40 @@ export class KeyspaceEvents implements KeyEventsHook {
   private parsedFrom: string | undefined;
   private flags: Flags = parseFlags("");
   private queue: [db: number, cls: EventClass, event: string, key: Uint8Array][] = [];
+  /** The keys the batch changed, for client tracking's invalidations (once each, as Redis's per-loop batches). */
+  private changed = new Map<string, Uint8Array>();
   private readonly collect: KeyEventSink = (db, cls, event, key) => {
-    if (this.current().classes.has(cls)) this.queue.push([db, cls, event, key.slice()]);
+    if (this.tracking?.active()) this.changed.set(byteKey(key), key.slice());
+    const f = this.current();
+    if ((f.keyspace || f.keyevent) && f.classes.has(cls)) this.queue.push([db, cls, event, key.slice()]);
   };
 
   constructor(
     private readonly registry: PubSubRegistry,
     /** The node's notify-keyspace-events, read at each apply (CONFIG SET changes it). */
     private readonly setting: () => string,
+    /** Client tracking: every changed key is reported to it, whatever the setting. */
+    private readonly tracking?: TrackingTable,
   ) {}
 
-  /** What apply reports to; undefined while notifications are off, so apply collects nothing. */
+  /** What apply reports to; undefined while notifications are off and no key is tracked, so apply collects nothing. */
   sink(): KeyEventSink | undefined {
     const f = this.current();
-    return (f.keyspace || f.keyevent) && f.classes.size > 0 ? this.collect : undefined;
+    return ((f.keyspace || f.keyevent) && f.classes.size > 0) || this.tracking?.active() ? this.collect : undefined;
   }
 
   newKeys(): boolean {
     return this.current().classes.has("n");
   }
 
-  /** Publishes what the applied batch raised: per event the keyspace channel, then the keyevent one (as Redis). */
+  /** Invalidates the tracked keys the applied batch changed, then publishes what it raised: per event the keyspace channel, then the keyevent one (as Redis). */
   flush(): void {
+    if (this.changed.size > 0) {
+      const keys = [...this.changed.values()];
+      this.changed = new Map();
+      // Redis invalidates (signalModifiedKey) before it notifies.
+      this.tracking?.invalidate(keys);
+    }
     if (this.queue.length === 0) return;
     const events = this.queue;
     this.queue = [];

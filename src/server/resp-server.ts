@@ -72,6 +72,11 @@ export interface ConnectionHandler {
    */
   authenticated?(): boolean;
   /**
+   * Optional: true when the reply to the command just run must not be written (CLIENT REPLY OFF
+   * or SKIP). Sampled right after each onCommand returns, like protocol(); pushes are still written.
+   */
+  silent?(): boolean;
+  /**
    * Optional: the connection is refused (maxclients, protected mode). The client is sent this
    * reply as soon as it connects, before it sends anything, and the connection is closed;
    * onCommand is never called.
@@ -119,6 +124,8 @@ let nextConnectionId = 1;
 interface Slot {
   reply: Reply | null;
   readonly protocol: Protocol;
+  /** Computed but not written (CLIENT REPLY OFF/SKIP). */
+  readonly silent?: boolean;
 }
 
 function internalError(e: unknown): Reply {
@@ -230,17 +237,18 @@ class Connection implements ConnectionControl {
         this.running = false;
       }
       const protocol = handler.protocol();
+      const silent = handler.silent?.() === true;
       if (reply instanceof Promise) {
-        const slot: Slot = { reply: null, protocol };
+        const slot: Slot = { reply: null, protocol, silent };
         this.queue.push(slot);
         reply.then(
           (r) => this.settle(slot, r),
           (e: unknown) => this.settle(slot, internalError(e)),
         );
       } else if (this.head === this.queue.length) {
-        encodeOrReport(encoder, reply, protocol);
+        if (!silent) encodeOrReport(encoder, reply, protocol);
       } else {
-        this.queue.push({ reply, protocol });
+        this.queue.push({ reply, protocol, silent });
       }
     }
     if (decoder.error !== null && !this.closing) {
@@ -298,7 +306,7 @@ class Connection implements ConnectionControl {
     for (; i < queue.length; i++) {
       const slot = queue[i];
       if (slot.reply === null) break;
-      encodeOrReport(encoder, slot.reply, slot.protocol);
+      if (!slot.silent) encodeOrReport(encoder, slot.reply, slot.protocol);
     }
     if (i === queue.length) {
       this.queue = [];

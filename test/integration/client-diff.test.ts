@@ -1,0 +1,71 @@
+// Differential test of MONITOR against redis-server 7.0 over raw connections: the lines a
+// monitoring connection sees for another connection's commands (quoting of binary and special
+// bytes, the database, AUTH's redaction, admin commands left out), compared without the timestamp
+// and the client's port.
+import { expect, test } from "bun:test";
+import { useRawDiffServers } from "../helpers/diff-servers.ts";
+import type { RawConnection } from "../helpers/raw-socket.ts";
+import { encodeCommand } from "../helpers/resp-client.ts";
+
+const servers = useRawDiffServers();
+const END = "__end__";
+
+async function run(c: RawConnection, cmds: readonly (readonly string[])[]): Promise<string> {
+  const before = c.received().length;
+  await c.write(Buffer.concat([...cmds, ["PING", END]].map((argv) => encodeCommand(argv))));
+  const text = await c.readUntil((t) => t.length > before && t.endsWith(`${END}\r\n`));
+  return text.slice(before);
+}
+
+/** The monitor's lines with the timestamp and the client port replaced by placeholders. */
+const normalise = (t: string) =>
+  t.replace(/^\+\d+\.\d{6} \[(\d+) 127\.0\.0\.1:\d+\]/gm, "+T [$1 ADDR]").replace(/:\d+\r\n/g, ":N\r\n");
+
+test("MONITOR shows every other command in Redis's line format", async () => {
+  const cmds = [
+    ["SET", 'k "q" \\ \n\r\t', "bin\x00\x01\x7f\xff"],
+    ["GET", "k"],
+    ["SELECT", "1"],
+    ["LPUSH", "l", "a b"],
+    ["AUTH", "nosuchpass"],
+    ["CONFIG", "GET", "maxmemory"],
+    ["GET", "missing", "extra"],
+    ["NOSUCHCOMMAND"],
+    ["SELECT", "0"],
+  ];
+  const outs: string[] = [];
+  for (const port of [servers.redis.port, servers.fly.port]) {
+    const [mon, client] = await Promise.all([servers.open(port), servers.open(port)]);
+    await mon.write(encodeCommand(["MONITOR"]));
+    expect(await mon.readUntil((t) => t.includes("\r\n"))).toBe("+OK\r\n");
+    const mark = mon.received().length;
+    // One at a time: pipelined connection commands (AUTH, PING) run before earlier writes in flight (docs/API.md).
+    for (const argv of cmds) await run(client, [argv]);
+    // Each run ends with PING __end__: wait for the last one's line.
+    await mon.readUntil((t) => t.slice(mark).split(`"PING" "${END}"`).length > cmds.length);
+    outs.push(normalise(mon.received().slice(mark)));
+  }
+  expect(outs[1]).toBe(outs[0]!);
+  expect(outs[0]).toContain('"bin\\x00\\x01\\x7f\\xff"');
+});
+
+test("CLIENT REPLY OFF, SKIP and ON: which replies are written", async () => {
+  const cmds = [
+    ["SET", "r", "1"],
+    ["CLIENT", "REPLY", "SKIP"],
+    ["GET", "r"],
+    ["INCR", "r"],
+    ["CLIENT", "REPLY", "OFF"],
+    ["GET", "r"],
+    ["CLIENT", "REPLY", "SKIP"],
+    ["INCR", "nosuch", "arg"],
+    ["CLIENT", "REPLY", "ON"],
+    ["GET", "r"],
+    ["CLIENT", "REPLY", "maybe"],
+    ["CLIENT", "REPLY"],
+  ];
+  const [r, f] = await Promise.all([servers.open(servers.redis.port), servers.open(servers.fly.port)]);
+  const expected = await run(r, cmds);
+  expect(await run(f, cmds)).toBe(expected);
+  expect(expected).toStartWith("+OK\r\n:2\r\n+OK\r\n$1\r\n2\r\n-ERR syntax error");
+});

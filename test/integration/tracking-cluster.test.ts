@@ -1,0 +1,55 @@
+// Client tracking in a 3-node cluster (in-process nodes, replication factor 3): a key read through
+// node A is invalidated when a write through node B changes it, because node A applies that write
+// to its own replica and its keyspace-event hook reports the key (src/pubsub/tracking.ts).
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { startCluster, waitHealthy, type TestCluster } from "../helpers/cluster-nodes.ts";
+import { RawConnection } from "../helpers/raw-socket.ts";
+import { encodeCommand } from "../helpers/resp-client.ts";
+
+setDefaultTimeout(60_000);
+let c: TestCluster;
+const conns: RawConnection[] = [];
+
+beforeAll(async () => {
+  c = await startCluster(3, "tracking");
+  await waitHealthy(c, 3);
+});
+
+afterAll(async () => {
+  for (const r of conns) r.close();
+  await c?.stop();
+});
+
+async function open(port: number): Promise<RawConnection> {
+  const r = await RawConnection.connect(port);
+  conns.push(r);
+  return r;
+}
+
+/** Sends one command and waits for `until` in what the connection received since. */
+async function send(r: RawConnection, argv: string[], until: string): Promise<string> {
+  const mark = r.received().length;
+  await r.write(encodeCommand(argv));
+  return (await r.readUntil((t) => t.slice(mark).includes(until), 10_000)).slice(mark);
+}
+
+test("a write through node B invalidates a key tracked through node A (RESP3 and RESP2 redirect)", async () => {
+  const [a, b] = [c.members[0]!.node.respPort, c.members[1]!.node.respPort];
+  const tracker = await open(a);
+  await send(tracker, ["HELLO", "3"], "flydb_version");
+  await send(tracker, ["CLIENT", "TRACKING", "on"], "+OK");
+  await send(tracker, ["GET", "{trk}k"], "_\r\n");
+  const sub = await open(a);
+  const id = /:(\d+)/.exec(await send(sub, ["CLIENT", "ID"], "\r\n"))![1]!;
+  await send(sub, ["SUBSCRIBE", "__redis__:invalidate"], ":1\r\n");
+  const redirected = await open(a);
+  await send(redirected, ["CLIENT", "TRACKING", "on", "REDIRECT", id], "+OK");
+  await send(redirected, ["GET", "{trk}k"], "$-1\r\n");
+
+  const writer = await open(b);
+  const pushed = tracker.readUntil((t) => t.includes("invalidate"), 10_000);
+  const message = sub.readUntil((t) => t.includes("*1\r\n$6\r\n{trk}k\r\n"), 10_000);
+  await send(writer, ["SET", "{trk}k", "v"], "+OK");
+  expect(await pushed).toContain(">2\r\n$10\r\ninvalidate\r\n*1\r\n$6\r\n{trk}k\r\n");
+  expect(await message).toContain("$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*1\r\n$6\r\n{trk}k\r\n");
+});
