@@ -95,6 +95,13 @@ function unknownCommand(argv: readonly Uint8Array[]): Reply {
   return err(text.replace(/[\r\n]/g, " "));
 }
 
+/** A transaction EXEC runs: its queued commands, whether queuing failed, the WATCHed keys. */
+interface Transaction {
+  readonly queued: readonly (readonly Uint8Array[])[];
+  readonly failed: boolean;
+  readonly watch: readonly WatchedKey[];
+}
+
 export class Session implements SessionApi {
   readonly client: ClientState;
   readonly table = COMMANDS;
@@ -113,6 +120,8 @@ export class Session implements SessionApi {
   silent = false;
   /** Proposed writes whose reply has not come back yet. */
   private inFlight = 0;
+  /** The transactions of deferred EXECs, taken as each EXEC arrived (undefined: there was none). */
+  private readonly takenAtArrival: (Transaction | undefined)[] = [];
   /** Commands that arrived behind a write still in flight, in arrival order. */
   private readonly deferred: {
     spec: CommandSpec;
@@ -272,11 +281,9 @@ export class Session implements SessionApi {
    * them run here, after it, and their replies take their places in EXEC's array.
    */
   exec(): Reply | Promise<Reply> {
-    if (!this.queued) return err("ERR EXEC without MULTI");
-    const queued = this.queued;
-    const failed = this.queueFailed;
-    const watch = [...this.watched.values()];
-    this.resetState();
+    const taken = this.takenAtArrival.length > 0 ? this.takenAtArrival.shift() : this.takeTransaction();
+    if (!taken) return err("ERR EXEC without MULTI");
+    const { queued, failed, watch } = taken;
     if (failed) return EXECABORT;
     const specs = queued.map((argv) => this.table.get(ascii(argv[0]!.subarray(0, 64)).toLowerCase())!);
     // SELECT inside MULTI goes into the op: the data commands after it use the database it selects.
@@ -295,6 +302,14 @@ export class Session implements SessionApi {
       this.client.db = selectedAfter(data, reply.v, this.client.db);
       return finish(reply.v);
     });
+  }
+
+  /** Ends the open transaction, if any, handing over what EXEC runs. */
+  private takeTransaction(): Transaction | undefined {
+    if (!this.queued) return undefined;
+    const taken = { queued: this.queued, failed: this.queueFailed, watch: [...this.watched.values()] };
+    this.resetState();
+    return taken;
   }
 
   private async watchIntact(watch: readonly WatchedKey[]): Promise<boolean> {
@@ -366,6 +381,9 @@ export class Session implements SessionApi {
     // A write may be proposed at once unless an earlier command waits; a read only when no
     // earlier write is still in flight.
     if (this.deferred.length > 0 || this.watching > 0 || this.blocked || (!writes(spec) && this.inFlight > 0)) {
+      // EXEC ends the transaction when it arrives, not when it runs: what the client sends after it
+      // is not queued into it.
+      if (name === "exec") this.takenAtArrival.push(this.takeTransaction());
       return new Promise<Reply>((resolve) => this.deferred.push({ spec, argv, resolve }));
     }
     return this.start(spec, argv);

@@ -53,6 +53,24 @@ describe("transactions like redis-server 7.0", () => {
     expect(out[7]).toMatchObject({ t: "*" });
   });
 
+  test("a command pipelined after EXEC is not queued into the transaction, even while EXEC waits behind a write", async () => {
+    await both(a, "FLUSHALL");
+    const pipelined = async (c: Pair["fly"]) =>
+      Promise.all([
+        c.call("SET", "k", "v"),
+        // A read behind the write in flight waits, and so must everything after it, EXEC included.
+        c.call("GET", "k"),
+        c.call("MULTI"),
+        c.call("INCR", "n"),
+        c.call("EXEC"),
+        c.call("PING"),
+        c.call("GET", "n"),
+      ]);
+    const [fly, redis] = [await pipelined(a.fly), await pipelined(a.redis)];
+    expect(fly).toEqual(redis);
+    expect(fly[5]).toEqual({ t: "+", v: "PONG" });
+  });
+
   test("queueing errors abort EXEC; control errors do not", async () => {
     await script([
       [a, "EXEC"],
