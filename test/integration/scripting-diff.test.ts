@@ -199,7 +199,7 @@ describe("scripting matches redis-server 7.0", () => {
         c.call("EVAL", script, "1", "pipelined"),
         ...Array.from({ length: 5 }, () => c.call("EVALSHA", sha, "1", "pipelined")),
       ]);
-      expect(replies).toEqual([1n, 2n, 3n, 4n, 5n, 6n].map((v) => ({ t: ":", v })));
+      expect(replies).toEqual([1n, 2n, 3n, 4n, 5n, 6n].map((v): Wire => ({ t: ":", v })));
     }
   });
 
