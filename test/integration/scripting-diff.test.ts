@@ -195,7 +195,7 @@ describe("scripting matches redis-server 7.0", () => {
     for (const c of [servers.redis, servers.fly]) {
       await c.call("SCRIPT", "FLUSH");
       await c.call("DEL", "pipelined");
-      const replies = await Promise.all([
+      const replies: Wire[] = await Promise.all([
         c.call("EVAL", script, "1", "pipelined"),
         ...Array.from({ length: 5 }, () => c.call("EVALSHA", sha, "1", "pipelined")),
       ]);
