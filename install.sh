@@ -18,7 +18,8 @@ BINARY_DIR=""
 SERVICE_USER=flydb
 ASSUME_YES=0
 MODE=""       # standalone | cluster
-ROLE=""       # bootstrap | join
+ROLE=""       # bootstrap | join | form
+EXPECT=""     # bootstrap_expect for ROLE=form
 DISCOVERY=""  # true | false
 NODE_ID=""
 CLUSTER_ADDR=""
@@ -51,11 +52,15 @@ Node:
                          below implies it
   --bootstrap            start a new cluster with this node (implies --cluster)
   --join                 join an existing cluster (implies --cluster)
+  --expect N             form a new cluster once N nodes found by discovery (or named in --peers)
+                         see each other: writes bootstrap_expect = N; give every node of the
+                         first batch the same N (implies --cluster)
   --node-id ID           node name, unique and never reused (default: the host name)
   --cluster-addr H:P     gossip address (default: this host's primary address, port 7946)
   --raft-addr H:P        Raft address (default: this host's primary address, port 7947)
   --peers LIST           gossip addresses of members to join, comma or space separated (implies --join)
-  --discovery            enable mDNS discovery; with --join and no --peers, flydb-discover is asked
+  --discovery            enable mDNS discovery; with --join and no --peers, flydb-discover is asked;
+                         without --bootstrap or --join it needs --expect N (asked interactively)
   --cluster-id ID        discovery cluster id (default: flydb)
   --bind-addr H:P        Redis protocol address (default: :6380)
   --http-addr H:P        HTTP API address (default: :8080)
@@ -81,7 +86,8 @@ Behaviour:
 
 Cluster nodes form a cluster through --bootstrap and --peers, or with --discovery through mDNS:
 the node advertises itself and a joining node finds its cluster by itself (install.sh also offers
-the peers flydb-discover finds). See docs/CLUSTER_SETUP.md.
+the peers flydb-discover finds); with --discovery --expect N on every node of the first batch,
+the N nodes found together form one cluster. See docs/CLUSTER_SETUP.md.
 EOF
 }
 
@@ -151,8 +157,15 @@ check_mode() {
 }
 
 check_role() {
-  case ${1,,} in bootstrap | join) return 0 ;; esac
-  echo "answer bootstrap (start a new cluster) or join (an existing one)"
+  case ${1,,} in bootstrap | join | form) return 0 ;; esac
+  echo "answer bootstrap (start a new cluster alone), join (an existing one) or form (a new one with the nodes discovery finds)"
+  return 1
+}
+
+# Same range as bootstrap_expect in src/config/schema.ts, without 0 (off).
+check_expect() {
+  [[ $1 =~ ^[1-7]$ ]] && return 0
+  echo "'$1' is not a number of nodes from 1 to 7"
   return 1
 }
 
@@ -307,8 +320,14 @@ while [ $# -gt 0 ]; do
   case $arg in
     --yes | -y) ASSUME_YES=1 ;;
     --cluster) MODE=cluster ;;
-    --bootstrap) [ "$ROLE" != join ] || usage_error "--bootstrap and --join exclude each other"; ROLE=bootstrap MODE=cluster ;;
-    --join) [ "$ROLE" != bootstrap ] || usage_error "--bootstrap and --join exclude each other"; ROLE=join MODE=cluster ;;
+    --bootstrap) [ -z "$ROLE" ] || [ "$ROLE" = bootstrap ] || usage_error "--bootstrap, --join and --expect exclude each other"; ROLE=bootstrap MODE=cluster ;;
+    --join) [ -z "$ROLE" ] || [ "$ROLE" = join ] || usage_error "--bootstrap, --join and --expect exclude each other"; ROLE=join MODE=cluster ;;
+    --expect)
+      need_value "$@"
+      [ -z "$ROLE" ] || [ "$ROLE" = form ] || usage_error "--bootstrap, --join and --expect exclude each other"
+      EXPECT=$2 ROLE=form MODE=cluster
+      shift
+      ;;
     --discovery) DISCOVERY=true MODE=cluster ;;
     --node-id) need_value "$@"; NODE_ID=$2; shift ;;
     --cluster-addr) need_value "$@"; CLUSTER_ADDR=$2 MODE=cluster; shift ;;
@@ -338,8 +357,11 @@ done
 
 if [ "$PEERS_SET" = 1 ]; then
   [ "$ROLE" != bootstrap ] || usage_error "--peers is for joining; --bootstrap starts a new cluster without peers"
-  ROLE=join MODE=cluster
+  # With --expect the peers are the other founders, seen through gossip instead of mDNS.
+  [ "$ROLE" = form ] || ROLE="join"
+  MODE=cluster
 fi
+[ -z "$EXPECT" ] || validate --expect "$EXPECT" check_expect
 [ -z "$NODE_ID" ] || validate --node-id "$NODE_ID" check_node_id
 [ -z "$CLUSTER_ADDR" ] || validate --cluster-addr "$CLUSTER_ADDR" check_addr
 [ -z "$RAFT_ADDR" ] || validate --raft-addr "$RAFT_ADDR" check_addr
@@ -367,8 +389,24 @@ if [ -z "$MODE" ]; then
   if interactive; then ask MODE "Install a standalone node or a cluster node? (standalone/cluster)" standalone check_mode; MODE=${MODE,,}; else MODE=standalone; fi
 fi
 
+# A node that founds a cluster alone must be asked for by name (--bootstrap): nodes installed alike
+# with --discovery would otherwise each found their own cluster under the same cluster id.
 if [ "$MODE" = cluster ] && [ -z "$ROLE" ]; then
-  if interactive; then ask ROLE "Bootstrap a new cluster or join an existing one? (bootstrap/join)" bootstrap check_role; ROLE=${ROLE,,}; else ROLE=bootstrap; fi
+  if interactive; then
+    if [ "$DISCOVERY" = true ]; then def=form; else def=bootstrap; fi
+    ask ROLE "Bootstrap a new cluster alone, join an existing one, or form a new one with the nodes discovery finds? (bootstrap/join/form)" "$def" check_role
+    ROLE=${ROLE,,}
+  elif [ "$DISCOVERY" = true ]; then
+    usage_error "--discovery without --bootstrap or --join needs --expect N: how many nodes form the cluster (the same N on each of them)"
+  else
+    ROLE=bootstrap
+  fi
+fi
+if [ "$ROLE" = form ]; then
+  [ "$PEERS_SET" = 1 ] || DISCOVERY=true
+  if [ -z "$EXPECT" ]; then
+    if interactive; then ask EXPECT "How many nodes form the cluster? (bootstrap_expect, the same on each of them)" 3 check_expect; else usage_error "forming a cluster needs --expect N"; fi
+  fi
 fi
 if [ -z "$NODE_ID" ]; then
   if interactive && [ "$MODE" = cluster ]; then ask NODE_ID "Node id" "${INSTANCE:-$(default_node_id)}" check_node_id; else NODE_ID=${INSTANCE:-$(default_node_id)}; fi
@@ -485,7 +523,8 @@ EOF
   if [ "$MODE" = cluster ]; then
     cat <<EOF
 
-# Cluster: bootstrap starts a new cluster, cluster_peers joins one (docs/CLUSTER_SETUP.md).
+# Cluster: bootstrap starts a new cluster alone, cluster_peers joins one, bootstrap_expect forms one
+# with the nodes found (docs/CLUSTER_SETUP.md).
 cluster_addr = $(toml_string "$CLUSTER_ADDR")
 raft_addr = $(toml_string "$RAFT_ADDR")
 bootstrap = $([ "$ROLE" = bootstrap ] && echo true || echo false)
@@ -496,6 +535,7 @@ routing_strategy = "key-based"
 replication_factor = 3
 partition_count = 256
 EOF
+    [ "$ROLE" != form ] || printf 'bootstrap_expect = %s\n' "$EXPECT"
   fi
 }
 

@@ -77,10 +77,7 @@ const GROUPS: readonly { title: string; intro: string; keys: readonly ConfigKey[
  * Keys accepted and validated now whose feature is not wired into the node yet, with what is
  * missing. Remove a key from here when the code starts using it.
  */
-const NOT_YET_IN_EFFECT: Partial<Record<ConfigKey, string>> = {
-  routing_strategy:
-    'only key-based exists; reads go to the partition leader (with read_consistency = "stale", the replica on the node asked when it hosts the partition)',
-};
+const NOT_YET_IN_EFFECT: Partial<Record<ConfigKey, string>> = {};
 
 /** Every schema key in a group: keys added to the schema later land in "Other". */
 function groups() {
@@ -133,7 +130,8 @@ export function renderConfigDoc(): string {
     "",
     "## Changing keys at run time",
     "",
-    "`CONFIG SET` changes `maxclients`, `timeout`, `requirepass`, `proto_max_bulk_len` (new connections) and the",
+    "`CONFIG SET` changes `maxclients`, `timeout`, `requirepass`, `proto_max_bulk_len` (new connections),",
+    "`routing_strategy` (as `routing-strategy`, from the next read on) and the",
     "keys under *Redis behaviour*, by their Redis names (`hash-max-listpack-entries`, also the old",
     "`hash-max-ziplist-entries`) or their names here; several pairs in one call apply all or none, as in Redis 7.",
     "Every other key is fixed at start-up and `CONFIG SET` answers Redis's `can't set immutable config`.",

@@ -6,7 +6,7 @@ import type { DatabaseKeys, KeyEventsHook } from "./commands/types.ts";
 import type { Backend } from "./commands/session.ts";
 import { ConfigError, type Config } from "./config/schema.ts";
 import { ClusterNode, type ClusterAddrs } from "./cluster/cluster-node.ts";
-import { startFormation } from "./cluster/formation.ts";
+import { type ForeignClusterNode, startFormation } from "./cluster/formation.ts";
 import { admitGrowing, applyStandaloneLog, finishGrowing } from "./cluster/grow.ts";
 import { StandaloneHost } from "./cluster/standalone.ts";
 import { browse, startAdvertiser, type Advertiser, type DiscoveryLog } from "./discovery/index.ts";
@@ -32,6 +32,8 @@ export interface DataPlane {
   sqliteSynchronous(): SqliteSynchronous;
   ready(): { ready: boolean; reason?: string };
   readonly cluster: ClusterNode | undefined;
+  /** Other clusters under this cluster's id found on the network (cluster mode; src/cluster/formation.ts). */
+  readonly foreignClusters?: () => readonly ForeignClusterNode[];
   /** mDNS packet counters when this node advertises itself (discovery_enabled), for /metrics. */
   readonly discoveryStats?: () => { readonly packets: number; readonly malformedPackets: number };
   stop(graceful: boolean): Promise<void>;
@@ -166,6 +168,7 @@ export async function openCluster(
         nodeId: config.node_id,
         clusterId: config.discovery_cluster_id,
         version,
+        zone: config.zone,
         ports: { resp: ports.resp, http: ports.http, gossip: gossip.port, raft: raft.port },
         interface: iface,
         // The node id, unique in a cluster, names the mDNS host too: nodes sharing a host name
@@ -178,14 +181,12 @@ export async function openCluster(
       throw e;
     }
   }
-  // Auto-join browses only when nobody named the peers (docs/design/formation.md).
-  const browsing = config.discovery_enabled && config.cluster_peers.length === 0;
   const formation = startFormation({
     config,
     log,
     node,
     onFatal,
-    browse: browsing
+    browse: config.discovery_enabled
       ? (stopWhen) =>
           browse({
             timeoutMs: BROWSE_MS,
@@ -205,6 +206,7 @@ export async function openCluster(
     sqliteSynchronous: () => node.sqliteSynchronous(),
     ready: () => node.ready(),
     cluster: node,
+    foreignClusters: () => formation.foreignClusters(),
     discoveryStats: advertiser ? () => advertiser.stats() : undefined,
     async stop(graceful) {
       formation.stop();

@@ -9,6 +9,7 @@ import {
   NodeMetrics,
   registerClusterMetrics,
   registerDiscoveryMetrics,
+  registerForeignClusterMetric,
   registerSqliteSynchronous,
 } from "./http/metrics.ts";
 import { createLogger, LogTail, type Logger } from "./log.ts";
@@ -251,6 +252,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       },
     },
     pushLimit: parseOutputLimit(config.client_output_buffer_limit_pubsub),
+    log,
     onConnection(conn: ConnectionControl) {
       if (protectedModeRefuses(config, security.acl, resp.host, conn.remoteAddress)) {
         rejectedConnections++;
@@ -327,7 +329,13 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         keys: plane?.keyCount() ?? 0,
         connected_clients: sessions.size,
       };
-      return plane?.cluster ? { ...base, ...(await clusterStatus(plane.cluster)) } : base;
+      if (!plane?.cluster) return base;
+      const foreign = (plane.foreignClusters?.() ?? []).map((f) => ({
+        node: f.nodeId,
+        members: f.members,
+        since: new Date(f.since).toISOString(),
+      }));
+      return { ...base, ...(await clusterStatus(plane.cluster)), foreign_clusters: foreign };
     },
     metrics,
     httpAuthToken: config.http_auth_token,
@@ -394,6 +402,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     plane.cluster!.notifyKeyEvents(keyEvents);
     plane.cluster!.pubsub.onPublished = (m) =>
       m.shard ? pubsub.publishShard(m.channel, m.message) : pubsub.publish(m.channel, m.message);
+    const foreign = plane.foreignClusters;
+    if (foreign) registerForeignClusterMetric(metrics, () => foreign().length);
     if (plane.discoveryStats) registerDiscoveryMetrics(metrics, plane.discoveryStats);
     stopAclSync = security.attachCluster(plane.cluster!);
   }
@@ -465,9 +475,10 @@ function encodingLimits(c: Config): EncodingLimits | undefined {
 
 const LOADING = err("LOADING FlyDB is joining its cluster; retry shortly");
 
-/** Over maxclients: every command gets Redis's error and the connection closes. */
+/** Over maxclients: the client gets Redis's error as soon as it connects, and the connection closes. */
 function rejectingHandler(conn: ConnectionControl) {
   return {
+    refusal: err("ERR max number of clients reached"),
     onCommand(): Reply {
       conn.close();
       return err("ERR max number of clients reached");

@@ -27,6 +27,7 @@ import { clusterMetricsSource } from "./metrics-source.ts";
 import { redisClusterView } from "./redis-view.ts";
 import { holdsClusterState, ReplicaHost } from "./replica-host.ts";
 import { type Routed, Router } from "./router.ts";
+import { ReadRouting } from "./read-routing.ts";
 import { type GroupStatus, MemberStatus } from "./status.ts";
 
 const CONTROL_MS = 500;
@@ -47,6 +48,8 @@ type Request = Routed | { readonly t: "groups" } | { readonly t: "formation"; re
 export class ClusterNode {
   private readonly founder: Founder;
   private readonly router: Router;
+  /** How reads pick a replica: routing_strategy, with the load, zones and RTTs it needs. */
+  private readonly reads: ReadRouting;
   private readonly controller: Controller;
   private readonly status: MemberStatus;
   private readonly timers: ReturnType<typeof setInterval>[] = [];
@@ -82,6 +85,7 @@ export class ClusterNode {
     const raft = this.replicas.raft;
     this.raftStats = this.replicas.stats;
     const meta = () => this.replicas.meta();
+    this.reads = ReadRouting.forNode(config, meta, this.gossip, raft);
     this.router = new Router({
       self,
       partitionCount: config.partition_count,
@@ -94,6 +98,7 @@ export class ClusterNode {
       alive: (id) => this.alive(id),
       request: (to, body, timeoutMs) => this.request(to, body, timeoutMs),
       stopped: () => this.stopped,
+      ...this.reads.routerDeps(),
     });
     this.controller = new Controller({
       self,
@@ -105,6 +110,7 @@ export class ClusterNode {
       peers: () => peerViews(this.gossip.members()),
       alive: (id) => this.alive(id),
       dropGroup: (grp) => this.replicas.dropGroup(grp),
+      foundPartitions: () => foundPartitions(this.founder),
     });
     this.status = new MemberStatus({
       self,
@@ -174,6 +180,9 @@ export class ClusterNode {
       seeds: config.cluster_peers,
       secret: config.cluster_secret || undefined,
     });
+    // A member seen again after it was dead (a healed partition): its old connection may sit in
+    // TCP's retransmission back-off for seconds, so it is dialled afresh (src/transport/transport.ts).
+    gossip.on("joined", (e) => transport.redial(e.member.id));
     // The replicas' callbacks run only once groups open (openExisting below), when `node` is set.
     const replicas = await ReplicaHost.open({
       config,
@@ -189,7 +198,8 @@ export class ClusterNode {
     await gossip.start();
     node.openExisting();
     node.replicas.start();
-    node.timers.push(setInterval(() => node!.control(), CONTROL_MS));
+    node.timers.push(setInterval(() => node!.stopped || node!.controller.tick(Date.now()), CONTROL_MS));
+    node.timers.push(node.reads.sampleEvery());
     const events = new ClusterEventLogger({ config, log, replicas, gossip, router: node.router });
     node.timers.push(setInterval(() => events.observe(Date.now()), 4 * CONTROL_MS));
     return node;
@@ -234,17 +244,6 @@ export class ClusterNode {
   selfInfo(): MemberInfo {
     const { zone } = this.config;
     return { id: this.self, zone, addrs: this.addrs, version: this.version, dataDirId: this.dataDirId };
-  }
-
-  /** Every CONTROL_MS: found partitions, then admit and remove members, place partitions, move replicas. */
-  private control(): void {
-    if (this.stopped) return;
-    try {
-      foundPartitions(this.founder);
-      this.controller.round(Date.now());
-    } catch (e) {
-      this.log.warn("control loop error", { error: (e as Error).message });
-    }
   }
 
   private onMessage(from: NodeId, x: unknown): void {
@@ -385,7 +384,7 @@ export class ClusterNode {
 
   /** What the cluster series of /metrics read at scrape time (ClusterMetricsSource in src/http/metrics.ts). */
   clusterMetricsSource(): ReturnType<typeof clusterMetricsSource> {
-    return clusterMetricsSource(this.raftStats, this.replicas.raft, this.gossip, this.transport);
+    return clusterMetricsSource(this.raftStats, this.replicas.raft, this.gossip, this.transport, this.reads.stats);
   }
 
   async stop(graceful: boolean): Promise<void> {

@@ -55,6 +55,8 @@ export interface ControllerDeps {
   alive(id: NodeId): boolean;
   /** Closes a group and forgets its log and rows. */
   dropGroup(grp: number): void;
+  /** Founds the partitions a new cluster still lacks (src/cluster/founding.ts), before each round. */
+  foundPartitions(): void;
 }
 
 export class Controller {
@@ -62,6 +64,16 @@ export class Controller {
   private orphanSince: ReadonlyMap<number, number> = new Map();
 
   constructor(private readonly d: ControllerDeps) {}
+
+  /** Every control interval: found partitions, then a round; an error is logged, the next tick tries again. */
+  tick(now: number): void {
+    try {
+      this.d.foundPartitions();
+      this.round(now);
+    } catch (e) {
+      this.d.log.warn("control loop error", { error: (e as Error).message });
+    }
+  }
 
   /** One round: metadata (as group 0's leader), the partitions this node leads, orphaned replicas. */
   round(now: number): void {

@@ -18,6 +18,7 @@ import {
   decideFormation,
   type FormationReport,
   type FormationStep,
+  foreignClusterNodes,
   type KnownNode,
   mayPromise,
 } from "./core/formation.ts";
@@ -56,15 +57,30 @@ export interface FormationOptions {
   readonly config: Config;
   readonly log: Logger;
   readonly node: FormationHost;
-  /** One mDNS browse (src/discovery `browse`), or undefined when this node does not browse. */
+  /**
+   * One mDNS browse (src/discovery `browse`) when discovery is on, else undefined. Forming browses
+   * only when no peers are configured; a member browses for its own members when alone and for
+   * other clusters under its cluster id.
+   */
   readonly browse?: (stopWhen: (found: number) => boolean) => Promise<DiscoveredNode[]>;
   /** This node cannot join what it found (other cluster_id or partition_count): the process should exit 2. */
   readonly onFatal: (message: string) => void;
 }
 
+/** A node on this node's link holding another cluster with the same cluster id. */
+export interface ForeignClusterNode {
+  readonly nodeId: string;
+  /** The members its cluster knows. */
+  readonly members: readonly string[];
+  /** Milliseconds since the epoch when this node first saw it. */
+  readonly since: number;
+}
+
 export interface Formation {
   /** Resolves when the loop ended: member with matching metadata, refused, or stopped. */
   readonly done: Promise<void>;
+  /** Other clusters under this cluster's id seen in the last check (/cluster/status, metrics). */
+  foreignClusters(): readonly ForeignClusterNode[];
   stop(): void;
 }
 
@@ -79,6 +95,11 @@ const FIRST_WAIT_MS = 250;
 /** Forming with bootstrap_expect wants quick rounds; plain auto-join can back off further. */
 const MAX_WAIT_FORMING_MS = 2_000;
 const MAX_WAIT_JOINING_MS = 10_000;
+/** A node waiting to form or join says what it waits for at least this often. */
+const WAIT_LOG_MS = 5_000;
+/** How often a member looks for another cluster under its cluster id, and repeats the error while one is there. */
+const FOREIGN_CHECK_MS = 5_000;
+const FOREIGN_LOG_MS = 60_000;
 const METADATA_CHECK_MS = 1_000;
 /** A node joining through --peers that sees nobody alive after this long says why that may be. */
 const LONELY_WARN_MS = 30_000;
@@ -141,7 +162,7 @@ export function startFormation(opts: FormationOptions): Formation {
       if (v.id !== self && v.state === "alive" && v.meta.raftAddr !== "")
         known.set(v.id, { nodeId: v.id, raftAddr: v.meta.raftAddr });
     }
-    if (opts.browse) {
+    if (opts.browse && config.cluster_peers.length === 0) {
       // A browse may stop as soon as it has seen enough nodes, but only while this node does not
       // know enough yet. Once it does, every round browses in full: with more nodes than
       // bootstrap_expect, stopping at the first answers could forever miss the one with the
@@ -229,16 +250,28 @@ export function startFormation(opts: FormationOptions): Formation {
   };
 
   /**
-   * A member that sees no other member alive (restarted after a graceful leave, or without the
-   * peers it started with) rejoins gossip through its own cluster's members: the addresses in its
-   * metadata, and those mDNS finds under their node ids. Never anyone else's: clusters do not merge.
+   * Members of its cluster that gossip holds dead (or does not know) are pushed-pulled every
+   * METADATA_CHECK_MS, without back-off: after a partition heals, both sides hold the other dead
+   * and, one side being reachable again, a push-pull carries each side's accusation to the other,
+   * which refutes it; the cut-off node is back within a second or two instead of at gossip's next
+   * 10 s reconnect. A member that sees no other member at all (restarted after a graceful leave, or
+   * without its peers) also asks mDNS for its members' addresses. Never anyone else's: clusters do
+   * not merge.
    */
-  let rejoinWait = METADATA_CHECK_MS;
-  const rejoinIfAlone = async (): Promise<boolean> => {
+  let wasAlone = false;
+  const rejoinMissing = async (): Promise<boolean> => {
+    const views = new Map(node.gossipMembers().map((v) => [v.id, v]));
     const others = Object.values(node.meta().members).filter((m) => m.id !== self);
-    if (others.length === 0 || node.gossipMembers().some((v) => v.id !== self && v.state === "alive")) return false;
-    const seeds = new Set(others.map((m) => m.addrs.gossip));
-    if (opts.browse) {
+    const missing = others.filter((m) => {
+      const state = views.get(m.id)?.state;
+      return state === undefined || state === "dead";
+    });
+    // A suspect is not gone: after a heal, the cut-off node's stale view of a member as dead makes
+    // the others suspect it until it refutes, which takes one probe.
+    const alone = others.length > 0 && missing.length === others.length;
+    if (missing.length === 0) return false;
+    const seeds = new Set(missing.map((m) => m.addrs.gossip));
+    if (alone && opts.browse) {
       try {
         for (const d of await opts.browse(() => false)) {
           const addr = d.addresses[0];
@@ -249,14 +282,64 @@ export function startFormation(opts: FormationOptions): Formation {
         log.debug("mDNS browse failed", { error: String(e) });
       }
     }
-    if (stopped) return true;
-    // Once per time alone at info; the retries with back-off at debug.
-    log[rejoinWait === METADATA_CHECK_MS ? "info" : "debug"](
-      "no other member is alive; rejoining the cluster's members",
+    if (stopped) return alone;
+    // Once per time alone at info; the retries, and single missing members, at debug.
+    log[alone && !wasAlone ? "info" : "debug"](
+      alone ? "no other member is alive; rejoining the cluster's members" : "reconnecting to members gossip holds dead",
       { gossip: [...seeds].join(",") },
     );
     node.join([...seeds]);
-    return true;
+    return alone;
+  };
+
+  /**
+   * Probes the nodes gossip or mDNS show that are not members of this cluster; one that holds
+   * another cluster under the same id in two checks in a row is reported (log, foreignClusters).
+   */
+  let foreign = new Map<string, ForeignClusterNode>();
+  let foreignSuspects = new Set<string>();
+  let foreignLoggedAt = 0;
+  const checkForeign = async (): Promise<void> => {
+    const members = node.meta().members;
+    const outside = new Map<string, FoundNode>();
+    for (const v of node.gossipMembers()) {
+      if (!(v.id in members) && v.state === "alive" && v.meta.raftAddr !== "")
+        outside.set(v.id, { nodeId: v.id, raftAddr: v.meta.raftAddr });
+    }
+    if (opts.browse) {
+      try {
+        for (const d of await opts.browse(() => false)) {
+          const f = d.nodeId in members ? undefined : discoveredToFound(d);
+          if (f) outside.set(f.nodeId, f);
+        }
+      } catch (e) {
+        log.debug("mDNS browse failed", { error: String(e) });
+      }
+    }
+    const found = foreignClusterNodes(report(), await probe([...outside.values()]));
+    const now = Date.now();
+    const next = new Map<string, ForeignClusterNode>();
+    for (const f of found) {
+      if (!foreignSuspects.has(f.nodeId)) continue;
+      const members = f.identities.map((k) => k.id);
+      next.set(f.nodeId, { nodeId: f.nodeId, members, since: foreign.get(f.nodeId)?.since ?? now });
+    }
+    const fresh = [...next.keys()].some((id) => !foreign.has(id));
+    foreignSuspects = new Set(found.map((f) => f.nodeId));
+    foreign = next;
+    if (next.size > 0 && (fresh || now - foreignLoggedAt >= FOREIGN_LOG_MS)) {
+      foreignLoggedAt = now;
+      log.error(
+        "another cluster with this cluster_id is on the network: the nodes listed hold a cluster that does not know " +
+          "this one (founded apart, e.g. bootstrap = true on more than one node). Clusters never merge by " +
+          "themselves: stop the nodes of one side, empty their data dirs and start them to join this one, or give " +
+          "each cluster its own cluster_id",
+        {
+          cluster_id: report().clusterId,
+          nodes: [...next.values()].map((f) => `${f.nodeId}(members: ${f.members.join(" ")})`).join(", "),
+        },
+      );
+    }
   };
 
   const run = async (): Promise<void> => {
@@ -267,7 +350,8 @@ export function startFormation(opts: FormationOptions): Formation {
     let warnedLonely = false;
     const maxWait = config.bootstrap_expect > 0 ? MAX_WAIT_FORMING_MS : MAX_WAIT_JOINING_MS;
     let metadata: "ok" | "unknown" = "unknown";
-    let nextRejoin = 0;
+    let nextForeignCheck = 0;
+    let lastLogAt = 0;
     while (!stopped) {
       if (holdsState()) {
         if (metadata === "unknown") {
@@ -275,10 +359,10 @@ export function startFormation(opts: FormationOptions): Formation {
           if (m === "refused") return;
           metadata = m;
         }
-        if (Date.now() >= nextRejoin) {
-          const alone = await rejoinIfAlone();
-          rejoinWait = alone ? Math.min(rejoinWait * 2, MAX_WAIT_JOINING_MS) : METADATA_CHECK_MS;
-          nextRejoin = Date.now() + rejoinWait;
+        wasAlone = await rejoinMissing();
+        if (metadata === "ok" && Date.now() >= nextForeignCheck) {
+          await checkForeign();
+          nextForeignCheck = Date.now() + FOREIGN_CHECK_MS;
         }
         await sleep(METADATA_CHECK_MS);
         continue;
@@ -315,10 +399,11 @@ export function startFormation(opts: FormationOptions): Formation {
           break;
         }
         case "wait":
-          if (step.reason !== lastReason) {
+          if (step.reason !== lastReason || Date.now() - lastLogAt >= WAIT_LOG_MS) {
             log.info("waiting to form or join a cluster", { reason: step.reason });
+            if (step.reason !== lastReason) wait = FIRST_WAIT_MS;
             lastReason = step.reason;
-            wait = FIRST_WAIT_MS;
+            lastLogAt = Date.now();
           }
           break;
       }
@@ -331,13 +416,14 @@ export function startFormation(opts: FormationOptions): Formation {
         );
       }
       await sleep(wait);
-      wait = Math.min(wait * 2, maxWait);
+      wait = Math.min(wait * 2, maxWait, WAIT_LOG_MS);
     }
   };
 
   const done = run().catch((e: unknown) => log.error("cluster formation failed", { error: String(e) }));
   return {
     done,
+    foreignClusters: () => [...foreign.values()],
     stop() {
       stopped = true;
       wake();

@@ -4,12 +4,14 @@ import type { GossipNode } from "../gossip/index.ts";
 import type { Transport } from "../transport/transport.ts";
 import type { MultiRaft } from "./core/multiraft.ts";
 import type { RaftStats } from "./raft-stats.ts";
+import type { ReadStats } from "./read-stats.ts";
 
 export function clusterMetricsSource(
   stats: RaftStats,
   raft: Pick<MultiRaft, "groupIds" | "status" | "quietGroups">,
   gossip: Pick<GossipNode, "members" | "counters">,
   transport: Pick<Transport, "stats">,
+  reads: ReadStats,
 ) {
   return {
     raft: stats,
@@ -18,5 +20,6 @@ export function clusterMetricsSource(
     gossipMembers: () => gossip.members(),
     gossipCounters: () => gossip.counters(),
     transport: () => transport.stats,
+    reads,
   };
 }

@@ -9,12 +9,21 @@ import { lower } from "../commands/util.ts";
 import { err, OK, type Reply } from "../resp/reply.ts";
 import type { NodeId } from "../raft/types.ts";
 import { encodeOp } from "../store/op-codec.ts";
-import { PeerUnreachable, RequestTimeout } from "../transport/transport.ts";
+import { DEFAULT_MAX_FRAME, PeerUnreachable, RequestTimeout } from "../transport/transport.ts";
 import { groupOf, META_GROUP, partitionOfGroup } from "../keyspace/groups.ts";
 import { keySlot, partitionOf } from "../keyspace/slot.ts";
 import type { MetaOp, MetaResult, MetaState } from "./core/meta.ts";
 import { type MultiRaft, NotLeader, ProposalDropped } from "./core/multiraft.ts";
-import { LEADER_READS, leaderFirst, type ReadTarget, type ReadTargetPolicy } from "./core/read-target.ts";
+import {
+  LEADER_READS,
+  leaderFirst,
+  type ReadTarget,
+  type ReadTargetPolicy,
+  type ReplicaFacts,
+} from "./core/read-target.ts";
+import { serveRead } from "./follower-read.ts";
+import type { LoadMeter } from "./load-meter.ts";
+import type { ReadStats } from "./read-stats.ts";
 import { mergeSplit as mergeReplies } from "./core/reply-merge.ts";
 import { route } from "./core/route.ts";
 import { type ProposalId, type ProposalIds, proposalKey } from "../keyspace/sessions.ts";
@@ -39,6 +48,12 @@ export type Routed =
       readonly resp3?: boolean;
       /** The client's database (SELECT); absent: 0. A write's travels in its op. */
       readonly db?: number;
+      /** Any replica may serve it (src/cluster/follower-read.ts); absent: the leader only. */
+      readonly replica?: true;
+      /** The routing strategy that chose the target (for /metrics); absent: key-based. */
+      readonly via?: string;
+      /** A follower behind its commit index by more than this refuses (hybrid's guard). */
+      readonly maxLag?: number;
     }
   | { readonly t: "meta"; readonly grp: typeof META_GROUP; readonly op: MetaOp };
 
@@ -67,6 +82,11 @@ export interface RouterDeps {
   stopped(): boolean;
   /** Which member serves a read; the leader unless told otherwise. */
   readonly readTargets?: ReadTargetPolicy;
+  /** Load, zone, RTT and lag of the members, for the read target policy. */
+  readonly facts?: ReplicaFacts;
+  /** Counts the requests served here (this node's gossiped load). */
+  readonly meter?: LoadMeter;
+  readonly readStats?: ReadStats;
 }
 
 const TRYAGAIN = (why: string): Reply => err(`TRYAGAIN ${why}`);
@@ -214,6 +234,7 @@ export class Router {
 
   /** Runs a forwarded op or read if this node leads the group; otherwise names the leader. */
   async serve(f: Routed): Promise<ForwardResult> {
+    if (f.t === "read") return serveRead(this.d, f);
     const { raft, stats } = this.d;
     const s = raft.status(f.grp);
     if (s?.role !== "leader") return { notLeader: s?.leader ?? null };
@@ -222,19 +243,14 @@ export class Router {
         const r = (await raft.propose(META_GROUP, encodeMetaOp(f.op))) as MetaResult;
         return { reply: r.ok ? OK : err(`ERR ${r.error}`) };
       }
-      if (f.t === "op") {
-        const started = performance.now();
-        const reply = (await this.proposeOnce(f.grp, f.op, f.id)) as Reply;
-        stats.committed((performance.now() - started) / 1000);
-        return { reply };
-      }
-      // "lease" goes through the same barrier: Raft in lease mode answers it without a round trip
-      // while the leader's lease holds (check-quorum on).
-      if (this.d.readConsistency !== "stale") await raft.readBarrier(f.grp);
-      return { reply: this.d.runLocal(COMMANDS.get(lower(f.argv[0]!))!, f.argv, f.resp3 === true, f.db ?? 0) };
+      const started = performance.now();
+      const done = this.d.meter?.begin();
+      const reply = (await this.proposeOnce(f.grp, f.op, f.id).finally(done)) as Reply;
+      stats.committed((performance.now() - started) / 1000);
+      return { reply };
     } catch (e) {
       if (e instanceof NotLeader) {
-        if (f.t !== "read") stats.proposals.notLeader++;
+        stats.proposals.notLeader++;
         return { notLeader: e.leader };
       }
       if (e instanceof ProposalDropped) {
@@ -277,13 +293,24 @@ export class Router {
       hint: this.leaderHints.get(f.grp),
       tried,
       alive: (id) => this.d.alive(id),
+      self: this.d.self,
+      ...(this.d.facts ? { facts: this.d.facts } : {}),
     };
-    return f.t === "read" ? this.readTargets.choose(t) : leaderFirst(t);
+    if (f.t !== "read") return leaderFirst(t);
+    const target = this.readTargets.choose(t);
+    if (target !== undefined) this.d.readStats?.sent(this.readTargets.name, target);
+    return target;
   }
 
   /** Sends a read or write to the group's leader; a data write gets its proposal id here. */
   private async forward(f: Routed): Promise<Reply> {
+    if (f.t === "read" && this.readTargets.replicaReads) {
+      const { name, maxLag } = this.readTargets;
+      return this.deliver({ ...f, replica: true, via: name, ...(maxLag !== undefined ? { maxLag } : {}) });
+    }
     if (f.t !== "op") return this.deliver(f);
+    const size = opBytes(f.op);
+    if (size > MAX_CLUSTER_WRITE_BYTES) return tooLarge(size);
     const id = this.d.ids.next(f.grp);
     try {
       return await this.deliver({ ...f, id });
@@ -317,9 +344,11 @@ export class Router {
         continue;
       }
       tried.add(target);
+      // A read any replica may serve moves on to another after as long as a write attempt.
+      const bounded = f.t === "op" || (f.t === "read" && f.replica === true);
       const attemptMs = Math.max(
         1,
-        f.t === "op" ? Math.min(WRITE_ATTEMPT_MS, deadline - Date.now()) : deadline - Date.now(),
+        bounded ? Math.min(WRITE_ATTEMPT_MS, deadline - Date.now()) : deadline - Date.now(),
       );
       let r: ForwardResult;
       try {
@@ -370,4 +399,27 @@ export class Router {
     });
     return Promise.race([this.serve(f), expired]).finally(() => clearTimeout(timer));
   }
+}
+
+/**
+ * The largest write a cluster carries: its log entry travels to the followers in one node-to-node
+ * frame (DEFAULT_MAX_FRAME), with room left for the entry's envelope. Larger ones are refused
+ * before anything is sent; sent, they would break the links between the nodes at every retry.
+ */
+export const MAX_CLUSTER_WRITE_BYTES = DEFAULT_MAX_FRAME - 1024 * 1024;
+
+function opBytes(op: Op): number {
+  let n = 0;
+  for (const argv of op.cmds) for (const a of argv) n += a.length;
+  return n;
+}
+
+const MB = 1024 * 1024;
+
+function tooLarge(size: number): Reply {
+  return err(
+    `ERR write too large for a cluster: its arguments take ${(size / MB).toFixed(1)} MB, a cluster write may take ` +
+      `at most ${MAX_CLUSTER_WRITE_BYTES / MB} MB (one node-to-node frame); ` +
+      "proto_max_bulk_len bounds standalone writes",
+  );
 }

@@ -21,7 +21,19 @@ export interface MemberStatusDeps {
   askGroups(member: MemberInfo): Promise<GroupStatus[]>;
 }
 
+/**
+ * Once ready, a group without a leader makes the node unready only after this long: an election
+ * (a restarted peer waking quiet groups, a leader moving) takes a fraction of it, and a request
+ * meanwhile waits for the new leader instead of failing (src/cluster/router.ts retries for 5 s).
+ */
+export const READY_GRACE_MS = 3_000;
+
 export class MemberStatus {
+  /** Set at the first ready answer; from then on READY_GRACE_MS applies. */
+  private wasReady = false;
+  /** When ready() first saw each hosted group without a leader, until it has one again. */
+  private readonly leaderlessSince = new Map<number, number>();
+
   constructor(private readonly d: MemberStatusDeps) {}
 
   groupStatuses(): GroupStatus[] {
@@ -59,7 +71,11 @@ export class MemberStatus {
     return this.groupStatuses().reduce((n, g) => n + g.applied, 0);
   }
 
-  /** Joined (a member in the metadata) and every group hosted here has a leader. */
+  /**
+   * Joined (a member in the metadata) and every group hosted here has a leader; once that held,
+   * a group stays counted as led for READY_GRACE_MS after it lost its leader (one meaning for
+   * load balancers: requests sent here are served, no 200/503 flapping while elections settle).
+   */
   ready(): { ready: boolean; reason?: string } {
     const { self } = this.d;
     const meta = this.d.meta();
@@ -69,10 +85,21 @@ export class MemberStatus {
     const hosted = this.groupStatuses().filter(
       (g) => g.grp === META_GROUP || (meta.map[partitionOfGroup(g.grp)] ?? []).includes(self),
     );
-    const leaderless = hosted.filter((g) => g.leader === null).map((g) => g.grp);
+    const now = Date.now();
+    const leaderless: number[] = [];
+    const seen = new Set<number>();
+    for (const g of hosted) {
+      if (g.leader !== null) continue;
+      seen.add(g.grp);
+      const since = this.leaderlessSince.get(g.grp) ?? now;
+      this.leaderlessSince.set(g.grp, since);
+      if (!this.wasReady || now - since >= READY_GRACE_MS) leaderless.push(g.grp);
+    }
+    for (const grp of this.leaderlessSince.keys()) if (!seen.has(grp)) this.leaderlessSince.delete(grp);
     if (leaderless.length > 0) {
       return { ready: false, reason: `groups without a leader: ${leaderless.slice(0, 10).join(", ")}` };
     }
+    this.wasReady = true;
     return { ready: true };
   }
 

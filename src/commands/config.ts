@@ -10,7 +10,8 @@ type Kind =
   | { readonly t: "bytes"; readonly min: number; readonly max: number }
   | { readonly t: "bool" }
   | { readonly t: "string" }
-  | { readonly t: "events" };
+  | { readonly t: "events" }
+  | { readonly t: "choice"; readonly values: readonly string[] };
 
 /** A Redis parameter FlyDB can change at run time, backed by a configuration key. */
 interface Param {
@@ -83,6 +84,12 @@ const MUTABLE: readonly Param[] = [
     kind: { t: "bytes", min: 0, max: Number.MAX_SAFE_INTEGER },
   },
   { name: "hll-sparse-max-bytes", key: "hll_sparse_max_bytes", kind: int(0, Number.MAX_SAFE_INTEGER) },
+  {
+    // FlyDB's own; the choices of src/config/schema.ts (a layer this one may not import).
+    name: "routing-strategy",
+    key: "routing_strategy",
+    kind: { t: "choice", values: ["key-based", "round-robin", "least-loaded", "locality-aware", "hybrid"] },
+  },
 ];
 
 /**
@@ -151,6 +158,10 @@ function parseValue(p: Param, raw: string): { value: string | number | boolean }
   if (k.t === "events") {
     const v = parseEvents(raw);
     return v === undefined ? { error: "Invalid event class character. Use 'Ag$lshzxeKEtmdn'." } : { value: v };
+  }
+  if (k.t === "choice") {
+    const v = lower(utf8(raw));
+    return k.values.includes(v) ? { value: v } : { error: `argument must be one of ${k.values.join(", ")}` };
   }
   if (k.t === "bool") {
     const v = lower(utf8(raw));

@@ -162,7 +162,7 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     kind: "enum",
     def: "key-based",
     choices: ["key-based", "round-robin", "least-loaded", "locality-aware", "hybrid"],
-    help: "which replica serves reads",
+    help: "which replica serves a read (writes always go to the partition leader): key-based: the leader; round-robin: the partition's live replicas in turn; least-loaded: the replica with the lowest gossiped load (requests served per second, smoothed); locality-aware: this node when it holds a replica, else one in its zone, else the lowest gossip RTT; hybrid: least-loaded among the replicas of this node's zone (else the nearest), skipping one more than 1000 entries behind. A follower serves under read_consistency like the leader: ReadIndex to the leader, then wait for apply (docs/API.md, Read routing); CONFIG SET routing-strategy changes it on this node",
   },
   replication_factor: {
     kind: "int",
@@ -199,7 +199,7 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
   zone: {
     kind: "string",
     def: "",
-    help: "failure zone (rack, availability zone): replicas of a partition are spread across zones",
+    help: "failure zone (rack, availability zone), advertised in gossip and mDNS: replicas of a partition are spread across zones, and locality-aware and hybrid reads stay in the zone",
   },
   bootstrap: { kind: "bool", def: false, help: "start a new cluster with this node as its only member" },
   bootstrap_expect: {
@@ -213,7 +213,7 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     kind: "enum",
     def: "linearizable",
     choices: ["linearizable", "lease", "stale"],
-    help: "linearizable: the leader confirms leadership with a quorum (ReadIndex) per read; lease: the leader answers while its check-quorum lease holds; stale: a node that holds a replica of the partition answers from it, without a round trip",
+    help: "linearizable: the leader confirms leadership with a quorum (ReadIndex) per read, and a follower that routing picked asks the leader for that index and answers once it has applied it; lease: the same, but the leader answers from its check-quorum lease without a quorum round; stale: a node that holds a replica of the partition answers from it, without a round trip (it may miss recent writes, also this client's own)",
   },
   fsync: {
     kind: "enum",
@@ -275,9 +275,15 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     def: 512 * 1024 * 1024,
     min: 1024 * 1024,
     max: 2 ** 32,
-    help: "largest accepted bulk string (e.g. 512mb)",
+    help: "largest accepted bulk string (e.g. 512mb); in a cluster, a write whose arguments take more than 63 MB together (one node-to-node frame) is refused with -ERR write too large for a cluster",
   },
-  maxclients: { kind: "int", def: 10000, min: 1, max: 1_000_000, help: "maximum simultaneous client connections" },
+  maxclients: {
+    kind: "int",
+    def: 10000,
+    min: 1,
+    max: 1_000_000,
+    help: "maximum simultaneous client connections; one more is answered -ERR max number of clients reached as it connects, and closed (with fewer than 32 file descriptors left the node stops accepting until some close)",
+  },
   timeout: {
     kind: "int",
     def: 0,

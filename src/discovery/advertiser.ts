@@ -14,6 +14,8 @@ export interface AdvertiserOptions {
   readonly nodeId: string;
   readonly clusterId: string;
   readonly version: string;
+  /** Advertised in TXT as `zone` when not empty. */
+  readonly zone?: string;
   readonly ports: ServicePorts;
   /** Interface name or IPv4 address; default: every up, multicast-capable, non-loopback IPv4 interface. */
   readonly interface?: string;
@@ -45,6 +47,7 @@ export async function startAdvertiser(opts: AdvertiserOptions): Promise<Advertis
       nodeId: opts.nodeId,
       clusterId: opts.clusterId,
       version: opts.version,
+      ...(opts.zone ? { zone: opts.zone } : {}),
       ports: opts.ports,
       ipv4: interfaces.map((i) => i.address),
       ipv6: ipv6AddressesOf(interfaces),

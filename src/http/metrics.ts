@@ -2,6 +2,7 @@
 // each node gets its own registry so tests can run several in one process.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { RaftStats } from "../cluster/raft-stats.ts";
+import type { ReadStats } from "../cluster/read-stats.ts";
 import type { GossipCounters } from "../gossip/node.ts";
 import { SYNCHRONOUS_MODES, type SqliteSynchronous } from "../store/sqlite-sync.ts";
 import type { TransportStats } from "../transport/transport.ts";
@@ -87,6 +88,31 @@ export interface ClusterMetricsSource {
   gossipMembers(): readonly { readonly state: string }[];
   gossipCounters(): GossipCounters;
   transport(): TransportStats;
+  /** Routed reads, sent and served, by routing strategy (src/cluster/read-stats.ts). */
+  readonly reads: ReadStats;
+}
+
+/** Counters keyed `a\u0000b` (src/cluster/read-stats.ts), exported with two labels. */
+function mirrorPairs(
+  registry: Registry,
+  name: string,
+  help: string,
+  labels: [string, string],
+  read: () => ReadonlyMap<string, number>,
+): void {
+  new Counter({
+    name,
+    help,
+    labelNames: labels,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [k, v] of read()) {
+        const [a, b] = k.split("\u0000");
+        this.labels(a!, b!).inc(v);
+      }
+    },
+  });
 }
 
 /** Counters kept elsewhere as plain numbers: exported as they are at scrape time. */
@@ -129,6 +155,20 @@ const MEMBER_STATES = ["alive", "suspect", "dead", "left"] as const;
  */
 export function registerClusterMetrics(m: NodeMetrics, src: ClusterMetricsSource): void {
   const registry = m.registry;
+  mirrorPairs(
+    registry,
+    "flydb_reads_served_total",
+    "Routed reads this node served, by the routing strategy that chose it and its role in the partition",
+    ["strategy", "role"],
+    () => src.reads.servedBy,
+  );
+  mirrorPairs(
+    registry,
+    "flydb_reads_routed_total",
+    "Reads this node's clients made, by routing strategy and the member chosen to serve them (retries included)",
+    ["strategy", "target"],
+    () => src.reads.sentTo,
+  );
   new Gauge({
     name: "flydb_raft_groups",
     help: "Raft groups hosted on this node, by this node's role in them",
@@ -279,6 +319,18 @@ export function registerClusterMetrics(m: NodeMetrics, src: ClusterMetricsSource
     "Transport frames dropped: undecodable, unauthenticated, wrong cluster or oversized",
     () => src.transport().rejected,
   );
+}
+
+/** Nodes seen on the link that hold another cluster under this cluster's id (src/cluster/formation.ts). */
+export function registerForeignClusterMetric(m: NodeMetrics, read: () => number): void {
+  new Gauge({
+    name: "flydb_cluster_foreign_nodes",
+    help: "Nodes found on the network holding another cluster with this cluster_id (clusters founded apart; never merged)",
+    registers: [m.registry],
+    collect() {
+      this.set(read());
+    },
+  });
 }
 
 /** mDNS counters of the node's discovery advertiser (and browser, when it runs). */

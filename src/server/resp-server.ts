@@ -12,8 +12,13 @@
 //   received so far, before those of later ones; a client that does not read its pushes is
 //   disconnected past RespServerOptions.pushLimit (Redis's client-output-buffer-limit pubsub);
 // - a protocol error is answered `-ERR Protocol error: …` after the replies to the commands before
-//   it, then the connection is closed.
-import type { Socket, TCPSocketListener } from "bun";
+//   it, then the connection is closed;
+// - a refused connection (ConnectionHandler.refusal: maxclients) gets its error at once and is closed;
+// - with fewer than FD_RESERVE file descriptors left it stops listening (src/server/fd-budget.ts)
+//   and listens again once half as many more are free; the connections it has are served meanwhile.
+import type { Socket, TCPSocketListener, TCPSocketListenOptions } from "bun";
+import type { Logger } from "../log.ts";
+import { FD_RESERVE, fdsRecovered, fdsRunningOut, fdUsage } from "./fd-budget.ts";
 import { RespDecoder, type RespLimits } from "../resp/decoder.ts";
 import { encodeReply, RespEncoder, type Protocol } from "../resp/encoder.ts";
 import { formatHostPort } from "../net/hostport.ts";
@@ -60,7 +65,11 @@ export interface ConnectionHandler {
    * limits for strangers apply (10 arguments, 16384-byte bulks).
    */
   authenticated?(): boolean;
-  /** Optional: written at once to a connection that is refused (protected mode), which is then closed. */
+  /**
+   * Optional: the connection is refused (maxclients, protected mode). The client is sent this
+   * reply as soon as it connects, before it sends anything, and the connection is closed;
+   * onCommand is never called.
+   */
   readonly refusal?: Reply;
 }
 
@@ -72,6 +81,8 @@ export interface RespServerOptions {
   /** Output limit of connections that were pushed to (default: none). */
   pushLimit?: OutputLimit;
   onConnection(conn: ConnectionControl): ConnectionHandler;
+  /** Where running out of file descriptors is said (once per FD_LOG_MS while it lasts). */
+  log?: Pick<Logger, "warn" | "info">;
   /** Serve TLS (Bun's TLS options: key, cert, ca, requestCert, rejectUnauthorized). */
   tls?: import("bun").TLSOptions;
   /** With `tls` asking for client certificates without requiring one: a certificate that fails verification is refused. */
@@ -89,6 +100,10 @@ export interface RespServer {
 const PAUSE_READING_AT = 4 * 1024 * 1024;
 /** Replies still awaited (promises and the replies queued behind them) that pause reading too. */
 const PAUSE_READING_AT_PENDING = 65536;
+
+/** While descriptors stay short, the warning is repeated this often; accepting is retried every FD_RETRY_MS. */
+const FD_LOG_MS = 60_000;
+const FD_RETRY_MS = 1_000;
 
 /** How long a connection we ended may stay half-open before it is terminated. */
 const LINGER_AFTER_END_MS = 5000;
@@ -151,6 +166,15 @@ class Connection implements ConnectionControl {
     if (this.closing || this.closed) return;
     this.closing = true;
     if (!this.running) this.endIfDone();
+  }
+
+  /** Sends a refusal (ConnectionHandler.refusal) before anything is read, then closes. */
+  refuse(reply: Reply): void {
+    this.encoder.reset();
+    encodeOrReport(this.encoder, reply, 2);
+    this.send(this.encoder.bytes());
+    this.closing = true;
+    this.endIfDone();
   }
 
   push(reply: Reply): void {
@@ -365,7 +389,40 @@ export async function startRespServer(opts: RespServerOptions): Promise<RespServ
   const encoder = new RespEncoder();
   const open = new Set<Connection>();
   let allClosed: (() => void) | null = null;
-  const listener: TCPSocketListener<Connection> = Bun.listen<Connection>({
+  let stopped = false;
+  // Descriptors are counted (a /proc listing) when the clients opened since the last count could
+  // have used half of the headroom it found, and at least once a second (limits change: prlimit).
+  let countedAt = 0;
+  let countAgainAt = 0;
+  let retry: ReturnType<typeof setInterval> | undefined;
+  let warnedAt = Number.NEGATIVE_INFINITY;
+  const guardFds = (): void => {
+    const now = Date.now();
+    if (retry !== undefined || (open.size < countAgainAt && now - countedAt < FD_RETRY_MS)) return;
+    const usage = fdUsage();
+    countedAt = now;
+    countAgainAt = open.size + Math.max(1, Math.floor((usage.limit - usage.open - FD_RESERVE) / 2));
+    if (!fdsRunningOut(usage)) return;
+    listener.stop(false);
+    if (now - warnedAt >= FD_LOG_MS) {
+      warnedAt = now;
+      opts.log?.warn("running out of file descriptors: not accepting new RESP clients until some close", {
+        open: usage.open,
+        limit: usage.limit,
+        clients: open.size,
+      });
+    }
+    retry = setInterval(() => {
+      const u = fdUsage();
+      if (stopped || !fdsRecovered(u)) return;
+      clearInterval(retry);
+      retry = undefined;
+      listener = listen(port);
+      opts.log?.info("accepting RESP clients again", { open: u.open, limit: u.limit, clients: open.size });
+    }, FD_RETRY_MS);
+    retry.unref();
+  };
+  const options: TCPSocketListenOptions<Connection> = {
     hostname: opts.host,
     port: opts.port,
     // A client that sends FIN after its last command (nc -N, scripts) still gets its replies.
@@ -379,10 +436,11 @@ export async function startRespServer(opts: RespServerOptions): Promise<RespServ
         open.add(conn);
         try {
           conn.handler = opts.onConnection(conn);
-          if (conn.handler.refusal) socket.end(encodeReply(conn.handler.refusal, 2));
+          if (conn.handler.refusal) conn.refuse(conn.handler.refusal);
         } catch (e) {
           socket.end(encodeReply(internalError(e), 2));
         }
+        guardFds();
       },
       data(socket, chunk) {
         socket.data.onData(chunk);
@@ -410,11 +468,16 @@ export async function startRespServer(opts: RespServerOptions): Promise<RespServ
         socket.terminate();
       },
     },
-  });
+  };
+  let listener: TCPSocketListener<Connection> = Bun.listen<Connection>(options);
+  const port = listener.port;
+  const listen = (p: number) => Bun.listen<Connection>({ ...options, port: p });
   return {
-    port: listener.port,
+    port,
     connections: () => open.size,
     async stop() {
+      stopped = true;
+      clearInterval(retry);
       listener.stop(true);
       if (open.size === 0) return;
       const done = new Promise<void>((resolve) => (allClosed = resolve));

@@ -96,8 +96,15 @@ function schema(collections: readonly CollectionTable[]): string[] {
   return statements;
 }
 
+/** Bytes the WAL is truncated to after a checkpoint. */
+const WAL_SIZE_LIMIT = 16 * 1024 * 1024;
+/** Free pages returned to the file system per step, and how often a step may run. */
+const VACUUM_PAGES = 8192;
+const VACUUM_EVERY_MS = 1_000;
+
 /** data.db: open, schema, applied indexes, batch application, checkpoints. */
 export class StateDb {
+  private nextVacuumAt = 0;
   readonly keyspace: SqliteKeyspace;
   private readonly getApplied: Statement;
   private readonly putApplied: Statement;
@@ -158,6 +165,11 @@ export class StateDb {
     }
     const db = new Database(path, { create: true, strict: true });
     try {
+      // Deleted values' pages go back to the file system (reclaimFreePages); the mode only takes
+      // on a database without tables, so a data.db created before keeps its own.
+      db.run("PRAGMA auto_vacuum = INCREMENTAL");
+      // A WAL grown by one large transaction is cut back to this at the next checkpoint.
+      db.run(`PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT}`);
       if (options.exclusive) db.run("PRAGMA locking_mode = EXCLUSIVE");
       db.run("PRAGMA journal_mode = WAL");
       db.run("PRAGMA synchronous = NORMAL");
@@ -255,6 +267,7 @@ export class StateDb {
 
   commitTransaction(): void {
     if (this.db.inTransaction) this.commit.run();
+    this.reclaimFreePages();
   }
 
   /** Drops everything since the last commit (the log replays it on restart). */
@@ -264,7 +277,25 @@ export class StateDb {
 
   /** Runs fn in one transaction; applyBatch calls inside it share it (one commit per turn). */
   inTransaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    const result = this.db.transaction(fn)();
+    this.reclaimFreePages();
+    return result;
+  }
+
+  /**
+   * After a commit, at most once a second: returns up to VACUUM_PAGES free pages (deleted values)
+   * to the file system, so a large DEL shrinks data.db in bounded steps instead of one long stall.
+   */
+  private reclaimFreePages(): void {
+    const now = Date.now();
+    if (now < this.nextVacuumAt || this.db.inTransaction) return;
+    this.nextVacuumAt = now + VACUUM_EVERY_MS;
+    const free = this.db.query<{ freelist_count: number }, []>("PRAGMA freelist_count").get()?.freelist_count ?? 0;
+    if (free === 0) return;
+    this.db.run(`PRAGMA incremental_vacuum(${VACUUM_PAGES})`);
+    // The file shrinks when the truncation reaches it: checkpoint now rather than whenever the
+    // log's compaction next does (a checkpoint only makes more of data.db durable).
+    this.db.run("PRAGMA wal_checkpoint(PASSIVE)");
   }
 
   /**

@@ -9,6 +9,7 @@ import type { Socket, TCPSocketListener } from "bun";
 import { Packr } from "msgpackr";
 import { parseHostPort, type HostPort } from "../net/hostport.ts";
 import { encodeFrame, FrameDecoder, FrameError } from "./frame.ts";
+import { LINK_DELAYS } from "./link-delay.ts";
 
 export interface FrameSealer {
   seal(plain: Uint8Array): Uint8Array;
@@ -52,9 +53,16 @@ export class PeerUnreachable extends Error {
   override readonly name = "PeerUnreachable";
 }
 
-const DEFAULT_MAX_FRAME = 64 * 1024 * 1024;
+export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024;
 const BACKOFF_MIN_MS = 50;
 const BACKOFF_MAX_MS = 2000;
+/**
+ * A request that times out on a connection that has carried nothing back for this long closes it,
+ * so the next frame dials afresh. After a network partition heals, a connection from before the
+ * cut still looks open, but TCP retransmits on it with an exponential back-off that reaches
+ * seconds (measured: replies 10-13 s late after a 15 s cut); a new connection is up in one round trip.
+ */
+const STALLED_MS = 2000;
 const HELLO = 0;
 const BATCH = 1;
 const REQUEST = 2;
@@ -102,6 +110,8 @@ class Peer {
   out: WriteQueue | null = null;
   connecting = false;
   backoff = BACKOFF_MIN_MS;
+  /** When the outbound connection last carried a reply back (or opened). */
+  lastReceivedAt = 0;
   retryTimer: ReturnType<typeof setTimeout> | null = null;
   /** Messages of this turn, sent as one frame at the end of it. */
   batch: unknown[] = [];
@@ -197,10 +207,16 @@ export class Transport {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new RequestTimeout(`no reply from ${peerId} within ${timeoutMs} ms`));
+        if (peer.socket && Date.now() - peer.lastReceivedAt >= STALLED_MS) peer.socket.terminate();
       }, timeoutMs);
       this.pending.set(id, { peer: peerId, sent: false, resolve, reject, timer });
       this.sendFrame(peer, [REQUEST, id, body], id);
     });
+  }
+
+  /** Drops the outbound connection to a peer (if any); the next frame to it dials a new one. */
+  redial(peerId: string): void {
+    this.peers.get(peerId)?.socket?.terminate();
   }
 
   close(): void {
@@ -251,6 +267,16 @@ export class Transport {
   }
 
   private sendFrame(p: Peer, w: Wire, request?: number): void {
+    const delay = LINK_DELAYS.get(p.id);
+    if (delay) {
+      setTimeout(() => this.sendFrameNow(p, w, request), delay);
+      return;
+    }
+    this.sendFrameNow(p, w, request);
+  }
+
+  private sendFrameNow(p: Peer, w: Wire, request?: number): void {
+    if (this.closed) return;
     const frame = this.encode(w);
     if (p.out) {
       this.write(p.out, frame, request);
@@ -302,6 +328,7 @@ export class Transport {
           p.socket = s;
           p.out = new WriteQueue(s as Socket<unknown>);
           p.backoff = BACKOFF_MIN_MS;
+          p.lastReceivedAt = Date.now();
           p.decoder = new FrameDecoder(this.maxFrame);
           this.write(p.out, this.encode([HELLO, this.opts.nodeId, this.opts.clusterId]));
           const backlog = p.backlog;
@@ -413,8 +440,12 @@ export class Transport {
   private answer(s: Socket<InboundState>, from: string, id: number, body: unknown): void {
     const handler = this.opts.onRequest;
     const reply = (ok: boolean, value: unknown) => {
-      if (this.closed) return;
-      this.write(s.data.out, this.encode([REPLY, id, ok, value]));
+      const out = () => {
+        if (!this.closed) this.write(s.data.out, this.encode([REPLY, id, ok, value]));
+      };
+      const delay = LINK_DELAYS.get(from);
+      if (delay) setTimeout(out, delay);
+      else out();
     };
     if (!handler) {
       reply(false, "this node does not serve requests");
@@ -427,6 +458,7 @@ export class Transport {
   }
 
   private onOutboundData(p: Peer, chunk: Uint8Array): void {
+    p.lastReceivedAt = Date.now();
     for (const frame of this.frames(p.decoder, chunk, p.socket ?? { end() {} })) {
       this.stats.framesReceived++;
       const w = this.decode(frame);

@@ -214,7 +214,19 @@ describe("install.sh", () => {
         ["--peers", "10.0.0.1:7946,:7946"],
         "install.sh: --peers :7946: ':7946' is not host:port with a port from 1 to 65535 (see --help)\n",
       ],
-      [["--bootstrap", "--join"], "install.sh: --bootstrap and --join exclude each other (see --help)\n"],
+      [["--bootstrap", "--join"], "install.sh: --bootstrap, --join and --expect exclude each other (see --help)\n"],
+      [
+        ["--bootstrap", "--expect", "3"],
+        "install.sh: --bootstrap, --join and --expect exclude each other (see --help)\n",
+      ],
+      [
+        ["--discovery", "--expect", "9"],
+        "install.sh: --expect 9: '9' is not a number of nodes from 1 to 7 (see --help)\n",
+      ],
+      [
+        ["--cluster", "--discovery"],
+        "install.sh: --discovery without --bootstrap or --join needs --expect N: how many nodes form the cluster (the same N on each of them) (see --help)\n",
+      ],
       [["--join"], "install.sh: --join needs --peers or --discovery (see --help)\n"],
       [
         ["--prefix", "relative/dir"],
@@ -394,6 +406,36 @@ describe("install.sh", () => {
     });
     expect(config.cluster_addr).toMatch(/^[0-9.]+:7946$/);
     // Not started: these peers are made up and off this machine (the LAN test starts clusters).
+  });
+
+  test("--discovery without a role never writes bootstrap = true: --yes needs --expect N, which writes bootstrap_expect; asked interactively", () => {
+    // The refusals (--cluster --discovery alone, a bad N, --expect with a role) are in "bad flags" above.
+    const t = target();
+    const r = ok(t.install(["--yes", "--no-service", "--discovery", "--expect", "3", "--cluster-id", "prod"]));
+    expect(r.stdout).toContain("(form)");
+    const { config } = loadConfig({ configPath: join(t.configDir, "flydb.toml"), env: {} });
+    expect(config).toMatchObject({
+      bootstrap: false,
+      bootstrap_expect: 3,
+      cluster_peers: [],
+      discovery_enabled: true,
+      discovery_cluster_id: "prod",
+    });
+    // Interactive: with --discovery the role question offers "form" first, then asks how many.
+    const i = target();
+    const addrs = freeAddrs();
+    // role (default), bootstrap_expect (refused, then 3), node id, RESP, HTTP, gossip, raft, cluster id.
+    const answers = ["", "0", "3", "db1", `127.0.0.1:${addrs.resp}`, `127.0.0.1:${addrs.http}`, "", "", "prod"];
+    const asked = ok(i.install(["--no-service", "--discovery"], `${answers.join("\n")}\n`));
+    expect(asked.stderr).toContain("(bootstrap/join/form) [form]");
+    expect(asked.stderr).toContain("'0' is not a number of nodes from 1 to 7");
+    expect(loadConfig({ configPath: join(i.configDir, "flydb.toml"), env: {} }).config).toMatchObject({
+      node_id: "db1",
+      bootstrap: false,
+      bootstrap_expect: 3,
+      discovery_enabled: true,
+      discovery_cluster_id: "prod",
+    });
   });
 
   test("the guide's three nodes on one host: flydb-cluster@ instances, units pass systemd-analyze verify, every node answers", async () => {
@@ -703,6 +745,45 @@ describe.skipIf(skipNetns)("install.sh on a LAN of network namespaces", () => {
     ).toEqual(["OK", ...keys.map((k) => `v-${k}`)]);
     for (const p of procs) p.kill("SIGTERM");
     expect(await Promise.all(procs.map((p) => p.exited))).toEqual([0, 0, 0]);
+  });
+
+  test("the guide's automated discovery: three servers installed alike with --discovery --expect 3 form one cluster", async () => {
+    const nodes = lan.hosts.map((host, i) => ({ host, id: `auto${i + 1}`, t: target() }));
+    for (const n of nodes) {
+      // As in docs/CLUSTER_SETUP.md, "Option 3": the same command on every server but the node id.
+      const args = ["--yes", "--no-user", "--discovery", "--expect", "3", "--cluster-id", "auto", "--node-id", n.id];
+      ok(await lan.exec(n.host.ns, ["bash", INSTALL, ...n.t.locations, ...args]));
+      const { config } = loadConfig({ configPath: join(n.t.configDir, "flydb.toml"), env: {} });
+      expect(config).toMatchObject({ bootstrap: false, bootstrap_expect: 3, discovery_enabled: true });
+    }
+    const started = Date.now();
+    const procs = nodes.map((n) =>
+      lan.spawn(n.host.ns, [join(n.t.prefix, "bin/flydb"), "--config", join(n.t.configDir, "flydb.toml")]),
+    );
+    const http = (i: number, path: string) =>
+      lan.exec(nodes[i]!.host.ns, ["curl", "-s", `http://${nodes[i]!.host.address}:8080${path}`]);
+    try {
+      const deadline = Date.now() + 60_000;
+      for (const i of [0, 1, 2]) {
+        while ((await http(i, "/ready")).stdout !== '{"ready":true}') {
+          if (Date.now() > deadline) throw new Error(`${nodes[i]!.id} not ready`);
+          await Bun.sleep(250);
+        }
+      }
+      const formedMs = Date.now() - started;
+      const statuses = await Promise.all(
+        [0, 1, 2].map(async (i) => JSON.parse((await http(i, "/cluster/status")).stdout)),
+      );
+      for (const st of statuses) {
+        expect(st.members.map((m: { id: string }) => m.id).sort()).toEqual(["auto1", "auto2", "auto3"]);
+        expect(st.metadata_leader).toBe(statuses[0].metadata_leader);
+        expect(st.foreign_clusters).toEqual([]);
+      }
+      console.log(`[formation] discovery --expect 3: start to all three ready in ${formedMs} ms`);
+    } finally {
+      for (const p of procs) p.kill("SIGTERM");
+      await Promise.all(procs.map((p) => p.exited));
+    }
   });
 
   test("joining with discovery on offers the nodes flydb-discover finds, and writes them as peers", async () => {

@@ -90,6 +90,17 @@ describe("CONFIG SET / GET", () => {
       t: "-",
       v: "ERR CONFIG SET failed (possibly related to argument 'data_dir') - can't set immutable config",
     });
+    // routing_strategy: one of the schema's choices, at run time (src/cluster/read-routing.ts).
+    expect(await fly.call("CONFIG", "SET", "routing-strategy", "Round-Robin")).toEqual({ t: "+", v: "OK" });
+    const strategy = await fly.call("CONFIG", "GET", "routing_strategy");
+    expect(strategy.t === "*" && strategy.v[1]!.t === "$" ? strategy.v[1]!.v.toString() : strategy).toBe("round-robin");
+    expect(await fly.call("CONFIG", "SET", "routing-strategy", "random")).toEqual({
+      t: "-",
+      v:
+        "ERR CONFIG SET failed (possibly related to argument 'routing-strategy') - argument must be one of " +
+        "key-based, round-robin, least-loaded, locality-aware, hybrid",
+    });
+    expect(await fly.call("CONFIG", "SET", "routing-strategy", "key-based")).toEqual({ t: "+", v: "OK" });
     const secret = await fly.call("CONFIG", "GET", "cluster_secret");
     expect(secret.t === "*" ? secret.v.length : -1).toBe(2);
     await same(["CONFIG", "SET", "slowlog-max-len", "128"]);

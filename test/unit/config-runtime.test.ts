@@ -6,5 +6,6 @@ test("every parameter CONFIG SET changes is a configuration key, so CONFIG REWRI
   for (const key of RUNTIME_KEYS)
     expect({ key, known: (CONFIG_KEYS as readonly string[]).includes(key) }).toEqual({ key, known: true });
   expect(RUNTIME_KEYS).toContain("hash_max_listpack_entries");
+  expect(RUNTIME_KEYS).toContain("routing_strategy");
   expect(SCHEMA.timeout.def).toBe(0);
 });

@@ -1,6 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { candidates, decideFormation, mayPromise, type FormationReport } from "../../src/cluster/core/formation.ts";
+import {
+  candidates,
+  decideFormation,
+  foreignClusterNodes,
+  mayPromise,
+  type FormationReport,
+} from "../../src/cluster/core/formation.ts";
 
 const node = (nodeId: string, over: Partial<FormationReport> = {}): FormationReport => ({
   nodeId,
@@ -29,7 +35,9 @@ describe("decideFormation", () => {
   test("waits until bootstrap_expect nodes see each other", () => {
     expect(decideFormation(node("a"), [node("b", { sees: ["a", "b"] })])).toEqual({
       kind: "wait",
-      reason: "2 of 3 expected nodes see each other",
+      reason:
+        "2 of 3 expected nodes see each other (a, b); the cluster forms once 1 more with the same cluster id and " +
+        "bootstrap_expect answer",
     });
   });
 
@@ -338,3 +346,28 @@ function hash(s: string): number {
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619) >>> 0;
   return h;
 }
+
+describe("foreignClusterNodes", () => {
+  const formed = (id: string, members: string[]) =>
+    node(id, { formed: true, identities: members.map((m) => ({ id: m })), sees: [] });
+
+  test("a formed node of a cluster that does not know this one, under the same cluster id, is foreign", () => {
+    const self = formed("a", ["a"]);
+    expect(foreignClusterNodes(self, [formed("b", ["b"])]).map((p) => p.nodeId)).toEqual(["b"]);
+  });
+
+  test("members, nodes being admitted, unformed nodes and other cluster ids are not", () => {
+    const self = formed("a", ["a", "b"]);
+    expect(
+      foreignClusterNodes(self, [
+        formed("b", ["a", "b"]),
+        // Admitted here, its metadata not applied yet: it knows no cluster yet.
+        node("c", { formed: true, identities: [] }),
+        // Admitted here, this node's metadata not applied yet: its cluster knows this node.
+        formed("d", ["a", "b", "d"]),
+        node("e"),
+        node("f", { formed: true, identities: [{ id: "f" }], clusterId: "other" }),
+      ]),
+    ).toEqual([]);
+  });
+});

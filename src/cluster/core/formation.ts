@@ -107,13 +107,28 @@ export function decideFormation(self: FormationReport, peers: readonly Formation
   }
   if (promised !== null)
     return { kind: "wait", reason: `promised to found the cluster with node ${promised}; waiting for it to bootstrap` };
-  if (self.bootstrapExpect === 0) return { kind: "wait", reason: "no formed cluster found yet" };
+  if (self.bootstrapExpect === 0) {
+    const unformed = peers.filter((p) => !p.formed).length;
+    return {
+      kind: "wait",
+      reason:
+        `no formed cluster found (${unformed} unformed node${unformed === 1 ? "" : "s"} seen); ` +
+        "without bootstrap_expect " +
+        "this node only joins: start a member of the cluster, or set bootstrap_expect = N on the first N nodes " +
+        "(or bootstrap = true on one of them) to form one",
+    };
+  }
   // A node claiming its founders may form a cluster any moment: this node then joins it.
   const claimer = peers.find((p) => !p.formed && p.promisedTo === p.nodeId);
   if (claimer) return { kind: "wait", reason: `node ${claimer.nodeId} is claiming founders for a new cluster` };
   const seen = candidates(self, peers);
   if (seen.length < self.bootstrapExpect)
-    return { kind: "wait", reason: `${seen.length} of ${self.bootstrapExpect} expected nodes see each other` };
+    return {
+      kind: "wait",
+      reason:
+        `${seen.length} of ${self.bootstrapExpect} expected nodes see each other (${seen.join(", ")}); the cluster ` +
+        `forms once ${self.bootstrapExpect - seen.length} more with the same cluster id and bootstrap_expect answer`,
+    };
   const first = lowest(seen);
   if (first !== self.nodeId)
     return { kind: "wait", reason: `node ${first} has the lowest node id and bootstraps the cluster` };
@@ -151,4 +166,23 @@ export function mayPromise(self: FormationReport, claimer: string): boolean {
   if (self.formed || self.bootstrapExpect === 0 || claimer === self.nodeId) return false;
   if (self.promisedTo !== null && self.promisedTo !== claimer) return false;
   return lowest([claimer, ...self.sees]) === claimer;
+}
+
+/**
+ * Formed nodes found on this node's link that hold another cluster under the same cluster id:
+ * neither is a member the other's cluster knows. Two clusters founded apart (two nodes given
+ * `bootstrap = true`) never merge (their metadata and Raft groups are unrelated); this is how
+ * they are noticed. A node this cluster is admitting knows this node once the metadata reaches
+ * it, so a caller reports only what persists over more than one round.
+ */
+export function foreignClusterNodes(self: FormationReport, peers: readonly FormationReport[]): FormationReport[] {
+  const mine = new Set(self.identities.map((k) => k.id));
+  return peers.filter(
+    (p) =>
+      p.formed &&
+      p.clusterId === self.clusterId &&
+      p.identities.length > 0 &&
+      !mine.has(p.nodeId) &&
+      !p.identities.some((k) => k.id === self.nodeId),
+  );
 }

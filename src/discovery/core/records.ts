@@ -27,6 +27,8 @@ export interface ServiceDescription {
   readonly nodeId: string;
   readonly clusterId: string;
   readonly version: string;
+  /** The node's zone (config `zone`), for locality-aware routing; "" or absent: not advertised. */
+  readonly zone?: string;
   readonly ports: ServicePorts;
   readonly ipv4: readonly string[];
   readonly ipv6: readonly string[];
@@ -57,6 +59,7 @@ export function txtStrings(d: ServiceDescription): string[] {
     ["http", String(d.ports.http)],
     ["gossip", String(d.ports.gossip)],
     ["raft", String(d.ports.raft)],
+    ...(d.zone ? [["zone", d.zone] as [string, string]] : []),
   ];
   return pairs.map(([k, v]) => {
     const s = `${k}=${v}`;

@@ -17,6 +17,11 @@ describe("service records", () => {
     ]);
   });
 
+  test("a zone, when the node has one, is advertised last as zone=", () => {
+    expect(txtStrings({ ...desc, zone: "eu-west-1a" }).at(-1)).toBe("zone=eu-west-1a");
+    expect(txtStrings({ ...desc, zone: "" }).some((s) => s.startsWith("zone="))).toBe(false);
+  });
+
   test("PTR → instance, SRV → host.local with the gossip port, A and AAAA, unique records flushed", () => {
     const r = serviceRecords(desc);
     expect(r.ptr).toMatchObject({
