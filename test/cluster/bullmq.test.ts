@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { runBullmq } from "../helpers/bullmq-run.ts";
 import { startLoopbackCluster, type LoopbackCluster } from "../helpers/loopback-cluster.ts";
 
-const JOBS = 300;
+const JOBS = 150;
 let c: LoopbackCluster;
 
 beforeAll(async () => {
@@ -30,7 +30,8 @@ describe("BullMQ on a FlyDB cluster", () => {
     });
     console.log(
       `[bullmq] ${JOBS} jobs: added in ${Math.round(r.addMs)} ms, all done in ${Math.round(r.totalMs)} ms; ` +
-        `add retries ${r.addRetries}; counts ${JSON.stringify(r.counts)}`,
+        `add retries ${r.addRetries}; worker completed events ${[...r.workerEvents.values()].reduce((a, b) => a + b, 0)}; ` +
+        `counts ${JSON.stringify(r.counts)}`,
     );
     const ids = Array.from({ length: JOBS }, (_, i) => `job-${i}`);
     expect(ids.filter((id) => r.completions.get(id) !== 1)).toEqual([]);
