@@ -13,6 +13,8 @@ import {
 import { VERSION } from "../src/version.ts";
 import { type RunningNode, startNode } from "../src/node.ts";
 import { ADMIN_HELP, addAdminCommands } from "./admin/commands.ts";
+import { addExportRdbCommand } from "./admin/export-rdb.ts";
+import { addImportRdbCommand } from "./admin/import-rdb.ts";
 
 const program = new Command()
   .name("flydb")
@@ -47,6 +49,8 @@ program
   .enablePositionalOptions()
   .exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : 2));
 addAdminCommands(program);
+addImportRdbCommand(program);
+addExportRdbCommand(program);
 
 program.action(async (opts: Record<string, unknown>) => {
   const flags: Partial<Record<ConfigKey, unknown>> = {};

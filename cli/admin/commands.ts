@@ -23,16 +23,16 @@ const DRAIN_TIMEOUT = "60s";
 const DRAIN_SLACK_MS = 10_000;
 const POLL_MS = 200;
 
-interface CommonOpts {
+export interface CommonOpts {
   http: string;
   tokenFile?: string;
   json?: boolean;
 }
 
 /** A usage mistake the parser cannot see (a bad address or duration, an unreadable token file): exit 2. */
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
-function target(o: CommonOpts): Target {
+export function target(o: CommonOpts): Target {
   let addr: string;
   try {
     const hp = parseHostPort(o.http.replace(/^https?:\/\//, "").replace(/\/$/, ""), "127.0.0.1");
@@ -66,7 +66,7 @@ function succeeded(a: Answer, method: string, path: string, t: Target, o: Common
 }
 
 /** Runs an action, turning what it throws into a message on stderr and an exit code. */
-function run<A extends unknown[]>(action: (...args: A) => Promise<number>) {
+export function run<A extends unknown[]>(action: (...args: A) => Promise<number>) {
   return async (...args: A) => {
     try {
       process.exitCode = await action(...args);
@@ -78,7 +78,7 @@ function run<A extends unknown[]>(action: (...args: A) => Promise<number>) {
   };
 }
 
-function adminCommand(program: Command, name: string, description: string): Command {
+export function adminCommand(program: Command, name: string, description: string): Command {
   return (
     program
       .command(name)
@@ -143,6 +143,7 @@ Admin commands talk to a running node's HTTP API (--http host:port, default ${DE
 comes from --token-file or FLYDB_HTTP_AUTH_TOKEN); --json prints the node's JSON instead of a table.
   flydb status | members | partitions      flydb join ADDR... | leave | remove NODE [--timeout 60s]
   flydb wait --ready|--healthy [--timeout 30s]
+  flydb import-rdb FILE | export-rdb FILE --resp ADDR [--password-file PATH] [--pipeline N]  (Redis RDB)
 Exit codes: 0 ok, 1 the node answered with a failure (or was not ready/healthy in time), 2 usage error,
 3 the node is unreachable.`;
 

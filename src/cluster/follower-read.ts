@@ -15,6 +15,8 @@ import type { CommandSpec } from "../commands/types.ts";
 import type { Reply } from "../resp/reply.ts";
 import type { MultiRaft } from "./core/multiraft.ts";
 import { NotLeader } from "./core/multiraft.ts";
+import type { ReadTargetPolicy } from "./core/read-target.ts";
+import { withDeadline } from "./deadline.ts";
 import type { LoadMeter } from "./load-meter.ts";
 import type { ReadStats } from "./read-stats.ts";
 import type { ForwardResult, Routed } from "./router.ts";
@@ -32,16 +34,15 @@ export interface ReadServerDeps {
   readonly readStats?: ReadStats;
 }
 
-/** Waits for `barrier`, or gives up after `ms` as a NotLeader naming `leader`. */
-function bounded(barrier: Promise<void>, ms: number, grp: number, leader: string | null): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new NotLeader(grp, leader, `the leader did not confirm a follower read within ${ms} ms`)),
-      ms,
-    );
-  });
-  return Promise.race([barrier, expired]).finally(() => clearTimeout(timer));
+/**
+ * The sending side's hand-off (src/cluster/router.ts): under a policy that lets followers serve,
+ * the read is marked so that a follower serves it rather than naming the leader, and carries the
+ * policy's name (for /metrics) and lag guard to the replica that checks them.
+ */
+export function forReplicas(f: RoutedRead, policy: ReadTargetPolicy): RoutedRead {
+  if (!policy.replicaReads) return f;
+  const { name, maxLag } = policy;
+  return { ...f, replica: true, via: name, ...(maxLag !== undefined ? { maxLag } : {}) };
 }
 
 /** Serves a routed read here, or names the leader to ask instead. */
@@ -57,7 +58,9 @@ export async function serveRead(d: ReadServerDeps, f: RoutedRead): Promise<Forwa
   try {
     if (d.readConsistency !== "stale") {
       const barrier = d.raft.readBarrier(f.grp);
-      await (leads ? barrier : bounded(barrier, FOLLOWER_BARRIER_MS, f.grp, s.leader));
+      const late = () =>
+        new NotLeader(f.grp, s.leader, `the leader did not confirm a follower read within ${FOLLOWER_BARRIER_MS} ms`);
+      await (leads ? barrier : withDeadline(barrier, FOLLOWER_BARRIER_MS, late));
     }
     d.readStats?.served(f.via ?? "key-based", leads ? "leader" : "follower");
     return { reply: d.runLocal(COMMANDS.get(lower(f.argv[0]!))!, f.argv, f.resp3 === true, f.db ?? 0) };

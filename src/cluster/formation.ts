@@ -6,8 +6,8 @@
 // and bootstraps (after every founder promised), joins through gossip, waits with back-off, or
 // refuses (other cluster settings, or a cluster that still counts this node id: a wiped member,
 // which must not vote with an empty vote record). Once the node holds cluster state it checks
-// that the cluster's metadata matches its
-// own settings.
+// that the cluster's metadata matches its own settings, and every FOREIGN_CHECK_MS looks for
+// other clusters under its cluster id (src/cluster/foreign-clusters.ts).
 import type { Config } from "../config/schema.ts";
 import type { DiscoveredNode } from "../discovery/index.ts";
 import type { MemberView } from "../gossip/index.ts";
@@ -18,11 +18,15 @@ import {
   decideFormation,
   type FormationReport,
   type FormationStep,
-  foreignClusterNodes,
   type KnownNode,
   mayPromise,
 } from "./core/formation.ts";
 import type { MemberInfo, MetaState } from "./core/meta.ts";
+import { FOREIGN_CHECK_MS, type ForeignClusterNode, foreignClusters } from "./foreign-clusters.ts";
+import { discoveredToFound, type FoundNode } from "./found-node.ts";
+
+// Formation's interface hands these out (data-plane.ts, /cluster/status, /metrics).
+export type { ForeignClusterNode } from "./foreign-clusters.ts";
 
 /** What formation needs of the cluster node. */
 export interface FormationHost {
@@ -47,12 +51,6 @@ export interface FormationHost {
   answerFormationProbes(answer: (claim: string | undefined) => unknown): void;
 }
 
-/** A node found by discovery or gossip: enough to probe it. */
-interface FoundNode {
-  readonly nodeId: string;
-  readonly raftAddr: string;
-}
-
 export interface FormationOptions {
   readonly config: Config;
   readonly log: Logger;
@@ -65,15 +63,6 @@ export interface FormationOptions {
   readonly browse?: (stopWhen: (found: number) => boolean) => Promise<DiscoveredNode[]>;
   /** This node cannot join what it found (other cluster_id or partition_count): the process should exit 2. */
   readonly onFatal: (message: string) => void;
-}
-
-/** A node on this node's link holding another cluster with the same cluster id. */
-export interface ForeignClusterNode {
-  readonly nodeId: string;
-  /** The members its cluster knows. */
-  readonly members: readonly string[];
-  /** Milliseconds since the epoch when this node first saw it. */
-  readonly since: number;
 }
 
 export interface Formation {
@@ -97,18 +86,9 @@ const MAX_WAIT_FORMING_MS = 2_000;
 const MAX_WAIT_JOINING_MS = 10_000;
 /** A node waiting to form or join says what it waits for at least this often. */
 const WAIT_LOG_MS = 5_000;
-/** How often a member looks for another cluster under its cluster id, and repeats the error while one is there. */
-const FOREIGN_CHECK_MS = 5_000;
-const FOREIGN_LOG_MS = 60_000;
 const METADATA_CHECK_MS = 1_000;
 /** A node joining through --peers that sees nobody alive after this long says why that may be. */
 const LONELY_WARN_MS = 30_000;
-
-function discoveredToFound(d: DiscoveredNode): FoundNode | undefined {
-  const addr = d.addresses[0];
-  if (addr === undefined || d.ports.raft === null) return undefined;
-  return { nodeId: d.nodeId, raftAddr: formatHostPort(addr, d.ports.raft) };
-}
 
 export function startFormation(opts: FormationOptions): Formation {
   const { config, log, node } = opts;
@@ -292,55 +272,15 @@ export function startFormation(opts: FormationOptions): Formation {
     return alone;
   };
 
-  /**
-   * Probes the nodes gossip or mDNS show that are not members of this cluster; one that holds
-   * another cluster under the same id in two checks in a row is reported (log, foreignClusters).
-   */
-  let foreign = new Map<string, ForeignClusterNode>();
-  let foreignSuspects = new Set<string>();
-  let foreignLoggedAt = 0;
-  const checkForeign = async (): Promise<void> => {
-    const members = node.meta().members;
-    const outside = new Map<string, FoundNode>();
-    for (const v of node.gossipMembers()) {
-      if (!(v.id in members) && v.state === "alive" && v.meta.raftAddr !== "")
-        outside.set(v.id, { nodeId: v.id, raftAddr: v.meta.raftAddr });
-    }
-    if (opts.browse) {
-      try {
-        for (const d of await opts.browse(() => false)) {
-          const f = d.nodeId in members ? undefined : discoveredToFound(d);
-          if (f) outside.set(f.nodeId, f);
-        }
-      } catch (e) {
-        log.debug("mDNS browse failed", { error: String(e) });
-      }
-    }
-    const found = foreignClusterNodes(report(), await probe([...outside.values()]));
-    const now = Date.now();
-    const next = new Map<string, ForeignClusterNode>();
-    for (const f of found) {
-      if (!foreignSuspects.has(f.nodeId)) continue;
-      const members = f.identities.map((k) => k.id);
-      next.set(f.nodeId, { nodeId: f.nodeId, members, since: foreign.get(f.nodeId)?.since ?? now });
-    }
-    const fresh = [...next.keys()].some((id) => !foreign.has(id));
-    foreignSuspects = new Set(found.map((f) => f.nodeId));
-    foreign = next;
-    if (next.size > 0 && (fresh || now - foreignLoggedAt >= FOREIGN_LOG_MS)) {
-      foreignLoggedAt = now;
-      log.error(
-        "another cluster with this cluster_id is on the network: the nodes listed hold a cluster that does not know " +
-          "this one (founded apart, e.g. bootstrap = true on more than one node). Clusters never merge by " +
-          "themselves: stop the nodes of one side, empty their data dirs and start them to join this one, or give " +
-          "each cluster its own cluster_id",
-        {
-          cluster_id: report().clusterId,
-          nodes: [...next.values()].map((f) => `${f.nodeId}(members: ${f.members.join(" ")})`).join(", "),
-        },
-      );
-    }
-  };
+  // Probes through this loop's probe, so a node that stops answering leaves `known` here too.
+  const foreign = foreignClusters({
+    log,
+    meta: () => node.meta(),
+    gossipMembers: () => node.gossipMembers(),
+    ...(opts.browse ? { browse: opts.browse } : {}),
+    report,
+    probe,
+  });
 
   const run = async (): Promise<void> => {
     let wait = FIRST_WAIT_MS;
@@ -361,7 +301,7 @@ export function startFormation(opts: FormationOptions): Formation {
         }
         wasAlone = await rejoinMissing();
         if (metadata === "ok" && Date.now() >= nextForeignCheck) {
-          await checkForeign();
+          await foreign.check();
           nextForeignCheck = Date.now() + FOREIGN_CHECK_MS;
         }
         await sleep(METADATA_CHECK_MS);
@@ -423,7 +363,7 @@ export function startFormation(opts: FormationOptions): Formation {
   const done = run().catch((e: unknown) => log.error("cluster formation failed", { error: String(e) }));
   return {
     done,
-    foreignClusters: () => [...foreign.values()],
+    foreignClusters: () => foreign.list(),
     stop() {
       stopped = true;
       wake();

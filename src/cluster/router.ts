@@ -9,7 +9,7 @@ import { lower } from "../commands/util.ts";
 import { err, OK, type Reply } from "../resp/reply.ts";
 import type { NodeId } from "../raft/types.ts";
 import { encodeOp } from "../store/op-codec.ts";
-import { DEFAULT_MAX_FRAME, PeerUnreachable, RequestTimeout } from "../transport/transport.ts";
+import { PeerUnreachable, RequestTimeout } from "../transport/transport.ts";
 import { groupOf, META_GROUP, partitionOfGroup } from "../keyspace/groups.ts";
 import { keySlot, partitionOf } from "../keyspace/slot.ts";
 import type { MetaOp, MetaResult, MetaState } from "./core/meta.ts";
@@ -21,7 +21,7 @@ import {
   type ReadTargetPolicy,
   type ReplicaFacts,
 } from "./core/read-target.ts";
-import { serveRead } from "./follower-read.ts";
+import { forReplicas, serveRead } from "./follower-read.ts";
 import type { LoadMeter } from "./load-meter.ts";
 import type { ReadStats } from "./read-stats.ts";
 import { mergeSplit as mergeReplies } from "./core/reply-merge.ts";
@@ -29,7 +29,9 @@ import { route } from "./core/route.ts";
 import { type ProposalId, type ProposalIds, proposalKey } from "../keyspace/sessions.ts";
 import { keylessRead, keylessWrite, keyspaceTotals, type PartitionRunner } from "./fanout.ts";
 import type { RaftStats } from "./raft-stats.ts";
+import { withDeadline } from "./deadline.ts";
 import { encodeMetaOp } from "./state-machine.ts";
+import { clusterWriteTooLarge } from "./value-limit.ts";
 
 /** How long a forwarded request may take, redirects and retries included. */
 const REQUEST_TIMEOUT_MS = 5_000;
@@ -61,9 +63,7 @@ export type Routed =
 export type ForwardResult =
   | { readonly reply: Reply }
   | { readonly notLeader: NodeId | null }
-  | {
-      readonly dropped: string;
-    };
+  | { readonly dropped: string };
 
 export interface RouterDeps {
   readonly self: NodeId;
@@ -304,13 +304,10 @@ export class Router {
 
   /** Sends a read or write to the group's leader; a data write gets its proposal id here. */
   private async forward(f: Routed): Promise<Reply> {
-    if (f.t === "read" && this.readTargets.replicaReads) {
-      const { name, maxLag } = this.readTargets;
-      return this.deliver({ ...f, replica: true, via: name, ...(maxLag !== undefined ? { maxLag } : {}) });
-    }
+    if (f.t === "read") return this.deliver(forReplicas(f, this.readTargets));
     if (f.t !== "op") return this.deliver(f);
-    const size = opBytes(f.op);
-    if (size > MAX_CLUSTER_WRITE_BYTES) return tooLarge(size);
+    const tooLarge = clusterWriteTooLarge(f.op);
+    if (tooLarge) return tooLarge;
     const id = this.d.ids.next(f.grp);
     try {
       return await this.deliver({ ...f, id });
@@ -390,36 +387,7 @@ export class Router {
   /** serve on this node, giving up on a write after attemptMs as a remote request would. */
   private local(f: Routed, attemptMs: number): Promise<ForwardResult> {
     if (f.t !== "op") return this.serve(f);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new RequestTimeout(`the proposal was not applied here within ${attemptMs} ms`)),
-        attemptMs,
-      );
-    });
-    return Promise.race([this.serve(f), expired]).finally(() => clearTimeout(timer));
+    const expired = () => new RequestTimeout(`the proposal was not applied here within ${attemptMs} ms`);
+    return withDeadline(this.serve(f), attemptMs, expired);
   }
-}
-
-/**
- * The largest write a cluster carries: its log entry travels to the followers in one node-to-node
- * frame (DEFAULT_MAX_FRAME), with room left for the entry's envelope. Larger ones are refused
- * before anything is sent; sent, they would break the links between the nodes at every retry.
- */
-export const MAX_CLUSTER_WRITE_BYTES = DEFAULT_MAX_FRAME - 1024 * 1024;
-
-function opBytes(op: Op): number {
-  let n = 0;
-  for (const argv of op.cmds) for (const a of argv) n += a.length;
-  return n;
-}
-
-const MB = 1024 * 1024;
-
-function tooLarge(size: number): Reply {
-  return err(
-    `ERR write too large for a cluster: its arguments take ${(size / MB).toFixed(1)} MB, a cluster write may take ` +
-      `at most ${MAX_CLUSTER_WRITE_BYTES / MB} MB (one node-to-node frame); ` +
-      "proto_max_bulk_len bounds standalone writes",
-  );
 }

@@ -321,7 +321,7 @@ export function registerClusterMetrics(m: NodeMetrics, src: ClusterMetricsSource
   );
 }
 
-/** Nodes seen on the link that hold another cluster under this cluster's id (src/cluster/formation.ts). */
+/** Nodes seen on the link that hold another cluster under this cluster's id (src/cluster/foreign-clusters.ts). */
 export function registerForeignClusterMetric(m: NodeMetrics, read: () => number): void {
   new Gauge({
     name: "flydb_cluster_foreign_nodes",

@@ -134,7 +134,9 @@ describe.skipIf(skipNetns)("3 nodes by --peers: formation, then kill -9 under lo
     const run = await runWithFault(h, {
       partitionCount: PARTITIONS,
       keys,
-      workloadMs: 8_000,
+      // Long enough for writes after all three restarts even when a loaded machine makes a restart
+      // to ready take several seconds.
+      workloadMs: 12_000,
       faultAfterMs: 2_000,
       fault: () => Promise.all(h.nodes.map((n) => h.kill9(n))).then(() => undefined),
       holdMs: 500,

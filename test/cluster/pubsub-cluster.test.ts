@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import Redis, { Cluster } from "ioredis";
 import { waitUntil } from "../helpers/cluster-harness.ts";
+import { redisNodeId } from "../../src/cluster/redis-view.ts";
 import { ensureBinary, startClusterMember, type ClusterMemberProcess } from "../helpers/processes.ts";
 import { RespClient, show, type Wire } from "../helpers/resp-client.ts";
 
@@ -139,7 +140,9 @@ describe("Pub/Sub in a cluster", () => {
           return slots;
         }),
       );
-      return views.every((v) => v === views[0]) && views[0]!.includes("ps2") && views[0]!.includes("ps4");
+      // Nodes appear under their Redis Cluster ids (src/cluster/redis-view.ts).
+      const listed = (id: string) => views[0]!.includes(redisNodeId(id));
+      return views.every((v) => v === views[0]) && listed("ps2") && listed("ps4");
     });
     const answers: { node: ClusterMemberProcess; reply: Wire }[] = [];
     for (const n of nodes) {

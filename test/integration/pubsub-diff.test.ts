@@ -4,7 +4,7 @@
 // message frames, PUBSUB introspection and bad input.
 import { expect, test } from "bun:test";
 import { useRawDiffServers } from "../helpers/diff-servers.ts";
-import { RawConnection } from "../helpers/raw-socket.ts";
+import type { RawConnection } from "../helpers/raw-socket.ts";
 import { encodeCommand } from "../helpers/resp-client.ts";
 
 const servers = useRawDiffServers();
