@@ -152,6 +152,16 @@ function resolveSha(as: string): CommandSpec["resolve"] {
   };
 }
 
+/**
+ * EVAL caches its body on the node that received it, before the op is proposed: as in Redis, an
+ * EVALSHA the same client pipelines right behind it must find the script (ioredis does so), and
+ * apply may run later. A body that does not compile is left to apply, which answers the error.
+ */
+function cacheOnReceipt(argv: readonly Uint8Array[]): readonly Uint8Array[] {
+  luaVm().load(argv[1]!);
+  return argv;
+}
+
 const keys = { first: 0, last: 0, step: 0, find: scriptKeys };
 /** A script's declared keys must share a slot: the script runs in that partition's state machine. */
 export const SCRIPT_ROUTING = { keys, cluster: ONE_SLOT } as const;
@@ -164,6 +174,7 @@ export const SCRIPTING_COMMANDS = define("scripting", [
     since: "2.6.0",
     summary: "Executes a server-side Lua script.",
     ...SCRIPT_ROUTING,
+    resolve: cacheOnReceipt,
     run: (ctx, argv) => runEval(ctx, argv, false),
   },
   {
@@ -173,6 +184,7 @@ export const SCRIPTING_COMMANDS = define("scripting", [
     since: "7.0.0",
     summary: "Executes a read-only server-side Lua script.",
     ...SCRIPT_ROUTING,
+    resolve: cacheOnReceipt,
     run: (ctx, argv) => runEval(ctx, argv, true),
   },
   {

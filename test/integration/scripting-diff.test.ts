@@ -189,6 +189,20 @@ describe("scripting matches redis-server 7.0", () => {
     }
   });
 
+  test("EVALSHA pipelined right behind the EVAL that loads the script finds it (ioredis sends both at once)", async () => {
+    const script = "return redis.call('incr', KEYS[1])";
+    const sha = new Bun.CryptoHasher("sha1").update(script).digest("hex");
+    for (const c of [servers.redis, servers.fly]) {
+      await c.call("SCRIPT", "FLUSH");
+      await c.call("DEL", "pipelined");
+      const replies: Wire[] = await Promise.all([
+        c.call("EVAL", script, "1", "pipelined"),
+        ...Array.from({ length: 5 }, () => c.call("EVALSHA", sha, "1", "pipelined")),
+      ]);
+      expect(replies).toEqual([1n, 2n, 3n, 4n, 5n, 6n].map((v): Wire => ({ t: ":", v })));
+    }
+  });
+
   test("a write the script made before its error stays, as in Redis", async () => {
     await compareSequence(servers, [
       ["EVAL", "redis.call('set', 'w', '1') error('after the write')", "0"],
