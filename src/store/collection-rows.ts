@@ -13,6 +13,7 @@
 // on every insert and delete (split past CHUNK_MAX). A rank is then the sum of the counts of the
 // chunks before the member's chunk (one row per ~CHUNK_TARGET members) plus a COUNT inside that
 // chunk (at most CHUNK_MAX): O(n / CHUNK_TARGET + CHUNK_MAX) instead of O(rank).
+import { StatementCache } from "./statement-cache.ts";
 import type { Database, Statement } from "bun:sqlite";
 import type { CollectionInfo, KeyType, LexBound, ListItem, ScoreBound, ZEntry, ZRange } from "../commands/types.ts";
 import { byteKey } from "../commands/util.ts";
@@ -143,7 +144,7 @@ export class Versions {
 type Sql = string;
 
 export class CollectionRows {
-  private readonly cache = new Map<Sql, Statement>();
+  private statementCache: StatementCache<Sql> | undefined;
 
   constructor(
     private readonly db: Database,
@@ -154,17 +155,12 @@ export class CollectionRows {
   ) {}
 
   private q(sql: Sql): Statement {
-    let s = this.cache.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.cache.set(sql, s);
-    }
-    return s;
+    this.statementCache ??= new StatementCache(this.db);
+    return this.statementCache.get(sql);
   }
 
   finalize(): void {
-    for (const s of this.cache.values()) s.finalize();
-    this.cache.clear();
+    this.statementCache?.finalize();
   }
 
   // --- the keys row: count and encoding -------------------------------------------------------

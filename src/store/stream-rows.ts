@@ -7,6 +7,7 @@
 // trimming only drops whole nodes, so XLEN after `MAXLEN ~ n` depends on where nodes begin. The
 // stream_nodes rows record those boundaries (each node's first ID, its live entries, entries ever
 // appended to it and its approximate listpack bytes) so approximate trimming answers as Redis does.
+import { StatementCache } from "./statement-cache.ts";
 import type { Database, Statement } from "bun:sqlite";
 import { decodeId, encodeId, type StreamId, u32 } from "../commands/stream-ids.ts";
 import type {
@@ -127,7 +128,7 @@ const pel = ([id, consumer, delivered, count]: PelRow): PendingEntry => ({
 });
 
 export class StreamRows implements StreamStore {
-  private readonly cache = new Map<string, Statement>();
+  private statementCache: StatementCache<string> | undefined;
 
   constructor(
     private readonly db: Database,
@@ -137,17 +138,12 @@ export class StreamRows implements StreamStore {
   ) {}
 
   private q(sql: string): Statement {
-    let s = this.cache.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.cache.set(sql, s);
-    }
-    return s;
+    this.statementCache ??= new StatementCache(this.db);
+    return this.statementCache.get(sql);
   }
 
   finalize(): void {
-    for (const s of this.cache.values()) s.finalize();
-    this.cache.clear();
+    this.statementCache?.finalize();
   }
 
   private touch(key: Uint8Array): number {
