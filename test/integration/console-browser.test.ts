@@ -158,9 +158,12 @@ describe.skipIf(skip)("web console in headless Chromium", () => {
     });
     await fresh.goto(url, { waitUntil: "load" });
     await fresh.waitForFunction(() => document.querySelectorAll("[data-test=members] tbody tr").length > 0);
-    const fcp = await fresh.evaluate(
-      () => performance.getEntriesByType("paint").find((e) => e.name === "first-contentful-paint")?.startTime ?? -1,
+    // Paint timings are recorded after the frame is presented: wait for the entry, not just for the DOM.
+    const fcpHandle = await fresh.waitForFunction(
+      () => performance.getEntriesByType("paint").find((e) => e.name === "first-contentful-paint")?.startTime,
+      { timeout: 10_000 },
     );
+    const fcp = Number(await fcpHandle.jsonValue());
     console.log(
       `console page: ${bytes} bytes, one request for the page itself; first contentful paint ${fcp.toFixed(0)} ms`,
     );
