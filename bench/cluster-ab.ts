@@ -4,7 +4,8 @@
 // per-round new/old ratios and their median: on a shared, noisy machine only ratios mean much.
 //
 //   npx bun bench/cluster-ab.ts OLD_BINARY NEW_BINARY [rounds=3] [requests=10000] [fsync=always]
-import { runTool, startClusterMember, type ClusterMemberProcess } from "../test/helpers/processes.ts";
+import { clusterSettled } from "./lib.ts";
+import { runTool, startClusterMember } from "../test/helpers/processes.ts";
 
 const [oldBin, newBin, roundsArg, requestsArg, fsyncArg] = process.argv.slice(2);
 if (!oldBin || !newBin) throw new Error("usage: bench/cluster-ab.ts OLD_BINARY NEW_BINARY [rounds] [requests] [fsync]");
@@ -12,25 +13,6 @@ const ROUNDS = Number(roundsArg ?? 3);
 const REQUESTS = Number(requestsArg ?? 10000);
 const FSYNC = fsyncArg ?? "always";
 const PARTITIONS = 16;
-
-interface Status {
-  members: unknown[];
-  partitions: { healthy: number; leaders_per_node: Record<string, number> };
-}
-
-async function settled(m: ClusterMemberProcess): Promise<void> {
-  const end = Date.now() + 60_000;
-  while (Date.now() < end) {
-    const s = (await fetch(`${m.http}/cluster/status`).then(
-      (r) => r.json(),
-      () => undefined,
-    )) as Status | undefined;
-    const spread = s && Object.keys(s.partitions.leaders_per_node).length === 3;
-    if (s && s.members.length === 3 && s.partitions.healthy === PARTITIONS && spread) return;
-    await Bun.sleep(200);
-  }
-  throw new Error("cluster did not settle (members, healthy partitions, leaders on every node) within 60 s");
-}
 
 async function setRps(port: number, extra: string[] = []): Promise<number> {
   const args = ["-h", "127.0.0.1", "-p", String(port), "-t", "set", "-r", "100000", "-n", String(REQUESTS), "-c", "50"];
@@ -47,7 +29,7 @@ async function round(binary: string): Promise<{ proxied: number; direct: number 
   const m1 = await start("b1");
   const members = [m1, await start("b2", m1.gossip), await start("b3", m1.gossip)];
   try {
-    await settled(m1);
+    await clusterSettled(m1, PARTITIONS);
     return { proxied: await setRps(m1.port), direct: await setRps(m1.port, ["--cluster"]) };
   } finally {
     for (const m of members) await m.stop(2000);

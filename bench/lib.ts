@@ -1,7 +1,12 @@
 // What the FlyDB-against-Redis benchmarks share: numeric flags, a server pair with ioredis clients,
 // and per-call timing.
 import Redis from "ioredis";
-import { startFlyDB, startRedisServer, type ServerProcess } from "../test/helpers/processes.ts";
+import {
+  type ClusterMemberProcess,
+  startFlyDB,
+  startRedisServer,
+  type ServerProcess,
+} from "../test/helpers/processes.ts";
 
 /** The number after `--name` on the command line, or `fallback`. */
 export function argValue(name: string, fallback: number): number {
@@ -82,3 +87,21 @@ export async function timeCalls(n: number, op: (i: number) => Promise<unknown>):
 /** The `p` quantile (0..1) of ascending `sorted` times. */
 export const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+
+/**
+ * Waits until a 3-node cluster, seen from `m`, has every member, every partition healthy and
+ * leaders on every node: a cluster benchmark measured before that measures the settling.
+ */
+export async function clusterSettled(m: ClusterMemberProcess, partitions: number): Promise<void> {
+  const end = Date.now() + 60_000;
+  while (Date.now() < end) {
+    const s = (await fetch(`${m.http}/cluster/status`).then(
+      (r) => r.json(),
+      () => undefined,
+    )) as { members: unknown[]; partitions: { healthy: number; leaders_per_node: Record<string, number> } } | undefined;
+    const spread = s && Object.keys(s.partitions.leaders_per_node).length === 3;
+    if (s && s.members.length === 3 && s.partitions.healthy === partitions && spread) return;
+    await Bun.sleep(200);
+  }
+  throw new Error("cluster did not settle (members, healthy partitions, leaders on every node) within 60 s");
+}

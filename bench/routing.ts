@@ -8,6 +8,7 @@
 // same run gives the reference ratio.
 //
 //   npx bun bench/routing.ts [requests per benchmark process=20000]
+import { clusterSettled } from "./lib.ts";
 import { readFileSync } from "node:fs";
 import { ROUTING_STRATEGIES } from "../src/cluster/core/read-target.ts";
 import { runTool, startClusterMember, startRedisServer, type ClusterMemberProcess } from "../test/helpers/processes.ts";
@@ -16,25 +17,6 @@ const REQUESTS = Number(process.argv[2] ?? 20_000);
 const PARTITIONS = 16;
 const KEYS = 10_000;
 const HOT_KEYS = 1_000;
-
-interface Status {
-  members: unknown[];
-  partitions: { healthy: number; leaders_per_node: Record<string, number> };
-}
-
-async function settled(m: ClusterMemberProcess): Promise<void> {
-  const end = Date.now() + 60_000;
-  while (Date.now() < end) {
-    const s = (await fetch(`${m.http}/cluster/status`).then(
-      (r) => r.json(),
-      () => undefined,
-    )) as Status | undefined;
-    const spread = s && Object.keys(s.partitions.leaders_per_node).length === 3;
-    if (s && s.members.length === 3 && s.partitions.healthy === PARTITIONS && spread) return;
-    await Bun.sleep(200);
-  }
-  throw new Error("cluster did not settle within 60 s");
-}
 
 interface Bench {
   rps: number;
@@ -109,7 +91,7 @@ const members = [m1, await start("b2", m1.gossip), await start("b3", m1.gossip)]
 const ids = ["b1", "b2", "b3"];
 const rows: string[] = [];
 try {
-  await settled(m1);
+  await clusterSettled(m1, PARTITIONS);
   await preload(m1.port);
   const hotSlot = Number(await call(m1, "CLUSTER", "KEYSLOT", "{hot}"));
   const map = (await (await fetch(`${m1.http}/cluster/partitions`)).json()) as {
