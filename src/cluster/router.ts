@@ -30,10 +30,16 @@ import { type ProposalId, type ProposalIds, proposalKey } from "../keyspace/sess
 import { keylessRead, keylessWrite, keyspaceTotals, type PartitionRunner } from "./fanout.ts";
 import type { RaftStats } from "./raft-stats.ts";
 import { withDeadline } from "./deadline.ts";
+import { unknownOutcome } from "./core/write-outcome.ts";
 import { encodeMetaOp } from "./state-machine.ts";
 import { clusterWriteTooLarge } from "./value-limit.ts";
 
-/** How long a forwarded request may take, redirects and retries included. */
+/**
+ * How long a forwarded request may take, redirects and retries included. Not longer, though a
+ * write resent longer would less often end unknown: clients time out on their own (go-redis after
+ * 3 s, Jedis after 2 s by default) and resend a new copy the router cannot tell from a new write,
+ * which is worse than an explicit -UNKNOWN (docs/design/cluster.md, "Unknown outcomes").
+ */
 const REQUEST_TIMEOUT_MS = 5_000;
 /** A write attempt without an answer by then is sent again (same id) until REQUEST_TIMEOUT_MS. */
 const WRITE_ATTEMPT_MS = 1_000;
@@ -255,6 +261,7 @@ export class Router {
       }
       if (e instanceof ProposalDropped) {
         stats.proposals.dropped++;
+        // Replaced by another leader's entry: not applied, so -TRYAGAIN (clients resend it) is safe.
         if (f.t === "meta") {
           return { reply: TRYAGAIN("the write was dropped by a leader change and not applied; retry") };
         }
@@ -321,8 +328,10 @@ export class Router {
    * REQUEST_TIMEOUT_MS. A data write that got no answer (timeout, connection lost, proposal
    * dropped) is sent again with the same id, to whichever node leads then: apply answers a copy
    * of a write that did commit from its session record. Only when the deadline passes after an
-   * unanswered attempt is the outcome unknown, and the client is told so. A metadata write has
-   * no id and is not sent again once it may have reached a node.
+   * unanswered attempt is the outcome unknown, and the client is told so with -UNKNOWN, which no
+   * client library resends (core/write-outcome.ts); -CLUSTERDOWN, which they do resend, only when
+   * no attempt can have been applied. A metadata write has no id and is not sent again once it
+   * may have reached a node.
    */
   private async deliver(f: Routed): Promise<Reply> {
     const p = f.grp === META_GROUP ? "metadata" : partitionOfGroup(f.grp);
@@ -355,11 +364,7 @@ export class Router {
             : ((await this.d.request(target, f, attemptMs)) as ForwardResult);
       } catch (e) {
         if (e instanceof PeerUnreachable || f.t === "read") continue; // nothing changed: asking another replica is safe
-        if (f.t === "meta") {
-          return TRYAGAIN(
-            `no reply from ${target}, the leader of partition ${p}; the write may or may not have been applied`,
-          );
-        }
+        if (f.t === "meta") return unknownOutcome(`no reply from ${target}, the leader of partition ${p}`);
         unknown = (e as Error).message;
         this.d.stats.writeResends++;
         continue;
@@ -378,9 +383,11 @@ export class Router {
       else await Bun.sleep(RETRY_MS / 2);
     }
     if (unknown !== undefined) {
-      const why = `no answer from the leader of partition ${p} within ${REQUEST_TIMEOUT_MS} ms (last: ${unknown})`;
-      return TRYAGAIN(`${why}; the write may or may not have been applied`);
+      return unknownOutcome(
+        `no answer from the leader of partition ${p} within ${REQUEST_TIMEOUT_MS} ms (last: ${unknown})`,
+      );
     }
+    // No attempt reached a leader that could have proposed it: not applied, so clients may resend.
     return err(`CLUSTERDOWN partition ${p} has no reachable leader within ${REQUEST_TIMEOUT_MS} ms`);
   }
 
