@@ -76,7 +76,7 @@ export class ClusterNode {
     private readonly version: string,
     private readonly dataDirId: string,
     private readonly transport: Transport,
-    private readonly gossip: GossipNode,
+    readonly gossip: GossipNode,
     private readonly replicas: ReplicaHost,
   ) {
     const self = config.node_id;
