@@ -320,8 +320,14 @@ export class ClusterNode {
   // The data plane: routed reads and writes.
 
   /** Backend.read for sessions. */
-  read(spec: CommandSpec, argv: readonly Uint8Array[], resp3 = false, db = 0): Promise<Reply> | Reply {
-    return this.router.read(spec, argv, resp3, db);
+  read(
+    spec: CommandSpec,
+    argv: readonly Uint8Array[],
+    resp3 = false,
+    db = 0,
+    routing?: string,
+  ): Promise<Reply> | Reply {
+    return this.router.read(spec, argv, resp3, db, routing);
   }
 
   /** Backend.propose for sessions. */

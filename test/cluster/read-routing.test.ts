@@ -82,6 +82,43 @@ describe.skipIf(skipNetns)("read routing strategies, 3 nodes", () => {
     console.log(lines.join("\n"));
   }, 90_000);
 
+  test("CLIENT ROUTING: one connection's reads go to followers while the nodes stay key-based", async () => {
+    await setStrategy(h, "key-based");
+    const n = h.nodes[0]!;
+    const keys = Array.from({ length: 2 * PARTITIONS }, (_, i) => `cr:${i}`);
+    const reads = Array.from({ length: 4 }, () => keys.map((k) => ["GET", k])).flat();
+    const before = await servedEverywhere(h);
+    const mine = await h.redisBatch(n, [
+      ...keys.map((k) => ["SET", k, `v-${k}`]),
+      ["CLIENT", "ROUTING"],
+      ["CLIENT", "ROUTING", "Round-Robin"],
+      ["CLIENT", "ROUTING"],
+      ...reads,
+      ["CLIENT", "ROUTING", "nearest"],
+      ["CLIENT", "ROUTING", "DEFAULT"],
+      ["CLIENT", "ROUTING"],
+      ["CLIENT", "ROUTING", "hybrid"],
+      ["RESET"],
+      ["CLIENT", "ROUTING"],
+    ]);
+    const values = mine.map((o) => (o.kind === "reply" ? o.value : o.kind === "error" ? `ERR:${o.message}` : o.kind));
+    expect(values.slice(keys.length, keys.length + 3)).toEqual(["key-based", "OK", "round-robin"]);
+    expect(values.slice(keys.length + 3, keys.length + 3 + reads.length)).toEqual(reads.map(([, k]) => `v-${k}`));
+    const tail = values.slice(keys.length + 3 + reads.length);
+    expect(String(tail[0])).toContain("unknown routing strategy 'nearest'");
+    expect(tail.slice(1)).toEqual(["OK", "key-based", "OK", "RESET", "key-based"]);
+    // Another connection to the same node keeps the node's strategy.
+    const other = await h.redisBatch(n, reads);
+    expect(other.every((o) => o.kind === "reply")).toBe(true);
+    const after = await servedEverywhere(h);
+    const delta = (k: string) => (after[k] ?? 0) - (before[k] ?? 0);
+    console.log(`CLIENT ROUTING round-robin: ${JSON.stringify({ before, after })}`);
+    // Round-robin over three replicas: about two thirds of the override's reads are a follower's.
+    expect(delta("round-robin/follower")).toBeGreaterThan(reads.length / 3);
+    expect(delta("key-based/follower")).toBe(0);
+    expect(delta("key-based/leader")).toBeGreaterThanOrEqual(reads.length);
+  }, 30_000);
+
   test("round-robin while a follower is cut off: linearizable", async () => {
     await setStrategy(h, "round-robin");
     const s = await clusterStatus(h, h.nodes[0]!);
