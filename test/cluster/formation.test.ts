@@ -25,5 +25,5 @@ describe.skipIf(skipNetns)("5-node cluster formed by --peers", () => {
 
   formationTests(() => h, PARTITIONS);
   // Read routing on 5 nodes with rf 3 (issue #17): some nodes hold no replica of a partition.
-  routingTests(() => h, PARTITIONS, { strategyMs: 1_000, faultMs: 3_000 });
+  routingTests(() => h, PARTITIONS, { strategyMs: 1_500, faultMs: 3_000 });
 });

@@ -7,7 +7,7 @@
 // the 5-node (test/cluster/formation.test.ts) clusters.
 import { expect, test } from "bun:test";
 import { ROUTING_STRATEGIES } from "../../src/cluster/core/read-target.ts";
-import { clusterStatus, type FlyNode, type Harness } from "./cluster-harness.ts";
+import { clusterStatus, type FlyNode, type Harness, waitClusterSettled } from "./cluster-harness.ts";
 import { runWithFault, workloadKeys } from "./cluster-scenarios.ts";
 import { checkHistory, describeFailures, finalReads, startWorkload } from "./workload.ts";
 
@@ -43,6 +43,7 @@ export function routingTests(harness: () => Harness, partitionCount: number, o: 
 
   test("every strategy: a history through every node is linearizable; followers serve all but key-based", async () => {
     const h = harness();
+    await waitClusterSettled(h);
     const lines: string[] = [];
     for (const strategy of ROUTING_STRATEGIES) {
       await setStrategy(h, strategy);
