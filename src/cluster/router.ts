@@ -34,12 +34,8 @@ import { unknownOutcome } from "./core/write-outcome.ts";
 import { encodeMetaOp } from "./state-machine.ts";
 import { clusterWriteTooLarge } from "./value-limit.ts";
 
-/**
- * How long a forwarded request may take, redirects and retries included. Not longer, though a
- * write resent longer would less often end unknown: clients time out on their own (go-redis after
- * 3 s, Jedis after 2 s by default) and resend a new copy the router cannot tell from a new write,
- * which is worse than an explicit -UNKNOWN (docs/design/cluster.md, "Unknown outcomes").
- */
+// How long a forwarded request may take, redirects and retries included. Not longer: clients resend on
+// their own read timeouts, as new writes (docs/design/cluster.md, "Unknown outcomes").
 const REQUEST_TIMEOUT_MS = 5_000;
 /** A write attempt without an answer by then is sent again (same id) until REQUEST_TIMEOUT_MS. */
 const WRITE_ATTEMPT_MS = 1_000;
@@ -265,7 +261,6 @@ export class Router {
       }
       if (e instanceof ProposalDropped) {
         stats.proposals.dropped++;
-        // Replaced by another leader's entry: not applied, so -TRYAGAIN (clients resend it) is safe.
         if (f.t === "meta") {
           return { reply: TRYAGAIN("the write was dropped by a leader change and not applied; retry") };
         }
@@ -334,10 +329,9 @@ export class Router {
    * REQUEST_TIMEOUT_MS. A data write that got no answer (timeout, connection lost, proposal
    * dropped) is sent again with the same id, to whichever node leads then: apply answers a copy
    * of a write that did commit from its session record. Only when the deadline passes after an
-   * unanswered attempt is the outcome unknown, and the client is told so with -UNKNOWN, which no
-   * client library resends (core/write-outcome.ts); -CLUSTERDOWN, which they do resend, only when
-   * no attempt can have been applied. A metadata write has no id and is not sent again once it
-   * may have reached a node.
+   * unanswered attempt is the outcome unknown: -UNKNOWN, which clients never resend, unlike the
+   * -CLUSTERDOWN of a write no attempt applied (core/write-outcome.ts). A metadata write has
+   * no id and is not sent again once it may have reached a node.
    */
   private async deliver(f: Routed): Promise<Reply> {
     const p = f.grp === META_GROUP ? "metadata" : partitionOfGroup(f.grp);
@@ -389,9 +383,8 @@ export class Router {
       else await Bun.sleep(RETRY_MS / 2);
     }
     if (unknown !== undefined) {
-      return unknownOutcome(
-        `no answer from the leader of partition ${p} within ${REQUEST_TIMEOUT_MS} ms (last: ${unknown})`,
-      );
+      const why = `no answer from the leader of partition ${p} within ${REQUEST_TIMEOUT_MS} ms (last: ${unknown})`;
+      return unknownOutcome(why);
     }
     // No attempt reached a leader that could have proposed it: not applied, so clients may resend.
     return err(`CLUSTERDOWN partition ${p} has no reachable leader within ${REQUEST_TIMEOUT_MS} ms`);
