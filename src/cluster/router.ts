@@ -28,6 +28,7 @@ import { mergeSplit as mergeReplies } from "./core/reply-merge.ts";
 import { route } from "./core/route.ts";
 import { type ProposalId, type ProposalIds, proposalKey } from "../keyspace/sessions.ts";
 import { keylessRead, keylessWrite, keyspaceTotals, type PartitionRunner } from "./fanout.ts";
+import { keylessScript } from "./keyless-script.ts";
 import type { RaftStats } from "./raft-stats.ts";
 import { withDeadline } from "./deadline.ts";
 import { encodeMetaOp } from "./state-machine.ts";
@@ -122,6 +123,14 @@ export class Router {
     };
   }
 
+  /** Where a keyless script starts (keyless-script.ts): the first partition this node leads, else 0. */
+  private homePartition(): number {
+    for (let p = 0; p < this.d.partitionCount; p++) {
+      if (this.d.raft.leaderOf(groupOf(p)) === this.d.self) return p;
+    }
+    return 0;
+  }
+
   /** A group's leader changed (this node's replica heard of it). */
   learnLeader(grp: number, leader: NodeId): void {
     this.leaderHints.set(grp, leader);
@@ -133,6 +142,9 @@ export class Router {
     switch (r.kind) {
       case "keyless":
         return (
+          keylessScript(argv, this.d.partitionCount, this.homePartition(), false, (p, wrapped) =>
+            this.readPartition(p, COMMANDS.get(lower(wrapped[0]!))!, wrapped, resp3, db),
+          ) ??
           keylessRead(this.partitions(db), spec, argv, Math.random) ??
           // A command that takes keys but was given none (OBJECT HELP) reads no data: answer here.
           (spec.firstKey > 0 ? this.d.runLocal(spec, argv, resp3, db) : notInCluster(spec))
@@ -188,7 +200,13 @@ export class Router {
     const r = routes[0]!;
     switch (r.kind) {
       case "keyless":
-        return keylessWrite(this.partitions(op.db ?? 0), op) ?? Promise.resolve(notInCluster(spec));
+        return (
+          keylessScript(argv, this.d.partitionCount, this.homePartition(), true, (p, wrapped) =>
+            this.forward({ t: "op", grp: groupOf(p), op: { ...op, cmds: [wrapped] } }),
+          ) ??
+          keylessWrite(this.partitions(op.db ?? 0), op) ??
+          Promise.resolve(notInCluster(spec))
+        );
       case "crossslot":
         return Promise.resolve(CROSSSLOT);
       case "partition":
