@@ -2,9 +2,10 @@
 // the client is connected to, and lets it touch that node's keys; FlyDB has no such node (every node
 // answers for every key), so it runs the script in one partition's state machine instead: first a
 // partition this node leads (no hop, as Redis's "this node"), and if the first key the script
-// touches belongs to another partition, the script — which has then run no data command, so wrote
-// nothing — is sent once more to that key's partition, with the same `now` and seed, where it takes
-// the same path to that key. A script that touches no keys runs where it was first sent.
+// touches belongs to another partition, the script — which has then written nothing — is sent once
+// more to that key's partition, with the same `now` and seed; it usually takes the same path to that
+// key (a keyless read such as RANDOMKEY may send it elsewhere: then the non-local error). A script
+// that touches no keys runs where it was first sent.
 import { SCRIPT_MOVED } from "../commands/scripting.ts";
 import { lower, utf8 } from "../commands/util.ts";
 import { SLOT_COUNT, partitionOf } from "../keyspace/slot.ts";
@@ -39,7 +40,6 @@ export function keylessScript(
     const first = await run(home);
     const moved = movedSlot(first);
     if (moved === undefined) return first;
-    // The same script, now and seed reach the same first key, now local: a second move cannot happen.
     const again = await run(partitionOf(moved, partitionCount));
     return movedSlot(again) === undefined ? again : NON_LOCAL;
   })();

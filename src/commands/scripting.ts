@@ -51,8 +51,8 @@ export interface KeylessScriptHost extends ScriptHost {
  * What redis.call reaches: the command table against the script's keyspace, with Redis's refusals
  * (unknown command, arity, noscript commands, writes from a read-only script) and, in a cluster,
  * only keys this partition's state machine holds (Redis: "non local key"). `home`, a slot of the
- * partition a keyless script was sent to: its first key, when another partition's and met before any
- * data command ran, ends the script with `moved` set (src/cluster/keyless-script.ts runs it again
+ * partition a keyless script was sent to: its first key, when another partition's and met before the
+ * script wrote anything, ends the script with `moved` set (src/cluster/keyless-script.ts runs it again
  * there); every later call gets the same error, so a script that catches it still writes nothing.
  */
 export function scriptHost(
@@ -63,7 +63,7 @@ export function scriptHost(
 ): KeylessScriptHost {
   let db = ctx.db;
   let anchor = declared[0];
-  let touched = false;
+  let wrote = false;
   let moved: number | undefined;
   const nonLocal = () =>
     moved !== undefined
@@ -99,11 +99,11 @@ export function scriptHost(
       for (const k of commandKeys(spec, argv)) {
         if (anchor === undefined && home !== undefined) {
           if (db.colocated(k, home)) anchor = k;
-          else if (!touched) moved = keySlot(k);
+          else if (!wrote) moved = keySlot(k);
         }
         if (moved !== undefined || !db.colocated(anchor ?? k, anchor ? keySlot(k) : undefined)) return nonLocal();
       }
-      touched = true;
+      if (isWrite(spec)) wrote = true;
       return spec.run({ ...ctx, db, resp3 }, argv);
     },
   };

@@ -82,6 +82,9 @@ describe("scripting in a cluster", () => {
       // Every partition's key through every node: whichever partition the script starts in.
       for (const k of keys) expect(await via.eval(incr, 0, k)).toBe(i + 1);
       expect(await via.call("EVAL_RO", "return redis.call('get', ARGV[1])", "0", keys[1]!)).toBe(String(i + 1));
+      // A read before its first key does not pin it (the suite's "Scripts can run non-deterministic commands").
+      const rk = "redis.pcall('randomkey') return redis.pcall('set', ARGV[1], 'ciao')";
+      for (const k of keys) expect(await via.eval(rk, 0, `${k}:s`)).toBe("OK");
     }
     for (const m of c.members) expect(await c.client(m).mget(keys[0]!, keys[3]!)).toEqual(["3", "3"]);
     // Its second key in another partition: Redis's non-local error, as with declared keys.
