@@ -65,7 +65,10 @@ export async function fanOut(
       };
     }
     const failed = replies.find((r): r is Reply & { t: "error" } => r.t === "error");
-    return failed ? { failed: partFailure(command, failed) } : replies;
+    if (!failed) return replies;
+    // The same error from every partition is the command's own answer (FUNCTION LOAD of a bad library).
+    if (replies.every((r) => r.t === "error" && r.v === failed.v)) return { failed };
+    return { failed: partFailure(command, failed) };
   } finally {
     clearTimeout(timer);
   }
