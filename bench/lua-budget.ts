@@ -18,6 +18,7 @@ for (const src of RUNAWAY) {
   const t0 = performance.now();
   const reply = vm.runScript(loaded.sha, [], [], host);
   const ms = performance.now() - t0;
-  if (reply.t !== "error" || !reply.v.includes("instruction budget")) throw new Error(`${src}: not ended by the budget`);
+  if (reply.t !== "error" || !reply.v.includes("instruction budget"))
+    throw new Error(`${src}: not ended by the budget`);
   console.log(`${ms.toFixed(0).padStart(6)} ms  ${src}`);
 }
