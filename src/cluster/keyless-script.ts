@@ -7,9 +7,11 @@
 // key (a keyless read such as RANDOMKEY may send it elsewhere: then the non-local error). A script
 // that touches no keys runs where it was first sent.
 import { SCRIPT_MOVED } from "../commands/scripting.ts";
+import type { Op } from "../commands/types.ts";
 import { lower, utf8 } from "../commands/util.ts";
 import { SLOT_COUNT, partitionOf } from "../keyspace/slot.ts";
 import { err, type Reply } from "../resp/reply.ts";
+import type { PartitionRunner } from "./fanout.ts";
 
 const SCRIPTS = new Set(["eval", "eval_ro", "fcall", "fcall_ro"]);
 const NON_LOCAL = err("ERR Script attempted to access a non local key in a cluster node");
@@ -22,25 +24,29 @@ function movedSlot(r: Reply): number | undefined {
 }
 
 /**
- * Runs a keyless script command starting in partition `home`; `send` delivers the wrapped command
- * (`__scriptpart`, or `__scriptpart_ro` for a read) to a partition's leader. Undefined for any
- * other command.
+ * Runs a keyless script command (`op`: a write, proposed as `__scriptpart`; else a read, sent as
+ * `__scriptpart_ro` in the client's protocol). Undefined for any other command.
  */
 export function keylessScript(
+  run: PartitionRunner,
   argv: readonly Uint8Array[],
-  partitionCount: number,
-  home: number,
-  write: boolean,
-  send: (partition: number, wrapped: readonly Uint8Array[]) => Promise<Reply> | Reply,
+  op: Op | undefined,
+  resp3 = false,
 ): Promise<Reply> | undefined {
   if (!SCRIPTS.has(lower(argv[0]!))) return undefined;
-  const via = utf8(write ? "__scriptpart" : "__scriptpart_ro");
-  const run = (p: number) => send(p, [via, utf8(String(p)), utf8(String(p * (SLOT_COUNT / partitionCount))), ...argv]);
+  const count = run.partitionCount;
+  const via = utf8(op ? "__scriptpart" : "__scriptpart_ro");
+  const send = (p: number) => {
+    const wrapped = [via, utf8(String(p)), utf8(String(p * (SLOT_COUNT / count))), ...argv];
+    return op ? run.write(p, { ...op, cmds: [wrapped] }) : run.read(p, wrapped, resp3);
+  };
+  let home = 0;
+  while (home < count && !run.leads?.(home)) home++;
   return (async () => {
-    const first = await run(home);
+    const first = await send(home < count ? home : 0);
     const moved = movedSlot(first);
     if (moved === undefined) return first;
-    const again = await run(partitionOf(moved, partitionCount));
+    const again = await send(partitionOf(moved, count));
     return movedSlot(again) === undefined ? again : NON_LOCAL;
   })();
 }
