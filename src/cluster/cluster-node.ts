@@ -5,12 +5,13 @@
 // they declare (FormationHost, Drainable, ...), which it satisfies structurally, importing no layer above.
 import type { ClusterView, CommandSpec, KeyEventsHook, Op } from "../commands/types.ts";
 import type { Config } from "../config/schema.ts";
-import { deriveClusterKey, FrameCipher } from "../gossip/cipher.ts";
+import { deriveClusterKey } from "../gossip/cipher.ts";
 import { GossipNode, type MemberView } from "../gossip/index.ts";
 import type { Logger } from "../log.ts";
 import type { NodeId } from "../raft/types.ts";
 import type { Reply } from "../resp/reply.ts";
 import type { SqliteSynchronous } from "../store/sqlite-sync.ts";
+import { clusterTls } from "../transport/cluster-tls.ts";
 import { PeerUnreachable, Transport } from "../transport/transport.ts";
 import { Controller, peerViews } from "./controller.ts";
 import { foundCluster, foundPartitions, type Founder } from "./founding.ts";
@@ -147,15 +148,14 @@ export class ClusterNode {
     let node: ClusterNode | undefined;
     const clusterId = config.discovery_cluster_id;
     const dataDir = dataDirId(config.data_dir, !holdsClusterState(config.data_dir));
-    const sealer = config.cluster_secret
-      ? new FrameCipher(deriveClusterKey(config.cluster_secret, "transport"), `flydb-transport/${clusterId}`)
-      : undefined;
     const transport = Transport.listen({
       nodeId: config.node_id,
       clusterId,
       host: bind.raft.host,
       port: bind.raft.port,
-      sealer,
+      keys: config.cluster_secret ? [deriveClusterKey(config.cluster_secret, "transport")] : undefined,
+      tls: clusterTls(config),
+      onRefused: (line) => log.warn(`transport: ${line}`),
       onMessage: (from, m) => node?.onMessage(from, m),
       onPeerLost: (peer) => node?.replicas.raft.wakeNode(peer),
       onRequest: async (from, body) => {

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { tempDir } from "./processes.ts";
 
 export interface Certificates {
-  /** Path of `<name>.crt` / `<name>.key`: ca, server, client, rogue-ca, rogue. */
+  /** Path of `<name>.crt` / `<name>.key`: ca, server, client, node, rogue-ca, rogue. */
   readonly crt: (name: string) => string;
   readonly key: (name: string) => string;
 }
@@ -38,6 +38,8 @@ export function makeCertificates(): Certificates {
   };
   sign("server", "ca", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
   sign("client", "ca", "extendedKeyUsage=clientAuth\n");
-  sign("rogue", "rogue-ca", "extendedKeyUsage=clientAuth\n");
+  sign("rogue", "rogue-ca", "extendedKeyUsage=serverAuth,clientAuth\n");
+  // A cluster member's certificate for tls_cluster: both ends of a link, no IP among its names.
+  sign("node", "ca", "extendedKeyUsage=serverAuth,clientAuth\n");
   return { crt: (n) => f(`${n}.crt`), key: (n) => f(`${n}.key`) };
 }

@@ -1,0 +1,21 @@
+// The certificates of tls_cluster, read once at start: a missing file stops start-up with its key's name.
+import { readFileSync } from "node:fs";
+import type { Config } from "../config/schema.ts";
+import type { ClusterTls } from "./transport.ts";
+
+export function clusterTls(config: Config): ClusterTls | undefined {
+  if (!config.tls_cluster) return undefined;
+  // Without it a node with a valid certificate is still needed for Raft, but anyone could join
+  // gossip and be placed replicas it can never hold.
+  if (config.cluster_secret === "")
+    throw new Error("tls_cluster needs cluster_secret as well: gossip runs over UDP, which TLS does not cover");
+  const read = (key: "tls_cert_file" | "tls_key_file" | "tls_ca_cert_file") => {
+    if (config[key] === "") throw new Error(`${key} must be set when tls_cluster is on`);
+    try {
+      return readFileSync(config[key], "utf8");
+    } catch (e) {
+      throw new Error(`${key} = ${config[key]}: ${(e as Error).message}`);
+    }
+  };
+  return { cert: read("tls_cert_file"), key: read("tls_key_file"), ca: read("tls_ca_cert_file") };
+}
