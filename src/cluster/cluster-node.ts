@@ -179,6 +179,7 @@ export class ClusterNode {
       },
       seeds: config.cluster_peers,
       secret: config.cluster_secret || undefined,
+      onRefused: (line) => log.warn(`gossip: ${line}`),
     });
     // A member seen again after it was dead (a healed partition): its old connection may sit in
     // TCP's retransmission back-off for seconds, so it is dialled afresh (src/transport/transport.ts).

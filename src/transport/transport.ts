@@ -11,10 +11,10 @@
 // refused connection carried no message, and the listener's fresh nonce keys the connection.
 import type { Socket, TCPSocketListener } from "bun";
 import { Packr } from "msgpackr";
+import { RefusalLog } from "../lib/refusal-log.ts";
 import { parseHostPort, type HostPort } from "../net/hostport.ts";
 import { encodeFrame, FrameDecoder, FrameError } from "./frame.ts";
 import { LINK_DELAYS } from "./link-delay.ts";
-import { RefusalLog } from "./refusal-log.ts";
 import { freshNonce, HANDSHAKE_NONCE, openHandshake, SessionCipher, sealHandshake } from "./session-cipher.ts";
 
 /** Mutual TLS between nodes: each side presents its certificate and checks the other's against the CA. */
@@ -35,7 +35,7 @@ export interface TransportOptions {
    */
   readonly keys?: readonly Uint8Array[];
   readonly tls?: ClusterTls;
-  /** One line per refused peer address and reason per minute (./refusal-log.ts). */
+  /** One line per refused peer address and reason per minute (src/lib/refusal-log.ts). */
   readonly onRefused?: (line: string) => void;
   readonly maxFrameBytes?: number;
   /** One-way messages, in the order the peer sent them. */
@@ -394,7 +394,11 @@ export class Transport {
         // Nodes dial each other by IP: a certificate need not name it, but must chain to the cluster's CA.
         handshake: (s, _ok, error) => {
           if (error && (error as { code?: string }).code !== NAME_MISMATCH) {
-            this.refusals.report(p.addr, `refused ${p.id} at ${p.addr}: its certificate: ${describeTlsError(error)}`);
+            this.refusals.report(
+              p.addr,
+              `refused ${p.id} at ${p.addr}: its certificate: ${describeTlsError(error)}`,
+              Date.now(),
+            );
             p.certRefused = true;
             s.terminate();
           } else this.hello(p);
@@ -442,6 +446,7 @@ export class Transport {
         p.addr,
         `${p.id} at ${p.addr} closed the connection before the handshake ended: it refused this node ` +
           "(compare cluster_secret, discovery_cluster_id and the TLS certificates of both nodes; its log names the reason)",
+        Date.now(),
       );
     p.connecting = false;
     p.socket = null;
@@ -490,7 +495,7 @@ export class Transport {
 
   private refuse(s: { end(): void }, addr: string, reason: string): void {
     this.stats.rejected++;
-    this.refusals.report(addr, `refused a connection from ${addr} on the Raft port: ${reason}`);
+    this.refusals.report(addr, `refused a connection from ${addr} on the Raft port: ${reason}`, Date.now());
     s.end();
   }
 
@@ -602,7 +607,11 @@ export class Transport {
       if (!p.ready) {
         if (this.challenged(p, frame)) continue;
         this.stats.rejected++;
-        this.refusals.report(p.addr, `${p.id} at ${p.addr} answered the hello with something other than its challenge`);
+        this.refusals.report(
+          p.addr,
+          `${p.id} at ${p.addr} answered the hello with something other than its challenge`,
+          Date.now(),
+        );
         socket.end();
         return;
       }

@@ -1,6 +1,7 @@
 // Log lines for refused peers (a wrong or missing cluster_secret, another cluster id, a bad
-// certificate): one line per address and reason per interval, so a misconfigured node retrying
-// every few milliseconds, or a scan, cannot flood the log; the next line counts what was held back.
+// certificate), for the transport and gossip: one line per address and reason per interval, so a
+// misconfigured node retrying every few milliseconds, or a scan, cannot flood the log; the next
+// line counts what was held back.
 
 const MAX_TRACKED = 1024;
 
@@ -13,7 +14,7 @@ export class RefusalLog {
   ) {}
 
   /** `line` names the address and the reason; `addr` (an IP, without the ephemeral port) keys the throttle. */
-  report(addr: string, line: string, now = Date.now()): void {
+  report(addr: string, line: string, now: number): void {
     const key = `${addr}\n${line}`;
     const seen = this.last.get(key);
     if (seen && now - seen.at < this.everyMs) {
