@@ -153,7 +153,11 @@ export class ClusterNode {
       clusterId,
       host: bind.raft.host,
       port: bind.raft.port,
-      keys: config.cluster_secret ? [deriveClusterKey(config.cluster_secret, "transport")] : undefined,
+      keys: config.cluster_secret
+        ? [config.cluster_secret, config.cluster_secret_accept]
+            .filter((s) => s !== "")
+            .map((s) => deriveClusterKey(s, "transport"))
+        : undefined,
       tls: clusterTls(config),
       onRefused: (line) => log.warn(`transport: ${line}`),
       onMessage: (from, m) => node?.onMessage(from, m),
@@ -179,6 +183,7 @@ export class ClusterNode {
       },
       seeds: config.cluster_peers,
       secret: config.cluster_secret || undefined,
+      acceptSecrets: config.cluster_secret_accept === "" ? [] : [config.cluster_secret_accept],
       onRefused: (line) => log.warn(`gossip: ${line}`),
     });
     // A member seen again after it was dead (a healed partition): its old connection may sit in

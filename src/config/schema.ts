@@ -30,6 +30,7 @@ export interface Config {
   fsync: FsyncPolicy;
   requirepass: string;
   cluster_secret: string;
+  cluster_secret_accept: string;
   http_auth_token: string;
   protected_mode: boolean;
   aclfile: string;
@@ -229,6 +230,12 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     def: "",
     secret: true,
     help: "shared secret that authenticates and encrypts gossip and Raft traffic (empty: off)",
+  },
+  cluster_secret_accept: {
+    kind: "string",
+    def: "",
+    secret: true,
+    help: "a second secret accepted from other nodes while cluster_secret is rotated (docs/SECURITY.md): this node seals with cluster_secret and accepts either (empty: none)",
   },
   http_auth_token: {
     kind: "string",

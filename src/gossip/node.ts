@@ -27,6 +27,8 @@ export interface GossipNodeOptions {
   readonly seeds?: readonly string[];
   /** cluster_secret: when set every packet is AES-256-GCM sealed, and unsealed ones are dropped. */
   readonly secret?: string;
+  /** More secrets whose packets are accepted, while cluster_secret is rotated (cluster_secret_accept). */
+  readonly acceptSecrets?: readonly string[];
   /** A packet refused for its cluster_secret: one line per sender and reason per minute. */
   readonly onRefused?: (line: string) => void;
   readonly config?: Partial<Omit<SwimConfig, "clusterId">>;
@@ -92,7 +94,7 @@ export class GossipNode {
   constructor(opts: GossipNodeOptions) {
     this.opts = opts;
     this.cfg = swimConfig(opts.clusterId, opts.config);
-    this.wire = new GossipWire(opts.secret);
+    this.wire = new GossipWire(opts.secret, opts.acceptSecrets);
     this.meta = { ...EMPTY_INFO, ...opts.meta, nodeId: opts.nodeId, clusterId: opts.clusterId };
   }
 

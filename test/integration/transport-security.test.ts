@@ -152,11 +152,16 @@ describe("cluster_secret", () => {
     expect(wrong.refusals[0]).toStartWith(`b at ${b.addr} closed the connection before the handshake ended`);
   });
 
-  test("a key ring accepts a peer on the previous key (rotation)", async () => {
-    const old = randomBytes(32);
-    const b = node("b", { keys: [KEY, old] });
-    const a = node("a", { keys: [old] });
-    expect(await a.t.request("b", b.addr, "hi", 2000)).toEqual({ echo: "hi" });
+  test("rotation: a node accepting a second key talks to nodes sealing with either; others stay out", async () => {
+    const next = randomBytes(32);
+    const step1 = node("s1", { keys: [KEY, next] }); // seals with the current key, accepts the next
+    const step2 = node("s2", { keys: [next, KEY] }); // seals with the next one, accepts the current
+    const before = node("s0", { keys: [KEY] });
+    expect(await before.t.request("s1", step1.addr, "a", 2000)).toEqual({ echo: "a" });
+    expect(await step1.t.request("s2", step2.addr, "b", 2000)).toEqual({ echo: "b" });
+    expect(await step2.t.request("s1", step1.addr, "c", 2000)).toEqual({ echo: "c" });
+    expect(await step2.t.request("s0", before.addr, "d", 2000).catch(() => "refused")).toBe("refused");
+    expect(before.refusals).toHaveLength(1);
   });
 });
 
