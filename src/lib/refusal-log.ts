@@ -13,9 +13,13 @@ export class RefusalLog {
     private readonly everyMs = 60_000,
   ) {}
 
-  /** `line` names the address and the reason; `addr` (an IP, without the ephemeral port) keys the throttle. */
-  report(addr: string, line: string, now: number): void {
-    const key = `${addr}\n${line}`;
+  /**
+   * `line` names the address and the reason; the throttle is per `addr` (an IP, without the
+   * ephemeral port) and `kind`, which defaults to the line: a line quoting what the peer sent
+   * passes a kind of its own, so a peer varying what it sends still gets one line.
+   */
+  report(addr: string, line: string, now: number, kind = line): void {
+    const key = `${addr}\n${kind}`;
     const seen = this.last.get(key);
     if (seen && now - seen.at < this.everyMs) {
       seen.held++;

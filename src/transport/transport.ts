@@ -161,6 +161,8 @@ class Peer {
 }
 
 const MAX_BACKLOG_FRAMES = 256;
+/** A HELLO is a node id, a cluster id and a nonce, sealed: well under this. */
+const MAX_HELLO_FRAME = 4096;
 
 export class Transport {
   readonly stats: TransportStats = {
@@ -204,7 +206,8 @@ export class Transport {
       socket: {
         open: (s) => {
           s.data = {
-            decoder: new FrameDecoder(t.maxFrame),
+            // Until the HELLO is accepted, a stranger cannot make this node buffer a large frame.
+            decoder: new FrameDecoder(MAX_HELLO_FRAME),
             peer: null,
             out: new WriteQueue(s as Socket<unknown>),
             addr: s.remoteAddress,
@@ -493,14 +496,14 @@ export class Transport {
     }
   }
 
-  private refuse(s: { end(): void }, addr: string, reason: string): void {
+  private refuse(s: { end(): void }, addr: string, reason: string, kind = reason): void {
     this.stats.rejected++;
-    this.refusals.report(addr, `refused a connection from ${addr} on the Raft port: ${reason}`, Date.now());
+    this.refusals.report(addr, `refused a connection from ${addr} on the Raft port: ${reason}`, Date.now(), kind);
     s.end();
   }
 
   /** The first frame of an inbound connection: a HELLO of a node of this cluster, else a reason to refuse. */
-  private greet(s: Socket<InboundState>, frame: Uint8Array): string | undefined {
+  private greet(s: Socket<InboundState>, frame: Uint8Array): string | { reason: string; kind: string } | undefined {
     const keys = this.opts.keys;
     let plain: Uint8Array = frame;
     let key: Uint8Array | undefined;
@@ -518,8 +521,12 @@ export class Transport {
         ? "sent a malformed hello"
         : "sent an undecodable hello: that node may have a cluster_secret, and this one has none";
     if (w[2] !== this.opts.clusterId)
-      return `node ${w[1]} belongs to cluster id "${String(w[2])}", this node to "${this.opts.clusterId}"`;
+      return {
+        reason: `node ${quote(w[1])} belongs to cluster id ${quote(w[2])}, this node to ${quote(this.opts.clusterId)}`,
+        kind: "cluster id",
+      };
     if (w[3].length !== HANDSHAKE_NONCE) return "sent a malformed hello";
+    s.data.decoder = new FrameDecoder(this.maxFrame);
     const nonce = freshNonce();
     if (key) ({ tx: s.data.tx, rx: s.data.rx } = SessionCipher.pair(key, w[3], nonce, false));
     s.data.peer = w[1];
@@ -552,13 +559,19 @@ export class Transport {
         // The first frame must introduce a node of our cluster; anything else closes the connection.
         const refused = this.greet(s, frame);
         if (refused === undefined) continue;
-        this.refuse(s, s.data.addr, refused);
+        if (typeof refused === "string") this.refuse(s, s.data.addr, refused);
+        else this.refuse(s, s.data.addr, refused.reason, refused.kind);
         return;
       }
       const from = s.data.peer;
       const w = this.decode(frame, s.data.rx);
       if (!w) {
-        this.refuse(s, s.data.addr, `node ${from}: a frame failed authentication (forged or replayed)`);
+        this.refuse(
+          s,
+          s.data.addr,
+          `node ${quote(from)}: a frame failed authentication (forged or replayed)`,
+          "frame authentication",
+        );
         return;
       }
       if (w[0] === BATCH && Array.isArray(w[1])) {
@@ -633,4 +646,9 @@ export class Transport {
 function describeTlsError(e: Error): string {
   const code = (e as { code?: string }).code;
   return code ? `${code} (${e.message})` : e.message;
+}
+
+/** A string a peer sent, fit for one log line: quoted (newlines escaped) and bounded. */
+function quote(v: unknown): string {
+  return JSON.stringify(String(v).slice(0, 64));
 }

@@ -21,13 +21,25 @@ export function makeCertificates(): Certificates {
   const f = (name: string) => join(dir, name);
   for (const ca of ["ca", "rogue-ca"]) {
     openssl(
-      ...["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", `/CN=${ca}`],
+      ...[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        `/CN=${ca}`,
+      ],
       ...["-keyout", f(`${ca}.key`), "-out", f(`${ca}.crt`)],
     );
   }
   const sign = (name: string, ca: string, ext: string) => {
     openssl(
-      ...["req", "-newkey", "rsa:2048", "-nodes", "-subj", `/CN=${name}`],
+      ...["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", `/CN=${name}`],
       ...["-keyout", f(`${name}.key`), "-out", f(`${name}.csr`)],
     );
     writeFileSync(f(`${name}.ext`), ext);

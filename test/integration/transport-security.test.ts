@@ -128,7 +128,7 @@ describe("cluster_secret", () => {
     expect(b.inbox).toEqual([]);
     expect(b.t.stats.rejected).toBe(1);
     expect(b.refusals).toEqual([
-      "refused a connection from 127.0.0.1 on the Raft port: node a: a frame failed authentication (forged or replayed)",
+      'refused a connection from 127.0.0.1 on the Raft port: node "a": a frame failed authentication (forged or replayed)',
     ]);
   });
 
@@ -150,6 +150,33 @@ describe("cluster_secret", () => {
     // The refused side says where to look, once.
     expect(wrong.refusals).toHaveLength(1);
     expect(wrong.refusals[0]).toStartWith(`b at ${b.addr} closed the connection before the handshake ended`);
+  });
+
+  test("strangers varying their ids get one quoted line; a large first frame is refused unread", async () => {
+    const b = node("b");
+    for (const [id, cluster] of [
+      ["x\ninjected", "other"],
+      ["y", "another"],
+    ]) {
+      const stranger = Transport.listen({
+        nodeId: id!,
+        clusterId: cluster!,
+        host: "127.0.0.1",
+        port: 0,
+        onMessage() {},
+      });
+      open.push(stranger);
+      stranger.send("b", b.addr, "inject");
+      await until(() => b.t.stats.rejected > 0, "a refusal");
+    }
+    await until(() => b.t.stats.rejected === 2, "both refusals");
+    expect(b.refusals).toEqual([
+      'refused a connection from 127.0.0.1 on the Raft port: node "x\\ninjected" belongs to cluster id "other", this node to "c1"',
+    ]);
+    const before = b.t.stats.rejected;
+    await replay(b.t.port, Buffer.from([0, 0x10, 0, 0, 1, 2, 3])); // announces 1 MiB
+    expect(b.t.stats.rejected).toBe(before + 1);
+    expect(b.inbox).toEqual([]);
   });
 
   test("rotation: a node accepting a second key talks to nodes sealing with either; others stay out", async () => {
