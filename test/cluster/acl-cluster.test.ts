@@ -131,7 +131,7 @@ describe("ACL users in a cluster", () => {
         "a member's log line refusing the rogue",
       );
       expect(lines[0]).toEndWith("UNABLE_TO_VERIFY_LEAF_SIGNATURE");
-      const c = new Redis({ port: rogue.port, host: "127.0.0.1", maxRetriesPerRequest: 0, commandTimeout: 3000 });
+      const c = new Redis({ port: rogue.port, host: "127.0.0.1", maxRetriesPerRequest: 0, commandTimeout: 1500 });
       c.on("error", () => {});
       const read = await c.get("tls:k").catch((e: Error) => e.message);
       c.disconnect();
