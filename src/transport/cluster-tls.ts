@@ -1,4 +1,5 @@
 // The certificates of tls_cluster, read once at start: a missing file stops start-up with its key's name.
+import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Config } from "../config/schema.ts";
 import type { ClusterTls } from "./transport.ts";
@@ -18,4 +19,28 @@ export function clusterTls(config: Config): ClusterTls | undefined {
     }
   };
   return { cert: read("tls_cert_file"), key: read("tls_key_file"), ca: read("tls_ca_cert_file") };
+}
+
+/** The certificates of a PEM bundle (tls_ca_cert_file may hold several CAs). */
+export function caCertificates(pem: string): X509Certificate[] {
+  return (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map(
+    (block) => new X509Certificate(block),
+  );
+}
+
+/**
+ * Whether a peer's certificate (DER) was signed by one of the CAs and is valid now: checked by
+ * hand when TLS verified the chain but refused the name (nodes are dialled by IP), so that the
+ * acceptance never rests on the order in which the TLS layer reports its errors.
+ */
+export function issuedByCa(der: Uint8Array | undefined, cas: readonly X509Certificate[], now: number): boolean {
+  if (!der) return false;
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(der);
+  } catch {
+    return false;
+  }
+  if (now < Date.parse(cert.validFrom) || now > Date.parse(cert.validTo)) return false;
+  return cas.some((ca) => cert.checkIssued(ca) && cert.verify(ca.publicKey));
 }
