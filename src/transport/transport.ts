@@ -222,8 +222,9 @@ export class Transport {
         },
         // Checked here rather than by the TLS layer so that the refusal is logged with its reason.
         handshake: (s, _ok, error) => {
-          if (error) t.refuse(s, s.data.addr, `TLS handshake failed: ${describeTlsError(error)}`);
-          else s.data.verified = true;
+          if (!error) s.data.verified = true;
+          else if (connectionLost(error)) s.end();
+          else t.refuse(s, s.data.addr, `TLS handshake failed: ${describeTlsError(error)}`);
         },
         data: (s, chunk) => t.onInbound(s, chunk),
         drain: (s) => s.data.out.drain(),
@@ -657,4 +658,10 @@ function describeTlsError(e: Error): string {
 /** A string a peer sent, fit for one log line: quoted (newlines escaped) and bounded. */
 function quote(v: unknown): string {
   return JSON.stringify(String(v).slice(0, 64));
+}
+
+/** A handshake cut short by the peer going away (a killed node) is no refusal to log. */
+function connectionLost(e: Error): boolean {
+  const code = (e as { code?: string }).code ?? "";
+  return code === "ECONNRESET" || code === "EPIPE" || /socket hang up|closed/i.test(e.message);
 }
