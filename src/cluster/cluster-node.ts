@@ -11,7 +11,7 @@ import type { Logger } from "../log.ts";
 import type { NodeId } from "../raft/types.ts";
 import type { Reply } from "../resp/reply.ts";
 import type { SqliteSynchronous } from "../store/sqlite-sync.ts";
-import { clusterTls } from "../transport/cluster-tls.ts";
+import { transportSecurity } from "../transport/cluster-tls.ts";
 import { PeerUnreachable, Transport } from "../transport/transport.ts";
 import { Controller, peerViews } from "./controller.ts";
 import { foundCluster, foundPartitions, type Founder } from "./founding.ts";
@@ -153,12 +153,7 @@ export class ClusterNode {
       clusterId,
       host: bind.raft.host,
       port: bind.raft.port,
-      keys: config.cluster_secret
-        ? [config.cluster_secret, config.cluster_secret_accept]
-            .filter((s) => s !== "")
-            .map((s) => deriveClusterKey(s, "transport"))
-        : undefined,
-      tls: clusterTls(config),
+      ...transportSecurity(config, (secret) => deriveClusterKey(secret, "transport")),
       onRefused: (line) => log.warn(`transport: ${line}`),
       onMessage: (from, m) => node?.onMessage(from, m),
       onPeerLost: (peer) => node?.replicas.raft.wakeNode(peer),

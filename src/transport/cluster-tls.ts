@@ -1,10 +1,24 @@
-// The certificates of tls_cluster, read once at start: a missing file stops start-up with its key's name.
+// What secures the transport, from the config: the keys of cluster_secret (and cluster_secret_accept)
+// and the certificates of tls_cluster, read once at start (a missing file stops start-up with its key's name).
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Config } from "../config/schema.ts";
 import type { ClusterTls } from "./transport.ts";
 
-export function clusterTls(config: Config): ClusterTls | undefined {
+/** The transport's `keys` and `tls` options; `derive` turns a secret into a key (scrypt, once each). */
+export function transportSecurity(
+  config: Config,
+  derive: (secret: string) => Uint8Array,
+): { keys?: Uint8Array[]; tls?: ClusterTls } {
+  const keys =
+    config.cluster_secret === ""
+      ? undefined
+      : [config.cluster_secret, config.cluster_secret_accept].filter((s) => s !== "").map(derive);
+  const tls = clusterTls(config);
+  return { ...(keys ? { keys } : {}), ...(tls ? { tls } : {}) };
+}
+
+function clusterTls(config: Config): ClusterTls | undefined {
   if (!config.tls_cluster) return undefined;
   // Without it a node with a valid certificate is still needed for Raft, but anyone could join
   // gossip and be placed replicas it can never hold.
