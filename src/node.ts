@@ -43,6 +43,11 @@ export interface RunningNode {
   readonly respPort: number;
   readonly httpPort: number;
   stop(): Promise<void>;
+  /**
+   * Reads tls_cert_file, tls_key_file and tls_ca_cert_file again for new connections on tls_port
+   * (SIGHUP); false without tls_port. Throws, keeping the previous certificates, when one is unreadable.
+   */
+  reloadCertificates(): boolean;
 }
 
 export interface StartOptions {
@@ -460,6 +465,11 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     log,
     respPort,
     httpPort,
+    reloadCertificates: () => {
+      if (!tlsServer) return false;
+      tlsServer.reloadTls(tlsOptions(config));
+      return true;
+    },
     stop: () =>
       (stopping ??= (async () => {
         clearInterval(idleCheck);
