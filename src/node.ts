@@ -30,6 +30,7 @@ import { VERSION } from "./version.ts";
 import { KeyspaceEvents } from "./pubsub/keyspace-events.ts";
 import { TrackingTable } from "./pubsub/tracking.ts";
 import { Monitors } from "./server/monitor.ts";
+import { ScriptCallers } from "./server/script-callers.ts";
 import { PubSubRegistry, sessionPubSub } from "./pubsub/registry.ts";
 import { wallNow } from "./wall-clock.ts";
 import { BlockingRegistry } from "./commands/blocking.ts";
@@ -83,7 +84,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   const pubsub = new PubSubRegistry();
   const tracking = new TrackingTable();
   const monitors = new Monitors();
-  const keyEvents = new KeyspaceEvents(pubsub, () => config.notify_keyspace_events, tracking);
+  const scripts = new ScriptCallers();
+  const keyEvents = new KeyspaceEvents(pubsub, () => config.notify_keyspace_events, tracking, scripts);
   let plane: DataPlane | undefined = cluster ? undefined : await openStandalone(config, log, metrics, keyEvents);
 
   const sessions = new Map<number, { session: Session; conn: ConnectionControl }>();
@@ -244,6 +246,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     blocking,
     monitor: (client, argv) =>
       monitors.feed(Math.floor((performance.timeOrigin + performance.now()) * 1000), client, argv),
+    scripts,
     after: (ms, fn) => {
       const t = setTimeout(fn, ms);
       return () => clearTimeout(t);

@@ -190,7 +190,14 @@ export class ReplicaHost {
 
   /** Runs a read-only command on this node's rows of database `db`. */
   runLocal(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean, db: number, writeBack?: WriteBack): Reply {
-    return runRead(this.state.keyspace, spec, argv, db, { now: this.now(), random: Math.random, resp3, writeBack });
+    const scriptCall = this.machine.keyEvents?.scriptCalls?.(undefined);
+    return runRead(this.state.keyspace, spec, argv, db, {
+      now: this.now(),
+      random: Math.random,
+      resp3,
+      writeBack,
+      scriptCall,
+    });
   }
 
   /** The applied rows, for a standalone node's INFO keyspace; writes go through the Raft groups. */

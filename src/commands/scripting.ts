@@ -22,6 +22,8 @@ export function luaVm(): LuaVm {
 }
 
 const NOSCRIPT = err("NOSCRIPT No matching script. Please use EVAL.");
+/** The commands that run a script: Redis tracks their keys only when the script reads (see ScriptCallSink). */
+export const RUNS_SCRIPT = new Set(["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"]);
 /** Data commands a script may not call (Redis flags them noscript). */
 const NOT_IN_SCRIPTS = new Set(["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro", "function"]);
 
@@ -67,7 +69,10 @@ export function scriptHost(ctx: CommandContext, declared: readonly Uint8Array[],
         return OK;
       }
       const local = sessionCommandInScript(name, ctx, argv);
-      if (local) return local;
+      if (local) {
+        ctx.scriptCall?.(db.index, argv, declared, false);
+        return local;
+      }
       if (!spec.run || NOT_IN_SCRIPTS.has(name) || spec.flags.includes("blocking")) {
         return err("ERR This Redis command is not allowed from script");
       }
@@ -77,7 +82,9 @@ export function scriptHost(ctx: CommandContext, declared: readonly Uint8Array[],
           return err("ERR Script attempted to access a non local key in a cluster node");
         }
       }
-      return spec.run({ ...ctx, db, resp3 }, argv);
+      const reply = spec.run({ ...ctx, db, resp3 }, argv);
+      ctx.scriptCall?.(db.index, argv, declared, spec.flags.includes("readonly"));
+      return reply;
     },
   };
 }

@@ -21,6 +21,7 @@ import {
   UNBLOCKED,
 } from "./blocking.ts";
 import { VERSION_COMMAND, WATCH_ABORT } from "./transactions.ts";
+import { RUNS_SCRIPT } from "./scripting.ts";
 import { clusterClientRefusal, selectedAfter } from "./databases.ts";
 import type {
   ClientState,
@@ -72,9 +73,19 @@ export interface Backend {
   /** This node's clients blocked in BLPOP and the like. */
   readonly blocking: BlockingRegistry;
   /** MONITOR: shows a command this node runs to the monitoring connections (absent: none can be). */
-  monitor?(client: ClientState, argv: readonly Uint8Array[]): void;
+  monitor?(client: Pick<ClientState, "db" | "addr">, argv: readonly Uint8Array[]): void;
+  /** Who sent the scripts this node runs (src/server/script-callers.ts); absent: nobody watches them. */
+  readonly scripts?: {
+    proposing(op: Op, caller: ScriptCaller): void;
+    reading<T>(caller: ScriptCaller, read: () => T): T;
+  };
   /** Calls `fn` once after `ms` milliseconds unless the returned cancel runs first. */
   after(ms: number, fn: () => void): () => void;
+}
+
+/** The client behind a script: told of each command the script runs (see ScriptCallSink). */
+export interface ScriptCaller {
+  call(db: number, argv: readonly Uint8Array[], declared: readonly Uint8Array[], read: boolean): void;
 }
 
 export interface ConnectionInfo {
@@ -405,14 +416,29 @@ export class Session implements SessionApi {
       ? this.blockingWrite(spec, argv)
       : isWrite(spec)
         ? this.trackedWrite(spec, argv)
-        : this.backend.read(spec, argv, this.client.protocol === 3, this.client.db, this.writeBack);
-    // Remembered as the read is issued: a write applied before it answers still invalidates.
-    if (tracking && !isWrite(spec)) tracking.readKeys(commandKeys(spec, argv));
+        : this.read(spec, argv);
+    // Remembered as the read is issued: a write applied before it answers still invalidates. A
+    // script's keys are remembered only once it reads (scriptCaller), as in Redis.
+    if (tracking && !isWrite(spec) && !RUNS_SCRIPT.has(spec.name)) tracking.readKeys(commandKeys(spec, argv));
     tracking?.commandDone();
     const complete = spec.completeReply;
     if (!complete) return reply;
     return reply instanceof Promise ? reply.then((r) => complete(this, argv, r)) : complete(this, argv, reply);
   }
+
+  private read(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | Promise<Reply> {
+    const read = () => this.backend.read(spec, argv, this.client.protocol === 3, this.client.db, this.writeBack);
+    const scripts = this.backend.scripts;
+    return scripts && RUNS_SCRIPT.has(spec.name) ? scripts.reading(this.scriptCaller, read) : read();
+  }
+
+  /** Where this connection's scripts report what they run: MONITOR shows it, tracking remembers their keys once they read. */
+  private readonly scriptCaller: ScriptCaller = {
+    call: (db, argv, declared, read) => {
+      this.backend.monitor?.({ db, addr: "lua" }, argv);
+      if (read) this.pubsub?.tracking?.readKeys(declared);
+    },
+  };
 
   /** MONITOR: as Redis, once the command ran (SELECT shows its new database); admin commands are not shown. */
   private show(spec: CommandSpec, argv: readonly Uint8Array[]): void {
@@ -613,6 +639,10 @@ export class Session implements SessionApi {
 
   private propose(op: Op): Promise<Reply> {
     this.inFlight++;
+    const scripts = this.backend.scripts;
+    if (scripts && op.cmds.some((argv) => RUNS_SCRIPT.has(ascii(argv[0]!.subarray(0, 16)).toLowerCase()))) {
+      scripts.proposing(op, this.scriptCaller);
+    }
     return this.backend
       .propose(op)
       .then((r) => {

@@ -347,7 +347,23 @@ export interface CommandContext {
    * database than the context's (COPY … DB, MOVE).
    */
   readonly notify?: (cls: EventClass, event: string, key: Uint8Array, db?: number) => void;
+  /**
+   * Told of each command a script runs through redis.call (MONITOR, client tracking of the
+   * script's reads); present only where the node that received the script runs it.
+   */
+  readonly scriptCall?: ScriptCallSink;
 }
+
+/**
+ * A command a script ran: `db` is the script's database at the time, `declared` the KEYS of the
+ * EVAL/FCALL, `read` whether the command is read-only (Redis then tracks the declared keys).
+ */
+export type ScriptCallSink = (
+  db: number,
+  argv: readonly Uint8Array[],
+  declared: readonly Uint8Array[],
+  read: boolean,
+) => void;
 
 /**
  * Redis's notify-keyspace-events class of an event: g generic, $ string, l list, s set, h hash,
@@ -366,6 +382,11 @@ export interface KeyEventsHook {
   newKeys(): boolean;
   /** Publishes what was reported since the last flush; called once the applied batch is committed. */
   flush(): void;
+  /**
+   * Where the scripts of `op` (undefined: of a local read) report the commands they run; undefined
+   * unless a client of this node sent it, so other nodes' scripts cost nothing.
+   */
+  scriptCalls?(op: Op | undefined): ScriptCallSink | undefined;
 }
 
 /** Proposes a write on the reading connection's behalf (see CommandContext.writeBack). */
