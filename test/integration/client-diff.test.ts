@@ -69,3 +69,39 @@ test("CLIENT REPLY OFF, SKIP and ON: which replies are written", async () => {
   expect(await run(f, cmds)).toBe(expected);
   expect(expected).toStartWith("+OK\r\n:2\r\n+OK\r\n$1\r\n2\r\n-ERR syntax error");
 });
+
+test("MONITOR shows the commands a script or a function runs, as [db lua] lines after the EVAL's", async () => {
+  const lib = "#!lua name=monlib\nredis.register_function('monf', function(k) return redis.call('set', k[1], 'f') end)";
+  const cmds = [
+    ["FUNCTION", "LOAD", "REPLACE", lib],
+    ["SELECT", "2"],
+    [
+      "EVAL",
+      "redis.call('set', KEYS[1], ARGV[1]); redis.call('ping'); return redis.call('get', KEYS[1])",
+      "1",
+      "sk",
+      "v",
+    ],
+    ["EVAL_RO", "return redis.call('get', KEYS[1])", "1", "sk"],
+    ["FCALL", "monf", "1", "fk"],
+    ["SELECT", "0"],
+  ];
+  const outs: string[] = [];
+  for (const port of [servers.redis.port, servers.fly.port]) {
+    const [mon, client] = await Promise.all([servers.open(port), servers.open(port)]);
+    await mon.write(encodeCommand(["MONITOR"]));
+    expect(await mon.readUntil((t) => t.includes("\r\n"))).toBe("+OK\r\n");
+    const mark = mon.received().length;
+    // Ended by a read, which waits for the script before it (a pipelined PING would not: docs/API.md).
+    for (const argv of cmds) {
+      const before = client.received().length;
+      await client.write(Buffer.concat([argv, ["EVAL_RO", "return ARGV[1]", "0", END]].map((a) => encodeCommand(a))));
+      await client.readUntil((t) => t.length > before && t.endsWith(`${END}\r\n`));
+    }
+    await mon.readUntil((t) => t.slice(mark).split(`"${END}"`).length > cmds.length);
+    outs.push(normalise(mon.received().slice(mark)).replace(/^\+\d+\.\d{6} \[(\d+) lua\]/gm, "+T [$1 lua]"));
+  }
+  expect(outs[1]).toBe(outs[0]!);
+  expect(outs[0]).toContain('+T [2 lua] "set" "sk" "v"\r\n+T [2 lua] "ping"\r\n+T [2 lua] "get" "sk"\r\n');
+  expect(outs[0]).toContain('+T [2 lua] "set" "fk" "f"');
+});
