@@ -1,7 +1,7 @@
 // Composition root: Config → a running node (data plane, RESP server, HTTP API).
 import { mkdirSync } from "node:fs";
 import { Session, type Backend } from "./commands/session.ts";
-import type { ServerView } from "./commands/types.ts";
+import type { KeyEventsHook, ServerView } from "./commands/types.ts";
 import { formatValue } from "./config/load.ts";
 import { CONFIG_KEYS, parseOutputLimit, type Config, type ConfigKey } from "./config/schema.ts";
 import { createHttpApp, type NodeStatus } from "./http/app.ts";
@@ -31,6 +31,7 @@ import { KeyspaceEvents } from "./pubsub/keyspace-events.ts";
 import { TrackingTable } from "./pubsub/tracking.ts";
 import { Monitors } from "./server/monitor.ts";
 import { ScriptCallers } from "./server/script-callers.ts";
+import { ClientPause } from "./commands/pause.ts";
 import { PubSubRegistry, sessionPubSub } from "./pubsub/registry.ts";
 import { wallNow } from "./wall-clock.ts";
 import { BlockingRegistry } from "./commands/blocking.ts";
@@ -85,7 +86,18 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   const tracking = new TrackingTable();
   const monitors = new Monitors();
   const scripts = new ScriptCallers();
-  const keyEvents = new KeyspaceEvents(pubsub, () => config.notify_keyspace_events, tracking, scripts);
+  const pause = new ClientPause((ms, fn) => {
+    const t = setTimeout(fn, ms);
+    return () => clearTimeout(t);
+  }, Date.now);
+  const events = new KeyspaceEvents(pubsub, () => config.notify_keyspace_events, tracking);
+  const keyEvents: KeyEventsHook = {
+    sink: () => events.sink(),
+    newKeys: () => events.newKeys(),
+    flush: () => events.flush(),
+    scriptCalls: (op) => scripts.scriptCalls(op),
+    expiryPaused: () => pause.active !== undefined,
+  };
   let plane: DataPlane | undefined = cluster ? undefined : await openStandalone(config, log, metrics, keyEvents);
 
   const sessions = new Map<number, { session: Session; conn: ConnectionControl }>();
@@ -180,7 +192,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         configFile: opts.configFile ?? "",
         fsync: config.fsync,
         connectedClients: sessions.size,
-        blockedClients: blocking.size,
+        blockedClients: blocking.size + pause.waiting,
         totalConnections,
         totalCommands,
         rejectedConnections,
@@ -192,6 +204,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         commandStats: observer.stats,
         cluster: plane?.cluster !== undefined,
         maxclients: config.maxclients,
+        tracking: tracking.stats(),
       };
       // A cluster member's own rows are its replicas' keys: the keyspace section counts the
       // cluster's keys, asked of every partition's leader. When one does not answer, INFO
@@ -247,6 +260,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     monitor: (client, argv) =>
       monitors.feed(Math.floor((performance.timeOrigin + performance.now()) * 1000), client, argv),
     scripts,
+    pause,
     after: (ms, fn) => {
       const t = setTimeout(fn, ms);
       return () => clearTimeout(t);

@@ -296,6 +296,7 @@ export class ReplicaHost {
 
   /** Active expiry: each partition's leader proposes the deletes (they travel through the log). */
   private expire(): void {
+    if (this.machine.keyEvents?.expiryPaused?.()) return;
     try {
       const led = new Set(
         this.raft.groupIds().filter((grp) => grp !== META_GROUP && this.raft.status(grp)?.role === "leader"),

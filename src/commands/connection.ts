@@ -5,6 +5,7 @@ import { define, subcommands } from "./define.ts";
 import type { ClientState, CommandSpec, SessionApi, TrackingApi } from "./types.ts";
 import { E, lower, parseInt64, parseIntArg, str, utf8 } from "./util.ts";
 import { parseDbIndex } from "./databases.ts";
+import { clientPauseCommand } from "./pause.ts";
 import { authenticate, defaultUserHasNoPassword } from "./acl.ts";
 import { DEFAULT_USER } from "../acl/registry.ts";
 
@@ -133,6 +134,9 @@ function client(s: SessionApi, argv: readonly Uint8Array[]): Reply {
         .map((c) => `${clientLine(c, s.now)}\n`);
       return verbatim(lines.join(""));
     }
+    case "pause":
+    case "unpause":
+      return clientPauseCommand(s, argv);
     case "info":
       return arity(2) ?? verbatim(`${clientLine(s.client, s.now)}\n`);
     case "kill": {
@@ -407,8 +411,11 @@ export const CONNECTION_COMMANDS = define("connection", [
       ["getredir", 2],
       ["trackinginfo", 2],
       ["reply", 3],
+      ["pause", -3],
+      ["unpause", 2],
     ]),
-    summary: "Client connection commands: ID, SETNAME, GETNAME, LIST, INFO, SETINFO, KILL, TRACKING, CACHING, REPLY.",
+    summary:
+      "Client connection commands: ID, SETNAME, GETNAME, LIST, INFO, SETINFO, KILL, TRACKING, CACHING, REPLY, PAUSE, UNPAUSE.",
     exec: client,
   },
 ]);

@@ -9,6 +9,7 @@ import { ONE_SLOT } from "./cluster-policy.ts";
 import { keySlot } from "../keyspace/slot.ts";
 import { LuaVm, type ScriptHost } from "../scripting/lua-vm.ts";
 import { define, subcommands } from "./define.ts";
+import { MAY_REPLICATE } from "./pause.ts";
 import { commandKeys } from "./connection.ts";
 import { COMMANDS, isWrite } from "./table.ts";
 import type { CommandContext, CommandSpec } from "./types.ts";
@@ -67,6 +68,10 @@ export function scriptHost(ctx: CommandContext, declared: readonly Uint8Array[],
         if (!to) return index === undefined ? E.notInt : E.dbIndex;
         db = to;
         return OK;
+      }
+      // As Redis: PUBLISH and PFCOUNT may replicate, so a read-only script is refused them first.
+      if (readOnly && MAY_REPLICATE.has(name)) {
+        return err("ERR Write commands are not allowed from read-only scripts.");
       }
       const local = sessionCommandInScript(name, ctx, argv);
       if (local) {
@@ -131,7 +136,7 @@ function runEval(ctx: CommandContext, argv: readonly Uint8Array[], readOnly: boo
 const SCRIPT_FLAGS = new Set(["no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys"]);
 
 /** The flags of a `#!lua flags=…` first line (an empty set without one); Redis's errors for a bad one. */
-function shebangFlags(body: Uint8Array): Set<string> | Reply {
+export function shebangFlags(body: Uint8Array): Set<string> | Reply {
   if (body[0] !== 0x23 || body[1] !== 0x21) return new Set();
   const nl = body.indexOf(0x0a);
   const line = ascii(body.subarray(0, nl < 0 ? body.length : nl)).trim();

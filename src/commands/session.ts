@@ -21,7 +21,8 @@ import {
   UNBLOCKED,
 } from "./blocking.ts";
 import { VERSION_COMMAND, WATCH_ABORT } from "./transactions.ts";
-import { RUNS_SCRIPT } from "./scripting.ts";
+import { RUNS_SCRIPT, shebangFlags } from "./scripting.ts";
+import { type ClientPause, MAY_REPLICATE } from "./pause.ts";
 import { clusterClientRefusal, selectedAfter } from "./databases.ts";
 import type {
   ClientState,
@@ -79,6 +80,8 @@ export interface Backend {
     proposing(op: Op, caller: ScriptCaller): void;
     reading<T>(caller: ScriptCaller, read: () => T): T;
   };
+  /** CLIENT PAUSE of this node (absent: never paused). */
+  readonly pause?: ClientPause;
   /** Calls `fn` once after `ms` milliseconds unless the returned cancel runs first. */
   after(ms: number, fn: () => void): () => void;
 }
@@ -195,6 +198,9 @@ export class Session implements SessionApi {
   }
   kill(id: number): boolean {
     return this.backend.kill(id);
+  }
+  get clientPause(): ClientPause | undefined {
+    return this.backend.pause;
   }
   unblock(id: number, withError: boolean): boolean {
     return this.backend.blocking.unblock(id, withError);
@@ -344,7 +350,7 @@ export class Session implements SessionApi {
    */
   execute(argv: readonly Uint8Array[]): Reply | Promise<Reply> {
     const name = ascii(argv[0]!.subarray(0, 64)).toLowerCase();
-    let spec = this.table.get(name);
+    const spec = this.table.get(name);
     this.silent = this.replyOff || this.skipNext;
     this.skipNext = false;
     this.client.lastActiveAt = this.backend.now();
@@ -367,6 +373,37 @@ export class Session implements SessionApi {
     }
     const refused = subscribedModeReply(this, name, argv);
     if (refused) return refused;
+    return this.dispatch(spec, name, argv, false);
+  }
+
+  /**
+   * Runs a validated command, unless CLIENT PAUSE holds it: then it waits and runs once the pause
+   * ends (`resumed`), ahead of the commands that arrived while it waited.
+   */
+  private dispatch(
+    spec: CommandSpec,
+    name: string,
+    argv: readonly Uint8Array[],
+    resumed: boolean,
+  ): Reply | Promise<Reply> {
+    const held = this.backend.pause?.active && this.heldByPause(spec, name, argv);
+    if (held) {
+      this.blocked = true;
+      const resume = () => {
+        this.blocked = false;
+        const reply = this.dispatch(spec, name, argv, true);
+        this.drain();
+        return reply;
+      };
+      if (held === true) return this.backend.pause!.wait().then(resume);
+      // A function flagged no-writes runs while writes are paused: FCALL_RO answers it.
+      return Promise.resolve(held).then((r) => {
+        if (r.t === "error" && r.v.startsWith(WRITE_FLAG_REFUSAL)) return this.backend.pause!.wait().then(resume);
+        this.blocked = false;
+        this.drain();
+        return r;
+      });
+    }
     // Connection and server commands never touch the keyspace, so they need not wait for earlier
     // writes; running them at once lets HELLO switch the protocol before later replies are encoded.
     // WATCH (a read) and EXEC (a write) do touch it and keep their place like data commands.
@@ -395,9 +432,30 @@ export class Session implements SessionApi {
       // EXEC ends the transaction when it arrives, not when it runs: what the client sends after it
       // is not queued into it.
       if (name === "exec") this.takenAtArrival.push(this.takeTransaction());
-      return new Promise<Reply>((resolve) => this.deferred.push({ spec, argv, resolve }));
+      return new Promise<Reply>((resolve) =>
+        resumed ? this.deferred.unshift({ spec, argv, resolve }) : this.deferred.push({ spec, argv, resolve }),
+      );
     }
     return this.start(spec, argv);
+  }
+
+  /**
+   * Whether the node's CLIENT PAUSE holds this command: every command under ALL; under WRITE what
+   * may write, as Redis's may-replicate rule (an FCALL's function flags are known only by running
+   * it: the FCALL_RO read it returns says).
+   */
+  private heldByPause(spec: CommandSpec, name: string, argv: readonly Uint8Array[]): boolean | Reply | Promise<Reply> {
+    if (this.backend.pause!.active === "all") return true;
+    if (name === "exec") {
+      return (this.queued ?? []).some((a) => {
+        const s = this.table.get(ascii(a[0]!.subarray(0, 64)).toLowerCase());
+        return s !== undefined && mayWrite(s, a) === true;
+      });
+    }
+    const verdict = mayWrite(spec, argv);
+    if (verdict !== "function") return verdict;
+    const ro = this.table.get("fcall_ro")!;
+    return this.backend.read(ro, [utf8("fcall_ro"), ...argv.slice(1)], this.client.protocol === 3, this.client.db);
   }
 
   /** Commands start in arrival order (SELECT and RESET too): the selected database is the one they were sent under. */
@@ -655,6 +713,22 @@ export class Session implements SessionApi {
         this.drain();
       });
   }
+}
+
+/** Redis's error for a script with the write flag run by a read-only variant. */
+const WRITE_FLAG_REFUSAL = "ERR Can not execute a script with write flag";
+
+/** Whether a command may write (CLIENT PAUSE WRITE holds it); "function": an FCALL, which depends on its function's flags. */
+function mayWrite(spec: CommandSpec, argv: readonly Uint8Array[]): boolean | "function" {
+  if (MAY_REPLICATE.has(spec.name)) return true;
+  if (spec.name === "fcall") return "function";
+  if (spec.name === "eval" || spec.name === "evalsha") {
+    const resolved = spec.name === "evalsha" ? spec.resolve!(argv) : argv;
+    if (!Array.isArray(resolved)) return false;
+    const flags = shebangFlags(resolved[1]!);
+    return !(flags instanceof Set && flags.has("no-writes"));
+  }
+  return isWrite(spec);
 }
 
 /** Blocking pops that push too: woken with a destination of another type, they answer WRONGTYPE (as Redis). */

@@ -2,7 +2,7 @@
 // (ctx.notify, src/commands/apply.ts) and this publishes them on the node's own subscribers once
 // the batch is applied, in order. Every replica applies the same ops, so each node notifies its
 // own clients of every write to the partitions it replicates (docs/API.md "Keyspace notifications").
-import type { EventClass, KeyEventSink, KeyEventsHook, Op, ScriptCallSink } from "../commands/types.ts";
+import type { EventClass, KeyEventSink, KeyEventsHook } from "../commands/types.ts";
 import { byteKey, concatBytes, utf8 } from "../commands/util.ts";
 import type { PubSubRegistry } from "./registry.ts";
 import type { TrackingTable } from "./tracking.ts";
@@ -40,13 +40,7 @@ export class KeyspaceEvents implements KeyEventsHook {
     private readonly setting: () => string,
     /** Client tracking: every changed key is reported to it, whatever the setting. */
     private readonly tracking?: TrackingTable,
-    /** Who sent the scripts applied here (src/server/script-callers.ts). */
-    private readonly scripts?: Pick<KeyEventsHook, "scriptCalls">,
   ) {}
-
-  scriptCalls(op: Op | undefined): ScriptCallSink | undefined {
-    return this.scripts?.scriptCalls?.(op);
-  }
 
   /** What apply reports to; undefined while notifications are off and no key is tracked, so apply collects nothing. */
   sink(): KeyEventSink | undefined {

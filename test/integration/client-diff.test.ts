@@ -105,3 +105,35 @@ test("MONITOR shows the commands a script or a function runs, as [db lua] lines 
   expect(outs[0]).toContain('+T [2 lua] "set" "sk" "v"\r\n+T [2 lua] "ping"\r\n+T [2 lua] "get" "sk"\r\n');
   expect(outs[0]).toContain('+T [2 lua] "set" "fk" "f"');
 });
+
+test("CLIENT PAUSE WRITE holds writes (and blocked_clients counts them) until UNPAUSE; reads go on; ALL holds PING", async () => {
+  const outs: string[] = [];
+  for (const port of [servers.redis.port, servers.fly.port]) {
+    const [admin, writer, reader] = await Promise.all([servers.open(port), servers.open(port), servers.open(port)]);
+    let out = await run(admin, [
+      ["CLIENT", "PAUSE", "x"],
+      ["CLIENT", "PAUSE", "-1"],
+      ["CLIENT", "PAUSE", "1", "SOME"],
+      ["CLIENT", "UNPAUSE", "extra"],
+      ["CLIENT", "PAUSE", "10000", "WRITE"],
+    ]);
+    const before = writer.received().length;
+    await writer.write(encodeCommand(["SET", "paused", "1"]));
+    out += await run(reader, [["GET", "paused"]]);
+    await Bun.sleep(100);
+    const blocked = /blocked_clients:(\d+)/.exec(await run(admin, [["INFO", "clients"]]))![1];
+    out += `blocked=${blocked} held=${JSON.stringify(writer.received().slice(before))}\n`;
+    out += await run(admin, [["CLIENT", "UNPAUSE"]]);
+    out += (await writer.readUntil((t) => t.length > before)).slice(before);
+    const mark = admin.received().length;
+    await admin.write(encodeCommand(["CLIENT", "PAUSE", "300", "ALL"]));
+    out += (await admin.readUntil((t) => t.length > mark)).slice(mark);
+    const started = performance.now();
+    await run(reader, [["GET", "paused"]]);
+    out += `all>=250ms=${performance.now() - started >= 250}\n`;
+    outs.push(out);
+  }
+  expect(outs[1]).toBe(outs[0]!);
+  expect(outs[0]).toContain('blocked=1 held=""');
+  expect(outs[0]).toContain("all>=250ms=true");
+});
