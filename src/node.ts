@@ -1,7 +1,8 @@
 // Composition root: Config → a running node (data plane, RESP server, HTTP API).
 import { mkdirSync } from "node:fs";
 import { Session, type Backend } from "./commands/session.ts";
-import type { KeyEventsHook, ServerView } from "./commands/types.ts";
+import type { KeyEventSink, KeyEventsHook, ServerView } from "./commands/types.ts";
+import { byteKey } from "./commands/util.ts";
 import { formatValue } from "./config/load.ts";
 import { CONFIG_KEYS, parseOutputLimit, type Config, type ConfigKey } from "./config/schema.ts";
 import { createHttpApp, type NodeStatus } from "./http/app.ts";
@@ -91,10 +92,28 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     return () => clearTimeout(t);
   }, Date.now);
   const events = new KeyspaceEvents(pubsub, () => config.notify_keyspace_events, tracking);
+  const blocking = new BlockingRegistry();
+  // Keys the applied writes changed, for this node's blocked clients: a push proxied by another
+  // node wakes them when this node applies it, not at the next periodic retry.
+  let changed: [db: number, key: string][] = [];
+  const wake: KeyEventSink = (db, _cls, _event, key) => changed.push([db, byteKey(key)]);
   const keyEvents: KeyEventsHook = {
-    sink: () => events.sink(),
+    sink: () => {
+      const notify = events.sink();
+      if (blocking.size === 0) return notify;
+      if (!notify) return wake;
+      return (db, cls, event, key) => {
+        wake(db, cls, event, key);
+        notify(db, cls, event, key);
+      };
+    },
     newKeys: () => events.newKeys(),
-    flush: () => events.flush(),
+    flush: () => {
+      events.flush();
+      const touched = changed;
+      changed = [];
+      for (const [db, key] of touched) blocking.touched(db, [key]);
+    },
     scriptCalls: (op) => scripts.scriptCalls(op),
     expiryPaused: () => pause.active !== undefined,
   };
@@ -237,7 +256,6 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     log,
   });
   let stopAclSync: (() => void) | undefined;
-  const blocking = new BlockingRegistry();
   const backend: Backend = {
     read: (spec, argv, resp3, db, writeBack) => (plane ? plane.read(spec, argv, resp3, db, writeBack) : LOADING),
     propose: (op) => (plane ? plane.propose(op) : Promise.resolve(LOADING)),
