@@ -359,7 +359,9 @@ export class Session implements SessionApi {
       if (this.queued) this.queueFailed = true;
       return unknownCommand(argv);
     }
-    this.client.lastCommand = name;
+    // CLIENT LIST's cmd=: a container's subcommand as Redis names it ("client|list").
+    const sub = spec.subcommands && argv.length > 1 ? ascii(argv[1]!.subarray(0, 64)).toLowerCase() : undefined;
+    this.client.lastCommand = sub && spec.subcommands!.some((x) => x.name === sub) ? `${name}|${sub}` : name;
     this.lastExecuted = name;
     if (this.queued && !NOT_QUEUED.has(name)) return this.enqueue(spec, argv);
     if (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) return E.arity(name);

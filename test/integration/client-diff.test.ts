@@ -137,3 +137,34 @@ test("CLIENT PAUSE WRITE holds writes (and blocked_clients counts them) until UN
   expect(outs[0]).toContain('blocked=1 held=""');
   expect(outs[0]).toContain("all>=250ms=true");
 });
+
+test("CLIENT KILL's argument errors, and CLIENT INFO's fields in Redis 7.0's order with cmd=client|info", async () => {
+  const outs: string[] = [];
+  for (const port of [servers.redis.port, servers.fly.port]) {
+    const c = await servers.open(port);
+    const out = await run(c, [
+      ["CLIENT", "KILL"],
+      ["CLIENT", "KILL", "id", "10", "wrong_arg"],
+      ["CLIENT", "KILL", "id", "str"],
+      ["CLIENT", "KILL", "type", "wrong_type"],
+      ["CLIENT", "KILL", "user", "wrong_user"],
+      ["CLIENT", "KILL", "skipme", "yes_or_no"],
+      ["CLIENT", "INFO"],
+    ]);
+    // Field names in order, with the values that do not vary between servers (lib-name/lib-ver: Redis 7.2's).
+    outs.push(
+      out
+        .replace(/ lib-name=\S* lib-ver=\S*/, "")
+        .replace(/(\w[\w-]*)=(\S*)/g, (_, k: string, v: string) =>
+          ["cmd", "flags", "multi", "resp", "db"].includes(k) ? `${k}=${v}` : `${k}=*`,
+        )
+        .replace(/\$\d+\r\nid=/, "$N\r\nid="),
+    );
+  }
+  expect(outs[1]).toBe(outs[0]!);
+  expect(outs[0]).toContain("cmd=client|info ");
+  // Redis's qbuf also counts the pipelined commands behind; alone, CLIENT INFO's own 26 bytes.
+  const alone = await servers.open(servers.fly.port);
+  await alone.write(encodeCommand(["CLIENT", "INFO"]));
+  expect(await alone.readUntil((t) => t.endsWith("\n\r\n"))).toContain(" qbuf=26 ");
+});
