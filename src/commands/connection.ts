@@ -8,6 +8,7 @@ import { parseDbIndex } from "./databases.ts";
 import { clientPauseCommand } from "./pause.ts";
 import { authenticate, defaultUserHasNoPassword } from "./acl.ts";
 import { DEFAULT_USER } from "../acl/registry.ts";
+import { clientRouting } from "./client-routing.ts";
 
 /** Compatibility level reported to clients that look at the Redis version. */
 export const REDIS_COMPAT_VERSION = "7.0.0";
@@ -208,6 +209,8 @@ function client(s: SessionApi, argv: readonly Uint8Array[]): Reply {
     }
     case "tracking":
       return clientTracking(s, argv);
+    case "routing":
+      return clientRouting(s, argv);
     case "caching": {
       const bad = arity(3);
       if (bad) return bad;
@@ -395,6 +398,7 @@ export const CONNECTION_COMMANDS = define("connection", [
       s.client.db = 0;
       s.client.protocol = 2;
       s.client.name = "";
+      delete s.client.routing;
       s.client.user = DEFAULT_USER;
       s.client.authenticated = defaultUserOpen(s);
       return simple("RESET");
@@ -433,9 +437,10 @@ export const CONNECTION_COMMANDS = define("connection", [
       ["reply", 3],
       ["pause", -3],
       ["unpause", 2],
+      ["routing", -2],
     ]),
     summary:
-      "Client connection commands: ID, SETNAME, GETNAME, LIST, INFO, SETINFO, KILL, TRACKING, CACHING, REPLY, PAUSE, UNPAUSE.",
+      "Client connection commands: ID, SETNAME, GETNAME, LIST, INFO, SETINFO, KILL, TRACKING, CACHING, REPLY, PAUSE, UNPAUSE, ROUTING.",
     exec: client,
   },
 ]);

@@ -49,7 +49,8 @@ const FLUSHES = new Set(["flushall", "flushdb"]);
 export interface Backend {
   /**
    * Runs a read-only data command on database `db`: locally on a standalone node, on the right
-   * replica in a cluster (which may answer asynchronously). `writeBack` is passed to local reads only.
+   * replica in a cluster (which may answer asynchronously). `writeBack` is passed to local reads only;
+   * `routing` is the connection's CLIENT ROUTING strategy (absent: the node's routing_strategy).
    */
   read(
     spec: CommandSpec,
@@ -57,6 +58,7 @@ export interface Backend {
     resp3: boolean,
     db: number,
     writeBack?: WriteBack,
+    routing?: string,
   ): Reply | Promise<Reply>;
   /** Resolves with what apply returned once the op is durable and applied. */
   propose(op: Op): Promise<Reply>;
@@ -213,7 +215,7 @@ export class Session implements SessionApi {
   readData(argv: readonly Uint8Array[]): Reply | Promise<Reply> {
     const spec = this.table.get(ascii(argv[0]!).toLowerCase());
     if (!spec?.run) return err(`ERR no data command ${ascii(argv[0]!)}`);
-    return this.backend.read(spec, argv, this.client.protocol === 3, this.client.db);
+    return this.backend.read(spec, argv, this.client.protocol === 3, this.client.db, undefined, this.client.routing);
   }
   closeAfterReply(): void {
     this.closeRequested = true;
@@ -487,7 +489,8 @@ export class Session implements SessionApi {
   }
 
   private read(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | Promise<Reply> {
-    const read = () => this.backend.read(spec, argv, this.client.protocol === 3, this.client.db, this.writeBack);
+    const c = this.client;
+    const read = () => this.backend.read(spec, argv, c.protocol === 3, c.db, this.writeBack, c.routing);
     const scripts = this.backend.scripts;
     return scripts && RUNS_SCRIPT.has(spec.name) ? scripts.reading(this.scriptCaller, read) : read();
   }
