@@ -9,6 +9,7 @@ import { ONE_SLOT } from "./cluster-policy.ts";
 import { keySlot } from "../keyspace/slot.ts";
 import { LuaVm, type ScriptHost } from "../scripting/lua-vm.ts";
 import { define, subcommands } from "./define.ts";
+import { MAY_REPLICATE } from "./pause.ts";
 import { commandKeys } from "./connection.ts";
 import { COMMANDS, isWrite } from "./table.ts";
 import type { CommandContext, CommandSpec } from "./types.ts";
@@ -22,6 +23,8 @@ export function luaVm(): LuaVm {
 }
 
 const NOSCRIPT = err("NOSCRIPT No matching script. Please use EVAL.");
+/** The commands that run a script: Redis tracks their keys only when the script reads (see ScriptCallSink). */
+export const RUNS_SCRIPT = new Set(["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"]);
 /** Data commands a script may not call (Redis flags them noscript). */
 const NOT_IN_SCRIPTS = new Set(["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro", "function"]);
 
@@ -90,8 +93,15 @@ export function scriptHost(
         db = to;
         return OK;
       }
+      // As Redis: PUBLISH and PFCOUNT may replicate, so a read-only script is refused them first.
+      if (readOnly && MAY_REPLICATE.has(name)) {
+        return err("ERR Write commands are not allowed from read-only scripts.");
+      }
       const local = sessionCommandInScript(name, ctx, argv);
-      if (local) return local;
+      if (local) {
+        ctx.scriptCall?.(db.index, argv, declared, false);
+        return local;
+      }
       if (!spec.run || NOT_IN_SCRIPTS.has(name) || spec.flags.includes("blocking")) {
         return err("ERR This Redis command is not allowed from script");
       }
@@ -104,7 +114,9 @@ export function scriptHost(
         if (moved !== undefined || !db.colocated(anchor ?? k, anchor ? keySlot(k) : undefined)) return nonLocal();
       }
       if (isWrite(spec)) wrote = true;
-      return spec.run({ ...ctx, db, resp3 }, argv);
+      const reply = spec.run({ ...ctx, db, resp3 }, argv);
+      ctx.scriptCall?.(db.index, argv, declared, spec.flags.includes("readonly"));
+      return reply;
     },
   };
 }
@@ -158,7 +170,7 @@ export function runEval(ctx: CommandContext, argv: readonly Uint8Array[], readOn
 const SCRIPT_FLAGS = new Set(["no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys"]);
 
 /** The flags of a `#!lua flags=…` first line (an empty set without one); Redis's errors for a bad one. */
-function shebangFlags(body: Uint8Array): Set<string> | Reply {
+export function shebangFlags(body: Uint8Array): Set<string> | Reply {
   if (body[0] !== 0x23 || body[1] !== 0x21) return new Set();
   const nl = body.indexOf(0x0a);
   const line = ascii(body.subarray(0, nl < 0 ? body.length : nl)).trim();
