@@ -80,21 +80,17 @@ interface InboundState {
   out: WriteQueue;
 }
 
-/**
- * Frames for one socket: those written in one event-loop turn leave in one `write` at its end
- * (a proxying member sends one request frame per client command, a leader one reply frame per
- * request: a syscall each was a fifth of a member's CPU under write load). Bytes the socket did
- * not take are sent again on drain (Bun's write returns the bytes taken).
- */
+/** Bytes a socket did not take yet; sent again on drain (Bun's write returns the bytes taken). */
 class WriteQueue {
   private chunks: Uint8Array[] = [];
-  private turn: Uint8Array[] = [];
-  private turnBytes = 0;
   constructor(private readonly socket: Socket<unknown>) {}
   write(data: Uint8Array): void {
-    if (this.turn.length === 0) setImmediate(() => this.flushTurn());
-    this.turn.push(data);
-    this.turnBytes += data.length;
+    if (this.chunks.length > 0) {
+      this.chunks.push(data);
+      return;
+    }
+    const n = this.socket.write(data);
+    if (n < data.length) this.chunks.push(data.subarray(Math.max(n, 0)));
   }
   drain(): void {
     while (this.chunks.length > 0) {
@@ -107,35 +103,7 @@ class WriteQueue {
       this.chunks.shift();
     }
   }
-  private flushTurn(): void {
-    const frames = this.turn;
-    const bytes = this.turnBytes;
-    this.turn = [];
-    this.turnBytes = 0;
-    // Large frames (big values) go as they are rather than being copied once more.
-    if (frames.length === 1 || bytes > COALESCE_MAX_BYTES) for (const f of frames) this.send(f);
-    else {
-      const all = new Uint8Array(bytes);
-      let at = 0;
-      for (const f of frames) {
-        all.set(f, at);
-        at += f.length;
-      }
-      this.send(all);
-    }
-  }
-  private send(data: Uint8Array): void {
-    if (this.chunks.length > 0) {
-      this.chunks.push(data);
-      return;
-    }
-    const n = this.socket.write(data);
-    if (n < data.length) this.chunks.push(data.subarray(Math.max(n, 0)));
-  }
 }
-
-/** Above this many bytes in one turn a socket's frames are written one by one, not copied together. */
-const COALESCE_MAX_BYTES = 1 << 20;
 
 class Peer {
   socket: Socket<Peer> | null = null;
