@@ -17,7 +17,7 @@ const ROUNDS = Number(roundsArg ?? 3);
 const REQUESTS = Number(requestsArg ?? 10000);
 const PARTITIONS = Number(partitionsArg ?? 16);
 /** src/cluster/replica-host.ts: COMPACT_AFTER_ENTRIES (2,000) per group, checked every COMPACT_MS (10 s). */
-const LOAD = PARTITIONS * 3000;
+const LOAD = PARTITIONS * 2600;
 const COMPACTION_WAIT_MS = 12_000;
 const KEYSPACE = 100_000;
 
@@ -63,7 +63,7 @@ async function round(binary: string): Promise<Result> {
   const members: ClusterMemberProcess[] = [m1, await start("c2", m1.gossip), await start("c3", m1.gossip)];
   try {
     await clusterSettled(m1, PARTITIONS);
-    await benchmark(m1.port, LOAD, ["-P", "16"]);
+    await benchmark(m1.port, LOAD, ["--cluster", "-P", "4"]);
     await Bun.sleep(COMPACTION_WAIT_MS);
     const pids = members.map((m) => m.pid);
     const [c0, w0] = [pids.map(ticks), pids.map(written)];

@@ -19,8 +19,9 @@ CREATE TABLE IF NOT EXISTS raft_snapshot (grp INTEGER PRIMARY KEY, data BLOB NOT
 
 /**
  * raft.db files written before raft_snapshot existed keep each snapshot in raft_state.snap_data,
- * where every hard-state upsert (each turn that commits anything) rewrote it along with the row:
- * after a compaction that is a whole partition copied per turn. Moves them out, once.
+ * where every hard-state upsert (each turn that commits anything) read the whole blob back (and
+ * rewrote it when the row changed size, e.g. a vote): after a compaction, a whole partition per
+ * group and turn. Moves them out, once.
  */
 function moveSnapshotsOutOfState(db: Database): void {
   const columns = db.query<{ name: string }, []>("SELECT name FROM pragma_table_info('raft_state')").all();

@@ -113,14 +113,16 @@ describe("SqliteRaftStorage", () => {
     s.close();
   });
 
-  test("a hard-state save leaves a large snapshot's pages alone (it lives in its own table)", () => {
+  test("a vote saved after a large snapshot does not rewrite the snapshot (it lives in its own table)", () => {
     const s = new SqliteRaftStorage(freshPath());
     const conf = { voters: ["a"], learners: [] };
     s.saveBatch([{ grp: 1, snapshot: { meta: { index: 5, term: 1, conf }, data: new Uint8Array(400_000) } }]);
     const walFrames = () => s.db.query<{ log: number }, []>("PRAGMA wal_checkpoint(PASSIVE)").get()!.log;
     s.db.run("PRAGMA wal_checkpoint(TRUNCATE)");
     s.saveBatch([{ grp: 1, hardState: { term: 1, vote: "a", commit: 6 } }]);
-    // One table page and the WAL's own bookkeeping, not the row's share of a 400 KB blob.
+    // The vote grows raft_state's row; with the snapshot in that row, SQLite rewrote all 100 of
+    // its overflow pages. A save that keeps the row's size still read the whole blob (~35 ms per
+    // save for 2 MB: docs/PERFORMANCE.md), which no test can assert without timing.
     expect(walFrames()).toBeLessThanOrEqual(2);
     expect(s.snapshotData(1).length).toBe(400_000);
     s.close();
