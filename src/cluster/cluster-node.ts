@@ -116,6 +116,7 @@ export class ClusterNode {
       self,
       raft,
       meta,
+      alive: (id) => this.alive(id),
       askGroups: async (m) =>
         (await this.transport.request(m.id, m.addrs.raft, { t: "groups" }, 1000)) as GroupStatus[],
     });

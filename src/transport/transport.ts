@@ -63,6 +63,13 @@ const BACKOFF_MAX_MS = 2000;
  * seconds (measured: replies 10-13 s late after a 15 s cut); a new connection is up in one round trip.
  */
 const STALLED_MS = 2000;
+/**
+ * A dial not connected by then is abandoned and retried. A SYN sent while the peer is cut off is
+ * retransmitted with the kernel's back-off (1, 3, 7, 15, 31 s …): without this, a dial started
+ * during a network partition could stay pending for tens of seconds after it heals, and nothing
+ * reaches the peer meanwhile (a deposed leader there never hears of the newer term).
+ */
+const CONNECT_TIMEOUT_MS = 2000;
 const HELLO = 0;
 const BATCH = 1;
 const REQUEST = 2;
@@ -109,6 +116,8 @@ class Peer {
   socket: Socket<Peer> | null = null;
   out: WriteQueue | null = null;
   connecting = false;
+  /** Counts dials; a dial's callbacks act only while it is the latest (an abandoned one is closed). */
+  dials = 0;
   backoff = BACKOFF_MIN_MS;
   /** When the outbound connection last carried a reply back (or opened). */
   lastReceivedAt = 0;
@@ -214,9 +223,27 @@ export class Transport {
     });
   }
 
-  /** Drops the outbound connection to a peer (if any); the next frame to it dials a new one. */
+  /**
+   * The peer is reachable again (a healed partition): drops the outbound connection, or abandons
+   * a dial still pending and the back-off before the next, and dials afresh when frames wait.
+   */
   redial(peerId: string): void {
-    this.peers.get(peerId)?.socket?.terminate();
+    const p = this.peers.get(peerId);
+    if (!p) return;
+    p.backoff = BACKOFF_MIN_MS;
+    if (p.socket) {
+      p.socket.terminate();
+      return;
+    }
+    if (p.connecting) {
+      p.dials++;
+      p.connecting = false;
+    }
+    if (p.retryTimer) {
+      clearTimeout(p.retryTimer);
+      p.retryTimer = null;
+    }
+    if (p.backlog.length > 0 || p.batch.length > 0) this.connect(p);
   }
 
   close(): void {
@@ -318,12 +345,28 @@ export class Transport {
       this.lost(p);
       return;
     }
+    const dial = ++p.dials;
+    const current = () => dial === p.dials;
+    const dialTimer = setTimeout(() => {
+      if (!current() || !p.connecting) return;
+      p.dials++;
+      this.lost(p);
+    }, CONNECT_TIMEOUT_MS);
+    const failed = () => {
+      clearTimeout(dialTimer);
+      if (current()) this.lost(p);
+    };
     Bun.connect<Peer>({
       hostname: to.host,
       port: to.port,
       data: p,
       socket: {
         open: (s) => {
+          clearTimeout(dialTimer);
+          if (!current()) {
+            s.terminate();
+            return;
+          }
           p.connecting = false;
           p.socket = s;
           p.out = new WriteQueue(s as Socket<unknown>);
@@ -337,11 +380,11 @@ export class Transport {
         },
         data: (_s, chunk) => this.onOutboundData(p, chunk),
         drain: () => p.out?.drain(),
-        close: () => this.lost(p),
+        close: failed,
         error: (_s, e) => this.opts.onError?.(`connection to ${p.id}`, e),
-        connectError: () => this.lost(p),
+        connectError: failed,
       },
-    }).catch(() => this.lost(p));
+    }).catch(failed);
   }
 
   private lost(p: Peer): void {
