@@ -247,12 +247,10 @@ describe("fan-out over every partition", () => {
       ),
     );
     // Refused everywhere: nothing applied, the code clients resend on is kept.
-    expect(
-      await keylessWrite(
-        local(() => down),
-        op,
-      ),
-    ).toEqual(err("CLUSTERDOWN FLUSHALL needs every partition: partition 5 has no reachable leader within 5000 ms"));
+    const downAt = (p: number) => err(`CLUSTERDOWN partition ${p} has no reachable leader within 5000 ms`);
+    expect(await keylessWrite(local(downAt), op)).toEqual(
+      err("CLUSTERDOWN FLUSHALL needs every partition: partition 0 has no reachable leader within 5000 ms"),
+    );
     const unknown = err("UNKNOWN no answer from the leader of partition 2; the write may or may not have been applied");
     expect(
       await keylessWrite(
