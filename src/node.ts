@@ -368,6 +368,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       logTail: () => tail.snapshot(),
     },
     mode: cluster ? "cluster" : "standalone",
+    backup: () => plane?.backup,
     cluster: () => {
       const node = plane?.cluster;
       if (!node) return undefined;
