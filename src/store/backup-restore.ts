@@ -1,8 +1,7 @@
 // `flydb restore`: a backup file (backup-file.ts) into a new standalone data dir, which then runs
-// as a standalone node or founds a cluster with --bootstrap (src/cluster/grow.ts). The file is
-// read twice: once to check all of it (structure, checksum), then to write; so a damaged or
-// truncated file leaves nothing behind. The data dir is built under a temporary name and renamed
-// into place when complete.
+// as a standalone node or founds a cluster with --bootstrap (src/cluster/grow.ts). The data dir
+// is built under a temporary name and renamed into place only once the whole file was read and its
+// trailer and checksum verified, so a damaged or truncated file leaves nothing behind.
 import {
   closeSync,
   existsSync,
@@ -66,46 +65,47 @@ export function restoreBackup(o: RestoreOptions): RestoreReport {
   if (existsSync(o.dataDir) && readdirSync(o.dataDir).length > 0) {
     throw new Error(`data_dir ${o.dataDir} is not empty: restore writes only into a new data dir`);
   }
-  let header: BackupHeader | undefined;
-  const bytes = readBackup(o.file, (e) => {
-    if (e.t === "header") header = e.header;
-  });
-  const h = header!;
-  const partitionCount = o.partitionCount ?? h.partition_count;
-  const databases = o.databases ?? h.databases;
-  if (databases < h.databases) {
-    throw new Error(
-      `the backup holds ${h.databases} databases; restoring into databases = ${databases} would drop some`,
-    );
-  }
   const tmp = join(dirname(o.dataDir), `.${basename(o.dataDir)}.restoring-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true, mode: 0o700 });
+  let header: BackupHeader | undefined;
+  let state: StateDb | undefined;
+  let partitionCount = 0;
   let keys = 0;
+  let bytes = 0;
   try {
-    const state = StateDb.open({ path: join(tmp, "data.db"), partitionCount, databases, exclusive: true });
-    try {
-      let libraries: Uint8Array | undefined;
-      state.db.transaction(() => {
-        readBackup(o.file, (e) => {
-          if (e.t !== "section") return;
-          const carried = addRepartitioned(state, e.section.data, partitionCount);
-          libraries ??= carried;
-          o.progress?.(e.section.partition + 1, h.partition_count);
-        });
-        // A cluster keeps one copy of the libraries per partition, a standalone store one in all.
-        writeLibraries(state.db, STANDALONE_PART, libraries);
-      })();
-      keys = state.db.query<{ n: number }, []>("SELECT count(*) AS n FROM keys").get()!.n;
-    } finally {
-      state.close();
-    }
+    let libraries: Uint8Array | undefined;
+    bytes = readBackup(o.file, (e) => {
+      if (e.t === "header") {
+        header = e.header;
+        partitionCount = o.partitionCount ?? e.header.partition_count;
+        const databases = o.databases ?? e.header.databases;
+        if (databases < e.header.databases) {
+          throw new Error(
+            `the backup holds ${e.header.databases} databases; restoring into databases = ${databases} would drop some`,
+          );
+        }
+        state = StateDb.open({ path: join(tmp, "data.db"), partitionCount, databases, exclusive: true });
+        state.db.run("BEGIN");
+      } else if (e.t === "section") {
+        const carried = addRepartitioned(state!, e.section.data, partitionCount);
+        libraries ??= carried;
+        o.progress?.(e.section.partition + 1, header!.partition_count);
+      }
+    });
+    // A cluster keeps one copy of the libraries per partition, a standalone store one for all.
+    writeLibraries(state!.db, STANDALONE_PART, libraries);
+    keys = state!.db.query<{ n: number }, []>("SELECT count(*) AS n FROM keys").get()!.n;
+    state!.db.run("COMMIT");
+    state!.close();
+    state = undefined;
     o.identify(tmp, partitionCount);
     if (existsSync(o.dataDir)) rmdirSync(o.dataDir);
     renameSync(tmp, o.dataDir);
   } catch (e) {
+    state?.close();
     rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
-  return { header: h, partition_count: partitionCount, keys, bytes };
+  return { header: header!, partition_count: partitionCount, keys, bytes };
 }
