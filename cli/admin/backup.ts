@@ -90,7 +90,9 @@ async function download(
     decoder.end();
   } catch (e) {
     if (e instanceof BackupFileError) throw new Error(`GET ${url}: ${e.message}`);
-    throw new Error(`GET ${url}: the backup stream broke after ${bytes} bytes: ${(e as Error).message}`);
+    const err = e as Error & { code?: string };
+    // The node went away (kill, crash) or the connection dropped: nothing short is kept.
+    throw new Error(`GET ${url}: the backup stream broke after ${bytes} bytes (${err.code ?? err.message})`);
   }
   return { header: decoder.headerRead!, indexes, bytes };
 }
