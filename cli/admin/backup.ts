@@ -6,21 +6,17 @@ import { closeSync, mkdtempSync, openSync, renameSync, rmSync, writeSync } from 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
-import { readValue } from "../../src/commands/dump.ts";
-import { RdbFileWriter } from "../../src/rdb/file.ts";
 import { BackupDecoder, BackupFileError, type BackupHeader } from "../../src/store/backup-file.ts";
 import { restoreBackup } from "../../src/store/backup-restore.ts";
 import { StateDb } from "../../src/store/state.ts";
 import { writeIdentity } from "../../src/node-identity.ts";
-import { VERSION } from "../../src/version.ts";
+import { writeRdb } from "../../src/store/backup-rdb.ts";
 import { Unreachable } from "./client.ts";
 import { adminCommand, run, target, UsageError, type CommonOpts } from "./commands.ts";
 import { EXIT } from "./format.ts";
 
 const PROGRESS_MS = 200;
 const CONNECT_MS = 10_000;
-/** Keys read per page when writing an RDB file. */
-const PAGE = 1000;
 
 export interface BackupReport {
   file: string;
@@ -105,33 +101,10 @@ const span = (indexes: number[]) => {
 };
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
-/** Database 0 of a restored data dir as an RDB file; returns the number of keys written. */
-function writeRdb(dataDir: string, partitionCount: number, write: (b: Uint8Array) => void, now: number): number {
+function rdbOf(dataDir: string, partitionCount: number, write: (b: Uint8Array) => void, now: number): number {
   const state = StateDb.open({ path: join(dataDir, "data.db"), partitionCount });
   try {
-    const ks = state.keyspace.database(0)!;
-    const aux = new Map([
-      ["redis-bits", "64"],
-      ["ctime", String(Math.floor(now / 1000))],
-      ["flydb-ver", VERSION],
-    ]);
-    const w = new RdbFileWriter(aux);
-    const ctx = { db: ks, now, random: Math.random };
-    let keys = 0;
-    let cursor = 0;
-    do {
-      const page = ks.scan(cursor, PAGE, now);
-      cursor = page.cursor;
-      for (const key of page.keys) {
-        const value = readValue(ctx, key);
-        if (!value) continue;
-        w.add({ key, value, expireAtMs: ks.meta(key, now)?.expireAt ?? undefined });
-        keys++;
-      }
-      write(w.take());
-    } while (cursor !== 0);
-    write(w.end());
-    return keys;
+    return writeRdb(state, write, now);
   } finally {
     state.close();
   }
@@ -167,7 +140,7 @@ async function backup(file: string | undefined, o: BackupOpts): Promise<number> 
       let bytes = 0;
       let keys: number;
       try {
-        keys = writeRdb(
+        keys = rdbOf(
           join(scratch, "data"),
           d.header.partition_count,
           (b) => {

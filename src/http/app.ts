@@ -97,7 +97,7 @@ export function createHttpApp(node: NodeStatus): Hono {
     return r.ready ? c.json({ ready: true }) : c.json({ ready: false, reason: r.reason }, 503);
   });
   app.get("/cluster/status", async (c) => c.json(await node.status()));
-  backupRoutes(app, auth, () => node.backup(), node.httpAuthToken);
+  backupRoutes(app, auth, () => node.backup());
   app.get("/metrics", async (c) => {
     const body = await node.metrics.text();
     return c.body(body, 200, { "content-type": node.metrics.contentType });
