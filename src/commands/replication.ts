@@ -63,7 +63,8 @@ function sync(s: SessionApi): Promise<Reply> | Reply {
  */
 function replconf(_s: SessionApi, argv: readonly Uint8Array[]): Reply {
   const option = argv[1] ? lower(argv[1]) : "";
-  return option === "capa" || option === "rdb-only" ? OK : err(`ERR REPLCONF ${option} is not supported: ${RAFT}`);
+  if (option === "capa" || option === "rdb-only") return OK;
+  return err(`ERR REPLCONF is not supported: ${RAFT} (only capa and rdb-only, for redis-cli --rdb; not ${option})`);
 }
 
 export const REPLICATION_COMMANDS = define("server", [
