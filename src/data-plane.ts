@@ -203,7 +203,7 @@ export async function openCluster(
   });
   return {
     mode: "cluster",
-    read: (spec, argv, resp3, db) => node.read(spec, argv, resp3, db),
+    read: (spec, argv, resp3, db, _writeBack, routing) => node.read(spec, argv, resp3, db, routing),
     propose: (op) => node.propose(op),
     keyCount: () => node.keyCount(),
     appliedIndex: () => node.appliedIndex(),

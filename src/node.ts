@@ -233,7 +233,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   let stopAclSync: (() => void) | undefined;
   const blocking = new BlockingRegistry();
   const backend: Backend = {
-    read: (spec, argv, resp3, db, writeBack) => (plane ? plane.read(spec, argv, resp3, db, writeBack) : LOADING),
+    read: (spec, argv, resp3, db, writeBack, routing) =>
+      plane ? plane.read(spec, argv, resp3, db, writeBack, routing) : LOADING,
     propose: (op) => (plane ? plane.propose(op) : Promise.resolve(LOADING)),
     now: wallNow,
     random: () => Math.random(),

@@ -3,7 +3,7 @@
 // (redis-view.ts), status (status.ts) and event log (event-log.ts). Here: start and stop, the timers,
 // Raft intake, the request server and founding. Other modules see it through the narrow interfaces
 // they declare (FormationHost, Drainable, ...), which it satisfies structurally, importing no layer above.
-import type { ClusterView, CommandSpec, KeyEventsHook, Op } from "../commands/types.ts";
+import type { ClusterView, KeyEventsHook, Op } from "../commands/types.ts";
 import type { Config } from "../config/schema.ts";
 import { deriveClusterKey, FrameCipher } from "../gossip/cipher.ts";
 import { GossipNode, type MemberView } from "../gossip/index.ts";
@@ -320,8 +320,8 @@ export class ClusterNode {
   // The data plane: routed reads and writes.
 
   /** Backend.read for sessions. */
-  read(spec: CommandSpec, argv: readonly Uint8Array[], resp3 = false, db = 0): Promise<Reply> | Reply {
-    return this.router.read(spec, argv, resp3, db);
+  read(...args: Parameters<Router["read"]>): ReturnType<Router["read"]> {
+    return this.router.read(...args);
   }
 
   /** Backend.propose for sessions. */

@@ -9,6 +9,7 @@ import type { NodeId } from "../raft/types.ts";
 import type { MetaState } from "./core/meta.ts";
 import type { MultiRaft } from "./core/multiraft.ts";
 import {
+  ROUTING_STRATEGIES,
   type ReadTargetPolicy,
   type ReplicaFacts,
   type RoutingStrategy,
@@ -17,6 +18,8 @@ import {
 import { LoadMeter, SAMPLE_MS } from "./load-meter.ts";
 import { ReadStats } from "./read-stats.ts";
 import type { RouterDeps } from "./router.ts";
+
+const isStrategy = (s: string): s is RoutingStrategy => (ROUTING_STRATEGIES as readonly string[]).includes(s);
 
 /** Weight of the newest RTT probe. */
 const RTT_ALPHA = 0.3;
@@ -52,12 +55,7 @@ export class ReadRouting {
     private readonly d: ReadRoutingDeps,
     now: number,
   ) {
-    const current = () => {
-      const s = d.strategy();
-      let p = this.policies.get(s);
-      if (!p) this.policies.set(s, (p = readTargetPolicy(s)));
-      return p;
-    };
+    const current = () => this.policyOf(d.strategy());
     this.policy = {
       get name() {
         return current().name;
@@ -102,9 +100,21 @@ export class ReadRouting {
     return new ReadRouting(deps, Date.now());
   }
 
+  /** A strategy's policy, shared by the node's setting and the connections that chose it (one rotation). */
+  private policyOf(s: RoutingStrategy): ReadTargetPolicy {
+    let p = this.policies.get(s);
+    if (!p) this.policies.set(s, (p = readTargetPolicy(s)));
+    return p;
+  }
+
   /** What the router takes from it (RouterDeps). */
   routerDeps(): Pick<RouterDeps, "readTargets" | "facts" | "meter" | "readStats"> {
-    return { readTargets: this.policy, facts: this.facts, meter: this.meter, readStats: this.stats };
+    return {
+      readTargets: (routing) => (routing !== undefined && isStrategy(routing) ? this.policyOf(routing) : this.policy),
+      facts: this.facts,
+      meter: this.meter,
+      readStats: this.stats,
+    };
   }
 
   /** Samples every SAMPLE_MS from now on; the caller clears the interval. */

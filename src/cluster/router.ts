@@ -80,14 +80,16 @@ export interface RouterDeps {
   /** Sends a request to another member's request server; PeerUnreachable when it cannot be reached. */
   request(to: NodeId, body: Routed, timeoutMs: number): Promise<unknown>;
   stopped(): boolean;
-  /** Which member serves a read; the leader unless told otherwise. */
-  readonly readTargets?: ReadTargetPolicy;
+  /** Which member serves a read: as the connection's CLIENT ROUTING, else the node's strategy; absent: the leader. */
+  readonly readTargets?: (routing?: string) => ReadTargetPolicy;
   /** Load, zone, RTT and lag of the members, for the read target policy. */
   readonly facts?: ReplicaFacts;
   /** Counts the requests served here (this node's gossiped load). */
   readonly meter?: LoadMeter;
   readonly readStats?: ReadStats;
 }
+
+type MaybeAsync = Reply | Promise<Reply>;
 
 const TRYAGAIN = (why: string): Reply => err(`TRYAGAIN ${why}`);
 const CROSSSLOT = err("CROSSSLOT Keys in request don't hash to the same slot");
@@ -108,16 +110,16 @@ export class Router {
   private readonly leaderHints = new Map<number, NodeId>();
   /** Writes proposed here as leader and not yet settled, by proposal id: a copy waits for them. */
   private readonly pendingWrites = new Map<string, Promise<unknown>>();
-  private readonly readTargets: ReadTargetPolicy;
+  private readonly readTargets: (routing?: string) => ReadTargetPolicy;
   constructor(private readonly d: RouterDeps) {
-    this.readTargets = d.readTargets ?? LEADER_READS;
+    this.readTargets = d.readTargets ?? (() => LEADER_READS);
   }
 
   /** Keyless commands of database `db` reach every partition's leader through this (fanout.ts). */
-  private partitions(db: number): PartitionRunner {
+  private partitions(db: number, reads = this.readTargets()): PartitionRunner {
     return {
       partitionCount: this.d.partitionCount,
-      read: (p, argv) => this.forward({ t: "read", grp: groupOf(p), argv, ...(db !== 0 ? { db } : {}) }),
+      read: (p, argv) => this.forward({ t: "read", grp: groupOf(p), argv, ...(db !== 0 ? { db } : {}) }, reads),
       write: (p, op) => this.forward({ t: "op", grp: groupOf(p), op }),
     };
   }
@@ -127,26 +129,27 @@ export class Router {
     this.leaderHints.set(grp, leader);
   }
 
-  /** Backend.read for sessions. */
-  read(spec: CommandSpec, argv: readonly Uint8Array[], resp3 = false, db = 0): Promise<Reply> | Reply {
+  /** Backend.read for sessions; `routing`: the connection's CLIENT ROUTING strategy. */
+  read(spec: CommandSpec, argv: readonly Uint8Array[], resp3 = false, db = 0, routing?: string): MaybeAsync {
     const r = route(spec, argv, this.d.partitionCount);
+    const reads = this.readTargets(routing);
     switch (r.kind) {
       case "keyless":
         return (
-          keylessRead(this.partitions(db), spec, argv, Math.random) ??
+          keylessRead(this.partitions(db, reads), spec, argv, Math.random) ??
           // A command that takes keys but was given none (OBJECT HELP) reads no data: answer here.
           (spec.firstKey > 0 ? this.d.runLocal(spec, argv, resp3, db) : notInCluster(spec))
         );
       case "crossslot":
         return CROSSSLOT;
       case "partition":
-        return this.readPartition(r.partition, spec, argv, resp3, db);
+        return this.readPartition(r.partition, spec, argv, resp3, db, reads);
       case "split":
         return mergeSplit(
           spec.name,
           r.parts.map((part) => ({
             positions: part.positions,
-            reply: this.readPartition(part.partition, spec, part.argv, resp3, db),
+            reply: this.readPartition(part.partition, spec, part.argv, resp3, db, reads),
           })),
         );
     }
@@ -159,12 +162,13 @@ export class Router {
     argv: readonly Uint8Array[],
     resp3: boolean,
     db: number,
+    reads: ReadTargetPolicy,
   ): Promise<Reply> | Reply {
     const grp = groupOf(p);
     if (this.d.readConsistency === "stale" && this.d.raft.has(grp)) return this.d.runLocal(spec, argv, resp3, db);
     // The sole voter's applied state answers at once (MultiRaft.readBarrier): no forwarding round.
     if (this.d.raft.answersLocally(grp)) return this.d.runLocal(spec, argv, resp3, db);
-    return this.forward({ t: "read", grp, argv, resp3, ...(db !== 0 ? { db } : {}) });
+    return this.forward({ t: "read", grp, argv, resp3, ...(db !== 0 ? { db } : {}) }, reads);
   }
 
   /** Backend.propose for sessions: the op goes to the leader of its keys' partition. */
@@ -297,14 +301,16 @@ export class Router {
       ...(this.d.facts ? { facts: this.d.facts } : {}),
     };
     if (f.t !== "read") return leaderFirst(t);
-    const target = this.readTargets.choose(t);
-    if (target !== undefined) this.d.readStats?.sent(this.readTargets.name, target);
+    // The hand-off (forReplicas) named the strategy of a read any replica may serve.
+    const reads = f.replica ? this.readTargets(f.via) : LEADER_READS;
+    const target = reads.choose(t);
+    if (target !== undefined) this.d.readStats?.sent(reads.name, target);
     return target;
   }
 
-  /** Sends a read or write to the group's leader; a data write gets its proposal id here. */
-  private async forward(f: Routed): Promise<Reply> {
-    if (f.t === "read") return this.deliver(forReplicas(f, this.readTargets));
+  /** Sends a read where `reads` says, a write to the group's leader (a data write gets its proposal id here). */
+  private async forward(f: Routed, reads = this.readTargets()): Promise<Reply> {
+    if (f.t === "read") return this.deliver(forReplicas(f, reads));
     if (f.t !== "op") return this.deliver(f);
     const tooLarge = clusterWriteTooLarge(f.op);
     if (tooLarge) return tooLarge;

@@ -3,6 +3,7 @@
 // Cluster, where every node has its own configuration (docs/CONFIGURATION.md).
 import { array, bulk, err, map, OK, simple, type Reply } from "../resp/reply.ts";
 import type { SessionApi } from "./types.ts";
+import { ROUTING_STRATEGIES } from "./client-routing.ts";
 import { E, globMatch, lower, str, utf8 } from "./util.ts";
 
 type Kind =
@@ -89,7 +90,7 @@ const MUTABLE: readonly Param[] = [
     // FlyDB's own; the choices of src/config/schema.ts (a layer this one may not import).
     name: "routing-strategy",
     key: "routing_strategy",
-    kind: { t: "choice", values: ["key-based", "round-robin", "least-loaded", "locality-aware", "hybrid"] },
+    kind: { t: "choice", values: ROUTING_STRATEGIES },
   },
 ];
 

@@ -7,6 +7,7 @@ import { E, lower, parseInt64, parseIntArg, str, utf8 } from "./util.ts";
 import { parseDbIndex } from "./databases.ts";
 import { authenticate, defaultUserHasNoPassword } from "./acl.ts";
 import { DEFAULT_USER } from "../acl/registry.ts";
+import { clientRouting } from "./client-routing.ts";
 
 /** Compatibility level reported to clients that look at the Redis version. */
 export const REDIS_COMPAT_VERSION = "7.0.0";
@@ -184,6 +185,8 @@ function client(s: SessionApi, argv: readonly Uint8Array[]): Reply {
     }
     case "tracking":
       return clientTracking(s, argv);
+    case "routing":
+      return clientRouting(s, argv);
     case "caching": {
       const bad = arity(3);
       if (bad) return bad;
@@ -371,6 +374,7 @@ export const CONNECTION_COMMANDS = define("connection", [
       s.client.db = 0;
       s.client.protocol = 2;
       s.client.name = "";
+      delete s.client.routing;
       s.client.user = DEFAULT_USER;
       s.client.authenticated = defaultUserOpen(s);
       return simple("RESET");
@@ -407,6 +411,7 @@ export const CONNECTION_COMMANDS = define("connection", [
       ["getredir", 2],
       ["trackinginfo", 2],
       ["reply", 3],
+      ["routing", -2],
     ]),
     summary: "Client connection commands: ID, SETNAME, GETNAME, LIST, INFO, SETINFO, KILL, TRACKING, CACHING, REPLY.",
     exec: client,

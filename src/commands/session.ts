@@ -47,7 +47,8 @@ const FLUSHES = new Set(["flushall", "flushdb"]);
 export interface Backend {
   /**
    * Runs a read-only data command on database `db`: locally on a standalone node, on the right
-   * replica in a cluster (which may answer asynchronously). `writeBack` is passed to local reads only.
+   * replica in a cluster (which may answer asynchronously). `writeBack` is passed to local reads only;
+   * `routing` is the connection's CLIENT ROUTING strategy (absent: the node's routing_strategy).
    */
   read(
     spec: CommandSpec,
@@ -55,6 +56,7 @@ export interface Backend {
     resp3: boolean,
     db: number,
     writeBack?: WriteBack,
+    routing?: string,
   ): Reply | Promise<Reply>;
   /** Resolves with what apply returned once the op is durable and applied. */
   propose(op: Op): Promise<Reply>;
@@ -196,7 +198,7 @@ export class Session implements SessionApi {
   readData(argv: readonly Uint8Array[]): Reply | Promise<Reply> {
     const spec = this.table.get(ascii(argv[0]!).toLowerCase());
     if (!spec?.run) return err(`ERR no data command ${ascii(argv[0]!)}`);
-    return this.backend.read(spec, argv, this.client.protocol === 3, this.client.db);
+    return this.backend.read(spec, argv, this.client.protocol === 3, this.client.db, undefined, this.client.routing);
   }
   closeAfterReply(): void {
     this.closeRequested = true;
@@ -405,7 +407,14 @@ export class Session implements SessionApi {
       ? this.blockingWrite(spec, argv)
       : isWrite(spec)
         ? this.trackedWrite(spec, argv)
-        : this.backend.read(spec, argv, this.client.protocol === 3, this.client.db, this.writeBack);
+        : this.backend.read(
+            spec,
+            argv,
+            this.client.protocol === 3,
+            this.client.db,
+            this.writeBack,
+            this.client.routing,
+          );
     // Remembered as the read is issued: a write applied before it answers still invalidates.
     if (tracking && !isWrite(spec)) tracking.readKeys(commandKeys(spec, argv));
     tracking?.commandDone();

@@ -397,6 +397,8 @@ export interface ClientState {
   db: number;
   /** The ACL user the connection runs as (AUTH, HELLO AUTH); "default" until then. */
   user: string;
+  /** CLIENT ROUTING: the strategy its reads use in a cluster; absent: the node's routing_strategy. */
+  routing?: string;
   /** Its subscriptions of one kind (CLIENT LIST's sub=/psub=/ssub=), from its pub/sub; absent for HTTP. */
   readonly subscriptionCount?: (kind: SubscriptionKind) => number;
 }

@@ -163,7 +163,7 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     kind: "enum",
     def: "key-based",
     choices: ["key-based", "round-robin", "least-loaded", "locality-aware", "hybrid"],
-    help: "which replica serves a read (writes always go to the partition leader): key-based: the leader; round-robin: the partition's live replicas in turn; least-loaded: the replica with the lowest gossiped load (requests served per second, smoothed); locality-aware: this node when it holds a replica, else one in its zone, else the lowest gossip RTT; hybrid: least-loaded among the replicas of this node's zone (else the nearest), skipping one more than 1000 entries behind. A follower serves under read_consistency like the leader: ReadIndex to the leader, then wait for apply (docs/API.md, Read routing); CONFIG SET routing-strategy changes it on this node",
+    help: "which replica serves a read (writes always go to the partition leader): key-based: the leader; round-robin: the partition's live replicas in turn; least-loaded: the replica with the lowest gossiped load (requests served per second, smoothed); locality-aware: this node when it holds a replica, else one in its zone, else the lowest gossip RTT; hybrid: least-loaded among the replicas of this node's zone (else the nearest), skipping one more than 1000 entries behind. A follower serves under read_consistency like the leader: ReadIndex to the leader, then wait for apply (docs/API.md, Read routing); CONFIG SET routing-strategy changes it on this node, CLIENT ROUTING for one connection's reads",
   },
   replication_factor: {
     kind: "int",

@@ -201,6 +201,32 @@ describe("multi-raft host", () => {
     }
   });
 
+  test("a follower's reads share one ReadIndex request until a turn takes it; a read after a write waits for it", async () => {
+    let asks = 0;
+    const c = cluster(["a", "b", "c"], [1], {
+      onSend: (_, m) => {
+        if ("type" in m && m.type === MsgType.ReadIndex) asks++;
+      },
+    });
+    try {
+      const l = await c.waitLeader(1);
+      const leader = c.hosts.get(l)!.host;
+      const f = c.hosts.get(["a", "b", "c"].find((x) => x !== l)!)!;
+      await leader.propose(1, enc.encode("x=1"));
+      const before = asks;
+      await Promise.all(Array.from({ length: 8 }, () => f.host.readBarrier(1)));
+      expect(asks - before).toBe(1);
+      for (let i = 2; i <= 4; i++) {
+        await leader.propose(1, enc.encode(`x=${i}`));
+        await f.host.readBarrier(1);
+        expect(f.sm.data.get(1)?.get("x")).toBe(String(i));
+      }
+      expect(asks - before).toBe(4);
+    } finally {
+      c.stop();
+    }
+  });
+
   test("after the leader is cut off, a new leader is elected and commits", async () => {
     const c = cluster(["a", "b", "c"], [1]);
     try {

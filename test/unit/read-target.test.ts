@@ -99,6 +99,10 @@ describe("least-loaded", () => {
   test("this node among the least loaded serves its own reads (no hop); a busier self yields", () => {
     const even = facts({ load: { a: 100, b: 104, c: 900 } });
     expect(picks("least-loaded", target({ self: "b", facts: even }), 3)).toEqual(["b", "b", "b"]);
+    // Sending a read away costs this node about what serving it does: up to twice the lowest load it stays.
+    const busier = facts({ load: { a: 100, b: 190, c: 900 } });
+    expect(picks("least-loaded", target({ self: "b", facts: busier }), 2)).toEqual(["b", "b"]);
+    expect(picks("hybrid", target({ self: "b", facts: busier }), 2)).toEqual(["b", "b"]);
     const busySelf = facts({ load: { a: 100, b: 400, c: 900 } });
     expect(picks("least-loaded", target({ self: "b", facts: busySelf }), 2)).toEqual(["a", "a"]);
   });

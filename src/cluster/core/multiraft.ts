@@ -105,6 +105,8 @@ interface Group {
   readonly reads: Map<string, { resolve: () => void; reject: (e: Error) => void }>;
   /** Reads with a known index waiting for apply to catch up. */
   readonly readsAt: { index: number; resolve: () => void; reject: (e: Error) => void }[];
+  /** A follower's ReadIndex request no turn has taken yet (readBarrier): later reads share it. */
+  openRead?: { readonly leader: NodeId; readonly done: Promise<void> } | undefined;
   leader: NodeId | null;
   term: number;
   /** Not ticked: no heartbeats, no election timeout. */
@@ -304,15 +306,25 @@ export class MultiRaft {
     return g !== undefined && !this.failure && answersFromApplied(g.raft.status());
   }
 
-  /** Resolves when a linearizable read may be served from this replica's state. */
+  /**
+   * Resolves when a linearizable read may be served from this replica's state. A follower's
+   * reads share one ReadIndex request until a turn takes it (etcd batches them the same way):
+   * the leader reads its commit index only when the request arrives, after every read sharing
+   * it began, so that index covers every write acknowledged before any of them. Not on the
+   * leader, whose index is taken at the call: its reads already share one heartbeat round.
+   */
   readBarrier(grp: number): Promise<void> {
     const g = this.mustGroup(grp);
-    if (answersFromApplied(g.raft.status())) return SETTLED;
+    const s = g.raft.status();
+    if (answersFromApplied(s)) return SETTLED;
+    if (g.openRead && s.role !== "leader" && s.leader === g.openRead.leader) return g.openRead.done;
     this.unquiet(g);
     const ctx = `${this.opts.nodeId}/${this.nextRead++}`;
     if (!g.raft.readIndex(ctx)) return Promise.reject(new NotLeader(grp, g.leader, "no leader to confirm a read"));
     this.kick();
-    return new Promise((resolve, reject) => g.reads.set(ctx, { resolve, reject }));
+    const done = new Promise<void>((resolve, reject) => g.reads.set(ctx, { resolve, reject }));
+    if (s.role !== "leader" && s.leader !== null) g.openRead = { leader: s.leader, done };
+    return done;
   }
 
   transferLeader(grp: number, to: NodeId): boolean {
@@ -367,7 +379,11 @@ export class MultiRaft {
   private startTurn(): (() => void) | undefined {
     if (this.saving || this.failure) return undefined;
     const ready: Turn = [];
-    for (const g of this.groups.values()) if (g.raft.hasReady()) ready.push([g, g.raft.ready()]);
+    for (const g of this.groups.values()) {
+      if (!g.raft.hasReady()) continue;
+      g.openRead = undefined; // its request leaves with this turn
+      ready.push([g, g.raft.ready()]);
+    }
     if (ready.length === 0) return undefined;
     const leads = new Set(ready.filter(([g]) => g.raft.status().role === "leader").map(([g]) => g));
     // A hushing leader's heartbeats of this turn are its last: mark them, and stop ticking.

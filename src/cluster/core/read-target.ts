@@ -67,6 +67,12 @@ export const LEADER_READS: ReadTargetPolicy = { name: "key-based", replicaReads:
 /** Loads within this fraction (and LOAD_TIE_ABS) of the lowest count as equal: sampling noise is not a difference. */
 export const LOAD_TIE = 0.25;
 const LOAD_TIE_ABS = 1;
+/**
+ * This node counts among the least loaded up to this fraction above the lowest: a read it sends
+ * away still costs it about what serving it does (the client's request and reply; measured in
+ * docs/PERFORMANCE.md, "Read routing"), so moving it pays only when this node is much busier.
+ */
+export const SELF_LOAD_TIE = 1;
 /** RTTs within this many milliseconds of the lowest count as equal. */
 export const RTT_TIE_MS = 1;
 /** Hybrid skips a replica known to be more than this many entries behind the commit index. */
@@ -99,11 +105,12 @@ function loads(ids: readonly NodeId[], f: ReplicaFacts): Map<NodeId, number> {
   return new Map(ids.map((id) => [id, f.load(id) ?? mean]));
 }
 
-/** The members of `ids` whose load is within the tie band of the lowest. */
-function leastLoaded(ids: readonly NodeId[], f: ReplicaFacts): NodeId[] {
+/** The members of `ids` whose load is within the tie band of the lowest (`self`'s wider band). */
+function leastLoaded(ids: readonly NodeId[], f: ReplicaFacts, self?: NodeId): NodeId[] {
   const l = loads(ids, f);
   const min = Math.min(...l.values());
-  return ids.filter((id) => l.get(id)! <= min * (1 + LOAD_TIE) + LOAD_TIE_ABS);
+  const tie = (id: NodeId) => (id === self ? SELF_LOAD_TIE : LOAD_TIE);
+  return ids.filter((id) => l.get(id)! <= min * (1 + tie(id)) + LOAD_TIE_ABS);
 }
 
 /** The members of `ids` with the lowest RTT (within RTT_TIE_MS); all of them when none is measured. */
@@ -146,7 +153,7 @@ export function readTargetPolicy(strategy: RoutingStrategy): ReadTargetPolicy {
   > = {
     "round-robin": (t, c) => rotation.pick(t.partition, c),
     "least-loaded": (t, c, f) => {
-      const best = leastLoaded(c, f);
+      const best = leastLoaded(c, f, t.self);
       return selfAmong(t, best) ?? rotation.pick(t.partition, best);
     },
     "locality-aware": (t, c, f) => {
@@ -162,7 +169,7 @@ export function readTargetPolicy(strategy: RoutingStrategy): ReadTargetPolicy {
       const zone = t.self === undefined ? "" : f.zone(t.self);
       const inZone = zone === "" ? pool : pool.filter((id) => f.zone(id) === zone);
       const near = inZone.length > 0 ? inZone : nearest(pool, f);
-      const best = leastLoaded(near, f);
+      const best = leastLoaded(near, f, t.self);
       return selfAmong(t, best) ?? rotation.pick(t.partition, best);
     },
   };
