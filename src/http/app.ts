@@ -97,7 +97,15 @@ export function createHttpApp(node: NodeStatus): Hono {
     return r.ready ? c.json({ ready: true }) : c.json({ ready: false, reason: r.reason }, 503);
   });
   app.get("/cluster/status", async (c) => c.json(await node.status()));
-  backupRoutes(app, auth, () => node.backup());
+  // A backup is every value: without a token it is served only where RESP needs no password either
+  // (as /kv), so HTTP never gets around requirepass.
+  const backupAuth: MiddlewareHandler = async (c, next) => {
+    if (node.httpAuthToken !== "") return auth(c, next);
+    const probe = await node.command([enc.encode("PING")]);
+    if (probe.t !== "error") return next();
+    return c.json({ error: `unauthorized: ${probe.v}; set http_auth_token to take backups over HTTP` }, 401);
+  };
+  backupRoutes(app, backupAuth, () => node.backup());
   app.get("/metrics", async (c) => {
     const body = await node.metrics.text();
     return c.body(body, 200, { "content-type": node.metrics.contentType });
