@@ -99,7 +99,11 @@ describe("standalone node with requirepass", () => {
     expect((await fetch(`${url}/backup`)).status).toBe(401);
     const backup = await fetch(`${url}/backup`, { headers: { authorization: "Bearer t0k" } });
     expect(backup.status).toBe(200);
-    expect(Buffer.from(await backup.arrayBuffer()).subarray(0, 8).toString()).toBe("FLYDBBAK");
+    expect(
+      Buffer.from(await backup.arrayBuffer())
+        .subarray(0, 8)
+        .toString(),
+    ).toBe("FLYDBBAK");
   });
 
   test("HTTP Basic credentials of an ACL user: /kv runs as that user, with its permissions", async () => {
