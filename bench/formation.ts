@@ -2,7 +2,9 @@
 // two nodes given it as --peers, all started at once, as docs/CLUSTER_SETUP.md option 1. Per run:
 // start → all three /ready 200; start → every partition led with all three nodes as voters
 // (/cluster/partitions); the founder window is the time between the two, during which losing
-// the founder leaves partitions without a quorum although /ready says 200 everywhere.
+// the founder would leave partitions without a quorum although /ready says 200 everywhere. Since
+// a member is first ready only once it holds its share (src/cluster/status.ts), it is 0 or
+// negative: the healthy moment comes first (the difference is the polling between the two checks).
 //
 //   npx bun bench/formation.ts [runs=3] [partitions=256] [binary=dist]
 import { startClusterMember, type ClusterMemberProcess } from "../test/helpers/processes.ts";

@@ -88,6 +88,14 @@ program.action(async (opts: Record<string, unknown>) => {
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGHUP", () => {
+    try {
+      if (node.reloadCertificates()) node.log.info("received SIGHUP: TLS certificates reloaded for new connections");
+      else node.log.info("received SIGHUP: no tls_port, nothing to reload");
+    } catch (e) {
+      node.log.error("received SIGHUP: certificates not reloaded, the previous ones stay", { error: String(e) });
+    }
+  });
 });
 
 // No top-level await: bytecode compilation (--bytecode, faster start-up) needs a CommonJS-shaped entry.

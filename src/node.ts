@@ -1,7 +1,8 @@
 // Composition root: Config → a running node (data plane, RESP server, HTTP API).
 import { mkdirSync } from "node:fs";
 import { Session, type Backend } from "./commands/session.ts";
-import type { ServerView } from "./commands/types.ts";
+import type { KeyEventSink, KeyEventsHook, ServerView } from "./commands/types.ts";
+import { byteKey } from "./commands/util.ts";
 import { formatValue } from "./config/load.ts";
 import { CONFIG_KEYS, parseOutputLimit, type Config, type ConfigKey } from "./config/schema.ts";
 import { createHttpApp, type NodeStatus } from "./http/app.ts";
@@ -31,6 +32,8 @@ import { VERSION } from "./version.ts";
 import { KeyspaceEvents } from "./pubsub/keyspace-events.ts";
 import { TrackingTable } from "./pubsub/tracking.ts";
 import { Monitors } from "./server/monitor.ts";
+import { ScriptCallers } from "./server/script-callers.ts";
+import { ClientPause } from "./commands/pause.ts";
 import { PubSubRegistry, sessionPubSub } from "./pubsub/registry.ts";
 import { wallNow } from "./wall-clock.ts";
 import { BlockingRegistry } from "./commands/blocking.ts";
@@ -44,6 +47,11 @@ export interface RunningNode {
   readonly respPort: number;
   readonly httpPort: number;
   stop(): Promise<void>;
+  /**
+   * Reads tls_cert_file, tls_key_file and tls_ca_cert_file again for new connections on tls_port
+   * (SIGHUP); false without tls_port. Throws, keeping the previous certificates, when one is unreadable.
+   */
+  reloadCertificates(): boolean;
 }
 
 export interface StartOptions {
@@ -84,7 +92,37 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   const pubsub = new PubSubRegistry();
   const tracking = new TrackingTable();
   const monitors = new Monitors();
-  const keyEvents = new KeyspaceEvents(pubsub, () => config.notify_keyspace_events, tracking);
+  const scripts = new ScriptCallers();
+  const pause = new ClientPause((ms, fn) => {
+    const t = setTimeout(fn, ms);
+    return () => clearTimeout(t);
+  }, Date.now);
+  const events = new KeyspaceEvents(pubsub, () => config.notify_keyspace_events, tracking);
+  const blocking = new BlockingRegistry();
+  // Keys the applied writes changed, for this node's blocked clients: a push proxied by another
+  // node wakes them when this node applies it, not at the next periodic retry.
+  let changed: [db: number, key: string][] = [];
+  const wake: KeyEventSink = (db, _cls, _event, key) => changed.push([db, byteKey(key)]);
+  const keyEvents: KeyEventsHook = {
+    sink: () => {
+      const notify = events.sink();
+      if (blocking.size === 0) return notify;
+      if (!notify) return wake;
+      return (db, cls, event, key) => {
+        wake(db, cls, event, key);
+        notify(db, cls, event, key);
+      };
+    },
+    newKeys: () => events.newKeys(),
+    flush: () => {
+      events.flush();
+      const touched = changed;
+      changed = [];
+      for (const [db, key] of touched) blocking.touched(db, [key]);
+    },
+    scriptCalls: (op) => scripts.scriptCalls(op),
+    expiryPaused: () => pause.active !== undefined,
+  };
   let plane: DataPlane | undefined = cluster ? undefined : await openStandalone(config, log, metrics, keyEvents);
 
   const sessions = new Map<number, { session: Session; conn: ConnectionControl }>();
@@ -187,7 +225,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         configFile: opts.configFile ?? "",
         fsync: config.fsync,
         connectedClients: sessions.size,
-        blockedClients: blocking.size,
+        blockedClients: blocking.size + pause.waiting,
         totalConnections,
         totalCommands,
         rejectedConnections,
@@ -199,6 +237,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         commandStats: observer.stats,
         cluster: plane?.cluster !== undefined,
         maxclients: config.maxclients,
+        tracking: tracking.stats(),
       };
       // A cluster member's own rows are its replicas' keys: the keyspace section counts the
       // cluster's keys, asked of every partition's leader. When one does not answer, INFO
@@ -231,7 +270,6 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     log,
   });
   let stopAclSync: (() => void) | undefined;
-  const blocking = new BlockingRegistry();
   const backend: Backend = {
     read: (spec, argv, resp3, db, writeBack, routing) =>
       plane ? plane.read(spec, argv, resp3, db, writeBack, routing) : LOADING,
@@ -254,6 +292,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     blocking,
     monitor: (client, argv) =>
       monitors.feed(Math.floor((performance.timeOrigin + performance.now()) * 1000), client, argv),
+    scripts,
+    pause,
     after: (ms, fn) => {
       const t = setTimeout(fn, ms);
       return () => clearTimeout(t);
@@ -470,6 +510,11 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     log,
     respPort,
     httpPort,
+    reloadCertificates: () => {
+      if (!tlsServer) return false;
+      tlsServer.reloadTls(tlsOptions(config));
+      return true;
+    },
     stop: () =>
       (stopping ??= (async () => {
         clearInterval(idleCheck);

@@ -5,12 +5,13 @@
 // they declare (FormationHost, Drainable, ...), which it satisfies structurally, importing no layer above.
 import type { ClusterView, KeyEventsHook, Op } from "../commands/types.ts";
 import type { Config } from "../config/schema.ts";
-import { deriveClusterKey, FrameCipher } from "../gossip/cipher.ts";
+import { deriveClusterKey } from "../gossip/cipher.ts";
 import { GossipNode, type MemberView } from "../gossip/index.ts";
 import type { Logger } from "../log.ts";
 import type { NodeId } from "../raft/types.ts";
 import type { Reply } from "../resp/reply.ts";
 import type { SqliteSynchronous } from "../store/sqlite-sync.ts";
+import { transportSecurity } from "../transport/cluster-tls.ts";
 import { PeerUnreachable, Transport } from "../transport/transport.ts";
 import { Controller, peerViews } from "./controller.ts";
 import { foundCluster, foundPartitions, type Founder } from "./founding.ts";
@@ -116,6 +117,7 @@ export class ClusterNode {
       self,
       raft,
       meta,
+      alive: (id) => this.alive(id),
       askGroups: async (m) =>
         (await this.transport.request(m.id, m.addrs.raft, { t: "groups" }, 1000)) as GroupStatus[],
     });
@@ -147,15 +149,13 @@ export class ClusterNode {
     let node: ClusterNode | undefined;
     const clusterId = config.discovery_cluster_id;
     const dataDir = dataDirId(config.data_dir, !holdsClusterState(config.data_dir));
-    const sealer = config.cluster_secret
-      ? new FrameCipher(deriveClusterKey(config.cluster_secret, "transport"), `flydb-transport/${clusterId}`)
-      : undefined;
     const transport = Transport.listen({
       nodeId: config.node_id,
       clusterId,
       host: bind.raft.host,
       port: bind.raft.port,
-      sealer,
+      ...transportSecurity(config, (secret) => deriveClusterKey(secret, "transport")),
+      onRefused: (line) => log.warn(`transport: ${line}`),
       onMessage: (from, m) => node?.onMessage(from, m),
       onPeerLost: (peer) => node?.replicas.raft.wakeNode(peer),
       onRequest: async (from, body) => {
@@ -179,9 +179,10 @@ export class ClusterNode {
       },
       seeds: config.cluster_peers,
       secret: config.cluster_secret || undefined,
+      acceptSecrets: config.cluster_secret_accept === "" ? [] : [config.cluster_secret_accept],
+      onRefused: (line) => log.warn(`gossip: ${line}`),
     });
-    // A member seen again after it was dead (a healed partition): its old connection may sit in
-    // TCP's retransmission back-off for seconds, so it is dialled afresh (src/transport/transport.ts).
+    // A member back from the dead (a healed partition) is dialled afresh: see Transport.redial.
     gossip.on("joined", (e) => transport.redial(e.member.id));
     // The replicas' callbacks run only once groups open (openExisting below), when `node` is set.
     const replicas = await ReplicaHost.open({

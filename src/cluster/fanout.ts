@@ -14,14 +14,17 @@ import { array, bulk, err, type Reply } from "../resp/reply.ts";
 import { items, mergeFor, num } from "./core/reply-merge.ts";
 import type { DatabaseKeys } from "../commands/types.ts";
 import { decodeCursor, groupBytes, nextCursor } from "./core/scan-cursor.ts";
+import { keylessScript } from "./keyless-script.ts";
 
 /** How one node reaches the leader of any partition (ClusterNode's forwarding with redirects). */
 export interface PartitionRunner {
   readonly partitionCount: number;
-  /** Runs a read-only command on partition p's leader. */
-  read(p: number, argv: readonly Uint8Array[]): Promise<Reply>;
+  /** Runs a read-only command on partition p's leader (replies in RESP3 when `resp3`). */
+  read(p: number, argv: readonly Uint8Array[], resp3?: boolean): Promise<Reply>;
   /** Proposes an op to partition p's group; resolves with what apply returned. */
   write(p: number, op: Op): Promise<Reply>;
+  /** Whether this node leads partition p (where a keyless script starts: keyless-script.ts). */
+  readonly leads?: (p: number) => boolean;
 }
 
 /** Above the per-partition request timeout, so a partition's own -CLUSTERDOWN arrives first. */
@@ -65,7 +68,10 @@ export async function fanOut(
       };
     }
     const failed = replies.find((r): r is Reply & { t: "error" } => r.t === "error");
-    return failed ? { failed: partFailure(command, failed) } : replies;
+    if (!failed) return replies;
+    // The same error from every partition is the command's own answer (FUNCTION LOAD of a bad library).
+    if (replies.every((r) => r.t === "error" && r.v === failed.v)) return { failed };
+    return { failed: partFailure(command, failed) };
   } finally {
     clearTimeout(timer);
   }
@@ -131,13 +137,19 @@ const SPECIAL_REQUESTS: { readonly [H in SpecialRequest]: SpecialHandler } = {
   scan_cursor: scanCursor,
 };
 
-/** Keyless reads whose row declares all_shards or a special request; undefined for any other command. */
+/**
+ * Keyless reads whose row declares all_shards or a special request, and keyless read-only scripts;
+ * undefined for any other command.
+ */
 export function keylessRead(
   run: PartitionRunner,
   spec: CommandSpec,
   argv: readonly Uint8Array[],
   random: () => number,
+  resp3 = false,
 ): Promise<Reply> | undefined {
+  const script = spec.flags.includes("write") ? undefined : keylessScript(run, argv, undefined, resp3);
+  if (script) return script;
   const tips = spec.cluster;
   if (spec.flags.includes("write")) return undefined;
   if (tips?.request === "all_shards") return allShards(run, spec.name, tips, argv, (p, a) => run.read(p, a), random);
@@ -146,7 +158,8 @@ export function keylessRead(
 }
 
 /**
- * Keyless writes whose row declares all_shards (FLUSHDB, FLUSHALL): one op per partition group,
+ * Keyless writing scripts (keyless-script.ts), and keyless writes whose row declares all_shards
+ * (FLUSHDB, FLUSHALL): one op per partition group,
  * so every replica applies that partition's part at the same log position. Not atomic across
  * partitions (nor is anything else across partitions); a failure says how far it got, and
  * repeating it is harmless. Undefined for any other op.
@@ -154,6 +167,8 @@ export function keylessRead(
 export function keylessWrite(run: PartitionRunner, op: Op): Promise<Reply> | undefined {
   if (op.cmds.length !== 1 || op.multi) return undefined;
   const argv = op.cmds[0]!;
+  const script = keylessScript(run, argv, op);
+  if (script) return script;
   const spec = COMMANDS.get(lower(argv[0]!));
   const tips = spec?.cluster;
   if (!spec?.flags.includes("write") || tips?.request !== "all_shards") return undefined;

@@ -6,7 +6,9 @@
 // and gossip. A standalone node hosts one group holding every partition's rows (standalone-group.ts).
 import { join } from "node:path";
 import type { CommandSpec, KeyEventsHook, Op, WriteBack } from "../commands/types.ts";
-import { utf8 } from "../commands/util.ts";
+import { lower, utf8 } from "../commands/util.ts";
+import { COMMANDS } from "../commands/table.ts";
+import { route } from "./core/route.ts";
 import { runRead } from "../commands/apply.ts";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log.ts";
@@ -190,9 +192,33 @@ export class ReplicaHost {
     return nextSession(this.state.db, Date.now());
   }
 
-  /** Runs a read-only command on this node's rows of database `db`. */
+  /**
+   * Runs a read-only command on this node's rows of database `db`. Without the reading
+   * connection's `writeBack` (a cluster member's reads), the write a read asks for is proposed here.
+   */
   runLocal(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean, db: number, writeBack?: WriteBack): Reply {
-    return runRead(this.state.keyspace, spec, argv, db, { now: this.now(), random: Math.random, resp3, writeBack });
+    const scriptCall = this.machine.keyEvents?.scriptCalls?.(undefined);
+    writeBack ??= this.opts.standalone ? undefined : (a) => this.writeBackAsLeader(a, db);
+    return runRead(this.state.keyspace, spec, argv, db, {
+      now: this.now(),
+      random: Math.random,
+      resp3,
+      writeBack,
+      scriptCall,
+    });
+  }
+
+  /**
+   * A read's write (PFCOUNT's cached cardinality, which apply recomputes, so it is right whenever it
+   * lands), proposed when this node leads the key's group: it then served the read as the leader.
+   * Not ordered with the reading connection's later commands; they may find the cache still stale.
+   */
+  private writeBackAsLeader(argv: readonly Uint8Array[], db: number): void {
+    const spec = COMMANDS.get(lower(argv[0]!));
+    const r = spec && route(spec, argv, this.opts.config.partition_count);
+    if (r?.kind !== "partition" || this.raft.status(groupOf(r.partition))?.role !== "leader") return;
+    const op: Op = { cmds: [argv], now: this.now(), seed: 0, ...(db !== 0 ? { db } : {}) };
+    this.raft.propose(groupOf(r.partition), encodeOp(op)).catch(() => {});
   }
 
   /**
@@ -307,6 +333,7 @@ export class ReplicaHost {
 
   /** Active expiry: each partition's leader proposes the deletes (they travel through the log). */
   private expire(): void {
+    if (this.machine.keyEvents?.expiryPaused?.()) return;
     try {
       const led = new Set(
         this.raft.groupIds().filter((grp) => grp !== META_GROUP && this.raft.status(grp)?.role === "leader"),

@@ -119,8 +119,9 @@ export class Router {
   private partitions(db: number, reads = this.readTargets()): PartitionRunner {
     return {
       partitionCount: this.d.partitionCount,
-      read: (p, argv) => this.forward({ t: "read", grp: groupOf(p), argv, ...(db !== 0 ? { db } : {}) }, reads),
+      read: (p, argv, resp3) => this.forward({ t: "read", grp: groupOf(p), argv, resp3, ...(db ? { db } : {}) }, reads),
       write: (p, op) => this.forward({ t: "op", grp: groupOf(p), op }),
+      leads: (p) => this.d.raft.leaderOf(groupOf(p)) === this.d.self,
     };
   }
 
@@ -136,7 +137,7 @@ export class Router {
     switch (r.kind) {
       case "keyless":
         return (
-          keylessRead(this.partitions(db, reads), spec, argv, Math.random) ??
+          keylessRead(this.partitions(db, reads), spec, argv, Math.random, resp3) ??
           // A command that takes keys but was given none (OBJECT HELP) reads no data: answer here.
           (spec.firstKey > 0 ? this.d.runLocal(spec, argv, resp3, db) : notInCluster(spec))
         );

@@ -139,7 +139,7 @@ export class ClusterStateMachine implements StateMachine {
       const events = this.keyEvents;
       const sink = events?.sink();
       const newKeys = sink !== undefined && events!.newKeys();
-      const apply = sink ? (op: Op, ks: Keyspace) => applyOp(op, ks, sink, newKeys) : applyOp;
+      const apply = (op: Op, ks: Keyspace) => applyOp(op, ks, sink, newKeys, events?.scriptCalls?.(op));
       const replies = this.state.applyBatch(grp, run.first, ops, apply);
       // A multi-raft turn applies many groups in one transaction: publish once it has committed.
       if (sink) queueMicrotask(() => events!.flush());

@@ -3,9 +3,10 @@
 // the leave drain, INFO).
 import type { NodeId } from "../raft/types.ts";
 import type { GroupReport } from "./core/group-view.ts";
-import { META_GROUP, partitionOfGroup } from "../keyspace/groups.ts";
+import { groupOf, META_GROUP, partitionOfGroup } from "../keyspace/groups.ts";
 import type { KnownNode } from "./core/formation.ts";
-import type { MemberInfo, MetaState } from "./core/meta.ts";
+import { type MemberInfo, type MetaState, placeableMembers } from "./core/meta.ts";
+import { MAX_META_VOTERS } from "./core/controller.ts";
 import type { MultiRaft } from "./core/multiraft.ts";
 
 /** What a member reports of each group it hosts (for /cluster/status and the leave drain). */
@@ -17,6 +18,8 @@ export interface MemberStatusDeps {
   readonly self: NodeId;
   readonly raft: Pick<MultiRaft, "groupIds" | "status">;
   meta(): MetaState;
+  /** Gossip's liveness of a member (this node: always). */
+  alive(id: NodeId): boolean;
   /** Another member's group statuses, asked over the transport. */
   askGroups(member: MemberInfo): Promise<GroupStatus[]>;
 }
@@ -75,11 +78,16 @@ export class MemberStatus {
    * Joined (a member in the metadata) and every group hosted here has a leader; once that held,
    * a group stays counted as led for READY_GRACE_MS after it lost its leader (one meaning for
    * load balancers: requests sent here are served, no 200/503 flapping while elections settle).
+   * The first time, the node must also hold its share (`unplaced`): all members of a forming
+   * cluster ready means every partition has all its replicas as voters, so losing any one node
+   * right then leaves every partition a quorum (issue #18: no lone-founder window).
    */
   ready(): { ready: boolean; reason?: string } {
     const { self } = this.d;
     const meta = this.d.meta();
     if (!(self in meta.members)) return { ready: false, reason: "not yet admitted to a cluster" };
+    const unplaced = this.wasReady ? undefined : this.unplaced(meta);
+    if (unplaced) return { ready: false, reason: unplaced };
     // A replica moved away while this node was down hosts nothing but stays open until the
     // controller drops it: only the partitions the map gives this node count.
     const hosted = this.groupStatuses().filter(
@@ -101,6 +109,33 @@ export class MemberStatus {
     }
     this.wasReady = true;
     return { ready: true };
+  }
+
+  /**
+   * Why this node does not hold its share of a fully replicated cluster yet, or undefined: the map
+   * gives some partition fewer replicas than min(replication_factor, live members) (placement has
+   * not caught up with members that just joined), or a partition the map places here (or the
+   * metadata group, while every member is one of its voters) is not hosted here as a voter yet:
+   * its replica is still being added, or catching up as a learner.
+   */
+  private unplaced(meta: MetaState): string | undefined {
+    const placeable = placeableMembers(meta);
+    const want = Math.min(meta.replicationFactor, placeable.filter((m) => this.d.alive(m.id)).length);
+    const short = meta.map.findIndex((replicas) => replicas.length < want);
+    if (short >= 0) return `partition ${short} is placed on fewer than ${want} nodes yet`;
+    const voterOf = new Set(
+      this.groupStatuses()
+        .filter((g) => g.voters.includes(this.d.self))
+        .map((g) => g.grp),
+    );
+    const missing: string[] = [];
+    const metaVoter = placeable.length <= MAX_META_VOTERS && placeable.some((m) => m.id === this.d.self);
+    if (metaVoter && !voterOf.has(META_GROUP)) missing.push("metadata");
+    meta.map.forEach((replicas, p) => {
+      if (replicas.includes(this.d.self) && !voterOf.has(groupOf(p))) missing.push(String(p));
+    });
+    if (missing.length === 0) return undefined;
+    return `not yet a voter of ${missing.length} groups this node holds: ${missing.slice(0, 10).join(", ")}`;
   }
 
   /** Group statuses of every member (for /cluster/status), each asked over the transport. */

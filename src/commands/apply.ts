@@ -2,7 +2,7 @@
 import { array, err, type Reply } from "../resp/reply.ts";
 import { COMMANDS } from "./table.ts";
 import { WATCH_ABORT, watchBroken } from "./transactions.ts";
-import type { CommandContext, CommandSpec, EventClass, KeyEventSink, Keyspace, Op } from "./types.ts";
+import type { CommandContext, CommandSpec, EventClass, KeyEventSink, Keyspace, Op, ScriptCallSink } from "./types.ts";
 import { seededRandom } from "../lib/prng.ts";
 import { byteKey, bytesEqual, lower } from "./util.ts";
 import { commandKeys } from "./connection.ts";
@@ -12,9 +12,15 @@ import { selectInOp } from "./databases.ts";
  * Applies one op. Deterministic: the result depends only on the keyspace and the op (its `now`
  * and `seed`), never on this machine's clock. MULTI/EXEC ops give an array of replies. Keyspace
  * events go to `events` in the order the commands raise them (every replica raises the same ones),
- * with "new" for each key a write creates when `newKeys`.
+ * with "new" for each key a write creates when `newKeys`; the commands its scripts run go to `scriptCall`.
  */
-export function applyOp(op: Op, store: Keyspace, events?: KeyEventSink, newKeys = false): Reply {
+export function applyOp(
+  op: Op,
+  store: Keyspace,
+  events?: KeyEventSink,
+  newKeys = false,
+  scriptCall?: ScriptCallSink,
+): Reply {
   // Every replica has the same `databases` (a start-up setting); a log entry for a database this
   // node does not have answers the same error everywhere.
   const db = store.database(op.db ?? 0);
@@ -25,7 +31,7 @@ export function applyOp(op: Op, store: Keyspace, events?: KeyEventSink, newKeys 
     events &&
     ((cls: EventClass, event: string, key: Uint8Array, to?: number) => events(to ?? ctx.db.index, cls, event, key));
   const random = seededRandom(op.seed);
-  let ctx: CommandContext = { db, now: op.now, random, resp3: op.resp3 === true, ...encoding, notify };
+  let ctx: CommandContext = { db, now: op.now, random, resp3: op.resp3 === true, ...encoding, notify, scriptCall };
   const replies = op.cmds.map((argv) => {
     const name = lower(argv[0]!);
     if (name === "select") {

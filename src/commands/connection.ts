@@ -5,6 +5,7 @@ import { define, subcommands } from "./define.ts";
 import type { ClientState, CommandSpec, SessionApi, TrackingApi } from "./types.ts";
 import { E, lower, parseInt64, parseIntArg, str, utf8 } from "./util.ts";
 import { parseDbIndex } from "./databases.ts";
+import { clientPauseCommand } from "./pause.ts";
 import { authenticate, defaultUserHasNoPassword } from "./acl.ts";
 import { DEFAULT_USER } from "../acl/registry.ts";
 import { clientRouting } from "./client-routing.ts";
@@ -72,7 +73,12 @@ function invalidName(b: Uint8Array): Reply | undefined {
   return undefined;
 }
 
-export function clientLine(c: ClientState, now: number): string {
+/**
+ * One CLIENT LIST/INFO line in Redis 7.0's field order. FlyDB does not account buffers per client:
+ * those fields are 0, except `qbuf` of the calling client, which (as in Redis) holds the command
+ * being run: `running` is its argv.
+ */
+export function clientLine(c: ClientState, now: number, running?: readonly Uint8Array[]): string {
   const age = Math.floor((now - c.createdAt) / 1000);
   const idle = Math.floor((now - c.lastActiveAt) / 1000);
   const [sub, psub, ssub] = (["channel", "pattern", "shard"] as const).map((k) => c.subscriptionCount?.(k) ?? 0);
@@ -80,9 +86,18 @@ export function clientLine(c: ClientState, now: number): string {
   const flags = sub! + psub! + ssub! > 0 ? "P" : "N";
   return (
     `id=${c.id} addr=${c.addr} laddr=${c.laddr} fd=-1 name=${c.name} age=${age} idle=${idle} flags=${flags} ` +
-    `db=${c.db} sub=${sub} psub=${psub} ssub=${ssub} multi=-1 cmd=${c.lastCommand} user=${c.user} redir=-1 ` +
+    `db=${c.db} sub=${sub} psub=${psub} ssub=${ssub} multi=-1 qbuf=${running ? respLength(running) : 0} ` +
+    "qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r " +
+    `cmd=${c.lastCommand} user=${c.user} redir=-1 ` +
     `resp=${c.protocol} lib-name=${c.libName} lib-ver=${c.libVer}`
   );
+}
+
+/** The bytes of `argv` as a RESP array of bulk strings. */
+function respLength(argv: readonly Uint8Array[]): number {
+  let n = `*${argv.length}\r\n`.length;
+  for (const a of argv) n += `$${a.length}\r\n`.length + a.length + 2;
+  return n;
 }
 
 function client(s: SessionApi, argv: readonly Uint8Array[]): Reply {
@@ -131,12 +146,17 @@ function client(s: SessionApi, argv: readonly Uint8Array[]): Reply {
       const lines = s
         .clients()
         .filter((c) => !ids || ids.has(c.id))
-        .map((c) => `${clientLine(c, s.now)}\n`);
+        .map((c) => `${clientLine(c, s.now, c === s.client ? argv : undefined)}\n`);
       return verbatim(lines.join(""));
     }
+    case "pause":
+    case "unpause":
+      return clientPauseCommand(s, argv);
     case "info":
-      return arity(2) ?? verbatim(`${clientLine(s.client, s.now)}\n`);
+      return arity(2) ?? verbatim(`${clientLine(s.client, s.now, argv)}\n`);
     case "kill": {
+      const bad = arity(-3);
+      if (bad) return bad;
       if (argv.length === 3) {
         const target = s.clients().find((c) => c.addr === str(argv[2]!));
         if (!target || !s.kill(target.id)) return err("ERR No such client");
@@ -152,6 +172,10 @@ function client(s: SessionApi, argv: readonly Uint8Array[]): Reply {
         if (k === "skipme") {
           if (v !== "yes" && v !== "no") return E.syntax;
           skipMe = v === "yes";
+        } else if (k === "type" && !["normal", "master", "replica", "slave", "pubsub"].includes(v.toLowerCase())) {
+          return err(`ERR Unknown client type '${v}'`);
+        } else if (k === "user" && !s.security.acl.get(v)) {
+          return err(`ERR No such user '${v}'`);
         } else if (!["id", "addr", "laddr", "user", "type"].includes(k)) return E.syntax;
       }
       for (const c of s.clients()) {
@@ -411,9 +435,12 @@ export const CONNECTION_COMMANDS = define("connection", [
       ["getredir", 2],
       ["trackinginfo", 2],
       ["reply", 3],
+      ["pause", -3],
+      ["unpause", 2],
       ["routing", -2],
     ]),
-    summary: "Client connection commands: ID, SETNAME, GETNAME, LIST, INFO, SETINFO, KILL, TRACKING, CACHING, REPLY.",
+    summary:
+      "Client connection commands: ID, SETNAME, GETNAME, LIST, INFO, SETINFO, KILL, TRACKING, CACHING, REPLY, PAUSE, UNPAUSE, ROUTING.",
     exec: client,
   },
 ]);

@@ -13,7 +13,7 @@ import { RdbWriter } from "../rdb/writer.ts";
 import { type RegisteredFunction, SCRIPT_FLAGS } from "../scripting/lua-vm.ts";
 import type { ClusterTips } from "./cluster-policy.ts";
 import { define, subcommands } from "./define.ts";
-import { luaVm, parseNumKeys, SCRIPT_ROUTING, scriptHost, scriptKeys } from "./scripting.ts";
+import { luaVm, movedTo, parseNumKeys, SCRIPT_ROUTING, scriptHost, scriptKeys } from "./scripting.ts";
 import type { CommandContext } from "./types.ts";
 import { ascii, byteKey, E, globMatch, lower, str, utf8 } from "./util.ts";
 
@@ -290,9 +290,18 @@ function listReply(libs: Libraries, argv: readonly Uint8Array[]): Reply {
   return array(out);
 }
 
-function runFcall(ctx: CommandContext, argv: readonly Uint8Array[], readOnly: boolean): Reply {
+/**
+ * FCALL / FCALL_RO. `home`: a keyless call in a cluster (src/cluster/keyless-script.ts), run in
+ * partition `home.partition`, reading its libraries; `home.slot` as in scriptHost.
+ */
+export function runFcall(
+  ctx: CommandContext,
+  argv: readonly Uint8Array[],
+  readOnly: boolean,
+  home?: { partition: number; slot: number },
+): Reply {
   const keys = scriptKeys(argv);
-  const libs = librariesAt(ctx, keys[0]);
+  const libs = librariesAt(ctx, keys[0] ?? home?.partition);
   let fn: RegisteredFunction | undefined;
   for (const lib of libs.values()) fn ??= lib.functions.get(str(argv[1]!).toLowerCase());
   if (!fn) return err("ERR Function not found");
@@ -303,8 +312,9 @@ function runFcall(ctx: CommandContext, argv: readonly Uint8Array[], readOnly: bo
   if (readOnly && !noWrites) return err("ERR Can not execute a script with write flag using *_ro command.");
   const ro = readOnly || noWrites;
   const declared = argv.slice(3, 3 + numkeys);
-  const host = scriptHost(ctx, declared, ro);
-  return luaVm().runFunction(fn.ref, fn.name, declared, argv.slice(3 + numkeys), host);
+  const host = scriptHost(ctx, declared, ro, home?.slot);
+  const reply = luaVm().runFunction(fn.ref, fn.name, declared, argv.slice(3 + numkeys), host);
+  return host.moved === undefined ? reply : movedTo(host.moved);
 }
 
 const EVERY_PARTITION: ClusterTips = { request: "all_shards", via: "__functionpart", response: "all_succeeded" };

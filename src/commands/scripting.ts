@@ -9,6 +9,7 @@ import { ONE_SLOT } from "./cluster-policy.ts";
 import { keySlot } from "../keyspace/slot.ts";
 import { LuaVm, type ScriptHost } from "../scripting/lua-vm.ts";
 import { define, subcommands } from "./define.ts";
+import { MAY_REPLICATE } from "./pause.ts";
 import { commandKeys } from "./connection.ts";
 import { COMMANDS, isWrite } from "./table.ts";
 import type { CommandContext, CommandSpec } from "./types.ts";
@@ -22,6 +23,8 @@ export function luaVm(): LuaVm {
 }
 
 const NOSCRIPT = err("NOSCRIPT No matching script. Please use EVAL.");
+/** The commands that run a script: Redis tracks their keys only when the script reads (see ScriptCallSink). */
+export const RUNS_SCRIPT = new Set(["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"]);
 /** Data commands a script may not call (Redis flags them noscript). */
 const NOT_IN_SCRIPTS = new Set(["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro", "function"]);
 
@@ -41,18 +44,42 @@ export function parseNumKeys(argv: readonly Uint8Array[]): number | Reply {
   return Number(n);
 }
 
+/** A keyless script's host (numkeys 0 in a cluster): where it runs and where its first key sent it. */
+export interface KeylessScriptHost extends ScriptHost {
+  /** The slot of the first key the script touched when that key is another partition's; it then wrote nothing. */
+  readonly moved: number | undefined;
+}
+
 /**
  * What redis.call reaches: the command table against the script's keyspace, with Redis's refusals
  * (unknown command, arity, noscript commands, writes from a read-only script) and, in a cluster,
- * only keys this partition's state machine holds (Redis: "non local key").
+ * only keys this partition's state machine holds (Redis: "non local key"). `home`, a slot of the
+ * partition a keyless script was sent to: its first key, when another partition's and met before the
+ * script wrote anything, ends the script with `moved` set (src/cluster/keyless-script.ts runs it again
+ * there); every later call gets the same error, so a script that catches it still writes nothing.
  */
-export function scriptHost(ctx: CommandContext, declared: readonly Uint8Array[], readOnly: boolean): ScriptHost {
+export function scriptHost(
+  ctx: CommandContext,
+  declared: readonly Uint8Array[],
+  readOnly: boolean,
+  home?: number,
+): KeylessScriptHost {
   let db = ctx.db;
-  const anchor = declared[0];
+  let anchor = declared[0];
+  let wrote = false;
+  let moved: number | undefined;
+  const nonLocal = () =>
+    moved !== undefined
+      ? err(`ERR Script attempted to access a key of another partition (slot ${moved}); FlyDB runs it there`)
+      : err("ERR Script attempted to access a non local key in a cluster node");
   return {
     resp3: ctx.resp3 === true,
     random: ctx.random,
+    get moved() {
+      return moved;
+    },
     call(argv, resp3) {
+      if (moved !== undefined) return nonLocal();
       const name = lower(argv[0]!);
       const spec = COMMANDS.get(name);
       if (!spec || name.startsWith("__")) return err("ERR Unknown Redis command called from script");
@@ -66,21 +93,37 @@ export function scriptHost(ctx: CommandContext, declared: readonly Uint8Array[],
         db = to;
         return OK;
       }
+      // As Redis: PUBLISH and PFCOUNT may replicate, so a read-only script is refused them first.
+      if (readOnly && MAY_REPLICATE.has(name)) {
+        return err("ERR Write commands are not allowed from read-only scripts.");
+      }
       const local = sessionCommandInScript(name, ctx, argv);
-      if (local) return local;
+      if (local) {
+        ctx.scriptCall?.(db.index, argv, declared, false);
+        return local;
+      }
       if (!spec.run || NOT_IN_SCRIPTS.has(name) || spec.flags.includes("blocking")) {
         return err("ERR This Redis command is not allowed from script");
       }
       if (readOnly && isWrite(spec)) return err("ERR Write commands are not allowed from read-only scripts.");
       for (const k of commandKeys(spec, argv)) {
-        if (!db.colocated(anchor ?? k, anchor ? keySlot(k) : undefined)) {
-          return err("ERR Script attempted to access a non local key in a cluster node");
+        if (anchor === undefined && home !== undefined) {
+          if (db.colocated(k, home)) anchor = k;
+          else if (!wrote) moved = keySlot(k);
         }
+        if (moved !== undefined || !db.colocated(anchor ?? k, anchor ? keySlot(k) : undefined)) return nonLocal();
       }
-      return spec.run({ ...ctx, db, resp3 }, argv);
+      if (isWrite(spec)) wrote = true;
+      const reply = spec.run({ ...ctx, db, resp3 }, argv);
+      ctx.scriptCall?.(db.index, argv, declared, spec.flags.includes("readonly"));
+      return reply;
     },
   };
 }
+
+/** Internal reply of a keyless script sent to the wrong partition; the router never passes it on. */
+export const SCRIPT_MOVED = "FLYDBSCRIPTMOVED";
+export const movedTo = (slot: number): Reply => err(`${SCRIPT_MOVED} ${slot}`);
 
 /** Connection commands whose answer a script can have without a connection. */
 function sessionCommandInScript(name: string, ctx: CommandContext, argv: readonly Uint8Array[]): Reply | undefined {
@@ -105,7 +148,8 @@ function sessionCommandInScript(name: string, ctx: CommandContext, argv: readonl
   }
 }
 
-function runEval(ctx: CommandContext, argv: readonly Uint8Array[], readOnly: boolean): Reply {
+/** EVAL / EVAL_RO; `home`: see scriptHost (a keyless script in a cluster). */
+export function runEval(ctx: CommandContext, argv: readonly Uint8Array[], readOnly: boolean, home?: number): Reply {
   const numkeys = parseNumKeys(argv);
   if (typeof numkeys !== "number") return numkeys;
   const vm = luaVm();
@@ -118,13 +162,15 @@ function runEval(ctx: CommandContext, argv: readonly Uint8Array[], readOnly: boo
     return err("ERR Can not execute a script with write flag using *_ro command.");
   }
   const ro = readOnly || flags.has("no-writes");
-  return vm.runScript(loaded.sha, keys, argv.slice(3 + numkeys), scriptHost(ctx, keys, ro));
+  const host = scriptHost(ctx, keys, ro, home);
+  const reply = vm.runScript(loaded.sha, keys, argv.slice(3 + numkeys), host);
+  return host.moved === undefined ? reply : movedTo(host.moved);
 }
 
 const SCRIPT_FLAGS = new Set(["no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys"]);
 
 /** The flags of a `#!lua flags=…` first line (an empty set without one); Redis's errors for a bad one. */
-function shebangFlags(body: Uint8Array): Set<string> | Reply {
+export function shebangFlags(body: Uint8Array): Set<string> | Reply {
   if (body[0] !== 0x23 || body[1] !== 0x21) return new Set();
   const nl = body.indexOf(0x0a);
   const line = ascii(body.subarray(0, nl < 0 ? body.length : nl)).trim();

@@ -21,6 +21,8 @@ import {
   UNBLOCKED,
 } from "./blocking.ts";
 import { VERSION_COMMAND, WATCH_ABORT } from "./transactions.ts";
+import { RUNS_SCRIPT, shebangFlags } from "./scripting.ts";
+import { type ClientPause, MAY_REPLICATE } from "./pause.ts";
 import { clusterClientRefusal, selectedAfter } from "./databases.ts";
 import type {
   ClientState,
@@ -74,9 +76,21 @@ export interface Backend {
   /** This node's clients blocked in BLPOP and the like. */
   readonly blocking: BlockingRegistry;
   /** MONITOR: shows a command this node runs to the monitoring connections (absent: none can be). */
-  monitor?(client: ClientState, argv: readonly Uint8Array[]): void;
+  monitor?(client: Pick<ClientState, "db" | "addr">, argv: readonly Uint8Array[]): void;
+  /** Who sent the scripts this node runs (src/server/script-callers.ts); absent: nobody watches them. */
+  readonly scripts?: {
+    proposing(op: Op, caller: ScriptCaller): void;
+    reading<T>(caller: ScriptCaller, read: () => T): T;
+  };
+  /** CLIENT PAUSE of this node (absent: never paused). */
+  readonly pause?: ClientPause;
   /** Calls `fn` once after `ms` milliseconds unless the returned cancel runs first. */
   after(ms: number, fn: () => void): () => void;
+}
+
+/** The client behind a script: told of each command the script runs (see ScriptCallSink). */
+export interface ScriptCaller {
+  call(db: number, argv: readonly Uint8Array[], declared: readonly Uint8Array[], read: boolean): void;
 }
 
 export interface ConnectionInfo {
@@ -186,6 +200,9 @@ export class Session implements SessionApi {
   }
   kill(id: number): boolean {
     return this.backend.kill(id);
+  }
+  get clientPause(): ClientPause | undefined {
+    return this.backend.pause;
   }
   unblock(id: number, withError: boolean): boolean {
     return this.backend.blocking.unblock(id, withError);
@@ -335,7 +352,7 @@ export class Session implements SessionApi {
    */
   execute(argv: readonly Uint8Array[]): Reply | Promise<Reply> {
     const name = ascii(argv[0]!.subarray(0, 64)).toLowerCase();
-    let spec = this.table.get(name);
+    const spec = this.table.get(name);
     this.silent = this.replyOff || this.skipNext;
     this.skipNext = false;
     this.client.lastActiveAt = this.backend.now();
@@ -344,7 +361,9 @@ export class Session implements SessionApi {
       if (this.queued) this.queueFailed = true;
       return unknownCommand(argv);
     }
-    this.client.lastCommand = name;
+    // CLIENT LIST's cmd=: a container's subcommand as Redis names it ("client|list").
+    const sub = spec.subcommands && argv.length > 1 ? ascii(argv[1]!.subarray(0, 64)).toLowerCase() : undefined;
+    this.client.lastCommand = sub && spec.subcommands!.some((x) => x.name === sub) ? `${name}|${sub}` : name;
     this.lastExecuted = name;
     if (this.queued && !NOT_QUEUED.has(name)) return this.enqueue(spec, argv);
     if (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) return E.arity(name);
@@ -358,6 +377,37 @@ export class Session implements SessionApi {
     }
     const refused = subscribedModeReply(this, name, argv);
     if (refused) return refused;
+    return this.dispatch(spec, name, argv, false);
+  }
+
+  /**
+   * Runs a validated command, unless CLIENT PAUSE holds it: then it waits and runs once the pause
+   * ends (`resumed`), ahead of the commands that arrived while it waited.
+   */
+  private dispatch(
+    spec: CommandSpec,
+    name: string,
+    argv: readonly Uint8Array[],
+    resumed: boolean,
+  ): Reply | Promise<Reply> {
+    const held = this.backend.pause?.active && this.heldByPause(spec, name, argv);
+    if (held) {
+      this.blocked = true;
+      const resume = () => {
+        this.blocked = false;
+        const reply = this.dispatch(spec, name, argv, true);
+        this.drain();
+        return reply;
+      };
+      if (held === true) return this.backend.pause!.wait().then(resume);
+      // A function flagged no-writes runs while writes are paused: FCALL_RO answers it.
+      return Promise.resolve(held).then((r) => {
+        if (r.t === "error" && r.v.startsWith(WRITE_FLAG_REFUSAL)) return this.backend.pause!.wait().then(resume);
+        this.blocked = false;
+        this.drain();
+        return r;
+      });
+    }
     // Connection and server commands never touch the keyspace, so they need not wait for earlier
     // writes; running them at once lets HELLO switch the protocol before later replies are encoded.
     // WATCH (a read) and EXEC (a write) do touch it and keep their place like data commands.
@@ -386,9 +436,30 @@ export class Session implements SessionApi {
       // EXEC ends the transaction when it arrives, not when it runs: what the client sends after it
       // is not queued into it.
       if (name === "exec") this.takenAtArrival.push(this.takeTransaction());
-      return new Promise<Reply>((resolve) => this.deferred.push({ spec, argv, resolve }));
+      return new Promise<Reply>((resolve) =>
+        resumed ? this.deferred.unshift({ spec, argv, resolve }) : this.deferred.push({ spec, argv, resolve }),
+      );
     }
     return this.start(spec, argv);
+  }
+
+  /**
+   * Whether the node's CLIENT PAUSE holds this command: every command under ALL; under WRITE what
+   * may write, as Redis's may-replicate rule (an FCALL's function flags are known only by running
+   * it: the FCALL_RO read it returns says).
+   */
+  private heldByPause(spec: CommandSpec, name: string, argv: readonly Uint8Array[]): boolean | Reply | Promise<Reply> {
+    if (this.backend.pause!.active === "all") return true;
+    if (name === "exec") {
+      return (this.queued ?? []).some((a) => {
+        const s = this.table.get(ascii(a[0]!.subarray(0, 64)).toLowerCase());
+        return s !== undefined && mayWrite(s, a) === true;
+      });
+    }
+    const verdict = mayWrite(spec, argv);
+    if (verdict !== "function") return verdict;
+    const ro = this.table.get("fcall_ro")!;
+    return this.backend.read(ro, [utf8("fcall_ro"), ...argv.slice(1)], this.client.protocol === 3, this.client.db);
   }
 
   /** Commands start in arrival order (SELECT and RESET too): the selected database is the one they were sent under. */
@@ -407,21 +478,30 @@ export class Session implements SessionApi {
       ? this.blockingWrite(spec, argv)
       : isWrite(spec)
         ? this.trackedWrite(spec, argv)
-        : this.backend.read(
-            spec,
-            argv,
-            this.client.protocol === 3,
-            this.client.db,
-            this.writeBack,
-            this.client.routing,
-          );
-    // Remembered as the read is issued: a write applied before it answers still invalidates.
-    if (tracking && !isWrite(spec)) tracking.readKeys(commandKeys(spec, argv));
+        : this.read(spec, argv);
+    // Remembered as the read is issued: a write applied before it answers still invalidates. A
+    // script's keys are remembered only once it reads (scriptCaller), as in Redis.
+    if (tracking && !isWrite(spec) && !RUNS_SCRIPT.has(spec.name)) tracking.readKeys(commandKeys(spec, argv));
     tracking?.commandDone();
     const complete = spec.completeReply;
     if (!complete) return reply;
     return reply instanceof Promise ? reply.then((r) => complete(this, argv, r)) : complete(this, argv, reply);
   }
+
+  private read(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | Promise<Reply> {
+    const c = this.client;
+    const read = () => this.backend.read(spec, argv, c.protocol === 3, c.db, this.writeBack, c.routing);
+    const scripts = this.backend.scripts;
+    return scripts && RUNS_SCRIPT.has(spec.name) ? scripts.reading(this.scriptCaller, read) : read();
+  }
+
+  /** Where this connection's scripts report what they run: MONITOR shows it, tracking remembers their keys once they read. */
+  private readonly scriptCaller: ScriptCaller = {
+    call: (db, argv, declared, read) => {
+      this.backend.monitor?.({ db, addr: "lua" }, argv);
+      if (read) this.pubsub?.tracking?.readKeys(declared);
+    },
+  };
 
   /** MONITOR: as Redis, once the command ran (SELECT shows its new database); admin commands are not shown. */
   private show(spec: CommandSpec, argv: readonly Uint8Array[]): void {
@@ -622,6 +702,10 @@ export class Session implements SessionApi {
 
   private propose(op: Op): Promise<Reply> {
     this.inFlight++;
+    const scripts = this.backend.scripts;
+    if (scripts && op.cmds.some((argv) => RUNS_SCRIPT.has(ascii(argv[0]!.subarray(0, 16)).toLowerCase()))) {
+      scripts.proposing(op, this.scriptCaller);
+    }
     return this.backend
       .propose(op)
       .then((r) => {
@@ -634,6 +718,22 @@ export class Session implements SessionApi {
         this.drain();
       });
   }
+}
+
+/** Redis's error for a script with the write flag run by a read-only variant. */
+const WRITE_FLAG_REFUSAL = "ERR Can not execute a script with write flag";
+
+/** Whether a command may write (CLIENT PAUSE WRITE holds it); "function": an FCALL, which depends on its function's flags. */
+function mayWrite(spec: CommandSpec, argv: readonly Uint8Array[]): boolean | "function" {
+  if (MAY_REPLICATE.has(spec.name)) return true;
+  if (spec.name === "fcall") return "function";
+  if (spec.name === "eval" || spec.name === "evalsha") {
+    const resolved = spec.name === "evalsha" ? spec.resolve!(argv) : argv;
+    if (!Array.isArray(resolved)) return false;
+    const flags = shebangFlags(resolved[1]!);
+    return !(flags instanceof Set && flags.has("no-writes"));
+  }
+  return isWrite(spec);
 }
 
 /** Blocking pops that push too: woken with a destination of another type, they answer WRONGTYPE (as Redis). */

@@ -22,6 +22,7 @@ import { LIST_COMMANDS } from "./list.ts";
 import { OBJECT_COMMANDS } from "./object.ts";
 import { REPLICATION_COMMANDS } from "./replication.ts";
 import { FUNCTION_COMMANDS } from "./functions.ts";
+import { KEYLESS_SCRIPT_COMMANDS } from "./keyless-scripts.ts";
 import { SCRIPTING_COMMANDS } from "./scripting.ts";
 import { SERVER_MISC_COMMANDS } from "./server-misc.ts";
 import { SET_COMMANDS } from "./set.ts";
@@ -75,6 +76,7 @@ export const COMMANDS: ReadonlyMap<string, CommandSpec> = build([
   DEBUG_COMMANDS,
   SCRIPTING_COMMANDS,
   FUNCTION_COMMANDS,
+  KEYLESS_SCRIPT_COMMANDS,
   ACL_COMMANDS,
 ]);
 

@@ -8,6 +8,7 @@ import type { SlowLog } from "./slowlog.ts";
 import type { KeyAccess } from "./key-access.ts";
 import type { LatencyMonitor } from "./latency.ts";
 import type { StreamStore } from "./stream-store.ts";
+import type { ClientPause } from "./pause.ts";
 
 export type KeyType = "string" | "hash" | "list" | "set" | "zset" | "stream";
 
@@ -352,7 +353,23 @@ export interface CommandContext {
    * database than the context's (COPY … DB, MOVE).
    */
   readonly notify?: (cls: EventClass, event: string, key: Uint8Array, db?: number) => void;
+  /**
+   * Told of each command a script runs through redis.call (MONITOR, client tracking of the
+   * script's reads); present only where the node that received the script runs it.
+   */
+  readonly scriptCall?: ScriptCallSink;
 }
+
+/**
+ * A command a script ran: `db` is the script's database at the time, `declared` the KEYS of the
+ * EVAL/FCALL, `read` whether the command is read-only (Redis then tracks the declared keys).
+ */
+export type ScriptCallSink = (
+  db: number,
+  argv: readonly Uint8Array[],
+  declared: readonly Uint8Array[],
+  read: boolean,
+) => void;
 
 /**
  * Redis's notify-keyspace-events class of an event: g generic, $ string, l list, s set, h hash,
@@ -363,7 +380,10 @@ export type EventClass = "g" | "$" | "l" | "s" | "h" | "z" | "t" | "x" | "n";
 /** Receives apply's keyspace events in order (src/pubsub/keyspace-events.ts publishes them). */
 export type KeyEventSink = (db: number, cls: EventClass, event: string, key: Uint8Array) => void;
 
-/** A node's keyspace-notification publisher as the state machines see it (src/pubsub/keyspace-events.ts). */
+/**
+ * What the state machines tell the node of what they apply: keyspace notifications
+ * (src/pubsub/keyspace-events.ts), the commands of its clients' scripts, and whether to expire.
+ */
 export interface KeyEventsHook {
   /** What apply reports to; undefined while notifications are off. */
   sink(): KeyEventSink | undefined;
@@ -371,6 +391,13 @@ export interface KeyEventsHook {
   newKeys(): boolean;
   /** Publishes what was reported since the last flush; called once the applied batch is committed. */
   flush(): void;
+  /**
+   * Where the scripts of `op` (undefined: of a local read) report the commands they run; undefined
+   * unless a client of this node sent it, so other nodes' scripts cost nothing.
+   */
+  scriptCalls?(op: Op | undefined): ScriptCallSink | undefined;
+  /** CLIENT PAUSE of the node: its active expiry proposes no deletes meanwhile, as Redis's. */
+  expiryPaused?(): boolean;
 }
 
 /** Proposes a write on the reading connection's behalf (see CommandContext.writeBack). */
@@ -464,6 +491,8 @@ export interface SessionApi {
   readonly kill: (id: number) => boolean;
   /** Closes this connection after the current reply is written. */
   readonly closeAfterReply: () => void;
+  /** CLIENT PAUSE of this node (src/commands/pause.ts); absent without a node. */
+  readonly clientPause?: ClientPause;
   /** CLIENT REPLY ON/OFF/SKIP: which replies the server writes from this command on. */
   readonly replyMode: (mode: "on" | "off" | "skip") => void;
   /** Forgets per-connection state (MULTI queue, WATCH) for RESET. */

@@ -30,6 +30,7 @@ export interface Config {
   fsync: FsyncPolicy;
   requirepass: string;
   cluster_secret: string;
+  cluster_secret_accept: string;
   http_auth_token: string;
   protected_mode: boolean;
   aclfile: string;
@@ -39,6 +40,7 @@ export interface Config {
   tls_ca_cert_file: string;
   tls_auth_clients: "no" | "optional" | "yes";
   tls_http: boolean;
+  tls_cluster: boolean;
   redis_cluster_mode: boolean;
   /** Milliseconds; written in config as a duration such as "5m" or "90s". */
   dead_node_timeout: number;
@@ -229,6 +231,12 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     secret: true,
     help: "shared secret that authenticates and encrypts gossip and Raft traffic (empty: off)",
   },
+  cluster_secret_accept: {
+    kind: "string",
+    def: "",
+    secret: true,
+    help: "a second secret accepted from other nodes while cluster_secret is rotated (docs/SECURITY.md): this node seals with cluster_secret and accepts either (empty: none)",
+  },
   http_auth_token: {
     kind: "string",
     def: "",
@@ -262,6 +270,11 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     help: "client certificates on the TLS port: not asked for, checked when given, or required (as Redis)",
   },
   tls_http: { kind: "bool", def: false, help: "serve the HTTP API over HTTPS with tls_cert_file and tls_key_file" },
+  tls_cluster: {
+    kind: "bool",
+    def: false,
+    help: "Raft traffic between nodes over mutual TLS: each node presents tls_cert_file and accepts only peers whose certificate chains to tls_ca_cert_file (as Redis's tls-cluster; gossip stays under cluster_secret)",
+  },
   redis_cluster_mode: { kind: "bool", def: false, help: "answer -MOVED like Redis Cluster instead of proxying" },
   dead_node_timeout: {
     kind: "duration",

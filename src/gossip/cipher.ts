@@ -20,12 +20,16 @@ export type OpenResult = { ok: true; plain: Buffer } | { ok: false; reason: "aut
 
 export class FrameCipher {
   private readonly key: Buffer;
+  /** The key, then older or newer ones also accepted while cluster_secret is rotated. */
+  private readonly keys: readonly Buffer[];
   private readonly aad: Buffer;
   private readonly seen = new Set<string>();
 
-  constructor(key: Buffer, label: string) {
-    if (key.length !== 32) throw new Error(`AES-256-GCM needs a 32-byte key, got ${key.length}`);
+  constructor(key: Buffer, label: string, accepted: readonly Buffer[] = []) {
+    for (const k of [key, ...accepted])
+      if (k.length !== 32) throw new Error(`AES-256-GCM needs a 32-byte key, got ${k.length}`);
     this.key = key;
+    this.keys = [key, ...accepted];
     this.aad = Buffer.from(label);
   }
 
@@ -41,15 +45,8 @@ export class FrameCipher {
     if (sealed.length < SEAL_OVERHEAD) return { ok: false, reason: "auth" };
     const buf = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
     const nonce = buf.subarray(0, NONCE_BYTES);
-    let plain: Buffer;
-    try {
-      const d = createDecipheriv("aes-256-gcm", this.key, nonce);
-      d.setAAD(this.aad);
-      d.setAuthTag(buf.subarray(buf.length - TAG_BYTES));
-      plain = Buffer.concat([d.update(buf.subarray(NONCE_BYTES, buf.length - TAG_BYTES)), d.final()]);
-    } catch {
-      return { ok: false, reason: "auth" };
-    }
+    const plain = this.openWithAny(nonce, buf);
+    if (!plain) return { ok: false, reason: "auth" };
     // Only authentic nonces enter the window, so garbage cannot flush real entries out of it.
     const id = nonce.toString("base64");
     if (this.seen.has(id)) return { ok: false, reason: "replay" };
@@ -59,5 +56,19 @@ export class FrameCipher {
       if (oldest !== undefined) this.seen.delete(oldest);
     }
     return { ok: true, plain };
+  }
+
+  private openWithAny(nonce: Buffer, buf: Buffer): Buffer | null {
+    for (const key of this.keys) {
+      try {
+        const d = createDecipheriv("aes-256-gcm", key, nonce);
+        d.setAAD(this.aad);
+        d.setAuthTag(buf.subarray(buf.length - TAG_BYTES));
+        return Buffer.concat([d.update(buf.subarray(NONCE_BYTES, buf.length - TAG_BYTES)), d.final()]);
+      } catch {
+        // not this key
+      }
+    }
+    return null;
   }
 }

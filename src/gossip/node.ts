@@ -8,6 +8,7 @@ import { swimConfig, type SwimConfig } from "./core/config.ts";
 import { seededRng } from "./core/prng.ts";
 import { SwimCore, type SwimStats } from "./core/swim.ts";
 import type { GossipEvent, GossipEventType, MemberMeta, MemberView, Send, Via } from "./core/types.ts";
+import { RefusalLog } from "../lib/refusal-log.ts";
 import { formatHostPort, parseHostPort } from "../net/hostport.ts";
 import { GossipWire, type DropReason } from "./wire.ts";
 
@@ -26,6 +27,10 @@ export interface GossipNodeOptions {
   readonly seeds?: readonly string[];
   /** cluster_secret: when set every packet is AES-256-GCM sealed, and unsealed ones are dropped. */
   readonly secret?: string;
+  /** More secrets whose packets are accepted, while cluster_secret is rotated (cluster_secret_accept). */
+  readonly acceptSecrets?: readonly string[];
+  /** A packet refused for its cluster_secret: one line per sender and reason per minute. */
+  readonly onRefused?: (line: string) => void;
   readonly config?: Partial<Omit<SwimConfig, "clusterId">>;
   /** Defaults to wall-clock seconds, so a restarted node starts above its previous incarnation. */
   readonly incarnation?: number;
@@ -53,6 +58,12 @@ const EMPTY_INFO: MemberInfo = { respAddr: "", httpAddr: "", raftAddr: "", zone:
 
 type Listener = (event: GossipEvent) => void;
 
+const SECRET_MISMATCH = {
+  unencrypted: "an unencrypted packet: cluster_secret is not set on that node",
+  encrypted: "an encrypted packet: that node has a cluster_secret, and this one has none",
+  auth: "a packet failed authentication: its cluster_secret differs from this node's",
+} as const;
+
 export class GossipNode {
   private readonly opts: GossipNodeOptions;
   private readonly cfg: SwimConfig;
@@ -65,6 +76,7 @@ export class GossipNode {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private advertised = "";
   private readonly listeners = new Map<GossipEventType | "*", Set<Listener>>();
+  private readonly refusals = new RefusalLog((line) => this.opts.onRefused?.(line));
   private readonly stats = {
     udpIn: 0,
     udpOut: 0,
@@ -82,7 +94,7 @@ export class GossipNode {
   constructor(opts: GossipNodeOptions) {
     this.opts = opts;
     this.cfg = swimConfig(opts.clusterId, opts.config);
-    this.wire = new GossipWire(opts.secret);
+    this.wire = new GossipWire(opts.secret, opts.acceptSecrets);
     this.meta = { ...EMPTY_INFO, ...opts.meta, nodeId: opts.nodeId, clusterId: opts.clusterId };
   }
 
@@ -209,7 +221,7 @@ export class GossipNode {
             resolve();
           });
         });
-        udp.on("message", (buf) => this.ingest(buf, "udp"));
+        udp.on("message", (buf, from) => this.ingest(buf, "udp", from.address));
         udp.on("error", () => this.stats.sendErrors++);
         tcp.on("error", () => this.stats.sendErrors++);
         this.udp = udp;
@@ -250,12 +262,12 @@ export class GossipNode {
         const frame = buffered.subarray(4, 4 + len);
         buffered = buffered.subarray(4 + len);
         frames++;
-        this.ingest(frame, "tcp");
+        this.ingest(frame, "tcp", conn.remoteAddress ?? "?");
       }
     });
   }
 
-  private ingest(bytes: Uint8Array, via: Via): void {
+  private ingest(bytes: Uint8Array, via: Via, from: string): void {
     const core = this.core;
     if (!core) return;
     if (via === "udp") this.stats.udpIn++;
@@ -264,6 +276,8 @@ export class GossipNode {
     const decoded = this.wire.decode(bytes, via === "udp" ? MAX_UDP_BYTES : MAX_TCP_FRAME_BYTES);
     if (!decoded.ok) {
       this.stats.dropped[decoded.reason]++;
+      const why = SECRET_MISMATCH[decoded.reason as keyof typeof SECRET_MISMATCH];
+      if (why) this.refusals.report(from, `refused gossip from ${from}: ${why}`, Date.now());
       return;
     }
     core.receive(decoded.packet, via, now());

@@ -17,9 +17,10 @@ export class GossipWire {
   private readonly packr = new Packr({ useRecords: false, mapsAsObjects: true });
   private readonly cipher: FrameCipher | null;
 
-  /** `secret`: cluster_secret, or undefined for plaintext gossip. */
-  constructor(secret: string | undefined) {
-    this.cipher = secret === undefined ? null : new FrameCipher(deriveClusterKey(secret, "gossip"), "flydb-gossip");
+  /** `secret`: cluster_secret, or undefined for plaintext gossip; `accepted`: more secrets packets may be sealed with. */
+  constructor(secret: string | undefined, accepted: readonly string[] = []) {
+    const key = (s: string) => deriveClusterKey(s, "gossip");
+    this.cipher = secret === undefined ? null : new FrameCipher(key(secret), "flydb-gossip", accepted.map(key));
   }
 
   /** Encoded size of a value, for the core's packet budget. */

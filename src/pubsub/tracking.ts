@@ -32,6 +32,14 @@ const startsWith = (key: Uint8Array, prefix: Uint8Array) =>
 const overlap = (a: Uint8Array, b: Uint8Array) => startsWith(a, b) || startsWith(b, a);
 
 /** One node's tracking table: keys read by tracking connections, and the BCAST prefixes. */
+/** Redis's tracking counters: connections with tracking on, keys remembered, (key, client) pairs, BCAST prefixes. */
+export interface TrackingStats {
+  readonly clients: number;
+  readonly keys: number;
+  readonly items: number;
+  readonly prefixes: number;
+}
+
 export class TrackingTable {
   private readonly conns = new Map<number, Tracker>();
   private readonly keys = new Map<string, { key: Uint8Array; ids: Set<number> }>();
@@ -40,6 +48,15 @@ export class TrackingTable {
   /** Whether any key or prefix is tracked (otherwise writes need not report their keys). */
   active(): boolean {
     return this.keys.size > 0 || this.prefixes.size > 0;
+  }
+
+  /** INFO's tracking counters. */
+  stats(): TrackingStats {
+    let items = 0;
+    for (const { ids } of this.keys.values()) items += ids.size;
+    let clients = 0;
+    for (const t of this.conns.values()) if (t.opts) clients++;
+    return { clients, keys: this.keys.size, items, prefixes: this.prefixes.size };
   }
 
   /** One connection's side; close() when it goes away. */

@@ -30,6 +30,7 @@ declare module "fengari" {
     lua_gettop(L: LuaState): number;
     lua_insert(L: LuaState, i: number): void;
     lua_isinteger(L: LuaState, i: number): boolean;
+    lua_isnoneornil(L: LuaState, i: number): boolean;
     lua_next(L: LuaState, i: number): number;
     lua_pcall(L: LuaState, nargs: number, nresults: number, msgh: number): number;
     lua_pop(L: LuaState, n: number): void;
@@ -62,6 +63,9 @@ declare module "fengari" {
     lua_upvalueindex(i: number): number;
   };
   export const lauxlib: {
+    luaL_checklstring(L: LuaState, arg: number): LuaString;
+    luaL_checknumber(L: LuaState, arg: number): number;
+    luaL_checkstring(L: LuaState, arg: number): LuaString;
     luaL_newstate(): LuaState;
     luaL_loadbuffer(L: LuaState, buff: LuaString, size: number | null, name: LuaString): number;
     luaL_ref(L: LuaState, t: number): number;

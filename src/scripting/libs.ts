@@ -1,14 +1,16 @@
-// The libraries Redis gives scripts besides Lua's own: cjson, cmsgpack and bit (LuaBitOp), written
-// over fengari's stack. A faithful subset: cjson.null is nil, numbers print as %.14g, and struct
-// (pack/unpack/size) is absent (docs/API.md, "Scripting").
+// The libraries Redis gives scripts besides Lua's own: cjson, cmsgpack, bit (LuaBitOp) and struct
+// (struct.ts), written over fengari's stack. A faithful subset: cjson.null is nil, numbers print as
+// %.14g (docs/API.md, "Scripting").
 import * as fengari from "fengari";
 import type { LuaState } from "fengari";
+import { pushNumber } from "./lua-number.ts";
+import { STRUCT } from "./struct.ts";
 
 const { lua, to_luastring: ls, to_jsstring } = fengari;
 
 type Lib = Record<string, fengari.JsFunction>;
 
-/** Adds cjson, cmsgpack and bit to the globals table at index G. */
+/** Adds cjson, cmsgpack, bit and struct to the globals table at index G. */
 export function openLibraries(L: LuaState, G: number): void {
   const install = (name: string, lib: Lib) => {
     lua.lua_createtable(L, 0, Object.keys(lib).length);
@@ -21,6 +23,7 @@ export function openLibraries(L: LuaState, G: number): void {
   install("cjson", CJSON);
   install("cmsgpack", CMSGPACK);
   install("bit", BIT);
+  install("struct", STRUCT);
 }
 
 function fail(L: LuaState, msg: string): never {
@@ -121,10 +124,8 @@ function pushJson(L: LuaState, v: unknown): void {
   if (!lua.lua_checkstack(L, 4)) fail(L, "Found too many nested data structures");
   if (v === null || v === undefined) lua.lua_pushnil(L);
   else if (typeof v === "boolean") lua.lua_pushboolean(L, v);
-  else if (typeof v === "number") {
-    if (Number.isInteger(v) && Math.abs(v) <= 2147483647) lua.lua_pushinteger(L, v);
-    else lua.lua_pushnumber(L, v);
-  } else if (typeof v === "string") lua.lua_pushstring(L, ls(v));
+  else if (typeof v === "number") pushNumber(L, v);
+  else if (typeof v === "string") lua.lua_pushstring(L, ls(v));
   else if (Array.isArray(v)) {
     lua.lua_createtable(L, v.length, 0);
     v.forEach((x, i) => {
@@ -297,10 +298,7 @@ function unpackValue(L: LuaState, b: Uint8Array, pos: number): number {
     }
     return pos;
   };
-  const num = (n: number) => {
-    if (Number.isInteger(n) && Math.abs(n) <= 2147483647) lua.lua_pushinteger(L, n);
-    else lua.lua_pushnumber(L, n);
-  };
+  const num = (n: number) => pushNumber(L, n);
   if (t < 0x80 || t >= 0xe0) {
     num(t < 0x80 ? t : t - 256);
     return pos;

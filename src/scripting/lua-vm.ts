@@ -7,6 +7,7 @@ import type { LuaState, LuaString } from "fengari";
 import { formatDouble } from "../resp/encoder.ts";
 import { err, type Reply } from "../resp/reply.ts";
 import { openLibraries } from "./libs.ts";
+import { pushNumber } from "./lua-number.ts";
 import { sha1hex } from "./sha1.ts";
 import { seededRandom } from "../lib/prng.ts";
 
@@ -799,11 +800,6 @@ function raise(L: LuaState, msg: string): never {
 }
 
 /** Lua 5.1 numbers are doubles; fengari's integers are 32-bit, so larger values stay floats. */
-function pushNumber(L: LuaState, n: number): void {
-  if (Number.isInteger(n) && n >= -2147483648 && n <= 2147483647) lua.lua_pushinteger(L, n);
-  else lua.lua_pushnumber(L, n);
-}
-
 /** C's (long long) cast of a Lua number, as Redis converts a number reply. */
 function truncate(n: number): number | bigint {
   if (Number.isNaN(n)) return -9223372036854775808n;

@@ -2,6 +2,7 @@
 // Redis INFO (redis-cli --stat, exporters, client libraries) read FlyDB's too.
 import { REDIS_COMPAT_VERSION } from "../commands/connection.ts";
 import type { DatabaseKeys } from "../commands/types.ts";
+import type { TrackingStats } from "../pubsub/tracking.ts";
 import type { CommandStats } from "./command-stats.ts";
 
 export interface InfoSource {
@@ -30,6 +31,8 @@ export interface InfoSource {
   /** A member of a FlyDB cluster: `redis_mode:cluster`, `cluster_enabled:1`. */
   cluster: boolean;
   maxclients: number;
+  /** Client tracking (src/pubsub/tracking.ts); absent: nobody tracks. */
+  tracking?: TrackingStats;
 }
 
 /** Redis's `dbN:keys=…,expires=…,avg_ttl=…` lines, for databases that have keys (FlyDB keeps no TTL average). */
@@ -80,7 +83,7 @@ export function renderInfo(src: InfoSource, section: string | undefined, now: nu
       ["connected_clients", src.connectedClients],
       ["maxclients", src.maxclients],
       ["blocked_clients", src.blockedClients],
-      ["tracking_clients", 0],
+      ["tracking_clients", src.tracking?.clients ?? 0],
     ],
     memory: [
       ["used_memory", mem.heapUsed],
@@ -109,6 +112,9 @@ export function renderInfo(src: InfoSource, section: string | undefined, now: nu
       ["keyspace_hits", 0],
       ["keyspace_misses", 0],
       ["pubsub_channels", 0],
+      ["tracking_total_keys", src.tracking?.keys ?? 0],
+      ["tracking_total_items", src.tracking?.items ?? 0],
+      ["tracking_total_prefixes", src.tracking?.prefixes ?? 0],
       ["total_error_replies", src.commandStats.totalErrors],
     ],
     replication: [

@@ -104,6 +104,8 @@ export interface RespServer {
   readonly port: number;
   /** Stops listening and closes every connection; resolves once each onClose has run. */
   stop(): Promise<void>;
+  /** Listens anew with these TLS options (new certificates); open connections keep theirs. */
+  reloadTls(tls: import("bun").TLSOptions): void;
   connections(): number;
 }
 
@@ -486,10 +488,27 @@ export async function startRespServer(opts: RespServerOptions): Promise<RespServ
   };
   let listener: TCPSocketListener<Connection> = Bun.listen<Connection>(options);
   const port = listener.port;
-  const listen = (p: number) => Bun.listen<Connection>({ ...options, port: p });
+  let tls = opts.tls;
+  const listen = (p: number) => Bun.listen<Connection>({ ...options, ...(tls ? { tls } : {}), port: p });
   return {
     port,
     connections: () => open.size,
+    reloadTls(next) {
+      if (!opts.tls) throw new Error("this listener does not serve TLS");
+      // Bun's listener.reload takes handlers only: the new certificates need a new listening socket.
+      // While descriptors run short the listener is down, and the retry listens with these.
+      const previous = tls;
+      tls = next;
+      if (retry !== undefined || stopped) return;
+      listener.stop(false);
+      try {
+        listener = listen(port);
+      } catch (e) {
+        tls = previous;
+        listener = listen(port);
+        throw e;
+      }
+    },
     async stop() {
       stopped = true;
       clearInterval(retry);

@@ -13,8 +13,26 @@ import type { Entry, EntryKind, GroupWrite } from "../raft/types.ts";
 
 export const RAFT_SCHEMA = `
 CREATE TABLE IF NOT EXISTS raft_log (grp INTEGER NOT NULL, idx INTEGER NOT NULL, term INTEGER NOT NULL, kind INTEGER NOT NULL, data BLOB, PRIMARY KEY (grp, idx)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS raft_state (grp INTEGER PRIMARY KEY, term INTEGER NOT NULL DEFAULT 0, vote TEXT, commit_idx INTEGER NOT NULL DEFAULT 0, snap_idx INTEGER NOT NULL DEFAULT 0, snap_term INTEGER NOT NULL DEFAULT 0, conf BLOB, snap_data BLOB);
+CREATE TABLE IF NOT EXISTS raft_state (grp INTEGER PRIMARY KEY, term INTEGER NOT NULL DEFAULT 0, vote TEXT, commit_idx INTEGER NOT NULL DEFAULT 0, snap_idx INTEGER NOT NULL DEFAULT 0, snap_term INTEGER NOT NULL DEFAULT 0, conf BLOB);
+CREATE TABLE IF NOT EXISTS raft_snapshot (grp INTEGER PRIMARY KEY, data BLOB NOT NULL);
 `;
+
+/**
+ * raft.db files written before raft_snapshot existed keep each snapshot in raft_state.snap_data,
+ * where every hard-state upsert (each turn that commits anything) read the whole blob back (and
+ * rewrote it when the row changed size, e.g. a vote): after a compaction, a whole partition per
+ * group and turn. Moves them out, once.
+ */
+function moveSnapshotsOutOfState(db: Database): void {
+  const columns = db.query<{ name: string }, []>("SELECT name FROM pragma_table_info('raft_state')").all();
+  if (!columns.some((c) => c.name === "snap_data")) return;
+  db.transaction(() => {
+    db.run(
+      "INSERT OR REPLACE INTO raft_snapshot (grp, data) SELECT grp, snap_data FROM raft_state WHERE snap_data IS NOT NULL",
+    );
+    db.run("ALTER TABLE raft_state DROP COLUMN snap_data");
+  })();
+}
 
 export interface RaftLogOptions {
   /** "always" (default): synchronous=FULL, every saveBatch is durable when it returns. */
@@ -45,11 +63,13 @@ export class SqliteRaftStorage implements RaftStorage {
     entries: Statement<LogRow, [number, number]>;
     groups: Statement<{ grp: number }, []>;
     putHardState: Statement<unknown, [number, number, string | null, number]>;
-    putSnapshot: Statement<unknown, [number, number, number, Uint8Array, Uint8Array]>;
+    putSnapshot: Statement<unknown, [number, number, number, Uint8Array]>;
+    putSnapData: Statement<unknown, [number, Uint8Array]>;
     deleteUpTo: Statement<unknown, [number, number]>;
     deleteFrom: Statement<unknown, [number, number]>;
     deleteAll: Statement<unknown, [number]>;
     deleteState: Statement<unknown, [number]>;
+    deleteSnapData: Statement<unknown, [number]>;
     insert: Statement<unknown, [number, number, number, number, Uint8Array | null]>;
   };
   private readonly tx: (writes: readonly GroupWrite[]) => void;
@@ -62,9 +82,10 @@ export class SqliteRaftStorage implements RaftStorage {
     this.db.exec("PRAGMA journal_mode = WAL");
     this.db.exec(`PRAGMA synchronous = ${(opts.fsync ?? "always") === "always" ? "FULL" : "NORMAL"}`);
     this.db.exec(RAFT_SCHEMA);
+    moveSnapshotsOutOfState(this.db);
     this.q = {
       state: this.db.query("SELECT term, vote, commit_idx, snap_idx, snap_term, conf FROM raft_state WHERE grp = ?"),
-      snapData: this.db.query("SELECT snap_data FROM raft_state WHERE grp = ?"),
+      snapData: this.db.query("SELECT data AS snap_data FROM raft_snapshot WHERE grp = ?"),
       entries: this.db.query("SELECT idx, term, kind, data FROM raft_log WHERE grp = ? AND idx > ? ORDER BY idx"),
       groups: this.db.query("SELECT grp FROM raft_state UNION SELECT DISTINCT grp FROM raft_log ORDER BY grp"),
       putHardState: this.db.query(
@@ -72,14 +93,16 @@ export class SqliteRaftStorage implements RaftStorage {
          ON CONFLICT (grp) DO UPDATE SET term = excluded.term, vote = excluded.vote, commit_idx = excluded.commit_idx`,
       ),
       putSnapshot: this.db.query(
-        `INSERT INTO raft_state (grp, snap_idx, snap_term, conf, snap_data) VALUES (?1, ?2, ?3, ?4, ?5)
+        `INSERT INTO raft_state (grp, snap_idx, snap_term, conf) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (grp) DO UPDATE SET snap_idx = excluded.snap_idx, snap_term = excluded.snap_term,
-           conf = excluded.conf, snap_data = excluded.snap_data`,
+           conf = excluded.conf`,
       ),
+      putSnapData: this.db.query("INSERT OR REPLACE INTO raft_snapshot (grp, data) VALUES (?, ?)"),
       deleteUpTo: this.db.query("DELETE FROM raft_log WHERE grp = ? AND idx <= ?"),
       deleteFrom: this.db.query("DELETE FROM raft_log WHERE grp = ? AND idx >= ?"),
       deleteAll: this.db.query("DELETE FROM raft_log WHERE grp = ?"),
       deleteState: this.db.query("DELETE FROM raft_state WHERE grp = ?"),
+      deleteSnapData: this.db.query("DELETE FROM raft_snapshot WHERE grp = ?"),
       insert: this.db.query("INSERT INTO raft_log (grp, idx, term, kind, data) VALUES (?, ?, ?, ?, ?)"),
     };
     this.tx = this.db.transaction((writes: readonly GroupWrite[]) => this.writeBatch(writes));
@@ -121,7 +144,8 @@ export class SqliteRaftStorage implements RaftStorage {
         const m = w.snapshot.meta;
         if (w.discardLog) this.q.deleteAll.run(w.grp);
         else this.q.deleteUpTo.run(w.grp, m.index);
-        this.q.putSnapshot.run(w.grp, m.index, m.term, encodeConf(m.conf), w.snapshot.data);
+        this.q.putSnapshot.run(w.grp, m.index, m.term, encodeConf(m.conf));
+        this.q.putSnapData.run(w.grp, w.snapshot.data);
       }
       if (w.entries && w.entries.length > 0) {
         this.q.deleteFrom.run(w.grp, w.entries[0].index);
@@ -136,6 +160,7 @@ export class SqliteRaftStorage implements RaftStorage {
     this.db.transaction(() => {
       this.q.deleteAll.run(grp);
       this.q.deleteState.run(grp);
+      this.q.deleteSnapData.run(grp);
     })();
   }
 

@@ -1,19 +1,29 @@
 // Node-to-node TCP transport on raft_addr (docs/design/multiraft.md): length-prefixed msgpack frames, every
 // message for a peer queued in one event-loop turn sent as one frame (Raft messages of all groups
-// ride together), requests with replies for proxying, reconnect with back-off, and optional
-// AES-256-GCM sealing of every frame with a key derived from cluster_secret.
+// ride together), requests with replies for proxying, reconnect with back-off, optional AES-256-GCM
+// sealing of every frame with per-connection keys derived from cluster_secret
+// (./session-cipher.ts), and optional mutual TLS.
 //
 // Each node dials each peer it sends to, so a pair of nodes has two connections, one per
 // direction; replies to requests travel back on the connection the request came in on.
+// A connection starts with a handshake: the dialer's HELLO (node id, cluster id, its nonce), the
+// listener's CHALLENGE (its nonce). The dialer sends nothing else before the CHALLENGE, so a
+// refused connection carried no message, and the listener's fresh nonce keys the connection.
 import type { Socket, TCPSocketListener } from "bun";
 import { Packr } from "msgpackr";
+import { RefusalLog } from "../lib/refusal-log.ts";
 import { parseHostPort, type HostPort } from "../net/hostport.ts";
+import type { X509Certificate } from "node:crypto";
+import { caCertificates, issuedByCa } from "./cluster-tls.ts";
 import { encodeFrame, FrameDecoder, FrameError } from "./frame.ts";
 import { LINK_DELAYS } from "./link-delay.ts";
+import { freshNonce, HANDSHAKE_NONCE, openHandshake, SessionCipher, sealHandshake } from "./session-cipher.ts";
 
-export interface FrameSealer {
-  seal(plain: Uint8Array): Uint8Array;
-  open(sealed: Uint8Array): { ok: true; plain: Uint8Array } | { ok: false; reason: string };
+/** Mutual TLS between nodes: each side presents its certificate and checks the other's against the CA. */
+export interface ClusterTls {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
 }
 
 export interface TransportOptions {
@@ -21,8 +31,14 @@ export interface TransportOptions {
   readonly clusterId: string;
   readonly host: string;
   readonly port: number;
-  /** Seals every frame; peers without the same key cannot connect or inject anything. */
-  readonly sealer?: FrameSealer;
+  /**
+   * Keys derived from cluster_secret: the first seals this node's handshakes, any of them opens a
+   * peer's. With keys, every frame is sealed; peers without one of them cannot connect or inject.
+   */
+  readonly keys?: readonly Uint8Array[];
+  readonly tls?: ClusterTls;
+  /** One line per refused peer address and reason per minute (src/lib/refusal-log.ts). */
+  readonly onRefused?: (line: string) => void;
   readonly maxFrameBytes?: number;
   /** One-way messages, in the order the peer sent them. */
   readonly onMessage: (from: string, msg: unknown) => void;
@@ -63,21 +79,39 @@ const BACKOFF_MAX_MS = 2000;
  * seconds (measured: replies 10-13 s late after a 15 s cut); a new connection is up in one round trip.
  */
 const STALLED_MS = 2000;
+/**
+ * A dial not connected by then is abandoned and retried. A SYN sent while the peer is cut off is
+ * retransmitted with the kernel's back-off (1, 3, 7, 15, 31 s …): without this, a dial started
+ * during a network partition could stay pending for tens of seconds after it heals, and nothing
+ * reaches the peer meanwhile (a deposed leader there never hears of the newer term).
+ */
+const CONNECT_TIMEOUT_MS = 2000;
 const HELLO = 0;
 const BATCH = 1;
 const REQUEST = 2;
 const REPLY = 3;
+const CHALLENGE = 4;
 
 type Wire =
-  | [typeof HELLO, string, string] // node id, cluster id
+  | [typeof HELLO, string, string, Uint8Array] // node id, cluster id, dialer's nonce
+  | [typeof CHALLENGE, Uint8Array] // listener's nonce
   | [typeof BATCH, unknown[]]
   | [typeof REQUEST, number, unknown]
   | [typeof REPLY, number, boolean, unknown];
+
+/** Bun's error for a certificate that does not name the dialled IP. */
+const NAME_MISMATCH = "ERR_TLS_CERT_ALTNAME_INVALID";
 
 interface InboundState {
   decoder: FrameDecoder;
   peer: string | null;
   out: WriteQueue;
+  addr: string;
+  /** The peer's certificate was checked (always true without TLS). */
+  verified: boolean;
+  /** The connection's ciphers once the handshake is done (with keys). */
+  rx: SessionCipher | null;
+  tx: SessionCipher | null;
 }
 
 /** Bytes a socket did not take yet; sent again on drain (Bun's write returns the bytes taken). */
@@ -107,16 +141,26 @@ class WriteQueue {
 
 class Peer {
   socket: Socket<Peer> | null = null;
+  /** The socket's queue; set at open, used for the handshake and, once `ready`, for everything. */
   out: WriteQueue | null = null;
+  /** The listener answered the HELLO: frames may flow. */
+  ready = false;
+  helloNonce: Uint8Array | null = null;
+  tx: SessionCipher | null = null;
+  rx: SessionCipher | null = null;
+  /** This side refused the peer's TLS certificate (logged already). */
+  certRefused = false;
   connecting = false;
+  /** Counts dials; a dial's callbacks act only while it is the latest (an abandoned one is closed). */
+  dials = 0;
   backoff = BACKOFF_MIN_MS;
   /** When the outbound connection last carried a reply back (or opened). */
   lastReceivedAt = 0;
   retryTimer: ReturnType<typeof setTimeout> | null = null;
   /** Messages of this turn, sent as one frame at the end of it. */
   batch: unknown[] = [];
-  /** Frames waiting for a connection; bounded so a dead peer cannot eat memory. */
-  backlog: { frame: Uint8Array; request?: number }[] = [];
+  /** Encoded messages (not yet sealed) waiting for a connection; bounded so a dead peer cannot eat memory. */
+  backlog: { plain: Uint8Array; request?: number }[] = [];
   decoder: FrameDecoder;
   constructor(
     readonly id: string,
@@ -128,6 +172,8 @@ class Peer {
 }
 
 const MAX_BACKLOG_FRAMES = 256;
+/** A HELLO is a node id, a cluster id and a nonce, sealed: well under this. */
+const MAX_HELLO_FRAME = 4096;
 
 export class Transport {
   readonly stats: TransportStats = {
@@ -155,9 +201,13 @@ export class Transport {
   private closed = false;
   private listener!: TCPSocketListener<InboundState>;
   private readonly maxFrame: number;
+  private readonly refusals: RefusalLog;
+  private readonly cas: readonly X509Certificate[];
 
   private constructor(private readonly opts: TransportOptions) {
     this.maxFrame = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME;
+    this.cas = opts.tls ? caCertificates(opts.tls.ca) : [];
+    this.refusals = new RefusalLog((line) => opts.onRefused?.(line));
   }
 
   static listen(opts: TransportOptions): Transport {
@@ -165,9 +215,25 @@ export class Transport {
     t.listener = Bun.listen<InboundState>({
       hostname: opts.host,
       port: opts.port,
+      tls: opts.tls && { ...opts.tls, requestCert: true, rejectUnauthorized: false },
       socket: {
         open: (s) => {
-          s.data = { decoder: new FrameDecoder(t.maxFrame), peer: null, out: new WriteQueue(s as Socket<unknown>) };
+          s.data = {
+            // Until the HELLO is accepted, a stranger cannot make this node buffer a large frame.
+            decoder: new FrameDecoder(MAX_HELLO_FRAME),
+            peer: null,
+            out: new WriteQueue(s as Socket<unknown>),
+            addr: s.remoteAddress,
+            verified: !opts.tls,
+            rx: null,
+            tx: null,
+          };
+        },
+        // Checked here rather than by the TLS layer so that the refusal is logged with its reason.
+        handshake: (s, _ok, error) => {
+          if (!error) s.data.verified = true;
+          else if (connectionLost(error)) s.end();
+          else t.refuse(s, s.data.addr, `TLS handshake failed: ${describeTlsError(error)}`);
         },
         data: (s, chunk) => t.onInbound(s, chunk),
         drain: (s) => s.data.out.drain(),
@@ -196,7 +262,7 @@ export class Transport {
     // The last dial failed and the next waits out its back-off (up to BACKOFF_MAX_MS): a request
     // queued now would wait that long only to fail. Failing at once lets a proxying node ask
     // another replica (a crashed leader's successor) straight away; nothing was sent.
-    if (!peer.out && peer.retryTimer)
+    if (!peer.ready && peer.retryTimer)
       return Promise.reject(
         new PeerUnreachable(
           `${peerId} at ${peer.addr}: the last connection attempt failed; retrying in the background`,
@@ -214,9 +280,27 @@ export class Transport {
     });
   }
 
-  /** Drops the outbound connection to a peer (if any); the next frame to it dials a new one. */
+  /**
+   * The peer is reachable again (a healed partition): drops the outbound connection, or abandons
+   * a dial still pending and the back-off before the next, and dials afresh when frames wait.
+   */
   redial(peerId: string): void {
-    this.peers.get(peerId)?.socket?.terminate();
+    const p = this.peers.get(peerId);
+    if (!p) return;
+    p.backoff = BACKOFF_MIN_MS;
+    if (p.socket) {
+      p.socket.terminate();
+      return;
+    }
+    if (p.connecting) {
+      p.dials++;
+      p.connecting = false;
+    }
+    if (p.retryTimer) {
+      clearTimeout(p.retryTimer);
+      p.retryTimer = null;
+    }
+    if (p.backlog.length > 0 || p.batch.length > 0) this.connect(p);
   }
 
   close(): void {
@@ -261,9 +345,18 @@ export class Transport {
     });
   }
 
-  private encode(w: Wire): Uint8Array {
+  private encode(w: Wire, tx: SessionCipher | null): Uint8Array {
+    return this.frame(this.packr.pack(w), tx);
+  }
+
+  private frame(plain: Uint8Array, tx: SessionCipher | null): Uint8Array {
+    return encodeFrame(tx ? tx.seal(plain) : plain);
+  }
+
+  /** A handshake frame: sealed with this node's cluster key when it has one. */
+  private handshakeFrame(w: Wire, key: Uint8Array | undefined): Uint8Array {
     const plain = this.packr.pack(w);
-    return encodeFrame(this.opts.sealer ? this.opts.sealer.seal(plain) : plain);
+    return encodeFrame(key ? sealHandshake(key, plain) : plain);
   }
 
   private sendFrame(p: Peer, w: Wire, request?: number): void {
@@ -277,9 +370,8 @@ export class Transport {
 
   private sendFrameNow(p: Peer, w: Wire, request?: number): void {
     if (this.closed) return;
-    const frame = this.encode(w);
-    if (p.out) {
-      this.write(p.out, frame, request);
+    if (p.ready && p.out) {
+      this.write(p.out, this.encode(w, p.tx), request);
       return;
     }
     if (p.backlog.length >= MAX_BACKLOG_FRAMES) {
@@ -287,7 +379,8 @@ export class Transport {
       if (dropped.request !== undefined)
         this.fail(dropped.request, new PeerUnreachable(`${p.id}: too many frames waiting for a connection`));
     }
-    p.backlog.push({ frame, request });
+    // Sealed once the connection's keys exist; msgpackr reuses its buffer, hence the copy.
+    p.backlog.push({ plain: this.packr.pack(w).slice(), request });
     this.connect(p);
   }
 
@@ -318,36 +411,103 @@ export class Transport {
       this.lost(p);
       return;
     }
+    const dial = ++p.dials;
+    const current = () => dial === p.dials;
+    const dialTimer = setTimeout(() => {
+      if (!current() || !p.connecting) return;
+      p.dials++;
+      this.lost(p);
+    }, CONNECT_TIMEOUT_MS);
+    const failed = () => {
+      clearTimeout(dialTimer);
+      if (current()) this.lost(p);
+    };
+    const tls = this.opts.tls;
     Bun.connect<Peer>({
       hostname: to.host,
       port: to.port,
       data: p,
+      tls: tls && { ...tls, rejectUnauthorized: false },
       socket: {
         open: (s) => {
+          clearTimeout(dialTimer);
+          if (!current()) {
+            s.terminate();
+            return;
+          }
           p.connecting = false;
           p.socket = s;
           p.out = new WriteQueue(s as Socket<unknown>);
-          p.backoff = BACKOFF_MIN_MS;
           p.lastReceivedAt = Date.now();
           p.decoder = new FrameDecoder(this.maxFrame);
-          this.write(p.out, this.encode([HELLO, this.opts.nodeId, this.opts.clusterId]));
-          const backlog = p.backlog;
-          p.backlog = [];
-          for (const f of backlog) this.write(p.out, f.frame, f.request);
+          if (!tls) this.hello(p);
+        },
+        // Nodes dial each other by IP: a certificate need not name it, but must chain to the cluster's CA.
+        handshake: (s, _ok, error) => {
+          const der = () => (s.getPeerCertificate() as { raw?: Uint8Array } | undefined)?.raw;
+          const nameOnly = (error as { code?: string } | null)?.code === NAME_MISMATCH;
+          if (error && !(nameOnly && issuedByCa(der(), this.cas, Date.now()))) {
+            this.refusals.report(
+              p.addr,
+              `refused ${p.id} at ${p.addr}: its certificate: ${describeTlsError(error)}`,
+              Date.now(),
+            );
+            p.certRefused = true;
+            s.terminate();
+          } else this.hello(p);
         },
         data: (_s, chunk) => this.onOutboundData(p, chunk),
         drain: () => p.out?.drain(),
-        close: () => this.lost(p),
+        close: failed,
         error: (_s, e) => this.opts.onError?.(`connection to ${p.id}`, e),
-        connectError: () => this.lost(p),
+        connectError: failed,
       },
-    }).catch(() => this.lost(p));
+    }).catch(failed);
+  }
+
+  private hello(p: Peer): void {
+    if (!p.out) return;
+    p.helloNonce = freshNonce();
+    const key = this.opts.keys?.[0];
+    this.write(p.out, this.handshakeFrame([HELLO, this.opts.nodeId, this.opts.clusterId, p.helloNonce], key));
+  }
+
+  /** The listener's CHALLENGE: derive the connection's keys and send what waited. */
+  private challenged(p: Peer, frame: Uint8Array): boolean {
+    const keys = this.opts.keys;
+    let plain: Uint8Array = frame;
+    let key: Uint8Array | undefined;
+    if (keys) {
+      const opened = openHandshake(keys, frame);
+      if (!opened) return false;
+      ({ plain, key } = opened);
+    }
+    const w = this.unpack(plain);
+    if (!w || w[0] !== CHALLENGE || !(w[1] instanceof Uint8Array) || !p.out || !p.helloNonce) return false;
+    if (key) ({ tx: p.tx, rx: p.rx } = SessionCipher.pair(key, p.helloNonce, w[1], true));
+    p.ready = true;
+    p.backoff = BACKOFF_MIN_MS;
+    const backlog = p.backlog;
+    p.backlog = [];
+    for (const f of backlog) this.write(p.out, this.frame(f.plain, p.tx), f.request);
+    return true;
   }
 
   private lost(p: Peer): void {
+    if (p.socket && !p.ready && !p.certRefused && !this.closed)
+      this.refusals.report(
+        p.addr,
+        `${p.id} at ${p.addr} closed the connection before the handshake ended: it refused this node ` +
+          "(compare cluster_secret, discovery_cluster_id and the TLS certificates of both nodes; its log names the reason)",
+        Date.now(),
+      );
     p.connecting = false;
     p.socket = null;
     p.out = null;
+    p.ready = false;
+    p.certRefused = false;
+    p.helloNonce = null;
+    p.tx = p.rx = null;
     // Requests waiting for this peer fail now rather than at their timeout: those never sent are
     // safe to retry elsewhere; those sent on the lost connection have an unknown outcome.
     p.backlog = p.backlog.filter((f) => f.request === undefined);
@@ -372,19 +532,56 @@ export class Transport {
     p.backoff = Math.min(p.backoff * 2, BACKOFF_MAX_MS);
   }
 
-  private decode(frame: Uint8Array): Wire | undefined {
-    let plain = frame;
-    if (this.opts.sealer) {
-      const r = this.opts.sealer.open(frame);
-      if (!r.ok) return undefined;
-      plain = r.plain;
-    }
+  private decode(frame: Uint8Array, rx: SessionCipher | null): Wire | undefined {
+    const plain = rx ? rx.open(frame) : frame;
+    return plain ? this.unpack(plain) : undefined;
+  }
+
+  private unpack(plain: Uint8Array): Wire | undefined {
     try {
       const w = this.packr.unpack(plain) as unknown;
       return Array.isArray(w) && typeof w[0] === "number" ? (w as Wire) : undefined;
     } catch {
       return undefined;
     }
+  }
+
+  private refuse(s: { end(): void }, addr: string, reason: string, kind = reason): void {
+    this.stats.rejected++;
+    this.refusals.report(addr, `refused a connection from ${addr} on the Raft port: ${reason}`, Date.now(), kind);
+    s.end();
+  }
+
+  /** The first frame of an inbound connection: a HELLO of a node of this cluster, else a reason to refuse. */
+  private greet(s: Socket<InboundState>, frame: Uint8Array): string | { reason: string; kind: string } | undefined {
+    const keys = this.opts.keys;
+    let plain: Uint8Array = frame;
+    let key: Uint8Array | undefined;
+    if (keys) {
+      const opened = openHandshake(keys, frame);
+      if (!opened)
+        return this.unpack(frame)?.[0] === HELLO
+          ? "sent an unencrypted hello: cluster_secret is not set on that node"
+          : "its hello failed authentication: its cluster_secret differs from this node's";
+      ({ plain, key } = opened);
+    }
+    const w = this.unpack(plain);
+    if (!w || w[0] !== HELLO || typeof w[1] !== "string" || !(w[3] instanceof Uint8Array))
+      return keys
+        ? "sent a malformed hello"
+        : "sent an undecodable hello: that node may have a cluster_secret, and this one has none";
+    if (w[2] !== this.opts.clusterId)
+      return {
+        reason: `node ${quote(w[1])} belongs to cluster id ${quote(w[2])}, this node to ${quote(this.opts.clusterId)}`,
+        kind: "cluster id",
+      };
+    if (w[3].length !== HANDSHAKE_NONCE) return "sent a malformed hello";
+    s.data.decoder = new FrameDecoder(this.maxFrame);
+    const nonce = freshNonce();
+    if (key) ({ tx: s.data.tx, rx: s.data.rx } = SessionCipher.pair(key, w[3], nonce, false));
+    s.data.peer = w[1];
+    this.write(s.data.out, this.handshakeFrame([CHALLENGE, nonce], key));
+    return undefined;
   }
 
   private frames(decoder: FrameDecoder, chunk: Uint8Array, s: { end(): void }): Uint8Array[] {
@@ -400,25 +597,33 @@ export class Transport {
   }
 
   private onInbound(s: Socket<InboundState>, chunk: Uint8Array): void {
+    // Bytes before a TLS handshake ended are not TLS (a plain dialer): the handshake's failure is logged.
+    if (!s.data.verified) {
+      this.stats.rejected++;
+      s.end();
+      return;
+    }
     for (const frame of this.frames(s.data.decoder, chunk, s)) {
       this.stats.framesReceived++;
-      const w = this.decode(frame);
-      if (!w) {
-        this.stats.rejected++;
-        s.end();
-        return;
-      }
       if (s.data.peer === null) {
         // The first frame must introduce a node of our cluster; anything else closes the connection.
-        if (w[0] !== HELLO || w[2] !== this.opts.clusterId || typeof w[1] !== "string") {
-          this.stats.rejected++;
-          s.end();
-          return;
-        }
-        s.data.peer = w[1];
-        continue;
+        const refused = this.greet(s, frame);
+        if (refused === undefined) continue;
+        if (typeof refused === "string") this.refuse(s, s.data.addr, refused);
+        else this.refuse(s, s.data.addr, refused.reason, refused.kind);
+        return;
       }
       const from = s.data.peer;
+      const w = this.decode(frame, s.data.rx);
+      if (!w) {
+        this.refuse(
+          s,
+          s.data.addr,
+          `node ${quote(from)}: a frame failed authentication (forged or replayed)`,
+          "frame authentication",
+        );
+        return;
+      }
       if (w[0] === BATCH && Array.isArray(w[1])) {
         for (const m of w[1]) this.deliver(from, m);
       } else if (w[0] === REQUEST && typeof w[1] === "number") {
@@ -441,7 +646,7 @@ export class Transport {
     const handler = this.opts.onRequest;
     const reply = (ok: boolean, value: unknown) => {
       const out = () => {
-        if (!this.closed) this.write(s.data.out, this.encode([REPLY, id, ok, value]));
+        if (!this.closed) this.write(s.data.out, this.encode([REPLY, id, ok, value], s.data.tx));
       };
       const delay = LINK_DELAYS.get(from);
       if (delay) setTimeout(out, delay);
@@ -459,9 +664,21 @@ export class Transport {
 
   private onOutboundData(p: Peer, chunk: Uint8Array): void {
     p.lastReceivedAt = Date.now();
-    for (const frame of this.frames(p.decoder, chunk, p.socket ?? { end() {} })) {
+    const socket = p.socket ?? { end() {} };
+    for (const frame of this.frames(p.decoder, chunk, socket)) {
       this.stats.framesReceived++;
-      const w = this.decode(frame);
+      if (!p.ready) {
+        if (this.challenged(p, frame)) continue;
+        this.stats.rejected++;
+        this.refusals.report(
+          p.addr,
+          `${p.id} at ${p.addr} answered the hello with something other than its challenge`,
+          Date.now(),
+        );
+        socket.end();
+        return;
+      }
+      const w = this.decode(frame, p.rx);
       if (!w || w[0] !== REPLY) {
         this.stats.rejected++;
         continue;
@@ -474,4 +691,20 @@ export class Transport {
       else r.reject(new Error(`${p.id}: ${String(w[3])}`));
     }
   }
+}
+
+function describeTlsError(e: Error): string {
+  const code = (e as { code?: string }).code;
+  return code ? `${code} (${e.message})` : e.message;
+}
+
+/** A string a peer sent, fit for one log line: quoted (newlines escaped) and bounded. */
+function quote(v: unknown): string {
+  return JSON.stringify(String(v).slice(0, 64));
+}
+
+/** A handshake cut short by the peer going away (a killed node) is no refusal to log. */
+function connectionLost(e: Error): boolean {
+  const code = (e as { code?: string }).code ?? "";
+  return code === "ECONNRESET" || code === "EPIPE" || /socket hang up|closed/i.test(e.message);
 }

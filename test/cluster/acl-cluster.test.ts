@@ -1,16 +1,27 @@
 // ACL users in a three-node loopback cluster: ACL SETUSER on one member authorizes the user on
 // the others within a second (the users travel through the metadata group), concurrent changes
 // on two members both hold, ACL DELUSER is seen everywhere, and a member restarted from its data
-// dir still knows the users.
+// dir still knows the users. The members run as a secured cluster (cluster_secret and tls_cluster,
+// mutual TLS between nodes): a node with the secret but a certificate of another CA is refused,
+// logged once by the member it dials, and reads nothing.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Redis from "ioredis";
+import { makeCertificates, type Certificates } from "../helpers/certs.ts";
 import { startLoopbackCluster, type LoopbackCluster, type LoopbackMember } from "../helpers/loopback-cluster.ts";
 import { waitUntil } from "../helpers/cluster-harness.ts";
+import { startClusterMember, type ClusterMemberProcess } from "../helpers/processes.ts";
 
 let cluster: LoopbackCluster;
+let certs: Certificates;
+const SECRET = "acl-cluster-secret";
+const secured = (cert: string) => [
+  ...["--cluster-secret", SECRET, "--tls-cluster", "--tls-ca-cert-file", certs.crt("ca")],
+  ...["--tls-cert-file", certs.crt(cert), "--tls-key-file", certs.key(cert)],
+];
 
 beforeAll(async () => {
-  cluster = await startLoopbackCluster({ size: 3, partitions: 4, prefix: "acl" });
+  certs = makeCertificates();
+  cluster = await startLoopbackCluster({ size: 3, partitions: 4, prefix: "acl", args: secured("node") });
   await cluster.settled();
 }, 90_000);
 afterAll(() => cluster?.stop());
@@ -96,4 +107,45 @@ describe("ACL users in a cluster", () => {
     );
     conn.disconnect();
   }, 90_000);
+
+  test("a node with the secret but a certificate of another CA is refused, logged once, and reads nothing", async () => {
+    const [a] = cluster.members as [LoopbackMember];
+    expect(await cluster.client(a).set("tls:k", "members-only")).toBe("OK");
+    let rogue: ClusterMemberProcess | undefined;
+    // Only what the members log from now on (the restart above may have cut handshakes short).
+    const logged = new Map(cluster.members.map((m) => [m, m.proc.log().length]));
+    try {
+      rogue = await startClusterMember({
+        id: "rogue",
+        seed: a.proc.gossip,
+        partitions: cluster.partitions,
+        args: ["--log-level", "warn", ...secured("rogue")],
+        binary: "dist",
+      });
+      const refused = (m: LoopbackMember) =>
+        m.proc
+          .log()
+          .slice(logged.get(m))
+          .match(/refused a connection from 127\.0\.0\.1 on the Raft port: TLS handshake failed: \S+/g) ?? [];
+      const lines = await waitUntil(
+        async () => {
+          const all = cluster.members.flatMap(refused);
+          return all.length > 0 ? all : undefined;
+        },
+        15_000,
+        "a member's log line refusing the rogue",
+      );
+      expect(lines[0]).toEndWith("UNABLE_TO_VERIFY_LEAF_SIGNATURE");
+      const c = new Redis({ port: rogue.port, host: "127.0.0.1", maxRetriesPerRequest: 0, commandTimeout: 1500 });
+      c.on("error", () => {});
+      const read = await c.get("tls:k").catch((e: Error) => e.message);
+      c.disconnect();
+      expect(read).not.toBe("members-only");
+      // Throttled: the rogue kept retrying, each member said so at most once per minute.
+      for (const m of cluster.members) expect(refused(m).length).toBeLessThanOrEqual(1);
+      expect(await cluster.client(a).get("tls:k")).toBe("members-only");
+    } finally {
+      await rogue?.stop();
+    }
+  }, 30_000);
 });

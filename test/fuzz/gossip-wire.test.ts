@@ -24,6 +24,27 @@ describe("gossip wire", () => {
     expect(plain.decode(plain.encode(packet), 10)).toEqual({ ok: false, reason: "oversize" });
   });
 
+  test("rotation: each step of cluster_secret + cluster_secret_accept talks to the steps next to it", () => {
+    const ok = { ok: true as const, packet };
+    // Every node at step 1 (old, accepting new), then 2 (new, accepting old), then 3 (new only).
+    const [before, step1, step2, step3] = [
+      new GossipWire("old"),
+      new GossipWire("old", ["new"]),
+      new GossipWire("new", ["old"]),
+      new GossipWire("new"),
+    ];
+    for (const [from, to] of [
+      [before, step1],
+      [step1, before],
+      [step1, step2],
+      [step2, step1],
+      [step2, step3],
+      [step3, step2],
+    ] as const)
+      expect(to!.decode(from!.encode(packet), 65_536)).toEqual(ok);
+    expect(step3!.decode(before!.encode(packet), 65_536)).toEqual({ ok: false, reason: "auth" });
+  });
+
   test("a flipped bit anywhere in a sealed packet is rejected", () => {
     const bytes = sealed.encode(packet);
     for (let i = 1; i < bytes.length; i++) {

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { tempDir } from "./processes.ts";
 
 export interface Certificates {
-  /** Path of `<name>.crt` / `<name>.key`: ca, server, client, rogue-ca, rogue. */
+  /** Path of `<name>.crt` / `<name>.key`: ca, server, client, node, rogue-ca, rogue. */
   readonly crt: (name: string) => string;
   readonly key: (name: string) => string;
 }
@@ -21,13 +21,25 @@ export function makeCertificates(): Certificates {
   const f = (name: string) => join(dir, name);
   for (const ca of ["ca", "rogue-ca"]) {
     openssl(
-      ...["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", `/CN=${ca}`],
+      ...[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        `/CN=${ca}`,
+      ],
       ...["-keyout", f(`${ca}.key`), "-out", f(`${ca}.crt`)],
     );
   }
   const sign = (name: string, ca: string, ext: string) => {
     openssl(
-      ...["req", "-newkey", "rsa:2048", "-nodes", "-subj", `/CN=${name}`],
+      ...["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", `/CN=${name}`],
       ...["-keyout", f(`${name}.key`), "-out", f(`${name}.csr`)],
     );
     writeFileSync(f(`${name}.ext`), ext);
@@ -38,6 +50,8 @@ export function makeCertificates(): Certificates {
   };
   sign("server", "ca", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
   sign("client", "ca", "extendedKeyUsage=clientAuth\n");
-  sign("rogue", "rogue-ca", "extendedKeyUsage=clientAuth\n");
+  sign("rogue", "rogue-ca", "extendedKeyUsage=serverAuth,clientAuth\n");
+  // A cluster member's certificate for tls_cluster: both ends of a link, no IP among its names.
+  sign("node", "ca", "extendedKeyUsage=serverAuth,clientAuth\n");
   return { crt: (n) => f(`${n}.crt`), key: (n) => f(`${n}.key`) };
 }

@@ -69,3 +69,102 @@ test("CLIENT REPLY OFF, SKIP and ON: which replies are written", async () => {
   expect(await run(f, cmds)).toBe(expected);
   expect(expected).toStartWith("+OK\r\n:2\r\n+OK\r\n$1\r\n2\r\n-ERR syntax error");
 });
+
+test("MONITOR shows the commands a script or a function runs, as [db lua] lines after the EVAL's", async () => {
+  const lib = "#!lua name=monlib\nredis.register_function('monf', function(k) return redis.call('set', k[1], 'f') end)";
+  const cmds = [
+    ["FUNCTION", "LOAD", "REPLACE", lib],
+    ["SELECT", "2"],
+    [
+      "EVAL",
+      "redis.call('set', KEYS[1], ARGV[1]); redis.call('ping'); return redis.call('get', KEYS[1])",
+      "1",
+      "sk",
+      "v",
+    ],
+    ["EVAL_RO", "return redis.call('get', KEYS[1])", "1", "sk"],
+    ["FCALL", "monf", "1", "fk"],
+    ["SELECT", "0"],
+  ];
+  const outs: string[] = [];
+  for (const port of [servers.redis.port, servers.fly.port]) {
+    const [mon, client] = await Promise.all([servers.open(port), servers.open(port)]);
+    await mon.write(encodeCommand(["MONITOR"]));
+    expect(await mon.readUntil((t) => t.includes("\r\n"))).toBe("+OK\r\n");
+    const mark = mon.received().length;
+    // Ended by a read, which waits for the script before it (a pipelined PING would not: docs/API.md).
+    for (const argv of cmds) {
+      const before = client.received().length;
+      await client.write(Buffer.concat([argv, ["EVAL_RO", "return ARGV[1]", "0", END]].map((a) => encodeCommand(a))));
+      await client.readUntil((t) => t.length > before && t.endsWith(`${END}\r\n`));
+    }
+    await mon.readUntil((t) => t.slice(mark).split(`"${END}"`).length > cmds.length);
+    outs.push(normalise(mon.received().slice(mark)).replace(/^\+\d+\.\d{6} \[(\d+) lua\]/gm, "+T [$1 lua]"));
+  }
+  expect(outs[1]).toBe(outs[0]!);
+  expect(outs[0]).toContain('+T [2 lua] "set" "sk" "v"\r\n+T [2 lua] "ping"\r\n+T [2 lua] "get" "sk"\r\n');
+  expect(outs[0]).toContain('+T [2 lua] "set" "fk" "f"');
+});
+
+test("CLIENT PAUSE WRITE holds writes (and blocked_clients counts them) until UNPAUSE; reads go on; ALL holds PING", async () => {
+  const outs: string[] = [];
+  for (const port of [servers.redis.port, servers.fly.port]) {
+    const [admin, writer, reader] = await Promise.all([servers.open(port), servers.open(port), servers.open(port)]);
+    let out = await run(admin, [
+      ["CLIENT", "PAUSE", "x"],
+      ["CLIENT", "PAUSE", "-1"],
+      ["CLIENT", "PAUSE", "1", "SOME"],
+      ["CLIENT", "UNPAUSE", "extra"],
+      ["CLIENT", "PAUSE", "10000", "WRITE"],
+    ]);
+    const before = writer.received().length;
+    await writer.write(encodeCommand(["SET", "paused", "1"]));
+    out += await run(reader, [["GET", "paused"]]);
+    await Bun.sleep(100);
+    const blocked = /blocked_clients:(\d+)/.exec(await run(admin, [["INFO", "clients"]]))![1];
+    out += `blocked=${blocked} held=${JSON.stringify(writer.received().slice(before))}\n`;
+    out += await run(admin, [["CLIENT", "UNPAUSE"]]);
+    out += (await writer.readUntil((t) => t.length > before)).slice(before);
+    const mark = admin.received().length;
+    await admin.write(encodeCommand(["CLIENT", "PAUSE", "300", "ALL"]));
+    out += (await admin.readUntil((t) => t.length > mark)).slice(mark);
+    const started = performance.now();
+    await run(reader, [["GET", "paused"]]);
+    out += `all>=250ms=${performance.now() - started >= 250}\n`;
+    outs.push(out);
+  }
+  expect(outs[1]).toBe(outs[0]!);
+  expect(outs[0]).toContain('blocked=1 held=""');
+  expect(outs[0]).toContain("all>=250ms=true");
+});
+
+test("CLIENT KILL's argument errors, and CLIENT INFO's fields in Redis 7.0's order with cmd=client|info", async () => {
+  const outs: string[] = [];
+  for (const port of [servers.redis.port, servers.fly.port]) {
+    const c = await servers.open(port);
+    const out = await run(c, [
+      ["CLIENT", "KILL"],
+      ["CLIENT", "KILL", "id", "10", "wrong_arg"],
+      ["CLIENT", "KILL", "id", "str"],
+      ["CLIENT", "KILL", "type", "wrong_type"],
+      ["CLIENT", "KILL", "user", "wrong_user"],
+      ["CLIENT", "KILL", "skipme", "yes_or_no"],
+      ["CLIENT", "INFO"],
+    ]);
+    // Field names in order, with the values that do not vary between servers (lib-name/lib-ver: Redis 7.2's).
+    outs.push(
+      out
+        .replace(/ lib-name=\S* lib-ver=\S*/, "")
+        .replace(/(\w[\w-]*)=(\S*)/g, (_, k: string, v: string) =>
+          ["cmd", "flags", "multi", "resp", "db"].includes(k) ? `${k}=${v}` : `${k}=*`,
+        )
+        .replace(/\$\d+\r\nid=/, "$N\r\nid="),
+    );
+  }
+  expect(outs[1]).toBe(outs[0]!);
+  expect(outs[0]).toContain("cmd=client|info ");
+  // Redis's qbuf also counts the pipelined commands behind; alone, CLIENT INFO's own 26 bytes.
+  const alone = await servers.open(servers.fly.port);
+  await alone.write(encodeCommand(["CLIENT", "INFO"]));
+  expect(await alone.readUntil((t) => t.endsWith("\n\r\n"))).toContain(" qbuf=26 ");
+});

@@ -79,6 +79,29 @@ describe("gossip over loopback UDP/TCP, members as processes", () => {
     await intruder.stop();
   });
 
+  test("packets of a wrong or missing secret are logged once per sender and reason", async () => {
+    const lines: string[] = [];
+    const node = (nodeId: string, secret: string | undefined, seeds: string[] = []) => {
+      const n = new GossipNode({
+        ...{ nodeId, clusterId: CLUSTER, bindAddr: "127.0.0.1:0", seeds, secret, config: FAST },
+        onRefused: (l) => lines.push(l),
+      });
+      inproc.push(n);
+      return n;
+    };
+    const member = node("logged", SECRET);
+    await member.start();
+    const at = [member.addr];
+    await Promise.all([node("wrong", "not-the-secret", at).start(), node("plain", undefined, at).start()]);
+    await waitFor(() => lines.length >= 2, 10_000, "both refusals logged");
+    await Bun.sleep(1_000); // they keep trying: still one line each
+    expect(lines.sort()).toEqual([
+      "refused gossip from 127.0.0.1: a packet failed authentication: its cluster_secret differs from this node's",
+      "refused gossip from 127.0.0.1: an unencrypted packet: cluster_secret is not set on that node",
+    ]);
+    expect(member.members().map((m) => m.id)).toEqual(["logged"]);
+  });
+
   test("garbage, truncated, oversized and replayed packets are dropped, counted and survived", async () => {
     const target = procs.find((p) => !p.exited && p.id === "m0") as MemberProc;
     const { host, port } = parseHostPort(target.addr);

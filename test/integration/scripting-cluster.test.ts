@@ -1,8 +1,9 @@
 // Scripts and functions on a 3-node loopback cluster of dist/flydb: a script sent to a node that does
 // not lead its keys' partition runs there once (through the leader's log), the body travels in the
 // op (EVALSHA works on a node whose replicas never saw SCRIPT LOAD), keys in two slots are refused,
-// an undeclared key of another partition is an error, and FUNCTION libraries reach every member
-// and survive kill -9 and a restart.
+// an undeclared key of another partition is an error, FUNCTION libraries reach every member
+// and survive kill -9 and a restart, and a keyless script (numkeys 0) runs through any node in the
+// partition of the first key it touches (src/cluster/keyless-script.ts), applied once.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { keysInDistinctPartitions } from "../helpers/cluster-harness.ts";
 import { startLoopbackCluster, type LoopbackCluster, type LoopbackMember } from "../helpers/loopback-cluster.ts";
@@ -70,5 +71,33 @@ describe("scripting in a cluster", () => {
     expect(await c.client(victim).call("FCALL", "bump", "1", "{fn}:n")).toBe(4);
     const list = (await c.client(victim).call("FUNCTION", "LIST")) as unknown[][];
     expect(list.map((lib) => lib[1])).toEqual(["counter"]);
+  });
+
+  test("keyless EVAL/FCALL through every node: runs, follows its first key's partition, applied once", async () => {
+    const keys = keysInDistinctPartitions(PARTITIONS, PARTITIONS, "keyless");
+    const incr = "return redis.call('incr', ARGV[1])";
+    for (const [i, m] of c.members.entries()) {
+      const via = c.client(m);
+      expect(await via.eval("return {1, redis.call('ping'), ARGV[1]}", 0, "a")).toEqual([1, "PONG", "a"]);
+      // Every partition's key through every node: whichever partition the script starts in.
+      for (const k of keys) expect(await via.eval(incr, 0, k)).toBe(i + 1);
+      expect(await via.call("EVAL_RO", "return redis.call('get', ARGV[1])", "0", keys[1]!)).toBe(String(i + 1));
+      // A read before its first key does not pin it (the suite's "Scripts can run non-deterministic commands").
+      const rk = "redis.pcall('randomkey') return redis.pcall('set', ARGV[1], 'ciao')";
+      for (const k of keys) expect(await via.eval(rk, 0, `${k}:s`)).toBe("OK");
+    }
+    for (const m of c.members) expect(await c.client(m).mget(keys[0]!, keys[3]!)).toEqual(["3", "3"]);
+    // Its second key in another partition: Redis's non-local error, as with declared keys.
+    const two = "redis.call('set', ARGV[1], 'x') return redis.call('set', ARGV[2], 'x')";
+    expect(await errorOf(c.client(c.members[0]!).eval(two, 0, keys[0]!, keys[1]!))).toContain(
+      "Script attempted to access a non local key in a cluster node",
+    );
+    const code =
+      "#!lua name=keyless\nredis.register_function('bumpk', function(_, args) return redis.call('incr', args[1]) end)\n" +
+      "redis.register_function{function_name='getk', callback=function(_, args) return redis.call('get', args[1]) end," +
+      " flags={'no-writes'}}";
+    await c.client(c.members[0]!).call("FUNCTION", "LOAD", code);
+    for (const m of c.members) expect(await c.client(m).call("FCALL", "bumpk", "0", keys[2]!)).toBeGreaterThan(3);
+    expect(await c.client(c.members[1]!).call("FCALL_RO", "getk", "0", keys[2]!)).toBe("6");
   });
 });

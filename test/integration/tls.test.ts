@@ -3,10 +3,12 @@
 // TLS port while the plain port keeps working; tls_auth_clients no / optional / yes.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { connect as tlsConnect } from "node:tls";
 import Redis from "ioredis";
 import { makeCertificates, type Certificates } from "../helpers/certs.ts";
-import { startFlyDB, type FlyDBProcess } from "../helpers/processes.ts";
+import { startFlyDB, tempDir, type FlyDBProcess } from "../helpers/processes.ts";
 import { freePort } from "../helpers/ports.ts";
 
 let certs: Certificates;
@@ -116,6 +118,60 @@ describe("TLS client certificates", () => {
       expect(cli(tls, "PING").out).toBe("PONG");
       expect(cli(tls, "--cert", f("client.crt"), "--key", f("client.key"), "PING").out).toBe("PONG");
       expect(cli(tls, "--cert", f("rogue.crt"), "--key", f("rogue.key"), "PING").out).not.toBe("PONG");
+    } finally {
+      await fly.stop();
+    }
+  }, 60_000);
+});
+
+/** The CN of the certificate the TLS port serves to a new connection. */
+function servedName(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = tlsConnect({ port, host: "127.0.0.1", rejectUnauthorized: false }, () => {
+      resolve(String(s.getPeerCertificate().subject?.CN));
+      s.end();
+    });
+    s.on("error", reject);
+  });
+}
+
+describe("certificates reload on SIGHUP", () => {
+  test("new connections get the new certificate, open ones stay; an unreadable one keeps the old", async () => {
+    const dir = tempDir("tls-reload");
+    const live = { crt: join(dir, "live.crt"), key: join(dir, "live.key") };
+    copyFileSync(f("server.crt"), live.crt);
+    copyFileSync(f("server.key"), live.key);
+    const tls = freePort();
+    const fly = await startFlyDB({
+      args: [
+        ...["--tls-port", String(tls), "--tls-cert-file", live.crt, "--tls-key-file", live.key],
+        ...["--tls-auth-clients", "no"],
+      ],
+    });
+    try {
+      expect(await servedName(tls)).toBe("server");
+      const before = new Redis({
+        port: tls,
+        host: "127.0.0.1",
+        tls: { ca: readFileSync(f("ca.crt")) },
+        lazyConnect: true,
+      });
+      await before.connect();
+      copyFileSync(f("node.crt"), live.crt);
+      copyFileSync(f("node.key"), live.key);
+      process.kill(fly.pid, "SIGHUP");
+      const end = Date.now() + 5000;
+      while ((await servedName(tls)) !== "node" && Date.now() < end) await Bun.sleep(50);
+      expect(await servedName(tls)).toBe("node");
+      expect(await before.ping()).toBe("PONG");
+      before.disconnect();
+      expect(fly.log()).toContain("received SIGHUP: TLS certificates reloaded for new connections");
+
+      writeFileSync(live.key, "not a key");
+      process.kill(fly.pid, "SIGHUP");
+      while (!fly.log().includes("certificates not reloaded") && Date.now() < end + 5000) await Bun.sleep(50);
+      expect(fly.log()).toContain("received SIGHUP: certificates not reloaded, the previous ones stay");
+      expect(await servedName(tls)).toBe("node");
     } finally {
       await fly.stop();
     }

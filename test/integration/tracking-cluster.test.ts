@@ -53,3 +53,23 @@ test("a write through node B invalidates a key tracked through node A (RESP3 and
   expect(await pushed).toContain(">2\r\n$10\r\ninvalidate\r\n*1\r\n$6\r\n{trk}k\r\n");
   expect(await message).toContain("$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*1\r\n$6\r\n{trk}k\r\n");
 });
+
+test("a script through node A: MONITOR on A shows its commands, its read tracks its keys, a script's write through B invalidates", async () => {
+  const [a, b] = [c.members[0]!.node.respPort, c.members[1]!.node.respPort];
+  const monitor = await open(a);
+  await send(monitor, ["MONITOR"], "+OK");
+  const tracker = await open(a);
+  await send(tracker, ["HELLO", "3"], "flydb_version");
+  await send(tracker, ["CLIENT", "TRACKING", "on"], "+OK");
+  await send(tracker, ["EVAL", "return redis.call('get', KEYS[1])", "1", "{scr}k"], "_\r\n");
+  expect(await monitor.readUntil((t) => t.includes('lua] "get" "{scr}k"'), 10_000)).toMatch(
+    /\[0 127\.0\.0\.1:\d+\] "EVAL" .*\r\n\+\d+\.\d+ \[0 lua\] "get" "\{scr\}k"\r\n/,
+  );
+  const writer = await open(b);
+  const pushed = tracker.readUntil((t) => t.includes("invalidate"), 10_000);
+  await send(writer, ["EVAL", "return redis.call('set', KEYS[1], 'v')", "1", "{scr}k"], "+OK");
+  expect(await pushed).toContain(">2\r\n$10\r\ninvalidate\r\n*1\r\n$6\r\n{scr}k\r\n");
+  // Node B's script is shown on B, not on A.
+  await Bun.sleep(100);
+  expect(monitor.received()).not.toContain('"set" "{scr}k"');
+});

@@ -212,3 +212,19 @@ test("FLUSHDB inside MULTI: the null invalidation follows EXEC's reply", async (
     expect(got.slice(mark)).toContain(">2\r\n$10\r\ninvalidate\r\n_\r\n");
   }
 });
+
+test("scripts: their declared keys are tracked only once they run a read-only command (EVAL and EVAL_RO)", async () => {
+  const out = await scenario(
+    () => [
+      ["HELLO", "3"],
+      ["CLIENT", "TRACKING", "on"],
+      ["EVAL", "redis.call('set', 'k3{t}', 'bar')", "2", "k1{t}", "k2{t}"],
+      ["EVAL_RO", "redis.call('ping')", "1", "k4{t}"],
+      ["EVAL", "redis.call('get', 'k3{t}')", "1", "k5{t}"],
+      ["EVAL_RO", "redis.call('get', 'k4{t}')", "1", "k6{t}"],
+    ],
+    [["MSET", "k1{t}", "1", "k2{t}", "1", "k4{t}", "1", "k5{t}", "1", "k6{t}", "1"]],
+  );
+  expect(out.tracker).toContain("invalidate\r\n*1\r\n$5\r\nk5{t}\r\n");
+  expect(out.tracker).not.toContain("k1{t}\r\n");
+});

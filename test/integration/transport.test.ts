@@ -1,6 +1,7 @@
 // The node-to-node transport over real loopback TCP.
 import { afterEach, describe, expect, test } from "bun:test";
-import { connect } from "node:net";
+import type { Subprocess } from "bun";
+import { connect, type Socket } from "node:net";
 import { encodeFrame, FrameDecoder, FrameError } from "../../src/transport/frame.ts";
 import { PeerUnreachable, RequestTimeout, Transport, type TransportOptions } from "../../src/transport/transport.ts";
 
@@ -166,5 +167,54 @@ describe("transport", () => {
     const a = node("a");
     a.t.send("b", b.addr, "still alive");
     await until(() => b.inbox.length === 1, "a good message after garbage");
+  });
+
+  describe("a dial whose SYNs are dropped (a peer cut off by a network partition)", () => {
+    // A listener that never accepts, its accept queue filled: the kernel drops further SYNs, as a
+    // link that is down does, so a dial to it stays pending under SYN retransmission back-off.
+    let blackhole: Subprocess | undefined;
+    const fillers: Socket[] = [];
+    afterEach(() => {
+      blackhole?.kill();
+      for (const f of fillers.splice(0)) f.destroy();
+    });
+    async function droppingAddr(): Promise<string> {
+      const proc = Bun.spawn(
+        [
+          "python3",
+          "-c",
+          "import socket,time; s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(0); " +
+            "print(s.getsockname()[1], flush=True); time.sleep(30)",
+        ],
+        { stdout: "pipe" },
+      );
+      blackhole = proc;
+      const reader = proc.stdout.getReader();
+      const port = Number(new TextDecoder().decode((await reader.read()).value).trim());
+      reader.releaseLock();
+      for (let i = 0; i < 3; i++) fillers.push(connect(port, "127.0.0.1").on("error", () => {}));
+      await Bun.sleep(200);
+      return `127.0.0.1:${port}`;
+    }
+
+    test("is abandoned after CONNECT_TIMEOUT_MS and retried, reaching the peer at its new address", async () => {
+      const a = node("a");
+      const b = node("b");
+      a.t.send("b", await droppingAddr(), "queued while cut off");
+      await Bun.sleep(100);
+      a.t.send("b", b.addr, "after the heal");
+      // Before: the pending dial went on for the kernel's SYN back-off (over a minute).
+      await until(() => b.inbox.length === 2, "both messages", 3_500);
+    });
+
+    test("redial() abandons it at once (gossip saw the peer come back)", async () => {
+      const a = node("a");
+      const b = node("b");
+      a.t.send("b", await droppingAddr(), "queued while cut off");
+      await Bun.sleep(100);
+      a.t.send("b", b.addr, "after the heal");
+      a.t.redial("b");
+      await until(() => b.inbox.length === 2, "both messages", 1_000);
+    });
   });
 });

@@ -1,7 +1,8 @@
 // The sorted-set algebra and SORT on a real 3-node cluster on loopback (in-process nodes, 16
 // partitions): keys under one hash tag work through any node, keys of several slots answer
 // CROSSSLOT, and SORT's BY/GET patterns work only when a hash tag keeps their keys in the sorted
-// key's partition (src/commands/sort.ts).
+// key's partition (src/commands/sort.ts); PFCOUNT answered by any member writes back its cached
+// cardinality (src/cluster/replica-host.ts).
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import Redis from "ioredis";
 import { startCluster, waitHealthy, type TestCluster } from "../helpers/cluster-nodes.ts";
@@ -55,4 +56,18 @@ test("SORT with patterns under the key's hash tag works; one that may leave the 
   );
   expect(await error(b.sort("{u1}ids", "GET", "*"))).toContain("ERR GET option of SORT denied in cluster mode");
   expect(await error(d.sort("{u1}ids", "STORE", "{u2}out"))).toBe(CROSSSLOT);
+});
+
+test("PFCOUNT through any node answers the count, and its cached cardinality gets written back (HYLL byte 15)", async () => {
+  const [a, b, d] = clients as [Redis, Redis, Redis];
+  await a.pfadd("{p}h", "a", "b", "c");
+  const valid = async () => (await a.getrangeBuffer("{p}h", 15, 15))[0] === 0;
+  expect(await valid()).toBe(false);
+  for (const r of [b, d, a]) expect(await r.pfcount("{p}h")).toBe(3);
+  const deadline = Date.now() + 5000;
+  while (!(await valid()) && Date.now() < deadline) await Bun.sleep(50);
+  expect(await valid()).toBe(true);
+  await b.pfadd("{p}h", "d");
+  expect(await valid()).toBe(false);
+  expect(await d.pfcount("{p}h")).toBe(4);
 });

@@ -14,7 +14,7 @@ import { RaftStats } from "../../src/cluster/raft-stats.ts";
 import { applyOp } from "../../src/commands/apply.ts";
 import { COMMANDS } from "../../src/commands/table.ts";
 import type { Op } from "../../src/commands/types.ts";
-import { err, type Reply } from "../../src/resp/reply.ts";
+import { err, OK, type Reply } from "../../src/resp/reply.ts";
 import { StateDb } from "../../src/store/state.ts";
 
 const enc = new TextEncoder();
@@ -211,6 +211,13 @@ describe("fan-out over every partition", () => {
     expect(await keylessRead(thrown, spec("randomkey"), argv("randomkey"), Math.random)).toEqual(
       err("TRYAGAIN RANDOMKEY needs every partition: partition 2: transport is closed"),
     );
+  });
+
+  test("the same error from every partition is the command's own answer, passed on unchanged", async () => {
+    const same = await fanOut("FUNCTION", [0, 1, 2], () => Promise.resolve(err("ERR Library name was not given")));
+    expect(same).toEqual({ failed: err("ERR Library name was not given") });
+    const one = await fanOut("FUNCTION", [0, 1], (p) => Promise.resolve(p === 1 ? err("ERR boom") : OK));
+    expect(one).toEqual({ failed: err("ERR FUNCTION needs every partition: boom") });
   });
 
   test("a partition that never answers ends the command at the deadline, naming it", async () => {

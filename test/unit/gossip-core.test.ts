@@ -9,6 +9,7 @@ import {
   swimConfig,
 } from "../../src/gossip/core/config.ts";
 import { seededRng, shuffle } from "../../src/gossip/core/prng.ts";
+import { SwimCore } from "../../src/gossip/core/swim.ts";
 import type { Msg } from "../../src/gossip/core/types.ts";
 import { parsePacket } from "../../src/gossip/core/validate.ts";
 
@@ -120,5 +121,57 @@ describe("helpers", () => {
     const b = seededRng(7);
     expect([a.next(), a.next()]).toEqual([b.next(), b.next()]);
     expect(shuffle([1, 2, 3, 4, 5], seededRng(1)).sort()).toEqual([1, 2, 3, 4, 5]);
+  });
+});
+
+describe("a healed member's stale view (issue #18: a reachable peer is never declared dead)", () => {
+  const meta = (id: string) => ({
+    nodeId: id,
+    clusterId: "c",
+    respAddr: "",
+    httpAddr: "",
+    raftAddr: "",
+    zone: "",
+    version: "",
+    load: 0,
+  });
+  const cfg = swimConfig("c");
+  const state = (id: string, st: "alive" | "dead") => ({ id, addr: `${id}:1`, inc: 1, state: st, meta: meta(id) });
+
+  /** Member a of {a, b, h}; h just healed and still holds b dead. Nothing b sends ever arrives. */
+  function suspectFromHearsay() {
+    const a = new SwimCore({ id: "a", addr: "a:1", meta: meta("a"), config: cfg, rng: seededRng(1), now: 0 });
+    const pp = (states: ReturnType<typeof state>[]) => ({
+      c: "c",
+      f: "h",
+      a: "h:1",
+      m: [{ t: "pp" as const, reply: false, states }],
+    });
+    a.receive(pp([state("b", "alive"), state("h", "alive")]), "tcp", 0);
+    a.receive(pp([state("b", "dead"), state("h", "alive")]), "tcp", 10);
+    return a;
+  }
+
+  test("another member's synced 'dead' holds for Lifeguard's unconfirmed maximum, not the 3-member minimum", () => {
+    const a = suspectFromHearsay();
+    const minMs = suspicionMinMs(cfg.suspicionMult, 3, cfg.probeIntervalMs);
+    expect(a.member("b")?.state).toBe("suspect");
+    // b's acks never arrive; time jumps past the minimum in one step, before a's own probe of b
+    // can have failed.
+    a.tick(10 + minMs + 1);
+    a.drain();
+    expect(a.member("b")?.state).toBe("suspect"); // the old code: dead at 10 + minMs
+  });
+
+  test("a's own failed probe confirms it: dead at the usual time after that", () => {
+    const a = suspectFromHearsay();
+    const maxMs = cfg.suspicionMaxTimeoutMult * suspicionMinMs(cfg.suspicionMult, 3, cfg.probeIntervalMs);
+    for (let t = 20; t <= maxMs; t += 50) {
+      a.tick(t);
+      a.drain();
+      if (a.member("b")?.state === "dead") break;
+    }
+    expect(a.member("b")?.state).toBe("dead");
+    expect(a.member("b")!.stateChangedAt).toBeLessThan(maxMs);
   });
 });

@@ -510,7 +510,16 @@ export class SwimCore {
     this.broadcast(a.id, a);
   }
 
-  private onSuspect(s: SuspectMsg, now: number, accuser?: string): void {
+  /**
+   * `hearsay`: another member's synced state holds the member dead (e.g. one that was cut off and
+   * just healed, whose view is stale). Nobody has accused it yet: the suspicion starts without an
+   * accuser, at Lifeguard's unconfirmed maximum, and the member is probed out of turn; our own
+   * failed probe or another member's accusation then counts as the first accuser, as usual.
+   * Without this, in a cluster too small for confirmations (k = 0) a healed node's stale view
+   * could get a reachable member declared dead after the minimum (1.4 s for 3 members) if its
+   * refutation came late.
+   */
+  private onSuspect(s: SuspectMsg, now: number, accuser?: string, hearsay = false): void {
     if (s.id === this.id) {
       this.accused(s.inc, accuser);
       return;
@@ -519,7 +528,7 @@ export class SwimCore {
     if (!m || s.inc < m.inc || m.state === "dead" || m.state === "left") return;
     if (m.suspicion) {
       const sus = m.suspicion;
-      if (sus.accusers.has(s.from) || sus.accusers.size - 1 >= sus.k) return;
+      if (hearsay || sus.accusers.has(s.from) || sus.accusers.size - 1 >= sus.k) return;
       sus.accusers.add(s.from);
       sus.deadlineAt = sus.start + suspicionTimeoutMs(sus.accusers.size - 1, sus.k, sus.minMs, sus.maxMs);
       this.broadcast(s.id, s);
@@ -537,10 +546,10 @@ export class SwimCore {
       k,
       minMs,
       maxMs,
-      accusers: new Set([s.from]),
-      deadlineAt: now + suspicionTimeoutMs(0, k, minMs, maxMs),
+      accusers: hearsay ? new Set() : new Set([s.from]),
+      deadlineAt: now + (hearsay ? maxMs : suspicionTimeoutMs(0, k, minMs, maxMs)),
     };
-    if (s.from !== this.id) this.probeSoon.push(m.id);
+    if (hearsay || s.from !== this.id) this.probeSoon.push(m.id);
     this.emit("suspect", m, now);
     this.broadcast(s.id, s);
   }
@@ -567,7 +576,7 @@ export class SwimCore {
       if (s.state === "alive") this.onAlive({ t: "alive", id: s.id, inc: s.inc, addr: s.addr, meta: s.meta }, now);
       else if (s.state === "left") this.onDead({ t: "dead", id: s.id, inc: s.inc, from: s.id }, now);
       // memberlist: a remote "dead" only makes us suspect, so the member gets its chance to refute.
-      else this.onSuspect({ t: "suspect", id: s.id, inc: s.inc, from: this.id }, now);
+      else this.onSuspect({ t: "suspect", id: s.id, inc: s.inc, from: this.id }, now, undefined, true);
     }
   }
 
