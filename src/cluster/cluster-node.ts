@@ -78,7 +78,7 @@ export class ClusterNode {
     private readonly dataDirId: string,
     private readonly transport: Transport,
     readonly gossip: GossipNode,
-    private readonly replicas: ReplicaHost,
+    readonly replicas: ReplicaHost,
   ) {
     const self = config.node_id;
     this.self = self;
