@@ -19,7 +19,7 @@ import { bulk, err, int, map, OK, type Reply } from "./resp/reply.ts";
 import { rdbSnapshot } from "./cluster/backup-source.ts";
 import { DEFAULT_ENCODING } from "./commands/collection.ts";
 import { clusterPartitions, clusterStatus } from "./http/cluster-status.ts";
-import { drain } from "./cluster/leave.ts";
+import { leave } from "./cluster/leave.ts";
 import { removeMember } from "./cluster/remove.ts";
 import { startRespServer, type ConnectionControl } from "./server/resp-server.ts";
 import { renderInfo } from "./server/info.ts";
@@ -427,7 +427,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         join: (peers) => node.join(peers),
         remove: (id, timeoutMs) => removeMember(node, id, timeoutMs),
         leave: async (timeoutMs) => {
-          const r = await drain(node, timeoutMs);
+          const r = await leave(node, timeoutMs);
           // Stop after the reply is on its way: stopping closes the HTTP server.
           if (r.drained) setTimeout(() => void running?.stop().then(() => opts.onLeft?.()), 100);
           return r;

@@ -77,7 +77,7 @@ export class ClusterNode {
     private readonly version: string,
     private readonly dataDirId: string,
     private readonly transport: Transport,
-    private readonly gossip: GossipNode,
+    readonly gossip: GossipNode,
     readonly replicas: ReplicaHost,
   ) {
     const self = config.node_id;

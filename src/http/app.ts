@@ -5,6 +5,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { NodeMetrics } from "./metrics.ts";
 import type { Reply } from "../resp/reply.ts";
 import { RemoveRefused, type RemoveReport } from "../cluster/remove.ts";
+import { UNKNOWN_OUTCOME } from "../cluster/core/write-outcome.ts";
 import { parseHostPort } from "../net/hostport.ts";
 import { consoleApp, type ConsoleSource } from "./console.ts";
 import { backupRoutes } from "./backup.ts";
@@ -75,12 +76,16 @@ export function requireToken(token: string): MiddlewareHandler {
 const LEAVE_TIMEOUT_MS = 60_000;
 const MAX_LEAVE_TIMEOUT_MS = 600_000;
 
-/** HTTP status for a RESP error reply, by its code. */
-function errorStatus(message: string): 400 | 401 | 403 | 409 | 500 | 503 {
+/**
+ * HTTP status for a RESP error reply, by its code. 503 (retry me) only for the codes that say the
+ * write was not applied; a write that may have been applied is 504: the gateway timed out.
+ */
+function errorStatus(message: string): 400 | 401 | 403 | 409 | 500 | 503 | 504 {
   const code = message.split(" ", 1)[0];
   if (code === "WRONGTYPE") return 409;
   if (code === "NOAUTH" || code === "WRONGPASS") return 401;
   if (code === "NOPERM") return 403;
+  if (code === UNKNOWN_OUTCOME) return 504;
   if (code === "TRYAGAIN" || code === "CLUSTERDOWN" || code === "LOADING") return 503;
   if (code === "ERR") return 400;
   return 500;
