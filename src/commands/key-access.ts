@@ -30,6 +30,13 @@ function keyOf(db: number, k: Uint8Array): string {
 
 export class KeyAccess {
   private readonly last = new Map<string, number>();
+  /**
+   * Walks `last` in insertion order across calls, so its next key is always the least recently
+   * accessed one. A fresh keys() iterator per eviction restarts at the map's first slot and steps
+   * over every slot freed since the last rehash: at capacity that was O(capacity) per write, and
+   * the SET rate fell ~10× once 200k keys had been written (docs/PERFORMANCE.md, keyspace growth).
+   */
+  private oldest = this.last.keys();
 
   constructor(
     private readonly since: number,
@@ -43,10 +50,9 @@ export class KeyAccess {
       this.last.delete(id);
       this.last.set(id, now);
     }
-    for (const id of this.last.keys()) {
-      if (this.last.size <= this.capacity) break;
-      this.last.delete(id);
-    }
+    // Every key the walk has passed was deleted (a key accessed again is re-inserted ahead of it),
+    // so while the map is over capacity the walk has a next key.
+    while (this.last.size > this.capacity) this.last.delete(this.oldest.next().value as string);
   }
 
   idleMs(db: number, key: Uint8Array, now: number): number {

@@ -33,3 +33,15 @@ test("the same key name in two databases is accessed apart", () => {
   expect(a.idleMs(1, k("x"), 100)).toBe(70);
   expect(a.idleMs(0, k("x"), 100)).toBe(100);
 });
+
+test("a key accessed again after older ones were forgotten is kept; the oldest goes", () => {
+  const a = new KeyAccess(0, 2);
+  a.touch(0, [k("a")], 10);
+  a.touch(0, [k("b")], 20);
+  a.touch(0, [k("c")], 30); // forgets a
+  a.touch(0, [k("b")], 40); // b is now the most recent
+  a.touch(0, [k("d")], 50); // forgets c, not b
+  a.touch(0, [k("e"), k("f")], 60); // forgets b and d
+  a.touch(0, [k("b")], 70);
+  expect([..."abcdef"].map((c) => a.idleMs(0, k(c), 100))).toEqual([100, 30, 100, 100, 100, 40]);
+});
