@@ -349,7 +349,8 @@ export interface CommandContext {
   readonly encoding?: EncodingLimits;
   /**
    * Present on a connection's local read: a write the read asks to be proposed after it (a cache
-   * the read found stale, e.g. PFCOUNT's). The reply does not wait for it; later commands do.
+   * the read found stale, e.g. PFCOUNT's; expired keys it met). A standalone node's reply waits for
+   * it; a cluster member proposes it when it leads the key's group, without waiting.
    */
   readonly writeBack?: WriteBack;
   /**
@@ -403,6 +404,8 @@ export interface KeyEventsHook {
   scriptCalls?(op: Op | undefined): ScriptCallSink | undefined;
   /** CLIENT PAUSE of the node: its active expiry proposes no deletes meanwhile, as Redis's. */
   expiryPaused?(): boolean;
+  /** Keys this node's state machine deleted as expired (active or lazy expiry): INFO expired_keys. */
+  expired?(count: number): void;
 }
 
 /** Proposes a write on the reading connection's behalf (see CommandContext.writeBack). */

@@ -373,6 +373,7 @@ interface SharedStore {
 export class SqliteKeyspace implements Keyspace {
   private readonly statements: Statement[] = [];
   private readonly selectMeta: Statement;
+  private readonly selectAnyMeta: Statement;
   private readonly selectValue: Statement;
   private readonly selectValueRange: Statement;
   private readonly selectRow: Statement;
@@ -428,7 +429,9 @@ export class SqliteKeyspace implements Keyspace {
       return s;
     };
     this.selectMeta = prepare(`SELECT type, expire_at FROM keys WHERE part = ? AND key = ? AND ${LIVE}`);
-    this.selectValue = prepare(`SELECT type, value FROM keys WHERE part = ? AND key = ? AND ${LIVE}`);
+    // meta() and getString() judge expiry themselves, so a read can note the expired rows it meets.
+    this.selectAnyMeta = prepare("SELECT type, expire_at FROM keys WHERE part = ? AND key = ?");
+    this.selectValue = prepare("SELECT type, value, expire_at FROM keys WHERE part = ? AND key = ?");
     // As a BLOB so substr and length count bytes whatever type the value was bound with.
     this.selectValueRange = prepare(
       `SELECT type, CASE WHEN type = 'string' THEN substr(CAST(value AS BLOB), ?, ?) END AS bytes,
@@ -554,14 +557,32 @@ export class SqliteKeyspace implements Keyspace {
     return slot !== undefined && partition === partitionOf(slot, this.partitionCount);
   }
 
+  /**
+   * While set (a local read runs: ReplicaHost.runLocal), meta() and getString() add here the keys
+   * they found expired but not yet deleted, which the reader then proposes to delete: Redis's
+   * lazy expiry, counted in INFO's expired_keys where the deletion applies.
+   */
+  expiredReads: Uint8Array[] | undefined;
+
+  /** Whether a row read without the liveness filter is expired at `now`, noting it for expiredReads. */
+  private expired(key: Uint8Array, expireAt: number | null, now: number): boolean {
+    if (expireAt === null || expireAt > now) return false;
+    this.expiredReads?.push(key);
+    return true;
+  }
+
   meta(key: Uint8Array, now: number): KeyMeta | undefined {
-    const row = this.selectMeta.get(this.partOf(key), key, now) as { type: KeyType; expire_at: number | null } | null;
-    return row ? { type: row.type, expireAt: row.expire_at } : undefined;
+    const row = this.selectAnyMeta.get(this.partOf(key), key) as { type: KeyType; expire_at: number | null } | null;
+    return row && !this.expired(key, row.expire_at, now) ? { type: row.type, expireAt: row.expire_at } : undefined;
   }
 
   getString(key: Uint8Array, now: number): Uint8Array | undefined | WrongType {
-    const row = this.selectValue.get(this.partOf(key), key, now) as { type: KeyType; value: Uint8Array } | null;
-    if (!row) return undefined;
+    const row = this.selectValue.get(this.partOf(key), key) as {
+      type: KeyType;
+      value: Uint8Array;
+      expire_at: number | null;
+    } | null;
+    if (!row || this.expired(key, row.expire_at, now)) return undefined;
     return row.type === "string" ? row.value : WRONG_TYPE;
   }
 
