@@ -505,8 +505,23 @@ export class Session implements SessionApi {
     call: (db, argv, declared, read) => {
       this.backend.monitor?.({ db, addr: "lua" }, argv);
       if (read) this.pubsub?.tracking?.readKeys(declared);
+      else if (argv[0]!.length <= 8) this.publishForScript(argv);
     },
   };
+
+  /**
+   * A script's PUBLISH / SPUBLISH (src/commands/scripting.ts): delivered by this node only, once
+   * the applied batch that ran the script has committed, as keyspace events are.
+   */
+  private publishForScript(argv: readonly Uint8Array[]): void {
+    const name = ascii(argv[0]!).toLowerCase();
+    const pubsub = this.pubsub;
+    if (!pubsub || (name !== "publish" && name !== "spublish")) return;
+    queueMicrotask(() => {
+      if (name === "publish") pubsub.publish(argv[1]!, argv[2]!);
+      else Promise.resolve(pubsub.publishShard(argv[1]!, argv[2]!)).catch(() => {});
+    });
+  }
 
   /** MONITOR: as Redis, once the command ran (SELECT shows its new database); admin commands are not shown. */
   private show(spec: CommandSpec, argv: readonly Uint8Array[]): void {
