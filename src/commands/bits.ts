@@ -57,7 +57,7 @@ function setbit(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
     w.s[off >> 3] = on ? w.s[off >> 3]! | mask : w.s[off >> 3]! & ~mask;
     ctx.db.updateString(argv[1]!, w.s, ctx.now, "raw");
     ctx.notify?.("$", "setbit", argv[1]!);
-  }
+  } else ctx.db.setStringForm(argv[1]!, "raw");
   return old ? ONE : ZERO;
 }
 
@@ -358,7 +358,7 @@ function bitfield(ctx: CommandContext, argv: readonly Uint8Array[], readOnly: bo
   if (changed) {
     ctx.db.updateString(key, w.s, ctx.now, "raw");
     ctx.notify?.("$", "setbit", key);
-  }
+  } else ctx.db.setStringForm(key, "raw");
   return array(replies);
 }
 

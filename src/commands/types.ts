@@ -53,6 +53,11 @@ export interface Keyspace {
   updateString(key: Uint8Array, value: Uint8Array, now: number, form?: StringForm): void;
   /** The form a live string key was last written in ("encoded" for anything else). */
   stringForm(key: Uint8Array, now: number): StringForm;
+  /**
+   * Changes only the form of an existing string, which is no write to WATCH: Redis's SETBIT and
+   * BITFIELD that change no bit still leave the value raw.
+   */
+  setStringForm(key: Uint8Array, form: StringForm): void;
   /** Removes the key with all its rows; true when a live key was removed. */
   delete(key: Uint8Array, now: number): boolean;
   /** Changes the expiry of an existing live key. */

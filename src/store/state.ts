@@ -378,6 +378,7 @@ export class SqliteKeyspace implements Keyspace {
   private readonly selectValueRange: Statement;
   private readonly selectRow: Statement;
   private readonly selectForm: Statement;
+  private readonly updateForm: Statement;
   private readonly upsertString: Statement;
   private readonly overwriteString: Statement;
   private readonly keepTtlString: Statement;
@@ -438,6 +439,7 @@ export class SqliteKeyspace implements Keyspace {
          length(CAST(value AS BLOB)) AS length FROM keys WHERE part = ? AND key = ? AND ${LIVE}`,
     );
     this.selectRow = prepare(`SELECT type, value, expire_at, enc FROM keys WHERE part = ? AND key = ? AND ${LIVE}`);
+    this.updateForm = prepare("UPDATE keys SET enc = ? WHERE part = ? AND key = ? AND type = 'string'");
     this.selectForm = prepare(`SELECT enc FROM keys WHERE part = ? AND key = ? AND type = 'string' AND ${LIVE}`);
     // A string over a string (almost every SET) leaves type alone, so none of the collection
     // tables' "UPDATE OF type" triggers run; a string over another type takes upsertString.
@@ -610,6 +612,10 @@ export class SqliteKeyspace implements Keyspace {
     const enc = FORM_CODES[form];
     if (this.keepTtlString.run(part, key, value, now, enc).changes === 0)
       this.upsertString.run(part, key, value, null, enc);
+  }
+
+  setStringForm(key: Uint8Array, form: StringForm): void {
+    this.updateForm.run(FORM_CODES[form], this.partOf(key), key);
   }
 
   stringForm(key: Uint8Array, now: number): StringForm {

@@ -213,7 +213,12 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: key.map((k) => cmd("STRLEN", k)) },
   // Encodings follow each command's rule (int/embstr/raw by content, or raw once edited in place).
   { weight: 3, arbitrary: key.map((k) => cmd("OBJECT", "ENCODING", k)) },
-  { weight: 1, arbitrary: fc.tuple(key, fc.constantFrom("0", "7", "100")).map(([k, o]) => cmd("SETBIT", k, o, "1")) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(key, fc.constantFrom("0", "7", "100"), fc.constantFrom("0", "1"))
+      .map(([k, o, b]) => cmd("SETBIT", k, o, b)),
+  },
   { weight: 2, arbitrary: fc.tuple(key, offset, offset).map(([k, a, b]) => cmd("GETRANGE", k, a, b)) },
   { weight: 2, arbitrary: fc.tuple(key, setrangeOffset, value).map(([k, o, v]) => cmd("SETRANGE", k, o, v)) },
   { weight: 2, arbitrary: fc.tuple(fc.constantFrom("INCR", "DECR"), key).map(([c, k]) => cmd(c, k)) },
