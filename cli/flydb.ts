@@ -89,7 +89,7 @@ program.action(async (opts: Record<string, unknown>) => {
   process.on("SIGHUP", () => {
     try {
       if (node.reloadCertificates()) node.log.info("received SIGHUP: TLS certificates reloaded for new connections");
-      else node.log.info("received SIGHUP: no tls_port, nothing to reload");
+      else node.log.info("received SIGHUP: no tls_port or tls_http, nothing to reload");
     } catch (e) {
       node.log.error("received SIGHUP: certificates not reloaded, the previous ones stay", { error: String(e) });
     }

@@ -1,4 +1,5 @@
 // Composition root: Config → a running node (data plane, RESP server, HTTP API).
+import type { TLSOptions } from "bun";
 import { mkdirSync } from "node:fs";
 import { Session, type Backend } from "./commands/session.ts";
 import type { KeyEventSink, KeyEventsHook, ServerView } from "./commands/types.ts";
@@ -48,7 +49,8 @@ export interface RunningNode {
   stop(): Promise<void>;
   /**
    * Reads tls_cert_file, tls_key_file and tls_ca_cert_file again for new connections on tls_port
-   * (SIGHUP); false without tls_port. Throws, keeping the previous certificates, when one is unreadable.
+   * and HTTPS (SIGHUP); false without either. Throws, keeping the previous certificates, when one is
+   * unreadable.
    */
   reloadCertificates(): boolean;
 }
@@ -439,19 +441,31 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     },
   };
   const app = createHttpApp(status);
-  const httpServer = (() => {
+  const serveHttp = (port: number, tls: TLSOptions | undefined) =>
+    Bun.serve({ hostname: http.host, port, fetch: app.fetch, ...(tls ? { tls } : {}) });
+  let httpsOptions = config.tls_http ? tlsOptions(config, false) : undefined;
+  let httpServer = (() => {
     try {
-      return Bun.serve({
-        hostname: http.host,
-        port: http.port,
-        fetch: app.fetch,
-        ...(config.tls_http ? { tls: tlsOptions(config, false) } : {}),
-      });
+      return serveHttp(http.port, httpsOptions);
     } catch (e) {
       return cannotListen("HTTP", config.http_addr)(e);
     }
   })();
   const httpPort = httpServer.port ?? http.port;
+  /**
+   * New HTTPS certificates need a new listening socket, as the RESP TLS port (reloadTls): requests
+   * in flight finish on the old one. A certificate the new socket refuses keeps the previous one.
+   */
+  const reloadHttps = (next: TLSOptions) => {
+    httpServer.stop(false);
+    try {
+      httpServer = serveHttp(httpPort, next);
+      httpsOptions = next;
+    } catch (e) {
+      httpServer = serveHttp(httpPort, httpsOptions);
+      throw e;
+    }
+  };
   let running: RunningNode | undefined;
   const onFatal =
     opts.onFatal ??
@@ -501,8 +515,12 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     respPort,
     httpPort,
     reloadCertificates: () => {
-      if (!tlsServer) return false;
-      tlsServer.reloadTls(tlsOptions(config));
+      if (!tlsServer && !config.tls_http) return false;
+      // Both read before either is swapped: an unreadable file changes neither listener.
+      const resp = tlsServer ? tlsOptions(config) : undefined;
+      const https = config.tls_http ? tlsOptions(config, false) : undefined;
+      if (resp) tlsServer!.reloadTls(resp);
+      if (https) reloadHttps(https);
       return true;
     },
     stop: () =>

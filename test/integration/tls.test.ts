@@ -136,7 +136,7 @@ function servedName(port: number): Promise<string> {
 }
 
 describe("certificates reload on SIGHUP", () => {
-  test("new connections get the new certificate, open ones stay; an unreadable one keeps the old", async () => {
+  test("new connections get the new certificate on tls_port and HTTPS, open ones stay; an unreadable one keeps the old", async () => {
     const dir = tempDir("tls-reload");
     const live = { crt: join(dir, "live.crt"), key: join(dir, "live.key") };
     copyFileSync(f("server.crt"), live.crt);
@@ -145,11 +145,12 @@ describe("certificates reload on SIGHUP", () => {
     const fly = await startFlyDB({
       args: [
         ...["--tls-port", String(tls), "--tls-cert-file", live.crt, "--tls-key-file", live.key],
-        ...["--tls-auth-clients", "no"],
+        ...["--tls-auth-clients", "no", "--tls-http"],
       ],
     });
     try {
       expect(await servedName(tls)).toBe("server");
+      expect(await servedName(fly.httpPort)).toBe("server");
       const before = new Redis({
         port: tls,
         host: "127.0.0.1",
@@ -163,6 +164,7 @@ describe("certificates reload on SIGHUP", () => {
       const end = Date.now() + 5000;
       while ((await servedName(tls)) !== "node" && Date.now() < end) await Bun.sleep(50);
       expect(await servedName(tls)).toBe("node");
+      expect(await servedName(fly.httpPort)).toBe("node");
       expect(await before.ping()).toBe("PONG");
       before.disconnect();
       expect(fly.log()).toContain("received SIGHUP: TLS certificates reloaded for new connections");
@@ -172,6 +174,7 @@ describe("certificates reload on SIGHUP", () => {
       while (!fly.log().includes("certificates not reloaded") && Date.now() < end + 5000) await Bun.sleep(50);
       expect(fly.log()).toContain("received SIGHUP: certificates not reloaded, the previous ones stay");
       expect(await servedName(tls)).toBe("node");
+      expect(await servedName(fly.httpPort)).toBe("node");
     } finally {
       await fly.stop();
     }
