@@ -231,6 +231,8 @@ ask() {
     if [ "$STDIN_DONE" = 1 ] || ! IFS= read -r ${_silent[@]+"${_silent[@]}"} _answer; then
       STDIN_DONE=1
       printf '\n' >&2
+    elif [ ${#_silent[@]} -gt 0 ]; then
+      printf '\n' >&2 # the terminal did not echo the Enter either
     fi
     _answer=$(printf '%s' "$_answer" | sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//')
     [ -n "$_answer" ] || _answer=$_def
