@@ -42,6 +42,7 @@ import { aclCatalog } from "./commands/acl.ts";
 import { COMMANDS } from "./commands/table.ts";
 import { createSecurity } from "./server/security.ts";
 import { PROTECTED_MODE_DENIED, protectedModeRefuses, tlsOptions } from "./server/tls.ts";
+import { clusterTls } from "./transport/cluster-tls.ts";
 
 export interface RunningNode {
   readonly log: Logger;
@@ -49,9 +50,9 @@ export interface RunningNode {
   readonly httpPort: number;
   stop(): Promise<void>;
   /**
-   * Reads tls_cert_file, tls_key_file and tls_ca_cert_file again for new connections on tls_port
-   * and HTTPS (SIGHUP); false without either. Throws, keeping the previous certificates, when one is
-   * unreadable.
+   * Reads tls_cert_file, tls_key_file and tls_ca_cert_file again for new connections on tls_port,
+   * HTTPS and tls_cluster's Raft transport (SIGHUP); false without any. Throws, keeping the
+   * previous certificates, when one is unreadable.
    */
   reloadCertificates(): boolean;
 }
@@ -525,12 +526,15 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     respPort,
     httpPort,
     reloadCertificates: () => {
-      if (!tlsServer && !config.tls_http) return false;
-      // Both read before either is swapped: an unreadable file changes neither listener.
+      const transport = plane?.cluster?.transport;
+      if (!tlsServer && !config.tls_http && !(transport && config.tls_cluster)) return false;
+      // All read before any is swapped: an unreadable file changes no listener.
       const resp = tlsServer ? tlsOptions(config) : undefined;
       const https = config.tls_http ? tlsOptions(config, false) : undefined;
+      const raft = transport ? clusterTls(config) : undefined;
       if (resp) tlsServer!.reloadTls(resp);
       if (https) reloadHttps(https);
+      if (raft) transport!.reloadTls(raft);
       return true;
     },
     stop: () =>
