@@ -592,7 +592,8 @@ resolve_secret() {
     elif interactive; then
       ASK_SILENT=1 ask value "$question (generate, none, or the value)" generate check_secret_answer
     elif [ "$required" = required ]; then
-      usage_error "a node joining or forming a cluster needs the cluster's secret: --cluster-secret S (the founder's cluster_secret; the same on every node), --secrets-from FILE, or --cluster-secret none"
+      usage_error "a node joining or forming a cluster needs the cluster's secret: --cluster-secret S" \
+        "(the founder's cluster_secret; the same on every node), --secrets-from FILE, or --cluster-secret none"
     else
       value=generate
     fi
