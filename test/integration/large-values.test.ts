@@ -1,8 +1,9 @@
 // Large values on a standalone node (issue #18, item 6): a 20 MB value comes back byte for byte,
 // also pipelined behind and ahead of other replies (a reply the socket does not take at once
 // waits in the connection's queue without being copied there), survives kill -9 once its SET
-// was answered (fsync = "always", though raft.db's checkpoint now follows the answer), and
-// another client keeps being answered meanwhile within the issue's 100 ms per MB.
+// was answered (fsync = "always", though raft.db's checkpoint now follows the answer), while
+// another client's PINGs are answered in between. How long that client waits is measured by
+// bench/big-value.ts, not asserted here (docs/TESTING.md: tests never assert speed).
 import { afterAll, expect, test } from "bun:test";
 import Redis from "ioredis";
 import { startFlyDB, type FlyDBProcess } from "../helpers/processes.ts";
@@ -15,7 +16,7 @@ afterAll(async () => {
 
 const client = (node: FlyDBProcess) => new Redis({ port: node.port, host: "127.0.0.1", maxRetriesPerRequest: 0 });
 
-test(`a ${MB} MB value round-trips byte-exact, pipelined, across kill -9, without stalling another client`, async () => {
+test(`a ${MB} MB value round-trips byte-exact, pipelined, across kill -9, with another client served alongside`, async () => {
   const first = await startFlyDB({ args: ["--fsync", "always"], nodeId: "large" });
   started.push(first);
   // Every byte depends on its offset, so a shifted, truncated or repeated chunk shows.
@@ -24,13 +25,11 @@ test(`a ${MB} MB value round-trips byte-exact, pipelined, across kill -9, withou
   const c = client(first);
   const other = client(first);
   await other.ping();
-  let longest = 0;
+  let pongs = 0;
   let busy = true;
   const pinger = (async () => {
     while (busy) {
-      const t = performance.now();
-      await other.ping();
-      longest = Math.max(longest, performance.now() - t);
+      if ((await other.ping()) === "PONG") pongs++;
       await Bun.sleep(5);
     }
   })();
@@ -45,7 +44,7 @@ test(`a ${MB} MB value round-trips byte-exact, pipelined, across kill -9, withou
     expect(replies![1]![1]).toBe("s");
     expect(Buffer.compare(replies![2]![1] as Buffer, value)).toBe(0);
     expect(replies![3]![1]).toBe("s");
-    expect(longest).toBeLessThan(MB * 100);
+    expect(pongs).toBeGreaterThan(0);
   } finally {
     busy = false;
     c.disconnect();
