@@ -40,6 +40,18 @@ import { ascii, byteKey, E, str, utf8 } from "./util.ts";
 
 /** Commands that act on the transaction itself instead of being queued inside MULTI (as Redis). */
 const NOT_QUEUED = new Set(["exec", "discard", "multi", "watch", "quit", "reset"]);
+/**
+ * Their confirmations are pushes, which Redis 7 writes even under CLIENT REPLY OFF/SKIP
+ * (pubsub.c sets CLIENT_PUSHING for them, in RESP2 too).
+ */
+const PUSHED_REPLIES = new Set([
+  "subscribe",
+  "psubscribe",
+  "ssubscribe",
+  "unsubscribe",
+  "punsubscribe",
+  "sunsubscribe",
+]);
 const EXECABORT = err("EXECABORT Transaction discarded because of previous errors.");
 const VERSION_SPEC = COMMANDS.get(VERSION_COMMAND)!;
 /** Writes after which every tracking client of the node drops its whole cache (Redis's null invalidation). */
@@ -353,7 +365,7 @@ export class Session implements SessionApi {
   execute(argv: readonly Uint8Array[]): Reply | Promise<Reply> {
     const name = ascii(argv[0]!.subarray(0, 64)).toLowerCase();
     const spec = this.table.get(name);
-    this.silent = this.replyOff || this.skipNext;
+    this.silent = (this.replyOff || this.skipNext) && !PUSHED_REPLIES.has(name);
     this.skipNext = false;
     this.client.lastActiveAt = this.backend.now();
     if (!spec || name.startsWith("__")) {
@@ -492,7 +504,12 @@ export class Session implements SessionApi {
     const c = this.client;
     const read = () => this.backend.read(spec, argv, c.protocol === 3, c.db, this.writeBack, c.routing);
     const scripts = this.backend.scripts;
-    return scripts && RUNS_SCRIPT.has(spec.name) ? scripts.reading(this.scriptCaller, read) : read();
+    const reply = scripts && RUNS_SCRIPT.has(spec.name) ? scripts.reading(this.scriptCaller, read) : read();
+    // The write the read asked for is done before the reply, as Redis's own are: what the client
+    // sends next, INFO's expired_keys included, sees it.
+    const back = this.writingBack;
+    this.writingBack = undefined;
+    return back ? back.then(() => reply) : reply;
   }
 
   /** Where this connection's scripts report what they run: MONITOR shows it, tracking remembers their keys once they read. */
@@ -500,8 +517,23 @@ export class Session implements SessionApi {
     call: (db, argv, declared, read) => {
       this.backend.monitor?.({ db, addr: "lua" }, argv);
       if (read) this.pubsub?.tracking?.readKeys(declared);
+      else if (argv[0]!.length <= 8) this.publishForScript(argv);
     },
   };
+
+  /**
+   * A script's PUBLISH / SPUBLISH (src/commands/scripting.ts): delivered by this node only, once
+   * the applied batch that ran the script has committed, as keyspace events are.
+   */
+  private publishForScript(argv: readonly Uint8Array[]): void {
+    const name = ascii(argv[0]!).toLowerCase();
+    const pubsub = this.pubsub;
+    if (!pubsub || (name !== "publish" && name !== "spublish")) return;
+    queueMicrotask(() => {
+      if (name === "publish") pubsub.publish(argv[1]!, argv[2]!);
+      else Promise.resolve(pubsub.publishShard(argv[1]!, argv[2]!)).catch(() => {});
+    });
+  }
 
   /** MONITOR: as Redis, once the command ran (SELECT shows its new database); admin commands are not shown. */
   private show(spec: CommandSpec, argv: readonly Uint8Array[]): void {
@@ -566,8 +598,12 @@ export class Session implements SessionApi {
     return this.client.protocol === 3 ? { ...base, resp3: true } : base;
   }
 
-  /** Counts as in flight from the call on, so the connection's later reads see it applied. */
-  private readonly writeBack: WriteBack = (argv) => void this.write(argv);
+  /** A read's write (see read()); counts as in flight from the call on. */
+  private readonly writeBack: WriteBack = (argv) => {
+    const done = this.write(argv).catch(() => undefined);
+    this.writingBack = this.writingBack ? Promise.all([this.writingBack, done]) : done;
+  };
+  private writingBack: Promise<unknown> | undefined;
 
   private write(argv: readonly Uint8Array[]): Promise<Reply> {
     return this.propose({ ...this.opBase(), cmds: [argv] });

@@ -202,20 +202,52 @@ export class Transport {
   private listener!: TCPSocketListener<InboundState>;
   private readonly maxFrame: number;
   private readonly refusals: RefusalLog;
-  private readonly cas: readonly X509Certificate[];
+  /** tls_cluster's certificates and CAs; replaced by reloadTls. */
+  private tls: ClusterTls | undefined;
+  private cas: readonly X509Certificate[];
 
   private constructor(private readonly opts: TransportOptions) {
     this.maxFrame = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME;
+    this.tls = opts.tls;
     this.cas = opts.tls ? caCertificates(opts.tls.ca) : [];
     this.refusals = new RefusalLog((line) => opts.onRefused?.(line));
   }
 
   static listen(opts: TransportOptions): Transport {
     const t = new Transport(opts);
-    t.listener = Bun.listen<InboundState>({
+    t.listener = t.listenOn(opts.port);
+    return t;
+  }
+
+  /**
+   * New certificates (SIGHUP) for connections made from now on: a new listening socket, as the
+   * RESP TLS port's (Bun's listener.reload takes handlers only), and new dials. Open connections
+   * keep theirs. A certificate the new socket refuses keeps the previous ones, and throws.
+   */
+  reloadTls(next: ClusterTls): void {
+    if (!this.tls) throw new Error("the transport does not use tls_cluster");
+    if (this.closed) return;
+    const previous = { tls: this.tls, cas: this.cas };
+    const port = this.port;
+    this.listener.stop(false);
+    this.tls = next;
+    try {
+      this.cas = caCertificates(next.ca);
+      this.listener = this.listenOn(port);
+    } catch (e) {
+      ({ tls: this.tls, cas: this.cas } = previous);
+      this.listener = this.listenOn(port);
+      throw e;
+    }
+  }
+
+  private listenOn(port: number): TCPSocketListener<InboundState> {
+    const opts = this.opts;
+    const tls = this.tls;
+    return Bun.listen<InboundState>({
       hostname: opts.host,
-      port: opts.port,
-      tls: opts.tls && { ...opts.tls, requestCert: true, rejectUnauthorized: false },
+      port,
+      tls: tls && { ...tls, requestCert: true, rejectUnauthorized: false },
       socket: {
         open: (s) => {
           s.data = {
@@ -224,7 +256,7 @@ export class Transport {
             peer: null,
             out: new WriteQueue(s as Socket<unknown>),
             addr: s.remoteAddress,
-            verified: !opts.tls,
+            verified: !tls,
             rx: null,
             tx: null,
           };
@@ -233,14 +265,13 @@ export class Transport {
         handshake: (s, _ok, error) => {
           if (!error) s.data.verified = true;
           else if (connectionLost(error)) s.end();
-          else t.refuse(s, s.data.addr, `TLS handshake failed: ${describeTlsError(error)}`);
+          else this.refuse(s, s.data.addr, `TLS handshake failed: ${describeTlsError(error)}`);
         },
-        data: (s, chunk) => t.onInbound(s, chunk),
+        data: (s, chunk) => this.onInbound(s, chunk),
         drain: (s) => s.data.out.drain(),
-        error: (_s, e) => t.opts.onError?.("inbound connection", e),
+        error: (_s, e) => this.opts.onError?.("inbound connection", e),
       },
     });
-    return t;
   }
 
   get port(): number {
@@ -422,7 +453,7 @@ export class Transport {
       clearTimeout(dialTimer);
       if (current()) this.lost(p);
     };
-    const tls = this.opts.tls;
+    const tls = this.tls;
     Bun.connect<Peer>({
       hostname: to.host,
       port: to.port,
