@@ -54,6 +54,8 @@ export interface TransportStats {
   bytesReceived: number;
   framesSent: number;
   framesReceived: number;
+  /** Socket writes (one `sendto` each): a turn's frames for one peer share one. */
+  writes: number;
   reconnects: number;
   /** Frames dropped: undecodable, failed authentication, wrong cluster, oversized. */
   rejected: number;
@@ -114,21 +116,67 @@ interface InboundState {
   tx: SessionCipher | null;
 }
 
-/** Bytes a socket did not take yet; sent again on drain (Bun's write returns the bytes taken). */
+/**
+ * Frames for one socket, strictly in the order written (sealed frames must arrive in their
+ * counter's order). Those written in one event-loop turn leave in one `write` when the transport
+ * flushes its turn (a proxying member writes one request frame per client command, a leader one
+ * reply frame per request: a `sendto` each was a fifth of a member's CPU under write load), or as
+ * soon as COALESCE_BYTES wait, so a burst is neither held back nor copied whole. Bytes the socket
+ * did not take are sent again on drain (Bun's write returns the bytes taken).
+ */
 class WriteQueue {
   private chunks: Uint8Array[] = [];
-  constructor(private readonly socket: Socket<unknown>) {}
+  private turn: Uint8Array[] = [];
+  private turnBytes = 0;
+  constructor(
+    private readonly socket: Socket<unknown>,
+    /** Called for the first frame of a turn: the transport flushes the queue at the turn's end. */
+    private readonly schedule: (q: WriteQueue) => void,
+    private readonly stats: TransportStats,
+  ) {}
   write(data: Uint8Array): void {
+    if (data.length >= COALESCE_BYTES) {
+      // A large frame (a big value) goes as it is rather than being copied once more.
+      this.flush();
+      this.send(data);
+      return;
+    }
+    if (this.turn.length === 0) this.schedule(this);
+    this.turn.push(data);
+    this.turnBytes += data.length;
+    if (this.turnBytes >= COALESCE_BYTES) this.flush();
+  }
+  flush(): void {
+    if (this.turn.length === 0) return;
+    const frames = this.turn;
+    this.turn = [];
+    if (frames.length === 1) {
+      this.turnBytes = 0;
+      this.send(frames[0]!);
+      return;
+    }
+    const all = new Uint8Array(this.turnBytes);
+    this.turnBytes = 0;
+    let at = 0;
+    for (const f of frames) {
+      all.set(f, at);
+      at += f.length;
+    }
+    this.send(all);
+  }
+  private send(data: Uint8Array): void {
     if (this.chunks.length > 0) {
       this.chunks.push(data);
       return;
     }
+    this.stats.writes++;
     const n = this.socket.write(data);
     if (n < data.length) this.chunks.push(data.subarray(Math.max(n, 0)));
   }
   drain(): void {
     while (this.chunks.length > 0) {
       const head = this.chunks[0]!;
+      this.stats.writes++;
       const n = this.socket.write(head);
       if (n < head.length) {
         this.chunks[0] = head.subarray(Math.max(n, 0));
@@ -138,6 +186,9 @@ class WriteQueue {
     }
   }
 }
+
+/** Frames of one turn for a socket beyond this many bytes are written at once, not at the turn's end. */
+export const COALESCE_BYTES = 64 * 1024;
 
 class Peer {
   socket: Socket<Peer> | null = null;
@@ -159,6 +210,11 @@ class Peer {
   retryTimer: ReturnType<typeof setTimeout> | null = null;
   /** Messages of this turn, sent as one frame at the end of it. */
   batch: unknown[] = [];
+  /** Requests sent (or in the backlog) without a reply yet; at most MAX_IN_FLIGHT. */
+  inFlight = 0;
+  /** Ids of requests waiting for one of those to settle, oldest first; their clock has not started. */
+  waiting: number[] = [];
+  pumpScheduled = false;
   /** Encoded messages (not yet sealed) waiting for a connection; bounded so a dead peer cannot eat memory. */
   backlog: { plain: Uint8Array; request?: number }[] = [];
   decoder: FrameDecoder;
@@ -172,6 +228,26 @@ class Peer {
 }
 
 const MAX_BACKLOG_FRAMES = 256;
+/**
+ * Requests in flight per peer. A `redis-cli --pipe` burst through a proxying member forwards
+ * thousands of writes at once: sent together, each waited behind all the others at the leader and
+ * timed out with them (a second's attempt, docs/design/multiraft.md), were sent again, and the
+ * burst failed under load. Beyond this many, a request waits here, its timeout not yet running,
+ * until one in flight settles; this many keep a leader's group commit full.
+ */
+export const MAX_IN_FLIGHT = 256;
+
+interface PendingRequest {
+  readonly peer: Peer;
+  readonly body: unknown;
+  readonly timeoutMs: number;
+  /** Its frame was written to a connection: losing that connection leaves its outcome unknown. */
+  sent: boolean;
+  /** Running from the moment the request is in flight; null while it waits its turn. */
+  timer: ReturnType<typeof setTimeout> | null;
+  readonly resolve: (v: unknown) => void;
+  readonly reject: (e: Error) => void;
+}
 /** A HELLO is a node id, a cluster id and a nonce, sealed: well under this. */
 const MAX_HELLO_FRAME = 4096;
 
@@ -181,23 +257,21 @@ export class Transport {
     bytesReceived: 0,
     framesSent: 0,
     framesReceived: 0,
+    writes: 0,
     reconnects: 0,
     rejected: 0,
   };
   private readonly packr = new Packr({ useRecords: false, moreTypes: false });
   private readonly peers = new Map<string, Peer>();
-  private readonly pending = new Map<
-    number,
-    {
-      peer: string;
-      sent: boolean;
-      resolve: (v: unknown) => void;
-      reject: (e: Error) => void;
-      timer: ReturnType<typeof setTimeout>;
-    }
-  >();
+  private readonly pending = new Map<number, PendingRequest>();
   private nextRequestId = 1;
   private flushScheduled = false;
+  /** Write queues holding frames of this turn; flushed together at its end. */
+  private readonly turnQueues = new Set<WriteQueue>();
+  private readonly scheduleTurn = (q: WriteQueue): void => {
+    if (this.turnQueues.size === 0) setImmediate(() => this.flushTurn());
+    this.turnQueues.add(q);
+  };
   private closed = false;
   private listener!: TCPSocketListener<InboundState>;
   private readonly maxFrame: number;
@@ -222,7 +296,7 @@ export class Transport {
             // Until the HELLO is accepted, a stranger cannot make this node buffer a large frame.
             decoder: new FrameDecoder(MAX_HELLO_FRAME),
             peer: null,
-            out: new WriteQueue(s as Socket<unknown>),
+            out: new WriteQueue(s as Socket<unknown>, t.scheduleTurn, t.stats),
             addr: s.remoteAddress,
             verified: !opts.tls,
             rx: null,
@@ -270,14 +344,56 @@ export class Transport {
       );
     const id = this.nextRequestId++;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new RequestTimeout(`no reply from ${peerId} within ${timeoutMs} ms`));
-        if (peer.socket && Date.now() - peer.lastReceivedAt >= STALLED_MS) peer.socket.terminate();
-      }, timeoutMs);
-      this.pending.set(id, { peer: peerId, sent: false, resolve, reject, timer });
-      this.sendFrame(peer, [REQUEST, id, body], id);
+      const r: PendingRequest = { peer, body, timeoutMs, sent: false, timer: null, resolve, reject };
+      this.pending.set(id, r);
+      if (peer.inFlight < MAX_IN_FLIGHT) this.launch(id, r);
+      else peer.waiting.push(id);
     });
+  }
+
+  /** Puts a request in flight: its timeout starts now. */
+  private launch(id: number, r: PendingRequest): void {
+    const peer = r.peer;
+    peer.inFlight++;
+    r.timer = setTimeout(() => {
+      this.settle(id)?.reject(new RequestTimeout(`no reply from ${peer.id} within ${r.timeoutMs} ms`));
+      if (peer.socket && Date.now() - peer.lastReceivedAt >= STALLED_MS) peer.socket.terminate();
+    }, r.timeoutMs);
+    this.sendFrame(peer, [REQUEST, id, r.body], id);
+  }
+
+  /** Takes a request out of the pending set (undefined if it settled already) and lets the next one fly. */
+  private settle(id: number): PendingRequest | undefined {
+    const r = this.pending.get(id);
+    if (!r) return undefined;
+    this.pending.delete(id);
+    if (r.timer === null) return r;
+    clearTimeout(r.timer);
+    const peer = r.peer;
+    peer.inFlight--;
+    // In a microtask: a request settled while a frame is being queued (one dropped from a full
+    // backlog) must not queue another inside that.
+    if (peer.waiting.length > 0 && !peer.pumpScheduled) {
+      peer.pumpScheduled = true;
+      queueMicrotask(() => this.pump(peer));
+    }
+    return r;
+  }
+
+  private pump(peer: Peer): void {
+    peer.pumpScheduled = false;
+    while (peer.inFlight < MAX_IN_FLIGHT && peer.waiting.length > 0) {
+      const id = peer.waiting.shift()!;
+      const r = this.pending.get(id);
+      if (r) this.launch(id, r);
+    }
+  }
+
+  /** Writes every frame of this turn still queued, one write per socket. */
+  private flushTurn(): void {
+    const queues = [...this.turnQueues];
+    this.turnQueues.clear();
+    for (const q of queues) q.flush();
   }
 
   /**
@@ -311,7 +427,7 @@ export class Transport {
       p.socket?.end();
     }
     for (const [, r] of this.pending) {
-      clearTimeout(r.timer);
+      if (r.timer) clearTimeout(r.timer);
       r.reject(new Error("transport closed"));
     }
     this.pending.clear();
@@ -385,11 +501,7 @@ export class Transport {
   }
 
   private fail(request: number, e: Error): void {
-    const r = this.pending.get(request);
-    if (!r) return;
-    this.pending.delete(request);
-    clearTimeout(r.timer);
-    r.reject(e);
+    this.settle(request)?.reject(e);
   }
 
   private write(out: WriteQueue, frame: Uint8Array, request?: number): void {
@@ -437,7 +549,7 @@ export class Transport {
           }
           p.connecting = false;
           p.socket = s;
-          p.out = new WriteQueue(s as Socket<unknown>);
+          p.out = new WriteQueue(s as Socket<unknown>, this.scheduleTurn, this.stats);
           p.lastReceivedAt = Date.now();
           p.decoder = new FrameDecoder(this.maxFrame);
           if (!tls) this.hello(p);
@@ -511,8 +623,10 @@ export class Transport {
     // Requests waiting for this peer fail now rather than at their timeout: those never sent are
     // safe to retry elsewhere; those sent on the lost connection have an unknown outcome.
     p.backlog = p.backlog.filter((f) => f.request === undefined);
+    // Waiting requests fail with the rest (never sent): none may be put in flight on the way.
+    p.waiting = [];
     for (const [id, r] of this.pending) {
-      if (r.peer !== p.id) continue;
+      if (r.peer !== p) continue;
       this.fail(
         id,
         r.sent
@@ -683,10 +797,8 @@ export class Transport {
         this.stats.rejected++;
         continue;
       }
-      const r = this.pending.get(w[1]);
+      const r = this.settle(w[1]);
       if (!r) continue; // timed out already
-      this.pending.delete(w[1]);
-      clearTimeout(r.timer);
       if (w[2]) r.resolve(w[3]);
       else r.reject(new Error(`${p.id}: ${String(w[3])}`));
     }

@@ -3,7 +3,15 @@ import { afterEach, describe, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
 import { connect, type Socket } from "node:net";
 import { encodeFrame, FrameDecoder, FrameError } from "../../src/transport/frame.ts";
-import { PeerUnreachable, RequestTimeout, Transport, type TransportOptions } from "../../src/transport/transport.ts";
+import { randomBytes } from "node:crypto";
+import {
+  COALESCE_BYTES,
+  MAX_IN_FLIGHT,
+  PeerUnreachable,
+  RequestTimeout,
+  Transport,
+  type TransportOptions,
+} from "../../src/transport/transport.ts";
 
 const open: Transport[] = [];
 afterEach(() => {
@@ -216,5 +224,59 @@ describe("transport", () => {
       a.t.redial("b");
       await until(() => b.inbox.length === 2, "both messages", 1_000);
     });
+  });
+});
+
+describe("write coalescing and requests in flight", () => {
+  test("sealed frames of one turn share a few writes and arrive complete, in order, each reply to its request", async () => {
+    const key = randomBytes(32);
+    const b = node("b", { keys: [key] });
+    const a = node("a", { keys: [key] });
+    await a.t.request("b", b.addr, "handshake done", 2000);
+    const [frames, writes] = [a.t.stats.framesSent, a.t.stats.writes];
+    // One turn: 300 requests, one of them larger than a coalesced write, and one-way messages between them.
+    const big = new Uint8Array(3 * COALESCE_BYTES).fill(7);
+    const replies = Array.from({ length: 300 }, (_, i) => {
+      a.t.send("b", b.addr, i);
+      return a.t.request("b", b.addr, i === 150 ? { i, big } : { i }, 10_000);
+    });
+    const echoed = (await Promise.all(replies)) as { echo: { i: number; big?: Uint8Array } }[];
+    expect(echoed.map((r) => r.echo.i)).toEqual([...Array(300).keys()]);
+    expect(echoed[150]!.echo.big?.length).toBe(big.length);
+    await until(() => b.inbox.length === 300, "300 messages");
+    expect(b.inbox.map((m) => m.msg)).toEqual([...Array(300).keys()]);
+    // A sealed frame out of order fails authentication and closes the connection.
+    expect(b.t.stats.rejected + a.t.stats.rejected).toBe(0);
+    expect(a.t.stats.framesSent - frames).toBe(301);
+    // 301 frames, ~250 KB: a write per COALESCE_BYTES and one for the big frame, not one per frame.
+    expect(a.t.stats.writes - writes).toBeLessThan(12);
+  });
+
+  test(`at most ${MAX_IN_FLIGHT} requests per peer are in flight; the rest wait with their timeout not running`, async () => {
+    const held: (() => void)[] = [];
+    let holding = true;
+    const b = node("b", {
+      onRequest: (_from, body) =>
+        holding ? new Promise((resolve) => held.push(() => resolve(body))) : Promise.resolve(body),
+    });
+    const a = node("a");
+    const n = MAX_IN_FLIGHT + 100;
+    const outcomes = Array.from({ length: n }, (_, i) =>
+      a.t.request("b", b.addr, i, 400).then(
+        (v) => ({ ok: v }),
+        (e: unknown) => ({ e }),
+      ),
+    );
+    await until(() => held.length === MAX_IN_FLIGHT, `${MAX_IN_FLIGHT} requests at the handler`);
+    await Bun.sleep(100);
+    expect(held.length).toBe(MAX_IN_FLIGHT);
+    // The first MAX_IN_FLIGHT time out; those that waited are sent then, answered at once, and succeed.
+    holding = false;
+    const settled = await Promise.all(outcomes);
+    for (const release of held) release();
+    const timedOut = settled.filter((s) => "e" in s);
+    expect(timedOut.length).toBe(MAX_IN_FLIGHT);
+    expect(timedOut.every((s) => (s as { e: unknown }).e instanceof RequestTimeout)).toBe(true);
+    expect(settled.slice(MAX_IN_FLIGHT)).toEqual(Array.from({ length: 100 }, (_, i) => ({ ok: MAX_IN_FLIGHT + i })));
   });
 });
