@@ -1,6 +1,7 @@
 // Node-to-node TCP transport on raft_addr (docs/design/multiraft.md): length-prefixed msgpack frames, every
 // message for a peer queued in one event-loop turn sent as one frame (Raft messages of all groups
-// ride together), requests with replies for proxying, reconnect with back-off, optional AES-256-GCM
+// ride together), a socket's frames of one turn written together, requests with replies for
+// proxying (a bounded number in flight per peer), reconnect with back-off, optional AES-256-GCM
 // sealing of every frame with per-connection keys derived from cluster_secret
 // (./session-cipher.ts), and optional mutual TLS.
 //
@@ -241,7 +242,10 @@ interface PendingRequest {
   readonly peer: Peer;
   readonly body: unknown;
   readonly timeoutMs: number;
-  /** Its frame was written to a connection: losing that connection leaves its outcome unknown. */
+  /**
+   * Its frame was written to a connection (maybe still in this turn's write): losing that
+   * connection leaves its outcome unknown.
+   */
   sent: boolean;
   /** Running from the moment the request is in flight; null while it waits its turn. */
   timer: ReturnType<typeof setTimeout> | null;
@@ -422,6 +426,8 @@ export class Transport {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.flushTurn(); // what was written before close leaves before the FIN, as without coalescing
+
     for (const p of this.peers.values()) {
       if (p.retryTimer) clearTimeout(p.retryTimer);
       p.socket?.end();
@@ -442,6 +448,7 @@ export class Transport {
     } else if (p.addr !== addr) {
       // The peer moved (restart on another address): drop the old connection.
       p.addr = addr;
+      p.out?.flush();
       p.socket?.end();
     }
     return p;
