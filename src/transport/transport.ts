@@ -119,11 +119,14 @@ interface InboundState {
 
 /**
  * Frames for one socket, strictly in the order written (sealed frames must arrive in their
- * counter's order). Those written in one event-loop turn leave in one `write` when the transport
- * flushes its turn (a proxying member writes one request frame per client command, a leader one
- * reply frame per request: a `sendto` each was a fifth of a member's CPU under write load), or as
- * soon as COALESCE_BYTES wait, so a burst is neither held back nor copied whole. Bytes the socket
- * did not take are sent again on drain (Bun's write returns the bytes taken).
+ * counter's order). Those written in one turn (a callback and the promise reactions it sets off:
+ * a leader's replies to every request one commit settles, the Raft batch) leave in one `write`
+ * when the transport flushes the turn in a microtask, or as soon as COALESCE_BYTES wait, so a
+ * burst is neither held back nor copied whole: a `sendto` per frame was a fifth of a member's CPU
+ * under write load. Flushing later, at `setImmediate`, also joined a proxy's requests from
+ * different clients but delayed every frame by an event-loop iteration: about half the proxied
+ * SET/s (docs/PERFORMANCE.md). Bytes the socket did not take are sent again on drain (Bun's write
+ * returns the bytes taken).
  */
 class WriteQueue {
   private chunks: Uint8Array[] = [];
@@ -273,7 +276,7 @@ export class Transport {
   /** Write queues holding frames of this turn; flushed together at its end. */
   private readonly turnQueues = new Set<WriteQueue>();
   private readonly scheduleTurn = (q: WriteQueue): void => {
-    if (this.turnQueues.size === 0) setImmediate(() => this.flushTurn());
+    if (this.turnQueues.size === 0) queueMicrotask(() => this.flushTurn());
     this.turnQueues.add(q);
   };
   private closed = false;
