@@ -2,7 +2,9 @@
 // - import: `flydb import-rdb` of a dump.rdb into a standalone FlyDB (default fsync = "always",
 //   every RESTORE replicated through the write path) vs redis-server loading that file at start;
 // - export: `flydb export-rdb` of the imported keys vs redis-server's BGSAVE of the same keys, in MB/s
-//   of the file written.
+//   of the file written;
+// - backup and restore: `flydb backup` (its own format, and --format rdb) of the same keys vs BGSAVE,
+//   and `flydb restore` of that backup into a new data dir vs redis-server loading dump.rdb.
 //   npx bun bench/rdb.ts [--keys 1000000]
 // Keys: 90% strings of 16-100 bytes, 10% hashes of 5 fields; 1 in 20 with a TTL.
 import { statSync } from "node:fs";
@@ -90,6 +92,22 @@ const flyExport = (performance.now() - exportStarted) / 1000;
 if (exp.code !== 0) throw new Error(`export-rdb failed: ${exp.stderr}`);
 const exportSize = statSync(out).size;
 
+/** Seconds `flydb args…` takes; throws with its stderr when it fails. */
+async function timed(args: string[]): Promise<number> {
+  const t = performance.now();
+  const r = await runTool([DIST_BINARY, ...args], { timeoutMs: 3_600_000 });
+  if (r.code !== 0) throw new Error(`flydb ${args[0]} failed: ${r.stderr}`);
+  return (performance.now() - t) / 1000;
+}
+const backupFile = join(tempDir("bench-backup"), "flydb.backup");
+const http = `127.0.0.1:${fly.httpPort}`;
+const flyBackup = await timed(["backup", backupFile, "--http", http]);
+const backupSize = statSync(backupFile).size;
+const backupRdb = join(tempDir("bench-backup"), "backup.rdb");
+const flyBackupRdb = await timed(["backup", backupRdb, "--format", "rdb", "--http", http]);
+const backupRdbSize = statSync(backupRdb).size;
+const flyRestore = await timed(["restore", backupFile, "--data-dir", join(tempDir("bench-restore"), "data")]);
+
 const row = (what: string, fly: string, red: string, ratio: number) =>
   console.log(`| ${what} | ${fly} | ${red} | ${ratio.toFixed(1)}× |`);
 console.log(`\n${KEYS} keys, dump.rdb ${mb(size).toFixed(1)} MB (FlyDB's export ${mb(exportSize).toFixed(1)} MB)\n`);
@@ -106,6 +124,24 @@ row(
   `${flyExport.toFixed(2)} s (export-rdb, ${(mb(exportSize) / flyExport).toFixed(1)} MB/s)`,
   `${bgsave.toFixed(2)} s (BGSAVE, ${(mb(size) / bgsave).toFixed(1)} MB/s)`,
   flyExport / bgsave,
+);
+row(
+  "consistent snapshot to a file",
+  `${flyBackup.toFixed(2)} s (backup, ${mb(backupSize).toFixed(1)} MB, ${(mb(backupSize) / flyBackup).toFixed(1)} MB/s)`,
+  `${bgsave.toFixed(2)} s (BGSAVE, ${(mb(size) / bgsave).toFixed(1)} MB/s)`,
+  flyBackup / bgsave,
+);
+row(
+  "consistent snapshot as RDB",
+  `${flyBackupRdb.toFixed(2)} s (backup --format rdb, ${(mb(backupRdbSize) / flyBackupRdb).toFixed(1)} MB/s)`,
+  `${bgsave.toFixed(2)} s (BGSAVE)`,
+  flyBackupRdb / bgsave,
+);
+row(
+  "load the snapshot",
+  `${flyRestore.toFixed(2)} s (restore into a new data dir)`,
+  `${redisLoad.toFixed(2)} s (load at start)`,
+  flyRestore / redisLoad,
 );
 
 redis.disconnect();

@@ -13,6 +13,7 @@ import {
 import { VERSION } from "../src/version.ts";
 import { type RunningNode, startNode } from "../src/node.ts";
 import { ADMIN_HELP, addAdminCommands } from "./admin/commands.ts";
+import { addBackupCommands } from "./admin/backup.ts";
 import { addExportRdbCommand } from "./admin/export-rdb.ts";
 import { addImportRdbCommand } from "./admin/import-rdb.ts";
 
@@ -51,6 +52,7 @@ program
 addAdminCommands(program);
 addImportRdbCommand(program);
 addExportRdbCommand(program);
+addBackupCommands(program);
 
 program.action(async (opts: Record<string, unknown>) => {
   const flags: Partial<Record<ConfigKey, unknown>> = {};

@@ -6,6 +6,7 @@ import type { DatabaseKeys, KeyEventsHook } from "./commands/types.ts";
 import type { Backend } from "./commands/session.ts";
 import { ConfigError, type Config } from "./config/schema.ts";
 import { ClusterNode, type ClusterAddrs } from "./cluster/cluster-node.ts";
+import { type BackupSource, clusterBackupSource, standaloneBackupSource } from "./cluster/backup-source.ts";
 import { type ForeignClusterNode, startFormation } from "./cluster/formation.ts";
 import { admitGrowing, applyStandaloneLog, finishGrowing } from "./cluster/grow.ts";
 import { StandaloneHost } from "./cluster/standalone.ts";
@@ -37,6 +38,8 @@ export interface DataPlane {
   /** mDNS packet counters when this node advertises itself (discovery_enabled), for /metrics. */
   readonly discoveryStats?: () => { readonly packets: number; readonly malformedPackets: number };
   stop(graceful: boolean): Promise<void>;
+  /** What GET /backup reads (src/http/backup.ts). */
+  readonly backup: BackupSource;
   /** SAVE: checkpoints data.db now; absent where the data plane checkpoints on its own only. */
   readonly save?: () => Promise<void>;
 }
@@ -116,6 +119,7 @@ export async function openStandalone(
     sqliteSynchronous: () => replicas.synchronous(),
     ready: () => host.ready(),
     cluster: undefined,
+    backup: standaloneBackupSource(config, replicas),
     stop: () => host.stop(),
     save: async () => host.save(),
   };
@@ -206,6 +210,7 @@ export async function openCluster(
     sqliteSynchronous: () => node.sqliteSynchronous(),
     ready: () => node.ready(),
     cluster: node,
+    backup: clusterBackupSource(config, node),
     foreignClusters: () => formation.foreignClusters(),
     discoveryStats: advertiser ? () => advertiser.stats() : undefined,
     async stop(graceful) {

@@ -16,9 +16,10 @@ import {
 import { createLogger, LogTail, type Logger } from "./log.ts";
 import { formatHostPort, parseHostPort } from "./net/hostport.ts";
 import { bulk, err, int, map, OK, type Reply } from "./resp/reply.ts";
+import { rdbSnapshot } from "./cluster/backup-source.ts";
 import { DEFAULT_ENCODING } from "./commands/collection.ts";
 import { clusterPartitions, clusterStatus } from "./http/cluster-status.ts";
-import { drain } from "./cluster/leave.ts";
+import { leave } from "./cluster/leave.ts";
 import { removeMember } from "./cluster/remove.ts";
 import { startRespServer, type ConnectionControl } from "./server/resp-server.ts";
 import { renderInfo } from "./server/info.ts";
@@ -199,6 +200,14 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       return OK;
     },
     lastSave: () => lastSave,
+    rdbSnapshot: async () => {
+      if (!plane) return LOADING;
+      try {
+        return bulk(await rdbSnapshot(plane.backup, Date.now()));
+      } catch (e) {
+        return err(`ERR SYNC could not take a snapshot: ${(e as Error).message}`);
+      }
+    },
     shutdown: async (save) => {
       if (save && plane?.save) await plane.save();
       log.info("SHUTDOWN received, stopping");
@@ -409,6 +418,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       logTail: () => tail.snapshot(),
     },
     mode: cluster ? "cluster" : "standalone",
+    backup: () => plane?.backup,
     cluster: () => {
       const node = plane?.cluster;
       if (!node) return undefined;
@@ -417,7 +427,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         join: (peers) => node.join(peers),
         remove: (id, timeoutMs) => removeMember(node, id, timeoutMs),
         leave: async (timeoutMs) => {
-          const r = await drain(node, timeoutMs);
+          const r = await leave(node, timeoutMs);
           // Stop after the reply is on its way: stopping closes the HTTP server.
           if (r.drained) setTimeout(() => void running?.stop().then(() => opts.onLeft?.()), 100);
           return r;

@@ -77,8 +77,8 @@ export class ClusterNode {
     private readonly version: string,
     private readonly dataDirId: string,
     private readonly transport: Transport,
-    private readonly gossip: GossipNode,
-    private readonly replicas: ReplicaHost,
+    readonly gossip: GossipNode,
+    readonly replicas: ReplicaHost,
   ) {
     const self = config.node_id;
     this.self = self;

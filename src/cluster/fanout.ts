@@ -4,7 +4,8 @@
 // from its own rows: each partition's part is asked of that partition's leader (with the read
 // consistency of any other read) through the internal per-partition commands, in parallel, under
 // one deadline. A partition that does not answer fails the whole command with -CLUSTERDOWN or
-// -TRYAGAIN: a partial answer is never returned as if it were complete.
+// -TRYAGAIN: a partial answer is never returned as if it were complete. A write (FLUSHALL) that
+// may have been applied in some partition answers -UNKNOWN instead (core/write-outcome.ts).
 import type { ClusterTips, SpecialRequest } from "../commands/cluster-policy.ts";
 import { parseScanOptions } from "../commands/keys.ts";
 import { COMMANDS } from "../commands/table.ts";
@@ -14,6 +15,7 @@ import { array, bulk, err, type Reply } from "../resp/reply.ts";
 import { items, mergeFor, num } from "./core/reply-merge.ts";
 import type { DatabaseKeys } from "../commands/types.ts";
 import { decodeCursor, groupBytes, nextCursor } from "./core/scan-cursor.ts";
+import { splitWriteError, unknownOutcome } from "./core/write-outcome.ts";
 import { keylessScript } from "./keyless-script.ts";
 
 /** How one node reaches the leader of any partition (ClusterNode's forwarding with redirects). */
@@ -40,19 +42,26 @@ function partFailure(command: string, reply: Reply & { t: "error" }): Reply {
   return err(`${code} ${command} needs every partition: ${rest}`);
 }
 
-/** Asks the given partitions in parallel; every reply in order, or the first failure. */
+/**
+ * Asks the given partitions in parallel; every reply in order, or the first failure. A `write`
+ * that some partition may have applied fails as unknown (core/write-outcome.ts).
+ */
 export async function fanOut(
   command: string,
   partitions: readonly number[],
   ask: (p: number) => Promise<Reply>,
-  timeoutMs = FANOUT_TIMEOUT_MS,
+  { write = false, timeoutMs = FANOUT_TIMEOUT_MS }: { write?: boolean; timeoutMs?: number } = {},
 ): Promise<Reply[] | { failed: Reply }> {
   const pending = new Set(partitions);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const expired = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
   const all = Promise.all(
     partitions.map(async (p) => {
-      const r = await ask(p).catch((e: unknown) => err(`TRYAGAIN partition ${p}: ${(e as Error).message}`));
+      const r = await ask(p).catch((e: unknown) =>
+        write
+          ? unknownOutcome(`partition ${p}: ${(e as Error).message}`)
+          : err(`TRYAGAIN partition ${p}: ${(e as Error).message}`),
+      );
       pending.delete(p);
       return r;
     }),
@@ -61,17 +70,19 @@ export async function fanOut(
     const replies = await Promise.race([all, expired]);
     if (replies === "timeout") {
       const missing = [...pending].slice(0, 8).join(", ");
+      const why = `no answer within ${timeoutMs} ms from partition(s) ${missing}${pending.size > 8 ? ", …" : ""}`;
       return {
-        failed: err(
-          `CLUSTERDOWN ${command} needs every partition: no answer within ${timeoutMs} ms from partition(s) ${missing}${pending.size > 8 ? ", …" : ""}`,
-        ),
+        failed: write
+          ? unknownOutcome(`${command} needs every partition: ${why}`)
+          : err(`CLUSTERDOWN ${command} needs every partition: ${why}`),
       };
     }
     const failed = replies.find((r): r is Reply & { t: "error" } => r.t === "error");
     if (!failed) return replies;
     // The same error from every partition is the command's own answer (FUNCTION LOAD of a bad library).
     if (replies.every((r) => r.t === "error" && r.v === failed.v)) return { failed };
-    return { failed: partFailure(command, failed) };
+    const worded = replies.map((r) => (r.t === "error" ? partFailure(command, r) : r));
+    return { failed: (write ? splitWriteError(command, worded) : undefined) ?? partFailure(command, failed) };
   } finally {
     clearTimeout(timer);
   }
@@ -88,11 +99,19 @@ async function allShards(
   argv: readonly Uint8Array[],
   ask: Ask,
   random: () => number,
+  write = false,
 ): Promise<Reply> {
   const args = tips.partArgs ? tips.partArgs(argv) : argv.slice(1);
   if ("t" in args) return args;
   const via = utf8(tips.via);
-  const r = await fanOut(name.toUpperCase(), range(run.partitionCount), (p) => ask(p, [via, utf8(String(p)), ...args]));
+  const r = await fanOut(
+    name.toUpperCase(),
+    range(run.partitionCount),
+    (p) => ask(p, [via, utf8(String(p)), ...args]),
+    {
+      write,
+    },
+  );
   return "failed" in r ? r.failed : mergeFor(tips.response)(r, random);
 }
 
@@ -161,8 +180,9 @@ export function keylessRead(
  * Keyless writing scripts (keyless-script.ts), and keyless writes whose row declares all_shards
  * (FLUSHDB, FLUSHALL): one op per partition group,
  * so every replica applies that partition's part at the same log position. Not atomic across
- * partitions (nor is anything else across partitions); a failure says how far it got, and
- * repeating it is harmless. Undefined for any other op.
+ * partitions (nor is anything else across partitions): a failure after some partition may have
+ * applied it answers -UNKNOWN, since a client's resend would flush what was written in between.
+ * Undefined for any other op.
  */
 export function keylessWrite(run: PartitionRunner, op: Op): Promise<Reply> | undefined {
   if (op.cmds.length !== 1 || op.multi) return undefined;
@@ -174,5 +194,5 @@ export function keylessWrite(run: PartitionRunner, op: Op): Promise<Reply> | und
   if (!spec?.flags.includes("write") || tips?.request !== "all_shards") return undefined;
   const write: Ask = (p, cmd) =>
     run.write(p, { cmds: [cmd], now: op.now, seed: op.seed, ...(op.db ? { db: op.db } : {}) });
-  return allShards(run, spec.name, tips, argv, write, Math.random);
+  return allShards(run, spec.name, tips, argv, write, Math.random, true);
 }

@@ -20,6 +20,8 @@ import { nextSession } from "../store/proposal-sessions.ts";
 import { WorkerRaftStorage } from "../store/worker-raft-storage.ts";
 import { SqliteRaftStorage } from "../store/raft-log.ts";
 import type { SqliteSynchronous } from "../store/sqlite-sync.ts";
+import { exportPartition } from "../store/partition-snapshot.ts";
+import { STANDALONE_PART } from "../store/function-libraries.ts";
 import { type SqliteKeyspace, StateDb } from "../store/state.ts";
 import type { HeartbeatBatch } from "./core/heartbeats.ts";
 import { groupOf, META_GROUP, STANDALONE_GROUP } from "../keyspace/groups.ts";
@@ -217,6 +219,22 @@ export class ReplicaHost {
     if (r?.kind !== "partition" || this.raft.status(groupOf(r.partition))?.role !== "leader") return;
     const op: Op = { cmds: [argv], now: this.now(), seed: 0, ...(db !== 0 ? { db } : {}) };
     this.raft.propose(groupOf(r.partition), encodeOp(op)).catch(() => {});
+  }
+
+  /**
+   * Partition `part`'s rows at this replica's applied index, once a ReadIndex round (MultiRaft.readBarrier)
+   * showed that index covers every write acknowledged before the call: a backup's section
+   * (src/store/backup-file.ts). Undefined when this node holds no replica of the partition.
+   */
+  async partitionSnapshot(part: number): Promise<{ index: number; data: Uint8Array } | undefined> {
+    const grp = this.opts.standalone ? STANDALONE_GROUP : groupOf(part);
+    if (!this.raft.status(grp)) return undefined;
+    await this.raft.readBarrier(grp);
+    // One synchronous turn: no apply runs between reading the index and the rows.
+    const data = this.opts.standalone
+      ? exportPartition(this.state, part, grp, undefined, STANDALONE_PART)
+      : this.machine.snapshotData(grp);
+    return { index: this.state.appliedIndex(grp), data };
   }
 
   /** The applied rows, for a standalone node's INFO keyspace; writes go through the Raft groups. */

@@ -30,10 +30,12 @@ import { type ProposalId, type ProposalIds, proposalKey } from "../keyspace/sess
 import { keylessRead, keylessWrite, keyspaceTotals, type PartitionRunner } from "./fanout.ts";
 import type { RaftStats } from "./raft-stats.ts";
 import { withDeadline } from "./deadline.ts";
+import { unknownOutcome } from "./core/write-outcome.ts";
 import { encodeMetaOp } from "./state-machine.ts";
 import { clusterWriteTooLarge } from "./value-limit.ts";
 
-/** How long a forwarded request may take, redirects and retries included. */
+// How long a forwarded request may take, redirects and retries included. Not longer: clients resend on
+// their own read timeouts, as new writes (docs/design/cluster.md, "Unknown outcomes").
 const REQUEST_TIMEOUT_MS = 5_000;
 /** A write attempt without an answer by then is sent again (same id) until REQUEST_TIMEOUT_MS. */
 const WRITE_ATTEMPT_MS = 1_000;
@@ -328,7 +330,8 @@ export class Router {
    * REQUEST_TIMEOUT_MS. A data write that got no answer (timeout, connection lost, proposal
    * dropped) is sent again with the same id, to whichever node leads then: apply answers a copy
    * of a write that did commit from its session record. Only when the deadline passes after an
-   * unanswered attempt is the outcome unknown, and the client is told so. A metadata write has
+   * unanswered attempt is the outcome unknown: -UNKNOWN, which clients never resend, unlike the
+   * -CLUSTERDOWN of a write no attempt applied (core/write-outcome.ts). A metadata write has
    * no id and is not sent again once it may have reached a node.
    */
   private async deliver(f: Routed): Promise<Reply> {
@@ -362,11 +365,7 @@ export class Router {
             : ((await this.d.request(target, f, attemptMs)) as ForwardResult);
       } catch (e) {
         if (e instanceof PeerUnreachable || f.t === "read") continue; // nothing changed: asking another replica is safe
-        if (f.t === "meta") {
-          return TRYAGAIN(
-            `no reply from ${target}, the leader of partition ${p}; the write may or may not have been applied`,
-          );
-        }
+        if (f.t === "meta") return unknownOutcome(`no reply from ${target}, the leader of partition ${p}`);
         unknown = (e as Error).message;
         this.d.stats.writeResends++;
         continue;
@@ -386,8 +385,9 @@ export class Router {
     }
     if (unknown !== undefined) {
       const why = `no answer from the leader of partition ${p} within ${REQUEST_TIMEOUT_MS} ms (last: ${unknown})`;
-      return TRYAGAIN(`${why}; the write may or may not have been applied`);
+      return unknownOutcome(why);
     }
+    // No attempt reached a leader that could have proposed it: not applied, so clients may resend.
     return err(`CLUSTERDOWN partition ${p} has no reachable leader within ${REQUEST_TIMEOUT_MS} ms`);
   }
 

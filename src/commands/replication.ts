@@ -2,8 +2,8 @@
 // Redis's master/replica streams: a write is acknowledged only once a majority of its partition's
 // replicas have it in their logs, and the cluster, not a client, chooses leaders. So every node
 // answers as a master (it accepts every command and forwards writes to the right leader), WAIT
-// counts what Raft already guarantees, and the commands that would change the topology or open a
-// replication stream are refused with a reason.
+// counts what Raft already guarantees, the commands that would change the topology or open a
+// replication stream are refused with a reason, and SYNC gives the RDB file alone.
 import { array, bulk, err, int, OK, type Reply } from "../resp/reply.ts";
 import { define } from "./define.ts";
 import type { SessionApi } from "./types.ts";
@@ -47,6 +47,25 @@ function replicaof(name: string): (s: SessionApi, argv: readonly Uint8Array[]) =
 }
 
 const refuse = (name: string) => (): Reply => err(`ERR ${name} is not supported: ${RAFT}`);
+
+/**
+ * SYNC answers with a point-in-time RDB file of database 0 and nothing after it: what
+ * `redis-cli --rdb FILE` asks for (it reads the payload's length and then that many bytes). A
+ * replica would wait for the command stream that follows, which FlyDB does not send.
+ */
+function sync(s: SessionApi): Promise<Reply> | Reply {
+  return s.server.rdbSnapshot?.() ?? err(`ERR SYNC is not available here: ${RAFT}`);
+}
+
+/**
+ * The REPLCONF options `redis-cli --rdb` sends before SYNC (capa, rdb-only) are accepted; a filter
+ * (rdb-filter-only, for --functions-rdb) is refused, since SYNC always sends the keys.
+ */
+function replconf(_s: SessionApi, argv: readonly Uint8Array[]): Reply {
+  const option = argv[1] ? lower(argv[1]) : "";
+  if (option === "capa" || option === "rdb-only") return OK;
+  return err(`ERR REPLCONF is not supported: ${RAFT} (only capa and rdb-only, for redis-cli --rdb; not ${option})`);
+}
 
 export const REPLICATION_COMMANDS = define("server", [
   {
@@ -102,15 +121,15 @@ export const REPLICATION_COMMANDS = define("server", [
     arity: 1,
     flags: ["admin", "no-multi"],
     since: "1.0.0",
-    summary: "Refused: FlyDB has no Redis replication stream.",
-    exec: refuse("SYNC"),
+    summary: "Answers a point-in-time RDB file of database 0 (for redis-cli --rdb); no replication stream follows.",
+    exec: sync,
   },
   {
     name: "replconf",
     arity: -1,
     flags: ["admin", "no-multi"],
     since: "3.0.0",
-    summary: "Refused: FlyDB has no Redis replication stream.",
-    exec: refuse("REPLCONF"),
+    summary: "Accepts capa and rdb-only (what redis-cli --rdb sends); refuses the rest.",
+    exec: replconf,
   },
 ]);

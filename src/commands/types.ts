@@ -313,6 +313,11 @@ export interface ServerView {
   readonly save: () => Promise<Reply>;
   /** Unix seconds of the last successful save, or of the start. */
   readonly lastSave: () => number;
+  /**
+   * SYNC: the whole dataset's database 0 as an RDB file (src/cluster/backup-source.ts rdbSnapshot),
+   * as a bulk reply; absent where the node cannot take one.
+   */
+  readonly rdbSnapshot?: () => Promise<Reply>;
   /** Resolves after `ms` milliseconds (DEBUG SLEEP, WAIT): command logic has no clock of its own. */
   readonly sleep: (ms: number) => Promise<void>;
 }

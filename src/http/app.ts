@@ -5,8 +5,11 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { NodeMetrics } from "./metrics.ts";
 import type { Reply } from "../resp/reply.ts";
 import { RemoveRefused, type RemoveReport } from "../cluster/remove.ts";
+import { UNKNOWN_OUTCOME } from "../cluster/core/write-outcome.ts";
 import { parseHostPort } from "../net/hostport.ts";
 import { consoleApp, type ConsoleSource } from "./console.ts";
+import { backupRoutes } from "./backup.ts";
+import type { BackupSource } from "../cluster/backup-source.ts";
 
 /** What the cluster endpoints need; absent on a standalone node. */
 export interface ClusterAdmin {
@@ -35,6 +38,8 @@ export interface NodeStatus {
   /** "standalone", or "cluster" with the admin once the cluster node is up (undefined while it starts). */
   readonly mode: "standalone" | "cluster";
   cluster(): ClusterAdmin | undefined;
+  /** What GET /backup reads; undefined while the data plane opens. */
+  backup(): BackupSource | undefined;
   /**
    * Runs a data command through a session, exactly as a RESP client's (for /kv); with `as`, the
    * session first authenticates as that ACL user (HTTP Basic credentials).
@@ -71,12 +76,16 @@ export function requireToken(token: string): MiddlewareHandler {
 const LEAVE_TIMEOUT_MS = 60_000;
 const MAX_LEAVE_TIMEOUT_MS = 600_000;
 
-/** HTTP status for a RESP error reply, by its code. */
-function errorStatus(message: string): 400 | 401 | 403 | 409 | 500 | 503 {
+/**
+ * HTTP status for a RESP error reply, by its code. 503 (retry me) only for the codes that say the
+ * write was not applied; a write that may have been applied is 504: the gateway timed out.
+ */
+function errorStatus(message: string): 400 | 401 | 403 | 409 | 500 | 503 | 504 {
   const code = message.split(" ", 1)[0];
   if (code === "WRONGTYPE") return 409;
   if (code === "NOAUTH" || code === "WRONGPASS") return 401;
   if (code === "NOPERM") return 403;
+  if (code === UNKNOWN_OUTCOME) return 504;
   if (code === "TRYAGAIN" || code === "CLUSTERDOWN" || code === "LOADING") return 503;
   if (code === "ERR") return 400;
   return 500;
@@ -93,6 +102,15 @@ export function createHttpApp(node: NodeStatus): Hono {
     return r.ready ? c.json({ ready: true }) : c.json({ ready: false, reason: r.reason }, 503);
   });
   app.get("/cluster/status", async (c) => c.json(await node.status()));
+  // A backup is every value: without a token it is served only where RESP needs no password either
+  // (as /kv), so HTTP never gets around requirepass.
+  const backupAuth: MiddlewareHandler = async (c, next) => {
+    if (node.httpAuthToken !== "") return auth(c, next);
+    const probe = await node.command([enc.encode("PING")]);
+    if (probe.t !== "error") return next();
+    return c.json({ error: `unauthorized: ${probe.v}; set http_auth_token to take backups over HTTP` }, 401);
+  };
+  backupRoutes(app, backupAuth, () => node.backup());
   app.get("/metrics", async (c) => {
     const body = await node.metrics.text();
     return c.body(body, 200, { "content-type": node.metrics.contentType });

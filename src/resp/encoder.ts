@@ -37,6 +37,18 @@ export class RespEncoder {
     return this.buf.subarray(0, this.len);
   }
 
+  /**
+   * The bytes encoded since the last reset(), handed over: the caller may keep them, and the
+   * encoder starts again in a new buffer of its initial capacity. For a big reply that the socket
+   * did not take at once, instead of copying it.
+   */
+  detach(): Uint8Array {
+    const out = this.buf.subarray(0, this.len);
+    this.buf = new Uint8Array(this.initialCapacity);
+    this.len = 0;
+    return out;
+  }
+
   /** Drops what was encoded after the first `length` bytes (a reply that failed half way). */
   truncate(length: number): void {
     if (length < this.len) this.len = Math.max(0, length);

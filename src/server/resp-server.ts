@@ -113,6 +113,11 @@ export interface RespServer {
 const PAUSE_READING_AT = 4 * 1024 * 1024;
 /** Replies still awaited (promises and the replies queued behind them) that pause reading too. */
 const PAUSE_READING_AT_PENDING = 65536;
+/**
+ * An unsent reply this big is handed over by the encoder rather than copied into `unsent`: one
+ * 100 MB GET would otherwise cost a 200 MB allocation and a copy on the event loop.
+ */
+const ADOPT_UNSENT_AT = 1024 * 1024;
 
 /** While descriptors stay short, the warning is repeated this often; accepting is retried every FD_RETRY_MS. */
 const FD_LOG_MS = 60_000;
@@ -187,7 +192,7 @@ class Connection implements ConnectionControl {
   refuse(reply: Reply): void {
     this.encoder.reset();
     encodeOrReport(this.encoder, reply, 2);
-    this.send(this.encoder.bytes());
+    this.sendEncoded();
     this.closing = true;
     this.endIfDone();
   }
@@ -261,7 +266,7 @@ class Connection implements ConnectionControl {
       else this.queue.push({ reply, protocol });
       this.closing = true;
     }
-    this.send(encoder.bytes());
+    this.sendEncoded();
     this.updateReading();
     this.endIfDone();
   }
@@ -320,19 +325,24 @@ class Connection implements ConnectionControl {
         this.head = 0;
       }
     }
-    this.send(encoder.bytes());
+    this.sendEncoded();
     this.updateReading();
     this.endIfDone();
   }
 
-  private send(bytes: Uint8Array): void {
+  /** Writes what the encoder holds; what the socket does not take now waits in unsent for `drain`. */
+  private sendEncoded(): void {
+    const bytes = this.encoder.bytes();
     if (bytes.length === 0 || this.closed) return;
     if (this.unsent.length > 0) {
       this.unsent.append(bytes);
-    } else {
-      const written = this.socket.write(bytes);
-      if (written < bytes.length) this.unsent.append(bytes.subarray(Math.max(written, 0)));
+      return;
     }
+    const written = Math.max(this.socket.write(bytes), 0);
+    if (written === bytes.length) return;
+    // A big reply (a large GET) is kept where it was encoded rather than copied into a new buffer.
+    if (bytes.length >= ADOPT_UNSENT_AT) this.unsent.adopt(this.encoder.detach().subarray(written));
+    else this.unsent.append(bytes.subarray(written));
   }
 
   /**
@@ -359,7 +369,7 @@ class Connection implements ConnectionControl {
 
 /** Bytes waiting for `drain`: appended at the end, consumed from the front. */
 class ByteQueue {
-  private buf = new Uint8Array(0);
+  private buf: Uint8Array = new Uint8Array(0);
   private start = 0;
   private end = 0;
 
@@ -369,6 +379,14 @@ class ByteQueue {
 
   view(): Uint8Array {
     return this.buf.subarray(this.start, this.end);
+  }
+
+  /** Takes bytes nobody else writes to as the whole queue, without copying them; only while empty. */
+  adopt(bytes: Uint8Array): void {
+    if (this.length > 0) throw new Error(`ByteQueue.adopt with ${this.length} bytes queued`);
+    this.buf = bytes;
+    this.start = 0;
+    this.end = bytes.length;
   }
 
   append(bytes: Uint8Array): void {

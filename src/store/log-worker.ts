@@ -9,6 +9,12 @@ import { type FsyncMode, SYNCHRONOUS_MODES } from "./sqlite-sync.ts";
 
 declare var self: Worker;
 
+/**
+ * A batch carrying this many bytes of entries fills more of the WAL than SQLite's autocheckpoint
+ * allows (1000 pages of 4 KiB): its commit would copy them into raft.db before answering.
+ */
+const DEFER_CHECKPOINT_BYTES = 4 * 1024 * 1024;
+
 export type LogRequest =
   | { readonly t: "openRaft"; readonly path: string; readonly fsync: FsyncMode }
   | { readonly t: "saveBatch"; readonly batch: PackedWrites }
@@ -21,6 +27,8 @@ export type LogResponse =
 
 let raft: SqliteRaftStorage | undefined;
 let syncTimer: ReturnType<typeof setInterval> | undefined;
+/** A checkpoint is owed once the response to the current request has been posted. */
+let checkpointDue = false;
 
 function openedRaft(): SqliteRaftStorage {
   if (!raft) throw new Error("raft.db is not open in the log worker");
@@ -39,7 +47,12 @@ function handle(req: LogRequest): number {
       return SYNCHRONOUS_MODES.indexOf(raft.synchronous());
     case "saveBatch": {
       const started = performance.now();
-      openedRaft().saveBatch(unpackWrites(req.batch));
+      const writes = unpackWrites(req.batch);
+      if (req.batch.bytes.length < DEFER_CHECKPOINT_BYTES) openedRaft().saveBatch(writes);
+      else {
+        openedRaft().saveBatchDeferringCheckpoint(writes);
+        checkpointDue = true;
+      }
       return (performance.now() - started) / 1000;
     }
     case "dropGroup":
@@ -62,4 +75,13 @@ self.onmessage = (e: MessageEvent<LogRequest>) => {
     response = { ok: false, error: err instanceof Error ? err.message : String(err) };
   }
   postMessage(response);
+  if (checkpointDue) {
+    // Requests posted meanwhile wait for it, as they would have behind an autocheckpoint.
+    checkpointDue = false;
+    try {
+      raft?.sync();
+    } catch {
+      // Nothing is lost: the next commit's autocheckpoint retries it, and a failing disk fails that commit.
+    }
+  }
 };

@@ -16,7 +16,23 @@ import { DEFAULT_ENCODING } from "../commands/collection.ts";
 import type { EncodingLimits, Op, WatchedKey } from "../commands/types.ts";
 import type { ProposalId } from "../keyspace/sessions.ts";
 
-const packr = new Packr({ useRecords: false, moreTypes: false });
+const msgpack = new Packr({ useRecords: false, moreTypes: false });
+/** An op encoded this big leaves msgpack a buffer of about its size to pack the next ops into. */
+const OWN_BUFFER_AFTER = 1024 * 1024;
+
+const packr = {
+  /**
+   * Packed ops are views of msgpack's current buffer, which each keeps alive. After a large op
+   * that buffer (and each one msgpack allocates after it, as big) would hold the next ops: one
+   * 100 MB SET kept 125 MB per few thousand small log entries in memory. It starts over small.
+   */
+  pack(value: unknown): Uint8Array {
+    const bytes = msgpack.pack(value);
+    if (bytes.length >= OWN_BUFFER_AFTER) msgpack.useBuffer(Buffer.allocUnsafeSlow(8192));
+    return bytes;
+  },
+  unpack: (data: Uint8Array): unknown => msgpack.unpack(data),
+};
 
 const MULTI = 1;
 const RESP3 = 2;

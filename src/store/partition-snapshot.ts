@@ -9,6 +9,7 @@ import type { Database } from "bun:sqlite";
 import { Packr } from "msgpackr";
 import { COLLECTION_TABLES, type CollectionTable } from "./collections.ts";
 import { DB_STRIDE } from "./state.ts";
+import { keySlot, partitionOf } from "../keyspace/slot.ts";
 import { exportSessions, importSessions, type SessionRow } from "./proposal-sessions.ts";
 import { readLibraries, writeLibraries } from "./function-libraries.ts";
 
@@ -38,13 +39,15 @@ function tables(collections: readonly CollectionTable[]): { name: string; column
 
 /**
  * Every row of partition `part` and the session records of its group `grp`, encoded. Call inside
- * the transaction that read the applied index.
+ * the transaction that read the applied index. `librariesPart`: the functions row to carry (a
+ * standalone store keeps one for all partitions: function-libraries.ts).
  */
 export function exportPartition(
   store: PartitionStore,
   part: number,
   grp: number,
   collections = COLLECTION_TABLES,
+  librariesPart = part,
 ): Uint8Array {
   const { db } = store;
   const out: Record<string, Rows> = {};
@@ -56,7 +59,7 @@ export function exportPartition(
     }
   }
   out[SESSIONS] = exportSessions(db, grp);
-  const libraries = readLibraries(db, part);
+  const libraries = readLibraries(db, librariesPart);
   out[FUNCTIONS] = libraries ? [[libraries]] : [];
   return packr.pack(out);
 }
@@ -105,6 +108,37 @@ export function importPartition(
       appliedIdx,
     ]);
   })();
+}
+
+/**
+ * Adds a snapshot's rows to `store` (a data.db being restored, src/store/backup-restore.ts), each
+ * row under the partition its key falls in out of `partitionCount`, so a backup restores into any
+ * partition count. Session records are left out (a restored store has no clients yet); returns the
+ * snapshot's FUNCTION libraries, if any. Call inside a transaction.
+ */
+export function addRepartitioned(
+  store: PartitionStore,
+  data: Uint8Array,
+  partitionCount: number,
+  collections = COLLECTION_TABLES,
+): Uint8Array | undefined {
+  const decoded = packr.unpack(data) as Record<string, Rows>;
+  if (typeof decoded !== "object" || decoded === null || !Array.isArray(decoded.keys)) {
+    throw new Error(`a ${data.length}-byte section is not a partition snapshot`);
+  }
+  for (const t of tables(collections)) {
+    const insert = store.db.prepare(
+      `INSERT INTO ${t.name} (part, ${t.columns.join(", ")}) VALUES (?${", ?".repeat(t.columns.length)})`,
+    );
+    for (let d = 0; d < store.databases; d++) {
+      for (const row of decoded[entryName(t.name, d)] ?? []) {
+        const part = partitionOf(keySlot(row[0] as Uint8Array), partitionCount);
+        insert.run(d * DB_STRIDE + part, ...(row as never[]));
+      }
+    }
+    insert.finalize();
+  }
+  return (decoded[FUNCTIONS]?.[0]?.[0] as Uint8Array | undefined) ?? undefined;
 }
 
 /** Deletes partition `part`'s rows and group `grp`'s applied index and sessions (the replica moved away). */

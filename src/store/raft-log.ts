@@ -34,6 +34,9 @@ function moveSnapshotsOutOfState(db: Database): void {
   })();
 }
 
+/** SQLite's default wal_autocheckpoint, set explicitly so that saveBatchDeferringCheckpoint can restore it. */
+const AUTOCHECKPOINT_PAGES = 1000;
+
 export interface RaftLogOptions {
   /** "always" (default): synchronous=FULL, every saveBatch is durable when it returns. */
   readonly fsync?: "always" | "never";
@@ -81,6 +84,7 @@ export class SqliteRaftStorage implements RaftStorage {
     this.db.exec("PRAGMA busy_timeout = 10000");
     this.db.exec("PRAGMA journal_mode = WAL");
     this.db.exec(`PRAGMA synchronous = ${(opts.fsync ?? "always") === "always" ? "FULL" : "NORMAL"}`);
+    this.db.exec(`PRAGMA wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
     this.db.exec(RAFT_SCHEMA);
     moveSnapshotsOutOfState(this.db);
     this.q = {
@@ -137,6 +141,21 @@ export class SqliteRaftStorage implements RaftStorage {
     if (writes.length > 0) this.tx(writes);
   }
 
+  /**
+   * saveBatch without the checkpoint SQLite would run inside the commit (once the WAL holds over
+   * AUTOCHECKPOINT_PAGES pages, after the commit's fsync): the caller runs sync() once it has
+   * answered. A batch of many megabytes (a large value) is durable, and answered, without waiting
+   * for its pages to be copied a second time, into raft.db.
+   */
+  saveBatchDeferringCheckpoint(writes: readonly GroupWrite[]): void {
+    this.db.exec("PRAGMA wal_autocheckpoint = 0");
+    try {
+      this.saveBatch(writes);
+    } finally {
+      this.db.exec(`PRAGMA wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+    }
+  }
+
   /** The statements of saveBatch without its transaction, for a host that wraps more in one. */
   writeBatch(writes: readonly GroupWrite[]): void {
     for (const w of writes) {
@@ -164,7 +183,10 @@ export class SqliteRaftStorage implements RaftStorage {
     })();
   }
 
-  /** Makes every commit so far durable (a checkpoint fsyncs the WAL): fsync = "everysec". */
+  /**
+   * Makes every commit so far durable (a checkpoint fsyncs the WAL): fsync = "everysec", and the
+   * checkpoint saveBatchDeferringCheckpoint left out.
+   */
   sync(): void {
     this.db.run("PRAGMA wal_checkpoint(PASSIVE)");
   }

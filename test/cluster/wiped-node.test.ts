@@ -54,6 +54,8 @@ function hardStates(dataDir: string): { grp: number; term: number; vote: string 
 
 describe("a node id reused on a wiped data dir", () => {
   const binary = ensureBinary();
+  /** w3 as the first test leaves it: a member again, on `dir`, started with `argsOn(dir)`. */
+  let w3: { proc: Bun.Subprocess; http: number; argsOn: (dataDir: string) => string[] } | undefined;
 
   const title =
     "is refused with exit status 2 and the removal to run, never storing a vote; " +
@@ -189,6 +191,46 @@ describe("a node id reused on a wiped data dir", () => {
     if (again.exitCode !== null) {
       await againLog.done;
       throw new Error(`w3 exited ${again.exitCode} after its removal:\n${againLog.lines.join("\n")}`);
+    }
+    w3 = { proc: again, http: http!, argsOn };
+  });
+
+  test("a member that left with POST /cluster/leave is forgotten when it answers: back at once on an emptied data dir", async () => {
+    const [n1, n2] = running as [ClusterMemberProcess, ClusterMemberProcess];
+    const { proc, http, argsOn } = w3!;
+    const r = await fetch(`http://127.0.0.1:${http}/cluster/leave`, { method: "POST" });
+    const body = (await r.json()) as { drained: boolean; voter_groups: number[]; known_by?: string[] };
+    const { drained, voter_groups, known_by } = body;
+    expect({ status: r.status, drained, voter_groups, known_by }).toEqual({
+      status: 200,
+      drained: true,
+      voter_groups: [],
+      known_by: undefined,
+    });
+    // The leave answered only once no member counts the id (formation refuses it while one does).
+    // Before, it answered as soon as no group counted its vote: the metadata still listed w3, and
+    // a start on an emptied data dir was refused (soak seed 36).
+    for (const m of [n1, n2]) expect((await status(m)).members.map((x) => x.id).sort()).toEqual(["w1", "w2"]);
+    expect(await proc.exited).toBe(0);
+    const emptied = join(root, "w3-after-leave");
+    mkdirSync(emptied, { recursive: true });
+    const env = { ...process.env, MSGPACKR_NATIVE_ACCELERATION_DISABLED: "true" };
+    const back = Bun.spawn(argsOn(emptied), { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    spawned.push(back);
+    const log = new LineReader(back.stderr);
+    await waitFor(
+      "w3 back as a new member after its leave, every partition healthy",
+      async () => {
+        if (back.exitCode !== null) return true;
+        const s = await status(n1);
+        return s.members.length === 3 && s.partitions.healthy === s.partitions.total;
+      },
+      40_000,
+      250,
+    );
+    if (back.exitCode !== null) {
+      await log.done;
+      throw new Error(`w3 exited ${back.exitCode} after its leave:\n${log.lines.join("\n")}`);
     }
   });
 

@@ -26,7 +26,7 @@ export interface BullmqRunResult {
   readonly completions: ReadonlyMap<string, number>;
   /**
    * Worker "completed" events per job id: fewer than completions when the worker's moveToFinished
-   * was applied but its reply lost (TRYAGAIN, a killed member), which BullMQ reports as an error.
+   * was applied but its reply lost (-UNKNOWN, a killed member), which BullMQ reports as an error.
    */
   readonly workerEvents: ReadonlyMap<string, number>;
   /** Successful processor runs per job id (more than completions when a stalled job was run again). */
@@ -80,7 +80,7 @@ export async function runBullmq(c: LoopbackCluster, o: BullmqRunOptions): Promis
   // proxies to the queue's leader.
   const plain = new Redis({ host: "127.0.0.1", port: m3!.proc.port, maxRetriesPerRequest: null });
   plain.on("error", () => {}); // while member 3 is down
-  // A moveToActive the cluster applied but could not confirm (TRYAGAIN, which ioredis sends again)
+  // A moveToActive the cluster applied but could not confirm (-UNKNOWN, or a killed member's socket)
   // leaves a job locked by no worker until its lock expires and the stalled check hands it out
   // again: under heavy load a job stalls more often than on one Redis, so more stalls are allowed.
   const opts = { prefix: PREFIX, concurrency: 20, maxStalledCount: 5 };

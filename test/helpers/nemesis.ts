@@ -127,8 +127,11 @@ class Nemesis {
   /** Refused rejoins on wiped data dirs that are violations (see `add`). */
   readonly refused: string[] = [];
   readonly notes: string[] = [];
-  /** How each spare that was a member went: a removed id must be free at once, a departed one after the remedy. */
-  private readonly departed = new Map<FlyNode, "removed" | "left">();
+  /**
+   * How each spare that was a member went: a removed id must be free at once, and so must one that
+   * left, unless its leave answered that some member still counted it (`known_by`): then after the remedy.
+   */
+  private readonly departed = new Map<FlyNode, "removed" | "left" | "left, still known">();
   /** Stopped nodes whose next start is a new member: spares never started, or removed and wiped. */
   private readonly spares: FlyNode[];
 
@@ -227,36 +230,39 @@ class Nemesis {
     if (grow) return this.add(this.pick(this.spares));
     const m = this.pick(removable);
     const left = this.rnd() >= 0.5;
-    if (left) await this.leave(m);
-    else await this.remove(m);
-    this.departed.set(m, left ? "left" : "removed");
+    if (left) this.departed.set(m, await this.leave(m));
+    else {
+      await this.remove(m);
+      this.departed.set(m, "removed");
+    }
     this.wipe(m);
     this.spares.push(m);
   }
 
   /**
-   * Starts a spare. On a wiped data dir under an id that was removed (POST /cluster/remove), a
-   * refusal is a violation: the removal must free the id at once. After a leave, a replica that
-   * still lists the id as a voter (one the map moved away, until it is dropped) can get it refused
-   * for a while: a note; then the remedy the error names (POST /cluster/remove, then start again)
-   * must work, else a violation.
+   * Starts a spare. On a wiped data dir under an id that was removed (POST /cluster/remove) or
+   * left (POST /cluster/leave, which waits until no member counts the id), a refusal is a
+   * violation: the id must be free at once. A leave that gave up waiting names the members that
+   * still counted it (`known_by`: a replica the map moved away still lists it as a voter until it
+   * is dropped); a refusal then is a note, and the remedy the error names (POST /cluster/remove,
+   * then start again) must work, else a violation.
    */
   private async add(n: FlyNode): Promise<void> {
     this.spares.splice(this.spares.indexOf(n), 1);
     const how = this.departed.get(n);
     this.faults.push(
-      `add ${n.id}${how ? ` (wiped, same id, after it ${how === "left" ? "left" : "was removed"})` : ""}`,
+      `add ${n.id}${how ? ` (wiped, same id, after it ${how === "removed" ? "was removed" : how})` : ""}`,
     );
     const refusal = await this.start(n);
     if (refusal === undefined) return;
-    if (how === "left") {
+    if (how === "left, still known") {
       this.notes.push(`${n.id} refused on a wiped data dir after it left; removing it and starting again: ${refusal}`);
       await this.removeVia(n);
       const again = await this.start(n);
       if (again === undefined) return;
       this.refused.push(`${n.id} refused again after POST /cluster/remove: ${again}`);
     } else {
-      this.refused.push(`${n.id} on a wiped data dir was refused after its removal: ${refusal}`);
+      this.refused.push(`${n.id} on a wiped data dir was refused after it ${how ?? "departed"}: ${refusal}`);
     }
     this.spares.push(n);
   }
@@ -306,12 +312,14 @@ class Nemesis {
     });
   }
 
-  /** POST /cluster/leave: it drains, then stops by itself. */
-  private async leave(m: FlyNode): Promise<void> {
+  /** POST /cluster/leave: it drains, waits until forgotten, then stops by itself. */
+  private async leave(m: FlyNode): Promise<"left" | "left, still known"> {
     const { h } = this;
     this.faults.push(`leave ${m.id}`);
     const r = await h.http(m, "/cluster/leave?timeout_ms=30000", { method: "POST", timeoutMs: 35_000 });
     if (r.status !== 200) throw new Error(`POST /cluster/leave on ${m.id}: ${r.status} ${r.body}`);
+    const knownBy = (JSON.parse(r.body) as { known_by?: string[] }).known_by;
+    if (knownBy) this.notes.push(`${m.id}'s leave stopped waiting while ${knownBy.join(", ")} still counted it`);
     const exited = await Promise.race([m.proc!.exited.then(() => true), Bun.sleep(10_000).then(() => false)]);
     if (!exited) throw new Error(`${m.id} still running 10 s after it drained and left`);
     const via = this.members()[0]!;
@@ -321,6 +329,7 @@ class Nemesis {
       `${m.id} gone from the members ${via.id} lists after its leave`,
       300,
     );
+    return knownBy ? "left, still known" : "left";
   }
 
   /** Empties a departed node's data dir: its next start is a new incarnation of the id. */

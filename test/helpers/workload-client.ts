@@ -3,11 +3,14 @@
 // `clients` connections each issue one command at a time (GET/SET on register keys, GET/INCR on
 // counter keys) against the target nodes, and every operation is recorded: invocation time,
 // completion time, outcome. A write that times out, loses its connection or gets an error reply
-// is "unknown" (it may have been applied); a read that fails is "fail" (it changed nothing).
+// is "unknown" (it may have been applied), except an error whose code promises the write was not
+// applied (the codes clients resend on: src/cluster/core/write-outcome.ts), which is "fail", as is
+// a read that fails: it changed nothing, and the checker holds the cluster to that.
 // After any failure the client drops its connection and moves to the next target, as a client
 // would fail over. It stops after maxOps operations, after maxMs, or on SIGTERM (operations in
 // flight finish first), then writes the history as JSON lines to historyPath and prints a
 // one-line JSON summary.
+import { RESENT_BY_CLIENTS } from "../../src/cluster/core/write-outcome.ts";
 import { seededRandom } from "../../src/lib/prng.ts";
 import { parseHostPort } from "../../src/net/hostport.ts";
 import { Socket } from "node:net";
@@ -37,6 +40,10 @@ export interface WorkloadConfig {
 }
 
 export type OpStatus = "ok" | "fail" | "unknown";
+
+/** A write's error reply: "fail" when its code says it was not applied, else "unknown". */
+export const writeErrorStatus = (error: string): OpStatus =>
+  RESENT_BY_CLIENTS.has(error.split(" ", 1)[0]!) ? "fail" : "unknown";
 
 export interface OpRecord {
   client: number;
@@ -229,7 +236,7 @@ export async function runWorkload(cfg: WorkloadConfig): Promise<{ records: OpRec
         const reply = await conn.command(args, cfg.opTimeoutMs);
         if (typeof reply === "object" && reply !== null && !Array.isArray(reply)) {
           rec.error = reply.error;
-          rec.status = read ? "fail" : "unknown";
+          rec.status = read ? "fail" : writeErrorStatus(reply.error);
         } else {
           rec.ret = now();
           rec.status = "ok";
@@ -269,10 +276,14 @@ export async function runWorkload(cfg: WorkloadConfig): Promise<{ records: OpRec
       conn = await Conn.open(addr, cfg.opTimeoutMs);
       rec.call = now();
       const reply = await conn.command(args, cfg.opTimeoutMs);
-      if (typeof reply === "object" && reply !== null && !Array.isArray(reply)) throw new Error(reply.error);
-      rec.ret = now();
-      rec.status = "ok";
-      rec.out = reply as string | null;
+      if (typeof reply === "object" && reply !== null && !Array.isArray(reply)) {
+        rec.error = reply.error;
+        rec.status = op === "get" ? "fail" : writeErrorStatus(reply.error);
+      } else {
+        rec.ret = now();
+        rec.status = "ok";
+        rec.out = reply as string | null;
+      }
     } catch (e) {
       rec.error = e instanceof Error ? e.message : String(e);
       rec.status = op === "get" ? "fail" : "unknown";

@@ -109,8 +109,10 @@ export function checkHistory(records: readonly OpRecord[], finals: readonly Fina
   for (const r of records) if (r.model !== "ttl") keys.set(r.key, r.model);
   const results: KeyCheck[] = [];
   for (const [key, model] of keys) {
-    // A failed read changed nothing and returned nothing: leave it out.
-    const ops = records.filter((r) => r.key === key && !(r.op === "get" && r.status !== "ok"));
+    // A failed read, or a write refused with a code that says it was not applied, changed
+    // nothing and returned nothing: leave it out (a read that finds such a SET's value fails the
+    // check, as does a counter above the INCRs that may have been applied).
+    const ops = records.filter((r) => r.key === key && r.status !== "fail");
     const mine = finals.filter((f) => f.key === key);
     const unknown = ops.filter((r) => r.status === "unknown").length;
     const problems: string[] = [];

@@ -246,7 +246,7 @@ describe("two nodes: a write whose reply is lost is retried at the same leader a
     await n1.stop(false);
     const reply = await n2.propose(op("incr", key));
     expect(reply.t).toBe("error");
-    expect(reply.t === "error" && reply.v).toMatch(/^TRYAGAIN .*the write may or may not have been applied$/);
+    expect(reply.t === "error" && reply.v).toMatch(/^UNKNOWN .*the write may or may not have been applied$/);
     n1 = await startNode("r1", ports1, {});
     await waitFor(
       "the INCR proposed without a quorum to commit",

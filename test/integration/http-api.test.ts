@@ -82,6 +82,10 @@ describe("standalone node with requirepass", () => {
     const r = await fetch(`${url}/kv/k`);
     expect(r.status).toBe(401);
     expect(((await r.json()) as { error: string }).error).toStartWith("NOAUTH");
+    // Nor /backup, which holds every value.
+    const backup = await fetch(`${url}/backup`);
+    expect(backup.status).toBe(401);
+    expect(((await backup.json()) as { error: string }).error).toMatch(/NOAUTH.*set http_auth_token/);
   });
 
   test("with an http_auth_token, the token stands in for AUTH", async () => {
@@ -92,6 +96,14 @@ describe("standalone node with requirepass", () => {
     ).toBe(200);
     expect(await (await fetch(`${url}/kv/k`, { headers: { authorization: "Bearer t0k" } })).text()).toBe("v");
     expect((await fetch(`${url}/cluster/leave`, { method: "POST" })).status).toBe(401);
+    expect((await fetch(`${url}/backup`)).status).toBe(401);
+    const backup = await fetch(`${url}/backup`, { headers: { authorization: "Bearer t0k" } });
+    expect(backup.status).toBe(200);
+    expect(
+      Buffer.from(await backup.arrayBuffer())
+        .subarray(0, 8)
+        .toString(),
+    ).toBe("FLYDBBAK");
   });
 
   test("HTTP Basic credentials of an ACL user: /kv runs as that user, with its permissions", async () => {

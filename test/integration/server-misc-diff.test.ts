@@ -132,12 +132,13 @@ test("where FlyDB differs on purpose: Raft replication, no modules, its own LOLW
     ["REPLICAOF", "127.0.0.1", "6379"],
     ["SLAVEOF", "127.0.0.1", "6379"],
     ["PSYNC", "?", "-1"],
-    ["SYNC"],
     ["REPLCONF", "listening-port", "1"],
   ];
   for (const c of refused) {
     expect(error(await fly.call(...c))).toMatch(/^ERR \S+ is not supported: FlyDB replicates through Raft/);
   }
+  // SYNC gives the RDB file alone (for redis-cli --rdb), no replication stream after it.
+  expect(show(await fly.call("SYNC"))).toMatch(/^\$"REDIS0010/);
   expect(error(await fly.call("MODULE", "LOAD", "/x.so"))).toMatch(/^ERR Error loading the extension/);
   const unknown = "ERR unknown subcommand or wrong number of arguments for 'SEGFAULT'. Try DEBUG HELP.";
   expect(error(await fly.call("DEBUG", "SEGFAULT"))).toBe(unknown);

@@ -2,7 +2,7 @@
 // order in the worker, reads on this thread see them once durable, and a group whose drop is
 // still queued already loads as empty.
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WorkerRaftStorage } from "../../src/store/worker-raft-storage.ts";
@@ -68,6 +68,20 @@ describe("WorkerRaftStorage", () => {
     expect(reopened.load(1).hardState).toEqual({ term: 3, vote: null, commit: 3 });
     expect(reopened.groups()).toEqual([1]);
     reopened.close();
+  });
+
+  test("a batch of a large entry is answered durable, then checkpointed into raft.db without another write", async () => {
+    const path = freshPath();
+    const s = await WorkerRaftStorage.open(path, "always");
+    s.saveNow([bootstrapWrite(1, ["a"])]);
+    const big = new Uint8Array(8 * 1024 * 1024).map((_, i) => (i * 31) % 251);
+    await s.saveBatch([{ grp: 1, entries: [{ index: 2, term: 1, kind: EntryKind.Normal, data: big }] }]);
+    // The commit skipped SQLite's autocheckpoint; the worker runs it after answering.
+    const deadline = Date.now() + 5_000;
+    while (statSync(path).size < big.length && Date.now() < deadline) await Bun.sleep(20);
+    expect(statSync(path).size).toBeGreaterThan(big.length);
+    expect(Buffer.compare(s.load(1).entries.at(-1)!.data!, big)).toBe(0);
+    await s.close();
   });
 
   test("a failed write rejects it and every later one, and a failed drop is reported", async () => {

@@ -225,10 +225,66 @@ describe("fan-out over every partition", () => {
       "KEYS",
       [0, 1, 2],
       (p) => (p === 1 ? new Promise<Reply>(() => {}) : Promise.resolve({ t: "int", v: 1 })),
-      50,
+      { timeoutMs: 50 },
     );
     expect(r).toEqual({
       failed: err("CLUSTERDOWN KEYS needs every partition: no answer within 50 ms from partition(s) 1"),
+    });
+  });
+
+  test("a FLUSHALL some partition may have applied answers -UNKNOWN, never a code clients resend", async () => {
+    const op: Op = { cmds: [argv("flushall")], now: 1000, seed: 1 };
+    const down = err("CLUSTERDOWN partition 5 has no reachable leader within 5000 ms");
+    // Applied in 15 partitions, refused in one: a resend would flush what was written since.
+    const partly = await keylessWrite(
+      local((p) => (p === 5 ? down : undefined)),
+      op,
+    );
+    expect(partly).toEqual(
+      err(
+        "UNKNOWN FLUSHALL was applied in 15 of its 16 partitions, not in another (CLUSTERDOWN FLUSHALL needs " +
+          "every partition: partition 5 has no reachable leader within 5000 ms); do not send it again as it is",
+      ),
+    );
+    // Refused everywhere: nothing applied, the code clients resend on is kept.
+    const downAt = (p: number) => err(`CLUSTERDOWN partition ${p} has no reachable leader within 5000 ms`);
+    expect(await keylessWrite(local(downAt), op)).toEqual(
+      err("CLUSTERDOWN FLUSHALL needs every partition: partition 0 has no reachable leader within 5000 ms"),
+    );
+    const unknown = err("UNKNOWN no answer from the leader of partition 2; the write may or may not have been applied");
+    expect(
+      await keylessWrite(
+        local((p) => (p === 2 ? unknown : p === 3 ? down : undefined)),
+        op,
+      ),
+    ).toEqual(
+      err(
+        "UNKNOWN FLUSHALL needs every partition: no answer from the leader of partition 2; " +
+          "the write may or may not have been applied",
+      ),
+    );
+    const thrown = await fanOut("FLUSHALL", [0, 1], () => Promise.reject(new Error("transport is closed")), {
+      write: true,
+    });
+    expect(thrown).toEqual({
+      failed: err(
+        "UNKNOWN FLUSHALL needs every partition: partition 0: transport is closed; the write may or may not have been applied",
+      ),
+    });
+    const silent = await fanOut(
+      "FLUSHALL",
+      [0, 1],
+      (p) => (p === 1 ? new Promise<Reply>(() => {}) : Promise.resolve(err("ERR x"))),
+      {
+        write: true,
+        timeoutMs: 50,
+      },
+    );
+    expect(silent).toEqual({
+      failed: err(
+        "UNKNOWN FLUSHALL needs every partition: no answer within 50 ms from partition(s) 1; " +
+          "the write may or may not have been applied",
+      ),
     });
   });
 });

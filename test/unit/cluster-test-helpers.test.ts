@@ -8,7 +8,7 @@ import {
   parseRedisCliJson,
   slotCoverageProblems,
 } from "../helpers/cluster-harness.ts";
-import type { OpRecord } from "../helpers/workload-client.ts";
+import { type OpRecord, writeErrorStatus } from "../helpers/workload-client.ts";
 import { checkHistory, describeFailures, type FinalRead } from "../helpers/workload.ts";
 
 const op = (o: Partial<OpRecord> & Pick<OpRecord, "key" | "op" | "call">): OpRecord => ({
@@ -71,6 +71,27 @@ describe("checkHistory", () => {
     const doubled = checkHistory(records, [final("c", "4")])[0]!;
     expect(doubled.linearizable).toBe(false);
     expect(doubled.problems.join()).toContain("applied twice");
+  });
+
+  test("a write refused with a code clients resend on was not applied: finding it applied fails", () => {
+    // -TRYAGAIN/-CLUSTERDOWN promise the write was not applied (ioredis, go-redis and redis-py
+    // resend them); -UNKNOWN promises nothing (src/cluster/core/write-outcome.ts).
+    expect(writeErrorStatus("CLUSTERDOWN partition 3 has no reachable leader within 5000 ms")).toBe("fail");
+    expect(writeErrorStatus("TRYAGAIN the write was dropped by a leader change and not applied; retry")).toBe("fail");
+    expect(writeErrorStatus("UNKNOWN no answer …; the write may or may not have been applied")).toBe("unknown");
+    expect(writeErrorStatus("ERR connection closed")).toBe("unknown");
+    const refused = (status: "fail" | "unknown") => [
+      op({ key: "r", op: "set", value: "a", out: "OK", call: 10 }),
+      op({ key: "r", op: "set", value: "b", status, error: "CLUSTERDOWN …", call: 20 }),
+    ];
+    expect(describeFailures(checkHistory(refused("fail"), [final("r", "a")]))).toEqual([]);
+    expect(checkHistory(refused("fail"), [final("r", "b")])[0]!.problems.join()).toContain("never written");
+    expect(describeFailures(checkHistory(refused("unknown"), [final("r", "b")]))).toEqual([]);
+    const counter = [
+      op({ key: "c", op: "incr", out: 1, call: 10 }),
+      op({ key: "c", op: "incr", status: "fail", error: "TRYAGAIN …", call: 20 }),
+    ];
+    expect(checkHistory(counter, [final("c", "2")])[0]!.problems.join()).toContain("applied twice");
   });
 
   test("failed reads are ignored; a failed read's value would not be checked", () => {

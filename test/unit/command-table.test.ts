@@ -168,8 +168,48 @@ describe("merges", () => {
     expect(mergeSplit(COMMANDS.get("mset")!, mset)).toEqual(OK);
   });
 
+  test("a split write partly applied answers -UNKNOWN, not the code clients resend on", () => {
+    const mset = COMMANDS.get("mset")!;
+    const down = err("CLUSTERDOWN partition 3 has no reachable leader within 5000 ms");
+    const unknown = err("UNKNOWN no answer from the leader of partition 1; the write may or may not have been applied");
+    expect(
+      mergeSplit(mset, [
+        { positions: [0], reply: OK },
+        { positions: [1], reply: down },
+      ]),
+    ).toEqual(
+      err(
+        "UNKNOWN MSET was applied in 1 of its 2 partitions, not in another (CLUSTERDOWN partition 3 has no " +
+          "reachable leader within 5000 ms); do not send it again as it is",
+      ),
+    );
+    // Nothing applied: resending is safe, the code stays.
+    expect(
+      mergeSplit(mset, [
+        { positions: [0], reply: down },
+        { positions: [1], reply: down },
+      ]),
+    ).toEqual(down);
+    // Any part unknown makes the whole unknown, whatever the order.
+    const del = COMMANDS.get("del")!;
+    expect(
+      mergeSplit(del, [
+        { positions: [0], reply: down },
+        { positions: [1], reply: unknown },
+      ]),
+    ).toEqual(unknown);
+    // A read split is retried whole: its first failure stands.
+    const mget = COMMANDS.get("mget")!;
+    expect(
+      mergeSplit(mget, [
+        { positions: [0], reply: array([bulk("a")]) },
+        { positions: [1], reply: down },
+      ]),
+    ).toEqual(down);
+  });
+
   test("one_succeeded needs one part to succeed; a command that is not multi_shard is never merged", () => {
-    const spec = { name: "x", cluster: { request: "multi_shard", response: "one_succeeded" } as const };
+    const spec = { name: "x", flags: [], cluster: { request: "multi_shard", response: "one_succeeded" } as const };
     const down = err("TRYAGAIN partition 1");
     expect(
       mergeSplit(spec, [

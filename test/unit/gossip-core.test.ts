@@ -10,7 +10,7 @@ import {
 } from "../../src/gossip/core/config.ts";
 import { seededRng, shuffle } from "../../src/gossip/core/prng.ts";
 import { SwimCore } from "../../src/gossip/core/swim.ts";
-import type { Msg } from "../../src/gossip/core/types.ts";
+import type { MemberMeta, Msg } from "../../src/gossip/core/types.ts";
 import { parsePacket } from "../../src/gossip/core/validate.ts";
 
 describe("Lifeguard and retransmit arithmetic", () => {
@@ -112,6 +112,35 @@ describe("packet validation", () => {
     expect(p?.m[0]).toEqual({ t: "ack", seq: 3 });
     expect(Object.keys(p ?? {})).toEqual(["c", "f", "a", "m"]);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe("leave", () => {
+  test("a member that left announces no new metadata: its incarnation stays, so the leave stands", () => {
+    const meta = (load: number): MemberMeta => ({
+      nodeId: "a",
+      clusterId: "c",
+      respAddr: "",
+      httpAddr: "",
+      raftAddr: "",
+      zone: "",
+      version: "0",
+      load,
+    });
+    const core = new SwimCore({
+      id: "a",
+      addr: "a:1",
+      meta: meta(0),
+      config: swimConfig("c"),
+      rng: seededRng(1),
+      now: 0,
+    });
+    core.updateMeta(meta(1), 10);
+    const before = core.member("a")!;
+    core.leave(20);
+    // The node's load sampler keeps running until the node stops (src/cluster/leave.ts leaves first).
+    core.updateMeta(meta(2), 30);
+    expect(core.member("a")).toMatchObject({ state: "left", incarnation: before.incarnation, meta: before.meta });
   });
 });
 

@@ -172,3 +172,19 @@ test("an op carries its database and its encoding thresholds together, and keeps
   expect(old.db).toBe(3);
   expect(old.encoding).toBeUndefined();
 });
+
+test("an op encoded after a large one does not live in the large one's buffer", () => {
+  const bytes = (t: string) => new TextEncoder().encode(t);
+  const value = new Uint8Array(4 * 1024 * 1024).map((_, i) => i % 253);
+  const large = encodeOp({ cmds: [[bytes("SET"), bytes("big"), value]], now: 1, seed: 2 });
+  const small = encodeOp({ cmds: [[bytes("SET"), bytes("k"), bytes("v")]], now: 3, seed: 4, resp3: true });
+  expect(small.buffer.byteLength).toBeLessThan(1024 * 1024);
+  // Copies decode without the encoder's cache: the bytes themselves are right.
+  expect(decodeOp(large.slice()).cmds[0]![2]).toEqual(value);
+  expect(decodeOp(small.slice())).toEqual({
+    cmds: [[bytes("SET"), bytes("k"), bytes("v")]],
+    now: 3,
+    seed: 4,
+    resp3: true,
+  });
+});

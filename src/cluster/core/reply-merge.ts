@@ -3,6 +3,7 @@
 import type { PlainResponse, ResponsePolicy, SpecialMerge } from "../../commands/cluster-policy.ts";
 import type { CommandSpec } from "../../commands/types.ts";
 import { array, err, int, NULL_BULK, OK, type Reply } from "../../resp/reply.ts";
+import { splitWriteError } from "./write-outcome.ts";
 
 /** The elements of an array reply; none for any other reply. */
 export const items = (r: Reply | undefined): readonly Reply[] => (r?.t === "array" ? r.v : []);
@@ -66,17 +67,21 @@ export interface SplitReply {
 
 /**
  * Recombines a command split per partition (a multi_shard row: MGET, DEL, MSET, …). An error of
- * any part is the reply, except under one_succeeded, which needs one part to succeed.
+ * any part is the reply (a write's as splitWriteError words it), except under one_succeeded,
+ * which needs one part to succeed.
  */
-export function mergeSplit(spec: Pick<CommandSpec, "name" | "cluster">, parts: readonly SplitReply[]): Reply {
+export function mergeSplit(spec: Pick<CommandSpec, "name" | "cluster" | "flags">, parts: readonly SplitReply[]): Reply {
   const tips = spec.cluster;
   if (tips?.request !== "multi_shard") {
     return err(`ERR ${spec.name} is not split per partition: its keys must share a slot`);
   }
   const ok = parts.filter((p) => p.reply.t !== "error");
   if (tips.response === "one_succeeded") return (ok[0] ?? parts[0])?.reply ?? OK;
-  const failed = parts.find((p) => p.reply.t === "error");
-  if (failed) return failed.reply;
+  const replies = parts.map((p) => p.reply);
+  const failed = spec.flags.includes("write")
+    ? splitWriteError(spec.name.toUpperCase(), replies)
+    : replies.find((r) => r.t === "error");
+  if (failed) return failed;
   if (tips.response !== "concat")
     return PLAIN_MERGES[tips.response](
       parts.map((p) => p.reply),

@@ -212,6 +212,9 @@ export class SwimCore {
   /** New metadata for this member: bumps the incarnation so the update wins everywhere. */
   updateMeta(meta: MemberMeta, now: number): void {
     this.checkOwnMeta(meta);
+    // An alive message after the leave, at a higher incarnation, would take the leave back: the
+    // others would then wait out dead_node_timeout before removing the member.
+    if (this.leaving) return;
     this.self.meta = meta;
     this.self.inc++;
     this.self.stateChangedAt = now;
