@@ -216,7 +216,7 @@ class Peer {
   batch: unknown[] = [];
   /** Requests sent (or in the backlog) without a reply yet; at most MAX_IN_FLIGHT. */
   inFlight = 0;
-  /** Ids of requests waiting for one of those to settle, oldest first; their clock has not started. */
+  /** Ids of requests waiting for one of those to settle, oldest first (some may have timed out since). */
   waiting: number[] = [];
   pumpScheduled = false;
   /** Encoded messages (not yet sealed) waiting for a connection; bounded so a dead peer cannot eat memory. */
@@ -233,11 +233,12 @@ class Peer {
 
 const MAX_BACKLOG_FRAMES = 256;
 /**
- * Requests in flight per peer. A `redis-cli --pipe` burst through a proxying member forwards
- * thousands of writes at once: sent together, each waited behind all the others at the leader and
- * timed out with them (a second's attempt, docs/design/multiraft.md), were sent again, and the
- * burst failed under load. Beyond this many, a request waits here, its timeout not yet running,
- * until one in flight settles; this many keep a leader's group commit full.
+ * Requests in flight per peer. A `redis-cli --pipe` burst through a proxying member forwarded
+ * thousands of writes at once: each waited behind all the others at the leader, their attempts
+ * (a second, src/cluster/router.ts) timed out together and were all sent again, and the burst
+ * failed under load. Beyond this many, a request waits here in order until one in flight
+ * settles; one whose timeout passes while it waits was never sent and fails as PeerUnreachable
+ * (its caller's deadline holds, and resending it is safe). This many keep a leader's group commit full.
  */
 export const MAX_IN_FLIGHT = 256;
 
@@ -250,7 +251,9 @@ interface PendingRequest {
    * connection leaves its outcome unknown.
    */
   sent: boolean;
-  /** Running from the moment the request is in flight; null while it waits its turn. */
+  /** Counted in its peer's inFlight (it left the waiting line). */
+  launched: boolean;
+  /** The caller's timeout, from request(): waiting for a slot counts. */
   timer: ReturnType<typeof setTimeout> | null;
   readonly resolve: (v: unknown) => void;
   readonly reject: (e: Error) => void;
@@ -351,22 +354,33 @@ export class Transport {
       );
     const id = this.nextRequestId++;
     return new Promise((resolve, reject) => {
-      const r: PendingRequest = { peer, body, timeoutMs, sent: false, timer: null, resolve, reject };
+      const r: PendingRequest = { peer, body, timeoutMs, sent: false, launched: false, timer: null, resolve, reject };
+      r.timer = setTimeout(() => this.expire(id, r), timeoutMs);
       this.pending.set(id, r);
       if (peer.inFlight < MAX_IN_FLIGHT) this.launch(id, r);
       else peer.waiting.push(id);
     });
   }
 
-  /** Puts a request in flight: its timeout starts now. */
   private launch(id: number, r: PendingRequest): void {
+    r.launched = true;
+    r.peer.inFlight++;
+    this.sendFrame(r.peer, [REQUEST, id, r.body], id);
+  }
+
+  private expire(id: number, r: PendingRequest): void {
     const peer = r.peer;
-    peer.inFlight++;
-    r.timer = setTimeout(() => {
-      this.settle(id)?.reject(new RequestTimeout(`no reply from ${peer.id} within ${r.timeoutMs} ms`));
-      if (peer.socket && Date.now() - peer.lastReceivedAt >= STALLED_MS) peer.socket.terminate();
-    }, r.timeoutMs);
-    this.sendFrame(peer, [REQUEST, id, r.body], id);
+    if (!this.settle(id)) return;
+    if (!r.launched) {
+      r.reject(
+        new PeerUnreachable(
+          `${peer.id}: not sent within ${r.timeoutMs} ms, waiting behind ${MAX_IN_FLIGHT} requests in flight to it`,
+        ),
+      );
+      return;
+    }
+    r.reject(new RequestTimeout(`no reply from ${peer.id} within ${r.timeoutMs} ms`));
+    if (peer.socket && Date.now() - peer.lastReceivedAt >= STALLED_MS) peer.socket.terminate();
   }
 
   /** Takes a request out of the pending set (undefined if it settled already) and lets the next one fly. */
@@ -374,8 +388,8 @@ export class Transport {
     const r = this.pending.get(id);
     if (!r) return undefined;
     this.pending.delete(id);
-    if (r.timer === null) return r;
-    clearTimeout(r.timer);
+    if (r.timer) clearTimeout(r.timer);
+    if (!r.launched) return r;
     const peer = r.peer;
     peer.inFlight--;
     // In a microtask: a request settled while a frame is being queued (one dropped from a full

@@ -252,31 +252,46 @@ describe("write coalescing and requests in flight", () => {
     expect(a.t.stats.writes - writes).toBeLessThan(12);
   });
 
-  test(`at most ${MAX_IN_FLIGHT} requests per peer are in flight; the rest wait with their timeout not running`, async () => {
+  const holdingPeer = () => {
     const held: (() => void)[] = [];
     let holding = true;
     const b = node("b", {
       onRequest: (_from, body) =>
         holding ? new Promise((resolve) => held.push(() => resolve(body))) : Promise.resolve(body),
     });
+    const release = () => {
+      holding = false;
+      for (const r of held) r();
+    };
+    return { b, held, release };
+  };
+  const outcome = (p: Promise<unknown>) =>
+    p.then(
+      (v) => ({ ok: v }),
+      (e: unknown) => ({ e }),
+    );
+
+  test(`at most ${MAX_IN_FLIGHT} requests per peer are in flight; the others go, in order, as they settle`, async () => {
+    const { b, held, release } = holdingPeer();
     const a = node("a");
     const n = MAX_IN_FLIGHT + 100;
-    const outcomes = Array.from({ length: n }, (_, i) =>
-      a.t.request("b", b.addr, i, 400).then(
-        (v) => ({ ok: v }),
-        (e: unknown) => ({ e }),
-      ),
-    );
+    const outcomes = Array.from({ length: n }, (_, i) => outcome(a.t.request("b", b.addr, i, 10_000)));
     await until(() => held.length === MAX_IN_FLIGHT, `${MAX_IN_FLIGHT} requests at the handler`);
     await Bun.sleep(100);
     expect(held.length).toBe(MAX_IN_FLIGHT);
-    // The first MAX_IN_FLIGHT time out; those that waited are sent then, answered at once, and succeed.
-    holding = false;
-    const settled = await Promise.all(outcomes);
-    for (const release of held) release();
-    const timedOut = settled.filter((s) => "e" in s);
-    expect(timedOut.length).toBe(MAX_IN_FLIGHT);
-    expect(timedOut.every((s) => (s as { e: unknown }).e instanceof RequestTimeout)).toBe(true);
-    expect(settled.slice(MAX_IN_FLIGHT)).toEqual(Array.from({ length: 100 }, (_, i) => ({ ok: MAX_IN_FLIGHT + i })));
+    release();
+    expect(await Promise.all(outcomes)).toEqual(Array.from({ length: n }, (_, i) => ({ ok: i })));
+  });
+
+  test("a request whose timeout passes while it waits for a slot was never sent: PeerUnreachable", async () => {
+    const { b, held, release } = holdingPeer();
+    const a = node("a");
+    const first = Array.from({ length: MAX_IN_FLIGHT }, (_, i) => outcome(a.t.request("b", b.addr, i, 10_000)));
+    const waiting = Array.from({ length: 50 }, (_, i) => outcome(a.t.request("b", b.addr, -i, 200)));
+    const late = (await Promise.all(waiting)) as { e: unknown }[];
+    expect(late.every((s) => s.e instanceof PeerUnreachable)).toBe(true);
+    release();
+    expect(await Promise.all(first)).toEqual(Array.from({ length: MAX_IN_FLIGHT }, (_, i) => ({ ok: i })));
+    expect(held.length).toBe(MAX_IN_FLIGHT);
   });
 });
