@@ -1,7 +1,7 @@
 // Node-to-node TCP transport on raft_addr (docs/design/multiraft.md): length-prefixed msgpack frames, every
 // message for a peer queued in one event-loop turn sent as one frame (Raft messages of all groups
 // ride together), a socket's frames of one turn written together, requests with replies for
-// proxying (a bounded number in flight per peer), reconnect with back-off, optional AES-256-GCM
+// proxying, reconnect with back-off, optional AES-256-GCM
 // sealing of every frame with per-connection keys derived from cluster_secret
 // (./session-cipher.ts), and optional mutual TLS.
 //
@@ -214,11 +214,6 @@ class Peer {
   retryTimer: ReturnType<typeof setTimeout> | null = null;
   /** Messages of this turn, sent as one frame at the end of it. */
   batch: unknown[] = [];
-  /** Requests sent (or in the backlog) without a reply yet; at most MAX_IN_FLIGHT. */
-  inFlight = 0;
-  /** Ids of requests waiting for one of those to settle, oldest first (some may have timed out since). */
-  waiting: number[] = [];
-  pumpScheduled = false;
   /** Encoded messages (not yet sealed) waiting for a connection; bounded so a dead peer cannot eat memory. */
   backlog: { plain: Uint8Array; request?: number }[] = [];
   decoder: FrameDecoder;
@@ -232,32 +227,6 @@ class Peer {
 }
 
 const MAX_BACKLOG_FRAMES = 256;
-/**
- * Requests in flight per peer. A `redis-cli --pipe` burst through a proxying member forwarded
- * thousands of writes at once: each waited behind all the others at the leader, their attempts
- * (a second, src/cluster/router.ts) timed out together and were all sent again, and the burst
- * failed under load. Beyond this many, a request waits here in order until one in flight
- * settles; one whose timeout passes while it waits was never sent and fails as PeerUnreachable
- * (its caller's deadline holds, and resending it is safe). This many keep a leader's group commit full.
- */
-export const MAX_IN_FLIGHT = 256;
-
-interface PendingRequest {
-  readonly peer: Peer;
-  readonly body: unknown;
-  readonly timeoutMs: number;
-  /**
-   * Its frame was written to a connection (maybe still in this turn's write): losing that
-   * connection leaves its outcome unknown.
-   */
-  sent: boolean;
-  /** Counted in its peer's inFlight (it left the waiting line). */
-  launched: boolean;
-  /** The caller's timeout, from request(): waiting for a slot counts. */
-  timer: ReturnType<typeof setTimeout> | null;
-  readonly resolve: (v: unknown) => void;
-  readonly reject: (e: Error) => void;
-}
 /** A HELLO is a node id, a cluster id and a nonce, sealed: well under this. */
 const MAX_HELLO_FRAME = 4096;
 
@@ -273,7 +242,16 @@ export class Transport {
   };
   private readonly packr = new Packr({ useRecords: false, moreTypes: false });
   private readonly peers = new Map<string, Peer>();
-  private readonly pending = new Map<number, PendingRequest>();
+  private readonly pending = new Map<
+    number,
+    {
+      peer: string;
+      sent: boolean;
+      resolve: (v: unknown) => void;
+      reject: (e: Error) => void;
+      timer: ReturnType<typeof setTimeout>;
+    }
+  >();
   private nextRequestId = 1;
   private flushScheduled = false;
   /** Write queues holding frames of this turn; flushed together at its end. */
@@ -286,29 +264,61 @@ export class Transport {
   private listener!: TCPSocketListener<InboundState>;
   private readonly maxFrame: number;
   private readonly refusals: RefusalLog;
-  private readonly cas: readonly X509Certificate[];
+  /** tls_cluster's certificates and CAs; replaced by reloadTls. */
+  private tls: ClusterTls | undefined;
+  private cas: readonly X509Certificate[];
 
   private constructor(private readonly opts: TransportOptions) {
     this.maxFrame = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME;
+    this.tls = opts.tls;
     this.cas = opts.tls ? caCertificates(opts.tls.ca) : [];
     this.refusals = new RefusalLog((line) => opts.onRefused?.(line));
   }
 
   static listen(opts: TransportOptions): Transport {
     const t = new Transport(opts);
-    t.listener = Bun.listen<InboundState>({
+    t.listener = t.listenOn(opts.port);
+    return t;
+  }
+
+  /**
+   * New certificates (SIGHUP) for connections made from now on: a new listening socket, as the
+   * RESP TLS port's (Bun's listener.reload takes handlers only), and new dials. Open connections
+   * keep theirs. A certificate the new socket refuses keeps the previous ones, and throws.
+   */
+  reloadTls(next: ClusterTls): void {
+    if (!this.tls) throw new Error("the transport does not use tls_cluster");
+    if (this.closed) return;
+    const previous = { tls: this.tls, cas: this.cas };
+    const port = this.port;
+    this.listener.stop(false);
+    this.tls = next;
+    try {
+      this.cas = caCertificates(next.ca);
+      this.listener = this.listenOn(port);
+    } catch (e) {
+      ({ tls: this.tls, cas: this.cas } = previous);
+      this.listener = this.listenOn(port);
+      throw e;
+    }
+  }
+
+  private listenOn(port: number): TCPSocketListener<InboundState> {
+    const opts = this.opts;
+    const tls = this.tls;
+    return Bun.listen<InboundState>({
       hostname: opts.host,
-      port: opts.port,
-      tls: opts.tls && { ...opts.tls, requestCert: true, rejectUnauthorized: false },
+      port,
+      tls: tls && { ...tls, requestCert: true, rejectUnauthorized: false },
       socket: {
         open: (s) => {
           s.data = {
             // Until the HELLO is accepted, a stranger cannot make this node buffer a large frame.
             decoder: new FrameDecoder(MAX_HELLO_FRAME),
             peer: null,
-            out: new WriteQueue(s as Socket<unknown>, t.scheduleTurn, t.stats),
+            out: new WriteQueue(s as Socket<unknown>, this.scheduleTurn, this.stats),
             addr: s.remoteAddress,
-            verified: !opts.tls,
+            verified: !tls,
             rx: null,
             tx: null,
           };
@@ -317,14 +327,13 @@ export class Transport {
         handshake: (s, _ok, error) => {
           if (!error) s.data.verified = true;
           else if (connectionLost(error)) s.end();
-          else t.refuse(s, s.data.addr, `TLS handshake failed: ${describeTlsError(error)}`);
+          else this.refuse(s, s.data.addr, `TLS handshake failed: ${describeTlsError(error)}`);
         },
-        data: (s, chunk) => t.onInbound(s, chunk),
+        data: (s, chunk) => this.onInbound(s, chunk),
         drain: (s) => s.data.out.drain(),
-        error: (_s, e) => t.opts.onError?.("inbound connection", e),
+        error: (_s, e) => this.opts.onError?.("inbound connection", e),
       },
     });
-    return t;
   }
 
   get port(): number {
@@ -354,67 +363,14 @@ export class Transport {
       );
     const id = this.nextRequestId++;
     return new Promise((resolve, reject) => {
-      const r: PendingRequest = { peer, body, timeoutMs, sent: false, launched: false, timer: null, resolve, reject };
-      r.timer = setTimeout(() => this.expire(id, r), timeoutMs);
-      this.pending.set(id, r);
-      if (peer.inFlight < MAX_IN_FLIGHT) this.launch(id, r);
-      else peer.waiting.push(id);
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new RequestTimeout(`no reply from ${peerId} within ${timeoutMs} ms`));
+        if (peer.socket && Date.now() - peer.lastReceivedAt >= STALLED_MS) peer.socket.terminate();
+      }, timeoutMs);
+      this.pending.set(id, { peer: peerId, sent: false, resolve, reject, timer });
+      this.sendFrame(peer, [REQUEST, id, body], id);
     });
-  }
-
-  private launch(id: number, r: PendingRequest): void {
-    r.launched = true;
-    r.peer.inFlight++;
-    this.sendFrame(r.peer, [REQUEST, id, r.body], id);
-  }
-
-  private expire(id: number, r: PendingRequest): void {
-    const peer = r.peer;
-    if (!this.settle(id)) return;
-    if (!r.launched) {
-      r.reject(
-        new PeerUnreachable(
-          `${peer.id}: not sent within ${r.timeoutMs} ms, waiting behind ${MAX_IN_FLIGHT} requests in flight to it`,
-        ),
-      );
-      return;
-    }
-    r.reject(new RequestTimeout(`no reply from ${peer.id} within ${r.timeoutMs} ms`));
-    if (peer.socket && Date.now() - peer.lastReceivedAt >= STALLED_MS) peer.socket.terminate();
-  }
-
-  /** Takes a request out of the pending set (undefined if it settled already) and lets the next one fly. */
-  private settle(id: number): PendingRequest | undefined {
-    const r = this.pending.get(id);
-    if (!r) return undefined;
-    this.pending.delete(id);
-    if (r.timer) clearTimeout(r.timer);
-    if (!r.launched) return r;
-    const peer = r.peer;
-    peer.inFlight--;
-    // In a microtask: a request settled while a frame is being queued (one dropped from a full
-    // backlog) must not queue another inside that.
-    if (peer.waiting.length > 0 && !peer.pumpScheduled) {
-      peer.pumpScheduled = true;
-      queueMicrotask(() => this.pump(peer));
-    }
-    return r;
-  }
-
-  private pump(peer: Peer): void {
-    peer.pumpScheduled = false;
-    while (peer.inFlight < MAX_IN_FLIGHT && peer.waiting.length > 0) {
-      const id = peer.waiting.shift()!;
-      const r = this.pending.get(id);
-      if (r) this.launch(id, r);
-    }
-  }
-
-  /** Writes every frame of this turn still queued, one write per socket. */
-  private flushTurn(): void {
-    const queues = [...this.turnQueues];
-    this.turnQueues.clear();
-    for (const q of queues) q.flush();
   }
 
   /**
@@ -450,7 +406,7 @@ export class Transport {
       p.socket?.end();
     }
     for (const [, r] of this.pending) {
-      if (r.timer) clearTimeout(r.timer);
+      clearTimeout(r.timer);
       r.reject(new Error("transport closed"));
     }
     this.pending.clear();
@@ -469,6 +425,13 @@ export class Transport {
       p.socket?.end();
     }
     return p;
+  }
+
+  /** Writes every frame of this turn still queued, one write per socket. */
+  private flushTurn(): void {
+    const queues = [...this.turnQueues];
+    this.turnQueues.clear();
+    for (const q of queues) q.flush();
   }
 
   private scheduleFlush(): void {
@@ -525,7 +488,11 @@ export class Transport {
   }
 
   private fail(request: number, e: Error): void {
-    this.settle(request)?.reject(e);
+    const r = this.pending.get(request);
+    if (!r) return;
+    this.pending.delete(request);
+    clearTimeout(r.timer);
+    r.reject(e);
   }
 
   private write(out: WriteQueue, frame: Uint8Array, request?: number): void {
@@ -558,7 +525,7 @@ export class Transport {
       clearTimeout(dialTimer);
       if (current()) this.lost(p);
     };
-    const tls = this.opts.tls;
+    const tls = this.tls;
     Bun.connect<Peer>({
       hostname: to.host,
       port: to.port,
@@ -647,10 +614,8 @@ export class Transport {
     // Requests waiting for this peer fail now rather than at their timeout: those never sent are
     // safe to retry elsewhere; those sent on the lost connection have an unknown outcome.
     p.backlog = p.backlog.filter((f) => f.request === undefined);
-    // Waiting requests fail with the rest (never sent): none may be put in flight on the way.
-    p.waiting = [];
     for (const [id, r] of this.pending) {
-      if (r.peer !== p) continue;
+      if (r.peer !== p.id) continue;
       this.fail(
         id,
         r.sent
@@ -821,8 +786,10 @@ export class Transport {
         this.stats.rejected++;
         continue;
       }
-      const r = this.settle(w[1]);
+      const r = this.pending.get(w[1]);
       if (!r) continue; // timed out already
+      this.pending.delete(w[1]);
+      clearTimeout(r.timer);
       if (w[2]) r.resolve(w[3]);
       else r.reject(new Error(`${p.id}: ${String(w[3])}`));
     }

@@ -6,7 +6,6 @@ import { encodeFrame, FrameDecoder, FrameError } from "../../src/transport/frame
 import { randomBytes } from "node:crypto";
 import {
   COALESCE_BYTES,
-  MAX_IN_FLIGHT,
   PeerUnreachable,
   RequestTimeout,
   Transport,
@@ -227,7 +226,7 @@ describe("transport", () => {
   });
 });
 
-describe("write coalescing and requests in flight", () => {
+describe("write coalescing", () => {
   test("sealed frames of one turn share a few writes and arrive complete, in order, each reply to its request", async () => {
     const key = randomBytes(32);
     const b = node("b", { keys: [key] });
@@ -250,48 +249,5 @@ describe("write coalescing and requests in flight", () => {
     expect(a.t.stats.framesSent - frames).toBe(301);
     // 301 frames, ~250 KB: a write per COALESCE_BYTES and one for the big frame, not one per frame.
     expect(a.t.stats.writes - writes).toBeLessThan(12);
-  });
-
-  const holdingPeer = () => {
-    const held: (() => void)[] = [];
-    let holding = true;
-    const b = node("b", {
-      onRequest: (_from, body) =>
-        holding ? new Promise((resolve) => held.push(() => resolve(body))) : Promise.resolve(body),
-    });
-    const release = () => {
-      holding = false;
-      for (const r of held) r();
-    };
-    return { b, held, release };
-  };
-  const outcome = (p: Promise<unknown>) =>
-    p.then(
-      (v) => ({ ok: v }),
-      (e: unknown) => ({ e }),
-    );
-
-  test(`at most ${MAX_IN_FLIGHT} requests per peer are in flight; the others go, in order, as they settle`, async () => {
-    const { b, held, release } = holdingPeer();
-    const a = node("a");
-    const n = MAX_IN_FLIGHT + 100;
-    const outcomes = Array.from({ length: n }, (_, i) => outcome(a.t.request("b", b.addr, i, 10_000)));
-    await until(() => held.length === MAX_IN_FLIGHT, `${MAX_IN_FLIGHT} requests at the handler`);
-    await Bun.sleep(100);
-    expect(held.length).toBe(MAX_IN_FLIGHT);
-    release();
-    expect(await Promise.all(outcomes)).toEqual(Array.from({ length: n }, (_, i) => ({ ok: i })));
-  });
-
-  test("a request whose timeout passes while it waits for a slot was never sent: PeerUnreachable", async () => {
-    const { b, held, release } = holdingPeer();
-    const a = node("a");
-    const first = Array.from({ length: MAX_IN_FLIGHT }, (_, i) => outcome(a.t.request("b", b.addr, i, 10_000)));
-    const waiting = Array.from({ length: 50 }, (_, i) => outcome(a.t.request("b", b.addr, -i, 200)));
-    const late = (await Promise.all(waiting)) as { e: unknown }[];
-    expect(late.every((s) => s.e instanceof PeerUnreachable)).toBe(true);
-    release();
-    expect(await Promise.all(first)).toEqual(Array.from({ length: MAX_IN_FLIGHT }, (_, i) => ({ ok: i })));
-    expect(held.length).toBe(MAX_IN_FLIGHT);
   });
 });
