@@ -36,6 +36,12 @@ NO_USER=0
 START=0
 DRY_RUN=0
 FORCE=0
+# Secrets: a value given, or "" (not given: taken from the existing config, --secrets-from, asked,
+# or generated). "none" writes no secret.
+CLUSTER_SECRET=""
+REQUIREPASS=""
+HTTP_AUTH_TOKEN=""
+SECRETS_FROM=""
 
 usage() {
   cat <<EOF
@@ -67,6 +73,16 @@ Node:
   --instance NAME        one of several nodes on this host: writes <config dir>/NAME.toml, keeps
                          data in <data dir>/NAME and enables flydb-cluster@NAME.service
   --discover-timeout S   seconds flydb-discover listens (default: $DISCOVER_TIMEOUT)
+
+Secrets (written into the config, mode 0600, owned by the service user; never printed):
+  --cluster-secret S     cluster_secret, the same on every node (generated with --bootstrap; a
+                         joining or forming node must be given the cluster's: this, --secrets-from,
+                         or the prompt); none: the cluster runs without one
+  --requirepass S        the default user's password (default: generated); none: no password
+  --http-auth-token S    bearer token of the HTTP admin and /kv endpoints (default: generated); none: no token
+  --secrets-from FILE    take cluster_secret, requirepass and http_auth_token from another node's
+                         flydb.toml (copied here): the whole cluster then shares them
+  A re-run keeps the secrets of the config it finds unless one of these flags is given.
 
 Locations:
   --prefix DIR           binaries go to DIR/bin (default: $PREFIX)
@@ -175,6 +191,17 @@ check_dir() {
   return 1
 }
 
+# A secret is written into TOML verbatim: printable, no blanks, quotes or backslashes.
+check_secret() {
+  if [[ $1 =~ ^[[:graph:]]{8,512}$ ]] && [[ $1 != *[\"\\]* ]]; then return 0; fi
+  printf '%s\n' "8-512 printable characters without blanks, '\"' or '\\' (or none)"
+  return 1
+}
+
+check_secret_or_generate() {
+  [ "$1" = generate ] || check_secret "$1"
+}
+
 check_seconds() {
   [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]] && [[ ! $1 =~ ^0+(\.0*)?$ ]] && return 0
   echo "'$1' is not a positive number of seconds"
@@ -192,16 +219,20 @@ validate() {
 STDIN_DONE=0
 
 # ask VAR QUESTION DEFAULT CHECK: asks on stderr, reads a line from stdin, asks again with the
-# reason while the answer is invalid. An empty answer takes the default.
+# reason while the answer is invalid. An empty answer takes the default. With ASK_SILENT=1 a
+# terminal does not echo the answer (secrets).
 ask() {
   # Locals are prefixed: printf -v must not hit a local of the same name as the caller's variable.
-  local _var=$1 _question=$2 _def=$3 _check=$4 _answer _reason
+  local _var=$1 _question=$2 _def=$3 _check=$4 _answer _reason _silent=()
+  if [ "${ASK_SILENT:-0}" = 1 ] && [ -t 0 ]; then _silent=(-s); fi
   while :; do
     printf '%s [%s]: ' "$_question" "$_def" >&2
     _answer=""
-    if [ "$STDIN_DONE" = 1 ] || ! IFS= read -r _answer; then
+    if [ "$STDIN_DONE" = 1 ] || ! IFS= read -r ${_silent[@]+"${_silent[@]}"} _answer; then
       STDIN_DONE=1
       printf '\n' >&2
+    elif [ ${#_silent[@]} -gt 0 ]; then
+      printf '\n' >&2 # the terminal did not echo the Enter either
     fi
     _answer=$(printf '%s' "$_answer" | sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//')
     [ -n "$_answer" ] || _answer=$_def
@@ -338,6 +369,10 @@ while [ $# -gt 0 ]; do
     --http-addr) need_value "$@"; HTTP_ADDR=$2; shift ;;
     --instance) need_value "$@"; INSTANCE=$2; shift ;;
     --discover-timeout) need_value "$@"; DISCOVER_TIMEOUT=$2; shift ;;
+    --cluster-secret) need_value "$@"; CLUSTER_SECRET=$2 MODE=cluster; shift ;;
+    --requirepass) need_value "$@"; REQUIREPASS=$2; shift ;;
+    --http-auth-token) need_value "$@"; HTTP_AUTH_TOKEN=$2; shift ;;
+    --secrets-from) need_value "$@"; SECRETS_FROM=$2; shift ;;
     --prefix) need_value "$@"; PREFIX=$2; shift ;;
     --binary-dir) need_value "$@"; BINARY_DIR=$2; shift ;;
     --config-dir) need_value "$@"; CONFIG_DIR=$2; shift ;;
@@ -371,6 +406,12 @@ fi
 [ -z "$INSTANCE" ] || validate --instance "$INSTANCE" check_node_id
 validate --user "$SERVICE_USER" check_user_name
 validate --discover-timeout "$DISCOVER_TIMEOUT" check_seconds
+# Secrets are never echoed, not even in a refusal.
+for v in CLUSTER_SECRET REQUIREPASS HTTP_AUTH_TOKEN; do
+  flag=--$(printf '%s' "$v" | tr 'A-Z_' 'a-z-')
+  if [ -n "${!v}" ] && [ "${!v}" != none ] && ! reason=$(check_secret "${!v}"); then usage_error "$flag: $reason"; fi
+done
+[ -z "$SECRETS_FROM" ] || [ -r "$SECRETS_FROM" ] || usage_error "--secrets-from $SECRETS_FROM: not a readable file"
 for d in PREFIX CONFIG_DIR DATA_DIR SYSTEMD_DIR; do
   flag=--$(printf '%s' "$d" | tr 'A-Z_' 'a-z-')
   validate "$flag" "${!d}" check_dir
@@ -511,6 +552,70 @@ toml_list() {
   printf '[%s]' "$out"
 }
 
+# config_value FILE KEY: the value of a `KEY = "..."` line as install.sh writes it (secrets hold no
+# quotes or backslashes); empty when there is none.
+config_value() {
+  [ -r "$1" ] || die "cannot read $1 for its secrets: run as its owner or root"
+  sed -n "s/^$2 = \"\(.*\)\"\$/\1/p" "$1" | head -n1
+}
+
+# 256 random bits in hex.
+new_secret() { od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; }
+
+check_secret_answer() {
+  case $1 in none | generate) return 0 ;; esac
+  check_secret "$1"
+}
+
+check_given_secret() {
+  [ "$1" = none ] || check_secret "$1"
+}
+
+GENERATED=()
+
+# resolve_secret VAR KEY QUESTION [required]: VAR as given by its flag, else from --secrets-from,
+# else from the config being re-written (a re-run never changes a secret), else asked or generated.
+# "required" (a joining node) has no generated default: a secret of its own could not join.
+resolve_secret() {
+  local var=$1 key=$2 question=$3 required=${4:-} value=${!1}
+  if [ -z "$value" ] && [ -n "$SECRETS_FROM" ]; then
+    value=$(config_value "$SECRETS_FROM" "$key") || exit 1
+    value=${value:-none}
+  fi
+  if [ -z "$value" ] && [ -f "$CONFIG_FILE" ]; then
+    value=$(config_value "$CONFIG_FILE" "$key") || exit 1
+    value=${value:-none}
+  fi
+  if [ -z "$value" ]; then
+    if interactive && [ "$required" = required ]; then
+      ASK_SILENT=1 ask value "$question (none: the cluster has none)" "" check_given_secret
+    elif interactive; then
+      ASK_SILENT=1 ask value "$question (generate, none, or the value)" generate check_secret_answer
+    elif [ "$required" = required ]; then
+      usage_error "a node joining or forming a cluster needs the cluster's secret: --cluster-secret S" \
+        "(the founder's cluster_secret; the same on every node), --secrets-from FILE, or --cluster-secret none"
+    else
+      value=generate
+    fi
+  fi
+  if [ "$value" = generate ]; then
+    value=$(new_secret)
+    GENERATED+=("$key")
+  fi
+  [ "$value" != none ] || value=""
+  printf -v "$var" '%s' "$value"
+}
+
+if [ "$MODE" = cluster ]; then
+  secret_role=""
+  if [ "$ROLE" = join ] || { [ "$ROLE" = form ] && ! interactive; }; then secret_role=required; fi
+  resolve_secret CLUSTER_SECRET cluster_secret "Cluster secret (cluster_secret, the same on every node)" $secret_role
+else
+  CLUSTER_SECRET=""
+fi
+resolve_secret REQUIREPASS requirepass "Password of the default user (requirepass)"
+resolve_secret HTTP_AUTH_TOKEN http_auth_token "HTTP API bearer token (http_auth_token)"
+
 render_config() {
   cat <<EOF
 # FlyDB configuration, written by install.sh. Every key with its default and meaning:
@@ -536,6 +641,12 @@ replication_factor = 3
 partition_count = 256
 EOF
     [ "$ROLE" != form ] || printf 'bootstrap_expect = %s\n' "$EXPECT"
+  fi
+  if [ -n "$REQUIREPASS$HTTP_AUTH_TOKEN$CLUSTER_SECRET" ]; then
+    printf '\n# Secrets (docs/SECURITY.md): keep this file mode 0600, readable by the service user only.\n'
+    [ -z "$REQUIREPASS" ] || printf 'requirepass = "%s"\n' "$REQUIREPASS"
+    [ -z "$HTTP_AUTH_TOKEN" ] || printf 'http_auth_token = "%s"\n' "$HTTP_AUTH_TOKEN"
+    [ -z "$CLUSTER_SECRET" ] || printf 'cluster_secret = "%s"\n' "$CLUSTER_SECRET"
   fi
 }
 
@@ -611,17 +722,25 @@ elif [ "$DRY_RUN" = 1 ] && [ ! -d "$NODE_DATA_DIR" ]; then
 fi
 
 config=$(render_config)
+CONFIG_WRITTEN=0
 if [ -f "$CONFIG_FILE" ] && [ "$(cat "$CONFIG_FILE")" != "$config" ] && [ "$FORCE" = 0 ]; then
   note "kept: $CONFIG_FILE exists with other settings (--force replaces it, keeping a backup)"
 else
   if [ -f "$CONFIG_FILE" ] && [ "$(cat "$CONFIG_FILE")" != "$config" ]; then
     run cp -p "$CONFIG_FILE" "$CONFIG_FILE.bak.$(date -u +%Y%m%dT%H%M%SZ)"
   fi
-  if write_file "$CONFIG_FILE" 0640 "$config"; then record file "$CONFIG_FILE"; fi
+  # mktemp creates the file 0600: the secrets are never readable by others, not even briefly.
+  if write_file "$CONFIG_FILE" 0600 "$config"; then
+    record file "$CONFIG_FILE"
+    CONFIG_WRITTEN=1
+  fi
 fi
-# The config may hold secrets: readable by root and the service group only.
-if [ "$WANT_USER" = 1 ] && [ -f "$CONFIG_FILE" ] && [ "$(stat -c %G "$CONFIG_FILE")" != "$SERVICE_USER" ]; then
-  run chgrp "$SERVICE_USER" "$CONFIG_FILE"
+# The config holds secrets: readable by the service user only, whatever an older install or the umask left.
+if [ -f "$CONFIG_FILE" ] && [ "$(stat -c %a "$CONFIG_FILE")" != 600 ]; then run chmod 0600 "$CONFIG_FILE"; fi
+if is_root && [ "$NO_SERVICE" = 0 ] && { [ "$WANT_USER" = 1 ] || getent passwd "$SERVICE_USER" >/dev/null; }; then
+  if [ ! -f "$CONFIG_FILE" ] || [ "$(stat -c %U:%G "$CONFIG_FILE")" != "$SERVICE_USER:$SERVICE_USER" ]; then
+    run chown "$SERVICE_USER:$SERVICE_USER" "$CONFIG_FILE"
+  fi
 fi
 
 if [ "$NO_SERVICE" = 1 ]; then
@@ -661,6 +780,16 @@ fi
 
 if [ "$MODE" = cluster ] && [ "$ROLE" = join ] && [ -z "$PEERS" ] && [ "$DISCOVERY" != true ]; then
   warn "no peers in $CONFIG_FILE and discovery off: the node waits to be admitted; add cluster_peers (or re-run with --peers or --discovery and --force)"
+fi
+if [ "$CONFIG_WRITTEN" = 1 ] || [ "$DRY_RUN" = 1 ]; then
+  for key in ${GENERATED[@]+"${GENERATED[@]}"}; do
+    note "Generated $key into $CONFIG_FILE (mode 0600; the value is not shown here)."
+  done
+  if [ "$MODE" = cluster ] && [[ " ${GENERATED[*]-} " == *" cluster_secret "* ]]; then
+    note "Every other node of this cluster needs the same cluster_secret: copy $CONFIG_FILE to it (mode 0600)"
+    note "and install there with --secrets-from <copy> (also shares requirepass and http_auth_token),"
+    note "or with --cluster-secret and the value of the cluster_secret line."
+  fi
 fi
 if [ "$DRY_RUN" = 1 ]; then
   note "Dry run: $CHANGES change(s) would be made."

@@ -61,7 +61,23 @@ program.action(async (opts: Record<string, unknown>) => {
     if (opts[camel] !== undefined) flags[key] = opts[camel];
   }
   if (opts.peers !== undefined) flags.cluster_peers = opts.peers;
-  let node: RunningNode;
+  let node: RunningNode | undefined;
+  const reloadCertificates = (n: RunningNode) => {
+    try {
+      if (n.reloadCertificates()) n.log.info("received SIGHUP: TLS certificates reloaded for new connections");
+      else n.log.info("received SIGHUP: no tls_port, tls_http or tls_cluster, nothing to reload");
+    } catch (e) {
+      n.log.error("received SIGHUP: certificates not reloaded, the previous ones stay", { error: String(e) });
+    }
+  };
+  // Handled from the first moment: the ports answer before start-up ends (a cluster node opens its
+  // data plane last), and SIGHUP's default action would end the process. One received while
+  // starting reloads once started, since the files may have changed after they were read.
+  let hupWhileStarting = false;
+  process.on("SIGHUP", () => {
+    if (node) reloadCertificates(node);
+    else hupWhileStarting = true;
+  });
   try {
     for (const name of unknownEnvNames(process.env))
       process.stderr.write(`flydb: warning: ${name} is not a FlyDB setting; ignored\n`);
@@ -88,14 +104,7 @@ program.action(async (opts: Record<string, unknown>) => {
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGHUP", () => {
-    try {
-      if (node.reloadCertificates()) node.log.info("received SIGHUP: TLS certificates reloaded for new connections");
-      else node.log.info("received SIGHUP: no tls_port, nothing to reload");
-    } catch (e) {
-      node.log.error("received SIGHUP: certificates not reloaded, the previous ones stay", { error: String(e) });
-    }
-  });
+  if (hupWhileStarting) reloadCertificates(node);
 });
 
 // No top-level await: bytecode compilation (--bytecode, faster start-up) needs a CommonJS-shaped entry.

@@ -1,4 +1,5 @@
 // Composition root: Config → a running node (data plane, RESP server, HTTP API).
+import type { TLSOptions } from "bun";
 import { mkdirSync } from "node:fs";
 import { Session, type Backend } from "./commands/session.ts";
 import type { KeyEventSink, KeyEventsHook, ServerView } from "./commands/types.ts";
@@ -41,6 +42,7 @@ import { aclCatalog } from "./commands/acl.ts";
 import { COMMANDS } from "./commands/table.ts";
 import { createSecurity } from "./server/security.ts";
 import { PROTECTED_MODE_DENIED, protectedModeRefuses, tlsOptions } from "./server/tls.ts";
+import { clusterTls } from "./transport/cluster-tls.ts";
 
 export interface RunningNode {
   readonly log: Logger;
@@ -48,8 +50,9 @@ export interface RunningNode {
   readonly httpPort: number;
   stop(): Promise<void>;
   /**
-   * Reads tls_cert_file, tls_key_file and tls_ca_cert_file again for new connections on tls_port
-   * (SIGHUP); false without tls_port. Throws, keeping the previous certificates, when one is unreadable.
+   * Reads tls_cert_file, tls_key_file and tls_ca_cert_file again for new connections on tls_port,
+   * HTTPS and tls_cluster's Raft transport (SIGHUP); false without any. Throws, keeping the
+   * previous certificates, when one is unreadable.
    */
   reloadCertificates(): boolean;
 }
@@ -449,19 +452,31 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     },
   };
   const app = createHttpApp(status);
-  const httpServer = (() => {
+  const serveHttp = (port: number, tls: TLSOptions | undefined) =>
+    Bun.serve({ hostname: http.host, port, fetch: app.fetch, ...(tls ? { tls } : {}) });
+  let httpsOptions = config.tls_http ? tlsOptions(config, false) : undefined;
+  let httpServer = (() => {
     try {
-      return Bun.serve({
-        hostname: http.host,
-        port: http.port,
-        fetch: app.fetch,
-        ...(config.tls_http ? { tls: tlsOptions(config, false) } : {}),
-      });
+      return serveHttp(http.port, httpsOptions);
     } catch (e) {
       return cannotListen("HTTP", config.http_addr)(e);
     }
   })();
   const httpPort = httpServer.port ?? http.port;
+  /**
+   * New HTTPS certificates need a new listening socket, as the RESP TLS port (reloadTls): requests
+   * in flight finish on the old one. A certificate the new socket refuses keeps the previous one.
+   */
+  const reloadHttps = (next: TLSOptions) => {
+    httpServer.stop(false);
+    try {
+      httpServer = serveHttp(httpPort, next);
+      httpsOptions = next;
+    } catch (e) {
+      httpServer = serveHttp(httpPort, httpsOptions);
+      throw e;
+    }
+  };
   let running: RunningNode | undefined;
   const onFatal =
     opts.onFatal ??
@@ -511,8 +526,15 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     respPort,
     httpPort,
     reloadCertificates: () => {
-      if (!tlsServer) return false;
-      tlsServer.reloadTls(tlsOptions(config));
+      const transport = plane?.cluster?.transport;
+      if (!tlsServer && !config.tls_http && !(transport && config.tls_cluster)) return false;
+      // All read before any is swapped: an unreadable file changes no listener.
+      const resp = tlsServer ? tlsOptions(config) : undefined;
+      const https = config.tls_http ? tlsOptions(config, false) : undefined;
+      const raft = transport ? clusterTls(config) : undefined;
+      if (resp) tlsServer!.reloadTls(resp);
+      if (https) reloadHttps(https);
+      if (raft) transport!.reloadTls(raft);
       return true;
     },
     stop: () =>

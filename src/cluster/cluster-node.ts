@@ -76,7 +76,7 @@ export class ClusterNode {
     private readonly addrs: ClusterAddrs,
     private readonly version: string,
     private readonly dataDirId: string,
-    private readonly transport: Transport,
+    readonly transport: Transport,
     readonly gossip: GossipNode,
     readonly replicas: ReplicaHost,
   ) {

@@ -1,5 +1,6 @@
 // What secures the transport, from the config: the keys of cluster_secret (and cluster_secret_accept)
-// and the certificates of tls_cluster, read once at start (a missing file stops start-up with its key's name).
+// and the certificates of tls_cluster, read at start (a missing file stops start-up with its key's
+// name) and again on SIGHUP (Transport.reloadTls).
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Config } from "../config/schema.ts";
@@ -18,7 +19,8 @@ export function transportSecurity(
   return { ...(keys ? { keys } : {}), ...(tls ? { tls } : {}) };
 }
 
-function clusterTls(config: Config): ClusterTls | undefined {
+/** tls_cluster's files, read now (at start, and again on SIGHUP); undefined with tls_cluster off. */
+export function clusterTls(config: Config): ClusterTls | undefined {
   if (!config.tls_cluster) return undefined;
   // Without it a node with a valid certificate is still needed for Raft, but anyone could join
   // gossip and be placed replicas it can never hold.

@@ -270,7 +270,12 @@ describe("docs/CLUSTER_SETUP.md", () => {
           15_000,
           "flydb to start",
         );
-        expect(run(["redis-cli", "-p", String(ports[0]), "PING"]).stdout.trim()).toBe("PONG");
+        // The install generated requirepass (docs: "Secrets by default"): PING needs it.
+        const configPath = join(home, ".config/flydb/flydb.toml");
+        const { requirepass } = loadConfig({ configPath, env: {} }).config;
+        const cli = ["redis-cli", "-p", String(ports[0])];
+        expect(run([...cli, "PING"]).stdout.trim()).toStartWith("NOAUTH");
+        expect(run([...cli, "--no-auth-warning", "-a", requirepass, "PING"]).stdout.trim()).toBe("PONG");
       } finally {
         node.kill("SIGTERM");
         expect(await node.exited).toBe(0);

@@ -110,7 +110,18 @@ function freeAddrs(): { resp: number; http: number; args: string[] } {
 
 const started: Bun.Subprocess[] = [];
 
-/** Starts an installed flydb from its written config, checks PING and /health, stops it with SIGTERM. */
+const HEX_SECRET = /^[0-9a-f]{64}$/;
+
+/** redis-cli arguments that AUTH with the requirepass of an installed config. */
+function auth(configPath: string): string[] {
+  const { config } = loadConfig({ configPath, env: {} });
+  return config.requirepass === "" ? [] : ["--no-auth-warning", "-a", config.requirepass];
+}
+
+/**
+ * Starts an installed flydb from its written config, checks that its generated secrets guard it
+ * (PING without AUTH and /kv without the token refused), PING with them and /health, stops it with SIGTERM.
+ */
 async function startAndProbe(binary: string, config: string, ports: { resp: number; http: number }): Promise<void> {
   const p = Bun.spawn([binary, "--config", config], {
     cwd: tmpdir(),
@@ -124,8 +135,14 @@ async function startAndProbe(binary: string, config: string, ports: { resp: numb
   const line = await log.waitFor((l) => l.includes("flydb started"), 15_000, "flydb to start");
   // One line per start, with the addresses it serves on.
   expect(line).toContain(`resp=127.0.0.1:${ports.resp} http=127.0.0.1:${ports.http}`);
-  const ping = run(["redis-cli", "-h", "127.0.0.1", "-p", String(ports.resp), "PING"]);
-  expect(ping.stdout.trim()).toBe("PONG");
+  const cli = ["redis-cli", "-h", "127.0.0.1", "-p", String(ports.resp)];
+  expect(run([...cli, "PING"]).stdout.trim()).toStartWith("NOAUTH");
+  expect(run([...cli, ...auth(config), "PING"]).stdout.trim()).toBe("PONG");
+  const kv = `http://127.0.0.1:${ports.http}/kv/k`;
+  expect(run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", kv]).stdout).toBe("401");
+  const { http_auth_token } = loadConfig({ configPath: config, env: {} }).config;
+  const bearer = ["-H", `Authorization: Bearer ${http_auth_token}`];
+  expect(run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", ...bearer, kv]).stdout).toBe("404");
   const health = run(["curl", "-sf", `http://127.0.0.1:${ports.http}/health`]);
   expect(health.code).toBe(0);
   expect(JSON.parse(health.stdout)).toEqual({ status: "ok" });
@@ -229,6 +246,14 @@ describe("install.sh", () => {
       ],
       [["--join"], "install.sh: --join needs --peers or --discovery (see --help)\n"],
       [
+        ["--join", "--peers", "10.0.0.1:7946"],
+        "install.sh: a node joining or forming a cluster needs the cluster's secret: --cluster-secret S (the founder's cluster_secret; the same on every node), --secrets-from FILE, or --cluster-secret none (see --help)\n",
+      ],
+      [
+        ["--bootstrap", "--requirepass", "pass word"],
+        "install.sh: --requirepass: 8-512 printable characters without blanks, '\"' or '\\' (or none) (see --help)\n",
+      ],
+      [
         ["--prefix", "relative/dir"],
         "install.sh: --prefix relative/dir: 'relative/dir' is not an absolute path (see --help)\n",
       ],
@@ -256,13 +281,16 @@ describe("install.sh", () => {
         "[fd00::1]:7946, 10.0.0.1:7946 db3.lan:7946",
         "--node-id",
         "n6",
+        "--cluster-secret",
+        "none",
       ]),
     );
     const { config } = loadConfig({ configPath: join(t.configDir, "flydb.toml"), env: {} });
     expect(config.cluster_peers).toEqual(["[fd00::1]:7946", "10.0.0.1:7946", "db3.lan:7946"]);
+    expect(config.cluster_secret).toBe("");
   });
 
-  test("--yes --no-service: installs, the node answers PING and /health, a second run changes nothing", async () => {
+  test("--yes --no-service: installs with generated secrets in a 0600 config, the node answers PING and /health, a second run changes nothing", async () => {
     const t = target();
     const addrs = freeAddrs();
     const first = t.install(["--yes", "--no-service", ...addrs.args]);
@@ -278,7 +306,14 @@ describe("install.sh", () => {
       http_addr: `127.0.0.1:${addrs.http}`,
       data_dir: t.dataDir,
     });
-    expect(run(["stat", "-c", "%a", join(t.configDir, "flydb.toml")]).stdout.trim()).toBe("640");
+    expect(run(["stat", "-c", "%a", join(t.configDir, "flydb.toml")]).stdout.trim()).toBe("600");
+    // Secrets by default, each its own, none of them printed; a standalone node has no cluster_secret.
+    expect(config.requirepass).toMatch(HEX_SECRET);
+    expect(config.http_auth_token).toMatch(HEX_SECRET);
+    expect(config.http_auth_token).not.toBe(config.requirepass);
+    expect(config.cluster_secret).toBe("");
+    expect(first.stdout).toContain("Generated requirepass into");
+    for (const secret of [config.requirepass, config.http_auth_token]) expect(first.stdout).not.toContain(secret);
 
     await startAndProbe(join(t.prefix, "bin/flydb"), join(t.configDir, "flydb.toml"), addrs);
     expect(readdirSync(t.dataDir).sort()).toContain("raft.db");
@@ -344,6 +379,10 @@ describe("install.sh", () => {
     const forced = t.install(["--yes", "--no-service", "--node-id", "second", ...addrs.args, "--force"]);
     expect(forced.code).toBe(0);
     expect(t.config()).toContain('node_id = "second"');
+    // A re-written config keeps its secrets: clients and peers keep working.
+    const secretLines = (toml: string) => toml.split("\n").filter((l) => /^(requirepass|http_auth_token) = /.test(l));
+    expect(secretLines(t.config())).toEqual(secretLines(original));
+    expect(secretLines(original)).toHaveLength(2);
     const backups = readdirSync(t.configDir).filter((f) => /^flydb\.toml\.bak\.\d{8}T\d{6}Z$/.test(f));
     expect(backups).toHaveLength(1);
     expect(readFileSync(join(t.configDir, backups[0]!), "utf8")).toBe(original);
@@ -391,8 +430,16 @@ describe("install.sh", () => {
       "", // peers: no default, must be given
       ":7946", // a peer needs a host
       "10.0.0.1:7946, 10.0.0.3:7946",
+      "", // cluster secret: a joining node has no default
+      "the-founders-secret",
+      // requirepass and token: end of input takes the default, generate.
     ].join("\n")}\n`;
     const r = ok(t.install(["--no-service"], answers));
+    expect(r.stderr).toContain(
+      "Cluster secret (cluster_secret, the same on every node) (none: the cluster has none) []",
+    );
+    expect(r.stderr).toContain("8-512 printable characters");
+    expect(r.stdout + r.stderr).not.toContain("the-founders-secret");
     expect(r.stderr).toContain("1-63 characters of letters, digits");
     expect(r.stderr).toContain("joining needs at least one peer address");
     expect(r.stderr).toContain("':7946' is not host:port");
@@ -403,7 +450,9 @@ describe("install.sh", () => {
       cluster_peers: ["10.0.0.1:7946", "10.0.0.3:7946"],
       bootstrap: false,
       discovery_enabled: false,
+      cluster_secret: "the-founders-secret",
     });
+    expect(config.requirepass).toMatch(HEX_SECRET);
     expect(config.cluster_addr).toMatch(/^[0-9.]+:7946$/);
     // Not started: these peers are made up and off this machine (the LAN test starts clusters).
   });
@@ -411,7 +460,10 @@ describe("install.sh", () => {
   test("--discovery without a role never writes bootstrap = true: --yes needs --expect N, which writes bootstrap_expect; asked interactively", () => {
     // The refusals (--cluster --discovery alone, a bad N, --expect with a role) are in "bad flags" above.
     const t = target();
-    const r = ok(t.install(["--yes", "--no-service", "--discovery", "--expect", "3", "--cluster-id", "prod"]));
+    const shared = ["--cluster-secret", "shared-by-the-batch"];
+    const r = ok(
+      t.install(["--yes", "--no-service", "--discovery", "--expect", "3", "--cluster-id", "prod", ...shared]),
+    );
     expect(r.stdout).toContain("(form)");
     const { config } = loadConfig({ configPath: join(t.configDir, "flydb.toml"), env: {} });
     expect(config).toMatchObject({
@@ -420,7 +472,12 @@ describe("install.sh", () => {
       cluster_peers: [],
       discovery_enabled: true,
       discovery_cluster_id: "prod",
+      cluster_secret: "shared-by-the-batch",
     });
+    // Installed alike without a shared secret, each node would seal with its own: refused.
+    const alone = target().install(["--yes", "--no-service", "--discovery", "--expect", "3"]);
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toContain("needs the cluster's secret");
     // Interactive: with --discovery the role question offers "form" first, then asks how many.
     const i = target();
     const addrs = freeAddrs();
@@ -429,7 +486,12 @@ describe("install.sh", () => {
     const asked = ok(i.install(["--no-service", "--discovery"], `${answers.join("\n")}\n`));
     expect(asked.stderr).toContain("(bootstrap/join/form) [form]");
     expect(asked.stderr).toContain("'0' is not a number of nodes from 1 to 7");
-    expect(loadConfig({ configPath: join(i.configDir, "flydb.toml"), env: {} }).config).toMatchObject({
+    // The first of a batch asked interactively generates the secret and is told to copy it.
+    expect(asked.stdout).toContain("Every other node of this cluster needs the same cluster_secret");
+    const formed = loadConfig({ configPath: join(i.configDir, "flydb.toml"), env: {} }).config;
+    expect(formed.cluster_secret).toMatch(HEX_SECRET);
+    expect(asked.stdout + asked.stderr).not.toContain(formed.cluster_secret);
+    expect(formed).toMatchObject({
       node_id: "db1",
       bootstrap: false,
       bootstrap_expect: 3,
@@ -447,8 +509,12 @@ describe("install.sh", () => {
       const gossip = `127.0.0.1:${freePort()}`;
       const cluster = ["--cluster-addr", gossip, "--raft-addr", `127.0.0.1:${freePort()}`];
       if (i === 0) seed = gossip;
-      const role = i === 0 ? ["--bootstrap"] : ["--join", "--peers", seed];
+      // The founder generates cluster_secret; the others are given it, as the install output says.
+      const founder = () => loadConfig({ configPath: join(t.configDir, "node1.toml"), env: {} }).config;
+      const role =
+        i === 0 ? ["--bootstrap"] : ["--join", "--peers", seed, "--cluster-secret", founder().cluster_secret];
       const r = ok(t.install(["--yes", "--no-user", "--instance", id, ...cluster, ...role, ...addrs.args]));
+      if (i === 0) expect(r.stdout).toContain("Every other node of this cluster needs the same cluster_secret");
       expect(r.stdout).toContain(`systemd is not running on this machine`);
       expect(r.stdout).toContain(`systemctl enable flydb-cluster@${id}.service`);
       expectNoUserCreated(t, r);
@@ -461,7 +527,12 @@ describe("install.sh", () => {
       bootstrap: false,
       data_dir: join(t.dataDir, "node2"),
     });
-    expect(loadConfig({ configPath: join(t.configDir, "node1.toml"), env: {} }).config.bootstrap).toBe(true);
+    const n1 = loadConfig({ configPath: join(t.configDir, "node1.toml"), env: {} }).config;
+    expect(n1.bootstrap).toBe(true);
+    expect(n1.cluster_secret).toMatch(HEX_SECRET);
+    expect(n2.cluster_secret).toBe(n1.cluster_secret);
+    // requirepass is per node unless shared (--secrets-from): each install generated its own.
+    expect(n2.requirepass).not.toBe(n1.requirepass);
 
     const unit = readFileSync(join(t.systemdDir, "flydb-cluster@.service"), "utf8");
     expect(unit).toContain(
@@ -499,7 +570,8 @@ describe("install.sh", () => {
       ),
     );
     for (const n of nodes) {
-      expect(run(["redis-cli", "-p", String(n.addrs.resp), "PING"]).stdout.trim()).toBe("PONG");
+      const a = auth(join(t.configDir, `${n.id}.toml`));
+      expect(run(["redis-cli", "-p", String(n.addrs.resp), ...a, "PING"]).stdout.trim()).toBe("PONG");
       expect(JSON.parse(run(["curl", "-sf", `http://127.0.0.1:${n.addrs.http}/health`]).stdout)).toEqual({
         status: "ok",
       });
@@ -608,7 +680,7 @@ describe("install.sh", () => {
       expect(r.stdout).toContain("+ useradd --system");
       expect(run(["stat", "-c", "%U:%G %a", t.dataDir]).stdout.trim()).toBe(`${TEST_USER}:${TEST_USER} 750`);
       expect(run(["stat", "-c", "%U:%G %a", join(t.configDir, "flydb.toml")]).stdout.trim()).toBe(
-        `root:${TEST_USER} 640`,
+        `${TEST_USER}:${TEST_USER} 600`,
       );
       for (const unit of ["flydb.service", "flydb-cluster@.service"]) {
         expect(readFileSync(join(t.systemdDir, unit), "utf8")).toContain(`\nUser=${TEST_USER}\nGroup=${TEST_USER}\n`);
@@ -638,8 +710,17 @@ describe.skipIf(skipNetns)("install.sh on a LAN of network namespaces", () => {
   test("the guide's three servers: bootstrap db1, join db2 and db3 through it; the cluster forms and serves through every node", async () => {
     const nodes = lan.hosts.map((host, i) => ({ host, id: `db${i + 1}`, t: target() }));
     const seed = `${nodes[0]!.host.address}:7946`;
+    const db1Config = join(nodes[0]!.t.configDir, "flydb.toml");
+    const db1 = () => loadConfig({ configPath: db1Config, env: {} }).config;
     for (const [i, n] of nodes.entries()) {
-      const role = i === 0 ? ["--bootstrap"] : ["--join", "--peers", seed];
+      // db1 generates the secrets; db2 takes them from a copy of db1's config, db3 as flags.
+      const secrets =
+        i === 0
+          ? []
+          : i === 1
+            ? ["--secrets-from", db1Config]
+            : ["--cluster-secret", db1().cluster_secret, "--requirepass", db1().requirepass];
+      const role = i === 0 ? ["--bootstrap"] : ["--join", "--peers", seed, ...secrets];
       // As in docs/CLUSTER_SETUP.md, but with the addresses left to their defaults: this host's
       // primary address with 7946/7947, and :6380/:8080 (each namespace is its own host).
       ok(
@@ -660,16 +741,14 @@ describe.skipIf(skipNetns)("install.sh on a LAN of network namespaces", () => {
         cluster_addr: `${n.host.address}:7946`,
         raft_addr: `${n.host.address}:7947`,
         bootstrap: i === 0,
+        cluster_secret: db1().cluster_secret,
+        requirepass: db1().requirepass,
       });
+      expect(config.cluster_secret).toMatch(HEX_SECRET);
     }
+    // Gossip and Raft sealed with the shared cluster_secret; clients AUTH with the shared requirepass.
     const procs = nodes.map((n) =>
-      // redis-cli below connects to the node's LAN address without a password: not a loopback client.
-      lan.spawn(n.host.ns, [
-        join(n.t.prefix, "bin/flydb"),
-        "--config",
-        join(n.t.configDir, "flydb.toml"),
-        "--no-protected-mode",
-      ]),
+      lan.spawn(n.host.ns, [join(n.t.prefix, "bin/flydb"), "--config", join(n.t.configDir, "flydb.toml")]),
     );
     await Promise.all(
       procs.map((p, i) =>
@@ -678,8 +757,9 @@ describe.skipIf(skipNetns)("install.sh on a LAN of network namespaces", () => {
     );
     const inNs = (i: number, cmd: string[]) => lan.exec(nodes[i]!.host.ns, cmd);
     const http = (i: number, path: string) => inNs(i, ["curl", "-s", `http://${nodes[i]!.host.address}:8080${path}`]);
+    const pass = auth(db1Config);
     const cli = (i: number, ...args: string[]) =>
-      inNs(i, ["redis-cli", "-h", nodes[i]!.host.address, "-p", "6380", ...args]);
+      inNs(i, ["redis-cli", "-h", nodes[i]!.host.address, "-p", "6380", ...pass, ...args]);
     const deadline = Date.now() + 60_000;
     for (const i of [0, 1, 2]) {
       for (;;) {
@@ -702,7 +782,7 @@ describe.skipIf(skipNetns)("install.sh on a LAN of network namespaces", () => {
     // After READONLY a connection gets -MOVED to the partition leader; redis-cli -c follows it.
     const asClusterClient = (i: number, follow: boolean, cmds: string[][]) => {
       const input = `${["READONLY", ...cmds.map((c) => c.join(" "))].join("\n")}\n`;
-      const args = ["redis-cli", ...(follow ? ["-c"] : []), "-h", nodes[i]!.host.address, "-p", "6380"];
+      const args = ["redis-cli", ...(follow ? ["-c"] : []), "-h", nodes[i]!.host.address, "-p", "6380", ...pass];
       return inNs(i, ["bash", "-c", `printf '%s' '${input}' | ${args.join(" ")}`]);
     };
     const keys = Array.from({ length: 12 }, (_, k) => `key${k}`);
@@ -749,12 +829,19 @@ describe.skipIf(skipNetns)("install.sh on a LAN of network namespaces", () => {
 
   test("the guide's automated discovery: three servers installed alike with --discovery --expect 3 form one cluster", async () => {
     const nodes = lan.hosts.map((host, i) => ({ host, id: `auto${i + 1}`, t: target() }));
+    const secret = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("hex");
     for (const n of nodes) {
       // As in docs/CLUSTER_SETUP.md, "Option 3": the same command on every server but the node id.
       const args = ["--yes", "--no-user", "--discovery", "--expect", "3", "--cluster-id", "auto", "--node-id", n.id];
+      args.push("--cluster-secret", secret);
       ok(await lan.exec(n.host.ns, ["bash", INSTALL, ...n.t.locations, ...args]));
       const { config } = loadConfig({ configPath: join(n.t.configDir, "flydb.toml"), env: {} });
-      expect(config).toMatchObject({ bootstrap: false, bootstrap_expect: 3, discovery_enabled: true });
+      expect(config).toMatchObject({
+        bootstrap: false,
+        bootstrap_expect: 3,
+        discovery_enabled: true,
+        cluster_secret: secret,
+      });
     }
     const started = Date.now();
     const procs = nodes.map((n) =>
@@ -798,8 +885,9 @@ describe.skipIf(skipNetns)("install.sh on a LAN of network namespaces", () => {
     ]);
     await new LineReader(zc.stdout).waitFor((l) => l === "registered", 10_000, "zeroconf to register");
     const t = target();
-    // mode, role, node id, RESP, HTTP, gossip, raft: from flags; cluster id asked; found nodes offered.
-    const answers = `${["opsjoin", "yes"].join("\n")}\n`;
+    // mode, role, node id, RESP, HTTP, gossip, raft: from flags; cluster id asked; found nodes offered;
+    // the cluster's secret asked (this one has none).
+    const answers = `${["opsjoin", "yes", "none"].join("\n")}\n`;
     const p = Bun.spawn(
       [
         "ip",
@@ -866,6 +954,8 @@ describe.skipIf(skipNetns)("install.sh on a LAN of network namespaces", () => {
       "1",
       "--node-id",
       "alone",
+      "--cluster-secret",
+      "none",
     ]);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain("No nodes answered now");
