@@ -105,6 +105,8 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   // Keys the applied writes changed, for this node's blocked clients: a push proxied by another
   // node wakes them when this node applies it, not at the next periodic retry.
   let changed: [db: number, key: string][] = [];
+  /** INFO expired_keys: keys this node's replicas deleted as expired since start or CONFIG RESETSTAT. */
+  let expiredKeys = 0;
   const wake: KeyEventSink = (db, _cls, _event, key) => changed.push([db, byteKey(key)]);
   const keyEvents: KeyEventsHook = {
     sink: () => {
@@ -125,6 +127,9 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     },
     scriptCalls: (op) => scripts.scriptCalls(op),
     expiryPaused: () => pause.active !== undefined,
+    expired: (n) => {
+      expiredKeys += n;
+    },
   };
   let plane: DataPlane | undefined = cluster ? undefined : await openStandalone(config, log, metrics, keyEvents);
 
@@ -171,6 +176,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       totalConnections = 0;
       totalCommands = 0;
       rejectedConnections = 0;
+      expiredKeys = 0;
     },
     encodingLimits: () => encodingLimits(config),
     slowlog: observer.slowlog,
@@ -232,6 +238,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
         totalConnections,
         totalCommands,
         rejectedConnections,
+        expiredKeys,
         keys: plane?.keyCount() ?? 0,
         expires: plane?.expiringKeyCount?.() ?? 0,
         dbs: plane?.databaseKeys?.(),

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { CommandSpec, KeyEventsHook, Op, WriteBack } from "../commands/types.ts";
 import { lower, utf8 } from "../commands/util.ts";
 import { COMMANDS } from "../commands/table.ts";
+import { EXPIRE_COMMAND } from "../commands/keys.ts";
 import { route } from "./core/route.ts";
 import { runRead } from "../commands/apply.ts";
 import type { Config } from "../config/schema.ts";
@@ -40,6 +41,7 @@ const COMPACT_MS = 10_000;
 const STATE_COMMIT_MS = 1_000;
 const COMPACT_AFTER_ENTRIES = 2_000;
 const EXPIRE_MS = 500;
+const EXPIRE = utf8(EXPIRE_COMMAND);
 /** Expired keys proposed for deletion per round, over all the partitions this node leads. */
 const EXPIRE_BATCH = 200;
 
@@ -199,13 +201,22 @@ export class ReplicaHost {
   runLocal(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean, db: number, writeBack?: WriteBack): Reply {
     const scriptCall = this.machine.keyEvents?.scriptCalls?.(undefined);
     writeBack ??= this.opts.standalone ? undefined : (a) => this.writeBackAsLeader(a, db);
-    return runRead(this.state.keyspace, spec, argv, db, {
-      now: this.now(),
-      random: Math.random,
-      resp3,
-      writeBack,
-      scriptCall,
-    });
+    const ks = this.state.keyspace.database(db);
+    const expired: Uint8Array[] = [];
+    if (ks) ks.expiredReads = expired;
+    try {
+      return runRead(this.state.keyspace, spec, argv, db, {
+        now: this.now(),
+        random: Math.random,
+        resp3,
+        writeBack,
+        scriptCall,
+      });
+    } finally {
+      if (ks) ks.expiredReads = undefined;
+      // Lazy expiry, skipped under CLIENT PAUSE as the active one is.
+      if (expired.length > 0 && !this.machine.keyEvents?.expiryPaused?.()) writeBack?.([EXPIRE, ...expired]);
+    }
   }
 
   /**
@@ -352,7 +363,7 @@ export class ReplicaHost {
       }
       for (const { grp, db, keys } of batches.values()) {
         if (!led.has(grp)) continue;
-        const op: Op = { cmds: [[utf8("__expire"), ...keys]], now, seed: 0, ...(db !== 0 ? { db } : {}) };
+        const op: Op = { cmds: [[EXPIRE, ...keys]], now, seed: 0, ...(db !== 0 ? { db } : {}) };
         this.raft.propose(grp, encodeOp(op)).catch(() => {});
       }
     } catch (e) {

@@ -16,6 +16,20 @@ import { META_GROUP, partitionOfGroup } from "../keyspace/groups.ts";
 import { proposalKey, type ProposalId } from "../keyspace/sessions.ts";
 import { dropPartition, exportPartition, importPartition } from "../store/partition-snapshot.ts";
 import { err, type Reply } from "../resp/reply.ts";
+import { EXPIRE_COMMAND } from "../commands/keys.ts";
+import { bytesEqual, utf8 } from "../commands/util.ts";
+
+const EXPIRE = utf8(EXPIRE_COMMAND);
+
+/** Keys the expiry ops of an applied batch deleted: each one's reply is its count. */
+function expiredBy(ops: readonly Op[], replies: readonly Reply[]): number {
+  let n = 0;
+  ops.forEach((op, i) => {
+    const r = replies[i];
+    if (r?.t === "int" && op.cmds.length === 1 && bytesEqual(op.cmds[0]![0]!, EXPIRE)) n += Number(r.v);
+  });
+  return n;
+}
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -141,6 +155,10 @@ export class ClusterStateMachine implements StateMachine {
       const newKeys = sink !== undefined && events!.newKeys();
       const apply = (op: Op, ks: Keyspace) => applyOp(op, ks, sink, newKeys, events?.scriptCalls?.(op));
       const replies = this.state.applyBatch(grp, run.first, ops, apply);
+      if (events?.expired) {
+        const n = expiredBy(ops, replies);
+        if (n > 0) events.expired(n);
+      }
       // A multi-raft turn applies many groups in one transaction: publish once it has committed.
       if (sink) queueMicrotask(() => events!.flush());
       ids.forEach((id, i) => {

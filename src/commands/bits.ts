@@ -55,9 +55,9 @@ function setbit(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   if (w.grown || old !== Number(on)) {
     const mask = 1 << (7 - (off & 7));
     w.s[off >> 3] = on ? w.s[off >> 3]! | mask : w.s[off >> 3]! & ~mask;
-    ctx.db.updateString(argv[1]!, w.s, ctx.now);
+    ctx.db.updateString(argv[1]!, w.s, ctx.now, "raw");
     ctx.notify?.("$", "setbit", argv[1]!);
-  }
+  } else ctx.db.setStringForm(argv[1]!, "raw");
   return old ? ONE : ZERO;
 }
 
@@ -209,7 +209,7 @@ function bitop(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
     const f = BITOPS[op]!;
     for (const s of srcs.slice(1)) for (let i = 0; i < len; i++) out[i] = f(out[i]!, s[i] ?? 0);
   }
-  ctx.db.setString(dest, out, null);
+  ctx.db.setString(dest, out, null, "raw");
   ctx.notify?.("$", "set", dest);
   return int(len);
 }
@@ -356,9 +356,9 @@ function bitfield(ctx: CommandContext, argv: readonly Uint8Array[], readOnly: bo
   });
   // The key is created or padded even when every write failed its OVERFLOW FAIL check, as in Redis.
   if (changed) {
-    ctx.db.updateString(key, w.s, ctx.now);
+    ctx.db.updateString(key, w.s, ctx.now, "raw");
     ctx.notify?.("$", "setbit", key);
-  }
+  } else ctx.db.setStringForm(key, "raw");
   return array(replies);
 }
 

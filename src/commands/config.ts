@@ -5,6 +5,7 @@ import { array, bulk, err, map, OK, simple, type Reply } from "../resp/reply.ts"
 import type { SessionApi } from "./types.ts";
 import { ROUTING_STRATEGIES } from "./client-routing.ts";
 import { E, globMatch, lower, str, utf8 } from "./util.ts";
+import { parseHostPort } from "../net/hostport.ts";
 
 type Kind =
   | { readonly t: "int"; readonly min: number; readonly max: number }
@@ -99,7 +100,14 @@ const MUTABLE: readonly Param[] = [
  * reports them. CONFIG SET refuses them as Redis refuses its immutable ones; those Redis can
  * change at run time still accept the value in force (a client restoring a CONFIG GET * snapshot).
  */
-const FIXED: Record<string, { readonly value: (s: SessionApi) => string; readonly redisMutable: boolean }> = {
+interface Fixed {
+  readonly value: (s: SessionApi) => string;
+  readonly redisMutable: boolean;
+  /** Left out of a pattern's matches, as Redis's hidden (debugging) parameters: only asked by name. */
+  readonly hidden?: boolean;
+}
+
+const FIXED: Record<string, Fixed> = {
   save: { value: () => "", redisMutable: true },
   appendonly: { value: () => "yes", redisMutable: true },
   appendfsync: { value: (s) => s.server.configValue("fsync") ?? "always", redisMutable: true },
@@ -107,6 +115,13 @@ const FIXED: Record<string, { readonly value: (s: SessionApi) => string; readonl
   port: { value: (s) => String(s.server.port), redisMutable: true },
   maxmemory: { value: () => "0", redisMutable: true },
   "maxmemory-policy": { value: () => "noeviction", redisMutable: true },
+  "maxmemory-samples": { value: () => "5", redisMutable: true },
+  "maxmemory-clients": { value: () => "0", redisMutable: true },
+  bind: { value: (s) => parseHostPort(s.server.configValue("bind_addr") ?? ":0").host, redisMutable: true },
+  // Set only by the REPLICAOF command in Redis; FlyDB replicates through Raft, never from a master.
+  replicaof: { value: () => "", redisMutable: false },
+  slaveof: { value: () => "", redisMutable: false },
+  "key-load-delay": { value: () => "0", redisMutable: true, hidden: true },
   "latency-tracking": { value: () => "no", redisMutable: true },
   "cluster-enabled": { value: (s) => (s.cluster ? "yes" : "no"), redisMutable: false },
   daemonize: { value: () => "no", redisMutable: false },
@@ -189,39 +204,38 @@ function parseValue(p: Param, raw: string): { value: string | number | boolean }
 const failed = (arg: string, why: string) =>
   err(`ERR CONFIG SET failed (possibly related to argument '${arg}') - ${why}`);
 
-/** Redis 7 semantics: every pair is checked before any is applied, so a call changes all or nothing. */
+/**
+ * Redis 7 semantics: every pair is checked before any is applied, so a call changes all or nothing;
+ * as in Redis every name is checked (unknown, immutable, duplicate) before any value.
+ */
 function configSet(s: SessionApi, argv: readonly Uint8Array[]): Reply {
   if (argv.length < 4 || argv.length % 2 !== 0) return E.arity("config|set");
-  const changes = new Map<string, string | number | boolean>();
+  const named: { arg: string; p: Param | undefined; fixed: Fixed | undefined; value: string }[] = [];
   const seen = new Set<string>();
-  let refusal: Reply | undefined;
   for (let i = 2; i < argv.length; i += 2) {
     const arg = str(argv[i]!);
+    // An alias is a parameter of its own to the duplicate check, as in Redis.
     const name = lower(argv[i]!);
     const p = byName.get(name);
     const fixed = FIXED[name];
-    const flydbKey = s.server.configNames().includes(name);
-    if (!p && !fixed && !flydbKey) {
-      // The first problem found is the one reported, as Redis does.
-      if (refusal) continue;
+    if (!p && !fixed && !s.server.configNames().includes(name)) {
       return err(`ERR Unknown option or number of arguments for CONFIG SET - '${arg}'`);
     }
-    if (refusal) continue;
-    // An alias is a parameter of its own to this check, as in Redis.
-    const id = name;
-    if (seen.has(id)) refusal = failed(arg, "duplicate parameter");
-    seen.add(id);
-    if (refusal) continue;
+    if (!p && !fixed?.redisMutable) return failed(arg, "can't set immutable config");
+    if (seen.has(name)) return failed(arg, "duplicate parameter");
+    seen.add(name);
+    named.push({ arg, p, fixed, value: str(argv[i + 1]!) });
+  }
+  const changes = new Map<string, string | number | boolean>();
+  for (const { arg, p, fixed, value } of named) {
     if (!p) {
-      if (!fixed?.redisMutable || str(argv[i + 1]!) !== fixed.value(s))
-        refusal = failed(arg, "can't set immutable config");
+      if (value !== fixed!.value(s)) return failed(arg, "can't set immutable config");
       continue;
     }
-    const parsed = parseValue(p, str(argv[i + 1]!));
-    if ("error" in parsed) refusal = failed(arg, parsed.error);
-    else changes.set(p.key, parsed.value);
+    const parsed = parseValue(p, value);
+    if ("error" in parsed) return failed(arg, parsed.error);
+    changes.set(p.key, parsed.value);
   }
-  if (refusal) return refusal;
   if (changes.size > 0) s.server.configSet(changes);
   return OK;
 }
@@ -229,7 +243,11 @@ function configSet(s: SessionApi, argv: readonly Uint8Array[]): Reply {
 function configGet(s: SessionApi, argv: readonly Uint8Array[]): Reply {
   if (argv.length < 3) return E.arity("config|get");
   const all: [string, () => string][] = [];
-  for (const [name, f] of Object.entries(FIXED)) all.push([name, () => f.value(s)]);
+  const hidden = new Set<string>();
+  for (const [name, f] of Object.entries(FIXED)) {
+    all.push([name, () => f.value(s)]);
+    if (f.hidden) hidden.add(name);
+  }
   for (const p of MUTABLE) {
     // Redis spells its booleans yes/no (FlyDB's own names keep true/false).
     const value =
@@ -243,7 +261,8 @@ function configGet(s: SessionApi, argv: readonly Uint8Array[]): Reply {
   const seen = new Set<string>();
   for (const pattern of argv.slice(2)) {
     for (const [name, value] of all) {
-      if (!seen.has(name) && globMatch(pattern, utf8(name), true)) {
+      const matches = hidden.has(name) ? lower(pattern) === name : globMatch(pattern, utf8(name), true);
+      if (!seen.has(name) && matches) {
         seen.add(name);
         pairs.push([name, value()]);
       }

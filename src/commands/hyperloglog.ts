@@ -23,8 +23,8 @@ function readHll(ctx: CommandContext, key: Uint8Array): { value: Uint8Array | un
 
 /** Writes an HLL back: a new key has no expiry, an existing one keeps its own (Redis edits in place). */
 function store(ctx: CommandContext, key: Uint8Array, existed: boolean, hll: Hll): void {
-  if (existed) ctx.db.updateString(key, hll.bytes, ctx.now);
-  else ctx.db.setString(key, hll.bytes, null);
+  if (existed) ctx.db.updateString(key, hll.bytes, ctx.now, "raw");
+  else ctx.db.setString(key, hll.bytes, null, "raw");
 }
 
 function pfadd(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {

@@ -6,6 +6,9 @@ import type { CommandContext, KeyType } from "./types.ts";
 import { bytesEqual, E, globMatch, INT64_MAX, INT64_MIN, lower, parseInt64, parseIntArg, str, utf8 } from "./util.ts";
 import { databaseArg } from "./databases.ts";
 
+/** The internal op that deletes expired keys; apply's reply counts them (INFO expired_keys). */
+export const EXPIRE_COMMAND = "__expire";
+
 export const KEY_TYPES: readonly KeyType[] = ["string", "hash", "list", "set", "zset", "stream"];
 
 function del(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
@@ -438,10 +441,10 @@ export const KEY_COMMANDS = define("generic", [
     run: flush(true),
     cluster: flushEveryPartition(true),
   },
-  // Internal: the active-expiry sweep proposes this so deletions travel through the log and every
+  // Internal: the active-expiry sweep (and a read that met an expired key) proposes this so deletions travel through the log and every
   // replica removes the same keys (a key whose TTL was extended meanwhile survives).
   {
-    name: "__expire",
+    name: EXPIRE_COMMAND,
     arity: -2,
     flags: ["write"],
     keys: { first: 1, last: -1, step: 1 },

@@ -5,12 +5,16 @@
 import { array, bulk, err, int, NULL_BULK, simple, type Reply } from "../resp/reply.ts";
 import { encodingName } from "./collection.ts";
 import { define, subcommands } from "./define.ts";
-import { WRONG_TYPE, type CommandContext, type KeyType } from "./types.ts";
+import { WRONG_TYPE, type CommandContext, type KeyType, type StringForm } from "./types.ts";
 import { ascii, E, lower, parseInt64 } from "./util.ts";
 
-/** Redis: "int" for a canonical integer that fits a long, "embstr" up to 44 bytes, else "raw". */
-function stringEncoding(v: Uint8Array): string {
-  if (v.length <= 20 && parseInt64(v) !== undefined) return "int";
+/**
+ * Redis: "int" for a canonical integer that fits a long (only for an "encoded" value), "embstr" up
+ * to 44 bytes, else "raw"; and "raw" whatever the content for a value edited in place.
+ */
+function stringEncoding(v: Uint8Array, form: StringForm): string {
+  if (form === "raw") return "raw";
+  if (form === "encoded" && v.length <= 20 && parseInt64(v) !== undefined) return "int";
   return v.length <= 44 ? "embstr" : "raw";
 }
 
@@ -57,7 +61,7 @@ function object(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
 export function encodingOf(ctx: CommandContext, key: Uint8Array, type: KeyType): string {
   if (type === "string") {
     const v = ctx.db.getString(key, ctx.now);
-    return v === undefined || v === WRONG_TYPE ? "raw" : stringEncoding(v);
+    return v === undefined || v === WRONG_TYPE ? "raw" : stringEncoding(v, ctx.db.stringForm(key, ctx.now));
   }
   return encodingName(type, ctx.db.collection(key, ctx.now)?.compact ?? true);
 }

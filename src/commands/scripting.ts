@@ -97,6 +97,13 @@ export function scriptHost(
       if (readOnly && MAY_REPLICATE.has(name)) {
         return err("ERR Write commands are not allowed from read-only scripts.");
       }
+      if (name === "publish" || name === "spublish") {
+        // Every replica runs a writing script: the node the client sent it to delivers the message
+        // (its scriptCall sink: ScriptCaller in src/commands/session.ts), once. The reply is 0 on
+        // every replica, so no script can write something that differs between them.
+        ctx.scriptCall?.(db.index, argv, declared, false);
+        return ZERO;
+      }
       const local = sessionCommandInScript(name, ctx, argv);
       if (local) {
         ctx.scriptCall?.(db.index, argv, declared, false);

@@ -492,7 +492,12 @@ export class Session implements SessionApi {
     const c = this.client;
     const read = () => this.backend.read(spec, argv, c.protocol === 3, c.db, this.writeBack, c.routing);
     const scripts = this.backend.scripts;
-    return scripts && RUNS_SCRIPT.has(spec.name) ? scripts.reading(this.scriptCaller, read) : read();
+    const reply = scripts && RUNS_SCRIPT.has(spec.name) ? scripts.reading(this.scriptCaller, read) : read();
+    // The write the read asked for is done before the reply, as Redis's own are: what the client
+    // sends next, INFO's expired_keys included, sees it.
+    const back = this.writingBack;
+    this.writingBack = undefined;
+    return back ? back.then(() => reply) : reply;
   }
 
   /** Where this connection's scripts report what they run: MONITOR shows it, tracking remembers their keys once they read. */
@@ -500,8 +505,23 @@ export class Session implements SessionApi {
     call: (db, argv, declared, read) => {
       this.backend.monitor?.({ db, addr: "lua" }, argv);
       if (read) this.pubsub?.tracking?.readKeys(declared);
+      else if (argv[0]!.length <= 8) this.publishForScript(argv);
     },
   };
+
+  /**
+   * A script's PUBLISH / SPUBLISH (src/commands/scripting.ts): delivered by this node only, once
+   * the applied batch that ran the script has committed, as keyspace events are.
+   */
+  private publishForScript(argv: readonly Uint8Array[]): void {
+    const name = ascii(argv[0]!).toLowerCase();
+    const pubsub = this.pubsub;
+    if (!pubsub || (name !== "publish" && name !== "spublish")) return;
+    queueMicrotask(() => {
+      if (name === "publish") pubsub.publish(argv[1]!, argv[2]!);
+      else Promise.resolve(pubsub.publishShard(argv[1]!, argv[2]!)).catch(() => {});
+    });
+  }
 
   /** MONITOR: as Redis, once the command ran (SELECT shows its new database); admin commands are not shown. */
   private show(spec: CommandSpec, argv: readonly Uint8Array[]): void {
@@ -566,8 +586,12 @@ export class Session implements SessionApi {
     return this.client.protocol === 3 ? { ...base, resp3: true } : base;
   }
 
-  /** Counts as in flight from the call on, so the connection's later reads see it applied. */
-  private readonly writeBack: WriteBack = (argv) => void this.write(argv);
+  /** A read's write (see read()); counts as in flight from the call on. */
+  private readonly writeBack: WriteBack = (argv) => {
+    const done = this.write(argv).catch(() => undefined);
+    this.writingBack = this.writingBack ? Promise.all([this.writingBack, done]) : done;
+  };
+  private writingBack: Promise<unknown> | undefined;
 
   private write(argv: readonly Uint8Array[]): Promise<Reply> {
     return this.propose({ ...this.opBase(), cmds: [argv] });

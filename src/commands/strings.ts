@@ -178,7 +178,8 @@ function incrByFloat(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   if (isReply(cur)) return cur;
   const text = addFloatText(cur, argv[2]!);
   if (typeof text !== "string") return text;
-  ctx.db.updateString(key, utf8(text), ctx.now);
+  // Redis makes a new string object of the formatted sum, never an integer one.
+  ctx.db.updateString(key, utf8(text), ctx.now, "plain");
   ctx.notify?.("$", "incrbyfloat", key);
   return bulk(text);
 }
@@ -217,7 +218,7 @@ function setrange(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   const out = new Uint8Array(Math.max(base.length, o + value.length));
   out.set(base, 0);
   out.set(value, o);
-  ctx.db.updateString(key, out, ctx.now);
+  ctx.db.updateString(key, out, ctx.now, "raw");
   ctx.notify?.("$", "setrange", key);
   return int(out.length);
 }
@@ -228,7 +229,8 @@ function append(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
   if (isReply(cur)) return cur;
   if (cur && cur.length + argv[2]!.length > MAX_STRING) return TOO_BIG;
   const next = cur ? concatBytes(cur, argv[2]!) : argv[2]!;
-  ctx.db.updateString(key, next, ctx.now);
+  // Redis stores a new key's value as SET does and edits an existing one in place (raw).
+  ctx.db.updateString(key, next, ctx.now, cur ? "raw" : "encoded");
   ctx.notify?.("$", "append", key);
   return int(next.length);
 }

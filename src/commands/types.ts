@@ -18,6 +18,14 @@ export interface KeyMeta {
   readonly expireAt: number | null;
 }
 
+/**
+ * How Redis 7.0 would hold a string, which OBJECT ENCODING reports and replicas must agree on, so
+ * the store keeps it with the value: "encoded" (SET and the like: int, embstr or raw by content),
+ * "plain" (INCRBYFLOAT's result: embstr or raw by length), "raw" (edited in place: APPEND to an
+ * existing key, SETRANGE, SETBIT, BITFIELD, BITOP's destination, HyperLogLogs).
+ */
+export type StringForm = "encoded" | "plain" | "raw";
+
 /** Returned by typed getters when the key holds another type. */
 export const WRONG_TYPE: unique symbol = Symbol("WRONGTYPE");
 export type WrongType = typeof WRONG_TYPE;
@@ -35,14 +43,21 @@ export interface Keyspace {
    * length, without reading the rest of it: GETBIT and BITFIELD's GET on large bitmaps.
    */
   getStringRange(key: Uint8Array, start: number, length: number, now: number): StringSlice | undefined | WrongType;
-  /** Replaces whatever the key held (any type), with the given expiry. */
-  setString(key: Uint8Array, value: Uint8Array, expireAt: number | null): void;
+  /** Replaces whatever the key held (any type), with the given expiry; `form` defaults to "encoded". */
+  setString(key: Uint8Array, value: Uint8Array, expireAt: number | null, form?: StringForm): void;
   /**
    * Replaces the value of a key that is a live string or absent (the caller has checked), keeping
    * a live key's expiry: INCR, APPEND, SETRANGE and the like, in one statement instead of a read
    * of the expiry and a write.
    */
-  updateString(key: Uint8Array, value: Uint8Array, now: number): void;
+  updateString(key: Uint8Array, value: Uint8Array, now: number, form?: StringForm): void;
+  /** The form a live string key was last written in ("encoded" for anything else). */
+  stringForm(key: Uint8Array, now: number): StringForm;
+  /**
+   * Changes only the form of an existing string, which is no write to WATCH: Redis's SETBIT and
+   * BITFIELD that change no bit still leave the value raw.
+   */
+  setStringForm(key: Uint8Array, form: StringForm): void;
   /** Removes the key with all its rows; true when a live key was removed. */
   delete(key: Uint8Array, now: number): boolean;
   /** Changes the expiry of an existing live key. */
@@ -344,7 +359,8 @@ export interface CommandContext {
   readonly encoding?: EncodingLimits;
   /**
    * Present on a connection's local read: a write the read asks to be proposed after it (a cache
-   * the read found stale, e.g. PFCOUNT's). The reply does not wait for it; later commands do.
+   * the read found stale, e.g. PFCOUNT's; expired keys it met). A standalone node's reply waits for
+   * it; a cluster member proposes it when it leads the key's group, without waiting.
    */
   readonly writeBack?: WriteBack;
   /**
@@ -398,6 +414,8 @@ export interface KeyEventsHook {
   scriptCalls?(op: Op | undefined): ScriptCallSink | undefined;
   /** CLIENT PAUSE of the node: its active expiry proposes no deletes meanwhile, as Redis's. */
   expiryPaused?(): boolean;
+  /** Keys this node's state machine deleted as expired (active or lazy expiry): INFO expired_keys. */
+  expired?(count: number): void;
 }
 
 /** Proposes a write on the reading connection's behalf (see CommandContext.writeBack). */

@@ -18,6 +18,8 @@ export interface InfoSource {
   totalConnections: number;
   totalCommands: number;
   rejectedConnections: number;
+  /** Keys deleted as expired by this node's state machine (every replica counts its own deletions). */
+  expiredKeys: number;
   keys: number;
   /** Keys with an expiry (INFO keyspace `expires`). */
   expires?: number;
@@ -107,7 +109,11 @@ export function renderInfo(src: InfoSource, section: string | undefined, now: nu
       ["total_connections_received", src.totalConnections],
       ["total_commands_processed", src.totalCommands],
       ["rejected_connections", src.rejectedConnections],
-      ["expired_keys", 0],
+      ["expired_keys", src.expiredKeys],
+      // Redis's sampling of its expiry cycle; FlyDB's sweep takes whatever the expiry index lists.
+      ["expired_stale_perc", "0.00"],
+      ["expired_time_cap_reached_count", 0],
+      ["expire_cycle_cpu_milliseconds", 0],
       ["evicted_keys", 0],
       ["keyspace_hits", 0],
       ["keyspace_misses", 0],

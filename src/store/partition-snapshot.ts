@@ -14,7 +14,8 @@ import { exportSessions, importSessions, type SessionRow } from "./proposal-sess
 import { readLibraries, writeLibraries } from "./function-libraries.ts";
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
-const KEY_COLUMNS = ["key", "type", "value", "expire_at"];
+/** enc (the string form, src/store/state.ts) came last: older snapshots' rows stop before it. */
+const KEY_COLUMNS = ["key", "type", "value", "expire_at", "enc"];
 /** Not a row table: the snapshot's entry for the group's session records. */
 const SESSIONS = "proposal_sessions";
 /** Not a row table: the partition's FUNCTION libraries (function-libraries.ts), as [[payload]] or []. */
@@ -96,7 +97,10 @@ export function importPartition(
         `INSERT INTO ${t.name} (part, ${t.columns.join(", ")}) VALUES (?${", ?".repeat(t.columns.length)})`,
       );
       for (let d = 0; d < store.databases; d++) {
-        for (const row of decoded[entryName(t.name, d)] ?? []) insert.run(d * DB_STRIDE + part, ...(row as never[]));
+        for (const row of decoded[entryName(t.name, d)] ?? []) {
+          const values = [...(row as never[]), ...Array<null>(t.columns.length - row.length).fill(null)];
+          insert.run(d * DB_STRIDE + part, ...(values as never[]));
+        }
       }
       insert.finalize();
     }

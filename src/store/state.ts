@@ -11,6 +11,7 @@ import {
   type ListItem,
   type Op,
   type ScoreRange,
+  type StringForm,
   type StringSlice,
   WRONG_TYPE,
   type WrongType,
@@ -68,7 +69,7 @@ function schema(collections: readonly CollectionTable[]): string[] {
     // id is the rowid: SCAN cursors are ids, stable while other keys come and go.
     `CREATE TABLE IF NOT EXISTS keys (
        id INTEGER PRIMARY KEY, part INTEGER NOT NULL, key BLOB NOT NULL, type TEXT NOT NULL,
-       value BLOB, expire_at INTEGER)`,
+       value BLOB, expire_at INTEGER, enc INTEGER)`,
     "CREATE UNIQUE INDEX IF NOT EXISTS keys_by_part_key ON keys (part, key)",
     "CREATE INDEX IF NOT EXISTS keys_by_expiry ON keys (expire_at) WHERE expire_at IS NOT NULL",
     SESSIONS_DDL,
@@ -176,6 +177,7 @@ export class StateDb {
       db.run("PRAGMA cache_size = -32768");
       db.transaction(() => {
         for (const statement of schema(collections)) db.run(statement);
+        addStringFormColumn(db);
         db.run("INSERT OR IGNORE INTO settings (name, value) VALUES ('partition_count', ?)", [partitionCount]);
       })();
       const stored = db.query<{ value: number }, []>("SELECT value FROM settings WHERE name = 'partition_count'").get();
@@ -335,7 +337,17 @@ export class StateDb {
   }
 }
 
-type Row = { type: KeyType; value: Uint8Array | null; expire_at: number | null };
+type Row = { type: KeyType; value: Uint8Array | null; expire_at: number | null; enc: number | null };
+
+/** The keys table's enc column: NULL for "encoded", the common case, so most rows carry nothing. */
+const FORM_CODES: Record<StringForm, number | null> = { encoded: null, plain: 1, raw: 2 };
+const FORMS: readonly StringForm[] = ["encoded", "plain", "raw"];
+
+/** data.db files written before the enc column existed get it (NULL: "encoded"). */
+function addStringFormColumn(db: Database): void {
+  const columns = db.query<{ name: string }, []>("PRAGMA table_info(keys)").all();
+  if (!columns.some((c) => c.name === "enc")) db.run("ALTER TABLE keys ADD COLUMN enc INTEGER");
+}
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
@@ -361,9 +373,12 @@ interface SharedStore {
 export class SqliteKeyspace implements Keyspace {
   private readonly statements: Statement[] = [];
   private readonly selectMeta: Statement;
+  private readonly selectAnyMeta: Statement;
   private readonly selectValue: Statement;
   private readonly selectValueRange: Statement;
   private readonly selectRow: Statement;
+  private readonly selectForm: Statement;
+  private readonly updateForm: Statement;
   private readonly upsertString: Statement;
   private readonly overwriteString: Statement;
   private readonly keepTtlString: Statement;
@@ -415,34 +430,41 @@ export class SqliteKeyspace implements Keyspace {
       return s;
     };
     this.selectMeta = prepare(`SELECT type, expire_at FROM keys WHERE part = ? AND key = ? AND ${LIVE}`);
-    this.selectValue = prepare(`SELECT type, value FROM keys WHERE part = ? AND key = ? AND ${LIVE}`);
+    // meta() and getString() judge expiry themselves, so a read can note the expired rows it meets.
+    this.selectAnyMeta = prepare("SELECT type, expire_at FROM keys WHERE part = ? AND key = ?");
+    this.selectValue = prepare("SELECT type, value, expire_at FROM keys WHERE part = ? AND key = ?");
     // As a BLOB so substr and length count bytes whatever type the value was bound with.
     this.selectValueRange = prepare(
       `SELECT type, CASE WHEN type = 'string' THEN substr(CAST(value AS BLOB), ?, ?) END AS bytes,
          length(CAST(value AS BLOB)) AS length FROM keys WHERE part = ? AND key = ? AND ${LIVE}`,
     );
-    this.selectRow = prepare(`SELECT type, value, expire_at FROM keys WHERE part = ? AND key = ? AND ${LIVE}`);
+    this.selectRow = prepare(`SELECT type, value, expire_at, enc FROM keys WHERE part = ? AND key = ? AND ${LIVE}`);
+    this.updateForm = prepare("UPDATE keys SET enc = ? WHERE part = ? AND key = ? AND type = 'string'");
+    this.selectForm = prepare(`SELECT enc FROM keys WHERE part = ? AND key = ? AND type = 'string' AND ${LIVE}`);
     // A string over a string (almost every SET) leaves type alone, so none of the collection
     // tables' "UPDATE OF type" triggers run; a string over another type takes upsertString.
     // The row is a string (or an expired row of any type the fallback replaces): keep a live expiry.
     this.keepTtlString = prepare(
-      `INSERT INTO keys (part, key, type, value, expire_at) VALUES (?1, ?2, 'string', ?3, NULL)
-       ON CONFLICT (part, key) DO UPDATE SET value = excluded.value, expire_at = CASE WHEN expire_at > ?4 THEN expire_at END
+      `INSERT INTO keys (part, key, type, value, expire_at, enc) VALUES (?1, ?2, 'string', ?3, NULL, ?5)
+       ON CONFLICT (part, key) DO UPDATE SET value = excluded.value, enc = excluded.enc,
+         expire_at = CASE WHEN expire_at > ?4 THEN expire_at END
        WHERE type = 'string'`,
     );
     this.overwriteString = prepare(
-      `INSERT INTO keys (part, key, type, value, expire_at) VALUES (?, ?, 'string', ?, ?)
-       ON CONFLICT (part, key) DO UPDATE SET value = excluded.value, expire_at = excluded.expire_at WHERE type = 'string'`,
+      `INSERT INTO keys (part, key, type, value, expire_at, enc) VALUES (?, ?, 'string', ?, ?, ?)
+       ON CONFLICT (part, key) DO UPDATE SET value = excluded.value, expire_at = excluded.expire_at, enc = excluded.enc
+       WHERE type = 'string'`,
     );
     this.upsertString = prepare(
-      `INSERT INTO keys (part, key, type, value, expire_at) VALUES (?, ?, 'string', ?, ?)
-       ON CONFLICT (part, key) DO UPDATE SET type = 'string', value = excluded.value, expire_at = excluded.expire_at`,
+      `INSERT INTO keys (part, key, type, value, expire_at, enc) VALUES (?, ?, 'string', ?, ?, ?)
+       ON CONFLICT (part, key) DO UPDATE SET type = 'string', value = excluded.value, expire_at = excluded.expire_at,
+         enc = excluded.enc`,
     );
     this.deleteReturning = prepare("DELETE FROM keys WHERE part = ? AND key = ? RETURNING expire_at");
     this.deleteExpired = prepare("DELETE FROM keys WHERE part = ? AND key = ? AND expire_at <= ?");
     this.updateExpiry = prepare("UPDATE keys SET expire_at = ? WHERE part = ? AND key = ?");
     this.moveKey = prepare("UPDATE keys SET part = ?, key = ? WHERE part = ? AND key = ?");
-    this.insertCopy = prepare("INSERT INTO keys (part, key, type, value, expire_at) VALUES (?, ?, ?, ?, ?)");
+    this.insertCopy = prepare("INSERT INTO keys (part, key, type, value, expire_at, enc) VALUES (?, ?, ?, ?, ?, ?)");
     // ?2, ?3: this database's shard range (DB_STRIDE).
     const IN_DB = "part >= ?2 AND part < ?3";
     this.countExpiring = prepare(`SELECT count(*) AS n FROM keys WHERE expire_at > ?1 AND ${IN_DB}`);
@@ -537,14 +559,32 @@ export class SqliteKeyspace implements Keyspace {
     return slot !== undefined && partition === partitionOf(slot, this.partitionCount);
   }
 
+  /**
+   * While set (a local read runs: ReplicaHost.runLocal), meta() and getString() add here the keys
+   * they found expired but not yet deleted, which the reader then proposes to delete: Redis's
+   * lazy expiry, counted in INFO's expired_keys where the deletion applies.
+   */
+  expiredReads: Uint8Array[] | undefined;
+
+  /** Whether a row read without the liveness filter is expired at `now`, noting it for expiredReads. */
+  private expired(key: Uint8Array, expireAt: number | null, now: number): boolean {
+    if (expireAt === null || expireAt > now) return false;
+    this.expiredReads?.push(key);
+    return true;
+  }
+
   meta(key: Uint8Array, now: number): KeyMeta | undefined {
-    const row = this.selectMeta.get(this.partOf(key), key, now) as { type: KeyType; expire_at: number | null } | null;
-    return row ? { type: row.type, expireAt: row.expire_at } : undefined;
+    const row = this.selectAnyMeta.get(this.partOf(key), key) as { type: KeyType; expire_at: number | null } | null;
+    return row && !this.expired(key, row.expire_at, now) ? { type: row.type, expireAt: row.expire_at } : undefined;
   }
 
   getString(key: Uint8Array, now: number): Uint8Array | undefined | WrongType {
-    const row = this.selectValue.get(this.partOf(key), key, now) as { type: KeyType; value: Uint8Array } | null;
-    if (!row) return undefined;
+    const row = this.selectValue.get(this.partOf(key), key) as {
+      type: KeyType;
+      value: Uint8Array;
+      expire_at: number | null;
+    } | null;
+    if (!row || this.expired(key, row.expire_at, now)) return undefined;
     return row.type === "string" ? row.value : WRONG_TYPE;
   }
 
@@ -558,17 +598,29 @@ export class SqliteKeyspace implements Keyspace {
     return row.type === "string" ? { bytes: row.bytes ?? new Uint8Array(0), length: row.length } : WRONG_TYPE;
   }
 
-  setString(key: Uint8Array, value: Uint8Array, expireAt: number | null): void {
+  setString(key: Uint8Array, value: Uint8Array, expireAt: number | null, form: StringForm = "encoded"): void {
     this.versions.touch(key, this.index);
     const part = this.partOf(key);
-    if (this.overwriteString.run(part, key, value, expireAt).changes === 0)
-      this.upsertString.run(part, key, value, expireAt);
+    const enc = FORM_CODES[form];
+    if (this.overwriteString.run(part, key, value, expireAt, enc).changes === 0)
+      this.upsertString.run(part, key, value, expireAt, enc);
   }
 
-  updateString(key: Uint8Array, value: Uint8Array, now: number): void {
+  updateString(key: Uint8Array, value: Uint8Array, now: number, form: StringForm = "encoded"): void {
     this.versions.touch(key, this.index);
     const part = this.partOf(key);
-    if (this.keepTtlString.run(part, key, value, now).changes === 0) this.upsertString.run(part, key, value, null);
+    const enc = FORM_CODES[form];
+    if (this.keepTtlString.run(part, key, value, now, enc).changes === 0)
+      this.upsertString.run(part, key, value, null, enc);
+  }
+
+  setStringForm(key: Uint8Array, form: StringForm): void {
+    this.updateForm.run(FORM_CODES[form], this.partOf(key), key);
+  }
+
+  stringForm(key: Uint8Array, now: number): StringForm {
+    const row = this.selectForm.get(this.partOf(key), key, now) as { enc: number | null } | null;
+    return FORMS[row?.enc ?? 0] ?? "encoded";
   }
 
   delete(key: Uint8Array, now: number): boolean {
@@ -603,7 +655,7 @@ export class SqliteKeyspace implements Keyspace {
     const dstPart = to.partOf(dst);
     this.versions.touch(dst, toDb);
     this.deleteReturning.get(dstPart, dst);
-    this.insertCopy.run(dstPart, dst, row.type, row.value, row.expire_at);
+    this.insertCopy.run(dstPart, dst, row.type, row.value, row.expire_at, row.enc);
     for (const copy of this.copyRows.get(row.type) ?? []) copy.run(dstPart, dst, srcPart, src);
   }
 

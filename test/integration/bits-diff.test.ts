@@ -192,6 +192,19 @@ describe("bitmaps and LCS reply like redis-server 7.0", () => {
     await run(servers, cmds);
   });
 
+  test("OBJECT ENCODING: every bit write leaves the value raw, one that changes no bit too", async () => {
+    const cmds: Cmd[] = [];
+    for (const [k, write] of [
+      ["b1", ["SETBIT", "b1", "0", "0"]],
+      ["b2", ["BITFIELD", "b2", "SET", "u8", "0", "49"]],
+      ["b3", ["SETBIT", "b3", "7", "1"]],
+    ] as const) {
+      cmds.push(["SET", k, "1"], ["OBJECT", "ENCODING", k], [...write], ["OBJECT", "ENCODING", k], ["GET", k]);
+    }
+    cmds.push(["BITOP", "AND", "b1", "b2", "b3"], ["OBJECT", "ENCODING", "b1"], ["BITFIELD", "b2", "GET", "u8", "0"]);
+    await run(servers, cmds);
+  });
+
   test("counting and searching over long strings", async () => {
     const byte = (i: number) => (i % 7 === 0 ? 0 : i % 11 === 0 ? 255 : (i * 37) & 255);
     const mixed = Array.from({ length: 300 }, (_, i) => String.fromCharCode(byte(i))).join("");

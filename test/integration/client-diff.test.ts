@@ -168,3 +168,31 @@ test("CLIENT KILL's argument errors, and CLIENT INFO's fields in Redis 7.0's ord
   await alone.write(encodeCommand(["CLIENT", "INFO"]));
   expect(await alone.readUntil((t) => t.endsWith("\n\r\n"))).toContain(" qbuf=26 ");
 });
+
+test("INFO expired_keys counts lazy and active expiry, and neither while CLIENT PAUSE WRITE holds them", async () => {
+  for (const port of [servers.redis.port, servers.fly.port]) {
+    const c = await servers.open(port);
+    const expired = async () => Number(/expired_keys:(\d+)/.exec(await run(c, [["INFO", "stats"]]))![1]);
+    const start = await expired();
+    await run(c, [
+      ["SET", "lazy1", "v", "PX", "10"],
+      ["SET", "lazy2", "v", "PX", "10"],
+      ["CLIENT", "PAUSE", "5000", "WRITE"],
+    ]);
+    // Longer than FlyDB's active-expiry round (500 ms) and many of Redis's.
+    await Bun.sleep(700);
+    expect(await run(c, [["GET", "lazy1"]])).toStartWith("$-1\r\n");
+    expect(await expired()).toBe(start);
+    await run(c, [["CLIENT", "UNPAUSE"]]);
+    await run(c, [
+      ["GET", "lazy1"],
+      ["GET", "lazy2"],
+    ]);
+    expect(await expired()).toBe(start + 2);
+    await run(c, [["SET", "active", "v", "PX", "10"]]);
+    const deadline = performance.now() + 3000;
+    while ((await expired()) < start + 3 && performance.now() < deadline) await Bun.sleep(50);
+    expect(await expired()).toBe(start + 3);
+    expect(await run(c, [["EXISTS", "lazy1", "lazy2", "active"]])).toStartWith(":0\r\n");
+  }
+});

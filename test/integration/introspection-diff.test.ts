@@ -72,6 +72,15 @@ describe("CONFIG SET / GET", () => {
       ["CONFIG", "SET", "notify-keyspace-events", "Z"],
       ["CONFIG", "SET", "timeout", "5", "daemonize", "no", "nosuch", "2"],
       ["CONFIG", "SET", "timeout", "5", "nosuch", "2", "daemonize", "3"],
+      // Every name is checked before any value.
+      ["CONFIG", "SET", "timeout", "abc", "timeout", "1"],
+      ["CONFIG", "SET", "maxmemory", "7", "maxmemory", "8"],
+      ["CONFIG", "SET", "replicaof", ""],
+      ["CONFIG", "GET", "slaveof"],
+      ["CONFIG", "GET", "maxmemory-clients"],
+      // A hidden parameter answers by name only.
+      ["CONFIG", "GET", "key-load-delay"],
+      ["CONFIG", "GET", "key-load-*"],
       ["CONFIG", "SET", "timeout"],
       ["CONFIG", "GET"],
       ["CONFIG", "RESETSTAT", "x"],

@@ -39,6 +39,9 @@ const VALUES = [
   "-0",
   "0x1F",
   "1.0000000000000000001",
+  // 44 and 45 bytes: OBJECT ENCODING's embstr / raw boundary.
+  "x".repeat(44),
+  "y".repeat(45),
 ];
 const value = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(...VALUES) },
@@ -208,6 +211,14 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   },
   { weight: 2, arbitrary: fc.tuple(key, value).map(([k, v]) => cmd("APPEND", k, v)) },
   { weight: 1, arbitrary: key.map((k) => cmd("STRLEN", k)) },
+  // Encodings follow each command's rule (int/embstr/raw by content, or raw once edited in place).
+  { weight: 3, arbitrary: key.map((k) => cmd("OBJECT", "ENCODING", k)) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(key, fc.constantFrom("0", "7", "100"), fc.constantFrom("0", "1"))
+      .map(([k, o, b]) => cmd("SETBIT", k, o, b)),
+  },
   { weight: 2, arbitrary: fc.tuple(key, offset, offset).map(([k, a, b]) => cmd("GETRANGE", k, a, b)) },
   { weight: 2, arbitrary: fc.tuple(key, setrangeOffset, value).map(([k, o, v]) => cmd("SETRANGE", k, o, v)) },
   { weight: 2, arbitrary: fc.tuple(fc.constantFrom("INCR", "DECR"), key).map(([c, k]) => cmd(c, k)) },

@@ -6,6 +6,9 @@ import { join } from "node:path";
 import { WRONG_TYPE } from "../../src/commands/types.ts";
 import type { CollectionTable } from "../../src/store/collections.ts";
 import { type SqliteKeyspace, StateDb } from "../../src/store/state.ts";
+import { exportPartition, importPartition } from "../../src/store/partition-snapshot.ts";
+import { Database } from "bun:sqlite";
+import { Packr } from "msgpackr";
 import { op, str, utf8 } from "../helpers/ops.ts";
 import { err, int } from "../../src/resp/reply.ts";
 
@@ -357,5 +360,44 @@ describe("StateDb", () => {
     expect(() => StateDb.open({ path: freshPath(), partitionCount: 256, collections: [bad] })).toThrow(
       /not a plain SQL identifier/,
     );
+  });
+});
+
+describe("string forms (OBJECT ENCODING's raw)", () => {
+  test("a form is replaced by the next write and follows COPY and RENAME", () => {
+    ks.setString(utf8("a"), utf8("12"), null, "raw");
+    expect(ks.stringForm(utf8("a"), 0)).toBe("raw");
+    ks.copy(utf8("a"), utf8("b"), 0);
+    ks.rename(utf8("a"), utf8("c"), 0);
+    expect([ks.stringForm(utf8("b"), 0), ks.stringForm(utf8("c"), 0)]).toEqual(["raw", "raw"]);
+    ks.updateString(utf8("b"), utf8("13"), 0, "plain");
+    ks.setString(utf8("c"), utf8("14"), null);
+    expect([ks.stringForm(utf8("b"), 0), ks.stringForm(utf8("c"), 0)]).toEqual(["plain", "encoded"]);
+    expect(ks.stringForm(utf8("absent"), 0)).toBe("encoded");
+  });
+
+  test("a partition snapshot carries the form; one taken before forms existed imports as encoded", () => {
+    const k = utf8("snap");
+    const part = ks.partOf(k);
+    ks.setString(k, utf8("1"), null, "raw");
+    const blob = exportPartition(state, part, 1, [FIELDS]);
+    ks.setString(k, utf8("1"), null);
+    importPartition(state, part, blob, 1, 5, [FIELDS]);
+    expect(ks.stringForm(k, 0)).toBe("raw");
+    const old = new Packr({ useRecords: false, moreTypes: false }).pack({ keys: [[k, "string", utf8("2"), null]] });
+    importPartition(state, part, old, 1, 6, [FIELDS]);
+    expect([str(ks.getString(k, 0)), ks.stringForm(k, 0)]).toEqual(["2", "encoded"]);
+  });
+
+  test("data.db written before the form column gets it on open", () => {
+    const path = freshPath();
+    const old = new Database(path, { create: true });
+    old.run(`CREATE TABLE keys (id INTEGER PRIMARY KEY, part INTEGER NOT NULL, key BLOB NOT NULL, type TEXT NOT NULL,
+      value BLOB, expire_at INTEGER)`);
+    old.close();
+    const reopened = StateDb.open({ path, partitionCount: 256 });
+    reopened.keyspace.setString(utf8("k"), utf8("v"), null, "raw");
+    expect(reopened.keyspace.stringForm(utf8("k"), 0)).toBe("raw");
+    reopened.close();
   });
 });
