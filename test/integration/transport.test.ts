@@ -227,7 +227,7 @@ describe("transport", () => {
 });
 
 describe("write coalescing", () => {
-  test("sealed frames of one turn share a few writes and arrive complete, in order, each reply to its request", async () => {
+  test("a turn's sealed frames share a few writes and arrive in order, each reply to its request", async () => {
     const key = randomBytes(32);
     const b = node("b", { keys: [key] });
     const a = node("a", { keys: [key] });
