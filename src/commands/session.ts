@@ -40,6 +40,18 @@ import { ascii, byteKey, E, str, utf8 } from "./util.ts";
 
 /** Commands that act on the transaction itself instead of being queued inside MULTI (as Redis). */
 const NOT_QUEUED = new Set(["exec", "discard", "multi", "watch", "quit", "reset"]);
+/**
+ * Their confirmations are pushes, which Redis 7 writes even under CLIENT REPLY OFF/SKIP
+ * (pubsub.c sets CLIENT_PUSHING for them, in RESP2 too).
+ */
+const PUSHED_REPLIES = new Set([
+  "subscribe",
+  "psubscribe",
+  "ssubscribe",
+  "unsubscribe",
+  "punsubscribe",
+  "sunsubscribe",
+]);
 const EXECABORT = err("EXECABORT Transaction discarded because of previous errors.");
 const VERSION_SPEC = COMMANDS.get(VERSION_COMMAND)!;
 /** Writes after which every tracking client of the node drops its whole cache (Redis's null invalidation). */
@@ -353,7 +365,7 @@ export class Session implements SessionApi {
   execute(argv: readonly Uint8Array[]): Reply | Promise<Reply> {
     const name = ascii(argv[0]!.subarray(0, 64)).toLowerCase();
     const spec = this.table.get(name);
-    this.silent = this.replyOff || this.skipNext;
+    this.silent = (this.replyOff || this.skipNext) && !PUSHED_REPLIES.has(name);
     this.skipNext = false;
     this.client.lastActiveAt = this.backend.now();
     if (!spec || name.startsWith("__")) {

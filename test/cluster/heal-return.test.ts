@@ -18,7 +18,7 @@ import { skipNetns } from "../helpers/netns.ts";
 import { groupOf } from "../../src/keyspace/groups.ts";
 import { keySlot, partitionOf } from "../../src/keyspace/slot.ts";
 
-const RUNS = Number(process.env.HEAL_RUNS ?? 2);
+const RUNS = Number(process.env.HEAL_RUNS ?? 1);
 /** How long the cut lasts once both sides declared each other dead: long enough for back-offs to grow. */
 const HOLD_MS = Number(process.env.HEAL_HOLD_MS ?? 12_000);
 const PARTITIONS = 16;

@@ -62,6 +62,26 @@ test("RESP3: confirmations are pushes and every command is allowed", async () =>
   expect(out).toStartWith(">3\r\n$9\r\nsubscribe\r\n");
 });
 
+test("CLIENT REPLY OFF and SKIP do not silence (un)subscribe confirmations, which are pushes", async () => {
+  const script = [
+    ["CLIENT", "REPLY", "OFF"],
+    ["SUBSCRIBE", "c"],
+    ["PSUBSCRIBE", "ch*"],
+    ["UNSUBSCRIBE", "c"],
+    ["PUNSUBSCRIBE", "ch*"],
+    ["GET", "x"],
+    ["CLIENT", "REPLY", "SKIP"],
+    ["SSUBSCRIBE", "s"],
+    ["SUNSUBSCRIBE", "s"],
+    ["CLIENT", "REPLY", "ON"],
+  ];
+  for (const hello3 of [false, true]) {
+    const out = await same(script, hello3);
+    expect(out).toContain("psubscribe");
+    expect(out).toContain("sunsubscribe");
+  }
+});
+
 test("message, pmessage and smessage frames, and PUBLISH's receiver count", async () => {
   for (const hello3 of [false, true]) {
     const subs = await Promise.all([open(servers.redis.port), open(servers.fly.port)]);
