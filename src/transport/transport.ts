@@ -1,6 +1,7 @@
 // Node-to-node TCP transport on raft_addr (docs/design/multiraft.md): length-prefixed msgpack frames, every
 // message for a peer queued in one event-loop turn sent as one frame (Raft messages of all groups
-// ride together), requests with replies for proxying, reconnect with back-off, optional AES-256-GCM
+// ride together), a socket's frames of one turn written together, requests with replies for
+// proxying, reconnect with back-off, optional AES-256-GCM
 // sealing of every frame with per-connection keys derived from cluster_secret
 // (./session-cipher.ts), and optional mutual TLS.
 //
@@ -54,6 +55,8 @@ export interface TransportStats {
   bytesReceived: number;
   framesSent: number;
   framesReceived: number;
+  /** Socket writes (one `sendto` each): a turn's frames for one peer share one. */
+  writes: number;
   reconnects: number;
   /** Frames dropped: undecodable, failed authentication, wrong cluster, oversized. */
   rejected: number;
@@ -114,21 +117,70 @@ interface InboundState {
   tx: SessionCipher | null;
 }
 
-/** Bytes a socket did not take yet; sent again on drain (Bun's write returns the bytes taken). */
+/**
+ * Frames for one socket, strictly in the order written (sealed frames must arrive in their
+ * counter's order). Those written in one turn (a callback and the promise reactions it sets off:
+ * a leader's replies to every request one commit settles, the Raft batch) leave in one `write`
+ * when the transport flushes the turn in a microtask, or as soon as COALESCE_BYTES wait, so a
+ * burst is neither held back nor copied whole: a `sendto` per frame was a fifth of a member's CPU
+ * under write load. Flushing later, at `setImmediate`, also joined a proxy's requests from
+ * different clients but delayed every frame by an event-loop iteration: about half the proxied
+ * SET/s (docs/PERFORMANCE.md). Bytes the socket did not take are sent again on drain (Bun's write
+ * returns the bytes taken).
+ */
 class WriteQueue {
   private chunks: Uint8Array[] = [];
-  constructor(private readonly socket: Socket<unknown>) {}
+  private turn: Uint8Array[] = [];
+  private turnBytes = 0;
+  constructor(
+    private readonly socket: Socket<unknown>,
+    /** Called for the first frame of a turn: the transport flushes the queue at the turn's end. */
+    private readonly schedule: (q: WriteQueue) => void,
+    private readonly stats: TransportStats,
+  ) {}
   write(data: Uint8Array): void {
+    if (data.length >= COALESCE_BYTES) {
+      // A large frame (a big value) goes as it is rather than being copied once more.
+      this.flush();
+      this.send(data);
+      return;
+    }
+    if (this.turn.length === 0) this.schedule(this);
+    this.turn.push(data);
+    this.turnBytes += data.length;
+    if (this.turnBytes >= COALESCE_BYTES) this.flush();
+  }
+  flush(): void {
+    if (this.turn.length === 0) return;
+    const frames = this.turn;
+    this.turn = [];
+    if (frames.length === 1) {
+      this.turnBytes = 0;
+      this.send(frames[0]!);
+      return;
+    }
+    const all = new Uint8Array(this.turnBytes);
+    this.turnBytes = 0;
+    let at = 0;
+    for (const f of frames) {
+      all.set(f, at);
+      at += f.length;
+    }
+    this.send(all);
+  }
+  private send(data: Uint8Array): void {
     if (this.chunks.length > 0) {
       this.chunks.push(data);
       return;
     }
+    this.stats.writes++;
     const n = this.socket.write(data);
     if (n < data.length) this.chunks.push(data.subarray(Math.max(n, 0)));
   }
   drain(): void {
     while (this.chunks.length > 0) {
       const head = this.chunks[0]!;
+      this.stats.writes++;
       const n = this.socket.write(head);
       if (n < head.length) {
         this.chunks[0] = head.subarray(Math.max(n, 0));
@@ -138,6 +190,9 @@ class WriteQueue {
     }
   }
 }
+
+/** Frames of one turn for a socket beyond this many bytes are written at once, not at the turn's end. */
+export const COALESCE_BYTES = 64 * 1024;
 
 class Peer {
   socket: Socket<Peer> | null = null;
@@ -181,6 +236,7 @@ export class Transport {
     bytesReceived: 0,
     framesSent: 0,
     framesReceived: 0,
+    writes: 0,
     reconnects: 0,
     rejected: 0,
   };
@@ -198,6 +254,12 @@ export class Transport {
   >();
   private nextRequestId = 1;
   private flushScheduled = false;
+  /** Write queues holding frames of this turn; flushed together at its end. */
+  private readonly turnQueues = new Set<WriteQueue>();
+  private readonly scheduleTurn = (q: WriteQueue): void => {
+    if (this.turnQueues.size === 0) queueMicrotask(() => this.flushTurn());
+    this.turnQueues.add(q);
+  };
   private closed = false;
   private listener!: TCPSocketListener<InboundState>;
   private readonly maxFrame: number;
@@ -254,7 +316,7 @@ export class Transport {
             // Until the HELLO is accepted, a stranger cannot make this node buffer a large frame.
             decoder: new FrameDecoder(MAX_HELLO_FRAME),
             peer: null,
-            out: new WriteQueue(s as Socket<unknown>),
+            out: new WriteQueue(s as Socket<unknown>, this.scheduleTurn, this.stats),
             addr: s.remoteAddress,
             verified: !tls,
             rx: null,
@@ -337,6 +399,8 @@ export class Transport {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.flushTurn(); // what was written before close leaves before the FIN, as without coalescing
+
     for (const p of this.peers.values()) {
       if (p.retryTimer) clearTimeout(p.retryTimer);
       p.socket?.end();
@@ -357,9 +421,17 @@ export class Transport {
     } else if (p.addr !== addr) {
       // The peer moved (restart on another address): drop the old connection.
       p.addr = addr;
+      p.out?.flush();
       p.socket?.end();
     }
     return p;
+  }
+
+  /** Writes every frame of this turn still queued, one write per socket. */
+  private flushTurn(): void {
+    const queues = [...this.turnQueues];
+    this.turnQueues.clear();
+    for (const q of queues) q.flush();
   }
 
   private scheduleFlush(): void {
@@ -468,7 +540,7 @@ export class Transport {
           }
           p.connecting = false;
           p.socket = s;
-          p.out = new WriteQueue(s as Socket<unknown>);
+          p.out = new WriteQueue(s as Socket<unknown>, this.scheduleTurn, this.stats);
           p.lastReceivedAt = Date.now();
           p.decoder = new FrameDecoder(this.maxFrame);
           if (!tls) this.hello(p);

@@ -3,7 +3,14 @@ import { afterEach, describe, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
 import { connect, type Socket } from "node:net";
 import { encodeFrame, FrameDecoder, FrameError } from "../../src/transport/frame.ts";
-import { PeerUnreachable, RequestTimeout, Transport, type TransportOptions } from "../../src/transport/transport.ts";
+import { randomBytes } from "node:crypto";
+import {
+  COALESCE_BYTES,
+  PeerUnreachable,
+  RequestTimeout,
+  Transport,
+  type TransportOptions,
+} from "../../src/transport/transport.ts";
 
 const open: Transport[] = [];
 afterEach(() => {
@@ -216,5 +223,31 @@ describe("transport", () => {
       a.t.redial("b");
       await until(() => b.inbox.length === 2, "both messages", 1_000);
     });
+  });
+});
+
+describe("write coalescing", () => {
+  test("a turn's sealed frames share a few writes and arrive in order, each reply to its request", async () => {
+    const key = randomBytes(32);
+    const b = node("b", { keys: [key] });
+    const a = node("a", { keys: [key] });
+    await a.t.request("b", b.addr, "handshake done", 2000);
+    const [frames, writes] = [a.t.stats.framesSent, a.t.stats.writes];
+    // One turn: 300 requests, one of them larger than a coalesced write, and one-way messages between them.
+    const big = new Uint8Array(3 * COALESCE_BYTES).fill(7);
+    const replies = Array.from({ length: 300 }, (_, i) => {
+      a.t.send("b", b.addr, i);
+      return a.t.request("b", b.addr, i === 150 ? { i, big } : { i }, 10_000);
+    });
+    const echoed = (await Promise.all(replies)) as { echo: { i: number; big?: Uint8Array } }[];
+    expect(echoed.map((r) => r.echo.i)).toEqual([...Array(300).keys()]);
+    expect(echoed[150]!.echo.big?.length).toBe(big.length);
+    await until(() => b.inbox.length === 300, "300 messages");
+    expect(b.inbox.map((m) => m.msg)).toEqual([...Array(300).keys()]);
+    // A sealed frame out of order fails authentication and closes the connection.
+    expect(b.t.stats.rejected + a.t.stats.rejected).toBe(0);
+    expect(a.t.stats.framesSent - frames).toBe(301);
+    // 301 frames, ~250 KB: a write per COALESCE_BYTES and one for the big frame, not one per frame.
+    expect(a.t.stats.writes - writes).toBeLessThan(12);
   });
 });
