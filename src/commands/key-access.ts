@@ -1,7 +1,7 @@
 // When each key was last accessed through this node, for OBJECT IDLETIME. Kept in memory only (a
 // SQLite write per read would cost more than the reads): after a restart, or for a key this node
 // has not seen, the idle time counts from the node's start, as Redis counts from its load. The
-// record is bounded: past `capacity` keys the least recently accessed are forgotten.
+// record is bounded: keys not accessed among the last capacity/2 distinct keys may be forgotten.
 
 /** Reading these does not count as an access, as in Redis (LOOKUP_NOTOUCH). */
 export const NO_TOUCH = new Set([
@@ -29,8 +29,19 @@ function keyOf(db: number, k: Uint8Array): string {
 }
 
 export class KeyAccess {
-  private readonly last = new Map<string, number>();
+  /**
+   * Two generations instead of an exact LRU order: touching a key only sets its entry in `young`,
+   * and when `young` holds capacity/2 keys it becomes `old` and the previous `old` is dropped whole.
+   * An exact order needs a delete and a re-insert per access, and Bun's Map keeps each deleted slot
+   * until it rehashes: a hot key re-inserted thousands of times made lookups walk its dead slots
+   * (GET at 16k/s instead of 150k/s after a 1M-key load), and evicting through a fresh keys()
+   * iterator stepped over every dead slot per write (the SET rate fell ~10× past 200k keys;
+   * docs/PERFORMANCE.md, keyspace growth).
+   */
+  private young = new Map<string, number>();
+  private old = new Map<string, number>();
 
+  /** At least the capacity/2 most recently accessed keys are remembered, never more than capacity. */
   constructor(
     private readonly since: number,
     private readonly capacity = 200_000,
@@ -38,18 +49,15 @@ export class KeyAccess {
 
   touch(db: number, keys: readonly Uint8Array[], now: number): void {
     for (const k of keys) {
-      const id = keyOf(db, k);
-      // Re-inserted so the map's order stays least recently accessed first.
-      this.last.delete(id);
-      this.last.set(id, now);
-    }
-    for (const id of this.last.keys()) {
-      if (this.last.size <= this.capacity) break;
-      this.last.delete(id);
+      this.young.set(keyOf(db, k), now);
+      if (this.young.size * 2 < this.capacity) continue;
+      this.old = this.young;
+      this.young = new Map();
     }
   }
 
   idleMs(db: number, key: Uint8Array, now: number): number {
-    return Math.max(0, now - (this.last.get(keyOf(db, key)) ?? this.since));
+    const id = keyOf(db, key);
+    return Math.max(0, now - (this.young.get(id) ?? this.old.get(id) ?? this.since));
   }
 }
