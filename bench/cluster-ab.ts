@@ -7,8 +7,7 @@
 // and on the two others, from `strace -c -f -p` on each during a further 2,000 proxied SETs.
 //
 //   npx bun bench/cluster-ab.ts OLD_BINARY NEW_BINARY [rounds=3] [requests=10000] [fsync=always] [--strace]
-import { readFileSync } from "node:fs";
-import { clusterSettled } from "./lib.ts";
+import { clusterSettled, cpuTicks, interleavedRounds, median } from "./lib.ts";
 import { runTool, startClusterMember } from "../test/helpers/processes.ts";
 
 const STRACE = process.argv.includes("--strace");
@@ -29,11 +28,6 @@ interface Result {
   proxyWrites: number;
   otherWrites: number;
 }
-
-const ticks = (pid: number) => {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return Number(f[11]) + Number(f[12]); // utime + stime, fields 14 and 15 of stat
-};
 
 async function setRps(port: number, extra: string[] = [], n = REQUESTS): Promise<number> {
   const args = ["-h", "127.0.0.1", "-p", String(port), "-t", "set", "-r", "100000", "-n", String(n), "-c", "50"];
@@ -80,9 +74,9 @@ async function round(binary: string): Promise<Result> {
   try {
     await clusterSettled(m1, PARTITIONS);
     const pids = members.map((m) => m.pid);
-    const c0 = pids.map(ticks);
+    const c0 = pids.map(cpuTicks);
     const proxied = await setRps(m1.port);
-    const cpu = pids.map(ticks).reduce((s, x, i) => s + x - c0[i]!, 0);
+    const cpu = pids.map(cpuTicks).reduce((s, x, i) => s + x - c0[i]!, 0);
     const direct = await setRps(m1.port, ["--cluster"]);
     const [proxyWrites, otherWrites] = STRACE ? await traced(pids, m1.port) : [Number.NaN, Number.NaN];
     return { proxied, direct, cpuUsPerSet: (cpu * TICK_US) / REQUESTS, proxyWrites, otherWrites };
@@ -91,21 +85,15 @@ async function round(binary: string): Promise<Result> {
   }
 }
 
-const loadAverage = () => readFileSync("/proc/loadavg", "utf8").split(" ")[0];
-const results = { old: [] as Result[], new: [] as Result[] };
-for (let r = 0; r < ROUNDS; r++) {
-  const order = r % 2 === 0 ? (["old", "new"] as const) : (["new", "old"] as const);
-  for (const name of order) {
-    const x = await round(name === "old" ? oldBin : newBin);
-    results[name].push(x);
-    console.log(
-      `round ${r + 1} ${name}: proxied ${x.proxied.toFixed(0)} SET/s, --cluster ${x.direct.toFixed(0)},` +
-        ` ${x.cpuUsPerSet.toFixed(0)} µs CPU/proxied SET (3 nodes), socket writes/SET proxy` +
-        ` ${x.proxyWrites.toFixed(2)} others ${x.otherWrites.toFixed(2)}; load average ${loadAverage()}`,
-    );
-  }
-}
-const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+const results = await interleavedRounds(
+  ROUNDS,
+  { old: oldBin, new: newBin },
+  round,
+  (x) =>
+    `proxied ${x.proxied.toFixed(0)} SET/s, --cluster ${x.direct.toFixed(0)},` +
+    ` ${x.cpuUsPerSet.toFixed(0)} µs CPU/proxied SET (3 nodes), socket writes/SET proxy` +
+    ` ${x.proxyWrites.toFixed(2)} others ${x.otherWrites.toFixed(2)}`,
+);
 for (const k of ["proxied", "direct", "cpuUsPerSet", "proxyWrites", "otherWrites"] as const) {
   const ratios = results.new.map((n, i) => n[k] / results.old[i]![k]);
   const [o, n] = [results.old, results.new].map((r) =>

@@ -8,7 +8,7 @@
 //
 //   npx bun bench/cluster-compacted.ts OLD_BINARY NEW_BINARY [rounds=3] [requests=10000] [partitions=16]
 import { readFileSync } from "node:fs";
-import { clusterSettled } from "./lib.ts";
+import { clusterSettled, cpuTicks, interleavedRounds, median } from "./lib.ts";
 import { runTool, startClusterMember, type ClusterMemberProcess } from "../test/helpers/processes.ts";
 
 const [oldBin, newBin, roundsArg, requestsArg, partitionsArg] = process.argv.slice(2);
@@ -27,10 +27,6 @@ interface Result {
   bytesPerSetPerNode: number;
 }
 
-const ticks = (pid: number) => {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return Number(f[11]) + Number(f[12]); // utime + stime, fields 14 and 15 of stat
-};
 const written = (pid: number) => Number(/write_bytes: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, "utf8"))![1]);
 const TICK_US = 1e6 / 100; // CLK_TCK
 
@@ -66,9 +62,9 @@ async function round(binary: string): Promise<Result> {
     await benchmark(m1.port, LOAD, ["--cluster", "-P", "4"]);
     await Bun.sleep(COMPACTION_WAIT_MS);
     const pids = members.map((m) => m.pid);
-    const [c0, w0] = [pids.map(ticks), pids.map(written)];
+    const [c0, w0] = [pids.map(cpuTicks), pids.map(written)];
     const rps = await benchmark(m1.port, REQUESTS);
-    const [c1, w1] = [pids.map(ticks), pids.map(written)];
+    const [c1, w1] = [pids.map(cpuTicks), pids.map(written)];
     const sum = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x - b[i]!, 0);
     return {
       rps,
@@ -80,20 +76,14 @@ async function round(binary: string): Promise<Result> {
   }
 }
 
-const loadAverage = () => readFileSync("/proc/loadavg", "utf8").split(" ")[0];
-const results = { old: [] as Result[], new: [] as Result[] };
-for (let r = 0; r < ROUNDS; r++) {
-  const order = r % 2 === 0 ? (["old", "new"] as const) : (["new", "old"] as const);
-  for (const name of order) {
-    const x = await round(name === "old" ? oldBin : newBin);
-    results[name].push(x);
-    console.log(
-      `round ${r + 1} ${name}: ${x.rps.toFixed(0)} SET/s, ${x.cpuUsPerSet.toFixed(0)} µs CPU/SET (3 nodes),` +
-        ` ${x.bytesPerSetPerNode.toFixed(0)} B written/SET/node; load average ${loadAverage()}`,
-    );
-  }
-}
-const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+const results = await interleavedRounds(
+  ROUNDS,
+  { old: oldBin, new: newBin },
+  round,
+  (x) =>
+    `${x.rps.toFixed(0)} SET/s, ${x.cpuUsPerSet.toFixed(0)} µs CPU/SET (3 nodes),` +
+    ` ${x.bytesPerSetPerNode.toFixed(0)} B written/SET/node`,
+);
 for (const k of ["rps", "cpuUsPerSet", "bytesPerSetPerNode"] as const) {
   const ratios = results.new.map((n, i) => n[k] / results.old[i]![k]);
   const spread = `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`;

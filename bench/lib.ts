@@ -1,5 +1,6 @@
 // What the FlyDB-against-Redis benchmarks share: numeric flags, a server pair with ioredis clients,
 // and per-call timing.
+import { readFileSync } from "node:fs";
 import Redis from "ioredis";
 import {
   type ClusterMemberProcess,
@@ -104,4 +105,37 @@ export async function clusterSettled(m: ClusterMemberProcess, partitions: number
     await Bun.sleep(200);
   }
   throw new Error("cluster did not settle (members, healthy partitions, leaders on every node) within 60 s");
+}
+
+/** CPU time a process has used, in clock ticks (utime + stime, fields 14 and 15 of /proc/PID/stat). */
+export const cpuTicks = (pid: number): number => {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return Number(f[11]) + Number(f[12]);
+};
+
+/** The machine's 1-minute load average, printed next to every round: the machines are shared. */
+export const loadAverage = (): string => readFileSync("/proc/loadavg", "utf8").split(" ")[0]!;
+
+export const median = (a: readonly number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+
+/**
+ * Runs `round` on the old and the new binary alternately (old first in odd rounds, new first in
+ * even ones, so drift in the machine's load falls on both), printing each result as it comes.
+ */
+export async function interleavedRounds<R>(
+  rounds: number,
+  bins: { readonly old: string; readonly new: string },
+  round: (bin: string) => Promise<R>,
+  describe: (r: R) => string,
+): Promise<{ old: R[]; new: R[] }> {
+  const results = { old: [] as R[], new: [] as R[] };
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? (["old", "new"] as const) : (["new", "old"] as const);
+    for (const name of order) {
+      const x = await round(bins[name]);
+      results[name].push(x);
+      console.log(`round ${r + 1} ${name}: ${describe(x)}; load average ${loadAverage()}`);
+    }
+  }
+  return results;
 }
