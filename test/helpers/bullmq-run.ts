@@ -83,7 +83,9 @@ export async function runBullmq(c: LoopbackCluster, o: BullmqRunOptions): Promis
   // A moveToActive the cluster applied but could not confirm (-UNKNOWN, or a killed member's socket)
   // leaves a job locked by no worker until its lock expires and the stalled check hands it out
   // again: under heavy load a job stalls more often than on one Redis, so more stalls are allowed.
-  const opts = { prefix: PREFIX, concurrency: 20, maxStalledCount: 5 };
+  // Locks of 10 s checked every 5 s (BullMQ's defaults: 30 s and 30 s) hand out the jobs a killed
+  // member left locked within ~15 s; a job runs for milliseconds, far below its lock.
+  const opts = { prefix: PREFIX, concurrency: 20, maxStalledCount: 5, lockDuration: 10_000, stalledInterval: 5_000 };
   const workers = [
     new Worker(QUEUE, processor, { connection: conn(clusterClient(m2!)), ...opts }),
     new Worker(QUEUE, processor, { connection: conn(plain), ...opts }),
