@@ -21,6 +21,14 @@ async function run(c: RawConnection, cmds: readonly (readonly string[])[]): Prom
 const normalise = (t: string) =>
   t.replace(/^\+\d+\.\d{6} \[(\d+) 127\.0\.0\.1:\d+\]/gm, "+T [$1 ADDR]").replace(/:\d+\r\n/g, ":N\r\n");
 
+/** A MONITOR connection (its +OK read; `mark` is where the monitored lines start) and a client. */
+async function monitoring(port: number) {
+  const [mon, client] = await Promise.all([servers.open(port), servers.open(port)]);
+  await mon.write(encodeCommand(["MONITOR"]));
+  expect(await mon.readUntil((t) => t.includes("\r\n"))).toBe("+OK\r\n");
+  return { mon, client, mark: mon.received().length };
+}
+
 test("MONITOR shows every other command in Redis's line format", async () => {
   const cmds = [
     ["SET", 'k "q" \\ \n\r\t', "bin\x00\x01\x7f\xff"],
@@ -35,10 +43,7 @@ test("MONITOR shows every other command in Redis's line format", async () => {
   ];
   const outs: string[] = [];
   for (const port of [servers.redis.port, servers.fly.port]) {
-    const [mon, client] = await Promise.all([servers.open(port), servers.open(port)]);
-    await mon.write(encodeCommand(["MONITOR"]));
-    expect(await mon.readUntil((t) => t.includes("\r\n"))).toBe("+OK\r\n");
-    const mark = mon.received().length;
+    const { mon, client, mark } = await monitoring(port);
     // One at a time: pipelined connection commands (AUTH, PING) run before earlier writes in flight (docs/API.md).
     for (const argv of cmds) await run(client, [argv]);
     // Each run ends with PING __end__: wait for the last one's line.
@@ -88,10 +93,7 @@ test("MONITOR shows the commands a script or a function runs, as [db lua] lines 
   ];
   const outs: string[] = [];
   for (const port of [servers.redis.port, servers.fly.port]) {
-    const [mon, client] = await Promise.all([servers.open(port), servers.open(port)]);
-    await mon.write(encodeCommand(["MONITOR"]));
-    expect(await mon.readUntil((t) => t.includes("\r\n"))).toBe("+OK\r\n");
-    const mark = mon.received().length;
+    const { mon, client, mark } = await monitoring(port);
     // Ended by a read, which waits for the script before it (a pipelined PING would not: docs/API.md).
     for (const argv of cmds) {
       const before = client.received().length;
