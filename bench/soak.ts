@@ -1,7 +1,8 @@
 // `npm run soak [-- N [first-seed [workload-seconds]]]`: N (default 100) nemesis runs
 // (test/helpers/nemesis.ts; network namespaces, so as root), one seed each, each with a workload of
 // workload-seconds (default 30) under faults, printing per run and in total the
-// linearizability/TTL violations, lost acknowledged writes and recovery times. Exits 1 when any
+// linearizability/TTL violations, lost acknowledged writes and recovery times. The harness's own
+// deadlines are tripled (patience 3): soaks run for hours on shared machines. Exits 1 when any
 // run found a violation or a lost write, or could not run.
 import { runNemesis, type NemesisResult } from "../test/helpers/nemesis.ts";
 
@@ -16,7 +17,7 @@ const results: NemesisResult[] = [];
 let errors = 0;
 for (let seed = firstSeed; seed < firstSeed + runs; seed++) {
   try {
-    const r = await runNemesis({ seed, workloadMs, maxSkewMs: 40 });
+    const r = await runNemesis({ seed, workloadMs, maxSkewMs: 40, patience: 3 });
     results.push(r);
     const worst = Math.max(...r.recoveryMs);
     console.log(

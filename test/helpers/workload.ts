@@ -71,21 +71,40 @@ export interface FinalRead {
 }
 
 /** GET every key through every given node (from the client namespace); each read is timed by its node's batch. */
-export async function finalReads(h: Harness, nodes: readonly FlyNode[], keys: readonly string[]): Promise<FinalRead[]> {
+/**
+ * Every key read through every node. A node that answers an error (no leader yet, say) or times
+ * out is asked again until `retryMs` has passed: a GET is idempotent, and the call time recorded is
+ * the attempt that answered, so a retried read is judged exactly like a first one.
+ */
+export async function finalReads(
+  h: Harness,
+  nodes: readonly FlyNode[],
+  keys: readonly string[],
+  retryMs = 0,
+): Promise<FinalRead[]> {
   const out: FinalRead[] = [];
   for (const node of nodes) {
-    const call = Date.now();
-    const replies = await h.redisBatch(
-      node,
-      keys.map((k) => ["GET", k]),
-    );
-    const ret = Date.now();
-    replies.forEach((r, i) => {
-      const key = keys[i]!;
-      if (r.kind !== "reply" || (r.value !== null && typeof r.value !== "string"))
-        throw new Error(`${node.id} GET ${key}: ${JSON.stringify(r)}`);
-      out.push({ key, value: r.value, call, ret });
-    });
+    const deadline = Date.now() + retryMs;
+    for (;;) {
+      const call = Date.now();
+      const replies = await h.redisBatch(
+        node,
+        keys.map((k) => ["GET", k]),
+      );
+      const ret = Date.now();
+      const bad = replies.findIndex((r) => r.kind !== "reply" || (r.value !== null && typeof r.value !== "string"));
+      if (bad >= 0) {
+        if (Date.now() < deadline) {
+          await Bun.sleep(500);
+          continue;
+        }
+        throw new Error(`${node.id} GET ${keys[bad]}: ${JSON.stringify(replies[bad])}`);
+      }
+      replies.forEach((r, i) => {
+        out.push({ key: keys[i]!, value: (r as { value: string | null }).value, call, ret });
+      });
+      break;
+    }
   }
   return out;
 }
