@@ -22,6 +22,8 @@ export interface DataPlane {
   readonly mode: "standalone" | "cluster";
   readonly read: Backend["read"];
   readonly propose: Backend["propose"];
+  /** See Backend.localContext: a standalone node only (a cluster member's copy may be behind its leader's). */
+  readonly localContext?: Backend["localContext"];
   /** Live keys this node stores (all of them standalone; its replicas' in a cluster). */
   keyCount(): number;
   /** Live keys with an expiry, for INFO keyspace; a cluster counts the cluster's instead. */
@@ -103,6 +105,7 @@ export async function openStandalone(
   return {
     mode: "standalone",
     read: (spec, argv, resp3, db, writeBack) => replicas.runLocal(spec, argv, resp3, db, writeBack),
+    localContext: (db, resp3) => replicas.localContext(db, resp3),
     propose: (op) => host.propose(op),
     keyCount: () => replicas.keyCount(),
     expiringKeyCount: () => keyspace.countWithExpiry(wallNow()),

@@ -35,6 +35,7 @@ import { TrackingTable } from "./pubsub/tracking.ts";
 import { Monitors } from "./server/monitor.ts";
 import { ScriptCallers } from "./server/script-callers.ts";
 import { ClientPause } from "./commands/pause.ts";
+import { BusyScripts } from "./commands/busy-script.ts";
 import { PubSubRegistry, sessionPubSub } from "./pubsub/registry.ts";
 import { wallNow } from "./wall-clock.ts";
 import { BlockingRegistry } from "./commands/blocking.ts";
@@ -284,6 +285,15 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     read: (spec, argv, resp3, db, writeBack, routing) =>
       plane ? plane.read(spec, argv, resp3, db, writeBack, routing) : LOADING,
     propose: (op) => (plane ? plane.propose(op) : Promise.resolve(LOADING)),
+    localContext: (db, resp3) => plane?.localContext?.(db, resp3),
+    busy: new BusyScripts({
+      now: () => performance.now(),
+      after: (ms, fn) => {
+        const t = setTimeout(fn, ms);
+        return () => clearTimeout(t);
+      },
+      threshold: () => config.busy_reply_threshold,
+    }),
     now: wallNow,
     random: () => Math.random(),
     server,

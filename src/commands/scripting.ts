@@ -7,7 +7,7 @@
 import { array, err, OK, type Reply, simple, ZERO, ONE } from "../resp/reply.ts";
 import { ONE_SLOT } from "./cluster-policy.ts";
 import { keySlot } from "../keyspace/slot.ts";
-import { LuaVm, type ScriptHost } from "../scripting/lua-vm.ts";
+import { LuaVm, type ScriptHost, type SlicedRun } from "../scripting/lua-vm.ts";
 import { define, subcommands } from "./define.ts";
 import { MAY_REPLICATE } from "./pause.ts";
 import { commandKeys } from "./connection.ts";
@@ -46,6 +46,8 @@ export function parseNumKeys(argv: readonly Uint8Array[]): number | Reply {
 
 /** A keyless script's host (numkeys 0 in a cluster): where it runs and where its first key sent it. */
 export interface KeylessScriptHost extends ScriptHost {
+  /** A trial's script reached a command that may write: it must run in the log instead (see startScript). */
+  readonly stopped: boolean;
   /** The slot of the first key the script touched when that key is another partition's; it then wrote nothing. */
   readonly moved: number | undefined;
 }
@@ -57,16 +59,19 @@ export interface KeylessScriptHost extends ScriptHost {
  * partition a keyless script was sent to: its first key, when another partition's and met before the
  * script wrote anything, ends the script with `moved` set (src/cluster/keyless-script.ts runs it again
  * there); every later call gets the same error, so a script that catches it still writes nothing.
+ * `trial`: the script runs outside the log and stops at its first command that may write.
  */
 export function scriptHost(
   ctx: CommandContext,
   declared: readonly Uint8Array[],
   readOnly: boolean,
   home?: number,
+  trial = false,
 ): KeylessScriptHost {
   let db = ctx.db;
   let anchor = declared[0];
   let wrote = false;
+  let stopped = false;
   let moved: number | undefined;
   const nonLocal = () =>
     moved !== undefined
@@ -78,8 +83,12 @@ export function scriptHost(
     get moved() {
       return moved;
     },
+    get stopped() {
+      return stopped;
+    },
     call(argv, resp3) {
       if (moved !== undefined) return nonLocal();
+      if (stopped) return err("ERR Script stopped before its first write");
       const name = lower(argv[0]!);
       const spec = COMMANDS.get(name);
       if (!spec || name.startsWith("__")) return err("ERR Unknown Redis command called from script");
@@ -96,6 +105,10 @@ export function scriptHost(
       // As Redis: PUBLISH and PFCOUNT may replicate, so a read-only script is refused them first.
       if (readOnly && MAY_REPLICATE.has(name)) {
         return err("ERR Write commands are not allowed from read-only scripts.");
+      }
+      if (trial && !readOnly && (isWrite(spec) || MAY_REPLICATE.has(name))) {
+        stopped = true;
+        return OK;
       }
       if (name === "publish" || name === "spublish") {
         // Every replica runs a writing script: the node the client sent it to delivers the message
@@ -157,21 +170,46 @@ function sessionCommandInScript(name: string, ctx: CommandContext, argv: readonl
 
 /** EVAL / EVAL_RO; `home`: see scriptHost (a keyless script in a cluster). */
 export function runEval(ctx: CommandContext, argv: readonly Uint8Array[], readOnly: boolean, home?: number): Reply {
+  const script = evalScript(argv, readOnly);
+  if ("t" in script) return script;
+  const host = scriptHost(ctx, script.keys, script.ro, home);
+  const reply = luaVm().runScript(script.sha, script.keys, script.args, host);
+  return host.moved === undefined ? reply : movedTo(host.moved);
+}
+
+/** What EVAL runs: the cached script, its keys and arguments, whether it may write; or Redis's refusal. */
+function evalScript(
+  argv: readonly Uint8Array[],
+  readOnly: boolean,
+): { sha: string; keys: Uint8Array[]; args: Uint8Array[]; ro: boolean } | Reply {
   const numkeys = parseNumKeys(argv);
   if (typeof numkeys !== "number") return numkeys;
-  const vm = luaVm();
-  const loaded = vm.load(argv[1]!);
+  const loaded = luaVm().load(argv[1]!);
   if ("error" in loaded) return loaded.error;
-  const keys = argv.slice(3, 3 + numkeys);
   const flags = shebangFlags(argv[1]!);
   if (!(flags instanceof Set)) return flags;
   if (readOnly && flags.size > 0 && !flags.has("no-writes")) {
     return err("ERR Can not execute a script with write flag using *_ro command.");
   }
-  const ro = readOnly || flags.has("no-writes");
-  const host = scriptHost(ctx, keys, ro, home);
-  const reply = vm.runScript(loaded.sha, keys, argv.slice(3 + numkeys), host);
-  return host.moved === undefined ? reply : movedTo(host.moved);
+  const keys = argv.slice(3, 3 + numkeys);
+  return { sha: loaded.sha, keys, args: argv.slice(3 + numkeys), ro: readOnly || flags.has("no-writes") };
+}
+
+/** A script started as a trial (src/commands/busy-script.ts): its run and host, or the reply it ended with at once. */
+export interface ScriptTrial {
+  readonly run: SlicedRun;
+  readonly host: KeylessScriptHost;
+}
+
+/**
+ * EVAL / EVAL_RO started as a trial on this node's own data, outside the log: it runs in slices
+ * and stops at its first command that may write (host.stopped); then the caller proposes it.
+ */
+export function startEval(ctx: CommandContext, argv: readonly Uint8Array[], readOnly: boolean): ScriptTrial | Reply {
+  const script = evalScript(argv, readOnly);
+  if ("t" in script) return script;
+  const host = scriptHost(ctx, script.keys, script.ro, undefined, true);
+  return { run: luaVm().startScript(script.sha, script.keys, script.args, host), host };
 }
 
 const SCRIPT_FLAGS = new Set(["no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys"]);

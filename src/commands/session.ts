@@ -21,12 +21,16 @@ import {
   UNBLOCKED,
 } from "./blocking.ts";
 import { VERSION_COMMAND, WATCH_ABORT } from "./transactions.ts";
-import { RUNS_SCRIPT, shebangFlags } from "./scripting.ts";
+import { RUNS_SCRIPT, shebangFlags, startEval } from "./scripting.ts";
+import { startFcall } from "./functions.ts";
+import { BusyScripts } from "./busy-script.ts";
+import { LuaVm } from "../scripting/lua-vm.ts";
 import { type ClientPause, MAY_REPLICATE } from "./pause.ts";
 import { clusterClientRefusal, selectedAfter } from "./databases.ts";
 import type {
   ClientState,
   ClusterView,
+  CommandContext,
   CommandSpec,
   Op,
   PubSubApi,
@@ -96,6 +100,13 @@ export interface Backend {
   };
   /** CLIENT PAUSE of this node (absent: never paused). */
   readonly pause?: ClientPause;
+  /** This node's script in progress: -BUSY, SCRIPT KILL, FUNCTION KILL (absent: scripts never run as trials). */
+  readonly busy?: BusyScripts;
+  /**
+   * Database `db` of this node's own data, readable across event-loop turns, where that is the
+   * data a script must see (a standalone node); undefined elsewhere: scripts then run only in the log.
+   */
+  localContext?(db: number, resp3: boolean): CommandContext | undefined;
   /** Calls `fn` once after `ms` milliseconds unless the returned cancel runs first. */
   after(ms: number, fn: () => void): () => void;
 }
@@ -389,7 +400,22 @@ export class Session implements SessionApi {
     }
     const refused = subscribedModeReply(this, name, argv);
     if (refused) return refused;
-    return this.dispatch(spec, name, argv, false);
+    const busy = this.backend.busy;
+    if (!busy) return this.dispatch(spec, name, argv, false);
+    if (sub === "kill" && (name === "script" || name === "function")) {
+      return busy.kill(name === "script" ? "eval" : "function");
+    }
+    return this.gated(busy, spec, name, argv);
+  }
+
+  /** Dispatches once no other client's script holds the node (BusyScripts.gate), or answers -BUSY. */
+  private gated(busy: BusyScripts, spec: CommandSpec, name: string, argv: readonly Uint8Array[]) {
+    const gate = busy.gate(this, argv);
+    if (gate instanceof Promise) return gate.then((): Reply | Promise<Reply> => this.gated(busy, spec, name, argv));
+    if (gate) return gate;
+    const reply = this.dispatch(spec, name, argv, false);
+    if (name !== "function" || argv.length !== 2 || ascii(argv[1]!).toLowerCase() !== "stats") return reply;
+    return reply instanceof Promise ? reply.then((r) => busy.withRunningScript(r)) : busy.withRunningScript(reply);
   }
 
   /**
@@ -488,9 +514,11 @@ export class Session implements SessionApi {
     const tracking = this.pubsub?.tracking;
     const reply = mayBlock(spec, argv)
       ? this.blockingWrite(spec, argv)
-      : isWrite(spec)
-        ? this.trackedWrite(spec, argv)
-        : this.read(spec, argv);
+      : RUNS_SCRIPT.has(spec.name)
+        ? this.script(spec, argv)
+        : isWrite(spec)
+          ? this.trackedWrite(spec, argv)
+          : this.read(spec, argv);
     // Remembered as the read is issued: a write applied before it answers still invalidates. A
     // script's keys are remembered only once it reads (scriptCaller), as in Redis.
     if (tracking && !isWrite(spec) && !RUNS_SCRIPT.has(spec.name)) tracking.readKeys(commandKeys(spec, argv));
@@ -510,6 +538,52 @@ export class Session implements SessionApi {
     const back = this.writingBack;
     this.writingBack = undefined;
     return back ? back.then(() => reply) : reply;
+  }
+
+  /**
+   * A script, first as a trial on this node's own data where it has it (src/commands/busy-script.ts):
+   * one that ends without writing is answered from there; one that reaches a write is proposed
+   * (or read, for the read-only variants, which never stop) as before. Not while an earlier write
+   * of the connection is in flight: the trial would not see it.
+   */
+  private script(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | Promise<Reply> {
+    const inLog = () => (isWrite(spec) ? this.trackedWrite(spec, argv) : this.read(spec, argv));
+    const busy = this.backend.busy;
+    const local = busy && this.inFlight === 0 && this.backend.localContext?.(this.client.db, this.client.protocol === 3);
+    if (!busy || !local) return inLog();
+    // What the trial ran reaches MONITOR and tracking only if it is the script's run: a stopped
+    // trial runs again in apply, which reports it then.
+    const calls: Parameters<ScriptCaller["call"]>[] = [];
+    const ctx: CommandContext = { ...local, scriptCall: (...c) => calls.push(c) };
+    const fcall = spec.name.startsWith("fcall");
+    const readOnly = spec.name.endsWith("_ro");
+    const trial = fcall ? startFcall(ctx, argv, readOnly) : startEval(ctx, argv, readOnly);
+    if (!("run" in trial)) return trial;
+    const label = fcall ? ascii(argv[1]!) : `f_${LuaVm.sha(argv[1]!)}`;
+    let waiting = false;
+    const propose = () => {
+      // Proposed before the connection's later commands, which waited behind the trial.
+      const reply = inLog();
+      if (waiting) {
+        waiting = false;
+        this.blocked = false;
+        this.drain();
+      }
+      return Promise.resolve(reply);
+    };
+    const report = (reply: Reply) => {
+      if (!trial.host.stopped) for (const c of calls) this.scriptCaller.call(...c);
+      return reply;
+    };
+    const out = busy.run(this, fcall ? "function" : "eval", label, argv, trial.run, propose);
+    if (!(out instanceof Promise)) return report(out);
+    this.blocked = waiting = true;
+    return out.then(report).finally(() => {
+      if (!waiting) return;
+      waiting = false;
+      this.blocked = false;
+      this.drain();
+    });
   }
 
   /** Where this connection's scripts report what they run: MONITOR shows it, tracking remembers their keys once they read. */
