@@ -16,6 +16,9 @@ import type { CommandContext, CommandSpec } from "./types.ts";
 import { ascii, E, lower, parseInt64, utf8 } from "./util.ts";
 
 let shared: LuaVm | undefined;
+/** Scripts in the process's cache, without creating the VM. */
+export const cachedScripts = (): number => shared?.cached ?? 0;
+
 /** The process's Lua VM, created on first use. */
 export function luaVm(): LuaVm {
   shared ??= new LuaVm();
@@ -122,7 +125,11 @@ export function scriptHost(
         ctx.scriptCall?.(db.index, argv, declared, false);
         return local;
       }
-      if (!spec.run || NOT_IN_SCRIPTS.has(name) || spec.flags.includes("blocking")) {
+      const streamRead = STREAM_READS.has(name);
+      if (streamRead && blockOption(argv)) {
+        return err(`ERR ${name} command is not allowed with BLOCK option from scripts`);
+      }
+      if (!spec.run || NOT_IN_SCRIPTS.has(name) || (!streamRead && spec.flags.includes("blocking"))) {
         return err("ERR This Redis command is not allowed from script");
       }
       if (readOnly && isWrite(spec)) return err("ERR Write commands are not allowed from read-only scripts.");
@@ -139,6 +146,19 @@ export function scriptHost(
       return reply;
     },
   };
+}
+
+/** Blocking only with their BLOCK option: a script may run them without it, as in Redis. */
+const STREAM_READS = new Set(["xread", "xreadgroup"]);
+
+/** XREAD / XREADGROUP's BLOCK option, before STREAMS (past XREADGROUP's GROUP group consumer). */
+function blockOption(argv: readonly Uint8Array[]): boolean {
+  for (const a of argv.slice(lower(argv[0]!) === "xreadgroup" ? 4 : 1)) {
+    const word = lower(a);
+    if (word === "streams") return false;
+    if (word === "block") return true;
+  }
+  return false;
 }
 
 /** Internal reply of a keyless script sent to the wrong partition; the router never passes it on. */

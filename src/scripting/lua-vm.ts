@@ -239,6 +239,11 @@ export class LuaVm {
     return sha1hex(body);
   }
 
+  /** Scripts in the cache (INFO's number_of_cached_scripts). */
+  get cached(): number {
+    return this.scripts.size;
+  }
+
   has(sha: string): boolean {
     return this.scripts.has(sha);
   }
@@ -424,7 +429,7 @@ export class LuaVm {
             return err(where ? `${text} script: ${name}, on ${where}.` : text);
           }
           lua.lua_settop(thread, 2);
-          return this.toReply(resp === 3);
+          return this.toReply(this.resp === 3);
         } catch (e) {
           if (!done) end();
           return err(`ERR Error running script ${name}: ${(e as Error).message}`);
@@ -966,9 +971,13 @@ export function pushError(L: LuaState, text: string): void {
   let msg = text;
   let code = "ERR";
   if (text.startsWith("-")) {
+    // "-msg" without a code keeps "ERR", as luaPushErrorBuff does.
     const space = text.indexOf(" ");
-    code = space < 0 ? text.slice(1) : text.slice(1, space);
-    msg = space < 0 ? "" : text.slice(space + 1);
+    if (space < 0) msg = text.slice(1);
+    else {
+      code = text.slice(1, space);
+      msg = text.slice(space + 1);
+    }
   }
   msg = msg.replace(/^[\r\n]+|[\r\n]+$/g, "");
   lua.lua_createtable(L, 0, 1);
