@@ -13,15 +13,7 @@ import { RdbWriter } from "../rdb/writer.ts";
 import { type RegisteredFunction, SCRIPT_FLAGS } from "../scripting/lua-vm.ts";
 import type { ClusterTips } from "./cluster-policy.ts";
 import { define, subcommands } from "./define.ts";
-import {
-  luaVm,
-  movedTo,
-  parseNumKeys,
-  SCRIPT_ROUTING,
-  type ScriptTrial,
-  scriptHost,
-  scriptKeys,
-} from "./scripting.ts";
+import { luaVm, movedTo, parseNumKeys, SCRIPT_ROUTING, type ScriptTrial, scriptHost, scriptKeys } from "./scripting.ts";
 import type { CommandContext } from "./types.ts";
 import { ascii, byteKey, E, globMatch, lower, str, utf8 } from "./util.ts";
 

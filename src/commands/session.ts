@@ -23,7 +23,7 @@ import {
 import { VERSION_COMMAND, WATCH_ABORT } from "./transactions.ts";
 import { RUNS_SCRIPT, shebangFlags, startEval } from "./scripting.ts";
 import { startFcall } from "./functions.ts";
-import { BusyScripts } from "./busy-script.ts";
+import type { BusyScripts } from "./busy-script.ts";
 import { LuaVm } from "../scripting/lua-vm.ts";
 import { type ClientPause, MAY_REPLICATE } from "./pause.ts";
 import { clusterClientRefusal, selectedAfter } from "./databases.ts";
@@ -549,7 +549,8 @@ export class Session implements SessionApi {
   private script(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | Promise<Reply> {
     const inLog = () => (isWrite(spec) ? this.trackedWrite(spec, argv) : this.read(spec, argv));
     const busy = this.backend.busy;
-    const local = busy && this.inFlight === 0 && this.backend.localContext?.(this.client.db, this.client.protocol === 3);
+    const local =
+      busy && this.inFlight === 0 && this.backend.localContext?.(this.client.db, this.client.protocol === 3);
     if (!busy || !local) return inLog();
     // What the trial ran reaches MONITOR and tracking only if it is the script's run: a stopped
     // trial runs again in apply, which reports it then.

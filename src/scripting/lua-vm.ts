@@ -291,15 +291,22 @@ export class LuaVm {
     const keysRef = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
     this.pushArray(args);
     const argsRef = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
-    return this.sliced(script.ref, [], host, sha, () => {
-      // KEYS and ARGV are globals another script may have set since the last slice.
-      lua.lua_pushglobaltable(L);
-      lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, keysRef);
-      lua.lua_setfield(L, -2, "KEYS");
-      lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, argsRef);
-      lua.lua_setfield(L, -2, "ARGV");
-      lua.lua_pop(L, 1);
-    }, [keysRef, argsRef]);
+    return this.sliced(
+      script.ref,
+      [],
+      host,
+      sha,
+      () => {
+        // KEYS and ARGV are globals another script may have set since the last slice.
+        lua.lua_pushglobaltable(L);
+        lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, keysRef);
+        lua.lua_setfield(L, -2, "KEYS");
+        lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, argsRef);
+        lua.lua_setfield(L, -2, "ARGV");
+        lua.lua_pop(L, 1);
+      },
+      [keysRef, argsRef],
+    );
   }
 
   /** runFunction in slices (see SlicedRun). */
@@ -1017,9 +1024,9 @@ function scriptFrame(thread: LuaState): string | undefined {
   const ar = new lua.lua_Debug();
   for (let level = 0; lua.lua_getstack(thread, level, ar); level++) {
     lua.lua_getinfo(thread, ls("Sl"), ar);
-    if (!ar.source || ar.source[0] !== 0x40) continue;
+    if (ar.source?.[0] !== 0x40) continue;
     const line = Number.isFinite(ar.currentline) && ar.currentline > 0 ? ar.currentline : Math.max(1, ar.linedefined);
-    return `${to_jsstring(ar.source)}:${line}`;
+    return `${to_jsstring(ar.source!)}:${line}`;
   }
   return undefined;
 }

@@ -233,7 +233,11 @@ describe("scripting matches redis-server 7.0", () => {
   });
 
   test("a runaway script that wrote is ended by FlyDB's instruction budget and the server keeps serving", async () => {
-    const r = await servers.fly.call("EVAL", "redis.call('set', 'w', '2') local i = 0 while true do i = i + 1 end", "0");
+    const r = await servers.fly.call(
+      "EVAL",
+      "redis.call('set', 'w', '2') local i = 0 while true do i = i + 1 end",
+      "0",
+    );
     expect(r.t === "-" && r.v).toContain("instruction budget");
     expect(await servers.fly.call("GET", "w")).toEqual({ t: "$", v: Buffer.from("2") });
     expect(await servers.fly.call("PING")).toEqual({ t: "+", v: "PONG" });
