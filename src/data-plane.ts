@@ -10,6 +10,7 @@ import { type BackupSource, clusterBackupSource, standaloneBackupSource } from "
 import { type ForeignClusterNode, startFormation } from "./cluster/formation.ts";
 import { admitGrowing, applyStandaloneLog, finishGrowing } from "./cluster/grow.ts";
 import { StandaloneHost } from "./cluster/standalone.ts";
+import { clusterScriptContext } from "./cluster/script-trial.ts";
 import { browse, startAdvertiser, type Advertiser, type DiscoveryLog } from "./discovery/index.ts";
 import type { NodeMetrics } from "./http/metrics.ts";
 import type { Logger } from "./log.ts";
@@ -105,7 +106,10 @@ export async function openStandalone(
   return {
     mode: "standalone",
     read: (spec, argv, resp3, db, writeBack) => replicas.runLocal(spec, argv, resp3, db, writeBack),
-    localContext: (db, resp3) => replicas.localContext(db, resp3),
+    localContext: (db, resp3) => {
+      const ctx = replicas.localContext(db, resp3);
+      return ctx && { ctx };
+    },
     propose: (op) => host.propose(op),
     keyCount: () => replicas.keyCount(),
     expiringKeyCount: () => keyspace.countWithExpiry(wallNow()),
@@ -208,6 +212,8 @@ export async function openCluster(
     mode: "cluster",
     read: (spec, argv, resp3, db, _writeBack, routing) => node.read(spec, argv, resp3, db, routing),
     propose: (op) => node.propose(op),
+    localContext: (db, resp3, argv) =>
+      clusterScriptContext(node.replicas, node.self, config.partition_count, db, resp3, argv),
     keyCount: () => node.keyCount(),
     appliedIndex: () => node.appliedIndex(),
     sqliteSynchronous: () => node.sqliteSynchronous(),

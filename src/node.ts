@@ -285,7 +285,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     read: (spec, argv, resp3, db, writeBack, routing) =>
       plane ? plane.read(spec, argv, resp3, db, writeBack, routing) : LOADING,
     propose: (op) => (plane ? plane.propose(op) : Promise.resolve(LOADING)),
-    localContext: (db, resp3) => plane?.localContext?.(db, resp3),
+    localContext: (db, resp3, argv) => plane?.localContext?.(db, resp3, argv),
     busy: new BusyScripts({
       now: () => performance.now(),
       after: (ms, fn) => {

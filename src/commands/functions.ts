@@ -308,10 +308,15 @@ export function runFcall(
 }
 
 /** FCALL / FCALL_RO started as a trial: see startEval in src/commands/scripting.ts. */
-export function startFcall(ctx: CommandContext, argv: readonly Uint8Array[], readOnly: boolean): ScriptTrial | Reply {
-  const call = fcallOf(ctx, argv, readOnly, undefined);
+export function startFcall(
+  ctx: CommandContext,
+  argv: readonly Uint8Array[],
+  readOnly: boolean,
+  home?: { partition: number; slot: number },
+): ScriptTrial | Reply {
+  const call = fcallOf(ctx, argv, readOnly, home?.partition);
   if ("t" in call) return call;
-  const host = scriptHost(ctx, call.keys, call.ro, undefined, true);
+  const host = scriptHost(ctx, call.keys, call.ro, home?.slot, true);
   return { run: luaVm().startFunction(call.fn.ref, call.fn.name, call.keys, call.args, host), host };
 }
 

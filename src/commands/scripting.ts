@@ -62,7 +62,8 @@ export interface KeylessScriptHost extends ScriptHost {
  * partition a keyless script was sent to: its first key, when another partition's and met before the
  * script wrote anything, ends the script with `moved` set (src/cluster/keyless-script.ts runs it again
  * there); every later call gets the same error, so a script that catches it still writes nothing.
- * `trial`: the script runs outside the log and stops at its first command that may write.
+ * `trial`: the script runs outside the log and stops at its first command that may write, or
+ * at a key of another partition (the log path sends it there).
  */
 export function scriptHost(
   ctx: CommandContext,
@@ -136,7 +137,10 @@ export function scriptHost(
       for (const k of commandKeys(spec, argv)) {
         if (anchor === undefined && home !== undefined) {
           if (db.colocated(k, home)) anchor = k;
-          else if (!wrote) moved = keySlot(k);
+          else if (!wrote) {
+            moved = keySlot(k);
+            stopped = trial;
+          }
         }
         if (moved !== undefined || !db.colocated(anchor ?? k, anchor ? keySlot(k) : undefined)) return nonLocal();
       }
@@ -225,10 +229,15 @@ export interface ScriptTrial {
  * EVAL / EVAL_RO started as a trial on this node's own data, outside the log: it runs in slices
  * and stops at its first command that may write (host.stopped); then the caller proposes it.
  */
-export function startEval(ctx: CommandContext, argv: readonly Uint8Array[], readOnly: boolean): ScriptTrial | Reply {
+export function startEval(
+  ctx: CommandContext,
+  argv: readonly Uint8Array[],
+  readOnly: boolean,
+  home?: number,
+): ScriptTrial | Reply {
   const script = evalScript(argv, readOnly);
   if ("t" in script) return script;
-  const host = scriptHost(ctx, script.keys, script.ro, undefined, true);
+  const host = scriptHost(ctx, script.keys, script.ro, home, true);
   return { run: luaVm().startScript(script.sha, script.keys, script.args, host), host };
 }
 

@@ -104,11 +104,22 @@ export interface Backend {
   readonly busy?: BusyScripts;
   /**
    * Database `db` of this node's own data, readable across event-loop turns, where that is the
-   * data a script must see (a standalone node); undefined elsewhere: scripts then run only in the log.
+   * data script `argv` must see (a standalone node; a cluster member that leads the script's
+   * partition, after a ReadIndex round); undefined elsewhere: the script then runs only in the log.
    */
-  localContext?(db: number, resp3: boolean): CommandContext | undefined;
+  localContext?(
+    db: number,
+    resp3: boolean,
+    argv: readonly Uint8Array[],
+  ): LocalScriptContext | Promise<LocalScriptContext | undefined> | undefined;
   /** Calls `fn` once after `ms` milliseconds unless the returned cancel runs first. */
   after(ms: number, fn: () => void): () => void;
+}
+
+/** Where a script's trial reads; `home`: the partition a keyless script runs in (see scriptHost). */
+export interface LocalScriptContext {
+  readonly ctx: CommandContext;
+  readonly home?: { readonly partition: number; readonly slot: number };
 }
 
 /** The client behind a script: told of each command the script runs (see ScriptCallSink). */
@@ -549,16 +560,34 @@ export class Session implements SessionApi {
   private script(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | Promise<Reply> {
     const inLog = () => (isWrite(spec) ? this.trackedWrite(spec, argv) : this.read(spec, argv));
     const busy = this.backend.busy;
-    const local =
-      busy && this.inFlight === 0 && this.backend.localContext?.(this.client.db, this.client.protocol === 3);
+    const c = this.client;
+    const local = busy && this.inFlight === 0 ? this.backend.localContext?.(c.db, c.protocol === 3, argv) : undefined;
     if (!busy || !local) return inLog();
+    if (!(local instanceof Promise)) return this.trial(busy, spec, argv, local, inLog);
+    this.blocked = true;
+    return local.then((l) => {
+      this.blocked = false;
+      const reply = l ? this.trial(busy, spec, argv, l, inLog) : inLog();
+      this.drain();
+      return reply;
+    });
+  }
+
+  private trial(
+    busy: BusyScripts,
+    spec: CommandSpec,
+    argv: readonly Uint8Array[],
+    local: LocalScriptContext,
+    inLog: () => Reply | Promise<Reply>,
+  ): Reply | Promise<Reply> {
     // What the trial ran reaches MONITOR and tracking only if it is the script's run: a stopped
     // trial runs again in apply, which reports it then.
     const calls: Parameters<ScriptCaller["call"]>[] = [];
-    const ctx: CommandContext = { ...local, scriptCall: (...c) => calls.push(c) };
+    const ctx: CommandContext = { ...local.ctx, scriptCall: (...c) => calls.push(c) };
     const fcall = spec.name.startsWith("fcall");
     const readOnly = spec.name.endsWith("_ro");
-    const trial = fcall ? startFcall(ctx, argv, readOnly) : startEval(ctx, argv, readOnly);
+    const home = local.home;
+    const trial = fcall ? startFcall(ctx, argv, readOnly, home) : startEval(ctx, argv, readOnly, home?.slot);
     if (!("run" in trial)) return trial;
     const label = fcall ? ascii(argv[1]!) : `f_${LuaVm.sha(argv[1]!)}`;
     let waiting = false;
