@@ -481,7 +481,12 @@ export class Session implements SessionApi {
     }
     // A write may be proposed at once unless an earlier command waits; a read only when no
     // earlier write is still in flight.
-    if (this.deferred.length > 0 || this.watching > 0 || this.blocked || (!writes(spec) && this.inFlight > 0)) {
+    if (
+      this.deferred.length > 0 ||
+      this.watching > 0 ||
+      this.blocked ||
+      (this.waitsForWrites(spec) && this.inFlight > 0)
+    ) {
       // EXEC ends the transaction when it arrives, not when it runs: what the client sends after it
       // is not queued into it.
       if (name === "exec") this.takenAtArrival.push(this.takeTransaction());
@@ -571,6 +576,15 @@ export class Session implements SessionApi {
       this.drain();
       return reply;
     });
+  }
+
+  /**
+   * What starts only once the connection's earlier writes are applied: a read, and a script when
+   * it may run as a trial (which reads the node's data; a FUNCTION LOAD pipelined ahead of an FCALL
+   * must be there). Pipelined scripts of one connection so wait for each other's apply.
+   */
+  private waitsForWrites(spec: CommandSpec): boolean {
+    return !writes(spec) || (this.backend.busy !== undefined && RUNS_SCRIPT.has(spec.name));
   }
 
   private trial(
@@ -680,7 +694,7 @@ export class Session implements SessionApi {
   private drain(): void {
     while (this.deferred.length > 0 && this.watching === 0 && !this.blocked) {
       const next = this.deferred[0]!;
-      if (!writes(next.spec) && this.inFlight > 0) return;
+      if (this.waitsForWrites(next.spec) && this.inFlight > 0) return;
       this.deferred.shift();
       let reply: Reply | Promise<Reply>;
       try {
