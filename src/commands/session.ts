@@ -187,6 +187,8 @@ export class Session implements SessionApi {
   private readonly watched = new Map<string, WatchedKey>();
   /** A blocking command waits: every later command of the connection waits behind it, as in Redis. */
   private blocked = false;
+  /** Waiting for the writes in flight to be applied (afterWrites). */
+  private idle: (() => void)[] = [];
   /** The connection is gone: a blocked command stops waiting and nothing more is popped for it. */
   private closed = false;
   /** Ends the current blocked wait (connection closed). */
@@ -481,12 +483,7 @@ export class Session implements SessionApi {
     }
     // A write may be proposed at once unless an earlier command waits; a read only when no
     // earlier write is still in flight.
-    if (
-      this.deferred.length > 0 ||
-      this.watching > 0 ||
-      this.blocked ||
-      (this.waitsForWrites(spec) && this.inFlight > 0)
-    ) {
+    if (this.deferred.length > 0 || this.watching > 0 || this.blocked || (!writes(spec) && this.inFlight > 0)) {
       // EXEC ends the transaction when it arrives, not when it runs: what the client sends after it
       // is not queued into it.
       if (name === "exec") this.takenAtArrival.push(this.takeTransaction());
@@ -559,40 +556,52 @@ export class Session implements SessionApi {
   /**
    * A script, first as a trial on this node's own data where it has it (src/commands/busy-script.ts):
    * one that ends without writing is answered from there; one that reaches a write is proposed
-   * (or read, for the read-only variants, which never stop) as before. Not while an earlier write
-   * of the connection is in flight: the trial would not see it.
+   * (or read, for the read-only variants, which never stop) as before.
    */
   private script(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | Promise<Reply> {
     const inLog = () => (isWrite(spec) ? this.trackedWrite(spec, argv) : this.read(spec, argv));
     const busy = this.backend.busy;
+    // A writing script may start while the connection's earlier writes are in flight (read-only
+    // ones wait for them): its trial is then "stale", it may miss them.
+    const stale = this.inFlight > 0;
     const c = this.client;
-    const local = busy && this.inFlight === 0 ? this.backend.localContext?.(c.db, c.protocol === 3, argv) : undefined;
+    const local = busy && this.backend.localContext?.(c.db, c.protocol === 3, argv);
     if (!busy || !local) return inLog();
-    if (!(local instanceof Promise)) return this.trial(busy, spec, argv, local, inLog);
+    const go = (l: LocalScriptContext | undefined) => (l ? this.trial(busy, spec, argv, l, inLog, stale) : inLog());
+    if (!(local instanceof Promise)) return go(local);
     this.blocked = true;
     return local.then((l) => {
       this.blocked = false;
-      const reply = l ? this.trial(busy, spec, argv, l, inLog) : inLog();
+      const reply = go(l);
+      this.drain();
+      return reply;
+    });
+  }
+
+  /** Runs `fn` once the connection's writes in flight are applied; its later commands wait. */
+  private afterWrites(fn: () => Reply | Promise<Reply>): Promise<Reply> {
+    this.blocked = true;
+    return new Promise<void>((resolve) => this.idle.push(resolve)).then(() => {
+      this.blocked = false;
+      const reply = fn();
       this.drain();
       return reply;
     });
   }
 
   /**
-   * What starts only once the connection's earlier writes are applied: a read, and a script when
-   * it may run as a trial (which reads the node's data; a FUNCTION LOAD pipelined ahead of an FCALL
-   * must be there). Pipelined scripts of one connection so wait for each other's apply.
+   * A stale trial (see script) that ends with a reply might have answered from before the
+   * connection's own write: it runs in the log instead, ordered after that write; one that cannot
+   * start (an FCALL of a function a FUNCTION LOAD in flight adds) starts again once it is applied.
+   * A killed one stands: it did nothing.
    */
-  private waitsForWrites(spec: CommandSpec): boolean {
-    return !writes(spec) || (this.backend.busy !== undefined && RUNS_SCRIPT.has(spec.name));
-  }
-
   private trial(
     busy: BusyScripts,
     spec: CommandSpec,
     argv: readonly Uint8Array[],
     local: LocalScriptContext,
     inLog: () => Reply | Promise<Reply>,
+    stale: boolean,
   ): Reply | Promise<Reply> {
     // What the trial ran reaches MONITOR and tracking only if it is the script's run: a stopped
     // trial runs again in apply, which reports it then.
@@ -602,8 +611,16 @@ export class Session implements SessionApi {
     const readOnly = spec.name.endsWith("_ro");
     const home = local.home;
     const trial = fcall ? startFcall(ctx, argv, readOnly, home) : startEval(ctx, argv, readOnly, home?.slot);
-    if (!("run" in trial)) return trial;
+    if (!("run" in trial)) return stale ? this.afterWrites(() => this.script(spec, argv)) : trial;
     const label = fcall ? ascii(argv[1]!) : `f_${LuaVm.sha(argv[1]!)}`;
+    let killed = false;
+    const run = {
+      step: trial.run.step,
+      kill: () => {
+        killed = true;
+        return trial.run.kill();
+      },
+    };
     let waiting = false;
     const propose = () => {
       // Proposed before the connection's later commands, which waited behind the trial.
@@ -615,11 +632,13 @@ export class Session implements SessionApi {
       }
       return Promise.resolve(reply);
     };
-    const report = (reply: Reply) => {
-      if (!trial.host.stopped) for (const c of calls) this.scriptCaller.call(...c);
+    const report = (reply: Reply): Reply | Promise<Reply> => {
+      if (trial.host.stopped) return reply;
+      if (stale && !killed) return inLog();
+      for (const c of calls) this.scriptCaller.call(...c);
       return reply;
     };
-    const out = busy.run(this, fcall ? "function" : "eval", label, argv, trial.run, propose);
+    const out = busy.run(this, fcall ? "function" : "eval", label, argv, run, propose);
     if (!(out instanceof Promise)) return report(out);
     this.blocked = waiting = true;
     return out.then(report).finally(() => {
@@ -694,7 +713,7 @@ export class Session implements SessionApi {
   private drain(): void {
     while (this.deferred.length > 0 && this.watching === 0 && !this.blocked) {
       const next = this.deferred[0]!;
-      if (this.waitsForWrites(next.spec) && this.inFlight > 0) return;
+      if (!writes(next.spec) && this.inFlight > 0) return;
       this.deferred.shift();
       let reply: Reply | Promise<Reply>;
       try {
@@ -869,6 +888,7 @@ export class Session implements SessionApi {
       .catch((e: unknown) => err(`ERR write failed: ${(e as Error).message}`))
       .finally(() => {
         this.inFlight--;
+        if (this.inFlight === 0 && this.idle.length > 0) for (const f of this.idle.splice(0)) f();
         this.drain();
       });
   }
