@@ -24,6 +24,7 @@ import { isValidPartitionCount, keySlot, partitionOf } from "../keyspace/slot.ts
 import { CollectionRows, Versions } from "./collection-rows.ts";
 import { FUNCTIONS_DDL, readLibraries, STANDALONE_PART, writeLibraries } from "./function-libraries.ts";
 import { COLLECTION_TABLES, type CollectionTable } from "./collections.ts";
+import { convertKeysTable, countsMissing, fillCounts, KEYS_DDL, NEXT_KEY_ID } from "./keys-table.ts";
 import { SESSIONS_DDL } from "./proposal-sessions.ts";
 import { StreamRows } from "./stream-rows.ts";
 import { synchronousOf, type SynchronousMode } from "./sqlite-sync.ts";
@@ -66,12 +67,7 @@ function schema(collections: readonly CollectionTable[]): string[] {
   const statements = [
     "CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value ANY) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS applied (grp INTEGER PRIMARY KEY, idx INTEGER NOT NULL)",
-    // id is the rowid: SCAN cursors are ids, stable while other keys come and go.
-    `CREATE TABLE IF NOT EXISTS keys (
-       id INTEGER PRIMARY KEY, part INTEGER NOT NULL, key BLOB NOT NULL, type TEXT NOT NULL,
-       value BLOB, expire_at INTEGER, enc INTEGER)`,
-    "CREATE UNIQUE INDEX IF NOT EXISTS keys_by_part_key ON keys (part, key)",
-    "CREATE INDEX IF NOT EXISTS keys_by_expiry ON keys (expire_at) WHERE expire_at IS NOT NULL",
+    ...KEYS_DDL,
     SESSIONS_DDL,
     FUNCTIONS_DDL,
   ];
@@ -176,8 +172,10 @@ export class StateDb {
       db.run("PRAGMA synchronous = NORMAL");
       db.run("PRAGMA cache_size = -32768");
       db.transaction(() => {
+        const fill = countsMissing(db);
+        convertKeysTable(db);
         for (const statement of schema(collections)) db.run(statement);
-        addStringFormColumn(db);
+        if (fill) fillCounts(db);
         db.run("INSERT OR IGNORE INTO settings (name, value) VALUES ('partition_count', ?)", [partitionCount]);
       })();
       const stored = db.query<{ value: number }, []>("SELECT value FROM settings WHERE name = 'partition_count'").get();
@@ -343,12 +341,6 @@ type Row = { type: KeyType; value: Uint8Array | null; expire_at: number | null; 
 const FORM_CODES: Record<StringForm, number | null> = { encoded: null, plain: 1, raw: 2 };
 const FORMS: readonly StringForm[] = ["encoded", "plain", "raw"];
 
-/** data.db files written before the enc column existed get it (NULL: "encoded"). */
-function addStringFormColumn(db: Database): void {
-  const columns = db.query<{ name: string }, []>("PRAGMA table_info(keys)").all();
-  if (!columns.some((c) => c.name === "enc")) db.run("ALTER TABLE keys ADD COLUMN enc INTEGER");
-}
-
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -445,18 +437,18 @@ export class SqliteKeyspace implements Keyspace {
     // tables' "UPDATE OF type" triggers run; a string over another type takes upsertString.
     // The row is a string (or an expired row of any type the fallback replaces): keep a live expiry.
     this.keepTtlString = prepare(
-      `INSERT INTO keys (part, key, type, value, expire_at, enc) VALUES (?1, ?2, 'string', ?3, NULL, ?5)
+      `INSERT INTO keys (id, part, key, type, value, expire_at, enc) VALUES (${NEXT_KEY_ID}, ?1, ?2, 'string', ?3, NULL, ?5)
        ON CONFLICT (part, key) DO UPDATE SET value = excluded.value, enc = excluded.enc,
          expire_at = CASE WHEN expire_at > ?4 THEN expire_at END
        WHERE type = 'string'`,
     );
     this.overwriteString = prepare(
-      `INSERT INTO keys (part, key, type, value, expire_at, enc) VALUES (?, ?, 'string', ?, ?, ?)
+      `INSERT INTO keys (id, part, key, type, value, expire_at, enc) VALUES (${NEXT_KEY_ID}, ?, ?, 'string', ?, ?, ?)
        ON CONFLICT (part, key) DO UPDATE SET value = excluded.value, expire_at = excluded.expire_at, enc = excluded.enc
        WHERE type = 'string'`,
     );
     this.upsertString = prepare(
-      `INSERT INTO keys (part, key, type, value, expire_at, enc) VALUES (?, ?, 'string', ?, ?, ?)
+      `INSERT INTO keys (id, part, key, type, value, expire_at, enc) VALUES (${NEXT_KEY_ID}, ?, ?, 'string', ?, ?, ?)
        ON CONFLICT (part, key) DO UPDATE SET type = 'string', value = excluded.value, expire_at = excluded.expire_at,
          enc = excluded.enc`,
     );
@@ -464,14 +456,16 @@ export class SqliteKeyspace implements Keyspace {
     this.deleteExpired = prepare("DELETE FROM keys WHERE part = ? AND key = ? AND expire_at <= ?");
     this.updateExpiry = prepare("UPDATE keys SET expire_at = ? WHERE part = ? AND key = ?");
     this.moveKey = prepare("UPDATE keys SET part = ?, key = ? WHERE part = ? AND key = ?");
-    this.insertCopy = prepare("INSERT INTO keys (part, key, type, value, expire_at, enc) VALUES (?, ?, ?, ?, ?, ?)");
+    this.insertCopy = prepare(
+      `INSERT INTO keys (id, part, key, type, value, expire_at, enc) VALUES (${NEXT_KEY_ID}, ?, ?, ?, ?, ?, ?)`,
+    );
     // ?2, ?3: this database's shard range (DB_STRIDE).
     const IN_DB = "part >= ?2 AND part < ?3";
-    this.countExpiring = prepare(`SELECT count(*) AS n FROM keys WHERE expire_at > ?1 AND ${IN_DB}`);
-    this.countLive = prepare(
-      `SELECT (SELECT count(*) FROM keys WHERE ${IN_DB})
-         - (SELECT count(*) FROM keys WHERE expire_at <= ?1 AND ${IN_DB}) AS n`,
-    );
+    // The counts kept by keys-table.ts's triggers, less the expired rows the sweep has not
+    // deleted yet (found through the expiry index, which carries part): O(shards + expired rows).
+    const EXPIRED = `(SELECT count(*) FROM keys WHERE expire_at <= ?1 AND ${IN_DB})`;
+    this.countLive = prepare(`SELECT coalesce(sum(n), 0) - ${EXPIRED} AS n FROM shard_keys WHERE ${IN_DB}`);
+    this.countExpiring = prepare(`SELECT coalesce(sum(expiring), 0) - ${EXPIRED} AS n FROM shard_keys WHERE ${IN_DB}`);
     this.scanFrom = prepare(
       `SELECT id, key, type, expire_at FROM keys WHERE id > ?1 AND ${IN_DB} ORDER BY id LIMIT ?4`,
     );
@@ -497,7 +491,8 @@ export class SqliteKeyspace implements Keyspace {
     // Partition-scoped reads walk the (part, key) index in key order: the same order on every
     // replica, so a SCAN cursor stays valid when the partition's leader changes.
     this.partStats = prepare(
-      `SELECT count(*) AS keys, count(expire_at) AS expires FROM keys WHERE part = ? AND ${LIVE}`,
+      `SELECT n - e AS keys, expiring - e AS expires FROM shard_keys,
+         (SELECT count(*) AS e FROM keys WHERE expire_at <= ?2 AND part = ?1) WHERE part = ?1`,
     );
     this.partFrom = prepare("SELECT key, type, expire_at FROM keys WHERE part = ? AND key >= ? ORDER BY key LIMIT ?");
     this.partAfter = prepare("SELECT key, type, expire_at FROM keys WHERE part = ? AND key > ? ORDER BY key LIMIT ?");
@@ -724,7 +719,8 @@ export class SqliteKeyspace implements Keyspace {
   }
 
   partitionStats(part: number, now: number): { keys: number; expires: number } {
-    return this.partStats.get(this.shard(part), now) as { keys: number; expires: number };
+    const stats = this.partStats.get(this.shard(part), now) as { keys: number; expires: number } | null;
+    return stats ?? { keys: 0, expires: 0 };
   }
 
   scanPartition(
