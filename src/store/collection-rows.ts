@@ -14,7 +14,6 @@
 // chunks before the member's chunk (one row per ~CHUNK_TARGET members) plus a COUNT inside that
 // chunk (at most CHUNK_MAX): O(n / CHUNK_TARGET + CHUNK_MAX) instead of O(rank).
 import { StatementCache } from "./statement-cache.ts";
-import { NEXT_KEY_ID } from "./keys-table.ts";
 import type { Database, Statement } from "bun:sqlite";
 import type { CollectionInfo, KeyType, LexBound, ListItem, ScoreBound, ZEntry, ZRange } from "../commands/types.ts";
 import { byteKey } from "../commands/util.ts";
@@ -189,11 +188,7 @@ export class CollectionRows {
     } | null;
     if (row && row.type === type && (row.expire_at === null || row.expire_at > this.versions.opNow)) return;
     if (row) this.q("DELETE FROM keys WHERE part = ? AND key = ?").run(part, key);
-    this.q(`INSERT INTO keys (id, part, key, type, value, expire_at) VALUES (${NEXT_KEY_ID}, ?, ?, ?, 0, NULL)`).run(
-      part,
-      key,
-      type,
-    );
+    this.q("INSERT INTO keys (part, key, type, value, expire_at) VALUES (?, ?, ?, 0, NULL)").run(part, key, type);
   }
 
   /** Adjusts the element count by delta; the key goes when none are left. Returns the new value (0: gone). */

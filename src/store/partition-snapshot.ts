@@ -9,7 +9,6 @@ import type { Database } from "bun:sqlite";
 import { Packr } from "msgpackr";
 import { COLLECTION_TABLES, type CollectionTable } from "./collections.ts";
 import { DB_STRIDE } from "./state.ts";
-import { NEXT_KEY_ID } from "./keys-table.ts";
 import { keySlot, partitionOf } from "../keyspace/slot.ts";
 import { exportSessions, importSessions, type SessionRow } from "./proposal-sessions.ts";
 import { readLibraries, writeLibraries } from "./function-libraries.ts";
@@ -31,14 +30,6 @@ export interface PartitionStore {
 }
 
 const entryName = (table: string, db: number) => (db === 0 ? table : `${table}@${db}`);
-
-/** A row of table `t` with its part first; a keys row gets its id as any new key does. */
-function insertRow(db: Database, t: { name: string; columns: string[] }) {
-  const values = `?${", ?".repeat(t.columns.length)}`;
-  return t.name === "keys"
-    ? db.prepare(`INSERT INTO keys (id, part, ${t.columns.join(", ")}) VALUES (${NEXT_KEY_ID}, ${values})`)
-    : db.prepare(`INSERT INTO ${t.name} (part, ${t.columns.join(", ")}) VALUES (${values})`);
-}
 
 function tables(collections: readonly CollectionTable[]): { name: string; columns: string[] }[] {
   return [
@@ -102,7 +93,9 @@ export function importPartition(
   db.transaction(() => {
     deleteRows(store, part, collections);
     for (const t of tables(collections)) {
-      const insert = insertRow(db, t);
+      const insert = db.prepare(
+        `INSERT INTO ${t.name} (part, ${t.columns.join(", ")}) VALUES (?${", ?".repeat(t.columns.length)})`,
+      );
       for (let d = 0; d < store.databases; d++) {
         for (const row of decoded[entryName(t.name, d)] ?? []) {
           const values = [...(row as never[]), ...Array<null>(t.columns.length - row.length).fill(null)];
@@ -138,7 +131,9 @@ export function addRepartitioned(
     throw new Error(`a ${data.length}-byte section is not a partition snapshot`);
   }
   for (const t of tables(collections)) {
-    const insert = insertRow(store.db, t);
+    const insert = store.db.prepare(
+      `INSERT INTO ${t.name} (part, ${t.columns.join(", ")}) VALUES (?${", ?".repeat(t.columns.length)})`,
+    );
     for (let d = 0; d < store.databases; d++) {
       for (const row of decoded[entryName(t.name, d)] ?? []) {
         const part = partitionOf(keySlot(row[0] as Uint8Array), partitionCount);

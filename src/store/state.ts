@@ -24,7 +24,7 @@ import { isValidPartitionCount, keySlot, partitionOf } from "../keyspace/slot.ts
 import { CollectionRows, Versions } from "./collection-rows.ts";
 import { FUNCTIONS_DDL, readLibraries, STANDALONE_PART, writeLibraries } from "./function-libraries.ts";
 import { COLLECTION_TABLES, type CollectionTable } from "./collections.ts";
-import { convertKeysTable, countsMissing, fillCounts, KEYS_DDL, NEXT_KEY_ID } from "./keys-table.ts";
+import { countsMissing, fillCounts, KEY_COUNTS_DDL } from "./key-counts.ts";
 import { SESSIONS_DDL } from "./proposal-sessions.ts";
 import { StreamRows } from "./stream-rows.ts";
 import { synchronousOf, type SynchronousMode } from "./sqlite-sync.ts";
@@ -67,7 +67,13 @@ function schema(collections: readonly CollectionTable[]): string[] {
   const statements = [
     "CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value ANY) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS applied (grp INTEGER PRIMARY KEY, idx INTEGER NOT NULL)",
-    ...KEYS_DDL,
+    // id is the rowid: SCAN cursors are ids, stable while other keys come and go.
+    `CREATE TABLE IF NOT EXISTS keys (
+       id INTEGER PRIMARY KEY, part INTEGER NOT NULL, key BLOB NOT NULL, type TEXT NOT NULL,
+       value BLOB, expire_at INTEGER, enc INTEGER)`,
+    "CREATE UNIQUE INDEX IF NOT EXISTS keys_by_part_key ON keys (part, key)",
+    "CREATE INDEX IF NOT EXISTS keys_by_expiry ON keys (expire_at) WHERE expire_at IS NOT NULL",
+    ...KEY_COUNTS_DDL,
     SESSIONS_DDL,
     FUNCTIONS_DDL,
   ];
@@ -173,8 +179,8 @@ export class StateDb {
       db.run("PRAGMA cache_size = -32768");
       db.transaction(() => {
         const fill = countsMissing(db);
-        convertKeysTable(db);
         for (const statement of schema(collections)) db.run(statement);
+        addStringFormColumn(db);
         if (fill) fillCounts(db);
         db.run("INSERT OR IGNORE INTO settings (name, value) VALUES ('partition_count', ?)", [partitionCount]);
       })();
@@ -341,6 +347,12 @@ type Row = { type: KeyType; value: Uint8Array | null; expire_at: number | null; 
 const FORM_CODES: Record<StringForm, number | null> = { encoded: null, plain: 1, raw: 2 };
 const FORMS: readonly StringForm[] = ["encoded", "plain", "raw"];
 
+/** data.db files written before the enc column existed get it (NULL: "encoded"). */
+function addStringFormColumn(db: Database): void {
+  const columns = db.query<{ name: string }, []>("PRAGMA table_info(keys)").all();
+  if (!columns.some((c) => c.name === "enc")) db.run("ALTER TABLE keys ADD COLUMN enc INTEGER");
+}
+
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -437,18 +449,18 @@ export class SqliteKeyspace implements Keyspace {
     // tables' "UPDATE OF type" triggers run; a string over another type takes upsertString.
     // The row is a string (or an expired row of any type the fallback replaces): keep a live expiry.
     this.keepTtlString = prepare(
-      `INSERT INTO keys (id, part, key, type, value, expire_at, enc) VALUES (${NEXT_KEY_ID}, ?1, ?2, 'string', ?3, NULL, ?5)
+      `INSERT INTO keys (part, key, type, value, expire_at, enc) VALUES (?1, ?2, 'string', ?3, NULL, ?5)
        ON CONFLICT (part, key) DO UPDATE SET value = excluded.value, enc = excluded.enc,
          expire_at = CASE WHEN expire_at > ?4 THEN expire_at END
        WHERE type = 'string'`,
     );
     this.overwriteString = prepare(
-      `INSERT INTO keys (id, part, key, type, value, expire_at, enc) VALUES (${NEXT_KEY_ID}, ?, ?, 'string', ?, ?, ?)
+      `INSERT INTO keys (part, key, type, value, expire_at, enc) VALUES (?, ?, 'string', ?, ?, ?)
        ON CONFLICT (part, key) DO UPDATE SET value = excluded.value, expire_at = excluded.expire_at, enc = excluded.enc
        WHERE type = 'string'`,
     );
     this.upsertString = prepare(
-      `INSERT INTO keys (id, part, key, type, value, expire_at, enc) VALUES (${NEXT_KEY_ID}, ?, ?, 'string', ?, ?, ?)
+      `INSERT INTO keys (part, key, type, value, expire_at, enc) VALUES (?, ?, 'string', ?, ?, ?)
        ON CONFLICT (part, key) DO UPDATE SET type = 'string', value = excluded.value, expire_at = excluded.expire_at,
          enc = excluded.enc`,
     );
@@ -456,13 +468,11 @@ export class SqliteKeyspace implements Keyspace {
     this.deleteExpired = prepare("DELETE FROM keys WHERE part = ? AND key = ? AND expire_at <= ?");
     this.updateExpiry = prepare("UPDATE keys SET expire_at = ? WHERE part = ? AND key = ?");
     this.moveKey = prepare("UPDATE keys SET part = ?, key = ? WHERE part = ? AND key = ?");
-    this.insertCopy = prepare(
-      `INSERT INTO keys (id, part, key, type, value, expire_at, enc) VALUES (${NEXT_KEY_ID}, ?, ?, ?, ?, ?, ?)`,
-    );
+    this.insertCopy = prepare("INSERT INTO keys (part, key, type, value, expire_at, enc) VALUES (?, ?, ?, ?, ?, ?)");
     // ?2, ?3: this database's shard range (DB_STRIDE).
     const IN_DB = "part >= ?2 AND part < ?3";
-    // The counts kept by keys-table.ts's triggers, less the expired rows the sweep has not
-    // deleted yet (found through the expiry index, which carries part): O(shards + expired rows).
+    // The counts kept by key-counts.ts's triggers, less the expired rows the sweep has not deleted
+    // yet (found through the expiry index): O(shards + expired rows), not O(keys).
     const EXPIRED = `(SELECT count(*) FROM keys WHERE expire_at <= ?1 AND ${IN_DB})`;
     this.countLive = prepare(`SELECT coalesce(sum(n), 0) - ${EXPIRED} AS n FROM shard_keys WHERE ${IN_DB}`);
     this.countExpiring = prepare(`SELECT coalesce(sum(expiring), 0) - ${EXPIRED} AS n FROM shard_keys WHERE ${IN_DB}`);

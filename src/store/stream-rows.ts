@@ -8,7 +8,6 @@
 // stream_nodes rows record those boundaries (each node's first ID, its live entries, entries ever
 // appended to it and its approximate listpack bytes) so approximate trimming answers as Redis does.
 import { StatementCache } from "./statement-cache.ts";
-import { NEXT_KEY_ID } from "./keys-table.ts";
 import type { Database, Statement } from "bun:sqlite";
 import { decodeId, encodeId, type StreamId, u32 } from "../commands/stream-ids.ts";
 import type {
@@ -170,9 +169,7 @@ export class StreamRows implements StreamStore {
     const part = this.touch(key);
     // An expired row whose deletion has not come through the log yet goes first, with its rows.
     this.q("DELETE FROM keys WHERE part = ? AND key = ?").run(part, key);
-    this.q(
-      `INSERT INTO keys (id, part, key, type, value, expire_at) VALUES (${NEXT_KEY_ID}, ?, ?, 'stream', NULL, NULL)`,
-    ).run(part, key);
+    this.q("INSERT INTO keys (part, key, type, value, expire_at) VALUES (?, ?, 'stream', NULL, NULL)").run(part, key);
     const zero = encodeId({ ms: 0n, seq: 0n });
     this.q("INSERT INTO stream_meta (part, key, length, last_id, max_deleted, added) VALUES (?, ?, 0, ?, ?, '0')").run(
       part,
