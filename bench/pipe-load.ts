@@ -1,9 +1,9 @@
 // A bulk load of N keys with `redis-cli --pipe` into a fresh standalone node of each binary given
 // and into redis-server, in interleaved rounds (issue #20): the load's seconds, the server's RSS
-// right after it, 5 s later and at its peak (VmHWM), and the disk it then takes (FlyDB: data dir
-// after SAVE; redis: dump.rdb after SAVE). Then, on the loaded servers, SET and GET of 1k hot keys
-// against the same on a server holding only those 1k keys (redis-benchmark -r 1000 -P 32),
-// alternated: the "with 1M keys present vs 1k keys" ratio.
+// right after it, 5 s later and at its peak (VmHWM), the disk it then takes (FlyDB: data dir after
+// SAVE; redis: dump.rdb after SAVE) and a DBSIZE's time. Then, on the loaded servers, SET and GET
+// of 1k hot keys against the same on a server holding only those 1k keys (redis-benchmark -r 1000
+// -P 32), alternated: the "with 1M keys present vs 1k keys" ratio.
 //
 //   npx bun bench/pipe-load.ts BINARY... [--keys 1000000] [--rounds 2] [--fsync no]
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -55,6 +55,8 @@ interface Loaded {
   readonly rssLaterMb: number;
   readonly peakMb: number;
   readonly diskMb: number;
+  /** A `redis-cli DBSIZE` run, process start included. */
+  readonly dbsizeMs: number;
 }
 
 async function start(name: string): Promise<ServerProcess> {
@@ -71,11 +73,14 @@ async function load(name: string, input: Uint8Array): Promise<Loaded> {
   await Bun.sleep(5000);
   const rssLaterMb = mb(statusKb(server.pid, "VmRSS"));
   const peakMb = mb(statusKb(server.pid, "VmHWM"));
+  const d0 = performance.now();
+  await runTool(["redis-cli", "-p", String(server.port), "DBSIZE"]);
+  const dbsizeMs = performance.now() - d0;
   await runTool(["redis-cli", "-p", String(server.port), "SAVE"], { timeoutMs: 600_000 });
   const diskMb =
     ("dataDir" in server ? dirBytes(server.dataDir as string) : statSync(join(server.dir, "dump.rdb")).size) / 1e6;
   const errors = /errors: \d+, replies: \d+/.exec(out.stdout)?.[0] ?? `no summary: ${out.stdout}${out.stderr}`;
-  return { name, server, seconds, errors, rssMb, rssLaterMb, peakMb, diskMb };
+  return { name, server, seconds, errors, rssMb, rssLaterMb, peakMb, diskMb, dbsizeMs };
 }
 
 /** requests/s of `test` (set or get) on 1k hot keys. */
@@ -99,7 +104,7 @@ for (let r = 0; r < ROUNDS; r++) {
       loads.get(name)!.push(l);
       console.log(
         `round ${r + 1} ${name}: load ${l.seconds.toFixed(1)} s (${l.errors}), RSS ${l.rssMb.toFixed(0)} MB, ` +
-          `5 s later ${l.rssLaterMb.toFixed(0)} MB, peak ${l.peakMb.toFixed(0)} MB, disk ${l.diskMb.toFixed(1)} MB; ` +
+          `5 s later ${l.rssLaterMb.toFixed(0)} MB, peak ${l.peakMb.toFixed(0)} MB, disk ${l.diskMb.toFixed(1)} MB, DBSIZE ${l.dbsizeMs.toFixed(0)} ms; ` +
           `load average ${loadAverage()}`,
       );
       // 1M keys present vs a fresh server holding only the 1k hot keys, alternated.
