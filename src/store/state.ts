@@ -472,8 +472,9 @@ export class SqliteKeyspace implements Keyspace {
     // ?2, ?3: this database's shard range (DB_STRIDE).
     const IN_DB = "part >= ?2 AND part < ?3";
     // The counts kept by key-counts.ts's triggers, less the expired rows the sweep has not deleted
-    // yet (found through the expiry index): O(shards + expired rows), not O(keys).
-    const EXPIRED = `(SELECT count(*) FROM keys WHERE expire_at <= ?1 AND ${IN_DB})`;
+    // yet: O(shards + expired rows), not O(keys). Left to itself the planner walks (part, key) and
+    // looks up every row (13 s at 1M keys), hence INDEXED BY.
+    const EXPIRED = `(SELECT count(*) FROM keys INDEXED BY keys_by_expiry WHERE expire_at <= ?1 AND ${IN_DB})`;
     this.countLive = prepare(`SELECT coalesce(sum(n), 0) - ${EXPIRED} AS n FROM shard_keys WHERE ${IN_DB}`);
     this.countExpiring = prepare(`SELECT coalesce(sum(expiring), 0) - ${EXPIRED} AS n FROM shard_keys WHERE ${IN_DB}`);
     this.scanFrom = prepare(
@@ -502,7 +503,7 @@ export class SqliteKeyspace implements Keyspace {
     // replica, so a SCAN cursor stays valid when the partition's leader changes.
     this.partStats = prepare(
       `SELECT n - e AS keys, expiring - e AS expires FROM shard_keys,
-         (SELECT count(*) AS e FROM keys WHERE expire_at <= ?2 AND part = ?1) WHERE part = ?1`,
+         (SELECT count(*) AS e FROM keys INDEXED BY keys_by_expiry WHERE expire_at <= ?2 AND part = ?1) WHERE part = ?1`,
     );
     this.partFrom = prepare("SELECT key, type, expire_at FROM keys WHERE part = ? AND key >= ? ORDER BY key LIMIT ?");
     this.partAfter = prepare("SELECT key, type, expire_at FROM keys WHERE part = ? AND key > ? ORDER BY key LIMIT ?");
