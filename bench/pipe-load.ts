@@ -9,7 +9,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { argValue, loadAverage, median } from "./lib.ts";
-import { runTool, type ServerProcess, startFlyDB, startRedisServer } from "../test/helpers/processes.ts";
+import { ensureBinary, runTool, type ServerProcess, startFlyDB, startRedisServer } from "../test/helpers/processes.ts";
 
 const VALUED = new Set(["--keys", "--rounds", "--fsync"]);
 const bins = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--") && !VALUED.has(all[i - 1] ?? ""));
@@ -61,7 +61,8 @@ interface Loaded {
 
 async function start(name: string): Promise<ServerProcess> {
   if (name === "redis") return startRedisServer();
-  return startFlyDB({ binary: name, args: ["--log-level", "warn", "--fsync", FSYNC] });
+  const binary = name === "dist" ? ensureBinary() : name;
+  return startFlyDB({ binary, args: ["--log-level", "warn", "--fsync", FSYNC] });
 }
 
 async function load(name: string, input: Uint8Array): Promise<Loaded> {
