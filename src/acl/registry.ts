@@ -143,6 +143,14 @@ export class AclRegistry {
     return u?.enabled === true && u.checkPassword(password);
   }
 
+  /**
+   * The enabled users that have `password` among their own (an HTTP bearer token is a user's
+   * password); a nopass user has no token, since every token would match it.
+   */
+  usersWithPassword(password: Uint8Array): string[] {
+    return [...this.users.values()].filter((u) => u.enabled && u.hasPassword(password)).map((u) => u.name);
+  }
+
   /** Records a denial, counted with a like one of the last minute (ACL LOG). */
   record(entry: Omit<AclLogEntry, "count">): void {
     const same = this.log

@@ -285,7 +285,11 @@ export class AclUser {
 
   /** Constant-time over the stored hashes: true when `password` is one of them (or the user has nopass). */
   checkPassword(password: Uint8Array): boolean {
-    if (this.nopass) return true;
+    return this.nopass || this.hasPassword(password);
+  }
+
+  /** Constant-time over the stored hashes: true when `password` is one of them, nopass or not. */
+  hasPassword(password: Uint8Array): boolean {
     const h = this.deps.sha256hex(password);
     let ok = false;
     for (const p of this.passwords) ok = sameText(p, h) || ok;
@@ -295,6 +299,16 @@ export class AclUser {
   /** Whether the full name (`get`, `config|get`) may run. */
   canRun(fullName: string): boolean {
     return this.allowed.has(fullName);
+  }
+
+  /** Whether every command of the category may run (what the HTTP admin endpoints ask of @admin). */
+  canRunCategory(category: string): boolean {
+    return this.deps.commands.every((c) => !c.categories.includes(category) || this.allowed.has(c.name));
+  }
+
+  /** Whether it may read every key (`~*`, `allkeys` or `%R~*`): what a whole backup reads. */
+  readsEveryKey(): boolean {
+    return this.allKeys || this.keys.some((k) => k.pattern === "*" && k.read);
   }
 
   canAccessKey(key: Uint8Array, use: KeyUse): boolean {

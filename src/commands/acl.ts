@@ -179,6 +179,27 @@ export function aclRefusal(
     : err(`NOPERM this user has no permissions to access one of the ${d.reason}s used as arguments`);
 }
 
+/**
+ * The check of an HTTP admin endpoint (`POST /cluster/join`, `GET /backup` …) for a session signed
+ * in as an ACL user: it needs every @admin command, and a backup reads on every key too. -NOPERM,
+ * logged and kept in ACL LOG as a refused command is, or undefined when allowed.
+ */
+export function httpAdminRefusal(s: SessionApi, endpoint: string, readsEveryKey: boolean): Reply | undefined {
+  const user = s.security.acl.get(s.client.user);
+  if (user?.canRunCategory("admin") && (!readsEveryKey || user.readsEveryKey())) return undefined;
+  s.security.acl.record({
+    reason: "command",
+    context: "toplevel",
+    object: endpoint,
+    username: s.client.user,
+    at: s.now,
+    clientInfo: clientLine(s.client, s.now),
+  });
+  s.security.refused({ reason: "command", username: s.client.user, object: endpoint, addr: s.client.addr });
+  const needs = readsEveryKey ? "every @admin command and reads on every key (%R~*)" : "every @admin command";
+  return err(`NOPERM this user has no permissions to use ${endpoint}: it needs ${needs}`);
+}
+
 const WRONGPASS = err("WRONGPASS invalid username-password pair or user is disabled.");
 
 /** The client's IP without the port: failed AUTHs are counted per source. */
