@@ -43,7 +43,9 @@ async function authAs(m: LoopbackMember, user: string, pass: string): Promise<Re
 describe("ACL users in a cluster", () => {
   test("a user created on one member can AUTH on the others within a second", async () => {
     const [a, b, c] = cluster.members as [LoopbackMember, LoopbackMember, LoopbackMember];
-    expect(await cluster.client(a).call("ACL", "SETUSER", "alice", "on", ">pw", "~app:*", "+@all")).toBe("OK");
+    expect(
+      await cluster.client(a).call("ACL", "SETUSER", "alice", "on", ">pw", "~app:*", "+@all", "(~pub:* +get)"),
+    ).toBe("OK");
     const started = performance.now();
     for (const m of [b, c]) {
       const conn = await waitUntil(
@@ -58,6 +60,9 @@ describe("ACL users in a cluster", () => {
       // The rules came along too: keys outside app:* are refused.
       expect(await conn.set("app:1", "x")).toBe("OK");
       await expect(conn.set("other", "x")).rejects.toThrow("NOPERM");
+      // And its selector: pub:* may be read, not written.
+      expect(await conn.get("pub:1")).toBeNull();
+      await expect(conn.set("pub:1", "x")).rejects.toThrow("NOPERM");
       conn.disconnect();
     }
     expect(performance.now() - started).toBeLessThan(1_000);
