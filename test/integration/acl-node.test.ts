@@ -4,6 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { waitUntil } from "../helpers/cluster-harness.ts";
 import { startFlyDB, tempDir } from "../helpers/processes.ts";
 import { RespClient, show } from "../helpers/resp-client.ts";
 
@@ -91,13 +92,21 @@ describe("ACL users on a node", () => {
       expect(performance.now() - t2).toBeLessThan(400);
       const log = show(await c.call("ACL", "LOG", "1"));
       expect(log).toContain('$"count", :8, $"reason", $"auth"');
+      // Denied commands (NOPERM) are logged the same way: once per window.
+      expect(show(await c.call("ACL", "SETUSER", "ro", "on", ">p", "~*", "+get"))).toBe("+OK");
+      expect(show(await c.call("AUTH", "ro", "p"))).toBe("+OK");
+      for (let i = 0; i < 3; i++) expect(show(await c.call("SET", "k", "v"))).toContain("NOPERM");
       c.close();
-      const lines = fly
-        .log()
-        .split("\n")
-        .filter((l) => l.includes("authentication failed"));
-      expect(lines.length).toBe(1);
-      expect(lines[0]).toContain("client=127.0.0.1");
+      const lines = (what: string) =>
+        fly
+          .log()
+          .split("\n")
+          .filter((l) => l.includes(what));
+      expect(lines("authentication failed").length).toBe(1);
+      expect(lines("authentication failed")[0]).toContain("client=127.0.0.1");
+      await waitUntil(async () => lines("permission denied").length > 0, 5_000, "the NOPERM log line");
+      expect(lines("permission denied")).toHaveLength(1);
+      expect(lines("permission denied")[0]).toContain("user=ro");
     } finally {
       await fly.stop();
     }
