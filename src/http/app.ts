@@ -66,8 +66,10 @@ export type Caller = { readonly user: string; readonly password: string } | { re
  */
 export function callerOf(c: Context, httpAuthToken: string): "operator" | Caller | undefined {
   const header = c.req.header("authorization") ?? "";
-  const bearer = /^Bearer\s+(\S+)$/.exec(header);
-  if (bearer) return httpAuthToken !== "" && bearer[1] === httpAuthToken ? "operator" : { token: bearer[1]! };
+  if (header.startsWith("Bearer ")) {
+    const token = header.slice("Bearer ".length);
+    return httpAuthToken !== "" && token === httpAuthToken ? "operator" : { token };
+  }
   const basic = /^Basic\s+([A-Za-z0-9+/=]+)$/.exec(header);
   if (!basic) return undefined;
   const text = Buffer.from(basic[1]!, "base64").toString("utf8");
