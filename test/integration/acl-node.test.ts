@@ -57,12 +57,15 @@ describe("ACL users on a node", () => {
       const c = await RespClient.connect(fly.port);
       expect(show(await c.call("AUTH", "bob", "anything"))).toBe("+OK");
       expect(show(await c.call("FLUSHALL"))).toBe("-NOPERM this user has no permissions to run the 'flushall' command");
-      expect(show(await c.call("ACL", "SETUSER", "carol", "on", ">pw"))).toBe("+OK");
+      expect(show(await c.call("ACL", "SETUSER", "carol", "on", ">pw", "(~c:* +get)"))).toBe("+OK");
       expect(show(await c.call("ACL", "SAVE"))).toBe("+OK");
       expect(readFileSync(file, "utf8")).toContain("user carol on #");
+      // A selector is written in parentheses, its rules separated by spaces, and read back as one.
+      expect(readFileSync(file, "utf8")).toContain(" resetchannels -@all (~c:* resetchannels -@all +get)\n");
       expect(show(await c.call("ACL", "DELUSER", "carol"))).toBe(":1");
       expect(show(await c.call("ACL", "LOAD"))).toBe("+OK");
       expect(show(await c.call("ACL", "USERS"))).toBe('*[$"bob", $"carol", $"default"]');
+      expect(show(await c.call("ACL", "DRYRUN", "carol", "get", "c:1"))).toBe("+OK");
       writeFileSync(file, "user dave on nopass +nosuchcommand\n");
       expect(show(await c.call("ACL", "LOAD"))).toContain("Unknown command or category name in ACL");
       expect(show(await c.call("ACL", "USERS"))).toBe('*[$"bob", $"carol", $"default"]');
