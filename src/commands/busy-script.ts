@@ -86,7 +86,14 @@ export class BusyScripts {
       };
       r.kill = () => end(run.kill());
       const turn = () => {
-        const out = run.step(SLICE);
+        let out: ReturnType<SlicedRun["step"]>;
+        try {
+          out = run.step(SLICE);
+        } catch (e) {
+          // A timer callback's throw would leave the node busy for good.
+          end(err(`ERR Error running script ${name}: ${(e as Error).message}`));
+          return;
+        }
         if (out === PAUSED) {
           if (!r.timedOut && this.clock.now() - r.since >= this.clock.threshold()) {
             r.timedOut = true;
@@ -95,7 +102,8 @@ export class BusyScripts {
           cancel = this.clock.after(0, turn);
         } else if (out === STOPPED) {
           r.kill = undefined;
-          resolve(this.proposed(r, propose));
+          const proposed = this.proposed(r, propose);
+          resolve(proposed);
         } else end(out);
       };
       cancel = this.clock.after(0, turn);
@@ -105,7 +113,13 @@ export class BusyScripts {
   /** A trial stopped at a write: proposed now, and busy (unkillable) until applied. */
   private proposed(r: Running | undefined, propose: () => Promise<Reply>): Promise<Reply> {
     if (r) r.wrote = true;
-    return propose().finally(() => {
+    let proposal: Promise<Reply>;
+    try {
+      proposal = propose();
+    } catch (e) {
+      proposal = Promise.resolve(err(`ERR write failed: ${(e as Error).message}`));
+    }
+    return proposal.finally(() => {
       if (r) this.finish(r);
     });
   }
