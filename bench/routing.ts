@@ -91,9 +91,11 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-async function served(m: ClusterMemberProcess): Promise<{ leader: number; follower: number }> {
+/** Reads this node served, by role, and the frames it sent to the others (forwards, replies, Raft). */
+async function served(m: ClusterMemberProcess): Promise<{ leader: number; follower: number; frames: number }> {
   const text = await (await fetch(`${m.http}/metrics`)).text();
-  const out = { leader: 0, follower: 0 };
+  const frames = text.match(/^flydb_transport_frames_total\{direction="out"\} (\d+)/m);
+  const out = { leader: 0, follower: 0, frames: Number(frames?.[1] ?? Number.NaN) };
   for (const x of text.matchAll(/^flydb_reads_served_total\{strategy="[^"]+",role="(leader|follower)"\} (\d+)/gm))
     out[x[1] as "leader" | "follower"] += Number(x[2]);
   return out;
@@ -112,6 +114,8 @@ interface Cell {
   /** × redis-server in the same round. */
   vsRedis: number;
   followerReads: number;
+  /** Transport frames the nodes sent. */
+  frames: number;
   /** Each node's CPU seconds, in member order. */
   cpu: number[];
   reads: number;
@@ -157,11 +161,13 @@ try {
         const s1 = await Promise.all(members.map(served));
         const followerReads = s1.reduce((a, s, i) => a + s.follower - s0[i]!.follower, 0);
         const reads = s1.reduce((a, s, i) => a + s.leader + s.follower - s0[i]!.leader - s0[i]!.follower, 0);
+        const frames = s1.reduce((a, s, i) => a + s.frames - s0[i]!.frames, 0);
         const loadNow = Number(loadAverage());
-        results.set(strategy, { ...r, vsRedis: r.rps / ref.rps, followerReads, cpu, reads, load: loadNow });
+        results.set(strategy, { ...r, vsRedis: r.rps / ref.rps, followerReads, frames, cpu, reads, load: loadNow });
         console.log(
           `round ${round + 1} ${w} ${strategy}: ${r.rps.toFixed(0)} GET/s, p99 ${r.p99} ms, CPU ` +
-            `${cpu.map((c) => c.toFixed(2)).join(" / ")} s, clients ${r.clientCpu.toFixed(2)} s, load ${loadNow}`,
+            `${cpu.map((c) => c.toFixed(2)).join(" / ")} s, clients ${r.clientCpu.toFixed(2)} s, ` +
+            `${(frames / reads).toFixed(2)} frames per read, load ${loadNow}`,
         );
       }
       const base = results.get("key-based")!.rps;
@@ -183,9 +189,9 @@ try {
   console.log(
     "| workload | strategy | GET/s | × key-based | × redis-server | p99 ms | reads served by followers | " +
       `followers' share of the serving CPU | CPU ${ids.join(" / ")} s | server CPU µs per read | ` +
-      "client CPU s | busiest node µs per read | 3 machines: × key-based |",
+      "client CPU s | transport frames per read | busiest node µs per read | 3 machines: × key-based |",
   );
-  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   for (const w of ["hot", "uniform"] as const) {
     const kb = cells.get(key(w, "key-based"))!;
     for (const s of ROUTING_STRATEGIES) {
@@ -205,6 +211,7 @@ try {
         ids.map((_, i) => m((c) => c.cpu[i]!).toFixed(2)).join(" / "),
         m(perRead).toFixed(0),
         m((c) => c.clientCpu).toFixed(2),
+        m((c) => c.frames / c.reads).toFixed(2),
         m(busiest).toFixed(0),
         predicted.toFixed(2),
       ];
