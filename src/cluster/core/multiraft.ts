@@ -106,11 +106,7 @@ interface Group {
   /** Reads with a known index waiting for apply to catch up. */
   readonly readsAt: { index: number; resolve: () => void; reject: (e: Error) => void }[];
   /** A follower's ReadIndex request no turn has taken yet (readBarrier): later reads share it. */
-  openRead?: { readonly leader: NodeId; readonly ctx: string; readonly done: Promise<void> } | undefined;
-  /** This node's ReadIndex request in flight (readBarrier): its ctx, whether a follower sent it, ticks since. */
-  readRound?: { readonly ctx: string; readonly follower: boolean; ticks: number } | undefined;
-  /** Reads that began while `readRound` was in flight: they share the next request, sent when it settles. */
-  nextRound?: { readonly done: Promise<void>; readonly resolve: () => void; readonly reject: (e: Error) => void };
+  openRead?: { readonly leader: NodeId; readonly done: Promise<void> } | undefined;
   leader: NodeId | null;
   term: number;
   /** Not ticked: no heartbeats, no election timeout. */
@@ -183,7 +179,6 @@ export class MultiRaft {
     const gone = new NotLeader(grp, null, "replica removed from this node");
     for (const w of g.proposals.values()) w.reject(gone);
     for (const r of [...g.reads.values(), ...g.readsAt]) r.reject(gone);
-    g.nextRound?.reject(gone);
   }
 
   status(grp: number): RaftStatus | undefined {
@@ -211,7 +206,6 @@ export class MultiRaft {
     const alive = (id: NodeId) => seen.get(id) ?? seen.set(id, q!.alive(id)).get(id)!;
     let ticked = false;
     for (const g of this.groups.values()) {
-      this.expireReadRound(g);
       if (q && g.quiet) {
         if (!this.othersAlive(g, alive)) this.unquiet(g);
         else continue;
@@ -324,61 +318,13 @@ export class MultiRaft {
     const s = g.raft.status();
     if (answersFromApplied(s)) return SETTLED;
     if (g.openRead && s.role !== "leader" && s.leader === g.openRead.leader) return g.openRead.done;
-    if (!g.readRound) return this.requestRead(g);
-    // One request in flight per group (etcd's linearizableReadLoop): its index may predate this
-    // read, so the read waits for the next one, which every read begun meanwhile shares. Under
-    // load a round then serves a round trip's worth of reads rather than one turn's.
-    if (!g.nextRound) {
-      let resolve!: () => void;
-      let reject!: (e: Error) => void;
-      const done = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      g.nextRound = { done, resolve, reject };
-    }
-    return g.nextRound.done;
-  }
-
-  /** Sends a ReadIndex request for the reads that begin before it is taken (see readBarrier). */
-  private requestRead(g: Group): Promise<void> {
-    const s = g.raft.status();
     this.unquiet(g);
     const ctx = `${this.opts.nodeId}/${this.nextRead++}`;
-    if (!g.raft.readIndex(ctx)) {
-      return Promise.reject(new NotLeader(g.raft.grp, g.leader, "no leader to confirm a read"));
-    }
+    if (!g.raft.readIndex(ctx)) return Promise.reject(new NotLeader(grp, g.leader, "no leader to confirm a read"));
     this.kick();
     const done = new Promise<void>((resolve, reject) => g.reads.set(ctx, { resolve, reject }));
-    g.readRound = { ctx, follower: s.role !== "leader", ticks: 0 };
-    if (s.role !== "leader" && s.leader !== null) g.openRead = { leader: s.leader, ctx, done };
+    if (s.role !== "leader" && s.leader !== null) g.openRead = { leader: s.leader, done };
     return done;
-  }
-
-  /** The request in flight has its answer (or failed): the reads waiting for the next one send it. */
-  private readRoundDone(g: Group): void {
-    g.readRound = undefined;
-    const next = g.nextRound;
-    if (!next) return;
-    g.nextRound = undefined;
-    if (this.failure) next.reject(this.failure);
-    else if (this.groups.get(g.raft.grp) === g) this.requestRead(g).then(next.resolve, next.reject);
-  }
-
-  /**
-   * A follower's request whose answer was lost (a partition, a leader that restarted as itself)
-   * would hold back every later read of the group: after READ_ROUND_TICKS it fails, as a leader
-   * change would fail it, and the next one is sent. A leader's own request needs no such bound:
-   * any later heartbeat round a quorum answers confirms it.
-   */
-  private expireReadRound(g: Group): void {
-    const r = g.readRound;
-    if (!r?.follower || ++r.ticks < READ_ROUND_TICKS) return;
-    const w = g.reads.get(r.ctx);
-    g.reads.delete(r.ctx);
-    if (g.openRead?.ctx === r.ctx) g.openRead = undefined;
-    w?.reject(new NotLeader(g.raft.grp, g.leader, `no answer to a read request within ${READ_ROUND_TICKS} ticks`));
-    this.readRoundDone(g);
   }
 
   transferLeader(grp: number, to: NodeId): boolean {
@@ -517,7 +463,6 @@ export class MultiRaft {
       }
       for (const rs of rd.readStates) {
         const w = g.reads.get(rs.ctx);
-        if (rs.ctx === g.readRound?.ctx) this.readRoundDone(g);
         if (!w) continue;
         g.reads.delete(rs.ctx);
         g.readsAt.push({ index: rs.index, ...w });
@@ -549,9 +494,6 @@ export class MultiRaft {
     for (const g of this.groups.values()) {
       for (const w of g.proposals.values()) w.reject(this.failure);
       for (const r of [...g.reads.values(), ...g.readsAt]) r.reject(this.failure);
-      g.nextRound?.reject(this.failure);
-      g.nextRound = undefined;
-      g.readRound = undefined;
       g.proposals.clear();
       g.reads.clear();
       g.readsAt.length = 0;
@@ -598,13 +540,10 @@ export class MultiRaft {
     // and settle() resolves or drops them when their index is applied.
     for (const r of g.reads.values()) r.reject(new NotLeader(g.raft.grp, s.leader, "leadership changed during a read"));
     g.reads.clear();
-    if (g.readRound) this.readRoundDone(g);
   }
 }
 
 const SETTLED = Promise.resolve();
-/** A follower's ReadIndex request unanswered for this many ticks is given up (MultiRaft.expireReadRound). */
-const READ_ROUND_TICKS = 20;
 
 /**
  * Whether a replica's state answers a linearizable read as it is, without a ReadIndex round: a
