@@ -115,6 +115,38 @@ describe("CONFIG SET / GET", () => {
     await same(["CONFIG", "SET", "slowlog-max-len", "128"]);
   });
 
+  test("CONFIG GET * restores with CONFIG SET pair by pair (Redis's CONFIG sanity), FlyDB's own keys too", async () => {
+    const fly = servers.fly;
+    const pairs = async () => {
+      const all = await fly.call("CONFIG", "GET", "*");
+      if (all.t !== "*") throw new Error(`CONFIG GET * answered ${JSON.stringify(all)}`);
+      const out = new Map<string, string>();
+      const text = (w: Wire | undefined) => (w && w.t === "$" ? w.v.toString() : JSON.stringify(w));
+      for (let i = 0; i < all.v.length; i += 2) out.set(text(all.v[i]), text(all.v[i + 1]));
+      return out;
+    };
+    const before = await pairs();
+    // The immutable ones of Redis's own that its test skips as well (tests/unit/introspection.tcl).
+    const skip = new Set(["databases", "daemonize", "cluster-enabled", "replicaof", "slaveof", "requirepass"]);
+    const refused: string[] = [];
+    for (const [k, v] of before) {
+      if (skip.has(k)) continue;
+      const r = await fly.call("CONFIG", "SET", k, v);
+      if (r.t !== "+") refused.push(`${k}=${v}: ${JSON.stringify(r)}`);
+    }
+    expect(refused).toEqual([]);
+    expect(await pairs()).toEqual(before);
+    // A start-up key still refuses any other value; true/false is how FlyDB's names spell booleans.
+    expect(await fly.call("CONFIG", "SET", "fsync", before.get("fsync") === "no" ? "always" : "no")).toEqual({
+      t: "-",
+      v: "ERR CONFIG SET failed (possibly related to argument 'fsync') - can't set immutable config",
+    });
+    expect(await fly.call("CONFIG", "SET", "protected_mode", "maybe")).toEqual({
+      t: "-",
+      v: "ERR CONFIG SET failed (possibly related to argument 'protected_mode') - argument must be 'yes' or 'no'",
+    });
+  });
+
   test("a refused call changes nothing (all or nothing)", async () => {
     await same(["CONFIG", "SET", "slowlog-max-len", "33", "maxclients", "0"]);
     await sameConfig("slowlog-max-len");
