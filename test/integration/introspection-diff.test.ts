@@ -228,6 +228,12 @@ describe("COMMAND", () => {
       ["COMMAND", "GETKEYS", "GET"],
       ["COMMAND", "GETKEYS", "GET", "a", "b"],
       ["COMMAND", "GETKEYSANDFLAGS", "GET", "a"],
+      // Scripts may name no keys; a keyless command says so before its arity is checked.
+      ["COMMAND", "GETKEYS", "EVAL", "return 1", "0"],
+      ["COMMAND", "GETKEYS", "FCALL_RO", "f", "0"],
+      ["COMMAND", "GETKEYS", "EVALSHA", "x", "2", "a", "b", "c"],
+      ["COMMAND", "GETKEYS", "ECHO", "a", "b"],
+      ["COMMAND", "GETKEYS", "SORT_RO", "a", "BY", "w_*"],
       ["COMMAND", "HELP"],
     ])
       await same(argv);
@@ -355,12 +361,14 @@ describe("COMMAND", () => {
   });
 
   test("COMMAND INFO flags movablekeys where a function finds the keys", async () => {
-    const info = await servers.fly.call("COMMAND", "INFO", "zunionstore", "get");
+    const info = await servers.fly.call("COMMAND", "INFO", "zunionstore", "get", "sort_ro");
     const flags = (w: Wire) => (w.t === "*" && w.v[2]!.t === "*" ? w.v[2]!.v.map((f) => (f.t === "+" ? f.v : "")) : []);
     expect(info.t).toBe("*");
     if (info.t !== "*") return;
     expect(flags(info.v[0]!)).toContain("movablekeys");
     expect(flags(info.v[1]!)).not.toContain("movablekeys");
+    // Redis finds SORT_RO's one key with a function too (tests/unit/introspection-2.tcl checks it).
+    expect(flags(info.v[2]!)).toContain("movablekeys");
   });
 });
 
