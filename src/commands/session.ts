@@ -745,6 +745,20 @@ export class Session implements SessionApi {
    * BlockingRegistry.settled). A cluster node does not wait either: its blocked clients also retry
    * every 100 ms, so tries may never all be settled at once.
    */
+  /**
+   * The reply once the woken tries have settled, or after SETTLE_WAIT_MS: other writers keep
+   * waking clients, and a stream of their tries must not hold this reply back indefinitely.
+   */
+  private afterWoken(r: Reply): Promise<Reply> {
+    return new Promise((resolve) => {
+      const cancel = this.backend.after(SETTLE_WAIT_MS, () => resolve(r));
+      void this.backend.blocking.settled().then(() => {
+        cancel();
+        resolve(r);
+      });
+    });
+  }
+
   private propose(op: Op, retry = false): Promise<Reply> {
     this.inFlight++;
     const scripts = this.backend.scripts;
@@ -753,9 +767,7 @@ export class Session implements SessionApi {
     }
     return this.backend
       .propose(op)
-      .then((r) =>
-        this.wakeBlocked(op, r) && !retry && !this.backend.cluster ? this.backend.blocking.settled().then(() => r) : r,
-      )
+      .then((r) => (this.wakeBlocked(op, r) && !retry && !this.backend.cluster ? this.afterWoken(r) : r))
       .catch((e: unknown) => err(`ERR write failed: ${(e as Error).message}`))
       .finally(() => {
         this.inFlight--;
@@ -763,6 +775,9 @@ export class Session implements SessionApi {
       });
   }
 }
+
+/** Longest a write that woke blocked clients holds its reply for their tries (see Session.afterWoken). */
+const SETTLE_WAIT_MS = 1000;
 
 /** Redis's error for a script with the write flag run by a read-only variant. */
 const WRITE_FLAG_REFUSAL = "ERR Can not execute a script with write flag";
