@@ -149,6 +149,13 @@ export class BusyScripts {
     return new Promise<void>((resolve) => this.waiters.push(resolve));
   }
 
+  /** Redis's -BUSY for `client`'s command when the node's script is past the threshold, else undefined. */
+  busyReply(client: object, argv: readonly Uint8Array[]): Reply | undefined {
+    const r = this.running;
+    if (!r?.timedOut || r.owner === client || allowedWhileBusy(argv)) return undefined;
+    return err(r.kind === "eval" ? BUSY_EVAL : BUSY_FUNCTION);
+  }
+
   /** SCRIPT KILL (`kind` eval) or FUNCTION KILL (function), with Redis's replies. */
   kill(kind: ScriptKind): Reply {
     const r = this.running;
@@ -174,10 +181,12 @@ export class BusyScripts {
   }
 }
 
+const ALLOW_BUSY = new Set(["auth", "hello", "shutdown", "quit", "multi", "discard", "watch", "unwatch"]);
+
 /** Commands Redis serves while a script is busy (flag allow-busy), by name and subcommand. */
 function allowedWhileBusy(argv: readonly Uint8Array[]): boolean {
   const name = lower(argv[0]!);
-  if (name === "auth" || name === "hello" || name === "shutdown" || name === "quit") return true;
+  if (ALLOW_BUSY.has(name)) return true;
   if (argv.length < 2 || (name !== "script" && name !== "function")) return false;
   const sub = ascii(argv[1]!).toLowerCase();
   return sub === "kill" || (name === "function" && sub === "stats");

@@ -401,7 +401,13 @@ export class Session implements SessionApi {
     const sub = spec.subcommands && argv.length > 1 ? ascii(argv[1]!.subarray(0, 64)).toLowerCase() : undefined;
     this.client.lastCommand = sub && spec.subcommands!.some((x) => x.name === sub) ? `${name}|${sub}` : name;
     this.lastExecuted = name;
-    if (this.queued && !NOT_QUEUED.has(name)) return this.enqueue(spec, argv);
+    if (this.queued && !NOT_QUEUED.has(name)) {
+      // As Redis: refused while a script is busy, which fails the transaction.
+      const busy = this.backend.busy?.busyReply(this, argv);
+      if (!busy) return this.enqueue(spec, argv);
+      this.queueFailed = true;
+      return busy;
+    }
     if (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) return E.arity(name);
     if (!this.client.authenticated && !spec.flags.includes("noauth")) return E.noAuth;
     const denied = aclRefusal(this, spec, argv, false);
@@ -425,7 +431,12 @@ export class Session implements SessionApi {
   private gated(busy: BusyScripts, spec: CommandSpec, name: string, argv: readonly Uint8Array[]) {
     const gate = busy.gate(this, argv);
     if (gate instanceof Promise) return gate.then((): Reply | Promise<Reply> => this.gated(busy, spec, name, argv));
-    if (gate) return gate;
+    if (gate) {
+      if (name !== "exec" || !this.queued) return gate;
+      // A refused EXEC ends the transaction and says why, as Redis's execCommandAbort.
+      this.resetState();
+      return err(`EXECABORT Transaction discarded because of: ${(gate as { v: string }).v}`);
+    }
     const reply = this.dispatch(spec, name, argv, false);
     if (name !== "function" || argv.length !== 2 || ascii(argv[1]!).toLowerCase() !== "stats") return reply;
     return reply instanceof Promise ? reply.then((r) => busy.withRunningScript(r)) : busy.withRunningScript(reply);
