@@ -33,7 +33,7 @@ import { VERSION } from "./version.ts";
 import { KeyspaceEvents } from "./pubsub/keyspace-events.ts";
 import { TrackingTable } from "./pubsub/tracking.ts";
 import { Monitors } from "./server/monitor.ts";
-import { ScriptCallers } from "./server/script-callers.ts";
+import { OpCallers } from "./server/op-callers.ts";
 import { ClientPause } from "./commands/pause.ts";
 import { PubSubRegistry, sessionPubSub } from "./pubsub/registry.ts";
 import { wallNow } from "./wall-clock.ts";
@@ -95,7 +95,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   const pubsub = new PubSubRegistry();
   const tracking = new TrackingTable();
   const monitors = new Monitors();
-  const scripts = new ScriptCallers();
+  const callers = new OpCallers();
   const pause = new ClientPause((ms, fn) => {
     const t = setTimeout(fn, ms);
     return () => clearTimeout(t);
@@ -125,7 +125,12 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       changed = [];
       for (const [db, key] of touched) blocking.touched(db, [key]);
     },
-    scriptCalls: (op) => scripts.scriptCalls(op),
+    applying: (op) => {
+      const caller = callers.applying(op);
+      // A read's lazily expired keys are not the reader's writes.
+      events.writtenBy(op && caller?.client);
+      return caller?.scriptCalls;
+    },
     expiryPaused: () => pause.active !== undefined,
     expired: (n) => {
       expiredKeys += n;
@@ -302,7 +307,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     blocking,
     monitor: (client, argv) =>
       monitors.feed(Math.floor((performance.timeOrigin + performance.now()) * 1000), client, argv),
-    scripts,
+    callers,
     pause,
     after: (ms, fn) => {
       const t = setTimeout(fn, ms);

@@ -23,8 +23,13 @@ interface Tracker {
   /** CLIENT CACHING for the next command. */
   caching: boolean;
   brokenRedirect: boolean;
-  /** Keys of this connection's writes in flight, with their count (NOLOOP). */
-  readonly writes: Map<string, number>;
+}
+
+/** A key an applied write changed, and the client of this node whose op changed it (NOLOOP skips that client). */
+export interface ChangedKey {
+  readonly key: Uint8Array;
+  /** Undefined: an op no client of this node sent. */
+  readonly writer: number | undefined;
 }
 
 const startsWith = (key: Uint8Array, prefix: Uint8Array) =>
@@ -68,7 +73,6 @@ export class TrackingTable {
       opts: undefined,
       caching: false,
       brokenRedirect: false,
-      writes: new Map(),
     };
     this.conns.set(receiver.id, t);
     return {
@@ -108,17 +112,7 @@ export class TrackingTable {
       commandDone: () => {
         t.caching = false;
       },
-      writing: (keys) => {
-        const ks = keys.map(byteKey);
-        for (const k of ks) t.writes.set(k, (t.writes.get(k) ?? 0) + 1);
-        return () => {
-          for (const k of ks) {
-            const n = (t.writes.get(k) ?? 1) - 1;
-            if (n > 0) t.writes.set(k, n);
-            else t.writes.delete(k);
-          }
-        };
-      },
+      options: () => t.opts,
       flushed: () => this.invalidateAll(),
       close: () => {
         this.disable(t);
@@ -127,26 +121,29 @@ export class TrackingTable {
     };
   }
 
-  /** Invalidates what the applied writes changed: each key read by a tracking connection, then each BCAST prefix's keys. */
-  invalidate(changed: readonly Uint8Array[]): void {
-    for (const k of changed) {
+  /**
+   * Invalidates what the applied writes changed: each key read by a tracking connection, then each
+   * BCAST prefix's keys; a NOLOOP connection is not told of the keys its own ops changed.
+   */
+  invalidate(changed: readonly ChangedKey[]): void {
+    for (const { key: k, writer } of changed) {
       const key = byteKey(k);
       const ids = this.keys.get(key)?.ids;
       if (!ids) continue;
       this.keys.delete(key);
       for (const id of ids) {
         const t = this.conns.get(id);
-        if (!t?.opts || t.opts.bcast || (t.opts.noloop && t.writes.has(key))) continue;
+        if (!t?.opts || t.opts.bcast || (t.opts.noloop && writer === id)) continue;
         this.send(t, array([bulk(k)]));
       }
     }
     for (const { prefix, ids } of this.prefixes.values()) {
-      const matching = changed.filter((k) => startsWith(k, prefix));
+      const matching = changed.filter((c) => startsWith(c.key, prefix));
       if (matching.length === 0) continue;
       for (const id of ids) {
         const t = this.conns.get(id)!;
-        const keys = t.opts?.noloop ? matching.filter((k) => !t.writes.has(byteKey(k))) : matching;
-        if (keys.length > 0) this.send(t, array(keys.map((k) => bulk(k))));
+        const keys = t.opts?.noloop ? matching.filter((c) => c.writer !== id) : matching;
+        if (keys.length > 0) this.send(t, array(keys.map((c) => bulk(c.key))));
       }
     }
   }
