@@ -288,7 +288,12 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   const backend: Backend = {
     read: (spec, argv, resp3, db, writeBack, routing) =>
       plane ? plane.read(spec, argv, resp3, db, writeBack, routing) : LOADING,
-    propose: (op) => (plane ? plane.propose(op) : Promise.resolve(LOADING)),
+    propose: (op) => {
+      if (!plane) return Promise.resolve(LOADING);
+      // Tracking clients of a cluster member learn of a write when this member applies it (see OpCallers.appliedHere).
+      if (!tracking.enabled() || !plane.replicates?.(op)) return plane.propose(op);
+      return callers.appliedHere(op, () => plane!.propose(op));
+    },
     now: wallNow,
     random: () => Math.random(),
     server,

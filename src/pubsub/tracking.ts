@@ -49,19 +49,24 @@ export class TrackingTable {
   private readonly conns = new Map<number, Tracker>();
   private readonly keys = new Map<string, { key: Uint8Array; ids: Set<number> }>();
   private readonly prefixes = new Map<string, { prefix: Uint8Array; ids: Set<number> }>();
+  /** Connections with tracking on. */
+  private tracking = 0;
 
   /** Whether any key or prefix is tracked (otherwise writes need not report their keys). */
   active(): boolean {
     return this.keys.size > 0 || this.prefixes.size > 0;
   }
 
+  /** Whether any connection has tracking on (it may read next what a write in flight changes). */
+  enabled(): boolean {
+    return this.tracking > 0;
+  }
+
   /** INFO's tracking counters. */
   stats(): TrackingStats {
     let items = 0;
     for (const { ids } of this.keys.values()) items += ids.size;
-    let clients = 0;
-    for (const t of this.conns.values()) if (t.opts) clients++;
-    return { clients, keys: this.keys.size, items, prefixes: this.prefixes.size };
+    return { clients: this.tracking, keys: this.keys.size, items, prefixes: this.prefixes.size };
   }
 
   /** One connection's side; close() when it goes away. */
@@ -223,12 +228,14 @@ export class TrackingTable {
         entry.ids.add(t.receiver.id);
         if (!prefixes.some((x) => bytesEqual(x, p))) prefixes.push(p.slice());
       }
+    if (!old) this.tracking++;
     t.opts = { ...o, prefixes };
     t.brokenRedirect = false;
     return undefined;
   }
 
   private disable(t: Tracker): void {
+    if (t.opts) this.tracking--;
     for (const p of t.opts?.prefixes ?? []) {
       const key = byteKey(p);
       const entry = this.prefixes.get(key);
