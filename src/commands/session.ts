@@ -529,7 +529,6 @@ export class Session implements SessionApi {
     return back ? back.then(() => reply) : reply;
   }
 
-
   /**
    * A script's PUBLISH / SPUBLISH (src/commands/scripting.ts): delivered by this node only, once
    * the applied batch that ran the script has committed, as keyspace events are.
