@@ -6,7 +6,7 @@ import type { KeyEventSink, KeyEventsHook, ServerView } from "./commands/types.t
 import { byteKey } from "./commands/util.ts";
 import { formatValue } from "./config/load.ts";
 import { CONFIG_KEYS, parseOutputLimit, type Config, type ConfigKey } from "./config/schema.ts";
-import { createHttpApp, type NodeStatus } from "./http/app.ts";
+import { type Caller, createHttpApp, type NodeStatus } from "./http/app.ts";
 import {
   NodeMetrics,
   registerClusterMetrics,
@@ -38,7 +38,7 @@ import { ClientPause } from "./commands/pause.ts";
 import { PubSubRegistry, sessionPubSub } from "./pubsub/registry.ts";
 import { wallNow } from "./wall-clock.ts";
 import { BlockingRegistry } from "./commands/blocking.ts";
-import { aclCatalog } from "./commands/acl.ts";
+import { aclCatalog, httpAdminRefusal } from "./commands/acl.ts";
 import { COMMANDS } from "./commands/table.ts";
 import { createSecurity } from "./server/security.ts";
 import { PROTECTED_MODE_DENIED, protectedModeRefuses, tlsOptions } from "./server/tls.ts";
@@ -406,6 +406,32 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   respPort = respServer.port;
 
   const http = parseHostPort(config.http_addr);
+  /**
+   * An HTTP caller stands where a RESP client does: with requirepass set, only a configured
+   * http_auth_token (checked by the app) or an ACL user's AUTH stands in for it.
+   */
+  const httpSession = () => {
+    const session = new Session(backend, { id: 0, addr: "http", laddr: formatHostPort(http.host, httpPort) });
+    session.client.authenticated = config.requirepass === "" || config.http_auth_token !== "";
+    // HTTP callers cannot follow -MOVED: the node always proxies for them.
+    session.client.clusterMode = false;
+    return session;
+  };
+  /**
+   * AUTH as the caller: a bearer token names the one user that has it as a password; a token of
+   * no user, or of several, is refused as a wrong password (counted for the AUTH delay, in ACL LOG).
+   */
+  const signIn = async (session: Session, as: Caller): Promise<Reply> => {
+    let user: string;
+    let password: string;
+    if ("token" in as) {
+      const users = security.acl.usersWithPassword(enc.encode(as.token));
+      // Not a user name (names have no spaces): AUTH fails, and ACL LOG says it was a token.
+      user = users.length === 1 ? users[0]! : "(bearer token)";
+      password = as.token;
+    } else ({ user, password } = as);
+    return await session.execute([enc.encode("AUTH"), enc.encode(user), enc.encode(password)]);
+  };
   const status: NodeStatus = {
     live: () => true,
     ready: () => plane?.ready() ?? { ready: false, reason: "starting" },
@@ -455,17 +481,17 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       };
     },
     command: async (argv, as) => {
-      // An HTTP caller stands where a RESP client does: with requirepass set, only a configured
-      // http_auth_token (checked by the app) stands in for AUTH.
-      const session = new Session(backend, { id: 0, addr: "http", laddr: formatHostPort(http.host, httpPort) });
-      session.client.authenticated = config.requirepass === "" || config.http_auth_token !== "";
-      // HTTP callers cannot follow -MOVED: the node always proxies for them.
-      session.client.clusterMode = false;
+      const session = httpSession();
       if (as) {
-        const auth = await session.execute([enc.encode("AUTH"), enc.encode(as.user), enc.encode(as.password)]);
+        const auth = await signIn(session, as);
         if (auth.t === "error") return auth;
       }
       return await session.execute(argv);
+    },
+    adminRefusal: async (as, endpoint, readsEveryKey) => {
+      const session = httpSession();
+      const auth = await signIn(session, as);
+      return auth.t === "error" ? auth : httpAdminRefusal(session, endpoint, readsEveryKey);
     },
   };
   const app = createHttpApp(status);

@@ -687,7 +687,8 @@ export class Session implements SessionApi {
           return undefined;
         }
         trying = true;
-        settled = this.propose({ ...this.opBase(), cmds: [argv] }).then((r) => {
+        registry.tryStarted();
+        const tried = this.propose({ ...this.opBase(), cmds: [argv] }, true).then((r) => {
           trying = false;
           const popped = !nothingPopped(r) && r.t !== "error";
           if (popped && this.closed) this.giveBack(spec.name, argv, r, db);
@@ -702,6 +703,7 @@ export class Session implements SessionApi {
             attempt(false);
           }
         });
+        settled = tried.finally(() => registry.tryEnded());
         return undefined;
       };
       const waiter = {
@@ -728,9 +730,10 @@ export class Session implements SessionApi {
     if (push) void this.propose({ ...this.opBase(), ...(db !== 0 ? { db } : {}), cmds: [push] });
   }
 
-  /** Wakes the clients of this node blocked on keys the committed op wrote. */
-  private wakeBlocked(op: Op, reply: Reply): void {
-    if (this.backend.blocking.size === 0 || reply.t === "error") return;
+  /** Wakes the clients of this node blocked on keys the committed op wrote; whether it woke any. */
+  private wakeBlocked(op: Op, reply: Reply): boolean {
+    if (this.backend.blocking.size === 0 || reply.t === "error") return false;
+    let woke = false;
     let db = op.db ?? 0;
     op.cmds.forEach((argv, i) => {
       const spec = this.table.get(ascii(argv[0]!.subarray(0, 64)).toLowerCase());
@@ -740,12 +743,32 @@ export class Session implements SessionApi {
       const own = op.multi ? (reply.t === "array" ? reply.v[i] : undefined) : reply;
       // A blocking pop that found nothing wrote nothing: waking others would make the waiters wake each other forever.
       if (spec.flags.includes("blocking") && (!own || nothingPopped(own))) return;
-      if (WAKES_ALL.has(spec.name)) this.backend.blocking.wakeAll();
-      else this.backend.blocking.touched(db, commandKeys(spec, argv).map(byteKey));
+      if (WAKES_ALL.has(spec.name)) woke = this.backend.blocking.wakeAll() || woke;
+      else woke = this.backend.blocking.touched(db, commandKeys(spec, argv).map(byteKey)) || woke;
+    });
+    return woke;
+  }
+
+  /**
+   * `retry`: a blocked client's try, which answers without waiting for the tries it wakes (see
+   * BlockingRegistry.settled). A cluster node does not wait either: its blocked clients also retry
+   * every 100 ms, so tries may never all be settled at once.
+   */
+  /**
+   * The reply once the woken tries have settled, or after SETTLE_WAIT_MS: other writers keep
+   * waking clients, and a stream of their tries must not hold this reply back indefinitely.
+   */
+  private afterWoken(r: Reply): Promise<Reply> {
+    return new Promise((resolve) => {
+      const cancel = this.backend.after(SETTLE_WAIT_MS, () => resolve(r));
+      void this.backend.blocking.settled().then(() => {
+        cancel();
+        resolve(r);
+      });
     });
   }
 
-  private propose(op: Op): Promise<Reply> {
+  private propose(op: Op, retry = false): Promise<Reply> {
     this.inFlight++;
     const callers = this.backend.callers;
     if (
@@ -757,10 +780,7 @@ export class Session implements SessionApi {
     }
     return this.backend
       .propose(op)
-      .then((r) => {
-        this.wakeBlocked(op, r);
-        return r;
-      })
+      .then((r) => (this.wakeBlocked(op, r) && !retry && !this.backend.cluster ? this.afterWoken(r) : r))
       .catch((e: unknown) => err(`ERR write failed: ${(e as Error).message}`))
       .finally(() => {
         this.inFlight--;
@@ -768,6 +788,9 @@ export class Session implements SessionApi {
       });
   }
 }
+
+/** Longest a write that woke blocked clients holds its reply for their tries (see Session.afterWoken). */
+const SETTLE_WAIT_MS = 1000;
 
 /** Redis's error for a script with the write flag run by a read-only variant. */
 const WRITE_FLAG_REFUSAL = "ERR Can not execute a script with write flag";

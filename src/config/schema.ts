@@ -241,7 +241,7 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     kind: "string",
     def: "",
     secret: true,
-    help: "bearer token required by /cluster/join, /cluster/leave and every /kv request (empty: none)",
+    help: "the operator's bearer token for /cluster/*, /kv and /backup; an ACL user's token is its password (empty: none)",
   },
   protected_mode: {
     kind: "bool",
