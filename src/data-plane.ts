@@ -2,7 +2,11 @@
 // alone (a cluster of one without network: one Raft group for every partition) or is a cluster
 // member (multi-raft, routed by partition). Both write through the same replica host.
 import { networkInterfaces } from "node:os";
-import type { DatabaseKeys, KeyEventsHook } from "./commands/types.ts";
+import type { DatabaseKeys, KeyEventsHook, Op } from "./commands/types.ts";
+import { COMMANDS } from "./commands/table.ts";
+import { lower } from "./commands/util.ts";
+import { route } from "./cluster/core/route.ts";
+import { groupOf } from "./keyspace/groups.ts";
 import type { Backend } from "./commands/session.ts";
 import { ConfigError, type Config } from "./config/schema.ts";
 import { ClusterNode, type ClusterAddrs } from "./cluster/cluster-node.ts";
@@ -36,6 +40,8 @@ export interface DataPlane {
   sqliteSynchronous(): SqliteSynchronous;
   ready(): { ready: boolean; reason?: string };
   readonly cluster: ClusterNode | undefined;
+  /** Cluster mode: whether this member holds a replica of the one partition `op` writes. */
+  readonly replicates?: (op: Op) => boolean;
   /** Other clusters under this cluster's id found on the network (cluster mode; src/cluster/formation.ts). */
   readonly foreignClusters?: () => readonly ForeignClusterNode[];
   /** mDNS packet counters when this node advertises itself (discovery_enabled), for /metrics. */
@@ -219,6 +225,10 @@ export async function openCluster(
     sqliteSynchronous: () => node.sqliteSynchronous(),
     ready: () => node.ready(),
     cluster: node,
+    replicates: (op) => {
+      const grp = opGroup(op, node.meta().partitionCount || config.partition_count);
+      return grp !== undefined && node.groupStatuses().some((g) => g.grp === grp);
+    },
     backup: clusterBackupSource(config, node),
     foreignClusters: () => formation.foreignClusters(),
     discoveryStats: advertiser ? () => advertiser.stats() : undefined,
@@ -242,3 +252,17 @@ function isLateUnicastRefusal(fields: Record<string, unknown> | undefined): bool
 
 /** One discovery browse; rounds repeat with back-off until the node holds cluster state. */
 const BROWSE_MS = 1_000;
+
+/** The Raft group of the one partition `op` writes; undefined when it writes none or several. */
+function opGroup(op: Op, partitionCount: number): number | undefined {
+  let partition: number | undefined;
+  for (const argv of op.cmds) {
+    const spec = COMMANDS.get(lower(argv[0]!));
+    if (!spec || spec.name === "select") continue;
+    const r = route(spec, argv, partitionCount);
+    if (r.kind === "keyless") continue;
+    if (r.kind !== "partition" || (partition !== undefined && partition !== r.partition)) return undefined;
+    partition = r.partition;
+  }
+  return partition === undefined ? undefined : groupOf(partition);
+}

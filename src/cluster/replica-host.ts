@@ -199,7 +199,7 @@ export class ReplicaHost {
    * connection's `writeBack` (a cluster member's reads), the write a read asks for is proposed here.
    */
   runLocal(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean, db: number, writeBack?: WriteBack): Reply {
-    const scriptCall = this.machine.keyEvents?.scriptCalls?.(undefined);
+    const scriptCall = this.machine.keyEvents?.applying?.(undefined);
     writeBack ??= this.opts.standalone ? undefined : (a) => this.writeBackAsLeader(a, db);
     const ks = this.state.keyspace.database(db);
     const expired: Uint8Array[] = [];

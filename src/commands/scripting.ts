@@ -116,7 +116,7 @@ export function scriptHost(
       }
       if (name === "publish" || name === "spublish") {
         // Every replica runs a writing script: the node the client sent it to delivers the message
-        // (its scriptCall sink: ScriptCaller in src/commands/session.ts), once. The reply is 0 on
+        // (its scriptCall sink: OpCaller in src/commands/session.ts), once. The reply is 0 on
         // every replica, so no script can write something that differs between them.
         ctx.scriptCall?.(db.index, argv, declared, false);
         return ZERO;

@@ -21,7 +21,7 @@ import {
   UNBLOCKED,
 } from "./blocking.ts";
 import { VERSION_COMMAND, WATCH_ABORT } from "./transactions.ts";
-import { RUNS_SCRIPT, shebangFlags, startEval } from "./scripting.ts";
+import { RUNS_SCRIPT, scriptKeys, shebangFlags, startEval } from "./scripting.ts";
 import { startFcall } from "./functions.ts";
 import type { BusyScripts } from "./busy-script.ts";
 import { LuaVm } from "../scripting/lua-vm.ts";
@@ -93,10 +93,10 @@ export interface Backend {
   readonly blocking: BlockingRegistry;
   /** MONITOR: shows a command this node runs to the monitoring connections (absent: none can be). */
   monitor?(client: Pick<ClientState, "db" | "addr">, argv: readonly Uint8Array[]): void;
-  /** Who sent the scripts this node runs (src/server/script-callers.ts); absent: nobody watches them. */
-  readonly scripts?: {
-    proposing(op: Op, caller: ScriptCaller): void;
-    reading<T>(caller: ScriptCaller, read: () => T): T;
+  /** Which client sent the ops and script reads this node runs (src/server/op-callers.ts); absent: nobody asks. */
+  readonly callers?: {
+    proposing(op: Op, caller: OpCaller): void;
+    reading<T>(caller: OpCaller, read: () => T): T;
   };
   /** CLIENT PAUSE of this node (absent: never paused). */
   readonly pause?: ClientPause;
@@ -122,9 +122,11 @@ export interface LocalScriptContext {
   readonly home?: { readonly partition: number; readonly slot: number };
 }
 
-/** The client behind a script: told of each command the script runs (see ScriptCallSink). */
-export interface ScriptCaller {
+/** The client behind an op or a script read: told of each command its scripts run (see ScriptCallSink). */
+export interface OpCaller {
   call(db: number, argv: readonly Uint8Array[], declared: readonly Uint8Array[], read: boolean): void;
+  /** Its client id: NOLOOP tracking skips the invalidations of the keys its ops change. */
+  readonly client: number;
 }
 
 export interface ConnectionInfo {
@@ -193,6 +195,8 @@ export class Session implements SessionApi {
   private closed = false;
   /** Ends the current blocked wait (connection closed). */
   private endWait: (() => void) | undefined;
+  /** This connection as the sender of its ops: MONITOR shows what its scripts run, tracking remembers their keys once they read. */
+  private readonly opCaller: OpCaller;
 
   constructor(
     private readonly backend: Backend,
@@ -217,6 +221,14 @@ export class Session implements SessionApi {
       ...(pubsub ? { subscriptionCount: (kind) => pubsub.count(kind) } : {}),
     };
     this.client.authenticated = defaultUserOpen(this);
+    this.opCaller = {
+      call: (db, argv, declared, read) => {
+        this.backend.monitor?.({ db, addr: "lua" }, argv);
+        if (read) this.pubsub?.tracking?.readKeys(declared);
+        else if (argv[0]!.length <= 8) this.publishForScript(argv);
+      },
+      client: info.id,
+    };
   }
 
   get now(): number {
@@ -544,7 +556,7 @@ export class Session implements SessionApi {
           ? this.trackedWrite(spec, argv)
           : this.read(spec, argv);
     // Remembered as the read is issued: a write applied before it answers still invalidates. A
-    // script's keys are remembered only once it reads (scriptCaller), as in Redis.
+    // script's keys are remembered only once it reads (opCaller), as in Redis.
     if (tracking && !isWrite(spec) && !RUNS_SCRIPT.has(spec.name)) tracking.readKeys(commandKeys(spec, argv));
     tracking?.commandDone();
     const complete = spec.completeReply;
@@ -555,8 +567,13 @@ export class Session implements SessionApi {
   private read(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | Promise<Reply> {
     const c = this.client;
     const read = () => this.backend.read(spec, argv, c.protocol === 3, c.db, this.writeBack, c.routing);
-    const scripts = this.backend.scripts;
-    const reply = scripts && RUNS_SCRIPT.has(spec.name) ? scripts.reading(this.scriptCaller, read) : read();
+    const callers = this.backend.callers;
+    const script = callers !== undefined && RUNS_SCRIPT.has(spec.name);
+    // In a cluster a script read runs on the partition's leader, after a round trip, so this node
+    // never sees whether it called a read-only command (which makes Redis track its declared
+    // keys): a tracking connection's is proposed as an op instead, and its apply here tells.
+    if (script && this.backend.cluster && this.tracksKeysOf(argv)) return this.write(argv);
+    const reply = script ? callers.reading(this.opCaller, read) : read();
     // The write the read asked for is done before the reply, as Redis's own are: what the client
     // sends next, INFO's expired_keys included, sees it.
     const back = this.writingBack;
@@ -616,7 +633,7 @@ export class Session implements SessionApi {
   ): Reply | Promise<Reply> {
     // What the trial ran reaches MONITOR and tracking only if it is the script's run: a stopped
     // trial runs again in apply, which reports it then.
-    const calls: Parameters<ScriptCaller["call"]>[] = [];
+    const calls: Parameters<OpCaller["call"]>[] = [];
     const ctx: CommandContext = { ...local.ctx, scriptCall: (...c) => calls.push(c) };
     const fcall = spec.name.startsWith("fcall");
     const readOnly = spec.name.endsWith("_ro");
@@ -646,7 +663,7 @@ export class Session implements SessionApi {
     const report = (reply: Reply): Reply | Promise<Reply> => {
       if (trial.host.stopped) return reply;
       if (stale && !killed) return inLog();
-      for (const c of calls) this.scriptCaller.call(...c);
+      for (const c of calls) this.opCaller.call(...c);
       return reply;
     };
     const out = busy.run(this, fcall ? "function" : "eval", label, argv, run, propose);
@@ -659,15 +676,6 @@ export class Session implements SessionApi {
       this.drain();
     });
   }
-
-  /** Where this connection's scripts report what they run: MONITOR shows it, tracking remembers their keys once they read. */
-  private readonly scriptCaller: ScriptCaller = {
-    call: (db, argv, declared, read) => {
-      this.backend.monitor?.({ db, addr: "lua" }, argv);
-      if (read) this.pubsub?.tracking?.readKeys(declared);
-      else if (argv[0]!.length <= 8) this.publishForScript(argv);
-    },
-  };
 
   /**
    * A script's PUBLISH / SPUBLISH (src/commands/scripting.ts): delivered by this node only, once
@@ -757,17 +765,18 @@ export class Session implements SessionApi {
     return this.propose({ ...this.opBase(), cmds: [argv] });
   }
 
-  /**
-   * A write with client tracking: NOLOOP needs to know which keys this connection is writing, and
-   * a FLUSHDB/FLUSHALL empties every tracking client's cache of this node (Redis's null invalidation).
-   */
+  /** Whether this connection's tracking would remember the keys a script declares in `argv`. */
+  private tracksKeysOf(argv: readonly Uint8Array[]): boolean {
+    const o = this.pubsub?.tracking?.options();
+    return o !== undefined && !o.bcast && scriptKeys(argv).length > 0;
+  }
+
+  /** A write with client tracking: a FLUSHDB/FLUSHALL empties every tracking client's cache of this node (Redis's null invalidation). */
   private trackedWrite(spec: CommandSpec, argv: readonly Uint8Array[]): Promise<Reply> {
     const tracking = this.pubsub?.tracking;
-    if (!tracking) return this.write(argv);
-    const done = tracking.writing(commandKeys(spec, argv));
+    if (!tracking || !FLUSHES.has(spec.name)) return this.write(argv);
     return this.write(argv).then((r) => {
-      done();
-      if (FLUSHES.has(spec.name) && r.t !== "error") tracking.flushed();
+      if (r.t !== "error") tracking.flushed();
       return r;
     });
   }
@@ -909,9 +918,13 @@ export class Session implements SessionApi {
 
   private propose(op: Op, retry = false): Promise<Reply> {
     this.inFlight++;
-    const scripts = this.backend.scripts;
-    if (scripts && op.cmds.some((argv) => RUNS_SCRIPT.has(ascii(argv[0]!.subarray(0, 16)).toLowerCase()))) {
-      scripts.proposing(op, this.scriptCaller);
+    const callers = this.backend.callers;
+    if (
+      callers &&
+      (this.pubsub?.tracking?.options()?.noloop ||
+        op.cmds.some((argv) => RUNS_SCRIPT.has(ascii(argv[0]!.subarray(0, 16)).toLowerCase())))
+    ) {
+      callers.proposing(op, this.opCaller);
     }
     return this.backend
       .propose(op)
