@@ -14,6 +14,7 @@ import { type BackupSource, clusterBackupSource, standaloneBackupSource } from "
 import { type ForeignClusterNode, startFormation } from "./cluster/formation.ts";
 import { admitGrowing, applyStandaloneLog, finishGrowing } from "./cluster/grow.ts";
 import { StandaloneHost } from "./cluster/standalone.ts";
+import { clusterScriptContext } from "./cluster/script-trial.ts";
 import { browse, startAdvertiser, type Advertiser, type DiscoveryLog } from "./discovery/index.ts";
 import type { NodeMetrics } from "./http/metrics.ts";
 import type { Logger } from "./log.ts";
@@ -26,6 +27,8 @@ export interface DataPlane {
   readonly mode: "standalone" | "cluster";
   readonly read: Backend["read"];
   readonly propose: Backend["propose"];
+  /** See Backend.localContext: a standalone node only (a cluster member's copy may be behind its leader's). */
+  readonly localContext?: Backend["localContext"];
   /** Live keys this node stores (all of them standalone; its replicas' in a cluster). */
   keyCount(): number;
   /** Live keys with an expiry, for INFO keyspace; a cluster counts the cluster's instead. */
@@ -109,6 +112,10 @@ export async function openStandalone(
   return {
     mode: "standalone",
     read: (spec, argv, resp3, db, writeBack) => replicas.runLocal(spec, argv, resp3, db, writeBack),
+    localContext: (db, resp3) => {
+      const ctx = replicas.localContext(db, resp3);
+      return ctx && { ctx };
+    },
     propose: (op) => host.propose(op),
     keyCount: () => replicas.keyCount(),
     expiringKeyCount: () => keyspace.countWithExpiry(wallNow()),
@@ -211,6 +218,8 @@ export async function openCluster(
     mode: "cluster",
     read: (spec, argv, resp3, db, _writeBack, routing) => node.read(spec, argv, resp3, db, routing),
     propose: (op) => node.propose(op),
+    localContext: (db, resp3, argv) =>
+      clusterScriptContext(node.replicas, node.self, config.partition_count, db, resp3, argv),
     keyCount: () => node.keyCount(),
     appliedIndex: () => node.appliedIndex(),
     sqliteSynchronous: () => node.sqliteSynchronous(),

@@ -35,6 +35,7 @@ import { TrackingTable } from "./pubsub/tracking.ts";
 import { Monitors } from "./server/monitor.ts";
 import { OpCallers } from "./server/op-callers.ts";
 import { ClientPause } from "./commands/pause.ts";
+import { BusyScripts } from "./commands/busy-script.ts";
 import { PubSubRegistry, sessionPubSub } from "./pubsub/registry.ts";
 import { wallNow } from "./wall-clock.ts";
 import { BlockingRegistry } from "./commands/blocking.ts";
@@ -294,6 +295,15 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       if (!tracking.enabled() || !plane.replicates?.(op)) return plane.propose(op);
       return callers.appliedHere(op, () => plane!.propose(op));
     },
+    localContext: (db, resp3, argv) => plane?.localContext?.(db, resp3, argv),
+    busy: new BusyScripts({
+      now: () => performance.now(),
+      after: (ms, fn) => {
+        const t = setTimeout(fn, ms);
+        return () => clearTimeout(t);
+      },
+      threshold: () => config.busy_reply_threshold,
+    }),
     now: wallNow,
     random: () => Math.random(),
     server,

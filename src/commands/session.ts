@@ -21,12 +21,16 @@ import {
   UNBLOCKED,
 } from "./blocking.ts";
 import { VERSION_COMMAND, WATCH_ABORT } from "./transactions.ts";
-import { RUNS_SCRIPT, scriptKeys, shebangFlags } from "./scripting.ts";
+import { RUNS_SCRIPT, scriptKeys, shebangFlags, startEval } from "./scripting.ts";
+import { startFcall } from "./functions.ts";
+import type { BusyScripts } from "./busy-script.ts";
+import { LuaVm } from "../scripting/lua-vm.ts";
 import { type ClientPause, MAY_REPLICATE } from "./pause.ts";
 import { clusterClientRefusal, selectedAfter } from "./databases.ts";
 import type {
   ClientState,
   ClusterView,
+  CommandContext,
   CommandSpec,
   Op,
   PubSubApi,
@@ -96,8 +100,26 @@ export interface Backend {
   };
   /** CLIENT PAUSE of this node (absent: never paused). */
   readonly pause?: ClientPause;
+  /** This node's script in progress: -BUSY, SCRIPT KILL, FUNCTION KILL (absent: scripts never run as trials). */
+  readonly busy?: BusyScripts;
+  /**
+   * Database `db` of this node's own data, readable across event-loop turns, where that is the
+   * data script `argv` must see (a standalone node; a cluster member that leads the script's
+   * partition, after a ReadIndex round); undefined elsewhere: the script then runs only in the log.
+   */
+  localContext?(
+    db: number,
+    resp3: boolean,
+    argv: readonly Uint8Array[],
+  ): LocalScriptContext | Promise<LocalScriptContext | undefined> | undefined;
   /** Calls `fn` once after `ms` milliseconds unless the returned cancel runs first. */
   after(ms: number, fn: () => void): () => void;
+}
+
+/** Where a script's trial reads; `home`: the partition a keyless script runs in (see scriptHost). */
+export interface LocalScriptContext {
+  readonly ctx: CommandContext;
+  readonly home?: { readonly partition: number; readonly slot: number };
 }
 
 /** The client behind an op or a script read: told of each command its scripts run (see ScriptCallSink). */
@@ -167,6 +189,8 @@ export class Session implements SessionApi {
   private readonly watched = new Map<string, WatchedKey>();
   /** A blocking command waits: every later command of the connection waits behind it, as in Redis. */
   private blocked = false;
+  /** Waiting for the writes in flight to be applied (afterWrites). */
+  private idle: (() => void)[] = [];
   /** The connection is gone: a blocked command stops waiting and nothing more is popped for it. */
   private closed = false;
   /** Ends the current blocked wait (connection closed). */
@@ -389,7 +413,13 @@ export class Session implements SessionApi {
     const sub = spec.subcommands && argv.length > 1 ? ascii(argv[1]!.subarray(0, 64)).toLowerCase() : undefined;
     this.client.lastCommand = sub && spec.subcommands!.some((x) => x.name === sub) ? `${name}|${sub}` : name;
     this.lastExecuted = name;
-    if (this.queued && !NOT_QUEUED.has(name)) return this.enqueue(spec, argv);
+    if (this.queued && !NOT_QUEUED.has(name)) {
+      // As Redis: refused while a script is busy, which fails the transaction.
+      const busy = this.backend.busy?.busyReply(this, argv);
+      if (!busy) return this.enqueue(spec, argv);
+      this.queueFailed = true;
+      return busy;
+    }
     if (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) return E.arity(name);
     if (!this.client.authenticated && !spec.flags.includes("noauth")) return E.noAuth;
     const denied = aclRefusal(this, spec, argv, false);
@@ -401,7 +431,27 @@ export class Session implements SessionApi {
     }
     const refused = subscribedModeReply(this, name, argv);
     if (refused) return refused;
-    return this.dispatch(spec, name, argv, false);
+    const busy = this.backend.busy;
+    if (!busy) return this.dispatch(spec, name, argv, false);
+    if (sub === "kill" && (name === "script" || name === "function")) {
+      return busy.kill(name === "script" ? "eval" : "function");
+    }
+    return this.gated(busy, spec, name, argv);
+  }
+
+  /** Dispatches once no other client's script holds the node (BusyScripts.gate), or answers -BUSY. */
+  private gated(busy: BusyScripts, spec: CommandSpec, name: string, argv: readonly Uint8Array[]) {
+    const gate = busy.gate(this, argv);
+    if (gate instanceof Promise) return gate.then((): Reply | Promise<Reply> => this.gated(busy, spec, name, argv));
+    if (gate) {
+      if (name !== "exec" || !this.queued) return gate;
+      // A refused EXEC ends the transaction and says why, as Redis's execCommandAbort.
+      this.resetState();
+      return err(`EXECABORT Transaction discarded because of: ${(gate as { v: string }).v}`);
+    }
+    const reply = this.dispatch(spec, name, argv, false);
+    if (name !== "function" || argv.length !== 2 || ascii(argv[1]!).toLowerCase() !== "stats") return reply;
+    return reply instanceof Promise ? reply.then((r) => busy.withRunningScript(r)) : busy.withRunningScript(reply);
   }
 
   /**
@@ -500,9 +550,11 @@ export class Session implements SessionApi {
     const tracking = this.pubsub?.tracking;
     const reply = mayBlock(spec, argv)
       ? this.blockingWrite(spec, argv)
-      : isWrite(spec)
-        ? this.trackedWrite(spec, argv)
-        : this.read(spec, argv);
+      : RUNS_SCRIPT.has(spec.name)
+        ? this.script(spec, argv)
+        : isWrite(spec)
+          ? this.trackedWrite(spec, argv)
+          : this.read(spec, argv);
     // Remembered as the read is issued: a write applied before it answers still invalidates. A
     // script's keys are remembered only once it reads (opCaller), as in Redis.
     if (tracking && !isWrite(spec) && !RUNS_SCRIPT.has(spec.name)) tracking.readKeys(commandKeys(spec, argv));
@@ -527,6 +579,102 @@ export class Session implements SessionApi {
     const back = this.writingBack;
     this.writingBack = undefined;
     return back ? back.then(() => reply) : reply;
+  }
+
+  /**
+   * A script, first as a trial on this node's own data where it has it (src/commands/busy-script.ts):
+   * one that ends without writing is answered from there; one that reaches a write is proposed
+   * (or read, for the read-only variants, which never stop) as before.
+   */
+  private script(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | Promise<Reply> {
+    const inLog = () => (isWrite(spec) ? this.trackedWrite(spec, argv) : this.read(spec, argv));
+    const busy = this.backend.busy;
+    // A writing script may start while the connection's earlier writes are in flight (read-only
+    // ones wait for them): its trial is then "stale", it may miss them.
+    const stale = this.inFlight > 0;
+    const c = this.client;
+    const local = busy && this.backend.localContext?.(c.db, c.protocol === 3, argv);
+    if (!busy || !local) return inLog();
+    const go = (l: LocalScriptContext | undefined) => (l ? this.trial(busy, spec, argv, l, inLog, stale) : inLog());
+    if (!(local instanceof Promise)) return go(local);
+    this.blocked = true;
+    return local.then((l) => {
+      this.blocked = false;
+      const reply = go(l);
+      this.drain();
+      return reply;
+    });
+  }
+
+  /** Runs `fn` once the connection's writes in flight are applied; its later commands wait. */
+  private afterWrites(fn: () => Reply | Promise<Reply>): Promise<Reply> {
+    this.blocked = true;
+    return new Promise<void>((resolve) => this.idle.push(resolve)).then(() => {
+      this.blocked = false;
+      const reply = fn();
+      this.drain();
+      return reply;
+    });
+  }
+
+  /**
+   * A stale trial (see script) that ends with a reply might have answered from before the
+   * connection's own write: it runs in the log instead, ordered after that write; one that cannot
+   * start (an FCALL of a function a FUNCTION LOAD in flight adds) starts again once it is applied.
+   * A killed one stands: it did nothing.
+   */
+  private trial(
+    busy: BusyScripts,
+    spec: CommandSpec,
+    argv: readonly Uint8Array[],
+    local: LocalScriptContext,
+    inLog: () => Reply | Promise<Reply>,
+    stale: boolean,
+  ): Reply | Promise<Reply> {
+    // What the trial ran reaches MONITOR and tracking only if it is the script's run: a stopped
+    // trial runs again in apply, which reports it then.
+    const calls: Parameters<OpCaller["call"]>[] = [];
+    const ctx: CommandContext = { ...local.ctx, scriptCall: (...c) => calls.push(c) };
+    const fcall = spec.name.startsWith("fcall");
+    const readOnly = spec.name.endsWith("_ro");
+    const home = local.home;
+    const trial = fcall ? startFcall(ctx, argv, readOnly, home) : startEval(ctx, argv, readOnly, home?.slot);
+    if (!("run" in trial)) return stale ? this.afterWrites(() => this.script(spec, argv)) : trial;
+    const label = fcall ? ascii(argv[1]!) : `f_${LuaVm.sha(argv[1]!)}`;
+    let killed = false;
+    const run = {
+      step: trial.run.step,
+      kill: () => {
+        killed = true;
+        return trial.run.kill();
+      },
+    };
+    let waiting = false;
+    const propose = () => {
+      // Proposed before the connection's later commands, which waited behind the trial.
+      const reply = inLog();
+      if (waiting) {
+        waiting = false;
+        this.blocked = false;
+        this.drain();
+      }
+      return Promise.resolve(reply);
+    };
+    const report = (reply: Reply): Reply | Promise<Reply> => {
+      if (trial.host.stopped) return reply;
+      if (stale && !killed) return inLog();
+      for (const c of calls) this.opCaller.call(...c);
+      return reply;
+    };
+    const out = busy.run(this, fcall ? "function" : "eval", label, argv, run, propose);
+    if (!(out instanceof Promise)) return report(out);
+    this.blocked = waiting = true;
+    return out.then(report).finally(() => {
+      if (!waiting) return;
+      waiting = false;
+      this.blocked = false;
+      this.drain();
+    });
   }
 
   /**
@@ -784,6 +932,7 @@ export class Session implements SessionApi {
       .catch((e: unknown) => err(`ERR write failed: ${(e as Error).message}`))
       .finally(() => {
         this.inFlight--;
+        if (this.inFlight === 0 && this.idle.length > 0) for (const f of this.idle.splice(0)) f();
         this.drain();
       });
   }
