@@ -21,7 +21,7 @@ import {
   UNBLOCKED,
 } from "./blocking.ts";
 import { VERSION_COMMAND, WATCH_ABORT } from "./transactions.ts";
-import { RUNS_SCRIPT, shebangFlags } from "./scripting.ts";
+import { isUnknownScript, proposedBySha, RUNS_SCRIPT, shebangFlags } from "./scripting.ts";
 import { type ClientPause, MAY_REPLICATE } from "./pause.ts";
 import { clusterClientRefusal, selectedAfter } from "./databases.ts";
 import type {
@@ -742,8 +742,15 @@ export class Session implements SessionApi {
     if (scripts && op.cmds.some((argv) => RUNS_SCRIPT.has(ascii(argv[0]!.subarray(0, 16)).toLowerCase()))) {
       scripts.proposing(op, this.scriptCaller);
     }
-    return this.backend
-      .propose(op)
+    const bySha = proposedBySha(op);
+    const proposed = bySha
+      ? this.backend.propose(bySha).then((r) => {
+          if (!isUnknownScript(r)) return r;
+          scripts?.proposing(op, this.scriptCaller);
+          return this.backend.propose(op);
+        })
+      : this.backend.propose(op);
+    return proposed
       .then((r) => {
         this.wakeBlocked(op, r);
         return r;
