@@ -6,7 +6,7 @@ import type { KeyEventSink, KeyEventsHook, ServerView } from "./commands/types.t
 import { byteKey } from "./commands/util.ts";
 import { formatValue } from "./config/load.ts";
 import { CONFIG_KEYS, parseOutputLimit, type Config, type ConfigKey } from "./config/schema.ts";
-import { createHttpApp, type NodeStatus } from "./http/app.ts";
+import { type Caller, createHttpApp, type NodeStatus } from "./http/app.ts";
 import {
   NodeMetrics,
   registerClusterMetrics,
@@ -33,12 +33,13 @@ import { VERSION } from "./version.ts";
 import { KeyspaceEvents } from "./pubsub/keyspace-events.ts";
 import { TrackingTable } from "./pubsub/tracking.ts";
 import { Monitors } from "./server/monitor.ts";
-import { ScriptCallers } from "./server/script-callers.ts";
+import { OpCallers } from "./server/op-callers.ts";
 import { ClientPause } from "./commands/pause.ts";
+import { BusyScripts } from "./commands/busy-script.ts";
 import { PubSubRegistry, sessionPubSub } from "./pubsub/registry.ts";
 import { wallNow } from "./wall-clock.ts";
 import { BlockingRegistry } from "./commands/blocking.ts";
-import { aclCatalog } from "./commands/acl.ts";
+import { aclCatalog, httpAdminRefusal } from "./commands/acl.ts";
 import { COMMANDS } from "./commands/table.ts";
 import { createSecurity } from "./server/security.ts";
 import { PROTECTED_MODE_DENIED, protectedModeRefuses, tlsOptions } from "./server/tls.ts";
@@ -95,7 +96,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   const pubsub = new PubSubRegistry();
   const tracking = new TrackingTable();
   const monitors = new Monitors();
-  const scripts = new ScriptCallers();
+  const callers = new OpCallers();
   const pause = new ClientPause((ms, fn) => {
     const t = setTimeout(fn, ms);
     return () => clearTimeout(t);
@@ -125,7 +126,12 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       changed = [];
       for (const [db, key] of touched) blocking.touched(db, [key]);
     },
-    scriptCalls: (op) => scripts.scriptCalls(op),
+    applying: (op) => {
+      const caller = callers.applying(op);
+      // A read's lazily expired keys are not the reader's writes.
+      events.writtenBy(op && caller?.client);
+      return caller?.scriptCalls;
+    },
     expiryPaused: () => pause.active !== undefined,
     expired: (n) => {
       expiredKeys += n;
@@ -283,7 +289,21 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   const backend: Backend = {
     read: (spec, argv, resp3, db, writeBack, routing) =>
       plane ? plane.read(spec, argv, resp3, db, writeBack, routing) : LOADING,
-    propose: (op) => (plane ? plane.propose(op) : Promise.resolve(LOADING)),
+    propose: (op) => {
+      if (!plane) return Promise.resolve(LOADING);
+      // Tracking clients of a cluster member learn of a write when this member applies it (see OpCallers.appliedHere).
+      if (!tracking.enabled() || !plane.replicates?.(op)) return plane.propose(op);
+      return callers.appliedHere(op, () => plane!.propose(op));
+    },
+    localContext: (db, resp3, argv) => plane?.localContext?.(db, resp3, argv),
+    busy: new BusyScripts({
+      now: () => performance.now(),
+      after: (ms, fn) => {
+        const t = setTimeout(fn, ms);
+        return () => clearTimeout(t);
+      },
+      threshold: () => config.busy_reply_threshold,
+    }),
     now: wallNow,
     random: () => Math.random(),
     server,
@@ -302,7 +322,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     blocking,
     monitor: (client, argv) =>
       monitors.feed(Math.floor((performance.timeOrigin + performance.now()) * 1000), client, argv),
-    scripts,
+    callers,
     pause,
     after: (ms, fn) => {
       const t = setTimeout(fn, ms);
@@ -396,6 +416,32 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   respPort = respServer.port;
 
   const http = parseHostPort(config.http_addr);
+  /**
+   * An HTTP caller stands where a RESP client does: with requirepass set, only a configured
+   * http_auth_token (checked by the app) or an ACL user's AUTH stands in for it.
+   */
+  const httpSession = () => {
+    const session = new Session(backend, { id: 0, addr: "http", laddr: formatHostPort(http.host, httpPort) });
+    session.client.authenticated = config.requirepass === "" || config.http_auth_token !== "";
+    // HTTP callers cannot follow -MOVED: the node always proxies for them.
+    session.client.clusterMode = false;
+    return session;
+  };
+  /**
+   * AUTH as the caller: a bearer token names the one user that has it as a password; a token of
+   * no user, or of several, is refused as a wrong password (counted for the AUTH delay, in ACL LOG).
+   */
+  const signIn = async (session: Session, as: Caller): Promise<Reply> => {
+    let user: string;
+    let password: string;
+    if ("token" in as) {
+      const users = security.acl.usersWithPassword(enc.encode(as.token));
+      // Not a user name (names have no spaces): AUTH fails, and ACL LOG says it was a token.
+      user = users.length === 1 ? users[0]! : "(bearer token)";
+      password = as.token;
+    } else ({ user, password } = as);
+    return await session.execute([enc.encode("AUTH"), enc.encode(user), enc.encode(password)]);
+  };
   const status: NodeStatus = {
     live: () => true,
     ready: () => plane?.ready() ?? { ready: false, reason: "starting" },
@@ -445,17 +491,17 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       };
     },
     command: async (argv, as) => {
-      // An HTTP caller stands where a RESP client does: with requirepass set, only a configured
-      // http_auth_token (checked by the app) stands in for AUTH.
-      const session = new Session(backend, { id: 0, addr: "http", laddr: formatHostPort(http.host, httpPort) });
-      session.client.authenticated = config.requirepass === "" || config.http_auth_token !== "";
-      // HTTP callers cannot follow -MOVED: the node always proxies for them.
-      session.client.clusterMode = false;
+      const session = httpSession();
       if (as) {
-        const auth = await session.execute([enc.encode("AUTH"), enc.encode(as.user), enc.encode(as.password)]);
+        const auth = await signIn(session, as);
         if (auth.t === "error") return auth;
       }
       return await session.execute(argv);
+    },
+    adminRefusal: async (as, endpoint, readsEveryKey) => {
+      const session = httpSession();
+      const auth = await signIn(session, as);
+      return auth.t === "error" ? auth : httpAdminRefusal(session, endpoint, readsEveryKey);
     },
   };
   const app = createHttpApp(status);

@@ -1,6 +1,6 @@
 // The node's ACL users (ACL SETUSER/DELUSER/LIST, AUTH) and what refused clients leave behind:
 // ACL LOG entries and a per-source delay after failed AUTHs. Pure: the caller passes `now`.
-import { type AclDeps, AclRuleError, AclUser } from "./user.ts";
+import { type AclDeps, AclRuleError, AclUser, mergeSelectorArgs, UnmatchedSelectorError } from "./user.ts";
 
 export const DEFAULT_USER = "default";
 
@@ -75,10 +75,13 @@ export class AclRegistry {
     return [...this.users.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
-  /** All rules or none: throws AclRuleError naming the first bad one. */
+  /**
+   * All rules or none: throws AclRuleError naming the first bad one, or UnmatchedSelectorError. A
+   * `(…)` selector may come as one rule or spread over several (`(~a*`, `+get)`).
+   */
   setUser(name: string, rules: readonly string[]): void {
     const next = this.users.get(name)?.clone() ?? new AclUser(name, this.deps);
-    for (const r of rules) next.apply(r);
+    for (const r of mergeSelectorArgs(rules)) next.apply(r);
     this.users.set(name, next);
     this.version++;
   }
@@ -124,9 +127,10 @@ export class AclRegistry {
       if (users.has(name)) throw new Error(`line ${i + 1}: Duplicate user '${name}' found`);
       const u = new AclUser(name, this.deps);
       try {
-        for (const r of rules) u.apply(r);
+        for (const r of mergeSelectorArgs(rules)) u.apply(r);
       } catch (e) {
         if (e instanceof AclRuleError) throw new Error(`line ${i + 1}: ${e.reason}. Invalid rule '${e.op}'`);
+        if (e instanceof UnmatchedSelectorError) throw new Error(`line ${i + 1}: ${e.message}`);
         throw e;
       }
       users.set(name, u);
@@ -141,6 +145,14 @@ export class AclRegistry {
   authenticate(name: string, password: Uint8Array): boolean {
     const u = this.users.get(name);
     return u?.enabled === true && u.checkPassword(password);
+  }
+
+  /**
+   * The enabled users that have `password` among their own (an HTTP bearer token is a user's
+   * password); a nopass user has no token, since every token would match it.
+   */
+  usersWithPassword(password: Uint8Array): string[] {
+    return [...this.users.values()].filter((u) => u.enabled && u.hasPassword(password)).map((u) => u.name);
   }
 
   /** Records a denial, counted with a like one of the last minute (ACL LOG). */

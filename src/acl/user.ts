@@ -81,12 +81,12 @@ const HEX64 = /^[0-9a-f]{64}$/;
 const encoder = new TextEncoder();
 const hasSpace = (s: string) => /[\s\0]/.test(s);
 
-export class AclUser {
-  enabled = false;
-  nopass = false;
-  /** RESTORE payload checks (Redis's sanitize-payload flags); set by `reset`, shown, not enforced. */
-  sanitize: "" | "sanitize-payload" | "skip-sanitize-payload" = "";
-  passwords: string[] = [];
+/**
+ * What one selector allows: commands, key patterns (read/write) and channel patterns. A user is
+ * its root selector plus the selectors of `(…)` rules (Redis 7); a call is allowed when any one of
+ * them allows all of it.
+ */
+export class AclSelector {
   allKeys = false;
   keys: KeyPattern[] = [];
   allChannels = false;
@@ -98,86 +98,60 @@ export class AclUser {
   /** Full names of the commands allowed. */
   private allowed = new Set<string>();
 
-  constructor(
-    readonly name: string,
-    private readonly deps: AclDeps,
-  ) {}
+  constructor(protected readonly deps: AclDeps) {}
 
-  clone(name = this.name): AclUser {
-    const u = new AclUser(name, this.deps);
-    u.enabled = this.enabled;
-    u.nopass = this.nopass;
-    u.sanitize = this.sanitize;
-    u.passwords = [...this.passwords];
-    u.allKeys = this.allKeys;
-    u.keys = this.keys.map((k) => ({ ...k }));
-    u.allChannels = this.allChannels;
-    u.channels = [...this.channels];
-    u.allCommands = this.allCommands;
-    u.rules = [...this.rules];
-    u.allowed = new Set(this.allowed);
-    return u;
+  /** Copies the selector's part of `from` into this one. */
+  protected copySelector(from: AclSelector): this {
+    this.allKeys = from.allKeys;
+    this.keys = from.keys.map((k) => ({ ...k }));
+    this.allChannels = from.allChannels;
+    this.channels = [...from.channels];
+    this.allCommands = from.allCommands;
+    this.rules = [...from.rules];
+    this.allowed = new Set(from.allowed);
+    return this;
   }
 
-  /** Applies one rule; throws AclRuleError (and may have half-applied it: apply rules to a clone). */
-  apply(op: string): void {
-    if (op === "") return;
-    const l = op.toLowerCase();
-    switch (l) {
-      case "on":
-        this.enabled = true;
-        return;
-      case "off":
-        this.enabled = false;
-        return;
-      case "nopass":
-        this.nopass = true;
-        this.passwords = [];
-        return;
-      case "resetpass":
-        this.nopass = false;
-        this.passwords = [];
-        return;
+  cloneSelector(): AclSelector {
+    return new AclSelector(this.deps).copySelector(this);
+  }
+
+  /** Applies a rule a selector takes (keys, channels, commands); false for any other rule. */
+  applySelectorRule(op: string): boolean {
+    switch (op.toLowerCase()) {
       case "allkeys":
       case "~*":
         this.allKeys = true;
         this.keys = [];
-        return;
+        return true;
       case "resetkeys":
         this.allKeys = false;
         this.keys = [];
-        return;
+        return true;
       case "allchannels":
       case "&*":
         this.allChannels = true;
         this.channels = [];
-        return;
+        return true;
       case "resetchannels":
         this.allChannels = false;
         this.channels = [];
-        return;
+        return true;
       case "allcommands":
       case "+@all":
         this.setBase(true);
-        return;
+        return true;
       case "nocommands":
       case "-@all":
         this.setBase(false);
-        return;
-      case "reset":
-        for (const r of ["resetpass", "resetkeys", "resetchannels", "off", "sanitize-payload", "-@all"]) this.apply(r);
-        return;
-      case "sanitize-payload":
-      case "skip-sanitize-payload":
-        this.sanitize = l;
-        return;
+        return true;
     }
     const c = op[0];
-    if (c === ">" || c === "<" || c === "#" || c === "!") this.password(op);
-    else if (c === "~" || c === "%") this.keyPattern(op);
+    if (c === "~" || c === "%") this.keyPattern(op);
     else if (c === "&") this.channelPattern(op);
     else if (c === "+" || c === "-") this.commandRule(op, c === "+");
-    else throw new AclRuleError(op, SYNTAX);
+    else return false;
+    return true;
   }
 
   private channelPattern(op: string): void {
@@ -185,20 +159,6 @@ export class AclUser {
     const pattern = op.slice(1);
     if (hasSpace(pattern)) throw new AclRuleError(op, SYNTAX);
     if (!this.channels.includes(pattern)) this.channels.push(pattern);
-  }
-
-  private password(op: string): void {
-    const hashed = op[0] === ">" || op[0] === "<";
-    const hash = hashed ? this.deps.sha256hex(encoder.encode(op.slice(1))) : op.slice(1);
-    if (!hashed && !HEX64.test(hash)) throw new AclRuleError(op, BAD_HASH);
-    if (op[0] === ">" || op[0] === "#") {
-      if (!this.passwords.includes(hash)) this.passwords.push(hash);
-      this.nopass = false;
-      return;
-    }
-    const at = this.passwords.indexOf(hash);
-    if (at < 0) throw new AclRuleError(op, NO_SUCH_PASSWORD);
-    this.passwords.splice(at, 1);
   }
 
   private keyPattern(op: string): void {
@@ -269,32 +229,26 @@ export class AclUser {
     return this.allChannels ? "&*" : this.channels.map((c) => `&${c}`).join(" ");
   }
 
-  flags(): string[] {
-    return [this.enabled ? "on" : "off", ...(this.nopass ? ["nopass"] : []), ...(this.sanitize ? [this.sanitize] : [])];
-  }
-
-  /** The user as one aclfile / ACL LIST line: `user <name> <rules…>`, which ACL SETUSER reads back. */
-  describe(): string {
-    const parts = [`user ${this.name}`, ...this.flags(), ...this.passwords.map((p) => `#${p}`)];
+  /** Keys, channels and commands in the rule language, as ACL LIST shows them. */
+  describeSelector(): string {
     const keys = this.keyRules();
-    if (keys !== "") parts.push(keys);
-    parts.push(this.allChannels ? "&*" : ["resetchannels", ...this.channels.map((c) => `&${c}`)].join(" "));
-    parts.push(this.commandRules());
-    return parts.join(" ");
-  }
-
-  /** Constant-time over the stored hashes: true when `password` is one of them (or the user has nopass). */
-  checkPassword(password: Uint8Array): boolean {
-    if (this.nopass) return true;
-    const h = this.deps.sha256hex(password);
-    let ok = false;
-    for (const p of this.passwords) ok = sameText(p, h) || ok;
-    return ok;
+    const channels = this.allChannels ? "&*" : ["resetchannels", ...this.channels.map((c) => `&${c}`)].join(" ");
+    return [...(keys === "" ? [] : [keys]), channels, this.commandRules()].join(" ");
   }
 
   /** Whether the full name (`get`, `config|get`) may run. */
   canRun(fullName: string): boolean {
     return this.allowed.has(fullName);
+  }
+
+  /** Whether every command of the category may run (what the HTTP admin endpoints ask of @admin). */
+  canRunCategory(category: string): boolean {
+    return this.deps.commands.every((c) => !c.categories.includes(category) || this.allowed.has(c.name));
+  }
+
+  /** Whether it may read every key (`~*`, `allkeys` or `%R~*`): what a whole backup reads. */
+  readsEveryKey(): boolean {
+    return this.allKeys || this.keys.some((k) => k.pattern === "*" && k.read);
   }
 
   canAccessKey(key: Uint8Array, use: KeyUse): boolean {
@@ -320,6 +274,155 @@ export class AclUser {
   /** Can do everything: the session skips key and channel checks. */
   unrestricted(): boolean {
     return this.allKeys && this.allChannels && this.allCommands && this.rules.length === 0;
+  }
+}
+
+/** `(…)` rules that a client sent as several arguments (`(~a*` `+get)`) joined into one each, as Redis. */
+export function mergeSelectorArgs(rules: readonly string[]): string[] {
+  const out: string[] = [];
+  let open: string | undefined;
+  for (const r of rules) {
+    if (open === undefined && r.startsWith("(") && !r.endsWith(")")) open = r;
+    else if (open !== undefined) {
+      open = `${open} ${r}`;
+      if (r.endsWith(")")) {
+        out.push(open);
+        open = undefined;
+      }
+    } else out.push(r);
+  }
+  if (open !== undefined) {
+    throw new UnmatchedSelectorError(`Unmatched parenthesis in acl selector starting at '${open.split(" ")[0]}'.`);
+  }
+  return out;
+}
+
+/** A `(` rule with no closing `)` (Redis's wording in the message). */
+export class UnmatchedSelectorError extends Error {}
+
+export class AclUser extends AclSelector {
+  enabled = false;
+  nopass = false;
+  /** RESTORE payload checks (Redis's sanitize-payload flags); set by `reset`, shown, not enforced. */
+  sanitize: "" | "sanitize-payload" | "skip-sanitize-payload" = "";
+  passwords: string[] = [];
+  /** The selectors of `(…)` rules, after the user's own (root) one, in the order added. */
+  selectors: AclSelector[] = [];
+
+  constructor(
+    readonly name: string,
+    deps: AclDeps,
+  ) {
+    super(deps);
+  }
+
+  clone(name = this.name): AclUser {
+    const u = new AclUser(name, this.deps).copySelector(this);
+    u.enabled = this.enabled;
+    u.nopass = this.nopass;
+    u.sanitize = this.sanitize;
+    u.passwords = [...this.passwords];
+    u.selectors = this.selectors.map((s) => s.cloneSelector());
+    return u;
+  }
+
+  /** Applies one rule; throws AclRuleError (and may have half-applied it: apply rules to a clone). */
+  apply(op: string): void {
+    if (op === "") return;
+    const l = op.toLowerCase();
+    switch (l) {
+      case "on":
+        this.enabled = true;
+        return;
+      case "off":
+        this.enabled = false;
+        return;
+      case "nopass":
+        this.nopass = true;
+        this.passwords = [];
+        return;
+      case "resetpass":
+        this.nopass = false;
+        this.passwords = [];
+        return;
+      case "clearselectors":
+        this.selectors = [];
+        return;
+      case "reset":
+        for (const r of [
+          "resetpass",
+          "resetkeys",
+          "resetchannels",
+          "off",
+          "clearselectors",
+          "sanitize-payload",
+          "-@all",
+        ])
+          this.apply(r);
+        return;
+      case "sanitize-payload":
+      case "skip-sanitize-payload":
+        this.sanitize = l;
+        return;
+    }
+    const c = op[0];
+    if (c === ">" || c === "<" || c === "#" || c === "!") this.password(op);
+    else if (c === "(" && op.endsWith(")")) this.selectors.push(this.selector(op));
+    else if (!this.applySelectorRule(op)) throw new AclRuleError(op, SYNTAX);
+  }
+
+  /** A `(…)` rule: a new selector from the keys, channels and commands rules inside. */
+  private selector(op: string): AclSelector {
+    const s = new AclSelector(this.deps);
+    for (const rule of op.slice(1, -1).split(" ")) {
+      if (rule === "") continue;
+      try {
+        if (!s.applySelectorRule(rule)) throw new AclRuleError(op, SYNTAX);
+      } catch (e) {
+        // Redis names the whole selector as the bad modifier.
+        if (e instanceof AclRuleError) throw new AclRuleError(op, e.reason);
+        throw e;
+      }
+    }
+    return s;
+  }
+
+  private password(op: string): void {
+    const hashed = op[0] === ">" || op[0] === "<";
+    const hash = hashed ? this.deps.sha256hex(encoder.encode(op.slice(1))) : op.slice(1);
+    if (!hashed && !HEX64.test(hash)) throw new AclRuleError(op, BAD_HASH);
+    if (op[0] === ">" || op[0] === "#") {
+      if (!this.passwords.includes(hash)) this.passwords.push(hash);
+      this.nopass = false;
+      return;
+    }
+    const at = this.passwords.indexOf(hash);
+    if (at < 0) throw new AclRuleError(op, NO_SUCH_PASSWORD);
+    this.passwords.splice(at, 1);
+  }
+
+  flags(): string[] {
+    return [this.enabled ? "on" : "off", ...(this.nopass ? ["nopass"] : []), ...(this.sanitize ? [this.sanitize] : [])];
+  }
+
+  /** The user as one aclfile / ACL LIST line: `user <name> <rules…>`, which ACL SETUSER reads back. */
+  describe(): string {
+    const parts = [`user ${this.name}`, ...this.flags(), ...this.passwords.map((p) => `#${p}`)];
+    parts.push(this.describeSelector(), ...this.selectors.map((s) => `(${s.describeSelector()})`));
+    return parts.join(" ");
+  }
+
+  /** Constant-time over the stored hashes: true when `password` is one of them (or the user has nopass). */
+  checkPassword(password: Uint8Array): boolean {
+    return this.nopass || this.hasPassword(password);
+  }
+
+  /** Constant-time over the stored hashes: true when `password` is one of them, nopass or not. */
+  hasPassword(password: Uint8Array): boolean {
+    const h = this.deps.sha256hex(password);
+    let ok = false;
+    for (const p of this.passwords) ok = sameText(p, h) || ok;
+    return ok;
   }
 }
 

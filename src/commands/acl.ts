@@ -1,7 +1,15 @@
 // ACL users on the session: the ACL command, AUTH/HELLO AUTH against the users, and the
 // permission check every command passes (src/commands/session.ts). The users themselves, their
 // rule language and the ACL LOG live in src/acl.
-import { type AclCommand, AclRuleError, type AclUser, CATEGORIES, type KeyUse } from "../acl/user.ts";
+import {
+  type AclCommand,
+  AclRuleError,
+  type AclSelector,
+  type AclUser,
+  CATEGORIES,
+  type KeyUse,
+  UnmatchedSelectorError,
+} from "../acl/user.ts";
 import { DEFAULT_USER, type DenialReason } from "../acl/registry.ts";
 import {
   array,
@@ -125,23 +133,43 @@ function channelsOf(name: string, argv: readonly Uint8Array[]): { at: number; pa
 
 type Denial = { reason: Exclude<DenialReason, "auth">; at: number; object: string };
 
-/** Why `user` may not run this call, or undefined when it may (Redis's ACLCheckAllUserCommandPerm). */
-function denial(user: AclUser, spec: CommandSpec, argv: readonly Uint8Array[]): Denial | undefined {
-  if (user.unrestricted()) return undefined;
+/** Which denial Redis reports when no selector allows a call: channel over key over command. */
+const DENIAL_RANK = { command: 1, key: 2, channel: 4 } as const;
+
+/** Why this one selector does not allow the call: the command, then the first key, then the first channel. */
+function selectorDenial(sel: AclSelector, spec: CommandSpec, argv: readonly Uint8Array[]): Denial | undefined {
+  if (sel.unrestricted()) return undefined;
   const full = fullName(spec, argv);
-  if (!spec.flags.includes("noauth") && !user.canRun(full)) return { reason: "command", at: 0, object: full };
-  if (!user.allKeys) {
+  if (!spec.flags.includes("noauth") && !sel.canRun(full)) return { reason: "command", at: 0, object: full };
+  if (!sel.allKeys) {
     for (const k of keysWithUse(spec, argv)) {
-      if (!user.canAccessKey(k.key, k.use)) return { reason: "key", at: k.at, object: str(k.key) };
+      if (!sel.canAccessKey(k.key, k.use)) return { reason: "key", at: k.at, object: str(k.key) };
     }
   }
-  if (!user.allChannels) {
+  if (!sel.allChannels) {
     for (const c of channelsOf(spec.name, argv)) {
-      if (!user.canAccessChannel(argv[c.at]!, c.pattern))
+      if (!sel.canAccessChannel(argv[c.at]!, c.pattern))
         return { reason: "channel", at: c.at, object: str(argv[c.at]!) };
     }
   }
   return undefined;
+}
+
+/**
+ * Why `user` may not run this call, or undefined when its own rules or any one of its selectors
+ * allow all of it (Redis's ACLCheckAllUserCommandPerm: the reported denial is the highest ranked,
+ * then the one at the last argument).
+ */
+function denial(user: AclUser, spec: CommandSpec, argv: readonly Uint8Array[]): Denial | undefined {
+  let worst: Denial | undefined;
+  for (const sel of [user, ...user.selectors]) {
+    const d = selectorDenial(sel, spec, argv);
+    if (!d) return undefined;
+    const rank = DENIAL_RANK[d.reason];
+    const worstRank = worst ? DENIAL_RANK[worst.reason] : 0;
+    if (!worst || rank > worstRank || (rank === worstRank && d.at > worst.at)) worst = d;
+  }
+  return worst;
 }
 
 /**
@@ -177,6 +205,27 @@ export function aclRefusal(
   return d.reason === "command"
     ? err(`NOPERM this user has no permissions to run the '${d.object}' command`)
     : err(`NOPERM this user has no permissions to access one of the ${d.reason}s used as arguments`);
+}
+
+/**
+ * The check of an HTTP admin endpoint (`POST /cluster/join`, `GET /backup` …) for a session signed
+ * in as an ACL user: it needs every @admin command, and a backup reads on every key too. -NOPERM,
+ * logged and kept in ACL LOG as a refused command is, or undefined when allowed.
+ */
+export function httpAdminRefusal(s: SessionApi, endpoint: string, readsEveryKey: boolean): Reply | undefined {
+  const user = s.security.acl.get(s.client.user);
+  if (user?.canRunCategory("admin") && (!readsEveryKey || user.readsEveryKey())) return undefined;
+  s.security.acl.record({
+    reason: "command",
+    context: "toplevel",
+    object: endpoint,
+    username: s.client.user,
+    at: s.now,
+    clientInfo: clientLine(s.client, s.now),
+  });
+  s.security.refused({ reason: "command", username: s.client.user, object: endpoint, addr: s.client.addr });
+  const needs = readsEveryKey ? "every @admin command and reads on every key (%R~*)" : "every @admin command";
+  return err(`NOPERM this user has no permissions to use ${endpoint}: it needs ${needs}`);
 }
 
 const WRONGPASS = err("WRONGPASS invalid username-password pair or user is disabled.");
@@ -237,7 +286,18 @@ function getUser(s: SessionApi, name: string): Reply {
     [bulk("commands"), bulk(u.commandRules())],
     [bulk("keys"), bulk(u.keyRules())],
     [bulk("channels"), bulk(u.channelRules())],
-    [bulk("selectors"), array([])],
+    [
+      bulk("selectors"),
+      array(
+        u.selectors.map((sel) =>
+          map([
+            [bulk("commands"), bulk(sel.commandRules())],
+            [bulk("keys"), bulk(sel.keyRules())],
+            [bulk("channels"), bulk(sel.channelRules())],
+          ]),
+        ),
+      ),
+    ],
   ]);
 }
 
@@ -328,7 +388,7 @@ function acl(s: SessionApi, argv: readonly Uint8Array[]): Reply | Promise<Reply>
     try {
       return s.security.changeUsers(() => registry.setUser(name, argv.slice(3).map(str)));
     } catch (e) {
-      if (e instanceof AclRuleError) return err(`ERR ${e.message}`);
+      if (e instanceof AclRuleError || e instanceof UnmatchedSelectorError) return err(`ERR ${e.message}`);
       throw e;
     }
   }

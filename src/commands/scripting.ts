@@ -11,7 +11,7 @@
 import { array, err, OK, type Reply, simple, ZERO, ONE } from "../resp/reply.ts";
 import { ONE_SLOT } from "./cluster-policy.ts";
 import { keySlot } from "../keyspace/slot.ts";
-import { LuaVm, type ScriptHost } from "../scripting/lua-vm.ts";
+import { LuaVm, type ScriptHost, type SlicedRun } from "../scripting/lua-vm.ts";
 import { define, subcommands } from "./define.ts";
 import { MAY_REPLICATE } from "./pause.ts";
 import { commandKeys } from "./connection.ts";
@@ -20,6 +20,9 @@ import type { CommandContext, CommandSpec, Op } from "./types.ts";
 import { ascii, E, lower, parseInt64, utf8 } from "./util.ts";
 
 let shared: LuaVm | undefined;
+/** Scripts in the process's cache, without creating the VM. */
+export const cachedScripts = (): number => shared?.cached ?? 0;
+
 /** The process's Lua VM, created on first use. */
 export function luaVm(): LuaVm {
   shared ??= new LuaVm();
@@ -50,6 +53,8 @@ export function parseNumKeys(argv: readonly Uint8Array[]): number | Reply {
 
 /** A keyless script's host (numkeys 0 in a cluster): where it runs and where its first key sent it. */
 export interface KeylessScriptHost extends ScriptHost {
+  /** A trial's script reached a command that may write: it must run in the log instead (see startScript). */
+  readonly stopped: boolean;
   /** The slot of the first key the script touched when that key is another partition's; it then wrote nothing. */
   readonly moved: number | undefined;
 }
@@ -61,16 +66,20 @@ export interface KeylessScriptHost extends ScriptHost {
  * partition a keyless script was sent to: its first key, when another partition's and met before the
  * script wrote anything, ends the script with `moved` set (src/cluster/keyless-script.ts runs it again
  * there); every later call gets the same error, so a script that catches it still writes nothing.
+ * `trial`: the script runs outside the log and stops at its first command that may write, or
+ * at a key of another partition (the log path sends it there).
  */
 export function scriptHost(
   ctx: CommandContext,
   declared: readonly Uint8Array[],
   readOnly: boolean,
   home?: number,
+  trial = false,
 ): KeylessScriptHost {
   let db = ctx.db;
   let anchor = declared[0];
   let wrote = false;
+  let stopped = false;
   let moved: number | undefined;
   const nonLocal = () =>
     moved !== undefined
@@ -82,8 +91,12 @@ export function scriptHost(
     get moved() {
       return moved;
     },
+    get stopped() {
+      return stopped;
+    },
     call(argv, resp3) {
       if (moved !== undefined) return nonLocal();
+      if (stopped) return err("ERR Script stopped before its first write");
       const name = lower(argv[0]!);
       const spec = COMMANDS.get(name);
       if (!spec || name.startsWith("__")) return err("ERR Unknown Redis command called from script");
@@ -101,9 +114,13 @@ export function scriptHost(
       if (readOnly && MAY_REPLICATE.has(name)) {
         return err("ERR Write commands are not allowed from read-only scripts.");
       }
+      if (trial && !readOnly && (isWrite(spec) || MAY_REPLICATE.has(name))) {
+        stopped = true;
+        return OK;
+      }
       if (name === "publish" || name === "spublish") {
         // Every replica runs a writing script: the node the client sent it to delivers the message
-        // (its scriptCall sink: ScriptCaller in src/commands/session.ts), once. The reply is 0 on
+        // (its scriptCall sink: OpCaller in src/commands/session.ts), once. The reply is 0 on
         // every replica, so no script can write something that differs between them.
         ctx.scriptCall?.(db.index, argv, declared, false);
         return ZERO;
@@ -113,14 +130,21 @@ export function scriptHost(
         ctx.scriptCall?.(db.index, argv, declared, false);
         return local;
       }
-      if (!spec.run || NOT_IN_SCRIPTS.has(name) || spec.flags.includes("blocking")) {
+      const streamRead = STREAM_READS.has(name);
+      if (streamRead && blockOption(argv)) {
+        return err(`ERR ${name} command is not allowed with BLOCK option from scripts`);
+      }
+      if (!spec.run || NOT_IN_SCRIPTS.has(name) || (!streamRead && spec.flags.includes("blocking"))) {
         return err("ERR This Redis command is not allowed from script");
       }
       if (readOnly && isWrite(spec)) return err("ERR Write commands are not allowed from read-only scripts.");
       for (const k of commandKeys(spec, argv)) {
         if (anchor === undefined && home !== undefined) {
           if (db.colocated(k, home)) anchor = k;
-          else if (!wrote) moved = keySlot(k);
+          else if (!wrote) {
+            moved = keySlot(k);
+            stopped = trial;
+          }
         }
         if (moved !== undefined || !db.colocated(anchor ?? k, anchor ? keySlot(k) : undefined)) return nonLocal();
       }
@@ -130,6 +154,19 @@ export function scriptHost(
       return reply;
     },
   };
+}
+
+/** Blocking only with their BLOCK option: a script may run them without it, as in Redis. */
+const STREAM_READS = new Set(["xread", "xreadgroup"]);
+
+/** XREAD / XREADGROUP's BLOCK option, before STREAMS (past XREADGROUP's GROUP group consumer). */
+function blockOption(argv: readonly Uint8Array[]): boolean {
+  for (const a of argv.slice(lower(argv[0]!) === "xreadgroup" ? 4 : 1)) {
+    const word = lower(a);
+    if (word === "streams") return false;
+    if (word === "block") return true;
+  }
+  return false;
 }
 
 /** Internal reply of a keyless script sent to the wrong partition; the router never passes it on. */
@@ -171,24 +208,55 @@ export function runEval(
   home?: number,
   kept?: string,
 ): Reply {
+  const script = evalScript(argv, readOnly, kept);
+  if ("t" in script) return script;
+  if (kept === undefined && !readOnly && home === undefined && script.keys.length > 0) {
+    ctx.db.keepScript(script.keys[0]!, script.sha, argv[1]!);
+  }
+  const host = scriptHost(ctx, script.keys, script.ro, home);
+  const reply = luaVm().runScript(script.sha, script.keys, script.args, host);
+  return host.moved === undefined ? reply : movedTo(host.moved);
+}
+
+/** What EVAL runs: the cached script, its keys and arguments, whether it may write; or Redis's refusal. */
+function evalScript(
+  argv: readonly Uint8Array[],
+  readOnly: boolean,
+  kept?: string,
+): { sha: string; keys: Uint8Array[]; args: Uint8Array[]; ro: boolean } | Reply {
   const numkeys = parseNumKeys(argv);
   if (typeof numkeys !== "number") return numkeys;
-  const vm = luaVm();
-  const loaded = vm.load(argv[1]!, kept);
+  const loaded = luaVm().load(argv[1]!, kept);
   if ("error" in loaded) return loaded.error;
-  const keys = argv.slice(3, 3 + numkeys);
-  if (kept === undefined && !readOnly && home === undefined && numkeys > 0) {
-    ctx.db.keepScript(keys[0]!, loaded.sha, argv[1]!);
-  }
   const flags = shebangFlags(argv[1]!);
   if (!(flags instanceof Set)) return flags;
   if (readOnly && flags.size > 0 && !flags.has("no-writes")) {
     return err("ERR Can not execute a script with write flag using *_ro command.");
   }
-  const ro = readOnly || flags.has("no-writes");
-  const host = scriptHost(ctx, keys, ro, home);
-  const reply = vm.runScript(loaded.sha, keys, argv.slice(3 + numkeys), host);
-  return host.moved === undefined ? reply : movedTo(host.moved);
+  const keys = argv.slice(3, 3 + numkeys);
+  return { sha: loaded.sha, keys, args: argv.slice(3 + numkeys), ro: readOnly || flags.has("no-writes") };
+}
+
+/** A script started as a trial (src/commands/busy-script.ts): its run and host, or the reply it ended with at once. */
+export interface ScriptTrial {
+  readonly run: SlicedRun;
+  readonly host: KeylessScriptHost;
+}
+
+/**
+ * EVAL / EVAL_RO started as a trial on this node's own data, outside the log: it runs in slices
+ * and stops at its first command that may write (host.stopped); then the caller proposes it.
+ */
+export function startEval(
+  ctx: CommandContext,
+  argv: readonly Uint8Array[],
+  readOnly: boolean,
+  home?: number,
+): ScriptTrial | Reply {
+  const script = evalScript(argv, readOnly);
+  if ("t" in script) return script;
+  const host = scriptHost(ctx, script.keys, script.ro, home, true);
+  return { run: luaVm().startScript(script.sha, script.keys, script.args, host), host };
 }
 
 const SCRIPT_FLAGS = new Set(["no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys"]);

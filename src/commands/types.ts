@@ -415,10 +415,11 @@ export interface KeyEventsHook {
   /** Publishes what was reported since the last flush; called once the applied batch is committed. */
   flush(): void;
   /**
-   * Where the scripts of `op` (undefined: of a local read) report the commands they run; undefined
-   * unless a client of this node sent it, so other nodes' scripts cost nothing.
+   * `op` (undefined: a local read) runs next: where its scripts report the commands they run,
+   * undefined unless a client of this node sent it, so other nodes' scripts cost nothing. The keys
+   * it changes are that client's writes for its NOLOOP tracking (src/server/op-callers.ts).
    */
-  scriptCalls?(op: Op | undefined): ScriptCallSink | undefined;
+  applying?(op: Op | undefined): ScriptCallSink | undefined;
   /** CLIENT PAUSE of the node: its active expiry proposes no deletes meanwhile, as Redis's. */
   expiryPaused?(): boolean;
   /** Keys this node's state machine deleted as expired (active or lazy expiry): INFO expired_keys. */
@@ -595,8 +596,8 @@ export interface TrackingApi {
   readKeys(keys: readonly Uint8Array[]): void;
   /** A command other than CLIENT CACHING ended: the CACHING flag applied to it only. */
   commandDone(): void;
-  /** A write of these keys is proposed (NOLOOP skips its invalidations); call the result once it is applied. */
-  writing(keys: readonly Uint8Array[]): () => void;
+  /** Its CLIENT TRACKING options; undefined while tracking is off. */
+  options(): TrackingOptions | undefined;
   /** FLUSHDB/FLUSHALL through this connection: every tracking client of the node drops its cache. */
   flushed(): void;
 }

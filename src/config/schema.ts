@@ -241,7 +241,7 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     kind: "string",
     def: "",
     secret: true,
-    help: "bearer token required by /cluster/join, /cluster/leave and every /kv request (empty: none)",
+    help: "the operator's bearer token for /cluster/*, /kv and /backup; an ACL user's token is its password (empty: none)",
   },
   protected_mode: {
     kind: "bool",
@@ -338,8 +338,9 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     min: 0,
     max: MAX_INT,
     help:
-      "Redis's busy-reply-threshold (alias lua-time-limit), accepted for compatibility: a script runs inside one" +
-      " synchronous apply and is ended by an instruction budget instead (docs/API.md, Scripting)",
+      "Redis's busy-reply-threshold (alias lua-time-limit): milliseconds a script may run before the node's other" +
+      " clients get -BUSY and SCRIPT KILL / FUNCTION KILL may end it (a standalone node's scripts that have not" +
+      " written; docs/design/scripting.md)",
   },
   hash_max_listpack_entries: {
     kind: "int",

@@ -85,10 +85,16 @@ export class GossipNode {
     bytesIn: 0,
     bytesOut: 0,
     sendErrors: 0,
-    dropped: { oversize: 0, unencrypted: 0, encrypted: 0, auth: 0, replay: 0, decode: 0, invalid: 0 } as Record<
-      DropReason,
-      number
-    >,
+    dropped: {
+      oversize: 0,
+      unencrypted: 0,
+      encrypted: 0,
+      auth: 0,
+      replay: 0,
+      stale: 0,
+      decode: 0,
+      invalid: 0,
+    } as Record<DropReason, number>,
   };
 
   constructor(opts: GossipNodeOptions) {
@@ -275,7 +281,12 @@ export class GossipNode {
     this.stats.bytesIn += bytes.length;
     const decoded = this.wire.decode(bytes, via === "udp" ? MAX_UDP_BYTES : MAX_TCP_FRAME_BYTES);
     if (!decoded.ok) {
+      if (decoded.reason === "notice") {
+        if (decoded.resend) this.send(decoded.resend);
+        return;
+      }
       this.stats.dropped[decoded.reason]++;
+      if (decoded.reply) this.transmit(decoded.reply.to, via, decoded.reply.frame);
       const why = SECRET_MISMATCH[decoded.reason as keyof typeof SECRET_MISMATCH];
       if (why) this.refusals.report(from, `refused gossip from ${from}: ${why}`, Date.now());
       return;
@@ -298,16 +309,25 @@ export class GossipNode {
 
   private send(s: Send): void {
     let frame: Buffer;
+    try {
+      frame = this.wire.encode(s);
+    } catch {
+      this.stats.sendErrors++;
+      return;
+    }
+    this.transmit(s.to, s.via, frame);
+  }
+
+  private transmit(addr: string, via: Via, frame: Buffer): void {
     let to: { host: string; port: number };
     try {
-      to = parseHostPort(s.to, "");
-      frame = this.wire.encode(s.packet);
+      to = parseHostPort(addr, "");
     } catch {
       this.stats.sendErrors++;
       return;
     }
     this.stats.bytesOut += frame.length;
-    if (s.via === "udp") {
+    if (via === "udp") {
       this.stats.udpOut++;
       this.udp?.send(frame, to.port, to.host, (err) => {
         if (err) this.stats.sendErrors++;

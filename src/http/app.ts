@@ -42,35 +42,39 @@ export interface NodeStatus {
   backup(): BackupSource | undefined;
   /**
    * Runs a data command through a session, exactly as a RESP client's (for /kv); with `as`, the
-   * session first authenticates as that ACL user (HTTP Basic credentials).
+   * session first authenticates as that ACL user (AUTH, with its delay after failures).
    */
-  command(argv: readonly Uint8Array[], as?: Credentials): Promise<Reply>;
+  command(argv: readonly Uint8Array[], as?: Caller): Promise<Reply>;
+  /**
+   * Authenticates `as` and checks that the user may use an admin endpoint (a backup reads every
+   * key too): undefined when allowed, else the WRONGPASS or NOPERM error.
+   */
+  adminRefusal(as: Caller, endpoint: string, readsEveryKey: boolean): Promise<Reply | undefined>;
   /** What the web console at /ui shows beyond the endpoints above. */
   readonly console: ConsoleSource;
 }
 
-export interface Credentials {
-  readonly user: string;
-  readonly password: string;
-}
+/**
+ * An ACL user calling over HTTP: HTTP Basic credentials, or a bearer token that is one of the
+ * user's passwords (the node finds the user).
+ */
+export type Caller = { readonly user: string; readonly password: string } | { readonly token: string };
 
-/** `Authorization: Basic base64(user:password)`, or undefined when the request has none. */
-export function basicCredentials(c: Context): Credentials | undefined {
-  const m = /^Basic\s+([A-Za-z0-9+/=]+)$/.exec(c.req.header("authorization") ?? "");
-  if (!m) return undefined;
-  const text = Buffer.from(m[1]!, "base64").toString("utf8");
+/**
+ * Who the request says it is: "operator" for `Bearer <http_auth_token>` (the default user, every
+ * endpoint), an ACL user's Basic credentials or bearer token, or undefined without credentials.
+ */
+export function callerOf(c: Context, httpAuthToken: string): "operator" | Caller | undefined {
+  const header = c.req.header("authorization") ?? "";
+  if (header.startsWith("Bearer ")) {
+    const token = header.slice("Bearer ".length);
+    return httpAuthToken !== "" && token === httpAuthToken ? "operator" : { token };
+  }
+  const basic = /^Basic\s+([A-Za-z0-9+/=]+)$/.exec(header);
+  if (!basic) return undefined;
+  const text = Buffer.from(basic[1]!, "base64").toString("utf8");
   const colon = text.indexOf(":");
   return colon < 0 ? undefined : { user: text.slice(0, colon), password: text.slice(colon + 1) };
-}
-
-/** Admin and /kv endpoints require `Authorization: Bearer <http_auth_token>` when a token is set. */
-export function requireToken(token: string): MiddlewareHandler {
-  return async (c, next) => {
-    if (token !== "" && c.req.header("authorization") !== `Bearer ${token}`) {
-      return c.json({ error: "unauthorized: send Authorization: Bearer <http_auth_token>" }, 401);
-    }
-    await next();
-  };
 }
 
 const LEAVE_TIMEOUT_MS = 60_000;
@@ -91,26 +95,46 @@ function errorStatus(message: string): 400 | 401 | 403 | 409 | 500 | 503 | 504 {
   return 500;
 }
 
-const enc = new TextEncoder();
-
 export function createHttpApp(node: NodeStatus): Hono {
   const app = new Hono();
-  const auth = requireToken(node.httpAuthToken);
+  const enc = new TextEncoder();
+  const unauthorized = (c: Context) =>
+    c.json(
+      {
+        error:
+          "unauthorized: send Authorization: Bearer <http_auth_token or an ACL user's token>, or Basic user:password",
+      },
+      401,
+    );
+  /**
+   * Admin endpoints: open to the operator's token; an ACL user needs every @admin command (and,
+   * for a backup, reads on every key); without credentials, open only while no token is set.
+   */
+  const adminGuard =
+    (readsEveryKey: boolean): MiddlewareHandler =>
+    async (c, next) => {
+      const who = callerOf(c, node.httpAuthToken);
+      if (who === "operator") return next();
+      if (who) {
+        const refused = await node.adminRefusal(who, `${c.req.method} ${c.req.path}`, readsEveryKey);
+        return refused?.t === "error" ? c.json({ error: refused.v }, errorStatus(refused.v)) : next();
+      }
+      if (node.httpAuthToken !== "") return unauthorized(c);
+      // A backup is every value: served without credentials only where RESP needs no password
+      // either (as /kv), so HTTP never gets around requirepass.
+      if (!readsEveryKey) return next();
+      const probe = await node.command([enc.encode("PING")]);
+      if (probe.t !== "error") return next();
+      return c.json({ error: `unauthorized: ${probe.v}; set http_auth_token to take backups over HTTP` }, 401);
+    };
+  const auth = adminGuard(false);
   app.get("/health", (c) => (node.live() ? c.json({ status: "ok" }) : c.json({ status: "unhealthy" }, 503)));
   app.get("/ready", (c) => {
     const r = node.ready();
     return r.ready ? c.json({ ready: true }) : c.json({ ready: false, reason: r.reason }, 503);
   });
   app.get("/cluster/status", async (c) => c.json(await node.status()));
-  // A backup is every value: without a token it is served only where RESP needs no password either
-  // (as /kv), so HTTP never gets around requirepass.
-  const backupAuth: MiddlewareHandler = async (c, next) => {
-    if (node.httpAuthToken !== "") return auth(c, next);
-    const probe = await node.command([enc.encode("PING")]);
-    if (probe.t !== "error") return next();
-    return c.json({ error: `unauthorized: ${probe.v}; set http_auth_token to take backups over HTTP` }, 401);
-  };
-  backupRoutes(app, backupAuth, () => node.backup());
+  backupRoutes(app, adminGuard(true), () => node.backup());
   app.get("/metrics", async (c) => {
     const body = await node.metrics.text();
     return c.body(body, 200, { "content-type": node.metrics.contentType });
@@ -203,10 +227,14 @@ export function createHttpApp(node: NodeStatus): Hono {
   });
 
   // /kv runs GET/SET/DEL through a session like any RESP client. Reading data is guarded like
-  // writing it: with a token set, every /kv request needs it, or the Basic credentials of an ACL
-  // user, whose permissions then apply as over RESP.
-  const kvAuth: MiddlewareHandler = async (c, next) => (basicCredentials(c) ? next() : auth(c, next));
-  const run = (c: Context, argv: Uint8Array[]) => node.command(argv, basicCredentials(c));
+  // writing it: with a token set, every /kv request needs it, or an ACL user's token or Basic
+  // credentials, whose permissions then apply as over RESP.
+  const kvAuth: MiddlewareHandler = async (c, next) =>
+    callerOf(c, node.httpAuthToken) !== undefined || node.httpAuthToken === "" ? next() : unauthorized(c);
+  const run = (c: Context, argv: Uint8Array[]) => {
+    const who = callerOf(c, node.httpAuthToken);
+    return node.command(argv, who === "operator" ? undefined : who);
+  };
   app.get("/kv/:key", kvAuth, async (c) => {
     const r = await run(c, [enc.encode("GET"), enc.encode(c.req.param("key"))]);
     if (r.t === "nullbulk") return c.json({ error: "no such key" }, 404);

@@ -4,6 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { waitUntil } from "../helpers/cluster-harness.ts";
 import { startFlyDB, tempDir } from "../helpers/processes.ts";
 import { RespClient, show } from "../helpers/resp-client.ts";
 
@@ -56,12 +57,15 @@ describe("ACL users on a node", () => {
       const c = await RespClient.connect(fly.port);
       expect(show(await c.call("AUTH", "bob", "anything"))).toBe("+OK");
       expect(show(await c.call("FLUSHALL"))).toBe("-NOPERM this user has no permissions to run the 'flushall' command");
-      expect(show(await c.call("ACL", "SETUSER", "carol", "on", ">pw"))).toBe("+OK");
+      expect(show(await c.call("ACL", "SETUSER", "carol", "on", ">pw", "(~c:* +get)"))).toBe("+OK");
       expect(show(await c.call("ACL", "SAVE"))).toBe("+OK");
       expect(readFileSync(file, "utf8")).toContain("user carol on #");
+      // A selector is written in parentheses, its rules separated by spaces, and read back as one.
+      expect(readFileSync(file, "utf8")).toContain(" resetchannels -@all (~c:* resetchannels -@all +get)\n");
       expect(show(await c.call("ACL", "DELUSER", "carol"))).toBe(":1");
       expect(show(await c.call("ACL", "LOAD"))).toBe("+OK");
       expect(show(await c.call("ACL", "USERS"))).toBe('*[$"bob", $"carol", $"default"]');
+      expect(show(await c.call("ACL", "DRYRUN", "carol", "get", "c:1"))).toBe("+OK");
       writeFileSync(file, "user dave on nopass +nosuchcommand\n");
       expect(show(await c.call("ACL", "LOAD"))).toContain("Unknown command or category name in ACL");
       expect(show(await c.call("ACL", "USERS"))).toBe('*[$"bob", $"carol", $"default"]');
@@ -91,13 +95,21 @@ describe("ACL users on a node", () => {
       expect(performance.now() - t2).toBeLessThan(400);
       const log = show(await c.call("ACL", "LOG", "1"));
       expect(log).toContain('$"count", :8, $"reason", $"auth"');
+      // Denied commands (NOPERM) are logged the same way: once per window.
+      expect(show(await c.call("ACL", "SETUSER", "ro", "on", ">p", "~*", "+get"))).toBe("+OK");
+      expect(show(await c.call("AUTH", "ro", "p"))).toBe("+OK");
+      for (let i = 0; i < 3; i++) expect(show(await c.call("SET", "k", "v"))).toContain("NOPERM");
       c.close();
-      const lines = fly
-        .log()
-        .split("\n")
-        .filter((l) => l.includes("authentication failed"));
-      expect(lines.length).toBe(1);
-      expect(lines[0]).toContain("client=127.0.0.1");
+      const lines = (what: string) =>
+        fly
+          .log()
+          .split("\n")
+          .filter((l) => l.includes(what));
+      expect(lines("authentication failed").length).toBe(1);
+      expect(lines("authentication failed")[0]).toContain("client=127.0.0.1");
+      await waitUntil(async () => lines("permission denied").length > 0, 5_000, "the NOPERM log line");
+      expect(lines("permission denied")).toHaveLength(1);
+      expect(lines("permission denied")[0]).toContain("user=ro");
     } finally {
       await fly.stop();
     }

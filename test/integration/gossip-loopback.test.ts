@@ -6,6 +6,7 @@ import net from "node:net";
 import { GossipNode, type GossipEvent } from "../../src/gossip/index.ts";
 import { parseHostPort } from "../../src/net/hostport.ts";
 import { GossipWire } from "../../src/gossip/wire.ts";
+import type { Send } from "../../src/gossip/core/types.ts";
 import { FAST, MemberProc, waitFor } from "../helpers/gossip-procs.ts";
 
 setDefaultTimeout(30_000);
@@ -109,7 +110,11 @@ describe("gossip over loopback UDP/TCP, members as processes", () => {
     const udp = dgram.createSocket("udp4");
     const sendUdp = (buf: Uint8Array) => new Promise<void>((r) => udp.send(buf, port, host, () => r()));
     const wire = new GossipWire(SECRET);
-    const valid = wire.encode({ c: CLUSTER, f: "m1", a: "127.0.0.1:1", m: [{ t: "ping", seq: 1, target: "m0" }] });
+    const valid = wire.encode({
+      to: target.addr,
+      via: "udp",
+      packet: { c: CLUSTER, f: "m1", a: "127.0.0.1:1", m: [{ t: "ping", seq: 1, target: "m0" }] },
+    });
     const plainWire = new GossipWire(undefined);
     let rnd = 12345;
     const random = (n: number) =>
@@ -120,10 +125,9 @@ describe("gossip over loopback UDP/TCP, members as processes", () => {
     await sendUdp(valid); // replayed verbatim
     await sendUdp(
       plainWire.encode({
-        c: CLUSTER,
-        f: "evil",
-        a: "127.0.0.1:1",
-        m: [{ t: "dead", id: "m1", inc: 1e9, from: "evil" }],
+        to: target.addr,
+        via: "udp",
+        packet: { c: CLUSTER, f: "evil", a: "127.0.0.1:1", m: [{ t: "dead", id: "m1", inc: 1e9, from: "evil" }] },
       }),
     );
     await sendUdp(new Uint8Array(65_000));
@@ -151,6 +155,67 @@ describe("gossip over loopback UDP/TCP, members as processes", () => {
     // Still a working member: the forged "dead" did nothing and everyone still sees 4 alive.
     await Bun.sleep(500);
     for (const p of procs.filter((q) => !q.exited)) expect(aliveCount(p.view)).toBe(4);
+  });
+});
+
+describe("gossip replay across a restart", () => {
+  test("a packet a member accepted before it restarted is refused after the restart", async () => {
+    const member = await startProc("r0", []);
+    const { host, port } = parseHostPort(member.addr);
+    // A cluster member speaking to r0 over the wire protocol: it introduces a member "ghost".
+    const sock = dgram.createSocket("udp4");
+    await new Promise<void>((r) => sock.bind(0, "127.0.0.1", () => r()));
+    const self = `127.0.0.1:${sock.address().port}`;
+    const wire = new GossipWire(SECRET);
+    const sent: Buffer[] = [];
+    const send = (s: Send) => {
+      const frame = wire.encode(s);
+      sent.push(frame);
+      sock.send(frame, port, host);
+    };
+    sock.on("message", (buf) => {
+      const r = wire.decode(buf, 65_536);
+      if (!r.ok && r.reason === "notice" && r.resend) send(r.resend);
+    });
+    const meta = {
+      nodeId: "ghost",
+      clusterId: CLUSTER,
+      respAddr: "",
+      httpAddr: "",
+      raftAddr: "",
+      zone: "",
+      version: "",
+      load: 0,
+    };
+    send({
+      to: member.addr,
+      via: "udp",
+      packet: { c: CLUSTER, f: "ghost", a: self, m: [{ t: "alive", id: "ghost", inc: 1, addr: self, meta }] },
+    });
+    await waitFor(() => member.view.ghost !== undefined, 5_000, "r0 admits ghost");
+    // The first frame was sealed before the sender knew r0's epoch (refused, sent again); the
+    // second is the one r0 accepted: the capture.
+    expect(sent.length).toBe(2);
+    const captured = sent[1]!;
+    sock.close();
+
+    member.kill9();
+    const restarted = new MemberProc({
+      nodeId: "r0",
+      clusterId: CLUSTER,
+      bindAddr: member.addr,
+      secret: SECRET,
+      config: FAST,
+    });
+    procs.push(restarted);
+    await waitFor(() => restarted.addr !== "", 10_000, "r0 restarted");
+    const attacker = dgram.createSocket("udp4");
+    await new Promise<void>((r) => attacker.send(captured, port, host, () => r()));
+    attacker.close();
+    await Bun.sleep(300);
+    const { counters } = await restarted.stats();
+    expect(counters?.dropped.stale).toBe(1);
+    expect(restarted.view.ghost).toBeUndefined();
   });
 });
 

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WRONG_TYPE } from "../../src/commands/types.ts";
 import type { CollectionTable } from "../../src/store/collections.ts";
-import { type SqliteKeyspace, StateDb } from "../../src/store/state.ts";
+import { DB_STRIDE, type SqliteKeyspace, StateDb } from "../../src/store/state.ts";
 import { exportPartition, importPartition } from "../../src/store/partition-snapshot.ts";
 import { Database } from "bun:sqlite";
 import { Packr } from "msgpackr";
@@ -399,5 +399,116 @@ describe("string forms (OBJECT ENCODING's raw)", () => {
     reopened.keyspace.setString(utf8("k"), utf8("v"), null, "raw");
     expect(reopened.keyspace.stringForm(utf8("k"), 0)).toBe("raw");
     reopened.close();
+  });
+});
+
+describe("key counts (DBSIZE without counting rows)", () => {
+  /** What count() and partitionStats() must say, counted from the rows. */
+  function counted(db: number, now: number, part?: number): { keys: number; expires: number } {
+    const [lo, hi] = part === undefined ? [db * DB_STRIDE, (db + 1) * DB_STRIDE] : [part, part + 1];
+    return state.db
+      .query<{ keys: number; expires: number }, [number, number, number]>(
+        `SELECT count(*) AS keys, count(expire_at) AS expires FROM keys
+         WHERE part >= ?1 AND part < ?2 AND (expire_at IS NULL OR expire_at > ?3)`,
+      )
+      .get(lo, hi, now)!;
+  }
+
+  test("the kept counts match the rows through writes, expiries, deletes, FLUSHDB, SWAPDB, MOVE and snapshots", () => {
+    const keyArb = fc.constantFrom("a", "b", "c", "{a}d", "e", "f");
+    const dbArb = fc.integer({ min: 0, max: 2 });
+    const step = fc.oneof(
+      fc.record({
+        k: fc.constant("set" as const),
+        key: keyArb,
+        db: dbArb,
+        ttl: fc.option(fc.integer({ min: 1, max: 40 })),
+      }),
+      fc.record({ k: fc.constant("hash" as const), key: keyArb }),
+      fc.record({
+        k: fc.constant("expire" as const),
+        key: keyArb,
+        db: dbArb,
+        ttl: fc.option(fc.integer({ min: 1, max: 40 })),
+      }),
+      fc.record({ k: fc.constant("del" as const), key: keyArb, db: dbArb }),
+      fc.record({ k: fc.constant("sweep" as const) }),
+      fc.record({ k: fc.constant("move" as const), key: keyArb, db: dbArb, to: dbArb }),
+      fc.record({ k: fc.constant("rename" as const), key: keyArb, db: dbArb, dst: keyArb }),
+      fc.record({ k: fc.constant("copy" as const), key: keyArb, db: dbArb, dst: keyArb, to: dbArb }),
+      fc.record({ k: fc.constant("swap" as const), db: dbArb, to: dbArb, one: fc.boolean(), key: keyArb }),
+      fc.record({ k: fc.constant("flush" as const), db: dbArb }),
+      fc.record({ k: fc.constant("flushall" as const) }),
+      fc.record({ k: fc.constant("snapshot" as const), key: keyArb }),
+      fc.record({ k: fc.constant("tick" as const), ms: fc.integer({ min: 1, max: 30 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 40 }), (steps) => {
+        ks.flushAll();
+        let now = 1_000;
+        for (const s of steps) {
+          const on = "db" in s ? ks.database(s.db)! : ks;
+          const key = "key" in s ? utf8(s.key) : utf8("");
+          const at = (ttl: number | null) => (ttl === null ? null : now + ttl);
+          if (s.k === "set") on.setString(key, utf8("v"), at(s.ttl));
+          else if (s.k === "hash") {
+            ks.delete(key, now);
+            putHash(s.key, { f: "v" });
+          } else if (s.k === "expire") on.setExpireAt(key, at(s.ttl));
+          else if (s.k === "del") on.delete(key, now);
+          else if (s.k === "sweep")
+            for (const e of ks.expiredEverywhere(now, 3)) ks.database(e.db)!.deleteIfExpired(e.key, now);
+          else if (s.k === "move") on.rename(key, key, now, s.to);
+          else if (s.k === "rename") on.rename(key, utf8(s.dst), now);
+          else if (s.k === "copy") on.copy(key, utf8(s.dst), now, s.to);
+          else if (s.k === "swap") on.swapDatabase(s.to, s.one ? ks.partOf(key) : undefined);
+          else if (s.k === "flush") on.flush();
+          else if (s.k === "flushall") ks.flushAll();
+          else if (s.k === "snapshot") {
+            const part = ks.partOf(key);
+            importPartition(state, part, exportPartition(state, part, 1, [FIELDS]), 1, 1, [FIELDS]);
+          } else now += s.ms;
+          for (let db = 0; db < 3; db++) {
+            const view = ks.database(db)!;
+            const want = counted(db, now);
+            expect([view.count(now), view.countWithExpiry(now)]).toEqual([want.keys, want.expires]);
+            const part = ks.partOf(utf8("a"));
+            expect(view.partitionStats(part, now)).toEqual(counted(db, now, db * DB_STRIDE + part));
+          }
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  test("a data.db from before the counts (and before enc) gets them counted on open", () => {
+    const path = freshPath();
+    const old = new Database(path, { create: true, strict: true });
+    old.run(`CREATE TABLE keys (id INTEGER PRIMARY KEY, part INTEGER NOT NULL, key BLOB NOT NULL, type TEXT NOT NULL,
+      value BLOB, expire_at INTEGER)`);
+    old.run("CREATE UNIQUE INDEX keys_by_part_key ON keys (part, key)");
+    old.run("CREATE INDEX keys_by_expiry ON keys (expire_at) WHERE expire_at IS NOT NULL");
+    const row = old.prepare("INSERT INTO keys (part, key, type, value, expire_at) VALUES (?, ?, ?, ?, ?)");
+    const part = (k: string) => ks.partOf(utf8(k));
+    row.run(part("s"), utf8("s"), "string", utf8("v"), null);
+    row.run(part("h"), utf8("h"), "hash", 8, null);
+    row.run(part("gone"), utf8("gone"), "string", utf8("x"), 500);
+    row.run(DB_STRIDE + part("d1"), utf8("d1"), "string", utf8("y"), 5_000);
+    old.close();
+    const db = StateDb.open({ path, partitionCount: 256, collections: [FIELDS] });
+    const k = db.keyspace;
+    expect([k.count(1_000), k.database(1)!.count(1_000), k.database(1)!.countWithExpiry(1_000)]).toEqual([2, 1, 1]);
+    expect(k.database(1)!.count(6_000)).toBe(0);
+    k.setString(utf8("new"), utf8("1"), null);
+    k.delete(utf8("s"), 1_000);
+    expect(k.count(1_000)).toBe(2);
+    db.close();
+    // Counted once: a reopen keeps the kept counts rather than counting again.
+    const again = StateDb.open({ path, partitionCount: 256, collections: [FIELDS] });
+    again.db.run("UPDATE shard_keys SET n = n + 100 WHERE part = ?", [part("new")]);
+    again.close();
+    const third = StateDb.open({ path, partitionCount: 256, collections: [FIELDS] });
+    expect(third.keyspace.count(1_000)).toBe(102);
+    third.close();
   });
 });
