@@ -1,9 +1,13 @@
 // EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT: Lua scripts (src/scripting/lua-vm.ts) run as one
 // command. A writing script is one op: every replica runs it inside apply with the op's `now` and
-// seeded randomness, so all reach the same state. The script body travels in the op: EVALSHA is
-// rewritten into EVAL on the node that received it (`resolve`), so a replica that never saw the
-// script (restarted, another node's SCRIPT LOAD) applies it all the same. The script cache is the
-// process's: SCRIPT LOAD/EXISTS/FLUSH answer for the node the client is connected to, as in Redis.
+// seeded randomness, so all reach the same state. The script cache is the process's: SCRIPT
+// LOAD/EXISTS/FLUSH and EVALSHA's NOSCRIPT answer for the node the client is connected to, as in
+// Redis; EVALSHA is rewritten into EVAL with the cached body on that node (`resolve`).
+// A body crosses the Raft log once per partition: each state machine keeps the bodies of the EVALs
+// it applied (Keyspace.keepScript), and a lone writing EVAL is proposed first as `__evalsha`, which
+// carries the SHA1 alone and runs the body the partition keeps at that log position; when it has
+// none (the first use, or evicted), every replica answers SCRIPT_UNKNOWN, having written nothing,
+// and the session proposes the EVAL with its body (docs/design/scripting.md).
 import { array, err, OK, type Reply, simple, ZERO, ONE } from "../resp/reply.ts";
 import { ONE_SLOT } from "./cluster-policy.ts";
 import { keySlot } from "../keyspace/slot.ts";
@@ -12,7 +16,7 @@ import { define, subcommands } from "./define.ts";
 import { MAY_REPLICATE } from "./pause.ts";
 import { commandKeys } from "./connection.ts";
 import { COMMANDS, isWrite } from "./table.ts";
-import type { CommandContext, CommandSpec } from "./types.ts";
+import type { CommandContext, CommandSpec, Op } from "./types.ts";
 import { ascii, E, lower, parseInt64, utf8 } from "./util.ts";
 
 let shared: LuaVm | undefined;
@@ -192,10 +196,23 @@ function sessionCommandInScript(name: string, ctx: CommandContext, argv: readonl
   }
 }
 
-/** EVAL / EVAL_RO; `home`: see scriptHost (a keyless script in a cluster). */
-export function runEval(ctx: CommandContext, argv: readonly Uint8Array[], readOnly: boolean, home?: number): Reply {
-  const script = evalScript(argv, readOnly);
+/**
+ * EVAL / EVAL_RO; `home`: see scriptHost (a keyless script in a cluster). `kept`: the body's SHA1
+ * when the body is the one the partition keeps under it (`__evalsha`); a writing EVAL with keys
+ * otherwise keeps its body for the `__evalsha` ops after it.
+ */
+export function runEval(
+  ctx: CommandContext,
+  argv: readonly Uint8Array[],
+  readOnly: boolean,
+  home?: number,
+  kept?: string,
+): Reply {
+  const script = evalScript(argv, readOnly, kept);
   if ("t" in script) return script;
+  if (kept === undefined && !readOnly && home === undefined && script.keys.length > 0) {
+    ctx.db.keepScript(script.keys[0]!, script.sha, argv[1]!);
+  }
   const host = scriptHost(ctx, script.keys, script.ro, home);
   const reply = luaVm().runScript(script.sha, script.keys, script.args, host);
   return host.moved === undefined ? reply : movedTo(host.moved);
@@ -205,10 +222,11 @@ export function runEval(ctx: CommandContext, argv: readonly Uint8Array[], readOn
 function evalScript(
   argv: readonly Uint8Array[],
   readOnly: boolean,
+  kept?: string,
 ): { sha: string; keys: Uint8Array[]; args: Uint8Array[]; ro: boolean } | Reply {
   const numkeys = parseNumKeys(argv);
   if (typeof numkeys !== "number") return numkeys;
-  const loaded = luaVm().load(argv[1]!);
+  const loaded = luaVm().load(argv[1]!, kept);
   if ("error" in loaded) return loaded.error;
   const flags = shebangFlags(argv[1]!);
   if (!(flags instanceof Set)) return flags;
@@ -276,10 +294,44 @@ function resolveSha(as: string): CommandSpec["resolve"] {
  * EVAL caches its body on the node that received it, before the op is proposed: as in Redis, an
  * EVALSHA the same client pipelines right behind it must find the script (ioredis does so), and
  * apply may run later. A body that does not compile is left to apply, which answers the error.
+ * The cache's copy goes on (the same bytes), so proposing it by SHA1 does not hash it again.
  */
 function cacheOnReceipt(argv: readonly Uint8Array[]): readonly Uint8Array[] {
-  luaVm().load(argv[1]!);
-  return argv;
+  const vm = luaVm();
+  const loaded = vm.load(argv[1]!);
+  return "sha" in loaded ? [argv[0]!, vm.body(loaded.sha)!, ...argv.slice(2)] : argv;
+}
+
+/** Reply of an `__evalsha` op whose partition keeps no such body; the session never passes it on. */
+export const SCRIPT_UNKNOWN = "FLYDBNOSCRIPT";
+const UNKNOWN_SCRIPT = err(`${SCRIPT_UNKNOWN} this partition keeps no body for the SHA1; send it`);
+export const isUnknownScript = (r: Reply): boolean => r.t === "error" && r.v.startsWith(SCRIPT_UNKNOWN);
+/** Bodies shorter than this travel in their op: sending one again when unknown would cost more than it saves. */
+const BY_SHA_FROM = 512;
+const EVAL = utf8("eval");
+const EVALSHA_OP = utf8("__evalsha");
+
+/**
+ * The op to propose first for `op`: when it is one writing EVAL with keys, the same as `__evalsha`
+ * (the SHA1 instead of the body); undefined otherwise. If its partition answers SCRIPT_UNKNOWN,
+ * propose `op` itself.
+ */
+export function proposedBySha(op: Op): Op | undefined {
+  if (op.multi || op.watch || op.cmds.length !== 1) return undefined;
+  const argv = op.cmds[0]!;
+  if (argv.length < 4 || argv[1]!.length < BY_SHA_FROM || lower(argv[0]!) !== "eval") return undefined;
+  const numkeys = parseNumKeys(argv);
+  if (typeof numkeys !== "number" || numkeys === 0) return undefined;
+  const loaded = luaVm().load(argv[1]!);
+  return "sha" in loaded ? { ...op, cmds: [[EVALSHA_OP, utf8(loaded.sha), ...argv.slice(2)]] } : undefined;
+}
+
+/** `__evalsha sha numkeys key … arg …`: the script the partition keeps under sha, as EVAL runs it. */
+function runKept(ctx: CommandContext, argv: readonly Uint8Array[]): Reply {
+  const sha = ascii(argv[1]!);
+  const keys = scriptKeys(argv);
+  const body = keys.length > 0 ? ctx.db.scriptBody(keys[0]!, sha) : undefined;
+  return body ? runEval(ctx, [EVAL, body, ...argv.slice(2)], false, undefined, sha) : UNKNOWN_SCRIPT;
 }
 
 const keys = { first: 0, last: 0, step: 0, find: scriptKeys };
@@ -327,6 +379,15 @@ export const SCRIPTING_COMMANDS = define("scripting", [
     ...SCRIPT_ROUTING,
     resolve: resolveSha("eval_ro"),
     run: () => NOSCRIPT,
+  },
+  {
+    name: "__evalsha",
+    arity: -4,
+    flags: ["write"],
+    since: "0.1.0",
+    summary: "Internal: EVAL of a body its partition keeps, named by its SHA1.",
+    ...SCRIPT_ROUTING,
+    run: runKept,
   },
   {
     name: "script",

@@ -21,7 +21,7 @@ import {
   UNBLOCKED,
 } from "./blocking.ts";
 import { VERSION_COMMAND, WATCH_ABORT } from "./transactions.ts";
-import { RUNS_SCRIPT, scriptKeys, shebangFlags, startEval } from "./scripting.ts";
+import { isUnknownScript, proposedBySha, RUNS_SCRIPT, scriptKeys, shebangFlags, startEval } from "./scripting.ts";
 import { startFcall } from "./functions.ts";
 import type { BusyScripts } from "./busy-script.ts";
 import { LuaVm } from "../scripting/lua-vm.ts";
@@ -926,8 +926,15 @@ export class Session implements SessionApi {
     ) {
       callers.proposing(op, this.opCaller);
     }
-    return this.backend
-      .propose(op)
+    const bySha = proposedBySha(op);
+    const proposed = bySha
+      ? this.backend.propose(bySha).then((r) => {
+          if (!isUnknownScript(r)) return r;
+          callers?.proposing(op, this.opCaller);
+          return this.backend.propose(op);
+        })
+      : this.backend.propose(op);
+    return proposed
       .then((r) => (this.wakeBlocked(op, r) && !retry && !this.backend.cluster ? this.afterWoken(r) : r))
       .catch((e: unknown) => err(`ERR write failed: ${(e as Error).message}`))
       .finally(() => {

@@ -139,6 +139,13 @@ export interface Keyspace {
   functionLibraries(at: Uint8Array | number | undefined): Uint8Array | undefined;
   /** Replaces the libraries (undefined: none). */
   setFunctionLibraries(at: Uint8Array | number | undefined, payload: Uint8Array | undefined): void;
+  /**
+   * The body of script `sha` (lower-case hex) if the state machine applying `at`'s ops has applied an
+   * EVAL of it and kept it: what an EVALSHA op that carries the SHA1 alone runs (src/commands/scripting.ts).
+   */
+  scriptBody(at: Uint8Array, sha: string): Uint8Array | undefined;
+  /** Keeps a body an EVAL applied (oldest evicted first, in apply order: the same on every replica). */
+  keepScript(at: Uint8Array, sha: string, body: Uint8Array): void;
   // meta() first; these methods assume the key is absent or of their type. Writers create the key
   // (no expiry) when it is absent and delete it when its last element goes, as Redis does.
 

@@ -137,6 +137,8 @@ export class LuaVm {
   /** The globals of a library's code during FUNCTION LOAD (see libraryApi). */
   private readonly libApi: Ref;
   private readonly scripts = new Map<string, { ref: Ref; body: Uint8Array }>();
+  /** The SHA1 of each cached body, by the body's object: handing a cached body on costs no hashing again. */
+  private readonly shas = new WeakMap<Uint8Array, string>();
   private host: ScriptHost | undefined;
   /** The RESP version redis.call replies are converted from (redis.setresp). */
   private resp = 2;
@@ -258,15 +260,18 @@ export class LuaVm {
     this.scripts.clear();
   }
 
-  /** Compiles a script into the cache (EVAL, SCRIPT LOAD): its SHA1, or Redis's compile error. */
-  load(body: Uint8Array): { sha: string } | { error: Reply } {
-    const sha = sha1hex(body);
+  /**
+   * Compiles a script into the cache (EVAL, SCRIPT LOAD): its SHA1, or Redis's compile error.
+   * `sha`: the body's SHA1 when the caller has it from where it found the body.
+   */
+  load(body: Uint8Array, sha = this.shas.get(body) ?? sha1hex(body)): { sha: string } | { error: Reply } {
     if (this.scripts.has(sha)) return { sha };
     // A shebang line (#!lua flags=…) is skipped but its line feed kept, so line numbers stay.
     const code = body[0] === 0x23 && body[1] === 0x21 ? shebangless(body) : body;
     const compiled = this.compile(code, "@user_script");
     if (typeof compiled === "string") return { error: err(`ERR Error compiling script (new function): ${compiled}`) };
     this.scripts.set(sha, { ref: compiled, body });
+    this.shas.set(body, sha);
     return { sha };
   }
 
