@@ -61,9 +61,12 @@ export type Routed =
     }
   | { readonly t: "meta"; readonly grp: typeof META_GROUP; readonly op: MetaOp };
 
-/** `dropped`: the proposal was replaced by another leader's entry, so it was not applied. */
+/**
+ * `dropped`: the proposal was replaced by another leader's entry, so it was not applied. `wrote`: the
+ * read proposed a write (lazy expiry) and the leader applied it before answering.
+ */
 export type ForwardResult =
-  | { readonly reply: Reply }
+  | { readonly reply: Reply; readonly wrote?: true }
   | { readonly notLeader: NodeId | null }
   | { readonly dropped: string };
 
@@ -75,8 +78,8 @@ export interface RouterDeps {
   readonly stats: RaftStats;
   /** Ids of the writes this node proposes, in this incarnation's session. */
   readonly ids: ProposalIds;
-  /** Runs a read-only command on this node's rows of database `db`. */
-  runLocal(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean, db: number): Reply;
+  /** Runs a read-only command on this node's rows of database `db` (a promise: the read wrote, ReplicaHost.runLocal). */
+  runLocal(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean, db: number): MaybeAsync;
   meta(): MetaState;
   alive(id: NodeId): boolean;
   /** Sends a request to another member's request server; PeerUnreachable when it cannot be reached. */
@@ -360,6 +363,8 @@ export class Router {
       }
       if ("reply" in r) {
         this.leaderHints.set(f.grp, target);
+        // As standalone, the reader's next command (INFO's expired_keys too) sees the read's write here.
+        if (r.wrote && this.d.raft.has(f.grp)) await this.d.raft.readBarrier(f.grp).catch(() => {});
         return r.reply;
       }
       if ("dropped" in r) {
