@@ -144,7 +144,11 @@ describe("flydb backup and restore", () => {
       ((await (await fetch(`${m.http}/cluster/status`)).json()) as { keys: number }).keys;
     const restoredKeys = await stored(founder);
     expect(restoredKeys).toBeGreaterThanOrEqual(acked.size + 2);
-    await waitUntil(async () => (await stored(joiner)) === restoredKeys, 30_000, "the joiner's replicas holding every key");
+    await waitUntil(
+      async () => (await stored(joiner)) === restoredKeys,
+      30_000,
+      "the joiner's replicas holding every key",
+    );
     await expectRestored(connect(joiner.port));
   }, 60_000);
 
