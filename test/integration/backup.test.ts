@@ -1,7 +1,8 @@
 // Backup and restore (docs/CLUSTER_SETUP.md, "Backup and restore"), on real dist/flydb processes:
 // `flydb backup` of a 3-node cluster while a client keeps writing, restored into a standalone node
 // and into a new cluster of another partition count, holds every key acknowledged before the backup
-// began, with its value and TTL; a damaged or truncated file is refused and writes nothing; and a
+// began, with its value and TTL (and the member that joins the new cluster receives every restored
+// row by InstallSnapshot); a damaged or truncated file is refused and writes nothing; and a
 // node killed (kill -9) while it serves a backup gives the client a clean error and leaves no file.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
