@@ -29,7 +29,7 @@ export type RoutedRead = Extract<Routed, { t: "read" }>;
 export interface ReadServerDeps {
   readonly readConsistency: "linearizable" | "lease" | "stale";
   readonly raft: Pick<MultiRaft, "status" | "readBarrier">;
-  runLocal(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean, db: number): Reply;
+  runLocal(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean, db: number): Reply | Promise<Reply>;
   readonly meter?: LoadMeter;
   readonly readStats?: ReadStats;
 }
@@ -63,7 +63,8 @@ export async function serveRead(d: ReadServerDeps, f: RoutedRead): Promise<Forwa
       await (leads ? barrier : withDeadline(barrier, FOLLOWER_BARRIER_MS, late));
     }
     d.readStats?.served(f.via ?? "key-based", leads ? "leader" : "follower");
-    return { reply: d.runLocal(COMMANDS.get(lower(f.argv[0]!))!, f.argv, f.resp3 === true, f.db ?? 0) };
+    const reply = d.runLocal(COMMANDS.get(lower(f.argv[0]!))!, f.argv, f.resp3 === true, f.db ?? 0);
+    return reply instanceof Promise ? { reply: await reply, wrote: true } : { reply };
   } catch (e) {
     if (e instanceof NotLeader) return { notLeader: e.leader };
     throw e;

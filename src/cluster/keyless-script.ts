@@ -23,6 +23,29 @@ function movedSlot(r: Reply): number | undefined {
   return Number.isInteger(slot) && slot >= 0 && slot < SLOT_COUNT ? slot : undefined;
 }
 
+/** Whether `argv` is EVAL, EVAL_RO, FCALL or FCALL_RO: with numkeys 0, a keyless script. */
+export const isScript = (argv: readonly Uint8Array[]): boolean => SCRIPTS.has(lower(argv[0]!));
+
+/** Where a keyless script starts: the first partition this node leads (no hop, as Redis's "this node"), else 0. */
+export function homePartition(run: PartitionRunner): number {
+  let home = 0;
+  while (home < run.partitionCount && !run.leads?.(home)) home++;
+  return home < run.partitionCount ? home : 0;
+}
+
+/** Script command `argv` wrapped (`via`: __scriptpart or __scriptpart_ro) to run in partition `p`. */
+export function inPartition(p: number, count: number, argv: readonly Uint8Array[], via = "__scriptpart"): Uint8Array[] {
+  return [utf8(via), utf8(String(p)), utf8(String(p * (SLOT_COUNT / count))), ...argv];
+}
+
+/**
+ * A transaction's reply: a keyless script in it whose first key was another partition's gets the
+ * non-local error, as one of its later keys would (a transaction is not sent on).
+ */
+export function transactionReply(r: Reply): Reply {
+  return r.t === "array" ? { ...r, v: r.v.map((x) => (movedSlot(x) === undefined ? x : NON_LOCAL)) } : r;
+}
+
 /**
  * Runs a keyless script command (`op`: a write, proposed as `__scriptpart`; else a read, sent as
  * `__scriptpart_ro` in the client's protocol). Undefined for any other command.
@@ -33,20 +56,16 @@ export function keylessScript(
   op: Op | undefined,
   resp3 = false,
 ): Promise<Reply> | undefined {
-  if (!SCRIPTS.has(lower(argv[0]!))) return undefined;
-  const count = run.partitionCount;
-  const via = utf8(op ? "__scriptpart" : "__scriptpart_ro");
+  if (!isScript(argv)) return undefined;
   const send = (p: number) => {
-    const wrapped = [via, utf8(String(p)), utf8(String(p * (SLOT_COUNT / count))), ...argv];
+    const wrapped = inPartition(p, run.partitionCount, argv, op ? "__scriptpart" : "__scriptpart_ro");
     return op ? run.write(p, { ...op, cmds: [wrapped] }) : run.read(p, wrapped, resp3);
   };
-  let home = 0;
-  while (home < count && !run.leads?.(home)) home++;
   return (async () => {
-    const first = await send(home < count ? home : 0);
+    const first = await send(homePartition(run));
     const moved = movedSlot(first);
     if (moved === undefined) return first;
-    const again = await send(partitionOf(moved, count));
+    const again = await send(partitionOf(moved, run.partitionCount));
     return movedSlot(again) === undefined ? again : NON_LOCAL;
   })();
 }

@@ -196,16 +196,19 @@ export class ReplicaHost {
 
   /**
    * Runs a read-only command on this node's rows of database `db`. Without the reading
-   * connection's `writeBack` (a cluster member's reads), the write a read asks for is proposed here.
+   * connection's `writeBack` (a cluster member's reads), the write a read asks for is proposed here,
+   * and the reply waits for its apply (a promise then), as a standalone read's does.
    */
-  runLocal(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean, db: number, writeBack?: WriteBack): Reply {
+  runLocal(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean, db: number, writeBack?: WriteBack) {
     const scriptCall = this.machine.keyEvents?.applying?.(undefined);
-    writeBack ??= this.opts.standalone ? undefined : (a) => this.writeBackAsLeader(a, db);
+    const wrote: Promise<unknown>[] = [];
+    writeBack ??= this.opts.standalone ? undefined : (a) => this.writeBackAsLeader(a, db, wrote);
     const ks = this.state.keyspace.database(db);
     const expired: Uint8Array[] = [];
     if (ks) ks.expiredReads = expired;
+    let reply: Reply;
     try {
-      return runRead(this.state.keyspace, spec, argv, db, {
+      reply = runRead(this.state.keyspace, spec, argv, db, {
         now: this.now(),
         random: Math.random,
         resp3,
@@ -217,6 +220,7 @@ export class ReplicaHost {
       // Lazy expiry, skipped under CLIENT PAUSE as the active one is.
       if (expired.length > 0 && !this.machine.keyEvents?.expiryPaused?.()) writeBack?.([EXPIRE, ...expired]);
     }
+    return wrote.length === 0 ? reply : Promise.all(wrote).then(() => reply);
   }
 
   /**
@@ -229,16 +233,16 @@ export class ReplicaHost {
   }
 
   /**
-   * A read's write (PFCOUNT's cached cardinality, which apply recomputes, so it is right whenever it
-   * lands), proposed when this node leads the key's group: it then served the read as the leader.
-   * Not ordered with the reading connection's later commands; they may find the cache still stale.
+   * A read's write (lazy expiry; PFCOUNT's cached cardinality, which apply recomputes), proposed
+   * when this node leads the key's group: it then served the read as the leader. The read's reply
+   * waits for `proposed`, so the reader's next command sees the write (its INFO expired_keys too).
    */
-  private writeBackAsLeader(argv: readonly Uint8Array[], db: number): void {
+  private writeBackAsLeader(argv: readonly Uint8Array[], db: number, proposed: Promise<unknown>[]): void {
     const spec = COMMANDS.get(lower(argv[0]!));
     const r = spec && route(spec, argv, this.opts.config.partition_count);
     if (r?.kind !== "partition" || this.raft.status(groupOf(r.partition))?.role !== "leader") return;
     const op: Op = { cmds: [argv], now: this.now(), seed: 0, ...(db !== 0 ? { db } : {}) };
-    this.raft.propose(groupOf(r.partition), encodeOp(op)).catch(() => {});
+    proposed.push(this.raft.propose(groupOf(r.partition), encodeOp(op)).catch(() => {}));
   }
 
   /**

@@ -11,7 +11,6 @@ import type { NodeId } from "../raft/types.ts";
 import { encodeOp } from "../store/op-codec.ts";
 import { PeerUnreachable, RequestTimeout } from "../transport/transport.ts";
 import { groupOf, META_GROUP, partitionOfGroup } from "../keyspace/groups.ts";
-import { keySlot, partitionOf } from "../keyspace/slot.ts";
 import type { MetaOp, MetaResult, MetaState } from "./core/meta.ts";
 import { type MultiRaft, NotLeader, ProposalDropped } from "./core/multiraft.ts";
 import {
@@ -25,11 +24,12 @@ import { forReplicas, serveRead } from "./follower-read.ts";
 import type { LoadMeter } from "./load-meter.ts";
 import type { ReadStats } from "./read-stats.ts";
 import { mergeSplit as mergeReplies } from "./core/reply-merge.ts";
-import { route } from "./core/route.ts";
+import { CROSSSLOT, route } from "./core/route.ts";
 import { type ProposalId, type ProposalIds, proposalKey } from "../keyspace/sessions.ts";
 import { keylessRead, keylessWrite, keyspaceTotals, type PartitionRunner } from "./fanout.ts";
 import type { RaftStats } from "./raft-stats.ts";
 import { withDeadline } from "./deadline.ts";
+import { proposeTransaction } from "./transaction-route.ts";
 import { unknownOutcome } from "./core/write-outcome.ts";
 import { encodeMetaOp } from "./state-machine.ts";
 import { clusterWriteTooLarge } from "./value-limit.ts";
@@ -61,9 +61,12 @@ export type Routed =
     }
   | { readonly t: "meta"; readonly grp: typeof META_GROUP; readonly op: MetaOp };
 
-/** `dropped`: the proposal was replaced by another leader's entry, so it was not applied. */
+/**
+ * `dropped`: the proposal was replaced by another leader's entry, so it was not applied. `wrote`: the
+ * read proposed a write (lazy expiry) and the leader applied it before answering.
+ */
 export type ForwardResult =
-  | { readonly reply: Reply }
+  | { readonly reply: Reply; readonly wrote?: true }
   | { readonly notLeader: NodeId | null }
   | { readonly dropped: string };
 
@@ -75,8 +78,8 @@ export interface RouterDeps {
   readonly stats: RaftStats;
   /** Ids of the writes this node proposes, in this incarnation's session. */
   readonly ids: ProposalIds;
-  /** Runs a read-only command on this node's rows of database `db`. */
-  runLocal(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean, db: number): Reply;
+  /** Runs a read-only command on this node's rows of database `db` (a promise: the read wrote, ReplicaHost.runLocal). */
+  runLocal(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean, db: number): MaybeAsync;
   meta(): MetaState;
   alive(id: NodeId): boolean;
   /** Sends a request to another member's request server; PeerUnreachable when it cannot be reached. */
@@ -94,7 +97,6 @@ export interface RouterDeps {
 type MaybeAsync = Reply | Promise<Reply>;
 
 const TRYAGAIN = (why: string): Reply => err(`TRYAGAIN ${why}`);
-const CROSSSLOT = err("CROSSSLOT Keys in request don't hash to the same slot");
 const notInCluster = (spec: CommandSpec) =>
   err(`ERR ${spec.name.toUpperCase()} is not supported in cluster mode yet; FlyDB routes commands by key`);
 
@@ -180,18 +182,7 @@ export class Router {
     const spec = COMMANDS.get(lower(argv[0]!));
     if (!spec) return Promise.resolve(err("ERR unknown command"));
     const routes = op.cmds.map((c, i) => route(i === 0 ? spec : COMMANDS.get(lower(c[0]!))!, c, this.d.partitionCount));
-    // A transaction is one op on one partition: never split, even with a single command. A SELECT
-    // in it (applied inside the op, src/commands/databases.ts) goes wherever the keys go. Its
-    // WATCHed keys must be in that partition too: each replica checks their versions in its own
-    // copy of their partition, which another partition's log does not keep in step.
-    if (op.cmds.length > 1 || op.multi) {
-      const keyed = routes.filter((_, i) => lower(op.cmds[i]![0]!) !== "select");
-      const parts = new Set(keyed.map((r) => (r.kind === "partition" ? r.partition : -1)));
-      for (const w of op.watch ?? []) parts.add(partitionOf(keySlot(w.key), this.d.partitionCount));
-      if (parts.size === 0) parts.add(0);
-      if (parts.size !== 1 || parts.has(-1)) return Promise.resolve(CROSSSLOT);
-      return this.forward({ t: "op", grp: groupOf([...parts][0]!), op });
-    }
+    if (op.cmds.length > 1 || op.multi) return proposeTransaction(this.partitions(op.db ?? 0), op, routes);
     const r = routes[0]!;
     switch (r.kind) {
       case "keyless":
@@ -372,6 +363,8 @@ export class Router {
       }
       if ("reply" in r) {
         this.leaderHints.set(f.grp, target);
+        // As standalone, the reader's next command (INFO's expired_keys too) sees the read's write here.
+        if (r.wrote && this.d.raft.has(f.grp)) await this.d.raft.readBarrier(f.grp).catch(() => {});
         return r.reply;
       }
       if ("dropped" in r) {

@@ -6,12 +6,28 @@ import { err, type Reply } from "../resp/reply.ts";
 import { LOCAL } from "./cluster-policy.ts";
 import { define } from "./define.ts";
 import { runFcall } from "./functions.ts";
-import { runEval } from "./scripting.ts";
-import type { CommandContext } from "./types.ts";
+import { runEval, SCRIPT_MOVED } from "./scripting.ts";
+import type { CommandContext, ScriptCallSink } from "./types.ts";
 import { ascii, lower } from "./util.ts";
 
-/** `__scriptpart[_ro] <partition> <slot> <eval|eval_ro|fcall|fcall_ro> <script or name> 0 arg …`. */
+/** The names of the wrappers: an op of one of these may be applied in two partitions (sent on). */
+export const KEYLESS_SCRIPT_RUNS: ReadonlySet<string> = new Set(["__scriptpart", "__scriptpart_ro"]);
+
+/**
+ * What a run reports to MONITOR and client tracking (ctx.scriptCall) is held back until it ends: a run
+ * that sends the script on was not its run, and the next partition's reports the calls once.
+ */
 function runInPartition(ctx: CommandContext, argv: readonly Uint8Array[], readOnly: boolean): Reply {
+  const sink = ctx.scriptCall;
+  if (!sink) return runIn(ctx, argv, readOnly);
+  const calls: Parameters<ScriptCallSink>[] = [];
+  const reply = runIn({ ...ctx, scriptCall: (...c) => calls.push(c) }, argv, readOnly);
+  if (reply.t !== "error" || !reply.v.startsWith(SCRIPT_MOVED)) for (const c of calls) sink(...c);
+  return reply;
+}
+
+/** `__scriptpart[_ro] <partition> <slot> <eval|eval_ro|fcall|fcall_ro> <script or name> 0 arg …`. */
+function runIn(ctx: CommandContext, argv: readonly Uint8Array[], readOnly: boolean): Reply {
   const partition = Number(ascii(argv[1]!));
   const slot = Number(ascii(argv[2]!));
   if (!Number.isInteger(partition) || partition < 0 || !Number.isInteger(slot) || slot < 0) {

@@ -6,9 +6,11 @@
 // leader when another node leads it: only the node that received it knows the caller, and it
 // recognises its ops by their `now` and seed (a 32-bit random number drawn per op), which every
 // replica's copy of the op carries unchanged, so nothing about the caller goes through the log.
+import { KEYLESS_SCRIPT_RUNS } from "../commands/keyless-scripts.ts";
 import type { OpCaller } from "../commands/session.ts";
 import type { Op, ScriptCallSink } from "../commands/types.ts";
 import type { Reply } from "../resp/reply.ts";
+import { lower } from "../commands/util.ts";
 
 /** Ops proposed but maybe not yet applied here (a follower applies after the leader answered). */
 const REMEMBERED = 4096;
@@ -80,8 +82,10 @@ export class OpCallers {
       if (this.pending.size === 0) return undefined;
       const key = opKey(op);
       caller = this.pending.get(key);
-      // Applied once per node: a copy applied again (a restart's replay) is not shown again.
-      this.pending.delete(key);
+      // Applied once per node: a copy applied again (a restart's replay) is not shown again. A
+      // keyless script's run may send it on to another partition (src/cluster/keyless-script.ts),
+      // whose apply is its run: that op's caller is kept (until REMEMBERED newer ones push it out).
+      if (!sentOnMaybe(op)) this.pending.delete(key);
     }
     return (
       caller && {
@@ -90,6 +94,10 @@ export class OpCallers {
       }
     );
   }
+}
+
+function sentOnMaybe(op: Op): boolean {
+  return op.cmds.length === 1 && KEYLESS_SCRIPT_RUNS.has(lower(op.cmds[0]![0]!));
 }
 
 function opKey(op: Op): string {

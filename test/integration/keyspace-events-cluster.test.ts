@@ -1,6 +1,7 @@
 // Keyspace notifications in a 3-node cluster (in-process nodes, replication factor 3): as in Redis
 // Cluster they are per node, and every node that applies a write to its replica of the key's
-// partition notifies its own subscribers, whichever node the write was proposed through.
+// partition notifies its own subscribers, whichever node the write was proposed through. A read that
+// finds keys expired answers once its node applied their deletion (INFO expired_keys, as standalone).
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import Redis from "ioredis";
 import { startCluster, waitHealthy, type TestCluster } from "../helpers/cluster-nodes.ts";
@@ -76,4 +77,19 @@ test("a script's PUBLISH reaches every node's subscribers once, though every rep
   await Bun.sleep(300); // a second delivery would arrive by now
   // Each message once; "keyless" is published by another node, so its place among the others may vary.
   for (const g of got) expect([...g].sort()).toEqual([...want].sort());
+});
+
+test("a read that finds keys expired: its node has applied their deletion by the reply, as standalone", async () => {
+  const nodes = c.members.map((m) => connect(m.node.respPort));
+  const expiredKeys = async (r: Redis) => Number(/expired_keys:(\d+)/.exec(await r.info("stats"))![1]);
+  for (const via of nodes) {
+    await via.multi().set("{lx}a", "1", "PX", 30).set("{lx}b", "1", "PX", 30).exec();
+    // CLIENT PAUSE WRITE holds every node's active expiry: the reads below find the keys expired.
+    for (const r of nodes) await r.call("CLIENT", "PAUSE", "10000", "WRITE");
+    await Bun.sleep(60);
+    const before = await expiredKeys(via);
+    for (const r of nodes) await r.call("CLIENT", "UNPAUSE");
+    expect([await via.get("{lx}a"), await via.get("{lx}b")]).toEqual([null, null]);
+    expect(await expiredKeys(via)).toBe(before + 2);
+  }
 });

@@ -4,7 +4,8 @@
 // an undeclared key of another partition is an error, FUNCTION libraries reach every member
 // and survive kill -9 and a restart, and a keyless script (numkeys 0) runs through any node in the
 // partition of the first key it touches (src/cluster/keyless-script.ts), applied once; a looping
-// keyless script makes its node answer -BUSY while the cluster goes on, and SCRIPT KILL ends it.
+// keyless script makes its node answer -BUSY while the cluster goes on, and SCRIPT KILL ends it; MONITOR
+// shows a keyless script's calls once, and keyless scripts run in a MULTI (src/cluster/transaction-route.ts).
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { keysInDistinctPartitions } from "../helpers/cluster-harness.ts";
 import { startLoopbackCluster, type LoopbackCluster, type LoopbackMember } from "../helpers/loopback-cluster.ts";
@@ -100,6 +101,51 @@ describe("scripting in a cluster", () => {
     await c.client(c.members[0]!).call("FUNCTION", "LOAD", code);
     for (const m of c.members) expect(await c.client(m).call("FCALL", "bumpk", "0", keys[2]!)).toBeGreaterThan(3);
     expect(await c.client(c.members[1]!).call("FCALL_RO", "getk", "0", keys[2]!)).toBe("6");
+  });
+
+  test("a keyless FCALL sent on to its key's partition: MONITOR on its node shows its calls once", async () => {
+    const m = c.members[0]!;
+    const code =
+      "#!lua name=mon\nredis.register_function('monset', function(_, args) redis.call('ping') " +
+      "return redis.call('set', args[1], 'bar') end)";
+    await c.client(m).call("FUNCTION", "LOAD", "REPLACE", code);
+    const monitor = await c.connect(m).monitor();
+    const lines: string[] = [];
+    monitor.on("monitor", (_time: string, args: string[], source: string) => lines.push(`${source} ${args.join(" ")}`));
+    try {
+      // One key per partition: all but one are another partition's than where the call starts.
+      const keys = keysInDistinctPartitions(PARTITIONS, PARTITIONS, "mon");
+      for (const k of keys) expect(await c.client(m).call("FCALL", "monset", "0", k)).toBe("OK");
+      const shown = () => lines.filter((l) => l.startsWith("lua ")).length;
+      for (const deadline = Date.now() + 5_000; shown() < 2 * keys.length && Date.now() < deadline; )
+        await Bun.sleep(20);
+      await Bun.sleep(100);
+      expect(lines.filter((l) => l.startsWith("lua ")).sort()).toEqual(
+        [...keys.map((k) => `lua set ${k} bar`), ...keys.map(() => "lua ping")].sort(),
+      );
+    } finally {
+      monitor.disconnect();
+    }
+  });
+
+  test("MULTI of keyless scripts: one partition, or the partition of the transaction's keys", async () => {
+    const [a, b] = keysInDistinctPartitions(2, PARTITIONS, "txk");
+    for (const m of c.members) {
+      const via = c.client(m);
+      const ro = "#!lua flags=no-writes\nreturn 12";
+      expect(await via.multi().eval(ro, 0).eval("return 13", 0).exec()).toEqual([
+        [null, 12],
+        [null, 13],
+      ]);
+      const get = "return redis.call('get', ARGV[1])";
+      expect(await via.multi().set(a!, "v").eval(get, 0, a!).exec()).toEqual([
+        [null, "OK"],
+        [null, "v"],
+      ]);
+      // Another partition's key: the non-local error (a transaction is not sent on).
+      const [[, ok], [failed]] = (await via.multi().set(a!, "w").eval(get, 0, b!).exec()) as [Error | null, unknown][];
+      expect([ok, failed?.message]).toEqual(["OK", "ERR Script attempted to access a non local key in a cluster node"]);
+    }
   });
 
   test("a keyless script that loops: -BUSY on its node, every partition keeps taking writes, SCRIPT KILL ends it", async () => {

@@ -2,6 +2,7 @@
 import { commandKeys } from "../../commands/connection.ts";
 import type { CommandSpec } from "../../commands/types.ts";
 import { keySlot, partitionOf } from "../../keyspace/slot.ts";
+import { err } from "../../resp/reply.ts";
 
 export type Route =
   | { readonly kind: "keyless" }
@@ -15,6 +16,9 @@ export type Route =
       }[];
     }
   | { readonly kind: "crossslot" };
+
+/** The refusal of a "crossslot" route, and of a transaction whose keys are in two partitions. */
+export const CROSSSLOT = err("CROSSSLOT Keys in request don't hash to the same slot");
 
 export function route(spec: CommandSpec, argv: readonly Uint8Array[], partitionCount: number): Route {
   const keys = commandKeys(spec, argv);
