@@ -23,10 +23,11 @@ try {
   });
   const notOnce = [...Array(JOBS).keys()].map((i) => `job-${i}`).filter((id) => r.completions.get(id) !== 1);
   const rerun = [...r.successfulRuns.values()].filter((n) => n > 1).length;
-  ok = notOnce.length === 0 && r.completedInSet === JOBS;
+  ok = notOnce.length === 0 && r.completedInSet === JOBS && (!kill || r.killedAt !== null);
   console.log(
     [
-      `jobs ${JOBS} (${r.planned.delayed} delayed, ${r.planned.failTwice} failing twice), kill -9: ${kill}`,
+      `jobs ${JOBS} (${r.planned.delayed} delayed, ${r.planned.failTwice} failing twice), kill -9: ` +
+        (r.killedAt ? `at ${r.killedAt.completed} completions${r.killedAt.adding ? ", while adding" : ""}` : "none"),
       `added in ${(r.addMs / 1000).toFixed(1)} s (${Math.round(JOBS / (r.addMs / 1000))} adds/s, ${r.addRetries} retried)`,
       `all completed in ${(r.totalMs / 1000).toFixed(1)} s (${Math.round(JOBS / (r.totalMs / 1000))} jobs/s)`,
       `completed set ${r.completedInSet}; not completed exactly once: ${notOnce.length}; processors run again: ${rerun}`,

@@ -28,7 +28,13 @@ npm run -s build || { echo "0 passed, 1 failed"; exit 1; }
 
 step "bun test"
 log=$(mktemp)
-npx bun test --timeout 60000 "$@" 2>&1 | tee "$log"
+# Two files at a time, each in its own worker process: most of a cluster or process test is spent
+# waiting (elections, gossip rounds, child processes starting): the suite's processes use about a
+# third of one core on average, so two workers on two cores shorten the wall time. Every test uses
+# fresh ports, temp dirs and namespaces named after its process id: files side by side share nothing.
+# test/timings.json (per-file durations of a serial run) makes each worker start its slowest file
+# first, so one long file does not run alone at the end. FLYDB_TEST_PARALLEL=1 runs one file at a time.
+npx bun test --timeout 60000 --parallel="${FLYDB_TEST_PARALLEL:-2}" --timings=test/timings.json "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 pass=$(grep -Eo '^ *[0-9]+ pass' "$log" | tail -1 | grep -Eo '[0-9]+')
 fail=$(grep -Eo '^ *[0-9]+ fail' "$log" | tail -1 | grep -Eo '[0-9]+')

@@ -2,7 +2,11 @@
 // alone (a cluster of one without network: one Raft group for every partition) or is a cluster
 // member (multi-raft, routed by partition). Both write through the same replica host.
 import { networkInterfaces } from "node:os";
-import type { DatabaseKeys, KeyEventsHook } from "./commands/types.ts";
+import type { DatabaseKeys, KeyEventsHook, Op } from "./commands/types.ts";
+import { COMMANDS } from "./commands/table.ts";
+import { lower } from "./commands/util.ts";
+import { route } from "./cluster/core/route.ts";
+import { groupOf } from "./keyspace/groups.ts";
 import type { Backend } from "./commands/session.ts";
 import { ConfigError, type Config } from "./config/schema.ts";
 import { ClusterNode, type ClusterAddrs } from "./cluster/cluster-node.ts";
@@ -10,6 +14,7 @@ import { type BackupSource, clusterBackupSource, standaloneBackupSource } from "
 import { type ForeignClusterNode, startFormation } from "./cluster/formation.ts";
 import { admitGrowing, applyStandaloneLog, finishGrowing } from "./cluster/grow.ts";
 import { StandaloneHost } from "./cluster/standalone.ts";
+import { clusterScriptContext } from "./cluster/script-trial.ts";
 import { browse, startAdvertiser, type Advertiser, type DiscoveryLog } from "./discovery/index.ts";
 import type { NodeMetrics } from "./http/metrics.ts";
 import type { Logger } from "./log.ts";
@@ -22,6 +27,8 @@ export interface DataPlane {
   readonly mode: "standalone" | "cluster";
   readonly read: Backend["read"];
   readonly propose: Backend["propose"];
+  /** See Backend.localContext: a standalone node only (a cluster member's copy may be behind its leader's). */
+  readonly localContext?: Backend["localContext"];
   /** Live keys this node stores (all of them standalone; its replicas' in a cluster). */
   keyCount(): number;
   /** Live keys with an expiry, for INFO keyspace; a cluster counts the cluster's instead. */
@@ -33,6 +40,8 @@ export interface DataPlane {
   sqliteSynchronous(): SqliteSynchronous;
   ready(): { ready: boolean; reason?: string };
   readonly cluster: ClusterNode | undefined;
+  /** Cluster mode: whether this member holds a replica of the one partition `op` writes. */
+  readonly replicates?: (op: Op) => boolean;
   /** Other clusters under this cluster's id found on the network (cluster mode; src/cluster/formation.ts). */
   readonly foreignClusters?: () => readonly ForeignClusterNode[];
   /** mDNS packet counters when this node advertises itself (discovery_enabled), for /metrics. */
@@ -103,6 +112,10 @@ export async function openStandalone(
   return {
     mode: "standalone",
     read: (spec, argv, resp3, db, writeBack) => replicas.runLocal(spec, argv, resp3, db, writeBack),
+    localContext: (db, resp3) => {
+      const ctx = replicas.localContext(db, resp3);
+      return ctx && { ctx };
+    },
     propose: (op) => host.propose(op),
     keyCount: () => replicas.keyCount(),
     expiringKeyCount: () => keyspace.countWithExpiry(wallNow()),
@@ -205,11 +218,17 @@ export async function openCluster(
     mode: "cluster",
     read: (spec, argv, resp3, db, _writeBack, routing) => node.read(spec, argv, resp3, db, routing),
     propose: (op) => node.propose(op),
+    localContext: (db, resp3, argv) =>
+      clusterScriptContext(node.replicas, node.self, config.partition_count, db, resp3, argv),
     keyCount: () => node.keyCount(),
     appliedIndex: () => node.appliedIndex(),
     sqliteSynchronous: () => node.sqliteSynchronous(),
     ready: () => node.ready(),
     cluster: node,
+    replicates: (op) => {
+      const grp = opGroup(op, node.meta().partitionCount || config.partition_count);
+      return grp !== undefined && node.groupStatuses().some((g) => g.grp === grp);
+    },
     backup: clusterBackupSource(config, node),
     foreignClusters: () => formation.foreignClusters(),
     discoveryStats: advertiser ? () => advertiser.stats() : undefined,
@@ -233,3 +252,17 @@ function isLateUnicastRefusal(fields: Record<string, unknown> | undefined): bool
 
 /** One discovery browse; rounds repeat with back-off until the node holds cluster state. */
 const BROWSE_MS = 1_000;
+
+/** The Raft group of the one partition `op` writes; undefined when it writes none or several. */
+function opGroup(op: Op, partitionCount: number): number | undefined {
+  let partition: number | undefined;
+  for (const argv of op.cmds) {
+    const spec = COMMANDS.get(lower(argv[0]!));
+    if (!spec || spec.name === "select") continue;
+    const r = route(spec, argv, partitionCount);
+    if (r.kind === "keyless") continue;
+    if (r.kind !== "partition" || (partition !== undefined && partition !== r.partition)) return undefined;
+    partition = r.partition;
+  }
+  return partition === undefined ? undefined : groupOf(partition);
+}

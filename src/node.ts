@@ -33,8 +33,9 @@ import { VERSION } from "./version.ts";
 import { KeyspaceEvents } from "./pubsub/keyspace-events.ts";
 import { TrackingTable } from "./pubsub/tracking.ts";
 import { Monitors } from "./server/monitor.ts";
-import { ScriptCallers } from "./server/script-callers.ts";
+import { OpCallers } from "./server/op-callers.ts";
 import { ClientPause } from "./commands/pause.ts";
+import { BusyScripts } from "./commands/busy-script.ts";
 import { PubSubRegistry, sessionPubSub } from "./pubsub/registry.ts";
 import { wallNow } from "./wall-clock.ts";
 import { BlockingRegistry } from "./commands/blocking.ts";
@@ -95,7 +96,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   const pubsub = new PubSubRegistry();
   const tracking = new TrackingTable();
   const monitors = new Monitors();
-  const scripts = new ScriptCallers();
+  const callers = new OpCallers();
   const pause = new ClientPause((ms, fn) => {
     const t = setTimeout(fn, ms);
     return () => clearTimeout(t);
@@ -125,7 +126,12 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       changed = [];
       for (const [db, key] of touched) blocking.touched(db, [key]);
     },
-    scriptCalls: (op) => scripts.scriptCalls(op),
+    applying: (op) => {
+      const caller = callers.applying(op);
+      // A read's lazily expired keys are not the reader's writes.
+      events.writtenBy(op && caller?.client);
+      return caller?.scriptCalls;
+    },
     expiryPaused: () => pause.active !== undefined,
     expired: (n) => {
       expiredKeys += n;
@@ -283,7 +289,21 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   const backend: Backend = {
     read: (spec, argv, resp3, db, writeBack, routing) =>
       plane ? plane.read(spec, argv, resp3, db, writeBack, routing) : LOADING,
-    propose: (op) => (plane ? plane.propose(op) : Promise.resolve(LOADING)),
+    propose: (op) => {
+      if (!plane) return Promise.resolve(LOADING);
+      // Tracking clients of a cluster member learn of a write when this member applies it (see OpCallers.appliedHere).
+      if (!tracking.enabled() || !plane.replicates?.(op)) return plane.propose(op);
+      return callers.appliedHere(op, () => plane!.propose(op));
+    },
+    localContext: (db, resp3, argv) => plane?.localContext?.(db, resp3, argv),
+    busy: new BusyScripts({
+      now: () => performance.now(),
+      after: (ms, fn) => {
+        const t = setTimeout(fn, ms);
+        return () => clearTimeout(t);
+      },
+      threshold: () => config.busy_reply_threshold,
+    }),
     now: wallNow,
     random: () => Math.random(),
     server,
@@ -302,7 +322,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     blocking,
     monitor: (client, argv) =>
       monitors.feed(Math.floor((performance.timeOrigin + performance.now()) * 1000), client, argv),
-    scripts,
+    callers,
     pause,
     after: (ms, fn) => {
       const t = setTimeout(fn, ms);

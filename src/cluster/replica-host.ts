@@ -5,7 +5,7 @@
 // through `send`, and `alive` says who gossip sees up; a cluster member wires both to its transport
 // and gossip. A standalone node hosts one group holding every partition's rows (standalone-group.ts).
 import { join } from "node:path";
-import type { CommandSpec, KeyEventsHook, Op, WriteBack } from "../commands/types.ts";
+import type { CommandContext, CommandSpec, KeyEventsHook, Op, WriteBack } from "../commands/types.ts";
 import { lower, utf8 } from "../commands/util.ts";
 import { COMMANDS } from "../commands/table.ts";
 import { EXPIRE_COMMAND } from "../commands/keys.ts";
@@ -199,7 +199,7 @@ export class ReplicaHost {
    * connection's `writeBack` (a cluster member's reads), the write a read asks for is proposed here.
    */
   runLocal(spec: CommandSpec, argv: readonly Uint8Array[], resp3: boolean, db: number, writeBack?: WriteBack): Reply {
-    const scriptCall = this.machine.keyEvents?.scriptCalls?.(undefined);
+    const scriptCall = this.machine.keyEvents?.applying?.(undefined);
     writeBack ??= this.opts.standalone ? undefined : (a) => this.writeBackAsLeader(a, db);
     const ks = this.state.keyspace.database(db);
     const expired: Uint8Array[] = [];
@@ -217,6 +217,15 @@ export class ReplicaHost {
       // Lazy expiry, skipped under CLIENT PAUSE as the active one is.
       if (expired.length > 0 && !this.machine.keyEvents?.expiryPaused?.()) writeBack?.([EXPIRE, ...expired]);
     }
+  }
+
+  /**
+   * A context for reading this node's own rows of database `db` over several event-loop turns (a
+   * script's trial, src/commands/busy-script.ts); undefined when `db` is out of range.
+   */
+  localContext(db: number, resp3: boolean): CommandContext | undefined {
+    const ks = this.state.keyspace.database(db);
+    return ks && { db: ks, now: this.now(), random: Math.random, resp3 };
   }
 
   /**

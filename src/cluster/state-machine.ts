@@ -153,7 +153,7 @@ export class ClusterStateMachine implements StateMachine {
       const events = this.keyEvents;
       const sink = events?.sink();
       const newKeys = sink !== undefined && events!.newKeys();
-      const apply = (op: Op, ks: Keyspace) => applyOp(op, ks, sink, newKeys, events?.scriptCalls?.(op));
+      const apply = (op: Op, ks: Keyspace) => applyOp(op, ks, sink, newKeys, events?.applying?.(op));
       const replies = this.state.applyBatch(grp, run.first, ops, apply);
       if (events?.expired) {
         const n = expiredBy(ops, replies);

@@ -306,6 +306,9 @@ export interface Waiter {
 export class BlockingRegistry {
   private readonly byKey = new Map<string, Waiter[]>();
   private readonly byClient = new Map<number, Waiter>();
+  /** Tries of blocked clients in flight (see settled). */
+  private tries = 0;
+  private whenSettled: (() => void)[] = [];
 
   get size(): number {
     return this.byClient.size;
@@ -331,16 +334,41 @@ export class BlockingRegistry {
     }
   }
 
-  /** A committed write touched these keys of `db`: each waiter on them retries, first blocked first. */
-  touched(db: number, keys: readonly string[]): void {
+  /** A committed write touched these keys of `db`: each waiter on them retries, first blocked first. Whether any did. */
+  touched(db: number, keys: readonly string[]): boolean {
     const woken = new Set<Waiter>();
     for (const k of keys) for (const w of this.byKey.get(`${db}:${k}`) ?? []) woken.add(w);
     this.wakeInOrder([...woken].sort((a, b) => this.order(a) - this.order(b)));
+    return woken.size > 0;
   }
 
-  /** Every waiter retries (a cluster node cannot see writes proxied by other nodes). */
-  wakeAll(): void {
+  /** Every waiter retries (a cluster node cannot see writes proxied by other nodes). Whether any did. */
+  wakeAll(): boolean {
     this.wakeInOrder([...this.byClient.values()]);
+    return this.byClient.size > 0;
+  }
+
+  /** A blocked client's try is proposed; tryEnded once its answer is handled (and any retry it woke proposed). */
+  tryStarted(): void {
+    this.tries++;
+  }
+
+  tryEnded(): void {
+    if (--this.tries > 0) return;
+    const waiting = this.whenSettled;
+    this.whenSettled = [];
+    for (const f of waiting) f();
+  }
+
+  /**
+   * Settles once no try of a blocked client is in flight. A write that woke blocked clients answers
+   * after this, as Redis serves them before it replies: a chain of BLMOVEs the write started has
+   * moved its element before the writer's next command runs. A try waking the next link of the chain
+   * starts it before its own end, so the count does not reach zero in between.
+   */
+  settled(): Promise<void> {
+    if (this.tries === 0) return Promise.resolve();
+    return new Promise((resolve) => this.whenSettled.push(resolve));
   }
 
   /**

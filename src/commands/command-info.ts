@@ -100,11 +100,13 @@ function getKeys(s: SessionApi, argv: readonly Uint8Array[], withFlags: boolean)
   if (!target || target.name.startsWith("__")) return err("ERR Invalid command specified");
   const call = argv.slice(2);
   if (target.subcommands) return getSubcommandKeys(target.subcommands, call, withFlags);
+  // Redis's order: a command without keys says so whatever its arguments, then arity, then the call's keys.
+  if (target.firstKey === 0 && !target.keys) return NO_KEYS;
   if (target.arity > 0 ? call.length !== target.arity : call.length < -target.arity) {
     return INVALID_ARGUMENTS;
   }
-  const keys = target.firstKey === 0 && !target.keys ? [] : commandKeys(target, call);
-  if (keys.length === 0) return NO_KEYS;
+  const keys = commandKeys(target, call);
+  if (keys.length === 0) return NO_MANDATORY_KEYS.has(target.name) ? EMPTY_ARRAY : INVALID_CALL;
   if (!withFlags) return bulkArray(keys);
   const [first, rest] = keyFlagsOf(target, call);
   return array(keys.map((k, i) => array([bulk(k), array((i === 0 ? first : rest).map((f) => simple(f)))])));
@@ -112,6 +114,9 @@ function getKeys(s: SessionApi, argv: readonly Uint8Array[], withFlags: boolean)
 
 const INVALID_ARGUMENTS = err("ERR Invalid number of arguments specified for command");
 const NO_KEYS = err("ERR The command has no key arguments");
+const INVALID_CALL = err("ERR Invalid arguments specified for command");
+/** The commands Redis 7.0 flags no_mandatory_keys: a call of theirs may name no keys (numkeys 0). */
+const NO_MANDATORY_KEYS = new Set(["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"]);
 
 function getSubcommandKeys(subs: readonly Subcommand[], call: readonly Uint8Array[], withFlags: boolean): Reply {
   const sub = subs.find((c) => c.name === lower(call[1]!));

@@ -201,6 +201,20 @@ function parseValue(p: Param, raw: string): { value: string | number | boolean }
   return { value: n };
 }
 
+/** How CONFIG GET shows a secret that is set (src/config/load.ts formatValue): never a value to compare with. */
+const SECRET_MASK = "********";
+
+/**
+ * A start-up-only key under FlyDB's own name (CONFIG GET * lists them) accepts the value in force,
+ * as the fixed Redis parameters do: a client restoring a CONFIG GET * snapshot gets OK.
+ */
+const ownFixed = (name: string): Fixed => ({ value: (s) => s.server.configValue(name) ?? "", redisMutable: true });
+
+function boolWord(v: string): string {
+  const w = v.toLowerCase();
+  return w === "true" ? "yes" : w === "false" ? "no" : v;
+}
+
 const failed = (arg: string, why: string) =>
   err(`ERR CONFIG SET failed (possibly related to argument '${arg}') - ${why}`);
 
@@ -218,21 +232,23 @@ function configSet(s: SessionApi, argv: readonly Uint8Array[]): Reply {
     const name = lower(argv[i]!);
     const p = byName.get(name);
     const fixed = FIXED[name];
-    if (!p && !fixed && !s.server.configNames().includes(name)) {
+    const own = !p && !fixed && s.server.configNames().includes(name);
+    if (!p && !fixed && !own) {
       return err(`ERR Unknown option or number of arguments for CONFIG SET - '${arg}'`);
     }
-    if (!p && !fixed?.redisMutable) return failed(arg, "can't set immutable config");
+    if (!p && !own && !fixed?.redisMutable) return failed(arg, "can't set immutable config");
     if (seen.has(name)) return failed(arg, "duplicate parameter");
     seen.add(name);
-    named.push({ arg, p, fixed, value: str(argv[i + 1]!) });
+    named.push({ arg, p, fixed: own ? ownFixed(name) : fixed, value: str(argv[i + 1]!) });
   }
   const changes = new Map<string, string | number | boolean>();
   for (const { arg, p, fixed, value } of named) {
     if (!p) {
-      if (value !== fixed!.value(s)) return failed(arg, "can't set immutable config");
+      if (value !== fixed!.value(s) || value === SECRET_MASK) return failed(arg, "can't set immutable config");
       continue;
     }
-    const parsed = parseValue(p, value);
+    // FlyDB's own names spell booleans true/false, as CONFIG GET shows them under those names.
+    const parsed = parseValue(p, p.kind.t === "bool" && arg.toLowerCase() === p.key ? boolWord(value) : value);
     if ("error" in parsed) return failed(arg, parsed.error);
     changes.set(p.key, parsed.value);
   }

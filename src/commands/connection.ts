@@ -262,7 +262,7 @@ const NO_TRACKING: TrackingApi = {
   info: () => ({ flags: ["off"], redirect: -1, prefixes: [] }),
   readKeys: () => {},
   commandDone: () => {},
-  writing: () => () => {},
+  options: () => undefined,
   flushed: () => {},
 };
 

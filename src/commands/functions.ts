@@ -13,7 +13,7 @@ import { RdbWriter } from "../rdb/writer.ts";
 import { type RegisteredFunction, SCRIPT_FLAGS } from "../scripting/lua-vm.ts";
 import type { ClusterTips } from "./cluster-policy.ts";
 import { define, subcommands } from "./define.ts";
-import { luaVm, movedTo, parseNumKeys, SCRIPT_ROUTING, scriptHost, scriptKeys } from "./scripting.ts";
+import { luaVm, movedTo, parseNumKeys, SCRIPT_ROUTING, type ScriptTrial, scriptHost, scriptKeys } from "./scripting.ts";
 import type { CommandContext } from "./types.ts";
 import { ascii, byteKey, E, globMatch, lower, str, utf8 } from "./util.ts";
 
@@ -300,8 +300,35 @@ export function runFcall(
   readOnly: boolean,
   home?: { partition: number; slot: number },
 ): Reply {
+  const call = fcallOf(ctx, argv, readOnly, home?.partition);
+  if ("t" in call) return call;
+  const host = scriptHost(ctx, call.keys, call.ro, home?.slot);
+  const reply = luaVm().runFunction(call.fn.ref, call.fn.name, call.keys, call.args, host);
+  return host.moved === undefined ? reply : movedTo(host.moved);
+}
+
+/** FCALL / FCALL_RO started as a trial: see startEval in src/commands/scripting.ts. */
+export function startFcall(
+  ctx: CommandContext,
+  argv: readonly Uint8Array[],
+  readOnly: boolean,
+  home?: { partition: number; slot: number },
+): ScriptTrial | Reply {
+  const call = fcallOf(ctx, argv, readOnly, home?.partition);
+  if ("t" in call) return call;
+  const host = scriptHost(ctx, call.keys, call.ro, home?.slot, true);
+  return { run: luaVm().startFunction(call.fn.ref, call.fn.name, call.keys, call.args, host), host };
+}
+
+/** The function an FCALL runs, its keys and arguments, whether it may write; or Redis's refusal. */
+function fcallOf(
+  ctx: CommandContext,
+  argv: readonly Uint8Array[],
+  readOnly: boolean,
+  partition: number | undefined,
+): { fn: RegisteredFunction; keys: Uint8Array[]; args: Uint8Array[]; ro: boolean } | Reply {
   const keys = scriptKeys(argv);
-  const libs = librariesAt(ctx, keys[0] ?? home?.partition);
+  const libs = librariesAt(ctx, keys[0] ?? partition);
   let fn: RegisteredFunction | undefined;
   for (const lib of libs.values()) fn ??= lib.functions.get(str(argv[1]!).toLowerCase());
   if (!fn) return err("ERR Function not found");
@@ -310,11 +337,8 @@ export function runFcall(
   if (typeof numkeys !== "number") return numkeys;
   const noWrites = fn.flags.includes("no-writes");
   if (readOnly && !noWrites) return err("ERR Can not execute a script with write flag using *_ro command.");
-  const ro = readOnly || noWrites;
   const declared = argv.slice(3, 3 + numkeys);
-  const host = scriptHost(ctx, declared, ro, home?.slot);
-  const reply = luaVm().runFunction(fn.ref, fn.name, declared, argv.slice(3 + numkeys), host);
-  return host.moved === undefined ? reply : movedTo(host.moved);
+  return { fn, keys: declared, args: argv.slice(3 + numkeys), ro: readOnly || noWrites };
 }
 
 const EVERY_PARTITION: ClusterTips = { request: "all_shards", via: "__functionpart", response: "all_succeeded" };

@@ -21,12 +21,16 @@ import {
   UNBLOCKED,
 } from "./blocking.ts";
 import { VERSION_COMMAND, WATCH_ABORT } from "./transactions.ts";
-import { RUNS_SCRIPT, shebangFlags } from "./scripting.ts";
+import { isUnknownScript, proposedBySha, RUNS_SCRIPT, scriptKeys, shebangFlags, startEval } from "./scripting.ts";
+import { startFcall } from "./functions.ts";
+import type { BusyScripts } from "./busy-script.ts";
+import { LuaVm } from "../scripting/lua-vm.ts";
 import { type ClientPause, MAY_REPLICATE } from "./pause.ts";
 import { clusterClientRefusal, selectedAfter } from "./databases.ts";
 import type {
   ClientState,
   ClusterView,
+  CommandContext,
   CommandSpec,
   Op,
   PubSubApi,
@@ -89,20 +93,40 @@ export interface Backend {
   readonly blocking: BlockingRegistry;
   /** MONITOR: shows a command this node runs to the monitoring connections (absent: none can be). */
   monitor?(client: Pick<ClientState, "db" | "addr">, argv: readonly Uint8Array[]): void;
-  /** Who sent the scripts this node runs (src/server/script-callers.ts); absent: nobody watches them. */
-  readonly scripts?: {
-    proposing(op: Op, caller: ScriptCaller): void;
-    reading<T>(caller: ScriptCaller, read: () => T): T;
+  /** Which client sent the ops and script reads this node runs (src/server/op-callers.ts); absent: nobody asks. */
+  readonly callers?: {
+    proposing(op: Op, caller: OpCaller): void;
+    reading<T>(caller: OpCaller, read: () => T): T;
   };
   /** CLIENT PAUSE of this node (absent: never paused). */
   readonly pause?: ClientPause;
+  /** This node's script in progress: -BUSY, SCRIPT KILL, FUNCTION KILL (absent: scripts never run as trials). */
+  readonly busy?: BusyScripts;
+  /**
+   * Database `db` of this node's own data, readable across event-loop turns, where that is the
+   * data script `argv` must see (a standalone node; a cluster member that leads the script's
+   * partition, after a ReadIndex round); undefined elsewhere: the script then runs only in the log.
+   */
+  localContext?(
+    db: number,
+    resp3: boolean,
+    argv: readonly Uint8Array[],
+  ): LocalScriptContext | Promise<LocalScriptContext | undefined> | undefined;
   /** Calls `fn` once after `ms` milliseconds unless the returned cancel runs first. */
   after(ms: number, fn: () => void): () => void;
 }
 
-/** The client behind a script: told of each command the script runs (see ScriptCallSink). */
-export interface ScriptCaller {
+/** Where a script's trial reads; `home`: the partition a keyless script runs in (see scriptHost). */
+export interface LocalScriptContext {
+  readonly ctx: CommandContext;
+  readonly home?: { readonly partition: number; readonly slot: number };
+}
+
+/** The client behind an op or a script read: told of each command its scripts run (see ScriptCallSink). */
+export interface OpCaller {
   call(db: number, argv: readonly Uint8Array[], declared: readonly Uint8Array[], read: boolean): void;
+  /** Its client id: NOLOOP tracking skips the invalidations of the keys its ops change. */
+  readonly client: number;
 }
 
 export interface ConnectionInfo {
@@ -165,10 +189,14 @@ export class Session implements SessionApi {
   private readonly watched = new Map<string, WatchedKey>();
   /** A blocking command waits: every later command of the connection waits behind it, as in Redis. */
   private blocked = false;
+  /** Waiting for the writes in flight to be applied (afterWrites). */
+  private idle: (() => void)[] = [];
   /** The connection is gone: a blocked command stops waiting and nothing more is popped for it. */
   private closed = false;
   /** Ends the current blocked wait (connection closed). */
   private endWait: (() => void) | undefined;
+  /** This connection as the sender of its ops: MONITOR shows what its scripts run, tracking remembers their keys once they read. */
+  private readonly opCaller: OpCaller;
 
   constructor(
     private readonly backend: Backend,
@@ -193,6 +221,14 @@ export class Session implements SessionApi {
       ...(pubsub ? { subscriptionCount: (kind) => pubsub.count(kind) } : {}),
     };
     this.client.authenticated = defaultUserOpen(this);
+    this.opCaller = {
+      call: (db, argv, declared, read) => {
+        this.backend.monitor?.({ db, addr: "lua" }, argv);
+        if (read) this.pubsub?.tracking?.readKeys(declared);
+        else if (argv[0]!.length <= 8) this.publishForScript(argv);
+      },
+      client: info.id,
+    };
   }
 
   get now(): number {
@@ -377,7 +413,13 @@ export class Session implements SessionApi {
     const sub = spec.subcommands && argv.length > 1 ? ascii(argv[1]!.subarray(0, 64)).toLowerCase() : undefined;
     this.client.lastCommand = sub && spec.subcommands!.some((x) => x.name === sub) ? `${name}|${sub}` : name;
     this.lastExecuted = name;
-    if (this.queued && !NOT_QUEUED.has(name)) return this.enqueue(spec, argv);
+    if (this.queued && !NOT_QUEUED.has(name)) {
+      // As Redis: refused while a script is busy, which fails the transaction.
+      const busy = this.backend.busy?.busyReply(this, argv);
+      if (!busy) return this.enqueue(spec, argv);
+      this.queueFailed = true;
+      return busy;
+    }
     if (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) return E.arity(name);
     if (!this.client.authenticated && !spec.flags.includes("noauth")) return E.noAuth;
     const denied = aclRefusal(this, spec, argv, false);
@@ -389,7 +431,27 @@ export class Session implements SessionApi {
     }
     const refused = subscribedModeReply(this, name, argv);
     if (refused) return refused;
-    return this.dispatch(spec, name, argv, false);
+    const busy = this.backend.busy;
+    if (!busy) return this.dispatch(spec, name, argv, false);
+    if (sub === "kill" && (name === "script" || name === "function")) {
+      return busy.kill(name === "script" ? "eval" : "function");
+    }
+    return this.gated(busy, spec, name, argv);
+  }
+
+  /** Dispatches once no other client's script holds the node (BusyScripts.gate), or answers -BUSY. */
+  private gated(busy: BusyScripts, spec: CommandSpec, name: string, argv: readonly Uint8Array[]) {
+    const gate = busy.gate(this, argv);
+    if (gate instanceof Promise) return gate.then((): Reply | Promise<Reply> => this.gated(busy, spec, name, argv));
+    if (gate) {
+      if (name !== "exec" || !this.queued) return gate;
+      // A refused EXEC ends the transaction and says why, as Redis's execCommandAbort.
+      this.resetState();
+      return err(`EXECABORT Transaction discarded because of: ${(gate as { v: string }).v}`);
+    }
+    const reply = this.dispatch(spec, name, argv, false);
+    if (name !== "function" || argv.length !== 2 || ascii(argv[1]!).toLowerCase() !== "stats") return reply;
+    return reply instanceof Promise ? reply.then((r) => busy.withRunningScript(r)) : busy.withRunningScript(reply);
   }
 
   /**
@@ -488,11 +550,13 @@ export class Session implements SessionApi {
     const tracking = this.pubsub?.tracking;
     const reply = mayBlock(spec, argv)
       ? this.blockingWrite(spec, argv)
-      : isWrite(spec)
-        ? this.trackedWrite(spec, argv)
-        : this.read(spec, argv);
+      : RUNS_SCRIPT.has(spec.name)
+        ? this.script(spec, argv)
+        : isWrite(spec)
+          ? this.trackedWrite(spec, argv)
+          : this.read(spec, argv);
     // Remembered as the read is issued: a write applied before it answers still invalidates. A
-    // script's keys are remembered only once it reads (scriptCaller), as in Redis.
+    // script's keys are remembered only once it reads (opCaller), as in Redis.
     if (tracking && !isWrite(spec) && !RUNS_SCRIPT.has(spec.name)) tracking.readKeys(commandKeys(spec, argv));
     tracking?.commandDone();
     const complete = spec.completeReply;
@@ -503,8 +567,13 @@ export class Session implements SessionApi {
   private read(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | Promise<Reply> {
     const c = this.client;
     const read = () => this.backend.read(spec, argv, c.protocol === 3, c.db, this.writeBack, c.routing);
-    const scripts = this.backend.scripts;
-    const reply = scripts && RUNS_SCRIPT.has(spec.name) ? scripts.reading(this.scriptCaller, read) : read();
+    const callers = this.backend.callers;
+    const script = callers !== undefined && RUNS_SCRIPT.has(spec.name);
+    // In a cluster a script read runs on the partition's leader, after a round trip, so this node
+    // never sees whether it called a read-only command (which makes Redis track its declared
+    // keys): a tracking connection's is proposed as an op instead, and its apply here tells.
+    if (script && this.backend.cluster && this.tracksKeysOf(argv)) return this.write(argv);
+    const reply = script ? callers.reading(this.opCaller, read) : read();
     // The write the read asked for is done before the reply, as Redis's own are: what the client
     // sends next, INFO's expired_keys included, sees it.
     const back = this.writingBack;
@@ -512,14 +581,101 @@ export class Session implements SessionApi {
     return back ? back.then(() => reply) : reply;
   }
 
-  /** Where this connection's scripts report what they run: MONITOR shows it, tracking remembers their keys once they read. */
-  private readonly scriptCaller: ScriptCaller = {
-    call: (db, argv, declared, read) => {
-      this.backend.monitor?.({ db, addr: "lua" }, argv);
-      if (read) this.pubsub?.tracking?.readKeys(declared);
-      else if (argv[0]!.length <= 8) this.publishForScript(argv);
-    },
-  };
+  /**
+   * A script, first as a trial on this node's own data where it has it (src/commands/busy-script.ts):
+   * one that ends without writing is answered from there; one that reaches a write is proposed
+   * (or read, for the read-only variants, which never stop) as before.
+   */
+  private script(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | Promise<Reply> {
+    const inLog = () => (isWrite(spec) ? this.trackedWrite(spec, argv) : this.read(spec, argv));
+    const busy = this.backend.busy;
+    // A writing script may start while the connection's earlier writes are in flight (read-only
+    // ones wait for them): its trial is then "stale", it may miss them.
+    const stale = this.inFlight > 0;
+    const c = this.client;
+    const local = busy && this.backend.localContext?.(c.db, c.protocol === 3, argv);
+    if (!busy || !local) return inLog();
+    const go = (l: LocalScriptContext | undefined) => (l ? this.trial(busy, spec, argv, l, inLog, stale) : inLog());
+    if (!(local instanceof Promise)) return go(local);
+    this.blocked = true;
+    return local.then((l) => {
+      this.blocked = false;
+      const reply = go(l);
+      this.drain();
+      return reply;
+    });
+  }
+
+  /** Runs `fn` once the connection's writes in flight are applied; its later commands wait. */
+  private afterWrites(fn: () => Reply | Promise<Reply>): Promise<Reply> {
+    this.blocked = true;
+    return new Promise<void>((resolve) => this.idle.push(resolve)).then(() => {
+      this.blocked = false;
+      const reply = fn();
+      this.drain();
+      return reply;
+    });
+  }
+
+  /**
+   * A stale trial (see script) that ends with a reply might have answered from before the
+   * connection's own write: it runs in the log instead, ordered after that write; one that cannot
+   * start (an FCALL of a function a FUNCTION LOAD in flight adds) starts again once it is applied.
+   * A killed one stands: it did nothing.
+   */
+  private trial(
+    busy: BusyScripts,
+    spec: CommandSpec,
+    argv: readonly Uint8Array[],
+    local: LocalScriptContext,
+    inLog: () => Reply | Promise<Reply>,
+    stale: boolean,
+  ): Reply | Promise<Reply> {
+    // What the trial ran reaches MONITOR and tracking only if it is the script's run: a stopped
+    // trial runs again in apply, which reports it then.
+    const calls: Parameters<OpCaller["call"]>[] = [];
+    const ctx: CommandContext = { ...local.ctx, scriptCall: (...c) => calls.push(c) };
+    const fcall = spec.name.startsWith("fcall");
+    const readOnly = spec.name.endsWith("_ro");
+    const home = local.home;
+    const trial = fcall ? startFcall(ctx, argv, readOnly, home) : startEval(ctx, argv, readOnly, home?.slot);
+    if (!("run" in trial)) return stale ? this.afterWrites(() => this.script(spec, argv)) : trial;
+    const label = fcall ? ascii(argv[1]!) : `f_${LuaVm.sha(argv[1]!)}`;
+    let killed = false;
+    const run = {
+      step: trial.run.step,
+      kill: () => {
+        killed = true;
+        return trial.run.kill();
+      },
+    };
+    let waiting = false;
+    const propose = () => {
+      // Proposed before the connection's later commands, which waited behind the trial.
+      const reply = inLog();
+      if (waiting) {
+        waiting = false;
+        this.blocked = false;
+        this.drain();
+      }
+      return Promise.resolve(reply);
+    };
+    const report = (reply: Reply): Reply | Promise<Reply> => {
+      if (trial.host.stopped) return reply;
+      if (stale && !killed) return inLog();
+      for (const c of calls) this.opCaller.call(...c);
+      return reply;
+    };
+    const out = busy.run(this, fcall ? "function" : "eval", label, argv, run, propose);
+    if (!(out instanceof Promise)) return report(out);
+    this.blocked = waiting = true;
+    return out.then(report).finally(() => {
+      if (!waiting) return;
+      waiting = false;
+      this.blocked = false;
+      this.drain();
+    });
+  }
 
   /**
    * A script's PUBLISH / SPUBLISH (src/commands/scripting.ts): delivered by this node only, once
@@ -609,17 +765,18 @@ export class Session implements SessionApi {
     return this.propose({ ...this.opBase(), cmds: [argv] });
   }
 
-  /**
-   * A write with client tracking: NOLOOP needs to know which keys this connection is writing, and
-   * a FLUSHDB/FLUSHALL empties every tracking client's cache of this node (Redis's null invalidation).
-   */
+  /** Whether this connection's tracking would remember the keys a script declares in `argv`. */
+  private tracksKeysOf(argv: readonly Uint8Array[]): boolean {
+    const o = this.pubsub?.tracking?.options();
+    return o !== undefined && !o.bcast && scriptKeys(argv).length > 0;
+  }
+
+  /** A write with client tracking: a FLUSHDB/FLUSHALL empties every tracking client's cache of this node (Redis's null invalidation). */
   private trackedWrite(spec: CommandSpec, argv: readonly Uint8Array[]): Promise<Reply> {
     const tracking = this.pubsub?.tracking;
-    if (!tracking) return this.write(argv);
-    const done = tracking.writing(commandKeys(spec, argv));
+    if (!tracking || !FLUSHES.has(spec.name)) return this.write(argv);
     return this.write(argv).then((r) => {
-      done();
-      if (FLUSHES.has(spec.name) && r.t !== "error") tracking.flushed();
+      if (r.t !== "error") tracking.flushed();
       return r;
     });
   }
@@ -678,7 +835,8 @@ export class Session implements SessionApi {
           return undefined;
         }
         trying = true;
-        settled = this.propose({ ...this.opBase(), cmds: [argv] }).then((r) => {
+        registry.tryStarted();
+        const tried = this.propose({ ...this.opBase(), cmds: [argv] }, true).then((r) => {
           trying = false;
           const popped = !nothingPopped(r) && r.t !== "error";
           if (popped && this.closed) this.giveBack(spec.name, argv, r, db);
@@ -693,6 +851,7 @@ export class Session implements SessionApi {
             attempt(false);
           }
         });
+        settled = tried.finally(() => registry.tryEnded());
         return undefined;
       };
       const waiter = {
@@ -719,9 +878,10 @@ export class Session implements SessionApi {
     if (push) void this.propose({ ...this.opBase(), ...(db !== 0 ? { db } : {}), cmds: [push] });
   }
 
-  /** Wakes the clients of this node blocked on keys the committed op wrote. */
-  private wakeBlocked(op: Op, reply: Reply): void {
-    if (this.backend.blocking.size === 0 || reply.t === "error") return;
+  /** Wakes the clients of this node blocked on keys the committed op wrote; whether it woke any. */
+  private wakeBlocked(op: Op, reply: Reply): boolean {
+    if (this.backend.blocking.size === 0 || reply.t === "error") return false;
+    let woke = false;
     let db = op.db ?? 0;
     op.cmds.forEach((argv, i) => {
       const spec = this.table.get(ascii(argv[0]!.subarray(0, 64)).toLowerCase());
@@ -731,30 +891,62 @@ export class Session implements SessionApi {
       const own = op.multi ? (reply.t === "array" ? reply.v[i] : undefined) : reply;
       // A blocking pop that found nothing wrote nothing: waking others would make the waiters wake each other forever.
       if (spec.flags.includes("blocking") && (!own || nothingPopped(own))) return;
-      if (WAKES_ALL.has(spec.name)) this.backend.blocking.wakeAll();
-      else this.backend.blocking.touched(db, commandKeys(spec, argv).map(byteKey));
+      if (WAKES_ALL.has(spec.name)) woke = this.backend.blocking.wakeAll() || woke;
+      else woke = this.backend.blocking.touched(db, commandKeys(spec, argv).map(byteKey)) || woke;
+    });
+    return woke;
+  }
+
+  /**
+   * `retry`: a blocked client's try, which answers without waiting for the tries it wakes (see
+   * BlockingRegistry.settled). A cluster node does not wait either: its blocked clients also retry
+   * every 100 ms, so tries may never all be settled at once.
+   */
+  /**
+   * The reply once the woken tries have settled, or after SETTLE_WAIT_MS: other writers keep
+   * waking clients, and a stream of their tries must not hold this reply back indefinitely.
+   */
+  private afterWoken(r: Reply): Promise<Reply> {
+    return new Promise((resolve) => {
+      const cancel = this.backend.after(SETTLE_WAIT_MS, () => resolve(r));
+      void this.backend.blocking.settled().then(() => {
+        cancel();
+        resolve(r);
+      });
     });
   }
 
-  private propose(op: Op): Promise<Reply> {
+  private propose(op: Op, retry = false): Promise<Reply> {
     this.inFlight++;
-    const scripts = this.backend.scripts;
-    if (scripts && op.cmds.some((argv) => RUNS_SCRIPT.has(ascii(argv[0]!.subarray(0, 16)).toLowerCase()))) {
-      scripts.proposing(op, this.scriptCaller);
+    const callers = this.backend.callers;
+    if (
+      callers &&
+      (this.pubsub?.tracking?.options()?.noloop ||
+        op.cmds.some((argv) => RUNS_SCRIPT.has(ascii(argv[0]!.subarray(0, 16)).toLowerCase())))
+    ) {
+      callers.proposing(op, this.opCaller);
     }
-    return this.backend
-      .propose(op)
-      .then((r) => {
-        this.wakeBlocked(op, r);
-        return r;
-      })
+    const bySha = proposedBySha(op);
+    const proposed = bySha
+      ? this.backend.propose(bySha).then((r) => {
+          if (!isUnknownScript(r)) return r;
+          callers?.proposing(op, this.opCaller);
+          return this.backend.propose(op);
+        })
+      : this.backend.propose(op);
+    return proposed
+      .then((r) => (this.wakeBlocked(op, r) && !retry && !this.backend.cluster ? this.afterWoken(r) : r))
       .catch((e: unknown) => err(`ERR write failed: ${(e as Error).message}`))
       .finally(() => {
         this.inFlight--;
+        if (this.inFlight === 0 && this.idle.length > 0) for (const f of this.idle.splice(0)) f();
         this.drain();
       });
   }
 }
+
+/** Longest a write that woke blocked clients holds its reply for their tries (see Session.afterWoken). */
+const SETTLE_WAIT_MS = 1000;
 
 /** Redis's error for a script with the write flag run by a read-only variant. */
 const WRITE_FLAG_REFUSAL = "ERR Can not execute a script with write flag";

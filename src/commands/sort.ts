@@ -276,9 +276,11 @@ export const SORT_COMMANDS = define("generic", [
     name: "sort_ro",
     arity: -2,
     flags: ["readonly"],
-    keys: { first: 1, last: 1, step: 1 },
+    // A function, as Redis finds SORT_RO's key (sortROGetKeys), so COMMAND INFO says movablekeys as Redis does.
+    keys: { first: 1, last: 1, step: 1, find: (argv) => [argv[1]!] },
     since: "7.0.0",
     summary: "Returns the sorted elements of a list, a set, or a sorted set.",
     run: sort(true),
+    cluster: ONE_SLOT,
   },
 ]);

@@ -139,6 +139,13 @@ export interface Keyspace {
   functionLibraries(at: Uint8Array | number | undefined): Uint8Array | undefined;
   /** Replaces the libraries (undefined: none). */
   setFunctionLibraries(at: Uint8Array | number | undefined, payload: Uint8Array | undefined): void;
+  /**
+   * The body of script `sha` (lower-case hex) if the state machine applying `at`'s ops has applied an
+   * EVAL of it and kept it: what an EVALSHA op that carries the SHA1 alone runs (src/commands/scripting.ts).
+   */
+  scriptBody(at: Uint8Array, sha: string): Uint8Array | undefined;
+  /** Keeps a body an EVAL applied (oldest evicted first, in apply order: the same on every replica). */
+  keepScript(at: Uint8Array, sha: string, body: Uint8Array): void;
   // meta() first; these methods assume the key is absent or of their type. Writers create the key
   // (no expiry) when it is absent and delete it when its last element goes, as Redis does.
 
@@ -408,10 +415,11 @@ export interface KeyEventsHook {
   /** Publishes what was reported since the last flush; called once the applied batch is committed. */
   flush(): void;
   /**
-   * Where the scripts of `op` (undefined: of a local read) report the commands they run; undefined
-   * unless a client of this node sent it, so other nodes' scripts cost nothing.
+   * `op` (undefined: a local read) runs next: where its scripts report the commands they run,
+   * undefined unless a client of this node sent it, so other nodes' scripts cost nothing. The keys
+   * it changes are that client's writes for its NOLOOP tracking (src/server/op-callers.ts).
    */
-  scriptCalls?(op: Op | undefined): ScriptCallSink | undefined;
+  applying?(op: Op | undefined): ScriptCallSink | undefined;
   /** CLIENT PAUSE of the node: its active expiry proposes no deletes meanwhile, as Redis's. */
   expiryPaused?(): boolean;
   /** Keys this node's state machine deleted as expired (active or lazy expiry): INFO expired_keys. */
@@ -588,8 +596,8 @@ export interface TrackingApi {
   readKeys(keys: readonly Uint8Array[]): void;
   /** A command other than CLIENT CACHING ended: the CACHING flag applied to it only. */
   commandDone(): void;
-  /** A write of these keys is proposed (NOLOOP skips its invalidations); call the result once it is applied. */
-  writing(keys: readonly Uint8Array[]): () => void;
+  /** Its CLIENT TRACKING options; undefined while tracking is off. */
+  options(): TrackingOptions | undefined;
   /** FLUSHDB/FLUSHALL through this connection: every tracking client of the node drops its cache. */
   flushed(): void;
 }

@@ -30,6 +30,8 @@ export function describe(spec: KeySpec): string {
       return "[host]:port with a port from 0 (any free port) to 65535";
     case "list":
       return "a list of host:port (array, or comma/space separated string)";
+    case "words":
+      return `one or more of ${spec.choices!.join(", ")} (array, or comma/space separated string)`;
     default:
       return "a string";
   }
@@ -78,12 +80,18 @@ function coerce(key: ConfigKey, raw: unknown, source: string): Config[ConfigKey]
       v = raw;
       break;
     case "list":
+    case "words": {
       if (typeof raw === "string") v = parsePeerList(raw);
       else if (Array.isArray(raw) && raw.every((p) => typeof p === "string")) v = raw.flatMap(parsePeerList);
       else return fail();
-      for (const p of v as string[])
-        if (!isAddr(p, true)) fail(`${describe(spec)}; ${JSON.stringify(p)} is not host:port`);
+      const items = v as string[];
+      if (spec.kind === "words") {
+        if (items.length === 0 || items.some((w) => !spec.choices!.includes(w))) return fail();
+      } else {
+        for (const p of items) if (!isAddr(p, true)) fail(`${describe(spec)}; ${JSON.stringify(p)} is not host:port`);
+      }
       break;
+    }
     case "addr":
       if (typeof raw !== "string" || !isAddr(raw, false)) return fail();
       v = raw;

@@ -39,6 +39,7 @@ export interface Config {
   tls_key_file: string;
   tls_ca_cert_file: string;
   tls_auth_clients: "no" | "optional" | "yes";
+  tls_protocols: string[];
   tls_http: boolean;
   tls_cluster: boolean;
   redis_cluster_mode: boolean;
@@ -77,7 +78,7 @@ export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
 
-type Kind = "string" | "addr" | "bool" | "int" | "enum" | "list" | "duration" | "bytes";
+type Kind = "string" | "addr" | "bool" | "int" | "enum" | "list" | "words" | "duration" | "bytes";
 
 export interface KeySpec {
   readonly kind: Kind;
@@ -269,6 +270,12 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     choices: ["no", "optional", "yes"],
     help: "client certificates on the TLS port: not asked for, checked when given, or required (as Redis)",
   },
+  tls_protocols: {
+    kind: "words",
+    def: ["TLSv1.2", "TLSv1.3"],
+    choices: ["TLSv1.2", "TLSv1.3"],
+    help: "TLS versions the TLS port and HTTPS accept, as Redis's tls-protocols (TLSv1 and TLSv1.1 are not offered)",
+  },
   tls_http: { kind: "bool", def: false, help: "serve the HTTP API over HTTPS with tls_cert_file and tls_key_file" },
   tls_cluster: {
     kind: "bool",
@@ -338,8 +345,9 @@ export const SCHEMA: { readonly [K in ConfigKey]: KeySpec } = {
     min: 0,
     max: MAX_INT,
     help:
-      "Redis's busy-reply-threshold (alias lua-time-limit), accepted for compatibility: a script runs inside one" +
-      " synchronous apply and is ended by an instruction budget instead (docs/API.md, Scripting)",
+      "Redis's busy-reply-threshold (alias lua-time-limit): milliseconds a script may run before the node's other" +
+      " clients get -BUSY and SCRIPT KILL / FUNCTION KILL may end it (a standalone node's scripts that have not" +
+      " written; docs/design/scripting.md)",
   },
   hash_max_listpack_entries: {
     kind: "int",

@@ -5,7 +5,7 @@
 import type { EventClass, KeyEventSink, KeyEventsHook } from "../commands/types.ts";
 import { byteKey, concatBytes, utf8 } from "../commands/util.ts";
 import type { PubSubRegistry } from "./registry.ts";
-import type { TrackingTable } from "./tracking.ts";
+import type { ChangedKey, TrackingTable } from "./tracking.ts";
 
 /** The classes "A" stands for (Redis: every class but m, n and the K/E channel kinds). */
 const ALL_CLASSES = "g$lshzxetd";
@@ -26,10 +26,18 @@ export class KeyspaceEvents implements KeyEventsHook {
   private parsedFrom: string | undefined;
   private flags: Flags = parseFlags("");
   private queue: [db: number, cls: EventClass, event: string, key: Uint8Array][] = [];
-  /** The keys the batch changed, for client tracking's invalidations (once each, as Redis's per-loop batches). */
-  private changed = new Map<string, Uint8Array>();
+  /**
+   * The keys the batch changed, for client tracking's invalidations: once each, as Redis's
+   * per-loop batches, with the first writer, as Redis's BCAST table keeps it.
+   */
+  private changed = new Map<string, ChangedKey>();
+  /** The client of this node whose op is being applied (see writtenBy). */
+  private writer: number | undefined;
   private readonly collect: KeyEventSink = (db, cls, event, key) => {
-    if (this.tracking?.active()) this.changed.set(byteKey(key), key.slice());
+    if (this.tracking?.active()) {
+      const k = byteKey(key);
+      if (!this.changed.has(k)) this.changed.set(k, { key: key.slice(), writer: this.writer });
+    }
     const f = this.current();
     if ((f.keyspace || f.keyevent) && f.classes.has(cls)) this.queue.push([db, cls, event, key.slice()]);
   };
@@ -46,6 +54,11 @@ export class KeyspaceEvents implements KeyEventsHook {
   sink(): KeyEventSink | undefined {
     const f = this.current();
     return ((f.keyspace || f.keyevent) && f.classes.size > 0) || this.tracking?.active() ? this.collect : undefined;
+  }
+
+  /** The op applied next was sent by this client of the node (undefined: by none). */
+  writtenBy(client: number | undefined): void {
+    this.writer = client;
   }
 
   newKeys(): boolean {

@@ -23,8 +23,13 @@ interface Tracker {
   /** CLIENT CACHING for the next command. */
   caching: boolean;
   brokenRedirect: boolean;
-  /** Keys of this connection's writes in flight, with their count (NOLOOP). */
-  readonly writes: Map<string, number>;
+}
+
+/** A key an applied write changed, and the client of this node whose op changed it (NOLOOP skips that client). */
+export interface ChangedKey {
+  readonly key: Uint8Array;
+  /** Undefined: an op no client of this node sent. */
+  readonly writer: number | undefined;
 }
 
 const startsWith = (key: Uint8Array, prefix: Uint8Array) =>
@@ -44,19 +49,24 @@ export class TrackingTable {
   private readonly conns = new Map<number, Tracker>();
   private readonly keys = new Map<string, { key: Uint8Array; ids: Set<number> }>();
   private readonly prefixes = new Map<string, { prefix: Uint8Array; ids: Set<number> }>();
+  /** Connections with tracking on. */
+  private tracking = 0;
 
   /** Whether any key or prefix is tracked (otherwise writes need not report their keys). */
   active(): boolean {
     return this.keys.size > 0 || this.prefixes.size > 0;
   }
 
+  /** Whether any connection has tracking on (it may read next what a write in flight changes). */
+  enabled(): boolean {
+    return this.tracking > 0;
+  }
+
   /** INFO's tracking counters. */
   stats(): TrackingStats {
     let items = 0;
     for (const { ids } of this.keys.values()) items += ids.size;
-    let clients = 0;
-    for (const t of this.conns.values()) if (t.opts) clients++;
-    return { clients, keys: this.keys.size, items, prefixes: this.prefixes.size };
+    return { clients: this.tracking, keys: this.keys.size, items, prefixes: this.prefixes.size };
   }
 
   /** One connection's side; close() when it goes away. */
@@ -68,7 +78,6 @@ export class TrackingTable {
       opts: undefined,
       caching: false,
       brokenRedirect: false,
-      writes: new Map(),
     };
     this.conns.set(receiver.id, t);
     return {
@@ -108,17 +117,7 @@ export class TrackingTable {
       commandDone: () => {
         t.caching = false;
       },
-      writing: (keys) => {
-        const ks = keys.map(byteKey);
-        for (const k of ks) t.writes.set(k, (t.writes.get(k) ?? 0) + 1);
-        return () => {
-          for (const k of ks) {
-            const n = (t.writes.get(k) ?? 1) - 1;
-            if (n > 0) t.writes.set(k, n);
-            else t.writes.delete(k);
-          }
-        };
-      },
+      options: () => t.opts,
       flushed: () => this.invalidateAll(),
       close: () => {
         this.disable(t);
@@ -127,26 +126,29 @@ export class TrackingTable {
     };
   }
 
-  /** Invalidates what the applied writes changed: each key read by a tracking connection, then each BCAST prefix's keys. */
-  invalidate(changed: readonly Uint8Array[]): void {
-    for (const k of changed) {
+  /**
+   * Invalidates what the applied writes changed: each key read by a tracking connection, then each
+   * BCAST prefix's keys; a NOLOOP connection is not told of the keys its own ops changed.
+   */
+  invalidate(changed: readonly ChangedKey[]): void {
+    for (const { key: k, writer } of changed) {
       const key = byteKey(k);
       const ids = this.keys.get(key)?.ids;
       if (!ids) continue;
       this.keys.delete(key);
       for (const id of ids) {
         const t = this.conns.get(id);
-        if (!t?.opts || t.opts.bcast || (t.opts.noloop && t.writes.has(key))) continue;
+        if (!t?.opts || t.opts.bcast || (t.opts.noloop && writer === id)) continue;
         this.send(t, array([bulk(k)]));
       }
     }
     for (const { prefix, ids } of this.prefixes.values()) {
-      const matching = changed.filter((k) => startsWith(k, prefix));
+      const matching = changed.filter((c) => startsWith(c.key, prefix));
       if (matching.length === 0) continue;
       for (const id of ids) {
         const t = this.conns.get(id)!;
-        const keys = t.opts?.noloop ? matching.filter((k) => !t.writes.has(byteKey(k))) : matching;
-        if (keys.length > 0) this.send(t, array(keys.map((k) => bulk(k))));
+        const keys = t.opts?.noloop ? matching.filter((c) => c.writer !== id) : matching;
+        if (keys.length > 0) this.send(t, array(keys.map((c) => bulk(c.key))));
       }
     }
   }
@@ -226,12 +228,14 @@ export class TrackingTable {
         entry.ids.add(t.receiver.id);
         if (!prefixes.some((x) => bytesEqual(x, p))) prefixes.push(p.slice());
       }
+    if (!old) this.tracking++;
     t.opts = { ...o, prefixes };
     t.brokenRedirect = false;
     return undefined;
   }
 
   private disable(t: Tracker): void {
+    if (t.opts) this.tracking--;
     for (const p of t.opts?.prefixes ?? []) {
       const key = byteKey(p);
       const entry = this.prefixes.get(key);

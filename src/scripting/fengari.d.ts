@@ -8,9 +8,16 @@ declare module "fengari" {
     currentline: number;
     source: LuaString | null;
   }
+  export class lua_Debug implements LuaDebug {
+    currentline: number;
+    linedefined: number;
+    source: LuaString | null;
+  }
 
   export const lua: {
     readonly LUA_OK: number;
+    readonly LUA_YIELD: number;
+    readonly lua_Debug: typeof lua_Debug;
     readonly LUA_TNIL: number;
     readonly LUA_TBOOLEAN: number;
     readonly LUA_TNUMBER: number;
@@ -27,10 +34,14 @@ declare module "fengari" {
     lua_error(L: LuaState): never;
     lua_getfield(L: LuaState, i: number, k: LuaString | string): number;
     lua_getglobal(L: LuaState, name: LuaString | string): number;
+    lua_getinfo(L: LuaState, what: LuaString, ar: LuaDebug): number;
+    lua_getstack(L: LuaState, level: number, ar: LuaDebug): number;
     lua_gettop(L: LuaState): number;
     lua_insert(L: LuaState, i: number): void;
     lua_isinteger(L: LuaState, i: number): boolean;
     lua_isnoneornil(L: LuaState, i: number): boolean;
+    lua_isyieldable(L: LuaState): boolean;
+    lua_newthread(L: LuaState): LuaState;
     lua_next(L: LuaState, i: number): number;
     lua_pcall(L: LuaState, nargs: number, nresults: number, msgh: number): number;
     lua_pop(L: LuaState, n: number): void;
@@ -50,6 +61,7 @@ declare module "fengari" {
     lua_rawseti(L: LuaState, i: number, n: number): void;
     lua_remove(L: LuaState, i: number): void;
     lua_replace(L: LuaState, i: number): void;
+    lua_resume(L: LuaState, from: LuaState | null, nargs: number): number;
     lua_setfield(L: LuaState, i: number, k: LuaString | string): void;
     lua_sethook(L: LuaState, f: ((L: LuaState, ar: unknown) => void) | null, mask: number, count: number): void;
     lua_setmetatable(L: LuaState, i: number): void;
@@ -61,6 +73,7 @@ declare module "fengari" {
     lua_tostring(L: LuaState, i: number): LuaString | null;
     lua_type(L: LuaState, i: number): number;
     lua_upvalueindex(i: number): number;
+    lua_yield(L: LuaState, nresults: number): number;
   };
   export const lauxlib: {
     luaL_checklstring(L: LuaState, arg: number): LuaString;

@@ -21,6 +21,28 @@ export interface ScriptHost {
   random(): number;
   /** The calling client speaks RESP3: shapes the script's reply. */
   readonly resp3: boolean;
+  /**
+   * Set by `call` when the script must not go on here (a write in a trial, see SlicedRun): the
+   * script is suspended at that call and its run ends STOPPED.
+   */
+  readonly stopped?: boolean;
+}
+
+/** A SlicedRun step that ran out of instructions: call step again. */
+export const PAUSED = Symbol("paused");
+/** A SlicedRun whose host stopped it (ScriptHost.stopped): it did nothing a caller must undo. */
+export const STOPPED = Symbol("stopped");
+
+/**
+ * A script run in slices, so the event loop turns between them: a trial on the node that
+ * received the script (src/commands/busy-script.ts). No instruction budget: like Redis, only a
+ * kill ends a script that loops.
+ */
+export interface SlicedRun {
+  /** Runs about `instructions` more Lua instructions: the script's reply once it has ended. */
+  step(instructions: number): Reply | typeof PAUSED | typeof STOPPED;
+  /** Ends a paused run for good: Redis's reply to the script a SCRIPT KILL ended. */
+  kill(): Reply;
 }
 
 /**
@@ -34,6 +56,10 @@ const CALL_COST = 200;
 /** Nesting of a script's reply past which it ends in Redis's error (a table holding itself). */
 const MAX_REPLY_DEPTH = 200;
 const HOOK_EVERY = 10_000;
+/** How often a sliced run's hook looks at its slice: small, so a slice ends near its size. */
+const SLICE_HOOK_EVERY = 1_000;
+/** Runs the script under its error handler inside a coroutine (xpcall can yield, pcall from JS could not). */
+const TRAMPOLINE = "local h, f = ...; return function(...) return xpcall(f, h, ...) end";
 
 const ENV_SETUP = `
 local G, debug, missing, modify, load, absent = ...
@@ -100,12 +126,19 @@ export interface RegisteredFunction {
 export const SCRIPT_FLAGS = ["no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys"];
 
 export class LuaVm {
-  private readonly L: LuaState;
+  /** The state the helpers push to and read from: the main one, or a sliced run's thread while it steps. */
+  private L: LuaState;
+  /** Lua instructions (and CALL_COST per call) a run may use: unlimited while a sliced run steps. */
+  private budget = INSTRUCTION_BUDGET;
   private readonly env: Ref;
   private readonly handler: Ref;
+  /** TRAMPOLINE's loader, compiled once. */
+  private readonly trampoline: Ref;
   /** The globals of a library's code during FUNCTION LOAD (see libraryApi). */
   private readonly libApi: Ref;
   private readonly scripts = new Map<string, { ref: Ref; body: Uint8Array }>();
+  /** The SHA1 of each cached body, by the body's object: handing a cached body on costs no hashing again. */
+  private readonly shas = new WeakMap<Uint8Array, string>();
   private host: ScriptHost | undefined;
   /** The RESP version redis.call replies are converted from (redis.setresp). */
   private resp = 2;
@@ -192,6 +225,10 @@ export class LuaVm {
     lua.lua_pop(L, 2);
     this.handler = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
     this.env = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
+    if (lauxlib.luaL_loadbuffer(L, ls(TRAMPOLINE), null, ls("=env")) !== lua.LUA_OK) {
+      throw new Error(`Lua trampoline setup failed: ${to_jsstring(lua.lua_tostring(L, -1)!)}`);
+    }
+    this.trampoline = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
     lua.lua_pushvalue(L, G);
     lua.lua_pushliteral(L, "_G");
     lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, this.env);
@@ -202,6 +239,11 @@ export class LuaVm {
   /** The SHA1 name of a script body. */
   static sha(body: Uint8Array): string {
     return sha1hex(body);
+  }
+
+  /** Scripts in the cache (INFO's number_of_cached_scripts). */
+  get cached(): number {
+    return this.scripts.size;
   }
 
   has(sha: string): boolean {
@@ -218,15 +260,18 @@ export class LuaVm {
     this.scripts.clear();
   }
 
-  /** Compiles a script into the cache (EVAL, SCRIPT LOAD): its SHA1, or Redis's compile error. */
-  load(body: Uint8Array): { sha: string } | { error: Reply } {
-    const sha = sha1hex(body);
+  /**
+   * Compiles a script into the cache (EVAL, SCRIPT LOAD): its SHA1, or Redis's compile error.
+   * `sha`: the body's SHA1 when the caller has it from where it found the body.
+   */
+  load(body: Uint8Array, sha = this.shas.get(body) ?? sha1hex(body)): { sha: string } | { error: Reply } {
     if (this.scripts.has(sha)) return { sha };
     // A shebang line (#!lua flags=…) is skipped but its line feed kept, so line numbers stay.
     const code = body[0] === 0x23 && body[1] === 0x21 ? shebangless(body) : body;
     const compiled = this.compile(code, "@user_script");
     if (typeof compiled === "string") return { error: err(`ERR Error compiling script (new function): ${compiled}`) };
     this.scripts.set(sha, { ref: compiled, body });
+    this.shas.set(body, sha);
     return { sha };
   }
 
@@ -241,6 +286,43 @@ export class LuaVm {
     lua.lua_setfield(L, -2, "ARGV");
     lua.lua_pop(L, 1);
     return this.invoke(script.ref, [], host, sha);
+  }
+
+  /** runScript in slices (see SlicedRun). */
+  startScript(sha: string, keys: readonly Uint8Array[], args: readonly Uint8Array[], host: ScriptHost): SlicedRun {
+    const script = this.scripts.get(sha)!;
+    const L = this.L;
+    this.pushArray(keys);
+    const keysRef = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
+    this.pushArray(args);
+    const argsRef = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
+    return this.sliced(
+      script.ref,
+      [],
+      host,
+      sha,
+      () => {
+        // KEYS and ARGV are globals another script may have set since the last slice.
+        lua.lua_pushglobaltable(L);
+        lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, keysRef);
+        lua.lua_setfield(L, -2, "KEYS");
+        lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, argsRef);
+        lua.lua_setfield(L, -2, "ARGV");
+        lua.lua_pop(L, 1);
+      },
+      [keysRef, argsRef],
+    );
+  }
+
+  /** runFunction in slices (see SlicedRun). */
+  startFunction(
+    fn: Ref,
+    name: string,
+    keys: readonly Uint8Array[],
+    args: readonly Uint8Array[],
+    host: ScriptHost,
+  ): SlicedRun {
+    return this.sliced(fn, [keys, args], host, name, () => {}, []);
   }
 
   /** Runs a registered library function with its keys and arguments (FCALL). */
@@ -296,6 +378,89 @@ export class LuaVm {
     return lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
   }
 
+  /**
+   * A coroutine running `fn` under the error handler. Each step swaps the run's state (host, RESP
+   * version, seeded random source) into the VM, which other scripts use between its slices.
+   */
+  private sliced(
+    fn: Ref,
+    tables: readonly (readonly Uint8Array[])[],
+    host: ScriptHost,
+    name: string,
+    globals: () => void,
+    refs: Ref[],
+  ): SlicedRun {
+    const main = this.L;
+    const thread = lua.lua_newthread(main);
+    refs.push(lauxlib.luaL_ref(main, lua.LUA_REGISTRYINDEX));
+    lua.lua_rawgeti(thread, lua.LUA_REGISTRYINDEX, this.trampoline);
+    lua.lua_rawgeti(thread, lua.LUA_REGISTRYINDEX, this.handler);
+    lua.lua_rawgeti(thread, lua.LUA_REGISTRYINDEX, fn);
+    lua.lua_call(thread, 2, 1);
+    this.L = thread;
+    for (const t of tables) this.pushArray(t);
+    this.L = main;
+    let nargs = tables.length;
+    let resp = 2;
+    let seeded: (() => number) | undefined;
+    let done = false;
+    let sliceLeft = 0;
+    const end = (): void => {
+      done = true;
+      for (const ref of refs) lauxlib.luaL_unref(main, lua.LUA_REGISTRYINDEX, ref);
+    };
+    const hook = (L: LuaState) => {
+      sliceLeft -= SLICE_HOOK_EVERY;
+      if (sliceLeft <= 0 && lua.lua_isyieldable(L)) lua.lua_yield(L, 0);
+    };
+    return {
+      step: (instructions) => {
+        if (done) throw new Error(`script ${name} stepped after it ended`);
+        sliceLeft = instructions;
+        globals();
+        this.host = host;
+        this.resp = resp;
+        this.seeded = seeded;
+        this.budget = Number.POSITIVE_INFINITY;
+        this.L = thread;
+        lua.lua_sethook(thread, hook, lua.LUA_MASKCOUNT, SLICE_HOOK_EVERY);
+        try {
+          const status = lua.lua_resume(thread, main, nargs);
+          nargs = 0;
+          if (status === lua.LUA_YIELD) {
+            if (!host.stopped) return PAUSED;
+            end();
+            return STOPPED;
+          }
+          end();
+          if (host.stopped) return STOPPED;
+          if (status !== lua.LUA_OK) return err(errorText(thread));
+          if (!lua.lua_toboolean(thread, 1)) {
+            const text = errorText(thread);
+            const where = errorWhere(thread);
+            return err(where ? `${text} script: ${name}, on ${where}.` : text);
+          }
+          lua.lua_settop(thread, 2);
+          return this.toReply(this.resp === 3);
+        } catch (e) {
+          if (!done) end();
+          return err(`ERR Error running script ${name}: ${(e as Error).message}`);
+        } finally {
+          resp = this.resp;
+          seeded = this.seeded;
+          this.host = undefined;
+          this.budget = INSTRUCTION_BUDGET;
+          this.L = main;
+        }
+      },
+      kill: () => {
+        const where = scriptFrame(thread);
+        if (!done) end();
+        return err(`ERR Script killed by user with SCRIPT KILL...${where ? ` script: ${name}, on ${where}.` : ""}`);
+      },
+    };
+  }
+
   private invoke(fn: Ref, tables: readonly (readonly Uint8Array[])[], host: ScriptHost, name: string) {
     const L = this.L;
     this.host = host;
@@ -333,7 +498,7 @@ export class LuaVm {
     this.used = 0;
     const hook = (L: LuaState) => {
       this.used += HOOK_EVERY;
-      if (this.used <= INSTRUCTION_BUDGET) return;
+      if (this.used <= this.budget) return;
       lua.lua_sethook(L, hook, lua.LUA_MASKCOUNT, 1);
       pushError(L, `Script exceeded the instruction budget of ${INSTRUCTION_BUDGET} (a runaway script?)`);
       lua.lua_error(L);
@@ -530,7 +695,7 @@ export class LuaVm {
       return lua.lua_error(L);
     }
     this.used += CALL_COST;
-    if (this.used > INSTRUCTION_BUDGET) {
+    if (this.used > this.budget) {
       pushError(L, `Script exceeded the instruction budget of ${INSTRUCTION_BUDGET} (a runaway script?)`);
       return lua.lua_error(L);
     }
@@ -550,6 +715,9 @@ export class LuaVm {
       }
     }
     const reply = host.call(argv, this.resp === 3);
+    // Suspended here for good (its run ends STOPPED); where a yield is not possible, the error
+    // below and every later call's (the host refuses them) end it, and its reply is dropped.
+    if (host.stopped && lua.lua_isyieldable(L)) return lua.lua_yield(L, 0);
     if (reply.t === "error") {
       pushError(L, `-${reply.v}`);
       return raise ? lua.lua_error(L) : 1;
@@ -815,9 +983,13 @@ export function pushError(L: LuaState, text: string): void {
   let msg = text;
   let code = "ERR";
   if (text.startsWith("-")) {
+    // "-msg" without a code keeps "ERR", as luaPushErrorBuff does.
     const space = text.indexOf(" ");
-    code = space < 0 ? text.slice(1) : text.slice(1, space);
-    msg = space < 0 ? "" : text.slice(space + 1);
+    if (space < 0) msg = text.slice(1);
+    else {
+      code = text.slice(1, space);
+      msg = text.slice(space + 1);
+    }
   }
   msg = msg.replace(/^[\r\n]+|[\r\n]+$/g, "");
   lua.lua_createtable(L, 0, 1);
@@ -846,6 +1018,22 @@ function errorWhere(L: LuaState): string | undefined {
   const line = lua.lua_type(L, -1) === lua.LUA_TNUMBER ? lua.lua_tointeger(L, -1) : undefined;
   lua.lua_pop(L, 2);
   return source && line !== undefined ? `${to_jsstring(source)}:${line}` : undefined;
+}
+
+/**
+ * "source:line" of the innermost frame of the script's own code in a suspended thread (past the
+ * sandbox's and JavaScript's frames). A count hook that yielded leaves its frame's pc one
+ * instruction back, before the first on a function's first: its line is then where it starts.
+ */
+function scriptFrame(thread: LuaState): string | undefined {
+  const ar = new lua.lua_Debug();
+  for (let level = 0; lua.lua_getstack(thread, level, ar); level++) {
+    lua.lua_getinfo(thread, ls("Sl"), ar);
+    if (ar.source?.[0] !== 0x40) continue;
+    const line = Number.isFinite(ar.currentline) && ar.currentline > 0 ? ar.currentline : Math.max(1, ar.linedefined);
+    return `${to_jsstring(ar.source!)}:${line}`;
+  }
+  return undefined;
 }
 
 function shebangless(body: Uint8Array): Uint8Array {

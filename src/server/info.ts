@@ -1,6 +1,7 @@
 // INFO text in Redis's layout ("# Section" headers, key:value lines, CRLF), so tools that parse
 // Redis INFO (redis-cli --stat, exporters, client libraries) read FlyDB's too.
 import { REDIS_COMPAT_VERSION } from "../commands/connection.ts";
+import { cachedScripts } from "../commands/scripting.ts";
 import type { DatabaseKeys } from "../commands/types.ts";
 import type { TrackingStats } from "../pubsub/tracking.ts";
 import type { CommandStats } from "./command-stats.ts";
@@ -93,6 +94,7 @@ export function renderInfo(src: InfoSource, section: string | undefined, now: nu
       ["used_memory_rss", mem.rss],
       ["used_memory_peak", mem.heapTotal],
       ["used_memory_lua", 0],
+      ["number_of_cached_scripts", cachedScripts()],
       ["mem_fragmentation_ratio", (mem.rss / Math.max(mem.heapUsed, 1)).toFixed(2)],
       ["maxmemory", 0],
       ["maxmemory_policy", "noeviction"],

@@ -1,4 +1,5 @@
 // What the RESP and HTTP listeners need from the TLS and protected-mode settings.
+import { constants } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { TLSOptions } from "bun";
 import type { AclRegistry } from "../acl/registry.ts";
@@ -16,7 +17,11 @@ export function tlsOptions(config: Config, forClients = true): TLSOptions {
       throw new Error(`${key} = ${config[key]}: ${(e as Error).message}`);
     }
   };
-  const base = { cert: read("tls_cert_file"), key: read("tls_key_file") };
+  // OpenSSL's switches off of the versions tls_protocols leaves out (its choices are 1.2 and 1.3).
+  const secureOptions =
+    (config.tls_protocols.includes("TLSv1.2") ? 0 : constants.SSL_OP_NO_TLSv1_2) |
+    (config.tls_protocols.includes("TLSv1.3") ? 0 : constants.SSL_OP_NO_TLSv1_3);
+  const base = { cert: read("tls_cert_file"), key: read("tls_key_file"), secureOptions };
   const auth = forClients ? config.tls_auth_clients : "no";
   if (auth === "no") return base;
   // "optional": a client may connect without a certificate; the handshake still checks one that is sent.

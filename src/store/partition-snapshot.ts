@@ -12,6 +12,7 @@ import { DB_STRIDE } from "./state.ts";
 import { keySlot, partitionOf } from "../keyspace/slot.ts";
 import { exportSessions, importSessions, type SessionRow } from "./proposal-sessions.ts";
 import { readLibraries, writeLibraries } from "./function-libraries.ts";
+import { exportScripts, importScripts } from "./script-bodies.ts";
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 /** enc (the string form, src/store/state.ts) came last: older snapshots' rows stop before it. */
@@ -20,6 +21,8 @@ const KEY_COLUMNS = ["key", "type", "value", "expire_at", "enc"];
 const SESSIONS = "proposal_sessions";
 /** Not a row table: the partition's FUNCTION libraries (function-libraries.ts), as [[payload]] or []. */
 const FUNCTIONS = "functions";
+/** Not a row table: the script bodies EVALSHA ops of the partition name (script-bodies.ts), as [sha, body] rows. */
+const SCRIPTS = "scripts";
 
 type Rows = unknown[][];
 
@@ -40,7 +43,7 @@ function tables(collections: readonly CollectionTable[]): { name: string; column
 
 /**
  * Every row of partition `part` and the session records of its group `grp`, encoded. Call inside
- * the transaction that read the applied index. `librariesPart`: the functions row to carry (a
+ * the transaction that read the applied index. `librariesPart`: the functions and scripts rows to carry (a
  * standalone store keeps one for all partitions: function-libraries.ts).
  */
 export function exportPartition(
@@ -62,6 +65,7 @@ export function exportPartition(
   out[SESSIONS] = exportSessions(db, grp);
   const libraries = readLibraries(db, librariesPart);
   out[FUNCTIONS] = libraries ? [[libraries]] : [];
+  out[SCRIPTS] = exportScripts(db, librariesPart);
   return packr.pack(out);
 }
 
@@ -107,6 +111,7 @@ export function importPartition(
     // Snapshots taken before session records existed carry none.
     importSessions(db, grp, (decoded[SESSIONS] ?? []) as SessionRow[]);
     writeLibraries(db, part, (decoded[FUNCTIONS]?.[0]?.[0] as Uint8Array | undefined) ?? undefined);
+    importScripts(db, part, decoded[SCRIPTS] ?? []);
     db.run("INSERT INTO applied (grp, idx) VALUES (?, ?) ON CONFLICT (grp) DO UPDATE SET idx = excluded.idx", [
       grp,
       appliedIdx,
@@ -152,6 +157,7 @@ export function dropPartition(store: PartitionStore, part: number, grp: number, 
     deleteRows(store, part, collections);
     importSessions(db, grp, []);
     writeLibraries(db, part, undefined);
+    importScripts(db, part, []);
     db.run("DELETE FROM applied WHERE grp = ?", [grp]);
   })();
 }

@@ -23,6 +23,7 @@ import { groupOf, STANDALONE_GROUP } from "../keyspace/groups.ts";
 import { isValidPartitionCount, keySlot, partitionOf } from "../keyspace/slot.ts";
 import { CollectionRows, Versions } from "./collection-rows.ts";
 import { FUNCTIONS_DDL, readLibraries, STANDALONE_PART, writeLibraries } from "./function-libraries.ts";
+import { keepScript, readScript, SCRIPTS_DDL } from "./script-bodies.ts";
 import { COLLECTION_TABLES, type CollectionTable } from "./collections.ts";
 import { countsMissing, fillCounts, KEY_COUNTS_DDL } from "./key-counts.ts";
 import { SESSIONS_DDL } from "./proposal-sessions.ts";
@@ -76,6 +77,7 @@ function schema(collections: readonly CollectionTable[]): string[] {
     ...KEY_COUNTS_DDL,
     SESSIONS_DDL,
     FUNCTIONS_DDL,
+    ...SCRIPTS_DDL,
   ];
   for (const table of collections) {
     if (!SQL_IDENTIFIER.test(table.name) || !table.columns.every((c) => SQL_IDENTIFIER.test(c))) {
@@ -546,14 +548,23 @@ export class SqliteKeyspace implements Keyspace {
   }
 
   functionLibraries(at: Uint8Array | number | undefined): Uint8Array | undefined {
-    return readLibraries(this.shared.sql, this.librariesPart(at));
+    return readLibraries(this.shared.sql, this.machinePart(at));
   }
 
   setFunctionLibraries(at: Uint8Array | number | undefined, payload: Uint8Array | undefined): void {
-    writeLibraries(this.shared.sql, this.librariesPart(at), payload);
+    writeLibraries(this.shared.sql, this.machinePart(at), payload);
   }
 
-  private librariesPart(at: Uint8Array | number | undefined): number {
+  scriptBody(at: Uint8Array, sha: string): Uint8Array | undefined {
+    return readScript(this.shared.sql, this.machinePart(at), sha);
+  }
+
+  keepScript(at: Uint8Array, sha: string, body: Uint8Array): void {
+    keepScript(this.shared.sql, this.machinePart(at), sha, body);
+  }
+
+  /** The row of the functions and scripts tables for the state machine that applies `at`'s ops. */
+  private machinePart(at: Uint8Array | number | undefined): number {
     if (!this.shared.clustered) return STANDALONE_PART;
     if (typeof at === "number") return at;
     return at ? partitionOf(keySlot(at), this.partitionCount) : STANDALONE_PART;

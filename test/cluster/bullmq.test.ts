@@ -38,6 +38,8 @@ describe("BullMQ on a FlyDB cluster", () => {
     expect(r.completions.size).toBe(JOBS);
     expect(r.completedInSet).toBe(JOBS);
     expect(r.counts).toMatchObject({ active: 0, waiting: 0, delayed: 0, failed: 0, completed: JOBS });
+    expect(r.killedAt).not.toBeNull();
+    expect(r.killedAt!.completed).toBeLessThan(JOBS);
     expect(r.planned.delayed).toBeGreaterThan(0);
     expect(r.planned.failTwice).toBeGreaterThan(0);
   }, 240_000);

@@ -31,6 +31,8 @@ export interface BullmqRunResult {
   readonly workerEvents: ReadonlyMap<string, number>;
   /** Successful processor runs per job id (more than completions when a stalled job was run again). */
   readonly successfulRuns: ReadonlyMap<string, number>;
+  /** Completions when the kill came, and whether the producers were still adding; null: no kill. */
+  readonly killedAt: { readonly completed: number; readonly adding: boolean } | null;
   /** Job ids whose processor failed on purpose, with how many times. */
   readonly planned: { readonly delayed: number; readonly failTwice: number };
   readonly counts: Record<string, number>;
@@ -113,30 +115,36 @@ export async function runBullmq(c: LoopbackCluster, o: BullmqRunOptions): Promis
       }
     }
   };
+  // The kill is watched while the producers still add, so it lands midway through the run whether
+  // or not the workers keep up with the producers.
+  let killedAt: BullmqRunResult["killedAt"] = null;
+  let adding = true;
+  const deadline = performance.now() + o.timeoutMs;
+  let completed = 0;
+  const watch = (async () => {
+    while ((adding || completed < o.jobs) && performance.now() < deadline) {
+      completed = await queue.getCompletedCount().catch(() => completed);
+      if (o.kill && !killedAt && completed >= o.jobs * o.kill.atShare) {
+        killedAt = { completed, adding };
+        log(`kill -9 ${o.kill.member.id} at ${completed} completions${adding ? " (still adding)" : ""}`);
+        await c.kill9(o.kill.member);
+        await Bun.sleep(o.kill.downMs);
+        await c.restart(o.kill.member);
+        log(`${o.kill.member.id} restarted`);
+      }
+      await Bun.sleep(250);
+    }
+  })();
   const PRODUCERS = 20;
   await Promise.all(
     Array.from({ length: PRODUCERS }, async (_, p) => {
       for (let i = p; i < o.jobs; i += PRODUCERS) await add(i);
     }),
   );
+  adding = false;
   const addMs = performance.now() - started;
   log(`added ${o.jobs} jobs in ${Math.round(addMs)} ms`);
-
-  let killed = false;
-  const deadline = performance.now() + o.timeoutMs;
-  let completed = 0;
-  while (completed < o.jobs && performance.now() < deadline) {
-    completed = await queue.getCompletedCount().catch(() => completed);
-    if (o.kill && !killed && completed >= o.jobs * o.kill.atShare) {
-      killed = true;
-      log(`kill -9 ${o.kill.member.id} at ${completed} completions`);
-      await c.kill9(o.kill.member);
-      await Bun.sleep(o.kill.downMs);
-      await c.restart(o.kill.member);
-      log(`${o.kill.member.id} restarted`);
-    }
-    await Bun.sleep(250);
-  }
+  await watch;
   // Late duplicates would show up after the last first completion: give them a moment.
   await Bun.sleep(1000);
   const counts = await queue.getJobCounts();
@@ -159,5 +167,5 @@ export async function runBullmq(c: LoopbackCluster, o: BullmqRunOptions): Promis
     if (isDelayed(i)) planned.delayed++;
     if (failsTwice(i)) planned.failTwice++;
   }
-  return { completions, workerEvents, successfulRuns, planned, counts, completedInSet, addMs, totalMs, addRetries };
+  return { completions, workerEvents, successfulRuns, killedAt, planned, counts, completedInSet, addMs, totalMs, addRetries };
 }

@@ -22,8 +22,11 @@ export interface LoopbackCluster {
   /** A fresh plain connection, closed by stop(). */
   connect(m: LoopbackMember): Redis;
   kill9(m: LoopbackMember): Promise<void>;
-  /** Starts a killed member again on the same data dir and ports. */
-  restart(m: LoopbackMember): Promise<void>;
+  /**
+   * Starts a stopped or killed member again on the same data dir and ports; `args` replaces the
+   * cluster's extra arguments for this member from now on (a config change across a restart).
+   */
+  restart(m: LoopbackMember, args?: string[]): Promise<void>;
   /** Every up member ready, all of them alive members, every partition led (and fully replicated when all are up). */
   settled(timeoutMs?: number): Promise<void>;
   /** The up member that says it leads the key's partition (CLUSTER SLOTS through itself). */
@@ -50,6 +53,7 @@ export async function startLoopbackCluster(o: {
   /** Temp dirs of earlier incarnations: a restart keeps the data dir inside the first one. */
   const firstDirs: string[] = [];
   const args = ["--log-level", "warn", ...(o.args ?? [])];
+  const memberArgs = new Map<LoopbackMember, string[]>();
   for (let i = 1; i <= o.size; i++) {
     const id = `${o.prefix}${i}`;
     const proc = await startClusterMember({
@@ -84,13 +88,14 @@ export async function startLoopbackCluster(o: {
       clients.get(m)?.disconnect();
       clients.delete(m);
     },
-    restart: async (m) => {
+    restart: async (m, newArgs) => {
+      if (newArgs) memberArgs.set(m, ["--log-level", "warn", ...newArgs]);
       const p = m.proc;
       if (!firstDirs.includes(p.dir) && p.dataDir.startsWith(p.dir)) firstDirs.push(p.dir);
       m.proc = await startClusterMember({
         id: m.id,
         partitions: o.partitions,
-        args,
+        args: memberArgs.get(m) ?? args,
         binary: "dist",
         restart: { dataDir: p.dataDir, resp: p.port, http: p.httpPort, gossip: p.gossip, raft: p.raft },
       });

@@ -125,6 +125,23 @@ describe("blocking commands: waiting", () => {
     });
   });
 
+  test("a push answers after the clients it woke are served: linked BLMOVEs have moved its element", async () => {
+    await both(async ([a, b, pusher]) => {
+      const first = a!.call("BLMOVE", "l1", "l2", "RIGHT", "LEFT", "0");
+      await blockedCount(pusher!, "blmove", 1);
+      const second = b!.call("BLMOVE", "l2", "l3", "LEFT", "RIGHT", "0");
+      await blockedCount(pusher!, "blmove", 2);
+      await pusher!.call("RPUSH", "l1", "foo");
+      // Read at once, as tests/unit/type/list.tcl "Linked LMOVEs" does.
+      const lists = [
+        await pusher!.call("LRANGE", "l1", "0", "-1"),
+        await pusher!.call("LRANGE", "l2", "0", "-1"),
+        await pusher!.call("LRANGE", "l3", "0", "-1"),
+      ];
+      return [...lists, await first, await second];
+    });
+  });
+
   test("a client that shuts down its side while blocked stops waiting: a later push stays", async () => {
     await both(async ([a, pusher]) => {
       a!.call("BLPOP", "gone", "0").catch(() => {});

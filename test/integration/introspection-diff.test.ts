@@ -115,6 +115,38 @@ describe("CONFIG SET / GET", () => {
     await same(["CONFIG", "SET", "slowlog-max-len", "128"]);
   });
 
+  test("CONFIG GET * restores with CONFIG SET pair by pair (Redis's CONFIG sanity), FlyDB's own keys too", async () => {
+    const fly = servers.fly;
+    const pairs = async () => {
+      const all = await fly.call("CONFIG", "GET", "*");
+      if (all.t !== "*") throw new Error(`CONFIG GET * answered ${JSON.stringify(all)}`);
+      const out = new Map<string, string>();
+      const text = (w: Wire | undefined) => (w && w.t === "$" ? w.v.toString() : JSON.stringify(w));
+      for (let i = 0; i < all.v.length; i += 2) out.set(text(all.v[i]), text(all.v[i + 1]));
+      return out;
+    };
+    const before = await pairs();
+    // The immutable ones of Redis's own that its test skips as well (tests/unit/introspection.tcl).
+    const skip = new Set(["databases", "daemonize", "cluster-enabled", "replicaof", "slaveof", "requirepass"]);
+    const refused: string[] = [];
+    for (const [k, v] of before) {
+      if (skip.has(k)) continue;
+      const r = await fly.call("CONFIG", "SET", k, v);
+      if (r.t !== "+") refused.push(`${k}=${v}: ${JSON.stringify(r)}`);
+    }
+    expect(refused).toEqual([]);
+    expect(await pairs()).toEqual(before);
+    // A start-up key still refuses any other value; true/false is how FlyDB's names spell booleans.
+    expect(await fly.call("CONFIG", "SET", "fsync", before.get("fsync") === "no" ? "always" : "no")).toEqual({
+      t: "-",
+      v: "ERR CONFIG SET failed (possibly related to argument 'fsync') - can't set immutable config",
+    });
+    expect(await fly.call("CONFIG", "SET", "protected_mode", "maybe")).toEqual({
+      t: "-",
+      v: "ERR CONFIG SET failed (possibly related to argument 'protected_mode') - argument must be 'yes' or 'no'",
+    });
+  });
+
   test("a refused call changes nothing (all or nothing)", async () => {
     await same(["CONFIG", "SET", "slowlog-max-len", "33", "maxclients", "0"]);
     await sameConfig("slowlog-max-len");
@@ -196,6 +228,12 @@ describe("COMMAND", () => {
       ["COMMAND", "GETKEYS", "GET"],
       ["COMMAND", "GETKEYS", "GET", "a", "b"],
       ["COMMAND", "GETKEYSANDFLAGS", "GET", "a"],
+      // Scripts may name no keys; a keyless command says so before its arity is checked.
+      ["COMMAND", "GETKEYS", "EVAL", "return 1", "0"],
+      ["COMMAND", "GETKEYS", "FCALL_RO", "f", "0"],
+      ["COMMAND", "GETKEYS", "EVALSHA", "x", "2", "a", "b", "c"],
+      ["COMMAND", "GETKEYS", "ECHO", "a", "b"],
+      ["COMMAND", "GETKEYS", "SORT_RO", "a", "BY", "w_*"],
       ["COMMAND", "HELP"],
     ])
       await same(argv);
@@ -323,12 +361,14 @@ describe("COMMAND", () => {
   });
 
   test("COMMAND INFO flags movablekeys where a function finds the keys", async () => {
-    const info = await servers.fly.call("COMMAND", "INFO", "zunionstore", "get");
+    const info = await servers.fly.call("COMMAND", "INFO", "zunionstore", "get", "sort_ro");
     const flags = (w: Wire) => (w.t === "*" && w.v[2]!.t === "*" ? w.v[2]!.v.map((f) => (f.t === "+" ? f.v : "")) : []);
     expect(info.t).toBe("*");
     if (info.t !== "*") return;
     expect(flags(info.v[0]!)).toContain("movablekeys");
     expect(flags(info.v[1]!)).not.toContain("movablekeys");
+    // Redis finds SORT_RO's one key with a function too (tests/unit/introspection-2.tcl checks it).
+    expect(flags(info.v[2]!)).toContain("movablekeys");
   });
 });
 

@@ -3,7 +3,8 @@
 // op (EVALSHA works on a node whose replicas never saw SCRIPT LOAD), keys in two slots are refused,
 // an undeclared key of another partition is an error, FUNCTION libraries reach every member
 // and survive kill -9 and a restart, and a keyless script (numkeys 0) runs through any node in the
-// partition of the first key it touches (src/cluster/keyless-script.ts), applied once.
+// partition of the first key it touches (src/cluster/keyless-script.ts), applied once; a looping
+// keyless script makes its node answer -BUSY while the cluster goes on, and SCRIPT KILL ends it.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { keysInDistinctPartitions } from "../helpers/cluster-harness.ts";
 import { startLoopbackCluster, type LoopbackCluster, type LoopbackMember } from "../helpers/loopback-cluster.ts";
@@ -99,5 +100,33 @@ describe("scripting in a cluster", () => {
     await c.client(c.members[0]!).call("FUNCTION", "LOAD", code);
     for (const m of c.members) expect(await c.client(m).call("FCALL", "bumpk", "0", keys[2]!)).toBeGreaterThan(3);
     expect(await c.client(c.members[1]!).call("FCALL_RO", "getk", "0", keys[2]!)).toBe("6");
+  });
+
+  test("a keyless script that loops: -BUSY on its node, every partition keeps taking writes, SCRIPT KILL ends it", async () => {
+    // A node that leads a partition: a keyless script starts in one it leads (keyless-script.ts).
+    const leader = await c.leaderOf("busy");
+    const node = c.client(leader);
+    const runner = node.duplicate();
+    try {
+      await node.call("CONFIG", "SET", "busy-reply-threshold", "100");
+      const running = errorOf(runner.eval("local i = 0 while true do i = i + 1 end", 0));
+      const deadline = Date.now() + 5_000;
+      let busy = await errorOf(node.ping());
+      while (!busy.startsWith("BUSY") && Date.now() < deadline) {
+        await Bun.sleep(20);
+        busy = await errorOf(node.ping());
+      }
+      expect(busy).toBe("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
+      // The script runs in slices on its node: Raft heartbeats and apply go on between them.
+      const other = c.client(c.members.find((m) => m !== leader && m.up)!);
+      for (const k of keysInDistinctPartitions(PARTITIONS, PARTITIONS, "busy"))
+        expect(await other.set(k, "v")).toBe("OK");
+      expect(await node.call("SCRIPT", "KILL")).toBe("OK");
+      expect(await running).toStartWith("ERR Script killed by user with SCRIPT KILL...");
+      expect(await node.ping()).toBe("PONG");
+    } finally {
+      runner.disconnect();
+      await node.call("CONFIG", "SET", "busy-reply-threshold", "5000");
+    }
   });
 });

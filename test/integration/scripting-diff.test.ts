@@ -3,7 +3,7 @@
 // script's name and line, the sandbox). Scripts stay inside what Lua 5.1 and 5.3 print alike.
 import { describe, expect, test } from "bun:test";
 import { compareSequence, sortWire, useDiffServers } from "../helpers/diff-servers.ts";
-import type { Wire } from "../helpers/resp-client.ts";
+import type { RespClient, Wire } from "../helpers/resp-client.ts";
 
 const { servers, resp3 } = useDiffServers({ resp3: true });
 
@@ -232,9 +232,81 @@ describe("scripting matches redis-server 7.0", () => {
     ]);
   });
 
-  test("a runaway script is ended by FlyDB's instruction budget and the server keeps serving", async () => {
-    const r = await servers.fly.call("EVAL", "local i = 0 while true do i = i + 1 end", "0");
+  test("a runaway script that wrote is ended by FlyDB's instruction budget and the server keeps serving", async () => {
+    const r = await servers.fly.call(
+      "EVAL",
+      "redis.call('set', 'w', '2') local i = 0 while true do i = i + 1 end",
+      "0",
+    );
     expect(r.t === "-" && r.v).toContain("instruction budget");
+    expect(await servers.fly.call("GET", "w")).toEqual({ t: "$", v: Buffer.from("2") });
     expect(await servers.fly.call("PING")).toEqual({ t: "+", v: "PONG" });
+  });
+});
+
+describe("a busy script (past busy-reply-threshold), as Redis", () => {
+  const LOOP_LIB = "#!lua name=busylib\nredis.register_function('spin', function() while true do end end)";
+  const SIDES = ["redis", "fly"] as const;
+
+  /** `c`'s PING reply once it is an error (-BUSY), polled for up to 5 s. */
+  async function untilBusy(c: RespClient): Promise<Wire> {
+    const deadline = Date.now() + 5_000;
+    let reply = await c.call("PING");
+    while (reply.t !== "-" && Date.now() < deadline) {
+      await Bun.sleep(20);
+      reply = await c.call("PING");
+    }
+    return reply;
+  }
+
+  /** A connection that starts `argv` (not awaited) and another one, with busy-reply-threshold 100 ms. */
+  async function clients(side: (typeof SIDES)[number]) {
+    const [runner, other] = [(await servers.connect())[side], (await servers.connect())[side]];
+    await other.call("CONFIG", "SET", "busy-reply-threshold", "100");
+    return { runner, other };
+  }
+
+  test("other clients get -BUSY, FUNCTION KILL says SCRIPT KILL, which ends a script that has not written", async () => {
+    for (const side of SIDES) {
+      const { runner, other } = await clients(side);
+      const running = runner.call("EVAL", "local i = 0 while true do i = i + 1 end", "0");
+      const busy = await untilBusy(other);
+      expect(busy).toEqual({
+        t: "-",
+        v: "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+      });
+      expect(await other.call("FUNCTION", "KILL")).toEqual(busy);
+      expect(await other.call("SCRIPT", "KILL")).toEqual({ t: "+", v: "OK" });
+      const ended = await running;
+      expect(ended.t === "-" && ended.v).toStartWith("ERR Script killed by user with SCRIPT KILL...");
+      expect(await other.call("PING")).toEqual({ t: "+", v: "PONG" });
+      expect(await other.call("SCRIPT", "KILL")).toEqual({ t: "-", v: "NOTBUSY No scripts in execution right now." });
+      await other.call("CONFIG", "SET", "busy-reply-threshold", "5000");
+    }
+  });
+
+  test("FUNCTION KILL ends a busy function, SCRIPT KILL does not, FUNCTION STATS shows it running", async () => {
+    const busyFunction = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+    for (const side of SIDES) {
+      const { runner, other } = await clients(side);
+      await other.call("FUNCTION", "LOAD", "REPLACE", LOOP_LIB);
+      const running = runner.call("FCALL", "spin", "0");
+      expect(await untilBusy(other)).toEqual({ t: "-", v: busyFunction });
+      expect(await other.call("SCRIPT", "KILL")).toEqual({ t: "-", v: busyFunction });
+      const stats = await other.call("FUNCTION", "STATS");
+      const script = stats.t === "*" ? stats.v[1] : undefined;
+      expect(script?.t === "*" && script.v.slice(0, 4)).toEqual([
+        { t: "$", v: Buffer.from("name") },
+        { t: "$", v: Buffer.from("spin") },
+        { t: "$", v: Buffer.from("command") },
+        { t: "*", v: ["FCALL", "spin", "0"].map((a): Wire => ({ t: "$", v: Buffer.from(a) })) },
+      ]);
+      expect(await other.call("FUNCTION", "KILL")).toEqual({ t: "+", v: "OK" });
+      const ended = await running;
+      expect(ended.t === "-" && ended.v).toStartWith("ERR Script killed by user with SCRIPT KILL...");
+      expect(await other.call("PING")).toEqual({ t: "+", v: "PONG" });
+      await other.call("FUNCTION", "DELETE", "busylib");
+      await other.call("CONFIG", "SET", "busy-reply-threshold", "5000");
+    }
   });
 });

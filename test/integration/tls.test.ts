@@ -112,9 +112,20 @@ describe("TLS client certificates", () => {
     }
   }, 60_000);
 
-  test("tls_auth_clients optional: no certificate is fine, a good one too", async () => {
-    const { fly, tls } = await startTls("optional");
+  test("tls_auth_clients optional: no certificate is fine, a good one too; tls_protocols TLSv1.3 refuses 1.2", async () => {
+    const { fly, tls } = await startTls("optional", ["--tls-protocols", "TLSv1.3"]);
     try {
+      const handshake = (version: "TLSv1.2" | "TLSv1.3") =>
+        new Promise<string>((resolve) => {
+          const opts = { port: tls, host: "127.0.0.1", rejectUnauthorized: false };
+          const s = tlsConnect({ ...opts, minVersion: version, maxVersion: version }, () => {
+            resolve(String(s.getProtocol()));
+            s.end();
+          });
+          s.on("error", (e) => resolve(`refused: ${e.message}`));
+        });
+      expect(await handshake("TLSv1.3")).toBe("TLSv1.3");
+      expect(await handshake("TLSv1.2")).toMatch(/^refused: .*(protocol version|alert)/i);
       expect(cli(tls, "PING").out).toBe("PONG");
       expect(cli(tls, "--cert", f("client.crt"), "--key", f("client.key"), "PING").out).toBe("PONG");
       expect(cli(tls, "--cert", f("rogue.crt"), "--key", f("rogue.key"), "PING").out).not.toBe("PONG");

@@ -73,3 +73,43 @@ test("a script through node A: MONITOR on A shows its commands, its read tracks 
   await Bun.sleep(100);
   expect(monitor.received()).not.toContain('"set" "{scr}k"');
 });
+
+test("NOLOOP through a node that does not lead the keys: no invalidation of the client's own writes, nor of writes its reads already saw", async () => {
+  const [a, b] = [c.members[0]!.node.respPort, c.members[1]!.node.respPort];
+  // Keys in 12 slots: some partitions are led by other nodes, whose writes come back to A through apply.
+  const keys = Array.from({ length: 12 }, (_, i) => `{nl${i}}k`);
+  const noloop = await open(a);
+  await send(noloop, ["HELLO", "3"], "flydb_version");
+  await send(noloop, ["CLIENT", "TRACKING", "on", "NOLOOP"], "+OK");
+  const bcast = await open(a);
+  await send(bcast, ["HELLO", "3"], "flydb_version");
+  await send(bcast, ["CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "{bc", "NOLOOP"], "+OK");
+  // A plain tracker reading right after another connection of A wrote: the write it saw must not invalidate it.
+  const reader = await open(a);
+  await send(reader, ["HELLO", "3"], "flydb_version");
+  await send(reader, ["CLIENT", "TRACKING", "on"], "+OK");
+  const other = await open(a);
+  for (const k of keys) {
+    await send(noloop, ["GET", k], "\r\n");
+    await send(noloop, ["SET", k, "1"], "+OK");
+    await send(bcast, ["SET", k.replace("nl", "bc"), "1"], "+OK");
+    await send(other, ["SET", k.replace("nl", "rd"), "1"], "+OK");
+    await send(reader, ["GET", k.replace("nl", "rd")], "$1\r\n1\r\n");
+  }
+  // A write through node B invalidates all three (and proves nothing else was pending before it).
+  const writer = await open(b);
+  const sentinel = "{nl0}k";
+  const done = [noloop, bcast].map((r) =>
+    r.readUntil((t) => t.includes("}k\r\n", t.lastIndexOf("invalidate")), 10_000),
+  );
+  await send(noloop, ["GET", sentinel], "$1\r\n1\r\n");
+  await send(reader, ["GET", sentinel], "\r\n");
+  const readerDone = reader.readUntil((t) => t.includes(`invalidate\r\n*1\r\n$6\r\n${sentinel}`), 10_000);
+  await send(writer, ["SET", sentinel, "2"], "+OK");
+  await send(writer, ["SET", "{bc0}k", "2"], "+OK");
+  await Promise.all([...done, readerDone]);
+  const pushes = (r: RawConnection) => r.received().split(">2\r\n$10\r\ninvalidate\r\n").slice(1);
+  expect(pushes(noloop)).toEqual([`*1\r\n$6\r\n${sentinel}\r\n`]);
+  expect(pushes(bcast)).toEqual(["*1\r\n$6\r\n{bc0}k\r\n"]);
+  expect(pushes(reader)).toEqual([`*1\r\n$6\r\n${sentinel}\r\n`]);
+});

@@ -73,6 +73,11 @@ describe("config loading", () => {
     ["peer without a port", { cluster_peers: "hostonly" }, /"hostonly" is not host:port/],
     ["bootstrap with bootstrap_expect", { bootstrap: true, bootstrap_expect: "3" }, /exclude each other/],
     [
+      "a TLS version not offered",
+      { tls_protocols: "TLSv1.1 TLSv1.2" },
+      /tls_protocols: "TLSv1.1 TLSv1.2".*allowed: one or more of TLSv1.2, TLSv1.3/,
+    ],
+    [
       "bootstrap_expect with no way to find nodes",
       { bootstrap_expect: "3" },
       /bootstrap_expect = 3 needs a way to find the other nodes; allowed: with discovery_enabled = true or cluster_peers/,

@@ -98,19 +98,24 @@ class Rotation {
   }
 }
 
-/** Unknown load counts as the mean of the known ones: neither shunned nor swamped. */
-function loads(ids: readonly NodeId[], f: ReplicaFacts): Map<NodeId, number> {
-  const known = ids.map((id) => f.load(id)).filter((l): l is number => l !== undefined && Number.isFinite(l));
-  const mean = known.length === 0 ? 0 : known.reduce((a, b) => a + b, 0) / known.length;
-  return new Map(ids.map((id) => [id, f.load(id) ?? mean]));
-}
-
-/** The members of `ids` whose load is within the tie band of the lowest (`self`'s wider band). */
+/**
+ * The members of `ids` whose load is within the tie band of the lowest (`self`'s wider band).
+ * Unknown load counts as the mean of the known ones: neither shunned nor swamped. Runs on every
+ * routed read: one pass over the facts, no maps.
+ */
 function leastLoaded(ids: readonly NodeId[], f: ReplicaFacts, self?: NodeId): NodeId[] {
-  const l = loads(ids, f);
-  const min = Math.min(...l.values());
-  const tie = (id: NodeId) => (id === self ? SELF_LOAD_TIE : LOAD_TIE);
-  return ids.filter((id) => l.get(id)! <= min * (1 + tie(id)) + LOAD_TIE_ABS);
+  const l = ids.map((id) => f.load(id));
+  let sum = 0;
+  let known = 0;
+  for (const x of l) {
+    if (x === undefined || !Number.isFinite(x)) continue;
+    sum += x;
+    known++;
+  }
+  const mean = known === 0 ? 0 : sum / known;
+  const load = l.map((x) => x ?? mean);
+  const min = Math.min(...load);
+  return ids.filter((id, i) => load[i]! <= min * (1 + (id === self ? SELF_LOAD_TIE : LOAD_TIE)) + LOAD_TIE_ABS);
 }
 
 /** The members of `ids` with the lowest RTT (within RTT_TIE_MS); all of them when none is measured. */
