@@ -17,7 +17,7 @@ export const byteKey = (b: Uint8Array): string => byteDecoder.decode(b);
  * `String.fromCharCode` cost ~9× more for a 3-byte name (an iterator per call; issue #20).
  */
 export function ascii(b: Uint8Array): string {
-  const n = b.length < 128 ? b.length : 128;
+  const n = Math.min(b.length, 128);
   let s = "";
   for (let i = 0; i < n; i++) s += String.fromCharCode(b[i]!);
   return s;
