@@ -88,10 +88,11 @@ export async function applyStandaloneLog(config: Config, log: Logger): Promise<v
 
 /**
  * Stores a new cluster's founding `writes` (bootstrapWrite's, from ClusterNode.bootstrapNew). On a
- * standalone data dir (raft.db still holds group -1) each partition group is founded instead with
- * a snapshot of its rows at the standalone log's applied index, so a replica added later receives
+ * standalone data dir (flydb-node.json says so) each partition group is founded instead with a
+ * snapshot of its rows at the standalone log's applied index, so a replica added later receives
  * them by InstallSnapshot (its log holds none of them), and its indexes continue the standalone
- * log's, which keeps WATCH points (src/store/collection-rows.ts Versions) ordered.
+ * log's, which keeps WATCH points (src/store/collection-rows.ts Versions) ordered. A data dir
+ * written by `flydb restore` is standalone without a raft.db: its rows are in no log either.
  */
 export function saveFounding(
   dataDir: string,
@@ -99,12 +100,11 @@ export function saveFounding(
   state: StateDb,
   writes: readonly GroupWrite[],
 ): void {
-  if (!storage.groups().includes(STANDALONE_GROUP)) {
+  const id = readIdentity(dataDir);
+  if (id?.mode !== "standalone") {
     storage.saveNow(writes);
     return;
   }
-  const id = readIdentity(dataDir);
-  if (!id) throw new Error(`data_dir ${dataDir} has no flydb-node.json; it cannot grow into a cluster`);
   const founded = new Set(writes.map((w) => w.grp));
   const missing = Array.from({ length: id.partition_count }, (_, p) => p).filter((p) => !founded.has(groupOf(p)));
   if (missing.length > 0) {

@@ -120,8 +120,9 @@ describe.skipIf(skipNetns)("3 nodes by --peers: formation, then kill -9 under lo
       `pause of ${victim.id} for 4 s: every key written again within ${resumedMs.toFixed(0)} ms; ${JSON.stringify(run.summary)}`,
     );
     expect(describeFailures(run.checks)).toEqual([]);
-    // Writes went on while the victim was stopped: the others took over before SIGCONT.
-    expect(resumedMs).toBeLessThan(4_000);
+    // Writes went on while the victim was stopped: the others took over before SIGCONT. The window
+    // is the stop itself (at least the 4 s hold, longer when the test process is slow to wake).
+    expect(resumedMs).toBeLessThan(run.repairedAt - run.faultAt);
     // The woken node serves again, in both directions.
     await h.waitReady(victim, 30_000);
     expect(await h.redis(victim, "SET", "after-pause", "from-victim")).toBe("OK");

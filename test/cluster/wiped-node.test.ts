@@ -129,10 +129,17 @@ describe("a node id reused on a wiped data dir", () => {
     for (let attempt = 1; stale === undefined; attempt++) {
       const p = Bun.spawn(argsOn(staleDir), { env, stdin: "ignore", stdout: "ignore", stderr: "ignore" });
       spawned.push(p);
-      await waitFor("the started node alive in w1's gossip", async () => (await gossipAlive(n1)) === 3, 20_000, 5);
+      // Or refused and exited first (a slow machine): gossip may never have counted it alive.
+      const exited = () => p.exitCode !== null || p.signalCode !== null;
+      await waitFor(
+        "the started node alive in w1's gossip, or exited",
+        async () => exited() || (await gossipAlive(n1)) === 3,
+        30_000,
+        5,
+      );
       p.kill("SIGSTOP");
       // Refused and gone before it could be stopped (a slow machine): another try.
-      if (p.exitCode === null && p.signalCode === null) stale = p;
+      if (!exited()) stale = p;
       else if (attempt === 3) throw new Error("a start on a wiped data dir exited before SIGSTOP, three times");
       else await waitFor("w1's gossip to see it gone", async () => (await gossipAlive(n1)) === 2, 20_000, 50);
     }
@@ -161,7 +168,7 @@ describe("a node id reused on a wiped data dir", () => {
     // the removal retired, so it is not admitted. Admitted (before retirement existed), the id was
     // the member on that data dir, and the start below on another one was refused once more.
     stale.kill("SIGCONT");
-    await waitFor("the stale start alive again in w1's gossip", async () => (await gossipAlive(n1)) === 3, 15_000, 50);
+    await waitFor("the stale start alive again in w1's gossip", async () => (await gossipAlive(n1)) === 3, 30_000, 50);
     await Bun.sleep(1_500); // three controller rounds
     expect((await status(n1)).members.map((m) => m.id).sort()).toEqual(["w1", "w2"]);
     stale.kill("SIGKILL");

@@ -167,5 +167,16 @@ export async function runBullmq(c: LoopbackCluster, o: BullmqRunOptions): Promis
     if (isDelayed(i)) planned.delayed++;
     if (failsTwice(i)) planned.failTwice++;
   }
-  return { completions, workerEvents, successfulRuns, killedAt, planned, counts, completedInSet, addMs, totalMs, addRetries };
+  return {
+    completions,
+    workerEvents,
+    successfulRuns,
+    killedAt,
+    planned,
+    counts,
+    completedInSet,
+    addMs,
+    totalMs,
+    addRetries,
+  };
 }

@@ -56,6 +56,8 @@ export function routingTests(harness: () => Harness, partitionCount: number, o: 
         counterKeys,
         maxOps: 20_000,
         maxMs: o.strategyMs,
+        // Enough reads for the counts below (a loaded machine issues fewer within strategyMs).
+        minOps: 200,
         opTimeoutMs: 1_000,
         seed: 7,
       });

@@ -24,6 +24,12 @@ export interface WorkloadConfig {
   counterKeys: string[];
   maxOps: number;
   maxMs: number;
+  /**
+   * Operations issued before maxMs ends the run (default 0): on a loaded machine the run goes on
+   * past maxMs, at most MIN_OPS_GRACE_MS, until this many were issued, so a test's checks of what
+   * the operations did do not depend on the machine's speed.
+   */
+  minOps?: number;
   opTimeoutMs: number;
   historyPath: string;
   /** Pause of each client after each operation (default 0): bounds the rate, and the history size. */
@@ -38,6 +44,9 @@ export interface WorkloadConfig {
    */
   ttlPrefix?: string;
 }
+
+/** How far past maxMs a run may go to reach minOps; under workload.ts's kill at maxMs + 15 s. */
+const MIN_OPS_GRACE_MS = 10_000;
 
 export type OpStatus = "ok" | "fail" | "unknown";
 
@@ -206,7 +215,11 @@ export async function runWorkload(cfg: WorkloadConfig): Promise<{ records: OpRec
   let issued = 0;
   let stopRequested = false;
   process.on("SIGTERM", () => (stopRequested = true));
-  const more = () => !stopRequested && issued < cfg.maxOps && now() - started < cfg.maxMs;
+  const more = () => {
+    const ms = now() - started;
+    const wanted = ms < cfg.maxMs || (issued < (cfg.minOps ?? 0) && ms < cfg.maxMs + MIN_OPS_GRACE_MS);
+    return !stopRequested && issued < cfg.maxOps && wanted;
+  };
 
   const client = async (id: number) => {
     let target = id % cfg.targets.length;

@@ -1,7 +1,8 @@
 // Backup and restore (docs/CLUSTER_SETUP.md, "Backup and restore"), on real dist/flydb processes:
 // `flydb backup` of a 3-node cluster while a client keeps writing, restored into a standalone node
 // and into a new cluster of another partition count, holds every key acknowledged before the backup
-// began, with its value and TTL; a damaged or truncated file is refused and writes nothing; and a
+// began, with its value and TTL (and the member that joins the new cluster receives every restored
+// row by InstallSnapshot); a damaged or truncated file is refused and writes nothing; and a
 // node killed (kill -9) while it serves a backup gives the client a clean error and leaves no file.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -137,7 +138,18 @@ describe("flydb backup and restore", () => {
       30_000,
       "the joining member ready",
     );
-    // Read through the member that joined: it holds or proxies to every partition.
+    // The member that joined holds a replica of every partition (two members): its rows come by
+    // InstallSnapshot. Before, a restored data dir founded its groups with no snapshot of its rows,
+    // the joiner's replicas stayed empty and reads lost keys once a leader moved to it.
+    const stored = async (m: FlyDBProcess) =>
+      ((await (await fetch(`${m.http}/cluster/status`)).json()) as { keys: number }).keys;
+    const restoredKeys = await stored(founder);
+    expect(restoredKeys).toBeGreaterThanOrEqual(acked.size + 2);
+    await waitUntil(
+      async () => (await stored(joiner)) === restoredKeys,
+      30_000,
+      "the joiner's replicas holding every key",
+    );
     await expectRestored(connect(joiner.port));
   }, 60_000);
 

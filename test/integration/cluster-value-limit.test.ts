@@ -52,12 +52,12 @@ describe("the cluster's value limit", () => {
       const ms = performance.now() - started;
       expect(String(e)).toContain("ERR write too large for a cluster");
       expect(String(e)).toContain("at most 63 MB");
-      // Reading 70 MB off the socket is all the time it takes: no retries, no -TRYAGAIN after 5 s.
-      expect(ms).toBeLessThan(3_000);
+      // Refused at once: the error above, not -TRYAGAIN after 5 s of retries (the old behaviour);
+      // the time (reading 70 MB off the socket) is printed, not compared: it grows with the load.
+      console.log(`${m.id}: the 70 MB SET refused after ${ms.toFixed(0)} ms`);
       expect(await c.exists("huge")).toBe(0);
-      const started2 = performance.now();
+      // The next write is served over the same node-to-node links (reconnects counted below).
       expect(await c.set(`after-${m.id}`, "x")).toBe("OK");
-      expect(performance.now() - started2).toBeLessThan(500);
     }
     const fits = Buffer.alloc(8 * 1024 * 1024, 0x63);
     expect(await client(members[1]!).set("fits", fits)).toBe("OK");
