@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { addLongDouble, formatLongDouble, parseLongDouble } from "../../src/commands/longdouble.ts";
-import { globMatch, parseFloatArg, parseInt64, utf8 } from "../../src/commands/util.ts";
+import { ascii, globMatch, lower, parseFloatArg, parseInt64, utf8 } from "../../src/commands/util.ts";
 
 const g = (p: string, s: string, nocase = false) => globMatch(utf8(p), utf8(s), nocase);
 
@@ -33,6 +33,18 @@ describe("glob patterns (Redis stringmatchlen)", () => {
 
   test("a pathological pattern finishes", () => {
     expect(g("a*a*a*a*a*a*a*a*a*a*b", "a".repeat(2000))).toBe(false);
+  });
+});
+
+describe("ascii: the Latin-1 view of a name's first 128 bytes", () => {
+  test("every byte value maps to its own code unit, and only 128 bytes are read", () => {
+    const all = Uint8Array.from({ length: 256 }, (_, i) => i);
+    const s = ascii(all);
+    expect(s.length).toBe(128);
+    for (let i = 0; i < 128; i++) expect(s.charCodeAt(i)).toBe(i);
+    expect(ascii(all.subarray(128))).toBe(String.fromCharCode(...Array.from({ length: 128 }, (_, i) => 128 + i)));
+    expect(ascii(new Uint8Array(0))).toBe("");
+    expect(lower(utf8("SeT"))).toBe("set");
   });
 });
 
