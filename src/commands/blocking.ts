@@ -382,7 +382,11 @@ export class BlockingRegistry {
       const busy = waiters[i]!.wake();
       if (!busy) continue;
       const rest = waiters.slice(i + 1);
-      void busy.then(() => this.wakeInOrder(rest.filter((w) => this.byClient.get(w.clientId) === w)));
+      // Counted as a try: the writer that woke them must not answer before the held-back ones start.
+      this.tryStarted();
+      void busy
+        .then(() => this.wakeInOrder(rest.filter((w) => this.byClient.get(w.clientId) === w)))
+        .finally(() => this.tryEnded());
       return;
     }
   }

@@ -484,15 +484,12 @@ export class Session implements SessionApi {
     }
     // Connection and server commands never touch the keyspace, so they need not wait for earlier
     // writes; running them at once lets HELLO switch the protocol before later replies are encoded.
-    // WATCH (a read) and EXEC (a write) do touch it and keep their place like data commands.
+    // WATCH (a read) and EXEC (a write) do touch it and keep their place like data commands. Behind
+    // a blocked command they wait too (TIME, INFO and CLIENT SETNAME would show they ran early),
+    // except those whose effect execute() needs when the next command arrives.
     if (spec.exec && !ordered(spec)) {
-      const reply = spec.exec(this, argv);
-      this.show(spec, argv);
-      // CLIENT CACHING applies to the command after it; any other command ends it.
-      if (name !== "client" || argv.length < 2 || ascii(argv[1]!).toLowerCase() !== "caching") {
-        this.pubsub?.tracking?.commandDone();
-      }
-      return reply;
+      if (!this.blocked || ARRIVAL.has(name)) return this.runConnection(spec, argv);
+      return new Promise<Reply>((resolve) => this.deferred.push({ spec, argv, resolve }));
     }
     if (spec.resolve) {
       const resolved = spec.resolve(argv);
@@ -538,6 +535,7 @@ export class Session implements SessionApi {
 
   /** Commands start in arrival order (SELECT and RESET too): the selected database is the one they were sent under. */
   private start(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | Promise<Reply> {
+    if (spec.exec && !ordered(spec)) return this.runConnection(spec, argv);
     if (spec.exec) {
       const reply = spec.exec(this, argv);
       this.show(spec, argv);
@@ -562,6 +560,17 @@ export class Session implements SessionApi {
     const complete = spec.completeReply;
     if (!complete) return reply;
     return reply instanceof Promise ? reply.then((r) => complete(this, argv, r)) : complete(this, argv, reply);
+  }
+
+  /** A connection or server command (see dispatch): runs on the session, not on the keyspace. */
+  private runConnection(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | Promise<Reply> {
+    const reply = spec.exec!(this, argv);
+    this.show(spec, argv);
+    // CLIENT CACHING applies to the command after it; any other command ends it.
+    if (spec.name !== "client" || argv.length < 2 || ascii(argv[1]!).toLowerCase() !== "caching") {
+      this.pubsub?.tracking?.commandDone();
+    }
+    return reply;
   }
 
   private read(spec: CommandSpec, argv: readonly Uint8Array[]): Reply | Promise<Reply> {
@@ -973,5 +982,25 @@ const ordered = (spec: CommandSpec) => ORDERED.has(spec.name);
  * reads a key; PUBLISH keeps its place so that a subscriber told of a write can read it.
  */
 const ORDERED = new Set(["watch", "exec", "select", "reset", "debug", "memory", "publish", "spublish"]);
+/**
+ * Connection commands that run as they arrive even behind a blocked command: execute() and dispatch
+ * read what they change (transaction, user, protocol, reply mode, subscriptions, cluster routing,
+ * ACL rules) when the commands after them arrive, so they must have run by then.
+ */
+const ARRIVAL = new Set([
+  "multi",
+  "discard",
+  "unwatch",
+  "auth",
+  "hello",
+  "client",
+  "quit",
+  "readonly",
+  "readwrite",
+  "asking",
+  "acl",
+  "config",
+  ...PUSHED_REPLIES,
+]);
 /** What must not overtake an earlier command of the connection, nor be overtaken by a later read. */
 const writes = (spec: CommandSpec) => isWrite(spec) || spec.name === "exec";

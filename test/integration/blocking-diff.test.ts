@@ -239,6 +239,36 @@ describe("blocking commands: waiting", () => {
   });
 });
 
+/** TIME's reply in microseconds. */
+function micros(w: Wire): number {
+  if (w.t !== "*" || w.v.length !== 2) throw new Error(`TIME answered ${JSON.stringify(w)}`);
+  const [s, us] = w.v.map((x) => Number((x as { v: Buffer }).v.toString()));
+  return s! * 1e6 + us!;
+}
+
+describe("blocking commands: pipelined behind a wait", () => {
+  // As Redis, which reads no more of a blocked connection's commands: server commands wait too.
+  test("a TIME pipelined behind a BLMOVE that times out runs after its wait", async () => {
+    const { redis, fly } = await servers.connect();
+    const run = async (c: RespClient) => {
+      const replies = await Promise.all([
+        c.call("TIME"),
+        c.call("BLMOVE", "pipe-src", "pipe-dst", "LEFT", "RIGHT", "0.15"),
+        c.call("TIME"),
+        c.call("BLPOP", "pipe-empty", "0.05"),
+        c.call("RPUSH", "pipe-empty", "x"),
+        c.call("LRANGE", "pipe-empty", "0", "-1"),
+      ]);
+      c.close();
+      return { apart: (micros(replies[2]!) - micros(replies[0]!)) / 1000, replies: replies.slice(3) };
+    };
+    const [r, f] = await Promise.all([run(redis), run(fly)]);
+    expect(r.apart).toBeGreaterThanOrEqual(140);
+    expect(f.apart).toBeGreaterThanOrEqual(140);
+    expect(f.replies).toEqual(r.replies);
+  });
+});
+
 describe("ioredis BLPOP worker loop", () => {
   const clients: Redis[] = [];
   let node: FlyDBProcess | undefined;
