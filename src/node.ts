@@ -109,6 +109,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   /** INFO expired_keys: keys this node's replicas deleted as expired since start or CONFIG RESETSTAT. */
   let expiredKeys = 0;
   const wake: KeyEventSink = (db, _cls, _event, key) => changed.push([db, byteKey(key)]);
+  const observer = new CommandObserver(config, metrics);
   const keyEvents: KeyEventsHook = {
     sink: () => {
       const notify = events.sink();
@@ -136,6 +137,7 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
     expired: (n) => {
       expiredKeys += n;
     },
+    applied: (op, micros) => observer.applied(op, micros),
   };
   let plane: DataPlane | undefined = cluster ? undefined : await openStandalone(config, log, metrics, keyEvents);
 
@@ -145,7 +147,6 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
   let rejectedConnections = 0;
   const resp = parseHostPort(config.bind_addr);
   let respPort = resp.port;
-  const observer = new CommandObserver(config, metrics);
   /** Keys changed by CONFIG SET since start: what CONFIG REWRITE writes. */
   const changedKeys = new Set<ConfigKey>();
   let lastSave = Math.floor(startedAt / 1000);
@@ -291,9 +292,10 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
       plane ? plane.read(spec, argv, resp3, db, writeBack, routing) : LOADING,
     propose: (op) => {
       if (!plane) return Promise.resolve(LOADING);
+      const timed = (reply: Reply) => observer.timed(op, reply);
       // Tracking clients of a cluster member learn of a write when this member applies it (see OpCallers.appliedHere).
-      if (!tracking.enabled() || !plane.replicates?.(op)) return plane.propose(op);
-      return callers.appliedHere(op, () => plane!.propose(op));
+      if (!tracking.enabled() || !plane.replicates?.(op)) return plane.propose(op).then(timed);
+      return callers.appliedHere(op, () => plane!.propose(op)).then(timed);
     },
     localContext: (db, resp3, argv) => plane?.localContext?.(db, resp3, argv),
     busy: new BusyScripts({
@@ -372,13 +374,14 @@ export async function startNode(config: Config, opts: StartOptions = {}): Promis
           totalCommands++;
           const started = performance.now();
           const out = session.execute(argv);
+          const ran = (performance.now() - started) * 1000;
           // CONFIG SET tracking-table-max-keys or this command's reads may have overfilled the table.
           tracking.limit(config.tracking_table_max_keys);
           const name = session.lastExecuted;
           if (session.closeRequested) conn.close();
           const record = (reply: Reply) => {
-            observer.record(name, session.client, argv, (performance.now() - started) * 1000, reply);
-
+            const elapsed = (performance.now() - started) * 1000;
+            observer.record(name, session.client, argv, { ran, elapsed }, reply);
             return reply;
           };
           return out instanceof Promise ? out.then(record) : record(out);

@@ -153,7 +153,12 @@ export class ClusterStateMachine implements StateMachine {
       const events = this.keyEvents;
       const sink = events?.sink();
       const newKeys = sink !== undefined && events!.newKeys();
-      const apply = (op: Op, ks: Keyspace) => applyOp(op, ks, sink, newKeys, events?.applying?.(op));
+      const apply = (op: Op, ks: Keyspace) => {
+        const started = performance.now();
+        const reply = applyOp(op, ks, sink, newKeys, events?.applying?.(op));
+        events?.applied?.(op, (performance.now() - started) * 1000);
+        return reply;
+      };
       const replies = this.state.applyBatch(grp, run.first, ops, apply);
       if (events?.expired) {
         const n = expiredBy(ops, replies);

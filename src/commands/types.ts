@@ -420,6 +420,11 @@ export interface KeyEventsHook {
    * it changes are that client's writes for its NOLOOP tracking (src/server/op-callers.ts).
    */
   applying?(op: Op | undefined): ScriptCallSink | undefined;
+  /**
+   * Apply ran `op` on this node for `micros`: its execution time, without the wait for the log,
+   * for SLOWLOG and INFO commandstats of the node that received it (src/server/command-observer.ts).
+   */
+  applied?(op: Op, micros: number): void;
   /** CLIENT PAUSE of the node: its active expiry proposes no deletes meanwhile, as Redis's. */
   expiryPaused?(): boolean;
   /** Keys this node's state machine deleted as expired (active or lazy expiry): INFO expired_keys. */

@@ -100,6 +100,7 @@ function sentOnMaybe(op: Op): boolean {
   return op.cmds.length === 1 && KEYLESS_SCRIPT_RUNS.has(lower(op.cmds[0]![0]!));
 }
 
-function opKey(op: Op): string {
+/** An op's identity on every replica (see the top of this file). */
+export function opKey(op: Op): string {
   return `${op.now}:${op.seed}`;
 }
