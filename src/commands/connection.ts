@@ -82,11 +82,18 @@ export function clientLine(c: ClientState, now: number, running?: readonly Uint8
   const age = Math.floor((now - c.createdAt) / 1000);
   const idle = Math.floor((now - c.lastActiveAt) / 1000);
   const [sub, psub, ssub] = (["channel", "pattern", "shard"] as const).map((k) => c.subscriptionCount?.(k) ?? 0);
-  // Redis flags a subscribed client P (pub/sub), any other N (none of its flags apply).
-  const flags = sub! + psub! + ssub! > 0 ? "P" : "N";
+  const state = c.sessionState?.();
+  // Redis's letters in its order (networking.c, 7.0): P pub/sub, x in MULTI, b blocked, t tracking,
+  // B its broadcast mode; N when none applies.
+  const letters =
+    (sub! + psub! + ssub! > 0 ? "P" : "") +
+    (state && state.multi >= 0 ? "x" : "") +
+    (state?.blocked ? "b" : "") +
+    (state?.tracking ? `t${state.tracking.bcast ? "B" : ""}` : "");
+  const flags = letters || "N";
   return (
     `id=${c.id} addr=${c.addr} laddr=${c.laddr} fd=-1 name=${c.name} age=${age} idle=${idle} flags=${flags} ` +
-    `db=${c.db} sub=${sub} psub=${psub} ssub=${ssub} multi=-1 qbuf=${running ? respLength(running) : 0} ` +
+    `db=${c.db} sub=${sub} psub=${psub} ssub=${ssub} multi=${state?.multi ?? -1} qbuf=${running ? respLength(running) : 0} ` +
     "qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r " +
     `cmd=${c.lastCommand} user=${c.user} redir=-1 ` +
     `resp=${c.protocol} lib-name=${c.libName} lib-ver=${c.libVer}`

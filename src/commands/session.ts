@@ -219,6 +219,14 @@ export class Session implements SessionApi {
       clusterMode: backend.clusterModeDefault,
       db: 0,
       ...(pubsub ? { subscriptionCount: (kind) => pubsub.count(kind) } : {}),
+      sessionState: () => {
+        const tracking = this.pubsub?.tracking?.options();
+        return {
+          multi: this.queued?.length ?? -1,
+          blocked: this.endWait !== undefined,
+          ...(tracking ? { tracking } : {}),
+        };
+      },
     };
     this.client.authenticated = defaultUserOpen(this);
     this.opCaller = {

@@ -459,6 +459,15 @@ export interface ClientState {
   routing?: string;
   /** Its subscriptions of one kind (CLIENT LIST's sub=/psub=/ssub=), from its pub/sub; absent for HTTP. */
   readonly subscriptionCount?: (kind: SubscriptionKind) => number;
+  /**
+   * What CLIENT LIST's flags= and multi= show of its session: commands queued in MULTI (-1: not in
+   * one), whether it waits in a blocking command, its tracking mode; absent for HTTP.
+   */
+  readonly sessionState?: () => {
+    readonly multi: number;
+    readonly blocked: boolean;
+    readonly tracking?: TrackingOptions;
+  };
 }
 
 /** A node as Redis Cluster clients see it. */

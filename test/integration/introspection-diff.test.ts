@@ -373,6 +373,43 @@ describe("COMMAND", () => {
 });
 
 describe("CLIENT LIST / INFO", () => {
+  test("flags= and multi= show MULTI (x, queued count), a blocked client (b) and tracking (t, tB)", async () => {
+    const [a, b] = [await servers.connect(), await servers.connect()];
+    const fields = async (c: RespClient, id: Wire | undefined) => {
+      const list = await c.call("CLIENT", "LIST", "ID", String(id?.t === ":" ? id.v : -1n));
+      const line = list.t === "$" ? list.v.toString() : "";
+      return ["flags", "multi", "cmd"].map((f) => line.match(new RegExp(` ${f}=(\\S*)`))?.[1]).join(" ");
+    };
+    const seen: string[][] = [[], []];
+    for (const [i, [c, other]] of (
+      [
+        [a.redis, b.redis],
+        [a.fly, b.fly],
+      ] as const
+    ).entries()) {
+      const id = await c.call("CLIENT", "ID");
+      await c.call("MULTI");
+      await c.call("SET", "flags-k", "1");
+      await c.call("INCR", "flags-n");
+      seen[i]!.push(await fields(other, id));
+      await c.call("EXEC");
+      seen[i]!.push(await fields(other, id));
+      const blocked = c.call("BLPOP", "flags-empty", "0");
+      for (let tries = 0; tries < 200 && !(await fields(other, id)).startsWith("b "); tries++) await Bun.sleep(10);
+      seen[i]!.push(await fields(other, id));
+      await other.call("RPUSH", "flags-empty", "x");
+      await blocked;
+      await c.call("CLIENT", "TRACKING", "ON", "BCAST");
+      seen[i]!.push(await fields(other, id));
+      await c.call("CLIENT", "TRACKING", "OFF");
+      await c.call("CLIENT", "TRACKING", "ON");
+      seen[i]!.push(await fields(other, id));
+      await c.call("CLIENT", "TRACKING", "OFF");
+    }
+    expect(seen[0]).toEqual(["x 2 incr", "N -1 exec", "b -1 blpop", "tB -1 client|tracking", "t -1 client|tracking"]);
+    expect(seen[1]).toEqual(seen[0]!);
+  });
+
   test("sub=, psub=, ssub= count the client's subscriptions; a subscribed client is flagged P", async () => {
     const subscriber = await servers.connect();
     const fields = async (c: RespClient, id: bigint) => {
