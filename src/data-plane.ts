@@ -227,7 +227,7 @@ export async function openCluster(
     cluster: node,
     replicates: (op) => {
       const grp = opGroup(op, node.meta().partitionCount || config.partition_count);
-      return grp !== undefined && node.groupStatuses().some((g) => g.grp === grp);
+      return grp !== undefined && node.replicas.raft.has(grp);
     },
     backup: clusterBackupSource(config, node),
     foreignClusters: () => formation.foreignClusters(),

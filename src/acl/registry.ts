@@ -152,7 +152,8 @@ export class AclRegistry {
    * password); a nopass user has no token, since every token would match it.
    */
   usersWithPassword(password: Uint8Array): string[] {
-    return [...this.users.values()].filter((u) => u.enabled && u.hasPassword(password)).map((u) => u.name);
+    const h = this.deps.sha256hex(password);
+    return [...this.users.values()].filter((u) => u.enabled && u.hasPasswordHash(h)).map((u) => u.name);
   }
 
   /** Records a denial, counted with a like one of the last minute (ACL LOG). */

@@ -414,12 +414,14 @@ export class AclUser extends AclSelector {
 
   /** Constant-time over the stored hashes: true when `password` is one of them (or the user has nopass). */
   checkPassword(password: Uint8Array): boolean {
-    return this.nopass || this.hasPassword(password);
+    return this.nopass || this.hasPasswordHash(this.deps.sha256hex(password));
   }
 
-  /** Constant-time over the stored hashes: true when `password` is one of them, nopass or not. */
-  hasPassword(password: Uint8Array): boolean {
-    const h = this.deps.sha256hex(password);
+  /**
+   * Constant-time over the stored hashes: true when `h` (a password's sha256 hex) is one of them,
+   * nopass or not. Takes the hash so a token checked against every user is hashed once.
+   */
+  hasPasswordHash(h: string): boolean {
     let ok = false;
     for (const p of this.passwords) ok = sameText(p, h) || ok;
     return ok;

@@ -161,13 +161,15 @@ function selectorDenial(sel: AclSelector, spec: CommandSpec, argv: readonly Uint
  * then the one at the last argument).
  */
 function denial(user: AclUser, spec: CommandSpec, argv: readonly Uint8Array[]): Denial | undefined {
-  let worst: Denial | undefined;
-  for (const sel of [user, ...user.selectors]) {
+  // Checked on every command: the root selector first, with no array built for a user without selectors.
+  let worst = selectorDenial(user, spec, argv);
+  if (!worst) return undefined;
+  for (const sel of user.selectors) {
     const d = selectorDenial(sel, spec, argv);
     if (!d) return undefined;
     const rank = DENIAL_RANK[d.reason];
-    const worstRank = worst ? DENIAL_RANK[worst.reason] : 0;
-    if (!worst || rank > worstRank || (rank === worstRank && d.at > worst.at)) worst = d;
+    const worstRank = DENIAL_RANK[worst.reason];
+    if (rank > worstRank || (rank === worstRank && d.at > worst.at)) worst = d;
   }
   return worst;
 }

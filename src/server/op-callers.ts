@@ -78,9 +78,10 @@ export class OpCallers {
   applying(op: Op | undefined): Caller | undefined {
     let caller = this.reader;
     if (op) {
-      if (this.waiting.size > 0) this.waiting.get(opKey(op))?.();
-      if (this.pending.size === 0) return undefined;
+      if (this.waiting.size === 0 && this.pending.size === 0) return undefined;
       const key = opKey(op);
+      this.waiting.get(key)?.();
+      if (this.pending.size === 0) return undefined;
       caller = this.pending.get(key);
       // Applied once per node: a copy applied again (a restart's replay) is not shown again. A
       // keyless script's run may send it on to another partition (src/cluster/keyless-script.ts),
