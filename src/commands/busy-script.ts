@@ -9,10 +9,12 @@ import { PAUSED, type SlicedRun, STOPPED } from "../scripting/lua-vm.ts";
 import { ascii, lower, str } from "./util.ts";
 
 /** Lua instructions per slice: a few milliseconds of fengari, so heartbeats and clients keep their turns. */
-export const SLICE = 20_000;
+const SLICE = 20_000;
 
 const BUSY_EVAL = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 const BUSY_FUNCTION = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+/** -BUSY naming the KILL that ends a script of `kind`. */
+const busy = (kind: ScriptKind): Reply => err(kind === "eval" ? BUSY_EVAL : BUSY_FUNCTION);
 const NOTBUSY = err("NOTBUSY No scripts in execution right now.");
 const UNKILLABLE = err(
   "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait " +
@@ -145,7 +147,7 @@ export class BusyScripts {
   gate(client: object, argv: readonly Uint8Array[]): Reply | Promise<void> | undefined {
     const r = this.running;
     if (!r || r.owner === client || allowedWhileBusy(argv)) return undefined;
-    if (r.timedOut) return err(r.kind === "eval" ? BUSY_EVAL : BUSY_FUNCTION);
+    if (r.timedOut) return busy(r.kind);
     return new Promise<void>((resolve) => this.waiters.push(resolve));
   }
 
@@ -153,7 +155,7 @@ export class BusyScripts {
   busyReply(client: object, argv: readonly Uint8Array[]): Reply | undefined {
     const r = this.running;
     if (!r?.timedOut || r.owner === client || allowedWhileBusy(argv)) return undefined;
-    return err(r.kind === "eval" ? BUSY_EVAL : BUSY_FUNCTION);
+    return busy(r.kind);
   }
 
   /** SCRIPT KILL (`kind` eval) or FUNCTION KILL (function), with Redis's replies. */
@@ -162,7 +164,7 @@ export class BusyScripts {
     if (!r) return NOTBUSY;
     if (r.wrote || !r.kill) return UNKILLABLE;
     // As Redis: each KILL ends only its own kind, and says which KILL would.
-    if (r.kind !== kind) return err(r.kind === "eval" ? BUSY_EVAL : BUSY_FUNCTION);
+    if (r.kind !== kind) return busy(r.kind);
     r.kill();
     return OK;
   }

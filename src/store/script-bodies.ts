@@ -15,7 +15,7 @@ export const SCRIPTS_DDL = [
 /** Bodies kept per partition, as Redis 7.4 keeps at most 500 EVAL scripts; an evicted one is sent again. */
 export const SCRIPTS_KEPT = 500;
 /** And at most these bytes of bodies per partition: they are in every snapshot of it. */
-export const SCRIPT_BYTES_KEPT = 16 * 1024 * 1024;
+const SCRIPT_BYTES_KEPT = 16 * 1024 * 1024;
 
 export function readScript(db: Database, part: number, sha: string): Uint8Array | undefined {
   const row = db
